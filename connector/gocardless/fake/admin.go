@@ -1,0 +1,103 @@
+package fake
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// AdminHandler serves the scenario switches over HTTP under /__fake/, for
+// the runnable fake where tests or demos cannot call methods. It has no
+// authentication, so mount it only on a loopback listener. Endpoints:
+//
+//	POST /__fake/expire?requisition=ID
+//	POST /__fake/suspend?account=ID
+//	POST /__fake/exhaust?account=ID&endpoint=details|balances|transactions (all if empty)
+//	POST /__fake/institution_error?account=ID&status=500|503|0
+//	POST /__fake/advance?seconds=N
+//	POST /__fake/add_booked?account=ID&n=N
+//	POST /__fake/change_pending?account=ID
+//	GET  /__fake/stats
+//	POST /__fake/reset_stats
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	do := func(pattern string, f func(q query) (any, error)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			out, err := f(query{r})
+			if err != nil {
+				status := http.StatusBadRequest
+				if errors.As(err, new(unknownError)) {
+					status = http.StatusNotFound
+				}
+				writeJSON(w, status, map[string]string{"error": err.Error()})
+				return
+			}
+			if out == nil {
+				out = map[string]bool{"ok": true}
+			}
+			writeJSON(w, http.StatusOK, out)
+		})
+	}
+	do("POST /__fake/expire", func(q query) (any, error) {
+		return nil, s.expireRequisition(q.get("requisition"))
+	})
+	do("POST /__fake/suspend", func(q query) (any, error) {
+		return nil, s.suspendAccount(q.get("account"))
+	})
+	do("POST /__fake/exhaust", func(q query) (any, error) {
+		return nil, s.exhaustQuota(q.get("account"), q.get("endpoint"))
+	})
+	do("POST /__fake/institution_error", func(q query) (any, error) {
+		status, err := q.int("status")
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setInstitutionError(q.get("account"), status)
+	})
+	do("POST /__fake/advance", func(q query) (any, error) {
+		secs, err := q.int("seconds")
+		if err != nil {
+			return nil, err
+		}
+		if err := s.advanceClock(time.Duration(secs) * time.Second); err != nil {
+			return nil, err
+		}
+		return map[string]string{"now": s.Now().Format(time.RFC3339)}, nil
+	})
+	do("POST /__fake/add_booked", func(q query) (any, error) {
+		n, err := q.int("n")
+		if err != nil {
+			return nil, err
+		}
+		ids, err := s.addBooked(q.get("account"), n)
+		return map[string][]string{"internal_transaction_ids": ids}, err
+	})
+	do("POST /__fake/change_pending", func(q query) (any, error) {
+		return nil, s.changePending(q.get("account"))
+	})
+	do("GET /__fake/stats", func(query) (any, error) {
+		return s.Stats(), nil
+	})
+	do("POST /__fake/reset_stats", func(query) (any, error) {
+		s.ResetStats()
+		return nil, nil
+	})
+	return mux
+}
+
+type query struct{ r *http.Request }
+
+func (q query) get(name string) string { return q.r.URL.Query().Get(name) }
+
+func (q query) int(name string) (int, error) {
+	v := q.get(name)
+	if v == "" {
+		return 0, errors.New("missing query parameter " + name)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, errors.New("query parameter " + name + " is not an integer: " + strconv.Quote(v))
+	}
+	return n, nil
+}

@@ -1,0 +1,93 @@
+package fake
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// apiError is the API's error body. Type is present only on the errors of
+// account endpoints, which is how a client tells the bank-level 429 from
+// the company-level one.
+type apiError struct {
+	Summary    string `json:"summary"`
+	Detail     string `json:"detail"`
+	StatusCode int    `json:"status_code"`
+	Type       string `json:"type,omitempty"`
+}
+
+func errNotFound() apiError {
+	return apiError{Summary: "Not found.", Detail: "Not found.", StatusCode: http.StatusNotFound}
+}
+
+func errInvalidToken() apiError {
+	return apiError{Summary: "Invalid token", Detail: "Token is invalid or expired", StatusCode: http.StatusUnauthorized}
+}
+
+func errNoCredentials() apiError {
+	const text = "Authentication credentials were not provided."
+	return apiError{Summary: text, Detail: text, StatusCode: http.StatusUnauthorized}
+}
+
+func errAuthFailed() apiError {
+	return apiError{
+		Summary:    "Authentication failed",
+		Detail:     "No active account found with the given credentials",
+		StatusCode: http.StatusUnauthorized,
+	}
+}
+
+func errInvalidInput(summary, detail string) apiError {
+	return apiError{Summary: summary, Detail: detail, StatusCode: http.StatusBadRequest}
+}
+
+func errAccessExpired(agr *agreement, expiredAt string) apiError {
+	return apiError{
+		Summary: "Access has expired or it has been revoked",
+		Detail: fmt.Sprintf("EUA was valid for %d days and it expired at %s. "+
+			"The end user has to give consent again through a new requisition.", agr.AccessValidForDays, expiredAt),
+		StatusCode: http.StatusUnauthorized,
+		Type:       "AccessExpiredError",
+	}
+}
+
+func errSuspended(accountID string) apiError {
+	return apiError{
+		Summary: "Account suspended",
+		Detail: fmt.Sprintf("Account %s has been suspended after %d consecutive failed access attempts. "+
+			"A new requisition is needed to access it again.", accountID, suspendAfter),
+		StatusCode: http.StatusConflict,
+	}
+}
+
+// errInstitution is the answer when the bank behind an account fails. Only
+// the 500 adds to the suspension count.
+func errInstitution(status int) apiError {
+	if status == http.StatusServiceUnavailable {
+		return apiError{
+			Summary:    "Service unavailable",
+			Detail:     "Institution service unavailable",
+			StatusCode: status,
+			Type:       "ServiceError",
+		}
+	}
+	return apiError{
+		Summary:    "Institution error",
+		Detail:     "Request to Institution returned an error",
+		StatusCode: http.StatusInternalServerError,
+		Type:       "UnknownRequestError",
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var body []byte
+	if raw, ok := v.([]byte); ok {
+		body = raw
+	} else {
+		body = encode(v)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, e apiError) { writeJSON(w, e.StatusCode, e) }

@@ -1,0 +1,241 @@
+package fake
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The exported scenario switches panic on an unknown id or argument: they
+// are called by tests, where a typo should fail loudly rather than leave
+// the scenario silently unarmed. The admin endpoints use the error-
+// returning forms below.
+
+// ExpireRequisition sets a requisition to EX (its accounts to EXPIRED), as
+// when the end-user agreement runs out. Data calls on its accounts then
+// answer 401 AccessExpiredError, and count towards suspension.
+func (s *Server) ExpireRequisition(id string) { must(s.expireRequisition(id)) }
+
+// SuspendAccount suspends an account: data calls answer 409 "Account
+// suspended" and its metadata reports SUSPENDED.
+func (s *Server) SuspendAccount(id string) { must(s.suspendAccount(id)) }
+
+// ExhaustQuota spends the bank-level quota of an account for one endpoint
+// ("details", "balances" or "transactions"; "" for all three), so the next
+// calls answer 429 RateLimitError until the window rolls past now.
+func (s *Server) ExhaustQuota(accountID, endpoint string) {
+	must(s.exhaustQuota(accountID, endpoint))
+}
+
+// SetInstitutionError makes the data calls of an account fail as if its
+// bank did: 500 UnknownRequestError (counts towards suspension) or 503
+// ServiceError. Status 0 clears the failure.
+func (s *Server) SetInstitutionError(accountID string, status int) {
+	must(s.setInstitutionError(accountID, status))
+}
+
+// AdvanceClock moves the fake's time forward by d, on top of Options.Now.
+// Quota windows, token expiry and "today" all follow it; the generated
+// history does not move.
+func (s *Server) AdvanceClock(d time.Duration) { must(s.advanceClock(d)) }
+
+// AddBooked books n new rows dated today on an account and returns their
+// internalTransactionIds, newest first, as a new sync would find them.
+func (s *Server) AddBooked(accountID string, n int) []string {
+	ids, err := s.addBooked(accountID, n)
+	must(err)
+	return ids
+}
+
+// ChangePending changes an account's pending rows the way a bank's do
+// between two fetches: the first one books (it reappears among the booked
+// rows with a new transactionId, an internalTransactionId and a slightly
+// different amount), the next one changes its amount, the others stay, and
+// a new one appears.
+func (s *Server) ChangePending(accountID string) { must(s.changePending(accountID)) }
+
+func must(err error) {
+	if err != nil {
+		panic("fake: " + err.Error())
+	}
+}
+
+// unknownError names an id the fake does not have; the admin endpoints
+// answer it with 404.
+type unknownError struct{ what, id string }
+
+func (e unknownError) Error() string { return fmt.Sprintf("unknown %s %q", e.what, e.id) }
+
+func (s *Server) account(id string) (*account, error) {
+	a, ok := s.accounts[id]
+	if !ok {
+		return nil, unknownError{"account", id}
+	}
+	return a, nil
+}
+
+func (s *Server) expireRequisition(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req, ok := s.requisitions[id]
+	if !ok {
+		return unknownError{"requisition", id}
+	}
+	req.Status = statusExpired
+	req.expiredAt = s.now().Format(apiTimeLayout)
+	for _, id := range req.Accounts {
+		if a := s.accounts[id]; !a.suspended {
+			a.meta.Status = accountExpired
+		}
+	}
+	return nil
+}
+
+func (s *Server) suspendAccount(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(id)
+	if err != nil {
+		return err
+	}
+	a.suspended = true
+	a.meta.Status = accountSuspended
+	return nil
+}
+
+func (s *Server) exhaustQuota(accountID, endpoint string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.account(accountID); err != nil {
+		return err
+	}
+	endpoints := quotaEndpoints
+	if endpoint != "" {
+		if !slices.Contains(quotaEndpoints, endpoint) {
+			return fmt.Errorf("unknown endpoint %q: want one of %s", endpoint, strings.Join(quotaEndpoints, ", "))
+		}
+		endpoints = []string{endpoint}
+	}
+	now := s.now()
+	for _, e := range endpoints {
+		s.quota(accountID, e).fill(now)
+	}
+	return nil
+}
+
+func (s *Server) setInstitutionError(accountID string, status int) error {
+	if status != 0 && status != http.StatusInternalServerError && status != http.StatusServiceUnavailable {
+		return fmt.Errorf("institution error status %d: want 500, 503 or 0", status)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountID)
+	if err != nil {
+		return err
+	}
+	a.institutionFail = status
+	return nil
+}
+
+func (s *Server) advanceClock(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("cannot move the clock back by %v", -d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset += d
+	return nil
+}
+
+func (s *Server) addBooked(accountID string, n int) ([]string, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("cannot add %d rows", n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountID)
+	if err != nil {
+		return nil, err
+	}
+	today := day(s.now())
+	running := a.opening
+	for _, r := range a.booked {
+		running += r.cents
+	}
+	added := make([]*row, n)
+	ids := make([]string, n)
+	for i := range n {
+		tx, c := a.draft(a.pickKind(int(numKinds)), today, false)
+		tx.InternalTransactionID = a.gen.hex(32)
+		tx.TransactionID = a.bookedID(len(a.booked)+i, tx.BookingDate, max(2, len(a.booked)/4))
+		if a.withBalanceAfter {
+			running += c
+			tx.BalanceAfterTransaction = a.balanceAfter(running)
+		}
+		// Newest first: the last row added leads.
+		added[n-1-i] = newRow(tx, c)
+		ids[n-1-i] = tx.InternalTransactionID
+	}
+	a.booked = append(added, a.booked...)
+	return ids, nil
+}
+
+func (s *Server) changePending(accountID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountID)
+	if err != nil {
+		return err
+	}
+	today := day(s.now())
+	if len(a.pending) == 0 {
+		a.pending = a.generatePending(today)
+		return nil
+	}
+	r := a.gen
+
+	// The first pending row books, under new ids and its final amount.
+	first := a.pending[0]
+	tx := first.tx
+	c := first.cents - r.between(0, 200)
+	a.seq++
+	tx.TransactionID = fmt.Sprintf("%s%08d", compactDate(today.Format(dateLayout)), a.seq)
+	tx.InternalTransactionID = r.hex(32)
+	tx.BookingDate = today.Format(dateLayout)
+	if tx.ValueDate == "" {
+		tx.ValueDate = tx.BookingDate
+	}
+	tx.RemittanceInformationUnstructured = strings.Replace(tx.RemittanceInformationUnstructured, "CARD AUTHORISATION", "CARD PAYMENT", 1)
+	tx.TransactionAmount = money{formatCents(c), a.currency}
+	if a.withBalanceAfter {
+		running := a.opening + c
+		for _, b := range a.booked {
+			running += b.cents
+		}
+		tx.BalanceAfterTransaction = a.balanceAfter(running)
+	}
+	a.booked = append([]*row{newRow(tx, c)}, a.booked...)
+
+	rest := slices.Clone(a.pending[1:])
+	if len(rest) > 0 { // the next one is re-fetched with another amount
+		tx := rest[0].tx
+		c := rest[0].cents - r.between(50, 300)
+		tx.TransactionAmount = money{formatCents(c), a.currency}
+		rest[0] = newRow(tx, c)
+	}
+	m := pick(r, merchants)
+	c = -r.between(200, 6_000)
+	rest = append(rest, newRow(transaction{
+		BookingDate:                       today.Format(dateLayout),
+		ValueDate:                         today.Format(dateLayout),
+		TransactionAmount:                 money{formatCents(c), a.currency},
+		CreditorName:                      m.name,
+		RemittanceInformationUnstructured: "CARD AUTHORISATION " + m.name + " " + m.city,
+		AdditionalInformation:             "Card ****" + a.card,
+		MerchantCategoryCode:              m.mcc,
+	}, c))
+	a.pending = rest
+	return nil
+}

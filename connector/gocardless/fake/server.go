@@ -1,0 +1,191 @@
+package fake
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// HeaderStyle is how the rate-limit headers are spelled. GoCardless
+// documents HTTP_X_RATELIMIT_*, while clients behind some proxies see
+// x-ratelimit-*; a connector must match both, ignoring case.
+type HeaderStyle int
+
+const (
+	// HeadersHTTPPrefix spells headers HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_REMAINING etc.
+	HeadersHTTPPrefix HeaderStyle = iota
+	// HeadersXPrefix spells headers x-ratelimit-account-success-remaining etc.
+	HeadersXPrefix
+)
+
+// Options configures a Server. The zero value is usable: every zero field
+// takes the default given in its comment.
+type Options struct {
+	// Seed drives all generated data. Default 1.
+	Seed uint64
+	// Requisitions is the number of linked requisitions, each with two
+	// accounts. Default 2.
+	Requisitions int
+	// TransactionsPerAccount is the number of booked rows per account; a few
+	// pending rows come on top. Default 80.
+	TransactionsPerAccount int
+	// SecretID and SecretKey are the credentials POST /token/new/ accepts.
+	// Defaults "demo-secret-id" and "demo-secret-key".
+	SecretID, SecretKey string
+	// Now is the wall clock. Default time.Now. AdvanceClock moves the fake's
+	// view of time forward from whatever Now returns.
+	Now func() time.Time
+	// DailyLimit is the bank-level quota: successful calls per account and
+	// per endpoint (details, balances, transactions) in a rolling 24 hours.
+	// Default 4, the lowest GoCardless documents.
+	DailyLimit int
+	// HeaderStyle selects the spelling of the rate-limit headers.
+	HeaderStyle HeaderStyle
+	// Latency delays every answer, to make timeouts and concurrency visible.
+	Latency time.Duration
+	// AccountsPerMinute is the company-level limit on all /accounts/* calls
+	// together in a rolling minute. Default 100, as on the real API; a
+	// negative value lifts it for benchmarks.
+	AccountsPerMinute int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Requisitions <= 0 {
+		o.Requisitions = 2
+	}
+	if o.TransactionsPerAccount <= 0 {
+		o.TransactionsPerAccount = 80
+	}
+	if o.SecretID == "" {
+		o.SecretID = "demo-secret-id"
+	}
+	if o.SecretKey == "" {
+		o.SecretKey = "demo-secret-key"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.DailyLimit <= 0 {
+		o.DailyLimit = 4
+	}
+	if o.AccountsPerMinute == 0 {
+		o.AccountsPerMinute = 100
+	}
+	return o
+}
+
+// Server is a fake GoCardless Bank Account Data API. It is safe for
+// concurrent use; all state sits behind one mutex because the fake favours
+// obvious correctness over throughput.
+type Server struct {
+	opts    Options
+	handler http.Handler
+
+	mu               sync.Mutex
+	offset           time.Duration // added to opts.Now by AdvanceClock
+	requisitions     map[string]*requisition
+	requisitionOrder []string
+	agreements       map[string]*agreement
+	accounts         map[string]*account
+	accountOrder     []string
+	tokens           tokenStore
+	company          map[group]*window
+	quotas           map[quotaKey]*window
+	stats            Stats
+}
+
+// New builds a server and all its data. The data is a function of the
+// options and of the UTC day opts.Now returns, never of the time of day, so
+// servers built on the same day with the same options serve the same bytes.
+func New(o Options) *Server {
+	o = o.withDefaults()
+	s := &Server{
+		opts:         o,
+		requisitions: map[string]*requisition{},
+		agreements:   map[string]*agreement{},
+		accounts:     map[string]*account{},
+		tokens:       newTokenStore(),
+		company:      newCompanyLimits(o.AccountsPerMinute),
+		quotas:       map[quotaKey]*window{},
+		stats:        newStats(),
+	}
+	s.buildRequisitions(day(o.Now()))
+	s.handler = s.routes()
+	return s
+}
+
+// day returns midnight UTC of t's day.
+func day(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Handler serves the API under /api/v2/.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SecretID returns the secret id POST /token/new/ accepts.
+func (s *Server) SecretID() string { return s.opts.SecretID }
+
+// SecretKey returns the secret key POST /token/new/ accepts.
+func (s *Server) SecretKey() string { return s.opts.SecretKey }
+
+// Now returns the fake's current time: Options.Now plus every AdvanceClock.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now()
+}
+
+// now is Now for callers that hold s.mu.
+func (s *Server) now() time.Time { return s.opts.Now().Add(s.offset).UTC() }
+
+// RequisitionIDs returns the ids of the linked requisitions in creation order.
+func (s *Server) RequisitionIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requisitionOrder...)
+}
+
+// AccountIDs returns the account ids of a requisition, or nil if it is unknown.
+func (s *Server) AccountIDs(requisitionID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req, ok := s.requisitions[requisitionID]
+	if !ok {
+		return nil
+	}
+	return append([]string(nil), req.Accounts...)
+}
+
+// Booked returns every booked row of an account, newest first, each exactly
+// as the transactions endpoint serves it (without date filtering).
+func (s *Server) Booked(accountID string) []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.accounts[accountID]; ok {
+		return raws(a.booked)
+	}
+	return nil
+}
+
+// Pending returns the current pending rows of an account exactly as served.
+func (s *Server) Pending(accountID string) []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.accounts[accountID]; ok {
+		return raws(a.pending)
+	}
+	return nil
+}
+
+func raws(rows []*row) []json.RawMessage {
+	out := make([]json.RawMessage, len(rows))
+	for i, r := range rows {
+		out[i] = append(json.RawMessage(nil), r.raw...)
+	}
+	return out
+}

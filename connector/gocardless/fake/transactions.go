@@ -1,0 +1,112 @@
+package fake
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// money is the Berlin Group amount: a decimal string and an ISO 4217 code.
+// Amounts are strings on the wire and must stay so: binary floats cannot
+// hold "0.10" exactly.
+type money struct {
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+type accountRef struct {
+	IBAN string `json:"iban"`
+}
+
+type exchangeRate struct {
+	SourceCurrency   string `json:"sourceCurrency"`
+	ExchangeRate     string `json:"exchangeRate"`
+	UnitCurrency     string `json:"unitCurrency"`
+	TargetCurrency   string `json:"targetCurrency"`
+	QuotationDate    string `json:"quotationDate"`
+	InstructedAmount *money `json:"instructedAmount,omitempty"`
+}
+
+type balanceAfter struct {
+	BalanceAmount money  `json:"balanceAmount"`
+	BalanceType   string `json:"balanceType"`
+}
+
+// transaction is one Berlin Group / NextGenPSD2 transaction as GoCardless
+// serves it. Every field is optional on the wire; empty ones are left out
+// exactly as banks leave them out. TransactionID is a plain string on
+// purpose: a bank's " " is not empty and must survive encoding.
+type transaction struct {
+	TransactionID                          string         `json:"transactionId,omitempty"`
+	InternalTransactionID                  string         `json:"internalTransactionId,omitempty"`
+	EntryReference                         string         `json:"entryReference,omitempty"`
+	EndToEndID                             string         `json:"endToEndId,omitempty"`
+	MandateID                              string         `json:"mandateId,omitempty"`
+	CheckID                                string         `json:"checkId,omitempty"`
+	CreditorID                             string         `json:"creditorId,omitempty"`
+	BookingDate                            string         `json:"bookingDate,omitempty"`
+	BookingDateTime                        string         `json:"bookingDateTime,omitempty"`
+	ValueDate                              string         `json:"valueDate,omitempty"`
+	ValueDateTime                          string         `json:"valueDateTime,omitempty"`
+	TransactionAmount                      money          `json:"transactionAmount"`
+	CurrencyExchange                       []exchangeRate `json:"currencyExchange,omitempty"`
+	BalanceAfterTransaction                *balanceAfter  `json:"balanceAfterTransaction,omitempty"`
+	CreditorName                           string         `json:"creditorName,omitempty"`
+	CreditorAccount                        *accountRef    `json:"creditorAccount,omitempty"`
+	CreditorAgent                          string         `json:"creditorAgent,omitempty"`
+	UltimateCreditor                       string         `json:"ultimateCreditor,omitempty"`
+	DebtorName                             string         `json:"debtorName,omitempty"`
+	DebtorAccount                          *accountRef    `json:"debtorAccount,omitempty"`
+	DebtorAgent                            string         `json:"debtorAgent,omitempty"`
+	UltimateDebtor                         string         `json:"ultimateDebtor,omitempty"`
+	RemittanceInformationUnstructured      string         `json:"remittanceInformationUnstructured,omitempty"`
+	RemittanceInformationUnstructuredArray []string       `json:"remittanceInformationUnstructuredArray,omitempty"`
+	RemittanceInformationStructured        string         `json:"remittanceInformationStructured,omitempty"`
+	RemittanceInformationStructuredArray   []string       `json:"remittanceInformationStructuredArray,omitempty"`
+	AdditionalInformation                  string         `json:"additionalInformation,omitempty"`
+	BankTransactionCode                    string         `json:"bankTransactionCode,omitempty"`
+	ProprietaryBankTransactionCode         string         `json:"proprietaryBankTransactionCode,omitempty"`
+	PurposeCode                            string         `json:"purposeCode,omitempty"`
+	MerchantCategoryCode                   string         `json:"merchantCategoryCode,omitempty"`
+}
+
+// row is a transaction together with its encoding, which is computed once so
+// that Booked and Pending hand out exactly the bytes the server sends.
+type row struct {
+	tx    transaction
+	raw   json.RawMessage
+	cents int64
+	date  string // the date the date_from/date_to filter looks at
+}
+
+// newRow freezes tx. cents must be the value of tx.TransactionAmount; it is
+// kept as an integer for the balance arithmetic.
+func newRow(tx transaction, cents int64) *row {
+	r := &row{tx: tx, raw: encode(tx), cents: cents, date: tx.BookingDate}
+	if r.date == "" {
+		r.date = tx.ValueDate
+	}
+	return r
+}
+
+// encode marshals like the real API (a Django REST service): compact, UTF-8
+// left as is, and "&" not escaped as \u0026.
+func encode(v any) json.RawMessage {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("fake: encoding %T: %v", v, err)) // only fixed types are encoded
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// formatCents writes an amount as the API does: at least one integer digit,
+// exactly two decimals, a leading minus for money going out.
+func formatCents(c int64) string {
+	sign := ""
+	if c < 0 {
+		sign, c = "-", -c
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, c/100, c%100)
+}
