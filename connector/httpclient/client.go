@@ -1,0 +1,288 @@
+// Package httpclient is the runtime's HTTP client: bounded retries with
+// exponential backoff and jitter, Retry-After and RateLimit-Reset honoured up
+// to a cap, client-side pacing per endpoint, a timeout on every attempt, and
+// errors that classify themselves for the protocol and never carry secrets.
+//
+// It knows nothing about a provider's auth or envelopes: a provider builds
+// Requests, and checks a 2xx body with Request.Accept so a truncated or
+// non-JSON body is retried like any other transient failure.
+package httpclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+)
+
+// Client sends requests with retries. The zero value is not usable; fill the
+// fields or start from New.
+type Client struct {
+	HTTP *http.Client
+	// MaxRetries bounds retries of transient failures (5xx, timeouts, resets,
+	// bad bodies) per request.
+	MaxRetries int
+	// MaxRateLimitRetries bounds 429 retries per request.
+	MaxRateLimitRetries int
+	// MaxWait caps one rate-limit wait; a server asking for more fails the
+	// request rather than stalling a scheduled sync for hours.
+	MaxWait time.Duration
+	// BaseBackoff and MaxBackoff shape exponential backoff.
+	BaseBackoff, MaxBackoff time.Duration
+	// Timeout bounds each attempt, headers and body included.
+	Timeout time.Duration
+	// MaxBody bounds a response body.
+	MaxBody int64
+	// Pacer, if set, spaces requests per route before they are sent.
+	Pacer *Pacer
+	// OnRateLimited is told when a 429 makes the client wait until resetAt.
+	OnRateLimited func(ctx context.Context, resetAt time.Time)
+	// OnRetry is told about every retry (for logs).
+	OnRetry func(ctx context.Context, req *Request, attempt int, wait time.Duration, cause error)
+	// Secrets masks credentials in error texts.
+	Secrets *secret.Redactor
+	// UserAgent is sent on every request.
+	UserAgent string
+
+	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
+}
+
+// New returns a Client with production defaults.
+func New(secrets *secret.Redactor) *Client {
+	return &Client{
+		HTTP:                &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		MaxRetries:          5,
+		MaxRateLimitRetries: 10,
+		MaxWait:             5 * time.Minute,
+		BaseBackoff:         500 * time.Millisecond,
+		MaxBackoff:          30 * time.Second,
+		Timeout:             60 * time.Second,
+		MaxBody:             256 << 20,
+		Secrets:             secrets,
+	}
+}
+
+// Request is one logical call, possibly sent several times.
+type Request struct {
+	Method string
+	URL    string
+	// Route names the endpoint for pacing, stats and messages, without ids:
+	// "GET /v2/transactions".
+	Route  string
+	Header http.Header
+	Body   []byte
+	// Idempotent requests are retried after failures that may have reached
+	// the server (timeouts, resets, bad bodies). GETs are; POST /auth is
+	// too, as it creates nothing.
+	Idempotent bool
+	// Accept checks a 2xx body, usually by decoding it. An error means the
+	// body is unusable (truncated, not JSON) and the request is retried.
+	Accept func(body []byte) error
+}
+
+// Response is a completed exchange.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends req until it succeeds, fails for good, or ctx ends. A non-2xx
+// answer that is not retried, or retries running out, gives a *StatusError
+// or a *TransportError.
+func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	var transient, limited int
+	for {
+		if c.Pacer != nil {
+			if err := c.Pacer.Wait(ctx, req.Route); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := c.once(ctx, req)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var wait time.Duration
+		switch {
+		case err == nil && resp.Status >= 200 && resp.Status < 300:
+			if req.Accept == nil {
+				return resp, nil
+			}
+			aerr := req.Accept(resp.Body)
+			if aerr == nil {
+				return resp, nil
+			}
+			err = &TransportError{Route: req.Route, Err: fmt.Errorf("unusable response body (%d bytes): %w", len(resp.Body), aerr)}
+			if !req.Idempotent || transient >= c.MaxRetries {
+				return nil, c.scrub(err)
+			}
+			transient++
+			wait = c.backoff(transient)
+		case err != nil:
+			if !req.Idempotent || transient >= c.MaxRetries {
+				return nil, c.scrub(err)
+			}
+			transient++
+			wait = c.backoff(transient)
+		case resp.Status == http.StatusTooManyRequests:
+			serr := c.statusError(req, resp)
+			wait = retryAfter(resp.Header, c.clock())
+			if wait <= 0 {
+				wait = c.backoff(limited + 1)
+			}
+			if wait > c.MaxWait {
+				serr.Hint = fmt.Sprintf("the API asks to wait %s, more than the %s cap (max_rate_limit_wait_seconds)", wait.Round(time.Second), c.MaxWait)
+				return nil, serr
+			}
+			if limited >= c.MaxRateLimitRetries {
+				serr.Hint = fmt.Sprintf("still rate limited after %d waits", limited)
+				return nil, serr
+			}
+			limited++
+			if c.OnRateLimited != nil {
+				c.OnRateLimited(ctx, c.clock().Add(wait))
+			}
+			err = serr
+		case retryableStatus(resp.Status) && transient < c.MaxRetries:
+			transient++
+			wait = c.backoff(transient)
+			err = c.statusError(req, resp)
+		default:
+			return nil, c.statusError(req, resp)
+		}
+		if c.OnRetry != nil {
+			c.OnRetry(ctx, req, transient+limited, wait, c.scrub(err))
+		}
+		if err := c.doSleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func retryableStatus(s int) bool {
+	return s == http.StatusRequestTimeout || s >= 500
+}
+
+// once sends one attempt and reads its whole body under the attempt timeout.
+func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
+	actx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(actx, req.Method, req.URL, body)
+	if err != nil {
+		return nil, &TransportError{Route: req.Route, Err: err}
+	}
+	for k, v := range req.Header {
+		hr.Header[k] = v
+	}
+	if req.Body != nil && hr.Header.Get("Content-Type") == "" {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	hr.Header.Set("Accept", "application/json")
+	if c.UserAgent != "" {
+		hr.Header.Set("User-Agent", c.UserAgent)
+	}
+	resp, err := c.HTTP.Do(hr)
+	if err != nil {
+		return nil, &TransportError{Route: req.Route, Err: stripURL(err)}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxBody+1))
+	if err != nil {
+		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("reading response body: %w", stripURL(err))}
+	}
+	if int64(len(b)) > c.MaxBody {
+		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("response body larger than %d bytes", c.MaxBody)}
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// stripURL drops the URL from *url.Error: it may carry query values, and the
+// route already says which endpoint failed.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+func (c *Client) statusError(req *Request, resp *Response) *StatusError {
+	return &StatusError{Route: req.Route, Status: resp.Status, Header: resp.Header, Body: resp.Body, secrets: c.Secrets}
+}
+
+func (c *Client) scrub(err error) error {
+	var te *TransportError
+	if errors.As(err, &te) {
+		te.secrets = c.Secrets
+	}
+	return err
+}
+
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.BaseBackoff << min(attempt-1, 20)
+	if d > c.MaxBackoff || d <= 0 {
+		d = c.MaxBackoff
+	}
+	// Jitter in [d/2, d]: spreads retries of concurrent workers apart.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (c *Client) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+func (c *Client) doSleep(ctx context.Context, d time.Duration) error {
+	if c.sleep != nil {
+		return c.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryAfter reads how long a 429 asks to wait: Retry-After in seconds or as
+// an HTTP date, else RateLimit-Reset in seconds. Zero when neither is usable.
+// Pluggy sends Retry-After: 60 on every 429 but RateLimit-Reset with the real
+// seconds left in the window, so the shorter usable value wins.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	var best time.Duration
+	consider := func(d time.Duration) {
+		if d > 0 && (best == 0 || d < best) {
+			best = d
+		}
+	}
+	if v := h.Get("Retry-After"); v != "" {
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 && s < 1e7 {
+			consider(time.Duration(s * float64(time.Second)))
+		} else if t, err := http.ParseTime(v); err == nil {
+			consider(t.Sub(now))
+		}
+	}
+	if v := h.Get("RateLimit-Reset"); v != "" {
+		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 && s < 1e7 {
+			consider(time.Duration(s * float64(time.Second)))
+		}
+	}
+	return best
+}

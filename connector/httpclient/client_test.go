@@ -1,0 +1,120 @@
+package httpclient
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+)
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		h    http.Header
+		want time.Duration
+	}{
+		{http.Header{"Retry-After": {"60"}}, 60 * time.Second},
+		{http.Header{"Retry-After": {"60"}, "Ratelimit-Reset": {"37"}}, 37 * time.Second},
+		{http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, 90 * time.Second},
+		{http.Header{"Retry-After": {"soon"}}, 0},
+		{http.Header{}, 0},
+	} {
+		if got := retryAfter(c.h, now); got != c.want {
+			t.Errorf("retryAfter(%v) = %s, want %s", c.h, got, c.want)
+		}
+	}
+}
+
+func fastClient(s *secret.Redactor) *Client {
+	c := New(s)
+	c.BaseBackoff, c.MaxBackoff = time.Millisecond, 2*time.Millisecond
+	c.MaxRetries = 3
+	return c
+}
+
+func TestRetriesThenSucceeds(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			w.WriteHeader(500)
+		case 2:
+			w.Header().Set("Retry-After", "0.01")
+			w.WriteHeader(429)
+		case 3:
+			w.Write([]byte(`{"trunc`))
+		default:
+			w.Write([]byte(`{"ok":true}`))
+		}
+	}))
+	defer srv.Close()
+	var limited int
+	c := fastClient(nil)
+	c.OnRateLimited = func(context.Context, time.Time) { limited++ }
+	resp, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true, Accept: func(b []byte) error {
+		if !strings.HasSuffix(string(b), "}") {
+			return errTruncated
+		}
+		return nil
+	}})
+	if err != nil || string(resp.Body) != `{"ok":true}` || limited != 1 || n.Load() != 4 {
+		t.Fatalf("resp=%v err=%v limited=%d requests=%d", resp, err, limited, n.Load())
+	}
+}
+
+type truncErr struct{}
+
+func (truncErr) Error() string { return "truncated" }
+
+var errTruncated = truncErr{}
+
+func TestGivesUpAndRedacts(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(503)
+		w.Write([]byte(`{"message":"bad key sk-LIVE-123"}`))
+	}))
+	defer srv.Close()
+	s := &secret.Redactor{}
+	s.Add("sk-LIVE-123")
+	_, err := fastClient(s).Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true})
+	if err == nil || strings.Contains(err.Error(), "sk-LIVE-123") || !strings.Contains(err.Error(), "HTTP 503") {
+		t.Fatalf("err = %v", err)
+	}
+	if se := err.(*StatusError); se.FailureType() != "transient_error" {
+		t.Fatalf("failure type %s", se.FailureType())
+	}
+}
+
+func TestRateLimitWaitCapped(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3600")
+		w.WriteHeader(429)
+	}))
+	defer srv.Close()
+	c := fastClient(nil)
+	c.MaxWait = time.Second
+	start := time.Now()
+	_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true})
+	if err == nil || !strings.Contains(err.Error(), "cap") || time.Since(start) > 5*time.Second {
+		t.Fatalf("err = %v after %s", err, time.Since(start))
+	}
+}
+
+func TestPacerSpacesRequests(t *testing.T) {
+	p := NewPacer(600) // 10/s, burst 100
+	p.burst = 1
+	start := time.Now()
+	for range 3 {
+		if err := p.Wait(context.Background(), "GET /x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("3 paced requests at 10/s took %s", d)
+	}
+}

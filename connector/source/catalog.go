@@ -1,0 +1,105 @@
+package source
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// selected is one configured stream matched to the source's stream.
+type selected struct {
+	stream Stream
+	mode   protocol.SyncMode
+}
+
+// loadCatalog reads a configured catalog and matches every entry to a stream
+// of the source. Anything wrong (unknown stream, unsupported or invalid sync
+// mode, duplicates) is a config error found before any stream is read, so a
+// bad catalog never produces a half sync.
+func loadCatalog(path string, streams []Stream) ([]selected, error) {
+	raw, err := readInput("catalog", path)
+	if err != nil {
+		return nil, err
+	}
+	var cat struct {
+		Streams []json.RawMessage `json:"streams"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&cat); err != nil {
+		return nil, ConfigErrorf("catalog %s is not a configured catalog (a JSON object with a \"streams\" array): %s", path, describeJSONError(err))
+	}
+	if len(cat.Streams) == 0 {
+		return nil, ConfigErrorf("catalog %s: \"streams\" is empty; configure at least one of: %s", path, streamNames(streams))
+	}
+	byName := map[string]Stream{}
+	for _, s := range streams {
+		byName[s.Name()] = s
+	}
+	seen := map[string]bool{}
+	var out []selected
+	for i, rawStream := range cat.Streams {
+		var cs protocol.ConfiguredStream
+		field := fmt.Sprintf("catalog.streams[%d]", i)
+		if err := json.Unmarshal(rawStream, &cs); err != nil {
+			return nil, ConfigErrorf("%s is not a configured stream: %s", field, describeJSONError(err))
+		}
+		name := cs.Stream.Name
+		if name == "" {
+			return nil, ConfigErrorf("%s.stream.name is missing", field)
+		}
+		st, ok := byName[name]
+		if !ok {
+			return nil, ConfigErrorf("%s.stream.name: stream %q does not exist in this source; available streams: %s (run discover)", field, name, streamNames(streams))
+		}
+		if seen[name] {
+			return nil, ConfigErrorf("%s.stream.name: stream %q is configured twice", field, name)
+		}
+		seen[name] = true
+		supported := SyncModes(st)
+		ok = false
+		for _, m := range supported {
+			ok = ok || m == cs.SyncMode
+		}
+		if !ok {
+			return nil, ConfigErrorf("%s.sync_mode: %q is not a sync mode stream %q supports; use one of: %s", field, cs.SyncMode, name, joinModes(supported))
+		}
+		out = append(out, selected{stream: st, mode: cs.SyncMode})
+	}
+	return out, nil
+}
+
+func streamNames(streams []Stream) string {
+	n := make([]string, len(streams))
+	for i, s := range streams {
+		n[i] = s.Name()
+	}
+	return strings.Join(n, ", ")
+}
+
+func joinModes(m []protocol.SyncMode) string {
+	s := make([]string, len(m))
+	for i, v := range m {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Configure builds a configured catalog of every stream: incremental where
+// the stream supports it and incremental is true, full_refresh otherwise. The
+// demo and the files in catalogs/ are made with it.
+func Configure(streams []Stream, incremental bool) protocol.ConfiguredCatalog {
+	var cat protocol.ConfiguredCatalog
+	for _, s := range streams {
+		cs := protocol.ConfiguredStream{Stream: Describe(s), SyncMode: protocol.FullRefresh, DestinationSyncMode: "overwrite", PrimaryKey: s.PrimaryKey()}
+		if incremental && s.CursorField() != nil {
+			cs.SyncMode = protocol.Incremental
+			cs.DestinationSyncMode = "append_dedup"
+			cs.CursorField = s.CursorField()
+		}
+		cat.Streams = append(cat.Streams, cs)
+	}
+	return cat
+}

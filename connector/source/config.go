@@ -1,0 +1,139 @@
+package source
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+)
+
+// maxInputFile bounds config, catalog and state files: a real one is a few
+// kilobytes (a state with tombstone ids a few megabytes), and a bound turns a
+// wrong path (a log, a dump) into a clear error instead of a memory spike.
+const maxInputFile = 64 << 20
+
+// readInput reads a JSON input file named by flag, with the checks every input
+// shares: present, bounded, UTF-8.
+func readInput(flag, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxInputFile+1)); err != nil {
+		return nil, ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
+	}
+	if buf.Len() > maxInputFile {
+		return nil, ConfigErrorf("--%s %s is larger than %d MiB; pass the right file", flag, path, maxInputFile>>20)
+	}
+	if !utf8.Valid(buf.Bytes()) {
+		return nil, ConfigErrorf("--%s %s is not valid UTF-8; save it as UTF-8 JSON", flag, path)
+	}
+	return buf.Bytes(), nil
+}
+
+// loadConfig reads, normalises and validates a config against the source's
+// spec. Keys starting with "_" are dropped first, as Airbyte's acceptance
+// tests do; keys the spec does not know are reported in warnings (they are
+// most often a typo of an optional field) but do not fail the run, since the
+// protocol asks sources to tolerate unknown keys.
+func loadConfig(src Source, path string, secrets *secret.Redactor) (cfg json.RawMessage, warnings []string, err error) {
+	raw, err := readInput("config", path)
+	if err != nil {
+		return nil, nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil || obj == nil {
+		return nil, nil, ConfigErrorf("config %s must be a JSON object: %v", path, describeJSONError(err))
+	}
+	if dec.More() {
+		return nil, nil, ConfigErrorf("config %s has data after its JSON object", path)
+	}
+	for k := range obj {
+		if strings.HasPrefix(k, "_") {
+			delete(obj, k)
+		}
+	}
+	// Secrets are registered before validation, whose messages may quote values.
+	registerSecrets(src.Spec().ConnectionSpecification, obj, secrets)
+	if n, ok := src.(ConfigNormalizer); ok {
+		n.NormalizeConfig(obj)
+	}
+	spec := src.Spec().ConnectionSpecification
+	if err := validateConfig(spec, obj); err != nil {
+		return nil, nil, err
+	}
+	warnings = unknownKeys(spec, obj)
+	cfg, err = json.Marshal(obj)
+	if err != nil {
+		return nil, nil, SystemErrorf("re-encoding config: %v", err)
+	}
+	return cfg, warnings, nil
+}
+
+func validateConfig(spec json.RawMessage, obj map[string]any) error {
+	sch, err := CompileSchema("spec.json", spec)
+	if err != nil {
+		return SystemErrorf("the connector's own spec is invalid: %v", err)
+	}
+	// Round-trip through the validator's own decoder so numbers are typed
+	// the way it expects.
+	b, _ := json.Marshal(obj)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return SystemErrorf("re-decoding config: %v", err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		return ConfigErrorf("Config validation error: %s", joinProblems(Problems("config", err)))
+	}
+	return nil
+}
+
+func unknownKeys(spec json.RawMessage, obj map[string]any) []string {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal(spec, &s) != nil {
+		return nil
+	}
+	var out []string
+	for k := range obj {
+		if _, ok := s.Properties[k]; !ok {
+			known := make([]string, 0, len(s.Properties))
+			for p := range s.Properties {
+				known = append(known, p)
+			}
+			sort.Strings(known)
+			out = append(out, fmt.Sprintf("config field %q is not a setting of this connector and is ignored; known fields: %s", k, strings.Join(known, ", ")))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func describeJSONError(err error) string {
+	if err == nil {
+		return "got null"
+	}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		return fmt.Sprintf("got a JSON %s", te.Value)
+	}
+	return err.Error()
+}

@@ -1,0 +1,92 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// Error is an error with a failure type and a message meant for the user.
+type Error struct {
+	Type protocol.FailureType
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil && e.Msg == "" {
+		return e.Err.Error()
+	}
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// FailureType implements Classified.
+func (e *Error) FailureType() protocol.FailureType { return e.Type }
+
+// Classified is implemented by errors that know who must act on them; the
+// HTTP client's status errors do, so this package never imports it.
+type Classified interface {
+	FailureType() protocol.FailureType
+}
+
+// ConfigErrorf returns an error the user fixes in the config (credentials,
+// ids, a field value).
+func ConfigErrorf(format string, args ...any) error {
+	return &Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(format, args...)}
+}
+
+// SystemErrorf returns an unexpected failure.
+func SystemErrorf(format string, args ...any) error {
+	return &Error{Type: protocol.SystemError, Msg: fmt.Sprintf(format, args...)}
+}
+
+// TransientErrorf returns a failure worth retrying later.
+func TransientErrorf(format string, args ...any) error {
+	return &Error{Type: protocol.TransientError, Msg: fmt.Sprintf(format, args...)}
+}
+
+// AsConfigError marks err as the user's to fix, keeping its text.
+func AsConfigError(err error, msg string) error {
+	return &Error{Type: protocol.ConfigError, Msg: msg, Err: err}
+}
+
+// FailureTypeOf classifies err. A joined error takes the most severe type of
+// its parts (config beats transient beats system), because the user must fix
+// a config problem before a retry can help.
+func FailureTypeOf(err error) protocol.FailureType {
+	if err == nil {
+		return ""
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		best := protocol.FailureType("")
+		for _, e := range j.Unwrap() {
+			best = worst(best, FailureTypeOf(e))
+		}
+		if best != "" {
+			return best
+		}
+	}
+	var c Classified
+	if errors.As(err, &c) {
+		return c.FailureType()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return protocol.TransientError
+	}
+	return protocol.SystemError
+}
+
+func worst(a, b protocol.FailureType) protocol.FailureType {
+	rank := map[protocol.FailureType]int{"": 0, protocol.SystemError: 1, protocol.TransientError: 2, protocol.ConfigError: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}

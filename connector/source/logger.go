@@ -1,0 +1,37 @@
+package source
+
+import (
+	"fmt"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// Logger writes LOG messages through the protocol writer, so logs and data
+// share one ordered stream and every line is redacted.
+type Logger struct {
+	w *protocol.Writer
+}
+
+type loggerKey struct{}
+
+func (l *Logger) log(level protocol.Level, msg string) {
+	if l == nil || l.w == nil {
+		return
+	}
+	_ = l.w.Log(level, msg)
+}
+
+// Infof logs at INFO.
+func (l *Logger) Infof(format string, args ...any) {
+	l.log(protocol.LevelInfo, fmt.Sprintf(format, args...))
+}
+
+// Warnf logs at WARN: something the user should look at that does not stop the read.
+func (l *Logger) Warnf(format string, args ...any) {
+	l.log(protocol.LevelWarn, fmt.Sprintf(format, args...))
+}
+
+// Errorf logs at ERROR.
+func (l *Logger) Errorf(format string, args ...any) {
+	l.log(protocol.LevelError, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,191 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// noCursorState is the state a full_refresh stream ends with: the protocol
+// asks for a state in every mode, and this sentinel is ignored when it comes
+// back (see loadState).
+var noCursorState = json.RawMessage(`{"__ab_no_cursor_state_message":true}`)
+
+// streamOutput is the Output of one stream in one read. It owns the stream's
+// lifecycle statuses and its checkpoint rules:
+//   - RUNNING before the first record (or before COMPLETE if none came);
+//   - a STATE carries sourceStats.recordCount, the records since the last one;
+//   - identical consecutive states are not emitted twice;
+//   - in full_refresh the stream's checkpoints are ignored and one sentinel
+//     state ends the stream.
+//
+// One mutex covers a record's count and its write, so a STATE written by one
+// worker never counts a record another worker has not yet written.
+type streamOutput struct {
+	w    *protocol.Writer
+	name string
+	mode protocol.SyncMode
+	sink RecordSink // nil without --parquet-dir etc.
+	skip bool       // write no RECORD messages to stdout
+
+	mu        sync.Mutex
+	running   bool
+	count     int64 // records since the last emitted state
+	total     int64
+	lastState []byte
+	pending   []byte // a state held back until the sink has committed the records it covers
+}
+
+var _ Output = (*streamOutput)(nil)
+
+func (o *streamOutput) Record(data []byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.running {
+		o.running = true
+		if err := o.w.StreamStatus(o.name, protocol.Running); err != nil {
+			return err
+		}
+	}
+	if !o.skip {
+		if err := o.w.Record(o.name, data); err != nil {
+			return err
+		}
+	}
+	o.count++
+	o.total++
+	if o.sink != nil {
+		committed, err := o.sink.Write(data)
+		if err != nil {
+			return fmt.Errorf("writing %s record to the sink: %w", o.name, err)
+		}
+		if committed && o.pending != nil {
+			return o.emitStateLocked(o.pending)
+		}
+	}
+	return nil
+}
+
+func (o *streamOutput) Checkpoint(state any) error {
+	if o.mode != protocol.Incremental {
+		return nil
+	}
+	b, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("encoding %s state: %w", o.name, err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.checkpointLocked(b)
+}
+
+func (o *streamOutput) checkpointLocked(b []byte) error {
+	if o.sink != nil && o.count > 0 {
+		// The records this state covers are not durable in the sink's files
+		// yet: hold the state until the sink commits them.
+		o.pending = b
+		return nil
+	}
+	return o.emitStateLocked(b)
+}
+
+func (o *streamOutput) emitStateLocked(b []byte) error {
+	o.pending = nil
+	if o.lastState != nil && bytes.Equal(b, o.lastState) {
+		return nil
+	}
+	if err := o.w.Send(&protocol.Message{Type: protocol.TypeState, State: &protocol.State{
+		Type: protocol.StateStream,
+		Stream: &protocol.StreamState{
+			StreamDescriptor: protocol.StreamDescriptor{Name: o.name},
+			StreamState:      b,
+		},
+		SourceStats: &protocol.StateStats{RecordCount: protocol.Count(o.count)},
+	}}); err != nil {
+		return err
+	}
+	o.lastState = b
+	o.count = 0
+	return nil
+}
+
+func (o *streamOutput) Log(level protocol.Level, msg string) {
+	_ = o.w.Log(level, o.name+": "+msg)
+}
+
+// finish ends the stream: on success the final state (after the sink has
+// committed) and COMPLETE; on failure INCOMPLETE and an ERROR trace. States
+// already emitted stand either way.
+func (o *streamOutput) finish(readErr error, input json.RawMessage) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sink != nil {
+		if err := o.sink.Commit(); err != nil && readErr == nil {
+			readErr = fmt.Errorf("committing %s files: %w", o.name, err)
+		} else if err == nil && readErr == nil && o.pending != nil {
+			if err := o.emitStateLocked(o.pending); err != nil {
+				return err
+			}
+		}
+	}
+	if readErr == nil {
+		final := o.lastState
+		switch {
+		case o.mode != protocol.Incremental:
+			final = noCursorState
+		case final == nil && len(input) > 0:
+			final = input
+		case final == nil:
+			final = []byte(`{}`)
+		}
+		if o.lastState == nil || o.count > 0 {
+			o.lastState = nil // a full_refresh re-read ends with the same sentinel every time
+			if err := o.emitStateLocked(final); err != nil {
+				return err
+			}
+		}
+		if !o.running {
+			if err := o.w.StreamStatus(o.name, protocol.Running); err != nil {
+				return err
+			}
+		}
+		return o.w.StreamStatus(o.name, protocol.Complete)
+	}
+	if err := o.w.StreamStatus(o.name, protocol.Incomplete); err != nil {
+		return err
+	}
+	return o.w.Error(FailureTypeOf(readErr), o.name, userMessage(readErr), readErr.Error())
+}
+
+type outputKey struct{}
+
+// NotifyRateLimited tells the platform the stream read with ctx is waiting
+// out a rate limit until resetAt: a RUNNING status with a RATE_LIMITED reason.
+// HTTP clients call it from their retry loop; outside a read it does nothing.
+func NotifyRateLimited(ctx context.Context, resetAt time.Time) {
+	o, ok := ctx.Value(outputKey{}).(*streamOutput)
+	if !ok {
+		return
+	}
+	_ = o.w.StreamStatus(o.name, protocol.Running, protocol.StatusReason{
+		Type:        "RATE_LIMITED",
+		RateLimited: &protocol.RateLimited{QuotaReset: resetAt.UnixMilli()},
+	})
+}
+
+// LogFrom writes a LOG message attributed to the stream being read with ctx,
+// or a plain one when ctx is not a stream's.
+func LogFrom(ctx context.Context, level protocol.Level, msg string) {
+	if o, ok := ctx.Value(outputKey{}).(*streamOutput); ok {
+		o.Log(level, msg)
+		return
+	}
+	if l, ok := ctx.Value(loggerKey{}).(*Logger); ok {
+		l.log(level, msg)
+	}
+}

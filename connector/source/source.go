@@ -1,0 +1,127 @@
+// Package source is the protocol runtime every provider runs on: the Airbyte
+// commands (spec, check, discover, read), config validation against the spec,
+// the configured catalog, incoming state, the stream lifecycle and the rules
+// for checkpoints.
+//
+// A provider is a Source that turns a validated config into a Conn; a Conn
+// has Streams; a Stream reads one table into an Output. Everything a provider
+// does not have to know about the protocol lives here, so Pluggy and
+// GoCardless are only their own auth, paging and record shapes.
+package source
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+)
+
+// Source is a provider.
+type Source interface {
+	// Name is the binary's name, e.g. "source-pluggy".
+	Name() string
+	// Spec returns the connector specification; its ConnectionSpecification is
+	// the JSON Schema every config is validated against before Open.
+	Spec() protocol.Spec
+	// Open binds the source to a config that already passed the spec. Errors
+	// made with ConfigErrorf are the user's to fix.
+	Open(ctx context.Context, config json.RawMessage, env Env) (Conn, error)
+}
+
+// ConfigNormalizer is implemented by sources that accept more than one
+// spelling of a config value (a comma-separated string for a list, say). It
+// runs before validation, on the decoded config object.
+type ConfigNormalizer interface {
+	NormalizeConfig(cfg map[string]any)
+}
+
+// Env is what the runtime lends a source.
+type Env struct {
+	// Log writes LOG messages (WARN for things the user should see).
+	Log *Logger
+	// Secrets must be told about every credential obtained at run time (an
+	// API key, a token) so no output can print it.
+	Secrets *secret.Redactor
+	// Version is the connector version.
+	Version string
+}
+
+// Conn is a source bound to one config.
+type Conn interface {
+	// Check proves the config works: credentials, ids, reachability. A
+	// ConfigErrorf error becomes CONNECTION_STATUS FAILED with its message.
+	Check(ctx context.Context) error
+	// Streams lists the streams in discover order.
+	Streams() []Stream
+	Close() error
+}
+
+// Stream is one table.
+type Stream interface {
+	Name() string
+	// Schema is the draft-07 JSON Schema of a record.
+	Schema() json.RawMessage
+	PrimaryKey() [][]string
+	// CursorField is the source-defined cursor of an incremental stream; nil
+	// means the stream only supports full_refresh.
+	CursorField() []string
+	// Read emits the stream's records into out. In incremental mode it
+	// checkpoints with out.Checkpoint whenever resuming from there is safe.
+	// It returns the joined errors of the parts (accounts, items) that failed
+	// after letting the others finish.
+	Read(ctx context.Context, req ReadRequest, out Output) error
+}
+
+// StateChecker is implemented by incremental streams so a malformed state is
+// rejected before anything is read, never silently turned into a full re-read.
+type StateChecker interface {
+	CheckState(state json.RawMessage) error
+}
+
+// ReadRequest says how to read a stream.
+type ReadRequest struct {
+	Mode protocol.SyncMode
+	// State is the stream's previous state; nil on a first sync and always
+	// nil in full_refresh.
+	State json.RawMessage
+}
+
+// Output receives a stream's records and checkpoints. It is safe for
+// concurrent use by the stream's workers; records of one worker stay in the
+// order it emits them.
+type Output interface {
+	// Record emits one record: a single JSON object, written verbatim.
+	Record(data []byte) error
+	// Checkpoint emits the stream's whole state as a STREAM state. It covers
+	// every record emitted before the call, so call it only once those
+	// records are all out. Identical consecutive states are suppressed.
+	Checkpoint(state any) error
+	// Log writes a LOG message attributed to the stream.
+	Log(level protocol.Level, msg string)
+}
+
+// SyncModes lists what a stream supports, full_refresh first as the
+// acceptance tests expect.
+func SyncModes(s Stream) []protocol.SyncMode {
+	if s.CursorField() != nil {
+		return []protocol.SyncMode{protocol.FullRefresh, protocol.Incremental}
+	}
+	return []protocol.SyncMode{protocol.FullRefresh}
+}
+
+// Describe turns a Stream into its catalog entry.
+func Describe(s Stream) protocol.Stream {
+	st := protocol.Stream{
+		Name:                    s.Name(),
+		JSONSchema:              s.Schema(),
+		SupportedSyncModes:      SyncModes(s),
+		SourceDefinedPrimaryKey: s.PrimaryKey(),
+	}
+	if c := s.CursorField(); c != nil {
+		st.SourceDefinedCursor = true
+		st.DefaultCursorField = c
+		st.IsResumable = true
+	}
+	return st
+}

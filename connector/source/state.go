@@ -1,0 +1,146 @@
+package source
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// loadState reads a state file into each stream's last state. It accepts what
+// platforms actually pass: a JSON array of AirbyteStateMessage (STREAM, or a
+// single GLOBAL), one such message on its own, a legacy bare object mapping
+// stream names to states, or nothing at all (no file, empty, [] or null).
+//
+// A state for a stream this source does not have is a config error rather
+// than something to skip: it means the file belongs to another connector or
+// was hand-edited, and reading on would silently re-read everything.
+func loadState(path string, streams []Stream) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	if path == "" {
+		return out, nil
+	}
+	raw, err := readInput("state", path)
+	if err != nil {
+		return nil, err
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return out, nil
+	}
+	known := map[string]bool{}
+	for _, s := range streams {
+		known[s.Name()] = true
+	}
+	add := func(field, name string, st json.RawMessage) error {
+		if name == "" {
+			return ConfigErrorf("state %s: %s has no stream name", path, field)
+		}
+		if !known[name] {
+			return ConfigErrorf("state %s: %s names stream %q, which this source does not have (streams: %s); pass the state file this connector wrote", path, field, name, streamNames(streams))
+		}
+		st = bytes.TrimSpace(st)
+		if len(st) == 0 || bytes.Equal(st, []byte("null")) || isNoCursorSentinel(st) {
+			return nil // null means "reset this stream"
+		}
+		if st[0] != '{' {
+			return ConfigErrorf("state %s: %s for stream %q must be a JSON object", path, field, name)
+		}
+		out[name] = st
+		return nil
+	}
+	addMessage := func(field string, m protocol.State) error {
+		switch m.Type {
+		case protocol.StateStream:
+			if m.Stream == nil {
+				return ConfigErrorf("state %s: %s has type STREAM but no \"stream\" object", path, field)
+			}
+			return add(field+".stream", m.Stream.StreamDescriptor.Name, m.Stream.StreamState)
+		case protocol.StateGlobal:
+			if m.Global == nil {
+				return ConfigErrorf("state %s: %s has type GLOBAL but no \"global\" object", path, field)
+			}
+			for i, s := range m.Global.StreamStates {
+				if err := add(fmt.Sprintf("%s.global.stream_states[%d]", field, i), s.StreamDescriptor.Name, s.StreamState); err != nil {
+					return err
+				}
+			}
+			return nil
+		case protocol.StateLegacy, "":
+			return addLegacy(field+".data", m.Data, add)
+		default:
+			return ConfigErrorf("state %s: %s.type %q is not STREAM, GLOBAL or LEGACY", path, field, m.Type)
+		}
+	}
+	switch raw[0] {
+	case '[':
+		var msgs []json.RawMessage
+		if err := json.Unmarshal(raw, &msgs); err != nil {
+			return nil, ConfigErrorf("state %s is not a JSON array of state messages: %s", path, describeJSONError(err))
+		}
+		for i, rm := range msgs {
+			m, err := decodeStateMessage(rm)
+			if err != nil {
+				return nil, ConfigErrorf("state %s: [%d] is not a state message: %s", path, i, err)
+			}
+			if err := addMessage(fmt.Sprintf("[%d]", i), m); err != nil {
+				return nil, err
+			}
+		}
+	case '{':
+		var probe map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			return nil, ConfigErrorf("state %s is not valid JSON: %s", path, describeJSONError(err))
+		}
+		if _, isMsg := probe["type"]; isMsg {
+			m, err := decodeStateMessage(raw)
+			if err != nil {
+				return nil, ConfigErrorf("state %s is not a state message: %s", path, err)
+			}
+			if err := addMessage("state", m); err != nil {
+				return nil, err
+			}
+			break
+		}
+		if err := addLegacy("state", raw, add); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, ConfigErrorf("state %s must be a JSON array of state messages (or a legacy object)", path)
+	}
+	return out, nil
+}
+
+func decodeStateMessage(raw json.RawMessage) (protocol.State, error) {
+	var m protocol.State
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, fmt.Errorf("%s", describeJSONError(err))
+	}
+	return m, nil
+}
+
+func addLegacy(field string, data json.RawMessage, add func(field, name string, st json.RawMessage) error) error {
+	if len(data) == 0 {
+		return nil
+	}
+	var legacy map[string]json.RawMessage
+	if err := json.Unmarshal(data, &legacy); err != nil {
+		return ConfigErrorf("state: %s must map stream names to states: %s", field, describeJSONError(err))
+	}
+	for name, st := range legacy {
+		if err := add(fmt.Sprintf("%s[%q]", field, name), name, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isNoCursorSentinel(st json.RawMessage) bool {
+	var m map[string]any
+	if json.Unmarshal(st, &m) != nil {
+		return false
+	}
+	_, ok := m["__ab_no_cursor_state_message"]
+	return ok && len(m) == 1
+}
