@@ -1,0 +1,151 @@
+// Command fake-gocardless serves the fake GoCardless Bank Account Data API
+// (package connector/gocardless/fake) on a loopback address, for demos,
+// manual runs of the connector and end-to-end tests in other languages.
+//
+// It prints one JSON line with what a connector config needs:
+//
+//	{"base_url":"http://127.0.0.1:PORT/api/v2","secret_id":"…","secret_key":"…","requisition_ids":["…"]}
+//
+// and serves until SIGINT or SIGTERM. Scenario switches are under /__fake/
+// without authentication (see fake.Server.AdminHandler), which is why the
+// server refuses to listen anywhere but loopback.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "fake-gocardless:", err)
+		os.Exit(1)
+	}
+}
+
+// ready is the line printed once the server listens.
+type ready struct {
+	BaseURL        string   `json:"base_url"`
+	SecretID       string   `json:"secret_id"`
+	SecretKey      string   `json:"secret_key"`
+	RequisitionIDs []string `json:"requisition_ids"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fake-gocardless", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "loopback `host:port` to listen on (port 0 picks a free one)")
+	seed := fs.Uint64("seed", 1, "seed of the generated data")
+	requisitions := fs.Int("requisitions", 2, "linked requisitions, two accounts each")
+	transactions := fs.Int("transactions", 80, "booked transactions per account")
+	dailyLimit := fs.Int("daily-limit", 4, "bank-level calls per account and endpoint per rolling 24h")
+	headerStyle := fs.String("header-style", "http", "rate-limit header spelling: http (HTTP_X_RATELIMIT_*) or x (x-ratelimit-*)")
+	latency := fs.Duration("latency", 0, "delay added to every answer")
+	secretID := fs.String("secret-id", "demo-secret-id", "secret_id that token/new accepts")
+	secretKey := fs.String("secret-key", "demo-secret-key", "secret_key that token/new accepts")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	style, err := parseHeaderStyle(*headerStyle)
+	if err != nil {
+		return err
+	}
+	for name, v := range map[string]int{"--requisitions": *requisitions, "--transactions": *transactions, "--daily-limit": *dailyLimit} {
+		if v < 1 {
+			return fmt.Errorf("%s must be at least 1, got %d", name, v)
+		}
+	}
+	if err := checkLoopback(*addr); err != nil {
+		return err
+	}
+
+	f := fake.New(fake.Options{
+		Seed:                   *seed,
+		Requisitions:           *requisitions,
+		TransactionsPerAccount: *transactions,
+		SecretID:               *secretID,
+		SecretKey:              *secretKey,
+		DailyLimit:             *dailyLimit,
+		HeaderStyle:            style,
+		Latency:                *latency,
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/__fake/", f.AdminHandler())
+	mux.Handle("/", f.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	line, _ := json.Marshal(ready{
+		BaseURL:        "http://" + ln.Addr().String() + "/api/v2",
+		SecretID:       f.SecretID(),
+		SecretKey:      f.SecretKey(),
+		RequisitionIDs: f.RequisitionIDs(),
+	})
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		ln.Close()
+		return err
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func parseHeaderStyle(s string) (fake.HeaderStyle, error) {
+	switch s {
+	case "http":
+		return fake.HeadersHTTPPrefix, nil
+	case "x":
+		return fake.HeadersXPrefix, nil
+	}
+	return 0, fmt.Errorf("--header-style must be http or x, got %q", s)
+}
+
+// checkLoopback refuses addresses other machines could reach: the admin
+// endpoints have no authentication.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %q: only loopback addresses (127.0.0.0/8, ::1, localhost) are allowed", addr)
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// start runs the command in the background and returns its ready line.
+func start(t *testing.T, args ...string) (ready, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, args, pw, io.Discard)
+		pw.Close()
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadBytes('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("no ready line: %v (run: %v)", err, <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	var r ready
+	if err := json.Unmarshal(line, &r); err != nil {
+		t.Fatalf("ready line %q: %v", line, err)
+	}
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatal("did not stop")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return r, stop
+}
+
+func post(t *testing.T, url string, body any) *http.Response {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestServesUntilCancelled(t *testing.T) {
+	r, stop := start(t, "--seed", "3", "--requisitions", "1", "--transactions", "5", "--daily-limit", "2", "--header-style", "x")
+	if !strings.HasPrefix(r.BaseURL, "http://127.0.0.1:") || !strings.HasSuffix(r.BaseURL, "/api/v2") ||
+		r.SecretID != "demo-secret-id" || r.SecretKey != "demo-secret-key" || len(r.RequisitionIDs) != 1 {
+		t.Fatalf("ready = %+v", r)
+	}
+
+	resp := post(t, r.BaseURL+"/token/new/", map[string]string{"secret_id": r.SecretID, "secret_key": r.SecretKey})
+	var tok struct{ Access string }
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+
+	// get calls the API and decodes the answer into v unless v is nil.
+	get := func(path string, v any) *http.Response {
+		req, _ := http.NewRequest("GET", r.BaseURL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Access)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if v != nil {
+			json.NewDecoder(resp.Body).Decode(v)
+		}
+		return resp
+	}
+	var req struct{ Accounts []string }
+	get("/requisitions/"+r.RequisitionIDs[0]+"/", &req)
+	acc := req.Accounts[0]
+	if resp := get("/accounts/"+acc+"/balances/", nil); resp.StatusCode != 200 ||
+		resp.Header.Get("x-ratelimit-account-success-remaining") != "1" {
+		t.Errorf("balances: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	// The admin endpoints are mounted next to the API.
+	admin := strings.TrimSuffix(r.BaseURL, "/api/v2") + "/__fake/"
+	resp = post(t, admin+"exhaust?account="+acc+"&endpoint=transactions", nil)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("exhaust: %d", resp.StatusCode)
+	}
+	if resp := get("/accounts/"+acc+"/transactions/", nil); resp.StatusCode != 429 {
+		t.Errorf("after exhaust: %d", resp.StatusCode)
+	}
+	statsResp, err := http.Get(admin + "stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		TokenNew int `json:"token_new"`
+	}
+	json.NewDecoder(statsResp.Body).Decode(&st)
+	statsResp.Body.Close()
+	if st.TokenNew != 1 {
+		t.Errorf("stats token_new = %d", st.TokenNew)
+	}
+
+	if err := stop(); err != nil {
+		t.Errorf("run returned %v after cancel", err)
+	}
+	if _, err := http.Get(r.BaseURL + "/institutions/"); err == nil {
+		t.Error("still serving after cancel")
+	}
+}
+
+func TestRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--addr", "0.0.0.0:0"},
+		{"--addr", "192.168.1.10:8080"},
+		{"--addr", "nohostport"},
+		{"--header-style", "snake"},
+		{"--requisitions", "0"},
+		{"--bogus"},
+		{"extra"},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, &out, io.Discard); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%v: printed %q before failing", args, out.String())
+		}
+	}
+}
