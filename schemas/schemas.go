@@ -33,6 +33,11 @@ import (
 //go:embed pluggy/*.json
 var Pluggy embed.FS
 
+// GoCardless holds the GoCardless stream schemas at gocardless/<stream>.json.
+//
+//go:embed gocardless/*.json
+var GoCardless embed.FS
+
 // streamName is what a stream name may look like; it keeps names free of
 // path separators and glob metacharacters.
 var streamName = regexp.MustCompile(`^[a-z0-9_]+$`)
