@@ -196,6 +196,10 @@ func TestCompanyLimitOnAccounts(t *testing.T) {
 	unlimited := newHarness(t, Options{AccountsPerMinute: -1})
 	unlimited.login()
 	for range 150 {
-		wantStatus(t, unlimited.get("/accounts/"+unlimited.firstAccount()+"/"), 200)
+		a := unlimited.get("/accounts/" + unlimited.firstAccount() + "/")
+		wantStatus(t, a, 200)
+		if a.header.Get("Http_x_ratelimit_limit") != "" {
+			t.Fatalf("unlimited group sends headers: %v", a.header)
+		}
 	}
 }

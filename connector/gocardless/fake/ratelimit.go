@@ -63,13 +63,6 @@ func (w *window) describe() string {
 	}
 }
 
-func (w *window) limitText() string {
-	if w.limit < 0 {
-		return "unlimited"
-	}
-	return strconv.Itoa(w.limit)
-}
-
 // group is a company-level limit bucket: GoCardless limits groups of
 // endpoints together, not each path.
 type group string
@@ -137,21 +130,21 @@ var headerNames = map[HeaderStyle][2][3]string{
 	},
 }
 
-// setLimitHeaders writes the three headers of one layer. It assigns to the
-// map directly: Header.Set would canonicalise HTTP_X_RATELIMIT_LIMIT to
+// setLimitHeaders writes the three headers of one layer; an unlimited
+// window (AccountsPerMinute < 0) has none. It assigns to the map directly:
+// Header.Set would canonicalise HTTP_X_RATELIMIT_LIMIT to
 // Http_x_ratelimit_limit, and the point is to send the documented spelling.
 func (s *Server) setLimitHeaders(h http.Header, perAccount bool, w *window, now time.Time) {
+	if w.limit < 0 {
+		return
+	}
 	layer := 0
 	if perAccount {
 		layer = 1
 	}
 	names := headerNames[s.opts.HeaderStyle][layer]
-	remaining := w.remaining(now)
-	if w.limit < 0 {
-		remaining = 0
-	}
-	h[names[0]] = []string{w.limitText()}
-	h[names[1]] = []string{strconv.Itoa(remaining)}
+	h[names[0]] = []string{strconv.Itoa(w.limit)}
+	h[names[1]] = []string{strconv.Itoa(w.remaining(now))}
 	h[names[2]] = []string{strconv.Itoa(w.reset(now))}
 }
 
@@ -160,7 +153,7 @@ func (s *Server) setLimitHeaders(h http.Header, perAccount bool, w *window, now 
 func rateLimited(w *window, now time.Time, typ string) apiError {
 	return apiError{
 		Summary:    "Rate limit exceeded",
-		Detail:     fmt.Sprintf("The rate limit for this resource is %s/%s. Please try again in %d seconds", w.limitText(), w.describe(), w.reset(now)),
+		Detail:     fmt.Sprintf("The rate limit for this resource is %d/%s. Please try again in %d seconds", w.limit, w.describe(), w.reset(now)),
 		StatusCode: http.StatusTooManyRequests,
 		Type:       typ,
 	}

@@ -46,7 +46,8 @@ type Options struct {
 	Latency time.Duration
 	// AccountsPerMinute is the company-level limit on all /accounts/* calls
 	// together in a rolling minute. Default 100, as on the real API; a
-	// negative value lifts it for benchmarks.
+	// negative value lifts it for benchmarks, and those answers then carry
+	// no general rate-limit headers.
 	AccountsPerMinute int
 }
 
