@@ -125,26 +125,32 @@ func (o *streamOutput) finish(readErr error, input json.RawMessage) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.sink != nil {
-		if err := o.sink.Commit(); err != nil && readErr == nil {
-			readErr = fmt.Errorf("committing %s files: %w", o.name, err)
-		} else if err == nil && readErr == nil && o.pending != nil {
+		// Even a failed stream's committed records keep their state: the
+		// next run must not read them again, nor skip what was not written.
+		if err := o.sink.Commit(); err != nil {
+			if readErr == nil {
+				readErr = fmt.Errorf("committing %s files: %w", o.name, err)
+			}
+		} else if o.pending != nil {
 			if err := o.emitStateLocked(o.pending); err != nil {
 				return err
 			}
 		}
 	}
 	if readErr == nil {
-		final := o.lastState
+		// A full_refresh stream's checkpoints are ignored, so it always ends
+		// with the sentinel. An incremental stream checkpoints itself; only
+		// one that never did (no partitions at all) gets its input state back.
 		switch {
 		case o.mode != protocol.Incremental:
-			final = noCursorState
-		case final == nil && len(input) > 0:
-			final = input
-		case final == nil:
-			final = []byte(`{}`)
-		}
-		if o.lastState == nil || o.count > 0 {
-			o.lastState = nil // a full_refresh re-read ends with the same sentinel every time
+			if err := o.emitStateLocked(noCursorState); err != nil {
+				return err
+			}
+		case o.lastState == nil:
+			final := input
+			if len(final) == 0 {
+				final = []byte(`{}`)
+			}
 			if err := o.emitStateLocked(final); err != nil {
 				return err
 			}

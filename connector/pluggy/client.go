@@ -1,0 +1,251 @@
+package pluggy
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Client talks to the Pluggy API: one apiKey per run, reused by every
+// worker, refreshed before its JWT exp and re-requested once when the API
+// rejects it early (revoked, clock skew).
+type Client struct {
+	base         *url.URL
+	http         *httpclient.Client
+	clientID     string
+	clientSecret string
+	secrets      *secret.Redactor
+	now          func() time.Time
+
+	mu     sync.Mutex
+	apiKey string
+	exp    time.Time
+	gen    int // bumped on each new key, so concurrent 403s re-auth once
+}
+
+// keyRefreshMargin renews a key this long before its exp, so a request never
+// leaves with a key that expires in flight.
+const keyRefreshMargin = 60 * time.Second
+
+// NewClient returns a client for base using hc for transport.
+func NewClient(base *url.URL, clientID, clientSecret string, hc *httpclient.Client, secrets *secret.Redactor) *Client {
+	return &Client{base: base, http: hc, clientID: clientID, clientSecret: clientSecret, secrets: secrets, now: time.Now}
+}
+
+// key returns a valid apiKey and its generation, authenticating if needed.
+func (c *Client) key(ctx context.Context) (string, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.apiKey != "" && c.now().Add(keyRefreshMargin).Before(c.exp) {
+		return c.apiKey, c.gen, nil
+	}
+	body, _ := json.Marshal(map[string]any{"clientId": c.clientID, "clientSecret": c.clientSecret})
+	var ar authResponse
+	_, err := c.http.Do(ctx, &httpclient.Request{
+		Method: http.MethodPost, URL: c.url("/auth", nil), Route: "POST /auth", Body: body,
+		Idempotent: true, // creates nothing
+		Accept: func(b []byte) error {
+			if err := json.Unmarshal(b, &ar); err != nil {
+				return err
+			}
+			if ar.APIKey == "" {
+				return errors.New("no apiKey in the answer")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		var se *httpclient.StatusError
+		if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden || se.Status == http.StatusBadRequest) {
+			ae := decodeAPIError(se.Body)
+			return "", 0, source.ConfigErrorf("Pluggy rejected client_id/client_secret (%s); copy both from your application in the Pluggy dashboard", ae.describe(se.Status))
+		}
+		return "", 0, c.wrap("authenticating", err)
+	}
+	c.secrets.Add(ar.APIKey)
+	c.apiKey = ar.APIKey
+	c.exp = jwtExpiry(ar.APIKey, c.now())
+	c.gen++
+	return c.apiKey, c.gen, nil
+}
+
+// invalidate drops the key of generation gen, unless a newer one exists.
+func (c *Client) invalidate(gen int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		c.apiKey = ""
+	}
+}
+
+// jwtExpiry reads exp from the key's JWT payload, without checking the
+// signature (only Pluggy can). A key that is not a decodable JWT is assumed
+// to live the documented two hours.
+func jwtExpiry(key string, now time.Time) time.Time {
+	parts := strings.Split(key, ".")
+	if len(parts) == 3 {
+		payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+		if err == nil {
+			var claims struct {
+				Exp json.Number `json:"exp"`
+			}
+			if json.Unmarshal(payload, &claims) == nil {
+				if f, err := claims.Exp.Float64(); err == nil && f > 0 {
+					return time.Unix(int64(f), 0)
+				}
+			}
+		}
+	}
+	return now.Add(2 * time.Hour)
+}
+
+func (c *Client) url(path string, q url.Values) string {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	if q != nil {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// get fetches path?q into v (decoded once, in the retry loop, so a truncated
+// body is retried). On 401, or 403 without codeDescription (Pluggy's answer
+// to an expired or revoked key), it re-authenticates once and retries; a 403
+// with a codeDescription is a real denial and is not retried.
+func (c *Client) get(ctx context.Context, route, path string, q url.Values, decode func([]byte) error) error {
+	for attempt := 0; ; attempt++ {
+		key, gen, err := c.key(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = c.http.Do(ctx, &httpclient.Request{
+			Method: http.MethodGet, URL: c.url(path, q), Route: route,
+			Header: http.Header{"X-Api-Key": {key}}, Idempotent: true, Accept: decode,
+		})
+		var se *httpclient.StatusError
+		if errors.As(err, &se) && attempt == 0 && keyRejected(se) {
+			c.invalidate(gen)
+			source.LogFrom(ctx, protocol.LevelInfo, "Pluggy rejected the apiKey before its expiry; authenticating again")
+			continue
+		}
+		if err != nil {
+			if errors.As(err, &se) && keyRejected(se) {
+				return source.ConfigErrorf("Pluggy rejected a fresh apiKey on %s (%s); check client_id/client_secret and that the application may read these items", route, decodeAPIError(se.Body).describe(se.Status))
+			}
+			return c.wrap(route, err)
+		}
+		return nil
+	}
+}
+
+func keyRejected(se *httpclient.StatusError) bool {
+	if se.Status == http.StatusUnauthorized {
+		return true
+	}
+	return se.Status == http.StatusForbidden && decodeAPIError(se.Body).CodeDescription == ""
+}
+
+func decodeAPIError(body []byte) apiError {
+	var ae apiError
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	_ = dec.Decode(&ae)
+	return ae
+}
+
+func (ae apiError) describe(status int) string {
+	s := fmt.Sprintf("HTTP %d", status)
+	if ae.CodeDescription != "" {
+		s += " " + ae.CodeDescription
+	}
+	if ae.Message != "" {
+		s += ": " + ae.Message
+	}
+	return s
+}
+
+// wrap turns a client error into one whose message quotes Pluggy's own
+// (code, codeDescription, message) while keeping its failure type.
+func (c *Client) wrap(what string, err error) error {
+	var se *httpclient.StatusError
+	if errors.As(err, &se) {
+		ae := decodeAPIError(se.Body)
+		if ae.Message != "" || ae.CodeDescription != "" {
+			msg := fmt.Sprintf("Pluggy answered %s with %s", se.Route, ae.describe(se.Status))
+			if se.Hint != "" {
+				msg += " (" + se.Hint + ")"
+			}
+			return &source.Error{Type: se.FailureType(), Msg: c.secrets.String(msg), Err: err}
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// getJSON fetches one object into v.
+func (c *Client) getJSON(ctx context.Context, route, path string, q url.Values, v any) error {
+	return c.get(ctx, route, path, q, func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+// maxPages bounds every paging loop: a server that never stops paging must
+// not keep a scheduled sync running forever.
+const maxPages = 100000
+
+// eachPage walks a page-number envelope (accounts, categories, investments,
+// bills, loans) and hands every result to fn. It tolerates a bare array in
+// place of the envelope, as /categories is documented one way and served the
+// other.
+func (c *Client) eachPage(ctx context.Context, route, path string, q url.Values, pageSize int, fn func(json.RawMessage) error) error {
+	if q == nil {
+		q = url.Values{}
+	}
+	for page := 1; page <= maxPages; page++ {
+		if pageSize > 0 {
+			q.Set("page", fmt.Sprint(page))
+			q.Set("pageSize", fmt.Sprint(pageSize))
+		}
+		var env pageEnvelope
+		err := c.get(ctx, route, path, q, func(b []byte) error {
+			env = pageEnvelope{}
+			b = bytes.TrimSpace(b)
+			if len(b) > 0 && b[0] == '[' {
+				env.TotalPages = 1
+				return json.Unmarshal(b, &env.Results)
+			}
+			if err := json.Unmarshal(b, &env); err != nil {
+				return err
+			}
+			if env.Results == nil {
+				return errors.New(`no "results" array in the page`)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range env.Results {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if pageSize <= 0 || page >= env.TotalPages || len(env.Results) == 0 {
+			return nil
+		}
+	}
+	return source.SystemErrorf("Pluggy %s kept paging past %d pages; stopping", route, maxPages)
+}

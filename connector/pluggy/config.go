@@ -1,0 +1,144 @@
+package pluggy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Config is source-pluggy's config, already validated against spec.json.
+type Config struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	ItemIDs      []string `json:"item_ids"`
+	BaseURL      string   `json:"base_url"`
+	// StartDate is the oldest transaction date read on a first sync.
+	StartDate string `json:"start_date"`
+	// LookbackDays is how far before the newest createdAt an incremental run
+	// re-reads by transaction date, to catch rows updated in place.
+	LookbackDays *int `json:"lookback_days"`
+	// MaxConcurrency bounds accounts read at once.
+	MaxConcurrency int `json:"max_concurrency"`
+	// RequestsPerMinute paces requests per endpoint; 0 disables pacing.
+	RequestsPerMinute *int `json:"requests_per_minute"`
+	// MaxRateLimitWaitSeconds caps one wait on a 429.
+	MaxRateLimitWaitSeconds int `json:"max_rate_limit_wait_seconds"`
+}
+
+// Defaults, also stated in spec.json.
+const (
+	DefaultBaseURL           = "https://api.pluggy.ai"
+	DefaultLookbackDays      = 7
+	DefaultStartDays         = 365
+	DefaultMaxConcurrency    = 4
+	DefaultRequestsPerMinute = 300 // under Pluggy's 360/min per endpoint per IP
+	DefaultMaxRateLimitWait  = 300
+)
+
+// settings is Config resolved: defaults applied, values parsed.
+type settings struct {
+	Config
+	base      *url.URL
+	startDate time.Time
+	lookback  int
+	rpm       int
+}
+
+func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
+	var c Config
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, source.ConfigErrorf("config does not match the spec: %v", err)
+	}
+	s := &settings{Config: c}
+	if s.BaseURL == "" {
+		s.BaseURL = DefaultBaseURL
+	}
+	base, err := parseBaseURL(s.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	s.base = base
+	if s.StartDate == "" {
+		s.startDate = now.UTC().AddDate(0, 0, -DefaultStartDays).Truncate(24 * time.Hour)
+	} else if s.startDate, err = time.Parse(time.DateOnly, s.StartDate); err != nil {
+		return nil, source.ConfigErrorf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
+	}
+	s.lookback = DefaultLookbackDays
+	if c.LookbackDays != nil {
+		s.lookback = *c.LookbackDays
+	}
+	if s.MaxConcurrency == 0 {
+		s.MaxConcurrency = DefaultMaxConcurrency
+	}
+	s.rpm = DefaultRequestsPerMinute
+	if c.RequestsPerMinute != nil {
+		s.rpm = *c.RequestsPerMinute
+	}
+	if s.MaxRateLimitWaitSeconds == 0 {
+		s.MaxRateLimitWaitSeconds = DefaultMaxRateLimitWait
+	}
+	seen := map[string]bool{}
+	ids := s.ItemIDs[:0:0]
+	for _, id := range s.ItemIDs {
+		id = strings.ToLower(id)
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	s.ItemIDs = ids
+	return s, nil
+}
+
+// parseBaseURL accepts https anywhere and plain http only on loopback, where
+// the local fake runs: credentials must never cross a network in clear text.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, source.ConfigErrorf("config.base_url: %q is not a base URL like https://api.pluggy.ai", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return nil, source.ConfigErrorf("config.base_url: plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost); use https://%s", u.Host)
+		}
+	default:
+		return nil, source.ConfigErrorf("config.base_url: scheme %q is not supported; use https://", u.Scheme)
+	}
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NormalizeConfig accepts item_ids as one comma-separated string, the way
+// Actual Budget users keep them, and turns it into the list the spec wants.
+func (Source) NormalizeConfig(cfg map[string]any) {
+	s, ok := cfg["item_ids"].(string)
+	if !ok {
+		return
+	}
+	var ids []any
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\t' }) {
+		ids = append(ids, part)
+	}
+	if ids == nil {
+		ids = []any{}
+	}
+	cfg["item_ids"] = ids
+}
+
+func (s *settings) String() string {
+	return fmt.Sprintf("base_url=%s items=%d", s.base, len(s.ItemIDs))
+}

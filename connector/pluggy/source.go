@@ -1,0 +1,205 @@
+// Package pluggy is the Pluggy provider: its client (auth, paging, wire
+// types) and its streams, one file each. Everything protocol-shaped lives in
+// package source.
+package pluggy
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+	"github.com/source-pluggy/source-pluggy/schemas"
+)
+
+//go:embed spec.json
+var specJSON []byte
+
+// Source is source-pluggy.
+type Source struct {
+	// Now is the clock (tests pin it); nil means time.Now.
+	Now func() time.Time
+}
+
+var (
+	_ source.Source           = Source{}
+	_ source.ConfigNormalizer = Source{}
+)
+
+// Name implements source.Source.
+func (Source) Name() string { return "source-pluggy" }
+
+// Spec implements source.Source.
+func (Source) Spec() protocol.Spec {
+	return protocol.Spec{
+		DocumentationURL:        "https://github.com/source-pluggy/source-pluggy#readme",
+		ConnectionSpecification: specJSON,
+		SupportsIncremental:     true,
+	}
+}
+
+// Open implements source.Source. It does no I/O: discover must work offline.
+func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (source.Conn, error) {
+	now := s.Now
+	if now == nil {
+		now = time.Now
+	}
+	cfg, err := parseConfig(raw, now())
+	if err != nil {
+		return nil, err
+	}
+	hc := httpclient.New(env.Secrets)
+	hc.UserAgent = "source-pluggy/" + env.Version
+	hc.Pacer = httpclient.NewPacer(cfg.rpm)
+	hc.MaxWait = time.Duration(cfg.MaxRateLimitWaitSeconds) * time.Second
+	hc.OnRateLimited = source.NotifyRateLimited
+	hc.OnRetry = func(ctx context.Context, req *httpclient.Request, attempt int, wait time.Duration, cause error) {
+		source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("retry %d of %s in %s: %v", attempt, req.Route, wait.Round(time.Millisecond), cause))
+	}
+	c := &conn{cfg: cfg, env: env, now: now, start: now().UTC()}
+	c.client = NewClient(cfg.base, cfg.ClientID, cfg.ClientSecret, hc, env.Secrets)
+	c.items = newMemo[json.RawMessage]()
+	c.accounts = newMemo[[]json.RawMessage]()
+	return c, nil
+}
+
+// conn is one run's connection: the client plus per-run caches, so items and
+// accounts are fetched once however many streams need them.
+type conn struct {
+	cfg    *settings
+	env    source.Env
+	client *Client
+	now    func() time.Time
+	start  time.Time
+
+	items    *memo[json.RawMessage]
+	accounts *memo[[]json.RawMessage]
+}
+
+func (c *conn) Close() error { return nil }
+
+// Streams implements source.Conn.
+func (c *conn) Streams() []source.Stream {
+	return []source.Stream{
+		&itemsStream{c: c},
+		&accountsStream{c: c},
+		&transactionsStream{c: c},
+		&categoriesStream{c: c},
+	}
+}
+
+// Check authenticates and looks up every item, so bad keys, an unknown item
+// id and an unreachable base_url each get a message naming what to fix.
+func (c *conn) Check(ctx context.Context) error {
+	// A check is interactive: fail fast instead of retrying for a minute.
+	c.client.http.MaxRetries = 1
+	c.client.http.BaseBackoff = 200 * time.Millisecond
+	if _, _, err := c.client.key(ctx); err != nil {
+		return c.unreachable(err)
+	}
+	for _, id := range c.cfg.ItemIDs {
+		if _, err := c.item(ctx, id); err != nil {
+			return c.unreachable(err)
+		}
+	}
+	return nil
+}
+
+func (c *conn) unreachable(err error) error {
+	if source.FailureTypeOf(err) == protocol.TransientError {
+		return source.AsConfigError(err, fmt.Sprintf("cannot reach the Pluggy API at base_url %s; check the URL and the network", c.cfg.base))
+	}
+	return err
+}
+
+// item fetches an item once per run. An item in an error state is still
+// read (its last data is valid) and the user is warned.
+func (c *conn) item(ctx context.Context, id string) (json.RawMessage, error) {
+	return c.items.get(id, func() (json.RawMessage, error) {
+		var raw json.RawMessage
+		err := c.client.getJSON(ctx, "GET /items/{id}", "/items/"+url.PathEscape(id), nil, &raw)
+		if err != nil {
+			if source.FailureTypeOf(err) == protocol.SystemError && isNotFound(err) {
+				return nil, source.AsConfigError(err, fmt.Sprintf("item %s was not found for this client_id; check config.item_ids", id))
+			}
+			return nil, fmt.Errorf("item %s: %w", id, err)
+		}
+		var it item
+		if err := json.Unmarshal(raw, &it); err != nil || it.ID == "" {
+			return nil, source.SystemErrorf("item %s: Pluggy answered with an object that is not an item", id)
+		}
+		c.warnItem(it)
+		return raw, nil
+	})
+}
+
+func (c *conn) warnItem(it item) {
+	switch it.Status {
+	case "LOGIN_ERROR", "OUTDATED", "WAITING_USER_INPUT", "WAITING_USER_ACTION":
+		c.env.Log.Warnf("item %s is %s (executionStatus %s): its last synced data is read, but it may be stale until the user reconnects it in Pluggy", it.ID, it.Status, it.ExecutionStatus)
+	}
+}
+
+// itemAccounts fetches an item's accounts once per run.
+func (c *conn) itemAccounts(ctx context.Context, itemID string) ([]json.RawMessage, error) {
+	return c.accounts.get(itemID, func() ([]json.RawMessage, error) {
+		var out []json.RawMessage
+		q := url.Values{"itemId": {itemID}}
+		err := c.client.eachPage(ctx, "GET /accounts", "/accounts", q, 0, func(r json.RawMessage) error {
+			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("accounts of item %s: %w", itemID, err)
+		}
+		return out, nil
+	})
+}
+
+func isNotFound(err error) bool {
+	var se *httpclient.StatusError
+	return errors.As(err, &se) && se.Status == 404
+}
+
+// memo caches one value per key for a run; concurrent callers of the same
+// key wait for one fetch. Errors are cached too: a failed item fails every
+// stream that needs it the same way, without asking the API again.
+type memo[T any] struct {
+	mu sync.Mutex
+	m  map[string]*memoEntry[T]
+}
+
+type memoEntry[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+func newMemo[T any]() *memo[T] { return &memo[T]{m: map[string]*memoEntry[T]{}} }
+
+func (m *memo[T]) get(key string, fetch func() (T, error)) (T, error) {
+	m.mu.Lock()
+	e := m.m[key]
+	if e == nil {
+		e = &memoEntry[T]{}
+		m.m[key] = e
+	}
+	m.mu.Unlock()
+	e.once.Do(func() { e.v, e.err = fetch() })
+	return e.v, e.err
+}
+
+func loadSchema(name string) json.RawMessage {
+	b, err := schemas.Load(schemas.Pluggy, name)
+	if err != nil {
+		panic(fmt.Sprintf("embedded schema %s: %v", name, err)) // a build defect, caught by every test
+	}
+	return b
+}

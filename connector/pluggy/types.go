@@ -1,0 +1,55 @@
+package pluggy
+
+import "encoding/json"
+
+// Wire types: only what the connector reads to drive paging, state and
+// joins. Records themselves pass through as the API's raw JSON, so fields
+// Pluggy adds later and the exact digits of amounts survive untouched.
+
+// apiError is Pluggy's error body. code may be absent; codeDescription is
+// the stable identifier when present.
+type apiError struct {
+	Code            json.Number `json:"code"`
+	CodeDescription string      `json:"codeDescription"`
+	Message         string      `json:"message"`
+}
+
+// pageEnvelope is the page-number envelope of most list endpoints.
+type pageEnvelope struct {
+	Page       int               `json:"page"`
+	Total      int               `json:"total"`
+	TotalPages int               `json:"totalPages"`
+	Results    []json.RawMessage `json:"results"`
+}
+
+// cursorEnvelope is GET /v2/transactions' envelope.
+type cursorEnvelope struct {
+	Results []json.RawMessage `json:"results"`
+	Next    *string           `json:"next"`
+}
+
+// item is what the connector reads of an Item.
+type item struct {
+	ID               string  `json:"id"`
+	Status           string  `json:"status"`
+	ExecutionStatus  string  `json:"executionStatus"`
+	ConsentExpiresAt *string `json:"consentExpiresAt"`
+}
+
+// account is what the connector reads of an Account.
+type account struct {
+	ID     string `json:"id"`
+	ItemID string `json:"itemId"`
+	Type   string `json:"type"`
+}
+
+// txKeys are the fields of a transaction that drive dedupe and state.
+type txKeys struct {
+	ID        string `json:"id"`
+	CreatedAt string `json:"createdAt"`
+	Date      string `json:"date"`
+}
+
+type authResponse struct {
+	APIKey string `json:"apiKey"`
+}
