@@ -24,6 +24,11 @@ func loadCatalog(path string, streams []Stream) ([]selected, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCatalog(path, raw, streams)
+}
+
+// parseCatalog is loadCatalog on a catalog already read; path names it in errors.
+func parseCatalog(path string, raw []byte, streams []Stream) ([]selected, error) {
 	var cat struct {
 		Streams []json.RawMessage `json:"streams"`
 	}

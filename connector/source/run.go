@@ -32,6 +32,10 @@ type Command struct {
 	Name    string
 	Summary string
 	Run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	// Program, when set, is a program name that runs this command with the
+	// whole command line (see Main): a symlink or copy of source-pluggy
+	// named tap-pluggy is the Singer tap.
+	Program string
 }
 
 // Runner runs a Source's command line. Tests drive it directly; main only
@@ -45,18 +49,24 @@ type Runner struct {
 	SinkFlags func(fs *pflag.FlagSet) func(streams []Stream) (Sinks, bool, error)
 }
 
+// Main runs the command line of a binary invoked as prog, the base name of
+// os.Args[0]: an Extra command whose Program is prog gets every argument,
+// any other name is Run.
+func (r *Runner) Main(ctx context.Context, prog string, args []string, stdout, stderr io.Writer) int {
+	prog = strings.TrimSuffix(prog, ".exe")
+	for _, c := range r.Extra {
+		if c.Program != "" && c.Program == prog {
+			return c.Run(ctx, args, stdout, stderr)
+		}
+	}
+	return r.Run(ctx, args, stdout, stderr)
+}
+
 // Run executes args (without the program name) and returns the exit code.
 func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	secrets := &secret.Redactor{}
 	w := protocol.NewWriter(stdout, secrets)
-	defer func() {
-		if p := recover(); p != nil {
-			msg := secrets.String(fmt.Sprint(p))
-			_ = w.Error(protocol.SystemError, "", "source-pluggy crashed: "+msg, secrets.String(string(debug.Stack())))
-			code = ExitFail
-		}
-		_ = w.Flush()
-	}()
+	defer recoverCrash(w, secrets, &code)
 	if len(args) == 0 {
 		r.usage(stderr)
 		return ExitUsage
@@ -87,6 +97,17 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", r.Source.Name(), cmd)
 	r.usage(stderr)
 	return ExitUsage
+}
+
+// recoverCrash, deferred, turns a panic into an ERROR trace and exit 1, and
+// flushes the writer either way.
+func recoverCrash(w *protocol.Writer, secrets *secret.Redactor, code *int) {
+	if p := recover(); p != nil {
+		msg := secrets.String(fmt.Sprint(p))
+		_ = w.Error(protocol.SystemError, "", "source-pluggy crashed: "+msg, secrets.String(string(debug.Stack())))
+		*code = ExitFail
+	}
+	_ = w.Flush()
 }
 
 func (r *Runner) usage(out io.Writer) {
@@ -260,17 +281,59 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 	}, "config", "catalog"); !ok {
 		return code
 	}
+	return r.readStreams(ctx, w, secrets, config, func(streams []Stream) ([]selected, map[string]json.RawMessage, error) {
+		sel, err := loadCatalog(catalog, streams)
+		if err != nil {
+			return nil, nil, err
+		}
+		states, err := loadState(state, streams)
+		return sel, states, err
+	}, openSinks)
+}
+
+// ReadInput is a read whose catalog and state do not come from --catalog and
+// --state files. The Singer mode builds them from its own catalog and
+// bookmarks, then reads through the same path as `read`, so both modes read,
+// checkpoint and fail alike.
+type ReadInput struct {
+	// Config is the config file's path.
+	Config string
+	// Prepare is given the source's streams once the config is open and
+	// returns the configured catalog and each stream's input state (what
+	// --catalog and --state hold; ParseState decodes a state file).
+	Prepare func(streams []Stream) (protocol.ConfiguredCatalog, map[string]json.RawMessage, error)
+}
+
+// Read runs a read from in, writing its Airbyte messages to stdout, and
+// returns the exit code.
+func (r *Runner) Read(ctx context.Context, in ReadInput, stdout io.Writer) (code int) {
+	secrets := &secret.Redactor{}
+	w := protocol.NewWriter(stdout, secrets)
+	defer recoverCrash(w, secrets, &code)
+	return r.readStreams(ctx, w, secrets, in.Config, func(streams []Stream) ([]selected, map[string]json.RawMessage, error) {
+		cat, states, err := in.Prepare(streams)
+		if err != nil {
+			return nil, nil, err
+		}
+		raw, err := json.Marshal(cat)
+		if err != nil {
+			return nil, nil, SystemErrorf("encoding the configured catalog: %v", err)
+		}
+		sel, err := parseCatalog("(built from the caller's catalog)", raw, streams)
+		return sel, states, err
+	}, nil)
+}
+
+// readStreams is a read once its inputs are known: prepare turns the
+// source's streams into the configured streams and their input states.
+func (r *Runner) readStreams(ctx context.Context, w *protocol.Writer, secrets *secret.Redactor, config string,
+	prepare func(streams []Stream) ([]selected, map[string]json.RawMessage, error), openSinks func([]Stream) (Sinks, bool, error)) int {
 	conn, log, err := r.open(ctx, config, w, secrets, true)
 	if err != nil {
 		return fail(w, err)
 	}
 	defer conn.Close()
-	streams := conn.Streams()
-	sel, err := loadCatalog(catalog, streams)
-	if err != nil {
-		return fail(w, err)
-	}
-	states, err := loadState(state, streams)
+	sel, states, err := prepare(conn.Streams())
 	if err != nil {
 		return fail(w, err)
 	}

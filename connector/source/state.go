@@ -17,14 +17,22 @@ import (
 // than something to skip: it means the file belongs to another connector or
 // was hand-edited, and reading on would silently re-read everything.
 func loadState(path string, streams []Stream) (map[string]json.RawMessage, error) {
-	out := map[string]json.RawMessage{}
 	if path == "" {
-		return out, nil
+		return map[string]json.RawMessage{}, nil
 	}
 	raw, err := readInput("state", path)
 	if err != nil {
 		return nil, err
 	}
+	return ParseState(path, raw, streams)
+}
+
+// ParseState is loadState on a state already read: raw is the content of a
+// state file in any shape --state accepts, and path names it in errors. The
+// Singer mode hands it the Airbyte-style state files it tolerates, and its
+// own bookmarks in the legacy object shape.
+func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return out, nil
