@@ -1,0 +1,149 @@
+package fake
+
+import (
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Faults schedules misbehaviour. Every "Every…" field N > 0 fires on each
+// request whose sequence number is a multiple of N, where the sequence counts
+// every request except POST /auth (and the admin endpoints) since the last
+// SetFaults, so a test sees the same faults on every run. When several
+// schedules hit the same request, the first of 429, 500, garbage and drop
+// wins; EverySlow combines with any of them.
+type Faults struct {
+	// Every429 answers 429 with the documented body and RateLimit-Limit,
+	// RateLimit-Reset and Retry-After headers.
+	Every429 int
+	// RetryAfterSeconds is the Retry-After (and RateLimit-Reset) value of
+	// injected 429s. 0 means 1 second, to keep tests fast; the real API
+	// always says 60. A negative value sends 0.
+	RetryAfterSeconds int
+	// RetryAfterHTTPDate sends Retry-After as an HTTP date (Now() plus the
+	// delay) instead of a number of seconds.
+	RetryAfterHTTPDate bool
+	// Every500 answers 500 {"code":500,"codeDescription":"INTERNAL_SERVER_ERROR",...}.
+	Every500 int
+	// EveryGarbage answers 200 with a body that is not valid JSON:
+	// alternately the real body cut in half and an HTML gateway page.
+	EveryGarbage int
+	// EverySlow sleeps Slow before handling (honouring cancellation).
+	EverySlow int
+	Slow      time.Duration
+	// RevokeKeyAfter revokes, once, every key issued before request N+1:
+	// from then on those keys get 403 even before their exp, while keys
+	// from a new POST /auth work. Call SetFaults again to repeat it.
+	RevokeKeyAfter int
+	// DropMidBodyEvery writes the headers (with the full Content-Length) and
+	// half the body, then closes the connection.
+	DropMidBodyEvery int
+	// RepeatNextCursor makes v2 transactions pages reached through a cursor
+	// return that same cursor in `next` forever (a buggy server).
+	RepeatNextCursor bool
+	// EmptyPageWithNext makes every v2 transactions page return no results
+	// and a `next` leading back to the same request.
+	EmptyPageWithNext bool
+	// Status forces a status for a route template, e.g.
+	// {"GET /accounts": 404, "POST /auth": 401}. It applies to POST /auth
+	// too and takes precedence over the schedules. The body is the
+	// reference error body for that status and route.
+	Status map[string]int
+}
+
+// SetFaults replaces the fault configuration and restarts the request
+// sequence, so "every Nth" counts from this call.
+func (s *Server) SetFaults(f Faults) {
+	f.Status = maps.Clone(f.Status)
+	s.faults.Store(&f)
+	s.seq.Store(0)
+}
+
+// retryAfter returns the delay of an injected 429 in seconds.
+func (f *Faults) retryAfter() int {
+	switch {
+	case f.RetryAfterSeconds == 0:
+		return 1
+	case f.RetryAfterSeconds < 0:
+		return 0
+	}
+	return f.RetryAfterSeconds
+}
+
+// tooManyRequests is the documented 429. Pluggy's limits are per endpoint
+// per minute; limit is that endpoint's per-minute allowance.
+func (s *Server) tooManyRequests(limit int, f *Faults) *reply {
+	secs := f.retryAfter()
+	rep := errorReply(http.StatusTooManyRequests, "", "Too many requests. Please try again later (see Retry-After header in seconds)")
+	rep.header = http.Header{}
+	rep.header.Set("RateLimit-Limit", strconv.Itoa(limit))
+	rep.header.Set("RateLimit-Reset", strconv.Itoa(secs))
+	if f.RetryAfterHTTPDate {
+		rep.header.Set("Retry-After", s.opts.Now().Add(time.Duration(secs)*time.Second).UTC().Format(http.TimeFormat))
+	} else {
+		rep.header.Set("Retry-After", strconv.Itoa(secs))
+	}
+	return rep
+}
+
+// notFoundDescriptions maps a route's resource to its 404 codeDescription.
+var notFoundDescriptions = map[string]string{
+	"items": "ITEM_NOT_FOUND", "accounts": "ACCOUNT_NOT_FOUND", "transactions": "TRANSACTION_NOT_FOUND",
+	"bills": "CREDIT_CARD_BILL_NOT_FOUND", "investments": "INVESTMENT_NOT_FOUND", "loans": "LOAN_NOT_FOUND",
+	"identity": "IDENTITY_NOT_FOUND", "categories": "CATEGORY_NOT_FOUND", "connectors": "CONNECTOR_NOT_FOUND",
+	"consents": "CONSENT_NOT_FOUND",
+}
+
+// routeResource returns "accounts" for "GET /accounts/{id}", and so on.
+func routeResource(route string) string {
+	_, path, _ := strings.Cut(route, " ")
+	path = strings.TrimPrefix(path, "/v2")
+	path = strings.TrimPrefix(path, "/")
+	res, _, _ := strings.Cut(path, "/")
+	return res
+}
+
+// forcedStatus builds the reference error body for a status forced through
+// Faults.Status.
+func (s *Server) forcedStatus(route string, code int, f *Faults) *reply {
+	switch code {
+	case http.StatusBadRequest:
+		return validationError("Bad Request")
+	case http.StatusUnauthorized:
+		return errorReply(code, "CLIENT_KEYS_UNAUTHORIZED", "Client keys are invalid")
+	case http.StatusForbidden:
+		return notAuthenticated()
+	case http.StatusNotFound:
+		res := routeResource(route)
+		desc := notFoundDescriptions[res]
+		if desc == "" {
+			return errorReply(code, "", "Not Found")
+		}
+		return errorReply(code, desc, strings.ReplaceAll(strings.TrimSuffix(strings.ToLower(desc), "_not_found"), "_", " ")+" not found")
+	case http.StatusGone:
+		return s.deprecated()
+	case http.StatusTooManyRequests:
+		limit := 360
+		if route == "PATCH /items/{id}" {
+			limit = 20
+		}
+		return s.tooManyRequests(limit, f)
+	case http.StatusInternalServerError:
+		return internalError()
+	case http.StatusBadGateway:
+		return errorReply(code, "INSTITUTION_UNAVAILABLE", "The institution is unavailable")
+	case http.StatusServiceUnavailable:
+		return errorReply(code, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
+	}
+	return errorReply(code, "", http.StatusText(code))
+}
+
+// deprecated is the 410 v1 /transactions answers for newer API keys.
+func (s *Server) deprecated() *reply {
+	b := []byte(`{"message":"This endpoint is deprecated. Use GET /v2/transactions with cursor pagination instead.","code":410,"codeDescription":"ENDPOINT_DEPRECATED","errorId":"`)
+	b = append(b, s.errorID()...)
+	b = append(b, `"}`...)
+	return &reply{status: http.StatusGone, parts: [][]byte{b}}
+}

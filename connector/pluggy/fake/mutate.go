@@ -1,0 +1,221 @@
+package fake
+
+import (
+	"strings"
+	"time"
+)
+
+// Mutations model what a Pluggy re-sync does to data a consumer has already
+// read. Each takes the server lock exclusively, stamps createdAt/updatedAt
+// with Now(), re-sorts the touched accounts, clears the page cache and is
+// visible to the next request. They draw from one seeded generator, so the
+// same sequence of calls on same-seed servers yields the same ids. When
+// fewer rows qualify than asked for, they act on all that do and return
+// fewer ids.
+
+// mutation runs fn with the lock held and every account generated, then
+// re-sorts and re-bounds the accounts fn marked dirty.
+func (s *Server) mutation(fn func(now int64, dirty map[*account]bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.accounts {
+		a.ensure(s)
+	}
+	dirty := map[*account]bool{}
+	fn(s.opts.Now().UnixMilli(), dirty)
+	for a := range dirty {
+		sortRows(a.rows)
+		a.refreshBounds()
+	}
+	s.cache.clear()
+}
+
+// newRow draws one row for a dated on dayStart, ingested now.
+func (s *Server) newRow(a *account, dayStart, now int64) txn {
+	g := newRowGen(s.mutRNG, a, now)
+	t := pickTemplate(s.mutRNG, templatesFor(a.kind))
+	rows := g.appendRows(nil, t, dayStart, 1)
+	row := rows[0]
+	row.createdAt, row.updatedAt = now, now
+	return row
+}
+
+// AddNew adds n rows dated today or yesterday to randomly chosen accounts
+// and returns their ids. Checking rows get a running balance and move the
+// account balance; new card rows are PENDING.
+func (s *Server) AddNew(n int) []string {
+	var ids []string
+	s.mutation(func(now int64, dirty map[*account]bool) {
+		today := now - now%msPerDay
+		for range n {
+			a := s.accounts[s.mutRNG.IntN(len(s.accounts))]
+			row := s.newRow(a, today-int64(s.mutRNG.IntN(2))*msPerDay, now)
+			if a.kind == kindChecking {
+				a.balance += row.amount
+				row.balance = a.balance
+				row.flags |= flagBalance
+			}
+			a.rows = append(a.rows, row)
+			dirty[a] = true
+			ids = append(ids, row.id.String())
+		}
+	})
+	return ids
+}
+
+// AddBackdated adds n rows whose date is age ago but whose createdAt is now:
+// Pluggy ingesting late rows, which a date high-water mark misses forever.
+// Their balance is null.
+func (s *Server) AddBackdated(n int, age time.Duration) []string {
+	var ids []string
+	s.mutation(func(now int64, dirty map[*account]bool) {
+		when := now - age.Milliseconds()
+		for range n {
+			a := s.accounts[s.mutRNG.IntN(len(s.accounts))]
+			row := s.newRow(a, when-when%msPerDay, now)
+			row.flags &^= flagBalance
+			a.rows = append(a.rows, row)
+			dirty[a] = true
+			ids = append(ids, row.id.String())
+		}
+	})
+	return ids
+}
+
+// rowRef locates a row during a mutation.
+type rowRef struct {
+	a *account
+	i int
+}
+
+// candidates lists rows matching pred in a stable order (accounts in order,
+// rows in served order).
+func (s *Server) candidates(pred func(a *account, t *txn) bool) []rowRef {
+	var out []rowRef
+	for _, a := range s.accounts {
+		for i := range a.rows {
+			if pred(a, &a.rows[i]) {
+				out = append(out, rowRef{a, i})
+			}
+		}
+	}
+	return out
+}
+
+// choose picks up to n distinct candidates with the mutation generator.
+func (s *Server) choose(c []rowRef, n int) []rowRef {
+	n = min(n, len(c))
+	for i := range n {
+		j := i + s.mutRNG.IntN(len(c)-i)
+		c[i], c[j] = c[j], c[i]
+	}
+	return c[:n]
+}
+
+// removeRows deletes the rows whose ids are in del from each dirty account.
+func removeRows(dirty map[*account]bool, del map[uuid]bool) {
+	for a := range dirty {
+		kept := a.rows[:0]
+		for _, t := range a.rows {
+			if !del[t.id] {
+				kept = append(kept, t)
+			}
+		}
+		clear(a.rows[len(kept):])
+		a.rows = kept
+	}
+}
+
+// PostPending settles up to n PENDING card rows dated no later than now the
+// way Pluggy does when their key changes: the pending row is deleted and a
+// POSTED row with a new id is created. The amount is kept; the description
+// sometimes changes slightly. Nothing links old and new ids except the
+// returned slices, which are index-aligned.
+func (s *Server) PostPending(n int) (oldIDs, newIDs []string) {
+	s.mutation(func(now int64, dirty map[*account]bool) {
+		picked := s.choose(s.candidates(func(a *account, t *txn) bool {
+			return t.flags&flagPending != 0 && t.date <= now
+		}), n)
+		del := map[uuid]bool{}
+		var added []txn
+		var owners []*account
+		for _, ref := range picked {
+			old := ref.a.rows[ref.i]
+			row := old
+			row.id = newUUID(s.mutRNG)
+			row.flags &^= flagPending
+			row.createdAt, row.updatedAt = now, now
+			if s.mutRNG.IntN(2) == 0 {
+				if up := strings.ToUpper(stripAccents(row.desc)); up != row.desc {
+					row.desc = up
+				} else {
+					row.desc += " BR"
+				}
+			}
+			if old.card != nil {
+				c := *old.card
+				row.card = &c
+			}
+			del[old.id] = true
+			dirty[ref.a] = true
+			added = append(added, row)
+			owners = append(owners, ref.a)
+			oldIDs = append(oldIDs, old.id.String())
+			newIDs = append(newIDs, row.id.String())
+		}
+		removeRows(dirty, del)
+		for i, row := range added {
+			owners[i].rows = append(owners[i].rows, row)
+		}
+	})
+	return oldIDs, newIDs
+}
+
+// updateSuffixes are appended to descriptions by UpdateInPlace, the way
+// enrichment refines a merchant's name.
+var updateSuffixes = []string{" - São Paulo BR", " - Rio de Janeiro BR", " - Belo Horizonte BR", " (compra aprovada)"}
+
+// UpdateInPlace changes the description and category of up to n rows dated
+// within the last 5 days, keeping their ids and bumping updatedAt: Pluggy's
+// in-place update, which createdAtFrom does not reveal.
+func (s *Server) UpdateInPlace(n int) []string {
+	var ids []string
+	s.mutation(func(now int64, dirty map[*account]bool) {
+		picked := s.choose(s.candidates(func(a *account, t *txn) bool {
+			return t.date >= now-5*msPerDay && t.date <= now
+		}), n)
+		for _, ref := range picked {
+			t := &ref.a.rows[ref.i]
+			t.desc += updateSuffixes[s.mutRNG.IntN(len(updateSuffixes))]
+			c := int16(s.mutRNG.IntN(len(categories) - 1))
+			if c >= t.category && t.category >= 0 {
+				c++
+			}
+			t.category = c
+			t.updatedAt = now
+			ids = append(ids, t.id.String())
+		}
+	})
+	return ids
+}
+
+// Delete removes up to n rows dated within the last 7 days (not future
+// installments) and returns their ids: plain deletions, visible to a
+// consumer only by re-reading a window and diffing ids.
+func (s *Server) Delete(n int) []string {
+	var ids []string
+	s.mutation(func(now int64, dirty map[*account]bool) {
+		picked := s.choose(s.candidates(func(a *account, t *txn) bool {
+			return t.date >= now-7*msPerDay && t.date <= now
+		}), n)
+		del := map[uuid]bool{}
+		for _, ref := range picked {
+			id := ref.a.rows[ref.i].id
+			del[id] = true
+			dirty[ref.a] = true
+			ids = append(ids, id.String())
+		}
+		removeRows(dirty, del)
+	})
+	return ids
+}

@@ -1,0 +1,121 @@
+package fake
+
+import (
+	"strings"
+	"time"
+)
+
+// NextStyle selects how the v2 transactions `next` link is written. The real
+// API's encoding of the cursor inside `next` is undocumented, so the fake can
+// produce every plausible variant and the connector must cope with all of them.
+type NextStyle int
+
+const (
+	// NextRelativeEncoded writes "?accountId=..&after=<percent-encoded>",
+	// the form in Pluggy's spec example ('=' sent as %3D).
+	NextRelativeEncoded NextStyle = iota
+	// NextRelativeRaw writes the filters and the base64 cursor unescaped, the
+	// way the official Node SDK builds query strings ('=' '+' '/' left raw).
+	NextRelativeRaw
+	// NextAbsolute writes a full URL, "http://host/v2/transactions?...".
+	NextAbsolute
+)
+
+// String returns the style's flag spelling ("encoded", "raw", "absolute").
+func (n NextStyle) String() string {
+	switch n {
+	case NextRelativeRaw:
+		return "raw"
+	case NextAbsolute:
+		return "absolute"
+	default:
+		return "encoded"
+	}
+}
+
+// ParseNextStyle is the inverse of NextStyle.String; it reports false for an
+// unknown spelling.
+func ParseNextStyle(s string) (NextStyle, bool) {
+	switch strings.ToLower(s) {
+	case "", "encoded", "relative", "relative-encoded":
+		return NextRelativeEncoded, true
+	case "raw", "relative-raw":
+		return NextRelativeRaw, true
+	case "absolute":
+		return NextAbsolute, true
+	}
+	return 0, false
+}
+
+// Options configures a Server. The zero value is usable: every field has a
+// default chosen to match the real API or to keep tests small and fast.
+type Options struct {
+	// Seed drives every generated value (ids, amounts, names, dates). Default 1.
+	Seed uint64
+	// Items is the number of items (bank connections). Default 2.
+	Items int
+	// AccountsPerItem cycles checking (BANK/CHECKING_ACCOUNT), savings
+	// (BANK/SAVINGS_ACCOUNT) and credit card (CREDIT/CREDIT_CARD). Default 3.
+	AccountsPerItem int
+	// TransactionsPerAccount is the exact number of rows generated per
+	// account. Default 120; a negative value generates none.
+	TransactionsPerAccount int
+	// PageSize is the v2 transactions page size and the default pageSize of
+	// the investment endpoints. Default 500, the real API's value.
+	PageSize int
+	// ClientID and ClientSecret are the only credentials POST /auth accepts.
+	// Defaults "demo-client-id" / "demo-client-secret".
+	ClientID, ClientSecret string
+	// Now is the clock. Default time.Now. Generated data is dated relative to
+	// the reading taken in New; key expiry, mutations and the PATCH rules read
+	// it again on every use, so tests can move time forward.
+	Now func() time.Time
+	// Latency is slept before every response (honouring request cancellation).
+	Latency time.Duration
+	// KeyTTL is the lifetime of an issued apiKey. Default 2h, as documented.
+	KeyTTL time.Duration
+	// ItemStatuses optionally overrides the initial status of item i. Each
+	// entry is "STATUS" or "STATUS:EXECUTION_STATUS", e.g. "LOGIN_ERROR" or
+	// "UPDATED:PARTIAL_SUCCESS"; missing or empty entries mean UPDATED/SUCCESS.
+	ItemStatuses []string
+	// CategoriesAsArray serves GET /categories as a bare array (what the spec
+	// says) instead of the page envelope (what the live API returns).
+	CategoriesAsArray bool
+	// NextStyle selects how v2 `next` links are written.
+	NextStyle NextStyle
+}
+
+// withDefaults returns o with zero fields replaced by their defaults.
+func (o Options) withDefaults() Options {
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Items <= 0 {
+		o.Items = 2
+	}
+	if o.AccountsPerItem <= 0 {
+		o.AccountsPerItem = 3
+	}
+	switch {
+	case o.TransactionsPerAccount == 0:
+		o.TransactionsPerAccount = 120
+	case o.TransactionsPerAccount < 0:
+		o.TransactionsPerAccount = 0
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 500
+	}
+	if o.ClientID == "" {
+		o.ClientID = "demo-client-id"
+	}
+	if o.ClientSecret == "" {
+		o.ClientSecret = "demo-client-secret"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.KeyTTL <= 0 {
+		o.KeyTTL = 2 * time.Hour
+	}
+	return o
+}
