@@ -1,0 +1,151 @@
+// Command fake-pluggy serves the deterministic fake Pluggy API
+// (connector/pluggy/fake) for demos and benchmarks.
+//
+// On start it prints one JSON line to stdout,
+//
+//	{"base_url":"http://127.0.0.1:PORT","client_id":...,"client_secret":...,"item_ids":[...]}
+//
+// and serves until SIGINT or SIGTERM. Besides the Pluggy routes it exposes
+// the unauthenticated /__fake/ admin endpoints (mutations, stats), which is
+// why it refuses to listen anywhere but loopback.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "fake-pluggy:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run parses args, starts the server, announces it on stdout and serves
+// until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fake-pluggy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		o          fake.Options
+		f          fake.Faults
+		addr       = fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
+		prewarm    = fs.Bool("prewarm", false, "generate and pre-encode every transactions page before serving")
+		nextStyle  = fs.String("next-style", "encoded", "how v2 `next` is written: encoded, raw or absolute")
+		now        = fs.String("now", "", "fixed clock (RFC 3339) for reproducible data; default the real clock")
+		retryAfter = fs.Int("retry-after", 1, "Retry-After seconds of injected 429s (the real API says 60)")
+	)
+	fs.Uint64Var(&o.Seed, "seed", 1, "data seed")
+	fs.IntVar(&o.Items, "items", 2, "number of items")
+	fs.IntVar(&o.AccountsPerItem, "accounts", 3, "accounts per item (checking, savings, credit card, ...)")
+	fs.IntVar(&o.TransactionsPerAccount, "transactions", 120, "transactions per account")
+	fs.IntVar(&o.PageSize, "page-size", 500, "v2 transactions page size")
+	fs.DurationVar(&o.Latency, "latency", 0, "delay added before every response")
+	fs.DurationVar(&o.KeyTTL, "key-ttl", 2*time.Hour, "apiKey lifetime")
+	fs.StringVar(&o.ClientID, "client-id", "demo-client-id", "accepted client id")
+	fs.StringVar(&o.ClientSecret, "client-secret", "demo-client-secret", "accepted client secret")
+	fs.BoolVar(&o.CategoriesAsArray, "categories-as-array", false, "serve /categories as a bare array")
+	fs.IntVar(&f.Every429, "every-429", 0, "answer every Nth request with 429")
+	fs.IntVar(&f.Every500, "every-500", 0, "answer every Nth request with 500")
+	fs.IntVar(&f.EveryGarbage, "every-garbage", 0, "answer every Nth request with a non-JSON 200")
+	fs.IntVar(&f.RevokeKeyAfter, "revoke-key-after", 0, "revoke all keys issued so far after N requests")
+	fs.IntVar(&f.DropMidBodyEvery, "drop-mid-body-every", 0, "cut every Nth response off mid-body")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	style, ok := fake.ParseNextStyle(*nextStyle)
+	if !ok {
+		return fmt.Errorf("--next-style %q: want encoded, raw or absolute", *nextStyle)
+	}
+	o.NextStyle = style
+	if *now != "" {
+		t, err := time.Parse(time.RFC3339Nano, *now)
+		if err != nil {
+			return fmt.Errorf("--now: %w", err)
+		}
+		o.Now = func() time.Time { return t }
+	}
+	f.RetryAfterSeconds = *retryAfter
+	if *retryAfter == 0 {
+		f.RetryAfterSeconds = -1 // Faults reads 0 as "default"; -1 sends 0
+	}
+	if err := checkLoopback(*addr); err != nil {
+		return err
+	}
+
+	s := fake.New(o)
+	s.SetFaults(f)
+	if *prewarm {
+		start := time.Now()
+		s.Prewarm()
+		fmt.Fprintf(stderr, "fake-pluggy: prewarmed in %v\n", time.Since(start).Round(time.Millisecond))
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.HandlerWithAdmin(), ReadHeaderTimeout: 10 * time.Second}
+	announce := struct {
+		BaseURL      string   `json:"base_url"`
+		ClientID     string   `json:"client_id"`
+		ClientSecret string   `json:"client_secret"`
+		ItemIDs      []string `json:"item_ids"`
+	}{"http://" + ln.Addr().String(), s.ClientID(), s.ClientSecret(), s.ItemIDs()}
+	if err := json.NewEncoder(stdout).Encode(announce); err != nil {
+		ln.Close()
+		return err
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// checkLoopback refuses addresses that would expose the unauthenticated
+// admin endpoints beyond this machine.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %q: refusing to listen on a non-loopback address", addr)
+}

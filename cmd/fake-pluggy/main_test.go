@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunAnnouncesAndServes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--items", "1", "--transactions", "10", "--prewarm", "--now", "2026-05-29T12:00:00Z"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading announcement: %v", err)
+	}
+	var a struct {
+		BaseURL      string   `json:"base_url"`
+		ClientID     string   `json:"client_id"`
+		ClientSecret string   `json:"client_secret"`
+		ItemIDs      []string `json:"item_ids"`
+	}
+	if err := json.Unmarshal([]byte(line), &a); err != nil || len(a.ItemIDs) != 1 || !strings.HasPrefix(a.BaseURL, "http://127.0.0.1:") {
+		t.Fatalf("announcement %q: %v", line, err)
+	}
+	resp, err := http.Post(a.BaseURL+"/auth", "application/json",
+		strings.NewReader(`{"clientId":"`+a.ClientID+`","clientSecret":"`+a.ClientSecret+`"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST /auth: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Post(a.BaseURL+"/__fake/mutate?kind=new&n=1", "", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin mutate: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not stop after cancellation")
+	}
+}
+
+func TestRefusesNonLoopback(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":8080", "192.0.2.1:80", "[::]:0"} {
+		if err := run(context.Background(), []string{"--addr", addr}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("--addr %s: %v", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:0", "localhost:0", "[::1]:0"} {
+		if err := checkLoopback(addr); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+}
