@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -27,7 +28,7 @@ func (s *accountsStream) Read(ctx context.Context, _ source.ReadRequest, out sou
 			continue
 		}
 		for _, raw := range accts {
-			if err := out.Record(withJoin(raw, "itemId", id)); err != nil {
+			if err := out.Record(jsonrow.Join(raw, "itemId", id)); err != nil {
 				return err
 			}
 		}

@@ -3,7 +3,6 @@ package pluggy
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -58,7 +57,7 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	if s.BaseURL == "" {
 		s.BaseURL = DefaultBaseURL
 	}
-	base, err := parseBaseURL(s.BaseURL)
+	base, err := source.ParseBaseURL(s.BaseURL, DefaultBaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -93,33 +92,6 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	}
 	s.ItemIDs = ids
 	return s, nil
-}
-
-// parseBaseURL accepts https anywhere and plain http only on loopback, where
-// the local fake runs: credentials must never cross a network in clear text.
-func parseBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimRight(raw, "/"))
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, source.ConfigErrorf("config.base_url: %q is not a base URL like https://api.pluggy.ai", raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return nil, source.ConfigErrorf("config.base_url: plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost); use https://%s", u.Host)
-		}
-	default:
-		return nil, source.ConfigErrorf("config.base_url: scheme %q is not supported; use https://", u.Scheme)
-	}
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // NormalizeConfig accepts item_ids as one comma-separated string, the way

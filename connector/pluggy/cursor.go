@@ -1,7 +1,6 @@
 package pluggy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,29 +108,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// withJoin returns the JSON object raw with "key":"value" added in front,
-// unless raw already has key. Pluggy omits some join ids (a transaction's
-// itemId, an investment transaction's investmentId); the connector adds them
-// without re-encoding the row, so every other byte stays as served.
-func withJoin(raw []byte, key, value string) []byte {
-	if bytes.Contains(raw, []byte(`"`+key+`"`)) {
-		return raw
-	}
-	i := bytes.IndexByte(raw, '{')
-	if i < 0 {
-		return raw
-	}
-	rest := bytes.TrimLeft(raw[i+1:], " \t\r\n")
-	out := make([]byte, 0, len(raw)+len(key)+len(value)+8)
-	out = append(out, '{', '"')
-	out = append(out, key...)
-	out = append(out, `":`...)
-	v, _ := json.Marshal(value)
-	out = append(out, v...)
-	if len(rest) > 0 && rest[0] != '}' {
-		out = append(out, ',')
-	}
-	return append(out, rest...)
 }

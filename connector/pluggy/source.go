@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
@@ -65,8 +64,6 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	}
 	c := &conn{cfg: cfg, env: env, now: now, start: now().UTC()}
 	c.client = NewClient(cfg.base, cfg.ClientID, cfg.ClientSecret, hc, env.Secrets)
-	c.items = newMemo[json.RawMessage]()
-	c.accounts = newMemo[[]json.RawMessage]()
 	return c, nil
 }
 
@@ -79,8 +76,8 @@ type conn struct {
 	now    func() time.Time
 	start  time.Time
 
-	items    *memo[json.RawMessage]
-	accounts *memo[[]json.RawMessage]
+	items    source.Memo[json.RawMessage]
+	accounts source.Memo[[]json.RawMessage]
 }
 
 func (c *conn) Close() error { return nil }
@@ -122,7 +119,7 @@ func (c *conn) unreachable(err error) error {
 // item fetches an item once per run. An item in an error state is still
 // read (its last data is valid) and the user is warned.
 func (c *conn) item(ctx context.Context, id string) (json.RawMessage, error) {
-	return c.items.get(id, func() (json.RawMessage, error) {
+	return c.items.Get(id, func() (json.RawMessage, error) {
 		var raw json.RawMessage
 		err := c.client.getJSON(ctx, "GET /items/{id}", "/items/"+url.PathEscape(id), nil, &raw)
 		if err != nil {
@@ -149,7 +146,7 @@ func (c *conn) warnItem(it item) {
 
 // itemAccounts fetches an item's accounts once per run.
 func (c *conn) itemAccounts(ctx context.Context, itemID string) ([]json.RawMessage, error) {
-	return c.accounts.get(itemID, func() ([]json.RawMessage, error) {
+	return c.accounts.Get(itemID, func() ([]json.RawMessage, error) {
 		var out []json.RawMessage
 		q := url.Values{"itemId": {itemID}}
 		err := c.client.eachPage(ctx, "GET /accounts", "/accounts", q, 0, func(r json.RawMessage) error {
@@ -166,34 +163,6 @@ func (c *conn) itemAccounts(ctx context.Context, itemID string) ([]json.RawMessa
 func isNotFound(err error) bool {
 	var se *httpclient.StatusError
 	return errors.As(err, &se) && se.Status == 404
-}
-
-// memo caches one value per key for a run; concurrent callers of the same
-// key wait for one fetch. Errors are cached too: a failed item fails every
-// stream that needs it the same way, without asking the API again.
-type memo[T any] struct {
-	mu sync.Mutex
-	m  map[string]*memoEntry[T]
-}
-
-type memoEntry[T any] struct {
-	once sync.Once
-	v    T
-	err  error
-}
-
-func newMemo[T any]() *memo[T] { return &memo[T]{m: map[string]*memoEntry[T]{}} }
-
-func (m *memo[T]) get(key string, fetch func() (T, error)) (T, error) {
-	m.mu.Lock()
-	e := m.m[key]
-	if e == nil {
-		e = &memoEntry[T]{}
-		m.m[key] = e
-	}
-	m.mu.Unlock()
-	e.once.Do(func() { e.v, e.err = fetch() })
-	return e.v, e.err
 }
 
 func loadSchema(name string) json.RawMessage {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -203,7 +204,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 				newest = t
 			}
 		}
-		return out.Record(withJoin(raw, "itemId", a.ItemID))
+		return out.Record(jsonrow.Join(raw, "itemId", a.ItemID))
 	}
 	if prev == nil {
 		q := url.Values{"accountId": {a.ID}, "dateFrom": {cfg.startDate.Format(time.DateOnly)}}

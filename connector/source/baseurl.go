@@ -1,0 +1,38 @@
+package source
+
+import (
+	"net"
+	"net/url"
+	"strings"
+)
+
+// ParseBaseURL validates config.base_url: https anywhere, plain http only on
+// loopback, where a local fake runs, because credentials must never cross a
+// network in clear text. A trailing slash is dropped. example is the real
+// API's URL, quoted in the message when raw is not a base URL.
+func ParseBaseURL(raw, example string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, ConfigErrorf("config.base_url: %q is not a base URL like %s", raw, example)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopback(u.Hostname()) {
+			return nil, ConfigErrorf("config.base_url: plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost); use https://%s", u.Host)
+		}
+	default:
+		return nil, ConfigErrorf("config.base_url: scheme %q is not supported; use https://", u.Scheme)
+	}
+	return u, nil
+}
+
+// IsLoopback reports whether host (a name or an IP, without port) is this
+// machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
