@@ -45,6 +45,11 @@ type Client struct {
 	Pacer *Pacer
 	// OnRateLimited is told when a 429 makes the client wait until resetAt.
 	OnRateLimited func(ctx context.Context, resetAt time.Time)
+	// RetryAfter, if set, reads how long a 429 asks to wait when neither
+	// Retry-After nor RateLimit-Reset says: an API that puts the seconds in
+	// its own header or in the body (GoCardless: "Please try again in 85092
+	// seconds"). Zero means it does not say either.
+	RetryAfter func(resp *Response) time.Duration
 	// OnRetry is told about every retry (for logs).
 	OnRetry func(ctx context.Context, req *Request, attempt int, wait time.Duration, cause error)
 	// Secrets masks credentials in error texts.
@@ -87,6 +92,11 @@ type Request struct {
 	// Accept checks a 2xx body, usually by decoding it. An error means the
 	// body is unusable (truncated, not JSON) and the request is retried.
 	Accept func(body []byte) error
+	// NoRetry, if set, is asked about every non-2xx answer; true returns it
+	// at once as a *StatusError, whatever its status. A provider uses it for
+	// answers a retry would only make worse: a per-account daily quota that
+	// is spent, an error that counts towards suspending the account.
+	NoRetry func(resp *Response) bool
 }
 
 // Response is a completed exchange.
@@ -133,9 +143,14 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			}
 			transient++
 			wait = c.backoff(transient)
+		case req.NoRetry != nil && req.NoRetry(resp):
+			return nil, c.statusError(req, resp)
 		case resp.Status == http.StatusTooManyRequests:
 			serr := c.statusError(req, resp)
 			wait = retryAfter(resp.Header, c.clock())
+			if wait <= 0 && c.RetryAfter != nil {
+				wait = c.RetryAfter(resp)
+			}
 			if wait <= 0 {
 				wait = c.backoff(limited + 1)
 			}

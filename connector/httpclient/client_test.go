@@ -2,6 +2,7 @@ package httpclient
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,5 +117,40 @@ func TestPacerSpacesRequests(t *testing.T) {
 	}
 	if d := time.Since(start); d < 150*time.Millisecond {
 		t.Fatalf("3 paced requests at 10/s took %s", d)
+	}
+}
+
+func TestNoRetryAndRetryAfterHooks(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		if r.URL.Path == "/bank" {
+			w.WriteHeader(429)
+			w.Write([]byte(`{"type":"RateLimitError"}`))
+			return
+		}
+		if n.Load() == 1 {
+			w.WriteHeader(429)
+			w.Write([]byte(`{"detail":"Please try again in 0 seconds"}`))
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c := fastClient(nil)
+	var asked int
+	c.RetryAfter = func(resp *Response) time.Duration {
+		asked++
+		return 5 * time.Millisecond
+	}
+	typed := func(resp *Response) bool { return strings.Contains(string(resp.Body), "RateLimitError") }
+	if _, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL + "/company", Route: "GET /company", Idempotent: true, NoRetry: typed}); err != nil || asked != 1 || n.Load() != 2 {
+		t.Fatalf("company 429: err %v, RetryAfter asked %d times, %d requests", err, asked, n.Load())
+	}
+	n.Store(0)
+	_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL + "/bank", Route: "GET /bank", Idempotent: true, NoRetry: typed})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != 429 || n.Load() != 1 {
+		t.Fatalf("bank 429: err %v after %d requests; want the 429 after one", err, n.Load())
 	}
 }
