@@ -27,6 +27,10 @@ type Config struct {
 	RequestsPerMinute *int `json:"requests_per_minute"`
 	// MaxRateLimitWaitSeconds caps one wait on a 429.
 	MaxRateLimitWaitSeconds int `json:"max_rate_limit_wait_seconds"`
+	// MaxRetries bounds retries of one request after transient failures.
+	MaxRetries *int `json:"max_retries"`
+	// HTTPTimeoutSeconds bounds one request attempt.
+	HTTPTimeoutSeconds int `json:"http_timeout_seconds"`
 }
 
 // Defaults, also stated in spec.json.
@@ -37,6 +41,8 @@ const (
 	DefaultMaxConcurrency    = 4
 	DefaultRequestsPerMinute = 300 // under Pluggy's 360/min per endpoint per IP
 	DefaultMaxRateLimitWait  = 300
+	DefaultMaxRetries        = 5
+	DefaultHTTPTimeout       = 60
 )
 
 // settings is Config resolved: defaults applied, values parsed.
@@ -46,6 +52,8 @@ type settings struct {
 	startDate time.Time
 	lookback  int
 	rpm       int
+	// maxRetries is MaxRetries with its default applied.
+	maxRetries int
 }
 
 func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
@@ -80,6 +88,13 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	}
 	if s.MaxRateLimitWaitSeconds == 0 {
 		s.MaxRateLimitWaitSeconds = DefaultMaxRateLimitWait
+	}
+	s.maxRetries = DefaultMaxRetries
+	if c.MaxRetries != nil {
+		s.maxRetries = *c.MaxRetries
+	}
+	if s.HTTPTimeoutSeconds == 0 {
+		s.HTTPTimeoutSeconds = DefaultHTTPTimeout
 	}
 	seen := map[string]bool{}
 	ids := s.ItemIDs[:0:0]

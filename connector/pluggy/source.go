@@ -58,6 +58,8 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	hc.UserAgent = "source-pluggy/" + env.Version
 	hc.Pacer = httpclient.NewPacer(cfg.rpm)
 	hc.MaxWait = time.Duration(cfg.MaxRateLimitWaitSeconds) * time.Second
+	hc.MaxRetries = cfg.maxRetries
+	hc.Timeout = time.Duration(cfg.HTTPTimeoutSeconds) * time.Second
 	hc.OnRateLimited = source.NotifyRateLimited
 	hc.OnRetry = func(ctx context.Context, req *httpclient.Request, attempt int, wait time.Duration, cause error) {
 		source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("retry %d of %s in %s: %v", attempt, req.Route, wait.Round(time.Millisecond), cause))
