@@ -40,6 +40,10 @@ func (s *Server) route(mux *http.ServeMux, template string, auth bool, g group, 
 		if !s.delay(r) {
 			return // the client went away; there is nobody to answer
 		}
+		// The Date header follows the fake's clock, AdvanceClock included,
+		// as a real server's follows its own: clients that time quota
+		// resets by the server see time pass.
+		w.Header().Set("Date", s.Now().Format(http.TimeFormat))
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() { s.record(template, rec.status) }()
 		if auth && !s.authorize(rec, r) {

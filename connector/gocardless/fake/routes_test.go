@@ -190,3 +190,24 @@ func TestAdminHandler(t *testing.T) {
 		t.Errorf("reset_stats: %d", code)
 	}
 }
+
+// TestDateHeaderFollowsClock: the Date header is the fake's time, so a
+// client that times quota resets by the server sees AdvanceClock.
+func TestDateHeaderFollowsClock(t *testing.T) {
+	h := newHarness(t, Options{})
+	date := func() time.Time {
+		a := h.do("POST", "/token/new/", map[string]string{"secret_id": h.fake.SecretID(), "secret_key": h.fake.SecretKey()}, "")
+		d, err := http.ParseTime(a.header.Get("Date"))
+		if err != nil {
+			t.Fatalf("Date header %q: %v", a.header.Get("Date"), err)
+		}
+		return d
+	}
+	if d := date(); !d.Equal(fixedNow) {
+		t.Fatalf("Date = %v, want %v", d, fixedNow)
+	}
+	h.fake.AdvanceClock(25 * time.Hour)
+	if d := date(); !d.Equal(fixedNow.Add(25 * time.Hour)) {
+		t.Fatalf("Date after AdvanceClock = %v", d)
+	}
+}
