@@ -1,0 +1,471 @@
+package singer
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strings"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Catalog is a Singer catalog: what --discover prints and --catalog reads.
+type Catalog struct {
+	Streams []CatalogEntry `json:"streams"`
+}
+
+// CatalogEntry is one stream of a Catalog. KeyProperties, ReplicationKey
+// and ReplicationMethod mirror the metadata, as the Meltano SDK writes them;
+// on input the metadata wins.
+type CatalogEntry struct {
+	TapStreamID       string          `json:"tap_stream_id"`
+	Stream            string          `json:"stream"`
+	TableName         string          `json:"table_name,omitempty"`
+	Schema            json.RawMessage `json:"schema"`
+	KeyProperties     []string        `json:"key_properties"`
+	ReplicationKey    string          `json:"replication_key,omitempty"`
+	ReplicationMethod string          `json:"replication_method,omitempty"`
+	Metadata          []Metadata      `json:"metadata"`
+}
+
+// Metadata is one metadata entry: breadcrumb [] is the stream,
+// ["properties", "f"] a field, ["properties", "a", "properties", "b"] a
+// nested one.
+type Metadata struct {
+	Breadcrumb []string       `json:"breadcrumb"`
+	Metadata   map[string]any `json:"metadata"`
+}
+
+// Replication methods.
+const (
+	FullTable   = "FULL_TABLE"
+	Incremental = "INCREMENTAL"
+)
+
+// Describe turns a discovered stream into its catalog entry. Every stream and
+// field is selected by default; the primary key and the cursor are
+// automatic, so no selection drops them.
+func Describe(s protocol.Stream) CatalogEntry {
+	keys := keyProperties(s.SourceDefinedPrimaryKey)
+	cursor := replicationKey(s.DefaultCursorField)
+	e := CatalogEntry{
+		TapStreamID:       s.Name,
+		Stream:            s.Name,
+		Schema:            s.JSONSchema,
+		KeyProperties:     keys,
+		ReplicationMethod: FullTable,
+	}
+	root := map[string]any{
+		"inclusion":            "available",
+		"selected-by-default":  true,
+		"table-key-properties": keys,
+	}
+	if cursor != "" {
+		e.ReplicationKey = cursor
+		e.ReplicationMethod = Incremental
+		root["valid-replication-keys"] = []string{cursor}
+	} else {
+		root["forced-replication-method"] = FullTable
+	}
+	e.Metadata = append(e.Metadata, Metadata{Breadcrumb: []string{}, Metadata: root})
+	auto := automatic(keys, cursor)
+	for _, name := range propertyNames(s.JSONSchema) {
+		inclusion := "available"
+		if auto[name] {
+			inclusion = "automatic"
+		}
+		e.Metadata = append(e.Metadata, Metadata{
+			Breadcrumb: []string{"properties", name},
+			Metadata:   map[string]any{"inclusion": inclusion, "selected-by-default": true},
+		})
+	}
+	return e
+}
+
+// keyProperties is the primary key as Singer's key_properties: top-level
+// names only. A key with a nested part cannot be said that way, so the stream
+// then has no key properties rather than a wrong one.
+func keyProperties(pk [][]string) []string {
+	keys := []string{}
+	for _, p := range pk {
+		if len(p) != 1 {
+			return []string{}
+		}
+		keys = append(keys, p[0])
+	}
+	return keys
+}
+
+func replicationKey(cursor []string) string {
+	if len(cursor) != 1 {
+		return "" // none, or nested: Singer's replication-key is a top-level field
+	}
+	return cursor[0]
+}
+
+func automatic(keys []string, cursor string) map[string]bool {
+	auto := map[string]bool{}
+	for _, k := range keys {
+		auto[k] = true
+	}
+	if cursor != "" {
+		auto[cursor] = true
+	}
+	return auto
+}
+
+func propertyNames(schema json.RawMessage) []string {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	_ = json.Unmarshal(schema, &s)
+	names := make([]string, 0, len(s.Properties))
+	for n := range s.Properties {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// streamPlan is how one selected stream is synced.
+type streamPlan struct {
+	name   string
+	mode   protocol.SyncMode
+	mask   *fieldMask // nil: every field
+	schema []byte     // the stream's SCHEMA message, one line
+
+	recordPrefix []byte
+}
+
+// Plan selects what to sync: the streams of in whose selection says so, in
+// the source's order, each with its replication method and fields (every
+// stream, incremental where it can be, when in is nil). It returns the plan
+// of each stream and the Airbyte configured catalog to read. origin names in
+// in errors.
+//
+// Selection follows the Singer spec with the Meltano SDK's defaults: a
+// breadcrumb's "selected" (a bool, or the strings "true"/"false") decides;
+// without it, the legacy schema "selected", then "selected-by-default";
+// a field with none of them follows its stream. Automatic fields (the
+// primary key and the replication key) are always emitted.
+func Plan(streams []source.Stream, in *Catalog, origin string) (map[string]*streamPlan, protocol.ConfiguredCatalog, error) {
+	var cat protocol.ConfiguredCatalog
+	entries := map[string]*CatalogEntry{}
+	if in != nil {
+		for i := range in.Streams {
+			e := &in.Streams[i]
+			id := e.TapStreamID
+			if id == "" {
+				id = e.Stream
+			}
+			if id == "" {
+				return nil, cat, source.ConfigErrorf("%s: streams[%d] has no tap_stream_id", origin, i)
+			}
+			if entries[id] != nil {
+				return nil, cat, source.ConfigErrorf("%s: stream %q appears twice", origin, id)
+			}
+			entries[id] = e
+		}
+	}
+	known := map[string]bool{}
+	var names []string
+	for _, s := range streams {
+		known[s.Name()] = true
+		names = append(names, s.Name())
+	}
+	ids := make([]string, 0, len(entries))
+	for id := range entries {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if !known[id] && entries[id].selected() {
+			return nil, cat, source.ConfigErrorf("%s selects stream %q, which this tap does not have (streams: %s); run --discover for a fresh catalog", origin, id, strings.Join(names, ", "))
+		}
+	}
+	plans := map[string]*streamPlan{}
+	for _, s := range streams {
+		d := source.Describe(s)
+		e := entries[s.Name()]
+		if in != nil && (e == nil || !e.selected()) {
+			continue
+		}
+		keys := keyProperties(d.SourceDefinedPrimaryKey)
+		cursor := replicationKey(d.DefaultCursorField)
+		mode := protocol.FullRefresh
+		if cursor != "" {
+			mode = protocol.Incremental
+		}
+		var mask *fieldMask
+		if e != nil {
+			var err error
+			if mode, err = e.mode(cursor, origin); err != nil {
+				return nil, cat, err
+			}
+			mask = e.fieldMask(d.JSONSchema, automatic(keys, cursor))
+		}
+		p := &streamPlan{name: s.Name(), mode: mode, mask: mask, recordPrefix: recordPrefix(s.Name())}
+		bookmarks := []string{}
+		if mode == protocol.Incremental {
+			bookmarks = []string{cursor}
+		}
+		schema, err := mask.schema(d.JSONSchema)
+		if err != nil {
+			return nil, cat, source.SystemErrorf("stream %s: its schema is not a JSON object: %v", s.Name(), err)
+		}
+		if p.schema, err = marshal(schemaMessage{Type: "SCHEMA", Stream: s.Name(), Schema: schema, KeyProperties: keys, BookmarkProperties: bookmarks}); err != nil {
+			return nil, cat, source.SystemErrorf("stream %s: encoding its SCHEMA: %v", s.Name(), err)
+		}
+		plans[s.Name()] = p
+		cs := protocol.ConfiguredStream{Stream: d, SyncMode: mode, DestinationSyncMode: "append", PrimaryKey: d.SourceDefinedPrimaryKey}
+		if mode == protocol.Incremental {
+			cs.CursorField = d.DefaultCursorField
+		}
+		cat.Streams = append(cat.Streams, cs)
+	}
+	if len(cat.Streams) == 0 {
+		return nil, cat, source.ConfigErrorf("%s selects no stream; select at least one of: %s (metadata breadcrumb [] \"selected\": true)", origin, strings.Join(names, ", "))
+	}
+	return plans, cat, nil
+}
+
+type schemaMessage struct {
+	Type               string          `json:"type"`
+	Stream             string          `json:"stream"`
+	Schema             json.RawMessage `json:"schema"`
+	KeyProperties      []string        `json:"key_properties"`
+	BookmarkProperties []string        `json:"bookmark_properties"`
+}
+
+// metadataAt returns the metadata of breadcrumb b (nil when there is none).
+func (e *CatalogEntry) metadataAt(b ...string) map[string]any {
+	for _, m := range e.Metadata {
+		if len(m.Breadcrumb) == len(b) && strings.Join(m.Breadcrumb, "\x00") == strings.Join(b, "\x00") {
+			return m.Metadata
+		}
+	}
+	return nil
+}
+
+// legacySchema is the entry's own schema, read only for the deprecated
+// "selected" keys inside it.
+func (e *CatalogEntry) legacySchema() map[string]any {
+	var s map[string]any
+	_ = json.Unmarshal(e.Schema, &s)
+	return s
+}
+
+func (e *CatalogEntry) selected() bool {
+	root := e.metadataAt()
+	if v, ok := boolish(root["selected"]); ok {
+		return v
+	}
+	if v, ok := boolish(e.legacySchema()["selected"]); ok {
+		return v
+	}
+	v, _ := boolish(root["selected-by-default"])
+	return v
+}
+
+// mode is the entry's replication method as an Airbyte sync mode: the
+// metadata's replication-method, else the legacy top-level one, else
+// INCREMENTAL where the stream has a cursor.
+func (e *CatalogEntry) mode(cursor, origin string) (protocol.SyncMode, error) {
+	root := e.metadataAt()
+	method, _ := root["replication-method"].(string)
+	if method == "" {
+		method = e.ReplicationMethod
+	}
+	method = strings.ToUpper(strings.TrimSpace(method))
+	if method == "" {
+		method = FullTable
+		if cursor != "" {
+			method = Incremental
+		}
+	}
+	switch method {
+	case FullTable:
+		return protocol.FullRefresh, nil
+	case Incremental:
+		if cursor == "" {
+			return "", source.ConfigErrorf("%s: stream %q cannot be replicated INCREMENTAL; it supports FULL_TABLE only", origin, e.TapStreamID)
+		}
+		key, _ := root["replication-key"].(string)
+		if key == "" {
+			key = e.ReplicationKey
+		}
+		if key != "" && key != cursor {
+			return "", source.ConfigErrorf("%s: stream %q has replication-key %q, but its only valid replication key is %q", origin, e.TapStreamID, key, cursor)
+		}
+		return protocol.Incremental, nil
+	}
+	return "", source.ConfigErrorf("%s: stream %q has replication-method %q; use FULL_TABLE or INCREMENTAL", origin, e.TapStreamID, method)
+}
+
+// fieldMask builds the fields to drop from the stream's own schema (never
+// the catalog's, which may be stale) and the entry's selection.
+func (e *CatalogEntry) fieldMask(schema json.RawMessage, auto map[string]bool) *fieldMask {
+	var node map[string]any
+	if json.Unmarshal(schema, &node) != nil {
+		return nil
+	}
+	return e.maskOf(node, []string{}, e.legacySchema(), auto)
+}
+
+func (e *CatalogEntry) maskOf(node map[string]any, crumb []string, legacy map[string]any, auto map[string]bool) *fieldMask {
+	props, _ := node["properties"].(map[string]any)
+	legacyProps, _ := legacy["properties"].(map[string]any)
+	var m fieldMask
+	for name, child := range props {
+		if auto[name] {
+			continue
+		}
+		bc := append(append([]string{}, crumb...), "properties", name)
+		md := e.metadataAt(bc...)
+		legacyChild, _ := legacyProps[name].(map[string]any)
+		sel, ok := boolish(md["selected"])
+		if !ok {
+			sel, ok = boolish(legacyChild["selected"])
+		}
+		if !ok {
+			sel, ok = boolish(md["selected-by-default"])
+		}
+		if !ok {
+			sel = true // follows its parent, which is selected
+		}
+		if !sel {
+			if m.drop == nil {
+				m.drop = map[string]bool{}
+			}
+			m.drop[name] = true
+			continue
+		}
+		if childNode, ok := child.(map[string]any); ok {
+			if cm := e.maskOf(childNode, bc, legacyChild, nil); cm != nil {
+				if m.nested == nil {
+					m.nested = map[string]*fieldMask{}
+				}
+				m.nested[name] = cm
+			}
+		}
+	}
+	if m.drop == nil && m.nested == nil {
+		return nil
+	}
+	return &m
+}
+
+// boolish reads a selection flag: a JSON bool, or "true"/"false" as the
+// Singer docs' own example writes it.
+func boolish(v any) (bool, bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// fieldMask says which properties of an object to drop, and which to filter
+// further. A nil mask keeps everything.
+type fieldMask struct {
+	drop   map[string]bool
+	nested map[string]*fieldMask
+}
+
+// record returns raw without the dropped fields. It keeps the order of the
+// fields and every value's bytes (money keeps its digits); a value that is
+// not an object (null, say) is returned as is.
+func (m *fieldMask) record(raw []byte) ([]byte, error) {
+	if m == nil {
+		return raw, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok != json.Delim('{') {
+		return raw, nil
+	}
+	out := make([]byte, 0, len(raw))
+	out = append(out, '{')
+	first := true
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := kt.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if m.drop[key] {
+			continue
+		}
+		if c := m.nested[key]; c != nil {
+			if v, err = c.record(v); err != nil {
+				return nil, err
+			}
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		k, _ := marshal(key)
+		out = append(out, k...)
+		out = append(out, ':')
+		out = append(out, v...)
+	}
+	return append(out, '}'), nil
+}
+
+// schema returns the JSON Schema without the dropped properties (and
+// without them in "required", or a target validating records would reject
+// every one).
+func (m *fieldMask) schema(raw json.RawMessage) (json.RawMessage, error) {
+	if m == nil {
+		return raw, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var node map[string]any
+	if err := dec.Decode(&node); err != nil {
+		return nil, err
+	}
+	m.prune(node)
+	return marshal(node)
+}
+
+func (m *fieldMask) prune(node map[string]any) {
+	props, _ := node["properties"].(map[string]any)
+	for name := range m.drop {
+		delete(props, name)
+	}
+	if req, ok := node["required"].([]any); ok {
+		kept := []any{}
+		for _, r := range req {
+			if name, _ := r.(string); !m.drop[name] {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) > 0 {
+			node["required"] = kept
+		} else {
+			delete(node, "required")
+		}
+	}
+	for name, c := range m.nested {
+		if child, ok := props[name].(map[string]any); ok {
+			c.prune(child)
+		}
+	}
+}

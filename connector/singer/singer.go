@@ -1,0 +1,330 @@
+// Package singer runs a source as a Singer tap (Singer spec 0.3.0, with the
+// Meltano SDK's command line): --about [--format=json], --discover, and a sync
+// from --config [--state] [--catalog | --properties].
+//
+// Nothing in it is provider-specific. It drives the same source.Source and
+// source.Stream implementations as the Airbyte commands, through the same
+// read path (source.Runner.Read): a sync is an Airbyte read whose messages
+// are translated as they are written. A RECORD becomes a Singer RECORD
+// (unselected fields dropped, time_extracted from emitted_at), each STATE a
+// Singer STATE whose value is {"bookmarks": {stream: the stream_state}}, and
+// LOG and TRACE messages become stderr lines. The two modes therefore read
+// the same records and checkpoint at the same points by construction.
+package singer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Capabilities are what --about advertises, in Meltano's vocabulary.
+var Capabilities = []string{"about", "catalog", "discover", "state"}
+
+// Command returns r's Singer mode as a command: `source-pluggy singer ARGS`,
+// and the whole command line of the binary when it is invoked as tap (a
+// symlink or copy named tap-pluggy; see source.Runner.Main).
+func Command(r *source.Runner, tap string) source.Command {
+	t := &Tap{Name: tap, Runner: r}
+	return source.Command{
+		Name:    "singer",
+		Summary: "run as the Singer tap " + tap + " (--about, --discover, --config FILE [--state FILE] [--catalog FILE])",
+		Program: tap,
+		Run:     t.Run,
+	}
+}
+
+// Tap is a source.Runner's source run as a Singer tap.
+type Tap struct {
+	// Name is the tap's name, e.g. "tap-pluggy".
+	Name   string
+	Runner *source.Runner
+}
+
+// Run executes a Singer command line (without the program name) and returns
+// the exit code. stdout carries only Singer messages (or the --discover and
+// --about documents); logs go to stderr, and a failed run's last line there
+// begins with CRITICAL.
+func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet(t.Name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	configs := fs.StringArray("config", nil, "config JSON `FILE` (the settings --about lists)")
+	state := fs.String("state", "", "state JSON `FILE`: the value of the last STATE message, {\"bookmarks\": {...}}")
+	catalog := fs.String("catalog", "", "catalog JSON `FILE` selecting streams and fields (edit what --discover prints)")
+	properties := fs.String("properties", "", "legacy name of --catalog `FILE`")
+	discover := fs.Bool("discover", false, "print the catalog of streams and exit")
+	about := fs.Bool("about", false, "describe the tap: name, version, capabilities and settings")
+	format := fs.String("format", "text", "--about output `FORMAT`: text or json")
+	version := fs.Bool("version", false, "print the version and exit")
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "%s %s: the %s connector as a Singer tap.\n\nUsage:\n", t.Name, source.Version, t.Runner.Source.Name())
+		fmt.Fprintf(w, "  %s --about [--format=json]\n", t.Name)
+		fmt.Fprintf(w, "  %s --config FILE --discover > catalog.json\n", t.Name)
+		fmt.Fprintf(w, "  %s --config FILE [--state FILE] [--catalog FILE] > messages.jsonl\n", t.Name)
+		fmt.Fprintf(w, "\nFlags:\n%s\nstdout carries only Singer messages; logs go to stderr.\n", fs.FlagUsages())
+	}
+	usageError := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "CRITICAL %s: %s\n\n", t.Name, fmt.Sprintf(format, a...))
+		usage(stderr)
+		return source.ExitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			usage(stdout)
+			return source.ExitOK
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q", fs.Arg(0))
+	}
+	switch {
+	case *version:
+		fmt.Fprintf(stdout, "%s %s (%s)\n", t.Name, source.Version, t.Runner.Source.Name())
+		return source.ExitOK
+	case *about:
+		switch *format {
+		case "text", "json":
+			return t.about(*format, stdout, stderr)
+		}
+		return usageError("--format %q is not one of: text, json", *format)
+	}
+	if len(*configs) == 0 {
+		return usageError("--config is required")
+	}
+	if len(*configs) > 1 {
+		return usageError("--config was given %d times; pass one config file", len(*configs))
+	}
+	config := (*configs)[0]
+	if *discover {
+		return t.discover(ctx, config, stdout, stderr)
+	}
+	if *catalog != "" && *properties != "" {
+		return usageError("pass --catalog or --properties, not both")
+	}
+	catFlag, catPath := "catalog", *catalog
+	if *properties != "" {
+		catFlag, catPath = "properties", *properties
+	}
+	return t.sync(ctx, config, *state, catFlag, catPath, stdout, stderr)
+}
+
+// discover runs the Airbyte discover and prints its catalog the Singer way.
+func (t *Tap) discover(ctx context.Context, config string, stdout, stderr io.Writer) int {
+	b := newBridge(t.Name, nil, stderr)
+	code := t.Runner.Run(ctx, []string{"discover", "--config=" + config}, b, stderr)
+	code = b.close(code)
+	if code != source.ExitOK {
+		return code
+	}
+	if b.catalog == nil {
+		fmt.Fprintf(stderr, "CRITICAL %s: discover printed no catalog\n", t.Name)
+		return source.ExitFail
+	}
+	cat := Catalog{Streams: []CatalogEntry{}}
+	for _, s := range b.catalog.Streams {
+		cat.Streams = append(cat.Streams, Describe(s))
+	}
+	out, err := marshalIndent(cat)
+	if err != nil {
+		fmt.Fprintf(stderr, "CRITICAL %s: encoding the catalog: %v\n", t.Name, err)
+		return source.ExitFail
+	}
+	if _, err := stdout.Write(out); err != nil {
+		return source.ExitFail
+	}
+	return source.ExitOK
+}
+
+// sync reads the selected streams (every stream when there is no catalog).
+func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath string, stdout, stderr io.Writer) int {
+	b := newBridge(t.Name, stdout, stderr)
+	prepare := func(streams []source.Stream) (protocol.ConfiguredCatalog, map[string]json.RawMessage, error) {
+		var in *Catalog
+		origin := "the default catalog (every stream)"
+		if catPath != "" {
+			var err error
+			if in, err = readCatalog(catFlag, catPath); err != nil {
+				return protocol.ConfiguredCatalog{}, nil, err
+			}
+			origin = "--" + catFlag + " " + catPath
+		}
+		plans, cat, err := Plan(streams, in, origin)
+		if err != nil {
+			return cat, nil, err
+		}
+		states, err := ReadState(statePath, streams)
+		if err != nil {
+			return cat, nil, err
+		}
+		b.start(plans, states)
+		return cat, states, nil
+	}
+	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Prepare: prepare}, b)
+	return b.close(code)
+}
+
+func readCatalog(flag, path string) (*Catalog, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, source.ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
+	}
+	var c Catalog
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&c); err != nil {
+		return nil, source.ConfigErrorf("--%s %s is not a Singer catalog (a JSON object with a \"streams\" array, as --discover prints): %v", flag, path, err)
+	}
+	return &c, nil
+}
+
+// about prints the tap's name, version, capabilities and settings.
+func (t *Tap) about(format string, stdout, stderr io.Writer) int {
+	settings := settingsSchema(t.Runner.Source.Spec().ConnectionSpecification)
+	if format == "json" {
+		doc := struct {
+			Name         string          `json:"name"`
+			Description  string          `json:"description"`
+			Version      string          `json:"version"`
+			Capabilities []string        `json:"capabilities"`
+			Settings     json.RawMessage `json:"settings"`
+		}{t.Name, t.description(), source.Version, Capabilities, settings}
+		out, err := marshalIndent(doc)
+		if err != nil {
+			fmt.Fprintf(stderr, "CRITICAL %s: %v\n", t.Name, err)
+			return source.ExitFail
+		}
+		_, _ = stdout.Write(out)
+		return source.ExitOK
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Name: %s\nDescription: %s\nVersion: %s\nCapabilities: %s\nSettings:\n", t.Name, t.description(), source.Version, strings.Join(Capabilities, ", "))
+	for _, s := range describeSettings(settings) {
+		fmt.Fprintf(&b, "  - %s\n", s)
+	}
+	_, _ = io.WriteString(stdout, b.String())
+	return source.ExitOK
+}
+
+func (t *Tap) description() string {
+	var spec struct {
+		Title string `json:"title"`
+	}
+	_ = json.Unmarshal(t.Runner.Source.Spec().ConnectionSpecification, &spec)
+	if spec.Title == "" {
+		spec.Title = t.Runner.Source.Name()
+	}
+	return fmt.Sprintf("Singer tap for %s: the %s connector in Singer mode, same streams and state", spec.Title, t.Runner.Source.Name())
+}
+
+// settingsSchema is the config's JSON Schema as Meltano reads settings:
+// properties marked airbyte_secret also carry "secret" and "writeOnly".
+func settingsSchema(spec json.RawMessage) json.RawMessage {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(spec))
+	dec.UseNumber()
+	if dec.Decode(&doc) != nil {
+		return spec
+	}
+	props, _ := doc["properties"].(map[string]any)
+	for _, p := range props {
+		if m, ok := p.(map[string]any); ok && m["airbyte_secret"] == true {
+			m["secret"] = true
+			m["writeOnly"] = true
+		}
+	}
+	out, err := marshal(doc)
+	if err != nil {
+		return spec
+	}
+	return out
+}
+
+// describeSettings renders the settings one line each, in the spec's order.
+func describeSettings(schema json.RawMessage) []string {
+	var doc struct {
+		Required   []string `json:"required"`
+		Properties map[string]struct {
+			Type        any         `json:"type"`
+			Description string      `json:"description"`
+			Secret      bool        `json:"secret"`
+			Default     any         `json:"default"`
+			Order       json.Number `json:"order"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(schema, &doc) != nil {
+		return nil
+	}
+	names := make([]string, 0, len(doc.Properties))
+	for n := range doc.Properties {
+		names = append(names, n)
+	}
+	order := func(n string) float64 {
+		f, err := doc.Properties[n].Order.Float64()
+		if err != nil {
+			return 1e9
+		}
+		return f
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if oi, oj := order(names[i]), order(names[j]); oi != oj {
+			return oi < oj
+		}
+		return names[i] < names[j]
+	})
+	req := map[string]bool{}
+	for _, n := range doc.Required {
+		req[n] = true
+	}
+	var out []string
+	for _, n := range names {
+		p := doc.Properties[n]
+		attrs := []string{fmt.Sprint(p.Type)}
+		if req[n] {
+			attrs = append(attrs, "required")
+		}
+		if p.Secret {
+			attrs = append(attrs, "secret")
+		}
+		if p.Default != nil {
+			attrs = append(attrs, fmt.Sprintf("default %v", p.Default))
+		}
+		out = append(out, fmt.Sprintf("%s (%s): %s", n, strings.Join(attrs, ", "), p.Description))
+	}
+	return out
+}
+
+// marshal encodes v without HTML escaping, so text round-trips as written.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// marshalIndent encodes a document meant to be read and edited (the catalog,
+// --about), ending with a newline.
+func marshalIndent(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,641 @@
+package singer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+type message struct {
+	Type               string          `json:"type"`
+	Stream             string          `json:"stream"`
+	Schema             json.RawMessage `json:"schema"`
+	KeyProperties      []string        `json:"key_properties"`
+	BookmarkProperties []string        `json:"bookmark_properties"`
+	Record             json.RawMessage `json:"record"`
+	TimeExtracted      string          `json:"time_extracted"`
+	Value              *struct {
+		Bookmarks map[string]json.RawMessage `json:"bookmarks"`
+	} `json:"value"`
+	raw string
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	msgs           []message
+}
+
+func (r *result) records(stream string) []string {
+	var out []string
+	for _, m := range r.msgs {
+		if m.Type == "RECORD" && m.Stream == stream {
+			out = append(out, string(m.Record))
+		}
+	}
+	return out
+}
+
+func (r *result) ofType(ty string) []message {
+	var out []message
+	for _, m := range r.msgs {
+		if m.Type == ty {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// lastState writes the value of the last STATE, as a target would hand it back.
+func (r *result) lastState(t *testing.T) string {
+	t.Helper()
+	st := r.ofType("STATE")
+	if len(st) == 0 {
+		t.Fatal("no STATE")
+	}
+	var m struct {
+		Value json.RawMessage `json:"value"`
+	}
+	_ = json.Unmarshal([]byte(st[len(st)-1].raw), &m)
+	return writeFile(t, "state.json", []byte(m.Value))
+}
+
+// runTap runs the Singer command line through the runner, as the binary
+// named tap-test would.
+func runTap(t *testing.T, r *source.Runner, args ...string) *result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := r.Main(context.Background(), "tap-test", args, &stdout, &stderr)
+	res := &result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	if strings.Contains(res.stdout+res.stderr, testKey) {
+		t.Fatalf("the api_key leaked:\n%s\n%s", res.stdout, res.stderr)
+	}
+	isDoc := len(args) > 0 && (contains(args, "--discover") || contains(args, "--about") || contains(args, "--help") || contains(args, "--version"))
+	if isDoc {
+		return res
+	}
+	sc := bufio.NewScanner(strings.NewReader(res.stdout))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil || m.Type == "" {
+			t.Fatalf("stdout line is not a Singer message: %q", sc.Text())
+		}
+		m.raw = sc.Text()
+		res.msgs = append(res.msgs, m)
+	}
+	return res
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v || strings.HasPrefix(x, v+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSync asserts what holds for every successful sync: exit 0, SCHEMA
+// before a stream's first RECORD, RFC 3339 UTC time_extracted, records that
+// are objects, states that carry bookmarks.
+func checkSync(t *testing.T, r *result) {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	schema := map[string]bool{}
+	for i, m := range r.msgs {
+		switch m.Type {
+		case "SCHEMA":
+			schema[m.Stream] = true
+			if m.KeyProperties == nil || m.BookmarkProperties == nil {
+				t.Errorf("SCHEMA %s lacks key_properties or bookmark_properties: %s", m.Stream, m.raw)
+			}
+		case "RECORD":
+			if !schema[m.Stream] {
+				t.Fatalf("line %d: RECORD of %s before its SCHEMA", i+1, m.Stream)
+			}
+			ts, err := time.Parse(time.RFC3339Nano, m.TimeExtracted)
+			if err != nil || !strings.HasSuffix(m.TimeExtracted, "Z") || time.Since(ts) > time.Minute {
+				t.Errorf("time_extracted %q is not a recent RFC 3339 UTC time", m.TimeExtracted)
+			}
+			if len(m.Record) == 0 || m.Record[0] != '{' {
+				t.Errorf("record is not an object: %s", m.raw)
+			}
+		case "STATE":
+			if m.Value == nil || m.Value.Bookmarks == nil {
+				t.Errorf("STATE without bookmarks: %s", m.raw)
+			}
+		default:
+			t.Errorf("unexpected message type %s", m.Type)
+		}
+	}
+	if strings.Contains(r.stderr, "CRITICAL") {
+		t.Errorf("a successful run logged CRITICAL:\n%s", r.stderr)
+	}
+}
+
+func TestAbout(t *testing.T) {
+	r := newTestRunner()
+	text := runTap(t, r, "--about")
+	for _, want := range []string{"Name: tap-test", "Capabilities: about, catalog, discover, state", "api_key (string, required, secret): The key.", "fail (string): A stream to fail."} {
+		if text.code != 0 || !strings.Contains(text.stdout, want) {
+			t.Errorf("--about (exit %d) lacks %q:\n%s", text.code, want, text.stdout)
+		}
+	}
+	js := runTap(t, r, "--about", "--format=json")
+	var doc struct {
+		Name         string   `json:"name"`
+		Version      string   `json:"version"`
+		Description  string   `json:"description"`
+		Capabilities []string `json:"capabilities"`
+		Settings     struct {
+			Type       string `json:"type"`
+			Properties map[string]struct {
+				Secret    bool `json:"secret"`
+				WriteOnly bool `json:"writeOnly"`
+			} `json:"properties"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil {
+		t.Fatalf("--about --format=json: %v\n%s", err, js.stdout)
+	}
+	if doc.Name != "tap-test" || doc.Version != source.Version || !strings.Contains(doc.Description, "Test API") ||
+		!reflect.DeepEqual(doc.Capabilities, []string{"about", "catalog", "discover", "state"}) || doc.Settings.Type != "object" {
+		t.Errorf("about = %+v", doc)
+	}
+	if p := doc.Settings.Properties["api_key"]; !p.Secret || !p.WriteOnly {
+		t.Errorf("api_key is not marked secret in settings: %+v", p)
+	}
+	if doc.Settings.Properties["fail"].Secret {
+		t.Error("fail is marked secret")
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	r := newTestRunner()
+	res := runTap(t, r, "--config", testConfig(t, nil), "--discover")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var cat Catalog
+	if err := json.Unmarshal([]byte(res.stdout), &cat); err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Streams) != 2 {
+		t.Fatalf("%d streams", len(cat.Streams))
+	}
+	w, c := cat.Streams[0], cat.Streams[1]
+	if w.TapStreamID != "widgets" || w.Stream != "widgets" || w.ReplicationKey != "updated" || w.ReplicationMethod != Incremental || !reflect.DeepEqual(w.KeyProperties, []string{"id"}) {
+		t.Errorf("widgets entry: %+v", w)
+	}
+	if c.ReplicationMethod != FullTable || c.ReplicationKey != "" {
+		t.Errorf("colors entry: %+v", c)
+	}
+	root := w.metadataAt()
+	if root["inclusion"] != "available" || root["selected-by-default"] != true || !reflect.DeepEqual(root["valid-replication-keys"], []any{"updated"}) || !reflect.DeepEqual(root["table-key-properties"], []any{"id"}) {
+		t.Errorf("widgets root metadata: %v", root)
+	}
+	if c.metadataAt()["forced-replication-method"] != FullTable {
+		t.Errorf("colors root metadata: %v", c.metadataAt())
+	}
+	for field, inclusion := range map[string]string{"id": "automatic", "updated": "automatic", "name": "available", "meta": "available"} {
+		if got := w.metadataAt("properties", field)["inclusion"]; got != inclusion {
+			t.Errorf("widgets.%s inclusion = %v, want %s", field, got, inclusion)
+		}
+	}
+	if len(w.Metadata) != 1+5 {
+		t.Errorf("widgets has %d metadata entries, want the stream and its 5 fields", len(w.Metadata))
+	}
+	// The discovered catalog, passed back unchanged, syncs everything.
+	all := runTap(t, r, "--config", testConfig(t, nil), "--catalog", writeFile(t, "catalog.json", res.stdout))
+	checkSync(t, all)
+	if len(all.records("widgets")) != 5 || len(all.records("colors")) != 2 {
+		t.Fatalf("discovered catalog synced %d widgets, %d colors", len(all.records("widgets")), len(all.records("colors")))
+	}
+	// A failing discover is CRITICAL.
+	bad := runTap(t, r, "--config", writeFile(t, "c.json", `{}`), "--discover")
+	if bad.code != 1 || !strings.HasPrefix(lastLine(bad.stderr), "CRITICAL Config validation error") || bad.stdout != "" {
+		t.Errorf("bad config discover: exit %d stdout %q stderr %q", bad.code, bad.stdout, bad.stderr)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// airbyteRead runs the Airbyte read of the same source: every stream,
+// incremental where it can be.
+func airbyteRead(t *testing.T, r *source.Runner, config, state string) (map[string][]string, []protocol.State) {
+	t.Helper()
+	conn, _ := r.Source.Open(context.Background(), json.RawMessage(`{}`), source.Env{})
+	cat := writeFile(t, "catalog.json", source.Configure(conn.Streams(), true))
+	args := []string{"read", "--config", config, "--catalog", cat}
+	if state != "" {
+		args = append(args, "--state", state)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := r.Run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("airbyte read: exit %d\n%s", code, stdout.String())
+	}
+	recs := map[string][]string{}
+	var states []protocol.State
+	_, err := source.Summarize(bytes.NewReader(stdout.Bytes()), func(stream string, data json.RawMessage) {
+		recs[stream] = append(recs[stream], string(data))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		var m protocol.Message
+		_ = json.Unmarshal(sc.Bytes(), &m)
+		if m.State != nil {
+			states = append(states, *m.State)
+		}
+	}
+	return recs, states
+}
+
+func TestSyncMatchesAirbyteRead(t *testing.T) {
+	r := newTestRunner()
+	config := testConfig(t, nil)
+	res := runTap(t, r, "--config", config)
+	checkSync(t, res)
+	recs, states := airbyteRead(t, r, config, "")
+	for _, stream := range []string{"widgets", "colors"} {
+		if got := res.records(stream); !reflect.DeepEqual(got, recs[stream]) {
+			t.Errorf("%s: singer records\n%v\nairbyte records\n%v", stream, got, recs[stream])
+		}
+	}
+	// Same checkpoints: one Singer STATE per Airbyte STATE, whose bookmark is that stream_state.
+	sst := res.ofType("STATE")
+	if len(sst) != len(states) {
+		t.Fatalf("%d Singer states, %d Airbyte states", len(sst), len(states))
+	}
+	for i, st := range states {
+		name := st.Stream.StreamDescriptor.Name
+		if got := string(sst[i].Value.Bookmarks[name]); got != string(st.Stream.StreamState) {
+			t.Errorf("state %d: bookmark %s = %s, Airbyte stream_state %s", i, name, got, st.Stream.StreamState)
+		}
+	}
+	// Exact bytes: digits and text pass through unchanged.
+	if !strings.Contains(res.stdout, `"price":10.10`) || !strings.Contains(res.stdout, `"name":"two <&>"`) || !strings.Contains(res.stdout, `"price":1e2`) {
+		t.Errorf("record bytes changed:\n%s", res.stdout)
+	}
+	// SCHEMA messages: keys and bookmark properties.
+	for _, m := range res.ofType("SCHEMA") {
+		want := map[string][]string{"widgets": {"updated"}, "colors": {}}[m.Stream]
+		if !reflect.DeepEqual(m.KeyProperties, []string{"id"}) || !reflect.DeepEqual(m.BookmarkProperties, want) {
+			t.Errorf("SCHEMA %s: key_properties %v bookmark_properties %v", m.Stream, m.KeyProperties, m.BookmarkProperties)
+		}
+	}
+	if n := len(res.ofType("SCHEMA")); n != 2 {
+		t.Errorf("%d SCHEMA messages, want one per stream", n)
+	}
+	// The other way of invoking it: `source-test singer ...`.
+	var out, errb bytes.Buffer
+	if code := r.Main(context.Background(), "source-test", []string{"singer", "--config", config}, &out, &errb); code != 0 || strings.Count(out.String(), `"type":"RECORD"`) != 7 {
+		t.Errorf("source-test singer: exit %d, %d records", code, strings.Count(out.String(), `"type":"RECORD"`))
+	}
+	// The Airbyte commands are untouched by the program-name dispatch.
+	out.Reset()
+	if code := r.Main(context.Background(), "source-test", []string{"spec"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), `{"type":"SPEC"`) {
+		t.Errorf("spec: exit %d %s", code, out.String())
+	}
+}
+
+// selectionCatalog is the discovered catalog with colors deselected, and in
+// widgets: name deselected, meta.b deselected, id deselected (automatic, so
+// kept anyway).
+func selectionCatalog(t *testing.T, r *source.Runner, edit func(*Catalog)) string {
+	t.Helper()
+	res := runTap(t, r, "--config", testConfig(t, nil), "--discover")
+	var cat Catalog
+	if err := json.Unmarshal([]byte(res.stdout), &cat); err != nil {
+		t.Fatal(err)
+	}
+	edit(&cat)
+	return writeFile(t, "catalog.json", cat)
+}
+
+func setMeta(e *CatalogEntry, key string, value any, breadcrumb ...string) {
+	if breadcrumb == nil {
+		breadcrumb = []string{}
+	}
+	if md := e.metadataAt(breadcrumb...); md != nil {
+		md[key] = value
+		return
+	}
+	e.Metadata = append(e.Metadata, Metadata{Breadcrumb: breadcrumb, Metadata: map[string]any{key: value}})
+}
+
+func TestStreamAndFieldSelection(t *testing.T) {
+	r := newTestRunner()
+	cat := selectionCatalog(t, r, func(c *Catalog) {
+		setMeta(&c.Streams[0], "selected", true)
+		setMeta(&c.Streams[0], "selected", false, "properties", "name")
+		setMeta(&c.Streams[0], "selected", "false", "properties", "id")
+		setMeta(&c.Streams[0], "selected", false, "properties", "meta", "properties", "b")
+		setMeta(&c.Streams[1], "selected", false)
+	})
+	res := runTap(t, r, "--config", testConfig(t, nil), "--catalog", cat)
+	checkSync(t, res)
+	if n := len(res.records("colors")); n != 0 {
+		t.Errorf("deselected colors emitted %d records", n)
+	}
+	for _, m := range res.ofType("SCHEMA") {
+		if m.Stream != "widgets" {
+			t.Errorf("SCHEMA for deselected %s", m.Stream)
+		}
+		var s struct {
+			Required   []string                   `json:"required"`
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		_ = json.Unmarshal(m.Schema, &s)
+		if _, ok := s.Properties["name"]; ok || !reflect.DeepEqual(s.Required, []string{"id"}) {
+			t.Errorf("schema still has name: required %v, properties %v", s.Required, keys(s.Properties))
+		}
+		if strings.Contains(string(s.Properties["meta"]), `"b"`) {
+			t.Errorf("schema still has meta.b: %s", s.Properties["meta"])
+		}
+		if _, ok := s.Properties["id"]; !ok {
+			t.Error("automatic id dropped from the schema")
+		}
+	}
+	want := []string{
+		`{"id":1,"updated":"2024-01-01","price":10.10,"meta":{"a":"x"}}`,
+		`{"id":2,"updated":"2024-01-02","price":0.30,"meta":null}`,
+		`{"id":3,"updated":"2024-01-03","price":1e2,"meta":{}}`,
+		`{"id":4,"updated":"2024-01-04","price":null}`,
+		`{"id":5,"updated":"2024-01-05","price":-7.25,"meta":{"a":"á"}}`,
+	}
+	if got := res.records("widgets"); !reflect.DeepEqual(got, want) {
+		t.Errorf("widgets records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Bookmarks carry only what was synced (and what the input state had).
+	last := res.ofType("STATE")
+	if bm := last[len(last)-1].Value.Bookmarks; len(bm) != 1 || bm["widgets"] == nil {
+		t.Errorf("final bookmarks %v", bm)
+	}
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestSelectionForms(t *testing.T) {
+	r := newTestRunner()
+	config := testConfig(t, nil)
+	for _, c := range []struct {
+		name    string
+		catalog string
+		widgets int
+		colors  int
+	}{
+		{"string selected", `{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":"true"}}]}]}`, 0, 2},
+		{"legacy schema selected (--properties style)", `{"streams":[{"tap_stream_id":"widgets","schema":{"selected":true}}]}`, 5, 0},
+		{"selected-by-default false", `{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected-by-default":false}}]},{"stream":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected-by-default":true}}]}]}`, 0, 2},
+		{"explicit false beats default", `{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":false,"selected-by-default":true}}]},{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]}]}`, 5, 0},
+		{"unknown deselected stream ignored", `{"streams":[{"tap_stream_id":"gone","metadata":[{"breadcrumb":[],"metadata":{"selected":false}}]},{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]}]}`, 0, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, flag := range []string{"--catalog", "--properties"} {
+				res := runTap(t, r, "--config", config, flag, writeFile(t, "cat.json", c.catalog))
+				checkSync(t, res)
+				if w, col := len(res.records("widgets")), len(res.records("colors")); w != c.widgets || col != c.colors {
+					t.Errorf("%s: %d widgets, %d colors; want %d, %d", flag, w, col, c.widgets, c.colors)
+				}
+			}
+		})
+	}
+	// A field with its own metadata under a legacy-selected stream.
+	res := runTap(t, r, "--config", config, "--properties", writeFile(t, "cat.json",
+		`{"streams":[{"tap_stream_id":"widgets","schema":{"selected":true,"properties":{"price":{"selected":false}}}}]}`))
+	checkSync(t, res)
+	if recs := res.records("widgets"); len(recs) != 5 || strings.Contains(recs[0], "price") {
+		t.Errorf("legacy field deselection ignored: %v", recs)
+	}
+}
+
+func TestReplicationMethod(t *testing.T) {
+	r := newTestRunner()
+	config := testConfig(t, nil)
+	state := writeFile(t, "state.json", `{"bookmarks":{"widgets":{"updated":"2024-01-03"}}}`)
+	full := `{"streams":[{"tap_stream_id":"widgets","replication_method":"INCREMENTAL","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-method":"FULL_TABLE"}}]}]}`
+	res := runTap(t, r, "--config", config, "--state", state, "--catalog", writeFile(t, "c.json", full))
+	checkSync(t, res)
+	if n := len(res.records("widgets")); n != 5 {
+		t.Errorf("FULL_TABLE read %d widgets, want all 5 (state ignored)", n)
+	}
+	if m := res.ofType("SCHEMA")[0]; len(m.BookmarkProperties) != 0 {
+		t.Errorf("FULL_TABLE SCHEMA has bookmark_properties %v", m.BookmarkProperties)
+	}
+	legacyTop := `{"streams":[{"tap_stream_id":"widgets","replication_method":"FULL_TABLE","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]}]}`
+	if n := len(runTap(t, r, "--config", config, "--state", state, "--catalog", writeFile(t, "c.json", legacyTop)).records("widgets")); n != 5 {
+		t.Errorf("top-level FULL_TABLE read %d widgets, want 5", n)
+	}
+	incr := `{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-method":"INCREMENTAL","replication-key":"updated"}}]}]}`
+	res = runTap(t, r, "--config", config, "--state", state, "--catalog", writeFile(t, "c.json", incr))
+	checkSync(t, res)
+	if n := len(res.records("widgets")); n != 2 {
+		t.Errorf("INCREMENTAL from 2024-01-03 read %d widgets, want 2", n)
+	}
+	for name, c := range map[string]struct{ catalog, mention string }{
+		"incremental without cursor": {`{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-method":"INCREMENTAL"}}]}]}`, "FULL_TABLE only"},
+		"wrong replication key":      {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-key":"name"}}]}]}`, `only valid replication key is "updated"`},
+		"log based":                  {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-method":"LOG_BASED"}}]}]}`, "LOG_BASED"},
+		"unknown selected stream":    {`{"streams":[{"tap_stream_id":"gadgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]}]}`, `"gadgets"`},
+		"nothing selected":           {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":false}}]}]}`, "selects no stream"},
+		"duplicate stream":           {`{"streams":[{"tap_stream_id":"widgets"},{"tap_stream_id":"widgets"}]}`, "twice"},
+		"not a catalog":              {`[1,2]`, "not a Singer catalog"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := runTap(t, r, "--config", config, "--catalog", writeFile(t, "c.json", c.catalog))
+			if res.code != 1 || res.stdout != "" || !strings.HasPrefix(lastLine(res.stderr), "CRITICAL") || !strings.Contains(res.stderr, c.mention) {
+				t.Errorf("exit %d stdout %q stderr %q; want exit 1, nothing on stdout, CRITICAL mentioning %s", res.code, res.stdout, res.stderr, c.mention)
+			}
+		})
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	config := testConfig(t, nil)
+	r1 := newTestRunner(defaultWidgets[:3]...)
+	first := runTap(t, r1, "--config", config)
+	checkSync(t, first)
+	state := first.lastState(t)
+
+	// The source gains two rows; the next run reads only those.
+	r2 := newTestRunner()
+	second := runTap(t, r2, "--config", config, "--state", state)
+	checkSync(t, second)
+	if got := second.records("widgets"); len(got) != 2 || !strings.Contains(got[0], `"id":4`) || !strings.Contains(got[1], `"id":5`) {
+		t.Errorf("second run widgets: %v", got)
+	}
+	// The same state, written as Airbyte would pass it, or as a whole STATE
+	// message, reads the same.
+	abRecs, abStates := airbyteRead(t, r1, config, "")
+	var arr []protocol.State
+	for _, s := range abStates {
+		s.SourceStats = nil
+		arr = append(arr, s)
+	}
+	airbyteState := writeFile(t, "airbyte_state.json", arr)
+	if len(abRecs["widgets"]) != 3 {
+		t.Fatalf("airbyte first read: %d widgets", len(abRecs["widgets"]))
+	}
+	stateMsg := first.ofType("STATE")
+	for name, path := range map[string]string{"airbyte array": airbyteState, "STATE message": writeFile(t, "msg.json", stateMsg[len(stateMsg)-1].raw)} {
+		res := runTap(t, r2, "--config", config, "--state", path)
+		checkSync(t, res)
+		if got := res.records("widgets"); !reflect.DeepEqual(got, second.records("widgets")) {
+			t.Errorf("%s: widgets %v", name, got)
+		}
+	}
+	// Bookmarks of streams not synced this run are carried forward.
+	onlyColors := writeFile(t, "c.json", `{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]}]}`)
+	third := runTap(t, r2, "--config", config, "--state", second.lastState(t), "--catalog", onlyColors)
+	checkSync(t, third)
+	st := third.ofType("STATE")
+	if bm := st[len(st)-1].Value.Bookmarks; string(bm["widgets"]) != `{"updated":"2024-01-05"}` {
+		t.Errorf("widgets bookmark not carried forward: %v", bm)
+	}
+	// Empty inputs are no state.
+	for _, body := range []string{"", "null", "{}", `{"bookmarks":{}}`, `{"bookmarks":null}`, "[]"} {
+		res := runTap(t, r2, "--config", config, "--state", writeFile(t, "s.json", body))
+		checkSync(t, res)
+		if n := len(res.records("widgets")); n != 5 {
+			t.Errorf("state %q: %d widgets, want a first sync's 5", body, n)
+		}
+	}
+	// A state that is not this tap's fails before reading anything.
+	for body, mention := range map[string]string{
+		`{"bookmarks":{"gadgets":{}}}`:             `"gadgets"`,
+		`{"bookmarks":{"widgets":{"x":1}}}`:        "widgets",
+		`{"bookmarks":{"widgets":"2024"}}`:         "JSON object",
+		`{"bookmarks":[1]}`:                        "bookmarks",
+		`{"type":"STATE","value":{"bookmarks":1}}`: "bookmarks",
+	} {
+		res := runTap(t, r2, "--config", config, "--state", writeFile(t, "s.json", body))
+		if res.code != 1 || res.stdout != "" || !strings.HasPrefix(lastLine(res.stderr), "CRITICAL") || !strings.Contains(res.stderr, mention) {
+			t.Errorf("state %s: exit %d stdout %q stderr %q", body, res.code, res.stdout, res.stderr)
+		}
+	}
+}
+
+func TestFailureIsCritical(t *testing.T) {
+	r := newTestRunner()
+	res := runTap(t, r, "--config", testConfig(t, map[string]any{"fail": "colors"}))
+	if res.code != 1 {
+		t.Fatalf("exit %d", res.code)
+	}
+	// The other stream is complete; the failed one's records before the error are out.
+	if len(res.records("widgets")) != 5 || len(res.records("colors")) != 2 {
+		t.Errorf("%d widgets, %d colors", len(res.records("widgets")), len(res.records("colors")))
+	}
+	if !strings.Contains(res.stderr, "ERROR stream colors: colors API down (key **") || !strings.HasPrefix(lastLine(res.stderr), "CRITICAL During the sync, the following streams did not sync successfully") {
+		t.Errorf("stderr:\n%s", res.stderr)
+	}
+	if !strings.Contains(res.stderr, `"status":"failed","stream":"colors"`) {
+		t.Errorf("no failed record_count metric:\n%s", res.stderr)
+	}
+	// Every stdout line is still a Singer message; the last STATE is the resume point.
+	if bm := res.ofType("STATE"); len(bm) == 0 || bm[len(bm)-1].Value.Bookmarks["widgets"] == nil {
+		t.Error("no widgets bookmark after a partial failure")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	r := newTestRunner()
+	config := testConfig(t, nil)
+	for _, args := range [][]string{
+		{},
+		{"--discover"},
+		{"--config", config, "--config", config},
+		{"--config", config, "--catalog", "a", "--properties", "b"},
+		{"--about", "--format", "xml"},
+		{"--nope"},
+		{"--config", config, "extra"},
+	} {
+		res := runTap(t, r, args...)
+		if res.code != 2 || res.stdout != "" || !strings.HasPrefix(res.stderr, "CRITICAL tap-test: ") {
+			t.Errorf("%v: exit %d stdout %q stderr %q; want 2, CRITICAL first", args, res.code, res.stdout, res.stderr)
+		}
+	}
+	if res := runTap(t, r, "--help"); res.code != 0 || !strings.Contains(res.stdout, "--catalog") {
+		t.Errorf("--help: exit %d %s", res.code, res.stdout)
+	}
+	if res := runTap(t, r, "--version"); res.code != 0 || res.stdout != "tap-test "+source.Version+" (source-test)\n" {
+		t.Errorf("--version: %q", res.stdout)
+	}
+	if res := runTap(t, r, "--config", "/nonexistent.json"); res.code != 1 || !strings.Contains(res.stderr, "CRITICAL cannot read --config /nonexistent.json") {
+		t.Errorf("missing config: exit %d %q", res.code, res.stderr)
+	}
+	// The Airbyte usage lists the singer command.
+	var out bytes.Buffer
+	r.Run(context.Background(), []string{"help"}, &out, &out)
+	if !strings.Contains(out.String(), "singer") || !strings.Contains(out.String(), "tap-test") {
+		t.Errorf("usage does not list the singer command:\n%s", out.String())
+	}
+}
+
+// TestBridgeSplitWrites feeds the bridge Airbyte output in every chunking
+// a buffered writer could produce: the Singer output must not depend on it.
+func TestBridgeSplitWrites(t *testing.T) {
+	r := newTestRunner()
+	config := testConfig(t, nil)
+	var airbyte bytes.Buffer
+	conn, _ := r.Source.Open(context.Background(), json.RawMessage(`{}`), source.Env{})
+	streams := conn.Streams()
+	plans, _, err := Plan(streams, nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := r.Run(context.Background(), []string{"read", "--config", config, "--catalog", writeFile(t, "c.json", source.Configure(streams, true))}, &airbyte, &airbyte); code != 0 {
+		t.Fatal(airbyte.String())
+	}
+	translate := func(chunk int) string {
+		var out, errb bytes.Buffer
+		b := newBridge("tap-test", &out, &errb)
+		b.start(plans, nil)
+		in := airbyte.Bytes()
+		for len(in) > 0 {
+			n := min(chunk, len(in))
+			if _, err := b.Write(in[:n]); err != nil {
+				t.Fatal(err)
+			}
+			in = in[n:]
+		}
+		if code := b.close(0); code != 0 {
+			t.Fatalf("close: %d\n%s", code, errb.String())
+		}
+		// time_extracted comes from emitted_at, so the output is a pure function of the input.
+		return out.String()
+	}
+	whole := translate(1 << 30)
+	if strings.Count(whole, `"type":"RECORD"`) != 7 {
+		t.Fatalf("translation:\n%s", whole)
+	}
+	for _, chunk := range []int{1, 7, 64, 4096} {
+		if got := translate(chunk); got != whole {
+			t.Errorf("chunks of %d bytes translate differently", chunk)
+		}
+	}
+}
