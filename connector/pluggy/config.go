@@ -112,18 +112,7 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 // NormalizeConfig accepts item_ids as one comma-separated string, the way
 // Actual Budget users keep them, and turns it into the list the spec wants.
 func (Source) NormalizeConfig(cfg map[string]any) {
-	s, ok := cfg["item_ids"].(string)
-	if !ok {
-		return
-	}
-	var ids []any
-	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\t' }) {
-		ids = append(ids, part)
-	}
-	if ids == nil {
-		ids = []any{}
-	}
-	cfg["item_ids"] = ids
+	source.SplitListField(cfg, "item_ids")
 }
 
 func (s *settings) String() string {
