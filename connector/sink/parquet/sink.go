@@ -1,0 +1,471 @@
+package parquet
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	pq "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Defaults of Options.
+const (
+	DefaultRowsPerFile  = 1_000_000
+	DefaultRowGroupRows = 65_536
+)
+
+// Key-value metadata written in every file's footer.
+const (
+	MetaStream     = "source_pluggy.stream"
+	MetaSyncMode   = "source_pluggy.sync_mode"
+	MetaVersion    = "source_pluggy.connector_version"
+	MetaJSONSchema = "source_pluggy.json_schema"
+	MetaRunStart   = "source_pluggy.run_started_at"
+)
+
+// Compression is a file's compression codec.
+type Compression string
+
+const (
+	Zstd   Compression = "zstd"
+	Snappy Compression = "snappy"
+	None   Compression = "none"
+)
+
+func (c Compression) codec() (compress.Compression, error) {
+	switch c {
+	case Zstd, "":
+		return compress.Codecs.Zstd, nil
+	case Snappy:
+		return compress.Codecs.Snappy, nil
+	case None:
+		return compress.Codecs.Uncompressed, nil
+	}
+	return 0, fmt.Errorf("unknown Parquet compression %q: use zstd, snappy or none", string(c))
+}
+
+// Options configures the sinks of one read.
+type Options struct {
+	// Dir is the root directory; each stream writes under Dir/<stream>/.
+	Dir         string
+	Compression Compression // default zstd
+	// RowsPerFile rotates the file after that many rows. Default 1,000,000.
+	RowsPerFile int64
+	// RowGroupRows is how many rows are buffered before a row group is
+	// written: the sink's memory is about one row group. Default 65,536.
+	RowGroupRows int
+	// Version is the connector version recorded in each file.
+	Version string
+	// Start is the run's start, which names the files and bounds the stale
+	// temporaries removed at open. Default now.
+	Start time.Time
+}
+
+// Sinks writes every record of every stream of one read to Parquet files.
+// It implements source.Sinks; see the package doc for the guarantees.
+type Sinks struct {
+	opts  Options
+	codec compress.Compression
+	stamp string // the run's start, yyyyMMddTHHmmssZ
+
+	mu      sync.Mutex
+	roots   map[string]*node // derived at Open, handed to OpenStream
+	writers []*Writer
+}
+
+var (
+	_ source.Sinks      = (*Sinks)(nil)
+	_ source.RecordSink = (*Writer)(nil)
+)
+
+// Open prepares the sinks of a read of streams: it derives every stream's
+// Parquet schema (so a schema the sink cannot map fails before anything is
+// read), creates Dir/<stream>/ and removes the temporaries that crashed runs
+// left there, i.e. hidden .part-*.parquet.tmp files older than opts.Start.
+// Files are only created once a stream has records.
+func Open(streams []source.Stream, opts Options) (*Sinks, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("parquet: no directory")
+	}
+	codec, err := opts.Compression.codec()
+	if err != nil {
+		return nil, source.ConfigErrorf("%v", err)
+	}
+	if opts.RowsPerFile <= 0 {
+		opts.RowsPerFile = DefaultRowsPerFile
+	}
+	if opts.RowGroupRows <= 0 {
+		opts.RowGroupRows = DefaultRowGroupRows
+	}
+	if int64(opts.RowGroupRows) > opts.RowsPerFile {
+		opts.RowGroupRows = int(opts.RowsPerFile)
+	}
+	if opts.Start.IsZero() {
+		opts.Start = time.Now()
+	}
+	s := &Sinks{opts: opts, codec: codec, stamp: opts.Start.UTC().Format("20060102T150405Z"), roots: map[string]*node{}}
+	for _, st := range streams {
+		name := st.Name()
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+			return nil, fmt.Errorf("parquet: stream name %q cannot be a directory name", name)
+		}
+		root, err := deriveRoot(st.Schema())
+		if err != nil {
+			return nil, fmt.Errorf("parquet: stream %s: mapping its JSON Schema to Parquet: %w", name, err)
+		}
+		s.roots[name] = root
+		dir := filepath.Join(opts.Dir, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, source.ConfigErrorf("cannot create the Parquet directory %s: %v", dir, err)
+		}
+		if err := removeStale(dir, opts.Start); err != nil {
+			return nil, fmt.Errorf("parquet: stream %s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
+// isTemp reports whether name is one of the sink's temporary files.
+func isTemp(name string) bool {
+	return strings.HasPrefix(name, ".part-") && strings.HasSuffix(name, ".parquet.tmp")
+}
+
+// removeStale deletes the temporaries in dir last modified before start: a
+// crashed run's half-written files. A temporary is never a visible file, so
+// nothing a reader could see is removed.
+func removeStale(dir string, start time.Time) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isTemp(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if info.ModTime().Before(start) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("removing a stale temporary file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// OpenStream returns the sink of one stream; Open must have been given it.
+func (s *Sinks) OpenStream(st source.Stream, mode protocol.SyncMode) (source.RecordSink, error) {
+	return s.Stream(st, mode)
+}
+
+// Stream is OpenStream returning the concrete type.
+func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := st.Name()
+	root, ok := s.roots[name]
+	if !ok {
+		return nil, fmt.Errorf("parquet: stream %s was not opened", name)
+	}
+	delete(s.roots, name) // a node tree holds builders: one writer each
+	schema := root.arrowSchema(nil)
+	w := &Writer{
+		sinks:  s,
+		stream: name,
+		dir:    filepath.Join(s.opts.Dir, name),
+		root:   root,
+		schema: schema,
+		meta: [][2]string{
+			{MetaStream, name},
+			{MetaSyncMode, string(mode)},
+			{MetaVersion, s.opts.Version},
+			{MetaRunStart, s.opts.Start.UTC().Format(time.RFC3339Nano)},
+			{MetaJSONSchema, string(st.Schema())},
+		},
+		props: pq.NewWriterProperties(
+			pq.WithCompression(s.codec),
+			pq.WithMaxRowGroupLength(int64(s.opts.RowGroupRows)),
+			pq.WithAllocator(memory.DefaultAllocator),
+		),
+	}
+	w.conv.root = root
+	w.rb = array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	root.bindChildren(w.rb.Field)
+	s.writers = append(s.writers, w)
+	return w, nil
+}
+
+// Close commits every stream's open file and releases the builders. The
+// error joins every stream's.
+func (s *Sinks) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, w := range s.writers {
+		errs = append(errs, w.close())
+	}
+	s.writers = nil
+	return errors.Join(errs...)
+}
+
+// Writer is one stream's sink: it buffers a row group in Arrow builders,
+// streams row groups into a hidden temporary file and publishes the file
+// under its final name once the footer is on disk.
+type Writer struct {
+	sinks  *Sinks
+	stream string
+	dir    string
+	root   *node
+	schema *arrow.Schema
+	meta   [][2]string
+	props  *pq.WriterProperties
+	rb     *array.RecordBuilder
+	conv   converter
+	seq    int
+
+	// The file being written; fw is nil between files.
+	file      *os.File
+	buf       *bufio.Writer
+	fw        *pqarrow.FileWriter
+	tmp       string
+	fileRows  int64
+	batchRows int
+
+	err       error // sticky: after a failure every call returns it
+	committed []string
+}
+
+// Files returns the paths of the files committed so far.
+func (w *Writer) Files() []string { return w.committed }
+
+// Write appends one record. committed is true when the record completed a
+// file, which is now durable under its final name with every earlier record.
+//
+// A record the sink cannot store exactly (a value that would need rounding,
+// a required field missing, a timestamp that is not RFC 3339) fails the
+// write with a *FieldError naming the stream, field and value. The sink then
+// stops: the file in progress is deleted, and its records are read again
+// next run, because the state that covers them was never emitted.
+func (w *Writer) Write(data []byte) (committed bool, err error) {
+	if w.err != nil {
+		return false, w.err
+	}
+	if w.fw == nil {
+		if err := w.openFile(); err != nil {
+			return false, w.fail(fmt.Errorf("parquet: stream %s: %w", w.stream, err))
+		}
+	}
+	if err := w.conv.record(data); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			fe.Stream = w.stream
+		} else {
+			err = fmt.Errorf("parquet: stream %s: record is not a JSON object the sink can read: %w", w.stream, err)
+		}
+		return false, w.fail(err)
+	}
+	w.batchRows++
+	w.fileRows++
+	if w.batchRows >= w.sinks.opts.RowGroupRows {
+		if err := w.flushBatch(); err != nil {
+			return false, w.fail(err)
+		}
+	}
+	if w.fileRows >= w.sinks.opts.RowsPerFile {
+		if err := w.commitFile(); err != nil {
+			return false, w.fail(err)
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// Commit publishes the file in progress, if it has rows.
+func (w *Writer) Commit() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.fw == nil {
+		return nil
+	}
+	if err := w.commitFile(); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+func (w *Writer) close() error {
+	err := w.Commit()
+	if w.rb != nil {
+		w.rb.Release()
+		w.rb = nil
+	}
+	return err
+}
+
+// fail makes err sticky and deletes the file in progress.
+func (w *Writer) fail(err error) error {
+	w.err = err
+	if w.file != nil {
+		w.file.Close()
+		os.Remove(w.tmp)
+	}
+	w.file, w.buf, w.fw = nil, nil, nil
+	if w.rb != nil {
+		w.rb.Release()
+		w.rb = nil
+	}
+	return err
+}
+
+// names returns the final and temporary names of file number seq.
+func (w *Writer) names(seq int) (final, tmp string) {
+	name := fmt.Sprintf("part-%s-%05d.parquet", w.sinks.stamp, seq)
+	return filepath.Join(w.dir, name), filepath.Join(w.dir, "."+name+".tmp")
+}
+
+// openFile creates the next hidden temporary file and starts a Parquet
+// writer on it. Sequence numbers already taken, by this run or by another
+// that started in the same second, are skipped.
+func (w *Writer) openFile() error {
+	for {
+		w.seq++
+		final, tmp := w.names(w.seq)
+		if _, err := os.Lstat(final); err == nil {
+			continue
+		}
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		w.file, w.tmp = f, tmp
+		break
+	}
+	// The writer gets a bufio.Writer, not the *os.File: pqarrow closes a
+	// sink that is an io.Closer, and the file must be synced first.
+	w.buf = bufio.NewWriterSize(w.file, 1<<20)
+	fw, err := pqarrow.NewFileWriter(w.schema, w.buf, w.props, pqarrow.DefaultWriterProps())
+	if err != nil {
+		return err
+	}
+	for _, kv := range w.meta {
+		if err := fw.AppendKeyValueMetadata(kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	w.fw = fw
+	w.fileRows, w.batchRows = 0, 0
+	return nil
+}
+
+// flushBatch writes the buffered rows as one row group.
+func (w *Writer) flushBatch() error {
+	rec := w.rb.NewRecordBatch()
+	defer rec.Release()
+	w.batchRows = 0
+	if err := w.fw.Write(rec); err != nil {
+		return fmt.Errorf("parquet: stream %s: writing a row group: %w", w.stream, err)
+	}
+	return nil
+}
+
+// commitFile writes the footer, syncs the file, and links it under its
+// final name (never replacing a file), then syncs the directory. Only then
+// is it visible and counted as committed.
+func (w *Writer) commitFile() error {
+	if w.batchRows > 0 {
+		if err := w.flushBatch(); err != nil {
+			return err
+		}
+	}
+	wrap := func(what string, err error) error {
+		return fmt.Errorf("parquet: stream %s: %s %s: %w", w.stream, what, w.tmp, err)
+	}
+	if err := w.fw.Close(); err != nil {
+		return wrap("writing the footer of", err)
+	}
+	if err := w.buf.Flush(); err != nil {
+		return wrap("writing", err)
+	}
+	if err := w.file.Sync(); err != nil {
+		return wrap("syncing", err)
+	}
+	if err := w.file.Close(); err != nil {
+		return wrap("closing", err)
+	}
+	w.file = nil
+	final, err := w.publish()
+	if err != nil {
+		return wrap("publishing", err)
+	}
+	if err := syncDir(w.dir); err != nil {
+		return wrap("syncing the directory of", err)
+	}
+	w.committed = append(w.committed, final)
+	w.fw, w.buf, w.tmp = nil, nil, ""
+	w.fileRows = 0
+	return nil
+}
+
+// publish gives the synced temporary its final name. A hard link fails
+// rather than replace a file that appeared meanwhile (then the next sequence
+// number is tried); on file systems without hard links it falls back to a
+// rename after checking the name is free.
+func (w *Writer) publish() (string, error) {
+	for {
+		final, _ := w.names(w.seq)
+		err := os.Link(w.tmp, final)
+		if err == nil {
+			if err := os.Remove(w.tmp); err != nil {
+				return "", err
+			}
+			return final, nil
+		}
+		if errors.Is(err, fs.ErrExist) {
+			w.seq++
+			continue
+		}
+		if _, serr := os.Lstat(final); serr == nil {
+			w.seq++
+			continue
+		}
+		if rerr := os.Rename(w.tmp, final); rerr != nil {
+			return "", rerr
+		}
+		return final, nil
+	}
+}
+
+// syncDir makes a directory entry change durable. File systems that cannot
+// sync a directory (EINVAL) are not an error.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) {
+		err = nil
+	}
+	return errors.Join(err, d.Close())
+}

@@ -1,0 +1,502 @@
+package parquet
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/parquet/compress"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// kitchenSchema has one property of every shape the sink maps.
+const kitchenSchema = `{
+  "type": "object",
+  "required": ["id", "n"],
+  "properties": {
+    "id": {"type": "string"},
+    "n": {"type": "integer"},
+    "amount": {"type": ["number", "null"]},
+    "rate": {"type": ["number", "null"], "x-decimal-scale": 8},
+    "strAmount": {"type": ["string", "null"], "x-decimal-string": true},
+    "strRate": {"type": ["string", "null"], "x-decimal-string": true, "x-decimal-scale": 6},
+    "at": {"type": ["string", "null"], "format": "date-time"},
+    "day": {"type": ["string", "null"], "format": "date"},
+    "when": {"type": ["string", "null"], "x-lenient-time": true},
+    "ok": {"type": ["boolean", "null"]},
+    "note": {"type": ["string", "null"]},
+    "meta": {"type": ["object", "null"], "properties": {
+      "a": {"type": ["string", "null"]},
+      "inner": {"type": ["object", "null"], "required": ["k"], "properties": {
+        "k": {"type": "string"},
+        "v": {"type": ["number", "null"]}
+      }}
+    }},
+    "attrs": {"type": ["object", "null"], "properties": {}},
+    "tags": {"type": ["array", "null"], "items": {"type": ["string", "null"]}},
+    "lines": {"type": ["array", "null"], "items": {"type": ["object", "null"], "properties": {
+      "qty": {"type": ["integer", "null"]},
+      "price": {"type": ["number", "null"]},
+      "due": {"type": ["string", "null"], "x-lenient-time": true},
+      "sub": {"type": ["object", "null"], "properties": {"x": {"type": ["boolean", "null"]}}}
+    }}},
+    "anything": {},
+    "mixed": {"type": ["string", "number", "null"]}
+  }
+}`
+
+var kitchenRecords = []string{
+	`{"id":"a1","n":1,"amount":56.8248,"rate":0.12345678,"strAmount":"-1234.50","strRate":"1.000001",` +
+		`"at":"2024-05-01T10:20:30.123Z","day":"2024-02-29","when":"2024-05","ok":true,` +
+		`"note":"Padaria São João 🥐 \u00e3\n\"quoted\" \ud83d\ude00 \\ \/","meta":{"a":"x","inner":{"k":"K","v":-0.01}},` +
+		`"attrs":{"free":[1,2,{"deep":true}]},"tags":["a","b"],` +
+		`"lines":[{"qty":2,"price":10.5,"due":"2024-06-01T00:00:00","sub":{"x":false}},null,{"qty":null}],` +
+		`"anything":[1,"two"],"mixed":3.5,"unknown":{"kept":"only in JSON"}}`,
+	`{"id":"a2","n":-9223372036854775808}`,
+	`{"id":"a3","n":9223372036854775807,"amount":null,"rate":null,"strAmount":null,"strRate":null,"at":null,"day":null,` +
+		`"when":null,"ok":null,"note":null,"meta":null,"attrs":null,"tags":null,"lines":null,"anything":null,"mixed":null}`,
+	`{"id":"a4","n":0,"amount":1e3,"meta":{},"lines":[],"tags":[],"when":"05-2024","at":"2024-05-01T07:20:30-03:00","mixed":"text"}`,
+	`{"id":"a5","n":5,"amount":12345678901234567890123456789012.3456,"when":"not a date","note":"","ok":false,` +
+		`"meta":{"inner":{"k":""}},"at":"2024-12-31T23:59:59.999999Z"}`,
+	`  {"id" : "a6" , "n" : 6 , "when" : "2024-05-01T10:20:30.1234567-03:00", "amount": -0.0, "rate": 1.5E-7, "note": 42}  `,
+}
+
+func kitchen(t testing.TB) testStream {
+	t.Helper()
+	return testStream{name: "kitchen", schema: json.RawMessage(kitchenSchema)}
+}
+
+func raws(recs []string) []json.RawMessage {
+	out := make([]json.RawMessage, len(recs))
+	for i, r := range recs {
+		out[i] = json.RawMessage(r)
+	}
+	return out
+}
+
+// openOne opens the sinks of one stream in a temp dir.
+func openOne(t testing.TB, st testStream, opts Options) (*Sinks, *Writer) {
+	t.Helper()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	if opts.Version == "" {
+		opts.Version = "9.9.9-test"
+	}
+	s, err := Open([]sourceStream{st}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Stream(st, protocol.Incremental)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, w
+}
+
+func writeAll(t testing.TB, w *Writer, recs []json.RawMessage) {
+	t.Helper()
+	for i, r := range recs {
+		if _, err := w.Write(r); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+}
+
+func TestRoundTripEveryShape(t *testing.T) {
+	st := kitchen(t)
+	s, w := openOne(t, st, Options{})
+	writeAll(t, w, raws(kitchenRecords))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := w.Files()
+	if len(files) != 1 {
+		t.Fatalf("files = %v, want one", files)
+	}
+	checkFiles(t, files, st.schema, raws(kitchenRecords))
+
+	// A few values spelled out, so the test does not only trust the
+	// reference implementation in readback_test.go.
+	rows := readArrow(t, files[0])
+	for _, c := range []struct {
+		row  int
+		col  string
+		want any
+	}{
+		{0, "amount", "dec:56.8248"},
+		{0, "at", "ts:2024-05-01T10:20:30.123000Z"},
+		{0, "day", "date:2024-02-29"},
+		{0, "when", "2024-05"},
+		{0, "when_parsed", "ts:2024-05-01T00:00:00.000000Z"},
+		{0, "note", "Padaria São João 🥐 ã\n\"quoted\" 😀 \\ /"},
+		{0, "attrs", `{"free":[1,2,{"deep":true}]}`},
+		{0, "tags", `["a","b"]`},
+		{0, "anything", `[1,"two"]`},
+		{0, "mixed", `3.5`},
+		{1, "n", int64(-9223372036854775808)},
+		{1, "amount", nil},
+		{1, "meta", nil},
+		{3, "amount", "dec:1000"},
+		{3, "at", "ts:2024-05-01T10:20:30.000000Z"},
+		{3, "when_parsed", "ts:2024-05-01T00:00:00.000000Z"},
+		{3, "lines", []any{}},
+		{3, "mixed", `"text"`},
+		{3, "meta", map[string]any{"a": nil, "inner": nil}},
+		{4, "amount", "dec:12345678901234567890123456789012.3456"},
+		{4, "when", "not a date"},
+		{4, "when_parsed", nil},
+		{5, "when_parsed", "ts:2024-05-01T13:20:30.123456Z"},
+		{5, "note", "42"},
+		{5, "rate", "dec:0.00000015"},
+	} {
+		if got := rows[c.row][c.col]; !equalValue(got, c.want) {
+			t.Errorf("row %d %s = %#v, want %#v", c.row, c.col, got, c.want)
+		}
+	}
+	if _, ok := rows[0]["unknown"]; ok {
+		t.Error("a field missing from the schema became a column")
+	}
+	lines := rows[0]["lines"].([]any)
+	if len(lines) != 3 || lines[1] != nil || lines[0].(map[string]any)["due_parsed"] != "ts:2024-06-01T00:00:00.000000Z" {
+		t.Errorf("lines = %#v", lines)
+	}
+}
+
+func equalValue(a, b any) bool { return len(diff("", a, b)) == 0 }
+
+func TestSchemaAndMetadata(t *testing.T) {
+	st := kitchen(t)
+	start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	s, w := openOne(t, st, Options{Start: start})
+	writeAll(t, w, raws(kitchenRecords[:1]))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := w.Files()[0]
+	if got, want := filepath.Base(f), "part-20240501T120000Z-00001.parquet"; got != want {
+		t.Errorf("file name %s, want %s", got, want)
+	}
+	md := fileMeta(t, f)
+	kv := md.KeyValueMetadata()
+	for k, want := range map[string]string{
+		MetaStream:     "kitchen",
+		MetaSyncMode:   "incremental",
+		MetaVersion:    "9.9.9-test",
+		MetaRunStart:   "2024-05-01T12:00:00Z",
+		MetaJSONSchema: kitchenSchema,
+	} {
+		if got := kv.FindValue(k); got == nil || *got != want {
+			t.Errorf("metadata %s = %v, want %q", k, got, want)
+		}
+	}
+	// The Parquet schema, as a reader sees it.
+	tbl := arrowTable(t, f)
+	defer tbl.Release()
+	got := tbl.Schema().String()
+	for _, want := range []string{
+		"id: type=utf8\n", // required: not nullable
+		"n: type=int64\n",
+		"amount: type=decimal(38, 4), nullable",
+		"rate: type=decimal(38, 8), nullable",
+		"strAmount: type=decimal(38, 4), nullable",
+		"strRate: type=decimal(38, 6), nullable",
+		"at: type=timestamp[us, tz=UTC], nullable",
+		"day: type=date32, nullable",
+		"when: type=utf8, nullable",
+		"when_parsed: type=timestamp[us, tz=UTC], nullable",
+		"ok: type=bool, nullable",
+		"meta: type=struct<a: utf8 nullable, inner: struct<k: utf8 nullable, v: decimal(38, 4) nullable> nullable>, nullable",
+		"attrs: type=utf8, nullable",
+		"tags: type=utf8, nullable",
+		"lines: type=list<element: struct<qty: int64 nullable, price: decimal(38, 4) nullable, due: utf8 nullable, due_parsed: timestamp[us, tz=UTC] nullable, sub: struct<x: bool nullable> nullable>, nullable>, nullable",
+		"anything: type=utf8, nullable",
+		"mixed: type=utf8, nullable",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("schema lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestCompression(t *testing.T) {
+	for _, c := range []struct {
+		opt  Compression
+		want compress.Compression
+	}{{"", compress.Codecs.Zstd}, {Zstd, compress.Codecs.Zstd}, {Snappy, compress.Codecs.Snappy}, {None, compress.Codecs.Uncompressed}} {
+		st := kitchen(t)
+		s, w := openOne(t, st, Options{Compression: c.opt})
+		writeAll(t, w, raws(kitchenRecords))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		md := fileMeta(t, w.Files()[0])
+		rg := md.RowGroup(0)
+		for i := 0; i < rg.NumColumns(); i++ {
+			cc, err := rg.ColumnChunk(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cc.Compression() != c.want {
+				t.Errorf("%q: column %d compressed with %v, want %v", c.opt, i, cc.Compression(), c.want)
+			}
+		}
+		checkFiles(t, w.Files(), st.schema, raws(kitchenRecords))
+	}
+	if _, err := Open(nil, Options{Dir: t.TempDir(), Compression: "lz4"}); err == nil || !strings.Contains(err.Error(), "zstd, snappy or none") {
+		t.Errorf("Open with lz4: %v", err)
+	}
+}
+
+// TestRotation writes 7 rows with 3 rows a file and 2 a row group.
+func TestRotation(t *testing.T) {
+	st := kitchen(t)
+	recs := make([]json.RawMessage, 7)
+	for i := range recs {
+		recs[i] = json.RawMessage(strings.Replace(kitchenRecords[i%len(kitchenRecords)], `"id":"`, `"id":"r`+string(rune('0'+i)), 1))
+		if i == 5 { // kitchenRecords[5] has spaces around its values
+			recs[i] = json.RawMessage(strings.Replace(kitchenRecords[5], `"a6"`, `"r5a6"`, 1))
+		}
+	}
+	s, w := openOne(t, st, Options{RowsPerFile: 3, RowGroupRows: 2})
+	var commits []int
+	for i, r := range recs {
+		c, err := w.Write(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c {
+			commits = append(commits, i)
+			if n := len(streamFiles(t, w.dir)); n != len(commits) {
+				t.Errorf("after commit %d: %d visible files", len(commits), n)
+			}
+		}
+	}
+	if want := []int{2, 5}; !equalValue(toAny(commits), toAny(want)) {
+		t.Errorf("Write reported commits after records %v, want %v", commits, want)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil { // nothing new: no empty file
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := streamFiles(t, w.dir)
+	if len(files) != 3 {
+		t.Fatalf("files = %v", files)
+	}
+	for i, f := range files {
+		if want := []int{2, 2, 1}[i]; fileMeta(t, f).NumRowGroups() != want {
+			t.Errorf("%s: %d row groups, want %d", f, fileMeta(t, f).NumRowGroups(), want)
+		}
+		if !strings.HasSuffix(f, []string{"-00001.parquet", "-00002.parquet", "-00003.parquet"}[i]) {
+			t.Errorf("file %d is %s", i, f)
+		}
+	}
+	checkFiles(t, files, st.schema, recs)
+}
+
+func toAny(v []int) []any {
+	out := make([]any, len(v))
+	for i, x := range v {
+		out[i] = x
+	}
+	return out
+}
+
+// TestAtomicFiles: while a file is written only its hidden temporary exists;
+// the visible name appears complete, after the footer.
+func TestAtomicFiles(t *testing.T) {
+	st := kitchen(t)
+	s, w := openOne(t, st, Options{RowGroupRows: 1})
+	writeAll(t, w, raws(kitchenRecords))
+	if got := streamFiles(t, w.dir); len(got) != 0 {
+		t.Fatalf("visible before commit: %v", got)
+	}
+	tmps := temps(t, w.dir)
+	if len(tmps) != 1 || !strings.HasPrefix(filepath.Base(tmps[0]), ".part-") {
+		t.Fatalf("temporaries = %v", tmps)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := temps(t, w.dir); len(got) != 0 {
+		t.Errorf("temporaries left after commit: %v", got)
+	}
+	checkFiles(t, streamFiles(t, w.dir), st.schema, raws(kitchenRecords))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func temps(t testing.TB, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, ".part-*.parquet.tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestStaleTemporariesRemovedAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	sdir := filepath.Join(dir, "kitchen")
+	if err := os.MkdirAll(sdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	old := start.Add(-time.Hour)
+	files := map[string]time.Time{
+		".part-20240101T000000Z-00001.parquet.tmp": old,                  // a crashed run's: removed
+		".part-20990101T000000Z-00001.parquet.tmp": start.Add(time.Hour), // newer than the run: kept
+		"part-20240101T000000Z-00001.parquet":      old,                  // a visible file: kept
+		"notes.txt":                                old,                  // not ours: kept
+	}
+	for name, mt := range files {
+		p := filepath.Join(sdir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Open([]sourceStream{kitchen(t)}, Options{Dir: dir, Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		_, err := os.Stat(filepath.Join(sdir, name))
+		removed := errors.Is(err, os.ErrNotExist)
+		if want := name == ".part-20240101T000000Z-00001.parquet.tmp"; removed != want {
+			t.Errorf("%s removed = %v, want %v", name, removed, want)
+		}
+	}
+}
+
+// TestNoOverwrite: two runs that start in the same second never replace
+// each other's files.
+func TestNoOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	st := kitchen(t)
+	var all []string
+	for run := range 2 {
+		s, w := openOne(t, st, Options{Dir: dir, Start: start.Add(time.Duration(run) * time.Millisecond)})
+		writeAll(t, w, raws(kitchenRecords[run:run+1]))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, w.Files()...)
+	}
+	if len(all) != 2 || all[0] == all[1] || !strings.HasSuffix(all[1], "-00002.parquet") {
+		t.Fatalf("files = %v", all)
+	}
+	checkFiles(t, streamFiles(t, filepath.Join(dir, "kitchen")), st.schema, raws(kitchenRecords[:2]))
+}
+
+func TestEmptyStreamWritesNoFile(t *testing.T) {
+	s, w := openOne(t, kitchen(t), Options{})
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamFiles(t, w.dir); len(got) != 0 {
+		t.Errorf("files = %v", got)
+	}
+}
+
+// TestValuesAreNeverChanged: a value the column cannot hold exactly fails
+// the write, naming stream, field and value; the file in progress is
+// dropped and the sink stays failed.
+func TestValuesAreNeverChanged(t *testing.T) {
+	for _, c := range []struct {
+		rec   string
+		field string
+		msg   string
+	}{
+		{`{"id":"x","n":1,"amount":56.82481}`, "amount", "value 56.82481 has more than 4 decimal places"},
+		{`{"id":"x","n":1,"rate":0.123456789}`, "rate", "more than 8 decimal places"},
+		{`{"id":"x","n":1,"strRate":"1.0000001"}`, "strRate", "more than 6 decimal places"},
+		{`{"id":"x","n":1,"meta":{"inner":{"k":"k","v":1.00001}}}`, "meta.inner.v", "more than 4 decimal places"},
+		{`{"id":"x","n":1,"lines":[{"price":0.00001}]}`, "lines[].price", "more than 4 decimal places"},
+		{`{"id":"x","n":1,"amount":1e40}`, "amount", "more than 38 digits"},
+		{`{"id":"x","n":1,"amount":"12,50"}`, "amount", "not a decimal number"},
+		{`{"id":"x","n":1.5}`, "n", "not an integer"},
+		{`{"id":"x","n":9223372036854775808}`, "n", "not an integer that fits int64"},
+		{`{"id":"x"}`, "n", "missing or null"},
+		{`{"id":null,"n":1}`, "id", "missing or null"},
+		{`{"id":"x","n":1,"at":"2024-05-01T10:20:30"}`, "at", "not an RFC 3339 timestamp"},
+		{`{"id":"x","n":1,"at":"2024-05-01T10:20:30.1234567Z"}`, "at", "below the microsecond"},
+		{`{"id":"x","n":1,"day":"2024-02-30"}`, "day", "not a YYYY-MM-DD date"},
+		{`{"id":"x","n":1,"ok":"yes"}`, "ok", `value "yes" is not true or false`},
+		{`{"id":"x","n":1,"meta":[1]}`, "meta", "is not an object"},
+		{`{"id":"x","n":1,"n":2}`, "n", "appears twice"},
+	} {
+		s, w := openOne(t, kitchen(t), Options{})
+		writeAll(t, w, raws(kitchenRecords[:2])) // the file in progress
+		_, err := w.Write(json.RawMessage(c.rec))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Stream != "kitchen" || fe.Field != c.field || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: error %v, want a FieldError on kitchen/%s saying %q", c.rec, err, c.field, c.msg)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "stream kitchen, field "+c.field+": ") {
+			t.Errorf("error text %q", err)
+		}
+		if _, err2 := w.Write(json.RawMessage(kitchenRecords[0])); err2 != err {
+			t.Errorf("after a failure Write returned %v", err2)
+		}
+		if err := w.Commit(); err == nil {
+			t.Error("Commit after a failure succeeded")
+		}
+		if err := s.Close(); err == nil {
+			t.Error("Close after a failure succeeded")
+		}
+		if got := append(streamFiles(t, w.dir), temps(t, w.dir)...); len(got) != 0 {
+			t.Errorf("%s: files left: %v", c.rec, got)
+		}
+	}
+}
+
+func TestMalformedJSON(t *testing.T) {
+	for _, rec := range []string{
+		``, `[]`, `{"id":"x","n":1`, `{"id":"x","n":1}x`, `{"id":"x" "n":1}`, `{"id":"x","n":01}`,
+		`{"id":"x","n":1,"note":"a` + "\x01" + `"}`, `{"id":"x","n":1,"note":"\q"}`, `{"id":"x","n":1,"skip":[1,}`,
+		`{"id":"x","n":1,"skip":tru}`,
+	} {
+		_, w := openOne(t, kitchen(t), Options{})
+		if _, err := w.Write(json.RawMessage(rec)); err == nil {
+			t.Errorf("%q: no error", rec)
+		} else if !strings.Contains(err.Error(), "stream kitchen") {
+			t.Errorf("%q: error does not name the stream: %v", rec, err)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	bad := testStream{name: "bad", schema: json.RawMessage(`{"type":"array"}`)}
+	if _, err := Open([]sourceStream{bad}, Options{Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "stream bad") {
+		t.Errorf("Open with an array schema: %v", err)
+	}
+	collide := testStream{name: "c", schema: json.RawMessage(`{"type":"object","properties":{"x":{"type":"string","x-lenient-time":true},"x_parsed":{"type":"string"}}}`)}
+	if _, err := Open([]sourceStream{collide}, Options{Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), `column "x_parsed"`) {
+		t.Errorf("Open with colliding columns: %v", err)
+	}
+	s, err := Open([]sourceStream{kitchen(t)}, Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenStream(testStream{name: "other", schema: json.RawMessage(kitchenSchema)}, protocol.FullRefresh); err == nil {
+		t.Error("OpenStream of a stream Open was not given succeeded")
+	}
+}
