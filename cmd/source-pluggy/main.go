@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/spf13/pflag"
+
 	"github.com/source-pluggy/source-pluggy/connector/pluggy"
+	"github.com/source-pluggy/source-pluggy/connector/sink/parquet"
 	"github.com/source-pluggy/source-pluggy/connector/singer"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -27,5 +30,8 @@ func main() {
 func newRunner() *source.Runner {
 	r := &source.Runner{Source: pluggy.Source{}}
 	r.Extra = []source.Command{pluggy.DemoCommand(r), singer.Command(r, "tap-pluggy")}
+	r.SinkFlags = func(fs *pflag.FlagSet) func([]source.Stream) (source.Sinks, bool, error) {
+		return parquet.Flags(fs, source.Version)
+	}
 	return r
 }
