@@ -1,0 +1,567 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/singer"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// These tests run the built binary as a Singer tap: through a symlink named
+// tap-pluggy (and as `source-pluggy singer`), against the fake Pluggy API,
+// and compare what it emits with the Airbyte mode's output for the same data.
+
+// tapBin is a symlink named tap-pluggy to the built source-pluggy.
+func tapBin(t *testing.T) string {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), "tap-pluggy")
+	st.Must(t, os.Symlink(st.Build(t, "source-pluggy"), link), "symlink")
+	return link
+}
+
+type singerMsg struct {
+	Type               string          `json:"type"`
+	Stream             string          `json:"stream"`
+	Schema             json.RawMessage `json:"schema"`
+	KeyProperties      []string        `json:"key_properties"`
+	BookmarkProperties []string        `json:"bookmark_properties"`
+	Record             json.RawMessage `json:"record"`
+	TimeExtracted      string          `json:"time_extracted"`
+	Value              json.RawMessage `json:"value"`
+}
+
+type singerRun struct {
+	code           int
+	stdout, stderr []byte
+	msgs           []singerMsg
+}
+
+// runSinger runs bin; with parse it fails the test on any stdout line that is
+// not a Singer message.
+func runSinger(t *testing.T, parse bool, bin string, args ...string) *singerRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := &singerRun{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("running %s %v: %v", bin, args, err)
+	}
+	if !parse {
+		return r
+	}
+	sc := bufio.NewScanner(bytes.NewReader(r.stdout))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var m singerMsg
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil || m.Type == "" {
+			t.Fatalf("stdout line is not a Singer message: %.300s", sc.Text())
+		}
+		r.msgs = append(r.msgs, m)
+	}
+	return r
+}
+
+func (r *singerRun) records() map[string][]json.RawMessage {
+	out := map[string][]json.RawMessage{}
+	for _, m := range r.msgs {
+		if m.Type == "RECORD" {
+			out[m.Stream] = append(out[m.Stream], m.Record)
+		}
+	}
+	return out
+}
+
+func (r *singerRun) states() []json.RawMessage {
+	var out []json.RawMessage
+	for _, m := range r.msgs {
+		if m.Type == "STATE" {
+			out = append(out, m.Value)
+		}
+	}
+	return out
+}
+
+// bookmarks is the last STATE value's bookmarks.
+func (r *singerRun) bookmarks(t *testing.T) map[string]json.RawMessage {
+	t.Helper()
+	states := r.states()
+	if len(states) == 0 {
+		t.Fatal("no STATE")
+	}
+	var v struct {
+		Bookmarks map[string]json.RawMessage `json:"bookmarks"`
+	}
+	st.Must(t, json.Unmarshal(states[len(states)-1], &v), "STATE value")
+	return v.Bookmarks
+}
+
+// sync runs a Singer sync and checks what holds for every successful one:
+// exit 0; SCHEMA before a stream's first RECORD, with key_properties and
+// bookmark_properties; every record valid against that SCHEMA (so a
+// deselected field is gone from both); time_extracted RFC 3339 UTC; no
+// secret and no CRITICAL on stderr.
+func (e *env) sync(bin string, args ...string) *singerRun {
+	e.t.Helper()
+	r := runSinger(e.t, true, bin, args...)
+	if r.code != 0 {
+		e.t.Fatalf("sync exited %d:\n%s", r.code, r.stderr)
+	}
+	schemas := map[string]*jsonschema.Schema{}
+	for i, m := range r.msgs {
+		switch m.Type {
+		case "SCHEMA":
+			if m.KeyProperties == nil || m.BookmarkProperties == nil {
+				e.t.Errorf("SCHEMA of %s without key_properties or bookmark_properties", m.Stream)
+			}
+			sch, err := source.CompileSchema(m.Stream, m.Schema)
+			st.Must(e.t, err, "SCHEMA of ", m.Stream)
+			schemas[m.Stream] = sch
+		case "RECORD":
+			sch := schemas[m.Stream]
+			if sch == nil {
+				e.t.Fatalf("line %d: RECORD of %s before its SCHEMA", i+1, m.Stream)
+			}
+			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.Record))
+			st.Must(e.t, err, "record JSON")
+			if err := sch.Validate(inst); err != nil {
+				e.t.Errorf("%s record does not match its SCHEMA: %s", m.Stream, strings.Join(source.Problems("record", err), "; "))
+			}
+			if ts, err := time.Parse(time.RFC3339Nano, m.TimeExtracted); err != nil || !strings.HasSuffix(m.TimeExtracted, "Z") || time.Since(ts) > 5*time.Minute {
+				e.t.Errorf("time_extracted %q is not a recent RFC 3339 UTC time", m.TimeExtracted)
+			}
+		case "STATE":
+		default:
+			e.t.Errorf("unexpected %s message", m.Type)
+		}
+	}
+	for _, out := range [][]byte{r.stdout, r.stderr} {
+		if bytes.Contains(out, []byte(e.fake.ClientSecret())) {
+			e.t.Fatal("output contains the client secret")
+		}
+	}
+	if bytes.Contains(r.stderr, []byte("CRITICAL")) {
+		e.t.Errorf("a successful sync logged CRITICAL:\n%s", r.stderr)
+	}
+	return r
+}
+
+func (e *env) singerCatalog(bin, config string) singer.Catalog {
+	e.t.Helper()
+	r := runSinger(e.t, false, bin, "--config", config, "--discover")
+	if r.code != 0 {
+		e.t.Fatalf("--discover exited %d:\n%s", r.code, r.stderr)
+	}
+	var cat singer.Catalog
+	st.Must(e.t, json.Unmarshal(r.stdout, &cat), "--discover output")
+	return cat
+}
+
+func TestSingerAbout(t *testing.T) {
+	bin := tapBin(t)
+	text := runSinger(t, false, bin, "--about")
+	for _, want := range []string{"Name: tap-pluggy", "Capabilities: about, catalog, discover, state", "client_secret (string, required, secret)", "item_ids (array, required)"} {
+		if text.code != 0 || !strings.Contains(string(text.stdout), want) {
+			t.Errorf("--about lacks %q:\n%s", want, text.stdout)
+		}
+	}
+	for _, args := range [][]string{{bin, "--about", "--format=json"}, {st.Build(t, "source-pluggy"), "singer", "--about", "--format", "json"}} {
+		r := runSinger(t, false, args[0], args[1:]...)
+		var about struct {
+			Name         string   `json:"name"`
+			Version      string   `json:"version"`
+			Capabilities []string `json:"capabilities"`
+			Settings     struct {
+				Required   []string `json:"required"`
+				Properties map[string]struct {
+					Secret bool `json:"secret"`
+				} `json:"properties"`
+			} `json:"settings"`
+		}
+		if r.code != 0 || json.Unmarshal(r.stdout, &about) != nil {
+			t.Fatalf("%v: exit %d %s", args[1:], r.code, r.stdout)
+		}
+		if about.Name != "tap-pluggy" || about.Version != source.Version || !reflect.DeepEqual(about.Capabilities, []string{"about", "catalog", "discover", "state"}) {
+			t.Errorf("about: %+v", about)
+		}
+		if !about.Settings.Properties["client_secret"].Secret || about.Settings.Properties["client_id"].Secret || !reflect.DeepEqual(about.Settings.Required, []string{"client_id", "client_secret", "item_ids"}) {
+			t.Errorf("about settings: %+v", about.Settings)
+		}
+	}
+}
+
+func TestSingerDiscover(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	bin := tapBin(t)
+	cat := e.singerCatalog(bin, e.config(nil))
+	airbyte := e.discover()
+	if len(cat.Streams) != len(airbyte.Streams) {
+		t.Fatalf("%d Singer streams, %d Airbyte streams", len(cat.Streams), len(airbyte.Streams))
+	}
+	for i, s := range cat.Streams {
+		a := airbyte.Streams[i]
+		if s.TapStreamID != a.Name || s.Stream != a.Name || !sameJSON(t, s.Schema, a.JSONSchema) {
+			t.Errorf("stream %d: %s vs Airbyte %s (or its schema differs)", i, s.TapStreamID, a.Name)
+		}
+		var root map[string]any
+		fields := map[string]string{}
+		for _, m := range s.Metadata {
+			switch {
+			case len(m.Breadcrumb) == 0:
+				root = m.Metadata
+			case len(m.Breadcrumb) == 2 && m.Breadcrumb[0] == "properties":
+				fields[m.Breadcrumb[1]], _ = m.Metadata["inclusion"].(string)
+			default:
+				t.Errorf("%s: unexpected breadcrumb %v", s.TapStreamID, m.Breadcrumb)
+			}
+		}
+		if root == nil || root["inclusion"] != "available" || root["selected-by-default"] != true {
+			t.Errorf("%s: stream metadata %v", s.TapStreamID, root)
+		}
+		var schema struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		st.Must(t, json.Unmarshal(a.JSONSchema, &schema), "schema")
+		if len(fields) != len(schema.Properties) {
+			t.Errorf("%s: %d field breadcrumbs for %d properties", s.TapStreamID, len(fields), len(schema.Properties))
+		}
+		if fields["id"] != "automatic" || !reflect.DeepEqual(s.KeyProperties, []string{"id"}) {
+			t.Errorf("%s: id is %q, key_properties %v", s.TapStreamID, fields["id"], s.KeyProperties)
+		}
+		if a.SourceDefinedCursor {
+			cursor := a.DefaultCursorField[0]
+			if s.ReplicationKey != cursor || s.ReplicationMethod != "INCREMENTAL" || fields[cursor] != "automatic" || !reflect.DeepEqual(root["valid-replication-keys"], []any{cursor}) {
+				t.Errorf("%s: replication %s %s, cursor inclusion %q, metadata %v", s.TapStreamID, s.ReplicationMethod, s.ReplicationKey, fields[cursor], root)
+			}
+		} else if s.ReplicationMethod != "FULL_TABLE" || root["forced-replication-method"] != "FULL_TABLE" {
+			t.Errorf("%s: replication %s, metadata %v", s.TapStreamID, s.ReplicationMethod, root)
+		}
+	}
+	if e.singerEntry(cat, "transactions").ReplicationKey != "createdAt" {
+		t.Error("transactions does not replicate on createdAt")
+	}
+}
+
+func sameJSON(t *testing.T, a, b json.RawMessage) bool {
+	var x, y any
+	st.Must(t, json.Unmarshal(a, &x), "JSON")
+	st.Must(t, json.Unmarshal(b, &y), "JSON")
+	return reflect.DeepEqual(x, y)
+}
+
+func (e *env) singerEntry(cat singer.Catalog, name string) *singer.CatalogEntry {
+	for i := range cat.Streams {
+		if cat.Streams[i].TapStreamID == name {
+			return &cat.Streams[i]
+		}
+	}
+	e.t.Fatalf("no stream %s in the Singer catalog", name)
+	return nil
+}
+
+func setSelected(entry *singer.CatalogEntry, selected bool, breadcrumb ...string) {
+	if breadcrumb == nil {
+		breadcrumb = []string{}
+	}
+	for _, m := range entry.Metadata {
+		if reflect.DeepEqual(m.Breadcrumb, breadcrumb) {
+			m.Metadata["selected"] = selected
+			return
+		}
+	}
+	entry.Metadata = append(entry.Metadata, singer.Metadata{Breadcrumb: breadcrumb, Metadata: map[string]any{"selected": selected}})
+}
+
+func TestSingerSyncWithSelection(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 30})
+	bin := tapBin(t)
+	config := e.config(nil)
+	cat := e.singerCatalog(bin, config)
+	setSelected(e.singerEntry(cat, "categories"), false)
+	tx := e.singerEntry(cat, "transactions")
+	setSelected(tx, false, "properties", "description")
+	setSelected(tx, false, "properties", "accountId") // required in the schema: must leave "required" too
+	setSelected(tx, false, "properties", "id")        // automatic: kept anyway
+	catalog := st.WriteFile(t, "catalog.json", cat)
+
+	r := e.sync(bin, "--config", config, "--catalog", catalog)
+	recs := r.records()
+	if len(recs["categories"]) != 0 {
+		t.Errorf("deselected categories emitted %d records", len(recs["categories"]))
+	}
+	for _, m := range r.msgs {
+		if m.Stream == "categories" {
+			t.Fatalf("deselected categories emitted a %s", m.Type)
+		}
+	}
+	count, _, _ := e.fake.TransactionSummary()
+	if len(recs["transactions"]) != count || len(recs["items"]) == 0 || len(recs["accounts"]) == 0 {
+		t.Fatalf("transactions %d (fake has %d), items %d, accounts %d", len(recs["transactions"]), count, len(recs["items"]), len(recs["accounts"]))
+	}
+	for _, raw := range recs["transactions"] {
+		var row map[string]json.RawMessage
+		st.Must(t, json.Unmarshal(raw, &row), "record")
+		_, desc := row["description"]
+		_, acct := row["accountId"]
+		_, id := row["id"]
+		_, amount := row["amount"]
+		if desc || acct || !id || !amount {
+			t.Fatalf("transaction fields: description %v accountId %v id %v amount %v", desc, acct, id, amount)
+		}
+	}
+	for _, m := range r.msgs {
+		if m.Type != "SCHEMA" {
+			continue
+		}
+		want := []string{}
+		if entry := e.singerEntry(cat, m.Stream); entry.ReplicationMethod == "INCREMENTAL" {
+			want = []string{entry.ReplicationKey}
+		}
+		if m.Stream == "transactions" {
+			var schema struct {
+				Required   []string                   `json:"required"`
+				Properties map[string]json.RawMessage `json:"properties"`
+			}
+			st.Must(t, json.Unmarshal(m.Schema, &schema), "SCHEMA")
+			_, desc := schema.Properties["description"]
+			_, acct := schema.Properties["accountId"]
+			if desc || acct || !reflect.DeepEqual(schema.Required, []string{"id"}) {
+				t.Errorf("transactions SCHEMA keeps a deselected field: description %v, accountId %v, required %v", desc, acct, schema.Required)
+			}
+		}
+		if !reflect.DeepEqual(m.KeyProperties, []string{"id"}) || !reflect.DeepEqual(m.BookmarkProperties, want) {
+			t.Errorf("SCHEMA %s: key_properties %v bookmark_properties %v", m.Stream, m.KeyProperties, m.BookmarkProperties)
+		}
+	}
+	bm := r.bookmarks(t)
+	if _, ok := bm["categories"]; ok {
+		t.Error("a bookmark for the deselected categories")
+	}
+	var txState struct {
+		Version  int                        `json:"version"`
+		Accounts map[string]json.RawMessage `json:"accounts"`
+	}
+	st.Must(t, json.Unmarshal(bm["transactions"], &txState), "transactions bookmark")
+	if txState.Version != 1 || len(txState.Accounts) == 0 {
+		t.Errorf("transactions bookmark %s", bm["transactions"])
+	}
+	// stderr has the logs, with one record_count metric per synced stream.
+	if n := bytes.Count(r.stderr, []byte("METRIC: ")); n != len(cat.Streams)-1 {
+		t.Errorf("%d record_count metrics for %d streams:\n%s", n, len(cat.Streams)-1, r.stderr)
+	}
+}
+
+func TestSingerStateRoundTrip(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 60, PageSize: 25})
+	bin := tapBin(t)
+	e.cfg["lookback_days"] = 0 // both modes: no re-read by date, so a resumed run reads only new rows
+	config := e.config(nil)
+	cat := e.singerCatalog(bin, config)
+	for i := range cat.Streams {
+		setSelected(&cat.Streams[i], cat.Streams[i].TapStreamID == "transactions")
+	}
+	catalog := st.WriteFile(t, "catalog.json", cat)
+
+	first := e.sync(bin, "--config", config, "--catalog", catalog)
+	n1 := len(first.records()["transactions"])
+	states := first.states()
+	state := st.WriteFile(t, "state.json", []byte(states[len(states)-1])) // what a target hands back
+
+	added := e.fake.AddNew(4)
+	second := e.sync(bin, "--config", config, "--catalog", catalog, "--state", state)
+	got := rows(t, second.records()["transactions"])
+	for _, id := range added {
+		if _, ok := got[id]; !ok {
+			t.Errorf("new row %s not in the second run", id)
+		}
+	}
+	// Only the new rows, and at most the rows of the one-hour createdAt overlap.
+	if len(got) < len(added) || len(got) >= n1/2 {
+		t.Errorf("second run read %d rows after a first run of %d and %d new", len(got), n1, len(added))
+	}
+	// The Airbyte mode, from the same bookmarks as an Airbyte state, reads the same rows.
+	airbyteState := []protocol.State{{Type: protocol.StateStream, Stream: &protocol.StreamState{
+		StreamDescriptor: protocol.StreamDescriptor{Name: "transactions"}, StreamState: first.bookmarks(t)["transactions"],
+	}}}
+	ab := e.read(e.catalog(true, "transactions"), "--state", st.WriteFile(t, "ab_state.json", airbyteState))
+	if abRows := rows(t, ab.Records()["transactions"]); !sameKeys(abRows, got) {
+		t.Errorf("from the same state, Airbyte read %d rows, Singer %d", len(abRows), len(got))
+	}
+	// And the Singer mode takes that Airbyte state file as well.
+	viaAirbyte := e.sync(bin, "--config", config, "--catalog", catalog, "--state", st.WriteFile(t, "ab_state.json", airbyteState))
+	if r := rows(t, viaAirbyte.records()["transactions"]); !sameKeys(r, got) {
+		t.Errorf("from the Airbyte state file, Singer read %d rows, want %d", len(r), len(got))
+	}
+	// The final bookmark of the second run resumes a third with nothing new: only the overlap.
+	third := e.sync(bin, "--config", config, "--catalog", catalog, "--state", st.WriteFile(t, "state2.json", []byte(second.states()[len(second.states())-1])))
+	if n := len(third.records()["transactions"]); n > len(got) {
+		t.Errorf("an unchanged third run read %d rows, more than the second's %d", n, len(got))
+	}
+}
+
+func sameKeys(a, b map[string]txRow) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSingerMatchesAirbyte reads the same fake data in both modes: the same
+// records per stream (as JSON values), the same number of checkpoints, and
+// final bookmarks equal to the Airbyte final stream states.
+func TestSingerMatchesAirbyte(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 80, PageSize: 30})
+	bin := tapBin(t)
+	config := e.config(nil)
+
+	ab := e.read(e.catalog(true))
+	sg := e.sync(st.Build(t, "source-pluggy"), "singer", "--config", config) // no catalog: every stream, incremental where it can be
+
+	abRecs, sgRecs := ab.Records(), sg.records()
+	if len(abRecs) == 0 || len(abRecs["transactions"]) == 0 {
+		t.Fatal("the Airbyte read emitted no transactions")
+	}
+	for _, name := range unionKeys(abRecs, sgRecs) {
+		a, s := canonical(t, abRecs[name]), canonical(t, sgRecs[name])
+		if !reflect.DeepEqual(a, s) {
+			t.Errorf("stream %s: Airbyte %d records, Singer %d, or they differ", name, len(a), len(s))
+		}
+	}
+	abStates := ab.OfType(protocol.TypeState)
+	if len(sg.states()) != len(abStates) {
+		t.Errorf("%d Singer STATEs, %d Airbyte STATEs: checkpoints differ", len(sg.states()), len(abStates))
+	}
+	final := map[string]json.RawMessage{}
+	for _, m := range abStates {
+		final[m.State.Stream.StreamDescriptor.Name] = m.State.Stream.StreamState
+	}
+	bm := sg.bookmarks(t)
+	if len(bm) != len(final) {
+		t.Errorf("bookmarks for %d streams, Airbyte states for %d", len(bm), len(final))
+	}
+	for name, want := range final {
+		if got := withoutSyncedAt(t, bm[name]); got != withoutSyncedAt(t, want) {
+			t.Errorf("%s: bookmark %s, Airbyte state %s", name, got, want)
+		}
+	}
+	// The same binary as tap-pluggy is the same tap.
+	viaLink := e.sync(bin, "--config", config)
+	if !reflect.DeepEqual(canonical(t, viaLink.records()["transactions"]), canonical(t, sgRecs["transactions"])) {
+		t.Error("tap-pluggy and source-pluggy singer emit different transactions")
+	}
+}
+
+func unionKeys(a, b map[string][]json.RawMessage) []string {
+	seen := map[string]bool{}
+	for k := range a {
+		seen[k] = true
+	}
+	for k := range b {
+		seen[k] = true
+	}
+	var out []string
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// canonical returns the records as sorted canonical JSON texts.
+func canonical(t *testing.T, recs []json.RawMessage) []string {
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.UseNumber()
+		st.Must(t, dec.Decode(&v), "record")
+		b, _ := json.Marshal(v)
+		out = append(out, string(b))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// withoutSyncedAt drops every synced_at (the run's start time, which
+// differs between two runs) from a state.
+func withoutSyncedAt(t *testing.T, raw json.RawMessage) string {
+	var v any
+	st.Must(t, json.Unmarshal(raw, &v), "state")
+	var walk func(v any)
+	walk = func(v any) {
+		if m, ok := v.(map[string]any); ok {
+			delete(m, "synced_at")
+			for _, c := range m {
+				walk(c)
+			}
+		}
+	}
+	walk(v)
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestSingerFailureIsCritical(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	bin := tapBin(t)
+	for name, c := range map[string]struct {
+		args    []string
+		code    int
+		mention string
+	}{
+		"bad secret":   {[]string{"--config", e.config(map[string]any{"client_secret": "wrong-secret-value"})}, 1, "client_secret"},
+		"bad config":   {[]string{"--config", e.config(map[string]any{"item_ids": nil}), "--discover"}, 1, "config.item_ids"},
+		"no config":    {[]string{"--discover"}, 2, "--config is required"},
+		"unknown flag": {[]string{"--config", e.config(nil), "--bogus"}, 2, "bogus"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := runSinger(t, true, bin, c.args...)
+			lines := strings.Split(strings.TrimSpace(string(r.stderr)), "\n")
+			critical := false
+			for _, l := range lines {
+				critical = critical || (strings.HasPrefix(l, "CRITICAL") && strings.Contains(l, c.mention))
+			}
+			if r.code != c.code || !critical {
+				t.Errorf("exit %d (want %d); stderr:\n%s", r.code, c.code, r.stderr)
+			}
+			for _, m := range r.msgs {
+				if m.Type == "RECORD" {
+					t.Fatal("records despite the failure")
+				}
+			}
+			if bytes.Contains(r.stdout, []byte("wrong-secret-value")) || bytes.Contains(r.stderr, []byte("wrong-secret-value")) {
+				t.Fatal("the secret leaked")
+			}
+		})
+	}
+}
