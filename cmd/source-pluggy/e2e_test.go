@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/big"
-	"net"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -116,13 +115,7 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-func tail(b []byte) string {
-	s := string(b)
-	if len(s) > 2000 {
-		return "…" + s[len(s)-2000:]
-	}
-	return s
-}
+func tail(b []byte) string { return st.Tail(b) }
 
 type txRow struct {
 	ID        string      `json:"id"`
@@ -174,72 +167,16 @@ func TestSpec(t *testing.T) {
 	if spec.ProtocolVersion == "" {
 		t.Error("spec has no protocol_version")
 	}
-	checkSpecRules(t, spec.ConnectionSpecification)
+	st.CheckSpecRules(t, spec.ConnectionSpecification)
 	// The demo's config (with the example comma string normalised) is valid.
 	sch, err := source.CompileSchema("spec", spec.ConnectionSpecification)
 	st.Must(t, err, "spec compiles as draft-07")
 	_ = sch
 }
 
-// checkSpecRules asserts the acceptance tests' spec rules (reference §8.1).
-func checkSpecRules(t *testing.T, raw json.RawMessage) {
-	t.Helper()
-	var spec map[string]any
-	st.Must(t, json.Unmarshal(raw, &spec), "spec JSON")
-	secretNames := map[string]bool{"client_token": true, "access_token": true, "api_token": true, "token": true, "secret": true, "client_secret": true, "password": true, "key": true, "service_account_info": true, "service_account": true, "tenant_id": true, "certificate": true, "jwt": true, "credentials": true, "app_id": true, "appid": true, "refresh_token": true}
-	forbidden := []string{"not", "anyOf", "patternProperties", "prefixItems", "allOf", "if", "then", "else", "dependentSchemas", "dependentRequired", "$ref"}
-	var walk func(path string, node map[string]any, isPropertiesMap bool)
-	walk = func(path string, node map[string]any, isPropertiesMap bool) {
-		if isPropertiesMap {
-			for name, v := range node {
-				child, _ := v.(map[string]any)
-				if secretNames[strings.ToLower(name)] && child["airbyte_secret"] != true {
-					t.Errorf("%s.%s must be airbyte_secret", path, name)
-				}
-				walk(path+"."+name, child, false)
-			}
-			return
-		}
-		for _, k := range forbidden {
-			if _, ok := node[k]; ok {
-				t.Errorf("%s uses forbidden keyword %s", path, k)
-			}
-		}
-		if ap, ok := node["additionalProperties"]; ok && ap != true {
-			t.Errorf("%s: additionalProperties must be true", path)
-		}
-		switch ty := node["type"].(type) {
-		case []any:
-			if len(ty) != 2 || ty[1] != "null" {
-				t.Errorf("%s: type array must be [T, null], got %v", path, ty)
-			}
-		case string:
-			if ty == "object" && node["properties"] == nil && node["oneOf"] == nil {
-				t.Errorf("%s: object without properties", path)
-			}
-		}
-		if e, ok := node["enum"].([]any); ok {
-			seen := map[any]bool{}
-			for _, v := range e {
-				if seen[v] {
-					t.Errorf("%s: duplicate enum value %v", path, v)
-				}
-				seen[v] = true
-			}
-		}
-		if p, ok := node["properties"].(map[string]any); ok {
-			walk(path, p, true)
-		}
-		if it, ok := node["items"].(map[string]any); ok {
-			walk(path+"[]", it, false)
-		}
-	}
-	walk("spec", spec, false)
-}
-
 func TestCheck(t *testing.T) {
 	e := newEnv(t, fake.Options{})
-	closed := closedPort(t)
+	closed := st.ClosedPort(t)
 	for _, c := range []struct {
 		name    string
 		over    map[string]any
@@ -274,66 +211,13 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	st.Must(t, err, "listen")
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
-	return port
-}
-
 func TestDiscover(t *testing.T) {
 	e := newEnv(t, fake.Options{})
 	r := st.Run(t, e.bin, "discover", "--config", e.config(nil))
 	st.ValidateProtocol(t, r)
 	cat := e.discover()
 	want := map[string]bool{"items": false, "accounts": false, "transactions": true, "categories": false}
-	seen := map[string]bool{}
-	for _, s := range cat.Streams {
-		if seen[s.Name] {
-			t.Errorf("stream %s twice", s.Name)
-		}
-		seen[s.Name] = true
-		if len(s.SupportedSyncModes) == 0 || s.SupportedSyncModes[0] != protocol.FullRefresh {
-			t.Errorf("%s: sync modes %v must start with full_refresh", s.Name, s.SupportedSyncModes)
-		}
-		incr, known := want[s.Name]
-		if known && incr != (len(s.SupportedSyncModes) == 2) {
-			t.Errorf("%s: sync modes %v", s.Name, s.SupportedSyncModes)
-		}
-		var schema struct {
-			Type       string                     `json:"type"`
-			Properties map[string]json.RawMessage `json:"properties"`
-		}
-		st.Must(t, json.Unmarshal(s.JSONSchema, &schema), s.Name)
-		if _, err := source.CompileSchema(s.Name, s.JSONSchema); err != nil {
-			t.Errorf("%s: %v", s.Name, err)
-		}
-		if strings.Contains(string(s.JSONSchema), `"$ref"`) || strings.Contains(string(s.JSONSchema), `"allOf"`) || strings.Contains(string(s.JSONSchema), `"not"`) {
-			t.Errorf("%s: schema uses $ref/allOf/not", s.Name)
-		}
-		for _, pk := range s.SourceDefinedPrimaryKey {
-			var prop struct {
-				Type any `json:"type"`
-			}
-			if err := json.Unmarshal(schema.Properties[pk[0]], &prop); err != nil || prop.Type == nil {
-				t.Errorf("%s: primary key %v not in schema", s.Name, pk)
-			}
-			if ts, _ := json.Marshal(prop.Type); strings.Contains(string(ts), "object") || strings.Contains(string(ts), "array") {
-				t.Errorf("%s: primary key %v typed %s", s.Name, pk, ts)
-			}
-		}
-		if s.DefaultCursorField != nil {
-			if _, ok := schema.Properties[s.DefaultCursorField[0]]; !ok || !s.SourceDefinedCursor {
-				t.Errorf("%s: cursor %v not in schema or not source-defined", s.Name, s.DefaultCursorField)
-			}
-		}
-	}
-	for name := range want {
-		if !seen[name] {
-			t.Errorf("stream %s not discovered", name)
-		}
-	}
+	st.CheckCatalog(t, cat, want)
 }
 
 func TestFullRefreshEqualsFakeData(t *testing.T) {

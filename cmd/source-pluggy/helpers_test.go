@@ -1,16 +1,13 @@
 package main
 
 import (
-	"os/exec"
 	"testing"
+
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 // runPlain runs a human-facing command (demo) and returns its stdout.
 func runPlain(t *testing.T, bin string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(bin, args...).Output()
-	if err != nil {
-		t.Fatalf("%s %v: %v", bin, args, err)
-	}
-	return string(out)
+	return st.RunPlain(t, bin, args...)
 }

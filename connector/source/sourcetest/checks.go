@@ -1,0 +1,181 @@
+package sourcetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// CheckSpecRules asserts the acceptance tests' spec rules (connector
+// protocols reference §8.1): secret-sounding properties are airbyte_secret,
+// no forbidden keywords, additionalProperties only true, type arrays only
+// [T, "null"], objects with properties, distinct enum values.
+func CheckSpecRules(t testing.TB, raw json.RawMessage) {
+	t.Helper()
+	var spec map[string]any
+	Must(t, json.Unmarshal(raw, &spec), "spec JSON")
+	secretNames := map[string]bool{"client_token": true, "access_token": true, "api_token": true, "token": true, "secret": true, "client_secret": true, "password": true, "key": true, "service_account_info": true, "service_account": true, "tenant_id": true, "certificate": true, "jwt": true, "credentials": true, "app_id": true, "appid": true, "refresh_token": true}
+	forbidden := []string{"not", "anyOf", "patternProperties", "prefixItems", "allOf", "if", "then", "else", "dependentSchemas", "dependentRequired", "$ref"}
+	var walk func(path string, node map[string]any, isPropertiesMap bool)
+	walk = func(path string, node map[string]any, isPropertiesMap bool) {
+		if isPropertiesMap {
+			for name, v := range node {
+				child, _ := v.(map[string]any)
+				if secretNames[strings.ToLower(name)] && child["airbyte_secret"] != true {
+					t.Errorf("%s.%s must be airbyte_secret", path, name)
+				}
+				walk(path+"."+name, child, false)
+			}
+			return
+		}
+		for _, k := range forbidden {
+			if _, ok := node[k]; ok {
+				t.Errorf("%s uses forbidden keyword %s", path, k)
+			}
+		}
+		if ap, ok := node["additionalProperties"]; ok && ap != true {
+			t.Errorf("%s: additionalProperties must be true", path)
+		}
+		switch ty := node["type"].(type) {
+		case []any:
+			if len(ty) != 2 || ty[1] != "null" {
+				t.Errorf("%s: type array must be [T, null], got %v", path, ty)
+			}
+		case string:
+			if ty == "object" && node["properties"] == nil && node["oneOf"] == nil {
+				t.Errorf("%s: object without properties", path)
+			}
+		}
+		if e, ok := node["enum"].([]any); ok {
+			seen := map[any]bool{}
+			for _, v := range e {
+				if seen[v] {
+					t.Errorf("%s: duplicate enum value %v", path, v)
+				}
+				seen[v] = true
+			}
+		}
+		if p, ok := node["properties"].(map[string]any); ok {
+			walk(path, p, true)
+		}
+		if it, ok := node["items"].(map[string]any); ok {
+			walk(path+"[]", it, false)
+		}
+	}
+	walk("spec", spec, false)
+}
+
+// CheckCatalog asserts the acceptance tests' discover rules (§8.3): unique
+// names, sync modes starting with full_refresh, draft-07 schemas without
+// $ref/allOf/not, primary keys present and not object or array typed,
+// cursors source-defined and in the schema. incremental lists the streams
+// that must support incremental; every other stream must not.
+func CheckCatalog(t testing.TB, cat *protocol.Catalog, incremental map[string]bool) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, s := range cat.Streams {
+		if seen[s.Name] {
+			t.Errorf("stream %s twice", s.Name)
+		}
+		seen[s.Name] = true
+		if len(s.SupportedSyncModes) == 0 || s.SupportedSyncModes[0] != protocol.FullRefresh {
+			t.Errorf("%s: sync modes %v must start with full_refresh", s.Name, s.SupportedSyncModes)
+		}
+		if incr, known := incremental[s.Name]; known && incr != (len(s.SupportedSyncModes) == 2) {
+			t.Errorf("%s: sync modes %v", s.Name, s.SupportedSyncModes)
+		}
+		var schema struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		Must(t, json.Unmarshal(s.JSONSchema, &schema), s.Name)
+		if _, err := source.CompileSchema(s.Name, s.JSONSchema); err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+		}
+		for _, kw := range []string{`"$ref"`, `"allOf"`, `"not"`} {
+			if bytes.Contains(s.JSONSchema, []byte(kw)) {
+				t.Errorf("%s: schema uses %s", s.Name, kw)
+			}
+		}
+		for _, pk := range s.SourceDefinedPrimaryKey {
+			var prop struct {
+				Type any `json:"type"`
+			}
+			if err := json.Unmarshal(schema.Properties[pk[0]], &prop); err != nil || prop.Type == nil {
+				t.Errorf("%s: primary key %v not in schema", s.Name, pk)
+			}
+			if ts, _ := json.Marshal(prop.Type); strings.Contains(string(ts), "object") || strings.Contains(string(ts), "array") {
+				t.Errorf("%s: primary key %v typed %s", s.Name, pk, ts)
+			}
+		}
+		if s.DefaultCursorField != nil {
+			if _, ok := schema.Properties[s.DefaultCursorField[0]]; !ok || !s.SourceDefinedCursor {
+				t.Errorf("%s: cursor %v not in schema or not source-defined", s.Name, s.DefaultCursorField)
+			}
+		}
+	}
+	for name := range incremental {
+		if !seen[name] {
+			t.Errorf("stream %s not discovered", name)
+		}
+	}
+}
+
+// CheckCatalogFiles keeps catalogs/<name> in step with discover: each file
+// must be what source.Configure makes of streams (incremental or not, as
+// files says). With update it rewrites them instead; rerun is the command
+// that does so, quoted when a file is stale.
+func CheckCatalogFiles(t testing.TB, streams []source.Stream, files map[string]bool, update bool, rerun string) {
+	t.Helper()
+	for name, incremental := range files {
+		want, err := json.MarshalIndent(source.Configure(streams, incremental), "", "  ")
+		Must(t, err, name)
+		want = append(want, '\n')
+		path := filepath.Join(RepoRoot(), "catalogs", name)
+		if update {
+			Must(t, os.WriteFile(path, want, 0o644), name)
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is stale or missing (%v); run: %s", path, err, rerun)
+		}
+	}
+}
+
+// ClosedPort returns a loopback port nothing listens on.
+func ClosedPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Must(t, err, "listen")
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	return port
+}
+
+// RunPlain runs a human-facing command (a demo) and returns its stdout,
+// failing the test when it exits non-zero.
+func RunPlain(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v", bin, args, err)
+	}
+	return string(out)
+}
+
+// Tail is the end of a long output, for failure messages.
+func Tail(b []byte) string {
+	s := string(b)
+	if len(s) > 2000 {
+		return "…" + s[len(s)-2000:]
+	}
+	return s
+}
