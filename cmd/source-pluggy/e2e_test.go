@@ -216,7 +216,8 @@ func TestDiscover(t *testing.T) {
 	r := st.Run(t, e.bin, "discover", "--config", e.config(nil))
 	st.ValidateProtocol(t, r)
 	cat := e.discover()
-	want := map[string]bool{"items": false, "accounts": false, "transactions": true, "categories": false}
+	want := map[string]bool{"items": false, "accounts": false, "transactions": true, "categories": false,
+		"credit_card_bills": false, "investments": false, "investment_transactions": true, "loans": false, "identity": false}
 	st.CheckCatalog(t, cat, want)
 }
 
@@ -342,7 +343,9 @@ func (e *env) servedIDs() map[string]bool {
 }
 
 // TestUnchangedRunCallBudget: an incremental run in which nothing changed
-// costs at most 1 auth + 2 calls per item + 2 calls per account.
+// costs at most 1 auth + 2 calls per item + 2 calls per account, plus the
+// product streams' own: one call per credit card (bills), three per item
+// (investments, loans, identity) and one per investment (its movements).
 func TestUnchangedRunCallBudget(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 3, TransactionsPerAccount: 200})
 	cat := e.catalog(true)
@@ -367,8 +370,18 @@ func TestUnchangedRunCallBudget(t *testing.T) {
 	if got := s.ByRoute["GET /items/{id}"] + s.ByRoute["GET /accounts"]; got > 2*items {
 		t.Errorf("%d item and account calls for %d items", got, items)
 	}
+	cards, investments := 0, len(r1.Records()["investments"])
+	for _, a := range joinRows(t, r1.Records()["accounts"]) {
+		if a.Type == "CREDIT" {
+			cards++
+		}
+	}
+	if got := s.ByRoute["GET /investments/{id}/transactions"]; got > investments {
+		t.Errorf("%d investment transaction calls for %d investments", got, investments)
+	}
+	products := cards + 3*items + investments
 	// categories is one more call per run, not per item.
-	if budget := 1 + 2*items + 2*accounts + s.ByRoute["GET /categories"]; s.Total > budget {
+	if budget := 1 + 2*items + 2*accounts + products + s.ByRoute["GET /categories"]; s.Total > budget {
 		t.Errorf("%d requests, budget %d", s.Total, budget)
 	}
 }

@@ -78,8 +78,9 @@ type conn struct {
 	now    func() time.Time
 	start  time.Time
 
-	items    source.Memo[json.RawMessage]
-	accounts source.Memo[[]json.RawMessage]
+	items       source.Memo[json.RawMessage]
+	accounts    source.Memo[[]json.RawMessage]
+	investments source.Memo[[]json.RawMessage]
 }
 
 func (c *conn) Close() error { return nil }
@@ -91,6 +92,11 @@ func (c *conn) Streams() []source.Stream {
 		&accountsStream{c: c},
 		&transactionsStream{c: c},
 		&categoriesStream{c: c},
+		&creditCardBillsStream{c: c},
+		&investmentsStream{c: c},
+		&investmentTransactionsStream{c: c},
+		&loansStream{c: c},
+		&identityStream{c: c},
 	}
 }
 
