@@ -188,7 +188,7 @@ func (c *Client) wrap(what string, err error) error {
 			if se.Hint != "" {
 				msg += " (" + se.Hint + ")"
 			}
-			return &source.Error{Type: se.FailureType(), Msg: c.secrets.String(msg), Err: err}
+			return &source.Error{Type: se.FailureType(), Msg: c.secrets.String(msg), Err: err, Quoted: true}
 		}
 	}
 	if errors.Is(err, context.Canceled) {

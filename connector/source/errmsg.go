@@ -8,7 +8,9 @@ import (
 // userMessage is the text an ERROR trace shows: the user-facing message of
 // the first *Error in the chain when there is one, else the error itself. A
 // joined error (one part per failed account or item) shows every part's
-// message, so a trace names each thing that failed, not only the first.
+// message, so a trace names each thing that failed, not only the first. What
+// wrappers outside an *Error say ("account X of item Y: …") is kept: it is
+// often the only place that names what failed.
 func userMessage(err error) string {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var parts []string
@@ -21,12 +23,18 @@ func userMessage(err error) string {
 			return strings.Join(parts, "; ")
 		}
 	}
-	var e *Error
-	if errors.As(err, &e) && e.Msg != "" {
-		if e.Err != nil {
-			return e.Msg + ": " + e.Err.Error()
+	if e, ok := err.(*Error); ok && e.Msg != "" {
+		if e.Err == nil || e.Quoted {
+			return e.Msg
 		}
-		return e.Msg
+		return e.Msg + ": " + userMessage(e.Err)
+	}
+	// A wrapper ("account X: %w") keeps its own words in front of the user
+	// message of what it wraps.
+	if inner := errors.Unwrap(err); inner != nil {
+		if outer, in := err.Error(), inner.Error(); strings.HasSuffix(outer, in) {
+			return strings.TrimSuffix(outer, in) + userMessage(inner)
+		}
 	}
 	return err.Error()
 }

@@ -12,11 +12,29 @@ func TestUserMessageNamesEveryJoinedPart(t *testing.T) {
 		errors.New("plain failure"),
 		TransientErrorf("bank of B unavailable"),
 	)
-	want := "requisition A expired; re-link it; plain failure; bank of B unavailable"
+	want := "wrapped: requisition A expired; re-link it; plain failure; bank of B unavailable"
 	if got := userMessage(err); got != want {
 		t.Fatalf("userMessage = %q, want %q", got, want)
 	}
 	if got := userMessage(AsConfigError(errors.New("cause"), "fix it")); got != "fix it: cause" {
 		t.Fatalf("userMessage = %q", got)
+	}
+}
+
+// A wrapper names what failed ("account X: …"): its words stay in front of
+// the *Error's message, and a Quoted error shows its message alone.
+func TestUserMessageKeepsWrappersAndQuotedErrors(t *testing.T) {
+	raw := errors.New(`GET /x: HTTP 500: {"message":"boom"}`)
+	quoted := &Error{Type: "transient_error", Msg: "Pluggy answered GET /x with HTTP 500: boom", Err: raw, Quoted: true}
+	err := fmt.Errorf("account A of item I: %w", quoted)
+	if got, want := userMessage(err), "account A of item I: Pluggy answered GET /x with HTTP 500: boom"; got != want {
+		t.Fatalf("userMessage = %q, want %q", got, want)
+	}
+	if !errors.Is(err, raw) || err.Error() != "account A of item I: Pluggy answered GET /x with HTTP 500: boom: "+raw.Error() {
+		t.Fatalf("Error() = %q: the internal message must keep the raw error", err.Error())
+	}
+	nested := AsConfigError(fmt.Errorf("item I: %w", quoted), "item I was not found")
+	if got, want := userMessage(nested), "item I was not found: item I: Pluggy answered GET /x with HTTP 500: boom"; got != want {
+		t.Fatalf("userMessage = %q, want %q", got, want)
 	}
 }

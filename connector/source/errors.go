@@ -13,6 +13,10 @@ type Error struct {
 	Type protocol.FailureType
 	Msg  string
 	Err  error
+	// Quoted says Msg already tells the user what Err says (an HTTP client's
+	// raw status error, say): the user-facing message is Msg alone, while
+	// Error(), and so the trace's internal_message, keeps Err's text.
+	Quoted bool
 }
 
 func (e *Error) Error() string {

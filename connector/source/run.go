@@ -378,8 +378,12 @@ func (r *Runner) readStreams(ctx context.Context, w *protocol.Writer, secrets *s
 			req.State = states[name]
 		}
 		readErr := s.stream.Read(context.WithValue(ctx, outputKey{}, out), req, out)
-		if readErr == nil && ctx.Err() != nil {
-			readErr = fmt.Errorf("interrupted: %w", ctx.Err())
+		if ctx.Err() != nil {
+			// Stopped by a signal: every worker returned "context canceled".
+			// Say it once, as worth retrying; the states already emitted
+			// are where the next run resumes.
+			readErr = &Error{Type: protocol.TransientError, Quoted: true, Err: readErr,
+				Msg: "interrupted (" + ctx.Err().Error() + ") before the stream finished; the next run resumes from the last STATE it emitted"}
 		}
 		if err := out.finish(readErr, req.State); err != nil {
 			return ExitFail // stdout is gone; nothing more can be said
