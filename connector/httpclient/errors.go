@@ -21,9 +21,11 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	body := strings.TrimSpace(string(e.Body))
+	// Redact before cutting: a secret the body echoes across the cut would
+	// otherwise survive as a prefix the redactor no longer recognises.
+	body := e.secrets.String(strings.TrimSpace(string(e.Body)))
 	if len(body) > 500 {
-		body = body[:500] + "…"
+		body = strings.ToValidUTF8(body[:500], "") + "…"
 	}
 	msg := fmt.Sprintf("%s: HTTP %d", e.Route, e.Status)
 	if body != "" {

@@ -12,7 +12,11 @@ import (
 // API's URL, quoted in the message when raw is not a base URL.
 func ParseBaseURL(raw, example string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimRight(raw, "/"))
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if err == nil && u.User != nil {
+		// Never quote it: the user:password part is a credential.
+		return nil, ConfigErrorf("config.base_url: the URL is not a base URL like %s: it carries a user or password (user:password@host), which is never quoted back", example)
+	}
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, ConfigErrorf("config.base_url: %q is not a base URL like %s", raw, example)
 	}
 	switch u.Scheme {

@@ -23,10 +23,12 @@ func TestParseBaseURL(t *testing.T) {
 		"ftp://127.0.0.1":             "scheme",
 		"not a url":                   "not a base URL like https://api.example.com",
 		"https://user:pw@example.com": "not a base URL",
+		"https://u:hunter2@x.com":     "user or password",
 		"https://example.com/?q=1":    "not a base URL",
 	} {
 		_, err := ParseBaseURL(raw, "https://api.example.com")
-		if err == nil || !strings.Contains(err.Error(), mention) || !strings.HasPrefix(err.Error(), "config.base_url") {
+		if err == nil || !strings.Contains(err.Error(), mention) || !strings.HasPrefix(err.Error(), "config.base_url") ||
+			strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), ":pw@") {
 			t.Errorf("ParseBaseURL(%q) = %v; want a config.base_url error mentioning %q", raw, err, mention)
 		}
 	}
