@@ -31,6 +31,14 @@ type Config struct {
 	MaxRetries *int `json:"max_retries"`
 	// HTTPTimeoutSeconds bounds one request attempt.
 	HTTPTimeoutSeconds int `json:"http_timeout_seconds"`
+	// TriggerItemUpdate asks Pluggy to sync each item with its bank (PATCH
+	// /items/{id}) before reading it. Off by default: Pluggy forbids batch
+	// refreshes and syncs items by itself.
+	TriggerItemUpdate bool `json:"trigger_item_update"`
+	// ItemUpdateTimeoutSeconds bounds the wait for one item's update.
+	ItemUpdateTimeoutSeconds int `json:"item_update_timeout_seconds"`
+	// ItemUpdatePollSeconds is the pause between two looks at an updating item.
+	ItemUpdatePollSeconds float64 `json:"item_update_poll_seconds"`
 }
 
 // Defaults, also stated in spec.json.
@@ -43,6 +51,8 @@ const (
 	DefaultMaxRateLimitWait  = 300
 	DefaultMaxRetries        = 5
 	DefaultHTTPTimeout       = 60
+	DefaultItemUpdateTimeout = 300 // a sandbox sync takes 2-4 minutes
+	DefaultItemUpdatePoll    = 10
 )
 
 // settings is Config resolved: defaults applied, values parsed.
@@ -54,6 +64,8 @@ type settings struct {
 	rpm       int
 	// maxRetries is MaxRetries with its default applied.
 	maxRetries int
+	// itemUpdateTimeout and itemUpdatePoll shape trigger_item_update's wait.
+	itemUpdateTimeout, itemUpdatePoll time.Duration
 }
 
 func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
@@ -96,6 +108,14 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	if s.HTTPTimeoutSeconds == 0 {
 		s.HTTPTimeoutSeconds = DefaultHTTPTimeout
 	}
+	if s.ItemUpdateTimeoutSeconds == 0 {
+		s.ItemUpdateTimeoutSeconds = DefaultItemUpdateTimeout
+	}
+	s.itemUpdateTimeout = time.Duration(s.ItemUpdateTimeoutSeconds) * time.Second
+	if s.ItemUpdatePollSeconds <= 0 {
+		s.ItemUpdatePollSeconds = DefaultItemUpdatePoll
+	}
+	s.itemUpdatePoll = time.Duration(s.ItemUpdatePollSeconds * float64(time.Second))
 	seen := map[string]bool{}
 	ids := s.ItemIDs[:0:0]
 	for _, id := range s.ItemIDs {

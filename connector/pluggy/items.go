@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // itemsStream emits each configured item as GET /items/{id} serves it: the
-// connection's status, executionStatus, error and statusDetail let a
-// warehouse alert on broken bank connections. Full refresh only: there is
-// nothing to list items by, and there are few.
+// connection's health (status, executionStatus, error, statusDetail with
+// both spellings of investmentsTransactions, lastUpdatedAt, nextAutoSyncAt,
+// consentExpiresAt) lets a warehouse alert on broken bank connections. Full
+// refresh only: there is nothing to list items by, and there are few. With
+// trigger_item_update, the record is the item as its update left it.
 type itemsStream struct{ c *conn }
 
 func (s *itemsStream) Name() string            { return "items" }
@@ -32,4 +35,33 @@ func (s *itemsStream) Read(ctx context.Context, _ source.ReadRequest, out source
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// consentWarning is how long before an Open Finance consent expires the
+// connector starts warning: after expiry Pluggy stops syncing the item until
+// the user renews consent.
+const consentWarning = 7 * 24 * time.Hour
+
+// warnConsent logs a WARN for an item whose consent expires within
+// consentWarning or has expired.
+func (c *conn) warnConsent(it item) {
+	if it.ConsentExpiresAt == nil || *it.ConsentExpiresAt == "" {
+		return
+	}
+	exp, err := time.Parse(time.RFC3339Nano, *it.ConsentExpiresAt)
+	if err != nil {
+		if d := dayOf(*it.ConsentExpiresAt); d != "" {
+			exp, err = time.Parse(time.DateOnly, d)
+		}
+		if err != nil {
+			return
+		}
+	}
+	left := exp.Sub(c.now())
+	switch {
+	case left <= 0:
+		c.env.Log.Warnf("item %s: its Open Finance consent expired at %s; Pluggy no longer syncs it, so its data is stale until the user renews consent", it.ID, *it.ConsentExpiresAt)
+	case left <= consentWarning:
+		c.env.Log.Warnf("item %s: its Open Finance consent expires at %s (in %s); the user must renew it before then or Pluggy stops syncing the item", it.ID, *it.ConsentExpiresAt, left.Round(time.Hour))
+	}
 }

@@ -81,6 +81,7 @@ type conn struct {
 	items       source.Memo[json.RawMessage]
 	accounts    source.Memo[[]json.RawMessage]
 	investments source.Memo[[]json.RawMessage]
+	refresh     itemRefresh // trigger_item_update
 }
 
 func (c *conn) Close() error { return nil }
@@ -110,7 +111,9 @@ func (c *conn) Check(ctx context.Context) error {
 		return c.unreachable(err)
 	}
 	for _, id := range c.cfg.ItemIDs {
-		if _, err := c.item(ctx, id); err != nil {
+		// Not c.item: a check neither triggers an item update nor logs
+		// (it prints exactly one message).
+		if _, _, err := c.fetchItem(ctx, id); err != nil {
 			return c.unreachable(err)
 		}
 	}
@@ -124,25 +127,38 @@ func (c *conn) unreachable(err error) error {
 	return err
 }
 
-// item fetches an item once per run. An item in an error state is still
-// read (its last data is valid) and the user is warned.
+// item fetches an item once per run (after triggering its update, with
+// trigger_item_update). An item in an error state is still read (its last
+// data is valid) and the user is warned.
 func (c *conn) item(ctx context.Context, id string) (json.RawMessage, error) {
+	if c.cfg.TriggerItemUpdate {
+		c.refreshItems(ctx)
+	}
 	return c.items.Get(id, func() (json.RawMessage, error) {
-		var raw json.RawMessage
-		err := c.client.getJSON(ctx, "GET /items/{id}", "/items/"+url.PathEscape(id), nil, &raw)
+		raw, it, err := c.fetchItem(ctx, id)
 		if err != nil {
-			if source.FailureTypeOf(err) == protocol.SystemError && isNotFound(err) {
-				return nil, source.AsConfigError(err, fmt.Sprintf("item %s was not found for this client_id; check config.item_ids", id))
-			}
-			return nil, fmt.Errorf("item %s: %w", id, err)
-		}
-		var it item
-		if err := json.Unmarshal(raw, &it); err != nil || it.ID == "" {
-			return nil, source.SystemErrorf("item %s: Pluggy answered with an object that is not an item", id)
+			return nil, err
 		}
 		c.warnItem(it)
 		return raw, nil
 	})
+}
+
+// fetchItem is one GET /items/{id}.
+func (c *conn) fetchItem(ctx context.Context, id string) (json.RawMessage, item, error) {
+	var raw json.RawMessage
+	err := c.client.getJSON(ctx, "GET /items/{id}", "/items/"+url.PathEscape(id), nil, &raw)
+	if err != nil {
+		if source.FailureTypeOf(err) == protocol.SystemError && isNotFound(err) {
+			return nil, item{}, source.AsConfigError(err, fmt.Sprintf("item %s was not found for this client_id; check config.item_ids", id))
+		}
+		return nil, item{}, fmt.Errorf("item %s: %w", id, err)
+	}
+	var it item
+	if err := json.Unmarshal(raw, &it); err != nil || it.ID == "" {
+		return nil, item{}, source.SystemErrorf("item %s: Pluggy answered with an object that is not an item", id)
+	}
+	return raw, it, nil
 }
 
 func (c *conn) warnItem(it item) {
@@ -150,6 +166,7 @@ func (c *conn) warnItem(it item) {
 	case "LOGIN_ERROR", "OUTDATED", "WAITING_USER_INPUT", "WAITING_USER_ACTION":
 		c.env.Log.Warnf("item %s is %s (executionStatus %s): its last synced data is read, but it may be stale until the user reconnects it in Pluggy", it.ID, it.Status, it.ExecutionStatus)
 	}
+	c.warnConsent(it)
 }
 
 // itemAccounts fetches an item's accounts once per run.

@@ -1,0 +1,149 @@
+package pluggy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Opt-in item refresh (trigger_item_update). Before the first stream reads
+// any item, every configured item is asked to sync with its bank (PATCH
+// /items/{id}) and polled (GET /items/{id}) until its status leaves
+// UPDATING/MERGING or item_update_timeout_seconds pass; then the run reads
+// the fresh data. It is off by default: Pluggy syncs items by itself and
+// forbids batch refreshes ("PATCH is meant for user-initiated updates").
+//
+// PATCH is not idempotent (each one starts a sync at the bank), so it is sent
+// once: no retry after a timeout, a reset or a 5xx. Only a 429 is waited out
+// and retried, as the API asks. PATCH has its own limit, 20 a minute per IP,
+// so the connector paces it separately from the other endpoints.
+//
+// A refresh that cannot happen never fails the run: the item's data as it is
+// (Pluggy's last sync) is still valid. A 409 "updated too recently"
+// (CLIENT_IS_UPDATING_BEFORE_ALLOWED_FREQUENCY: at most one update a day),
+// another refusal, or a sync still running at the timeout is a WARN, and the
+// item is read as it is.
+
+// patchPerMinute paces PATCH /items/{id}. Pluggy allows 20 a minute; the
+// pacer's token bucket allows a burst of a sixth of its rate on top, so 17
+// keeps any 60-second window at 19 or fewer.
+const patchPerMinute = 17
+
+// itemRefresh is the refresh's per-run state.
+type itemRefresh struct {
+	once  sync.Once
+	pacer *httpclient.Pacer
+}
+
+// refreshItems refreshes every configured item, at most MaxConcurrency at a
+// time, the first time it is called in a run; later calls return at once.
+// Each item's final GET becomes the run's cached item, so the items stream
+// emits what the refresh ended with.
+func (c *conn) refreshItems(ctx context.Context) {
+	c.refresh.once.Do(func() {
+		c.refresh.pacer = httpclient.NewPacer(patchPerMinute)
+		c.env.Log.Infof("trigger_item_update is on: asking Pluggy to update %d item(s) before reading them (PATCH /items/{id}, paced at %d a minute), waiting up to %s each", len(c.cfg.ItemIDs), patchPerMinute, c.cfg.itemUpdateTimeout)
+		_ = source.Each(ctx, c.cfg.MaxConcurrency, len(c.cfg.ItemIDs), func(ctx context.Context, i int) error {
+			id := c.cfg.ItemIDs[i]
+			_, err := c.items.Get(id, func() (json.RawMessage, error) {
+				raw, it, err := c.refreshItem(ctx, id)
+				if err == nil {
+					c.warnItem(it)
+				}
+				return raw, err
+			})
+			return err // reported by whichever stream reads the item
+		})
+	})
+}
+
+// refreshItem triggers one item's update, waits for it and returns the item
+// as it then stands.
+func (c *conn) refreshItem(ctx context.Context, id string) (json.RawMessage, item, error) {
+	if err := c.patchItem(ctx, id); err != nil {
+		if ctx.Err() != nil {
+			return nil, item{}, ctx.Err()
+		}
+		c.env.Log.Warnf("item %s: %v; reading its data as it is (Pluggy's last sync)", id, err)
+		return c.fetchItem(ctx, id)
+	}
+	started := time.Now()
+	deadline := started.Add(c.cfg.itemUpdateTimeout)
+	for {
+		if err := sleepCtx(ctx, min(c.cfg.itemUpdatePoll, max(time.Until(deadline), 0))); err != nil {
+			return nil, item{}, err
+		}
+		raw, it, err := c.fetchItem(ctx, id)
+		if err != nil {
+			return nil, item{}, err
+		}
+		if it.Status != "UPDATING" && it.Status != "MERGING" {
+			c.env.Log.Infof("item %s updated: status %s (executionStatus %s) after %s", id, it.Status, it.ExecutionStatus, time.Since(started).Round(time.Second))
+			return raw, it, nil
+		}
+		if !time.Now().Before(deadline) {
+			c.env.Log.Warnf("item %s is still %s (executionStatus %s) after item_update_timeout_seconds (%s); reading its data as it is (Pluggy's last completed sync)", id, it.Status, it.ExecutionStatus, c.cfg.itemUpdateTimeout)
+			return raw, it, nil
+		}
+	}
+}
+
+// patchItem sends PATCH /items/{id} once, re-authenticating once if the key
+// is rejected (the request was then not acted on). A nil error means Pluggy
+// accepted the update.
+func (c *conn) patchItem(ctx context.Context, id string) error {
+	const route = "PATCH /items/{id}"
+	for attempt := 0; ; attempt++ {
+		key, gen, err := c.client.key(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.refresh.pacer.Wait(ctx, route); err != nil {
+			return err
+		}
+		_, err = c.client.http.Do(ctx, &httpclient.Request{
+			Method: http.MethodPatch, URL: c.client.url("/items/"+url.PathEscape(id), nil), Route: route,
+			Header: http.Header{"X-Api-Key": {key}}, Body: []byte(`{}`),
+			Idempotent: false, // each PATCH starts a sync at the bank
+			// Answers other than 429 come back at once: a 5xx may have
+			// started a sync already, and a refusal will not change.
+			NoRetry: func(r *httpclient.Response) bool { return r.Status != http.StatusTooManyRequests },
+		})
+		var se *httpclient.StatusError
+		if errors.As(err, &se) && attempt == 0 && keyRejected(se) {
+			c.client.invalidate(gen)
+			continue
+		}
+		if err == nil {
+			return nil
+		}
+		if errors.As(err, &se) {
+			ae := decodeAPIError(se.Body)
+			if se.Status == http.StatusConflict && ae.CodeDescription == "CLIENT_IS_UPDATING_BEFORE_ALLOWED_FREQUENCY" {
+				return fmt.Errorf("Pluggy refused the update because the item was updated too recently (%s)", ae.describe(se.Status))
+			}
+			return fmt.Errorf("Pluggy refused the update (%s)", ae.describe(se.Status))
+		}
+		return fmt.Errorf("the update request failed and is not retried, as PATCH is not idempotent: %w", err)
+	}
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
