@@ -96,6 +96,16 @@ func Run(t testing.TB, bin string, args ...string) *Result {
 	return r
 }
 
+// Parse parses output captured another way (a read stopped mid-run, say)
+// as Run parses stdout, failing the test on any line that is not a protocol
+// message.
+func Parse(t testing.TB, stdout []byte) *Result {
+	t.Helper()
+	r := &Result{Stdout: stdout}
+	r.parse(t)
+	return r
+}
+
 func (r *Result) parse(t testing.TB) {
 	t.Helper()
 	sc := bufio.NewScanner(bytes.NewReader(r.Stdout))

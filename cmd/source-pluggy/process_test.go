@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// proc is a read running in the background whose stdout is watched line by
+// line, so a test can stop it at a chosen point.
+type proc struct {
+	cmd  *exec.Cmd
+	code int
+
+	mu      sync.Mutex
+	out     bytes.Buffer
+	records int
+	states  int
+	changed chan struct{} // closed and replaced on every complete line
+	done    chan struct{}
+}
+
+// killPoint is when to stop a read: after its first n records or n
+// transactions STATE messages.
+type killPoint struct{ records, states int }
+
+func (k killPoint) String() string {
+	if k.states > 0 {
+		return fmt.Sprintf("after %d states", k.states)
+	}
+	return fmt.Sprintf("after %d records", k.records)
+}
+
+func (e *env) startRead(catalog string, extra ...string) *proc {
+	e.t.Helper()
+	args := append([]string{"read", "--config", e.config(nil), "--catalog", catalog}, extra...)
+	p := &proc{cmd: exec.Command(e.bin, args...), changed: make(chan struct{}), done: make(chan struct{})}
+	stdout, err := p.cmd.StdoutPipe()
+	st.Must(e.t, err, "stdout pipe")
+	p.cmd.Stderr = io.Discard
+	st.Must(e.t, p.cmd.Start(), "start")
+	e.t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done })
+	go p.watch(stdout)
+	return p
+}
+
+func (p *proc) watch(r io.Reader) {
+	defer close(p.done)
+	br := bufio.NewReaderSize(r, 1<<20)
+	for {
+		line, err := br.ReadBytes('\n')
+		p.mu.Lock()
+		p.out.Write(line)
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			var m protocol.Message
+			if json.Unmarshal(line, &m) == nil {
+				switch {
+				case m.Record != nil && m.Record.Stream == "transactions":
+					p.records++
+				case m.State != nil && m.State.Stream != nil && m.State.Stream.StreamDescriptor.Name == "transactions":
+					p.states++
+				}
+			}
+			close(p.changed)
+			p.changed = make(chan struct{})
+		}
+		p.mu.Unlock()
+		if err != nil {
+			err = p.cmd.Wait()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				p.code = ee.ExitCode()
+			}
+			return
+		}
+	}
+}
+
+// waitFor blocks until the read reached k, failing the test if it ended or
+// took too long first.
+func (p *proc) waitFor(t *testing.T, k killPoint) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for {
+		p.mu.Lock()
+		reached := (k.records > 0 && p.records >= k.records) || (k.states > 0 && p.states >= k.states)
+		ch := p.changed
+		p.mu.Unlock()
+		if reached {
+			return
+		}
+		select {
+		case <-ch:
+		case <-p.done:
+			t.Fatalf("the read ended before %s: make the fake slower", k)
+		case <-deadline:
+			t.Fatalf("the read never got %s", k)
+		}
+	}
+}
+
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	st.Must(t, p.cmd.Process.Signal(syscall.SIGKILL), "SIGKILL")
+}
+
+func (p *proc) signal(t *testing.T, name string) {
+	t.Helper()
+	sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT}[name]
+	st.Must(t, p.cmd.Process.Signal(sig), "SIG"+name)
+}
+
+// wait waits for the process to end and returns all it printed.
+func (p *proc) wait(t *testing.T) []byte {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the read did not end within 30 s of the signal")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]byte(nil), p.out.Bytes()...)
+}
+
+// parsePartial parses what a killed read printed: its last line may be cut
+// short (a record still in the buffer when the process died), and is dropped.
+func parsePartial(t *testing.T, out []byte) *st.Result {
+	t.Helper()
+	if i := bytes.LastIndexByte(out, '\n'); i+1 < len(out) {
+		out = out[:i+1]
+	}
+	return st.Parse(t, out)
+}
