@@ -110,12 +110,27 @@ func (c *converter) object(n *node) error {
 	if s.peek() == '}' {
 		s.i++
 	} else {
-		for {
+		for k := 0; ; k++ {
 			key, err := s.str()
 			if err != nil {
 				return err
 			}
-			idx, known := n.byName[string(key)]
+			// Records of one API list their keys in the same order: try
+			// the child the k-th key was last time before the map.
+			idx, known := -1, false
+			if k < len(n.order) && n.order[k] >= 0 && n.children[n.order[k]].name == string(key) {
+				idx, known = n.order[k], true
+			} else {
+				idx, known = n.byName[string(key)]
+				if !known {
+					idx = -1
+				}
+				if k < len(n.order) {
+					n.order[k] = idx
+				} else if k < 4*len(n.children)+8 {
+					n.order = append(n.order, idx)
+				}
+			}
 			if err := s.expect(':'); err != nil {
 				return err
 			}

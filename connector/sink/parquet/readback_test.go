@@ -480,6 +480,17 @@ func readXitongsys(t testing.TB, path string) []map[string]any {
 	return out
 }
 
+func leavesUnder(x *xnode) []int {
+	if x.leaf >= 0 {
+		return []int{x.leaf}
+	}
+	var out []int
+	for _, c := range x.children {
+		out = append(out, leavesUnder(c)...)
+	}
+	return out
+}
+
 func firstLeaf(x *xnode) *xnode {
 	for x.leaf < 0 {
 		x = x.children[0]
@@ -506,7 +517,8 @@ func assemble(x *xnode, trips map[int][]triplet) any {
 		// Split every leaf's triplets into elements: one starts at each
 		// triplet repeating at this list's level.
 		var elems []map[int][]triplet
-		for leaf, ts := range trips {
+		for _, leaf := range leavesUnder(x) {
+			ts := trips[leaf]
 			k := -1
 			for j, tr := range ts {
 				if j == 0 || tr.rl == rg.rep {

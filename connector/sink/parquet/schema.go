@@ -57,6 +57,7 @@ type node struct {
 	children []*node        // kStruct and the root
 	byName   map[string]int // child index by JSON property name
 	seen     []bool         // per child, while converting one object
+	order    []int          // child index of each key position last time (-1: unknown key)
 	elem     *node          // kList: the element struct
 
 	b builders // bound to the current batch
