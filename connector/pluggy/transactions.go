@@ -30,6 +30,9 @@ import (
 //     return is emitted once.
 //   - The lookback is anchored on the saved cursor, not on today, so a state
 //     from the future reads nothing.
+//   - Rows that vanished from that re-read window since the last run
+//     (deleted, or replaced under a new id) get a tombstone record: see
+//     tombstones.go.
 //   - A first sync, a new account and full_refresh read from start_date.
 //   - The state is checkpointed as accounts finish, and always at the end;
 //     an account's cursor only moves once all its rows are out.
@@ -70,6 +73,10 @@ type accountCursor struct {
 	// checkpoint differ from the last, so no two consecutive states are
 	// identical with records between them (which the protocol forbids).
 	SyncedAt string `json:"synced_at"`
+	// Window is the ids read dated inside the next run's re-read window, by
+	// day, so that run can tell which rows vanished (tombstones.go). Absent
+	// in states of older versions and with lookback_days 0.
+	Window txWindow `json:"window,omitempty"`
 
 	createdAt time.Time
 }
@@ -103,6 +110,9 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 			return nil, fmt.Errorf("transactions state: accounts[%q].created_at %q is not an RFC 3339 timestamp", id, a.CreatedAt)
 		}
 		a.createdAt = t.UTC()
+		if err := a.Window.check(); err != nil {
+			return nil, fmt.Errorf("transactions state: accounts[%q].%v", id, err)
+		}
 		st.Accounts[id] = a
 	}
 	return st, nil
@@ -157,7 +167,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
-		cur, err := s.readAccount(ctx, a, prev, out)
+		cur, err := s.readAccount(ctx, a, prev, req.Mode == protocol.Incremental, out)
 		if err != nil {
 			return fmt.Errorf("account %s of item %s: %w", a.ID, a.ItemID, err)
 		}
@@ -178,13 +188,20 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	return errors.Join(listErr, readErr)
 }
 
-// readAccount emits one account's rows and returns its new cursor.
-func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountCursor, out source.Output) (*accountCursor, error) {
+// readAccount emits one account's rows and returns its new cursor. In
+// incremental mode it also tracks the re-read window and reports the rows
+// that left it (tombstones.go).
+func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountCursor, incremental bool, out source.Output) (*accountCursor, error) {
 	cfg := s.c.cfg
 	start := s.c.start
 	var newest time.Time
 	if prev != nil {
 		newest = prev.createdAt
+	}
+	var win *windowTracker
+	if incremental && cfg.lookback > 0 {
+		win = newWindowTracker()
+		win.raise(s.windowFrom(newest).Format(time.DateOnly))
 	}
 	var seen map[string]struct{}
 	emit := func(raw []byte, k txKeys) error {
@@ -202,8 +219,10 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 			}
 			if t.After(newest) {
 				newest = t
+				win.raise(s.windowFrom(newest).Format(time.DateOnly))
 			}
 		}
+		win.add(k.ID, k.Date)
 		return out.Record(jsonrow.Join(raw, "itemId", a.ItemID))
 	}
 	if prev == nil {
@@ -221,15 +240,21 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 			return nil, err
 		}
 		if cfg.lookback > 0 {
-			from := prev.createdAt.AddDate(0, 0, -cfg.lookback)
-			if from.Before(cfg.startDate) {
-				from = cfg.startDate
-			}
-			q := url.Values{"accountId": {a.ID}, "dateFrom": {from.Format(time.DateOnly)}}
+			from := s.windowFrom(prev.createdAt).Format(time.DateOnly)
+			q := url.Values{"accountId": {a.ID}, "dateFrom": {from}}
 			if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
 				return nil, err
 			}
+			if gone := prev.Window.vanished(from, seen); len(gone) > 0 {
+				if err := s.reportVanished(ctx, a, gone, seen, emit, out); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
-	return &accountCursor{CreatedAt: newest.UTC().Format(pluggyTimeLayout), SyncedAt: start.Format(time.RFC3339Nano), createdAt: newest}, nil
+	cur := &accountCursor{CreatedAt: newest.UTC().Format(pluggyTimeLayout), SyncedAt: start.Format(time.RFC3339Nano), createdAt: newest}
+	if win != nil {
+		cur.Window = win.window(s.windowFrom(newest).Format(time.DateOnly))
+	}
+	return cur, nil
 }
