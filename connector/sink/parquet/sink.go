@@ -199,17 +199,32 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 			{MetaRunStart, s.opts.Start.UTC().Format(time.RFC3339Nano)},
 			{MetaJSONSchema, string(st.Schema())},
 		},
-		props: pq.NewWriterProperties(
-			pq.WithCompression(s.codec),
-			pq.WithMaxRowGroupLength(int64(s.opts.RowGroupRows)),
-			pq.WithAllocator(memory.DefaultAllocator),
-		),
+		props: pq.NewWriterProperties(writerProps(s, st, root)...),
 	}
 	w.conv.root = root
 	w.rb = array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	root.bindChildren(w.rb.Field)
 	s.writers = append(s.writers, w)
 	return w, nil
+}
+
+// writerProps are a stream's Parquet writer properties. Dictionary encoding
+// stays on (the default) except for top-level primary-key columns: their
+// values are unique, so a dictionary would only be built to be abandoned.
+func writerProps(s *Sinks, st source.Stream, root *node) []pq.WriterProperty {
+	props := []pq.WriterProperty{
+		pq.WithCompression(s.codec),
+		pq.WithMaxRowGroupLength(int64(s.opts.RowGroupRows)),
+		pq.WithAllocator(memory.DefaultAllocator),
+	}
+	for _, key := range st.PrimaryKey() {
+		if len(key) == 1 {
+			if i, ok := root.byName[key[0]]; ok && root.children[i].kind == kString {
+				props = append(props, pq.WithDictionaryFor(key[0], false))
+			}
+		}
+	}
+	return props
 }
 
 // Close commits every stream's open file and releases the builders. The
