@@ -62,6 +62,6 @@ func (c *conn) warnConsent(it item) {
 	case left <= 0:
 		c.env.Log.Warnf("item %s: its Open Finance consent expired at %s; Pluggy no longer syncs it, so its data is stale until the user renews consent", it.ID, *it.ConsentExpiresAt)
 	case left <= consentWarning:
-		c.env.Log.Warnf("item %s: its Open Finance consent expires at %s (in %s); the user must renew it before then or Pluggy stops syncing the item", it.ID, *it.ConsentExpiresAt, left.Round(time.Hour))
+		c.env.Log.Warnf("item %s: its Open Finance consent expires at %s (in %.1f days); the user must renew it before then or Pluggy stops syncing the item", it.ID, *it.ConsentExpiresAt, left.Hours()/24)
 	}
 }

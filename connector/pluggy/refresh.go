@@ -86,7 +86,7 @@ func (c *conn) refreshItem(ctx context.Context, id string) (json.RawMessage, ite
 			return nil, item{}, err
 		}
 		if it.Status != "UPDATING" && it.Status != "MERGING" {
-			c.env.Log.Infof("item %s updated: status %s (executionStatus %s) after %s", id, it.Status, it.ExecutionStatus, time.Since(started).Round(time.Second))
+			c.env.Log.Infof("item %s updated: status %s (executionStatus %s) after %s", id, it.Status, it.ExecutionStatus, time.Since(started).Round(100*time.Millisecond))
 			return raw, it, nil
 		}
 		if !time.Now().Before(deadline) {
