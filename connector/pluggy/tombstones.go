@@ -69,6 +69,18 @@ func (w txWindow) check() error {
 	return nil
 }
 
+// windowSize is how many ids a's window holds; a may be nil.
+func (a *accountCursor) windowSize() int {
+	if a == nil {
+		return 0
+	}
+	n := 0
+	for _, ids := range a.Window {
+		n += len(ids)
+	}
+	return n
+}
+
 // vanished lists the ids of w dated on or after from that seen lacks.
 func (w txWindow) vanished(from string, seen map[string]struct{}) []string {
 	var out []string

@@ -45,10 +45,14 @@ const createdAtOverlap = time.Hour
 
 // Checkpoints follow every account, except in very large syncs, where
 // marshalling the whole state after each of thousands of accounts would cost
-// more than the reads: there they are spaced checkpointEvery apart.
+// more than the reads: there they are spaced checkpointEvery apart. The
+// tombstone windows make a state large sooner (about 40 bytes an id), so a
+// state holding more than checkpointSpacedAboveIDs window ids (about 1 MB)
+// is spaced too.
 const (
-	checkpointEvery        = time.Second
-	checkpointEachUpTo int = 1000
+	checkpointEvery              = time.Second
+	checkpointEachUpTo       int = 1000
+	checkpointSpacedAboveIDs     = 25000
 )
 
 const pluggyTimeLayout = "2006-01-02T15:04:05.000Z"
@@ -157,8 +161,12 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	}
 	accts, listErr := s.c.accountsToRead(ctx)
 
-	var mu sync.Mutex // guards st and lastCheckpoint
+	var mu sync.Mutex // guards st, windowIDs and lastCheckpoint
 	var lastCheckpoint time.Time
+	windowIDs := 0
+	for _, a := range st.Accounts {
+		windowIDs += a.windowSize()
+	}
 	readErr := source.Each(ctx, s.c.cfg.MaxConcurrency, len(accts), func(ctx context.Context, i int) error {
 		a := accts[i]
 		mu.Lock()
@@ -173,8 +181,9 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		windowIDs += cur.windowSize() - st.Accounts[a.ID].windowSize()
 		st.Accounts[a.ID] = cur
-		if len(accts) > checkpointEachUpTo && time.Since(lastCheckpoint) < checkpointEvery {
+		if (len(accts) > checkpointEachUpTo || windowIDs > checkpointSpacedAboveIDs) && time.Since(lastCheckpoint) < checkpointEvery {
 			return nil
 		}
 		lastCheckpoint = time.Now()
