@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"math/big"
 	"net/http/httptest"
@@ -41,36 +40,11 @@ func newEnv(t *testing.T, o fake.Options) *env {
 }
 
 func (e *env) config(over map[string]any) string {
-	c := map[string]any{}
-	for k, v := range e.cfg {
-		c[k] = v
-	}
-	for k, v := range over {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return st.WriteFile(e.t, "config.json", c)
+	return st.ConfigFile(e.t, e.cfg, over)
 }
 
 func (e *env) catalog(incremental bool, only ...string) string {
-	conn, err := pluggy.Source{}.Open(context.Background(), mustJSON(e.cfg), source.Env{})
-	st.Must(e.t, err, "open")
-	cat := source.Configure(conn.Streams(), incremental)
-	if len(only) > 0 {
-		keep := cat.Streams[:0]
-		for _, s := range cat.Streams {
-			for _, o := range only {
-				if s.Stream.Name == o {
-					keep = append(keep, s)
-				}
-			}
-		}
-		cat.Streams = keep
-	}
-	return st.WriteFile(e.t, "catalog.json", cat)
+	return st.CatalogFile(e.t, pluggy.Source{}, e.cfg, incremental, only...)
 }
 
 func (e *env) discover() *protocol.Catalog {

@@ -94,18 +94,14 @@ func (s *transactionsStream) CheckState(raw json.RawMessage) error {
 }
 
 func parseTxState(raw json.RawMessage) (*txState, error) {
-	st := &txState{Version: txStateVersion, Accounts: map[string]*accountCursor{}}
-	if len(raw) == 0 {
-		return st, nil
+	st := &txState{Version: txStateVersion}
+	if _, err := source.DecodeState("transactions", raw, txStateVersion, st); err != nil {
+		return nil, err
 	}
-	var in txState
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return nil, fmt.Errorf("transactions state: %v", err)
+	if st.Accounts == nil {
+		st.Accounts = map[string]*accountCursor{}
 	}
-	if in.Version != txStateVersion {
-		return nil, fmt.Errorf("transactions state: version %d is not one this connector reads (it writes version %d)", in.Version, txStateVersion)
-	}
-	for id, a := range in.Accounts {
+	for id, a := range st.Accounts {
 		if a == nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q] is null", id)
 		}
@@ -117,7 +113,6 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 		if err := a.Window.check(); err != nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q].%v", id, err)
 		}
-		st.Accounts[id] = a
 	}
 	return st, nil
 }

@@ -2,11 +2,13 @@ package sourcetest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,6 +150,47 @@ func CheckCatalogFiles(t testing.TB, streams []source.Stream, files map[string]b
 			t.Errorf("%s is stale or missing (%v); run: %s", path, err, rerun)
 		}
 	}
+}
+
+// ConfigFile writes base with over applied (a nil value deletes the key)
+// as a config file, and returns its path.
+func ConfigFile(t testing.TB, base, over map[string]any) string {
+	t.Helper()
+	c := map[string]any{}
+	for k, v := range base {
+		c[k] = v
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+	}
+	return WriteFile(t, "config.json", c)
+}
+
+// CatalogFile writes the configured catalog of src's streams (opened with
+// cfg) as source.Configure makes it, keeping only the streams named in
+// only when there are any, and returns its path.
+func CatalogFile(t testing.TB, src source.Source, cfg map[string]any, incremental bool, only ...string) string {
+	t.Helper()
+	raw, err := json.Marshal(cfg)
+	Must(t, err, "config")
+	conn, err := src.Open(context.Background(), raw, source.Env{})
+	Must(t, err, "open")
+	defer conn.Close()
+	cat := source.Configure(conn.Streams(), incremental)
+	if len(only) > 0 {
+		keep := cat.Streams[:0]
+		for _, s := range cat.Streams {
+			if slices.Contains(only, s.Stream.Name) {
+				keep = append(keep, s)
+			}
+		}
+		cat.Streams = keep
+	}
+	return WriteFile(t, "catalog.json", cat)
 }
 
 // ClosedPort returns a loopback port nothing listens on.

@@ -1,0 +1,28 @@
+package source
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// DecodeState decodes a stream state this connector wrote into v, which must
+// carry a "version" field equal to version: states keep a version so their
+// shape can evolve, and one of another shape is rejected rather than
+// misread. An empty raw (no state yet) leaves v as it is and returns false.
+// Errors name the stream, for StateChecker.
+func DecodeState(stream string, raw json.RawMessage, version int, v any) (bool, error) {
+	if len(raw) == 0 {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("%s state: %v", stream, err)
+	}
+	var probe struct {
+		Version int `json:"version"`
+	}
+	_ = json.Unmarshal(raw, &probe)
+	if probe.Version != version {
+		return false, fmt.Errorf("%s state: version %d is not one this connector reads (it writes version %d)", stream, probe.Version, version)
+	}
+	return true, nil
+}
