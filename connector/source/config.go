@@ -133,6 +133,9 @@ func describeJSONError(err error) string {
 	case errors.As(err, &se):
 		return fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se)
 	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("%s: got a JSON %s", te.Field, te.Value)
+		}
 		return fmt.Sprintf("got a JSON %s", te.Value)
 	}
 	return err.Error()

@@ -3,7 +3,11 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // Each runs fn(ctx, i) for every i in [0, n), at most limit at a time. It does
@@ -25,7 +29,7 @@ func Each(ctx context.Context, limit, n int, fn func(ctx context.Context, i int)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = fn(ctx, i)
+				errs[i] = call(ctx, i, fn)
 			}
 		}()
 	}
@@ -41,4 +45,18 @@ feed:
 	close(next)
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// call runs fn(ctx, i) and turns a panic into that part's error. A panic in
+// a worker goroutine is out of reach of the runner's recover: it would kill
+// the process, print its message unredacted on stderr and cost the other
+// parts their data. As an error it fails only its part, and its text reaches
+// the ERROR trace through the redacting writer, the stack in internal_message.
+func call(ctx context.Context, i int, fn func(ctx context.Context, i int) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Type: protocol.SystemError, Quoted: true, Msg: fmt.Sprintf("internal error (a bug in the connector): %v", p), Err: errors.New(string(debug.Stack()))}
+		}
+	}()
+	return fn(ctx, i)
 }

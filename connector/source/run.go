@@ -427,8 +427,26 @@ func registerSecrets(spec json.RawMessage, c map[string]any, secrets *secret.Red
 		return
 	}
 	for name, p := range s.Properties {
-		if v, ok := c[name].(string); ok && p.Secret {
-			secrets.Add(v)
+		if p.Secret {
+			addSecretStrings(c[name], secrets)
+		}
+	}
+}
+
+// addSecretStrings registers v if it is a string, and every string inside it
+// if it is a list or an object: a secret pasted into the wrong shape
+// (["s3cret"]) is still a secret, whatever the validation error says.
+func addSecretStrings(v any, secrets *secret.Redactor) {
+	switch v := v.(type) {
+	case string:
+		secrets.Add(v)
+	case []any:
+		for _, e := range v {
+			addSecretStrings(e, secrets)
+		}
+	case map[string]any:
+		for _, e := range v {
+			addSecretStrings(e, secrets)
 		}
 	}
 }
