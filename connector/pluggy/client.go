@@ -203,8 +203,8 @@ func (c *Client) getJSON(ctx context.Context, route, path string, q url.Values, 
 }
 
 // maxPages bounds every paging loop: a server that never stops paging must
-// not keep a scheduled sync running forever.
-const maxPages = 100000
+// not keep a scheduled sync running forever. A variable so tests can lower it.
+var maxPages = 100000
 
 // eachPage walks a page-number envelope (accounts, categories, investments,
 // bills, loans) and hands every result to fn. It tolerates a bare array in
@@ -214,6 +214,7 @@ func (c *Client) eachPage(ctx context.Context, route, path string, q url.Values,
 	if q == nil {
 		q = url.Values{}
 	}
+	var prevFirst, prevLast json.RawMessage
 	for page := 1; page <= maxPages; page++ {
 		if pageSize > 0 {
 			q.Set("page", fmt.Sprint(page))
@@ -237,6 +238,16 @@ func (c *Client) eachPage(ctx context.Context, route, path string, q url.Values,
 		})
 		if err != nil {
 			return err
+		}
+		if len(env.Results) > 0 {
+			// A server that ignores the page parameter serves page 1 forever
+			// while totalPages says there is more: stop at the first repeat,
+			// before its rows go out twice.
+			first, last := env.Results[0], env.Results[len(env.Results)-1]
+			if page > 1 && bytes.Equal(first, prevFirst) && bytes.Equal(last, prevLast) {
+				return source.SystemErrorf("Pluggy %s answered page %d with the rows of page %d (totalPages %d); stopping instead of looping", route, page, page-1, env.TotalPages)
+			}
+			prevFirst, prevLast = first, last
 		}
 		for _, r := range env.Results {
 			if err := fn(r); err != nil {
