@@ -1,0 +1,238 @@
+package gocardless
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Client talks to the GoCardless Bank Account Data API.
+//
+// Auth: POST /token/new/ is limited to 100 an hour per company, so a run asks
+// for one access token, the first time one is needed, and every stream and
+// worker reuses it. A failed token/new is not asked again in the run. An
+// access token lives 24 hours; should one be refused mid-run anyway, the
+// client renews it once through POST /token/refresh/ (100 a minute), never
+// through token/new.
+type Client struct {
+	base      *url.URL
+	http      *httpclient.Client
+	secretID  string
+	secretKey string
+	secrets   *secret.Redactor
+	clock     *serverClock
+
+	mu        sync.Mutex
+	tried     bool // token/new was called
+	tokenErr  error
+	access    string
+	refresh   string
+	gen       int // bumped on each new access token
+	refreshed bool
+}
+
+// NewClient returns a client for base using hc for transport.
+func NewClient(base *url.URL, secretID, secretKey string, hc *httpclient.Client, secrets *secret.Redactor, clock *serverClock) *Client {
+	hc.RetryAfter = companyRetryAfter
+	return &Client{base: base, http: hc, secretID: secretID, secretKey: secretKey, secrets: secrets, clock: clock}
+}
+
+// companyRetryAfter reads how long a company-level 429 asks to wait: the
+// seconds in its detail, else the general reset header.
+func companyRetryAfter(resp *httpclient.Response) time.Duration {
+	if d, ok := detailSeconds(decodeAPIError(resp.Body).detail()); ok {
+		return d
+	}
+	if s, ok := rateLimitInt(resp.Header, "x-ratelimit-reset"); ok {
+		return time.Duration(s) * time.Second
+	}
+	return 0
+}
+
+// noRetry keeps the retrying client off the answers a retry makes worse: a
+// bank-level 429 (the account's daily quota is spent; a retry would only
+// fail again, for hours) and a 500 UnknownRequestError (it counts towards
+// suspending the account; the connector decides about those itself).
+func noRetry(resp *httpclient.Response) bool {
+	switch resp.Status {
+	case http.StatusTooManyRequests:
+		return decodeAPIError(resp.Body).Type != ""
+	case http.StatusInternalServerError:
+		return decodeAPIError(resp.Body).Type == typeUnknownRequest
+	}
+	return false
+}
+
+func (c *Client) url(path string, q url.Values) string {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	if q != nil {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// token returns the run's access token and its generation.
+func (c *Client) token(ctx context.Context) (string, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.access != "" {
+		return c.access, c.gen, nil
+	}
+	if c.tried {
+		if c.tokenErr == nil {
+			c.tokenErr = source.ConfigErrorf("GoCardless refused the run's access token and renewing it failed; check secret_id/secret_key")
+		}
+		return "", 0, c.tokenErr
+	}
+	c.tried = true
+	body, _ := json.Marshal(map[string]string{"secret_id": c.secretID, "secret_key": c.secretKey})
+	var tp tokenPair
+	resp, err := c.http.Do(ctx, &httpclient.Request{
+		Method: http.MethodPost, URL: c.url("/token/new/", nil), Route: "POST /token/new/", Body: body,
+		Idempotent: true, // a token nobody uses harms nothing
+		Accept:     tp.accept,
+	})
+	c.observeClock(resp, err)
+	if err != nil {
+		c.tokenErr = c.authError(err)
+		return "", 0, c.tokenErr
+	}
+	c.secrets.Add(tp.Access)
+	c.secrets.Add(tp.Refresh)
+	c.access, c.refresh = tp.Access, tp.Refresh
+	c.gen++
+	return c.access, c.gen, nil
+}
+
+// authError explains a failed token/new.
+func (c *Client) authError(err error) error {
+	if se, ae, ok := statusOf(err); ok {
+		switch se.Status {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest:
+			return &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf("GoCardless rejected secret_id/secret_key (%s); copy both from a user secret in the Bank Account Data portal", ae.describe(se.Status))}
+		case http.StatusTooManyRequests:
+			return &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf("GoCardless allows 100 new access tokens an hour and this company has used them (%s); run again later", ae.describe(se.Status))}
+		}
+	}
+	return c.wrap("getting an access token", err)
+}
+
+// renew replaces the access token of generation gen through the refresh
+// token, once per run.
+func (c *Client) renew(ctx context.Context, gen int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return nil // another worker renewed it already
+	}
+	if c.refreshed || c.refresh == "" {
+		c.access = ""
+		return source.ConfigErrorf("GoCardless refused a renewed access token; check that secret_id/secret_key may read these requisitions")
+	}
+	c.refreshed = true
+	body, _ := json.Marshal(map[string]string{"refresh": c.refresh})
+	var tp tokenPair
+	resp, err := c.http.Do(ctx, &httpclient.Request{
+		Method: http.MethodPost, URL: c.url("/token/refresh/", nil), Route: "POST /token/refresh/", Body: body,
+		Idempotent: true, Accept: tp.accept,
+	})
+	c.observeClock(resp, err)
+	if err != nil {
+		c.access = ""
+		return c.wrap("renewing the access token", err)
+	}
+	c.secrets.Add(tp.Access)
+	c.access = tp.Access
+	c.gen++
+	return nil
+}
+
+// get sends GET path?q with the access token and returns the 2xx answer,
+// whose body decode has accepted. A 401 without an error type (the token
+// itself was refused) renews the token once and tries again; every other
+// non-2xx answer comes back as a *httpclient.StatusError for the caller to
+// judge, with its headers.
+func (c *Client) get(ctx context.Context, route, path string, q url.Values, decode func([]byte) error) (*httpclient.Response, error) {
+	for attempt := 0; ; attempt++ {
+		token, gen, err := c.token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.http.Do(ctx, &httpclient.Request{
+			Method: http.MethodGet, URL: c.url(path, q), Route: route,
+			Header:     http.Header{"Authorization": {"Bearer " + token}},
+			Idempotent: true, Accept: decode, NoRetry: noRetry,
+		})
+		c.observeClock(resp, err)
+		var se *httpclient.StatusError
+		if attempt == 0 && errors.As(err, &se) && se.Status == http.StatusUnauthorized && decodeAPIError(se.Body).Type == "" {
+			source.LogFrom(ctx, protocol.LevelInfo, "GoCardless refused the access token before its expiry; renewing it")
+			if rerr := c.renew(ctx, gen); rerr != nil {
+				return nil, rerr
+			}
+			continue
+		}
+		return resp, err
+	}
+}
+
+// observeClock feeds the server clock from an answer, or from the error
+// that carries one.
+func (c *Client) observeClock(resp *httpclient.Response, err error) {
+	if resp != nil {
+		c.clock.observe(resp.Header)
+		return
+	}
+	var se *httpclient.StatusError
+	if errors.As(err, &se) {
+		c.clock.observe(se.Header)
+	}
+}
+
+// wrap turns a client error into one whose message quotes GoCardless's own
+// (type, summary, detail) while keeping its failure type.
+func (c *Client) wrap(what string, err error) error {
+	if se, ae, ok := statusOf(err); ok && (ae.Summary != "" || ae.Type != "") {
+		return &source.Error{Type: se.FailureType(), Msg: c.secrets.String(answered(se, ae))}
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// statusOf returns the non-2xx answer inside err with its decoded body.
+func statusOf(err error) (*httpclient.StatusError, apiError, bool) {
+	var se *httpclient.StatusError
+	if !errors.As(err, &se) {
+		return nil, apiError{}, false
+	}
+	return se, decodeAPIError(se.Body), true
+}
+
+// answered says what GoCardless answered, and why the client stopped
+// retrying when it did.
+func answered(se *httpclient.StatusError, ae apiError) string {
+	msg := "GoCardless answered " + se.Route + " with " + ae.describe(se.Status)
+	if se.Hint != "" {
+		msg += " (" + se.Hint + ")"
+	}
+	return msg
+}
+
+// getJSON fetches one object into v.
+func (c *Client) getJSON(ctx context.Context, route, path string, v any) (*httpclient.Response, error) {
+	return c.get(ctx, route, path, nil, func(b []byte) error { return json.Unmarshal(b, v) })
+}

@@ -1,0 +1,179 @@
+package gocardless
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// maxInstitutionFailures is how many 500 UnknownRequestErrors an account may
+// cost in one run. GoCardless suspends an account after 10 failed accesses in
+// a row (a new requisition is then the only way back) and advises to stop
+// after 2 or 3, so the connector tries an account's bank twice at most and
+// then leaves the account alone until the next run.
+const maxInstitutionFailures = 2
+
+// institutionRetryWait is the pause before the second try.
+var institutionRetryWait = 2 * time.Second
+
+// quotaSkip is a bank-backed call not made, or refused with a bank-level
+// 429, because the account's daily quota for the endpoint is spent. It is
+// not a failure: the stream warns, completes and keeps the account's state.
+type quotaSkip struct {
+	account  accountRef
+	endpoint string
+	resetAt  time.Time
+}
+
+func (e *quotaSkip) Error() string {
+	return fmt.Sprintf("account %s: %s quota spent until %s", e.account.ID, e.endpoint, e.resetAt.Format(time.RFC3339))
+}
+
+// warnSkip tells the user about a skipped call, once per account and
+// endpoint (callers are memoized).
+func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
+	in := s.resetAt.Sub(c.clock.now()).Round(time.Minute)
+	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
+		"account %s (requisition %s): the bank's daily limit for %s calls is spent; not calling it until %s (in %s). The stream completes and keeps this account's state; a run after that time reads it",
+		s.account.ID, s.account.RequisitionID, s.endpoint, s.resetAt.Format(time.RFC3339), in))
+}
+
+// dataCall makes one bank-backed call (details, balances, transactions) of
+// an account, with everything the quota and the suspension rules ask:
+//   - an account blocked earlier in the run is not called again;
+//   - a call the ledger knows would fail is not made (*quotaSkip);
+//   - the per-account rate-limit headers of every answer go to the ledger;
+//   - a bank-level 429 is never retried (*quotaSkip, with its reset);
+//   - a 500 UnknownRequestError is tried once more, then the account is
+//     left alone for the run;
+//   - expired access blocks the account's requisition; suspension and an
+//     institution that is down block the account, for the rest of the run.
+func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q url.Values, decode func([]byte) error) error {
+	if err := c.blockedErr(a); err != nil {
+		return err
+	}
+	if q, ok := c.quotas.get(a.ID, endpoint); ok {
+		if reset, spent := q.spent(c.clock.now()); spent {
+			return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
+		}
+	}
+	route := "GET /accounts/{id}/" + endpoint + "/"
+	path := "/accounts/" + url.PathEscape(a.ID) + "/" + endpoint + "/"
+	for {
+		resp, err := c.client.get(ctx, route, path, q, decode)
+		if resp != nil {
+			c.observeQuota(a, endpoint, resp.Header)
+			return nil
+		}
+		se, ae, ok := statusOf(err)
+		if !ok {
+			return c.client.wrap(fmt.Sprintf("account %s %s", a.ID, endpoint), err)
+		}
+		c.observeQuota(a, endpoint, se.Header)
+		switch {
+		case se.Status == http.StatusTooManyRequests && ae.Type != "":
+			reset := c.clock.now().Add(quotaWindow)
+			if d, ok := detailSeconds(ae.detail()); ok {
+				reset = c.clock.now().Add(d)
+			} else if q, ok := c.quotas.get(a.ID, endpoint); ok && q.resetAt().After(c.clock.now()) {
+				reset = q.resetAt()
+			}
+			c.quotas.observe(a.ID, endpoint, quota{Remaining: 0, ResetAt: formatTime(reset)})
+			return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
+		case se.Status == http.StatusInternalServerError && ae.Type == typeUnknownRequest:
+			if n := c.institutionFailed(a.ID); n < maxInstitutionFailures {
+				source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("account %s: its bank failed the %s call (%s); trying once more", a.ID, endpoint, ae.describe(se.Status)))
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(institutionRetryWait):
+				}
+				continue
+			}
+			return c.block(a, &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf(
+				"account %s (requisition %s, institution %s): the bank failed %d calls this run (%s); the account is not called again until the next run, because GoCardless suspends an account after 10 failed accesses in a row",
+				a.ID, a.RequisitionID, a.InstitutionID, maxInstitutionFailures, ae.describe(se.Status))})
+		case se.Status == http.StatusServiceUnavailable:
+			// Retried already; a bank that is down stays down for a while,
+			// so the account's other endpoints are not tried this run.
+			return c.block(a, &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf(
+				"account %s (requisition %s): institution %s is unavailable (%s); its other calls are left for the next run: run again later",
+				a.ID, a.RequisitionID, a.InstitutionID, ae.describe(se.Status))})
+		case se.Status == http.StatusConflict:
+			return c.block(a, &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(
+				"account %s of requisition %s is suspended by GoCardless (%s), usually after repeated failed accesses; only a new requisition can read it: re-link the bank and put the new requisition's id in config.requisition_ids",
+				a.ID, a.RequisitionID, ae.describe(se.Status))})
+		case accessExpired(se.Status, ae):
+			err := relinkError(a.RequisitionID, fmt.Sprintf("GoCardless refused account %s with %s", a.ID, ae.describe(se.Status)))
+			c.blockRequisition(a.RequisitionID, err)
+			return err
+		case se.Status == http.StatusNotFound:
+			return &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(
+				"account %s of requisition %s was not found (%s); it may have been deleted with its requisition", a.ID, a.RequisitionID, ae.describe(se.Status))}
+		case se.Status == http.StatusTooManyRequests:
+			return c.client.wrap("", se) // company-level, retried up to the cap already
+		}
+		return c.client.wrap("", se)
+	}
+}
+
+// accessExpired tells an answer that means the end user must link the bank
+// again: 401 AccessExpiredError or AccountInactiveError, or the 400/401 an
+// expired end-user agreement gets ("EUA was valid for 90 days and it expired
+// at …").
+func accessExpired(status int, ae apiError) bool {
+	if status != http.StatusUnauthorized && status != http.StatusBadRequest && status != http.StatusForbidden {
+		return false
+	}
+	if ae.Type == typeAccessExpired || ae.Type == typeAccountInactive {
+		return true
+	}
+	return containsFold(ae.Summary, "access has expired") || containsFold(ae.detail(), "EUA was valid") || containsFold(ae.detail(), "end user agreement") && containsFold(ae.detail(), "expired")
+}
+
+func (c *conn) observeQuota(a accountRef, endpoint string, h http.Header) {
+	if q, ok := accountQuota(h, c.clock.now()); ok {
+		c.quotas.observe(a.ID, endpoint, q)
+	}
+}
+
+func (c *conn) institutionFailed(account string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failures[account]++
+	return c.failures[account]
+}
+
+func (c *conn) block(a accountRef, err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.blocked[a.ID] = err
+	return err
+}
+
+// blockRequisition blocks every account of a requisition: its access is
+// gone for all of them, and each call would count towards suspension.
+func (c *conn) blockRequisition(reqID string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.blocked["requisition:"+reqID] = err
+}
+
+func (c *conn) blockedErr(a accountRef) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.blocked[a.ID]; err != nil {
+		return err
+	}
+	return c.blocked["requisition:"+a.RequisitionID]
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}

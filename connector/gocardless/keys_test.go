@@ -1,0 +1,86 @@
+package gocardless
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func rowsOf(t *testing.T, raws ...string) []txRow {
+	t.Helper()
+	var rs []json.RawMessage
+	for _, r := range raws {
+		rs = append(rs, json.RawMessage(r))
+	}
+	rows, err := decodeRows(accountRef{ID: "a"}, "booked", rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestBookedKeys(t *testing.T) {
+	rows := rowsOf(t,
+		`{"transactionId":"T1","internalTransactionId":"i1"}`,
+		`{"transactionId":" T2 ","internalTransactionId":"i2"}`, // trimmed
+		`{"internalTransactionId":"i3"}`,                        // missing
+		`{"transactionId":" ","internalTransactionId":"i4"}`,    // blank
+		`{"transactionId":"NotProvided","internalTransactionId":"i5"}`,
+		`{"transactionId":"R","internalTransactionId":"i6"}`, // repeated
+		`{"transactionId":"R","internalTransactionId":"i7"}`,
+		`{"transactionAmount":{"amount":"-1.00","currency":"EUR"}}`, // no id at all
+	)
+	got := bookedKeys(rows, false)
+	want := []string{"T1", "T2", "i3", "i4", "i5", "i6", "i7", contentKey(rows[7].raw)}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d: key %q, want %q", i, got[i], want[i])
+		}
+	}
+	if !strings.HasPrefix(got[7], "sha256:") || len(got[7]) != len("sha256:")+64 {
+		t.Errorf("content key %q", got[7])
+	}
+	if !idsRepeat(rows) {
+		t.Error("idsRepeat missed R")
+	}
+	// An account remembered as repeating is keyed by internal ids only.
+	got = bookedKeys(rows, true)
+	if got[0] != "i1" || got[1] != "i2" {
+		t.Errorf("internalOnly keys %v", got[:2])
+	}
+}
+
+func TestContentKeyIgnoresLayoutNotContent(t *testing.T) {
+	a := contentKey(json.RawMessage(`{"b":"x","a":{"amount":"1.10","currency":"EUR"}}`))
+	b := contentKey(json.RawMessage(`{ "a" : {"currency":"EUR", "amount":"1.10"}, "b":"x" }`))
+	c := contentKey(json.RawMessage(`{"b":"x","a":{"amount":"1.1","currency":"EUR"}}`))
+	if a != b {
+		t.Error("the same row spaced and ordered differently got another key")
+	}
+	if a == c {
+		t.Error(`"1.10" and "1.1" got the same key`)
+	}
+}
+
+func TestPendingKeysDisambiguateTwins(t *testing.T) {
+	rows := rowsOf(t, `{"creditorName":"Café"}`, `{"creditorName":"Café"}`, `{"creditorName":"Bar"}`)
+	keys := pendingKeys(rows)
+	if keys[1] != keys[0]+"#2" || keys[2] == keys[0] {
+		t.Fatalf("keys %v", keys)
+	}
+}
+
+func TestRowDate(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"bookingDate":"2025-01-02","valueDate":"2025-01-01"}`: "2025-01-02",
+		`{"valueDate":"2025-01-01"}`:                            "2025-01-01",
+		`{"bookingDate":"2025-01-02T10:00:00Z"}`:                "2025-01-02",
+		`{}`:                                                    "",
+	} {
+		var k txKeys
+		_ = json.Unmarshal([]byte(raw), &k)
+		if got := k.date(); got != want {
+			t.Errorf("%s: date %q, want %q", raw, got, want)
+		}
+	}
+}

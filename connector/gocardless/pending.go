@@ -1,0 +1,56 @@
+package gocardless
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// pendingStream emits the pending rows of each account's transactions
+// call, with account_id, pending_key (see pendingKeys) and status
+// "pending". Pending rows are fetched from the bank again on every call and
+// change or vanish when they book, so the stream is a snapshot: full
+// refresh only, to be replaced each run (destination overwrite). It makes
+// no call of its own: the account's one transactions call of the run serves
+// the transactions stream and this one. An account whose call was skipped
+// for quota has no pending rows in that run's snapshot.
+type pendingStream struct{ c *conn }
+
+func (s *pendingStream) Name() string            { return "pending_transactions" }
+func (s *pendingStream) Schema() json.RawMessage { return loadSchema("pending_transactions") }
+func (s *pendingStream) PrimaryKey() [][]string {
+	return [][]string{{"account_id"}, {"pending_key"}}
+}
+func (s *pendingStream) CursorField() []string { return nil }
+
+func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
+	if !s.c.cfg.pending {
+		out.Log(protocol.LevelInfo, "config include_pending is false: no pending transactions are read")
+		return nil
+	}
+	refs, listErr := s.c.readable(ctx)
+	readErr := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
+		a := refs[i]
+		resp, err := s.c.accountTransactions(ctx, a, txWindow{from: s.c.oldestDay(ctx, a), pending: true})
+		var skip *quotaSkip
+		if errors.As(err, &skip) {
+			return nil // warned
+		}
+		if err != nil {
+			return err
+		}
+		keys := pendingKeys(resp.pending)
+		for j, r := range resp.pending {
+			rec := jsonrow.Add(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("pending_key", keys[j]), jsonrow.String("status", "pending"))
+			if err := out.Record(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return errors.Join(listErr, readErr)
+}

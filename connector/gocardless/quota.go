@@ -1,0 +1,199 @@
+package gocardless
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The bank-level quota. GoCardless lets each institution cap the successful
+// calls per account and per endpoint (details, balances, transactions) in a
+// rolling 24 hours, down to 4. The connector never spends a call it knows
+// will fail: every answer's per-account rate-limit headers (or a 429's
+// "try again in N seconds") are recorded here, per account and endpoint, and
+// kept in the state of the stream that calls that endpoint, so the next run
+// knows too.
+
+// Endpoints with a bank-level quota, as state and messages name them.
+const (
+	endpointDetails      = "details"
+	endpointBalances     = "balances"
+	endpointTransactions = "transactions"
+)
+
+// quotaWindow is how long a spent quota lasts at most, when the API says
+// nothing about its reset: the window is a rolling 24 hours.
+const quotaWindow = 24 * time.Hour
+
+// quota is what is known of one account's quota for one endpoint. It is
+// stored in stream state as {"remaining": 0, "reset_at": "…"}.
+type quota struct {
+	// Remaining is the number of calls left in the window; -1 when unknown.
+	Remaining int `json:"remaining"`
+	// ResetAt is when Remaining next grows (RFC 3339, UTC): the oldest
+	// counted call leaves the window.
+	ResetAt string `json:"reset_at,omitempty"`
+}
+
+func (q quota) resetAt() time.Time {
+	t, _ := time.Parse(time.RFC3339, q.ResetAt)
+	return t
+}
+
+// spent reports that a call now would fail, and until when.
+func (q quota) spent(now time.Time) (time.Time, bool) {
+	r := q.resetAt()
+	return r, q.Remaining == 0 && r.After(now)
+}
+
+type quotaKey struct{ account, endpoint string }
+
+// ledger is the run's knowledge of every account's quotas, shared by the
+// streams: seeded from each stream's state as it starts, updated by every
+// answer. What this run observed wins over what a state says.
+type ledger struct {
+	mu       sync.Mutex
+	m        map[quotaKey]quota
+	observed map[quotaKey]bool
+}
+
+func newLedger() *ledger {
+	return &ledger{m: map[quotaKey]quota{}, observed: map[quotaKey]bool{}}
+}
+
+// seed loads what a stream's state says about endpoint.
+func (l *ledger) seed(endpoint string, st map[string]quota) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for acct, q := range st {
+		k := quotaKey{acct, endpoint}
+		if !l.observed[k] {
+			l.m[k] = q
+		}
+	}
+}
+
+func (l *ledger) observe(account, endpoint string, q quota) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := quotaKey{account, endpoint}
+	l.m[k] = q
+	l.observed[k] = true
+}
+
+func (l *ledger) get(account, endpoint string) (quota, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q, ok := l.m[quotaKey{account, endpoint}]
+	return q, ok
+}
+
+// snapshot returns what is known of endpoint for every account, for a
+// stream's state.
+func (l *ledger) snapshot(endpoint string) map[string]quota {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]quota{}
+	for k, q := range l.m {
+		if k.endpoint == endpoint {
+			out[k.account] = q
+		}
+	}
+	return out
+}
+
+// rateLimitHeader returns the value of a rate-limit header however the API
+// or a proxy spelled it: HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_REMAINING,
+// x-ratelimit-account-success-remaining, any case. name is the x- spelling.
+func rateLimitHeader(h http.Header, name string) (string, bool) {
+	for k, v := range h {
+		n := strings.ReplaceAll(strings.ToLower(k), "_", "-")
+		n = strings.TrimPrefix(n, "http-")
+		if n == name && len(v) > 0 {
+			return strings.TrimSpace(v[0]), true
+		}
+	}
+	return "", false
+}
+
+func rateLimitInt(h http.Header, name string) (int, bool) {
+	v, ok := rateLimitHeader(h, name)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 0
+}
+
+// accountQuota reads the per-account headers of an answer, if it has them.
+func accountQuota(h http.Header, now time.Time) (quota, bool) {
+	remaining, ok := rateLimitInt(h, "x-ratelimit-account-success-remaining")
+	if !ok {
+		return quota{}, false
+	}
+	q := quota{Remaining: remaining}
+	if reset, ok := rateLimitInt(h, "x-ratelimit-account-success-reset"); ok {
+		q.ResetAt = formatTime(now.Add(time.Duration(reset) * time.Second))
+	} else if remaining == 0 {
+		q.ResetAt = formatTime(now.Add(quotaWindow))
+	}
+	return q, true
+}
+
+// tryAgainIn matches the seconds of a 429's detail: "The rate limit for this
+// resource is 4/day. Please try again in 85092 seconds".
+var tryAgainIn = regexp.MustCompile(`(?i)try again in (\d+) seconds?`)
+
+// detailSeconds reads the seconds a 429's detail asks to wait.
+func detailSeconds(detail string) (time.Duration, bool) {
+	m := tryAgainIn.FindStringSubmatch(detail)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return time.Duration(n) * time.Second, err == nil
+}
+
+func formatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// serverClock is the API's clock: the last Date header seen, moved on by
+// the local monotonic clock since. Quota resets are the server's times, so
+// comparing them with its clock makes the skip decision immune to a wrong
+// local clock; "today" for date windows is the API's day too. Before any
+// answer it is the local clock.
+type serverClock struct {
+	local func() time.Time
+
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *serverClock) observe(h http.Header) {
+	d, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Date has whole seconds: keep the old offset while it agrees within
+	// one, so the clock does not jitter back and forth.
+	off := d.Sub(c.local())
+	if diff := off - c.offset; diff > time.Second || diff < -time.Second {
+		c.offset = off
+	}
+}
+
+func (c *serverClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.local().Add(c.offset).UTC()
+}
+
+// today is midnight UTC of the API's day.
+func (c *serverClock) today() time.Time {
+	y, m, d := c.now().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}

@@ -1,0 +1,77 @@
+package gocardless
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
+
+func TestAccountQuotaHeaderSpellings(t *testing.T) {
+	for name, h := range map[string]http.Header{
+		"documented": {"HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_REMAINING": {"0"}, "HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_RESET": {"3600"}},
+		"canonical":  {"Http_x_ratelimit_account_success_remaining": {"0"}, "Http_x_ratelimit_account_success_reset": {"3600"}},
+		"x-prefix":   {"X-Ratelimit-Account-Success-Remaining": {"0"}, "X-Ratelimit-Account-Success-Reset": {"3600"}},
+		"lowercase":  {"x-ratelimit-account-success-remaining": {"0"}, "x-ratelimit-account-success-reset": {"3600"}},
+	} {
+		q, ok := accountQuota(h, t0)
+		if !ok || q.Remaining != 0 || q.ResetAt != "2025-03-14T10:30:00Z" {
+			t.Errorf("%s: %+v %v", name, q, ok)
+		}
+	}
+	// The general headers are not the account's.
+	if _, ok := accountQuota(http.Header{"X-Ratelimit-Remaining": {"0"}}, t0); ok {
+		t.Error("general header read as the account's")
+	}
+	// Spent without a reset: the whole window.
+	q, _ := accountQuota(http.Header{"X-Ratelimit-Account-Success-Remaining": {"0"}}, t0)
+	if q.ResetAt != "2025-03-15T09:30:00Z" {
+		t.Errorf("reset %s", q.ResetAt)
+	}
+}
+
+func TestDetailSeconds(t *testing.T) {
+	d, ok := detailSeconds("The rate limit for this resource is 4/day. Please try again in 85092 seconds")
+	if !ok || d != 85092*time.Second {
+		t.Fatalf("%v %v", d, ok)
+	}
+	if _, ok := detailSeconds("Daily request limit set by the Institution has been exceeded"); ok {
+		t.Fatal("seconds found in a detail without any")
+	}
+}
+
+func TestLedgerRunObservationsWinOverState(t *testing.T) {
+	l := newLedger()
+	l.observe("a", endpointTransactions, quota{Remaining: 2, ResetAt: formatTime(t0)})
+	l.seed(endpointTransactions, map[string]quota{"a": {Remaining: 0, ResetAt: formatTime(t0.Add(time.Hour))}, "b": {Remaining: 0, ResetAt: formatTime(t0.Add(time.Hour))}})
+	if q, _ := l.get("a", endpointTransactions); q.Remaining != 2 {
+		t.Errorf("state overwrote this run's observation: %+v", q)
+	}
+	q, _ := l.get("b", endpointTransactions)
+	if reset, spent := q.spent(t0); !spent || !reset.Equal(t0.Add(time.Hour)) {
+		t.Errorf("b not spent until its reset: %+v", q)
+	}
+	if _, spent := q.spent(t0.Add(time.Hour)); spent {
+		t.Error("still spent at its reset")
+	}
+	if n := len(l.snapshot(endpointDetails)); n != 0 {
+		t.Errorf("details snapshot has %d entries", n)
+	}
+}
+
+func TestServerClockFollowsDate(t *testing.T) {
+	local := t0
+	c := &serverClock{local: func() time.Time { return local }}
+	if !c.now().Equal(t0) {
+		t.Fatal("no Date seen: not the local clock")
+	}
+	c.observe(http.Header{"Date": {t0.Add(25 * time.Hour).Format(http.TimeFormat)}})
+	local = local.Add(time.Minute)
+	if got := c.now(); !got.Equal(t0.Add(25*time.Hour + time.Minute)) {
+		t.Fatalf("now %v", got)
+	}
+	if got := c.today(); !got.Equal(time.Date(2025, 3, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("today %v", got)
+	}
+}

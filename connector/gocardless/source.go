@@ -1,0 +1,331 @@
+// Package gocardless is the GoCardless Bank Account Data provider (formerly
+// Nordigen): its client (token, rate-limit headers, error bodies, wire
+// types) and its streams, one file each. Everything protocol-shaped lives in
+// package source.
+//
+// What sets it apart is the bank-level quota: an institution may allow as
+// few as 4 successful calls per account, per endpoint, per rolling day. So a
+// run makes at most one call per account to each of details, balances and
+// transactions (details only once a day, transactions shared by the booked
+// and pending streams), never retries a bank-level 429, and skips a call it
+// knows would fail (see quota.go).
+package gocardless
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+	"github.com/source-pluggy/source-pluggy/schemas"
+)
+
+//go:embed spec.json
+var specJSON []byte
+
+// Source is source-gocardless.
+type Source struct {
+	// Now is the local clock (tests pin it); nil means time.Now. The run
+	// follows the API's Date header once it has seen one.
+	Now func() time.Time
+}
+
+var (
+	_ source.Source           = Source{}
+	_ source.ConfigNormalizer = Source{}
+)
+
+// Name implements source.Source.
+func (Source) Name() string { return "source-gocardless" }
+
+// Spec implements source.Source.
+func (Source) Spec() protocol.Spec {
+	return protocol.Spec{
+		DocumentationURL:        "https://github.com/source-pluggy/source-pluggy#source-gocardless",
+		ConnectionSpecification: specJSON,
+		SupportsIncremental:     true,
+	}
+}
+
+// accountWorkers bounds the accounts read at once. GoCardless allows 100
+// calls a minute to /accounts/* per company, and a run makes at most four
+// per account.
+const accountWorkers = 4
+
+// Open implements source.Source. It does no I/O: discover must work offline.
+func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (source.Conn, error) {
+	cfg, err := parseConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	local := s.Now
+	if local == nil {
+		local = time.Now
+	}
+	clock := &serverClock{local: local}
+	hc := httpclient.New(env.Secrets)
+	hc.UserAgent = "source-gocardless/" + env.Version
+	hc.MaxRetries = 2
+	hc.OnRateLimited = source.NotifyRateLimited
+	hc.OnRetry = func(ctx context.Context, req *httpclient.Request, attempt int, wait time.Duration, cause error) {
+		source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("retry %d of %s in %s: %v", attempt, req.Route, wait.Round(time.Millisecond), cause))
+	}
+	c := &conn{cfg: cfg, env: env, clock: clock, quotas: newLedger(), failures: map[string]int{}, blocked: map[string]error{}}
+	c.client = NewClient(cfg.base, cfg.SecretID, cfg.SecretKey, hc, env.Secrets, clock)
+	return c, nil
+}
+
+// conn is one run's connection: the client, the quota ledger and per-run
+// caches, so a requisition, an institution or an account's transactions are
+// fetched once however many streams need them.
+type conn struct {
+	cfg    *settings
+	env    source.Env
+	client *Client
+	clock  *serverClock
+	quotas *ledger
+
+	requisitions source.Memo[*requisitionInfo]
+	institutions source.Memo[int]
+	agreements   source.Memo[*agreement]
+	accountList  source.Memo[[]accountRef]
+	metas        source.Memo[json.RawMessage]
+	details      source.Memo[json.RawMessage]
+	balances     source.Memo[[]json.RawMessage]
+	transactions source.Memo[*txResponse]
+
+	mu sync.Mutex
+	// failures counts an account's 500 UnknownRequestErrors this run.
+	failures map[string]int
+	// blocked holds the error of an account not to call again this run
+	// (suspended, access expired, institution failing).
+	blocked map[string]error
+}
+
+func (c *conn) Close() error { return nil }
+
+// Streams implements source.Conn.
+func (c *conn) Streams() []source.Stream {
+	return []source.Stream{
+		&requisitionsStream{c: c},
+		&accountsStream{c: c},
+		&balancesStream{c: c},
+		&transactionsStream{c: c},
+		&pendingStream{c: c},
+	}
+}
+
+// Check gets an access token and looks up every requisition (and its
+// agreement), so bad keys, an unknown or unlinked requisition, an account id
+// outside them and an unreachable base_url each get a message naming what to
+// fix. It makes no bank-backed call: a check must not spend quota.
+func (c *conn) Check(ctx context.Context) error {
+	// A check is interactive: fail fast instead of retrying for a minute.
+	c.client.http.MaxRetries = 1
+	c.client.http.BaseBackoff = 200 * time.Millisecond
+	if _, _, err := c.client.token(ctx); err != nil {
+		return c.unreachable(err)
+	}
+	_, err := c.readable(ctx)
+	return c.unreachable(err)
+}
+
+func (c *conn) unreachable(err error) error {
+	if err != nil && source.FailureTypeOf(err) == protocol.TransientError {
+		return source.AsConfigError(err, fmt.Sprintf("cannot reach the GoCardless API at base_url %s; check the URL and the network", c.cfg.base))
+	}
+	return err
+}
+
+// requisitionInfo is a requisition as served and as read.
+type requisitionInfo struct {
+	raw json.RawMessage
+	requisition
+}
+
+// requisition fetches a requisition once per run.
+func (c *conn) requisition(ctx context.Context, id string) (*requisitionInfo, error) {
+	return c.requisitions.Get(id, func() (*requisitionInfo, error) {
+		var raw json.RawMessage
+		_, err := c.client.getJSON(ctx, "GET /requisitions/{id}/", "/requisitions/"+url.PathEscape(id)+"/", &raw)
+		if err != nil {
+			if isStatus(err, http.StatusNotFound) {
+				return nil, source.ConfigErrorf("requisition %s was not found for this secret_id; check config.requisition_ids (the id is in the redirect URL after the bank link, or in GET /requisitions/)", id)
+			}
+			return nil, c.client.wrap("requisition "+id, err)
+		}
+		r := &requisitionInfo{raw: raw}
+		if err := json.Unmarshal(raw, &r.requisition); err != nil || r.ID == "" {
+			return nil, source.SystemErrorf("requisition %s: GoCardless answered with an object that is not a requisition", id)
+		}
+		return r, nil
+	})
+}
+
+// relinkError is the config error of a requisition that cannot be read
+// until the end user links the bank again.
+func relinkError(reqID, why string) error {
+	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: create a new requisition (and end-user agreement) in GoCardless, let the account holder give consent, and put the new requisition's id in config.requisition_ids in place of %s", reqID, why, reqID)
+}
+
+// usable returns why a requisition cannot be read now, or nil: its status
+// is not LN, or its end-user agreement has run out. Reading an account
+// whose access expired counts towards suspending it, so such a requisition
+// is reported and not called.
+func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
+	if r.Status != statusLinked {
+		why := statusText[r.Status]
+		if why == "" {
+			why = "not linked"
+		}
+		return relinkError(r.ID, fmt.Sprintf("its status is %s (%s), not LN (linked)", r.Status, why))
+	}
+	agr, _ := c.agreement(ctx, r)
+	if agr == nil || agr.Accepted == nil || agr.AccessValidForDays <= 0 {
+		return nil
+	}
+	accepted, err := time.Parse(time.RFC3339Nano, *agr.Accepted)
+	if err != nil {
+		return nil
+	}
+	expires := accepted.AddDate(0, 0, agr.AccessValidForDays)
+	now := c.clock.now()
+	switch {
+	case !expires.After(now):
+		return relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
+	case expires.Sub(now) < 7*24*time.Hour:
+		c.env.Log.Warnf("requisition %s: access ends on %s, when its end-user agreement expires; re-link the bank before then to keep syncing", r.ID, expires.Format(time.DateOnly))
+	}
+	return nil
+}
+
+// agreement fetches a requisition's end-user agreement once per run. It is
+// optional knowledge (expiry, max_historical_days): a failure is logged and
+// the read goes on.
+func (c *conn) agreement(ctx context.Context, r *requisitionInfo) (*agreement, error) {
+	if r.Agreement == "" {
+		return nil, nil
+	}
+	return c.agreements.Get(r.Agreement, func() (*agreement, error) {
+		var a agreement
+		if _, err := c.client.getJSON(ctx, "GET /agreements/enduser/{id}/", "/agreements/enduser/"+url.PathEscape(r.Agreement)+"/", &a); err != nil {
+			source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("requisition %s: cannot read its end-user agreement (%v); going on without its expiry and history limit", r.ID, err))
+			return nil, err
+		}
+		return &a, nil
+	})
+}
+
+// institutionDays returns how many days of history an institution gives
+// (transaction_total_days), once per run; 90, the least any gives, when
+// it cannot be read.
+func (c *conn) institutionDays(ctx context.Context, id string) int {
+	days, _ := c.institutions.Get(id, func() (int, error) {
+		var in institution
+		_, err := c.client.getJSON(ctx, "GET /institutions/{id}/", "/institutions/"+url.PathEscape(id)+"/", &in)
+		if n, ok := in.totalDays(); err == nil && ok {
+			return n, nil
+		}
+		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("institution %s: cannot read transaction_total_days (%v); reading at most %d days back", id, err, DefaultStartDays))
+		return DefaultStartDays, nil
+	})
+	return days
+}
+
+// accountRef is one account to read.
+type accountRef struct {
+	ID, RequisitionID, InstitutionID string
+	// historyDays is the agreement's max_historical_days, 0 if unknown.
+	historyDays int
+	// blocked is why the account's requisition cannot be read, or nil.
+	blocked error
+}
+
+// accounts lists the accounts of every configured requisition, once per
+// run, restricted to config.account_ids. Accounts of a requisition that
+// cannot be read are listed with blocked set, so streams report them; a
+// requisition that cannot be fetched at all is in the returned error.
+func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
+	return c.accountList.Get("", func() ([]accountRef, error) {
+		var refs []accountRef
+		var errs []error
+		seen := map[string]bool{}
+		for _, id := range c.cfg.RequisitionIDs {
+			r, err := c.requisition(ctx, id)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			blocked := c.usable(ctx, r)
+			days := 0
+			if blocked == nil {
+				if agr, _ := c.agreement(ctx, r); agr != nil {
+					days = agr.MaxHistoricalDays
+				}
+			}
+			for _, a := range r.Accounts {
+				a = strings.ToLower(a)
+				if seen[a] || (c.cfg.onlyAccounts != nil && !c.cfg.onlyAccounts[a]) {
+					continue
+				}
+				seen[a] = true
+				refs = append(refs, accountRef{ID: a, RequisitionID: r.ID, InstitutionID: r.InstitutionID, historyDays: days, blocked: blocked})
+			}
+		}
+		for _, a := range c.cfg.AccountIDs {
+			if !seen[a] && len(errs) == 0 {
+				errs = append(errs, source.ConfigErrorf("config.account_ids: account %s is not an account of any configured requisition; remove it or add its requisition to config.requisition_ids", a))
+			}
+		}
+		return refs, errors.Join(errs...)
+	})
+}
+
+// blockedErrors returns the errors of the listed accounts that cannot be
+// read, one per requisition.
+func blockedErrors(refs []accountRef) error {
+	seen := map[string]bool{}
+	var errs []error
+	for _, a := range refs {
+		if a.blocked != nil && !seen[a.RequisitionID] {
+			seen[a.RequisitionID] = true
+			errs = append(errs, a.blocked)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readable returns the accounts a data stream reads: the listed ones whose
+// requisition can be read. The error joins why the others cannot.
+func (c *conn) readable(ctx context.Context) ([]accountRef, error) {
+	refs, err := c.accounts(ctx)
+	var out []accountRef
+	for _, a := range refs {
+		if a.blocked == nil {
+			out = append(out, a)
+		}
+	}
+	return out, errors.Join(err, blockedErrors(refs))
+}
+
+func isStatus(err error, status int) bool {
+	var se *httpclient.StatusError
+	return errors.As(err, &se) && se.Status == status
+}
+
+func loadSchema(name string) json.RawMessage {
+	b, err := schemas.Load(schemas.GoCardless, name)
+	if err != nil {
+		panic(fmt.Sprintf("embedded schema %s: %v", name, err)) // a build defect, caught by every test
+	}
+	return b
+}

@@ -1,0 +1,101 @@
+package gocardless
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// streamState is the state every incremental GoCardless stream writes:
+// per account, the stream's own place (T), and per account the quota of
+// the one bank endpoint the stream calls. Each endpoint's quota lives in
+// the state of the stream that calls it (details in accounts, balances in
+// balances, transactions in transactions); within a run the ledger shares
+// what every stream learns. Version lets the shape evolve.
+type streamState[T any] struct {
+	Version  int              `json:"version"`
+	Accounts map[string]*T    `json:"accounts"`
+	Quota    map[string]quota `json:"quota"`
+}
+
+const stateVersion = 1
+
+// parseState decodes a stream's state; check, if not nil, validates one
+// account's entry and names the bad field.
+func parseState[T any](stream string, raw json.RawMessage, check func(a *T) error) (*streamState[T], error) {
+	st := &streamState[T]{Version: stateVersion}
+	if _, err := source.DecodeState(stream, raw, stateVersion, st); err != nil {
+		return nil, err
+	}
+	if st.Accounts == nil {
+		st.Accounts = map[string]*T{}
+	}
+	for id, a := range st.Accounts {
+		if a == nil {
+			return nil, fmt.Errorf("%s state: accounts[%q] is null", stream, id)
+		}
+		if check != nil {
+			if err := check(a); err != nil {
+				return nil, fmt.Errorf("%s state: accounts[%q].%v", stream, id, err)
+			}
+		}
+	}
+	for id, q := range st.Quota {
+		if q.Remaining < -1 {
+			return nil, fmt.Errorf("%s state: quota[%q].remaining %d is negative", stream, id, q.Remaining)
+		}
+		if _, err := time.Parse(time.RFC3339, q.ResetAt); err != nil && q.ResetAt != "" {
+			return nil, fmt.Errorf("%s state: quota[%q].reset_at %q is not an RFC 3339 timestamp", stream, id, q.ResetAt)
+		}
+	}
+	return st, nil
+}
+
+// readEach reads the accounts refs, accountWorkers at a time, into st. fn
+// reads one account from its entry (nil when there is none) and returns the
+// next entry, which is recorded and checkpointed with what the ledger knows
+// of endpoint's quota, even when fn also returns an error (an account
+// emitted with kept details, say). A quota skip is no error: the account
+// keeps its entry and the stream completes. The state is checkpointed once
+// more at the end, so it is right for a partial run too. The error joins
+// the failed accounts'.
+func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint string, refs []accountRef, out source.Output,
+	fn func(ctx context.Context, a accountRef, prev *T) (*T, error)) error {
+	c.quotas.seed(endpoint, st.Quota)
+	var mu sync.Mutex // guards st
+	checkpoint := func() error {
+		st.Quota = c.quotas.snapshot(endpoint)
+		return out.Checkpoint(st)
+	}
+	err := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
+		a := refs[i]
+		mu.Lock()
+		prev := st.Accounts[a.ID]
+		mu.Unlock()
+		next, err := fn(ctx, a, prev)
+		if errors.As(err, new(*quotaSkip)) {
+			return nil // warned where the call was skipped
+		}
+		if next == nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		st.Accounts[a.ID] = next
+		if cerr := checkpoint(); cerr != nil {
+			return cerr
+		}
+		return err
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if cerr := checkpoint(); cerr != nil {
+		return cerr
+	}
+	return err
+}

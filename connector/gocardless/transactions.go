@@ -1,0 +1,255 @@
+package gocardless
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// transactionsStream emits the booked rows of GET
+// /accounts/{id}/transactions/, each with account_id, transaction_key and
+// status "booked".
+//
+// Incremental semantics (at least once, per account):
+//   - State keeps, per account, booked_through: the newest booking date
+//     (valueDate when a row has no bookingDate) of the rows read, never
+//     past the API's today.
+//   - A run asks for date_from = booked_through - lookback_days, never
+//     earlier than the oldest day the account allows (start_date, the
+//     institution's transaction_total_days, the agreement's
+//     max_historical_days). date_to is left open, so a row a bank dates a
+//     day ahead is not lost. A first sync, a new account and full_refresh
+//     start at that oldest day; start_date defaults to 90 days back.
+//   - A state from the future reads nothing and stays as it is.
+//   - One call per account per run, shared with pending_transactions (see
+//     conn.accountTransactions): an unchanged account costs one call.
+//   - A call the quota does not allow is skipped with a WARN; the account
+//     keeps its state and the stream still completes.
+//   - The state is checkpointed as accounts finish, and at the end; it also
+//     keeps the transactions endpoint's quota per account.
+//
+// transaction_key rule (the key is account_id + transaction_key):
+//  1. the bank's transactionId, trimmed, when it is valid: not missing, not
+//     blank, not "NOTPROVIDED" (any case), and not repeated within the
+//     answer. An account whose bank has once repeated transactionIds is
+//     remembered in the state (transaction_ids_repeat) and keyed by rule 2
+//     from then on, so its keys do not change from one run to the next;
+//  2. else GoCardless's internalTransactionId, unique within an account;
+//  3. else "sha256:" and the hex SHA-256 of the row's canonical JSON (see
+//     contentKey).
+//
+// A key that still repeats within one answer gets "#2", "#3", … in answer
+// order, so no two rows of a run share a key.
+type transactionsStream struct{ c *conn }
+
+func (s *transactionsStream) Name() string            { return "transactions" }
+func (s *transactionsStream) Schema() json.RawMessage { return loadSchema("transactions") }
+func (s *transactionsStream) PrimaryKey() [][]string {
+	return [][]string{{"account_id"}, {"transaction_key"}}
+}
+func (s *transactionsStream) CursorField() []string { return []string{"bookingDate"} }
+
+// accountTxPos is one account's entry in the transactions state.
+type accountTxPos struct {
+	// BookedThrough is the newest booking date read (YYYY-MM-DD).
+	BookedThrough string `json:"booked_through,omitempty"`
+	// IDsRepeat records that the bank repeated transactionIds once: the
+	// account is keyed by internalTransactionId from then on.
+	IDsRepeat bool `json:"transaction_ids_repeat,omitempty"`
+	// SyncedAt is when a run last read the account (the API's clock).
+	SyncedAt string `json:"synced_at"`
+}
+
+// CheckState implements source.StateChecker.
+func (s *transactionsStream) CheckState(raw json.RawMessage) error {
+	_, err := parseTxState(raw)
+	return err
+}
+
+func parseTxState(raw json.RawMessage) (*streamState[accountTxPos], error) {
+	return parseState("transactions", raw, func(a *accountTxPos) error {
+		if _, err := time.Parse(time.DateOnly, a.BookedThrough); err != nil && a.BookedThrough != "" {
+			return fmt.Errorf("booked_through %q is not a date (YYYY-MM-DD)", a.BookedThrough)
+		}
+		return nil
+	})
+}
+
+func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, out source.Output) error {
+	st, err := parseTxState(req.State)
+	if err != nil {
+		return source.AsConfigError(err, "invalid transactions state")
+	}
+	refs, listErr := s.c.readable(ctx)
+	now := formatTime(s.c.clock.now())
+	readErr := readEach(ctx, s.c, st, endpointTransactions, refs, out, func(ctx context.Context, a accountRef, prev *accountTxPos) (*accountTxPos, error) {
+		if req.Mode != protocol.Incremental {
+			prev = nil
+		}
+		next, err := s.readAccount(ctx, a, prev, out)
+		if err != nil {
+			return nil, err
+		}
+		next.SyncedAt = now
+		return next, nil
+	})
+	return errors.Join(listErr, readErr)
+}
+
+// readAccount emits one account's booked rows from date_from on and
+// returns its new place.
+func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountTxPos, out source.Output) (*accountTxPos, error) {
+	oldest := s.c.oldestDay(ctx, a)
+	from := oldest
+	next := &accountTxPos{}
+	if prev != nil {
+		*next = *prev
+		if t, err := time.Parse(time.DateOnly, prev.BookedThrough); err == nil {
+			from = later(t.AddDate(0, 0, -s.c.cfg.lookback), oldest)
+		}
+	}
+	today := s.c.clock.today()
+	if from.After(today) {
+		return next, nil // a state from the future: nothing to read yet
+	}
+	resp, err := s.c.accountTransactions(ctx, a, txWindow{from: from, pending: s.c.cfg.pending})
+	if err != nil {
+		return nil, err
+	}
+	rows := resp.booked
+	if resp.idsRepeat {
+		next.IDsRepeat = true
+	}
+	keys := bookedKeys(rows, next.IDsRepeat)
+	fromDay, todayDay := from.Format(time.DateOnly), today.Format(time.DateOnly)
+	newest := next.BookedThrough
+	for i, r := range rows {
+		d := r.keys.date()
+		if d != "" && d > newest {
+			newest = min(d, todayDay)
+		}
+		if d != "" && d < fromDay {
+			continue // the call's window was wider, for pending rows
+		}
+		rec := jsonrow.Add(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("transaction_key", keys[i]), jsonrow.String("status", "booked"))
+		if err := out.Record(rec); err != nil {
+			return nil, err
+		}
+	}
+	next.BookedThrough = newest
+	return next, nil
+}
+
+// oldestDay is the first day an account's transactions may be read from:
+// start_date (default 90 days back), but never before what the institution
+// (transaction_total_days) and the agreement (max_historical_days) allow.
+// Both count today as one of their days.
+func (c *conn) oldestDay(ctx context.Context, a accountRef) time.Time {
+	today := c.clock.today()
+	start := c.cfg.startDate
+	if start.IsZero() {
+		start = today.AddDate(0, 0, -DefaultStartDays)
+	}
+	days := c.institutionDays(ctx, a.InstitutionID)
+	if a.historyDays > 0 && a.historyDays < days {
+		days = a.historyDays
+	}
+	return later(start, today.AddDate(0, 0, -(days-1)))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// txRow is one row of an answer with the fields that key it.
+type txRow struct {
+	raw  json.RawMessage
+	keys txKeys
+}
+
+// txResponse is one account's transactions answer, shared by the booked and
+// pending streams.
+type txResponse struct {
+	booked, pending []txRow
+	// idsRepeat: some transactionId appears on two booked rows.
+	idsRepeat bool
+}
+
+// txWindow is what the first stream to need an account's transactions asks
+// for.
+type txWindow struct {
+	from    time.Time
+	pending bool // pending rows are wanted as well
+}
+
+// pendingDays is how far back the shared call reaches when pending rows are
+// wanted: a card hold can stay pending for weeks, while an incremental
+// read of booked rows only needs a week or so.
+const pendingDays = 30
+
+// accountTransactions makes an account's one transactions call of the run
+// and hands the same answer to every stream that asks. The first stream to
+// ask sets the window. The booked stream asks from its date_from, widened
+// to pendingDays when pending rows are wanted, and filters rows before its
+// own date_from itself; the pending stream, not knowing the booked
+// stream's state, asks from the oldest allowed day. Either way one call
+// serves both streams, whatever the catalog's order.
+func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow) (*txResponse, error) {
+	return c.transactions.Get(a.ID, func() (*txResponse, error) {
+		from := w.from
+		if w.pending {
+			if p := c.clock.today().AddDate(0, 0, -pendingDays); p.Before(from) {
+				from = later(p, c.oldestDay(ctx, a))
+			}
+		}
+		q := url.Values{"date_from": {from.Format(time.DateOnly)}}
+		var env transactionsEnvelope
+		err := c.dataCall(ctx, a, endpointTransactions, q, func(b []byte) error {
+			env = transactionsEnvelope{}
+			if err := json.Unmarshal(b, &env); err != nil {
+				return err
+			}
+			if env.Transactions == nil {
+				return errors.New(`no "transactions" object in the answer`)
+			}
+			return nil
+		})
+		var skip *quotaSkip
+		if errors.As(err, &skip) {
+			c.warnSkip(ctx, skip)
+		}
+		if err != nil {
+			return nil, err
+		}
+		resp := &txResponse{}
+		if resp.booked, err = decodeRows(a, "booked", env.Transactions.Booked); err != nil {
+			return nil, err
+		}
+		if resp.pending, err = decodeRows(a, "pending", env.Transactions.Pending); err != nil {
+			return nil, err
+		}
+		resp.idsRepeat = idsRepeat(resp.booked)
+		return resp, nil
+	})
+}
+
+func decodeRows(a accountRef, what string, raws []json.RawMessage) ([]txRow, error) {
+	rows := make([]txRow, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &rows[i].keys); err != nil || len(raw) == 0 || raw[0] != '{' {
+			return nil, source.SystemErrorf("account %s: %s row %d of the transactions answer is not a transaction object", a.ID, what, i)
+		}
+		rows[i].raw = raw
+	}
+	return rows, nil
+}

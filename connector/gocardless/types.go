@@ -1,0 +1,177 @@
+package gocardless
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Wire types: only what the connector reads to drive auth, windows, quota
+// and keys. Records pass through as the API's raw JSON, so the exact digits
+// of amounts and fields GoCardless adds later survive untouched.
+
+// apiError is the API's error body. type is set on the errors of account
+// endpoints only: it is how a bank-level 429 (RateLimitError) is told from
+// the company-level one (no type).
+type apiError struct {
+	Summary    string          `json:"summary"`
+	Detail     json.RawMessage `json:"detail"`
+	StatusCode int             `json:"status_code"`
+	Type       string          `json:"type"`
+}
+
+// detail is the error's detail as text; validation errors send an object
+// or a list there instead of a string.
+func (e apiError) detail() string {
+	var s string
+	if json.Unmarshal(e.Detail, &s) == nil {
+		return s
+	}
+	return strings.TrimSpace(string(e.Detail))
+}
+
+func decodeAPIError(body []byte) apiError {
+	var e apiError
+	_ = json.Unmarshal(body, &e)
+	return e
+}
+
+// describe is the error as the user reads it: "summary: detail".
+func (e apiError) describe(status int) string {
+	s := "HTTP " + strconv.Itoa(status)
+	if e.Type != "" {
+		s += " " + e.Type
+	}
+	if e.Summary != "" {
+		s += ": " + e.Summary
+	}
+	if d := e.detail(); d != "" && d != e.Summary {
+		s += " (" + d + ")"
+	}
+	return s
+}
+
+// Error types of the account endpoints (GoCardless help-centre table).
+const (
+	typeRateLimit       = "RateLimitError"
+	typeUnknownRequest  = "UnknownRequestError"
+	typeService         = "ServiceError"
+	typeAccessExpired   = "AccessExpiredError"
+	typeAccountInactive = "AccountInactiveError"
+)
+
+// tokenPair is the answer of POST /token/new/ (access and refresh) and of
+// POST /token/refresh/ (access only).
+type tokenPair struct {
+	Access  string `json:"access"`
+	Refresh string `json:"refresh"`
+}
+
+// accept decodes a token answer, as httpclient.Request.Accept.
+func (tp *tokenPair) accept(b []byte) error {
+	*tp = tokenPair{}
+	if err := json.Unmarshal(b, tp); err != nil {
+		return err
+	}
+	if tp.Access == "" {
+		return errors.New("no access token in the answer")
+	}
+	return nil
+}
+
+// requisition is what the connector reads of a requisition.
+type requisition struct {
+	ID            string   `json:"id"`
+	Status        string   `json:"status"`
+	InstitutionID string   `json:"institution_id"`
+	Agreement     string   `json:"agreement"`
+	Accounts      []string `json:"accounts"`
+}
+
+// Requisition statuses. Only LN can be read.
+const statusLinked = "LN"
+
+// statusText explains a requisition status that is not LN.
+var statusText = map[string]string{
+	"CR": "created, the end user has not started the bank's consent flow",
+	"GC": "giving consent",
+	"UA": "undergoing authentication at the bank",
+	"RJ": "rejected: the end user or the bank refused consent",
+	"SA": "selecting accounts",
+	"GA": "granting access",
+	"EX": "expired: the end-user agreement ran out or was revoked",
+	"ID": "identity check pending",
+	"ER": "failed with an error",
+	"SU": "suspended",
+}
+
+// agreement is what the connector reads of an end-user agreement.
+type agreement struct {
+	MaxHistoricalDays  int     `json:"max_historical_days"`
+	AccessValidForDays int     `json:"access_valid_for_days"`
+	Accepted           *string `json:"accepted"`
+}
+
+// institution is what the connector reads of an institution. Its day
+// counts are strings on the real API.
+type institution struct {
+	ID                   string          `json:"id"`
+	TransactionTotalDays json.RawMessage `json:"transaction_total_days"`
+}
+
+// totalDays parses transaction_total_days, a string ("540") or a number.
+func (in institution) totalDays() (int, bool) {
+	s := strings.Trim(strings.TrimSpace(string(in.TransactionTotalDays)), `"`)
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n > 0
+}
+
+// transactionsEnvelope is GET /accounts/{id}/transactions/. Other top-level
+// keys (last_updated, ...) are ignored.
+type transactionsEnvelope struct {
+	Transactions *struct {
+		Booked  []json.RawMessage `json:"booked"`
+		Pending []json.RawMessage `json:"pending"`
+	} `json:"transactions"`
+}
+
+// balancesEnvelope is GET /accounts/{id}/balances/.
+type balancesEnvelope struct {
+	Balances []json.RawMessage `json:"balances"`
+}
+
+// detailsEnvelope is GET /accounts/{id}/details/.
+type detailsEnvelope struct {
+	Account json.RawMessage `json:"account"`
+}
+
+// txKeys are the fields of a transaction that drive keys and the cursor.
+type txKeys struct {
+	TransactionID         *string `json:"transactionId"`
+	InternalTransactionID *string `json:"internalTransactionId"`
+	BookingDate           string  `json:"bookingDate"`
+	ValueDate             string  `json:"valueDate"`
+}
+
+// date is the row's date as the API filters on it: bookingDate, else
+// valueDate; "" when the bank sent neither.
+func (k txKeys) date() string {
+	if d := dateOnly(k.BookingDate); d != "" {
+		return d
+	}
+	return dateOnly(k.ValueDate)
+}
+
+// dateOnly returns the YYYY-MM-DD prefix of s when it has one.
+func dateOnly(s string) string {
+	if len(s) >= 10 && s[4] == '-' && s[7] == '-' {
+		return s[:10]
+	}
+	return ""
+}
+
+// balanceKeys are the fields of a balance that make its key.
+type balanceKeys struct {
+	ReferenceDate string `json:"referenceDate"`
+}
