@@ -1,0 +1,124 @@
+package gocardless
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// DemoCommand is `source-gocardless demo`: a complete run against the
+// embedded fake GoCardless API, with no credentials. It reads every stream,
+// books new rows and changes pending ones the way banks do, spends one
+// account's daily transactions quota, reads again from the saved state (the
+// spent account is skipped with a WARN, the others cost one call each), then
+// lets a day pass and reads once more, when the skipped account catches up.
+func DemoCommand(r *source.Runner) source.Command {
+	var requisitions, txns *int
+	return source.DemoCommand(r, "run a complete demo against an embedded fake GoCardless API (no credentials)",
+		func(fs *pflag.FlagSet) {
+			requisitions = fs.Int("requisitions", 2, "linked requisitions the fake serves, two accounts each")
+			txns = fs.Int("transactions", 80, "booked transactions per account")
+		},
+		func(ctx context.Context, d *source.Demo) error { return demo(ctx, d, *requisitions, *txns) })
+}
+
+func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
+	f := fake.New(fake.Options{Requisitions: requisitions, TransactionsPerAccount: txns})
+	base, stop, err := d.Serve(f.Handler())
+	if err != nil {
+		return err
+	}
+	defer stop()
+	err = d.Setup(ctx, map[string]any{
+		"secret_id": f.SecretID(), "secret_key": f.SecretKey(),
+		"requisition_ids": strings.Join(f.RequisitionIDs(), ","), "base_url": base + "/api/v2",
+		"lookback_days": 7,
+	})
+	if err != nil {
+		return err
+	}
+	var accounts []string
+	for _, req := range f.RequisitionIDs() {
+		accounts = append(accounts, f.AccountIDs(req)...)
+	}
+	fmt.Fprintf(d.Stdout, "source-gocardless demo: a fake GoCardless API on %s serves %d requisitions, %d accounts, each allowing %d calls a day per endpoint; files in %s\n\n",
+		base, requisitions, len(accounts), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
+
+	got := map[string]bool{}       // internalTransactionIds of the last read
+	perAccount := map[string]int{} // booked rows of the last read per account
+	read := func(n int) error {
+		var sum source.DecimalSum
+		clear(got)
+		clear(perAccount)
+		f.ResetStats()
+		s, err := d.Read(ctx, n, func(stream string, data json.RawMessage) {
+			var row struct {
+				AccountID  string `json:"account_id"`
+				InternalID string `json:"internalTransactionId"`
+				Amount     struct {
+					Amount string `json:"amount"`
+				} `json:"transactionAmount"`
+			}
+			if stream != "transactions" || json.Unmarshal(data, &row) != nil {
+				return
+			}
+			got[row.InternalID] = true
+			perAccount[row.AccountID]++
+			sum.Add(row.Amount.Amount)
+		})
+		if err != nil {
+			return err
+		}
+		st := f.Stats()
+		if s.Records["transactions"] > 0 {
+			fmt.Fprintf(d.Stdout, "   sum of booked amounts read: %s (exact decimal, mixed currencies)\n", sum.String())
+		}
+		fmt.Fprintf(d.Stdout, "   calls spent: token/new %d, details %d, balances %d, transactions %d (for %d accounts)\n",
+			st.TokenNew, st.Requests[fake.RouteDetails][200], st.Requests[fake.RouteBalances][200], st.Requests[fake.RouteTransactions][200], len(accounts))
+		return nil
+	}
+
+	fmt.Fprintf(d.Stdout, "1. First sync (incremental, 90 days back):\n   %s\n", d.ReadCommand(1))
+	if err := read(1); err != nil {
+		return err
+	}
+	added := map[string][]string{}
+	for _, a := range accounts {
+		added[a] = f.AddBooked(a, 3)
+	}
+	f.ChangePending(accounts[0])
+	spent := accounts[len(accounts)-1]
+	f.ExhaustQuota(spent, fake.EndpointTransactions)
+	fmt.Fprintf(d.Stdout, "\n   Meanwhile the banks book 3 new rows on every account, a pending row of %s books and another changes, and someone else spends the daily transactions quota of %s.\n\n", short(accounts[0]), short(spent))
+
+	fmt.Fprintf(d.Stdout, "2. Next sync from the saved state (details are reused for a day; %s is skipped):\n   %s\n", short(spent), d.ReadCommand(2))
+	if err := read(2); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.Stdout, "\n   What the second sync caught:")
+	var others []string
+	for _, a := range accounts[:len(accounts)-1] {
+		others = append(others, added[a]...)
+	}
+	d.Expect("new rows of the accounts with quota", others, got)
+	fmt.Fprintf(d.Stdout, "   %-40s %d (its call was skipped until the reset)\n", "rows read of "+short(spent), perAccount[spent])
+
+	f.AdvanceClock(25 * time.Hour)
+	fmt.Fprintf(d.Stdout, "\n3. A day later, from the saved state:\n   %s\n", d.ReadCommand(3))
+	if err := read(3); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.Stdout, "\n   What the third sync caught:")
+	d.Expect("new rows of "+short(spent)+" after the reset", added[spent], got)
+	fmt.Fprintf(d.Stdout, "\nNext: `source-gocardless discover --config %s`, or point the config at %s with your own secret id and key.\n", d.Path("config.json"), DefaultBaseURL)
+	return nil
+}
+
+func short(id string) string { return id[:min(8, len(id))] + "…" }
