@@ -1,0 +1,152 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// TestExpiredRequisitionTellsToRelink: a requisition that is not LN fails
+// the streams that need its accounts with a config_error naming it and
+// telling to re-link, calls none of its accounts' bank endpoints (that
+// would count towards suspension), and the other requisition is read.
+func TestExpiredRequisitionTellsToRelink(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 30})
+	expired, good := e.fake.RequisitionIDs()[0], e.fake.RequisitionIDs()[1]
+	e.fake.ExpireRequisition(expired)
+	r := e.run(e.catalog(true), nil)
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	errs := errorsMention(r, expired, "Re-link")
+	if len(errs) == 0 {
+		t.Fatalf("no error trace naming %s and telling to re-link: %+v", expired, r.ErrorTraces())
+	}
+	for _, e := range errs {
+		if e.StreamDescriptor != nil && e.FailureType != protocol.ConfigError {
+			t.Errorf("stream %s: failure type %s, want config_error", e.StreamDescriptor.Name, e.FailureType)
+		}
+	}
+	if !warned(r, expired) {
+		t.Error("the requisitions stream did not warn about the expired requisition")
+	}
+	if st := r.Statuses()["requisitions"]; st[len(st)-1] != protocol.Complete {
+		t.Errorf("requisitions stream ended %v; it reports link status and should complete", st)
+	}
+	s := e.fake.Stats()
+	for _, route := range []string{fake.RouteDetails, fake.RouteBalances, fake.RouteTransactions} {
+		if n := s.Requests[route][401]; n != 0 {
+			t.Errorf("%d calls to %s on expired access", n, route)
+		}
+	}
+	// The good requisition's accounts were read and checkpointed.
+	rows := map[string]int{}
+	for _, raw := range r.Records()["transactions"] {
+		rows[decode(t, raw).AccountID]++
+	}
+	state := decodeTxState(t, finalStates(t, r)["transactions"])
+	for _, a := range e.fake.AccountIDs(good) {
+		if rows[a] == 0 {
+			t.Errorf("account %s of the good requisition not read", a)
+		}
+		if state.Accounts[a].BookedThrough == "" {
+			t.Errorf("account %s of the good requisition has no state", a)
+		}
+	}
+	for _, a := range e.fake.AccountIDs(expired) {
+		if rows[a] != 0 {
+			t.Errorf("rows of expired account %s", a)
+		}
+	}
+}
+
+// TestAccessExpiredMidRun: a 401 AccessExpiredError on a data call (the
+// requisition expired after it was looked up) is a config_error naming the
+// requisition; its accounts are not called again in the run.
+func TestAccessExpiredMidRun(t *testing.T) {
+	var once sync.Once
+	var expired string
+	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 20}, func(f *fake.Server, h http.Handler) http.Handler {
+		expired = f.RequisitionIDs()[0]
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r)
+			if strings.Contains(r.URL.Path, "/agreements/") {
+				once.Do(func() { f.ExpireRequisition(expired) })
+			}
+		})
+	})
+	r := e.run(e.catalog(true, "transactions", "pending_transactions"), nil)
+	if r.Code != 1 || len(errorsMention(r, expired, "Re-link", "AccessExpiredError")) == 0 {
+		t.Fatalf("exit %d, errors %+v; want a re-link error naming %s", r.Code, r.ErrorTraces(), expired)
+	}
+	if n := e.fake.Stats().Requests[fake.RouteTransactions][401]; n == 0 || n > 2 {
+		t.Errorf("%d transactions calls answered 401; want one per account of the requisition at most", n)
+	}
+}
+
+// TestFailingAccountsLetOthersFinish: a suspended account (409), an
+// institution that is down (503) and one that fails (500, which counts
+// towards suspension) each get a clear error; the 500 account is tried
+// twice at most in the whole run; the healthy account is read and its state
+// emitted; the run exits 1.
+func TestFailingAccountsLetOthersFinish(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 30})
+	accts := e.accounts()
+	suspended, down, failing, healthy := accts[0], accts[1], accts[2], accts[3]
+	e.fake.SuspendAccount(suspended)
+	e.fake.SetInstitutionError(down, http.StatusServiceUnavailable)
+	e.fake.SetInstitutionError(failing, http.StatusInternalServerError)
+
+	r := e.run(e.catalog(true), nil)
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	for what, parts := range map[string][]string{
+		"suspended": {suspended, "suspended", "re-link"},
+		"down":      {down, "unavailable", "run again later"},
+		"failing":   {failing, "failed 2 calls", "suspends"},
+	} {
+		if len(errorsMention(r, parts...)) == 0 {
+			t.Errorf("%s account: no error trace mentioning %q: %+v", what, parts, r.ErrorTraces())
+		}
+	}
+	s := e.fake.Stats()
+	fails := 0
+	for _, route := range []string{fake.RouteDetails, fake.RouteBalances, fake.RouteTransactions} {
+		fails += s.Requests[route][500]
+	}
+	if fails > 2 {
+		t.Errorf("the failing institution was called %d times; at most 2 in a run", fails)
+	}
+	if n := s.Requests[fake.RouteDetails][409] + s.Requests[fake.RouteBalances][409] + s.Requests[fake.RouteTransactions][409]; n != 1 {
+		t.Errorf("the suspended account was called %d times; once tells", n)
+	}
+	if n := s.Requests[fake.RouteBalances][503] + s.Requests[fake.RouteTransactions][503]; n != 0 {
+		t.Errorf("the institution that is down was called %d more times after its first endpoint failed", n)
+	}
+	rows := 0
+	for _, raw := range r.Records()["transactions"] {
+		if decode(t, raw).AccountID == healthy {
+			rows++
+		}
+	}
+	if rows == 0 {
+		t.Fatal("the healthy account was not read")
+	}
+	state := decodeTxState(t, finalStates(t, r)["transactions"])
+	if state.Accounts[healthy].BookedThrough == "" {
+		t.Error("no state for the healthy account")
+	}
+	for _, a := range []string{suspended, down, failing} {
+		if _, ok := state.Accounts[a]; ok {
+			t.Errorf("state for failed account %s", a)
+		}
+	}
+	if st := r.Statuses()["transactions"]; st[len(st)-1] != protocol.Incomplete {
+		t.Errorf("transactions ended %v, want INCOMPLETE", st)
+	}
+}
