@@ -66,7 +66,7 @@ func (r *Runner) Main(ctx context.Context, prog string, args []string, stdout, s
 func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	secrets := &secret.Redactor{}
 	w := protocol.NewWriter(stdout, secrets)
-	defer recoverCrash(w, secrets, &code)
+	defer recoverCrash(r.Source.Name(), w, secrets, &code)
 	if len(args) == 0 {
 		r.usage(stderr)
 		return ExitUsage
@@ -101,10 +101,10 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Write
 
 // recoverCrash, deferred, turns a panic into an ERROR trace and exit 1, and
 // flushes the writer either way.
-func recoverCrash(w *protocol.Writer, secrets *secret.Redactor, code *int) {
+func recoverCrash(name string, w *protocol.Writer, secrets *secret.Redactor, code *int) {
 	if p := recover(); p != nil {
 		msg := secrets.String(fmt.Sprint(p))
-		_ = w.Error(protocol.SystemError, "", "source-pluggy crashed: "+msg, secrets.String(string(debug.Stack())))
+		_ = w.Error(protocol.SystemError, "", name+" crashed: "+msg, secrets.String(string(debug.Stack())))
 		*code = ExitFail
 	}
 	_ = w.Flush()
@@ -309,7 +309,7 @@ type ReadInput struct {
 func (r *Runner) Read(ctx context.Context, in ReadInput, stdout io.Writer) (code int) {
 	secrets := &secret.Redactor{}
 	w := protocol.NewWriter(stdout, secrets)
-	defer recoverCrash(w, secrets, &code)
+	defer recoverCrash(r.Source.Name(), w, secrets, &code)
 	return r.readStreams(ctx, w, secrets, in.Config, func(streams []Stream) ([]selected, map[string]json.RawMessage, error) {
 		cat, states, err := in.Prepare(streams)
 		if err != nil {
