@@ -107,7 +107,7 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 				a.ID, a.RequisitionID, a.InstitutionID, ae.describe(se.Status))})
 		case se.Status == http.StatusConflict:
 			return c.block(a, &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(
-				"account %s of requisition %s is suspended by GoCardless (%s), usually after repeated failed accesses; only a new requisition can read it: re-link the bank and put the new requisition's id in config.requisition_ids",
+				"account %s of requisition %s is suspended by GoCardless (%s); only a new requisition can read it: re-link the bank and put the new requisition's id in config.requisition_ids",
 				a.ID, a.RequisitionID, ae.describe(se.Status))})
 		case accessExpired(se.Status, ae):
 			err := relinkError(a.RequisitionID, fmt.Sprintf("GoCardless refused account %s with %s", a.ID, ae.describe(se.Status)))
