@@ -91,25 +91,42 @@ func (c *Client) invalidate(gen int) {
 	}
 }
 
-// jwtExpiry reads exp from the key's JWT payload, without checking the
-// signature (only Pluggy can). A key that is not a decodable JWT is assumed
-// to live the documented two hours.
+// jwtExpiry reads when the key expires from its JWT payload, without
+// checking the signature (only Pluggy can). Clocks disagree, so the key's
+// lifetime (exp - iat) is applied to this machine's clock when both are
+// there; a key without iat whose exp is already (nearly) past here, or
+// absurdly far, or a key that is not a decodable JWT, is given the
+// documented two hours. A key Pluggy rejects earlier is renewed anyway (get).
 func jwtExpiry(key string, now time.Time) time.Time {
+	fallback := now.Add(2 * time.Hour)
 	parts := strings.Split(key, ".")
-	if len(parts) == 3 {
-		payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-		if err == nil {
-			var claims struct {
-				Exp json.Number `json:"exp"`
-			}
-			if json.Unmarshal(payload, &claims) == nil {
-				if f, err := claims.Exp.Float64(); err == nil && f > 0 {
-					return time.Unix(int64(f), 0)
-				}
-			}
-		}
+	if len(parts) != 3 {
+		return fallback
 	}
-	return now.Add(2 * time.Hour)
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return fallback
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+		Iat json.Number `json:"iat"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return fallback
+	}
+	const maxLifetime = 7 * 24 * 3600 // seconds; anything longer is not Pluggy's 2 h key
+	exp, err := claims.Exp.Float64()
+	if err != nil || exp <= 0 || exp > 1e12 {
+		return fallback
+	}
+	if iat, err := claims.Iat.Float64(); err == nil && iat > 0 && exp > iat && exp-iat <= maxLifetime {
+		return now.Add(time.Duration((exp - iat) * float64(time.Second)))
+	}
+	t := time.Unix(int64(exp), 0)
+	if !t.After(now.Add(keyRefreshMargin)) || t.After(now.Add(maxLifetime*time.Second)) {
+		return fallback
+	}
+	return t
 }
 
 func (c *Client) url(path string, q url.Values) string {
