@@ -702,9 +702,9 @@ func TestMalformedCatalogNamesTheField(t *testing.T) {
 		{"streams an object", map[string]any{"streams": map[string]any{}}, "streams"},
 		{"streams empty", cat(), `"streams" is empty`},
 		{"stream a string", cat("items"), "catalog.streams[0]"},
-		{"sync_mode a number", cat(stream(map[string]any{"sync_mode": 5})), "catalog.streams[0]"},
+		{"sync_mode a number", cat(stream(map[string]any{"sync_mode": 5})), "catalog.streams[0] is not a configured stream: sync_mode"},
 		{"stream name missing", cat(stream(map[string]any{"stream": map[string]any{"json_schema": map[string]any{}}})), "catalog.streams[0].stream.name"},
-		{"stream name a number", cat(stream(map[string]any{"stream": map[string]any{"name": 7}})), "catalog.streams[0]"},
+		{"stream name a number", cat(stream(map[string]any{"stream": map[string]any{"name": 7}})), "stream.name"},
 		{"sync_mode missing", cat(stream(map[string]any{"sync_mode": nil})), "catalog.streams[0].sync_mode"},
 		{"stream twice", cat(stream(nil), stream(nil)), "configured twice"},
 		{"invalid UTF-8", []byte("{\"streams\":[{\"stream\":{\"name\":\"items\xff\"}}]}"), "UTF-8"},
@@ -773,7 +773,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 				st.ValidateProtocol(t, r)
 				e.assertNoSecrets(r, extra...)
 			}
-			if c.name != "healthy" && c.name != "revoked key" && len(e.fake.IssuedKeys()) == 0 && c.hostile.Echo == nil && c.over == nil {
+			// Scenarios past POST /auth must have had keys to leak.
+			if _, badKeys := c.over["client_secret"]; !badKeys && c.hostile.Echo["POST /auth"] == 0 && len(e.fake.IssuedKeys()) == 0 {
 				t.Fatal("the scenario never authenticated: it proves nothing about apiKeys")
 			}
 		})
@@ -872,5 +873,18 @@ func TestTerminatedReadEndsCleanly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServerClockSkew: the fake's clock runs 3 hours behind, so every key it
+// issues has an exp already past by this machine's clock. The connector
+// applies the key's lifetime (exp - iat) to its own clock instead of
+// re-authenticating before every request.
+func TestServerClockSkew(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 40, PageSize: 10, Now: func() time.Time { return time.Now().Add(-3 * time.Hour) }})
+	r := e.read(e.catalog(false, core...))
+	e.allTransactions(r)
+	if n := e.fake.Stats().ByRoute["POST /auth"]; n != 1 {
+		t.Fatalf("%d auth calls, want 1", n)
 	}
 }
