@@ -234,7 +234,16 @@ func (c *converter) value(n *node) error {
 		n.b.str.BinaryBuilder.Append(raw)
 	case kLenient:
 		if first != '"' {
-			return c.mismatch(n, "a string")
+			// Not a date at all (a number, say): kept as its JSON text,
+			// with nothing parsed, rather than failing on a field that
+			// is lenient by definition.
+			raw, err := s.raw()
+			if err != nil {
+				return err
+			}
+			n.b.str.BinaryBuilder.Append(raw)
+			n.b.parsed.AppendNull()
+			return nil
 		}
 		v, err := s.str()
 		if err != nil {

@@ -144,7 +144,8 @@ func expectObject(s xschema, raw json.RawMessage) (map[string]any, error) {
 		if ps["x-lenient-time"] == true && !isNull(members[name]) && ps["format"] == nil {
 			var str string
 			if err := json.Unmarshal(members[name], &str); err != nil {
-				return nil, err
+				out[name+ParsedSuffix] = nil // not a string: nothing to parse
+				continue
 			}
 			out[name+ParsedSuffix] = referenceLenient(str)
 		} else if ps["x-lenient-time"] == true && ps["format"] == nil {

@@ -124,3 +124,51 @@ func TestPluggySchemas(t *testing.T) {
 		}
 	}
 }
+
+// TestGoCardlessSchemas derives every GoCardless stream; amounts sent as
+// JSON strings ("x-decimal-string") become decimals and round-trip exactly.
+func TestGoCardlessSchemas(t *testing.T) {
+	names, err := fs.Glob(schemas.GoCardless, "gocardless/*.json")
+	if err != nil || len(names) == 0 {
+		t.Fatal(names, err)
+	}
+	var txSchema []byte
+	for _, n := range names {
+		raw, err := fs.ReadFile(schemas.GoCardless, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, err := deriveRoot(raw)
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+			continue
+		}
+		if n == "gocardless/transactions.json" {
+			txSchema = raw
+			got := root.describe()
+			for _, line := range []string{"\ntransactionAmount struct\n  amount decimal(38, 4)\n", "\nbookingDate date32\n", "\nbookingDateTime utf8\nbookingDateTime_parsed timestamp[us, tz=UTC]\n"} {
+				if !strings.Contains("\n"+got, line) {
+					t.Errorf("gocardless transactions lacks %q:\n%s", line, got)
+				}
+			}
+		}
+	}
+	if txSchema == nil {
+		t.Fatal("no gocardless/transactions.json")
+	}
+	st := testStream{name: "transactions", schema: txSchema}
+	recs := raws([]string{
+		`{"transaction_key":"k1","account_id":"a","transactionAmount":{"amount":"-15.50","currency":"EUR"},"bookingDate":"2024-05-01","bookingDateTime":"2024-05-01T10:00:00Z"}`,
+		`{"transaction_key":"k2","account_id":"a","transactionAmount":{"amount":"1234.567","currency":"KWD"},"valueDateTime":"2024-05-01T10:00:00+02:00"}`,
+	})
+	s, w := openOne(t, st, Options{})
+	writeAll(t, w, recs)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, w.Files(), st.schema, recs)
+	rows := readArrow(t, w.Files()[0])
+	if got := rows[1]["transactionAmount"].(map[string]any)["amount"]; got != "dec:1234.567" {
+		t.Errorf("amount = %v", got)
+	}
+}

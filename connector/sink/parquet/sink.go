@@ -242,7 +242,8 @@ func (s *Sinks) Close() error {
 
 // Writer is one stream's sink: it buffers a row group in Arrow builders,
 // streams row groups into a hidden temporary file and publishes the file
-// under its final name once the footer is on disk.
+// under its final name once the footer is on disk. It is not safe for
+// concurrent use: the runtime calls it under the stream's output lock.
 type Writer struct {
 	sinks  *Sinks
 	stream string
@@ -331,6 +332,9 @@ func (w *Writer) close() error {
 	if w.rb != nil {
 		w.rb.Release()
 		w.rb = nil
+	}
+	if w.err == nil {
+		w.err = fmt.Errorf("parquet: stream %s: the sinks are closed", w.stream)
 	}
 	return err
 }

@@ -64,6 +64,7 @@ var kitchenRecords = []string{
 	`{"id":"a5","n":5,"amount":12345678901234567890123456789012.3456,"when":"not a date","note":"","ok":false,` +
 		`"meta":{"inner":{"k":""}},"at":"2024-12-31T23:59:59.999999Z"}`,
 	`  {"id" : "a6" , "n" : 6 , "when" : "2024-05-01T10:20:30.1234567-03:00", "amount": -0.0, "rate": 1.5E-7, "note": 42}  `,
+	`{"id":"a7","n":7,"when":1714558830000,"lines":[{"due":false}]}`,
 }
 
 func kitchen(t testing.TB) testStream {
@@ -154,6 +155,8 @@ func TestRoundTripEveryShape(t *testing.T) {
 		{5, "when_parsed", "ts:2024-05-01T13:20:30.123456Z"},
 		{5, "note", "42"},
 		{5, "rate", "dec:0.00000015"},
+		{6, "when", "1714558830000"},
+		{6, "when_parsed", nil},
 	} {
 		if got := rows[c.row][c.col]; !equalValue(got, c.want) {
 			t.Errorf("row %d %s = %#v, want %#v", c.row, c.col, got, c.want)
@@ -412,6 +415,9 @@ func TestEmptyStreamWritesNoFile(t *testing.T) {
 	}
 	if got := streamFiles(t, w.dir); len(got) != 0 {
 		t.Errorf("files = %v", got)
+	}
+	if _, err := w.Write(json.RawMessage(kitchenRecords[0])); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("Write after Close: %v", err)
 	}
 }
 
