@@ -1,7 +1,12 @@
 package source
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/secret"
@@ -19,5 +24,30 @@ func TestSecretInAWrongShapeIsStillMasked(t *testing.T) {
 	got := r.String("abc-secret-1 abc-secret-2 value not-a-secret")
 	if want := secret.Mask + " " + secret.Mask + " value not-a-secret"; got != want {
 		t.Fatalf("redacted %q, want %q", got, want)
+	}
+}
+
+// panicSource panics in Open with its config's secret in the message.
+type panicSource struct{ fuzzSource }
+
+func (panicSource) Open(_ context.Context, cfg json.RawMessage, _ Env) (Conn, error) {
+	panic("cannot use " + string(cfg))
+}
+
+// A panic on the main path becomes an ERROR trace and exit 1, its message
+// and stack redacted like everything else.
+func TestPanicIsReportedRedacted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(`{"token":"tok-Secret-0042","ids":["a"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := (&Runner{Source: panicSource{}}).Run(context.Background(), []string{"discover", "--config", path}, &stdout, &stderr)
+	out := stdout.String() + stderr.String()
+	if code != ExitFail || !strings.Contains(out, `"failure_type":"system_error"`) || !strings.Contains(out, "crashed") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, "tok-Secret-0042") {
+		t.Fatalf("the secret is in the crash report:\n%s", out)
 	}
 }
