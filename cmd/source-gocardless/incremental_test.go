@@ -183,17 +183,9 @@ func TestFutureStateReadsNothing(t *testing.T) {
 	for _, a := range e.accounts() {
 		accts[a] = map[string]any{"booked_through": "2999-01-01", "synced_at": "2999-01-01T00:00:00Z"}
 	}
-	state := st.WriteFile(t, "abnormal_state.json", []any{map[string]any{"type": "STREAM", "stream": map[string]any{
-		"stream_descriptor": map[string]any{"name": "transactions"},
-		"stream_state":      map[string]any{"version": 1, "accounts": accts},
-	}}})
+	state := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": accts})
 	r := e.read(e.catalog(true, "transactions"), "--state", state)
-	if n := len(r.Records()["transactions"]); n != 0 {
-		t.Fatalf("future state read %d records", n)
-	}
-	if len(r.OfType(protocol.TypeState)) < 1 {
-		t.Fatal("no STATE after a future state")
-	}
+	st.CheckFutureState(t, r, "transactions")
 }
 
 // TestOptions: include_pending=false and balances=false read nothing for
@@ -228,10 +220,7 @@ func TestOptions(t *testing.T) {
 
 func TestBadStateFailsClearly(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
-	bad := st.WriteFile(t, "state.json", []any{map[string]any{"type": "STREAM", "stream": map[string]any{
-		"stream_descriptor": map[string]any{"name": "transactions"},
-		"stream_state":      map[string]any{"version": 1, "accounts": map[string]any{"x": map[string]any{"booked_through": "yesterday"}}},
-	}}})
+	bad := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": map[string]any{"x": map[string]any{"booked_through": "yesterday"}}})
 	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true), "--state", bad)
 	st.ValidateProtocol(t, r)
 	errs := r.ErrorTraces()

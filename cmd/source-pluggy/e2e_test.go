@@ -368,17 +368,9 @@ func TestFutureStateReadsNothing(t *testing.T) {
 			accts[a] = map[string]any{"created_at": "2999-01-01T00:00:00.000Z", "synced_at": "2999-01-01T00:00:00Z"}
 		}
 	}
-	state := st.WriteFile(t, "abnormal_state.json", []any{map[string]any{"type": "STREAM", "stream": map[string]any{
-		"stream_descriptor": map[string]any{"name": "transactions"},
-		"stream_state":      map[string]any{"version": 1, "accounts": accts},
-	}}})
+	state := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": accts})
 	r := e.read(e.catalog(true, "transactions"), "--state", state)
-	if n := len(r.Records()["transactions"]); n != 0 {
-		t.Fatalf("future state read %d records", n)
-	}
-	if len(r.OfType(protocol.TypeState)) < 1 {
-		t.Fatal("no STATE after a future state")
-	}
+	st.CheckFutureState(t, r, "transactions")
 }
 
 func TestStateFileForms(t *testing.T) {

@@ -193,6 +193,29 @@ func CatalogFile(t testing.TB, src source.Source, cfg map[string]any, incrementa
 	return WriteFile(t, "catalog.json", cat)
 }
 
+// StreamStateFile writes a --state file holding one STREAM state, as the
+// platform passes it, and returns its path.
+func StreamStateFile(t testing.TB, stream string, state any) string {
+	t.Helper()
+	return WriteFile(t, "state.json", []any{map[string]any{"type": "STREAM", "stream": map[string]any{
+		"stream_descriptor": map[string]any{"name": stream},
+		"stream_state":      state,
+	}}})
+}
+
+// CheckFutureState asserts what the acceptance tests' abnormal-state test
+// does: a read from a state far in the future emits no record of stream
+// and still at least one STATE.
+func CheckFutureState(t testing.TB, r *Result, stream string) {
+	t.Helper()
+	if n := len(r.Records()[stream]); n != 0 {
+		t.Fatalf("future state read %d %s records", n, stream)
+	}
+	if len(r.OfType(protocol.TypeState)) < 1 {
+		t.Fatal("no STATE after a future state")
+	}
+}
+
 // ClosedPort returns a loopback port nothing listens on.
 func ClosedPort(t testing.TB) string {
 	t.Helper()
