@@ -76,9 +76,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	hc.UserAgent = "source-gocardless/" + env.Version
 	hc.MaxRetries = 2
 	hc.OnRateLimited = source.NotifyRateLimited
-	hc.OnRetry = func(ctx context.Context, req *httpclient.Request, attempt int, wait time.Duration, cause error) {
-		source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("retry %d of %s in %s: %v", attempt, req.Route, wait.Round(time.Millisecond), cause))
-	}
+	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { source.LogFrom(ctx, protocol.LevelInfo, msg) })
 	c := &conn{cfg: cfg, env: env, clock: clock, quotas: newLedger(), failures: map[string]int{}, blocked: map[string]error{}}
 	c.client = NewClient(cfg.base, cfg.SecretID, cfg.SecretKey, hc, env.Secrets, clock)
 	return c, nil

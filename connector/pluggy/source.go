@@ -61,9 +61,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	hc.MaxRetries = cfg.maxRetries
 	hc.Timeout = time.Duration(cfg.HTTPTimeoutSeconds) * time.Second
 	hc.OnRateLimited = source.NotifyRateLimited
-	hc.OnRetry = func(ctx context.Context, req *httpclient.Request, attempt int, wait time.Duration, cause error) {
-		source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("retry %d of %s in %s: %v", attempt, req.Route, wait.Round(time.Millisecond), cause))
-	}
+	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { source.LogFrom(ctx, protocol.LevelInfo, msg) })
 	c := &conn{cfg: cfg, env: env, now: now, start: now().UTC()}
 	c.client = NewClient(cfg.base, cfg.ClientID, cfg.ClientSecret, hc, env.Secrets)
 	return c, nil
