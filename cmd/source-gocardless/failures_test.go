@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 // TestExpiredRequisitionTellsToRelink: a requisition that is not LN fails
@@ -148,5 +153,82 @@ func TestFailingAccountsLetOthersFinish(t *testing.T) {
 	}
 	if st := r.Statuses()["transactions"]; st[len(st)-1] != protocol.Incomplete {
 		t.Errorf("transactions ended %v, want INCOMPLETE", st)
+	}
+}
+
+// agreementExpiry asks the fake, as a client would, when a requisition's
+// end-user agreement ends: accepted + access_valid_for_days.
+func (e *env) agreementExpiry(reqID string) time.Time {
+	e.t.Helper()
+	call := func(method, path string, body any, token string, v any) {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, err := http.NewRequest(method, e.srv.URL+"/api/v2"+path, rd)
+		st.Must(e.t, err, path)
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		st.Must(e.t, err, path)
+		defer resp.Body.Close()
+		st.Must(e.t, json.NewDecoder(resp.Body).Decode(v), path)
+	}
+	var tok struct{ Access string }
+	call("POST", "/token/new/", map[string]string{"secret_id": e.fake.SecretID(), "secret_key": e.fake.SecretKey()}, "", &tok)
+	var req struct{ Agreement string }
+	call("GET", "/requisitions/"+reqID+"/", nil, tok.Access, &req)
+	var agr struct {
+		Accepted           time.Time `json:"accepted"`
+		AccessValidForDays int       `json:"access_valid_for_days"`
+	}
+	call("GET", "/agreements/enduser/"+req.Agreement+"/", nil, tok.Access, &agr)
+	return agr.Accepted.AddDate(0, 0, agr.AccessValidForDays)
+}
+
+// TestAgreementExpiry: a week before a requisition's end-user agreement
+// ends, reads warn (and check still prints one message); once it has
+// ended, the requisition is a re-link config_error and its accounts get no
+// bank call, even while GoCardless still reports it LN.
+func TestAgreementExpiry(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
+	reqs := e.fake.RequisitionIDs()
+	first := reqs[0]
+	if e.agreementExpiry(reqs[1]).Before(e.agreementExpiry(first)) {
+		first = reqs[1]
+	}
+	ends := e.agreementExpiry(first)
+	e.fake.ResetStats()
+
+	e.fake.AdvanceClock(ends.Add(-3 * 24 * time.Hour).Sub(e.fake.Now()))
+	r := e.read(e.catalog(false, "requisitions"))
+	if !warned(r, first, "access ends on "+ends.Format(time.DateOnly)) {
+		t.Fatalf("no WARN that requisition %s's access ends on %s", first, ends.Format(time.DateOnly))
+	}
+	ck := st.Run(t, e.bin, "check", "--config", e.config(nil))
+	if len(ck.Messages) != 1 || ck.Messages[0].ConnectionStatus == nil || ck.Messages[0].ConnectionStatus.Status != protocol.StatusSucceeded {
+		t.Fatalf("check near expiry: %s", ck.Stdout)
+	}
+
+	e.fake.AdvanceClock(4 * 24 * time.Hour)
+	e.fake.ResetStats()
+	r = e.run(e.catalog(true, "transactions"), nil)
+	if r.Code != 1 || len(errorsMention(r, first, "end-user agreement", "expired", "Re-link")) == 0 {
+		t.Fatalf("exit %d, errors %+v; want a re-link error naming %s", r.Code, r.ErrorTraces(), first)
+	}
+	expired := map[string]bool{}
+	for _, a := range e.fake.AccountIDs(first) {
+		expired[a] = true
+	}
+	for _, raw := range r.Records()["transactions"] {
+		if expired[decode(t, raw).AccountID] {
+			t.Fatal("rows of an account whose agreement expired")
+		}
+	}
+	if n := e.fake.Stats().Count(fake.RouteTransactions); n != len(e.accounts())-len(expired) {
+		t.Errorf("%d transactions calls; want one per account of the live requisition only", n)
 	}
 }
