@@ -232,3 +232,33 @@ func TestAgreementExpiry(t *testing.T) {
 		t.Errorf("%d transactions calls; want one per account of the live requisition only", n)
 	}
 }
+
+// TestRefusedTokenIsRenewedNotReissued: an access token refused mid-run
+// (401 without a type) is renewed once through /token/refresh/, the call
+// goes through, and token/new (100 an hour) is still called once.
+func TestRefusedTokenIsRenewedNotReissued(t *testing.T) {
+	var once sync.Once
+	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 20}, func(f *fake.Server, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			refused := false
+			if strings.HasSuffix(r.URL.Path, "/transactions/") {
+				once.Do(func() { refused = true })
+			}
+			if refused {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"summary":"Invalid token","detail":"Token is invalid or expired","status_code":401}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	r := e.read(e.catalog(true, "transactions"))
+	if n := len(r.Records()["transactions"]); n != 20*len(e.accounts()) {
+		t.Errorf("%d rows after the renewal, want %d", n, 20*len(e.accounts()))
+	}
+	s := e.fake.Stats()
+	if s.TokenNew != 1 || s.Count(fake.RouteTokenRefresh) != 1 {
+		t.Errorf("token/new %d, token/refresh %d; want 1 and 1", s.TokenNew, s.Count(fake.RouteTokenRefresh))
+	}
+}
