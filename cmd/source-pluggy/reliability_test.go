@@ -52,6 +52,26 @@ func (e *env) readWith(over map[string]any, catalog string, extra ...string) *st
 	return r
 }
 
+// with returns e reporting to t: a parallel subtest must not fail its parent.
+func (e *env) with(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// readFast is a read that must succeed, checked only for its exit code and
+// secrets: for tests about which rows arrive, where validating thousands of
+// records against their schemas again would only cost time.
+func (e *env) readFast(catalog string, extra ...string) *st.Result {
+	e.t.Helper()
+	r := st.Run(e.t, e.bin, append([]string{"read", "--config", e.config(nil), "--catalog", catalog}, extra...)...)
+	if r.Code != 0 {
+		e.t.Fatalf("read exited %d: %v\n%s", r.Code, r.ErrorTraces(), tail(r.Stdout))
+	}
+	e.assertNoSecrets(r)
+	return r
+}
+
 // assertNoSecrets fails if stdout or stderr holds the client secret, any
 // apiKey the fake issued (whole, or its payload or signature alone, as a
 // truncated echo would leave it), or any of extra.
@@ -638,6 +658,8 @@ func TestMalformedConfigNamesTheField(t *testing.T) {
 		{"deeply nested", []byte(strings.Repeat("[", 100000) + strings.Repeat("]", 100000)), "JSON object"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := e.with(t)
 			path := st.WriteFile(t, "config.json", c.config)
 			r := st.Run(t, e.bin, "read", "--config", path, "--catalog", e.catalog(false, "items"))
 			st.ValidateProtocol(t, r)
@@ -788,6 +810,7 @@ func TestKilledReadResumesWithoutLoss(t *testing.T) {
 	o := fake.Options{Items: 3, AccountsPerItem: 3, TransactionsPerAccount: 60, PageSize: 10, Latency: 5 * time.Millisecond}
 	for _, at := range []killPoint{{records: 1}, {states: 1}, {states: 4}} {
 		t.Run(at.String(), func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, o)
 			e.cfg["max_concurrency"] = 2
 			cat := e.catalog(true, "transactions")
@@ -796,7 +819,7 @@ func TestKilledReadResumesWithoutLoss(t *testing.T) {
 			first.kill(t)
 			out := first.wait(t)
 			r1 := parsePartial(t, out)
-			second := e.read(cat, "--state", r1.StateFile(t))
+			second := e.readFast(cat, "--state", r1.StateFile(t))
 			seen := rows(t, r1.Records()["transactions"])
 			for id, row := range rows(t, second.Records()["transactions"]) {
 				seen[id] = row
@@ -822,6 +845,7 @@ func TestTerminatedReadEndsCleanly(t *testing.T) {
 	o := fake.Options{Items: 3, AccountsPerItem: 3, TransactionsPerAccount: 60, PageSize: 10, Latency: 5 * time.Millisecond}
 	for _, sig := range []string{"TERM", "INT"} {
 		t.Run("SIG"+sig, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, o)
 			e.cfg["max_concurrency"] = 2
 			cat := e.catalog(true, "items", "transactions")
@@ -862,7 +886,7 @@ func TestTerminatedReadEndsCleanly(t *testing.T) {
 			// Rows of accounts cut short may follow the last state: no state
 			// covers them, so the next run reads them again. The states
 			// printed are valid input that loses nothing.
-			second := e.read(e.catalog(true, "transactions"), "--state", r.StateFile(t))
+			second := e.readFast(e.catalog(true, "transactions"), "--state", r.StateFile(t))
 			seen := rows(t, r.Records()["transactions"])
 			for id, row := range rows(t, second.Records()["transactions"]) {
 				seen[id] = row
