@@ -1,0 +1,72 @@
+# syntax=docker/dockerfile:1
+#
+# source-pluggy as a container image: the Airbyte custom connector, and the
+# Singer tap tap-pluggy (/tap-pluggy, a symlink to the same binary).
+#
+#   docker build -t source-pluggy:0.1.0 --build-arg VERSION=0.1.0 .
+#   docker run --rm source-pluggy:0.1.0 spec
+#   docker build --target cron -t source-pluggy:0.1.0-cron .    # the same plus a shell, for CronJobs
+#
+# The final image is FROM scratch: a static Go binary needs only CA
+# certificates (copied from the Debian build image) and a passwd naming the
+# user airbyte (uid 1000) that it runs as. Base images are build arguments so
+# a mirror or a locally imported base can stand in for the registry ones.
+# .ci/container.sh builds and checks this file with buildah and no registry.
+
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG BASE_IMAGE=scratch
+ARG CRON_BASE_IMAGE=busybox:1.36
+# Where the binary and the image's files come from: "build" (the default)
+# compiles them in GO_IMAGE; "prebuilt" takes them from the build context
+# (out/container/rootfs, laid out by `.ci/container.sh rootfs`), for builders
+# without a registry. The default is written ${ROOTFS:-build} below rather
+# than here because buildah (1.28) ignores ARG defaults when it works out
+# which stages a build needs.
+ARG ROOTFS
+ARG VERSION=0.1.0
+
+# 1. Compile the static binary and lay out the image's files under /rootfs.
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION
+ARG TARGETOS
+ARG TARGETARCH
+RUN GOOS="$TARGETOS" GOARCH="$TARGETARCH" VERSION="$VERSION" sh .ci/container.sh rootfs /rootfs
+
+# 1'. Or take them ready-made from the build context.
+FROM scratch AS prebuilt
+COPY out/container/rootfs/ /rootfs/
+
+FROM ${ROOTFS:-build} AS rootfs
+
+# 2. The same files on a base with a shell, for schedulers that need one to
+# keep state between runs (see README, "Container image").
+FROM ${CRON_BASE_IMAGE} AS cron
+ARG VERSION
+COPY --from=rootfs /rootfs/ /
+ENV AIRBYTE_ENTRYPOINT=/source-pluggy
+LABEL io.airbyte.name=source-pluggy \
+      io.airbyte.version=${VERSION} \
+      org.opencontainers.image.title=source-pluggy \
+      org.opencontainers.image.version=${VERSION} \
+      org.opencontainers.image.source=https://github.com/source-pluggy/source-pluggy
+USER 1000:1000
+ENTRYPOINT ["/source-pluggy"]
+
+# 3. The connector image (the default target).
+FROM ${BASE_IMAGE}
+ARG VERSION
+COPY --from=rootfs /rootfs/ /
+ENV AIRBYTE_ENTRYPOINT=/source-pluggy
+LABEL io.airbyte.name=source-pluggy \
+      io.airbyte.version=${VERSION} \
+      org.opencontainers.image.title=source-pluggy \
+      org.opencontainers.image.description="Airbyte source and Singer tap for Pluggy (Brazilian Open Finance)" \
+      org.opencontainers.image.version=${VERSION} \
+      org.opencontainers.image.source=https://github.com/source-pluggy/source-pluggy
+# Numeric, so Kubernetes' runAsNonRoot can verify it; /etc/passwd names it airbyte.
+USER 1000:1000
+ENTRYPOINT ["/source-pluggy"]
