@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy"
-	"github.com/source-pluggy/source-pluggy/connector/sink/parquet"
 	"github.com/source-pluggy/source-pluggy/connector/singer"
+	"github.com/source-pluggy/source-pluggy/connector/sink/parquet"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
