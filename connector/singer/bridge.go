@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,11 @@ func (b *bridge) start(plans map[string]*streamPlan, states map[string]json.RawM
 	defer b.mu.Unlock()
 	b.plans = plans
 	for name, st := range states {
+		// Input states may be pretty-printed; a STATE is one line.
+		var c bytes.Buffer
+		if json.Compact(&c, st) == nil {
+			st = c.Bytes()
+		}
 		b.bookmarks[name] = st
 	}
 }
@@ -123,6 +129,10 @@ func (b *bridge) close(code int) int {
 }
 
 func (b *bridge) handle(line []byte) {
+	if r, ok := fastRecord(line); ok {
+		b.record(&r)
+		return
+	}
 	var m protocol.Message
 	if err := json.Unmarshal(line, &m); err != nil || m.Type == "" {
 		b.logf("INFO", "%s", line) // not a message: pass it on as a log line
@@ -170,6 +180,45 @@ func (b *bridge) record(r *protocol.Record) {
 	}
 }
 
+// fastRecord reads a RECORD line laid out the way protocol.Writer writes
+// them, {"type":"RECORD","record":{"stream":"NAME","data":{...},"emitted_at":MS}},
+// without decoding the data: most lines of a sync are records, and the data
+// was checked when it was written. Any other layout reports false and goes
+// through encoding/json.
+func fastRecord(line []byte) (protocol.Record, bool) {
+	const head = `{"type":"RECORD","record":{"stream":"`
+	rest, ok := bytes.CutPrefix(line, []byte(head))
+	if !ok {
+		return protocol.Record{}, false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return protocol.Record{}, false
+	}
+	stream := string(rest[:end])
+	data, ok := bytes.CutPrefix(rest[end:], []byte(`","data":{`))
+	if !ok {
+		return protocol.Record{}, false
+	}
+	i := bytes.LastIndex(data, []byte(`},"emitted_at":`))
+	if i < 0 {
+		return protocol.Record{}, false
+	}
+	ms := data[i+len(`},"emitted_at":`):]
+	ms, ok = bytes.CutSuffix(ms, []byte("}}"))
+	if !ok || len(ms) == 0 || len(ms) > 19 {
+		return protocol.Record{}, false
+	}
+	var emitted int64
+	for _, c := range ms {
+		if c < '0' || c > '9' {
+			return protocol.Record{}, false
+		}
+		emitted = emitted*10 + int64(c-'0')
+	}
+	return protocol.Record{Stream: stream, Data: line[len(line)-len(data)-1 : len(line)-len(data)+i+1], EmittedAt: emitted}, true
+}
+
 // recordPrefix is a RECORD message up to its record's first byte.
 func recordPrefix(stream string) []byte {
 	name, _ := marshal(stream)
@@ -207,20 +256,26 @@ func (b *bridge) state(s *protocol.State) {
 	} else {
 		b.bookmarks[name] = st
 	}
-	value, err := marshal(struct {
-		Type  string `json:"type"`
-		Value struct {
-			Bookmarks map[string]json.RawMessage `json:"bookmarks"`
-		} `json:"value"`
-	}{Type: "STATE", Value: struct {
-		Bookmarks map[string]json.RawMessage `json:"bookmarks"`
-	}{b.bookmarks}})
-	if err != nil {
-		b.err = fmt.Errorf("encoding the state: %w", err)
-		return
+	// Written by hand, in stream-name order: a state can be megabytes
+	// (ids by account) and is re-sent whole at every checkpoint, and each
+	// bookmark is already one compact line's JSON.
+	names := make([]string, 0, len(b.bookmarks))
+	for n := range b.bookmarks {
+		names = append(names, n)
 	}
-	b.out.Write(value)
-	b.out.WriteByte('\n')
+	sort.Strings(names)
+	w := b.out
+	w.WriteString(`{"type":"STATE","value":{"bookmarks":{`)
+	for i, n := range names {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		key, _ := marshal(n)
+		w.Write(key)
+		w.WriteByte(':')
+		w.Write(b.bookmarks[n])
+	}
+	w.WriteString("}}}\n")
 	// A STATE is a resume point: it leaves at once, after the records it covers.
 	if err := b.out.Flush(); err != nil {
 		b.err = err
