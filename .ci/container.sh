@@ -241,7 +241,8 @@ $B bud --isolation chroot --target cron --build-arg ROOTFS=prebuilt --build-arg 
 	--build-arg VERSION="$version" -t "$cron_image" -f Dockerfile . >"$work/bud-cron.log" 2>&1 || { cat "$work/bud-cron.log"; fail "buildah bud --target cron"; }
 ctr=$($B from "$cron_image")
 
-# The same script as the CronJob in README.md ("Container image").
+# The script of the CronJob in README.md ("Container image"), word for word;
+# /data is its volume and /etc/pluggy its config Secret.
 cat >"$work/data/sync.sh" <<'EOF'
 set -u
 cd /data
@@ -250,14 +251,14 @@ out="runs/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
 state=""
 [ -s state.json ] && state="--state state.json"
 status=0
-/tap-pluggy --config config.json $state >"$out" || status=$?
-grep '^{"type":"STATE"' "$out" | tail -n 1 >state.json.new
+/tap-pluggy --config /etc/pluggy/config.json $state > "$out" || status=$?
+grep '^{"type":"STATE"' "$out" | tail -n 1 > state.json.new
 if [ -s state.json.new ]; then mv state.json.new state.json; else rm -f state.json.new; fi
 exit $status
 EOF
 chmod -R a+rwX "$work/data"
 cron_run() {
-	$B run --isolation chroot --volume "$PWD/$work/data:/data" "$ctr" -- /bin/sh /data/sync.sh 2>"$work/cron.err" ||
+	$B run --isolation chroot --volume "$PWD/$work/data:/data" --volume "$PWD/$work/data:/etc/pluggy:ro" "$ctr" -- /bin/sh /data/sync.sh 2>"$work/cron.err" ||
 		{ cat "$work/cron.err"; fail "the cron script exited non-zero"; }
 	sleep 1 # one run file per second
 	grep -c '"type":"RECORD","stream":"transactions"' "$(ls -t "$work"/data/runs/*.jsonl | head -n 1)" || true
