@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -227,7 +226,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 			}
 		}
 		win.add(k.ID, k.Date)
-		return out.Record(jsonrow.Join(raw, "itemId", a.ItemID))
+		return out.RecordJoin(raw, "itemId", a.ItemID)
 	}
 	if prev == nil {
 		q := url.Values{"accountId": {a.ID}, "dateFrom": {cfg.startDate.Format(time.DateOnly)}}

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -21,20 +20,33 @@ import (
 // Records are buffered; every other message flushes, so a STATE reaches the
 // platform as soon as it is emitted and a crash after it loses nothing the
 // STATE covers.
+//
+// Messages are appended to a buffer under mu; a full buffer is swapped for
+// a spare and written out under ioMu only, so workers keep appending while
+// stdout (a pipe the platform may drain slowly) takes the previous one.
+// ioMu is taken before mu is released, so buffers go out in the order they
+// were cut, and at most one more fills while one is being written.
 type Writer struct {
-	mu      sync.Mutex
-	buf     *bufio.Writer
+	mu      sync.Mutex // guards everything below but out
+	buf     []byte     // messages not yet handed to out
+	spare   []byte     // a written buffer, for reuse
+	err     error      // the first write error; sticky
 	redact  *secret.Redactor
 	now     func() time.Time
-	err     error
 	scratch bytes.Buffer
 	enc     *json.Encoder
+
+	ioMu sync.Mutex // held while writing to out
+	out  io.Writer
 }
+
+// bufSize is the size at which records are handed to stdout.
+const bufSize = 256 << 10
 
 // NewWriter returns a Writer on w that masks the redactor's secrets in every
 // LOG and TRACE text.
 func NewWriter(w io.Writer, redact *secret.Redactor) *Writer {
-	pw := &Writer{buf: bufio.NewWriterSize(w, 256<<10), redact: redact, now: time.Now}
+	pw := &Writer{out: w, buf: make([]byte, 0, bufSize+4<<10), redact: redact, now: time.Now}
 	pw.enc = json.NewEncoder(&pw.scratch)
 	pw.enc.SetEscapeHTML(false)
 	return pw
@@ -56,59 +68,135 @@ func (w *Writer) Record(stream string, data []byte) error {
 	}
 	ms := w.now().UnixMilli()
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.err != nil {
+		defer w.mu.Unlock()
 		return w.err
 	}
-	b := w.buf
-	b.WriteString(`{"type":"RECORD","record":{"stream":`)
-	writeJSONString(b, stream)
-	b.WriteString(`,"data":`)
-	b.Write(data)
-	b.WriteString(`,"emitted_at":`)
-	var num [20]byte
-	b.Write(strconv.AppendInt(num[:0], ms, 10))
-	_, err := b.WriteString("}}\n")
-	if err != nil {
+	b := append(w.buf, `{"type":"RECORD","record":{"stream":`...)
+	b = appendJSONString(b, stream)
+	b = append(b, `,"data":`...)
+	b = append(b, data...)
+	b = append(b, `,"emitted_at":`...)
+	b = strconv.AppendInt(b, ms, 10)
+	w.buf = append(b, "}}\n"...)
+	return w.release(false)
+}
+
+// RecordJoin writes one RECORD whose data is the JSON object raw with the
+// member "key":"value" added in front, without copying raw first: a
+// provider adds a join id the API leaves out of its rows (Pluggy's itemId)
+// on the hot path. The caller has checked that raw lacks key. raw that is not
+// an object is written as Record would.
+func (w *Writer) RecordJoin(stream, key, value string, raw []byte) error {
+	body := bytes.TrimLeft(raw, " \t\r\n")
+	if len(body) == 0 || body[0] != '{' || bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
+		// Rare: let Record compact (or reject) the joined row.
+		return w.Record(stream, join(raw, key, value))
+	}
+	body = bytes.TrimLeft(body[1:], " \t")
+	ms := w.now().UnixMilli()
+	w.mu.Lock()
+	if w.err != nil {
+		defer w.mu.Unlock()
+		return w.err
+	}
+	b := append(w.buf, `{"type":"RECORD","record":{"stream":`...)
+	b = appendJSONString(b, stream)
+	b = append(b, `,"data":{`...)
+	b = appendJSONString(b, key)
+	b = append(b, ':')
+	b = appendJSONString(b, value)
+	if len(body) > 0 && body[0] != '}' {
+		b = append(b, ',')
+	}
+	b = append(b, body...)
+	b = append(b, `,"emitted_at":`...)
+	b = strconv.AppendInt(b, ms, 10)
+	w.buf = append(b, "}}\n"...)
+	return w.release(false)
+}
+
+// join is RecordJoin's data as one slice.
+func join(raw []byte, key, value string) []byte {
+	body := bytes.TrimLeft(raw, " \t\r\n")
+	if len(body) == 0 || body[0] != '{' {
+		return raw
+	}
+	body = bytes.TrimLeft(body[1:], " \t\r\n")
+	k, _ := json.Marshal(key)
+	v, _ := json.Marshal(value)
+	out := make([]byte, 0, len(k)+len(v)+len(body)+3)
+	out = append(append(append(append(out, '{'), k...), ':'), v...)
+	if len(body) > 0 && body[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, body...)
+}
+
+// release unlocks mu, which the caller holds. With flush, or once the
+// buffer is full, it first hands the buffer to stdout and returns once it
+// and every buffer cut before it are written, with the first write error.
+func (w *Writer) release(flush bool) error {
+	if !flush && len(w.buf) < bufSize {
+		w.mu.Unlock()
+		return nil
+	}
+	full := w.buf
+	if len(full) > 0 {
+		w.buf, w.spare = w.spare, nil
+		if w.buf == nil {
+			w.buf = make([]byte, 0, bufSize+4<<10)
+		}
+	}
+	w.ioMu.Lock() // before mu is released: buffers go out in order
+	w.mu.Unlock()
+	var err error
+	if len(full) > 0 {
+		_, err = w.out.Write(full)
+	}
+	w.ioMu.Unlock()
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil && w.err == nil {
 		w.err = err
 	}
-	return err
+	if len(full) > 0 && w.spare == nil && cap(full) <= 2*bufSize { // a state can make one huge
+		w.spare = full[:0]
+	}
+	return w.err
 }
 
 // Send writes any message and flushes. LOG and TRACE texts are redacted.
 func (w *Writer) Send(m *Message) error {
 	w.scrub(m)
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.err != nil {
+		defer w.mu.Unlock()
 		return w.err
 	}
-	w.scratch.Reset()
-	if err := w.enc.Encode(m); err != nil {
-		return fmt.Errorf("encoding %s message: %w", m.Type, err)
+	if raw, ok := streamState(m); ok {
+		// Straight into the buffer: a state can be megabytes.
+		w.buf = appendStreamState(w.buf, m.State, raw)
+	} else {
+		w.scratch.Reset()
+		if err := w.enc.Encode(m); err != nil {
+			w.mu.Unlock()
+			return fmt.Errorf("encoding %s message: %w", m.Type, err)
+		}
+		w.buf = append(w.buf, w.scratch.Bytes()...)
 	}
-	if _, err := w.buf.Write(w.scratch.Bytes()); err != nil {
-		w.err = err
-		return err
-	}
-	if err := w.buf.Flush(); err != nil {
-		w.err = err
-		return err
-	}
-	return nil
+	return w.release(true)
 }
 
 // Flush writes out buffered records.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.err != nil {
+		defer w.mu.Unlock()
 		return w.err
 	}
-	if err := w.buf.Flush(); err != nil {
-		w.err = err
-	}
-	return w.err
+	return w.release(true)
 }
 
 // Log sends a LOG message.
@@ -138,6 +226,54 @@ func (w *Writer) Error(ft FailureType, stream, msg, internal string) error {
 	return w.Trace(&Trace{Type: TraceError, Error: e})
 }
 
+// streamState reports whether m is a STREAM state message that
+// appendStreamState can write, and returns its state. It leaves out other
+// messages, and states spanning lines, which encoding/json must compact.
+func streamState(m *Message) (json.RawMessage, bool) {
+	st := m.State
+	if m.Type != TypeState || st == nil || st.Type != StateStream || st.Stream == nil || st.Global != nil || st.Data != nil ||
+		m.Log != nil || m.Spec != nil || m.ConnectionStatus != nil || m.Catalog != nil || m.Record != nil || m.Trace != nil {
+		return nil, false
+	}
+	ss := st.Stream
+	raw := bytes.TrimSpace(ss.StreamState)
+	if ss.StreamDescriptor.Namespace != "" || len(raw) == 0 || bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 || !plainASCII(ss.StreamDescriptor.Name) {
+		return nil, false
+	}
+	return raw, true
+}
+
+// appendStreamState writes a STREAM state message as encoding/json would
+// (byte for byte when the state is compact, as json.Marshal writes it), but
+// without reflection and without validating and compacting the state again:
+// a stream's state can be megabytes (ids by account), checkpointed after
+// every account. States come from json.Marshal or from a parsed state file,
+// so they are valid JSON.
+func appendStreamState(b []byte, st *State, raw json.RawMessage) []byte {
+	b = append(b, `{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"`...)
+	b = append(b, st.Stream.StreamDescriptor.Name...)
+	b = append(b, `"},"stream_state":`...)
+	b = append(b, raw...)
+	b = append(b, '}')
+	if st.SourceStats != nil {
+		b = append(b, `,"sourceStats":{"recordCount":`...)
+		b = strconv.AppendFloat(b, float64(st.SourceStats.RecordCount), 'f', 1, 64)
+		b = append(b, '}')
+	}
+	return append(b, "}}\n"...)
+}
+
+// plainASCII reports whether s encodes as a JSON string unchanged (and
+// without encoding/json's HTML escapes).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
 func (w *Writer) scrub(m *Message) {
 	if w.redact == nil {
 		return
@@ -157,18 +293,16 @@ func (w *Writer) scrub(m *Message) {
 	}
 }
 
-// writeJSONString writes s as a JSON string. Stream names are plain ASCII
-// identifiers, but escape anyway rather than trust that.
-func writeJSONString(b *bufio.Writer, s string) {
+// appendJSONString appends s as a JSON string. Stream names and join ids
+// are plain ASCII, but escape anyway rather than trust that.
+func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
 			q, _ := json.Marshal(s)
-			b.Write(q)
-			return
+			return append(b, q...)
 		}
 	}
-	b.WriteByte('"')
-	b.WriteString(s)
-	b.WriteByte('"')
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

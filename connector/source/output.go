@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
@@ -46,11 +47,8 @@ var _ Output = (*streamOutput)(nil)
 func (o *streamOutput) Record(data []byte) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.running {
-		o.running = true
-		if err := o.w.StreamStatus(o.name, protocol.Running); err != nil {
-			return err
-		}
+	if err := o.startLocked(); err != nil {
+		return err
 	}
 	if !o.skip {
 		if err := o.w.Record(o.name, data); err != nil {
@@ -69,6 +67,52 @@ func (o *streamOutput) Record(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// RecordJoin is Record(jsonrow.Join(raw, key, value)) without building the
+// joined row: the writer writes the member and then raw's bytes.
+func (o *streamOutput) RecordJoin(raw []byte, key, value string) error {
+	if o.sink != nil || mayHaveKey(raw, key) {
+		// The sink takes whole rows; and only jsonrow knows whether a
+		// mention of key is a top-level member.
+		return o.Record(jsonrow.Join(raw, key, value))
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.startLocked(); err != nil {
+		return err
+	}
+	if !o.skip {
+		if err := o.w.RecordJoin(o.name, key, value, raw); err != nil {
+			return err
+		}
+	}
+	o.count++
+	o.total++
+	return nil
+}
+
+// mayHaveKey reports whether raw might have key as a member: false when the
+// quoted key appears nowhere in it, which one byte search settles. Keys that
+// need escaping always answer true.
+func mayHaveKey(raw []byte, key string) bool {
+	var buf [64]byte
+	q := append(append(append(buf[:0], '"'), key...), '"')
+	for _, c := range q[1 : len(q)-1] {
+		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			return true
+		}
+	}
+	return bytes.Contains(raw, q)
+}
+
+// startLocked sends RUNNING before the stream's first record.
+func (o *streamOutput) startLocked() error {
+	if o.running {
+		return nil
+	}
+	o.running = true
+	return o.w.StreamStatus(o.name, protocol.Running)
 }
 
 func (o *streamOutput) Checkpoint(state any) error {

@@ -93,6 +93,11 @@ type ReadRequest struct {
 type Output interface {
 	// Record emits one record: a single JSON object, written verbatim.
 	Record(data []byte) error
+	// RecordJoin emits Record(jsonrow.Join(raw, key, value)): raw with the
+	// member "key":"value" in front unless raw has key at its top level.
+	// It writes raw's bytes after the member instead of copying the row, for
+	// rows passed through by the million.
+	RecordJoin(raw []byte, key, value string) error
 	// Checkpoint emits the stream's whole state as a STREAM state. It covers
 	// every record emitted before the call, so call it only once those
 	// records are all out. Identical consecutive states are suppressed.
