@@ -2,8 +2,6 @@ package pluggy
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -29,33 +27,33 @@ func (c *Client) eachTransaction(ctx context.Context, q url.Values, fn func(raw 
 	seen := map[string]bool{}
 	empty := 0
 	for page := 1; page <= maxPages; page++ {
-		var env cursorEnvelope
-		err := c.get(ctx, "GET /v2/transactions", "/v2/transactions", q, func(b []byte) error {
-			env = cursorEnvelope{}
-			if err := json.Unmarshal(b, &env); err != nil {
-				return err
-			}
-			if env.Results == nil {
-				return errors.New(`no "results" array in the page`)
-			}
-			return nil
+		var rows []txRow
+		var next *string
+		err := c.get(ctx, "GET /v2/transactions", "/v2/transactions", q, func(b []byte) (err error) {
+			// A malformed page fails here, inside the retry loop.
+			rows, next, err = decodeTransactionsPage(b)
+			return err
 		})
 		if err != nil {
 			return err
 		}
-		for i, raw := range env.Results {
-			var k txKeys
-			if err := json.Unmarshal(raw, &k); err != nil || k.ID == "" {
-				return source.SystemErrorf("Pluggy GET /v2/transactions page %d row %d has no usable id (%v)", page, i, err)
+		for i := range rows {
+			r := &rows[i]
+			if r.Problem != "" || r.ID == "" {
+				why := r.Problem
+				if why == "" {
+					why = "no id"
+				}
+				return source.SystemErrorf("Pluggy GET /v2/transactions page %d row %d has no usable id (%s)", page, i, why)
 			}
-			if err := fn(raw, k); err != nil {
+			if err := fn(r.Raw, r.txKeys); err != nil {
 				return err
 			}
 		}
-		if env.Next == nil || strings.TrimSpace(*env.Next) == "" {
+		if next == nil || strings.TrimSpace(*next) == "" {
 			return nil
 		}
-		after, err := afterParam(*env.Next)
+		after, err := afterParam(*next)
 		if err != nil {
 			return source.SystemErrorf("Pluggy GET /v2/transactions page %d: %v", page, err)
 		}
@@ -63,7 +61,7 @@ func (c *Client) eachTransaction(ctx context.Context, q url.Values, fn func(raw 
 			return source.SystemErrorf("Pluggy GET /v2/transactions returned the same cursor twice (page %d); stopping instead of looping", page)
 		}
 		seen[after] = true
-		if len(env.Results) == 0 {
+		if len(rows) == 0 {
 			if empty++; empty >= maxEmptyPages {
 				return source.SystemErrorf("Pluggy GET /v2/transactions returned %d empty pages in a row that still had a next cursor; stopping", empty)
 			}

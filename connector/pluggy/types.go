@@ -22,12 +22,6 @@ type pageEnvelope struct {
 	Results    []json.RawMessage `json:"results"`
 }
 
-// cursorEnvelope is GET /v2/transactions' envelope.
-type cursorEnvelope struct {
-	Results []json.RawMessage `json:"results"`
-	Next    *string           `json:"next"`
-}
-
 // item is what the connector reads of an Item.
 type item struct {
 	ID               string  `json:"id"`
