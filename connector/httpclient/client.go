@@ -214,7 +214,7 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 		return nil, &TransportError{Route: req.Route, Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, c.MaxBody+1))
+	b, err := readBody(resp, c.MaxBody)
 	if err != nil {
 		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("reading response body: %w", stripURL(err))}
 	}
@@ -222,6 +222,31 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("response body larger than %d bytes", c.MaxBody)}
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+}
+
+// readBody reads a body of at most limit+1 bytes. With a Content-Length it
+// reads into one buffer of that size: io.ReadAll's doubling copied a 360 KB
+// transactions page about ten times over, ~12% of a read's CPU.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, limit+1)
+	n := resp.ContentLength
+	if n <= 0 || n > limit {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, n+1) // +1: room to see EOF without growing
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than announced; the limit still holds
+		}
+		m, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // stripURL drops the URL from *url.Error: it may carry query values, and the
