@@ -55,7 +55,7 @@ select strftime(date at time zone 'UTC', '%%Y-%%m') as month,
 from transactions
 where type = 'DEBIT' and _ab_cdc_deleted_at is null
 group by all
-order by month desc, spent desc`
+order by month, spent desc`
 
 type duckResult struct {
 	Version string   `json:"version"`
