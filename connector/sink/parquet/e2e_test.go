@@ -232,7 +232,7 @@ func hashFiles(t *testing.T, dir string) map[string][32]byte {
 // file, every visible file must be complete, and a resumed run must remove
 // the stale temporary and leave no transaction missing.
 func TestKilledReadStateCoversOnlyCommittedFiles(t *testing.T) {
-	r := newFakeRun(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1500, PageSize: 50, Latency: 10 * time.Millisecond})
+	r := newFakeRun(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 3000, PageSize: 50, Latency: 10 * time.Millisecond})
 	dir := t.TempDir()
 	cmd := exec.Command(r.bin, "read", "--config", r.config, "--catalog", r.catalog, "--parquet-dir", dir)
 	cmd.Env = append(os.Environ(), RowsPerFileEnv+"=170")
@@ -245,7 +245,7 @@ func TestKilledReadStateCoversOnlyCommittedFiles(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Read as it goes; kill soon after the 2nd transactions STATE.
+	// Read as it goes; kill soon after the first transactions STATE.
 	var lines [][]byte
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -264,7 +264,7 @@ func TestKilledReadStateCoversOnlyCommittedFiles(t *testing.T) {
 			t.Fatalf("not a message: %s", line)
 		}
 		if m.State != nil && m.State.Stream.StreamDescriptor.Name == "transactions" {
-			if txStates++; txStates == 2 && !killed {
+			if txStates++; txStates == 1 && !killed {
 				// Let it get well into the next file, then kill.
 				time.Sleep(30 * time.Millisecond)
 				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -302,7 +302,7 @@ func TestKilledReadStateCoversOnlyCommittedFiles(t *testing.T) {
 			counted[name] += int(m.State.SourceStats.RecordCount)
 		}
 	}
-	if covered["transactions"] == 0 || covered["transactions"] == 6*1500 {
+	if covered["transactions"] == 0 || covered["transactions"] == 6*3000 {
 		t.Fatalf("killed at a useless point: %d transactions covered", covered["transactions"])
 	}
 	for name := range r.streams {
