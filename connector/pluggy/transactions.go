@@ -123,29 +123,38 @@ type accountRef struct {
 
 // accountsToRead lists the accounts of every configured item. An item whose
 // accounts cannot be listed is reported and the others are still read.
+//
+// Items are listed max_concurrency at a time, like accounts are read: two
+// calls per item one after another would leave a sync of many items waiting
+// on latency alone before its first account. The list keeps config order.
 func (c *conn) accountsToRead(ctx context.Context) ([]accountRef, error) {
-	var refs []accountRef
-	var errs []error
-	for _, itemID := range c.cfg.ItemIDs {
+	ids := c.cfg.ItemIDs
+	perItem := make([][]accountRef, len(ids))
+	err := source.Each(ctx, c.cfg.MaxConcurrency, len(ids), func(ctx context.Context, i int) error {
+		itemID := ids[i]
 		if _, err := c.item(ctx, itemID); err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		accts, err := c.itemAccounts(ctx, itemID)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
+		var errs []error
 		for _, raw := range accts {
 			var a account
 			if err := json.Unmarshal(raw, &a); err != nil || a.ID == "" {
 				errs = append(errs, source.SystemErrorf("item %s: an account without an id", itemID))
 				continue
 			}
-			refs = append(refs, accountRef{ItemID: itemID, ID: a.ID})
+			perItem[i] = append(perItem[i], accountRef{ItemID: itemID, ID: a.ID})
 		}
+		return errors.Join(errs...)
+	})
+	var refs []accountRef
+	for _, r := range perItem {
+		refs = append(refs, r...)
 	}
-	return refs, errors.Join(errs...)
+	return refs, err
 }
 
 func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, out source.Output) error {
