@@ -134,9 +134,10 @@ func join(raw []byte, key, value string) []byte {
 }
 
 // release unlocks mu, which the caller holds. With flush, or once the
-// buffer is full, it first hands the buffer to stdout and returns once it
-// and every buffer cut before it are written, with the first write error.
-func (w *Writer) release(flush bool) error {
+// buffer is full, it first hands the buffer to stdout, then the extra
+// parts, and returns once they and every buffer cut before them are
+// written, with the first write error.
+func (w *Writer) release(flush bool, extra ...[]byte) error {
 	if !flush && len(w.buf) < bufSize {
 		w.mu.Unlock()
 		return nil
@@ -153,6 +154,11 @@ func (w *Writer) release(flush bool) error {
 	var err error
 	if len(full) > 0 {
 		_, err = w.out.Write(full)
+	}
+	for _, p := range extra {
+		if err == nil {
+			_, err = w.out.Write(p)
+		}
 	}
 	w.ioMu.Unlock()
 
@@ -176,8 +182,13 @@ func (w *Writer) Send(m *Message) error {
 		return w.err
 	}
 	if raw, ok := streamState(m); ok {
-		// Straight into the buffer: a state can be megabytes.
-		w.buf = appendStreamState(w.buf, m.State, raw)
+		if len(raw) > bufSize/4 {
+			// A large state goes out from where it is, after the
+			// buffered records, instead of being copied into the buffer.
+			w.buf = appendStreamStateHead(w.buf, m.State)
+			return w.release(true, raw, appendStreamStateTail(nil, m.State))
+		}
+		w.buf = appendStreamStateTail(append(appendStreamStateHead(w.buf, m.State), raw...), m.State)
 	} else {
 		w.scratch.Reset()
 		if err := w.enc.Encode(m); err != nil {
@@ -226,9 +237,10 @@ func (w *Writer) Error(ft FailureType, stream, msg, internal string) error {
 	return w.Trace(&Trace{Type: TraceError, Error: e})
 }
 
-// streamState reports whether m is a STREAM state message that
-// appendStreamState can write, and returns its state. It leaves out other
-// messages, and states spanning lines, which encoding/json must compact.
+// streamState reports whether m is a STREAM state message the writer
+// encodes itself (appendStreamStateHead), and returns its state. It leaves
+// out other messages, and states spanning lines, which encoding/json must
+// compact.
 func streamState(m *Message) (json.RawMessage, bool) {
 	st := m.State
 	if m.Type != TypeState || st == nil || st.Type != StateStream || st.Stream == nil || st.Global != nil || st.Data != nil ||
@@ -243,17 +255,22 @@ func streamState(m *Message) (json.RawMessage, bool) {
 	return raw, true
 }
 
-// appendStreamState writes a STREAM state message as encoding/json would
+// appendStreamStateHead and appendStreamStateTail write what comes before
+// and after the state of a STREAM state message, as encoding/json would
 // (byte for byte when the state is compact, as json.Marshal writes it), but
 // without reflection and without validating and compacting the state again:
 // a stream's state can be megabytes (ids by account), checkpointed after
 // every account. States come from json.Marshal or from a parsed state file,
 // so they are valid JSON.
-func appendStreamState(b []byte, st *State, raw json.RawMessage) []byte {
+func appendStreamStateHead(b []byte, st *State) []byte {
 	b = append(b, `{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"`...)
 	b = append(b, st.Stream.StreamDescriptor.Name...)
-	b = append(b, `"},"stream_state":`...)
-	b = append(b, raw...)
+	return append(b, `"},"stream_state":`...)
+}
+
+// appendStreamStateTail writes what follows the state (see
+// appendStreamStateHead).
+func appendStreamStateTail(b []byte, st *State) []byte {
 	b = append(b, '}')
 	if st.SourceStats != nil {
 		b = append(b, `,"sourceStats":{"recordCount":`...)

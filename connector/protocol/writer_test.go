@@ -43,6 +43,7 @@ func TestStreamStateMatchesEncodingJSON(t *testing.T) {
 		{`{}`, nil},
 		{`null`, &StateStats{RecordCount: 1}},
 		{"  {\"x\":1}\t", &StateStats{RecordCount: 3}},
+		{`{"ids":"` + strings.Repeat("a", bufSize) + `"}`, &StateStats{RecordCount: 9}}, // written from where it is
 	} {
 		m := &Message{Type: TypeState, State: &State{Type: StateStream, Stream: &StreamState{
 			StreamDescriptor: StreamDescriptor{Name: "transactions"}, StreamState: json.RawMessage(tc.state),
@@ -52,7 +53,7 @@ func TestStreamStateMatchesEncodingJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		if want := encodingJSON(t, m); out.String() != want {
-			t.Errorf("state %s:\n got %s\nwant %s", tc.state, out.String(), want)
+			t.Errorf("state %.200s:\n got %.300s\nwant %.300s", tc.state, out.String(), want)
 		}
 	}
 	// Shapes the fast path leaves to encoding/json come out the same too.
@@ -154,7 +155,13 @@ func TestWriterOrderUnderConcurrency(t *testing.T) {
 				mu.Unlock()
 				if i%500 == 499 {
 					mu.Lock()
-					st, _ := json.Marshal(sent) // covers every record handed in so far
+					// It covers every record handed in so far; every other
+					// one is large enough to be written from where it is.
+					pad := ""
+					if i%1000 == 999 {
+						pad = strings.Repeat("p", bufSize/2)
+					}
+					st, _ := json.Marshal(map[string]any{"covered": sent, "pad": pad})
 					mu.Unlock()
 					if err := w.Send(&Message{Type: TypeState, State: &State{Type: StateStream, Stream: &StreamState{
 						StreamDescriptor: StreamDescriptor{Name: "s"}, StreamState: st}}}); err != nil {
@@ -188,9 +195,9 @@ func TestWriterOrderUnderConcurrency(t *testing.T) {
 			seen[r.W]++
 		case TypeState:
 			states++
-			var covered map[string]int
-			_ = json.Unmarshal(m.State.Stream.StreamState, &covered)
-			for g, n := range covered {
+			var st struct{ Covered map[string]int }
+			_ = json.Unmarshal(m.State.Stream.StreamState, &st)
+			for g, n := range st.Covered {
 				var gi int
 				fmt.Sscan(g, &gi)
 				if seen[gi] < n {
