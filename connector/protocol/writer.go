@@ -46,6 +46,7 @@ const bufSize = 256 << 10
 // NewWriter returns a Writer on w that masks the redactor's secrets in every
 // LOG and TRACE text.
 func NewWriter(w io.Writer, redact *secret.Redactor) *Writer {
+	growPipe(w)
 	pw := &Writer{out: w, buf: make([]byte, 0, bufSize+4<<10), redact: redact, now: time.Now}
 	pw.enc = json.NewEncoder(&pw.scratch)
 	pw.enc.SetEscapeHTML(false)

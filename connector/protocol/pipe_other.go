@@ -1,0 +1,7 @@
+//go:build !linux
+
+package protocol
+
+import "io"
+
+func growPipe(io.Writer) {}
