@@ -93,17 +93,52 @@ func (o *streamOutput) RecordJoin(raw []byte, key, value string) error {
 }
 
 // mayHaveKey reports whether raw might have key as a member: false when the
-// quoted key appears nowhere in it, which one byte search settles. Keys that
-// need escaping always answer true.
+// quoted key appears nowhere in it. Keys that need escaping always answer
+// true.
+//
+// bytes.Contains anchors its search on the needle's first byte, here '"',
+// the commonest byte of JSON, and falls back to a byte-by-byte scan; so the
+// search anchors on the key's least common byte instead (an upper-case
+// letter in a camelCase key), which IndexByte finds 16-32 bytes at a time.
 func mayHaveKey(raw []byte, key string) bool {
 	var buf [64]byte
 	q := append(append(append(buf[:0], '"'), key...), '"')
-	for _, c := range q[1 : len(q)-1] {
+	anchor := 0
+	for i, c := range q[1 : len(q)-1] {
 		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
 			return true
 		}
+		if rarity(c) > rarity(q[anchor]) {
+			anchor = i + 1
+		}
 	}
-	return bytes.Contains(raw, q)
+	for from := anchor; from < len(raw); {
+		j := bytes.IndexByte(raw[from:], q[anchor])
+		if j < 0 {
+			return false
+		}
+		at := from + j - anchor // where q would start
+		if at+len(q) <= len(raw) && string(raw[at:at+len(q)]) == string(q) {
+			return true
+		}
+		from += j + 1
+	}
+	return false
+}
+
+// rarity ranks bytes by how seldom they occur in JSON rows: structure and
+// lower-case text most often, upper case and symbols least.
+func rarity(c byte) int {
+	switch {
+	case c == '"' || c == ':' || c == ',':
+		return 0
+	case 'a' <= c && c <= 'z' || c == ' ':
+		return 1
+	case '0' <= c && c <= '9':
+		return 2
+	default:
+		return 3
+	}
 }
 
 // startLocked sends RUNNING before the stream's first record.

@@ -80,3 +80,50 @@ func dataOf(t *testing.T, out []byte) string {
 	}
 	return b.String()
 }
+
+func TestMayHaveKey(t *testing.T) {
+	for _, tc := range []struct {
+		raw, key string
+		want     bool
+	}{
+		{`{"id":"a","itemId":"b"}`, "itemId", true},
+		{`{"itemId":"b"}`, "itemId", true},
+		{`{"id":"a","itemid":"b","ItemId":1,"itemId_x":2}`, "itemId", false},
+		{`{"accountId":"a","categoryId":"c","note":"I said itemId"}`, "itemId", false},
+		{`{"a":"\"itemId\""}`, "itemId", false}, // escaped quotes: not the quoted key
+		{`{"a":"x\",\"itemId\":1"}`, "itemId", false},
+		{`{"a":"say \"hi\" \"itemId\": 1 \"itemId\""}`, "itemId", false},
+		{`{"a":{"itemId":1}}`, "itemId", true}, // nested: jsonrow decides
+		{`"itemId"`, "itemId", true},
+		{`"itemI`, "itemId", false},
+		{`Id"`, "itemId", false},
+		{``, "itemId", false},
+		{`{"id":"a"}`, "id", true},
+		{`{"x":"a"}`, "k\"", true}, // escaping keys: always maybe
+	} {
+		if got := mayHaveKey([]byte(tc.raw), tc.key); got != tc.want {
+			t.Errorf("mayHaveKey(%s, %q) = %v, want %v", tc.raw, tc.key, got, tc.want)
+		}
+		if !tc.want && bytes.Contains([]byte(tc.raw), []byte(`"`+tc.key+`"`)) {
+			t.Errorf("%s contains %q but mayHaveKey says no", tc.raw, tc.key)
+		}
+	}
+}
+
+func BenchmarkMayHaveKey(b *testing.B) {
+	raw := []byte(`{"id":"1f4c07f1-3a9f-4f47-9b56-8d1f0c0a6e11","accountId":"5b1c6f1e-2d4f-4b1a-9a0e-6c2f7d3e8a90","date":"2026-05-14T00:00:00.000Z","description":"Pix recebido João","descriptionRaw":null,"currencyCode":"BRL","amount":1209.5,"amountInAccountCurrency":null,"balance":3021.77,"type":"CREDIT","status":"POSTED","category":"Transfer - PIX","categoryId":"05070000","providerCode":"123","providerId":null,"operationType":"PIX","operationTypeAdditionalInfo":null,"paymentData":{"payer":{"name":"Maria"},"paymentMethod":"PIX","referenceNumber":null,"reason":null,"boletoMetadata":null},"creditCardMetadata":null,"merchant":null,"createdAt":"2026-05-14T03:00:00.000Z","updatedAt":"2026-05-14T03:00:00.000Z"}`)
+	b.Run("anchored", func(b *testing.B) {
+		for b.Loop() {
+			if mayHaveKey(raw, "itemId") {
+				b.Fatal("found")
+			}
+		}
+	})
+	b.Run("bytes.Contains", func(b *testing.B) {
+		for b.Loop() {
+			if bytes.Contains(raw, []byte(`"itemId"`)) {
+				b.Fatal("found")
+			}
+		}
+	})
+}
