@@ -73,25 +73,33 @@ type Result struct {
 	Lines          [][]byte
 }
 
-// Run runs bin with args and a 2-minute limit, and parses stdout as protocol
-// messages, failing the test on any line that is not one.
-func Run(t testing.TB, bin string, args ...string) *Result {
+// Exec runs bin with args under a 2-minute limit and returns what it
+// printed and its exit code; it fails the test only if bin could not run.
+func Exec(t testing.TB, bin string, args ...string) (stdout, stderr []byte, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	r := &Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
+		code = ee.ExitCode()
 	default:
 		t.Fatalf("running %s %v: %v", bin, args, err)
 	}
+	return out.Bytes(), errb.Bytes(), code
+}
+
+// Run runs bin with args (see Exec) and parses stdout as protocol messages,
+// failing the test on any line that is not one.
+func Run(t testing.TB, bin string, args ...string) *Result {
+	t.Helper()
+	r := &Result{}
+	r.Stdout, r.Stderr, r.Code = Exec(t, bin, args...)
 	r.parse(t)
 	return r
 }
