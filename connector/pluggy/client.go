@@ -236,6 +236,11 @@ func (c *Client) eachPage(ctx context.Context, route, path string, q url.Values,
 		if pageSize > 0 {
 			q.Set("page", fmt.Sprint(page))
 			q.Set("pageSize", fmt.Sprint(pageSize))
+		} else if page > 1 {
+			// Endpoints documented as single pages (accounts, bills, loans)
+			// are still followed if totalPages ever says otherwise: rows on a
+			// second page must not be dropped silently.
+			q.Set("page", fmt.Sprint(page))
 		}
 		var env pageEnvelope
 		err := c.get(ctx, route, path, q, func(b []byte) error {
@@ -271,7 +276,7 @@ func (c *Client) eachPage(ctx context.Context, route, path string, q url.Values,
 				return err
 			}
 		}
-		if pageSize <= 0 || page >= env.TotalPages || len(env.Results) == 0 {
+		if page >= env.TotalPages || len(env.Results) == 0 {
 			return nil
 		}
 	}

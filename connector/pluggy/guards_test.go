@@ -78,3 +78,31 @@ func TestPageNumberLoopsAreBounded(t *testing.T) {
 		}
 	})
 }
+
+// An endpoint documented as one page (bills, loans, accounts) is asked for
+// its second page only when totalPages says there is one, and then every
+// row is read.
+func TestSinglePageEndpointsFollowTotalPages(t *testing.T) {
+	var queries []string
+	c := offlineClient(func(r *http.Request) []byte {
+		queries = append(queries, r.URL.RawQuery)
+		page := r.URL.Query().Get("page")
+		if page == "" {
+			page = "1"
+		}
+		return []byte(fmt.Sprintf(`{"page":%s,"total":2,"totalPages":2,"results":[{"id":"bill-%s"}]}`, page, page))
+	})
+	var ids []string
+	err := c.eachPage(context.Background(), "GET /bills", "/bills", url.Values{"accountId": {"a"}}, 0, func(raw json.RawMessage) error {
+		var row struct{ ID string }
+		_ = json.Unmarshal(raw, &row)
+		ids = append(ids, row.ID)
+		return nil
+	})
+	if err != nil || strings.Join(ids, ",") != "bill-1,bill-2" {
+		t.Fatalf("ids %v, err %v", ids, err)
+	}
+	if len(queries) != 2 || strings.Contains(queries[0], "page=") || !strings.Contains(queries[1], "page=2") {
+		t.Fatalf("queries %q: the first request must not carry page, the second must ask for page 2", queries)
+	}
+}
