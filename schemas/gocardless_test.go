@@ -6,12 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -56,34 +54,11 @@ func gcDoc(t *testing.T, stream string) map[string]any {
 }
 
 func gcCompile(t *testing.T, stream string) *jsonschema.Schema {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft7)
-	c.AssertFormat()
-	url := "https://schemas.source-pluggy.invalid/gocardless/" + stream + ".json"
-	if err := c.AddResource(url, gcDoc(t, stream)); err != nil {
-		t.Fatalf("%s: %v", stream, err)
-	}
-	sch, err := c.Compile(url)
-	if err != nil {
-		t.Fatalf("%s: compile: %v", stream, err)
-	}
-	return sch
+	return compileDoc(t, "gocardless", stream, gcDoc(t, stream))
 }
 
 func TestGoCardlessEmbeddedStreams(t *testing.T) {
-	files, err := fs.Glob(GoCardless, "gocardless/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range files {
-		got = append(got, strings.TrimSuffix(strings.TrimPrefix(f, "gocardless/"), ".json"))
-	}
-	sort.Strings(got)
-	if !slices.Equal(got, gcStreams) {
-		t.Errorf("embedded GoCardless schemas = %v, want %v", got, gcStreams)
-	}
+	checkEmbedded(t, GoCardless, "gocardless", gcStreams)
 }
 
 // TestGoCardlessCanonicalFormat keeps the files in the same canonical form

@@ -75,12 +75,18 @@ func loadDoc(t *testing.T, stream string) map[string]any {
 }
 
 func compile(t *testing.T, stream string) *jsonschema.Schema {
+	return compileDoc(t, "pluggy", stream, loadDoc(t, stream))
+}
+
+// compileDoc compiles one provider's stream schema as draft-07 with format
+// assertions on, as Airbyte's acceptance tests validate records.
+func compileDoc(t *testing.T, provider, stream string, doc map[string]any) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft7)
 	c.AssertFormat()
-	url := "https://schemas.source-pluggy.invalid/pluggy/" + stream + ".json"
-	if err := c.AddResource(url, loadDoc(t, stream)); err != nil {
+	url := "https://schemas.source-pluggy.invalid/" + provider + "/" + stream + ".json"
+	if err := c.AddResource(url, doc); err != nil {
 		t.Fatalf("%s: %v", stream, err)
 	}
 	sch, err := c.Compile(url)
@@ -90,20 +96,24 @@ func compile(t *testing.T, stream string) *jsonschema.Schema {
 	return sch
 }
 
-func TestEmbeddedStreams(t *testing.T) {
-	files, err := fs.Glob(Pluggy, "pluggy/*.json")
+// checkEmbedded asserts fsys embeds exactly want under dir/.
+func checkEmbedded(t *testing.T, fsys fs.FS, dir string, want []string) {
+	t.Helper()
+	files, err := fs.Glob(fsys, dir+"/*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, f := range files {
-		got = append(got, strings.TrimSuffix(strings.TrimPrefix(f, "pluggy/"), ".json"))
+		got = append(got, strings.TrimSuffix(strings.TrimPrefix(f, dir+"/"), ".json"))
 	}
 	sort.Strings(got)
-	if !slices.Equal(got, pluggyStreams) {
-		t.Errorf("embedded Pluggy schemas = %v, want %v", got, pluggyStreams)
+	if !slices.Equal(got, want) {
+		t.Errorf("embedded %s schemas = %v, want %v", dir, got, want)
 	}
 }
+
+func TestEmbeddedStreams(t *testing.T) { checkEmbedded(t, Pluggy, "pluggy", pluggyStreams) }
 
 func TestLoad(t *testing.T) {
 	sub, err := fs.Sub(Pluggy, "pluggy")
