@@ -40,6 +40,9 @@ type streamOutput struct {
 	total     int64
 	lastState []byte
 	pending   []byte // a state held back until the sink has committed the records it covers
+	// uncommitted counts records the sink has taken but not yet made
+	// durable; a checkpoint is held back only while it is not zero.
+	uncommitted int64
 }
 
 var _ Output = (*streamOutput)(nil)
@@ -62,8 +65,12 @@ func (o *streamOutput) Record(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("writing %s record to the sink: %w", o.name, err)
 		}
-		if committed && o.pending != nil {
-			return o.emitStateLocked(o.pending)
+		o.uncommitted++
+		if committed {
+			o.uncommitted = 0
+			if o.pending != nil {
+				return o.emitStateLocked(o.pending)
+			}
 		}
 	}
 	return nil
@@ -164,7 +171,7 @@ func (o *streamOutput) Checkpoint(state any) error {
 }
 
 func (o *streamOutput) checkpointLocked(b []byte) error {
-	if o.sink != nil && o.count > 0 {
+	if o.sink != nil && o.uncommitted > 0 {
 		// The records this state covers are not durable in the sink's files
 		// yet: hold the state until the sink commits them.
 		o.pending = b

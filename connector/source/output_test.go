@@ -127,3 +127,45 @@ func BenchmarkMayHaveKey(b *testing.B) {
 		}
 	})
 }
+
+// rotatingSink commits a file every `every` rows, like the Parquet sink.
+type rotatingSink struct{ n, every int }
+
+func (s *rotatingSink) Write([]byte) (bool, error) { s.n++; return s.n%s.every == 0, nil }
+func (s *rotatingSink) Commit() error              { return nil }
+
+// TestCheckpointWaitsOnlyForUncommittedRecords: with a sink, a STATE goes
+// out at once when every record before it is in a committed file, is held
+// while some are not, and is released by the commit that makes them durable.
+func TestCheckpointWaitsOnlyForUncommittedRecords(t *testing.T) {
+	var buf bytes.Buffer
+	out := &streamOutput{w: protocol.NewWriter(&buf, nil), name: "transactions", mode: protocol.Incremental, sink: &rotatingSink{every: 3}}
+	states := func() (n int) {
+		out.w.Flush()
+		sc := bufio.NewScanner(bytes.NewReader(buf.Bytes()))
+		for sc.Scan() {
+			var m protocol.Message
+			_ = json.Unmarshal(sc.Bytes(), &m)
+			if m.State != nil {
+				n++
+			}
+		}
+		return n
+	}
+	step := func(what string, f func() error, want int) {
+		t.Helper()
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+		if got := states(); got != want {
+			t.Fatalf("after %s: %d states, want %d", what, got, want)
+		}
+	}
+	rec := func() error { return out.Record([]byte(`{"id":"x"}`)) }
+	step("3 records (a file committed)", func() error { rec(); rec(); return rec() }, 0)
+	step("checkpoint A, nothing uncommitted", func() error { return out.Checkpoint(map[string]int{"a": 1}) }, 1)
+	step("1 more record", rec, 1)
+	step("checkpoint B, 1 record uncommitted", func() error { return out.Checkpoint(map[string]int{"b": 2}) }, 1)
+	step("record 5, still uncommitted", rec, 1)
+	step("record 6 commits the file", rec, 2)
+}
