@@ -1,10 +1,12 @@
 package pluggy
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -51,8 +53,9 @@ const maxWindowIDs = 5000
 // idsPerQuery is the v2 ids filter's documented maximum.
 const idsPerQuery = 500
 
-// txWindow is the ids an incremental run saw in the window, by day
-// (YYYY-MM-DD, UTC). Ids are sorted, so a state is deterministic.
+// txWindow is a window as the state's JSON has it: the ids by day
+// (YYYY-MM-DD, UTC), each day's ids sorted. It is only decoded and checked;
+// in memory a window is an idWindow.
 type txWindow map[string][]string
 
 func (w txWindow) check() error {
@@ -69,91 +72,401 @@ func (w txWindow) check() error {
 	return nil
 }
 
+// compact turns a checked window into an idWindow, dropping the map.
+func (w txWindow) compact() idWindow {
+	var iw idWindow
+	for day, ids := range w {
+		d, _ := dayNumber(day)
+		for _, id := range ids {
+			iw.add(d, id)
+		}
+	}
+	iw.sort()
+	return iw
+}
+
+// idWindow is a window in memory. A state can hold tens of thousands of
+// ids (5,000 an account), kept for the whole run and re-encoded at every
+// checkpoint, so it is stored compactly: Pluggy's ids are UUIDs, kept as 16
+// bytes and a day number (20 bytes, where a map of strings took ~70); any
+// other id is kept as a string. Both slices are sorted by day, then id: the
+// bytes of a lowercase UUID sort as its text does, so either slice is in the
+// order the state's JSON lists them, and the two merge by text.
+type idWindow struct {
+	uuids []uuidEntry
+	other []stringEntry
+}
+
+type uuidEntry struct {
+	day int32 // days since 1970-01-01
+	id  [16]byte
+}
+
+type stringEntry struct {
+	day int32
+	id  string
+}
+
+func (e uuidEntry) dayNum() int32                 { return e.day }
+func (e uuidEntry) compareID(f uuidEntry) int     { return bytes.Compare(e.id[:], f.id[:]) }
+func (e stringEntry) dayNum() int32               { return e.day }
+func (e stringEntry) compareID(f stringEntry) int { return strings.Compare(e.id, f.id) }
+
+func (w *idWindow) add(day int32, id string) {
+	if u, ok := parseUUID(id); ok {
+		w.uuids = append(w.uuids, uuidEntry{day, u})
+	} else {
+		w.other = append(w.other, stringEntry{day, id})
+	}
+}
+
+func (w *idWindow) sort() {
+	slices.SortFunc(w.uuids, func(a, b uuidEntry) int { return cmp.Or(cmp.Compare(a.day, b.day), a.compareID(b)) })
+	slices.SortFunc(w.other, func(a, b stringEntry) int { return cmp.Or(cmp.Compare(a.day, b.day), a.compareID(b)) })
+}
+
+func (w idWindow) len() int { return len(w.uuids) + len(w.other) }
+
+// each calls fn with every id in the state's order: days ascending, then
+// ids as text. A UUID comes as its text in uuid, valid only during the call
+// (and never needs escaping); any other id as other.
+func (w idWindow) each(fn func(day int32, uuid []byte, other string)) {
+	var ub [36]byte
+	i, j := 0, 0
+	if len(w.other) == 0 { // the usual case: nothing to merge
+		for i := range w.uuids {
+			formatUUID(&ub, &w.uuids[i].id)
+			fn(w.uuids[i].day, ub[:], "")
+		}
+		return
+	}
+	formatted := -1
+	for i < len(w.uuids) || j < len(w.other) {
+		if i < len(w.uuids) {
+			u := &w.uuids[i]
+			if formatted != i {
+				formatUUID(&ub, &u.id)
+				formatted = i
+			}
+			if j == len(w.other) || u.day < w.other[j].day || u.day == w.other[j].day && string(ub[:]) < w.other[j].id {
+				fn(u.day, ub[:], "")
+				i++
+				continue
+			}
+		}
+		fn(w.other[j].day, nil, w.other[j].id)
+		j++
+	}
+}
+
+// byDay returns the window as the state's JSON has it.
+func (w idWindow) byDay() txWindow {
+	if w.len() == 0 {
+		return nil
+	}
+	out := txWindow{}
+	w.each(func(day int32, uuid []byte, other string) {
+		k := string(appendDay(nil, day))
+		if uuid != nil {
+			other = string(uuid)
+		}
+		out[k] = append(out[k], other)
+	})
+	return out
+}
+
+// vanished lists the ids of w dated on or after from that seen lacks.
+func (w idWindow) vanished(from string, seen map[string]struct{}) []string {
+	f, ok := dayNumber(from)
+	if !ok {
+		f = math.MinInt32
+	}
+	var out []string
+	w.each(func(day int32, uuid []byte, other string) {
+		if day < f {
+			return
+		}
+		if uuid != nil {
+			if _, ok := seen[string(uuid)]; !ok {
+				out = append(out, string(uuid))
+			}
+		} else if _, ok := seen[other]; !ok {
+			out = append(out, other)
+		}
+	})
+	return out
+}
+
+// appendJSON appends the window as the state's JSON object, byte for byte
+// what encoding/json writes for the txWindow it stands for.
+func (w idWindow) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	prev := int32(math.MinInt32)
+	first := true
+	w.each(func(day int32, uuid []byte, other string) {
+		switch {
+		case first:
+			b = append(b, '"')
+		case day != prev:
+			b = append(b, "],\""...)
+		default:
+			b = append(b, ',')
+		}
+		if first || day != prev {
+			b = append(appendDay(b, day), `":[`...)
+		}
+		first, prev = false, day
+		if uuid != nil {
+			b = append(append(append(b, '"'), uuid...), '"')
+		} else {
+			b = appendJSONString(b, other)
+		}
+	})
+	if !first {
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// jsonSize is about the length appendJSON writes, to size its buffer.
+func (w idWindow) jsonSize() int {
+	n := 2 + 39*len(w.uuids)
+	days := 0
+	prev := int32(math.MinInt32)
+	for i := range w.uuids {
+		if d := w.uuids[i].day; d != prev {
+			days, prev = days+1, d
+		}
+	}
+	for i := range w.other {
+		n += len(w.other[i].id) + 3
+		days++ // at most
+	}
+	return n + 16*days
+}
+
 // windowSize is how many ids a's window holds; a may be nil.
 func (a *accountCursor) windowSize() int {
 	if a == nil {
 		return 0
 	}
-	n := 0
-	for _, ids := range a.Window {
-		n += len(ids)
-	}
-	return n
-}
-
-// vanished lists the ids of w dated on or after from that seen lacks.
-func (w txWindow) vanished(from string, seen map[string]struct{}) []string {
-	var out []string
-	for _, day := range slices.Sorted(maps.Keys(w)) {
-		if day < from {
-			continue
-		}
-		for _, id := range w[day] {
-			if _, ok := seen[id]; !ok {
-				out = append(out, id)
-			}
-		}
-	}
-	return out
+	return a.Window.len()
 }
 
 // windowTracker collects the day of every row an account read sees, from
-// floor on: rows dated earlier cannot be in the next run's window.
+// floor on: rows dated earlier cannot be in the next run's window. A row
+// seen twice counts with the day it was last seen with.
 type windowTracker struct {
-	floor string
-	days  map[string]string // id -> day
+	floor   int32
+	rows    idWindow // in the order seen
+	pruneAt int
 }
 
-func newWindowTracker() *windowTracker { return &windowTracker{days: map[string]string{}} }
+func newWindowTracker() *windowTracker {
+	return &windowTracker{floor: math.MinInt32, pruneAt: 1024}
+}
 
 // add records a row; a nil tracker (full refresh) does nothing.
 func (t *windowTracker) add(id, date string) {
 	if t == nil {
 		return
 	}
-	if d := dayOf(date); d != "" && d >= t.floor {
-		t.days[id] = d
+	d, ok := dayNumber(date)
+	if !ok || d < t.floor {
+		return
+	}
+	t.rows.add(d, id)
+	if t.rows.len() >= t.pruneAt {
+		// Forget what the floor has passed since, so a read that starts
+		// low keeps only what can still end up in the window: each id's
+		// last sighting, if it is on or after the floor. The ids left are
+		// distinct, so their order no longer matters.
+		t.rows.uuids = lastByID(t.rows.uuids, t.floor, uuidEntry.dayNum, uuidEntry.compareID)
+		t.rows.other = lastByID(t.rows.other, t.floor, stringEntry.dayNum, stringEntry.compareID)
+		t.pruneAt = max(1024, 2*t.rows.len())
 	}
 }
 
-// raise moves the floor up to day.
+// raise moves the floor up to day (YYYY-MM-DD).
 func (t *windowTracker) raise(day string) {
-	if t != nil && day > t.floor {
-		t.floor = day
+	if t == nil {
+		return
+	}
+	if d, ok := dayNumber(day); ok && d > t.floor {
+		t.floor = d
 	}
 }
 
 // window returns the rows dated from on, newest days first up to
-// maxWindowIDs.
-func (t *windowTracker) window(from string) txWindow {
+// maxWindowIDs; of the oldest day kept, the lowest ids.
+func (t *windowTracker) window(from string) idWindow {
 	if t == nil {
-		return nil
+		return idWindow{}
 	}
-	w := txWindow{}
-	for id, d := range t.days {
-		if d >= from {
-			w[d] = append(w[d], id)
+	f, ok := dayNumber(from)
+	if !ok {
+		f = math.MinInt32
+	}
+	u := lastByID(t.rows.uuids, f, uuidEntry.dayNum, uuidEntry.compareID)
+	o := lastByID(t.rows.other, f, stringEntry.dayNum, stringEntry.compareID)
+	w := idWindow{uuids: u, other: o}
+	w.sort()
+	if w.len() > maxWindowIDs {
+		w.keepNewest(maxWindowIDs)
+	}
+	// Exactly sized copies, so the window keeps nothing of the tracker.
+	return idWindow{uuids: slices.Clip(slices.Clone(w.uuids)), other: slices.Clip(slices.Clone(w.other))}
+}
+
+// lastByID returns the entries of s dated from on, one per id: the last one
+// s has. s is reordered.
+func lastByID[E any](s []E, from int32, day func(E) int32, byID func(a, b E) int) []E {
+	slices.SortStableFunc(s, byID)
+	out := s[:0]
+	for i, e := range s {
+		if i+1 < len(s) && byID(e, s[i+1]) == 0 {
+			continue // a later sighting of the same id wins
+		}
+		if day(e) >= from {
+			out = append(out, e)
 		}
 	}
-	days := slices.Sorted(maps.Keys(w))
-	total := 0
-	for i := len(days) - 1; i >= 0; i-- {
-		ids := w[days[i]]
-		slices.Sort(ids)
-		if total+len(ids) > maxWindowIDs {
-			ids = ids[:maxWindowIDs-total]
-			if len(ids) == 0 {
-				delete(w, days[i])
-				continue
+	return out
+}
+
+// keepNewest keeps the newest n ids of a sorted window: whole days from the
+// newest back, then the lowest ids of the day that does not fit whole.
+func (w *idWindow) keepNewest(n int) {
+	// The day that does not fit whole, and how many of its ids fit.
+	total := w.len()
+	ui, oi := len(w.uuids), len(w.other)
+	for {
+		var d int32
+		switch {
+		case ui == 0:
+			d = w.other[oi-1].day
+		case oi == 0:
+			d = w.uuids[ui-1].day
+		default:
+			d = max(w.uuids[ui-1].day, w.other[oi-1].day)
+		}
+		uFrom := ui
+		for uFrom > 0 && w.uuids[uFrom-1].day == d {
+			uFrom--
+		}
+		oFrom := oi
+		for oFrom > 0 && w.other[oFrom-1].day == d {
+			oFrom--
+		}
+		kept := total - uFrom - oFrom // from day d on
+		if kept <= n {
+			ui, oi = uFrom, oFrom
+			if kept == n {
+				break
 			}
-			w[days[i]] = ids
+			continue
 		}
-		total += len(ids)
+		// Day d is cut: keep its lowest n-(kept of later days) ids by text.
+		k := n - (total - ui - oi)
+		day := idWindow{uuids: w.uuids[uFrom:ui], other: w.other[oFrom:oi]}
+		ku, ko := 0, 0
+		day.each(func(_ int32, uuid []byte, _ string) {
+			switch {
+			case ku+ko == k:
+			case uuid != nil:
+				ku++
+			default:
+				ko++
+			}
+		})
+		w.uuids = append(w.uuids[uFrom:uFrom+ku:uFrom+ku], w.uuids[ui:]...)
+		w.other = append(w.other[oFrom:oFrom+ko:oFrom+ko], w.other[oi:]...)
+		return
 	}
-	if len(w) == 0 {
-		return nil
+	w.uuids, w.other = w.uuids[ui:], w.other[oi:]
+}
+
+// dayNumber is dayOf(v) as days since 1970-01-01.
+func dayNumber(v string) (int32, bool) {
+	if dayOf(v) == "" {
+		return 0, false
 	}
-	return w
+	num := func(s string) int {
+		n := 0
+		for _, c := range []byte(s) {
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	y, m, d := num(v[0:4]), num(v[5:7]), num(v[8:10])
+	// Days from the civil date (H. Hinnant's algorithm), with March first so
+	// the leap day ends a year.
+	if m <= 2 {
+		y--
+	}
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400
+	doy := (153*((m+9)%12)+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int32(era*146097 + doe - 719468), true
+}
+
+// appendDay appends day as YYYY-MM-DD.
+func appendDay(b []byte, day int32) []byte {
+	return time.Unix(int64(day)*86400, 0).UTC().AppendFormat(b, time.DateOnly)
+}
+
+// parseUUID reads a UUID written the canonical way in lower case, the only
+// form that formatUUID gives back unchanged.
+func parseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	for i, at := range uuidHexAt {
+		hi, lo := unhex(s[at]), unhex(s[at+1])
+		if hi < 0 || lo < 0 {
+			return u, false
+		}
+		u[i] = byte(hi<<4 | lo)
+	}
+	return u, true
+}
+
+var uuidHexAt = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
+}
+
+func formatUUID(dst *[36]byte, u *[16]byte) {
+	const digits = "0123456789abcdef"
+	dst[8], dst[13], dst[18], dst[23] = '-', '-', '-', '-'
+	for i, at := range uuidHexAt {
+		dst[at], dst[at+1] = digits[u[i]>>4], digits[u[i]&0xf]
+	}
+}
+
+// appendJSONString appends s as encoding/json writes a string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // windowFrom is the first day an incremental run with this cursor re-reads:

@@ -1,9 +1,16 @@
 package pluggy
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestDayOf(t *testing.T) {
@@ -34,7 +41,7 @@ func TestWindowKeepsTheNewestDays(t *testing.T) {
 			w.add(fmt.Sprintf("id-%02d-%04d", d, i), fmt.Sprintf("2026-03-%02dT12:00:00.000Z", d))
 		}
 	}
-	win := w.window("2026-03-03")
+	win := w.window("2026-03-03").byDay()
 	total := 0
 	for _, ids := range win {
 		total += len(ids)
@@ -55,11 +62,198 @@ func TestWindowKeepsTheNewestDays(t *testing.T) {
 		t.Error("a day before from kept")
 	}
 	seen := map[string]struct{}{"id-30-0000": {}}
-	gone := txWindow{"2026-03-01": {"a"}, "2026-03-05": {"b", "id-30-0000"}}.vanished("2026-03-03", seen)
+	gone := txWindow{"2026-03-01": {"a"}, "2026-03-05": {"b", "id-30-0000"}}.compact().vanished("2026-03-03", seen)
 	if !slices.Equal(gone, []string{"b"}) {
 		t.Fatalf("vanished = %v, want [b]", gone)
 	}
 	if err := (txWindow{"2026-2-1": {"a"}}).check(); err == nil {
 		t.Fatal("a malformed day passed the state check")
+	}
+}
+
+// oldTracker is the map-based window tracker the compact one replaced: the
+// reference it must agree with.
+type oldTracker struct {
+	floor string
+	days  map[string]string
+}
+
+func (t *oldTracker) add(id, date string) {
+	if d := dayOf(date); d != "" && d >= t.floor {
+		t.days[id] = d
+	}
+}
+
+func (t *oldTracker) window(from string) txWindow {
+	w := txWindow{}
+	for id, d := range t.days {
+		if d >= from {
+			w[d] = append(w[d], id)
+		}
+	}
+	days := slices.Sorted(maps.Keys(w))
+	total := 0
+	for i := len(days) - 1; i >= 0; i-- {
+		ids := w[days[i]]
+		slices.Sort(ids)
+		if total+len(ids) > maxWindowIDs {
+			ids = ids[:maxWindowIDs-total]
+			if len(ids) == 0 {
+				delete(w, days[i])
+				continue
+			}
+			w[days[i]] = ids
+		}
+		total += len(ids)
+	}
+	if len(w) == 0 {
+		return nil
+	}
+	return w
+}
+
+// TestCompactWindowMatchesMaps: the compact window keeps the ids the map of
+// strings kept, lists the same vanished ids in the same order, and its
+// state encodes byte for byte as encoding/json encoded the old one; a state
+// written the old way reads back and encodes unchanged.
+func TestCompactWindowMatchesMaps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	randomID := func() string {
+		var u [16]byte
+		for i := range u {
+			u[i] = byte(rng.IntN(256))
+		}
+		var s [36]byte
+		formatUUID(&s, &u)
+		switch rng.IntN(12) {
+		case 0:
+			return strings.ToUpper(string(s[:]))
+		case 1:
+			return fmt.Sprintf("tx-%d", rng.IntN(1000))
+		case 2:
+			return []string{"a<b>&c", "é-ü", "\u2028x", `q"\`, "z", string(s[:35])}[rng.IntN(6)]
+		default:
+			return string(s[:])
+		}
+	}
+	for round := range 300 {
+		maxIDs := []int{5, 60, 3000, 12000}[round%4]
+		spread := []int{1, 3, 40, 400}[rng.IntN(4)]
+		nt, ot := newWindowTracker(), &oldTracker{days: map[string]string{}}
+		var ids []string
+		for range rng.IntN(maxIDs) + 1 {
+			id := randomID()
+			if len(ids) > 0 && rng.IntN(8) == 0 {
+				id = ids[rng.IntN(len(ids))] // seen again, maybe on another day
+			}
+			ids = append(ids, id)
+			date := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(spread)).Format(pluggyTimeLayout)
+			if rng.IntN(50) == 0 {
+				date = "not a date"
+			}
+			nt.add(id, date)
+			ot.add(id, date)
+			if rng.IntN(200) == 0 {
+				floor := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(spread)).Format(time.DateOnly)
+				nt.raise(floor)
+				if floor > ot.floor {
+					ot.floor = floor
+				}
+			}
+		}
+		// As in a read, the window starts at or after the tracker's floor.
+		from := max(ot.floor, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rng.IntN(spread)-1).Format(time.DateOnly))
+		want := ot.window(from)
+		got := nt.window(from)
+		if !reflect.DeepEqual(got.byDay(), want) {
+			g := got.byDay()
+			for _, d := range slices.Sorted(maps.Keys(want)) {
+				if !slices.Equal(g[d], want[d]) {
+					t.Logf("day %s: got %d ids, want %d", d, len(g[d]), len(want[d]))
+				}
+			}
+			for d := range g {
+				if _, ok := want[d]; !ok {
+					t.Logf("day %s: got %d ids, want none", d, len(g[d]))
+				}
+			}
+			t.Fatalf("round %d: window differs from the map-based one", round)
+		}
+		if got.len() > maxWindowIDs {
+			t.Fatalf("round %d: %d ids over the cap", round, got.len())
+		}
+		seen := map[string]struct{}{}
+		for _, id := range ids {
+			if rng.IntN(2) == 0 {
+				seen[id] = struct{}{}
+			}
+		}
+		var wantGone []string
+		for _, day := range slices.Sorted(maps.Keys(want)) {
+			if day < from {
+				continue
+			}
+			for _, id := range want[day] {
+				if _, ok := seen[id]; !ok {
+					wantGone = append(wantGone, id)
+				}
+			}
+		}
+		if gone := got.vanished(from, seen); !slices.Equal(gone, wantGone) {
+			t.Fatalf("round %d: vanished = %v, want %v", round, gone, wantGone)
+		}
+
+		// The state, encoded the old way (encoding/json over maps) and the
+		// new way, then read back and encoded again.
+		old := txStateJSON{Version: txStateVersion, Accounts: map[string]*accountCursorJSON{
+			"acc-1":  {CreatedAt: "2026-01-10T00:00:00.000Z", SyncedAt: "2026-01-11T00:00:00Z", Window: want},
+			"acc<&>": {CreatedAt: "2026-01-10T00:00:00.000+00:00", SyncedAt: "x", Window: txWindow{"2026-01-02": {randomID()}}},
+			"acc-0":  {CreatedAt: "2026-01-10T00:00:00Z", SyncedAt: "", Window: nil},
+		}}
+		wantJSON, err := json.Marshal(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := parseTxState(wantJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotJSON, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(gotJSON, wantJSON) {
+			t.Fatalf("round %d: state encodes as\n%s\nwant\n%s", round, gotJSON, wantJSON)
+		}
+		st.Accounts["acc-1"].Window = got
+		if again, _ := json.Marshal(st); !bytes.Equal(again, wantJSON) {
+			t.Fatalf("round %d: the tracker's window encodes differently", round)
+		}
+	}
+}
+
+// TestDayNumber agrees with the time package on every day of 1900-2100 and
+// on the edges of what dayOf reads.
+func TestDayNumber(t *testing.T) {
+	for d := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2100; d = d.AddDate(0, 0, 1) {
+		s := d.Format(time.DateOnly)
+		n, ok := dayNumber(s + "T12:00:00.000Z")
+		if !ok || int64(n) != d.Unix()/86400 {
+			t.Fatalf("dayNumber(%s) = %d, %v, want %d", s, n, ok, d.Unix()/86400)
+		}
+		if got := string(appendDay(nil, n)); got != s {
+			t.Fatalf("appendDay(%d) = %s, want %s", n, got, s)
+		}
+	}
+	for _, s := range []string{"0000-01-01", "0000-03-01", "0001-01-01", "9999-12-31"} {
+		n, ok := dayNumber(s)
+		if !ok || string(appendDay(nil, n)) != s {
+			t.Errorf("%s: day %d, %v, back to %s", s, n, ok, appendDay(nil, n))
+		}
+	}
+	for _, s := range []string{"2026-02-29", "2026-13-01", "2026-5-14", ""} {
+		if _, ok := dayNumber(s); ok {
+			t.Errorf("dayNumber(%q) accepted it", s)
+		}
 	}
 }

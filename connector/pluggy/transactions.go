@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -62,24 +64,40 @@ func (s *transactionsStream) PrimaryKey() [][]string  { return [][]string{{"id"}
 func (s *transactionsStream) CursorField() []string   { return []string{"createdAt"} }
 
 // txState is the stream state. Version lets its shape evolve.
+//
+// It is encoded by MarshalJSON, byte for byte as encoding/json would encode
+// txStateJSON, without building the windows' maps of strings.
 type txState struct {
-	Version  int                       `json:"version"`
-	Accounts map[string]*accountCursor `json:"accounts"`
+	Version  int
+	Accounts map[string]*accountCursor
+}
+
+// txStateJSON is the state's JSON shape, as decoded.
+type txStateJSON struct {
+	Version  int                           `json:"version"`
+	Accounts map[string]*accountCursorJSON `json:"accounts"`
+}
+
+type accountCursorJSON struct {
+	CreatedAt string   `json:"created_at"`
+	SyncedAt  string   `json:"synced_at"`
+	Window    txWindow `json:"window,omitempty"`
 }
 
 // accountCursor is one account's place.
 type accountCursor struct {
 	// CreatedAt is the newest createdAt read (RFC 3339, UTC).
-	CreatedAt string `json:"created_at"`
+	CreatedAt string
 	// SyncedAt is when the run that last read the account started. Besides
 	// telling users when an account was last read, it makes each account's
 	// checkpoint differ from the last, so no two consecutive states are
 	// identical with records between them (which the protocol forbids).
-	SyncedAt string `json:"synced_at"`
+	SyncedAt string
 	// Window is the ids read dated inside the next run's re-read window, by
-	// day, so that run can tell which rows vanished (tombstones.go). Absent
-	// in states of older versions and with lookback_days 0.
-	Window txWindow `json:"window,omitempty"`
+	// day, so that run can tell which rows vanished (tombstones.go). Empty
+	// in states of older versions and with lookback_days 0, and then left
+	// out of the JSON.
+	Window idWindow
 
 	createdAt time.Time
 }
@@ -93,14 +111,12 @@ func (s *transactionsStream) CheckState(raw json.RawMessage) error {
 }
 
 func parseTxState(raw json.RawMessage) (*txState, error) {
-	st := &txState{Version: txStateVersion}
-	if _, err := source.DecodeState("transactions", raw, txStateVersion, st); err != nil {
+	in := &txStateJSON{Version: txStateVersion}
+	if _, err := source.DecodeState("transactions", raw, txStateVersion, in); err != nil {
 		return nil, err
 	}
-	if st.Accounts == nil {
-		st.Accounts = map[string]*accountCursor{}
-	}
-	for id, a := range st.Accounts {
+	st := &txState{Version: in.Version, Accounts: make(map[string]*accountCursor, len(in.Accounts))}
+	for id, a := range in.Accounts {
 		if a == nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q] is null", id)
 		}
@@ -108,12 +124,45 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 		if err != nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q].created_at %q is not an RFC 3339 timestamp", id, a.CreatedAt)
 		}
-		a.createdAt = t.UTC()
 		if err := a.Window.check(); err != nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q].%v", id, err)
 		}
+		st.Accounts[id] = &accountCursor{CreatedAt: a.CreatedAt, SyncedAt: a.SyncedAt, Window: a.Window.compact(), createdAt: t.UTC()}
+		in.Accounts[id] = nil // done with its map
 	}
 	return st, nil
+}
+
+// MarshalJSON writes the state in one buffer sized for it up front, the
+// accounts in key order as encoding/json orders a map.
+func (st *txState) MarshalJSON() ([]byte, error) {
+	ids := make([]string, 0, len(st.Accounts))
+	n := 64
+	for id, a := range st.Accounts {
+		ids = append(ids, id)
+		n += len(id) + len(a.CreatedAt) + len(a.SyncedAt) + 64 + a.Window.jsonSize()
+	}
+	slices.Sort(ids)
+	b := make([]byte, 0, n)
+	b = strconv.AppendInt(append(b, `{"version":`...), int64(st.Version), 10)
+	b = append(b, `,"accounts":{`...)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, id), ':')
+		b = st.Accounts[id].appendJSON(b)
+	}
+	return append(b, "}}"...), nil
+}
+
+func (a *accountCursor) appendJSON(b []byte) []byte {
+	b = appendJSONString(append(b, `{"created_at":`...), a.CreatedAt)
+	b = appendJSONString(append(b, `,"synced_at":`...), a.SyncedAt)
+	if a.Window.len() > 0 {
+		b = a.Window.appendJSON(append(b, `,"window":`...))
+	}
+	return append(b, '}')
 }
 
 // accountRef is one account to read.
