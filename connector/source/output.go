@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -34,10 +35,13 @@ type streamOutput struct {
 	sink RecordSink // nil without --parquet-dir etc.
 	skip bool       // write no RECORD messages to stdout
 
-	mu        sync.Mutex
-	running   bool
-	count     int64 // records since the last emitted state
-	total     int64
+	mu      sync.Mutex
+	running bool
+	count   int64 // records since the last emitted state
+	total   int64
+	// lastState is the SHA-256 of the last state emitted, for the repeat
+	// check: a hash rather than the bytes, as a state with per-account
+	// windows can weigh megabytes.
 	lastState []byte
 	pending   []byte // a state held back until the sink has committed the records it covers
 	// uncommitted counts records the sink has taken but not yet made
@@ -161,13 +165,37 @@ func (o *streamOutput) Checkpoint(state any) error {
 	if o.mode != protocol.Incremental {
 		return nil
 	}
-	b, err := json.Marshal(state)
+	b, err := encodeState(state)
 	if err != nil {
 		return fmt.Errorf("encoding %s state: %w", o.name, err)
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.checkpointLocked(b)
+}
+
+// encodeState marshals a checkpoint. A state that encodes itself (a
+// json.Marshaler, like the transactions state with its id windows) is taken
+// as it comes rather than through encoding/json, which would re-validate and
+// copy megabytes at every checkpoint; it is only made compact if it spans
+// lines, since a STATE must stay on one line.
+func encodeState(state any) ([]byte, error) {
+	m, ok := state.(json.Marshaler)
+	if !ok {
+		return json.Marshal(state)
+	}
+	b, err := m.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	if bytes.IndexByte(b, '\n') >= 0 || bytes.IndexByte(b, '\r') >= 0 {
+		var c bytes.Buffer
+		if err := json.Compact(&c, b); err != nil {
+			return nil, err
+		}
+		b = c.Bytes()
+	}
+	return b, nil
 }
 
 func (o *streamOutput) checkpointLocked(b []byte) error {
@@ -182,7 +210,8 @@ func (o *streamOutput) checkpointLocked(b []byte) error {
 
 func (o *streamOutput) emitStateLocked(b []byte) error {
 	o.pending = nil
-	if o.lastState != nil && bytes.Equal(b, o.lastState) {
+	sum := sha256.Sum256(b)
+	if o.lastState != nil && bytes.Equal(sum[:], o.lastState) {
 		return nil
 	}
 	if err := o.w.Send(&protocol.Message{Type: protocol.TypeState, State: &protocol.State{
@@ -195,7 +224,7 @@ func (o *streamOutput) emitStateLocked(b []byte) error {
 	}}); err != nil {
 		return err
 	}
-	o.lastState = b
+	o.lastState = sum[:]
 	o.count = 0
 	return nil
 }

@@ -169,3 +169,27 @@ func TestCheckpointWaitsOnlyForUncommittedRecords(t *testing.T) {
 	step("record 5, still uncommitted", rec, 1)
 	step("record 6 commits the file", rec, 2)
 }
+
+type indentedState struct{}
+
+func (indentedState) MarshalJSON() ([]byte, error) { return []byte("{\n  \"a\": 1\n}"), nil }
+
+// TestSelfEncodedStateStaysOnOneLine: a state's own MarshalJSON is used as
+// it comes, but never breaks the one-message-per-line rule.
+func TestSelfEncodedStateStaysOnOneLine(t *testing.T) {
+	b, err := encodeState(indentedState{})
+	if err != nil || string(b) != `{"a":1}` {
+		t.Fatalf("encodeState = %s, %v", b, err)
+	}
+	var buf bytes.Buffer
+	out := &streamOutput{w: protocol.NewWriter(&buf, nil), name: "s", mode: protocol.Incremental}
+	for range 2 {
+		if err := out.Checkpoint(indentedState{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.w.Flush()
+	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 1 {
+		t.Fatalf("%d lines for one state written twice:\n%s", n, buf.Bytes())
+	}
+}
