@@ -88,18 +88,10 @@ func TestGoCardlessCanonicalFormat(t *testing.T) {
 // annotations only where they belong.
 func gcWalk(t *testing.T, where, name string, s map[string]any, key bool) {
 	t.Helper()
-	for _, kw := range []string{"$ref", "allOf", "anyOf", "oneOf", "not", "enum", "const", "if", "then", "else",
-		"patternProperties", "definitions", "$defs"} {
-		if _, ok := s[kw]; ok {
-			t.Errorf("%s: uses %q", where, kw)
-		}
-	}
-	types, nullable := typesOf(t, where, s)
-	if len(types) != 1 {
-		t.Errorf("%s: type must be T or [T, \"null\"], got %v", where, s["type"])
+	typ, nullable, ok := checkNode(t, where, s)
+	if !ok {
 		return
 	}
-	typ := types[0]
 	if key && (nullable || typ != "string") {
 		t.Errorf("%s: a key must be a non-null string, got %v", where, s["type"])
 	}

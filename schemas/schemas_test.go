@@ -213,10 +213,10 @@ func typesOf(t *testing.T, where string, s map[string]any) (nonNull []string, nu
 	return nil, false
 }
 
-// walk checks the house rules on one schema node and recurses into
-// properties and items. Property names are not keywords, so a field called
-// "not" or "enum" is fine.
-func walk(t *testing.T, where string, s map[string]any) {
+// checkNode applies the rules every schema node of both providers follows:
+// no composition or enum keywords, and one type, T or [T, "null"]. ok is
+// false when the type is not usable, so the caller stops there.
+func checkNode(t *testing.T, where string, s map[string]any) (typ string, nullable, ok bool) {
 	t.Helper()
 	for _, kw := range []string{"$ref", "allOf", "anyOf", "oneOf", "not", "enum", "const", "if", "then", "else",
 		"patternProperties", "definitions", "$defs"} {
@@ -224,12 +224,23 @@ func walk(t *testing.T, where string, s map[string]any) {
 			t.Errorf("%s: uses %q", where, kw)
 		}
 	}
-	types, _ := typesOf(t, where, s)
+	types, nullable := typesOf(t, where, s)
 	if len(types) != 1 {
 		t.Errorf("%s: type must be T or [T, \"null\"], got %v", where, s["type"])
+		return "", nullable, false
+	}
+	return types[0], nullable, true
+}
+
+// walk checks the house rules on one schema node and recurses into
+// properties and items. Property names are not keywords, so a field called
+// "not" or "enum" is fine.
+func walk(t *testing.T, where string, s map[string]any) {
+	t.Helper()
+	typ, _, ok := checkNode(t, where, s)
+	if !ok {
 		return
 	}
-	typ := types[0]
 
 	if ap, ok := s["additionalProperties"]; ok && ap != true {
 		t.Errorf("%s: additionalProperties = %v, want true", where, ap)
