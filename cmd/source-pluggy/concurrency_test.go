@@ -16,8 +16,8 @@ import (
 // come out in the order Pluggy served them, every STATE comes after all the
 // rows of the accounts it covers, and both runs emit the same rows.
 //
-// The expected speedup is ~3.7x (pluggy-bench measures it, see README,
-// Performance); the test asks for 2x so a loaded CI machine cannot fail it.
+// The expected speedup is ~3.7x (dev/pluggy-bench measures it, see
+// docs/performance.md); the test asks for 2x so a loaded CI machine cannot fail it.
 func TestConcurrentAccountsHideLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 100 accounts twice at 50 ms a request (~16 s, mostly waiting)")

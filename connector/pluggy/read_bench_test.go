@@ -22,7 +22,7 @@ import (
 //	go test -run=^$ -bench=BenchmarkRead/100x10000 -benchtime=1x -cpuprofile=cpu.prof ./connector/pluggy/
 //
 // The fake shares the process, so a profile shows its serving cost too;
-// pluggy-bench measures the binary alone.
+// dev/pluggy-bench measures the binary alone.
 func BenchmarkRead(b *testing.B) {
 	for _, bc := range []struct {
 		name           string

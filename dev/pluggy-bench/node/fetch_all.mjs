@@ -2,7 +2,7 @@
 // official Node SDK (pluggy-sdk), the way Pluggy's guide does: for each item
 // fetchAccounts, then fetchAllTransactions(accountId) for each account, one
 // after another. Prints each transaction as one JSON line, so
-// cmd/pluggy-bench can count and time it next to source-pluggy.
+// dev/pluggy-bench can count and time it next to source-pluggy.
 //
 // Environment: PLUGGY_API_URL (read by the SDK itself), PLUGGY_CLIENT_ID,
 // PLUGGY_CLIENT_SECRET, PLUGGY_ITEM_IDS (comma-separated).
