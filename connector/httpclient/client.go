@@ -138,6 +138,10 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			transient++
 			wait = c.backoff(transient)
 		case err != nil:
+			var re *RedirectError
+			if errors.As(err, &re) {
+				return nil, err // the same request would get the same redirect
+			}
 			if !req.Idempotent || transient >= c.MaxRetries {
 				return nil, c.scrub(err)
 			}
@@ -209,11 +213,16 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 	if c.UserAgent != "" {
 		hr.Header.Set("User-Agent", c.UserAgent)
 	}
-	resp, err := c.HTTP.Do(hr)
+	hc := *c.HTTP // a copy, so no caller's http.Client can bring redirects back
+	hc.CheckRedirect = refuseRedirects
+	resp, err := hc.Do(hr)
 	if err != nil {
 		return nil, &TransportError{Route: req.Route, Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {
+		return nil, redirectError(req.Route, hr, resp, c.Secrets)
+	}
 	b, err := readBody(resp, c.MaxBody)
 	if err != nil {
 		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("reading response body: %w", stripURL(err))}

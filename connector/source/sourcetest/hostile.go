@@ -1,0 +1,95 @@
+package sourcetest
+
+import (
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// This file is the hostile side of the end-to-end tests: what an attacker
+// controlling a DNS entry, a proxy or the API's front end can make a
+// connector see. Each piece wraps the provider's fake handler, so the rest
+// of a run is the real thing.
+
+// Catcher is a server that should never hear from the connector: the
+// "other host" a redirect points to. It records whatever reaches it.
+type Catcher struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []Caught
+}
+
+// Caught is one request a Catcher received.
+type Caught struct {
+	Method, Path string
+	Header       http.Header
+	Body         string
+}
+
+// NewCatcher starts a Catcher on addr ("127.0.0.1:0", "[::1]:0"); it skips
+// the test when addr cannot be listened on (no IPv6, say).
+func NewCatcher(t testing.TB, addr string) *Catcher {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", addr, err)
+	}
+	c := &Catcher{}
+	c.Server = &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		c.seen = append(c.seen, Caught{r.Method, r.URL.Path, r.Header.Clone(), string(b)})
+		c.mu.Unlock()
+		// An empty page of every shape the connectors read: accepted, it
+		// would end a stream COMPLETE with nothing.
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"results":[],"total":0,"totalPages":1,"page":1,"count":0,"next":null,"access":"a","access_expires":86400,"refresh":"r","refresh_expires":2592000,"apiKey":"k"}`)
+	})}}
+	c.Start()
+	t.Cleanup(c.Close)
+	return c
+}
+
+// Seen returns the requests that reached the catcher.
+func (c *Catcher) Seen() []Caught {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Caught(nil), c.seen...)
+}
+
+// Redirect answers the requests match picks with status and a Location of
+// target (plus the request's path when keepPath), and passes the others to
+// next.
+func Redirect(next http.Handler, match func(*http.Request) bool, status int, target string, keepPath bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !match(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		to := target
+		if keepPath {
+			to += r.URL.RequestURI()
+		}
+		w.Header().Set("Location", to)
+		w.WriteHeader(status)
+	})
+}
+
+// TrustTLS makes the binaries a test runs trust srv's certificate (through
+// SSL_CERT_FILE, which Go's crypto/x509 reads on Unix), so an https
+// base_url can point at a test server.
+func TrustTLS(t *testing.T, srv *httptest.Server) {
+	t.Helper()
+	cert := srv.Certificate()
+	p := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSL_CERT_FILE", p)
+}
