@@ -57,6 +57,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	latency := fs.Duration("latency", 0, "delay added to every answer")
 	secretID := fs.String("secret-id", "demo-secret-id", "secret_id that token/new accepts")
 	secretKey := fs.String("secret-key", "demo-secret-key", "secret_key that token/new accepts")
+	quotaAnswer := fs.String("quota-answer", "typed", "how a spent bank-level quota answers: typed (429 RateLimitError with seconds), gocardless (429 without a type, \"try again in N seconds\") or institution (429 RateLimitError, no seconds)")
+	untypedExpiry := fs.Bool("untyped-expiry", false, "answer expired access with the 401 without a type (\"End User Agreement (EUA) … has expired\")")
+	separateHistory := fs.Bool("separate-history-consent", false, "institutions report separate_continuous_history_consent and freeze the history of agreements over 90 days")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,6 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	style, err := parseHeaderStyle(*headerStyle)
+	if err != nil {
+		return err
+	}
+	qa, err := parseQuotaAnswer(*quotaAnswer)
 	if err != nil {
 		return err
 	}
@@ -85,6 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		DailyLimit:             *dailyLimit,
 		HeaderStyle:            style,
 		Latency:                *latency,
+		QuotaAnswer:            qa,
+		UntypedExpiry:          *untypedExpiry,
+		SeparateHistoryConsent: *separateHistory,
 	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -132,6 +142,18 @@ func parseHeaderStyle(s string) (fake.HeaderStyle, error) {
 		return fake.HeadersXPrefix, nil
 	}
 	return 0, fmt.Errorf("--header-style must be http or x, got %q", s)
+}
+
+func parseQuotaAnswer(s string) (fake.QuotaAnswer, error) {
+	switch s {
+	case "typed":
+		return fake.QuotaTyped, nil
+	case "gocardless":
+		return fake.QuotaGoCardless, nil
+	case "institution":
+		return fake.QuotaInstitution, nil
+	}
+	return 0, fmt.Errorf("--quota-answer must be typed, gocardless or institution, got %q", s)
 }
 
 // checkLoopback refuses addresses other machines could reach: the admin

@@ -130,6 +130,7 @@ func TestRejectsBadFlags(t *testing.T) {
 		{"--addr", "192.168.1.10:8080"},
 		{"--addr", "nohostport"},
 		{"--header-style", "snake"},
+		{"--quota-answer", "bank"},
 		{"--requisitions", "0"},
 		{"--bogus"},
 		{"extra"},

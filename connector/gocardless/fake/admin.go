@@ -18,6 +18,9 @@ import (
 //	POST /__fake/advance?seconds=N
 //	POST /__fake/add_booked?account=ID&n=N
 //	POST /__fake/change_pending?account=ID
+//	POST /__fake/processing?account=ID&on=1|0
+//	POST /__fake/add_late_booked?account=ID&n=N&days_late=D
+//	POST /__fake/reconfirm?requisition=ID
 //	GET  /__fake/stats
 //	POST /__fake/reset_stats
 func (s *Server) AdminHandler() http.Handler {
@@ -75,6 +78,28 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	do("POST /__fake/change_pending", func(q query) (any, error) {
 		return nil, s.changePending(q.get("account"))
+	})
+	do("POST /__fake/processing", func(q query) (any, error) {
+		on, err := q.int("on")
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setProcessing(q.get("account"), on != 0)
+	})
+	do("POST /__fake/add_late_booked", func(q query) (any, error) {
+		n, err := q.int("n")
+		if err != nil {
+			return nil, err
+		}
+		late, err := q.int("days_late")
+		if err != nil {
+			return nil, err
+		}
+		ids, err := s.addLateBooked(q.get("account"), n, late)
+		return map[string][]string{"internal_transaction_ids": ids}, err
+	})
+	do("POST /__fake/reconfirm", func(q query) (any, error) {
+		return nil, s.reconfirmAgreement(q.get("requisition"))
 	})
 	do("GET /__fake/stats", func(query) (any, error) {
 		return s.Stats(), nil

@@ -19,6 +19,9 @@ type institution struct {
 	SupportedPayments    struct{} `json:"supported_payments"`
 	SupportedFeatures    []string `json:"supported_features"`
 	Identification       []string `json:"identification_codes"`
+	// SeparateContinuousHistoryConsent is set per server, from
+	// Options.SeparateHistoryConsent.
+	SeparateContinuousHistoryConsent bool `json:"separate_continuous_history_consent"`
 
 	country    string // IBAN country of its accounts
 	bankCode   string // first part of the BBAN
@@ -98,6 +101,23 @@ type agreement struct {
 	AccessScope        []string `json:"access_scope"`
 	Accepted           string   `json:"accepted"`
 	InstitutionID      string   `json:"institution_id"`
+	// Reconfirmation says the agreement can be extended without a new
+	// one (UK banks, enterprise customers); see ReconfirmAgreement.
+	Reconfirmation bool `json:"reconfirmation"`
+}
+
+// reconfirmation is the wire shape of GET
+// /agreements/enduser/{id}/reconfirm/ (RobinTTY/NordigenApiClient's
+// Reconfirmation model). A submitted one extends access by
+// access_valid_for_days from last_submitted.
+type reconfirmation struct {
+	Created           string  `json:"created"`
+	ReconfirmationURL string  `json:"reconfirmation_url"`
+	URLValidFrom      string  `json:"url_valid_from"`
+	URLValidTo        string  `json:"url_valid_to"`
+	LastAccessed      *string `json:"last_accessed"`
+	LastSubmitted     *string `json:"last_submitted"`
+	Redirect          string  `json:"redirect"`
 }
 
 // accountMeta is the wire shape of GET /accounts/{id}/.

@@ -50,6 +50,28 @@ func errAccessExpired(agr *agreement, expiredAt string) apiError {
 	}
 }
 
+// errExpiredAgreement is the other answer an expired end-user agreement
+// gets (Options.UntypedExpiry): a 401 with no type, so a client that renews
+// its token on every untyped 401 spends a refresh and another failed bank
+// call on it.
+func errExpiredAgreement(agr *agreement, expiredAt string) apiError {
+	return apiError{
+		Summary:    fmt.Sprintf("End User Agreement (EUA) %s has expired", agr.ID),
+		Detail:     fmt.Sprintf("EUA was valid for %d days and it expired at %s", agr.AccessValidForDays, expiredAt),
+		StatusCode: http.StatusUnauthorized,
+	}
+}
+
+// errProcessing is the temporary 409 (firefly-iii#10531): the same status
+// as a suspension, told apart only by its summary.
+func errProcessing() apiError {
+	return apiError{
+		Summary:    "Account is Processing",
+		Detail:     "Your account data is currently being processed. Please try again shortly.",
+		StatusCode: http.StatusConflict,
+	}
+}
+
 func errSuspended(accountID string) apiError {
 	return apiError{
 		Summary: "Account suspended",

@@ -31,8 +31,13 @@ type account struct {
 
 	// Scenario state.
 	suspended       bool
-	failures        int // consecutive failed accesses; see suspendAfter
-	institutionFail int // 0, or the status of the institution error to answer
+	failures        int  // consecutive failed accesses; see suspendAfter
+	institutionFail int  // 0, or the status of the institution error to answer
+	processing      bool // answer 409 "Account is Processing"
+	// frozen is, once set, how many of the oldest booked rows the bank
+	// delivered the one time it did (Options.SeparateHistoryConsent):
+	// only those are served from then on.
+	frozen int
 }
 
 // dateTimeStyle is how an account's bank writes bookingDateTime and

@@ -161,7 +161,7 @@ func TestFailedCallsUseNoQuota(t *testing.T) {
 	for range 6 {
 		wantStatus(t, h.get("/accounts/"+acc+"/balances/"), 503)
 	}
-	wantStatus(t, h.get("/accounts/"+acc+"/transactions/?date_from=1999-01-01"), 400)
+	wantStatus(t, h.get("/accounts/"+acc+"/transactions/?date_from=2999-01-01"), 400)
 	if got := h.fake.QuotaRemaining(acc, EndpointBalances); got != 4 {
 		t.Errorf("remaining after failures = %d, want 4", got)
 	}

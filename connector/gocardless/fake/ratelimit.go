@@ -148,6 +148,23 @@ func (s *Server) setLimitHeaders(h http.Header, perAccount bool, w *window, now 
 	h[names[2]] = []string{strconv.Itoa(w.reset(now))}
 }
 
+// bankLimited is the 429 of a spent bank-level quota, in the form
+// Options.QuotaAnswer picks.
+func (s *Server) bankLimited(w *window, now time.Time) apiError {
+	switch s.opts.QuotaAnswer {
+	case QuotaGoCardless:
+		return rateLimited(w, now, "")
+	case QuotaInstitution:
+		return apiError{
+			Summary:    "Rate limit exceeded",
+			Detail:     "Daily request limit set by the Institution has been exceeded.",
+			StatusCode: http.StatusTooManyRequests,
+			Type:       "RateLimitError",
+		}
+	}
+	return rateLimited(w, now, "RateLimitError")
+}
+
 // rateLimited is the 429 body of both layers. Only the bank-level one
 // carries a type, as on the real API.
 func rateLimited(w *window, now time.Time, typ string) apiError {

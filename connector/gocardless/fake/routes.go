@@ -17,6 +17,7 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, RouteInstitutions, true, groupInstitutions, s.handleInstitutions)
 	s.route(mux, RouteInstitution, true, groupInstitutions, s.handleInstitution)
 	s.route(mux, RouteAgreement, true, groupAgreements, s.handleAgreement)
+	s.route(mux, RouteReconfirm, true, groupAgreements, s.handleReconfirmation)
 	s.route(mux, RouteRequisitions, true, groupRequisitions, s.handleRequisitions)
 	s.route(mux, RouteRequisition, true, groupRequisitions, s.handleRequisition)
 	s.route(mux, RouteAccount, true, groupAccounts, s.handleAccount)
@@ -103,6 +104,7 @@ func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) {
 	out := []institution{}
 	for _, in := range institutions {
 		if country == "" || in.country == country {
+			in.SeparateContinuousHistoryConsent = s.opts.SeparateHistoryConsent
 			out = append(out, in)
 		}
 	}
@@ -115,6 +117,7 @@ func (s *Server) handleInstitution(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound())
 		return
 	}
+	in.SeparateContinuousHistoryConsent = s.opts.SeparateHistoryConsent
 	writeJSON(w, http.StatusOK, in)
 }
 
@@ -127,6 +130,19 @@ func (s *Server) handleAgreement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, agr)
+}
+
+// handleReconfirmation serves an agreement's reconfirmation, or 404 when
+// none was created.
+func (s *Server) handleReconfirmation(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rc, ok := s.reconfirmations[r.PathValue("id")]
+	if !ok {
+		writeError(w, errNotFound())
+		return
+	}
+	writeJSON(w, http.StatusOK, rc)
 }
 
 func (s *Server) handleRequisition(w http.ResponseWriter, r *http.Request) {

@@ -56,6 +56,83 @@ func (s *Server) AddBooked(accountID string, n int) []string {
 // a new one appears.
 func (s *Server) ChangePending(accountID string) { must(s.changePending(accountID)) }
 
+// SetProcessing makes an account's data calls answer the temporary 409
+// "Account is Processing" (on) or answer normally again (off). It counts
+// neither towards suspension nor against the quota.
+func (s *Server) SetProcessing(accountID string, on bool) { must(s.setProcessing(accountID, on)) }
+
+// AddLateBooked books n rows the way a late card posting arrives: valueDate
+// today, bookingDate daysLate days before, so only the valueDate matches a
+// recent date_from. It returns their internalTransactionIds, newest first.
+func (s *Server) AddLateBooked(accountID string, n, daysLate int) []string {
+	ids, err := s.addLateBooked(accountID, n, daysLate)
+	must(err)
+	return ids
+}
+
+// ReconfirmAgreement has the end user reconfirm a requisition's agreement
+// now: the agreement reports reconfirmation true and GET
+// /agreements/enduser/{id}/reconfirm/ a last_submitted of now, from which
+// access runs another access_valid_for_days.
+func (s *Server) ReconfirmAgreement(requisitionID string) { must(s.reconfirmAgreement(requisitionID)) }
+
+func (s *Server) setProcessing(accountID string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountID)
+	if err != nil {
+		return err
+	}
+	a.processing = on
+	return nil
+}
+
+func (s *Server) addLateBooked(accountID string, n, daysLate int) ([]string, error) {
+	if daysLate < 1 {
+		return nil, fmt.Errorf("daysLate %d: want at least 1", daysLate)
+	}
+	ids, err := s.addBooked(accountID, n)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[accountID]
+	today := day(s.now())
+	booking := today.AddDate(0, 0, -daysLate).Format(dateLayout)
+	for i := range n {
+		tx := a.booked[i].tx
+		tx.BookingDate = booking
+		tx.ValueDate = today.Format(dateLayout)
+		tx.BookingDateTime, tx.ValueDateTime = "", ""
+		a.booked[i] = newRow(tx, a.booked[i].cents)
+	}
+	return ids, nil
+}
+
+func (s *Server) reconfirmAgreement(requisitionID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req, ok := s.requisitions[requisitionID]
+	if !ok {
+		return unknownError{"requisition", requisitionID}
+	}
+	agr := s.agreements[req.Agreement]
+	agr.Reconfirmation = true
+	now := s.now()
+	submitted := now.Format(apiTimeLayout)
+	s.reconfirmations[agr.ID] = &reconfirmation{
+		Created:           now.Add(-time.Hour).Format(apiTimeLayout),
+		ReconfirmationURL: "https://ob.gocardless.com/ob-psd2/reconfirm/" + agr.ID,
+		URLValidFrom:      now.Add(-time.Hour).Format(apiTimeLayout),
+		URLValidTo:        now.AddDate(0, 0, 14).Format(apiTimeLayout),
+		LastAccessed:      &submitted,
+		LastSubmitted:     &submitted,
+		Redirect:          req.Redirect,
+	}
+	return nil
+}
+
 func must(err error) {
 	if err != nil {
 		panic("fake: " + err.Error())

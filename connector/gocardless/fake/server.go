@@ -49,7 +49,38 @@ type Options struct {
 	// negative value lifts it for benchmarks, and those answers then carry
 	// no general rate-limit headers.
 	AccountsPerMinute int
+	// QuotaAnswer is how a spent bank-level quota is answered; see the
+	// QuotaAnswer constants. Default QuotaTyped.
+	QuotaAnswer QuotaAnswer
+	// UntypedExpiry answers a data call on expired access with the 401
+	// GoCardless sends for an expired end-user agreement on some paths: no
+	// type, "End User Agreement (EUA) … has expired" (opencollective#8538).
+	// Default: 401 AccessExpiredError.
+	UntypedExpiry bool
+	// SeparateHistoryConsent makes every institution report
+	// separate_continuous_history_consent: true, as about 30 real ones do.
+	// Their accounts then deliver transactions once when the agreement's
+	// max_historical_days exceeds 90, and serve that frozen answer for the
+	// life of the agreement: rows booked later never appear.
+	SeparateHistoryConsent bool
 }
+
+// QuotaAnswer is one of the forms a spent bank-level quota takes.
+type QuotaAnswer int
+
+const (
+	// QuotaTyped: 429 with type RateLimitError and "try again in N seconds".
+	QuotaTyped QuotaAnswer = iota
+	// QuotaGoCardless: GoCardless's own per-account limit (4 a day per
+	// scope since March 2025): 429 without a type, "The rate limit for this
+	// resource is 4/day. Please try again in N seconds" (OCA
+	// bank-statement-import#809).
+	QuotaGoCardless
+	// QuotaInstitution: the bank's own limit: 429 RateLimitError, "Daily
+	// request limit set by the Institution has been exceeded.", no seconds
+	// (actualbudget/actual#3120).
+	QuotaInstitution
+)
 
 func (o Options) withDefaults() Options {
 	if o.Seed == 0 {
@@ -96,6 +127,7 @@ type Server struct {
 	tokens           tokenStore
 	company          map[group]*window
 	quotas           map[quotaKey]*window
+	reconfirmations  map[string]*reconfirmation // by agreement id
 	stats            Stats
 }
 
@@ -113,6 +145,8 @@ func New(o Options) *Server {
 		company:      newCompanyLimits(o.AccountsPerMinute),
 		quotas:       map[quotaKey]*window{},
 		stats:        newStats(),
+
+		reconfirmations: map[string]*reconfirmation{},
 	}
 	s.buildRequisitions(day(o.Now()))
 	s.handler = s.routes()

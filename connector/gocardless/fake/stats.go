@@ -12,6 +12,7 @@ const (
 	RouteInstitutions = "GET /api/v2/institutions/"
 	RouteInstitution  = "GET /api/v2/institutions/{id}/"
 	RouteAgreement    = "GET /api/v2/agreements/enduser/{id}/"
+	RouteReconfirm    = "GET /api/v2/agreements/enduser/{id}/reconfirm/"
 	RouteRequisitions = "GET /api/v2/requisitions/"
 	RouteRequisition  = "GET /api/v2/requisitions/{id}/"
 	RouteAccount      = "GET /api/v2/accounts/{id}/"
