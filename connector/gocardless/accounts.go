@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -26,7 +27,9 @@ import (
 // has no state: each run fetches details once per account.
 //
 // Every account is emitted on every run (a few rows); the cursor,
-// last_accessed, is what GoCardless bumps on each bank access.
+// last_accessed, is what GoCardless bumps on each bank access. An account
+// whose state entry is from the future (synced_at after now) is neither
+// called nor emitted, and keeps its entry.
 type accountsStream struct{ c *conn }
 
 func (s *accountsStream) Name() string            { return "accounts" }
@@ -71,6 +74,9 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 	refs, listErr := s.c.accounts(ctx)
 	now := formatTime(s.c.clock.now())
 	readErr := readEach(ctx, s.c, st, endpointDetails, refs, out, func(ctx context.Context, a accountRef, cached *detailsCache) (*detailsCache, error) {
+		if req.Mode == protocol.Incremental && cached != nil && fromTheFuture(cached.SyncedAt, s.c.clock.now()) {
+			return cached, nil // a state from the future: nothing to read yet
+		}
 		meta, err := s.c.accountMeta(ctx, a)
 		if err != nil {
 			return nil, err
@@ -110,8 +116,7 @@ func (s *accountsStream) details(ctx context.Context, a accountRef, cached *deta
 		if err == nil {
 			return details, true, nil
 		}
-		var skip *quotaSkip
-		if errors.As(err, &skip) {
+		if skipped(err) {
 			err = nil
 		}
 	}

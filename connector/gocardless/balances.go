@@ -4,22 +4,29 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// balancesStream emits each balance of GET /accounts/{id}/balances/ as one
-// record with account_id and reference_date_key (referenceDate, or "" when
-// the bank sent none, so the key account_id + balanceType +
+// balancesStream emits the balances of GET /accounts/{id}/balances/, each
+// as one record with account_id and reference_date_key (referenceDate, or
+// "" when the bank sent none, so the key account_id + balanceType +
 // reference_date_key has no null part). The call is made at most once per
 // account per run, and not at all with config balances=false.
 //
-// It is a snapshot: every run emits the balances as they are. Incremental
-// mode exists for its state, which keeps the balances endpoint's quota per
-// account so that a later run does not spend a call known to fail; the
-// cursor, reference_date_key, is the date each balance refers to.
+// full_refresh emits every balance as it is now. incremental emits a
+// balance only when it is new or changed since the state: the state keeps,
+// per account, a digest of each balance emitted under its key, so a run
+// right after another emits nothing for the balances that did not move and
+// a destination deduplicating on the key holds them all. The state also
+// keeps the balances endpoint's quota per account, so a later run does not
+// spend a call known to fail. A state from the future (synced_at after now)
+// reads nothing and stays as it is.
 type balancesStream struct{ c *conn }
 
 func (s *balancesStream) Name() string            { return "balances" }
@@ -33,16 +40,28 @@ func (s *balancesStream) CursorField() []string { return []string{"reference_dat
 type balancesPos struct {
 	// SyncedAt is when a run last read the account's balances.
 	SyncedAt string `json:"synced_at"`
+	// Emitted maps each balance's key (balanceType, a space, referenceDate)
+	// to the digest of the balance last emitted under it.
+	Emitted map[string]string `json:"emitted,omitempty"`
 }
 
 // CheckState implements source.StateChecker.
 func (s *balancesStream) CheckState(raw json.RawMessage) error {
-	_, err := parseState[balancesPos]("balances", raw, nil)
+	_, err := parseBalancesState(raw)
 	return err
 }
 
+func parseBalancesState(raw json.RawMessage) (*streamState[balancesPos], error) {
+	return parseState("balances", raw, func(a *balancesPos) error {
+		if _, err := time.Parse(time.RFC3339, a.SyncedAt); err != nil && a.SyncedAt != "" {
+			return fmt.Errorf("synced_at %q is not an RFC 3339 timestamp", a.SyncedAt)
+		}
+		return nil
+	})
+}
+
 func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out source.Output) error {
-	st, err := parseState[balancesPos]("balances", req.State, nil)
+	st, err := parseBalancesState(req.State)
 	if err != nil {
 		return source.AsConfigError(err, "invalid balances state")
 	}
@@ -51,22 +70,41 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return out.Checkpoint(st)
 	}
 	refs, listErr := s.c.readable(ctx)
-	now := formatTime(s.c.clock.now())
-	readErr := readEach(ctx, s.c, st, endpointBalances, refs, out, func(ctx context.Context, a accountRef, _ *balancesPos) (*balancesPos, error) {
+	now := s.c.clock.now()
+	readErr := readEach(ctx, s.c, st, endpointBalances, refs, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
+		if req.Mode != protocol.Incremental {
+			prev = nil
+		}
+		if prev != nil && fromTheFuture(prev.SyncedAt, now) {
+			return prev, nil // a state from the future: nothing to read yet
+		}
 		rows, err := s.c.accountBalances(ctx, a)
 		if err != nil {
 			return nil, err
 		}
+		next := &balancesPos{SyncedAt: formatTime(now), Emitted: map[string]string{}}
 		for _, raw := range rows {
 			var k balanceKeys
 			_ = json.Unmarshal(raw, &k)
+			key, digest := k.BalanceType+" "+k.ReferenceDate, strings.TrimPrefix(contentKey(raw), "sha256:")[:16]
+			next.Emitted[key] = digest
+			if prev != nil && prev.Emitted[key] == digest {
+				continue // unchanged since the last run
+			}
 			if err := out.Record(jsonrow.Add(raw, jsonrow.String("account_id", a.ID), jsonrow.String("reference_date_key", k.ReferenceDate))); err != nil {
 				return nil, err
 			}
 		}
-		return &balancesPos{SyncedAt: now}, nil
+		return next, nil
 	})
 	return errors.Join(listErr, readErr)
+}
+
+// fromTheFuture reports a state timestamp later than now: a state written
+// by hand or by a clock gone wrong, which a run leaves as it is.
+func fromTheFuture(ts string, now time.Time) bool {
+	t, err := time.Parse(time.RFC3339, ts)
+	return err == nil && t.After(now)
 }
 
 // accountBalances fetches an account's balances once per run: one call of

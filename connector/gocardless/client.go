@@ -61,13 +61,13 @@ func companyRetryAfter(resp *httpclient.Response) time.Duration {
 }
 
 // noRetry keeps the retrying client off the answers a retry makes worse: a
-// bank-level 429 (the account's daily quota is spent; a retry would only
-// fail again, for hours) and a 500 UnknownRequestError (it counts towards
+// per-account 429 (the account's daily quota is spent; a retry would only
+// fail again, for hours; see accountLimited) and a 500 UnknownRequestError (it counts towards
 // suspending the account; the connector decides about those itself).
 func noRetry(resp *httpclient.Response) bool {
 	switch resp.Status {
 	case http.StatusTooManyRequests:
-		return decodeAPIError(resp.Body).Type != ""
+		return accountLimited(resp.Header, decodeAPIError(resp.Body))
 	case http.StatusInternalServerError:
 		return decodeAPIError(resp.Body).Type == typeUnknownRequest
 	}
@@ -160,8 +160,8 @@ func (c *Client) renew(ctx context.Context, gen int) error {
 }
 
 // get sends GET path?q with the access token and returns the 2xx answer,
-// whose body decode has accepted. A 401 without an error type (the token
-// itself was refused) renews the token once and tries again; every other
+// whose body decode has accepted. A 401 that refuses the token itself
+// (tokenRefused) renews the token once and tries again; every other
 // non-2xx answer comes back as a *httpclient.StatusError for the caller to
 // judge, with its headers.
 func (c *Client) get(ctx context.Context, route, path string, q url.Values, decode func([]byte) error) (*httpclient.Response, error) {
@@ -177,7 +177,7 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, deco
 		})
 		c.observeClock(resp, err)
 		var se *httpclient.StatusError
-		if attempt == 0 && errors.As(err, &se) && se.Status == http.StatusUnauthorized && decodeAPIError(se.Body).Type == "" {
+		if attempt == 0 && errors.As(err, &se) && tokenRefused(se) {
 			source.LogFrom(ctx, protocol.LevelInfo, "GoCardless refused the access token before its expiry; renewing it")
 			if rerr := c.renew(ctx, gen); rerr != nil {
 				return nil, rerr
@@ -186,6 +186,21 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, deco
 		}
 		return resp, err
 	}
+}
+
+// tokenRefused tells a 401 about the access token from one about the end
+// user's consent. Both can come without a type: an expired end-user
+// agreement answers {"summary":"End User Agreement (EUA) … has expired",
+// "detail":"EUA was valid for 180 days…"} with no type on some paths
+// (opencollective#8538). Renewing the token cannot help that one, and each
+// failed bank call counts towards suspension, so only an untyped 401 that
+// does not read as expired consent renews the token.
+func tokenRefused(se *httpclient.StatusError) bool {
+	if se.Status != http.StatusUnauthorized {
+		return false
+	}
+	ae := decodeAPIError(se.Body)
+	return ae.Type == "" && !accessExpired(se.Status, ae)
 }
 
 // observeClock feeds the server clock from an answer, or from the error

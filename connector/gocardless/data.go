@@ -2,6 +2,7 @@ package gocardless
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -77,7 +78,7 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 		}
 		c.observeQuota(a, endpoint, se.Header)
 		switch {
-		case se.Status == http.StatusTooManyRequests && ae.Type != "":
+		case se.Status == http.StatusTooManyRequests && accountLimited(se.Header, ae):
 			reset := c.clock.now().Add(quotaWindow)
 			if d, ok := detailSeconds(ae.detail()); ok {
 				reset = c.clock.now().Add(d)
@@ -105,6 +106,10 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 			return c.block(a, &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf(
 				"account %s (requisition %s): institution %s is unavailable (%s); its other calls are left for the next run: run again later",
 				a.ID, a.RequisitionID, a.InstitutionID, ae.describe(se.Status))})
+		case se.Status == http.StatusConflict && processing(ae):
+			skip := &processingSkip{account: a, endpoint: endpoint, answer: ae.describe(se.Status)}
+			source.LogFrom(ctx, protocol.LevelWarn, skip.Error())
+			return c.block(a, skip)
 		case se.Status == http.StatusConflict:
 			return c.block(a, &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(
 				"account %s of requisition %s is suspended by GoCardless (%s); only a new requisition can read it: re-link the bank and put the new requisition's id in config.requisition_ids",
@@ -123,6 +128,56 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 	}
 }
 
+// accountLimited tells a 429 that spends an account's quota from the
+// company-wide per-minute limit (which is worth a short wait and a retry).
+// Both per-account limits are: the institution's own (type RateLimitError,
+// "Daily request limit set by the Institution has been exceeded.", no
+// seconds) and GoCardless's per account and scope (4 a day since March
+// 2025: no type, "The rate limit for this resource is 4/day. Please try
+// again in 85092 seconds"). So a 429 is the account's when it has a type,
+// when its per-account headers say nothing remains, or when it asks to wait
+// longer than the company limit's minute or names a daily rate.
+func accountLimited(h http.Header, ae apiError) bool {
+	if ae.Type != "" {
+		return true
+	}
+	if n, ok := rateLimitInt(h, "x-ratelimit-account-success-remaining"); ok && n == 0 {
+		return true
+	}
+	if d, ok := detailSeconds(ae.detail()); ok && d > time.Minute {
+		return true
+	}
+	return containsFold(ae.detail(), "/day")
+}
+
+// processing tells the temporary 409 ("Account is Processing": "Your
+// account data is currently being processed. Please try again shortly",
+// firefly-iii#10531) from a suspension (firefly-iii#8534), which needs a
+// new requisition. Only the summary tells them apart.
+func processing(ae apiError) bool {
+	return containsFold(ae.Summary, "processing") && !containsFold(ae.Summary, "suspended")
+}
+
+// processingSkip is an account whose data GoCardless is still preparing:
+// it is left alone for the rest of the run, with a WARN, like a spent quota.
+type processingSkip struct {
+	account  accountRef
+	endpoint string
+	answer   string
+}
+
+func (e *processingSkip) Error() string {
+	return fmt.Sprintf("account %s (requisition %s): GoCardless is still processing its data (%s on %s); the account is skipped this run and keeps its state. A later run reads it",
+		e.account.ID, e.account.RequisitionID, e.answer, e.endpoint)
+}
+
+// skipped reports an error that leaves an account for a later run without
+// failing the stream: a spent quota or data still being processed. Both
+// were warned about where they happened.
+func skipped(err error) bool {
+	return errors.As(err, new(*quotaSkip)) || errors.As(err, new(*processingSkip))
+}
+
 // accessExpired tells an answer that means the end user must link the bank
 // again: 401 AccessExpiredError or AccountInactiveError, or the 400/401 an
 // expired end-user agreement gets ("EUA was valid for 90 days and it expired
@@ -134,7 +189,8 @@ func accessExpired(status int, ae apiError) bool {
 	if ae.Type == typeAccessExpired || ae.Type == typeAccountInactive {
 		return true
 	}
-	return containsFold(ae.Summary, "access has expired") || containsFold(ae.detail(), "EUA was valid") || containsFold(ae.detail(), "end user agreement") && containsFold(ae.detail(), "expired")
+	return containsFold(ae.Summary, "access has expired") || containsFold(ae.detail(), "EUA was valid") ||
+		containsFold(ae.Summary+" "+ae.detail(), "end user agreement") && containsFold(ae.Summary+" "+ae.detail(), "expired")
 }
 
 func (c *conn) observeQuota(a accountRef, endpoint string, h http.Header) {

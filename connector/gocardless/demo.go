@@ -30,7 +30,9 @@ func DemoCommand(r *source.Runner) source.Command {
 }
 
 func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
-	f := fake.New(fake.Options{Requisitions: requisitions, TransactionsPerAccount: txns})
+	// The quota answers as GoCardless's own per-account limit does (429
+	// without a type), and a late card posting arrives: the real answers.
+	f := fake.New(fake.Options{Requisitions: requisitions, TransactionsPerAccount: txns, QuotaAnswer: fake.QuotaGoCardless})
 	base, stop, err := d.Serve(f.Handler())
 	if err != nil {
 		return err
@@ -93,10 +95,11 @@ func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
 	for _, a := range accounts {
 		added[a] = f.AddBooked(a, 3)
 	}
+	added[accounts[0]] = append(added[accounts[0]], f.AddLateBooked(accounts[0], 1, 21)...)
 	f.ChangePending(accounts[0])
 	spent := accounts[len(accounts)-1]
 	f.ExhaustQuota(spent, fake.EndpointTransactions)
-	fmt.Fprintf(d.Stdout, "\n   Meanwhile the banks book 3 new rows on every account, a pending row of %s books and another changes, and someone else spends the daily transactions quota of %s.\n\n", short(accounts[0]), short(spent))
+	fmt.Fprintf(d.Stdout, "\n   Meanwhile the banks book 3 new rows on every account, %s also a card payment booked 21 days ago with today's value date, a pending row of %s books and another changes, and someone else spends the daily transactions quota of %s.\n\n", short(accounts[0]), short(accounts[0]), short(spent))
 
 	fmt.Fprintf(d.Stdout, "2. Next sync from the saved state (details are reused for a day; %s is skipped):\n   %s\n", short(spent), d.ReadCommand(2))
 	if err := read(2); err != nil {

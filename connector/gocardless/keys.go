@@ -40,10 +40,28 @@ func idsRepeat(rows []txRow) bool {
 	return false
 }
 
-// bookedKeys computes every booked row's transaction_key (rule in
-// transactionsStream's doc comment). internalOnly is set for an account
-// whose transactionIds have repeated.
-func bookedKeys(rows []txRow, internalOnly bool) []string {
+// keyRuleInternal names the key rule of this version in the state: a
+// booked row is keyed by its internalTransactionId first. GoCardless asks
+// clients to: some banks change transactionId on every request ("this is
+// why we have implemented internalTransactionID. Please use this field to
+// avoid duplicates", firefly-iii#10863), others reuse it over time
+// (actualbudget/actual#5376). internalTransactionId is unique per account
+// only, hence the key account_id + transaction_key.
+const keyRuleInternal = "internal_transaction_id"
+
+// bookedKeys computes every booked row's transaction_key, in this order:
+//  1. internalTransactionId, trimmed, when present and not blank;
+//  2. else the bank's transactionId, trimmed, when it is usable (not blank,
+//     not NOTPROVIDED), unique within the answer, and the account has never
+//     repeated transactionIds (idsRepeat);
+//  3. else "sha256:" and the hex SHA-256 of the row's canonical JSON.
+//
+// legacyThrough keeps the keys an earlier version delivered: that version
+// tried rule 2 before rule 1, so rows dated on or before legacyThrough (the
+// account's booked_through when its state was migrated) keep that order
+// and the rows already delivered are not delivered again under new keys.
+// A key that still repeats within the answer gets "#2", "#3", ….
+func bookedKeys(rows []txRow, idsRepeat bool, legacyThrough string) []string {
 	count := map[string]int{}
 	for _, r := range rows {
 		if id := usableID(r.keys.TransactionID); id != "" {
@@ -52,12 +70,23 @@ func bookedKeys(rows []txRow, internalOnly bool) []string {
 	}
 	keys := make([]string, len(rows))
 	for i, r := range rows {
-		id := usableID(r.keys.TransactionID)
+		bankID := usableID(r.keys.TransactionID)
+		if count[bankID] != 1 || idsRepeat {
+			bankID = ""
+		}
+		internal := ""
+		if r.keys.InternalTransactionID != nil {
+			internal = strings.TrimSpace(*r.keys.InternalTransactionID)
+		}
+		d := r.keys.date()
+		legacy := legacyThrough != "" && d != "" && d <= legacyThrough
 		switch {
-		case id != "" && count[id] == 1 && !internalOnly:
-			keys[i] = id
-		case r.keys.InternalTransactionID != nil && strings.TrimSpace(*r.keys.InternalTransactionID) != "":
-			keys[i] = strings.TrimSpace(*r.keys.InternalTransactionID)
+		case legacy && bankID != "":
+			keys[i] = bankID
+		case internal != "":
+			keys[i] = internal
+		case bankID != "":
+			keys[i] = bankID
 		default:
 			keys[i] = contentKey(r.raw)
 		}

@@ -2,6 +2,7 @@ package gocardless
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,16 +23,16 @@ func rowsOf(t *testing.T, raws ...string) []txRow {
 func TestBookedKeys(t *testing.T) {
 	rows := rowsOf(t,
 		`{"transactionId":"T1","internalTransactionId":"i1"}`,
-		`{"transactionId":" T2 ","internalTransactionId":"i2"}`, // trimmed
-		`{"internalTransactionId":"i3"}`,                        // missing
-		`{"transactionId":" ","internalTransactionId":"i4"}`,    // blank
-		`{"transactionId":"NotProvided","internalTransactionId":"i5"}`,
-		`{"transactionId":"R","internalTransactionId":"i6"}`, // repeated
-		`{"transactionId":"R","internalTransactionId":"i7"}`,
+		`{"transactionId":"T2","internalTransactionId":" "}`,   // blank internal id: the bank's
+		`{"transactionId":" T3 "}`,                             // trimmed
+		`{"transactionId":" ","internalTransactionId":" i4 "}`, // trimmed
+		`{"transactionId":"NotProvided"}`,
+		`{"transactionId":"R"}`, // repeated: not usable
+		`{"transactionId":"R"}`,
 		`{"transactionAmount":{"amount":"-1.00","currency":"EUR"}}`, // no id at all
 	)
-	got := bookedKeys(rows, false)
-	want := []string{"T1", "T2", "i3", "i4", "i5", "i6", "i7", contentKey(rows[7].raw)}
+	got := bookedKeys(rows, false, "")
+	want := []string{"i1", "T2", "T3", "i4", contentKey(rows[4].raw), contentKey(rows[5].raw), contentKey(rows[6].raw) + "#2", contentKey(rows[7].raw)} // twins: #2
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("row %d: key %q, want %q", i, got[i], want[i])
@@ -43,10 +44,29 @@ func TestBookedKeys(t *testing.T) {
 	if !idsRepeat(rows) {
 		t.Error("idsRepeat missed R")
 	}
-	// An account remembered as repeating is keyed by internal ids only.
-	got = bookedKeys(rows, true)
-	if got[0] != "i1" || got[1] != "i2" {
-		t.Errorf("internalOnly keys %v", got[:2])
+	// An account remembered as repeating never falls back on the bank's ids.
+	got = bookedKeys(rows, true, "")
+	if got[0] != "i1" || got[1] != contentKey(rows[1].raw) {
+		t.Errorf("keys of a repeating account %v", got[:2])
+	}
+}
+
+// TestBookedKeysLegacyWindow: an account migrated from the
+// transactionId-first rule keeps that rule for the rows dated on or before
+// the migration's booked_through, and uses internal ids after.
+func TestBookedKeysLegacyWindow(t *testing.T) {
+	rows := rowsOf(t,
+		`{"transactionId":"T1","internalTransactionId":"i1","bookingDate":"2025-01-10"}`,
+		`{"transactionId":"T2","internalTransactionId":"i2","bookingDate":"2025-01-11"}`,
+		`{"transactionId":"T3","internalTransactionId":"i3","valueDate":"2025-01-09"}`,
+	)
+	got := bookedKeys(rows, false, "2025-01-10")
+	if want := []string{"T1", "i2", "T3"}; !slices.Equal(got, want) {
+		t.Errorf("keys %v, want %v", got, want)
+	}
+	// A repeating account was keyed internal-first before too.
+	if got := bookedKeys(rows, true, "2025-01-10"); got[0] != "i1" {
+		t.Errorf("repeating account key %q", got[0])
 	}
 }
 

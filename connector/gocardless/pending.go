@@ -36,8 +36,7 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 	readErr := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
 		a := refs[i]
 		resp, err := s.c.accountTransactions(ctx, a, txWindow{from: s.c.oldestDay(ctx, a), pending: true})
-		var skip *quotaSkip
-		if errors.As(err, &skip) {
+		if skipped(err) {
 			return nil // warned
 		}
 		if err != nil {

@@ -93,7 +93,7 @@ type conn struct {
 	quotas *ledger
 
 	requisitions source.Memo[*requisitionInfo]
-	institutions source.Memo[int]
+	institutions source.Memo[institutionInfo]
 	agreements   source.Memo[*agreement]
 	accountList  source.Memo[[]accountRef]
 	metas        source.Memo[json.RawMessage]
@@ -197,6 +197,11 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	}
 	expires := accepted.AddDate(0, 0, agr.AccessValidForDays)
 	now := c.clock.now()
+	if agr.Reconfirmation && expires.Sub(now) < 7*24*time.Hour {
+		if t, ok := c.reconfirmed(ctx, r); ok && t.After(accepted) {
+			expires = t.AddDate(0, 0, agr.AccessValidForDays)
+		}
+	}
 	switch {
 	case !expires.After(now):
 		return relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
@@ -223,20 +228,73 @@ func (c *conn) agreement(ctx context.Context, r *requisitionInfo) (*agreement, e
 	})
 }
 
-// institutionDays returns how many days of history an institution gives
-// (transaction_total_days), once per run; 90, the least any gives, when
-// it cannot be read.
-func (c *conn) institutionDays(ctx context.Context, id string) int {
-	days, _ := c.institutions.Get(id, func() (int, error) {
+// reconfirmed returns when the end user last reconfirmed a requisition's
+// agreement (GET /agreements/enduser/{id}/reconfirm/, last_submitted).
+// Reconfirmation extends access without a new agreement, for UK banks and
+// enterprise customers; the agreement says whether it may be reconfirmed.
+// It is asked only when the agreement looks expired or about to be.
+func (c *conn) reconfirmed(ctx context.Context, r *requisitionInfo) (time.Time, bool) {
+	var rc reconfirmation
+	if _, err := c.client.getJSON(ctx, "GET /agreements/enduser/{id}/reconfirm/", "/agreements/enduser/"+url.PathEscape(r.Agreement)+"/reconfirm/", &rc); err != nil {
+		if !isStatus(err, http.StatusNotFound) {
+			source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("requisition %s: cannot read its agreement's reconfirmation (%v); judging its expiry from the agreement alone", r.ID, err))
+		}
+		return time.Time{}, false
+	}
+	if rc.LastSubmitted == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, *rc.LastSubmitted)
+	return t, err == nil
+}
+
+// institutionInfo is what a run reads of an institution.
+type institutionInfo struct {
+	// days of history it gives (transaction_total_days).
+	days int
+	// separateHistory: separate_continuous_history_consent.
+	separateHistory bool
+}
+
+// institution fetches an institution once per run. When it cannot be
+// read, days is 90, the least any gives.
+func (c *conn) institution(ctx context.Context, id string) institutionInfo {
+	info, _ := c.institutions.Get(id, func() (institutionInfo, error) {
 		var in institution
 		_, err := c.client.getJSON(ctx, "GET /institutions/{id}/", "/institutions/"+url.PathEscape(id)+"/", &in)
 		if n, ok := in.totalDays(); err == nil && ok {
-			return n, nil
+			return institutionInfo{days: n, separateHistory: in.separateHistory()}, nil
 		}
 		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("institution %s: cannot read transaction_total_days (%v); reading at most %d days back", id, err, DefaultStartDays))
-		return DefaultStartDays, nil
+		return institutionInfo{days: DefaultStartDays}, nil
 	})
-	return days
+	return info
+}
+
+// institutionDays returns how many days of history an institution gives.
+func (c *conn) institutionDays(ctx context.Context, id string) int {
+	return c.institution(ctx, id).days
+}
+
+// frozenHistoryDays is the most history an agreement may ask of an
+// institution with separate_continuous_history_consent and still get new
+// transactions: asked for more, about 30 banks (LHV, Luminor, SEB Baltics,
+// Swedbank, Bankinter, BBVA, CaixaBank, Hype…) deliver the transactions
+// once and GoCardless serves that cached answer, without new transactions,
+// for the life of the agreement (GoCardless help centre, "Extended history
+// and continuous access edge cases").
+const frozenHistoryDays = 90
+
+// warnFrozenHistory warns, once per requisition, when its agreement asks an
+// institution that needs separate continuous-history consent for more
+// than frozenHistoryDays: the sync then never sees a new transaction.
+func (c *conn) warnFrozenHistory(ctx context.Context, r *requisitionInfo, agr *agreement) {
+	if agr == nil || agr.MaxHistoricalDays <= frozenHistoryDays || !c.institution(ctx, r.InstitutionID).separateHistory {
+		return
+	}
+	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
+		"requisition %s: institution %s needs separate consent for continuous access, and agreement %s asks for %d days of history (more than %d): the bank delivers transactions once and GoCardless serves that frozen answer, with no new transactions, until the agreement ends. Re-link with an agreement of max_historical_days %d or less to keep receiving new transactions",
+		r.ID, r.InstitutionID, r.Agreement, agr.MaxHistoricalDays, frozenHistoryDays, frozenHistoryDays))
 }
 
 // accountRef is one account to read.
@@ -268,6 +326,7 @@ func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
 			if blocked == nil {
 				if agr, _ := c.agreement(ctx, r); agr != nil {
 					days = agr.MaxHistoricalDays
+					c.warnFrozenHistory(ctx, r, agr)
 				}
 			}
 			for _, a := range r.Accounts {

@@ -3,7 +3,6 @@ package gocardless
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -78,7 +77,7 @@ func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint 
 		prev := st.Accounts[a.ID]
 		mu.Unlock()
 		next, err := fn(ctx, a, prev)
-		if errors.As(err, new(*quotaSkip)) {
+		if skipped(err) {
 			return nil // warned where the call was skipped
 		}
 		if next == nil {

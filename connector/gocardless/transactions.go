@@ -35,18 +35,14 @@ import (
 //   - The state is checkpointed as accounts finish, and at the end; it also
 //     keeps the transactions endpoint's quota per account.
 //
-// transaction_key rule (the key is account_id + transaction_key):
-//  1. the bank's transactionId, trimmed, when it is valid: not missing, not
-//     blank, not "NOTPROVIDED" (any case), and not repeated within the
-//     answer. An account whose bank has once repeated transactionIds is
-//     remembered in the state (transaction_ids_repeat) and keyed by rule 2
-//     from then on, so its keys do not change from one run to the next;
-//  2. else GoCardless's internalTransactionId, unique within an account;
-//  3. else "sha256:" and the hex SHA-256 of the row's canonical JSON (see
-//     contentKey).
+// transaction_key: see bookedKeys. The key is account_id +
+// transaction_key; internalTransactionId first, as GoCardless advises.
 //
-// A key that still repeats within one answer gets "#2", "#3", … in answer
-// order, so no two rows of a run share a key.
+// Late rows: the API filters by bookingDate OR valueDate, so a card row
+// booked weeks ago can arrive now because its valueDate is recent. Every
+// booked row the call returns is emitted; only rows the wider shared call
+// (pendingDays) returned and the stream's own window would not have (both
+// dates before its date_from) are left out, being read already.
 type transactionsStream struct{ c *conn }
 
 func (s *transactionsStream) Name() string            { return "transactions" }
@@ -61,8 +57,16 @@ type accountTxPos struct {
 	// BookedThrough is the newest booking date read (YYYY-MM-DD).
 	BookedThrough string `json:"booked_through,omitempty"`
 	// IDsRepeat records that the bank repeated transactionIds once: the
-	// account is keyed by internalTransactionId from then on.
+	// bank's ids are never used as a fallback key for the account again.
 	IDsRepeat bool `json:"transaction_ids_repeat,omitempty"`
+	// KeyRule is the rule the account's keys follow: keyRuleInternal. A
+	// state without it was written by a version that keyed by transactionId
+	// first, and is migrated (see LegacyKeysThrough).
+	KeyRule string `json:"key_rule,omitempty"`
+	// LegacyKeysThrough is the booked_through of an account migrated from
+	// the transactionId-first rule: rows dated on or before it keep the
+	// keys they were delivered under.
+	LegacyKeysThrough string `json:"legacy_keys_through,omitempty"`
 	// SyncedAt is when a run last read the account (the API's clock).
 	SyncedAt string `json:"synced_at"`
 }
@@ -77,6 +81,12 @@ func parseTxState(raw json.RawMessage) (*streamState[accountTxPos], error) {
 	return parseState("transactions", raw, func(a *accountTxPos) error {
 		if _, err := time.Parse(time.DateOnly, a.BookedThrough); err != nil && a.BookedThrough != "" {
 			return fmt.Errorf("booked_through %q is not a date (YYYY-MM-DD)", a.BookedThrough)
+		}
+		if _, err := time.Parse(time.DateOnly, a.LegacyKeysThrough); err != nil && a.LegacyKeysThrough != "" {
+			return fmt.Errorf("legacy_keys_through %q is not a date (YYYY-MM-DD)", a.LegacyKeysThrough)
+		}
+		if a.KeyRule != "" && a.KeyRule != keyRuleInternal {
+			return fmt.Errorf("key_rule %q is not one this version knows (%q); it was written by a newer version: run that one, or start this account again without state", a.KeyRule, keyRuleInternal)
 		}
 		return nil
 	})
@@ -108,11 +118,17 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountTxPos, out source.Output) (*accountTxPos, error) {
 	oldest := s.c.oldestDay(ctx, a)
 	from := oldest
-	next := &accountTxPos{}
+	next := &accountTxPos{KeyRule: keyRuleInternal}
 	if prev != nil {
 		*next = *prev
 		if t, err := time.Parse(time.DateOnly, prev.BookedThrough); err == nil {
 			from = later(t.AddDate(0, 0, -s.c.cfg.lookback), oldest)
+		}
+		if prev.KeyRule == "" { // written by a version that keyed by transactionId first
+			next.KeyRule = keyRuleInternal
+			if !prev.IDsRepeat { // those accounts were keyed internal-first already
+				next.LegacyKeysThrough = prev.BookedThrough
+			}
 		}
 	}
 	today := s.c.clock.today()
@@ -127,7 +143,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	if resp.idsRepeat {
 		next.IDsRepeat = true
 	}
-	keys := bookedKeys(rows, next.IDsRepeat)
+	keys := bookedKeys(rows, next.IDsRepeat, next.LegacyKeysThrough)
 	fromDay, todayDay := from.Format(time.DateOnly), today.Format(time.DateOnly)
 	newest := next.BookedThrough
 	for i, r := range rows {
@@ -135,8 +151,8 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 		if d != "" && d > newest {
 			newest = min(d, todayDay)
 		}
-		if d != "" && d < fromDay {
-			continue // the call's window was wider, for pending rows
+		if r.keys.before(fromDay) {
+			continue // the shared call reached further back, for pending rows
 		}
 		rec := jsonrow.Add(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("transaction_key", keys[i]), jsonrow.String("status", "booked"))
 		if err := out.Record(rec); err != nil {

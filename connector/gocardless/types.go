@@ -111,6 +111,14 @@ type agreement struct {
 	MaxHistoricalDays  int     `json:"max_historical_days"`
 	AccessValidForDays int     `json:"access_valid_for_days"`
 	Accepted           *string `json:"accepted"`
+	// Reconfirmation: the agreement can be extended without a new one.
+	Reconfirmation bool `json:"reconfirmation"`
+}
+
+// reconfirmation is what the connector reads of GET
+// /agreements/enduser/{id}/reconfirm/.
+type reconfirmation struct {
+	LastSubmitted *string `json:"last_submitted"`
 }
 
 // institution is what the connector reads of an institution. Its day
@@ -118,6 +126,16 @@ type agreement struct {
 type institution struct {
 	ID                   string          `json:"id"`
 	TransactionTotalDays json.RawMessage `json:"transaction_total_days"`
+	// SeparateContinuousHistoryConsent: asked for more than 90 days of
+	// history, the bank serves a frozen answer (see frozenHistoryDays).
+	// Read as raw JSON: a field no SDK types must not break the decode
+	// that brings transaction_total_days.
+	SeparateContinuousHistoryConsent json.RawMessage `json:"separate_continuous_history_consent"`
+}
+
+// separateHistory reads separate_continuous_history_consent: true or "true".
+func (in institution) separateHistory() bool {
+	return strings.EqualFold(strings.Trim(strings.TrimSpace(string(in.SeparateContinuousHistoryConsent)), `"`), "true")
 }
 
 // totalDays parses transaction_total_days, a string ("540") or a number.
@@ -163,6 +181,17 @@ func (k txKeys) date() string {
 	return dateOnly(k.ValueDate)
 }
 
+// before reports that a row is older than day by both its dates, so a call
+// from day would not have returned it: the API matches a row on its
+// bookingDate OR its valueDate. A row without dates is never before.
+func (k txKeys) before(day string) bool {
+	b, v := dateOnly(k.BookingDate), dateOnly(k.ValueDate)
+	if b == "" && v == "" {
+		return false
+	}
+	return (b == "" || b < day) && (v == "" || v < day)
+}
+
 // dateOnly returns the YYYY-MM-DD prefix of s when it has one.
 func dateOnly(s string) string {
 	if len(s) >= 10 && s[4] == '-' && s[7] == '-' {
@@ -173,5 +202,6 @@ func dateOnly(s string) string {
 
 // balanceKeys are the fields of a balance that make its key.
 type balanceKeys struct {
+	BalanceType   string `json:"balanceType"`
 	ReferenceDate string `json:"referenceDate"`
 }
