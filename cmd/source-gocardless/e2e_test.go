@@ -158,30 +158,18 @@ func asMap(t *testing.T, raw json.RawMessage) map[string]any {
 	return m
 }
 
-// wantKey is the documented transaction_key rule, written out again as the
-// test's oracle: transactionId when present, not blank, not NOTPROVIDED and
-// not repeated in the account's rows (and the account never repeats ids),
-// else internalTransactionId.
+// wantKeys is the documented transaction_key rule, written out again as
+// the test's oracle, for the fake's booked rows (which all carry an
+// internalTransactionId): the internalTransactionId, trimmed. It maps each
+// row's internalTransactionId to its key.
 func wantKeys(t *testing.T, booked []json.RawMessage) map[string]string {
-	count := map[string]int{}
-	repeats := false
-	rows := make([]row, len(booked))
-	for i, raw := range booked {
-		rows[i] = decode(t, raw)
-		id := strings.TrimSpace(rows[i].TransactionID)
-		if id != "" && !strings.EqualFold(id, "NOTPROVIDED") {
-			count[id]++
-			repeats = repeats || count[id] > 1
-		}
-	}
 	out := map[string]string{}
-	for _, r := range rows {
-		id := strings.TrimSpace(r.TransactionID)
-		if id != "" && !strings.EqualFold(id, "NOTPROVIDED") && !repeats {
-			out[r.InternalID] = id
-		} else {
-			out[r.InternalID] = r.InternalID
+	for _, raw := range booked {
+		r := decode(t, raw)
+		if strings.TrimSpace(r.InternalID) == "" {
+			t.Fatalf("fake booked row without internalTransactionId: %s", raw)
 		}
+		out[r.InternalID] = strings.TrimSpace(r.InternalID)
 	}
 	return out
 }

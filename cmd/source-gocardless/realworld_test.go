@@ -1,0 +1,349 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// The answers real GoCardless gives that the first fake did not (reference
+// gocardless-api.md §5, "Real-world variants"), each switched on in the
+// fake and read through the binary.
+
+// TestProcessingAccountIsSkippedNotSuspended: 409 "Account is Processing"
+// is temporary: the account is skipped this run with a WARN, called once,
+// never reported as suspended, and the read succeeds.
+func TestProcessingAccountIsSkippedNotSuspended(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
+	busy := e.accounts()[0]
+	e.fake.SetProcessing(busy, true)
+	r := e.read(e.catalog(true)) // exit 0
+	if !warned(r, busy, "processing") {
+		t.Fatalf("no WARN that account %s is being processed", busy)
+	}
+	if len(errorsMention(r, "suspended")) != 0 {
+		t.Fatalf("a processing account was reported suspended: %+v", r.ErrorTraces())
+	}
+	s := e.fake.Stats()
+	if n := dataCalls(s, fake.RouteDetails, 409) + dataCalls(s, fake.RouteBalances, 409) + dataCalls(s, fake.RouteTransactions, 409); n != 1 {
+		t.Errorf("the processing account was called %d times; once tells", n)
+	}
+	rows := map[string]int{}
+	for _, raw := range r.Records()["transactions"] {
+		rows[decode(t, raw).AccountID]++
+	}
+	if rows[busy] != 0 || len(rows) != len(e.accounts())-1 {
+		t.Errorf("rows per account %v; want every account but %s", rows, busy)
+	}
+	if _, ok := decodeTxState(t, finalStates(t, r)["transactions"]).Accounts[busy]; ok {
+		t.Error("the skipped account got a place in the state")
+	}
+
+	// Once processed, the next run reads it.
+	e.fake.SetProcessing(busy, false)
+	r2 := e.read(e.catalog(true, "transactions"), "--state", r.StateFile(t))
+	n := 0
+	for _, raw := range r2.Records()["transactions"] {
+		if decode(t, raw).AccountID == busy {
+			n++
+		}
+	}
+	if n != 20 {
+		t.Errorf("after processing, %d rows of %s, want 20", n, busy)
+	}
+}
+
+// TestUntypedPerAccountLimitIsTheAccountsQuota: GoCardless's own
+// per-account limit answers 429 without a type and "Please try again in N
+// seconds". It is the account's quota: asked once, never retried, skipped
+// with a WARN, its reset kept in the state; the stream completes.
+func TestUntypedPerAccountLimitIsTheAccountsQuota(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20, QuotaAnswer: fake.QuotaGoCardless})
+	spent := e.accounts()[1]
+	e.fake.ExhaustQuota(spent, fake.EndpointTransactions)
+	r := e.read(e.catalog(true, "transactions")) // exit 0: not a company-wide limit
+	if !warned(r, spent, "transactions", "until") {
+		t.Fatalf("no WARN naming %s and its reset", spent)
+	}
+	if n := dataCalls(e.fake.Stats(), fake.RouteTransactions, 429); n != 1 {
+		t.Errorf("the per-account 429 was asked %d times, want once", n)
+	}
+	q := decodeTxState(t, finalStates(t, r)["transactions"]).Quota[spent]
+	reset, err := time.Parse(time.RFC3339, q.ResetAt)
+	if q.Remaining != 0 || err != nil || reset.Before(e.fake.Now().Add(23*time.Hour)) {
+		t.Errorf("quota of the spent account in state: %+v", q)
+	}
+	if st := r.Statuses()["transactions"]; st[len(st)-1] != protocol.Complete {
+		t.Errorf("transactions ended %v, want COMPLETE", st)
+	}
+}
+
+// TestInstitutionLimitWithoutSecondsWaitsADay: the bank's own limit has a
+// type and no seconds: the account is skipped for the rolling day.
+func TestInstitutionLimitWithoutSecondsWaitsADay(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20, QuotaAnswer: fake.QuotaInstitution})
+	spent := e.accounts()[0]
+	e.fake.ExhaustQuota(spent, fake.EndpointTransactions)
+	r := e.read(e.catalog(true, "transactions"))
+	if !warned(r, spent, "daily limit") {
+		t.Fatalf("no WARN about %s", spent)
+	}
+	if n := dataCalls(e.fake.Stats(), fake.RouteTransactions, 429); n != 1 {
+		t.Errorf("the institution's 429 was asked %d times, want once", n)
+	}
+}
+
+// TestUntypedExpiredAgreementIsNotATokenProblem: an expired end-user
+// agreement answering 401 without a type is a config_error naming the
+// requisition, reached without a token refresh and without a second bank
+// call per account (failed calls count towards suspension).
+func TestUntypedExpiredAgreementIsNotATokenProblem(t *testing.T) {
+	var once sync.Once
+	var expired string
+	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 20, UntypedExpiry: true}, func(f *fake.Server, h http.Handler) http.Handler {
+		expired = f.RequisitionIDs()[0]
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r)
+			if strings.Contains(r.URL.Path, "/agreements/") {
+				once.Do(func() { f.ExpireRequisition(expired) })
+			}
+		})
+	})
+	r := e.run(e.catalog(true, "transactions"), nil)
+	errs := errorsMention(r, expired, "Re-link", "End User Agreement")
+	if r.Code != 1 || len(errs) == 0 || errs[0].FailureType != protocol.ConfigError {
+		t.Fatalf("exit %d, errors %+v; want a re-link config_error naming %s", r.Code, r.ErrorTraces(), expired)
+	}
+	s := e.fake.Stats()
+	if n := s.Count(fake.RouteTokenRefresh); n != 0 {
+		t.Errorf("%d token refreshes spent on an expired agreement", n)
+	}
+	// Accounts are read in parallel: each may meet the 401 once, never twice.
+	if n := s.Requests[fake.RouteTransactions][401]; n == 0 || n > len(e.fake.AccountIDs(expired)) {
+		t.Errorf("%d transactions calls answered 401; want one per account of the requisition at most", n)
+	}
+}
+
+// TestLateBookedRowsAreEmitted: the API matches date_from on bookingDate OR
+// valueDate, so a card row booked three weeks ago arrives now with today's
+// valueDate. The incremental read emits it although its bookingDate is far
+// before the state's window.
+func TestLateBookedRowsAreEmitted(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 30})
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	acc := e.accounts()[0]
+	late := e.fake.AddLateBooked(acc, 2, 21)
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	got := map[string]bool{}
+	for _, raw := range r2.Records()["transactions"] {
+		got[decode(t, raw).InternalID] = true
+	}
+	for _, id := range late {
+		if !got[id] {
+			t.Errorf("late row %s (booked 21 days ago, valueDate today) was not emitted", id)
+		}
+	}
+}
+
+// legacyKeys is the rule versions before internalTransactionId-first used:
+// the bank's transactionId when usable and unique in the answer (and the
+// account never repeated one), else internalTransactionId.
+func legacyKeys(t *testing.T, booked []json.RawMessage) map[string]string {
+	count := map[string]int{}
+	repeats := false
+	rows := make([]row, len(booked))
+	for i, raw := range booked {
+		rows[i] = decode(t, raw)
+		if id := strings.TrimSpace(rows[i].TransactionID); id != "" && !strings.EqualFold(id, "NOTPROVIDED") {
+			count[id]++
+			repeats = repeats || count[id] > 1
+		}
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		id := strings.TrimSpace(r.TransactionID)
+		if id != "" && !strings.EqualFold(id, "NOTPROVIDED") && !repeats {
+			out[r.InternalID] = id
+		} else {
+			out[r.InternalID] = r.InternalID
+		}
+	}
+	return out
+}
+
+// TestKeyMigrationDoesNotRekeyDeliveredRows: a transactions state written by
+// a version that keyed rows by transactionId first is migrated: rows
+// already delivered (dated up to its booked_through) keep their keys when
+// the lookback window re-reads them, new rows are keyed by
+// internalTransactionId, and the migrated state keeps the rule.
+func TestKeyMigrationDoesNotRekeyDeliveredRows(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 40})
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	// The state an older version would have written: no key_rule.
+	var old struct {
+		Version  int                       `json:"version"`
+		Accounts map[string]map[string]any `json:"accounts"`
+		Quota    json.RawMessage           `json:"quota"`
+	}
+	st.Must(t, json.Unmarshal(finalStates(t, r1)["transactions"], &old), "state")
+	through := map[string]string{}
+	for id, a := range old.Accounts {
+		delete(a, "key_rule")
+		// An account whose bank repeats transactionIds was keyed by
+		// internalTransactionId already: nothing to keep.
+		if repeats, _ := a["transaction_ids_repeat"].(bool); !repeats {
+			through[id], _ = a["booked_through"].(string)
+		}
+	}
+	legacyState := st.StreamStateFile(t, "transactions", old)
+
+	added := map[string]bool{}
+	for _, a := range e.accounts() {
+		for _, id := range e.fake.AddBooked(a, 2) {
+			added[id] = true
+		}
+	}
+	e.fake.AdvanceClock(24 * time.Hour)
+	r2 := e.read(cat, "--state", legacyState)
+	legacy := map[string]map[string]string{}
+	for _, a := range e.accounts() {
+		legacy[a] = legacyKeys(t, e.fake.Booked(a))
+	}
+	rekeyed, kept, fresh := 0, 0, 0
+	for _, raw := range r2.Records()["transactions"] {
+		x := decode(t, raw)
+		var d struct {
+			BookingDate string `json:"bookingDate"`
+			ValueDate   string `json:"valueDate"`
+		}
+		_ = json.Unmarshal(raw, &d)
+		date := d.BookingDate
+		if date == "" {
+			date = d.ValueDate
+		}
+		switch {
+		case added[x.InternalID]:
+			fresh++
+			if x.TransactionKey != x.InternalID {
+				t.Errorf("new row %s keyed %q, want its internalTransactionId", x.InternalID, x.TransactionKey)
+			}
+		case through[x.AccountID] != "" && date[:10] <= through[x.AccountID]:
+			kept++
+			if want := legacy[x.AccountID][x.InternalID]; x.TransactionKey != want {
+				rekeyed++
+				t.Errorf("delivered row %s re-keyed %q, was %q", x.InternalID, x.TransactionKey, want)
+			}
+		}
+	}
+	if kept == 0 || fresh != len(added) || rekeyed != 0 {
+		t.Errorf("%d re-read rows kept their keys, %d of %d new rows, %d re-keyed", kept, fresh, len(added), rekeyed)
+	}
+	var migrated struct {
+		Accounts map[string]struct {
+			KeyRule           string `json:"key_rule"`
+			LegacyKeysThrough string `json:"legacy_keys_through"`
+		} `json:"accounts"`
+	}
+	st.Must(t, json.Unmarshal(finalStates(t, r2)["transactions"], &migrated), "state")
+	for a, pos := range migrated.Accounts {
+		if pos.KeyRule != "internal_transaction_id" || pos.LegacyKeysThrough != through[a] {
+			t.Errorf("account %s migrated to %+v; want the rule and legacy_keys_through %s", a, pos, through[a])
+		}
+	}
+}
+
+// TestFrozenHistoryWarns: an institution that needs separate consent for
+// continuous access, with an agreement over 90 days of history, serves a
+// frozen answer: the read warns and says how to fix it.
+func TestFrozenHistoryWarns(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20, SeparateHistoryConsent: true})
+	r := e.read(e.catalog(true, "transactions"))
+	if !warned(r, "max_historical_days 90 or less") {
+		t.Fatal("no WARN about the frozen history")
+	}
+	plain := newEnv(t, fake.Options{TransactionsPerAccount: 20})
+	if warned(plain.read(plain.catalog(true, "transactions")), "frozen") {
+		t.Error("warned about frozen history at institutions that do not freeze it")
+	}
+}
+
+// TestReconfirmedAgreementIsNotExpired: an agreement reconfirmed by the end
+// user runs another access_valid_for_days from the reconfirmation, so the
+// requisition is read past the agreement's first expiry.
+func TestReconfirmedAgreementIsNotExpired(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
+	first := e.fake.RequisitionIDs()[0]
+	ends := e.agreementExpiry(first)
+	e.fake.AdvanceClock(ends.Add(24 * time.Hour).Sub(e.fake.Now()))
+	e.fake.ReconfirmAgreement(first)
+	r := e.read(e.catalog(true, "transactions"))
+	rows := map[string]int{}
+	for _, raw := range r.Records()["transactions"] {
+		rows[decode(t, raw).AccountID]++
+	}
+	for _, a := range e.fake.AccountIDs(first) {
+		if rows[a] == 0 {
+			t.Errorf("account %s of the reconfirmed requisition not read", a)
+		}
+	}
+}
+
+// TestAccountsFutureStateEmitsNothing: Airbyte's acceptance test of a state
+// from the far future.
+func TestAccountsFutureStateEmitsNothing(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	for _, stream := range []string{"accounts", "balances"} {
+		accts := map[string]any{}
+		for _, a := range e.accounts() {
+			accts[a] = map[string]any{"synced_at": "2999-01-01T00:00:00Z"}
+		}
+		state := st.StreamStateFile(t, stream, map[string]any{"version": 1, "accounts": accts})
+		e.fake.ResetStats()
+		r := e.read(e.catalog(true, stream), "--state", state)
+		st.CheckFutureState(t, r, stream)
+		s := e.fake.Stats()
+		if n := s.Count(fake.RouteDetails) + s.Count(fake.RouteBalances); n != 0 {
+			t.Errorf("%s: %d bank calls for a state from the future", stream, n)
+		}
+	}
+}
+
+// TestBalancesIncrementalReadsLess: Airbyte's acceptance test that an
+// incremental stream reads less from a checkpoint than from scratch: a
+// second run emits only the balances that changed.
+func TestBalancesIncrementalReadsLess(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	cat := e.catalog(true, "balances")
+	r1 := e.read(cat)
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	n1, n2 := len(r1.Records()["balances"]), len(r2.Records()["balances"])
+	if n1 == 0 || n2 >= n1 {
+		t.Fatalf("from scratch %d balances, from the checkpoint %d; want fewer", n1, n2)
+	}
+	// A booked row moves the balances of its account: they are emitted again.
+	acc := e.accounts()[1]
+	e.fake.AddBooked(acc, 1)
+	r3 := e.read(cat, "--state", r2.StateFile(t))
+	moved := 0
+	for _, raw := range r3.Records()["balances"] {
+		if decode(t, raw).AccountID == acc {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("the balances of an account with a new booked row were not emitted")
+	}
+	// full_refresh emits every balance every time.
+	if r := e.read(e.catalog(false, "balances")); len(r.Records()["balances"]) != n1 {
+		t.Errorf("full refresh emitted %d balances, want %d", len(r.Records()["balances"]), n1)
+	}
+}
