@@ -73,9 +73,22 @@ func TestExpiredRequisitionTellsToRelink(t *testing.T) {
 // requisition expired after it was looked up) is a config_error naming the
 // requisition; its accounts are not called again in the run.
 func TestAccessExpiredMidRun(t *testing.T) {
+	e, expired := newEnvExpiringMidRun(t, fake.Options{TransactionsPerAccount: 20})
+	r := e.run(e.catalog(true, "transactions", "pending_transactions"), nil)
+	if r.Code != 1 || len(errorsMention(r, expired, "Re-link", "AccessExpiredError")) == 0 {
+		t.Fatalf("exit %d, errors %+v; want a re-link error naming %s", r.Code, r.ErrorTraces(), expired)
+	}
+	if n := e.fake.Stats().Requests[fake.RouteTransactions][401]; n == 0 || n > 2 {
+		t.Errorf("%d transactions calls answered 401; want one per account of the requisition at most", n)
+	}
+}
+
+// newEnvExpiringMidRun expires the first requisition right after the
+// connector has looked its agreement up, so the expiry meets it on the
+// data calls.
+func newEnvExpiringMidRun(t *testing.T, o fake.Options) (e *env, expired string) {
 	var once sync.Once
-	var expired string
-	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 20}, func(f *fake.Server, h http.Handler) http.Handler {
+	e = newEnvWith(t, o, func(f *fake.Server, h http.Handler) http.Handler {
 		expired = f.RequisitionIDs()[0]
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h.ServeHTTP(w, r)
@@ -84,13 +97,7 @@ func TestAccessExpiredMidRun(t *testing.T) {
 			}
 		})
 	})
-	r := e.run(e.catalog(true, "transactions", "pending_transactions"), nil)
-	if r.Code != 1 || len(errorsMention(r, expired, "Re-link", "AccessExpiredError")) == 0 {
-		t.Fatalf("exit %d, errors %+v; want a re-link error naming %s", r.Code, r.ErrorTraces(), expired)
-	}
-	if n := e.fake.Stats().Requests[fake.RouteTransactions][401]; n == 0 || n > 2 {
-		t.Errorf("%d transactions calls answered 401; want one per account of the requisition at most", n)
-	}
+	return e, expired
 }
 
 // TestFailingAccountsLetOthersFinish: a suspended account (409), an

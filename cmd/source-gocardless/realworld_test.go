@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,17 +103,7 @@ func TestInstitutionLimitWithoutSecondsWaitsADay(t *testing.T) {
 // requisition, reached without a token refresh and without a second bank
 // call per account (failed calls count towards suspension).
 func TestUntypedExpiredAgreementIsNotATokenProblem(t *testing.T) {
-	var once sync.Once
-	var expired string
-	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 20, UntypedExpiry: true}, func(f *fake.Server, h http.Handler) http.Handler {
-		expired = f.RequisitionIDs()[0]
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h.ServeHTTP(w, r)
-			if strings.Contains(r.URL.Path, "/agreements/") {
-				once.Do(func() { f.ExpireRequisition(expired) })
-			}
-		})
-	})
+	e, expired := newEnvExpiringMidRun(t, fake.Options{TransactionsPerAccount: 20, UntypedExpiry: true})
 	r := e.run(e.catalog(true, "transactions"), nil)
 	errs := errorsMention(r, expired, "Re-link", "End User Agreement")
 	if r.Code != 1 || len(errs) == 0 || errs[0].FailureType != protocol.ConfigError {

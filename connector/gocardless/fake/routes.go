@@ -121,39 +121,30 @@ func (s *Server) handleInstitution(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, in)
 }
 
-func (s *Server) handleAgreement(w http.ResponseWriter, r *http.Request) {
+// serveByID answers the entity m holds under the path's id, or 404.
+func serveByID[T any](s *Server, w http.ResponseWriter, r *http.Request, m map[string]*T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	agr, ok := s.agreements[r.PathValue("id")]
+	v, ok := m[r.PathValue("id")]
 	if !ok {
 		writeError(w, errNotFound())
 		return
 	}
-	writeJSON(w, http.StatusOK, agr)
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) handleAgreement(w http.ResponseWriter, r *http.Request) {
+	serveByID(s, w, r, s.agreements)
 }
 
 // handleReconfirmation serves an agreement's reconfirmation, or 404 when
 // none was created.
 func (s *Server) handleReconfirmation(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rc, ok := s.reconfirmations[r.PathValue("id")]
-	if !ok {
-		writeError(w, errNotFound())
-		return
-	}
-	writeJSON(w, http.StatusOK, rc)
+	serveByID(s, w, r, s.reconfirmations)
 }
 
 func (s *Server) handleRequisition(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	req, ok := s.requisitions[r.PathValue("id")]
-	if !ok {
-		writeError(w, errNotFound())
-		return
-	}
-	writeJSON(w, http.StatusOK, req)
+	serveByID(s, w, r, s.requisitions)
 }
 
 func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
