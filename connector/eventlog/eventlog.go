@@ -1,0 +1,339 @@
+// Package eventlog is an append-only log of events kept as a directory of
+// segment files, written by one process and read by others while it writes.
+//
+// Each segment is named by its number (00000000000000000001.jsonl, ...) and
+// holds one JSON object per line. A line counts only once its newline is on
+// disk: Append writes the whole line and fsyncs before it returns, so a
+// process killed mid-write leaves at most a torn last line, which readers
+// never consume and the next writer never appends after (it starts a new
+// segment). Segments are never rewritten, so a Position (segment number and
+// byte offset just past a complete line) means the same thing forever,
+// across restarts of both the writer and its readers.
+package eventlog
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// suffix names segment files; the name before it is the segment number,
+// zero-padded so the files also sort by name.
+const suffix = ".jsonl"
+
+// DefaultSegmentBytes is when Append moves on to a new segment.
+const DefaultSegmentBytes = 64 << 20
+
+// Position is a place in the log: the byte offset just past the last line
+// consumed in a segment. The zero Position is the start of the log.
+type Position struct {
+	Segment uint64
+	Offset  int64
+}
+
+// String writes the position as "SEGMENT:OFFSET", the form states keep.
+func (p Position) String() string {
+	return strconv.FormatUint(p.Segment, 10) + ":" + strconv.FormatInt(p.Offset, 10)
+}
+
+// ParsePosition reads what String writes; "" is the start of the log.
+func ParsePosition(s string) (Position, error) {
+	if s == "" {
+		return Position{}, nil
+	}
+	seg, off, ok := strings.Cut(s, ":")
+	if ok {
+		n, err1 := strconv.ParseUint(seg, 10, 64)
+		o, err2 := strconv.ParseInt(off, 10, 64)
+		if err1 == nil && err2 == nil && o >= 0 {
+			return Position{Segment: n, Offset: o}, nil
+		}
+	}
+	return Position{}, fmt.Errorf("log position %q is not SEGMENT:OFFSET (two non-negative integers)", s)
+}
+
+// Less reports whether p comes before q.
+func (p Position) Less(q Position) bool {
+	return p.Segment < q.Segment || p.Segment == q.Segment && p.Offset < q.Offset
+}
+
+func segmentName(n uint64) string { return fmt.Sprintf("%020d%s", n, suffix) }
+
+// segments lists the segment numbers in dir, ascending.
+func segments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []uint64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), suffix)
+		if !ok || e.IsDir() {
+			continue
+		}
+		if n, err := strconv.ParseUint(name, 10, 64); err == nil {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Writer appends to the log. Only one Writer may have a directory open at a
+// time; Open takes an exclusive lock file to make sure.
+type Writer struct {
+	dir          string
+	segmentBytes int64
+	key          func(line []byte) string
+
+	mu     sync.Mutex
+	f      *os.File
+	seg    uint64
+	size   int64
+	keys   map[string]struct{}
+	lock   *os.File
+	broken error
+}
+
+// Open opens dir for appending, creating it if needed. key returns the
+// deduplication key of a line (Append refuses a second line with the same
+// key); every complete line already in the log is read once to learn the
+// keys, so a redelivery after a restart is still recognised.
+func Open(dir string, key func(line []byte) string) (*Writer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the log directory: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{dir: dir, segmentBytes: DefaultSegmentBytes, key: key, keys: map[string]struct{}{}, lock: lock}
+	segs, err := segments(dir)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("listing the log directory: %w", err)
+	}
+	_, err = Read(dir, Position{}, func(_ Position, line []byte) error {
+		if k := key(line); k != "" {
+			w.keys[k] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	// Always a fresh segment: the last one may end in a torn line, and a
+	// line appended after it would be glued to it.
+	next := uint64(1)
+	if len(segs) > 0 {
+		next = segs[len(segs)-1] + 1
+	}
+	if err := w.startSegment(next); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// SetSegmentBytes changes the size at which Append starts a new segment.
+func (w *Writer) SetSegmentBytes(n int64) { w.segmentBytes = n }
+
+// Len is how many distinct keys the log holds.
+func (w *Writer) Len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.keys)
+}
+
+func (w *Writer) startSegment(n uint64) error {
+	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(n)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating log segment %d: %w", n, err)
+	}
+	if err := syncDir(w.dir); err != nil {
+		f.Close()
+		return err
+	}
+	if w.f != nil {
+		_ = w.f.Close()
+	}
+	w.f, w.seg, w.size = f, n, 0
+	return nil
+}
+
+// ErrDuplicate is Append's answer to a line whose key the log already has.
+var ErrDuplicate = errors.New("already in the log")
+
+// Append writes line (one JSON object, no newline) and a newline, and
+// returns once both are on disk. A line with a key already in the log is
+// not written and ErrDuplicate is returned.
+func (w *Writer) Append(line []byte) (Position, error) {
+	if bytes.IndexByte(line, '\n') >= 0 || len(line) == 0 {
+		return Position{}, errors.New("a log line must be non-empty and hold no newline")
+	}
+	k := w.key(line)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.broken != nil {
+		return Position{}, w.broken
+	}
+	if _, dup := w.keys[k]; dup && k != "" {
+		return Position{}, ErrDuplicate
+	}
+	if w.size > 0 && w.size+int64(len(line))+1 > w.segmentBytes {
+		if err := w.startSegment(w.seg + 1); err != nil {
+			return Position{}, err
+		}
+	}
+	buf := make([]byte, 0, len(line)+1)
+	buf = append(append(buf, line...), '\n')
+	n, err := w.f.Write(buf)
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if err != nil {
+		// Take back what may have reached the file so the next line does not
+		// follow a torn one; if even that fails, move to a new segment, and if
+		// that fails too, refuse everything from now on.
+		if n > 0 {
+			if terr := w.f.Truncate(w.size); terr != nil {
+				if serr := w.startSegment(w.seg + 1); serr != nil {
+					w.broken = fmt.Errorf("the event log is unusable after a failed write: %w", err)
+				}
+			}
+		}
+		return Position{}, fmt.Errorf("appending to log segment %d: %w", w.seg, err)
+	}
+	w.size += int64(len(buf))
+	if k != "" {
+		w.keys[k] = struct{}{}
+	}
+	return Position{Segment: w.seg, Offset: w.size}, nil
+}
+
+// Healthy reports whether the writer can still append.
+func (w *Writer) Healthy() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.broken
+}
+
+// Close closes the current segment and releases the directory.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var err error
+	if w.f != nil {
+		err = w.f.Close()
+		w.f = nil
+	}
+	if w.lock != nil {
+		unlockDir(w.lock)
+		w.lock = nil
+	}
+	w.broken = errors.New("the event log is closed")
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing the log directory: %w", err)
+	}
+	return nil
+}
+
+// Read calls fn with every complete line after from, in order, and the
+// position just past it; it returns the position after the last line
+// handed to fn (from itself when there is none). A line without its
+// newline at the end of the newest segment is being written (or torn) and
+// is left for a later Read; at the end of an older segment it was torn by
+// a crash and is skipped. A complete line that is not JSON (what a crash
+// on some filesystems leaves) is skipped too. An error from fn stops the
+// read; the position returned is then that of the last line fn accepted.
+func Read(dir string, from Position, fn func(next Position, line []byte) error) (Position, error) {
+	segs, err := segments(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return from, fmt.Errorf("the event log directory %s does not exist: %w", dir, err)
+		}
+		return from, fmt.Errorf("listing the event log %s: %w", dir, err)
+	}
+	pos := from
+	for _, seg := range segs {
+		if seg < pos.Segment {
+			continue
+		}
+		off := int64(0)
+		if seg == pos.Segment {
+			off = pos.Offset
+		}
+		end, err := readSegment(filepath.Join(dir, segmentName(seg)), seg, off, func(next Position, line []byte) error {
+			if err := fn(next, line); err != nil {
+				return err
+			}
+			pos = next
+			return nil
+		})
+		if err != nil {
+			return pos, err
+		}
+		// Past every complete line of this segment (skipped ones included).
+		pos = Position{Segment: seg, Offset: end}
+	}
+	return pos, nil
+}
+
+// readSegment reads the complete lines of one segment from off and returns
+// the offset past the last complete line.
+func readSegment(path string, seg uint64, off int64, fn func(Position, []byte) error) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return off, fmt.Errorf("opening log segment %d: %w", seg, err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return off, fmt.Errorf("seeking log segment %d: %w", seg, err)
+	}
+	r := bufio.NewReaderSize(f, 64<<10)
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: collect it whole.
+			full := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.ReadSlice('\n')
+				full = append(full, line...)
+			}
+			line = full
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return off, nil // a partial line, if any, is not consumed
+			}
+			return off, fmt.Errorf("reading log segment %d: %w", seg, err)
+		}
+		off += int64(len(line))
+		body := line[:len(line)-1]
+		if !json.Valid(body) {
+			continue
+		}
+		if err := fn(Position{Segment: seg, Offset: off}, body); err != nil {
+			return off, err
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package eventlog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func idKey(line []byte) string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(line, &v)
+	return v.ID
+}
+
+func readAll(t *testing.T, dir string, from Position) ([]string, Position) {
+	t.Helper()
+	var ids []string
+	pos, err := Read(dir, from, func(_ Position, line []byte) error {
+		ids = append(ids, idKey(line))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids, pos
+}
+
+func TestAppendReadDedupeAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "a"} {
+		_, err := w.Append([]byte(fmt.Sprintf(`{"id":%q}`, id)))
+		if id == "a" && err != nil && !errors.Is(err, ErrDuplicate) {
+			t.Fatal(err)
+		}
+	}
+	ids, pos := readAll(t, dir, Position{})
+	if fmt.Sprint(ids) != "[a b]" {
+		t.Fatalf("read %v, want [a b]", ids)
+	}
+	// A second writer must not open the same log.
+	if _, err := Open(dir, idKey); err == nil {
+		t.Fatal("a second writer opened a locked log")
+	}
+	w.Close()
+
+	w, err = Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Append([]byte(`{"id":"b"}`)); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("redelivery after a restart: %v, want ErrDuplicate", err)
+	}
+	if _, err := w.Append([]byte(`{"id":"c"}`)); err != nil {
+		t.Fatal(err)
+	}
+	more, pos2 := readAll(t, dir, pos)
+	if fmt.Sprint(more) != "[c]" {
+		t.Fatalf("read from %v: %v, want [c]", pos, more)
+	}
+	if again, _ := readAll(t, dir, pos2); len(again) != 0 {
+		t.Fatalf("read past the end: %v", again)
+	}
+	p, err := ParsePosition(pos2.String())
+	if err != nil || p != pos2 {
+		t.Fatalf("position round trip: %v %v", p, err)
+	}
+	if _, err := ParsePosition("3"); err == nil {
+		t.Fatal("ParsePosition accepted 3")
+	}
+}
+
+func TestTornLinesAreNeverConsumed(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append([]byte(`{"id":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// What a writer killed mid-line leaves: the start of a line.
+	seg := filepath.Join(dir, segmentName(w.seg))
+	f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"id":"to`)
+	f.Close()
+	ids, pos := readAll(t, dir, Position{})
+	if fmt.Sprint(ids) != "[a]" {
+		t.Fatalf("read %v, want [a]", ids)
+	}
+	// The writer finishing the line (the live case) makes it readable.
+	f, _ = os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("rn\"}\n")
+	f.Close()
+	if ids, _ := readAll(t, dir, pos); fmt.Sprint(ids) != "[torn]" {
+		t.Fatalf("after completion read %v, want [torn]", ids)
+	}
+	// A torn line and garbage at the end of an older segment are skipped
+	// once a newer segment exists.
+	f, _ = os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("\x00\x00\n{\"id\":\"x")
+	f.Close()
+	w.Close()
+	w, err = Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Append([]byte(`{"id":"b"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := readAll(t, dir, Position{}); fmt.Sprint(ids) != "[a torn b]" {
+		t.Fatalf("read %v, want [a torn b]", ids)
+	}
+}
+
+func TestSegmentsRotate(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetSegmentBytes(30)
+	var want []string
+	var mid Position
+	for i := range 10 {
+		id := fmt.Sprint(i)
+		p, err := w.Append([]byte(fmt.Sprintf(`{"id":%q}`, id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 4 {
+			mid = p
+		}
+		want = append(want, id)
+	}
+	segs, _ := segments(dir)
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	if ids, _ := readAll(t, dir, Position{}); fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Fatalf("read %v, want %v", ids, want)
+	}
+	if ids, _ := readAll(t, dir, mid); fmt.Sprint(ids) != fmt.Sprint(want[5:]) {
+		t.Fatalf("read from %v: %v, want %v", mid, ids, want[5:])
+	}
+}
