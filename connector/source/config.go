@@ -140,3 +140,15 @@ func describeJSONError(err error) string {
 	}
 	return err.Error()
 }
+
+// LoadConfig reads, normalises and validates the config at path the way
+// check, discover and read do, for a provider's own commands (source-pluggy
+// webhook register, say). Its secrets are added to secrets; warnings about
+// unknown keys are dropped.
+func LoadConfig(src Source, path string, secrets *secret.Redactor) (json.RawMessage, error) {
+	cfg, _, err := loadConfig(src, path, secrets)
+	return cfg, err
+}
+
+// UserMessage is err as the protocol's commands print it to a user.
+func UserMessage(err error) string { return userMessage(err) }

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/eventlog"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+const hookSecret = "s3cr3t-hook-token-7f1e"
+
+// receiver is a `source-pluggy webhook serve` process.
+type receiver struct {
+	cmd  *exec.Cmd
+	url  string
+	dir  string
+	done chan struct{}
+	code int
+
+	mu     sync.Mutex
+	stderr bytes.Buffer
+}
+
+func startReceiver(t *testing.T, dir string, extra ...string) *receiver {
+	t.Helper()
+	bin := st.Build(t, "source-pluggy")
+	args := append([]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-Hook-Token=" + hookSecret}, extra...)
+	r := &receiver{cmd: exec.Command(bin, args...), dir: dir, done: make(chan struct{})}
+	pipe, err := r.cmd.StderrPipe()
+	st.Must(t, err, "stderr pipe")
+	st.Must(t, r.cmd.Start(), "start receiver")
+	addr := make(chan string, 1)
+	go func() {
+		defer close(r.done)
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.stderr.Write(sc.Bytes())
+			r.stderr.WriteByte('\n')
+			r.mu.Unlock()
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
+				addr <- l.Addr
+			}
+		}
+		_, _ = io.Copy(io.Discard, pipe)
+		err := r.cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		}
+	}()
+	t.Cleanup(func() { _ = r.cmd.Process.Kill(); <-r.done })
+	select {
+	case a := <-addr:
+		r.url = "http://" + a
+	case <-r.done:
+		t.Fatalf("the receiver exited before listening:\n%s", r.log())
+	case <-time.After(time.Minute):
+		t.Fatalf("the receiver did not start:\n%s", r.log())
+	}
+	return r
+}
+
+func (r *receiver) log() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stderr.String()
+}
+
+// stop sends sig and waits for the process to end.
+func (r *receiver) stop(t *testing.T, sig syscall.Signal) int {
+	t.Helper()
+	st.Must(t, r.cmd.Process.Signal(sig), "signal")
+	select {
+	case <-r.done:
+	case <-time.After(time.Minute):
+		t.Fatal("the receiver did not stop")
+	}
+	return r.code
+}
+
+// post sends one webhook request and returns its status.
+func (r *receiver) post(t *testing.T, body string, header map[string]string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.url+"/pluggy", strings.NewReader(body))
+	st.Must(t, err, "request")
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	st.Must(t, err, "POST")
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+var authHeader = map[string]string{"X-Hook-Token": hookSecret}
+
+func deletedEvent(eventID string, ids ...string) string {
+	b, _ := json.Marshal(map[string]any{
+		"event": "transactions/deleted", "eventId": eventID, "itemId": "a5c763cb-0952-457b-9936-630f79c5b016",
+		"accountId": "8a6e2c17-0000-4000-8000-000000000001", "clientId": "c1", "transactionIds": ids,
+	})
+	return string(b)
+}
+
+// logEventIDs reads the log as a reader would and returns its eventIds.
+func logEventIDs(t *testing.T, dir string) []string {
+	t.Helper()
+	var ids []string
+	_, err := eventlog.Read(dir, eventlog.Position{}, func(_ eventlog.Position, line []byte) error {
+		var r struct {
+			EventID string `json:"eventId"`
+			Payload struct {
+				EventID string `json:"eventId"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal(line, &r); err != nil || r.EventID != r.Payload.EventID {
+			t.Fatalf("log line %s: %v", line, err)
+		}
+		ids = append(ids, r.EventID)
+		return nil
+	})
+	st.Must(t, err, "reading the log")
+	return ids
+}
+
+// noSecretOnDisk fails if the auth header value is in any file of dir.
+func noSecretOnDisk(t *testing.T, dir string) {
+	t.Helper()
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(hookSecret)) {
+			t.Errorf("%s holds the webhook header value", p)
+		}
+		return nil
+	})
+}
+
+func TestWebhookReceiverRefusesBadRequestsAndDeduplicates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	r := startReceiver(t, dir, "--max-body-bytes", "4096")
+
+	resp, err := http.Get(r.url + "/healthz")
+	st.Must(t, err, "healthz")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %d", resp.StatusCode)
+	}
+	good := deletedEvent("ev-1", "786c7d98-6085-4879-9c7f-2255260e2436")
+	cases := []struct {
+		name   string
+		body   string
+		header map[string]string
+		want   int
+	}{
+		{"no auth header", deletedEvent("bad-1", "x"), nil, 401},
+		{"wrong auth header", deletedEvent("bad-2", "x"), map[string]string{"X-Hook-Token": hookSecret + "x"}, 401},
+		{"auth header value under another name", deletedEvent("bad-3", "x"), map[string]string{"X-Other": hookSecret}, 401},
+		{"not JSON", "event=transactions/deleted", authHeader, 400},
+		{"JSON array", `[{"event":"item/updated"}]`, authHeader, 400},
+		{"truncated JSON", good[:len(good)/2], authHeader, 400},
+		{"no eventId", `{"event":"item/updated","itemId":"i1"}`, authHeader, 422},
+		{"transactionIds not a list", `{"event":"transactions/deleted","eventId":"bad-4","itemId":"i","accountId":"a","transactionIds":"t1"}`, authHeader, 422},
+		{"created without its time", `{"event":"transactions/created","eventId":"bad-5","itemId":"i","accountId":"a"}`, authHeader, 422},
+		{"event not subscribed", `{"event":"payment_intent/created","eventId":"bad-6"}`, authHeader, 422},
+		{"too large", deletedEvent("bad-7", strings.Repeat("x", 5000)), authHeader, 413},
+		{"good", good, authHeader, 200},
+		{"redelivery", good, authHeader, 200},
+		{"item event", `{"event":"item/updated","eventId":"ev-2","id":"i1","itemId":"i1","triggeredBy":"SYNC","newField":{"x":1}}`, authHeader, 200},
+	}
+	for _, c := range cases {
+		if got := r.post(t, c.body, c.header); got != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
+		}
+	}
+	if got := fmt.Sprint(logEventIDs(t, dir)); got != "[ev-1 ev-2]" {
+		t.Fatalf("log holds %s, want [ev-1 ev-2] (refused and redelivered events are never appended)", got)
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	if strings.Contains(r.log(), hookSecret) {
+		t.Fatalf("the receiver's log shows the header value:\n%s", r.log())
+	}
+	noSecretOnDisk(t, dir)
+
+	// A restart still knows ev-1: Pluggy's retry after a restart is not
+	// appended twice.
+	r = startReceiver(t, dir)
+	if got := r.post(t, good, authHeader); got != 200 {
+		t.Fatalf("redelivery after restart: %d", got)
+	}
+	if got := r.post(t, deletedEvent("ev-3", "t3"), authHeader); got != 200 {
+		t.Fatalf("new event after restart: %d", got)
+	}
+	if got := fmt.Sprint(logEventIDs(t, dir)); got != "[ev-1 ev-2 ev-3]" {
+		t.Fatalf("log holds %s after a restart, want [ev-1 ev-2 ev-3]", got)
+	}
+}
+
+func TestWebhookReceiverFlagsAreChecked(t *testing.T) {
+	bin := st.Build(t, "source-pluggy")
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir}, "--header is required"},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-Token"}, "NAME=VALUE"},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X Token=v"}, "not a valid HTTP header name"},
+		{[]string{"webhook", "bogus"}, "unknown subcommand"},
+	} {
+		_, stderr, code := st.Exec(t, bin, c.args...)
+		if code != 2 || !strings.Contains(string(stderr), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	// A second receiver on the same log is refused.
+	r := startReceiver(t, dir)
+	_ = r
+	_, stderr, code := st.Exec(t, bin, "webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b")
+	if code != 1 || !strings.Contains(string(stderr), "in use by another receiver") {
+		t.Fatalf("second receiver: exit %d, %s", code, stderr)
+	}
+}
+
+// TestWebhookReceiverSIGKILLLosesNoAcknowledgedEvent kills the receiver
+// while clients post, at a different point each round: every event that got
+// a 2xx must be in the log, and the log must read cleanly (a torn last line
+// is skipped) and keep taking events after a restart.
+func TestWebhookReceiverSIGKILLLosesNoAcknowledgedEvent(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	acked := map[string]bool{}
+	var mu sync.Mutex
+	for round := range 3 {
+		r := startReceiver(t, dir)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					id := fmt.Sprintf("r%d-w%d-%d", round, w, i)
+					req, _ := http.NewRequest(http.MethodPost, r.url, strings.NewReader(deletedEvent(id, "t-"+id)))
+					req.Header.Set("X-Hook-Token", hookSecret)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						return // killed
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						mu.Lock()
+						acked[id] = true
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		// Kill after a growing number of acknowledgements.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n >= 20*(round+1) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = r.cmd.Process.Signal(syscall.SIGKILL)
+		<-r.done
+		close(stop)
+		wg.Wait()
+	}
+	inLog := map[string]bool{}
+	for _, id := range logEventIDs(t, dir) {
+		if inLog[id] {
+			t.Errorf("event %s is in the log twice", id)
+		}
+		inLog[id] = true
+	}
+	if len(acked) < 60 {
+		t.Fatalf("only %d events acknowledged", len(acked))
+	}
+	for id := range acked {
+		if !inLog[id] {
+			t.Errorf("acknowledged event %s is not in the log", id)
+		}
+	}
+	r := startReceiver(t, dir)
+	if got := r.post(t, deletedEvent("after", "t"), authHeader); got != 200 {
+		t.Fatalf("after the kills: %d", got)
+	}
+	if ids := logEventIDs(t, dir); ids[len(ids)-1] != "after" {
+		t.Fatalf("last event %s, want after", ids[len(ids)-1])
+	}
+}

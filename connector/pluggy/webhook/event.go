@@ -1,0 +1,152 @@
+// Package webhook receives Pluggy's webhook events into an event log
+// (connector/eventlog) and reads them back for the transactions stream.
+//
+// Pluggy does not sign its payloads: a webhook is authenticated only by the
+// custom headers it was registered with, so the receiver compares those in
+// constant time before it looks at the body. It answers 2xx only once the
+// event is on disk, because Pluggy retries a few times and then drops the
+// event; everything the log holds was acknowledged, and everything
+// acknowledged is in the log.
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Event names the receiver accepts: the transaction events that drive the
+// transactions stream, and the item events that tell an item changed.
+const (
+	TransactionsCreated = "transactions/created"
+	TransactionsUpdated = "transactions/updated"
+	TransactionsDeleted = "transactions/deleted"
+)
+
+// ItemEvents are the item events Pluggy documents.
+var ItemEvents = []string{
+	"item/created", "item/updated", "item/error", "item/deleted",
+	"item/waiting_user_input", "item/waiting_user_action", "item/login_succeeded",
+}
+
+// Subscribed is what `webhook register` subscribes to: one Pluggy webhook
+// per event name (Pluggy takes one event per webhook).
+var Subscribed = append([]string{TransactionsCreated, TransactionsUpdated, TransactionsDeleted}, ItemEvents...)
+
+// Event is one webhook payload, with the fields the connector acts on.
+// The payload as Pluggy sent it is kept in Raw (and in the log), so fields
+// added later are not lost.
+type Event struct {
+	Event   string `json:"event"`
+	EventID string `json:"eventId"`
+	ItemID  string `json:"itemId"`
+	// AccountID and the rest are set on transactions/* events only.
+	AccountID      string   `json:"accountId"`
+	TransactionIDs []string `json:"transactionIds"`
+	// CreatedAtFrom is transactionsCreatedAtFrom: the rows of
+	// transactions/created are those of the account created since then.
+	CreatedAtFrom string `json:"transactionsCreatedAtFrom"`
+
+	Raw json.RawMessage `json:"-"`
+}
+
+// ErrNotJSON marks a body that is not a JSON object.
+var ErrNotJSON = errors.New("the body is not a JSON object")
+
+// ShapeError is an event whose shape the receiver does not know.
+type ShapeError struct{ Msg string }
+
+func (e *ShapeError) Error() string { return e.Msg }
+
+func shapeErrorf(format string, a ...any) error { return &ShapeError{Msg: fmt.Sprintf(format, a...)} }
+
+// Parse decodes and checks one payload. A body that is not a JSON object
+// returns an error wrapping ErrNotJSON; a known event missing a field it
+// needs, or an event name the connector does not subscribe to, a
+// *ShapeError.
+func Parse(body []byte) (Event, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+		return Event{}, ErrNotJSON
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return Event{}, ErrNotJSON
+	}
+	var e Event
+	str := func(name string, dst *string) error {
+		raw, ok := fields[name]
+		if !ok || json.Unmarshal(raw, dst) != nil || strings.TrimSpace(*dst) == "" {
+			return shapeErrorf("%s event: %q must be a non-empty string", orUnknown(e.Event), name)
+		}
+		return nil
+	}
+	if err := str("event", &e.Event); err != nil {
+		return Event{}, shapeErrorf(`"event" must be a non-empty string`)
+	}
+	if err := str("eventId", &e.EventID); err != nil {
+		return Event{}, err
+	}
+	switch {
+	case e.Event == TransactionsUpdated || e.Event == TransactionsDeleted:
+		if err := errors.Join(str("itemId", &e.ItemID), str("accountId", &e.AccountID)); err != nil {
+			return Event{}, err
+		}
+		raw, ok := fields["transactionIds"]
+		if !ok || json.Unmarshal(raw, &e.TransactionIDs) != nil || e.TransactionIDs == nil {
+			return Event{}, shapeErrorf("%s event: \"transactionIds\" must be an array of strings", e.Event)
+		}
+		for _, id := range e.TransactionIDs {
+			if strings.TrimSpace(id) == "" {
+				return Event{}, shapeErrorf("%s event: \"transactionIds\" holds an empty id", e.Event)
+			}
+		}
+	case e.Event == TransactionsCreated:
+		if err := errors.Join(str("itemId", &e.ItemID), str("accountId", &e.AccountID), str("transactionsCreatedAtFrom", &e.CreatedAtFrom)); err != nil {
+			return Event{}, err
+		}
+		if _, err := time.Parse(time.RFC3339Nano, e.CreatedAtFrom); err != nil {
+			return Event{}, shapeErrorf("%s event: \"transactionsCreatedAtFrom\" %q is not an RFC 3339 time", e.Event, e.CreatedAtFrom)
+		}
+	case strings.HasPrefix(e.Event, "item/"):
+		if err := str("itemId", &e.ItemID); err != nil {
+			return Event{}, err
+		}
+	default:
+		return Event{}, shapeErrorf("event %q is not one source-pluggy subscribes to (%s)", e.Event, strings.Join(Subscribed, ", "))
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, body); err != nil {
+		return Event{}, ErrNotJSON
+	}
+	e.Raw = compact.Bytes()
+	return e, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an"
+	}
+	return s
+}
+
+// record is one line of the log: when the receiver took the event and the
+// payload as Pluggy sent it (compacted). Nothing of the receiver's
+// configuration (its auth headers) is written.
+type record struct {
+	EventID    string          `json:"eventId"`
+	ReceivedAt string          `json:"receivedAt"`
+	Payload    json.RawMessage `json:"payload"`
+}
+
+// logKey is the log's deduplication key: the eventId.
+func logKey(line []byte) string {
+	var r struct {
+		EventID string `json:"eventId"`
+	}
+	_ = json.Unmarshal(line, &r)
+	return r.EventID
+}

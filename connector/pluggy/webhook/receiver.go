@@ -1,0 +1,177 @@
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/eventlog"
+)
+
+// DefaultMaxBody bounds one webhook body. A transactions/updated event
+// carries at most 400 ids (~16 KB); anything near this is not Pluggy's.
+const DefaultMaxBody = 1 << 20
+
+// Header is one custom header every request must carry, as registered on
+// the Pluggy webhook. Its Value is a secret.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// ParseHeader reads NAME=VALUE (the --header flag).
+func ParseHeader(s string) (Header, error) {
+	name, value, ok := strings.Cut(s, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || value == "" {
+		return Header{}, errors.New("--header wants NAME=VALUE with both parts non-empty, e.g. --header X-Webhook-Token=$(openssl rand -hex 32)")
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
+			return Header{}, fmt.Errorf("--header name %q is not a valid HTTP header name", name)
+		}
+	}
+	return Header{Name: textproto.CanonicalMIMEHeaderKey(name), Value: value}, nil
+}
+
+// Receiver is the webhook endpoint: POST (any path) appends an event,
+// GET /healthz reports whether the log is writable.
+type Receiver struct {
+	Log     *eventlog.Writer
+	Headers []Header
+	MaxBody int64
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if err := rc.Log.Healthy(); err != nil {
+			reply(w, http.StatusServiceUnavailable, "unhealthy", err.Error())
+			return
+		}
+		reply(w, http.StatusOK, "ok", "")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		reply(w, http.StatusMethodNotAllowed, "refused", "webhooks are POSTed")
+		return
+	}
+	log := rc.Logger.With("remote", r.RemoteAddr, "path", r.URL.Path)
+	if !rc.authentic(r.Header) {
+		log.Warn("refused an unauthenticated webhook request (a configured header is missing or differs)")
+		reply(w, http.StatusUnauthorized, "refused", "missing or wrong authentication header")
+		return
+	}
+	max := rc.MaxBody
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			log.Warn("refused a webhook body over the size limit", "limit_bytes", max)
+			reply(w, http.StatusRequestEntityTooLarge, "refused", fmt.Sprintf("body over %d bytes", max))
+			return
+		}
+		log.Warn("could not read a webhook body", "error", err)
+		reply(w, http.StatusBadRequest, "refused", "could not read the body")
+		return
+	}
+	ev, err := Parse(body)
+	if err != nil {
+		var se *ShapeError
+		status := http.StatusBadRequest
+		if errors.As(err, &se) {
+			status = http.StatusUnprocessableEntity
+		}
+		log.Warn("refused a webhook body", "error", err, "bytes", len(body))
+		reply(w, status, "refused", err.Error())
+		return
+	}
+	log = log.With("event", ev.Event, "eventId", ev.EventID)
+	line, _ := json.Marshal(record{EventID: ev.EventID, ReceivedAt: rc.Now().UTC().Format(time.RFC3339Nano), Payload: ev.Raw})
+	pos, err := rc.Log.Append(line)
+	switch {
+	case errors.Is(err, eventlog.ErrDuplicate):
+		log.Info("acknowledged a redelivered webhook event (already in the log)")
+		reply(w, http.StatusOK, "duplicate", "")
+	case err != nil:
+		// Not acknowledged: Pluggy retries later.
+		log.Error("could not append a webhook event; answered 503 so Pluggy retries", "error", err)
+		reply(w, http.StatusServiceUnavailable, "unavailable", "the event log is not writable")
+	default:
+		log.Info("appended a webhook event", "position", pos.String(), "transactions", len(ev.TransactionIDs))
+		reply(w, http.StatusOK, "appended", "")
+	}
+}
+
+// authentic compares every configured header in constant time (over
+// SHA-256 sums, so not even a value's length leaks) and only then decides.
+func (rc *Receiver) authentic(h http.Header) bool {
+	ok := 1
+	for _, want := range rc.Headers {
+		got := sha256.Sum256([]byte(h.Get(want.Name)))
+		exp := sha256.Sum256([]byte(want.Value))
+		ok &= subtle.ConstantTimeCompare(got[:], exp[:])
+	}
+	return ok == 1 && len(rc.Headers) > 0
+}
+
+func reply(w http.ResponseWriter, status int, result, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(struct {
+		Result string `json:"result"`
+		Error  string `json:"error,omitempty"`
+	}{result, msg})
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// Serve runs rc on ln until ctx ends, then stops taking requests, waits for
+// those in flight (each one's event is already appended or refused) and
+// returns. It does not close the log.
+func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
+	srv := &http.Server{
+		Handler:           rc,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(rc.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	rc.Logger.Info("shutting down: finishing requests in flight")
+	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutting down the webhook receiver: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Open opens (or creates) the receiver's log directory.
+func Open(dir string) (*eventlog.Writer, error) {
+	return eventlog.Open(dir, logKey)
+}

@@ -1,0 +1,307 @@
+package pluggy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// WebhookCommand is `source-pluggy webhook`: serve runs the receiver that
+// appends Pluggy's webhook events to a log (a read with webhook_log then
+// acts on them); register, list and delete manage the application's
+// webhooks at Pluggy.
+func WebhookCommand(r *source.Runner) source.Command {
+	return source.Command{
+		Name:    "webhook",
+		Summary: "receive Pluggy webhooks into a log (serve) and manage them (register, list, delete)",
+		Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			if len(args) == 0 {
+				webhookUsage(stderr)
+				return source.ExitUsage
+			}
+			switch args[0] {
+			case "serve":
+				return webhookServe(ctx, args[1:], stdout, stderr)
+			case "register":
+				return webhookRegister(ctx, r, args[1:], stdout, stderr)
+			case "list":
+				return webhookList(ctx, r, args[1:], stdout, stderr)
+			case "delete":
+				return webhookDelete(ctx, r, args[1:], stdout, stderr)
+			case "help", "-h", "--help":
+				webhookUsage(stdout)
+				return source.ExitOK
+			}
+			fmt.Fprintf(stderr, "source-pluggy webhook: unknown subcommand %q\n\n", args[0])
+			webhookUsage(stderr)
+			return source.ExitUsage
+		},
+	}
+}
+
+func webhookUsage(w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  source-pluggy webhook serve    --listen ADDR --log DIR --header NAME=VALUE [--header NAME=VALUE]... [--max-body-bytes N]
+  source-pluggy webhook register --config FILE --url URL [--header NAME=VALUE]... [--update-headers]
+  source-pluggy webhook list     --config FILE
+  source-pluggy webhook delete   --config FILE ID...
+
+serve appends each authenticated event to the log directory; a read with
+webhook_log set to that directory acts on it. Header values are secrets and
+are never printed. See docs/webhooks.md.
+`)
+}
+
+// subFlags parses a webhook subcommand's flags; ok=false ends the command
+// with code.
+func subFlags(name string, args []string, stdout, stderr io.Writer, define func(*pflag.FlagSet), required ...string) (fs *pflag.FlagSet, code int, ok bool) {
+	fs = pflag.NewFlagSet("webhook "+name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	define(fs)
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: source-pluggy webhook %s\n\nFlags:\n%s", name, fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			usage(stdout)
+			return fs, source.ExitOK, false
+		}
+		fmt.Fprintf(stderr, "source-pluggy webhook %s: %v\n", name, err)
+		usage(stderr)
+		return fs, source.ExitUsage, false
+	}
+	if fs.NArg() > 0 && name != "delete" {
+		fmt.Fprintf(stderr, "source-pluggy webhook %s: unexpected argument %q\n", name, fs.Arg(0))
+		usage(stderr)
+		return fs, source.ExitUsage, false
+	}
+	for _, f := range required {
+		if !fs.Changed(f) {
+			fmt.Fprintf(stderr, "source-pluggy webhook %s: --%s is required\n", name, f)
+			usage(stderr)
+			return fs, source.ExitUsage, false
+		}
+	}
+	return fs, 0, true
+}
+
+func parseHeaders(flags []string) ([]webhook.Header, error) {
+	var hs []webhook.Header
+	for _, f := range flags {
+		h, err := webhook.ParseHeader(f)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(hs, func(o webhook.Header) bool { return o.Name == h.Name }) {
+			return nil, fmt.Errorf("--header %s is given twice", h.Name)
+		}
+		hs = append(hs, h)
+	}
+	return hs, nil
+}
+
+func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var listen, dir string
+	var headerFlags []string
+	var maxBody int64
+	_, code, ok := subFlags("serve", args, stdout, stderr, func(fs *pflag.FlagSet) {
+		fs.StringVar(&listen, "listen", "", "address to listen on, e.g. :8080 (put it behind your HTTPS ingress: Pluggy only calls https URLs)")
+		fs.StringVar(&dir, "log", "", "directory of the event log (created if missing); a read's webhook_log")
+		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE a request must carry, as registered on the webhook (repeatable; at least one)")
+		fs.Int64Var(&maxBody, "max-body-bytes", webhook.DefaultMaxBody, "larger bodies are refused with 413")
+	}, "listen", "log", "header")
+	if !ok {
+		return code
+	}
+	headers, err := parseHeaders(headerFlags)
+	if err != nil {
+		fmt.Fprintf(stderr, "source-pluggy webhook serve: %v\n", err)
+		return source.ExitUsage
+	}
+	if strings.Contains(dir, "://") {
+		fmt.Fprintf(stderr, "source-pluggy webhook serve: --log %q: only a directory is supported in this version; a PostgreSQL log is not implemented yet\n", dir)
+		return source.ExitUsage
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "webhook-receiver")
+	lw, err := webhook.Open(dir)
+	if err != nil {
+		logger.Error("cannot open the event log", "log", dir, "error", err)
+		return source.ExitFail
+	}
+	defer lw.Close()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		logger.Error("cannot listen", "listen", listen, "error", err)
+		return source.ExitFail
+	}
+	names := make([]string, len(headers))
+	for i, h := range headers {
+		names[i] = h.Name
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "log", dir, "events_in_log", lw.Len(), "auth_headers", names, "max_body_bytes", maxBody)
+	rc := &webhook.Receiver{Log: lw, Headers: headers, MaxBody: maxBody, Logger: logger, Now: time.Now}
+	if err := webhook.Serve(ctx, ln, rc); err != nil {
+		logger.Error("the receiver stopped", "error", err)
+		return source.ExitFail
+	}
+	logger.Info("stopped; every acknowledged event is in the log")
+	return source.ExitOK
+}
+
+// webhookClient opens the config at path and returns its client.
+func webhookClient(ctx context.Context, r *source.Runner, path string, secrets *secret.Redactor) (*Client, error) {
+	raw, err := source.LoadConfig(r.Source, path, secrets)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.Source.Open(ctx, raw, source.Env{Secrets: secrets, Version: source.Version})
+	if err != nil {
+		return nil, err
+	}
+	pc, ok := c.(*conn)
+	if !ok {
+		return nil, fmt.Errorf("webhook commands need the Pluggy source")
+	}
+	return pc.client, nil
+}
+
+func fail(stderr io.Writer, secrets *secret.Redactor, sub string, err error) int {
+	fmt.Fprintf(stderr, "source-pluggy webhook %s: %s\n", sub, secrets.String(source.UserMessage(err)))
+	return source.ExitFail
+}
+
+func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdout, stderr io.Writer) int {
+	var config, target string
+	var headerFlags []string
+	var updateHeaders bool
+	if _, code, ok := subFlags("register", args, stdout, stderr, func(fs *pflag.FlagSet) {
+		fs.StringVar(&config, "config", "", "config JSON file (client_id, client_secret, base_url)")
+		fs.StringVar(&target, "url", "", "the receiver's public https URL")
+		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE Pluggy sends with every event, the receiver's --header (repeatable)")
+		fs.BoolVar(&updateHeaders, "update-headers", false, "also send the headers to webhooks already registered (to rotate a secret: Pluggy never shows headers, so they cannot be compared)")
+	}, "config", "url"); !ok {
+		return code
+	}
+	secrets := &secret.Redactor{}
+	headers, err := parseHeaders(headerFlags)
+	if err != nil {
+		fmt.Fprintf(stderr, "source-pluggy webhook register: %v\n", err)
+		return source.ExitUsage
+	}
+	hm := map[string]string{}
+	for _, h := range headers {
+		secrets.Add(h.Value)
+		hm[h.Name] = h.Value
+	}
+	if u, err := url.Parse(target); err != nil || u.Scheme == "" || u.Host == "" {
+		fmt.Fprintf(stderr, "source-pluggy webhook register: --url %q is not an absolute URL; give the receiver's public address, e.g. https://hooks.example.com/pluggy\n", target)
+		return source.ExitUsage
+	}
+	client, err := webhookClient(ctx, r, config, secrets)
+	if err != nil {
+		return fail(stderr, secrets, "register", err)
+	}
+	existing, err := client.Webhooks(ctx)
+	if err != nil {
+		return fail(stderr, secrets, "register", err)
+	}
+	for _, event := range webhook.Subscribed {
+		i := slices.IndexFunc(existing, func(w Webhook) bool { return w.Event == event && w.URL == target })
+		var (
+			w      Webhook
+			action string
+		)
+		switch {
+		case i < 0:
+			w, err = client.CreateWebhook(ctx, event, target, hm)
+			action = "created"
+		case existing[i].DisabledAt != nil || updateHeaders && len(hm) > 0:
+			enabled := true
+			b := webhookBody{Enabled: &enabled}
+			if len(hm) > 0 {
+				b.Headers = &hm
+			}
+			w, err = client.UpdateWebhook(ctx, existing[i].ID, b)
+			action = "updated"
+		default:
+			w, action = existing[i], "kept"
+		}
+		if err != nil {
+			return fail(stderr, secrets, "register", fmt.Errorf("%s: %w", event, err))
+		}
+		if w.ID == "" {
+			w.ID = "?"
+		}
+		fmt.Fprintf(stdout, "%-8s %s %s %s\n", action, w.ID, event, target)
+	}
+	return source.ExitOK
+}
+
+func webhookList(ctx context.Context, r *source.Runner, args []string, stdout, stderr io.Writer) int {
+	var config string
+	if _, code, ok := subFlags("list", args, stdout, stderr, func(fs *pflag.FlagSet) {
+		fs.StringVar(&config, "config", "", "config JSON file")
+	}, "config"); !ok {
+		return code
+	}
+	secrets := &secret.Redactor{}
+	client, err := webhookClient(ctx, r, config, secrets)
+	if err != nil {
+		return fail(stderr, secrets, "list", err)
+	}
+	hooks, err := client.Webhooks(ctx)
+	if err != nil {
+		return fail(stderr, secrets, "list", err)
+	}
+	for _, w := range hooks {
+		state := "enabled"
+		if w.DisabledAt != nil {
+			state = "disabled since " + *w.DisabledAt
+		}
+		fmt.Fprintf(stdout, "%s %s %s (%s)\n", w.ID, w.Event, w.URL, state)
+	}
+	if len(hooks) == 0 {
+		fmt.Fprintln(stderr, "no webhooks registered")
+	}
+	return source.ExitOK
+}
+
+func webhookDelete(ctx context.Context, r *source.Runner, args []string, stdout, stderr io.Writer) int {
+	var config string
+	fs, code, ok := subFlags("delete", args, stdout, stderr, func(fs *pflag.FlagSet) {
+		fs.StringVar(&config, "config", "", "config JSON file")
+	}, "config")
+	if !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "source-pluggy webhook delete: give the id(s) to delete (see webhook list)")
+		return source.ExitUsage
+	}
+	secrets := &secret.Redactor{}
+	client, err := webhookClient(ctx, r, config, secrets)
+	if err != nil {
+		return fail(stderr, secrets, "delete", err)
+	}
+	for _, id := range fs.Args() {
+		if err := client.DeleteWebhook(ctx, id); err != nil {
+			return fail(stderr, secrets, "delete", fmt.Errorf("webhook %s: %w", id, err))
+		}
+		fmt.Fprintf(stdout, "deleted %s\n", id)
+	}
+	return source.ExitOK
+}
