@@ -6,7 +6,9 @@
 //	{"base_url":"http://127.0.0.1:PORT","client_id":...,"client_secret":...,"item_ids":[...]}
 //
 // and serves until SIGINT or SIGTERM. Besides the Pluggy routes it exposes
-// the unauthenticated /__fake/ admin endpoints (mutations, stats), which is
+// the unauthenticated /__fake/ admin endpoints (mutations, stats, webhook
+// delivery faults), and delivers webhook events to URLs registered with
+// POST /webhooks when a mutation changes the data, which is
 // why it refuses to listen anywhere but loopback.
 package main
 
@@ -51,7 +53,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		nextStyle  = fs.String("next-style", "encoded", "how v2 `next` is written: encoded, raw or absolute")
 		now        = fs.String("now", "", "fixed clock (RFC 3339) for reproducible data; default the real clock")
 		retryAfter = fs.Int("retry-after", 1, "Retry-After seconds of injected 429s (the real API says 60)")
+		localHooks = fs.Bool("allow-local-webhooks", false, "let POST /webhooks register http and loopback URLs (the real API refuses them)")
+		df         fake.DeliveryFaults
 	)
+	fs.IntVar(&df.DropPercent, "webhook-drop-percent", 0, "lose this percentage of webhook deliveries")
+	fs.IntVar(&df.DuplicateEvery, "webhook-duplicate-every", 0, "deliver every Nth webhook event twice")
+	fs.DurationVar(&df.Delay, "webhook-delay", 0, "wait before each webhook delivery")
+	fs.BoolVar(&df.Reorder, "webhook-reorder", false, "deliver queued webhook events in random order")
 	fs.Uint64Var(&o.Seed, "seed", 1, "data seed")
 	fs.IntVar(&o.Items, "items", 2, "number of items")
 	fs.IntVar(&o.AccountsPerItem, "accounts", 3, "accounts per item (checking, savings, credit card, ...)")
@@ -95,6 +103,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	s := fake.New(o)
 	s.SetFaults(f)
+	s.AllowLocalWebhooks(*localHooks)
+	if df.DropPercent < 0 || df.DropPercent > 100 {
+		return fmt.Errorf("--webhook-drop-percent %d: want 0-100", df.DropPercent)
+	}
+	s.SetDeliveryFaults(df)
 	if *prewarm {
 		start := time.Now()
 		s.Prewarm()

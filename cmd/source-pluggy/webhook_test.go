@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -318,5 +321,80 @@ func TestWebhookReceiverSIGKILLLosesNoAcknowledgedEvent(t *testing.T) {
 	}
 	if ids := logEventIDs(t, dir); ids[len(ids)-1] != "after" {
 		t.Fatalf("last event %s, want after", ids[len(ids)-1])
+	}
+}
+
+func TestWebhookRegisterListDeleteAndDelivery(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	e.fake.AllowLocalWebhooks(true)
+	dir := filepath.Join(t.TempDir(), "log")
+	r := startReceiver(t, dir)
+	cfg := e.config(nil)
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		stdout, stderr, code := st.Exec(t, e.bin, append([]string{"webhook"}, args...)...)
+		all := string(stdout) + string(stderr)
+		if strings.Contains(all, hookSecret) || strings.Contains(all, "rotated-"+hookSecret) {
+			t.Fatalf("webhook %v printed a header value:\n%s", args, all)
+		}
+		return string(stdout), code
+	}
+	count := func(out, action string) int {
+		n := 0
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, action+" ") {
+				n++
+			}
+		}
+		return n
+	}
+
+	out, code := run("register", "--config", cfg, "--url", r.url, "--header", "X-Hook-Token="+hookSecret)
+	if code != 0 || count(out, "created") != len(webhook.Subscribed) {
+		t.Fatalf("first register: exit %d\n%s", code, out)
+	}
+	out, code = run("register", "--config", cfg, "--url", r.url, "--header", "X-Hook-Token="+hookSecret)
+	if code != 0 || count(out, "kept") != len(webhook.Subscribed) {
+		t.Fatalf("second register is not a no-op: exit %d\n%s", code, out)
+	}
+	list, code := run("list", "--config", cfg)
+	lines := strings.Split(strings.TrimSpace(list), "\n")
+	if code != 0 || len(lines) != len(webhook.Subscribed) {
+		t.Fatalf("list: exit %d\n%s", code, list)
+	}
+	first := strings.Fields(lines[0])[0]
+	if out, code := run("delete", "--config", cfg, first); code != 0 || !strings.Contains(out, "deleted "+first) {
+		t.Fatalf("delete: exit %d %s", code, out)
+	}
+	if _, code := run("delete", "--config", cfg, first); code != 1 {
+		t.Fatalf("deleting it again: exit %d, want 1 (WEBHOOK_NOT_FOUND)", code)
+	}
+	out, _ = run("register", "--config", cfg, "--url", r.url, "--header", "X-Hook-Token="+hookSecret)
+	if count(out, "created") != 1 || count(out, "kept") != len(webhook.Subscribed)-1 {
+		t.Fatalf("register after a delete:\n%s", out)
+	}
+	out, _ = run("register", "--config", cfg, "--url", r.url, "--header", "X-Hook-Token=rotated-"+hookSecret, "--update-headers")
+	if count(out, "updated") != len(webhook.Subscribed) {
+		t.Fatalf("register --update-headers:\n%s", out)
+	}
+	id := strings.Fields(strings.Split(out, "\n")[0])[1]
+	if got := e.fake.WebhookHeaders(id)["X-Hook-Token"]; got != "rotated-"+hookSecret {
+		t.Fatalf("headers after --update-headers: %q", got)
+	}
+	out, _ = run("register", "--config", cfg, "--url", r.url, "--header", "X-Hook-Token="+hookSecret, "--update-headers")
+	if _, code := run("register", "--config", cfg, "--url", "not a url"); code != 2 {
+		t.Fatalf("bad --url: exit %d", code)
+	}
+
+	// The fake now delivers its changes to the receiver, with the header.
+	e.fake.DeleteOlder(3, 200*24*time.Hour)
+	e.fake.UpdateInPlace(2)
+	e.fake.AddNew(2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st.Must(t, e.fake.WaitDeliveries(ctx), "deliveries")
+	stats := e.fake.DeliveryStats()
+	if ids := logEventIDs(t, dir); stats.Acknowledged == 0 || len(ids) != stats.Acknowledged || stats.Failed != 0 {
+		t.Fatalf("delivery stats %+v, log holds %d events\n%s", stats, len(ids), r.log())
 	}
 }

@@ -9,8 +9,11 @@ import (
 // HandlerWithAdmin returns Handler plus unauthenticated control endpoints
 // for the standalone binary and for tests that drive the fake over HTTP:
 //
-//	POST /__fake/mutate?kind=new|backdated|post_pending|update|delete&n=N[&age=240h]
+//	POST /__fake/mutate?kind=new|backdated|post_pending|update|delete|delete_old&n=N[&age=240h]
 //	POST /__fake/item-status?itemId=...&status=...[&executionStatus=...]
+//	POST /__fake/webhooks/faults?drop_percent=20&duplicate_every=3&delay=10ms&reorder=true
+//	POST /__fake/webhooks/wait   (returns once every queued delivery is done)
+//	GET  /__fake/webhooks/stats
 //	GET  /__fake/stats
 //	POST /__fake/stats/reset
 //
@@ -20,6 +23,17 @@ func (s *Server) HandlerWithAdmin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /__fake/mutate", s.adminMutate)
 	mux.HandleFunc("POST /__fake/item-status", s.adminItemStatus)
+	mux.HandleFunc("POST /__fake/webhooks/faults", s.adminDeliveryFaults)
+	mux.HandleFunc("POST /__fake/webhooks/wait", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.WaitDeliveries(r.Context()); err != nil {
+			writeAdmin(w, errorReply(http.StatusServiceUnavailable, "", err.Error()))
+			return
+		}
+		writeAdmin(w, jsonReply(http.StatusOK, s.DeliveryStats()))
+	})
+	mux.HandleFunc("GET /__fake/webhooks/stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeAdmin(w, jsonReply(http.StatusOK, s.DeliveryStats()))
+	})
 	mux.HandleFunc("GET /__fake/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeAdmin(w, jsonReply(http.StatusOK, s.Stats()))
 	})
@@ -52,8 +66,11 @@ func (s *Server) adminMutate(w http.ResponseWriter, r *http.Request) {
 	switch kind {
 	case "new":
 		out["ids"] = nonNil(s.AddNew(n))
-	case "backdated":
+	case "backdated", "delete_old":
 		age := 10 * 24 * time.Hour
+		if kind == "delete_old" {
+			age = 90 * 24 * time.Hour
+		}
 		if v := q.Get("age"); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
@@ -62,7 +79,11 @@ func (s *Server) adminMutate(w http.ResponseWriter, r *http.Request) {
 			}
 			age = d
 		}
-		out["ids"] = nonNil(s.AddBackdated(n, age))
+		if kind == "delete_old" {
+			out["ids"] = nonNil(s.DeleteOlder(n, age))
+		} else {
+			out["ids"] = nonNil(s.AddBackdated(n, age))
+		}
 	case "post_pending":
 		oldIDs, newIDs := s.PostPending(n)
 		out["old_ids"], out["new_ids"] = nonNil(oldIDs), nonNil(newIDs)
@@ -71,7 +92,7 @@ func (s *Server) adminMutate(w http.ResponseWriter, r *http.Request) {
 	case "delete":
 		out["ids"] = nonNil(s.Delete(n))
 	default:
-		writeAdmin(w, validationError("kind must be one of new, backdated, post_pending, update, delete"))
+		writeAdmin(w, validationError("kind must be one of new, backdated, post_pending, update, delete, delete_old"))
 		return
 	}
 	writeAdmin(w, jsonReply(http.StatusOK, out))
@@ -93,4 +114,38 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func (s *Server) adminDeliveryFaults(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f DeliveryFaults
+	var err error
+	atoi := func(name string) int {
+		v := q.Get(name)
+		if v == "" || err != nil {
+			return 0
+		}
+		n, e := strconv.Atoi(v)
+		if e != nil || n < 0 {
+			err = e
+			if err == nil {
+				err = strconv.ErrRange
+			}
+		}
+		return n
+	}
+	f.DropPercent = atoi("drop_percent")
+	f.DuplicateEvery = atoi("duplicate_every")
+	if v := q.Get("delay"); v != "" && err == nil {
+		f.Delay, err = time.ParseDuration(v)
+	}
+	if v := q.Get("reorder"); v != "" && err == nil {
+		f.Reorder, err = strconv.ParseBool(v)
+	}
+	if err != nil || f.DropPercent > 100 {
+		writeAdmin(w, validationError("drop_percent (0-100) and duplicate_every are non-negative integers, delay a Go duration, reorder a boolean"))
+		return
+	}
+	s.SetDeliveryFaults(f)
+	writeAdmin(w, jsonReply(http.StatusOK, f))
 }

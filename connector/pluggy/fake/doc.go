@@ -20,8 +20,11 @@
 // the wall clock to make up data.
 //
 // Test scenarios are driven through Go methods rather than HTTP: mutations
-// (AddNew, AddBackdated, PostPending, UpdateInPlace, Delete, SetItemStatus)
-// model how Pluggy re-syncs change data underneath a consumer, and SetFaults
+// (AddNew, AddBackdated, PostPending, UpdateInPlace, Delete, DeleteOlder,
+// SetItemStatus) model how Pluggy re-syncs change data underneath a
+// consumer; each one is also announced to the webhooks registered through
+// /webhooks (webhooks.go), whose deliveries SetDeliveryFaults can drop,
+// duplicate, delay and reorder; and SetFaults
 // injects rate limits, server errors, garbage bodies, dropped connections,
 // slow responses, key revocation and buggy cursors on a reproducible
 // every-Nth-request schedule. HandlerWithAdmin exposes the same controls over

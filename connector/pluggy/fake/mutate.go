@@ -14,20 +14,26 @@ import (
 // fewer ids.
 
 // mutation runs fn with the lock held and every account generated, then
-// re-sorts and re-bounds the accounts fn marked dirty.
-func (s *Server) mutation(fn func(now int64, dirty map[*account]bool)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range s.accounts {
-		a.ensure(s)
-	}
-	dirty := map[*account]bool{}
-	fn(s.opts.Now().UnixMilli(), dirty)
-	for a := range dirty {
-		sortRows(a.rows)
-		a.refreshBounds()
-	}
-	s.cache.clear()
+// re-sorts and re-bounds the accounts fn marked dirty. Once the lock is
+// released, the changes fn recorded go to the registered webhooks.
+func (s *Server) mutation(fn func(now int64, dirty map[*account]bool, ch *changes)) {
+	ch := newChanges()
+	now := s.opts.Now().UnixMilli()
+	func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, a := range s.accounts {
+			a.ensure(s)
+		}
+		dirty := map[*account]bool{}
+		fn(now, dirty, ch)
+		for a := range dirty {
+			sortRows(a.rows)
+			a.refreshBounds()
+		}
+		s.cache.clear()
+	}()
+	s.announce(ch, now)
 }
 
 // newRow draws one row for a dated on dayStart, ingested now.
@@ -45,7 +51,7 @@ func (s *Server) newRow(a *account, dayStart, now int64) txn {
 // account balance; new card rows are PENDING.
 func (s *Server) AddNew(n int) []string {
 	var ids []string
-	s.mutation(func(now int64, dirty map[*account]bool) {
+	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
 		today := now - now%msPerDay
 		for range n {
 			a := s.accounts[s.mutRNG.IntN(len(s.accounts))]
@@ -57,6 +63,8 @@ func (s *Server) AddNew(n int) []string {
 			}
 			a.rows = append(a.rows, row)
 			dirty[a] = true
+			ch.touch(a)
+			ch.created[a] = append(ch.created[a], row)
 			ids = append(ids, row.id.String())
 		}
 	})
@@ -68,7 +76,7 @@ func (s *Server) AddNew(n int) []string {
 // Their balance is null.
 func (s *Server) AddBackdated(n int, age time.Duration) []string {
 	var ids []string
-	s.mutation(func(now int64, dirty map[*account]bool) {
+	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
 		when := now - age.Milliseconds()
 		for range n {
 			a := s.accounts[s.mutRNG.IntN(len(s.accounts))]
@@ -76,6 +84,8 @@ func (s *Server) AddBackdated(n int, age time.Duration) []string {
 			row.flags &^= flagBalance
 			a.rows = append(a.rows, row)
 			dirty[a] = true
+			ch.touch(a)
+			ch.created[a] = append(ch.created[a], row)
 			ids = append(ids, row.id.String())
 		}
 	})
@@ -132,7 +142,7 @@ func removeRows(dirty map[*account]bool, del map[uuid]bool) {
 // sometimes changes slightly. Nothing links old and new ids except the
 // returned slices, which are index-aligned.
 func (s *Server) PostPending(n int) (oldIDs, newIDs []string) {
-	s.mutation(func(now int64, dirty map[*account]bool) {
+	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
 		picked := s.choose(s.candidates(func(a *account, t *txn) bool {
 			return t.flags&flagPending != 0 && t.date <= now
 		}), n)
@@ -158,6 +168,9 @@ func (s *Server) PostPending(n int) (oldIDs, newIDs []string) {
 			}
 			del[old.id] = true
 			dirty[ref.a] = true
+			ch.touch(ref.a)
+			ch.deleted[ref.a] = append(ch.deleted[ref.a], old.id.String())
+			ch.created[ref.a] = append(ch.created[ref.a], row)
 			added = append(added, row)
 			owners = append(owners, ref.a)
 			oldIDs = append(oldIDs, old.id.String())
@@ -180,7 +193,7 @@ var updateSuffixes = []string{" - São Paulo BR", " - Rio de Janeiro BR", " - Be
 // in-place update, which createdAtFrom does not reveal.
 func (s *Server) UpdateInPlace(n int) []string {
 	var ids []string
-	s.mutation(func(now int64, dirty map[*account]bool) {
+	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
 		picked := s.choose(s.candidates(func(a *account, t *txn) bool {
 			return t.date >= now-5*msPerDay && t.date <= now
 		}), n)
@@ -193,6 +206,8 @@ func (s *Server) UpdateInPlace(n int) []string {
 			}
 			t.category = c
 			t.updatedAt = now
+			ch.touch(ref.a)
+			ch.updated[ref.a] = append(ch.updated[ref.a], t.id.String())
 			ids = append(ids, t.id.String())
 		}
 	})
@@ -201,18 +216,29 @@ func (s *Server) UpdateInPlace(n int) []string {
 
 // Delete removes up to n rows dated within the last 7 days (not future
 // installments) and returns their ids: plain deletions, visible to a
-// consumer only by re-reading a window and diffing ids.
+// consumer only by re-reading a window and diffing ids, or by webhook.
 func (s *Server) Delete(n int) []string {
+	return s.deleteWhere(n, func(now int64, t *txn) bool { return t.date >= now-7*msPerDay && t.date <= now })
+}
+
+// DeleteOlder removes up to n rows dated more than age ago: deletions no
+// re-read window reaches (Pluggy fixing an improper deletion, a bank
+// dropping an old duplicate), which only the webhook reveals.
+func (s *Server) DeleteOlder(n int, age time.Duration) []string {
+	return s.deleteWhere(n, func(now int64, t *txn) bool { return t.date < now-age.Milliseconds() })
+}
+
+func (s *Server) deleteWhere(n int, pred func(now int64, t *txn) bool) []string {
 	var ids []string
-	s.mutation(func(now int64, dirty map[*account]bool) {
-		picked := s.choose(s.candidates(func(a *account, t *txn) bool {
-			return t.date >= now-7*msPerDay && t.date <= now
-		}), n)
+	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
+		picked := s.choose(s.candidates(func(a *account, t *txn) bool { return pred(now, t) }), n)
 		del := map[uuid]bool{}
 		for _, ref := range picked {
 			id := ref.a.rows[ref.i].id
 			del[id] = true
 			dirty[ref.a] = true
+			ch.touch(ref.a)
+			ch.deleted[ref.a] = append(ch.deleted[ref.a], id.String())
 			ids = append(ids, id.String())
 		}
 		removeRows(dirty, del)

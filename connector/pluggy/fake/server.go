@@ -56,6 +56,8 @@ type Server struct {
 	stats       Stats
 	handler     http.Handler
 	handlerOnce sync.Once
+
+	webhooks webhookState // webhooks.go
 }
 
 // Stats counts requests served since New or the last ResetStats.
@@ -98,6 +100,7 @@ func New(o Options) *Server {
 		s.jwtSecret[i] = byte(secret.Uint32())
 	}
 	s.faults.Store(&Faults{})
+	s.hooksInit()
 	s.build()
 	return s
 }
@@ -223,6 +226,11 @@ func (s *Server) routes() http.Handler {
 	handle("GET /identity/{id}", true, s.handleIdentityByID)
 	handle("GET /consents", true, s.handleConsents)
 	handle("GET /consents/{id}", true, s.handleConsent)
+	handle("GET /webhooks", true, s.handleListWebhooks)
+	handle("POST /webhooks", true, s.handleCreateWebhook)
+	handle("GET /webhooks/{id}", true, s.handleGetWebhook)
+	handle("PATCH /webhooks/{id}", true, s.handlePatchWebhook)
+	handle("DELETE /webhooks/{id}", true, s.handleDeleteWebhook)
 	mux.Handle("/", s.wrap(routeUnmatched, false, func(r *http.Request) *reply {
 		return errorReply(http.StatusNotFound, "", "Cannot "+r.Method+" "+r.URL.Path)
 	}))
