@@ -43,7 +43,7 @@ COPY out/container/rootfs/ /rootfs/
 FROM ${ROOTFS:-build} AS rootfs
 
 # 2. The same files on a base with a shell, for schedulers that need one to
-# keep state between runs (see README, "Container image").
+# keep state between runs (see docs/operations.md, "Kubernetes").
 FROM ${CRON_BASE_IMAGE} AS cron
 ARG VERSION
 COPY --from=rootfs /rootfs/ /

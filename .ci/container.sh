@@ -228,7 +228,7 @@ echo "   $n_schema SCHEMA, $n_record RECORD, $n_state STATE messages"
 $B rm "$ctr" >/dev/null
 ctr=
 
-# --- the cron target: the README's Kubernetes CronJob script, twice --------------
+# --- the cron target: docs/operations.md's Kubernetes CronJob script, twice --------------
 step "building a local busybox base from busybox-static, then the cron target"
 bctr=$($B from scratch)
 ctr=$bctr
@@ -241,7 +241,7 @@ $B bud --isolation chroot --target cron --build-arg ROOTFS=prebuilt --build-arg 
 	--build-arg VERSION="$version" -t "$cron_image" -f Dockerfile . >"$work/bud-cron.log" 2>&1 || { cat "$work/bud-cron.log"; fail "buildah bud --target cron"; }
 ctr=$($B from "$cron_image")
 
-# The script of the CronJob in README.md ("Container image"), word for word;
+# The script of the CronJob in docs/operations.md ("Kubernetes"), word for word;
 # /data is its volume and /etc/pluggy its config Secret.
 cat >"$work/data/sync.sh" <<'EOF'
 set -u

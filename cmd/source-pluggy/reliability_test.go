@@ -14,7 +14,7 @@ import (
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
-// The tests in this file prove the README's "Reliability" table: each runs
+// The tests in this file prove docs/reliability.md's table: each runs
 // the built binary against the fake with one fault switched on and checks
 // how the connector reacts, through everything it prints.
 
@@ -99,7 +99,7 @@ type failure struct {
 	mention []string
 }
 
-// expectFailure asserts a read that failed as the README says: exit 1; the
+// expectFailure asserts a read that failed as docs/reliability.md says: exit 1; the
 // streams in failed end INCOMPLETE with an ERROR trace of their type naming
 // what failed; every stream in complete ends COMPLETE; and a final summary
 // ERROR trace names the failed streams.

@@ -1,7 +1,7 @@
 package parquet
 
 // DuckDB reads the files of a real run and its answers, including the
-// README's report, equal what the JSON records of the same run say.
+// report in docs/parquet.md, equal what the JSON records of the same run say.
 //
 // DuckDB is not a Go dependency: the test drives the npm package
 // @duckdb/node-api (which ships DuckDB's binary) with node, and is skipped
@@ -40,7 +40,7 @@ const { DuckDBInstance } = require('@duckdb/node-api');
 })().catch(e => { console.error(e); process.exit(1); });
 `
 
-// ReadmeSpendingQuery is the README's "spending by category per month"
+// ReadmeSpendingQuery is docs/parquet.md's "spending by category per month"
 // report; %s is the directory given to --parquet-dir.
 const readmeSpendingQuery = `
 with transactions as (
@@ -161,7 +161,7 @@ func TestDuckDBReadsTheFiles(t *testing.T) {
 		}
 	}
 
-	// The README's report, against the same computed from the JSON.
+	// docs/parquet.md's report, against the same computed from the JSON.
 	report := duckdb(t, modules, strings.ReplaceAll(sprintf(readmeSpendingQuery, dir), "\t", "  "))
 	want := map[[2]string]*big.Rat{}
 	count := map[[2]string]int{}
