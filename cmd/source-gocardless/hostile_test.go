@@ -98,3 +98,39 @@ func TestRedirectsLeakNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeBodiesStayInBudget: every account's transactions answered with a
+// 200 MB body (announced or not) or an endless one, four accounts at once:
+// the stream fails with an error naming the endpoint and the oversized
+// body, and the process never comes near a 512 MiB pod's limit.
+func TestHugeBodiesStayInBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		size     int64
+		announce bool
+	}{
+		{"200 MB bodies, announced", 200 << 20, true},
+		{"200 MB bodies, chunked", 200 << 20, false},
+		{"endless bodies", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newAttackedEnv(t, fake.Options{Requisitions: 3, TransactionsPerAccount: 5}, false, func(h http.Handler) http.Handler {
+				return st.Bomb(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/transactions/") }, tc.size, tc.announce)
+			})
+			r := e.run(e.catalog(true, "transactions"), nil)
+			t.Logf("peak RSS %d MiB", r.MaxRSS>>20)
+			if r.MaxRSS > (512<<20)*3/4 {
+				t.Errorf("peak RSS %d MiB; a 512 MiB pod needs headroom", r.MaxRSS>>20)
+			}
+			if st := r.Statuses()["transactions"]; len(st) == 0 || st[len(st)-1] != protocol.Incomplete {
+				t.Errorf("transactions ended %v, want INCOMPLETE", st)
+			}
+			if len(errorsMention(r, "/transactions/", "far larger than any real")) == 0 {
+				for _, et := range r.ErrorTraces() {
+					t.Logf("%s: %s", et.FailureType, et.Message)
+				}
+				t.Error("no error names the endpoint and the oversized body")
+			}
+		})
+	}
+}

@@ -103,3 +103,51 @@ func TestRedirectsLeakNothing(t *testing.T) {
 		})
 	}
 }
+
+// podLimit is the memory limit of the README's Kubernetes example: a hostile
+// or broken server must never push a read past it.
+const podLimit = 512 << 20
+
+// TestHugeBodiesStayInBudget: every account's transactions answered with a
+// 200 MB page (Content-Length announced or not) or an endless one, at the
+// default concurrency: the stream fails with an error naming the endpoint
+// and the oversized page (a system_error, or a transient one when the
+// bodies read at once passed the process's budget), and the process never
+// comes near the pod's memory limit.
+func TestHugeBodiesStayInBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		size     int64
+		announce bool
+	}{
+		{"200 MB pages, announced", 200 << 20, true},
+		{"200 MB pages, chunked", 200 << 20, false},
+		{"endless pages", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newAttackedEnv(t, fake.Options{Items: 2, AccountsPerItem: 4}, false, func(h http.Handler) http.Handler {
+				return st.Bomb(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, tc.size, tc.announce)
+			})
+			r := e.readWith(fastRetries, e.catalog(true, "transactions"))
+			t.Logf("peak RSS %d MiB", r.MaxRSS>>20)
+			if r.MaxRSS > podLimit*3/4 {
+				t.Errorf("peak RSS %d MiB; a 512 MiB pod needs headroom", r.MaxRSS>>20)
+			}
+			if st := r.Statuses()["transactions"]; len(st) == 0 || st[len(st)-1] != protocol.Incomplete {
+				t.Errorf("transactions ended %v, want INCOMPLETE", st)
+			}
+			var named bool
+			for _, et := range r.ErrorTraces() {
+				if strings.Contains(et.Message, "GET /v2/transactions") && strings.Contains(et.Message, "far larger than any real") && et.FailureType != protocol.ConfigError {
+					named = true
+				}
+			}
+			if !named {
+				for _, et := range r.ErrorTraces() {
+					t.Logf("%s: %s", et.FailureType, et.Message)
+				}
+				t.Errorf("no system_error names the endpoint and the oversized page")
+			}
+		})
+	}
+}

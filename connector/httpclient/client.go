@@ -39,8 +39,12 @@ type Client struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// Timeout bounds each attempt, headers and body included.
 	Timeout time.Duration
-	// MaxBody bounds a response body.
+	// MaxBody bounds a response body: far more than any real page, and a
+	// body over it is a *TooLargeError, not retried.
 	MaxBody int64
+	// Budget bounds the bodies held at once by every Client sharing it
+	// (New gives Bodies, the process's); nil means no bound beyond MaxBody.
+	Budget *Budget
 	// Pacer, if set, spaces requests per route before they are sent.
 	Pacer *Pacer
 	// OnRateLimited is told when a 429 makes the client wait until resetAt.
@@ -71,7 +75,8 @@ func New(secrets *secret.Redactor) *Client {
 		BaseBackoff:         500 * time.Millisecond,
 		MaxBackoff:          30 * time.Second,
 		Timeout:             60 * time.Second,
-		MaxBody:             256 << 20,
+		MaxBody:             64 << 20,
+		Budget:              Bodies,
 		Secrets:             secrets,
 	}
 }
@@ -104,6 +109,7 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	held   int64 // what Body holds of the Budget until Do returns
 }
 
 // Do sends req until it succeeds, fails for good, or ctx ends. A non-2xx
@@ -111,6 +117,11 @@ type Response struct {
 // or a *TransportError.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	var transient, limited int
+	// held is the current attempt's share of the Budget, given back once
+	// its body is done with: before a retry's wait, or when Do returns
+	// (after Accept has decoded it).
+	var held int64
+	defer func() { c.Budget.give(held) }()
 	for {
 		if c.Pacer != nil {
 			if err := c.Pacer.Wait(ctx, req.Route); err != nil {
@@ -118,6 +129,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			}
 		}
 		resp, err := c.once(ctx, req)
+		if resp != nil {
+			held = resp.held
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -139,8 +153,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			wait = c.backoff(transient)
 		case err != nil:
 			var re *RedirectError
-			if errors.As(err, &re) {
-				return nil, err // the same request would get the same redirect
+			var big *TooLargeError
+			if errors.As(err, &re) || errors.As(err, &big) {
+				return nil, err // the same request would get the same answer
 			}
 			if !req.Idempotent || transient >= c.MaxRetries {
 				return nil, c.scrub(err)
@@ -181,6 +196,8 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		if c.OnRetry != nil {
 			c.OnRetry(ctx, req, transient+limited, wait, c.scrub(err))
 		}
+		c.Budget.give(held)
+		held = 0
 		if err := c.doSleep(ctx, wait); err != nil {
 			return nil, err
 		}
@@ -223,39 +240,16 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {
 		return nil, redirectError(req.Route, hr, resp, c.Secrets)
 	}
-	b, err := readBody(resp, c.MaxBody)
+	b, held, err := readBody(resp, c.MaxBody, c.Budget)
 	if err != nil {
+		c.Budget.give(held)
+		var big errTooLarge
+		if errors.As(err, &big) {
+			return nil, &TooLargeError{Route: req.Route, Limit: c.MaxBody, Announced: big.announced}
+		}
 		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("reading response body: %w", stripURL(err))}
 	}
-	if int64(len(b)) > c.MaxBody {
-		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("response body larger than %d bytes", c.MaxBody)}
-	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
-}
-
-// readBody reads a body of at most limit+1 bytes. With a Content-Length it
-// reads into one buffer of that size: io.ReadAll's doubling copied a 360 KB
-// transactions page about ten times over, ~12% of a read's CPU.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	r := io.LimitReader(resp.Body, limit+1)
-	n := resp.ContentLength
-	if n <= 0 || n > limit {
-		return io.ReadAll(r)
-	}
-	b := make([]byte, 0, n+1) // +1: room to see EOF without growing
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // longer than announced; the limit still holds
-		}
-		m, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+m]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b, held: held}, nil
 }
 
 // stripURL drops the URL from *url.Error: it may carry query values, and the

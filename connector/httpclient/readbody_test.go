@@ -21,12 +21,18 @@ func TestReadBody(t *testing.T) {
 		{"unknown length", -1, 1 << 20, 10000, false},
 		{"announced short", 5000, 1 << 20, 10000, false}, // read on past it: the caller checks the limit
 		{"announced long", 20000, 1 << 20, 10000, false},
-		{"over the limit, announced", 10000, 100, 101, false},
-		{"over the limit, unknown", -1, 100, 101, false},
+		{"over the limit, announced", 10000, 100, 0, true},
+		{"over the limit, unknown", -1, 100, 0, true},
+		{"over the limit, announced short", 50, 100, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: tc.length}
-			b, err := readBody(resp, tc.limit)
+			budget := NewBudget(1 << 20)
+			b, held, err := readBody(resp, tc.limit, budget)
+			budget.give(held)
+			if budget.used != 0 {
+				t.Errorf("%d bytes of the budget not given back", budget.used)
+			}
 			if (err != nil) != tc.wantErr || len(b) != tc.want || !bytes.Equal(b, []byte(body[:len(b)])) {
 				t.Fatalf("read %d bytes, err %v; want %d", len(b), err, tc.want)
 			}
@@ -34,7 +40,7 @@ func TestReadBody(t *testing.T) {
 	}
 	// A body cut off before its Content-Length is an error.
 	resp := &http.Response{Body: io.NopCloser(io.MultiReader(strings.NewReader("abc"), errReader{})), ContentLength: 10}
-	if _, err := readBody(resp, 1<<20); err == nil {
+	if _, _, err := readBody(resp, 1<<20, nil); err == nil {
 		t.Error("no error for a body cut off mid-way")
 	}
 }
@@ -51,7 +57,7 @@ func BenchmarkReadBody(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		resp := &http.Response{Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
-		if _, err := readBody(resp, 256<<20); err != nil {
+		if _, _, err := readBody(resp, 256<<20, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -92,4 +94,36 @@ func TrustTLS(t *testing.T, srv *httptest.Server) {
 		t.Fatal(err)
 	}
 	t.Setenv("SSL_CERT_FILE", p)
+}
+
+// Bomb answers the requests match picks with a 200 JSON body of size bytes
+// that never closes its "results" array, announcing its length when
+// announce is set; size < 0 sends an endless body (until the client hangs
+// up). Others go to next.
+func Bomb(next http.Handler, match func(*http.Request) bool, size int64, announce bool) http.Handler {
+	chunk := []byte(strings.Repeat(`{"id":"00000000-0000-0000-0000-000000000000","description":"x"},`, 1024))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !match(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if announce && size >= 0 {
+			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		}
+		w.WriteHeader(http.StatusOK)
+		head := []byte(`{"results":[`)
+		if _, err := w.Write(head); err != nil {
+			return
+		}
+		for sent := int64(len(head)); size < 0 || sent < size; sent += int64(len(chunk)) {
+			part := chunk
+			if size >= 0 && int64(len(part)) > size-sent {
+				part = part[:size-sent]
+			}
+			if _, err := w.Write(part); err != nil {
+				return
+			}
+		}
+	})
 }

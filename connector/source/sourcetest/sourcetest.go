@@ -69,13 +69,24 @@ func Build(t testing.TB, name string) string {
 type Result struct {
 	Stdout, Stderr []byte
 	Code           int
-	Messages       []protocol.Message
-	Lines          [][]byte
+	// MaxRSS is the run's peak resident memory in bytes (-1 where the
+	// system does not say; 0 for output parsed with Parse).
+	MaxRSS   int64
+	Messages []protocol.Message
+	Lines    [][]byte
 }
 
 // Exec runs bin with args under a 2-minute limit and returns what it
 // printed and its exit code; it fails the test only if bin could not run.
 func Exec(t testing.TB, bin string, args ...string) (stdout, stderr []byte, code int) {
+	t.Helper()
+	stdout, stderr, code, _ = execute(t, bin, args...)
+	return stdout, stderr, code
+}
+
+// execute is Exec, also returning the process's peak resident memory in
+// bytes (-1 where the system does not say).
+func execute(t testing.TB, bin string, args ...string) (stdout, stderr []byte, code int, rss int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -91,7 +102,7 @@ func Exec(t testing.TB, bin string, args ...string) (stdout, stderr []byte, code
 	default:
 		t.Fatalf("running %s %v: %v", bin, args, err)
 	}
-	return out.Bytes(), errb.Bytes(), code
+	return out.Bytes(), errb.Bytes(), code, maxRSS(cmd)
 }
 
 // Run runs bin with args (see Exec) and parses stdout as protocol messages,
@@ -99,7 +110,7 @@ func Exec(t testing.TB, bin string, args ...string) (stdout, stderr []byte, code
 func Run(t testing.TB, bin string, args ...string) *Result {
 	t.Helper()
 	r := &Result{}
-	r.Stdout, r.Stderr, r.Code = Exec(t, bin, args...)
+	r.Stdout, r.Stderr, r.Code, r.MaxRSS = execute(t, bin, args...)
 	r.parse(t)
 	return r
 }

@@ -1,0 +1,98 @@
+package httpclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// TestHugeAndEndlessBodies: a body over MaxBody, announced or not, ends
+// for good with a system error naming the route, without a retry and
+// without reading past the limit; an endless body is cut at the limit.
+func TestHugeAndEndlessBodies(t *testing.T) {
+	var served sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := served.LoadOrStore(r.URL.Path, new(int))
+		*n.(*int)++
+		switch r.URL.Path {
+		case "/announced":
+			w.Header().Set("Content-Length", "1000000000")
+			w.Write(bytes.Repeat([]byte("x"), 1<<16))
+		case "/chunked":
+			w.Write(bytes.Repeat([]byte("x"), 3<<20))
+		case "/endless":
+			chunk := bytes.Repeat([]byte(`{"results":[`), 1<<12)
+			for {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/announced", "/chunked", "/endless"} {
+		c := fastClient(nil)
+		c.MaxBody = 1 << 20
+		c.Budget = NewBudget(4 << 20)
+		_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL + path, Route: "GET " + path, Idempotent: true})
+		var big *TooLargeError
+		if !errors.As(err, &big) || !strings.Contains(err.Error(), "GET "+path) || big.FailureType() != protocol.SystemError {
+			t.Errorf("%s: err = %v, want a *TooLargeError naming the route", path, err)
+		}
+		if n, _ := served.Load(path); *n.(*int) != 1 {
+			t.Errorf("%s: asked %d times, want once", path, *n.(*int))
+		}
+		if c.Budget.used != 0 {
+			t.Errorf("%s: %d bytes of the budget not given back", path, c.Budget.used)
+		}
+	}
+}
+
+// TestBudgetIsShared: bodies read at once share one budget; one that would
+// pass it fails (transiently), and everything is given back after Do.
+func TestBudgetIsShared(t *testing.T) {
+	budget := NewBudget(1 << 20)
+	if !budget.take(900 << 10) {
+		t.Fatal("could not take 900 KiB of 1 MiB")
+	}
+	resp := &http.Response{Body: io.NopCloser(bytes.NewReader(make([]byte, 200<<10))), ContentLength: 200 << 10}
+	_, held, err := readBody(resp, 1<<20, budget)
+	var eb errBudget
+	if !errors.As(err, &eb) || held != 0 {
+		t.Fatalf("err = %v, held %d; want the budget error", err, held)
+	}
+	budget.give(900 << 10)
+	resp = &http.Response{Body: io.NopCloser(bytes.NewReader(make([]byte, 200<<10))), ContentLength: -1}
+	b, held, err := readBody(resp, 1<<20, budget)
+	if err != nil || len(b) != 200<<10 || held != budget.used || held < 200<<10 {
+		t.Fatalf("read %d bytes holding %d (budget used %d): %v", len(b), held, budget.used, err)
+	}
+	budget.give(held)
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	c := fastClient(nil)
+	c.Budget = budget
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /", Idempotent: true, Accept: func([]byte) error { return nil }}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if budget.used != 0 {
+		t.Fatalf("%d bytes of the budget not given back", budget.used)
+	}
+}
