@@ -502,7 +502,7 @@ func TestDemoCommand(t *testing.T) {
 	bin := st.Build(t, "source-pluggy")
 	dir := t.TempDir()
 	r := runPlain(t, bin, "demo", "--out", dir)
-	for _, want := range []string{"transactions", "new rows", "back-dated rows", "re-posted pending rows", "rows updated in place"} {
+	for _, want := range []string{"transactions", "new rows", "back-dated rows", "re-posted pending rows", "rows updated in place", "source-pluggy connect --config"} {
 		if !strings.Contains(r, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, r)
 		}

@@ -29,7 +29,7 @@ func main() {
 
 func newRunner() *source.Runner {
 	r := &source.Runner{Source: pluggy.Source{}}
-	r.Extra = []source.Command{pluggy.DemoCommand(r), pluggy.WebhookCommand(r), singer.Command(r, "tap-pluggy")}
+	r.Extra = []source.Command{pluggy.DemoCommand(r), pluggy.ConnectCommand(r), pluggy.WebhookCommand(r), singer.Command(r, "tap-pluggy")}
 	r.SinkFlags = func(fs *pflag.FlagSet) func([]source.Stream) (source.Sinks, bool, error) {
 		return parquet.Flags(fs, source.Version)
 	}

@@ -89,7 +89,8 @@ func demo(ctx context.Context, d *source.Demo, items, txns int) error {
 	d.Expect("back-dated rows", backdated, got)
 	d.Expect("re-posted pending rows (new ids)", newIDs, got)
 	d.Expect("rows updated in place", updated, got)
-	fmt.Fprintf(d.Stdout, "\nNext: `source-pluggy discover --config %s`, or point the config at https://api.pluggy.ai with your own keys.\n", d.Path("config.json"))
+	fmt.Fprintf(d.Stdout, "\nNext: `source-pluggy discover --config %s`, or point the config at https://api.pluggy.ai with your own keys\n"+
+		"and connect your bank in the browser: `source-pluggy connect --config CONFIG --write` (see docs/connect.md).\n", d.Path("config.json"))
 	return nil
 }
 

@@ -45,8 +45,24 @@ const consentWarning = 7 * 24 * time.Hour
 // warnConsent logs a WARN for an item whose consent expires within
 // consentWarning or has expired.
 func (c *conn) warnConsent(it item) {
-	if it.ConsentExpiresAt == nil || *it.ConsentExpiresAt == "" {
+	exp, ok := consentExpiry(it)
+	if !ok {
 		return
+	}
+	left := exp.Sub(c.now())
+	switch {
+	case left <= 0:
+		c.env.Log.Warnf("item %s: its Open Finance consent expired at %s; Pluggy no longer syncs it, so its data is stale until the user renews consent: source-pluggy connect --config CONFIG --update %s", it.ID, *it.ConsentExpiresAt, it.ID)
+	case left <= consentWarning:
+		c.env.Log.Warnf("item %s: its Open Finance consent expires at %s (in %.1f days); the user must renew it before then or Pluggy stops syncing the item: source-pluggy connect --config CONFIG --update %s", it.ID, *it.ConsentExpiresAt, left.Hours()/24, it.ID)
+	}
+}
+
+// consentExpiry is when the item's Open Finance consent expires; ok is
+// false when it has none (or an unreadable one).
+func consentExpiry(it item) (time.Time, bool) {
+	if it.ConsentExpiresAt == nil || *it.ConsentExpiresAt == "" {
+		return time.Time{}, false
 	}
 	exp, err := time.Parse(time.RFC3339Nano, *it.ConsentExpiresAt)
 	if err != nil {
@@ -54,14 +70,8 @@ func (c *conn) warnConsent(it item) {
 			exp, err = time.Parse(time.DateOnly, d)
 		}
 		if err != nil {
-			return
+			return time.Time{}, false
 		}
 	}
-	left := exp.Sub(c.now())
-	switch {
-	case left <= 0:
-		c.env.Log.Warnf("item %s: its Open Finance consent expired at %s; Pluggy no longer syncs it, so its data is stale until the user renews consent", it.ID, *it.ConsentExpiresAt)
-	case left <= consentWarning:
-		c.env.Log.Warnf("item %s: its Open Finance consent expires at %s (in %.1f days); the user must renew it before then or Pluggy stops syncing the item", it.ID, *it.ConsentExpiresAt, left.Hours()/24)
-	}
+	return exp, true
 }

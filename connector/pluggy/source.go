@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
@@ -108,14 +109,35 @@ func (c *conn) Check(ctx context.Context) error {
 	if _, _, err := c.client.key(ctx); err != nil {
 		return c.unreachable(err)
 	}
+	var act []string
 	for _, id := range c.cfg.ItemIDs {
 		// Not c.item: a check neither triggers an item update nor logs
 		// (it prints exactly one message).
-		if _, _, err := c.fetchItem(ctx, id); err != nil {
+		_, it, err := c.fetchItem(ctx, id)
+		if err != nil {
 			return c.unreachable(err)
 		}
+		if why := c.needsReauth(it); why != "" {
+			act = append(act, fmt.Sprintf("item %s %s: run `source-pluggy connect --config CONFIG --update %s`", it.ID, why, it.ID))
+		}
+	}
+	if len(act) > 0 {
+		return &source.Advisory{Msg: "The config works, but re-authenticate: " + strings.Join(act, "; ")}
 	}
 	return nil
+}
+
+// needsReauth says why an item needs its user to log in again (its status,
+// or a consent that expires within consentWarning), or "" when it does not.
+func (c *conn) needsReauth(it item) string {
+	switch it.Status {
+	case "LOGIN_ERROR", "OUTDATED", "WAITING_USER_INPUT", "WAITING_USER_ACTION":
+		return "is " + it.Status
+	}
+	if exp, ok := consentExpiry(it); ok && exp.Sub(c.now()) <= consentWarning {
+		return "has an Open Finance consent expiring at " + *it.ConsentExpiresAt
+	}
+	return ""
 }
 
 func (c *conn) unreachable(err error) error {
@@ -162,7 +184,7 @@ func (c *conn) fetchItem(ctx context.Context, id string) (json.RawMessage, item,
 func (c *conn) warnItem(it item) {
 	switch it.Status {
 	case "LOGIN_ERROR", "OUTDATED", "WAITING_USER_INPUT", "WAITING_USER_ACTION":
-		c.env.Log.Warnf("item %s is %s (executionStatus %s): its last synced data is read, but it may be stale until the user reconnects it in Pluggy", it.ID, it.Status, it.ExecutionStatus)
+		c.env.Log.Warnf("item %s is %s (executionStatus %s): its last synced data is read, but it may be stale until the user re-authenticates it: source-pluggy connect --config CONFIG --update %s", it.ID, it.Status, it.ExecutionStatus, it.ID)
 	}
 	c.warnConsent(it)
 }

@@ -28,6 +28,18 @@ type item struct {
 	Status           string  `json:"status"`
 	ExecutionStatus  string  `json:"executionStatus"`
 	ConsentExpiresAt *string `json:"consentExpiresAt"`
+	// Connector is the institution, kept raw so an unexpected shape never
+	// fails an item; connect prints its name.
+	Connector json.RawMessage `json:"connector"`
+}
+
+// connectorName is the item's connector name, or "" when it has none.
+func (it item) connectorName() string {
+	var c struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(it.Connector, &c)
+	return c.Name
 }
 
 // account is what the connector reads of an Account.

@@ -223,7 +223,10 @@ func (r *Runner) check(ctx context.Context, args []string, w *protocol.Writer, s
 	}
 	status := func(err error) int {
 		cs := &protocol.ConnectionStatus{Status: protocol.StatusSucceeded}
-		if err != nil {
+		var adv *Advisory
+		if errors.As(err, &adv) {
+			cs.Message = adv.Msg
+		} else if err != nil {
 			cs = &protocol.ConnectionStatus{Status: protocol.StatusFailed, Message: userMessage(err)}
 		}
 		if werr := w.Send(&protocol.Message{Type: protocol.TypeConnectionStatus, ConnectionStatus: cs}); werr != nil {

@@ -37,6 +37,7 @@ type item struct {
 	consentExpiresAt  int64 // 0 = null
 	pendingPolls      int   // GET polls left in UPDATING after a PATCH
 	lastPatchAt       int64 // 0 = never patched
+	loginError        bool  // the update in progress ends in LOGIN_ERROR
 	accounts          []*account
 	investments       []*investment
 	loans             []*loanJSON
@@ -172,49 +173,57 @@ var owners = []struct{ name, doc string }{
 func (s *Server) build() {
 	o := s.opts
 	meta := rand.New(rand.NewPCG(o.Seed, 0x6d657461))
-	now := s.genNow
-	today := now - now%msPerDay
 	s.itemsByID = map[uuid]*item{}
 	s.accountsByID = map[uuid]*account{}
 	s.billsByID = map[uuid]*bill{}
 	s.investmentsByID = map[uuid]*investment{}
 	for i := range o.Items {
-		it := &item{idx: i, id: newUUID(meta)}
-		it.idStr = it.id.String()
-		ow := owners[i%len(owners)]
-		it.owner, it.taxNumber = ow.name, ow.doc
-		if it.taxNumber == "" {
-			it.taxNumber = cpf(meta)
-		}
-		it.clientUserID = "user-" + strconv.Itoa(42+i)
-		it.createdAt = today - int64(150+meta.IntN(200))*msPerDay + meta.Int64N(msPerDay)
-		it.lastUpdatedAt = max(it.createdAt, now-int64(10+meta.IntN(600))*msPerMinute-meta.Int64N(msPerMinute))
-		it.updatedAt = it.lastUpdatedAt + 28
-		it.nextAutoSyncAt = it.lastUpdatedAt - it.lastUpdatedAt%msPerSecond + msPerDay
-		switch {
-		case i == 0:
-			it.consentExpiresAt = now - now%msPerSecond + 3*msPerDay
-		case i%2 == 0:
-			it.consentExpiresAt = now - now%msPerSecond + 200*msPerDay
-		}
-		it.status, it.execState = "UPDATED", "SUCCESS"
-		if i < len(o.ItemStatuses) && o.ItemStatuses[i] != "" {
-			st, ex, _ := strings.Cut(o.ItemStatuses[i], ":")
-			it.status, it.execState = st, ex
-			if ex == "" {
-				it.execState = defaultExecutionStatus(st)
-			}
-		}
-		s.items = append(s.items, it)
-		s.itemsByID[it.id] = it
-		for j := range o.AccountsPerItem {
-			a := s.buildAccount(meta, it, j, len(s.accounts))
-			it.accounts = append(it.accounts, a)
-			s.accounts = append(s.accounts, a)
-			s.accountsByID[a.id] = a
-		}
-		s.buildProducts(meta, it)
+		s.buildItem(meta, i, i < len(o.ItemStatuses) && o.ItemStatuses[i] != "")
 	}
+}
+
+// buildItem generates item i with its accounts and products from meta and
+// adds it to the dataset. withStatus applies Options.ItemStatuses[i].
+func (s *Server) buildItem(meta *rand.Rand, i int, withStatus bool) *item {
+	o := s.opts
+	now := s.genNow
+	today := now - now%msPerDay
+	it := &item{idx: i, id: newUUID(meta)}
+	it.idStr = it.id.String()
+	ow := owners[i%len(owners)]
+	it.owner, it.taxNumber = ow.name, ow.doc
+	if it.taxNumber == "" {
+		it.taxNumber = cpf(meta)
+	}
+	it.clientUserID = "user-" + strconv.Itoa(42+i)
+	it.createdAt = today - int64(150+meta.IntN(200))*msPerDay + meta.Int64N(msPerDay)
+	it.lastUpdatedAt = max(it.createdAt, now-int64(10+meta.IntN(600))*msPerMinute-meta.Int64N(msPerMinute))
+	it.updatedAt = it.lastUpdatedAt + 28
+	it.nextAutoSyncAt = it.lastUpdatedAt - it.lastUpdatedAt%msPerSecond + msPerDay
+	switch {
+	case i == 0:
+		it.consentExpiresAt = now - now%msPerSecond + 3*msPerDay
+	case i%2 == 0:
+		it.consentExpiresAt = now - now%msPerSecond + 200*msPerDay
+	}
+	it.status, it.execState = "UPDATED", "SUCCESS"
+	if withStatus {
+		st, ex, _ := strings.Cut(o.ItemStatuses[i], ":")
+		it.status, it.execState = st, ex
+		if ex == "" {
+			it.execState = defaultExecutionStatus(st)
+		}
+	}
+	s.items = append(s.items, it)
+	s.itemsByID[it.id] = it
+	for j := range o.AccountsPerItem {
+		a := s.buildAccount(meta, it, j, len(s.accounts))
+		it.accounts = append(it.accounts, a)
+		s.accounts = append(s.accounts, a)
+		s.accountsByID[a.id] = a
+	}
+	s.buildProducts(meta, it)
+	return it
 }
 
 func (s *Server) buildAccount(meta *rand.Rand, it *item, j, idx int) *account {

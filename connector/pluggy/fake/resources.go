@@ -87,6 +87,9 @@ func (s *Server) handleGetItem(r *http.Request) *reply {
 	if it.status == "UPDATING" && it.lastPatchAt != 0 {
 		now := s.opts.Now().UnixMilli()
 		it.status, it.execState = "UPDATED", "SUCCESS"
+		if it.loginError {
+			it.status, it.execState, it.loginError = "LOGIN_ERROR", "INVALID_CREDENTIALS", false
+		}
 		it.lastUpdatedAt, it.updatedAt = now, now
 		it.nextAutoSyncAt = now - now%msPerSecond + msPerDay
 	}

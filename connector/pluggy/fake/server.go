@@ -45,6 +45,7 @@ type Server struct {
 	keys           map[string]keyInfo
 	keySeq         uint64
 	revokedThrough uint64 // keys with seq <= this are rejected
+	connectTokens  map[string]connectToken
 	authRNG        *rand.Rand
 	errRNG         *rand.Rand
 	jwtSecret      []byte
@@ -85,14 +86,15 @@ func newStats() Stats {
 func New(o Options) *Server {
 	o = o.withDefaults()
 	s := &Server{
-		opts:       o,
-		genNow:     o.Now().UnixMilli(),
-		mutRNG:     rand.New(rand.NewPCG(o.Seed, 0x6d7574)),
-		authRNG:    rand.New(rand.NewPCG(o.Seed, 0x61757468)),
-		errRNG:     rand.New(rand.NewPCG(o.Seed, 0x657272)),
-		keys:       map[string]keyInfo{},
-		patchLimit: true,
-		stats:      newStats(),
+		opts:          o,
+		genNow:        o.Now().UnixMilli(),
+		mutRNG:        rand.New(rand.NewPCG(o.Seed, 0x6d7574)),
+		authRNG:       rand.New(rand.NewPCG(o.Seed, 0x61757468)),
+		errRNG:        rand.New(rand.NewPCG(o.Seed, 0x657272)),
+		keys:          map[string]keyInfo{},
+		connectTokens: map[string]connectToken{},
+		patchLimit:    true,
+		stats:         newStats(),
 	}
 	secret := rand.New(rand.NewPCG(o.Seed, 0x6a7774))
 	s.jwtSecret = make([]byte, 32)
@@ -113,6 +115,8 @@ func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
 
 // ItemIDs returns the item ids in creation order.
 func (s *Server) ItemIDs() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	out := make([]string, len(s.items))
 	for i, it := range s.items {
 		out[i] = it.idStr
@@ -127,6 +131,8 @@ func (s *Server) AccountIDs(itemID string) []string {
 	if !ok {
 		return nil
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	it := s.itemsByID[id]
 	if it == nil {
 		return nil
@@ -204,6 +210,10 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(route, s.wrap(route, auth, h))
 	}
 	handle(routeAuth, false, s.handleAuth)
+	handle("POST /connect_token", true, s.handleConnectToken)
+	handle("POST /connect/items", false, s.handleConnectItem)
+	mux.HandleFunc("OPTIONS /connect/items", corsPreflight)
+	mux.HandleFunc("GET /connect/pluggy-connect.js", serveWidget)
 	handle("GET /items/{id}", true, s.handleGetItem)
 	handle("PATCH /items/{id}", true, s.handlePatchItem)
 	handle("GET /connectors", true, s.handleConnectors)

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source/browsertest"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// These tests run `source-pluggy connect` as a user would, against the fake
+// Pluggy API, and drive its page in a real headless Chromium: the fake
+// serves a stand-in for the Connect widget script that honours Pluggy's
+// contract, so the page, the connect token, the widget callbacks, the
+// item's first sync and --write are all exercised.
+
+type connectEnv struct {
+	*env
+	widget string
+}
+
+func newConnectEnv(t *testing.T) *connectEnv {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	e.cfg["item_update_poll_seconds"] = 0.05
+	e.cfg["start_date"] = "2024-01-31"
+	return &connectEnv{env: e, widget: e.srv.URL + "/connect/pluggy-connect.js"}
+}
+
+// configFile writes the config with mode 0600, as a user keeps secrets.
+func (e *connectEnv) configFile() string {
+	p := e.config(nil)
+	st.Must(e.t, os.Chmod(p, 0o600), "chmod")
+	return p
+}
+
+func (e *connectEnv) start(cfg string, extra ...string) *st.Process {
+	args := append([]string{"connect", "--config", cfg, "--no-open", "--widget-url", e.widget, "--sandbox"}, extra...)
+	return st.Start(e.t, e.bin, args...)
+}
+
+// noSecretsIn fails when text holds the client secret or any apiKey.
+func (e *connectEnv) noSecretsIn(where, text string) {
+	e.t.Helper()
+	for _, s := range append(e.fake.APIKeys(), e.fake.ClientSecret()) {
+		if strings.Contains(text, s) {
+			e.t.Errorf("%s contains a secret (%.12s…)", where, s)
+		}
+	}
+}
+
+func TestConnectNewItemInBrowser(t *testing.T) {
+	e := newConnectEnv(t)
+	cfg := e.configFile()
+	before := e.fake.ItemIDs()
+	b := browsertest.New(t)
+
+	p := e.start(cfg, "--write")
+	url := p.WaitLine(st.OpenURL)[1]
+	b.Navigate(url)
+	b.WaitVisible("#pluggy-submit")
+	if !strings.Contains(b.Text("#status"), "Follow the steps") {
+		t.Errorf("page status %q", b.Text("#status"))
+	}
+	e.noSecretsIn("the page", b.HTML())
+	b.Click("#pluggy-submit")
+	out, code := p.Wait()
+	if code != 0 {
+		t.Fatalf("connect exited %d\nstdout: %s\nstderr: %s", code, out, p.Stderr())
+	}
+
+	var res struct {
+		ItemID    string `json:"item_id"`
+		Status    string `json:"status"`
+		Connector string `json:"connector"`
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stdout must be one JSON line, got %q", out)
+	}
+	st.Must(t, json.Unmarshal([]byte(lines[0]), &res), "result line")
+	after := e.fake.ItemIDs()
+	if slices.Contains(before, res.ItemID) || !slices.Contains(after, res.ItemID) {
+		t.Fatalf("item_id %s is not the item the widget created (before %v, after %v)", res.ItemID, before, after)
+	}
+	if res.Status != "UPDATED" || res.Connector != "Pluggy Bank" {
+		t.Errorf("result %+v, want status UPDATED (after the first sync) and connector Pluggy Bank", res)
+	}
+	if !p.StderrHas("Pluggy connected item " + res.ItemID) {
+		t.Errorf("the item id is not on stderr before the wait:\n%s", p.Stderr())
+	}
+
+	// --write added the item and kept the rest, and the file's mode.
+	var written map[string]any
+	raw, _ := os.ReadFile(cfg)
+	st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+	ids, _ := written["item_ids"].([]any)
+	if len(ids) != 2 || ids[0] != before[0] || ids[1] != res.ItemID {
+		t.Errorf("item_ids after --write: %v", written["item_ids"])
+	}
+	if written["client_secret"] != e.fake.ClientSecret() || written["start_date"] != "2024-01-31" || written["base_url"] != e.srv.URL {
+		t.Errorf("--write lost other fields: %s", raw)
+	}
+	if info, _ := os.Stat(cfg); info.Mode().Perm() != 0o600 {
+		t.Errorf("--write changed the mode to %v", info.Mode().Perm())
+	}
+
+	// A first config has no item_ids yet: connect is how it gets one.
+	first := e.config(map[string]any{"item_ids": nil})
+	p = e.start(first, "--write")
+	b.Navigate(p.WaitLine(st.OpenURL)[1])
+	b.Click("#pluggy-submit")
+	if out, code := p.Wait(); code != 0 {
+		t.Fatalf("connect with a config without item_ids exited %d: %s%s", code, out, p.Stderr())
+	}
+	raw, _ = os.ReadFile(first)
+	written = nil
+	st.Must(t, json.Unmarshal(raw, &written), "first config after --write")
+	if ids, _ := written["item_ids"].([]any); len(ids) != 1 {
+		t.Errorf("item_ids of a first config after --write: %s", raw)
+	}
+
+	// Nothing the browser sent carried a secret, and the written config
+	// works: check reaches both items.
+	for _, r := range b.Requests() {
+		hdr, _ := json.Marshal(r.Headers)
+		e.noSecretsIn("a browser request to "+r.URL, r.URL+string(hdr)+r.Body)
+	}
+	e.noSecretsIn("stderr", p.Stderr())
+	chk := st.Run(t, e.bin, "check", "--config", cfg)
+	st.ValidateProtocol(t, chk)
+	if cs := chk.OfType(protocol.TypeConnectionStatus); len(cs) != 1 || cs[0].ConnectionStatus.Status != protocol.StatusSucceeded {
+		t.Errorf("check of the written config: %s", chk.Stdout)
+	}
+}
+
+func TestConnectUpdateItem(t *testing.T) {
+	e := newConnectEnv(t)
+	id := e.fake.ItemIDs()[0]
+	e.fake.SetItemStatus(id, "LOGIN_ERROR", "")
+	cfg := e.configFile()
+	orig, _ := os.ReadFile(cfg)
+	checkMessage := func() string {
+		r := st.Run(t, e.bin, "check", "--config", cfg)
+		st.ValidateProtocol(t, r)
+		cs := r.OfType(protocol.TypeConnectionStatus)
+		if len(cs) != 1 || cs[0].ConnectionStatus.Status != protocol.StatusSucceeded {
+			t.Fatalf("check: %s", r.Stdout)
+		}
+		return cs[0].ConnectionStatus.Message
+	}
+	if msg := checkMessage(); !strings.Contains(msg, "connect --config CONFIG --update "+id) || !strings.Contains(msg, "LOGIN_ERROR") {
+		t.Errorf("check does not suggest re-authenticating the LOGIN_ERROR item: %q", msg)
+	}
+	b := browsertest.New(t)
+
+	p := e.start(cfg, "--update", id, "--write")
+	b.Navigate(p.WaitLine(st.OpenURL)[1])
+	if title := b.Text("#pluggy-title"); !strings.Contains(title, id) {
+		t.Errorf("the widget was not opened in update mode for %s: %q", id, title)
+	}
+	b.Click("#pluggy-submit")
+	out, code := p.Wait()
+	if code != 0 {
+		t.Fatalf("connect --update exited %d: %s", code, p.Stderr())
+	}
+	if !strings.Contains(out, `"item_id":"`+id+`"`) || !strings.Contains(out, `"status":"UPDATED"`) {
+		t.Errorf("connect --update printed %s", out)
+	}
+	if now, _ := os.ReadFile(cfg); string(now) != string(orig) {
+		t.Errorf("--write of an id already in item_ids changed the file:\n%s", now)
+	}
+	if len(e.fake.ItemIDs()) != 1 {
+		t.Errorf("--update created an item: %v", e.fake.ItemIDs())
+	}
+	if msg := checkMessage(); msg != "" {
+		t.Errorf("check still asks to re-authenticate after --update: %q", msg)
+	}
+}
+
+// TestConnectWidgetEndings: closing the widget, a refused login, a login
+// that ends in LOGIN_ERROR and a widget script that does not load each end
+// the command with exit 1, a clear message, and the config untouched.
+func TestConnectWidgetEndings(t *testing.T) {
+	e := newConnectEnv(t)
+	cfg := e.configFile()
+	orig, _ := os.ReadFile(cfg)
+	b := browsertest.New(t)
+	cases := []struct {
+		name   string
+		args   []string
+		act    func()
+		stderr string
+	}{
+		{"close", nil, func() { b.Click("#pluggy-close") }, "closed before a bank was connected"},
+		{"bad password", nil, func() {
+			b.SetValue("#pluggy-password", "wrong")
+			b.Click("#pluggy-submit")
+		}, "Invalid credentials"},
+		{"login error", nil, func() {
+			b.SetValue("#pluggy-user", "user-login-error")
+			b.Click("#pluggy-submit")
+		}, "LOGIN_ERROR"},
+		{"widget missing", []string{"--widget-url", "http://127.0.0.1:" + st.ClosedPort(t) + "/pluggy-connect.js"}, func() {}, "could not load the Pluggy Connect widget"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := e.start(cfg, append([]string{"--write"}, c.args...)...)
+			b.Navigate(p.WaitLine(st.OpenURL)[1])
+			c.act()
+			_, code := p.Wait()
+			t.Logf("stderr: %s", p.Stderr())
+			if code != 1 || !p.StderrHas(c.stderr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, p.Stderr(), c.stderr)
+			}
+			if now, _ := os.ReadFile(cfg); string(now) != string(orig) {
+				t.Errorf("the config changed after a failed connect:\n%s", now)
+			}
+		})
+	}
+}
+
+// TestConnectBadInput needs no browser: every mistake is caught before (or
+// instead of) the page.
+func TestConnectBadInput(t *testing.T) {
+	e := newConnectEnv(t)
+	cfg := e.configFile()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	st.Must(t, err, "listen")
+	defer busy.Close()
+	noCreds := e.config(map[string]any{"client_secret": nil})
+	badKeys := e.config(map[string]any{"client_secret": "nope-nope"})
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no credentials", []string{"--config", noCreds}, 1, "client_secret"},
+		{"wrong keys", []string{"--config", badKeys}, 1, "client_id/client_secret"},
+		{"unknown item", []string{"--config", cfg, "--update", "00000000-0000-4000-8000-000000000000"}, 1, "was not found"},
+		{"not an item id", []string{"--config", cfg, "--update", "abc"}, 2, "--update"},
+		{"port in use", []string{"--config", cfg, "--listen", busy.Addr().String()}, 2, "in use"},
+		{"not loopback", []string{"--config", cfg, "--listen", "0.0.0.0:0"}, 2, "loopback"},
+		{"timeout", []string{"--config", cfg, "--timeout", "1s"}, 1, "--timeout"},
+		{"missing config flag", nil, 2, "--config is required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, code := st.Exec(t, e.bin, append([]string{"connect", "--no-open"}, c.args...)...)
+			t.Logf("stderr: %s", stderr)
+			if code != c.code || !strings.Contains(string(stderr), c.stderr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, c.code, c.stderr)
+			}
+			e.noSecretsIn("stderr", string(stderr))
+		})
+	}
+	if n := e.fake.ConnectTokens(); n == 0 {
+		t.Error("the timeout case never asked for a connect token")
+	}
+}
+

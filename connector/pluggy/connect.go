@@ -1,0 +1,291 @@
+package pluggy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/source-pluggy/source-pluggy/connector/connect"
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// DefaultWidgetURL is Pluggy's Connect widget script (pluggy-connect-sdk).
+const DefaultWidgetURL = "https://cdn.pluggy.ai/pluggy-connect/v2.7.0/pluggy-connect.js"
+
+// ConnectCommand is `source-pluggy connect`: it opens the Pluggy Connect
+// widget in the user's browser on a page served from loopback, with a
+// connect token made here from the config's keys (the page never holds the
+// client secret or an apiKey), waits for the widget's onSuccess, follows the
+// item's first sync, prints {"item_id","status","connector"} and, with
+// --write, adds the item to the config's item_ids.
+func ConnectCommand(r *source.Runner) source.Command {
+	var o connectOptions
+	return connect.Command(r, "connect a bank with the Pluggy Connect widget in your browser; print (or --write) its item id", "item_ids",
+		func(fs *pflag.FlagSet) {
+			fs.StringVar(&o.update, "update", "", "re-authenticate this item (LOGIN_ERROR, OUTDATED, WAITING_USER_*, or a consent about to expire) instead of connecting a new one")
+			fs.StringVar(&o.widgetURL, "widget-url", DefaultWidgetURL, "the Pluggy Connect script the page loads")
+			fs.BoolVar(&o.sandbox, "sandbox", false, "offer Pluggy's sandbox banks in the widget (Pluggy Bank: user-ok / password-ok)")
+		},
+		func(ctx context.Context, s *connect.Session) error { return connectItem(ctx, s, o) })
+}
+
+type connectOptions struct {
+	update, widgetURL string
+	sandbox           bool
+}
+
+// ConnectResult is the line `connect` prints on stdout.
+type ConnectResult struct {
+	ItemID string `json:"item_id"`
+	Status string `json:"status"`
+	// Connector is the institution's name as Pluggy calls it.
+	Connector string `json:"connector"`
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func connectItem(ctx context.Context, s *connect.Session, o connectOptions) error {
+	if o.update != "" && !uuidRE.MatchString(o.update) {
+		return connect.Usagef("--update %q is not a Pluggy item id (a UUID such as 9f1c…-…); copy it from config.item_ids", o.update)
+	}
+	if !strings.HasPrefix(o.widgetURL, "https://") && !strings.HasPrefix(o.widgetURL, "http://") {
+		return connect.Usagef("--widget-url %q is not an http(s) URL", o.widgetURL)
+	}
+	src, err := Source{}.Open(ctx, s.Config, source.Env{Secrets: s.Secrets, Version: source.Version})
+	if err != nil {
+		return err
+	}
+	c := src.(*conn)
+	// Interactive: fail fast instead of retrying for a minute.
+	c.client.http.MaxRetries = 1
+	c.client.http.BaseBackoff = 200 * time.Millisecond
+
+	token, err := c.client.connectToken(ctx, o.update)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	srv, err := s.Serve()
+	if err != nil {
+		return err
+	}
+	results := make(chan widgetResult, 1)
+	deliver := func(res widgetResult) {
+		select {
+		case results <- res: // the first outcome wins; onClose after onSuccess is ignored
+		default:
+		}
+	}
+	page, err := connectPage(o, token)
+	if err != nil {
+		return err
+	}
+	srv.Handle("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { connect.HTML(w, page) })
+	srv.Handle("POST /{outcome}", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			ItemID  string `json:"item_id"`
+			Message string `json:"message"`
+		}
+		_ = connect.ReadJSON(r, &body)
+		switch r.PathValue("outcome") {
+		case "success":
+			if !uuidRE.MatchString(body.ItemID) {
+				http.Error(w, "no item id", http.StatusBadRequest)
+				return
+			}
+			deliver(widgetResult{itemID: strings.ToLower(body.ItemID)})
+		case "error":
+			deliver(widgetResult{err: fmt.Errorf("the Pluggy Connect widget reported an error: %s", orUnknown(body.Message))})
+		case "close":
+			deliver(widgetResult{err: errors.New("the Pluggy Connect widget was closed before a bank was connected; nothing was written")})
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	what := "to connect a bank with Pluggy Connect"
+	if o.update != "" {
+		what = "to re-authenticate item " + o.update + " with Pluggy Connect"
+	}
+	s.Show(srv.URL("/"), what)
+
+	res, err := connect.Wait(ctx, results, "the Pluggy Connect widget")
+	if err != nil {
+		return err
+	}
+	if res.err != nil {
+		return res.err
+	}
+	// The item exists from here on: say its id before anything else can
+	// fail, since Pluggy cannot list items later.
+	s.Logf("Pluggy connected item %s; waiting for its first sync to finish", res.itemID)
+	it, err := c.waitSync(ctx, res.itemID)
+	if err != nil {
+		return fmt.Errorf("item %s: %w", res.itemID, err)
+	}
+	out := ConnectResult{ItemID: it.ID, Status: it.Status, Connector: it.connectorName()}
+	if it.Status == "LOGIN_ERROR" {
+		_ = s.Result(out)
+		return fmt.Errorf("item %s ended in LOGIN_ERROR (executionStatus %s): the bank refused the login; nothing was written; try again with --update %s", it.ID, it.ExecutionStatus, it.ID)
+	}
+	if s.Write {
+		added, err := connect.AddIDs(s.ConfigPath, s.ListField, it.ID)
+		if err != nil {
+			return fmt.Errorf("item %s is connected, but %w; add it to item_ids by hand", it.ID, err)
+		}
+		if added {
+			s.Logf("Added item %s to item_ids in %s", it.ID, s.ConfigPath)
+		} else {
+			s.Logf("Item %s was already in item_ids in %s", it.ID, s.ConfigPath)
+		}
+	}
+	return s.Result(out)
+}
+
+type widgetResult struct {
+	itemID string
+	err    error
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(no message)"
+	}
+	return s
+}
+
+// waitSync polls the item until it leaves UPDATING (or MERGING), at the
+// config's item_update_poll_seconds.
+func (c *conn) waitSync(ctx context.Context, id string) (item, error) {
+	for {
+		_, it, err := c.fetchItem(ctx, id)
+		if err != nil {
+			return item{}, err
+		}
+		if it.Status != "UPDATING" && it.Status != "MERGING" {
+			return it, nil
+		}
+		t := time.NewTimer(c.cfg.itemUpdatePoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return item{}, fmt.Errorf("still %s (its first sync is running; it is connected, rerun `connect --update %s` later or add it to item_ids yourself): %w", it.Status, id, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// connectToken asks Pluggy for a connect token, for updating itemID when
+// it is not empty.
+func (c *Client) connectToken(ctx context.Context, itemID string) (string, error) {
+	body := []byte(`{}`)
+	if itemID != "" {
+		body, _ = json.Marshal(map[string]string{"itemId": itemID})
+	}
+	for attempt := 0; ; attempt++ {
+		key, gen, err := c.key(ctx)
+		if err != nil {
+			return "", err
+		}
+		var tok string
+		_, err = c.http.Do(ctx, &httpclient.Request{
+			Method: http.MethodPost, URL: c.url("/connect_token", nil), Route: "POST /connect_token", Body: body,
+			Header:     http.Header{"X-Api-Key": {key}, "Content-Type": {"application/json"}},
+			Idempotent: true, // a token is short-lived and creates nothing
+			Accept: func(b []byte) error {
+				var v struct {
+					AccessToken string `json:"accessToken"`
+				}
+				if err := json.Unmarshal(b, &v); err != nil {
+					return err
+				}
+				if v.AccessToken == "" {
+					return errors.New("no accessToken in the answer")
+				}
+				tok = v.AccessToken
+				return nil
+			},
+		})
+		var se *httpclient.StatusError
+		if errors.As(err, &se) && attempt == 0 && keyRejected(se) {
+			c.invalidate(gen)
+			continue
+		}
+		if err != nil {
+			if itemID != "" && isNotFound(err) {
+				return "", source.ConfigErrorf("item %s was not found for this client_id; check --update (it must be one of this application's items)", itemID)
+			}
+			return "", c.wrap("creating a connect token", err)
+		}
+		c.secrets.Add(tok) // a credential: only the page may show it
+		return tok, nil
+	}
+}
+
+var pageTemplate = template.Must(template.New("connect").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
+<title>Connect a bank — source-pluggy</title></head>
+<body style="font-family:sans-serif">
+<h1>{{if .Cfg.updateItem}}Re-authenticate item {{.Cfg.updateItem}}{{else}}Connect a bank{{end}}</h1>
+<p id="status">Loading Pluggy Connect…</p>
+<script>
+const cfg = {{.Cfg}};
+const statusEl = document.getElementById("status");
+function report(outcome, body) {
+  return fetch(outcome, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+}
+function widgetMissing() {
+  statusEl.textContent = "Could not load the Pluggy Connect widget from " + cfg.widgetUrl + ".";
+  report("error", {message: "the page could not load the Pluggy Connect widget from " + cfg.widgetUrl + " (check --widget-url and the network)"});
+}
+function start() {
+  if (typeof PluggyConnect === "undefined") { widgetMissing(); return; }
+  const opts = {
+    connectToken: cfg.connectToken,
+    includeSandbox: cfg.includeSandbox,
+    onSuccess: function (data) {
+      const id = data && data.item && data.item.id;
+      statusEl.textContent = "Connected item " + id + ". You can close this tab.";
+      report("success", {item_id: id});
+    },
+    onError: function (err) {
+      const msg = (err && (err.message || (err.data && err.data.message))) || String(err);
+      statusEl.textContent = "Pluggy Connect reported an error: " + msg;
+      report("error", {message: msg});
+    },
+    onClose: function () {
+      statusEl.textContent = "Pluggy Connect was closed.";
+      report("close", {});
+    }
+  };
+  if (cfg.updateItem) { opts.updateItem = cfg.updateItem; }
+  new PluggyConnect(opts).init();
+  statusEl.textContent = "Follow the steps in Pluggy Connect.";
+}
+</script>
+<script src="{{.WidgetURL}}" onload="start()" onerror="widgetMissing()"></script>
+</body></html>
+`))
+
+// connectPage renders the page: the connect token is the only credential
+// in it, escaped for its script context by html/template.
+func connectPage(o connectOptions, token string) (string, error) {
+	var b bytes.Buffer
+	err := pageTemplate.Execute(&b, map[string]any{
+		"WidgetURL": o.widgetURL,
+		"Cfg": map[string]any{
+			"connectToken": token, "includeSandbox": o.sandbox, "updateItem": o.update, "widgetUrl": o.widgetURL,
+		},
+	})
+	return b.String(), err
+}
