@@ -264,4 +264,3 @@ func TestConnectBadInput(t *testing.T) {
 		t.Error("the timeout case never asked for a connect token")
 	}
 }
-
