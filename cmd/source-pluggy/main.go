@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/spf13/pflag"
-
 	"github.com/source-pluggy/source-pluggy/connector/pluggy"
 	"github.com/source-pluggy/source-pluggy/connector/singer"
 	"github.com/source-pluggy/source-pluggy/connector/sink/parquet"
@@ -30,8 +28,6 @@ func main() {
 func newRunner() *source.Runner {
 	r := &source.Runner{Source: pluggy.Source{}}
 	r.Extra = []source.Command{pluggy.DemoCommand(r), pluggy.ConnectCommand(r), pluggy.WebhookCommand(r), singer.Command(r, "tap-pluggy")}
-	r.SinkFlags = func(fs *pflag.FlagSet) func([]source.Stream) (source.Sinks, bool, error) {
-		return parquet.Flags(fs, source.Version)
-	}
+	r.Sinks = []source.SinkFlags{&parquet.Flags{Version: source.Version}}
 	return r
 }

@@ -85,7 +85,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if a.blocked != nil {
 			detailsErr = nil // reported once per requisition, below
 		}
-		if err := out.Record(jsonrow.Add(meta, jsonrow.Raw("details", details), jsonrow.String("requisition_id", a.RequisitionID))); err != nil {
+		if err := out.Record(jsonrow.With(meta, jsonrow.Raw("details", details), jsonrow.String("requisition_id", a.RequisitionID))); err != nil {
 			return nil, err
 		}
 		next := detailsCache{}

@@ -91,7 +91,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 			if prev != nil && prev.Emitted[key] == digest {
 				continue // unchanged since the last run
 			}
-			if err := out.Record(jsonrow.Add(raw, jsonrow.String("account_id", a.ID), jsonrow.String("reference_date_key", k.ReferenceDate))); err != nil {
+			if err := out.Record(jsonrow.With(raw, jsonrow.String("account_id", a.ID), jsonrow.String("reference_date_key", k.ReferenceDate))); err != nil {
 				return nil, err
 			}
 		}

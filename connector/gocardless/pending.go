@@ -44,7 +44,7 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		}
 		keys := pendingKeys(resp.pending)
 		for j, r := range resp.pending {
-			rec := jsonrow.Add(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("pending_key", keys[j]), jsonrow.String("status", "pending"))
+			rec := jsonrow.With(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("pending_key", keys[j]), jsonrow.String("status", "pending"))
 			if err := out.Record(rec); err != nil {
 				return err
 			}

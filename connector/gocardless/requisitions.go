@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -33,7 +34,7 @@ func (s *requisitionsStream) Read(ctx context.Context, _ source.ReadRequest, out
 		if err := s.c.usable(ctx, r); err != nil {
 			out.Log(protocol.LevelWarn, err.Error())
 		}
-		if err := out.Record(r.raw); err != nil {
+		if err := out.Record(jsonrow.Of(r.raw)); err != nil {
 			return err
 		}
 	}

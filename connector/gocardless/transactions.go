@@ -154,7 +154,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 		if r.keys.before(fromDay) {
 			continue // the shared call reached further back, for pending rows
 		}
-		rec := jsonrow.Add(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("transaction_key", keys[i]), jsonrow.String("status", "booked"))
+		rec := jsonrow.With(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("transaction_key", keys[i]), jsonrow.String("status", "booked"))
 		if err := out.Record(rec); err != nil {
 			return nil, err
 		}

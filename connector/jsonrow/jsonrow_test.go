@@ -1,6 +1,7 @@
 package jsonrow
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
@@ -47,6 +48,48 @@ func TestHasKey(t *testing.T) {
 	for key, want := range map[string]bool{"a": true, "d": true, "e": true, "b": false, "c": false, "z": false} {
 		if got := HasKey(raw, key); got != want {
 			t.Errorf("HasKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+func TestHasKeyEscaped(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`{"item\u0049d":"x","a":1}`:       true,
+		`{"a":"\"itemId\"","b":1}`:        false,
+		`{"a":{"item\u0049d":1}}`:         false,
+		`{"a":[1,{"itemId":2}],"b":"\\"}`: false,
+		`{"a":"\\","itemId":2}`:           true,
+	} {
+		if got := HasKey([]byte(raw), "itemId"); got != want {
+			t.Errorf("HasKey(%s) = %v, want %v", raw, got, want)
+		}
+		row := Row{Raw: []byte(raw), Fields: []Field{String("itemId", "i1")}}
+		var m map[string]any
+		if err := json.Unmarshal(row.Bytes(), &m); err != nil {
+			t.Fatalf("%s: %v", row.Bytes(), err)
+		}
+		d := json.NewDecoder(bytes.NewReader(row.Bytes()))
+		n := 0
+		d.Token()
+		for d.More() {
+			k, _ := d.Token()
+			if k == "itemId" {
+				n++
+			}
+			var skip json.RawMessage
+			d.Decode(&skip)
+		}
+		if n != 1 {
+			t.Errorf("%s has itemId %d times at the top level", row.Bytes(), n)
+		}
+	}
+}
+
+func TestAppendStringLikeEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", "Zoë \"x\" <&>", "a\nb\tc\x01", "bad \xff utf8", "line\u2028sep", "\\"} {
+		want, _ := json.Marshal(s)
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
 		}
 	}
 }

@@ -28,7 +28,7 @@ func (s *accountsStream) Read(ctx context.Context, _ source.ReadRequest, out sou
 			continue
 		}
 		for _, raw := range accts {
-			if err := out.Record(jsonrow.Join(raw, "itemId", id)); err != nil {
+			if err := out.Record(jsonrow.With(raw, jsonrow.String("itemId", id))); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -19,6 +20,6 @@ func (s *categoriesStream) CursorField() []string   { return nil }
 
 func (s *categoriesStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
 	return s.c.client.eachPage(ctx, "GET /categories", "/categories", nil, 0, func(raw json.RawMessage) error {
-		return out.Record(raw)
+		return out.Record(jsonrow.Of(raw))
 	})
 }

@@ -32,7 +32,7 @@ func (s *creditCardBillsStream) PrimaryKey() [][]string  { return [][]string{{"i
 func (s *creditCardBillsStream) CursorField() []string   { return nil }
 
 func (s *creditCardBillsStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
-	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func([]byte) error) error {
+	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func(jsonrow.Row) error) error {
 		accts, err := s.c.itemAccounts(ctx, itemID)
 		if err != nil {
 			return err
@@ -49,7 +49,7 @@ func (s *creditCardBillsStream) Read(ctx context.Context, _ source.ReadRequest, 
 			}
 			q := url.Values{"accountId": {a.ID}}
 			err := s.c.client.eachPage(ctx, "GET /bills", "/bills", q, 0, func(r json.RawMessage) error {
-				return emit(jsonrow.Join(r, "accountId", a.ID))
+				return emit(jsonrow.With(r, jsonrow.String("accountId", a.ID)))
 			})
 			if isOutputError(err) {
 				return err

@@ -25,7 +25,7 @@ func (s *identityStream) PrimaryKey() [][]string  { return [][]string{{"id"}} }
 func (s *identityStream) CursorField() []string   { return nil }
 
 func (s *identityStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
-	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func([]byte) error) error {
+	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func(jsonrow.Row) error) error {
 		var raw json.RawMessage
 		err := s.c.client.getJSON(ctx, "GET /identity", "/identity", url.Values{"itemId": {itemID}}, &raw)
 		if noIdentity(err) {
@@ -41,7 +41,7 @@ func (s *identityStream) Read(ctx context.Context, _ source.ReadRequest, out sou
 		if err := json.Unmarshal(raw, &id); err != nil || id.ID == "" {
 			return source.SystemErrorf("identity of item %s: Pluggy answered with an object that has no id", itemID)
 		}
-		return emit(jsonrow.Join(raw, "itemId", itemID))
+		return emit(jsonrow.With(raw, jsonrow.String("itemId", itemID)))
 	})
 }
 

@@ -209,12 +209,12 @@ func (s *investmentTransactionsStream) readInvestment(ctx context.Context, ref i
 		d, _ := time.Parse(time.DateOnly, prev.Date)
 		from = d.AddDate(0, 0, -s.c.cfg.lookback).Format(time.DateOnly)
 	}
+	joins := []jsonrow.Field{jsonrow.String("investmentId", ref.ID), jsonrow.String("itemId", ref.ItemID)}
 	for _, r := range rows {
 		if from != "" && r.day != "" && r.day < from {
 			continue
 		}
-		rec := jsonrow.Add(r.raw, jsonrow.String("investmentId", ref.ID), jsonrow.String("itemId", ref.ItemID))
-		if err := out.Record(rec); err != nil {
+		if err := out.Record(jsonrow.With(r.raw, joins...)); err != nil {
 			return nil, err
 		}
 	}

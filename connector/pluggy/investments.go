@@ -22,13 +22,13 @@ func (s *investmentsStream) PrimaryKey() [][]string  { return [][]string{{"id"}}
 func (s *investmentsStream) CursorField() []string   { return nil }
 
 func (s *investmentsStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
-	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func([]byte) error) error {
+	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func(jsonrow.Row) error) error {
 		invs, err := s.c.itemInvestments(ctx, itemID)
 		if err != nil {
 			return err
 		}
 		for _, raw := range invs {
-			if err := emit(jsonrow.Join(raw, "itemId", itemID)); err != nil {
+			if err := emit(jsonrow.With(raw, jsonrow.String("itemId", itemID))); err != nil {
 				return err
 			}
 		}

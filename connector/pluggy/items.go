@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -30,7 +31,7 @@ func (s *itemsStream) Read(ctx context.Context, _ source.ReadRequest, out source
 			errs = append(errs, err)
 			continue
 		}
-		if err := out.Record(raw); err != nil {
+		if err := out.Record(jsonrow.Of(raw)); err != nil {
 			return err
 		}
 	}

@@ -26,10 +26,10 @@ func (s *loansStream) PrimaryKey() [][]string  { return [][]string{{"id"}} }
 func (s *loansStream) CursorField() []string   { return nil }
 
 func (s *loansStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
-	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func([]byte) error) error {
+	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func(jsonrow.Row) error) error {
 		q := url.Values{"itemId": {itemID}}
 		err := s.c.client.eachPage(ctx, "GET /loans", "/loans", q, 0, func(r json.RawMessage) error {
-			return emit(jsonrow.Join(r, "itemId", itemID))
+			return emit(jsonrow.With(r, jsonrow.String("itemId", itemID)))
 		})
 		if err != nil && !isOutputError(err) {
 			return fmt.Errorf("loans of item %s: %w", itemID, err)

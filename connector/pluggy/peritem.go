@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -13,9 +14,9 @@ import (
 // asked for. fn emits through emit. A failing item is reported in the joined
 // error after the others have been read; a failing Output (stdout gone)
 // stops the stream at once.
-func (c *conn) eachItem(ctx context.Context, out source.Output, fn func(ctx context.Context, itemID string, emit func([]byte) error) error) error {
-	emit := func(b []byte) error {
-		if err := out.Record(b); err != nil {
+func (c *conn) eachItem(ctx context.Context, out source.Output, fn func(ctx context.Context, itemID string, emit func(jsonrow.Row) error) error) error {
+	emit := func(row jsonrow.Row) error {
+		if err := out.Record(row); err != nil {
 			return outputError{err}
 		}
 		return nil

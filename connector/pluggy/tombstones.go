@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -509,7 +510,7 @@ func (s *transactionsStream) reportVanished(ctx context.Context, a accountRef, i
 		if err != nil {
 			return err
 		}
-		if err := out.Record(b); err != nil {
+		if err := out.Record(jsonrow.Row{Raw: b, Tombstone: true}); err != nil {
 			return err
 		}
 		n++

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -265,6 +266,9 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 		win.raise(s.windowFrom(newest).Format(time.DateOnly))
 	}
 	var seen map[string]struct{}
+	// Pluggy leaves the item out of a transaction; every row of the account
+	// gets it (the same slice, so no row allocates it).
+	joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
 	emit := func(raw []byte, k txKeys) error {
 		if seen != nil {
 			if _, dup := seen[k.ID]; dup {
@@ -284,7 +288,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 			}
 		}
 		win.add(k.ID, k.Date)
-		return out.RecordJoin(raw, "itemId", a.ItemID)
+		return out.Record(jsonrow.Row{Raw: raw, Fields: joins})
 	}
 	if prev == nil {
 		q := url.Values{"accountId": {a.ID}, "dateFrom": {cfg.startDate.Format(time.DateOnly)}}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
@@ -255,13 +256,14 @@ func BenchmarkPageToRecords(b *testing.B) {
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
 	start := time.Now()
+	joins := []jsonrow.Field{jsonrow.String("itemId", "d0ab10e7-c52d-45c9-8f88-e6d4ce44daa5")}
 	for b.Loop() {
 		rows, _, err := decodeTransactionsPage(page)
 		if err != nil {
 			b.Fatal(err)
 		}
 		for i := range rows {
-			if err := w.RecordJoin("transactions", "itemId", "d0ab10e7-c52d-45c9-8f88-e6d4ce44daa5", rows[i].Raw); err != nil {
+			if err := w.Record("transactions", jsonrow.Row{Raw: rows[i].Raw, Fields: joins}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
 
@@ -56,16 +57,16 @@ func NewWriter(w io.Writer, redact *secret.Redactor) *Writer {
 // Now returns the writer's clock in epoch milliseconds.
 func (w *Writer) Now() time.Time { return w.now() }
 
-// Record writes one RECORD. data must be a single JSON object; it is copied
-// to stdout verbatim (compacted first if it spans lines), so numbers keep
-// their exact digits.
-func (w *Writer) Record(stream string, data []byte) error {
-	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
+// Record writes one RECORD whose data is row laid out by jsonrow: the
+// connector's fields in front of the API's bytes, copied verbatim (compacted
+// first if they span lines), so numbers keep their exact digits.
+func (w *Writer) Record(stream string, row jsonrow.Row) error {
+	if bytes.IndexByte(row.Raw, '\n') >= 0 || bytes.IndexByte(row.Raw, '\r') >= 0 {
 		var c bytes.Buffer
-		if err := json.Compact(&c, data); err != nil {
+		if err := json.Compact(&c, row.Raw); err != nil {
 			return fmt.Errorf("record of stream %s is not valid JSON: %w", stream, err)
 		}
-		data = c.Bytes()
+		row.Raw = c.Bytes()
 	}
 	ms := w.now().UnixMilli()
 	w.mu.Lock()
@@ -74,64 +75,23 @@ func (w *Writer) Record(stream string, data []byte) error {
 		return w.err
 	}
 	b := append(w.buf, `{"type":"RECORD","record":{"stream":`...)
-	b = appendJSONString(b, stream)
+	b = jsonrow.AppendString(b, stream)
 	b = append(b, `,"data":`...)
-	b = append(b, data...)
+	b = row.AppendTo(b)
 	b = append(b, `,"emitted_at":`...)
 	b = strconv.AppendInt(b, ms, 10)
 	w.buf = append(b, "}}\n"...)
 	return w.release(false)
 }
 
-// RecordJoin writes one RECORD whose data is the JSON object raw with the
-// member "key":"value" added in front, without copying raw first: a
-// provider adds a join id the API leaves out of its rows (Pluggy's itemId)
-// on the hot path. The caller has checked that raw lacks key. raw that is not
-// an object is written as Record would.
-func (w *Writer) RecordJoin(stream, key, value string, raw []byte) error {
-	body := bytes.TrimLeft(raw, " \t\r\n")
-	if len(body) == 0 || body[0] != '{' || bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
-		// Rare: let Record compact (or reject) the joined row.
-		return w.Record(stream, join(raw, key, value))
-	}
-	body = bytes.TrimLeft(body[1:], " \t")
-	ms := w.now().UnixMilli()
-	w.mu.Lock()
-	if w.err != nil {
-		defer w.mu.Unlock()
-		return w.err
-	}
-	b := append(w.buf, `{"type":"RECORD","record":{"stream":`...)
-	b = appendJSONString(b, stream)
-	b = append(b, `,"data":{`...)
-	b = appendJSONString(b, key)
-	b = append(b, ':')
-	b = appendJSONString(b, value)
-	if len(body) > 0 && body[0] != '}' {
-		b = append(b, ',')
-	}
-	b = append(b, body...)
-	b = append(b, `,"emitted_at":`...)
-	b = strconv.AppendInt(b, ms, 10)
-	w.buf = append(b, "}}\n"...)
-	return w.release(false)
-}
-
-// join is RecordJoin's data as one slice.
-func join(raw []byte, key, value string) []byte {
-	body := bytes.TrimLeft(raw, " \t\r\n")
-	if len(body) == 0 || body[0] != '{' {
-		return raw
-	}
-	body = bytes.TrimLeft(body[1:], " \t\r\n")
-	k, _ := json.Marshal(key)
-	v, _ := json.Marshal(value)
-	out := make([]byte, 0, len(k)+len(v)+len(body)+3)
-	out = append(append(append(append(out, '{'), k...), ':'), v...)
-	if len(body) > 0 && body[0] != '}' {
-		out = append(out, ',')
-	}
-	return append(out, body...)
+// State writes one STREAM state with its sourceStats.recordCount and
+// flushes: a STATE reaches the platform as soon as it is emitted.
+func (w *Writer) State(stream string, state json.RawMessage, recordCount int64) error {
+	return w.Send(&Message{Type: TypeState, State: &State{
+		Type:        StateStream,
+		Stream:      &StreamState{StreamDescriptor: StreamDescriptor{Name: stream}, StreamState: state},
+		SourceStats: &StateStats{RecordCount: Count(recordCount)},
+	}})
 }
 
 // release unlocks mu, which the caller holds. With flush, or once the
@@ -309,18 +269,4 @@ func (w *Writer) scrub(m *Message) {
 	if m.ConnectionStatus != nil {
 		m.ConnectionStatus.Message = w.redact.String(m.ConnectionStatus.Message)
 	}
-}
-
-// appendJSONString appends s as a JSON string. Stream names and join ids
-// are plain ASCII, but escape anyway rather than trust that.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			q, _ := json.Marshal(s)
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

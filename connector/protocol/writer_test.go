@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
 
 func fixedWriter(out io.Writer) *Writer {
@@ -74,7 +76,7 @@ func TestStreamStateMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func TestRecordJoin(t *testing.T) {
+func TestRecordRow(t *testing.T) {
 	for _, tc := range []struct{ raw, want string }{
 		{`{"id":"a","amount":-1.50}`, `{"itemId":"item-1","id":"a","amount":-1.50}`},
 		{`  { "id":"a"}`, `{"itemId":"item-1","id":"a"}`},
@@ -86,7 +88,7 @@ func TestRecordJoin(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		w := fixedWriter(&out)
-		if err := w.RecordJoin("transactions", "itemId", "item-1", []byte(tc.raw)); err != nil {
+		if err := w.Record("transactions", jsonrow.Row{Raw: []byte(tc.raw), Fields: []jsonrow.Field{jsonrow.String("itemId", "item-1")}}); err != nil {
 			t.Fatalf("%q: %v", tc.raw, err)
 		}
 		if err := w.Flush(); err != nil {
@@ -104,7 +106,7 @@ func TestRecordJoin(t *testing.T) {
 	// Escaping keys and values is the encoder's job.
 	var out bytes.Buffer
 	w := fixedWriter(&out)
-	_ = w.RecordJoin("t", `k"`, "v\n", []byte(`{"a":1}`))
+	_ = w.Record("t", jsonrow.Row{Raw: []byte(`{"a":1}`), Fields: []jsonrow.Field{jsonrow.String(`k"`, "v\n")}})
 	_ = w.Flush()
 	if want := `"data":{"k\"":"v\n","a":1}`; !strings.Contains(out.String(), want) {
 		t.Errorf("got %s, want it to contain %s", out.String(), want)
@@ -142,9 +144,9 @@ func TestWriterOrderUnderConcurrency(t *testing.T) {
 				raw := fmt.Sprintf(`{"w":%d,"i":%d%s`, g, i, row)
 				var err error
 				if i%2 == 0 {
-					err = w.Record("s", []byte(raw))
+					err = w.Record("s", jsonrow.Of([]byte(raw)))
 				} else {
-					err = w.RecordJoin("s", "itemId", "x", []byte(raw))
+					err = w.Record("s", jsonrow.Row{Raw: []byte(raw), Fields: []jsonrow.Field{jsonrow.String("itemId", "x")}})
 				}
 				if err != nil {
 					t.Error(err)
@@ -234,7 +236,7 @@ func TestWriterErrorSticks(t *testing.T) {
 	if err := w.Log(LevelInfo, "two"); err == nil {
 		t.Fatal("no error from a broken stdout")
 	}
-	if err := w.Record("s", []byte(`{}`)); err == nil {
+	if err := w.Record("s", jsonrow.Of([]byte(`{}`))); err == nil {
 		t.Error("Record after a failed write succeeded")
 	}
 	if err := w.Flush(); err == nil {
@@ -242,15 +244,16 @@ func TestWriterErrorSticks(t *testing.T) {
 	}
 }
 
-// BenchmarkRecordJoin is the encode half of the hot path: one 700-byte row
+// BenchmarkRecordRow is the encode half of the hot path: one 700-byte row
 // with its itemId, into the buffer, written out in 256 KB chunks.
-func BenchmarkRecordJoin(b *testing.B) {
+func BenchmarkRecordRow(b *testing.B) {
 	raw := []byte(`{"id":"1f4c07f1-3a9f-4f47-9b56-8d1f0c0a6e11","accountId":"5b1c6f1e-2d4f-4b1a-9a0e-6c2f7d3e8a90","date":"2026-05-14T00:00:00.000Z","description":"Pix recebido João","descriptionRaw":null,"currencyCode":"BRL","amount":1209.5,"amountInAccountCurrency":null,"balance":3021.77,"type":"CREDIT","status":"POSTED","category":"Transfer - PIX","categoryId":"05070000","providerCode":"123","providerId":null,"operationType":"PIX","operationTypeAdditionalInfo":null,"paymentData":{"payer":{"name":"Maria"},"paymentMethod":"PIX","referenceNumber":null,"reason":null,"boletoMetadata":null},"creditCardMetadata":null,"merchant":null,"createdAt":"2026-05-14T03:00:00.000Z","updatedAt":"2026-05-14T03:00:00.000Z"}`)
 	w := NewWriter(io.Discard, nil)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
+	row := jsonrow.Row{Raw: raw, Fields: []jsonrow.Field{jsonrow.String("itemId", "d0ab10e7-c52d-45c9-8f88-e6d4ce44daa5")}}
 	for b.Loop() {
-		if err := w.RecordJoin("transactions", "itemId", "d0ab10e7-c52d-45c9-8f88-e6d4ce44daa5", raw); err != nil {
+		if err := w.Record("transactions", row); err != nil {
 			b.Fatal(err)
 		}
 	}

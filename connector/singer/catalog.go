@@ -141,16 +141,15 @@ type streamPlan struct {
 // Plan selects what to sync: the streams of in whose selection says so, in
 // the source's order, each with its replication method and fields (every
 // stream, incremental where it can be, when in is nil). It returns the plan
-// of each stream and the Airbyte configured catalog to read. origin names in
-// in errors.
+// of each stream and the streams to read. origin names in in errors.
 //
 // Selection follows the Singer spec with the Meltano SDK's defaults: a
 // breadcrumb's "selected" (a bool, or the strings "true"/"false") decides;
 // without it, the legacy schema "selected", then "selected-by-default";
 // a field with none of them follows its stream. Automatic fields (the
 // primary key and the replication key) are always emitted.
-func Plan(streams []source.Stream, in *Catalog, origin string) (map[string]*streamPlan, protocol.ConfiguredCatalog, error) {
-	var cat protocol.ConfiguredCatalog
+func Plan(streams []source.Stream, in *Catalog, origin string) (map[string]*streamPlan, []source.Selection, error) {
+	var cat []source.Selection
 	entries := map[string]*CatalogEntry{}
 	if in != nil {
 		for i := range in.Streams {
@@ -218,13 +217,9 @@ func Plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 			return nil, cat, source.SystemErrorf("stream %s: encoding its SCHEMA: %v", s.Name(), err)
 		}
 		plans[s.Name()] = p
-		cs := protocol.ConfiguredStream{Stream: d, SyncMode: mode, DestinationSyncMode: "append", PrimaryKey: d.SourceDefinedPrimaryKey}
-		if mode == protocol.Incremental {
-			cs.CursorField = d.DefaultCursorField
-		}
-		cat.Streams = append(cat.Streams, cs)
+		cat = append(cat, source.Selection{Stream: s, Mode: mode})
 	}
-	if len(cat.Streams) == 0 {
+	if len(cat) == 0 {
 		return nil, cat, source.ConfigErrorf("%s selects no stream; select at least one of: %s (metadata breadcrumb [] \"selected\": true)", origin, strings.Join(names, ", "))
 	}
 	return plans, cat, nil

@@ -4,12 +4,12 @@
 //
 // Nothing in it is provider-specific. It drives the same source.Source and
 // source.Stream implementations as the Airbyte commands, through the same
-// read path (source.Runner.Read): a sync is an Airbyte read whose messages
-// are translated as they are written. A RECORD becomes a Singer RECORD
-// (unselected fields dropped, time_extracted from emitted_at), each STATE a
-// Singer STATE whose value is {"bookmarks": {stream: the stream_state}}, and
-// LOG and TRACE messages become stderr lines. The two modes therefore read
-// the same records and checkpoint at the same points by construction.
+// read path (source.Runner.Read); only the output format differs: the
+// runtime writes to a Singer encoder instead of the Airbyte one. A record
+// becomes a Singer RECORD (unselected fields dropped, time_extracted), each
+// state a Singer STATE whose value is {"bookmarks": {stream: its state}},
+// and logs and errors become stderr lines. The two modes therefore read the
+// same records and checkpoint at the same points by construction.
 package singer
 
 import (
@@ -25,7 +25,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -121,20 +121,16 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return t.sync(ctx, config, *state, catFlag, catPath, stdout, stderr)
 }
 
-// discover runs the Airbyte discover and prints its catalog the Singer way.
+// discover prints the source's streams as a Singer catalog.
 func (t *Tap) discover(ctx context.Context, config string, stdout, stderr io.Writer) int {
-	b := newBridge(t.Name, nil, stderr)
-	code := t.Runner.Run(ctx, []string{"discover", "--config=" + config}, b, stderr)
-	code = b.close(code)
-	if code != source.ExitOK {
+	secrets := &secret.Redactor{}
+	enc := newEncoder(t.Name, nil, stderr, secrets)
+	streams, code := t.Runner.Discover(ctx, config, secrets, enc)
+	if code = enc.close(code); code != source.ExitOK {
 		return code
 	}
-	if b.catalog == nil {
-		fmt.Fprintf(stderr, "CRITICAL %s: discover printed no catalog\n", t.Name)
-		return source.ExitFail
-	}
 	cat := Catalog{Streams: []CatalogEntry{}}
-	for _, s := range b.catalog.Streams {
+	for _, s := range streams {
 		cat.Streams = append(cat.Streams, Describe(s))
 	}
 	out, err := marshalIndent(cat)
@@ -150,30 +146,31 @@ func (t *Tap) discover(ctx context.Context, config string, stdout, stderr io.Wri
 
 // sync reads the selected streams (every stream when there is no catalog).
 func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath string, stdout, stderr io.Writer) int {
-	b := newBridge(t.Name, stdout, stderr)
-	prepare := func(streams []source.Stream) (protocol.ConfiguredCatalog, map[string]json.RawMessage, error) {
+	secrets := &secret.Redactor{}
+	enc := newEncoder(t.Name, stdout, stderr, secrets)
+	prepare := func(streams []source.Stream) ([]source.Selection, map[string]json.RawMessage, error) {
 		var in *Catalog
 		origin := "the default catalog (every stream)"
 		if catPath != "" {
 			var err error
 			if in, err = readCatalog(catFlag, catPath); err != nil {
-				return protocol.ConfiguredCatalog{}, nil, err
+				return nil, nil, err
 			}
 			origin = "--" + catFlag + " " + catPath
 		}
-		plans, cat, err := Plan(streams, in, origin)
+		plans, sel, err := Plan(streams, in, origin)
 		if err != nil {
-			return cat, nil, err
+			return nil, nil, err
 		}
 		states, err := ReadState(statePath, streams)
 		if err != nil {
-			return cat, nil, err
+			return nil, nil, err
 		}
-		b.start(plans, states)
-		return cat, states, nil
+		enc.start(plans, states)
+		return sel, states, nil
 	}
-	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Prepare: prepare}, b)
-	return b.close(code)
+	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Secrets: secrets, Encoder: enc, Prepare: prepare})
+	return enc.close(code)
 }
 
 func readCatalog(flag, path string) (*Catalog, error) {

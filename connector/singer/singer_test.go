@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -615,55 +616,10 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// TestBridgeSplitWrites feeds the bridge Airbyte output in every chunking
-// a buffered writer could produce: the Singer output must not depend on it.
-func TestBridgeSplitWrites(t *testing.T) {
-	r := newTestRunner()
-	config := testConfig(t, nil)
-	var airbyte bytes.Buffer
-	conn, _ := r.Source.Open(context.Background(), json.RawMessage(`{}`), source.Env{})
-	streams := conn.Streams()
-	plans, _, err := Plan(streams, nil, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := r.Run(context.Background(), []string{"read", "--config", config, "--catalog", writeFile(t, "c.json", source.Configure(streams, true))}, &airbyte, &airbyte); code != 0 {
-		t.Fatal(airbyte.String())
-	}
-	translate := func(chunk int) string {
-		var out, errb bytes.Buffer
-		b := newBridge("tap-test", &out, &errb)
-		b.start(plans, nil)
-		in := airbyte.Bytes()
-		for len(in) > 0 {
-			n := min(chunk, len(in))
-			if _, err := b.Write(in[:n]); err != nil {
-				t.Fatal(err)
-			}
-			in = in[n:]
-		}
-		if code := b.close(0); code != 0 {
-			t.Fatalf("close: %d\n%s", code, errb.String())
-		}
-		// time_extracted comes from emitted_at, so the output is a pure function of the input.
-		return out.String()
-	}
-	whole := translate(1 << 30)
-	if strings.Count(whole, `"type":"RECORD"`) != 7 {
-		t.Fatalf("translation:\n%s", whole)
-	}
-	for _, chunk := range []int{1, 7, 64, 4096} {
-		if got := translate(chunk); got != whole {
-			t.Errorf("chunks of %d bytes translate differently", chunk)
-		}
-	}
-}
-
-// BenchmarkBridge measures the translation of Airbyte RECORD lines of about
-// 1 KB into Singer RECORDs, with and without a field to drop.
-func BenchmarkBridge(b *testing.B) {
-	data := `{"id":1,"updated":"2024-01-01","name":"` + strings.Repeat("x", 900) + `","price":10.10,"meta":{"a":"x","b":"y"}}`
-	line := []byte(`{"type":"RECORD","record":{"stream":"widgets","data":` + data + `,"emitted_at":1717171717000}}` + "\n")
+// BenchmarkEncoder measures Singer RECORDs of about 1 KB, with and without
+// a field to drop.
+func BenchmarkEncoder(b *testing.B) {
+	data := []byte(`{"id":1,"updated":"2024-01-01","name":"` + strings.Repeat("x", 900) + `","price":10.10,"meta":{"a":"x","b":"y"}}`)
 	conn, _ := testSource{}.Open(context.Background(), json.RawMessage(`{}`), source.Env{})
 	for _, c := range []struct {
 		name    string
@@ -680,44 +636,15 @@ func BenchmarkBridge(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			br := newBridge("tap-test", io.Discard, io.Discard)
-			br.start(plans, nil)
-			b.SetBytes(int64(len(line)))
+			enc := newEncoder("tap-test", io.Discard, io.Discard, nil)
+			enc.start(plans, nil)
+			b.SetBytes(int64(len(data)))
 			b.ResetTimer()
 			for range b.N {
-				if _, err := br.Write(line); err != nil {
+				if err := enc.Record("widgets", jsonrow.Of(data)); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
-	}
-}
-
-func TestFastRecord(t *testing.T) {
-	for _, line := range []string{
-		`{"type":"RECORD","record":{"stream":"widgets","data":{"id":1,"x":"},\"emitted_at\":5}}"},"emitted_at":1717171717000}}`,
-		`{"type":"RECORD","record":{"stream":"w","data":{},"emitted_at":0}}`,
-		`{"type":"RECORD","record":{"stream":"w","data":{"a":{"b":[1,2]}},"emitted_at":42}}`,
-	} {
-		got, ok := fastRecord([]byte(line))
-		var m protocol.Message
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatal(err)
-		}
-		if !ok || got.Stream != m.Record.Stream || string(got.Data) != string(m.Record.Data) || got.EmittedAt != m.Record.EmittedAt {
-			t.Errorf("fastRecord(%s) = %+v %v, want %+v", line, got, ok, *m.Record)
-		}
-	}
-	// Other layouts are left to encoding/json.
-	for _, line := range []string{
-		`{"type":"RECORD","record":{"stream":"a\"b","data":{},"emitted_at":1}}`,
-		`{"type":"RECORD","record":{"stream":"w","namespace":"n","data":{},"emitted_at":1}}`,
-		`{"type":"RECORD","record":{"stream":"w","data":{},"emitted_at":1.5}}`,
-		`{"type": "RECORD", "record": {"stream": "w", "data": {}, "emitted_at": 1}}`,
-		`{"type":"STATE","state":{}}`,
-	} {
-		if _, ok := fastRecord([]byte(line)); ok {
-			t.Errorf("fastRecord took %s", line)
-		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -91,7 +92,7 @@ func (w *widgets) Read(_ context.Context, req source.ReadRequest, out source.Out
 		if r.Updated <= st.Updated {
 			continue
 		}
-		if err := out.Record([]byte(raw)); err != nil {
+		if err := out.Record(jsonrow.Of([]byte(raw))); err != nil {
 			return err
 		}
 		st.Updated = r.Updated
@@ -117,7 +118,7 @@ func (*colors) PrimaryKey() [][]string { return [][]string{{"id"}} }
 func (*colors) CursorField() []string  { return nil }
 func (c *colors) Read(_ context.Context, _ source.ReadRequest, out source.Output) error {
 	for _, r := range []string{`{"id":"red","hex":"#f00"}`, `{"id":"green","hex":"#0f0"}`} {
-		if err := out.Record([]byte(r)); err != nil {
+		if err := out.Record(jsonrow.Of([]byte(r))); err != nil {
 			return err
 		}
 	}

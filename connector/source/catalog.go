@@ -10,16 +10,11 @@ import (
 )
 
 // selected is one configured stream matched to the source's stream.
-type selected struct {
-	stream Stream
-	mode   protocol.SyncMode
-}
-
 // loadCatalog reads a configured catalog and matches every entry to a stream
 // of the source. Anything wrong (unknown stream, unsupported or invalid sync
 // mode, duplicates) is a config error found before any stream is read, so a
 // bad catalog never produces a half sync.
-func loadCatalog(path string, streams []Stream) ([]selected, error) {
+func loadCatalog(path string, streams []Stream) ([]Selection, error) {
 	raw, err := readInput("catalog", path)
 	if err != nil {
 		return nil, err
@@ -28,7 +23,7 @@ func loadCatalog(path string, streams []Stream) ([]selected, error) {
 }
 
 // parseCatalog is loadCatalog on a catalog already read; path names it in errors.
-func parseCatalog(path string, raw []byte, streams []Stream) ([]selected, error) {
+func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error) {
 	var cat struct {
 		Streams []json.RawMessage `json:"streams"`
 	}
@@ -44,7 +39,7 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]selected, error)
 		byName[s.Name()] = s
 	}
 	seen := map[string]bool{}
-	var out []selected
+	var out []Selection
 	for i, rawStream := range cat.Streams {
 		var cs protocol.ConfiguredStream
 		field := fmt.Sprintf("catalog.streams[%d]", i)
@@ -71,7 +66,7 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]selected, error)
 		if !ok {
 			return nil, ConfigErrorf("%s.sync_mode: %q is not a sync mode stream %q supports; use one of: %s", field, cs.SyncMode, name, joinModes(supported))
 		}
-		out = append(out, selected{stream: st, mode: cs.SyncMode})
+		out = append(out, Selection{Stream: st, Mode: cs.SyncMode})
 	}
 	return out, nil
 }

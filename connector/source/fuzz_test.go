@@ -127,17 +127,17 @@ func FuzzParseCatalog(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, s := range sel {
-			name := s.stream.Name()
+			name := s.Stream.Name()
 			if seen[name] {
 				t.Fatalf("stream %s selected twice from %q", name, raw)
 			}
 			seen[name] = true
 			ok := false
-			for _, m := range SyncModes(s.stream) {
-				ok = ok || m == s.mode
+			for _, m := range SyncModes(s.Stream) {
+				ok = ok || m == s.Mode
 			}
 			if !ok {
-				t.Fatalf("stream %s accepted in mode %q from %q", name, s.mode, raw)
+				t.Fatalf("stream %s accepted in mode %q from %q", name, s.Mode, raw)
 			}
 		}
 	})

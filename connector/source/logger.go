@@ -6,19 +6,19 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
-// Logger writes LOG messages through the protocol writer, so logs and data
+// Logger writes LOG messages through the run's encoder, so logs and data
 // share one ordered stream and every line is redacted.
 type Logger struct {
-	w *protocol.Writer
+	enc Encoder
 }
 
 type loggerKey struct{}
 
 func (l *Logger) log(level protocol.Level, msg string) {
-	if l == nil || l.w == nil {
+	if l == nil || l.enc == nil {
 		return
 	}
-	_ = l.w.Log(level, msg)
+	_ = l.enc.Log(level, msg)
 }
 
 // Infof logs at INFO.

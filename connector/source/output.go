@@ -19,146 +19,61 @@ import (
 var noCursorState = json.RawMessage(`{"__ab_no_cursor_state_message":true}`)
 
 // streamOutput is the Output of one stream in one read. It owns the stream's
-// lifecycle statuses and its checkpoint rules:
+// lifecycle statuses and its checkpoint rules, and hands rows and states to
+// the head of the stream's sink chain (see Sink), whose last link writes
+// them with the run's encoder:
 //   - RUNNING before the first record (or before COMPLETE if none came);
-//   - a STATE carries sourceStats.recordCount, the records since the last one;
 //   - identical consecutive states are not emitted twice;
 //   - in full_refresh the stream's checkpoints are ignored and one sentinel
 //     state ends the stream.
 //
-// One mutex covers a record's count and its write, so a STATE written by one
-// worker never counts a record another worker has not yet written.
+// One mutex covers a record's way down the chain, so a STATE emitted by one
+// worker never overtakes a record another worker has handed in before it,
+// and the sinks see one call at a time.
 type streamOutput struct {
-	w    *protocol.Writer
+	enc  Encoder
 	name string
 	mode protocol.SyncMode
-	sink RecordSink // nil without --parquet-dir etc.
-	skip bool       // write no RECORD messages to stdout
+	head StreamSink // the sinks, then stdout
 
 	mu      sync.Mutex
 	running bool
-	count   int64 // records since the last emitted state
-	total   int64
-	// lastState is the SHA-256 of the last state emitted, for the repeat
-	// check: a hash rather than the bytes, as a state with per-account
-	// windows can weigh megabytes.
+	// lastState is the SHA-256 of the last state handed down, for the
+	// repeat check: a hash rather than the bytes, as a state with
+	// per-account windows can weigh megabytes.
 	lastState []byte
-	pending   []byte // a state held back until the sink has committed the records it covers
-	// uncommitted counts records the sink has taken but not yet made
-	// durable; a checkpoint is held back only while it is not zero.
-	uncommitted int64
 }
 
 var _ Output = (*streamOutput)(nil)
 
-func (o *streamOutput) Record(data []byte) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if err := o.startLocked(); err != nil {
-		return err
-	}
-	if !o.skip {
-		if err := o.w.Record(o.name, data); err != nil {
-			return err
-		}
-	}
-	o.count++
-	o.total++
-	if o.sink != nil {
-		committed, err := o.sink.Write(data)
+// newStreamOutput returns the output of one stream whose rows and states
+// go through sinks (each opened in front of the next) and then to enc,
+// without RECORD messages if skipRecords.
+func newStreamOutput(enc Encoder, info StreamInfo, sinks []Sink, skipRecords bool) (*streamOutput, error) {
+	name := info.Stream.Name()
+	o := &streamOutput{enc: enc, name: name, mode: info.Mode}
+	var head StreamSink = &stdoutSink{enc: enc, name: name, skip: skipRecords}
+	for i := len(sinks) - 1; i >= 0; i-- {
+		next, err := sinks[i].OpenStream(info, head)
 		if err != nil {
-			return fmt.Errorf("writing %s record to the sink: %w", o.name, err)
+			return nil, err
 		}
-		o.uncommitted++
-		if committed {
-			o.uncommitted = 0
-			if o.pending != nil {
-				return o.emitStateLocked(o.pending)
-			}
-		}
+		head = next
 	}
-	return nil
+	o.head = head
+	return o, nil
 }
 
-// RecordJoin is Record(jsonrow.Join(raw, key, value)) without building the
-// joined row: the writer writes the member and then raw's bytes.
-func (o *streamOutput) RecordJoin(raw []byte, key, value string) error {
-	if o.sink != nil || mayHaveKey(raw, key) {
-		// The sink takes whole rows; and only jsonrow knows whether a
-		// mention of key is a top-level member.
-		return o.Record(jsonrow.Join(raw, key, value))
-	}
+func (o *streamOutput) Record(row jsonrow.Row) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := o.startLocked(); err != nil {
-		return err
-	}
-	if !o.skip {
-		if err := o.w.RecordJoin(o.name, key, value, raw); err != nil {
+	if !o.running {
+		o.running = true
+		if err := o.enc.StreamStatus(o.name, protocol.Running); err != nil {
 			return err
 		}
 	}
-	o.count++
-	o.total++
-	return nil
-}
-
-// mayHaveKey reports whether raw might have key as a member: false when the
-// quoted key appears nowhere in it. Keys that need escaping always answer
-// true.
-//
-// bytes.Contains anchors its search on the needle's first byte, here '"',
-// the commonest byte of JSON, and falls back to a byte-by-byte scan; so the
-// search anchors on the key's least common byte instead (an upper-case
-// letter in a camelCase key), which IndexByte finds 16-32 bytes at a time.
-func mayHaveKey(raw []byte, key string) bool {
-	var buf [64]byte
-	q := append(append(append(buf[:0], '"'), key...), '"')
-	anchor := 0
-	for i, c := range q[1 : len(q)-1] {
-		if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			return true
-		}
-		if rarity(c) > rarity(q[anchor]) {
-			anchor = i + 1
-		}
-	}
-	for from := anchor; from < len(raw); {
-		j := bytes.IndexByte(raw[from:], q[anchor])
-		if j < 0 {
-			return false
-		}
-		at := from + j - anchor // where q would start
-		if at+len(q) <= len(raw) && string(raw[at:at+len(q)]) == string(q) {
-			return true
-		}
-		from += j + 1
-	}
-	return false
-}
-
-// rarity ranks bytes by how seldom they occur in JSON rows: structure and
-// lower-case text most often, upper case and symbols least.
-func rarity(c byte) int {
-	switch {
-	case c == '"' || c == ':' || c == ',':
-		return 0
-	case 'a' <= c && c <= 'z' || c == ' ':
-		return 1
-	case '0' <= c && c <= '9':
-		return 2
-	default:
-		return 3
-	}
-}
-
-// startLocked sends RUNNING before the stream's first record.
-func (o *streamOutput) startLocked() error {
-	if o.running {
-		return nil
-	}
-	o.running = true
-	return o.w.StreamStatus(o.name, protocol.Running)
+	return o.head.Record(row)
 }
 
 func (o *streamOutput) Checkpoint(state any) error {
@@ -171,7 +86,7 @@ func (o *streamOutput) Checkpoint(state any) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.checkpointLocked(b)
+	return o.stateLocked(b)
 }
 
 // encodeState marshals a checkpoint. A state that encodes itself (a
@@ -198,90 +113,90 @@ func encodeState(state any) ([]byte, error) {
 	return b, nil
 }
 
-func (o *streamOutput) checkpointLocked(b []byte) error {
-	if o.sink != nil && o.uncommitted > 0 {
-		// The records this state covers are not durable in the sink's files
-		// yet: hold the state until the sink commits them.
-		o.pending = b
-		return nil
-	}
-	return o.emitStateLocked(b)
-}
-
-func (o *streamOutput) emitStateLocked(b []byte) error {
-	o.pending = nil
+// stateLocked hands a state down the chain unless it repeats the last one.
+func (o *streamOutput) stateLocked(b []byte) error {
 	sum := sha256.Sum256(b)
 	if o.lastState != nil && bytes.Equal(sum[:], o.lastState) {
 		return nil
 	}
-	if err := o.w.Send(&protocol.Message{Type: protocol.TypeState, State: &protocol.State{
-		Type: protocol.StateStream,
-		Stream: &protocol.StreamState{
-			StreamDescriptor: protocol.StreamDescriptor{Name: o.name},
-			StreamState:      b,
-		},
-		SourceStats: &protocol.StateStats{RecordCount: protocol.Count(o.count)},
-	}}); err != nil {
-		return err
-	}
 	o.lastState = sum[:]
-	o.count = 0
-	return nil
+	return o.head.State(b)
 }
 
 func (o *streamOutput) Log(level protocol.Level, msg string) {
-	_ = o.w.Log(level, o.name+": "+msg)
+	_ = o.enc.Log(level, o.name+": "+msg)
 }
 
-// finish ends the stream: on success the final state (after the sink has
-// committed) and COMPLETE; on failure INCOMPLETE and an ERROR trace. States
-// already emitted stand either way.
-func (o *streamOutput) finish(readErr error, input json.RawMessage) error {
+// finish ends the stream: on success the final state and COMPLETE; on
+// failure INCOMPLETE and an ERROR trace. The sinks make durable what they
+// hold either way, so states already emitted stand, and a failed stream's
+// durable rows keep theirs: the next run must not read them again, nor skip
+// what was not written.
+//
+// It returns the stream's outcome (readErr, or a sink's failure to finish),
+// and an error only if stdout is gone.
+func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.sink != nil {
-		// Even a failed stream's committed records keep their state: the
-		// next run must not read them again, nor skip what was not written.
-		if err := o.sink.Commit(); err != nil {
-			if readErr == nil {
-				readErr = fmt.Errorf("committing %s files: %w", o.name, err)
-			}
-		} else if o.pending != nil {
-			if err := o.emitStateLocked(o.pending); err != nil {
-				return err
-			}
-		}
-	}
 	if readErr == nil {
 		// A full_refresh stream's checkpoints are ignored, so it always ends
 		// with the sentinel. An incremental stream checkpoints itself; only
 		// one that never did (no partitions at all) gets its input state back.
+		var final []byte
 		switch {
 		case o.mode != protocol.Incremental:
-			if err := o.emitStateLocked(noCursorState); err != nil {
-				return err
-			}
+			final = noCursorState
 		case o.lastState == nil:
-			final := input
+			final = input
 			if len(final) == 0 {
 				final = []byte(`{}`)
 			}
-			if err := o.emitStateLocked(final); err != nil {
-				return err
-			}
 		}
-		if !o.running {
-			if err := o.w.StreamStatus(o.name, protocol.Running); err != nil {
-				return err
-			}
+		if final != nil {
+			readErr = o.stateLocked(final)
 		}
-		return o.w.StreamStatus(o.name, protocol.Complete)
 	}
-	if err := o.w.StreamStatus(o.name, protocol.Incomplete); err != nil {
+	if outcome = o.head.End(readErr); outcome != nil {
+		if err := o.enc.StreamStatus(o.name, protocol.Incomplete); err != nil {
+			return outcome, err
+		}
+		return outcome, o.enc.Error(FailureTypeOf(outcome), o.name, userMessage(outcome), outcome.Error())
+	}
+	if !o.running {
+		if err := o.enc.StreamStatus(o.name, protocol.Running); err != nil {
+			return nil, err
+		}
+	}
+	return nil, o.enc.StreamStatus(o.name, protocol.Complete)
+}
+
+// stdoutSink is the last link of every chain: the stream's messages on the
+// run's encoder. It counts the records each state covers for the state's
+// sourceStats, including those --no-records leaves off stdout.
+type stdoutSink struct {
+	enc   Encoder
+	name  string
+	skip  bool  // write no RECORD messages
+	count int64 // records since the last state
+}
+
+func (s *stdoutSink) Record(row jsonrow.Row) error {
+	s.count++
+	if s.skip {
+		return nil
+	}
+	return s.enc.Record(s.name, row)
+}
+
+func (s *stdoutSink) State(state json.RawMessage) error {
+	if err := s.enc.State(s.name, state, s.count); err != nil {
 		return err
 	}
-	return o.w.Error(FailureTypeOf(readErr), o.name, userMessage(readErr), readErr.Error())
+	s.count = 0
+	return nil
 }
+
+func (s *stdoutSink) End(readErr error) error { return readErr }
 
 type outputKey struct{}
 
@@ -293,7 +208,7 @@ func NotifyRateLimited(ctx context.Context, resetAt time.Time) {
 	if !ok {
 		return
 	}
-	_ = o.w.StreamStatus(o.name, protocol.Running, protocol.StatusReason{
+	_ = o.enc.StreamStatus(o.name, protocol.Running, protocol.StatusReason{
 		Type:        "RATE_LIMITED",
 		RateLimited: &protocol.RateLimited{QuotaReset: resetAt.UnixMilli()},
 	})

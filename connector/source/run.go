@@ -43,10 +43,22 @@ type Command struct {
 type Runner struct {
 	Source Source
 	Extra  []Command
-	// SinkFlags, when set, registers read's sink flags and returns the sinks
-	// they select (nil when none). It keeps the Parquet dependency out of
-	// binaries and tests that do not want it.
-	SinkFlags func(fs *pflag.FlagSet) func(streams []Stream) (Sinks, bool, error)
+	// Sinks are the outputs besides stdout that read offers on its command
+	// line (Parquet files, say); each is opened when its flags select it.
+	// They stay out of binaries and tests that do not list them.
+	Sinks []SinkFlags
+}
+
+// SinkFlags is a sink as read's command line offers it.
+type SinkFlags interface {
+	// Flag is the flag that turns the sink on, without dashes
+	// ("parquet-dir"); --no-records needs one of them.
+	Flag() string
+	// AddFlags registers the sink's flags on read's flag set.
+	AddFlags(fs *pflag.FlagSet)
+	// Open returns the sink the parsed flags select for a read of streams,
+	// or nil when they select none. A flag set wrong is a ConfigErrorf.
+	Open(streams []Stream) (Sink, error)
 }
 
 // Main runs the command line of a binary invoked as prog, the base name of
@@ -101,7 +113,7 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Write
 
 // recoverCrash, deferred, turns a panic into an ERROR trace and exit 1, and
 // flushes the writer either way.
-func recoverCrash(name string, w *protocol.Writer, secrets *secret.Redactor, code *int) {
+func recoverCrash(name string, w Encoder, secrets *secret.Redactor, code *int) {
 	if p := recover(); p != nil {
 		msg := secrets.String(fmt.Sprint(p))
 		_ = w.Error(protocol.SystemError, "", name+" crashed: "+msg, secrets.String(string(debug.Stack())))
@@ -196,12 +208,12 @@ func (r *Runner) spec(args []string, w *protocol.Writer, stdout, stderr io.Write
 
 // open loads and validates the config, registers its secrets and opens the
 // source. Warnings about unknown config keys go out as WARN logs.
-func (r *Runner) open(ctx context.Context, path string, w *protocol.Writer, secrets *secret.Redactor, logWarnings bool) (Conn, *Logger, error) {
+func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logWarnings bool) (Conn, *Logger, error) {
 	cfg, warnings, err := loadConfig(r.Source, path, secrets)
 	if err != nil {
 		return nil, nil, err
 	}
-	log := &Logger{w: w}
+	log := &Logger{enc: enc}
 	if logWarnings {
 		for _, msg := range warnings {
 			log.Warnf("%s", msg)
@@ -250,137 +262,183 @@ func (r *Runner) discover(ctx context.Context, args []string, w *protocol.Writer
 	}, "config"); !ok {
 		return code
 	}
-	conn, _, err := r.open(ctx, config, w, secrets, false)
-	if err != nil {
-		return fail(w, err)
+	streams, code := r.Discover(ctx, config, secrets, w)
+	if code != ExitOK {
+		return code
 	}
-	defer conn.Close()
-	cat := &protocol.Catalog{}
-	for _, s := range conn.Streams() {
-		cat.Streams = append(cat.Streams, Describe(s))
-	}
-	if err := w.Send(&protocol.Message{Type: protocol.TypeCatalog, Catalog: cat}); err != nil {
+	if err := w.Send(&protocol.Message{Type: protocol.TypeCatalog, Catalog: &protocol.Catalog{Streams: streams}}); err != nil {
 		return ExitFail
 	}
 	return ExitOK
 }
 
+// Discover opens config and describes the source's streams, in discover
+// order. A failure is reported through enc as an ERROR trace, and its exit
+// code returned. The Singer mode prints the same streams as its catalog.
+func (r *Runner) Discover(ctx context.Context, config string, secrets *secret.Redactor, enc Encoder) ([]protocol.Stream, int) {
+	conn, _, err := r.open(ctx, config, enc, secrets, false)
+	if err != nil {
+		return nil, fail(enc, err)
+	}
+	defer conn.Close()
+	var streams []protocol.Stream
+	for _, s := range conn.Streams() {
+		streams = append(streams, Describe(s))
+	}
+	return streams, ExitOK
+}
+
 // fail reports a fatal error as an ERROR trace and returns the exit code.
-func fail(w *protocol.Writer, err error) int {
+func fail(w Encoder, err error) int {
 	_ = w.Error(FailureTypeOf(err), "", userMessage(err), err.Error())
 	return ExitFail
 }
 
 func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) int {
 	var config, catalog, state string
-	var openSinks func([]Stream) (Sinks, bool, error)
+	var noRecords bool
 	if _, code, ok := r.flags("read", "Read the configured streams: RECORD, STATE, TRACE and LOG messages on stdout.", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file")
 		fs.StringVar(&catalog, "catalog", "", "configured catalog JSON file (see catalogs/)")
 		fs.StringVar(&state, "state", "", "state JSON file: the STATE messages of the previous run, as an array")
-		if r.SinkFlags != nil {
-			openSinks = r.SinkFlags(fs)
+		for _, s := range r.Sinks {
+			s.AddFlags(fs)
+		}
+		if len(r.Sinks) > 0 {
+			fs.BoolVar(&noRecords, "no-records", false, "print no RECORD messages on stdout, only STATE, TRACE and LOG (needs --"+r.sinkFlagNames(" or --")+")")
 		}
 	}, "config", "catalog"); !ok {
 		return code
 	}
-	return r.readStreams(ctx, w, secrets, config, func(streams []Stream) ([]selected, map[string]json.RawMessage, error) {
+	return r.readStreams(ctx, w, secrets, config, func(streams []Stream) ([]Selection, map[string]json.RawMessage, error) {
 		sel, err := loadCatalog(catalog, streams)
 		if err != nil {
 			return nil, nil, err
 		}
 		states, err := loadState(state, streams)
 		return sel, states, err
-	}, openSinks)
+	}, func(streams []Stream) ([]Sink, bool, error) {
+		var sinks []Sink
+		for _, s := range r.Sinks {
+			sink, err := s.Open(streams)
+			if err != nil {
+				for _, o := range sinks {
+					_ = o.Close()
+				}
+				return nil, false, err
+			}
+			if sink != nil {
+				sinks = append(sinks, sink)
+			}
+		}
+		if noRecords && len(sinks) == 0 {
+			return nil, false, ConfigErrorf("--no-records needs --%s: without another output the records would go nowhere", r.sinkFlagNames(" or --"))
+		}
+		return sinks, noRecords, nil
+	})
 }
 
-// ReadInput is a read whose catalog and state do not come from --catalog and
-// --state files. The Singer mode builds them from its own catalog and
-// bookmarks, then reads through the same path as `read`, so both modes read,
-// checkpoint and fail alike.
+func (r *Runner) sinkFlagNames(sep string) string {
+	names := make([]string, len(r.Sinks))
+	for i, s := range r.Sinks {
+		names[i] = s.Flag()
+	}
+	return strings.Join(names, sep)
+}
+
+// Selection is one stream a read is configured to read, and how.
+type Selection struct {
+	Stream Stream
+	Mode   protocol.SyncMode
+}
+
+// ReadInput is a read whose catalog, state and output format do not come
+// from read's command line. The Singer mode builds them from its own
+// catalog and bookmarks and writes Singer messages, through the same path
+// as `read`, so both modes read, checkpoint and fail alike.
 type ReadInput struct {
 	// Config is the config file's path.
 	Config string
+	// Secrets is the run's redactor, which Encoder masks its texts with;
+	// the config's secrets are added to it.
+	Secrets *secret.Redactor
+	// Encoder writes the run's messages.
+	Encoder Encoder
 	// Prepare is given the source's streams once the config is open and
-	// returns the configured catalog and each stream's input state (what
+	// returns the streams to read and each one's input state (what
 	// --catalog and --state hold; ParseState decodes a state file).
-	Prepare func(streams []Stream) (protocol.ConfiguredCatalog, map[string]json.RawMessage, error)
+	Prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error)
 }
 
-// Read runs a read from in, writing its Airbyte messages to stdout, and
-// returns the exit code.
-func (r *Runner) Read(ctx context.Context, in ReadInput, stdout io.Writer) (code int) {
-	secrets := &secret.Redactor{}
-	w := protocol.NewWriter(stdout, secrets)
-	defer recoverCrash(r.Source.Name(), w, secrets, &code)
-	return r.readStreams(ctx, w, secrets, in.Config, func(streams []Stream) ([]selected, map[string]json.RawMessage, error) {
-		cat, states, err := in.Prepare(streams)
-		if err != nil {
-			return nil, nil, err
-		}
-		raw, err := json.Marshal(cat)
-		if err != nil {
-			return nil, nil, SystemErrorf("encoding the configured catalog: %v", err)
-		}
-		sel, err := parseCatalog("(built from the caller's catalog)", raw, streams)
-		return sel, states, err
-	}, nil)
+// Read runs a read from in and returns the exit code. The caller flushes
+// in.Encoder.
+func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
+	defer recoverCrash(r.Source.Name(), in.Encoder, in.Secrets, &code)
+	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, in.Prepare, nil)
 }
 
 // readStreams is a read once its inputs are known: prepare turns the
-// source's streams into the configured streams and their input states.
-func (r *Runner) readStreams(ctx context.Context, w *protocol.Writer, secrets *secret.Redactor, config string,
-	prepare func(streams []Stream) ([]selected, map[string]json.RawMessage, error), openSinks func([]Stream) (Sinks, bool, error)) int {
-	conn, log, err := r.open(ctx, config, w, secrets, true)
+// source's streams into the configured streams and their input states, and
+// openSinks (nil for none) opens the outputs besides enc and says whether
+// enc is to get no records.
+func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config string,
+	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, bool, error)) int {
+	conn, log, err := r.open(ctx, config, enc, secrets, true)
 	if err != nil {
-		return fail(w, err)
+		return fail(enc, err)
 	}
 	defer conn.Close()
 	sel, states, err := prepare(conn.Streams())
 	if err != nil {
-		return fail(w, err)
+		return fail(enc, err)
 	}
 	for _, s := range sel {
-		if s.mode != protocol.Incremental {
+		if s.Mode != protocol.Incremental {
 			continue
 		}
-		if c, ok := s.stream.(StateChecker); ok && states[s.stream.Name()] != nil {
-			if err := c.CheckState(states[s.stream.Name()]); err != nil {
-				return fail(w, AsConfigError(err, fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", s.stream.Name())))
+		if c, ok := s.Stream.(StateChecker); ok && states[s.Stream.Name()] != nil {
+			if err := c.CheckState(states[s.Stream.Name()]); err != nil {
+				return fail(enc, AsConfigError(err, fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", s.Stream.Name())))
 			}
 		}
 	}
-	var sinks Sinks
+	var sinks []Sink
 	skipRecords := false
 	if openSinks != nil {
 		chosen := make([]Stream, len(sel))
 		for i, s := range sel {
-			chosen[i] = s.stream
+			chosen[i] = s.Stream
 		}
-		sinks, skipRecords, err = openSinks(chosen)
-		if err != nil {
-			return fail(w, err)
+		if sinks, skipRecords, err = openSinks(chosen); err != nil {
+			return fail(enc, err)
 		}
 	}
+	closeSinks := func() error {
+		var errs []error
+		for _, s := range sinks {
+			errs = append(errs, s.Close())
+		}
+		sinks = nil
+		return errors.Join(errs...)
+	}
+	defer closeSinks()
 	ctx = withLogger(ctx, log)
 
 	var failed []string
 	for _, s := range sel {
-		name := s.stream.Name()
-		out := &streamOutput{w: w, name: name, mode: s.mode, skip: skipRecords}
-		if sinks != nil {
-			if out.sink, err = sinks.OpenStream(s.stream, s.mode); err != nil {
-				return fail(w, err)
-			}
+		name := s.Stream.Name()
+		out, err := newStreamOutput(enc, StreamInfo{Stream: s.Stream, Mode: s.Mode}, sinks, skipRecords)
+		if err != nil {
+			return fail(enc, err)
 		}
-		if err := w.StreamStatus(name, protocol.Started); err != nil {
+		if err := enc.StreamStatus(name, protocol.Started); err != nil {
 			return ExitFail
 		}
-		req := ReadRequest{Mode: s.mode}
-		if s.mode == protocol.Incremental {
+		req := ReadRequest{Mode: s.Mode}
+		if s.Mode == protocol.Incremental {
 			req.State = states[name]
 		}
-		readErr := s.stream.Read(context.WithValue(ctx, outputKey{}, out), req, out)
+		readErr := s.Stream.Read(context.WithValue(ctx, outputKey{}, out), req, out)
 		if ctx.Err() != nil {
 			// Stopped by a signal: every worker returned "context canceled".
 			// Say it once, as worth retrying; the states already emitted
@@ -388,27 +446,26 @@ func (r *Runner) readStreams(ctx context.Context, w *protocol.Writer, secrets *s
 			readErr = &Error{Type: protocol.TransientError, Quoted: true, Err: readErr,
 				Msg: "interrupted (" + ctx.Err().Error() + ") before the stream finished; the next run resumes from the last STATE it emitted"}
 		}
-		if err := out.finish(readErr, req.State); err != nil {
+		outcome, err := out.finish(readErr, req.State)
+		if err != nil {
 			return ExitFail // stdout is gone; nothing more can be said
 		}
-		if readErr != nil {
-			failed = append(failed, fmt.Sprintf("%s (%s)", name, userMessage(readErr)))
+		if outcome != nil {
+			failed = append(failed, fmt.Sprintf("%s (%s)", name, userMessage(outcome)))
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if sinks != nil {
-		if err := sinks.Close(); err != nil {
-			failed = append(failed, "closing sinks: "+err.Error())
-		}
+	if err := closeSinks(); err != nil {
+		failed = append(failed, "closing sinks: "+err.Error())
 	}
 	if ctx.Err() != nil {
-		_ = w.Error(protocol.TransientError, "", "The read was interrupted ("+ctx.Err().Error()+"); the last STATE emitted is where the next run resumes.", "")
+		_ = enc.Error(protocol.TransientError, "", "The read was interrupted ("+ctx.Err().Error()+"); the last STATE emitted is where the next run resumes.", "")
 		return ExitFail
 	}
 	if len(failed) > 0 {
-		_ = w.Error(protocol.SystemError, "", "During the sync, the following streams did not sync successfully: "+strings.Join(failed, "; "), "")
+		_ = enc.Error(protocol.SystemError, "", "During the sync, the following streams did not sync successfully: "+strings.Join(failed, "; "), "")
 		return ExitFail
 	}
 	return ExitOK

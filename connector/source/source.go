@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
@@ -91,13 +92,11 @@ type ReadRequest struct {
 // concurrent use by the stream's workers; records of one worker stay in the
 // order it emits them.
 type Output interface {
-	// Record emits one record: a single JSON object, written verbatim.
-	Record(data []byte) error
-	// RecordJoin emits Record(jsonrow.Join(raw, key, value)): raw with the
-	// member "key":"value" in front unless raw has key at its top level.
-	// It writes raw's bytes after the member instead of copying the row, for
-	// rows passed through by the million.
-	RecordJoin(raw []byte, key, value string) error
+	// Record emits one record: the API's JSON object, passed through
+	// verbatim, with the fields the connector adds (join ids, tombstone
+	// markers). row.Raw may be a slice of a page buffer: it is not kept
+	// past the call, so the caller may reuse it afterwards.
+	Record(row jsonrow.Row) error
 	// Checkpoint emits the stream's whole state as a STREAM state. It covers
 	// every record emitted before the call, so call it only once those
 	// records are all out. Identical consecutive states are suppressed.

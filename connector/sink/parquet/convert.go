@@ -7,6 +7,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
 
 // builders are the Arrow builders one node appends to, bound once per
@@ -65,6 +67,11 @@ type converter struct {
 	root   *node
 	s      scanner
 	digits []byte
+	// added are the connector's fields of the row being converted, read as
+	// the root object's first members; value is the scratch buffer one
+	// of them is encoded into.
+	added   []jsonrow.Field
+	scratch []byte
 }
 
 // FieldError is a record value the sink cannot store without changing it. The
@@ -85,10 +92,15 @@ func fieldErr(n *node, format string, args ...any) error {
 	return &FieldError{Field: n.path, Err: fmt.Errorf(format, args...)}
 }
 
-// record appends one JSON object as a row. On error the builders hold a
-// partial row and must be discarded.
-func (c *converter) record(data []byte) error {
-	c.s.reset(data)
+// record appends one row: its added fields and its JSON object's members,
+// as if they were one object, without building that object. On error the
+// builders hold a partial row and must be discarded.
+func (c *converter) record(row jsonrow.Row) error {
+	c.added = nil
+	if len(row.Fields) > 0 {
+		c.added = row.Added()
+	}
+	c.s.reset(row.Raw)
 	if c.s.peek() != '{' {
 		return errors.New("a record must be a JSON object")
 	}
@@ -107,6 +119,11 @@ func (c *converter) object(n *node) error {
 	s := &c.s
 	s.i++ // '{'
 	clear(n.seen)
+	if n == c.root && len(c.added) > 0 {
+		if err := c.addedFields(n); err != nil {
+			return err
+		}
+	}
 	if s.peek() == '}' {
 		s.i++
 	} else {
@@ -166,6 +183,27 @@ func (c *converter) object(n *node) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// addedFields reads the row's added fields into the root's columns, each
+// from its own JSON text, then goes back to the row's object.
+func (c *converter) addedFields(n *node) error {
+	outer := c.s
+	defer func() { c.s = outer }()
+	for _, f := range c.added {
+		idx, known := n.byName[f.Key]
+		if !known {
+			continue // not in the schema: kept in the JSON output only
+		}
+		n.seen[idx] = true
+		c.scratch = f.AppendValue(c.scratch[:0])
+		c.s = scanner{b: c.scratch, buf: outer.buf}
+		if err := c.value(n.children[idx]); err != nil {
+			return err
+		}
+		outer.buf = c.s.buf
 	}
 	return nil
 }

@@ -31,46 +31,52 @@ func (c *compressionValue) Set(s string) error {
 	return nil
 }
 
-// Flags registers read's Parquet flags on fs and returns the function that
-// opens the sinks they select, for source.Runner.SinkFlags:
-//
-//	r.SinkFlags = func(fs *pflag.FlagSet) func([]source.Stream) (source.Sinks, bool, error) {
-//		return parquet.Flags(fs, source.Version)
-//	}
-//
-// The opener returns nil sinks without --parquet-dir, and whether RECORD
-// messages are to be left off stdout (--no-records).
-func Flags(fs *pflag.FlagSet, version string) func([]source.Stream) (source.Sinks, bool, error) {
-	var dir string
-	var noRecords bool
-	comp := compressionValue(Zstd)
-	fs.StringVar(&dir, "parquet-dir", "", "also write every record to Parquet files under `DIR`/<stream>/ (stdout still carries every message)")
-	fs.Var(&comp, "parquet-compression", "Parquet compression: zstd, snappy or none (needs --parquet-dir)")
-	fs.BoolVar(&noRecords, "no-records", false, "print no RECORD messages on stdout, only STATE, TRACE and LOG (needs --parquet-dir)")
-	return func(streams []source.Stream) (source.Sinks, bool, error) {
-		if dir == "" {
-			switch {
-			case fs.Changed("parquet-dir"):
-				return nil, false, source.ConfigErrorf("--parquet-dir is empty: give the directory to write Parquet files to")
-			case noRecords:
-				return nil, false, source.ConfigErrorf("--no-records needs --parquet-dir: without Parquet files the records would go nowhere")
-			case fs.Changed("parquet-compression"):
-				return nil, false, source.ConfigErrorf("--parquet-compression needs --parquet-dir")
-			}
-			return nil, false, nil
+// Flags is the Parquet sink on read's command line (a source.SinkFlags):
+// --parquet-dir turns it on, --parquet-compression picks the codec.
+type Flags struct {
+	// Version is the connector version recorded in each file.
+	Version string
+
+	fs   *pflag.FlagSet
+	dir  string
+	comp compressionValue
+}
+
+var _ source.SinkFlags = (*Flags)(nil)
+
+// Flag is the flag that turns the sink on.
+func (f *Flags) Flag() string { return "parquet-dir" }
+
+// AddFlags registers the Parquet flags on read's flag set.
+func (f *Flags) AddFlags(fs *pflag.FlagSet) {
+	f.fs, f.comp = fs, compressionValue(Zstd)
+	fs.StringVar(&f.dir, "parquet-dir", "", "also write every record to Parquet files under `DIR`/<stream>/ (stdout still carries every message)")
+	fs.Var(&f.comp, "parquet-compression", "Parquet compression: zstd, snappy or none (needs --parquet-dir)")
+}
+
+// Open opens the sinks of a read of streams, or returns nil without
+// --parquet-dir.
+func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
+	if f.dir == "" {
+		switch {
+		case f.fs.Changed("parquet-dir"):
+			return nil, source.ConfigErrorf("--parquet-dir is empty: give the directory to write Parquet files to")
+		case f.fs.Changed("parquet-compression"):
+			return nil, source.ConfigErrorf("--parquet-compression needs --parquet-dir")
 		}
-		opts := Options{Dir: dir, Compression: Compression(comp), Version: version}
-		if v := os.Getenv(RowsPerFileEnv); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				return nil, false, source.ConfigErrorf("%s=%q: want a positive number of rows", RowsPerFileEnv, v)
-			}
-			opts.RowsPerFile = n
-		}
-		s, err := Open(streams, opts)
-		if err != nil {
-			return nil, false, err
-		}
-		return s, noRecords, nil
+		return nil, nil
 	}
+	opts := Options{Dir: f.dir, Compression: Compression(f.comp), Version: f.Version}
+	if v := os.Getenv(RowsPerFileEnv); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, source.ConfigErrorf("%s=%q: want a positive number of rows", RowsPerFileEnv, v)
+		}
+		opts.RowsPerFile = n
+	}
+	s, err := Open(streams, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -13,12 +13,13 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-func parseFlags(t *testing.T, args ...string) (func([]source.Stream) (source.Sinks, bool, error), error) {
+func parseFlags(t *testing.T, args ...string) (func([]source.Stream) (source.Sink, error), error) {
 	t.Helper()
 	fs := pflag.NewFlagSet("read", pflag.ContinueOnError)
 	fs.SetOutput(&strings.Builder{})
-	open := Flags(fs, "1.2.3")
-	return open, fs.Parse(args)
+	f := &Flags{Version: "1.2.3"}
+	f.AddFlags(fs)
+	return f.Open, fs.Parse(args)
 }
 
 func TestFlags(t *testing.T) {
@@ -29,17 +30,17 @@ func TestFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, skip, err := open(streams); s != nil || skip || err != nil {
-		t.Errorf("no flags: %v %v %v, want no sinks", s, skip, err)
+	if s, err := open(streams); s != nil || err != nil {
+		t.Errorf("no flags: %v %v, want no sink", s, err)
 	}
 
-	open, err = parseFlags(t, "--parquet-dir", dir, "--no-records", "--parquet-compression", "snappy")
+	open, err = parseFlags(t, "--parquet-dir", dir, "--parquet-compression", "snappy")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, skip, err := open(streams)
-	if err != nil || !skip {
-		t.Fatalf("open: %v %v", skip, err)
+	s, err := open(streams)
+	if err != nil {
+		t.Fatalf("open: %v", err)
 	}
 	sinks := s.(*Sinks)
 	if sinks.opts.Compression != Snappy || sinks.opts.Version != "1.2.3" || sinks.opts.RowsPerFile != DefaultRowsPerFile {
@@ -48,7 +49,7 @@ func TestFlags(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "kitchen")); err != nil {
 		t.Errorf("stream directory not created: %v", err)
 	}
-	if _, err := s.OpenStream(kitchen(t), protocol.FullRefresh); err != nil {
+	if _, err := s.OpenStream(source.StreamInfo{Stream: kitchen(t), Mode: protocol.FullRefresh}, nil); err != nil {
 		t.Error(err)
 	}
 	if err := s.Close(); err != nil {
@@ -57,11 +58,11 @@ func TestFlags(t *testing.T) {
 
 	t.Setenv(RowsPerFileEnv, "10")
 	open, _ = parseFlags(t, "--parquet-dir", dir)
-	if s, _, err := open(streams); err != nil || s.(*Sinks).opts.RowsPerFile != 10 || s.(*Sinks).opts.Compression != Zstd {
+	if s, err := open(streams); err != nil || s.(*Sinks).opts.RowsPerFile != 10 || s.(*Sinks).opts.Compression != Zstd {
 		t.Errorf("%s=10: %v", RowsPerFileEnv, err)
 	}
 	t.Setenv(RowsPerFileEnv, "ten")
-	if _, _, err := open(streams); !isConfigError(err) || !strings.Contains(err.Error(), RowsPerFileEnv) {
+	if _, err := open(streams); !isConfigError(err) || !strings.Contains(err.Error(), RowsPerFileEnv) {
 		t.Errorf("%s=ten: %v", RowsPerFileEnv, err)
 	}
 }
@@ -85,7 +86,6 @@ func TestFlagErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--no-records"}, "--no-records needs --parquet-dir"},
 		{[]string{"--parquet-dir", ""}, "--parquet-dir is empty"},
 		{[]string{"--parquet-compression", "none"}, "--parquet-compression needs --parquet-dir"},
 	} {
@@ -93,7 +93,7 @@ func TestFlagErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := open(nil); !isConfigError(err) || !strings.Contains(err.Error(), c.msg) {
+		if _, err := open(nil); !isConfigError(err) || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%v: %v, want a config error saying %q", c.args, err, c.msg)
 		}
 	}

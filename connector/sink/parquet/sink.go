@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -88,10 +89,7 @@ type Sinks struct {
 	writers []*Writer
 }
 
-var (
-	_ source.Sinks      = (*Sinks)(nil)
-	_ source.RecordSink = (*Writer)(nil)
-)
+var _ source.Sink = (*Sinks)(nil)
 
 // Open prepares the sinks of a read of streams: it derives every stream's
 // Parquet schema (so a schema the sink cannot map fails before anything is
@@ -170,9 +168,14 @@ func removeStale(dir string, start time.Time) error {
 	return nil
 }
 
-// OpenStream returns the sink of one stream; Open must have been given it.
-func (s *Sinks) OpenStream(st source.Stream, mode protocol.SyncMode) (source.RecordSink, error) {
-	return s.Stream(st, mode)
+// OpenStream returns the link of one stream's sink chain in front of next;
+// Open must have been given the stream.
+func (s *Sinks) OpenStream(info source.StreamInfo, next source.StreamSink) (source.StreamSink, error) {
+	w, err := s.Stream(info.Stream, info.Mode)
+	if err != nil {
+		return nil, err
+	}
+	return &link{w: w, next: next}, nil
 }
 
 // Stream is OpenStream returning the concrete type.
@@ -280,6 +283,12 @@ func (w *Writer) Files() []string { return w.committed }
 // stops: the file in progress is deleted, and its records are read again
 // next run, because the state that covers them was never emitted.
 func (w *Writer) Write(data []byte) (committed bool, err error) {
+	return w.WriteRow(jsonrow.Of(data))
+}
+
+// WriteRow is Write of a row: its added fields go to their columns as if
+// they were members of its object, without the row being copied.
+func (w *Writer) WriteRow(row jsonrow.Row) (committed bool, err error) {
 	if w.err != nil {
 		return false, w.err
 	}
@@ -288,7 +297,7 @@ func (w *Writer) Write(data []byte) (committed bool, err error) {
 			return false, w.fail(fmt.Errorf("parquet: stream %s: %w", w.stream, err))
 		}
 	}
-	if err := w.conv.record(data); err != nil {
+	if err := w.conv.record(row); err != nil {
 		var fe *FieldError
 		if errors.As(err, &fe) {
 			fe.Stream = w.stream

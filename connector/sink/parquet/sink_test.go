@@ -3,6 +3,7 @@ package parquet
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/parquet/compress"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // kitchenSchema has one property of every shape the sink maps.
@@ -502,7 +505,64 @@ func TestOpenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.OpenStream(testStream{name: "other", schema: json.RawMessage(kitchenSchema)}, protocol.FullRefresh); err == nil {
+	if _, err := s.OpenStream(source.StreamInfo{Stream: testStream{name: "other", schema: json.RawMessage(kitchenSchema)}, Mode: protocol.FullRefresh}, nil); err == nil {
 		t.Error("OpenStream of a stream Open was not given succeeded")
+	}
+}
+
+// recorder is the rest of a sink chain: it keeps what reaches it.
+type recorder struct {
+	rows   int
+	states []string
+	ended  error
+}
+
+func (r *recorder) Record(jsonrow.Row) error { r.rows++; return nil }
+func (r *recorder) State(st json.RawMessage) error {
+	r.states = append(r.states, string(st))
+	return nil
+}
+func (r *recorder) End(readErr error) error { r.ended = readErr; return readErr }
+
+// TestStateWaitsOnlyForUncommittedRows: a state is passed on at once when
+// every row before it is in a committed file, is held while some are not,
+// and is passed on by the commit that makes them durable.
+func TestStateWaitsOnlyForUncommittedRows(t *testing.T) {
+	s, err := Open([]sourceStream{kitchen(t)}, Options{Dir: t.TempDir(), RowsPerFile: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	next := &recorder{}
+	l, err := s.OpenStream(source.StreamInfo{Stream: kitchen(t), Mode: protocol.Incremental}, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	rec := func() error {
+		n++
+		return l.Record(jsonrow.With([]byte(fmt.Sprintf(`{"n":%d}`, n)), jsonrow.String("id", fmt.Sprint(n))))
+	}
+	step := func(what string, f func() error, want int) {
+		t.Helper()
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(next.states); got != want {
+			t.Fatalf("after %s: %d states passed on, want %d", what, got, want)
+		}
+	}
+	step("3 rows (a file committed)", func() error { rec(); rec(); return rec() }, 0)
+	step("state A, nothing uncommitted", func() error { return l.State(json.RawMessage(`"A"`)) }, 1)
+	step("1 more row", rec, 1)
+	step("state B, 1 row uncommitted", func() error { return l.State(json.RawMessage(`"B"`)) }, 1)
+	step("row 5, still uncommitted", rec, 1)
+	step("row 6 commits the file", rec, 2)
+	step("state C, nothing uncommitted", func() error { return l.State(json.RawMessage(`"C"`)) }, 3)
+	step("row 7", rec, 3)
+	step("state D", func() error { return l.State(json.RawMessage(`"D"`)) }, 3)
+	step("the end commits row 7", func() error { return l.End(nil) }, 4)
+	if got := strings.Join(next.states, ""); got != `"A""B""C""D"` || next.rows != 7 || next.ended != nil {
+		t.Errorf("passed on %s, %d rows, end %v", got, next.rows, next.ended)
 	}
 }

@@ -1,0 +1,81 @@
+package jsonrow
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzRow checks jsonrow against encoding/json on any input: HasKey agrees
+// with a decoder's view of the top-level keys of a valid object (escaped
+// spellings included), a valid object with fields added stays valid JSON
+// with each key once at the top level, and AppendString writes what
+// json.Marshal writes.
+func FuzzRow(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"a","itemId":"b"}`, `{"item\u0049d":1}`, `{"a":{"itemId":1}}`, `{"a":"\"itemId\":1"}`,
+		`{}`, ` { "x" : [1, {"itemId": 2}] , "itemId":null}`, `{"a":"\\","b":"\ud83d\ude00"}`, `[1]`, `{"a":`,
+	} {
+		f.Add([]byte(s), "itemId")
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, key string) {
+		if got, want := AppendString(nil, key), mustMarshal(t, key); !bytes.Equal(got, want) {
+			t.Fatalf("AppendString(%q) = %s, want %s", key, got, want)
+		}
+		if !utf8.ValidString(key) || key == "zz-json" {
+			return // a key of ours is valid text, and not the second field's
+		}
+		keys, ok := topKeys(raw)
+		if !ok {
+			_ = HasKey(raw, key) // must not panic
+			return
+		}
+		if got := HasKey(raw, key); got != (keys[key] > 0) {
+			t.Fatalf("HasKey(%s, %q) = %v, encoding/json sees %d", raw, key, got, keys[key])
+		}
+		row := Row{Raw: raw, Fields: []Field{String(key, "v"), Raw("zz-json", json.RawMessage(`{"n":1}`))}}
+		out := row.Bytes()
+		after, ok := topKeys(out)
+		if !ok {
+			t.Fatalf("%s with fields added is not a JSON object: %s", raw, out)
+		}
+		if after[key] != max(keys[key], 1) {
+			t.Fatalf("%s: key %q %d times after adding it, %d before", out, key, after[key], keys[key])
+		}
+	})
+}
+
+func mustMarshal(t *testing.T, s string) []byte {
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// topKeys counts the top-level keys of a valid JSON object, as
+// encoding/json decodes them; ok is false for anything else.
+func topKeys(raw []byte) (map[string]int, bool) {
+	if !json.Valid(raw) {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	keys := map[string]int{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		k, _ := tok.(string)
+		keys[k]++
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, false
+		}
+	}
+	return keys, true
+}

@@ -1,0 +1,305 @@
+package singer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// timeExtracted is RFC 3339 in UTC with microseconds, as singer-python
+// writes it.
+const timeExtracted = "2006-01-02T15:04:05.000000Z"
+
+// encoder is the Singer output format of a read: the source.Encoder the
+// runtime writes to in Singer mode, in place of the Airbyte one. Singer
+// messages go to stdout, everything else to stderr:
+//
+//   - a stream's STARTED status: its SCHEMA (and again before a RECORD if
+//     it somehow came first), so a SCHEMA always precedes its records;
+//   - a record: a Singer RECORD with the selected fields and
+//     time_extracted;
+//   - a state: a Singer STATE whose value is {"bookmarks": {...}}: the
+//     input state's bookmarks with this stream's state put in, so the last
+//     STATE is a complete resume point even for streams not synced this
+//     run;
+//   - logs and errors: "LEVEL message" lines on stderr, the last error of a
+//     failed run as the CRITICAL line (see close); COMPLETE and INCOMPLETE:
+//     a record_count METRIC line.
+//
+// Every text is redacted before it is written, as the Airbyte writer does.
+type encoder struct {
+	tap    string
+	out    *bufio.Writer // nil in discover: only errors are written
+	stderr io.Writer
+	redact *secret.Redactor
+	now    func() time.Time
+
+	mu         sync.Mutex
+	plans      map[string]*streamPlan
+	bookmarks  map[string]json.RawMessage
+	schemaSent map[string]bool
+	records    map[string]int64
+	lastErr    string // the latest error, not yet printed
+	err        error  // the first stdout write error; sticky
+	row        []byte // scratch for a record with fields to drop
+}
+
+var _ source.Encoder = (*encoder)(nil)
+
+func newEncoder(tap string, stdout, stderr io.Writer, redact *secret.Redactor) *encoder {
+	e := &encoder{tap: tap, stderr: stderr, redact: redact, now: time.Now,
+		bookmarks: map[string]json.RawMessage{}, schemaSent: map[string]bool{}, records: map[string]int64{}}
+	if stdout != nil {
+		e.out = bufio.NewWriterSize(stdout, 256<<10)
+	}
+	return e
+}
+
+// start is called once the read is planned, before any stream is read.
+func (e *encoder) start(plans map[string]*streamPlan, states map[string]json.RawMessage) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.plans = plans
+	for name, st := range states {
+		// Input states may be pretty-printed; a STATE is one line.
+		var c bytes.Buffer
+		if json.Compact(&c, st) == nil {
+			st = c.Bytes()
+		}
+		e.bookmarks[name] = st
+	}
+}
+
+// Record writes a Singer RECORD: the row laid out by jsonrow, without its
+// unselected fields.
+func (e *encoder) Record(stream string, row jsonrow.Row) error {
+	ms := e.now().UnixMilli()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.out == nil || e.err != nil {
+		return e.err
+	}
+	p := e.plans[stream]
+	e.schemaLocked(stream)
+	w := e.out
+	if p != nil {
+		w.Write(p.recordPrefix)
+	} else {
+		w.Write(recordPrefix(stream))
+	}
+	e.row = row.AppendTo(e.row[:0])
+	data := e.row
+	if p != nil && p.mask != nil {
+		var err error
+		if data, err = p.mask.record(data); err != nil {
+			e.err = fmt.Errorf("a %s record is not a JSON object: %w", stream, err)
+			return e.err
+		}
+	}
+	if cap(e.row) > 1<<20 {
+		e.row = nil // one huge row does not pin its buffer
+	}
+	e.records[stream]++
+	w.Write(data)
+	w.WriteString(`,"time_extracted":"`)
+	w.WriteString(time.UnixMilli(ms).UTC().Format(timeExtracted))
+	if _, err := w.WriteString("\"}\n"); err != nil {
+		e.err = err
+	}
+	return e.err
+}
+
+// recordPrefix is a RECORD message up to its record's first byte.
+func recordPrefix(stream string) []byte {
+	return append(jsonrow.AppendString([]byte(`{"type":"RECORD","stream":`), stream), `,"record":`...)
+}
+
+// schemaLocked sends a stream's SCHEMA once, before anything else of it.
+func (e *encoder) schemaLocked(stream string) {
+	p := e.plans[stream]
+	if e.out == nil || e.schemaSent[stream] || p == nil {
+		return
+	}
+	e.schemaSent[stream] = true
+	e.out.Write(p.schema)
+	if err := e.out.WriteByte('\n'); err != nil {
+		e.err = err
+	}
+}
+
+// State writes a Singer STATE with every stream's bookmark and flushes it:
+// a STATE is a resume point, and leaves at once, after the records it covers.
+func (e *encoder) State(stream string, state json.RawMessage, _ int64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.out == nil || e.err != nil {
+		return e.err
+	}
+	st := bytes.TrimSpace(state)
+	if len(st) == 0 || bytes.Equal(st, []byte("null")) {
+		delete(e.bookmarks, stream)
+	} else {
+		e.bookmarks[stream] = st
+	}
+	// Written by hand, in stream-name order: a state can be megabytes
+	// (ids by account) and is re-sent whole at every checkpoint, and each
+	// bookmark is already one compact line's JSON.
+	names := make([]string, 0, len(e.bookmarks))
+	for n := range e.bookmarks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	w := e.out
+	w.WriteString(`{"type":"STATE","value":{"bookmarks":{`)
+	for i, n := range names {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.Write(jsonrow.AppendString(nil, n))
+		w.WriteByte(':')
+		w.Write(e.bookmarks[n])
+	}
+	w.WriteString("}}}\n")
+	if err := w.Flush(); err != nil {
+		e.err = err
+	}
+	return e.err
+}
+
+// Log writes a stderr line at the log's level, in Singer's vocabulary.
+func (e *encoder) Log(level protocol.Level, msg string) error {
+	name := string(level)
+	switch level {
+	case protocol.LevelWarn:
+		name = "WARNING"
+	case protocol.LevelFatal:
+		name = "CRITICAL"
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.logf(name, "%s", e.redact.String(msg))
+	return nil
+}
+
+// StreamStatus logs a stream's start and end, and sends its SCHEMA when it
+// starts.
+func (e *encoder) StreamStatus(stream string, status protocol.Status, reasons ...protocol.StatusReason) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch status {
+	case protocol.Started:
+		if p := e.plans[stream]; p != nil {
+			e.logf("INFO", "Beginning %s sync of stream '%s'", methodOf(p.mode), stream)
+		}
+		e.schemaLocked(stream)
+	case protocol.Running:
+		for _, r := range reasons {
+			if r.RateLimited != nil && r.RateLimited.QuotaReset > 0 {
+				e.logf("INFO", "stream '%s' is rate limited; waiting until %s", stream, time.UnixMilli(r.RateLimited.QuotaReset).UTC().Format(time.RFC3339))
+			}
+		}
+	case protocol.Complete, protocol.Incomplete:
+		if e.out != nil {
+			result := "succeeded"
+			if status == protocol.Incomplete {
+				result = "failed"
+			}
+			metric, _ := marshal(map[string]any{"type": "counter", "metric": "record_count", "value": e.records[stream],
+				"tags": map[string]string{"stream": stream, "status": result}})
+			e.logf("INFO", "METRIC: %s", metric)
+		}
+	}
+	return e.err
+}
+
+// Error keeps the failure as the run's latest; the one before it, if any,
+// is printed as an ERROR line. close prints the last one.
+func (e *encoder) Error(ft protocol.FailureType, stream, msg, internal string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.lastErr != "" {
+		e.logf("ERROR", "%s", e.lastErr)
+	}
+	msg, internal = e.redact.String(msg), e.redact.String(internal)
+	orig := msg
+	if stream != "" {
+		msg = "stream " + stream + ": " + msg
+	}
+	if ft != "" {
+		msg += " [" + string(ft) + "]"
+	}
+	if internal != "" && !strings.Contains(orig, internal) {
+		msg += "\n  cause: " + internal
+	}
+	e.lastErr = msg
+	return nil
+}
+
+// Flush writes out buffered records.
+func (e *encoder) Flush() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.out != nil && e.err == nil {
+		e.err = e.out.Flush()
+	}
+	return e.err
+}
+
+// close ends the run that exited with code: the last error becomes the
+// CRITICAL line if the run failed, and stdout is flushed. It returns the
+// exit code, non-zero if stdout failed.
+func (e *encoder) close(code int) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.out != nil {
+		if err := e.out.Flush(); err != nil && e.err == nil {
+			e.err = err
+		}
+	}
+	switch {
+	case code != 0 && e.lastErr != "":
+		e.logf("CRITICAL", "%s", e.lastErr)
+	case code != 0:
+		e.logf("CRITICAL", "%s failed (exit code %d)", e.tap, code)
+	case e.lastErr != "":
+		e.logf("ERROR", "%s", e.lastErr)
+	}
+	e.lastErr = ""
+	if e.err != nil && code == 0 {
+		e.logf("CRITICAL", "writing to stdout: %v", e.err)
+		code = 1
+	}
+	return code
+}
+
+func methodOf(m protocol.SyncMode) string {
+	if m == protocol.Incremental {
+		return Incremental
+	}
+	return FullTable
+}
+
+// logf writes one stderr line; a multi-line text keeps its level on every
+// line so no line of it can be mistaken for another message.
+func (e *encoder) logf(level, format string, a ...any) {
+	text := fmt.Sprintf(format, a...)
+	var sb strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		sb.WriteString(level)
+		sb.WriteByte(' ')
+		sb.WriteString(l)
+		sb.WriteByte('\n')
+	}
+	_, _ = io.WriteString(e.stderr, sb.String())
+}
