@@ -419,6 +419,8 @@ func TestBadInputsFailClearly(t *testing.T) {
 		{"unsupported mode", []string{"--catalog", badMode}, "catalog.streams[0].sync_mode"},
 		{"bad state timestamp", []string{"--catalog", e.catalog(true, "transactions"), "--state", badState}, "created_at"},
 		{"missing catalog file", []string{"--catalog", "/nonexistent/catalog.json"}, "--catalog"},
+		{"no-records without a sink", []string{"--catalog", e.catalog(false, "items"), "--no-records"}, "--no-records needs --parquet-dir"},
+		{"parquet-compression without a dir", []string{"--catalog", e.catalog(false, "items"), "--parquet-compression", "none"}, "--parquet-compression needs --parquet-dir"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := st.Run(t, e.bin, append([]string{"read", "--config", e.config(nil)}, c.args...)...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -66,35 +65,19 @@ func parseState[T any](stream string, raw json.RawMessage, check func(a *T) erro
 func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint string, refs []accountRef, out source.Output,
 	fn func(ctx context.Context, a accountRef, prev *T) (*T, error)) error {
 	c.quotas.seed(endpoint, st.Quota)
-	var mu sync.Mutex // guards st
-	checkpoint := func() error {
+	keys := make([]string, len(refs))
+	for i, a := range refs {
+		keys[i] = a.ID
+	}
+	parts := source.Partitions[T]{Keys: keys, Cursors: st.Accounts, Limit: accountWorkers, State: func() any {
 		st.Quota = c.quotas.snapshot(endpoint)
-		return out.Checkpoint(st)
-	}
-	err := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
-		a := refs[i]
-		mu.Lock()
-		prev := st.Accounts[a.ID]
-		mu.Unlock()
-		next, err := fn(ctx, a, prev)
+		return st
+	}}
+	return parts.Read(ctx, out, func(ctx context.Context, i int, prev *T) (*T, error) {
+		next, err := fn(ctx, refs[i], prev)
 		if skipped(err) {
-			return nil // warned where the call was skipped
+			return nil, nil // warned where the call was skipped
 		}
-		if next == nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		st.Accounts[a.ID] = next
-		if cerr := checkpoint(); cerr != nil {
-			return cerr
-		}
-		return err
+		return next, err
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	if cerr := checkpoint(); cerr != nil {
-		return cerr
-	}
-	return err
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -137,27 +136,22 @@ func (s *investmentTransactionsStream) Read(ctx context.Context, req source.Read
 		return source.AsConfigError(err, "invalid investment_transactions state")
 	}
 	refs, listErr := s.c.investmentsToRead(ctx)
-	var mu sync.Mutex // guards st
-	readErr := source.Each(ctx, s.c.cfg.MaxConcurrency, len(refs), func(ctx context.Context, i int) error {
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		keys[i] = r.ID
+	}
+	parts := source.Partitions[investmentCursor]{Keys: keys, Cursors: st.Investments, Limit: s.c.cfg.MaxConcurrency, State: func() any { return st }}
+	readErr := parts.Read(ctx, out, func(ctx context.Context, i int, prev *investmentCursor) (*investmentCursor, error) {
 		ref := refs[i]
-		mu.Lock()
-		prev := st.Investments[ref.ID]
-		mu.Unlock()
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
 		cur, err := s.readInvestment(ctx, ref, prev, out)
 		if err != nil {
-			return fmt.Errorf("transactions of investment %s of item %s: %w", ref.ID, ref.ItemID, err)
+			return nil, fmt.Errorf("transactions of investment %s of item %s: %w", ref.ID, ref.ItemID, err)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		st.Investments[ref.ID] = cur
-		return out.Checkpoint(st)
+		return cur, nil
 	})
-	if err := out.Checkpoint(st); err != nil {
-		return err
-	}
 	return errors.Join(listErr, readErr)
 }
 

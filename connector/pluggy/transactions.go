@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -214,39 +213,40 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	}
 	accts, listErr := s.c.accountsToRead(ctx)
 
-	var mu sync.Mutex // guards st, windowIDs and lastCheckpoint
 	var lastCheckpoint time.Time
 	windowIDs := 0
 	for _, a := range st.Accounts {
 		windowIDs += a.windowSize()
 	}
-	readErr := source.Each(ctx, s.c.cfg.MaxConcurrency, len(accts), func(ctx context.Context, i int) error {
+	keys := make([]string, len(accts))
+	for i, a := range accts {
+		keys[i] = a.ID
+	}
+	// The runtime reads the accounts, records their cursors in st and
+	// checkpoints it; accounts that failed keep their previous cursor.
+	parts := source.Partitions[accountCursor]{
+		Keys: keys, Cursors: st.Accounts, Limit: s.c.cfg.MaxConcurrency,
+		State: func() any { return st },
+		Throttle: func(_ string, prev, next *accountCursor) bool {
+			windowIDs += next.windowSize() - prev.windowSize()
+			if (len(accts) > checkpointEachUpTo || windowIDs > checkpointSpacedAboveIDs) && time.Since(lastCheckpoint) < checkpointEvery {
+				return true
+			}
+			lastCheckpoint = time.Now()
+			return false
+		},
+	}
+	readErr := parts.Read(ctx, out, func(ctx context.Context, i int, prev *accountCursor) (*accountCursor, error) {
 		a := accts[i]
-		mu.Lock()
-		prev := st.Accounts[a.ID]
-		mu.Unlock()
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
 		cur, err := s.readAccount(ctx, a, prev, req.Mode == protocol.Incremental, out)
 		if err != nil {
-			return fmt.Errorf("account %s of item %s: %w", a.ID, a.ItemID, err)
+			return nil, fmt.Errorf("account %s of item %s: %w", a.ID, a.ItemID, err)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		windowIDs += cur.windowSize() - st.Accounts[a.ID].windowSize()
-		st.Accounts[a.ID] = cur
-		if (len(accts) > checkpointEachUpTo || windowIDs > checkpointSpacedAboveIDs) && time.Since(lastCheckpoint) < checkpointEvery {
-			return nil
-		}
-		lastCheckpoint = time.Now()
-		return out.Checkpoint(st)
+		return cur, nil
 	})
-	// Accounts that failed keep their previous cursor in st, so the final
-	// checkpoint is correct for a partial run too.
-	if err := out.Checkpoint(st); err != nil {
-		return err
-	}
 	return errors.Join(listErr, readErr)
 }
 

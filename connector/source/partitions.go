@@ -1,0 +1,87 @@
+package source
+
+import (
+	"context"
+	"sync"
+)
+
+// Partitions is the state of a stream read partition by partition (an
+// account, an investment, a requisition), each with its own cursor: the
+// runtime reads the partitions with bounded concurrency, records each
+// one's new cursor as it finishes and checkpoints the whole state, so a
+// provider only says how to read one partition from its cursor.
+//
+// A checkpoint is made after every partition that returns a cursor (unless
+// Throttle says not yet) and once more at the end, after every partition
+// has finished: partitions that failed keep their previous cursor, so that
+// last state is right for a partial run too. Identical consecutive states
+// are dropped by the Output.
+type Partitions[C any] struct {
+	// Keys names the partitions, in the order they are started.
+	Keys []string
+	// Cursors is the state's cursor of each partition, by key. The runtime
+	// updates it as partitions finish; a nil map is made.
+	Cursors map[string]*C
+	// Limit is how many partitions are read at once (at least one).
+	Limit int
+	// State returns the whole state to checkpoint, which holds Cursors. It
+	// is called with no partition updating the cursors.
+	State func() any
+	// Throttle, when not nil, is called after a partition's cursor changed
+	// from prev to next (prev nil for a first one) and reports whether to
+	// skip this checkpoint: a state weighing megabytes is not written after
+	// every one of thousands of accounts.
+	Throttle func(key string, prev, next *C) bool
+}
+
+// Read runs read for every partition, Limit at a time, with the
+// partition's index and its cursor (nil when it has none). read returns the
+// partition's next cursor, or nil to keep the one it has; a cursor is
+// recorded even when read also returns an error (a partition that
+// committed part of its work). The error joins the partitions' errors
+// (every partition runs; see Each); a failed checkpoint (stdout gone) is
+// returned alone.
+func (p *Partitions[C]) Read(ctx context.Context, out Output, read func(ctx context.Context, i int, prev *C) (*C, error)) error {
+	if p.Cursors == nil {
+		p.Cursors = map[string]*C{}
+	}
+	var mu sync.Mutex // guards Cursors
+	var outErr error  // the first failed checkpoint
+	checkpoint := func() error {
+		err := out.Checkpoint(p.State())
+		if err != nil && outErr == nil {
+			outErr = err
+		}
+		return err
+	}
+	readErr := Each(ctx, p.Limit, len(p.Keys), func(ctx context.Context, i int) error {
+		key := p.Keys[i]
+		mu.Lock()
+		prev := p.Cursors[key]
+		mu.Unlock()
+		next, err := read(ctx, i, prev)
+		if next == nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		old := p.Cursors[key]
+		p.Cursors[key] = next
+		if p.Throttle != nil && p.Throttle(key, old, next) {
+			return err
+		}
+		if cerr := checkpoint(); cerr != nil {
+			return cerr
+		}
+		return err
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if err := checkpoint(); err != nil {
+		return err
+	}
+	if outErr != nil {
+		return outErr
+	}
+	return readErr
+}
