@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -133,4 +135,140 @@ func TestHugeBodiesStayInBudget(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onlyPendingIncomplete asserts a read whose account spent was skipped for
+// quota: every stream completes but the full-refresh pending_transactions,
+// which ends INCOMPLETE with a transient error naming the account and its
+// reset time, and the read exits 1.
+func onlyPendingIncomplete(t *testing.T, r *st.Result, spent string) {
+	t.Helper()
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	for name, seq := range r.Statuses() {
+		want := protocol.Complete
+		if name == "pending_transactions" {
+			want = protocol.Incomplete
+		}
+		if seq[len(seq)-1] != want {
+			t.Errorf("%s ended %v, want %s", name, seq, want)
+		}
+	}
+	errs := errorsMention(r, "full-refresh", spent, "quota spent until")
+	if len(errs) == 0 {
+		t.Fatalf("no error names the skipped account %s and its reset: %+v", spent, r.ErrorTraces())
+	}
+	for _, et := range errs {
+		if et.StreamDescriptor != nil && et.FailureType != protocol.TransientError {
+			t.Errorf("failure type %s, want transient_error", et.FailureType)
+		}
+	}
+}
+
+// TestQuotaSkipLeavesFullRefreshIncomplete: in full_refresh, every stream
+// that could not read an account whose quota is spent ends INCOMPLETE with
+// a transient error naming the account and its reset time, never COMPLETE
+// with the account's rows missing (an overwrite destination would replace
+// them with nothing). The accounts stream still emits the account.
+func TestQuotaSkipLeavesFullRefreshIncomplete(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	spent := e.accounts()[1]
+	for _, ep := range []string{fake.EndpointDetails, fake.EndpointBalances, fake.EndpointTransactions} {
+		e.fake.ExhaustQuota(spent, ep)
+	}
+	r := e.run(e.catalog(false), nil)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	for _, name := range []string{"accounts", "balances", "transactions", "pending_transactions"} {
+		if seq := r.Statuses()[name]; len(seq) == 0 || seq[len(seq)-1] != protocol.Incomplete {
+			t.Errorf("%s ended %v, want INCOMPLETE", name, seq)
+		}
+		var named bool
+		for _, et := range errorsMention(r, spent, "quota spent until") {
+			named = named || et.StreamDescriptor != nil && et.StreamDescriptor.Name == name && et.FailureType == protocol.TransientError
+		}
+		if !named {
+			t.Errorf("%s: no transient error names %s and its reset", name, spent)
+		}
+	}
+	if seq := r.Statuses()["requisitions"]; seq[len(seq)-1] != protocol.Complete {
+		t.Errorf("requisitions ended %v; it calls no bank endpoint", seq)
+	}
+	var emitted bool
+	for _, raw := range r.Records()["accounts"] {
+		emitted = emitted || strings.Contains(string(raw), spent)
+	}
+	if !emitted {
+		t.Error("the accounts stream dropped the skipped account")
+	}
+}
+
+// TestAbsurdQuotaResetIsCapped: one answer claiming the account's quota
+// resets in 999999999 seconds (2058) is taken as a day, with a WARN; a
+// state already holding such a reset is dropped, with a WARN, and the
+// account is read.
+func TestAbsurdQuotaResetIsCapped(t *testing.T) {
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 10}, false, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/transactions/") {
+				w = &absurdReset{ResponseWriter: w}
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	cat := e.catalog(true, "transactions")
+	r := e.read(cat)
+	first := e.accounts()[0]
+	if !warned(r, first, "277777h46m39s", "a day") {
+		t.Errorf("no WARN that the absurd reset was capped:\n%s", r.Stdout)
+	}
+	state := decodeTxState(t, finalStates(t, r)["transactions"])
+	reset, err := time.Parse(time.RFC3339, state.Quota[first].ResetAt)
+	if err != nil || reset.After(e.fake.Now().Add(24*time.Hour+time.Minute)) {
+		t.Fatalf("reset %q kept in state; want at most a day away", state.Quota[first].ResetAt)
+	}
+
+	// A state written before the cap: reset_at in 2058.
+	raw := finalStates(t, r)["transactions"]
+	var m map[string]any
+	st.Must(t, json.Unmarshal(raw, &m), "state")
+	m["quota"] = map[string]any{first: map[string]any{"remaining": 0, "reset_at": "2058-01-01T00:00:00Z"}}
+	e2 := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	r2 := e2.read(cat, "--state", st.StreamStateFile(t, "transactions", m))
+	if !warned(r2, first, "2058-01-01T00:00:00Z") {
+		t.Errorf("no WARN about the state's absurd reset")
+	}
+	if n := e2.fake.Stats().Count(fake.RouteTransactions); n != len(e2.accounts()) {
+		t.Errorf("%d transactions calls for %d accounts: the account with the absurd reset was skipped", n, len(e2.accounts()))
+	}
+}
+
+// absurdReset rewrites the per-account headers of an answer: nothing left,
+// reset in 999999999 seconds.
+type absurdReset struct {
+	http.ResponseWriter
+	done bool
+}
+
+func (w *absurdReset) WriteHeader(code int) {
+	if !w.done {
+		w.done = true
+		for k := range w.Header() {
+			if strings.Contains(strings.ToLower(strings.ReplaceAll(k, "_", "-")), "account-success") {
+				delete(w.Header(), k)
+			}
+		}
+		w.Header().Set("X-Ratelimit-Account-Success-Remaining", "0")
+		w.Header().Set("X-Ratelimit-Account-Success-Reset", "999999999")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *absurdReset) Write(b []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }

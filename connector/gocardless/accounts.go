@@ -73,7 +73,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	refs, listErr := s.c.accounts(ctx)
 	now := formatTime(s.c.clock.now())
-	readErr := readEach(ctx, s.c, st, endpointDetails, refs, out, func(ctx context.Context, a accountRef, cached *detailsCache) (*detailsCache, error) {
+	readErr := readEach(ctx, s.c, st, endpointDetails, req.Mode, refs, out, func(ctx context.Context, a accountRef, cached *detailsCache) (*detailsCache, error) {
 		if req.Mode == protocol.Incremental && cached != nil && fromTheFuture(cached.SyncedAt, s.c.clock.now()) {
 			return cached, nil // a state from the future: nothing to read yet
 		}
@@ -82,6 +82,9 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 			return nil, err
 		}
 		details, fresh, detailsErr := s.details(ctx, a, cached)
+		if skipped(detailsErr) && req.Mode == protocol.Incremental {
+			detailsErr = nil // the cached details, if any, stand in
+		}
 		if a.blocked != nil {
 			detailsErr = nil // reported once per requisition, below
 		}
@@ -103,8 +106,8 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 
 // details returns an account's details object: the cached one while it is
 // under a day old, else a fetched one (fresh), else the cached one however
-// old, else null. err is why fetching failed, when it is worth failing the
-// stream for; a spent quota is not.
+// old, else null. err is why fetching failed: a spent quota (skipped) only
+// fails a full-refresh read, whose details would be null.
 func (s *accountsStream) details(ctx context.Context, a accountRef, cached *detailsCache) (details json.RawMessage, fresh bool, err error) {
 	if cached != nil && cached.FetchedAt != "" {
 		if t, _ := time.Parse(time.RFC3339, cached.FetchedAt); s.c.clock.now().Sub(t) < detailsTTL {
@@ -115,9 +118,6 @@ func (s *accountsStream) details(ctx context.Context, a accountRef, cached *deta
 		details, err = s.c.accountDetails(ctx, a)
 		if err == nil {
 			return details, true, nil
-		}
-		if skipped(err) {
-			err = nil
 		}
 	}
 	if cached != nil && len(cached.Details) > 0 {

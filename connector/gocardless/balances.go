@@ -71,7 +71,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := s.c.clock.now()
-	readErr := readEach(ctx, s.c, st, endpointBalances, refs, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
+	readErr := readEach(ctx, s.c, st, endpointBalances, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}

@@ -41,7 +41,7 @@ func (e *quotaSkip) Error() string {
 func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 	in := s.resetAt.Sub(c.clock.now()).Round(time.Minute)
 	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
-		"account %s (requisition %s): the bank's daily limit for %s calls is spent; not calling it until %s (in %s). The stream completes and keeps this account's state; a run after that time reads it",
+		"account %s (requisition %s): the bank's daily limit for %s calls is spent; not calling it until %s (in %s). An incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE; a run after that time reads it",
 		s.account.ID, s.account.RequisitionID, s.endpoint, s.resetAt.Format(time.RFC3339), in))
 }
 
@@ -81,7 +81,7 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 		case se.Status == http.StatusTooManyRequests && accountLimited(se.Header, ae):
 			reset := c.clock.now().Add(quotaWindow)
 			if d, ok := detailSeconds(ae.detail()); ok {
-				reset = c.clock.now().Add(d)
+				reset = c.clock.now().Add(c.capReset(a, endpoint, d))
 			} else if q, ok := c.quotas.get(a.ID, endpoint); ok && q.resetAt().After(c.clock.now()) {
 				reset = q.resetAt()
 			}
@@ -178,6 +178,20 @@ func skipped(err error) bool {
 	return errors.As(err, new(*quotaSkip)) || errors.As(err, new(*processingSkip))
 }
 
+// partialSnapshot is what a skipped account (err, a *quotaSkip or a
+// *processingSkip) means to a stream read in mode. In incremental mode it is
+// nothing: the account keeps its state, the stream completes, and a later
+// run reads it. A full-refresh stream, though, is a snapshot: completing
+// without the account would tell an overwrite destination that the
+// account has no rows, and it would empty them. So there the stream fails
+// as transient (INCOMPLETE), naming the account and when to run again.
+func partialSnapshot(err error, mode protocol.SyncMode) error {
+	if mode == protocol.Incremental {
+		return nil
+	}
+	return &source.Error{Type: protocol.TransientError, Err: err, Msg: "a full-refresh snapshot cannot be complete without a skipped account (an overwrite destination would take it for one with no rows), so the stream ends INCOMPLETE; run again after the time given"}
+}
+
 // accessExpired tells an answer that means the end user must link the bank
 // again: 401 AccessExpiredError or AccountInactiveError, or the 400/401 an
 // expired end-user agreement gets ("EUA was valid for 90 days and it expired
@@ -195,8 +209,22 @@ func accessExpired(status int, ae apiError) bool {
 
 func (c *conn) observeQuota(a accountRef, endpoint string, h http.Header) {
 	if q, ok := accountQuota(h, c.clock.now()); ok {
+		if reset, ok := rateLimitInt(h, "x-ratelimit-account-success-reset"); ok {
+			c.capReset(a, endpoint, time.Duration(min(reset, 1<<30))*time.Second)
+		}
 		c.quotas.observe(a.ID, endpoint, q)
 	}
+}
+
+// capReset bounds a reset the API announced for a's endpoint to a day, with
+// a WARN (once per account and endpoint) when it claimed more.
+func (c *conn) capReset(a accountRef, endpoint string, d time.Duration) time.Duration {
+	capped, over := capReset(d)
+	if over && c.quotas.firstCap(a.ID, endpoint) {
+		c.env.Log.Warnf("account %s: GoCardless said its %s quota resets in %s, but the window is a day; the connector takes it as resetting in %s, so one absurd answer cannot leave the account unread for longer",
+			a.ID, endpoint, d, quotaWindow)
+	}
+	return capped
 }
 
 func (c *conn) institutionFailed(account string) int {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,8 +76,11 @@ func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
 			perAccount[row.AccountID]++
 			sum.Add(row.Amount.Amount)
 		})
-		if err != nil {
+		if err != nil && !(s != nil && slices.Equal(s.Incomplete, []string{"pending_transactions"})) {
 			return err
+		}
+		if err != nil {
+			fmt.Fprintf(d.Stdout, "   pending_transactions ends INCOMPLETE and the read exits 1: a full-refresh snapshot without the skipped account would empty its pending rows in an overwrite destination\n")
 		}
 		st := f.Stats()
 		if s.Records["transactions"] > 0 {

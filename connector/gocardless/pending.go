@@ -37,7 +37,7 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		a := refs[i]
 		resp, err := s.c.accountTransactions(ctx, a, txWindow{from: s.c.oldestDay(ctx, a), pending: true})
 		if skipped(err) {
-			return nil // warned
+			return partialSnapshot(err, protocol.FullRefresh) // warned where the call was skipped
 		}
 		if err != nil {
 			return err

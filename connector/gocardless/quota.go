@@ -24,9 +24,21 @@ const (
 	endpointTransactions = "transactions"
 )
 
-// quotaWindow is how long a spent quota lasts at most, when the API says
-// nothing about its reset: the window is a rolling 24 hours.
+// quotaWindow is how long a spent quota lasts at most: the window is a
+// rolling 24 hours. It is the reset assumed when the API says nothing, and
+// the most any header, 429 detail or state can claim: one absurd value
+// (a reset in 999999999 seconds) would otherwise skip the account until
+// 2058 in every later run.
 const quotaWindow = 24 * time.Hour
+
+// capReset bounds a reset the API announced to quotaWindow, and says
+// whether it had to.
+func capReset(d time.Duration) (time.Duration, bool) {
+	if d > quotaWindow {
+		return quotaWindow, true
+	}
+	return d, false
+}
 
 // quota is what is known of one account's quota for one endpoint. It is
 // stored in stream state as {"remaining": 0, "reset_at": "…"}.
@@ -58,22 +70,42 @@ type ledger struct {
 	mu       sync.Mutex
 	m        map[quotaKey]quota
 	observed map[quotaKey]bool
+	capped   map[quotaKey]bool // warned about an absurd reset this run
 }
 
 func newLedger() *ledger {
-	return &ledger{m: map[quotaKey]quota{}, observed: map[quotaKey]bool{}}
+	return &ledger{m: map[quotaKey]quota{}, observed: map[quotaKey]bool{}, capped: map[quotaKey]bool{}}
 }
 
-// seed loads what a stream's state says about endpoint.
-func (l *ledger) seed(endpoint string, st map[string]quota) {
+// firstCap reports whether an absurd reset of account's endpoint is new
+// this run, so it is warned about once.
+func (l *ledger) firstCap(account, endpoint string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := quotaKey{account, endpoint}
+	first := !l.capped[k]
+	l.capped[k] = true
+	return first
+}
+
+// seed loads what a stream's state says about endpoint. A reset further
+// than a day from now cannot be right (no window is longer), so it is
+// dropped: the account is called and its answer says where it stands.
+// dropped lists the accounts whose reset was.
+func (l *ledger) seed(endpoint string, st map[string]quota, now time.Time) (dropped []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for acct, q := range st {
 		k := quotaKey{acct, endpoint}
+		if r := q.resetAt(); r.After(now.Add(quotaWindow + time.Minute)) {
+			dropped = append(dropped, acct)
+			continue
+		}
 		if !l.observed[k] {
 			l.m[k] = q
 		}
 	}
+	return dropped
 }
 
 func (l *ledger) observe(account, endpoint string, q quota) {
@@ -136,7 +168,8 @@ func accountQuota(h http.Header, now time.Time) (quota, bool) {
 	}
 	q := quota{Remaining: remaining}
 	if reset, ok := rateLimitInt(h, "x-ratelimit-account-success-reset"); ok {
-		q.ResetAt = formatTime(now.Add(time.Duration(reset) * time.Second))
+		d, _ := capReset(time.Duration(min(reset, 1<<30)) * time.Second)
+		q.ResetAt = formatTime(now.Add(d))
 	} else if remaining == 0 {
 		q.ResetAt = formatTime(now.Add(quotaWindow))
 	}

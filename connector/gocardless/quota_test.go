@@ -44,7 +44,7 @@ func TestDetailSeconds(t *testing.T) {
 func TestLedgerRunObservationsWinOverState(t *testing.T) {
 	l := newLedger()
 	l.observe("a", endpointTransactions, quota{Remaining: 2, ResetAt: formatTime(t0)})
-	l.seed(endpointTransactions, map[string]quota{"a": {Remaining: 0, ResetAt: formatTime(t0.Add(time.Hour))}, "b": {Remaining: 0, ResetAt: formatTime(t0.Add(time.Hour))}})
+	l.seed(endpointTransactions, map[string]quota{"a": {Remaining: 0, ResetAt: formatTime(t0.Add(time.Hour))}, "b": {Remaining: 0, ResetAt: formatTime(t0.Add(time.Hour))}}, t0)
 	if q, _ := l.get("a", endpointTransactions); q.Remaining != 2 {
 		t.Errorf("state overwrote this run's observation: %+v", q)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -58,13 +59,17 @@ func parseState[T any](stream string, raw json.RawMessage, check func(a *T) erro
 // reads one account from its entry (nil when there is none) and returns the
 // next entry, which is recorded and checkpointed with what the ledger knows
 // of endpoint's quota, even when fn also returns an error (an account
-// emitted with kept details, say). A quota skip is no error: the account
-// keeps its entry and the stream completes. The state is checkpointed once
+// emitted with kept details, say). In incremental mode a quota skip is no
+// error: the account keeps its entry and the stream completes; in
+// full_refresh it fails the stream (see partialSnapshot). The state is checkpointed once
 // more at the end, so it is right for a partial run too. The error joins
 // the failed accounts'.
-func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint string, refs []accountRef, out source.Output,
+func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint string, mode protocol.SyncMode, refs []accountRef, out source.Output,
 	fn func(ctx context.Context, a accountRef, prev *T) (*T, error)) error {
-	c.quotas.seed(endpoint, st.Quota)
+	for _, acct := range c.quotas.seed(endpoint, st.Quota, c.clock.now()) {
+		c.env.Log.Warnf("account %s: the state says its %s quota resets at %s, more than a day away, which no quota window allows; the account is called and its answer says where it stands",
+			acct, endpoint, st.Quota[acct].ResetAt)
+	}
 	keys := make([]string, len(refs))
 	for i, a := range refs {
 		keys[i] = a.ID
@@ -76,7 +81,10 @@ func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint 
 	return parts.Read(ctx, out, func(ctx context.Context, i int, prev *T) (*T, error) {
 		next, err := fn(ctx, refs[i], prev)
 		if skipped(err) {
-			return nil, nil // warned where the call was skipped
+			// Warned where the call was skipped.
+			if err = partialSnapshot(err, mode); err == nil {
+				return nil, nil
+			}
 		}
 		return next, err
 	})

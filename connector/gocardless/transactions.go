@@ -99,7 +99,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := formatTime(s.c.clock.now())
-	readErr := readEach(ctx, s.c, st, endpointTransactions, refs, out, func(ctx context.Context, a accountRef, prev *accountTxPos) (*accountTxPos, error) {
+	readErr := readEach(ctx, s.c, st, endpointTransactions, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *accountTxPos) (*accountTxPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}

@@ -125,8 +125,9 @@ func (d *Demo) ReadCommand(n int) string {
 
 // Read runs read n (the first without state, later ones from state.json),
 // keeps its output in run<n>.jsonl, prints how many records each stream had
-// and the warnings, and saves the state for the next read. fn, if not nil,
-// sees every record. A read that exits non-zero is an error.
+// and the warnings, and saves the state for the next read (a failed read's
+// too, as the platform commits it). fn, if not nil, sees every record. A
+// read that exits non-zero is an error, returned with its summary.
 func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json.RawMessage)) (*Summary, error) {
 	args := []string{"read", "--config", d.Path("config.json"), "--catalog", d.Path("catalog.json")}
 	if n > 1 {
@@ -142,9 +143,6 @@ func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json
 	if err != nil {
 		return nil, err
 	}
-	if code != ExitOK {
-		return s, fmt.Errorf("read exited %d: %s", code, strings.Join(s.Errors, "; "))
-	}
 	for _, name := range s.Order {
 		fmt.Fprintf(d.Stdout, "   %-24s %6d records\n", name, s.Records[name])
 	}
@@ -155,7 +153,13 @@ func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json
 	if err != nil {
 		return nil, err
 	}
-	return s, os.WriteFile(d.Path("state.json"), st, 0o644)
+	if err := os.WriteFile(d.Path("state.json"), st, 0o644); err != nil {
+		return nil, err
+	}
+	if code != ExitOK {
+		return s, fmt.Errorf("read exited %d: %s", code, strings.Join(s.Errors, "; "))
+	}
+	return s, nil
 }
 
 // Expect prints whether every id in want was among got, and reports it.

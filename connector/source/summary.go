@@ -20,6 +20,8 @@ type Summary struct {
 	Order    []string
 	Errors   []string
 	Warnings []string
+	// Incomplete lists the streams that ended INCOMPLETE.
+	Incomplete []string
 }
 
 // Summarize reads protocol messages (one JSON object per line) from r. fn,
@@ -51,6 +53,10 @@ func Summarize(r io.Reader, fn func(stream string, data json.RawMessage)) (*Summ
 			name := m.State.Stream.StreamDescriptor.Name
 			note(name)
 			s.States[name] = *m.State
+		case m.Trace != nil && m.Trace.StreamStatus != nil:
+			if st := m.Trace.StreamStatus; st.Status == protocol.Incomplete {
+				s.Incomplete = append(s.Incomplete, st.StreamDescriptor.Name)
+			}
 		case m.Trace != nil && m.Trace.Error != nil:
 			s.Errors = append(s.Errors, m.Trace.Error.Message)
 		case m.Log != nil && m.Log.Level == protocol.LevelWarn:
