@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -72,9 +73,9 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return source.AsConfigError(err, "invalid accounts state")
 	}
 	refs, listErr := s.c.accounts(ctx)
-	now := formatTime(s.c.clock.now())
+	now := httpclient.FormatTime(s.c.clock.Now())
 	readErr := readEach(ctx, s.c, st, endpointDetails, req.Mode, refs, out, func(ctx context.Context, a accountRef, cached *detailsCache) (*detailsCache, error) {
-		if req.Mode == protocol.Incremental && cached != nil && fromTheFuture(cached.SyncedAt, s.c.clock.now()) {
+		if req.Mode == protocol.Incremental && cached != nil && fromTheFuture(cached.SyncedAt, s.c.clock.Now()) {
 			return cached, nil // a state from the future: nothing to read yet
 		}
 		meta, err := s.c.accountMeta(ctx, a)
@@ -110,7 +111,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 // fails a full-refresh read, whose details would be null.
 func (s *accountsStream) details(ctx context.Context, a accountRef, cached *detailsCache) (details json.RawMessage, fresh bool, err error) {
 	if cached != nil && cached.FetchedAt != "" {
-		if t, _ := time.Parse(time.RFC3339, cached.FetchedAt); s.c.clock.now().Sub(t) < detailsTTL {
+		if t, _ := time.Parse(time.RFC3339, cached.FetchedAt); s.c.clock.Now().Sub(t) < detailsTTL {
 			return cached.Details, false, nil
 		}
 	}

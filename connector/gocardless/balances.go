@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/rowkey"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -70,7 +72,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return out.Checkpoint(st)
 	}
 	refs, listErr := s.c.readable(ctx)
-	now := s.c.clock.now()
+	now := s.c.clock.Now()
 	readErr := readEach(ctx, s.c, st, endpointBalances, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil
@@ -82,11 +84,11 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if err != nil {
 			return nil, err
 		}
-		next := &balancesPos{SyncedAt: formatTime(now), Emitted: map[string]string{}}
+		next := &balancesPos{SyncedAt: httpclient.FormatTime(now), Emitted: map[string]string{}}
 		for _, raw := range rows {
 			var k balanceKeys
 			_ = json.Unmarshal(raw, &k)
-			key, digest := k.BalanceType+" "+k.ReferenceDate, strings.TrimPrefix(contentKey(raw), "sha256:")[:16]
+			key, digest := k.BalanceType+" "+k.ReferenceDate, strings.TrimPrefix(rowkey.Content(raw), "sha256:")[:16]
 			next.Emitted[key] = digest
 			if prev != nil && prev.Emitted[key] == digest {
 				continue // unchanged since the last run

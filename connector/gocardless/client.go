@@ -31,7 +31,7 @@ type Client struct {
 	secretID  string
 	secretKey string
 	secrets   *secret.Redactor
-	clock     *serverClock
+	clock     *httpclient.ServerClock
 
 	mu        sync.Mutex
 	tried     bool // token/new was called
@@ -43,7 +43,7 @@ type Client struct {
 }
 
 // NewClient returns a client for base using hc for transport.
-func NewClient(base *url.URL, secretID, secretKey string, hc *httpclient.Client, secrets *secret.Redactor, clock *serverClock) *Client {
+func NewClient(base *url.URL, secretID, secretKey string, hc *httpclient.Client, secrets *secret.Redactor, clock *httpclient.ServerClock) *Client {
 	hc.RetryAfter = companyRetryAfter
 	return &Client{base: base, http: hc, secretID: secretID, secretKey: secretKey, secrets: secrets, clock: clock}
 }
@@ -206,14 +206,7 @@ func tokenRefused(se *httpclient.StatusError) bool {
 // observeClock feeds the server clock from an answer, or from the error
 // that carries one.
 func (c *Client) observeClock(resp *httpclient.Response, err error) {
-	if resp != nil {
-		c.clock.observe(resp.Header)
-		return
-	}
-	var se *httpclient.StatusError
-	if errors.As(err, &se) {
-		c.clock.observe(se.Header)
-	}
+	c.clock.ObserveAnswer(resp, err)
 }
 
 // wrap turns a client error into one whose message quotes GoCardless's own

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -39,7 +40,7 @@ func (e *quotaSkip) Error() string {
 // warnSkip tells the user about a skipped call, once per account and
 // endpoint (callers are memoized).
 func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
-	in := s.resetAt.Sub(c.clock.now()).Round(time.Minute)
+	in := s.resetAt.Sub(c.clock.Now()).Round(time.Minute)
 	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
 		"account %s (requisition %s): the bank's daily limit for %s calls is spent; not calling it until %s (in %s). An incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE; a run after that time reads it",
 		s.account.ID, s.account.RequisitionID, s.endpoint, s.resetAt.Format(time.RFC3339), in))
@@ -60,7 +61,7 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 		return err
 	}
 	if q, ok := c.quotas.get(a.ID, endpoint); ok {
-		if reset, spent := q.spent(c.clock.now()); spent {
+		if reset, spent := q.spent(c.clock.Now()); spent {
 			return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
 		}
 	}
@@ -79,13 +80,13 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 		c.observeQuota(a, endpoint, se.Header)
 		switch {
 		case se.Status == http.StatusTooManyRequests && accountLimited(se.Header, ae):
-			reset := c.clock.now().Add(quotaWindow)
+			reset := c.clock.Now().Add(quotaWindow)
 			if d, ok := detailSeconds(ae.detail()); ok {
-				reset = c.clock.now().Add(c.capReset(a, endpoint, d))
-			} else if q, ok := c.quotas.get(a.ID, endpoint); ok && q.resetAt().After(c.clock.now()) {
+				reset = c.clock.Now().Add(c.capReset(a, endpoint, d))
+			} else if q, ok := c.quotas.get(a.ID, endpoint); ok && q.resetAt().After(c.clock.Now()) {
 				reset = q.resetAt()
 			}
-			c.quotas.observe(a.ID, endpoint, quota{Remaining: 0, ResetAt: formatTime(reset)})
+			c.quotas.observe(a.ID, endpoint, quota{Remaining: 0, ResetAt: httpclient.FormatTime(reset)})
 			return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
 		case se.Status == http.StatusInternalServerError && ae.Type == typeUnknownRequest:
 			if n := c.institutionFailed(a.ID); n < maxInstitutionFailures {
@@ -208,7 +209,7 @@ func accessExpired(status int, ae apiError) bool {
 }
 
 func (c *conn) observeQuota(a accountRef, endpoint string, h http.Header) {
-	if q, ok := accountQuota(h, c.clock.now()); ok {
+	if q, ok := accountQuota(h, c.clock.Now()); ok {
 		if reset, ok := rateLimitInt(h, "x-ratelimit-account-success-reset"); ok {
 			c.capReset(a, endpoint, time.Duration(min(reset, 1<<30))*time.Second)
 		}

@@ -1,12 +1,9 @@
 package gocardless
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"strconv"
 	"strings"
+
+	"github.com/source-pluggy/source-pluggy/connector/rowkey"
 )
 
 // usableID returns a bank transactionId trimmed, or "" when it is one the
@@ -88,10 +85,10 @@ func bookedKeys(rows []txRow, idsRepeat bool, legacyThrough string) []string {
 		case bankID != "":
 			keys[i] = bankID
 		default:
-			keys[i] = contentKey(r.raw)
+			keys[i] = rowkey.Content(r.raw)
 		}
 	}
-	return disambiguate(keys)
+	return rowkey.Disambiguate(keys)
 }
 
 // pendingKeys computes every pending row's pending_key: its content key.
@@ -103,40 +100,7 @@ func bookedKeys(rows []txRow, idsRepeat bool, legacyThrough string) []string {
 func pendingKeys(rows []txRow) []string {
 	keys := make([]string, len(rows))
 	for i, r := range rows {
-		keys[i] = contentKey(r.raw)
+		keys[i] = rowkey.Content(r.raw)
 	}
-	return disambiguate(keys)
-}
-
-// contentKey is "sha256:" and the hex SHA-256 of the row's canonical JSON:
-// its members sorted by key at every level, no white space, strings and
-// numbers exactly as sent. So the key depends on the row's content only,
-// not on how the API spaced or ordered it.
-func contentKey(raw json.RawMessage) string {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	canonical := []byte(raw)
-	if dec.Decode(&v) == nil {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if enc.Encode(v) == nil { // maps encode with sorted keys
-			canonical = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-		}
-	}
-	sum := sha256.Sum256(canonical)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// disambiguate appends "#2", "#3", … to the later repeats of a key.
-func disambiguate(keys []string) []string {
-	seen := map[string]int{}
-	for i, k := range keys {
-		seen[k]++
-		if n := seen[k]; n > 1 {
-			keys[i] = k + "#" + strconv.Itoa(n)
-		}
-	}
-	return keys
+	return rowkey.Disambiguate(keys)
 }

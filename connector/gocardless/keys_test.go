@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/rowkey"
 )
 
 func rowsOf(t *testing.T, raws ...string) []txRow {
@@ -32,7 +34,7 @@ func TestBookedKeys(t *testing.T) {
 		`{"transactionAmount":{"amount":"-1.00","currency":"EUR"}}`, // no id at all
 	)
 	got := bookedKeys(rows, false, "")
-	want := []string{"i1", "T2", "T3", "i4", contentKey(rows[4].raw), contentKey(rows[5].raw), contentKey(rows[6].raw) + "#2", contentKey(rows[7].raw)} // twins: #2
+	want := []string{"i1", "T2", "T3", "i4", rowkey.Content(rows[4].raw), rowkey.Content(rows[5].raw), rowkey.Content(rows[6].raw) + "#2", rowkey.Content(rows[7].raw)} // twins: #2
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("row %d: key %q, want %q", i, got[i], want[i])
@@ -46,7 +48,7 @@ func TestBookedKeys(t *testing.T) {
 	}
 	// An account remembered as repeating never falls back on the bank's ids.
 	got = bookedKeys(rows, true, "")
-	if got[0] != "i1" || got[1] != contentKey(rows[1].raw) {
+	if got[0] != "i1" || got[1] != rowkey.Content(rows[1].raw) {
 		t.Errorf("keys of a repeating account %v", got[:2])
 	}
 }
@@ -71,9 +73,9 @@ func TestBookedKeysLegacyWindow(t *testing.T) {
 }
 
 func TestContentKeyIgnoresLayoutNotContent(t *testing.T) {
-	a := contentKey(json.RawMessage(`{"b":"x","a":{"amount":"1.10","currency":"EUR"}}`))
-	b := contentKey(json.RawMessage(`{ "a" : {"currency":"EUR", "amount":"1.10"}, "b":"x" }`))
-	c := contentKey(json.RawMessage(`{"b":"x","a":{"amount":"1.1","currency":"EUR"}}`))
+	a := rowkey.Content(json.RawMessage(`{"b":"x","a":{"amount":"1.10","currency":"EUR"}}`))
+	b := rowkey.Content(json.RawMessage(`{ "a" : {"currency":"EUR", "amount":"1.10"}, "b":"x" }`))
+	c := rowkey.Content(json.RawMessage(`{"b":"x","a":{"amount":"1.1","currency":"EUR"}}`))
 	if a != b {
 		t.Error("the same row spaced and ordered differently got another key")
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 )
 
 // The bank-level quota. GoCardless lets each institution cap the successful
@@ -169,9 +171,9 @@ func accountQuota(h http.Header, now time.Time) (quota, bool) {
 	q := quota{Remaining: remaining}
 	if reset, ok := rateLimitInt(h, "x-ratelimit-account-success-reset"); ok {
 		d, _ := capReset(time.Duration(min(reset, 1<<30)) * time.Second)
-		q.ResetAt = formatTime(now.Add(d))
+		q.ResetAt = httpclient.FormatTime(now.Add(d))
 	} else if remaining == 0 {
-		q.ResetAt = formatTime(now.Add(quotaWindow))
+		q.ResetAt = httpclient.FormatTime(now.Add(quotaWindow))
 	}
 	return q, true
 }
@@ -188,45 +190,4 @@ func detailSeconds(detail string) (time.Duration, bool) {
 	}
 	n, err := strconv.Atoi(m[1])
 	return time.Duration(n) * time.Second, err == nil
-}
-
-func formatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
-
-// serverClock is the API's clock: the last Date header seen, moved on by
-// the local monotonic clock since. Quota resets are the server's times, so
-// comparing them with its clock makes the skip decision immune to a wrong
-// local clock; "today" for date windows is the API's day too. Before any
-// answer it is the local clock.
-type serverClock struct {
-	local func() time.Time
-
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *serverClock) observe(h http.Header) {
-	d, err := http.ParseTime(h.Get("Date"))
-	if err != nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// Date has whole seconds: keep the old offset while it agrees within
-	// one, so the clock does not jitter back and forth.
-	off := d.Sub(c.local())
-	if diff := off - c.offset; diff > time.Second || diff < -time.Second {
-		c.offset = off
-	}
-}
-
-func (c *serverClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.local().Add(c.offset).UTC()
-}
-
-// today is midnight UTC of the API's day.
-func (c *serverClock) today() time.Time {
-	y, m, d := c.now().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

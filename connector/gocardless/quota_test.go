@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 )
 
 var t0 = time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
@@ -43,8 +45,8 @@ func TestDetailSeconds(t *testing.T) {
 
 func TestLedgerRunObservationsWinOverState(t *testing.T) {
 	l := newLedger()
-	l.observe("a", endpointTransactions, quota{Remaining: 2, ResetAt: formatTime(t0)})
-	l.seed(endpointTransactions, map[string]quota{"a": {Remaining: 0, ResetAt: formatTime(t0.Add(time.Hour))}, "b": {Remaining: 0, ResetAt: formatTime(t0.Add(time.Hour))}}, t0)
+	l.observe("a", endpointTransactions, quota{Remaining: 2, ResetAt: httpclient.FormatTime(t0)})
+	l.seed(endpointTransactions, map[string]quota{"a": {Remaining: 0, ResetAt: httpclient.FormatTime(t0.Add(time.Hour))}, "b": {Remaining: 0, ResetAt: httpclient.FormatTime(t0.Add(time.Hour))}}, t0)
 	if q, _ := l.get("a", endpointTransactions); q.Remaining != 2 {
 		t.Errorf("state overwrote this run's observation: %+v", q)
 	}
@@ -57,21 +59,5 @@ func TestLedgerRunObservationsWinOverState(t *testing.T) {
 	}
 	if n := len(l.snapshot(endpointDetails)); n != 0 {
 		t.Errorf("details snapshot has %d entries", n)
-	}
-}
-
-func TestServerClockFollowsDate(t *testing.T) {
-	local := t0
-	c := &serverClock{local: func() time.Time { return local }}
-	if !c.now().Equal(t0) {
-		t.Fatal("no Date seen: not the local clock")
-	}
-	c.observe(http.Header{"Date": {t0.Add(25 * time.Hour).Format(http.TimeFormat)}})
-	local = local.Add(time.Minute)
-	if got := c.now(); !got.Equal(t0.Add(25*time.Hour + time.Minute)) {
-		t.Fatalf("now %v", got)
-	}
-	if got := c.today(); !got.Equal(time.Date(2025, 3, 15, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("today %v", got)
 	}
 }

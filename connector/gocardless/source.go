@@ -71,7 +71,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	if local == nil {
 		local = time.Now
 	}
-	clock := &serverClock{local: local}
+	clock := httpclient.NewServerClock(local)
 	hc := httpclient.New(env.Secrets)
 	hc.UserAgent = "source-gocardless/" + env.Version
 	hc.MaxRetries = 2
@@ -89,7 +89,7 @@ type conn struct {
 	cfg    *settings
 	env    source.Env
 	client *Client
-	clock  *serverClock
+	clock  *httpclient.ServerClock
 	quotas *ledger
 
 	requisitions source.Memo[*requisitionInfo]
@@ -196,7 +196,7 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 		return nil
 	}
 	expires := accepted.AddDate(0, 0, agr.AccessValidForDays)
-	now := c.clock.now()
+	now := c.clock.Now()
 	if agr.Reconfirmation && expires.Sub(now) < 7*24*time.Hour {
 		if t, ok := c.reconfirmed(ctx, r); ok && t.After(accepted) {
 			expires = t.AddDate(0, 0, agr.AccessValidForDays)

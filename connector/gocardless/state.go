@@ -66,7 +66,7 @@ func parseState[T any](stream string, raw json.RawMessage, check func(a *T) erro
 // the failed accounts'.
 func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint string, mode protocol.SyncMode, refs []accountRef, out source.Output,
 	fn func(ctx context.Context, a accountRef, prev *T) (*T, error)) error {
-	for _, acct := range c.quotas.seed(endpoint, st.Quota, c.clock.now()) {
+	for _, acct := range c.quotas.seed(endpoint, st.Quota, c.clock.Now()) {
 		c.env.Log.Warnf("account %s: the state says its %s quota resets at %s, more than a day away, which no quota window allows; the account is called and its answer says where it stands",
 			acct, endpoint, st.Quota[acct].ResetAt)
 	}

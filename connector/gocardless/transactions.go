@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -98,7 +99,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		return source.AsConfigError(err, "invalid transactions state")
 	}
 	refs, listErr := s.c.readable(ctx)
-	now := formatTime(s.c.clock.now())
+	now := httpclient.FormatTime(s.c.clock.Now())
 	readErr := readEach(ctx, s.c, st, endpointTransactions, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *accountTxPos) (*accountTxPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil
@@ -131,7 +132,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 			}
 		}
 	}
-	today := s.c.clock.today()
+	today := s.c.clock.Today()
 	if from.After(today) {
 		return next, nil // a state from the future: nothing to read yet
 	}
@@ -168,7 +169,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 // (transaction_total_days) and the agreement (max_historical_days) allow.
 // Both count today as one of their days.
 func (c *conn) oldestDay(ctx context.Context, a accountRef) time.Time {
-	today := c.clock.today()
+	today := c.clock.Today()
 	start := c.cfg.startDate
 	if start.IsZero() {
 		start = today.AddDate(0, 0, -DefaultStartDays)
@@ -224,7 +225,7 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 	return c.transactions.Get(a.ID, func() (*txResponse, error) {
 		from := w.from
 		if w.pending {
-			if p := c.clock.today().AddDate(0, 0, -pendingDays); p.Before(from) {
+			if p := c.clock.Today().AddDate(0, 0, -pendingDays); p.Before(from) {
 				from = later(p, c.oldestDay(ctx, a))
 			}
 		}
