@@ -1,0 +1,49 @@
+// Package cli is what every connector binary's main shares: the protocol
+// commands, the Singer mode under the tap's name, the output flags of read
+// (--parquet-dir, ...), the binary's extra commands (demo) and the wiring of
+// SIGINT/SIGTERM to a context. A provider's main is one call to Main.
+package cli
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/source-pluggy/source-pluggy/connector/singer"
+	"github.com/source-pluggy/source-pluggy/connector/sink/parquet"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Binary describes one connector binary.
+type Binary struct {
+	// Source is the provider.
+	Source source.Source
+	// Tap is the program name of the Singer mode, e.g. "tap-pluggy".
+	Tap string
+	// Commands make the binary's extra commands (demo), given the runner.
+	Commands []func(r *source.Runner) source.Command
+}
+
+// Runner assembles the binary's runner: the protocol commands, the extra
+// commands, the Singer mode and read's sink flags.
+func (b Binary) Runner() *source.Runner {
+	r := &source.Runner{Source: b.Source}
+	for _, c := range b.Commands {
+		r.Extra = append(r.Extra, c(r))
+	}
+	r.Extra = append(r.Extra, singer.Command(r, b.Tap))
+	r.Sinks = []source.SinkFlags{&parquet.Flags{Version: source.Version}}
+	return r
+}
+
+// Main runs the binary's command line and exits with its code. A signal
+// cancels the run's context: the read stops, says so, and the last STATE is
+// where the next run resumes.
+func (b Binary) Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := b.Runner().Main(ctx, filepath.Base(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
