@@ -65,28 +65,57 @@ func TestGoCardlessEmbeddedStreams(t *testing.T) {
 // as the Pluggy ones: sorted keys, 2-space indentation, final newline.
 func TestGoCardlessCanonicalFormat(t *testing.T) {
 	for _, stream := range gcStreams {
-		raw := gcRaw(t, stream)
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			t.Fatalf("%s: %v", stream, err)
-		}
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		enc.Encode(v)
-		if !bytes.Equal(buf.Bytes(), raw) {
-			t.Errorf("gocardless/%s.json is not in canonical form", stream)
-		}
+		checkCanonical(t, "gocardless/"+stream+".json", gcRaw(t, stream))
 	}
 }
 
-// gcWalk checks the house rules on one schema node: no composition
+// checkCanonical fails when raw is not in canonical form: sorted keys,
+// 2-space indentation, final newline.
+func checkCanonical(t *testing.T, name string, raw []byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+	if !bytes.Equal(buf.Bytes(), raw) {
+		t.Errorf("%s is not in canonical form", name)
+	}
+}
+
+// walkRules are a provider's naming rules for providerWalk: which fields are
+// dates (format date) and which timestamps of varying shape (x-lenient-time).
+type walkRules struct {
+	dateFields []string
+	lenient    func(name string) bool
+	// decimals are the decimal strings (x-decimal-string, with a pattern).
+	decimals []string
+}
+
+var gcRules = walkRules{
+	dateFields: gcDateFields,
+	decimals:   []string{"amount"},
+	lenient: func(name string) bool {
+		return strings.HasSuffix(name, "DateTime") || name == "created" || name == "last_accessed"
+	},
+}
+
+// gcWalk checks the house rules on one GoCardless schema node.
+func gcWalk(t *testing.T, where, name string, s map[string]any, key bool) {
+	t.Helper()
+	providerWalk(t, gcRules, where, name, s, key)
+}
+
+// providerWalk checks the house rules on one schema node: no composition
 // keywords, open objects, everything nullable but the keys, formats and
 // annotations only where they belong.
-func gcWalk(t *testing.T, where, name string, s map[string]any, key bool) {
+func providerWalk(t *testing.T, rules walkRules, where, name string, s map[string]any, key bool) {
 	t.Helper()
 	typ, nullable, ok := checkNode(t, where, s)
 	if !ok {
@@ -100,20 +129,21 @@ func gcWalk(t *testing.T, where, name string, s map[string]any, key bool) {
 	}
 
 	format, hasFormat := s["format"]
-	if isDate := slices.Contains(gcDateFields, name); isDate != (hasFormat && format == "date" && typ == "string") {
-		t.Errorf("%s: format %v; only %v have format date", where, format, gcDateFields)
+	if isDate := slices.Contains(rules.dateFields, name); isDate != (hasFormat && format == "date" && typ == "string") {
+		t.Errorf("%s: format %v; only %v have format date", where, format, rules.dateFields)
 	}
 	lenient := s["x-lenient-time"] == true
-	if wantLenient := strings.HasSuffix(name, "DateTime") || name == "created" || name == "last_accessed"; wantLenient && !lenient {
+	if wantLenient := rules.lenient(name); wantLenient && !lenient {
 		t.Errorf("%s: a date-time field without x-lenient-time", where)
 	}
 	if lenient && (typ != "string" || hasFormat) {
 		t.Errorf("%s: x-lenient-time belongs on a string without format", where)
 	}
-	if (s["x-decimal-string"] == true) != (name == "amount") {
+	isDecimal := slices.Contains(rules.decimals, name)
+	if (s["x-decimal-string"] == true) != isDecimal {
 		t.Errorf("%s: x-decimal-string must be on exactly the amount strings", where)
 	}
-	if name == "amount" && (typ != "string" || s["pattern"] == nil) {
+	if isDecimal && (typ != "string" || s["pattern"] == nil) {
 		t.Errorf("%s: an amount must be a decimal string with a pattern", where)
 	}
 
@@ -128,7 +158,7 @@ func gcWalk(t *testing.T, where, name string, s map[string]any, key bool) {
 			return
 		}
 		for child, p := range props {
-			gcWalk(t, where+"."+child, child, p.(map[string]any), false)
+			providerWalk(t, rules, where+"."+child, child, p.(map[string]any), false)
 		}
 	case "array":
 		items, ok := s["items"].(map[string]any)
@@ -136,7 +166,7 @@ func gcWalk(t *testing.T, where, name string, s map[string]any, key bool) {
 			t.Errorf("%s: array without a single items schema", where)
 			return
 		}
-		gcWalk(t, where+"[]", "", items, false)
+		providerWalk(t, rules, where+"[]", "", items, false)
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package schemas embeds the JSON Schema (draft-07) of every stream the
-// connectors emit, one file per stream: pluggy/<stream>.json and
-// gocardless/<stream>.json.
+// connectors emit, one file per stream: pluggy/<stream>.json,
+// gocardless/<stream>.json and enablebanking/<stream>.json.
 //
 // Each schema describes a record as the provider sends it (pass-through, so
 // every object allows additional properties) plus the join ids the connector
@@ -37,6 +37,12 @@ var Pluggy embed.FS
 //
 //go:embed gocardless/*.json
 var GoCardless embed.FS
+
+// EnableBanking holds the Enable Banking stream schemas at
+// enablebanking/<stream>.json.
+//
+//go:embed enablebanking/*.json
+var EnableBanking embed.FS
 
 // streamName is what a stream name may look like; it keeps names free of
 // path separators and glob metacharacters.

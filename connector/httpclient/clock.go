@@ -17,6 +17,7 @@ type ServerClock struct {
 
 	mu     sync.Mutex
 	offset time.Duration
+	synced bool
 }
 
 // NewServerClock returns a clock that starts as local (time.Now when nil).
@@ -35,6 +36,7 @@ func (c *ServerClock) Observe(h http.Header) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.synced = true
 	// Date has whole seconds: keep the old offset while it agrees within
 	// one, so the clock does not jitter back and forth.
 	off := d.Sub(c.local())
@@ -54,6 +56,14 @@ func (c *ServerClock) ObserveAnswer(resp *Response, err error) {
 	if errors.As(err, &se) {
 		c.Observe(se.Header)
 	}
+}
+
+// Synced reports whether an answer's Date has been seen: before, Now is
+// only the local clock.
+func (c *ServerClock) Synced() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.synced
 }
 
 // Now is the server's time, in UTC.

@@ -1,0 +1,561 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking"
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+func TestSpec(t *testing.T) {
+	bin := st.Build(t, "source-enablebanking")
+	r := st.Run(t, bin, "spec")
+	st.ValidateProtocol(t, r)
+	specs := r.OfType(protocol.TypeSpec)
+	if r.Code != 0 || len(specs) != 1 || len(r.Messages) != 1 {
+		t.Fatalf("spec: exit %d, %d messages", r.Code, len(r.Messages))
+	}
+	spec := specs[0].Spec
+	st.CheckSpecRules(t, spec.ConnectionSpecification)
+	var s struct {
+		Properties map[string]struct {
+			Secret  bool `json:"airbyte_secret"`
+			Default any  `json:"default"`
+		} `json:"properties"`
+	}
+	st.Must(t, json.Unmarshal(spec.ConnectionSpecification, &s), "spec")
+	if !s.Properties["private_key"].Secret {
+		t.Error("private_key must be airbyte_secret")
+	}
+	for name, want := range map[string]any{"lookback_days": 7.0, "include_pending": false, "daily_limit": 4.0, "attended": false, "base_url": enablebanking.DefaultBaseURL} {
+		if got := s.Properties[name].Default; got != want {
+			t.Errorf("%s default %v, want %v", name, got, want)
+		}
+	}
+	for _, name := range []string{"application_id", "private_key", "private_key_path", "session_ids", "account_uids", "base_url", "start_date", "lookback_days", "include_pending", "daily_limit", "attended", "psu_ip_address", "psu_user_agent"} {
+		if _, ok := s.Properties[name]; !ok {
+			t.Errorf("spec lacks %s", name)
+		}
+	}
+}
+
+// otherKey is an RSA key that is not the application's.
+func otherKey(t *testing.T) string {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	st.Must(t, err, "key")
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+}
+
+func TestCheck(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 3})
+	ids := e.fake.SessionIDs()
+	expired := ids[2]
+	e.fake.ExpireSession(expired)
+	good := ids[:2]
+	keyFile := filepath.Join(t.TempDir(), "key.pem")
+	st.Must(t, os.WriteFile(keyFile, []byte(e.fake.PrivateKeyPEM()), 0o600), "key file")
+	wrong := otherKey(t)
+	closed := st.ClosedPort(t)
+	hash := e.fake.IdentificationHash(e.fake.AccountUIDs(good[0])[0])
+	for _, c := range []struct {
+		name    string
+		over    map[string]any
+		status  string
+		mention []string
+	}{
+		{"good", map[string]any{"session_ids": good}, protocol.StatusSucceeded, nil},
+		{"comma string", map[string]any{"session_ids": strings.Join(good, " , ")}, protocol.StatusSucceeded, nil},
+		{"key file", map[string]any{"session_ids": good, "private_key": nil, "private_key_path": keyFile}, protocol.StatusSucceeded, nil},
+		{"key with escaped newlines", map[string]any{"session_ids": good, "private_key": strings.ReplaceAll(e.fake.PrivateKeyPEM(), "\n", `\n`)}, protocol.StatusSucceeded, nil},
+		{"account by uid", map[string]any{"session_ids": good, "account_uids": e.fake.AccountUIDs(good[1])[:1]}, protocol.StatusSucceeded, nil},
+		{"account by hash", map[string]any{"session_ids": good, "account_uids": []string{hash}}, protocol.StatusSucceeded, nil},
+		{"key of another application", map[string]any{"session_ids": good, "private_key": wrong}, protocol.StatusFailed, []string{"UNAUTHORIZED_ACCESS", "config.application_id", "config.private_key"}},
+		{"unknown application id", map[string]any{"session_ids": good, "application_id": "00000000-0000-4000-8000-000000000000"}, protocol.StatusFailed, []string{"config.application_id"}},
+		{"malformed key", map[string]any{"private_key": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"}, protocol.StatusFailed, []string{"config.private_key", "not a PEM-encoded RSA private key"}},
+		{"no key", map[string]any{"private_key": nil}, protocol.StatusFailed, []string{"config.private_key", "private_key_path"}},
+		{"both keys", map[string]any{"private_key_path": keyFile}, protocol.StatusFailed, []string{"both set"}},
+		{"missing key file", map[string]any{"private_key": nil, "private_key_path": filepath.Join(t.TempDir(), "absent.pem")}, protocol.StatusFailed, []string{"config.private_key_path"}},
+		{"expired session", nil, protocol.StatusFailed, []string{expired, "EXPIRED", "connect"}},
+		{"unknown session", map[string]any{"session_ids": []string{"00000000-0000-4000-8000-000000000001"}}, protocol.StatusFailed, []string{"00000000-0000-4000-8000-000000000001", "SESSION_DOES_NOT_EXIST", "connect"}},
+		{"foreign account", map[string]any{"session_ids": good, "account_uids": []string{"nope"}}, protocol.StatusFailed, []string{"config.account_uids", "nope"}},
+		{"unreachable", map[string]any{"base_url": "http://127.0.0.1:" + closed}, protocol.StatusFailed, []string{"cannot reach"}},
+		{"missing session_ids", map[string]any{"session_ids": nil}, protocol.StatusFailed, []string{"config.session_ids"}},
+		{"not a uuid", map[string]any{"session_ids": []string{"abc"}}, protocol.StatusFailed, []string{"config.session_ids.0"}},
+		{"bad start_date", map[string]any{"start_date": "2025-13-45"}, protocol.StatusFailed, []string{"config.start_date"}},
+		{"plain http", map[string]any{"base_url": "http://api.enablebanking.com"}, protocol.StatusFailed, []string{"config.base_url"}},
+		{"attended without ip", map[string]any{"attended": true}, protocol.StatusFailed, []string{"config.psu_ip_address"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := st.Run(t, e.bin, "check", "--config", e.config(c.over))
+			st.ValidateProtocol(t, r)
+			if r.Code != 0 || len(r.Messages) != 1 || r.Messages[0].ConnectionStatus == nil {
+				t.Fatalf("check: exit %d, messages %s %s", r.Code, r.Stdout, r.Stderr)
+			}
+			cs := r.Messages[0].ConnectionStatus
+			if cs.Status != c.status {
+				t.Fatalf("check = %s %q, want %s", cs.Status, cs.Message, c.status)
+			}
+			for _, m := range c.mention {
+				if !strings.Contains(cs.Message, m) {
+					t.Fatalf("check message %q does not mention %q", cs.Message, m)
+				}
+			}
+			e.noSecrets(r)
+			for _, line := range strings.Split(wrong, "\n") {
+				if len(line) > 20 && strings.Contains(string(r.Stdout)+string(r.Stderr), line) {
+					t.Fatal("check output contains a line of the wrong key")
+				}
+			}
+		})
+	}
+	// A check spends no daily limit.
+	s := e.fake.Stats()
+	for _, route := range []string{fake.RouteDetails, fake.RouteBalances, fake.RouteTransactions} {
+		if n := s.Count(route); n != 0 {
+			t.Errorf("checks made %d calls to %s", n, route)
+		}
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	cat := e.discover()
+	st.CheckCatalog(t, cat, map[string]bool{"sessions": false, "accounts": true, "balances": true, "transactions": true, "pending_transactions": false})
+	keys := map[string]string{}
+	for _, s := range cat.Streams {
+		b, _ := json.Marshal(s.SourceDefinedPrimaryKey)
+		keys[s.Name] = string(b)
+	}
+	for name, want := range map[string]string{
+		"sessions":             `[["session_id"]]`,
+		"accounts":             `[["account_key"]]`,
+		"balances":             `[["account_key"],["balance_key"]]`,
+		"transactions":         `[["account_key"],["transaction_key"]]`,
+		"pending_transactions": `[["account_key"],["pending_key"]]`,
+	} {
+		if keys[name] != want {
+			t.Errorf("%s primary key %s, want %s", name, keys[name], want)
+		}
+	}
+	if len(e.fake.Stats().Requests) != 0 {
+		t.Error("discover called the API")
+	}
+}
+
+func TestFullReadEqualsFakeData(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 2, TransactionsPerAccount: 70})
+	r := e.read(e.catalog(false))
+	recs := r.Records()
+	accounts := e.accounts()
+
+	checkDeclared(t, e.discover(), recs)
+	if n := len(recs["sessions"]); n != 2 {
+		t.Errorf("%d sessions", n)
+	}
+	for _, raw := range recs["accounts"] {
+		var a struct {
+			Key      string  `json:"account_key"`
+			Hash     string  `json:"identification_hash"`
+			Currency string  `json:"currency"`
+			Fetched  *string `json:"details_fetched_at"`
+			Extra    any     `json:"x_bank_field"`
+		}
+		st.Must(t, json.Unmarshal(raw, &a), "account")
+		if a.Key == "" || a.Key != a.Hash || a.Currency == "" || a.Fetched == nil || a.Extra == nil {
+			t.Errorf("account record %s", raw)
+		}
+	}
+	if len(recs["accounts"]) != len(accounts) {
+		t.Errorf("%d account records for %d accounts", len(recs["accounts"]), len(accounts))
+	}
+
+	// Booked rows: every row of the fake, once, equal but for the added
+	// fields, under distinct keys, with the right signed amount.
+	got := byUID(t, recs["transactions"])
+	quirks := map[string]bool{}
+	for _, a := range accounts {
+		served := e.fake.Booked(a)
+		want := map[string]int{}
+		for _, raw := range served {
+			want[canonical(t, raw)]++
+			s := string(raw)
+			switch {
+			case strings.Contains(s, `"entry_reference":null`):
+				quirks["null reference"] = true
+			case !strings.Contains(s, `"entry_reference"`):
+				quirks["no reference"] = true
+			case strings.Contains(s, `"entry_reference":"0"`):
+				quirks["placeholder"] = true
+			case strings.Contains(s, `-0","status"`) || strings.Contains(s, `"entry_reference":"20`):
+				quirks["positional"] = true
+			}
+		}
+		if len(got[a]) != len(served) {
+			t.Fatalf("account %s: %d booked rows, fake has %d", a, len(got[a]), len(served))
+		}
+		keys := map[string]bool{}
+		for _, raw := range got[a] {
+			c := without(t, raw, txAdded...)
+			if want[c] == 0 {
+				t.Fatalf("account %s: a row the fake did not serve (or served differently):\n%s", a, raw)
+			}
+			want[c]--
+			x := decodeTx(t, raw)
+			if keys[x.Key] {
+				t.Errorf("account %s: key %q twice", a, x.Key)
+			}
+			keys[x.Key] = true
+			if !strings.HasPrefix(x.Key, "ref:") && !strings.HasPrefix(x.Key, "fp:") {
+				t.Errorf("key %q", x.Key)
+			}
+			wantSigned := x.Amount.Amount
+			if x.Indicator == "DBIT" {
+				wantSigned = "-" + wantSigned
+			}
+			if x.Signed == nil || *x.Signed != wantSigned {
+				t.Errorf("signed_amount %v for %s %s", x.Signed, x.Indicator, x.Amount.Amount)
+			}
+		}
+	}
+	for _, q := range []string{"null reference", "no reference", "placeholder", "positional"} {
+		if !quirks[q] {
+			t.Errorf("the fake served no row with %s; the test proves less than it says", q)
+		}
+	}
+
+	// Pending rows: the fake's, keyed by content.
+	pend := byUID(t, recs["pending_transactions"])
+	for _, a := range accounts {
+		served := e.fake.Pending(a)
+		if len(pend[a]) != len(served) {
+			t.Fatalf("account %s: %d pending rows, fake has %d", a, len(pend[a]), len(served))
+		}
+		for i := range served {
+			if without(t, pend[a][i], "account_key", "account_uid", "session_id", "pending_key", "signed_amount") != canonical(t, served[i]) {
+				t.Errorf("pending row differs:\n%s\n%s", pend[a][i], served[i])
+			}
+		}
+	}
+	if n := len(recs["balances"]); n != 3*len(accounts) {
+		t.Errorf("%d balances for %d accounts", n, len(accounts))
+	}
+
+	// The budget: one call of each endpoint per account, pages aside; no
+	// PSU headers, since the run is not attended.
+	s := e.fake.Stats()
+	if s.Chains != len(accounts) {
+		t.Errorf("%d transactions calls for %d accounts", s.Chains, len(accounts))
+	}
+	for _, route := range []string{fake.RouteDetails, fake.RouteBalances} {
+		if n := s.Count(route); n != len(accounts) {
+			t.Errorf("%s: %d calls for %d accounts", route, n, len(accounts))
+		}
+	}
+	if s.WithPSUHeaders != 0 {
+		t.Errorf("%d requests carried PSU headers in an unattended run", s.WithPSUHeaders)
+	}
+	if s.Count(fake.RouteTransactions) <= s.Chains {
+		t.Error("no continuation page was followed; the test proves less than it says")
+	}
+}
+
+func TestAttendedSendsPSUHeaders(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, DailyLimit: 1})
+	over := map[string]any{"attended": true, "psu_ip_address": "192.0.2.7", "psu_user_agent": "Mozilla/5.0"}
+	cat := e.catalog(true, "transactions")
+	for range 2 { // twice: attended reads are not limited
+		r := e.run(cat, over)
+		if r.Code != 0 || warned(r, "limit") {
+			t.Fatalf("attended read: exit %d, %v", r.Code, r.ErrorTraces())
+		}
+	}
+	if s := e.fake.Stats(); s.WithPSUHeaders == 0 {
+		t.Error("an attended run sent no PSU headers")
+	}
+}
+
+func TestFutureStateReadsNothing(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	accounts := map[string]any{}
+	for _, uid := range e.accounts() {
+		accounts[e.fake.IdentificationHash(uid)] = map[string]any{"booked_through": "2999-12-31", "synced_at": "2999-12-31T00:00:00Z"}
+	}
+	state := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": accounts})
+	r := e.read(e.catalog(true, "transactions"), "--state", state)
+	st.CheckFutureState(t, r, "transactions")
+	if n := e.fake.Stats().Chains; n != 0 {
+		t.Errorf("a future state made %d transactions calls", n)
+	}
+	var got struct {
+		Accounts map[string]struct {
+			BookedThrough string `json:"booked_through"`
+		} `json:"accounts"`
+	}
+	st.Must(t, json.Unmarshal(finalStates(r)["transactions"], &got), "state")
+	for k, a := range got.Accounts {
+		if a.BookedThrough != "2999-12-31" {
+			t.Errorf("account %s: booked_through moved to %s", k, a.BookedThrough)
+		}
+	}
+}
+
+// TestIncrementalAfterMutationsLosesNothing reads, lets the banks do what
+// they do (book new rows, book a pending row under a new reference, change
+// the references of recent rows, renumber a positional day), reads again
+// from the state, and merges both reads as a destination does (by primary
+// key, last wins): the result must be exactly the fake's rows now, none
+// lost and none twice.
+func TestIncrementalAfterMutationsLosesNothing(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 2, TransactionsPerAccount: 50})
+	cat := e.catalog(true)
+	r1 := e.read(cat)
+	accounts := e.accounts()
+	for _, a := range accounts {
+		e.fake.AddBooked(a, 2)
+	}
+	e.fake.BookPending(accounts[0])
+	e.fake.ChangeReferences(accounts[0], 5)
+	e.fake.ChangeReferences(accounts[3], 2)
+	e.fake.ResetStats()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+
+	merged := map[string]json.RawMessage{}
+	for _, r := range []*st.Result{r1, r2} {
+		for _, raw := range r.Records()["transactions"] {
+			x := decodeTx(t, raw)
+			merged[x.AccountKey+"|"+x.Key] = raw
+		}
+	}
+	for _, a := range accounts {
+		hash := e.fake.IdentificationHash(a)
+		want := map[string]int{}
+		n := 0
+		for _, raw := range e.fake.Booked(a) {
+			want[canonical(t, raw)]++
+			n++
+		}
+		have := 0
+		for k, raw := range merged {
+			if !strings.HasPrefix(k, hash+"|") {
+				continue
+			}
+			have++
+			c := without(t, raw, txAdded...)
+			if want[c] == 0 {
+				t.Errorf("account %s: the destination holds a row the bank no longer has (a duplicate under another key, or a stale copy):\n%s", a, raw)
+				continue
+			}
+			want[c]--
+		}
+		if have != n {
+			t.Errorf("account %s: the destination holds %d rows, the bank %d", a, have, n)
+		}
+	}
+	// An unchanged account costs one call: every account one chain.
+	if s := e.fake.Stats(); s.Chains != len(accounts) {
+		t.Errorf("second read: %d transactions calls for %d accounts", s.Chains, len(accounts))
+	}
+	// The booked twin of the pending row is in transactions; the pending
+	// snapshot no longer has the row.
+	if n, want := len(byUID(t, r2.Records()["pending_transactions"])[accounts[0]]), len(e.fake.Pending(accounts[0])); n != want {
+		t.Errorf("pending snapshot of %s: %d rows, fake has %d", accounts[0], n, want)
+	}
+}
+
+func TestQuotaSkippedAndRecoveredAfterReset(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 2, TransactionsPerAccount: 30})
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	accounts := e.accounts()
+	spent := accounts[1]
+	hash := e.fake.IdentificationHash(spent)
+	added := e.fake.AddBooked(spent, 2)
+	e.fake.ExhaustQuota(spent, fake.EndpointTransactions)
+
+	// The bank refuses: a WARN, the stream completes, the other accounts
+	// are read, the refusal is kept in the state and not retried.
+	e.fake.ResetStats()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	if !warned(r2, hash, "ASPSP_RATE_LIMIT_EXCEEDED") {
+		t.Fatalf("no WARN about the refused account")
+	}
+	if got := e.fake.Stats().Requests[fake.RouteTransactions][429]; got != 1 {
+		t.Errorf("the refusal was asked %d times; a bank-level 429 is never retried", got)
+	}
+	if n := len(byUID(t, r2.Records()["transactions"])[spent]); n != 0 {
+		t.Errorf("%d rows of the refused account", n)
+	}
+	var s2 struct {
+		Quota map[string]map[string]any `json:"quota"`
+	}
+	st.Must(t, json.Unmarshal(finalStates(r2)["transactions"], &s2), "state")
+	if s2.Quota[hash]["blocked_until"] == nil {
+		t.Fatalf("the state does not keep the refusal: %s", finalStates(r2)["transactions"])
+	}
+
+	// The next run knows: no call is made for the account.
+	e.fake.ResetStats()
+	r3 := e.read(cat, "--state", r2.StateFile(t))
+	if !warned(r3, hash, "daily limit") {
+		t.Error("no WARN about the skipped account")
+	}
+	if s := e.fake.Stats(); s.Chains != len(accounts)-1 {
+		t.Errorf("%d transactions calls, want %d (the spent account skipped)", s.Chains, len(accounts)-1)
+	}
+
+	// A day later the account is read again, the rows booked meanwhile
+	// with it.
+	e.fake.AdvanceClock(25 * 60 * 60 * 1e9)
+	r4 := e.read(cat, "--state", r3.StateFile(t))
+	got := map[string]bool{}
+	for _, raw := range byUID(t, r4.Records()["transactions"])[spent] {
+		got[without(t, raw, txAdded...)] = true
+	}
+	for _, raw := range added {
+		if !got[canonical(t, json.RawMessage(raw))] {
+			t.Errorf("a row booked while the account was skipped is missing after the reset: %s", raw)
+		}
+	}
+	if warned(r4, hash) {
+		t.Error("still warned after the reset")
+	}
+}
+
+func TestDailyLimitCountedWithoutAsking(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, DailyLimit: 2})
+	cat := e.catalog(true, "balances")
+	over := map[string]any{"daily_limit": 2}
+	var state string
+	for i := range 3 {
+		args := []string{}
+		if state != "" {
+			args = append(args, "--state", state)
+		}
+		e.fake.ResetStats()
+		r := e.run(cat, over, args...)
+		if r.Code != 0 {
+			t.Fatalf("read %d exited %d: %v", i+1, r.Code, r.ErrorTraces())
+		}
+		state = r.StateFile(t)
+		calls := e.fake.Stats().Count(fake.RouteBalances)
+		if i < 2 && calls != len(e.accounts()) {
+			t.Errorf("read %d: %d balances calls", i+1, calls)
+		}
+		if i == 2 {
+			if calls != 0 {
+				t.Errorf("read 3: %d balances calls past config.daily_limit; they would only be refused", calls)
+			}
+			if !warned(r, "daily_limit") {
+				t.Error("read 3: no WARN")
+			}
+		}
+	}
+}
+
+func TestExpiredSessionFailsItsAccountsOnly(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 2})
+	dead := e.fake.SessionIDs()[1]
+	e.fake.ExpireSession(dead)
+	r := e.run(e.catalog(true), nil)
+	if r.Code == 0 {
+		t.Fatal("read with an expired session exited 0")
+	}
+	traces := r.ErrorTraces()
+	if !warned(r, dead, "connect") {
+		t.Error("the sessions stream did not warn about the expired session")
+	}
+	found := false
+	for _, tr := range traces {
+		found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, dead) && strings.Contains(tr.Message, "connect")
+	}
+	if !found {
+		t.Error("no error names the session and the fix")
+	}
+	live := byUID(t, r.Records()["transactions"])
+	for _, uid := range e.fake.AccountUIDs(e.fake.SessionIDs()[0]) {
+		if len(live[uid]) == 0 {
+			t.Errorf("account %s of the live session was not read", uid)
+		}
+	}
+	for _, uid := range e.fake.AccountUIDs(dead) {
+		if len(live[uid]) != 0 {
+			t.Errorf("account %s of the expired session was read", uid)
+		}
+	}
+	if e.fake.Stats().Requests[fake.RouteTransactions][401] != 0 {
+		t.Error("the connector called accounts of a session it knew expired")
+	}
+}
+
+func TestASPSPErrorFailsOneAccount(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	uids := e.accounts()
+	e.fake.SetASPSPError(uids[0], true)
+	cat := e.catalog(true, "transactions")
+	r := e.run(cat, nil)
+	if r.Code == 0 {
+		t.Fatal("exit 0 with a failing bank")
+	}
+	ok := false
+	for _, tr := range r.ErrorTraces() {
+		ok = ok || strings.Contains(tr.Message, "ASPSP_ERROR") && strings.Contains(tr.Message, uids[0])
+	}
+	if !ok {
+		t.Errorf("no error names the account and ASPSP_ERROR: %v", r.ErrorTraces())
+	}
+	if n := len(byUID(t, r.Records()["transactions"])[uids[1]]); n == 0 {
+		t.Error("the other account was not read")
+	}
+	var state struct {
+		Accounts map[string]any `json:"accounts"`
+	}
+	st.Must(t, json.Unmarshal(finalStates(r)["transactions"], &state), "state")
+	if _, ok := state.Accounts[e.fake.IdentificationHash(uids[0])]; ok {
+		t.Error("the failed account got a state entry")
+	}
+	if !slices.Contains(maps(state.Accounts), e.fake.IdentificationHash(uids[1])) {
+		t.Error("the good account has no state entry")
+	}
+}
+
+func maps(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestWrongKeyIsAConfigError(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	wrong := otherKey(t)
+	r := e.run(e.catalog(false), map[string]any{"private_key": wrong})
+	if r.Code == 0 {
+		t.Fatal("exit 0 with the wrong key")
+	}
+	ok := false
+	for _, tr := range r.ErrorTraces() {
+		ok = ok || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, "config.private_key") && strings.Contains(tr.Message, "UNAUTHORIZED_ACCESS")
+	}
+	if !ok {
+		t.Errorf("no config_error trace names config.private_key: %v", r.ErrorTraces())
+	}
+	out := string(r.Stdout) + string(r.Stderr)
+	for _, line := range strings.Split(wrong, "\n") {
+		if len(line) > 20 && strings.Contains(out, line) {
+			t.Fatal("output contains a line of the key")
+		}
+	}
+}

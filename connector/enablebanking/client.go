@@ -1,0 +1,214 @@
+package enablebanking
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// JWT claims Enable Banking requires: constant issuer and audience.
+const (
+	jwtIssuer   = "enablebanking.com"
+	jwtAudience = "api.enablebanking.com"
+	// tokenTTL is how long a minted token lives; the API accepts up to 24
+	// hours, the official samples use one.
+	tokenTTL = time.Hour
+	// tokenRenew is how long before its expiry a token is replaced.
+	tokenRenew = 5 * time.Minute
+)
+
+// Client talks to the Enable Banking API. There is no token endpoint: every
+// request carries a short-lived RS256 JWT the client signs with the
+// application's private key, kid = application id. One token serves the run
+// until it nears expiry. Tokens are registered with the redactor as they are
+// made, so no output can print one.
+type Client struct {
+	base    *url.URL
+	http    *httpclient.Client
+	appID   string
+	key     *rsa.PrivateKey
+	secrets *secret.Redactor
+	clock   *httpclient.ServerClock
+
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+	// unsynced: the token was signed on the local clock, before any
+	// answer told the API's time.
+	unsynced bool
+	resigned bool
+}
+
+// NewClient returns a client for base signing with key as application
+// appID, using hc for transport.
+func NewClient(base *url.URL, appID string, key *rsa.PrivateKey, hc *httpclient.Client, secrets *secret.Redactor, clock *httpclient.ServerClock) *Client {
+	return &Client{base: base, http: hc, appID: appID, key: key, secrets: secrets, clock: clock}
+}
+
+// SignToken makes one token for application appID valid from now for ttl:
+// header typ JWT, alg RS256, kid appID; claims iss, aud, iat, exp.
+func SignToken(appID string, key *rsa.PrivateKey, now time.Time, ttl time.Duration) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{
+		Issuer:    jwtIssuer,
+		Audience:  jwt.ClaimStrings{jwtAudience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	})
+	t.Header["kid"] = appID
+	return t.SignedString(key)
+}
+
+// bearer returns the run's token, minting one when there is none or it
+// expires within tokenRenew. Times are the API's clock, so a wrong local
+// clock does not make tokens the API refuses as expired or not yet valid.
+func (c *Client) bearer() (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.clock.Now()
+	if c.token != "" && now.Add(tokenRenew).Before(c.expires) {
+		return c.token, nil
+	}
+	tok, err := SignToken(c.appID, c.key, now.Add(-30*time.Second), tokenTTL)
+	if err != nil {
+		return "", source.ConfigErrorf("config.private_key: cannot sign a token with the key (%v); use the application's RSA private key", err)
+	}
+	c.secrets.Add(tok)
+	c.token, c.expires = tok, now.Add(tokenTTL-30*time.Second)
+	c.unsynced = !c.clock.Synced()
+	return tok, nil
+}
+
+// resign drops a token refused while it was signed on the local clock, so
+// the next one is signed on the API's (a local clock hours off makes a
+// token the API takes for expired or not yet valid). It says whether the
+// request is worth sending again: once per run.
+func (c *Client) resign(tok string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.resigned || !c.unsynced || !c.clock.Synced() {
+		return false
+	}
+	c.resigned = true
+	if c.token == tok {
+		c.token = ""
+	}
+	return true
+}
+
+func (c *Client) url(path string, q url.Values) string {
+	u := *c.base
+	u.Path = strings.TrimRight(u.Path, "/") + path
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// call is one request.
+type call struct {
+	method, route, path string
+	query               url.Values
+	body                any
+	header              http.Header
+	// decode accepts a 2xx body.
+	decode func([]byte) error
+	// bankBacked calls reach the bank (details, balances, transactions):
+	// a 429 or ASPSP_RATE_LIMIT_EXCEEDED is never retried, since the
+	// account's daily limit is spent for hours.
+	bankBacked bool
+}
+
+// do sends a call and returns the 2xx answer; any other answer comes back
+// as a *httpclient.StatusError for the caller to classify.
+func (c *Client) do(ctx context.Context, k call) (*httpclient.Response, error) {
+	resp, tok, err := c.send(ctx, k)
+	if se, ae, ok := statusOf(err); ok && se.Status == http.StatusUnauthorized && ae.Error == codeUnauthorized && c.resign(tok) {
+		source.LogFrom(ctx, protocol.LevelInfo, "Enable Banking refused a token signed before the API's clock was known; signing a new one on the API's clock")
+		resp, _, err = c.send(ctx, k)
+	}
+	return resp, err
+}
+
+// send sends a call once through the retrying client, with the run's
+// token.
+func (c *Client) send(ctx context.Context, k call) (*httpclient.Response, string, error) {
+	tok, err := c.bearer()
+	if err != nil {
+		return nil, "", err
+	}
+	h := http.Header{"Authorization": {"Bearer " + tok}}
+	for name, v := range k.header {
+		h[name] = v
+	}
+	var body []byte
+	if k.body != nil {
+		body, _ = json.Marshal(k.body)
+		h.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(ctx, &httpclient.Request{
+		Method: k.method, URL: c.url(k.path, k.query), Route: k.route, Header: h, Body: body,
+		Idempotent: k.method == http.MethodGet,
+		Accept:     k.decode,
+		NoRetry: func(r *httpclient.Response) bool {
+			ae := decodeAPIError(r.Body)
+			switch classify(r.Status, ae) {
+			case classRateLimited:
+				return k.bankBacked || ae.Error == codeRateLimit
+			case classReauth, classCredentials, classPSUHeaders:
+				return true
+			}
+			return false
+		},
+	})
+	c.clock.ObserveAnswer(resp, err)
+	return resp, tok, err
+}
+
+// getJSON fetches one object into v.
+func (c *Client) getJSON(ctx context.Context, route, path string, v any) error {
+	_, err := c.do(ctx, call{method: http.MethodGet, route: route, path: path, decode: func(b []byte) error { return json.Unmarshal(b, v) }})
+	return err
+}
+
+// wrap turns a client error into one whose message quotes Enable Banking's
+// own, keeping its failure type; credential refusals become config errors
+// naming the fields to fix.
+func (c *Client) wrap(what string, err error) error {
+	se, ae, ok := statusOf(err)
+	if !ok {
+		if err != nil && ctxDone(err) {
+			return err
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	msg := what + ": Enable Banking answered " + se.Route + " with " + ae.describe(se.Status)
+	if se.Hint != "" {
+		msg += " (" + se.Hint + ")"
+	}
+	msg = c.secrets.String(msg)
+	switch classify(se.Status, ae) {
+	case classCredentials:
+		return &source.Error{Type: protocol.ConfigError, Msg: msg + ". Check config.application_id and config.private_key: the key must be the private key of that application (and, for UNAUTHORIZED_IP, the run's IP allow-listed)"}
+	case classBank, classRateLimited:
+		return &source.Error{Type: protocol.TransientError, Msg: msg + "; run again later"}
+	}
+	return &source.Error{Type: se.FailureType(), Msg: msg}
+}
+
+func ctxDone(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

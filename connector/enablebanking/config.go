@@ -1,0 +1,161 @@
+package enablebanking
+
+import (
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Config is source-enablebanking's config, already validated against
+// spec.json.
+type Config struct {
+	ApplicationID  string   `json:"application_id"`
+	PrivateKey     string   `json:"private_key"`
+	PrivateKeyPath string   `json:"private_key_path"`
+	SessionIDs     []string `json:"session_ids"`
+	// AccountUIDs restricts the read to these accounts (uid or
+	// identification_hash).
+	AccountUIDs    []string `json:"account_uids"`
+	BaseURL        string   `json:"base_url"`
+	StartDate      string   `json:"start_date"`
+	LookbackDays   *int     `json:"lookback_days"`
+	IncludePending bool     `json:"include_pending"`
+	DailyLimit     *int     `json:"daily_limit"`
+	Attended       bool     `json:"attended"`
+	PSUIPAddress   string   `json:"psu_ip_address"`
+	PSUUserAgent   string   `json:"psu_user_agent"`
+}
+
+// Defaults, also stated in spec.json.
+const (
+	DefaultBaseURL      = "https://api.enablebanking.com"
+	DefaultLookbackDays = 7
+	DefaultDailyLimit   = 4
+	// DefaultStartDays is how far back a first sync reads without
+	// start_date: what banks commonly give without a fresh consent.
+	DefaultStartDays = 90
+)
+
+// settings is Config resolved: defaults applied, the key parsed.
+type settings struct {
+	Config
+	base      *url.URL
+	key       *rsa.PrivateKey
+	startDate time.Time // zero: DefaultStartDays before the run
+	lookback  int
+	limit     int
+	// only is AccountUIDs as a set; nil reads every account.
+	only map[string]bool
+}
+
+func parseConfig(raw json.RawMessage, secrets *secret.Redactor) (*settings, error) {
+	var c Config
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, source.ConfigErrorf("config does not match the spec: %v", err)
+	}
+	s := &settings{Config: c, lookback: DefaultLookbackDays, limit: DefaultDailyLimit}
+	s.ApplicationID = strings.ToLower(strings.TrimSpace(c.ApplicationID))
+	if s.BaseURL == "" {
+		s.BaseURL = DefaultBaseURL
+	}
+	base, err := source.ParseBaseURL(s.BaseURL, DefaultBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	s.base = base
+	if s.key, err = loadKey(c, secrets); err != nil {
+		return nil, err
+	}
+	if s.StartDate != "" {
+		if s.startDate, err = time.Parse(time.DateOnly, s.StartDate); err != nil {
+			return nil, source.ConfigErrorf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
+		}
+	}
+	if c.LookbackDays != nil {
+		s.lookback = *c.LookbackDays
+	}
+	if c.DailyLimit != nil {
+		s.limit = *c.DailyLimit
+	}
+	if c.Attended {
+		if net.ParseIP(strings.TrimSpace(c.PSUIPAddress)) == nil {
+			return nil, source.ConfigErrorf("config.psu_ip_address: attended is true, so the account holder's IP address must be given (got %q); or set attended to false for a scheduled run", c.PSUIPAddress)
+		}
+		if strings.TrimSpace(c.PSUUserAgent) == "" {
+			return nil, source.ConfigErrorf("config.psu_user_agent: attended is true, so the account holder's browser user agent must be given; or set attended to false for a scheduled run")
+		}
+	}
+	s.SessionIDs = uniqueLower(s.SessionIDs)
+	if ids := uniqueLower(s.AccountUIDs); len(ids) > 0 {
+		s.AccountUIDs = ids
+		s.only = map[string]bool{}
+		for _, id := range ids {
+			s.only[id] = true
+		}
+	}
+	return s, nil
+}
+
+// loadKey parses the application's private key from private_key or
+// private_key_path. Messages never quote the key.
+func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
+	field, pem := "config.private_key", c.PrivateKey
+	switch {
+	case c.PrivateKey != "" && c.PrivateKeyPath != "":
+		return nil, source.ConfigErrorf("config.private_key and config.private_key_path are both set; keep one")
+	case c.PrivateKey == "" && c.PrivateKeyPath == "":
+		return nil, source.ConfigErrorf("config.private_key: no private key; put the application's PEM private key in private_key, or its file's path in private_key_path")
+	case c.PrivateKeyPath != "":
+		field = "config.private_key_path"
+		b, err := os.ReadFile(c.PrivateKeyPath)
+		if err != nil {
+			return nil, source.ConfigErrorf("config.private_key_path: cannot read the key file: %v", errors.Unwrap(err))
+		}
+		pem = string(b)
+		secrets.Add(pem)
+	}
+	// A key pasted into a JSON field often has its newlines as "\n" text.
+	pem = strings.TrimSpace(strings.ReplaceAll(pem, `\n`, "\n"))
+	secrets.Add(pem)
+	key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(pem))
+	if err != nil {
+		why := "it is not a PEM-encoded RSA private key"
+		if errors.Is(err, jwt.ErrNotRSAPrivateKey) {
+			why = "it is a PEM key, but not an RSA private key (Enable Banking signs with RS256)"
+		}
+		return nil, source.ConfigErrorf("%s: %s; use the private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY) of the application whose id is application_id", field, why)
+	}
+	return key, nil
+}
+
+// uniqueLower lowercases ids (Enable Banking serves UUIDs lowercase) and
+// drops repeats, keeping the first.
+func uniqueLower(ids []string) []string {
+	seen := map[string]bool{}
+	out := ids[:0:0]
+	for _, id := range ids {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// NormalizeConfig accepts session_ids and account_uids as one
+// comma-separated string each.
+func (Source) NormalizeConfig(cfg map[string]any) {
+	source.SplitListField(cfg, "session_ids")
+	source.SplitListField(cfg, "account_uids")
+}

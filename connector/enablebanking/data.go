@@ -1,0 +1,105 @@
+package enablebanking
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// quotaSkip is a bank-backed call not made, or refused by the bank, because
+// the account's daily limit for the endpoint is spent. It is not a failure:
+// the stream warns, completes and keeps the account's state.
+type quotaSkip struct {
+	account  accountRef
+	endpoint string
+	until    time.Time
+	refused  bool // the bank said so this run (else the ledger did)
+}
+
+func (e *quotaSkip) Error() string {
+	return fmt.Sprintf("account %s: %s limit spent until %s", e.account.Key, e.endpoint, e.until.Format(time.RFC3339))
+}
+
+// warnSkip tells the user about a skipped call, once per account and
+// endpoint (callers are memoized).
+func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
+	why := "the connector has made the calls config.daily_limit allows in 24 hours"
+	if s.refused {
+		why = "the bank refused the call (ASPSP_RATE_LIMIT_EXCEEDED); it is not retried in this run"
+	}
+	in := s.until.Sub(c.clock.Now()).Round(time.Minute)
+	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
+		"account %s (uid %s, session %s): the bank's daily limit for unattended %s calls is spent: %s. Not calling it until %s (in %s); the stream completes and keeps this account's state, and a run after that time reads it",
+		s.account.Key, s.account.UID, s.account.SessionID, s.endpoint, why, s.until.Format(time.RFC3339), in))
+}
+
+// bankCall makes one bank-backed request (details, balances, a page of
+// transactions) of an account, with what the limit and session rules ask:
+//   - an account whose session failed earlier in the run is not called;
+//   - counted (a first page) calls the ledger says would go over are not
+//     made (*quotaSkip), and successful ones are recorded;
+//   - a refusal (ASPSP_RATE_LIMIT_EXCEEDED, or any 429) is recorded and
+//     never retried (*quotaSkip);
+//   - an expired, closed or revoked session blocks its accounts for the
+//     rest of the run, with the message to authorise again;
+//   - PSU headers go out only when config.attended is true.
+func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path string, q url.Values, counted bool, decode func([]byte) error) error {
+	if err := c.blockedErr(a); err != nil {
+		return err
+	}
+	if counted {
+		if until, ok := c.quotas.allow(a.Key, endpoint); !ok {
+			return &quotaSkip{account: a, endpoint: endpoint, until: until}
+		}
+	}
+	_, err := c.client.do(ctx, call{method: http.MethodGet, route: route, path: path, query: q, header: c.psu, decode: decode, bankBacked: true})
+	if err == nil {
+		if counted {
+			c.quotas.spend(a.Key, endpoint)
+		}
+		return nil
+	}
+	se, ae, ok := statusOf(err)
+	if !ok {
+		return c.client.wrap(fmt.Sprintf("account %s %s", a.Key, endpoint), err)
+	}
+	switch classify(se.Status, ae) {
+	case classRateLimited:
+		return &quotaSkip{account: a, endpoint: endpoint, until: c.quotas.refused(a.Key, endpoint), refused: true}
+	case classReauth:
+		err := reauthError(a.SessionID, fmt.Sprintf("Enable Banking refused account %s with %s", a.UID, ae.describe(se.Status)))
+		c.block(a.SessionID, err)
+		return err
+	case classPSUHeaders:
+		return source.ConfigErrorf("account %s (session %s): the bank wants the account holder present for %s calls (%s). Such an account can only be read attended: run with config.attended true and the holder's psu_ip_address and psu_user_agent, when they are there", a.UID, a.SessionID, endpoint, ae.describe(se.Status))
+	case classBank:
+		return &source.Error{Type: protocol.TransientError, Msg: c.client.secrets.String(fmt.Sprintf(
+			"account %s (uid %s, session %s): the bank failed the %s call (%s); the account's state is kept: run again later",
+			a.Key, a.UID, a.SessionID, endpoint, ae.describe(se.Status)))}
+	}
+	return c.client.wrap(fmt.Sprintf("account %s (uid %s) %s", a.Key, a.UID, endpoint), err)
+}
+
+func (c *conn) block(sessionID string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.blocked[sessionID] == nil {
+		c.blocked[sessionID] = err
+	}
+}
+
+func (c *conn) blockedErr(a accountRef) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blocked[a.SessionID]
+}
+
+// accountPath is /accounts/{uid}/endpoint.
+func accountPath(uid, endpoint string) string {
+	return "/accounts/" + url.PathEscape(uid) + "/" + endpoint
+}

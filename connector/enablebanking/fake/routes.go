@@ -1,0 +1,327 @@
+package fake
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	s.route(mux, RouteApplication, true, s.handleApplication)
+	s.route(mux, RouteASPSPs, true, s.handleASPSPs)
+	s.route(mux, RouteAuth, true, s.handleAuth)
+	s.route(mux, RouteSessionNew, true, s.handleSessionNew)
+	s.route(mux, RouteSession, true, s.handleSession)
+	s.route(mux, RouteSessionClose, true, s.handleSessionClose)
+	s.route(mux, RouteDetails, true, s.handleDetails)
+	s.route(mux, RouteBalances, true, s.handleBalances)
+	s.route(mux, RouteTransactions, true, s.handleTransactions)
+	// The bank's page is the user's browser, not the API: no token.
+	s.route(mux, "GET "+RouteBankPage, false, s.handleBankPage)
+	s.route(mux, "POST "+RouteBankPage, false, s.handleBankConsent)
+	return mux
+}
+
+// route registers h under pattern (a method and path), recording every
+// answer under the pattern and verifying the JWT where auth is set.
+func (s *Server) route(mux *http.ServeMux, pattern string, auth bool, h http.HandlerFunc) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Latency > 0 {
+			t := time.NewTimer(s.opts.Latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		// The Date header follows the fake's clock, AdvanceClock included,
+		// so clients that time resets by the server see time pass.
+		w.Header().Set("Date", s.Now().Format(http.TimeFormat))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() { s.record(pattern, rec.status, attended(r)) }()
+		if auth && !s.verify(rec, r) {
+			return
+		}
+		h(rec, r)
+	})
+}
+
+// attended reports whether a request carries PSU headers: the account
+// holder is present, and the unattended limit does not apply.
+func attended(r *http.Request) bool {
+	return r.Header.Get("Psu-Ip-Address") != "" || r.Header.Get("Psu-User-Agent") != ""
+}
+
+func (s *Server) handleApplication(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]any{
+		"name": "Fake application", "description": nil, "kid": s.opts.ApplicationID, "environment": "SANDBOX",
+		"redirect_urls": []string{"http://127.0.0.1/callback"}, "active": true, "countries": []string{"FI", "SE", "NO", "DE"},
+		"services": []string{"AIS"},
+	})
+}
+
+func (s *Server) handleASPSPs(w http.ResponseWriter, r *http.Request) {
+	country := strings.ToUpper(r.URL.Query().Get("country"))
+	list := []map[string]any{}
+	for _, b := range banks {
+		if country != "" && b.Country != country {
+			continue
+		}
+		list = append(list, map[string]any{
+			"name": b.Name, "country": b.Country, "logo": "https://enablebanking.com/brands/" + b.Country + "/" + b.Name + "/",
+			"psu_types":                []string{"personal", "business"},
+			"auth_methods":             []map[string]any{{"name": "redirect", "title": nil, "psu_type": "personal", "approach": "REDIRECT", "hidden_method": false, "credentials": []any{}}},
+			"maximum_consent_validity": 15552000, "sandbox": map[string]any{"users": []any{}}, "beta": false, "bic": b.BIC,
+			"required_psu_headers": []string{}, "payments": []any{}, "group": nil,
+		})
+	}
+	writeJSON(w, 200, map[string]any{"aspsps": list})
+}
+
+// sessionBody is GET /sessions/{id}.
+func (s *Server) sessionBody(ss *session) map[string]any {
+	var data []map[string]any
+	for _, uid := range ss.accounts {
+		a := s.accounts[uid]
+		data = append(data, map[string]any{"uid": uid, "identification_hash": a.hash, "identification_hashes": a.resource["identification_hashes"]})
+	}
+	return map[string]any{
+		"status": ss.status, "accounts": ss.accounts, "accounts_data": data,
+		"aspsp":    map[string]any{"name": ss.bank.Name, "country": ss.bank.Country},
+		"psu_type": "personal", "psu_id_hash": ss.psuIDHash,
+		"access":     map[string]any{"valid_until": ss.validUntil.Format(time.RFC3339Nano), "balances": true, "transactions": true},
+		"created":    ss.created.Format(time.RFC3339Nano),
+		"authorized": ss.created.Add(2 * time.Minute).Format(time.RFC3339Nano),
+		"closed":     nil,
+	}
+}
+
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[strings.ToLower(r.PathValue("id"))]
+	if ss == nil {
+		writeError(w, errNoSession())
+		return
+	}
+	s.expire(ss)
+	writeJSON(w, 200, s.sessionBody(ss))
+}
+
+func (s *Server) handleSessionClose(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[strings.ToLower(r.PathValue("id"))]
+	if ss == nil {
+		writeError(w, errNoSession())
+		return
+	}
+	ss.status = "CLOSED"
+	writeJSON(w, 200, map[string]any{"message": "OK"})
+}
+
+// expire moves a session past its valid_until to EXPIRED.
+func (s *Server) expire(ss *session) {
+	if ss.status == "AUTHORIZED" && !s.now().Before(ss.validUntil) {
+		ss.status = "EXPIRED"
+	}
+}
+
+// accountFor finds the account of a data call and answers the refusals
+// every data call shares: unknown account, dead session, failing bank, the
+// unattended limit (counted when counted is set). Caller holds s.mu.
+func (s *Server) accountFor(w http.ResponseWriter, r *http.Request, endpoint string, counted bool) *account {
+	a := s.accounts[strings.ToLower(r.PathValue("uid"))]
+	if a == nil {
+		writeError(w, errNoAccount())
+		return nil
+	}
+	ss := s.sessions[a.sessionID]
+	s.expire(ss)
+	switch ss.status {
+	case "AUTHORIZED":
+	case "EXPIRED":
+		writeError(w, errExpiredSession())
+		return nil
+	default:
+		writeError(w, apiError{Code: 401, Message: "Session is " + strings.ToLower(ss.status), Error: ss.status + "_SESSION"})
+		return nil
+	}
+	if a.aspspError {
+		writeError(w, errASPSP())
+		return nil
+	}
+	if counted && !attended(r) {
+		k := quotaKey{a.hash, endpoint}
+		now := s.now()
+		calls := s.window(k, now)
+		if len(calls) >= s.opts.DailyLimit {
+			writeError(w, errRateLimit(a.uid))
+			return nil
+		}
+		s.quotas[k] = append(calls, now)
+	}
+	return a
+}
+
+func (s *Server) handleDetails(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accountFor(w, r, EndpointDetails, true); a != nil {
+		writeJSON(w, 200, a.resource)
+	}
+}
+
+func (s *Server) handleBalances(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accountFor(w, r, EndpointBalances, true); a != nil {
+		writeJSON(w, 200, map[string]any{"balances": a.balances})
+	}
+}
+
+// continuation is what a continuation key carries: where the next page
+// starts and the parameters of the call that made it.
+type continuation struct {
+	Offset   int    `json:"o"`
+	DateFrom string `json:"f"`
+	DateTo   string `json:"t"`
+	Status   string `json:"s"`
+	Empty    bool   `json:"e,omitempty"` // the empty first page was served
+}
+
+func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := r.URL.Query()
+	key := q.Get("continuation_key")
+	if key == "" {
+		s.stats.Chains++
+	}
+	a := s.accountFor(w, r, EndpointTransactions, key == "")
+	if a == nil {
+		return
+	}
+	from, to, status := q.Get("date_from"), q.Get("date_to"), q.Get("transaction_status")
+	if to != "" && from == "" {
+		writeError(w, errBadRequest("DATE_TO_WITHOUT_DATE_FROM", "date_to is given without date_from"))
+		return
+	}
+	for _, d := range []string{from, to} {
+		if _, err := time.Parse(time.DateOnly, d); err != nil && d != "" {
+			writeError(w, errBadRequest("WRONG_REQUEST_PARAMETERS", "dates must be YYYY-MM-DD"))
+			return
+		}
+	}
+	today := s.now().Format(time.DateOnly)
+	if from > today {
+		writeError(w, errBadRequest("DATE_FROM_IN_FUTURE", "date_from is in the future"))
+		return
+	}
+	c := continuation{DateFrom: from, DateTo: to, Status: status}
+	if key != "" {
+		b, err := base64.RawURLEncoding.DecodeString(key)
+		var got continuation
+		if err != nil || json.Unmarshal(b, &got) != nil {
+			writeError(w, errBadRequest("WRONG_CONTINUATION_KEY", "continuation key is not valid"))
+			return
+		}
+		switch {
+		case got.DateFrom != from:
+			writeError(w, errWrongParameters("dateFrom"))
+			return
+		case got.DateTo != to:
+			writeError(w, errWrongParameters("dateTo"))
+			return
+		case got.Status != status:
+			writeError(w, errWrongParameters("transactionStatus"))
+			return
+		}
+		c = got
+	}
+	var rows []*row
+	for _, set := range [][]*row{a.booked, a.pending} {
+		for _, rw := range set {
+			st, _ := rw.f["status"].(string)
+			d := rw.date()
+			if (status == "" || st == status) && (from == "" || d >= from) && (to == "" || d <= to) {
+				rows = append(rows, rw)
+			}
+		}
+	}
+	page := []*row{}
+	next := any(nil)
+	if a.emptyFirstPage && key == "" {
+		c.Empty = true
+		b, _ := json.Marshal(c)
+		next = base64.RawURLEncoding.EncodeToString(b)
+	} else {
+		end := min(c.Offset+s.opts.PageSize, len(rows))
+		if c.Offset < end {
+			page = rows[c.Offset:end]
+		}
+		if end < len(rows) {
+			n := c
+			n.Offset = end
+			b, _ := json.Marshal(n)
+			next = base64.RawURLEncoding.EncodeToString(b)
+		}
+	}
+	writeJSON(w, 200, map[string]any{"transactions": a.serveAll(page), "continuation_key": next})
+}
+
+// serveAll encodes a page; a positional bank numbers references across the
+// whole booked list, so a page shows the same numbers as Booked.
+func (a *account) serveAll(page []*row) []json.RawMessage {
+	all := a.serve(a.booked)
+	byRow := map[*row]json.RawMessage{}
+	for i, r := range a.booked {
+		byRow[r] = all[i]
+	}
+	out := make([]json.RawMessage, len(page))
+	for i, r := range page {
+		if raw, ok := byRow[r]; ok {
+			out[i] = raw
+		} else {
+			out[i] = a.serve([]*row{r})[0]
+		}
+	}
+	return out
+}
+
+// Endpoints with a daily limit.
+const (
+	EndpointDetails      = "details"
+	EndpointBalances     = "balances"
+	EndpointTransactions = "transactions"
+)
+
+type quotaKey struct{ account, endpoint string }
+
+// window returns the calls of the last 24 hours. Caller holds s.mu.
+func (s *Server) window(k quotaKey, now time.Time) []time.Time {
+	keep := s.quotas[k][:0:0]
+	for _, t := range s.quotas[k] {
+		if now.Sub(t) < 24*time.Hour {
+			keep = append(keep, t)
+		}
+	}
+	s.quotas[k] = keep
+	return keep
+}
+
+// QuotaRemaining is how many unattended calls an account has left today on
+// an endpoint.
+func (s *Server) QuotaRemaining(uid, endpoint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[uid]
+	if a == nil {
+		return 0
+	}
+	return s.opts.DailyLimit - len(s.window(quotaKey{a.hash, endpoint}, s.now()))
+}

@@ -1,0 +1,171 @@
+package fake
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// unknownError names an id a scenario switch does not know.
+type unknownError struct{ what, id string }
+
+func (e unknownError) Error() string { return fmt.Sprintf("unknown %s %q", e.what, e.id) }
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+func (s *Server) account(uid string) (*account, error) {
+	a := s.accounts[uid]
+	if a == nil {
+		return nil, unknownError{"account", uid}
+	}
+	return a, nil
+}
+
+// AddBooked books n new rows on an account today, ahead of the day's
+// others (so a positional bank renumbers the day), and returns them as
+// served.
+func (s *Server) AddBooked(uid string, n int) []string {
+	out, err := s.addBooked(uid, n)
+	must(err)
+	return out
+}
+
+func (s *Server) addBooked(uid string, n int) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(uid)
+	if err != nil {
+		return nil, err
+	}
+	today := day(s.now())
+	var rows []*row
+	for i := range n {
+		r := a.draft(1000+a.seq+i, today, false)
+		r.f["entry_reference"] = a.nextRef() // a plain, usable reference
+		r.f["booking_date"], r.f["value_date"] = today.Format(time.DateOnly), today.Format(time.DateOnly)
+		rows = append(rows, r)
+	}
+	a.booked = append(rows, a.booked...)
+	var refs []string
+	for _, raw := range a.serve(a.booked)[:n] {
+		refs = append(refs, string(raw))
+	}
+	return refs, nil
+}
+
+// BookPending books an account's oldest pending row under a new
+// entry_reference and transaction_id, as banks do: it leaves the pending
+// list and appears among the booked rows, dated today.
+func (s *Server) BookPending(uid string) { must(s.bookPending(uid)) }
+
+func (s *Server) bookPending(uid string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(uid)
+	if err != nil {
+		return err
+	}
+	if len(a.pending) == 0 {
+		return fmt.Errorf("account %s has no pending rows", uid)
+	}
+	p := a.pending[len(a.pending)-1]
+	a.pending = a.pending[:len(a.pending)-1]
+	b := &row{f: clone(p.f)}
+	today := day(s.now()).Format(time.DateOnly)
+	b.f["status"], b.f["booking_date"], b.f["value_date"] = "BOOK", today, today
+	b.f["entry_reference"] = a.nextRef()
+	b.f["transaction_id"] = "bk-" + hexID(a.rng, 12)
+	a.booked = append([]*row{b}, a.booked...)
+	return nil
+}
+
+// ChangeReferences gives every booked row of an account dated within the
+// last days days a new entry_reference and transaction_id, every other
+// field equal (what sure#3464 saw at Oberbank on every sync); rows with a
+// null or missing reference get one (filled in a day late).
+func (s *Server) ChangeReferences(uid string, days int) { must(s.changeReferences(uid, days)) }
+
+func (s *Server) changeReferences(uid string, days int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(uid)
+	if err != nil {
+		return err
+	}
+	cutoff := day(s.now()).AddDate(0, 0, -days).Format(time.DateOnly)
+	for _, r := range a.booked {
+		if r.date() >= cutoff {
+			r.f["entry_reference"] = a.nextRef()
+			r.f["transaction_id"] = "ch-" + hexID(a.rng, 12)
+		}
+	}
+	return nil
+}
+
+// ExpireSession moves a session to EXPIRED: its account calls answer 401
+// EXPIRED_SESSION.
+func (s *Server) ExpireSession(id string) { must(s.setSessionStatus(id, "EXPIRED")) }
+
+// RevokeSession moves a session to REVOKED.
+func (s *Server) RevokeSession(id string) { must(s.setSessionStatus(id, "REVOKED")) }
+
+func (s *Server) setSessionStatus(id, status string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[id]
+	if ss == nil {
+		return unknownError{"session", id}
+	}
+	ss.status = status
+	if status == "EXPIRED" && ss.validUntil.After(s.now()) {
+		ss.validUntil = s.now().Add(-time.Minute)
+	}
+	return nil
+}
+
+// ExhaustQuota spends an account's unattended calls for an endpoint, as
+// another application of the same user would.
+func (s *Server) ExhaustQuota(uid, endpoint string) { must(s.exhaustQuota(uid, endpoint)) }
+
+func (s *Server) exhaustQuota(uid, endpoint string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(uid)
+	if err != nil {
+		return err
+	}
+	k := quotaKey{a.hash, endpoint}
+	now := s.now()
+	for len(s.window(k, now)) < s.opts.DailyLimit {
+		s.quotas[k] = append(s.quotas[k], now)
+	}
+	return nil
+}
+
+// SetASPSPError makes an account's bank fail every call with 400
+// ASPSP_ERROR (on), or work again (off).
+func (s *Server) SetASPSPError(uid string, on bool) { must(s.setASPSPError(uid, on)) }
+
+func (s *Server) setASPSPError(uid string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(uid)
+	if err != nil {
+		return err
+	}
+	a.aspspError = on
+	return nil
+}
+
+// AdvanceClock moves the fake's clock forward.
+func (s *Server) AdvanceClock(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset += d
+}

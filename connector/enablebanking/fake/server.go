@@ -1,0 +1,212 @@
+package fake
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Options configures a Server. The zero value is usable: every zero field
+// takes the default in its comment.
+type Options struct {
+	// Seed drives all generated data. Default 1.
+	Seed uint64
+	// Sessions is the number of authorised sessions. Default 2.
+	Sessions int
+	// AccountsPerSession is the number of accounts of each. Default 2.
+	AccountsPerSession int
+	// TransactionsPerAccount is the number of booked rows per account; a
+	// few pending rows come on top. Default 60.
+	TransactionsPerAccount int
+	// PageSize is the number of rows per transactions page. Default 25.
+	PageSize int
+	// DailyLimit is the unattended calls a bank allows per account and
+	// endpoint (details, balances, transactions) in a rolling 24 hours;
+	// a continuation page is part of its first call. Default 4.
+	DailyLimit int
+	// ApplicationID is the application's id (the JWT kid). Default a fixed
+	// UUID.
+	ApplicationID string
+	// Key is the application's key pair; the fake verifies with its public
+	// half. Default one generated per process.
+	Key *rsa.PrivateKey
+	// Now is the wall clock. Default time.Now. AdvanceClock moves the
+	// fake's view of time forward from it.
+	Now func() time.Time
+	// Latency delays every answer.
+	Latency time.Duration
+}
+
+// DefaultApplicationID is the application id of a fake built without one.
+const DefaultApplicationID = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
+
+var (
+	keyOnce sync.Once
+	key     *rsa.PrivateKey
+)
+
+// processKey is one RSA key per process: generating one takes a while, and
+// every fake of a test binary may share it.
+func processKey() *rsa.PrivateKey {
+	keyOnce.Do(func() {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			panic(err)
+		}
+	})
+	return key
+}
+
+func (o Options) withDefaults() Options {
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Sessions <= 0 {
+		o.Sessions = 2
+	}
+	if o.AccountsPerSession <= 0 {
+		o.AccountsPerSession = 2
+	}
+	if o.TransactionsPerAccount <= 0 {
+		o.TransactionsPerAccount = 60
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 25
+	}
+	if o.DailyLimit <= 0 {
+		o.DailyLimit = 4
+	}
+	if o.ApplicationID == "" {
+		o.ApplicationID = DefaultApplicationID
+	}
+	if o.Key == nil {
+		o.Key = processKey()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Server is a fake Enable Banking API. It is safe for concurrent use; all
+// state sits behind one mutex: the fake favours obvious correctness over
+// throughput.
+type Server struct {
+	opts    Options
+	handler http.Handler
+
+	mu           sync.Mutex
+	offset       time.Duration // AdvanceClock
+	sessions     map[string]*session
+	sessionOrder []string
+	accounts     map[string]*account // by uid
+	auths        map[string]*authorization
+	codes        map[string]string // code → authorization id
+	quotas       map[quotaKey][]time.Time
+	seq          int // for new ids
+	stats        Stats
+}
+
+// New builds a server and its data.
+func New(o Options) *Server {
+	o = o.withDefaults()
+	s := &Server{
+		opts:     o,
+		sessions: map[string]*session{},
+		accounts: map[string]*account{},
+		auths:    map[string]*authorization{},
+		codes:    map[string]string{},
+		quotas:   map[quotaKey][]time.Time{},
+		stats:    newStats(),
+	}
+	anchor := day(o.Now())
+	for i := range o.Sessions {
+		s.newSession(i, banks[i%len(banks)], anchor)
+	}
+	s.handler = s.routes()
+	return s
+}
+
+func day(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Handler serves the API at the root, as api.enablebanking.com does.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ApplicationID is the id tokens must carry as kid.
+func (s *Server) ApplicationID() string { return s.opts.ApplicationID }
+
+// PrivateKeyPEM is the application's private key, PKCS#8 PEM, what a user
+// downloads from the Control Panel.
+func (s *Server) PrivateKeyPEM() string {
+	der, err := x509.MarshalPKCS8PrivateKey(s.opts.Key)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// Now is the fake's current time: Options.Now plus every AdvanceClock.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now()
+}
+
+func (s *Server) now() time.Time { return s.opts.Now().Add(s.offset).UTC() }
+
+// SessionIDs returns the ids of the sessions built by New (and made by the
+// authorisation flow since), in creation order.
+func (s *Server) SessionIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.sessionOrder...)
+}
+
+// AccountUIDs returns a session's account uids, or nil.
+func (s *Server) AccountUIDs(sessionID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss := s.sessions[sessionID]; ss != nil {
+		return append([]string(nil), ss.accounts...)
+	}
+	return nil
+}
+
+// IdentificationHash returns an account's identification_hash.
+func (s *Server) IdentificationHash(uid string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[uid]; a != nil {
+		return a.hash
+	}
+	return ""
+}
+
+// Booked returns every booked row of an account, exactly as the
+// transactions endpoint serves it now (without date filtering).
+func (s *Server) Booked(uid string) []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[uid]; a != nil {
+		return a.serve(a.booked)
+	}
+	return nil
+}
+
+// Pending returns an account's pending rows exactly as served.
+func (s *Server) Pending(uid string) []json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[uid]; a != nil {
+		return a.serve(a.pending)
+	}
+	return nil
+}

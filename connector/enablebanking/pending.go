@@ -1,0 +1,62 @@
+package enablebanking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/rowkey"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// pendingStream emits the rows of each account's transactions call whose
+// status is not BOOK (PDNG, HOLD, SCHD, ...), with account_key,
+// account_uid, session_id, pending_key and signed_amount. Pending rows have
+// no stable id (the placeholder "0", and a new entry_reference when they
+// book), so pending_key is the hash of the row's content: a row that
+// changes gets a new key, and the snapshot, replaced each run (full refresh
+// only, destination overwrite), holds only rows as they are now. Its booked
+// twin arrives in transactions under its own key. It makes no call of its
+// own beyond the account's one transactions call of the run, and none with
+// include_pending false (the call then asks for booked rows only).
+type pendingStream struct{ c *conn }
+
+func (s *pendingStream) Name() string            { return "pending_transactions" }
+func (s *pendingStream) Schema() json.RawMessage { return loadSchema("pending_transactions") }
+func (s *pendingStream) PrimaryKey() [][]string {
+	return [][]string{{"account_key"}, {"pending_key"}}
+}
+func (s *pendingStream) CursorField() []string { return nil }
+
+func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
+	if !s.c.cfg.IncludePending {
+		out.Log(protocol.LevelInfo, "config include_pending is false: no pending transactions are read")
+		return nil
+	}
+	refs, listErr := s.c.readable(ctx)
+	from := later(s.c.clock.Today().AddDate(0, 0, -pendingDays), s.c.oldestDay())
+	readErr := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
+		a := refs[i]
+		ans, err := s.c.accountTransactions(ctx, a, from)
+		if errors.As(err, new(*quotaSkip)) {
+			return nil // warned
+		}
+		if err != nil {
+			return err
+		}
+		keys := make([]string, len(ans.pending))
+		for j, r := range ans.pending {
+			keys[j] = rowkey.Content(r.raw)
+		}
+		rowkey.Disambiguate(keys)
+		for j, r := range ans.pending {
+			if err := out.Record(transactionRecord(r, a, jsonrow.String("pending_key", keys[j]))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return errors.Join(listErr, readErr)
+}

@@ -1,0 +1,346 @@
+// Package enablebanking is the Enable Banking (Accounts API, AIS) provider:
+// its client (an RS256 JWT signed with the application's key on every
+// request, the error envelope) and its streams, one file each. Everything
+// protocol-shaped lives in package source.
+//
+// What sets it apart: accounts are reached through sessions the account
+// holder authorised (and that expire), account uids change with every new
+// session, banks send unsigned amounts with a credit/debit indicator and
+// change or omit transaction ids, and PSD2 lets a bank refuse more than a
+// few unattended reads of an account a day. So a run reads each account at
+// most once per endpoint, keys transactions by a rule that survives changed
+// ids (keys.go), and keeps books of its own calls (quota.go).
+package enablebanking
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+	"github.com/source-pluggy/source-pluggy/schemas"
+)
+
+//go:embed spec.json
+var specJSON []byte
+
+// Source is source-enablebanking.
+type Source struct {
+	// Now is the local clock (tests pin it); nil means time.Now. The run
+	// follows the API's Date header once it has seen one.
+	Now func() time.Time
+}
+
+var (
+	_ source.Source           = Source{}
+	_ source.ConfigNormalizer = Source{}
+)
+
+// Name implements source.Source.
+func (Source) Name() string { return "source-enablebanking" }
+
+// Spec implements source.Source.
+func (Source) Spec() protocol.Spec {
+	return protocol.Spec{
+		DocumentationURL:        "https://github.com/source-pluggy/source-pluggy/blob/main/docs/enablebanking.md",
+		ConnectionSpecification: specJSON,
+		SupportsIncremental:     true,
+	}
+}
+
+// accountWorkers bounds the accounts read at once: each call waits on a
+// bank, and Enable Banking publishes no throughput limit of its own.
+const accountWorkers = 4
+
+// Open implements source.Source. It reads the key file but makes no
+// request: discover must work offline.
+func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (source.Conn, error) {
+	cfg, err := parseConfig(raw, env.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	clock := httpclient.NewServerClock(s.Now)
+	hc := httpclient.New(env.Secrets)
+	hc.UserAgent = "source-enablebanking/" + env.Version
+	hc.MaxRetries = 2
+	hc.OnRateLimited = source.NotifyRateLimited
+	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { source.LogFrom(ctx, protocol.LevelInfo, msg) })
+	c := &conn{cfg: cfg, env: env, clock: clock, blocked: map[string]error{}}
+	c.quotas = newLedger(cfg.limit, cfg.Attended, clock.Now)
+	c.client = NewClient(cfg.base, cfg.ApplicationID, cfg.key, hc, env.Secrets, clock)
+	if cfg.Attended {
+		c.psu = http.Header{"Psu-Ip-Address": {strings.TrimSpace(cfg.PSUIPAddress)}, "Psu-User-Agent": {cfg.PSUUserAgent}}
+	}
+	return c, nil
+}
+
+// conn is one run's connection: the client, the limit ledger and per-run
+// caches, so a session or an account's transactions are fetched once
+// however many streams need them.
+type conn struct {
+	cfg    *settings
+	env    source.Env
+	client *Client
+	clock  *httpclient.ServerClock
+	quotas *ledger
+	// psu holds the PSU headers, sent only when config.attended is true.
+	psu http.Header
+
+	sessions     source.Memo[*sessionInfo]
+	accountList  source.Memo[[]accountRef]
+	details      source.Memo[json.RawMessage]
+	balances     source.Memo[[]json.RawMessage]
+	transactions source.Memo[*txAnswer]
+
+	mu sync.Mutex
+	// blocked holds why a session cannot be read any more this run.
+	blocked map[string]error
+}
+
+func (c *conn) Close() error { return nil }
+
+// Streams implements source.Conn.
+func (c *conn) Streams() []source.Stream {
+	return []source.Stream{
+		&sessionsStream{c: c},
+		&accountsStream{c: c},
+		&balancesStream{c: c},
+		&transactionsStream{c: c},
+		&pendingStream{c: c},
+	}
+}
+
+// Check proves the key signs tokens the API accepts for application_id
+// (GET /application), then reads every session, so a wrong key, an
+// inactive application, an unknown, expired or revoked session and an
+// account outside the sessions each get a message naming what to fix. It
+// makes no bank-backed call: a check must not spend the daily limit.
+func (c *conn) Check(ctx context.Context) error {
+	// A check is interactive: fail fast instead of retrying for a minute.
+	c.client.http.MaxRetries = 1
+	c.client.http.BaseBackoff = 200 * time.Millisecond
+	var app struct {
+		Active *bool `json:"active"`
+	}
+	if err := c.client.getJSON(ctx, "GET /application", "/application", &app); err != nil {
+		return c.unreachable(c.client.wrap("checking the application", err))
+	}
+	if app.Active != nil && !*app.Active {
+		return source.ConfigErrorf("application %s is not active; activate it in the Enable Banking Control Panel (for your own accounts: \"Activate by linking accounts\")", c.cfg.ApplicationID)
+	}
+	refs, err := c.accounts(ctx)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	return blockedErrors(refs)
+}
+
+func (c *conn) unreachable(err error) error {
+	if err != nil && source.FailureTypeOf(err) == protocol.TransientError {
+		return source.AsConfigError(err, fmt.Sprintf("cannot reach the Enable Banking API at base_url %s; check the URL and the network", c.cfg.base))
+	}
+	return err
+}
+
+// sessionInfo is a session as served and as read.
+type sessionInfo struct {
+	raw    json.RawMessage
+	id     string
+	Status string `json:"status"`
+	// Accounts are uids; tolerated as objects with a uid too.
+	Accounts     []json.RawMessage `json:"accounts"`
+	AccountsData []struct {
+		UID                string `json:"uid"`
+		IdentificationHash string `json:"identification_hash"`
+	} `json:"accounts_data"`
+	ASPSP struct {
+		Name    string `json:"name"`
+		Country string `json:"country"`
+	} `json:"aspsp"`
+	Access struct {
+		ValidUntil string `json:"valid_until"`
+	} `json:"access"`
+}
+
+// uids returns the session's account uids, in order.
+func (s *sessionInfo) uids() []string {
+	var out []string
+	for _, raw := range s.Accounts {
+		var uid string
+		if json.Unmarshal(raw, &uid) != nil {
+			var obj struct {
+				UID string `json:"uid"`
+			}
+			_ = json.Unmarshal(raw, &obj)
+			uid = obj.UID
+		}
+		if uid = strings.ToLower(strings.TrimSpace(uid)); uid != "" {
+			out = append(out, uid)
+		}
+	}
+	if len(out) == 0 { // a session that only lists accounts_data
+		for _, d := range s.AccountsData {
+			if d.UID != "" {
+				out = append(out, strings.ToLower(d.UID))
+			}
+		}
+	}
+	return out
+}
+
+func (s *sessionInfo) hashOf(uid string) string {
+	for _, d := range s.AccountsData {
+		if strings.EqualFold(d.UID, uid) {
+			return d.IdentificationHash
+		}
+	}
+	return ""
+}
+
+// session fetches GET /sessions/{id} once per run.
+func (c *conn) session(ctx context.Context, id string) (*sessionInfo, error) {
+	return c.sessions.Get(id, func() (*sessionInfo, error) {
+		var raw json.RawMessage
+		err := c.client.getJSON(ctx, "GET /sessions/{id}", "/sessions/"+url.PathEscape(id), &raw)
+		if err != nil {
+			if se, ae, ok := statusOf(err); ok && (classify(se.Status, ae) == classReauth || se.Status == http.StatusNotFound) {
+				return nil, reauthError(id, ae.describe(se.Status))
+			}
+			return nil, c.client.wrap("session "+id, err)
+		}
+		s := &sessionInfo{raw: raw, id: id}
+		if err := json.Unmarshal(raw, s); err != nil || len(raw) == 0 || raw[0] != '{' {
+			return nil, source.SystemErrorf("session %s: Enable Banking answered with something that is not a session", id)
+		}
+		return s, nil
+	})
+}
+
+// reauthError is the config error of a session that cannot be read until
+// the account holder authorises again.
+func reauthError(sessionID, why string) error {
+	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `source-enablebanking connect --config FILE --country CC --write` (or make a new session in your own app), and put the new session id in config.session_ids in place of %s", sessionID, why, sessionID)
+}
+
+// usable returns why a session cannot be read now, or nil: its status is
+// not AUTHORIZED, or its access ended.
+func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
+	if !strings.EqualFold(s.Status, "AUTHORIZED") {
+		return reauthError(s.id, fmt.Sprintf("its status is %s, not AUTHORIZED", s.Status))
+	}
+	until, err := time.Parse(time.RFC3339, s.Access.ValidUntil)
+	if err != nil {
+		return nil // absent or unreadable: the API's answers will say
+	}
+	now := c.clock.Now()
+	switch {
+	case !until.After(now):
+		return reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)))
+	case until.Sub(now) < 7*24*time.Hour:
+		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("session %s: access ends at %s (valid_until); authorise again before then (source-enablebanking connect) to keep syncing", s.id, until.UTC().Format(time.RFC3339)))
+	}
+	return nil
+}
+
+// accountRef is one account to read.
+type accountRef struct {
+	// UID is the account's id within its session; Key is what state and
+	// records key it by across sessions: its identification_hash, or
+	// "uid:" and the uid when the session gives none.
+	UID, Key, Hash, SessionID string
+	// blocked is why the account's session cannot be read, or nil.
+	blocked error
+}
+
+// accounts lists the accounts of every configured session, once per run,
+// restricted to config.account_uids. Accounts of a session that cannot be
+// read are listed with blocked set, so streams report them; a session that
+// cannot be fetched at all is in the returned error.
+func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
+	return c.accountList.Get("", func() ([]accountRef, error) {
+		var refs []accountRef
+		var errs []error
+		seen := map[string]bool{}
+		matched := map[string]bool{}
+		for _, id := range c.cfg.SessionIDs {
+			s, err := c.session(ctx, id)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			blocked := c.usable(ctx, s)
+			for _, uid := range s.uids() {
+				hash := s.hashOf(uid)
+				key := hash
+				if key == "" {
+					key = "uid:" + uid
+				}
+				if seen[key] {
+					continue // the same account authorised in two sessions
+				}
+				if c.cfg.only != nil {
+					switch {
+					case c.cfg.only[uid]:
+						matched[uid] = true
+					case hash != "" && c.cfg.only[strings.ToLower(hash)]:
+						matched[strings.ToLower(hash)] = true
+					default:
+						continue
+					}
+				}
+				seen[key] = true
+				refs = append(refs, accountRef{UID: uid, Key: key, Hash: hash, SessionID: id, blocked: blocked})
+			}
+		}
+		for _, a := range c.cfg.AccountUIDs {
+			if !matched[a] && len(errs) == 0 {
+				errs = append(errs, source.ConfigErrorf("config.account_uids: %s is neither the uid nor the identification_hash of an account of the configured sessions; remove it, or add its session to config.session_ids (uids change with every new session: prefer identification_hash)", a))
+			}
+		}
+		return refs, errors.Join(errs...)
+	})
+}
+
+// blockedErrors returns the errors of the listed accounts that cannot be
+// read, one per session.
+func blockedErrors(refs []accountRef) error {
+	seen := map[string]bool{}
+	var errs []error
+	for _, a := range refs {
+		if a.blocked != nil && !seen[a.SessionID] {
+			seen[a.SessionID] = true
+			errs = append(errs, a.blocked)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readable returns the accounts a data stream reads: the listed ones whose
+// session can be read. The error joins why the others cannot.
+func (c *conn) readable(ctx context.Context) ([]accountRef, error) {
+	refs, err := c.accounts(ctx)
+	var out []accountRef
+	for _, a := range refs {
+		if a.blocked == nil {
+			out = append(out, a)
+		}
+	}
+	return out, errors.Join(err, blockedErrors(refs))
+}
+
+func loadSchema(name string) json.RawMessage {
+	b, err := schemas.Load(schemas.EnableBanking, name)
+	if err != nil {
+		panic(fmt.Sprintf("embedded schema %s: %v", name, err)) // a build defect, caught by every test
+	}
+	return b
+}

@@ -1,0 +1,93 @@
+package enablebanking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// accountsState is the state every incremental Enable Banking stream
+// writes: per account key (identification_hash, which survives
+// re-authorisation), the stream's own place (T); and per account key the
+// books of the one bank endpoint the stream calls (see quota.go). Within a
+// run the ledger shares what every stream learns. Version lets the shape
+// evolve.
+type accountsState[T any] struct {
+	Version  int               `json:"version"`
+	Accounts map[string]*T     `json:"accounts"`
+	Quota    map[string]*usage `json:"quota"`
+}
+
+const stateVersion = 1
+
+// decodeAccountsState decodes a stream's state; check, if not nil,
+// validates one account's entry and names the bad field.
+func decodeAccountsState[T any](stream string, raw json.RawMessage, check func(a *T) error) (*accountsState[T], error) {
+	st := &accountsState[T]{Version: stateVersion}
+	if _, err := source.DecodeState(stream, raw, stateVersion, st); err != nil {
+		return nil, err
+	}
+	if st.Accounts == nil {
+		st.Accounts = map[string]*T{}
+	}
+	for key, a := range st.Accounts {
+		if a == nil {
+			return nil, fmt.Errorf("%s state: accounts[%q] is null", stream, key)
+		}
+		if check != nil {
+			if err := check(a); err != nil {
+				return nil, fmt.Errorf("%s state: accounts[%q].%v", stream, key, err)
+			}
+		}
+	}
+	for key, u := range st.Quota {
+		if u == nil {
+			continue
+		}
+		if err := u.validate(); err != nil {
+			return nil, fmt.Errorf("%s state: quota[%q].%v", stream, key, err)
+		}
+	}
+	return st, nil
+}
+
+// eachAccount reads refs, accountWorkers at a time, into st. read gets an
+// account and its entry (nil when there is none) and returns the next
+// entry, which is recorded and checkpointed together with what the ledger
+// knows of endpoint, even when read also returns an error. A skipped call
+// (spent limit) is no error: the account keeps its entry and the stream
+// completes. The state is checkpointed once more at the end, so it is
+// right for a partial run too. The error joins the failed accounts'.
+func eachAccount[T any](ctx context.Context, c *conn, st *accountsState[T], endpoint string, refs []accountRef, out source.Output,
+	read func(ctx context.Context, a accountRef, prev *T) (*T, error)) error {
+	c.quotas.seed(endpoint, st.Quota)
+	var mu sync.Mutex // guards st
+	save := func() error {
+		st.Quota = c.quotas.snapshot(endpoint)
+		return out.Checkpoint(st)
+	}
+	err := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
+		a := refs[i]
+		mu.Lock()
+		prev := st.Accounts[a.Key]
+		mu.Unlock()
+		next, err := read(ctx, a, prev)
+		if errors.As(err, new(*quotaSkip)) {
+			err = nil // warned where the call was skipped
+		}
+		if next == nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		st.Accounts[a.Key] = next
+		return errors.Join(err, save())
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	return errors.Join(err, save())
+}

@@ -1,0 +1,276 @@
+package enablebanking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// transactionsStream emits the booked rows (status BOOK) of GET
+// /accounts/{uid}/transactions, each as the bank sent it with account_key,
+// account_uid, session_id, transaction_key (keys.go) and signed_amount
+// (amount.go).
+//
+// Incremental semantics (at least once, per account key):
+//   - State keeps, per account, booked_through: the newest date (booking,
+//     else value, else transaction date) of the rows read, never past the
+//     API's today; and the keys of the rows the next run re-reads.
+//   - A run asks for date_from = booked_through - lookback_days, never
+//     earlier than start_date (default 90 days back); date_to is left
+//     open, so a row a bank dates ahead is not lost. A first sync, a new
+//     account and full_refresh start at start_date.
+//   - A state from the future reads nothing and stays as it is.
+//   - One call chain per account per run (its continuation pages follow
+//     with the same parameters), shared with pending_transactions: an
+//     unchanged account costs one call of its daily limit.
+//   - A call the limit does not allow is skipped with a WARN; the account
+//     keeps its state and the stream still completes.
+//   - The state is checkpointed as accounts finish, and at the end; it also
+//     keeps the transactions endpoint's books per account.
+type transactionsStream struct{ c *conn }
+
+func (s *transactionsStream) Name() string            { return "transactions" }
+func (s *transactionsStream) Schema() json.RawMessage { return loadSchema("transactions") }
+func (s *transactionsStream) PrimaryKey() [][]string {
+	return [][]string{{"account_key"}, {"transaction_key"}}
+}
+func (s *transactionsStream) CursorField() []string { return []string{"booking_date"} }
+
+// txPos is one account's entry in the transactions state.
+type txPos struct {
+	// BookedThrough is the newest date read (YYYY-MM-DD).
+	BookedThrough string `json:"booked_through,omitempty"`
+	// Keys are the keys given to rows the next run re-reads.
+	Keys []rememberedKey `json:"keys,omitempty"`
+	// SyncedAt is when a run last read the account (the API's clock).
+	SyncedAt string `json:"synced_at"`
+}
+
+// CheckState implements source.StateChecker.
+func (s *transactionsStream) CheckState(raw json.RawMessage) error {
+	_, err := decodeTxState(raw)
+	return err
+}
+
+func decodeTxState(raw json.RawMessage) (*accountsState[txPos], error) {
+	return decodeAccountsState("transactions", raw, func(a *txPos) error {
+		if _, err := time.Parse(time.DateOnly, a.BookedThrough); err != nil && a.BookedThrough != "" {
+			return fmt.Errorf("booked_through %q is not a date (YYYY-MM-DD)", a.BookedThrough)
+		}
+		for i, k := range a.Keys {
+			if k.Key == "" || k.Fingerprint == "" {
+				return fmt.Errorf("keys[%d] has no key or fp", i)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, out source.Output) error {
+	st, err := decodeTxState(req.State)
+	if err != nil {
+		return source.AsConfigError(err, "invalid transactions state")
+	}
+	refs, listErr := s.c.readable(ctx)
+	now := httpclient.FormatTime(s.c.clock.Now())
+	readErr := eachAccount(ctx, s.c, st, endpointTransactions, refs, out, func(ctx context.Context, a accountRef, prev *txPos) (*txPos, error) {
+		if req.Mode != protocol.Incremental {
+			prev = nil
+		}
+		next, err := s.readAccount(ctx, a, prev, out)
+		if err != nil {
+			return nil, err
+		}
+		next.SyncedAt = now
+		return next, nil
+	})
+	return errors.Join(listErr, readErr)
+}
+
+// readAccount emits one account's booked rows from date_from on and
+// returns its new place.
+func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *txPos, out source.Output) (*txPos, error) {
+	oldest := s.c.oldestDay()
+	from := oldest
+	next := &txPos{}
+	if prev != nil {
+		*next = *prev
+		if t, err := time.Parse(time.DateOnly, prev.BookedThrough); err == nil {
+			from = later(t.AddDate(0, 0, -s.c.cfg.lookback), oldest)
+		}
+	}
+	today := s.c.clock.Today()
+	if from.After(today) {
+		return next, nil // a state from the future: nothing to read yet
+	}
+	ans, err := s.c.accountTransactions(ctx, a, from)
+	if err == nil && ans.from.After(from) {
+		// The pending stream asked first, for fewer days: this stream
+		// needs its own, wider call.
+		ans, err = s.c.fetchTransactions(ctx, a, from)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows := ans.booked[:0:0]
+	fromDay := from.Format(time.DateOnly)
+	for _, r := range ans.booked {
+		// The shared call may reach further back, for pending rows; older
+		// booked rows were read by earlier runs, under the keys they had.
+		if d := r.f.date(); d == "" || d >= fromDay {
+			rows = append(rows, r)
+		}
+	}
+	keys := bookedKeys(rows, next.Keys)
+	todayDay := today.Format(time.DateOnly)
+	newest := next.BookedThrough
+	for i, r := range rows {
+		if d := r.f.date(); d != "" && d > newest {
+			newest = min(d, todayDay)
+		}
+		if err := out.Record(transactionRecord(r, a, jsonrow.String("transaction_key", keys[i]))); err != nil {
+			return nil, err
+		}
+	}
+	next.BookedThrough = newest
+	next.Keys = nil
+	if t, err := time.Parse(time.DateOnly, newest); err == nil {
+		cutoff := t.AddDate(0, 0, -s.c.cfg.lookback).Format(time.DateOnly)
+		for i, r := range rows {
+			if d := r.f.date(); d != "" && d >= cutoff {
+				next.Keys = append(next.Keys, rememberedKey{Date: d, Fingerprint: r.f.fingerprint(), Key: keys[i]})
+			}
+		}
+	}
+	return next, nil
+}
+
+// transactionRecord is a row with the connector's fields in front:
+// account_key, account_uid, session_id, the row's key and signed_amount.
+func transactionRecord(r txRow, a accountRef, key jsonrow.Field) []byte {
+	signed := jsonrow.Raw("signed_amount", json.RawMessage("null"))
+	if s, ok := signedAmount(r.f.Amount.Amount, r.f.Indicator); ok {
+		signed = jsonrow.String("signed_amount", s)
+	}
+	return jsonrow.Add(r.raw, jsonrow.String("account_key", a.Key), jsonrow.String("account_uid", a.UID),
+		jsonrow.String("session_id", a.SessionID), key, signed)
+}
+
+// oldestDay is the first day transactions are read from: start_date,
+// default DefaultStartDays before the API's today.
+func (c *conn) oldestDay() time.Time {
+	if !c.cfg.startDate.IsZero() {
+		return c.cfg.startDate
+	}
+	return c.clock.Today().AddDate(0, 0, -DefaultStartDays)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// txAnswer is one account's transactions call chain, shared by the booked
+// and pending streams.
+type txAnswer struct {
+	from            time.Time
+	booked, pending []txRow
+}
+
+// maxPages bounds a continuation chain: a bank that keeps answering with
+// a key must not hold a run forever.
+const maxPages = 1000
+
+// pendingDays is how far back the pending stream reads when it is the
+// first to ask for an account's transactions.
+const pendingDays = 30
+
+// accountTransactions makes an account's one transactions call chain of the
+// run and hands the same answer to every stream that asks; the first to
+// ask sets date_from.
+func (c *conn) accountTransactions(ctx context.Context, a accountRef, from time.Time) (*txAnswer, error) {
+	return c.transactions.Get(a.Key, func() (*txAnswer, error) {
+		if c.cfg.IncludePending {
+			// A card hold can stay pending for weeks, while an incremental
+			// read of booked rows needs a week or so.
+			if p := later(c.clock.Today().AddDate(0, 0, -pendingDays), c.oldestDay()); p.Before(from) {
+				from = p
+			}
+		}
+		ans, err := c.fetchTransactions(ctx, a, from)
+		var skip *quotaSkip
+		if errors.As(err, &skip) {
+			c.warnSkip(ctx, skip)
+		}
+		return ans, err
+	})
+}
+
+// fetchTransactions reads every page of an account's transactions from
+// date_from on. With include_pending the call has no status filter (the
+// bank sends booked and pending rows in one answer, so pending rows cost
+// no extra call); without, it asks for BOOK only, as Enable Banking
+// advises. Each continuation repeats the first call's parameters: some
+// banks refuse a key with others. An empty page with a key is not the end.
+func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Time) (*txAnswer, error) {
+	q := url.Values{"date_from": {from.Format(time.DateOnly)}}
+	if !c.cfg.IncludePending {
+		q.Set("transaction_status", "BOOK")
+	}
+	ans := &txAnswer{from: from}
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		if page == maxPages {
+			return nil, source.TransientErrorf("account %s (uid %s): the bank was still sending continuation keys after %d pages; the account's state is kept: run again later", a.Key, a.UID, maxPages)
+		}
+		var env struct {
+			Transactions []json.RawMessage `json:"transactions"`
+			Continuation *string           `json:"continuation_key"`
+		}
+		err := c.bankCall(ctx, a, endpointTransactions, "GET /accounts/{uid}/transactions", accountPath(a.UID, "transactions"), q, page == 0, func(b []byte) error {
+			env.Transactions, env.Continuation = nil, nil
+			var probe map[string]json.RawMessage
+			if err := json.Unmarshal(b, &probe); err != nil {
+				return err
+			}
+			if _, ok := probe["transactions"]; !ok {
+				return errors.New(`no "transactions" in the answer`)
+			}
+			return json.Unmarshal(b, &env)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i, raw := range env.Transactions {
+			r := txRow{raw: raw}
+			if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &r.f) != nil {
+				return nil, source.SystemErrorf("account %s (uid %s): row %d of a transactions page is not a transaction object", a.Key, a.UID, i)
+			}
+			// A row without a status came back from a call for booked rows,
+			// or from a bank that left it out: booked is where it is kept.
+			if r.f.Status == "" || r.f.Status == "BOOK" {
+				ans.booked = append(ans.booked, r)
+			} else {
+				ans.pending = append(ans.pending, r)
+			}
+		}
+		if env.Continuation == nil || *env.Continuation == "" {
+			return ans, nil
+		}
+		if seen[*env.Continuation] {
+			return nil, source.TransientErrorf("account %s (uid %s): the bank sent the same continuation key twice; the account's state is kept: run again later", a.Key, a.UID)
+		}
+		seen[*env.Continuation] = true
+		q.Set("continuation_key", *env.Continuation)
+	}
+}
