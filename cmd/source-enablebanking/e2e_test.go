@@ -87,8 +87,8 @@ func TestCheck(t *testing.T) {
 		{"no key", map[string]any{"private_key": nil}, protocol.StatusFailed, []string{"config.private_key", "private_key_path"}},
 		{"both keys", map[string]any{"private_key_path": keyFile}, protocol.StatusFailed, []string{"both set"}},
 		{"missing key file", map[string]any{"private_key": nil, "private_key_path": filepath.Join(t.TempDir(), "absent.pem")}, protocol.StatusFailed, []string{"config.private_key_path"}},
-		{"expired session", nil, protocol.StatusFailed, []string{expired, "EXPIRED", "connect"}},
-		{"unknown session", map[string]any{"session_ids": []string{"00000000-0000-4000-8000-000000000001"}}, protocol.StatusFailed, []string{"00000000-0000-4000-8000-000000000001", "SESSION_DOES_NOT_EXIST", "connect"}},
+		{"expired session", nil, protocol.StatusFailed, []string{expired, "EXPIRED", "Authorise again"}},
+		{"unknown session", map[string]any{"session_ids": []string{"00000000-0000-4000-8000-000000000001"}}, protocol.StatusFailed, []string{"00000000-0000-4000-8000-000000000001", "SESSION_DOES_NOT_EXIST", "Authorise again"}},
 		{"foreign account", map[string]any{"session_ids": good, "account_uids": []string{"nope"}}, protocol.StatusFailed, []string{"config.account_uids", "nope"}},
 		{"unreachable", map[string]any{"base_url": "http://127.0.0.1:" + closed}, protocol.StatusFailed, []string{"cannot reach"}},
 		{"missing session_ids", map[string]any{"session_ids": nil}, protocol.StatusFailed, []string{"config.session_ids"}},
@@ -473,12 +473,12 @@ func TestExpiredSessionFailsItsAccountsOnly(t *testing.T) {
 		t.Fatal("read with an expired session exited 0")
 	}
 	traces := r.ErrorTraces()
-	if !warned(r, dead, "connect") {
+	if !warned(r, dead, "Authorise again") {
 		t.Error("the sessions stream did not warn about the expired session")
 	}
 	found := false
 	for _, tr := range traces {
-		found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, dead) && strings.Contains(tr.Message, "connect")
+		found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, dead) && strings.Contains(tr.Message, "Authorise again")
 	}
 	if !found {
 		t.Error("no error names the session and the fix")
