@@ -89,7 +89,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if next.FetchedAt != "" {
 			fetched, _ = json.Marshal(next.FetchedAt)
 		}
-		rec := jsonrow.Add(details, jsonrow.String("account_key", a.Key), jsonrow.String("account_uid", a.UID),
+		rec := jsonrow.With(details, jsonrow.String("account_key", a.Key), jsonrow.String("account_uid", a.UID),
 			jsonrow.String("session_id", a.SessionID), jsonrow.Raw("details_fetched_at", fetched))
 		if err := out.Record(rec); err != nil {
 			return nil, err

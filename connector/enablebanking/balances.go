@@ -67,7 +67,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		}
 		rowkey.Disambiguate(keys)
 		for i, raw := range rows {
-			rec := jsonrow.Add(raw, jsonrow.String("account_key", a.Key), jsonrow.String("account_uid", a.UID),
+			rec := jsonrow.With(raw, jsonrow.String("account_key", a.Key), jsonrow.String("account_uid", a.UID),
 				jsonrow.String("session_id", a.SessionID), jsonrow.String("balance_key", keys[i]), jsonrow.String("retrieved_at", now))
 			if err := out.Record(rec); err != nil {
 				return nil, err

@@ -36,7 +36,7 @@ func (s *sessionsStream) Read(ctx context.Context, _ source.ReadRequest, out sou
 		if err := s.c.usable(ctx, sess); err != nil {
 			out.Log(protocol.LevelWarn, err.Error())
 		}
-		if err := out.Record(jsonrow.Add(sess.raw, jsonrow.String("session_id", id))); err != nil {
+		if err := out.Record(jsonrow.With(sess.raw, jsonrow.String("session_id", id))); err != nil {
 			return err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -55,39 +54,27 @@ func decodeAccountsState[T any](stream string, raw json.RawMessage, check func(a
 	return st, nil
 }
 
-// eachAccount reads refs, accountWorkers at a time, into st. read gets an
-// account and its entry (nil when there is none) and returns the next
-// entry, which is recorded and checkpointed together with what the ledger
-// knows of endpoint, even when read also returns an error. A skipped call
-// (spent limit) is no error: the account keeps its entry and the stream
-// completes. The state is checkpointed once more at the end, so it is
-// right for a partial run too. The error joins the failed accounts'.
+// eachAccount reads refs into st through the runtime's partitions, one
+// per account key: read gets an account and its entry (nil when there is
+// none) and returns the next entry, checkpointed together with what the
+// ledger knows of endpoint. A skipped call (spent limit) is no error: the
+// account keeps its entry and the stream completes.
 func eachAccount[T any](ctx context.Context, c *conn, st *accountsState[T], endpoint string, refs []accountRef, out source.Output,
 	read func(ctx context.Context, a accountRef, prev *T) (*T, error)) error {
 	c.quotas.seed(endpoint, st.Quota)
-	var mu sync.Mutex // guards st
-	save := func() error {
-		st.Quota = c.quotas.snapshot(endpoint)
-		return out.Checkpoint(st)
+	keys := make([]string, len(refs))
+	for i, a := range refs {
+		keys[i] = a.Key
 	}
-	err := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
-		a := refs[i]
-		mu.Lock()
-		prev := st.Accounts[a.Key]
-		mu.Unlock()
-		next, err := read(ctx, a, prev)
+	parts := source.Partitions[T]{Keys: keys, Cursors: st.Accounts, Limit: accountWorkers, State: func() any {
+		st.Quota = c.quotas.snapshot(endpoint)
+		return st
+	}}
+	return parts.Read(ctx, out, func(ctx context.Context, i int, prev *T) (*T, error) {
+		next, err := read(ctx, refs[i], prev)
 		if errors.As(err, new(*quotaSkip)) {
-			err = nil // warned where the call was skipped
+			return nil, nil // warned where the call was skipped
 		}
-		if next == nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		st.Accounts[a.Key] = next
-		return errors.Join(err, save())
+		return next, err
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	return errors.Join(err, save())
 }

@@ -155,12 +155,12 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 
 // transactionRecord is a row with the connector's fields in front:
 // account_key, account_uid, session_id, the row's key and signed_amount.
-func transactionRecord(r txRow, a accountRef, key jsonrow.Field) []byte {
+func transactionRecord(r txRow, a accountRef, key jsonrow.Field) jsonrow.Row {
 	signed := jsonrow.Raw("signed_amount", json.RawMessage("null"))
 	if s, ok := signedAmount(r.f.Amount.Amount, r.f.Indicator); ok {
 		signed = jsonrow.String("signed_amount", s)
 	}
-	return jsonrow.Add(r.raw, jsonrow.String("account_key", a.Key), jsonrow.String("account_uid", a.UID),
+	return jsonrow.With(r.raw, jsonrow.String("account_key", a.Key), jsonrow.String("account_uid", a.UID),
 		jsonrow.String("session_id", a.SessionID), key, signed)
 }
 
