@@ -12,5 +12,5 @@ import (
 )
 
 func main() {
-	cli.Binary{Source: enablebanking.Source{}, Tap: "tap-enablebanking", Commands: []func(*source.Runner) source.Command{demoCommand}}.Main()
+	cli.Binary{Source: enablebanking.Source{}, Tap: "tap-enablebanking", Commands: []func(*source.Runner) source.Command{demoCommand, enablebanking.ConnectCommand}}.Main()
 }

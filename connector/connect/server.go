@@ -108,6 +108,14 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(full, h)
 }
 
+// HandleFixed serves h at a fixed path, outside the run's secret prefix:
+// for a redirect URL an API wants registered in advance (Enable Banking),
+// which cannot carry a per-run secret. h must bind the request to the run
+// itself, as an OAuth callback does by checking its state.
+func (s *Server) HandleFixed(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+}
+
 // URL is the absolute URL of path under the run's prefix.
 func (s *Server) URL(path string) string { return s.origin + s.prefix + path }
 

@@ -228,7 +228,7 @@ func (c *conn) session(ctx context.Context, id string) (*sessionInfo, error) {
 // reauthError is the config error of a session that cannot be read until
 // the account holder authorises again.
 func reauthError(sessionID, why string) error {
-	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: let the account holder make a new session (POST /auth, the bank's consent, POST /sessions) and put its id in config.session_ids in place of %s", sessionID, why, sessionID)
+	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `source-enablebanking connect --config FILE --country CC --write` (the account holder logs in at the bank), and put the new session id in config.session_ids in place of %s", sessionID, why, sessionID)
 }
 
 // usable returns why a session cannot be read now, or nil: its status is
@@ -246,7 +246,7 @@ func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
 	case !until.After(now):
 		return reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)))
 	case until.Sub(now) < 7*24*time.Hour:
-		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("session %s: access ends at %s (valid_until); authorise again before then to keep syncing", s.id, until.UTC().Format(time.RFC3339)))
+		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("session %s: access ends at %s (valid_until); authorise again before then (source-enablebanking connect) to keep syncing", s.id, until.UTC().Format(time.RFC3339)))
 	}
 	return nil
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source/browsertest"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// These tests run `source-enablebanking connect` as a user would, against
+// the fake Enable Banking API, and drive the bank's page in a real headless
+// Chromium: the ASPSP list, POST /auth with the local redirect, the bank's
+// consent page, the redirect back with code and state, POST /sessions, the
+// result line and --write.
+
+func (e *env) connectConfig(over map[string]any) string {
+	p := e.config(over)
+	st.Must(e.t, os.Chmod(p, 0o600), "chmod")
+	return p
+}
+
+func TestConnectInBrowser(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 10})
+	cfg := e.connectConfig(nil)
+	before := e.fake.SessionIDs()
+	b := browsertest.New(t)
+
+	p := st.Start(t, e.bin, "connect", "--config", cfg, "--country", "se", "--search", "swed", "--no-open", "--write")
+	url := p.WaitLine(st.OpenURL)[1]
+	b.Navigate(url)
+	b.WaitVisible("#authorise")
+	b.Click("#authorise")
+	b.WaitVisible("#status")
+	if !strings.Contains(b.Text("#status"), "Authorised") {
+		t.Errorf("callback page says %q", b.Text("#status"))
+	}
+	out, code := p.Wait()
+	if code != 0 {
+		t.Fatalf("connect exited %d\nstdout: %s\nstderr: %s", code, out, p.Stderr())
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("stdout must be one JSON line, got %q", out)
+	}
+	var res struct {
+		SessionID string `json:"session_id"`
+		ASPSP     struct {
+			Name, Country string
+		} `json:"aspsp"`
+		ValidUntil string `json:"valid_until"`
+		Accounts   []struct {
+			UID  string `json:"uid"`
+			Hash string `json:"identification_hash"`
+		} `json:"accounts"`
+	}
+	st.Must(t, json.Unmarshal([]byte(lines[0]), &res), "result line")
+	after := e.fake.SessionIDs()
+	if slices.Contains(before, res.SessionID) || !slices.Contains(after, res.SessionID) {
+		t.Fatalf("session_id %s is not the session the flow created (before %v, after %v)", res.SessionID, before, after)
+	}
+	if res.ASPSP.Name != "Swedbank" || res.ASPSP.Country != "SE" || len(res.Accounts) != 2 || res.Accounts[0].Hash == "" || res.ValidUntil == "" {
+		t.Errorf("result %s", lines[0])
+	}
+
+	// --write added the session and kept the rest, and the file's mode.
+	raw, _ := os.ReadFile(cfg)
+	var written map[string]any
+	st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+	ids, _ := written["session_ids"].([]any)
+	if len(ids) != 2 || ids[0] != before[0] || ids[1] != res.SessionID {
+		t.Errorf("session_ids after --write: %v", written["session_ids"])
+	}
+	if written["private_key"] != e.fake.PrivateKeyPEM() || written["base_url"] != e.srv.URL {
+		t.Error("--write lost other fields")
+	}
+	if info, _ := os.Stat(cfg); info.Mode().Perm() != 0o600 {
+		t.Errorf("--write changed the mode to %v", info.Mode().Perm())
+	}
+	// Nothing the browser sent, nor stderr, carried the key or a token.
+	for _, r := range b.Requests() {
+		hdr, _ := json.Marshal(r.Headers)
+		text := r.URL + string(hdr) + r.Body
+		if jwtPattern.MatchString(text) || strings.Contains(text, "PRIVATE KEY") {
+			t.Errorf("a browser request to %s carried a credential", r.URL)
+		}
+	}
+	if jwtPattern.MatchString(p.Stderr()) {
+		t.Error("stderr holds a token")
+	}
+
+	// The written config works: check passes and a read reads the new
+	// session's accounts.
+	chk := st.Run(t, e.bin, "check", "--config", cfg)
+	st.ValidateProtocol(t, chk)
+	if cs := chk.OfType(protocol.TypeConnectionStatus); len(cs) != 1 || cs[0].ConnectionStatus.Status != protocol.StatusSucceeded {
+		t.Errorf("check of the written config: %s", chk.Stdout)
+	}
+	e.cfg["session_ids"] = ids
+	r := e.read(e.catalog(false, "transactions"))
+	if n := len(byUID(t, r.Records()["transactions"])[res.Accounts[0].UID]); n == 0 {
+		t.Error("the new session's account was not read")
+	}
+}
+
+func TestConnectDeniedAndBadFlags(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	cfg := e.connectConfig(nil)
+	orig := e.mustRead(cfg)
+	b := browsertest.New(t)
+	p := st.Start(t, e.bin, "connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open", "--write")
+	b.Navigate(p.WaitLine(st.OpenURL)[1])
+	b.Click("#deny")
+	out, code := p.Wait()
+	if code != 1 || out != "" || !p.StderrHas("did not authorise") {
+		t.Fatalf("denied: exit %d, stdout %q, stderr %s", code, out, p.Stderr())
+	}
+	if string(e.mustRead(cfg)) != string(orig) {
+		t.Error("a denied connect changed the config")
+	}
+
+	for _, c := range []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"--aspsp", "Nordea"}, 2, "--country"},
+		{[]string{"--country", "FI", "--aspsp", "No Such Bank"}, 2, "no bank in FI is named"},
+		{[]string{"--country", "FI", "--aspsp", "x", "--search", "y"}, 2, "both given"},
+		{[]string{"--country", "DE", "--search", "zzz"}, 2, "no bank in DE matches"},
+		{[]string{"--country", "FI", "--aspsp", "Nordea", "--listen", "0.0.0.0:0"}, 2, "loopback"},
+	} {
+		stdout, stderr, code := st.Exec(t, e.bin, append([]string{"connect", "--config", cfg, "--no-open"}, c.args...)...)
+		if code != c.code || !strings.Contains(string(stderr), c.say) || len(stdout) != 0 {
+			t.Errorf("connect %v: exit %d, stderr %s", c.args, code, stderr)
+		}
+	}
+}
+
+func (e *env) mustRead(path string) []byte {
+	b, err := os.ReadFile(path)
+	st.Must(e.t, err, "read")
+	return b
+}

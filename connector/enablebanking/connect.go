@@ -1,0 +1,310 @@
+package enablebanking
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/source-pluggy/source-pluggy/connector/connect"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// CallbackPath is where the bank sends the browser back: a fixed path on
+// the loopback server, so that one redirect URL
+// (http://127.0.0.1:PORT/enablebanking/callback with a fixed --listen
+// port) can be registered with the application. The run is bound by the
+// OAuth state, 128 random bits checked on return.
+const CallbackPath = "/enablebanking/callback"
+
+// ConnectCommand is `source-enablebanking connect`: it lists the country's
+// banks (ASPSPs), starts an authorisation (POST /auth) whose redirect is
+// the local server, opens the bank's page in the user's browser, exchanges
+// the returned code for a session (POST /sessions), prints one JSON line
+// with the session id and its accounts and, with --write, adds the session
+// to the config's session_ids.
+func ConnectCommand(r *source.Runner) source.Command {
+	var o connectOptions
+	return connect.Command(r, "authorise a bank in your browser; print (or --write) the new session id and its accounts", "session_ids",
+		func(fs *pflag.FlagSet) {
+			fs.StringVar(&o.country, "country", "", "the bank's country, ISO 3166 two letters (FI, SE, DE, ...)")
+			fs.StringVar(&o.aspsp, "aspsp", "", "the bank's name exactly as GET /aspsps lists it")
+			fs.StringVar(&o.search, "search", "", "pick the bank whose name contains this text (case-insensitive); several matches are listed")
+			fs.StringVar(&o.psuType, "psu-type", "personal", "personal or business")
+			fs.IntVar(&o.days, "days", 180, "how many days the consent lasts, at most the bank's maximum")
+		},
+		func(ctx context.Context, s *connect.Session) error { return connectSession(ctx, s, o) })
+}
+
+type connectOptions struct {
+	country, aspsp, search, psuType string
+	days                            int
+}
+
+// ConnectResult is the line `connect` prints on stdout.
+type ConnectResult struct {
+	SessionID  string          `json:"session_id"`
+	ASPSP      aspspRef        `json:"aspsp"`
+	ValidUntil string          `json:"valid_until"`
+	Accounts   []ConnectedAcct `json:"accounts"`
+}
+
+type aspspRef struct {
+	Name    string `json:"name"`
+	Country string `json:"country"`
+}
+
+// ConnectedAcct is what the result says of each authorised account.
+type ConnectedAcct struct {
+	UID                string `json:"uid"`
+	IdentificationHash string `json:"identification_hash"`
+	IBAN               string `json:"iban,omitempty"`
+	Name               string `json:"name,omitempty"`
+	Currency           string `json:"currency,omitempty"`
+}
+
+// aspsp is what connect reads of a bank in GET /aspsps.
+type aspsp struct {
+	Name                   string `json:"name"`
+	Country                string `json:"country"`
+	MaximumConsentValidity int64  `json:"maximum_consent_validity"`
+}
+
+func connectSession(ctx context.Context, s *connect.Session, o connectOptions) error {
+	o.country = strings.ToUpper(strings.TrimSpace(o.country))
+	switch {
+	case len(o.country) != 2:
+		return connect.Usagef("--country %q is not a two-letter country code (FI, SE, DE, ...); it is required", o.country)
+	case o.aspsp != "" && o.search != "":
+		return connect.Usagef("--aspsp and --search both given; keep one")
+	case o.psuType != "personal" && o.psuType != "business":
+		return connect.Usagef("--psu-type %q must be personal or business", o.psuType)
+	case o.days < 1:
+		return connect.Usagef("--days must be at least 1")
+	}
+	src, err := Source{}.Open(ctx, s.Config, source.Env{Secrets: s.Secrets, Version: source.Version})
+	if err != nil {
+		return err
+	}
+	c := src.(*conn)
+	// Interactive: fail fast instead of retrying for a minute.
+	c.client.http.MaxRetries = 1
+	c.client.http.BaseBackoff = 200 * time.Millisecond
+
+	bank, err := c.pickASPSP(ctx, s, o)
+	if err != nil {
+		return err
+	}
+	srv, err := s.Serve()
+	if err != nil {
+		return err
+	}
+	state := connect.Token()
+	results := make(chan callbackResult, 1)
+	srv.HandleFixed("GET "+CallbackPath, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
+			http.Error(w, "this page belongs to another authorisation", http.StatusBadRequest)
+			return
+		}
+		res := callbackResult{code: q.Get("code")}
+		if e := q.Get("error"); e != "" || res.code == "" {
+			res = callbackResult{err: fmt.Errorf("the bank did not authorise access: %s %s", orNone(e), q.Get("error_description"))}
+		}
+		select {
+		case results <- res: // the first answer wins
+		default:
+		}
+		connect.HTML(w, callbackPage(res.err))
+	})
+	redirect := srv.Origin() + CallbackPath
+	until := c.clock.Now().Add(time.Duration(o.days) * 24 * time.Hour)
+	if max := time.Duration(bank.MaximumConsentValidity) * time.Second; max > time.Hour && until.After(c.clock.Now().Add(max-time.Hour)) {
+		until = c.clock.Now().Add(max - time.Hour) // the API refuses more than the bank's maximum
+	}
+	authURL, err := c.startAuth(ctx, bank, state, redirect, o.psuType, until)
+	if err != nil {
+		return err
+	}
+	s.Show(authURL, fmt.Sprintf("to authorise %s (%s) at the bank; it sends your browser back to %s", bank.Name, bank.Country, redirect))
+
+	res, err := connect.Wait(ctx, results, "the bank to send the browser back")
+	if err != nil {
+		return err
+	}
+	if res.err != nil {
+		return res.err
+	}
+	out, err := c.createSession(ctx, res.code)
+	if err != nil {
+		return err
+	}
+	s.Logf("Enable Banking authorised session %s with %d account(s)", out.SessionID, len(out.Accounts))
+	if s.Write {
+		added, err := connect.AddIDs(s.ConfigPath, s.ListField, out.SessionID)
+		if err != nil {
+			return fmt.Errorf("session %s is authorised, but %w; add it to session_ids by hand", out.SessionID, err)
+		}
+		if added {
+			s.Logf("Added session %s to session_ids in %s", out.SessionID, s.ConfigPath)
+		}
+	}
+	return s.Result(out)
+}
+
+type callbackResult struct {
+	code string
+	err  error
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no code in the redirect)"
+	}
+	return s
+}
+
+// pickASPSP lists the country's banks and picks the one --aspsp names or
+// --search matches; with neither, or several matches, it lists them.
+func (c *conn) pickASPSP(ctx context.Context, s *connect.Session, o connectOptions) (aspsp, error) {
+	var env struct {
+		ASPSPs []aspsp `json:"aspsps"`
+	}
+	q := url.Values{"country": {o.country}, "service": {"AIS"}, "psu_type": {o.psuType}}
+	_, err := c.client.do(ctx, call{method: http.MethodGet, route: "GET /aspsps", path: "/aspsps", query: q, decode: func(b []byte) error { return json.Unmarshal(b, &env) }})
+	if err != nil {
+		return aspsp{}, c.unreachable(c.client.wrap("listing the banks", err))
+	}
+	var match []aspsp
+	for _, b := range env.ASPSPs {
+		switch {
+		case o.aspsp != "" && strings.EqualFold(b.Name, o.aspsp):
+			return b, nil
+		case o.aspsp == "" && (o.search == "" || strings.Contains(strings.ToLower(b.Name), strings.ToLower(o.search))):
+			match = append(match, b)
+		}
+	}
+	if len(match) == 1 && o.search != "" {
+		return match[0], nil
+	}
+	if o.aspsp != "" || len(match) == 0 {
+		match = env.ASPSPs
+	}
+	names := make([]string, len(match))
+	for i, b := range match {
+		names[i] = b.Name
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s.Logf("  %s", n)
+	}
+	what := "pick one"
+	switch {
+	case len(env.ASPSPs) == 0:
+		return aspsp{}, connect.Usagef("Enable Banking lists no bank in country %s for this application", o.country)
+	case o.aspsp != "":
+		what = fmt.Sprintf("no bank in %s is named %q", o.country, o.aspsp)
+	case o.search != "" && len(match) == len(env.ASPSPs):
+		what = fmt.Sprintf("no bank in %s matches %q", o.country, o.search)
+	case o.search != "":
+		what = fmt.Sprintf("%d banks match %q", len(match), o.search)
+	}
+	return aspsp{}, connect.Usagef("%s; the banks above are the choices: rerun with --aspsp NAME", what)
+}
+
+// startAuth is POST /auth; it returns the URL of the bank's page.
+func (c *conn) startAuth(ctx context.Context, b aspsp, state, redirect, psuType string, until time.Time) (string, error) {
+	body := map[string]any{
+		"access":       map[string]any{"valid_until": until.UTC().Format(time.RFC3339)},
+		"aspsp":        map[string]string{"name": b.Name, "country": b.Country},
+		"state":        state,
+		"redirect_url": redirect,
+		"psu_type":     psuType,
+	}
+	var out struct {
+		URL string `json:"url"`
+	}
+	_, err := c.client.do(ctx, call{method: http.MethodPost, route: "POST /auth", path: "/auth", body: body, decode: func(b []byte) error {
+		if err := json.Unmarshal(b, &out); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(out.URL, "https://") && !strings.HasPrefix(out.URL, "http://") {
+			return errors.New("no url in the answer")
+		}
+		return nil
+	}})
+	if se, ae, ok := statusOf(err); ok && ae.Error == "REDIRECT_URI_NOT_ALLOWED" {
+		return "", fmt.Errorf("Enable Banking refused the redirect URL %s (%s): register it with the application in the Control Panel, and run connect with --listen on that port", redirect, ae.describe(se.Status))
+	}
+	if err != nil {
+		return "", c.client.wrap("starting the authorisation", err)
+	}
+	return out.URL, nil
+}
+
+// createSession is POST /sessions with the code the bank sent back.
+func (c *conn) createSession(ctx context.Context, code string) (ConnectResult, error) {
+	var raw struct {
+		SessionID string            `json:"session_id"`
+		Accounts  []json.RawMessage `json:"accounts"`
+		ASPSP     aspspRef          `json:"aspsp"`
+		Access    struct {
+			ValidUntil string `json:"valid_until"`
+		} `json:"access"`
+	}
+	_, err := c.client.do(ctx, call{method: http.MethodPost, route: "POST /sessions", path: "/sessions", body: map[string]string{"code": code}, decode: func(b []byte) error {
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return err
+		}
+		if raw.SessionID == "" {
+			return errors.New("no session_id in the answer")
+		}
+		return nil
+	}})
+	if err != nil {
+		return ConnectResult{}, c.client.wrap("creating the session", err)
+	}
+	out := ConnectResult{SessionID: raw.SessionID, ASPSP: raw.ASPSP, ValidUntil: raw.Access.ValidUntil, Accounts: []ConnectedAcct{}}
+	for _, a := range raw.Accounts {
+		var acct struct {
+			UID       string `json:"uid"`
+			Hash      string `json:"identification_hash"`
+			Name      string `json:"name"`
+			Currency  string `json:"currency"`
+			AccountID struct {
+				IBAN string `json:"iban"`
+			} `json:"account_id"`
+		}
+		if json.Unmarshal(a, &acct) == nil {
+			out.Accounts = append(out.Accounts, ConnectedAcct{UID: acct.UID, IdentificationHash: acct.Hash, IBAN: acct.AccountID.IBAN, Name: acct.Name, Currency: acct.Currency})
+		}
+	}
+	return out, nil
+}
+
+var callbackTemplate = template.Must(template.New("callback").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
+<title>source-enablebanking</title></head>
+<body style="font-family:sans-serif">
+<p id="status">{{if .}}The bank did not authorise access: {{.}}{{else}}Authorised. You can close this tab and go back to the terminal.{{end}}</p>
+</body></html>
+`))
+
+func callbackPage(err error) string {
+	var b strings.Builder
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	_ = callbackTemplate.Execute(&b, msg)
+	return b.String()
+}
