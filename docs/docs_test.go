@@ -109,7 +109,7 @@ func buildWorld() (*world, error) {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build %v: %v\n%s", pkgs, err, out)
+		return nil, fmt.Errorf("go build %v: %w\n%s", pkgs, err, out)
 	}
 	w := &world{programs: map[string]*program{}, taps: map[string]string{}, allFlags: map[string]bool{}, specFields: map[string]bool{}}
 	for _, pkg := range pkgs {
@@ -193,7 +193,7 @@ func flagsIn(help string) map[string]bool {
 func addSpecFields(ctx context.Context, bin string, fields map[string]bool) error {
 	out, err := exec.CommandContext(ctx, bin, "spec").Output()
 	if err != nil {
-		return fmt.Errorf("%s spec: %v", bin, err)
+		return fmt.Errorf("%s spec: %w", bin, err)
 	}
 	var m struct {
 		Spec struct {
@@ -201,7 +201,7 @@ func addSpecFields(ctx context.Context, bin string, fields map[string]bool) erro
 		} `json:"spec"`
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(out), &m); err != nil {
-		return fmt.Errorf("%s spec: %v", bin, err)
+		return fmt.Errorf("%s spec: %w", bin, err)
 	}
 	var walk func(raw json.RawMessage)
 	walk = func(raw json.RawMessage) {

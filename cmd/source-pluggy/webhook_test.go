@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,7 +62,7 @@ func startReceiver(t *testing.T, dir string, extra ...string) *receiver {
 		}
 		_, _ = io.Copy(io.Discard, pipe)
 		err := r.cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			r.code = ee.ExitCode()
 		}
 	}()
@@ -381,7 +382,9 @@ func TestWebhookRegisterListDeleteAndDelivery(t *testing.T) {
 	if got := e.fake.WebhookHeaders(id)["X-Hook-Token"]; got != "rotated-"+hookSecret {
 		t.Fatalf("headers after --update-headers: %q", got)
 	}
-	out, _ = run("register", "--config", cfg, "--url", r.url, "--header", "X-Hook-Token="+hookSecret, "--update-headers")
+	if _, code := run("register", "--config", cfg, "--url", r.url, "--header", "X-Hook-Token="+hookSecret, "--update-headers"); code != 0 {
+		t.Fatalf("register --update-headers back: exit %d", code)
+	}
 	if _, code := run("register", "--config", cfg, "--url", "not a url"); code != 2 {
 		t.Fatalf("bad --url: exit %d", code)
 	}

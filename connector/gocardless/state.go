@@ -40,7 +40,7 @@ func parseState[T any](stream string, raw json.RawMessage, check func(a *T) erro
 		}
 		if check != nil {
 			if err := check(a); err != nil {
-				return nil, fmt.Errorf("%s state: accounts[%q].%v", stream, id, err)
+				return nil, fmt.Errorf("%s state: accounts[%q].%w", stream, id, err)
 			}
 		}
 	}

@@ -86,8 +86,9 @@ func TestGivesUpAndRedacts(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "sk-LIVE-123") || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Fatalf("err = %v", err)
 	}
-	if se := err.(*StatusError); se.FailureType() != "transient_error" {
-		t.Fatalf("failure type %s", se.FailureType())
+	var se *StatusError
+	if !errors.As(err, &se) || se.FailureType() != "transient_error" {
+		t.Fatalf("not a transient *StatusError: %v", err)
 	}
 }
 

@@ -89,7 +89,7 @@ func afterParam(next string) (string, error) {
 		if strings.Contains(v, "%") {
 			dec, err := url.PathUnescape(v)
 			if err != nil {
-				return "", fmt.Errorf("next has a malformed after value: %v", err)
+				return "", fmt.Errorf("next has a malformed after value: %w", err)
 			}
 			v = dec
 		}

@@ -79,7 +79,7 @@ func parseInvTxState(raw json.RawMessage) (*invTxState, error) {
 	}
 	var in invTxState
 	if err := json.Unmarshal(raw, &in); err != nil {
-		return nil, fmt.Errorf("investment_transactions state: %v", err)
+		return nil, fmt.Errorf("investment_transactions state: %w", err)
 	}
 	if in.Version != invTxStateVersion {
 		return nil, fmt.Errorf("investment_transactions state: version %d is not one this connector reads (it writes version %d)", in.Version, invTxStateVersion)

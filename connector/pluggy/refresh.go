@@ -128,9 +128,9 @@ func (c *conn) patchItem(ctx context.Context, id string) error {
 		if errors.As(err, &se) {
 			ae := decodeAPIError(se.Body)
 			if se.Status == http.StatusConflict && ae.CodeDescription == "CLIENT_IS_UPDATING_BEFORE_ALLOWED_FREQUENCY" {
-				return fmt.Errorf("Pluggy refused the update because the item was updated too recently (%s)", ae.describe(se.Status))
+				return fmt.Errorf("update refused by Pluggy: the item was updated too recently (%s)", ae.describe(se.Status))
 			}
-			return fmt.Errorf("Pluggy refused the update (%s)", ae.describe(se.Status))
+			return fmt.Errorf("update refused by Pluggy (%s)", ae.describe(se.Status))
 		}
 		return fmt.Errorf("the update request failed and is not retried, as PATCH is not idempotent: %w", err)
 	}

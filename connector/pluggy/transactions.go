@@ -125,7 +125,7 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 			return nil, fmt.Errorf("transactions state: accounts[%q].created_at %q is not an RFC 3339 timestamp", id, a.CreatedAt)
 		}
 		if err := a.Window.check(); err != nil {
-			return nil, fmt.Errorf("transactions state: accounts[%q].%v", id, err)
+			return nil, fmt.Errorf("transactions state: accounts[%q].%w", id, err)
 		}
 		st.Accounts[id] = &accountCursor{CreatedAt: a.CreatedAt, SyncedAt: a.SyncedAt, Window: a.Window.compact(), createdAt: t.UTC()}
 		in.Accounts[id] = nil // done with its map

@@ -88,7 +88,7 @@ func (d *Demo) Serve(h http.Handler) (base string, stop func(), err error) {
 		return "", nil, fmt.Errorf("starting the fake API: %w", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
+	go func() { _ = srv.Serve(ln) }() // ErrServerClosed once the demo is done
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 

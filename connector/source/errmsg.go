@@ -23,7 +23,7 @@ func userMessage(err error) string {
 			return strings.Join(parts, "; ")
 		}
 	}
-	if e, ok := err.(*Error); ok && e.Msg != "" {
+	if e, ok := err.(*Error); ok && e.Msg != "" { //nolint:errorlint // this function walks the chain itself, one level at a time
 		if e.Err == nil || e.Quoted {
 			return e.Msg
 		}

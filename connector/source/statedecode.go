@@ -15,7 +15,7 @@ func DecodeState(stream string, raw json.RawMessage, version int, v any) (bool, 
 		return false, nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("%s state: %v", stream, err)
+		return false, fmt.Errorf("%s state: %w", stream, err)
 	}
 	var probe struct {
 		Version int `json:"version"`

@@ -59,7 +59,7 @@ func runConnector(ctx context.Context, bin, dir, catalogFile string, cfg map[str
 		return result{}, nil, err
 	}
 	if werr != nil {
-		return result{}, nil, fmt.Errorf("source-pluggy read: %v\n%s\n%s", werr, stderr.Bytes(), c.lastError)
+		return result{}, nil, fmt.Errorf("source-pluggy read: %w\n%s\n%s", werr, stderr.Bytes(), c.lastError)
 	}
 	r := resultOf(cmd.ProcessState, c, elapsed)
 	if len(c.lastState) == 0 {
@@ -112,7 +112,7 @@ func count(r io.Reader) (counts, error) {
 		case bytes.Contains(line, []byte(`"type":"ERROR"`)):
 			c.lastError = append(c.lastError[:0], line...)
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return c, nil
 		}
 		if err != nil {
@@ -214,7 +214,7 @@ func runNode(ctx context.Context, dir string, f *fakeProc) (result, error) {
 	werr := cmd.Wait()
 	elapsed := time.Since(start)
 	if werr != nil {
-		return result{}, fmt.Errorf("node fetch_all.mjs: %v\n%s", werr, errBuf.Bytes())
+		return result{}, fmt.Errorf("node fetch_all.mjs: %w\n%s", werr, errBuf.Bytes())
 	}
 	return resultOf(cmd.ProcessState, c, elapsed), nil
 }

@@ -69,14 +69,14 @@ type Options struct {
 type QuotaAnswer int
 
 const (
-	// QuotaTyped: 429 with type RateLimitError and "try again in N seconds".
+	// QuotaTyped is a 429 with type RateLimitError and "try again in N seconds".
 	QuotaTyped QuotaAnswer = iota
-	// QuotaGoCardless: GoCardless's own per-account limit (4 a day per
+	// QuotaGoCardless is GoCardless's own per-account limit (4 a day per
 	// scope since March 2025): 429 without a type, "The rate limit for this
 	// resource is 4/day. Please try again in N seconds" (OCA
 	// bank-statement-import#809).
 	QuotaGoCardless
-	// QuotaInstitution: the bank's own limit: 429 RateLimitError, "Daily
+	// QuotaInstitution is the bank's own limit: 429 RateLimitError, "Daily
 	// request limit set by the Institution has been exceeded.", no seconds
 	// (actualbudget/actual#3120).
 	QuotaInstitution

@@ -74,16 +74,16 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusUnauthorized, "refused", "missing or wrong authentication header")
 		return
 	}
-	max := rc.MaxBody
-	if max <= 0 {
-		max = DefaultMaxBody
+	limit := rc.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			log.Warn("refused a webhook body over the size limit", "limit_bytes", max)
-			reply(w, http.StatusRequestEntityTooLarge, "refused", fmt.Sprintf("body over %d bytes", max))
+			log.Warn("refused a webhook body over the size limit", "limit_bytes", limit)
+			reply(w, http.StatusRequestEntityTooLarge, "refused", fmt.Sprintf("body over %d bytes", limit))
 			return
 		}
 		log.Warn("could not read a webhook body", "error", err)

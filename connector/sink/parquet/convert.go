@@ -134,7 +134,8 @@ func (c *converter) object(n *node) error {
 			}
 			// Records of one API list their keys in the same order: try
 			// the child the k-th key was last time before the map.
-			idx, known := -1, false
+			var idx int
+			var known bool
 			if k < len(n.order) && n.order[k] >= 0 && n.children[n.order[k]].name == string(key) {
 				idx, known = n.order[k], true
 			} else {

@@ -42,6 +42,7 @@ const (
 // Compression is a file's compression codec.
 type Compression string
 
+// The codecs --parquet-compression accepts.
 const (
 	Zstd   Compression = "zstd"
 	Snappy Compression = "snappy"

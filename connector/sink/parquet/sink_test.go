@@ -462,7 +462,7 @@ func TestValuesAreNeverChanged(t *testing.T) {
 		if !strings.HasPrefix(err.Error(), "stream kitchen, field "+c.field+": ") {
 			t.Errorf("error text %q", err)
 		}
-		if _, err2 := w.Write(json.RawMessage(kitchenRecords[0])); err2 != err {
+		if _, err2 := w.Write(json.RawMessage(kitchenRecords[0])); !errors.Is(err2, err) {
 			t.Errorf("after a failure Write returned %v", err2)
 		}
 		if err := w.Commit(); err == nil {

@@ -51,7 +51,7 @@ func NewCatcher(t testing.TB, addr string) *Catcher {
 		// An empty page of every shape the connectors read: accepted, it
 		// would end a stream COMPLETE with nothing.
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"results":[],"total":0,"totalPages":1,"page":1,"count":0,"next":null,"access":"a","access_expires":86400,"refresh":"r","refresh_expires":2592000,"apiKey":"k"}`)
+		_, _ = io.WriteString(w, `{"results":[],"total":0,"totalPages":1,"page":1,"count":0,"next":null,"access":"a","access_expires":86400,"refresh":"r","refresh_expires":2592000,"apiKey":"k"}`)
 	})}}
 	c.Start()
 	t.Cleanup(c.Close)
