@@ -273,6 +273,9 @@ func Read(dir string, from Position, fn func(next Position, line []byte) error) 
 		}
 		return from, fmt.Errorf("listing the event log %s: %w", dir, err)
 	}
+	if err := checkPosition(dir, segs, from); err != nil {
+		return from, err
+	}
 	pos := from
 	for _, seg := range segs {
 		if seg < pos.Segment {
@@ -296,6 +299,29 @@ func Read(dir string, from Position, fn func(next Position, line []byte) error) 
 		pos = Position{Segment: seg, Offset: end}
 	}
 	return pos, nil
+}
+
+// ErrPositionGone is Read's answer to a position the log does not have:
+// its segment was removed, or is shorter than the offset (the directory was
+// replaced). What happened between that position and the log's start is
+// unknown, so the reader must fall back on a full reconciliation.
+var ErrPositionGone = errors.New("the log does not hold this position")
+
+func checkPosition(dir string, segs []uint64, p Position) error {
+	if p == (Position{}) {
+		return nil
+	}
+	if !slices.Contains(segs, p.Segment) {
+		return fmt.Errorf("%w: segment %d is not in %s", ErrPositionGone, p.Segment, dir)
+	}
+	fi, err := os.Stat(filepath.Join(dir, segmentName(p.Segment)))
+	if err != nil {
+		return fmt.Errorf("reading log segment %d: %w", p.Segment, err)
+	}
+	if fi.Size() < p.Offset {
+		return fmt.Errorf("%w: segment %d holds %d bytes, fewer than offset %d", ErrPositionGone, p.Segment, fi.Size(), p.Offset)
+	}
+	return nil
 }
 
 // readSegment reads the complete lines of one segment from off and returns

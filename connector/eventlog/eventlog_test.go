@@ -158,3 +158,18 @@ func TestSegmentsRotate(t *testing.T) {
 		t.Fatalf("read from %v: %v, want %v", mid, ids, want[5:])
 	}
 }
+
+func TestReadRefusesAPositionTheLogDoesNotHave(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	p, _ := w.Append([]byte(`{"id":"a"}`))
+	for _, bad := range []Position{{Segment: p.Segment + 1}, {Segment: p.Segment, Offset: p.Offset + 1}} {
+		if _, err := Read(dir, bad, func(Position, []byte) error { return nil }); !errors.Is(err, ErrPositionGone) {
+			t.Errorf("Read from %v: %v, want ErrPositionGone", bad, err)
+		}
+	}
+}

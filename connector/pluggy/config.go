@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -39,6 +40,12 @@ type Config struct {
 	ItemUpdateTimeoutSeconds int `json:"item_update_timeout_seconds"`
 	// ItemUpdatePollSeconds is the pause between two looks at an updating item.
 	ItemUpdatePollSeconds float64 `json:"item_update_poll_seconds"`
+	// WebhookLog is the webhook receiver's log directory; set, incremental
+	// transactions follow its events (feed.go).
+	WebhookLog string `json:"webhook_log"`
+	// ReconcileHours bounds how long an account goes without a full
+	// reconciliation when WebhookLog is set.
+	ReconcileHours *int `json:"reconcile_hours"`
 }
 
 // Defaults, also stated in spec.json.
@@ -53,6 +60,7 @@ const (
 	DefaultHTTPTimeout       = 60
 	DefaultItemUpdateTimeout = 300 // a sandbox sync takes 2-4 minutes
 	DefaultItemUpdatePoll    = 10
+	DefaultReconcileHours    = 24
 )
 
 // settings is Config resolved: defaults applied, values parsed.
@@ -66,6 +74,8 @@ type settings struct {
 	maxRetries int
 	// itemUpdateTimeout and itemUpdatePoll shape trigger_item_update's wait.
 	itemUpdateTimeout, itemUpdatePoll time.Duration
+	// reconcileEvery is reconcile_hours with its default applied.
+	reconcileEvery time.Duration
 }
 
 func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
@@ -116,6 +126,13 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 		s.ItemUpdatePollSeconds = DefaultItemUpdatePoll
 	}
 	s.itemUpdatePoll = time.Duration(s.ItemUpdatePollSeconds * float64(time.Second))
+	s.reconcileEvery = DefaultReconcileHours * time.Hour
+	if c.ReconcileHours != nil {
+		s.reconcileEvery = time.Duration(*c.ReconcileHours) * time.Hour
+	}
+	if webhook.IsURL(s.WebhookLog) {
+		return nil, source.ConfigErrorf("config.webhook_log is a URL; this version reads only a receiver's log directory (a PostgreSQL log is not implemented yet): give the directory passed to webhook serve --log")
+	}
 	seen := map[string]bool{}
 	ids := s.ItemIDs[:0:0]
 	for _, id := range s.ItemIDs {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/eventlog"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -70,18 +71,23 @@ func (s *transactionsStream) CursorField() []string   { return []string{"created
 type txState struct {
 	Version  int
 	Accounts map[string]*accountCursor
+	// LogPosition is how far into webhook_log the changes are applied
+	// (feed.go); empty, and left out of the JSON, without webhook_log.
+	LogPosition string
 }
 
 // txStateJSON is the state's JSON shape, as decoded.
 type txStateJSON struct {
-	Version  int                           `json:"version"`
-	Accounts map[string]*accountCursorJSON `json:"accounts"`
+	Version     int                           `json:"version"`
+	Accounts    map[string]*accountCursorJSON `json:"accounts"`
+	LogPosition string                        `json:"log_position,omitempty"`
 }
 
 type accountCursorJSON struct {
-	CreatedAt string   `json:"created_at"`
-	SyncedAt  string   `json:"synced_at"`
-	Window    txWindow `json:"window,omitempty"`
+	CreatedAt    string   `json:"created_at"`
+	SyncedAt     string   `json:"synced_at"`
+	Window       txWindow `json:"window,omitempty"`
+	ReconciledAt string   `json:"reconciled_at,omitempty"`
 }
 
 // accountCursor is one account's place.
@@ -98,8 +104,12 @@ type accountCursor struct {
 	// in states of older versions and with lookback_days 0, and then left
 	// out of the JSON.
 	Window idWindow
+	// ReconciledAt is when a run last re-read the account's window and
+	// diffed its ids (RFC 3339); only kept with webhook_log (feed.go).
+	ReconciledAt string
 
-	createdAt time.Time
+	createdAt    time.Time
+	reconciledAt time.Time
 }
 
 const txStateVersion = 1
@@ -115,7 +125,10 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 	if _, err := source.DecodeState("transactions", raw, txStateVersion, in); err != nil {
 		return nil, err
 	}
-	st := &txState{Version: in.Version, Accounts: make(map[string]*accountCursor, len(in.Accounts))}
+	if _, err := eventlog.ParsePosition(in.LogPosition); err != nil {
+		return nil, fmt.Errorf("transactions state: log_position: %v", err)
+	}
+	st := &txState{Version: in.Version, Accounts: make(map[string]*accountCursor, len(in.Accounts)), LogPosition: in.LogPosition}
 	for id, a := range in.Accounts {
 		if a == nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q] is null", id)
@@ -127,7 +140,13 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 		if err := a.Window.check(); err != nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q].%w", id, err)
 		}
-		st.Accounts[id] = &accountCursor{CreatedAt: a.CreatedAt, SyncedAt: a.SyncedAt, Window: a.Window.compact(), createdAt: t.UTC()}
+		var rt time.Time
+		if a.ReconciledAt != "" {
+			if rt, err = time.Parse(time.RFC3339Nano, a.ReconciledAt); err != nil {
+				return nil, fmt.Errorf("transactions state: accounts[%q].reconciled_at %q is not an RFC 3339 timestamp", id, a.ReconciledAt)
+			}
+		}
+		st.Accounts[id] = &accountCursor{CreatedAt: a.CreatedAt, SyncedAt: a.SyncedAt, Window: a.Window.compact(), ReconciledAt: a.ReconciledAt, createdAt: t.UTC(), reconciledAt: rt}
 		in.Accounts[id] = nil // done with its map
 	}
 	return st, nil
@@ -137,10 +156,10 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 // accounts in key order as encoding/json orders a map.
 func (st *txState) MarshalJSON() ([]byte, error) {
 	ids := make([]string, 0, len(st.Accounts))
-	n := 64
+	n := 64 + len(st.LogPosition)
 	for id, a := range st.Accounts {
 		ids = append(ids, id)
-		n += len(id) + len(a.CreatedAt) + len(a.SyncedAt) + 64 + a.Window.jsonSize()
+		n += len(id) + len(a.CreatedAt) + len(a.SyncedAt) + len(a.ReconciledAt) + 80 + a.Window.jsonSize()
 	}
 	slices.Sort(ids)
 	b := make([]byte, 0, n)
@@ -153,7 +172,11 @@ func (st *txState) MarshalJSON() ([]byte, error) {
 		b = append(appendJSONString(b, id), ':')
 		b = st.Accounts[id].appendJSON(b)
 	}
-	return append(b, "}}"...), nil
+	b = append(b, '}')
+	if st.LogPosition != "" {
+		b = appendJSONString(append(b, `,"log_position":`...), st.LogPosition)
+	}
+	return append(b, '}'), nil
 }
 
 func (a *accountCursor) appendJSON(b []byte) []byte {
@@ -161,6 +184,9 @@ func (a *accountCursor) appendJSON(b []byte) []byte {
 	b = appendJSONString(append(b, `,"synced_at":`...), a.SyncedAt)
 	if a.Window.len() > 0 {
 		b = a.Window.appendJSON(append(b, `,"window":`...))
+	}
+	if a.ReconciledAt != "" {
+		b = appendJSONString(append(b, `,"reconciled_at":`...), a.ReconciledAt)
 	}
 	return append(b, '}')
 }
@@ -211,6 +237,10 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	if err != nil {
 		return source.AsConfigError(err, "invalid transactions state")
 	}
+	feed, err := s.openFeed(st, out)
+	if err != nil {
+		return err
+	}
 	accts, listErr := s.c.accountsToRead(ctx)
 
 	var lastCheckpoint time.Time
@@ -241,12 +271,26 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
-		cur, err := s.readAccount(ctx, a, prev, req.Mode == protocol.Incremental, out)
+		var (
+			cur *accountCursor
+			err error
+		)
+		if feed != nil {
+			cur, err = s.readAccountWithFeed(ctx, feed, a, prev, req.Mode == protocol.Incremental, out)
+		} else {
+			cur, err = s.readAccount(ctx, a, prev, req.Mode == protocol.Incremental, out)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("account %s of item %s: %w", a.ID, a.ItemID, err)
 		}
 		return cur, nil
 	})
+	// The log position moves only once every account has applied the
+	// events up to it, in a checkpoint of its own.
+	if feed != nil && listErr == nil && readErr == nil && st.LogPosition != feed.changes.End {
+		st.LogPosition = feed.changes.End
+		readErr = out.Checkpoint(st)
+	}
 	return errors.Join(listErr, readErr)
 }
 

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// destination is what a warehouse loading the transactions stream holds:
+// rows upserted by id, tombstones applied as deletes.
+type destination map[string]string // id -> description
+
+func (d destination) apply(t *testing.T, r *st.Result) (tombstoned []string) {
+	t.Helper()
+	for _, raw := range r.Records()["transactions"] {
+		var x struct {
+			ID          string  `json:"id"`
+			Description string  `json:"description"`
+			DeletedAt   *string `json:"_ab_cdc_deleted_at"`
+		}
+		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+		if x.DeletedAt != nil {
+			delete(d, x.ID)
+			tombstoned = append(tombstoned, x.ID)
+			continue
+		}
+		d[x.ID] = x.Description
+	}
+	return tombstoned
+}
+
+// truth is what the fake serves now.
+func (e *env) truth() destination {
+	out := destination{}
+	for _, item := range e.fake.ItemIDs() {
+		for _, acct := range e.fake.AccountIDs(item) {
+			for _, raw := range e.fake.Transactions(acct) {
+				var x struct{ ID, Description string }
+				_ = json.Unmarshal(raw, &x)
+				out[x.ID] = x.Description
+			}
+		}
+	}
+	return out
+}
+
+// diff describes how d differs from want (empty when equal).
+func (d destination) diff(want destination) string {
+	var missing, extra, stale []string
+	for id, desc := range want {
+		got, ok := d[id]
+		switch {
+		case !ok:
+			missing = append(missing, id)
+		case got != desc:
+			stale = append(stale, id)
+		}
+	}
+	for id := range d {
+		if _, ok := want[id]; !ok {
+			extra = append(extra, id)
+		}
+	}
+	if len(missing)+len(extra)+len(stale) == 0 {
+		return ""
+	}
+	sort.Strings(extra)
+	return fmt.Sprintf("%d rows missing, %d deleted rows still there %v, %d rows stale", len(missing), len(extra), extra, len(stale))
+}
+
+// hookEnv is a fake whose webhooks reach a receiver binary, and a config
+// whose webhook_log is the receiver's log.
+func hookEnv(t *testing.T, o fake.Options) (*env, *receiver) {
+	t.Helper()
+	e := newEnv(t, o)
+	e.fake.AllowLocalWebhooks(true)
+	r := startReceiver(t, filepath.Join(t.TempDir(), "log"))
+	_, stderr, code := st.Exec(t, e.bin, "webhook", "register", "--config", e.config(nil), "--url", r.url+"/pluggy", "--header", "X-Hook-Token="+hookSecret)
+	if code != 0 {
+		t.Fatalf("webhook register: exit %d\n%s", code, stderr)
+	}
+	e.cfg["webhook_log"] = r.dir
+	return e, r
+}
+
+func (e *env) deliver() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st.Must(e.t, e.fake.WaitDeliveries(ctx), "waiting for webhook deliveries")
+}
+
+// TestWebhookLogReads: with webhook_log, deletions far older than the
+// lookback window are tombstoned, updates and new rows arrive, the
+// destination equals the fake's truth, and a run in which nothing changed
+// reads no account at all.
+func TestWebhookLogReads(t *testing.T) {
+	e, _ := hookEnv(t, fake.Options{})
+	cat := e.catalog(true, "transactions", "items")
+	dest := destination{}
+	r1 := e.read(cat)
+	dest.apply(t, r1)
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("first read: %s", d)
+	}
+
+	old := e.fake.DeleteOlder(3, 120*24*time.Hour)
+	e.fake.UpdateInPlace(2)
+	e.fake.AddNew(2)
+	e.fake.PostPending(1)
+	e.fake.Delete(1)
+	e.deliver()
+
+	e.fake.ResetStats()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	dead := dest.apply(t, r2)
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after the changes: %s", d)
+	}
+	for _, id := range old {
+		if !contains(dead, id) {
+			t.Errorf("row %s, deleted 120+ days after its date, got no tombstone", id)
+		}
+	}
+	t.Logf("run with events: %v", e.fake.Stats().ByRoute)
+
+	e.fake.ResetStats()
+	r3 := e.read(cat, "--state", r2.StateFile(t))
+	dest.apply(t, r3)
+	s := e.fake.Stats()
+	items := len(e.fake.ItemIDs())
+	t.Logf("unchanged run with webhook_log (%d items): %v", items, s.ByRoute)
+	if got := s.ByRoute["POST /auth"]; got > 1 {
+		t.Errorf("%d auth calls", got)
+	}
+	if got := s.ByRoute["GET /v2/transactions"]; got != 0 {
+		t.Errorf("an unchanged run read transactions %d times; want 0 per account", got)
+	}
+	if got := s.ByRoute["GET /items/{id}"] + s.ByRoute["GET /accounts"]; got > 2*items {
+		t.Errorf("%d item and account calls for %d items", got, items)
+	}
+	if s.Total > 1+2*items {
+		t.Errorf("%d requests, budget 1 auth + 2 per item = %d", s.Total, 1+2*items)
+	}
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after an unchanged run: %s", d)
+	}
+}
+
+// TestWebhookLogDroppedDeliveriesConverge: with 20% of deliveries lost (and
+// duplicates and reordering), the fast path misses some changes, and the
+// next reconciliation (reconcile_hours 0 here, instead of waiting a day)
+// brings the destination back to the fake's truth.
+func TestWebhookLogDroppedDeliveriesConverge(t *testing.T) {
+	e, _ := hookEnv(t, fake.Options{Seed: 7})
+	e.cfg["lookback_days"] = 45 // card rows re-posted under new ids can be a bill cycle old
+	e.fake.SetDeliveryFaults(fake.DeliveryFaults{DropPercent: 20, DuplicateEvery: 5, Reorder: true, Delay: time.Millisecond})
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	r := e.read(cat)
+	dest.apply(t, r)
+	for round := range 4 {
+		e.fake.AddNew(3)
+		e.fake.UpdateInPlace(3)
+		e.fake.PostPending(2)
+		e.fake.Delete(2)
+		e.deliver()
+		r = e.read(cat, "--state", r.StateFile(t))
+		dest.apply(t, r)
+		t.Logf("round %d: %s", round, dest.diff(e.truth()))
+	}
+	if s := e.fake.DeliveryStats(); s.Dropped == 0 || s.Duplicated == 0 {
+		t.Fatalf("delivery stats %+v: nothing dropped or duplicated", s)
+	}
+	r = e.readOver(map[string]any{"reconcile_hours": 0}, cat, "--state", r.StateFile(t))
+	dest.apply(t, r)
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after reconciliation: %s", d)
+	}
+}
+
+// TestWebhookLogReadKilledAnywhereLosesNothing kills reads at random points
+// and resumes each from the last state it printed: the destination still
+// ends equal to the truth, old deletions included.
+func TestWebhookLogReadKilledAnywhereLosesNothing(t *testing.T) {
+	e, _ := hookEnv(t, fake.Options{Latency: 2 * time.Millisecond})
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	r := e.read(cat)
+	dest.apply(t, r)
+	state := r.StateFile(t)
+	rng := rand.New(rand.NewPCG(16, 16))
+	var old []string
+	for round := range 4 {
+		old = append(old, e.fake.DeleteOlder(2, 100*24*time.Hour)...)
+		e.fake.AddNew(4)
+		e.fake.UpdateInPlace(2)
+		e.fake.Delete(1)
+		e.deliver()
+		// Kill the read after a random number of records, resume, repeat.
+		for kill := range 2 {
+			p := e.startRead(cat, "--state", state)
+			p.waitFor(t, killPoint{records: 1 + rng.IntN(4)})
+			p.kill(t)
+			out := parsePartial(t, p.wait(t))
+			dest.apply(t, out)
+			if len(out.OfType(protocol.TypeState)) > 0 {
+				state = out.StateFile(t)
+			}
+			t.Logf("round %d kill %d: %d records before the kill", round, kill, len(out.Records()["transactions"]))
+		}
+		r = e.read(cat, "--state", state)
+		dest.apply(t, r)
+		state = r.StateFile(t)
+	}
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after killed and resumed reads: %s", d)
+	}
+	for _, id := range old {
+		if _, ok := dest[id]; ok {
+			t.Errorf("old row %s deleted at Pluggy is still in the destination", id)
+		}
+	}
+}
+
+func TestWebhookLogBadInput(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	cat := e.catalog(true, "transactions")
+	acct := e.fake.AccountIDs(e.fake.ItemIDs()[0])[0]
+	badPos := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "log_position": "seven",
+		"accounts": map[string]any{acct: map[string]any{"created_at": "2026-01-01T00:00:00.000Z", "synced_at": "2026-01-01T00:00:00Z"}}})
+	for _, c := range []struct {
+		name    string
+		over    map[string]any
+		args    []string
+		mention string
+	}{
+		{"missing directory", map[string]any{"webhook_log": filepath.Join(t.TempDir(), "nope")}, nil, "webhook_log"},
+		{"a URL", map[string]any{"webhook_log": "postgres://u:pw-secret@db/x"}, nil, "webhook_log"},
+		{"bad log_position", map[string]any{"webhook_log": t.TempDir()}, []string{"--state", badPos}, "log_position"},
+		{"negative reconcile_hours", map[string]any{"webhook_log": t.TempDir(), "reconcile_hours": -1}, nil, "reconcile_hours"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			saved := e.cfg
+			e.cfg = map[string]any{}
+			for k, v := range saved {
+				e.cfg[k] = v
+			}
+			for k, v := range c.over {
+				e.cfg[k] = v
+			}
+			defer func() { e.cfg = saved }()
+			r := st.Run(t, e.bin, append([]string{"read", "--config", e.config(nil), "--catalog", cat}, c.args...)...)
+			st.ValidateProtocol(t, r)
+			errs := r.ErrorTraces()
+			if r.Code != 1 || len(errs) == 0 || errs[0].FailureType != protocol.ConfigError || !strings.Contains(errs[0].Message, c.mention) {
+				t.Fatalf("exit %d, errors %s; want exit 1 and a config_error mentioning %q", r.Code, r.Stdout, c.mention)
+			}
+			if strings.Contains(string(r.Stdout)+string(r.Stderr), "pw-secret") {
+				t.Fatal("the URL's password was printed")
+			}
+			if n := len(r.Records()["transactions"]); n != 0 {
+				t.Fatalf("%d transactions emitted despite the bad input", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,239 @@
+package pluggy
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Transactions with webhook_log: Pluggy's webhooks as an exact change feed.
+//
+// `source-pluggy webhook serve` appends every event Pluggy delivers to a
+// log (connector/pluggy/webhook). An incremental run reads the log from the
+// state's log_position to its end before it reads any account, and then,
+// per account:
+//
+//   - transactions/deleted and transactions/updated list exact ids. The
+//     run asks Pluggy for them (GET /v2/transactions?ids=, batched, as the
+//     lookback diff does: reportVanished): a row still served is emitted
+//     (an updated row, or a deletion Pluggy took back: logged), an id no
+//     longer served gets a tombstone, whatever its date. Deletions far
+//     older than the lookback window are caught this way, and only this way.
+//   - transactions/created: the account's rows created since its cursor
+//     are read, as every incremental run does.
+//   - An account no event names costs no request at all.
+//   - Webhooks are a fast path, never the only truth: Pluggy drops an
+//     event after a few failed deliveries, and has had to undo improper
+//     deletions. So an account whose last reconciliation (the run that did
+//     today's createdAtFrom read, lookback re-read and id diff) is
+//     reconcile_hours old or more, or that has none, is reconciled this run,
+//     and its events are applied on top. A lost webhook is caught within
+//     reconcile_hours.
+//   - The state's log_position only moves at the end of a run in which
+//     every account was read; a run killed or failed at any point replays
+//     the same events next time. Records are at least once (a replayed
+//     deletion is looked up again and tombstoned again): no event is lost
+//     and no tombstone is missed.
+//   - full_refresh and an account read for the first time are full reads:
+//     they cover every event before the log's end, so those are skipped.
+//   - If log_position is not in the log (the directory was replaced), the
+//     whole log is applied and every account is reconciled.
+
+// logFeed is one run's view of webhook_log.
+type logFeed struct {
+	changes *webhook.Changes
+}
+
+// openFeed reads webhook_log from the state's position; nil without
+// webhook_log.
+func (s *transactionsStream) openFeed(st *txState, out source.Output) (*logFeed, error) {
+	if s.c.cfg.WebhookLog == "" {
+		return nil, nil
+	}
+	ch, err := webhook.ReadChanges(s.c.cfg.WebhookLog, st.LogPosition)
+	if err != nil {
+		return nil, source.AsConfigError(err, "config.webhook_log")
+	}
+	if ch.Reset {
+		out.Log(protocol.LevelWarn, fmt.Sprintf("webhook_log does not hold the state's log_position %s (was the log directory replaced?); applying the whole log and reconciling every account", st.LogPosition))
+	}
+	ids := 0
+	for _, a := range ch.Accounts {
+		ids += len(a.Deleted) + len(a.Updated)
+	}
+	out.Log(protocol.LevelInfo, fmt.Sprintf("webhook_log: %d event(s) since log position %q naming %d account(s) and %d transaction id(s); log end %s", ch.Events, st.LogPosition, len(ch.Accounts), ids, ch.End))
+	if ch.Ignored > 0 {
+		out.Log(protocol.LevelWarn, fmt.Sprintf("webhook_log: %d line(s) are not events this version knows; skipped", ch.Ignored))
+	}
+	return &logFeed{changes: ch}, nil
+}
+
+// reconcileDue reports whether an account must be fully reconciled.
+func (s *transactionsStream) reconcileDue(f *logFeed, prev *accountCursor) bool {
+	return f.changes.Reset || prev.ReconciledAt == "" || !s.c.start.Before(prev.reconciledAt.Add(s.c.cfg.reconcileEvery))
+}
+
+// readAccountWithFeed reads one account with webhook_log set.
+func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed, a accountRef, prev *accountCursor, incremental bool, out source.Output) (*accountCursor, error) {
+	ch := f.changes.Accounts[a.ID]
+	stamp := s.c.start.Format(time.RFC3339Nano)
+	if !incremental || prev == nil {
+		// A full read: it covers everything the log says until now.
+		cur, err := s.readAccount(ctx, a, prev, incremental, out)
+		if err != nil {
+			return nil, err
+		}
+		cur.ReconciledAt, cur.reconciledAt = stamp, s.c.start
+		return cur, nil
+	}
+	if s.reconcileDue(f, prev) {
+		cur, err := s.readAccount(ctx, a, prev, incremental, out)
+		if err != nil {
+			return nil, err
+		}
+		cur.ReconciledAt, cur.reconciledAt = stamp, s.c.start
+		if ch == nil {
+			return cur, nil
+		}
+		// The window diff only sees rows dated inside the window; the
+		// events name the others.
+		joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
+		gone, err := s.applyIDs(ctx, a, ch, map[string]struct{}{}, func(raw []byte, _ txKeys) error {
+			return out.Record(jsonrow.Row{Raw: raw, Fields: joins})
+		}, out)
+		if err != nil {
+			return nil, err
+		}
+		cur.Window = cur.Window.without(gone)
+		return cur, nil
+	}
+	if ch == nil {
+		return nil, nil // nothing happened: no request, the cursor stays
+	}
+
+	// The fast path: only what the events name.
+	newest := prev.createdAt
+	win := newWindowTracker()
+	prev.Window.each(func(day int32, uuid []byte, other string) {
+		if uuid != nil {
+			other = string(uuid)
+		}
+		win.add(other, string(appendDay(nil, day)))
+	})
+	win.raise(s.windowFrom(newest).Format(time.DateOnly))
+	seen := map[string]struct{}{}
+	joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
+	emit := func(raw []byte, k txKeys) error {
+		if _, dup := seen[k.ID]; dup {
+			return nil
+		}
+		seen[k.ID] = struct{}{}
+		if t, err := time.Parse(time.RFC3339Nano, k.CreatedAt); err == nil {
+			if t.After(s.c.start) { // clock skew must not push the cursor past unread rows
+				t = s.c.start
+			}
+			if t.After(newest) {
+				newest = t
+				win.raise(s.windowFrom(newest).Format(time.DateOnly))
+			}
+		}
+		win.add(k.ID, k.Date)
+		return out.Record(jsonrow.Row{Raw: raw, Fields: joins})
+	}
+	if ch.Created {
+		q := url.Values{"accountId": {a.ID}, "createdAtFrom": {prev.createdAt.Add(-createdAtOverlap).Format(pluggyTimeLayout)}}
+		if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
+			return nil, err
+		}
+	}
+	gone, err := s.applyIDs(ctx, a, ch, seen, emit, out)
+	if err != nil {
+		return nil, err
+	}
+	cur := &accountCursor{
+		CreatedAt: newest.UTC().Format(pluggyTimeLayout), SyncedAt: stamp, createdAt: newest,
+		ReconciledAt: prev.ReconciledAt, reconciledAt: prev.reconciledAt,
+	}
+	cur.Window = win.window(s.windowFrom(newest).Format(time.DateOnly)).without(gone)
+	return cur, nil
+}
+
+// applyIDs looks up the ids the account's deleted and updated events list
+// (except those already in seen) and tombstones the ones Pluggy no longer
+// serves; it returns those. A deleted id Pluggy still serves is emitted
+// and logged: Pluggy protects against improper deletions during bank
+// outages, so a deletion is believed only once confirmed.
+func (s *transactionsStream) applyIDs(ctx context.Context, a accountRef, ch *webhook.AccountChanges, seen map[string]struct{}, emit func([]byte, txKeys) error, out source.Output) (map[string]struct{}, error) {
+	var ids []string
+	for _, id := range ch.IDs() {
+		if _, ok := seen[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	track := func(raw []byte, k txKeys) error {
+		if err := emit(raw, k); err != nil {
+			return err
+		}
+		seen[k.ID] = struct{}{}
+		return nil
+	}
+	if err := s.reportVanished(ctx, a, ids, seen, track, out); err != nil {
+		return nil, fmt.Errorf("applying webhook events: %w", err)
+	}
+	gone := map[string]struct{}{}
+	var kept []string
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			gone[id] = struct{}{}
+		}
+	}
+	for _, id := range ch.Deleted {
+		if _, ok := seen[id]; ok {
+			kept = append(kept, id)
+		}
+	}
+	if len(kept) > 0 {
+		out.Log(protocol.LevelWarn, fmt.Sprintf("account %s: Pluggy announced %d deletion(s) it still serves the rows of (%s); emitted them as records, not tombstones", a.ID, len(kept), shortList(kept)))
+	}
+	return gone, nil
+}
+
+func shortList(ids []string) string {
+	const show = 5
+	if len(ids) <= show {
+		return fmt.Sprint(ids)
+	}
+	return fmt.Sprintf("%v and %d more", ids[:show], len(ids)-show)
+}
+
+// without returns w less the ids in gone.
+func (w idWindow) without(gone map[string]struct{}) idWindow {
+	if len(gone) == 0 {
+		return w
+	}
+	out := idWindow{}
+	var ub [36]byte
+	for _, e := range w.uuids {
+		formatUUID(&ub, &e.id)
+		if _, ok := gone[string(ub[:])]; !ok {
+			out.uuids = append(out.uuids, e)
+		}
+	}
+	for _, e := range w.other {
+		if _, ok := gone[e.id]; !ok {
+			out.other = append(out.other, e)
+		}
+	}
+	out.uuids, out.other = slices.Clip(out.uuids), slices.Clip(out.other)
+	return out
+}

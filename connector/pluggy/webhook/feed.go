@@ -1,0 +1,131 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/eventlog"
+)
+
+// Changes is what the log says happened since a position, folded per
+// account: the read path needs the set of ids, not the sequence of events
+// (a row updated then deleted is looked up once, and the look-up says which).
+type Changes struct {
+	// Accounts holds the accounts that any transactions/* event named.
+	Accounts map[string]*AccountChanges
+	// Items holds the items that any item/* event named.
+	Items map[string]bool
+	// Events is how many events were read; Ignored how many log lines were
+	// not events the connector knows (a newer receiver's, say).
+	Events, Ignored int
+	// End is the position after the last event read: the state's next
+	// log position once every change is applied.
+	End string
+	// Reset is set when the state's position is not in the log (the log
+	// was replaced): Changes then holds the whole log, and what happened
+	// before it is unknown.
+	Reset bool
+}
+
+// AccountChanges is one account's changes.
+type AccountChanges struct {
+	ItemID string
+	// Deleted and Updated are the ids transactions/deleted and
+	// transactions/updated listed, each once, in log order.
+	Deleted, Updated []string
+	// Created is set by transactions/created: the account has new rows.
+	Created bool
+	// CreatedAtFrom is the oldest transactionsCreatedAtFrom seen.
+	CreatedAtFrom time.Time
+
+	deleted, updated map[string]bool
+}
+
+// IDs returns Deleted and Updated together, each id once.
+func (a *AccountChanges) IDs() []string {
+	out := slices.Clone(a.Deleted)
+	for _, id := range a.Updated {
+		if !a.deleted[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// IsURL reports whether a log location is a URL (a PostgreSQL log, not
+// supported yet) rather than a directory.
+func IsURL(s string) bool { return strings.Contains(s, "://") }
+
+// ReadChanges reads the log at dir from position from ("" for the start)
+// to its current end.
+func ReadChanges(dir, from string) (*Changes, error) {
+	pos, err := eventlog.ParsePosition(from)
+	if err != nil {
+		return nil, fmt.Errorf("the state's log_position: %w", err)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("webhook_log %s is not a directory: start the receiver (source-pluggy webhook serve --log %s) or fix the path", dir, dir)
+	}
+	ch := &Changes{Accounts: map[string]*AccountChanges{}, Items: map[string]bool{}}
+	end, err := eventlog.Read(dir, pos, ch.add)
+	if errors.Is(err, eventlog.ErrPositionGone) {
+		ch = &Changes{Accounts: map[string]*AccountChanges{}, Items: map[string]bool{}, Reset: true}
+		end, err = eventlog.Read(dir, eventlog.Position{}, ch.add)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading webhook_log %s: %w", dir, err)
+	}
+	ch.End = end.String()
+	return ch, nil
+}
+
+func (ch *Changes) add(_ eventlog.Position, line []byte) error {
+	var r record
+	if json.Unmarshal(line, &r) != nil {
+		ch.Ignored++
+		return nil
+	}
+	ev, err := Parse(r.Payload)
+	if err != nil {
+		ch.Ignored++
+		return nil
+	}
+	ch.Events++
+	if strings.HasPrefix(ev.Event, "item/") {
+		ch.Items[ev.ItemID] = true
+		return nil
+	}
+	a := ch.Accounts[ev.AccountID]
+	if a == nil {
+		a = &AccountChanges{ItemID: ev.ItemID, deleted: map[string]bool{}, updated: map[string]bool{}}
+		ch.Accounts[ev.AccountID] = a
+	}
+	switch ev.Event {
+	case TransactionsDeleted:
+		a.Deleted = appendNew(a.Deleted, a.deleted, ev.TransactionIDs)
+	case TransactionsUpdated:
+		a.Updated = appendNew(a.Updated, a.updated, ev.TransactionIDs)
+	case TransactionsCreated:
+		a.Created = true
+		if t, err := time.Parse(time.RFC3339Nano, ev.CreatedAtFrom); err == nil && (a.CreatedAtFrom.IsZero() || t.Before(a.CreatedAtFrom)) {
+			a.CreatedAtFrom = t.UTC()
+		}
+	}
+	return nil
+}
+
+func appendNew(dst []string, seen map[string]bool, ids []string) []string {
+	for _, id := range ids {
+		id = strings.ToLower(id)
+		if !seen[id] {
+			seen[id] = true
+			dst = append(dst, id)
+		}
+	}
+	return dst
+}
