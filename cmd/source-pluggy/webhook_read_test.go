@@ -275,3 +275,47 @@ func TestWebhookLogBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestWebhookLogCallBudget measures the requests of an unchanged
+// incremental transactions run, with and without webhook_log, on the demo
+// data set (2 items, 3 accounts each) and at 100 accounts (20 items of 5).
+// With the log: at most 1 auth + 2 per item, and 0 per account; without:
+// 2 more per account. The figures are in docs/webhooks.md.
+func TestWebhookLogCallBudget(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    fake.Options
+	}{
+		{"demo data set", fake.Options{Items: 2, TransactionsPerAccount: 120}},
+		{"100 accounts", fake.Options{Items: 20, AccountsPerItem: 5, TransactionsPerAccount: 30}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, _ := hookEnv(t, c.o)
+			items, accounts := len(e.fake.ItemIDs()), 0
+			for _, item := range e.fake.ItemIDs() {
+				accounts += len(e.fake.AccountIDs(item))
+			}
+			cat := e.catalog(true, "transactions")
+			state := e.read(cat).StateFile(t)
+			// One reconciled run first, so the measured run is a steady one.
+			state = e.read(cat, "--state", state).StateFile(t)
+			e.fake.ResetStats()
+			e.read(cat, "--state", state)
+			with := e.fake.Stats()
+			e.fake.ResetStats()
+			logDir := e.cfg["webhook_log"]
+			delete(e.cfg, "webhook_log")
+			e.read(cat, "--state", state)
+			e.cfg["webhook_log"] = logDir
+			without := e.fake.Stats()
+			t.Logf("%s (%d items, %d accounts), unchanged incremental run: with webhook_log %d requests %v; without %d requests %v",
+				c.name, items, accounts, with.Total, with.ByRoute, without.Total, without.ByRoute)
+			if with.ByRoute["GET /v2/transactions"] != 0 || with.ByRoute["POST /auth"] > 1 || with.Total > 1+2*items {
+				t.Errorf("with webhook_log: %d requests %v; budget 1 auth + 2 per item = %d, 0 per account", with.Total, with.ByRoute, 1+2*items)
+			}
+			if without.ByRoute["GET /v2/transactions"] < 2*accounts {
+				t.Errorf("without webhook_log the run read transactions %d times for %d accounts: the comparison is wrong", without.ByRoute["GET /v2/transactions"], accounts)
+			}
+		})
+	}
+}
