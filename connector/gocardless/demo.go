@@ -124,7 +124,8 @@ func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
 	}
 	fmt.Fprintln(d.Stdout, "\n   What the third sync caught:")
 	d.Expect("new rows of "+short(spent)+" after the reset", added[spent], got)
-	fmt.Fprintf(d.Stdout, "\nNext: `source-gocardless discover --config %s`, or point the config at %s with your own secret id and key.\n", d.Path("config.json"), DefaultBaseURL)
+	fmt.Fprintf(d.Stdout, "\nNext: `source-gocardless discover --config %s`, or point the config at %s with your own secret id and key\n"+
+		"and link your bank in the browser: `source-gocardless connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).\n", d.Path("config.json"), DefaultBaseURL)
 	return nil
 }
 

@@ -172,7 +172,7 @@ func (c *conn) requisition(ctx context.Context, id string) (*requisitionInfo, er
 // relinkError is the config error of a requisition that cannot be read
 // until the end user links the bank again.
 func relinkError(reqID, why string) error {
-	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: create a new requisition (and end-user agreement) in GoCardless, let the account holder give consent, and put the new requisition's id in config.requisition_ids in place of %s", reqID, why, reqID)
+	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless connect --config CONFIG --reconnect %s --state STATE --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, reqID, reqID)
 }
 
 // usable returns why a requisition cannot be read now, or nil: its status

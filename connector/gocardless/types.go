@@ -131,6 +131,12 @@ type institution struct {
 	// Read as raw JSON: a field no SDK types must not break the decode
 	// that brings transaction_total_days.
 	SeparateContinuousHistoryConsent json.RawMessage `json:"separate_continuous_history_consent"`
+	// The fields below are what connect needs to pick a bank and shape
+	// its end-user agreement.
+	Name               string          `json:"name"`
+	BIC                string          `json:"bic"`
+	Countries          []string        `json:"countries"`
+	MaxAccessValidDays json.RawMessage `json:"max_access_valid_for_days"`
 }
 
 // separateHistory reads separate_continuous_history_consent: true or "true".
@@ -139,8 +145,13 @@ func (in institution) separateHistory() bool {
 }
 
 // totalDays parses transaction_total_days, a string ("540") or a number.
-func (in institution) totalDays() (int, bool) {
-	s := strings.Trim(strings.TrimSpace(string(in.TransactionTotalDays)), `"`)
+func (in institution) totalDays() (int, bool) { return dayCount(in.TransactionTotalDays) }
+
+// accessDays parses max_access_valid_for_days, a string or a number.
+func (in institution) accessDays() (int, bool) { return dayCount(in.MaxAccessValidDays) }
+
+func dayCount(raw json.RawMessage) (int, bool) {
+	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
 	n, err := strconv.Atoi(s)
 	return n, err == nil && n > 0
 }

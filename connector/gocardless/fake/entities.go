@@ -20,7 +20,8 @@ type institution struct {
 	SupportedFeatures    []string `json:"supported_features"`
 	Identification       []string `json:"identification_codes"`
 	// SeparateContinuousHistoryConsent is set per server, from
-	// Options.SeparateHistoryConsent.
+	// Options.SeparateHistoryConsent, and always for the extra institutions
+	// (LHV) that connect can link.
 	SeparateContinuousHistoryConsent bool `json:"separate_continuous_history_consent"`
 
 	country    string // IBAN country of its accounts
@@ -57,7 +58,7 @@ func newInstitution(id, name, bic string, days int, country, bankCode string, bb
 }
 
 func findInstitution(id string) (institution, bool) {
-	for _, in := range institutions {
+	for _, in := range append(institutions[:len(institutions):len(institutions)], extraInstitutions...) {
 		if in.ID == id {
 			return in, true
 		}
@@ -89,6 +90,10 @@ type requisition struct {
 	RedirectImmediate bool     `json:"redirect_immediate"`
 
 	expiredAt string // set by ExpireRequisition, quoted in the 401 detail
+	// linked marks a requisition made through POST /requisitions/.
+	linked bool
+	// pendingPolls is how many more GETs read GA before LN after consent.
+	pendingPolls int
 }
 
 // agreement is the wire shape of GET /agreements/enduser/{id}/. Unlike the
@@ -129,6 +134,7 @@ type accountMeta struct {
 	InstitutionID string `json:"institution_id"`
 	Status        string `json:"status"`
 	OwnerName     string `json:"owner_name"`
+	Name          string `json:"name,omitempty"`
 }
 
 // Account statuses as GET /accounts/{id}/ reports them.

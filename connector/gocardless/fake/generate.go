@@ -139,6 +139,7 @@ func (s *Server) buildAccount(index int, req *requisition, inst institution, cre
 		OwnerName:     owner,
 	}
 	a.details = a.buildDetails(r, owner)
+	a.meta.Name = a.details.Name
 	a.generateBooked(anchor, s.opts.TransactionsPerAccount)
 	a.pending = a.generatePending(anchor)
 	s.accounts[a.meta.ID] = a

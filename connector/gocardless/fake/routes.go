@@ -18,6 +18,9 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, RouteInstitution, true, groupInstitutions, s.handleInstitution)
 	s.route(mux, RouteAgreement, true, groupAgreements, s.handleAgreement)
 	s.route(mux, RouteReconfirm, true, groupAgreements, s.handleReconfirmation)
+	s.route(mux, RouteCreateAgreement, true, groupAgreements, s.handleCreateAgreement)
+	s.route(mux, RouteCreateRequisition, true, groupRequisitions, s.handleCreateRequisition)
+	s.route(mux, RouteConsent, false, groupNone, s.handleConsent)
 	s.route(mux, RouteRequisitions, true, groupRequisitions, s.handleRequisitions)
 	s.route(mux, RouteRequisition, true, groupRequisitions, s.handleRequisition)
 	s.route(mux, RouteAccount, true, groupAccounts, s.handleAccount)
@@ -102,9 +105,9 @@ func baseURL(r *http.Request) string {
 func (s *Server) handleInstitutions(w http.ResponseWriter, r *http.Request) {
 	country := strings.ToUpper(r.URL.Query().Get("country"))
 	out := []institution{}
-	for _, in := range institutions {
+	for _, in := range append(institutions[:len(institutions):len(institutions)], extraInstitutions...) {
 		if country == "" || in.country == country {
-			in.SeparateContinuousHistoryConsent = s.opts.SeparateHistoryConsent
+			in.SeparateContinuousHistoryConsent = in.SeparateContinuousHistoryConsent || s.opts.SeparateHistoryConsent
 			out = append(out, in)
 		}
 	}
@@ -117,7 +120,7 @@ func (s *Server) handleInstitution(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotFound())
 		return
 	}
-	in.SeparateContinuousHistoryConsent = s.opts.SeparateHistoryConsent
+	in.SeparateContinuousHistoryConsent = in.SeparateContinuousHistoryConsent || s.opts.SeparateHistoryConsent
 	writeJSON(w, http.StatusOK, in)
 }
 
@@ -144,6 +147,11 @@ func (s *Server) handleReconfirmation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRequisition(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if rq, ok := s.requisitions[r.PathValue("id")]; ok {
+		rq.advance()
+	}
+	s.mu.Unlock()
 	serveByID(s, w, r, s.requisitions)
 }
 

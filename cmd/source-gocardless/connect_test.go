@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source/browsertest"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// These tests run `source-gocardless connect` against the fake GoCardless
+// API and drive the fake bank's consent page in a real headless Chromium:
+// agreement, requisition, consent, the redirect to the command's loopback
+// callback with ?ref=, the requisition turning LN, --write and --reconnect.
+
+type connectResult struct {
+	RequisitionID string `json:"requisition_id"`
+	Status        string `json:"status"`
+	InstitutionID string `json:"institution_id"`
+	Accounts      []struct {
+		ID, IBAN, Name string
+	} `json:"accounts"`
+	Reconnect *struct {
+		Replaces string `json:"replaces"`
+		Mapping  []struct {
+			Old, New, By string
+		} `json:"mapping"`
+		UnmatchedOld []string `json:"unmatched_old"`
+		UnmatchedNew []string `json:"unmatched_new"`
+	} `json:"reconnect"`
+}
+
+func (e *env) configFile() string {
+	p := e.config(nil)
+	st.Must(e.t, os.Chmod(p, 0o600), "chmod")
+	return p
+}
+
+func (e *env) noSecretsIn(where, text string) {
+	e.t.Helper()
+	for _, s := range append(e.fake.Tokens(), e.fake.SecretKey(), e.fake.SecretID()) {
+		if strings.Contains(text, s) {
+			e.t.Errorf("%s contains a secret (%.12s…)", where, s)
+		}
+	}
+}
+
+// link runs connect with args, approves (or refuses) in the browser after
+// prepare, and returns the process once it ended.
+func (e *env) link(b *browsertest.Browser, prepare func(), button string, args ...string) *st.Process {
+	e.t.Helper()
+	p := st.Start(e.t, e.bin, append([]string{"connect", "--no-open"}, args...)...)
+	b.Navigate(p.WaitLine(st.OpenURL)[1])
+	b.WaitVisible("#approve")
+	e.noSecretsIn("the consent page", b.HTML())
+	if prepare != nil {
+		prepare()
+	}
+	b.Click(button)
+	b.WaitVisible("#result")
+	p.Wait()
+	return p
+}
+
+func parseResult(t *testing.T, p *st.Process) connectResult {
+	t.Helper()
+	out, _ := p.Wait()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var r connectResult
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &r) != nil {
+		t.Fatalf("stdout must be one JSON line, got %q\nstderr: %s", out, p.Stderr())
+	}
+	return r
+}
+
+func TestConnectLinkBankInBrowser(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	cfg := e.configFile()
+	before := e.fake.RequisitionIDs()
+	b := browsertest.New(t)
+
+	p := e.link(b, nil, "#approve", "--config", cfg, "--country", "ee", "--search", "lhv", "--write")
+	if _, code := p.Wait(); code != 0 {
+		t.Fatalf("connect exited %d: %s", code, p.Stderr())
+	}
+	if got := b.Text("#result"); !strings.Contains(got, "Bank linked") {
+		t.Errorf("callback page says %q", got)
+	}
+	r := parseResult(t, p)
+	if r.Status != "LN" || r.InstitutionID != "LHV_LHVBEE22" || !slices.Contains(e.fake.Linked(), r.RequisitionID) {
+		t.Fatalf("result %+v, want a linked LHV requisition", r)
+	}
+	if len(r.Accounts) != 2 {
+		t.Fatalf("accounts %+v, want the 2 the consent granted", r.Accounts)
+	}
+	for _, a := range r.Accounts {
+		if len(a.IBAN) < 8 || !strings.HasPrefix(a.IBAN, "****") || strings.Trim(a.IBAN[len(a.IBAN)-4:], "*") != a.IBAN[len(a.IBAN)-4:] || a.Name == "" {
+			t.Errorf("account %+v: want its IBAN masked but for the last 4, and its name", a)
+		}
+	}
+	// LHV has separate_continuous_history_consent: 90 days of history, not
+	// its 730; access for its maximum.
+	agr := e.fake.AgreementOf(r.RequisitionID)
+	if agr["max_historical_days"] != 90.0 || agr["access_valid_for_days"] != 90.0 || agr["institution_id"] != "LHV_LHVBEE22" {
+		t.Errorf("agreement %v, want 90 days of history and access at LHV", agr)
+	}
+
+	var written map[string]any
+	raw, _ := os.ReadFile(cfg)
+	st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+	ids, _ := written["requisition_ids"].([]any)
+	if len(ids) != len(before)+1 || ids[len(ids)-1] != r.RequisitionID || written["secret_key"] != e.fake.SecretKey() || written["start_date"] != "2000-01-01" {
+		t.Errorf("config after --write:\n%s", raw)
+	}
+	if info, _ := os.Stat(cfg); info.Mode().Perm() != 0o600 {
+		t.Errorf("--write changed the mode to %v", info.Mode().Perm())
+	}
+	for _, req := range b.Requests() {
+		hdr, _ := json.Marshal(req.Headers)
+		e.noSecretsIn("a browser request to "+req.URL, req.URL+string(hdr)+req.Body)
+	}
+	e.noSecretsIn("stderr", p.Stderr())
+	chk := st.Run(t, e.bin, "check", "--config", cfg)
+	st.ValidateProtocol(t, chk)
+	if cs := chk.OfType(protocol.TypeConnectionStatus); len(cs) != 1 || cs[0].ConnectionStatus.Status != protocol.StatusSucceeded {
+		t.Errorf("check of the written config: %s", chk.Stdout)
+	}
+}
+
+// TestConnectReconnect replaces an expired requisition: the new accounts
+// are matched to the old by IBAN, each matched account's state moves to
+// its new id, and the next read continues from there instead of reading
+// the whole history again. An account the user did not grant again, and a
+// new one, are reported and not guessed.
+func TestConnectReconnect(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 60})
+	old := e.fake.RequisitionIDs()[0]
+	oldAccounts := e.fake.AccountIDs(old)
+	cfg := e.configFile()
+	first := e.run(e.catalog(true, "accounts", "transactions"), nil)
+	if first.Code != 0 {
+		t.Fatalf("first read exited %d", first.Code)
+	}
+	fullRead := 0
+	for _, raw := range first.Records()["transactions"] {
+		if strings.Contains(string(raw), oldAccounts[0]) {
+			fullRead++
+		}
+	}
+	state := first.StateFile(t)
+	e.fake.ExpireRequisition(old)
+
+	b := browsertest.New(t)
+	p := e.link(b, func() {
+		b.Click("#account-1")   // the user does not grant the second account again
+		b.Click("#new-account") // and grants a new one
+	}, "#approve", "--config", cfg, "--reconnect", old, "--state", state, "--write")
+	if _, code := p.Wait(); code != 0 {
+		t.Fatalf("connect --reconnect exited %d: %s", code, p.Stderr())
+	}
+	r := parseResult(t, p)
+	out, _ := p.Wait()
+	t.Logf("stdout: %s\nstderr: %s", out, p.Stderr())
+	rc := r.Reconnect
+	if rc == nil || rc.Replaces != old || len(rc.Mapping) != 1 || rc.Mapping[0].Old != oldAccounts[0] || rc.Mapping[0].By != "iban" {
+		t.Fatalf("reconnect %+v, want %s mapped by IBAN", rc, oldAccounts[0])
+	}
+	newAccount := rc.Mapping[0].New
+	if !slices.Equal(rc.UnmatchedOld, []string{oldAccounts[1]}) || len(rc.UnmatchedNew) != 1 {
+		t.Errorf("unmatched old %v (want %s), new %v (want the new account)", rc.UnmatchedOld, oldAccounts[1], rc.UnmatchedNew)
+	}
+	if !p.StderrHas(oldAccounts[1]) {
+		t.Errorf("the unmatched old account is not reported on stderr:\n%s", p.Stderr())
+	}
+
+	var written map[string]any
+	raw, _ := os.ReadFile(cfg)
+	st.Must(t, json.Unmarshal(raw, &written), "config")
+	if ids, _ := written["requisition_ids"].([]any); len(ids) != 1 || ids[0] != r.RequisitionID {
+		t.Errorf("requisition_ids after --reconnect --write: %v, want [%s]", written["requisition_ids"], r.RequisitionID)
+	}
+	stRaw, _ := os.ReadFile(state)
+	if !strings.Contains(string(stRaw), newAccount) || strings.Contains(string(stRaw), `"`+oldAccounts[0]+`"`) || !strings.Contains(string(stRaw), oldAccounts[1]) {
+		t.Errorf("state after --reconnect: want %s's entries moved to %s and %s's kept:\n%.2000s", oldAccounts[0], newAccount, oldAccounts[1], stRaw)
+	}
+
+	// The next read continues the matched account from its carried state.
+	e.cfg["requisition_ids"] = []string{r.RequisitionID}
+	next := e.run(e.catalog(true, "accounts", "transactions"), nil, "--state", state)
+	if next.Code != 0 {
+		t.Fatalf("read after reconnect exited %d: %v", next.Code, next.ErrorTraces())
+	}
+	continued := 0
+	for _, raw := range next.Records()["transactions"] {
+		if strings.Contains(string(raw), newAccount) {
+			continued++
+		}
+	}
+	if continued >= fullRead || fullRead == 0 {
+		t.Errorf("after reconnect the matched account read %d rows, the first full read %d: its state was not carried over", continued, fullRead)
+	}
+}
+
+func TestConnectConsentRefused(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	cfg := e.configFile()
+	orig, _ := os.ReadFile(cfg)
+	b := browsertest.New(t)
+	p := e.link(b, nil, "#refuse", "--config", cfg, "--institution", "ING_INGDDEFF", "--write")
+	if _, code := p.Wait(); code != 1 || !p.StderrHas("UserCancelledSession") {
+		t.Errorf("a refused consent: exit %d, stderr:\n%s", code, p.Stderr())
+	}
+	if now, _ := os.ReadFile(cfg); string(now) != string(orig) {
+		t.Errorf("the config changed after a refused consent:\n%s", now)
+	}
+}
+
+func TestConnectGoCardlessBadInput(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	cfg := e.configFile()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	st.Must(t, err, "listen")
+	defer busy.Close()
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no credentials", []string{"--config", e.config(map[string]any{"secret_key": nil}), "--country", "DE", "--search", "ing"}, 1, "secret_key"},
+		{"no requisitions yet", []string{"--config", e.config(map[string]any{"requisition_ids": nil, "secret_key": "wrong"}), "--country", "DE", "--search", "ing"}, 1, "secret_id/secret_key"},
+		{"unknown country", []string{"--config", cfg, "--country", "ZZ", "--search", "x"}, 1, "--country ZZ"},
+		{"bad country", []string{"--config", cfg, "--country", "Germany"}, 2, "--country"},
+		{"no match", []string{"--config", cfg, "--country", "DE", "--search", "nosuchbank"}, 1, `--search "nosuchbank"`},
+		{"list", []string{"--config", cfg, "--country", "DE"}, 2, "ING_INGDDEFF"},
+		{"unknown institution", []string{"--config", cfg, "--institution", "NOPE_XXXX"}, 1, "--institution NOPE_XXXX"},
+		{"wrong country", []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--country", "GB"}, 1, "not --country GB"},
+		{"no bank", []string{"--config", cfg}, 2, "--country"},
+		{"unknown requisition", []string{"--config", cfg, "--reconnect", "00000000-0000-4000-8000-000000000000"}, 1, "--reconnect 00000000-0000-4000-8000-000000000000: no such requisition"},
+		{"state without reconnect", []string{"--config", cfg, "--country", "DE", "--state", "x.json"}, 2, "--state"},
+		{"port in use", []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--listen", busy.Addr().String()}, 2, "in use"},
+		{"timeout", []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--timeout", "1s"}, 1, "--timeout"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, code := st.Exec(t, e.bin, append([]string{"connect", "--no-open"}, c.args...)...)
+			t.Logf("stderr: %s", stderr)
+			if code != c.code || !strings.Contains(string(stderr), c.stderr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, c.code, c.stderr)
+			}
+			e.noSecretsIn("stderr", string(stderr))
+		})
+	}
+}

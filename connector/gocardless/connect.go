@@ -1,0 +1,669 @@
+package gocardless
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/source-pluggy/source-pluggy/connector/connect"
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// ConnectCommand is `source-gocardless connect`: it picks an institution,
+// creates an end-user agreement with the institution's own limits and a
+// requisition whose redirect is a loopback callback bound to this run,
+// sends the user to the bank's consent page, waits for the redirect, polls
+// the requisition until it is linked (LN), prints it with its accounts and,
+// with --write, adds it to requisition_ids. With --reconnect it replaces an
+// expired requisition and maps the new account ids to the old ones.
+func ConnectCommand(r *source.Runner) source.Command {
+	var o connectOptions
+	return connect.Command(r, "link a bank through GoCardless's consent flow in your browser; print (or --write) the requisition id", "requisition_ids",
+		func(fs *pflag.FlagSet) {
+			fs.StringVar(&o.country, "country", "", "the bank's country, an ISO 3166 two-letter code (e.g. DE, GB)")
+			fs.StringVar(&o.institution, "institution", "", "the GoCardless institution id (e.g. ING_INGDDEFF)")
+			fs.StringVar(&o.search, "search", "", "pick the institution of --country whose name, id or BIC contains this text")
+			fs.StringVar(&o.reconnect, "reconnect", "", "replace this (expired) requisition: same bank by default; new accounts are matched to its old ones")
+			fs.StringVar(&o.state, "state", "", "with --reconnect: the state file of your reads; --write moves each matched account's state to its new id")
+		},
+		func(ctx context.Context, s *connect.Session) error { return linkBank(ctx, s, o) })
+}
+
+type connectOptions struct {
+	country, institution, search, reconnect, state string
+}
+
+// ConnectResult is the line `connect` prints on stdout.
+type ConnectResult struct {
+	RequisitionID string           `json:"requisition_id"`
+	Status        string           `json:"status"`
+	InstitutionID string           `json:"institution_id"`
+	Accounts      []ConnectAccount `json:"accounts"`
+	// Reconnect is set with --reconnect.
+	Reconnect *Reconnect `json:"reconnect,omitempty"`
+}
+
+// ConnectAccount is one linked account, its IBAN masked but for the last 4.
+type ConnectAccount struct {
+	ID   string `json:"id"`
+	IBAN string `json:"iban,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// Reconnect says which new account continues which old one.
+type Reconnect struct {
+	Replaces string         `json:"replaces"`
+	Mapping  []AccountMatch `json:"mapping"`
+	// UnmatchedOld are old accounts no new account matched (their history
+	// stops); UnmatchedNew are new accounts that start a history.
+	UnmatchedOld []string `json:"unmatched_old"`
+	UnmatchedNew []string `json:"unmatched_new"`
+}
+
+// AccountMatch is one old account and the new one that continues it.
+type AccountMatch struct {
+	Old string `json:"old"`
+	New string `json:"new"`
+	// By is what matched them: "iban", "iban+currency" or "masked_pan+currency".
+	By string `json:"by"`
+}
+
+var (
+	uuidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	countryRE = regexp.MustCompile(`^[A-Za-z]{2}$`)
+)
+
+// pollInterval is the pause between two looks at a requisition being
+// linked (GET /requisitions/ allows 300 a minute).
+var pollInterval = time.Second
+
+func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
+	switch {
+	case o.country != "" && !countryRE.MatchString(o.country):
+		return connect.Usagef("--country %q is not a two-letter country code (ISO 3166, e.g. DE)", o.country)
+	case o.institution != "" && o.search != "":
+		return connect.Usagef("--institution and --search exclude each other: --search finds the institution id")
+	case o.reconnect != "" && !uuidRE.MatchString(o.reconnect):
+		return connect.Usagef("--reconnect %q is not a requisition id (a UUID); copy it from config.requisition_ids", o.reconnect)
+	case o.state != "" && o.reconnect == "":
+		return connect.Usagef("--state is only for --reconnect (it moves the old accounts' state to the new ids)")
+	case o.reconnect == "" && o.country == "" && o.institution == "":
+		return connect.Usagef("say which bank: --country CC with --search TEXT or --institution ID (list a country's banks with --country CC alone)")
+	}
+	src, err := Source{}.Open(ctx, s.Config, source.Env{Secrets: s.Secrets, Version: source.Version})
+	if err != nil {
+		return err
+	}
+	c := src.(*conn)
+	c.client.http.MaxRetries = 1 // interactive: fail fast
+	c.client.http.BaseBackoff = 200 * time.Millisecond
+
+	var old *requisitionInfo
+	if o.reconnect != "" {
+		if old, err = c.fetchRequisition(ctx, strings.ToLower(o.reconnect)); err != nil {
+			if isStatus(err, http.StatusNotFound) {
+				return source.ConfigErrorf("--reconnect %s: no such requisition for this secret_id; copy the id from config.requisition_ids", o.reconnect)
+			}
+			return c.unreachable(c.client.wrap("requisition "+o.reconnect, err))
+		}
+		if o.institution == "" && o.search == "" {
+			o.institution = old.InstitutionID
+		}
+	}
+	in, err := c.pickInstitution(ctx, o)
+	if err != nil {
+		return c.unreachable(err)
+	}
+	oldAccounts, err := c.oldAccounts(ctx, old, o.state)
+	if err != nil {
+		return err
+	}
+
+	agr, err := c.createAgreement(ctx, in)
+	if err != nil {
+		return err
+	}
+	srv, err := s.Serve()
+	if err != nil {
+		return err
+	}
+	ref := connect.Token() // binds the callback to this requisition
+	done := make(chan error, 1)
+	srv.Handle("GET /callback", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("ref") != ref {
+			http.Error(w, "this callback is not for this run", http.StatusBadRequest)
+			return
+		}
+		var outcome error
+		msg := "Bank linked. You can close this tab and go back to the terminal."
+		if e := q.Get("error"); e != "" {
+			outcome = fmt.Errorf("the bank consent ended with %s: %s; nothing was written", e, orNone(q.Get("details")))
+			msg = "The bank consent did not complete (" + e + "). Go back to the terminal."
+		}
+		select {
+		case done <- outcome:
+		default:
+		}
+		connect.HTML(w, `<!doctype html><meta charset="utf-8"><title>source-gocardless</title><p id="result">`+html.EscapeString(msg)+`</p>`)
+	})
+	rq, err := c.createRequisition(ctx, in.ID, agr, srv.URL("/callback"), ref)
+	if err != nil {
+		return err
+	}
+	s.Logf("Created requisition %s for %s (%s); agreement %s", rq.ID, in.Name, in.ID, agr)
+	s.Show(rq.Link, "to give consent at "+in.Name)
+
+	if err, werr := connect.Wait(ctx, done, "the bank's redirect after consent"); werr != nil {
+		return fmt.Errorf("requisition %s: %w", rq.ID, werr)
+	} else if err != nil {
+		return err
+	}
+	linked, err := c.waitLinked(ctx, rq.ID)
+	if err != nil {
+		return err
+	}
+	accounts, err := c.newAccounts(ctx, linked)
+	if err != nil {
+		return err
+	}
+	res := ConnectResult{RequisitionID: linked.ID, Status: linked.Status, InstitutionID: linked.InstitutionID}
+	for _, a := range accounts {
+		res.Accounts = append(res.Accounts, ConnectAccount{ID: a.ID, IBAN: maskIBAN(a.IBAN), Name: a.Name})
+	}
+	if old != nil {
+		if needKeys(oldAccounts, accounts) {
+			c.addDetails(ctx, linked.ID, accounts)
+		}
+		res.Reconnect = match(old.ID, oldAccounts, accounts)
+		for _, m := range res.Reconnect.Mapping {
+			s.Logf("Account %s continues as %s (matched by %s)", m.Old, m.New, m.By)
+		}
+		for _, u := range res.Reconnect.UnmatchedOld {
+			s.Logf("Old account %s matches no new account (by IBAN, or masked PAN and currency): its history stops there; it was not guessed", u)
+		}
+	}
+	if s.Write {
+		if err := c.write(s, o, old, &res); err != nil {
+			_ = s.Result(res)
+			return fmt.Errorf("requisition %s is linked, but %w", res.RequisitionID, err)
+		}
+	}
+	return s.Result(res)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no details)"
+	}
+	return s
+}
+
+// pickInstitution resolves --institution, or --search within --country.
+func (c *conn) pickInstitution(ctx context.Context, o connectOptions) (institution, error) {
+	if o.institution != "" {
+		var in institution
+		_, err := c.client.getJSON(ctx, "GET /institutions/{id}/", "/institutions/"+url.PathEscape(o.institution)+"/", &in)
+		if err != nil {
+			if isStatus(err, http.StatusNotFound) {
+				return in, source.ConfigErrorf("--institution %s is not a GoCardless institution id; find it with --country CC --search NAME", o.institution)
+			}
+			return in, c.client.wrap("institution "+o.institution, err)
+		}
+		if o.country != "" && len(in.Countries) > 0 && !slices.ContainsFunc(in.Countries, func(cc string) bool { return strings.EqualFold(cc, o.country) }) {
+			return in, source.ConfigErrorf("--institution %s serves %s, not --country %s", in.ID, strings.Join(in.Countries, ", "), strings.ToUpper(o.country))
+		}
+		return in, nil
+	}
+	country := strings.ToUpper(o.country)
+	var all []institution
+	q := url.Values{"country": {country}}
+	_, err := c.client.get(ctx, "GET /institutions/", "/institutions/", q, func(b []byte) error { return json.Unmarshal(b, &all) })
+	if err != nil {
+		return institution{}, c.client.wrap("institutions of "+country, err)
+	}
+	if len(all) == 0 {
+		return institution{}, source.ConfigErrorf("--country %s: GoCardless lists no institution there; use the two-letter code of a country it serves (e.g. DE, GB, FR)", country)
+	}
+	if o.search == "" {
+		return institution{}, connect.Usagef("pick a bank of %s with --institution ID or --search TEXT; they are:\n%s", country, listInstitutions(all))
+	}
+	needle := strings.ToLower(o.search)
+	var hits []institution
+	for _, in := range all {
+		if strings.EqualFold(in.ID, o.search) || strings.EqualFold(in.Name, o.search) {
+			return in, nil // an exact id or name wins over substrings
+		}
+		if strings.Contains(strings.ToLower(in.Name), needle) || strings.Contains(strings.ToLower(in.ID), needle) || strings.Contains(strings.ToLower(in.BIC), needle) {
+			hits = append(hits, in)
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return institution{}, source.ConfigErrorf("--search %q matches no institution in %s; run with --country %s alone to list them", o.search, country, country)
+	case 1:
+		return hits[0], nil
+	}
+	return institution{}, connect.Usagef("--search %q matches %d institutions in %s; pick one with --institution ID:\n%s", o.search, len(hits), country, listInstitutions(hits))
+}
+
+func listInstitutions(ins []institution) string {
+	const most = 60
+	var b strings.Builder
+	for i, in := range ins {
+		if i == most {
+			fmt.Fprintf(&b, "  … and %d more (narrow with --search)\n", len(ins)-most)
+			break
+		}
+		fmt.Fprintf(&b, "  %-32s %s\n", in.ID, in.Name)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// createAgreement makes an end-user agreement with the institution's own
+// limits: its whole history (transaction_total_days), except 90 days at
+// banks with separate_continuous_history_consent (more would freeze their
+// history after the first read), and its longest access.
+func (c *conn) createAgreement(ctx context.Context, in institution) (string, error) {
+	hist, ok := in.totalDays()
+	if !ok {
+		hist = DefaultStartDays
+	}
+	if in.separateHistory() {
+		hist = min(hist, 90)
+	}
+	access, ok := in.accessDays()
+	if !ok {
+		access = 90
+	}
+	body, _ := json.Marshal(map[string]any{
+		"institution_id": in.ID, "max_historical_days": hist, "access_valid_for_days": access,
+		"access_scope": []string{"balances", "details", "transactions"},
+	})
+	var agr struct {
+		ID string `json:"id"`
+	}
+	if err := c.client.post(ctx, "POST /agreements/enduser/", "/agreements/enduser/", body, &agr); err != nil {
+		return "", err
+	}
+	return agr.ID, nil
+}
+
+type newRequisition struct {
+	ID   string `json:"id"`
+	Link string `json:"link"`
+}
+
+func (c *conn) createRequisition(ctx context.Context, institutionID, agreement, redirect, ref string) (newRequisition, error) {
+	body, _ := json.Marshal(map[string]any{
+		"redirect": redirect, "institution_id": institutionID, "agreement": agreement, "reference": ref,
+	})
+	var rq newRequisition
+	if err := c.client.post(ctx, "POST /requisitions/", "/requisitions/", body, &rq); err != nil {
+		return rq, err
+	}
+	if rq.ID == "" || !strings.HasPrefix(rq.Link, "http") {
+		return rq, source.SystemErrorf("GoCardless created a requisition without an id or a link")
+	}
+	return rq, nil
+}
+
+// waitLinked polls the requisition until it is LN, or reports RJ, EX and
+// the other end states, and UA at the timeout.
+func (c *conn) waitLinked(ctx context.Context, id string) (*requisitionInfo, error) {
+	for {
+		r, err := c.fetchRequisition(ctx, id)
+		if err != nil {
+			return nil, c.client.wrap("requisition "+id, err)
+		}
+		switch r.Status {
+		case statusLinked:
+			return r, nil
+		case "RJ", "EX", "ER", "SU":
+			return nil, fmt.Errorf("requisition %s is %s (%s); nothing was written; run connect again", id, r.Status, statusText[r.Status])
+		}
+		t := time.NewTimer(pollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("requisition %s is still %s (%s); GoCardless says a bank can take long, so it may still link: check later with GET /requisitions/%s/, then add it to requisition_ids: %w", id, r.Status, statusText[r.Status], id, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// fetchRequisition is one GET /requisitions/{id}/, uncached (its status
+// changes while connect waits). A 404 comes back as the client's error.
+func (c *conn) fetchRequisition(ctx context.Context, id string) (*requisitionInfo, error) {
+	var raw json.RawMessage
+	if _, err := c.client.getJSON(ctx, "GET /requisitions/{id}/", "/requisitions/"+url.PathEscape(id)+"/", &raw); err != nil {
+		return nil, err
+	}
+	r := &requisitionInfo{raw: raw}
+	if err := json.Unmarshal(raw, &r.requisition); err != nil || r.ID == "" {
+		return nil, source.SystemErrorf("requisition %s: GoCardless answered with an object that is not a requisition", id)
+	}
+	return r, nil
+}
+
+// linkedAccount is what connect learns of an account: from its metadata
+// (no bank call), and from its details (one call of the account's daily
+// quota) only when matching needs them.
+type linkedAccount struct {
+	ID, IBAN, Name      string
+	Currency, MaskedPAN string
+}
+
+func (c *conn) newAccounts(ctx context.Context, r *requisitionInfo) ([]*linkedAccount, error) {
+	var out []*linkedAccount
+	for _, id := range r.Accounts {
+		a, err := c.accountKeys(ctx, r.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (c *conn) accountKeys(ctx context.Context, reqID, id string) (*linkedAccount, error) {
+	raw, err := c.accountMeta(ctx, accountRef{ID: id, RequisitionID: reqID})
+	if err != nil {
+		return nil, err
+	}
+	var m struct {
+		IBAN string `json:"iban"`
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(raw, &m)
+	return &linkedAccount{ID: id, IBAN: normIBAN(m.IBAN), Name: m.Name}, nil
+}
+
+// addDetails reads the details of the new accounts (IBAN, currency, masked
+// PAN). A failure leaves an account with what its metadata said.
+func (c *conn) addDetails(ctx context.Context, reqID string, accounts []*linkedAccount) {
+	for _, a := range accounts {
+		d, err := c.accountDetails(ctx, accountRef{ID: a.ID, RequisitionID: reqID})
+		if err == nil {
+			a.applyDetails(d)
+		}
+	}
+}
+
+func (a *linkedAccount) applyDetails(raw json.RawMessage) {
+	var d struct {
+		IBAN      string `json:"iban"`
+		Currency  string `json:"currency"`
+		MaskedPAN string `json:"maskedPan"`
+		Name      string `json:"name"`
+	}
+	if json.Unmarshal(raw, &d) != nil {
+		return
+	}
+	if a.IBAN == "" {
+		a.IBAN = normIBAN(d.IBAN)
+	}
+	a.Currency, a.MaskedPAN = strings.ToUpper(d.Currency), strings.ReplaceAll(d.MaskedPAN, " ", "")
+	if a.Name == "" {
+		a.Name = d.Name
+	}
+}
+
+// oldAccounts are the accounts of the requisition being replaced: their
+// metadata (served even after expiry, and no bank call) and, from the
+// accounts stream's state when --state is given, the details the last
+// reads cached. Their details are never fetched: an expired account's
+// failed calls count towards suspending it.
+func (c *conn) oldAccounts(ctx context.Context, old *requisitionInfo, statePath string) ([]*linkedAccount, error) {
+	if old == nil {
+		return nil, nil
+	}
+	var cached map[string]json.RawMessage
+	if statePath != "" {
+		states, err := readStateFile(statePath, c.Streams())
+		if err != nil {
+			return nil, err
+		}
+		if raw := states["accounts"]; raw != nil {
+			st, err := parseAccountsState(raw)
+			if err != nil {
+				return nil, source.AsConfigError(err, "--state "+statePath+" has an accounts state this connector did not write")
+			}
+			cached = map[string]json.RawMessage{}
+			for id, d := range st.Accounts {
+				cached[id] = d.Details
+			}
+		}
+	}
+	var out []*linkedAccount
+	for _, id := range old.Accounts {
+		a, err := c.accountKeys(ctx, old.ID, id)
+		if err != nil {
+			if source.FailureTypeOf(err) == protocol.ConfigError {
+				a = &linkedAccount{ID: id} // deleted: match by the cached details only
+			} else {
+				return nil, err
+			}
+		}
+		if d := cached[id]; len(d) > 0 {
+			a.applyDetails(d)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// needKeys says whether the new accounts' details are needed to match:
+// an old account without an IBAN, or an IBAN on more than one account on
+// either side (multi-currency pockets share one).
+func needKeys(old, new []*linkedAccount) bool {
+	for _, a := range old {
+		if a.IBAN == "" {
+			return true
+		}
+	}
+	return sharedIBAN(old) || sharedIBAN(new)
+}
+
+func sharedIBAN(accounts []*linkedAccount) bool {
+	seen := map[string]bool{}
+	for _, a := range accounts {
+		if a.IBAN != "" && seen[a.IBAN] {
+			return true
+		}
+		seen[a.IBAN] = true
+	}
+	return false
+}
+
+// match maps each old account to the one new account with its IBAN (and
+// currency when an IBAN is shared), else with its masked PAN and currency.
+// Anything ambiguous stays unmatched: a wrong match would merge two
+// accounts' histories.
+func match(oldReq string, old, new []*linkedAccount) *Reconnect {
+	rc := &Reconnect{Replaces: oldReq, Mapping: []AccountMatch{}, UnmatchedOld: []string{}, UnmatchedNew: []string{}}
+	pick := func(a *linkedAccount) (*linkedAccount, string) {
+		if a.IBAN != "" {
+			var c []*linkedAccount
+			for _, n := range new {
+				if n.IBAN == a.IBAN {
+					c = append(c, n)
+				}
+			}
+			if len(c) == 1 {
+				return c[0], "iban"
+			}
+			if len(c) > 1 && a.Currency != "" {
+				var cc []*linkedAccount
+				for _, n := range c {
+					if n.Currency == a.Currency {
+						cc = append(cc, n)
+					}
+				}
+				if len(cc) == 1 {
+					return cc[0], "iban+currency"
+				}
+			}
+		}
+		if a.MaskedPAN != "" && a.Currency != "" {
+			var c []*linkedAccount
+			for _, n := range new {
+				if n.MaskedPAN == a.MaskedPAN && n.Currency == a.Currency {
+					c = append(c, n)
+				}
+			}
+			if len(c) == 1 {
+				return c[0], "masked_pan+currency"
+			}
+		}
+		return nil, ""
+	}
+	claims := map[*linkedAccount][]AccountMatch{}
+	for _, a := range old {
+		if n, by := pick(a); n != nil {
+			claims[n] = append(claims[n], AccountMatch{Old: a.ID, New: n.ID, By: by})
+		} else {
+			rc.UnmatchedOld = append(rc.UnmatchedOld, a.ID)
+		}
+	}
+	for _, n := range new {
+		switch cl := claims[n]; len(cl) {
+		case 0:
+			rc.UnmatchedNew = append(rc.UnmatchedNew, n.ID)
+		case 1:
+			rc.Mapping = append(rc.Mapping, cl[0])
+		default: // two old accounts claim one new one: guess neither
+			rc.UnmatchedNew = append(rc.UnmatchedNew, n.ID)
+			for _, m := range cl {
+				rc.UnmatchedOld = append(rc.UnmatchedOld, m.Old)
+			}
+		}
+	}
+	sort.Strings(rc.UnmatchedOld)
+	return rc
+}
+
+func normIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " ", "")) }
+
+// maskIBAN keeps the last 4 characters of an IBAN.
+func maskIBAN(s string) string {
+	if len(s) <= 4 {
+		return s
+	}
+	return strings.Repeat("*", len(s)-4) + s[len(s)-4:]
+}
+
+// write applies --write: the requisition goes into requisition_ids (in
+// place of the one it replaces), matched ids replace old ones in
+// account_ids, and with --state each matched account's state moves to its
+// new id.
+func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo, res *ConnectResult) error {
+	newID := res.RequisitionID
+	if old == nil {
+		added, err := connect.AddIDs(s.ConfigPath, s.ListField, newID)
+		if err == nil && added {
+			s.Logf("Added requisition %s to %s in %s", newID, s.ListField, s.ConfigPath)
+		}
+		return err
+	}
+	rename := map[string]string{}
+	for _, m := range res.Reconnect.Mapping {
+		rename[m.Old] = m.New
+	}
+	if o.state != "" {
+		n, err := moveState(o.state, c.Streams(), rename)
+		if err != nil {
+			return err
+		}
+		s.Logf("Moved the state of %d account(s) to their new ids in %s", n, o.state)
+	}
+	if _, err := connect.EditList(s.ConfigPath, s.ListField, func(ids []string) []string {
+		out, replaced := []string{}, false
+		for _, id := range ids {
+			if strings.EqualFold(id, old.ID) {
+				if !replaced {
+					out = append(out, newID)
+				}
+				replaced = true
+				continue
+			}
+			out = append(out, id)
+		}
+		if !replaced {
+			out = append(out, newID)
+		}
+		return out
+	}); err != nil {
+		return err
+	}
+	s.Logf("Replaced requisition %s by %s in %s", old.ID, newID, s.ConfigPath)
+	if c.cfg.onlyAccounts != nil {
+		_, err := connect.EditList(s.ConfigPath, "account_ids", func(ids []string) []string {
+			for i, id := range ids {
+				if n, ok := rename[strings.ToLower(id)]; ok {
+					ids[i] = n
+				}
+			}
+			return ids
+		})
+		return err
+	}
+	return nil
+}
+
+// post sends a POST that creates something (an agreement, a requisition):
+// never retried, since a retry could create it twice; 4xx answers quote the
+// API's per-field message.
+func (c *Client) post(ctx context.Context, route, path string, body []byte, v any) error {
+	token, _, err := c.token(ctx)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(ctx, &httpclient.Request{
+		Method: http.MethodPost, URL: c.url(path, nil), Route: route, Body: body,
+		Header: http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}},
+		Accept: func(b []byte) error { return json.Unmarshal(b, v) },
+	})
+	c.observeClock(resp, err)
+	if err != nil {
+		var se *httpclient.StatusError
+		if errors.As(err, &se) && se.Status == http.StatusBadRequest {
+			return source.ConfigErrorf("GoCardless refused %s: %s", route, fieldErrors(se.Body))
+		}
+		return c.wrap(route, err)
+	}
+	return nil
+}
+
+// fieldErrors renders a validation answer {"field":{"summary","detail"}}.
+func fieldErrors(body []byte) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return strings.TrimSpace(string(body))
+	}
+	var parts []string
+	for k, v := range m {
+		var e struct{ Summary, Detail string }
+		if json.Unmarshal(v, &e) == nil && (e.Summary != "" || e.Detail != "") {
+			parts = append(parts, fmt.Sprintf("%s: %s (%s)", k, e.Summary, e.Detail))
+		}
+	}
+	if len(parts) == 0 {
+		return strings.TrimSpace(string(body))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}

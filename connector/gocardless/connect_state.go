@@ -1,0 +1,72 @@
+package gocardless
+
+import (
+	"encoding/json"
+	"os"
+
+	"github.com/source-pluggy/source-pluggy/connector/connect"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// readStateFile reads a --state file in any shape read accepts.
+func readStateFile(path string, streams []source.Stream) (map[string]json.RawMessage, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, source.ConfigErrorf("cannot read --state %s: %v", path, err)
+	}
+	return source.ParseState(path, raw, streams)
+}
+
+// moveState carries each renamed account's incremental state (every
+// stream's accounts[old]) over to its new id, and drops the old ids' quota
+// records (a new account id starts with a fresh bank quota). The file is
+// rewritten atomically as the array of STREAM states read takes. It
+// returns how many accounts moved.
+func moveState(path string, streams []source.Stream, rename map[string]string) (int, error) {
+	states, err := readStateFile(path, streams)
+	if err != nil {
+		return 0, err
+	}
+	moved := map[string]bool{}
+	var out []protocol.State
+	for _, s := range streams {
+		raw := states[s.Name()]
+		if raw == nil {
+			continue
+		}
+		var st map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return 0, source.ConfigErrorf("--state %s: stream %s: %v", path, s.Name(), err)
+		}
+		for _, field := range []string{"accounts", "quota"} {
+			var m map[string]json.RawMessage
+			if st[field] == nil || json.Unmarshal(st[field], &m) != nil || m == nil {
+				continue
+			}
+			for old, nw := range rename {
+				v, ok := m[old]
+				if !ok {
+					continue
+				}
+				delete(m, old)
+				if field == "accounts" {
+					if _, taken := m[nw]; !taken {
+						m[nw] = v
+					}
+					moved[old] = true
+				}
+			}
+			st[field], _ = json.Marshal(m)
+		}
+		enc, _ := json.Marshal(st)
+		out = append(out, protocol.State{Type: protocol.StateStream, Stream: &protocol.StreamState{
+			StreamDescriptor: protocol.StreamDescriptor{Name: s.Name()}, StreamState: enc,
+		}})
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return 0, err
+	}
+	return len(moved), connect.WriteFileAtomic(path, append(b, '\n'))
+}
