@@ -121,15 +121,10 @@ func TestConnectLinkBankInBrowser(t *testing.T) {
 	if info, _ := os.Stat(cfg); info.Mode().Perm() != 0o600 {
 		t.Errorf("--write changed the mode to %v", info.Mode().Perm())
 	}
-	for _, req := range b.Requests() {
-		hdr, _ := json.Marshal(req.Headers)
-		e.noSecretsIn("a browser request to "+req.URL, req.URL+string(hdr)+req.Body)
-	}
+	b.CheckNoSecrets(append(e.fake.Tokens(), e.fake.SecretKey(), e.fake.SecretID())...)
 	e.noSecretsIn("stderr", p.Stderr())
-	chk := st.Run(t, e.bin, "check", "--config", cfg)
-	st.ValidateProtocol(t, chk)
-	if cs := chk.OfType(protocol.TypeConnectionStatus); len(cs) != 1 || cs[0].ConnectionStatus.Status != protocol.StatusSucceeded {
-		t.Errorf("check of the written config: %s", chk.Stdout)
+	if cs := st.Check(t, e.bin, cfg); cs.Status != protocol.StatusSucceeded {
+		t.Errorf("check of the written config: %+v", cs)
 	}
 }
 
@@ -227,34 +222,22 @@ func TestConnectGoCardlessBadInput(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	st.Must(t, err, "listen")
 	defer busy.Close()
-	cases := []struct {
-		name   string
-		args   []string
-		code   int
-		stderr string
-	}{
-		{"no credentials", []string{"--config", e.config(map[string]any{"secret_key": nil}), "--country", "DE", "--search", "ing"}, 1, "secret_key"},
-		{"no requisitions yet", []string{"--config", e.config(map[string]any{"requisition_ids": nil, "secret_key": "wrong"}), "--country", "DE", "--search", "ing"}, 1, "secret_id/secret_key"},
-		{"unknown country", []string{"--config", cfg, "--country", "ZZ", "--search", "x"}, 1, "--country ZZ"},
-		{"bad country", []string{"--config", cfg, "--country", "Germany"}, 2, "--country"},
-		{"no match", []string{"--config", cfg, "--country", "DE", "--search", "nosuchbank"}, 1, `--search "nosuchbank"`},
-		{"list", []string{"--config", cfg, "--country", "DE"}, 2, "ING_INGDDEFF"},
-		{"unknown institution", []string{"--config", cfg, "--institution", "NOPE_XXXX"}, 1, "--institution NOPE_XXXX"},
-		{"wrong country", []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--country", "GB"}, 1, "not --country GB"},
-		{"no bank", []string{"--config", cfg}, 2, "--country"},
-		{"unknown requisition", []string{"--config", cfg, "--reconnect", "00000000-0000-4000-8000-000000000000"}, 1, "--reconnect 00000000-0000-4000-8000-000000000000: no such requisition"},
-		{"state without reconnect", []string{"--config", cfg, "--country", "DE", "--state", "x.json"}, 2, "--state"},
-		{"port in use", []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--listen", busy.Addr().String()}, 2, "in use"},
-		{"timeout", []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--timeout", "1s"}, 1, "--timeout"},
+	cases := []st.ExitCase{
+		{Name: "no credentials", Args: []string{"--config", e.config(map[string]any{"secret_key": nil}), "--country", "DE", "--search", "ing"}, Code: 1, Stderr: "secret_key"},
+		{Name: "no requisitions yet", Args: []string{"--config", e.config(map[string]any{"requisition_ids": nil, "secret_key": "wrong"}), "--country", "DE", "--search", "ing"}, Code: 1, Stderr: "secret_id/secret_key"},
+		{Name: "unknown country", Args: []string{"--config", cfg, "--country", "ZZ", "--search", "x"}, Code: 1, Stderr: "--country ZZ"},
+		{Name: "bad country", Args: []string{"--config", cfg, "--country", "Germany"}, Code: 2, Stderr: "--country"},
+		{Name: "no match", Args: []string{"--config", cfg, "--country", "DE", "--search", "nosuchbank"}, Code: 1, Stderr: `--search "nosuchbank"`},
+		{Name: "list", Args: []string{"--config", cfg, "--country", "DE"}, Code: 2, Stderr: "ING_INGDDEFF"},
+		{Name: "unknown institution", Args: []string{"--config", cfg, "--institution", "NOPE_XXXX"}, Code: 1, Stderr: "--institution NOPE_XXXX"},
+		{Name: "wrong country", Args: []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--country", "GB"}, Code: 1, Stderr: "not --country GB"},
+		{Name: "no bank", Args: []string{"--config", cfg}, Code: 2, Stderr: "--country"},
+		{Name: "unknown requisition", Args: []string{"--config", cfg, "--reconnect", "00000000-0000-4000-8000-000000000000"}, Code: 1, Stderr: "--reconnect 00000000-0000-4000-8000-000000000000: no such requisition"},
+		{Name: "state without reconnect", Args: []string{"--config", cfg, "--country", "DE", "--state", "x.json"}, Code: 2, Stderr: "--state"},
+		{Name: "port in use", Args: []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--listen", busy.Addr().String()}, Code: 2, Stderr: "in use"},
+		{Name: "timeout", Args: []string{"--config", cfg, "--institution", "ING_INGDDEFF", "--timeout", "1s"}, Code: 1, Stderr: "--timeout"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, stderr, code := st.Exec(t, e.bin, append([]string{"connect", "--no-open"}, c.args...)...)
-			t.Logf("stderr: %s", stderr)
-			if code != c.code || !strings.Contains(string(stderr), c.stderr) {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, c.code, c.stderr)
-			}
-			e.noSecretsIn("stderr", string(stderr))
-		})
-	}
+	st.ExpectExits(t, e.bin, []string{"connect", "--no-open"}, cases, func(t *testing.T, stderr string) {
+		e.noSecretsIn("stderr", stderr)
+	})
 }

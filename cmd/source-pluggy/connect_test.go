@@ -127,15 +127,10 @@ func TestConnectNewItemInBrowser(t *testing.T) {
 
 	// Nothing the browser sent carried a secret, and the written config
 	// works: check reaches both items.
-	for _, r := range b.Requests() {
-		hdr, _ := json.Marshal(r.Headers)
-		e.noSecretsIn("a browser request to "+r.URL, r.URL+string(hdr)+r.Body)
-	}
+	b.CheckNoSecrets(append(e.fake.APIKeys(), e.fake.ClientSecret())...)
 	e.noSecretsIn("stderr", p.Stderr())
-	chk := st.Run(t, e.bin, "check", "--config", cfg)
-	st.ValidateProtocol(t, chk)
-	if cs := chk.OfType(protocol.TypeConnectionStatus); len(cs) != 1 || cs[0].ConnectionStatus.Status != protocol.StatusSucceeded {
-		t.Errorf("check of the written config: %s", chk.Stdout)
+	if cs := st.Check(t, e.bin, cfg); cs.Status != protocol.StatusSucceeded {
+		t.Errorf("check of the written config: %+v", cs)
 	}
 }
 
@@ -146,13 +141,11 @@ func TestConnectUpdateItem(t *testing.T) {
 	cfg := e.configFile()
 	orig, _ := os.ReadFile(cfg)
 	checkMessage := func() string {
-		r := st.Run(t, e.bin, "check", "--config", cfg)
-		st.ValidateProtocol(t, r)
-		cs := r.OfType(protocol.TypeConnectionStatus)
-		if len(cs) != 1 || cs[0].ConnectionStatus.Status != protocol.StatusSucceeded {
-			t.Fatalf("check: %s", r.Stdout)
+		cs := st.Check(t, e.bin, cfg)
+		if cs.Status != protocol.StatusSucceeded {
+			t.Fatalf("check: %+v", cs)
 		}
-		return cs[0].ConnectionStatus.Message
+		return cs.Message
 	}
 	if msg := checkMessage(); !strings.Contains(msg, "connect --config CONFIG --update "+id) || !strings.Contains(msg, "LOGIN_ERROR") {
 		t.Errorf("check does not suggest re-authenticating the LOGIN_ERROR item: %q", msg)
@@ -235,31 +228,19 @@ func TestConnectBadInput(t *testing.T) {
 	defer busy.Close()
 	noCreds := e.config(map[string]any{"client_secret": nil})
 	badKeys := e.config(map[string]any{"client_secret": "nope-nope"})
-	cases := []struct {
-		name   string
-		args   []string
-		code   int
-		stderr string
-	}{
-		{"no credentials", []string{"--config", noCreds}, 1, "client_secret"},
-		{"wrong keys", []string{"--config", badKeys}, 1, "client_id/client_secret"},
-		{"unknown item", []string{"--config", cfg, "--update", "00000000-0000-4000-8000-000000000000"}, 1, "was not found"},
-		{"not an item id", []string{"--config", cfg, "--update", "abc"}, 2, "--update"},
-		{"port in use", []string{"--config", cfg, "--listen", busy.Addr().String()}, 2, "in use"},
-		{"not loopback", []string{"--config", cfg, "--listen", "0.0.0.0:0"}, 2, "loopback"},
-		{"timeout", []string{"--config", cfg, "--timeout", "1s"}, 1, "--timeout"},
-		{"missing config flag", nil, 2, "--config is required"},
+	cases := []st.ExitCase{
+		{Name: "no credentials", Args: []string{"--config", noCreds}, Code: 1, Stderr: "client_secret"},
+		{Name: "wrong keys", Args: []string{"--config", badKeys}, Code: 1, Stderr: "client_id/client_secret"},
+		{Name: "unknown item", Args: []string{"--config", cfg, "--update", "00000000-0000-4000-8000-000000000000"}, Code: 1, Stderr: "was not found"},
+		{Name: "not an item id", Args: []string{"--config", cfg, "--update", "abc"}, Code: 2, Stderr: "--update"},
+		{Name: "port in use", Args: []string{"--config", cfg, "--listen", busy.Addr().String()}, Code: 2, Stderr: "in use"},
+		{Name: "not loopback", Args: []string{"--config", cfg, "--listen", "0.0.0.0:0"}, Code: 2, Stderr: "loopback"},
+		{Name: "timeout", Args: []string{"--config", cfg, "--timeout", "1s"}, Code: 1, Stderr: "--timeout"},
+		{Name: "missing config flag", Args: nil, Code: 2, Stderr: "--config is required"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, stderr, code := st.Exec(t, e.bin, append([]string{"connect", "--no-open"}, c.args...)...)
-			t.Logf("stderr: %s", stderr)
-			if code != c.code || !strings.Contains(string(stderr), c.stderr) {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, c.code, c.stderr)
-			}
-			e.noSecretsIn("stderr", string(stderr))
-		})
-	}
+	st.ExpectExits(t, e.bin, []string{"connect", "--no-open"}, cases, func(t *testing.T, stderr string) {
+		e.noSecretsIn("stderr", stderr)
+	})
 	if n := e.fake.ConnectTokens(); n == 0 {
 		t.Error("the timeout case never asked for a connect token")
 	}

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -122,8 +123,16 @@ func (s *Server) URL(path string) string { return s.origin + s.prefix + path }
 // Origin is the server's origin, "http://127.0.0.1:PORT".
 func (s *Server) Origin() string { return s.origin }
 
-// Close stops the server.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops the server, letting the answers in flight finish first (the
+// page that says "you can close this tab" is written as the run ends).
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return s.srv.Close()
+	}
+	return nil
+}
 
 // HTML writes an HTML page.
 func HTML(w http.ResponseWriter, page string) {

@@ -154,11 +154,11 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 			outcome = fmt.Errorf("the bank consent ended with %s: %s; nothing was written", e, orNone(q.Get("details")))
 			msg = "The bank consent did not complete (" + e + "). Go back to the terminal."
 		}
+		connect.HTML(w, `<!doctype html><meta charset="utf-8"><title>source-gocardless</title><p id="result">`+html.EscapeString(msg)+`</p>`)
 		select {
 		case done <- outcome:
 		default:
 		}
-		connect.HTML(w, `<!doctype html><meta charset="utf-8"><title>source-gocardless</title><p id="result">`+html.EscapeString(msg)+`</p>`)
 	})
 	rq, err := c.createRequisition(ctx, in.ID, agr, srv.URL("/callback"), ref)
 	if err != nil {
@@ -497,34 +497,16 @@ func match(oldReq string, old, new []*linkedAccount) *Reconnect {
 	rc := &Reconnect{Replaces: oldReq, Mapping: []AccountMatch{}, UnmatchedOld: []string{}, UnmatchedNew: []string{}}
 	pick := func(a *linkedAccount) (*linkedAccount, string) {
 		if a.IBAN != "" {
-			var c []*linkedAccount
-			for _, n := range new {
-				if n.IBAN == a.IBAN {
-					c = append(c, n)
-				}
-			}
+			c := filter(new, func(n *linkedAccount) bool { return n.IBAN == a.IBAN })
 			if len(c) == 1 {
 				return c[0], "iban"
 			}
-			if len(c) > 1 && a.Currency != "" {
-				var cc []*linkedAccount
-				for _, n := range c {
-					if n.Currency == a.Currency {
-						cc = append(cc, n)
-					}
-				}
-				if len(cc) == 1 {
-					return cc[0], "iban+currency"
-				}
+			if cc := filter(c, func(n *linkedAccount) bool { return a.Currency != "" && n.Currency == a.Currency }); len(cc) == 1 {
+				return cc[0], "iban+currency"
 			}
 		}
 		if a.MaskedPAN != "" && a.Currency != "" {
-			var c []*linkedAccount
-			for _, n := range new {
-				if n.MaskedPAN == a.MaskedPAN && n.Currency == a.Currency {
-					c = append(c, n)
-				}
-			}
+			c := filter(new, func(n *linkedAccount) bool { return n.MaskedPAN == a.MaskedPAN && n.Currency == a.Currency })
 			if len(c) == 1 {
 				return c[0], "masked_pan+currency"
 			}
@@ -554,6 +536,16 @@ func match(oldReq string, old, new []*linkedAccount) *Reconnect {
 	}
 	sort.Strings(rc.UnmatchedOld)
 	return rc
+}
+
+func filter(accounts []*linkedAccount, keep func(*linkedAccount) bool) []*linkedAccount {
+	var out []*linkedAccount
+	for _, a := range accounts {
+		if keep(a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func normIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " ", "")) }

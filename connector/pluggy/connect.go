@@ -96,22 +96,24 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 			Message string `json:"message"`
 		}
 		_ = connect.ReadJSON(r, &body)
+		var res widgetResult
 		switch r.PathValue("outcome") {
 		case "success":
 			if !uuidRE.MatchString(body.ItemID) {
 				http.Error(w, "no item id", http.StatusBadRequest)
 				return
 			}
-			deliver(widgetResult{itemID: strings.ToLower(body.ItemID)})
+			res.itemID = strings.ToLower(body.ItemID)
 		case "error":
-			deliver(widgetResult{err: fmt.Errorf("the Pluggy Connect widget reported an error: %s", orUnknown(body.Message))})
+			res.err = fmt.Errorf("the Pluggy Connect widget reported an error: %s", orUnknown(body.Message))
 		case "close":
-			deliver(widgetResult{err: errors.New("the Pluggy Connect widget was closed before a bank was connected; nothing was written")})
+			res.err = errors.New("the Pluggy Connect widget was closed before a bank was connected; nothing was written")
 		default:
 			http.NotFound(w, r)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+		deliver(res)
 	})
 	what := "to connect a bank with Pluggy Connect"
 	if o.update != "" {

@@ -12,6 +12,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -138,6 +139,24 @@ func (b *Browser) Requests() []Request {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]Request(nil), b.requests...)
+}
+
+// CheckNoSecrets fails the test when the current page, or any request the
+// browser sent so far (URL, headers, body), contains one of secrets.
+func (b *Browser) CheckNoSecrets(secrets ...string) {
+	b.t.Helper()
+	places := map[string]string{"the page": b.HTML()}
+	for i, r := range b.Requests() {
+		hdr, _ := json.Marshal(r.Headers)
+		places[fmt.Sprintf("request %d (%s %s)", i, r.Method, r.URL)] = r.URL + string(hdr) + r.Body
+	}
+	for where, text := range places {
+		for _, s := range secrets {
+			if s != "" && strings.Contains(text, s) {
+				b.t.Errorf("%s contains a secret (%.12s…)", where, s)
+			}
+		}
+	}
 }
 
 // Do runs actions under Timeout, failing the test with what on error.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // Process is a binary running in the background, for commands a test must
@@ -119,3 +121,43 @@ var OpenURL = regexp.MustCompile(`^Open (http://\S+)`)
 
 // StderrHas reports whether the process's stderr contains s.
 func (p *Process) StderrHas(s string) bool { return strings.Contains(p.Stderr(), s) }
+
+// Check runs `check --config config` and returns its one CONNECTION_STATUS,
+// after validating the output against the protocol schema.
+func Check(t testing.TB, bin, config string) *protocol.ConnectionStatus {
+	t.Helper()
+	r := Run(t, bin, "check", "--config", config)
+	ValidateProtocol(t, r)
+	cs := r.OfType(protocol.TypeConnectionStatus)
+	if r.Code != 0 || len(cs) != 1 {
+		t.Fatalf("check: exit %d, stdout:\n%s", r.Code, r.Stdout)
+	}
+	return cs[0].ConnectionStatus
+}
+
+// ExitCase is one run of a command that must end with Code and print a
+// line containing Stderr.
+type ExitCase struct {
+	Name   string
+	Args   []string
+	Code   int
+	Stderr string
+}
+
+// ExpectExits runs bin with prefix and each case's args, as a subtest per
+// case; also, if not nil, checks each stderr further (no secrets, say).
+func ExpectExits(t *testing.T, bin string, prefix []string, cases []ExitCase, also func(t *testing.T, stderr string)) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			_, stderr, code := Exec(t, bin, append(append([]string(nil), prefix...), c.Args...)...)
+			t.Logf("stderr: %s", stderr)
+			if code != c.Code || !strings.Contains(string(stderr), c.Stderr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, c.Code, c.Stderr)
+			}
+			if also != nil {
+				also(t, string(stderr))
+			}
+		})
+	}
+}
