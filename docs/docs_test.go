@@ -261,6 +261,7 @@ func TestDocsNameOnlyRealCommandsAndFlags(t *testing.T) {
 	checked := 0
 	for _, name := range names {
 		problems, n := w.check(name, files[name])
+		t.Logf("%s: %d invocations, flags and fields checked", name, n)
 		checked += n
 		for _, p := range problems {
 			t.Error(p)
