@@ -1,0 +1,597 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Options configure a Destination.
+type Options struct {
+	// URL is a PostgreSQL connection URL or keyword/value string (libpq's
+	// forms; PG* environment variables fill what it leaves out).
+	URL string
+	// Schema is the schema the tables go in; empty means the connector's
+	// name without "source-" (pluggy, gocardless).
+	Schema string
+	// HardDelete deletes a row on its tombstone instead of setting
+	// _deleted_at.
+	HardDelete bool
+	// Connector is the binary's name (source-pluggy), for the default
+	// schema and the lock holder's label.
+	Connector string
+	// Version is the connector's version, recorded with each state.
+	Version string
+	// Views are created (or replaced) once their tables exist.
+	Views []View
+	// Start is the run's start; zero means now. Rows get it as
+	// _extracted_at.
+	Start time.Time
+}
+
+// View is a view the connector ships over its tables, e.g. a report.
+type View struct {
+	Name string
+	// Tables are the tables (streams) the query reads; the view is made
+	// only once all exist.
+	Tables []string
+	// Query is the view's SELECT, naming tables unqualified: it is created
+	// with the destination's schema as search_path.
+	Query string
+}
+
+// Stream is what the destination needs to know of a configured stream.
+type Stream struct {
+	Name        string
+	Schema      json.RawMessage
+	PrimaryKey  [][]string
+	Incremental bool
+}
+
+// Destination is one run's connection to the database: it holds the
+// schema's advisory lock from Open to Close.
+type Destination struct {
+	opts    Options
+	shown   string // the URL with its password masked
+	conn    *pgx.Conn
+	tables  map[string]*table
+	states  map[string]json.RawMessage
+	started time.Time
+	active  *Table // the stream being loaded: the connection is its
+}
+
+// DefaultSchema is the schema a connector's tables go in without
+// --postgres-schema.
+func DefaultSchema(connector string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(connector, "source-"), "-", "_")
+}
+
+// connectTimeout bounds reaching the server, so an unreachable host fails
+// the run in seconds rather than at the TCP timeout.
+const connectTimeout = 15 * time.Second
+
+// Open connects, takes the schema's lock, creates or checks the schema, the
+// tables of streams, the _state table and the views, and reads the stored
+// states. Any failure is an error naming the URL (password masked), the
+// object and the fix, with nothing written.
+func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, error) {
+	if opts.Schema == "" {
+		opts.Schema = DefaultSchema(opts.Connector)
+	}
+	if opts.Start.IsZero() {
+		opts.Start = time.Now()
+	}
+	d := &Destination{opts: opts, shown: MaskURL(opts.URL), tables: map[string]*table{}, started: opts.Start.UTC()}
+	for _, st := range streams {
+		t, err := newTable(opts.Schema, st)
+		if err != nil {
+			return nil, source.ConfigErrorf("--postgres: %v", err)
+		}
+		d.tables[st.Name] = t
+	}
+	cfg, err := pgx.ParseConfig(opts.URL)
+	if err != nil {
+		return nil, source.ConfigErrorf("--postgres %s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE", d.shown, d.mask(err.Error()))
+	}
+	cfg.ConnectTimeout = connectTimeout
+	cfg.RuntimeParams["application_name"] = d.holderName()
+	d.conn, err = pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, d.connectError(err, cfg)
+	}
+	if err := d.setup(ctx); err != nil {
+		d.conn.Close(context.Background())
+		return nil, err
+	}
+	return d, nil
+}
+
+// holderName labels this run's session in pg_stat_activity, where a second
+// run looks for who holds the lock.
+func (d *Destination) holderName() string {
+	return fmt.Sprintf("%s --postgres, started %s", d.opts.Connector, d.started.Format(time.RFC3339))
+}
+
+// mask removes the URL's password from s.
+func (d *Destination) mask(s string) string {
+	if pw := urlPassword(d.opts.URL); pw != "" {
+		s = strings.ReplaceAll(s, pw, "xxxxx")
+	}
+	return s
+}
+
+func urlPassword(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		pw, _ := u.User.Password()
+		return pw
+	}
+	if m := kvPassword.FindStringSubmatch(raw); m != nil {
+		return strings.Trim(m[1], "'")
+	}
+	return ""
+}
+
+var kvPassword = regexp.MustCompile(`password\s*=\s*('[^']*'|\S+)`)
+
+// MaskURL returns raw with its password replaced by xxxxx, for messages.
+func MaskURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		if u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			}
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return kvPassword.ReplaceAllString(raw, "password=xxxxx")
+}
+
+// connectError explains a failed connection: unreachable, refused
+// credentials, or a database that does not exist.
+func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "28P01", "28000":
+			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+				Msg: fmt.Sprintf("PostgreSQL at %s refused user %q (%s); fix the user or password in --postgres", d.shown, cfg.User, pg.Message)}
+		case "3D000":
+			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+				Msg: fmt.Sprintf("PostgreSQL at %s has no database %q; create it (CREATE DATABASE %s) or fix the database in --postgres", d.shown, cfg.Database, ident(cfg.Database))}
+		}
+		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s", d.shown, pg.Message)}
+	}
+	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+		Msg: fmt.Sprintf("cannot reach PostgreSQL at %s; check the host and port in --postgres and that the server is running and accepts TCP connections from here", d.shown)}
+}
+
+// lockGrace is how long Open waits for a schema's lock before failing.
+const lockGrace = 3 * time.Second
+
+// lockKey is the advisory lock of a schema: one writer per schema.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("source-pluggy --postgres " + schema))
+	return int64(h.Sum64())
+}
+
+// setup runs Open's steps on the connection.
+func (d *Destination) setup(ctx context.Context) error {
+	schema := d.opts.Schema
+	key := lockKey(schema)
+	// A run killed a moment ago still holds the lock until the server
+	// notices its connection is gone: retry briefly before failing.
+	for deadline := time.Now().Add(lockGrace); ; {
+		var locked bool
+		if err := d.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
+			return d.sqlError(err, "taking the schema's advisory lock")
+		}
+		if locked {
+			break
+		}
+		if time.Now().After(deadline) {
+			return d.lockedError(ctx, key)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var owner string
+	var member bool
+	err := d.conn.QueryRow(ctx, `SELECT pg_get_userbyid(nspowner), pg_has_role(current_user, nspowner, 'USAGE')
+		FROM pg_namespace WHERE nspname = $1`, schema).Scan(&owner, &member)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := d.conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ident(schema)); err != nil {
+			var pg *pgconn.PgError
+			if errors.As(err, &pg) && pg.Code == "42501" {
+				return source.ConfigErrorf("PostgreSQL at %s: the --postgres user may not create schema %q (%s); nothing was written. Fix: GRANT CREATE ON DATABASE to that user, or create the schema for it (CREATE SCHEMA %s AUTHORIZATION <user>)",
+					d.shown, schema, pg.Message, ident(schema))
+			}
+			return d.sqlError(err, "creating schema "+schema)
+		}
+	case err != nil:
+		return d.sqlError(err, "looking up schema "+schema)
+	case !member:
+		var user string
+		_ = d.conn.QueryRow(ctx, "SELECT current_user").Scan(&user)
+		return source.ConfigErrorf("PostgreSQL at %s: schema %q belongs to role %q, and the --postgres user %q is not a member of it; nothing was written. Fix: use another --postgres-schema, or GRANT %s TO %s",
+			d.shown, schema, owner, user, ident(owner), ident(user))
+	}
+	tx, err := d.conn.Begin(ctx)
+	if err != nil {
+		return d.sqlError(err, "starting the setup transaction")
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s._state (
+		stream text PRIMARY KEY,
+		state json NOT NULL,
+		updated_at timestamp with time zone NOT NULL,
+		connector_version text)`, ident(schema))); err != nil {
+		return d.sqlError(err, "creating table "+schema+"._state")
+	}
+	for _, t := range d.tables {
+		if err := t.ensure(ctx, tx, d.shown); err != nil {
+			return d.wrapSQL(err)
+		}
+	}
+	if err := d.views(ctx, tx); err != nil {
+		return err
+	}
+	d.states = map[string]json.RawMessage{}
+	rows, err := tx.Query(ctx, fmt.Sprintf("SELECT stream, state::text FROM %s._state", ident(schema)))
+	if err != nil {
+		return d.sqlError(err, "reading "+schema+"._state")
+	}
+	for rows.Next() {
+		var name, state string
+		if err := rows.Scan(&name, &state); err != nil {
+			return d.sqlError(err, "reading "+schema+"._state")
+		}
+		if t, ok := d.tables[name]; ok && t.incremental {
+			d.states[name] = json.RawMessage(state)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return d.sqlError(err, "reading "+schema+"._state")
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return d.sqlError(err, "committing the tables")
+	}
+	for _, t := range d.tables {
+		if _, err := d.conn.Exec(ctx, t.loadSQL()+" ON COMMIT DELETE ROWS"); err != nil {
+			return d.sqlError(err, "creating the load table of "+t.name)
+		}
+	}
+	return nil
+}
+
+// views creates the connector's views whose tables all exist.
+func (d *Destination) views(ctx context.Context, tx pgx.Tx) error {
+	if len(d.opts.Views) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+ident(d.opts.Schema)); err != nil {
+		return d.sqlError(err, "setting search_path")
+	}
+	for _, v := range d.opts.Views {
+		ok := true
+		for _, name := range v.Tables {
+			var exists bool
+			if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{d.opts.Schema, name}.Sanitize()).Scan(&exists); err != nil {
+				return d.sqlError(err, "looking up table "+name)
+			}
+			ok = ok && exists
+		}
+		if !ok {
+			continue
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", ident(v.Name), v.Query)); err != nil {
+			return d.sqlError(err, "creating view "+d.opts.Schema+"."+v.Name)
+		}
+	}
+	return nil
+}
+
+// lockedError names the run that holds the schema's lock.
+func (d *Destination) lockedError(ctx context.Context, key int64) error {
+	var holder string
+	var pid int32
+	var since *time.Time
+	err := d.conn.QueryRow(ctx, `
+		SELECT l.pid, coalesce(a.application_name, ''), a.backend_start
+		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		  AND l.classid::bigint = $1 AND l.objid::bigint = $2
+		LIMIT 1`, int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)).Scan(&pid, &holder, &since)
+	who := "another run"
+	switch {
+	case err == nil && holder != "":
+		who = fmt.Sprintf("another run (%s; server pid %d)", holder, pid)
+	case err == nil && since != nil:
+		who = fmt.Sprintf("another session (connected since %s; server pid %d)", since.UTC().Format(time.RFC3339), pid)
+	case err == nil:
+		who = fmt.Sprintf("another session (server pid %d)", pid)
+	}
+	return source.TransientErrorf("PostgreSQL at %s: %s is writing to schema %q and holds its lock; this run stopped before writing anything. "+
+		"Run again once it has finished (only one run may write a schema at a time), or stop it", d.shown, who, d.opts.Schema)
+}
+
+// sqlError wraps a failed statement with what was being done and the URL.
+func (d *Destination) sqlError(err error, doing string) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "42501" {
+		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: permission denied (%s); grant the --postgres user the privilege, or use another --postgres-schema", d.shown, doing, pg.Message)}
+	}
+	return &source.Error{Type: protocol.SystemError, Err: errors.New(d.mask(err.Error())),
+		Msg: fmt.Sprintf("PostgreSQL at %s: %s", d.shown, doing)}
+}
+
+// wrapSQL passes classified errors through and wraps the others.
+func (d *Destination) wrapSQL(err error) error {
+	var se *source.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	return d.sqlError(err, "preparing the tables")
+}
+
+// States returns the stored state of each incremental stream, as the last
+// committed checkpoint left it.
+func (d *Destination) States() map[string]json.RawMessage { return d.states }
+
+// Schema is the schema the tables are in.
+func (d *Destination) Schema() string { return d.opts.Schema }
+
+// Close releases the lock and the connection. Uncommitted rows are dropped:
+// no state covers them.
+func (d *Destination) Close() error {
+	if d.conn == nil {
+		return nil
+	}
+	if d.active != nil {
+		d.active.Abort()
+		d.active = nil
+	}
+	// Unlock first: the server releases a closed session's locks only when
+	// its backend has exited, which a run started right after would meet.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = d.conn.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+	err := d.conn.Close(ctx)
+	d.conn = nil
+	return err
+}
+
+// Table is one stream's loading into its table. Its methods are called from
+// one goroutine at a time.
+type Table struct {
+	d   *Destination
+	t   *table
+	enc *encoder
+	ctx context.Context
+
+	tx   pgx.Tx
+	pw   *io.PipeWriter
+	bw   *bufio.Writer
+	errc chan error
+	line []byte
+	rows int64 // rows written since the last commit
+}
+
+// Table starts loading stream name. ctx bounds the stream's statements.
+func (d *Destination) Table(ctx context.Context, name string) (*Table, error) {
+	t, ok := d.tables[name]
+	if !ok {
+		return nil, fmt.Errorf("postgres: stream %s was not opened", name)
+	}
+	if d.active != nil {
+		d.active.Abort()
+	}
+	d.active = &Table{d: d, t: t, enc: newEncoder(t, d.started), ctx: ctx}
+	return d.active, nil
+}
+
+// copyBuffer is how much of the COPY stream is built before it is handed
+// to the server; the server parses one chunk while the next is built.
+const copyBuffer = 256 << 10
+
+// Write adds a record to the current checkpoint. Rows stream to the server
+// through COPY into the session's load table as they come: memory does not
+// grow with the checkpoint.
+func (w *Table) Write(rec []byte) error {
+	line, err := w.enc.encode(w.line[:0], rec)
+	w.line = line
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", w.t.name, err)
+	}
+	if w.pw == nil {
+		if err := w.startCopy(); err != nil {
+			return err
+		}
+	}
+	if _, err := w.bw.Write(line); err != nil {
+		return w.copyFailed(err)
+	}
+	w.rows++
+	return nil
+}
+
+// startCopy begins the checkpoint's transaction and its COPY.
+func (w *Table) startCopy() error {
+	if w.tx == nil {
+		tx, err := w.d.conn.Begin(w.ctx)
+		if err != nil {
+			return w.d.sqlError(err, "starting a transaction for "+w.t.name)
+		}
+		w.tx = tx
+	}
+	pr, pw := io.Pipe()
+	w.pw = pw
+	w.bw = bufio.NewWriterSize(pw, copyBuffer)
+	w.errc = make(chan error, 1)
+	conn := w.tx.Conn().PgConn()
+	sql := w.t.copySQL()
+	go func() {
+		_, err := conn.CopyFrom(w.ctx, pr, sql)
+		pr.CloseWithError(errOr(err, io.ErrClosedPipe))
+		w.errc <- err
+	}()
+	return nil
+}
+
+func errOr(err, alt error) error {
+	if err != nil {
+		return err
+	}
+	return alt
+}
+
+// endCopy finishes the COPY in progress, if any.
+func (w *Table) endCopy() error {
+	if w.pw == nil {
+		return nil
+	}
+	ferr := w.bw.Flush()
+	w.pw.Close()
+	err := <-w.errc
+	w.pw, w.bw = nil, nil
+	if err == nil && ferr != nil {
+		err = ferr
+	}
+	if err != nil {
+		return w.copyFailed(err)
+	}
+	return nil
+}
+
+func (w *Table) copyFailed(err error) error {
+	if w.pw != nil {
+		w.pw.CloseWithError(err)
+		if cerr := <-w.errc; cerr != nil {
+			err = cerr
+		}
+		w.pw, w.bw = nil, nil
+	}
+	w.abort()
+	return w.d.sqlError(err, "loading rows of "+w.t.name)
+}
+
+// Commit makes the checkpoint durable: the rows written since the last
+// commit are merged into the table and state is stored as the stream's, in
+// one transaction. When it returns nil both are committed; on error
+// neither is. A full-refresh stream's rows wait for End.
+func (w *Table) Commit(state json.RawMessage) error {
+	if !w.t.incremental {
+		return nil
+	}
+	if err := w.endCopy(); err != nil {
+		return err
+	}
+	if w.tx == nil {
+		tx, err := w.d.conn.Begin(w.ctx)
+		if err != nil {
+			return w.d.sqlError(err, "starting a transaction for "+w.t.name)
+		}
+		w.tx = tx
+	}
+	if w.rows > 0 {
+		for _, q := range w.t.mergeSQL(w.d.opts.HardDelete) {
+			if _, err := w.tx.Exec(w.ctx, q); err != nil {
+				w.abort()
+				return w.d.sqlError(err, "merging rows into "+w.t.qname())
+			}
+		}
+	}
+	return w.commitState(state)
+}
+
+// End ends a stream that read to its end. A full-refresh stream's rows
+// replace the table's contents, with its final state, in one transaction;
+// an incremental stream commits like Commit.
+func (w *Table) End(state json.RawMessage) error {
+	if w.t.incremental {
+		return w.Commit(state)
+	}
+	if err := w.endCopy(); err != nil {
+		return err
+	}
+	if w.tx == nil {
+		tx, err := w.d.conn.Begin(w.ctx)
+		if err != nil {
+			return w.d.sqlError(err, "starting a transaction for "+w.t.name)
+		}
+		w.tx = tx
+	}
+	for _, q := range w.t.replaceSQL() {
+		if _, err := w.tx.Exec(w.ctx, q); err != nil {
+			w.abort()
+			return w.d.sqlError(err, "replacing the rows of "+w.t.qname())
+		}
+	}
+	return w.commitState(state)
+}
+
+func (w *Table) commitState(state json.RawMessage) error {
+	if state != nil {
+		if _, err := w.tx.Exec(w.ctx, fmt.Sprintf(`INSERT INTO %s._state (stream, state, updated_at, connector_version)
+			VALUES ($1, $2, now(), $3)
+			ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, connector_version = EXCLUDED.connector_version`,
+			ident(w.d.opts.Schema)), w.t.name, string(state), w.d.opts.Version); err != nil {
+			w.abort()
+			return w.d.sqlError(err, "storing the state of "+w.t.name)
+		}
+	}
+	err := w.tx.Commit(w.ctx)
+	w.tx = nil
+	w.rows = 0
+	if err != nil {
+		return w.d.sqlError(err, "committing "+w.t.name)
+	}
+	return nil
+}
+
+// Abort drops what was written since the last commit (the stream failed):
+// no state covers those rows, so the next run reads them again.
+func (w *Table) Abort() {
+	if w.pw != nil {
+		w.pw.CloseWithError(errors.New("stream aborted"))
+		<-w.errc
+		w.pw, w.bw = nil, nil
+	}
+	w.abort()
+}
+
+func (w *Table) abort() {
+	if w.tx != nil {
+		_ = w.tx.Rollback(context.Background())
+		w.tx = nil
+	}
+	w.rows = 0
+}
+
+// Pending reports whether rows were written since the last commit.
+func (w *Table) Pending() bool { return w.rows > 0 }

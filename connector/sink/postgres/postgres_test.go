@@ -1,0 +1,265 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const txSchema = `{"type":"object","required":["id"],"properties":{
+	"id":{"type":"string"},
+	"amount":{"type":["number","null"]},
+	"date":{"type":["string","null"],"format":"date-time"},
+	"day":{"type":["string","null"],"format":"date"},
+	"n":{"type":["integer","null"]},
+	"ok":{"type":["boolean","null"]},
+	"meta":{"type":["object","null"],"properties":{"a":{"type":"string"}}},
+	"updatedAt":{"type":["string","null"],"format":"date-time"},
+	"_ab_cdc_deleted_at":{"type":["string","null"],"format":"date-time"}}}`
+
+func txStream(incremental bool) Stream {
+	return Stream{Name: "tx", Schema: json.RawMessage(txSchema), PrimaryKey: [][]string{{"id"}}, Incremental: incremental}
+}
+
+func open(t *testing.T, url string, opts Options, streams ...Stream) *Destination {
+	t.Helper()
+	opts.URL, opts.Connector, opts.Version = url, "source-test", "0.0.1"
+	d, err := Open(context.Background(), opts, streams)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func write(t *testing.T, tb *Table, rows ...string) {
+	t.Helper()
+	for _, r := range rows {
+		if err := tb.Write([]byte(r)); err != nil {
+			t.Fatalf("Write(%s): %v", r, err)
+		}
+	}
+}
+
+// rows returns "id|col|_deleted_at" lines sorted by id.
+func rows(t *testing.T, url, query string) []string {
+	t.Helper()
+	conn := pgtest.Connect(t, url)
+	rs, err := conn.Query(context.Background(), query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		vals, err := rs.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, v := range vals {
+			parts = append(parts, fmt.Sprint(v))
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
+func TestIncrementalMergeStateAndTombstones(t *testing.T) {
+	url := pgtest.DB(t)
+	ctx := context.Background()
+	d := open(t, url, Options{}, txStream(true))
+	if len(d.States()) != 0 {
+		t.Fatalf("fresh schema has states %v", d.States())
+	}
+	tb, _ := d.Table(ctx, "tx")
+	write(t, tb,
+		`{"id":"a","amount":-12.3456,"date":"2026-01-02T03:04:05.123Z","day":"2026-01-02","n":7,"ok":true,"meta":{"a":"x"},"updatedAt":"2026-01-02T00:00:00Z","extra":{"new":1}}`,
+		`{"id":"b","amount":"oops","date":"yesterday","n":1.5,"updatedAt":"2026-01-02T00:00:00Z"}`,
+		`{"id":"c","amount":1e2,"updatedAt":"2026-01-02T00:00:00Z"}`,
+		`{"id":"c","amount":3,"updatedAt":"2026-01-03T00:00:00Z"}`, // later in the checkpoint: wins
+	)
+	if err := tb.Commit(json.RawMessage(`{"cursor":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	got := rows(t, url, `SELECT id, amount::text, date, day, n, ok, meta::text, _leftovers::text, _deleted_at IS NULL FROM "test".tx ORDER BY id`)
+	want := []string{
+		`a|-12.3456|2026-01-02 03:04:05.123 +0000 UTC|2026-01-02 00:00:00 +0000 UTC|7|true|{"a": "x"}|{"extra": {"new": 1}}|true`,
+		`b|<nil>|<nil>|<nil>|<nil>|<nil>|<nil>|{"n": 1.5, "date": "yesterday", "amount": "oops"}|true`,
+		`c|3|<nil>|<nil>|<nil>|<nil>|<nil>|<nil>|true`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Rows written but not committed are not in the table, and not in the
+	// state, after the run dies.
+	write(t, tb, `{"id":"z","updatedAt":"2026-01-09T00:00:00Z"}`)
+	d.Close()
+
+	d = open(t, url, Options{}, txStream(true))
+	if s := string(d.States()["tx"]); s != `{"cursor":1}` {
+		t.Fatalf("stored state %q", s)
+	}
+	tb, _ = d.Table(ctx, "tx")
+	write(t, tb,
+		`{"id":"a","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`,                  // tombstone: row kept
+		`{"id":"gone","accountId":"x","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`, // never loaded: on record
+		`{"id":"c","amount":99,"updatedAt":"2026-01-01T00:00:00Z"}`,                 // older version: ignored
+	)
+	if err := tb.Commit(json.RawMessage(`{"cursor":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	write(t, tb,
+		`{"id":"a","amount":5,"updatedAt":"2026-01-05T00:00:00Z"}`, // replay of a version older than its deletion
+	)
+	if err := tb.Commit(json.RawMessage(`{"cursor":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	got = rows(t, url, `SELECT id, amount::text, _deleted_at, _leftovers::text FROM "test".tx ORDER BY id`)
+	want = []string{
+		`a|-12.3456|2026-02-01 00:00:00 +0000 UTC|{"extra": {"new": 1}}`,
+		`b|<nil>|<nil>|{"n": 1.5, "date": "yesterday", "amount": "oops"}`,
+		`c|3|<nil>|<nil>`,
+		`gone|<nil>|2026-02-01 00:00:00 +0000 UTC|{"accountId": "x"}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if s := rows(t, url, `SELECT state::text FROM "test"._state WHERE stream = 'tx'`); s[0] != `{"cursor":3}` {
+		t.Fatalf("state %v", s)
+	}
+}
+
+func TestHardDelete(t *testing.T) {
+	url := pgtest.DB(t)
+	d := open(t, url, Options{HardDelete: true}, txStream(true))
+	tb, _ := d.Table(context.Background(), "tx")
+	write(t, tb, `{"id":"a"}`, `{"id":"b"}`)
+	if err := tb.Commit(json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	write(t, tb, `{"id":"a","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`, `{"id":"never","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`)
+	if err := tb.Commit(json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, url, `SELECT id FROM "test".tx ORDER BY id`); strings.Join(got, ",") != "b" {
+		t.Fatalf("rows %v, want b", got)
+	}
+}
+
+func TestFullRefreshReplacesAtEnd(t *testing.T) {
+	url := pgtest.DB(t)
+	ctx := context.Background()
+	d := open(t, url, Options{}, txStream(false))
+	tb, _ := d.Table(ctx, "tx")
+	write(t, tb, `{"id":"a"}`, `{"id":"b"}`)
+	if err := tb.End(json.RawMessage(`{"__ab_no_cursor_state_message":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	tb, _ = d.Table(ctx, "tx")
+	write(t, tb, `{"id":"c"}`)
+	if got := rows(t, url, `SELECT id FROM "test".tx ORDER BY id`); strings.Join(got, ",") != "a,b" {
+		t.Fatalf("before the end: rows %v, want the old set a,b", got)
+	}
+	tb.Abort() // a failed stream leaves the old set
+	if got := rows(t, url, `SELECT id FROM "test".tx ORDER BY id`); strings.Join(got, ",") != "a,b" {
+		t.Fatalf("after a failed stream: rows %v, want a,b", got)
+	}
+	tb, _ = d.Table(ctx, "tx")
+	write(t, tb, `{"id":"c"}`, `{"id":"d"}`)
+	if err := tb.End(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, url, `SELECT id FROM "test".tx ORDER BY id`); strings.Join(got, ",") != "c,d" {
+		t.Fatalf("rows %v, want c,d", got)
+	}
+}
+
+func TestSchemaEvolutionAndConflicts(t *testing.T) {
+	url := pgtest.DB(t)
+	d := open(t, url, Options{}, txStream(true))
+	d.Close()
+	grown := txStream(true)
+	grown.Schema = json.RawMessage(strings.Replace(txSchema, `"id":{"type":"string"},`, `"id":{"type":"string"},"brandNew":{"type":["number","null"]},`, 1))
+	d = open(t, url, Options{}, grown)
+	d.Close()
+	if got := rows(t, url, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '"test".tx'::regclass AND attname = 'brandNew'`); len(got) != 1 || got[0] != "numeric" {
+		t.Fatalf("brandNew column: %v", got)
+	}
+	pgtest.Exec(t, url, `ALTER TABLE "test".tx ALTER COLUMN amount TYPE text`)
+	_, err := Open(context.Background(), Options{URL: url, Connector: "source-test"}, []Stream{grown})
+	assertConfigError(t, err, `"test"."tx"`, `column "amount" is text`, "ALTER TABLE", "xxxxx")
+}
+
+func assertConfigError(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if source.FailureTypeOf(err) != protocol.ConfigError {
+		t.Errorf("failure type %s, want config_error: %v", source.FailureTypeOf(err), err)
+	}
+	msg := err.Error()
+	for _, p := range parts {
+		if !strings.Contains(msg, p) {
+			t.Errorf("error %q lacks %q", msg, p)
+		}
+	}
+	if strings.Contains(msg, pgtest.Password) {
+		t.Errorf("error %q shows the password", msg)
+	}
+}
+
+func TestBadDatabases(t *testing.T) {
+	url := pgtest.DB(t)
+	s := pgtest.Shared(t)
+	ctx := context.Background()
+	open1 := func(u string) error {
+		d, err := Open(ctx, Options{URL: u, Connector: "source-test"}, []Stream{txStream(true)})
+		if err == nil {
+			d.Close()
+		}
+		return err
+	}
+	wrong := strings.Replace(url, pgtest.Password, "not-"+pgtest.Password, 1)
+	assertConfigError(t, open1(wrong), "refused user", "xxxxx", "password")
+	assertConfigError(t, open1(fmt.Sprintf("postgres://u:%s@127.0.0.1:1/db?connect_timeout=5", pgtest.Password)), "cannot reach", "127.0.0.1:1", "xxxxx")
+	assertConfigError(t, open1(s.URL("nosuchdb")), `no database "nosuchdb"`)
+
+	// A schema that belongs to a role the user is not a member of.
+	pgtest.Exec(t, url, `CREATE ROLE other NOLOGIN; CREATE ROLE loader LOGIN PASSWORD 'loaderpw'; GRANT CREATE ON DATABASE `+strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")+` TO loader; CREATE SCHEMA test AUTHORIZATION other`)
+	loader := strings.Replace(url, "postgres:"+pgtest.Password, "loader:loaderpw", 1)
+	assertConfigError(t, open1(loader), `schema "test" belongs to role "other"`, "--postgres-schema")
+}
+
+func TestOneWriterPerSchema(t *testing.T) {
+	url := pgtest.DB(t)
+	open(t, url, Options{}, txStream(true))
+	start := time.Now()
+	_, err := Open(context.Background(), Options{URL: url, Connector: "source-test"}, []Stream{txStream(true)})
+	if err == nil {
+		t.Fatal("a second writer opened the schema")
+	}
+	var se *source.Error
+	if !errors.As(err, &se) || se.Type != protocol.TransientError || !strings.Contains(err.Error(), "source-test --postgres, started 20") {
+		t.Fatalf("error %v (%T)", err, err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Fatalf("the second writer waited %s", time.Since(start))
+	}
+	// Another schema is another lock.
+	open(t, url, Options{Schema: "other"}, txStream(true))
+}

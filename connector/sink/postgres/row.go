@@ -1,0 +1,517 @@
+package postgres
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
+)
+
+// deletedField is the member a tombstone carries: the row was deleted at
+// that instant. It becomes the _deleted_at column, not a column of its own.
+const deletedField = "_ab_cdc_deleted_at"
+
+// encoder turns records into lines of COPY's text format for the load table
+// (seq, the table's columns, _extracted_at, _deleted_at, _leftovers).
+//
+// A record is scanned once, member by member at its top level. Each member
+// whose value its typed column holds exactly goes there; any other member
+// (a field the schema lacks, or a value of the wrong shape) goes into
+// _leftovers, verbatim, with its column null: nothing is rounded, guessed
+// or lost.
+type encoder struct {
+	t         *table
+	extracted []byte // _extracted_at of every row of this run
+	seq       int64
+
+	vals   [][]byte // per column: the encoded value, nil for null
+	set    []bool
+	left   []byte // _leftovers being built: `{"k":v,...`
+	del    []byte
+	arena  []byte
+	order  []int // column index of the k-th key last time, -1 unknown
+	keybuf []byte
+}
+
+func newEncoder(t *table, extractedAt time.Time) *encoder {
+	return &encoder{
+		t:         t,
+		extracted: []byte(extractedAt.UTC().Format("2006-01-02 15:04:05.999999Z07:00")),
+		vals:      make([][]byte, len(t.cols)),
+		set:       make([]bool, len(t.cols)),
+	}
+}
+
+// errNotObject is a record that is not a JSON object.
+var errNotObject = errors.New("a record must be a JSON object")
+
+// encode appends rec's COPY line to dst.
+func (e *encoder) encode(dst, rec []byte) ([]byte, error) {
+	for i := range e.vals {
+		e.vals[i] = nil
+		e.set[i] = false
+	}
+	e.left = e.left[:0]
+	e.del = nil
+	e.arena = e.arena[:0]
+	if err := e.members(rec); err != nil {
+		return dst, err
+	}
+	for _, pk := range e.t.pk {
+		if e.vals[pk] == nil {
+			return dst, &missingKeyError{field: e.t.cols[pk].name}
+		}
+	}
+	e.seq++
+	dst = strconv.AppendInt(dst, e.seq, 10)
+	for i := range e.t.cols {
+		dst = append(dst, '\t')
+		if e.vals[i] == nil {
+			dst = append(dst, `\N`...)
+		} else {
+			dst = append(dst, e.vals[i]...)
+		}
+	}
+	dst = append(dst, '\t')
+	dst = append(dst, e.extracted...)
+	dst = append(dst, '\t')
+	if e.del == nil {
+		dst = append(dst, `\N`...)
+	} else {
+		dst = append(dst, e.del...)
+	}
+	dst = append(dst, '\t')
+	if len(e.left) == 0 {
+		dst = append(dst, `\N`...)
+	} else {
+		e.left = append(e.left, '}')
+		dst = appendCopyText(dst, e.left)
+	}
+	return append(dst, '\n'), nil
+}
+
+// missingKeyError is a record without a value for a primary-key column.
+type missingKeyError struct{ field string }
+
+func (m *missingKeyError) Error() string {
+	return "the record has no usable value for primary-key field " + m.field
+}
+
+// members walks rec's top-level members.
+func (e *encoder) members(rec []byte) error {
+	i := skipWS(rec, 0)
+	if i >= len(rec) || rec[i] != '{' {
+		return errNotObject
+	}
+	i = skipWS(rec, i+1)
+	if i < len(rec) && rec[i] == '}' {
+		return nil
+	}
+	for k := 0; ; k++ {
+		if i >= len(rec) || rec[i] != '"' {
+			return errSyntax
+		}
+		kEnd, escaped, err := scanString(rec, i)
+		if err != nil {
+			return err
+		}
+		rawKey := rec[i:kEnd]
+		key := rawKey[1 : len(rawKey)-1]
+		if escaped {
+			var s string
+			if json.Unmarshal(rawKey, &s) != nil {
+				return errSyntax
+			}
+			e.keybuf = append(e.keybuf[:0], s...)
+			key = e.keybuf
+		}
+		i = skipWS(rec, kEnd)
+		if i >= len(rec) || rec[i] != ':' {
+			return errSyntax
+		}
+		i = skipWS(rec, i+1)
+		vEnd, err := skipValue(rec, i, 0)
+		if err != nil {
+			return err
+		}
+		e.member(k, rawKey, key, rec[i:vEnd])
+		i = skipWS(rec, vEnd)
+		if i < len(rec) && rec[i] == ',' {
+			i = skipWS(rec, i+1)
+			continue
+		}
+		if i < len(rec) && rec[i] == '}' {
+			return nil
+		}
+		return errSyntax
+	}
+}
+
+// member stores one member: in its column, as the deletion time, or in the
+// leftovers.
+func (e *encoder) member(k int, rawKey, key, v []byte) {
+	idx := -1
+	if k < len(e.order) && e.order[k] >= 0 && e.order[k] < len(e.t.cols) && e.t.cols[e.order[k]].name == string(key) {
+		idx = e.order[k]
+	} else if j, ok := e.t.byName[string(key)]; ok {
+		idx = j
+	}
+	for len(e.order) <= k {
+		e.order = append(e.order, -1)
+	}
+	e.order[k] = idx
+	if idx < 0 {
+		if string(key) == deletedField {
+			if ts, ok := e.timestamp(v); ok {
+				e.del = ts
+				return
+			}
+		}
+		e.leftover(rawKey, v)
+		return
+	}
+	c := &e.t.cols[idx]
+	if c.parsedOf >= 0 {
+		// A <name>_parsed column is filled from its source field, never
+		// from a member of that name.
+		e.leftover(rawKey, v)
+		return
+	}
+	if v[0] == 'n' { // null
+		e.vals[idx], e.set[idx] = nil, true
+		return
+	}
+	enc, ok := e.value(c, v)
+	if !ok {
+		e.leftover(rawKey, v)
+		e.vals[idx] = nil
+		return
+	}
+	e.vals[idx], e.set[idx] = enc, true
+	if c.kind == columns.Lenient && c.parsed >= 0 {
+		if s, ok := unquote(v); ok {
+			if ts, ok := parseLenient(s); ok {
+				e.vals[c.parsed] = e.stash(ts)
+			}
+		}
+	}
+}
+
+// leftover adds a member to _leftovers. A value jsonb cannot hold (a
+// string with \u0000) is kept as the JSON string of its text.
+func (e *encoder) leftover(rawKey, v []byte) {
+	if len(e.left) == 0 {
+		e.left = append(e.left, '{')
+	} else {
+		e.left = append(e.left, ',')
+	}
+	e.left = append(e.left, rawKey...)
+	e.left = append(e.left, ':')
+	if bytes.Contains(v, []byte(`\u0000`)) {
+		q, _ := json.Marshal(string(v))
+		e.left = append(e.left, q...)
+		return
+	}
+	e.left = append(e.left, v...)
+}
+
+// stash copies b into the row's arena and returns the copy.
+func (e *encoder) stash(b []byte) []byte {
+	start := len(e.arena)
+	e.arena = append(e.arena, b...)
+	return e.arena[start:len(e.arena):len(e.arena)]
+}
+
+// value encodes v (not null) for column c, or reports that it does not fit.
+func (e *encoder) value(c *column, v []byte) ([]byte, bool) {
+	switch c.kind {
+	case columns.String, columns.Lenient:
+		switch v[0] {
+		case '"':
+			s, ok := unquote(v)
+			if !ok || bytes.IndexByte(s, 0) >= 0 {
+				return nil, false
+			}
+			return e.text(s), true
+		case '{', '[':
+			return nil, false
+		default: // a number or boolean: its JSON text, as the Parquet sink does
+			return e.text(v), true
+		}
+	case columns.JSON, columns.Struct, columns.List:
+		if bytes.Contains(v, []byte(`\u0000`)) {
+			return nil, false // jsonb cannot hold NUL
+		}
+		return e.text(v), true
+	case columns.Bool:
+		if string(v) == "true" || string(v) == "false" {
+			return v, true
+		}
+	case columns.Int:
+		if _, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return v, true
+		}
+	case columns.Decimal:
+		num := v
+		if v[0] == '"' {
+			s, ok := unquote(v)
+			if !ok {
+				return nil, false
+			}
+			num = s
+		}
+		if validNumeric(num) {
+			return e.stash(num), true
+		}
+	case columns.Timestamp:
+		return e.timestamp(v)
+	case columns.Date:
+		if s, ok := unquote(v); ok && len(s) == 10 {
+			if d, err := time.Parse("2006-01-02", string(s)); err == nil && d.Year() >= 1 {
+				return e.stash(s), true
+			}
+		}
+	}
+	return nil, false
+}
+
+// timestamp parses an RFC 3339 string into timestamptz text. An instant
+// finer than the microsecond PostgreSQL keeps does not fit.
+func (e *encoder) timestamp(v []byte) ([]byte, bool) {
+	s, ok := unquote(v)
+	if !ok {
+		return nil, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(s))
+	if err != nil || t.Nanosecond()%1000 != 0 || t.Year() < 1 {
+		return nil, false
+	}
+	var buf [40]byte
+	return e.stash(t.UTC().AppendFormat(buf[:0], "2006-01-02 15:04:05.999999Z07:00")), true
+}
+
+// text escapes s for COPY's text format into the arena.
+func (e *encoder) text(s []byte) []byte {
+	start := len(e.arena)
+	e.arena = appendCopyText(e.arena, s)
+	return e.arena[start:len(e.arena):len(e.arena)]
+}
+
+// appendCopyText appends s with COPY's text-format escapes.
+func appendCopyText(dst, s []byte) []byte {
+	for {
+		i := bytes.IndexAny(s, "\\\t\n\r\b\f\v")
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:i]...)
+		switch s[i] {
+		case '\\':
+			dst = append(dst, `\\`...)
+		case '\t':
+			dst = append(dst, `\t`...)
+		case '\n':
+			dst = append(dst, `\n`...)
+		case '\r':
+			dst = append(dst, `\r`...)
+		case '\b':
+			dst = append(dst, `\b`...)
+		case '\f':
+			dst = append(dst, `\f`...)
+		case '\v':
+			dst = append(dst, `\v`...)
+		}
+		s = s[i+1:]
+	}
+}
+
+// validNumeric reports whether b is a JSON number PostgreSQL's numeric holds
+// exactly (its exponent range is far wider than any amount).
+func validNumeric(b []byte) bool {
+	end, err := skipNumber(b, 0)
+	if err != nil || end != len(b) {
+		return false
+	}
+	if i := bytes.IndexAny(b, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(string(b[i+1:]))
+		if err != nil || exp > 1000 || exp < -1000 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseLenient parses a timestamp written in one of the shapes real APIs
+// use for "x-lenient-time" fields: RFC 3339, or a date and time without an
+// offset (taken as UTC), or a bare date. It returns timestamptz text.
+func parseLenient(s []byte) ([]byte, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.Parse(layout, string(s)); err == nil && t.Year() >= 1 {
+			return t.UTC().Truncate(time.Microsecond).AppendFormat(nil, "2006-01-02 15:04:05.999999Z07:00"), true
+		}
+	}
+	return nil, false
+}
+
+// unquote returns the text of the JSON string v, or ok=false when v is not
+// a string or not valid UTF-8 text.
+func unquote(v []byte) ([]byte, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return nil, false
+	}
+	inner := v[1 : len(v)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, utf8.Valid(inner)
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+var errSyntax = errors.New("the record is not valid JSON")
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString returns the index after the string starting at b[i] ('"'),
+// and whether it holds escapes.
+func scanString(b []byte, i int) (end int, escaped bool, err error) {
+	i++
+	for {
+		j := bytes.IndexAny(b[i:], "\"\\")
+		if j < 0 {
+			return 0, false, errSyntax
+		}
+		i += j
+		if b[i] == '"' {
+			return i + 1, escaped, nil
+		}
+		escaped = true
+		i += 2
+		if i > len(b) {
+			return 0, false, errSyntax
+		}
+	}
+}
+
+// maxDepth bounds nesting, so a hostile record cannot exhaust the stack.
+const maxDepth = 512
+
+// skipValue returns the index after the JSON value starting at b[i].
+func skipValue(b []byte, i, depth int) (int, error) {
+	if i >= len(b) {
+		return 0, errSyntax
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _, err := scanString(b, i)
+		return end, err
+	case c == '{' || c == '[':
+		if depth >= maxDepth {
+			return 0, errors.New("the record nests deeper than 512 levels")
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == closer {
+			return i + 1, nil
+		}
+		for {
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return 0, errSyntax
+				}
+				end, _, err := scanString(b, i)
+				if err != nil {
+					return 0, err
+				}
+				i = skipWS(b, end)
+				if i >= len(b) || b[i] != ':' {
+					return 0, errSyntax
+				}
+				i = skipWS(b, i+1)
+			}
+			end, err := skipValue(b, i, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			i = skipWS(b, end)
+			if i < len(b) && b[i] == ',' {
+				i = skipWS(b, i+1)
+				continue
+			}
+			if i < len(b) && b[i] == closer {
+				return i + 1, nil
+			}
+			return 0, errSyntax
+		}
+	case c == 't':
+		return literal(b, i, "true")
+	case c == 'f':
+		return literal(b, i, "false")
+	case c == 'n':
+		return literal(b, i, "null")
+	default:
+		return skipNumber(b, i)
+	}
+}
+
+func literal(b []byte, i int, word string) (int, error) {
+	if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
+		return 0, errSyntax
+	}
+	return i + len(word), nil
+}
+
+// skipNumber returns the index after the JSON number at b[i], checking its
+// grammar.
+func skipNumber(b []byte, i int) (int, error) {
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return 0, errSyntax
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return 0, errSyntax
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return 0, errSyntax
+		}
+	}
+	if i == start {
+		return 0, errSyntax
+	}
+	return i, nil
+}

@@ -1,0 +1,333 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Metadata columns every table has after the stream's own.
+const (
+	colExtractedAt = "_extracted_at" // when this run read the row
+	colDeletedAt   = "_deleted_at"   // when the source reported it deleted; null while live
+	colLeftovers   = "_leftovers"    // members no typed column holds: {"field": value, ...}
+)
+
+// versionFields are the top-level timestamps that order a row's versions,
+// in order of preference: a replay of an older version never overwrites a
+// newer one.
+var versionFields = []string{"updatedAt", "updated_at"}
+
+// column is one column of a stream's table.
+type column struct {
+	name     string
+	kind     columns.Kind
+	sqlType  string
+	parsed   int // Lenient: index of its <name>_parsed column, else -1
+	parsedOf int // a <name>_parsed column: index of its source, else -1
+}
+
+// table is a stream's table: its columns in order, as derived from the
+// stream's JSON Schema, then the metadata columns.
+type table struct {
+	schema, name string
+	cols         []column
+	byName       map[string]int
+	pk           []int // indexes into cols
+	version      int   // index of the version column, or -1
+	incremental  bool
+}
+
+// sqlType maps a derived column kind to its PostgreSQL type: exact numeric
+// for money (unconstrained, so no value is rounded to a scale), timestamptz
+// for instants, jsonb for whatever has no scalar type.
+func sqlType(k columns.Kind) string {
+	switch k {
+	case columns.String, columns.Lenient:
+		return "text"
+	case columns.Bool:
+		return "boolean"
+	case columns.Int:
+		return "bigint"
+	case columns.Decimal:
+		return "numeric"
+	case columns.Timestamp:
+		return "timestamp with time zone"
+	case columns.Date:
+		return "date"
+	default: // JSON, Struct, List
+		return "jsonb"
+	}
+}
+
+// newTable derives a stream's table. Only the schema's top level becomes
+// columns; nested objects and arrays are jsonb.
+func newTable(schema string, st Stream) (*table, error) {
+	root, err := columns.Derive(st.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", st.Name, err)
+	}
+	t := &table{schema: schema, name: st.Name, byName: map[string]int{}, version: -1, incremental: st.Incremental}
+	add := func(c column) error {
+		if len(c.name) > 63 {
+			return fmt.Errorf("stream %s: field %q is longer than PostgreSQL's 63-byte column names", st.Name, c.name)
+		}
+		if _, dup := t.byName[c.name]; dup {
+			return fmt.Errorf("stream %s: two fields make column %q", st.Name, c.name)
+		}
+		t.byName[c.name] = len(t.cols)
+		t.cols = append(t.cols, c)
+		return nil
+	}
+	for _, c := range root.Children {
+		switch c.Name {
+		case deletedField:
+			continue // the _deleted_at column
+		case colExtractedAt, colDeletedAt, colLeftovers:
+			return nil, fmt.Errorf("stream %s: field %q has the name of a column the PostgreSQL sink adds", st.Name, c.Name)
+		}
+		if err := add(column{name: c.Name, kind: c.Kind, sqlType: sqlType(c.Kind), parsed: -1, parsedOf: -1}); err != nil {
+			return nil, err
+		}
+		if c.Kind == columns.Lenient {
+			src := len(t.cols) - 1
+			if err := add(column{name: c.Name + columns.ParsedSuffix, kind: columns.Timestamp, sqlType: sqlType(columns.Timestamp), parsed: -1, parsedOf: src}); err != nil {
+				return nil, err
+			}
+			t.cols[src].parsed = len(t.cols) - 1
+		}
+	}
+	if len(st.PrimaryKey) == 0 {
+		return nil, fmt.Errorf("stream %s has no primary key: the PostgreSQL sink upserts by key", st.Name)
+	}
+	for _, path := range st.PrimaryKey {
+		if len(path) != 1 {
+			return nil, fmt.Errorf("stream %s: primary key %v is nested; only top-level key fields are supported", st.Name, path)
+		}
+		i, ok := t.byName[path[0]]
+		if !ok {
+			return nil, fmt.Errorf("stream %s: primary key field %q is not in the stream's schema", st.Name, path[0])
+		}
+		t.pk = append(t.pk, i)
+	}
+	for _, f := range versionFields {
+		if i, ok := t.byName[f]; ok && t.cols[i].kind == columns.Timestamp {
+			t.version = i
+			break
+		}
+	}
+	return t, nil
+}
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// qname is the table's schema-qualified, quoted name.
+func (t *table) qname() string { return pgx.Identifier{t.schema, t.name}.Sanitize() }
+
+// loadName is the name of the session's temporary load table.
+func (t *table) loadName() string { return ident("_load_" + t.name) }
+
+// allCols lists the table's columns, quoted, prefixed with p ("" or "l.").
+func (t *table) allCols(p string) string {
+	var b strings.Builder
+	for _, c := range t.cols {
+		b.WriteString(p + ident(c.name) + ", ")
+	}
+	b.WriteString(p + colExtractedAt + ", " + p + colDeletedAt + ", " + p + colLeftovers)
+	return b.String()
+}
+
+func (t *table) pkCols(p string) string {
+	var parts []string
+	for _, i := range t.pk {
+		parts = append(parts, p+ident(t.cols[i].name))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (t *table) pkMatch(a, b string) string {
+	var parts []string
+	for _, i := range t.pk {
+		n := ident(t.cols[i].name)
+		parts = append(parts, a+"."+n+" = "+b+"."+n)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// createSQL creates the table.
+func (t *table) createSQL() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE %s (\n", t.qname())
+	isPK := map[int]bool{}
+	for _, i := range t.pk {
+		isPK[i] = true
+	}
+	for i, c := range t.cols {
+		fmt.Fprintf(&b, "  %s %s", ident(c.name), c.sqlType)
+		if isPK[i] {
+			b.WriteString(" NOT NULL")
+		}
+		b.WriteString(",\n")
+	}
+	fmt.Fprintf(&b, "  %s timestamp with time zone NOT NULL,\n  %s timestamp with time zone,\n  %s jsonb,\n  PRIMARY KEY (%s)\n)",
+		colExtractedAt, colDeletedAt, colLeftovers, t.pkCols(""))
+	return b.String()
+}
+
+// loadSQL creates the session's temporary load table: the same columns
+// without constraints, plus the order rows came in.
+func (t *table) loadSQL() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TEMPORARY TABLE IF NOT EXISTS %s (_seq bigint", t.loadName())
+	for _, c := range t.cols {
+		fmt.Fprintf(&b, ", %s %s", ident(c.name), c.sqlType)
+	}
+	fmt.Fprintf(&b, ", %s timestamp with time zone, %s timestamp with time zone, %s jsonb)", colExtractedAt, colDeletedAt, colLeftovers)
+	return b.String()
+}
+
+// copySQL is the COPY the encoder's lines go through.
+func (t *table) copySQL() string {
+	return fmt.Sprintf("COPY %s (_seq, %s) FROM STDIN", t.loadName(), t.allCols(""))
+}
+
+// latest is the load table's last version of each key: a checkpoint may
+// carry a row twice (updated between two pages), and the later one wins.
+func (t *table) latest() string {
+	return fmt.Sprintf("SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s, _seq DESC", t.pkCols(""), t.loadName(), t.pkCols(""))
+}
+
+// mergeSQL are the statements that apply the load table to the table, in
+// one transaction with the state:
+//
+//   - a tombstone sets _deleted_at on a live row and keeps it (hard delete:
+//     removes it); a tombstone for a row never loaded is inserted as it
+//     came, so the deleted id is on record;
+//   - a live row is inserted, or replaces the stored one unless the stored
+//     one is newer (by the version column, where the stream has one) or
+//     deleted; a deleted row comes back only with a version newer than its
+//     deletion.
+func (t *table) mergeSQL(hardDelete bool) []string {
+	var stmts []string
+	l := t.latest()
+	if hardDelete {
+		stmts = append(stmts, fmt.Sprintf("DELETE FROM %s t USING (%s) l WHERE l.%s IS NOT NULL AND %s",
+			t.qname(), l, colDeletedAt, t.pkMatch("t", "l")))
+	} else {
+		stmts = append(stmts, fmt.Sprintf("UPDATE %s t SET %s = l.%s, %s = l.%s FROM (%s) l WHERE l.%s IS NOT NULL AND t.%s IS NULL AND %s",
+			t.qname(), colDeletedAt, colDeletedAt, colExtractedAt, colExtractedAt, l, colDeletedAt, colDeletedAt, t.pkMatch("t", "l")))
+	}
+	var set []string
+	for _, c := range t.cols {
+		set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", ident(c.name), ident(c.name)))
+	}
+	set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", colExtractedAt, colExtractedAt),
+		fmt.Sprintf("%s = EXCLUDED.%s", colDeletedAt, colDeletedAt),
+		fmt.Sprintf("%s = EXCLUDED.%s", colLeftovers, colLeftovers))
+	where := fmt.Sprintf("EXCLUDED.%s IS NULL AND t.%s IS NULL", colDeletedAt, colDeletedAt)
+	if t.version >= 0 {
+		v := ident(t.cols[t.version].name)
+		where = fmt.Sprintf("EXCLUDED.%[1]s IS NULL AND ("+
+			"(t.%[1]s IS NULL AND (t.%[2]s IS NULL OR EXCLUDED.%[2]s IS NULL OR EXCLUDED.%[2]s >= t.%[2]s)) OR "+
+			"(t.%[1]s IS NOT NULL AND EXCLUDED.%[2]s > t.%[1]s))", colDeletedAt, v)
+	}
+	insertFrom := ""
+	if hardDelete {
+		insertFrom = fmt.Sprintf(" WHERE l.%s IS NULL", colDeletedAt)
+	}
+	stmts = append(stmts, fmt.Sprintf("INSERT INTO %s AS t (%s) SELECT %s FROM (%s) l%s ON CONFLICT (%s) DO UPDATE SET %s WHERE %s",
+		t.qname(), t.allCols(""), t.allCols("l."), l, insertFrom, t.pkCols(""), strings.Join(set, ", "), where))
+	return stmts
+}
+
+// replaceSQL are the statements that make the load table the table's whole
+// contents (full refresh), in one transaction: readers see the old rows or
+// the new ones, never a mix.
+func (t *table) replaceSQL() []string {
+	return []string{
+		"TRUNCATE " + t.qname(),
+		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (%s) l", t.qname(), t.allCols(""), t.allCols("l."), t.latest()),
+	}
+}
+
+// ensure creates the table, or checks an existing one against the stream
+// and adds the columns a newer schema brought. A column whose type differs
+// from the stream's, or a different primary key, is an error naming the
+// fix: nothing is dropped or retyped.
+func (t *table) ensure(ctx context.Context, tx pgx.Tx, url string) error {
+	rows, err := tx.Query(ctx, `
+		SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+		FROM pg_attribute a
+		WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY a.attnum`, t.qname())
+	if err != nil {
+		return fmt.Errorf("reading the columns of %s: %w", t.qname(), err)
+	}
+	have := map[string]string{}
+	var order []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return err
+		}
+		have[name] = typ
+		order = append(order, name)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the columns of %s: %w", t.qname(), err)
+	}
+	if len(have) == 0 {
+		if _, err := tx.Exec(ctx, t.createSQL()); err != nil {
+			return fmt.Errorf("creating table %s: %w", t.qname(), err)
+		}
+		return nil
+	}
+	want := map[string]string{colExtractedAt: "timestamp with time zone", colDeletedAt: "timestamp with time zone", colLeftovers: "jsonb"}
+	var wantOrder []string
+	for _, c := range t.cols {
+		want[c.name] = c.sqlType
+		wantOrder = append(wantOrder, c.name)
+	}
+	wantOrder = append(wantOrder, colExtractedAt, colDeletedAt, colLeftovers)
+	for _, name := range wantOrder {
+		got, ok := have[name]
+		if ok && got != want[name] {
+			return source.ConfigErrorf("PostgreSQL table %s (at %s): column %q is %s, but stream %s needs %s; nothing was written. "+
+				"Fix: ALTER TABLE %s ALTER COLUMN %s TYPE %s (if its values convert), or rename or drop the table to reload it, or use another --postgres-schema",
+				t.qname(), url, name, got, t.name, want[name], t.qname(), ident(name), want[name])
+		}
+	}
+	var pk []string
+	if err := tx.QueryRow(ctx, `
+		SELECT coalesce(array_agg(a.attname ORDER BY k.i), '{}')
+		FROM pg_index x
+		CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, i)
+		JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+		WHERE x.indrelid = to_regclass($1) AND x.indisprimary`, t.qname()).Scan(&pk); err != nil {
+		return fmt.Errorf("reading the primary key of %s: %w", t.qname(), err)
+	}
+	var wantPK []string
+	for _, i := range t.pk {
+		wantPK = append(wantPK, t.cols[i].name)
+	}
+	if strings.Join(pk, ",") != strings.Join(wantPK, ",") {
+		return source.ConfigErrorf("PostgreSQL table %s (at %s): its primary key is (%s), but stream %s is keyed by (%s); nothing was written. "+
+			"Fix: rename or drop the table to reload it, or use another --postgres-schema",
+			t.qname(), url, strings.Join(pk, ", "), t.name, strings.Join(wantPK, ", "))
+	}
+	for _, name := range wantOrder {
+		if _, ok := have[name]; ok {
+			continue
+		}
+		// A property the schema gained since the table was made.
+		if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.qname(), ident(name), want[name])); err != nil {
+			return fmt.Errorf("adding column %s to %s: %w", name, t.qname(), err)
+		}
+	}
+	return nil
+}
