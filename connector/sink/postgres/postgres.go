@@ -56,10 +56,9 @@ type View struct {
 
 // Stream is what the destination needs to know of a configured stream.
 type Stream struct {
-	Name        string
-	Schema      json.RawMessage
-	PrimaryKey  [][]string
-	Incremental bool
+	Name       string
+	Schema     json.RawMessage
+	PrimaryKey [][]string
 }
 
 // Destination is one run's connection to the database: it holds the
@@ -270,7 +269,7 @@ func (d *Destination) setup(ctx context.Context) error {
 		if err := rows.Scan(&name, &state); err != nil {
 			return d.sqlError(err, "reading "+schema+"._state")
 		}
-		if t, ok := d.tables[name]; ok && t.incremental {
+		if _, ok := d.tables[name]; ok {
 			d.states[name] = json.RawMessage(state)
 		}
 	}
@@ -390,9 +389,10 @@ func (d *Destination) Close() error {
 // one goroutine at a time.
 type Table struct {
 	d   *Destination
-	t   *table
-	enc *encoder
-	ctx context.Context
+	t           *table
+	incremental bool
+	enc         *encoder
+	ctx         context.Context
 
 	tx   pgx.Tx
 	pw   *io.PipeWriter
@@ -402,8 +402,10 @@ type Table struct {
 	rows int64 // rows written since the last commit
 }
 
-// Table starts loading stream name. ctx bounds the stream's statements.
-func (d *Destination) Table(ctx context.Context, name string) (*Table, error) {
+// Table starts loading stream name: incremental (merged by key at each
+// Commit) or full refresh (replacing the table's rows at End). ctx bounds
+// the stream's statements.
+func (d *Destination) Table(ctx context.Context, name string, incremental bool) (*Table, error) {
 	t, ok := d.tables[name]
 	if !ok {
 		return nil, fmt.Errorf("postgres: stream %s was not opened", name)
@@ -411,7 +413,7 @@ func (d *Destination) Table(ctx context.Context, name string) (*Table, error) {
 	if d.active != nil {
 		d.active.Abort()
 	}
-	d.active = &Table{d: d, t: t, enc: newEncoder(t, d.started), ctx: ctx}
+	d.active = &Table{d: d, t: t, incremental: incremental, enc: newEncoder(t, d.started), ctx: ctx}
 	return d.active, nil
 }
 
@@ -505,7 +507,7 @@ func (w *Table) copyFailed(err error) error {
 // one transaction. When it returns nil both are committed; on error
 // neither is. A full-refresh stream's rows wait for End.
 func (w *Table) Commit(state json.RawMessage) error {
-	if !w.t.incremental {
+	if !w.incremental {
 		return nil
 	}
 	if err := w.endCopy(); err != nil {
@@ -533,7 +535,7 @@ func (w *Table) Commit(state json.RawMessage) error {
 // replace the table's contents, with its final state, in one transaction;
 // an incremental stream commits like Commit.
 func (w *Table) End(state json.RawMessage) error {
-	if w.t.incremental {
+	if w.incremental {
 		return w.Commit(state)
 	}
 	if err := w.endCopy(); err != nil {

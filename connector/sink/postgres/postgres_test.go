@@ -27,8 +27,8 @@ const txSchema = `{"type":"object","required":["id"],"properties":{
 	"updatedAt":{"type":["string","null"],"format":"date-time"},
 	"_ab_cdc_deleted_at":{"type":["string","null"],"format":"date-time"}}}`
 
-func txStream(incremental bool) Stream {
-	return Stream{Name: "tx", Schema: json.RawMessage(txSchema), PrimaryKey: [][]string{{"id"}}, Incremental: incremental}
+func txStream() Stream {
+	return Stream{Name: "tx", Schema: json.RawMessage(txSchema), PrimaryKey: [][]string{{"id"}}}
 }
 
 func open(t *testing.T, url string, opts Options, streams ...Stream) *Destination {
@@ -81,11 +81,11 @@ func rows(t *testing.T, url, query string) []string {
 func TestIncrementalMergeStateAndTombstones(t *testing.T) {
 	url := pgtest.DB(t)
 	ctx := context.Background()
-	d := open(t, url, Options{}, txStream(true))
+	d := open(t, url, Options{}, txStream())
 	if len(d.States()) != 0 {
 		t.Fatalf("fresh schema has states %v", d.States())
 	}
-	tb, _ := d.Table(ctx, "tx")
+	tb, _ := d.Table(ctx, "tx", true)
 	write(t, tb,
 		`{"id":"a","amount":-12.3456,"date":"2026-01-02T03:04:05.123Z","day":"2026-01-02","n":7,"ok":true,"meta":{"a":"x"},"updatedAt":"2026-01-02T00:00:00Z","extra":{"new":1}}`,
 		`{"id":"b","amount":"oops","date":"yesterday","n":1.5,"updatedAt":"2026-01-02T00:00:00Z"}`,
@@ -109,11 +109,11 @@ func TestIncrementalMergeStateAndTombstones(t *testing.T) {
 	write(t, tb, `{"id":"z","updatedAt":"2026-01-09T00:00:00Z"}`)
 	d.Close()
 
-	d = open(t, url, Options{}, txStream(true))
+	d = open(t, url, Options{}, txStream())
 	if s := string(d.States()["tx"]); s != `{"cursor":1}` {
 		t.Fatalf("stored state %q", s)
 	}
-	tb, _ = d.Table(ctx, "tx")
+	tb, _ = d.Table(ctx, "tx", true)
 	write(t, tb,
 		`{"id":"a","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`,                  // tombstone: row kept
 		`{"id":"gone","accountId":"x","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`, // never loaded: on record
@@ -145,8 +145,8 @@ func TestIncrementalMergeStateAndTombstones(t *testing.T) {
 
 func TestHardDelete(t *testing.T) {
 	url := pgtest.DB(t)
-	d := open(t, url, Options{HardDelete: true}, txStream(true))
-	tb, _ := d.Table(context.Background(), "tx")
+	d := open(t, url, Options{HardDelete: true}, txStream())
+	tb, _ := d.Table(context.Background(), "tx", true)
 	write(t, tb, `{"id":"a"}`, `{"id":"b"}`)
 	if err := tb.Commit(json.RawMessage(`{}`)); err != nil {
 		t.Fatal(err)
@@ -163,13 +163,13 @@ func TestHardDelete(t *testing.T) {
 func TestFullRefreshReplacesAtEnd(t *testing.T) {
 	url := pgtest.DB(t)
 	ctx := context.Background()
-	d := open(t, url, Options{}, txStream(false))
-	tb, _ := d.Table(ctx, "tx")
+	d := open(t, url, Options{}, txStream())
+	tb, _ := d.Table(ctx, "tx", false)
 	write(t, tb, `{"id":"a"}`, `{"id":"b"}`)
 	if err := tb.End(json.RawMessage(`{"__ab_no_cursor_state_message":true}`)); err != nil {
 		t.Fatal(err)
 	}
-	tb, _ = d.Table(ctx, "tx")
+	tb, _ = d.Table(ctx, "tx", false)
 	write(t, tb, `{"id":"c"}`)
 	if got := rows(t, url, `SELECT id FROM "test".tx ORDER BY id`); strings.Join(got, ",") != "a,b" {
 		t.Fatalf("before the end: rows %v, want the old set a,b", got)
@@ -178,7 +178,7 @@ func TestFullRefreshReplacesAtEnd(t *testing.T) {
 	if got := rows(t, url, `SELECT id FROM "test".tx ORDER BY id`); strings.Join(got, ",") != "a,b" {
 		t.Fatalf("after a failed stream: rows %v, want a,b", got)
 	}
-	tb, _ = d.Table(ctx, "tx")
+	tb, _ = d.Table(ctx, "tx", false)
 	write(t, tb, `{"id":"c"}`, `{"id":"d"}`)
 	if err := tb.End(nil); err != nil {
 		t.Fatal(err)
@@ -190,9 +190,9 @@ func TestFullRefreshReplacesAtEnd(t *testing.T) {
 
 func TestSchemaEvolutionAndConflicts(t *testing.T) {
 	url := pgtest.DB(t)
-	d := open(t, url, Options{}, txStream(true))
+	d := open(t, url, Options{}, txStream())
 	d.Close()
-	grown := txStream(true)
+	grown := txStream()
 	grown.Schema = json.RawMessage(strings.Replace(txSchema, `"id":{"type":"string"},`, `"id":{"type":"string"},"brandNew":{"type":["number","null"]},`, 1))
 	d = open(t, url, Options{}, grown)
 	d.Close()
@@ -228,7 +228,7 @@ func TestBadDatabases(t *testing.T) {
 	s := pgtest.Shared(t)
 	ctx := context.Background()
 	open1 := func(u string) error {
-		d, err := Open(ctx, Options{URL: u, Connector: "source-test"}, []Stream{txStream(true)})
+		d, err := Open(ctx, Options{URL: u, Connector: "source-test"}, []Stream{txStream()})
 		if err == nil {
 			d.Close()
 		}
@@ -247,9 +247,9 @@ func TestBadDatabases(t *testing.T) {
 
 func TestOneWriterPerSchema(t *testing.T) {
 	url := pgtest.DB(t)
-	open(t, url, Options{}, txStream(true))
+	open(t, url, Options{}, txStream())
 	start := time.Now()
-	_, err := Open(context.Background(), Options{URL: url, Connector: "source-test"}, []Stream{txStream(true)})
+	_, err := Open(context.Background(), Options{URL: url, Connector: "source-test"}, []Stream{txStream()})
 	if err == nil {
 		t.Fatal("a second writer opened the schema")
 	}
@@ -261,5 +261,5 @@ func TestOneWriterPerSchema(t *testing.T) {
 		t.Fatalf("the second writer waited %s", time.Since(start))
 	}
 	// Another schema is another lock.
-	open(t, url, Options{Schema: "other"}, txStream(true))
+	open(t, url, Options{Schema: "other"}, txStream())
 }

@@ -40,7 +40,6 @@ type table struct {
 	byName       map[string]int
 	pk           []int // indexes into cols
 	version      int   // index of the version column, or -1
-	incremental  bool
 }
 
 // sqlType maps a derived column kind to its PostgreSQL type: exact numeric
@@ -72,7 +71,7 @@ func newTable(schema string, st Stream) (*table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", st.Name, err)
 	}
-	t := &table{schema: schema, name: st.Name, byName: map[string]int{}, version: -1, incremental: st.Incremental}
+	t := &table{schema: schema, name: st.Name, byName: map[string]int{}, version: -1}
 	add := func(c column) error {
 		if len(c.name) > 63 {
 			return fmt.Errorf("stream %s: field %q is longer than PostgreSQL's 63-byte column names", st.Name, c.name)

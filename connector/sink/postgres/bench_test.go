@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
+	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+	"github.com/source-pluggy/source-pluggy/schemas"
+)
+
+// BenchmarkLoadTransactions loads 1,000,000 transactions as source-pluggy
+// emits them (20,000 distinct rows from the fake, cycled under fresh ids)
+// into a table, committing every 10,000 rows with a state, and reports
+// rows/s. The whole binary's figure, side by side with the JSON-lines read,
+// comes from the bench tool.
+func BenchmarkLoadTransactions(b *testing.B) {
+	f := fake.New(fake.Options{Items: 1, AccountsPerItem: 4, TransactionsPerAccount: 5000})
+	srv := httptest.NewServer(f.Handler())
+	defer srv.Close()
+	bin := sourcetest.Build(b, "source-pluggy")
+	config := sourcetest.WriteFile(b, "config.json", map[string]any{
+		"client_id": f.ClientID(), "client_secret": f.ClientSecret(), "item_ids": f.ItemIDs(),
+		"base_url": srv.URL, "requests_per_minute": 0,
+	})
+	schema, err := fs.ReadFile(schemas.Pluggy, "pluggy/transactions.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	catalog := sourcetest.WriteFile(b, "catalog.json", protocol.ConfiguredCatalog{Streams: []protocol.ConfiguredStream{{
+		Stream:   protocol.Stream{Name: "transactions", JSONSchema: schema, SupportedSyncModes: []protocol.SyncMode{protocol.FullRefresh}},
+		SyncMode: protocol.FullRefresh, DestinationSyncMode: "overwrite",
+	}}})
+	res := sourcetest.Run(b, bin, "read", "--config", config, "--catalog", catalog)
+	recs := res.Records()["transactions"]
+	if len(recs) != 20000 {
+		b.Fatalf("%d records", len(recs))
+	}
+	// POSTGRES_BENCH_URL loads into a server of your own (its settings
+	// matter: pgtest's runs without fsync).
+	url := os.Getenv("POSTGRES_BENCH_URL")
+	if url == "" {
+		url = pgtest.DB(b)
+	}
+	d, err := Open(context.Background(), Options{URL: url, Connector: "source-bench"}, []Stream{{Name: "transactions", Schema: schema, PrimaryKey: [][]string{{"id"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	const n = 1_000_000
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		var commit time.Duration
+		tb, _ := d.Table(context.Background(), "transactions", true)
+		var buf []byte
+		for i := range n {
+			rec := recs[i%len(recs)]
+			j := bytes.Index(rec, []byte(`"id":"`)) + 6
+			buf = append(append(append(buf[:0], rec[:j]...), fmt.Sprintf("%08x", i)...), rec[j+8:]...)
+			if err := tb.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+			if i%10000 == 9999 {
+				c := time.Now()
+				if err := tb.Commit(json.RawMessage(`{}`)); err != nil {
+					b.Fatal(err)
+				}
+				commit += time.Since(c)
+			}
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+		b.ReportMetric(commit.Seconds(), "commit-s")
+	}
+}
