@@ -388,7 +388,7 @@ func (d *Destination) Close() error {
 // Table is one stream's loading into its table. Its methods are called from
 // one goroutine at a time.
 type Table struct {
-	d   *Destination
+	d           *Destination
 	t           *table
 	incremental bool
 	enc         *encoder

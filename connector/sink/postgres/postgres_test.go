@@ -115,7 +115,7 @@ func TestIncrementalMergeStateAndTombstones(t *testing.T) {
 	}
 	tb, _ = d.Table(ctx, "tx", true)
 	write(t, tb,
-		`{"id":"a","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`,                  // tombstone: row kept
+		`{"id":"a","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`,                    // tombstone: row kept
 		`{"id":"gone","accountId":"x","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`, // never loaded: on record
 		`{"id":"c","amount":99,"updatedAt":"2026-01-01T00:00:00Z"}`,                 // older version: ignored
 	)
