@@ -7,9 +7,11 @@ package main
 import (
 	"github.com/source-pluggy/source-pluggy/connector/cli"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 func main() {
-	cli.Binary{Source: pluggy.Source{}, Tap: "tap-pluggy", Commands: []func(*source.Runner) source.Command{pluggy.DemoCommand, pluggy.ConnectCommand, pluggy.WebhookCommand}}.Main()
+	cli.Binary{Source: pluggy.Source{}, Tap: "tap-pluggy", Commands: []func(*source.Runner) source.Command{pluggy.DemoCommand, pluggy.ConnectCommand, pluggy.WebhookCommand},
+		PostgresViews: []postgres.View{{Name: "category_spending", Tables: []string{"transactions", "accounts"}, Query: pluggy.CategorySpendingSQL}}}.Main()
 }

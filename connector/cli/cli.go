@@ -1,6 +1,6 @@
 // Package cli is what every connector binary's main shares: the protocol
 // commands, the Singer mode under the tap's name, the output flags of read
-// (--parquet-dir, ...), the binary's extra commands (demo) and the wiring of
+// (--parquet-dir, --postgres, ...), the binary's extra commands (demo) and the wiring of
 // SIGINT/SIGTERM to a context. A provider's main is one call to Main.
 package cli
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/singer"
 	"github.com/source-pluggy/source-pluggy/connector/sink/parquet"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -24,6 +25,9 @@ type Binary struct {
 	Tap string
 	// Commands make the binary's extra commands (demo), given the runner.
 	Commands []func(r *source.Runner) source.Command
+	// PostgresViews are the provider's views over its tables that
+	// read --postgres creates (reports).
+	PostgresViews []postgres.View
 }
 
 // Runner assembles the binary's runner: the protocol commands, the extra
@@ -34,7 +38,10 @@ func (b Binary) Runner() *source.Runner {
 		r.Extra = append(r.Extra, c(r))
 	}
 	r.Extra = append(r.Extra, singer.Command(r, b.Tap))
-	r.Sinks = []source.SinkFlags{&parquet.Flags{Version: source.Version}}
+	r.Sinks = []source.SinkFlags{
+		&parquet.Flags{Version: source.Version},
+		&postgres.Flags{Connector: b.Source.Name(), Version: source.Version, Views: b.PostgresViews},
+	}
 	return r
 }
 

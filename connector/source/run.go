@@ -295,12 +295,13 @@ func fail(w Encoder, err error) int {
 }
 
 func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) int {
-	var config, catalog, state string
+	var config, catalog, state, statePath string
 	var noRecords bool
 	if _, code, ok := r.flags("read", "Read the configured streams: RECORD, STATE, TRACE and LOG messages on stdout.", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file")
 		fs.StringVar(&catalog, "catalog", "", "configured catalog JSON file (see catalogs/)")
 		fs.StringVar(&state, "state", "", "state JSON file: the STATE messages of the previous run, as an array")
+		fs.StringVar(&statePath, "state-file", "", "keep the state in `PATH`: read it at the start (absent: a first sync) and replace it atomically at every checkpoint, for cron jobs")
 		for _, s := range r.Sinks {
 			s.AddFlags(fs)
 		}
@@ -310,10 +311,25 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 	}, "config", "catalog"); !ok {
 		return code
 	}
-	return r.readStreams(ctx, w, secrets, config, func(streams []Stream) ([]Selection, map[string]json.RawMessage, error) {
+	var enc Encoder = w
+	var sf *stateFile
+	if statePath != "" {
+		sf = &stateFile{path: statePath}
+		enc = &stateFileEncoder{Encoder: w, file: sf}
+	}
+	return r.readStreams(ctx, enc, secrets, config, func(streams []Stream) ([]Selection, map[string]json.RawMessage, error) {
 		sel, err := loadCatalog(catalog, streams)
 		if err != nil {
 			return nil, nil, err
+		}
+		if sf != nil {
+			states, err := sf.load(streams)
+			if err != nil {
+				return nil, nil, err
+			}
+			if state == "" {
+				return sel, states, nil
+			}
 		}
 		states, err := loadState(state, streams)
 		return sel, states, err
@@ -335,7 +351,7 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 			return nil, false, ConfigErrorf("--no-records needs --%s: without another output the records would go nowhere", r.sinkFlagNames(" or --"))
 		}
 		return sinks, noRecords, nil
-	})
+	}, state == "")
 }
 
 func (r *Runner) sinkFlagNames(sep string) string {
@@ -374,7 +390,7 @@ type ReadInput struct {
 // in.Encoder.
 func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 	defer recoverCrash(r.Source.Name(), in.Encoder, in.Secrets, &code)
-	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, in.Prepare, nil)
+	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, in.Prepare, nil, false)
 }
 
 // readStreams is a read once its inputs are known: prepare turns the
@@ -382,7 +398,8 @@ func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 // openSinks (nil for none) opens the outputs besides enc and says whether
 // enc is to get no records.
 func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config string,
-	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, bool, error)) int {
+	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, bool, error),
+	storedStates bool) int {
 	conn, log, err := r.open(ctx, config, enc, secrets, true)
 	if err != nil {
 		return fail(enc, err)
@@ -391,16 +408,6 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	sel, states, err := prepare(conn.Streams())
 	if err != nil {
 		return fail(enc, err)
-	}
-	for _, s := range sel {
-		if s.Mode != protocol.Incremental {
-			continue
-		}
-		if c, ok := s.Stream.(StateChecker); ok && states[s.Stream.Name()] != nil {
-			if err := c.CheckState(states[s.Stream.Name()]); err != nil {
-				return fail(enc, AsConfigError(err, fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", s.Stream.Name())))
-			}
-		}
 	}
 	var sinks []Sink
 	skipRecords := false
@@ -422,6 +429,27 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		return errors.Join(errs...)
 	}
 	defer closeSinks()
+	if storedStates {
+		// Without --state, a sink that keeps the states with its rows is
+		// where the run resumes: its states match what it holds exactly.
+		for _, sink := range sinks {
+			if store, ok := sink.(StateStore); ok {
+				states = store.States()
+				log.Infof("resuming from the states stored in %s (%d stream(s))", store.StateSource(), len(states))
+				break
+			}
+		}
+	}
+	for _, s := range sel {
+		if s.Mode != protocol.Incremental {
+			continue
+		}
+		if c, ok := s.Stream.(StateChecker); ok && states[s.Stream.Name()] != nil {
+			if err := c.CheckState(states[s.Stream.Name()]); err != nil {
+				return fail(enc, AsConfigError(err, fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", s.Stream.Name())))
+			}
+		}
+	}
 	ctx = withLogger(ctx, log)
 
 	var failed []string

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -269,7 +270,8 @@ func (d *Destination) setup(ctx context.Context) error {
 		if err := rows.Scan(&name, &state); err != nil {
 			return d.sqlError(err, "reading "+schema+"._state")
 		}
-		if _, ok := d.tables[name]; ok {
+		// A full-refresh stream's sentinel is not a state to resume from.
+		if _, ok := d.tables[name]; ok && !strings.Contains(state, "__ab_no_cursor_state_message") {
 			d.states[name] = json.RawMessage(state)
 		}
 	}
@@ -421,11 +423,14 @@ func (d *Destination) Table(ctx context.Context, name string, incremental bool) 
 // to the server; the server parses one chunk while the next is built.
 const copyBuffer = 256 << 10
 
-// Write adds a record to the current checkpoint. Rows stream to the server
+// Write adds a record (a JSON object) to the current checkpoint.
+func (w *Table) Write(rec []byte) error { return w.WriteRow(jsonrow.Of(rec)) }
+
+// WriteRow adds a row to the current checkpoint. Rows stream to the server
 // through COPY into the session's load table as they come: memory does not
 // grow with the checkpoint.
-func (w *Table) Write(rec []byte) error {
-	line, err := w.enc.encode(w.line[:0], rec)
+func (w *Table) WriteRow(row jsonrow.Row) error {
+	line, err := w.enc.encode(w.line[:0], row)
 	w.line = line
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", w.t.name, err)

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
 )
 
@@ -49,8 +50,9 @@ func newEncoder(t *table, extractedAt time.Time) *encoder {
 // errNotObject is a record that is not a JSON object.
 var errNotObject = errors.New("a record must be a JSON object")
 
-// encode appends rec's COPY line to dst.
-func (e *encoder) encode(dst, rec []byte) ([]byte, error) {
+// encode appends the COPY line of row to dst: Raw's members, then the
+// connector's fields that Raw lacks.
+func (e *encoder) encode(dst []byte, row jsonrow.Row) ([]byte, error) {
 	for i := range e.vals {
 		e.vals[i] = nil
 		e.set[i] = false
@@ -58,8 +60,19 @@ func (e *encoder) encode(dst, rec []byte) ([]byte, error) {
 	e.left = e.left[:0]
 	e.del = nil
 	e.arena = e.arena[:0]
-	if err := e.members(rec); err != nil {
+	if err := e.members(row.Raw); err != nil {
 		return dst, err
+	}
+	for _, f := range row.Fields {
+		idx, known := e.t.byName[f.Key]
+		if known && e.set[idx] || !known && jsonrow.HasKey(row.Raw, f.Key) {
+			continue // the API's own value wins
+		}
+		start := len(e.arena)
+		e.arena = jsonrow.AppendString(e.arena, f.Key)
+		kEnd := len(e.arena)
+		e.arena = f.AppendValue(e.arena)
+		e.member(-1, e.arena[start:kEnd:kEnd], []byte(f.Key), e.arena[kEnd:len(e.arena):len(e.arena)])
 	}
 	for _, pk := range e.t.pk {
 		if e.vals[pk] == nil {
@@ -153,17 +166,23 @@ func (e *encoder) members(rec []byte) error {
 
 // member stores one member: in its column, as the deletion time, or in the
 // leftovers.
+//
+// k is the member's position in the record (-1 for a connector's field):
+// rows of one API list their keys in the same order, so the column the
+// k-th key had last time is tried before the map.
 func (e *encoder) member(k int, rawKey, key, v []byte) {
 	idx := -1
-	if k < len(e.order) && e.order[k] >= 0 && e.order[k] < len(e.t.cols) && e.t.cols[e.order[k]].name == string(key) {
+	if k >= 0 && k < len(e.order) && e.order[k] >= 0 && e.t.cols[e.order[k]].name == string(key) {
 		idx = e.order[k]
 	} else if j, ok := e.t.byName[string(key)]; ok {
 		idx = j
 	}
-	for len(e.order) <= k {
-		e.order = append(e.order, -1)
+	if k >= 0 {
+		for len(e.order) <= k {
+			e.order = append(e.order, -1)
+		}
+		e.order[k] = idx
 	}
-	e.order[k] = idx
 	if idx < 0 {
 		if string(key) == deletedField {
 			if ts, ok := e.timestamp(v); ok {

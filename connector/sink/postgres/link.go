@@ -1,0 +1,158 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// Flags is the PostgreSQL sink on read's command line (a source.SinkFlags):
+// --postgres URL turns it on.
+type Flags struct {
+	// Connector is the binary's name: the default schema (without
+	// "source-") and the lock holder's label.
+	Connector string
+	// Version is recorded with each stored state.
+	Version string
+	// Views are the connector's views over its tables (reports).
+	Views []View
+
+	fs         *pflag.FlagSet
+	url        string
+	schema     string
+	hardDelete bool
+}
+
+var _ source.SinkFlags = (*Flags)(nil)
+
+// Flag is the flag that turns the sink on.
+func (f *Flags) Flag() string { return "postgres" }
+
+// AddFlags registers the PostgreSQL flags on read's flag set.
+func (f *Flags) AddFlags(fs *pflag.FlagSet) {
+	f.fs = fs
+	fs.StringVar(&f.url, "postgres", "", "also load every record into PostgreSQL at `URL` (postgres://USER:PASSWORD@HOST:PORT/DB; libpq's PG* variables, e.g. PGPASSWORD, fill what it leaves out); each checkpoint's rows and state commit together, and without --state the run resumes from the state stored there")
+	fs.StringVar(&f.schema, "postgres-schema", "", "the schema the tables go in (default: the connector's name, e.g. "+DefaultSchema(f.Connector)+"; needs --postgres)")
+	fs.BoolVar(&f.hardDelete, "postgres-hard-delete", false, "delete a row on its tombstone instead of setting _deleted_at (needs --postgres)")
+}
+
+// Open connects to the database the flags name, or returns nil without
+// --postgres.
+func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
+	if f.url == "" {
+		switch {
+		case f.fs.Changed("postgres"):
+			return nil, source.ConfigErrorf("--postgres is empty: give the database URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+		case f.fs.Changed("postgres-schema"):
+			return nil, source.ConfigErrorf("--postgres-schema needs --postgres")
+		case f.hardDelete:
+			return nil, source.ConfigErrorf("--postgres-hard-delete needs --postgres")
+		}
+		return nil, nil
+	}
+	url := f.url
+	var ss []Stream
+	for _, st := range streams {
+		ss = append(ss, Stream{Name: st.Name(), Schema: st.Schema(), PrimaryKey: st.PrimaryKey()})
+	}
+	d, err := Open(context.Background(), Options{URL: url, Schema: f.schema, HardDelete: f.hardDelete,
+		Connector: f.Connector, Version: f.Version, Views: f.Views}, ss)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{d: d}, nil
+}
+
+// Sink is the PostgreSQL destination as a link of every stream's chain.
+type Sink struct{ d *Destination }
+
+var (
+	_ source.Sink       = (*Sink)(nil)
+	_ source.StateStore = (*Sink)(nil)
+)
+
+// States are the states stored by the last committed checkpoints: where a
+// run without --state resumes.
+func (s *Sink) States() map[string]json.RawMessage { return s.d.States() }
+
+// StateSource names where States come from, for the run's log.
+func (s *Sink) StateSource() string {
+	return fmt.Sprintf("PostgreSQL %s, table %s._state", s.d.shown, ident(s.d.opts.Schema))
+}
+
+// OpenStream starts loading one stream.
+func (s *Sink) OpenStream(info source.StreamInfo, next source.StreamSink) (source.StreamSink, error) {
+	t, err := s.d.Table(context.Background(), info.Stream.Name(), info.Mode == protocol.Incremental)
+	if err != nil {
+		return nil, err
+	}
+	return &link{t: t, next: next}, nil
+}
+
+// Close releases the schema's lock and the connection.
+func (s *Sink) Close() error { return s.d.Close() }
+
+// link is one stream's table in the chain. Its state barrier: an
+// incremental stream's state is committed with the rows before it in one
+// transaction and passed on once that has committed; a full-refresh
+// stream's rows and its state wait for the end of the stream, where they
+// replace the table's rows in one transaction.
+type link struct {
+	t    *Table
+	next source.StreamSink
+	held json.RawMessage // full refresh: the state of the swap to come
+	line []byte
+}
+
+func (l *link) Record(row jsonrow.Row) error {
+	// Rows go on at once: none is covered by a state yet.
+	if err := l.next.Record(row); err != nil {
+		return err
+	}
+	return l.t.WriteRow(row)
+}
+
+func (l *link) State(state json.RawMessage) error {
+	if !l.t.incremental {
+		l.held = append(l.held[:0], state...)
+		return nil
+	}
+	if err := l.t.Commit(state); err != nil {
+		return err
+	}
+	return l.next.State(state)
+}
+
+// End finishes the stream. A stream that failed leaves the table as its
+// last commit made it: rows after that are covered by no state and are read
+// again next run. One that read to its end commits what is left: the
+// full-refresh swap, or an incremental stream's rows after its last state.
+func (l *link) End(readErr error) error {
+	if readErr != nil {
+		l.t.Abort()
+		return l.next.End(readErr)
+	}
+	if !l.t.incremental {
+		if err := l.t.End(l.held); err != nil {
+			return l.next.End(err)
+		}
+		if l.held != nil {
+			if err := l.next.State(l.held); err != nil {
+				return l.next.End(err)
+			}
+		}
+		return l.next.End(nil)
+	}
+	if l.t.Pending() {
+		if err := l.t.Commit(nil); err != nil {
+			return l.next.End(err)
+		}
+	}
+	return l.next.End(nil)
+}
