@@ -1,0 +1,443 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// These tests load the fake's data into a real PostgreSQL (pgtest) through
+// the binary's --postgres, and compare the tables with what the fake serves.
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// pgRows runs query and returns each row's columns joined by "|".
+func pgRows(t *testing.T, conn *pgx.Conn, query string, args ...any) []string {
+	t.Helper()
+	rs, err := conn.Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		vals, err := rs.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = fmt.Sprint(v)
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
+// fakeTruth is what the fake serves now: per transaction id, the fields a
+// mutation changes.
+func (e *env) fakeTruth() map[string]string {
+	out := map[string]string{}
+	for _, item := range e.fake.ItemIDs() {
+		for _, acct := range e.fake.AccountIDs(item) {
+			for _, raw := range e.fake.Transactions(acct) {
+				var x struct {
+					ID          string      `json:"id"`
+					Description string      `json:"description"`
+					Amount      json.Number `json:"amount"`
+					UpdatedAt   string      `json:"updatedAt"`
+					Status      string      `json:"status"`
+				}
+				st.Must(e.t, json.Unmarshal(raw, &x), "fake transaction")
+				u, err := time.Parse(time.RFC3339Nano, x.UpdatedAt)
+				st.Must(e.t, err, "updatedAt")
+				out[x.ID] = strings.Join([]string{x.Description, x.Amount.String(), u.UTC().Format(time.RFC3339Nano), x.Status}, "|")
+			}
+		}
+	}
+	return out
+}
+
+// liveTransactions reads the table's live rows in fakeTruth's shape, and
+// fails on a duplicate key.
+func liveTransactions(t *testing.T, conn *pgx.Conn) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, r := range pgRows(t, conn, `SELECT id, description, amount::text, to_char("updatedAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), status
+		FROM pluggy.transactions WHERE _deleted_at IS NULL`) {
+		id, rest, _ := strings.Cut(r, "|")
+		if _, dup := out[id]; dup {
+			t.Fatalf("transaction %s twice", id)
+		}
+		out[id] = rest
+	}
+	return out
+}
+
+// compareTruth checks the live rows against the fake, and that every id in
+// deleted carries _deleted_at.
+func compareTruth(t *testing.T, e *env, conn *pgx.Conn, deleted []string) {
+	t.Helper()
+	truth := e.fakeTruth()
+	live := liveTransactions(t, conn)
+	var missing, extra, differ []string
+	for id, want := range truth {
+		got, ok := live[id]
+		switch {
+		case !ok:
+			missing = append(missing, id)
+		case normalizeTime(got) != normalizeTime(want):
+			differ = append(differ, fmt.Sprintf("%s: table %q, fake %q", id, got, want))
+		}
+	}
+	for id := range live {
+		if _, ok := truth[id]; !ok {
+			extra = append(extra, id)
+		}
+	}
+	if len(missing)+len(extra)+len(differ) > 0 {
+		t.Fatalf("live rows differ from the fake's truth (%d rows): %d missing %v, %d extra %v, %d differ %v",
+			len(truth), len(missing), head(missing), len(extra), head(extra), len(differ), head(differ))
+	}
+	for _, id := range deleted {
+		r := pgRows(t, conn, `SELECT _deleted_at IS NOT NULL FROM pluggy.transactions WHERE id = $1`, id)
+		if len(r) != 1 || r[0] != "true" {
+			t.Errorf("deleted transaction %s: %v, want a row with _deleted_at", id, r)
+		}
+	}
+	dups := pgRows(t, conn, `SELECT count(*) - count(DISTINCT id) FROM pluggy.transactions`)
+	if dups[0] != "0" {
+		t.Fatalf("%s duplicate keys", dups[0])
+	}
+}
+
+// normalizeTime compares timestamps to the millisecond the fake serves.
+func normalizeTime(s string) string {
+	parts := strings.Split(s, "|")
+	if len(parts) >= 3 {
+		if ts, err := time.Parse(time.RFC3339Nano, parts[2]); err == nil {
+			parts[2] = ts.UTC().Format("2006-01-02T15:04:05.000Z")
+		}
+		// amounts: numeric keeps the JSON text's digits, which may end in 0
+		if strings.Contains(parts[1], ".") {
+			parts[1] = strings.TrimRight(strings.TrimRight(parts[1], "0"), ".")
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+func head(s []string) []string {
+	sort.Strings(s)
+	if len(s) > 5 {
+		return s[:5]
+	}
+	return s
+}
+
+// TestPostgresFirstSyncMutationsSecondSync: every stream loads into its
+// table, one row per key; after the fake's mutations (new, back-dated,
+// pending→posted, updated, deleted rows) a second run that takes its state
+// from the database leaves the live rows equal to what the fake serves,
+// with _deleted_at on every deleted id.
+func TestPostgresFirstSyncMutationsSecondSync(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 150})
+	e.cfg["lookback_days"] = 30
+	url := pgtest.DB(t)
+	cat := e.catalog(true)
+	r1 := e.read(cat, "--postgres", url)
+	conn := pgtest.Connect(t, url)
+
+	recs := r1.Records()
+	for _, s := range e.discover().Streams {
+		keys := map[string]bool{}
+		for _, raw := range recs[s.Name] {
+			var m map[string]any
+			st.Must(t, json.Unmarshal(raw, &m), s.Name)
+			var k []string
+			for _, path := range s.SourceDefinedPrimaryKey {
+				k = append(k, fmt.Sprint(m[path[0]]))
+			}
+			keys[strings.Join(k, "|")] = true
+		}
+		got := pgRows(t, conn, fmt.Sprintf(`SELECT count(*) FROM pluggy.%s`, pgx.Identifier{s.Name}.Sanitize()))
+		if got[0] != fmt.Sprint(len(keys)) {
+			t.Errorf("stream %s: %s rows in its table, %d distinct keys read", s.Name, got[0], len(keys))
+		}
+		if len(keys) == 0 {
+			t.Errorf("stream %s read no records: the test loads nothing", s.Name)
+		}
+	}
+	compareTruth(t, e, conn, nil)
+	// Money is exact numeric; a typed value is in its column, not in the
+	// leftovers.
+	if got := pgRows(t, conn, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'pluggy.transactions'::regclass AND attname = 'amount'`); got[0] != "numeric" {
+		t.Errorf("amount is %v", got)
+	}
+	if got := pgRows(t, conn, `SELECT count(*) FROM pluggy.transactions WHERE _leftovers ? 'amount' OR _leftovers ? 'date'`); got[0] != "0" {
+		t.Errorf("%s rows keep a typed field in _leftovers", got[0])
+	}
+
+	added := e.fake.AddNew(6)
+	backdated := e.fake.AddBackdated(3, 3*24*time.Hour)
+	oldPending, newPosted := e.fake.PostPending(4)
+	updated := e.fake.UpdateInPlace(5)
+	deleted := e.fake.Delete(5)
+	if len(added)+len(backdated) == 0 || len(oldPending) == 0 || len(updated) == 0 || len(deleted) == 0 {
+		t.Fatalf("the fake mutated too little: %d new, %d back-dated, %d posted, %d updated, %d deleted",
+			len(added), len(backdated), len(newPosted), len(updated), len(deleted))
+	}
+	r2 := e.read(cat, "--postgres", url)
+	if !strings.Contains(string(r2.Stdout), "resuming from the states stored in PostgreSQL") {
+		t.Errorf("the second run did not say it resumed from the database's states")
+	}
+	if n1, n2 := len(recs["transactions"]), len(r2.Records()["transactions"]); n2 >= n1 {
+		t.Errorf("the second run read %d transactions, the first %d: it did not resume from the stored state", n2, n1)
+	}
+	// A pending row that AddNew or AddBackdated made and PostPending
+	// replaced was never read: it has no row to mark.
+	seen := map[string]bool{}
+	for _, id := range append(added, backdated...) {
+		seen[id] = true
+	}
+	var gone []string
+	for _, id := range append(deleted, oldPending...) {
+		if !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	compareTruth(t, e, conn, gone)
+	if strings.Contains(string(r2.Stdout), pgtest.Password) {
+		t.Error("the output shows the database password")
+	}
+
+	// The report over the tables.
+	report := pgRows(t, conn, `SELECT count(*), sum(transactions)::bigint, bool_and(money_out >= 0 AND money_in >= 0) FROM pluggy.category_spending`)
+	live := pgRows(t, conn, `SELECT count(*) FROM pluggy.transactions WHERE _deleted_at IS NULL`)
+	if parts := strings.Split(report[0], "|"); parts[0] == "0" || parts[1] != live[0] || parts[2] != "true" {
+		t.Errorf("category_spending: %s (groups, transactions, signs ok); %s live transactions", report[0], live[0])
+	}
+}
+
+// killAfter starts a read and SIGKILLs it after d (or lets it finish).
+func (e *env) killAfter(d time.Duration, args ...string) (killed bool) {
+	e.t.Helper()
+	cmd := exec.Command(e.bin, args...)
+	cmd.Stdout, cmd.Stderr = nil, nil
+	st.Must(e.t, cmd.Start(), "start")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return false
+	case <-time.After(d):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		return true
+	}
+}
+
+// TestPostgresKilledRunsResumeExactlyOnce kills the binary with SIGKILL at
+// random moments of a slow load, mutating the fake between runs; a final
+// run to the end leaves the table equal to the fake's truth, with no key
+// twice and every deleted id marked.
+func TestPostgresKilledRunsResumeExactlyOnce(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1500, PageSize: 100, Latency: 3 * time.Millisecond})
+	e.cfg["lookback_days"] = 30
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "accounts", "transactions")
+	args := []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--no-records"}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	var deleted []string
+	kills := 0
+	for i := range 4 {
+		d := time.Duration(200+rng.IntN(1500)) * time.Millisecond
+		if e.killAfter(d, args...) {
+			kills++
+		}
+		if i%2 == 1 {
+			deleted = append(deleted, e.fake.Delete(2)...)
+			e.fake.AddNew(3)
+			e.fake.UpdateInPlace(2)
+		}
+	}
+	t.Logf("%d of 4 runs killed", kills)
+	r := st.Run(t, e.bin, args...)
+	if r.Code != 0 {
+		t.Fatalf("final run exited %d: %v\n%s", r.Code, r.ErrorTraces(), r.Stderr)
+	}
+	st.ValidateProtocol(t, r)
+	compareTruth(t, e, pgtest.Connect(t, url), deleted)
+}
+
+// TestPostgresSecondRunFailsFast: while one run holds the schema, a second
+// exits at once with an error naming when the first started.
+func TestPostgresSecondRunFailsFast(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 6000, PageSize: 50, Latency: 50 * time.Millisecond})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "transactions")
+	first := exec.Command(e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--no-records")
+	out, err := first.StdoutPipe()
+	st.Must(t, err, "pipe")
+	st.Must(t, first.Start(), "start")
+	t.Cleanup(func() { _ = first.Process.Kill(); _ = first.Wait() })
+	// The first run holds the lock once it has printed anything: its
+	// first message comes after the sink is open.
+	sc := bufio.NewScanner(out)
+	sc.Buffer(nil, 64<<20)
+	if !sc.Scan() {
+		t.Fatal("the first run printed nothing")
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	start := time.Now()
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url)
+	took := time.Since(start)
+	if r.Code != 1 || len(r.ErrorTraces()) != 1 {
+		t.Fatalf("second run: exit %d, traces %v", r.Code, r.ErrorTraces())
+	}
+	tr := r.ErrorTraces()[0]
+	if !strings.Contains(tr.Message, "holds its lock") || !strings.Contains(tr.Message, "source-pluggy --postgres, started 20") {
+		t.Errorf("error %q does not name the holder and its start", tr.Message)
+	}
+	if len(r.Records()) != 0 {
+		t.Error("the second run read records")
+	}
+	if took > 60*time.Second {
+		t.Errorf("the second run took %s to fail", took)
+	}
+	st.ValidateProtocol(t, r)
+}
+
+// TestPostgresSchemaEvolutionAndConflicts: a table made by an older schema
+// (a column missing) gains the column; a column of another type is a
+// config_error naming the table, the masked URL and the fix, and nothing is
+// written.
+func TestPostgresSchemaEvolutionAndConflicts(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 40})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "accounts", "transactions")
+	e.read(cat, "--postgres", url)
+	conn := pgtest.Connect(t, url)
+	pgtest.Exec(t, url, `ALTER TABLE pluggy.transactions DROP COLUMN "operationType"`)
+	e.read(cat, "--postgres", url, "--state", st.WriteFile(t, "empty.json", []any{}))
+	if got := pgRows(t, conn, `SELECT count(*) FROM pluggy.transactions WHERE "operationType" IS NOT NULL`); got[0] == "0" {
+		t.Error(`column "operationType" was not added back and filled`)
+	}
+
+	pgtest.Exec(t, url, `ALTER TABLE pluggy.transactions ALTER COLUMN description TYPE jsonb USING to_jsonb(description)`)
+	before := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.transactions`)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url)
+	if r.Code != 1 || len(r.ErrorTraces()) != 1 {
+		t.Fatalf("exit %d, traces %v", r.Code, r.ErrorTraces())
+	}
+	tr := r.ErrorTraces()[0]
+	for _, want := range []string{`"pluggy"."transactions"`, `column "description" is jsonb`, "ALTER TABLE", "postgres://postgres:xxxxx@"} {
+		if !strings.Contains(tr.Message, want) {
+			t.Errorf("error %q lacks %q", tr.Message, want)
+		}
+	}
+	if tr.FailureType != protocol.ConfigError {
+		t.Errorf("failure type %s", tr.FailureType)
+	}
+	if strings.Contains(string(r.Stdout)+string(r.Stderr), pgtest.Password) {
+		t.Error("the output shows the database password")
+	}
+	if after := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.transactions`); after[0] != before[0] {
+		t.Errorf("the failed run wrote: %s -> %s", before[0], after[0])
+	}
+
+	// An unreachable server and wrong credentials fail the same clear way.
+	for _, c := range []struct{ url, want string }{
+		{"postgres://u:hunter2secret@" + st.ClosedPort(t) + "/db?connect_timeout=5", "cannot reach PostgreSQL at postgres://u:xxxxx@"},
+		{strings.Replace(url, pgtest.Password, "hunter2secret", 1), `refused user "postgres"`},
+	} {
+		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", c.url)
+		if r.Code != 1 || len(r.ErrorTraces()) != 1 || !strings.Contains(r.ErrorTraces()[0].Message, c.want) || r.ErrorTraces()[0].FailureType != protocol.ConfigError {
+			t.Errorf("--postgres %s: exit %d, %v; want a config_error with %q", c.url, r.Code, r.ErrorTraces(), c.want)
+		}
+		if strings.Contains(string(r.Stdout)+string(r.Stderr), "hunter2secret") {
+			t.Error("the output shows the password")
+		}
+	}
+}
+
+// TestStateFile: --state-file starts a first sync when absent, is replaced
+// at every checkpoint (mode 0600, always a whole file, even when the run is
+// killed), and the next run resumes from it.
+func TestStateFile(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1500, PageSize: 100, Latency: 3 * time.Millisecond})
+	cat := e.catalog(true, "accounts", "transactions")
+	path := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"read", "--config", e.config(nil), "--catalog", cat, "--state-file", path}
+	killed := e.killAfter(700*time.Millisecond, args...)
+	if fi, err := os.Stat(path); err == nil {
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
+		}
+		raw, _ := os.ReadFile(path)
+		var msgs []protocol.State
+		if err := json.Unmarshal(raw, &msgs); err != nil {
+			t.Fatalf("the state file left by a killed run is not whole: %v\n%s", err, raw)
+		}
+	} else if killed {
+		t.Logf("killed before the first checkpoint")
+	}
+	r1 := e.read(cat, args[5:]...)
+	raw, err := os.ReadFile(path)
+	st.Must(t, err, "state file")
+	var msgs []protocol.State
+	st.Must(t, json.Unmarshal(raw, &msgs), "state file")
+	states := r1.OfType(protocol.TypeState)
+	last := map[string]string{}
+	for _, m := range states {
+		last[m.State.Stream.StreamDescriptor.Name] = string(m.State.Stream.StreamState)
+	}
+	for _, m := range msgs {
+		if want, ok := last[m.Stream.StreamDescriptor.Name]; ok && string(m.Stream.StreamState) != want {
+			t.Errorf("stream %s: the file holds another state than the run's last", m.Stream.StreamDescriptor.Name)
+		}
+	}
+	if len(msgs) != 2 {
+		t.Errorf("the file holds %d states, want 2", len(msgs))
+	}
+	added := e.fake.AddNew(4)
+	r2 := e.read(cat, args[5:]...)
+	got := map[string]bool{}
+	for _, raw := range r2.Records()["transactions"] {
+		var x txRow
+		st.Must(t, json.Unmarshal(raw, &x), "record")
+		got[x.ID] = true
+	}
+	for _, id := range added {
+		if !got[id] {
+			t.Errorf("new transaction %s not read by the run resuming from the state file", id)
+		}
+	}
+	if total, _, _ := e.fake.TransactionSummary(); len(r2.Records()["transactions"]) >= total/2 {
+		t.Errorf("the second run read %d of %d transactions: it did not resume from the state file", len(r2.Records()["transactions"]), total)
+	}
+}
