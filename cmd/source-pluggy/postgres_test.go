@@ -261,8 +261,10 @@ func (e *env) killAfter(d time.Duration, args ...string) (killed bool) {
 // run to the end leaves the table equal to the fake's truth, with no key
 // twice and every deleted id marked.
 func TestPostgresKilledRunsResumeExactlyOnce(t *testing.T) {
-	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1500, PageSize: 100, Latency: 3 * time.Millisecond})
+	// One account at a time, 360 pages at 10 ms: a run takes seconds.
+	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 3000, PageSize: 50, Latency: 10 * time.Millisecond})
 	e.cfg["lookback_days"] = 30
+	e.cfg["max_concurrency"] = 1
 	url := pgtest.DB(t)
 	cat := e.catalog(true, "accounts", "transactions")
 	args := []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--no-records"}
@@ -272,17 +274,32 @@ func TestPostgresKilledRunsResumeExactlyOnce(t *testing.T) {
 	var deleted []string
 	kills := 0
 	for i := range 4 {
-		d := time.Duration(200+rng.IntN(1500)) * time.Millisecond
+		d := time.Duration(100+rng.IntN(2900)) * time.Millisecond
 		if e.killAfter(d, args...) {
 			kills++
 		}
 		if i%2 == 1 {
-			deleted = append(deleted, e.fake.Delete(2)...)
+			// Only a row a run committed before its deletion has a row
+			// to mark; one deleted before any run loaded it is just gone.
+			loaded := map[string]bool{}
+			if i > 0 {
+				for _, id := range pgRows(t, pgtest.Connect(t, url), `SELECT id FROM pluggy.transactions`) {
+					loaded[id] = true
+				}
+			}
+			for _, id := range e.fake.Delete(4) {
+				if loaded[id] {
+					deleted = append(deleted, id)
+				}
+			}
 			e.fake.AddNew(3)
 			e.fake.UpdateInPlace(2)
 		}
 	}
-	t.Logf("%d of 4 runs killed", kills)
+	t.Logf("%d of 4 runs killed; %d deleted rows had been loaded", kills, len(deleted))
+	if kills < 2 {
+		t.Fatalf("only %d of 4 runs were killed before they finished: make the fake slower", kills)
+	}
 	r := st.Run(t, e.bin, args...)
 	if r.Code != 0 {
 		t.Fatalf("final run exited %d: %v\n%s", r.Code, r.ErrorTraces(), r.Stderr)
