@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -28,30 +27,9 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// pgRows runs query and returns each row's columns joined by "|".
 func pgRows(t *testing.T, conn *pgx.Conn, query string, args ...any) []string {
 	t.Helper()
-	rs, err := conn.Query(context.Background(), query, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		vals, err := rs.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = fmt.Sprint(v)
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	if err := rs.Err(); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return out
+	return pgtest.Rows(t, conn, query, args...)
 }
 
 // fakeTruth is what the fake serves now: per transaction id, the fields a
@@ -168,25 +146,7 @@ func TestPostgresFirstSyncMutationsSecondSync(t *testing.T) {
 	conn := pgtest.Connect(t, url)
 
 	recs := r1.Records()
-	for _, s := range e.discover().Streams {
-		keys := map[string]bool{}
-		for _, raw := range recs[s.Name] {
-			var m map[string]any
-			st.Must(t, json.Unmarshal(raw, &m), s.Name)
-			var k []string
-			for _, path := range s.SourceDefinedPrimaryKey {
-				k = append(k, fmt.Sprint(m[path[0]]))
-			}
-			keys[strings.Join(k, "|")] = true
-		}
-		got := pgRows(t, conn, fmt.Sprintf(`SELECT count(*) FROM pluggy.%s`, pgx.Identifier{s.Name}.Sanitize()))
-		if got[0] != fmt.Sprint(len(keys)) {
-			t.Errorf("stream %s: %s rows in its table, %d distinct keys read", s.Name, got[0], len(keys))
-		}
-		if len(keys) == 0 {
-			t.Errorf("stream %s read no records: the test loads nothing", s.Name)
-		}
-	}
+	pgtest.CheckStreamsLoaded(t, conn, "pluggy", e.discover().Streams, recs)
 	compareTruth(t, e, conn, nil)
 	// Money is exact numeric; a typed value is in its column, not in the
 	// leftovers.

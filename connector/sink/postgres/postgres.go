@@ -449,12 +449,8 @@ func (w *Table) WriteRow(row jsonrow.Row) error {
 
 // startCopy begins the checkpoint's transaction and its COPY.
 func (w *Table) startCopy() error {
-	if w.tx == nil {
-		tx, err := w.d.conn.Begin(w.ctx)
-		if err != nil {
-			return w.d.sqlError(err, "starting a transaction for "+w.t.name)
-		}
-		w.tx = tx
+	if err := w.begin(); err != nil {
+		return err
 	}
 	pr, pw := io.Pipe()
 	w.pw = pw
@@ -475,6 +471,19 @@ func errOr(err, alt error) error {
 		return err
 	}
 	return alt
+}
+
+// begin starts the checkpoint's transaction unless it is open.
+func (w *Table) begin() error {
+	if w.tx != nil {
+		return nil
+	}
+	tx, err := w.d.conn.Begin(w.ctx)
+	if err != nil {
+		return w.d.sqlError(err, "starting a transaction for "+w.t.name)
+	}
+	w.tx = tx
+	return nil
 }
 
 // endCopy finishes the COPY in progress, if any.
@@ -518,12 +527,8 @@ func (w *Table) Commit(state json.RawMessage) error {
 	if err := w.endCopy(); err != nil {
 		return err
 	}
-	if w.tx == nil {
-		tx, err := w.d.conn.Begin(w.ctx)
-		if err != nil {
-			return w.d.sqlError(err, "starting a transaction for "+w.t.name)
-		}
-		w.tx = tx
+	if err := w.begin(); err != nil {
+		return err
 	}
 	if w.rows > 0 {
 		for _, q := range w.t.mergeSQL(w.d.opts.HardDelete) {
@@ -546,12 +551,8 @@ func (w *Table) End(state json.RawMessage) error {
 	if err := w.endCopy(); err != nil {
 		return err
 	}
-	if w.tx == nil {
-		tx, err := w.d.conn.Begin(w.ctx)
-		if err != nil {
-			return w.d.sqlError(err, "starting a transaction for "+w.t.name)
-		}
-		w.tx = tx
+	if err := w.begin(); err != nil {
+		return err
 	}
 	for _, q := range w.t.replaceSQL() {
 		if _, err := w.tx.Exec(w.ctx, q); err != nil {

@@ -51,31 +51,10 @@ func write(t *testing.T, tb *Table, rows ...string) {
 	}
 }
 
-// rows returns "id|col|_deleted_at" lines sorted by id.
+// rows runs query on database url.
 func rows(t *testing.T, url, query string) []string {
 	t.Helper()
-	conn := pgtest.Connect(t, url)
-	rs, err := conn.Query(context.Background(), query)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		vals, err := rs.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var parts []string
-		for _, v := range vals {
-			parts = append(parts, fmt.Sprint(v))
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	if err := rs.Err(); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return out
+	return pgtest.Rows(t, pgtest.Connect(t, url), query)
 }
 
 func TestIncrementalMergeStateAndTombstones(t *testing.T) {

@@ -12,6 +12,7 @@ package pgtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +30,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // Password is the superuser's password over TCP.
@@ -132,12 +135,7 @@ func Exec(t testing.TB, url string, sql string, args ...any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("pgtest: connecting: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+	if _, err := Connect(t, url).Exec(ctx, sql, args...); err != nil {
 		t.Fatalf("pgtest: %s: %v", sql, err)
 	}
 }
@@ -154,6 +152,60 @@ func Connect(t testing.TB, url string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// Rows runs query and returns each row's values, printed with fmt and
+// joined by "|".
+func Rows(t testing.TB, conn *pgx.Conn, query string, args ...any) []string {
+	t.Helper()
+	rs, err := conn.Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", query, err)
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		vals, err := rs.Values()
+		if err != nil {
+			t.Fatalf("pgtest: %s: %v", query, err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = fmt.Sprint(v)
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatalf("pgtest: %s: %v", query, err)
+	}
+	return out
+}
+
+// CheckStreamsLoaded checks that every stream of a read has records and a
+// table in schema holding one row per distinct primary key read.
+func CheckStreamsLoaded(t testing.TB, conn *pgx.Conn, schema string, streams []protocol.Stream, records map[string][]json.RawMessage) {
+	t.Helper()
+	for _, s := range streams {
+		keys := map[string]bool{}
+		for _, raw := range records[s.Name] {
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatalf("stream %s: %v", s.Name, err)
+			}
+			var k []string
+			for _, path := range s.SourceDefinedPrimaryKey {
+				k = append(k, fmt.Sprint(m[path[0]]))
+			}
+			keys[strings.Join(k, "|")] = true
+		}
+		if len(keys) == 0 {
+			t.Errorf("stream %s read no records: the test loads nothing", s.Name)
+		}
+		got := Rows(t, conn, "SELECT count(*) FROM "+pgx.Identifier{schema, s.Name}.Sanitize())
+		if got[0] != fmt.Sprint(len(keys)) {
+			t.Errorf("stream %s: %s rows in its table, %d distinct keys read", s.Name, got[0], len(keys))
+		}
+	}
 }
 
 // start makes and starts a cluster as an unprivileged user: initdb refuses
