@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-		"os"
+	"os"
 	"testing"
 	"time"
 
