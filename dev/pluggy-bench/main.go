@@ -9,6 +9,7 @@
 //	go run ./dev/pluggy-bench -latency 50ms -transactions 500 -serial
 //	go run ./dev/pluggy-bench -compare-node                 # the official Node SDK side by side
 //	go run ./dev/pluggy-bench -baseline-bin /tmp/source-pluggy-main   # before and after a change
+//	go run ./dev/pluggy-bench -postgres postgres://USER:PW@127.0.0.1:5432/bench -incremental=false
 //
 // It lives under dev/, not cmd/, because it is a development tool: it is
 // never shipped (the Dockerfile and the release build only cmd/), it builds
@@ -21,6 +22,11 @@
 // optionally again with max_concurrency 1 (-serial), then incrementally from
 // the first sync's state with nothing changed, whose requests are checked
 // against the budget 1 auth + 2 per item + 2 per account.
+//
+// With -postgres URL, every first sync is also loaded into that database
+// (read --postgres URL --no-records, into a fresh schema that is dropped
+// afterwards), alternating with the JSON-lines read, so the two are
+// measured side by side under the same load.
 //
 // With -baseline-bin, every first sync is also read by that other build of
 // source-pluggy (say, main before a change) against the same fake, the two
@@ -57,6 +63,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
@@ -79,7 +87,7 @@ type options struct {
 	catalog                                        string
 	set                                            map[string]json.RawMessage
 	latency                                        time.Duration
-	bin, fakeBin, baselineBin, nodeDir             string
+	bin, fakeBin, baselineBin, nodeDir, postgres   string
 	serial, incremental, compareNode, jsonOut      bool
 }
 
@@ -104,6 +112,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.baselineBin, "baseline-bin", "", "another source-pluggy binary (e.g. built from main) to read every first sync too, side by side")
 	fs.StringVar(&o.fakeBin, "fake-bin", "", "fake-pluggy binary (default: go build ./cmd/fake-pluggy)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON lines")
+	fs.StringVar(&o.postgres, "postgres", "", "also load every first sync into PostgreSQL at `URL` (a fresh schema per run, dropped afterwards), side by side with the JSON-lines read")
 	fs.StringVar(&o.catalog, "catalog", "", "configured catalog file (default: transactions only, incremental); e.g. catalogs/pluggy_incremental.json for every stream")
 	o.set = map[string]json.RawMessage{}
 	fs.Func("set", "extra connector config, `key=JSON` (repeatable), e.g. -set lookback_days=0", func(kv string) error {
@@ -278,12 +287,12 @@ func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writ
 		conc = strconv.Itoa(o.concurrency)
 	}
 	// measure runs a connector binary once and counts the requests it made.
-	measure := func(bin string, cfg map[string]any, state []byte) (result, []byte, fakeStats, error) {
+	measure := func(bin string, cfg map[string]any, state []byte, extra ...string) (result, []byte, fakeStats, error) {
 		if err := f.resetStats(ctx); err != nil {
 			return result{}, nil, fakeStats{}, err
 		}
 		cpu0 := f.cpu()
-		r, st, err := runConnector(ctx, bin, dir, o.catalog, cfg, state)
+		r, st, err := runConnector(ctx, bin, dir, o.catalog, cfg, state, extra...)
 		if err != nil {
 			return result{}, nil, fakeStats{}, err
 		}
@@ -293,8 +302,9 @@ func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writ
 		return r, st, s, err
 	}
 
-	// The first sync, alternating with the baseline's when there is one.
-	var best, baseBest best
+	// The first sync, alternating with the baseline's when there is one,
+	// and with the load into PostgreSQL.
+	var best, baseBest, pgBest best
 	var lastState []byte
 	for i := range o.runs {
 		r, state, _, err := measure(o.bin, cfg, nil)
@@ -314,11 +324,27 @@ func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writ
 			fmt.Fprintf(stderr, "  run %d: %s\n", i+1, r.short())
 			baseBest.add(r)
 		}
+		if o.postgres != "" {
+			schema := fmt.Sprintf("bench_%d_%d", m, i)
+			r, _, _, err := measure(o.bin, cfg, nil, "--postgres", o.postgres, "--postgres-schema", schema, "--no-records")
+			if derr := dropSchema(ctx, o.postgres, schema); err == nil {
+				err = derr
+			}
+			if err != nil {
+				return fmt.Errorf("--postgres: %w", err)
+			}
+			r.Name, r.Concurrency = label+" first sync --postgres", conc
+			fmt.Fprintf(stderr, "  run %d: %s\n", i+1, r.short())
+			pgBest.add(r)
+		}
 	}
 	report(best.result())
 	if o.baselineBin != "" {
 		report(baseBest.result())
 		compare(comparison{Name: label + " first sync", Base: baseBest.result(), This: best.result()})
+	}
+	if o.postgres != "" {
+		report(pgBest.result())
 	}
 
 	if o.serial {
@@ -370,6 +396,18 @@ func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writ
 		report(r)
 	}
 	return nil
+}
+
+// dropSchema removes a run's schema, so each -postgres run is a first sync
+// and the database does not fill up.
+func dropSchema(ctx context.Context, url, schema string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	return err
 }
 
 // best keeps the fastest of repeated runs and the spread of their rates.

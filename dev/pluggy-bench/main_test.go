@@ -136,10 +136,10 @@ func TestCountReadsTheProtocolStream(t *testing.T) {
 	big := strings.Repeat("x", 3<<20)
 	lines := []string{
 		`{"type":"RECORD","record":{"stream":"transactions","data":{"id":"1"},"emitted_at":1}}`,
-		`{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"transactions"},"stream_state":{"n":1}}}}`,
+		`{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"transactions"},"stream_state":{"n":1}},"sourceStats":{"recordCount":1.0}}}`,
 		`{"type":"RECORD","record":{"stream":"transactions","data":{"id":"2"},"emitted_at":1}}`,
 		`{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"transactions"},"stream_state":{"pad":"` + big + `"}}}}`,
-		`{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"items"},"stream_state":{"__ab_no_cursor_state_message":true}}}}`,
+		`{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"items"},"stream_state":{"__ab_no_cursor_state_message":true}},"sourceStats":{"recordCount":40}}}`,
 		`{"type":"TRACE","trace":{"type":"ERROR","emitted_at":1,"error":{"message":"boom"}}}`,
 	}
 	in := strings.Join(lines, "\n") + "\n"
@@ -149,6 +149,9 @@ func TestCountReadsTheProtocolStream(t *testing.T) {
 	}
 	if c.records != 2 || c.states != 3 || c.bytes != int64(len(in)) {
 		t.Errorf("records %d, states %d, bytes %d (want 2, 3, %d)", c.records, c.states, c.bytes, len(in))
+	}
+	if c.stateCounted != 41 {
+		t.Errorf("the STATEs' recordCount add up to %d, want 41", c.stateCounted)
 	}
 	if !strings.Contains(string(c.lastState["transactions"]), big) || len(c.lastState) != 2 {
 		t.Errorf("last states: %d streams, transactions %d bytes", len(c.lastState), len(c.lastState["transactions"]))

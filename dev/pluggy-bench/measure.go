@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,7 +22,11 @@ import (
 // transactions stream, incremental, so states are part of the output) and
 // counts its stdout. It returns the run's result and the last state of each
 // stream, as a --state file.
-func runConnector(ctx context.Context, bin, dir, catalogFile string, cfg map[string]any, state []byte) (result, []byte, error) {
+//
+// extra are more read flags (--postgres ... --no-records); records are then
+// counted from the STATEs' recordCount, which covers records left off
+// stdout.
+func runConnector(ctx context.Context, bin, dir, catalogFile string, cfg map[string]any, state []byte, extra ...string) (result, []byte, error) {
 	cfgPath := filepath.Join(dir, "config.json")
 	catPath := catalogFile
 	if err := writeJSON(cfgPath, cfg); err != nil {
@@ -41,6 +46,7 @@ func runConnector(ctx context.Context, bin, dir, catalogFile string, cfg map[str
 		}
 		args = append(args, "--state", p)
 	}
+	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -60,6 +66,9 @@ func runConnector(ctx context.Context, bin, dir, catalogFile string, cfg map[str
 	}
 	if werr != nil {
 		return result{}, nil, fmt.Errorf("source-pluggy read: %w\n%s\n%s", werr, stderr.Bytes(), c.lastError)
+	}
+	if c.records == 0 {
+		c.records = c.stateCounted // --no-records
 	}
 	r := resultOf(cmd.ProcessState, c, elapsed)
 	if len(c.lastState) == 0 {
@@ -86,6 +95,7 @@ const transactionsCatalog = `{"streams":[{"stream":{"name":"transactions","json_
 
 type counts struct {
 	records, states, bytes int64
+	stateCounted           int64 // the sum of the STATEs' sourceStats.recordCount
 	lastState              map[string][]byte // the last STATE line of each stream
 	lastError              []byte
 }
@@ -107,6 +117,7 @@ func count(r io.Reader) (counts, error) {
 			c.records++
 		case bytes.Contains(line, []byte(`"type":"STATE"`)):
 			c.states++
+			c.stateCounted += recordCount(line)
 			name := stateStream(line)
 			c.lastState[name] = append(c.lastState[name][:0], line...)
 		case bytes.Contains(line, []byte(`"type":"ERROR"`)):
@@ -143,6 +154,23 @@ func stateStream(line []byte) string {
 		return ""
 	}
 	return string(rest[:j])
+}
+
+// recordCount is a STATE line's sourceStats.recordCount, read without
+// decoding the state.
+func recordCount(line []byte) int64 {
+	const key = `"recordCount":`
+	i := bytes.LastIndex(line, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	rest := line[i+len(key):]
+	j := 0
+	for j < len(rest) && (rest[j] >= '0' && rest[j] <= '9' || rest[j] == '.') {
+		j++
+	}
+	n, _ := strconv.ParseFloat(string(rest[:j]), 64)
+	return int64(n)
 }
 
 // stateFile turns the last STATE message of each stream into a --state
