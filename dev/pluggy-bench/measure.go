@@ -95,7 +95,7 @@ const transactionsCatalog = `{"streams":[{"stream":{"name":"transactions","json_
 
 type counts struct {
 	records, states, bytes int64
-	stateCounted           int64 // the sum of the STATEs' sourceStats.recordCount
+	stateCounted           int64             // the sum of the STATEs' sourceStats.recordCount
 	lastState              map[string][]byte // the last STATE line of each stream
 	lastError              []byte
 }
