@@ -342,3 +342,54 @@ func killAfterRecords(t *testing.T, p *proc, n int) {
 		}
 	}
 }
+
+// TestWebhookReceiverKilledDuringDeliveries SIGKILLs the receiver while the
+// fake delivers, at a different point each round, and restarts it on the
+// same address: every delivery it acknowledged is in the log, the deliveries
+// it missed are lost (as Pluggy's are after its retries), and the next
+// reconciliation still brings the destination to the fake's truth.
+func TestWebhookReceiverKilledDuringDeliveries(t *testing.T) {
+	e, r := hookEnv(t, fake.Options{Seed: 11})
+	e.cfg["lookback_days"] = 45
+	e.fake.SetDeliveryFaults(fake.DeliveryFaults{Delay: 2 * time.Millisecond})
+	addr := r.url[len("http://"):]
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	res := e.read(cat)
+	dest.apply(t, res)
+	for round := range 3 {
+		before := len(e.fake.AcknowledgedEventIDs())
+		e.fake.AddNew(4)
+		e.fake.UpdateInPlace(3)
+		e.fake.PostPending(1)
+		e.fake.Delete(2)
+		// Kill after 1, 2, 3 more acknowledgements.
+		deadline := time.Now().Add(time.Minute)
+		for len(e.fake.AcknowledgedEventIDs()) < before+round+1 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		_ = r.cmd.Process.Signal(syscall.SIGKILL)
+		<-r.done
+		e.deliver()
+		r = startReceiver(t, r.dir, "--listen", addr)
+		res = e.read(cat, "--state", res.StateFile(t))
+		dest.apply(t, res)
+	}
+	inLog := map[string]bool{}
+	for _, id := range logEventIDs(t, r.dir) {
+		inLog[id] = true
+	}
+	for _, id := range e.fake.AcknowledgedEventIDs() {
+		if !inLog[id] {
+			t.Errorf("event %s was acknowledged but is not in the log", id)
+		}
+	}
+	if s := e.fake.DeliveryStats(); s.Failed == 0 {
+		t.Fatalf("delivery stats %+v: no delivery failed, the kills came too late", s)
+	}
+	res = e.readOver(map[string]any{"reconcile_hours": 0}, cat, "--state", res.StateFile(t))
+	dest.apply(t, res)
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after reconciliation: %s", d)
+	}
+}

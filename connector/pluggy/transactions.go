@@ -126,7 +126,7 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 		return nil, err
 	}
 	if _, err := eventlog.ParsePosition(in.LogPosition); err != nil {
-		return nil, fmt.Errorf("transactions state: log_position: %v", err)
+		return nil, fmt.Errorf("transactions state: log_position: %w", err)
 	}
 	st := &txState{Version: in.Version, Accounts: make(map[string]*accountCursor, len(in.Accounts)), LogPosition: in.LogPosition}
 	for id, a := range in.Accounts {

@@ -76,6 +76,7 @@ type DeliveryStats struct {
 }
 
 type delivery struct {
+	eventID string
 	url     string
 	headers map[string]string
 	body    []byte
@@ -93,6 +94,7 @@ type webhookState struct {
 	inFlight    int
 	seq         int
 	stats       DeliveryStats
+	acked       []string // eventIds acknowledged, in order
 	wake, idle  *sync.Cond
 	workerStart sync.Once
 	client      *http.Client
@@ -128,6 +130,14 @@ func (s *Server) DeliveryStats() DeliveryStats {
 	return s.webhooks.stats
 }
 
+// AcknowledgedEventIDs returns the eventIds of the deliveries a receiver
+// acknowledged (2xx), in order.
+func (s *Server) AcknowledgedEventIDs() []string {
+	s.webhooks.mu.Lock()
+	defer s.webhooks.mu.Unlock()
+	return slices.Clone(s.webhooks.acked)
+}
+
 // WaitDeliveries blocks until every queued delivery was acknowledged or
 // lost, or ctx ends.
 func (s *Server) WaitDeliveries(ctx context.Context) error {
@@ -160,13 +170,14 @@ func (s *Server) publish(event string, payload map[string]any) {
 		return
 	}
 	payload["event"] = event
-	payload["eventId"] = newUUID(w.rng).String()
+	eventID := newUUID(w.rng).String()
+	payload["eventId"] = eventID
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(payload)
 	for _, h := range targets {
-		w.queue = append(w.queue, delivery{url: h.URL, headers: h.headers, body: bytes.TrimSpace(buf.Bytes())})
+		w.queue = append(w.queue, delivery{eventID: eventID, url: h.URL, headers: h.headers, body: bytes.TrimSpace(buf.Bytes())})
 		w.stats.Queued++
 	}
 	w.workerStart.Do(func() { go s.deliverLoop() })
@@ -213,6 +224,7 @@ func (s *Server) deliverLoop() {
 			w.stats.Dropped++
 		case acked:
 			w.stats.Acknowledged++
+			w.acked = append(w.acked, d.eventID)
 			if dup {
 				w.stats.Duplicated++
 			}
