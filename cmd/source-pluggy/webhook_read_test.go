@@ -297,7 +297,7 @@ func TestWebhookLogCallBudget(t *testing.T) {
 			}
 			cat := e.catalog(true, "transactions")
 			state := e.read(cat).StateFile(t)
-			// One reconciled run first, so the measured run is a steady one.
+			// A second run first, so the measured one starts from a steady state.
 			state = e.read(cat, "--state", state).StateFile(t)
 			e.fake.ResetStats()
 			e.read(cat, "--state", state)

@@ -75,9 +75,14 @@ func (s *transactionsStream) openFeed(st *txState, out source.Output) (*logFeed,
 	return &logFeed{changes: ch}, nil
 }
 
-// reconcileDue reports whether an account must be fully reconciled.
+// reconcileDue reports whether an account must be fully reconciled: its
+// last reconciliation is reconcile_hours old, less a twentieth, so a run
+// scheduled every reconcile_hours (a daily cron with the default 24) that
+// starts a little early still reconciles instead of waiting a whole period
+// more.
 func (s *transactionsStream) reconcileDue(f *logFeed, prev *accountCursor) bool {
-	return f.changes.Reset || prev.ReconciledAt == "" || !s.c.start.Before(prev.reconciledAt.Add(s.c.cfg.reconcileEvery))
+	every := s.c.cfg.reconcileEvery
+	return f.changes.Reset || prev.ReconciledAt == "" || !s.c.start.Before(prev.reconciledAt.Add(every-every/20))
 }
 
 // readAccountWithFeed reads one account with webhook_log set.
@@ -120,14 +125,17 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 
 	// The fast path: only what the events name.
 	newest := prev.createdAt
-	win := newWindowTracker()
-	prev.Window.each(func(day int32, uuid []byte, other string) {
-		if uuid != nil {
-			other = string(uuid)
-		}
-		win.add(other, string(appendDay(nil, day)))
-	})
-	win.raise(s.windowFrom(newest).Format(time.DateOnly))
+	var win *windowTracker // the next reconciliation's window: prev's, plus rows read, less tombstones
+	if s.c.cfg.lookback > 0 {
+		win = newWindowTracker()
+		prev.Window.each(func(day int32, uuid []byte, other string) {
+			if uuid != nil {
+				other = string(uuid)
+			}
+			win.add(other, string(appendDay(nil, day)))
+		})
+		win.raise(s.windowFrom(newest).Format(time.DateOnly))
+	}
 	seen := map[string]struct{}{}
 	joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
 	emit := func(raw []byte, k txKeys) error {
