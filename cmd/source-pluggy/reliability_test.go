@@ -204,6 +204,21 @@ func TestRateLimitedReadWaitsAndCompletes(t *testing.T) {
 	}
 }
 
+// TestNotImplementedIsNotRetried: a 501 says the server will never do it,
+// so the request is sent once and the stream fails with a system_error.
+func TestNotImplementedIsNotRetried(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 10})
+	e.fake.SetFaults(fake.Faults{Status: map[string]int{"GET /v2/transactions": 501}})
+	r := e.readWith(map[string]any{"max_retries": 3}, e.catalog(false, core...))
+	expectFailure(t, r, map[string]failure{
+		"transactions": {protocol.SystemError, []string{"GET /v2/transactions", "HTTP 501"}},
+	}, "items", "accounts", "categories")
+	accounts := len(e.fake.AccountIDs(e.fake.ItemIDs()[0]))
+	if n := e.fake.Stats().ByRoute["GET /v2/transactions"]; n != accounts {
+		t.Errorf("GET /v2/transactions sent %d times for %d accounts: a 501 was retried", n, accounts)
+	}
+}
+
 func TestRateLimitWaitOverCapFailsTransient(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 10})
 	e.fake.SetFaults(fake.Faults{Status: map[string]int{"GET /v2/transactions": 429}, RetryAfterSeconds: 120})

@@ -213,7 +213,7 @@ func (c *Client) observeClock(resp *httpclient.Response, err error) {
 // (type, summary, detail) while keeping its failure type.
 func (c *Client) wrap(what string, err error) error {
 	if se, ae, ok := statusOf(err); ok && (ae.Summary != "" || ae.Type != "") {
-		return &source.Error{Type: se.FailureType(), Msg: c.secrets.String(answered(se, ae))}
+		return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: c.secrets.String(answered(se, ae))}
 	}
 	if errors.Is(err, context.Canceled) {
 		return err

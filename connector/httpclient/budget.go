@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // Budget bounds the bytes of response bodies held at once by every Client
@@ -74,8 +72,8 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("%s: the response body is %s than %d MiB, far larger than any real page; the connector stopped reading it so that a broken or hostile server cannot exhaust memory", e.Route, size, e.Limit>>20)
 }
 
-// FailureType is a system error: the same request would get the same body.
-func (e *TooLargeError) FailureType() protocol.FailureType { return protocol.SystemError }
+// Class is permanent: the same request would get the same body.
+func (e *TooLargeError) Class() Class { return Permanent }
 
 // errBudget is a body that would pass the Budget while others are read: a
 // transient failure, retried once they are done.

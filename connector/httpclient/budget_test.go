@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // TestHugeAndEndlessBodies: a body over MaxBody, announced or not, ends
@@ -44,7 +42,7 @@ func TestHugeAndEndlessBodies(t *testing.T) {
 		c.Budget = NewBudget(4 << 20)
 		_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL + path, Route: "GET " + path, Idempotent: true})
 		var big *TooLargeError
-		if !errors.As(err, &big) || !strings.Contains(err.Error(), "GET "+path) || big.FailureType() != protocol.SystemError {
+		if !errors.As(err, &big) || !strings.Contains(err.Error(), "GET "+path) || big.Class() != Permanent {
 			t.Errorf("%s: err = %v, want a *TooLargeError naming the route", path, err)
 		}
 		if n, _ := served.Load(path); *n.(*int) != 1 {

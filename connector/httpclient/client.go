@@ -1,7 +1,8 @@
 // Package httpclient is the runtime's HTTP client: bounded retries with
 // exponential backoff and jitter, Retry-After and RateLimit-Reset honoured up
 // to a cap, client-side pacing per endpoint, a timeout on every attempt, and
-// errors that classify themselves for the protocol and never carry secrets.
+// errors that classify themselves (transient, auth, permanent: see Class)
+// and never carry secrets.
 //
 // It knows nothing about a provider's auth or envelopes: a provider builds
 // Requests, and checks a 2xx body with Request.Accept so a truncated or
@@ -204,8 +205,10 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	}
 }
 
+// retryableStatus: a timeout or a server error may pass; 501 Not
+// Implemented never will.
 func retryableStatus(s int) bool {
-	return s == http.StatusRequestTimeout || s >= 500
+	return s == http.StatusRequestTimeout || (s >= 500 && s != http.StatusNotImplemented)
 }
 
 // once sends one attempt and reads its whole body under the attempt timeout.

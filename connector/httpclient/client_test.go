@@ -3,6 +3,7 @@ package httpclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,8 +88,30 @@ func TestGivesUpAndRedacts(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	var se *StatusError
-	if !errors.As(err, &se) || se.FailureType() != "transient_error" {
+	if !errors.As(err, &se) || se.Class() != Transient {
 		t.Fatalf("not a transient *StatusError: %v", err)
+	}
+}
+
+// TestClasses: who can fix each answer, and 501 is not retried.
+func TestClasses(t *testing.T) {
+	for status, want := range map[int]Class{401: Auth, 403: Auth, 404: Permanent, 400: Permanent, 408: Transient, 429: Transient, 500: Transient, 502: Transient, 503: Transient, 501: Permanent} {
+		if got := (&StatusError{Status: status}).Class(); got != want {
+			t.Errorf("HTTP %d: class %s, want %s", status, got, want)
+		}
+	}
+	if c, ok := ClassOf(fmt.Errorf("wrapped: %w", &TransportError{Err: errors.New("reset")})); !ok || c != Transient {
+		t.Errorf("a wrapped transport error: %s %v", c, ok)
+	}
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.WriteHeader(http.StatusNotImplemented)
+	}))
+	defer srv.Close()
+	_, err := fastClient(nil).Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true})
+	if c, _ := ClassOf(err); calls != 1 || c != Permanent {
+		t.Errorf("501: %d calls, class %s; want 1 call and permanent", calls, c)
 	}
 }
 

@@ -1,13 +1,56 @@
 package httpclient
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
+
+// Class is who or what can fix a failed request. The client only says
+// which kind of failure it saw; the runtime maps a Class to the protocol's
+// failure types (source.FailureTypeOf), so this package knows no protocol.
+type Class int
+
+const (
+	// Permanent: the same request would fail the same way (an answer the
+	// connector does not expect, a bug); someone must look at it.
+	Permanent Class = iota
+	// Transient: the same request may well work later (timeouts, 429,
+	// most 5xx).
+	Transient
+	// Auth: the API refused the credentials; the user must fix them.
+	Auth
+)
+
+func (c Class) String() string {
+	switch c {
+	case Transient:
+		return "transient"
+	case Auth:
+		return "auth"
+	}
+	return "permanent"
+}
+
+// Classified is implemented by every error the client returns about a
+// request.
+type Classified interface {
+	error
+	Class() Class
+}
+
+// ClassOf returns the class of the first Classified error in err's chain,
+// and false when there is none.
+func ClassOf(err error) (Class, bool) {
+	var c Classified
+	if errors.As(err, &c) {
+		return c.Class(), true
+	}
+	return Permanent, false
+}
 
 // StatusError is a non-2xx answer that was not, or no longer, retried.
 type StatusError struct {
@@ -37,17 +80,20 @@ func (e *StatusError) Error() string {
 	return e.secrets.String(msg)
 }
 
-// FailureType maps the status as Airbyte's CDK does: 401/403 are the user's
-// credentials, 408/429/5xx are worth a later retry, anything else is a bug
-// or an unexpected answer.
-func (e *StatusError) FailureType() protocol.FailureType {
+// Class classifies the status as Airbyte's CDK does: 401/403 are the
+// user's credentials, 408/429/5xx are worth a later retry, anything else
+// is a bug or an unexpected answer. 501 Not Implemented is permanent: the
+// server says it will never do what was asked.
+func (e *StatusError) Class() Class {
 	switch {
 	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
-		return protocol.ConfigError
+		return Auth
+	case e.Status == http.StatusNotImplemented:
+		return Permanent
 	case e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout || e.Status >= 500:
-		return protocol.TransientError
+		return Transient
 	}
-	return protocol.SystemError
+	return Permanent
 }
 
 // TransportError is a failure with no usable HTTP answer: a timeout, a reset
@@ -64,5 +110,5 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// FailureType is transient: the same request may well work later.
-func (e *TransportError) FailureType() protocol.FailureType { return protocol.TransientError }
+// Class is transient: the same request may well work later.
+func (e *TransportError) Class() Class { return Transient }

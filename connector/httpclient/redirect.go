@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
 
@@ -47,9 +46,9 @@ func (e *RedirectError) Error() string {
 		e.Route, e.Status, e.To, where))
 }
 
-// FailureType is a system error: a retry would get the same redirect, and
-// the user or the API operator must look at it.
-func (e *RedirectError) FailureType() protocol.FailureType { return protocol.SystemError }
+// Class is permanent: a retry would get the same redirect, and the user or
+// the API operator must look at it.
+func (e *RedirectError) Class() Class { return Permanent }
 
 // redirectError builds the error for resp, a 3xx to req with a Location.
 func redirectError(route string, req *http.Request, resp *http.Response, secrets *secret.Redactor) *RedirectError {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // TestRedirectsAreNeverFollowed: whatever the status, the method and where
@@ -80,8 +78,8 @@ func TestRedirectsAreNeverFollowed(t *testing.T) {
 			if !strings.Contains(msg, tc.method+" /start") || !strings.Contains(msg, wantTo) || strings.Contains(msg, "apiKey") {
 				t.Errorf("message does not name the route and the target %s (without its query): %s", wantTo, msg)
 			}
-			if re.FailureType() != protocol.SystemError {
-				t.Errorf("failure type %s", re.FailureType())
+			if re.Class() != Permanent {
+				t.Errorf("class %s", re.Class())
 			}
 		})
 	}

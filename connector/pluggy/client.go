@@ -205,7 +205,7 @@ func (c *Client) wrap(what string, err error) error {
 			if se.Hint != "" {
 				msg += " (" + se.Hint + ")"
 			}
-			return &source.Error{Type: se.FailureType(), Msg: c.secrets.String(msg), Err: err, Quoted: true}
+			return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: c.secrets.String(msg), Err: err, Quoted: true}
 		}
 	}
 	if errors.Is(err, context.Canceled) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
@@ -34,10 +35,24 @@ func (e *Error) Unwrap() error { return e.Err }
 // FailureType implements Classified.
 func (e *Error) FailureType() protocol.FailureType { return e.Type }
 
-// Classified is implemented by errors that know who must act on them; the
-// HTTP client's status errors do, so this package never imports it.
+// Classified is implemented by errors that know their protocol failure
+// type, like Error.
 type Classified interface {
 	FailureType() protocol.FailureType
+}
+
+// FailureTypeOfClass maps the HTTP client's classes of failure to the
+// protocol's failure types: refused credentials are the user's to fix
+// (config_error), a transient failure is worth a later retry
+// (transient_error), anything else is a system_error.
+func FailureTypeOfClass(c httpclient.Class) protocol.FailureType {
+	switch c {
+	case httpclient.Auth:
+		return protocol.ConfigError
+	case httpclient.Transient:
+		return protocol.TransientError
+	}
+	return protocol.SystemError
 }
 
 // ConfigErrorf returns an error the user fixes in the config (credentials,
@@ -80,6 +95,9 @@ func FailureTypeOf(err error) protocol.FailureType {
 	var c Classified
 	if errors.As(err, &c) {
 		return c.FailureType()
+	}
+	if class, ok := httpclient.ClassOf(err); ok {
+		return FailureTypeOfClass(class)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return protocol.TransientError
