@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	cli.Binary{Source: gocardless.Source{}, Tap: "tap-gocardless", Commands: []func(*source.Runner) source.Command{gocardless.DemoCommand, gocardless.ConnectCommand}}.Main()
+	cli.Binary{Source: gocardless.Source{}, Tap: "tap-gocardless", Commands: []func(*source.Runner) source.Command{demoCommand, gocardless.ConnectCommand}}.Main()
 }

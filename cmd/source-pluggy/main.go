@@ -12,6 +12,6 @@ import (
 )
 
 func main() {
-	cli.Binary{Source: pluggy.Source{}, Tap: "tap-pluggy", Commands: []func(*source.Runner) source.Command{pluggy.DemoCommand, pluggy.ConnectCommand, pluggy.WebhookCommand},
+	cli.Binary{Source: pluggy.Source{}, Tap: "tap-pluggy", Commands: []func(*source.Runner) source.Command{demoCommand, pluggy.ConnectCommand, pluggy.WebhookCommand},
 		PostgresViews: []postgres.View{{Name: "category_spending", Tables: []string{"transactions", "accounts"}, Query: pluggy.CategorySpendingSQL}}}.Main()
 }

@@ -206,7 +206,7 @@ func (c *Client) wrap(what string, err error) error {
 	case classBank, classRateLimited:
 		return &source.Error{Type: protocol.TransientError, Msg: msg + "; run again later"}
 	}
-	return &source.Error{Type: se.FailureType(), Msg: msg}
+	return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: msg}
 }
 
 func ctxDone(err error) bool {

@@ -1,4 +1,4 @@
-package gocardless
+package main
 
 import (
 	"context"
@@ -10,17 +10,18 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/source-pluggy/source-pluggy/connector/gocardless"
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// DemoCommand is `source-gocardless demo`: a complete run against the
+// demoCommand is `source-gocardless demo`: a complete run against the
 // embedded fake GoCardless API, with no credentials. It reads every stream,
 // books new rows and changes pending ones the way banks do, spends one
 // account's daily transactions quota, reads again from the saved state (the
 // spent account is skipped with a WARN, the others cost one call each), then
 // lets a day pass and reads once more, when the skipped account catches up.
-func DemoCommand(r *source.Runner) source.Command {
+func demoCommand(r *source.Runner) source.Command {
 	var requisitions, txns *int
 	return source.DemoCommand(r, "run a complete demo against an embedded fake GoCardless API (no credentials)",
 		func(fs *pflag.FlagSet) {
@@ -125,7 +126,7 @@ func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
 	fmt.Fprintln(d.Stdout, "\n   What the third sync caught:")
 	d.Expect("new rows of "+short(spent)+" after the reset", added[spent], got)
 	fmt.Fprintf(d.Stdout, "\nNext: `source-gocardless discover --config %s`, or point the config at %s with your own secret id and key\n"+
-		"and link your bank in the browser: `source-gocardless connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).\n", d.Path("config.json"), DefaultBaseURL)
+		"and link your bank in the browser: `source-gocardless connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).\n", d.Path("config.json"), gocardless.DefaultBaseURL)
 	return nil
 }
 

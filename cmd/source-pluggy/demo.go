@@ -1,4 +1,4 @@
-package pluggy
+package main
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// DemoCommand is `source-pluggy demo`: a complete run against the embedded
+// demoCommand is `source-pluggy demo`: a complete run against the embedded
 // fake Pluggy API, with no credentials. It does a first incremental read of
 // every stream, makes the fake change the way Pluggy does (new rows,
 // back-dated rows, pending rows re-posted under new ids, in-place updates),
 // reads again from the saved state, and prints what each read found. The
 // files it writes are the ones a user would pass by hand.
-func DemoCommand(r *source.Runner) source.Command {
+func demoCommand(r *source.Runner) source.Command {
 	var items, txns *int
 	return source.DemoCommand(r, "run a complete demo against an embedded fake Pluggy API (no credentials)",
 		func(fs *pflag.FlagSet) {
