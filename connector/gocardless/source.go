@@ -206,7 +206,7 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	case !expires.After(now):
 		return relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
 	case expires.Sub(now) < 7*24*time.Hour:
-		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("requisition %s: access ends on %s, when its end-user agreement expires; re-link the bank before then to keep syncing", r.ID, expires.Format(time.DateOnly)))
+		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("requisition %s: access ends on %s, when its end-user agreement expires; re-link the bank before then to keep syncing: source-gocardless connect --config CONFIG --reconnect %s --state STATE --write", r.ID, expires.Format(time.DateOnly), r.ID))
 	}
 	return nil
 }
