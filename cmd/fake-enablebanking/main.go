@@ -14,21 +14,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
-	"github.com/source-pluggy/source-pluggy/connector/source"
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 )
 
 func main() {
@@ -70,44 +66,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s must be at least 1, got %d", name, v)
 		}
 	}
-	host, _, err := net.SplitHostPort(*addr)
-	if err != nil {
-		return fmt.Errorf("--addr %q: %w", *addr, err)
-	}
-	if !source.IsLoopback(host) {
-		return fmt.Errorf("--addr %q: only loopback addresses (127.0.0.0/8, ::1, localhost) are allowed", *addr)
+	if err := fakeserver.CheckLoopback(*addr); err != nil {
+		return err
 	}
 	f := fake.New(fake.Options{Seed: *seed, Sessions: *sessions, TransactionsPerAccount: *transactions, PageSize: *pageSize, DailyLimit: *dailyLimit, Latency: *latency})
 	if err := os.WriteFile(*keyFile, []byte(f.PrivateKeyPEM()), 0o600); err != nil {
 		return fmt.Errorf("--key-file: %w", err)
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/__fake/", f.AdminHandler())
 	mux.Handle("/", f.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	line, _ := json.Marshal(ready{BaseURL: "http://" + ln.Addr().String(), ApplicationID: f.ApplicationID(), PrivateKeyPath: *keyFile, SessionIDs: f.SessionIDs()})
-	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
-		ln.Close()
-		return err
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return fakeserver.Run(ctx, *addr, mux, stdout, func(origin string) any {
+		return ready{BaseURL: origin, ApplicationID: f.ApplicationID(), PrivateKeyPath: *keyFile, SessionIDs: f.SessionIDs()}
+	})
 }

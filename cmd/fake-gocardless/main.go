@@ -13,18 +13,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 )
 
@@ -80,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s must be at least 1, got %d", name, v)
 		}
 	}
-	if err := checkLoopback(*addr); err != nil {
+	if err := fakeserver.CheckLoopback(*addr); err != nil {
 		return err
 	}
 
@@ -97,42 +94,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		UntypedExpiry:          *untypedExpiry,
 		SeparateHistoryConsent: *separateHistory,
 	})
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/__fake/", f.AdminHandler())
 	mux.Handle("/", f.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-
-	line, _ := json.Marshal(ready{
-		BaseURL:        "http://" + ln.Addr().String() + "/api/v2",
-		SecretID:       f.SecretID(),
-		SecretKey:      f.SecretKey(),
-		RequisitionIDs: f.RequisitionIDs(),
+	return fakeserver.Run(ctx, *addr, mux, stdout, func(origin string) any {
+		return ready{BaseURL: origin + "/api/v2", SecretID: f.SecretID(), SecretKey: f.SecretKey(), RequisitionIDs: f.RequisitionIDs()}
 	})
-	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
-		ln.Close()
-		return err
-	}
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
 func parseHeaderStyle(s string) (fake.HeaderStyle, error) {
@@ -157,18 +124,3 @@ func parseQuotaAnswer(s string) (fake.QuotaAnswer, error) {
 	return 0, fmt.Errorf("--quota-answer must be typed, gocardless or institution, got %q", s)
 }
 
-// checkLoopback refuses addresses other machines could reach: the admin
-// endpoints have no authentication.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--addr %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("--addr %q: only loopback addresses (127.0.0.0/8, ::1, localhost) are allowed", addr)
-}

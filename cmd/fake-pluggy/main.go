@@ -14,18 +14,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 )
 
@@ -98,10 +96,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *retryAfter == 0 {
 		f.RetryAfterSeconds = -1 // Faults reads 0 as "default"; -1 sends 0
 	}
-	if err := checkLoopback(*addr); err != nil {
+
+	if err := fakeserver.CheckLoopback(*addr); err != nil {
 		return err
 	}
-
 	s := fake.New(o)
 	s.SetFaults(f)
 	s.AllowLocalWebhooks(*localHooks)
@@ -114,52 +112,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		s.Prewarm()
 		fmt.Fprintf(stderr, "fake-pluggy: prewarmed in %v\n", time.Since(start).Round(time.Millisecond))
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: s.HandlerWithAdmin(), ReadHeaderTimeout: 10 * time.Second}
-	announce := struct {
-		BaseURL      string   `json:"base_url"`
-		ClientID     string   `json:"client_id"`
-		ClientSecret string   `json:"client_secret"`
-		ItemIDs      []string `json:"item_ids"`
-	}{"http://" + ln.Addr().String(), s.ClientID(), s.ClientSecret(), s.ItemIDs()}
-	if err := json.NewEncoder(stdout).Encode(announce); err != nil {
-		ln.Close()
-		return err
-	}
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// checkLoopback refuses addresses that would expose the unauthenticated
-// admin endpoints beyond this machine.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--addr %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("--addr %q: refusing to listen on a non-loopback address", addr)
+	return fakeserver.Run(ctx, *addr, s.HandlerWithAdmin(), stdout, func(origin string) any {
+		return struct {
+			BaseURL      string   `json:"base_url"`
+			ClientID     string   `json:"client_id"`
+			ClientSecret string   `json:"client_secret"`
+			ItemIDs      []string `json:"item_ids"`
+		}{origin, s.ClientID(), s.ClientSecret(), s.ItemIDs()}
+	})
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 )
 
 func TestRunAnnouncesAndServes(t *testing.T) {
@@ -61,7 +63,7 @@ func TestRefusesNonLoopback(t *testing.T) {
 		}
 	}
 	for _, addr := range []string{"127.0.0.1:0", "localhost:0", "[::1]:0"} {
-		if err := checkLoopback(addr); err != nil {
+		if err := fakeserver.CheckLoopback(addr); err != nil {
 			t.Errorf("%s: %v", addr, err)
 		}
 	}

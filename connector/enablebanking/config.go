@@ -95,8 +95,8 @@ func parseConfig(raw json.RawMessage, secrets *secret.Redactor) (*settings, erro
 			return nil, source.ConfigErrorf("config.psu_user_agent: attended is true, so the account holder's browser user agent must be given; or set attended to false for a scheduled run")
 		}
 	}
-	s.SessionIDs = uniqueLower(s.SessionIDs)
-	if ids := uniqueLower(s.AccountUIDs); len(ids) > 0 {
+	s.SessionIDs = source.UniqueIDs(s.SessionIDs)
+	if ids := source.UniqueIDs(s.AccountUIDs); len(ids) > 0 {
 		s.AccountUIDs = ids
 		s.only = map[string]bool{}
 		for _, id := range ids {
@@ -136,21 +136,6 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 		return nil, source.ConfigErrorf("%s: %s; use the private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY) of the application whose id is application_id", field, why)
 	}
 	return key, nil
-}
-
-// uniqueLower lowercases ids (Enable Banking serves UUIDs lowercase) and
-// drops repeats, keeping the first.
-func uniqueLower(ids []string) []string {
-	seen := map[string]bool{}
-	out := ids[:0:0]
-	for _, id := range ids {
-		id = strings.ToLower(strings.TrimSpace(id))
-		if id != "" && !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // NormalizeConfig accepts session_ids and account_uids as one

@@ -50,11 +50,7 @@ func (Source) Name() string { return "source-enablebanking" }
 
 // Spec implements source.Source.
 func (Source) Spec() protocol.Spec {
-	return protocol.Spec{
-		DocumentationURL:        "https://github.com/source-pluggy/source-pluggy/blob/main/docs/enablebanking.md",
-		ConnectionSpecification: specJSON,
-		SupportsIncremental:     true,
-	}
+	return source.IncrementalSpec("enablebanking.md", specJSON)
 }
 
 // accountWorkers bounds the accounts read at once: each call waits on a
@@ -69,11 +65,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 		return nil, err
 	}
 	clock := httpclient.NewServerClock(s.Now)
-	hc := httpclient.New(env.Secrets)
-	hc.UserAgent = "source-enablebanking/" + env.Version
-	hc.MaxRetries = 2
-	hc.OnRateLimited = source.NotifyRateLimited
-	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { source.LogFrom(ctx, protocol.LevelInfo, msg) })
+	hc := source.HTTPClient(env, "source-enablebanking", 2)
 	c := &conn{cfg: cfg, env: env, clock: clock, blocked: map[string]error{}}
 	c.quotas = newLedger(cfg.limit, cfg.Attended, clock.Now)
 	c.client = NewClient(cfg.base, cfg.ApplicationID, cfg.key, hc, env.Secrets, clock)
@@ -145,10 +137,7 @@ func (c *conn) Check(ctx context.Context) error {
 }
 
 func (c *conn) unreachable(err error) error {
-	if err != nil && source.FailureTypeOf(err) == protocol.TransientError {
-		return source.AsConfigError(err, fmt.Sprintf("cannot reach the Enable Banking API at base_url %s; check the URL and the network", c.cfg.base))
-	}
-	return err
+	return source.Unreachable(err, "the Enable Banking API", c.cfg.base)
 }
 
 // sessionInfo is a session as served and as read.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -79,8 +78,8 @@ func parseConfig(raw json.RawMessage) (*settings, error) {
 	if c.Balances != nil {
 		s.balances = *c.Balances
 	}
-	s.RequisitionIDs = uniqueLower(s.RequisitionIDs)
-	if ids := uniqueLower(s.AccountIDs); len(ids) > 0 {
+	s.RequisitionIDs = source.UniqueIDs(s.RequisitionIDs)
+	if ids := source.UniqueIDs(s.AccountIDs); len(ids) > 0 {
 		s.AccountIDs = ids
 		s.onlyAccounts = map[string]bool{}
 		for _, id := range ids {
@@ -88,21 +87,6 @@ func parseConfig(raw json.RawMessage) (*settings, error) {
 		}
 	}
 	return s, nil
-}
-
-// uniqueLower lowercases ids (GoCardless serves them lowercase) and drops
-// repeats, keeping the first.
-func uniqueLower(ids []string) []string {
-	seen := map[string]bool{}
-	out := ids[:0:0]
-	for _, id := range ids {
-		id = strings.ToLower(id)
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // NormalizeConfig accepts requisition_ids and account_ids as one

@@ -49,11 +49,7 @@ func (Source) Name() string { return "source-gocardless" }
 
 // Spec implements source.Source.
 func (Source) Spec() protocol.Spec {
-	return protocol.Spec{
-		DocumentationURL:        "https://github.com/source-pluggy/source-pluggy#source-gocardless",
-		ConnectionSpecification: specJSON,
-		SupportsIncremental:     true,
-	}
+	return source.IncrementalSpec("gocardless.md", specJSON)
 }
 
 // accountWorkers bounds the accounts read at once. GoCardless allows 100
@@ -72,11 +68,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 		local = time.Now
 	}
 	clock := httpclient.NewServerClock(local)
-	hc := httpclient.New(env.Secrets)
-	hc.UserAgent = "source-gocardless/" + env.Version
-	hc.MaxRetries = 2
-	hc.OnRateLimited = source.NotifyRateLimited
-	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { source.LogFrom(ctx, protocol.LevelInfo, msg) })
+	hc := source.HTTPClient(env, "source-gocardless", 2)
 	c := &conn{cfg: cfg, env: env, clock: clock, quotas: newLedger(), failures: map[string]int{}, blocked: map[string]error{}}
 	c.client = NewClient(cfg.base, cfg.SecretID, cfg.SecretKey, hc, env.Secrets, clock)
 	return c, nil
@@ -138,10 +130,7 @@ func (c *conn) Check(ctx context.Context) error {
 }
 
 func (c *conn) unreachable(err error) error {
-	if err != nil && source.FailureTypeOf(err) == protocol.TransientError {
-		return source.AsConfigError(err, fmt.Sprintf("cannot reach the GoCardless API at base_url %s; check the URL and the network", c.cfg.base))
-	}
-	return err
+	return source.Unreachable(err, "the GoCardless API", c.cfg.base)
 }
 
 // requisitionInfo is a requisition as served and as read.

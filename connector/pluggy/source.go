@@ -38,11 +38,7 @@ func (Source) Name() string { return "source-pluggy" }
 
 // Spec implements source.Source.
 func (Source) Spec() protocol.Spec {
-	return protocol.Spec{
-		DocumentationURL:        "https://github.com/source-pluggy/source-pluggy#readme",
-		ConnectionSpecification: specJSON,
-		SupportsIncremental:     true,
-	}
+	return source.IncrementalSpec("pluggy.md", specJSON)
 }
 
 // Open implements source.Source. It does no I/O: discover must work offline.
@@ -55,14 +51,10 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	if err != nil {
 		return nil, err
 	}
-	hc := httpclient.New(env.Secrets)
-	hc.UserAgent = "source-pluggy/" + env.Version
+	hc := source.HTTPClient(env, "source-pluggy", cfg.maxRetries)
 	hc.Pacer = httpclient.NewPacer(cfg.rpm)
 	hc.MaxWait = time.Duration(cfg.MaxRateLimitWaitSeconds) * time.Second
-	hc.MaxRetries = cfg.maxRetries
 	hc.Timeout = time.Duration(cfg.HTTPTimeoutSeconds) * time.Second
-	hc.OnRateLimited = source.NotifyRateLimited
-	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { source.LogFrom(ctx, protocol.LevelInfo, msg) })
 	c := &conn{cfg: cfg, env: env, now: now, start: now().UTC()}
 	c.client = NewClient(cfg.base, cfg.ClientID, cfg.ClientSecret, hc, env.Secrets)
 	return c, nil
@@ -141,10 +133,7 @@ func (c *conn) needsReauth(it item) string {
 }
 
 func (c *conn) unreachable(err error) error {
-	if source.FailureTypeOf(err) == protocol.TransientError {
-		return source.AsConfigError(err, fmt.Sprintf("cannot reach the Pluggy API at base_url %s; check the URL and the network", c.cfg.base))
-	}
-	return err
+	return source.Unreachable(err, "the Pluggy API", c.cfg.base)
 }
 
 // item fetches an item once per run (after triggering its update, with

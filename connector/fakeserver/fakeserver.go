@@ -1,0 +1,65 @@
+// Package fakeserver runs one of the in-repo fake APIs as a program
+// (cmd/fake-pluggy, cmd/fake-gocardless, cmd/fake-enablebanking): on a
+// loopback address only, since the fakes' scenario switches have no
+// authentication; announcing what a connector config needs as one JSON
+// line; serving until the context ends, then shutting down cleanly.
+package fakeserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// CheckLoopback refuses an --addr other machines could reach.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--addr %q: only loopback addresses (127.0.0.0/8, ::1, localhost) are allowed: the fake's admin endpoints have no authentication", addr)
+}
+
+// Run listens on addr, writes ready(origin) as one JSON line on stdout
+// (origin is "http://HOST:PORT"), and serves h until ctx ends.
+func Run(ctx context.Context, addr string, h http.Handler, stdout io.Writer, ready func(origin string) any) error {
+	if err := CheckLoopback(addr); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if err := json.NewEncoder(stdout).Encode(ready("http://" + ln.Addr().String())); err != nil {
+		ln.Close()
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// The pieces every provider's Source and Conn would otherwise write again:
+// its spec message, its HTTP client wired to the run's logs and rate-limit
+// notices, the check's "cannot reach" message, and its id lists.
+
+// DocsURL is the manual page of a provider, for Spec's documentationUrl.
+func DocsURL(page string) string {
+	return "https://github.com/source-pluggy/source-pluggy/blob/main/docs/" + page
+}
+
+// IncrementalSpec is the spec of a provider whose config schema is spec and
+// whose manual is docs/page; it supports incremental streams.
+func IncrementalSpec(page string, spec []byte) protocol.Spec {
+	return protocol.Spec{DocumentationURL: DocsURL(page), ConnectionSpecification: spec, SupportsIncremental: true}
+}
+
+// HTTPClient is a provider's HTTP client for one run: production defaults,
+// User-Agent name/version, every credential in env.Secrets masked in its
+// errors, retries logged at INFO and 429 waits told to the stream's
+// output. maxRetries bounds retries of transient failures.
+func HTTPClient(env Env, name string, maxRetries int) *httpclient.Client {
+	hc := httpclient.New(env.Secrets)
+	hc.UserAgent = name + "/" + env.Version
+	hc.MaxRetries = maxRetries
+	hc.OnRateLimited = NotifyRateLimited
+	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { LogFrom(ctx, protocol.LevelInfo, msg) })
+	return hc
+}
+
+// Unreachable turns a transient failure of a check into a config error
+// naming base_url: in a check, an API that does not answer is most often a
+// wrong URL or a network that does not reach it. api names the API ("the
+// Pluggy API").
+func Unreachable(err error, api string, base *url.URL) error {
+	if err != nil && FailureTypeOf(err) == protocol.TransientError {
+		return AsConfigError(err, fmt.Sprintf("cannot reach %s at base_url %s; check the URL and the network", api, base))
+	}
+	return err
+}
+
+// UniqueIDs trims and lowercases ids (the APIs serve UUIDs lowercase) and
+// drops empty ones and repeats, keeping the first.
+func UniqueIDs(ids []string) []string {
+	seen := map[string]bool{}
+	out := ids[:0:0]
+	for _, id := range ids {
+		id = strings.ToLower(strings.TrimSpace(id))
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
