@@ -123,4 +123,3 @@ func parseQuotaAnswer(s string) (fake.QuotaAnswer, error) {
 	}
 	return 0, fmt.Errorf("--quota-answer must be typed, gocardless or institution, got %q", s)
 }
-
