@@ -98,12 +98,7 @@ func TestCheck(t *testing.T) {
 		{"attended without ip", map[string]any{"attended": true}, protocol.StatusFailed, []string{"config.psu_ip_address"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := st.Run(t, e.bin, "check", "--config", e.config(c.over))
-			st.ValidateProtocol(t, r)
-			if r.Code != 0 || len(r.Messages) != 1 || r.Messages[0].ConnectionStatus == nil {
-				t.Fatalf("check: exit %d, messages %s %s", r.Code, r.Stdout, r.Stderr)
-			}
-			cs := r.Messages[0].ConnectionStatus
+			cs, r := st.Check(t, e.bin, e.config(c.over))
 			if cs.Status != c.status {
 				t.Fatalf("check = %s %q, want %s", cs.Status, cs.Message, c.status)
 			}
@@ -133,22 +128,13 @@ func TestDiscover(t *testing.T) {
 	e := newEnv(t, fake.Options{})
 	cat := e.discover()
 	st.CheckCatalog(t, cat, map[string]bool{"sessions": false, "accounts": true, "balances": true, "transactions": true, "pending_transactions": false})
-	keys := map[string]string{}
-	for _, s := range cat.Streams {
-		b, _ := json.Marshal(s.SourceDefinedPrimaryKey)
-		keys[s.Name] = string(b)
-	}
-	for name, want := range map[string]string{
+	st.CheckPrimaryKeys(t, cat, map[string]string{
 		"sessions":             `[["session_id"]]`,
 		"accounts":             `[["account_key"]]`,
 		"balances":             `[["account_key"],["balance_key"]]`,
 		"transactions":         `[["account_key"],["transaction_key"]]`,
 		"pending_transactions": `[["account_key"],["pending_key"]]`,
-	} {
-		if keys[name] != want {
-			t.Errorf("%s primary key %s, want %s", name, keys[name], want)
-		}
-	}
+	})
 	if len(e.fake.Stats().Requests) != 0 {
 		t.Error("discover called the API")
 	}
@@ -277,7 +263,7 @@ func TestAttendedSendsPSUHeaders(t *testing.T) {
 	cat := e.catalog(true, "transactions")
 	for range 2 { // twice: attended reads are not limited
 		r := e.run(cat, over)
-		if r.Code != 0 || warned(r, "limit") {
+		if r.Code != 0 || r.Warned("limit") {
 			t.Fatalf("attended read: exit %d, %v", r.Code, r.ErrorTraces())
 		}
 	}
@@ -303,7 +289,7 @@ func TestFutureStateReadsNothing(t *testing.T) {
 			BookedThrough string `json:"booked_through"`
 		} `json:"accounts"`
 	}
-	st.Must(t, json.Unmarshal(finalStates(r)["transactions"], &got), "state")
+	st.Must(t, json.Unmarshal(r.FinalStates()["transactions"], &got), "state")
 	for k, a := range got.Accounts {
 		if a.BookedThrough != "2999-12-31" {
 			t.Errorf("account %s: booked_through moved to %s", k, a.BookedThrough)
@@ -388,7 +374,7 @@ func TestQuotaSkippedAndRecoveredAfterReset(t *testing.T) {
 	// are read, the refusal is kept in the state and not retried.
 	e.fake.ResetStats()
 	r2 := e.read(cat, "--state", r1.StateFile(t))
-	if !warned(r2, hash, "ASPSP_RATE_LIMIT_EXCEEDED") {
+	if !r2.Warned(hash, "ASPSP_RATE_LIMIT_EXCEEDED") {
 		t.Fatalf("no WARN about the refused account")
 	}
 	if got := e.fake.Stats().Requests[fake.RouteTransactions][429]; got != 1 {
@@ -400,15 +386,15 @@ func TestQuotaSkippedAndRecoveredAfterReset(t *testing.T) {
 	var s2 struct {
 		Quota map[string]map[string]any `json:"quota"`
 	}
-	st.Must(t, json.Unmarshal(finalStates(r2)["transactions"], &s2), "state")
+	st.Must(t, json.Unmarshal(r2.FinalStates()["transactions"], &s2), "state")
 	if s2.Quota[hash]["blocked_until"] == nil {
-		t.Fatalf("the state does not keep the refusal: %s", finalStates(r2)["transactions"])
+		t.Fatalf("the state does not keep the refusal: %s", r2.FinalStates()["transactions"])
 	}
 
 	// The next run knows: no call is made for the account.
 	e.fake.ResetStats()
 	r3 := e.read(cat, "--state", r2.StateFile(t))
-	if !warned(r3, hash, "daily limit") {
+	if !r3.Warned(hash, "daily limit") {
 		t.Error("no WARN about the skipped account")
 	}
 	if s := e.fake.Stats(); s.Chains != len(accounts)-1 {
@@ -428,7 +414,7 @@ func TestQuotaSkippedAndRecoveredAfterReset(t *testing.T) {
 			t.Errorf("a row booked while the account was skipped is missing after the reset: %s", raw)
 		}
 	}
-	if warned(r4, hash) {
+	if r4.Warned(hash) {
 		t.Error("still warned after the reset")
 	}
 }
@@ -457,7 +443,7 @@ func TestDailyLimitCountedWithoutAsking(t *testing.T) {
 			if calls != 0 {
 				t.Errorf("read 3: %d balances calls past config.daily_limit; they would only be refused", calls)
 			}
-			if !warned(r, "daily_limit") {
+			if !r.Warned("daily_limit") {
 				t.Error("read 3: no WARN")
 			}
 		}
@@ -473,7 +459,7 @@ func TestExpiredSessionFailsItsAccountsOnly(t *testing.T) {
 		t.Fatal("read with an expired session exited 0")
 	}
 	traces := r.ErrorTraces()
-	if !warned(r, dead, "Authorise again") {
+	if !r.Warned(dead, "Authorise again") {
 		t.Error("the sessions stream did not warn about the expired session")
 	}
 	found := false
@@ -521,7 +507,7 @@ func TestASPSPErrorFailsOneAccount(t *testing.T) {
 	var state struct {
 		Accounts map[string]any `json:"accounts"`
 	}
-	st.Must(t, json.Unmarshal(finalStates(r)["transactions"], &state), "state")
+	st.Must(t, json.Unmarshal(r.FinalStates()["transactions"], &state), "state")
 	if _, ok := state.Accounts[e.fake.IdentificationHash(uids[0])]; ok {
 		t.Error("the failed account got a state entry")
 	}

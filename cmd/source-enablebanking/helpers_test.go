@@ -67,10 +67,7 @@ func (e *env) discover() *protocol.Catalog {
 // run runs a read and checks what holds for every read, failed or not.
 func (e *env) run(catalog string, over map[string]any, extra ...string) *st.Result {
 	e.t.Helper()
-	args := append([]string{"read", "--config", e.config(over), "--catalog", catalog}, extra...)
-	r := st.Run(e.t, e.bin, args...)
-	st.ValidateProtocol(e.t, r)
-	st.ValidateRecords(e.t, r, e.discover())
+	r := st.RunChecked(e.t, e.bin, e.discover(), append([]string{"read", "--config", e.config(over), "--catalog", catalog}, extra...)...)
 	e.noSecrets(r)
 	return r
 }
@@ -79,14 +76,7 @@ func (e *env) run(catalog string, over map[string]any, extra ...string) *st.Resu
 func (e *env) read(catalog string, extra ...string) *st.Result {
 	e.t.Helper()
 	r := e.run(catalog, nil, extra...)
-	if r.Code != 0 {
-		e.t.Fatalf("read exited %d: %v\n%s\n%s", r.Code, r.ErrorTraces(), r.Stderr, st.Tail(r.Stdout))
-	}
-	var names []string
-	for name := range r.Statuses() {
-		names = append(names, name)
-	}
-	st.CheckLifecycle(e.t, r, names)
+	st.Succeeded(e.t, r)
 	return r
 }
 
@@ -145,34 +135,6 @@ func decodeTx(t *testing.T, raw json.RawMessage) txRec {
 	var r txRec
 	st.Must(t, json.Unmarshal(raw, &r), "record")
 	return r
-}
-
-// warned reports a WARN log mentioning every part.
-func warned(r *st.Result, parts ...string) bool {
-	for _, m := range r.OfType(protocol.TypeLog) {
-		if m.Log.Level != protocol.LevelWarn {
-			continue
-		}
-		all := true
-		for _, p := range parts {
-			all = all && strings.Contains(m.Log.Message, p)
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
-// finalStates returns each stream's last state body.
-func finalStates(r *st.Result) map[string]json.RawMessage {
-	out := map[string]json.RawMessage{}
-	for _, m := range r.Messages {
-		if m.State != nil && m.State.Stream != nil {
-			out[m.State.Stream.StreamDescriptor.Name] = m.State.Stream.StreamState
-		}
-	}
-	return out
 }
 
 // byUID groups the records of a stream by account uid.

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 )
 
 func (s *Server) routes() http.Handler {
@@ -41,8 +43,8 @@ func (s *Server) route(mux *http.ServeMux, pattern string, auth bool, h http.Han
 		// The Date header follows the fake's clock, AdvanceClock included,
 		// so clients that time resets by the server see time pass.
 		w.Header().Set("Date", s.Now().Format(http.TimeFormat))
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() { s.record(pattern, rec.status, attended(r)) }()
+		rec := &fakeserver.StatusRecorder{ResponseWriter: w}
+		defer func() { s.record(pattern, rec.Status, attended(r)) }()
 		if auth && !s.verify(rec, r) {
 			return
 		}

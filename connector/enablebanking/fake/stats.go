@@ -1,9 +1,6 @@
 package fake
 
-import (
-	"maps"
-	"net/http"
-)
+import "github.com/source-pluggy/source-pluggy/connector/fakeserver"
 
 // Route templates, as Stats keys them.
 const (
@@ -22,8 +19,8 @@ const (
 // Stats counts the requests the server answered, so tests can hold a
 // connector to its budget (the daily limit is what users run out of).
 type Stats struct {
-	// Requests maps a route template to counts per HTTP status.
-	Requests map[string]map[int]int `json:"requests"`
+	// Requests counts answers per route template and HTTP status.
+	Requests fakeserver.Requests `json:"requests"`
 	// Chains counts the transactions calls without a continuation key:
 	// what the daily limit counts.
 	Chains int `json:"chains"`
@@ -32,25 +29,16 @@ type Stats struct {
 }
 
 // Count returns the requests to a route, whatever their status.
-func (st Stats) Count(route string) int {
-	n := 0
-	for _, c := range st.Requests[route] {
-		n += c
-	}
-	return n
-}
+func (st Stats) Count(route string) int { return st.Requests.Count(route) }
 
-func newStats() Stats { return Stats{Requests: map[string]map[int]int{}} }
+func newStats() Stats { return Stats{Requests: fakeserver.Requests{}} }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.stats
-	out.Requests = map[string]map[int]int{}
-	for route, by := range s.stats.Requests {
-		out.Requests[route] = maps.Clone(by)
-	}
+	out.Requests = s.stats.Requests.Clone()
 	return out
 }
 
@@ -64,31 +52,8 @@ func (s *Server) ResetStats() {
 func (s *Server) record(route string, status int, psu bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stats.Requests[route] == nil {
-		s.stats.Requests[route] = map[int]int{}
-	}
-	s.stats.Requests[route][status]++
+	s.stats.Requests.Add(route, status)
 	if psu {
 		s.stats.WithPSUHeaders++
 	}
-}
-
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
 }

@@ -1,0 +1,105 @@
+package sourcetest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+)
+
+// RunChecked runs a read (or any command) with Run and checks what holds
+// for every read, failed or not: every line valid against the protocol
+// schema and every record against its stream's schema in catalog.
+func RunChecked(t testing.TB, bin string, catalog *protocol.Catalog, args ...string) *Result {
+	t.Helper()
+	r := Run(t, bin, args...)
+	ValidateProtocol(t, r)
+	ValidateRecords(t, r, catalog)
+	return r
+}
+
+// Succeeded fails the test unless r exited 0, and checks the lifecycle of
+// every stream that reported a status.
+func Succeeded(t testing.TB, r *Result) {
+	t.Helper()
+	if r.Code != 0 {
+		t.Fatalf("read exited %d: %v\n%s\n%s", r.Code, r.ErrorTraces(), r.Stderr, Tail(r.Stdout))
+	}
+	var names []string
+	for name := range r.Statuses() {
+		names = append(names, name)
+	}
+	CheckLifecycle(t, r, names)
+}
+
+// Warned reports a WARN log mentioning every part.
+func (r *Result) Warned(parts ...string) bool {
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && containsAll(m.Log.Message, parts) {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrorsMentioning returns the ERROR traces mentioning every part.
+func (r *Result) ErrorsMentioning(parts ...string) []*protocol.ErrorTrace {
+	var out []*protocol.ErrorTrace
+	for _, e := range r.ErrorTraces() {
+		if containsAll(e.Message, parts) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// FinalStates returns each stream's last state body.
+func (r *Result) FinalStates() map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	for _, m := range r.Messages {
+		if m.State != nil && m.State.Stream != nil {
+			out[m.State.Stream.StreamDescriptor.Name] = m.State.Stream.StreamState
+		}
+	}
+	return out
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckPrimaryKeys fails for every stream of cat whose source-defined
+// primary key, as JSON ([["account_id"],["transaction_key"]]), is not want's.
+func CheckPrimaryKeys(t testing.TB, cat *protocol.Catalog, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, s := range cat.Streams {
+		b, _ := json.Marshal(s.SourceDefinedPrimaryKey)
+		got[s.Name] = string(b)
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s primary key %s, want %s", name, got[name], w)
+		}
+	}
+}
+
+// Check runs `check --config config` and returns its one
+// CONNECTION_STATUS, failing the test unless the command printed exactly
+// that, valid against the protocol schema, and exited 0 (a check that
+// reports FAILED still exits 0).
+func Check(t testing.TB, bin, config string) (*protocol.ConnectionStatus, *Result) {
+	t.Helper()
+	r := Run(t, bin, "check", "--config", config)
+	ValidateProtocol(t, r)
+	if r.Code != 0 || len(r.Messages) != 1 || r.Messages[0].ConnectionStatus == nil {
+		t.Fatalf("check: exit %d, messages %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	return r.Messages[0].ConnectionStatus, r
+}
