@@ -96,7 +96,7 @@ func TestConnectInBrowser(t *testing.T) {
 
 	// The written config works: check passes and a read reads the new
 	// session's accounts.
-	if cs, _ := st.Check(t, e.bin, cfg); cs.Status != protocol.StatusSucceeded {
+	if cs := st.Check(t, e.bin, cfg); cs.Status != protocol.StatusSucceeded {
 		t.Errorf("check of the written config: %s %s", cs.Status, cs.Message)
 	}
 	e.cfg["session_ids"] = ids

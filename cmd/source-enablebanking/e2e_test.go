@@ -98,7 +98,7 @@ func TestCheck(t *testing.T) {
 		{"attended without ip", map[string]any{"attended": true}, protocol.StatusFailed, []string{"config.psu_ip_address"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cs, r := st.Check(t, e.bin, e.config(c.over))
+			cs, r := st.CheckRun(t, e.bin, e.config(c.over))
 			if cs.Status != c.status {
 				t.Fatalf("check = %s %q, want %s", cs.Status, cs.Message, c.status)
 			}

@@ -120,11 +120,15 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 		if e := q.Get("error"); e != "" || res.code == "" {
 			res = callbackResult{err: fmt.Errorf("the bank did not authorise access: %s %s", orNone(e), q.Get("error_description"))}
 		}
+		// Answer the page first: the run ends once it has the result.
+		connect.HTML(w, callbackPage(res.err))
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
 		select {
 		case results <- res: // the first answer wins
 		default:
 		}
-		connect.HTML(w, callbackPage(res.err))
 	})
 	redirect := srv.Origin() + CallbackPath
 	until := c.clock.Now().Add(time.Duration(o.days) * 24 * time.Hour)

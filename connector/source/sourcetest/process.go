@@ -126,13 +126,8 @@ func (p *Process) StderrHas(s string) bool { return strings.Contains(p.Stderr(),
 // after validating the output against the protocol schema.
 func Check(t testing.TB, bin, config string) *protocol.ConnectionStatus {
 	t.Helper()
-	r := Run(t, bin, "check", "--config", config)
-	ValidateProtocol(t, r)
-	cs := r.OfType(protocol.TypeConnectionStatus)
-	if r.Code != 0 || len(cs) != 1 {
-		t.Fatalf("check: exit %d, stdout:\n%s", r.Code, r.Stdout)
-	}
-	return cs[0].ConnectionStatus
+	cs, _ := CheckRun(t, bin, config)
+	return cs
 }
 
 // ExitCase is one run of a command that must end with Code and print a

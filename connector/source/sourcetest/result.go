@@ -90,16 +90,15 @@ func CheckPrimaryKeys(t testing.TB, cat *protocol.Catalog, want map[string]strin
 	}
 }
 
-// Check runs `check --config config` and returns its one
-// CONNECTION_STATUS, failing the test unless the command printed exactly
-// that, valid against the protocol schema, and exited 0 (a check that
-// reports FAILED still exits 0).
-func Check(t testing.TB, bin, config string) (*protocol.ConnectionStatus, *Result) {
+// CheckRun is Check that also returns the run, for tests that look at what
+// else it printed (no secrets, say).
+func CheckRun(t testing.TB, bin, config string) (*protocol.ConnectionStatus, *Result) {
 	t.Helper()
 	r := Run(t, bin, "check", "--config", config)
 	ValidateProtocol(t, r)
-	if r.Code != 0 || len(r.Messages) != 1 || r.Messages[0].ConnectionStatus == nil {
-		t.Fatalf("check: exit %d, messages %s %s", r.Code, r.Stdout, r.Stderr)
+	cs := r.OfType(protocol.TypeConnectionStatus)
+	if r.Code != 0 || len(cs) != 1 {
+		t.Fatalf("check: exit %d, stdout:\n%s", r.Code, r.Stdout)
 	}
-	return r.Messages[0].ConnectionStatus, r
+	return cs[0].ConnectionStatus, r
 }
