@@ -99,10 +99,11 @@ func TestConnectLinkBankInBrowser(t *testing.T) {
 	if len(r.Accounts) != 2 {
 		t.Fatalf("accounts %+v, want the 2 the consent granted", r.Accounts)
 	}
-	for _, a := range r.Accounts {
-		if len(a.IBAN) < 8 || !strings.HasPrefix(a.IBAN, "****") || strings.Trim(a.IBAN[len(a.IBAN)-4:], "*") != a.IBAN[len(a.IBAN)-4:] || a.Name == "" {
-			t.Errorf("account %+v: want its IBAN masked but for the last 4, and its name", a)
-		}
+	if a := r.Accounts[0]; len(a.IBAN) < 8 || !strings.HasPrefix(a.IBAN, "****") || strings.Trim(a.IBAN[len(a.IBAN)-4:], "*") != a.IBAN[len(a.IBAN)-4:] || a.Name == "" {
+		t.Errorf("account %+v: want its IBAN masked but for the last 4, and its name", a)
+	}
+	if a := r.Accounts[1]; a.IBAN != "" || a.Name != "Credit card" {
+		t.Errorf("card account %+v: want no IBAN and its name", a)
 	}
 	// LHV has separate_continuous_history_consent: 90 days of history, not
 	// its 730; access for its maximum.
@@ -199,6 +200,40 @@ func TestConnectReconnect(t *testing.T) {
 	}
 	if continued >= fullRead || fullRead == 0 {
 		t.Errorf("after reconnect the matched account read %d rows, the first full read %d: its state was not carried over", continued, fullRead)
+	}
+}
+
+// TestConnectReconnectCard matches a card account, which has no IBAN, by
+// its masked PAN and currency: the old card's from the details the
+// accounts stream cached in the state, the new card's from one details call.
+func TestConnectReconnectCard(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 20})
+	cfg := e.configFile()
+	b := browsertest.New(t)
+	p := e.link(b, nil, "#approve", "--config", cfg, "--institution", "LHV_LHVBEE22")
+	if _, code := p.Wait(); code != 0 {
+		t.Fatalf("first link exited %d: %s", code, p.Stderr())
+	}
+	first := parseResult(t, p)
+	e.cfg["requisition_ids"] = []string{first.RequisitionID}
+	read := e.read(e.catalog(true, "accounts"))
+	state := read.StateFile(t)
+	e.fake.ExpireRequisition(first.RequisitionID)
+
+	p = e.link(b, nil, "#approve", "--config", e.config(nil), "--reconnect", first.RequisitionID, "--state", state, "--write")
+	if _, code := p.Wait(); code != 0 {
+		t.Fatalf("connect --reconnect exited %d: %s", code, p.Stderr())
+	}
+	rc := parseResult(t, p).Reconnect
+	if rc == nil || len(rc.Mapping) != 2 || len(rc.UnmatchedOld) != 0 || len(rc.UnmatchedNew) != 0 {
+		t.Fatalf("reconnect %+v, want both accounts matched", rc)
+	}
+	by := map[string]string{}
+	for _, m := range rc.Mapping {
+		by[m.Old] = m.By
+	}
+	if by[first.Accounts[0].ID] != "iban" || by[first.Accounts[1].ID] != "masked_pan+currency" {
+		t.Errorf("matched by %v, want the current account by iban and the card by masked_pan+currency", by)
 	}
 }
 

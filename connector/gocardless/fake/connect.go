@@ -223,7 +223,8 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 // The accounts offered are those of the latest earlier requisition for the
 // same institution, under new ids (GoCardless gives new account ids on
 // every requisition) with the same IBANs and history: the same person
-// linking the same bank again. Without an earlier one, two new accounts.
+// linking the same bank again. Without an earlier one, two new accounts: a
+// current account and a credit card (no IBAN; a masked PAN).
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	rq, ok := s.requisitions[r.PathValue("id")]
@@ -244,7 +245,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 			offered = append(offered, consentAccount{i, a.meta.IBAN, a.details.Name})
 		}
 		if len(prev) == 0 {
-			offered = []consentAccount{{0, "(new)", "Account 1"}, {1, "(new)", "Account 2"}}
+			offered = []consentAccount{{0, "(new)", "Current account"}, {1, "(new)", "Credit card"}}
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = consentPage.Execute(w, map[string]any{"Bank": in.Name, "Accounts": offered})
@@ -266,9 +267,14 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(prev) == 0 {
 			for i := range 2 {
-				if chosen[i] {
-					rq.Accounts = append(rq.Accounts, s.buildAccount(len(s.accountOrder), rq, in, created, day(created)).meta.ID)
+				if !chosen[i] {
+					continue
 				}
+				a := s.buildAccount(len(s.accountOrder), rq, in, created, day(created))
+				if i == 1 {
+					makeCard(a)
+				}
+				rq.Accounts = append(rq.Accounts, a.meta.ID)
 			}
 		}
 		for i, old := range prev {
@@ -291,6 +297,14 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		sep = "&"
 	}
 	http.Redirect(w, r, rq.Redirect+sep+q.Encode(), http.StatusFound)
+}
+
+// makeCard turns a new account into a credit card: no IBAN anywhere, a
+// masked PAN in its details, as banks serve card accounts.
+func makeCard(a *account) {
+	a.meta.IBAN, a.details.IBAN, a.details.BBAN = "", "", ""
+	a.details.MaskedPAN = "487155******" + a.card
+	a.details.Name, a.details.CashAccountType, a.meta.Name = "Credit card", "CARD", "Credit card"
 }
 
 // previousAccounts returns the accounts of the latest earlier requisition

@@ -130,7 +130,7 @@ type accountMeta struct {
 	ID            string `json:"id"`
 	Created       string `json:"created"`
 	LastAccessed  string `json:"last_accessed"`
-	IBAN          string `json:"iban"`
+	IBAN          string `json:"iban,omitempty"` // none on a card account
 	InstitutionID string `json:"institution_id"`
 	Status        string `json:"status"`
 	OwnerName     string `json:"owner_name"`
@@ -164,6 +164,7 @@ type accountDetails struct {
 	Details                  string   `json:"details,omitempty"`
 	LinkedAccounts           string   `json:"linkedAccounts,omitempty"`
 	MSISDN                   string   `json:"msisdn,omitempty"`
+	MaskedPAN                string   `json:"maskedPan,omitempty"`
 }
 
 // ownerNames are deliberately not ASCII: owner names reach the warehouse.
