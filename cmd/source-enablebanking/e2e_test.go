@@ -545,3 +545,33 @@ func TestWrongKeyIsAConfigError(t *testing.T) {
 		}
 	}
 }
+
+// TestBadStateIsAConfigError: a state this connector did not write is
+// refused before anything is read, naming the field, never taken as a
+// first sync.
+func TestBadStateIsAConfigError(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	for name, c := range map[string]struct {
+		state   map[string]any
+		mention string
+	}{
+		"bad date":      {map[string]any{"version": 1, "accounts": map[string]any{"k": map[string]any{"booked_through": "yesterday"}}}, `accounts["k"].booked_through`},
+		"null account":  {map[string]any{"version": 1, "accounts": map[string]any{"k": nil}}, `accounts["k"] is null`},
+		"bad quota":     {map[string]any{"version": 1, "quota": map[string]any{"k": map[string]any{"calls": []string{"noon"}}}}, `quota["k"].calls`},
+		"other version": {map[string]any{"version": 9}, "version 9"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e.fake.ResetStats()
+			r := e.run(e.catalog(true, "transactions"), nil, "--state", st.StreamStateFile(t, "transactions", c.state))
+			if r.Code == 0 || len(r.Records()["transactions"]) != 0 {
+				t.Fatalf("exit %d, %d records", r.Code, len(r.Records()["transactions"]))
+			}
+			if len(r.ErrorsMentioning(c.mention)) == 0 || r.ErrorTraces()[0].FailureType != protocol.ConfigError {
+				t.Errorf("no config error mentions %q: %v", c.mention, r.ErrorTraces())
+			}
+			if n := e.fake.Stats().Chains; n != 0 {
+				t.Errorf("%d transactions calls with a bad state", n)
+			}
+		})
+	}
+}

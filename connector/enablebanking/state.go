@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -33,23 +32,16 @@ func decodeAccountsState[T any](stream string, raw json.RawMessage, check func(a
 	if st.Accounts == nil {
 		st.Accounts = map[string]*T{}
 	}
-	for key, a := range st.Accounts {
-		if a == nil {
-			return nil, fmt.Errorf("%s state: accounts[%q] is null", stream, key)
-		}
-		if check != nil {
-			if err := check(a); err != nil {
-				return nil, fmt.Errorf("%s state: accounts[%q].%v", stream, key, err)
-			}
-		}
+	if err := source.CheckEntries(stream, "accounts", st.Accounts, check); err != nil {
+		return nil, err
 	}
 	for key, u := range st.Quota {
 		if u == nil {
-			continue
+			delete(st.Quota, key) // nothing known
 		}
-		if err := u.validate(); err != nil {
-			return nil, fmt.Errorf("%s state: quota[%q].%v", stream, key, err)
-		}
+	}
+	if err := source.CheckEntries(stream, "quota", st.Quota, (*usage).validate); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

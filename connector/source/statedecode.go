@@ -26,3 +26,20 @@ func DecodeState(stream string, raw json.RawMessage, version int, v any) (bool, 
 	}
 	return true, nil
 }
+
+// CheckEntries checks the per-partition entries of a decoded state
+// (accounts, quotas): none null, and each passing check when it is not nil.
+// Errors name the stream, the field and the key, for StateChecker.
+func CheckEntries[T any](stream, field string, entries map[string]*T, check func(e *T) error) error {
+	for key, e := range entries {
+		if e == nil {
+			return fmt.Errorf("%s state: %s[%q] is null", stream, field, key)
+		}
+		if check != nil {
+			if err := check(e); err != nil {
+				return fmt.Errorf("%s state: %s[%q].%v", stream, field, key, err)
+			}
+		}
+	}
+	return nil
+}

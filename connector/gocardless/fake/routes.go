@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 )
 
 // routes wires every endpoint through the same steps the real service
@@ -48,8 +50,8 @@ func (s *Server) route(mux *http.ServeMux, template string, auth bool, g group, 
 		// as a real server's follows its own: clients that time quota
 		// resets by the server see time pass.
 		w.Header().Set("Date", s.Now().Format(http.TimeFormat))
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() { s.record(template, rec.status) }()
+		rec := &fakeserver.StatusRecorder{ResponseWriter: w}
+		defer func() { s.record(template, rec.Status) }()
 		if auth && !s.authorize(rec, r) {
 			return
 		}

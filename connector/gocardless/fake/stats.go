@@ -1,9 +1,6 @@
 package fake
 
-import (
-	"maps"
-	"net/http"
-)
+import "github.com/source-pluggy/source-pluggy/connector/fakeserver"
 
 // Route templates, as Stats keys them.
 const (
@@ -28,31 +25,21 @@ const (
 type Stats struct {
 	// Requests maps a route template (RouteTransactions, ...) to counts per
 	// HTTP status.
-	Requests map[string]map[int]int `json:"requests"`
+	Requests fakeserver.Requests `json:"requests"`
 	// TokenNew is the number of access tokens POST /token/new/ issued.
 	TokenNew int `json:"token_new"`
 }
 
 // Count returns the requests to a route, whatever their status.
-func (st Stats) Count(route string) int {
-	n := 0
-	for _, c := range st.Requests[route] {
-		n += c
-	}
-	return n
-}
+func (st Stats) Count(route string) int { return st.Requests.Count(route) }
 
-func newStats() Stats { return Stats{Requests: map[string]map[int]int{}} }
+func newStats() Stats { return Stats{Requests: fakeserver.Requests{}} }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Stats{Requests: make(map[string]map[int]int, len(s.stats.Requests)), TokenNew: s.stats.TokenNew}
-	for route, byStatus := range s.stats.Requests {
-		out.Requests[route] = maps.Clone(byStatus)
-	}
-	return out
+	return Stats{Requests: s.stats.Requests.Clone(), TokenNew: s.stats.TokenNew}
 }
 
 // ResetStats zeroes the counters.
@@ -65,30 +52,5 @@ func (s *Server) ResetStats() {
 func (s *Server) record(route string, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	byStatus := s.stats.Requests[route]
-	if byStatus == nil {
-		byStatus = map[int]int{}
-		s.stats.Requests[route] = byStatus
-	}
-	byStatus[status]++
-}
-
-// statusRecorder remembers the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
+	s.stats.Requests.Add(route, status)
 }
