@@ -220,7 +220,7 @@ func (w idWindow) appendJSON(b []byte) []byte {
 		if uuid != nil {
 			b = append(append(append(b, '"'), uuid...), '"')
 		} else {
-			b = appendJSONString(b, other)
+			b = jsonrow.AppendString(b, other)
 		}
 	})
 	if !first {
@@ -455,19 +455,6 @@ func formatUUID(dst *[36]byte, u *[16]byte) {
 	for i, at := range uuidHexAt {
 		dst[at], dst[at+1] = digits[u[i]>>4], digits[u[i]&0xf]
 	}
-}
-
-// appendJSONString appends s as encoding/json writes a string.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // windowFrom is the first day an incremental run with this cursor re-reads:

@@ -169,24 +169,24 @@ func (st *txState) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(appendJSONString(b, id), ':')
+		b = append(jsonrow.AppendString(b, id), ':')
 		b = st.Accounts[id].appendJSON(b)
 	}
 	b = append(b, '}')
 	if st.LogPosition != "" {
-		b = appendJSONString(append(b, `,"log_position":`...), st.LogPosition)
+		b = jsonrow.AppendString(append(b, `,"log_position":`...), st.LogPosition)
 	}
 	return append(b, '}'), nil
 }
 
 func (a *accountCursor) appendJSON(b []byte) []byte {
-	b = appendJSONString(append(b, `{"created_at":`...), a.CreatedAt)
-	b = appendJSONString(append(b, `,"synced_at":`...), a.SyncedAt)
+	b = jsonrow.AppendString(append(b, `{"created_at":`...), a.CreatedAt)
+	b = jsonrow.AppendString(append(b, `,"synced_at":`...), a.SyncedAt)
 	if a.Window.len() > 0 {
 		b = a.Window.appendJSON(append(b, `,"window":`...))
 	}
 	if a.ReconciledAt != "" {
-		b = appendJSONString(append(b, `,"reconciled_at":`...), a.ReconciledAt)
+		b = jsonrow.AppendString(append(b, `,"reconciled_at":`...), a.ReconciledAt)
 	}
 	return append(b, '}')
 }
