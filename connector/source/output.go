@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -34,7 +35,8 @@ type streamOutput struct {
 	enc  Encoder
 	name string
 	mode protocol.SyncMode
-	head StreamSink // the sinks, then stdout
+	head StreamSink   // the sinks, then stdout
+	log  *slog.Logger // the run's, with the stream's attribute
 
 	mu      sync.Mutex
 	running bool
@@ -51,7 +53,8 @@ var _ Output = (*streamOutput)(nil)
 // without RECORD messages if skipRecords.
 func newStreamOutput(enc Encoder, info StreamInfo, sinks []Sink, skipRecords bool) (*streamOutput, error) {
 	name := info.Stream.Name()
-	o := &streamOutput{enc: enc, name: name, mode: info.Mode}
+	o := &streamOutput{enc: enc, name: name, mode: info.Mode,
+		log: slog.New(NewLogHandler(enc)).With(StreamKey, name)}
 	var head StreamSink = &stdoutSink{enc: enc, name: name, skip: skipRecords}
 	for i := len(sinks) - 1; i >= 0; i-- {
 		next, err := sinks[i].OpenStream(info, head)
@@ -124,8 +127,10 @@ func (o *streamOutput) stateLocked(b []byte) error {
 }
 
 func (o *streamOutput) Log(level protocol.Level, msg string) {
-	_ = o.enc.Log(level, o.name+": "+msg)
+	o.log.Log(context.Background(), slogLevel(level), msg)
 }
+
+func (o *streamOutput) Logger() *slog.Logger { return o.log }
 
 // finish ends the stream: on success the final state and COMPLETE; on
 // failure INCOMPLETE and an ERROR trace. The sinks make durable what they

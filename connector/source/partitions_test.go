@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +29,7 @@ func (s *stateLog) Checkpoint(st any) error {
 	return err
 }
 func (s *stateLog) Log(protocol.Level, string) {}
+func (s *stateLog) Logger() *slog.Logger       { return slog.New(slog.DiscardHandler) }
 
 // TestPartitions: every partition runs with its own cursor; a failed one
 // keeps its cursor unless it returned a new one with its error; each new

@@ -213,7 +213,7 @@ func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *se
 	if err != nil {
 		return nil, nil, err
 	}
-	log := &Logger{enc: enc}
+	log := NewLogger(enc)
 	if logWarnings {
 		for _, msg := range warnings {
 			log.Warnf("%s", msg)
@@ -456,6 +456,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	for _, s := range sel {
 		name := s.Stream.Name()
 		out, err := newStreamOutput(enc, StreamInfo{Stream: s.Stream, Mode: s.Mode}, sinks, skipRecords)
+		out.log = log.Slog().With(StreamKey, name)
 		if err != nil {
 			return fail(enc, err)
 		}

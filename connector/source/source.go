@@ -12,6 +12,7 @@ package source
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -103,6 +104,9 @@ type Output interface {
 	Checkpoint(state any) error
 	// Log writes a LOG message attributed to the stream.
 	Log(level protocol.Level, msg string)
+	// Logger is the stream's structured logger: it carries the stream's
+	// attribute, and callers add theirs (account, item).
+	Logger() *slog.Logger
 }
 
 // SyncModes lists what a stream supports, full_refresh first as the
