@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -242,7 +243,23 @@ func TestConnectConsentRefused(t *testing.T) {
 	cfg := e.configFile()
 	orig, _ := os.ReadFile(cfg)
 	b := browsertest.New(t)
-	p := e.link(b, nil, "#refuse", "--config", cfg, "--institution", "ING_INGDDEFF", "--write")
+	// Before the user answers, a callback with another reference (another
+	// local process guessing) is refused and does not end the run.
+	prepare := func() {
+		link := b.Location() // …/psd2/start/{requisition}/{institution}/
+		parts := strings.Split(strings.Trim(link, "/"), "/")
+		redirect := e.fake.RequisitionRedirect(parts[len(parts)-2])
+		if !strings.HasPrefix(redirect, "http://127.0.0.1:") || !strings.HasSuffix(redirect, "/callback") {
+			t.Fatalf("requisition redirect %q is not the command's loopback callback", redirect)
+		}
+		resp, err := http.Get(redirect + "?ref=guessed")
+		st.Must(t, err, "forged callback")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("a callback with a wrong ref answered %d, want 400", resp.StatusCode)
+		}
+	}
+	p := e.link(b, prepare, "#refuse", "--config", cfg, "--institution", "ING_INGDDEFF", "--write")
 	if _, code := p.Wait(); code != 1 || !p.StderrHas("UserCancelledSession") {
 		t.Errorf("a refused consent: exit %d, stderr:\n%s", code, p.Stderr())
 	}

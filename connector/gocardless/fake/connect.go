@@ -367,3 +367,14 @@ func (rq *requisition) advance() {
 	}
 	rq.Status = statusLinked
 }
+
+// RequisitionRedirect returns the redirect URL a requisition was created
+// with ("" when unknown).
+func (s *Server) RequisitionRedirect(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rq, ok := s.requisitions[id]; ok {
+		return rq.Redirect
+	}
+	return ""
+}
