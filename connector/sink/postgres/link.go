@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -98,6 +99,17 @@ func (s *Sink) OpenStream(info source.StreamInfo, next source.StreamSink) (sourc
 // Close releases the schema's lock and the connection.
 func (s *Sink) Close() error { return s.d.Close() }
 
+// A state is committed (with the rows before it) once this many rows wait
+// or this long has passed since the last commit; in between, a newer state
+// replaces the one held. Each commit costs a merge, a write of the whole
+// state (megabytes for transactions) and an fsync, so committing at every
+// checkpoint of a fast read would make the database, not the API, the
+// bottleneck; a crash loses at most this much progress, never consistency.
+const (
+	commitRows     = 50_000
+	commitInterval = 2 * time.Second
+)
+
 // link is one stream's table in the chain. Its state barrier: an
 // incremental stream's state is committed with the rows before it in one
 // transaction and passed on once that has committed; a full-refresh
@@ -106,8 +118,11 @@ func (s *Sink) Close() error { return s.d.Close() }
 type link struct {
 	t    *Table
 	next source.StreamSink
-	held json.RawMessage // full refresh: the state of the swap to come
-	line []byte
+	// held is the latest state not yet committed, and heldSeq the rows it
+	// covers.
+	held       json.RawMessage
+	heldSeq    int64
+	lastCommit time.Time
 }
 
 func (l *link) Record(row jsonrow.Row) error {
@@ -119,40 +134,55 @@ func (l *link) Record(row jsonrow.Row) error {
 }
 
 func (l *link) State(state json.RawMessage) error {
-	if !l.t.incremental {
-		l.held = append(l.held[:0], state...)
+	l.held, l.heldSeq = state, l.t.Seq()
+	if !l.t.incremental || l.t.rows < commitRows && time.Since(l.lastCommit) < commitInterval {
 		return nil
 	}
-	if err := l.t.Commit(state); err != nil {
+	return l.commit()
+}
+
+// commit commits the held state with the rows it covers and passes it on.
+func (l *link) commit() error {
+	state := l.held
+	if err := l.t.CommitUpTo(state, l.heldSeq); err != nil {
 		return err
+	}
+	l.held, l.lastCommit = nil, time.Now()
+	if state == nil {
+		return nil
 	}
 	return l.next.State(state)
 }
 
-// End finishes the stream. A stream that failed leaves the table as its
-// last commit made it: rows after that are covered by no state and are read
-// again next run. One that read to its end commits what is left: the
-// full-refresh swap, or an incremental stream's rows after its last state.
+// End finishes the stream. An incremental stream commits its held state
+// with the rows it covers, even when the read failed (those rows are
+// complete; the ones after it are dropped and read again next run). A
+// full-refresh stream that read to its end replaces the table's rows; one
+// that failed leaves the table as it was.
 func (l *link) End(readErr error) error {
-	if readErr != nil {
+	var err error
+	switch {
+	case !l.t.incremental && readErr != nil:
 		l.t.Abort()
-		return l.next.End(readErr)
-	}
-	if !l.t.incremental {
-		if err := l.t.End(l.held); err != nil {
-			return l.next.End(err)
+	case !l.t.incremental:
+		if err = l.t.End(l.held); err == nil && l.held != nil {
+			err = l.next.State(l.held)
 		}
+	case readErr != nil:
 		if l.held != nil {
-			if err := l.next.State(l.held); err != nil {
-				return l.next.End(err)
-			}
+			err = l.commit()
 		}
-		return l.next.End(nil)
-	}
-	if l.t.Pending() {
-		if err := l.t.Commit(nil); err != nil {
-			return l.next.End(err)
+		l.t.Abort()
+	default:
+		// Rows after the last state (a stream that ended without a final
+		// checkpoint) are complete too: commit them all.
+		l.heldSeq = l.t.Seq()
+		if l.held != nil || l.t.Pending() {
+			err = l.commit()
 		}
 	}
-	return l.next.End(nil)
+	if readErr == nil {
+		readErr = err
+	}
+	return l.next.End(readErr)
 }

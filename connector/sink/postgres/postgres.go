@@ -400,8 +400,9 @@ type Table struct {
 	pw   *io.PipeWriter
 	bw   *bufio.Writer
 	errc chan error
-	line []byte
-	rows int64 // rows written since the last commit
+	line       []byte
+	rows       int64 // rows written since the last commit
+	tombstones int64 // of which tombstones
 }
 
 // Table starts loading stream name: incremental (merged by key at each
@@ -444,6 +445,9 @@ func (w *Table) WriteRow(row jsonrow.Row) error {
 		return w.copyFailed(err)
 	}
 	w.rows++
+	if w.enc.del != nil {
+		w.tombstones++
+	}
 	return nil
 }
 
@@ -520,7 +524,16 @@ func (w *Table) copyFailed(err error) error {
 // commit are merged into the table and state is stored as the stream's, in
 // one transaction. When it returns nil both are committed; on error
 // neither is. A full-refresh stream's rows wait for End.
-func (w *Table) Commit(state json.RawMessage) error {
+func (w *Table) Commit(state json.RawMessage) error { return w.CommitUpTo(state, w.enc.seq) }
+
+// Seq is the number of rows written so far: a state taken now covers the
+// rows up to Seq.
+func (w *Table) Seq() int64 { return w.enc.seq }
+
+// CommitUpTo is Commit of the rows up to seq only, those state covers; the
+// rows written after it are dropped (the stream failed after its last
+// state, and the next run reads them again).
+func (w *Table) CommitUpTo(state json.RawMessage, seq int64) error {
 	if !w.incremental {
 		return nil
 	}
@@ -531,8 +544,8 @@ func (w *Table) Commit(state json.RawMessage) error {
 		return err
 	}
 	if w.rows > 0 {
-		for _, q := range w.t.mergeSQL(w.d.opts.HardDelete) {
-			if _, err := w.tx.Exec(w.ctx, q); err != nil {
+		for _, q := range w.t.mergeSQL(w.d.opts.HardDelete, w.tombstones > 0) {
+			if _, err := w.tx.Exec(w.ctx, q, seq); err != nil {
 				w.abort()
 				return w.d.sqlError(err, "merging rows into "+w.t.qname())
 			}
@@ -554,8 +567,12 @@ func (w *Table) End(state json.RawMessage) error {
 	if err := w.begin(); err != nil {
 		return err
 	}
-	for _, q := range w.t.replaceSQL() {
-		if _, err := w.tx.Exec(w.ctx, q); err != nil {
+	for i, q := range w.t.replaceSQL() {
+		var args []any
+		if i > 0 {
+			args = append(args, w.enc.seq)
+		}
+		if _, err := w.tx.Exec(w.ctx, q, args...); err != nil {
 			w.abort()
 			return w.d.sqlError(err, "replacing the rows of "+w.t.qname())
 		}
@@ -575,7 +592,7 @@ func (w *Table) commitState(state json.RawMessage) error {
 	}
 	err := w.tx.Commit(w.ctx)
 	w.tx = nil
-	w.rows = 0
+	w.rows, w.tombstones = 0, 0
 	if err != nil {
 		return w.d.sqlError(err, "committing "+w.t.name)
 	}
@@ -598,7 +615,7 @@ func (w *Table) abort() {
 		_ = w.tx.Rollback(context.Background())
 		w.tx = nil
 	}
-	w.rows = 0
+	w.rows, w.tombstones = 0, 0
 }
 
 // Pending reports whether rows were written since the last commit.

@@ -195,10 +195,11 @@ func (t *table) copySQL() string {
 	return fmt.Sprintf("COPY %s (_seq, %s) FROM STDIN", t.loadName(), t.allCols(""))
 }
 
-// latest is the load table's last version of each key: a checkpoint may
-// carry a row twice (updated between two pages), and the later one wins.
+// latest is the load table's last version of each key among the rows up
+// to _seq $1 (those the committed state covers): a checkpoint may carry a
+// row twice (updated between two pages), and the later one wins.
 func (t *table) latest() string {
-	return fmt.Sprintf("SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s, _seq DESC", t.pkCols(""), t.loadName(), t.pkCols(""))
+	return fmt.Sprintf("SELECT DISTINCT ON (%s) * FROM %s WHERE _seq <= $1 ORDER BY %s, _seq DESC", t.pkCols(""), t.loadName(), t.pkCols(""))
 }
 
 // mergeSQL are the statements that apply the load table to the table, in
@@ -211,13 +212,17 @@ func (t *table) latest() string {
 //     one is newer (by the version column, where the stream has one) or
 //     deleted; a deleted row comes back only with a version newer than its
 //     deletion.
-func (t *table) mergeSQL(hardDelete bool) []string {
+//
+// Without tombstones among the rows the first statement is left out.
+func (t *table) mergeSQL(hardDelete, tombstones bool) []string {
 	var stmts []string
 	l := t.latest()
-	if hardDelete {
+	switch {
+	case !tombstones:
+	case hardDelete:
 		stmts = append(stmts, fmt.Sprintf("DELETE FROM %s t USING (%s) l WHERE l.%s IS NOT NULL AND %s",
 			t.qname(), l, colDeletedAt, t.pkMatch("t", "l")))
-	} else {
+	default:
 		stmts = append(stmts, fmt.Sprintf("UPDATE %s t SET %s = l.%s, %s = l.%s FROM (%s) l WHERE l.%s IS NOT NULL AND t.%s IS NULL AND %s",
 			t.qname(), colDeletedAt, colDeletedAt, colExtractedAt, colExtractedAt, l, colDeletedAt, colDeletedAt, t.pkMatch("t", "l")))
 	}

@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+type stubStream struct{}
+
+func (stubStream) Name() string                                                  { return "tx" }
+func (stubStream) Schema() json.RawMessage                                       { return json.RawMessage(txSchema) }
+func (stubStream) PrimaryKey() [][]string                                        { return [][]string{{"id"}} }
+func (stubStream) CursorField() []string                                         { return []string{"updatedAt"} }
+func (stubStream) Read(context.Context, source.ReadRequest, source.Output) error { return nil }
+
+// recorder is the rest of the chain: it notes what it is passed.
+type recorder struct{ got []string }
+
+func (r *recorder) Record(jsonrow.Row) error { r.got = append(r.got, "row"); return nil }
+func (r *recorder) State(s json.RawMessage) error {
+	r.got = append(r.got, "state "+string(s))
+	return nil
+}
+func (r *recorder) End(err error) error {
+	r.got = append(r.got, "end "+errString(err))
+	return err
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}
+
+// TestLinkHoldsStatesAndCommitsWhatTheyCover: the first state commits at
+// once; a later one is held (few rows, little time) and passed on only when
+// committed. A stream that fails commits its held state with the rows it
+// covers and drops the rows after it.
+func TestLinkHoldsStatesAndCommitsWhatTheyCover(t *testing.T) {
+	url := pgtest.DB(t)
+	d := open(t, url, Options{}, txStream())
+	s := &Sink{d: d}
+	next := &recorder{}
+	l, err := s.OpenStream(source.StreamInfo{Stream: stubStream{}, Mode: protocol.Incremental}, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(l.Record(jsonrow.Of([]byte(`{"id":"1"}`))))
+	step(l.State(json.RawMessage(`{"n":1}`)))
+	step(l.Record(jsonrow.Of([]byte(`{"id":"2"}`))))
+	step(l.State(json.RawMessage(`{"n":2}`)))
+	step(l.Record(jsonrow.Of([]byte(`{"id":"3"}`))))
+	if got := strings.Join(next.got, ", "); got != `row, state {"n":1}, row, row` {
+		t.Fatalf("passed on: %s", got)
+	}
+	boom := errors.New("boom")
+	if err := l.End(boom); err != boom {
+		t.Fatalf("End: %v", err)
+	}
+	if got := strings.Join(next.got, ", "); got != `row, state {"n":1}, row, row, state {"n":2}, end boom` {
+		t.Fatalf("passed on: %s", got)
+	}
+	if got := strings.Join(rows(t, url, `SELECT id FROM "test".tx ORDER BY id`), ","); got != "1,2" {
+		t.Fatalf("rows %s, want 1,2 (3 came after the last state)", got)
+	}
+	if got := rows(t, url, `SELECT state::text FROM "test"._state`); len(got) != 1 || got[0] != `{"n":2}` {
+		t.Fatalf("stored state %v", got)
+	}
+}
