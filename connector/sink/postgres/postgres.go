@@ -281,6 +281,11 @@ func (d *Destination) setup(ctx context.Context) error {
 	if err := tx.Commit(ctx); err != nil {
 		return d.sqlError(err, "committing the tables")
 	}
+	// A merge sorts a checkpoint's rows by key when a key comes twice:
+	// let that happen in memory rather than in temporary files.
+	if _, err := d.conn.Exec(ctx, "SET work_mem = '64MB'"); err != nil {
+		return d.sqlError(err, "setting work_mem")
+	}
 	for _, t := range d.tables {
 		if _, err := d.conn.Exec(ctx, t.loadSQL()+" ON COMMIT DELETE ROWS"); err != nil {
 			return d.sqlError(err, "creating the load table of "+t.name)
@@ -544,14 +549,40 @@ func (w *Table) CommitUpTo(state json.RawMessage, seq int64) error {
 		return err
 	}
 	if w.rows > 0 {
-		for _, q := range w.t.mergeSQL(w.d.opts.HardDelete, w.tombstones > 0) {
-			if _, err := w.tx.Exec(w.ctx, q, seq); err != nil {
-				w.abort()
-				return w.d.sqlError(err, "merging rows into "+w.t.qname())
-			}
+		if err := w.merge(seq); err != nil {
+			w.abort()
+			return w.d.sqlError(err, "merging rows into "+w.t.qname())
 		}
 	}
 	return w.commitState(state)
+}
+
+// merge applies the load table's rows up to seq. Most checkpoints carry
+// each key once, so the merge first takes the rows as they are, which
+// spares sorting them; if PostgreSQL answers that a key came twice
+// (21000), it rolls back to before that attempt and merges each key's last
+// version instead. Tombstones always take the second way.
+func (w *Table) merge(seq int64) error {
+	hard := w.d.opts.HardDelete
+	if w.tombstones == 0 {
+		if _, err := w.tx.Exec(w.ctx, "SAVEPOINT merge"); err != nil {
+			return err
+		}
+		_, err := w.tx.Exec(w.ctx, w.t.mergeSQL(hard, false, true)[0], seq)
+		var pg *pgconn.PgError
+		if !errors.As(err, &pg) || pg.Code != "21000" {
+			return err
+		}
+		if _, err := w.tx.Exec(w.ctx, "ROLLBACK TO SAVEPOINT merge"); err != nil {
+			return err
+		}
+	}
+	for _, q := range w.t.mergeSQL(hard, w.tombstones > 0, false) {
+		if _, err := w.tx.Exec(w.ctx, q, seq); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // End ends a stream that read to its end. A full-refresh stream's rows

@@ -202,6 +202,12 @@ func (t *table) latest() string {
 	return fmt.Sprintf("SELECT DISTINCT ON (%s) * FROM %s WHERE _seq <= $1 ORDER BY %s, _seq DESC", t.pkCols(""), t.loadName(), t.pkCols(""))
 }
 
+// all is every row of the load table up to _seq $1, for a merge that
+// expects no key twice (see Table.CommitUpTo).
+func (t *table) all() string {
+	return fmt.Sprintf("SELECT * FROM %s WHERE _seq <= $1", t.loadName())
+}
+
 // mergeSQL are the statements that apply the load table to the table, in
 // one transaction with the state:
 //
@@ -213,10 +219,16 @@ func (t *table) latest() string {
 //     deleted; a deleted row comes back only with a version newer than its
 //     deletion.
 //
-// Without tombstones among the rows the first statement is left out.
-func (t *table) mergeSQL(hardDelete, tombstones bool) []string {
+// Without tombstones among the rows the first statement is left out. With
+// unique, the rows are taken as they are, without sorting out each key's
+// last version: the caller knows no key comes twice, or retries without it
+// when PostgreSQL says one did.
+func (t *table) mergeSQL(hardDelete, tombstones, unique bool) []string {
 	var stmts []string
 	l := t.latest()
+	if unique {
+		l = t.all()
+	}
 	switch {
 	case !tombstones:
 	case hardDelete:
