@@ -616,7 +616,7 @@ func (w *Table) commitState(state json.RawMessage) error {
 		if _, err := w.tx.Exec(w.ctx, fmt.Sprintf(`INSERT INTO %s._state (stream, state, updated_at, connector_version)
 			VALUES ($1, $2, now(), $3)
 			ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, connector_version = EXCLUDED.connector_version`,
-			ident(w.d.opts.Schema)), w.t.name, string(state), w.d.opts.Version); err != nil {
+			ident(w.d.opts.Schema)), w.t.name, []byte(state), w.d.opts.Version); err != nil {
 			w.abort()
 			return w.d.sqlError(err, "storing the state of "+w.t.name)
 		}
