@@ -418,3 +418,24 @@ func TestStateFile(t *testing.T) {
 		t.Errorf("the second run read %d of %d transactions: it did not resume from the state file", len(r2.Records()["transactions"]), total)
 	}
 }
+
+// TestPostgresWithParquetAndStdout: one run writes stdout's records,
+// Parquet files and the tables; every STATE printed covers rows that are
+// in both the files and the database.
+func TestPostgresWithParquetAndStdout(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 300})
+	url := pgtest.DB(t)
+	dir := t.TempDir()
+	cat := e.catalog(true, "accounts", "transactions")
+	r := e.read(cat, "--postgres", url, "--parquet-dir", dir)
+	printed := len(r.Records()["transactions"])
+	conn := pgtest.Connect(t, url)
+	if got := pgRows(t, conn, `SELECT count(*) FROM pluggy.transactions`); got[0] != fmt.Sprint(printed) {
+		t.Errorf("%d transactions printed, %s in the table", printed, got[0])
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "transactions", "*.parquet"))
+	if len(files) == 0 {
+		t.Error("no Parquet file written")
+	}
+	compareTruth(t, e, conn, nil)
+}

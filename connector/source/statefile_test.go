@@ -1,0 +1,62 @@
+package source
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStateFileKeepsEveryStream: an absent file is a first sync; each
+// checkpoint rewrites the whole file (mode 0600, no temporary left behind)
+// with every stream's latest state, and the next run reads it back.
+func TestStateFileKeepsEveryStream(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	streams := []Stream{stubStream{name: "a"}, stubStream{name: "b"}}
+	f := &stateFile{path: path}
+	states, err := f.load(streams)
+	if err != nil || len(states) != 0 {
+		t.Fatalf("absent file: %v, %v", states, err)
+	}
+	for _, st := range []struct{ stream, state string }{{"a", `{"n":1}`}, {"b", `{"m":1}`}, {"a", `{"n":2}`}} {
+		if err := f.record(st.stream, json.RawMessage(st.state)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v, mode %v", err, fi.Mode())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("%d files in the directory, want only the state file", len(entries))
+	}
+	again := &stateFile{path: path}
+	states, err = again.load(streams)
+	if err != nil || string(states["a"]) != `{"n":2}` || string(states["b"]) != `{"m":1}` {
+		t.Fatalf("read back %v, %v", states, err)
+	}
+	// A run of stream b only keeps a's state.
+	if err := again.record("b", json.RawMessage(`{"m":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	states, _ = (&stateFile{path: path}).load(streams)
+	if string(states["a"]) != `{"n":2}` || string(states["b"]) != `{"m":2}` {
+		t.Fatalf("after a run of b: %v", states)
+	}
+}
+
+func TestStateFileBadPaths(t *testing.T) {
+	streams := []Stream{stubStream{name: "a"}}
+	_, err := (&stateFile{path: filepath.Join(t.TempDir(), "missing", "state.json")}).load(streams)
+	if err == nil || FailureTypeOf(err) != "config_error" || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing directory: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(bad, []byte(`[{"type":"STREAM","stream":{"stream_descriptor":{"name":"zzz"},"stream_state":{}}}]`), 0o600)
+	if _, err := (&stateFile{path: bad}).load(streams); err == nil || !strings.Contains(err.Error(), "zzz") {
+		t.Errorf("a state for an unknown stream: %v", err)
+	}
+}
