@@ -283,8 +283,11 @@ func (d *Destination) setup(ctx context.Context) error {
 	}
 	// A merge sorts a checkpoint's rows by key when a key comes twice:
 	// let that happen in memory rather than in temporary files.
-	if _, err := d.conn.Exec(ctx, "SET work_mem = '64MB'"); err != nil {
-		return d.sqlError(err, "setting work_mem")
+	// And keep the load table (up to commitRows rows, tens of MB) in the
+	// session's memory: past temp_buffers (8MB by default) every row would
+	// go through temporary files twice, once in COPY and once in the merge.
+	if _, err := d.conn.Exec(ctx, "SET work_mem = '64MB'; SET temp_buffers = '128MB'"); err != nil {
+		return d.sqlError(err, "setting work_mem and temp_buffers")
 	}
 	for _, t := range d.tables {
 		if _, err := d.conn.Exec(ctx, t.loadSQL()+" ON COMMIT DELETE ROWS"); err != nil {
