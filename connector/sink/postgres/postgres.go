@@ -404,10 +404,10 @@ type Table struct {
 	enc         *encoder
 	ctx         context.Context
 
-	tx   pgx.Tx
-	pw   *io.PipeWriter
-	bw   *bufio.Writer
-	errc chan error
+	tx         pgx.Tx
+	pw         *io.PipeWriter
+	bw         *bufio.Writer
+	errc       chan error
 	line       []byte
 	rows       int64 // rows written since the last commit
 	tombstones int64 // of which tombstones
