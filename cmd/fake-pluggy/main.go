@@ -69,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.ClientID, "client-id", "demo-client-id", "accepted client id")
 	fs.StringVar(&o.ClientSecret, "client-secret", "demo-client-secret", "accepted client secret")
 	fs.BoolVar(&o.CategoriesAsArray, "categories-as-array", false, "serve /categories as a bare array")
+	fs.BoolVar(&o.InvestmentIDNull, "investment-id-null", false, `send "investmentId": null on investment movements`)
+	fs.IntVar(&o.MaxURLBytes, "max-url-bytes", 0, "answer 414 to request lines longer than N bytes, as front ends do (0: no limit)")
 	fs.IntVar(&f.Every429, "every-429", 0, "answer every Nth request with 429")
 	fs.IntVar(&f.Every500, "every-500", 0, "answer every Nth request with 500")
 	fs.IntVar(&f.EveryGarbage, "every-garbage", 0, "answer every Nth request with a non-JSON 200")

@@ -3,6 +3,7 @@ package fake
 import (
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,12 +52,21 @@ type Faults struct {
 	// too and takes precedence over the schedules. The body is the
 	// reference error body for that status and route.
 	Status map[string]int
+	// Deny answers 403 to the listed route templates of one item, as Pluggy
+	// does for a product the item did not consent to or the plan does not
+	// include: {"item id": {"GET /investments", "GET /identity"}}. The item
+	// is the request's itemId, or the item of its investment (GET
+	// /investments/{id}/transactions) or of its accountId (GET /bills, GET
+	// /v2/transactions). The body has no codeDescription, like the 403 of
+	// an expired key: only a fresh key tells them apart.
+	Deny map[string][]string
 }
 
 // SetFaults replaces the fault configuration and restarts the request
 // sequence, so "every Nth" counts from this call.
 func (s *Server) SetFaults(f Faults) {
 	f.Status = maps.Clone(f.Status)
+	f.Deny = maps.Clone(f.Deny)
 	s.faults.Store(&f)
 	s.seq.Store(0)
 }
@@ -138,6 +148,32 @@ func (s *Server) forcedStatus(route string, code int, f *Faults) *reply {
 		return errorReply(code, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
 	}
 	return errorReply(code, "", http.StatusText(code))
+}
+
+// denied reports whether f denies route to the item r is about.
+func (s *Server) denied(f *Faults, route string, r *http.Request) bool {
+	if len(f.Deny) == 0 {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	q := r.URL.Query()
+	itemID := q.Get("itemId")
+	if in := s.lookupInvestment(r.PathValue("id")); in != nil && strings.HasPrefix(route, "GET /investments/") {
+		itemID = in.json.ItemID
+	}
+	if a := s.lookupAccount(q.Get("accountId")); a != nil {
+		itemID = a.item.idStr
+	}
+	return slices.Contains(f.Deny[strings.ToLower(itemID)], route)
+}
+
+// permissionDenied is the 403 of a product the item may not read. Pluggy's
+// docs say only "the resource you are trying to access, you don't have
+// permissions"; the body is shaped like its other errors, without
+// codeDescription.
+func permissionDenied() *reply {
+	return errorReply(http.StatusForbidden, "", "You don't have permission to access this resource")
 }
 
 // deprecated is the 410 v1 /transactions answers for newer API keys.

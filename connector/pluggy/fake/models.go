@@ -1,5 +1,7 @@
 package fake
 
+import "encoding/json"
+
 // Wire types for everything except transactions (which have a hand-written
 // encoder, see encode.go). Field order follows the reference payloads;
 // pointer fields are the nullable ones and are written as null, not omitted.
@@ -236,22 +238,24 @@ type investmentJSON struct {
 	Transactions         *struct{}               `json:"transactions"`
 }
 
-// investmentTxnJSON deliberately has no investmentId: the API omits it and
-// the connector is expected to add it.
+// investmentTxnJSON has no investmentId by default: the API omits it and
+// the connector is expected to add it. With Options.InvestmentIDNull it
+// carries "investmentId": null, as the Node SDK types it (string | null).
 type investmentTxnJSON struct {
-	ID              string        `json:"id"`
-	Type            string        `json:"type"`
-	MovementType    string        `json:"movementType"`
-	Description     string        `json:"description"`
-	Quantity        *decimal      `json:"quantity"`
-	Value           *decimal      `json:"value"`
-	Amount          money         `json:"amount"`
-	NetAmount       *money        `json:"netAmount"`
-	Date            jsTime        `json:"date"`
-	TradeDate       jsTime        `json:"tradeDate"`
-	BrokerageNumber *string       `json:"brokerageNumber"`
-	AgreedRate      *decimal      `json:"agreedRate"`
-	Expenses        *expensesJSON `json:"expenses"`
+	ID              string          `json:"id"`
+	InvestmentID    json.RawMessage `json:"investmentId,omitempty"`
+	Type            string          `json:"type"`
+	MovementType    string          `json:"movementType"`
+	Description     string          `json:"description"`
+	Quantity        *decimal        `json:"quantity"`
+	Value           *decimal        `json:"value"`
+	Amount          money           `json:"amount"`
+	NetAmount       *money          `json:"netAmount"`
+	Date            jsTime          `json:"date"`
+	TradeDate       jsTime          `json:"tradeDate"`
+	BrokerageNumber *string         `json:"brokerageNumber"`
+	AgreedRate      *decimal        `json:"agreedRate"`
+	Expenses        *expensesJSON   `json:"expenses"`
 }
 
 type expensesJSON struct {

@@ -245,3 +245,44 @@ func (s *Server) deleteWhere(n int, pred func(now int64, t *txn) bool) []string 
 	})
 	return ids
 }
+
+// CloseBill closes the current bill of every credit card account the way
+// Pluggy restates card rows then (reference pluggy-api.md §12): each
+// posted row dated within the last 30 days (the cycle; not future
+// instalments) is deleted and created again under a new id, same content,
+// createdAt now. Nothing links the two ids except the returned slices,
+// which are index-aligned. A consumer whose re-read window is shorter than
+// the cycle never sees the older deletions and counts that spending twice.
+func (s *Server) CloseBill() (oldIDs, newIDs []string) {
+	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
+		del := map[uuid]bool{}
+		var added []txn
+		var owners []*account
+		for _, ref := range s.candidates(func(a *account, t *txn) bool {
+			return a.kind == kindCard && t.flags&flagPending == 0 && t.date >= now-30*msPerDay && t.date <= now
+		}) {
+			old := ref.a.rows[ref.i]
+			row := old
+			row.id = newUUID(s.mutRNG)
+			row.createdAt, row.updatedAt = now, now
+			if old.card != nil {
+				c := *old.card
+				row.card = &c
+			}
+			del[old.id] = true
+			dirty[ref.a] = true
+			ch.touch(ref.a)
+			ch.deleted[ref.a] = append(ch.deleted[ref.a], old.id.String())
+			ch.created[ref.a] = append(ch.created[ref.a], row)
+			added = append(added, row)
+			owners = append(owners, ref.a)
+			oldIDs = append(oldIDs, old.id.String())
+			newIDs = append(newIDs, row.id.String())
+		}
+		removeRows(dirty, del)
+		for i, row := range added {
+			owners[i].rows = append(owners[i].rows, row)
+		}
+	})
+	return oldIDs, newIDs
+}

@@ -83,6 +83,13 @@ type Options struct {
 	CategoriesAsArray bool
 	// NextStyle selects how v2 `next` links are written.
 	NextStyle NextStyle
+	// InvestmentIDNull sends "investmentId": null on investment movements
+	// instead of leaving the field out.
+	InvestmentIDNull bool
+	// MaxURLBytes answers 414 URI Too Long to a request whose request line
+	// (path and query) is longer, as front ends with a 16 KiB (or smaller)
+	// request-line limit do. 0: no limit.
+	MaxURLBytes int
 }
 
 // withDefaults returns o with zero fields replaced by their defaults.

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"strconv"
 )
@@ -68,6 +69,11 @@ func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 		inv.ID, inv.ItemID = in.id.String(), it.idStr
 		in.json = inv
 		in.txns = investmentTxns(meta, k, today)
+		if s.opts.InvestmentIDNull {
+			for i := range in.txns {
+				in.txns[i].InvestmentID = json.RawMessage("null")
+			}
+		}
 		it.investments = append(it.investments, in)
 		s.investmentsByID[in.id] = in
 	}

@@ -273,7 +273,10 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 		}
 		var rep *reply
 		mode := writeNormal
-		if code, ok := f.Status[route]; ok {
+		if max := s.opts.MaxURLBytes; max > 0 && len(r.RequestURI) > max {
+			s.countFault("414")
+			rep = errorReply(http.StatusRequestURITooLong, "", "URI Too Long")
+		} else if code, ok := f.Status[route]; ok {
 			s.countFault("status")
 			rep = s.forcedStatus(route, code, f)
 		} else if n > 0 {
@@ -294,6 +297,10 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 		}
 		if rep == nil && auth {
 			rep = s.authenticate(r)
+		}
+		if rep == nil && s.denied(f, route, r) {
+			s.countFault("deny")
+			rep = permissionDenied()
 		}
 		if rep == nil {
 			rep = h(r)
