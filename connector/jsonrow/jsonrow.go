@@ -208,3 +208,45 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// FillNull returns raw with the top-level null value of key replaced by the
+// string value: Pluggy sends an investment movement's investmentId as null
+// at times (its SDK types it string | null), and a null join field must
+// still name its parent. raw without key, or with any other value there, is
+// returned unchanged (With adds a missing key).
+func FillNull(raw []byte, key, value string) []byte {
+	end, ok := topLevelNull(raw, key)
+	if !ok {
+		return raw
+	}
+	out := make([]byte, 0, len(raw)+len(value)+2)
+	out = append(out, raw[:end-len("null")]...)
+	out = AppendString(out, value)
+	return append(out, raw[end:]...)
+}
+
+// topLevelNull returns the offset just past the value of key at the top
+// level of raw, and whether that value is null.
+func topLevelNull(raw []byte, key string) (int, bool) {
+	if !bytes.Contains(raw, AppendString(nil, key)) {
+		return 0, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0, false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, false
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return 0, false
+		}
+		if k, _ := tok.(string); k == key {
+			return int(dec.InputOffset()), string(v) == "null"
+		}
+	}
+	return 0, false
+}

@@ -93,3 +93,18 @@ func TestAppendStringLikeEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestFillNull(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"id":"m1","investmentId":null,"amount":1.5}`:   `{"id":"m1","investmentId":"inv","amount":1.5}`,
+		`{"id":"m1","investmentId" : null }`:             `{"id":"m1","investmentId" : "inv" }`,
+		`{"id":"m1"}`:                                    `{"id":"m1"}`,
+		`{"id":"m1","investmentId":"other"}`:             `{"id":"m1","investmentId":"other"}`,
+		`{"nested":{"investmentId":null},"id":"m1"}`:     `{"nested":{"investmentId":null},"id":"m1"}`,
+		`{"id":"m1","investmentId":null,"x":{"y":null}}`: `{"id":"m1","investmentId":"inv","x":{"y":null}}`,
+	} {
+		if got := string(FillNull([]byte(in), "investmentId", "inv")); got != want {
+			t.Errorf("FillNull(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
