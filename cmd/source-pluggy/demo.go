@@ -46,16 +46,23 @@ func demo(ctx context.Context, d *source.Demo, items, txns int) error {
 	}
 	fmt.Fprintf(d.Stdout, "source-pluggy demo: a fake Pluggy API on %s serves %d items (one OUTDATED); files in %s\n\n", base, items, d.Dir)
 
-	got := map[string]bool{} // transaction ids of the last read
+	got := map[string]bool{}  // transaction ids of the last read
+	dead := map[string]bool{} // tombstoned ids of the last read
 	read := func(n int) error {
 		var sum source.DecimalSum
 		clear(got)
+		clear(dead)
 		s, err := d.Read(ctx, n, func(stream string, data json.RawMessage) {
 			var row struct {
-				ID     string      `json:"id"`
-				Amount json.Number `json:"amount"`
+				ID        string      `json:"id"`
+				Amount    json.Number `json:"amount"`
+				DeletedAt *string     `json:"_ab_cdc_deleted_at"`
 			}
 			if stream != "transactions" || json.Unmarshal(data, &row) != nil {
+				return
+			}
+			if row.DeletedAt != nil {
+				dead[row.ID] = true
 				return
 			}
 			got[row.ID] = true
@@ -73,12 +80,15 @@ func demo(ctx context.Context, d *source.Demo, items, txns int) error {
 	if err := read(1); err != nil {
 		return err
 	}
+	// A card bill closes first: Pluggy re-creates its rows of the last 30
+	// days under new ids (the real-world variant the card window is for).
+	billOld, billNew := f.CloseBill()
 	added := f.AddNew(3)
 	backdated := f.AddBackdated(2, 40*24*time.Hour)
 	oldIDs, newIDs := f.PostPending(2)
 	updated := f.UpdateInPlace(2)
-	fmt.Fprintf(d.Stdout, "\n   Meanwhile Pluggy changes: %d new rows, %d rows back-dated 40 days, %d pending rows re-posted under new ids (old: %s), %d rows updated in place.\n\n",
-		len(added), len(backdated), len(newIDs), strings.Join(short(oldIDs), ", "), len(updated))
+	fmt.Fprintf(d.Stdout, "\n   Meanwhile Pluggy changes: a card bill closes (%d card rows re-created under new ids), %d new rows, %d rows back-dated 40 days, %d pending rows re-posted under new ids (old: %s), %d rows updated in place.\n\n",
+		len(billNew), len(added), len(backdated), len(newIDs), strings.Join(short(oldIDs), ", "), len(updated))
 
 	fmt.Fprintf(d.Stdout, "2. Next sync from the saved state:\n   %s\n", d.ReadCommand(2))
 	if err := read(2); err != nil {
@@ -89,6 +99,9 @@ func demo(ctx context.Context, d *source.Demo, items, txns int) error {
 	d.Expect("back-dated rows", backdated, got)
 	d.Expect("re-posted pending rows (new ids)", newIDs, got)
 	d.Expect("rows updated in place", updated, got)
+	d.Expect("card rows of the closed bill (new ids)", billNew, got)
+	d.Expect("tombstones of their old ids", billOld, dead)
+	d.Expect("tombstones of re-posted pending", oldIDs, dead)
 	fmt.Fprintf(d.Stdout, "\nNext: `source-pluggy discover --config %s`, or point the config at https://api.pluggy.ai with your own keys\n"+
 		"and connect your bank in the browser: `source-pluggy connect --config CONFIG --write` (see docs/connect.md).\n", d.Path("config.json"))
 	return nil

@@ -34,6 +34,12 @@ type Client struct {
 	apiKey string
 	exp    time.Time
 	gen    int // bumped on each new key, so concurrent 403s re-auth once
+	// renewing is set when a refusal dropped the key: the next key issued
+	// is a fresh one, asked for because of a refusal.
+	renewing bool
+	// freshGen is the generation of the last such key. A refusal of it is
+	// not the key's fault: the key was just issued to replace a refused one.
+	freshGen int
 }
 
 // keyRefreshMargin renews a key this long before its exp, so a request never
@@ -79,16 +85,35 @@ func (c *Client) key(ctx context.Context) (string, int, error) {
 	c.apiKey = ar.APIKey
 	c.exp = jwtExpiry(ar.APIKey, c.now())
 	c.gen++
+	if c.renewing {
+		c.renewing, c.freshGen = false, c.gen
+	}
 	return c.apiKey, c.gen, nil
 }
 
-// invalidate drops the key of generation gen, unless a newer one exists.
-func (c *Client) invalidate(gen int) {
+// retryRefused decides whether a request refused with 401 or a 403 without
+// codeDescription, sent with the key of generation gen, is sent again.
+//
+// Pluggy gives one answer to two causes: an expired or revoked key gets 403
+// {"message":"Missing or invalid authorization token"}, and so does a
+// product the item did not consent to or the plan does not include ("the
+// resource you are trying to access, you don't have permissions"). Only a
+// fresh key tells them apart. So the key is renewed when it is not known
+// fresh (keys past their exp are renewed before any request, in key), and
+// a refusal of a key just issued to replace a refused one is a denial, not
+// a reason to authenticate again. A refusal of an older key while a newer
+// one exists or is coming is simply retried with it.
+func (c *Client) retryRefused(gen int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen == gen {
-		c.apiKey = ""
+	switch {
+	case gen == c.freshGen:
+		return false
+	case gen != c.gen || c.apiKey == "":
+		return true
 	}
+	c.apiKey, c.renewing = "", true
+	return true
 }
 
 // jwtExpiry reads when the key expires from its JWT payload, without
@@ -139,9 +164,10 @@ func (c *Client) url(path string, q url.Values) string {
 }
 
 // get fetches path?q into v (decoded once, in the retry loop, so a truncated
-// body is retried). On 401, or 403 without codeDescription (Pluggy's answer
-// to an expired or revoked key), it re-authenticates once and retries; a 403
-// with a codeDescription is a real denial and is not retried.
+// body is retried). A 401, or a 403 without codeDescription, is sent again
+// with a new key once when retryRefused allows; a 403 that remains is a
+// denial of that resource (refusedError), which fails the stream for the
+// item it names only.
 func (c *Client) get(ctx context.Context, route, path string, q url.Values, decode func([]byte) error) error {
 	for attempt := 0; ; attempt++ {
 		key, gen, err := c.key(ctx)
@@ -153,14 +179,13 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, deco
 			Header: http.Header{"X-Api-Key": {key}}, Idempotent: true, Accept: decode,
 		})
 		var se *httpclient.StatusError
-		if errors.As(err, &se) && attempt == 0 && keyRejected(se) {
-			c.invalidate(gen)
+		if errors.As(err, &se) && attempt == 0 && keyRejected(se) && c.retryRefused(gen) {
 			source.LogFrom(ctx, protocol.LevelInfo, "Pluggy rejected the apiKey before its expiry; authenticating again")
 			continue
 		}
 		if err != nil {
-			if errors.As(err, &se) && keyRejected(se) {
-				return source.ConfigErrorf("Pluggy rejected a fresh apiKey on %s (%s); check client_id/client_secret and that the application may read these items", route, decodeAPIError(se.Body).describe(se.Status))
+			if errors.As(err, &se) && (keyRejected(se) || se.Status == http.StatusForbidden) {
+				return c.refusedError(route, path, q, se)
 			}
 			return c.wrap(route, err)
 		}
@@ -168,11 +193,34 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, deco
 	}
 }
 
+// keyRejected reports an answer that may mean the key itself was refused:
+// 401, or 403 without codeDescription.
 func keyRejected(se *httpclient.StatusError) bool {
 	if se.Status == http.StatusUnauthorized {
 		return true
 	}
 	return se.Status == http.StatusForbidden && decodeAPIError(se.Body).CodeDescription == ""
+}
+
+// refusedError explains a refusal a fresh key did not cure. A 401 means
+// the key is wrong (Pluggy's docs), so the credentials are named; a 403
+// means this resource is not for this client: a product the item did not
+// consent to, or the plan does not include. That is never the credentials'
+// fault (they just got a key), so it names the item or account and the
+// product, and fails only the stream reading it, for that item.
+func (c *Client) refusedError(route, path string, q url.Values, se *httpclient.StatusError) error {
+	answer := decodeAPIError(se.Body).describe(se.Status)
+	if se.Status == http.StatusUnauthorized {
+		return source.ConfigErrorf("Pluggy refused the apiKey it had just issued on %s (%s); check client_id/client_secret", route, answer)
+	}
+	whose := path
+	switch {
+	case q.Get("itemId") != "":
+		whose = "item " + q.Get("itemId")
+	case q.Get("accountId") != "":
+		whose = "account " + q.Get("accountId")
+	}
+	return source.ConfigErrorf("Pluggy denied %s for %s (%s): the item has not consented to this product or the Pluggy plan does not include it. The other items are read; to read this one, have its owner share the product in a new consent, or leave the stream out of the catalog", route, whose, answer)
 }
 
 func decodeAPIError(body []byte) apiError {

@@ -22,6 +22,10 @@ type Config struct {
 	// LookbackDays is how far before the newest createdAt an incremental run
 	// re-reads by transaction date, to catch rows updated in place.
 	LookbackDays *int `json:"lookback_days"`
+	// CreditLookbackDays is LookbackDays for CREDIT accounts: a card bill
+	// closing re-creates its rows under new ids about every 30 days, so
+	// the window must cover a bill cycle to see those deletions.
+	CreditLookbackDays *int `json:"credit_lookback_days"`
 	// MaxConcurrency bounds accounts read at once.
 	MaxConcurrency int `json:"max_concurrency"`
 	// RequestsPerMinute paces requests per endpoint; 0 disables pacing.
@@ -52,6 +56,7 @@ type Config struct {
 const (
 	DefaultBaseURL           = "https://api.pluggy.ai"
 	DefaultLookbackDays      = 7
+	DefaultCreditLookback    = 40 // a bill cycle (about 30 days) and some
 	DefaultStartDays         = 365
 	DefaultMaxConcurrency    = 4
 	DefaultRequestsPerMinute = 300 // under Pluggy's 360/min per endpoint per IP
@@ -69,7 +74,9 @@ type settings struct {
 	base      *url.URL
 	startDate time.Time
 	lookback  int
-	rpm       int
+	// creditLookback is lookback for CREDIT accounts.
+	creditLookback int
+	rpm            int
 	// maxRetries is MaxRetries with its default applied.
 	maxRetries int
 	// itemUpdateTimeout and itemUpdatePoll shape trigger_item_update's wait.
@@ -100,6 +107,10 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	s.lookback = DefaultLookbackDays
 	if c.LookbackDays != nil {
 		s.lookback = *c.LookbackDays
+	}
+	s.creditLookback = DefaultCreditLookback
+	if c.CreditLookbackDays != nil {
+		s.creditLookback = *c.CreditLookbackDays
 	}
 	if s.MaxConcurrency == 0 {
 		s.MaxConcurrency = DefaultMaxConcurrency
@@ -150,6 +161,15 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 // Actual Budget users keep them, and turns it into the list the spec wants.
 func (Source) NormalizeConfig(cfg map[string]any) {
 	source.SplitListField(cfg, "item_ids")
+}
+
+// lookbackFor is the re-read window, in days, of an account of type typ
+// (BANK or CREDIT).
+func (s *settings) lookbackFor(typ string) int {
+	if typ == accountTypeCredit {
+		return s.creditLookback
+	}
+	return s.lookback
 }
 
 func (s *settings) String() string {

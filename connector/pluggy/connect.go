@@ -219,8 +219,7 @@ func (c *Client) connectToken(ctx context.Context, itemID string) (string, error
 			},
 		})
 		var se *httpclient.StatusError
-		if errors.As(err, &se) && attempt == 0 && keyRejected(se) {
-			c.invalidate(gen)
+		if errors.As(err, &se) && attempt == 0 && keyRejected(se) && c.retryRefused(gen) {
 			continue
 		}
 		if err != nil {

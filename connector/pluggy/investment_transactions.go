@@ -18,7 +18,8 @@ import (
 
 // investmentTransactionsStream emits the movements of every investment of
 // every item: GET /investments/{id}/transactions, paged by 500. Pluggy's rows
-// carry neither investmentId nor itemId; the connector adds both.
+// carry neither itemId nor, reliably, investmentId (left out, or null: the
+// Node SDK types it string | null); the connector adds both.
 //
 // Incremental semantics (at least once, per investment):
 //   - The rows have no createdAt or updatedAt, and the endpoint has no
@@ -208,7 +209,9 @@ func (s *investmentTransactionsStream) readInvestment(ctx context.Context, ref i
 		if from != "" && r.day != "" && r.day < from {
 			continue
 		}
-		if err := out.Record(jsonrow.With(r.raw, joins...)); err != nil {
+		// The API leaves investmentId out or, as its SDK types it, sends
+		// null: either way the row gets its parent's id.
+		if err := out.Record(jsonrow.With(jsonrow.FillNull(r.raw, "investmentId", ref.ID), joins...)); err != nil {
 			return nil, err
 		}
 	}

@@ -118,8 +118,7 @@ func (c *conn) patchItem(ctx context.Context, id string) error {
 			NoRetry: func(r *httpclient.Response) bool { return r.Status != http.StatusTooManyRequests },
 		})
 		var se *httpclient.StatusError
-		if errors.As(err, &se) && attempt == 0 && keyRejected(se) {
-			c.client.invalidate(gen)
+		if errors.As(err, &se) && attempt == 0 && keyRejected(se) && c.client.retryRefused(gen) {
 			continue
 		}
 		if err == nil {

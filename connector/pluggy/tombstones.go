@@ -5,13 +5,16 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -32,8 +35,8 @@ import (
 //     dropped, and deletions of those rows go undetected.
 //   - A later run lists the ids of that set whose day is still inside its
 //     own window but which neither of its two queries returned. It asks
-//     Pluggy for exactly those ids (GET /v2/transactions?ids=, 500 at a
-//     time) so a row that only moved, or a page the API served short, never
+//     Pluggy for exactly those ids (GET /v2/transactions?ids=, about 150
+//     at a time: see idsQueryBytes) so a row that only moved, or a page the API served short, never
 //     passes for deleted; ids still missing get a tombstone: the same id,
 //     accountId and itemId with _ab_cdc_deleted_at set to when the run
 //     noticed, the field Airbyte destinations treat as a delete in deduped
@@ -42,6 +45,7 @@ import (
 //     fell out of the window are dropped without a tombstone: not seeing
 //     them again means nothing.
 //   - So the guarantee: a row deleted while its date is within lookback_days
+//     (credit_lookback_days for CREDIT accounts)
 //     of the newest createdAt read is reported deleted on the next
 //     incremental run; a row deleted later than that is not detected.
 //     full_refresh emits no tombstones (an overwrite drops vanished rows);
@@ -53,6 +57,30 @@ const maxWindowIDs = 5000
 
 // idsPerQuery is the v2 ids filter's documented maximum.
 const idsPerQuery = 500
+
+// idsQueryBytes bounds the ids= value of one look-up, percent-encoded. 500
+// UUIDs with encoded commas make a ~19.6 KB request line, and front ends
+// commonly refuse request lines over 16 KiB or 8 KiB (Node's default
+// header size, AWS ALB): 6 KiB keeps the whole URL well under 8 KB, about
+// 150 UUIDs a call. A 414 or 431 still halves the batch (lookUp).
+const idsQueryBytes = 6 << 10
+
+// idsPerBatch is how many of ids fit one look-up: as many as idsQueryBytes
+// holds for the longest of them, at most idsPerQuery, at least one.
+func idsPerBatch(ids []string) int {
+	longest := 1
+	for _, id := range ids {
+		longest = max(longest, len(url.QueryEscape(id))+len("%2C"))
+	}
+	return max(1, min(idsPerQuery, idsQueryBytes/longest))
+}
+
+// urlTooLong reports an answer refusing the request for its size: 414 URI
+// Too Long or 431 Request Header Fields Too Large.
+func urlTooLong(err error) bool {
+	var se *httpclient.StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusRequestURITooLong || se.Status == http.StatusRequestHeaderFieldsTooLarge)
+}
 
 // txWindow is a window as the state's JSON has it: the ids by day
 // (YYYY-MM-DD, UTC), each day's ids sorted. It is only decoded and checked;
@@ -460,12 +488,34 @@ func formatUUID(dst *[36]byte, u *[16]byte) {
 // windowFrom is the first day an incremental run with this cursor re-reads:
 // the dateFrom of its second query, and the start of the window whose ids
 // the state keeps.
-func (s *transactionsStream) windowFrom(cursor time.Time) time.Time {
-	from := cursor.AddDate(0, 0, -s.c.cfg.lookback)
+func (s *transactionsStream) windowFrom(cursor time.Time, lookback int) time.Time {
+	from := cursor.AddDate(0, 0, -lookback)
 	if from.Before(s.c.cfg.startDate) {
 		from = s.c.cfg.startDate
 	}
 	return from
+}
+
+// lookUp asks Pluggy for ids (GET /v2/transactions?accountId=&ids=) in
+// batches that keep the URL well under 8 KB, and halves the batch each time
+// an answer refuses the URL's size (414, 431) until one id a call.
+func (s *transactionsStream) lookUp(ctx context.Context, a accountRef, ids []string, emit func([]byte, txKeys) error, out source.Output) error {
+	size := idsPerBatch(ids)
+	for len(ids) > 0 {
+		n := min(size, len(ids))
+		q := url.Values{"accountId": {a.ID}, "ids": {strings.Join(ids[:n], ",")}}
+		err := s.c.client.eachTransaction(ctx, q, emit)
+		if urlTooLong(err) && n > 1 {
+			size = n / 2
+			out.Log(protocol.LevelInfo, fmt.Sprintf("account %s: Pluggy refused a look-up of %d ids as too long (%v); asking %d at a time", a.ID, n, err, size))
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("looking up %d transactions missing from the lookback window: %w", n, err)
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // tombstone is the record of a row that vanished from Pluggy.
@@ -481,11 +531,8 @@ type tombstone struct {
 // emits a tombstone for each one it no longer has. Rows it still has go
 // through emit like any other.
 func (s *transactionsStream) reportVanished(ctx context.Context, a accountRef, ids []string, seen map[string]struct{}, emit func([]byte, txKeys) error, out source.Output) error {
-	for batch := range slices.Chunk(ids, idsPerQuery) {
-		q := url.Values{"accountId": {a.ID}, "ids": {strings.Join(batch, ",")}}
-		if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
-			return fmt.Errorf("looking up %d transactions missing from the lookback window: %w", len(batch), err)
-		}
+	if err := s.lookUp(ctx, a, ids, emit, out); err != nil {
+		return err
 	}
 	at := s.c.now().UTC().Format(pluggyTimeLayout)
 	n := 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -255,5 +256,26 @@ func TestDayNumber(t *testing.T) {
 		if _, ok := dayNumber(s); ok {
 			t.Errorf("dayNumber(%q) accepted it", s)
 		}
+	}
+}
+
+// TestIDBatchesStayUnder8KB: a look-up of the most ids the API takes would
+// make a ~19.6 KB request line; a batch keeps the whole URL well under 8 KB.
+func TestIDBatchesStayUnder8KB(t *testing.T) {
+	ids := make([]string, idsPerQuery)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%08x-1c2d-4e5f-8a9b-%012x", i, i*7919)
+	}
+	n := idsPerBatch(ids)
+	q := url.Values{"accountId": {"3fa85f64-5717-4562-b3fc-2c963f66afa6"}, "ids": {strings.Join(ids[:n], ",")}}
+	u := "https://api.pluggy.ai/v2/transactions?" + q.Encode()
+	if n < 100 || len(u) > 7000 {
+		t.Errorf("%d ids a batch make a %d-byte URL; want at least 100 ids and well under 8 KB", n, len(u))
+	}
+	if all := len("https://api.pluggy.ai/v2/transactions?" + url.Values{"ids": {strings.Join(ids, ",")}}.Encode()); all < 16<<10 {
+		t.Errorf("500 ids make only %d bytes; the test's premise is wrong", all)
+	}
+	if got := idsPerBatch([]string{strings.Repeat("x", 10000)}); got != 1 {
+		t.Errorf("an id longer than the budget gives batches of %d, want 1", got)
 	}
 }

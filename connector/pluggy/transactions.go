@@ -26,8 +26,10 @@ import (
 //     ingestion time does not.
 //   - A run asks for rows created since that cursor (less a one-hour overlap
 //     for rows still being committed when the last run read), then re-reads
-//     rows dated within lookback_days of it by dateFrom, because Pluggy
-//     updates rows in place and there is no updatedAtFrom filter. The API
+//     rows dated within lookback_days of it by dateFrom (credit_lookback_days
+//     for CREDIT accounts, 40 by default: a bill closing re-creates its rows
+//     under new ids about every 30 days), because Pluggy updates rows in
+//     place and there is no updatedAtFrom filter. The API
 //     refuses both filters in one request, hence two queries; a row both
 //     return is emitted once.
 //   - The lookback is anchored on the saved cursor, not on today, so a state
@@ -194,6 +196,9 @@ func (a *accountCursor) appendJSON(b []byte) []byte {
 // accountRef is one account to read.
 type accountRef struct {
 	ItemID, ID string
+	// Type is the account's type (BANK, CREDIT): it sets the re-read
+	// window (settings.lookbackFor).
+	Type string
 }
 
 // accountsToRead lists the accounts of every configured item. An item whose
@@ -221,7 +226,7 @@ func (c *conn) accountsToRead(ctx context.Context) ([]accountRef, error) {
 				errs = append(errs, source.SystemErrorf("item %s: an account without an id", itemID))
 				continue
 			}
-			perItem[i] = append(perItem[i], accountRef{ItemID: itemID, ID: a.ID})
+			perItem[i] = append(perItem[i], accountRef{ItemID: itemID, ID: a.ID, Type: a.Type})
 		}
 		return errors.Join(errs...)
 	})
@@ -304,10 +309,12 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	if prev != nil {
 		newest = prev.createdAt
 	}
+	lookback := cfg.lookbackFor(a.Type)
+	windowFrom := func(cursor time.Time) string { return s.windowFrom(cursor, lookback).Format(time.DateOnly) }
 	var win *windowTracker
-	if incremental && cfg.lookback > 0 {
+	if incremental && lookback > 0 {
 		win = newWindowTracker()
-		win.raise(s.windowFrom(newest).Format(time.DateOnly))
+		win.raise(windowFrom(newest))
 	}
 	var seen map[string]struct{}
 	// Pluggy leaves the item out of a transaction; every row of the account
@@ -328,7 +335,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 			}
 			if t.After(newest) {
 				newest = t
-				win.raise(s.windowFrom(newest).Format(time.DateOnly))
+				win.raise(windowFrom(newest))
 			}
 		}
 		win.add(k.ID, k.Date)
@@ -348,8 +355,8 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 		if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
 			return nil, err
 		}
-		if cfg.lookback > 0 {
-			from := s.windowFrom(prev.createdAt).Format(time.DateOnly)
+		if lookback > 0 {
+			from := windowFrom(prev.createdAt)
 			q := url.Values{"accountId": {a.ID}, "dateFrom": {from}}
 			if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
 				return nil, err
@@ -363,7 +370,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	}
 	cur := &accountCursor{CreatedAt: newest.UTC().Format(pluggyTimeLayout), SyncedAt: start.Format(time.RFC3339Nano), createdAt: newest}
 	if win != nil {
-		cur.Window = win.window(s.windowFrom(newest).Format(time.DateOnly))
+		cur.Window = win.window(windowFrom(newest))
 	}
 	return cur, nil
 }

@@ -49,6 +49,9 @@ type account struct {
 	Type   string `json:"type"`
 }
 
+// accountTypeCredit is a credit card account's type.
+const accountTypeCredit = "CREDIT"
+
 // txKeys are the fields of a transaction that drive dedupe and state.
 type txKeys struct {
 	ID        string `json:"id"`

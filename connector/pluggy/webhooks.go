@@ -103,8 +103,7 @@ func (c *Client) send(ctx context.Context, method, route, path string, body any,
 			},
 		})
 		var se *httpclient.StatusError
-		if errors.As(err, &se) && attempt == 0 && keyRejected(se) {
-			c.invalidate(gen)
+		if errors.As(err, &se) && attempt == 0 && keyRejected(se) && c.retryRefused(gen) {
 			continue
 		}
 		if err != nil {
