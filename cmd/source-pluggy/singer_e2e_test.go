@@ -364,6 +364,7 @@ func TestSingerStateRoundTrip(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 60, PageSize: 25})
 	bin := tapBin(t)
 	e.cfg["lookback_days"] = 0 // both modes: no re-read by date, so a resumed run reads only new rows
+	e.cfg["credit_lookback_days"] = 0
 	config := e.config(nil)
 	cat := e.singerCatalog(bin, config)
 	for i := range cat.Streams {

@@ -62,7 +62,9 @@ func txCursors(t *testing.T, r *st.Result) map[string]time.Time {
 func TestTombstones(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 150})
 	cat := e.catalog(true, "transactions")
-	lookback := map[string]any{"lookback_days": 30}
+	// One window for every account, cards included, so the oracle below
+	// holds for all of them.
+	lookback := map[string]any{"lookback_days": 30, "credit_lookback_days": 30}
 
 	r1 := e.readOver(lookback, cat)
 	known, dead := splitTx(t, r1)
@@ -157,7 +159,7 @@ func TestTombstones(t *testing.T) {
 	want3, outside := expect(cursors, 2)
 	t.Logf("run 3: %d deleted, %d inside the 2-day window, %d outside", len(more), len(want3), len(outside))
 	e.fake.ResetStats()
-	r3 := e.readOver(map[string]any{"lookback_days": 2}, cat, "--state", state2)
+	r3 := e.readOver(map[string]any{"lookback_days": 2, "credit_lookback_days": 2}, cat, "--state", state2)
 	check(r3, want3)
 	accounts := map[string]bool{}
 	for id := range want3 {
@@ -169,7 +171,7 @@ func TestTombstones(t *testing.T) {
 
 	// Nothing changed: no tombstone, no lookup.
 	e.fake.ResetStats()
-	r4 := e.readOver(map[string]any{"lookback_days": 2}, cat, "--state", r3.StateFile(t))
+	r4 := e.readOver(map[string]any{"lookback_days": 2, "credit_lookback_days": 2}, cat, "--state", r3.StateFile(t))
 	if _, dead := splitTx(t, r4); len(dead) != 0 {
 		t.Fatalf("unchanged run emitted %d tombstones", len(dead))
 	}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// pluggyCase is one file of testdata/pluggy/realworld (see its README.md).
+type pluggyCase struct {
+	Case    string          `json:"case"`
+	Source  string          `json:"source"`
+	Route   string          `json:"route"`
+	Status  int             `json:"status"`
+	Times   int             `json:"times"`
+	Body    json.RawMessage `json:"body"`
+	Streams []string        `json:"streams"`
+	Expect  struct {
+		Exit                int      `json:"exit"`
+		Failed              []string `json:"failed"`
+		Message             []string `json:"message"`
+		NotMessage          []string `json:"not_message"`
+		Auths               int      `json:"auths"`
+		InvestmentIDsFilled bool     `json:"investment_ids_filled"`
+	} `json:"expect"`
+}
+
+// routeMatches reports whether r is the case's route for the fake's first
+// item (or its first investment).
+func (c pluggyCase) matches(r *http.Request, item, investment string) bool {
+	method, path, _ := strings.Cut(c.Route, " ")
+	if r.Method != method {
+		return false
+	}
+	switch path {
+	case "/investments/{id}/transactions":
+		return r.URL.Path == "/investments/"+investment+"/transactions"
+	default:
+		return r.URL.Path == path && r.URL.Query().Get("itemId") == item
+	}
+}
+
+// TestRealWorldCorpus replays every recorded real-world answer through the
+// binary.
+func TestRealWorldCorpus(t *testing.T) {
+	files, err := filepath.Glob("../../testdata/pluggy/realworld/*.json")
+	st.Must(t, err, "corpus")
+	if len(files) == 0 {
+		t.Fatal("no corpus files")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			st.Must(t, err, file)
+			var c pluggyCase
+			st.Must(t, json.Unmarshal(raw, &c), file)
+			if c.Case == "" || c.Source == "" || c.Route == "" || c.Status == 0 || len(c.Body) == 0 || len(c.Streams) == 0 {
+				t.Fatalf("%s: case, source, route, status, body and streams are required", file)
+			}
+			replayPluggyCase(t, c)
+		})
+	}
+}
+
+func replayPluggyCase(t *testing.T, c pluggyCase) {
+	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 20})
+	item := e.fake.ItemIDs()[0]
+	investment := firstInvestment(t, e, item)
+	var served atomic.Int32
+	h := e.fake.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.matches(r, item, investment) && (c.Times == 0 || int(served.Load()) < c.Times) {
+			served.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(c.Status)
+			w.Write(c.Body)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e.cfg["base_url"] = srv.URL
+	e.fake.ResetStats()
+
+	r := e.readWith(nil, e.catalog(false, c.Streams...))
+	if r.Code != c.Expect.Exit {
+		t.Fatalf("%s: exit %d, want %d: %v", c.Source, r.Code, c.Expect.Exit, r.ErrorTraces())
+	}
+	if served.Load() == 0 {
+		t.Fatalf("the case's answer was never served: route %s", c.Route)
+	}
+	if c.Expect.Exit == 0 {
+		st.ValidateRecords(t, r, e.discover())
+		st.CheckLifecycle(t, r, c.Streams)
+	}
+	for _, name := range c.Expect.Failed {
+		if seq := r.Statuses()[name]; len(seq) == 0 || seq[len(seq)-1] != protocol.Incomplete {
+			t.Errorf("stream %s ended %v, want INCOMPLETE", name, seq)
+		}
+	}
+	for _, name := range c.Streams {
+		if !contains(c.Expect.Failed, name) {
+			if seq := r.Statuses()[name]; len(seq) == 0 || seq[len(seq)-1] != protocol.Complete {
+				t.Errorf("stream %s ended %v, want COMPLETE", name, seq)
+			}
+		}
+	}
+	var msgs []string
+	for _, et := range r.ErrorTraces() {
+		msgs = append(msgs, et.Message)
+	}
+	all := strings.Join(msgs, "\n")
+	for _, m := range c.Expect.Message {
+		if !strings.Contains(all, m) {
+			t.Errorf("no error mentions %q: %s", m, all)
+		}
+	}
+	for _, m := range c.Expect.NotMessage {
+		if strings.Contains(all, m) {
+			t.Errorf("an error mentions %q: %s", m, all)
+		}
+	}
+	if c.Expect.Auths > 0 {
+		if n := e.fake.Stats().ByRoute["POST /auth"]; n != c.Expect.Auths {
+			t.Errorf("%d auth calls, want %d", n, c.Expect.Auths)
+		}
+	}
+	if c.Expect.InvestmentIDsFilled {
+		n := 0
+		for _, x := range joinRows(t, r.Records()["investment_transactions"]) {
+			if x.InvestmentID == investment {
+				n++
+			}
+			if x.InvestmentID == "" {
+				t.Errorf("movement %s without investmentId", x.ID)
+			}
+		}
+		if n == 0 {
+			t.Error("no movement carries the replayed investment's id")
+		}
+	}
+}
+
+// firstInvestment asks the fake for the id of an item's first investment.
+func firstInvestment(t *testing.T, e *env, item string) string {
+	key := pluggyKey(t, e)
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/investments?itemId="+item, nil)
+	req.Header.Set("X-API-KEY", key)
+	resp, err := http.DefaultClient.Do(req)
+	st.Must(t, err, "investments")
+	defer resp.Body.Close()
+	var page struct {
+		Results []struct{ ID string } `json:"results"`
+	}
+	st.Must(t, json.NewDecoder(resp.Body).Decode(&page), "investments")
+	if len(page.Results) == 0 {
+		t.Fatal("the fake's first item has no investment")
+	}
+	return page.Results[0].ID
+}
+
+func pluggyKey(t *testing.T, e *env) string {
+	body, _ := json.Marshal(map[string]string{"clientId": e.fake.ClientID(), "clientSecret": e.fake.ClientSecret()})
+	resp, err := http.Post(e.srv.URL+"/auth", "application/json", strings.NewReader(string(body)))
+	st.Must(t, err, "auth")
+	defer resp.Body.Close()
+	var out struct{ APIKey string }
+	st.Must(t, json.NewDecoder(resp.Body).Decode(&out), "auth")
+	return out.APIKey
+}
