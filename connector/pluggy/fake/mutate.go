@@ -146,15 +146,8 @@ func (s *Server) PostPending(n int) (oldIDs, newIDs []string) {
 		picked := s.choose(s.candidates(func(a *account, t *txn) bool {
 			return t.flags&flagPending != 0 && t.date <= now
 		}), n)
-		del := map[uuid]bool{}
-		var added []txn
-		var owners []*account
-		for _, ref := range picked {
-			old := ref.a.rows[ref.i]
-			row := old
-			row.id = newUUID(s.mutRNG)
+		oldIDs, newIDs = s.recreate(picked, now, dirty, ch, func(row *txn) {
 			row.flags &^= flagPending
-			row.createdAt, row.updatedAt = now, now
 			if s.mutRNG.IntN(2) == 0 {
 				if up := strings.ToUpper(stripAccents(row.desc)); up != row.desc {
 					row.desc = up
@@ -162,25 +155,42 @@ func (s *Server) PostPending(n int) (oldIDs, newIDs []string) {
 					row.desc += " BR"
 				}
 			}
-			if old.card != nil {
-				c := *old.card
-				row.card = &c
-			}
-			del[old.id] = true
-			dirty[ref.a] = true
-			ch.touch(ref.a)
-			ch.deleted[ref.a] = append(ch.deleted[ref.a], old.id.String())
-			ch.created[ref.a] = append(ch.created[ref.a], row)
-			added = append(added, row)
-			owners = append(owners, ref.a)
-			oldIDs = append(oldIDs, old.id.String())
-			newIDs = append(newIDs, row.id.String())
-		}
-		removeRows(dirty, del)
-		for i, row := range added {
-			owners[i].rows = append(owners[i].rows, row)
-		}
+		})
 	})
+	return oldIDs, newIDs
+}
+
+// recreate deletes the picked rows and creates each again under a new id,
+// createdAt now, after edit: what Pluggy does when a row's key changes. It
+// returns the old and new ids, index-aligned.
+func (s *Server) recreate(picked []rowRef, now int64, dirty map[*account]bool, ch *changes, edit func(*txn)) (oldIDs, newIDs []string) {
+	del := map[uuid]bool{}
+	var added []txn
+	var owners []*account
+	for _, ref := range picked {
+		old := ref.a.rows[ref.i]
+		row := old
+		row.id = newUUID(s.mutRNG)
+		row.createdAt, row.updatedAt = now, now
+		edit(&row)
+		if old.card != nil {
+			c := *old.card
+			row.card = &c
+		}
+		del[old.id] = true
+		dirty[ref.a] = true
+		ch.touch(ref.a)
+		ch.deleted[ref.a] = append(ch.deleted[ref.a], old.id.String())
+		ch.created[ref.a] = append(ch.created[ref.a], row)
+		added = append(added, row)
+		owners = append(owners, ref.a)
+		oldIDs = append(oldIDs, old.id.String())
+		newIDs = append(newIDs, row.id.String())
+	}
+	removeRows(dirty, del)
+	for i, row := range added {
+		owners[i].rows = append(owners[i].rows, row)
+	}
 	return oldIDs, newIDs
 }
 
@@ -255,34 +265,10 @@ func (s *Server) deleteWhere(n int, pred func(now int64, t *txn) bool) []string 
 // the cycle never sees the older deletions and counts that spending twice.
 func (s *Server) CloseBill() (oldIDs, newIDs []string) {
 	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
-		del := map[uuid]bool{}
-		var added []txn
-		var owners []*account
-		for _, ref := range s.candidates(func(a *account, t *txn) bool {
+		picked := s.candidates(func(a *account, t *txn) bool {
 			return a.kind == kindCard && t.flags&flagPending == 0 && t.date >= now-30*msPerDay && t.date <= now
-		}) {
-			old := ref.a.rows[ref.i]
-			row := old
-			row.id = newUUID(s.mutRNG)
-			row.createdAt, row.updatedAt = now, now
-			if old.card != nil {
-				c := *old.card
-				row.card = &c
-			}
-			del[old.id] = true
-			dirty[ref.a] = true
-			ch.touch(ref.a)
-			ch.deleted[ref.a] = append(ch.deleted[ref.a], old.id.String())
-			ch.created[ref.a] = append(ch.created[ref.a], row)
-			added = append(added, row)
-			owners = append(owners, ref.a)
-			oldIDs = append(oldIDs, old.id.String())
-			newIDs = append(newIDs, row.id.String())
-		}
-		removeRows(dirty, del)
-		for i, row := range added {
-			owners[i].rows = append(owners[i].rows, row)
-		}
+		})
+		oldIDs, newIDs = s.recreate(picked, now, dirty, ch, func(*txn) {})
 	})
 	return oldIDs, newIDs
 }
