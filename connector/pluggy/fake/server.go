@@ -273,7 +273,7 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 		}
 		var rep *reply
 		mode := writeNormal
-		if max := s.opts.MaxURLBytes; max > 0 && len(r.RequestURI) > max {
+		if limit := s.opts.MaxURLBytes; limit > 0 && len(r.RequestURI) > limit {
 			s.countFault("414")
 			rep = errorReply(http.StatusRequestURITooLong, "", "URI Too Long")
 		} else if code, ok := f.Status[route]; ok {
