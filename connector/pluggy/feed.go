@@ -124,9 +124,10 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 	}
 
 	// The fast path: only what the events name.
+	lookback := s.c.cfg.lookbackFor(a.Type)
 	newest := prev.createdAt
 	var win *windowTracker // the next reconciliation's window: prev's, plus rows read, less tombstones
-	if s.c.cfg.lookback > 0 {
+	if lookback > 0 {
 		win = newWindowTracker()
 		prev.Window.each(func(day int32, uuid []byte, other string) {
 			if uuid != nil {
@@ -134,7 +135,7 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 			}
 			win.add(other, string(appendDay(nil, day)))
 		})
-		win.raise(s.windowFrom(newest).Format(time.DateOnly))
+		win.raise(s.windowFrom(newest, lookback).Format(time.DateOnly))
 	}
 	seen := map[string]struct{}{}
 	joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
@@ -149,7 +150,7 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 			}
 			if t.After(newest) {
 				newest = t
-				win.raise(s.windowFrom(newest).Format(time.DateOnly))
+				win.raise(s.windowFrom(newest, lookback).Format(time.DateOnly))
 			}
 		}
 		win.add(k.ID, k.Date)
@@ -169,7 +170,7 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 		CreatedAt: newest.UTC().Format(pluggyTimeLayout), SyncedAt: stamp, createdAt: newest,
 		ReconciledAt: prev.ReconciledAt, reconciledAt: prev.reconciledAt,
 	}
-	cur.Window = win.window(s.windowFrom(newest).Format(time.DateOnly)).without(gone)
+	cur.Window = win.window(s.windowFrom(newest, lookback).Format(time.DateOnly)).without(gone)
 	return cur, nil
 }
 
