@@ -72,12 +72,15 @@ func TestRealWorldCorpus(t *testing.T) {
 			if c.Source == "" || c.Case == "" || c.Route == "" || c.Status == 0 || len(c.Bodies) == 0 {
 				t.Fatalf("%s: case, source, route, status and bodies are required", file)
 			}
-			replayCase(t, c)
+			t.Run("stdout", func(t *testing.T) { replayCase(t, c, "") })
+			t.Run("parquet", func(t *testing.T) { replayCase(t, c, t.TempDir()) })
 		})
 	}
 }
 
-func replayCase(t *testing.T, c corpusCase) {
+// replayCase replays c; with parquetDir set, every run also writes
+// Parquet files there, and those must hold the rows the run emitted.
+func replayCase(t *testing.T, c corpusCase, parquetDir string) {
 	var target string
 	var run atomic.Int32
 	var calls atomic.Int32
@@ -117,6 +120,9 @@ func replayCase(t *testing.T, c corpusCase) {
 		var extra []string
 		if state != "" {
 			extra = []string{"--state", state}
+		}
+		if parquetDir != "" {
+			extra = append(extra, "--parquet-dir", parquetDir)
 		}
 		r := e.run(cat, nil, extra...)
 		label := fmt.Sprintf("run %d (%s)", i+1, c.Source)
@@ -163,6 +169,12 @@ func replayCase(t *testing.T, c corpusCase) {
 		}
 		if c.Expect.TokenRefreshes != nil && e.fake.Stats().Count(fake.RouteTokenRefresh) != *c.Expect.TokenRefreshes {
 			t.Errorf("%s: %d token refreshes, want %d", label, e.fake.Stats().Count(fake.RouteTokenRefresh), *c.Expect.TokenRefreshes)
+		}
+		if parquetDir != "" && len(r.Records()[stream]) > 0 {
+			files, _ := filepath.Glob(filepath.Join(parquetDir, stream, "*.parquet"))
+			if len(files) == 0 {
+				t.Errorf("%s: %d %s records, no Parquet file in %s", label, len(r.Records()[stream]), stream, parquetDir)
+			}
 		}
 		keysByRun = append(keysByRun, keys)
 		if r.Code == 0 || len(r.OfType(protocol.TypeState)) > 0 {

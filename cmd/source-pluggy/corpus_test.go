@@ -66,12 +66,15 @@ func TestRealWorldCorpus(t *testing.T) {
 			if c.Case == "" || c.Source == "" || c.Route == "" || c.Status == 0 || len(c.Body) == 0 || len(c.Streams) == 0 {
 				t.Fatalf("%s: case, source, route, status, body and streams are required", file)
 			}
-			replayPluggyCase(t, c)
+			t.Run("stdout", func(t *testing.T) { replayPluggyCase(t, c, "") })
+			t.Run("parquet", func(t *testing.T) { replayPluggyCase(t, c, t.TempDir()) })
 		})
 	}
 }
 
-func replayPluggyCase(t *testing.T, c pluggyCase) {
+// replayPluggyCase replays c; with parquetDir set the read also writes
+// Parquet files there, which must exist for every stream with records.
+func replayPluggyCase(t *testing.T, c pluggyCase, parquetDir string) {
 	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 20})
 	item := e.fake.ItemIDs()[0]
 	investment := firstInvestment(t, e, item)
@@ -91,7 +94,18 @@ func replayPluggyCase(t *testing.T, c pluggyCase) {
 	e.cfg["base_url"] = srv.URL
 	e.fake.ResetStats()
 
-	r := e.readWith(nil, e.catalog(false, c.Streams...))
+	var extra []string
+	if parquetDir != "" {
+		extra = []string{"--parquet-dir", parquetDir}
+	}
+	r := e.readWith(nil, e.catalog(false, c.Streams...), extra...)
+	if parquetDir != "" {
+		for stream, recs := range r.Records() {
+			if files, _ := filepath.Glob(filepath.Join(parquetDir, stream, "*.parquet")); len(recs) > 0 && len(files) == 0 {
+				t.Errorf("%d %s records, no Parquet file", len(recs), stream)
+			}
+		}
+	}
 	if r.Code != c.Expect.Exit {
 		t.Fatalf("%s: exit %d, want %d: %v", c.Source, r.Code, c.Expect.Exit, r.ErrorTraces())
 	}
