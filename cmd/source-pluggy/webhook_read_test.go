@@ -14,6 +14,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -83,9 +84,16 @@ func (d destination) diff(want destination) string {
 // whose webhook_log is the receiver's log.
 func hookEnv(t *testing.T, o fake.Options) (*env, *receiver) {
 	t.Helper()
+	return hookEnvAt(t, o, filepath.Join(t.TempDir(), "log"))
+}
+
+// hookEnvAt is hookEnv with the log at location: a directory or a
+// PostgreSQL URL.
+func hookEnvAt(t *testing.T, o fake.Options, location string) (*env, *receiver) {
+	t.Helper()
 	e := newEnv(t, o)
 	e.fake.AllowLocalWebhooks(true)
-	r := startReceiver(t, filepath.Join(t.TempDir(), "log"))
+	r := startReceiver(t, location)
 	_, stderr, code := st.Exec(t, e.bin, "webhook", "register", "--config", e.config(nil), "--url", r.url+"/pluggy", "--header", "X-Hook-Token="+hookSecret)
 	if code != 0 {
 		t.Fatalf("webhook register: exit %d\n%s", code, stderr)
@@ -106,7 +114,12 @@ func (e *env) deliver() {
 // destination equals the fake's truth, and a run in which nothing changed
 // reads no account at all.
 func TestWebhookLogReads(t *testing.T) {
-	e, _ := hookEnv(t, fake.Options{})
+	t.Run("directory", func(t *testing.T) { testWebhookLogReads(t, filepath.Join(t.TempDir(), "log")) })
+	t.Run("postgres", func(t *testing.T) { testWebhookLogReads(t, pgtest.DB(t)) })
+}
+
+func testWebhookLogReads(t *testing.T, location string) {
+	e, r := hookEnvAt(t, fake.Options{}, location)
 	cat := e.catalog(true, "transactions", "items")
 	dest := destination{}
 	r1 := e.read(cat)
@@ -155,6 +168,10 @@ func TestWebhookLogReads(t *testing.T) {
 	}
 	if d := dest.diff(e.truth()); d != "" {
 		t.Fatalf("after an unchanged run: %s", d)
+	}
+	e.noSecrets(r3)
+	if strings.Contains(r.log(), pgtest.Password) || strings.Contains(string(r2.Stdout)+string(r2.Stderr), pgtest.Password) {
+		t.Fatal("the database password was printed")
 	}
 }
 
@@ -246,7 +263,7 @@ func TestWebhookLogBadInput(t *testing.T) {
 		mention string
 	}{
 		{"missing directory", map[string]any{"webhook_log": filepath.Join(t.TempDir(), "nope")}, nil, "webhook_log"},
-		{"a URL", map[string]any{"webhook_log": "postgres://u:pw-secret@db/x"}, nil, "webhook_log"},
+		{"an unreachable database", map[string]any{"webhook_log": "postgres://u:pw-secret@127.0.0.1:1/x?connect_timeout=5"}, nil, "webhook_log"},
 		{"bad log_position", map[string]any{"webhook_log": t.TempDir()}, []string{"--state", badPos}, "log_position"},
 		{"negative reconcile_hours", map[string]any{"webhook_log": t.TempDir(), "reconcile_hours": -1}, nil, "reconcile_hours"},
 	} {

@@ -21,6 +21,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -399,5 +400,60 @@ func TestWebhookRegisterListDeleteAndDelivery(t *testing.T) {
 	stats := e.fake.DeliveryStats()
 	if ids := logEventIDs(t, dir); stats.Acknowledged == 0 || len(ids) != stats.Acknowledged || stats.Failed != 0 {
 		t.Fatalf("delivery stats %+v, log holds %d events\n%s", stats, len(ids), r.log())
+	}
+}
+
+// TestWebhookReceiverPostgresLog: --log as a PostgreSQL URL keeps the events
+// in pluggy.webhook_events with the same rules as a directory: refused
+// requests are not stored, a redelivery (also after a restart) is stored
+// once, one receiver per database, and the password is never printed.
+func TestWebhookReceiverPostgresLog(t *testing.T) {
+	url := pgtest.DB(t)
+	r := startReceiver(t, url)
+	good := deletedEvent("pg-1", "786c7d98-6085-4879-9c7f-2255260e2436")
+	for _, c := range []struct {
+		body   string
+		header map[string]string
+		want   int
+	}{
+		{good, nil, 401},
+		{"not json", authHeader, 400},
+		{`{"event":"transactions/deleted","eventId":"pg-x"}`, authHeader, 422},
+		{good, authHeader, 200},
+		{good, authHeader, 200},
+		{`{"event":"item/updated","eventId":"pg-2","itemId":"i1","triggeredBy":"SYNC"}`, authHeader, 200},
+	} {
+		if got := r.post(t, c.body, c.header); got != c.want {
+			t.Errorf("POST %.40s: %d, want %d", c.body, got, c.want)
+		}
+	}
+	resp, err := http.Get(r.url + "/healthz")
+	st.Must(t, err, "healthz")
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/healthz: %d", resp.StatusCode)
+	}
+	bin := st.Build(t, "source-pluggy")
+	_, stderr, code := st.Exec(t, bin, "webhook", "serve", "--listen", "127.0.0.1:0", "--log", url, "--header", "X-A=b")
+	if code != 1 || !strings.Contains(string(stderr), "in use by another receiver") || strings.Contains(string(stderr), pgtest.Password) {
+		t.Fatalf("second receiver on the database: exit %d, %s", code, stderr)
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	r = startReceiver(t, url)
+	if got := r.post(t, good, authHeader); got != 200 {
+		t.Fatalf("redelivery after a restart: %d", got)
+	}
+	conn := pgtest.Connect(t, url)
+	rows := pgtest.Rows(t, conn, `SELECT event_id FROM pluggy.webhook_events ORDER BY seq`)
+	if fmt.Sprint(rows) != "[pg-1 pg-2]" {
+		t.Fatalf("table holds %v, want [pg-1 pg-2]", rows)
+	}
+	if strings.Contains(r.log(), pgtest.Password) || strings.Contains(r.log(), hookSecret) {
+		t.Fatalf("the receiver printed a secret:\n%s", r.log())
+	}
+	if got := pgtest.Rows(t, conn, `SELECT count(*) FROM pluggy.webhook_events WHERE payload LIKE '%`+hookSecret+`%'`); fmt.Sprint(got) != "[0]" {
+		t.Fatal("a header value reached the table")
 	}
 }

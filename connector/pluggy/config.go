@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -140,9 +139,6 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	s.reconcileEvery = DefaultReconcileHours * time.Hour
 	if c.ReconcileHours != nil {
 		s.reconcileEvery = time.Duration(*c.ReconcileHours) * time.Hour
-	}
-	if webhook.IsURL(s.WebhookLog) {
-		return nil, source.ConfigErrorf("config.webhook_log is a URL; this version reads only a receiver's log directory (a PostgreSQL log is not implemented yet): give the directory passed to webhook serve --log")
 	}
 	seen := map[string]bool{}
 	ids := s.ItemIDs[:0:0]

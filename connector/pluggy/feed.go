@@ -53,16 +53,16 @@ type logFeed struct {
 
 // openFeed reads webhook_log from the state's position; nil without
 // webhook_log.
-func (s *transactionsStream) openFeed(st *txState, out source.Output) (*logFeed, error) {
+func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out source.Output) (*logFeed, error) {
 	if s.c.cfg.WebhookLog == "" {
 		return nil, nil
 	}
-	ch, err := webhook.ReadChanges(s.c.cfg.WebhookLog, st.LogPosition)
+	ch, err := webhook.ReadChanges(ctx, s.c.cfg.WebhookLog, st.LogPosition)
 	if err != nil {
 		return nil, source.AsConfigError(err, "config.webhook_log")
 	}
 	if ch.Reset {
-		out.Log(protocol.LevelWarn, fmt.Sprintf("webhook_log does not hold the state's log_position %s (was the log directory replaced?); applying the whole log and reconciling every account", st.LogPosition))
+		out.Log(protocol.LevelWarn, fmt.Sprintf("webhook_log does not hold the state's log_position %s (was the log replaced, or moved between a directory and PostgreSQL?); applying the whole log and reconciling every account", st.LogPosition))
 	}
 	ids := 0
 	for _, a := range ch.Accounts {

@@ -51,6 +51,14 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	if err != nil {
 		return nil, err
 	}
+	if cfg.WebhookLog != "" && env.Secrets != nil {
+		// A PostgreSQL webhook_log carries a password.
+		if u, err := url.Parse(cfg.WebhookLog); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				env.Secrets.Add(pw)
+			}
+		}
+	}
 	hc := source.HTTPClient(env, "source-pluggy", cfg.maxRetries)
 	hc.Pacer = httpclient.NewPacer(cfg.rpm)
 	hc.MaxWait = time.Duration(cfg.MaxRateLimitWaitSeconds) * time.Second

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/source-pluggy/source-pluggy/connector/eventlog"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -127,7 +127,7 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 	if _, err := source.DecodeState("transactions", raw, txStateVersion, in); err != nil {
 		return nil, err
 	}
-	if _, err := eventlog.ParsePosition(in.LogPosition); err != nil {
+	if err := webhook.CheckPosition(in.LogPosition); err != nil {
 		return nil, fmt.Errorf("transactions state: log_position: %w", err)
 	}
 	st := &txState{Version: in.Version, Accounts: make(map[string]*accountCursor, len(in.Accounts)), LogPosition: in.LogPosition}
@@ -242,7 +242,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	if err != nil {
 		return source.AsConfigError(err, "invalid transactions state")
 	}
-	feed, err := s.openFeed(st, out)
+	feed, err := s.openFeed(ctx, st, out)
 	if err != nil {
 		return err
 	}

@@ -9,13 +9,13 @@ import (
 	"net"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -120,7 +120,7 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var maxBody int64
 	_, code, ok := subFlags("serve", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&listen, "listen", "", "address to listen on, e.g. :8080 (put it behind your HTTPS ingress: Pluggy only calls https URLs)")
-		fs.StringVar(&dir, "log", "", "directory of the event log (created if missing); a read's webhook_log")
+		fs.StringVar(&dir, "log", "", "the event log: a directory (created if missing), or a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB: events in table pluggy.webhook_events); a read's webhook_log")
 		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE a request must carry, as registered on the webhook (repeatable; at least one)")
 		fs.Int64Var(&maxBody, "max-body-bytes", webhook.DefaultMaxBody, "larger bodies are refused with 413")
 	}, "listen", "log", "header")
@@ -132,14 +132,10 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "source-pluggy webhook serve: %v\n", err)
 		return source.ExitUsage
 	}
-	if strings.Contains(dir, "://") {
-		fmt.Fprintf(stderr, "source-pluggy webhook serve: --log %q: only a directory is supported in this version; a PostgreSQL log is not implemented yet\n", dir)
-		return source.ExitUsage
-	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "webhook-receiver")
-	lw, err := webhook.Open(dir)
+	lw, err := webhook.Open(ctx, dir)
 	if err != nil {
-		logger.Error("cannot open the event log", "log", dir, "error", err)
+		logger.Error("cannot open the event log", "log", postgres.MaskURL(dir), "error", err)
 		return source.ExitFail
 	}
 	defer lw.Close()
@@ -152,7 +148,7 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for i, h := range headers {
 		names[i] = h.Name
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "log", dir, "events_in_log", lw.Len(), "auth_headers", names, "max_body_bytes", maxBody)
+	logger.Info("listening", "addr", ln.Addr().String(), "log", postgres.MaskURL(dir), "events_in_log", lw.Len(), "auth_headers", names, "max_body_bytes", maxBody)
 	rc := &webhook.Receiver{Log: lw, Headers: headers, MaxBody: maxBody, Logger: logger, Now: time.Now}
 	if err := webhook.Serve(ctx, ln, rc); err != nil {
 		logger.Error("the receiver stopped", "error", err)

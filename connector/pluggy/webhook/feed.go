@@ -1,11 +1,13 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,24 +59,54 @@ func (a *AccountChanges) IDs() []string {
 	return out
 }
 
-// IsURL reports whether a log location is a URL (a PostgreSQL log, not
-// supported yet) rather than a directory.
+// IsURL reports whether a log location is a PostgreSQL URL rather than a
+// directory.
 func IsURL(s string) bool { return strings.Contains(s, "://") }
 
-// ReadChanges reads the log at dir from position from ("" for the start)
-// to its current end.
-func ReadChanges(dir, from string) (*Changes, error) {
-	pos, err := eventlog.ParsePosition(from)
-	if err != nil {
-		return nil, fmt.Errorf("the state's log_position: %w", err)
+// CheckPosition checks a state's log position: "" (the start),
+// "SEGMENT:OFFSET" (a directory log) or "SEQ" (a PostgreSQL log).
+func CheckPosition(s string) error {
+	if _, err := strconv.ParseUint(s, 10, 63); err == nil {
+		return nil
 	}
+	if _, err := eventlog.ParsePosition(s); err != nil {
+		return fmt.Errorf("%q is neither SEGMENT:OFFSET (a directory log) nor a sequence number (a PostgreSQL log)", s)
+	}
+	return nil
+}
+
+// ReadChanges reads the log at location (a directory or a PostgreSQL URL)
+// from position from ("" for the start) to its current end. A position of
+// the other kind of log (the location changed) reads the whole log, with
+// Reset set.
+func ReadChanges(ctx context.Context, location, from string) (*Changes, error) {
+	if IsURL(location) {
+		ch := newChanges()
+		seq, err := strconv.ParseInt(from, 10, 64)
+		if from == "" {
+			seq, err = 0, nil
+		}
+		if err != nil {
+			ch.Reset, seq = true, 0
+		}
+		end, err := readPG(ctx, location, seq, ch)
+		if err != nil {
+			return nil, err
+		}
+		ch.End = strconv.FormatInt(end, 10)
+		return ch, nil
+	}
+	dir := location
+	pos, err := eventlog.ParsePosition(from)
+	reset := err != nil
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("webhook_log %s is not a directory: start the receiver (source-pluggy webhook serve --log %s) or fix the path", dir, dir)
 	}
-	ch := &Changes{Accounts: map[string]*AccountChanges{}, Items: map[string]bool{}}
+	ch := newChanges()
 	end, err := eventlog.Read(dir, pos, ch.add)
-	if errors.Is(err, eventlog.ErrPositionGone) {
-		ch = &Changes{Accounts: map[string]*AccountChanges{}, Items: map[string]bool{}, Reset: true}
+	if reset || errors.Is(err, eventlog.ErrPositionGone) {
+		ch = newChanges()
+		ch.Reset = true
 		end, err = eventlog.Read(dir, eventlog.Position{}, ch.add)
 	}
 	if err != nil {
@@ -84,21 +116,32 @@ func ReadChanges(dir, from string) (*Changes, error) {
 	return ch, nil
 }
 
+func newChanges() *Changes {
+	return &Changes{Accounts: map[string]*AccountChanges{}, Items: map[string]bool{}}
+}
+
+// add folds one line of a directory log.
 func (ch *Changes) add(_ eventlog.Position, line []byte) error {
 	var r record
 	if json.Unmarshal(line, &r) != nil {
 		ch.Ignored++
 		return nil
 	}
-	ev, err := Parse(r.Payload)
+	ch.addPayload(r.Payload)
+	return nil
+}
+
+// addPayload folds one event as Pluggy sent it.
+func (ch *Changes) addPayload(payload []byte) {
+	ev, err := Parse(payload)
 	if err != nil {
 		ch.Ignored++
-		return nil
+		return
 	}
 	ch.Events++
 	if strings.HasPrefix(ev.Event, "item/") {
 		ch.Items[ev.ItemID] = true
-		return nil
+		return
 	}
 	a := ch.Accounts[ev.AccountID]
 	if a == nil {
@@ -116,7 +159,6 @@ func (ch *Changes) add(_ eventlog.Position, line []byte) error {
 			a.CreatedAtFrom = t.UTC()
 		}
 	}
-	return nil
 }
 
 func appendNew(dst []string, seen map[string]bool, ids []string) []string {

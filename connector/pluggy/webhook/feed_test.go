@@ -1,13 +1,15 @@
 package webhook
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestReadChangesFoldsEventsPerAccount(t *testing.T) {
 	dir := t.TempDir()
-	w, err := Open(dir)
+	w, err := Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +20,7 @@ func TestReadChangesFoldsEventsPerAccount(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse %s: %v", body, err)
 		}
-		if _, err := w.Append([]byte(fmt.Sprintf(`{"eventId":%q,"receivedAt":"2026-01-01T00:00:00Z","payload":%s}`, ev.EventID, ev.Raw))); err != nil {
+		if _, err := w.Append(context.Background(), ev, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -27,7 +29,7 @@ func TestReadChangesFoldsEventsPerAccount(t *testing.T) {
 	add(`{"event":"transactions/created","eventId":"e3","itemId":"i","accountId":"B","transactionsCreatedAtFrom":"2026-01-02T00:00:00.000Z"}`)
 	add(`{"event":"transactions/created","eventId":"e4","itemId":"i","accountId":"B","transactionsCreatedAtFrom":"2026-01-01T00:00:00.000Z"}`)
 	add(`{"event":"item/updated","eventId":"e5","itemId":"i","triggeredBy":"SYNC"}`)
-	ch, err := ReadChanges(dir, "")
+	ch, err := ReadChanges(context.Background(), dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +39,11 @@ func TestReadChangesFoldsEventsPerAccount(t *testing.T) {
 	}
 	// From the end: nothing. From a position the log does not have: the
 	// whole log again, flagged.
-	again, err := ReadChanges(dir, ch.End)
+	again, err := ReadChanges(context.Background(), dir, ch.End)
 	if err != nil || again.Events != 0 || again.Reset {
 		t.Fatalf("from the end: %+v %v", again, err)
 	}
-	reset, err := ReadChanges(dir, "99:0")
+	reset, err := ReadChanges(context.Background(), dir, "99:0")
 	if err != nil || !reset.Reset || reset.Events != 5 {
 		t.Fatalf("from a lost position: %+v %v", reset, err)
 	}

@@ -47,7 +47,7 @@ func ParseHeader(s string) (Header, error) {
 // Receiver is the webhook endpoint: POST (any path) appends an event,
 // GET /healthz reports whether the log is writable.
 type Receiver struct {
-	Log     *eventlog.Writer
+	Log     Log
 	Headers []Header
 	MaxBody int64
 	Logger  *slog.Logger
@@ -56,7 +56,7 @@ type Receiver struct {
 
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		if err := rc.Log.Healthy(); err != nil {
+		if err := rc.Log.Healthy(r.Context()); err != nil {
 			reply(w, http.StatusServiceUnavailable, "unhealthy", err.Error())
 			return
 		}
@@ -102,8 +102,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.With("event", ev.Event, "eventId", ev.EventID)
-	line, _ := json.Marshal(record{EventID: ev.EventID, ReceivedAt: rc.Now().UTC().Format(time.RFC3339Nano), Payload: ev.Raw})
-	pos, err := rc.Log.Append(line)
+	pos, err := rc.Log.Append(r.Context(), ev, rc.Now().UTC())
 	switch {
 	case errors.Is(err, eventlog.ErrDuplicate):
 		log.Info("acknowledged a redelivered webhook event (already in the log)")
@@ -113,7 +112,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Error("could not append a webhook event; answered 503 so Pluggy retries", "error", err)
 		reply(w, http.StatusServiceUnavailable, "unavailable", "the event log is not writable")
 	default:
-		log.Info("appended a webhook event", "position", pos.String(), "transactions", len(ev.TransactionIDs))
+		log.Info("appended a webhook event", "position", pos, "transactions", len(ev.TransactionIDs))
 		reply(w, http.StatusOK, "appended", "")
 	}
 }
@@ -171,7 +170,43 @@ func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	return nil
 }
 
-// Open opens (or creates) the receiver's log directory.
-func Open(dir string) (*eventlog.Writer, error) {
-	return eventlog.Open(dir, logKey)
+// Log is where the receiver appends events: a directory (dirLog) or a
+// PostgreSQL table (pgLog). Append returns once the event is durable, with
+// its position, or eventlog.ErrDuplicate for an eventId already there.
+type Log interface {
+	Append(ctx context.Context, ev Event, receivedAt time.Time) (position string, err error)
+	// Healthy reports whether Append can still work.
+	Healthy(ctx context.Context) error
+	// Len is how many events the log holds.
+	Len() int
+	Close() error
 }
+
+// Open opens (or creates) the log at location: a directory, or a
+// PostgreSQL URL.
+func Open(ctx context.Context, location string) (Log, error) {
+	if IsURL(location) {
+		return openPG(ctx, location)
+	}
+	w, err := eventlog.Open(location, logKey)
+	if err != nil {
+		return nil, err
+	}
+	return dirLog{w}, nil
+}
+
+// dirLog is a Log in a directory of segment files (connector/eventlog).
+type dirLog struct{ w *eventlog.Writer }
+
+func (d dirLog) Append(_ context.Context, ev Event, receivedAt time.Time) (string, error) {
+	line, err := json.Marshal(record{EventID: ev.EventID, ReceivedAt: receivedAt.Format(time.RFC3339Nano), Payload: ev.Raw})
+	if err != nil {
+		return "", err
+	}
+	pos, err := d.w.Append(line)
+	return pos.String(), err
+}
+
+func (d dirLog) Healthy(context.Context) error { return d.w.Healthy() }
+func (d dirLog) Len() int                      { return d.w.Len() }
+func (d dirLog) Close() error                  { return d.w.Close() }

@@ -1,0 +1,205 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	neturl "net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/source-pluggy/source-pluggy/connector/eventlog"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres"
+)
+
+// The PostgreSQL log: the events in one table, so a receiver Deployment and
+// a read CronJob share them without a shared volume.
+//
+//	pluggy.webhook_events (seq bigserial PRIMARY KEY, event_id text UNIQUE,
+//	                       received_at timestamptz, payload text)
+//
+// A position is a seq: a reader asks for seq > position. That is only safe
+// if rows become visible in seq order, so one receiver at a time writes
+// (a session advisory lock, like the directory's lock file) and it inserts
+// one event at a time: each INSERT commits (durably, with PostgreSQL's
+// default synchronous_commit) before the next takes a seq. The payload is
+// kept as text, byte for byte as Pluggy sent it (compacted).
+
+const (
+	pgTable = "pluggy.webhook_events"
+	// pgLockKey is the advisory lock a receiver holds on its database.
+	pgLockKey int64 = 0x706c7567677977 // "pluggyw"
+	// pgTimeout bounds one statement, so a stuck database answers 503
+	// rather than holding Pluggy past its 5 s.
+	pgTimeout = 4 * time.Second
+)
+
+type pgLog struct {
+	url, shown string
+
+	mu   sync.Mutex
+	conn *pgx.Conn
+	n    int
+}
+
+func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
+	shown := postgres.MaskURL(url)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE", shown, maskPassword(url, err.Error()))
+	}
+	cfg.ConnectTimeout = 15 * time.Second
+	cfg.RuntimeParams["application_name"] = "source-pluggy webhook log"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, maskPassword(url, err.Error()))
+	}
+	return conn, nil
+}
+
+// maskPassword takes the URL's password out of s (an error text).
+func maskPassword(raw, s string) string {
+	if u, err := neturl.Parse(raw); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			s = strings.ReplaceAll(s, pw, "xxxxx")
+		}
+	}
+	return s
+}
+
+func openPG(ctx context.Context, url string) (*pgLog, error) {
+	l := &pgLog{url: url, shown: postgres.MaskURL(url)}
+	if err := l.connect(ctx, true); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// connect opens the session, creates the table and takes the lock.
+func (l *pgLog) connect(ctx context.Context, setup bool) error {
+	conn, err := pgConnect(ctx, l.url)
+	if err != nil {
+		return err
+	}
+	fail := func(what string, err error) error {
+		conn.Close(context.Background())
+		return fmt.Errorf("PostgreSQL at %s: %s: %s", l.shown, what, maskPassword(l.url, err.Error()))
+	}
+	if setup {
+		for _, stmt := range []string{
+			`CREATE SCHEMA IF NOT EXISTS pluggy`,
+			`CREATE TABLE IF NOT EXISTS ` + pgTable + ` (seq bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, received_at timestamptz NOT NULL, payload text NOT NULL)`,
+		} {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				return fail("creating "+pgTable+" (the user needs CREATE on the database, or create the table for it)", err)
+			}
+		}
+	}
+	var locked bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, pgLockKey).Scan(&locked); err != nil {
+		return fail("taking the receiver's lock", err)
+	}
+	if !locked {
+		conn.Close(context.Background())
+		return fmt.Errorf("the event log %s in PostgreSQL at %s is in use by another receiver (advisory lock %d); run one receiver per database", pgTable, l.shown, pgLockKey)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+pgTable).Scan(&l.n); err != nil {
+		return fail("counting "+pgTable, err)
+	}
+	l.conn = conn
+	return nil
+}
+
+func (l *pgLog) Append(ctx context.Context, ev Event, receivedAt time.Time) (string, error) {
+	// Not the request's context: a client hanging up mid-INSERT must not
+	// cancel it (pgx closes a connection whose query is cancelled).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pgTimeout)
+	defer cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil || l.conn.IsClosed() {
+		if err := l.connect(ctx, false); err != nil {
+			return "", err
+		}
+	}
+	var seq int64
+	err := l.conn.QueryRow(ctx, `INSERT INTO `+pgTable+` (event_id, received_at, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING seq`,
+		ev.EventID, receivedAt, string(ev.Raw)).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", eventlog.ErrDuplicate
+	}
+	if err != nil {
+		return "", fmt.Errorf("inserting into %s: %s", pgTable, maskPassword(l.url, err.Error()))
+	}
+	l.n++
+	return strconv.FormatInt(seq, 10), nil
+}
+
+func (l *pgLog) Healthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
+	defer cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil || l.conn.IsClosed() {
+		if err := l.connect(ctx, false); err != nil {
+			return err
+		}
+	}
+	return l.conn.Ping(ctx)
+}
+
+func (l *pgLog) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+func (l *pgLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil {
+		return l.conn.Close(context.Background())
+	}
+	return nil
+}
+
+// readPG reads the table from seq from (exclusive) into ch.
+func readPG(ctx context.Context, url string, from int64, ch *Changes) (int64, error) {
+	conn, err := pgConnect(ctx, url)
+	if err != nil {
+		return from, err
+	}
+	defer conn.Close(context.Background())
+	shown := postgres.MaskURL(url)
+	var top int64
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM `+pgTable).Scan(&top); err != nil {
+		return from, fmt.Errorf("PostgreSQL at %s: reading %s (start the receiver with --log on this database first): %s", shown, pgTable, maskPassword(url, err.Error()))
+	}
+	if from > top {
+		// The table was replaced: what happened before is unknown.
+		ch.Reset, from = true, 0
+	}
+	rows, err := conn.Query(ctx, `SELECT seq, payload FROM `+pgTable+` WHERE seq > $1 AND seq <= $2 ORDER BY seq`, from, top)
+	if err != nil {
+		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, maskPassword(url, err.Error()))
+	}
+	defer rows.Close()
+	end := from
+	for rows.Next() {
+		var seq int64
+		var payload string
+		if err := rows.Scan(&seq, &payload); err != nil {
+			return from, err
+		}
+		ch.addPayload([]byte(payload))
+		end = seq
+	}
+	if err := rows.Err(); err != nil {
+		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, maskPassword(url, err.Error()))
+	}
+	return max(end, top), nil
+}
