@@ -3,6 +3,7 @@ package jsonrow
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -78,4 +79,38 @@ func topKeys(raw []byte) (map[string]int, bool) {
 		}
 	}
 	return keys, true
+}
+
+// FuzzScan checks the Scanner against encoding/json: it accepts exactly
+// the valid JSON texts (nesting past MaxDepth aside), and a string decodes
+// to what json.Unmarshal makes of it.
+func FuzzScan(f *testing.F) {
+	for _, s := range []string{
+		`{"a":[1,2.5e-3,{"b":null}],"c":"\u00e9\ud83d\ude00\"","d":true}`, `"\ud800x"`, `-0.0E+1`, `01`, `[1,]`, `{"a" 1}`, "\"\x01\"", `  "a\/b"  `, `1e`, `[`, `nul`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s Scanner
+		s.Reset(b)
+		_, err := s.Raw()
+		ok := err == nil && s.AtEnd()
+		if err != nil && strings.Contains(err.Error(), "nested too deep") {
+			return
+		}
+		if want := json.Valid(b); ok != want {
+			t.Fatalf("Scanner accepts %q: %v (%v), encoding/json: %v", b, ok, err, want)
+		}
+		if !ok {
+			return
+		}
+		s.Reset(b)
+		if s.Peek() == '"' {
+			got, err := s.Str()
+			var want string
+			if jerr := json.Unmarshal(b, &want); err != nil || jerr != nil || (utf8.Valid(got) && string(got) != want) {
+				t.Fatalf("Str(%q) = %q, %v; encoding/json %q, %v", b, got, err, want, jerr)
+			}
+		}
+	})
 }

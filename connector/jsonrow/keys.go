@@ -2,12 +2,7 @@ package jsonrow
 
 import (
 	"bytes"
-	"encoding/json"
 )
-
-// maxDepth bounds how deep HasKey follows nested values: a row nested
-// deeper is not one an API sends, and is treated as not having the key.
-const maxDepth = 1000
 
 // HasKey reports whether the JSON object raw has key at its top level,
 // however the key is spelled: "item\u0049d" is itemId. The common answer,
@@ -18,40 +13,30 @@ func HasKey(raw []byte, key string) bool {
 	if !mayHaveKey(raw, key) {
 		return false
 	}
-	s := scanner{b: raw}
-	s.ws()
-	if s.peek() != '{' {
+	var s Scanner
+	s.Reset(raw)
+	if s.Peek() != '{' {
 		return false
 	}
-	s.i++
-	s.ws()
-	if s.peek() == '}' {
+	s.Next()
+	if s.Peek() == '}' {
 		return false
 	}
 	for {
-		k, ok := s.key()
-		if !ok {
+		k, err := s.Str() // unescaped: "item\u0049d" reads itemId
+		if err != nil {
 			return false
 		}
-		if k == key {
+		if string(k) == key {
 			return true
 		}
-		s.ws()
-		if s.peek() != ':' {
+		if s.Expect(':') != nil || s.Skip() != nil {
 			return false
 		}
-		s.i++
-		if !s.skip(0) {
-			return false
-		}
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-			s.ws()
-		default:
+		if s.Peek() != ',' {
 			return false // '}' or a syntax error
 		}
+		s.Next()
 	}
 }
 
@@ -104,130 +89,5 @@ func rarity(c byte) int {
 		return 2
 	default:
 		return 3
-	}
-}
-
-// scanner walks JSON text just far enough to find top-level keys.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) peek() byte {
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// key reads a string and returns its value, escapes decoded.
-func (s *scanner) key() (string, bool) {
-	start := s.i
-	if !s.str() {
-		return "", false
-	}
-	q := s.b[start:s.i]
-	if bytes.IndexByte(q, '\\') < 0 {
-		return string(q[1 : len(q)-1]), true
-	}
-	var k string
-	if json.Unmarshal(q, &k) != nil {
-		return "", false
-	}
-	return k, true
-}
-
-// str skips a string, s.i on its opening quote.
-func (s *scanner) str() bool {
-	if s.peek() != '"' {
-		return false
-	}
-	s.i++
-	for {
-		j := bytes.IndexAny(s.b[s.i:], `"\`)
-		if j < 0 {
-			return false
-		}
-		s.i += j
-		if s.b[s.i] == '"' {
-			s.i++
-			return true
-		}
-		s.i += 2 // an escape: its next byte is never the closing quote
-		if s.i > len(s.b) {
-			return false
-		}
-	}
-}
-
-// skip skips one value.
-func (s *scanner) skip(depth int) bool {
-	if depth > maxDepth {
-		return false
-	}
-	s.ws()
-	switch c := s.peek(); c {
-	case '"':
-		return s.str()
-	case '{', '[':
-		end := byte('}')
-		if c == '[' {
-			end = ']'
-		}
-		s.i++
-		s.ws()
-		if s.peek() == end {
-			s.i++
-			return true
-		}
-		for {
-			if c == '{' {
-				if !s.str() {
-					return false
-				}
-				s.ws()
-				if s.peek() != ':' {
-					return false
-				}
-				s.i++
-			}
-			if !s.skip(depth + 1) {
-				return false
-			}
-			s.ws()
-			switch s.peek() {
-			case ',':
-				s.i++
-				s.ws()
-			case end:
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
-	case 0:
-		return false
-	default: // a number or a literal
-		start := s.i
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return s.i > start
-			}
-			s.i++
-		}
-		return s.i > start
 	}
 }

@@ -65,7 +65,7 @@ func (n *node) bind(b array.Builder) {
 // converter appends records to the builders of a node tree.
 type converter struct {
 	root   *node
-	s      scanner
+	s      jsonrow.Scanner
 	digits []byte
 	// added are the connector's fields of the row being converted, read as
 	// the root object's first members; value is the scratch buffer one
@@ -100,15 +100,15 @@ func (c *converter) record(row jsonrow.Row) error {
 	if len(row.Fields) > 0 {
 		c.added = row.Added()
 	}
-	c.s.reset(row.Raw)
-	if c.s.peek() != '{' {
+	c.s.Reset(row.Raw)
+	if c.s.Peek() != '{' {
 		return errors.New("a record must be a JSON object")
 	}
 	if err := c.object(c.root); err != nil {
 		return err
 	}
-	if c.s.peek() != 0 {
-		return c.s.syntax("data after the record's object")
+	if !c.s.AtEnd() {
+		return c.s.Syntax("data after the record's object")
 	}
 	return nil
 }
@@ -117,18 +117,18 @@ func (c *converter) record(row jsonrow.Row) error {
 // every child the object lacks. The caller has checked the '{'.
 func (c *converter) object(n *node) error {
 	s := &c.s
-	s.i++ // '{'
+	s.Next() // '{'
 	clear(n.seen)
 	if n == c.root && len(c.added) > 0 {
 		if err := c.addedFields(n); err != nil {
 			return err
 		}
 	}
-	if s.peek() == '}' {
-		s.i++
+	if s.Peek() == '}' {
+		s.Next()
 	} else {
 		for k := 0; ; k++ {
-			key, err := s.str()
+			key, err := s.Str()
 			if err != nil {
 				return err
 			}
@@ -149,12 +149,12 @@ func (c *converter) object(n *node) error {
 					n.order = append(n.order, idx)
 				}
 			}
-			if err := s.expect(':'); err != nil {
+			if err := s.Expect(':'); err != nil {
 				return err
 			}
 			if !known {
 				// Not in the schema: kept in the JSON output only.
-				if err := s.skip(); err != nil {
+				if err := s.Skip(); err != nil {
 					return err
 				}
 			} else {
@@ -166,14 +166,14 @@ func (c *converter) object(n *node) error {
 					return err
 				}
 			}
-			switch s.peek() {
+			switch s.Peek() {
 			case ',':
-				s.i++
+				s.Next()
 				continue
 			case '}':
-				s.i++
+				s.Next()
 			default:
-				return s.syntax("want ',' or '}'")
+				return s.Syntax("want ',' or '}'")
 			}
 			break
 		}
@@ -200,11 +200,10 @@ func (c *converter) addedFields(n *node) error {
 		}
 		n.seen[idx] = true
 		c.scratch = f.AppendValue(c.scratch[:0])
-		c.s = scanner{b: c.scratch, buf: outer.buf}
+		c.s.Reset(c.scratch)
 		if err := c.value(n.children[idx]); err != nil {
 			return err
 		}
-		outer.buf = c.s.buf
 	}
 	return nil
 }
@@ -241,9 +240,9 @@ func (c *converter) null(n *node) error {
 // value reads one value into n's columns.
 func (c *converter) value(n *node) error {
 	s := &c.s
-	first := s.peek()
+	first := s.Peek()
 	if first == 'n' {
-		if err := s.literal("null"); err != nil {
+		if err := s.Literal("null"); err != nil {
 			return err
 		}
 		return c.null(n)
@@ -253,20 +252,20 @@ func (c *converter) value(n *node) error {
 		if first != '"' {
 			// A number or boolean where the schema says string: its JSON
 			// text is the string, so nothing is lost.
-			raw, err := s.raw()
+			raw, err := s.Raw()
 			if err != nil {
 				return err
 			}
 			n.b.str.BinaryBuilder.Append(raw)
 			return nil
 		}
-		v, err := s.str()
+		v, err := s.Str()
 		if err != nil {
 			return err
 		}
 		n.b.str.BinaryBuilder.Append(v)
 	case kJSON:
-		raw, err := s.raw()
+		raw, err := s.Raw()
 		if err != nil {
 			return err
 		}
@@ -276,7 +275,7 @@ func (c *converter) value(n *node) error {
 			// Not a date at all (a number, say): kept as its JSON text,
 			// with nothing parsed, rather than failing on a field that
 			// is lenient by definition.
-			raw, err := s.raw()
+			raw, err := s.Raw()
 			if err != nil {
 				return err
 			}
@@ -284,7 +283,7 @@ func (c *converter) value(n *node) error {
 			n.b.parsed.AppendNull()
 			return nil
 		}
-		v, err := s.str()
+		v, err := s.Str()
 		if err != nil {
 			return err
 		}
@@ -297,12 +296,12 @@ func (c *converter) value(n *node) error {
 	case kBool:
 		switch first {
 		case 't':
-			if err := s.literal("true"); err != nil {
+			if err := s.Literal("true"); err != nil {
 				return err
 			}
 			n.b.bool.Append(true)
 		case 'f':
-			if err := s.literal("false"); err != nil {
+			if err := s.Literal("false"); err != nil {
 				return err
 			}
 			n.b.bool.Append(false)
@@ -313,7 +312,7 @@ func (c *converter) value(n *node) error {
 		if first != '-' && (first < '0' || first > '9') {
 			return c.mismatch(n, "an integer")
 		}
-		text, err := s.number()
+		text, err := s.Number()
 		if err != nil {
 			return err
 		}
@@ -329,9 +328,9 @@ func (c *converter) value(n *node) error {
 		case first == '"':
 			// x-decimal-string, or a provider sending money as a string:
 			// the string's contents must be a decimal number.
-			text, err = s.str()
+			text, err = s.Str()
 		case first == '-' || '0' <= first && first <= '9':
-			text, err = s.number()
+			text, err = s.Number()
 		default:
 			return c.mismatch(n, "a number")
 		}
@@ -348,7 +347,7 @@ func (c *converter) value(n *node) error {
 		if first != '"' {
 			return c.mismatch(n, "an RFC 3339 string")
 		}
-		v, err := s.str()
+		v, err := s.Str()
 		if err != nil {
 			return err
 		}
@@ -361,7 +360,7 @@ func (c *converter) value(n *node) error {
 		if first != '"' {
 			return c.mismatch(n, "a YYYY-MM-DD string")
 		}
-		v, err := s.str()
+		v, err := s.Str()
 		if err != nil {
 			return err
 		}
@@ -381,23 +380,23 @@ func (c *converter) value(n *node) error {
 			return c.mismatch(n, "an array")
 		}
 		n.b.list.Append(true)
-		s.i++
-		if s.peek() == ']' {
-			s.i++
+		s.Next()
+		if s.Peek() == ']' {
+			s.Next()
 			return nil
 		}
 		for {
 			if err := c.value(n.elem); err != nil {
 				return err
 			}
-			switch s.peek() {
+			switch s.Peek() {
 			case ',':
-				s.i++
+				s.Next()
 			case ']':
-				s.i++
+				s.Next()
 				return nil
 			default:
-				return s.syntax("want ',' or ']'")
+				return s.Syntax("want ',' or ']'")
 			}
 		}
 	}
@@ -406,7 +405,7 @@ func (c *converter) value(n *node) error {
 
 // mismatch reports a value of the wrong JSON type, quoting it.
 func (c *converter) mismatch(n *node, want string) error {
-	raw, err := c.s.raw()
+	raw, err := c.s.Raw()
 	if err != nil {
 		return err
 	}
