@@ -39,7 +39,7 @@ func (f *Flags) Flag() string { return "postgres" }
 func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.url, "postgres", "", "also load every record into PostgreSQL at `URL` (postgres://USER:PASSWORD@HOST:PORT/DB; libpq's PG* variables, e.g. PGPASSWORD, fill what it leaves out); each checkpoint's rows and state commit together, and without --state the run resumes from the state stored there")
-	fs.StringVar(&f.schema, "postgres-schema", "", "the schema the tables go in (default: the connector's name, e.g. "+DefaultSchema(f.Connector)+"; needs --postgres)")
+	fs.StringVar(&f.schema, "postgres-schema", "", "the schema `NAME` the tables go in (default: the connector's name, "+DefaultSchema(f.Connector)+"; needs --postgres)")
 	fs.BoolVar(&f.hardDelete, "postgres-hard-delete", false, "delete a row on its tombstone instead of setting _deleted_at (needs --postgres)")
 }
 
