@@ -33,7 +33,7 @@ func EditList(path, field string, edit func(ids []string) []string) (changed boo
 	}
 	members, err := objectMembers(raw)
 	if err != nil {
-		return false, fmt.Errorf("config %s: %v", path, err)
+		return false, fmt.Errorf("config %s: %w", path, err)
 	}
 	i := -1
 	for j, m := range members {

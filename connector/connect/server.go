@@ -36,7 +36,7 @@ type Server struct {
 func Listen(addr string) (*Server, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--listen %q is not HOST:PORT (e.g. 127.0.0.1:0): %v", addr, err)
+		return nil, fmt.Errorf("--listen %q is not HOST:PORT (e.g. 127.0.0.1:0): %w", addr, err)
 	}
 	if !isLoopback(host) {
 		return nil, fmt.Errorf("--listen %q is not a loopback address; use 127.0.0.1:PORT (the page must not be reachable from the network)", addr)
@@ -49,14 +49,14 @@ func Listen(addr string) (*Server, error) {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("--listen %s: the port is in use; pick another port, or leave --listen out to use a free one", addr)
 		}
-		return nil, fmt.Errorf("--listen %s: %v", addr, err)
+		return nil, fmt.Errorf("--listen %s: %w", addr, err)
 	}
 	s := &Server{ln: ln, mux: http.NewServeMux(), prefix: "/" + Token()}
 	_, p, _ := net.SplitHostPort(ln.Addr().String())
 	s.origin = "http://" + ln.Addr().String()
 	s.hosts = map[string]bool{ln.Addr().String(): true, "localhost:" + p: true}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln)
+	go func() { _ = s.srv.Serve(ln) }() // ErrServerClosed once connect is done
 	return s, nil
 }
 
@@ -159,6 +159,6 @@ func OpenBrowser(url string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	go cmd.Wait() // reap it; its exit status says nothing useful
+	go func() { _ = cmd.Wait() }() // reap it; its exit status says nothing useful
 	return nil
 }

@@ -132,8 +132,8 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 	})
 	redirect := srv.Origin() + CallbackPath
 	until := c.clock.Now().Add(time.Duration(o.days) * 24 * time.Hour)
-	if max := time.Duration(bank.MaximumConsentValidity) * time.Second; max > time.Hour && until.After(c.clock.Now().Add(max-time.Hour)) {
-		until = c.clock.Now().Add(max - time.Hour) // the API refuses more than the bank's maximum
+	if longest := time.Duration(bank.MaximumConsentValidity) * time.Second; longest > time.Hour && until.After(c.clock.Now().Add(longest-time.Hour)) {
+		until = c.clock.Now().Add(longest - time.Hour) // the API refuses more than the bank's maximum
 	}
 	authURL, err := c.startAuth(ctx, bank, state, redirect, o.psuType, until)
 	if err != nil {
@@ -247,7 +247,7 @@ func (c *conn) startAuth(ctx context.Context, b aspsp, state, redirect, psuType 
 		return nil
 	}})
 	if se, ae, ok := statusOf(err); ok && ae.Error == "REDIRECT_URI_NOT_ALLOWED" {
-		return "", fmt.Errorf("Enable Banking refused the redirect URL %s (%s): register it with the application in the Control Panel, and run connect with --listen on that port", redirect, ae.describe(se.Status))
+		return "", fmt.Errorf("the redirect URL %s was refused by Enable Banking (%s): register it with the application in the Control Panel, and run connect with --listen on that port", redirect, ae.describe(se.Status))
 	}
 	if err != nil {
 		return "", c.client.wrap("starting the authorisation", err)

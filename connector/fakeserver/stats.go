@@ -42,6 +42,7 @@ type StatusRecorder struct {
 	Status int
 }
 
+// WriteHeader records the first status written, then writes it.
 func (r *StatusRecorder) WriteHeader(status int) {
 	if r.Status == 0 {
 		r.Status = status

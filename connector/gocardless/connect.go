@@ -469,13 +469,13 @@ func (c *conn) oldAccounts(ctx context.Context, old *requisitionInfo, statePath 
 // needKeys says whether the new accounts' details are needed to match:
 // an old account without an IBAN, or an IBAN on more than one account on
 // either side (multi-currency pockets share one).
-func needKeys(old, new []*linkedAccount) bool {
+func needKeys(old, fresh []*linkedAccount) bool {
 	for _, a := range old {
 		if a.IBAN == "" {
 			return true
 		}
 	}
-	return sharedIBAN(old) || sharedIBAN(new)
+	return sharedIBAN(old) || sharedIBAN(fresh)
 }
 
 func sharedIBAN(accounts []*linkedAccount) bool {
@@ -493,11 +493,11 @@ func sharedIBAN(accounts []*linkedAccount) bool {
 // currency when an IBAN is shared), else with its masked PAN and currency.
 // Anything ambiguous stays unmatched: a wrong match would merge two
 // accounts' histories.
-func match(oldReq string, old, new []*linkedAccount) *Reconnect {
+func match(oldReq string, old, fresh []*linkedAccount) *Reconnect {
 	rc := &Reconnect{Replaces: oldReq, Mapping: []AccountMatch{}, UnmatchedOld: []string{}, UnmatchedNew: []string{}}
 	pick := func(a *linkedAccount) (*linkedAccount, string) {
 		if a.IBAN != "" {
-			c := filter(new, func(n *linkedAccount) bool { return n.IBAN == a.IBAN })
+			c := filter(fresh, func(n *linkedAccount) bool { return n.IBAN == a.IBAN })
 			if len(c) == 1 {
 				return c[0], "iban"
 			}
@@ -506,7 +506,7 @@ func match(oldReq string, old, new []*linkedAccount) *Reconnect {
 			}
 		}
 		if a.MaskedPAN != "" && a.Currency != "" {
-			c := filter(new, func(n *linkedAccount) bool { return n.MaskedPAN == a.MaskedPAN && n.Currency == a.Currency })
+			c := filter(fresh, func(n *linkedAccount) bool { return n.MaskedPAN == a.MaskedPAN && n.Currency == a.Currency })
 			if len(c) == 1 {
 				return c[0], "masked_pan+currency"
 			}
@@ -521,7 +521,7 @@ func match(oldReq string, old, new []*linkedAccount) *Reconnect {
 			rc.UnmatchedOld = append(rc.UnmatchedOld, a.ID)
 		}
 	}
-	for _, n := range new {
+	for _, n := range fresh {
 		switch cl := claims[n]; len(cl) {
 		case 0:
 			rc.UnmatchedNew = append(rc.UnmatchedNew, n.ID)

@@ -15,13 +15,13 @@ import (
 type Class int
 
 const (
-	// Permanent: the same request would fail the same way (an answer the
+	// Permanent means the same request would fail the same way (an answer the
 	// connector does not expect, a bug); someone must look at it.
 	Permanent Class = iota
-	// Transient: the same request may well work later (timeouts, 429,
+	// Transient means the same request may well work later (timeouts, 429,
 	// most 5xx).
 	Transient
-	// Auth: the API refused the credentials; the user must fix them.
+	// Auth means the API refused the credentials; the user must fix them.
 	Auth
 )
 

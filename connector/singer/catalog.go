@@ -138,7 +138,7 @@ type streamPlan struct {
 	recordPrefix []byte
 }
 
-// Plan selects what to sync: the streams of in whose selection says so, in
+// plan selects what to sync: the streams of in whose selection says so, in
 // the source's order, each with its replication method and fields (every
 // stream, incremental where it can be, when in is nil). It returns the plan
 // of each stream and the streams to read. origin names in in errors.
@@ -148,7 +148,7 @@ type streamPlan struct {
 // without it, the legacy schema "selected", then "selected-by-default";
 // a field with none of them follows its stream. Automatic fields (the
 // primary key and the replication key) are always emitted.
-func Plan(streams []source.Stream, in *Catalog, origin string) (map[string]*streamPlan, []source.Selection, error) {
+func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*streamPlan, []source.Selection, error) {
 	var cat []source.Selection
 	entries := map[string]*CatalogEntry{}
 	if in != nil {

@@ -158,7 +158,7 @@ func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath stri
 			}
 			origin = "--" + catFlag + " " + catPath
 		}
-		plans, sel, err := Plan(streams, in, origin)
+		plans, sel, err := plan(streams, in, origin)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -632,7 +632,7 @@ func BenchmarkEncoder(b *testing.B) {
 		}}}}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			plans, _, err := Plan(conn.Streams(), c.catalog, "bench")
+			plans, _, err := plan(conn.Streams(), c.catalog, "bench")
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -428,7 +428,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		sinks = nil
 		return errors.Join(errs...)
 	}
-	defer closeSinks()
+	defer func() { _ = closeSinks() }() // on the way out of a failure; the success path closes and checks
 	if storedStates {
 		// Without --state, a sink that keeps the states with its rows is
 		// where the run resumes: its states match what it holds exactly.

@@ -43,6 +43,7 @@ const ParsedSuffix = "_parsed"
 // Kind is how one JSON Schema property is stored.
 type Kind int
 
+// The kinds, from the JSON Schema's type and format.
 const (
 	String    Kind = iota // text
 	JSON                  // the value's JSON text

@@ -285,14 +285,12 @@ func (t *table) ensure(ctx context.Context, tx pgx.Tx, url string) error {
 		return fmt.Errorf("reading the columns of %s: %w", t.qname(), err)
 	}
 	have := map[string]string{}
-	var order []string
 	for rows.Next() {
 		var name, typ string
 		if err := rows.Scan(&name, &typ); err != nil {
 			return err
 		}
 		have[name] = typ
-		order = append(order, name)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading the columns of %s: %w", t.qname(), err)

@@ -242,7 +242,7 @@ func start(bin string) (*Server, error) {
 	if out, err := s.run(runAs, "initdb", "-D", data, "-U", User, "--pwfile", pwfile,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 	// A free port can be taken between choosing and binding it: retry.
 	var lastErr error
@@ -257,7 +257,7 @@ func start(bin string) (*Server, error) {
 			return s, nil
 		}
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		lastErr = fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+		lastErr = fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
 	}
 	s.Stop()
 	return nil, lastErr
