@@ -37,7 +37,7 @@ func CheckEntries[T any](stream, field string, entries map[string]*T, check func
 		}
 		if check != nil {
 			if err := check(e); err != nil {
-				return fmt.Errorf("%s state: %s[%q].%v", stream, field, key, err)
+				return fmt.Errorf("%s state: %s[%q].%w", stream, field, key, err)
 			}
 		}
 	}

@@ -69,7 +69,7 @@ func TestLinkHoldsStatesAndCommitsWhatTheyCover(t *testing.T) {
 		t.Fatalf("passed on: %s", got)
 	}
 	boom := errors.New("boom")
-	if err := l.End(boom); err != boom {
+	if err := l.End(boom); !errors.Is(err, boom) {
 		t.Fatalf("End: %v", err)
 	}
 	if got := strings.Join(next.got, ", "); got != `row, state {"n":1}, row, row, state {"n":2}, end boom` {
