@@ -35,7 +35,7 @@ type encoder struct {
 	del    []byte
 	arena  []byte
 	order  []int // column index of the k-th key last time, -1 unknown
-	keybuf []byte
+	sc     jsonrow.Scanner
 }
 
 func newEncoder(t *table, extractedAt time.Time) *encoder {
@@ -114,54 +114,53 @@ func (m *missingKeyError) Error() string {
 	return "the record has no usable value for primary-key field " + m.field
 }
 
-// members walks rec's top-level members.
+// members walks rec's top-level members with the project's one JSON
+// scanner: each member's value is taken as its raw text, verbatim.
 func (e *encoder) members(rec []byte) error {
-	i := skipWS(rec, 0)
-	if i >= len(rec) || rec[i] != '{' {
+	sc := &e.sc
+	sc.Reset(rec)
+	if sc.Peek() != '{' {
 		return errNotObject
 	}
-	i = skipWS(rec, i+1)
-	if i < len(rec) && rec[i] == '}' {
-		return nil
+	sc.Next()
+	if sc.Peek() == '}' {
+		sc.Next()
+		return e.end()
 	}
 	for k := 0; ; k++ {
-		if i >= len(rec) || rec[i] != '"' {
-			return errSyntax
-		}
-		kEnd, escaped, err := scanString(rec, i)
+		sc.WS()
+		start := sc.Pos()
+		key, err := sc.Str()
 		if err != nil {
 			return err
 		}
-		rawKey := rec[i:kEnd]
-		key := rawKey[1 : len(rawKey)-1]
-		if escaped {
-			var s string
-			if json.Unmarshal(rawKey, &s) != nil {
-				return errSyntax
-			}
-			e.keybuf = append(e.keybuf[:0], s...)
-			key = e.keybuf
+		rawKey := rec[start:sc.Pos()]
+		if err := sc.Expect(':'); err != nil {
+			return err
 		}
-		i = skipWS(rec, kEnd)
-		if i >= len(rec) || rec[i] != ':' {
-			return errSyntax
-		}
-		i = skipWS(rec, i+1)
-		vEnd, err := skipValue(rec, i, 0)
+		v, err := sc.Raw()
 		if err != nil {
 			return err
 		}
-		e.member(k, rawKey, key, rec[i:vEnd])
-		i = skipWS(rec, vEnd)
-		if i < len(rec) && rec[i] == ',' {
-			i = skipWS(rec, i+1)
-			continue
+		e.member(k, rawKey, key, v)
+		switch sc.Peek() {
+		case ',':
+			sc.Next()
+		case '}':
+			sc.Next()
+			return e.end()
+		default:
+			return sc.Syntax("want ',' or '}'")
 		}
-		if i < len(rec) && rec[i] == '}' {
-			return nil
-		}
-		return errSyntax
 	}
+}
+
+// end checks that nothing follows the record's object.
+func (e *encoder) end() error {
+	if !e.sc.AtEnd() {
+		return e.sc.Syntax("data after the record's object")
+	}
+	return nil
 }
 
 // member stores one member: in its column, as the deletion time, or in the
@@ -351,8 +350,9 @@ func appendCopyText(dst, s []byte) []byte {
 // validNumeric reports whether b is a JSON number PostgreSQL's numeric holds
 // exactly (its exponent range is far wider than any amount).
 func validNumeric(b []byte) bool {
-	end, err := skipNumber(b, 0)
-	if err != nil || end != len(b) {
+	var sc jsonrow.Scanner
+	sc.Reset(b)
+	if _, err := sc.Number(); err != nil || !sc.AtEnd() {
 		return false
 	}
 	if i := bytes.IndexAny(b, "eE"); i >= 0 {
@@ -382,155 +382,11 @@ func unquote(v []byte) ([]byte, bool) {
 	if len(v) < 2 || v[0] != '"' {
 		return nil, false
 	}
-	inner := v[1 : len(v)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return inner, utf8.Valid(inner)
-	}
-	var s string
-	if json.Unmarshal(v, &s) != nil {
+	var sc jsonrow.Scanner
+	sc.Reset(v)
+	s, err := sc.Str()
+	if err != nil || !sc.AtEnd() || !utf8.Valid(s) {
 		return nil, false
 	}
-	return []byte(s), true
-}
-
-var errSyntax = errors.New("the record is not valid JSON")
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanString returns the index after the string starting at b[i] ('"'),
-// and whether it holds escapes.
-func scanString(b []byte, i int) (end int, escaped bool, err error) {
-	i++
-	for {
-		j := bytes.IndexAny(b[i:], "\"\\")
-		if j < 0 {
-			return 0, false, errSyntax
-		}
-		i += j
-		if b[i] == '"' {
-			return i + 1, escaped, nil
-		}
-		escaped = true
-		i += 2
-		if i > len(b) {
-			return 0, false, errSyntax
-		}
-	}
-}
-
-// maxDepth bounds nesting, so a hostile record cannot exhaust the stack.
-const maxDepth = 512
-
-// skipValue returns the index after the JSON value starting at b[i].
-func skipValue(b []byte, i, depth int) (int, error) {
-	if i >= len(b) {
-		return 0, errSyntax
-	}
-	switch c := b[i]; {
-	case c == '"':
-		end, _, err := scanString(b, i)
-		return end, err
-	case c == '{' || c == '[':
-		if depth >= maxDepth {
-			return 0, errors.New("the record nests deeper than 512 levels")
-		}
-		closer := byte('}')
-		if c == '[' {
-			closer = ']'
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == closer {
-			return i + 1, nil
-		}
-		for {
-			if c == '{' {
-				if i >= len(b) || b[i] != '"' {
-					return 0, errSyntax
-				}
-				end, _, err := scanString(b, i)
-				if err != nil {
-					return 0, err
-				}
-				i = skipWS(b, end)
-				if i >= len(b) || b[i] != ':' {
-					return 0, errSyntax
-				}
-				i = skipWS(b, i+1)
-			}
-			end, err := skipValue(b, i, depth+1)
-			if err != nil {
-				return 0, err
-			}
-			i = skipWS(b, end)
-			if i < len(b) && b[i] == ',' {
-				i = skipWS(b, i+1)
-				continue
-			}
-			if i < len(b) && b[i] == closer {
-				return i + 1, nil
-			}
-			return 0, errSyntax
-		}
-	case c == 't':
-		return literal(b, i, "true")
-	case c == 'f':
-		return literal(b, i, "false")
-	case c == 'n':
-		return literal(b, i, "null")
-	default:
-		return skipNumber(b, i)
-	}
-}
-
-func literal(b []byte, i int, word string) (int, error) {
-	if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
-		return 0, errSyntax
-	}
-	return i + len(word), nil
-}
-
-// skipNumber returns the index after the JSON number at b[i], checking its
-// grammar.
-func skipNumber(b []byte, i int) (int, error) {
-	start := i
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if i < len(b) && b[i] == '0' {
-		i++
-	} else if digits() == 0 {
-		return 0, errSyntax
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
-			return 0, errSyntax
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return 0, errSyntax
-		}
-	}
-	if i == start {
-		return 0, errSyntax
-	}
-	return i, nil
+	return s, true
 }
