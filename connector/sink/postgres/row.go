@@ -29,13 +29,13 @@ type encoder struct {
 	extracted []byte // _extracted_at of every row of this run
 	seq       int64
 
-	vals   [][]byte // per column: the encoded value, nil for null
-	set    []bool
-	left   []byte // _leftovers being built: `{"k":v,...`
-	del    []byte
-	arena  []byte
-	order  []int // column index of the k-th key last time, -1 unknown
-	sc     jsonrow.Scanner
+	vals  [][]byte // per column: the encoded value, nil for null
+	set   []bool
+	left  []byte // _leftovers being built: `{"k":v,...`
+	del   []byte
+	arena []byte
+	order []int // column index of the k-th key last time, -1 unknown
+	sc    jsonrow.Scanner
 }
 
 func newEncoder(t *table, extractedAt time.Time) *encoder {
