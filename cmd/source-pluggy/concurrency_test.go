@@ -11,13 +11,15 @@ import (
 )
 
 // TestConcurrentAccountsHideLatency: with 50 ms added to every answer,
-// reading 100 accounts max_concurrency (default 4) at a time is much faster
-// than one by one, and concurrency changes nothing else: each account's rows
-// come out in the order Pluggy served them, every STATE comes after all the
-// rows of the accounts it covers, and both runs emit the same rows.
+// reading 100 accounts max_concurrency (default 4) at a time overlaps their
+// requests, and concurrency changes nothing else: each account's rows come
+// out in the order Pluggy served them, every STATE comes after all the rows
+// of the accounts it covers, and both runs emit the same rows.
 //
-// The expected speedup is ~3.7x (dev/pluggy-bench measures it, see
-// docs/performance.md); the test asks for 2x so a loaded CI machine cannot fail it.
+// The overlap is asserted from the fake's count of requests in flight, not
+// from wall time, so a loaded machine cannot fail it; the speed-up itself
+// (~3.7x) is a benchmark's business (dev/pluggy-bench, docs/performance.md)
+// and is only logged here.
 func TestConcurrentAccountsHideLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 100 accounts twice at 50 ms a request (~16 s, mostly waiting)")
@@ -27,8 +29,9 @@ func TestConcurrentAccountsHideLatency(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 25, AccountsPerItem: 4, TransactionsPerAccount: 60, PageSize: 50, Latency: 50 * time.Millisecond})
 	cat := e.catalog(true, "transactions")
 
-	run := func(over map[string]any) (*st.Result, time.Duration) {
+	run := func(over map[string]any) (*st.Result, time.Duration, int) {
 		t.Helper()
+		e.fake.ResetStats()
 		start := time.Now()
 		r := st.Run(t, e.bin, "read", "--config", e.config(over), "--catalog", cat)
 		d := time.Since(start)
@@ -36,14 +39,17 @@ func TestConcurrentAccountsHideLatency(t *testing.T) {
 			t.Fatalf("read exited %d: %v\n%s", r.Code, r.ErrorTraces(), r.Stderr)
 		}
 		st.ValidateProtocol(t, r)
-		return r, d
+		return r, d, e.fake.Stats().MaxInFlight
 	}
-	serial, serialTime := run(map[string]any{"max_concurrency": 1})
-	conc, concTime := run(nil)
-	speedup := serialTime.Seconds() / concTime.Seconds()
-	t.Logf("100 accounts, 50 ms latency: one by one %v, max_concurrency 4 %v: %.1fx", serialTime.Round(time.Millisecond), concTime.Round(time.Millisecond), speedup)
-	if speedup < 2 {
-		t.Errorf("concurrent read only %.1fx faster than one account at a time", speedup)
+	serial, serialTime, serialPeak := run(map[string]any{"max_concurrency": 1})
+	conc, concTime, concPeak := run(nil)
+	t.Logf("100 accounts, 50 ms latency: one by one %v (%d in flight at most), max_concurrency 4 %v (%d in flight at most): %.1fx",
+		serialTime.Round(time.Millisecond), serialPeak, concTime.Round(time.Millisecond), concPeak, serialTime.Seconds()/concTime.Seconds())
+	if serialPeak != 1 {
+		t.Errorf("max_concurrency 1 had %d requests in flight at once, want 1", serialPeak)
+	}
+	if concPeak < 2 || concPeak > 4 {
+		t.Errorf("max_concurrency 4 had at most %d requests in flight at once, want 2 to 4", concPeak)
 	}
 
 	served := map[string][]string{} // account -> ids in served order

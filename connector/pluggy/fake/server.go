@@ -55,6 +55,7 @@ type Server struct {
 	garbageSeq  atomic.Uint64
 	statsMu     sync.Mutex
 	stats       Stats
+	inFlight    int // requests being answered now; guarded by statsMu
 	handler     http.Handler
 	handlerOnce sync.Once
 
@@ -74,6 +75,9 @@ type Stats struct {
 	// Faults counts injected faults by kind: "429", "500", "garbage", "drop",
 	// "slow", "revoke", "status".
 	Faults map[string]int `json:"faults"`
+	// MaxInFlight is the most requests the server was answering at once:
+	// how a test sees that a client's reads overlap without timing them.
+	MaxInFlight int `json:"max_in_flight"`
 }
 
 func newStats() Stats {
@@ -159,6 +163,7 @@ func (s *Server) Stats() Stats {
 	defer s.statsMu.Unlock()
 	out := newStats()
 	out.Total = s.stats.Total
+	out.MaxInFlight = s.stats.MaxInFlight
 	for k, v := range s.stats.ByRoute {
 		out.ByRoute[k] = v
 	}
@@ -178,10 +183,20 @@ func (s *Server) ResetStats() {
 	s.statsMu.Unlock()
 }
 
+// countRequest counts a request and enters it into the in-flight count;
+// leave takes it out when its answer is written.
 func (s *Server) countRequest(route string) {
 	s.statsMu.Lock()
 	s.stats.Total++
 	s.stats.ByRoute[route]++
+	s.inFlight++
+	s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
+	s.statsMu.Unlock()
+}
+
+func (s *Server) leave() {
+	s.statsMu.Lock()
+	s.inFlight--
 	s.statsMu.Unlock()
 }
 
@@ -257,6 +272,7 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 			n = s.seq.Add(1)
 		}
 		s.countRequest(route)
+		defer s.leave()
 		ctx := r.Context()
 		if !sleepCtx(ctx, s.opts.Latency) {
 			return
