@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
@@ -258,7 +259,7 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 			}
 			// A row without a status came back from a call for booked rows,
 			// or from a bank that left it out: booked is where it is kept.
-			if r.f.Status == "" || r.f.Status == "BOOK" {
+			if st := strings.TrimSpace(r.f.Status); st == "" || strings.EqualFold(st, "BOOK") {
 				ans.booked = append(ans.booked, r)
 			} else {
 				ans.pending = append(ans.pending, r)
