@@ -12,7 +12,8 @@
 //   - every other flag the text names (`--no-records` in a table, say) is a
 //     flag of some binary;
 //   - every field in a config table (`| field | ...`) is in some connector's
-//     spec.
+//     spec;
+//   - the README's streams-at-a-glance tables match the catalogs they name.
 //
 // A failure names the file, the line and the token, so a doc that drifts
 // from the code fails CI instead of misleading a user.
@@ -637,4 +638,102 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// TestREADMEStreamsMatchTheCatalogs checks the README's "streams at a
+// glance" tables against the catalogs they name (catalogs/*.json, which
+// TestCatalogFiles keeps equal to what discover prints): the same streams,
+// sync modes, primary keys and cursors.
+func TestREADMEStreamsMatchTheCatalogs(t *testing.T) {
+	readme := docFiles(t)["README.md"]
+	catalogRef := regexp.MustCompile("`(catalogs/[a-z_]+\\.json)`")
+	lines := strings.Split(readme, "\n")
+	tables := 0
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "| stream | sync modes | primary key | cursor |") {
+			continue
+		}
+		// The catalog is named in the paragraph just above the table.
+		file := ""
+		for j := i - 1; j >= 0 && j >= i-3; j-- {
+			if m := catalogRef.FindStringSubmatch(lines[j]); m != nil {
+				file = m[1]
+				break
+			}
+		}
+		if file == "" {
+			t.Errorf("README.md:%d: a streams table without a `catalogs/...json` named above it", i+1)
+			continue
+		}
+		tables++
+		want := catalogStreams(t, file)
+		got := map[string]string{}
+		for j := i + 2; j < len(lines) && strings.HasPrefix(lines[j], "|"); j++ {
+			cells := strings.Split(strings.Trim(lines[j], "|"), "|")
+			if len(cells) != 4 {
+				t.Errorf("README.md:%d: want 4 cells, got %q", j+1, lines[j])
+				continue
+			}
+			for k := range cells {
+				cells[k] = strings.Join(strings.Fields(strings.ReplaceAll(cells[k], "`", "")), " ")
+			}
+			got[cells[0]] = strings.Join(cells[1:], " | ")
+			if w, ok := want[cells[0]]; !ok {
+				t.Errorf("README.md:%d: stream %q is not in %s", j+1, cells[0], file)
+			} else if w != got[cells[0]] {
+				t.Errorf("README.md:%d: %s is %q in %s, the README says %q", j+1, cells[0], w, file, got[cells[0]])
+			}
+		}
+		for name := range want {
+			if _, ok := got[name]; !ok {
+				t.Errorf("README.md:%d: the table lacks stream %q of %s", i+1, name, file)
+			}
+		}
+	}
+	if tables == 0 {
+		t.Error("README.md has no streams-at-a-glance table")
+	}
+}
+
+// catalogStreams reads a configured catalog as the README's tables show
+// it: stream name → "sync modes | primary key | cursor".
+func catalogStreams(t *testing.T, file string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cat struct {
+		Streams []struct {
+			Stream struct {
+				Name                string     `json:"name"`
+				SupportedSyncModes  []string   `json:"supported_sync_modes"`
+				SourceDefinedPK     [][]string `json:"source_defined_primary_key"`
+				DefaultCursorField  []string   `json:"default_cursor_field"`
+				SourceDefinedCursor bool       `json:"source_defined_cursor"`
+			} `json:"stream"`
+			PrimaryKey  [][]string `json:"primary_key"`
+			CursorField []string   `json:"cursor_field"`
+		} `json:"streams"`
+	}
+	if err := json.Unmarshal(b, &cat); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	out := map[string]string{}
+	for _, s := range cat.Streams {
+		pk := s.PrimaryKey
+		if len(pk) == 0 {
+			pk = s.Stream.SourceDefinedPK
+		}
+		var keys []string
+		for _, k := range pk {
+			keys = append(keys, strings.Join(k, "."))
+		}
+		cursor := s.CursorField
+		if len(cursor) == 0 && slices.Contains(s.Stream.SupportedSyncModes, "incremental") {
+			cursor = s.Stream.DefaultCursorField
+		}
+		out[s.Stream.Name] = strings.Join(s.Stream.SupportedSyncModes, ", ") + " | " + strings.Join(keys, ", ") + " | " + strings.Join(cursor, ".")
+	}
+	return out
 }
