@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -455,5 +456,40 @@ func TestWebhookReceiverPostgresLog(t *testing.T) {
 	}
 	if got := pgtest.Rows(t, conn, `SELECT count(*) FROM pluggy.webhook_events WHERE payload LIKE '%`+hookSecret+`%'`); fmt.Sprint(got) != "[0]" {
 		t.Fatal("a header value reached the table")
+	}
+}
+
+// TestWebhookListTakesA204: the spec lets GET /webhooks answer 204 with no
+// body when there are none; list and register take it as an empty list.
+func TestWebhookListTakesA204(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	e.fake.AllowLocalWebhooks(true)
+	h := e.fake.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/webhooks" && len(e.fake.AcknowledgedEventIDs()) == 0 {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code == 200 && strings.Contains(rec.Body.String(), `"total":0`) {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := e.config(map[string]any{"base_url": srv.URL})
+	stdout, stderr, code := st.Exec(t, e.bin, "webhook", "list", "--config", cfg)
+	if code != 0 || len(stdout) != 0 || !strings.Contains(string(stderr), "no webhooks") {
+		t.Fatalf("list on a 204: exit %d, %s %s", code, stdout, stderr)
+	}
+	stdout, stderr, code = st.Exec(t, e.bin, "webhook", "register", "--config", cfg, "--url", "http://127.0.0.1:9/x")
+	if code != 0 || strings.Count("\n"+string(stdout), "\ncreated ") != len(webhook.Subscribed) {
+		t.Fatalf("register after a 204: exit %d, %s %s", code, stdout, stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package pluggy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // Webhook is a Pluggy webhook as GET /webhooks lists it. Pluggy never
@@ -22,19 +24,44 @@ type Webhook struct {
 	DisabledAt *string `json:"disabledAt"`
 }
 
-// Webhooks lists the application's webhooks. The spec allows a 204 for
-// none; an empty body is read as an empty list.
+// Webhooks lists the application's webhooks. The spec also allows a 204
+// with no body for none (reference, open question 8): an empty body is an
+// empty list, as is an envelope with no results.
 func (c *Client) Webhooks(ctx context.Context) ([]Webhook, error) {
 	var out []Webhook
-	err := c.eachPage(ctx, "GET /webhooks", "/webhooks", nil, 0, func(raw json.RawMessage) error {
-		var w Webhook
-		if err := json.Unmarshal(raw, &w); err != nil || w.ID == "" {
-			return fmt.Errorf("GET /webhooks: a webhook without an id")
+	for page := 1; page <= maxPages; page++ {
+		q := url.Values{}
+		if page > 1 {
+			q.Set("page", fmt.Sprint(page))
 		}
-		out = append(out, w)
-		return nil
-	})
-	return out, err
+		var env struct {
+			Results    []Webhook `json:"results"`
+			TotalPages int       `json:"totalPages"`
+		}
+		err := c.get(ctx, "GET /webhooks", "/webhooks", q, func(b []byte) error {
+			env.Results, env.TotalPages = nil, 0
+			if b = bytes.TrimSpace(b); len(b) == 0 {
+				return nil
+			}
+			if b[0] == '[' {
+				return json.Unmarshal(b, &env.Results)
+			}
+			return json.Unmarshal(b, &env)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range env.Results {
+			if w.ID == "" {
+				return nil, source.SystemErrorf("GET /webhooks answered a webhook without an id")
+			}
+		}
+		out = append(out, env.Results...)
+		if page >= env.TotalPages || len(env.Results) == 0 {
+			return out, nil
+		}
+	}
+	return out, nil
 }
 
 // webhookBody is what POST and PATCH /webhooks take. Headers is a pointer
