@@ -55,6 +55,7 @@ func newStreamOutput(enc Encoder, info StreamInfo, sinks []Sink, skipRecords boo
 	name := info.Stream.Name()
 	o := &streamOutput{enc: enc, name: name, mode: info.Mode,
 		log: slog.New(NewLogHandler(enc)).With(StreamKey, name)}
+	info.Log = o.log
 	var head StreamSink = &stdoutSink{enc: enc, name: name, skip: skipRecords}
 	for i := len(sinks) - 1; i >= 0; i-- {
 		next, err := sinks[i].OpenStream(info, head)

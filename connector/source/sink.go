@@ -2,6 +2,7 @@ package source
 
 import (
 	"encoding/json"
+	"log/slog"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -42,6 +43,10 @@ type StreamInfo struct {
 	// are its whole table: a sink that keeps tables replaces the table's
 	// rows with this read's at End (and only if the read succeeded).
 	Mode protocol.SyncMode
+	// Log is the stream's logger (its records carry the stream's name),
+	// for what a sink tells the user without failing: a WARN for a value
+	// kept in its leftovers. Nil discards.
+	Log *slog.Logger
 }
 
 // StreamSink is one stream's link of the chain. The runtime calls it from

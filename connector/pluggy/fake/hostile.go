@@ -30,6 +30,13 @@ type Hostile struct {
 	// GET /v2/transactions of that account, as a backend partition that is
 	// down would.
 	FailAccount string
+	// Misfits, when set, serves values no typed column of the schemas can
+	// hold exactly, as the real API sends them (pluggy-api.md §12): every
+	// row of GET /v2/transactions has an "amount" with six decimal places
+	// and a "creditCardMetadata" that is an array instead of an object;
+	// every row of GET /investments an "amountOriginal" with eleven
+	// decimal places and a "metadata" carrying a member the schema lacks.
+	Misfits bool
 	// Echo maps "METHOD /path-prefix" (e.g. "GET /v2/transactions" or
 	// "POST /auth") to a status answered with a body that quotes the request:
 	// its URL, its X-API-KEY header and its body. A proxy or a debug build
@@ -56,7 +63,8 @@ func (s *Server) HostileHandler(h Hostile) http.Handler {
 		}
 		txns := r.Method == http.MethodGet && r.URL.Path == "/v2/transactions"
 		account := r.URL.Query().Get("accountId")
-		rewrite := h.ExtraField != "" || (txns && h.NoIDAccount != "" && account == h.NoIDAccount)
+		misfit := h.Misfits && r.Method == http.MethodGet && (txns || r.URL.Path == "/investments")
+		rewrite := h.ExtraField != "" || misfit || (txns && h.NoIDAccount != "" && account == h.NoIDAccount)
 		fail := txns && h.FailAccount != "" && account == h.FailAccount
 		if !rewrite && !fail {
 			inner.ServeHTTP(w, r)
@@ -73,6 +81,11 @@ func (s *Server) HostileHandler(h Hostile) http.Handler {
 		if rec.Code == http.StatusOK {
 			if b, err := h.rewrite(body, txns && h.NoIDAccount != "" && account == h.NoIDAccount); err == nil {
 				body = b
+			}
+			if misfit {
+				if b, err := misfits(body, txns); err == nil {
+					body = b
+				}
 			}
 		}
 		writeRewritten(w, rec.Code, rec.Header(), body)
@@ -216,4 +229,37 @@ func (s *Server) IssuedKeys() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// misfits rewrites the rows of a 200 page with values that fit no typed
+// column (see Hostile.Misfits); every other member keeps its bytes.
+func misfits(body []byte, txns bool) ([]byte, error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, err
+	}
+	var rows []map[string]json.RawMessage
+	if err := json.Unmarshal(env["results"], &rows); err != nil {
+		return nil, err
+	}
+	for _, row := range rows {
+		if txns {
+			if a := row["amount"]; len(a) > 0 && a[0] != 'n' {
+				if bytes.IndexByte(a, '.') < 0 {
+					a = append(a[:len(a):len(a)], '.')
+				}
+				row["amount"] = append(a[:len(a):len(a)], "000001"...)
+			}
+			row["creditCardMetadata"] = json.RawMessage(`[{"installmentNumber":1,"totalInstallments":3}]`)
+			continue
+		}
+		row["amountOriginal"] = json.RawMessage(`1266.80303412345`)
+		row["metadata"] = json.RawMessage(`{"taxRegime":"REGRESSIVE","fundQuotaDate":"2026-11-30"}`)
+	}
+	b, err := encodeRaw(rows)
+	if err != nil {
+		return nil, err
+	}
+	env["results"] = b
+	return encodeRaw(env)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
 )
 
 // builders are the Arrow builders one node appends to, bound once per
@@ -72,10 +73,24 @@ type converter struct {
 	// of them is encoded into.
 	added   []jsonrow.Field
 	scratch []byte
+
+	// meta collects the row's _leftovers and _changes (package columns has
+	// the rule), written to left and changes; warn logs each nulled field
+	// once per run.
+	meta          columns.RowMeta
+	left, changes *array.StringBuilder
+	warn          *columns.Warner
+	// dry is set while a nested top-level value is checked before it is
+	// appended: a struct or list half appended cannot be taken back, so it
+	// is appended only once it is known to fit. extra is set when an
+	// object below the root has a member the schema lacks.
+	dry, extra bool
+	keybuf     []byte
 }
 
-// FieldError is a record value the sink cannot store without changing it. The
-// write fails rather than rounding, truncating or guessing.
+// FieldError is a record value a typed column cannot hold without changing
+// it. It does not fail the write: the column is nulled and the value kept in
+// _leftovers (see package columns), and the error is the WARN's reason.
 type FieldError struct {
 	Stream string
 	Field  string // dotted path, e.g. creditCardMetadata.totalAmount
@@ -100,6 +115,7 @@ func (c *converter) record(row jsonrow.Row) error {
 	if len(row.Fields) > 0 {
 		c.added = row.Added()
 	}
+	c.meta.Reset()
 	c.s.Reset(row.Raw)
 	if c.s.Peek() != '{' {
 		return errors.New("a record must be a JSON object")
@@ -110,7 +126,67 @@ func (c *converter) record(row jsonrow.Row) error {
 	if !c.s.AtEnd() {
 		return c.s.Syntax("data after the record's object")
 	}
+	appendText(c.left, c.meta.LeftoversJSON())
+	appendText(c.changes, c.meta.ChangesJSON())
 	return nil
+}
+
+// appendText appends b, or null for nil.
+func appendText(b *array.StringBuilder, text []byte) {
+	if text == nil {
+		b.AppendNull()
+		return
+	}
+	b.BinaryBuilder.Append(text)
+}
+
+// member reads the value of the root's known member key into its column. A
+// value the column cannot hold exactly (a *FieldError) leaves the column
+// null, goes verbatim into _leftovers and is noted in _changes. A struct or
+// list is checked whole before it is appended; one that fits but carries
+// members the schema lacks is appended and also kept whole in _leftovers,
+// so those members are not lost.
+func (c *converter) member(n *node) error {
+	start := c.s
+	nested := (n.kind == kStruct || n.kind == kList) && c.s.Peek() != 'n'
+	var err error
+	if nested {
+		c.dry, c.extra = true, false
+		err = c.value(n)
+		c.dry = false
+		if err == nil {
+			c.s = start
+			if err = c.value(n); err != nil {
+				return err // it fitted a moment ago: a bug, not data
+			}
+			if c.extra {
+				c.s = start
+				raw, err := c.s.Raw()
+				if err != nil {
+					return err
+				}
+				c.meta.LeftoverKey(n.name, raw)
+			}
+			return nil
+		}
+	} else if err = c.value(n); err == nil {
+		return nil
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		return err // the record is not valid JSON
+	}
+	c.s = start
+	raw, rerr := c.s.Raw()
+	if rerr != nil {
+		return rerr
+	}
+	c.meta.LeftoverKey(n.name, raw)
+	c.meta.Nulled(n.name)
+	if c.warn != nil {
+		c.warn.Nulled(n.name, fe.Err)
+	}
+	return c.null(n)
 }
 
 // object reads an object's members into n's children and appends null to
@@ -152,17 +228,34 @@ func (c *converter) object(n *node) error {
 			if err := s.Expect(':'); err != nil {
 				return err
 			}
-			if !known {
-				// Not in the schema: kept in the JSON output only.
+			switch {
+			case !known && n == c.root, known && n == c.root && n.seen[idx]:
+				// Not in the schema (or a second value for one key):
+				// kept verbatim in _leftovers.
+				c.keybuf = jsonrow.AppendString(c.keybuf[:0], string(key))
+				raw, err := s.Raw()
+				if err != nil {
+					return err
+				}
+				c.meta.Leftover(c.keybuf, raw)
+			case !known:
+				// Below the root: the top-level member is kept whole in
+				// _leftovers (see member).
+				c.extra = true
 				if err := s.Skip(); err != nil {
 					return err
 				}
-			} else {
-				if n.seen[idx] {
-					return fieldErr(n.children[idx], "the key appears twice in one object")
-				}
+			case n.seen[idx]:
+				return fieldErr(n.children[idx], "the key appears twice in one object")
+			default:
 				n.seen[idx] = true
-				if err := c.value(n.children[idx]); err != nil {
+				var err error
+				if n == c.root {
+					err = c.member(n.children[idx])
+				} else {
+					err = c.value(n.children[idx])
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -194,14 +287,15 @@ func (c *converter) addedFields(n *node) error {
 	outer := c.s
 	defer func() { c.s = outer }()
 	for _, f := range c.added {
+		c.scratch = f.AppendValue(c.scratch[:0])
 		idx, known := n.byName[f.Key]
 		if !known {
-			continue // not in the schema: kept in the JSON output only
+			c.meta.LeftoverKey(f.Key, c.scratch)
+			continue
 		}
 		n.seen[idx] = true
-		c.scratch = f.AppendValue(c.scratch[:0])
 		c.s.Reset(c.scratch)
-		if err := c.value(n.children[idx]); err != nil {
+		if err := c.member(n.children[idx]); err != nil {
 			return err
 		}
 	}
@@ -215,24 +309,44 @@ func (c *converter) null(n *node) error {
 	}
 	switch n.kind {
 	case kString, kJSON:
-		n.b.str.AppendNull()
+		if !c.dry {
+			n.b.str.AppendNull()
+		}
 	case kLenient:
-		n.b.str.AppendNull()
-		n.b.parsed.AppendNull()
+		if !c.dry {
+			n.b.str.AppendNull()
+		}
+		if !c.dry {
+			n.b.parsed.AppendNull()
+		}
 	case kBool:
-		n.b.bool.AppendNull()
+		if !c.dry {
+			n.b.bool.AppendNull()
+		}
 	case kInt:
-		n.b.i64.AppendNull()
+		if !c.dry {
+			n.b.i64.AppendNull()
+		}
 	case kDecimal:
-		n.b.dec.AppendNull()
+		if !c.dry {
+			n.b.dec.AppendNull()
+		}
 	case kTimestamp:
-		n.b.ts.AppendNull()
+		if !c.dry {
+			n.b.ts.AppendNull()
+		}
 	case kDate:
-		n.b.date.AppendNull()
+		if !c.dry {
+			n.b.date.AppendNull()
+		}
 	case kStruct:
-		n.b.st.AppendNull() // and to its fields
+		if !c.dry {
+			n.b.st.AppendNull() // and to its fields
+		}
 	case kList:
-		n.b.list.AppendNull()
+		if !c.dry {
+			n.b.list.AppendNull()
+		}
 	}
 	return nil
 }
@@ -256,20 +370,26 @@ func (c *converter) value(n *node) error {
 			if err != nil {
 				return err
 			}
-			n.b.str.BinaryBuilder.Append(raw)
+			if !c.dry {
+				n.b.str.BinaryBuilder.Append(raw)
+			}
 			return nil
 		}
 		v, err := s.Str()
 		if err != nil {
 			return err
 		}
-		n.b.str.BinaryBuilder.Append(v)
+		if !c.dry {
+			n.b.str.BinaryBuilder.Append(v)
+		}
 	case kJSON:
 		raw, err := s.Raw()
 		if err != nil {
 			return err
 		}
-		n.b.str.BinaryBuilder.Append(raw)
+		if !c.dry {
+			n.b.str.BinaryBuilder.Append(raw)
+		}
 	case kLenient:
 		if first != '"' {
 			// Not a date at all (a number, say): kept as its JSON text,
@@ -279,19 +399,29 @@ func (c *converter) value(n *node) error {
 			if err != nil {
 				return err
 			}
-			n.b.str.BinaryBuilder.Append(raw)
-			n.b.parsed.AppendNull()
+			if !c.dry {
+				n.b.str.BinaryBuilder.Append(raw)
+			}
+			if !c.dry {
+				n.b.parsed.AppendNull()
+			}
 			return nil
 		}
 		v, err := s.Str()
 		if err != nil {
 			return err
 		}
-		n.b.str.BinaryBuilder.Append(v)
+		if !c.dry {
+			n.b.str.BinaryBuilder.Append(v)
+		}
 		if us, ok := parseLenient(v); ok {
-			n.b.parsed.Append(arrow.Timestamp(us))
+			if !c.dry {
+				n.b.parsed.Append(arrow.Timestamp(us))
+			}
 		} else {
-			n.b.parsed.AppendNull()
+			if !c.dry {
+				n.b.parsed.AppendNull()
+			}
 		}
 	case kBool:
 		switch first {
@@ -299,12 +429,16 @@ func (c *converter) value(n *node) error {
 			if err := s.Literal("true"); err != nil {
 				return err
 			}
-			n.b.bool.Append(true)
+			if !c.dry {
+				n.b.bool.Append(true)
+			}
 		case 'f':
 			if err := s.Literal("false"); err != nil {
 				return err
 			}
-			n.b.bool.Append(false)
+			if !c.dry {
+				n.b.bool.Append(false)
+			}
 		default:
 			return c.mismatch(n, "true or false")
 		}
@@ -320,7 +454,9 @@ func (c *converter) value(n *node) error {
 		if !ok {
 			return fieldErr(n, "value %s is not an integer that fits int64", text)
 		}
-		n.b.i64.Append(v)
+		if !c.dry {
+			n.b.i64.Append(v)
+		}
 	case kDecimal:
 		var text []byte
 		var err error
@@ -342,7 +478,9 @@ func (c *converter) value(n *node) error {
 		if err != nil {
 			return &FieldError{Field: n.path, Err: decimalError(err, n.scale, text)}
 		}
-		n.b.dec.Append(v)
+		if !c.dry {
+			n.b.dec.Append(v)
+		}
 	case kTimestamp:
 		if first != '"' {
 			return c.mismatch(n, "an RFC 3339 string")
@@ -355,7 +493,9 @@ func (c *converter) value(n *node) error {
 		if err != nil {
 			return fieldErr(n, "value %q %v", v, err)
 		}
-		n.b.ts.Append(arrow.Timestamp(us))
+		if !c.dry {
+			n.b.ts.Append(arrow.Timestamp(us))
+		}
 	case kDate:
 		if first != '"' {
 			return c.mismatch(n, "a YYYY-MM-DD string")
@@ -368,18 +508,24 @@ func (c *converter) value(n *node) error {
 		if err != nil {
 			return fieldErr(n, "value %q is %v", v, err)
 		}
-		n.b.date.Append(arrow.Date32(d))
+		if !c.dry {
+			n.b.date.Append(arrow.Date32(d))
+		}
 	case kStruct:
 		if first != '{' {
 			return c.mismatch(n, "an object")
 		}
-		n.b.st.Append(true)
+		if !c.dry {
+			n.b.st.Append(true)
+		}
 		return c.object(n)
 	case kList:
 		if first != '[' {
 			return c.mismatch(n, "an array")
 		}
-		n.b.list.Append(true)
+		if !c.dry {
+			n.b.list.Append(true)
+		}
 		s.Next()
 		if s.Peek() == ']' {
 			s.Next()

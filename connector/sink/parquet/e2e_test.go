@@ -38,11 +38,21 @@ type fakeRun struct {
 
 func newFakeRun(t *testing.T, opts fake.Options) *fakeRun {
 	t.Helper()
+	return newHostileRun(t, opts, nil)
+}
+
+// newHostileRun is newFakeRun with the fake's misbehaviour h (nil: none).
+func newHostileRun(t *testing.T, opts fake.Options, h *fake.Hostile) *fakeRun {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	f := fake.New(opts)
-	srv := httptest.NewServer(f.Handler())
+	handler := f.Handler()
+	if h != nil {
+		handler = f.HostileHandler(*h)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	r := &fakeRun{bin: sourcetest.Build(t, "source-pluggy"), server: f, streams: map[string]protocol.Stream{}, modes: map[string]protocol.SyncMode{}}
 	r.config = sourcetest.WriteFile(t, "config.json", map[string]any{

@@ -69,9 +69,11 @@ func deriveRoot(raw json.RawMessage) (*node, error) {
 	return newNode(c), nil
 }
 
-// newNode mirrors a derived column tree as conversion nodes.
+// newNode mirrors a derived column tree as conversion nodes. Every column
+// is nullable, whatever the schema requires: a value the column cannot hold
+// is written as null (and kept in _leftovers), never fails the stream.
 func newNode(c *columns.Column) *node {
-	n := &node{name: c.Name, path: c.Path, kind: c.Kind, nullable: c.Nullable, scale: c.Scale}
+	n := &node{name: c.Name, path: c.Path, kind: c.Kind, nullable: true, scale: c.Scale}
 	if c.Kind == kStruct {
 		n.byName = make(map[string]int, len(c.Children))
 		for i, cc := range c.Children {
@@ -128,14 +130,18 @@ func (n *node) childFields() []arrow.Field {
 	return out
 }
 
-// arrowSchema returns the Arrow schema of root's records.
+// arrowSchema returns the Arrow schema of root's records: the stream's
+// columns, then _leftovers and _changes (JSON text, null when empty).
 func (n *node) arrowSchema(meta map[string]string) *arrow.Schema {
 	var md *arrow.Metadata
 	if len(meta) > 0 {
 		m := arrow.MetadataFrom(meta)
 		md = &m
 	}
-	return arrow.NewSchema(n.childFields(), md)
+	fields := append(n.childFields(),
+		arrow.Field{Name: columns.Leftovers, Type: arrow.BinaryTypes.String, Nullable: true},
+		arrow.Field{Name: columns.Changes, Type: arrow.BinaryTypes.String, Nullable: true})
+	return arrow.NewSchema(fields, md)
 }
 
 // describe prints the column tree, one column per line, for tests and docs.

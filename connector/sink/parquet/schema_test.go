@@ -14,8 +14,8 @@ func TestDeriveAnnotations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `id utf8 not null
-n int64 not null
+	want := `id utf8
+n int64
 amount decimal(38, 4)
 rate decimal(38, 8)
 strAmount decimal(38, 4)
@@ -59,9 +59,9 @@ func TestDeriveNullability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Required and never null: NOT NULL, also inside a NOT NULL struct and a
-	// non-null list element. Optional properties may be absent: nullable.
-	want := "a utf8 not null\nb utf8\ns struct not null\n  x int64 not null\n  y int64\nl list not null\n  element struct not null\n    z bool not null\n"
+	// Every column is nullable, required or not: a value the column cannot
+	// hold is written as null and kept in _leftovers, never fails the row.
+	want := "a utf8\nb utf8\ns struct\n  x int64\n  y int64\nl list\n  element struct\n    z bool\n"
 	if got := root.describe(); got != want {
 		t.Errorf("columns:\n%s\nwant:\n%s", got, want)
 	}
@@ -105,8 +105,8 @@ func TestPluggySchemas(t *testing.T) {
 		}
 		got := root.describe()
 		for _, line := range []string{
-			"\nid utf8 not null\n",
-			"\naccountId utf8 not null\n",
+			"\nid utf8\n",
+			"\naccountId utf8\n",
 			"\namount decimal(38, 4)\n",
 			"\ndate timestamp[us, tz=UTC]\n",
 			"\ncreatedAt timestamp[us, tz=UTC]\n",

@@ -21,6 +21,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -176,6 +177,7 @@ func (s *Sinks) OpenStream(info source.StreamInfo, next source.StreamSink) (sour
 	if err != nil {
 		return nil, err
 	}
+	w.conv.warn.Log = info.Log
 	return &link{w: w, next: next}, nil
 }
 
@@ -206,8 +208,12 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 		props: pq.NewWriterProperties(writerProps(s, st, root)...),
 	}
 	w.conv.root = root
+	w.conv.warn = &columns.Warner{}
 	w.rb = array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	root.bindChildren(w.rb.Field)
+	nf := len(schema.Fields())
+	w.conv.left = w.rb.Field(nf - 2).(*array.StringBuilder)
+	w.conv.changes = w.rb.Field(nf - 1).(*array.StringBuilder)
 	s.writers = append(s.writers, w)
 	return w, nil
 }
@@ -278,11 +284,14 @@ func (w *Writer) Files() []string { return w.committed }
 // Write appends one record. committed is true when the record completed a
 // file, which is now durable under its final name with every earlier record.
 //
-// A record the sink cannot store exactly (a value that would need rounding,
-// a required field missing, a timestamp that is not RFC 3339) fails the
-// write with a *FieldError naming the stream, field and value. The sink then
-// stops: the file in progress is deleted, and its records are read again
-// next run, because the state that covers them was never emitted.
+// A value its typed column cannot hold exactly (one that would need
+// rounding, a timestamp that is not RFC 3339, an object where the schema
+// says array) does not fail the write: the column is null in that row, the
+// value is kept verbatim in _leftovers and the change noted in _changes
+// (see package columns). Only a record that is not a JSON object fails it;
+// the sink then stops: the file in progress is deleted, and its records
+// are read again next run, because the state that covers them was never
+// emitted.
 func (w *Writer) Write(data []byte) (committed bool, err error) {
 	return w.WriteRow(jsonrow.Of(data))
 }

@@ -1,9 +1,11 @@
 package parquet
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -206,8 +209,8 @@ func TestSchemaAndMetadata(t *testing.T) {
 	defer tbl.Release()
 	got := tbl.Schema().String()
 	for _, want := range []string{
-		"id: type=utf8\n", // required: not nullable
-		"n: type=int64\n",
+		"id: type=utf8, nullable", // required, yet nullable: a misfit is nulled
+		"n: type=int64, nullable",
 		"amount: type=decimal(38, 4), nullable",
 		"rate: type=decimal(38, 8), nullable",
 		"strAmount: type=decimal(38, 4), nullable",
@@ -424,55 +427,80 @@ func TestEmptyStreamWritesNoFile(t *testing.T) {
 	}
 }
 
-// TestValuesAreNeverChanged: a value the column cannot hold exactly fails
-// the write, naming stream, field and value; the file in progress is
-// dropped and the sink stays failed.
+// TestValuesAreNeverChanged: a value the column cannot hold exactly is
+// never rounded and never fails the write: its top-level column is null,
+// the member is kept verbatim in _leftovers, _changes notes the nulled
+// field, and the run logs one WARN per field.
 func TestValuesAreNeverChanged(t *testing.T) {
 	for _, c := range []struct {
-		rec   string
-		field string
-		msg   string
+		rec    string
+		field  string // the nulled top-level column, "" for none
+		left   string // _leftovers, "" for null
+		reason string // in the WARN
 	}{
-		{`{"id":"x","n":1,"amount":56.82481}`, "amount", "value 56.82481 has more than 4 decimal places"},
-		{`{"id":"x","n":1,"rate":0.123456789}`, "rate", "more than 8 decimal places"},
-		{`{"id":"x","n":1,"strRate":"1.0000001"}`, "strRate", "more than 6 decimal places"},
-		{`{"id":"x","n":1,"meta":{"inner":{"k":"k","v":1.00001}}}`, "meta.inner.v", "more than 4 decimal places"},
-		{`{"id":"x","n":1,"lines":[{"price":0.00001}]}`, "lines[].price", "more than 4 decimal places"},
-		{`{"id":"x","n":1,"amount":1e40}`, "amount", "more than 38 digits"},
-		{`{"id":"x","n":1,"amount":"12,50"}`, "amount", "not a decimal number"},
-		{`{"id":"x","n":1.5}`, "n", "not an integer"},
-		{`{"id":"x","n":9223372036854775808}`, "n", "not an integer that fits int64"},
-		{`{"id":"x"}`, "n", "missing or null"},
-		{`{"id":null,"n":1}`, "id", "missing or null"},
-		{`{"id":"x","n":1,"at":"2024-05-01T10:20:30"}`, "at", "not an RFC 3339 timestamp"},
-		{`{"id":"x","n":1,"at":"2024-05-01T10:20:30.1234567Z"}`, "at", "below the microsecond"},
-		{`{"id":"x","n":1,"day":"2024-02-30"}`, "day", "not a YYYY-MM-DD date"},
-		{`{"id":"x","n":1,"ok":"yes"}`, "ok", `value "yes" is not true or false`},
-		{`{"id":"x","n":1,"meta":[1]}`, "meta", "is not an object"},
-		{`{"id":"x","n":1,"n":2}`, "n", "appears twice"},
+		{`{"id":"x","n":1,"amount":56.82481}`, "amount", `{"amount":56.82481}`, "value 56.82481 has more than 4 decimal places"},
+		{`{"id":"x","n":1,"rate":0.123456789}`, "rate", `{"rate":0.123456789}`, "more than 8 decimal places"},
+		{`{"id":"x","n":1,"strRate":"1.0000001"}`, "strRate", `{"strRate":"1.0000001"}`, "more than 6 decimal places"},
+		{`{"id":"x","n":1,"meta":{"inner":{"k":"k","v":1.00001}}}`, "meta", `{"meta":{"inner":{"k":"k","v":1.00001}}}`, "more than 4 decimal places"},
+		{`{"id":"x","n":1,"lines":[{"price":0.00001}]}`, "lines", `{"lines":[{"price":0.00001}]}`, "more than 4 decimal places"},
+		{`{"id":"x","n":1,"amount":1e40}`, "amount", `{"amount":1e40}`, "more than 38 digits"},
+		{`{"id":"x","n":1,"amount":"12,50"}`, "amount", `{"amount":"12,50"}`, "not a decimal number"},
+		{`{"id":"x","n":1.5}`, "n", `{"n":1.5}`, "not an integer"},
+		{`{"id":"x","n":9223372036854775808}`, "n", `{"n":9223372036854775808}`, "not an integer that fits int64"},
+		{`{"id":"x","n":1,"at":"2024-05-01T10:20:30"}`, "at", `{"at":"2024-05-01T10:20:30"}`, "not an RFC 3339 timestamp"},
+		{`{"id":"x","n":1,"at":"2024-05-01T10:20:30.1234567Z"}`, "at", `{"at":"2024-05-01T10:20:30.1234567Z"}`, "below the microsecond"},
+		{`{"id":"x","n":1,"day":"2024-02-30"}`, "day", `{"day":"2024-02-30"}`, "not a YYYY-MM-DD date"},
+		{`{"id":"x","n":1,"day":"2024-02-03T10:00:00Z"}`, "day", `{"day":"2024-02-03T10:00:00Z"}`, "not a YYYY-MM-DD date"},
+		{`{"id":"x","n":1,"ok":"yes"}`, "ok", `{"ok":"yes"}`, "is not true or false"},
+		{`{"id":"x","n":1,"meta":[1]}`, "meta", `{"meta":[1]}`, "is not an object"},
+		{`{"id":"x","n":1,"lines":{"price":1}}`, "lines", `{"lines":{"price":1}}`, "is not an array"},
+		{`{"id":"x","n":"7"}`, "n", `{"n":"7"}`, "not an integer"},
+		// Not a change: a missing required value is null, a repeated key
+		// and a field the schema lacks are kept, a nested new field keeps
+		// its typed struct and the whole member.
+		{`{"id":"x"}`, "", "", ""},
+		{`{"id":null,"n":1}`, "", "", ""},
+		{`{"id":"x","n":1,"n":2}`, "", `{"n":2}`, ""},
+		{`{"id":"x","n":1,"brandNew":{"a":[1,2.50]}}`, "", `{"brandNew":{"a":[1,2.50]}}`, ""},
+		{`{"id":"x","n":1,"meta":{"a":"s","added":1.123456789}}`, "", `{"meta":{"a":"s","added":1.123456789}}`, ""},
 	} {
+		var logs bytes.Buffer
 		s, w := openOne(t, kitchen(t), Options{})
-		writeAll(t, w, raws(kitchenRecords[:2])) // the file in progress
-		_, err := w.Write(json.RawMessage(c.rec))
-		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Stream != "kitchen" || fe.Field != c.field || !strings.Contains(err.Error(), c.msg) {
-			t.Errorf("%s: error %v, want a FieldError on kitchen/%s saying %q", c.rec, err, c.field, c.msg)
-			continue
+		w.conv.warn.Log = slog.New(slog.NewTextHandler(&logs, nil))
+		for range 2 { // two rows: one WARN
+			if _, err := w.Write(json.RawMessage(c.rec)); err != nil {
+				t.Fatalf("%s: %v", c.rec, err)
+			}
 		}
-		if !strings.HasPrefix(err.Error(), "stream kitchen, field "+c.field+": ") {
-			t.Errorf("error text %q", err)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
 		}
-		if _, err2 := w.Write(json.RawMessage(kitchenRecords[0])); !errors.Is(err2, err) {
-			t.Errorf("after a failure Write returned %v", err2)
+		files := streamFiles(t, w.dir)
+		if len(files) != 1 {
+			t.Fatalf("%s: files %v", c.rec, files)
 		}
-		if err := w.Commit(); err == nil {
-			t.Error("Commit after a failure succeeded")
+		for _, rows := range [][]map[string]any{readArrow(t, files[0]), readXitongsys(t, files[0])} {
+			row := rows[1]
+			var wantLeft, wantChanges any
+			if c.left != "" {
+				wantLeft = c.left
+			}
+			if c.field != "" {
+				wantChanges = `[{"field":"` + c.field + `","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"}]`
+				if row[c.field] != nil {
+					t.Errorf("%s: %s = %v, want null", c.rec, c.field, row[c.field])
+				}
+			}
+			if row[columns.Leftovers] != wantLeft || row[columns.Changes] != wantChanges {
+				t.Errorf("%s: _leftovers %v, _changes %v; want %v, %v", c.rec, row[columns.Leftovers], row[columns.Changes], wantLeft, wantChanges)
+			}
 		}
-		if err := s.Close(); err == nil {
-			t.Error("Close after a failure succeeded")
-		}
-		if got := append(streamFiles(t, w.dir), temps(t, w.dir)...); len(got) != 0 {
-			t.Errorf("%s: files left: %v", c.rec, got)
+		warns := strings.Count(logs.String(), "level=WARN")
+		switch {
+		case c.field == "" && warns != 0:
+			t.Errorf("%s: %d WARNs, want none:\n%s", c.rec, warns, logs.String())
+		case c.field != "" && (warns != 1 || !strings.Contains(logs.String(), c.reason) || !strings.Contains(logs.String(), "field="+c.field)):
+			t.Errorf("%s: want one WARN naming %s and %q, got:\n%s", c.rec, c.field, c.reason, logs.String())
 		}
 	}
 }

@@ -1,0 +1,131 @@
+package columns
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+)
+
+// Every typed sink follows one rule for a value its typed column cannot hold
+// exactly (more decimal places than the column's scale, an object where the
+// schema says array, a string where it says integer, a timestamp where it
+// says date) and for a field the schema does not list: the value is never
+// rounded, guessed, dropped, and never fails the stream.
+//
+//   - The top-level member goes into the row's Leftovers column, verbatim:
+//     a JSON object {"field": value, ...} of every member the typed columns
+//     could not hold, null when there is none.
+//   - Its typed column is null, and the row's Changes column says so, in the
+//     shape of Airbyte's _airbyte_meta.changes:
+//     [{"field":"amountOriginal","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"}].
+//     A field the schema lacks has no typed column, so it is kept without a
+//     change.
+//   - The run logs one WARN per stream and field (Warner), not one per row.
+//
+// So coalesce(column, json_extract(Leftovers, '$.field')) is every value.
+const (
+	Leftovers = "_leftovers" // JSON object of the members no typed column holds
+	Changes   = "_changes"   // JSON array of the changes made to the row's typed columns
+
+	ChangeNulled   = "NULLED"                     // Airbyte's change: the column is null
+	ReasonTypecast = "DESTINATION_TYPECAST_ERROR" // Airbyte's reason: the value does not fit the column's type
+)
+
+// RowMeta collects one row's leftovers and changes. The zero value is ready;
+// Reset reuses its buffers for the next row.
+type RowMeta struct {
+	left    []byte // `{"k":v,...` while open
+	changes []byte // `[{...},...` while open
+}
+
+// Reset empties the collector for a new row.
+func (m *RowMeta) Reset() {
+	m.left = m.left[:0]
+	m.changes = m.changes[:0]
+}
+
+// Leftover adds the member key: value (value verbatim JSON) to the row's
+// leftovers. rawKey is the key as JSON text, quotes included.
+func (m *RowMeta) Leftover(rawKey, value []byte) {
+	if len(m.left) == 0 {
+		m.left = append(m.left, '{')
+	} else {
+		m.left = append(m.left, ',')
+	}
+	m.left = append(m.left, rawKey...)
+	m.left = append(m.left, ':')
+	m.left = append(m.left, value...)
+}
+
+// LeftoverKey is Leftover with the key as text.
+func (m *RowMeta) LeftoverKey(key string, value []byte) {
+	if len(m.left) == 0 {
+		m.left = append(m.left, '{')
+	} else {
+		m.left = append(m.left, ',')
+	}
+	m.left = jsonrow.AppendString(m.left, key)
+	m.left = append(m.left, ':')
+	m.left = append(m.left, value...)
+}
+
+// Nulled notes that field's typed column was nulled because its value did
+// not fit.
+func (m *RowMeta) Nulled(field string) {
+	if len(m.changes) == 0 {
+		m.changes = append(m.changes, '[')
+	} else {
+		m.changes = append(m.changes, ',')
+	}
+	m.changes = append(m.changes, `{"field":`...)
+	m.changes = jsonrow.AppendString(m.changes, field)
+	m.changes = append(m.changes, `,"change":"`+ChangeNulled+`","reason":"`+ReasonTypecast+`"}`...)
+}
+
+// LeftoversJSON returns the row's leftovers object, or nil when there is
+// none. It is valid until the next Reset.
+func (m *RowMeta) LeftoversJSON() []byte {
+	if len(m.left) == 0 {
+		return nil
+	}
+	return append(m.left, '}')[:len(m.left)+1]
+}
+
+// ChangesJSON returns the row's changes array, or nil when there is none.
+// It is valid until the next Reset.
+func (m *RowMeta) ChangesJSON() []byte {
+	if len(m.changes) == 0 {
+		return nil
+	}
+	return append(m.changes, ']')[:len(m.changes)+1]
+}
+
+// Warner logs one WARN per field per run for the values of one stream
+// nulled by the rule above: a bank that sends one odd shape sends it in
+// every row, and one line says as much as a million. Log carries the
+// stream's name (the run's stream logger). Safe for concurrent use; a nil
+// Log discards.
+type Warner struct {
+	Log  *slog.Logger
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// Nulled logs, the first time for field, that a value did not fit its
+// column and where it was kept instead.
+func (w *Warner) Nulled(field string, why error) {
+	w.mu.Lock()
+	if w.seen == nil {
+		w.seen = map[string]bool{}
+	}
+	first := !w.seen[field]
+	w.seen[field] = true
+	w.mu.Unlock()
+	if !first || w.Log == nil {
+		return
+	}
+	w.Log.Warn("a value does not fit its typed column: the column is null in that row and the value is kept verbatim in "+Leftovers+
+		" (noted in "+Changes+"); further rows with the same field are not logged",
+		"field", field, "reason", why.Error())
+}
