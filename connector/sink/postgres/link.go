@@ -93,6 +93,7 @@ func (s *Sink) OpenStream(info source.StreamInfo, next source.StreamSink) (sourc
 	if err != nil {
 		return nil, err
 	}
+	t.enc.warn.Log = info.Log
 	return &link{t: t, next: next}, nil
 }
 

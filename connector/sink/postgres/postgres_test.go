@@ -83,6 +83,17 @@ func TestIncrementalMergeStateAndTombstones(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// _changes names each nulled column, as Airbyte's _airbyte_meta.changes
+	// does; a field the schema lacks is no change.
+	got = rows(t, url, `SELECT id, coalesce((SELECT string_agg(c->>'field' || ':' || (c->>'change') || ':' || (c->>'reason'), ',' ORDER BY c->>'field') FROM jsonb_array_elements(_changes) c), '-') FROM "test".tx ORDER BY id`)
+	want = []string{
+		`a|-`,
+		`b|amount:NULLED:DESTINATION_TYPECAST_ERROR,date:NULLED:DESTINATION_TYPECAST_ERROR,n:NULLED:DESTINATION_TYPECAST_ERROR`,
+		`c|-`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("_changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 	// Rows written but not committed are not in the table, and not in the
 	// state, after the run dies.
 	write(t, tb, `{"id":"z","updatedAt":"2026-01-09T00:00:00Z"}`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -17,13 +18,15 @@ import (
 const deletedField = "_ab_cdc_deleted_at"
 
 // encoder turns records into lines of COPY's text format for the load table
-// (seq, the table's columns, _extracted_at, _deleted_at, _leftovers).
+// (seq, the table's columns, _extracted_at, _deleted_at, _leftovers,
+// _changes).
 //
 // A record is scanned once, member by member at its top level. Each member
 // whose value its typed column holds exactly goes there; any other member
 // (a field the schema lacks, or a value of the wrong shape) goes into
-// _leftovers, verbatim, with its column null: nothing is rounded, guessed
-// or lost.
+// _leftovers, verbatim, with its column null and, for a value of the wrong
+// shape, the change noted in _changes: nothing is rounded, guessed or lost
+// (package columns has the rule every typed sink follows).
 type encoder struct {
 	t         *table
 	extracted []byte // _extracted_at of every row of this run
@@ -31,7 +34,8 @@ type encoder struct {
 
 	vals  [][]byte // per column: the encoded value, nil for null
 	set   []bool
-	left  []byte // _leftovers being built: `{"k":v,...`
+	meta  columns.RowMeta // _leftovers and _changes
+	warn  columns.Warner  // one WARN per nulled field per run
 	del   []byte
 	arena []byte
 	order []int // column index of the k-th key last time, -1 unknown
@@ -57,7 +61,7 @@ func (e *encoder) encode(dst []byte, row jsonrow.Row) ([]byte, error) {
 		e.vals[i] = nil
 		e.set[i] = false
 	}
-	e.left = e.left[:0]
+	e.meta.Reset()
 	e.del = nil
 	e.arena = e.arena[:0]
 	if err := e.members(row.Raw); err != nil {
@@ -97,12 +101,13 @@ func (e *encoder) encode(dst []byte, row jsonrow.Row) ([]byte, error) {
 	} else {
 		dst = append(dst, e.del...)
 	}
-	dst = append(dst, '\t')
-	if len(e.left) == 0 {
-		dst = append(dst, `\N`...)
-	} else {
-		e.left = append(e.left, '}')
-		dst = appendCopyText(dst, e.left)
+	for _, text := range [][]byte{e.meta.LeftoversJSON(), e.meta.ChangesJSON()} {
+		dst = append(dst, '\t')
+		if text == nil {
+			dst = append(dst, `\N`...)
+		} else {
+			dst = appendCopyText(dst, text)
+		}
 	}
 	return append(dst, '\n'), nil
 }
@@ -207,6 +212,8 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 	if !ok {
 		e.leftover(rawKey, v)
 		e.vals[idx] = nil
+		e.meta.Nulled(c.name)
+		e.warn.Nulled(c.name, fmt.Errorf("%.80s is not a PostgreSQL %s", v, c.sqlType))
 		return
 	}
 	e.vals[idx], e.set[idx] = enc, true
@@ -222,19 +229,10 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 // leftover adds a member to _leftovers. A value jsonb cannot hold (a
 // string with \u0000) is kept as the JSON string of its text.
 func (e *encoder) leftover(rawKey, v []byte) {
-	if len(e.left) == 0 {
-		e.left = append(e.left, '{')
-	} else {
-		e.left = append(e.left, ',')
-	}
-	e.left = append(e.left, rawKey...)
-	e.left = append(e.left, ':')
 	if bytes.Contains(v, []byte(`\u0000`)) {
-		q, _ := json.Marshal(string(v))
-		e.left = append(e.left, q...)
-		return
+		v, _ = json.Marshal(string(v))
 	}
-	e.left = append(e.left, v...)
+	e.meta.Leftover(rawKey, v)
 }
 
 // stash copies b into the row's arena and returns the copy.

@@ -10,7 +10,7 @@ import (
 
 // TestEncoderLines: what a record becomes in the COPY stream. Columns of
 // txStream: id amount date day n ok meta updatedAt, then _extracted_at,
-// _deleted_at, _leftovers.
+// _deleted_at, _leftovers, _changes.
 func TestEncoderLines(t *testing.T) {
 	tb, err := newTable("s", txStream())
 	if err != nil {
@@ -50,7 +50,8 @@ func TestEncoderLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	cols := strings.Split(strings.TrimSuffix(string(line), "\n"), "\t")
-	if cols[1] != "e" || cols[8] != "2026-03-04 05:06:07Z" || cols[11] != `{"n":"seven","new":[1,2]}` {
+	if cols[1] != "e" || cols[8] != "2026-03-04 05:06:07Z" || cols[11] != `{"n":"seven","new":[1,2]}` ||
+		cols[12] != `[{"field":"n","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"}]` {
 		t.Errorf("line %q", line)
 	}
 }

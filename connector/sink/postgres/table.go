@@ -13,9 +13,10 @@ import (
 
 // Metadata columns every table has after the stream's own.
 const (
-	colExtractedAt = "_extracted_at" // when this run read the row
-	colDeletedAt   = "_deleted_at"   // when the source reported it deleted; null while live
-	colLeftovers   = "_leftovers"    // members no typed column holds: {"field": value, ...}
+	colExtractedAt = "_extracted_at"   // when this run read the row
+	colDeletedAt   = "_deleted_at"     // when the source reported it deleted; null while live
+	colLeftovers   = columns.Leftovers // members no typed column holds: {"field": value, ...}
+	colChanges     = columns.Changes   // typed columns nulled: [{"field":...,"change":"NULLED","reason":...}]
 )
 
 // versionFields are the top-level timestamps that order a row's versions,
@@ -87,7 +88,7 @@ func newTable(schema string, st Stream) (*table, error) {
 		switch c.Name {
 		case deletedField:
 			continue // the _deleted_at column
-		case colExtractedAt, colDeletedAt, colLeftovers:
+		case colExtractedAt, colDeletedAt, colLeftovers, colChanges:
 			return nil, fmt.Errorf("stream %s: field %q has the name of a column the PostgreSQL sink adds", st.Name, c.Name)
 		}
 		if err := add(column{name: c.Name, kind: c.Kind, sqlType: sqlType(c.Kind), parsed: -1, parsedOf: -1}); err != nil {
@@ -137,7 +138,7 @@ func (t *table) allCols(p string) string {
 	for _, c := range t.cols {
 		b.WriteString(p + ident(c.name) + ", ")
 	}
-	b.WriteString(p + colExtractedAt + ", " + p + colDeletedAt + ", " + p + colLeftovers)
+	b.WriteString(p + colExtractedAt + ", " + p + colDeletedAt + ", " + p + colLeftovers + ", " + p + colChanges)
 	return b.String()
 }
 
@@ -173,8 +174,8 @@ func (t *table) createSQL() string {
 		}
 		b.WriteString(",\n")
 	}
-	fmt.Fprintf(&b, "  %s timestamp with time zone NOT NULL,\n  %s timestamp with time zone,\n  %s jsonb,\n  PRIMARY KEY (%s)\n)",
-		colExtractedAt, colDeletedAt, colLeftovers, t.pkCols(""))
+	fmt.Fprintf(&b, "  %s timestamp with time zone NOT NULL,\n  %s timestamp with time zone,\n  %s jsonb,\n  %s jsonb,\n  PRIMARY KEY (%s)\n)",
+		colExtractedAt, colDeletedAt, colLeftovers, colChanges, t.pkCols(""))
 	return b.String()
 }
 
@@ -186,7 +187,7 @@ func (t *table) loadSQL() string {
 	for _, c := range t.cols {
 		fmt.Fprintf(&b, ", %s %s", ident(c.name), c.sqlType)
 	}
-	fmt.Fprintf(&b, ", %s timestamp with time zone, %s timestamp with time zone, %s jsonb)", colExtractedAt, colDeletedAt, colLeftovers)
+	fmt.Fprintf(&b, ", %s timestamp with time zone, %s timestamp with time zone, %s jsonb, %s jsonb)", colExtractedAt, colDeletedAt, colLeftovers, colChanges)
 	return b.String()
 }
 
@@ -244,7 +245,8 @@ func (t *table) mergeSQL(hardDelete, tombstones, unique bool) []string {
 	}
 	set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", colExtractedAt, colExtractedAt),
 		fmt.Sprintf("%s = EXCLUDED.%s", colDeletedAt, colDeletedAt),
-		fmt.Sprintf("%s = EXCLUDED.%s", colLeftovers, colLeftovers))
+		fmt.Sprintf("%s = EXCLUDED.%s", colLeftovers, colLeftovers),
+		fmt.Sprintf("%s = EXCLUDED.%s", colChanges, colChanges))
 	where := fmt.Sprintf("EXCLUDED.%s IS NULL AND t.%s IS NULL", colDeletedAt, colDeletedAt)
 	if t.version >= 0 {
 		v := ident(t.cols[t.version].name)
@@ -301,13 +303,13 @@ func (t *table) ensure(ctx context.Context, tx pgx.Tx, url string) error {
 		}
 		return nil
 	}
-	want := map[string]string{colExtractedAt: "timestamp with time zone", colDeletedAt: "timestamp with time zone", colLeftovers: "jsonb"}
+	want := map[string]string{colExtractedAt: "timestamp with time zone", colDeletedAt: "timestamp with time zone", colLeftovers: "jsonb", colChanges: "jsonb"}
 	var wantOrder []string
 	for _, c := range t.cols {
 		want[c.name] = c.sqlType
 		wantOrder = append(wantOrder, c.name)
 	}
-	wantOrder = append(wantOrder, colExtractedAt, colDeletedAt, colLeftovers)
+	wantOrder = append(wantOrder, colExtractedAt, colDeletedAt, colLeftovers, colChanges)
 	for _, name := range wantOrder {
 		got, ok := have[name]
 		if ok && got != want[name] {
