@@ -13,6 +13,9 @@
 //     Fields with "format": "date-time" are always RFC 3339.
 //   - "x-decimal-scale": N on a number that is not a 2-decimal money amount
 //     (rates, quantities, unit prices): the sink keeps N decimal places.
+//     8 for rates and quantities, 9 for coordinates, 12 for every number of
+//     an investment or its movements (Pluggy computes them from quota
+//     prices of more than 8 places: amountOriginal 1266.803034).
 //     Numbers without it are money.
 //
 // Objects whose keys are not known in advance are declared with empty

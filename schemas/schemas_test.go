@@ -259,9 +259,12 @@ func walk(t *testing.T, where string, s map[string]any) {
 		}
 	}
 	if v, ok := s["x-decimal-scale"]; ok {
+		// 8 for rates and quantities; 9 for coordinates; 12 for what Pluggy
+		// computes on investments (quota prices beyond 8 places, and money
+		// derived from them).
 		n, isNum := v.(json.Number)
-		if !isNum || n.String() != "8" || typ != "number" {
-			t.Errorf("%s: x-decimal-scale must be 8 on a number, got %v on %s", where, v, typ)
+		if !isNum || (n.String() != "8" && n.String() != "9" && n.String() != "12") || typ != "number" {
+			t.Errorf("%s: x-decimal-scale must be 8, 9 or 12 on a number, got %v on %s", where, v, typ)
 		}
 	}
 

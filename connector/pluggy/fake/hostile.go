@@ -34,7 +34,7 @@ type Hostile struct {
 	// hold exactly, as the real API sends them (pluggy-api.md §12): every
 	// row of GET /v2/transactions has an "amount" with six decimal places
 	// and a "creditCardMetadata" that is an array instead of an object;
-	// every row of GET /investments an "amountOriginal" with eleven
+	// every row of GET /investments an "amountOriginal" with fourteen
 	// decimal places and a "metadata" carrying a member the schema lacks.
 	Misfits bool
 	// Echo maps "METHOD /path-prefix" (e.g. "GET /v2/transactions" or
@@ -253,7 +253,7 @@ func misfits(body []byte, txns bool) ([]byte, error) {
 			row["creditCardMetadata"] = json.RawMessage(`[{"installmentNumber":1,"totalInstallments":3}]`)
 			continue
 		}
-		row["amountOriginal"] = json.RawMessage(`1266.80303412345`)
+		row["amountOriginal"] = json.RawMessage(`1266.80303412345678`)
 		row["metadata"] = json.RawMessage(`{"taxRegime":"REGRESSIVE","fundQuotaDate":"2026-11-30"}`)
 	}
 	b, err := encodeRaw(rows)
