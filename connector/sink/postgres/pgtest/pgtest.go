@@ -254,6 +254,10 @@ func start(bin string) (*Server, error) {
 		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50", s.Port, dir)
 		out, err := s.run(runAs, "pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "120", "start")
 		if err == nil {
+			if err := s.reaper(runAs); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("starting the server's reaper: %w", err)
+			}
 			return s, nil
 		}
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
@@ -261,6 +265,26 @@ func start(bin string) (*Server, error) {
 	}
 	s.Stop()
 	return nil, lastErr
+}
+
+// reaper stops the server and removes its directory once this test binary
+// is gone, however it ended: a panic, a -timeout or a kill skip Main's
+// Stop, and a server left behind would hold its port and memory on a
+// shared machine. It is a shell in a session of its own that polls for the
+// binary's /proc entry; it is not waited for, since it outlives the binary.
+func (s *Server) reaper(runAs *user.User) error {
+	script := fmt.Sprintf(`while [ -d /proc/%d ]; do sleep 1; done; "%s" -D "%s" -m immediate -w stop >/dev/null 2>&1; rm -rf "%s"`,
+		os.Getpid(), filepath.Join(s.bin, "pg_ctl"), filepath.Join(s.Dir, "data"), s.Dir)
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if runAs != nil {
+		uid, _ := strconv.ParseUint(runAs.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(runAs.Gid, 10, 32)
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		cmd.Env = append(os.Environ(), "HOME="+s.Dir)
+	}
+	return cmd.Start()
 }
 
 // Stop stops the server (fast: tests keep nothing) and removes its
