@@ -42,8 +42,15 @@ type receiver struct {
 
 func startReceiver(t *testing.T, dir string, extra ...string) *receiver {
 	t.Helper()
+	return startReceiverArgs(t, dir, append([]string{"--header", "X-Hook-Token=" + hookSecret}, extra...)...)
+}
+
+// startReceiverArgs starts a receiver on dir with only args besides
+// --listen and --log.
+func startReceiverArgs(t *testing.T, dir string, extra ...string) *receiver {
+	t.Helper()
 	bin := st.Build(t, "source-pluggy")
-	args := append([]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-Hook-Token=" + hookSecret}, extra...)
+	args := append([]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir}, extra...)
 	r := &receiver{cmd: exec.Command(bin, args...), dir: dir, done: make(chan struct{})}
 	pipe, err := r.cmd.StderrPipe()
 	st.Must(t, err, "stderr pipe")
@@ -491,5 +498,24 @@ func TestWebhookListTakesA204(t *testing.T) {
 	stdout, stderr, code = st.Exec(t, e.bin, "webhook", "register", "--config", cfg, "--url", "http://127.0.0.1:9/x")
 	if code != 0 || strings.Count("\n"+string(stdout), "\ncreated ") != len(webhook.Subscribed) {
 		t.Fatalf("register after a 204: exit %d, %s %s", code, stdout, stderr)
+	}
+}
+
+// TestWebhookHeaderFromEnvironment: --header-env keeps the secret off the
+// command line; an unset variable is a usage error naming it.
+func TestWebhookHeaderFromEnvironment(t *testing.T) {
+	t.Setenv("PLUGGY_TEST_HOOK_TOKEN", hookSecret)
+	dir := filepath.Join(t.TempDir(), "log")
+	bin := st.Build(t, "source-pluggy")
+	_, stderr, code := st.Exec(t, bin, "webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header-env", "X-Hook-Token=PLUGGY_TEST_UNSET_VAR")
+	if code != 2 || !strings.Contains(string(stderr), "PLUGGY_TEST_UNSET_VAR") {
+		t.Fatalf("unset variable: exit %d, %s", code, stderr)
+	}
+	r := startReceiverArgs(t, dir, "--header-env", "X-Hook-Token=PLUGGY_TEST_HOOK_TOKEN")
+	if got := r.post(t, deletedEvent("env-1", "t1"), authHeader); got != 200 {
+		t.Fatalf("with the header from the environment: %d", got)
+	}
+	if got := r.post(t, deletedEvent("env-2", "t2"), map[string]string{"X-Hook-Token": "PLUGGY_TEST_HOOK_TOKEN"}); got != 401 {
+		t.Fatalf("the variable's name as the value: %d, want 401", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"time"
 
@@ -54,8 +55,8 @@ func WebhookCommand(r *source.Runner) source.Command {
 
 func webhookUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  source-pluggy webhook serve    --listen ADDR --log DIR --header NAME=VALUE [--header NAME=VALUE]... [--max-body-bytes N]
-  source-pluggy webhook register --config FILE --url URL [--header NAME=VALUE]... [--update-headers]
+  source-pluggy webhook serve    --listen ADDR --log DIR|URL --header NAME=VALUE|--header-env NAME=ENVVAR... [--max-body-bytes N]
+  source-pluggy webhook register --config FILE --url URL [--header NAME=VALUE|--header-env NAME=ENVVAR]... [--update-headers]
   source-pluggy webhook list     --config FILE
   source-pluggy webhook delete   --config FILE ID...
 
@@ -99,12 +100,25 @@ func subFlags(name string, args []string, stdout, stderr io.Writer, define func(
 	return fs, 0, true
 }
 
-func parseHeaders(flags []string) ([]webhook.Header, error) {
+// parseHeaders reads --header NAME=VALUE and --header-env NAME=VAR (the
+// value from an environment variable, so it stays off the command line,
+// which other users of the machine can see).
+func parseHeaders(flags, envFlags []string) ([]webhook.Header, error) {
 	var hs []webhook.Header
-	for _, f := range flags {
+	for i, f := range append(slices.Clone(flags), envFlags...) {
 		h, err := webhook.ParseHeader(f)
 		if err != nil {
+			if i >= len(flags) {
+				return nil, errors.New("--header-env wants NAME=ENVVAR, e.g. --header-env X-Webhook-Token=WEBHOOK_TOKEN")
+			}
 			return nil, err
+		}
+		if i >= len(flags) {
+			v := os.Getenv(h.Value)
+			if v == "" {
+				return nil, fmt.Errorf("--header-env %s=%s: the environment variable %s is empty or unset", h.Name, h.Value, h.Value)
+			}
+			h.Value = v
 		}
 		if slices.ContainsFunc(hs, func(o webhook.Header) bool { return o.Name == h.Name }) {
 			return nil, fmt.Errorf("--header %s is given twice", h.Name)
@@ -116,18 +130,23 @@ func parseHeaders(flags []string) ([]webhook.Header, error) {
 
 func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var listen, dir string
-	var headerFlags []string
+	var headerFlags, headerEnv []string
 	var maxBody int64
 	_, code, ok := subFlags("serve", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&listen, "listen", "", "address to listen on, e.g. :8080 (put it behind your HTTPS ingress: Pluggy only calls https URLs)")
 		fs.StringVar(&dir, "log", "", "the event log: a directory (created if missing), or a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB: events in table pluggy.webhook_events); a read's webhook_log")
-		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE a request must carry, as registered on the webhook (repeatable; at least one)")
+		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE a request must carry, as registered on the webhook (repeatable; at least one --header or --header-env)")
+		fs.StringArrayVar(&headerEnv, "header-env", nil, "NAME=ENVVAR: like --header, the value read from environment variable ENVVAR (keeps the secret off the command line)")
 		fs.Int64Var(&maxBody, "max-body-bytes", webhook.DefaultMaxBody, "larger bodies are refused with 413")
-	}, "listen", "log", "header")
+	}, "listen", "log")
 	if !ok {
 		return code
 	}
-	headers, err := parseHeaders(headerFlags)
+	if len(headerFlags)+len(headerEnv) == 0 {
+		fmt.Fprintln(stderr, "source-pluggy webhook serve: --header is required (or --header-env): Pluggy does not sign webhooks, the headers registered with them are the only authentication")
+		return source.ExitUsage
+	}
+	headers, err := parseHeaders(headerFlags, headerEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "source-pluggy webhook serve: %v\n", err)
 		return source.ExitUsage
@@ -182,18 +201,19 @@ func fail(stderr io.Writer, secrets *secret.Redactor, sub string, err error) int
 
 func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdout, stderr io.Writer) int {
 	var config, target string
-	var headerFlags []string
+	var headerFlags, headerEnv []string
 	var updateHeaders bool
 	if _, code, ok := subFlags("register", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file (client_id, client_secret, base_url)")
 		fs.StringVar(&target, "url", "", "the receiver's public https URL")
 		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE Pluggy sends with every event, the receiver's --header (repeatable)")
+		fs.StringArrayVar(&headerEnv, "header-env", nil, "NAME=ENVVAR: like --header, the value read from environment variable ENVVAR")
 		fs.BoolVar(&updateHeaders, "update-headers", false, "also send the headers to webhooks already registered (to rotate a secret: Pluggy never shows headers, so they cannot be compared)")
 	}, "config", "url"); !ok {
 		return code
 	}
 	secrets := &secret.Redactor{}
-	headers, err := parseHeaders(headerFlags)
+	headers, err := parseHeaders(headerFlags, headerEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "source-pluggy webhook register: %v\n", err)
 		return source.ExitUsage
