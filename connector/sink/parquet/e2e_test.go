@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"math/big"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -44,15 +45,22 @@ func newFakeRun(t *testing.T, opts fake.Options) *fakeRun {
 // newHostileRun is newFakeRun with the fake's misbehaviour h (nil: none).
 func newHostileRun(t *testing.T, opts fake.Options, h *fake.Hostile) *fakeRun {
 	t.Helper()
+	return newWrappedRun(t, opts, func(f *fake.Server) http.Handler {
+		if h != nil {
+			return f.HostileHandler(*h)
+		}
+		return f.Handler()
+	})
+}
+
+// newWrappedRun is newFakeRun serving the handler serve makes of the fake.
+func newWrappedRun(t *testing.T, opts fake.Options, serve func(*fake.Server) http.Handler) *fakeRun {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	f := fake.New(opts)
-	handler := f.Handler()
-	if h != nil {
-		handler = f.HostileHandler(*h)
-	}
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewServer(serve(f))
 	t.Cleanup(srv.Close)
 	r := &fakeRun{bin: sourcetest.Build(t, "source-pluggy"), server: f, streams: map[string]protocol.Stream{}, modes: map[string]protocol.SyncMode{}}
 	r.config = sourcetest.WriteFile(t, "config.json", map[string]any{

@@ -49,6 +49,11 @@ func (l *link) committed() error {
 }
 
 func (l *link) State(state json.RawMessage) error {
+	if l.w.err != nil {
+		// The sink failed: its last rows are in no file, so no state may
+		// go out, even one another worker emits after the failure.
+		return l.w.err
+	}
 	if l.uncommitted > 0 {
 		l.held = state
 		return nil

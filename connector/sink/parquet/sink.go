@@ -86,6 +86,8 @@ type Sinks struct {
 	codec compress.Compression
 	stamp string // the run's start, yyyyMMddTHHmmssZ
 
+	lock *dirLock // held from Open to Close
+
 	mu      sync.Mutex
 	roots   map[string]*node // derived at Open, handed to OpenStream
 	writers []*Writer
@@ -119,25 +121,41 @@ func Open(streams []source.Stream, opts Options) (*Sinks, error) {
 		opts.Start = time.Now()
 	}
 	s := &Sinks{opts: opts, codec: codec, stamp: opts.Start.UTC().Format("20060102T150405Z"), roots: map[string]*node{}}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, source.ConfigErrorf("cannot create the Parquet directory %s: %v", opts.Dir, err)
+	}
+	if s.lock, err = lockDir(opts.Dir, opts.Start); err != nil {
+		return nil, err
+	}
+	if err := s.openStreams(streams); err != nil {
+		s.lock.release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openStreams derives each stream's schema and prepares its folder.
+func (s *Sinks) openStreams(streams []source.Stream) error {
+	opts := s.opts
 	for _, st := range streams {
 		name := st.Name()
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
-			return nil, fmt.Errorf("parquet: stream name %q cannot be a directory name", name)
+			return fmt.Errorf("parquet: stream name %q cannot be a directory name", name)
 		}
 		root, err := deriveRoot(st.Schema())
 		if err != nil {
-			return nil, fmt.Errorf("parquet: stream %s: mapping its JSON Schema to Parquet: %w", name, err)
+			return fmt.Errorf("parquet: stream %s: mapping its JSON Schema to Parquet: %w", name, err)
 		}
 		s.roots[name] = root
 		dir := filepath.Join(opts.Dir, name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, source.ConfigErrorf("cannot create the Parquet directory %s: %v", dir, err)
+			return source.ConfigErrorf("cannot create the Parquet directory %s: %v", dir, err)
 		}
 		if err := removeStale(dir, opts.Start); err != nil {
-			return nil, fmt.Errorf("parquet: stream %s: %w", name, err)
+			return fmt.Errorf("parquet: stream %s: %w", name, err)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // isTemp reports whether name is one of the sink's temporary files.
@@ -247,6 +265,7 @@ func (s *Sinks) Close() error {
 		errs = append(errs, w.close())
 	}
 	s.writers = nil
+	errs = append(errs, s.lock.release())
 	return errors.Join(errs...)
 }
 
@@ -347,7 +366,10 @@ func (w *Writer) Commit() error {
 }
 
 func (w *Writer) close() error {
-	err := w.Commit()
+	var err error
+	if w.err == nil { // a failed writer's error went out with its stream
+		err = w.Commit()
+	}
 	if w.rb != nil {
 		w.rb.Release()
 		w.rb = nil
@@ -360,6 +382,7 @@ func (w *Writer) close() error {
 
 // fail makes err sticky and deletes the file in progress.
 func (w *Writer) fail(err error) error {
+	err = plainWriteError(w.stream, w.dir, err)
 	w.err = err
 	if w.file != nil {
 		w.file.Close()
@@ -506,4 +529,57 @@ func syncDir(dir string) error {
 		err = nil
 	}
 	return errors.Join(err, d.Close())
+}
+
+// WriteError is a failure of the file system under the sink, named plainly:
+// a full disk reads "the disk is full", not the Parquet library's
+// "unknown error type: … no space left on device".
+type WriteError struct {
+	Stream, Dir string
+	Cause       string // what happened, in words
+	Fix         string
+	Err         error // the error as the sink met it
+}
+
+func (e *WriteError) Error() string {
+	detail := ""
+	var pe *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case errors.As(e.Err, &pe):
+		detail = fmt.Sprintf(" (%s %s: %v)", pe.Op, pe.Path, pe.Err)
+	case errors.As(e.Err, &errno):
+		detail = fmt.Sprintf(" (%v)", errno)
+	}
+	return fmt.Sprintf("parquet: stream %s: cannot write to %s: %s%s; %s. Nothing is lost: records in no committed file are read again next run",
+		e.Stream, e.Dir, e.Cause, detail, e.Fix)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// plainWriteError returns err as a *WriteError when its cause is a known
+// condition of the file system, else err.
+func plainWriteError(stream, dir string, err error) error {
+	var we *WriteError
+	if errors.As(err, &we) {
+		return err
+	}
+	e := &WriteError{Stream: stream, Dir: dir, Err: err}
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		e.Cause, e.Fix = "the disk is full (no space left on device)", "free space on it, or give --parquet-dir a directory on another disk"
+	case errors.Is(err, syscall.EDQUOT):
+		e.Cause, e.Fix = "the disk quota is used up", "raise the quota or free space, or give --parquet-dir another directory"
+	case errors.Is(err, syscall.EROFS):
+		e.Cause, e.Fix = "the file system is read-only", "give --parquet-dir a writable directory"
+	case errors.Is(err, fs.ErrPermission):
+		e.Cause, e.Fix = "permission denied", "let this user write to the directory, or give --parquet-dir another one"
+	case errors.Is(err, syscall.EIO):
+		e.Cause, e.Fix = "an input/output error of the disk", "check the disk"
+	case errors.Is(err, syscall.EFBIG):
+		e.Cause, e.Fix = "the file is larger than the system allows", "lower SOURCE_PLUGGY_PARQUET_ROWS_PER_FILE or raise the file size limit"
+	default:
+		return err
+	}
+	return e
 }
