@@ -52,8 +52,10 @@ func lockDir(dir string, start time.Time) (*dirLock, error) {
 		return nil, fmt.Errorf("parquet: locking %s: %w", path, err)
 	}
 	b, _ := json.Marshal(holder{PID: os.Getpid(), StartedAt: start.UTC()})
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt(append(b, '\n'), 0)
+	// Who holds the lock only serves the message a second read prints:
+	// writing it is best effort.
+	if f.Truncate(0) == nil {
+		_, _ = f.WriteAt(append(b, '\n'), 0)
 	}
 	return &dirLock{f: f}, nil
 }

@@ -128,7 +128,7 @@ func Open(streams []source.Stream, opts Options) (*Sinks, error) {
 		return nil, err
 	}
 	if err := s.openStreams(streams); err != nil {
-		s.lock.release()
+		_ = s.lock.release() // openStreams's error is the one to report
 		return nil, err
 	}
 	return s, nil
