@@ -439,3 +439,42 @@ func TestPostgresWithParquetAndStdout(t *testing.T) {
 	}
 	compareTruth(t, e, conn, nil)
 }
+
+// TestPostgresMisfitsNulledAndNoted: values no typed column holds (the
+// fake's Misfits) load: the column is null, the value verbatim in
+// _leftovers, the change in _changes, one WARN per field, and the state
+// is committed.
+func TestPostgresMisfitsNulledAndNoted(t *testing.T) {
+	e := newHostileEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 40}, fake.Hostile{Misfits: true}, nil)
+	url := pgtest.DB(t)
+	// Not e.read: these records break the schema on purpose.
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--postgres", url)
+	if r.Code != 0 {
+		t.Fatalf("read exited %d\n%s", r.Code, r.Stderr)
+	}
+	st.ValidateProtocol(t, r)
+	recs := r.Records()["transactions"]
+	if len(recs) == 0 {
+		t.Fatal("no transactions")
+	}
+	conn := pgtest.Connect(t, url)
+	got := pgRows(t, conn, `SELECT count(*), count("order"), count(*) FILTER (WHERE _leftovers->'order' = '"3"'::jsonb),
+		count(*) FILTER (WHERE _changes @> '[{"field":"order","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"}]'::jsonb),
+		count(*) FILTER (WHERE jsonb_array_length(_changes) = 1)
+		FROM pluggy.transactions`)
+	if want := fmt.Sprintf("%d|0|%d|%d|%d", len(recs), len(recs), len(recs), len(recs)); got[0] != want {
+		t.Errorf("rows, typed order, kept, noted, one change each: %s, want %s", got[0], want)
+	}
+	n := 0
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "does not fit") && strings.Contains(m.Log.Message, "field=order") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d WARNs for field order, want one per run", n)
+	}
+	if len(r.FinalStates()["transactions"]) == 0 {
+		t.Error("no transactions STATE")
+	}
+}

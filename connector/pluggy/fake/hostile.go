@@ -33,7 +33,8 @@ type Hostile struct {
 	// Misfits, when set, serves values no typed column of the schemas can
 	// hold exactly, as the real API sends them (pluggy-api.md §12): every
 	// row of GET /v2/transactions has an "amount" with six decimal places
-	// and a "creditCardMetadata" that is an array instead of an object;
+	// a "creditCardMetadata" that is an array instead of an object and an
+	// "order" that is a string instead of an integer;
 	// every row of GET /investments an "amountOriginal" with fourteen
 	// decimal places and a "metadata" carrying a member the schema lacks.
 	Misfits bool
@@ -251,6 +252,7 @@ func misfits(body []byte, txns bool) ([]byte, error) {
 				row["amount"] = append(a[:len(a):len(a)], "000001"...)
 			}
 			row["creditCardMetadata"] = json.RawMessage(`[{"installmentNumber":1,"totalInstallments":3}]`)
+			row["order"] = json.RawMessage(`"3"`)
 			continue
 		}
 		row["amountOriginal"] = json.RawMessage(`1266.80303412345678`)

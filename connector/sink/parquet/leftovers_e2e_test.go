@@ -24,7 +24,7 @@ import (
 // misfitFields are the top-level members Hostile.Misfits makes unfit for
 // their columns, per stream.
 var misfitFields = map[string][]string{
-	"transactions": {"amount", "creditCardMetadata"},
+	"transactions": {"amount", "creditCardMetadata", "order"},
 	"investments":  {"amountOriginal"},
 }
 
