@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -271,4 +273,121 @@ func (w *absurdReset) Write(b []byte) (int, error) {
 		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// TestInvalidUTF8IsReplacedAndKept: transactions whose text has invalid
+// UTF-8 (a lone Latin-1 byte, bytes never valid, a cut-off sequence) come
+// out with U+FFFD in its place; every row is kept, every line printed is
+// valid UTF-8, and each stream warns once, naming the endpoint.
+func TestInvalidUTF8IsReplacedAndKept(t *testing.T) {
+	const bad = "caf\xe9 \xff\xfe \xc3("
+	field := []byte(`"remittanceInformationUnstructured":"`)
+	clean := newEnv(t, fake.Options{TransactionsPerAccount: 15})
+	want := len(clean.read(clean.catalog(true, "transactions")).Records()["transactions"])
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 15}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/transactions/") }, func(b []byte) []byte {
+			return bytes.ReplaceAll(b, field, append(append([]byte{}, field...), bad...))
+		})
+	})
+	r := e.read(e.catalog(true, "transactions", "pending_transactions")) // every line valid UTF-8
+	if got := len(r.Records()["transactions"]); got != want {
+		t.Fatalf("%d rows emitted, %d without invalid UTF-8: rows were dropped", got, want)
+	}
+	var replaced int
+	for _, raw := range r.Records()["transactions"] {
+		var x struct {
+			Text string `json:"remittanceInformationUnstructured"`
+		}
+		st.Must(t, json.Unmarshal(raw, &x), "row")
+		if strings.HasPrefix(x.Text, "caf\uFFFD \uFFFD \uFFFD(") {
+			replaced++
+		} else if x.Text != "" {
+			t.Fatalf("text %q: invalid bytes not replaced with U+FFFD", x.Text)
+		}
+	}
+	if replaced == 0 {
+		t.Fatal("no row carried the replaced text")
+	}
+	warns := map[string]int{}
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "not valid UTF-8") && strings.Contains(m.Log.Message, "/transactions/") {
+			warns[m.Log.Message]++
+		}
+	}
+	var total int
+	for _, n := range warns {
+		total += n
+	}
+	if total == 0 || total > 2 {
+		t.Errorf("%d WARNs about invalid UTF-8 (%v), want one per stream that read the answers", total, warns)
+	}
+}
+
+// TestHostileInputsFailClearly: FIFOs, trailing data, an invalid
+// destination_sync_mode, a stream twice in a state, GLOBAL mixed with
+// STREAM: each a config_error naming the input, never a hang.
+func TestHostileInputsFailClearly(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	st.CheckHostileInputs(t, e.bin, e.config(nil), e.catalog(true, "transactions"), "transactions")
+}
+
+// TestParquetFilesArePrivate: the folders and files --parquet-dir creates
+// hold bank data and are the user's only (0700, 0600).
+func TestParquetFilesArePrivate(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	dir := filepath.Join(t.TempDir(), "out")
+	e.read(e.catalog(true, "accounts", "transactions"), "--parquet-dir", dir)
+	if n := st.CheckPrivate(t, dir); n == 0 {
+		t.Fatal("no Parquet file written")
+	}
+}
+
+// TestPluggyStateIsRefused: a source-pluggy state handed to
+// source-gocardless (same stream name, same version, other fields) is a
+// config_error naming the field, not a silent full re-read from start_date.
+func TestPluggyStateIsRefused(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	pluggyState := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": map[string]any{
+		e.accounts()[0]: map[string]any{"created_at": "2026-01-01T00:00:00Z", "synced_at": "2026-01-02T00:00:00Z"},
+	}})
+	r := e.run(e.catalog(true, "transactions"), nil, "--state", pluggyState)
+	errs := r.ErrorTraces()
+	if r.Code != 1 || len(errs) == 0 || errs[0].FailureType != protocol.ConfigError || !strings.Contains(errs[0].Message, `unknown field "created_at"`) {
+		t.Fatalf("exit %d, errors %+v; want a config_error naming the unknown field", r.Code, errs)
+	}
+	if len(r.Records()) != 0 || len(e.fake.Stats().Requests) != 0 {
+		t.Fatal("read or called anything despite a state of another connector")
+	}
+}
+
+// TestFutureStartDate: a start_date after the API's today fails check with
+// a message naming the field, and a read fails both transactions streams
+// alike (INCOMPLETE, the same config_error), instead of check passing,
+// transactions completing and pending_transactions failing on a call.
+func TestFutureStartDate(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	future := map[string]any{"start_date": e.fake.Now().AddDate(0, 0, 3).Format(time.DateOnly)}
+	r := st.Run(t, e.bin, "check", "--config", e.config(future))
+	st.ValidateProtocol(t, r)
+	if len(r.Messages) != 1 || r.Messages[0].ConnectionStatus == nil || r.Messages[0].ConnectionStatus.Status != protocol.StatusFailed ||
+		!strings.Contains(r.Messages[0].ConnectionStatus.Message, "config.start_date") {
+		t.Fatalf("check with a future start_date: %s", r.Stdout)
+	}
+	r = e.run(e.catalog(false, "transactions", "pending_transactions"), future)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	for _, name := range []string{"transactions", "pending_transactions"} {
+		if seq := r.Statuses()[name]; len(seq) == 0 || seq[len(seq)-1] != protocol.Incomplete {
+			t.Errorf("%s ended %v, want INCOMPLETE like the other", name, seq)
+		}
+	}
+	for _, et := range r.ErrorTraces() {
+		if et.StreamDescriptor != nil && (et.FailureType != protocol.ConfigError || !strings.Contains(et.Message, "config.start_date")) {
+			t.Errorf("stream %s: %s %q, want a config_error naming config.start_date", et.StreamDescriptor.Name, et.FailureType, et.Message)
+		}
+	}
+	if n := e.fake.Stats().Count(fake.RouteTransactions); n != 0 {
+		t.Errorf("%d transactions calls with a future date_from", n)
+	}
 }

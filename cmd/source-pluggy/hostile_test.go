@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -149,5 +151,106 @@ func TestHugeBodiesStayInBudget(t *testing.T) {
 				t.Errorf("no system_error names the endpoint and the oversized page")
 			}
 		})
+	}
+}
+
+// badUTF8 is what a hostile or Latin-1-confused API puts in text: a lone
+// Latin-1 byte, two bytes never valid in UTF-8, a cut-off sequence.
+const badUTF8 = "caf\xe9 \xff\xfe \xc3("
+
+// TestInvalidUTF8IsReplacedAndKept: transaction descriptions with invalid
+// UTF-8 come out with U+FFFD in their place; every row is kept, every line
+// printed is valid UTF-8, and the stream warns once, naming the endpoint.
+func TestInvalidUTF8IsReplacedAndKept(t *testing.T) {
+	e := newAttackedEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 30, PageSize: 10}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
+			return bytes.ReplaceAll(b, []byte(`"description":"`), []byte(`"description":"`+badUTF8))
+		})
+	})
+	r := e.read(e.catalog(true, "transactions")) // ValidateProtocol: every line valid UTF-8
+	got := rows(t, r.Records()["transactions"])
+	if want := e.servedIDs(); len(got) != len(want) {
+		t.Fatalf("%d rows emitted, %d served: rows with invalid UTF-8 were dropped", len(got), len(want))
+	}
+	for _, raw := range r.Records()["transactions"] {
+		var x struct {
+			Description string `json:"description"`
+		}
+		st.Must(t, json.Unmarshal(raw, &x), "row")
+		if !strings.HasPrefix(x.Description, "caf\uFFFD \uFFFD \uFFFD(") {
+			t.Fatalf("description %q: invalid bytes not replaced with U+FFFD", x.Description)
+		}
+	}
+	var warns int
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "not valid UTF-8") {
+			warns++
+			if !strings.Contains(m.Log.Message, "GET /v2/transactions") {
+				t.Errorf("WARN does not name the endpoint: %s", m.Log.Message)
+			}
+		}
+	}
+	if warns != 1 {
+		t.Errorf("%d WARNs about invalid UTF-8 over %d pages, want one per stream", warns, len(got)/10)
+	}
+}
+
+// TestHostileInputsFailClearly: FIFOs, trailing data, an invalid
+// destination_sync_mode, a stream twice in a state, GLOBAL mixed with
+// STREAM: each a config_error naming the input, never a hang.
+func TestHostileInputsFailClearly(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	st.CheckHostileInputs(t, e.bin, e.config(nil), e.catalog(true, "transactions"), "transactions")
+}
+
+// TestRepeatedRowKeysAreRefused: a transaction whose "id" or "accountId"
+// appears twice is read differently by different JSON readers (Go and
+// Python keep the last, others the first), so a destination could key it
+// apart from the connector. The account fails with a system_error naming
+// the page, the row and the key, and its cursor does not move past it.
+func TestRepeatedRowKeysAreRefused(t *testing.T) {
+	for _, key := range []string{"id", "accountId"} {
+		t.Run(key, func(t *testing.T) {
+			e := newAttackedEnv(t, fake.Options{Items: 1, AccountsPerItem: 1, TransactionsPerAccount: 5}, false, func(h http.Handler) http.Handler {
+				return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
+					k := []byte(`"` + key + `":"`)
+					return bytes.Replace(b, k, append([]byte(`"`+key+`":"forged",`), k...), 1)
+				})
+			})
+			r := e.readWith(fastRetries, e.catalog(true, "transactions"))
+			if st := r.Statuses()["transactions"]; len(st) == 0 || st[len(st)-1] != protocol.Incomplete {
+				t.Errorf("transactions ended %v, want INCOMPLETE", st)
+			}
+			var named bool
+			for _, et := range r.ErrorTraces() {
+				named = named || et.FailureType == protocol.SystemError && strings.Contains(et.Message, "row 0") && strings.Contains(et.Message, `"`+key+`" appears twice`)
+			}
+			if !named {
+				t.Errorf("no system_error names the row and the repeated key: %+v", r.ErrorTraces())
+			}
+			for _, m := range r.Messages {
+				if m.State == nil || m.State.Stream == nil || m.State.Stream.StreamDescriptor.Name != "transactions" {
+					continue
+				}
+				var state struct {
+					Accounts map[string]json.RawMessage `json:"accounts"`
+				}
+				st.Must(t, json.Unmarshal(m.State.Stream.StreamState, &state), "transactions state")
+				if len(state.Accounts) != 0 {
+					t.Errorf("the account's cursor moved past the refused row: %s", m.State.Stream.StreamState)
+				}
+			}
+		})
+	}
+}
+
+// TestParquetFilesArePrivate: the folders and files --parquet-dir creates
+// hold bank data and are the user's only (0700, 0600).
+func TestParquetFilesArePrivate(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 20})
+	dir := filepath.Join(t.TempDir(), "out")
+	e.read(e.catalog(true, "accounts", "transactions"), "--parquet-dir", dir)
+	if n := st.CheckPrivate(t, dir); n == 0 {
+		t.Fatal("no Parquet file written")
 	}
 }

@@ -109,7 +109,7 @@ type Writer struct {
 // key); every complete line already in the log is read once to learn the
 // keys, so a redelivery after a restart is still recognised.
 func Open(dir string, key func(line []byte) string) (*Writer, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil { // bank events: the user's only
 		return nil, fmt.Errorf("creating the log directory: %w", err)
 	}
 	lock, err := lockDir(dir)
@@ -156,7 +156,7 @@ func (w *Writer) Len() int {
 }
 
 func (w *Writer) startSegment(n uint64) error {
-	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(n)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(n)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating log segment %d: %w", n, err)
 	}

@@ -11,7 +11,7 @@ import (
 // lockDir creates dir/LOCK exclusively where flock is not available; a
 // receiver killed without removing it must have the file removed by hand.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("the event log %s is in use by another receiver (remove %s if none runs): %w", dir, filepath.Join(dir, "LOCK"), err)
 	}

@@ -12,7 +12,7 @@ import (
 // lockDir takes an exclusive, non-blocking lock on dir/LOCK, so two
 // receivers never append to one log (their dedup sets would disagree).
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the log lock file: %w", err)
 	}

@@ -32,6 +32,9 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		out.Log(protocol.LevelInfo, "config include_pending is false: no pending transactions are read")
 		return nil
 	}
+	if err := s.c.futureStart(); err != nil {
+		return err
+	}
 	refs, listErr := s.c.readable(ctx)
 	readErr := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
 		a := refs[i]

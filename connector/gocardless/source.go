@@ -125,8 +125,23 @@ func (c *conn) Check(ctx context.Context) error {
 	if _, _, err := c.client.token(ctx); err != nil {
 		return c.unreachable(err)
 	}
+	if err := c.futureStart(); err != nil {
+		return err
+	}
 	_, err := c.readable(ctx)
 	return c.unreachable(err)
+}
+
+// futureStart refuses a start_date after the API's today (its Date header,
+// UTC): there is nothing to read yet, and GoCardless refuses a date_from in
+// the future, which would fail one stream's calls while another, seeing no
+// window to read, completed. Check and both transactions streams ask it, so
+// they agree.
+func (c *conn) futureStart() error {
+	if today := c.clock.Today(); c.cfg.startDate.After(today) {
+		return source.ConfigErrorf("config.start_date: %s is after today (%s, the API's date in UTC); set a date in the past, or leave it out to read the last %d days", c.cfg.StartDate, today.Format(time.DateOnly), DefaultStartDays)
+	}
+	return nil
 }
 
 func (c *conn) unreachable(err error) error {

@@ -28,7 +28,10 @@ const stateVersion = 1
 // account's entry and names the bad field.
 func parseState[T any](stream string, raw json.RawMessage, check func(a *T) error) (*streamState[T], error) {
 	st := &streamState[T]{Version: stateVersion}
-	if _, err := source.DecodeState(stream, raw, stateVersion, st); err != nil {
+	// Strict: every field of an account's place is optional, so a
+	// source-pluggy state read loosely would look like accounts with no
+	// place, and everything would be re-read from start_date.
+	if _, err := source.DecodeStateStrict(stream, raw, stateVersion, st); err != nil {
 		return nil, err
 	}
 	if st.Accounts == nil {

@@ -98,6 +98,9 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	if err != nil {
 		return source.AsConfigError(err, "invalid transactions state")
 	}
+	if err := s.c.futureStart(); err != nil {
+		return err
+	}
 	refs, listErr := s.c.readable(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
 	readErr := readEach(ctx, s.c, st, endpointTransactions, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *accountTxPos) (*accountTxPos, error) {

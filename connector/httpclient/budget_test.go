@@ -94,3 +94,24 @@ func TestBudgetIsShared(t *testing.T) {
 		t.Fatalf("%d bytes of the budget not given back", budget.used)
 	}
 }
+
+// TestInvalidUTF8IsReplaced: a body with invalid UTF-8 comes back with
+// every invalid sequence replaced by U+FFFD, still valid JSON, and the hook
+// is told once per answer.
+func TestInvalidUTF8IsReplaced(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("{\"description\":\"caf\xe9 \xff\xfe ok \xc3(\"}"))
+	}))
+	defer srv.Close()
+	c := fastClient(nil)
+	var told []string
+	c.OnInvalidUTF8 = func(_ context.Context, route string) { told = append(told, route) }
+	resp, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\"description\":\"caf\uFFFD \uFFFD ok \uFFFD(\"}"
+	if string(resp.Body) != want || len(told) != 1 || told[0] != "GET /x" {
+		t.Fatalf("body %q, told %v; want %q", resp.Body, told, want)
+	}
+}

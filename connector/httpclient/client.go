@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
@@ -57,6 +58,12 @@ type Client struct {
 	RetryAfter func(resp *Response) time.Duration
 	// OnRetry is told about every retry (for logs).
 	OnRetry func(ctx context.Context, req *Request, attempt int, wait time.Duration, cause error)
+	// OnInvalidUTF8 is told about a body that was not valid UTF-8, after
+	// every invalid sequence was replaced with U+FFFD: APIs pass bank text
+	// through, and one stray Latin-1 byte copied raw to stdout makes strict
+	// consumers (Python's json, jq, the Airbyte platform) fail on the line
+	// every run, or drop the row while the state moves past it.
+	OnInvalidUTF8 func(ctx context.Context, route string)
 	// Secrets masks credentials in error texts.
 	Secrets *secret.Redactor
 	// UserAgent is sent on every request.
@@ -251,6 +258,12 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 			return nil, &TooLargeError{Route: req.Route, Limit: c.MaxBody, Announced: big.announced}
 		}
 		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("reading response body: %w", stripURL(err))}
+	}
+	if !utf8.Valid(b) {
+		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+		if c.OnInvalidUTF8 != nil && resp.StatusCode/100 == 2 {
+			c.OnInvalidUTF8(ctx, req.Route)
+		}
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b, held: held}, nil
 }

@@ -2,6 +2,7 @@ package pluggy
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/url"
 	"strings"
@@ -24,7 +25,7 @@ const maxEmptyPages = 3
 // official SDK does. A cursor seen twice, endless empty pages, or too many
 // pages end the loop with an error instead of spinning.
 func (c *Client) eachTransaction(ctx context.Context, q url.Values, fn func(raw []byte, k txKeys) error) error {
-	seen := map[string]bool{}
+	var seen recentCursors
 	empty := 0
 	for page := 1; page <= maxPages; page++ {
 		var rows []txRow
@@ -44,7 +45,7 @@ func (c *Client) eachTransaction(ctx context.Context, q url.Values, fn func(raw 
 				if why == "" {
 					why = "no id"
 				}
-				return source.SystemErrorf("Pluggy GET /v2/transactions page %d row %d has no usable id (%s)", page, i, why)
+				return source.SystemErrorf("Pluggy GET /v2/transactions page %d row %d has no usable id (%s); the account is not read past it", page, i, why)
 			}
 			if err := fn(r.Raw, r.txKeys); err != nil {
 				return err
@@ -57,10 +58,9 @@ func (c *Client) eachTransaction(ctx context.Context, q url.Values, fn func(raw 
 		if err != nil {
 			return source.SystemErrorf("Pluggy GET /v2/transactions page %d: %v", page, err)
 		}
-		if seen[after] {
+		if !seen.add(after) {
 			return source.SystemErrorf("Pluggy GET /v2/transactions returned the same cursor twice (page %d); stopping instead of looping", page)
 		}
-		seen[after] = true
 		if len(rows) == 0 {
 			if empty++; empty >= maxEmptyPages {
 				return source.SystemErrorf("Pluggy GET /v2/transactions returned %d empty pages in a row that still had a next cursor; stopping", empty)
@@ -71,6 +71,42 @@ func (c *Client) eachTransaction(ctx context.Context, q url.Values, fn func(raw 
 		q.Set("after", after)
 	}
 	return source.SystemErrorf("Pluggy GET /v2/transactions kept paging past %d pages; stopping", maxPages)
+}
+
+// recentCursorsKept bounds the cursors remembered to catch a loop: one that
+// comes back after more pages than this is still stopped by maxPages.
+const recentCursorsKept = 4096
+
+// recentCursors remembers the last recentCursorsKept cursors of a walk by a
+// 128-bit hash, so memory stays under 100 KB whatever the server sends:
+// keeping every cursor verbatim, a server answering a new 50 KB cursor on
+// every page grew the process by that much a page up to maxPages.
+type recentCursors struct {
+	set  map[[16]byte]struct{}
+	ring [][16]byte
+	next int // the ring slot to overwrite once full
+}
+
+// add records cursor and reports whether it is new among the recent ones.
+func (r *recentCursors) add(cursor string) bool {
+	sum := sha256.Sum256([]byte(cursor))
+	var h [16]byte
+	copy(h[:], sum[:])
+	if _, dup := r.set[h]; dup {
+		return false
+	}
+	if r.set == nil {
+		r.set = map[[16]byte]struct{}{}
+	}
+	if len(r.ring) < recentCursorsKept {
+		r.ring = append(r.ring, h)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = h
+		r.next = (r.next + 1) % recentCursorsKept
+	}
+	r.set[h] = struct{}{}
+	return true
 }
 
 // afterParam extracts the decoded `after` cursor from a next link. It reads

@@ -31,7 +31,8 @@ type txRow struct {
 	Raw []byte
 	txKeys
 	// Problem says why the row's keys cannot be trusted: it is not an
-	// object, or id, createdAt or date is not a string. Empty when fine.
+	// object, id, createdAt or date is not a string, or one of them or
+	// accountId appears twice. Empty when fine.
 	Problem string
 }
 
@@ -300,6 +301,8 @@ func (s *pageScanner) key(start, end int, escaped bool) string {
 			return "createdAt"
 		case "date":
 			return "date"
+		case "accountId":
+			return "accountId"
 		}
 		return ""
 	}
@@ -496,6 +499,10 @@ func (s *pageScanner) row(r *txRow) error {
 		escaped, set bool
 	}
 	var id, created, date span
+	// The keys a row is joined and keyed on, seen so far: one of them twice
+	// is read differently by different JSON readers (Go and Python keep the
+	// last, others the first), so the row cannot be trusted.
+	var seen struct{ id, createdAt, date, accountID bool }
 	for {
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return s.syntax("looking for the beginning of an object key")
@@ -508,13 +515,23 @@ func (s *pageScanner) row(r *txRow) error {
 			return err
 		}
 		var target *span
-		switch s.key(ks, ke, kesc) {
+		var dup *bool
+		k := s.key(ks, ke, kesc)
+		switch k {
 		case "id":
-			target = &id
+			target, dup = &id, &seen.id
 		case "createdAt":
-			target = &created
+			target, dup = &created, &seen.createdAt
 		case "date":
-			target = &date
+			target, dup = &date, &seen.date
+		case "accountId":
+			dup = &seen.accountID
+		}
+		if dup != nil {
+			if *dup {
+				r.Problem = fmt.Sprintf("the key %q appears twice, and JSON readers disagree on which one counts", k)
+			}
+			*dup = true
 		}
 		switch {
 		case target == nil:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,8 @@ func TestDecodeTransactionsPage(t *testing.T) {
 		{name: "escapes and UTF-8 decode as encoding/json does", page: `{"results":[{"id":"\u0061\"b","createdAt":"ação","date":"\ud83d\ude00"}]}`,
 			rows: []row{{"a\"b", "ação", "😀", ""}}, next: "<nil>"},
 		{name: "escaped key still matches", page: `{"results":[{"\u0069d":"a"}],"n\u0065xt":"?after=1"}`, rows: []row{{"a", "", "", ""}}, next: "?after=1"},
-		{name: "last duplicate wins", page: `{"results":[{"id":"a","id":"b","date":"x","date":null}],"next":"?a","next":null}`, rows: []row{{"b", "", "", ""}}, next: "<nil>"},
+		{name: "a repeated key is a row problem", page: `{"results":[{"id":"a","id":"b","date":"x","date":null}],"next":"?a","next":null}`, rows: []row{{"b", "", "", "appears twice"}}, next: "<nil>"},
+		{name: "a repeated accountId is a row problem", page: `{"results":[{"id":"a","accountId":"x","accountId":"y"},{"id":"b","x":1,"x":2}]}`, rows: []row{{"a", "", "", `"accountId" appears twice`}, {"b", "", "", ""}}, next: "<nil>"},
 		{name: "keys match exactly", page: `{"results":[{"ID":"a","CreatedAt":"x"}]}`, rows: []row{{"", "", "", ""}}, next: "<nil>"},
 		{name: "wrong-typed keys are a row problem", page: `{"results":[{"id":7},{"id":"a","createdAt":{"t":1}},3,null,"s"]}`,
 			rows: []row{{"", "", "", `"id" is not a string`}, {"a", "", "", `"createdAt" is not a string`}, {problem: "not an object"}, {problem: "not an object"}, {problem: "not an object"}}, next: "<nil>"},
@@ -134,6 +136,9 @@ func referencePage(b []byte) (rows []txRow, next *string, ok bool) {
 			rows = append(rows, r)
 			continue
 		}
+		if repeatsKey(raw, "id", "createdAt", "date", "accountId") {
+			r.Problem = "a key appears twice"
+		}
 		for key, dst := range map[string]*string{"id": &r.ID, "createdAt": &r.CreatedAt, "date": &r.Date} {
 			v, has := m[key]
 			if !has || string(v) == "null" {
@@ -146,6 +151,29 @@ func referencePage(b []byte) (rows []txRow, next *string, ok bool) {
 		rows = append(rows, r)
 	}
 	return rows, next, true
+}
+
+// repeatsKey reports whether the object raw has one of keys twice at its
+// top level.
+func repeatsKey(raw []byte, keys ...string) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.Token() // '{'
+	seen := map[string]bool{}
+	for dec.More() {
+		t, _ := dec.Token()
+		k, _ := t.(string)
+		if slices.Contains(keys, k) {
+			if seen[k] {
+				return true
+			}
+			seen[k] = true
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
 }
 
 func FuzzDecodeTransactionsPage(f *testing.F) {

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
@@ -174,9 +173,9 @@ func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath stri
 }
 
 func readCatalog(flag, path string) (*Catalog, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := source.ReadInputFile(flag, path)
 	if err != nil {
-		return nil, source.ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
+		return nil, err
 	}
 	var c Catalog
 	dec := json.NewDecoder(bytes.NewReader(raw))

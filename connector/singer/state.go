@@ -3,7 +3,6 @@ package singer
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"sort"
 	"strings"
 
@@ -22,9 +21,9 @@ func ReadState(path string, streams []source.Stream) (map[string]json.RawMessage
 	if path == "" {
 		return map[string]json.RawMessage{}, nil
 	}
-	raw, err := os.ReadFile(path)
+	raw, err := source.ReadInputFile("state", path)
 	if err != nil {
-		return nil, source.ConfigErrorf("cannot read --state %s: %v", path, err)
+		return nil, err
 	}
 	raw = bytes.TrimSpace(raw)
 	var probe map[string]json.RawMessage

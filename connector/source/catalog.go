@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -30,6 +31,9 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&cat); err != nil {
 		return nil, ConfigErrorf("catalog %s is not a configured catalog (a JSON object with a \"streams\" array): %s", path, describeJSONError(err))
+	}
+	if trailing(dec, raw) {
+		return nil, ConfigErrorf("catalog %s has data after its JSON object; a catalog file holds one object", path)
 	}
 	if len(cat.Streams) == 0 {
 		return nil, ConfigErrorf("catalog %s: \"streams\" is empty; configure at least one of: %s", path, streamNames(streams))
@@ -66,10 +70,18 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 		if !ok {
 			return nil, ConfigErrorf("%s.sync_mode: %q is not a sync mode stream %q supports; use one of: %s", field, cs.SyncMode, name, joinModes(supported))
 		}
+		if d := cs.DestinationSyncMode; d != "" && !slices.Contains(destinationSyncModes, d) {
+			return nil, ConfigErrorf("%s.destination_sync_mode: %q is not a destination sync mode; use one of: %s", field, d, strings.Join(destinationSyncModes, ", "))
+		}
 		out = append(out, Selection{Stream: st, Mode: cs.SyncMode})
 	}
 	return out, nil
 }
+
+// destinationSyncModes are the protocol's DestinationSyncMode values. The
+// source does not act on them, but a catalog naming another one was made
+// for something else (or by hand, wrongly), and the user should hear of it.
+var destinationSyncModes = []string{"append", "overwrite", "append_dedup", "update", "soft_delete"}
 
 func streamNames(streams []Stream) string {
 	n := make([]string, len(streams))

@@ -22,8 +22,17 @@ import (
 const maxInputFile = 64 << 20
 
 // readInput reads a JSON input file named by flag, with the checks every input
-// shares: present, bounded, UTF-8.
+// shares: a regular file, bounded, UTF-8. A FIFO, a device or a directory is
+// refused before it is opened: opening a FIFO nobody writes to would hang the
+// run forever.
 func readInput(flag, path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, ConfigErrorf("--%s %s is not a regular file (it is a %s); pass a JSON file", flag, path, fileKind(fi.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
@@ -42,6 +51,31 @@ func readInput(flag, path string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ReadInputFile is readInput for the Singer mode's --config, --catalog and
+// --state: the same checks, the same messages.
+func ReadInputFile(flag, path string) ([]byte, error) { return readInput(flag, path) }
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe (FIFO), which would block until something writes to it"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// trailing reports whether raw holds more than white space after the value
+// dec has just decoded. json.Decoder.More does not do: it answers false
+// before a stray "}" or "]", so {"a":1}}{ passed as one object.
+func trailing(dec *json.Decoder, raw []byte) bool {
+	return len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0
+}
+
 // loadConfig reads, normalises and validates a config against the source's
 // spec. Keys starting with "_" are dropped first, as Airbyte's acceptance
 // tests do; keys the spec does not know are reported in warnings (they are
@@ -58,8 +92,8 @@ func loadConfig(src Source, path string, secrets *secret.Redactor) (cfg json.Raw
 	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return nil, nil, ConfigErrorf("config %s must be a JSON object: %v", path, describeJSONError(err))
 	}
-	if dec.More() {
-		return nil, nil, ConfigErrorf("config %s has data after its JSON object", path)
+	if trailing(dec, raw) {
+		return nil, nil, ConfigErrorf("config %s has data after its JSON object; a config file holds one object", path)
 	}
 	for k := range obj {
 		if strings.HasPrefix(k, "_") {

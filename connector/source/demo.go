@@ -74,7 +74,7 @@ func (d *Demo) makeDir() error {
 		d.Dir = dir
 		return err
 	}
-	return os.MkdirAll(d.Dir, 0o755)
+	return os.MkdirAll(d.Dir, 0o700)
 }
 
 // Path is the path of a file of the demo.
@@ -136,7 +136,7 @@ func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json
 	args = append(args, d.ReadFlags...)
 	var buf bytes.Buffer
 	code := d.Runner.Run(ctx, args, &buf, d.Stderr)
-	if err := os.WriteFile(d.Path(fmt.Sprintf("run%d.jsonl", n)), buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(d.Path(fmt.Sprintf("run%d.jsonl", n)), buf.Bytes(), 0o600); err != nil {
 		return nil, err
 	}
 	s, err := Summarize(bytes.NewReader(buf.Bytes()), fn)
@@ -153,7 +153,7 @@ func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(d.Path("state.json"), st, 0o644); err != nil {
+	if err := os.WriteFile(d.Path("state.json"), st, 0o600); err != nil {
 		return nil, err
 	}
 	if code != ExitOK {
@@ -183,7 +183,7 @@ func writeIndented(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 // DecimalSum adds decimal strings exactly, to show that amounts never went

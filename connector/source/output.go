@@ -40,6 +40,7 @@ type streamOutput struct {
 
 	mu      sync.Mutex
 	running bool
+	warned  map[string]bool // WarnOnce keys already warned about
 	// lastState is the SHA-256 of the last state handed down, for the
 	// repeat check: a hash rather than the bytes, as a state with
 	// per-account windows can weigh megabytes.
@@ -218,6 +219,34 @@ func NotifyRateLimited(ctx context.Context, resetAt time.Time) {
 		Type:        "RATE_LIMITED",
 		RateLimited: &protocol.RateLimited{QuotaReset: resetAt.UnixMilli()},
 	})
+}
+
+// WarnOnce writes a WARN attributed to the stream being read with ctx the
+// first time key comes up in that stream this run: for a condition met on
+// every page (an API sending invalid UTF-8, say), one line tells the user
+// as much as thousands. Outside a stream it warns every time.
+func WarnOnce(ctx context.Context, key, msg string) {
+	if o, ok := ctx.Value(outputKey{}).(*streamOutput); ok {
+		o.mu.Lock()
+		first := !o.warned[key]
+		if o.warned == nil {
+			o.warned = map[string]bool{}
+		}
+		o.warned[key] = true
+		o.mu.Unlock()
+		if !first {
+			return
+		}
+	}
+	LogFrom(ctx, protocol.LevelWarn, msg)
+}
+
+// NoteInvalidUTF8 is the HTTP client's hook for a body that was not valid
+// UTF-8 (see httpclient.Client.OnInvalidUTF8): the rows are kept with the
+// bad bytes replaced, and the stream warns once. Airbyte's per-record
+// meta.changes cannot say it (its change is NULLED or TRUNCATED only).
+func NoteInvalidUTF8(ctx context.Context, route string) {
+	WarnOnce(ctx, "invalid-utf8", fmt.Sprintf("%s answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD) in what is emitted and the rows were kept, so strict JSON readers can read them (this is said once per stream)", route))
 }
 
 // LogFrom writes a LOG message attributed to the stream being read with ctx,

@@ -35,6 +35,7 @@ func HTTPClient(env Env, name string, maxRetries int) *httpclient.Client {
 	hc.MaxRetries = maxRetries
 	hc.OnRateLimited = NotifyRateLimited
 	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { LogFrom(ctx, protocol.LevelInfo, msg) })
+	hc.OnInvalidUTF8 = NoteInvalidUTF8
 	return hc
 }
 

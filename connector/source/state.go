@@ -41,6 +41,7 @@ func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawM
 	for _, s := range streams {
 		known[s.Name()] = true
 	}
+	seen := map[string]string{} // stream name → the field that gave its state
 	add := func(field, name string, st json.RawMessage) error {
 		if name == "" {
 			return ConfigErrorf("state %s: %s has no stream name", path, field)
@@ -48,6 +49,10 @@ func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawM
 		if !known[name] {
 			return ConfigErrorf("state %s: %s names stream %q, which this source does not have (streams: %s); pass the state file this connector wrote", path, field, name, streamNames(streams))
 		}
+		if first, dup := seen[name]; dup {
+			return ConfigErrorf("state %s: %s gives stream %q a second state (the first is %s); which one holds is anyone's guess, so keep one", path, field, name, first)
+		}
+		seen[name] = field
 		st = bytes.TrimSpace(st)
 		if len(st) == 0 || bytes.Equal(st, []byte("null")) || isNoCursorSentinel(st) {
 			return nil // null means "reset this stream"
@@ -87,10 +92,15 @@ func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawM
 		if err := json.Unmarshal(raw, &msgs); err != nil {
 			return nil, ConfigErrorf("state %s is not a JSON array of state messages: %s", path, describeJSONError(err))
 		}
+		kinds := map[protocol.StateType]int{}
 		for i, rm := range msgs {
 			m, err := decodeStateMessage(rm)
 			if err != nil {
 				return nil, ConfigErrorf("state %s: [%d] is not a state message: %s", path, i, err)
+			}
+			kinds[m.Type]++
+			if g := kinds[protocol.StateGlobal]; g > 0 && (g > 1 || len(kinds) > 1) {
+				return nil, ConfigErrorf("state %s: [%d] mixes a GLOBAL state with other state messages; a state file holds one GLOBAL message or STREAM messages, never both", path, i)
 			}
 			if err := addMessage(fmt.Sprintf("[%d]", i), m); err != nil {
 				return nil, err

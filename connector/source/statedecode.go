@@ -1,8 +1,10 @@
 package source
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // DecodeState decodes a stream state this connector wrote into v, which must
@@ -11,11 +13,33 @@ import (
 // misread. An empty raw (no state yet) leaves v as it is and returns false.
 // Errors name the stream, for StateChecker.
 func DecodeState(stream string, raw json.RawMessage, version int, v any) (bool, error) {
+	return decodeState(stream, raw, version, v, false)
+}
+
+// DecodeStateStrict is DecodeState refusing a member v does not know, at
+// any depth: a state whose own fields are all optional (a per-account place
+// that may be empty) would otherwise take another connector's state for an
+// empty one, and silently re-read everything.
+func DecodeStateStrict(stream string, raw json.RawMessage, version int, v any) (bool, error) {
+	return decodeState(stream, raw, version, v, true)
+}
+
+func decodeState(stream string, raw json.RawMessage, version int, v any, strict bool) (bool, error) {
 	if len(raw) == 0 {
 		return false, nil
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		if strict && strings.HasPrefix(err.Error(), "json: unknown field") {
+			return false, fmt.Errorf("%s state: %s: this is not a state this connector wrote (another connector's?); pass the state it wrote, or none to read from the start", stream, strings.TrimPrefix(err.Error(), "json: "))
+		}
 		return false, fmt.Errorf("%s state: %w", stream, err)
+	}
+	if trailing(dec, raw) {
+		return false, fmt.Errorf("%s state: data after its JSON object", stream)
 	}
 	var probe struct {
 		Version int `json:"version"`

@@ -33,7 +33,7 @@ type dirLock struct{ f *os.File }
 // is touched before the lock is held.
 func lockDir(dir string, start time.Time) (*dirLock, error) {
 	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, source.ConfigErrorf("cannot create the lock file %s in --parquet-dir: %v", path, err)
 	}

@@ -121,7 +121,7 @@ func Open(streams []source.Stream, opts Options) (*Sinks, error) {
 		opts.Start = time.Now()
 	}
 	s := &Sinks{opts: opts, codec: codec, stamp: opts.Start.UTC().Format("20060102T150405Z"), roots: map[string]*node{}}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil { // bank data: the user's only
 		return nil, source.ConfigErrorf("cannot create the Parquet directory %s: %v", opts.Dir, err)
 	}
 	if s.lock, err = lockDir(opts.Dir, opts.Start); err != nil {
@@ -148,7 +148,9 @@ func (s *Sinks) openStreams(streams []source.Stream) error {
 		}
 		s.roots[name] = root
 		dir := filepath.Join(opts.Dir, name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		// Bank data: folders 0700 and files 0600, readable by the user
+		// running the connector only (existing folders keep their mode).
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return source.ConfigErrorf("cannot create the Parquet directory %s: %v", dir, err)
 		}
 		if err := removeStale(dir, opts.Start); err != nil {
@@ -412,7 +414,7 @@ func (w *Writer) openFile() error {
 		if _, err := os.Lstat(final); err == nil {
 			continue
 		}
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) // bank data: the user's only
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}

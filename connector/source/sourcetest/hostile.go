@@ -3,6 +3,7 @@ package sourcetest
 import (
 	"encoding/pem"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -126,4 +127,54 @@ func Bomb(next http.Handler, match func(*http.Request) bool, size int64, announc
 			}
 		}
 	})
+}
+
+// Rewrite passes the requests match picks to next and answers with what
+// edit makes of its body (status and headers kept, Content-Length
+// recomputed). Others go to next untouched.
+func Rewrite(next http.Handler, match func(*http.Request) bool, edit func([]byte) []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !match(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := edit(rec.Body.Bytes())
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	})
+}
+
+// CheckPrivate asserts that root and everything under it is readable by
+// its owner only: folders 0700, files 0600 (bank data must not be readable
+// by every local user). umask can only take permissions away, so a
+// connector that asks for these gets them.
+func CheckPrivate(t *testing.T, root string) (files int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		} else {
+			files++
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s has mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
+		return nil
+	})
+	Must(t, err, "walking ", root)
+	return files
 }

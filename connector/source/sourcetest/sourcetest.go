@@ -19,6 +19,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -255,13 +256,17 @@ func ProtocolSchema(t testing.TB) *jsonschema.Schema {
 }
 
 // ValidateProtocol checks every stdout line against the official Airbyte
-// protocol schema, plus what the schema cannot say: the payload matching
-// type is present.
+// protocol schema, plus what the schema cannot say: the line is valid UTF-8
+// (JSON's encoding; Go's decoder would let it pass) and the payload
+// matching type is present.
 func ValidateProtocol(t testing.TB, r *Result) {
 	t.Helper()
 	sch := ProtocolSchema(t)
 	for i, line := range r.Lines {
 		m := r.Messages[i]
+		if !utf8.Valid(line) {
+			t.Errorf("line %d is not valid UTF-8 (strict JSON readers reject it): %q", i+1, truncate(line))
+		}
 		if !payloadMatches(m) {
 			t.Errorf("line %d: type %s without its payload: %s", i+1, m.Type, truncate(line))
 		}
