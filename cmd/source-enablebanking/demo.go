@@ -88,7 +88,7 @@ func demo(ctx context.Context, d *source.Demo, sessions, txns int) error {
 			b, _ := json.Marshal(row)
 			got[string(b)] = true
 		})
-		if err != nil {
+		if err := d.TolerateSkippedSnapshot(s, err); err != nil {
 			return err
 		}
 		st := f.Stats()

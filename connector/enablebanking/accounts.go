@@ -9,6 +9,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -70,12 +71,15 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	refs, listErr := s.c.accounts(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := eachAccount(ctx, s.c, st, endpointDetails, refs, out, func(ctx context.Context, a accountRef, cached *detailsCache) (*detailsCache, error) {
+	readErr := eachAccount(ctx, s.c, st, endpointDetails, req.Mode, refs, out, func(ctx context.Context, a accountRef, cached *detailsCache) (*detailsCache, error) {
 		next := detailsCache{}
 		if cached != nil {
 			next = *cached
 		}
 		details, fresh, detailsErr := s.details(ctx, a, cached)
+		if errors.As(detailsErr, new(*quotaSkip)) && req.Mode == protocol.Incremental {
+			detailsErr = nil // the cached details, if any, stand in
+		}
 		if a.blocked != nil {
 			detailsErr = nil // reported once per session, below
 		}
@@ -102,8 +106,8 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 
 // details returns an account's details: the cached ones while under a day
 // old, else fetched ones (fresh), else the cached ones however old, else
-// nil. err is why fetching failed, when it is worth failing the stream
-// for; a spent limit is not.
+// nil. err is why fetching failed: a spent limit (a *quotaSkip) only
+// fails a full-refresh read, whose details would be missing.
 func (s *accountsStream) details(ctx context.Context, a accountRef, cached *detailsCache) (details json.RawMessage, fresh bool, err error) {
 	if cached != nil && cached.FetchedAt != "" && len(cached.Details) > 0 {
 		if t, _ := time.Parse(time.RFC3339, cached.FetchedAt); s.c.clock.Now().Sub(t) < detailsTTL {
@@ -114,9 +118,6 @@ func (s *accountsStream) details(ctx context.Context, a accountRef, cached *deta
 		details, err = s.c.accountDetails(ctx, a)
 		if err == nil {
 			return details, true, nil
-		}
-		if errors.As(err, new(*quotaSkip)) {
-			err = nil
 		}
 	}
 	if cached != nil && len(cached.Details) > 0 {

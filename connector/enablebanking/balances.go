@@ -51,7 +51,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := eachAccount(ctx, s.c, st, endpointBalances, refs, out, func(ctx context.Context, a accountRef, _ *balancesPos) (*balancesPos, error) {
+	readErr := eachAccount(ctx, s.c, st, endpointBalances, req.Mode, refs, out, func(ctx context.Context, a accountRef, _ *balancesPos) (*balancesPos, error) {
 		rows, err := s.c.accountBalances(ctx, a)
 		if err != nil {
 			return nil, err

@@ -12,8 +12,9 @@ import (
 )
 
 // quotaSkip is a bank-backed call not made, or refused by the bank, because
-// the account's daily limit for the endpoint is spent. It is not a failure:
-// the stream warns, completes and keeps the account's state.
+// the account's daily limit for the endpoint is spent. It is not a failure
+// of an incremental stream, which warns, completes and keeps the account's
+// state; a full-refresh one ends INCOMPLETE (source.SkippedPart).
 type quotaSkip struct {
 	account  accountRef
 	endpoint string
@@ -34,7 +35,7 @@ func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 	}
 	in := s.until.Sub(c.clock.Now()).Round(time.Minute)
 	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
-		"account %s (uid %s, session %s): the bank's daily limit for unattended %s calls is spent: %s. Not calling it until %s (in %s); the stream completes and keeps this account's state, and a run after that time reads it",
+		"account %s (uid %s, session %s): the bank's daily limit for unattended %s calls is spent: %s. Not calling it until %s (in %s); an incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE, and a run after that time reads it",
 		s.account.Key, s.account.UID, s.account.SessionID, s.endpoint, why, s.until.Format(time.RFC3339), in))
 }
 

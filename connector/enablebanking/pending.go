@@ -41,7 +41,7 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		a := refs[i]
 		ans, err := s.c.accountTransactions(ctx, a, from)
 		if errors.As(err, new(*quotaSkip)) {
-			return nil // warned
+			return source.SkippedPart(err, protocol.FullRefresh) // warned where the call was skipped
 		}
 		if err != nil {
 			return err

@@ -95,17 +95,38 @@ func newLedger(limit int, attended bool, now func() time.Time) *ledger {
 }
 
 // seed loads what a stream's state says about endpoint.
-func (l *ledger) seed(endpoint string, st map[string]*usage) {
+//
+// No window is longer than a day, so a state claiming a refusal that holds
+// further than that, or calls made in the future, cannot be right (a
+// hand-edited state, a clock gone wrong): those entries are dropped rather
+// than leave the account unread for years. dropped lists the accounts.
+func (l *ledger) seed(endpoint string, st map[string]*usage) (dropped []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
 	for acct, u := range st {
 		k := usageKey{acct, endpoint}
-		if !l.observed[k] && u != nil {
-			c := *u
-			c.Calls = append([]string(nil), u.Calls...)
-			l.m[k] = &c
+		if l.observed[k] || u == nil {
+			continue
 		}
+		c := usage{BlockedUntil: u.BlockedUntil}
+		bad := parseTime(c.BlockedUntil).After(now.Add(limitWindow + time.Minute))
+		if bad {
+			c.BlockedUntil = ""
+		}
+		for _, call := range u.Calls {
+			if parseTime(call).After(now.Add(time.Minute)) {
+				bad = true
+				continue
+			}
+			c.Calls = append(c.Calls, call)
+		}
+		if bad {
+			dropped = append(dropped, acct)
+		}
+		l.m[k] = &c
 	}
+	return dropped
 }
 
 func (l *ledger) get(k usageKey) *usage {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -26,7 +28,10 @@ const stateVersion = 1
 // validates one account's entry and names the bad field.
 func decodeAccountsState[T any](stream string, raw json.RawMessage, check func(a *T) error) (*accountsState[T], error) {
 	st := &accountsState[T]{Version: stateVersion}
-	if _, err := source.DecodeState(stream, raw, stateVersion, st); err != nil {
+	// Strict: every field of an account's place is optional, so another
+	// connector's state read loosely would look like accounts with no
+	// place, and everything would be re-read.
+	if _, err := source.DecodeStateStrict(stream, raw, stateVersion, st); err != nil {
 		return nil, err
 	}
 	if st.Accounts == nil {
@@ -49,11 +54,15 @@ func decodeAccountsState[T any](stream string, raw json.RawMessage, check func(a
 // eachAccount reads refs into st through the runtime's partitions, one
 // per account key: read gets an account and its entry (nil when there is
 // none) and returns the next entry, checkpointed together with what the
-// ledger knows of endpoint. A skipped call (spent limit) is no error: the
-// account keeps its entry and the stream completes.
-func eachAccount[T any](ctx context.Context, c *conn, st *accountsState[T], endpoint string, refs []accountRef, out source.Output,
+// ledger knows of endpoint. In incremental mode a skipped call (spent
+// limit) is no error: the account keeps its entry and the stream
+// completes; in full_refresh it fails the stream (see source.SkippedPart).
+func eachAccount[T any](ctx context.Context, c *conn, st *accountsState[T], endpoint string, mode protocol.SyncMode, refs []accountRef, out source.Output,
 	read func(ctx context.Context, a accountRef, prev *T) (*T, error)) error {
-	c.quotas.seed(endpoint, st.Quota)
+	for _, acct := range c.quotas.seed(endpoint, st.Quota) {
+		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("account %s: the state's %s limit books hold a time more than a day ahead (a refusal until %s, or a call in the future), which no daily window allows; that part is dropped and the account is called",
+			acct, endpoint, st.Quota[acct].BlockedUntil))
+	}
 	keys := make([]string, len(refs))
 	for i, a := range refs {
 		keys[i] = a.Key
@@ -65,7 +74,10 @@ func eachAccount[T any](ctx context.Context, c *conn, st *accountsState[T], endp
 	return parts.Read(ctx, out, func(ctx context.Context, i int, prev *T) (*T, error) {
 		next, err := read(ctx, refs[i], prev)
 		if errors.As(err, new(*quotaSkip)) {
-			return nil, nil // warned where the call was skipped
+			// Warned where the call was skipped.
+			if err = source.SkippedPart(err, mode); err == nil {
+				return nil, nil
+			}
 		}
 		return next, err
 	})

@@ -82,7 +82,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := eachAccount(ctx, s.c, st, endpointTransactions, refs, out, func(ctx context.Context, a accountRef, prev *txPos) (*txPos, error) {
+	readErr := eachAccount(ctx, s.c, st, endpointTransactions, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *txPos) (*txPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}

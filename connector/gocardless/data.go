@@ -179,20 +179,6 @@ func skipped(err error) bool {
 	return errors.As(err, new(*quotaSkip)) || errors.As(err, new(*processingSkip))
 }
 
-// partialSnapshot is what a skipped account (err, a *quotaSkip or a
-// *processingSkip) means to a stream read in mode. In incremental mode it is
-// nothing: the account keeps its state, the stream completes, and a later
-// run reads it. A full-refresh stream, though, is a snapshot: completing
-// without the account would tell an overwrite destination that the
-// account has no rows, and it would empty them. So there the stream fails
-// as transient (INCOMPLETE), naming the account and when to run again.
-func partialSnapshot(err error, mode protocol.SyncMode) error {
-	if mode == protocol.Incremental {
-		return nil
-	}
-	return &source.Error{Type: protocol.TransientError, Err: err, Msg: "a full-refresh snapshot cannot be complete without a skipped account (an overwrite destination would take it for one with no rows), so the stream ends INCOMPLETE; run again after the time given"}
-}
-
 // accessExpired tells an answer that means the end user must link the bank
 // again: 401 AccessExpiredError or AccountInactiveError, or the 400/401 an
 // expired end-user agreement gets ("EUA was valid for 90 days and it expired

@@ -40,7 +40,7 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		a := refs[i]
 		resp, err := s.c.accountTransactions(ctx, a, txWindow{from: s.c.oldestDay(ctx, a), pending: true})
 		if skipped(err) {
-			return partialSnapshot(err, protocol.FullRefresh) // warned where the call was skipped
+			return source.SkippedPart(err, protocol.FullRefresh) // warned where the call was skipped
 		}
 		if err != nil {
 			return err

@@ -64,7 +64,7 @@ func parseState[T any](stream string, raw json.RawMessage, check func(a *T) erro
 // of endpoint's quota, even when fn also returns an error (an account
 // emitted with kept details, say). In incremental mode a quota skip is no
 // error: the account keeps its entry and the stream completes; in
-// full_refresh it fails the stream (see partialSnapshot). The state is checkpointed once
+// full_refresh it fails the stream (see source.SkippedPart). The state is checkpointed once
 // more at the end, so it is right for a partial run too. The error joins
 // the failed accounts'.
 func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint string, mode protocol.SyncMode, refs []accountRef, out source.Output,
@@ -85,7 +85,7 @@ func readEach[T any](ctx context.Context, c *conn, st *streamState[T], endpoint 
 		next, err := fn(ctx, refs[i], prev)
 		if skipped(err) {
 			// Warned where the call was skipped.
-			if err = partialSnapshot(err, mode); err == nil {
+			if err = source.SkippedPart(err, mode); err == nil {
 				return nil, nil
 			}
 		}

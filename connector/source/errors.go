@@ -112,3 +112,18 @@ func worst(a, b protocol.FailureType) protocol.FailureType {
 	}
 	return a
 }
+
+// SkippedPart is what a part of a stream left for a later run (an account
+// whose daily quota is spent; err says which and until when) means to a
+// stream read in mode. In incremental mode it is nothing: the part keeps
+// its state, the stream completes, and a later run reads it. A
+// full-refresh stream, though, is a snapshot: completing without the part
+// would tell an overwrite destination that it has no rows, and the
+// destination would empty them. So there the stream fails as transient
+// (INCOMPLETE), with err naming the part and when to run again.
+func SkippedPart(err error, mode protocol.SyncMode) error {
+	if mode == protocol.Incremental {
+		return nil
+	}
+	return &Error{Type: protocol.TransientError, Err: err, Msg: "a full-refresh snapshot cannot be complete without a skipped account (an overwrite destination would take it for one with no rows), so the stream ends INCOMPLETE; run again after the time given"}
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// These tests play the attacker who controls a DNS entry, a proxy or the
+// API's front end (issue #18): the fake answers as Enable Banking would,
+// except for what the wrapper changes.
+
+// newAttackedEnv is newEnv with wrap in front of the fake, served over
+// https with a test certificate the binary trusts when tls is set.
+func newAttackedEnv(t *testing.T, o fake.Options, tls bool, wrap func(h http.Handler) http.Handler) *env {
+	t.Helper()
+	f := fake.New(o)
+	var srv *httptest.Server
+	if tls {
+		srv = httptest.NewTLSServer(wrap(f.Handler()))
+		st.TrustTLS(t, srv)
+	} else {
+		srv = httptest.NewServer(wrap(f.Handler()))
+	}
+	t.Cleanup(srv.Close)
+	return &env{t: t, bin: st.Build(t, "source-enablebanking"), fake: f, srv: srv, cfg: map[string]any{
+		"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),
+		"base_url": srv.URL, "start_date": "2000-01-01", "lookback_days": 7, "include_pending": true,
+	}}
+}
+
+func isTransactions(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/accounts/") && strings.HasSuffix(r.URL.Path, "/transactions")
+}
+
+// TestRedirectsLeakNothing: a redirect of the session lookup or of a
+// transactions call, to another port or from https down to plain http,
+// reaches nobody (never the signed token), fails the stream with a
+// system_error naming the endpoint and the target, and moves no state.
+func TestRedirectsLeakNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		match  func(*http.Request) bool
+		status int
+		tls    bool
+	}{
+		{"307 on the session lookup", func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/sessions/") }, 307, false},
+		{"302 on transactions to another port", isTransactions, 302, false},
+		{"https base redirected to plain http", isTransactions, 308, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			catcher := st.NewCatcher(t, "127.0.0.1:0")
+			e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 5}, tc.tls, func(h http.Handler) http.Handler {
+				return st.Redirect(h, tc.match, tc.status, catcher.URL, true)
+			})
+			r := e.run(e.catalog(true, "transactions"), nil)
+			if seen := catcher.Seen(); len(seen) != 0 {
+				t.Fatalf("the redirect target received %d requests, first %s %s with headers %v", len(seen), seen[0].Method, seen[0].Path, seen[0].Header)
+			}
+			if r.Code == 0 {
+				t.Fatal("the read succeeded on another host's page")
+			}
+			if seq := r.Statuses()["transactions"]; len(seq) == 0 || seq[len(seq)-1] != protocol.Incomplete {
+				t.Errorf("transactions ended %v, want INCOMPLETE", seq)
+			}
+			var named bool
+			for _, et := range r.ErrorTraces() {
+				named = named || et.FailureType == protocol.SystemError && strings.Contains(et.Message, "redirect to "+catcher.URL)
+			}
+			if !named {
+				t.Errorf("no system_error names the target %s: %+v", catcher.URL, r.ErrorTraces())
+			}
+			for _, m := range r.Messages {
+				if m.State == nil || m.State.Stream == nil || m.State.Stream.StreamDescriptor.Name != "transactions" {
+					continue
+				}
+				var state struct {
+					Accounts map[string]json.RawMessage `json:"accounts"`
+				}
+				st.Must(t, json.Unmarshal(m.State.Stream.StreamState, &state), "transactions state")
+				if len(state.Accounts) != 0 {
+					t.Errorf("the transactions state moved on another host's page: %s", m.State.Stream.StreamState)
+				}
+			}
+		})
+	}
+}
+
+// TestHugeBodiesStayInBudget: transactions answered with 200 MB bodies
+// (announced or not) or endless ones: the stream fails naming the
+// endpoint and the oversized body, and the process stays far from a 512
+// MiB pod's limit.
+func TestHugeBodiesStayInBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		size     int64
+		announce bool
+	}{
+		{"200 MB bodies, announced", 200 << 20, true},
+		{"200 MB bodies, chunked", 200 << 20, false},
+		{"endless bodies", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newAttackedEnv(t, fake.Options{Sessions: 2, AccountsPerSession: 2, TransactionsPerAccount: 5}, false, func(h http.Handler) http.Handler {
+				return st.Bomb(h, isTransactions, tc.size, tc.announce)
+			})
+			r := e.run(e.catalog(true, "transactions"), nil)
+			t.Logf("peak RSS %d MiB", r.MaxRSS>>20)
+			if r.MaxRSS > (512<<20)*3/4 {
+				t.Errorf("peak RSS %d MiB; a 512 MiB pod needs headroom", r.MaxRSS>>20)
+			}
+			if seq := r.Statuses()["transactions"]; len(seq) == 0 || seq[len(seq)-1] != protocol.Incomplete {
+				t.Errorf("transactions ended %v, want INCOMPLETE", seq)
+			}
+			var named bool
+			for _, et := range r.ErrorTraces() {
+				named = named || strings.Contains(et.Message, "/transactions") && strings.Contains(et.Message, "far larger than any real")
+			}
+			if !named {
+				t.Errorf("no error names the endpoint and the oversized body: %+v", r.ErrorTraces())
+			}
+		})
+	}
+}
+
+// TestInvalidUTF8IsReplacedAndKept: remittance text with invalid UTF-8
+// comes out with U+FFFD in its place, every row kept, every line valid
+// UTF-8, and one WARN naming the endpoint.
+func TestInvalidUTF8IsReplacedAndKept(t *testing.T) {
+	const bad = "caf\xe9 \xff\xfe \xc3("
+	field := []byte(`"remittance_information":["`)
+	clean := newEnv(t, fake.Options{TransactionsPerAccount: 12})
+	want := len(clean.read(clean.catalog(true, "transactions")).Records()["transactions"])
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 12}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, isTransactions, func(b []byte) []byte {
+			return bytes.ReplaceAll(b, field, append(append([]byte{}, field...), bad...))
+		})
+	})
+	r := e.read(e.catalog(true, "transactions")) // every line valid UTF-8
+	if got := len(r.Records()["transactions"]); got != want {
+		t.Fatalf("%d rows emitted, %d without invalid UTF-8: rows were dropped", got, want)
+	}
+	var replaced int
+	for _, raw := range r.Records()["transactions"] {
+		if strings.Contains(string(raw), "caf\uFFFD \uFFFD \uFFFD(") {
+			replaced++
+		}
+	}
+	if replaced == 0 {
+		t.Fatal("no row carried the replaced text")
+	}
+	var warns int
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "not valid UTF-8") && strings.Contains(m.Log.Message, "transactions") {
+			warns++
+		}
+	}
+	if warns != 1 {
+		t.Errorf("%d WARNs about invalid UTF-8, want one", warns)
+	}
+}
+
+// TestHostileInputsFailClearly: FIFOs, trailing data, an invalid
+// destination_sync_mode, a stream twice in a state, GLOBAL mixed with
+// STREAM: each a config_error naming the input, never a hang.
+func TestHostileInputsFailClearly(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	st.CheckHostileInputs(t, e.bin, e.config(nil), e.catalog(true, "transactions"), "transactions")
+}
+
+// TestParquetFilesArePrivate: the folders and files --parquet-dir creates
+// hold bank data and are the user's only (0700, 0600).
+func TestParquetFilesArePrivate(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	dir := filepath.Join(t.TempDir(), "out")
+	e.read(e.catalog(true, "accounts", "transactions"), "--parquet-dir", dir)
+	if n := st.CheckPrivate(t, dir); n == 0 {
+		t.Fatal("no Parquet file written")
+	}
+}
+
+// TestQuotaSkipLeavesFullRefreshIncomplete: in full_refresh, every stream
+// that could not read an account whose daily limit is spent ends
+// INCOMPLETE with a transient error naming the account and its reset,
+// never COMPLETE with the account's rows missing (an overwrite
+// destination would replace them with nothing).
+func TestQuotaSkipLeavesFullRefreshIncomplete(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	spent := e.accounts()[1]
+	hash := e.fake.IdentificationHash(spent)
+	for _, ep := range []string{fake.EndpointDetails, fake.EndpointBalances, fake.EndpointTransactions} {
+		e.fake.ExhaustQuota(spent, ep)
+	}
+	r := e.run(e.catalog(false), nil)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	for _, name := range []string{"accounts", "balances", "transactions", "pending_transactions"} {
+		if seq := r.Statuses()[name]; len(seq) == 0 || seq[len(seq)-1] != protocol.Incomplete {
+			t.Errorf("%s ended %v, want INCOMPLETE", name, seq)
+		}
+		var named bool
+		for _, et := range r.ErrorTraces() {
+			named = named || et.StreamDescriptor != nil && et.StreamDescriptor.Name == name && et.FailureType == protocol.TransientError &&
+				strings.Contains(et.Message, hash) && strings.Contains(et.Message, "limit spent until")
+		}
+		if !named {
+			t.Errorf("%s: no transient error names %s and its reset: %+v", name, hash, r.ErrorTraces())
+		}
+	}
+}
+
+// TestForeignOrAbsurdStateIsHandled: a source-pluggy state is a
+// config_error naming the unknown field, not a silent full re-read; a
+// state whose limit books claim a refusal until 2058 has it dropped with
+// a WARN, and the account is read.
+func TestForeignOrAbsurdStateIsHandled(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	cat := e.catalog(true, "transactions")
+	hash := e.fake.IdentificationHash(e.accounts()[0])
+	pluggy := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": map[string]any{
+		hash: map[string]any{"created_at": "2026-01-01T00:00:00Z", "synced_at": "2026-01-02T00:00:00Z"},
+	}})
+	r := e.run(cat, nil, "--state", pluggy)
+	if errs := r.ErrorTraces(); r.Code != 1 || len(errs) == 0 || errs[0].FailureType != protocol.ConfigError || !strings.Contains(errs[0].Message, `unknown field "created_at"`) {
+		t.Fatalf("exit %d, errors %+v; want a config_error naming the unknown field", r.Code, errs)
+	}
+	if len(r.Records()) != 0 {
+		t.Fatal("records emitted despite a state of another connector")
+	}
+
+	absurd := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": map[string]any{},
+		"quota": map[string]any{hash: map[string]any{"blocked_until": "2058-01-01T00:00:00Z"}}})
+	r = e.read(cat, "--state", absurd)
+	if !r.Warned(hash, "2058-01-01T00:00:00Z") {
+		t.Error("no WARN about the state's absurd refusal")
+	}
+	if n := len(byUID(t, r.Records()["transactions"])[e.accounts()[0]]); n == 0 {
+		t.Error("the account with the absurd refusal was not read")
+	}
+}
