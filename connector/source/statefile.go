@@ -44,16 +44,18 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.states = map[string]json.RawMessage{}
-	raw, err := os.ReadFile(f.path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
 		dir := filepath.Dir(f.path)
 		if st, derr := os.Stat(dir); derr != nil || !st.IsDir() {
 			return nil, ConfigErrorf("--state-file %s: directory %s does not exist; create it or choose another path", f.path, dir)
 		}
 		return map[string]json.RawMessage{}, nil
-	case err != nil:
-		return nil, ConfigErrorf("cannot read --state-file %s: %v", f.path, err)
+	}
+	// The checks of every input file: a regular file (a FIFO would hang
+	// the run), bounded, UTF-8.
+	raw, err := readInput("state-file", f.path)
+	if err != nil {
+		return nil, err
 	}
 	states, err := ParseState(f.path, raw, streams)
 	if err != nil {

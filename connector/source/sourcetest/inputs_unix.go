@@ -16,7 +16,8 @@ import (
 // CheckHostileInputs runs bin's read with inputs a confused user or a
 // hostile file system hands it, each of which must be a config_error that
 // names the input and the fix, exit 1, emit no record, and never hang:
-// a FIFO as --config, --catalog or --state; data after the config object;
+// a FIFO as --config, --catalog, --state or --state-file; data after the
+// config object;
 // a destination_sync_mode the protocol does not have; a state giving one
 // stream twice; a GLOBAL state mixed with STREAM ones. config and catalog
 // are files a good read takes; stream is one of the catalog's streams.
@@ -49,20 +50,23 @@ func CheckHostileInputs(t *testing.T, bin, config, catalog, stream string) {
 		name                   string
 		config, catalog, state string
 		mention1, mention2     string
+		extra                  []string
 	}{
-		{"FIFO as --config", fifo, catalog, "", "--config", "not a regular file"},
-		{"FIFO as --catalog", config, fifo, "", "--catalog", "not a regular file"},
-		{"FIFO as --state", config, catalog, fifo, "--state", "not a regular file"},
-		{"data after the config object", trailing, catalog, "", trailing, "data after its JSON object"},
-		{"invalid destination_sync_mode", config, badDest, "", "destination_sync_mode", "sideways"},
-		{"one stream twice in the state", config, catalog, twice, stream, "second state"},
-		{"GLOBAL mixed with STREAM", config, catalog, mixed, "GLOBAL", "never both"},
+		{"FIFO as --config", fifo, catalog, "", "--config", "not a regular file", nil},
+		{"FIFO as --catalog", config, fifo, "", "--catalog", "not a regular file", nil},
+		{"FIFO as --state", config, catalog, fifo, "--state", "not a regular file", nil},
+		{"FIFO as --state-file", config, catalog, "", "--state-file", "not a regular file", []string{"--state-file", fifo}},
+		{"data after the config object", trailing, catalog, "", trailing, "data after its JSON object", nil},
+		{"invalid destination_sync_mode", config, badDest, "", "destination_sync_mode", "sideways", nil},
+		{"one stream twice in the state", config, catalog, twice, stream, "second state", nil},
+		{"GLOBAL mixed with STREAM", config, catalog, mixed, "GLOBAL", "never both", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := []string{"read", "--config", c.config, "--catalog", c.catalog}
 			if c.state != "" {
 				args = append(args, "--state", c.state)
 			}
+			args = append(args, c.extra...)
 			r := Run(t, bin, args...)
 			ValidateProtocol(t, r)
 			errs := r.ErrorTraces()
