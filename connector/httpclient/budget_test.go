@@ -115,3 +115,21 @@ func TestInvalidUTF8IsReplaced(t *testing.T) {
 		t.Fatalf("body %q, told %v; want %q", resp.Body, told, want)
 	}
 }
+
+// TestAbsurdHeadersAreRefused: an answer whose headers weigh megabytes is
+// a failure (a transient one: the request may be retried), not megabytes
+// held per response.
+func TestAbsurdHeadersAreRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Padding", strings.Repeat("x", 2<<20))
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	c := fastClient(nil)
+	c.MaxRetries = 0
+	_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true})
+	var te *TransportError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "GET /x") {
+		t.Fatalf("err = %v, want a transport error naming the route", err)
+	}
+}

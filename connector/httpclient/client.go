@@ -73,10 +73,17 @@ type Client struct {
 	now   func() time.Time
 }
 
+// maxHeaderBytes bounds a response's headers.
+const maxHeaderBytes = 256 << 10
+
 // New returns a Client with production defaults.
 func New(secrets *secret.Redactor) *Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Real answers carry a few KB of headers; Go's default allows 10 MB
+	// per response, which concurrent hostile answers would multiply.
+	t.MaxResponseHeaderBytes = maxHeaderBytes
 	return &Client{
-		HTTP:                &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		HTTP:                &http.Client{Transport: t},
 		MaxRetries:          5,
 		MaxRateLimitRetries: 10,
 		MaxWait:             5 * time.Minute,
