@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,14 +23,7 @@ import (
 func newAttackedEnv(t *testing.T, o fake.Options, tls bool, wrap func(h http.Handler) http.Handler) *env {
 	t.Helper()
 	f := fake.New(o)
-	var srv *httptest.Server
-	if tls {
-		srv = httptest.NewTLSServer(wrap(f.Handler()))
-		st.TrustTLS(t, srv)
-	} else {
-		srv = httptest.NewServer(wrap(f.Handler()))
-	}
-	t.Cleanup(srv.Close)
+	srv := st.ServeHostile(t, f.Handler(), tls, wrap)
 	return &env{t: t, bin: st.Build(t, "source-gocardless"), fake: f, srv: srv, cfg: map[string]any{
 		"secret_id": f.SecretID(), "secret_key": f.SecretKey(), "requisition_ids": f.RequisitionIDs(),
 		"base_url": srv.URL + "/api/v2", "start_date": "2000-01-01", "lookback_days": 7,

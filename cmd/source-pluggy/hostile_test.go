@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,14 +22,7 @@ import (
 func newAttackedEnv(t *testing.T, o fake.Options, tls bool, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	f := fake.New(o)
-	var srv *httptest.Server
-	if tls {
-		srv = httptest.NewTLSServer(wrap(f.Handler()))
-		st.TrustTLS(t, srv)
-	} else {
-		srv = httptest.NewServer(wrap(f.Handler()))
-	}
-	t.Cleanup(srv.Close)
+	srv := st.ServeHostile(t, f.Handler(), tls, wrap)
 	return &env{t: t, bin: st.Build(t, "source-pluggy"), fake: f, srv: srv, cfg: map[string]any{
 		"client_id": f.ClientID(), "client_secret": f.ClientSecret(), "item_ids": f.ItemIDs(),
 		"base_url": srv.URL, "requests_per_minute": 0, "lookback_days": 7,

@@ -178,3 +178,19 @@ func CheckPrivate(t *testing.T, root string) (files int) {
 	Must(t, err, "walking ", root)
 	return files
 }
+
+// ServeHostile serves h behind wrap (the attacker's changes) on loopback,
+// over https with a certificate the binaries trust when tls is set, and
+// closes the server when the test ends.
+func ServeHostile(t *testing.T, h http.Handler, tls bool, wrap func(http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	if tls {
+		srv = httptest.NewTLSServer(wrap(h))
+		TrustTLS(t, srv)
+	} else {
+		srv = httptest.NewServer(wrap(h))
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
