@@ -19,23 +19,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop() // before os.Exit, which skips deferred calls
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fake-enablebanking:", err)
-		os.Exit(1)
-	}
-}
+func main() { fakeserver.Main("fake-enablebanking", run) }
 
 // ready is the line printed once the server listens.
 type ready struct {

@@ -17,23 +17,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop() // before os.Exit, which skips deferred calls
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fake-gocardless:", err)
-		os.Exit(1)
-	}
-}
+func main() { fakeserver.Main("fake-gocardless", run) }
 
 // ready is the line printed once the server listens.
 type ready struct {

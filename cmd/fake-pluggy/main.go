@@ -14,30 +14,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop() // before os.Exit, which skips deferred calls
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "fake-pluggy:", err)
-		}
-		os.Exit(2)
-	}
-}
+func main() { fakeserver.Main("fake-pluggy", run) }
 
 // run parses args, starts the server, announces it on stdout and serves
 // until ctx ends.

@@ -9,10 +9,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 )
 
@@ -62,4 +66,19 @@ func Run(ctx context.Context, addr string, h http.Handler, stdout io.Writer, rea
 		return err
 	}
 	return nil
+}
+
+// Main is a fake binary's main: it runs run until SIGINT or SIGTERM and
+// exits 2 with the error prefixed by name (silently after -help, whose
+// usage the flag set has printed).
+func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop() // before os.Exit, which skips deferred calls
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, name+":", err)
+		}
+		os.Exit(2)
+	}
 }
