@@ -7,7 +7,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
-	"github.com/source-pluggy/source-pluggy/connector/rowkey"
+	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/source-pluggy/source-pluggy/connector/rowkey"
+	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 )
 
 // The transaction_key rule. Enable Banking's entry_reference is documented

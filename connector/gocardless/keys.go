@@ -3,7 +3,7 @@ package gocardless
 import (
 	"strings"
 
-	"github.com/source-pluggy/source-pluggy/connector/rowkey"
+	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 )
 
 // usableID returns a bank transactionId trimmed, or "" when it is one the

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/source-pluggy/source-pluggy/connector/rowkey"
+	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 )
 
 func rowsOf(t *testing.T, raws ...string) []txRow {

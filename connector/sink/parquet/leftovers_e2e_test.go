@@ -17,7 +17,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
-	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
+	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 

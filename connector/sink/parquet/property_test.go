@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
+	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 	"github.com/source-pluggy/source-pluggy/schemas"
 )
 

@@ -37,7 +37,7 @@ import (
 	xreader "github.com/xitongsys/parquet-go/reader"
 	xsource "github.com/xitongsys/parquet-go/source"
 
-	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
+	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
+	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 )
 
 // MoneyScale is the number of decimal places kept for a JSON Schema "number"

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
-	"github.com/source-pluggy/source-pluggy/connector/sink/columns"
+	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 )
 
 // deletedField is the member a tombstone carries: the row was deleted at
