@@ -117,6 +117,11 @@ func gcWalk(t *testing.T, where, name string, s map[string]any, key bool) {
 // annotations only where they belong.
 func providerWalk(t *testing.T, rules walkRules, where, name string, s map[string]any, key bool) {
 	t.Helper()
+	if object, array, ok := oneOrMany(t, where, s); ok {
+		providerWalk(t, rules, where, name, object, key)
+		providerWalk(t, rules, where, name, array, key)
+		return
+	}
 	typ, nullable, ok := checkNode(t, where, s)
 	if !ok {
 		return

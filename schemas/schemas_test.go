@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -213,6 +214,43 @@ func typesOf(t *testing.T, where string, s map[string]any) (nonNull []string, nu
 	return nil, false
 }
 
+// oneOrMany recognises the one two-shape node the schemas declare: a value
+// the real API sends either as an object or as an array of such objects
+// (GoCardless's currencyExchange), typed ["array", "object", "null"] with
+// "items" the object's schema and "properties" the same properties. It
+// returns the two shapes as nodes of one type each, for the house rules,
+// and fails the test when the two halves disagree.
+func oneOrMany(t *testing.T, where string, s map[string]any) (object, array map[string]any, ok bool) {
+	t.Helper()
+	types, nullable := typesOf(t, where, s)
+	if len(types) != 2 || !slices.Contains(types, "array") || !slices.Contains(types, "object") {
+		return nil, nil, false
+	}
+	items, _ := s["items"].(map[string]any)
+	if items == nil || !reflect.DeepEqual(items["properties"], s["properties"]) {
+		t.Errorf("%s: an object-or-array node must have items whose properties are its own properties", where)
+	}
+	object, array = map[string]any{}, map[string]any{}
+	for k, v := range s {
+		switch k {
+		case "items":
+			array[k] = v
+		case "properties", "additionalProperties", "required":
+			object[k] = v
+		default:
+			object[k], array[k] = v, v
+		}
+	}
+	one := func(typ string) any {
+		if nullable {
+			return []any{typ, "null"}
+		}
+		return typ
+	}
+	object["type"], array["type"] = one("object"), one("array")
+	return object, array, true
+}
+
 // checkNode applies the rules every schema node of both providers follows:
 // no composition or enum keywords, and one type, T or [T, "null"]. ok is
 // false when the type is not usable, so the caller stops there.
@@ -237,6 +275,11 @@ func checkNode(t *testing.T, where string, s map[string]any) (typ string, nullab
 // "not" or "enum" is fine.
 func walk(t *testing.T, where string, s map[string]any) {
 	t.Helper()
+	if object, array, ok := oneOrMany(t, where, s); ok {
+		walk(t, where, object)
+		walk(t, where, array)
+		return
+	}
 	typ, _, ok := checkNode(t, where, s)
 	if !ok {
 		return

@@ -298,14 +298,24 @@ func (a *account) draft(k kind, day time.Time, first bool) (transaction, int64) 
 		instructed := r.between(500, 30_000)
 		rate := r.between(7_800, 9_600) // target units per USD, four decimals
 		c = -(instructed * rate / 10_000)
-		tx.CurrencyExchange = []exchangeRate{{
-			SourceCurrency:   "USD",
-			ExchangeRate:     fmt.Sprintf("0.%04d", rate),
-			UnitCurrency:     "USD",
-			TargetCurrency:   a.currency,
-			QuotationDate:    day.AddDate(0, 0, -1).Format(dateLayout),
-			InstructedAmount: &money{formatCents(instructed), "USD"},
-		}}
+		fx := exchangeRate{
+			SourceCurrency: "USD",
+			ExchangeRate:   fmt.Sprintf("0.%04d", rate),
+			UnitCurrency:   "USD",
+			TargetCurrency: a.currency,
+			QuotationDate:  day.AddDate(0, 0, -1).Format(dateLayout),
+		}
+		if instructed%2 == 0 {
+			// The documented shape: an array, with the instructed amount.
+			fx.InstructedAmount = &money{formatCents(instructed), "USD"}
+			tx.CurrencyExchange = []exchangeRate{fx}
+		} else {
+			// The other shape live answers carry: one object, without
+			// instructedAmount (tarioch/beancounttools#124). Decided by
+			// the amount, not by a draw, so the rest of the data stays
+			// what it was.
+			tx.CurrencyExchange = fx
+		}
 		tx.CreditorName = m.name
 		tx.RemittanceInformationUnstructured = fmt.Sprintf("CARD PAYMENT %s %s USD %s", m.name, m.city, formatCents(instructed))
 		tx.MerchantCategoryCode = m.mcc

@@ -18,6 +18,9 @@ type accountRef struct {
 	IBAN string `json:"iban"`
 }
 
+// exchangeRate is one element of currencyExchange. GoCardless documents
+// an array of them; live answers also carry a single one on its own, so a
+// transaction's CurrencyExchange holds either shape.
 type exchangeRate struct {
 	SourceCurrency   string `json:"sourceCurrency"`
 	ExchangeRate     string `json:"exchangeRate"`
@@ -37,37 +40,37 @@ type balanceAfter struct {
 // exactly as banks leave them out. TransactionID is a plain string on
 // purpose: a bank's " " is not empty and must survive encoding.
 type transaction struct {
-	TransactionID                          string         `json:"transactionId,omitempty"`
-	InternalTransactionID                  string         `json:"internalTransactionId,omitempty"`
-	EntryReference                         string         `json:"entryReference,omitempty"`
-	EndToEndID                             string         `json:"endToEndId,omitempty"`
-	MandateID                              string         `json:"mandateId,omitempty"`
-	CheckID                                string         `json:"checkId,omitempty"`
-	CreditorID                             string         `json:"creditorId,omitempty"`
-	BookingDate                            string         `json:"bookingDate,omitempty"`
-	BookingDateTime                        string         `json:"bookingDateTime,omitempty"`
-	ValueDate                              string         `json:"valueDate,omitempty"`
-	ValueDateTime                          string         `json:"valueDateTime,omitempty"`
-	TransactionAmount                      money          `json:"transactionAmount"`
-	CurrencyExchange                       []exchangeRate `json:"currencyExchange,omitempty"`
-	BalanceAfterTransaction                *balanceAfter  `json:"balanceAfterTransaction,omitempty"`
-	CreditorName                           string         `json:"creditorName,omitempty"`
-	CreditorAccount                        *accountRef    `json:"creditorAccount,omitempty"`
-	CreditorAgent                          string         `json:"creditorAgent,omitempty"`
-	UltimateCreditor                       string         `json:"ultimateCreditor,omitempty"`
-	DebtorName                             string         `json:"debtorName,omitempty"`
-	DebtorAccount                          *accountRef    `json:"debtorAccount,omitempty"`
-	DebtorAgent                            string         `json:"debtorAgent,omitempty"`
-	UltimateDebtor                         string         `json:"ultimateDebtor,omitempty"`
-	RemittanceInformationUnstructured      string         `json:"remittanceInformationUnstructured,omitempty"`
-	RemittanceInformationUnstructuredArray []string       `json:"remittanceInformationUnstructuredArray,omitempty"`
-	RemittanceInformationStructured        string         `json:"remittanceInformationStructured,omitempty"`
-	RemittanceInformationStructuredArray   []string       `json:"remittanceInformationStructuredArray,omitempty"`
-	AdditionalInformation                  string         `json:"additionalInformation,omitempty"`
-	BankTransactionCode                    string         `json:"bankTransactionCode,omitempty"`
-	ProprietaryBankTransactionCode         string         `json:"proprietaryBankTransactionCode,omitempty"`
-	PurposeCode                            string         `json:"purposeCode,omitempty"`
-	MerchantCategoryCode                   string         `json:"merchantCategoryCode,omitempty"`
+	TransactionID                          string        `json:"transactionId,omitempty"`
+	InternalTransactionID                  string        `json:"internalTransactionId,omitempty"`
+	EntryReference                         string        `json:"entryReference,omitempty"`
+	EndToEndID                             string        `json:"endToEndId,omitempty"`
+	MandateID                              string        `json:"mandateId,omitempty"`
+	CheckID                                string        `json:"checkId,omitempty"`
+	CreditorID                             string        `json:"creditorId,omitempty"`
+	BookingDate                            string        `json:"bookingDate,omitempty"`
+	BookingDateTime                        string        `json:"bookingDateTime,omitempty"`
+	ValueDate                              string        `json:"valueDate,omitempty"`
+	ValueDateTime                          string        `json:"valueDateTime,omitempty"`
+	TransactionAmount                      money         `json:"transactionAmount"`
+	CurrencyExchange                       any           `json:"currencyExchange,omitempty"`
+	BalanceAfterTransaction                *balanceAfter `json:"balanceAfterTransaction,omitempty"`
+	CreditorName                           string        `json:"creditorName,omitempty"`
+	CreditorAccount                        *accountRef   `json:"creditorAccount,omitempty"`
+	CreditorAgent                          string        `json:"creditorAgent,omitempty"`
+	UltimateCreditor                       string        `json:"ultimateCreditor,omitempty"`
+	DebtorName                             string        `json:"debtorName,omitempty"`
+	DebtorAccount                          *accountRef   `json:"debtorAccount,omitempty"`
+	DebtorAgent                            string        `json:"debtorAgent,omitempty"`
+	UltimateDebtor                         string        `json:"ultimateDebtor,omitempty"`
+	RemittanceInformationUnstructured      string        `json:"remittanceInformationUnstructured,omitempty"`
+	RemittanceInformationUnstructuredArray []string      `json:"remittanceInformationUnstructuredArray,omitempty"`
+	RemittanceInformationStructured        string        `json:"remittanceInformationStructured,omitempty"`
+	RemittanceInformationStructuredArray   []string      `json:"remittanceInformationStructuredArray,omitempty"`
+	AdditionalInformation                  string        `json:"additionalInformation,omitempty"`
+	BankTransactionCode                    string        `json:"bankTransactionCode,omitempty"`
+	ProprietaryBankTransactionCode         string        `json:"proprietaryBankTransactionCode,omitempty"`
+	PurposeCode                            string        `json:"purposeCode,omitempty"`
+	MerchantCategoryCode                   string        `json:"merchantCategoryCode,omitempty"`
 }
 
 // row is a transaction together with its encoding, which is computed once so

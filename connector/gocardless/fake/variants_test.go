@@ -134,3 +134,32 @@ func TestReconfirmation(t *testing.T) {
 		t.Errorf("agreement %+v, reconfirmation %+v", agr, rc)
 	}
 }
+
+// TestCurrencyExchangeInBothShapes: foreign card rows carry currencyExchange
+// as an array (documented) and as a single object without instructedAmount
+// (live answers, tarioch/beancounttools#124), by default.
+func TestCurrencyExchangeInBothShapes(t *testing.T) {
+	f := New(Options{Requisitions: 3})
+	shapes := map[byte]int{}
+	for _, req := range f.RequisitionIDs() {
+		for _, acc := range f.AccountIDs(req) {
+			for _, raw := range f.Booked(acc) {
+				var tx struct {
+					CurrencyExchange json.RawMessage `json:"currencyExchange"`
+				}
+				if err := json.Unmarshal(raw, &tx); err != nil {
+					t.Fatal(err)
+				}
+				if len(tx.CurrencyExchange) > 0 {
+					shapes[tx.CurrencyExchange[0]]++
+					if tx.CurrencyExchange[0] == '{' && strings.Contains(string(tx.CurrencyExchange), "instructedAmount") {
+						t.Errorf("single-object currencyExchange with instructedAmount: %s", tx.CurrencyExchange)
+					}
+				}
+			}
+		}
+	}
+	if shapes['['] == 0 || shapes['{'] == 0 {
+		t.Errorf("currencyExchange shapes served: %d arrays, %d objects; want both", shapes['['], shapes['{'])
+	}
+}
