@@ -6,8 +6,8 @@ import (
 	"errors"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
-	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 

@@ -8,8 +8,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
-	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
 
 // builders are the Arrow builders one node appends to, bound once per

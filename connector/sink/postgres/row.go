@@ -9,8 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
 
 // deletedField is the member a tombstone carries: the row was deleted at
