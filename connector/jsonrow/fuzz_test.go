@@ -3,7 +3,8 @@ package jsonrow
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
+	"errors"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 )
@@ -95,7 +96,7 @@ func FuzzScan(f *testing.F) {
 		s.Reset(b)
 		_, err := s.Raw()
 		ok := err == nil && s.AtEnd()
-		if err != nil && strings.Contains(err.Error(), "nested too deep") {
+		if errors.Is(err, ErrTooDeep) {
 			return
 		}
 		if want := json.Valid(b); ok != want {
@@ -112,5 +113,61 @@ func FuzzScan(f *testing.F) {
 				t.Fatalf("Str(%q) = %q, %v; encoding/json %q, %v", b, got, err, want, jerr)
 			}
 		}
+		// Walked with Object, Array and Text, it decodes to what
+		// encoding/json makes of it.
+		s.Reset(b)
+		got, err := walk(&s, 0)
+		if err != nil {
+			if errors.Is(err, ErrTooDeep) {
+				return
+			}
+			t.Fatalf("walking %q: %v", b, err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("walking %q gave %#v, encoding/json %#v", b, got, want)
+		}
 	})
+}
+
+// walk decodes the value that comes next as encoding/json does into an
+// any with UseNumber: a repeated key's last value wins.
+func walk(s *Scanner, depth int) (any, error) {
+	if depth > MaxDepth {
+		return nil, ErrTooDeep
+	}
+	switch s.Peek() {
+	case '{':
+		m := map[string]any{}
+		err := s.Object(func(key []byte) error {
+			k := text(key)
+			v, err := walk(s, depth+1)
+			m[k] = v
+			return err
+		})
+		return m, err
+	case '[':
+		a := []any{}
+		err := s.Array(func() error {
+			v, err := walk(s, depth+1)
+			a = append(a, v)
+			return err
+		})
+		return a, err
+	case '"':
+		return s.Text()
+	case 't':
+		return true, s.Literal("true")
+	case 'f':
+		return false, s.Literal("false")
+	case 'n':
+		return nil, s.Literal("null")
+	}
+	n, err := s.Number()
+	return json.Number(n), err
 }

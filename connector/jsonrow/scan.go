@@ -1,8 +1,10 @@
 package jsonrow
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -23,8 +25,13 @@ type Scanner struct {
 // ErrEOF is the error of JSON text that ends too soon.
 var ErrEOF = errors.New("unexpected end of JSON")
 
-// MaxDepth is how deep Skip follows nested arrays and objects.
+// MaxDepth is how deep Skip follows nested arrays and objects: deeper is
+// ErrTooDeep rather than a deep recursion. (encoding/json allows 10,000;
+// no bank API nests a tenth as deep.)
 const MaxDepth = 1000
+
+// ErrTooDeep is the error of JSON nested deeper than MaxDepth.
+var ErrTooDeep = errors.New("JSON nested too deep")
 
 // Reset starts scanning b.
 func (s *Scanner) Reset(b []byte) {
@@ -93,27 +100,111 @@ func (s *Scanner) Literal(word string) error {
 
 // Str consumes a string and returns its contents, unescaped. The result may
 // point into the scanner's buffer and is valid until the next call.
+// Invalid UTF-8 is returned as it is (see Text).
 func (s *Scanner) Str() ([]byte, error) {
 	if s.Peek() != '"' {
 		return nil, s.Syntax("want a string")
 	}
 	s.i++
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1], nil
-		case c == '\\':
-			s.buf = append(s.buf[:0], s.b[start:s.i]...)
-			return s.strEscaped()
-		case c < 0x20:
-			return nil, s.Syntax("control character in string")
-		}
-		s.i++
+	s.plain()
+	if s.i >= len(s.b) {
+		return nil, ErrEOF
 	}
-	return nil, ErrEOF
+	switch c := s.b[s.i]; {
+	case c == '"':
+		s.i++
+		return s.b[start : s.i-1], nil
+	case c == '\\':
+		s.buf = append(s.buf[:0], s.b[start:s.i]...)
+		return s.strEscaped()
+	}
+	return nil, s.Syntax("control character in string")
+}
+
+// Text consumes a string and returns it as encoding/json decodes one into
+// a Go string: unescaped, each byte of invalid UTF-8 replaced by U+FFFD.
+func (s *Scanner) Text() (string, error) {
+	v, err := s.Str()
+	if err != nil {
+		return "", err
+	}
+	return text(v), nil
+}
+
+// text is v as a string, each byte of invalid UTF-8 replaced by U+FFFD.
+func text(v []byte) string {
+	if utf8.Valid(v) {
+		return string(v)
+	}
+	out := make([]byte, 0, len(v)+8)
+	for len(v) > 0 {
+		r, n := utf8.DecodeRune(v)
+		out = utf8.AppendRune(out, r) // RuneError for a bad byte, n == 1
+		v = v[n:]
+	}
+	return string(out)
+}
+
+// Byte-lane constants for looking at eight bytes of a string at a time.
+const (
+	lanes = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain consumes the bytes a string holds as they are: all but '"', '\\'
+// and control bytes. Strings are most of a row's bytes, so it looks at
+// eight at a time: a lane's high bit is set where the byte is below 0x20
+// or equals one of the two, and the lowest set bit marks the first of them
+// exactly (borrows only run upwards).
+func (s *Scanner) plain() {
+	b, i := s.b, s.i
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(lanes*'"'), x^(lanes*'\\')
+		if m := ((x-lanes*0x20)&^x | (q-lanes)&^q | (bs-lanes)&^bs) & highs; m != 0 {
+			s.i = i + bits.TrailingZeros64(m)>>3
+			return
+		}
+		i += 8
+	}
+	for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+		i++
+	}
+	s.i = i
+}
+
+// skipStr consumes a string, checking its escapes without decoding them.
+func (s *Scanner) skipStr() error {
+	s.i++ // '"'
+	for {
+		s.plain()
+		if s.i >= len(s.b) {
+			return ErrEOF
+		}
+		switch s.b[s.i] {
+		case '"':
+			s.i++
+			return nil
+		case '\\':
+			if s.i+1 >= len(s.b) {
+				return ErrEOF
+			}
+			e := s.b[s.i+1]
+			s.i += 2
+			switch e {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if _, ok := s.hex4(); !ok {
+					return s.Syntax(`bad \u escape`)
+				}
+			default:
+				return s.Syntax("bad escape")
+			}
+		default:
+			return s.Syntax("control character in string")
+		}
+	}
 }
 
 func (s *Scanner) strEscaped() ([]byte, error) {
@@ -126,8 +217,9 @@ func (s *Scanner) strEscaped() ([]byte, error) {
 		case c < 0x20:
 			return nil, s.Syntax("control character in string")
 		case c != '\\':
-			s.buf = append(s.buf, c)
-			s.i++
+			start := s.i
+			s.plain()
+			s.buf = append(s.buf, s.b[start:s.i]...)
 			continue
 		}
 		if s.i+1 >= len(s.b) {
@@ -246,12 +338,11 @@ func (s *Scanner) Skip() error { return s.skip(0) }
 
 func (s *Scanner) skip(depth int) error {
 	if depth > MaxDepth {
-		return s.Syntax("nested too deep")
+		return ErrTooDeep
 	}
 	switch s.Peek() {
 	case '"':
-		_, err := s.Str()
-		return err
+		return s.skipStr()
 	case '{':
 		s.i++
 		if s.Peek() == '}' {
@@ -259,7 +350,10 @@ func (s *Scanner) skip(depth int) error {
 			return nil
 		}
 		for {
-			if _, err := s.Str(); err != nil {
+			if s.Peek() != '"' {
+				return s.Syntax("want a string")
+			}
+			if err := s.skipStr(); err != nil {
 				return err
 			}
 			if err := s.Expect(':'); err != nil {
@@ -305,10 +399,14 @@ func (s *Scanner) skip(depth int) error {
 	case 'n':
 		return s.Literal("null")
 	case 0:
-		return ErrEOF
+		if s.i >= len(s.b) {
+			return ErrEOF
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		_, err := s.Number()
+		return err
 	}
-	_, err := s.Number()
-	return err
+	return s.Syntax("want a value")
 }
 
 // Raw consumes any value and returns its JSON text, verbatim.
@@ -319,4 +417,69 @@ func (s *Scanner) Raw() ([]byte, error) {
 		return nil, err
 	}
 	return s.b[start:s.i], nil
+}
+
+// Object consumes the object that comes next, calling member for each of
+// its members in order with the key, unescaped ("item\u0049d" reads itemId;
+// valid until the next call on the scanner), and the scanner at the value,
+// which member must consume (Skip it if it is of no interest). A key that
+// repeats is passed each time. An error from member ends the walk.
+func (s *Scanner) Object(member func(key []byte) error) error {
+	if err := s.Expect('{'); err != nil {
+		return err
+	}
+	if s.Peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		k, err := s.Str()
+		if err != nil {
+			return err
+		}
+		if err := s.Expect(':'); err != nil {
+			return err
+		}
+		s.WS()
+		if err := member(k); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.Syntax("want ',' or '}'")
+		}
+	}
+}
+
+// Array consumes the array that comes next, calling elem with the scanner
+// at each element (past any white space, so Pos is where its text starts),
+// which elem must consume.
+func (s *Scanner) Array(elem func() error) error {
+	if err := s.Expect('['); err != nil {
+		return err
+	}
+	if s.Peek() == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		s.WS()
+		if err := elem(); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return s.Syntax("want ',' or ']'")
+		}
+	}
 }
