@@ -344,54 +344,9 @@ func (s *Scanner) skip(depth int) error {
 	case '"':
 		return s.skipStr()
 	case '{':
-		s.i++
-		if s.Peek() == '}' {
-			s.i++
-			return nil
-		}
-		for {
-			if s.Peek() != '"' {
-				return s.Syntax("want a string")
-			}
-			if err := s.skipStr(); err != nil {
-				return err
-			}
-			if err := s.Expect(':'); err != nil {
-				return err
-			}
-			if err := s.skip(depth + 1); err != nil {
-				return err
-			}
-			switch s.Peek() {
-			case ',':
-				s.i++
-			case '}':
-				s.i++
-				return nil
-			default:
-				return s.Syntax("want ',' or '}'")
-			}
-		}
+		return s.object(false, func([]byte) error { return s.skip(depth + 1) })
 	case '[':
-		s.i++
-		if s.Peek() == ']' {
-			s.i++
-			return nil
-		}
-		for {
-			if err := s.skip(depth + 1); err != nil {
-				return err
-			}
-			switch s.Peek() {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return nil
-			default:
-				return s.Syntax("want ',' or ']'")
-			}
-		}
+		return s.Array(func() error { return s.skip(depth + 1) })
 	case 't':
 		return s.Literal("true")
 	case 'f':
@@ -425,6 +380,12 @@ func (s *Scanner) Raw() ([]byte, error) {
 // which member must consume (Skip it if it is of no interest). A key that
 // repeats is passed each time. An error from member ends the walk.
 func (s *Scanner) Object(member func(key []byte) error) error {
+	return s.object(true, member)
+}
+
+// object is Object, passing member nil keys unless decodeKeys (Skip needs
+// them checked, not decoded).
+func (s *Scanner) object(decodeKeys bool, member func(key []byte) error) error {
 	if err := s.Expect('{'); err != nil {
 		return err
 	}
@@ -433,7 +394,16 @@ func (s *Scanner) Object(member func(key []byte) error) error {
 		return nil
 	}
 	for {
-		k, err := s.Str()
+		var k []byte
+		var err error
+		switch {
+		case decodeKeys:
+			k, err = s.Str()
+		case s.Peek() != '"':
+			err = s.Syntax("want a string")
+		default:
+			err = s.skipStr()
+		}
 		if err != nil {
 			return err
 		}
