@@ -5,7 +5,7 @@
 //   - the README's two commands: the demo runs and the test command is the
 //     one .ci/run runs;
 //   - every invocation of one of our binaries (in a code block or an inline
-//     code span, as `source-pluggy read ...`, `./source-gocardless ...`,
+//     code span, as `source-pluggy read ...`, `./source-gocardless-bank-data ...`,
 //     `go run ./cmd/fake-pluggy ...`, `tap-pluggy ...`, `docker run ...
 //     source-pluggy:TAG ...`) names a command the binary has and only flags
 //     that command takes;

@@ -28,6 +28,10 @@ type Binary struct {
 	// PostgresViews are the provider's views over its tables that
 	// read --postgres creates (reports).
 	PostgresViews []postgres.View
+	// PostgresSchema is the default of --postgres-schema when it is not
+	// the binary's name without "source-": a renamed binary keeps loading
+	// into the schema its earlier name chose.
+	PostgresSchema string
 }
 
 // Runner assembles the binary's runner: the protocol commands, the extra
@@ -40,7 +44,7 @@ func (b Binary) Runner() *source.Runner {
 	r.Extra = append(r.Extra, singer.Command(r, b.Tap))
 	r.Sinks = []source.SinkFlags{
 		&parquet.Flags{Version: source.Version},
-		&postgres.Flags{Connector: b.Source.Name(), Version: source.Version, Views: b.PostgresViews},
+		&postgres.Flags{Connector: b.Source.Name(), Schema: b.PostgresSchema, Version: source.Version, Views: b.PostgresViews},
 	}
 	return r
 }

@@ -1,5 +1,5 @@
 // Package fakeserver runs one of the in-repo fake APIs as a program
-// (cmd/fake-pluggy, cmd/fake-gocardless, cmd/fake-enablebanking): on a
+// (cmd/fake-pluggy, cmd/fake-gocardless-bank-data, cmd/fake-enablebanking): on a
 // loopback address only, since the fakes' scenario switches have no
 // authentication; announcing what a connector config needs as one JSON
 // line; serving until the context ends, then shutting down cleanly.

@@ -9,7 +9,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// Config is source-gocardless's config, already validated against spec.json.
+// Config is source-gocardless-bank-data's config, already validated against spec.json.
 type Config struct {
 	SecretID       string   `json:"secret_id"`
 	SecretKey      string   `json:"secret_key"`

@@ -22,7 +22,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// ConnectCommand is `source-gocardless connect`: it picks an institution,
+// ConnectCommand is `source-gocardless-bank-data connect`: it picks an institution,
 // creates an end-user agreement with the institution's own limits and a
 // requisition whose redirect is a loopback callback bound to this run,
 // sends the user to the bank's consent page, waits for the redirect, polls
@@ -154,7 +154,7 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 			outcome = fmt.Errorf("the bank consent ended with %s: %s; nothing was written", e, orNone(q.Get("details")))
 			msg = "The bank consent did not complete (" + e + "). Go back to the terminal."
 		}
-		connect.HTML(w, `<!doctype html><meta charset="utf-8"><title>source-gocardless</title><p id="result">`+html.EscapeString(msg)+`</p>`)
+		connect.HTML(w, `<!doctype html><meta charset="utf-8"><title>source-gocardless-bank-data</title><p id="result">`+html.EscapeString(msg)+`</p>`)
 		select {
 		case done <- outcome:
 		default:

@@ -32,7 +32,7 @@ import (
 //go:embed spec.json
 var specJSON []byte
 
-// Source is source-gocardless.
+// Source is source-gocardless-bank-data.
 type Source struct {
 	// Now is the local clock (tests pin it); nil means time.Now. The run
 	// follows the API's Date header once it has seen one.
@@ -45,7 +45,7 @@ var (
 )
 
 // Name implements source.Source.
-func (Source) Name() string { return "source-gocardless" }
+func (Source) Name() string { return "source-gocardless-bank-data" }
 
 // Spec implements source.Source.
 func (Source) Spec() protocol.Spec {
@@ -68,7 +68,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 		local = time.Now
 	}
 	clock := httpclient.NewServerClock(local)
-	hc := source.HTTPClient(env, "source-gocardless", 2)
+	hc := source.HTTPClient(env, "source-gocardless-bank-data", 2)
 	c := &conn{cfg: cfg, env: env, clock: clock, quotas: newLedger(), failures: map[string]int{}, blocked: map[string]error{}}
 	c.client = NewClient(cfg.base, cfg.SecretID, cfg.SecretKey, hc, env.Secrets, clock)
 	return c, nil
@@ -176,7 +176,7 @@ func (c *conn) requisition(ctx context.Context, id string) (*requisitionInfo, er
 // relinkError is the config error of a requisition that cannot be read
 // until the end user links the bank again.
 func relinkError(reqID, why string) error {
-	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless connect --config CONFIG --reconnect %s --state STATE --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, reqID, reqID)
+	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config CONFIG --reconnect %s --state STATE --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, reqID, reqID)
 }
 
 // usable returns why a requisition cannot be read now, or nil: its status
@@ -210,7 +210,7 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	case !expires.After(now):
 		return relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
 	case expires.Sub(now) < 7*24*time.Hour:
-		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("requisition %s: access ends on %s, when its end-user agreement expires; re-link the bank before then to keep syncing: source-gocardless connect --config CONFIG --reconnect %s --state STATE --write", r.ID, expires.Format(time.DateOnly), r.ID))
+		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("requisition %s: access ends on %s, when its end-user agreement expires; re-link the bank before then to keep syncing: source-gocardless-bank-data connect --config CONFIG --reconnect %s --state STATE --write", r.ID, expires.Format(time.DateOnly), r.ID))
 	}
 	return nil
 }

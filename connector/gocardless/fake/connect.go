@@ -206,7 +206,7 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Bank}} — consent (fake)</title></head>
 <body style="font-family:sans-serif">
 <h1 id="bank">{{.Bank}}</h1>
-<p>Fake bank: give <b>source-gocardless</b> access to your accounts' details, balances and transactions?</p>
+<p>Fake bank: give <b>source-gocardless-bank-data</b> access to your accounts' details, balances and transactions?</p>
 <form method="post">
 {{range .Accounts}}<label><input type="checkbox" name="account" value="{{.Index}}" id="account-{{.Index}}" checked> {{.Name}} {{.IBAN}}</label><br>
 {{end}}<label><input type="checkbox" name="new" value="1" id="new-account"> also link a new account</label><br>

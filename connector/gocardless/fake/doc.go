@@ -25,5 +25,5 @@
 // is called, so two servers built with the same options serve the same
 // bytes. Scenario switches (ExpireRequisition, ExhaustQuota, AdvanceClock,
 // ...) let tests provoke each failure on purpose; AdminHandler exposes the
-// same switches over HTTP for the runnable cmd/fake-gocardless.
+// same switches over HTTP for the runnable cmd/fake-gocardless-bank-data.
 package fake

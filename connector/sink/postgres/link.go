@@ -16,9 +16,13 @@ import (
 // Flags is the PostgreSQL sink on read's command line (a source.SinkFlags):
 // --postgres URL turns it on.
 type Flags struct {
-	// Connector is the binary's name: the default schema (without
-	// "source-") and the lock holder's label.
+	// Connector is the binary's name: the lock holder's label, and the
+	// default schema (without "source-") unless Schema is set.
 	Connector string
+	// Schema is the default of --postgres-schema when it is not derived
+	// from Connector: a binary that was renamed keeps the schema its
+	// existing users' tables and states are in.
+	Schema string
 	// Version is recorded with each stored state.
 	Version string
 	// Views are the connector's views over its tables (reports).
@@ -39,7 +43,11 @@ func (f *Flags) Flag() string { return "postgres" }
 func (f *Flags) AddFlags(fs *pflag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.url, "postgres", "", "also load every record into PostgreSQL at `URL` (postgres://USER:PASSWORD@HOST:PORT/DB; libpq's PG* variables, e.g. PGPASSWORD, fill what it leaves out); each checkpoint's rows and state commit together, and without --state the run resumes from the state stored there")
-	fs.StringVar(&f.schema, "postgres-schema", "", "the schema `NAME` the tables go in (default: the connector's name, "+DefaultSchema(f.Connector)+"; needs --postgres)")
+	def := f.Schema
+	if def == "" {
+		def = DefaultSchema(f.Connector)
+	}
+	fs.StringVar(&f.schema, "postgres-schema", def, "the schema `NAME` the tables go in (needs --postgres)")
 	fs.BoolVar(&f.hardDelete, "postgres-hard-delete", false, "delete a row on its tombstone instead of setting _deleted_at (needs --postgres)")
 }
 

@@ -35,7 +35,12 @@ func TestPostgresEveryStreamLoadsAndFollowsTheBank(t *testing.T) {
 	r1 := e.read(cat, "--postgres", url)
 	conn := pgtest.Connect(t, url)
 	recs := r1.Records()
+	// "gocardless": the default schema of the binary's former name,
+	// source-gocardless, kept so existing loads resume where they are.
 	pgtest.CheckStreamsLoaded(t, conn, "gocardless", e.discover().Streams, recs)
+	if n := pgCount(t, conn, `SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'gocardless_%'`); n != 0 {
+		t.Errorf("the run created %d schemas named after the new binary name; the default must stay \"gocardless\"", n)
+	}
 
 	accounts := e.accounts()
 	for _, a := range accounts {

@@ -45,7 +45,7 @@ func newEnvWith(t *testing.T, o fake.Options, wrap func(f *fake.Server, h http.H
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, bin: st.Build(t, "source-gocardless"), fake: f, srv: srv, cfg: map[string]any{
+	return &env{t: t, bin: st.Build(t, "source-gocardless-bank-data"), fake: f, srv: srv, cfg: map[string]any{
 		"secret_id": f.SecretID(), "secret_key": f.SecretKey(), "requisition_ids": f.RequisitionIDs(),
 		"base_url": srv.URL + "/api/v2", "start_date": "2000-01-01", "lookback_days": 7,
 	}}
@@ -243,7 +243,7 @@ func dataCalls(s fake.Stats, route string, status int) int {
 }
 
 func TestSpec(t *testing.T) {
-	bin := st.Build(t, "source-gocardless")
+	bin := st.Build(t, "source-gocardless-bank-data")
 	r := st.Run(t, bin, "spec")
 	st.ValidateProtocol(t, r)
 	specs := r.OfType(protocol.TypeSpec)

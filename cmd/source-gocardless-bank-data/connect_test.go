@@ -15,7 +15,7 @@ import (
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
-// These tests run `source-gocardless connect` against the fake GoCardless
+// These tests run `source-gocardless-bank-data connect` against the fake GoCardless
 // API and drive the fake bank's consent page in a real headless Chromium:
 // agreement, requisition, consent, the redirect to the command's loopback
 // callback with ?ref=, the requisition turning LN, --write and --reconnect.

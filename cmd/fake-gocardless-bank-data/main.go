@@ -1,4 +1,4 @@
-// Command fake-gocardless serves the fake GoCardless Bank Account Data API
+// Command fake-gocardless-bank-data serves the fake GoCardless Bank Account Data API
 // (package connector/gocardless/fake) on a loopback address, for demos,
 // manual runs of the connector and end-to-end tests in other languages.
 //
@@ -22,7 +22,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 )
 
-func main() { fakeserver.Main("fake-gocardless", run) }
+func main() { fakeserver.Main("fake-gocardless-bank-data", run) }
 
 // ready is the line printed once the server listens.
 type ready struct {
@@ -33,7 +33,7 @@ type ready struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("fake-gocardless", flag.ContinueOnError)
+	fs := flag.NewFlagSet("fake-gocardless-bank-data", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "loopback `host:port` to listen on (port 0 picks a free one)")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")

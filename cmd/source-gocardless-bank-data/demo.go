@@ -14,7 +14,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// demoCommand is `source-gocardless demo`: a complete run against the
+// demoCommand is `source-gocardless-bank-data demo`: a complete run against the
 // embedded fake GoCardless API, with no credentials. It reads every stream,
 // books new rows and changes pending ones the way banks do, spends one
 // account's daily transactions quota, reads again from the saved state (the
@@ -51,7 +51,7 @@ func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
 	for _, req := range f.RequisitionIDs() {
 		accounts = append(accounts, f.AccountIDs(req)...)
 	}
-	fmt.Fprintf(d.Stdout, "source-gocardless demo: a fake GoCardless API on %s serves %d requisitions, %d accounts, each allowing %d calls a day per endpoint; files in %s\n\n",
+	fmt.Fprintf(d.Stdout, "source-gocardless-bank-data demo: a fake GoCardless API on %s serves %d requisitions, %d accounts, each allowing %d calls a day per endpoint; files in %s\n\n",
 		base, requisitions, len(accounts), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
 
 	got := map[string]bool{}       // internalTransactionIds of the last read
@@ -121,8 +121,8 @@ func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
 	}
 	fmt.Fprintln(d.Stdout, "\n   What the third sync caught:")
 	d.Expect("new rows of "+short(spent)+" after the reset", added[spent], got)
-	fmt.Fprintf(d.Stdout, "\nNext: `source-gocardless discover --config %s`, or point the config at %s with your own secret id and key\n"+
-		"and link your bank in the browser: `source-gocardless connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).\n", d.Path("config.json"), gocardless.DefaultBaseURL)
+	fmt.Fprintf(d.Stdout, "\nNext: `source-gocardless-bank-data discover --config %s`, or point the config at %s with your own secret id and key\n"+
+		"and link your bank in the browser: `source-gocardless-bank-data connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).\n", d.Path("config.json"), gocardless.DefaultBaseURL)
 	return nil
 }
 

@@ -24,7 +24,7 @@ func newAttackedEnv(t *testing.T, o fake.Options, tls bool, wrap func(h http.Han
 	t.Helper()
 	f := fake.New(o)
 	srv := st.ServeHostile(t, f.Handler(), tls, wrap)
-	return &env{t: t, bin: st.Build(t, "source-gocardless"), fake: f, srv: srv, cfg: map[string]any{
+	return &env{t: t, bin: st.Build(t, "source-gocardless-bank-data"), fake: f, srv: srv, cfg: map[string]any{
 		"secret_id": f.SecretID(), "secret_key": f.SecretKey(), "requisition_ids": f.RequisitionIDs(),
 		"base_url": srv.URL + "/api/v2", "start_date": "2000-01-01", "lookback_days": 7,
 	}}
@@ -335,7 +335,7 @@ func TestParquetFilesArePrivate(t *testing.T) {
 }
 
 // TestPluggyStateIsRefused: a source-pluggy state handed to
-// source-gocardless (same stream name, same version, other fields) is a
+// source-gocardless-bank-data (same stream name, same version, other fields) is a
 // config_error naming the field, not a silent full re-read from start_date.
 func TestPluggyStateIsRefused(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})

@@ -238,7 +238,7 @@ func TestBadStateFailsClearly(t *testing.T) {
 }
 
 func TestDemoCommand(t *testing.T) {
-	bin := st.Build(t, "source-gocardless")
+	bin := st.Build(t, "source-gocardless-bank-data")
 	dir := t.TempDir()
 	out := st.RunPlain(t, bin, "demo", "--out", dir)
 	for _, want := range []string{"transactions", "pending_transactions", "WARN", "daily limit", "new rows of the accounts with quota", "after the reset"} {

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// The binary was source-gocardless (tap-gocardless) until it was renamed
+// to tell it from Airbyte's and Meltano's connectors of GoCardless's
+// payments API. These tests hold the new names where a user sees them and
+// the one default that must not move with them: the PostgreSQL schema
+// (TestPostgresEveryStreamLoadsAndFollowsTheBank loads into it and
+// resumes from the states stored there).
+
+// TestNames: version, spec's title, the tap's --about and a Singer sync
+// under the tap's new name, and read's --postgres-schema default.
+func TestNames(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1})
+
+	out, stderr, code := st.Exec(t, e.bin, "version")
+	if code != 0 || !strings.HasPrefix(string(out), "source-gocardless-bank-data "+source.Version) {
+		t.Errorf("version: exit %d, %q %s", code, out, stderr)
+	}
+
+	out, stderr, code = st.Exec(t, e.bin, "read", "--help")
+	if code != 0 || !regexp.MustCompile(`--postgres-schema NAME[^\n]*\(default "gocardless"\)`).Match(append(out, stderr...)) {
+		t.Errorf("read --help: exit %d; want --postgres-schema's default to stay the old name's schema \"gocardless\":\n%s%s", code, out, stderr)
+	}
+
+	dir := t.TempDir()
+	tap := filepath.Join(dir, "tap-gocardless-bank-data")
+	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	out, stderr, code = st.Exec(t, tap, "--about", "--format=json")
+	var about struct {
+		Name string `json:"name"`
+	}
+	if code != 0 || json.Unmarshal(out, &about) != nil || about.Name != "tap-gocardless-bank-data" {
+		t.Errorf("tap-gocardless-bank-data --about: exit %d, name %q\n%s%s", code, about.Name, out, stderr)
+	}
+
+	out, stderr, code = st.Exec(t, tap, "--config", e.config(nil))
+	if code != 0 {
+		t.Fatalf("tap-gocardless-bank-data exited %d: %s", code, stderr)
+	}
+	records, states := 0, 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var m struct {
+			Type string `json:"type"`
+		}
+		st.Must(t, json.Unmarshal(sc.Bytes(), &m), "singer line")
+		switch m.Type {
+		case "RECORD":
+			records++
+		case "STATE":
+			states++
+		}
+	}
+	if records == 0 || states == 0 {
+		t.Errorf("tap-gocardless-bank-data: %d RECORD and %d STATE messages, want some of each", records, states)
+	}
+
+	// A link still named tap-gocardless is not the tap (docs/gocardless.md
+	// says to re-create it): it refuses Singer's flags rather than print
+	// Airbyte messages to a Singer target.
+	old := filepath.Join(dir, "tap-gocardless")
+	st.Must(t, os.Symlink(e.bin, old), "symlink")
+	out, stderr, code = st.Exec(t, old, "--config", e.config(nil))
+	if code != source.ExitUsage || len(out) != 0 || !strings.Contains(string(stderr), `unknown command "--config"`) {
+		t.Errorf("tap-gocardless --config: exit %d, stdout %q, stderr %s; want a usage error and nothing on stdout", code, out, stderr)
+	}
+}
