@@ -29,9 +29,10 @@ func compatEnv(t *testing.T, after time.Duration) *env {
 
 // TestStateOfAnEarlierBinaryLoads: an hour after an earlier binary wrote
 // its state, the account whose transactions quota that state records as
-// spent is not called (a WARN says so), the details it cached are reused
-// (no details call), and the
-// state written back keeps the account's place and its quota.
+// spent is not called, nor is the one whose details quota it records as
+// spent (a WARN says so for each); the details it cached are reused (no
+// details call), and the state written back keeps the skipped account's
+// place and quota.
 func TestStateOfAnEarlierBinaryLoads(t *testing.T) {
 	if os.Getenv("WRITE_STATE_FIXTURE") != "" {
 		writeStateFixture(t)

@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"time"
 
-	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -19,9 +16,10 @@ import (
 // session mints new uids), account_uid, session_id and details_fetched_at.
 //
 // Details count against the bank's daily limit and hardly ever change, so
-// they are fetched at most once per 24 hours per account: in incremental
-// mode the state keeps the last details and when they were fetched, and a
-// run within the day reuses them. When details cannot be fetched (limit
+// they are fetched at most once per 24 hours per account
+// (quota.CachedDetails): in incremental mode the state keeps the last
+// details and when they were fetched, and a run within the day reuses
+// them. When details cannot be fetched (limit
 // spent, bank failing) the record carries the kept ones, or, when there
 // are none, only what the session says of the account (uid,
 // identification_hash), so a dedup on account_key never loses good
@@ -34,34 +32,14 @@ func (s *accountsStream) Schema() json.RawMessage { return loadSchema("accounts"
 func (s *accountsStream) PrimaryKey() [][]string  { return [][]string{{"account_key"}} }
 func (s *accountsStream) CursorField() []string   { return []string{"details_fetched_at"} }
 
-// detailsTTL is how long fetched details are reused.
-const detailsTTL = 24 * time.Hour
-
-// detailsCache is one account's entry in the accounts state.
-type detailsCache struct {
-	Details json.RawMessage `json:"details,omitempty"`
-	// FetchedAt is when Details were fetched (RFC 3339, the API's clock).
-	FetchedAt string `json:"fetched_at,omitempty"`
-	// SyncedAt is when a run last emitted the account.
-	SyncedAt string `json:"synced_at"`
-}
-
 // CheckState implements source.StateChecker.
 func (s *accountsStream) CheckState(raw json.RawMessage) error {
 	_, err := decodeDetailsState(raw)
 	return err
 }
 
-func decodeDetailsState(raw json.RawMessage) (*accountsState[detailsCache], error) {
-	return decodeAccountsState("accounts", raw, func(a *detailsCache) error {
-		if _, err := time.Parse(time.RFC3339, a.FetchedAt); err != nil && a.FetchedAt != "" {
-			return fmt.Errorf("fetched_at %q is not an RFC 3339 timestamp", a.FetchedAt)
-		}
-		if len(a.Details) > 0 && a.Details[0] != '{' {
-			return fmt.Errorf("details is not an object")
-		}
-		return nil
-	})
+func decodeDetailsState(raw json.RawMessage) (*quota.State[quota.CachedDetails, usage], error) {
+	return quota.DecodeState[quota.CachedDetails, usage]("accounts", raw, (*quota.CachedDetails).Check)
 }
 
 func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out source.Output) error {
@@ -70,22 +48,13 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return source.AsConfigError(err, "invalid accounts state")
 	}
 	refs, listErr := s.c.accounts(ctx)
-	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := eachAccount(ctx, s.c, st, endpointDetails, req.Mode, refs, out, func(ctx context.Context, a accountRef, cached *detailsCache) (*detailsCache, error) {
-		next := detailsCache{}
-		if cached != nil {
-			next = *cached
+	now := s.c.clock.Now()
+	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Details, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, cached *quota.CachedDetails) (*quota.CachedDetails, error) {
+		var fetch func() (json.RawMessage, error)
+		if a.blocked == nil { // else reported once per session, below
+			fetch = func() (json.RawMessage, error) { return s.c.accountDetails(ctx, a) }
 		}
-		details, fresh, detailsErr := s.details(ctx, a, cached)
-		if errors.As(detailsErr, new(*quotaSkip)) && req.Mode == protocol.Incremental {
-			detailsErr = nil // the cached details, if any, stand in
-		}
-		if a.blocked != nil {
-			detailsErr = nil // reported once per session, below
-		}
-		if fresh {
-			next.Details, next.FetchedAt = details, now
-		}
+		next, details, detailsErr := quota.Refresh(cached, now, req.Mode, fetch)
 		if len(details) == 0 {
 			details, _ = json.Marshal(map[string]string{"uid": a.UID, "identification_hash": a.Hash})
 		}
@@ -98,32 +67,9 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if err := out.Record(rec); err != nil {
 			return nil, err
 		}
-		next.SyncedAt = now
-		return &next, detailsErr
+		return next, detailsErr
 	})
 	return errors.Join(listErr, blockedErrors(refs), readErr)
-}
-
-// details returns an account's details: the cached ones while under a day
-// old, else fetched ones (fresh), else the cached ones however old, else
-// nil. err is why fetching failed: a spent limit (a *quotaSkip) only
-// fails a full-refresh read, whose details would be missing.
-func (s *accountsStream) details(ctx context.Context, a accountRef, cached *detailsCache) (details json.RawMessage, fresh bool, err error) {
-	if cached != nil && cached.FetchedAt != "" && len(cached.Details) > 0 {
-		if t, _ := time.Parse(time.RFC3339, cached.FetchedAt); s.c.clock.Now().Sub(t) < detailsTTL {
-			return cached.Details, false, nil
-		}
-	}
-	if a.blocked == nil {
-		details, err = s.c.accountDetails(ctx, a)
-		if err == nil {
-			return details, true, nil
-		}
-	}
-	if cached != nil && len(cached.Details) > 0 {
-		return cached.Details, false, err
-	}
-	return nil, false, err
 }
 
 // accountDetails fetches an account's details once per run: one call of
@@ -131,7 +77,7 @@ func (s *accountsStream) details(ctx context.Context, a accountRef, cached *deta
 func (c *conn) accountDetails(ctx context.Context, a accountRef) (json.RawMessage, error) {
 	return c.details.Get(a.Key, func() (json.RawMessage, error) {
 		var raw json.RawMessage
-		err := c.bankCall(ctx, a, endpointDetails, "GET /accounts/{uid}/details", accountPath(a.UID, "details"), nil, true, func(b []byte) error {
+		err := c.bankCall(ctx, a, quota.Details, "GET /accounts/{uid}/details", accountPath(a.UID, "details"), nil, true, func(b []byte) error {
 			raw = nil
 			if err := json.Unmarshal(b, &raw); err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -40,18 +41,18 @@ type balancesPos struct {
 
 // CheckState implements source.StateChecker.
 func (s *balancesStream) CheckState(raw json.RawMessage) error {
-	_, err := decodeAccountsState[balancesPos]("balances", raw, nil)
+	_, err := quota.DecodeState[balancesPos, usage]("balances", raw, nil)
 	return err
 }
 
 func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out source.Output) error {
-	st, err := decodeAccountsState[balancesPos]("balances", req.State, nil)
+	st, err := quota.DecodeState[balancesPos, usage]("balances", req.State, nil)
 	if err != nil {
 		return source.AsConfigError(err, "invalid balances state")
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := eachAccount(ctx, s.c, st, endpointBalances, req.Mode, refs, out, func(ctx context.Context, a accountRef, _ *balancesPos) (*balancesPos, error) {
+	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Balances, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, _ *balancesPos) (*balancesPos, error) {
 		rows, err := s.c.accountBalances(ctx, a)
 		if err != nil {
 			return nil, err
@@ -85,7 +86,7 @@ func (c *conn) accountBalances(ctx context.Context, a accountRef) ([]json.RawMes
 		var env struct {
 			Balances []json.RawMessage `json:"balances"`
 		}
-		err := c.bankCall(ctx, a, endpointBalances, "GET /accounts/{uid}/balances", accountPath(a.UID, "balances"), nil, true, func(b []byte) error {
+		err := c.bankCall(ctx, a, quota.Balances, "GET /accounts/{uid}/balances", accountPath(a.UID, "balances"), nil, true, func(b []byte) error {
 			env.Balances = nil
 			if err := json.Unmarshal(b, &env); err != nil {
 				return err

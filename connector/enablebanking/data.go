@@ -22,6 +22,9 @@ type quotaSkip struct {
 	refused  bool // the bank said so this run (else the ledger did)
 }
 
+// Skipped implements source.Skipped.
+func (e *quotaSkip) Skipped() bool { return true }
+
 func (e *quotaSkip) Error() string {
 	return fmt.Sprintf("account %s: %s limit spent until %s", e.account.Key, e.endpoint, e.until.Format(time.RFC3339))
 }

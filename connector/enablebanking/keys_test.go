@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 )
 
 func rows(t *testing.T, raws ...string) []txRow {
@@ -96,41 +95,5 @@ func TestSignedAmount(t *testing.T) {
 		if got, ok := signedAmount(json.RawMessage(c.amount), c.ind); ok {
 			t.Errorf("signedAmount(%s, %q) = %q, want none", c.amount, c.ind, got)
 		}
-	}
-}
-
-func TestLedger(t *testing.T) {
-	now := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
-	l := newLedger(2, false, func() time.Time { return now })
-	for range 2 {
-		if _, ok := l.allow("a", endpointBalances); !ok {
-			t.Fatal("refused within the limit")
-		}
-		l.spend("a", endpointBalances)
-		now = now.Add(time.Hour)
-	}
-	until, ok := l.allow("a", endpointBalances)
-	if ok || !until.Equal(time.Date(2026, 1, 3, 10, 0, 0, 0, time.UTC)) {
-		t.Fatalf("third call: allowed %v until %v", ok, until)
-	}
-	if _, ok := l.allow("b", endpointBalances); !ok {
-		t.Fatal("another account was limited")
-	}
-	now = now.Add(23 * time.Hour) // the first call leaves the window
-	if _, ok := l.allow("a", endpointBalances); !ok {
-		t.Fatal("still limited after the window")
-	}
-	// A refusal holds a day, and survives the state round trip.
-	until = l.refused("c", endpointTransactions)
-	l2 := newLedger(2, false, func() time.Time { return now })
-	l2.seed(endpointTransactions, l.snapshot(endpointTransactions))
-	if got, ok := l2.allow("c", endpointTransactions); ok || !got.Equal(until) {
-		t.Fatalf("seeded refusal: allowed %v until %v", ok, got)
-	}
-	// Attended: no counting.
-	la := newLedger(1, true, func() time.Time { return now })
-	la.spend("a", endpointDetails)
-	if _, ok := la.allow("a", endpointDetails); !ok {
-		t.Fatal("attended calls were limited")
 	}
 }

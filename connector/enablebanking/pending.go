@@ -40,7 +40,7 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 	readErr := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
 		a := refs[i]
 		ans, err := s.c.accountTransactions(ctx, a, from)
-		if errors.As(err, new(*quotaSkip)) {
+		if source.IsSkipped(err) {
 			return source.SkippedPart(err, protocol.FullRefresh) // warned where the call was skipped
 		}
 		if err != nil {

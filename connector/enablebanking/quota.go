@@ -2,11 +2,13 @@ package enablebanking
 
 import (
 	"fmt"
+	"slices"
 	"sort"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 )
 
 // The unattended-access limit. PSD2 lets a bank refuse more than a few reads
@@ -21,21 +23,12 @@ import (
 // retried in the run that got it. The counting unit and window are the
 // bank's (per account or per consent, rolling or calendar day, which banks
 // do not say): a rolling 24 hours per account and endpoint is the
-// conservative reading of both.
+// conservative reading of both. The books are a quota.Ledger, kept in the
+// state of the stream that calls each endpoint (quota.State).
 
-// Endpoints with a bank-level limit, as state and messages name them.
-const (
-	endpointDetails      = "details"
-	endpointBalances     = "balances"
-	endpointTransactions = "transactions"
-)
-
-// limitWindow is the span over which calls are counted, and how long a
-// refusal lasts when nothing better is known.
-const limitWindow = 24 * time.Hour
-
-// usage is what is known of one account's limit for one endpoint. It is
-// kept in stream state as {"calls": [...], "blocked_until": "..."}.
+// usage is what the connector knows of one account's limit for one
+// endpoint: an entry of the quota books (quota.Entry), kept in stream
+// state as {"calls": [...], "blocked_until": "..."}.
 type usage struct {
 	// Calls are the times (RFC 3339) of this connector's successful
 	// unattended calls within the last 24 hours, oldest first.
@@ -49,11 +42,11 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// prune drops calls older than the window.
+// prune drops calls older than the window, and a refusal that has ended.
 func (u *usage) prune(now time.Time) {
-	keep := u.Calls[:0]
+	var keep []string
 	for _, c := range u.Calls {
-		if parseTime(c).Add(limitWindow).After(now) {
+		if parseTime(c).Add(quota.Window).After(now) {
 			keep = append(keep, c)
 		}
 	}
@@ -63,7 +56,8 @@ func (u *usage) prune(now time.Time) {
 	}
 }
 
-func (u *usage) validate() error {
+// Check implements quota.Entry.
+func (u *usage) Check() error {
 	for _, c := range u.Calls {
 		if _, err := time.Parse(time.RFC3339, c); err != nil {
 			return fmt.Errorf("calls: %q is not an RFC 3339 timestamp", c)
@@ -75,81 +69,57 @@ func (u *usage) validate() error {
 	return nil
 }
 
-type usageKey struct{ account, endpoint string }
+// Trim implements quota.Entry: a refusal holding more than a day, or a
+// call made in the future, cannot be right.
+func (u *usage) Trim(now time.Time) string {
+	var dropped []string
+	if parseTime(u.BlockedUntil).After(now.Add(quota.Window + time.Minute)) {
+		dropped = append(dropped, "a refusal holds until "+u.BlockedUntil)
+		u.BlockedUntil = ""
+	}
+	var keep []string
+	for _, c := range u.Calls {
+		if parseTime(c).After(now.Add(time.Minute)) {
+			dropped = append(dropped, "a call was made at "+c)
+			continue
+		}
+		keep = append(keep, c)
+	}
+	u.Calls = keep
+	return strings.Join(dropped, " and ")
+}
 
-// ledger is the run's knowledge of every account's limits, shared by the
-// streams: seeded from each stream's state as it starts, updated by every
-// call. What this run did wins over what a state says.
+// Keep implements quota.Entry.
+func (u *usage) Keep(now time.Time) bool {
+	u.prune(now)
+	return len(u.Calls) > 0 || u.BlockedUntil != ""
+}
+
+// Clone implements quota.Entry.
+func (u *usage) Clone() *usage {
+	return &usage{Calls: slices.Clone(u.Calls), BlockedUntil: u.BlockedUntil}
+}
+
+// ledger is the run's books, with config's reading of the limit.
 type ledger struct {
+	*quota.Ledger[usage, *usage]
 	limit    int  // calls per window; 0: do not count
 	attended bool // the limit does not apply; refusals still count
-	now      func() time.Time
-
-	mu       sync.Mutex
-	m        map[usageKey]*usage
-	observed map[usageKey]bool
 }
 
 func newLedger(limit int, attended bool, now func() time.Time) *ledger {
-	return &ledger{limit: limit, attended: attended, now: now, m: map[usageKey]*usage{}, observed: map[usageKey]bool{}}
-}
-
-// seed loads what a stream's state says about endpoint.
-//
-// No window is longer than a day, so a state claiming a refusal that holds
-// further than that, or calls made in the future, cannot be right (a
-// hand-edited state, a clock gone wrong): those entries are dropped rather
-// than leave the account unread for years. dropped lists the accounts.
-func (l *ledger) seed(endpoint string, st map[string]*usage) (dropped []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	for acct, u := range st {
-		k := usageKey{acct, endpoint}
-		if l.observed[k] || u == nil {
-			continue
-		}
-		c := usage{BlockedUntil: u.BlockedUntil}
-		bad := parseTime(c.BlockedUntil).After(now.Add(limitWindow + time.Minute))
-		if bad {
-			c.BlockedUntil = ""
-		}
-		for _, call := range u.Calls {
-			if parseTime(call).After(now.Add(time.Minute)) {
-				bad = true
-				continue
-			}
-			c.Calls = append(c.Calls, call)
-		}
-		if bad {
-			dropped = append(dropped, acct)
-		}
-		l.m[k] = &c
-	}
-	return dropped
-}
-
-func (l *ledger) get(k usageKey) *usage {
-	u := l.m[k]
-	if u == nil {
-		u = &usage{}
-		l.m[k] = u
-	}
-	return u
+	return &ledger{Ledger: quota.NewLedger[usage](now), limit: limit, attended: attended}
 }
 
 // allow says whether a call may be made now, and if not, until when not.
 func (l *ledger) allow(account, endpoint string) (time.Time, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	u := l.get(usageKey{account, endpoint})
-	u.prune(now)
+	u := l.Get(account, endpoint)
+	u.prune(l.Now())
 	if u.BlockedUntil != "" {
 		return parseTime(u.BlockedUntil), false
 	}
 	if !l.attended && l.limit > 0 && len(u.Calls) >= l.limit {
-		return parseTime(u.Calls[len(u.Calls)-l.limit]).Add(limitWindow), false
+		return parseTime(u.Calls[len(u.Calls)-l.limit]).Add(quota.Window), false
 	}
 	return time.Time{}, true
 }
@@ -159,16 +129,14 @@ func (l *ledger) spend(account, endpoint string) {
 	if l.attended {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := usageKey{account, endpoint}
-	l.observed[k] = true
-	u := l.get(k)
-	u.Calls = append(u.Calls, httpclient.FormatTime(l.now()))
-	sort.Strings(u.Calls)
-	if l.limit > 0 && len(u.Calls) > l.limit {
-		u.Calls = u.Calls[len(u.Calls)-l.limit:]
-	}
+	now := httpclient.FormatTime(l.Now())
+	l.Update(account, endpoint, func(u *usage) {
+		u.Calls = append(u.Calls, now)
+		sort.Strings(u.Calls)
+		if l.limit > 0 && len(u.Calls) > l.limit {
+			u.Calls = u.Calls[len(u.Calls)-l.limit:]
+		}
+	})
 }
 
 // refused records a refusal and returns until when it holds: when the
@@ -176,38 +144,14 @@ func (l *ledger) spend(account, endpoint string) {
 // window from now (someone else spent the calls, or the bank counts
 // differently).
 func (l *ledger) refused(account, endpoint string) time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	k := usageKey{account, endpoint}
-	l.observed[k] = true
-	u := l.get(k)
-	u.prune(now)
-	until := now.Add(limitWindow)
-	if len(u.Calls) > 0 && l.limit > 0 && len(u.Calls) >= l.limit {
-		until = parseTime(u.Calls[0]).Add(limitWindow)
-	}
-	u.BlockedUntil = httpclient.FormatTime(until)
-	return until
-}
-
-// snapshot returns what is known of endpoint for every account, for a
-// stream's state. Entries with nothing to say are left out.
-func (l *ledger) snapshot(endpoint string) map[string]*usage {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	out := map[string]*usage{}
-	for k, u := range l.m {
-		if k.endpoint != endpoint {
-			continue
-		}
+	now := l.Now()
+	until := now.Add(quota.Window)
+	l.Update(account, endpoint, func(u *usage) {
 		u.prune(now)
-		if len(u.Calls) > 0 || u.BlockedUntil != "" {
-			c := *u
-			c.Calls = append([]string(nil), u.Calls...)
-			out[k.account] = &c
+		if len(u.Calls) > 0 && l.limit > 0 && len(u.Calls) >= l.limit {
+			until = parseTime(u.Calls[0]).Add(quota.Window)
 		}
-	}
-	return out
+		u.BlockedUntil = httpclient.FormatTime(until)
+	})
+	return until
 }

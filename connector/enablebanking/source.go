@@ -250,6 +250,9 @@ type accountRef struct {
 	blocked error
 }
 
+// StateKey implements quota.Account.
+func (a accountRef) StateKey() string { return a.Key }
+
 // accounts lists the accounts of every configured session, once per run,
 // restricted to config.account_uids. Accounts of a session that cannot be
 // read are listed with blocked set, so streams report them; a session that

@@ -12,6 +12,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -61,8 +62,8 @@ func (s *transactionsStream) CheckState(raw json.RawMessage) error {
 	return err
 }
 
-func decodeTxState(raw json.RawMessage) (*accountsState[txPos], error) {
-	return decodeAccountsState("transactions", raw, func(a *txPos) error {
+func decodeTxState(raw json.RawMessage) (*quota.State[txPos, usage], error) {
+	return quota.DecodeState[txPos, usage]("transactions", raw, func(a *txPos) error {
 		if _, err := time.Parse(time.DateOnly, a.BookedThrough); err != nil && a.BookedThrough != "" {
 			return fmt.Errorf("booked_through %q is not a date (YYYY-MM-DD)", a.BookedThrough)
 		}
@@ -82,7 +83,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := eachAccount(ctx, s.c, st, endpointTransactions, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *txPos) (*txPos, error) {
+	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *txPos) (*txPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
@@ -238,7 +239,7 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 			Transactions []json.RawMessage `json:"transactions"`
 			Continuation *string           `json:"continuation_key"`
 		}
-		err := c.bankCall(ctx, a, endpointTransactions, "GET /accounts/{uid}/transactions", accountPath(a.UID, "transactions"), q, page == 0, func(b []byte) error {
+		err := c.bankCall(ctx, a, quota.Transactions, "GET /accounts/{uid}/transactions", accountPath(a.UID, "transactions"), q, page == 0, func(b []byte) error {
 			env.Transactions, env.Continuation = nil, nil
 			var probe map[string]json.RawMessage
 			if err := json.Unmarshal(b, &probe); err != nil {

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
-	"time"
 
-	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -20,9 +18,10 @@ import (
 // nested under "details", and requisition_id.
 //
 // Details count against the bank's daily quota and hardly ever change, so
-// they are fetched at most once per 24 hours per account: in incremental
-// mode the state keeps the last details object and when it was fetched, and
-// a run within the day reuses it. When details cannot be fetched (quota
+// they are fetched at most once per 24 hours per account
+// (quota.CachedDetails): in incremental mode the state keeps the last
+// details object and when it was fetched, and a run within the day reuses
+// it. When details cannot be fetched (quota
 // spent, bank failing) the record carries the kept object, or null when
 // there is none, so a dedup on id never loses good details. full_refresh
 // has no state: each run fetches details once per account.
@@ -38,33 +37,14 @@ func (s *accountsStream) Schema() json.RawMessage { return loadSchema("accounts"
 func (s *accountsStream) PrimaryKey() [][]string  { return [][]string{{"id"}} }
 func (s *accountsStream) CursorField() []string   { return []string{"last_accessed"} }
 
-// detailsTTL is how long fetched details are reused.
-const detailsTTL = 24 * time.Hour
-
-// detailsCache is one account's entry in the accounts state: its last
-// details.
-type detailsCache struct {
-	Details json.RawMessage `json:"details"`
-	// FetchedAt is when Details were fetched (RFC 3339, the API's clock);
-	// "" when they never were.
-	FetchedAt string `json:"fetched_at"`
-	// SyncedAt is when a run last emitted the account.
-	SyncedAt string `json:"synced_at"`
-}
-
 // CheckState implements source.StateChecker.
 func (s *accountsStream) CheckState(raw json.RawMessage) error {
 	_, err := parseAccountsState(raw)
 	return err
 }
 
-func parseAccountsState(raw json.RawMessage) (*streamState[detailsCache], error) {
-	return parseState("accounts", raw, func(a *detailsCache) error {
-		if _, err := time.Parse(time.RFC3339, a.FetchedAt); err != nil && a.FetchedAt != "" {
-			return fmt.Errorf("fetched_at %q is not an RFC 3339 timestamp", a.FetchedAt)
-		}
-		return nil
-	})
+func parseAccountsState(raw json.RawMessage) (*quota.State[quota.CachedDetails, allowance], error) {
+	return quota.DecodeState[quota.CachedDetails, allowance]("accounts", raw, (*quota.CachedDetails).Check)
 }
 
 func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out source.Output) error {
@@ -73,8 +53,8 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return source.AsConfigError(err, "invalid accounts state")
 	}
 	refs, listErr := s.c.accounts(ctx)
-	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := readEach(ctx, s.c, st, endpointDetails, req.Mode, refs, out, func(ctx context.Context, a accountRef, cached *detailsCache) (*detailsCache, error) {
+	now := s.c.clock.Now()
+	readErr := quota.Read(ctx, s.c.quotas, quota.Details, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, cached *quota.CachedDetails) (*quota.CachedDetails, error) {
 		if req.Mode == protocol.Incremental && cached != nil && fromTheFuture(cached.SyncedAt, s.c.clock.Now()) {
 			return cached, nil // a state from the future: nothing to read yet
 		}
@@ -82,49 +62,17 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if err != nil {
 			return nil, err
 		}
-		details, fresh, detailsErr := s.details(ctx, a, cached)
-		if skipped(detailsErr) && req.Mode == protocol.Incremental {
-			detailsErr = nil // the cached details, if any, stand in
+		var fetch func() (json.RawMessage, error)
+		if a.blocked == nil { // else reported once per requisition, below
+			fetch = func() (json.RawMessage, error) { return s.c.accountDetails(ctx, a) }
 		}
-		if a.blocked != nil {
-			detailsErr = nil // reported once per requisition, below
-		}
+		next, details, detailsErr := quota.Refresh(cached, now, req.Mode, fetch)
 		if err := out.Record(jsonrow.With(meta, jsonrow.Raw("details", details), jsonrow.String("requisition_id", a.RequisitionID))); err != nil {
 			return nil, err
 		}
-		next := detailsCache{}
-		if cached != nil {
-			next = *cached
-		}
-		if fresh {
-			next.Details, next.FetchedAt = details, now
-		}
-		next.SyncedAt = now // the state moves with every account emitted
-		return &next, detailsErr
+		return next, detailsErr
 	})
 	return errors.Join(listErr, blockedErrors(refs), readErr)
-}
-
-// details returns an account's details object: the cached one while it is
-// under a day old, else a fetched one (fresh), else the cached one however
-// old, else null. err is why fetching failed: a spent quota (skipped) only
-// fails a full-refresh read, whose details would be null.
-func (s *accountsStream) details(ctx context.Context, a accountRef, cached *detailsCache) (details json.RawMessage, fresh bool, err error) {
-	if cached != nil && cached.FetchedAt != "" {
-		if t, _ := time.Parse(time.RFC3339, cached.FetchedAt); s.c.clock.Now().Sub(t) < detailsTTL {
-			return cached.Details, false, nil
-		}
-	}
-	if a.blocked == nil {
-		details, err = s.c.accountDetails(ctx, a)
-		if err == nil {
-			return details, true, nil
-		}
-	}
-	if cached != nil && len(cached.Details) > 0 {
-		return cached.Details, false, err
-	}
-	return nil, false, err
 }
 
 // accountMeta fetches GET /accounts/{id}/ once per run. It is not a
@@ -151,7 +99,7 @@ func (c *conn) accountMeta(ctx context.Context, a accountRef) (json.RawMessage, 
 func (c *conn) accountDetails(ctx context.Context, a accountRef) (json.RawMessage, error) {
 	return c.details.Get(a.ID, func() (json.RawMessage, error) {
 		var env detailsEnvelope
-		err := c.dataCall(ctx, a, endpointDetails, nil, func(b []byte) error {
+		err := c.dataCall(ctx, a, quota.Details, nil, func(b []byte) error {
 			env = detailsEnvelope{}
 			if err := json.Unmarshal(b, &env); err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -53,8 +54,8 @@ func (s *balancesStream) CheckState(raw json.RawMessage) error {
 	return err
 }
 
-func parseBalancesState(raw json.RawMessage) (*streamState[balancesPos], error) {
-	return parseState("balances", raw, func(a *balancesPos) error {
+func parseBalancesState(raw json.RawMessage) (*quota.State[balancesPos, allowance], error) {
+	return quota.DecodeState[balancesPos, allowance]("balances", raw, func(a *balancesPos) error {
 		if _, err := time.Parse(time.RFC3339, a.SyncedAt); err != nil && a.SyncedAt != "" {
 			return fmt.Errorf("synced_at %q is not an RFC 3339 timestamp", a.SyncedAt)
 		}
@@ -73,7 +74,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := s.c.clock.Now()
-	readErr := readEach(ctx, s.c, st, endpointBalances, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
+	readErr := quota.Read(ctx, s.c.quotas, quota.Balances, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
@@ -114,7 +115,7 @@ func fromTheFuture(ts string, now time.Time) bool {
 func (c *conn) accountBalances(ctx context.Context, a accountRef) ([]json.RawMessage, error) {
 	return c.balances.Get(a.ID, func() ([]json.RawMessage, error) {
 		var env balancesEnvelope
-		err := c.dataCall(ctx, a, endpointBalances, nil, func(b []byte) error {
+		err := c.dataCall(ctx, a, quota.Balances, nil, func(b []byte) error {
 			env = balancesEnvelope{}
 			if err := json.Unmarshal(b, &env); err != nil {
 				return err

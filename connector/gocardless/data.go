@@ -2,7 +2,6 @@ package gocardless
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -37,6 +37,9 @@ func (e *quotaSkip) Error() string {
 	return fmt.Sprintf("account %s: %s quota spent until %s", e.account.ID, e.endpoint, e.resetAt.Format(time.RFC3339))
 }
 
+// Skipped implements source.Skipped.
+func (e *quotaSkip) Skipped() bool { return true }
+
 // warnSkip tells the user about a skipped call, once per account and
 // endpoint (callers are memoized).
 func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
@@ -60,33 +63,31 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 	if err := c.blockedErr(a); err != nil {
 		return err
 	}
-	if q, ok := c.quotas.get(a.ID, endpoint); ok {
-		if reset, spent := q.spent(c.clock.Now()); spent {
-			return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
-		}
+	if reset, spent := c.quotas.Get(a.ID, endpoint).spent(c.clock.Now()); spent {
+		return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
 	}
 	route := "GET /accounts/{id}/" + endpoint + "/"
 	path := "/accounts/" + url.PathEscape(a.ID) + "/" + endpoint + "/"
 	for {
 		resp, err := c.client.get(ctx, route, path, q, decode)
 		if resp != nil {
-			c.observeQuota(a, endpoint, resp.Header)
+			c.observeQuota(ctx, a, endpoint, resp.Header)
 			return nil
 		}
 		se, ae, ok := statusOf(err)
 		if !ok {
 			return c.client.wrap(fmt.Sprintf("account %s %s", a.ID, endpoint), err)
 		}
-		c.observeQuota(a, endpoint, se.Header)
+		c.observeQuota(ctx, a, endpoint, se.Header)
 		switch {
 		case se.Status == http.StatusTooManyRequests && accountLimited(se.Header, ae):
-			reset := c.clock.Now().Add(quotaWindow)
+			reset := c.clock.Now().Add(quota.Window)
 			if d, ok := detailSeconds(ae.detail()); ok {
-				reset = c.clock.Now().Add(c.capReset(a, endpoint, d))
-			} else if q, ok := c.quotas.get(a.ID, endpoint); ok && q.resetAt().After(c.clock.Now()) {
-				reset = q.resetAt()
+				reset = c.clock.Now().Add(c.capReset(ctx, a, endpoint, d))
+			} else if known := c.quotas.Get(a.ID, endpoint).resetAt(); known.After(c.clock.Now()) {
+				reset = known
 			}
-			c.quotas.observe(a.ID, endpoint, quota{Remaining: 0, ResetAt: httpclient.FormatTime(reset)})
+			c.quotas.Update(a.ID, endpoint, func(q *allowance) { *q = allowance{Remaining: 0, ResetAt: httpclient.FormatTime(reset)} })
 			return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
 		case se.Status == http.StatusInternalServerError && ae.Type == typeUnknownRequest:
 			if n := c.institutionFailed(a.ID); n < maxInstitutionFailures {
@@ -167,16 +168,12 @@ type processingSkip struct {
 	answer   string
 }
 
+// Skipped implements source.Skipped.
+func (e *processingSkip) Skipped() bool { return true }
+
 func (e *processingSkip) Error() string {
 	return fmt.Sprintf("account %s (requisition %s): GoCardless is still processing its data (%s on %s); the account is skipped this run and keeps its state. A later run reads it",
 		e.account.ID, e.account.RequisitionID, e.answer, e.endpoint)
-}
-
-// skipped reports an error that leaves an account for a later run without
-// failing the stream: a spent quota or data still being processed. Both
-// were warned about where they happened.
-func skipped(err error) bool {
-	return errors.As(err, new(*quotaSkip)) || errors.As(err, new(*processingSkip))
 }
 
 // accessExpired tells an answer that means the end user must link the bank
@@ -194,22 +191,22 @@ func accessExpired(status int, ae apiError) bool {
 		containsFold(ae.Summary+" "+ae.detail(), "end user agreement") && containsFold(ae.Summary+" "+ae.detail(), "expired")
 }
 
-func (c *conn) observeQuota(a accountRef, endpoint string, h http.Header) {
+func (c *conn) observeQuota(ctx context.Context, a accountRef, endpoint string, h http.Header) {
 	if q, ok := accountQuota(h, c.clock.Now()); ok {
 		if reset, ok := rateLimitInt(h, "x-ratelimit-account-success-reset"); ok {
-			c.capReset(a, endpoint, time.Duration(min(reset, 1<<30))*time.Second)
+			c.capReset(ctx, a, endpoint, time.Duration(min(reset, 1<<30))*time.Second)
 		}
-		c.quotas.observe(a.ID, endpoint, q)
+		c.quotas.Update(a.ID, endpoint, func(old *allowance) { *old = q })
 	}
 }
 
 // capReset bounds a reset the API announced for a's endpoint to a day, with
 // a WARN (once per account and endpoint) when it claimed more.
-func (c *conn) capReset(a accountRef, endpoint string, d time.Duration) time.Duration {
+func (c *conn) capReset(ctx context.Context, a accountRef, endpoint string, d time.Duration) time.Duration {
 	capped, over := capReset(d)
-	if over && c.quotas.firstCap(a.ID, endpoint) {
-		c.env.Log.Warnf("account %s: GoCardless said its %s quota resets in %s, but the window is a day; the connector takes it as resetting in %s, so one absurd answer cannot leave the account unread for longer",
-			a.ID, endpoint, d, quotaWindow)
+	if over {
+		source.WarnOnce(ctx, "quota-reset-capped "+a.ID+" "+endpoint, fmt.Sprintf("account %s: GoCardless said its %s quota resets in %s, but the window is a day; the connector takes it as resetting in %s, so one absurd answer cannot leave the account unread for longer",
+			a.ID, endpoint, d, quota.Window))
 	}
 	return capped
 }

@@ -39,7 +39,7 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 	readErr := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
 		a := refs[i]
 		resp, err := s.c.accountTransactions(ctx, a, txWindow{from: s.c.oldestDay(ctx, a), pending: true})
-		if skipped(err) {
+		if source.IsSkipped(err) {
 			return source.SkippedPart(err, protocol.FullRefresh) // warned where the call was skipped
 		}
 		if err != nil {

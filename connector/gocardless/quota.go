@@ -1,50 +1,39 @@
 package gocardless
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 )
 
 // The bank-level quota. GoCardless lets each institution cap the successful
 // calls per account and per endpoint (details, balances, transactions) in a
 // rolling 24 hours, down to 4. The connector never spends a call it knows
 // will fail: every answer's per-account rate-limit headers (or a 429's
-// "try again in N seconds") are recorded here, per account and endpoint, and
-// kept in the state of the stream that calls that endpoint, so the next run
-// knows too.
+// "try again in N seconds") are recorded in the run's quota.Ledger, per
+// account and endpoint, and kept in the state of the stream that calls
+// that endpoint, so the next run knows too.
 
-// Endpoints with a bank-level quota, as state and messages name them.
-const (
-	endpointDetails      = "details"
-	endpointBalances     = "balances"
-	endpointTransactions = "transactions"
-)
-
-// quotaWindow is how long a spent quota lasts at most: the window is a
-// rolling 24 hours. It is the reset assumed when the API says nothing, and
-// the most any header, 429 detail or state can claim: one absurd value
-// (a reset in 999999999 seconds) would otherwise skip the account until
-// 2058 in every later run.
-const quotaWindow = 24 * time.Hour
-
-// capReset bounds a reset the API announced to quotaWindow, and says
-// whether it had to.
+// capReset bounds a reset the API announced to quota.Window (the window
+// is a rolling 24 hours), and says whether it had to: one absurd value (a
+// reset in 999999999 seconds) would otherwise skip the account until 2058.
 func capReset(d time.Duration) (time.Duration, bool) {
-	if d > quotaWindow {
-		return quotaWindow, true
+	if d > quota.Window {
+		return quota.Window, true
 	}
 	return d, false
 }
 
-// quota is what is known of one account's quota for one endpoint. It is
-// stored in stream state as {"remaining": 0, "reset_at": "…"}.
-type quota struct {
+// allowance is what the bank said of one account's quota for one
+// endpoint: an entry of the quota books (quota.Entry), stored in stream
+// state as {"remaining": 0, "reset_at": "…"}.
+type allowance struct {
 	// Remaining is the number of calls left in the window; -1 when unknown.
 	Remaining int `json:"remaining"`
 	// ResetAt is when Remaining next grows (RFC 3339, UTC): the oldest
@@ -52,92 +41,47 @@ type quota struct {
 	ResetAt string `json:"reset_at,omitempty"`
 }
 
-func (q quota) resetAt() time.Time {
+// ledger is the run's quota books.
+type ledger = quota.Ledger[allowance, *allowance]
+
+func (q *allowance) resetAt() time.Time {
 	t, _ := time.Parse(time.RFC3339, q.ResetAt)
 	return t
 }
 
 // spent reports that a call now would fail, and until when.
-func (q quota) spent(now time.Time) (time.Time, bool) {
+func (q *allowance) spent(now time.Time) (time.Time, bool) {
 	r := q.resetAt()
 	return r, q.Remaining == 0 && r.After(now)
 }
 
-type quotaKey struct{ account, endpoint string }
-
-// ledger is the run's knowledge of every account's quotas, shared by the
-// streams: seeded from each stream's state as it starts, updated by every
-// answer. What this run observed wins over what a state says.
-type ledger struct {
-	mu       sync.Mutex
-	m        map[quotaKey]quota
-	observed map[quotaKey]bool
-	capped   map[quotaKey]bool // warned about an absurd reset this run
-}
-
-func newLedger() *ledger {
-	return &ledger{m: map[quotaKey]quota{}, observed: map[quotaKey]bool{}, capped: map[quotaKey]bool{}}
-}
-
-// firstCap reports whether an absurd reset of account's endpoint is new
-// this run, so it is warned about once.
-func (l *ledger) firstCap(account, endpoint string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := quotaKey{account, endpoint}
-	first := !l.capped[k]
-	l.capped[k] = true
-	return first
-}
-
-// seed loads what a stream's state says about endpoint. A reset further
-// than a day from now cannot be right (no window is longer), so it is
-// dropped: the account is called and its answer says where it stands.
-// dropped lists the accounts whose reset was.
-func (l *ledger) seed(endpoint string, st map[string]quota, now time.Time) (dropped []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for acct, q := range st {
-		k := quotaKey{acct, endpoint}
-		if r := q.resetAt(); r.After(now.Add(quotaWindow + time.Minute)) {
-			dropped = append(dropped, acct)
-			continue
-		}
-		if !l.observed[k] {
-			l.m[k] = q
-		}
+// Check implements quota.Entry.
+func (q *allowance) Check() error {
+	if q.Remaining < -1 {
+		return fmt.Errorf("remaining %d is negative", q.Remaining)
 	}
-	return dropped
-}
-
-func (l *ledger) observe(account, endpoint string, q quota) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := quotaKey{account, endpoint}
-	l.m[k] = q
-	l.observed[k] = true
-}
-
-func (l *ledger) get(account, endpoint string) (quota, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	q, ok := l.m[quotaKey{account, endpoint}]
-	return q, ok
-}
-
-// snapshot returns what is known of endpoint for every account, for a
-// stream's state.
-func (l *ledger) snapshot(endpoint string) map[string]quota {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := map[string]quota{}
-	for k, q := range l.m {
-		if k.endpoint == endpoint {
-			out[k.account] = q
-		}
+	if _, err := time.Parse(time.RFC3339, q.ResetAt); err != nil && q.ResetAt != "" {
+		return fmt.Errorf("reset_at %q is not an RFC 3339 timestamp", q.ResetAt)
 	}
-	return out
+	return nil
 }
+
+// Trim implements quota.Entry: a reset further than a day from now cannot
+// be right, so nothing is known; the account is called and its answer says
+// where it stands.
+func (q *allowance) Trim(now time.Time) string {
+	if r := q.resetAt(); r.After(now.Add(quota.Window + time.Minute)) {
+		*q = allowance{}
+		return "it resets at " + httpclient.FormatTime(r)
+	}
+	return ""
+}
+
+// Keep implements quota.Entry: whatever the bank said is kept.
+func (q *allowance) Keep(time.Time) bool { return *q != allowance{} }
+
+// Clone implements quota.Entry.
+func (q *allowance) Clone() *allowance { c := *q; return &c }
 
 // rateLimitHeader returns the value of a rate-limit header however the API
 // or a proxy spelled it: HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_REMAINING,
@@ -163,17 +107,17 @@ func rateLimitInt(h http.Header, name string) (int, bool) {
 }
 
 // accountQuota reads the per-account headers of an answer, if it has them.
-func accountQuota(h http.Header, now time.Time) (quota, bool) {
+func accountQuota(h http.Header, now time.Time) (allowance, bool) {
 	remaining, ok := rateLimitInt(h, "x-ratelimit-account-success-remaining")
 	if !ok {
-		return quota{}, false
+		return allowance{}, false
 	}
-	q := quota{Remaining: remaining}
+	q := allowance{Remaining: remaining}
 	if reset, ok := rateLimitInt(h, "x-ratelimit-account-success-reset"); ok {
 		d, _ := capReset(time.Duration(min(reset, 1<<30)) * time.Second)
 		q.ResetAt = httpclient.FormatTime(now.Add(d))
 	} else if remaining == 0 {
-		q.ResetAt = httpclient.FormatTime(now.Add(quotaWindow))
+		q.ResetAt = httpclient.FormatTime(now.Add(quota.Window))
 	}
 	return q, true
 }

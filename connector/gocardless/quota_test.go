@@ -2,10 +2,12 @@ package gocardless
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 )
 
 var t0 = time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
@@ -44,20 +46,37 @@ func TestDetailSeconds(t *testing.T) {
 }
 
 func TestLedgerRunObservationsWinOverState(t *testing.T) {
-	l := newLedger()
-	l.observe("a", endpointTransactions, quota{Remaining: 2, ResetAt: httpclient.FormatTime(t0)})
-	l.seed(endpointTransactions, map[string]quota{"a": {Remaining: 0, ResetAt: httpclient.FormatTime(t0.Add(time.Hour))}, "b": {Remaining: 0, ResetAt: httpclient.FormatTime(t0.Add(time.Hour))}}, t0)
-	if q, _ := l.get("a", endpointTransactions); q.Remaining != 2 {
+	l := quota.NewLedger[allowance](func() time.Time { return t0 })
+	l.Update("a", quota.Transactions, func(q *allowance) { *q = allowance{Remaining: 2, ResetAt: httpclient.FormatTime(t0)} })
+	inAnHour := httpclient.FormatTime(t0.Add(time.Hour))
+	l.Seed(quota.Transactions, map[string]*allowance{"a": {Remaining: 0, ResetAt: inAnHour}, "b": {Remaining: 0, ResetAt: inAnHour}})
+	if q := l.Get("a", quota.Transactions); q.Remaining != 2 {
 		t.Errorf("state overwrote this run's observation: %+v", q)
 	}
-	q, _ := l.get("b", endpointTransactions)
+	q := l.Get("b", quota.Transactions)
 	if reset, spent := q.spent(t0); !spent || !reset.Equal(t0.Add(time.Hour)) {
 		t.Errorf("b not spent until its reset: %+v", q)
 	}
 	if _, spent := q.spent(t0.Add(time.Hour)); spent {
 		t.Error("still spent at its reset")
 	}
-	if n := len(l.snapshot(endpointDetails)); n != 0 {
+	if n := len(l.Snapshot(quota.Details)); n != 0 {
 		t.Errorf("details snapshot has %d entries", n)
+	}
+}
+
+// TestLedgerDropsAResetBeyondADay: a state's reset more than a day away is
+// dropped (nothing is known: the account is called), and said so.
+func TestLedgerDropsAResetBeyondADay(t *testing.T) {
+	l := quota.NewLedger[allowance](func() time.Time { return t0 })
+	dropped := l.Seed(quota.Transactions, map[string]*allowance{"a": {Remaining: 0, ResetAt: "2058-01-01T00:00:00Z"}})
+	if !strings.Contains(dropped["a"], "2058-01-01T00:00:00Z") {
+		t.Errorf("dropped %v", dropped)
+	}
+	if _, spent := l.Get("a", quota.Transactions).spent(t0); spent {
+		t.Error("an account with an absurd reset is skipped")
+	}
+	if n := len(l.Snapshot(quota.Transactions)); n != 0 {
+		t.Errorf("the dropped entry is written back: %v", l.Snapshot(quota.Transactions))
 	}
 }

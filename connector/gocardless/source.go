@@ -25,6 +25,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 	"github.com/source-pluggy/source-pluggy/schemas"
 )
@@ -69,7 +70,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	}
 	clock := httpclient.NewServerClock(local)
 	hc := source.HTTPClient(env, "source-gocardless-bank-data", 2)
-	c := &conn{cfg: cfg, env: env, clock: clock, quotas: newLedger(), failures: map[string]int{}, blocked: map[string]error{}}
+	c := &conn{cfg: cfg, env: env, clock: clock, quotas: quota.NewLedger[allowance](clock.Now), failures: map[string]int{}, blocked: map[string]error{}}
 	c.client = NewClient(cfg.base, cfg.SecretID, cfg.SecretKey, hc, env.Secrets, clock)
 	return c, nil
 }
@@ -309,6 +310,9 @@ type accountRef struct {
 	// blocked is why the account's requisition cannot be read, or nil.
 	blocked error
 }
+
+// StateKey implements quota.Account: states key accounts by id.
+func (a accountRef) StateKey() string { return a.ID }
 
 // accounts lists the accounts of every configured requisition, once per
 // run, restricted to config.account_ids. Accounts of a requisition that

@@ -11,6 +11,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -78,8 +79,8 @@ func (s *transactionsStream) CheckState(raw json.RawMessage) error {
 	return err
 }
 
-func parseTxState(raw json.RawMessage) (*streamState[accountTxPos], error) {
-	return parseState("transactions", raw, func(a *accountTxPos) error {
+func parseTxState(raw json.RawMessage) (*quota.State[accountTxPos, allowance], error) {
+	return quota.DecodeState[accountTxPos, allowance]("transactions", raw, func(a *accountTxPos) error {
 		if _, err := time.Parse(time.DateOnly, a.BookedThrough); err != nil && a.BookedThrough != "" {
 			return fmt.Errorf("booked_through %q is not a date (YYYY-MM-DD)", a.BookedThrough)
 		}
@@ -103,7 +104,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := readEach(ctx, s.c, st, endpointTransactions, req.Mode, refs, out, func(ctx context.Context, a accountRef, prev *accountTxPos) (*accountTxPos, error) {
+	readErr := quota.Read(ctx, s.c.quotas, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *accountTxPos) (*accountTxPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
@@ -234,7 +235,7 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 		}
 		q := url.Values{"date_from": {from.Format(time.DateOnly)}}
 		var env transactionsEnvelope
-		err := c.dataCall(ctx, a, endpointTransactions, q, func(b []byte) error {
+		err := c.dataCall(ctx, a, quota.Transactions, q, func(b []byte) error {
 			env = transactionsEnvelope{}
 			if err := json.Unmarshal(b, &env); err != nil {
 				return err

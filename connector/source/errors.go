@@ -113,6 +113,22 @@ func worst(a, b protocol.FailureType) protocol.FailureType {
 	return a
 }
 
+// Skipped is implemented by an error that leaves a part of a stream (an
+// account) for a later run rather than failing it: a call the bank's daily
+// limit is known to refuse, data the API is still preparing. What it means
+// to the stream is SkippedPart's to say.
+type Skipped interface {
+	error
+	// Skipped reports whether the part is left for a later run.
+	Skipped() bool
+}
+
+// IsSkipped reports whether err, or an error it wraps, is a Skipped one.
+func IsSkipped(err error) bool {
+	var s Skipped
+	return errors.As(err, &s) && s.Skipped()
+}
+
 // SkippedPart is what a part of a stream left for a later run (an account
 // whose daily quota is spent; err says which and until when) means to a
 // stream read in mode. In incremental mode it is nothing: the part keeps

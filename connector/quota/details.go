@@ -1,0 +1,75 @@
+package quota
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// CachedDetails is an account's place in the state of a stream that emits the
+// account with its details (the object of the bank's details endpoint).
+// A details call counts against the bank's daily limit like any other,
+// and details hardly ever change: so they are fetched at most once a
+// Window per account, kept here in between, and stand in when they cannot
+// be fetched (limit spent, bank failing), so that a destination
+// deduplicating on the account never loses good details.
+type CachedDetails struct {
+	// Details is the last details object fetched; absent (or null, as
+	// earlier versions wrote) when none ever was.
+	Details json.RawMessage `json:"details,omitempty"`
+	// FetchedAt is when Details were fetched (RFC 3339, the API's clock).
+	FetchedAt string `json:"fetched_at,omitempty"`
+	// SyncedAt is when a run last emitted the account.
+	SyncedAt string `json:"synced_at"`
+}
+
+// Check validates a CachedDetails decoded from a state, for DecodeState.
+func (d *CachedDetails) Check() error {
+	if _, err := time.Parse(time.RFC3339, d.FetchedAt); err != nil && d.FetchedAt != "" {
+		return fmt.Errorf("fetched_at %q is not an RFC 3339 timestamp", d.FetchedAt)
+	}
+	if d.has() && d.Details[0] != '{' {
+		return fmt.Errorf("details is not an object")
+	}
+	return nil
+}
+
+func (d *CachedDetails) has() bool {
+	return d != nil && len(d.Details) > 0 && string(d.Details) != "null"
+}
+
+// Refresh returns the details to emit at now for an account whose place
+// is d (nil when it has none; d is not changed), and its next place: the
+// kept details while under a Window old; else fetched ones, kept with now;
+// else, when fetching fails, the kept ones however old, or nil. fetch is nil when the account
+// cannot be called this run (its consent is gone: the caller reports that
+// once for all its accounts); nothing is fetched and err is nil.
+//
+// err is why fetching failed. In incremental mode a source.Skipped one
+// (the limit is spent) is no error, the kept details standing in; a
+// full-refresh read has no kept details, and fails.
+func Refresh(d *CachedDetails, now time.Time, mode protocol.SyncMode, fetch func() (json.RawMessage, error)) (next *CachedDetails, details json.RawMessage, err error) {
+	next = &CachedDetails{}
+	if d != nil {
+		*next = *d
+	}
+	if !next.has() {
+		next.Details = nil
+	} else if t, _ := time.Parse(time.RFC3339, next.FetchedAt); next.FetchedAt != "" && now.Sub(t) < Window {
+		fetch = nil // fresh enough
+	}
+	if fetch != nil {
+		details, err = fetch()
+		if err == nil {
+			next.Details, next.FetchedAt = details, httpclient.FormatTime(now)
+		} else if source.IsSkipped(err) && mode == protocol.Incremental {
+			err = nil
+		}
+	}
+	next.SyncedAt = httpclient.FormatTime(now)
+	return next, next.Details, err
+}

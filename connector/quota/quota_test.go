@@ -1,0 +1,248 @@
+package quota
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+var t0 = time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+
+// books is a test entry: the times a call was refused until.
+type books struct {
+	Until []string `json:"until,omitempty"`
+}
+
+func (b *books) Check() error {
+	for _, u := range b.Until {
+		if _, err := time.Parse(time.RFC3339, u); err != nil {
+			return fmt.Errorf("until: %q is not a time", u)
+		}
+	}
+	return nil
+}
+
+func (b *books) Trim(now time.Time) string {
+	var keep, dropped []string
+	for _, u := range b.Until {
+		if t, _ := time.Parse(time.RFC3339, u); t.After(now.Add(Window)) {
+			dropped = append(dropped, u)
+			continue
+		}
+		keep = append(keep, u)
+	}
+	b.Until = keep
+	return strings.Join(dropped, ", ")
+}
+
+func (b *books) Keep(now time.Time) bool {
+	var keep []string
+	for _, u := range b.Until {
+		if t, _ := time.Parse(time.RFC3339, u); t.After(now) {
+			keep = append(keep, u)
+		}
+	}
+	b.Until = keep
+	return len(keep) > 0
+}
+
+func (b *books) Clone() *books { return &books{Until: append([]string(nil), b.Until...)} }
+
+func at(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
+
+// TestLedger: what the run learns wins over a state; a state's claim
+// beyond a day is dropped and said; what ran out is not written back; what
+// Get and Snapshot return is the caller's own.
+func TestLedger(t *testing.T) {
+	now := t0
+	l := NewLedger[books](func() time.Time { return now })
+	l.Update("a", Transactions, func(b *books) { b.Until = []string{at(time.Hour)} })
+	dropped := l.Seed(Transactions, map[string]*books{
+		"a": {Until: []string{at(2 * time.Hour)}},
+		"b": {Until: []string{at(3 * time.Hour), "2058-01-01T00:00:00Z"}},
+		"c": {Until: []string{at(-time.Hour)}},
+		"d": nil,
+	})
+	if len(dropped) != 1 || dropped["b"] != "2058-01-01T00:00:00Z" {
+		t.Errorf("dropped %v, want b's 2058", dropped)
+	}
+	if got := l.Get("a", Transactions).Until; len(got) != 1 || got[0] != at(time.Hour) {
+		t.Errorf("a: %v; the state overwrote what the run learnt", got)
+	}
+	if got := l.Get("b", Transactions).Until; len(got) != 1 || got[0] != at(3*time.Hour) {
+		t.Errorf("b: %v", got)
+	}
+	if got := l.Get("a", Details); len(got.Until) != 0 {
+		t.Errorf("another endpoint's books: %v", got)
+	}
+	l.Get("a", Transactions).Until[0] = "changed"
+	snap := l.Snapshot(Transactions)
+	snap["a"].Until[0] = "changed"
+	if got := l.Get("a", Transactions).Until[0]; got != at(time.Hour) {
+		t.Errorf("a copy shared the ledger's entry: %s", got)
+	}
+	if _, ok := snap["c"]; ok {
+		t.Error("an entry that ran out is written back")
+	}
+	now = t0.Add(90 * time.Minute)
+	if snap := l.Snapshot(Transactions); len(snap) != 1 || snap["b"] == nil {
+		t.Errorf("after a's refusal ended: %v", snap)
+	}
+}
+
+func TestDecodeState(t *testing.T) {
+	type place struct {
+		N int `json:"n"`
+	}
+	check := func(p *place) error {
+		if p.N < 0 {
+			return errors.New("n is negative")
+		}
+		return nil
+	}
+	st, err := DecodeState[place, books]("transactions", json.RawMessage(`{"version":1,"accounts":{"a":{"n":1}},"quota":{"a":{"until":["`+at(0)+`"]},"b":null}}`), check)
+	if err != nil || st.Accounts["a"].N != 1 || len(st.Quota) != 1 || st.Quota["a"] == nil {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if st, err := DecodeState[place, books]("transactions", nil, check); err != nil || st.Accounts == nil || st.Version != StateVersion {
+		t.Fatalf("no state: %+v %v", st, err)
+	}
+	for raw, want := range map[string]string{
+		`{"version":1,"accounts":{"a":{"n":-1}}}`:              `transactions state: accounts["a"].n is negative`,
+		`{"version":1,"accounts":{"a":null}}`:                  `transactions state: accounts["a"] is null`,
+		`{"version":1,"quota":{"a":{"until":["noon"]}}}`:       `transactions state: quota["a"].until: "noon" is not a time`,
+		`{"version":1,"accounts":{"a":{"created_at":"2026"}}}`: `unknown field "created_at"`,
+		`{"version":2,"accounts":{}}`:                          `version 2`,
+	} {
+		if _, err := DecodeState[place, books]("transactions", json.RawMessage(raw), check); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", raw, err, want)
+		}
+	}
+}
+
+type ref string
+
+func (r ref) StateKey() string { return string(r) }
+
+// skip is a Skipped error, as a provider's spent quota.
+type skip struct{}
+
+func (skip) Error() string { return "transactions quota spent" }
+func (skip) Skipped() bool { return true }
+
+// checkpoints is an Output that keeps the states it is given.
+type checkpoints struct {
+	mu     sync.Mutex
+	states []string
+}
+
+func (c *checkpoints) Record(jsonrow.Row) error { return nil }
+func (c *checkpoints) Checkpoint(st any) error {
+	b, err := json.Marshal(st)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.states = append(c.states, string(b))
+	return err
+}
+func (c *checkpoints) Log(protocol.Level, string) {}
+func (c *checkpoints) Logger() *slog.Logger       { return slog.New(slog.DiscardHandler) }
+
+// TestRead: each checkpoint carries the books learnt so far; a skipped
+// account keeps its place and fails only a full-refresh stream, as
+// transient.
+func TestRead(t *testing.T) {
+	type place struct {
+		N int `json:"n"`
+	}
+	for _, mode := range []protocol.SyncMode{protocol.Incremental, protocol.FullRefresh} {
+		l := NewLedger[books](func() time.Time { return t0 })
+		st := &State[place, books]{Version: StateVersion, Accounts: map[string]*place{"a": {1}, "b": {1}}}
+		out := &checkpoints{}
+		err := Read(context.Background(), l, Transactions, st, mode, []ref{"a", "b"}, 1, out, func(_ context.Context, a ref, prev *place) (*place, error) {
+			if a == "b" {
+				l.Update("b", Transactions, func(b *books) { b.Until = []string{at(time.Hour)} })
+				return nil, fmt.Errorf("account b: %w", skip{})
+			}
+			return &place{prev.N + 1}, nil
+		})
+		if st.Accounts["a"].N != 2 || st.Accounts["b"].N != 1 {
+			t.Errorf("%s: places %+v %+v", mode, st.Accounts["a"], st.Accounts["b"])
+		}
+		last := out.states[len(out.states)-1]
+		if !strings.Contains(last, `"quota":{"b":{"until":["`+at(time.Hour)+`"]}}`) {
+			t.Errorf("%s: last checkpoint %s", mode, last)
+		}
+		switch mode {
+		case protocol.Incremental:
+			if err != nil {
+				t.Errorf("incremental: %v", err)
+			}
+		default:
+			if source.FailureTypeOf(err) != protocol.TransientError || !strings.Contains(err.Error(), "transactions quota spent") {
+				t.Errorf("full refresh: %v", err)
+			}
+		}
+	}
+}
+
+// TestRefresh: details are reused while under a day old, fetched after,
+// kept when fetching fails, and a spent limit fails only full refresh; a
+// null kept by an earlier version is no details.
+func TestRefresh(t *testing.T) {
+	obj := json.RawMessage(`{"iban":"DE89"}`)
+	fresh := json.RawMessage(`{"iban":"DE89","name":"new"}`)
+	calls := 0
+	fetch := func(err error) func() (json.RawMessage, error) {
+		return func() (json.RawMessage, error) {
+			calls++
+			if err != nil {
+				return nil, err
+			}
+			return fresh, nil
+		}
+	}
+	kept := &CachedDetails{Details: obj, FetchedAt: at(-time.Hour), SyncedAt: at(-time.Hour)}
+	next, d, err := Refresh(kept, t0, protocol.Incremental, fetch(nil))
+	if calls != 0 || string(d) != string(obj) || next.FetchedAt != at(-time.Hour) || next.SyncedAt != at(0) || err != nil {
+		t.Errorf("within the day: %d calls, %s, %+v, %v", calls, d, next, err)
+	}
+	next, d, err = Refresh(kept, t0.Add(Window), protocol.Incremental, fetch(nil))
+	if calls != 1 || string(d) != string(fresh) || next.FetchedAt != at(Window) || err != nil || kept.FetchedAt != at(-time.Hour) {
+		t.Errorf("a day later: %d calls, %s, %+v, %v", calls, d, next, err)
+	}
+	spent := fmt.Errorf("account a: %w", skip{})
+	next, d, err = Refresh(kept, t0.Add(Window), protocol.Incremental, fetch(spent))
+	if string(d) != string(obj) || next.FetchedAt != at(-time.Hour) || err != nil {
+		t.Errorf("spent, incremental: %s, %+v, %v", d, next, err)
+	}
+	if _, d, err = Refresh(nil, t0, protocol.FullRefresh, fetch(spent)); d != nil || !errors.Is(err, spent) {
+		t.Errorf("spent, full refresh: %s, %v", d, err)
+	}
+	failing := errors.New("bank down")
+	if _, d, err = Refresh(kept, t0.Add(Window), protocol.Incremental, fetch(failing)); string(d) != string(obj) || !errors.Is(err, failing) {
+		t.Errorf("failing: %s, %v", d, err)
+	}
+	if next, d, err = Refresh(kept, t0.Add(Window), protocol.Incremental, nil); string(d) != string(obj) || err != nil || next.SyncedAt != at(Window) {
+		t.Errorf("not callable: %s, %+v, %v", d, next, err)
+	}
+	legacy := &CachedDetails{Details: json.RawMessage("null"), SyncedAt: at(-time.Hour)}
+	if legacy.Check() != nil {
+		t.Error("a null details kept by an earlier version is refused")
+	}
+	if next, d, err = Refresh(legacy, t0, protocol.Incremental, fetch(spent)); d != nil || next.Details != nil || err != nil {
+		t.Errorf("legacy null: %s, %+v, %v", d, next, err)
+	}
+	if err := (&CachedDetails{Details: json.RawMessage(`[1]`)}).Check(); err == nil {
+		t.Error("details that are not an object are accepted")
+	}
+}

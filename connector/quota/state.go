@@ -1,0 +1,99 @@
+package quota
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+)
+
+// State is the state of a stream read account by account from a bank that
+// limits each account's calls: per account key, the stream's own place
+// (C), and per account key the books (E) of the one endpoint the stream
+// calls, so the next run does not spend a call known to fail. Each
+// endpoint's books live in the state of the stream that calls it, and
+// within a run the Ledger shares what every stream learns. Version lets
+// the shape evolve.
+type State[C, E any] struct {
+	Version  int           `json:"version"`
+	Accounts map[string]*C `json:"accounts"`
+	Quota    map[string]*E `json:"quota"`
+}
+
+// StateVersion is the version of the State's shape.
+const StateVersion = 1
+
+// DecodeState decodes stream's state (none: an empty one). check, if not
+// nil, validates one account's place and names the bad field; every
+// entry of the books is checked too, and a null one is taken for nothing
+// known.
+func DecodeState[C, E any, P Entry[E]](stream string, raw json.RawMessage, check func(c *C) error) (*State[C, E], error) {
+	st := &State[C, E]{Version: StateVersion}
+	// Strict: every field of an account's place is optional, so another
+	// connector's state read loosely would look like accounts with no
+	// place, and everything would be re-read.
+	if _, err := source.DecodeStateStrict(stream, raw, StateVersion, st); err != nil {
+		return nil, err
+	}
+	if st.Accounts == nil {
+		st.Accounts = map[string]*C{}
+	}
+	if err := source.CheckEntries(stream, "accounts", st.Accounts, check); err != nil {
+		return nil, err
+	}
+	for k, e := range st.Quota {
+		if e == nil {
+			delete(st.Quota, k)
+		}
+	}
+	return st, source.CheckEntries(stream, "quota", st.Quota, func(e *E) error { return P(e).Check() })
+}
+
+// An Account is what a stream reads account by account, keyed as its
+// State keys it.
+type Account interface {
+	StateKey() string
+}
+
+// Read reads st's stream account by account, limit at a time, through
+// source.Partitions: read gets an account and its place (nil when it has
+// none) and returns its next place, which is recorded even when read also
+// returns an error (an account emitted with kept details, say) and
+// checkpointed with what the ledger knows of endpoint, so each checkpoint
+// carries the books of the calls made so far. The state is checkpointed
+// once more at the end, so it is right for a partial run too. The ledger is
+// seeded from st first, with a WARN for what no Window allows. The error
+// joins the failed accounts'.
+//
+// An account read returns a source.Skipped error for (a call known to
+// fail, or refused for the day) keeps its place: in incremental mode the
+// stream completes and a later run reads it, in full_refresh the stream
+// fails (see source.SkippedPart). Such errors are warned about where the
+// call is skipped.
+func Read[A Account, C, E any, P Entry[E]](ctx context.Context, l *Ledger[E, P], endpoint string, st *State[C, E], mode protocol.SyncMode,
+	accounts []A, limit int, out source.Output, read func(ctx context.Context, a A, prev *C) (*C, error)) error {
+	dropped := l.Seed(endpoint, st.Quota)
+	for _, account := range sortedKeys(dropped) {
+		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("account %s: the state's %s quota books say %s, more than a day ahead, which no daily window allows; that is dropped, and the account is called",
+			account, endpoint, dropped[account]))
+	}
+	keys := make([]string, len(accounts))
+	for i, a := range accounts {
+		keys[i] = a.StateKey()
+	}
+	parts := source.Partitions[C]{Keys: keys, Cursors: st.Accounts, Limit: limit, State: func() any {
+		st.Quota = l.Snapshot(endpoint)
+		return st
+	}}
+	return parts.Read(ctx, out, func(ctx context.Context, i int, prev *C) (*C, error) {
+		next, err := read(ctx, accounts[i], prev)
+		if source.IsSkipped(err) {
+			if err = source.SkippedPart(err, mode); err == nil {
+				return nil, nil
+			}
+		}
+		return next, err
+	})
+}
