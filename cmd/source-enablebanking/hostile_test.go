@@ -10,6 +10,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -158,6 +159,25 @@ func TestInvalidUTF8IsReplacedAndKept(t *testing.T) {
 	if warns != 1 {
 		t.Errorf("%d WARNs about invalid UTF-8, want one", warns)
 	}
+}
+
+// TestInvalidUTF8RowIsNoted: in every answer the first transaction's
+// remittance_information[0] has invalid UTF-8 and the second's a U+FFFD the bank sent
+// itself. The first is noted (REPLACED, SOURCE_INVALID_UTF8) on stdout, in
+// Parquet and in PostgreSQL; the second and every other row are not, and
+// no row is lost.
+func TestInvalidUTF8RowIsNoted(t *testing.T) {
+	clean := newEnv(t, fake.Options{TransactionsPerAccount: 12})
+	want := len(clean.read(clean.catalog(true, "transactions")).Records()["transactions"])
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 12}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, isTransactions, st.MarkRows(`"remittance_information":["`))
+	})
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := e.read(e.catalog(true, "transactions"), "--parquet-dir", dir, "--postgres", url)
+	if got := len(r.Records()["transactions"]); got != want {
+		t.Fatalf("%d rows emitted, %d without invalid UTF-8: rows were dropped", got, want)
+	}
+	st.CheckReplacedNoted(t, r, "transactions", "remittance_information[0]", []string{"account_key", "transaction_key"}, dir, pgtest.Connect(t, url), "enablebanking")
 }
 
 // TestHostileInputsFailClearly: FIFOs, trailing data, an invalid

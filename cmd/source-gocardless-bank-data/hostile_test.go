@@ -11,6 +11,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -313,6 +314,25 @@ func TestInvalidUTF8IsReplacedAndKept(t *testing.T) {
 	if total == 0 || total > 2 {
 		t.Errorf("%d WARNs about invalid UTF-8 (%v), want one per stream that read the answers", total, warns)
 	}
+}
+
+// TestInvalidUTF8RowIsNoted: in every answer the first transaction's
+// remittanceInformationUnstructured has invalid UTF-8 and the second's a U+FFFD the bank sent
+// itself. The first is noted (REPLACED, SOURCE_INVALID_UTF8) on stdout, in
+// Parquet and in PostgreSQL; the second and every other row are not, and
+// no row is lost.
+func TestInvalidUTF8RowIsNoted(t *testing.T) {
+	clean := newEnv(t, fake.Options{TransactionsPerAccount: 15})
+	want := len(clean.read(clean.catalog(true, "transactions")).Records()["transactions"])
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 15}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/transactions/") }, st.MarkRows(`"remittanceInformationUnstructured":"`))
+	})
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := e.read(e.catalog(true, "transactions"), "--parquet-dir", dir, "--postgres", url)
+	if got := len(r.Records()["transactions"]); got != want {
+		t.Fatalf("%d rows emitted, %d without invalid UTF-8: rows were dropped", got, want)
+	}
+	st.CheckReplacedNoted(t, r, "transactions", "remittanceInformationUnstructured", []string{"account_id", "transaction_key"}, dir, pgtest.Connect(t, url), "gocardless")
 }
 
 // TestHostileInputsFailClearly: FIFOs, trailing data, an invalid

@@ -10,6 +10,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -185,6 +186,23 @@ func TestInvalidUTF8IsReplacedAndKept(t *testing.T) {
 	if warns != 1 {
 		t.Errorf("%d WARNs about invalid UTF-8 over %d pages, want one per stream", warns, len(got)/10)
 	}
+}
+
+// TestInvalidUTF8RowIsNoted: on every page the first transaction's
+// description has invalid UTF-8 and the second's a U+FFFD Pluggy sent
+// itself. The first is noted (field description, REPLACED,
+// SOURCE_INVALID_UTF8) on stdout, in Parquet and in PostgreSQL; the second
+// and every other row are not, and every row of the page is there.
+func TestInvalidUTF8RowIsNoted(t *testing.T) {
+	e := newAttackedEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 30, PageSize: 10}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, st.MarkRows(`"description":"`))
+	})
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := e.read(e.catalog(true, "transactions"), "--parquet-dir", dir, "--postgres", url)
+	if got, want := rows(t, r.Records()["transactions"]), e.servedIDs(); len(got) != len(want) {
+		t.Fatalf("%d rows emitted, %d served", len(got), len(want))
+	}
+	st.CheckReplacedNoted(t, r, "transactions", "description", []string{"id"}, dir, pgtest.Connect(t, url), "pluggy")
 }
 
 // TestHostileInputsFailClearly: FIFOs, trailing data, an invalid

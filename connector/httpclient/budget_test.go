@@ -105,7 +105,7 @@ func TestInvalidUTF8IsReplaced(t *testing.T) {
 	defer srv.Close()
 	c := fastClient(nil)
 	var told []string
-	c.OnInvalidUTF8 = func(_ context.Context, route string) { told = append(told, route) }
+	c.OnInvalidUTF8 = func(_ context.Context, route string, _ []byte, _ []int) { told = append(told, route) }
 	resp, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x"})
 	if err != nil {
 		t.Fatal(err)

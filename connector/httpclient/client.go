@@ -58,12 +58,15 @@ type Client struct {
 	RetryAfter func(resp *Response) time.Duration
 	// OnRetry is told about every retry (for logs).
 	OnRetry func(ctx context.Context, req *Request, attempt int, wait time.Duration, cause error)
-	// OnInvalidUTF8 is told about a body that was not valid UTF-8, after
-	// every invalid sequence was replaced with U+FFFD: APIs pass bank text
-	// through, and one stray Latin-1 byte copied raw to stdout makes strict
-	// consumers (Python's json, jq, the Airbyte platform) fail on the line
-	// every run, or drop the row while the state moves past it.
-	OnInvalidUTF8 func(ctx context.Context, route string)
+	// OnInvalidUTF8 is told about a 2xx body that was not valid UTF-8,
+	// after every invalid sequence was replaced with U+FFFD: APIs pass bank
+	// text through, and one stray Latin-1 byte copied raw to stdout makes
+	// strict consumers (Python's json, jq, the Airbyte platform) fail on
+	// the line every run, or drop the row while the state moves past it.
+	// body is the repaired body and replaced the offsets in it of each
+	// U+FFFD put in (a U+FFFD the API sent itself is not among them), so
+	// the rows cut from it can be noted; neither may be kept past the call.
+	OnInvalidUTF8 func(ctx context.Context, route string, body []byte, replaced []int)
 	// Secrets masks credentials in error texts.
 	Secrets *secret.Redactor
 	// UserAgent is sent on every request.
@@ -267,12 +270,46 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("reading response body: %w", stripURL(err))}
 	}
 	if !utf8.Valid(b) {
-		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+		var replaced []int
+		b, replaced = toValidUTF8(b)
 		if c.OnInvalidUTF8 != nil && resp.StatusCode/100 == 2 {
-			c.OnInvalidUTF8(ctx, req.Route)
+			c.OnInvalidUTF8(ctx, req.Route, b, replaced)
 		}
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b, held: held}, nil
+}
+
+// toValidUTF8 is bytes.ToValidUTF8(b, "\uFFFD") that also returns where
+// each U+FFFD it put in starts: every run of invalid bytes becomes one
+// U+FFFD. It runs only on a body utf8.Valid refused, so the usual page
+// costs nothing more.
+func toValidUTF8(b []byte) ([]byte, []int) {
+	out := make([]byte, 0, len(b)+8)
+	var replaced []int
+	invalid := false
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			out = append(out, c)
+			i++
+			invalid = false
+			continue
+		}
+		_, size := utf8.DecodeRune(b[i:])
+		if size == 1 { // an invalid byte: RuneError of width 1
+			if !invalid {
+				replaced = append(replaced, len(out))
+				out = append(out, "\uFFFD"...)
+			}
+			invalid = true
+			i++
+			continue
+		}
+		out = append(out, b[i:i+size]...)
+		i += size
+		invalid = false
+	}
+	return out, replaced
 }
 
 // stripURL drops the URL from *url.Error: it may carry query values, and the

@@ -25,6 +25,9 @@ type Row struct {
 	// carries _ab_cdc_deleted_at. A sink that keeps tables (PostgreSQL)
 	// tells it apart from a row without parsing it.
 	Tombstone bool
+	// Changes are what the connector did to Raw's values before emitting
+	// it (invalid UTF-8 replaced, say). Rare: nil for almost every row.
+	Changes []Change
 }
 
 // Of is a row of raw alone.

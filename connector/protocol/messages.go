@@ -47,7 +47,17 @@ type Record struct {
 	Namespace string          `json:"namespace,omitempty"`
 	Data      json.RawMessage `json:"data"`
 	EmittedAt int64           `json:"emitted_at"`
+	// Meta is the record's AirbyteRecordMessageMeta; set only on a row
+	// with changes (see MetaSourceChanges).
+	Meta json.RawMessage `json:"meta,omitempty"`
 }
+
+// MetaSourceChanges is the member of a RECORD's meta that lists what the
+// connector did to the row's values before emitting it (jsonrow.Change:
+// invalid UTF-8 replaced, say). Airbyte's own meta.changes allows only
+// NULLED and TRUNCATED for the change, so these go beside it, in the same
+// shape, where the protocol allows members of the connector's own.
+const MetaSourceChanges = "source_changes"
 
 // StateType says how a state message is scoped. This runtime emits STREAM
 // only; LEGACY is accepted on input.

@@ -80,6 +80,16 @@ func (w *Writer) Record(stream string, row jsonrow.Row) error {
 	b = row.AppendTo(b)
 	b = append(b, `,"emitted_at":`...)
 	b = strconv.AppendInt(b, ms, 10)
+	if len(row.Changes) > 0 {
+		b = append(b, `,"meta":{"`+MetaSourceChanges+`":[`...)
+		for i, c := range row.Changes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = c.AppendTo(b)
+		}
+		b = append(b, "]}"...)
+	}
 	w.buf = append(b, "}}\n"...)
 	return w.release(false)
 }

@@ -41,6 +41,9 @@ type streamOutput struct {
 	mu      sync.Mutex
 	running bool
 	warned  map[string]bool // WarnOnce keys already warned about
+	// replaced is the text in which the HTTP client replaced invalid
+	// UTF-8 in this stream's answers; nil (the usual case) when none.
+	replaced *replacedText
 	// lastState is the SHA-256 of the last state handed down, for the
 	// repeat check: a hash rather than the bytes, as a state with
 	// per-account windows can weigh megabytes.
@@ -77,6 +80,9 @@ func (o *streamOutput) Record(row jsonrow.Row) error {
 		if err := o.enc.StreamStatus(o.name, protocol.Running); err != nil {
 			return err
 		}
+	}
+	if o.replaced != nil {
+		row.Changes = o.replaced.changes(row)
 	}
 	return o.head.Record(row)
 }
@@ -243,10 +249,21 @@ func WarnOnce(ctx context.Context, key, msg string) {
 
 // NoteInvalidUTF8 is the HTTP client's hook for a body that was not valid
 // UTF-8 (see httpclient.Client.OnInvalidUTF8): the rows are kept with the
-// bad bytes replaced, and the stream warns once. Airbyte's per-record
-// meta.changes cannot say it (its change is NULLED or TRUNCATED only).
-func NoteInvalidUTF8(ctx context.Context, route string) {
-	WarnOnce(ctx, "invalid-utf8", fmt.Sprintf("%s answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD) in what is emitted and the rows were kept, so strict JSON readers can read them (this is said once per stream)", route))
+// bad bytes replaced, the stream warns once, and each row that holds
+// replaced text says so in its changes (see replacedText).
+func NoteInvalidUTF8(ctx context.Context, route string, body []byte, replaced []int) {
+	WarnOnce(ctx, "invalid-utf8", fmt.Sprintf("%s answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD) in what is emitted and the rows were kept, so strict JSON readers can read them; each such row notes the field in its changes (_changes in Parquet and PostgreSQL, meta.%s on stdout) (this is said once per stream)", route, protocol.MetaSourceChanges))
+	o, ok := ctx.Value(outputKey{}).(*streamOutput)
+	if !ok {
+		return
+	}
+	lits := replacedLiterals(body, replaced)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.replaced == nil {
+		o.replaced = &replacedText{lits: map[string]bool{}}
+	}
+	o.replaced.add(lits)
 }
 
 // LogFrom writes a LOG message attributed to the stream being read with ctx,

@@ -73,14 +73,19 @@ func (m *RowMeta) LeftoverKey(key string, value []byte) {
 // Nulled notes that field's typed column was nulled because its value did
 // not fit.
 func (m *RowMeta) Nulled(field string) {
+	m.Change(jsonrow.Change{Field: field, Change: ChangeNulled, Reason: ReasonTypecast})
+}
+
+// Change notes a change made to the row before it reached the sink: one
+// of the row's own (jsonrow.Row.Changes, such as invalid UTF-8 the
+// connector replaced), in the same column as the sink's.
+func (m *RowMeta) Change(c jsonrow.Change) {
 	if len(m.changes) == 0 {
 		m.changes = append(m.changes, '[')
 	} else {
 		m.changes = append(m.changes, ',')
 	}
-	m.changes = append(m.changes, `{"field":`...)
-	m.changes = jsonrow.AppendString(m.changes, field)
-	m.changes = append(m.changes, `,"change":"`+ChangeNulled+`","reason":"`+ReasonTypecast+`"}`...)
+	m.changes = c.AppendTo(m.changes)
 }
 
 // LeftoversJSON returns the row's leftovers object, or nil when there is

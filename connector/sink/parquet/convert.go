@@ -126,6 +126,9 @@ func (c *converter) record(row jsonrow.Row) error {
 	if !c.s.AtEnd() {
 		return c.s.Syntax("data after the record's object")
 	}
+	for _, ch := range row.Changes {
+		c.meta.Change(ch)
+	}
 	appendText(c.left, c.meta.LeftoversJSON())
 	appendText(c.changes, c.meta.ChangesJSON())
 	return nil

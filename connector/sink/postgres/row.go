@@ -78,6 +78,9 @@ func (e *encoder) encode(dst []byte, row jsonrow.Row) ([]byte, error) {
 		e.arena = f.AppendValue(e.arena)
 		e.member(-1, e.arena[start:kEnd:kEnd], []byte(f.Key), e.arena[kEnd:len(e.arena):len(e.arena)])
 	}
+	for _, ch := range row.Changes {
+		e.meta.Change(ch)
+	}
 	for _, pk := range e.t.pk {
 		if e.vals[pk] == nil {
 			return dst, &missingKeyError{field: e.t.cols[pk].name}

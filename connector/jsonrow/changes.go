@@ -1,0 +1,146 @@
+package jsonrow
+
+import "strconv"
+
+// Change is one thing done to a value of a row between the API's answer
+// and the outputs, in the shape of Airbyte's record changes
+// (_airbyte_meta.changes): which field, what was done, and why. Sinks add
+// a row's Changes to their _changes column; the Airbyte encoder writes them
+// in the RECORD's meta.
+type Change struct {
+	Field  string // the value's path: member names joined by ".", array positions as [i]
+	Change string // what was done: ChangeReplaced
+	Reason string // why: ReasonInvalidUTF8
+}
+
+// The change the connector makes itself. Airbyte's enums have no word for
+// it (their changes are NULLED and TRUNCATED), so these are the project's.
+const (
+	// ChangeReplaced: bytes of the value were replaced; the rest is as sent.
+	ChangeReplaced = "REPLACED"
+	// ReasonInvalidUTF8: the API sent bytes that are not UTF-8 and each
+	// invalid sequence became U+FFFD, so strict JSON readers can read the
+	// row (see httpclient.Client.OnInvalidUTF8).
+	ReasonInvalidUTF8 = "SOURCE_INVALID_UTF8"
+)
+
+// AppendTo appends the change as a JSON object
+// {"field":…,"change":…,"reason":…}.
+func (c Change) AppendTo(b []byte) []byte {
+	b = append(b, `{"field":`...)
+	b = AppendString(b, c.Field)
+	b = append(b, `,"change":`...)
+	b = AppendString(b, c.Change)
+	b = append(b, `,"reason":`...)
+	b = AppendString(b, c.Reason)
+	return append(b, '}')
+}
+
+// StringPaths returns the path (as Change.Field) of every string in the
+// JSON value raw, member names included, whose JSON text (quotes and
+// escapes as written) match accepts: for a member name, the member's path.
+// Each path comes once, in the order met. It is for the rare row that
+// needs it, not for every row.
+func StringPaths(raw []byte, match func(lit []byte) bool) ([]string, error) {
+	w := pathWalker{match: match}
+	w.s.Reset(raw)
+	if err := w.value(nil, 0); err != nil {
+		return nil, err
+	}
+	return w.found, nil
+}
+
+type pathWalker struct {
+	s     Scanner
+	match func([]byte) bool
+	found []string
+}
+
+func (w *pathWalker) add(path []byte) {
+	p := string(path)
+	for _, f := range w.found {
+		if f == p {
+			return
+		}
+	}
+	w.found = append(w.found, p)
+}
+
+func (w *pathWalker) value(path []byte, depth int) error {
+	s := &w.s
+	if depth > MaxDepth {
+		return s.Syntax("nested too deep")
+	}
+	switch s.Peek() {
+	case '"':
+		lit, err := s.Raw()
+		if err != nil {
+			return err
+		}
+		if w.match(lit) {
+			w.add(path)
+		}
+		return nil
+	case '{':
+		s.Next()
+		if s.Peek() == '}' {
+			s.Next()
+			return nil
+		}
+		for {
+			s.WS()
+			start := s.Pos()
+			key, err := s.Str()
+			if err != nil {
+				return err
+			}
+			child := path
+			if len(child) > 0 {
+				child = append(child[:len(child):len(child)], '.')
+			}
+			child = append(child[:len(child):len(child)], key...)
+			if w.match(s.b[start:s.Pos()]) {
+				w.add(child)
+			}
+			if err := s.Expect(':'); err != nil {
+				return err
+			}
+			if err := w.value(child, depth+1); err != nil {
+				return err
+			}
+			switch s.Peek() {
+			case ',':
+				s.Next()
+			case '}':
+				s.Next()
+				return nil
+			default:
+				return s.Syntax("want ',' or '}'")
+			}
+		}
+	case '[':
+		s.Next()
+		if s.Peek() == ']' {
+			s.Next()
+			return nil
+		}
+		for i := 0; ; i++ {
+			child := append(path[:len(path):len(path)], '[')
+			child = strconv.AppendInt(child, int64(i), 10)
+			child = append(child, ']')
+			if err := w.value(child, depth+1); err != nil {
+				return err
+			}
+			switch s.Peek() {
+			case ',':
+				s.Next()
+			case ']':
+				s.Next()
+				return nil
+			default:
+				return s.Syntax("want ',' or ']'")
+			}
+		}
+	}
+	return s.Skip()
+}

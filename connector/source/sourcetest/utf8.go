@@ -1,0 +1,154 @@
+package sourcetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+)
+
+// Text a hostile test puts in one field of some rows: BadUTF8 is invalid
+// UTF-8 (a lone Latin-1 byte, two bytes never valid, a cut-off sequence),
+// which the connector emits as ReplacedUTF8; GenuineFFFD is valid text
+// holding a U+FFFD the API sent itself, which must not be noted.
+const (
+	BadUTF8      = "caf\xe9 \xff\xfe \xc3("
+	ReplacedUTF8 = "caf\uFFFD \uFFFD \uFFFD("
+	GenuineFFFD  = "sent as \uFFFD "
+)
+
+// MarkRows returns an edit for Rewrite that, on every answer, puts BadUTF8
+// at the start of the first string value following marker (a member name
+// and opening quote, `"description":"`) and GenuineFFFD at the start of the
+// second; the other rows are left as they are.
+func MarkRows(marker string) func([]byte) []byte {
+	return func(b []byte) []byte {
+		var out []byte
+		for n, rest := 0, b; ; n++ {
+			i := bytes.Index(rest, []byte(marker))
+			if i < 0 || n == 2 {
+				return append(out, rest...)
+			}
+			out = append(out, rest[:i+len(marker)]...)
+			out = append(out, [...]string{BadUTF8, GenuineFFFD}[n]...)
+			rest = rest[i+len(marker):]
+		}
+	}
+}
+
+// CheckReplacedNoted checks a read whose answers went through MarkRows:
+// every row of stream holding ReplacedUTF8 notes field (a path such as
+// "description" or "remittance_information[0]") as REPLACED for
+// SOURCE_INVALID_UTF8, on stdout (the RECORD's meta), in the Parquet files
+// under dir and in PostgreSQL's table schema.stream (conn); no other row
+// has a change, the one with GenuineFFFD included. key names the stream's
+// primary-key columns.
+func CheckReplacedNoted(t *testing.T, r *Result, stream, field string, key []string, dir string, conn *pgx.Conn, schema string) {
+	t.Helper()
+	want := []map[string]string{{"field": field, "change": jsonrow.ChangeReplaced, "reason": jsonrow.ReasonInvalidUTF8}}
+	noted := map[string]bool{} // row key -> its text was replaced
+	var genuine int
+	for _, m := range r.Messages {
+		if m.Record == nil || m.Record.Stream != stream {
+			continue
+		}
+		var data map[string]any
+		Must(t, json.Unmarshal(m.Record.Data, &data), "record")
+		k := rowKey(data, key)
+		bad := bytes.Contains(m.Record.Data, []byte(ReplacedUTF8))
+		noted[k] = bad
+		if bytes.Contains(m.Record.Data, []byte(GenuineFFFD)) {
+			genuine++
+		}
+		var meta struct {
+			Changes []map[string]string `json:"source_changes"`
+		}
+		if len(m.Record.Meta) > 0 {
+			Must(t, json.Unmarshal(m.Record.Meta, &meta), "record meta")
+		}
+		if bad && !reflect.DeepEqual(meta.Changes, want) || !bad && len(m.Record.Meta) > 0 {
+			t.Errorf("stdout %s row %s (replaced text %v): meta %s, want changes %v only on replaced rows", stream, k, bad, m.Record.Meta, want)
+		}
+	}
+	replaced := 0
+	for _, bad := range noted {
+		if bad {
+			replaced++
+		}
+	}
+	if replaced == 0 || genuine == 0 || replaced+genuine >= len(noted) {
+		t.Fatalf("%s: %d rows with replaced text, %d with a U+FFFD of their own, of %d: the test needs some of each and clean ones", stream, replaced, genuine, len(noted))
+	}
+	check := func(where, k string, changes *string) {
+		t.Helper()
+		bad, ok := noted[k]
+		if !ok {
+			t.Errorf("%s: row %s was not on stdout", where, k)
+			return
+		}
+		var got []map[string]string
+		if changes != nil {
+			Must(t, json.Unmarshal([]byte(*changes), &got), where+" _changes")
+		}
+		if bad && !reflect.DeepEqual(got, want) || !bad && changes != nil {
+			t.Errorf("%s row %s (replaced text %v): _changes %v, want %v only on replaced rows", where, k, bad, got, want)
+		}
+	}
+	if dir != "" {
+		rows := ParquetStrings(t, dir, stream, append([]string{"_changes"}, key...)...)
+		for _, row := range rows {
+			vals := map[string]any{}
+			for _, c := range key {
+				vals[c] = *row[c]
+			}
+			check("Parquet", rowKey(vals, key), row["_changes"])
+		}
+		if len(rows) != len(noted) {
+			t.Errorf("Parquet has %d %s rows, stdout %d", len(rows), stream, len(noted))
+		}
+	}
+	if conn != nil {
+		cols := make([]string, len(key))
+		for i, c := range key {
+			cols[i] = pgx.Identifier{c}.Sanitize() + "::text"
+		}
+		q := "SELECT " + strings.Join(cols, ", ") + ", _changes::text FROM " + pgx.Identifier{schema, stream}.Sanitize()
+		rs, err := conn.Query(context.Background(), q)
+		Must(t, err, q)
+		n := 0
+		for rs.Next() {
+			texts := make([]*string, len(key)+1)
+			ptrs := make([]any, len(texts))
+			for i := range texts {
+				ptrs[i] = &texts[i]
+			}
+			Must(t, rs.Scan(ptrs...), q)
+			row := map[string]any{}
+			for i, c := range key {
+				row[c] = *texts[i]
+			}
+			check("PostgreSQL", rowKey(row, key), texts[len(key)])
+			n++
+		}
+		Must(t, rs.Err(), q)
+		rs.Close()
+		if n != len(noted) {
+			t.Errorf("PostgreSQL has %d %s rows, stdout %d", n, stream, len(noted))
+		}
+	}
+}
+
+func rowKey(row map[string]any, key []string) string {
+	parts := make([]string, len(key))
+	for i, c := range key {
+		s, _ := row[c].(string)
+		parts[i] = s
+	}
+	return strings.Join(parts, "|")
+}
