@@ -26,7 +26,7 @@ import (
 // So coalesce(column, json_extract(Leftovers, '$.field')) is every value.
 const (
 	Leftovers = "_leftovers" // JSON object of the members no typed column holds
-	Changes   = "_changes"   // JSON array of the changes made to the row's typed columns
+	Changes   = "_changes"   // JSON array of the changes made to the row: its typed columns', and the connector's own (jsonrow.Row.Changes)
 
 	ChangeNulled   = "NULLED"                     // Airbyte's change: the column is null
 	ReasonTypecast = "DESTINATION_TYPECAST_ERROR" // Airbyte's reason: the value does not fit the column's type
