@@ -54,6 +54,7 @@ type pathWalker struct {
 	s     Scanner
 	match func([]byte) bool
 	found []string
+	lit   []byte // a key's JSON text, rebuilt
 }
 
 func (w *pathWalker) add(path []byte) {
@@ -82,65 +83,29 @@ func (w *pathWalker) value(path []byte, depth int) error {
 		}
 		return nil
 	case '{':
-		s.Next()
-		if s.Peek() == '}' {
-			s.Next()
-			return nil
-		}
-		for {
-			s.WS()
-			start := s.Pos()
-			key, err := s.Str()
-			if err != nil {
-				return err
-			}
+		return s.Object(func(key []byte) error {
 			child := path
 			if len(child) > 0 {
 				child = append(child[:len(child):len(child)], '.')
 			}
 			child = append(child[:len(child):len(child)], key...)
-			if w.match(s.b[start:s.Pos()]) {
+			// The key as written, for a key without escapes (the keys
+			// that carry replaced bytes are bank text, not API names).
+			w.lit = append(append(append(w.lit[:0], '"'), key...), '"')
+			if w.match(w.lit) {
 				w.add(child)
 			}
-			if err := s.Expect(':'); err != nil {
-				return err
-			}
-			if err := w.value(child, depth+1); err != nil {
-				return err
-			}
-			switch s.Peek() {
-			case ',':
-				s.Next()
-			case '}':
-				s.Next()
-				return nil
-			default:
-				return s.Syntax("want ',' or '}'")
-			}
-		}
+			return w.value(child, depth+1)
+		})
 	case '[':
-		s.Next()
-		if s.Peek() == ']' {
-			s.Next()
-			return nil
-		}
-		for i := 0; ; i++ {
+		i := 0
+		return s.Array(func() error {
 			child := append(path[:len(path):len(path)], '[')
 			child = strconv.AppendInt(child, int64(i), 10)
 			child = append(child, ']')
-			if err := w.value(child, depth+1); err != nil {
-				return err
-			}
-			switch s.Peek() {
-			case ',':
-				s.Next()
-			case ']':
-				s.Next()
-				return nil
-			default:
-				return s.Syntax("want ',' or ']'")
-			}
-		}
+			i++
+			return w.value(child, depth+1)
+		})
 	}
 	return s.Skip()
 }
