@@ -26,7 +26,8 @@
 // With -postgres URL, every first sync is also loaded into that database
 // (read --postgres URL --no-records, into a fresh schema that is dropped
 // afterwards), alternating with the JSON-lines read, so the two are
-// measured side by side under the same load.
+// measured side by side under the same load; with -baseline-bin too, the
+// baseline loads it as well, alternating, and is compared side by side.
 //
 // With -baseline-bin, every first sync is also read by that other build of
 // source-pluggy (say, main before a change) against the same fake, the two
@@ -304,7 +305,7 @@ func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writ
 
 	// The first sync, alternating with the baseline's when there is one,
 	// and with the load into PostgreSQL.
-	var best, baseBest, pgBest best
+	var best, baseBest, pgBest, pgBaseBest best
 	var lastState []byte
 	for i := range o.runs {
 		r, state, _, err := measure(o.bin, cfg, nil)
@@ -336,6 +337,19 @@ func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writ
 			r.Name, r.Concurrency = label+" first sync --postgres", conc
 			fmt.Fprintf(stderr, "  run %d: %s\n", i+1, r.short())
 			pgBest.add(r)
+			if o.baselineBin != "" {
+				schema := fmt.Sprintf("bench_%d_%d_baseline", m, i)
+				r, _, _, err := measure(o.baselineBin, cfg, nil, "--postgres", o.postgres, "--postgres-schema", schema, "--no-records")
+				if derr := dropSchema(ctx, o.postgres, schema); err == nil {
+					err = derr
+				}
+				if err != nil {
+					return fmt.Errorf("baseline --postgres: %w", err)
+				}
+				r.Name, r.Concurrency = label+" first sync --postgres (baseline)", conc
+				fmt.Fprintf(stderr, "  run %d: %s\n", i+1, r.short())
+				pgBaseBest.add(r)
+			}
 		}
 	}
 	report(best.result())
@@ -345,6 +359,10 @@ func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writ
 	}
 	if o.postgres != "" {
 		report(pgBest.result())
+		if o.baselineBin != "" {
+			report(pgBaseBest.result())
+			compare(comparison{Name: label + " first sync --postgres", Base: pgBaseBest.result(), This: pgBest.result()})
+		}
 	}
 
 	if o.serial {
@@ -429,9 +447,11 @@ func (b *best) add(r result) {
 // several.
 func (b *best) result() result {
 	r := b.r
+	r.MedianRecordsPerS = r.RecordsPerS
 	if b.n > 1 {
 		rates := append([]float64(nil), b.rates...)
 		sort.Float64s(rates)
+		r.MedianRecordsPerS = rates[len(rates)/2]
 		r.Note = fmt.Sprintf("best of %d runs; median %.0f records/s, slowest %.0f", b.n, rates[len(rates)/2], rates[0])
 	}
 	return r

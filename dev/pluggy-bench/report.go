@@ -30,9 +30,12 @@ type result struct {
 	Bytes       int64   `json:"stdout_bytes"`
 	Seconds     float64 `json:"seconds"`
 	RecordsPerS float64 `json:"records_per_s"`
-	MBPerS      float64 `json:"mb_per_s"`
-	PeakRSSKiB  int64   `json:"peak_rss_kib"`
-	CPUSeconds  float64 `json:"cpu_seconds"`
+	// MedianRecordsPerS is the median of repeated runs' records/s (of
+	// which RecordsPerS is the best).
+	MedianRecordsPerS float64 `json:"median_records_per_s,omitempty"`
+	MBPerS            float64 `json:"mb_per_s"`
+	PeakRSSKiB        int64   `json:"peak_rss_kib"`
+	CPUSeconds        float64 `json:"cpu_seconds"`
 	// FakeCPUSeconds is what the fake spent serving the run, on the same
 	// machine.
 	FakeCPUSeconds float64 `json:"fake_cpu_seconds"`
@@ -82,6 +85,7 @@ func printSideBySide(w io.Writer, cs []comparison) {
 			format     string
 		}{
 			{"records/s", c.Base.RecordsPerS, c.This.RecordsPerS, "%.0f"},
+			{"median records/s", c.Base.MedianRecordsPerS, c.This.MedianRecordsPerS, "%.0f"},
 			{"seconds", c.Base.Seconds, c.This.Seconds, "%.2f"},
 			{"CPU s", c.Base.CPUSeconds, c.This.CPUSeconds, "%.2f"},
 			{"peak RSS MB", float64(c.Base.PeakRSSKiB) / 1024, float64(c.This.PeakRSSKiB) / 1024, "%.1f"},

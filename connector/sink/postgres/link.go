@@ -121,7 +121,9 @@ const (
 
 // link is one stream's table in the chain. Its state barrier: an
 // incremental stream's state is committed with the rows before it in one
-// transaction and passed on once that has committed; a full-refresh
+// transaction and passed on once that has committed, which happens in the
+// background while the next rows are read (see Table.Flush): the state
+// goes on from the first Record, State or End after; a full-refresh
 // stream's rows and its state wait for the end of the stream, where they
 // replace the table's rows in one transaction.
 type link struct {
@@ -139,10 +141,16 @@ func (l *link) Record(row jsonrow.Row) error {
 	if err := l.next.Record(row); err != nil {
 		return err
 	}
+	if err := l.passCommitted(); err != nil {
+		return err
+	}
 	return l.t.WriteRow(row)
 }
 
 func (l *link) State(state json.RawMessage) error {
+	if err := l.passCommitted(); err != nil {
+		return err
+	}
 	l.held, l.heldSeq = state, l.t.Seq()
 	if !l.t.incremental || l.t.rows < commitRows && time.Since(l.lastCommit) < commitInterval {
 		return nil
@@ -150,15 +158,32 @@ func (l *link) State(state json.RawMessage) error {
 	return l.commit()
 }
 
-// commit commits the held state with the rows it covers and passes it on.
+// passCommitted passes on the state of a checkpoint whose merge has
+// committed since the last call, if any.
+func (l *link) passCommitted() error {
+	state, err := l.t.Committed()
+	if err != nil || state == nil {
+		return err
+	}
+	return l.next.State(state)
+}
+
+// commit hands the held state and the rows it covers to the background
+// merge; the state goes on once that has committed. Flush waits for the
+// previous merge: its state goes on now.
 func (l *link) commit() error {
-	state := l.held
-	if err := l.t.CommitUpTo(state, l.heldSeq); err != nil {
+	if err := l.t.Flush(l.held, l.heldSeq); err != nil {
 		return err
 	}
 	l.held, l.lastCommit = nil, time.Now()
-	if state == nil {
-		return nil
+	return l.passCommitted()
+}
+
+// drain waits for the merge in flight and passes its state on.
+func (l *link) drain() error {
+	state, err := l.t.Wait()
+	if err != nil || state == nil {
+		return err
 	}
 	return l.next.State(state)
 }
@@ -182,12 +207,18 @@ func (l *link) End(readErr error) error {
 			err = l.commit()
 		}
 		l.t.Abort()
+		if derr := l.drain(); err == nil {
+			err = derr
+		}
 	default:
 		// Rows after the last state (a stream that ended without a final
 		// checkpoint) are complete too: commit them all.
 		l.heldSeq = l.t.Seq()
 		if l.held != nil || l.t.Pending() {
 			err = l.commit()
+		}
+		if derr := l.drain(); err == nil {
+			err = derr
 		}
 	}
 	if readErr == nil {

@@ -42,8 +42,8 @@ func errString(err error) string {
 }
 
 // TestLinkHoldsStatesAndCommitsWhatTheyCover: the first state commits at
-// once; a later one is held (few rows, little time) and passed on only when
-// committed. A stream that fails commits its held state with the rows it
+// once (in the background); a later one is held (few rows, little time) and
+// passed on only when committed. A stream that fails commits its held state with the rows it
 // covers and drops the rows after it.
 func TestLinkHoldsStatesAndCommitsWhatTheyCover(t *testing.T) {
 	url := pgtest.DB(t)
@@ -65,14 +65,17 @@ func TestLinkHoldsStatesAndCommitsWhatTheyCover(t *testing.T) {
 	step(l.Record(jsonrow.Of([]byte(`{"id":"2"}`))))
 	step(l.State(json.RawMessage(`{"n":2}`)))
 	step(l.Record(jsonrow.Of([]byte(`{"id":"3"}`))))
-	if got := strings.Join(next.got, ", "); got != `row, state {"n":1}, row, row` {
-		t.Fatalf("passed on: %s", got)
+	if got := strings.Join(next.got, ", "); strings.Contains(got, `{"n":2}`) {
+		t.Fatalf("passed on: %s (state 2 is held)", got)
 	}
 	boom := errors.New("boom")
 	if err := l.End(boom); !errors.Is(err, boom) {
 		t.Fatalf("End: %v", err)
 	}
-	if got := strings.Join(next.got, ", "); got != `row, state {"n":1}, row, row, state {"n":2}, end boom` {
+	// The first state is merged in the background and goes on from
+	// whichever call comes after its commit: somewhere after its row.
+	got := strings.Join(next.got, ", ")
+	if rest, ok := strings.CutPrefix(got, `row, `); !ok || strings.Count(rest, `{"n":1}`) != 1 || strings.Replace(rest, `state {"n":1}, `, ``, 1) != `row, row, state {"n":2}, end boom` {
 		t.Fatalf("passed on: %s", got)
 	}
 	if got := strings.Join(rows(t, url, `SELECT id FROM "test".tx ORDER BY id`), ","); got != "1,2" {

@@ -62,12 +62,18 @@ type Stream struct {
 	PrimaryKey [][]string
 }
 
-// Destination is one run's connection to the database: it holds the
+// Destination is one run's connections to the database: it holds the
 // schema's advisory lock from Open to Close.
+//
+// It has two: conn holds the lock and runs every transaction that
+// changes the tables (the merges, each with its state), while load only
+// copies rows into the staging tables, so the server parses the next
+// checkpoint's rows while it merges the last one's (see Table).
 type Destination struct {
 	opts    Options
 	shown   string // the URL with its password masked
 	conn    *pgx.Conn
+	load    *pgx.Conn
 	tables  map[string]*table
 	states  map[string]json.RawMessage
 	started time.Time
@@ -116,6 +122,10 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	if err := d.setup(ctx); err != nil {
 		d.conn.Close(context.Background())
 		return nil, err
+	}
+	if d.load, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+		_ = d.Close()
+		return nil, d.connectError(err, cfg)
 	}
 	return d, nil
 }
@@ -256,6 +266,15 @@ func (d *Destination) setup(ctx context.Context) error {
 		if err := t.ensure(ctx, tx, d.shown); err != nil {
 			return d.wrapSQL(err)
 		}
+		// Made afresh each run: what a killed run left in them is
+		// covered by no state, and they follow the table's columns.
+		for i := range 2 {
+			for _, q := range t.stageSQL(i) {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return d.sqlError(err, "creating the staging tables of "+t.qname())
+				}
+			}
+		}
 	}
 	if err := d.views(ctx, tx); err != nil {
 		return err
@@ -283,16 +302,8 @@ func (d *Destination) setup(ctx context.Context) error {
 	}
 	// A merge sorts a checkpoint's rows by key when a key comes twice:
 	// let that happen in memory rather than in temporary files.
-	// And keep the load table (up to commitRows rows, tens of MB) in the
-	// session's memory: past temp_buffers (8MB by default) every row would
-	// go through temporary files twice, once in COPY and once in the merge.
-	if _, err := d.conn.Exec(ctx, "SET work_mem = '64MB'; SET temp_buffers = '128MB'"); err != nil {
-		return d.sqlError(err, "setting work_mem and temp_buffers")
-	}
-	for _, t := range d.tables {
-		if _, err := d.conn.Exec(ctx, t.loadSQL()+" ON COMMIT DELETE ROWS"); err != nil {
-			return d.sqlError(err, "creating the load table of "+t.name)
-		}
+	if _, err := d.conn.Exec(ctx, "SET work_mem = '64MB'"); err != nil {
+		return d.sqlError(err, "setting work_mem")
 	}
 	return nil
 }
@@ -385,10 +396,23 @@ func (d *Destination) Close() error {
 		d.active.Abort()
 		d.active = nil
 	}
-	// Unlock first: the server releases a closed session's locks only when
-	// its backend has exited, which a run started right after would meet.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if d.load != nil {
+		_ = d.load.Close(ctx) // it holds no lock, and nothing that counts
+		d.load = nil
+		// Every merge has committed or failed: what the staging tables
+		// hold counts for nothing. Drop them, so the schema holds only the
+		// tables, _state and the views; best effort, as the next run makes
+		// them afresh anyway.
+		var drop []string
+		for _, t := range d.tables {
+			drop = append(drop, t.stageName(0), t.stageName(1))
+		}
+		_, _ = d.conn.Exec(ctx, "DROP TABLE IF EXISTS "+strings.Join(drop, ", "))
+	}
+	// Unlock first: the server releases a closed session's locks only when
+	// its backend has exited, which a run started right after would meet.
 	_, _ = d.conn.Exec(ctx, "SELECT pg_advisory_unlock_all()")
 	err := d.conn.Close(ctx)
 	d.conn = nil
@@ -397,6 +421,15 @@ func (d *Destination) Close() error {
 
 // Table is one stream's loading into its table. Its methods are called from
 // one goroutine at a time.
+//
+// An incremental stream's checkpoints are pipelined over the destination's
+// two connections and the stream's two staging tables: the rows of one
+// checkpoint are copied (load) into one staging table while the previous
+// checkpoint's rows are merged (conn) from the other, in a transaction
+// that also stores that checkpoint's state and empties its staging table.
+// The staging tables only carry rows on their way in: a row counts once a
+// merge has committed it with the state that covers it, so exactly-once
+// rests on the merge's transaction alone, as with a single connection.
 type Table struct {
 	d           *Destination
 	t           *table
@@ -404,13 +437,24 @@ type Table struct {
 	enc         *encoder
 	ctx         context.Context
 
-	tx         pgx.Tx
+	stage      int // the staging table rows are copied into
 	pw         *io.PipeWriter
 	bw         *bufio.Writer
 	errc       chan error
 	line       []byte
-	rows       int64 // rows written since the last commit
+	rows       int64 // rows copied into the staging table since its last merge
 	tombstones int64 // of which tombstones
+
+	merging   *merge          // the merge in flight on d.conn, if any
+	committed json.RawMessage // the latest state committed and not yet collected
+	err       error           // a merge failed: every later call fails with it
+}
+
+// merge is a checkpoint being merged in the background.
+type merge struct {
+	state json.RawMessage
+	done  chan struct{} // closed once err is set
+	err   error
 }
 
 // Table starts loading stream name: incremental (merged by key at each
@@ -436,18 +480,19 @@ const copyBuffer = 256 << 10
 func (w *Table) Write(rec []byte) error { return w.WriteRow(jsonrow.Of(rec)) }
 
 // WriteRow adds a row to the current checkpoint. Rows stream to the server
-// through COPY into the session's load table as they come: memory does not
-// grow with the checkpoint.
+// through COPY into a staging table as they come: memory does not grow
+// with the checkpoint.
 func (w *Table) WriteRow(row jsonrow.Row) error {
+	if w.err != nil {
+		return w.err
+	}
 	line, err := w.enc.encode(w.line[:0], row)
 	w.line = line
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", w.t.name, err)
 	}
 	if w.pw == nil {
-		if err := w.startCopy(); err != nil {
-			return err
-		}
+		w.startCopy()
 	}
 	if _, err := w.bw.Write(line); err != nil {
 		return w.copyFailed(err)
@@ -459,23 +504,21 @@ func (w *Table) WriteRow(row jsonrow.Row) error {
 	return nil
 }
 
-// startCopy begins the checkpoint's transaction and its COPY.
-func (w *Table) startCopy() error {
-	if err := w.begin(); err != nil {
-		return err
-	}
+// startCopy begins the checkpoint's COPY into the staging table. It runs
+// on its own (its own transaction): the staging table holds nothing that
+// counts until a merge takes it.
+func (w *Table) startCopy() {
 	pr, pw := io.Pipe()
 	w.pw = pw
 	w.bw = bufio.NewWriterSize(pw, copyBuffer)
 	w.errc = make(chan error, 1)
-	conn := w.tx.Conn().PgConn()
-	sql := w.t.copySQL()
+	conn := w.d.load.PgConn()
+	sql := w.t.copySQL(w.stage)
 	go func() {
 		_, err := conn.CopyFrom(w.ctx, pr, sql)
 		pr.CloseWithError(errOr(err, io.ErrClosedPipe))
 		w.errc <- err
 	}()
-	return nil
 }
 
 func errOr(err, alt error) error {
@@ -485,20 +528,8 @@ func errOr(err, alt error) error {
 	return alt
 }
 
-// begin starts the checkpoint's transaction unless it is open.
-func (w *Table) begin() error {
-	if w.tx != nil {
-		return nil
-	}
-	tx, err := w.d.conn.Begin(w.ctx)
-	if err != nil {
-		return w.d.sqlError(err, "starting a transaction for "+w.t.name)
-	}
-	w.tx = tx
-	return nil
-}
-
-// endCopy finishes the COPY in progress, if any.
+// endCopy finishes the COPY in progress, if any: its rows are then in the
+// staging table.
 func (w *Table) endCopy() error {
 	if w.pw == nil {
 		return nil
@@ -524,7 +555,7 @@ func (w *Table) copyFailed(err error) error {
 		}
 		w.pw, w.bw = nil, nil
 	}
-	w.abort()
+	w.rows, w.tombstones = 0, 0
 	return w.d.sqlError(err, "loading rows of "+w.t.name)
 }
 
@@ -542,50 +573,135 @@ func (w *Table) Seq() int64 { return w.enc.seq }
 // rows written after it are dropped (the stream failed after its last
 // state, and the next run reads them again).
 func (w *Table) CommitUpTo(state json.RawMessage, seq int64) error {
+	if err := w.Flush(state, seq); err != nil {
+		return err
+	}
+	err := w.wait()
+	w.committed = nil
+	return err
+}
+
+// Flush hands a checkpoint to the background: it ends the COPY of the rows
+// written since the last one, waits for the previous checkpoint's merge,
+// and starts merging this one's rows up to seq (those state covers; the
+// rows after it are dropped) with state, in one transaction, while the
+// next rows are copied into the other staging table. Committed and Wait
+// say when it has committed. A full-refresh stream's rows wait for End.
+func (w *Table) Flush(state json.RawMessage, seq int64) error {
 	if !w.incremental {
 		return nil
 	}
 	if err := w.endCopy(); err != nil {
 		return err
 	}
-	if err := w.begin(); err != nil {
+	if err := w.wait(); err != nil {
 		return err
 	}
-	if w.rows > 0 {
-		if err := w.merge(seq); err != nil {
-			w.abort()
-			return w.d.sqlError(err, "merging rows into "+w.t.qname())
-		}
-	}
-	return w.commitState(state)
+	m := &merge{state: state, done: make(chan struct{})}
+	stage, rows, tombstones := w.stage, w.rows, w.tombstones
+	w.merging, w.stage, w.rows, w.tombstones = m, 1-w.stage, 0, 0
+	go func() {
+		defer close(m.done)
+		m.err = w.apply(stage, rows, tombstones, seq, state)
+	}()
+	return nil
 }
 
-// merge applies the load table's rows up to seq. Most checkpoints carry
-// each key once, so the merge first takes the rows as they are, which
-// spares sorting them; if PostgreSQL answers that a key came twice
+// apply is a checkpoint's transaction on the destination's main
+// connection: the merge of staging table stage's rows up to seq, the
+// stream's state, and the staging table emptied for the checkpoint after
+// next. It runs on its own goroutine and touches nothing of w that the
+// stream's goroutine changes.
+func (w *Table) apply(stage int, rows, tombstones, seq int64, state json.RawMessage) error {
+	tx, err := w.d.conn.Begin(w.ctx)
+	if err != nil {
+		return w.d.sqlError(err, "starting a transaction for "+w.t.name)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }() // a no-op once committed
+	if rows > 0 {
+		if err := w.merge(tx, stage, tombstones, seq); err != nil {
+			return w.d.sqlError(err, "merging rows into "+w.t.qname())
+		}
+		if _, err := tx.Exec(w.ctx, "TRUNCATE "+w.t.stageName(stage)); err != nil {
+			return w.d.sqlError(err, "emptying the staging table of "+w.t.name)
+		}
+	}
+	return w.commitState(tx, state)
+}
+
+// merge applies staging table stage's rows up to seq. Most checkpoints
+// carry each key once, so the merge first takes the rows as they are,
+// which spares sorting them; if PostgreSQL answers that a key came twice
 // (21000), it rolls back to before that attempt and merges each key's last
 // version instead. Tombstones always take the second way.
-func (w *Table) merge(seq int64) error {
+func (w *Table) merge(tx pgx.Tx, stage int, tombstones, seq int64) error {
 	hard := w.d.opts.HardDelete
-	if w.tombstones == 0 {
-		if _, err := w.tx.Exec(w.ctx, "SAVEPOINT merge"); err != nil {
+	if tombstones == 0 {
+		if _, err := tx.Exec(w.ctx, "SAVEPOINT merge"); err != nil {
 			return err
 		}
-		_, err := w.tx.Exec(w.ctx, w.t.mergeSQL(hard, false, true)[0], seq)
+		_, err := tx.Exec(w.ctx, w.t.mergeSQL(stage, hard, false, true)[0], seq)
 		var pg *pgconn.PgError
 		if !errors.As(err, &pg) || pg.Code != "21000" {
 			return err
 		}
-		if _, err := w.tx.Exec(w.ctx, "ROLLBACK TO SAVEPOINT merge"); err != nil {
+		if _, err := tx.Exec(w.ctx, "ROLLBACK TO SAVEPOINT merge"); err != nil {
 			return err
 		}
 	}
-	for _, q := range w.t.mergeSQL(hard, w.tombstones > 0, false) {
-		if _, err := w.tx.Exec(w.ctx, q, seq); err != nil {
+	for _, q := range w.t.mergeSQL(stage, hard, tombstones > 0, false) {
+		if _, err := tx.Exec(w.ctx, q, seq); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// wait waits for the merge in flight, if any, and keeps its state as the
+// latest committed one; a merge that failed fails the stream.
+func (w *Table) wait() error {
+	m := w.merging
+	if m == nil {
+		return w.err
+	}
+	<-m.done
+	w.merging = nil
+	if m.err != nil {
+		w.err = m.err
+		return m.err
+	}
+	if m.state != nil {
+		w.committed = m.state
+	}
+	return nil
+}
+
+// Committed returns, without waiting, the latest state committed since the
+// last call (nil if none), or the error of a merge that failed.
+func (w *Table) Committed() (json.RawMessage, error) {
+	if m := w.merging; m != nil {
+		select {
+		case <-m.done:
+			if err := w.wait(); err != nil {
+				return nil, err
+			}
+		default:
+		}
+	}
+	state := w.committed
+	w.committed = nil
+	return state, w.err
+}
+
+// Wait waits for the merge in flight and returns the latest state
+// committed since the last call to Committed or Wait (nil if none).
+func (w *Table) Wait() (json.RawMessage, error) {
+	if err := w.wait(); err != nil {
+		return nil, err
+	}
+	state := w.committed
+	w.committed = nil
+	return state, nil
 }
 
 // End ends a stream that read to its end. A full-refresh stream's rows
@@ -598,43 +714,54 @@ func (w *Table) End(state json.RawMessage) error {
 	if err := w.endCopy(); err != nil {
 		return err
 	}
-	if err := w.begin(); err != nil {
+	if err := w.wait(); err != nil {
 		return err
 	}
-	for i, q := range w.t.replaceSQL() {
+	tx, err := w.d.conn.Begin(w.ctx)
+	if err != nil {
+		return w.d.sqlError(err, "starting a transaction for "+w.t.name)
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }() // a no-op once committed
+	stmts := append(w.t.replaceSQL(w.stage), "TRUNCATE "+w.t.stageName(w.stage))
+	for i, q := range stmts {
 		var args []any
-		if i > 0 {
+		if i == 1 {
 			args = append(args, w.enc.seq)
 		}
-		if _, err := w.tx.Exec(w.ctx, q, args...); err != nil {
-			w.abort()
+		if _, err := tx.Exec(w.ctx, q, args...); err != nil {
 			return w.d.sqlError(err, "replacing the rows of "+w.t.qname())
 		}
 	}
-	return w.commitState(state)
+	w.rows, w.tombstones = 0, 0
+	return w.commitState(tx, state)
 }
 
-func (w *Table) commitState(state json.RawMessage) error {
+// commitState stores state (unless nil) and commits tx.
+//
+// The state goes as a text parameter straight through pgconn: pgx's
+// Exec would copy it into a buffer the connection keeps until its next
+// statement with parameters, and a transactions state weighs megabytes.
+func (w *Table) commitState(tx pgx.Tx, state json.RawMessage) error {
 	if state != nil {
-		if _, err := w.tx.Exec(w.ctx, fmt.Sprintf(`INSERT INTO %s._state (stream, state, updated_at, connector_version)
-			VALUES ($1, $2, now(), $3)
+		sql := fmt.Sprintf(`INSERT INTO %s._state (stream, state, updated_at, connector_version)
+			VALUES ($1, $2::json, now(), $3)
 			ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, connector_version = EXCLUDED.connector_version`,
-			ident(w.d.opts.Schema)), w.t.name, []byte(state), w.d.opts.Version); err != nil {
-			w.abort()
+			ident(w.d.opts.Schema))
+		params := [][]byte{[]byte(w.t.name), state, []byte(w.d.opts.Version)}
+		if _, err := tx.Conn().PgConn().ExecParams(w.ctx, sql, params, nil, nil, nil).Close(); err != nil {
 			return w.d.sqlError(err, "storing the state of "+w.t.name)
 		}
 	}
-	err := w.tx.Commit(w.ctx)
-	w.tx = nil
-	w.rows, w.tombstones = 0, 0
-	if err != nil {
+	if err := tx.Commit(w.ctx); err != nil {
 		return w.d.sqlError(err, "committing "+w.t.name)
 	}
 	return nil
 }
 
-// Abort drops what was written since the last commit (the stream failed):
-// no state covers those rows, so the next run reads them again.
+// Abort drops what was written since the last Flush (the stream failed):
+// no state covers those rows, so the next run reads them again. A merge
+// in flight is waited for: it commits what its state covers, and
+// Committed or Wait still return that state.
 func (w *Table) Abort() {
 	if w.pw != nil {
 		// The aborted COPY's error (and CloseWithError's, always nil for a
@@ -643,14 +770,10 @@ func (w *Table) Abort() {
 		<-w.errc //nolint:errcheck // see above
 		w.pw, w.bw = nil, nil
 	}
-	w.abort()
-}
-
-func (w *Table) abort() {
-	if w.tx != nil {
-		_ = w.tx.Rollback(context.Background())
-		w.tx = nil
-	}
+	_ = w.wait() // its error is the stream's, reported where it is collected
+	// The staging table may hold a failed stream's rows (a full refresh's,
+	// or an earlier COPY's): the next run makes it afresh, and the next
+	// stream here uses its own.
 	w.rows, w.tombstones = 0, 0
 }
 

@@ -309,8 +309,41 @@ func (e *encoder) timestamp(v []byte) ([]byte, bool) {
 	if err != nil || t.Nanosecond()%1000 != 0 || t.Year() < 1 {
 		return nil, false
 	}
-	var buf [40]byte
-	return e.stash(t.UTC().AppendFormat(buf[:0], "2006-01-02 15:04:05.999999Z07:00")), true
+	start := len(e.arena)
+	e.arena = appendTimestamp(e.arena, t)
+	return e.arena[start:len(e.arena):len(e.arena)], true
+}
+
+// appendTimestamp appends t in UTC as t.AppendFormat would with
+// "2006-01-02 15:04:05.999999Z07:00", a few times faster: three of them
+// per transaction made a tenth of the encoder's time.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year > 9999 {
+		return t.AppendFormat(dst, "2006-01-02 15:04:05.999999Z07:00")
+	}
+	two := func(dst []byte, n int) []byte { return append(dst, byte('0'+n/10), byte('0'+n%10)) }
+	dst = two(two(dst, year/100), year%100)
+	dst = two(append(dst, '-'), int(month))
+	dst = two(append(dst, '-'), day)
+	dst = two(append(dst, ' '), hour)
+	dst = two(append(dst, ':'), minute)
+	dst = two(append(dst, ':'), sec)
+	if us := t.Nanosecond() / 1000; us > 0 {
+		var frac [6]byte
+		for i := 5; i >= 0; i-- {
+			frac[i] = byte('0' + us%10)
+			us /= 10
+		}
+		n := 6
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(append(dst, '.'), frac[:n]...)
+	}
+	return append(dst, 'Z')
 }
 
 // text escapes s for COPY's text format into the arena.
@@ -320,11 +353,19 @@ func (e *encoder) text(s []byte) []byte {
 	return e.arena[start:len(e.arena):len(e.arena)]
 }
 
-// appendCopyText appends s with COPY's text-format escapes.
+// copyEscaped marks the bytes COPY's text format escapes.
+var copyEscaped = [256]bool{'\\': true, '\t': true, '\n': true, '\r': true, '\b': true, '\f': true, '\v': true}
+
+// appendCopyText appends s with COPY's text-format escapes. It scans with a
+// table rather than bytes.IndexAny, which builds its set at every call: the
+// difference is a tenth of the encoder's time.
 func appendCopyText(dst, s []byte) []byte {
 	for {
-		i := bytes.IndexAny(s, "\\\t\n\r\b\f\v")
-		if i < 0 {
+		i := 0
+		for i < len(s) && !copyEscaped[s[i]] {
+			i++
+		}
+		if i == len(s) {
 			return append(dst, s...)
 		}
 		dst = append(dst, s[:i]...)

@@ -55,3 +55,17 @@ func TestEncoderLines(t *testing.T) {
 		t.Errorf("line %q", line)
 	}
 }
+
+// TestAppendTimestamp: the hand-written format is time's.
+func TestAppendTimestamp(t *testing.T) {
+	for _, s := range []string{"2026-01-02T03:04:05Z", "2026-01-02T03:04:05.1Z", "2026-01-02T03:04:05.000120Z", "0001-01-01T00:00:00Z",
+		"9999-12-31T23:59:59.999999Z", "2026-01-01T03:00:00+03:00", "2026-07-09T10:11:12.5-07:30"} {
+		ts, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(appendTimestamp(nil, ts)), ts.UTC().Format("2006-01-02 15:04:05.999999Z07:00"); got != want {
+			t.Errorf("%s: %s, want %s", s, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -129,8 +130,19 @@ func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
 // qname is the table's schema-qualified, quoted name.
 func (t *table) qname() string { return pgx.Identifier{t.schema, t.name}.Sanitize() }
 
-// loadName is the name of the session's temporary load table.
-func (t *table) loadName() string { return ident("_load_" + t.name) }
+// stageName is the name of the stream's staging table i (0 or 1), in the
+// destination's schema: rows are copied into one while the other's are
+// merged (see Table). A name past PostgreSQL's 63 bytes would be cut, and
+// the two would be one table, so a long stream name is replaced by its hash.
+func (t *table) stageName(i int) string {
+	name := fmt.Sprintf("_load_%s_%d", t.name, i)
+	if len(name) > 63 {
+		h := fnv.New64a()
+		h.Write([]byte(t.name))
+		name = fmt.Sprintf("_load_%x_%d", h.Sum64(), i)
+	}
+	return pgx.Identifier{t.schema, name}.Sanitize()
+}
 
 // allCols lists the table's columns, quoted, prefixed with p ("" or "l.").
 func (t *table) allCols(p string) string {
@@ -179,37 +191,39 @@ func (t *table) createSQL() string {
 	return b.String()
 }
 
-// loadSQL creates the session's temporary load table: the same columns
-// without constraints, plus the order rows came in.
-func (t *table) loadSQL() string {
+// stageSQL (re)creates staging table i: the table's columns without
+// constraints, plus the order rows came in. It is unlogged: its rows are
+// a copy on the way in, worth no WAL, and what a crash leaves of them is
+// dropped by the next run's setup, which makes it again.
+func (t *table) stageSQL(i int) []string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TEMPORARY TABLE IF NOT EXISTS %s (_seq bigint", t.loadName())
+	fmt.Fprintf(&b, "CREATE UNLOGGED TABLE %s (_seq bigint", t.stageName(i))
 	for _, c := range t.cols {
 		fmt.Fprintf(&b, ", %s %s", ident(c.name), c.sqlType)
 	}
 	fmt.Fprintf(&b, ", %s timestamp with time zone, %s timestamp with time zone, %s jsonb, %s jsonb)", colExtractedAt, colDeletedAt, colLeftovers, colChanges)
-	return b.String()
+	return []string{"DROP TABLE IF EXISTS " + t.stageName(i), b.String()}
 }
 
-// copySQL is the COPY the encoder's lines go through.
-func (t *table) copySQL() string {
-	return fmt.Sprintf("COPY %s (_seq, %s) FROM STDIN", t.loadName(), t.allCols(""))
+// copySQL is the COPY the encoder's lines go through into staging table i.
+func (t *table) copySQL(i int) string {
+	return fmt.Sprintf("COPY %s (_seq, %s) FROM STDIN", t.stageName(i), t.allCols(""))
 }
 
-// latest is the load table's last version of each key among the rows up
+// latest is staging table i's last version of each key among the rows up
 // to _seq $1 (those the committed state covers): a checkpoint may carry a
 // row twice (updated between two pages), and the later one wins.
-func (t *table) latest() string {
-	return fmt.Sprintf("SELECT DISTINCT ON (%s) * FROM %s WHERE _seq <= $1 ORDER BY %s, _seq DESC", t.pkCols(""), t.loadName(), t.pkCols(""))
+func (t *table) latest(i int) string {
+	return fmt.Sprintf("SELECT DISTINCT ON (%s) * FROM %s WHERE _seq <= $1 ORDER BY %s, _seq DESC", t.pkCols(""), t.stageName(i), t.pkCols(""))
 }
 
-// all is every row of the load table up to _seq $1, for a merge that
-// expects no key twice (see Table.CommitUpTo).
-func (t *table) all() string {
-	return fmt.Sprintf("SELECT * FROM %s WHERE _seq <= $1", t.loadName())
+// all is every row of staging table i up to _seq $1, for a merge that
+// expects no key twice (see Table.merge).
+func (t *table) all(i int) string {
+	return fmt.Sprintf("SELECT * FROM %s WHERE _seq <= $1", t.stageName(i))
 }
 
-// mergeSQL are the statements that apply the load table to the table, in
+// mergeSQL are the statements that apply staging table i to the table, in
 // one transaction with the state:
 //
 //   - a tombstone sets _deleted_at on a live row and keeps it (hard delete:
@@ -224,11 +238,11 @@ func (t *table) all() string {
 // unique, the rows are taken as they are, without sorting out each key's
 // last version: the caller knows no key comes twice, or retries without it
 // when PostgreSQL says one did.
-func (t *table) mergeSQL(hardDelete, tombstones, unique bool) []string {
+func (t *table) mergeSQL(i int, hardDelete, tombstones, unique bool) []string {
 	var stmts []string
-	l := t.latest()
+	l := t.latest(i)
 	if unique {
-		l = t.all()
+		l = t.all(i)
 	}
 	switch {
 	case !tombstones:
@@ -263,13 +277,13 @@ func (t *table) mergeSQL(hardDelete, tombstones, unique bool) []string {
 	return stmts
 }
 
-// replaceSQL are the statements that make the load table the table's whole
-// contents (full refresh), in one transaction: readers see the old rows or
-// the new ones, never a mix.
-func (t *table) replaceSQL() []string {
+// replaceSQL are the statements that make staging table i the table's
+// whole contents (full refresh), in one transaction: readers see the old
+// rows or the new ones, never a mix.
+func (t *table) replaceSQL(i int) []string {
 	return []string{
 		"TRUNCATE " + t.qname(),
-		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (%s) l", t.qname(), t.allCols(""), t.allCols("l."), t.latest()),
+		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (%s) l", t.qname(), t.allCols(""), t.allCols("l."), t.latest(i)),
 	}
 }
 
