@@ -90,3 +90,14 @@ func Load(fsys fs.FS, stream string) (json.RawMessage, error) {
 	}
 	return json.RawMessage(data), nil
 }
+
+// MustLoad is Load for a provider's own embedded schemas, which are part
+// of its build: one that does not load is a build defect, which every test
+// catches, not an error a run could handle, so it panics.
+func MustLoad(fsys fs.FS, stream string) json.RawMessage {
+	b, err := Load(fsys, stream)
+	if err != nil {
+		panic(fmt.Sprintf("embedded schema %s: %v", stream, err))
+	}
+	return b
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -155,6 +156,20 @@ func TestLoad(t *testing.T) {
 			t.Errorf("schema %q: want a not-an-object error", body)
 		}
 	}
+}
+
+// TestMustLoad: a provider's schema loads, and one that does not is a
+// panic naming it.
+func TestMustLoad(t *testing.T) {
+	if got := MustLoad(EnableBanking, "accounts"); !json.Valid(got) {
+		t.Errorf("accounts: %s", got)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "no_such_stream") {
+			t.Errorf("recovered %v, want a panic naming the stream", r)
+		}
+	}()
+	MustLoad(EnableBanking, "no_such_stream")
 }
 
 // TestCanonicalFormat keeps the files deterministic: keys sorted, 2-space

@@ -69,7 +69,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		}
 		return next, detailsErr
 	})
-	return errors.Join(listErr, blockedErrors(refs), readErr)
+	return errors.Join(listErr, quota.Blocked(refs), readErr)
 }
 
 // accountDetails fetches an account's details once per run: one call of

@@ -96,9 +96,7 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 		return err
 	}
 	c := src.(*conn)
-	// Interactive: fail fast instead of retrying for a minute.
-	c.client.http.MaxRetries = 1
-	c.client.http.BaseBackoff = 200 * time.Millisecond
+	c.client.http.Interactive()
 
 	bank, err := c.pickASPSP(ctx, s, o)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -37,12 +38,8 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 	}
 	refs, listErr := s.c.readable(ctx)
 	from := later(s.c.clock.Today().AddDate(0, 0, -pendingDays), s.c.oldestDay())
-	readErr := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
-		a := refs[i]
+	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
 		ans, err := s.c.accountTransactions(ctx, a, from)
-		if source.IsSkipped(err) {
-			return source.SkippedPart(err, protocol.FullRefresh) // warned where the call was skipped
-		}
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 	"github.com/source-pluggy/source-pluggy/schemas"
 )
@@ -117,9 +118,7 @@ func (c *conn) Streams() []source.Stream {
 // account outside the sessions each get a message naming what to fix. It
 // makes no bank-backed call: a check must not spend the daily limit.
 func (c *conn) Check(ctx context.Context) error {
-	// A check is interactive: fail fast instead of retrying for a minute.
-	c.client.http.MaxRetries = 1
-	c.client.http.BaseBackoff = 200 * time.Millisecond
+	c.client.http.Interactive()
 	var app struct {
 		Active *bool `json:"active"`
 	}
@@ -133,7 +132,7 @@ func (c *conn) Check(ctx context.Context) error {
 	if err != nil {
 		return c.unreachable(err)
 	}
-	return blockedErrors(refs)
+	return quota.Blocked(refs)
 }
 
 func (c *conn) unreachable(err error) error {
@@ -250,6 +249,9 @@ type accountRef struct {
 	blocked error
 }
 
+// Consent implements quota.Consented.
+func (a accountRef) Consent() (string, error) { return a.SessionID, a.blocked }
+
 // StateKey implements quota.Account.
 func (a accountRef) StateKey() string { return a.Key }
 
@@ -302,37 +304,10 @@ func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
 	})
 }
 
-// blockedErrors returns the errors of the listed accounts that cannot be
-// read, one per session.
-func blockedErrors(refs []accountRef) error {
-	seen := map[string]bool{}
-	var errs []error
-	for _, a := range refs {
-		if a.blocked != nil && !seen[a.SessionID] {
-			seen[a.SessionID] = true
-			errs = append(errs, a.blocked)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // readable returns the accounts a data stream reads: the listed ones whose
 // session can be read. The error joins why the others cannot.
 func (c *conn) readable(ctx context.Context) ([]accountRef, error) {
-	refs, err := c.accounts(ctx)
-	var out []accountRef
-	for _, a := range refs {
-		if a.blocked == nil {
-			out = append(out, a)
-		}
-	}
-	return out, errors.Join(err, blockedErrors(refs))
+	return quota.Readable(c.accounts(ctx))
 }
 
-func loadSchema(name string) json.RawMessage {
-	b, err := schemas.Load(schemas.EnableBanking, name)
-	if err != nil {
-		panic(fmt.Sprintf("embedded schema %s: %v", name, err)) // a build defect, caught by every test
-	}
-	return b
-}
+func loadSchema(name string) json.RawMessage { return schemas.MustLoad(schemas.EnableBanking, name) }

@@ -72,7 +72,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		}
 		return next, detailsErr
 	})
-	return errors.Join(listErr, blockedErrors(refs), readErr)
+	return errors.Join(listErr, quota.Blocked(refs), readErr)
 }
 
 // accountMeta fetches GET /accounts/{id}/ once per run. It is not a

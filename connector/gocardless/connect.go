@@ -108,8 +108,7 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 		return err
 	}
 	c := src.(*conn)
-	c.client.http.MaxRetries = 1 // interactive: fail fast
-	c.client.http.BaseBackoff = 200 * time.Millisecond
+	c.client.http.Interactive()
 
 	var old *requisitionInfo
 	if o.reconnect != "" {

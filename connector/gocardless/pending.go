@@ -7,6 +7,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -36,12 +37,8 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		return err
 	}
 	refs, listErr := s.c.readable(ctx)
-	readErr := source.Each(ctx, accountWorkers, len(refs), func(ctx context.Context, i int) error {
-		a := refs[i]
+	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
 		resp, err := s.c.accountTransactions(ctx, a, txWindow{from: s.c.oldestDay(ctx, a), pending: true})
-		if source.IsSkipped(err) {
-			return source.SkippedPart(err, protocol.FullRefresh) // warned where the call was skipped
-		}
 		if err != nil {
 			return err
 		}

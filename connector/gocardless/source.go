@@ -120,9 +120,7 @@ func (c *conn) Streams() []source.Stream {
 // outside them and an unreachable base_url each get a message naming what to
 // fix. It makes no bank-backed call: a check must not spend quota.
 func (c *conn) Check(ctx context.Context) error {
-	// A check is interactive: fail fast instead of retrying for a minute.
-	c.client.http.MaxRetries = 1
-	c.client.http.BaseBackoff = 200 * time.Millisecond
+	c.client.http.Interactive()
 	if _, _, err := c.client.token(ctx); err != nil {
 		return c.unreachable(err)
 	}
@@ -311,6 +309,9 @@ type accountRef struct {
 	blocked error
 }
 
+// Consent implements quota.Consented.
+func (a accountRef) Consent() (string, error) { return a.RequisitionID, a.blocked }
+
 // StateKey implements quota.Account: states key accounts by id.
 func (a accountRef) StateKey() string { return a.ID }
 
@@ -355,31 +356,10 @@ func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
 	})
 }
 
-// blockedErrors returns the errors of the listed accounts that cannot be
-// read, one per requisition.
-func blockedErrors(refs []accountRef) error {
-	seen := map[string]bool{}
-	var errs []error
-	for _, a := range refs {
-		if a.blocked != nil && !seen[a.RequisitionID] {
-			seen[a.RequisitionID] = true
-			errs = append(errs, a.blocked)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // readable returns the accounts a data stream reads: the listed ones whose
 // requisition can be read. The error joins why the others cannot.
 func (c *conn) readable(ctx context.Context) ([]accountRef, error) {
-	refs, err := c.accounts(ctx)
-	var out []accountRef
-	for _, a := range refs {
-		if a.blocked == nil {
-			out = append(out, a)
-		}
-	}
-	return out, errors.Join(err, blockedErrors(refs))
+	return quota.Readable(c.accounts(ctx))
 }
 
 func isStatus(err error, status int) bool {
@@ -387,10 +367,4 @@ func isStatus(err error, status int) bool {
 	return errors.As(err, &se) && se.Status == status
 }
 
-func loadSchema(name string) json.RawMessage {
-	b, err := schemas.Load(schemas.GoCardless, name)
-	if err != nil {
-		panic(fmt.Sprintf("embedded schema %s: %v", name, err)) // a build defect, caught by every test
-	}
-	return b
-}
+func loadSchema(name string) json.RawMessage { return schemas.MustLoad(schemas.GoCardless, name) }

@@ -99,6 +99,14 @@ func New(secrets *secret.Redactor) *Client {
 	}
 }
 
+// Interactive makes c fail fast, for a person waiting on the answer (a
+// check, a connect): one retry after a short pause, instead of retrying
+// for a minute.
+func (c *Client) Interactive() {
+	c.MaxRetries = 1
+	c.BaseBackoff = 200 * time.Millisecond
+}
+
 // Request is one logical call, possibly sent several times.
 type Request struct {
 	Method string

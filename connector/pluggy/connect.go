@@ -66,9 +66,7 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 		return err
 	}
 	c := src.(*conn)
-	// Interactive: fail fast instead of retrying for a minute.
-	c.client.http.MaxRetries = 1
-	c.client.http.BaseBackoff = 200 * time.Millisecond
+	c.client.http.Interactive()
 
 	token, err := c.client.connectToken(ctx, o.update)
 	if err != nil {

@@ -74,25 +74,21 @@ func (s *investmentTransactionsStream) CheckState(raw json.RawMessage) error {
 }
 
 func parseInvTxState(raw json.RawMessage) (*invTxState, error) {
-	st := &invTxState{Version: invTxStateVersion, Investments: map[string]*investmentCursor{}}
-	if len(raw) == 0 {
-		return st, nil
+	st := &invTxState{Version: invTxStateVersion}
+	if _, err := source.DecodeState("investment_transactions", raw, invTxStateVersion, st); err != nil {
+		return nil, err
 	}
-	var in invTxState
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return nil, fmt.Errorf("investment_transactions state: %w", err)
+	if st.Investments == nil {
+		st.Investments = map[string]*investmentCursor{}
 	}
-	if in.Version != invTxStateVersion {
-		return nil, fmt.Errorf("investment_transactions state: version %d is not one this connector reads (it writes version %d)", in.Version, invTxStateVersion)
-	}
-	for id, c := range in.Investments {
-		if c == nil {
-			return nil, fmt.Errorf("investment_transactions state: investments[%q] is null", id)
-		}
+	err := source.CheckEntries("investment_transactions", "investments", st.Investments, func(c *investmentCursor) error {
 		if c.Date != "" && dayOf(c.Date) != c.Date {
-			return nil, fmt.Errorf("investment_transactions state: investments[%q].date %q is not a YYYY-MM-DD date", id, c.Date)
+			return fmt.Errorf("date %q is not a YYYY-MM-DD date", c.Date)
 		}
-		st.Investments[id] = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return st, nil
 }

@@ -103,9 +103,7 @@ func (c *conn) Streams() []source.Stream {
 // Check authenticates and looks up every item, so bad keys, an unknown item
 // id and an unreachable base_url each get a message naming what to fix.
 func (c *conn) Check(ctx context.Context) error {
-	// A check is interactive: fail fast instead of retrying for a minute.
-	c.client.http.MaxRetries = 1
-	c.client.http.BaseBackoff = 200 * time.Millisecond
+	c.client.http.Interactive()
 	if _, _, err := c.client.key(ctx); err != nil {
 		return c.unreachable(err)
 	}
@@ -207,10 +205,4 @@ func isNotFound(err error) bool {
 	return errors.As(err, &se) && se.Status == 404
 }
 
-func loadSchema(name string) json.RawMessage {
-	b, err := schemas.Load(schemas.Pluggy, name)
-	if err != nil {
-		panic(fmt.Sprintf("embedded schema %s: %v", name, err)) // a build defect, caught by every test
-	}
-	return b
-}
+func loadSchema(name string) json.RawMessage { return schemas.MustLoad(schemas.Pluggy, name) }

@@ -1,18 +1,3 @@
-// Package quota keeps the books of a bank's daily limit on the calls a
-// connector makes for an account. PSD2 lets a bank refuse more than a few
-// unattended reads of an account a day (as few as 4), per endpoint, and
-// GoCardless and Enable Banking pass such limits on. A call known to fail
-// must not be made (it may count all the same, and a refused one is never
-// worth retrying in the same run), so a run keeps what it knows per account
-// and endpoint in a Ledger its streams share, and each stream keeps the
-// books of the endpoint it calls in its State, beside each account's place,
-// for the next run.
-//
-// What an entry of the books holds is the provider's: GoCardless records
-// what the bank's headers say remains and when it resets, Enable Banking,
-// whose banks say nothing in advance, the calls it made and until when a
-// refusal holds. The Ledger, the State and the reading of a stream account
-// by account (Read) are the same for both.
 package quota
 
 import (

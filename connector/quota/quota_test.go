@@ -246,3 +246,50 @@ func TestRefresh(t *testing.T) {
 		t.Error("details that are not an object are accepted")
 	}
 }
+
+type consented struct {
+	id, consent string
+	blocked     error
+}
+
+func (c consented) Consent() (string, error) { return c.consent, c.blocked }
+
+// TestReadable: accounts of a lapsed consent are not read, and why is said
+// once per consent.
+func TestReadable(t *testing.T) {
+	expired, revoked, listing := errors.New("session s1 expired"), errors.New("session s3 revoked"), errors.New("session s4 not found")
+	accounts := []consented{{"a", "s1", expired}, {"b", "s1", expired}, {"c", "s2", nil}, {"d", "s3", revoked}}
+	got, err := Readable(accounts, listing)
+	if len(got) != 1 || got[0].id != "c" {
+		t.Errorf("readable %v", got)
+	}
+	if !errors.Is(err, expired) || !errors.Is(err, revoked) || !errors.Is(err, listing) || strings.Count(err.Error(), "s1 expired") != 1 {
+		t.Errorf("error %q: want each reason once", err)
+	}
+	if err := Blocked(accounts[2:3]); err != nil {
+		t.Errorf("blocked %v", err)
+	}
+}
+
+// TestEach: in a snapshot, a skipped account fails the stream as transient;
+// other errors are as they are, and every account is read.
+func TestEach(t *testing.T) {
+	boom := errors.New("boom")
+	var mu sync.Mutex
+	read := map[ref]bool{}
+	err := Each(context.Background(), []ref{"a", "b", "c"}, 2, func(_ context.Context, a ref) error {
+		mu.Lock()
+		read[a] = true
+		mu.Unlock()
+		switch a {
+		case "a":
+			return skip{}
+		case "b":
+			return boom
+		}
+		return nil
+	})
+	if len(read) != 3 || !errors.Is(err, boom) || source.FailureTypeOf(err) != protocol.TransientError || !strings.Contains(err.Error(), "INCOMPLETE") {
+		t.Errorf("read %v, error %v (%s)", read, err, source.FailureTypeOf(err))
+	}
+}

@@ -48,7 +48,10 @@ func DecodeState[C, E any, P Entry[E]](stream string, raw json.RawMessage, check
 			delete(st.Quota, k)
 		}
 	}
-	return st, source.CheckEntries(stream, "quota", st.Quota, func(e *E) error { return P(e).Check() })
+	if err := source.CheckEntries(stream, "quota", st.Quota, func(e *E) error { return P(e).Check() }); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // An Account is what a stream reads account by account, keyed as its
@@ -95,5 +98,20 @@ func Read[A Account, C, E any, P Entry[E]](ctx context.Context, l *Ledger[E, P],
 			}
 		}
 		return next, err
+	})
+}
+
+// Each reads the accounts of a stream that keeps no state, limit at a
+// time: a snapshot, read in full_refresh only. An account read returns a
+// source.Skipped error for fails the stream (see source.SkippedPart): a
+// snapshot without it would tell an overwrite destination that it has no
+// rows. The error joins the failed accounts'.
+func Each[A any](ctx context.Context, accounts []A, limit int, read func(ctx context.Context, a A) error) error {
+	return source.Each(ctx, limit, len(accounts), func(ctx context.Context, i int) error {
+		err := read(ctx, accounts[i])
+		if source.IsSkipped(err) {
+			return source.SkippedPart(err, protocol.FullRefresh) // warned where the call was skipped
+		}
+		return err
 	})
 }
