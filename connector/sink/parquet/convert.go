@@ -605,3 +605,42 @@ func fitsInt64(v decimal128.Num) bool {
 	lo, hi := v.LowBits(), v.HighBits()
 	return hi == 0 && lo < 1<<63 || hi == -1 && lo >= 1<<63
 }
+
+// size is the bytes n's builders hold for the batch being filled, as Arrow
+// lays them out (values, offsets, validity bitmaps), which is what encoding
+// the row group will read.
+func (n *node) size() int {
+	switch n.kind {
+	case kString, kJSON:
+		return stringSize(n.b.str)
+	case kLenient:
+		return stringSize(n.b.str) + fixedSize(n.b.parsed.Len(), 8)
+	case kBool:
+		return fixedSize(n.b.bool.Len(), 0) + n.b.bool.Len()/8
+	case kInt:
+		return fixedSize(n.b.i64.Len(), 8)
+	case kDecimal:
+		return fixedSize(n.b.dec.Len(), 16)
+	case kTimestamp:
+		return fixedSize(n.b.ts.Len(), 8)
+	case kDate:
+		return fixedSize(n.b.date.Len(), 4)
+	case kList:
+		return fixedSize(n.b.list.Len(), 4) + n.elem.size()
+	}
+	// a struct, or the root
+	total := 0
+	if n.b.st != nil {
+		total = fixedSize(n.b.st.Len(), 0)
+	}
+	for _, c := range n.children {
+		total += c.size()
+	}
+	return total
+}
+
+// fixedSize is the size of rows values of width bytes and their validity
+// bitmap.
+func fixedSize(rows, width int) int { return rows*width + rows/8 }
+
+func stringSize(b *array.StringBuilder) int { return b.DataLen() + fixedSize(b.Len(), 4) }

@@ -27,8 +27,9 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultRowsPerFile  = 1_000_000
-	DefaultRowGroupRows = 65_536
+	DefaultRowsPerFile   = 1_000_000
+	DefaultRowGroupRows  = 65_536
+	DefaultRowGroupBytes = 8 << 20
 )
 
 // Key-value metadata written in every file's footer.
@@ -69,9 +70,16 @@ type Options struct {
 	Compression Compression // default zstd
 	// RowsPerFile rotates the file after that many rows. Default 1,000,000.
 	RowsPerFile int64
-	// RowGroupRows is how many rows are buffered before a row group is
-	// written: the sink's memory is about one row group. Default 65,536.
-	RowGroupRows int
+	// RowGroupRows and RowGroupBytes bound a row group: it is written
+	// once it has RowGroupRows rows or its columns hold RowGroupBytes
+	// bytes (Arrow's in-memory size, before encoding), whichever comes
+	// first. The rows bound keeps row groups of narrow rows a size engines
+	// read well; the bytes bound keeps wide or raw-heavy rows (long
+	// _leftovers) from blowing the memory budget: the sink holds at most
+	// two row groups, one filling while the previous one is encoded.
+	// Defaults 65,536 rows and 8 MiB.
+	RowGroupRows  int
+	RowGroupBytes int
 	// Version is the connector version recorded in each file.
 	Version string
 	// Start is the run's start, which names the files and bounds the stale
@@ -87,6 +95,9 @@ type Sinks struct {
 	stamp string // the run's start, yyyyMMddTHHmmssZ
 
 	lock *dirLock // held from Open to Close
+	// pool recycles the builders' buffers from row group to row group,
+	// and from stream to stream (streams are written one after another).
+	pool bufferPool
 
 	mu      sync.Mutex
 	roots   map[string]*node // derived at Open, handed to OpenStream
@@ -113,6 +124,9 @@ func Open(streams []source.Stream, opts Options) (*Sinks, error) {
 	}
 	if opts.RowGroupRows <= 0 {
 		opts.RowGroupRows = DefaultRowGroupRows
+	}
+	if opts.RowGroupBytes <= 0 {
+		opts.RowGroupBytes = DefaultRowGroupBytes
 	}
 	if int64(opts.RowGroupRows) > opts.RowsPerFile {
 		opts.RowGroupRows = int(opts.RowsPerFile)
@@ -229,7 +243,7 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 	}
 	w.conv.root = root
 	w.conv.warn = &columns.Warner{}
-	w.rb = array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	w.rb = array.NewRecordBuilder(&s.pool, schema)
 	root.bindChildren(w.rb.Field)
 	nf := len(schema.Fields())
 	w.conv.left = w.rb.Field(nf - 2).(*array.StringBuilder)
@@ -238,14 +252,36 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 	return w, nil
 }
 
-// writerProps are a stream's Parquet writer properties. Dictionary encoding
-// stays on (the default) except for top-level primary-key columns: their
-// values are unique, so a dictionary would only be built to be abandoned.
+// zstdLevel is the zstd level of --parquet-compression zstd: 1, zstd's
+// fastest. On a million Pluggy transactions its files were 0.4% larger
+// than with arrow-go's default level 3 (whose deeper match search finds
+// little more in pages of values already dictionary- and RLE-encoded), for
+// about 15% less of the sink's CPU.
+const zstdLevel = 1
+
+// writerProps are a stream's Parquet writer properties: the codec, and a
+// dictionary only for the columns whose values repeat.
+//
+// A dictionary pays off for strings of few distinct values (categories,
+// types, currency codes, account ids): each value is stored once per row
+// group and the rows hold small indices. Columns of mostly distinct values
+// get none: primary keys, timestamps (to the second or finer), numbers
+// (amounts, balances), JSON text and the _leftovers and _changes columns.
+// For them a dictionary is hashed value by value only to be abandoned or to
+// store every value once plus an index; measured on a million Pluggy
+// transactions, leaving it off them made the files 6% smaller and the sink
+// 7% cheaper in CPU than a dictionary on every column.
 func writerProps(s *Sinks, st source.Stream, root *node) []pq.WriterProperty {
 	props := []pq.WriterProperty{
 		pq.WithCompression(s.codec),
 		pq.WithMaxRowGroupLength(int64(s.opts.RowGroupRows)),
 		pq.WithAllocator(memory.DefaultAllocator),
+	}
+	if s.codec == compress.Codecs.Zstd {
+		props = append(props, pq.WithCompressionLevel(zstdLevel))
+	}
+	for _, path := range plainColumns(root) {
+		props = append(props, pq.WithDictionaryFor(path, false))
 	}
 	for _, key := range st.PrimaryKey() {
 		if len(key) == 1 {
@@ -255,6 +291,31 @@ func writerProps(s *Sinks, st source.Stream, root *node) []pq.WriterProperty {
 		}
 	}
 	return props
+}
+
+// plainColumns returns the Parquet column paths (dotted, as pqarrow names a
+// leaf: struct.field, list.list.element.field) of the columns written
+// without a dictionary, by kind: see writerProps.
+func plainColumns(root *node) []string {
+	paths := []string{columns.Leftovers, columns.Changes}
+	var walk func(n *node, prefix string)
+	walk = func(n *node, prefix string) {
+		for _, c := range n.children {
+			path := prefix + c.name
+			switch c.kind {
+			case kTimestamp, kDecimal, kInt, kJSON:
+				paths = append(paths, path)
+			case kLenient:
+				paths = append(paths, path+ParsedSuffix)
+			case kStruct:
+				walk(c, path+".")
+			case kList:
+				walk(c.elem, path+".list.element.")
+			}
+		}
+	}
+	walk(root, "")
+	return paths
 }
 
 // Close commits every stream's open file and releases the builders. The
@@ -294,6 +355,15 @@ type Writer struct {
 	tmp       string
 	fileRows  int64
 	batchRows int
+	// sinceSized counts the rows and JSON bytes appended since the batch's
+	// size was last measured against RowGroupBytes.
+	sinceSizedRows, sinceSizedBytes int
+
+	// encoding is set while a row group is encoded and written by its own
+	// goroutine, which sends its outcome on encoded. Only that goroutine
+	// touches fw and buf meanwhile.
+	encoding bool
+	encoded  chan error
 
 	err       error // sticky: after a failure every call returns it
 	committed []string
@@ -339,7 +409,7 @@ func (w *Writer) WriteRow(row jsonrow.Row) (committed bool, err error) {
 	}
 	w.batchRows++
 	w.fileRows++
-	if w.batchRows >= w.sinks.opts.RowGroupRows {
+	if w.batchFull(len(row.Raw)) {
 		if err := w.flushBatch(); err != nil {
 			return false, w.fail(err)
 		}
@@ -386,6 +456,7 @@ func (w *Writer) close() error {
 func (w *Writer) fail(err error) error {
 	err = plainWriteError(w.stream, w.dir, err)
 	w.err = err
+	_ = w.wait() // the row group being written uses the file; err is the one to report
 	if w.file != nil {
 		w.file.Close()
 		os.Remove(w.tmp)
@@ -441,12 +512,63 @@ func (w *Writer) openFile() error {
 	return nil
 }
 
-// flushBatch writes the buffered rows as one row group.
+// Row groups are measured against RowGroupBytes every sizeEveryRows rows,
+// or sooner once the rows appended since the last measure carried
+// 1/sizeEveryFraction of the budget in JSON text (a few very wide rows).
+const (
+	sizeEveryRows     = 256
+	sizeEveryFraction = 16
+)
+
+// batchFull reports whether the batch, which just took a row of rawLen
+// bytes of JSON, is a full row group: RowGroupRows rows, or RowGroupBytes
+// bytes in its builders.
+func (w *Writer) batchFull(rawLen int) bool {
+	opts := &w.sinks.opts
+	if w.batchRows >= opts.RowGroupRows {
+		return true
+	}
+	w.sinceSizedRows++
+	w.sinceSizedBytes += rawLen
+	if w.sinceSizedRows < sizeEveryRows && w.sinceSizedBytes < opts.RowGroupBytes/sizeEveryFraction {
+		return false
+	}
+	w.sinceSizedRows, w.sinceSizedBytes = 0, 0
+	return w.root.size()+stringSize(w.conv.left)+stringSize(w.conv.changes) >= opts.RowGroupBytes
+}
+
+// flushBatch hands the buffered rows to a goroutine that encodes,
+// compresses and writes them as one row group, while the caller goes on
+// filling the next batch: the read's goroutine converts, the second core
+// encodes. The hand-off is bounded: a batch waits for the previous row
+// group to be written before it is handed off, so at most two batches are
+// in memory (one encoding, one filling) however fast records come.
 func (w *Writer) flushBatch() error {
 	rec := w.rb.NewRecordBatch()
-	defer rec.Release()
-	w.batchRows = 0
-	if err := w.fw.Write(rec); err != nil {
+	w.batchRows, w.sinceSizedRows, w.sinceSizedBytes = 0, 0, 0
+	if err := w.wait(); err != nil {
+		rec.Release()
+		return err
+	}
+	if w.encoded == nil {
+		w.encoded = make(chan error, 1)
+	}
+	w.encoding = true
+	go func(fw *pqarrow.FileWriter) {
+		defer rec.Release()
+		w.encoded <- fw.Write(rec)
+	}(w.fw)
+	return nil
+}
+
+// wait waits for the row group being written, if any, and returns its
+// error.
+func (w *Writer) wait() error {
+	if !w.encoding {
+		return nil
+	}
+	w.encoding = false
+	if err := <-w.encoded; err != nil {
 		return fmt.Errorf("parquet: stream %s: writing a row group: %w", w.stream, err)
 	}
 	return nil
@@ -460,6 +582,9 @@ func (w *Writer) commitFile() error {
 		if err := w.flushBatch(); err != nil {
 			return err
 		}
+	}
+	if err := w.wait(); err != nil {
+		return err
 	}
 	wrap := func(what string, err error) error {
 		return fmt.Errorf("parquet: stream %s: %s %s: %w", w.stream, what, w.tmp, err)

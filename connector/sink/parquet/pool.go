@@ -1,0 +1,97 @@
+package parquet
+
+import (
+	"math/bits"
+	"sync"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// bufferPool is the memory.Allocator of a stream's Arrow builders: it hands
+// out buffers freed by earlier row groups instead of new ones. Arrow
+// builders cannot be refilled once a record is taken from them, so without
+// it every row group allocates its columns afresh, doubling each buffer as
+// it grows, and the garbage (gigabytes for a million rows) keeps the
+// collector busy and the heap's peak high. A buffer comes back when the row
+// group's record is released, after it is written; the pool then holds
+// about two row groups' worth, which is what the sink keeps anyway.
+//
+// Buffers are powers of two of at least 64 bytes, 64-byte aligned as Arrow
+// wants, and zeroed when handed out, as Go's allocator would: a builder
+// relies on zeroed validity bitmaps, and bytes of an earlier row group must
+// never show through a null slot. Safe for concurrent use: the converting
+// goroutine allocates while the encoding one frees.
+type bufferPool struct {
+	mu   sync.Mutex
+	free [maxPoolClass + 1][][]byte
+}
+
+const (
+	minPoolClass = 6  // 64 bytes
+	maxPoolClass = 30 // 1 GiB; larger buffers are not pooled
+	// maxPoolPerClass bounds the buffers kept per size: a stream's
+	// builders hold about one buffer per column and size at a time.
+	maxPoolPerClass = 256
+)
+
+var _ memory.Allocator = (*bufferPool)(nil)
+
+func poolClass(size int) int {
+	if size <= 1<<minPoolClass {
+		return minPoolClass
+	}
+	return bits.Len(uint(size - 1))
+}
+
+// Allocate returns a zeroed buffer of size bytes.
+func (p *bufferPool) Allocate(size int) []byte {
+	c := poolClass(size)
+	if c > maxPoolClass {
+		return memory.DefaultAllocator.Allocate(size)
+	}
+	p.mu.Lock()
+	if n := len(p.free[c]); n > 0 {
+		b := p.free[c][n-1]
+		p.free[c][n-1] = nil
+		p.free[c] = p.free[c][:n-1]
+		p.mu.Unlock()
+		clear(b)
+		return b[:size]
+	}
+	p.mu.Unlock()
+	b := make([]byte, 1<<c)
+	if uintptr(unsafe.Pointer(unsafe.SliceData(b)))%64 != 0 {
+		// Go places power-of-two objects at multiples of their size; a
+		// runtime that did not would get unpooled, padded buffers.
+		return memory.DefaultAllocator.Allocate(size)
+	}
+	return b[:size]
+}
+
+// Reallocate grows b to size, keeping its contents (and its buffer when it
+// is large enough).
+func (p *bufferPool) Reallocate(size int, b []byte) []byte {
+	if size <= cap(b) {
+		return b[:size]
+	}
+	nb := p.Allocate(size)
+	copy(nb, b)
+	p.Free(b)
+	return nb
+}
+
+// Free takes back a buffer Allocate handed out; others are left to the
+// collector.
+func (p *bufferPool) Free(b []byte) {
+	c := bits.Len(uint(cap(b))) - 1
+	if c < minPoolClass || c > maxPoolClass || cap(b) != 1<<c ||
+		uintptr(unsafe.Pointer(unsafe.SliceData(b)))%64 != 0 {
+		return
+	}
+	p.mu.Lock()
+	if len(p.free[c]) < maxPoolPerClass {
+		p.free[c] = append(p.free[c], b[:cap(b)])
+	}
+	p.mu.Unlock()
+}
