@@ -10,6 +10,7 @@
 //	go run ./dev/pluggy-bench -compare-node                 # the official Node SDK side by side
 //	go run ./dev/pluggy-bench -baseline-bin /tmp/source-pluggy-main   # before and after a change
 //	go run ./dev/pluggy-bench -postgres postgres://USER:PW@127.0.0.1:5432/bench -incremental=false
+//	go run ./dev/pluggy-bench -parquet -runs 5 -duckdb-modules /tmp/duckdb/node_modules -incremental=false
 //
 // It lives under dev/, not cmd/, because it is a development tool: it is
 // never shipped (the Dockerfile and the release build only cmd/), it builds
@@ -28,6 +29,10 @@
 // afterwards), alternating with the JSON-lines read, so the two are
 // measured side by side under the same load; with -baseline-bin too, the
 // baseline loads it as well, alternating, and is compared side by side.
+//
+// With -parquet, every size is also read with --parquet-dir --no-records and
+// as JSON lines piped into DuckDB's COPY, the three alternating run by run;
+// medians and ratios are printed apart (see parquet.go).
 //
 // With -baseline-bin, every first sync is also read by that other build of
 // source-pluggy (say, main before a change) against the same fake, the two
@@ -90,6 +95,8 @@ type options struct {
 	latency                                        time.Duration
 	bin, fakeBin, baselineBin, nodeDir, postgres   string
 	serial, incremental, compareNode, jsonOut      bool
+	parquet                                        bool
+	duckdbModules                                  string
 }
 
 // parseOptions reads the command line; every error names the flag and what
@@ -114,6 +121,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.fakeBin, "fake-bin", "", "fake-pluggy binary (default: go build ./cmd/fake-pluggy)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON lines")
 	fs.StringVar(&o.postgres, "postgres", "", "also load every first sync into PostgreSQL at `URL` (a fresh schema per run, dropped afterwards), side by side with the JSON-lines read")
+	fs.BoolVar(&o.parquet, "parquet", false, "also read every size with --parquet-dir --no-records and piped into DuckDB's COPY, side by side with JSON lines, and print the medians and ratios")
+	fs.StringVar(&o.duckdbModules, "duckdb-modules", os.Getenv("DUCKDB_NODE_MODULES"), "node_modules `DIR` holding @duckdb/node-api, for -parquet's DuckDB COPY (default $DUCKDB_NODE_MODULES; npm install --prefix X @duckdb/node-api gives X/node_modules)")
 	fs.StringVar(&o.catalog, "catalog", "", "configured catalog file (default: transactions only, incremental); e.g. catalogs/pluggy_incremental.json for every stream")
 	o.set = map[string]json.RawMessage{}
 	fs.Func("set", "extra connector config, `key=JSON` (repeatable), e.g. -set lookback_days=0", func(kv string) error {
@@ -149,6 +158,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		if _, err := os.Stat(b.path); err != nil {
 			return o, fmt.Errorf("%s: %w", b.flag, err)
+		}
+	}
+	if o.parquet && o.duckdbModules != "" {
+		if err := checkDuckDB(o.duckdbModules); err != nil {
+			return o, fmt.Errorf("-duckdb-modules: %w", err)
 		}
 	}
 	return o, nil
@@ -211,9 +225,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, string(b))
 		}
 	}
+	var parquets []parquetReport
+	parquetDone := func(r parquetReport) {
+		parquets = append(parquets, r)
+		if o.jsonOut {
+			b, _ := json.Marshal(r)
+			fmt.Fprintln(stdout, string(b))
+		}
+	}
 	fmt.Fprintf(stderr, "machine: %s, %d CPUs, %s %s/%s, load average %s\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, loadAverage())
 	for _, m := range o.sizes {
-		if err := benchSize(ctx, o, m, dir, stderr, report, compare); err != nil {
+		if err := benchSize(ctx, o, m, dir, stderr, report, compare, parquetDone); err != nil {
 			return err
 		}
 	}
@@ -223,6 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "\nside by side with -baseline-bin %s, best of %d alternating runs each:\n", o.baselineBin, o.runs)
 			printSideBySide(stdout, pairs)
 		}
+		printParquet(stdout, parquets)
 	}
 	return nil
 }
@@ -260,7 +283,7 @@ func moduleRoot() (string, error) {
 }
 
 // benchSize runs every measurement for one data set size.
-func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writer, report func(result), compare func(comparison)) error {
+func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writer, report func(result), compare func(comparison), parquetDone func(parquetReport)) error {
 	items := o.accounts / o.perItem
 	fmt.Fprintf(stderr, "fake: %d items × %d accounts × %d transactions = %d rows, latency %v\n", items, o.perItem, m, o.accounts*m, o.latency)
 	f, err := startFake(ctx, o.fakeBin, []string{
@@ -363,6 +386,14 @@ func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writ
 			report(pgBaseBest.result())
 			compare(comparison{Name: label + " first sync --postgres", Base: pgBaseBest.result(), This: pgBest.result()})
 		}
+	}
+
+	if o.parquet {
+		rep, err := benchParquet(ctx, o, fmt.Sprintf("%s (%d rows)", label, o.accounts*m), dir, cfg, stderr, measure)
+		if err != nil {
+			return err
+		}
+		parquetDone(rep)
 	}
 
 	if o.serial {

@@ -180,18 +180,7 @@ func TestTinyRunAgainstTheFake(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs source-pluggy and fake-pluggy")
 	}
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bins := t.TempDir()
-	for _, name := range []string{"source-pluggy", "fake-pluggy"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bins, name), "./cmd/"+name)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", name, err, out)
-		}
-	}
+	bins := buildBins(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	args := []string{"-accounts", "2", "-accounts-per-item", "1", "-transactions", "20", "-runs", "2", "-serial",
@@ -249,4 +238,23 @@ func TestTinyRunAgainstTheFake(t *testing.T) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// buildBins builds source-pluggy and fake-pluggy into a temporary directory
+// and returns it.
+func buildBins(t *testing.T) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins := t.TempDir()
+	for _, name := range []string{"source-pluggy", "fake-pluggy"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(bins, name), "./cmd/"+name)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", name, err, out)
+		}
+	}
+	return bins
 }

@@ -27,26 +27,10 @@ import (
 // counted from the STATEs' recordCount, which covers records left off
 // stdout.
 func runConnector(ctx context.Context, bin, dir, catalogFile string, cfg map[string]any, state []byte, extra ...string) (result, []byte, error) {
-	cfgPath := filepath.Join(dir, "config.json")
-	catPath := catalogFile
-	if err := writeJSON(cfgPath, cfg); err != nil {
+	args, err := readArgs(dir, catalogFile, cfg, state, extra...)
+	if err != nil {
 		return result{}, nil, err
 	}
-	if catPath == "" {
-		catPath = filepath.Join(dir, "catalog.json")
-		if err := os.WriteFile(catPath, []byte(transactionsCatalog), 0o600); err != nil {
-			return result{}, nil, err
-		}
-	}
-	args := []string{"read", "--config", cfgPath, "--catalog", catPath}
-	if state != nil {
-		p := filepath.Join(dir, "state.json")
-		if err := os.WriteFile(p, state, 0o600); err != nil {
-			return result{}, nil, err
-		}
-		args = append(args, "--state", p)
-	}
-	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -76,6 +60,31 @@ func runConnector(ctx context.Context, bin, dir, catalogFile string, cfg map[str
 	}
 	st, err := stateFile(c.lastState)
 	return r, st, err
+}
+
+// readArgs writes the config, catalog and state files of a read into dir
+// and returns the read's arguments.
+func readArgs(dir, catalogFile string, cfg map[string]any, state []byte, extra ...string) ([]string, error) {
+	cfgPath := filepath.Join(dir, "config.json")
+	catPath := catalogFile
+	if err := writeJSON(cfgPath, cfg); err != nil {
+		return nil, err
+	}
+	if catPath == "" {
+		catPath = filepath.Join(dir, "catalog.json")
+		if err := os.WriteFile(catPath, []byte(transactionsCatalog), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{"read", "--config", cfgPath, "--catalog", catPath}
+	if state != nil {
+		p := filepath.Join(dir, "state.json")
+		if err := os.WriteFile(p, state, 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--state", p)
+	}
+	return append(args, extra...), nil
 }
 
 func resultOf(ps *os.ProcessState, c counts, elapsed time.Duration) result {
