@@ -133,6 +133,30 @@ func TestIncrementalMergeStateAndTombstones(t *testing.T) {
 	}
 }
 
+// TestFirstSyncMeetsItsOwnKeys: on a first sync the merge tries a plain
+// INSERT; a checkpoint that brings back a key an earlier one loaded (a
+// newer version, then a late replay of an older one) falls back to the
+// upsert and its rules, and the later checkpoints keep upserting.
+func TestFirstSyncMeetsItsOwnKeys(t *testing.T) {
+	url := pgtest.DB(t)
+	d := open(t, url, Options{}, txStream())
+	tb, _ := d.Table(context.Background(), "tx", true)
+	for _, cp := range [][]string{
+		{`{"id":"a","n":1,"updatedAt":"2026-01-01T00:00:00Z"}`, `{"id":"b","n":1,"updatedAt":"2026-01-01T00:00:00Z"}`},
+		{`{"id":"c","n":1,"updatedAt":"2026-01-01T00:00:00Z"}`, `{"id":"a","n":2,"updatedAt":"2026-01-02T00:00:00Z"}`},
+		{`{"id":"a","n":0,"updatedAt":"2025-12-31T00:00:00Z"}`, `{"id":"d","n":1,"updatedAt":"2026-01-01T00:00:00Z"}`},
+		{`{"id":"b","n":3,"updatedAt":"2026-01-03T00:00:00Z"}`},
+	} {
+		write(t, tb, cp...)
+		if err := tb.Commit(json.RawMessage(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(rows(t, url, `SELECT id || '=' || n FROM "test".tx ORDER BY id`), ","); got != "a=2,b=3,c=1,d=1" {
+		t.Fatalf("rows %s, want a=2,b=3,c=1,d=1", got)
+	}
+}
+
 func TestHardDelete(t *testing.T) {
 	url := pgtest.DB(t)
 	d := open(t, url, Options{HardDelete: true}, txStream())

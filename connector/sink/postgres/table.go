@@ -42,6 +42,11 @@ type table struct {
 	byName       map[string]int
 	pk           []int // indexes into cols
 	version      int   // index of the version column, or -1
+	// empty says the table had no rows when the run began (a first
+	// sync), and no merge of this run has met a key it already held:
+	// merges try a plain INSERT first (see Table.merge). Only merges,
+	// one at a time, read and change it.
+	empty bool
 }
 
 // sqlType maps a derived column kind to its PostgreSQL type: exact numeric
@@ -272,9 +277,18 @@ func (t *table) mergeSQL(i int, hardDelete, tombstones, unique bool) []string {
 	if hardDelete {
 		insertFrom = fmt.Sprintf(" WHERE l.%s IS NULL", colDeletedAt)
 	}
+
 	stmts = append(stmts, fmt.Sprintf("INSERT INTO %s AS t (%s) SELECT %s FROM (%s) l%s ON CONFLICT (%s) DO UPDATE SET %s WHERE %s",
 		t.qname(), t.allCols(""), t.allCols("l."), l, insertFrom, t.pkCols(""), strings.Join(set, ", "), where))
 	return stmts
+}
+
+// insertSQL inserts staging table i's rows up to _seq $1 as they are: the
+// merge of rows without tombstones into a table that holds none of their
+// keys, where no row conflicts and the upsert's checks are spared. A key
+// the table holds, or one that comes twice, fails it (23505).
+func (t *table) insertSQL(i int) string {
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (%s) l", t.qname(), t.allCols(""), t.allCols("l."), t.all(i))
 }
 
 // replaceSQL are the statements that make staging table i the table's
@@ -315,7 +329,11 @@ func (t *table) ensure(ctx context.Context, tx pgx.Tx, url string) error {
 		if _, err := tx.Exec(ctx, t.createSQL()); err != nil {
 			return fmt.Errorf("creating table %s: %w", t.qname(), err)
 		}
+		t.empty = true
 		return nil
+	}
+	if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT NOT EXISTS (SELECT FROM %s)", t.qname())).Scan(&t.empty); err != nil {
+		return fmt.Errorf("reading %s: %w", t.qname(), err)
 	}
 	want := map[string]string{colExtractedAt: "timestamp with time zone", colDeletedAt: "timestamp with time zone", colLeftovers: "jsonb", colChanges: "jsonb"}
 	var wantOrder []string
