@@ -39,7 +39,7 @@ import (
 
 // The README's two commands, as the README must print them.
 const (
-	demoCommand = "go run ./cmd/source-pluggy demo"
+	demoCommand = "go run ./cmd/fake-pluggy demo"
 	testCommand = "go test -race -count=1 ./..."
 )
 
@@ -52,10 +52,12 @@ func repoRoot() string {
 type program struct {
 	name string
 	path string
-	// commands maps each command of an Airbyte-style connector to its
-	// flags; nil for a program without commands (the fakes, the bench).
+	// commands maps each command of an Airbyte-style connector (or a
+	// fake's demo) to its flags; nil for a program without commands (the
+	// bench).
 	commands map[string]map[string]bool
-	// flags are the flags of a program without commands.
+	// flags are the flags of a program without commands, or of a fake
+	// run to serve (without its demo command).
 	flags map[string]bool
 	// goFlag: the program parses with the standard flag package, which
 	// takes -name and --name alike.
@@ -118,10 +120,13 @@ func buildWorld() (*world, error) {
 		p := &program{name: name, path: filepath.Join(dir, name)}
 		help := helpOf(ctx, p.path, "--help")
 		cmds := commandsIn(help, name)
-		if len(cmds) == 0 {
+		if len(cmds) == 0 || strings.Contains(help, "Usage of "+name) {
+			// Flags of its own: a program without commands, or a fake,
+			// which serves with its flags and has a demo command.
 			p.goFlag = strings.Contains(help, "Usage of "+name)
 			p.flags = flagsIn(help)
-		} else {
+		}
+		if len(cmds) > 0 {
 			p.commands = map[string]map[string]bool{}
 			for _, c := range cmds {
 				h := helpOf(ctx, p.path, c, "--help")
@@ -299,7 +304,9 @@ func TestCheckerCatchesWhatIsWrong(t *testing.T) {
 		"| `client_id` | fine |",                // 18
 		"| `no_such_field` | not in any spec |", // 19
 		"",
-		"`source-pluggy read --config c.json --catalog k.json --parquet-dir pq` is right.", // 21
+		"`source-pluggy read --config c.json --catalog k.json --parquet-dir pq` is right.",                    // 21
+		"`go run ./cmd/fake-pluggy demo --items 2 --no-such-demo` is not.",                                    // 22
+		"`go run ./cmd/fake-pluggy demo --out /tmp/d --items 1` and `go run ./cmd/fake-pluggy -items 1` are.", // 23
 	}, "\n")
 	problems, _ := w.check("bad.md", doc)
 	want := []string{
@@ -312,6 +319,7 @@ func TestCheckerCatchesWhatIsWrong(t *testing.T) {
 		`bad.md:14: "--made-up-flag"`,
 		`bad.md:14: "--nope"`,
 		`bad.md:19: "no_such_field"`,
+		`bad.md:22: "--no-such-demo"`,
 	}
 	for _, wnt := range want {
 		found := false
@@ -504,7 +512,9 @@ func (w *world) checkSegment(tokens []string, report func(string, ...any)) (chec
 			continue
 		}
 		checked++
-		if prog.commands == nil {
+		if prog.commands == nil || command == "" && prog.flags != nil && (len(args) == 0 || strings.HasPrefix(cleanToken(args[0]), "-")) {
+			// A program without commands, or one (a fake) run with its own
+			// flags rather than a command.
 			for _, a := range args {
 				checked += w.checkFlag(prog, prog.flags, prog.name, a, report)
 			}

@@ -1,6 +1,8 @@
 // Command fake-enablebanking serves the fake Enable Banking API (package
-// connector/enablebanking/fake) on a loopback address, for demos, manual
-// runs of the connector and end-to-end tests in other languages.
+// connector/enablebanking/fake) on a loopback address, for manual runs of
+// the connector and end-to-end tests in other languages, and runs the demo:
+// `fake-enablebanking demo` reads the fake, in-process, with
+// source-enablebanking's own runtime (see demo.go).
 //
 // It writes the application's private key to --key-file and prints one JSON
 // line with what a connector config needs:
@@ -25,7 +27,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 )
 
-func main() { fakeserver.Main("fake-enablebanking", run) }
+func main() { fakeserver.Main("fake-enablebanking", run, demoCommand()) }
 
 // ready is the line printed once the server listens.
 type ready struct {
@@ -38,6 +40,7 @@ type ready struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fake-enablebanking", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = fakeserver.Usage(fs, "serve the fake Enable Banking API on loopback until SIGINT or SIGTERM", demoCommand())
 	addr := fs.String("addr", "127.0.0.1:0", "loopback `host:port` to listen on (port 0 picks a free one)")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
 	sessions := fs.Int("sessions", 2, "authorised sessions, two accounts each")

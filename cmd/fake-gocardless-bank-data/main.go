@@ -1,6 +1,8 @@
 // Command fake-gocardless-bank-data serves the fake GoCardless Bank Account Data API
-// (package connector/gocardless/fake) on a loopback address, for demos,
-// manual runs of the connector and end-to-end tests in other languages.
+// (package connector/gocardless/fake) on a loopback address, for manual
+// runs of the connector and end-to-end tests in other languages, and runs
+// the demo: `fake-gocardless-bank-data demo` reads the fake, in-process,
+// with source-gocardless-bank-data's own runtime (see demo.go).
 //
 // It prints one JSON line with what a connector config needs:
 //
@@ -22,7 +24,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 )
 
-func main() { fakeserver.Main("fake-gocardless-bank-data", run) }
+func main() { fakeserver.Main("fake-gocardless-bank-data", run, demoCommand()) }
 
 // ready is the line printed once the server listens.
 type ready struct {
@@ -35,6 +37,7 @@ type ready struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fake-gocardless-bank-data", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = fakeserver.Usage(fs, "serve the fake GoCardless Bank Account Data API on loopback until SIGINT or SIGTERM", demoCommand())
 	addr := fs.String("addr", "127.0.0.1:0", "loopback `host:port` to listen on (port 0 picks a free one)")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
 	requisitions := fs.Int("requisitions", 2, "linked requisitions, two accounts each")

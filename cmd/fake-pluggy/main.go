@@ -1,5 +1,7 @@
 // Command fake-pluggy serves the deterministic fake Pluggy API
-// (connector/pluggy/fake) for demos and benchmarks.
+// (connector/pluggy/fake) for benchmarks and manual runs, and runs the
+// demo: `fake-pluggy demo` reads the fake, in-process, with source-pluggy's
+// own runtime (see demo.go), so the connector binary links no fake.
 //
 // On start it prints one JSON line to stdout,
 //
@@ -23,13 +25,14 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 )
 
-func main() { fakeserver.Main("fake-pluggy", run) }
+func main() { fakeserver.Main("fake-pluggy", run, demoCommand()) }
 
 // run parses args, starts the server, announces it on stdout and serves
 // until ctx ends.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fake-pluggy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = fakeserver.Usage(fs, "serve the fake Pluggy API on loopback until SIGINT or SIGTERM", demoCommand())
 	var (
 		o          fake.Options
 		f          fake.Faults

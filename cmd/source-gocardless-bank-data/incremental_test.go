@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -234,24 +232,5 @@ func TestBadStateFailsClearly(t *testing.T) {
 	}
 	if len(r.Records()) != 0 || len(e.fake.Stats().Requests) != 0 {
 		t.Fatal("read or called anything despite the bad state")
-	}
-}
-
-func TestDemoCommand(t *testing.T) {
-	bin := st.Build(t, "source-gocardless-bank-data")
-	dir := t.TempDir()
-	out := st.RunPlain(t, bin, "demo", "--out", dir)
-	for _, want := range []string{"transactions", "pending_transactions", "WARN", "daily limit", "new rows of the accounts with quota", "after the reset"} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("demo output lacks %q:\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "MISSING") {
-		t.Fatalf("demo missed rows:\n%s", out)
-	}
-	for _, f := range []string{"config.json", "catalog.json", "state.json", "run1.jsonl", "run2.jsonl", "run3.jsonl"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Errorf("demo did not write %s", f)
-		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math/big"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -497,24 +496,5 @@ func TestCursorAndEnvelopeVariants(t *testing.T) {
 				t.Fatal("no categories")
 			}
 		})
-	}
-}
-
-func TestDemoCommand(t *testing.T) {
-	bin := st.Build(t, "source-pluggy")
-	dir := t.TempDir()
-	r := runPlain(t, bin, "demo", "--out", dir)
-	for _, want := range []string{"transactions", "new rows", "back-dated rows", "re-posted pending rows", "rows updated in place", "source-pluggy connect --config"} {
-		if !strings.Contains(r, want) {
-			t.Fatalf("demo output lacks %q:\n%s", want, r)
-		}
-	}
-	if strings.Contains(r, "MISSING") {
-		t.Fatalf("demo's second sync missed rows:\n%s", r)
-	}
-	for _, f := range []string{"config.json", "catalog.json", "state.json", "run1.jsonl", "run2.jsonl"} {
-		if _, err := os.Stat(dir + "/" + f); err != nil {
-			t.Errorf("demo did not write %s", f)
-		}
 	}
 }

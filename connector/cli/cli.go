@@ -1,6 +1,6 @@
 // Package cli is what every connector binary's main shares: the protocol
 // commands, the Singer mode under the tap's name, the output flags of read
-// (--parquet-dir, --postgres, ...), the binary's extra commands (demo) and the wiring of
+// (--parquet-dir, --postgres, ...), the binary's extra commands (connect) and the wiring of
 // SIGINT/SIGTERM to a context. A provider's main is one call to Main.
 package cli
 
@@ -23,7 +23,7 @@ type Binary struct {
 	Source source.Source
 	// Tap is the program name of the Singer mode, e.g. "tap-pluggy".
 	Tap string
-	// Commands make the binary's extra commands (demo), given the runner.
+	// Commands make the binary's extra commands (connect), given the runner.
 	Commands []func(r *source.Runner) source.Command
 	// PostgresViews are the provider's views over its tables that
 	// read --postgres creates (reports).

@@ -68,17 +68,56 @@ func Run(ctx context.Context, addr string, h http.Handler, stdout io.Writer, rea
 	return nil
 }
 
-// Main is a fake binary's main: it runs run until SIGINT or SIGTERM and
-// exits 2 with the error prefixed by name (silently after -help, whose
-// usage the flag set has printed).
-func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+// Command is what a fake binary does besides serving, named by its first
+// argument: the demo, which runs a connector against the fake in-process.
+// Run's result is the exit code.
+type Command struct {
+	Name, Summary string
+	Run           func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// Main is a fake binary's main: a first argument naming one of commands
+// runs that command and exits with its code; anything else is run's command
+// line, served until SIGINT or SIGTERM, and an error exits 2 prefixed by
+// name (silently after -help, whose usage the flag set has printed).
+func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error, commands ...Command) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop() // before os.Exit, which skips deferred calls
-	if err != nil {
+	code := 0
+	if c := commandOf(os.Args[1:], commands); c != nil {
+		code = c.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, name+":", err)
 		}
-		os.Exit(2)
+		code = 2
+	}
+	stop() // before os.Exit, which skips deferred calls
+	os.Exit(code)
+}
+
+func commandOf(args []string, commands []Command) *Command {
+	if len(args) == 0 {
+		return nil
+	}
+	for i := range commands {
+		if commands[i].Name == args[0] {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+// Usage is a fake's -help: its forms (serving, then each command), then the
+// serving flags.
+func Usage(fs *flag.FlagSet, serves string, commands ...Command) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage of %s:\n", fs.Name())
+		fmt.Fprintf(w, "  %s [flags]\n        %s\n", fs.Name(), serves)
+		for _, c := range commands {
+			fmt.Fprintf(w, "  %s %s [flags]\n        %s (%s %s --help for its flags)\n", fs.Name(), c.Name, c.Summary, fs.Name(), c.Name)
+		}
+		fmt.Fprintf(w, "\nFlags of %s:\n", fs.Name())
+		fs.PrintDefaults()
 	}
 }

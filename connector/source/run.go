@@ -27,7 +27,7 @@ const (
 )
 
 // Command is an extra subcommand a binary adds next to the protocol ones
-// (source-pluggy's demo, say).
+// (source-pluggy's connect and webhook, say).
 type Command struct {
 	Name    string
 	Summary string

@@ -3,8 +3,9 @@
 //
 // It exists so the connector can be exercised end to end without network
 // access or sandbox credentials: tests mount [Server.Handler] on an
-// httptest.Server, the cmd/fake-pluggy binary serves it for demos and
-// benchmarks, and the connector's demo command embeds it.
+// httptest.Server, and the cmd/fake-pluggy binary serves it for benchmarks
+// and manual runs and embeds it in its demo command. No connector binary
+// links it.
 //
 // Fidelity comes first. The fake reproduces the documented shapes and the
 // undocumented quirks the connector must survive: the page envelope versus the

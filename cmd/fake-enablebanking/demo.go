@@ -10,31 +10,33 @@ import (
 
 	"github.com/spf13/pflag"
 
+	sourceenablebanking "github.com/source-pluggy/source-pluggy/cmd/source-enablebanking/app"
+	"github.com/source-pluggy/source-pluggy/connector/demo"
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking"
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
-	"github.com/source-pluggy/source-pluggy/connector/source"
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 )
 
-// demoCommand is `source-enablebanking demo`: a complete run against an
-// in-process fake Enable Banking API, with no credentials. It lives here,
-// not in the provider's package, so the fake is linked into this binary
-// for its demo only and into no library user's. It reads every stream,
+// demoCommand is `fake-enablebanking demo`: a complete run of
+// source-enablebanking's own runtime (app.Binary, in-process) against this
+// fake, with no credentials. It lives with the fake, so no connector binary
+// links the fake. It reads every stream,
 // then the banks book new rows, book a pending row under a new reference,
 // change the references of recent rows, and someone spends one account's
 // daily transactions limit; a second read from the saved state loses
 // nothing and skips the spent account with a WARN; a day later a third
 // read catches it up.
-func demoCommand(r *source.Runner) source.Command {
+func demoCommand() fakeserver.Command {
 	var sessions, txns *int
-	return source.DemoCommand(r, "run a complete demo against an embedded fake Enable Banking API (no credentials)",
+	return demo.Command(sourceenablebanking.Binary.Runner(), "run a complete demo: source-enablebanking's own runtime, in-process, reads this fake Enable Banking API (no credentials)",
 		func(fs *pflag.FlagSet) {
 			sessions = fs.Int("sessions", 2, "authorised sessions the fake serves, two accounts each")
 			txns = fs.Int("transactions", 60, "booked transactions per account")
 		},
-		func(ctx context.Context, d *source.Demo) error { return demo(ctx, d, *sessions, *txns) })
+		func(ctx context.Context, d *demo.Demo) error { return runDemo(ctx, d, *sessions, *txns) })
 }
 
-func demo(ctx context.Context, d *source.Demo, sessions, txns int) error {
+func runDemo(ctx context.Context, d *demo.Demo, sessions, txns int) error {
 	if sessions < 1 || txns < 1 {
 		return fmt.Errorf("--sessions and --transactions must be at least 1")
 	}
@@ -66,7 +68,7 @@ func demo(ctx context.Context, d *source.Demo, sessions, txns int) error {
 	got := map[string]bool{}       // canonical booked rows of the last read, without the connector's fields
 	perAccount := map[string]int{} // booked rows of the last read per account uid
 	read := func(n int) error {
-		var sum source.DecimalSum
+		var sum demo.DecimalSum
 		clear(got)
 		clear(perAccount)
 		f.ResetStats()

@@ -1,4 +1,9 @@
-package source
+// Package demo is the scaffolding of the fakes' demo command (`go run
+// ./cmd/fake-pluggy demo` and its likes): a complete run of a connector's
+// own runtime, in-process, against its fake API, with no credentials. It
+// lives with the fakes, not in the connector binaries, so that no product
+// binary links a fake.
+package demo
 
 import (
 	"bytes"
@@ -17,16 +22,20 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// Demo is the scaffolding of a provider's `demo` command: a complete run
-// against an in-process fake API, with no credentials, writing the files a
-// user would pass by hand (config.json, catalog.json, state.json and each
-// read's output, run1.jsonl, run2.jsonl, …) and printing what each read
-// found. The provider supplies the fake, the config and what to change
-// between reads.
+// Demo is one run of a demo: a complete run against an in-process fake
+// API, with no credentials, writing the files a user would pass by hand
+// (config.json, catalog.json, state.json and each read's output,
+// run1.jsonl, run2.jsonl, …) and printing what each read found. The reads
+// go through Runner, the connector binary's own runtime (its read command,
+// output flags and sinks), exactly as the binary would run them. The fake's
+// demo supplies the fake, the config and what to change between reads.
 type Demo struct {
-	Runner *Runner
+	Runner *source.Runner
 	// Dir holds the demo's files.
 	Dir            string
 	Stdout, Stderr io.Writer
@@ -34,11 +43,12 @@ type Demo struct {
 	ReadFlags []string
 }
 
-// DemoCommand makes the `demo` command of r: it parses --out and
+// Command makes the demo command of a fake binary, reading with r (the
+// connector binary's runner, see cli.Binary.Runner): it parses --out and
 // --read-flag, plus the flags define adds (nil for none), makes the
 // directory and calls run.
-func DemoCommand(r *Runner, summary string, define func(fs *pflag.FlagSet), run func(ctx context.Context, d *Demo) error) Command {
-	return Command{
+func Command(r *source.Runner, summary string, define func(fs *pflag.FlagSet), run func(ctx context.Context, d *Demo) error) fakeserver.Command {
+	return fakeserver.Command{
 		Name:    "demo",
 		Summary: summary,
 		Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -51,9 +61,13 @@ func DemoCommand(r *Runner, summary string, define func(fs *pflag.FlagSet), run 
 			}
 			if err := fs.Parse(args); err != nil {
 				if errors.Is(err, pflag.ErrHelp) {
-					return ExitOK
+					return source.ExitOK
 				}
-				return ExitUsage
+				return source.ExitUsage
+			}
+			if fs.NArg() > 0 {
+				fmt.Fprintf(stderr, "demo: unexpected argument %q\n", fs.Arg(0))
+				return source.ExitUsage
 			}
 			d := &Demo{Runner: r, Dir: *out, Stdout: stdout, Stderr: stderr, ReadFlags: *extra}
 			err := d.makeDir()
@@ -62,9 +76,9 @@ func DemoCommand(r *Runner, summary string, define func(fs *pflag.FlagSet), run 
 			}
 			if err != nil {
 				fmt.Fprintf(stderr, "demo: %v\n", err)
-				return ExitFail
+				return source.ExitFail
 			}
-			return ExitOK
+			return source.ExitOK
 		},
 	}
 }
@@ -103,16 +117,16 @@ func (d *Demo) Setup(ctx context.Context, cfg map[string]any) error {
 	for k, v := range cfg {
 		norm[k] = v
 	}
-	if n, ok := d.Runner.Source.(ConfigNormalizer); ok {
+	if n, ok := d.Runner.Source.(source.ConfigNormalizer); ok {
 		n.NormalizeConfig(norm)
 	}
 	raw, _ := json.Marshal(norm)
-	conn, err := d.Runner.Source.Open(ctx, raw, Env{})
+	conn, err := d.Runner.Source.Open(ctx, raw, source.Env{})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return writeIndented(d.Path("catalog.json"), Configure(conn.Streams(), true))
+	return writeIndented(d.Path("catalog.json"), source.Configure(conn.Streams(), true))
 }
 
 // ReadCommand is the command line of read n, as the user would type it.
@@ -129,7 +143,7 @@ func (d *Demo) ReadCommand(n int) string {
 // and the warnings, and saves the state for the next read (a failed read's
 // too, as the platform commits it). fn, if not nil, sees every record. A
 // read that exits non-zero is an error, returned with its summary.
-func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json.RawMessage)) (*Summary, error) {
+func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json.RawMessage)) (*source.Summary, error) {
 	args := []string{"read", "--config", d.Path("config.json"), "--catalog", d.Path("catalog.json")}
 	if n > 1 {
 		args = append(args, "--state", d.Path("state.json"))
@@ -140,7 +154,7 @@ func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json
 	if err := os.WriteFile(d.Path(fmt.Sprintf("run%d.jsonl", n)), buf.Bytes(), 0o600); err != nil {
 		return nil, err
 	}
-	s, err := Summarize(bytes.NewReader(buf.Bytes()), fn)
+	s, err := source.Summarize(bytes.NewReader(buf.Bytes()), fn)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +171,7 @@ func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json
 	if err := os.WriteFile(d.Path("state.json"), st, 0o600); err != nil {
 		return nil, err
 	}
-	if code != ExitOK {
+	if code != source.ExitOK {
 		return s, fmt.Errorf("read exited %d: %s", code, strings.Join(s.Errors, "; "))
 	}
 	return s, nil
@@ -166,9 +180,9 @@ func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json
 // TolerateSkippedSnapshot is for a demo's read (s and err from Read) in
 // which an account's daily limit is spent on purpose: a read that failed
 // only because pending_transactions, a full-refresh stream, ended
-// INCOMPLETE without that account (see SkippedPart) is said so and not an
+// INCOMPLETE without that account (see source.SkippedPart) is said so and not an
 // error. Any other failure is returned.
-func (d *Demo) TolerateSkippedSnapshot(s *Summary, err error) error {
+func (d *Demo) TolerateSkippedSnapshot(s *source.Summary, err error) error {
 	if err == nil || s == nil || !slices.Equal(s.Incomplete, []string{"pending_transactions"}) {
 		return err
 	}

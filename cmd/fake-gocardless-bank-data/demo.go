@@ -9,28 +9,31 @@ import (
 
 	"github.com/spf13/pflag"
 
+	sourcegocardless "github.com/source-pluggy/source-pluggy/cmd/source-gocardless-bank-data/app"
+	"github.com/source-pluggy/source-pluggy/connector/demo"
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 	"github.com/source-pluggy/source-pluggy/connector/gocardless"
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
-	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// demoCommand is `source-gocardless-bank-data demo`: a complete run against the
-// embedded fake GoCardless API, with no credentials. It reads every stream,
+// demoCommand is `fake-gocardless-bank-data demo`: a complete run of
+// source-gocardless-bank-data's own runtime (app.Binary, in-process)
+// against this fake, with no credentials. It reads every stream,
 // books new rows and changes pending ones the way banks do, spends one
 // account's daily transactions quota, reads again from the saved state (the
 // spent account is skipped with a WARN, the others cost one call each), then
 // lets a day pass and reads once more, when the skipped account catches up.
-func demoCommand(r *source.Runner) source.Command {
+func demoCommand() fakeserver.Command {
 	var requisitions, txns *int
-	return source.DemoCommand(r, "run a complete demo against an embedded fake GoCardless API (no credentials)",
+	return demo.Command(sourcegocardless.Binary.Runner(), "run a complete demo: source-gocardless-bank-data's own runtime, in-process, reads this fake GoCardless API (no credentials)",
 		func(fs *pflag.FlagSet) {
 			requisitions = fs.Int("requisitions", 2, "linked requisitions the fake serves, two accounts each")
 			txns = fs.Int("transactions", 80, "booked transactions per account")
 		},
-		func(ctx context.Context, d *source.Demo) error { return demo(ctx, d, *requisitions, *txns) })
+		func(ctx context.Context, d *demo.Demo) error { return runDemo(ctx, d, *requisitions, *txns) })
 }
 
-func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
+func runDemo(ctx context.Context, d *demo.Demo, requisitions, txns int) error {
 	// The quota answers as GoCardless's own per-account limit does (429
 	// without a type), and a late card posting arrives: the real answers.
 	f := fake.New(fake.Options{Requisitions: requisitions, TransactionsPerAccount: txns, QuotaAnswer: fake.QuotaGoCardless})
@@ -57,7 +60,7 @@ func demo(ctx context.Context, d *source.Demo, requisitions, txns int) error {
 	got := map[string]bool{}       // internalTransactionIds of the last read
 	perAccount := map[string]int{} // booked rows of the last read per account
 	read := func(n int) error {
-		var sum source.DecimalSum
+		var sum demo.DecimalSum
 		clear(got)
 		clear(perAccount)
 		f.ResetStats()

@@ -9,27 +9,29 @@ import (
 
 	"github.com/spf13/pflag"
 
+	sourcepluggy "github.com/source-pluggy/source-pluggy/cmd/source-pluggy/app"
+	"github.com/source-pluggy/source-pluggy/connector/demo"
+	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
-	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// demoCommand is `source-pluggy demo`: a complete run against the embedded
-// fake Pluggy API, with no credentials. It does a first incremental read of
+// demoCommand is `fake-pluggy demo`: a complete run of source-pluggy's own
+// runtime (app.Binary, in-process) against this fake, with no credentials. It does a first incremental read of
 // every stream, makes the fake change the way Pluggy does (new rows,
 // back-dated rows, pending rows re-posted under new ids, in-place updates),
 // reads again from the saved state, and prints what each read found. The
 // files it writes are the ones a user would pass by hand.
-func demoCommand(r *source.Runner) source.Command {
+func demoCommand() fakeserver.Command {
 	var items, txns *int
-	return source.DemoCommand(r, "run a complete demo against an embedded fake Pluggy API (no credentials)",
+	return demo.Command(sourcepluggy.Binary.Runner(), "run a complete demo: source-pluggy's own runtime, in-process, reads this fake Pluggy API (no credentials)",
 		func(fs *pflag.FlagSet) {
 			items = fs.Int("items", 2, "items the fake serves")
 			txns = fs.Int("transactions", 120, "transactions per account")
 		},
-		func(ctx context.Context, d *source.Demo) error { return demo(ctx, d, *items, *txns) })
+		func(ctx context.Context, d *demo.Demo) error { return runDemo(ctx, d, *items, *txns) })
 }
 
-func demo(ctx context.Context, d *source.Demo, items, txns int) error {
+func runDemo(ctx context.Context, d *demo.Demo, items, txns int) error {
 	f := fake.New(fake.Options{Items: items, TransactionsPerAccount: txns, ItemStatuses: []string{"UPDATED", "OUTDATED"}})
 	base, stop, err := d.Serve(f.Handler())
 	if err != nil {
@@ -49,7 +51,7 @@ func demo(ctx context.Context, d *source.Demo, items, txns int) error {
 	got := map[string]bool{}  // transaction ids of the last read
 	dead := map[string]bool{} // tombstoned ids of the last read
 	read := func(n int) error {
-		var sum source.DecimalSum
+		var sum demo.DecimalSum
 		clear(got)
 		clear(dead)
 		s, err := d.Read(ctx, n, func(stream string, data json.RawMessage) {
