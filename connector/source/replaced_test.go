@@ -1,0 +1,69 @@
+package source
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+)
+
+// TestReplacedTextNotesOnlyReplacedStrings: of two rows cut from one
+// repaired answer, the one holding a string where U+FFFD was put in gets a
+// change at that string's path; a U+FFFD the API sent itself is no change.
+func TestReplacedTextNotesOnlyReplacedStrings(t *testing.T) {
+	// @ marks where the client put a U+FFFD; # is one the API sent.
+	page := `{"results":[{"id":"1","description":"caf@","payer":{"name":"ok"}},{"id":"2","description":"sent #"},{"id":"3","tags":["x","y@z"]},{"id":"4","description":"plain"}]}`
+	var at []int
+	for i := strings.IndexAny(page, "@#"); i >= 0; i = strings.IndexAny(page, "@#") {
+		if page[i] == '@' {
+			at = append(at, i)
+		}
+		page = page[:i] + "\uFFFD" + page[i+1:]
+	}
+	r := &replacedText{lits: map[string]bool{}}
+	r.add(replacedLiterals([]byte(page), at))
+	body := []byte(page)
+	for _, tc := range []struct {
+		row  string
+		want []string
+	}{
+		{`{"id":"1","description":"caf` + "\uFFFD" + `","payer":{"name":"ok"}}`, []string{"description"}},
+		{`{"id":"2","description":"sent ` + "\uFFFD" + `"}`, nil},
+		{`{"id":"3","tags":["x","y` + "\uFFFD" + `z"]}`, []string{"tags[1]"}},
+		{`{"id":"4","description":"plain"}`, nil},
+	} {
+		if !bytes.Contains(body, []byte(tc.row)) {
+			t.Fatalf("row %s is not in the page", tc.row)
+		}
+		var got []string
+		for _, c := range r.changes(jsonrow.Of([]byte(tc.row))) {
+			if c.Change != jsonrow.ChangeReplaced || c.Reason != jsonrow.ReasonInvalidUTF8 {
+				t.Errorf("change %+v", c)
+			}
+			got = append(got, c.Field)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("row %s: changes at %q, want %q", tc.row, got, tc.want)
+		}
+	}
+}
+
+// TestReplacedTextIsBounded: past maxReplacedText the stream stops
+// remembering strings and takes every string holding U+FFFD for replaced,
+// over-noting rather than forgetting.
+func TestReplacedTextIsBounded(t *testing.T) {
+	r := &replacedText{lits: map[string]bool{}}
+	big := `"` + strings.Repeat("a", 1<<20) + "\uFFFD" + `"`
+	for i := 0; i < 5; i++ {
+		r.add([][]byte{[]byte(big + strings.Repeat(" ", i))})
+	}
+	if !r.all || r.lits != nil {
+		t.Fatalf("after 5 MiB of strings: all %v, %d remembered", r.all, len(r.lits))
+	}
+	got := r.changes(jsonrow.Of([]byte(`{"d":"sent ` + "\uFFFD" + `"}`)))
+	if len(got) != 1 || got[0].Field != "d" {
+		t.Errorf("changes %+v, want one at d", got)
+	}
+}
