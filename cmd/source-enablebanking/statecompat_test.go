@@ -65,7 +65,7 @@ func TestStateOfAnEarlierBinaryLoads(t *testing.T) {
 		return
 	}
 	e := compatEnv(t, time.Hour)
-	before := readStateFile(t, stateWrittenBefore)
+	before := st.StreamStates(t, stateWrittenBefore)
 	txBooks, detailBooks := booksOf(t, before["transactions"]), booksOf(t, before["accounts"])
 	refused, noDetails := txBooks.refusedAccount(), detailBooks.refusedAccount()
 	var keys []string
@@ -120,26 +120,6 @@ func TestStateOfAnEarlierBinaryLoads(t *testing.T) {
 	if !reflect.DeepEqual(txAfter.Accounts[refused], txBefore.Accounts[refused]) {
 		t.Errorf("the refused account's place moved: %v, was %v", txAfter.Accounts[refused], txBefore.Accounts[refused])
 	}
-}
-
-func readStateFile(t *testing.T, path string) map[string]json.RawMessage {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	st.Must(t, err, "state file")
-	var msgs []struct {
-		Stream struct {
-			Descriptor struct {
-				Name string `json:"name"`
-			} `json:"stream_descriptor"`
-			State json.RawMessage `json:"stream_state"`
-		} `json:"stream"`
-	}
-	st.Must(t, json.Unmarshal(b, &msgs), "state file")
-	out := map[string]json.RawMessage{}
-	for _, m := range msgs {
-		out[m.Stream.Descriptor.Name] = m.Stream.State
-	}
-	return out
 }
 
 // writeStateFixture writes the fixture with the binary of this tree: a

@@ -39,7 +39,7 @@ func TestStateOfAnEarlierBinaryLoads(t *testing.T) {
 		return
 	}
 	e := compatEnv(t, time.Hour)
-	before := readStateFile(t, stateWrittenBefore)
+	before := st.StreamStates(t, stateWrittenBefore)
 	tx := decodeTxState(t, before["transactions"])
 	spent, noDetails := spentAccount(before["transactions"]), spentAccount(before["accounts"])
 	if !slices.Contains(e.accounts(), spent) || !slices.Contains(e.accounts(), noDetails) {
@@ -96,26 +96,6 @@ func spentAccount(raw json.RawMessage) string {
 		}
 	}
 	return ""
-}
-
-func readStateFile(t *testing.T, path string) map[string]json.RawMessage {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	st.Must(t, err, "state file")
-	var msgs []struct {
-		Stream struct {
-			Descriptor struct {
-				Name string `json:"name"`
-			} `json:"stream_descriptor"`
-			State json.RawMessage `json:"stream_state"`
-		} `json:"stream"`
-	}
-	st.Must(t, json.Unmarshal(b, &msgs), "state file")
-	out := map[string]json.RawMessage{}
-	for _, m := range msgs {
-		out[m.Stream.Descriptor.Name] = m.Stream.State
-	}
-	return out
 }
 
 // writeStateFixture writes the fixture with the binary of this tree: a

@@ -1,7 +1,6 @@
 package quota
 
 import (
-	"sort"
 	"sync"
 	"time"
 )
@@ -128,14 +127,4 @@ func (l *Ledger[E, P]) Snapshot(endpoint string) map[string]*E {
 		}
 	}
 	return out
-}
-
-// sortedKeys returns m's keys in order, for messages in a stable order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -78,7 +80,7 @@ type Account interface {
 func Read[A Account, C, E any, P Entry[E]](ctx context.Context, l *Ledger[E, P], endpoint string, st *State[C, E], mode protocol.SyncMode,
 	accounts []A, limit int, out source.Output, read func(ctx context.Context, a A, prev *C) (*C, error)) error {
 	dropped := l.Seed(endpoint, st.Quota)
-	for _, account := range sortedKeys(dropped) {
+	for _, account := range slices.Sorted(maps.Keys(dropped)) {
 		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("account %s: the state's %s quota books say %s, more than a day ahead, which no daily window allows; that is dropped, and the account is called",
 			account, endpoint, dropped[account]))
 	}

@@ -203,6 +203,23 @@ func StreamStateFile(t testing.TB, stream string, state any) string {
 	}}})
 }
 
+// StreamStates reads a --state file (an array of STREAM states, as
+// Result.StateFile writes one) and returns each stream's state by name.
+func StreamStates(t testing.TB, path string) map[string]json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	Must(t, err, "state file")
+	var msgs []protocol.State
+	Must(t, json.Unmarshal(b, &msgs), "state file")
+	out := map[string]json.RawMessage{}
+	for _, m := range msgs {
+		if m.Stream != nil {
+			out[m.Stream.StreamDescriptor.Name] = m.Stream.StreamState
+		}
+	}
+	return out
+}
+
 // CheckFutureState asserts what the acceptance tests' abnormal-state test
 // does: a read from a state far in the future emits no record of stream
 // and still at least one STATE.
