@@ -145,7 +145,8 @@ func runDemo(ctx context.Context, d *demo.Demo, sessions, txns int) error {
 	}
 	fmt.Fprintln(d.Stdout, "\n   What the third sync caught:")
 	d.Expect("new rows of "+short(spent)+" after the reset", added[spent], got)
-	fmt.Fprintf(d.Stdout, "\nNext: `source-enablebanking discover --config %s`, or point the config at %s with your own application id, key and sessions.\n", d.Path("config.json"), enablebanking.DefaultBaseURL)
+	fmt.Fprintf(d.Stdout, "\nNext: `go build ./cmd/source-enablebanking`; serve this fake with `go run ./cmd/fake-enablebanking` (it prints a config)\n"+
+		"and read it by hand, or point a config at %s with your own application id, key and sessions.\n", enablebanking.DefaultBaseURL)
 	return nil
 }
 

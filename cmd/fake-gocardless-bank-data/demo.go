@@ -124,8 +124,9 @@ func runDemo(ctx context.Context, d *demo.Demo, requisitions, txns int) error {
 	}
 	fmt.Fprintln(d.Stdout, "\n   What the third sync caught:")
 	d.Expect("new rows of "+short(spent)+" after the reset", added[spent], got)
-	fmt.Fprintf(d.Stdout, "\nNext: `source-gocardless-bank-data discover --config %s`, or point the config at %s with your own secret id and key\n"+
-		"and link your bank in the browser: `source-gocardless-bank-data connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).\n", d.Path("config.json"), gocardless.DefaultBaseURL)
+	fmt.Fprintf(d.Stdout, "\nNext: `go build ./cmd/source-gocardless-bank-data`; serve this fake with `go run ./cmd/fake-gocardless-bank-data` (it prints a config)\n"+
+		"and read it by hand, or point a config at %s with your own secret id and key and link your bank in the browser:\n"+
+		"`source-gocardless-bank-data connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).\n", gocardless.DefaultBaseURL)
 	return nil
 }
 

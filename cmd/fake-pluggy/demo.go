@@ -104,8 +104,9 @@ func runDemo(ctx context.Context, d *demo.Demo, items, txns int) error {
 	d.Expect("card rows of the closed bill (new ids)", billNew, got)
 	d.Expect("tombstones of their old ids", billOld, dead)
 	d.Expect("tombstones of re-posted pending", oldIDs, dead)
-	fmt.Fprintf(d.Stdout, "\nNext: `source-pluggy discover --config %s`, or point the config at https://api.pluggy.ai with your own keys\n"+
-		"and connect your bank in the browser: `source-pluggy connect --config CONFIG --write` (see docs/connect.md).\n", d.Path("config.json"))
+	fmt.Fprint(d.Stdout, "\nNext: `go build ./cmd/source-pluggy`; serve this fake with `go run ./cmd/fake-pluggy` (it prints a config) and read it by hand,\n"+
+		"or point a config at https://api.pluggy.ai with your own keys and connect your bank in the browser:\n"+
+		"`source-pluggy connect --config CONFIG --write` (see docs/connect.md).\n")
 	return nil
 }
 
