@@ -656,3 +656,33 @@ func BenchmarkEncoder(b *testing.B) {
 		})
 	}
 }
+
+// TestReadStateBookmarks: Singer bookmarks take the Airbyte state's path
+// (source.States) without being re-encoded: a bookmark comes back byte for
+// byte as written, and the checks name the bookmark that failed them.
+func TestReadStateBookmarks(t *testing.T) {
+	streams := (&testConn{}).Streams()
+	bookmark := `{"updated": "2024-01-05",  "n": 1.50}`
+	for name, body := range map[string]string{
+		"bookmarks":     `{"bookmarks":{"widgets":` + bookmark + `,"colors":null}}`,
+		"STATE message": `{"type":"STATE","value":{"bookmarks":{"widgets":` + bookmark + `}}}`,
+		"airbyte array": `[{"type":"STREAM","stream":{"stream_descriptor":{"name":"widgets"},"stream_state":` + bookmark + `}}]`,
+	} {
+		got, err := ReadState(writeFile(t, "s.json", body), streams)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got) != 1 || string(got["widgets"]) != bookmark {
+			t.Errorf("%s: states %q, want widgets' bookmark as written, %s", name, got, bookmark)
+		}
+	}
+	for body, mention := range map[string]string{
+		`{"bookmarks":{"gadgets":{}}}`:    `bookmarks["gadgets"] names stream "gadgets"`,
+		`{"bookmarks":{"widgets":"2024"}}`: `bookmarks["widgets"] for stream "widgets" must be a JSON object`,
+	} {
+		_, err := ReadState(writeFile(t, "s.json", body), streams)
+		if err == nil || !strings.Contains(err.Error(), mention) || source.FailureTypeOf(err) != protocol.ConfigError {
+			t.Errorf("state %s: error %v, want a config error mentioning %s", body, err, mention)
+		}
+	}
+}

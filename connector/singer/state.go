@@ -3,10 +3,11 @@ package singer
 import (
 	"bytes"
 	"encoding/json"
-	"sort"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -48,32 +49,16 @@ func ReadState(path string, streams []source.Stream) (map[string]json.RawMessage
 	if err := json.Unmarshal(bm, &bookmarks); err != nil {
 		return nil, source.ConfigErrorf("state %s: \"bookmarks\" must map stream names to their bookmarks", path)
 	}
-	known := map[string]bool{}
-	var streamNames []string
-	for _, s := range streams {
-		known[s.Name()] = true
-		streamNames = append(streamNames, s.Name())
-	}
-	names := make([]string, 0, len(bookmarks))
-	for n := range bookmarks {
-		if !known[n] {
-			return nil, source.ConfigErrorf("state %s: \"bookmarks\" has stream %q, which this tap does not have (streams: %s); pass the state this tap wrote", path, n, strings.Join(streamNames, ", "))
-		}
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	// The rest of the checks are an Airbyte state's: one STREAM message per bookmark.
-	msgs := make([]protocol.State, 0, len(names))
+	// A bookmark takes the path of an Airbyte stream state: the same checks
+	// (a stream the tap has, given once, an object), nothing re-encoded.
+	names := slices.Sorted(maps.Keys(bookmarks))
+	states := source.NewStates(path, streams)
 	for _, n := range names {
-		msgs = append(msgs, protocol.State{Type: protocol.StateStream, Stream: &protocol.StreamState{
-			StreamDescriptor: protocol.StreamDescriptor{Name: n}, StreamState: bookmarks[n],
-		}})
+		if err := states.Add(fmt.Sprintf("bookmarks[%q]", n), n, bookmarks[n]); err != nil {
+			return nil, err
+		}
 	}
-	arr, err := json.Marshal(msgs)
-	if err != nil {
-		return nil, source.ConfigErrorf("state %s: %v", path, err)
-	}
-	return source.ParseState(path+" (bookmarks)", arr, streams)
+	return states.Map(), nil
 }
 
 func isStateType(raw json.RawMessage) bool {

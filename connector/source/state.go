@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
@@ -29,40 +30,16 @@ func loadState(path string, streams []Stream) (map[string]json.RawMessage, error
 
 // ParseState is loadState on a state already read: raw is the content of a
 // state file in any shape --state accepts, and path names it in errors. The
-// Singer mode hands it the Airbyte-style state files it tolerates, and its
-// own bookmarks in the legacy object shape.
+// Singer mode hands it the Airbyte-style state files it tolerates; Singer
+// bookmarks go to States directly.
 func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawMessage, error) {
-	out := map[string]json.RawMessage{}
+	states := NewStates(path, streams)
+	out := states.Map()
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return out, nil
 	}
-	known := map[string]bool{}
-	for _, s := range streams {
-		known[s.Name()] = true
-	}
-	seen := map[string]string{} // stream name → the field that gave its state
-	add := func(field, name string, st json.RawMessage) error {
-		if name == "" {
-			return ConfigErrorf("state %s: %s has no stream name", path, field)
-		}
-		if !known[name] {
-			return ConfigErrorf("state %s: %s names stream %q, which this source does not have (streams: %s); pass the state file this connector wrote", path, field, name, streamNames(streams))
-		}
-		if first, dup := seen[name]; dup {
-			return ConfigErrorf("state %s: %s gives stream %q a second state (the first is %s); which one holds is anyone's guess, so keep one", path, field, name, first)
-		}
-		seen[name] = field
-		st = bytes.TrimSpace(st)
-		if len(st) == 0 || bytes.Equal(st, []byte("null")) || isNoCursorSentinel(st) {
-			return nil // null means "reset this stream"
-		}
-		if st[0] != '{' {
-			return ConfigErrorf("state %s: %s for stream %q must be a JSON object", path, field, name)
-		}
-		out[name] = st
-		return nil
-	}
+	add := states.Add
 	addMessage := func(field string, m protocol.State) error {
 		switch m.Type {
 		case protocol.StateStream:
@@ -162,3 +139,49 @@ func isNoCursorSentinel(st json.RawMessage) bool {
 	_, ok := m["__ab_no_cursor_state_message"]
 	return ok && len(m) == 1
 }
+
+// States gathers the streams' states out of a state file: the one path
+// every shape of state takes, Airbyte's messages and legacy object here,
+// Singer's bookmarks in connector/singer, so each is checked the same way.
+type States struct {
+	path    string
+	streams []Stream
+	seen    map[string]string // stream name → the field that gave its state
+	out     map[string]json.RawMessage
+}
+
+// NewStates starts gathering the states of the file path (named in errors)
+// for a source with streams.
+func NewStates(path string, streams []Stream) *States {
+	return &States{path: path, streams: streams, seen: map[string]string{}, out: map[string]json.RawMessage{}}
+}
+
+// Add takes st as stream name's state, found at field of the file (say
+// `[0].stream`, or `bookmarks["transactions"]`). The stream must be the
+// source's and given once; null, the no-cursor sentinel and an absent
+// state mean none; anything else must be a JSON object.
+func (s *States) Add(field, name string, st json.RawMessage) error {
+	if name == "" {
+		return ConfigErrorf("state %s: %s has no stream name", s.path, field)
+	}
+	if !slices.ContainsFunc(s.streams, func(x Stream) bool { return x.Name() == name }) {
+		return ConfigErrorf("state %s: %s names stream %q, which this source does not have (streams: %s); pass the state file this connector wrote", s.path, field, name, streamNames(s.streams))
+	}
+	if first, dup := s.seen[name]; dup {
+		return ConfigErrorf("state %s: %s gives stream %q a second state (the first is %s); which one holds is anyone's guess, so keep one", s.path, field, name, first)
+	}
+	s.seen[name] = field
+	st = bytes.TrimSpace(st)
+	if len(st) == 0 || bytes.Equal(st, []byte("null")) || isNoCursorSentinel(st) {
+		return nil // null means "reset this stream"
+	}
+	if st[0] != '{' {
+		return ConfigErrorf("state %s: %s for stream %q must be a JSON object", s.path, field, name)
+	}
+	s.out[name] = st
+	return nil
+}
+
+// Map is the states gathered so far, by stream name; a stream without one
+// has no entry.
+func (s *States) Map() map[string]json.RawMessage { return s.out }

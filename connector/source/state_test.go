@@ -77,3 +77,24 @@ func TestLoadStateRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestStates: the typed path every shape of state takes (ParseState's
+// messages here, Singer's bookmarks in connector/singer) keeps a state's
+// bytes, drops a null one and refuses a stream given twice, naming both
+// places.
+func TestStates(t *testing.T) {
+	s := NewStates("f.json", stubStreams)
+	if err := s.Add(`bookmarks["transactions"]`, "transactions", json.RawMessage(` {"v": 1.50} `)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(`bookmarks["items"]`, "items", json.RawMessage(`null`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Map(); len(got) != 1 || string(got["transactions"]) != `{"v": 1.50}` {
+		t.Errorf("states %q", got)
+	}
+	err := s.Add("[1].stream", "transactions", json.RawMessage(`{}`))
+	if err == nil || !strings.Contains(err.Error(), `[1].stream gives stream "transactions" a second state (the first is bookmarks["transactions"])`) {
+		t.Errorf("second state: %v", err)
+	}
+}
