@@ -35,7 +35,7 @@ func TestPostgresLoadsAndFollowsTheBank(t *testing.T) {
 	e.fake.BookPending(accounts[0])
 	e.fake.ChangeReferences(accounts[1], 4)
 	r2 := e.read(cat, "--postgres", url)
-	if !strings.Contains(string(r2.Stdout), "resuming from the states stored in PostgreSQL") {
+	if !strings.Contains(string(r2.Stdout), `resuming from the states the sink stored sink=\"PostgreSQL`) {
 		t.Error("the second run did not say it resumed from the database's states")
 	}
 	if n1, n2 := len(recs["transactions"]), len(r2.Records()["transactions"]); n2 >= n1/2 {

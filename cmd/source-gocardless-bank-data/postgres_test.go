@@ -48,7 +48,7 @@ func TestPostgresEveryStreamLoadsAndFollowsTheBank(t *testing.T) {
 	}
 	e.fake.ChangePending(accounts[0])
 	r2 := e.read(cat, "--postgres", url)
-	if !strings.Contains(string(r2.Stdout), "resuming from the states stored in PostgreSQL") {
+	if !strings.Contains(string(r2.Stdout), `resuming from the states the sink stored sink=\"PostgreSQL`) {
 		t.Error("the second run did not say it resumed from the database's states")
 	}
 	if n1, n2 := len(recs["transactions"]), len(r2.Records()["transactions"]); n2 >= n1/2 {

@@ -181,6 +181,15 @@ func TestInvalidUTF8IsReplacedAndKept(t *testing.T) {
 			if !strings.Contains(m.Log.Message, "GET /v2/transactions") {
 				t.Errorf("WARN does not name the endpoint: %s", m.Log.Message)
 			}
+			// Warned from an account's partition: its logger names the
+			// stream and the account.
+			named := false
+			for _, id := range e.fake.AccountIDs(e.fake.ItemIDs()[0]) {
+				named = named || strings.Contains(m.Log.Message, " account="+id)
+			}
+			if !strings.HasPrefix(m.Log.Message, "transactions: ") || !named {
+				t.Errorf("WARN does not carry the stream and account attributes: %s", m.Log.Message)
+			}
 		}
 	}
 	if warns != 1 {

@@ -167,7 +167,7 @@ func TestPostgresFirstSyncMutationsSecondSync(t *testing.T) {
 			len(added), len(backdated), len(newPosted), len(updated), len(deleted))
 	}
 	r2 := e.read(cat, "--postgres", url)
-	if !strings.Contains(string(r2.Stdout), "resuming from the states stored in PostgreSQL") {
+	if !strings.Contains(string(r2.Stdout), `resuming from the states the sink stored sink=\"PostgreSQL`) {
 		t.Errorf("the second run did not say it resumed from the database's states")
 	}
 	if n1, n2 := len(recs["transactions"]), len(r2.Records()["transactions"]); n2 >= n1 {

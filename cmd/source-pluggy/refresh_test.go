@@ -125,7 +125,7 @@ func TestTriggerItemUpdateTimeout(t *testing.T) {
 	over := map[string]any{"trigger_item_update": true, "item_update_poll_seconds": 0.2, "item_update_timeout_seconds": 1}
 	r := e.readOver(over, e.catalog(false, "items", "accounts"))
 	id := e.fake.ItemIDs()[0]
-	if len(logs(r, protocol.LevelWarn, id, "still MERGING", "item_update_timeout_seconds")) == 0 {
+	if len(logs(r, protocol.LevelWarn, id, "still updating", "status=MERGING", "item_update_timeout_seconds")) == 0 {
 		t.Fatal("no WARN about the update outlasting the timeout")
 	}
 	if polls := e.fake.Stats().ByRoute["GET /items/{id}"]; polls < 3 || polls > 8 {

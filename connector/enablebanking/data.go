@@ -37,9 +37,8 @@ func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 		why = "the bank refused the call (ASPSP_RATE_LIMIT_EXCEEDED); it is not retried in this run"
 	}
 	in := s.until.Sub(c.clock.Now()).Round(time.Minute)
-	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
-		"account %s (uid %s, session %s): the bank's daily limit for unattended %s calls is spent: %s. Not calling it until %s (in %s); an incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE, and a run after that time reads it",
-		s.account.Key, s.account.UID, s.account.SessionID, s.endpoint, why, s.until.Format(time.RFC3339), in))
+	c.env.Log.Warn("the bank's daily limit for the endpoint's unattended calls is spent: "+why+". Not calling it until the reset; an incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE, and a run after that time reads it",
+		"account", s.account.Key, "uid", s.account.UID, "session", s.account.SessionID, "endpoint", s.endpoint, "until", s.until.Format(time.RFC3339), "in", in)
 }
 
 // bankCall makes one bank-backed request (details, balances, a page of

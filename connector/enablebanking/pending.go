@@ -33,7 +33,7 @@ func (s *pendingStream) CursorField() []string { return nil }
 
 func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
 	if !s.c.cfg.IncludePending {
-		out.Log(protocol.LevelInfo, "config include_pending is false: no pending transactions are read")
+		out.Logger().Info("config include_pending is false: no pending transactions are read")
 		return nil
 	}
 	refs, listErr := s.c.readable(ctx)

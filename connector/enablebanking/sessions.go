@@ -6,7 +6,6 @@ import (
 	"errors"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -34,7 +33,7 @@ func (s *sessionsStream) Read(ctx context.Context, _ source.ReadRequest, out sou
 			continue
 		}
 		if err := s.c.usable(ctx, sess); err != nil {
-			out.Log(protocol.LevelWarn, err.Error())
+			out.Logger().Warn("the session's accounts cannot be read", "session", id, "error", err)
 		}
 		if err := out.Record(jsonrow.With(sess.raw, jsonrow.String("session_id", id))); err != nil {
 			return err

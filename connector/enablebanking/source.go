@@ -70,6 +70,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	c := &conn{cfg: cfg, env: env, clock: clock, blocked: map[string]error{}}
 	c.quotas = newLedger(cfg.limit, cfg.Attended, clock.Now)
 	c.client = NewClient(cfg.base, cfg.ApplicationID, cfg.key, hc, env.Secrets, clock)
+	c.client.Log = env.Log
 	if cfg.Attended {
 		c.psu = http.Header{"Psu-Ip-Address": {strings.TrimSpace(cfg.PSUIPAddress)}, "Psu-User-Agent": {cfg.PSUUserAgent}}
 	}
@@ -234,7 +235,7 @@ func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
 	case !until.After(now):
 		return reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)))
 	case until.Sub(now) < 7*24*time.Hour:
-		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("session %s: access ends at %s (valid_until); authorise again before then (source-enablebanking connect) to keep syncing", s.id, until.UTC().Format(time.RFC3339)))
+		c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then (source-enablebanking connect) to keep syncing", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return source.AsConfigError(err, "invalid balances state")
 	}
 	if !s.c.cfg.balances {
-		out.Log(protocol.LevelInfo, "config balances is false: no balances are read")
+		out.Logger().Info("config balances is false: no balances are read")
 		return out.Checkpoint(st)
 	}
 	refs, listErr := s.c.readable(ctx)

@@ -44,9 +44,8 @@ func (e *quotaSkip) Skipped() bool { return true }
 // endpoint (callers are memoized).
 func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 	in := s.resetAt.Sub(c.clock.Now()).Round(time.Minute)
-	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
-		"account %s (requisition %s): the bank's daily limit for %s calls is spent; not calling it until %s (in %s). An incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE; a run after that time reads it",
-		s.account.ID, s.account.RequisitionID, s.endpoint, s.resetAt.Format(time.RFC3339), in))
+	c.env.Log.Warn("the bank's daily limit for the endpoint's calls is spent; not calling it until the reset. An incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE; a run after that time reads it",
+		"account", s.account.ID, "requisition", s.account.RequisitionID, "endpoint", s.endpoint, "until", s.resetAt.Format(time.RFC3339), "in", in)
 }
 
 // dataCall makes one bank-backed call (details, balances, transactions) of
@@ -91,7 +90,7 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 			return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
 		case se.Status == http.StatusInternalServerError && ae.Type == typeUnknownRequest:
 			if n := c.institutionFailed(a.ID); n < maxInstitutionFailures {
-				source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("account %s: its bank failed the %s call (%s); trying once more", a.ID, endpoint, ae.describe(se.Status)))
+				c.env.Log.Info("the account's bank failed the call; trying once more", "account", a.ID, "endpoint", endpoint, "answer", ae.describe(se.Status))
 				select {
 				case <-ctx.Done():
 					return ctx.Err()
@@ -110,7 +109,7 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 				a.ID, a.RequisitionID, a.InstitutionID, ae.describe(se.Status))})
 		case se.Status == http.StatusConflict && processing(ae):
 			skip := &processingSkip{account: a, endpoint: endpoint, answer: ae.describe(se.Status)}
-			source.LogFrom(ctx, protocol.LevelWarn, skip.Error())
+			c.env.Log.Warn("GoCardless is still processing the account's data; the account is skipped this run and keeps its state. A later run reads it", "account", a.ID, "requisition", a.RequisitionID, "endpoint", endpoint, "answer", skip.answer)
 			return c.block(a, skip)
 		case se.Status == http.StatusConflict:
 			return c.block(a, &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(
@@ -205,8 +204,8 @@ func (c *conn) observeQuota(ctx context.Context, a accountRef, endpoint string, 
 func (c *conn) capReset(ctx context.Context, a accountRef, endpoint string, d time.Duration) time.Duration {
 	capped, over := capReset(d)
 	if over {
-		source.WarnOnce(ctx, "quota-reset-capped "+a.ID+" "+endpoint, fmt.Sprintf("account %s: GoCardless said its %s quota resets in %s, but the window is a day; the connector takes it as resetting in %s, so one absurd answer cannot leave the account unread for longer",
-			a.ID, endpoint, d, quota.Window))
+		source.WarnOnce(ctx, "quota-reset-capped "+a.ID+" "+endpoint, "GoCardless said the account's quota resets later than a day, the window; the connector takes it as resetting in a day, so one absurd answer cannot leave the account unread for longer",
+			"account", a.ID, "endpoint", endpoint, "resets_in", d, "taken_as", quota.Window)
 	}
 	return capped
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -32,7 +31,7 @@ func (s *requisitionsStream) Read(ctx context.Context, _ source.ReadRequest, out
 			continue
 		}
 		if err := s.c.usable(ctx, r); err != nil {
-			out.Log(protocol.LevelWarn, err.Error())
+			out.Logger().Warn("the requisition's accounts cannot be read", "requisition", id, "error", err)
 		}
 		if err := out.Record(jsonrow.Of(r.raw)); err != nil {
 			return err

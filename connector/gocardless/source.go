@@ -72,6 +72,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	hc := source.HTTPClient(env, "source-gocardless-bank-data", 2)
 	c := &conn{cfg: cfg, env: env, clock: clock, quotas: quota.NewLedger[allowance](clock.Now), failures: map[string]int{}, blocked: map[string]error{}}
 	c.client = NewClient(cfg.base, cfg.SecretID, cfg.SecretKey, hc, env.Secrets, clock)
+	c.client.Log = env.Log
 	return c, nil
 }
 
@@ -209,7 +210,7 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	case !expires.After(now):
 		return relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
 	case expires.Sub(now) < 7*24*time.Hour:
-		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("requisition %s: access ends on %s, when its end-user agreement expires; re-link the bank before then to keep syncing: source-gocardless-bank-data connect --config CONFIG --reconnect %s --state STATE --write", r.ID, expires.Format(time.DateOnly), r.ID))
+		c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config CONFIG --reconnect "+r.ID+" --state STATE --write")
 	}
 	return nil
 }
@@ -224,7 +225,7 @@ func (c *conn) agreement(ctx context.Context, r *requisitionInfo) (*agreement, e
 	return c.agreements.Get(r.Agreement, func() (*agreement, error) {
 		var a agreement
 		if _, err := c.client.getJSON(ctx, "GET /agreements/enduser/{id}/", "/agreements/enduser/"+url.PathEscape(r.Agreement)+"/", &a); err != nil {
-			source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("requisition %s: cannot read its end-user agreement (%v); going on without its expiry and history limit", r.ID, err))
+			c.env.Log.Info("cannot read the requisition's end-user agreement; going on without its expiry and history limit", "requisition", r.ID, "error", err)
 			return nil, err
 		}
 		return &a, nil
@@ -240,7 +241,7 @@ func (c *conn) reconfirmed(ctx context.Context, r *requisitionInfo) (time.Time, 
 	var rc reconfirmation
 	if _, err := c.client.getJSON(ctx, "GET /agreements/enduser/{id}/reconfirm/", "/agreements/enduser/"+url.PathEscape(r.Agreement)+"/reconfirm/", &rc); err != nil {
 		if !isStatus(err, http.StatusNotFound) {
-			source.LogFrom(ctx, protocol.LevelInfo, fmt.Sprintf("requisition %s: cannot read its agreement's reconfirmation (%v); judging its expiry from the agreement alone", r.ID, err))
+			c.env.Log.Info("cannot read the requisition's agreement reconfirmation; judging its expiry from the agreement alone", "requisition", r.ID, "error", err)
 		}
 		return time.Time{}, false
 	}
@@ -268,7 +269,7 @@ func (c *conn) institution(ctx context.Context, id string) institutionInfo {
 		if n, ok := in.totalDays(); err == nil && ok {
 			return institutionInfo{days: n, separateHistory: in.separateHistory()}, nil
 		}
-		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("institution %s: cannot read transaction_total_days (%v); reading at most %d days back", id, err, DefaultStartDays))
+		c.env.Log.Warn("cannot read the institution's transaction_total_days; reading at most max_days back", "institution", id, "error", err, "max_days", DefaultStartDays)
 		return institutionInfo{days: DefaultStartDays}, nil
 	})
 	return info
@@ -295,9 +296,8 @@ func (c *conn) warnFrozenHistory(ctx context.Context, r *requisitionInfo, agr *a
 	if agr == nil || agr.MaxHistoricalDays <= frozenHistoryDays || !c.institution(ctx, r.InstitutionID).separateHistory {
 		return
 	}
-	source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf(
-		"requisition %s: institution %s needs separate consent for continuous access, and agreement %s asks for %d days of history (more than %d): the bank delivers transactions once and GoCardless serves that frozen answer, with no new transactions, until the agreement ends. Re-link with an agreement of max_historical_days %d or less to keep receiving new transactions",
-		r.ID, r.InstitutionID, r.Agreement, agr.MaxHistoricalDays, frozenHistoryDays, frozenHistoryDays))
+	c.env.Log.Warn(fmt.Sprintf("the institution needs separate consent for continuous access, and the agreement asks for more than %d days of history: the bank delivers transactions once and GoCardless serves that frozen answer, with no new transactions, until the agreement ends. Re-link with an agreement of max_historical_days %d or less to keep receiving new transactions", frozenHistoryDays, frozenHistoryDays),
+		"requisition", r.ID, "institution", r.InstitutionID, "agreement", r.Agreement, "max_historical_days", agr.MaxHistoricalDays)
 }
 
 // accountRef is one account to read.

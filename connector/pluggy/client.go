@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -23,6 +23,10 @@ import (
 // worker, refreshed before its JWT exp and re-requested once when the API
 // rejects it early (revoked, clock skew).
 type Client struct {
+	// Log hears of the client's own recoveries (a key renewed early); nil
+	// discards them.
+	Log *slog.Logger
+
 	base         *url.URL
 	http         *httpclient.Client
 	clientID     string
@@ -49,6 +53,13 @@ const keyRefreshMargin = 60 * time.Second
 // NewClient returns a client for base using hc for transport.
 func NewClient(base *url.URL, clientID, clientSecret string, hc *httpclient.Client, secrets *secret.Redactor) *Client {
 	return &Client{base: base, http: hc, clientID: clientID, clientSecret: clientSecret, secrets: secrets, now: time.Now}
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
 }
 
 // key returns a valid apiKey and its generation, authenticating if needed.
@@ -180,7 +191,7 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, deco
 		})
 		var se *httpclient.StatusError
 		if errors.As(err, &se) && attempt == 0 && keyRejected(se) && c.retryRefused(gen) {
-			source.LogFrom(ctx, protocol.LevelInfo, "Pluggy rejected the apiKey before its expiry; authenticating again")
+			c.logger().Info("Pluggy rejected the apiKey before its expiry; authenticating again")
 			continue
 		}
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -62,15 +61,15 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 		return nil, source.AsConfigError(err, "config.webhook_log")
 	}
 	if ch.Reset {
-		out.Log(protocol.LevelWarn, fmt.Sprintf("webhook_log does not hold the state's log_position %s (was the log replaced, or moved between a directory and PostgreSQL?); applying the whole log and reconciling every account", st.LogPosition))
+		out.Logger().Warn("webhook_log does not hold the state's log_position (was the log replaced, or moved between a directory and PostgreSQL?); applying the whole log and reconciling every account", "log_position", st.LogPosition)
 	}
 	ids := 0
 	for _, a := range ch.Accounts {
 		ids += len(a.Deleted) + len(a.Updated)
 	}
-	out.Log(protocol.LevelInfo, fmt.Sprintf("webhook_log: %d event(s) since log position %q naming %d account(s) and %d transaction id(s); log end %s", ch.Events, st.LogPosition, len(ch.Accounts), ids, ch.End))
+	out.Logger().Info("webhook_log read", "events", ch.Events, "since", st.LogPosition, "accounts", len(ch.Accounts), "transaction_ids", ids, "end", ch.End)
 	if ch.Ignored > 0 {
-		out.Log(protocol.LevelWarn, fmt.Sprintf("webhook_log: %d line(s) are not events this version knows; skipped", ch.Ignored))
+		out.Logger().Warn("webhook_log has lines that are not events this version knows; skipped", "lines", ch.Ignored)
 	}
 	return &logFeed{changes: ch}, nil
 }
@@ -212,7 +211,7 @@ func (s *transactionsStream) applyIDs(ctx context.Context, a accountRef, ch *web
 		}
 	}
 	if len(kept) > 0 {
-		out.Log(protocol.LevelWarn, fmt.Sprintf("account %s: Pluggy announced %d deletion(s) it still serves the rows of (%s); emitted them as records, not tombstones", a.ID, len(kept), shortList(kept)))
+		out.Logger().Warn("Pluggy announced deletions it still serves the rows of; emitted them as records, not tombstones", "deletions", len(kept), "ids", shortList(kept))
 	}
 	return gone, nil
 }

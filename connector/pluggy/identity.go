@@ -9,7 +9,6 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -29,7 +28,7 @@ func (s *identityStream) Read(ctx context.Context, _ source.ReadRequest, out sou
 		var raw json.RawMessage
 		err := s.c.client.getJSON(ctx, "GET /identity", "/identity", url.Values{"itemId": {itemID}}, &raw)
 		if noIdentity(err) {
-			out.Log(protocol.LevelInfo, fmt.Sprintf("item %s has no identity (Pluggy answered 404); no record", itemID))
+			out.Logger().Info("the item has no identity (Pluggy answered 404); no record", "item", itemID)
 			return nil
 		}
 		if err != nil {

@@ -137,8 +137,8 @@ func (s *investmentTransactionsStream) Read(ctx context.Context, req source.Read
 	for i, r := range refs {
 		keys[i] = r.ID
 	}
-	parts := source.Partitions[investmentCursor]{Keys: keys, Cursors: st.Investments, Limit: s.c.cfg.MaxConcurrency, State: func() any { return st }}
-	readErr := parts.Read(ctx, out, func(ctx context.Context, i int, prev *investmentCursor) (*investmentCursor, error) {
+	parts := source.Partitions[investmentCursor]{Keys: keys, Attr: "investment", Cursors: st.Investments, Limit: s.c.cfg.MaxConcurrency, State: func() any { return st }}
+	readErr := parts.Read(ctx, out, func(ctx context.Context, out source.Output, i int, prev *investmentCursor) (*investmentCursor, error) {
 		ref := refs[i]
 		if req.Mode != protocol.Incremental {
 			prev = nil

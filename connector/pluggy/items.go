@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -53,9 +54,9 @@ func (c *conn) warnConsent(it item) {
 	left := exp.Sub(c.now())
 	switch {
 	case left <= 0:
-		c.env.Log.Warnf("item %s: its Open Finance consent expired at %s; Pluggy no longer syncs it, so its data is stale until the user renews consent: source-pluggy connect --config CONFIG --update %s", it.ID, *it.ConsentExpiresAt, it.ID)
+		c.env.Log.Warn("the item's Open Finance consent expired; Pluggy no longer syncs it, so its data is stale until the user renews consent", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "fix", updateCommand(it.ID))
 	case left <= consentWarning:
-		c.env.Log.Warnf("item %s: its Open Finance consent expires at %s (in %.1f days); the user must renew it before then or Pluggy stops syncing the item: source-pluggy connect --config CONFIG --update %s", it.ID, *it.ConsentExpiresAt, left.Hours()/24, it.ID)
+		c.env.Log.Warn("the item's Open Finance consent expires soon; the user must renew it before then or Pluggy stops syncing the item", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "days_left", fmt.Sprintf("%.1f", left.Hours()/24), "fix", updateCommand(it.ID))
 	}
 }
 
@@ -75,4 +76,9 @@ func consentExpiry(it item) (time.Time, bool) {
 		}
 	}
 	return exp, true
+}
+
+// updateCommand is the command that lets an item's user log in again.
+func updateCommand(itemID string) string {
+	return "source-pluggy connect --config CONFIG --update " + itemID
 }

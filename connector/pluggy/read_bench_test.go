@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func BenchmarkRead(b *testing.B) {
 				"client_id": f.ClientID(), "client_secret": f.ClientSecret(), "item_ids": f.ItemIDs(),
 				"base_url": srv.URL, "requests_per_minute": 0, "start_date": "2000-01-01",
 			})
-			conn, err := pluggy.Source{}.Open(context.Background(), mustRead(b, cfg), source.Env{})
+			conn, err := pluggy.Source{}.Open(context.Background(), mustRead(b, cfg), source.Env{Log: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)
 			}

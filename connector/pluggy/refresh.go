@@ -50,7 +50,7 @@ type itemRefresh struct {
 func (c *conn) refreshItems(ctx context.Context) {
 	c.refresh.once.Do(func() {
 		c.refresh.pacer = httpclient.NewPacer(patchPerMinute)
-		c.env.Log.Infof("trigger_item_update is on: asking Pluggy to update %d item(s) before reading them (PATCH /items/{id}, paced at %d a minute), waiting up to %s each", len(c.cfg.ItemIDs), patchPerMinute, c.cfg.itemUpdateTimeout)
+		c.env.Log.Info("trigger_item_update is on: asking Pluggy to update the items before reading them (PATCH /items/{id})", "items", len(c.cfg.ItemIDs), "per_minute", patchPerMinute, "timeout", c.cfg.itemUpdateTimeout)
 		_ = source.Each(ctx, c.cfg.MaxConcurrency, len(c.cfg.ItemIDs), func(ctx context.Context, i int) error {
 			id := c.cfg.ItemIDs[i]
 			_, err := c.items.Get(id, func() (json.RawMessage, error) {
@@ -72,7 +72,7 @@ func (c *conn) refreshItem(ctx context.Context, id string) (json.RawMessage, ite
 		if ctx.Err() != nil {
 			return nil, item{}, ctx.Err()
 		}
-		c.env.Log.Warnf("item %s: %v; reading its data as it is (Pluggy's last sync)", id, err)
+		c.env.Log.Warn("cannot update the item; reading its data as it is (Pluggy's last sync)", "item", id, "error", err)
 		return c.fetchItem(ctx, id)
 	}
 	started := time.Now()
@@ -86,11 +86,11 @@ func (c *conn) refreshItem(ctx context.Context, id string) (json.RawMessage, ite
 			return nil, item{}, err
 		}
 		if it.Status != "UPDATING" && it.Status != "MERGING" {
-			c.env.Log.Infof("item %s updated: status %s (executionStatus %s) after %s", id, it.Status, it.ExecutionStatus, time.Since(started).Round(100*time.Millisecond))
+			c.env.Log.Info("item updated", "item", id, "status", it.Status, "executionStatus", it.ExecutionStatus, "after", time.Since(started).Round(100*time.Millisecond))
 			return raw, it, nil
 		}
 		if !time.Now().Before(deadline) {
-			c.env.Log.Warnf("item %s is still %s (executionStatus %s) after item_update_timeout_seconds (%s); reading its data as it is (Pluggy's last completed sync)", id, it.Status, it.ExecutionStatus, c.cfg.itemUpdateTimeout)
+			c.env.Log.Warn("the item is still updating after item_update_timeout_seconds; reading its data as it is (Pluggy's last completed sync)", "item", id, "status", it.Status, "executionStatus", it.ExecutionStatus, "timeout", c.cfg.itemUpdateTimeout)
 			return raw, it, nil
 		}
 	}

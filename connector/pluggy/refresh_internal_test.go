@@ -3,6 +3,7 @@ package pluggy
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,7 +38,7 @@ func patchServer(t *testing.T, patch func(w http.ResponseWriter, n int32)) (*con
 		"client_id": "id", "client_secret": "secret", "item_ids": []string{testItem}, "base_url": srv.URL,
 		"requests_per_minute": 0, "trigger_item_update": true, "item_update_poll_seconds": 0.01, "max_retries": 3,
 	})
-	c, err := Source{}.Open(context.Background(), cfg, source.Env{Secrets: &secret.Redactor{}})
+	c, err := Source{}.Open(context.Background(), cfg, source.Env{Secrets: &secret.Redactor{}, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

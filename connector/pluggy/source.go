@@ -65,6 +65,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	hc.Timeout = time.Duration(cfg.HTTPTimeoutSeconds) * time.Second
 	c := &conn{cfg: cfg, env: env, now: now, start: now().UTC()}
 	c.client = NewClient(cfg.base, cfg.ClientID, cfg.ClientSecret, hc, env.Secrets)
+	c.client.Log = env.Log
 	return c, nil
 }
 
@@ -179,7 +180,7 @@ func (c *conn) fetchItem(ctx context.Context, id string) (json.RawMessage, item,
 func (c *conn) warnItem(it item) {
 	switch it.Status {
 	case "LOGIN_ERROR", "OUTDATED", "WAITING_USER_INPUT", "WAITING_USER_ACTION":
-		c.env.Log.Warnf("item %s is %s (executionStatus %s): its last synced data is read, but it may be stale until the user re-authenticates it: source-pluggy connect --config CONFIG --update %s", it.ID, it.Status, it.ExecutionStatus, it.ID)
+		c.env.Log.Warn("the item needs its user: its last synced data is read, but it may be stale until the user re-authenticates it", "item", it.ID, "status", it.Status, "executionStatus", it.ExecutionStatus, "fix", updateCommand(it.ID))
 	}
 	c.warnConsent(it)
 }

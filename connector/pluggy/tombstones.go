@@ -16,7 +16,6 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -507,7 +506,7 @@ func (s *transactionsStream) lookUp(ctx context.Context, a accountRef, ids []str
 		err := s.c.client.eachTransaction(ctx, q, emit)
 		if urlTooLong(err) && n > 1 {
 			size = n / 2
-			out.Log(protocol.LevelInfo, fmt.Sprintf("account %s: Pluggy refused a look-up of %d ids as too long (%v); asking %d at a time", a.ID, n, err, size))
+			out.Logger().Info("Pluggy refused a look-up of ids as too long; asking fewer at a time", "ids", n, "error", err, "batch", size)
 			continue
 		}
 		if err != nil {
@@ -550,7 +549,7 @@ func (s *transactionsStream) reportVanished(ctx context.Context, a accountRef, i
 		n++
 	}
 	if n > 0 {
-		out.Log(protocol.LevelInfo, fmt.Sprintf("account %s: %d transaction(s) deleted or replaced in Pluggy since the last run; emitted a tombstone (_ab_cdc_deleted_at) for each", a.ID, n))
+		out.Logger().Info("transactions deleted or replaced in Pluggy since the last run; emitted a tombstone (_ab_cdc_deleted_at) for each", "deleted", n)
 	}
 	return nil
 }

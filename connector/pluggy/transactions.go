@@ -260,7 +260,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	// The runtime reads the accounts, records their cursors in st and
 	// checkpoints it; accounts that failed keep their previous cursor.
 	parts := source.Partitions[accountCursor]{
-		Keys: keys, Cursors: st.Accounts, Limit: s.c.cfg.MaxConcurrency,
+		Keys: keys, Attr: "account", Cursors: st.Accounts, Limit: s.c.cfg.MaxConcurrency,
 		State: func() any { return st },
 		Throttle: func(_ string, prev, next *accountCursor) bool {
 			windowIDs += next.windowSize() - prev.windowSize()
@@ -271,7 +271,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 			return false
 		},
 	}
-	readErr := parts.Read(ctx, out, func(ctx context.Context, i int, prev *accountCursor) (*accountCursor, error) {
+	readErr := parts.Read(ctx, out, func(ctx context.Context, out source.Output, i int, prev *accountCursor) (*accountCursor, error) {
 		a := accts[i]
 		if req.Mode != protocol.Incremental {
 			prev = nil

@@ -3,7 +3,6 @@ package quota
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -81,18 +80,18 @@ func Read[A Account, C, E any, P Entry[E]](ctx context.Context, l *Ledger[E, P],
 	accounts []A, limit int, out source.Output, read func(ctx context.Context, a A, prev *C) (*C, error)) error {
 	dropped := l.Seed(endpoint, st.Quota)
 	for _, account := range slices.Sorted(maps.Keys(dropped)) {
-		source.LogFrom(ctx, protocol.LevelWarn, fmt.Sprintf("account %s: the state's %s quota books say %s, more than a day ahead, which no daily window allows; that is dropped, and the account is called",
-			account, endpoint, dropped[account]))
+		out.Logger().Warn("the state's quota books for the account say something more than a day ahead, which no daily window allows; that is dropped, and the account is called",
+			"account", account, "endpoint", endpoint, "books", dropped[account])
 	}
 	keys := make([]string, len(accounts))
 	for i, a := range accounts {
 		keys[i] = a.StateKey()
 	}
-	parts := source.Partitions[C]{Keys: keys, Cursors: st.Accounts, Limit: limit, State: func() any {
+	parts := source.Partitions[C]{Keys: keys, Attr: "account", Cursors: st.Accounts, Limit: limit, State: func() any {
 		st.Quota = l.Snapshot(endpoint)
 		return st
 	}}
-	return parts.Read(ctx, out, func(ctx context.Context, i int, prev *C) (*C, error) {
+	return parts.Read(ctx, out, func(ctx context.Context, _ source.Output, i int, prev *C) (*C, error) {
 		next, err := read(ctx, accounts[i], prev)
 		if source.IsSkipped(err) {
 			if err = source.SkippedPart(err, mode); err == nil {

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -106,53 +105,25 @@ func levelOf(l slog.Level) protocol.Level {
 	return protocol.LevelDebug
 }
 
-func slogLevel(l protocol.Level) slog.Level {
-	switch l {
-	case protocol.LevelFatal, protocol.LevelError:
-		return slog.LevelError
-	case protocol.LevelWarn:
-		return slog.LevelWarn
-	case protocol.LevelDebug:
-		return slog.LevelDebug
+// logKey is the context key of the logger of the scope a context reads
+// (the run, a stream, a partition of it).
+type logKey struct{}
+
+// withLog returns ctx carrying log, for the HTTP client's hooks (retries,
+// invalid UTF-8), which are called with a context alone. Providers never
+// look it up: they log through the logger they are handed (Env.Log,
+// Output.Logger, the one Partitions.Read passes each partition), which
+// carries the stream and partition as attributes.
+func withLog(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, logKey{}, log)
+}
+
+// logOf is the logger ctx carries, or one that discards.
+func logOf(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok && l != nil {
+		return l
 	}
-	return slog.LevelInfo
+	return discard
 }
 
-// Logger is the run's logger as providers get it in Env: printf-style
-// helpers over a *slog.Logger whose handler is NewLogHandler's.
-type Logger struct {
-	l *slog.Logger
-}
-
-// NewLogger returns a Logger writing through enc.
-func NewLogger(enc Encoder) *Logger { return &Logger{l: slog.New(NewLogHandler(enc))} }
-
-type loggerKey struct{}
-
-// Slog returns the underlying structured logger (a discarding one for a nil
-// Logger), for attributes: log.Slog().Warn("msg", "account", id).
-func (l *Logger) Slog() *slog.Logger {
-	if l == nil || l.l == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l.l
-}
-
-func (l *Logger) log(level protocol.Level, msg string) {
-	l.Slog().Log(context.Background(), slogLevel(level), msg)
-}
-
-// Infof logs at INFO.
-func (l *Logger) Infof(format string, args ...any) {
-	l.log(protocol.LevelInfo, fmt.Sprintf(format, args...))
-}
-
-// Warnf logs at WARN: something the user should look at that does not stop the read.
-func (l *Logger) Warnf(format string, args ...any) {
-	l.log(protocol.LevelWarn, fmt.Sprintf(format, args...))
-}
-
-// Errorf logs at ERROR.
-func (l *Logger) Errorf(format string, args ...any) {
-	l.log(protocol.LevelError, fmt.Sprintf(format, args...))
-}
+var discard = slog.New(slog.DiscardHandler)

@@ -21,7 +21,7 @@ func TestLogHandler(t *testing.T) {
 	log := slog.New(NewLogHandler(w)).With(StreamKey, "transactions")
 	log.Warn("account skipped", "account", "a-1", "reason", "quota spent", "key", "s3cret-key")
 	log.WithGroup("http").Debug("retrying", slog.Int("attempt", 2))
-	NewLogger(w).Infof("plain %d", 1)
+	slog.New(NewLogHandler(w)).Info("plain", "n", 1)
 	_ = w.Flush()
 	var got []string
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
@@ -34,7 +34,7 @@ func TestLogHandler(t *testing.T) {
 	want := []string{
 		`WARN transactions: account skipped account=a-1 reason="quota spent" key=**********`,
 		`DEBUG transactions: retrying http.attempt=2`,
-		`INFO plain 1`,
+		`INFO plain n=1`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

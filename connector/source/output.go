@@ -134,10 +134,6 @@ func (o *streamOutput) stateLocked(b []byte) error {
 	return o.head.State(b)
 }
 
-func (o *streamOutput) Log(level protocol.Level, msg string) {
-	o.log.Log(context.Background(), slogLevel(level), msg)
-}
-
 func (o *streamOutput) Logger() *slog.Logger { return o.log }
 
 // finish ends the stream: on success the final state and COMPLETE; on
@@ -231,7 +227,7 @@ func NotifyRateLimited(ctx context.Context, resetAt time.Time) {
 // first time key comes up in that stream this run: for a condition met on
 // every page (an API sending invalid UTF-8, say), one line tells the user
 // as much as thousands. Outside a stream it warns every time.
-func WarnOnce(ctx context.Context, key, msg string) {
+func WarnOnce(ctx context.Context, key, msg string, args ...any) {
 	if o, ok := ctx.Value(outputKey{}).(*streamOutput); ok {
 		o.mu.Lock()
 		first := !o.warned[key]
@@ -244,7 +240,7 @@ func WarnOnce(ctx context.Context, key, msg string) {
 			return
 		}
 	}
-	LogFrom(ctx, protocol.LevelWarn, msg)
+	logOf(ctx).Warn(msg, args...)
 }
 
 // NoteInvalidUTF8 is the HTTP client's hook for a body that was not valid
@@ -264,16 +260,4 @@ func NoteInvalidUTF8(ctx context.Context, route string, body []byte, replaced []
 		o.replaced = &replacedText{lits: map[string]bool{}}
 	}
 	o.replaced.add(lits)
-}
-
-// LogFrom writes a LOG message attributed to the stream being read with ctx,
-// or a plain one when ctx is not a stream's.
-func LogFrom(ctx context.Context, level protocol.Level, msg string) {
-	if o, ok := ctx.Value(outputKey{}).(*streamOutput); ok {
-		o.Log(level, msg)
-		return
-	}
-	if l, ok := ctx.Value(loggerKey{}).(*Logger); ok {
-		l.log(level, msg)
-	}
 }

@@ -1,9 +1,20 @@
 package source
 
 import (
+	"cmp"
 	"context"
+	"log/slog"
 	"sync"
 )
+
+// partOutput is a stream's Output as one partition's reader sees it: its
+// logger names the partition.
+type partOutput struct {
+	Output
+	log *slog.Logger
+}
+
+func (o partOutput) Logger() *slog.Logger { return o.log }
 
 // Partitions is the state of a stream read partition by partition (an
 // account, an investment, a requisition), each with its own cursor: the
@@ -19,6 +30,9 @@ import (
 type Partitions[C any] struct {
 	// Keys names the partitions, in the order they are started.
 	Keys []string
+	// Attr is the log attribute a partition's key is given ("account",
+	// "investment"); "partition" when empty.
+	Attr string
 	// Cursors is the state's cursor of each partition, by key. The runtime
 	// updates it as partitions finish; a nil map is made.
 	Cursors map[string]*C
@@ -35,13 +49,14 @@ type Partitions[C any] struct {
 }
 
 // Read runs read for every partition, Limit at a time, with the
-// partition's index and its cursor (nil when it has none). read returns the
+// partition's output (out, whose Logger adds the partition's key as
+// attribute Attr), its index and its cursor (nil when it has none). read returns the
 // partition's next cursor, or nil to keep the one it has; a cursor is
 // recorded even when read also returns an error (a partition that
 // committed part of its work). The error joins the partitions' errors
 // (every partition runs; see Each); a failed checkpoint (stdout gone) is
 // returned alone.
-func (p *Partitions[C]) Read(ctx context.Context, out Output, read func(ctx context.Context, i int, prev *C) (*C, error)) error {
+func (p *Partitions[C]) Read(ctx context.Context, out Output, read func(ctx context.Context, out Output, i int, prev *C) (*C, error)) error {
 	if p.Cursors == nil {
 		p.Cursors = map[string]*C{}
 	}
@@ -59,7 +74,8 @@ func (p *Partitions[C]) Read(ctx context.Context, out Output, read func(ctx cont
 		mu.Lock()
 		prev := p.Cursors[key]
 		mu.Unlock()
-		next, err := read(ctx, i, prev)
+		part := partOutput{out, out.Logger().With(cmp.Or(p.Attr, "partition"), key)}
+		next, err := read(withLog(ctx, part.log), part, i, prev)
 		if next == nil {
 			return err
 		}

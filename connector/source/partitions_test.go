@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 type stateLog struct {
 	mu     sync.Mutex
 	states []string
+	log    *slog.Logger // nil: discard
 }
 
 func (s *stateLog) Record(jsonrow.Row) error { return nil }
@@ -28,8 +30,12 @@ func (s *stateLog) Checkpoint(st any) error {
 	s.states = append(s.states, string(b))
 	return err
 }
-func (s *stateLog) Log(protocol.Level, string) {}
-func (s *stateLog) Logger() *slog.Logger       { return slog.New(slog.DiscardHandler) }
+func (s *stateLog) Logger() *slog.Logger {
+	if s.log != nil {
+		return s.log
+	}
+	return slog.New(slog.DiscardHandler)
+}
 
 // TestPartitions: every partition runs with its own cursor; a failed one
 // keeps its cursor unless it returned a new one with its error; each new
@@ -53,7 +59,7 @@ func TestPartitions(t *testing.T) {
 			return false
 		},
 	}
-	err := p.Read(context.Background(), out, func(_ context.Context, i int, prev *cur) (*cur, error) {
+	err := p.Read(context.Background(), out, func(_ context.Context, _ Output, i int, prev *cur) (*cur, error) {
 		switch p.Keys[i] {
 		case "a":
 			return &cur{prev.N + 1}, nil
@@ -76,5 +82,42 @@ func TestPartitions(t *testing.T) {
 	}
 	if len(out.states) != 3 || throttled != 1 {
 		t.Errorf("%d checkpoints (%v), throttled %d; want a's, c's and the final one", len(out.states), out.states, throttled)
+	}
+}
+
+// TestPartitionLogger: a partition's Output logs through a logger that
+// carries its key as the Attr attribute, after the stream's, and so do the
+// runtime's HTTP hooks called with the partition's context.
+func TestPartitionLogger(t *testing.T) {
+	var buf bytes.Buffer
+	w := protocol.NewWriter(&buf, nil)
+	out := &stateLog{log: slog.New(NewLogHandler(w)).With(StreamKey, "transactions")}
+	p := Partitions[struct{}]{Keys: []string{"acc-1", "acc-2"}, Attr: "account", Limit: 1, State: func() any { return nil }}
+	err := p.Read(context.Background(), out, func(ctx context.Context, out Output, i int, _ *struct{}) (*struct{}, error) {
+		out.Logger().Warn("quota spent", "endpoint", "transactions")
+		if i == 1 {
+			logOf(ctx).Info("retry 1 of GET /x in 1s: 503") // as HTTPClient's OnRetry does
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Flush()
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m protocol.Message
+		if err := json.Unmarshal([]byte(line), &m); err != nil || m.Log == nil {
+			t.Fatalf("not a LOG: %s", line)
+		}
+		got = append(got, string(m.Log.Level)+" "+m.Log.Message)
+	}
+	want := []string{
+		"WARN transactions: quota spent account=acc-1 endpoint=transactions",
+		"WARN transactions: quota spent account=acc-2 endpoint=transactions",
+		"INFO transactions: retry 1 of GET /x in 1s: 503 account=acc-2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

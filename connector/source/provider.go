@@ -34,7 +34,7 @@ func HTTPClient(env Env, name string, maxRetries int) *httpclient.Client {
 	hc.UserAgent = name + "/" + env.Version
 	hc.MaxRetries = maxRetries
 	hc.OnRateLimited = NotifyRateLimited
-	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { LogFrom(ctx, protocol.LevelInfo, msg) })
+	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { logOf(ctx).Info(msg) })
 	hc.OnInvalidUTF8 = NoteInvalidUTF8
 	return hc
 }

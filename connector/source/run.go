@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"runtime/debug"
 	"strings"
 
@@ -207,16 +208,19 @@ func (r *Runner) spec(args []string, w *protocol.Writer, stdout, stderr io.Write
 }
 
 // open loads and validates the config, registers its secrets and opens the
-// source. Warnings about unknown config keys go out as WARN logs.
-func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logWarnings bool) (Conn, *Logger, error) {
+// source. With logs, warnings about unknown config keys go out as WARN
+// logs, and so does what the source logs; without (check and discover,
+// which print exactly one message), the source's logs are dropped.
+func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logs bool) (Conn, *slog.Logger, error) {
 	cfg, warnings, err := loadConfig(r.Source, path, secrets)
 	if err != nil {
 		return nil, nil, err
 	}
-	log := NewLogger(enc)
-	if logWarnings {
+	log := discard
+	if logs {
+		log = slog.New(NewLogHandler(enc))
 		for _, msg := range warnings {
-			log.Warnf("%s", msg)
+			log.Warn(msg)
 		}
 	}
 	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version})
@@ -252,7 +256,7 @@ func (r *Runner) check(ctx context.Context, args []string, w *protocol.Writer, s
 		return status(err)
 	}
 	defer conn.Close()
-	return status(conn.Check(withLogger(ctx, nil)))
+	return status(conn.Check(withLog(ctx, discard)))
 }
 
 func (r *Runner) discover(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) int {
@@ -435,7 +439,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		for _, sink := range sinks {
 			if store, ok := sink.(StateStore); ok {
 				states = store.States()
-				log.Infof("resuming from the states stored in %s (%d stream(s))", store.StateSource(), len(states))
+				log.Info("resuming from the states the sink stored", "sink", store.StateSource(), "streams", len(states))
 				break
 			}
 		}
@@ -450,13 +454,12 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 			}
 		}
 	}
-	ctx = withLogger(ctx, log)
+	ctx = withLog(ctx, log)
 
 	var failed []string
 	for _, s := range sel {
 		name := s.Stream.Name()
 		out, err := newStreamOutput(enc, StreamInfo{Stream: s.Stream, Mode: s.Mode}, sinks, skipRecords)
-		out.log = log.Slog().With(StreamKey, name)
 		if err != nil {
 			return fail(enc, err)
 		}
@@ -467,7 +470,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		if s.Mode == protocol.Incremental {
 			req.State = states[name]
 		}
-		readErr := s.Stream.Read(context.WithValue(ctx, outputKey{}, out), req, out)
+		readErr := s.Stream.Read(withLog(context.WithValue(ctx, outputKey{}, out), out.log), req, out)
 		if ctx.Err() != nil {
 			// Stopped by a signal: every worker returned "context canceled".
 			// Say it once, as worth retrying; the states already emitted
@@ -498,10 +501,6 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		return ExitFail
 	}
 	return ExitOK
-}
-
-func withLogger(ctx context.Context, l *Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
 }
 
 // registerSecrets adds the value of every airbyte_secret property of the

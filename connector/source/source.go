@@ -40,8 +40,10 @@ type ConfigNormalizer interface {
 
 // Env is what the runtime lends a source.
 type Env struct {
-	// Log writes LOG messages (WARN for things the user should see).
-	Log *Logger
+	// Log is the run's logger: its records become LOG messages (WARN for
+	// things the user should see). A stream's reader logs through
+	// Output.Logger instead, which names the stream.
+	Log *slog.Logger
 	// Secrets must be told about every credential obtained at run time (an
 	// API key, a token) so no output can print it.
 	Secrets *secret.Redactor
@@ -102,10 +104,9 @@ type Output interface {
 	// every record emitted before the call, so call it only once those
 	// records are all out. Identical consecutive states are suppressed.
 	Checkpoint(state any) error
-	// Log writes a LOG message attributed to the stream.
-	Log(level protocol.Level, msg string)
 	// Logger is the stream's structured logger: it carries the stream's
-	// attribute, and callers add theirs (account, item).
+	// attribute, and callers add theirs (item, account) rather than
+	// formatting them into the message.
 	Logger() *slog.Logger
 }
 
