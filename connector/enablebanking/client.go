@@ -39,7 +39,7 @@ const (
 // made, so no output can print one.
 type Client struct {
 	// Log hears of the client's own recoveries (a token signed again);
-	// nil discards them.
+	// NewClient sets one that discards them.
 	Log *slog.Logger
 
 	base    *url.URL
@@ -60,15 +60,8 @@ type Client struct {
 
 // NewClient returns a client for base signing with key as application
 // appID, using hc for transport.
-func (c *Client) logger() *slog.Logger {
-	if c.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return c.Log
-}
-
 func NewClient(base *url.URL, appID string, key *rsa.PrivateKey, hc *httpclient.Client, secrets *secret.Redactor, clock *httpclient.ServerClock) *Client {
-	return &Client{base: base, http: hc, appID: appID, key: key, secrets: secrets, clock: clock}
+	return &Client{Log: slog.New(slog.DiscardHandler), base: base, http: hc, appID: appID, key: key, secrets: secrets, clock: clock}
 }
 
 // SignToken makes one token for application appID valid from now for ttl:
@@ -149,7 +142,7 @@ type call struct {
 func (c *Client) do(ctx context.Context, k call) (*httpclient.Response, error) {
 	resp, tok, err := c.send(ctx, k)
 	if se, ae, ok := statusOf(err); ok && se.Status == http.StatusUnauthorized && ae.Error == codeUnauthorized && c.resign(tok) {
-		c.logger().Info("Enable Banking refused a token signed before the API's clock was known; signing a new one on the API's clock")
+		c.Log.Info("Enable Banking refused a token signed before the API's clock was known; signing a new one on the API's clock")
 		resp, _, err = c.send(ctx, k)
 	}
 	return resp, err

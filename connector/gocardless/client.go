@@ -27,8 +27,8 @@ import (
 // client renews it once through POST /token/refresh/ (100 a minute), never
 // through token/new.
 type Client struct {
-	// Log hears of the client's own recoveries (a token renewed early); nil
-	// discards them.
+	// Log hears of the client's own recoveries (a token renewed early); NewClient
+	// sets one that discards them.
 	Log *slog.Logger
 
 	base      *url.URL
@@ -48,16 +48,9 @@ type Client struct {
 }
 
 // NewClient returns a client for base using hc for transport.
-func (c *Client) logger() *slog.Logger {
-	if c.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return c.Log
-}
-
 func NewClient(base *url.URL, secretID, secretKey string, hc *httpclient.Client, secrets *secret.Redactor, clock *httpclient.ServerClock) *Client {
 	hc.RetryAfter = companyRetryAfter
-	return &Client{base: base, http: hc, secretID: secretID, secretKey: secretKey, secrets: secrets, clock: clock}
+	return &Client{Log: slog.New(slog.DiscardHandler), base: base, http: hc, secretID: secretID, secretKey: secretKey, secrets: secrets, clock: clock}
 }
 
 // companyRetryAfter reads how long a company-level 429 asks to wait: the
@@ -190,7 +183,7 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, deco
 		c.observeClock(resp, err)
 		var se *httpclient.StatusError
 		if attempt == 0 && errors.As(err, &se) && tokenRefused(se) {
-			c.logger().Info("GoCardless refused the access token before its expiry; renewing it")
+			c.Log.Info("GoCardless refused the access token before its expiry; renewing it")
 			if rerr := c.renew(ctx, gen); rerr != nil {
 				return nil, rerr
 			}

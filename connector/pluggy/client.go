@@ -23,8 +23,8 @@ import (
 // worker, refreshed before its JWT exp and re-requested once when the API
 // rejects it early (revoked, clock skew).
 type Client struct {
-	// Log hears of the client's own recoveries (a key renewed early); nil
-	// discards them.
+	// Log hears of the client's own recoveries (a key renewed early); NewClient
+	// sets one that discards them.
 	Log *slog.Logger
 
 	base         *url.URL
@@ -52,14 +52,7 @@ const keyRefreshMargin = 60 * time.Second
 
 // NewClient returns a client for base using hc for transport.
 func NewClient(base *url.URL, clientID, clientSecret string, hc *httpclient.Client, secrets *secret.Redactor) *Client {
-	return &Client{base: base, http: hc, clientID: clientID, clientSecret: clientSecret, secrets: secrets, now: time.Now}
-}
-
-func (c *Client) logger() *slog.Logger {
-	if c.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return c.Log
+	return &Client{Log: slog.New(slog.DiscardHandler), base: base, http: hc, clientID: clientID, clientSecret: clientSecret, secrets: secrets, now: time.Now}
 }
 
 // key returns a valid apiKey and its generation, authenticating if needed.
@@ -191,7 +184,7 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, deco
 		})
 		var se *httpclient.StatusError
 		if errors.As(err, &se) && attempt == 0 && keyRejected(se) && c.retryRefused(gen) {
-			c.logger().Info("Pluggy rejected the apiKey before its expiry; authenticating again")
+			c.Log.Info("Pluggy rejected the apiKey before its expiry; authenticating again")
 			continue
 		}
 		if err != nil {

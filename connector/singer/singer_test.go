@@ -677,7 +677,7 @@ func TestReadStateBookmarks(t *testing.T) {
 		}
 	}
 	for body, mention := range map[string]string{
-		`{"bookmarks":{"gadgets":{}}}`:    `bookmarks["gadgets"] names stream "gadgets"`,
+		`{"bookmarks":{"gadgets":{}}}`:     `bookmarks["gadgets"] names stream "gadgets"`,
 		`{"bookmarks":{"widgets":"2024"}}`: `bookmarks["widgets"] for stream "widgets" must be a JSON object`,
 	} {
 		_, err := ReadState(writeFile(t, "s.json", body), streams)
