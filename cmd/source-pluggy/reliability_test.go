@@ -294,7 +294,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 			}
 			retried := 0
 			for _, m := range r.OfType(protocol.TypeLog) {
-				if strings.Contains(m.Log.Message, "retry 1 of") {
+				if strings.Contains(m.Log.Message, "retrying") && strings.Contains(m.Log.Message, " attempt=1 ") {
 					retried++
 				}
 			}

@@ -248,7 +248,7 @@ func WarnOnce(ctx context.Context, key, msg string, args ...any) {
 // bad bytes replaced, the stream warns once, and each row that holds
 // replaced text says so in its changes (see replacedText).
 func NoteInvalidUTF8(ctx context.Context, route string, body []byte, replaced []int) {
-	WarnOnce(ctx, "invalid-utf8", fmt.Sprintf("%s answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD) in what is emitted and the rows were kept, so strict JSON readers can read them; each such row notes the field in its changes (_changes in Parquet and PostgreSQL, meta.%s on stdout) (this is said once per stream)", route, protocol.MetaSourceChanges))
+	WarnOnce(ctx, "invalid-utf8", "the API answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD) in what is emitted and the rows were kept, so strict JSON readers can read them; each such row notes the field in its changes (_changes in Parquet and PostgreSQL, meta."+protocol.MetaSourceChanges+" on stdout) (this is said once per stream)", "route", route)
 	o, ok := ctx.Value(outputKey{}).(*streamOutput)
 	if !ok {
 		return

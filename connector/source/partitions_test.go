@@ -96,7 +96,7 @@ func TestPartitionLogger(t *testing.T) {
 	err := p.Read(context.Background(), out, func(ctx context.Context, out Output, i int, _ *struct{}) (*struct{}, error) {
 		out.Logger().Warn("quota spent", "endpoint", "transactions")
 		if i == 1 {
-			logOf(ctx).Info("retry 1 of GET /x in 1s: 503") // as HTTPClient's OnRetry does
+			logOf(ctx).Info("retrying", "route", "GET /x") // as HTTPClient's OnRetry does
 		}
 		return nil, nil
 	})
@@ -115,7 +115,7 @@ func TestPartitionLogger(t *testing.T) {
 	want := []string{
 		"WARN transactions: quota spent account=acc-1 endpoint=transactions",
 		"WARN transactions: quota spent account=acc-2 endpoint=transactions",
-		"INFO transactions: retry 1 of GET /x in 1s: 503 account=acc-2",
+		`INFO transactions: retrying account=acc-2 route="GET /x"`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -34,7 +35,9 @@ func HTTPClient(env Env, name string, maxRetries int) *httpclient.Client {
 	hc.UserAgent = name + "/" + env.Version
 	hc.MaxRetries = maxRetries
 	hc.OnRateLimited = NotifyRateLimited
-	hc.OnRetry = httpclient.LogRetries(func(ctx context.Context, msg string) { logOf(ctx).Info(msg) })
+	hc.OnRetry = func(ctx context.Context, req *httpclient.Request, attempt int, wait time.Duration, cause error) {
+		logOf(ctx).Info("retrying", "route", req.Route, "attempt", attempt, "in", wait.Round(time.Millisecond), "cause", cause)
+	}
 	hc.OnInvalidUTF8 = NoteInvalidUTF8
 	return hc
 }
