@@ -7,7 +7,6 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
