@@ -80,7 +80,18 @@ var (
 	buildOnce sync.Once
 	built     *world
 	buildErr  error
+	binDir    string // where buildWorld put the binaries; removed by TestMain
 )
+
+// TestMain removes the binaries the tests built: a few hundred megabytes a
+// run, which filled the disk of a machine running the tests all day.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // programs builds everything under cmd/ and dev/ once per test process.
 func programs(t *testing.T) *world {
@@ -98,6 +109,7 @@ func buildWorld() (*world, error) {
 	if err != nil {
 		return nil, err
 	}
+	binDir = dir
 	var pkgs []string
 	for _, parent := range []string{"cmd", "dev"} {
 		entries, _ := os.ReadDir(filepath.Join(root, parent))
