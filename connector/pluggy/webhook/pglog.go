@@ -36,6 +36,9 @@ const (
 	// pgTimeout bounds one statement, so a stuck database answers 503
 	// rather than holding Pluggy past its 5 s.
 	pgTimeout = 4 * time.Second
+	// pgLockGrace is how long a receiver waits for the lock of one that
+	// was just stopped.
+	pgLockGrace = 3 * time.Second
 )
 
 type pgLog struct {
@@ -99,8 +102,10 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 			}
 		}
 	}
-	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, pgLockKey).Scan(&locked); err != nil {
+	// A receiver stopped a moment ago (a restart) holds the lock until
+	// the server has closed its session: wait for that briefly.
+	locked, err := postgres.TryAdvisoryLock(ctx, conn, pgLockKey, pgLockGrace)
+	if err != nil {
 		return fail("taking the receiver's lock", err)
 	}
 	if !locked {

@@ -205,32 +205,42 @@ func lockKey(schema string) int64 {
 	return int64(h.Sum64())
 }
 
+// TryAdvisoryLock takes the session advisory lock key on conn, trying
+// again for up to grace while another session holds it: a process that
+// held it and was stopped or killed a moment ago keeps it until the server
+// notices its connection is gone, which takes a while on a loaded server.
+// It reports whether the lock is held.
+func TryAdvisoryLock(ctx context.Context, conn *pgx.Conn, key int64, grace time.Duration) (bool, error) {
+	for deadline := time.Now().Add(grace); ; {
+		var locked bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
+			return false, err
+		}
+		if locked || time.Now().After(deadline) {
+			return locked, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // setup runs Open's steps on the connection.
 func (d *Destination) setup(ctx context.Context) error {
 	schema := d.opts.Schema
 	key := lockKey(schema)
-	// A run killed a moment ago still holds the lock until the server
-	// notices its connection is gone: retry briefly before failing.
-	for deadline := time.Now().Add(lockGrace); ; {
-		var locked bool
-		if err := d.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
-			return d.sqlError(err, "taking the schema's advisory lock")
-		}
-		if locked {
-			break
-		}
-		if time.Now().After(deadline) {
-			return d.lockedError(ctx, key)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	locked, err := TryAdvisoryLock(ctx, d.conn, key, lockGrace)
+	if err != nil {
+		return d.sqlError(err, "taking the schema's advisory lock")
+	}
+	if !locked {
+		return d.lockedError(ctx, key)
 	}
 	var owner string
 	var member bool
-	err := d.conn.QueryRow(ctx, `SELECT pg_get_userbyid(nspowner), pg_has_role(current_user, nspowner, 'USAGE')
+	err = d.conn.QueryRow(ctx, `SELECT pg_get_userbyid(nspowner), pg_has_role(current_user, nspowner, 'USAGE')
 		FROM pg_namespace WHERE nspname = $1`, schema).Scan(&owner, &member)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
