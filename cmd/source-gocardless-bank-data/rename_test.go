@@ -22,6 +22,38 @@ import (
 // (TestPostgresEveryStreamLoadsAndFollowsTheBank loads into it and
 // resumes from the states stored there).
 
+// TestOutputsCarryNoName: a state file and a Parquet directory written by
+// a read hold neither the binary's name nor its former one, so those the
+// old source-gocardless wrote are read and extended as they are (the tests
+// of state compatibility load main's states through this binary).
+func TestOutputsCarryNoName(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1})
+	dir := t.TempDir()
+	stateFile, pq := filepath.Join(dir, "state.json"), filepath.Join(dir, "pq")
+	e.read(e.catalog(true), "--state-file", stateFile, "--parquet-dir", pq)
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, name := range []string{"source-gocardless", "tap-gocardless", "gocardless-bank-data"} {
+			if bytes.Contains(b, []byte(name)) {
+				t.Errorf("%s holds %q: a renamed binary would not read it as its own", path, name)
+			}
+		}
+		return nil
+	})
+	st.Must(t, err, "walk")
+	if files < 3 {
+		t.Fatalf("%d files written; want the state file and Parquet files", files)
+	}
+}
+
 // TestNames: version, spec's title, the tap's --about and a Singer sync
 // under the tap's new name, and read's --postgres-schema default.
 func TestNames(t *testing.T) {

@@ -199,7 +199,7 @@ func (s *Server) buildRequisitions(anchor time.Time) {
 			Status:        statusLinked,
 			InstitutionID: inst.ID,
 			Agreement:     agr.ID,
-			Reference:     fmt.Sprintf("source-gocardless-bank-data-%d", i+1),
+			Reference:     fmt.Sprintf("household-%d", i+1), // the client's own label for the link
 			Accounts:      []string{},
 			UserLanguage:  pick(r, []string{"EN", "DE", "FR"}),
 		}
