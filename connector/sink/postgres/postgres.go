@@ -451,7 +451,7 @@ type Table struct {
 	pw         *io.PipeWriter
 	bw         *bufio.Writer
 	errc       chan error
-	line       []byte
+	tuple      []byte
 	rows       int64 // rows copied into the staging table since its last merge
 	tombstones int64 // of which tombstones
 
@@ -496,15 +496,18 @@ func (w *Table) WriteRow(row jsonrow.Row) error {
 	if w.err != nil {
 		return w.err
 	}
-	line, err := w.enc.encode(w.line[:0], row)
-	w.line = line
+	tuple, err := w.enc.encode(w.tuple[:0], row)
+	w.tuple = tuple
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", w.t.name, err)
 	}
 	if w.pw == nil {
 		w.startCopy()
+		if _, err := w.bw.Write(copyHeader); err != nil {
+			return w.copyFailed(err)
+		}
 	}
-	if _, err := w.bw.Write(line); err != nil {
+	if _, err := w.bw.Write(tuple); err != nil {
 		return w.copyFailed(err)
 	}
 	w.rows++
@@ -544,7 +547,10 @@ func (w *Table) endCopy() error {
 	if w.pw == nil {
 		return nil
 	}
-	ferr := w.bw.Flush()
+	_, ferr := w.bw.Write(copyTrailer)
+	if ferr == nil {
+		ferr = w.bw.Flush()
+	}
 	w.pw.Close()
 	err := <-w.errc
 	w.pw, w.bw = nil, nil

@@ -277,3 +277,52 @@ func TestOneWriterPerSchema(t *testing.T) {
 	// Another schema is another lock.
 	open(t, url, Options{Schema: "other"}, txStream())
 }
+
+// TestEveryColumnType: a row of every type the schema derivation makes,
+// through the binary COPY and the merge, read back as the server prints
+// it; then a row of nulls and one whose values fit nowhere.
+func TestEveryColumnType(t *testing.T) {
+	url := pgtest.DB(t)
+	const schema = `{"type":"object","required":["id"],"properties":{
+	"id":{"type":"string"},
+	"s":{"type":["string","null"]},
+	"lt":{"type":["string","null"],"x-lenient-time":true},
+	"num":{"type":["number","null"]},
+	"ds":{"type":["string","null"],"x-decimal-string":true},
+	"i":{"type":["integer","null"]},
+	"b":{"type":["boolean","null"]},
+	"ts":{"type":["string","null"],"format":"date-time"},
+	"d":{"type":["string","null"],"format":"date"},
+	"o":{"type":["object","null"],"properties":{"a":{"type":"string"}}},
+	"arr":{"type":["array","null"],"items":{"type":"object","properties":{"x":{"type":"integer"}}}},
+	"multi":{"type":["string","integer","null"]},
+	"any":{}}}`
+	d := open(t, url, Options{}, Stream{Name: "all", Schema: json.RawMessage(schema), PrimaryKey: [][]string{{"id"}}})
+	tb, _ := d.Table(context.Background(), "all", true)
+	write(t, tb,
+		`{"id":"full","s":"tab\there \\ \"q\" é","lt":"2026-01-02 03:04:05","num":-1234567890.000012345678900,"ds":"0.10","i":-42,"b":true,`+
+			`"ts":"2026-01-02T03:04:05.000006-02:00","d":"1999-12-31","o":{"a":"x\ny"},"arr":[{"x":1},{"x":2}],"multi":7,"any":"s"}`,
+		`{"id":"nulls","s":null,"lt":null,"num":null,"ds":null,"i":null,"b":null,"ts":null,"d":null,"o":null,"arr":null,"multi":null,"any":null}`,
+		`{"id":"misfits","s":{"no":1},"lt":"soon","num":"1,5","ds":"abc","i":1.5,"b":"yes","ts":"2026-01-02","d":"2026-13-01","o":[1],"arr":{"x":1},"any":[]}`,
+		`{"id":"empty","s":"","lt":"2026-01-02","num":0.00,"ds":"-0","i":0,"b":false,"ts":"0001-01-01T00:00:00Z","d":"9999-12-31","o":{},"arr":[],"multi":"","any":null}`,
+	)
+	if err := tb.Commit(json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	got := rows(t, url, `SELECT id, quote_nullable(s), quote_nullable(lt), quote_nullable(lt_parsed AT TIME ZONE 'UTC'), quote_nullable(num), quote_nullable(ds),
+		quote_nullable(i), quote_nullable(b), quote_nullable(ts AT TIME ZONE 'UTC'), quote_nullable(d), quote_nullable(o), quote_nullable(arr),
+		quote_nullable(multi), quote_nullable("any"), quote_nullable(_leftovers), quote_nullable(_changes IS NOT NULL)
+		FROM "test"."all" ORDER BY id`)
+	want := []string{
+		`empty|''|'2026-01-02'|'2026-01-02 00:00:00'|'0.00'|'0'|'0'|'false'|'0001-01-01 00:00:00'|'9999-12-31'|'{}'|'[]'|'""'|NULL|NULL|'false'`,
+		`full|E'tab` + "\t" + `here \\ "q" é'|'2026-01-02 03:04:05'|'2026-01-02 03:04:05'|'-1234567890.000012345678900'|'0.10'|'-42'|'true'|` +
+			`'2026-01-02 05:04:05.000006'|'1999-12-31'|E'{"a": "x\\ny"}'|'[{"x": 1}, {"x": 2}]'|'7'|'"s"'|NULL|'false'`,
+		// jsonb columns take any JSON value.
+		`misfits|NULL|'soon'|NULL|NULL|NULL|NULL|NULL|NULL|NULL|'[1]'|'{"x": 1}'|NULL|'[]'|` +
+			`'{"b": "yes", "d": "2026-13-01", "i": 1.5, "s": {"no": 1}, "ds": "abc", "ts": "2026-01-02", "num": "1,5"}'|'true'`,
+		`nulls|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|'false'`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

