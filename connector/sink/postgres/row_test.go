@@ -187,7 +187,7 @@ func TestBinaryValuesAsTheServerReadsText(t *testing.T) {
 	}
 	var stream []byte
 	stream = append(stream, copyHeader...)
-	field := func(dst, v []byte) []byte { return appendField(dst, v) }
+	field := appendField
 	for i := range max(len(nums), len(times), len(dates)) {
 		stream = binary.BigEndian.AppendUint16(stream, 7)
 		stream = field(stream, binary.BigEndian.AppendUint32(nil, uint32(i)))
