@@ -87,11 +87,12 @@ func (f Field) AppendValue(b []byte) []byte {
 // Added returns the fields of r that are written, i.e. those whose key Raw
 // lacks at its top level. It allocates only when a field is dropped.
 func (r Row) Added() []Field {
+	escaped := bytes.IndexByte(r.Raw, '\\') >= 0 // one search for every field
 	for i, f := range r.Fields {
-		if HasKey(r.Raw, f.Key) {
+		if hasKey(r.Raw, f.Key, escaped) {
 			kept := append([]Field(nil), r.Fields[:i]...)
 			for _, g := range r.Fields[i+1:] {
-				if !HasKey(r.Raw, g.Key) {
+				if !hasKey(r.Raw, g.Key, escaped) {
 					kept = append(kept, g)
 				}
 			}
@@ -110,6 +111,13 @@ func (r Row) AppendTo(b []byte) []byte {
 		var c bytes.Buffer
 		if json.Compact(&c, raw) == nil {
 			raw = c.Bytes()
+		} else { // not JSON: still never more than one line
+			raw = bytes.Map(func(r rune) rune {
+				if r == '\n' || r == '\r' {
+					return ' '
+				}
+				return r
+			}, raw)
 		}
 	}
 	fields := r.Fields

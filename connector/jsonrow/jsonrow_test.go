@@ -108,3 +108,31 @@ func TestFillNull(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendToOneLine: a row that spans lines is compacted, and one that is
+// not JSON at all (no reader should hand one over) still never breaks the
+// line its message is on.
+func TestAppendToOneLine(t *testing.T) {
+	for raw, want := range map[string]string{
+		"{\n \"a\": 1,\r\n \"b\": [2]\n}": `{"k":"v","a":1,"b":[2]}`,
+		"{\"a\":\n1,}":                     `{"k":"v","a": 1,}`,
+	} {
+		got := string(Row{Raw: []byte(raw), Fields: []Field{String("k", "v")}}.AppendTo(nil))
+		if got != want {
+			t.Errorf("AppendTo(%q) = %s, want %s", raw, got, want)
+		}
+	}
+}
+
+// TestAddedSeveralKeysEscaped: the escape search done once per row still
+// finds each added key however the row spells it.
+func TestAddedSeveralKeysEscaped(t *testing.T) {
+	row := Row{Raw: []byte(`{"item\u0049d":"x","note":"a\\b"}`), Fields: []Field{String("itemId", "i"), String("accountId", "a"), String("note", "n")}}
+	var keys []string
+	for _, f := range row.Added() {
+		keys = append(keys, f.Key)
+	}
+	if len(keys) != 1 || keys[0] != "accountId" {
+		t.Fatalf("Added = %v, want [accountId]", keys)
+	}
+}

@@ -10,7 +10,13 @@ import (
 // two byte searches; only a row that might have it is scanned, and a key
 // nested deeper does not count.
 func HasKey(raw []byte, key string) bool {
-	if !mayHaveKey(raw, key) {
+	return hasKey(raw, key, bytes.IndexByte(raw, '\\') >= 0)
+}
+
+// hasKey is HasKey for a caller that already knows whether raw holds a
+// backslash, so a row checked for several keys is searched for one once.
+func hasKey(raw []byte, key string, escaped bool) bool {
+	if !escaped && !mayHaveKey(raw, key) {
 		return false
 	}
 	var s Scanner
@@ -40,18 +46,15 @@ func HasKey(raw []byte, key string) bool {
 	}
 }
 
-// mayHaveKey reports whether raw might have key as a member: false when the
-// quoted key appears nowhere in it and raw has no escape that could spell
-// it another way. Keys that need escaping always answer true.
+// mayHaveKey reports whether raw, which holds no escape, might have key as
+// a member: false when the quoted key appears nowhere in it. Keys that need
+// escaping always answer true.
 //
 // bytes.Contains anchors its search on the needle's first byte, here '"',
 // the commonest byte of JSON, and falls back to a byte-by-byte scan; so the
 // search anchors on the key's least common byte instead (an upper-case
 // letter in a camelCase key), which IndexByte finds 16-32 bytes at a time.
 func mayHaveKey(raw []byte, key string) bool {
-	if bytes.IndexByte(raw, '\\') >= 0 {
-		return true
-	}
 	var buf [64]byte
 	q := append(append(append(buf[:0], '"'), key...), '"')
 	anchor := 0

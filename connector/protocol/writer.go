@@ -35,7 +35,11 @@ type Writer struct {
 	redact  *secret.Redactor
 	now     func() time.Time
 	scratch bytes.Buffer
-	enc     *json.Encoder
+	// recStream and recPrefix cache a RECORD's opening up to its data for
+	// the stream last written: streams are read one at a time.
+	recStream string
+	recPrefix []byte
+	enc       *json.Encoder
 
 	ioMu sync.Mutex // held while writing to out
 	out  io.Writer
@@ -61,22 +65,18 @@ func (w *Writer) Now() time.Time { return w.now() }
 // connector's fields in front of the API's bytes, copied verbatim (compacted
 // first if they span lines), so numbers keep their exact digits.
 func (w *Writer) Record(stream string, row jsonrow.Row) error {
-	if bytes.IndexByte(row.Raw, '\n') >= 0 || bytes.IndexByte(row.Raw, '\r') >= 0 {
-		var c bytes.Buffer
-		if err := json.Compact(&c, row.Raw); err != nil {
-			return fmt.Errorf("record of stream %s is not valid JSON: %w", stream, err)
-		}
-		row.Raw = c.Bytes()
-	}
 	ms := w.now().UnixMilli()
 	w.mu.Lock()
 	if w.err != nil {
 		defer w.mu.Unlock()
 		return w.err
 	}
-	b := append(w.buf, `{"type":"RECORD","record":{"stream":`...)
-	b = jsonrow.AppendString(b, stream)
-	b = append(b, `,"data":`...)
+	if stream != w.recStream || w.recPrefix == nil {
+		w.recStream = stream
+		w.recPrefix = jsonrow.AppendString(append(w.recPrefix[:0], `{"type":"RECORD","record":{"stream":`...), stream)
+		w.recPrefix = append(w.recPrefix, `,"data":`...)
+	}
+	b := append(w.buf, w.recPrefix...)
 	b = row.AppendTo(b)
 	b = append(b, `,"emitted_at":`...)
 	b = strconv.AppendInt(b, ms, 10)
