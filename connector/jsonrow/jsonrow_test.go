@@ -115,7 +115,7 @@ func TestFillNull(t *testing.T) {
 func TestAppendToOneLine(t *testing.T) {
 	for raw, want := range map[string]string{
 		"{\n \"a\": 1,\r\n \"b\": [2]\n}": `{"k":"v","a":1,"b":[2]}`,
-		"{\"a\":\n1,}":                     `{"k":"v","a": 1,}`,
+		"{\"a\":\n1,}":                    `{"k":"v","a": 1,}`,
 	} {
 		got := string(Row{Raw: []byte(raw), Fields: []Field{String("k", "v")}}.AppendTo(nil))
 		if got != want {
