@@ -6,9 +6,12 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/source-pluggy/source-pluggy/connector/singer"
@@ -41,7 +44,7 @@ func (b Binary) Runner() *source.Runner {
 	for _, c := range b.Commands {
 		r.Extra = append(r.Extra, c(r))
 	}
-	r.Extra = append(r.Extra, singer.Command(r, b.Tap))
+	r.Extra = append(r.Extra, singer.Command(r, b.Tap), b.demo())
 	r.Sinks = []source.SinkFlags{
 		&parquet.Flags{Version: source.Version},
 		&postgres.Flags{Connector: b.Source.Name(), Schema: b.PostgresSchema, Version: source.Version, Views: b.PostgresViews},
@@ -57,4 +60,20 @@ func (b Binary) Main() {
 	code := b.Runner().Main(ctx, filepath.Base(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// demo is the command that says where the demo is. It runs with the fake
+// (fake-pluggy demo and the like), so that no connector binary or image
+// links fake code; someone who types the connector's own demo, as earlier
+// versions had it, is told the command that replaced it.
+func (b Binary) demo() source.Command {
+	fake := "fake-" + strings.TrimPrefix(b.Source.Name(), "source-")
+	return source.Command{
+		Name:    "demo",
+		Summary: "where the demo is: go run ./cmd/" + fake + " demo (it runs with the fake API)",
+		Run: func(_ context.Context, _ []string, _, stderr io.Writer) int {
+			fmt.Fprintf(stderr, "%s: the demo runs with the fake API, so that the connector itself links no fake code. From a checkout of the repository: go run ./cmd/%s demo\n", b.Source.Name(), fake)
+			return source.ExitUsage
+		},
+	}
 }
