@@ -29,7 +29,7 @@ var benchPool struct {
 	recs []json.RawMessage
 }
 
-func transactionPool(b *testing.B) []json.RawMessage {
+func transactionPool(b testing.TB) []json.RawMessage {
 	benchPool.once.Do(func() {
 		f := fake.New(fake.Options{Items: 5, AccountsPerItem: 4, TransactionsPerAccount: 5000})
 		srv := httptest.NewServer(f.Handler())
