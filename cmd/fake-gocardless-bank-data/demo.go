@@ -57,14 +57,9 @@ func runDemo(ctx context.Context, d *demo.Demo, requisitions, txns int) error {
 	fmt.Fprintf(d.Stdout, "source-gocardless-bank-data demo: a fake GoCardless API on %s serves %d requisitions, %d accounts, each allowing %d calls a day per endpoint; files in %s\n\n",
 		base, requisitions, len(accounts), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
 
-	got := map[string]bool{}       // internalTransactionIds of the last read
-	perAccount := map[string]int{} // booked rows of the last read per account
-	read := func(n int) error {
-		var sum demo.DecimalSum
-		clear(got)
-		clear(perAccount)
-		f.ResetStats()
-		s, err := d.Read(ctx, n, func(stream string, data json.RawMessage) {
+	return d.RunQuota(ctx, demo.QuotaScript{
+		Accounts: accounts,
+		Row: func(data json.RawMessage) (string, string, string, bool) {
 			var row struct {
 				AccountID  string `json:"account_id"`
 				InternalID string `json:"internalTransactionId"`
@@ -72,62 +67,31 @@ func runDemo(ctx context.Context, d *demo.Demo, requisitions, txns int) error {
 					Amount string `json:"amount"`
 				} `json:"transactionAmount"`
 			}
-			if stream != "transactions" || json.Unmarshal(data, &row) != nil {
-				return
+			err := json.Unmarshal(data, &row)
+			return row.AccountID, row.Amount.Amount, row.InternalID, err == nil
+		},
+		SumLabel:   "sum of booked amounts read",
+		ResetStats: f.ResetStats,
+		Calls: func() string {
+			st := f.Stats()
+			return fmt.Sprintf("calls spent: token/new %d, details %d, balances %d, transactions %d (for %d accounts)",
+				st.TokenNew, st.Requests[fake.RouteDetails][200], st.Requests[fake.RouteBalances][200], st.Requests[fake.RouteTransactions][200], len(accounts))
+		},
+		Change: func(spent string) (map[string][]string, string) {
+			added := map[string][]string{}
+			for _, a := range accounts {
+				added[a] = f.AddBooked(a, 3)
 			}
-			got[row.InternalID] = true
-			perAccount[row.AccountID]++
-			sum.Add(row.Amount.Amount)
-		})
-		if err := d.TolerateSkippedSnapshot(s, err); err != nil {
-			return err
-		}
-		st := f.Stats()
-		if s.Records["transactions"] > 0 {
-			fmt.Fprintf(d.Stdout, "   sum of booked amounts read: %s (exact decimal, mixed currencies)\n", sum.String())
-		}
-		fmt.Fprintf(d.Stdout, "   calls spent: token/new %d, details %d, balances %d, transactions %d (for %d accounts)\n",
-			st.TokenNew, st.Requests[fake.RouteDetails][200], st.Requests[fake.RouteBalances][200], st.Requests[fake.RouteTransactions][200], len(accounts))
-		return nil
-	}
-
-	fmt.Fprintf(d.Stdout, "1. First sync (incremental, 90 days back):\n   %s\n", d.ReadCommand(1))
-	if err := read(1); err != nil {
-		return err
-	}
-	added := map[string][]string{}
-	for _, a := range accounts {
-		added[a] = f.AddBooked(a, 3)
-	}
-	added[accounts[0]] = append(added[accounts[0]], f.AddLateBooked(accounts[0], 1, 21)...)
-	f.ChangePending(accounts[0])
-	spent := accounts[len(accounts)-1]
-	f.ExhaustQuota(spent, fake.EndpointTransactions)
-	fmt.Fprintf(d.Stdout, "\n   Meanwhile the banks book 3 new rows on every account, %s also a card payment booked 21 days ago with today's value date, a pending row of %s books and another changes, and someone else spends the daily transactions quota of %s.\n\n", short(accounts[0]), short(accounts[0]), short(spent))
-
-	fmt.Fprintf(d.Stdout, "2. Next sync from the saved state (details are reused for a day; %s is skipped):\n   %s\n", short(spent), d.ReadCommand(2))
-	if err := read(2); err != nil {
-		return err
-	}
-	fmt.Fprintln(d.Stdout, "\n   What the second sync caught:")
-	var others []string
-	for _, a := range accounts[:len(accounts)-1] {
-		others = append(others, added[a]...)
-	}
-	d.Expect("new rows of the accounts with quota", others, got)
-	fmt.Fprintf(d.Stdout, "   %-40s %d (its call was skipped until the reset)\n", "rows read of "+short(spent), perAccount[spent])
-
-	f.AdvanceClock(25 * time.Hour)
-	fmt.Fprintf(d.Stdout, "\n3. A day later, from the saved state:\n   %s\n", d.ReadCommand(3))
-	if err := read(3); err != nil {
-		return err
-	}
-	fmt.Fprintln(d.Stdout, "\n   What the third sync caught:")
-	d.Expect("new rows of "+short(spent)+" after the reset", added[spent], got)
-	fmt.Fprintf(d.Stdout, "\nNext: `go build ./cmd/source-gocardless-bank-data`; serve this fake with `go run ./cmd/fake-gocardless-bank-data` (it prints a config)\n"+
-		"and read it by hand, or point a config at %s with your own secret id and key and link your bank in the browser:\n"+
-		"`source-gocardless-bank-data connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).\n", gocardless.DefaultBaseURL)
-	return nil
+			added[accounts[0]] = append(added[accounts[0]], f.AddLateBooked(accounts[0], 1, 21)...)
+			f.ChangePending(accounts[0])
+			f.ExhaustQuota(spent, fake.EndpointTransactions)
+			return added, fmt.Sprintf("the banks book 3 new rows on every account, %s also a card payment booked 21 days ago with today's value date, a pending row of %s books and another changes, and someone else spends the daily transactions quota of %s.",
+				demo.Short(accounts[0]), demo.Short(accounts[0]), demo.Short(spent))
+		},
+		NextDay: func() { f.AdvanceClock(25 * time.Hour) },
+		Limit:   "quota",
+		Next: fmt.Sprintf("Next: `go build ./cmd/source-gocardless-bank-data`; serve this fake with `go run ./cmd/fake-gocardless-bank-data` (it prints a config)\n"+
+			"and read it by hand, or point a config at %s with your own secret id and key and link your bank in the browser:\n"+
+			"`source-gocardless-bank-data connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).", gocardless.DefaultBaseURL),
+	})
 }
-
-func short(id string) string { return id[:min(8, len(id))] + "…" }
