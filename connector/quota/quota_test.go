@@ -154,6 +154,7 @@ func (c *checkpoints) Checkpoint(st any) error {
 	c.states = append(c.states, string(b))
 	return err
 }
+func (c *checkpoints) Announce(st any) error      { return c.Checkpoint(st) }
 func (c *checkpoints) Log(protocol.Level, string) {}
 func (c *checkpoints) Logger() *slog.Logger       { return slog.New(slog.DiscardHandler) }
 

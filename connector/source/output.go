@@ -46,8 +46,9 @@ type streamOutput struct {
 	replaced *replacedText
 	// lastState is the SHA-256 of the last state handed down, for the
 	// repeat check: a hash rather than the bytes, as a state with
-	// per-account windows can weigh megabytes.
+	// per-account windows can weigh megabytes. Nil after an announcement.
 	lastState []byte
+	stated    bool // a state or announcement was handed down
 }
 
 var _ Output = (*streamOutput)(nil)
@@ -100,6 +101,24 @@ func (o *streamOutput) Checkpoint(state any) error {
 	return o.stateLocked(b)
 }
 
+// Announce hands an announcement down the chain. It always differs from
+// the last state (it adds ids), so it is not hashed for the repeat check:
+// a state weighing megabytes would cost a hash per page announced. The
+// next checkpoint is compared with nothing instead.
+func (o *streamOutput) Announce(state any) error {
+	if o.mode != protocol.Incremental {
+		return nil
+	}
+	b, err := encodeState(state)
+	if err != nil {
+		return fmt.Errorf("encoding %s state: %w", o.name, err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.lastState, o.stated = nil, true
+	return o.head.Announce(b)
+}
+
 // encodeState marshals a checkpoint. A state that encodes itself (a
 // json.Marshaler, like the transactions state with its id windows) is taken
 // as it comes rather than through encoding/json, which would re-validate and
@@ -130,7 +149,7 @@ func (o *streamOutput) stateLocked(b []byte) error {
 	if o.lastState != nil && bytes.Equal(sum[:], o.lastState) {
 		return nil
 	}
-	o.lastState = sum[:]
+	o.lastState, o.stated = sum[:], true
 	return o.head.State(b)
 }
 
@@ -155,7 +174,7 @@ func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, er
 		switch {
 		case o.mode != protocol.Incremental:
 			final = noCursorState
-		case o.lastState == nil:
+		case !o.stated:
 			final = input
 			if len(final) == 0 {
 				final = []byte(`{}`)
@@ -204,6 +223,10 @@ func (s *stdoutSink) State(state json.RawMessage) error {
 	s.count = 0
 	return nil
 }
+
+// Announce prints the announcement at once: stdout has nothing to make
+// durable, and the records after it follow it.
+func (s *stdoutSink) Announce(state json.RawMessage) error { return s.State(state) }
 
 func (s *stdoutSink) End(readErr error) error { return readErr }
 

@@ -46,6 +46,9 @@ type Partitions[C any] struct {
 	// skip this checkpoint: a state weighing megabytes is not written after
 	// every one of thousands of accounts.
 	Throttle func(key string, prev, next *C) bool
+
+	mu     sync.Mutex // guards Cursors while Read runs
+	outErr error      // the first failed checkpoint
 }
 
 // Read runs read for every partition, Limit at a time, with the
@@ -60,44 +63,62 @@ func (p *Partitions[C]) Read(ctx context.Context, out Output, read func(ctx cont
 	if p.Cursors == nil {
 		p.Cursors = map[string]*C{}
 	}
-	var mu sync.Mutex // guards Cursors
-	var outErr error  // the first failed checkpoint
-	checkpoint := func() error {
-		err := out.Checkpoint(p.State())
-		if err != nil && outErr == nil {
-			outErr = err
-		}
-		return err
-	}
 	readErr := Each(ctx, p.Limit, len(p.Keys), func(ctx context.Context, i int) error {
 		key := p.Keys[i]
-		mu.Lock()
+		p.mu.Lock()
 		prev := p.Cursors[key]
-		mu.Unlock()
+		p.mu.Unlock()
 		part := partOutput{out, out.Logger().With(cmp.Or(p.Attr, "partition"), key)}
 		next, err := read(withLog(ctx, part.log), part, i, prev)
 		if next == nil {
 			return err
 		}
-		mu.Lock()
-		defer mu.Unlock()
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		old := p.Cursors[key]
 		p.Cursors[key] = next
 		if p.Throttle != nil && p.Throttle(key, old, next) {
 			return err
 		}
-		if cerr := checkpoint(); cerr != nil {
+		if cerr := p.checkpoint(out); cerr != nil {
 			return cerr
 		}
 		return err
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	if err := checkpoint(); err != nil {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkpoint(out); err != nil {
 		return err
 	}
-	if outErr != nil {
-		return outErr
+	if p.outErr != nil {
+		return p.outErr
 	}
 	return readErr
+}
+
+// checkpoint emits the state; p.mu is held.
+func (p *Partitions[C]) checkpoint(out Output) error {
+	return p.failed(out.Checkpoint(p.State()))
+}
+
+func (p *Partitions[C]) failed(err error) error {
+	if err != nil && p.outErr == nil {
+		p.outErr = err
+	}
+	return err
+}
+
+// Announce replaces partition key's cursor with announce(cursor) while the
+// partition is being read, and emits the state at once as an announcement
+// (see Output.Announce): announce returns a cursor with the same progress
+// as the one it is given (nil for a partition without one yet), plus what
+// the rows about to be emitted need the state to hold before they go out
+// (their ids, so a later run can tell which of them vanished). A read that
+// then fails keeps that cursor; one that succeeds replaces it with the
+// cursor it returns. Call it from read only, for the partition being read.
+func (p *Partitions[C]) Announce(out Output, key string, announce func(cur *C) *C) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Cursors[key] = announce(p.Cursors[key])
+	return p.failed(out.Announce(p.State()))
 }

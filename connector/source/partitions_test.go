@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ func (s *stateLog) Checkpoint(st any) error {
 	s.states = append(s.states, string(b))
 	return err
 }
+func (s *stateLog) Announce(st any) error { return s.Checkpoint(st) }
 func (s *stateLog) Logger() *slog.Logger {
 	if s.log != nil {
 		return s.log
@@ -119,5 +121,48 @@ func TestPartitionLogger(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPartitionsAnnounce: an announcement replaces the partition's cursor
+// and goes out at once as an announcement; a read that then succeeds
+// replaces it with its own cursor, one that fails keeps it.
+func TestPartitionsAnnounce(t *testing.T) {
+	type cur struct {
+		N         int
+		Announced []string `json:",omitempty"`
+	}
+	st := struct {
+		Accounts map[string]*cur `json:"accounts"`
+	}{Accounts: map[string]*cur{"a": {N: 1}}}
+	out := &stateLog{}
+	p := Partitions[cur]{Keys: []string{"a", "b"}, Cursors: st.Accounts, Limit: 1, State: func() any { return st }}
+	err := p.Read(context.Background(), out, func(_ context.Context, part Output, i int, prev *cur) (*cur, error) {
+		key := p.Keys[i]
+		if err := p.Announce(part, key, func(c *cur) *cur {
+			next := &cur{Announced: []string{key + "1"}}
+			if c != nil {
+				next.N = c.N
+			}
+			return next
+		}); err != nil {
+			return nil, err
+		}
+		if key == "b" {
+			return nil, errors.New("b failed")
+		}
+		return &cur{N: prev.N + 1}, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "b failed") {
+		t.Fatalf("error %v", err)
+	}
+	want := []string{
+		`{"accounts":{"a":{"N":1,"Announced":["a1"]}}}`,
+		`{"accounts":{"a":{"N":2}}}`,
+		`{"accounts":{"a":{"N":2},"b":{"N":0,"Announced":["b1"]}}}`,
+		`{"accounts":{"a":{"N":2},"b":{"N":0,"Announced":["b1"]}}}`, // the final checkpoint keeps b's announcement
+	}
+	if !slices.Equal(out.states, want) {
+		t.Errorf("states\n%s\nwant\n%s", strings.Join(out.states, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -68,6 +68,15 @@ type StreamSink interface {
 	// file). A sink that holds a state back and receives a newer one may
 	// drop the older: only the latest durable state matters.
 	State(state json.RawMessage) error
+	// Announce takes an announcement (Output.Announce): a state, like
+	// those State takes, that must reach next before any row after it
+	// does. A sink makes the rows before it durable at once (Parquet
+	// commits its file) and passes it on. A sink that commits rows and
+	// states together may instead take it as a State, committed with the
+	// rows before it and passed on later: its own store then never holds
+	// a row its committed state neither covers nor lists, though stdout
+	// gets the rows after it first.
+	Announce(state json.RawMessage) error
 	// End ends the stream. readErr is nil when the stream was read to the
 	// end, else why it stopped. The sink makes what it has durable (even
 	// on failure, so rows already read are not read again), passes on the
@@ -84,8 +93,8 @@ type StreamSink interface {
 type Encoder interface {
 	// Record writes one RECORD of stream.
 	Record(stream string, row jsonrow.Row) error
-	// State writes a checkpoint of stream, with the number of records
-	// written for it since its previous state.
+	// State writes a checkpoint or an announcement of stream, with the
+	// number of records written for it since its previous state.
 	State(stream string, state json.RawMessage, recordCount int64) error
 	Log(level protocol.Level, msg string) error
 	// StreamStatus reports a stream's lifecycle (STARTED, RUNNING with or

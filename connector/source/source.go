@@ -104,6 +104,16 @@ type Output interface {
 	// every record emitted before the call, so call it only once those
 	// records are all out. Identical consecutive states are suppressed.
 	Checkpoint(state any) error
+	// Announce emits the stream's whole state ahead of records: a
+	// checkpoint that also lists what the records about to be emitted
+	// need the state to hold before any output has them (their ids, so
+	// that a run killed before its next Checkpoint leaves the next run a
+	// way to tell which of them were deleted since). Like Checkpoint it
+	// covers every record emitted before it; unlike Checkpoint it reaches
+	// every output before any record emitted after it: a sink that holds
+	// states back makes the rows before it durable at once (Parquet
+	// commits its file). Partitions.Announce calls it.
+	Announce(state any) error
 	// Logger is the stream's structured logger: it carries the stream's
 	// attribute, and callers add theirs (item, account) rather than
 	// formatting them into the message.

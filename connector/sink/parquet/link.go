@@ -61,6 +61,28 @@ func (l *link) State(state json.RawMessage) error {
 	return l.next.State(state)
 }
 
+// Announce passes an announcement on before any row after it, so that
+// stdout has it before those rows and before any file holding them is
+// committed: held back like a state, a run killed between a commit and
+// the next state would leave rows in the files that no printed state
+// lists. Like any state it may go out only once the rows before it are
+// durable, so the file in progress is committed first, early: files are
+// cut where a read announces new ids (announce.go says how rarely).
+func (l *link) Announce(state json.RawMessage) error {
+	if l.w.err != nil {
+		return l.w.err
+	}
+	if l.uncommitted > 0 {
+		if err := l.w.Commit(); err != nil {
+			return fmt.Errorf("committing %s files: %w", l.w.stream, err)
+		}
+		if err := l.committed(); err != nil {
+			return err
+		}
+	}
+	return l.next.Announce(state)
+}
+
 // End commits the file in progress, even when the read failed: its rows
 // are complete, and the state that covers them lets the next run skip them.
 func (l *link) End(readErr error) error {

@@ -550,6 +550,10 @@ func (r *recorder) State(st json.RawMessage) error {
 	r.states = append(r.states, string(st))
 	return nil
 }
+func (r *recorder) Announce(st json.RawMessage) error {
+	r.states = append(r.states, "announce "+string(st))
+	return nil
+}
 func (r *recorder) End(readErr error) error { r.ended = readErr; return readErr }
 
 // TestStateWaitsOnlyForUncommittedRows: a state is passed on at once when
@@ -592,5 +596,57 @@ func TestStateWaitsOnlyForUncommittedRows(t *testing.T) {
 	step("the end commits row 7", func() error { return l.End(nil) }, 4)
 	if got := strings.Join(next.states, ""); got != `"A""B""C""D"` || next.rows != 7 || next.ended != nil {
 		t.Errorf("passed on %s, %d rows, end %v", got, next.rows, next.ended)
+	}
+}
+
+// TestAnnouncementCommitsFirst: an announcement is passed on at once, after
+// the state held and a commit of the rows before it, so no file is ever
+// committed with rows whose announcement was not passed on first.
+func TestAnnouncementCommitsFirst(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open([]sourceStream{kitchen(t)}, Options{Dir: dir, RowsPerFile: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	next := &recorder{}
+	l, err := s.OpenStream(source.StreamInfo{Stream: kitchen(t), Mode: protocol.Incremental}, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	rec := func() {
+		n++
+		if err := l.Record(jsonrow.With([]byte(fmt.Sprintf(`{"n":%d}`, n)), jsonrow.String("id", fmt.Sprint(n)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := func() int {
+		t.Helper()
+		return len(streamFiles(t, filepath.Join(dir, "kitchen")))
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(l.Announce(json.RawMessage(`"A"`))) // nothing written: no file
+	rec()
+	rec()
+	must(l.State(json.RawMessage(`"B"`))) // held
+	rec()
+	if files() != 0 || len(next.states) != 1 {
+		t.Fatalf("%d files, states %v", files(), next.states)
+	}
+	must(l.Announce(json.RawMessage(`"C"`)))
+	if files() != 1 || strings.Join(next.states, " ") != `announce "A" "B" announce "C"` {
+		t.Fatalf("after announcement C: %d files, states %v; want the 3 rows committed, B then C passed on", files(), next.states)
+	}
+	must(l.Announce(json.RawMessage(`"D"`))) // nothing uncommitted: no empty file
+	rec()
+	must(l.End(nil))
+	if files() != 2 || strings.Join(next.states, " ") != `announce "A" "B" announce "C" announce "D"` || next.rows != 4 {
+		t.Fatalf("at the end: %d files, states %v, %d rows", files(), next.states, next.rows)
 	}
 }

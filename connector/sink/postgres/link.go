@@ -158,6 +158,14 @@ func (l *link) State(state json.RawMessage) error {
 	return l.commit()
 }
 
+// Announce takes an announcement as a state: it is committed with the
+// rows before it, so the table never holds a row that its committed state
+// (the one a run without --state resumes from) neither covers nor lists.
+// It is not committed at once: a commit per announcement would cost a
+// merge and a write of the whole state per account. So with --postgres,
+// stdout gets an announcement at the database's pace, after rows it lists.
+func (l *link) Announce(state json.RawMessage) error { return l.State(state) }
+
 // passCommitted passes on the state of a checkpoint whose merge has
 // committed since the last call, if any.
 func (l *link) passCommitted() error {

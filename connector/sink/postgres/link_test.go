@@ -29,6 +29,10 @@ func (r *recorder) State(s json.RawMessage) error {
 	r.got = append(r.got, "state "+string(s))
 	return nil
 }
+func (r *recorder) Announce(s json.RawMessage) error {
+	r.got = append(r.got, "announce "+string(s))
+	return nil
+}
 func (r *recorder) End(err error) error {
 	r.got = append(r.got, "end "+errString(err))
 	return err
