@@ -25,6 +25,21 @@ const maxEmptyPages = 3
 // official SDK does. A cursor seen twice, endless empty pages, or too many
 // pages end the loop with an error instead of spinning.
 func (c *Client) eachTransaction(ctx context.Context, q url.Values, fn func(raw []byte, k txKeys) error) error {
+	return c.eachTransactionPage(ctx, q, func(rows []txRow) error {
+		for i := range rows {
+			if err := fn(rows[i].Raw, rows[i].txKeys); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// eachTransactionPage is eachTransaction a page at a time, for a reader
+// that must see a page's ids before emitting any of its rows (announce.go).
+// fn gets each page's rows up to the first without a usable id (which then
+// ends the walk with an error); the rows stay valid after the call.
+func (c *Client) eachTransactionPage(ctx context.Context, q url.Values, fn func(rows []txRow) error) error {
 	var seen recentCursors
 	empty := 0
 	for page := 1; page <= maxPages; page++ {
@@ -39,17 +54,19 @@ func (c *Client) eachTransaction(ctx context.Context, q url.Values, fn func(raw 
 			return err
 		}
 		for i := range rows {
-			r := &rows[i]
-			if r.Problem != "" || r.ID == "" {
+			if r := &rows[i]; r.Problem != "" || r.ID == "" {
+				if err := fn(rows[:i]); err != nil {
+					return err
+				}
 				why := r.Problem
 				if why == "" {
 					why = "no id"
 				}
 				return source.SystemErrorf("Pluggy GET /v2/transactions page %d row %d has no usable id (%s); the account is not read past it", page, i, why)
 			}
-			if err := fn(r.Raw, r.txKeys); err != nil {
-				return err
-			}
+		}
+		if err := fn(rows); err != nil {
+			return err
 		}
 		if next == nil || strings.TrimSpace(*next) == "" {
 			return nil

@@ -85,20 +85,21 @@ func (s *transactionsStream) reconcileDue(f *logFeed, prev *accountCursor) bool 
 }
 
 // readAccountWithFeed reads one account with webhook_log set.
-func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed, a accountRef, prev *accountCursor, incremental bool, out source.Output) (*accountCursor, error) {
+func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed, a accountRef, prev *accountCursor, incremental bool, out source.Output, announce func(idWindow) error) (*accountCursor, error) {
 	ch := f.changes.Accounts[a.ID]
 	stamp := s.c.start.Format(time.RFC3339Nano)
-	if !incremental || prev == nil {
+	if !incremental || prev == nil || prev.CreatedAt == "" {
 		// A full read: it covers everything the log says until now.
-		cur, err := s.readAccount(ctx, a, prev, incremental, out)
+		cur, err := s.readAccount(ctx, a, prev, incremental, out, announce)
 		if err != nil {
 			return nil, err
 		}
 		cur.ReconciledAt, cur.reconciledAt = stamp, s.c.start
 		return cur, nil
 	}
-	if s.reconcileDue(f, prev) {
-		cur, err := s.readAccount(ctx, a, prev, incremental, out)
+	// A cut-short read's announcement is checked by a full reconciliation.
+	if s.reconcileDue(f, prev) || prev.Announced.len() > 0 {
+		cur, err := s.readAccount(ctx, a, prev, incremental, out, announce)
 		if err != nil {
 			return nil, err
 		}

@@ -279,3 +279,41 @@ func TestIDBatchesStayUnder8KB(t *testing.T) {
 		t.Errorf("an id longer than the budget gives batches of %d, want 1", got)
 	}
 }
+
+// TestAnnouncedState: an account only announced (a first sync cut short)
+// has no created_at; announced ids load and encode back byte for byte; an
+// account with neither a cursor nor an announcement, or a bad announced
+// day, is refused; a state without announcements (older versions) loads.
+func TestAnnouncedState(t *testing.T) {
+	const u1, u2 = "0b7f8a94-4c1e-4f0e-9a55-1d2a3b4c5d6e", "6ec156fe-e8ac-4d9a-a4b3-7770529ab01c"
+	in := `{"version":1,"accounts":{"a":{"created_at":"","synced_at":"2026-05-21T14:00:00Z","announced":{"2026-05-14":["` + u1 + `","x-1"]}},` +
+		`"b":{"created_at":"2026-05-21T03:00:00.000Z","synced_at":"2026-05-21T14:00:00Z","window":{"2026-05-20":["` + u2 + `"]},"announced":{"2026-05-21":["` + u1 + `"]}}}}`
+	st, err := parseTxState(json.RawMessage(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Accounts["a"]; a.CreatedAt != "" || !a.createdAt.IsZero() || a.Announced.len() != 2 {
+		t.Errorf("account a: %+v", a)
+	}
+	out, err := st.MarshalJSON()
+	if err != nil || string(out) != in {
+		t.Errorf("encoded back as\n%s\nwant\n%s (%v)", out, in, err)
+	}
+	// Encoded twice (the second from the cache), the same bytes.
+	if again, _ := st.MarshalJSON(); !bytes.Equal(again, out) {
+		t.Errorf("second encoding differs:\n%s", again)
+	}
+	for _, bad := range []string{
+		`{"version":1,"accounts":{"a":{"created_at":"","synced_at":""}}}`,
+		`{"version":1,"accounts":{"a":{"created_at":"","synced_at":"","announced":{"2026-5-1":["x"]}}}}`,
+		`{"version":1,"accounts":{"a":{"created_at":"","synced_at":"","announced":{"2026-05-01":[""]}}}}`,
+	} {
+		if _, err := parseTxState(json.RawMessage(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+	old := `{"version":1,"accounts":{"b":{"created_at":"2026-05-21T03:00:00.000Z","synced_at":"2026-05-21T14:00:00Z"}}}`
+	if st, err := parseTxState(json.RawMessage(old)); err != nil || st.Accounts["b"].Announced.len() != 0 {
+		t.Errorf("a state without announcements: %v", err)
+	}
+}

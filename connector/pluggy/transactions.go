@@ -89,12 +89,14 @@ type accountCursorJSON struct {
 	CreatedAt    string   `json:"created_at"`
 	SyncedAt     string   `json:"synced_at"`
 	Window       txWindow `json:"window,omitempty"`
+	Announced    txWindow `json:"announced,omitempty"`
 	ReconciledAt string   `json:"reconciled_at,omitempty"`
 }
 
 // accountCursor is one account's place.
 type accountCursor struct {
-	// CreatedAt is the newest createdAt read (RFC 3339, UTC).
+	// CreatedAt is the newest createdAt read (RFC 3339, UTC); empty for
+	// an account whose first read was cut short (only Announced is set).
 	CreatedAt string
 	// SyncedAt is when the run that last read the account started. Besides
 	// telling users when an account was last read, it makes each account's
@@ -106,12 +108,21 @@ type accountCursor struct {
 	// in states of older versions and with lookback_days 0, and then left
 	// out of the JSON.
 	Window idWindow
+	// Announced is the ids a read of the account cut short may have
+	// emitted that Window does not hold (announce.go): set while the
+	// account is read, gone once it has been read to its end. Left out of
+	// the JSON when empty.
+	Announced idWindow
 	// ReconciledAt is when a run last re-read the account's window and
 	// diffed its ids (RFC 3339); only kept with webhook_log (feed.go).
 	ReconciledAt string
 
 	createdAt    time.Time
 	reconciledAt time.Time
+	// encoded is the cursor's JSON once encoded: a cursor is not changed
+	// once the runtime holds it, and a state is encoded at every
+	// checkpoint and announcement, mostly of the same finished accounts.
+	encoded []byte
 }
 
 const txStateVersion = 1
@@ -135,12 +146,20 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 		if a == nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q] is null", id)
 		}
-		t, err := time.Parse(time.RFC3339Nano, a.CreatedAt)
-		if err != nil {
-			return nil, fmt.Errorf("transactions state: accounts[%q].created_at %q is not an RFC 3339 timestamp", id, a.CreatedAt)
+		var t time.Time
+		var err error
+		// An account only announced (its first read was cut short) has
+		// no cursor yet.
+		if a.CreatedAt != "" || len(a.Announced) == 0 {
+			if t, err = time.Parse(time.RFC3339Nano, a.CreatedAt); err != nil {
+				return nil, fmt.Errorf("transactions state: accounts[%q].created_at %q is not an RFC 3339 timestamp", id, a.CreatedAt)
+			}
 		}
 		if err := a.Window.check(); err != nil {
 			return nil, fmt.Errorf("transactions state: accounts[%q].%w", id, err)
+		}
+		if err := a.Announced.check(); err != nil {
+			return nil, fmt.Errorf("transactions state: accounts[%q].announced: %w", id, err)
 		}
 		var rt time.Time
 		if a.ReconciledAt != "" {
@@ -148,7 +167,7 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 				return nil, fmt.Errorf("transactions state: accounts[%q].reconciled_at %q is not an RFC 3339 timestamp", id, a.ReconciledAt)
 			}
 		}
-		st.Accounts[id] = &accountCursor{CreatedAt: a.CreatedAt, SyncedAt: a.SyncedAt, Window: a.Window.compact(), ReconciledAt: a.ReconciledAt, createdAt: t.UTC(), reconciledAt: rt}
+		st.Accounts[id] = &accountCursor{CreatedAt: a.CreatedAt, SyncedAt: a.SyncedAt, Window: a.Window.compact(), Announced: a.Announced.compact(), ReconciledAt: a.ReconciledAt, createdAt: t.UTC(), reconciledAt: rt}
 		in.Accounts[id] = nil // done with its map
 	}
 	return st, nil
@@ -161,7 +180,11 @@ func (st *txState) MarshalJSON() ([]byte, error) {
 	n := 64 + len(st.LogPosition)
 	for id, a := range st.Accounts {
 		ids = append(ids, id)
-		n += len(id) + len(a.CreatedAt) + len(a.SyncedAt) + len(a.ReconciledAt) + 80 + a.Window.jsonSize()
+		if a.encoded != nil {
+			n += len(id) + 4 + len(a.encoded)
+			continue
+		}
+		n += len(id) + len(a.CreatedAt) + len(a.SyncedAt) + len(a.ReconciledAt) + 100 + a.Window.jsonSize() + a.Announced.jsonSize()
 	}
 	slices.Sort(ids)
 	b := make([]byte, 0, n)
@@ -182,10 +205,20 @@ func (st *txState) MarshalJSON() ([]byte, error) {
 }
 
 func (a *accountCursor) appendJSON(b []byte) []byte {
+	if a.encoded == nil {
+		a.encoded = a.encode(make([]byte, 0, len(a.CreatedAt)+len(a.SyncedAt)+len(a.ReconciledAt)+100+a.Window.jsonSize()+a.Announced.jsonSize()))
+	}
+	return append(b, a.encoded...)
+}
+
+func (a *accountCursor) encode(b []byte) []byte {
 	b = jsonrow.AppendString(append(b, `{"created_at":`...), a.CreatedAt)
 	b = jsonrow.AppendString(append(b, `,"synced_at":`...), a.SyncedAt)
 	if a.Window.len() > 0 {
 		b = a.Window.appendJSON(append(b, `,"window":`...))
+	}
+	if a.Announced.len() > 0 {
+		b = a.Announced.appendJSON(append(b, `,"announced":`...))
 	}
 	if a.ReconciledAt != "" {
 		b = jsonrow.AppendString(append(b, `,"reconciled_at":`...), a.ReconciledAt)
@@ -280,10 +313,22 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 			cur *accountCursor
 			err error
 		)
+		// The account's announcements (announce.go) replace its entry in
+		// the state until it is read to its end.
+		announce := func(ids idWindow) error {
+			return parts.Announce(out, a.ID, func(c *accountCursor) *accountCursor {
+				next := &accountCursor{}
+				if c != nil {
+					*next = *c
+				}
+				next.Announced, next.encoded = ids, nil
+				return next
+			})
+		}
 		if feed != nil {
-			cur, err = s.readAccountWithFeed(ctx, feed, a, prev, req.Mode == protocol.Incremental, out)
+			cur, err = s.readAccountWithFeed(ctx, feed, a, prev, req.Mode == protocol.Incremental, out, announce)
 		} else {
-			cur, err = s.readAccount(ctx, a, prev, req.Mode == protocol.Incremental, out)
+			cur, err = s.readAccount(ctx, a, prev, req.Mode == protocol.Incremental, out, announce)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("account %s of item %s: %w", a.ID, a.ItemID, err)
@@ -300,34 +345,37 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 }
 
 // readAccount emits one account's rows and returns its new cursor. In
-// incremental mode it also tracks the re-read window and reports the rows
-// that left it (tombstones.go).
-func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountCursor, incremental bool, out source.Output) (*accountCursor, error) {
+// incremental mode it also tracks the re-read window, announces the ids
+// the window will hold before emitting them (announce.go), and reports the
+// rows that left the window or a cut-short run's announcement
+// (tombstones.go).
+func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountCursor, incremental bool, out source.Output, announce func(idWindow) error) (*accountCursor, error) {
 	cfg := s.c.cfg
 	start := s.c.start
 	var newest time.Time
-	if prev != nil {
+	hasCursor := prev != nil && prev.CreatedAt != ""
+	if hasCursor {
 		newest = prev.createdAt
 	}
 	lookback := cfg.lookbackFor(a.Type)
 	windowFrom := func(cursor time.Time) string { return s.windowFrom(cursor, lookback).Format(time.DateOnly) }
 	var win *windowTracker
+	var ann *announcer
 	if incremental && lookback > 0 {
 		win = newWindowTracker()
 		win.raise(windowFrom(newest))
+		if announce != nil {
+			ann = newAnnouncer(prev, announce)
+		}
 	}
 	var seen map[string]struct{}
-	// Pluggy leaves the item out of a transaction; every row of the account
-	// gets it (the same slice, so no row allocates it).
-	joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
-	emit := func(raw []byte, k txKeys) error {
-		if seen != nil {
-			if _, dup := seen[k.ID]; dup {
-				return nil
-			}
-			seen[k.ID] = struct{}{}
-		}
-		if t, err := time.Parse(time.RFC3339Nano, k.CreatedAt); err == nil {
+	if hasCursor || ann != nil && ann.prior.len() > 0 {
+		seen = map[string]struct{}{}
+	}
+	// observe moves the cursor (and the window's floor) to a row's
+	// createdAt.
+	observe := func(createdAt string) {
+		if t, err := time.Parse(time.RFC3339Nano, createdAt); err == nil {
 			// A createdAt ahead of this run's start (clock skew) must not
 			// push the cursor past rows not yet ingested.
 			if t.After(start) {
@@ -338,34 +386,110 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 				win.raise(windowFrom(newest))
 			}
 		}
+	}
+	// Pluggy leaves the item out of a transaction; every row of the account
+	// gets it (the same slice, so no row allocates it).
+	joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
+	record := func(raw []byte, k txKeys, observed bool) error {
+		if seen != nil {
+			if _, dup := seen[k.ID]; dup {
+				return nil
+			}
+			seen[k.ID] = struct{}{}
+		}
+		if !observed {
+			observe(k.CreatedAt)
+		}
 		win.add(k.ID, k.Date)
 		return out.Record(jsonrow.Row{Raw: raw, Fields: joins})
 	}
-	if prev == nil {
+	emit := func(raw []byte, k txKeys) error { return record(raw, k, false) }
+	// each walks a query. With an announcer, every page's createdAt values
+	// are taken first, and pages with new ids to announce wait (up to
+	// announceBatchRows rows) until a page without any, or the end of the
+	// query: one announcement then covers them all before they go out.
+	each := func(q url.Values) error {
+		if ann == nil {
+			return s.c.client.eachTransaction(ctx, q, emit)
+		}
+		var waiting [][]txRow
+		n := 0
+		flush := func() error {
+			if err := ann.flush(win.floor); err != nil {
+				return err
+			}
+			for _, rows := range waiting {
+				for i := range rows {
+					if err := record(rows[i].Raw, rows[i].txKeys, true); err != nil {
+						return err
+					}
+				}
+			}
+			waiting, n = waiting[:0], 0
+			return nil
+		}
+		err := s.c.client.eachTransactionPage(ctx, q, func(rows []txRow) error {
+			for i := range rows {
+				observe(rows[i].CreatedAt)
+			}
+			fresh := ann.collect(rows, win.floor)
+			if !fresh && len(waiting) == 0 {
+				for i := range rows {
+					if err := record(rows[i].Raw, rows[i].txKeys, true); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			waiting = append(waiting, rows)
+			if n += len(rows); fresh && n < announceBatchRows {
+				return nil
+			}
+			return flush()
+		})
+		if err != nil {
+			return err // rows waiting were never emitted: nothing to announce
+		}
+		return flush()
+	}
+	var gone []string
+	if !hasCursor {
 		q := url.Values{"accountId": {a.ID}, "dateFrom": {cfg.startDate.Format(time.DateOnly)}}
-		if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
+		if err := each(q); err != nil {
 			return nil, err
 		}
+		gone = ann.unconfirmed(seen)
 		if newest.IsZero() {
 			newest = start.Add(-createdAtOverlap) // nothing yet: new rows are created after now
 		}
 	} else {
-		seen = map[string]struct{}{}
 		q := url.Values{"accountId": {a.ID}, "createdAtFrom": {prev.createdAt.Add(-createdAtOverlap).Format(pluggyTimeLayout)}}
-		if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
+		if err := each(q); err != nil {
 			return nil, err
 		}
 		if lookback > 0 {
 			from := windowFrom(prev.createdAt)
 			q := url.Values{"accountId": {a.ID}, "dateFrom": {from}}
-			if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
+			if err := each(q); err != nil {
 				return nil, err
 			}
-			if gone := prev.Window.vanished(from, seen); len(gone) > 0 {
-				if err := s.reportVanished(ctx, a, gone, seen, emit, out); err != nil {
-					return nil, err
+			gone = prev.Window.vanished(from, seen)
+			if more := ann.unconfirmed(seen); len(more) > 0 {
+				listed := make(map[string]bool, len(gone))
+				for _, id := range gone {
+					listed[id] = true
+				}
+				for _, id := range more {
+					if !listed[id] {
+						gone = append(gone, id)
+					}
 				}
 			}
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.reportVanished(ctx, a, gone, seen, emit, out); err != nil {
+			return nil, err
 		}
 	}
 	cur := &accountCursor{CreatedAt: newest.UTC().Format(pluggyTimeLayout), SyncedAt: start.Format(time.RFC3339Nano), createdAt: newest}

@@ -128,7 +128,9 @@ func TestEndToEndEveryValue(t *testing.T) {
 			}
 			continue
 		}
-		if want := (len(records[name]) + 999) / 1000; len(files) != want {
+		// Incremental transactions also cut a file where the read
+		// announces new ids (connector/pluggy/announce.go).
+		if want := (len(records[name]) + 999) / 1000; len(files) != want && !(name == "transactions" && len(files) > want) {
 			t.Errorf("%s: %d files for %d records, want %d", name, len(files), len(records[name]), want)
 		}
 		checkFiles(t, files, st.JSONSchema, records[name])
@@ -281,7 +283,9 @@ func TestKilledReadStateCoversOnlyCommittedFiles(t *testing.T) {
 			}
 			t.Fatalf("not a message: %s", line)
 		}
-		if m.State != nil && m.State.Stream.StreamDescriptor.Name == "transactions" {
+		// The first transactions STATE covering records (the read's
+		// first is an announcement ahead of any).
+		if m.State != nil && m.State.Stream.StreamDescriptor.Name == "transactions" && m.State.SourceStats != nil && m.State.SourceStats.RecordCount > 0 {
 			if txStates++; txStates == 1 && !killed {
 				// Let it get well into the next file, then kill.
 				time.Sleep(30 * time.Millisecond)

@@ -1,0 +1,149 @@
+package pluggy
+
+import (
+	"slices"
+)
+
+// Announced ids: no ghost rows after a crash.
+//
+// A run emits an account's rows before the checkpoint that records the
+// account's new window (tombstones.go), and outputs keep rows that no state
+// covers yet: an Airbyte destination keeps the records it received after
+// the last STATE, Parquet commits files by size. A run killed in between
+// left rows in the outputs that no state listed: the next run resumed from
+// the last state, which had the account's old window (or, on a first sync,
+// none), so a row of those that Pluggy deleted meanwhile never got its
+// tombstone and stayed live downstream for ever.
+//
+// So the ids of rows that a finished read would put in the window are
+// announced in the state before any output has them:
+//
+//   - Before a page's rows are emitted, the ids of those dated on or after
+//     the window's floor (rows dated earlier can never be in the window, so
+//     a finished read would not detect their deletion either), and neither
+//     in the previous window nor already announced, are added to the
+//     account's "announced" list, and the state goes out as an announcement
+//     (source.Output.Announce): stdout prints it before the page's rows, the
+//     Parquet sink passes it on before any file holding them is committed,
+//     PostgreSQL commits it with them. A page of known rows, or of old rows,
+//     announces nothing; a first sync, whose pages come newest first,
+//     announces its first pages only.
+//   - The announcement keeps the account's cursor as it was, so a run
+//     resuming from it reads the account again as before; when the account
+//     is read to its end, its checkpoint replaces the announcement with the
+//     new window, which holds every announced row still dated inside it.
+//   - A run that finds an announcement (its account was cut short) checks
+//     it like a window: announced ids its read did not return are looked up
+//     (ids=), and those Pluggy no longer serves get a tombstone. Until the
+//     account's read ends, its own announcements keep those ids too.
+//   - Bounded as windows are: at most maxWindowIDs ids an account, the
+//     newest kept.
+//
+// So a run killed at any point leaves, for every row the outputs hold, a
+// last state that covers it as a finished read would (its window) or lists
+// it (announced): its deletion is reported exactly as if the run had
+// finished.
+
+// announceBatchRows is how many rows with new ids a read may hold back to
+// announce them together: a first sync's window is its first pages, and
+// one announcement for them all, rather than one a page, keeps the number
+// of STATE messages (each the whole state, megabytes for thousands of
+// accounts) near one an account. About 2 MB of pages per worker at most.
+const announceBatchRows = 2000
+
+// announcer collects the ids of one account's read that the state must
+// list before they are emitted, and sends the account's announcement when
+// a page adds some.
+type announcer struct {
+	// prior is the announcement a cut-short run left: kept whole until the
+	// read ends and checks it.
+	prior idWindow
+	// known are the ids the state lists already: the previous window's and
+	// prior's, as text.
+	known map[string]struct{}
+	// ids are those collected by this run, by day; pending says some are
+	// not announced yet.
+	ids     map[string]int32
+	pending bool
+	// send replaces the account's announcement in the state and emits it.
+	send func(idWindow) error
+}
+
+func newAnnouncer(prev *accountCursor, send func(idWindow) error) *announcer {
+	n := &announcer{known: map[string]struct{}{}, ids: map[string]int32{}, send: send}
+	if prev == nil {
+		return n
+	}
+	n.prior = prev.Announced
+	for _, w := range []idWindow{prev.Window, prev.Announced} {
+		w.each(func(_ int32, uuid []byte, other string) {
+			if uuid != nil {
+				other = string(uuid)
+			}
+			n.known[other] = struct{}{}
+		})
+	}
+	return n
+}
+
+// collect notes the ids of rows the state must list before they go out,
+// given the window's floor (days since 1970-01-01) once their createdAt
+// values are taken into account, and reports whether there were any.
+func (n *announcer) collect(rows []txRow, floor int32) bool {
+	fresh := false
+	for i := range rows {
+		r := &rows[i]
+		d, ok := dayNumber(r.Date)
+		if !ok || d < floor {
+			continue
+		}
+		if _, ok := n.known[r.ID]; ok {
+			continue
+		}
+		if _, ok := n.ids[r.ID]; ok {
+			continue
+		}
+		n.ids[r.ID] = d
+		fresh = true
+	}
+	n.pending = n.pending || fresh
+	return fresh
+}
+
+// flush announces what collect noted since the last announcement.
+func (n *announcer) flush(floor int32) error {
+	if !n.pending {
+		return nil
+	}
+	n.pending = false
+	return n.send(n.window(floor))
+}
+
+// window is the announcement: prior, plus the ids of this run dated on or
+// after floor (the others are forgotten: the floor only rises), the newest
+// maxWindowIDs.
+func (n *announcer) window(floor int32) idWindow {
+	var w idWindow
+	w.uuids = slices.Grow(slices.Clone(n.prior.uuids), len(n.ids))
+	w.other = slices.Clone(n.prior.other)
+	for id, d := range n.ids {
+		if d < floor {
+			delete(n.ids, id)
+			continue
+		}
+		w.add(d, id)
+	}
+	w.sort()
+	if w.len() > maxWindowIDs {
+		w.keepNewest(maxWindowIDs)
+	}
+	return w
+}
+
+// unconfirmed lists the prior announcement's ids the read did not return.
+func (n *announcer) unconfirmed(seen map[string]struct{}) []string {
+	if n == nil {
+		return nil
+	}
+	return n.prior.vanished("", seen)
+}
