@@ -85,12 +85,19 @@ func checkAccountOrderAndStates(t *testing.T, name string, r *st.Result, served 
 		case protocol.TypeState:
 			states++
 			var s struct {
-				Accounts map[string]json.RawMessage `json:"accounts"`
+				Accounts map[string]struct {
+					CreatedAt string `json:"created_at"`
+				} `json:"accounts"`
 			}
 			if err := json.Unmarshal(m.State.Stream.StreamState, &s); err != nil {
 				t.Fatal(err)
 			}
-			for acct := range s.Accounts {
+			for acct, c := range s.Accounts {
+				// An account being read is only announced (no cursor yet
+				// on a first sync): the state does not cover it.
+				if c.CreatedAt == "" {
+					continue
+				}
 				if len(got[acct]) != len(served[acct]) {
 					t.Fatalf("%s: STATE %d covers account %s with %d of its %d rows emitted", name, states, acct, len(got[acct]), len(served[acct]))
 				}

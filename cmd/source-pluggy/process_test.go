@@ -27,6 +27,7 @@ type proc struct {
 	out     bytes.Buffer
 	records int
 	states  int
+	lines   int           // complete lines printed
 	changed chan struct{} // closed and replaced on every complete line
 	done    chan struct{}
 }
@@ -63,6 +64,7 @@ func (p *proc) watch(r io.Reader) {
 		p.mu.Lock()
 		p.out.Write(line)
 		if len(line) > 0 && line[len(line)-1] == '\n' {
+			p.lines++
 			var m protocol.Message
 			if json.Unmarshal(line, &m) == nil {
 				switch {

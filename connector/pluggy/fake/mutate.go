@@ -231,6 +231,16 @@ func (s *Server) Delete(n int) []string {
 	return s.deleteWhere(n, func(now int64, t *txn) bool { return t.date >= now-7*msPerDay && t.date <= now })
 }
 
+// DeleteIDs removes the rows with these ids and returns those it found: a
+// test deletes exactly the rows it knows a run emitted.
+func (s *Server) DeleteIDs(ids []string) []string {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	return s.deleteWhere(len(ids), func(_ int64, t *txn) bool { return want[t.id.String()] })
+}
+
 // DeleteOlder removes up to n rows dated more than age ago: deletions no
 // re-read window reaches (Pluggy fixing an improper deletion, a bank
 // dropping an old duplicate), which only the webhook reveals.
