@@ -32,13 +32,16 @@ type proc struct {
 	done    chan struct{}
 }
 
-// killPoint is when to stop a read: after its first n records or n
-// transactions STATE messages.
-type killPoint struct{ records, states int }
+// killPoint is when to stop a read: after its first n records, n
+// transactions STATE messages or n lines of any kind.
+type killPoint struct{ records, states, lines int }
 
 func (k killPoint) String() string {
-	if k.states > 0 {
+	switch {
+	case k.states > 0:
 		return fmt.Sprintf("after %d states", k.states)
+	case k.lines > 0:
+		return fmt.Sprintf("after %d lines", k.lines)
 	}
 	return fmt.Sprintf("after %d records", k.records)
 }
@@ -93,19 +96,28 @@ func (p *proc) watch(r io.Reader) {
 // took too long first.
 func (p *proc) waitFor(t *testing.T, k killPoint) {
 	t.Helper()
-	deadline := time.After(time.Minute)
+	if !p.reach(t, k) {
+		t.Fatalf("the read ended before %s: make the fake slower", k)
+	}
+}
+
+// reach blocks until the read reached k, or ended first (false); it fails
+// the test if that takes minutes.
+func (p *proc) reach(t *testing.T, k killPoint) bool {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
 	for {
 		p.mu.Lock()
-		reached := (k.records > 0 && p.records >= k.records) || (k.states > 0 && p.states >= k.states)
+		reached := (k.records > 0 && p.records >= k.records) || (k.states > 0 && p.states >= k.states) || (k.lines > 0 && p.lines >= k.lines)
 		ch := p.changed
 		p.mu.Unlock()
 		if reached {
-			return
+			return true
 		}
 		select {
 		case <-ch:
 		case <-p.done:
-			t.Fatalf("the read ended before %s: make the fake slower", k)
+			return false
 		case <-deadline:
 			t.Fatalf("the read never got %s", k)
 		}

@@ -304,7 +304,7 @@ func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
 		p := e.startRead(cat, args...)
 		// Lines of a first sync: ~7,200 records, a few dozen states.
 		at := 1 + rng.IntN(5000)
-		p.waitForLines(t, at)
+		p.reach(t, killPoint{lines: at})
 		r := partialStdout(t, p)
 		stdout.applyStdout(t, r)
 		if len(r.OfType(protocol.TypeState)) > 0 {
@@ -343,26 +343,4 @@ func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
 	stdout.applyStdout(t, last)
 	checkAgainstFake(t, "stdout", e, stdout)
 	checkAgainstFake(t, "Parquet files", e, parquetView(t, dir))
-}
-
-// waitForLines blocks until the read printed n lines (or ended).
-func (p *proc) waitForLines(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.After(2 * time.Minute)
-	for {
-		p.mu.Lock()
-		lines := p.lines
-		ch := p.changed
-		p.mu.Unlock()
-		if lines >= n {
-			return
-		}
-		select {
-		case <-ch:
-		case <-p.done:
-			return
-		case <-deadline:
-			t.Fatalf("the read printed %d lines in 2 minutes, want %d", lines, n)
-		}
-	}
 }

@@ -88,24 +88,15 @@ func (o *streamOutput) Record(row jsonrow.Row) error {
 	return o.head.Record(row)
 }
 
-func (o *streamOutput) Checkpoint(state any) error {
-	if o.mode != protocol.Incremental {
-		return nil
-	}
-	b, err := encodeState(state)
-	if err != nil {
-		return fmt.Errorf("encoding %s state: %w", o.name, err)
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.stateLocked(b)
-}
+func (o *streamOutput) Checkpoint(state any) error { return o.emitState(state, false) }
 
 // Announce hands an announcement down the chain. It always differs from
 // the last state (it adds ids), so it is not hashed for the repeat check:
-// a state weighing megabytes would cost a hash per page announced. The
+// a state weighing megabytes would cost a hash per account announced. The
 // next checkpoint is compared with nothing instead.
-func (o *streamOutput) Announce(state any) error {
+func (o *streamOutput) Announce(state any) error { return o.emitState(state, true) }
+
+func (o *streamOutput) emitState(state any, announce bool) error {
 	if o.mode != protocol.Incremental {
 		return nil
 	}
@@ -115,8 +106,11 @@ func (o *streamOutput) Announce(state any) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.lastState, o.stated = nil, true
-	return o.head.Announce(b)
+	if announce {
+		o.lastState, o.stated = nil, true
+		return o.head.Announce(b)
+	}
+	return o.stateLocked(b)
 }
 
 // encodeState marshals a checkpoint. A state that encodes itself (a

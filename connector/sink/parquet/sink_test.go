@@ -560,21 +560,7 @@ func (r *recorder) End(readErr error) error { r.ended = readErr; return readErr 
 // every row before it is in a committed file, is held while some are not,
 // and is passed on by the commit that makes them durable.
 func TestStateWaitsOnlyForUncommittedRows(t *testing.T) {
-	s, err := Open([]sourceStream{kitchen(t)}, Options{Dir: t.TempDir(), RowsPerFile: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	next := &recorder{}
-	l, err := s.OpenStream(source.StreamInfo{Stream: kitchen(t), Mode: protocol.Incremental}, next)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	rec := func() error {
-		n++
-		return l.Record(jsonrow.With([]byte(fmt.Sprintf(`{"n":%d}`, n)), jsonrow.String("id", fmt.Sprint(n))))
-	}
+	l, next, rec := kitchenLink(t, t.TempDir(), 3)
 	step := func(what string, f func() error, want int) {
 		t.Helper()
 		if err := f(); err != nil {
@@ -599,25 +585,36 @@ func TestStateWaitsOnlyForUncommittedRows(t *testing.T) {
 	}
 }
 
-// TestAnnouncementCommitsFirst: an announcement is passed on at once, after
-// the state held and a commit of the rows before it, so no file is ever
-// committed with rows whose announcement was not passed on first.
-func TestAnnouncementCommitsFirst(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open([]sourceStream{kitchen(t)}, Options{Dir: dir, RowsPerFile: 100})
+// kitchenLink opens the kitchen stream's link in front of a recorder, and
+// returns a function writing its next row.
+func kitchenLink(t *testing.T, dir string, rowsPerFile int64) (source.StreamSink, *recorder, func() error) {
+	t.Helper()
+	s, err := Open([]sourceStream{kitchen(t)}, Options{Dir: dir, RowsPerFile: rowsPerFile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	next := &recorder{}
 	l, err := s.OpenStream(source.StreamInfo{Stream: kitchen(t), Mode: protocol.Incremental}, next)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	rec := func() {
+	return l, next, func() error {
 		n++
-		if err := l.Record(jsonrow.With([]byte(fmt.Sprintf(`{"n":%d}`, n)), jsonrow.String("id", fmt.Sprint(n)))); err != nil {
+		return l.Record(jsonrow.With([]byte(fmt.Sprintf(`{"n":%d}`, n)), jsonrow.String("id", fmt.Sprint(n))))
+	}
+}
+
+// TestAnnouncementCommitsFirst: an announcement is passed on at once, after
+// the state held and a commit of the rows before it, so no file is ever
+// committed with rows whose announcement was not passed on first.
+func TestAnnouncementCommitsFirst(t *testing.T) {
+	dir := t.TempDir()
+	l, next, write := kitchenLink(t, dir, 100)
+	rec := func() {
+		t.Helper()
+		if err := write(); err != nil {
 			t.Fatal(err)
 		}
 	}
