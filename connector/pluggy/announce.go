@@ -1,6 +1,8 @@
 package pluggy
 
 import (
+	"context"
+	"net/url"
 	"slices"
 )
 
@@ -146,4 +148,53 @@ func (n *announcer) unconfirmed(seen map[string]struct{}) []string {
 		return nil
 	}
 	return n.prior.vanished("", seen)
+}
+
+// walk walks query q of the announcer's account: every row's createdAt
+// goes to observe (which raises win's floor) as its page arrives, then the
+// row to record. Pages with new ids to announce wait (up to
+// announceBatchRows rows) until a page without any, or the end of the
+// query: one announcement then covers them all before they go out. A walk
+// that fails emits none of the rows waiting, so they need no announcement.
+func (n *announcer) walk(ctx context.Context, c *Client, q url.Values, win *windowTracker, observe func(createdAt string), record func(raw []byte, k txKeys) error) error {
+	var waiting [][]txRow
+	held := 0
+	emit := func(rows []txRow) error {
+		for i := range rows {
+			if err := record(rows[i].Raw, rows[i].txKeys); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	flush := func() error {
+		if err := n.flush(win.floor); err != nil {
+			return err
+		}
+		for _, rows := range waiting {
+			if err := emit(rows); err != nil {
+				return err
+			}
+		}
+		waiting, held = waiting[:0], 0
+		return nil
+	}
+	err := c.eachTransactionPage(ctx, q, func(rows []txRow) error {
+		for i := range rows {
+			observe(rows[i].CreatedAt)
+		}
+		fresh := n.collect(rows, win.floor)
+		if !fresh && len(waiting) == 0 {
+			return emit(rows)
+		}
+		waiting = append(waiting, rows)
+		if held += len(rows); fresh && held < announceBatchRows {
+			return nil
+		}
+		return flush()
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
 }

@@ -404,53 +404,12 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 		return out.Record(jsonrow.Row{Raw: raw, Fields: joins})
 	}
 	emit := func(raw []byte, k txKeys) error { return record(raw, k, false) }
-	// each walks a query. With an announcer, every page's createdAt values
-	// are taken first, and pages with new ids to announce wait (up to
-	// announceBatchRows rows) until a page without any, or the end of the
-	// query: one announcement then covers them all before they go out.
+	// each walks a query, through the announcer if there is one.
 	each := func(q url.Values) error {
 		if ann == nil {
 			return s.c.client.eachTransaction(ctx, q, emit)
 		}
-		var waiting [][]txRow
-		n := 0
-		flush := func() error {
-			if err := ann.flush(win.floor); err != nil {
-				return err
-			}
-			for _, rows := range waiting {
-				for i := range rows {
-					if err := record(rows[i].Raw, rows[i].txKeys, true); err != nil {
-						return err
-					}
-				}
-			}
-			waiting, n = waiting[:0], 0
-			return nil
-		}
-		err := s.c.client.eachTransactionPage(ctx, q, func(rows []txRow) error {
-			for i := range rows {
-				observe(rows[i].CreatedAt)
-			}
-			fresh := ann.collect(rows, win.floor)
-			if !fresh && len(waiting) == 0 {
-				for i := range rows {
-					if err := record(rows[i].Raw, rows[i].txKeys, true); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			waiting = append(waiting, rows)
-			if n += len(rows); fresh && n < announceBatchRows {
-				return nil
-			}
-			return flush()
-		})
-		if err != nil {
-			return err // rows waiting were never emitted: nothing to announce
-		}
-		return flush()
+		return ann.walk(ctx, s.c.client, q, win, observe, func(raw []byte, k txKeys) error { return record(raw, k, true) })
 	}
 	var gone []string
 	if !hasCursor {
