@@ -138,13 +138,8 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 		win.raise(s.windowFrom(newest, lookback).Format(time.DateOnly))
 	}
 	seen := map[string]struct{}{}
-	joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
-	emit := func(raw []byte, k txKeys) error {
-		if _, dup := seen[k.ID]; dup {
-			return nil
-		}
-		seen[k.ID] = struct{}{}
-		if t, err := time.Parse(time.RFC3339Nano, k.CreatedAt); err == nil {
+	observe := func(createdAt string) {
+		if t, err := time.Parse(time.RFC3339Nano, createdAt); err == nil {
 			if t.After(s.c.start) { // clock skew must not push the cursor past unread rows
 				t = s.c.start
 			}
@@ -153,12 +148,37 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 				win.raise(s.windowFrom(newest, lookback).Format(time.DateOnly))
 			}
 		}
+	}
+	joins := []jsonrow.Field{jsonrow.String("itemId", a.ItemID)}
+	record := func(raw []byte, k txKeys) error {
+		if _, dup := seen[k.ID]; dup {
+			return nil
+		}
+		seen[k.ID] = struct{}{}
 		win.add(k.ID, k.Date)
 		return out.Record(jsonrow.Row{Raw: raw, Fields: joins})
 	}
+	emit := func(raw []byte, k txKeys) error {
+		if _, dup := seen[k.ID]; !dup {
+			observe(k.CreatedAt)
+		}
+		return record(raw, k)
+	}
 	if ch.Created {
 		q := url.Values{"accountId": {a.ID}, "createdAtFrom": {prev.createdAt.Add(-createdAtOverlap).Format(pluggyTimeLayout)}}
-		if err := s.c.client.eachTransaction(ctx, q, emit); err != nil {
+		var err error
+		if win != nil && announce != nil {
+			// New rows are announced before they go out (announce.go), as
+			// on a full read: a run killed after emitting them leaves them
+			// in the state, and the next run reconciles the account, so a
+			// row deleted meanwhile gets its tombstone even if its
+			// deletion event never arrives. The ids events name need no
+			// announcement: the log keeps them until the run has ended.
+			err = newAnnouncer(prev, announce).walk(ctx, s.c.client, q, win, observe, record)
+		} else {
+			err = s.c.client.eachTransaction(ctx, q, emit)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
