@@ -340,6 +340,11 @@ func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
 	}
 	last := e.readFast(cat, args...)
 	st.ValidateProtocol(t, last)
+	// A run read to its end leaves no announcement: the state is windows
+	// only, its size bounded as before.
+	if final := lastState(t, last, "transactions"); bytes.Contains(final, []byte(`"announced"`)) {
+		t.Errorf("the state of a run read to its end still holds announcements: %.300s", final)
+	}
 	stdout.applyStdout(t, last)
 	checkAgainstFake(t, "stdout", e, stdout)
 	checkAgainstFake(t, "Parquet files", e, parquetView(t, dir))
