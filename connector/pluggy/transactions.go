@@ -59,6 +59,16 @@ const (
 	checkpointSpacedAboveIDs     = 25000
 )
 
+// announceBytesPerSecond bounds what announcements (announce.go) write,
+// each the whole state (about 40 bytes a window id, 100 an account): one
+// follows another at the earliest a state's size at this rate later. A
+// first sync of thousands of accounts otherwise wrote a number of bytes
+// quadratic in their count (each account's announcement holding every
+// account before it); this way it writes at most this many a second, and a
+// read with new rows waits at most a state's size at this rate (50 ms for
+// a state of 1 MB, 25,000 window ids) before they go out.
+const announceBytesPerSecond = 20 << 20
+
 const pluggyTimeLayout = "2006-01-02T15:04:05.000Z"
 
 func (s *transactionsStream) Name() string            { return "transactions" }
@@ -303,6 +313,10 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 			lastCheckpoint = time.Now()
 			return false
 		},
+		AnnounceEvery: func() time.Duration {
+			size := 40*windowIDs + 100*len(accts) // about the state's bytes
+			return time.Duration(size) * time.Second / announceBytesPerSecond
+		},
 	}
 	readErr := parts.Read(ctx, out, func(ctx context.Context, out source.Output, i int, prev *accountCursor) (*accountCursor, error) {
 		a := accts[i]
@@ -316,7 +330,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		// The account's announcements (announce.go) replace its entry in
 		// the state until it is read to its end.
 		announce := func(ids idWindow) error {
-			return parts.Announce(out, a.ID, func(c *accountCursor) *accountCursor {
+			return parts.Announce(ctx, out, a.ID, func(c *accountCursor) *accountCursor {
 				next := &accountCursor{}
 				if c != nil {
 					*next = *c

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // partOutput is a stream's Output as one partition's reader sees it: its
@@ -46,9 +47,22 @@ type Partitions[C any] struct {
 	// skip this checkpoint: a state weighing megabytes is not written after
 	// every one of thousands of accounts.
 	Throttle func(key string, prev, next *C) bool
+	// AnnounceEvery, when not nil, is how far apart announcements must be
+	// (0: no spacing); it is called with the cursors not changing, as
+	// Throttle is. An announcement must go out before its partition's
+	// next records, so it cannot be skipped like a checkpoint: one that
+	// comes sooner waits, and the first of those waiting to wake emits the
+	// state, which holds all of theirs. Without it, each partition with
+	// new ids announced at least once, each time the whole state: a first
+	// sync of thousands of accounts wrote a number of bytes quadratic in
+	// their count.
+	AnnounceEvery func() time.Duration
 
-	mu     sync.Mutex // guards Cursors while Read runs
-	outErr error      // the first failed checkpoint
+	mu        sync.Mutex // guards Cursors while Read runs
+	outErr    error      // the first failed checkpoint
+	changes   uint64     // announcements made to Cursors
+	announced uint64     // changes the last announcement emitted holds
+	lastAnn   time.Time  // when it was emitted
 }
 
 // Read runs read for every partition, Limit at a time, with the
@@ -116,9 +130,32 @@ func (p *Partitions[C]) failed(err error) error {
 // (their ids, so a later run can tell which of them vanished). A read that
 // then fails keeps that cursor; one that succeeds replaces it with the
 // cursor it returns. Call it from read only, for the partition being read.
-func (p *Partitions[C]) Announce(out Output, key string, announce func(cur *C) *C) error {
+// With AnnounceEvery, it may wait (until ctx ends) for the state to go out.
+func (p *Partitions[C]) Announce(ctx context.Context, out Output, key string, announce func(cur *C) *C) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.Cursors[key] = announce(p.Cursors[key])
+	p.changes++
+	mine := p.changes
+	for p.AnnounceEvery != nil {
+		wait := p.AnnounceEvery() - time.Since(p.lastAnn)
+		if wait <= 0 {
+			break
+		}
+		p.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			p.mu.Lock()
+			return ctx.Err()
+		case <-t.C:
+		}
+		p.mu.Lock()
+		if p.announced >= mine {
+			return p.outErr // another partition's announcement held this one
+		}
+	}
+	p.announced, p.lastAnn = p.changes, time.Now()
 	return p.failed(out.Announce(p.State()))
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -18,9 +19,10 @@ import (
 
 // stateLog is an Output that keeps the checkpoints it is given.
 type stateLog struct {
-	mu     sync.Mutex
-	states []string
-	log    *slog.Logger // nil: discard
+	mu        sync.Mutex
+	states    []string
+	announces int
+	log       *slog.Logger // nil: discard
 }
 
 func (s *stateLog) Record(jsonrow.Row) error { return nil }
@@ -31,7 +33,12 @@ func (s *stateLog) Checkpoint(st any) error {
 	s.states = append(s.states, string(b))
 	return err
 }
-func (s *stateLog) Announce(st any) error { return s.Checkpoint(st) }
+func (s *stateLog) Announce(st any) error {
+	s.mu.Lock()
+	s.announces++
+	s.mu.Unlock()
+	return s.Checkpoint(st)
+}
 func (s *stateLog) Logger() *slog.Logger {
 	if s.log != nil {
 		return s.log
@@ -139,7 +146,7 @@ func TestPartitionsAnnounce(t *testing.T) {
 	p := Partitions[cur]{Keys: []string{"a", "b"}, Cursors: st.Accounts, Limit: 1, State: func() any { return st }}
 	err := p.Read(context.Background(), out, func(_ context.Context, part Output, i int, prev *cur) (*cur, error) {
 		key := p.Keys[i]
-		if err := p.Announce(part, key, func(c *cur) *cur {
+		if err := p.Announce(context.Background(), part, key, func(c *cur) *cur {
 			next := &cur{Announced: []string{key + "1"}}
 			if c != nil {
 				next.N = c.N
@@ -164,5 +171,54 @@ func TestPartitionsAnnounce(t *testing.T) {
 	}
 	if !slices.Equal(out.states, want) {
 		t.Errorf("states\n%s\nwant\n%s", strings.Join(out.states, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPartitionsAnnounceEvery: with AnnounceEvery, an announcement that
+// comes too soon after another waits, and one state holds every
+// announcement that waited with it.
+func TestPartitionsAnnounceEvery(t *testing.T) {
+	type cur struct {
+		Announced string `json:",omitempty"`
+	}
+	st := struct {
+		Accounts map[string]*cur `json:"accounts"`
+	}{Accounts: map[string]*cur{}}
+	out := &stateLog{}
+	aDone := make(chan struct{})
+	entered := map[string]bool{} // guarded by the partitions' lock
+	p := Partitions[cur]{Keys: []string{"a", "b", "c"}, Cursors: st.Accounts, Limit: 3, State: func() any { return st },
+		// b waits until c has announced too; then c goes out at once.
+		AnnounceEvery: func() time.Duration {
+			if entered["b"] && entered["c"] {
+				return 0
+			}
+			return 10 * time.Millisecond
+		},
+	}
+	err := p.Read(context.Background(), out, func(ctx context.Context, part Output, i int, _ *cur) (*cur, error) {
+		key := p.Keys[i]
+		if key != "a" {
+			<-aDone
+		}
+		err := p.Announce(ctx, part, key, func(*cur) *cur {
+			entered[key] = true
+			return &cur{Announced: key + "1"}
+		})
+		if key == "a" {
+			close(aDone)
+		}
+		return nil, err // each keeps its announcement
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"accounts":{"a":{"Announced":"a1"}}}`,
+		`{"accounts":{"a":{"Announced":"a1"},"b":{"Announced":"b1"},"c":{"Announced":"c1"}}}`,
+		`{"accounts":{"a":{"Announced":"a1"},"b":{"Announced":"b1"},"c":{"Announced":"c1"}}}`, // the final checkpoint
+	}
+	if out.announces != 2 || !slices.Equal(out.states, want) {
+		t.Errorf("%d announcements, states\n%s\nwant 2,\n%s", out.announces, strings.Join(out.states, "\n"), strings.Join(want, "\n"))
 	}
 }
