@@ -66,7 +66,9 @@ const (
 // quadratic in their count (each account's announcement holding every
 // account before it); this way it writes at most this many a second, and a
 // read with new rows waits at most a state's size at this rate (50 ms for
-// a state of 1 MB, 25,000 window ids) before they go out.
+// a state of 1 MB, 25,000 window ids) before they go out. Smaller states,
+// as checkpoints, are not spaced (their number stays that of the accounts
+// with new rows, whatever the timing).
 const announceBytesPerSecond = 20 << 20
 
 const pluggyTimeLayout = "2006-01-02T15:04:05.000Z"
@@ -314,6 +316,9 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 			return false
 		},
 		AnnounceEvery: func() time.Duration {
+			if len(accts) <= checkpointEachUpTo && windowIDs <= checkpointSpacedAboveIDs {
+				return 0 // a state under 1 MB: one announcement per account is cheap
+			}
 			size := 40*windowIDs + 100*len(accts) // about the state's bytes
 			return time.Duration(size) * time.Second / announceBytesPerSecond
 		},
