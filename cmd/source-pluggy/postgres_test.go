@@ -478,3 +478,45 @@ func TestPostgresMisfitsNulledAndNoted(t *testing.T) {
 		t.Error("no transactions STATE")
 	}
 }
+
+// TestPostgresCrashLeavesNoGhostRows is TestCrashLeavesNoGhostRows for
+// --postgres, with accounts read three at a time: a state committed when
+// one account ends holds the rows the others emitted so far, so a run
+// killed after such a commit leaves rows of accounts the state has not
+// finished. Rows the table holds are deleted in the fake between killed
+// runs; the final run marks every one of them deleted, and no deleted row
+// stays live.
+func TestPostgresCrashLeavesNoGhostRows(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 3000, PageSize: 50, Latency: 20 * time.Millisecond})
+	e.cfg["lookback_days"] = 30
+	e.cfg["max_concurrency"] = 3
+	url := pgtest.DB(t)
+	conn := pgtest.Connect(t, url)
+	cat := e.catalog(true, "transactions")
+	args := []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--no-records"}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 4))
+	recent := time.Now().AddDate(0, 0, -25).Format(time.DateOnly)
+	var deleted []string
+	kills := 0
+	for range 4 {
+		// A first sync takes a few seconds; the runs after it, less.
+		if e.killAfter(time.Duration(300+rng.IntN(2500))*time.Millisecond, args...) {
+			kills++
+		}
+		// Delete live rows the table holds, dated inside the window.
+		ids := pgRows(t, conn, `SELECT id FROM pluggy.transactions WHERE _deleted_at IS NULL AND date >= $1 ORDER BY id`, recent)
+		rng.Shuffle(len(ids), func(a, b int) { ids[a], ids[b] = ids[b], ids[a] })
+		deleted = append(deleted, e.fake.DeleteIDs(ids[:min(len(ids), 20)])...)
+	}
+	t.Logf("%d of 4 runs killed; %d rows the table held deleted", kills, len(deleted))
+	if kills == 0 {
+		t.Fatal("no run was killed before it finished: make the fake slower")
+	}
+	r := st.Run(t, e.bin, args...)
+	if r.Code != 0 {
+		t.Fatalf("final run exited %d: %v\n%s", r.Code, r.ErrorTraces(), r.Stderr)
+	}
+	compareTruth(t, e, conn, deleted)
+}
