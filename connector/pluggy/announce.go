@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/url"
 	"slices"
+
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // Announced ids: no ghost rows after a crash.
@@ -53,6 +55,53 @@ import (
 // accounts) near one an account. About 2 MB of pages per worker at most.
 const announceBatchRows = 2000
 
+// announceTo is where one account's announcements go: the stream's
+// partitions (partitionAnnouncer), which record them in the account's
+// cursor and emit the state.
+type announceTo interface {
+	// Announce records ids and emits the state as soon as the spacing of
+	// announcements allows (source.Partitions.Announce).
+	Announce(ids idWindow) error
+	// TryAnnounce records ids and emits the state only if the spacing
+	// allows it now, and reports whether it did.
+	TryAnnounce(ids idWindow) (bool, error)
+	// Announced reports whether a state emitted since the last
+	// TryAnnounce holds what it recorded (another account's announcement).
+	Announced() bool
+}
+
+// partitionAnnouncer is announceTo for one account of the stream's
+// partitions: an announcement replaces the account's entry in the state
+// (its progress kept, its announced ids replaced) until it is read to its
+// end.
+type partitionAnnouncer struct {
+	ctx   context.Context
+	out   source.Output
+	parts *source.Partitions[accountCursor]
+	key   string
+}
+
+func withAnnounced(ids idWindow) func(*accountCursor) *accountCursor {
+	return func(c *accountCursor) *accountCursor {
+		next := &accountCursor{}
+		if c != nil {
+			*next = *c
+		}
+		next.Announced, next.encoded = ids, nil
+		return next
+	}
+}
+
+func (p *partitionAnnouncer) Announce(ids idWindow) error {
+	return p.parts.Announce(p.ctx, p.out, p.key, withAnnounced(ids))
+}
+
+func (p *partitionAnnouncer) TryAnnounce(ids idWindow) (bool, error) {
+	return p.parts.TryAnnounce(p.out, p.key, withAnnounced(ids))
+}
+
+func (p *partitionAnnouncer) Announced() bool { return p.parts.Announced(p.key) }
+
 // announcer collects the ids of one account's read that the state must
 // list before they are emitted, and sends the account's announcement when
 // a page adds some.
@@ -63,16 +112,18 @@ type announcer struct {
 	// known are the ids the state lists already: the previous window's and
 	// prior's, as text.
 	known map[string]struct{}
-	// ids are those collected by this run, by day; pending says some are
-	// not announced yet.
-	ids     map[string]int32
-	pending bool
+	// ids are those collected by this run, by day; unsent are those of
+	// them no emitted announcement holds yet.
+	ids    map[string]int32
+	unsent map[string]struct{}
+	// tried is how many of unsent a refused TryAnnounce recorded.
+	tried int
 	// send replaces the account's announcement in the state and emits it.
-	send func(idWindow) error
+	send announceTo
 }
 
-func newAnnouncer(prev *accountCursor, send func(idWindow) error) *announcer {
-	n := &announcer{known: map[string]struct{}{}, ids: map[string]int32{}, send: send}
+func newAnnouncer(prev *accountCursor, send announceTo) *announcer {
+	n := &announcer{known: map[string]struct{}{}, ids: map[string]int32{}, unsent: map[string]struct{}{}, send: send}
 	if prev == nil {
 		return n
 	}
@@ -90,9 +141,11 @@ func newAnnouncer(prev *accountCursor, send func(idWindow) error) *announcer {
 
 // collect notes the ids of rows the state must list before they go out,
 // given the window's floor (days since 1970-01-01) once their createdAt
-// values are taken into account, and reports whether there were any.
+// values are taken into account, and reports whether rows have ids no
+// emitted announcement holds yet (new ones, or ones a page before noted):
+// such rows wait for the next announcement.
 func (n *announcer) collect(rows []txRow, floor int32) bool {
-	fresh := false
+	wait := false
 	for i := range rows {
 		r := &rows[i]
 		d, ok := dayNumber(r.Date)
@@ -102,23 +155,40 @@ func (n *announcer) collect(rows []txRow, floor int32) bool {
 		if _, ok := n.known[r.ID]; ok {
 			continue
 		}
-		if _, ok := n.ids[r.ID]; ok {
-			continue
+		if _, ok := n.ids[r.ID]; !ok {
+			n.ids[r.ID] = d
+			n.unsent[r.ID] = struct{}{}
 		}
-		n.ids[r.ID] = d
-		fresh = true
+		if _, ok := n.unsent[r.ID]; ok {
+			wait = true
+		}
 	}
-	n.pending = n.pending || fresh
-	return fresh
+	return wait
 }
 
-// flush announces what collect noted since the last announcement.
-func (n *announcer) flush(floor int32) error {
-	if !n.pending {
-		return nil
+// flush announces what collect noted since the last announcement, and
+// reports whether nothing is left unannounced. Without wait it announces
+// only if the spacing of announcements allows it now.
+func (n *announcer) flush(floor int32, wait bool) (bool, error) {
+	if len(n.unsent) == 0 {
+		return true, nil
 	}
-	n.pending = false
-	return n.send(n.window(floor))
+	var sent bool
+	var err error
+	switch {
+	case n.tried == len(n.unsent) && n.send.Announced():
+		sent = true // another account's announcement held what was recorded
+	case wait:
+		sent, err = true, n.send.Announce(n.window(floor))
+	default:
+		sent, err = n.send.TryAnnounce(n.window(floor))
+		n.tried = len(n.unsent)
+	}
+	if sent && err == nil {
+		clear(n.unsent)
+		n.tried = 0
+	}
+	return sent, err
 }
 
 // window is the announcement: prior, plus the ids of this run dated on or
@@ -156,6 +226,16 @@ func (n *announcer) unconfirmed(seen map[string]struct{}) []string {
 // announceBatchRows rows) until a page without any, or the end of the
 // query: one announcement then covers them all before they go out. A walk
 // that fails emits none of the rows waiting, so they need no announcement.
+//
+// Announcements are spaced when the state is large (source.Partitions'
+// AnnounceEvery), and a read does not wait for its turn while it has other
+// rows to emit: a page that needs no announcement (rows older than the
+// window, or known) tries to announce for the waiting ones and goes out
+// at once either way, so a first sync keeps reading its older pages while
+// its first ones wait. It waits only holding announceBatchRows rows, or at
+// the end of the query. The order of rows within a query does not matter
+// to anything downstream (each id comes once; the checkpoint follows them
+// all).
 func (n *announcer) walk(ctx context.Context, c *Client, q url.Values, win *windowTracker, observe func(createdAt string), record func(raw []byte, k txKeys) error) error {
 	var waiting [][]txRow
 	held := 0
@@ -167,8 +247,8 @@ func (n *announcer) walk(ctx context.Context, c *Client, q url.Values, win *wind
 		}
 		return nil
 	}
-	flush := func() error {
-		if err := n.flush(win.floor); err != nil {
+	flush := func(wait bool) error {
+		if sent, err := n.flush(win.floor, wait); err != nil || !sent {
 			return err
 		}
 		for _, rows := range waiting {
@@ -183,18 +263,22 @@ func (n *announcer) walk(ctx context.Context, c *Client, q url.Values, win *wind
 		for i := range rows {
 			observe(rows[i].CreatedAt)
 		}
-		fresh := n.collect(rows, win.floor)
-		if !fresh && len(waiting) == 0 {
+		if !n.collect(rows, win.floor) {
+			if len(waiting) > 0 {
+				if err := flush(false); err != nil {
+					return err
+				}
+			}
 			return emit(rows)
 		}
 		waiting = append(waiting, rows)
-		if held += len(rows); fresh && held < announceBatchRows {
+		if held += len(rows); held < announceBatchRows {
 			return nil
 		}
-		return flush()
+		return flush(true)
 	})
 	if err != nil {
 		return err
 	}
-	return flush()
+	return flush(true)
 }

@@ -85,7 +85,7 @@ func (s *transactionsStream) reconcileDue(f *logFeed, prev *accountCursor) bool 
 }
 
 // readAccountWithFeed reads one account with webhook_log set.
-func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed, a accountRef, prev *accountCursor, incremental bool, out source.Output, announce func(idWindow) error) (*accountCursor, error) {
+func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed, a accountRef, prev *accountCursor, incremental bool, out source.Output, announce announceTo) (*accountCursor, error) {
 	ch := f.changes.Accounts[a.ID]
 	stamp := s.c.start.Format(time.RFC3339Nano)
 	if !incremental || prev == nil || prev.CreatedAt == "" {

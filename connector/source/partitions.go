@@ -58,11 +58,12 @@ type Partitions[C any] struct {
 	// their count.
 	AnnounceEvery func() time.Duration
 
-	mu        sync.Mutex // guards Cursors while Read runs
-	outErr    error      // the first failed checkpoint
-	changes   uint64     // announcements made to Cursors
-	announced uint64     // changes the last announcement emitted holds
-	lastAnn   time.Time  // when it was emitted
+	mu        sync.Mutex        // guards Cursors while Read runs
+	outErr    error             // the first failed checkpoint
+	changes   uint64            // announcements made to Cursors
+	announced uint64            // changes the last announcement emitted holds
+	marks     map[string]uint64 // each partition's change at its last TryAnnounce
+	lastAnn   time.Time         // when it was emitted
 }
 
 // Read runs read for every partition, Limit at a time, with the
@@ -120,6 +121,41 @@ func (p *Partitions[C]) failed(err error) error {
 		p.outErr = err
 	}
 	return err
+}
+
+// TryAnnounce is Announce for a read that has something else to do than
+// wait: it records announce(cursor) as Announce does, and emits the state
+// only when AnnounceEvery lets it now. It reports whether it emitted; when
+// it did not, the rows the announcement is for must wait, and the read
+// calls it again later (with what it has to announce by then) or calls
+// Announce. A checkpoint that goes out meanwhile holds the recorded
+// announcement too, but a checkpoint may be held back by a sink, so only
+// an emitted announcement lets the rows go.
+func (p *Partitions[C]) TryAnnounce(out Output, key string, announce func(cur *C) *C) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Cursors[key] = announce(p.Cursors[key])
+	p.changes++
+	if p.marks == nil {
+		p.marks = map[string]uint64{}
+	}
+	p.marks[key] = p.changes
+	if p.AnnounceEvery != nil && p.AnnounceEvery() > time.Since(p.lastAnn) {
+		return false, nil
+	}
+	p.announced, p.lastAnn = p.changes, time.Now()
+	return true, p.failed(out.Announce(p.State()))
+}
+
+// Announced reports whether an announcement emitted since partition key's
+// last TryAnnounce holds what that call recorded: another partition's
+// announcement carries the whole state, so a partition whose own try was
+// refused may find its rows announced all the same.
+func (p *Partitions[C]) Announced(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	mark, ok := p.marks[key]
+	return ok && p.announced >= mark
 }
 
 // Announce replaces partition key's cursor with announce(cursor) while the

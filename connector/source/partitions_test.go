@@ -222,3 +222,38 @@ func TestPartitionsAnnounceEvery(t *testing.T) {
 		t.Errorf("%d announcements, states\n%s\nwant 2,\n%s", out.announces, strings.Join(out.states, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestPartitionsTryAnnounce: TryAnnounce emits only when AnnounceEvery
+// lets it now; refused, it still records the announcement (a later state
+// holds it) and reports that nothing went out, so the caller keeps its rows.
+func TestPartitionsTryAnnounce(t *testing.T) {
+	type cur struct {
+		Announced string `json:",omitempty"`
+	}
+	st := struct {
+		Accounts map[string]*cur `json:"accounts"`
+	}{Accounts: map[string]*cur{}}
+	out := &stateLog{}
+	spacing := time.Hour
+	p := Partitions[cur]{Keys: []string{"a"}, Cursors: st.Accounts, Limit: 1, State: func() any { return st },
+		AnnounceEvery: func() time.Duration { return spacing }}
+	with := func(v string) func(*cur) *cur { return func(*cur) *cur { return &cur{Announced: v} } }
+
+	if sent, err := p.TryAnnounce(out, "a", with("a1")); !sent || err != nil { // the first: nothing before it
+		t.Fatalf("first: sent %v, err %v", sent, err)
+	}
+	if sent, err := p.TryAnnounce(out, "a", with("a2")); sent || err != nil {
+		t.Fatalf("too soon: sent %v, err %v", sent, err)
+	}
+	if out.announces != 1 || st.Accounts["a"].Announced != "a2" {
+		t.Fatalf("%d announcements, cursor %+v", out.announces, st.Accounts["a"])
+	}
+	spacing = 0
+	if sent, err := p.TryAnnounce(out, "a", with("a3")); !sent || err != nil {
+		t.Fatalf("allowed: sent %v, err %v", sent, err)
+	}
+	want := []string{`{"accounts":{"a":{"Announced":"a1"}}}`, `{"accounts":{"a":{"Announced":"a3"}}}`}
+	if out.announces != 2 || !slices.Equal(out.states, want) {
+		t.Errorf("%d announcements, states\n%s\nwant\n%s", out.announces, strings.Join(out.states, "\n"), strings.Join(want, "\n"))
+	}
+}
