@@ -36,23 +36,41 @@ func (r Requests) Clone() Requests {
 }
 
 // StatusRecorder remembers the status a handler wrote (200 when it wrote a
-// body without one).
+// body without one) and reports it through OnStatus before the first byte
+// leaves. Counting after the handler returned would race the client: a
+// client that has its headers, or its whole Content-Length body, can ask
+// the fake for its stats before a deferred count has run.
 type StatusRecorder struct {
 	http.ResponseWriter
 	Status int
+	// OnStatus, if set, is called once with the status, as it is written.
+	OnStatus func(status int)
+}
+
+func (r *StatusRecorder) set(status int) {
+	if r.Status != 0 {
+		return
+	}
+	r.Status = status
+	if r.OnStatus != nil {
+		r.OnStatus(status)
+	}
 }
 
 // WriteHeader records the first status written, then writes it.
 func (r *StatusRecorder) WriteHeader(status int) {
-	if r.Status == 0 {
-		r.Status = status
-	}
+	r.set(status)
 	r.ResponseWriter.WriteHeader(status)
 }
 
 func (r *StatusRecorder) Write(b []byte) (int, error) {
-	if r.Status == 0 {
-		r.Status = http.StatusOK
-	}
+	r.set(http.StatusOK)
 	return r.ResponseWriter.Write(b)
 }
+
+// Finish records 200 for a handler that wrote nothing, as net/http will
+// answer it. Defer it in the handler that wraps the writer.
+func (r *StatusRecorder) Finish() { r.set(http.StatusOK) }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

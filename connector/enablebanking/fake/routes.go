@@ -43,8 +43,8 @@ func (s *Server) route(mux *http.ServeMux, pattern string, auth bool, h http.Han
 		// The Date header follows the fake's clock, AdvanceClock included,
 		// so clients that time resets by the server see time pass.
 		w.Header().Set("Date", s.Now().Format(http.TimeFormat))
-		rec := &fakeserver.StatusRecorder{ResponseWriter: w}
-		defer func() { s.record(pattern, rec.Status, attended(r)) }()
+		rec := &fakeserver.StatusRecorder{ResponseWriter: w, OnStatus: func(status int) { s.record(pattern, status, attended(r)) }}
+		defer rec.Finish()
 		if auth && !s.verify(rec, r) {
 			return
 		}
@@ -202,7 +202,9 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	key := q.Get("continuation_key")
 	if key == "" {
+		s.statsMu.Lock()
 		s.stats.Chains++
+		s.statsMu.Unlock()
 	}
 	a := s.accountFor(w, r, EndpointTransactions, key == "")
 	if a == nil {

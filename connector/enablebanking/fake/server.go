@@ -110,6 +110,9 @@ type Server struct {
 	quotas       map[quotaKey][]time.Time
 	seq          int // for new ids
 	stats        Stats
+	// statsMu guards stats apart from mu: a request is counted as its
+	// status is written, and a handler may write while holding mu.
+	statsMu sync.Mutex
 }
 
 // New builds a server and its data.

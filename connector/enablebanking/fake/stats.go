@@ -35,8 +35,8 @@ func newStats() Stats { return Stats{Requests: fakeserver.Requests{}} }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	out := s.stats
 	out.Requests = s.stats.Requests.Clone()
 	return out
@@ -44,14 +44,14 @@ func (s *Server) Stats() Stats {
 
 // ResetStats zeroes the counters.
 func (s *Server) ResetStats() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	s.stats = newStats()
 }
 
 func (s *Server) record(route string, status int, psu bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	s.stats.Requests.Add(route, status)
 	if psu {
 		s.stats.WithPSUHeaders++

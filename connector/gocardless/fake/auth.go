@@ -65,7 +65,9 @@ func (s *Server) handleTokenNew(w http.ResponseWriter, r *http.Request) {
 	}
 	s.tokens.access[out.Access] = now.Add(accessTTL)
 	s.tokens.refresh[out.Refresh] = now.Add(refreshTTL)
+	s.statsMu.Lock()
 	s.stats.TokenNew++
+	s.statsMu.Unlock()
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }

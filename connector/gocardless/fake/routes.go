@@ -50,8 +50,8 @@ func (s *Server) route(mux *http.ServeMux, template string, auth bool, g group, 
 		// as a real server's follows its own: clients that time quota
 		// resets by the server see time pass.
 		w.Header().Set("Date", s.Now().Format(http.TimeFormat))
-		rec := &fakeserver.StatusRecorder{ResponseWriter: w}
-		defer func() { s.record(template, rec.Status) }()
+		rec := &fakeserver.StatusRecorder{ResponseWriter: w, OnStatus: func(status int) { s.record(template, status) }}
+		defer rec.Finish()
 		if auth && !s.authorize(rec, r) {
 			return
 		}

@@ -129,6 +129,9 @@ type Server struct {
 	quotas           map[quotaKey]*window
 	reconfirmations  map[string]*reconfirmation // by agreement id
 	stats            Stats
+	// statsMu guards stats apart from mu: a request is counted as its
+	// status is written, and a handler may write while holding mu.
+	statsMu sync.Mutex
 }
 
 // New builds a server and all its data. The data is a function of the

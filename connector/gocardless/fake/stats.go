@@ -37,20 +37,20 @@ func newStats() Stats { return Stats{Requests: fakeserver.Requests{}} }
 
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	return Stats{Requests: s.stats.Requests.Clone(), TokenNew: s.stats.TokenNew}
 }
 
 // ResetStats zeroes the counters.
 func (s *Server) ResetStats() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	s.stats = newStats()
 }
 
 func (s *Server) record(route string, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
 	s.stats.Requests.Add(route, status)
 }
