@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -191,6 +193,61 @@ func TestStats(t *testing.T) {
 	h.s.ResetStats()
 	if st := h.s.Stats(); st.Total != 0 || len(st.ByRoute) != 0 {
 		t.Errorf("after reset %+v", st)
+	}
+}
+
+// heldWriter holds the first body write of the answer it carries until
+// released: a request whose answer the client is already reading.
+type heldWriter struct {
+	*httptest.ResponseRecorder
+	writing chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (w *heldWriter) Write(b []byte) (int, error) {
+	w.once.Do(func() { close(w.writing); <-w.release })
+	return w.ResponseRecorder.Write(b)
+}
+
+// TestInFlightEndsAsTheAnswerIsWritten: a request whose answer is being
+// written is no longer in flight. Counting it out only when its handler
+// returned let a one-at-a-time client, already holding a whole answer,
+// send its next request while the fake still counted the first, so
+// MaxInFlight said 2 for max_concurrency 1.
+func TestInFlightEndsAsTheAnswerIsWritten(t *testing.T) {
+	h := newHarness(t, Options{})
+	item := h.s.ItemIDs()[0]
+	h.s.ResetStats()
+	req := httptest.NewRequest(http.MethodGet, "/items/"+item, nil)
+	req.Header.Set("X-API-KEY", h.key)
+	held := &heldWriter{ResponseRecorder: httptest.NewRecorder(), writing: make(chan struct{}), release: make(chan struct{})}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		h.s.Handler().ServeHTTP(held, req)
+	}()
+	<-held.writing
+	h.mustGet("/items/"+item, nil)
+	st := h.s.Stats()
+	close(held.release)
+	<-served
+	if held.Code != http.StatusOK {
+		t.Fatalf("held request: %d %s", held.Code, held.Body)
+	}
+	if st.MaxInFlight != 1 || st.ByStatus[200] != 2 {
+		t.Errorf("a request after one whose answer was being written: MaxInFlight %d, 200s %d; want 1 and 2", st.MaxInFlight, st.ByStatus[200])
+	}
+	// A request abandoned before its answer leaves the count too.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := httptest.NewRequestWithContext(ctx, http.MethodGet, "/items/"+item, nil)
+	gone.Header.Set("X-API-KEY", h.key)
+	h.s.Handler().ServeHTTP(httptest.NewRecorder(), gone)
+	h.s.ResetStats()
+	h.mustGet("/items/"+item, nil)
+	if st := h.s.Stats(); st.MaxInFlight != 1 {
+		t.Errorf("MaxInFlight %d after one more request, want 1: a request stayed counted in flight", st.MaxInFlight)
 	}
 }
 

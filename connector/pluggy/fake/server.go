@@ -76,7 +76,10 @@ type Stats struct {
 	// "slow", "revoke", "status".
 	Faults map[string]int `json:"faults"`
 	// MaxInFlight is the most requests the server was answering at once:
-	// how a test sees that a client's reads overlap without timing them.
+	// how a test sees that a client's reads overlap without timing them. A
+	// request is in flight from its arrival until its status is written,
+	// before the client can see any of the answer: a client that waits for
+	// each answer before sending its next request counts 1.
 	MaxInFlight int `json:"max_in_flight"`
 }
 
@@ -184,7 +187,7 @@ func (s *Server) ResetStats() {
 }
 
 // countRequest counts a request and enters it into the in-flight count;
-// leave takes it out when its answer is written.
+// answered takes it out as its status is written, leave if it gets none.
 func (s *Server) countRequest(route string) {
 	s.statsMu.Lock()
 	s.stats.Total++
@@ -200,9 +203,15 @@ func (s *Server) leave() {
 	s.statsMu.Unlock()
 }
 
-func (s *Server) countStatus(code int) {
+// answered counts a request's status and takes it out of the in-flight
+// count, before the status is written: once a client holds any of the
+// answer, its next request must not find this one still in flight (taking
+// it out after the handler returned did, as the body can reach the client
+// first).
+func (s *Server) answered(code int) {
 	s.statsMu.Lock()
 	s.stats.ByStatus[code]++
+	s.inFlight--
 	s.statsMu.Unlock()
 }
 
@@ -272,7 +281,12 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 			n = s.seq.Add(1)
 		}
 		s.countRequest(route)
-		defer s.leave()
+		answering := false
+		defer func() {
+			if !answering { // abandoned by the client before an answer
+				s.leave()
+			}
+		}()
 		ctx := r.Context()
 		if !sleepCtx(ctx, s.opts.Latency) {
 			return
@@ -321,6 +335,7 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 		if rep == nil {
 			rep = h(r)
 		}
+		answering = true
 		s.send(w, rep, mode)
 	})
 }
@@ -387,7 +402,7 @@ func (s *Server) send(w http.ResponseWriter, rep *reply, mode int) {
 		size += len(p)
 	}
 	h.Set("Content-Length", strconv.Itoa(size))
-	s.countStatus(status)
+	s.answered(status)
 	w.WriteHeader(status)
 	if mode == writeDrop {
 		body := bytes.Join(parts, nil)
