@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -108,10 +110,33 @@ func TestTriggerItemUpdate(t *testing.T) {
 
 // TestTriggerItemUpdateTimeout: an item still syncing when
 // item_update_timeout_seconds runs out is read as it is, with a WARN.
+//
+// The polls are checked against what the wait promises, from when each
+// request reached the fake, not by counting them in wall time (a loaded
+// machine slows each poll down, so fewer fit): one poll at most every
+// item_update_poll_seconds, hence at most timeout/poll of them, and the
+// last one once the timeout has run out.
 func TestTriggerItemUpdateTimeout(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		patched time.Time   // when the PATCH reached the fake
+		polls   []time.Time // when each GET /items/{id} did
+	)
 	merging := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/items/") {
+			if !strings.HasPrefix(r.URL.Path, "/items/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			mu.Lock()
+			switch r.Method {
+			case http.MethodPatch:
+				patched = time.Now()
+			case http.MethodGet:
+				polls = append(polls, time.Now())
+			}
+			mu.Unlock()
+			if r.Method != http.MethodGet {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -122,14 +147,32 @@ func TestTriggerItemUpdateTimeout(t *testing.T) {
 		})
 	}
 	e := newWrappedEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5}, merging)
-	over := map[string]any{"trigger_item_update": true, "item_update_poll_seconds": 0.2, "item_update_timeout_seconds": 1}
+	const poll, timeout = 200 * time.Millisecond, time.Second
+	over := map[string]any{"trigger_item_update": true, "item_update_poll_seconds": poll.Seconds(), "item_update_timeout_seconds": timeout.Seconds()}
 	r := e.readOver(over, e.catalog(false, "items", "accounts"))
 	id := e.fake.ItemIDs()[0]
 	if len(logs(r, protocol.LevelWarn, id, "still updating", "status=MERGING", "item_update_timeout_seconds")) == 0 {
 		t.Fatal("no WARN about the update outlasting the timeout")
 	}
-	if polls := e.fake.Stats().ByRoute["GET /items/{id}"]; polls < 3 || polls > 8 {
-		t.Errorf("%d polls in a 1 s timeout at 0.2 s intervals", polls)
+	mu.Lock()
+	defer mu.Unlock()
+	if patched.IsZero() || len(polls) == 0 {
+		t.Fatalf("PATCH at %v, %d polls", patched, len(polls))
+	}
+	if n, most := len(polls), int(timeout/poll); n > most {
+		t.Errorf("%d polls in a %v timeout at %v intervals, want at most %d", n, timeout, poll, most)
+	}
+	// Each poll but the last waited a whole interval; the last may wait
+	// less, to land on the timeout.
+	prev := patched
+	for i, at := range polls[:len(polls)-1] {
+		if gap := at.Sub(prev); gap < poll {
+			t.Errorf("poll %d came %v after the request before it, want at least %v", i+1, gap, poll)
+		}
+		prev = at
+	}
+	if last := polls[len(polls)-1].Sub(patched); last < timeout {
+		t.Errorf("the last poll came %v after the PATCH, before the %v timeout", last, timeout)
 	}
 	if len(r.Records()["items"]) != 1 || len(r.Records()["accounts"]) == 0 {
 		t.Fatal("the item was not read after the timeout")
