@@ -253,10 +253,14 @@ func TestBadDatabases(t *testing.T) {
 	assertConfigError(t, open1(fmt.Sprintf("postgres://u:%s@127.0.0.1:1/db?connect_timeout=5", pgtest.Password)), "cannot reach", "127.0.0.1:1", "xxxxx")
 	assertConfigError(t, open1(s.URL("nosuchdb")), `no database "nosuchdb"`)
 
-	// A schema that belongs to a role the user is not a member of.
-	pgtest.Exec(t, url, `CREATE ROLE other NOLOGIN; CREATE ROLE loader LOGIN PASSWORD 'loaderpw'; GRANT CREATE ON DATABASE `+strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")+` TO loader; CREATE SCHEMA test AUTHORIZATION other`)
-	loader := strings.Replace(url, "postgres:"+pgtest.Password, "loader:loaderpw", 1)
-	assertConfigError(t, open1(loader), `schema "test" belongs to role "other"`, "--postgres-schema")
+	// A schema that belongs to a role the user is not a member of. Roles
+	// belong to the whole server, which the package's tests share (and
+	// -count=N runs repeat): the names are the database's own.
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	other, loader := "other_"+db, "loader_"+db
+	pgtest.Exec(t, url, `CREATE ROLE `+other+` NOLOGIN; CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; GRANT CREATE ON DATABASE `+db+` TO `+loader+`; CREATE SCHEMA test AUTHORIZATION `+other)
+	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
+	assertConfigError(t, open1(loaderURL), `schema "test" belongs to role "`+other+`"`, "--postgres-schema")
 }
 
 func TestOneWriterPerSchema(t *testing.T) {
