@@ -350,6 +350,86 @@ func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
 	checkAgainstFake(t, "Parquet files", e, parquetView(t, dir))
 }
 
+// TestKilledAtRandomWithoutRecordsLeavesNoGhostRows is the test above for
+// --no-records, where the Parquet sink holds announcements like states and,
+// before each file commits, prints the last state it printed with the
+// file's new ids listed (files are cut by size only): runs killed once a
+// random number of files more are committed, rows the files hold deleted
+// in between (inside the re-read window), each run resumed from the last
+// STATE printed; after a last run to the end, the files' live rows are
+// exactly what the fake serves.
+func TestKilledAtRandomWithoutRecordsLeavesNoGhostRows(t *testing.T) {
+	t.Setenv(parquet.RowsPerFileEnv, "700")
+	t.Cleanup(debug.FreeOSMemory)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("GHOST_SEED"); s != "" {
+		_ = json.Unmarshal([]byte(s), &seed)
+	}
+	t.Logf("seed %d (GHOST_SEED=%d repeats it)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 13))
+	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1200, PageSize: 50, Latency: 2 * time.Millisecond, Seed: seed%1000 + 1})
+	e.cfg["lookback_days"] = 30
+	e.cfg["max_concurrency"] = 1 + rng.IntN(3)
+	dir := t.TempDir()
+	cat := e.catalog(true, "transactions")
+	var state string // the last STATE printed so far, as a --state file
+	killed := 0
+	for i := range 5 {
+		args := []string{"--parquet-dir", dir, "--no-records"}
+		if state != "" {
+			args = append(args, "--state", state)
+		}
+		before := committedFiles(t, dir)
+		want := before + 1 + rng.IntN(3)
+		p := e.startRead(cat, args...)
+		// stdout says little with --no-records: watch the files.
+		deadline := time.Now().Add(2 * time.Minute)
+		ended := false
+		for !ended && committedFiles(t, dir) < want {
+			select {
+			case <-p.done:
+				ended = true
+			case <-time.After(2 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no file committed in 2 minutes")
+			}
+		}
+		if !ended {
+			killed++
+		}
+		r := partialStdout(t, p)
+		if len(r.OfType(protocol.TypeState)) > 0 {
+			state = r.StateFile(t)
+		}
+		var live []string
+		for id, deleted := range parquetView(t, dir) {
+			if !deleted {
+				live = append(live, id)
+			}
+		}
+		sort.Strings(live)
+		gone := e.fake.DeleteRecentAmong(live, 1+rng.IntN(20), 25*24*time.Hour)
+		gone = append(gone, e.fake.Delete(rng.IntN(4))...)
+		added := e.fake.AddNew(rng.IntN(4))
+		t.Logf("run %d: stopped with %d files (from %d), %d states printed; then %d rows deleted, %d added",
+			i+1, committedFiles(t, dir), before, len(r.OfType(protocol.TypeState)), len(gone), len(added))
+	}
+	if killed == 0 {
+		t.Fatal("no run was killed: the test proves nothing; make the fake slower")
+	}
+	args := []string{"read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", dir, "--no-records"}
+	if state != "" {
+		args = append(args, "--state", state)
+	}
+	last := st.Run(t, e.bin, args...)
+	if last.Code != 0 {
+		t.Fatalf("the last read exited %d\n%s", last.Code, last.Stderr)
+	}
+	st.ValidateProtocol(t, last)
+	checkAgainstFake(t, "Parquet files", e, parquetView(t, dir))
+}
+
 // TestWebhookFastPathCrashLeavesNoGhostRows: with webhook_log, a run that
 // reads only what the events name (the fast path) announces the new rows it
 // reads too. Killed after emitting them and before the account's
@@ -423,4 +503,102 @@ func TestWebhookFastPathCrashLeavesNoGhostRows(t *testing.T) {
 	if d := dest.diff(e.truth()); d != "" {
 		t.Fatalf("after the resumed run: %s", d)
 	}
+}
+
+// TestParquetFilesNotCutByAnnouncements: announcements do not cut the
+// Parquet files. A first sync of twelve accounts, each announcing its new
+// ids, commits one transactions file, and an incremental run that finds
+// new rows in several accounts one more; what goes to stdout ahead of the
+// files is the last durable state with the announced ids listed, so every
+// STATE still covers only rows in committed files (with --no-records its
+// count is of rows in files) and lists every row the files hold.
+func TestParquetFilesNotCutByAnnouncements(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 3, AccountsPerItem: 4, TransactionsPerAccount: 300, PageSize: 100})
+	dir := t.TempDir()
+	cat := e.catalog(true, "transactions")
+	// CheckLifecycle counts the records on stdout: with --no-records
+	// there are none, so the runs are checked here.
+	read := func(extra ...string) *st.Result {
+		t.Helper()
+		r := st.Run(t, e.bin, append([]string{"read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", dir, "--no-records"}, extra...)...)
+		if r.Code != 0 {
+			t.Fatalf("read exited %d\n%s", r.Code, r.Stderr)
+		}
+		st.ValidateProtocol(t, r)
+		return r
+	}
+	r1 := read()
+	if n := committedFiles(t, dir); n != 1 {
+		t.Fatalf("first sync: %d transactions files, want 1 (files cut by size only)", n)
+	}
+	counts := stateCounts(r1, "transactions")
+	listings := 0
+	for i, s := range stateBodies(t, r1, "transactions") {
+		if bytes.Contains(s, []byte(`"created_at":""`)) {
+			listings++ // an account only listed: a state ahead of the file
+			if counts[i] != 0 {
+				t.Errorf("a state ahead of the file counts %v records, want 0: %.200s", counts[i], s)
+			}
+		}
+	}
+	if listings == 0 {
+		t.Fatal("no state listed ids ahead of the file: the test no longer exercises the merge")
+	}
+
+	// A run killed right after the commit, before the state after it,
+	// leaves the listing as the last STATE printed: resumed from it, with
+	// rows the file holds deleted meanwhile, the files end up as the fake.
+	var listing json.RawMessage
+	for _, s := range stateBodies(t, r1, "transactions") {
+		if bytes.Contains(s, []byte(`"created_at":""`)) {
+			listing = s
+		}
+	}
+	var live []string
+	for id, deleted := range parquetView(t, dir) {
+		if !deleted {
+			live = append(live, id)
+		}
+	}
+	sort.Strings(live)
+	if gone := e.fake.DeleteRecentAmong(live, 30, 6*24*time.Hour); len(gone) < 10 {
+		t.Fatalf("only %d recent rows of the file deleted", len(gone))
+	}
+	resumed := t.TempDir()
+	st.Must(t, os.CopyFS(resumed, os.DirFS(dir)), "copy the files")
+	res := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", resumed, "--no-records",
+		"--state", st.StreamStateFile(t, "transactions", listing))
+	if res.Code != 0 {
+		t.Fatalf("read from the listing exited %d\n%s", res.Code, res.Stderr)
+	}
+	checkAgainstFake(t, "Parquet files resumed from the listing", e, parquetView(t, resumed))
+
+	e.fake.AddNew(12)
+	read("--state", r1.StateFile(t))
+	if n := committedFiles(t, dir); n != 2 {
+		t.Fatalf("after an incremental run with new rows in several accounts: %d transactions files, want 2", n)
+	}
+}
+
+// stateCounts returns the sourceStats.recordCount of stream's STATEs.
+func stateCounts(r *st.Result, stream string) []float64 {
+	var out []float64
+	for _, m := range r.OfType(protocol.TypeState) {
+		if m.State.Stream != nil && m.State.Stream.StreamDescriptor.Name == stream && m.State.SourceStats != nil {
+			out = append(out, float64(m.State.SourceStats.RecordCount))
+		}
+	}
+	return out
+}
+
+// stateBodies returns stream's STATEs, in order.
+func stateBodies(t *testing.T, r *st.Result, stream string) []json.RawMessage {
+	t.Helper()
+	var out []json.RawMessage
+	for _, m := range r.OfType(protocol.TypeState) {
+		if m.State.Stream != nil && m.State.Stream.StreamDescriptor.Name == stream {
+			out = append(out, m.State.Stream.StreamState)
+		}
+	}
+	return out
 }

@@ -63,6 +63,7 @@ func newStreamOutput(enc Encoder, info StreamInfo, sinks []Sink, skipRecords boo
 	info.Log = o.log
 	var head StreamSink = &stdoutSink{enc: enc, name: name, skip: skipRecords}
 	for i := len(sinks) - 1; i >= 0; i-- {
+		info.NextKeepsRows = !skipRecords || i < len(sinks)-1
 		next, err := sinks[i].OpenStream(info, head)
 		if err != nil {
 			return nil, err
@@ -108,7 +109,7 @@ func (o *streamOutput) emitState(state any, announce bool) error {
 	defer o.mu.Unlock()
 	if announce {
 		o.lastState, o.stated = nil, true
-		return o.head.Announce(b)
+		return o.head.Announce(Announcement{State: b})
 	}
 	return o.stateLocked(b)
 }
@@ -219,8 +220,17 @@ func (s *stdoutSink) State(state json.RawMessage) error {
 }
 
 // Announce prints the announcement at once: stdout has nothing to make
-// durable, and the records after it follow it.
-func (s *stdoutSink) Announce(state json.RawMessage) error { return s.State(state) }
+// durable, and the records after it follow it. A listing covers no
+// records: with --no-records its count is 0 and the records go to the
+// next state's, so that no STATE counts a record a sink may yet lose;
+// records printed are counted by the state message after them, as the
+// protocol has it.
+func (s *stdoutSink) Announce(a Announcement) error {
+	if a.Listing && s.skip {
+		return s.enc.State(s.name, a.State, 0)
+	}
+	return s.State(a.State)
+}
 
 func (s *stdoutSink) End(readErr error) error { return readErr }
 

@@ -42,7 +42,7 @@ func (l *memLink) State(st json.RawMessage) error {
 	l.s.held = append(l.s.held, st)
 	return nil
 }
-func (l *memLink) Announce(st json.RawMessage) error { return l.State(st) }
+func (l *memLink) Announce(a Announcement) error { return l.State(a.State) }
 func (l *memLink) End(readErr error) error {
 	l.s.ended = true
 	for _, st := range l.s.held {

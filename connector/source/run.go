@@ -459,16 +459,16 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	var failed []string
 	for _, s := range sel {
 		name := s.Stream.Name()
-		out, err := newStreamOutput(enc, StreamInfo{Stream: s.Stream, Mode: s.Mode}, sinks, skipRecords)
+		req := ReadRequest{Mode: s.Mode}
+		if s.Mode == protocol.Incremental {
+			req.State = states[name]
+		}
+		out, err := newStreamOutput(enc, StreamInfo{Stream: s.Stream, Mode: s.Mode, State: req.State}, sinks, skipRecords)
 		if err != nil {
 			return fail(enc, err)
 		}
 		if err := enc.StreamStatus(name, protocol.Started); err != nil {
 			return ExitFail
-		}
-		req := ReadRequest{Mode: s.Mode}
-		if s.Mode == protocol.Incremental {
-			req.State = states[name]
 		}
 		readErr := s.Stream.Read(withLog(context.WithValue(ctx, outputKey{}, out), out.log), req, out)
 		if ctx.Err() != nil {

@@ -39,6 +39,14 @@ type Sink interface {
 // StreamInfo is what a sink knows about the stream it is opened for.
 type StreamInfo struct {
 	Stream Stream
+	// State is the state the stream's read resumes from (nil on a first
+	// sync and in full_refresh): what a sink that holds states back has
+	// passed on before its first state of this run.
+	State json.RawMessage
+	// NextKeepsRows says whether a link after this one keeps rows: a sink,
+	// or stdout printing records. An announcement must reach it before
+	// the rows after it.
+	NextKeepsRows bool
 	// Mode is the configured sync mode. In full_refresh the stream's rows
 	// are its whole table: a sink that keeps tables replaces the table's
 	// rows with this read's at End (and only if the read succeeded).
@@ -71,12 +79,15 @@ type StreamSink interface {
 	// Announce takes an announcement (Output.Announce): a state, like
 	// those State takes, that must reach next before any row after it
 	// does. A sink makes the rows before it durable at once (Parquet
-	// commits its file) and passes it on. A sink that commits rows and
-	// states together may instead take it as a State, committed with the
-	// rows before it and passed on later: its own store then never holds
-	// a row its committed state neither covers nor lists, though stdout
-	// gets the rows after it first.
-	Announce(state json.RawMessage) error
+	// commits its file) and passes it on. A sink with nothing after it
+	// that keeps rows (StreamInfo.NextKeepsRows false) may instead hold
+	// it like a state, if before making any row after it durable it
+	// passes on a state that lists those rows (StateMerger). A sink that
+	// commits rows and states together may take a.State as a State,
+	// committed with the rows before it and passed on later: its own
+	// store then never holds a row its committed state neither covers nor
+	// lists, though stdout gets the rows after it first.
+	Announce(a Announcement) error
 	// End ends the stream. readErr is nil when the stream was read to the
 	// end, else why it stopped. The sink makes what it has durable (even
 	// on failure, so rows already read are not read again), passes on the
@@ -84,6 +95,18 @@ type StreamSink interface {
 	// own error if readErr is nil and it could not finish; it returns what
 	// next.End returned. That error is the stream's outcome.
 	End(readErr error) error
+}
+
+// Announcement is an announcement on its way down a stream's chain.
+type Announcement struct {
+	// State is the stream's whole state, listing the ids of the rows about
+	// to be emitted; like a checkpoint, it covers every row before it.
+	State json.RawMessage
+	// Listing says State is a sink's StateMerger state: it lists ids and
+	// claims no progress beyond the last state passed on, so it covers
+	// none of the rows before it. With --no-records stdout counts those in
+	// the next state's sourceStats instead of this one's.
+	Listing bool
 }
 
 // Encoder writes a run's messages in one output format: Airbyte messages

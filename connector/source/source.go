@@ -83,6 +83,25 @@ type StateChecker interface {
 	CheckState(state json.RawMessage) error
 }
 
+// StateMerger is implemented by a stream that announces (Output.Announce),
+// so that a sink that makes rows durable only now and then (Parquet commits
+// files by size) need not do so at every announcement. Such a sink holds a
+// state back until the rows before it are durable; but the rows after an
+// announcement may reach a file before the state after them does, so the
+// sink must first pass on a state that lists their ids. The held state
+// lists them, but also claims progress the file in progress does not hold
+// yet. MergeState gives the sink a state that lists them and claims none.
+// Without it, the sink commits its file at every announcement, which cut a
+// first sync of a hundred accounts into a file or more per account.
+type StateMerger interface {
+	// MergeState returns a state that resumes exactly where released
+	// resumes (a state of this stream: one it emitted, or the run's input;
+	// nil for none) and that lists, as ids a resuming run must check,
+	// every id state (a later state of the stream) lists and released
+	// does not.
+	MergeState(released, state json.RawMessage) (json.RawMessage, error)
+}
+
 // ReadRequest says how to read a stream.
 type ReadRequest struct {
 	Mode protocol.SyncMode

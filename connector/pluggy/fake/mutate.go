@@ -241,6 +241,20 @@ func (s *Server) DeleteIDs(ids []string) []string {
 	return s.deleteWhere(len(ids), func(_ int64, t *txn) bool { return want[t.id.String()] })
 }
 
+// DeleteRecentAmong removes up to n of the rows with these ids that are
+// dated within age before now (not future installments), and returns
+// their ids: a test deletes rows it knows an output holds, inside the
+// window a run re-reads.
+func (s *Server) DeleteRecentAmong(ids []string, n int, age time.Duration) []string {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	return s.deleteWhere(n, func(now int64, t *txn) bool {
+		return want[t.id.String()] && t.date >= now-age.Milliseconds() && t.date <= now
+	})
+}
+
 // DeleteOlder removes up to n rows dated more than age ago: deletions no
 // re-read window reaches (Pluggy fixing an improper deletion, a bank
 // dropping an old duplicate), which only the webhook reveals.

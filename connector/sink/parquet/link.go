@@ -1,6 +1,8 @@
 package parquet
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 
@@ -13,6 +15,17 @@ import (
 // committed file. Files commit by size (RowsPerFile) and at the end of the
 // stream, so a state that arrives while the file in progress has rows is
 // held, and passed on when that file commits; a newer state replaces it.
+//
+// Announcements must also reach the outputs before the rows after them
+// (see source.StreamSink.Announce). When the links after this one keep
+// rows (stdout prints records, or a database follows), an announcement is
+// passed on at once, after committing the file in progress. When they do
+// not (--no-records, no other sink), and the stream can merge states
+// (source.StateMerger), an announcement is held like any state; before a
+// file commits, the link passes on the last state it passed on with every
+// id the held state lists added (merge), so the printed state lists every
+// row the file holds without claiming what it does not: files are cut by
+// size only, not at every account.
 type link struct {
 	w    *Writer
 	next source.StreamSink
@@ -20,12 +33,41 @@ type link struct {
 	// is held back only while it is not zero.
 	uncommitted int64
 	held        json.RawMessage
+	// merge is the stream's MergeState when announcements may be held,
+	// else nil.
+	merge func(released, state json.RawMessage) (json.RawMessage, error)
+	// listed says the last state passed on lists every row written to
+	// the file in progress: a commit needs no merged state first.
+	listed bool
+	// released is the last state passed on (the run's input state before
+	// any): where a run killed now resumes.
+	released json.RawMessage
+	// last is the SHA-256 of the last state passed on, a merged one
+	// included. A state is not passed on twice in a row: a merged state
+	// can hold what the state after it does, and two identical states may
+	// not go out with records between them. A hash, as a state can weigh
+	// megabytes.
+	last [sha256.Size]byte
+}
+
+func newLink(w *Writer, info source.StreamInfo, next source.StreamSink) *link {
+	l := &link{w: w, next: next, released: info.State, listed: true}
+	if m, ok := info.Stream.(source.StateMerger); ok && !info.NextKeepsRows {
+		l.merge = m.MergeState
+	}
+	return l
 }
 
 func (l *link) Record(row jsonrow.Row) error {
 	// Rows go on at once: none is covered by a state yet.
 	if err := l.next.Record(row); err != nil {
 		return err
+	}
+	if l.w.commitsWith() {
+		// This row completes the file: its rows must be listed first.
+		if err := l.list(); err != nil {
+			return err
+		}
 	}
 	committed, err := l.w.WriteRow(row)
 	if err != nil {
@@ -38,14 +80,61 @@ func (l *link) Record(row jsonrow.Row) error {
 	return nil
 }
 
+// list passes on, before a commit, a state listing every row of the file
+// in progress, when the last one passed on may not: the held state merged
+// into the last state passed on.
+func (l *link) list() error {
+	if l.listed || l.held == nil || l.merge == nil {
+		return nil
+	}
+	merged, err := l.merge(l.released, l.held)
+	if err != nil {
+		return fmt.Errorf("listing the %s ids of the file in progress before it is committed: %w", l.w.stream, err)
+	}
+	l.listed = true
+	sum := sha256.Sum256(merged)
+	if sum == l.last || bytes.Equal(merged, l.released) {
+		return nil // the last state passed on lists them all already
+	}
+	l.last = sum
+	return l.next.Announce(source.Announcement{State: merged, Listing: true})
+}
+
+// commit lists the rows of the file in progress if needed, then commits
+// it.
+func (l *link) commit() error {
+	if err := l.list(); err != nil {
+		return err
+	}
+	if err := l.w.Commit(); err != nil {
+		return fmt.Errorf("committing %s files: %w", l.w.stream, err)
+	}
+	return nil
+}
+
 // committed passes on the state held for rows now durable.
 func (l *link) committed() error {
 	l.uncommitted = 0
 	if st := l.held; st != nil {
 		l.held = nil
-		return l.next.State(st)
+		return l.pass(st, nil)
 	}
 	return nil
+}
+
+// pass passes on a state whose rows are durable (as an announcement when
+// a is not nil), unless it is the state passed on last.
+func (l *link) pass(st json.RawMessage, a *source.Announcement) error {
+	l.released, l.listed = st, true
+	sum := sha256.Sum256(st)
+	if sum == l.last {
+		return nil
+	}
+	l.last = sum
+	if a != nil {
+		return l.next.Announce(*a)
+	}
+	return l.next.State(st)
 }
 
 func (l *link) State(state json.RawMessage) error {
@@ -58,7 +147,7 @@ func (l *link) State(state json.RawMessage) error {
 		l.held = state
 		return nil
 	}
-	return l.next.State(state)
+	return l.pass(state, nil)
 }
 
 // Announce passes an announcement on before any row after it, so that
@@ -66,29 +155,34 @@ func (l *link) State(state json.RawMessage) error {
 // committed: held back like a state, a run killed between a commit and
 // the next state would leave rows in the files that no printed state
 // lists. Like any state it may go out only once the rows before it are
-// durable, so the file in progress is committed first, early: files are
-// cut where a read announces new ids (announce.go says how rarely).
-func (l *link) Announce(state json.RawMessage) error {
+// durable, so the file in progress is committed first, early, unless the
+// link may hold it (merge): then it is held like a state, and the rows
+// after it are listed before their file commits.
+func (l *link) Announce(a source.Announcement) error {
 	if l.w.err != nil {
 		return l.w.err
 	}
+	if l.uncommitted > 0 && l.merge != nil {
+		l.held, l.listed = a.State, false
+		return nil
+	}
 	if l.uncommitted > 0 {
-		if err := l.w.Commit(); err != nil {
-			return fmt.Errorf("committing %s files: %w", l.w.stream, err)
+		if err := l.commit(); err != nil {
+			return err
 		}
 		if err := l.committed(); err != nil {
 			return err
 		}
 	}
-	return l.next.Announce(state)
+	return l.pass(a.State, &a)
 }
 
 // End commits the file in progress, even when the read failed: its rows
 // are complete, and the state that covers them lets the next run skip them.
 func (l *link) End(readErr error) error {
-	if err := l.w.Commit(); err != nil {
+	if err := l.commit(); err != nil {
 		if readErr == nil {
-			readErr = fmt.Errorf("committing %s files: %w", l.w.stream, err)
+			readErr = err
 		}
 	} else if err := l.committed(); err != nil && readErr == nil {
 		readErr = err

@@ -215,7 +215,7 @@ func (s *Sinks) OpenStream(info source.StreamInfo, next source.StreamSink) (sour
 		return nil, err
 	}
 	w.conv.warn.Log = info.Log
-	return &link{w: w, next: next}, nil
+	return newLink(w, info, next), nil
 }
 
 // Stream is OpenStream returning the concrete type.
@@ -428,6 +428,10 @@ func (w *Writer) WriteRow(row jsonrow.Row) (committed bool, err error) {
 	}
 	return false, nil
 }
+
+// commitsWith reports whether the next row written completes the file in
+// progress, so that WriteRow commits it.
+func (w *Writer) commitsWith() bool { return w.fileRows+1 >= w.sinks.opts.RowsPerFile }
 
 // Commit publishes the file in progress, if it has rows.
 func (w *Writer) Commit() error {

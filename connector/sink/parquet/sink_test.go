@@ -543,15 +543,24 @@ type recorder struct {
 	rows   int
 	states []string
 	ended  error
+	// at, if set, is noted with each state: what was true when it came.
+	at func() string
+}
+
+func (r *recorder) note(s string) string {
+	if r.at != nil {
+		return s + "@" + r.at()
+	}
+	return s
 }
 
 func (r *recorder) Record(jsonrow.Row) error { r.rows++; return nil }
 func (r *recorder) State(st json.RawMessage) error {
-	r.states = append(r.states, string(st))
+	r.states = append(r.states, r.note(string(st)))
 	return nil
 }
-func (r *recorder) Announce(st json.RawMessage) error {
-	r.states = append(r.states, "announce "+string(st))
+func (r *recorder) Announce(a source.Announcement) error {
+	r.states = append(r.states, r.note("announce "+string(a.State)))
 	return nil
 }
 func (r *recorder) End(readErr error) error { r.ended = readErr; return readErr }
@@ -588,6 +597,12 @@ func TestStateWaitsOnlyForUncommittedRows(t *testing.T) {
 // kitchenLink opens the kitchen stream's link in front of a recorder, and
 // returns a function writing its next row.
 func kitchenLink(t *testing.T, dir string, rowsPerFile int64) (source.StreamSink, *recorder, func() error) {
+	return kitchenLinkWith(t, dir, rowsPerFile, source.StreamInfo{Stream: kitchen(t), Mode: protocol.Incremental})
+}
+
+// kitchenLinkWith is kitchenLink opened with info (its stream must be the
+// kitchen stream's name and schema).
+func kitchenLinkWith(t *testing.T, dir string, rowsPerFile int64, info source.StreamInfo) (source.StreamSink, *recorder, func() error) {
 	t.Helper()
 	s, err := Open([]sourceStream{kitchen(t)}, Options{Dir: dir, RowsPerFile: rowsPerFile})
 	if err != nil {
@@ -595,7 +610,7 @@ func kitchenLink(t *testing.T, dir string, rowsPerFile int64) (source.StreamSink
 	}
 	t.Cleanup(func() { s.Close() })
 	next := &recorder{}
-	l, err := s.OpenStream(source.StreamInfo{Stream: kitchen(t), Mode: protocol.Incremental}, next)
+	l, err := s.OpenStream(info, next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -606,9 +621,10 @@ func kitchenLink(t *testing.T, dir string, rowsPerFile int64) (source.StreamSink
 	}
 }
 
-// TestAnnouncementCommitsFirst: an announcement is passed on at once, after
-// the state held and a commit of the rows before it, so no file is ever
-// committed with rows whose announcement was not passed on first.
+// TestAnnouncementCommitsFirst: an announcement the stream cannot merge
+// (no Since) is passed on at once, after the state held and a commit of
+// the rows before it, so no file is ever committed with rows whose
+// announcement was not passed on first.
 func TestAnnouncementCommitsFirst(t *testing.T) {
 	dir := t.TempDir()
 	l, next, write := kitchenLink(t, dir, 100)
@@ -628,7 +644,7 @@ func TestAnnouncementCommitsFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(l.Announce(json.RawMessage(`"A"`))) // nothing written: no file
+	must(l.Announce(source.Announcement{State: json.RawMessage(`"A"`)})) // nothing written: no file
 	rec()
 	rec()
 	must(l.State(json.RawMessage(`"B"`))) // held
@@ -636,14 +652,111 @@ func TestAnnouncementCommitsFirst(t *testing.T) {
 	if files() != 0 || len(next.states) != 1 {
 		t.Fatalf("%d files, states %v", files(), next.states)
 	}
-	must(l.Announce(json.RawMessage(`"C"`)))
+	must(l.Announce(source.Announcement{State: json.RawMessage(`"C"`)}))
 	if files() != 1 || strings.Join(next.states, " ") != `announce "A" "B" announce "C"` {
 		t.Fatalf("after announcement C: %d files, states %v; want the 3 rows committed, B then C passed on", files(), next.states)
 	}
-	must(l.Announce(json.RawMessage(`"D"`))) // nothing uncommitted: no empty file
+	must(l.Announce(source.Announcement{State: json.RawMessage(`"D"`)})) // nothing uncommitted: no empty file
 	rec()
 	must(l.End(nil))
 	if files() != 2 || strings.Join(next.states, " ") != `announce "A" "B" announce "C" announce "D"` || next.rows != 4 {
 		t.Fatalf("at the end: %d files, states %v, %d rows", files(), next.states, next.rows)
+	}
+}
+
+// mergingKitchen is the kitchen stream with a StateMerger that writes
+// what it merged: "released+state".
+type mergingKitchen struct {
+	testStream
+	err error
+}
+
+func (m mergingKitchen) MergeState(released, state json.RawMessage) (json.RawMessage, error) {
+	if m.err != nil {
+		return nil, m.err
+	}
+	if string(state) == `"SAME"` {
+		return released, nil // lists nothing released does not
+	}
+	return json.RawMessage(`"` + strings.Trim(string(released), `"`) + "+" + strings.Trim(string(state), `"`) + `"`), nil
+}
+
+// TestAnnouncementHeldAndListedBeforeCommit: with nothing after the sink
+// that keeps rows, and a stream that merges states, an announcement does
+// not cut the file: it is held like a state, and just before the file
+// commits, by size or at the end, the link passes on the held state
+// merged into the last one passed on (the input state at first), then
+// the held state after the commit (each state is noted with the number of
+// files committed when it came).
+func TestAnnouncementHeldAndListedBeforeCommit(t *testing.T) {
+	dir := t.TempDir()
+	l, next, write := kitchenLinkWith(t, dir, 4, source.StreamInfo{Stream: mergingKitchen{testStream: kitchen(t)}, Mode: protocol.Incremental, State: json.RawMessage(`"IN"`)})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	announce := func(st string) error { return l.Announce(source.Announcement{State: json.RawMessage(st)}) }
+	files := func() int { return len(streamFiles(t, filepath.Join(dir, "kitchen"))) }
+	next.at = func() string { return fmt.Sprint(files()) } // files committed when a state comes
+	must(write())
+	must(announce(`"A"`)) // held: no file cut
+	must(write())
+	must(l.State(json.RawMessage(`"B"`))) // held; A's rows still to list
+	must(write())
+	if files() != 0 || len(next.states) != 0 {
+		t.Fatalf("before the commit: %d files, passed on %v", files(), next.states)
+	}
+	must(write()) // the 4th row commits the file: listed first
+	if got, want := strings.Join(next.states, " "), `announce "IN+B"@0 "B"@1`; got != want || files() != 1 {
+		t.Fatalf("at the commit: %d files, passed on %s, want %s", files(), got, want)
+	}
+	must(announce(`"C"`)) // nothing uncommitted: passed on at once
+	must(write())
+	must(announce(`"SAME"`)) // merges to the state passed on: no merged state passed on
+	must(write())
+	must(l.End(nil))
+	if got, want := strings.Join(next.states, " "), `announce "IN+B"@0 "B"@1 announce "C"@1 "SAME"@2`; got != want || files() != 2 || next.rows != 6 {
+		t.Fatalf("at the end: %d files, passed on %s (want %s), %d rows", files(), got, want, next.rows)
+	}
+}
+
+// TestAnnouncementCutsFileWhenNextKeepsRows: when stdout prints records
+// (or a database follows), an announcement must reach it before the rows
+// after it: the file in progress is committed and the announcement passed
+// on at once, merging stream or not.
+func TestAnnouncementCutsFileWhenNextKeepsRows(t *testing.T) {
+	dir := t.TempDir()
+	l, next, write := kitchenLinkWith(t, dir, 100, source.StreamInfo{Stream: mergingKitchen{testStream: kitchen(t)}, Mode: protocol.Incremental, NextKeepsRows: true})
+	if err := write(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Announce(source.Announcement{State: json.RawMessage(`"A"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(streamFiles(t, filepath.Join(dir, "kitchen"))); n != 1 || strings.Join(next.states, " ") != `announce "A"` {
+		t.Fatalf("%d files, passed on %v; want the row committed and A passed on", n, next.states)
+	}
+}
+
+// TestAnnouncementMergeFailureFailsStream: a state that cannot be merged
+// before a commit fails the stream without committing the file, so no
+// file holds rows no printed state lists; the next run reads them again.
+func TestAnnouncementMergeFailureFailsStream(t *testing.T) {
+	dir := t.TempDir()
+	l, next, write := kitchenLinkWith(t, dir, 100, source.StreamInfo{Stream: mergingKitchen{testStream: kitchen(t), err: errors.New("no")}, Mode: protocol.Incremental})
+	if err := write(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Announce(source.Announcement{State: json.RawMessage(`"A"`)}); err != nil {
+		t.Fatal(err)
+	}
+	err := l.End(nil)
+	if err == nil || !strings.Contains(err.Error(), "listing the kitchen ids") {
+		t.Fatalf("End: %v", err)
+	}
+	if n := len(streamFiles(t, filepath.Join(dir, "kitchen"))); n != 0 || len(next.states) != 0 {
+		t.Fatalf("%d files, passed on %v; want nothing", n, next.states)
 	}
 }

@@ -164,7 +164,7 @@ func (l *link) State(state json.RawMessage) error {
 // It is not committed at once: a commit per announcement would cost a
 // merge and a write of the whole state per account. So with --postgres,
 // stdout gets an announcement at the database's pace, after rows it lists.
-func (l *link) Announce(state json.RawMessage) error { return l.State(state) }
+func (l *link) Announce(a source.Announcement) error { return l.State(a.State) }
 
 // passCommitted passes on the state of a checkpoint whose merge has
 // committed since the last call, if any.

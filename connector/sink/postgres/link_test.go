@@ -29,8 +29,8 @@ func (r *recorder) State(s json.RawMessage) error {
 	r.got = append(r.got, "state "+string(s))
 	return nil
 }
-func (r *recorder) Announce(s json.RawMessage) error {
-	r.got = append(r.got, "announce "+string(s))
+func (r *recorder) Announce(a source.Announcement) error {
+	r.got = append(r.got, "announce "+string(a.State))
 	return nil
 }
 func (r *recorder) End(err error) error {

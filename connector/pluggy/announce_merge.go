@@ -1,0 +1,130 @@
+package pluggy
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// States a sink passes on ahead of its files.
+//
+// A state lists the ids of rows emitted (in windows and announcements),
+// but it also carries every account's progress. A sink that makes rows
+// durable only now and then (the Parquet sink commits a file by size) holds
+// the latest state back until the rows before it are in a committed file,
+// and before committing one it must pass on a state that lists every row
+// the file holds. MergeState gives it one: the last state it passed on
+// (released), whose progress is durable, with every id the held state
+// lists and released does not added to its accounts' "announced" lists. A
+// run resuming from it reads each account from released's cursor, as it
+// would from released, and checks those ids as it checks any announcement
+// (announce.go), so every row the files hold is covered or listed.
+
+// maxMergedIDs bounds the ids a merged state lists for an account: an
+// account's announcement lists up to maxWindowIDs in its window and as
+// many announced, and the merge keeps as many as both.
+const maxMergedIDs = 2 * maxWindowIDs
+
+// MergeState implements source.StateMerger. It is called once a file,
+// before its commit, so it parses both states rather than keep anything
+// between calls.
+func (s *transactionsStream) MergeState(released, state json.RawMessage) (json.RawMessage, error) {
+	rel, err := parseTxState(released)
+	if err != nil {
+		return nil, fmt.Errorf("the released state: %w", err)
+	}
+	later, err := parseTxState(state)
+	if err != nil {
+		return nil, fmt.Errorf("the later state: %w", err)
+	}
+	out := &txState{Version: txStateVersion, Accounts: rel.Accounts, LogPosition: rel.LogPosition}
+	for id, a := range later.Accounts {
+		if m := mergeCursor(rel.Accounts[id], a); m != nil {
+			out.Accounts[id] = m
+		}
+	}
+	return out.MarshalJSON()
+}
+
+// mergeCursor returns rel (an account's cursor in the released state, nil
+// for none) with every id ann (its cursor in the later state) lists, in
+// its window or announced, that rel does not added to rel's announced
+// ids; nil when there is none to add. Its progress is rel's: an
+// account rel has no cursor for gets none (created_at empty), which a
+// resuming run reads as a first read cut short.
+func mergeCursor(rel, ann *accountCursor) *accountCursor {
+	if ann == nil || ann == rel {
+		return nil
+	}
+	var known idSet
+	if rel != nil {
+		known.addAll(rel.Window)
+		known.addAll(rel.Announced)
+	}
+	var add idWindow
+	for _, w := range []idWindow{ann.Window, ann.Announced} {
+		for _, e := range w.uuids {
+			if known.addUUID(e.id) {
+				add.uuids = append(add.uuids, e)
+			}
+		}
+		for _, e := range w.other {
+			if known.addString(e.id) {
+				add.other = append(add.other, e)
+			}
+		}
+	}
+	if add.len() == 0 {
+		return nil
+	}
+	next := &accountCursor{}
+	if rel != nil {
+		*next = *rel
+		add.uuids = append(add.uuids, rel.Announced.uuids...)
+		add.other = append(add.other, rel.Announced.other...)
+	}
+	add.sort()
+	if add.len() > maxMergedIDs {
+		add.keepNewest(maxMergedIDs)
+	}
+	next.Announced, next.encoded = add, nil
+	return next
+}
+
+// idSet is a set of ids as an idWindow holds them.
+type idSet struct {
+	uuids map[[16]byte]struct{}
+	other map[string]struct{}
+}
+
+func (s *idSet) addAll(w idWindow) {
+	for _, e := range w.uuids {
+		s.addUUID(e.id)
+	}
+	for _, e := range w.other {
+		s.addString(e.id)
+	}
+}
+
+// addUUID adds id and reports whether it was not in the set.
+func (s *idSet) addUUID(id [16]byte) bool {
+	if s.uuids == nil {
+		s.uuids = map[[16]byte]struct{}{}
+	}
+	if _, ok := s.uuids[id]; ok {
+		return false
+	}
+	s.uuids[id] = struct{}{}
+	return true
+}
+
+// addString adds id and reports whether it was not in the set.
+func (s *idSet) addString(id string) bool {
+	if s.other == nil {
+		s.other = map[string]struct{}{}
+	}
+	if _, ok := s.other[id]; ok {
+		return false
+	}
+	s.other[id] = struct{}{}
+	return true
+}

@@ -1,0 +1,86 @@
+package pluggy
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// TestMergeState: the merged state resumes as the released one does
+// (every account's cursor and window as released has them, log position
+// included) and lists, as announced, every id the later state lists that
+// released does not; an account released has no cursor for gets none.
+func TestMergeState(t *testing.T) {
+	const (
+		u1 = "00000000-0000-4000-8000-000000000001"
+		u2 = "00000000-0000-4000-8000-000000000002"
+		u3 = "00000000-0000-4000-8000-000000000003"
+		u4 = "00000000-0000-4000-8000-000000000004"
+		u5 = "00000000-0000-4000-8000-000000000005"
+	)
+	released := json.RawMessage(`{"version":1,"accounts":{` +
+		`"done":{"created_at":"2026-05-01T00:00:00Z","synced_at":"s0","window":{"2026-04-30":["` + u1 + `"]}},` +
+		`"same":{"created_at":"2026-05-01T00:00:00Z","synced_at":"s0","window":{"2026-04-30":["` + u2 + `"]}}` +
+		`},"log_position":"7"}`)
+	later := json.RawMessage(`{"version":1,"accounts":{` +
+		// checkpointed since: a new cursor and window; u1 stays listed by released's window
+		`"done":{"created_at":"2026-05-02T00:00:00Z","synced_at":"s1","window":{"2026-04-30":["` + u1 + `"],"2026-05-01":["` + u3 + `","legacy-id"]}},` +
+		// unchanged since released (the same cursor, parsed apart)
+		`"same":{"created_at":"2026-05-01T00:00:00Z","synced_at":"s0","window":{"2026-04-30":["` + u2 + `"]}},` +
+		// a first read cut short: announced only, listed twice over
+		`"new":{"created_at":"","synced_at":"s1","window":{"2026-05-01":["` + u4 + `"]},"announced":{"2026-05-01":["` + u4 + `"],"2026-05-02":["` + u5 + `"]}}` +
+		`},"log_position":"9"}`)
+	s := &transactionsStream{}
+	got, err := s.MergeState(released, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"version":1,"accounts":{` +
+		`"done":{"created_at":"2026-05-01T00:00:00Z","synced_at":"s0","window":{"2026-04-30":["` + u1 + `"]},"announced":{"2026-05-01":["` + u3 + `","legacy-id"]}},` +
+		`"new":{"created_at":"","synced_at":"","announced":{"2026-05-01":["` + u4 + `"],"2026-05-02":["` + u5 + `"]}},` +
+		`"same":{"created_at":"2026-05-01T00:00:00Z","synced_at":"s0","window":{"2026-04-30":["` + u2 + `"]}}` +
+		`},"log_position":"7"}`
+	if string(got) != want {
+		t.Fatalf("merged\n%s\nwant\n%s", got, want)
+	}
+	if err := s.CheckState(got); err != nil {
+		t.Fatalf("the merged state does not check: %v", err)
+	}
+
+	// A first sync: nothing released.
+	got, err = s.MergeState(nil, json.RawMessage(`{"version":1,"accounts":{"a":{"created_at":"","synced_at":"s","announced":{"2026-05-01":["`+u1+`"]}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"version":1,"accounts":{"a":{"created_at":"","synced_at":"","announced":{"2026-05-01":["` + u1 + `"]}}}}`; string(got) != want {
+		t.Fatalf("merged with nothing released\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestMergeCursorBounded: a merged account lists at most maxMergedIDs,
+// the newest kept, as an announcement does.
+func TestMergeCursorBounded(t *testing.T) {
+	var w idWindow
+	for i := range maxMergedIDs + 10 {
+		w.add(int32(20000+i/100), uuidOf(i))
+	}
+	w.sort()
+	m := mergeCursor(nil, &accountCursor{Announced: w})
+	if m == nil || m.Announced.len() != maxMergedIDs || m.CreatedAt != "" {
+		t.Fatalf("merged %+v", m)
+	}
+	if oldest := m.Announced.uuids[0].day; oldest != 20000 {
+		// 10 of day 20000 dropped: that day is cut, not a newer one
+		t.Fatalf("oldest day kept %d, want 20000", oldest)
+	}
+	if mergeCursor(m, m) != nil {
+		t.Fatal("a cursor merged with itself adds nothing")
+	}
+}
+
+func uuidOf(i int) string {
+	var u [16]byte
+	u[14], u[15] = byte(i>>8), byte(i)
+	var b [36]byte
+	formatUUID(&b, &u)
+	return string(b[:])
+}
