@@ -60,7 +60,7 @@ func transactionPool(b testing.TB) []json.RawMessage {
 }
 
 // BenchmarkWriteTransactions writes 1,000,000 (and 3,000,000) transaction
-// records with the defaults (zstd, row groups of 65,536, files of 1,000,000
+// records with the defaults (zstd, row groups of 65,536, files of 250,000
 // rows), cycling through 100,000 realistic pre-encoded ones. It reports
 // rows/s, input MB/s, CPU seconds (the heap sampler included) and the peak of the Go heap above what it was before
 // the write (the pool excluded): flat memory means the same peak for 1M and

@@ -26,7 +26,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultRowsPerFile   = 1_000_000
+	DefaultRowsPerFile   = 250_000
 	DefaultRowGroupRows  = 65_536
 	DefaultRowGroupBytes = 4 << 20
 )
@@ -67,7 +67,10 @@ type Options struct {
 	// Dir is the root directory; each stream writes under Dir/<stream>/.
 	Dir         string
 	Compression Compression // default zstd
-	// RowsPerFile rotates the file after that many rows. Default 1,000,000.
+	// RowsPerFile rotates the file after that many rows. Default 250,000:
+	// an open file keeps every row group's metadata in memory (about 8 MB
+	// for 1,000,000 Pluggy transactions), and a first sync checkpoints at
+	// each file.
 	RowsPerFile int64
 	// RowGroupRows and RowGroupBytes bound a row group: it is written
 	// once it has RowGroupRows rows or its columns hold RowGroupBytes
