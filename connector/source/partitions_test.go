@@ -186,23 +186,32 @@ func TestPartitionsAnnounceEvery(t *testing.T) {
 	}{Accounts: map[string]*cur{}}
 	out := &stateLog{}
 	aDone := make(chan struct{})
+	bWaits := make(chan struct{})
 	entered := map[string]bool{} // guarded by the partitions' lock
 	p := Partitions[cur]{Keys: []string{"a", "b", "c"}, Cursors: st.Accounts, Limit: 3, State: func() any { return st },
 		// b waits until c has announced too; then c goes out at once.
+		// b's wait is long enough for c to come on a loaded machine: b
+		// sleeps it whole, then finds its announcement gone out with c's.
 		AnnounceEvery: func() time.Duration {
 			if entered["b"] && entered["c"] {
 				return 0
 			}
-			return 10 * time.Millisecond
+			return 300 * time.Millisecond
 		},
 	}
 	err := p.Read(context.Background(), out, func(ctx context.Context, part Output, i int, _ *cur) (*cur, error) {
 		key := p.Keys[i]
-		if key != "a" {
+		switch key {
+		case "b":
 			<-aDone
+		case "c":
+			<-bWaits // c announces while b waits
 		}
 		err := p.Announce(ctx, part, key, func(*cur) *cur {
 			entered[key] = true
+			if key == "b" {
+				close(bWaits)
+			}
 			return &cur{Announced: key + "1"}
 		})
 		if key == "a" {
