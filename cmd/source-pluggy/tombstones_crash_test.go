@@ -271,13 +271,11 @@ func countIDs(w map[string][]string) int {
 	return n
 }
 
-// TestKilledAtRandomLeavesNoGhostRows kills reads at random points (after
-// a random number of output lines), deletes random rows between runs (rows
-// the killed runs emitted among them) and resumes each time from the last
-// STATE printed; after a last run to the end, no deleted row is live in
-// what stdout delivered (to a destination keeping every record it
-// received) nor in the Parquet files, and every served row is.
-func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
+// randomKillsEnv sets up the random-kill tests: files of 700 rows, 7,200
+// rows in 6 accounts of a slow fake, a 30-day window, 1 to 3 accounts at
+// once; the seed is logged, and GHOST_SEED repeats it.
+func randomKillsEnv(t *testing.T, salt uint64) (e *env, rng *rand.Rand, dir, cat string) {
+	t.Helper()
 	t.Setenv(parquet.RowsPerFileEnv, "700")
 	t.Cleanup(debug.FreeOSMemory)
 	seed := uint64(time.Now().UnixNano())
@@ -285,12 +283,21 @@ func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
 		_ = json.Unmarshal([]byte(s), &seed)
 	}
 	t.Logf("seed %d (GHOST_SEED=%d repeats it)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 12))
-	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1200, PageSize: 50, Latency: 2 * time.Millisecond, Seed: seed%1000 + 1})
+	rng = rand.New(rand.NewPCG(seed, salt))
+	e = newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1200, PageSize: 50, Latency: 2 * time.Millisecond, Seed: seed%1000 + 1})
 	e.cfg["lookback_days"] = 30
 	e.cfg["max_concurrency"] = 1 + rng.IntN(3)
-	dir := t.TempDir()
-	cat := e.catalog(true, "transactions")
+	return e, rng, t.TempDir(), e.catalog(true, "transactions")
+}
+
+// TestKilledAtRandomLeavesNoGhostRows kills reads at random points (after
+// a random number of output lines), deletes random rows between runs (rows
+// the killed runs emitted among them) and resumes each time from the last
+// STATE printed; after a last run to the end, no deleted row is live in
+// what stdout delivered (to a destination keeping every record it
+// received) nor in the Parquet files, and every served row is.
+func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
+	e, rng, dir, cat := randomKillsEnv(t, 12)
 	stdout := outputView{}
 	var state string // the last STATE printed so far, as a --state file
 	recent := time.Now().AddDate(0, 0, -25).Format(time.DateOnly)
@@ -359,19 +366,7 @@ func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
 // STATE printed; after a last run to the end, the files' live rows are
 // exactly what the fake serves.
 func TestKilledAtRandomWithoutRecordsLeavesNoGhostRows(t *testing.T) {
-	t.Setenv(parquet.RowsPerFileEnv, "700")
-	t.Cleanup(debug.FreeOSMemory)
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("GHOST_SEED"); s != "" {
-		_ = json.Unmarshal([]byte(s), &seed)
-	}
-	t.Logf("seed %d (GHOST_SEED=%d repeats it)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 13))
-	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1200, PageSize: 50, Latency: 2 * time.Millisecond, Seed: seed%1000 + 1})
-	e.cfg["lookback_days"] = 30
-	e.cfg["max_concurrency"] = 1 + rng.IntN(3)
-	dir := t.TempDir()
-	cat := e.catalog(true, "transactions")
+	e, rng, dir, cat := randomKillsEnv(t, 13)
 	var state string // the last STATE printed so far, as a --state file
 	killed := 0
 	for i := range 5 {
