@@ -349,7 +349,7 @@ func TestPostgresSchemaEvolutionAndConflicts(t *testing.T) {
 
 	// An unreachable server and wrong credentials fail the same clear way.
 	for _, c := range []struct{ url, want string }{
-		{"postgres://u:hunter2secret@" + st.ClosedPort(t) + "/db?connect_timeout=5", "cannot reach PostgreSQL at postgres://u:xxxxx@"},
+		{"postgres://u:hunter2secret@127.0.0.1:" + st.ClosedPort(t) + "/db?connect_timeout=5", "cannot reach PostgreSQL at postgres://u:xxxxx@"},
 		{strings.Replace(url, pgtest.Password, "hunter2secret", 1), `refused user "postgres"`},
 	} {
 		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", c.url)
