@@ -188,16 +188,17 @@ func TestPartitionsAnnounceEvery(t *testing.T) {
 	aDone := make(chan struct{})
 	bWaits := make(chan struct{})
 	entered := map[string]bool{} // guarded by the partitions' lock
-	p := Partitions[cur]{Keys: []string{"a", "b", "c"}, Cursors: st.Accounts, Limit: 3, State: func() any { return st },
-		// b waits until c has announced too; then c goes out at once.
-		// b's wait is long enough for c to come on a loaded machine: b
-		// sleeps it whole, then finds its announcement gone out with c's.
-		AnnounceEvery: func() time.Duration {
-			if entered["b"] && entered["c"] {
-				return 0
-			}
-			return 300 * time.Millisecond
-		},
+	p := Partitions[cur]{Keys: []string{"a", "b", "c"}, Cursors: st.Accounts, Limit: 3, State: func() any { return st }}
+	// b waits until c has announced too, however long c takes to come (a
+	// fixed spacing is a deadline a loaded machine can miss: b woke, found
+	// c not there yet and went out alone); then c goes out at once. The
+	// spacing asked while b waits always ends 10 ms from now, so b wakes
+	// to look for c's announcement, never to emit its own.
+	p.AnnounceEvery = func() time.Duration { // called under p.mu
+		if entered["b"] && !entered["c"] {
+			return time.Since(p.lastAnn) + 10*time.Millisecond
+		}
+		return 0
 	}
 	err := p.Read(context.Background(), out, func(ctx context.Context, part Output, i int, _ *cur) (*cur, error) {
 		key := p.Keys[i]
