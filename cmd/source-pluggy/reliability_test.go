@@ -874,7 +874,11 @@ func TestKilledReadResumesWithoutLoss(t *testing.T) {
 // stream INCOMPLETE with an ERROR trace and exits 1; resuming from what it
 // printed loses nothing.
 func TestTerminatedReadEndsCleanly(t *testing.T) {
-	o := fake.Options{Items: 3, AccountsPerItem: 3, TransactionsPerAccount: 60, PageSize: 10, Latency: 5 * time.Millisecond}
+	// The signal goes after the second state; the 7 accounts left take
+	// ~400 ms more at 20 ms a page, two at a time, so the read cannot end
+	// on its own before the signal even on a loaded machine (at 5 ms a
+	// page the gap was ~100 ms).
+	o := fake.Options{Items: 3, AccountsPerItem: 3, TransactionsPerAccount: 60, PageSize: 10, Latency: 20 * time.Millisecond}
 	for _, sig := range []string{"TERM", "INT"} {
 		t.Run("SIG"+sig, func(t *testing.T) {
 			t.Parallel()
