@@ -234,10 +234,7 @@ func (s *Server) Delete(n int) []string {
 // DeleteIDs removes the rows with these ids and returns those it found: a
 // test deletes exactly the rows it knows a run emitted.
 func (s *Server) DeleteIDs(ids []string) []string {
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
+	want := idSet(ids)
 	return s.deleteWhere(len(ids), func(_ int64, t *txn) bool { return want[t.id.String()] })
 }
 
@@ -246,13 +243,18 @@ func (s *Server) DeleteIDs(ids []string) []string {
 // their ids: a test deletes rows it knows an output holds, inside the
 // window a run re-reads.
 func (s *Server) DeleteRecentAmong(ids []string, n int, age time.Duration) []string {
+	want := idSet(ids)
+	return s.deleteWhere(n, func(now int64, t *txn) bool {
+		return want[t.id.String()] && t.date >= now-age.Milliseconds() && t.date <= now
+	})
+}
+
+func idSet(ids []string) map[string]bool {
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
 	}
-	return s.deleteWhere(n, func(now int64, t *txn) bool {
-		return want[t.id.String()] && t.date >= now-age.Milliseconds() && t.date <= now
-	})
+	return want
 }
 
 // DeleteOlder removes up to n rows dated more than age ago: deletions no

@@ -42,12 +42,14 @@ type link struct {
 	// released is the last state passed on (the run's input state before
 	// any): where a run killed now resumes.
 	released json.RawMessage
-	// last is the SHA-256 of the last state passed on, a merged one
-	// included. A state is not passed on twice in a row: a merged state
-	// can hold what the state after it does, and two identical states may
-	// not go out with records between them. A hash, as a state can weigh
-	// megabytes.
-	last [sha256.Size]byte
+	// listing is the SHA-256 of the merged state passed on last, while no
+	// state has been passed on since (listingOut). The held state that
+	// follows it can be the same (a state that claims no progress beyond
+	// released), and two identical states may not go out with records
+	// between them. A hash, as a state can weigh megabytes; taken once a
+	// file, not for every state passed on.
+	listing    [sha256.Size]byte
+	listingOut bool
 }
 
 func newLink(w *Writer, info source.StreamInfo, next source.StreamSink) *link {
@@ -92,11 +94,10 @@ func (l *link) list() error {
 		return fmt.Errorf("listing the %s ids of the file in progress before it is committed: %w", l.w.stream, err)
 	}
 	l.listed = true
-	sum := sha256.Sum256(merged)
-	if sum == l.last || bytes.Equal(merged, l.released) {
+	if bytes.Equal(merged, l.released) {
 		return nil // the last state passed on lists them all already
 	}
-	l.last = sum
+	l.listing, l.listingOut = sha256.Sum256(merged), true
 	return l.next.Announce(source.Announcement{State: merged, Listing: true})
 }
 
@@ -123,14 +124,15 @@ func (l *link) committed() error {
 }
 
 // pass passes on a state whose rows are durable (as an announcement when
-// a is not nil), unless it is the state passed on last.
+// a is not nil), unless it repeats the merged state passed on just before.
 func (l *link) pass(st json.RawMessage, a *source.Announcement) error {
 	l.released, l.listed = st, true
-	sum := sha256.Sum256(st)
-	if sum == l.last {
-		return nil
+	if l.listingOut {
+		l.listingOut = false
+		if sha256.Sum256(st) == l.listing {
+			return nil // the merged state before it said the same
+		}
 	}
-	l.last = sum
 	if a != nil {
 		return l.next.Announce(*a)
 	}

@@ -675,8 +675,11 @@ func (m mergingKitchen) MergeState(released, state json.RawMessage) (json.RawMes
 	if m.err != nil {
 		return nil, m.err
 	}
-	if string(state) == `"SAME"` {
+	switch string(state) {
+	case `"SAME"`:
 		return released, nil // lists nothing released does not
+	case `"ECHO"`:
+		return state, nil // claims nothing beyond released: itself
 	}
 	return json.RawMessage(`"` + strings.Trim(string(released), `"`) + "+" + strings.Trim(string(state), `"`) + `"`), nil
 }
@@ -758,5 +761,27 @@ func TestAnnouncementMergeFailureFailsStream(t *testing.T) {
 	}
 	if n := len(streamFiles(t, filepath.Join(dir, "kitchen"))); n != 0 || len(next.states) != 0 {
 		t.Fatalf("%d files, passed on %v; want nothing", n, next.states)
+	}
+}
+
+// TestMergedStateNotRepeated: when the merged state passed on before a
+// commit is the held state itself (it claimed no progress beyond the last
+// state passed on), the held state is not passed on a second time after
+// the commit: two identical states may not go out with records between.
+func TestMergedStateNotRepeated(t *testing.T) {
+	dir := t.TempDir()
+	l, next, write := kitchenLinkWith(t, dir, 100, source.StreamInfo{Stream: mergingKitchen{testStream: kitchen(t)}, Mode: protocol.Incremental})
+	for _, step := range []func() error{
+		write,
+		func() error { return l.Announce(source.Announcement{State: json.RawMessage(`"ECHO"`)}) },
+		write,
+		func() error { return l.End(nil) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(next.states, " "); got != `announce "ECHO"` || len(streamFiles(t, filepath.Join(dir, "kitchen"))) != 1 {
+		t.Fatalf("passed on %s; want the merged state once and the file committed", got)
 	}
 }
