@@ -317,3 +317,28 @@ func TestAnnouncedState(t *testing.T) {
 		t.Errorf("a state without announcements: %v", err)
 	}
 }
+
+// TestStateSnapshot: WriteJSON writes MarshalJSON's bytes; a snapshot
+// encodes to the state as it was taken, whatever the state's accounts and
+// log position become after, so the runtime may encode it later.
+func TestStateSnapshot(t *testing.T) {
+	const u1, u2 = "0b7f8a94-4c1e-4f0e-9a55-1d2a3b4c5d6e", "6ec156fe-e8ac-4d9a-a4b3-7770529ab01c"
+	in := `{"version":1,"accounts":{"a":{"created_at":"","synced_at":"2026-05-21T14:00:00Z","announced":{"2026-05-14":["` + u1 + `","x-1"]}},` +
+		`"b":{"created_at":"2026-05-21T03:00:00.000Z","synced_at":"2026-05-21T14:00:00Z","window":{"2026-05-20":["` + u2 + `"]}}},"log_position":"` + strings.Repeat("0", 20) + `"}`
+	st, err := parseTxState(json.RawMessage(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w bytes.Buffer
+	if err := st.WriteJSON(&w); err != nil || w.String() != in {
+		t.Errorf("WriteJSON wrote\n%s\nwant\n%s (%v)", w.String(), in, err)
+	}
+	snap := st.Snapshot()
+	st.Accounts["b"] = &accountCursor{CreatedAt: "2026-06-01T00:00:00.000Z", SyncedAt: "2026-06-01T00:00:00Z"}
+	delete(st.Accounts, "a")
+	st.Accounts["c"] = &accountCursor{CreatedAt: "2026-06-01T00:00:00.000Z", SyncedAt: "2026-06-01T00:00:00Z"}
+	st.LogPosition = ""
+	if out, err := snap.MarshalJSON(); err != nil || string(out) != in {
+		t.Errorf("the snapshot encodes as\n%s\nwant\n%s (%v)", out, in, err)
+	}
+}

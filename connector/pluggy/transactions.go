@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -194,39 +196,98 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 // MarshalJSON writes the state in one buffer sized for it up front, the
 // accounts in key order as encoding/json orders a map.
 func (st *txState) MarshalJSON() ([]byte, error) {
-	ids := make([]string, 0, len(st.Accounts))
+	ids := st.sortedIDs()
 	n := 64 + len(st.LogPosition)
-	for id, a := range st.Accounts {
-		ids = append(ids, id)
+	for _, id := range ids {
+		a := st.Accounts[id]
 		if a.encoded != nil {
 			n += len(id) + 4 + len(a.encoded)
 			continue
 		}
 		n += len(id) + len(a.CreatedAt) + len(a.SyncedAt) + len(a.ReconciledAt) + 100 + a.Window.jsonSize() + a.Announced.jsonSize()
 	}
-	slices.Sort(ids)
-	b := make([]byte, 0, n)
-	b = strconv.AppendInt(append(b, `{"version":`...), int64(st.Version), 10)
-	b = append(b, `,"accounts":{`...)
+	b := st.appendHead(make([]byte, 0, n))
 	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(jsonrow.AppendString(b, id), ':')
-		b = st.Accounts[id].appendJSON(b)
+		b = st.appendAccount(b, i, id)
 	}
+	return st.appendTail(b), nil
+}
+
+// WriteJSON implements source.JSONWriter: MarshalJSON's bytes, written an
+// account at a time, so that hashing a state of megabytes takes no copy of
+// it.
+func (st *txState) WriteJSON(w io.Writer) error {
+	b := st.appendHead(nil)
+	for i, id := range st.sortedIDs() {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		b = st.appendAccount(b[:0], i, id)
+	}
+	_, err := w.Write(st.appendTail(b))
+	return err
+}
+
+var (
+	_ source.Snapshotter = (*txState)(nil)
+	_ source.JSONWriter  = (*txState)(nil)
+)
+
+// Snapshot implements source.Snapshotter: the state as it is now, for the
+// runtime to encode when a sink asks for it, perhaps on another goroutine,
+// perhaps never (PostgreSQL encodes only the states it commits). Cursors
+// do not change once the runtime holds them, so the snapshot shares them;
+// each is encoded here, once in its life, so that encoding a snapshot
+// only reads them. The runtime calls it with the partitions' lock held.
+func (st *txState) Snapshot() json.Marshaler {
+	for _, a := range st.Accounts {
+		a.encodeOnce()
+	}
+	return &txState{Version: st.Version, Accounts: maps.Clone(st.Accounts), LogPosition: st.LogPosition}
+}
+
+func (st *txState) sortedIDs() []string {
+	ids := make([]string, 0, len(st.Accounts))
+	for id := range st.Accounts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (st *txState) appendHead(b []byte) []byte {
+	b = strconv.AppendInt(append(b, `{"version":`...), int64(st.Version), 10)
+	return append(b, `,"accounts":{`...)
+}
+
+// appendAccount appends the i-th account (in key order) of the state.
+func (st *txState) appendAccount(b []byte, i int, id string) []byte {
+	if i > 0 {
+		b = append(b, ',')
+	}
+	b = append(jsonrow.AppendString(b, id), ':')
+	return st.Accounts[id].appendJSON(b)
+}
+
+func (st *txState) appendTail(b []byte) []byte {
 	b = append(b, '}')
 	if st.LogPosition != "" {
 		b = jsonrow.AppendString(append(b, `,"log_position":`...), st.LogPosition)
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 func (a *accountCursor) appendJSON(b []byte) []byte {
+	a.encodeOnce()
+	return append(b, a.encoded...)
+}
+
+// encodeOnce keeps the cursor's JSON: a cursor is encoded into every
+// state after it, mostly unchanged.
+func (a *accountCursor) encodeOnce() {
 	if a.encoded == nil {
 		a.encoded = a.encode(make([]byte, 0, len(a.CreatedAt)+len(a.SyncedAt)+len(a.ReconciledAt)+100+a.Window.jsonSize()+a.Announced.jsonSize()))
 	}
-	return append(b, a.encoded...)
 }
 
 func (a *accountCursor) encode(b []byte) []byte {

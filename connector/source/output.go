@@ -3,7 +3,6 @@ package source
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -101,17 +100,23 @@ func (o *streamOutput) emitState(state any, announce bool) error {
 	if o.mode != protocol.Incremental {
 		return nil
 	}
-	b, err := encodeState(state)
-	if err != nil {
-		return fmt.Errorf("encoding %s state: %w", o.name, err)
+	var st State
+	if s, ok := state.(Snapshotter); ok {
+		st = State{&stateValue{snap: s.Snapshot()}}
+	} else {
+		b, err := encodeState(state)
+		if err != nil {
+			return fmt.Errorf("encoding %s state: %w", o.name, err)
+		}
+		st = StateOf(b)
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if announce {
 		o.lastState, o.stated = nil, true
-		return o.head.Announce(Announcement{State: b})
+		return o.head.Announce(Announcement{State: st})
 	}
-	return o.stateLocked(b)
+	return o.stateLocked(st)
 }
 
 // encodeState marshals a checkpoint. A state that encodes itself (a
@@ -139,13 +144,16 @@ func encodeState(state any) ([]byte, error) {
 }
 
 // stateLocked hands a state down the chain unless it repeats the last one.
-func (o *streamOutput) stateLocked(b []byte) error {
-	sum := sha256.Sum256(b)
+func (o *streamOutput) stateLocked(st State) error {
+	sum, err := st.sum()
+	if err != nil {
+		return fmt.Errorf("encoding %s state: %w", o.name, err)
+	}
 	if o.lastState != nil && bytes.Equal(sum[:], o.lastState) {
 		return nil
 	}
 	o.lastState, o.stated = sum[:], true
-	return o.head.State(b)
+	return o.head.State(st)
 }
 
 func (o *streamOutput) Logger() *slog.Logger { return o.log }
@@ -176,7 +184,7 @@ func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, er
 			}
 		}
 		if final != nil {
-			readErr = o.stateLocked(final)
+			readErr = o.stateLocked(StateOf(final))
 		}
 	}
 	if outcome = o.head.End(readErr); outcome != nil {
@@ -211,8 +219,12 @@ func (s *stdoutSink) Record(row jsonrow.Row) error {
 	return s.enc.Record(s.name, row)
 }
 
-func (s *stdoutSink) State(state json.RawMessage) error {
-	if err := s.enc.State(s.name, state, s.count); err != nil {
+func (s *stdoutSink) State(state State) error {
+	b, err := state.JSON()
+	if err != nil {
+		return fmt.Errorf("encoding %s state: %w", s.name, err)
+	}
+	if err := s.enc.State(s.name, b, s.count); err != nil {
 		return err
 	}
 	s.count = 0
@@ -227,7 +239,11 @@ func (s *stdoutSink) State(state json.RawMessage) error {
 // protocol has it.
 func (s *stdoutSink) Announce(a Announcement) error {
 	if a.Listing && s.skip {
-		return s.enc.State(s.name, a.State, 0)
+		b, err := a.State.JSON()
+		if err != nil {
+			return fmt.Errorf("encoding %s state: %w", s.name, err)
+		}
+		return s.enc.State(s.name, b, 0)
 	}
 	return s.State(a.State)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ import (
 type memSink struct {
 	rows   []string
 	tomb   []bool
-	held   []json.RawMessage
+	held   []State
 	ended  bool
 	endErr error
 }
@@ -38,7 +39,7 @@ func (l *memLink) Record(row jsonrow.Row) error {
 	l.s.tomb = append(l.s.tomb, row.Tombstone)
 	return l.next.Record(row)
 }
-func (l *memLink) State(st json.RawMessage) error {
+func (l *memLink) State(st State) error {
 	l.s.held = append(l.s.held, st)
 	return nil
 }
@@ -195,5 +196,114 @@ func TestSelfEncodedStateStaysOnOneLine(t *testing.T) {
 	w.Flush()
 	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 1 {
 		t.Fatalf("%d lines for one state written twice:\n%s", n, buf.Bytes())
+	}
+}
+
+// liveState is a Snapshotter: Snapshot copies its counter, and encodes
+// counts the snapshots encoded whole (MarshalJSON), apart from those
+// streamed into the repeat check's hash (WriteJSON).
+type liveState struct {
+	n       int
+	encodes *int
+}
+
+func (s *liveState) Snapshot() json.Marshaler { return snapState{n: s.n, encodes: s.encodes} }
+
+type snapState struct {
+	n       int
+	encodes *int
+}
+
+func (s snapState) MarshalJSON() ([]byte, error) {
+	*s.encodes++
+	return fmt.Appendf(nil, `{"n":%d}`, s.n), nil
+}
+
+func (s snapState) WriteJSON(w io.Writer) error {
+	_, err := fmt.Fprintf(w, `{"n":%d}`, s.n)
+	return err
+}
+
+// latestSink holds only the newest state and passes it on at the end, as
+// PostgreSQL holds the newest between its commits.
+type latestSink struct{ held State }
+
+func (s *latestSink) OpenStream(_ StreamInfo, next StreamSink) (StreamSink, error) {
+	return &latestLink{s: s, next: next}, nil
+}
+func (s *latestSink) Close() error { return nil }
+
+type latestLink struct {
+	s    *latestSink
+	next StreamSink
+}
+
+func (l *latestLink) Record(row jsonrow.Row) error  { return l.next.Record(row) }
+func (l *latestLink) State(st State) error          { l.s.held = st; return nil }
+func (l *latestLink) Announce(a Announcement) error { l.s.held = a.State; return nil }
+func (l *latestLink) End(readErr error) error {
+	if !l.s.held.IsZero() {
+		if err := l.next.State(l.s.held); err != nil {
+			return err
+		}
+	}
+	return l.next.End(readErr)
+}
+
+// TestSnapshotEncodedOnlyWhenASinkAsks: a Snapshotter's checkpoints and
+// announcements are not encoded when emitted, only when a link writes
+// them, so states a sink drops for newer ones cost no bytes; each is the
+// state as it was when emitted, however the live state changed since; and
+// a checkpoint that repeats the last one is still dropped.
+func TestSnapshotEncodedOnlyWhenASinkAsks(t *testing.T) {
+	encodes := 0
+	live := &liveState{encodes: &encodes}
+	var got bytes.Buffer
+	w := protocol.NewWriter(&got, nil)
+	sink := &latestSink{}
+	out, err := newStreamOutput(w, StreamInfo{Stream: stubStream{name: "transactions"}, Mode: protocol.Incremental}, []Sink{sink}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 6; i++ {
+		live.n = i
+		emit := out.Checkpoint
+		if i%3 == 0 {
+			emit = out.Announce
+		}
+		if err := emit(live); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if encodes != 0 {
+		t.Fatalf("%d states encoded before any was written", encodes)
+	}
+	live.n = 99 // after the last state: the held snapshot still says 6
+	if outcome, err := out.finish(nil, nil); outcome != nil || err != nil {
+		t.Fatal(outcome, err)
+	}
+	_ = w.Flush()
+	if encodes != 1 {
+		t.Errorf("%d states encoded, want 1: the one written", encodes)
+	}
+	if !strings.Contains(got.String(), `"stream_state":{"n":6}`) {
+		t.Errorf("stdout lacks the state as it was at its checkpoint:\n%s", got.String())
+	}
+
+	// The repeat check hashes snapshots without encoding them whole.
+	rec := &memSink{}
+	out, err = newStreamOutput(w, StreamInfo{Stream: stubStream{name: "transactions"}, Mode: protocol.Incremental}, []Sink{rec}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encodes = 0
+	for _, n := range []int{1, 1, 2} {
+		live.n = n
+		if err := out.Checkpoint(live); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rec.held) != 2 || encodes != 0 {
+		t.Fatalf("%d states passed, %d encoded; want 2 (the repeat dropped) and 0", len(rec.held), encodes)
 	}
 }

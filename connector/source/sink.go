@@ -67,15 +67,16 @@ type StreamSink interface {
 	// The sink passes the row to next. An error fails the stream; states
 	// the sink has not passed on yet are then never emitted.
 	Record(row jsonrow.Row) error
-	// State takes a checkpoint of the stream: its whole state, one compact
-	// JSON value, covering every row passed to Record before it. The sink
+	// State takes a checkpoint of the stream: its whole state (its JSON
+	// made when a link asks for it, see State), covering every row passed
+	// to Record before it. The sink
 	// passes it to next once those rows are durable in the sink: in the
 	// same call if it can make them durable together with the state (a
 	// database commits the rows and the state in one transaction), or
 	// later, from a Record or from End, once they are (Parquet publishes a
 	// file). A sink that holds a state back and receives a newer one may
 	// drop the older: only the latest durable state matters.
-	State(state json.RawMessage) error
+	State(state State) error
 	// Announce takes an announcement (Output.Announce): a state, like
 	// those State takes, that must reach next before any row after it
 	// does. A sink makes the rows before it durable at once (Parquet
@@ -101,7 +102,7 @@ type StreamSink interface {
 type Announcement struct {
 	// State is the stream's whole state, listing the ids of the rows about
 	// to be emitted; like a checkpoint, it covers every row before it.
-	State json.RawMessage
+	State State
 	// Listing says State is a sink's StateMerger state: it lists ids and
 	// claims no progress beyond the last state passed on, so it covers
 	// none of the rows before it. With --no-records stdout counts those in

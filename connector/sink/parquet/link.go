@@ -32,7 +32,7 @@ type link struct {
 	// uncommitted counts rows written to the file in progress; a state
 	// is held back only while it is not zero.
 	uncommitted int64
-	held        json.RawMessage
+	held        source.State
 	// merge is the stream's MergeState when announcements may be held,
 	// else nil.
 	merge func(released, state json.RawMessage) (json.RawMessage, error)
@@ -41,7 +41,7 @@ type link struct {
 	listed bool
 	// released is the last state passed on (the run's input state before
 	// any): where a run killed now resumes.
-	released json.RawMessage
+	released source.State
 	// listing is the SHA-256 of the merged state passed on last, while no
 	// state has been passed on since (listingOut). The held state that
 	// follows it can be the same (a state that claims no progress beyond
@@ -53,7 +53,7 @@ type link struct {
 }
 
 func newLink(w *Writer, info source.StreamInfo, next source.StreamSink) *link {
-	l := &link{w: w, next: next, released: info.State, listed: true}
+	l := &link{w: w, next: next, released: source.StateOf(info.State), listed: true}
 	if m, ok := info.Stream.(source.StateMerger); ok && !info.NextKeepsRows {
 		l.merge = m.MergeState
 	}
@@ -86,19 +86,30 @@ func (l *link) Record(row jsonrow.Row) error {
 // in progress, when the last one passed on may not: the held state merged
 // into the last state passed on.
 func (l *link) list() error {
-	if l.listed || l.held == nil || l.merge == nil {
+	if l.listed || l.held.IsZero() || l.merge == nil {
 		return nil
 	}
-	merged, err := l.merge(l.released, l.held)
-	if err != nil {
+	fail := func(err error) error {
 		return fmt.Errorf("listing the %s ids of the file in progress before it is committed: %w", l.w.stream, err)
 	}
+	released, err := l.released.JSON()
+	if err != nil {
+		return fail(err)
+	}
+	held, err := l.held.JSON()
+	if err != nil {
+		return fail(err)
+	}
+	merged, err := l.merge(released, held)
+	if err != nil {
+		return fail(err)
+	}
 	l.listed = true
-	if bytes.Equal(merged, l.released) {
+	if bytes.Equal(merged, released) {
 		return nil // the last state passed on lists them all already
 	}
 	l.listing, l.listingOut = sha256.Sum256(merged), true
-	return l.next.Announce(source.Announcement{State: merged, Listing: true})
+	return l.next.Announce(source.Announcement{State: source.StateOf(merged), Listing: true})
 }
 
 // commit lists the rows of the file in progress if needed, then commits
@@ -116,8 +127,8 @@ func (l *link) commit() error {
 // committed passes on the state held for rows now durable.
 func (l *link) committed() error {
 	l.uncommitted = 0
-	if st := l.held; st != nil {
-		l.held = nil
+	if st := l.held; !st.IsZero() {
+		l.held = source.State{}
 		return l.pass(st, nil)
 	}
 	return nil
@@ -125,11 +136,15 @@ func (l *link) committed() error {
 
 // pass passes on a state whose rows are durable (as an announcement when
 // a is not nil), unless it repeats the merged state passed on just before.
-func (l *link) pass(st json.RawMessage, a *source.Announcement) error {
+func (l *link) pass(st source.State, a *source.Announcement) error {
 	l.released, l.listed = st, true
 	if l.listingOut {
 		l.listingOut = false
-		if sha256.Sum256(st) == l.listing {
+		b, err := st.JSON()
+		if err != nil {
+			return fmt.Errorf("encoding %s state: %w", l.w.stream, err)
+		}
+		if sha256.Sum256(b) == l.listing {
 			return nil // the merged state before it said the same
 		}
 	}
@@ -139,7 +154,7 @@ func (l *link) pass(st json.RawMessage, a *source.Announcement) error {
 	return l.next.State(st)
 }
 
-func (l *link) State(state json.RawMessage) error {
+func (l *link) State(state source.State) error {
 	if l.w.err != nil {
 		// The sink failed: its last rows are in no file, so no state may
 		// go out, even one another worker emits after the failure.

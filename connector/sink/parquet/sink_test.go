@@ -555,13 +555,15 @@ func (r *recorder) note(s string) string {
 }
 
 func (r *recorder) Record(jsonrow.Row) error { r.rows++; return nil }
-func (r *recorder) State(st json.RawMessage) error {
-	r.states = append(r.states, r.note(string(st)))
-	return nil
+func (r *recorder) State(st source.State) error {
+	b, err := st.JSON()
+	r.states = append(r.states, r.note(string(b)))
+	return err
 }
 func (r *recorder) Announce(a source.Announcement) error {
-	r.states = append(r.states, r.note("announce "+string(a.State)))
-	return nil
+	b, err := a.State.JSON()
+	r.states = append(r.states, r.note("announce "+string(b)))
+	return err
 }
 func (r *recorder) End(readErr error) error { r.ended = readErr; return readErr }
 
@@ -580,14 +582,14 @@ func TestStateWaitsOnlyForUncommittedRows(t *testing.T) {
 		}
 	}
 	step("3 rows (a file committed)", func() error { rec(); rec(); return rec() }, 0)
-	step("state A, nothing uncommitted", func() error { return l.State(json.RawMessage(`"A"`)) }, 1)
+	step("state A, nothing uncommitted", func() error { return l.State(source.StateOf(json.RawMessage(`"A"`))) }, 1)
 	step("1 more row", rec, 1)
-	step("state B, 1 row uncommitted", func() error { return l.State(json.RawMessage(`"B"`)) }, 1)
+	step("state B, 1 row uncommitted", func() error { return l.State(source.StateOf(json.RawMessage(`"B"`))) }, 1)
 	step("row 5, still uncommitted", rec, 1)
 	step("row 6 commits the file", rec, 2)
-	step("state C, nothing uncommitted", func() error { return l.State(json.RawMessage(`"C"`)) }, 3)
+	step("state C, nothing uncommitted", func() error { return l.State(source.StateOf(json.RawMessage(`"C"`))) }, 3)
 	step("row 7", rec, 3)
-	step("state D", func() error { return l.State(json.RawMessage(`"D"`)) }, 3)
+	step("state D", func() error { return l.State(source.StateOf(json.RawMessage(`"D"`))) }, 3)
 	step("the end commits row 7", func() error { return l.End(nil) }, 4)
 	if got := strings.Join(next.states, ""); got != `"A""B""C""D"` || next.rows != 7 || next.ended != nil {
 		t.Errorf("passed on %s, %d rows, end %v", got, next.rows, next.ended)
@@ -644,19 +646,19 @@ func TestAnnouncementCommitsFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(l.Announce(source.Announcement{State: json.RawMessage(`"A"`)})) // nothing written: no file
+	must(l.Announce(source.Announcement{State: source.StateOf(json.RawMessage(`"A"`))})) // nothing written: no file
 	rec()
 	rec()
-	must(l.State(json.RawMessage(`"B"`))) // held
+	must(l.State(source.StateOf(json.RawMessage(`"B"`)))) // held
 	rec()
 	if files() != 0 || len(next.states) != 1 {
 		t.Fatalf("%d files, states %v", files(), next.states)
 	}
-	must(l.Announce(source.Announcement{State: json.RawMessage(`"C"`)}))
+	must(l.Announce(source.Announcement{State: source.StateOf(json.RawMessage(`"C"`))}))
 	if files() != 1 || strings.Join(next.states, " ") != `announce "A" "B" announce "C"` {
 		t.Fatalf("after announcement C: %d files, states %v; want the 3 rows committed, B then C passed on", files(), next.states)
 	}
-	must(l.Announce(source.Announcement{State: json.RawMessage(`"D"`)})) // nothing uncommitted: no empty file
+	must(l.Announce(source.Announcement{State: source.StateOf(json.RawMessage(`"D"`))})) // nothing uncommitted: no empty file
 	rec()
 	must(l.End(nil))
 	if files() != 2 || strings.Join(next.states, " ") != `announce "A" "B" announce "C" announce "D"` || next.rows != 4 {
@@ -700,13 +702,15 @@ func TestAnnouncementHeldAndListedBeforeCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	announce := func(st string) error { return l.Announce(source.Announcement{State: json.RawMessage(st)}) }
+	announce := func(st string) error {
+		return l.Announce(source.Announcement{State: source.StateOf(json.RawMessage(st))})
+	}
 	files := func() int { return len(streamFiles(t, filepath.Join(dir, "kitchen"))) }
 	next.at = func() string { return fmt.Sprint(files()) } // files committed when a state comes
 	must(write())
 	must(announce(`"A"`)) // held: no file cut
 	must(write())
-	must(l.State(json.RawMessage(`"B"`))) // held; A's rows still to list
+	must(l.State(source.StateOf(json.RawMessage(`"B"`)))) // held; A's rows still to list
 	must(write())
 	if files() != 0 || len(next.states) != 0 {
 		t.Fatalf("before the commit: %d files, passed on %v", files(), next.states)
@@ -735,7 +739,7 @@ func TestAnnouncementCutsFileWhenNextKeepsRows(t *testing.T) {
 	if err := write(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Announce(source.Announcement{State: json.RawMessage(`"A"`)}); err != nil {
+	if err := l.Announce(source.Announcement{State: source.StateOf(json.RawMessage(`"A"`))}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(streamFiles(t, filepath.Join(dir, "kitchen"))); n != 1 || strings.Join(next.states, " ") != `announce "A"` {
@@ -752,7 +756,7 @@ func TestAnnouncementMergeFailureFailsStream(t *testing.T) {
 	if err := write(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Announce(source.Announcement{State: json.RawMessage(`"A"`)}); err != nil {
+	if err := l.Announce(source.Announcement{State: source.StateOf(json.RawMessage(`"A"`))}); err != nil {
 		t.Fatal(err)
 	}
 	err := l.End(nil)
@@ -773,7 +777,7 @@ func TestMergedStateNotRepeated(t *testing.T) {
 	l, next, write := kitchenLinkWith(t, dir, 100, source.StreamInfo{Stream: mergingKitchen{testStream: kitchen(t)}, Mode: protocol.Incremental})
 	for _, step := range []func() error{
 		write,
-		func() error { return l.Announce(source.Announcement{State: json.RawMessage(`"ECHO"`)}) },
+		func() error { return l.Announce(source.Announcement{State: source.StateOf(json.RawMessage(`"ECHO"`))}) },
 		write,
 		func() error { return l.End(nil) },
 	} {

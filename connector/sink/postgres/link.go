@@ -149,8 +149,9 @@ type link struct {
 	t    *Table
 	next source.StreamSink
 	// held is the latest state not yet committed, and heldSeq the rows it
-	// covers.
-	held       json.RawMessage
+	// covers. Its JSON is made only when it is committed: most states a
+	// fast read emits are replaced before the next commit.
+	held       source.State
 	heldSeq    int64
 	lastCommit time.Time
 }
@@ -166,7 +167,7 @@ func (l *link) Record(row jsonrow.Row) error {
 	return l.t.WriteRow(row)
 }
 
-func (l *link) State(state json.RawMessage) error {
+func (l *link) State(state source.State) error {
 	if err := l.passCommitted(); err != nil {
 		return err
 	}
@@ -192,17 +193,26 @@ func (l *link) passCommitted() error {
 	if err != nil || state == nil {
 		return err
 	}
-	return l.next.State(state)
+	return l.next.State(source.StateOf(state))
 }
 
 // commit hands the held state and the rows it covers to the background
-// merge; the state goes on once that has committed. Flush waits for the
-// previous merge: its state goes on now.
+// merge; the state goes on once that has committed. The merge before it
+// commits first and its state goes on before this one's JSON is made
+// (Flush would wait for it anyway), so at most one state's bytes are held
+// at a time.
 func (l *link) commit() error {
-	if err := l.t.Flush(l.held, l.heldSeq); err != nil {
+	if err := l.drain(); err != nil {
 		return err
 	}
-	l.held, l.lastCommit = nil, time.Now()
+	state, err := l.held.JSON()
+	if err != nil {
+		return fmt.Errorf("encoding the %s state: %w", l.t.t.name, err)
+	}
+	if err := l.t.Flush(state, l.heldSeq); err != nil {
+		return err
+	}
+	l.held, l.lastCommit = source.State{}, time.Now()
 	return l.passCommitted()
 }
 
@@ -212,7 +222,7 @@ func (l *link) drain() error {
 	if err != nil || state == nil {
 		return err
 	}
-	return l.next.State(state)
+	return l.next.State(source.StateOf(state))
 }
 
 // End finishes the stream. An incremental stream commits its held state
@@ -226,11 +236,15 @@ func (l *link) End(readErr error) error {
 	case !l.t.incremental && readErr != nil:
 		l.t.Abort()
 	case !l.t.incremental:
-		if err = l.t.End(l.held); err == nil && l.held != nil {
+		var state json.RawMessage
+		if state, err = l.held.JSON(); err == nil {
+			err = l.t.End(state)
+		}
+		if err == nil && state != nil {
 			err = l.next.State(l.held)
 		}
 	case readErr != nil:
-		if l.held != nil {
+		if !l.held.IsZero() {
 			err = l.commit()
 		}
 		l.t.Abort()
@@ -241,7 +255,7 @@ func (l *link) End(readErr error) error {
 		// Rows after the last state (a stream that ended without a final
 		// checkpoint) are complete too: commit them all.
 		l.heldSeq = l.t.Seq()
-		if l.held != nil || l.t.Pending() {
+		if !l.held.IsZero() || l.t.Pending() {
 			err = l.commit()
 		}
 		if derr := l.drain(); err == nil {

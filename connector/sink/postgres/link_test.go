@@ -29,13 +29,15 @@ func (stubStream) Read(context.Context, source.ReadRequest, source.Output) error
 type recorder struct{ got []string }
 
 func (r *recorder) Record(jsonrow.Row) error { r.got = append(r.got, "row"); return nil }
-func (r *recorder) State(s json.RawMessage) error {
-	r.got = append(r.got, "state "+string(s))
-	return nil
+func (r *recorder) State(s source.State) error {
+	b, err := s.JSON()
+	r.got = append(r.got, "state "+string(b))
+	return err
 }
 func (r *recorder) Announce(a source.Announcement) error {
-	r.got = append(r.got, "announce "+string(a.State))
-	return nil
+	b, err := a.State.JSON()
+	r.got = append(r.got, "announce "+string(b))
+	return err
 }
 func (r *recorder) End(err error) error {
 	r.got = append(r.got, "end "+errString(err))
@@ -69,9 +71,9 @@ func TestLinkHoldsStatesAndCommitsWhatTheyCover(t *testing.T) {
 		}
 	}
 	step(l.Record(jsonrow.Of([]byte(`{"id":"1"}`))))
-	step(l.State(json.RawMessage(`{"n":1}`)))
+	step(l.State(source.StateOf(json.RawMessage(`{"n":1}`))))
 	step(l.Record(jsonrow.Of([]byte(`{"id":"2"}`))))
-	step(l.State(json.RawMessage(`{"n":2}`)))
+	step(l.State(source.StateOf(json.RawMessage(`{"n":2}`))))
 	step(l.Record(jsonrow.Of([]byte(`{"id":"3"}`))))
 	if got := strings.Join(next.got, ", "); strings.Contains(got, `{"n":2}`) {
 		t.Fatalf("passed on: %s (state 2 is held)", got)
