@@ -12,10 +12,11 @@ import (
 // checkpoint or an announcement. Its JSON is made when a link first asks
 // for it (JSON), once: a sink that holds a state and then drops it for a
 // newer one, as PostgreSQL does between its commits, never pays for that
-// state's bytes. For the transactions state, megabytes of tombstone
-// windows, that is the difference between one copy of the state in memory
-// (the one being committed) and three (that one, the newest held, and the
-// next being made). The zero State is no state.
+// state's bytes. The transactions state weighs megabytes (its tombstone
+// windows); made at every checkpoint and announcement, up to three copies
+// of it were alive at once in a load into PostgreSQL (the one being
+// committed, the newest held, the next being made), now one. The zero
+// State is no state.
 type State struct{ v *stateValue }
 
 type stateValue struct {
@@ -64,9 +65,9 @@ type Snapshotter interface {
 }
 
 // A JSONWriter writes its JSON (the bytes MarshalJSON returns) to w
-// without building it whole first: the
-// runtime hashes a snapshot that is one (to drop a state that repeats the
-// last one) without a second copy of a state of megabytes.
+// without building it whole first: the runtime hashes a snapshot that is
+// one (to drop a state that repeats the last one) without making a copy of
+// a state of megabytes.
 type JSONWriter interface {
 	WriteJSON(w io.Writer) error
 }
