@@ -3,7 +3,6 @@ package source
 import (
 	"crypto/sha256"
 	"encoding/json"
-	"hash"
 	"io"
 	"sync"
 )
@@ -80,7 +79,7 @@ func (s State) sum() ([sha256.Size]byte, error) {
 	if s.v == nil {
 		return out, nil
 	}
-	var h hash.Hash = sha256.New()
+	h := sha256.New()
 	if w, ok := s.v.snap.(JSONWriter); ok && !s.encoded() {
 		if err := w.WriteJSON(h); err != nil {
 			return out, err
