@@ -81,13 +81,12 @@ func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
 
 // softLimit is the floor of the soft memory limit the sink keeps while it
 // is open (package memlimit). The read's live heap grows with the
-// transactions state (its tombstone windows), and the sink holds up to two
-// versions of it while a merge commits, so under Go's default the heap of a
-// 1M-row first sync peaked at twice a live heap of about 22 MB. With a 32
-// MiB floor it stays near the floor; measured on 1,000,000 Pluggy
-// transactions, peak RSS fell from 77 to 58 MB with no change in wall time
-// or CPU (docs/postgres.md). Lower floors cost CPU: 28 MiB, 0.6 s a million
-// rows; 24 MiB, 2 s, with the load slower.
+// transactions state (its tombstone windows: 18 MB live at 1,000,000 Pluggy
+// transactions against 7 at 100,000), and under Go's default the heap
+// grows to twice what is live. With a 32 MiB floor, and states encoded only
+// when committed, a 1M-row load peaked at 55 MB RSS instead of 75, at the
+// same speed (docs/postgres.md, run H). Lower floors cost CPU: 24 MiB held
+// it at 51 MB for 1.3 CPU s more a million rows and a tenth of the speed.
 const softLimit = 32 << 20
 
 // Sink is the PostgreSQL destination as a link of every stream's chain.
