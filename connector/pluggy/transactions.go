@@ -213,16 +213,25 @@ func (st *txState) MarshalJSON() ([]byte, error) {
 	return st.appendTail(b), nil
 }
 
-// WriteJSON implements source.JSONWriter: MarshalJSON's bytes, written an
-// account at a time, so that hashing a state of megabytes takes no copy of
-// it.
+// WriteJSON implements source.JSONWriter: MarshalJSON's bytes, each
+// account's written from its cursor's encoding, so that hashing a state of
+// megabytes takes no copy of it.
 func (st *txState) WriteJSON(w io.Writer) error {
 	b := st.appendHead(nil)
 	for i, id := range st.sortedIDs() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(jsonrow.AppendString(b, id), ':')
+		a := st.Accounts[id]
+		a.encodeOnce()
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
-		b = st.appendAccount(b[:0], i, id)
+		if _, err := w.Write(a.encoded); err != nil {
+			return err
+		}
+		b = b[:0]
 	}
 	_, err := w.Write(st.appendTail(b))
 	return err
