@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -109,6 +110,22 @@ func (w *Writer) State(stream string, state json.RawMessage, recordCount int64) 
 // parts, and returns once they and every buffer cut before them are
 // written, with the first write error.
 func (w *Writer) release(flush bool, extra ...[]byte) error {
+	if len(extra) == 0 {
+		return w.releaseWith(flush, nil)
+	}
+	return w.releaseWith(flush, func(out io.Writer) error {
+		for _, p := range extra {
+			if _, err := out.Write(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// releaseWith is release with what follows the buffer written by more
+// (nil for nothing), under ioMu.
+func (w *Writer) releaseWith(flush bool, more func(io.Writer) error) error {
 	if !flush && len(w.buf) < bufSize {
 		w.mu.Unlock()
 		return nil
@@ -126,10 +143,8 @@ func (w *Writer) release(flush bool, extra ...[]byte) error {
 	if len(full) > 0 {
 		_, err = w.out.Write(full)
 	}
-	for _, p := range extra {
-		if err == nil {
-			_, err = w.out.Write(p)
-		}
+	if err == nil && more != nil {
+		err = more(w.out)
 	}
 	w.ioMu.Unlock()
 
@@ -142,6 +157,40 @@ func (w *Writer) release(flush bool, extra ...[]byte) error {
 		w.spare = full[:0]
 	}
 	return w.err
+}
+
+// StateFrom is State for a state that write writes (compact JSON on one
+// line, as State takes it), streamed to stdout after the buffered records
+// in 64 KiB pieces rather than copied whole: the transactions state weighs
+// megabytes. write must fail only when its writer does (a cut line then
+// fails the Writer, as any failed write does).
+func (w *Writer) StateFrom(stream string, write func(io.Writer) error, recordCount int64) error {
+	st := &State{Type: StateStream, Stream: &StreamState{StreamDescriptor: StreamDescriptor{Name: stream}},
+		SourceStats: &StateStats{RecordCount: Count(recordCount)}}
+	if !plainASCII(stream) {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			return err
+		}
+		return w.State(stream, b.Bytes(), recordCount)
+	}
+	tail := appendStreamStateTail(nil, st)
+	w.mu.Lock()
+	if w.err != nil {
+		defer w.mu.Unlock()
+		return w.err
+	}
+	w.buf = appendStreamStateHead(w.buf, st)
+	return w.releaseWith(true, func(out io.Writer) error {
+		bw := bufio.NewWriterSize(out, 64<<10)
+		if err := write(bw); err != nil {
+			return err
+		}
+		if _, err := bw.Write(tail); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 }
 
 // Send writes any message and flushes. LOG and TRACE texts are redacted.

@@ -258,3 +258,43 @@ func BenchmarkRecordRow(b *testing.B) {
 		}
 	}
 }
+
+// TestStateFromMatchesState: a state streamed by StateFrom comes out byte
+// for byte as State writes it, after the records buffered before it,
+// whatever its size and stream name.
+func TestStateFromMatchesState(t *testing.T) {
+	big := `{"ids":"` + strings.Repeat("a", 3*bufSize) + `"}`
+	for _, tc := range []struct{ stream, state string }{
+		{"transactions", `{"version":1}`},
+		{"transactions", big},
+		{"a<b", `{"x":1}`}, // a name encoding/json escapes: written as bytes
+	} {
+		var want, got bytes.Buffer
+		ww, gw := fixedWriter(&want), fixedWriter(&got)
+		row := jsonrow.Of([]byte(`{"id":"1"}`))
+		for _, w := range []*Writer{ww, gw} {
+			if err := w.Record(tc.stream, row); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ww.State(tc.stream, json.RawMessage(tc.state), 7); err != nil {
+			t.Fatal(err)
+		}
+		err := gw.StateFrom(tc.stream, func(w io.Writer) error {
+			for s := tc.state; s != ""; { // in pieces, as a snapshot writes
+				n := min(len(s), 1000)
+				if _, err := io.WriteString(w, s[:n]); err != nil {
+					return err
+				}
+				s = s[n:]
+			}
+			return nil
+		}, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("stream %s, state %.40s…: StateFrom wrote\n%.300s\nState wrote\n%.300s", tc.stream, tc.state, got.String(), want.String())
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -220,15 +221,33 @@ func (s *stdoutSink) Record(row jsonrow.Row) error {
 }
 
 func (s *stdoutSink) State(state State) error {
-	b, err := state.JSON()
-	if err != nil {
-		return fmt.Errorf("encoding %s state: %w", s.name, err)
-	}
-	if err := s.enc.State(s.name, b, s.count); err != nil {
+	if err := s.write(state, s.count); err != nil {
 		return err
 	}
 	s.count = 0
 	return nil
+}
+
+// stateStreamer is an Encoder that writes a STATE from a writer of its
+// JSON, without the state's bytes (protocol.Writer does).
+type stateStreamer interface {
+	StateFrom(stream string, write func(io.Writer) error, recordCount int64) error
+}
+
+var _ stateStreamer = (*protocol.Writer)(nil)
+
+// write writes a state with its record count: streamed where the encoder
+// can take it so and the state is a snapshot that writes itself, else as
+// bytes.
+func (s *stdoutSink) write(state State, count int64) error {
+	if ss, ok := s.enc.(stateStreamer); ok && state.streams() {
+		return ss.StateFrom(s.name, state.WriteJSON, count)
+	}
+	b, err := state.JSON()
+	if err != nil {
+		return fmt.Errorf("encoding %s state: %w", s.name, err)
+	}
+	return s.enc.State(s.name, b, count)
 }
 
 // Announce prints the announcement at once: stdout has nothing to make
@@ -239,11 +258,7 @@ func (s *stdoutSink) State(state State) error {
 // protocol has it.
 func (s *stdoutSink) Announce(a Announcement) error {
 	if a.Listing && s.skip {
-		b, err := a.State.JSON()
-		if err != nil {
-			return fmt.Errorf("encoding %s state: %w", s.name, err)
-		}
-		return s.enc.State(s.name, b, 0)
+		return s.write(a.State, 0)
 	}
 	return s.State(a.State)
 }

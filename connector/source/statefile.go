@@ -140,7 +140,9 @@ func writeFileAtomic(path string, data []byte) error {
 
 // stateFileEncoder writes every STATE the run emits to the state file, then
 // to the encoder: the file never runs ahead of what the sinks hold, since a
-// state reaches the encoder only once every sink has it durable.
+// state reaches the encoder only once every sink has it durable. It takes
+// every state as bytes (it has no StateFrom), since the file needs them
+// whole anyway.
 type stateFileEncoder struct {
 	Encoder
 	file *stateFile

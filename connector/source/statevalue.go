@@ -8,19 +8,22 @@ import (
 )
 
 // State is a stream's whole state on its way down the sink chain: a
-// checkpoint or an announcement. Its JSON is made when a link first asks
-// for it (JSON), once: a sink that holds a state and then drops it for a
-// newer one, as PostgreSQL does between its commits, never pays for that
-// state's bytes. The transactions state weighs megabytes (its tombstone
-// windows); made at every checkpoint and announcement, up to three copies
-// of it were alive at once in a load into PostgreSQL (the one being
-// committed, the newest held, the next being made), now one. The zero
-// State is no state.
+// checkpoint or an announcement. It is made neither when the stream emits
+// it nor when a sink holds it: a stream's snapshot (Snapshotter) is
+// written (WriteJSON) straight to where it goes, stdout or a database,
+// and its bytes are made (JSON) only for a link that needs them whole.
+// The transactions state weighs megabytes (its tombstone windows); made
+// whole at every checkpoint and announcement, up to three copies of it
+// were alive at once in a load into PostgreSQL (the one being committed,
+// the newest held, the next being made) and a fourth in the driver's
+// buffer; now none is. The zero State is no state.
 type State struct{ v *stateValue }
 
 type stateValue struct {
+	// snap is the stream's snapshot, or nil for a state made from its
+	// bytes; it never changes.
+	snap json.Marshaler
 	once sync.Once
-	snap json.Marshaler // until encoded
 	b    json.RawMessage
 	err  error
 }
@@ -30,25 +33,42 @@ func StateOf(b json.RawMessage) State {
 	if b == nil {
 		return State{}
 	}
-	return State{&stateValue{b: b}}
+	v := &stateValue{b: b}
+	v.once.Do(func() {})
+	return State{v}
 }
 
 // IsZero reports whether s is no state.
 func (s State) IsZero() bool { return s.v == nil }
 
-// JSON returns the state's JSON, compact, encoding it on the first call.
-// Safe for concurrent use; the zero State's is nil.
+// JSON returns the state's JSON, compact, making it on the first call and
+// keeping it. Safe for concurrent use; the zero State's is nil.
 func (s State) JSON() (json.RawMessage, error) {
 	if s.v == nil {
 		return nil, nil
 	}
-	s.v.once.Do(func() {
-		if s.v.snap != nil {
-			s.v.b, s.v.err = encodeState(s.v.snap)
-			s.v.snap = nil // the bytes replace the snapshot's hold on the state
-		}
-	})
+	s.v.once.Do(func() { s.v.b, s.v.err = encodeState(s.v.snap) })
 	return s.v.b, s.v.err
+}
+
+// WriteJSON writes the state's JSON to w: streamed from the snapshot when
+// it is a JSONWriter, so that neither the bytes nor a copy of them are
+// made (PostgreSQL's COPY and stdout take a state of megabytes this way),
+// else the bytes JSON returns. An error of a JSONWriter snapshot is w's.
+// Safe for concurrent use; the zero State writes nothing.
+func (s State) WriteJSON(w io.Writer) error {
+	if s.v == nil {
+		return nil
+	}
+	if jw, ok := s.v.snap.(JSONWriter); ok {
+		return jw.WriteJSON(w)
+	}
+	b, err := s.JSON()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 // A Snapshotter is a state the runtime need not encode when the stream
@@ -56,45 +76,41 @@ func (s State) JSON() (json.RawMessage, error) {
 // change to the state alters, whose JSON is the state's now; the runtime
 // calls it from the Checkpoint or Announce call (under the partitions'
 // lock, for a Partitions state) and encodes the snapshot only when a sink
-// asks for the state's JSON, perhaps on another goroutine, perhaps never.
-// So a snapshot shares what does not change with the state and encodes
-// without writing to anything shared. Its JSON must be compact.
+// asks for the state's JSON, perhaps on another goroutine, perhaps more
+// than once, perhaps never. So a snapshot shares what does not change with
+// the state and encodes without writing to anything shared. Its JSON must
+// be compact.
 type Snapshotter interface {
 	Snapshot() json.Marshaler
 }
 
 // A JSONWriter writes its JSON (the bytes MarshalJSON returns) to w
-// without building it whole first: the runtime hashes a snapshot that is
-// one (to drop a state that repeats the last one) without making a copy of
-// a state of megabytes.
+// without building it whole first, and fails only when w does: the
+// runtime hashes such a snapshot (to drop a state that repeats the last
+// one), writes it to stdout and PostgreSQL streams it into its _state
+// table, each without making the state's bytes.
 type JSONWriter interface {
 	WriteJSON(w io.Writer) error
 }
 
-// sum is the SHA-256 of the state's JSON, taken from the snapshot while it
-// is not encoded, so that checking a state against the last one does not
-// make its bytes.
+// sum is the SHA-256 of the state's JSON, streamed from a JSONWriter
+// snapshot.
 func (s State) sum() ([sha256.Size]byte, error) {
 	var out [sha256.Size]byte
-	if s.v == nil {
-		return out, nil
-	}
 	h := sha256.New()
-	if w, ok := s.v.snap.(JSONWriter); ok && !s.encoded() {
-		if err := w.WriteJSON(h); err != nil {
-			return out, err
-		}
-	} else {
-		b, err := s.JSON()
-		if err != nil {
-			return out, err
-		}
-		h.Write(b)
+	if err := s.WriteJSON(h); err != nil {
+		return out, err
 	}
 	h.Sum(out[:0])
 	return out, nil
 }
 
-// encoded reports whether JSON has run. Only the goroutine that made the
-// state calls it, before handing the state on.
-func (s State) encoded() bool { return s.v.snap == nil }
+// streams reports whether WriteJSON streams the state rather than write
+// its bytes.
+func (s State) streams() bool {
+	if s.v == nil {
+		return false
+	}
+	_, ok := s.v.snap.(JSONWriter)
+	return ok
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
+	"github.com/source-pluggy/source-pluggy/connector/source"
 	"github.com/source-pluggy/source-pluggy/schemas"
 )
 
@@ -60,7 +61,7 @@ func BenchmarkLoadTransactions(b *testing.B) {
 			}
 			if i%50000 == 49999 {
 				c := time.Now()
-				if err := tb.Flush(json.RawMessage(`{}`), tb.Seq()); err != nil {
+				if err := tb.Flush(source.StateOf(json.RawMessage(`{}`)), tb.Seq()); err != nil {
 					b.Fatal(err)
 				}
 				waited += time.Since(c)

@@ -80,14 +80,13 @@ func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
 }
 
 // softLimit is the floor of the soft memory limit the sink keeps while it
-// is open (package memlimit). The read's live heap grows with the
-// transactions state (its tombstone windows: 18 MB live at 1,000,000 Pluggy
-// transactions against 7 at 100,000), and under Go's default the heap
-// grows to twice what is live. With a 32 MiB floor, and states encoded only
-// when committed, a 1M-row load peaked at 55 MB RSS instead of 75, at the
-// same speed (docs/postgres.md, run H). Lower floors cost CPU: 24 MiB held
-// it at 51 MB for 1.3 CPU s more a million rows and a tenth of the speed.
-const softLimit = 32 << 20
+// is open (package memlimit). Under Go's default the heap grows to twice
+// what is live, and a read's live heap grows with the transactions state
+// (its tombstone windows: about 15 MB live at 1,000,000 Pluggy
+// transactions, 6 at 100,000). With a 24 MiB floor, and states streamed
+// rather than made whole, a 1M-row load peaked at 45 MB RSS, 44 at 100k
+// rows, at the same speed as before both (docs/postgres.md, run I).
+const softLimit = 24 << 20
 
 // Sink is the PostgreSQL destination as a link of every stream's chain.
 type Sink struct {
@@ -148,8 +147,9 @@ type link struct {
 	t    *Table
 	next source.StreamSink
 	// held is the latest state not yet committed, and heldSeq the rows it
-	// covers. Its JSON is made only when it is committed: most states a
-	// fast read emits are replaced before the next commit.
+	// covers. Its JSON is made only when it is committed, streamed into
+	// the database: most states a fast read emits are replaced before the
+	// next commit.
 	held       source.State
 	heldSeq    int64
 	lastCommit time.Time
@@ -189,26 +189,21 @@ func (l *link) Announce(a source.Announcement) error { return l.State(a.State) }
 // committed since the last call, if any.
 func (l *link) passCommitted() error {
 	state, err := l.t.Committed()
-	if err != nil || state == nil {
+	if err != nil || state.IsZero() {
 		return err
 	}
-	return l.next.State(source.StateOf(state))
+	return l.next.State(state)
 }
 
 // commit hands the held state and the rows it covers to the background
-// merge; the state goes on once that has committed. The merge before it
-// commits first and its state goes on before this one's JSON is made
-// (Flush would wait for it anyway), so at most one state's bytes are held
-// at a time.
+// merge, which streams the state into the database; the state goes on
+// once that has committed. The merge before it commits first and its
+// state goes on (Flush would wait for it anyway).
 func (l *link) commit() error {
 	if err := l.drain(); err != nil {
 		return err
 	}
-	state, err := l.held.JSON()
-	if err != nil {
-		return fmt.Errorf("encoding the %s state: %w", l.t.t.name, err)
-	}
-	if err := l.t.Flush(state, l.heldSeq); err != nil {
+	if err := l.t.Flush(l.held, l.heldSeq); err != nil {
 		return err
 	}
 	l.held, l.lastCommit = source.State{}, time.Now()
@@ -218,10 +213,10 @@ func (l *link) commit() error {
 // drain waits for the merge in flight and passes its state on.
 func (l *link) drain() error {
 	state, err := l.t.Wait()
-	if err != nil || state == nil {
+	if err != nil || state.IsZero() {
 		return err
 	}
-	return l.next.State(source.StateOf(state))
+	return l.next.State(state)
 }
 
 // End finishes the stream. An incremental stream commits its held state
@@ -235,11 +230,7 @@ func (l *link) End(readErr error) error {
 	case !l.t.incremental && readErr != nil:
 		l.t.Abort()
 	case !l.t.incremental:
-		var state json.RawMessage
-		if state, err = l.held.JSON(); err == nil {
-			err = l.t.End(state)
-		}
-		if err == nil && state != nil {
+		if err = l.t.End(l.held); err == nil && !l.held.IsZero() {
 			err = l.next.State(l.held)
 		}
 	case readErr != nil:

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -272,6 +273,12 @@ func (d *Destination) setup(ctx context.Context) error {
 		connector_version text)`, ident(schema))); err != nil {
 		return d.sqlError(err, "creating table "+schema+"._state")
 	}
+	// A commit COPYs its state in (commitState), which leaves updated_at
+	// to its default. A catalog-only change, so tables of earlier runs
+	// get it too.
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s._state ALTER COLUMN updated_at SET DEFAULT now()`, ident(schema))); err != nil {
+		return d.sqlError(err, "setting a default on "+schema+"._state")
+	}
 	// Every commit writes the stream's whole state (megabytes for
 	// transactions): kept out of line but not compressed, since pglz took
 	// 7% of the merging connection's CPU for a few MB saved per commit.
@@ -462,14 +469,14 @@ type Table struct {
 	rows       int64 // rows copied into the staging table since its last merge
 	tombstones int64 // of which tombstones
 
-	merging   *merge          // the merge in flight on d.conn, if any
-	committed json.RawMessage // the latest state committed and not yet collected
-	err       error           // a merge failed: every later call fails with it
+	merging   *merge       // the merge in flight on d.conn, if any
+	committed source.State // the latest state committed and not yet collected
+	err       error        // a merge failed: every later call fails with it
 }
 
 // merge is a checkpoint being merged in the background.
 type merge struct {
-	state json.RawMessage
+	state source.State
 	done  chan struct{} // closed once err is set
 	err   error
 }
@@ -596,11 +603,11 @@ func (w *Table) Seq() int64 { return w.enc.seq }
 // rows written after it are dropped (the stream failed after its last
 // state, and the next run reads them again).
 func (w *Table) CommitUpTo(state json.RawMessage, seq int64) error {
-	if err := w.Flush(state, seq); err != nil {
+	if err := w.Flush(source.StateOf(state), seq); err != nil {
 		return err
 	}
 	err := w.wait()
-	w.committed = nil
+	w.committed = source.State{}
 	return err
 }
 
@@ -610,7 +617,7 @@ func (w *Table) CommitUpTo(state json.RawMessage, seq int64) error {
 // rows after it are dropped) with state, in one transaction, while the
 // next rows are copied into the other staging table. Committed and Wait
 // say when it has committed. A full-refresh stream's rows wait for End.
-func (w *Table) Flush(state json.RawMessage, seq int64) error {
+func (w *Table) Flush(state source.State, seq int64) error {
 	if !w.incremental {
 		return nil
 	}
@@ -635,7 +642,7 @@ func (w *Table) Flush(state json.RawMessage, seq int64) error {
 // stream's state, and the staging table emptied for the checkpoint after
 // next. It runs on its own goroutine and touches nothing of w that the
 // stream's goroutine changes.
-func (w *Table) apply(stage int, rows, tombstones, seq int64, state json.RawMessage) error {
+func (w *Table) apply(stage int, rows, tombstones, seq int64, state source.State) error {
 	tx, err := w.d.conn.Begin(w.ctx)
 	if err != nil {
 		return w.d.sqlError(err, "starting a transaction for "+w.t.name)
@@ -704,7 +711,7 @@ func (w *Table) wait() error {
 		w.err = m.err
 		return m.err
 	}
-	if m.state != nil {
+	if !m.state.IsZero() {
 		w.committed = m.state
 	}
 	return nil
@@ -712,38 +719,43 @@ func (w *Table) wait() error {
 
 // Committed returns, without waiting, the latest state committed since the
 // last call (nil if none), or the error of a merge that failed.
-func (w *Table) Committed() (json.RawMessage, error) {
+func (w *Table) Committed() (source.State, error) {
 	if m := w.merging; m != nil {
 		select {
 		case <-m.done:
 			if err := w.wait(); err != nil {
-				return nil, err
+				return source.State{}, err
 			}
 		default:
 		}
 	}
 	state := w.committed
-	w.committed = nil
+	w.committed = source.State{}
 	return state, w.err
 }
 
 // Wait waits for the merge in flight and returns the latest state
 // committed since the last call to Committed or Wait (nil if none).
-func (w *Table) Wait() (json.RawMessage, error) {
+func (w *Table) Wait() (source.State, error) {
 	if err := w.wait(); err != nil {
-		return nil, err
+		return source.State{}, err
 	}
 	state := w.committed
-	w.committed = nil
+	w.committed = source.State{}
 	return state, nil
 }
 
 // End ends a stream that read to its end. A full-refresh stream's rows
 // replace the table's contents, with its final state, in one transaction;
 // an incremental stream commits like Commit.
-func (w *Table) End(state json.RawMessage) error {
+func (w *Table) End(state source.State) error {
 	if w.incremental {
-		return w.Commit(state)
+		if err := w.Flush(state, w.enc.seq); err != nil {
+			return err
+		}
+		err := w.wait()
+		w.committed = source.State{}
+		return err
 	}
 	if err := w.endCopy(); err != nil {
 		return err
@@ -770,19 +782,20 @@ func (w *Table) End(state json.RawMessage) error {
 	return w.commitState(tx, state)
 }
 
-// commitState stores state (unless nil) and commits tx.
+// commitState stores state (unless zero) and commits tx.
 //
-// The state goes as a text parameter straight through pgconn: pgx's
-// Exec would copy it into a buffer the connection keeps until its next
-// statement with parameters, and a transactions state weighs megabytes.
-func (w *Table) commitState(tx pgx.Tx, state json.RawMessage) error {
-	if state != nil {
-		sql := fmt.Sprintf(`INSERT INTO %s._state (stream, state, updated_at, connector_version)
-			VALUES ($1, $2::json, now(), $3)
-			ON CONFLICT (stream) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at, connector_version = EXCLUDED.connector_version`,
-			ident(w.d.opts.Schema))
-		params := [][]byte{[]byte(w.t.name), state, []byte(w.d.opts.Version)}
-		if _, err := tx.Conn().PgConn().ExecParams(w.ctx, sql, params, nil, nil, nil).Close(); err != nil {
+// The state is streamed in: the stream's row of _state is deleted and
+// written again with COPY, in the same transaction. A transactions state
+// weighs megabytes; as a statement's parameter it was made whole in memory
+// and copied whole again into the connection's buffer, on every commit,
+// where COPY takes it in 64 KiB pieces from the stream's snapshot.
+func (w *Table) commitState(tx pgx.Tx, state source.State) error {
+	if !state.IsZero() {
+		schema := ident(w.d.opts.Schema)
+		if _, err := tx.Exec(w.ctx, fmt.Sprintf(`DELETE FROM %s._state WHERE stream = $1`, schema), w.t.name); err != nil {
+			return w.d.sqlError(err, "storing the state of "+w.t.name)
+		}
+		if err := w.copyState(tx, schema, state); err != nil {
 			return w.d.sqlError(err, "storing the state of "+w.t.name)
 		}
 	}
@@ -790,6 +803,75 @@ func (w *Table) commitState(tx pgx.Tx, state json.RawMessage) error {
 		return w.d.sqlError(err, "committing "+w.t.name)
 	}
 	return nil
+}
+
+// copyState writes the stream's row of schema._state, in COPY's text
+// format, streamed from a goroutine through a pipe; updated_at takes its
+// default, the transaction's start.
+func (w *Table) copyState(tx pgx.Tx, schema string, state source.State) error {
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		field := copyText{bw}
+		_, err := io.WriteString(field, w.t.name)
+		if err == nil {
+			err = bw.WriteByte('\t')
+		}
+		if err == nil {
+			err = state.WriteJSON(field)
+		}
+		if err == nil {
+			err = bw.WriteByte('\t')
+		}
+		if err == nil {
+			_, err = io.WriteString(field, w.d.opts.Version)
+		}
+		if err == nil {
+			err = bw.WriteByte('\n')
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	sql := fmt.Sprintf("COPY %s._state (stream, state, connector_version) FROM STDIN", schema)
+	_, err := tx.Conn().PgConn().CopyFrom(w.ctx, pr, sql)
+	pr.CloseWithError(errors.New("the COPY of the state ended")) // unblocks the writer if the server stopped reading
+	return err
+}
+
+// copyText writes to w what COPY's text format reads back as the bytes
+// given: a backslash, newline, carriage return or tab escaped. Compact JSON
+// holds no raw control characters, but its strings may hold backslashes.
+type copyText struct{ w io.Writer }
+
+func (c copyText) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		i := bytes.IndexAny(p, "\\\n\r\t")
+		if i < 0 {
+			m, err := c.w.Write(p)
+			return n + m, err
+		}
+		if _, err := c.w.Write(p[:i]); err != nil {
+			return n, err
+		}
+		esc := [2]byte{'\\', p[i]}
+		switch p[i] {
+		case '\n':
+			esc[1] = 'n'
+		case '\r':
+			esc[1] = 'r'
+		case '\t':
+			esc[1] = 't'
+		}
+		if _, err := c.w.Write(esc[:]); err != nil {
+			return n, err
+		}
+		n += i + 1
+		p = p[i+1:]
+	}
+	return n, nil
 }
 
 // Abort drops what was written since the last Flush (the stream failed):

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -180,7 +181,7 @@ func TestFullRefreshReplacesAtEnd(t *testing.T) {
 	d := open(t, url, Options{}, txStream())
 	tb, _ := d.Table(ctx, "tx", false)
 	write(t, tb, `{"id":"a"}`, `{"id":"b"}`)
-	if err := tb.End(json.RawMessage(`{"__ab_no_cursor_state_message":true}`)); err != nil {
+	if err := tb.End(source.StateOf(json.RawMessage(`{"__ab_no_cursor_state_message":true}`))); err != nil {
 		t.Fatal(err)
 	}
 	tb, _ = d.Table(ctx, "tx", false)
@@ -194,7 +195,7 @@ func TestFullRefreshReplacesAtEnd(t *testing.T) {
 	}
 	tb, _ = d.Table(ctx, "tx", false)
 	write(t, tb, `{"id":"c"}`, `{"id":"d"}`)
-	if err := tb.End(nil); err != nil {
+	if err := tb.End(source.State{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := rows(t, url, `SELECT id FROM "test".tx ORDER BY id`); strings.Join(got, ",") != "c,d" {
@@ -357,5 +358,32 @@ func TestStateStoredUncompressed(t *testing.T) {
 	open(t, url, Options{Schema: "test"}, txStream()).Close()
 	if got := storage(); got != "e" {
 		t.Fatalf("an earlier schema's _state.state has storage %q after Open, want e (external)", got)
+	}
+}
+
+// TestStateStreamedVerbatim: a state streamed into _state through COPY
+// comes back byte for byte, backslashes, escapes and non-ASCII included,
+// and a large one too; copyText escapes what COPY's text format reads.
+func TestStateStreamedVerbatim(t *testing.T) {
+	url := pgtest.DB(t)
+	ctx := context.Background()
+	d := open(t, url, Options{}, txStream())
+	tb, _ := d.Table(ctx, "tx", true)
+	for _, st := range []string{
+		`{"a":"back\\slash \"quoted\" tab\t newline\n cr\r \u0001 é 💶","b":[1,2.50,null]}`,
+		`{"ids":"` + strings.Repeat(`0123456789\\`, 200_000) + `"}`, // 2.2 MB, many pieces
+	} {
+		write(t, tb, `{"id":"a","updatedAt":"2026-01-02T00:00:00Z"}`)
+		if err := tb.Commit(json.RawMessage(st)); err != nil {
+			t.Fatal(err)
+		}
+		got := rows(t, url, `SELECT stream, connector_version, updated_at > now() - interval '1 hour', state::text FROM "test"._state`)
+		if len(got) != 1 || got[0] != `tx|0.0.1|true|`+st {
+			t.Fatalf("stored state differs (%d rows): %.160s", len(got), got)
+		}
+	}
+	var b bytes.Buffer
+	if _, err := (copyText{&b}).Write([]byte("a\\b\nc\rd\te")); err != nil || b.String() != `a\\b\nc\rd\te` {
+		t.Errorf("copyText wrote %q, %v", b.String(), err)
 	}
 }
