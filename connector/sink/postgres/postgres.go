@@ -603,7 +603,11 @@ func (w *Table) Seq() int64 { return w.enc.seq }
 // rows written after it are dropped (the stream failed after its last
 // state, and the next run reads them again).
 func (w *Table) CommitUpTo(state json.RawMessage, seq int64) error {
-	if err := w.Flush(source.StateOf(state), seq); err != nil {
+	return w.commitUpTo(source.StateOf(state), seq)
+}
+
+func (w *Table) commitUpTo(state source.State, seq int64) error {
+	if err := w.Flush(state, seq); err != nil {
 		return err
 	}
 	err := w.wait()
@@ -718,7 +722,7 @@ func (w *Table) wait() error {
 }
 
 // Committed returns, without waiting, the latest state committed since the
-// last call (nil if none), or the error of a merge that failed.
+// last call (the zero State if none), or the error of a merge that failed.
 func (w *Table) Committed() (source.State, error) {
 	if m := w.merging; m != nil {
 		select {
@@ -735,7 +739,8 @@ func (w *Table) Committed() (source.State, error) {
 }
 
 // Wait waits for the merge in flight and returns the latest state
-// committed since the last call to Committed or Wait (nil if none).
+// committed since the last call to Committed or Wait (the zero State if
+// none).
 func (w *Table) Wait() (source.State, error) {
 	if err := w.wait(); err != nil {
 		return source.State{}, err
@@ -750,12 +755,7 @@ func (w *Table) Wait() (source.State, error) {
 // an incremental stream commits like Commit.
 func (w *Table) End(state source.State) error {
 	if w.incremental {
-		if err := w.Flush(state, w.enc.seq); err != nil {
-			return err
-		}
-		err := w.wait()
-		w.committed = source.State{}
-		return err
+		return w.commitUpTo(state, w.enc.seq)
 	}
 	if err := w.endCopy(); err != nil {
 		return err
