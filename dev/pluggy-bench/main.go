@@ -246,6 +246,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			printSideBySide(stdout, pairs)
 		}
 		printParquet(stdout, parquets)
+		printPostgres(stdout, results)
 	}
 	return nil
 }
@@ -461,9 +462,10 @@ func dropSchema(ctx context.Context, url, schema string) error {
 
 // best keeps the fastest of repeated runs and the spread of their rates.
 type best struct {
-	r     result
-	n     int
-	rates []float64
+	r      result
+	n      int
+	rates  []float64
+	maxRSS int64 // the largest peak RSS of the runs
 }
 
 func (b *best) add(r result) {
@@ -472,6 +474,7 @@ func (b *best) add(r result) {
 	}
 	b.n++
 	b.rates = append(b.rates, r.RecordsPerS)
+	b.maxRSS = max(b.maxRSS, r.PeakRSSKiB)
 }
 
 // result is the fastest run, noting the median and slowest when there were
@@ -479,6 +482,7 @@ func (b *best) add(r result) {
 func (b *best) result() result {
 	r := b.r
 	r.MedianRecordsPerS = r.RecordsPerS
+	r.MaxPeakRSSKiB = b.maxRSS
 	if b.n > 1 {
 		rates := append([]float64(nil), b.rates...)
 		sort.Float64s(rates)

@@ -258,3 +258,32 @@ func buildBins(t *testing.T) string {
 	}
 	return bins
 }
+
+// TestPrintPostgres: the load's targets are reported from the largest
+// peak of any run at the smallest and largest sizes, and the baseline's
+// runs are left out.
+func TestPrintPostgres(t *testing.T) {
+	var b best
+	for _, r := range []result{
+		{Name: "100×10000 first sync --postgres", Records: 1000000, Seconds: 10, RecordsPerS: 100000, PeakRSSKiB: 45 * 1024},
+		{Name: "100×10000 first sync --postgres", Records: 1000000, Seconds: 9, RecordsPerS: 111111, PeakRSSKiB: 44 * 1024},
+		{Name: "100×10000 first sync --postgres", Records: 1000000, Seconds: 11, RecordsPerS: 90909, PeakRSSKiB: 44 * 1024},
+	} {
+		b.add(r)
+	}
+	rs := []result{
+		{Name: "100×1000 first sync --postgres", Records: 100000, RecordsPerS: 110000, MedianRecordsPerS: 105000, PeakRSSKiB: 40 * 1024},
+		{Name: "100×1000 first sync --postgres (baseline)", Records: 100000, PeakRSSKiB: 10 * 1024},
+		b.result(),
+	}
+	var out bytes.Buffer
+	printPostgres(&out, rs)
+	for _, want := range []string{
+		"at 1000000 rows: 111111 records/s best, 100000 median",
+		"40.0 MB at 100000 rows, 45.0 MB at 1000000 rows: +12.5%",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, out.String())
+		}
+	}
+}

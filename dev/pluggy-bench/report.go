@@ -35,7 +35,10 @@ type result struct {
 	MedianRecordsPerS float64 `json:"median_records_per_s,omitempty"`
 	MBPerS            float64 `json:"mb_per_s"`
 	PeakRSSKiB        int64   `json:"peak_rss_kib"`
-	CPUSeconds        float64 `json:"cpu_seconds"`
+	// MaxPeakRSSKiB is the largest peak RSS of repeated runs (of which
+	// PeakRSSKiB is the fastest run's).
+	MaxPeakRSSKiB int64   `json:"max_peak_rss_kib,omitempty"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
 	// FakeCPUSeconds is what the fake spent serving the run, on the same
 	// machine.
 	FakeCPUSeconds float64 `json:"fake_cpu_seconds"`
@@ -103,4 +106,29 @@ func change(base, this float64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%+.1f%%", (this-base)/base*100)
+}
+
+// printPostgres prints the PostgreSQL load against its targets
+// (docs/postgres.md): at least 100,000 rows/s at the largest size, and a
+// peak RSS flat (within 10%) from the smallest size to the largest, taking
+// the largest peak of any run of each.
+func printPostgres(w io.Writer, rs []result) {
+	var loads []result
+	for _, r := range rs {
+		if strings.HasSuffix(r.Name, " first sync --postgres") {
+			loads = append(loads, r)
+		}
+	}
+	if len(loads) == 0 {
+		return
+	}
+	small, large := loads[0], loads[len(loads)-1]
+	fmt.Fprintf(w, "\n--postgres --no-records at %d rows: %.0f records/s best, %.0f median (target ≥ 100000 at 1M rows)\n",
+		large.Records, large.RecordsPerS, large.MedianRecordsPerS)
+	if len(loads) < 2 {
+		return
+	}
+	peak := func(r result) float64 { return float64(max(r.PeakRSSKiB, r.MaxPeakRSSKiB)) / 1024 }
+	fmt.Fprintf(w, "--postgres peak RSS, the most of any run: %.1f MB at %d rows, %.1f MB at %d rows: %+.1f%% (target flat, within 10%%)\n",
+		peak(small), small.Records, peak(large), large.Records, 100*(peak(large)/peak(small)-1))
 }
