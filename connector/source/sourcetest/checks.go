@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -233,14 +233,14 @@ func CheckFutureState(t testing.TB, r *Result, stream string) {
 	}
 }
 
-// ClosedPort returns a loopback port nothing listens on.
+// ClosedPort returns a loopback port nothing listens on, and that nothing
+// else can take until the test ends (see reservePort).
 func ClosedPort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	Must(t, err, "listen")
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
-	return port
+	port, release, err := reservePort()
+	Must(t, err, "reserving a closed port")
+	t.Cleanup(release)
+	return strconv.Itoa(port)
 }
 
 // RunPlain runs a human-facing command (a demo) and returns its stdout,
