@@ -208,7 +208,7 @@ func (st *txState) MarshalJSON() ([]byte, error) {
 	}
 	b := st.appendHead(make([]byte, 0, n))
 	for i, id := range ids {
-		b = st.appendAccount(b, i, id)
+		b = st.Accounts[id].appendJSON(appendKey(b, i, id))
 	}
 	return st.appendTail(b), nil
 }
@@ -219,10 +219,7 @@ func (st *txState) MarshalJSON() ([]byte, error) {
 func (st *txState) WriteJSON(w io.Writer) error {
 	b := st.appendHead(nil)
 	for i, id := range st.sortedIDs() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(jsonrow.AppendString(b, id), ':')
+		b = appendKey(b, i, id)
 		a := st.Accounts[id]
 		a.encodeOnce()
 		if _, err := w.Write(b); err != nil {
@@ -269,13 +266,13 @@ func (st *txState) appendHead(b []byte) []byte {
 	return append(b, `,"accounts":{`...)
 }
 
-// appendAccount appends the i-th account (in key order) of the state.
-func (st *txState) appendAccount(b []byte, i int, id string) []byte {
+// appendKey appends the key of the i-th account (in key order) of the
+// state's accounts object, up to its value.
+func appendKey(b []byte, i int, id string) []byte {
 	if i > 0 {
 		b = append(b, ',')
 	}
-	b = append(jsonrow.AppendString(b, id), ':')
-	return st.Accounts[id].appendJSON(b)
+	return append(jsonrow.AppendString(b, id), ':')
 }
 
 func (st *txState) appendTail(b []byte) []byte {

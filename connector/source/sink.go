@@ -69,13 +69,13 @@ type StreamSink interface {
 	Record(row jsonrow.Row) error
 	// State takes a checkpoint of the stream: its whole state (its JSON
 	// made when a link asks for it, see State), covering every row passed
-	// to Record before it. The sink
-	// passes it to next once those rows are durable in the sink: in the
-	// same call if it can make them durable together with the state (a
-	// database commits the rows and the state in one transaction), or
-	// later, from a Record or from End, once they are (Parquet publishes a
-	// file). A sink that holds a state back and receives a newer one may
-	// drop the older: only the latest durable state matters.
+	// to Record before it. The sink passes it to next once those rows are
+	// durable in the sink: in the same call if it can make them durable
+	// together with the state (a database commits the rows and the state in
+	// one transaction), or later, from a Record or from End, once they are
+	// (Parquet publishes a file). A sink that holds a state back and
+	// receives a newer one may drop the older: only the latest durable
+	// state matters.
 	State(state State) error
 	// Announce takes an announcement (Output.Announce): a state, like
 	// those State takes, that must reach next before any row after it

@@ -22,15 +22,16 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"sync"
 )
 
 var state struct {
 	mu     sync.Mutex
-	floors map[*int64]struct{} // the floor of each holder
-	floor  int64               // the largest of them
-	prev   int64               // the limit before the first holder
-	gen    int                 // bumped when the last releases, which stops the tick
+	floors []int64 // the floor of each holder
+	floor  int64   // the largest of them
+	prev   int64   // the limit before the first holder
+	gen    int     // bumped when the last releases, which stops the tick
 }
 
 // Hold keeps the soft memory limit at floor bytes, or higher as the live
@@ -44,22 +45,20 @@ func Hold(floor int64) (release func()) {
 	}
 	state.mu.Lock()
 	defer state.mu.Unlock()
-	h := new(int64)
-	*h = floor
 	if len(state.floors) == 0 {
-		state.floors = map[*int64]struct{}{}
 		state.prev = debug.SetMemoryLimit(-1)
 		state.gen++
 		armTick(state.gen)
 	}
-	state.floors[h] = struct{}{}
+	state.floors = append(state.floors, floor)
 	setFloor()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			state.mu.Lock()
 			defer state.mu.Unlock()
-			delete(state.floors, h)
+			i := slices.Index(state.floors, floor)
+			state.floors = slices.Delete(state.floors, i, i+1)
 			if len(state.floors) == 0 {
 				state.gen++
 				debug.SetMemoryLimit(state.prev)
@@ -73,10 +72,7 @@ func Hold(floor int64) (release func()) {
 // setFloor sets the limit to the largest holder's floor. Called with
 // state.mu held and at least one holder.
 func setFloor() {
-	state.floor = 0
-	for h := range state.floors {
-		state.floor = max(state.floor, *h)
-	}
+	state.floor = slices.Max(state.floors)
 	debug.SetMemoryLimit(state.floor)
 }
 
