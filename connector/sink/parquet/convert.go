@@ -4,68 +4,18 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
 
-// builders are the Arrow builders one node appends to, bound once per
-// RecordBuilder (which reuses them from batch to batch).
-type builders struct {
-	str    *array.StringBuilder // kString, kJSON, kLenient
-	parsed *array.TimestampBuilder
-	bool   *array.BooleanBuilder
-	i64    *array.Int64Builder
-	dec    *array.Decimal128Builder
-	ts     *array.TimestampBuilder
-	date   *array.Date32Builder
-	st     *array.StructBuilder
-	list   *array.ListBuilder
-}
-
-// bind attaches n's children to the builders of a struct (or of the record:
-// field(i) returns the i-th column's builder).
-func (n *node) bindChildren(field func(i int) array.Builder) {
-	i := 0
-	for _, c := range n.children {
-		c.bind(field(i))
-		i++
-		if c.kind == kLenient {
-			c.b.parsed = field(i).(*array.TimestampBuilder)
-			i++
-		}
-	}
-}
-
-func (n *node) bind(b array.Builder) {
-	switch n.kind {
-	case kString, kJSON, kLenient:
-		n.b.str = b.(*array.StringBuilder)
-	case kBool:
-		n.b.bool = b.(*array.BooleanBuilder)
-	case kInt:
-		n.b.i64 = b.(*array.Int64Builder)
-	case kDecimal:
-		n.b.dec = b.(*array.Decimal128Builder)
-	case kTimestamp:
-		n.b.ts = b.(*array.TimestampBuilder)
-	case kDate:
-		n.b.date = b.(*array.Date32Builder)
-	case kStruct:
-		n.b.st = b.(*array.StructBuilder)
-		n.bindChildren(n.b.st.FieldBuilder)
-	case kList:
-		n.b.list = b.(*array.ListBuilder)
-		n.elem.bind(n.b.list.ValueBuilder())
-	}
-}
-
-// converter appends records to the builders of a node tree.
+// converter appends records to the leaf columns of a node tree.
 type converter struct {
-	root   *node
+	root *node
+	// cols are the leaf columns of the row group being filled, in file
+	// order: the root's leaves, then _leftovers and _changes.
+	cols   []column
 	s      jsonrow.Scanner
 	digits []byte
 	// added are the connector's fields of the row being converted, read as
@@ -75,17 +25,17 @@ type converter struct {
 	scratch []byte
 
 	// meta collects the row's _leftovers and _changes (package columns has
-	// the rule), written to left and changes; warn logs each nulled field
-	// once per run.
-	meta          columns.RowMeta
-	left, changes *array.StringBuilder
-	warn          *columns.Warner
-	// dry is set while a nested top-level value is checked before it is
-	// appended: a struct or list half appended cannot be taken back, so it
-	// is appended only once it is known to fit. extra is set when an
-	// object below the root has a member the schema lacks.
-	dry, extra bool
-	keybuf     []byte
+	// the rule), written to the last two columns; warn logs each nulled
+	// field once per run.
+	meta columns.RowMeta
+	warn *columns.Warner
+	// extra is set when an object below the root has a member the schema
+	// lacks.
+	extra  bool
+	keybuf []byte
+	// marks are the lengths of a nested top-level value's columns before
+	// it is appended: one that turns out not to fit is taken back.
+	marks []mark
 }
 
 // FieldError is a record value a typed column cannot hold without changing
@@ -109,7 +59,7 @@ func fieldErr(n *node, format string, args ...any) error {
 
 // record appends one row: its added fields and its JSON object's members,
 // as if they were one object, without building that object. On error the
-// builders hold a partial row and must be discarded.
+// columns hold a partial row and must be discarded.
 func (c *converter) record(row jsonrow.Row) error {
 	c.added = nil
 	if len(row.Fields) > 0 {
@@ -120,7 +70,7 @@ func (c *converter) record(row jsonrow.Row) error {
 	if c.s.Peek() != '{' {
 		return errors.New("a record must be a JSON object")
 	}
-	if err := c.object(c.root); err != nil {
+	if err := c.object(c.root, 0); err != nil {
 		return err
 	}
 	if !c.s.AtEnd() {
@@ -129,55 +79,57 @@ func (c *converter) record(row jsonrow.Row) error {
 	for _, ch := range row.Changes {
 		c.meta.Change(ch)
 	}
-	appendText(c.left, c.meta.LeftoversJSON())
-	appendText(c.changes, c.meta.ChangesJSON())
+	n := len(c.cols)
+	appendText(&c.cols[n-2], c.meta.LeftoversJSON())
+	appendText(&c.cols[n-1], c.meta.ChangesJSON())
 	return nil
 }
 
-// appendText appends b, or null for nil.
-func appendText(b *array.StringBuilder, text []byte) {
+// appendText appends a top-level text, or null for nil.
+func appendText(col *column, text []byte) {
 	if text == nil {
-		b.AppendNull()
+		col.null(0, 0)
 		return
 	}
-	b.BinaryBuilder.Append(text)
+	col.appendBytes(text, 0)
 }
 
 // member reads the value of the root's known member key into its column. A
 // value the column cannot hold exactly (a *FieldError) leaves the column
 // null, goes verbatim into _leftovers and is noted in _changes. A struct or
-// list is checked whole before it is appended; one that fits but carries
-// members the schema lacks is appended and also kept whole in _leftovers,
-// so those members are not lost.
+// list is appended as it is read and taken back whole if a value in it does
+// not fit; one that fits but carries members the schema lacks is kept and
+// also kept whole in _leftovers, so those members are not lost.
 func (c *converter) member(n *node) error {
 	start := c.s
 	nested := (n.kind == kStruct || n.kind == kList) && c.s.Peek() != 'n'
-	var err error
 	if nested {
-		c.dry, c.extra = true, false
-		err = c.value(n)
-		c.dry = false
-		if err == nil {
-			c.s = start
-			if err = c.value(n); err != nil {
-				return err // it fitted a moment ago: a bug, not data
-			}
-			if c.extra {
-				c.s = start
-				raw, err := c.s.Raw()
-				if err != nil {
-					return err
-				}
-				c.meta.LeftoverKey(n.name, raw)
-			}
-			return nil
+		c.extra = false
+		c.marks = c.marks[:0]
+		for i := n.lo; i < n.hi; i++ {
+			c.marks = append(c.marks, c.cols[i].mark())
 		}
-	} else if err = c.value(n); err == nil {
+	}
+	err := c.value(n, 0)
+	if err == nil {
+		if nested && c.extra {
+			c.s = start
+			raw, err := c.s.Raw()
+			if err != nil {
+				return err
+			}
+			c.meta.LeftoverKey(n.name, raw)
+		}
 		return nil
 	}
 	var fe *FieldError
 	if !errors.As(err, &fe) {
 		return err // the record is not valid JSON
+	}
+	if nested {
+		for i, m := range c.marks {
+			c.cols[n.lo+i].truncate(m)
+		}
 	}
 	c.s = start
 	raw, rerr := c.s.Raw()
@@ -189,12 +141,13 @@ func (c *converter) member(n *node) error {
 	if c.warn != nil {
 		c.warn.Nulled(n.name, fe.Err)
 	}
-	return c.null(n)
+	return c.null(n, 0)
 }
 
 // object reads an object's members into n's children and appends null to
-// every child the object lacks. The caller has checked the '{'.
-func (c *converter) object(n *node) error {
+// every child the object lacks, each leaf's first entry at repetition level
+// rep. The caller has checked the '{'.
+func (c *converter) object(n *node, rep int16) error {
 	s := &c.s
 	s.Next() // '{'
 	clear(n.seen)
@@ -256,7 +209,7 @@ func (c *converter) object(n *node) error {
 				if n == c.root {
 					err = c.member(n.children[idx])
 				} else {
-					err = c.value(n.children[idx])
+					err = c.value(n.children[idx], rep)
 				}
 				if err != nil {
 					return err
@@ -276,7 +229,7 @@ func (c *converter) object(n *node) error {
 	}
 	for i, ok := range n.seen {
 		if !ok {
-			if err := c.null(n.children[i]); err != nil {
+			if err := c.null(n.children[i], rep); err != nil {
 				return err
 			}
 		}
@@ -305,94 +258,44 @@ func (c *converter) addedFields(n *node) error {
 	return nil
 }
 
-// null appends a null to every column of n.
-func (c *converter) null(n *node) error {
+// null appends a null to every leaf column of n: level def-1, the level its
+// parent reached.
+func (c *converter) null(n *node, rep int16) error {
 	if !n.nullable {
 		return fieldErr(n, "missing or null, but the schema requires a value")
 	}
-	switch n.kind {
-	case kString, kJSON:
-		if !c.dry {
-			n.b.str.AppendNull()
-		}
-	case kLenient:
-		if !c.dry {
-			n.b.str.AppendNull()
-		}
-		if !c.dry {
-			n.b.parsed.AppendNull()
-		}
-	case kBool:
-		if !c.dry {
-			n.b.bool.AppendNull()
-		}
-	case kInt:
-		if !c.dry {
-			n.b.i64.AppendNull()
-		}
-	case kDecimal:
-		if !c.dry {
-			n.b.dec.AppendNull()
-		}
-	case kTimestamp:
-		if !c.dry {
-			n.b.ts.AppendNull()
-		}
-	case kDate:
-		if !c.dry {
-			n.b.date.AppendNull()
-		}
-	case kStruct:
-		if !c.dry {
-			n.b.st.AppendNull() // and to its fields
-		}
-	case kList:
-		if !c.dry {
-			n.b.list.AppendNull()
-		}
+	for i := n.lo; i < n.hi; i++ {
+		c.cols[i].null(n.def-1, rep)
 	}
 	return nil
 }
 
-// value reads one value into n's columns.
-func (c *converter) value(n *node) error {
+// value reads one value into n's columns, each leaf's first entry at
+// repetition level rep.
+func (c *converter) value(n *node, rep int16) error {
 	s := &c.s
 	first := s.Peek()
 	if first == 'n' {
 		if err := s.Literal("null"); err != nil {
 			return err
 		}
-		return c.null(n)
+		return c.null(n, rep)
 	}
 	switch n.kind {
-	case kString:
-		if first != '"' {
-			// A number or boolean where the schema says string: its JSON
-			// text is the string, so nothing is lost.
-			raw, err := s.Raw()
-			if err != nil {
-				return err
-			}
-			if !c.dry {
-				n.b.str.BinaryBuilder.Append(raw)
-			}
-			return nil
+	case kString, kJSON:
+		var v []byte
+		var err error
+		if n.kind == kString && first == '"' {
+			v, err = s.Str()
+		} else {
+			// JSON text; or a number or boolean where the schema says
+			// string: its JSON text is the string, so nothing is lost.
+			v, err = s.Raw()
 		}
-		v, err := s.Str()
 		if err != nil {
 			return err
 		}
-		if !c.dry {
-			n.b.str.BinaryBuilder.Append(v)
-		}
-	case kJSON:
-		raw, err := s.Raw()
-		if err != nil {
-			return err
-		}
-		if !c.dry {
-			n.b.str.BinaryBuilder.Append(raw)
-		}
+		c.cols[n.col].appendBytes(v, rep)
 	case kLenient:
 		if first != '"' {
 			// Not a date at all (a number, say): kept as its JSON text,
@@ -402,29 +305,19 @@ func (c *converter) value(n *node) error {
 			if err != nil {
 				return err
 			}
-			if !c.dry {
-				n.b.str.BinaryBuilder.Append(raw)
-			}
-			if !c.dry {
-				n.b.parsed.AppendNull()
-			}
+			c.cols[n.col].appendBytes(raw, rep)
+			c.cols[n.col+1].null(n.def-1, rep)
 			return nil
 		}
 		v, err := s.Str()
 		if err != nil {
 			return err
 		}
-		if !c.dry {
-			n.b.str.BinaryBuilder.Append(v)
-		}
+		c.cols[n.col].appendBytes(v, rep)
 		if us, ok := parseLenient(v); ok {
-			if !c.dry {
-				n.b.parsed.Append(arrow.Timestamp(us))
-			}
+			c.cols[n.col+1].appendInt64(us, rep)
 		} else {
-			if !c.dry {
-				n.b.parsed.AppendNull()
-			}
+			c.cols[n.col+1].null(n.def-1, rep)
 		}
 	case kBool:
 		switch first {
@@ -432,16 +325,12 @@ func (c *converter) value(n *node) error {
 			if err := s.Literal("true"); err != nil {
 				return err
 			}
-			if !c.dry {
-				n.b.bool.Append(true)
-			}
+			c.cols[n.col].appendBool(true, rep)
 		case 'f':
 			if err := s.Literal("false"); err != nil {
 				return err
 			}
-			if !c.dry {
-				n.b.bool.Append(false)
-			}
+			c.cols[n.col].appendBool(false, rep)
 		default:
 			return c.mismatch(n, "true or false")
 		}
@@ -457,9 +346,7 @@ func (c *converter) value(n *node) error {
 		if !ok {
 			return fieldErr(n, "value %s is not an integer that fits int64", text)
 		}
-		if !c.dry {
-			n.b.i64.Append(v)
-		}
+		c.cols[n.col].appendInt64(v, rep)
 	case kDecimal:
 		var text []byte
 		var err error
@@ -481,9 +368,7 @@ func (c *converter) value(n *node) error {
 		if err != nil {
 			return &FieldError{Field: n.path, Err: decimalError(err, n.scale, text)}
 		}
-		if !c.dry {
-			n.b.dec.Append(v)
-		}
+		c.cols[n.col].appendDecimal(v.HighBits(), v.LowBits(), rep)
 	case kTimestamp:
 		if first != '"' {
 			return c.mismatch(n, "an RFC 3339 string")
@@ -496,9 +381,7 @@ func (c *converter) value(n *node) error {
 		if err != nil {
 			return fieldErr(n, "value %q %v", v, err)
 		}
-		if !c.dry {
-			n.b.ts.Append(arrow.Timestamp(us))
-		}
+		c.cols[n.col].appendInt64(us, rep)
 	case kDate:
 		if first != '"' {
 			return c.mismatch(n, "a YYYY-MM-DD string")
@@ -511,31 +394,29 @@ func (c *converter) value(n *node) error {
 		if err != nil {
 			return fieldErr(n, "value %q is %v", v, err)
 		}
-		if !c.dry {
-			n.b.date.Append(arrow.Date32(d))
-		}
+		c.cols[n.col].appendInt32(d, rep)
 	case kStruct:
 		if first != '{' {
 			return c.mismatch(n, "an object")
 		}
-		if !c.dry {
-			n.b.st.Append(true)
-		}
-		return c.object(n)
+		return c.object(n, rep)
 	case kList:
 		if first != '[' {
 			return c.mismatch(n, "an array")
 		}
-		if !c.dry {
-			n.b.list.Append(true)
-		}
 		s.Next()
 		if s.Peek() == ']' {
 			s.Next()
+			// present and empty: every leaf at the list's own level
+			for i := n.lo; i < n.hi; i++ {
+				c.cols[i].null(n.def, rep)
+			}
 			return nil
 		}
-		for {
-			if err := c.value(n.elem); err != nil {
+		// The first element starts at the level the list does; the
+		// others repeat at the list's level.
+		for r := rep; ; r = n.elem.rep {
+			if err := c.value(n.elem, r); err != nil {
 				return err
 			}
 			switch s.Peek() {
@@ -606,41 +487,12 @@ func fitsInt64(v decimal128.Num) bool {
 	return hi == 0 && lo < 1<<63 || hi == -1 && lo >= 1<<63
 }
 
-// size is the bytes n's builders hold for the batch being filled, as Arrow
-// lays them out (values, offsets, validity bitmaps), which is what encoding
-// the row group will read.
-func (n *node) size() int {
-	switch n.kind {
-	case kString, kJSON:
-		return stringSize(n.b.str)
-	case kLenient:
-		return stringSize(n.b.str) + fixedSize(n.b.parsed.Len(), 8)
-	case kBool:
-		return fixedSize(n.b.bool.Len(), 0) + n.b.bool.Len()/8
-	case kInt:
-		return fixedSize(n.b.i64.Len(), 8)
-	case kDecimal:
-		return fixedSize(n.b.dec.Len(), 16)
-	case kTimestamp:
-		return fixedSize(n.b.ts.Len(), 8)
-	case kDate:
-		return fixedSize(n.b.date.Len(), 4)
-	case kList:
-		return fixedSize(n.b.list.Len(), 4) + n.elem.size()
-	}
-	// a struct, or the root
+// size is the bytes the row group being filled holds in its columns,
+// which is what encoding it will read.
+func (c *converter) size() int {
 	total := 0
-	if n.b.st != nil {
-		total = fixedSize(n.b.st.Len(), 0)
-	}
-	for _, c := range n.children {
-		total += c.size()
+	for i := range c.cols {
+		total += c.cols[i].size()
 	}
 	return total
 }
-
-// fixedSize is the size of rows values of width bytes and their validity
-// bitmap.
-func fixedSize(rows, width int) int { return rows*width + rows/8 }
-
-func stringSize(b *array.StringBuilder) int { return b.DataLen() + fixedSize(b.Len(), 4) }

@@ -8,20 +8,16 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// bufferPool is the memory.Allocator of a stream's Arrow builders: it hands
-// out buffers freed by earlier row groups instead of new ones. Arrow
-// builders cannot be refilled once a record is taken from them, so without
-// it every row group allocates its columns afresh, doubling each buffer as
-// it grows, and the garbage (gigabytes for a million rows) keeps the
-// collector busy and the heap's peak high. A buffer comes back when the row
-// group's record is released, after it is written; the pool then holds
-// about two row groups' worth, which is what the sink keeps anyway.
+// bufferPool is the memory.Allocator of a stream's column writers: it hands
+// out page buffers freed by earlier column chunks instead of new ones.
+// Without it every column chunk allocates its buffers afresh, doubling each
+// as it grows, and the garbage keeps the collector busy and the heap's peak
+// high. A buffer comes back when its column chunk is written.
 //
 // Buffers are powers of two of at least 64 bytes, 64-byte aligned as Arrow
-// wants, and zeroed when handed out, as Go's allocator would: a builder
-// relies on zeroed validity bitmaps, and bytes of an earlier row group must
-// never show through a null slot. Safe for concurrent use: the converting
-// goroutine allocates while the encoding one frees.
+// wants, and zeroed when handed out, as Go's allocator would: arrow-go's
+// buffers may rely on it, and bytes of an earlier row group must never show
+// through. Safe for concurrent use.
 type bufferPool struct {
 	mu   sync.Mutex
 	free [maxPoolClass + 1][][]byte
@@ -31,7 +27,7 @@ const (
 	minPoolClass = 6  // 64 bytes
 	maxPoolClass = 30 // 1 GiB; larger buffers are not pooled
 	// maxPoolPerClass bounds the buffers kept per size: a stream's
-	// builders hold about one buffer per column and size at a time.
+	// column writers hold about one buffer per column and size at a time.
 	maxPoolPerClass = 256
 )
 

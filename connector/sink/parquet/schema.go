@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 )
@@ -56,7 +57,16 @@ type node struct {
 	order    []int          // child index of each key position last time (-1: unknown key)
 	elem     *node          // kList: the element struct
 
-	b builders // bound to the current batch
+	// def and rep are the node's definition and repetition levels when
+	// it holds a value (Dremel's encoding, which Parquet stores): def
+	// counts the optional nodes from the root to it, itself included; rep
+	// the lists around it. A null node gives each leaf below it level
+	// def-1.
+	def, rep int16
+	// col is the leaf column of a scalar node (a lenient time's parsed
+	// sibling is col+1); lo and hi bound the leaf columns of its subtree,
+	// which are consecutive in the file's column order.
+	col, lo, hi int
 }
 
 // deriveRoot turns a stream's JSON Schema into the node tree its records are
@@ -66,7 +76,10 @@ func deriveRoot(raw json.RawMessage) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newNode(c), nil
+	root := newNode(c)
+	next := 0
+	root.place(0, 0, &next)
+	return root, nil
 }
 
 // newNode mirrors a derived column tree as conversion nodes. Every column
@@ -88,84 +101,200 @@ func newNode(c *columns.Column) *node {
 	return n
 }
 
-// Arrow types of the columns.
-var (
-	tsType   = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-	dateType = arrow.FixedWidthTypes.Date32
-)
-
-// fields returns the Arrow fields n is stored as: one, or two for a lenient
-// time (the verbatim string and its parsed sibling).
-func (n *node) fields() []arrow.Field {
-	f := arrow.Field{Name: n.name, Nullable: n.nullable}
+// place sets the levels and leaf column numbers of n's subtree, n having
+// levels def and rep; next is the next free leaf column number.
+func (n *node) place(def, rep int16, next *int) {
+	n.def, n.rep, n.lo = def, rep, *next
 	switch n.kind {
-	case kString, kJSON:
-		f.Type = arrow.BinaryTypes.String
-	case kBool:
-		f.Type = arrow.FixedWidthTypes.Boolean
-	case kInt:
-		f.Type = arrow.PrimitiveTypes.Int64
-	case kDecimal:
-		f.Type = &arrow.Decimal128Type{Precision: decimalPrecision, Scale: n.scale}
-	case kTimestamp:
-		f.Type = tsType
-	case kDate:
-		f.Type = dateType
-	case kLenient:
-		f.Type = arrow.BinaryTypes.String
-		return []arrow.Field{f, {Name: n.name + ParsedSuffix, Type: tsType, Nullable: true}}
 	case kStruct:
-		f.Type = arrow.StructOf(n.childFields()...)
+		for _, c := range n.children {
+			c.place(def+1, rep, next)
+		}
 	case kList:
-		f.Type = arrow.ListOfField(arrow.Field{Name: "element", Type: arrow.StructOf(n.elem.childFields()...), Nullable: n.elem.nullable})
+		// optional group n (LIST) { repeated group list { optional group
+		// element { ... } } }: the repeated group adds a definition and a
+		// repetition level, the element one definition level.
+		n.elem.place(def+2, rep+1, next)
+	case kLenient:
+		n.col = *next
+		*next += 2
+	default:
+		n.col = *next
+		*next++
 	}
-	return []arrow.Field{f}
+	n.hi = *next
 }
 
-func (n *node) childFields() []arrow.Field {
-	var out []arrow.Field
+// leaves returns the leaf columns of n's subtree in file order, fresh.
+func (n *node) leaves() []column {
+	var out []column
+	var walk func(n *node)
+	walk = func(n *node) {
+		switch n.kind {
+		case kStruct:
+			for _, c := range n.children {
+				walk(c)
+			}
+		case kList:
+			walk(n.elem)
+		default:
+			c := column{phys: physicalOf(n.kind), maxDef: n.def, maxRep: n.rep}
+			out = append(out, c)
+			if n.kind == kLenient {
+				c.phys = pInt64
+				out = append(out, c)
+			}
+		}
+	}
 	for _, c := range n.children {
-		out = append(out, c.fields()...)
+		walk(c)
 	}
 	return out
 }
 
-// arrowSchema returns the Arrow schema of root's records: the stream's
-// columns, then _leftovers and _changes (JSON text, null when empty).
-func (n *node) arrowSchema(meta map[string]string) *arrow.Schema {
-	var md *arrow.Metadata
-	if len(meta) > 0 {
-		m := arrow.MetadataFrom(meta)
-		md = &m
+// physicalOf returns how a scalar kind is stored.
+func physicalOf(k kind) physical {
+	switch k {
+	case kBool:
+		return pBool
+	case kInt, kTimestamp:
+		return pInt64
+	case kDate:
+		return pInt32
+	case kDecimal:
+		return pFixed16
 	}
-	fields := append(n.childFields(),
-		arrow.Field{Name: columns.Leftovers, Type: arrow.BinaryTypes.String, Nullable: true},
-		arrow.Field{Name: columns.Changes, Type: arrow.BinaryTypes.String, Nullable: true})
-	return arrow.NewSchema(fields, md)
+	return pBytes
 }
 
-// describe prints the column tree, one column per line, for tests and docs.
+// parquetNodes returns the Parquet schema nodes n is stored as: one, or two
+// for a lenient time (the verbatim string and its parsed sibling). The
+// types are those pqarrow gives the equivalent Arrow types, so readers see
+// the same schema as before the sink wrote columns itself.
+func (n *node) parquetNodes() ([]schema.Node, error) {
+	rep := parquet.Repetitions.Optional
+	if !n.nullable {
+		rep = parquet.Repetitions.Required
+	}
+	prim := func(name string, lt schema.LogicalType, pt parquet.Type, length int) ([]schema.Node, error) {
+		p, err := schema.NewPrimitiveNodeLogical(name, rep, lt, pt, length, -1)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", n.path, err)
+		}
+		return []schema.Node{p}, nil
+	}
+	switch n.kind {
+	case kString, kJSON:
+		return prim(n.name, schema.StringLogicalType{}, parquet.Types.ByteArray, -1)
+	case kLenient:
+		s, err := prim(n.name, schema.StringLogicalType{}, parquet.Types.ByteArray, -1)
+		if err != nil {
+			return nil, err
+		}
+		t, err := prim(n.name+ParsedSuffix, tsLogical, parquet.Types.Int64, -1)
+		return append(s, t...), err
+	case kBool:
+		return prim(n.name, schema.NoLogicalType{}, parquet.Types.Boolean, -1)
+	case kInt:
+		return prim(n.name, schema.NewIntLogicalType(64, true), parquet.Types.Int64, -1)
+	case kDecimal:
+		return prim(n.name, schema.NewDecimalLogicalType(decimalPrecision, n.scale), parquet.Types.FixedLenByteArray, 16)
+	case kTimestamp:
+		return prim(n.name, tsLogical, parquet.Types.Int64, -1)
+	case kDate:
+		return prim(n.name, schema.DateLogicalType{}, parquet.Types.Int32, -1)
+	case kStruct:
+		fields, err := n.childNodes()
+		if err != nil {
+			return nil, err
+		}
+		g, err := schema.NewGroupNode(n.name, rep, fields, -1)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", n.path, err)
+		}
+		return []schema.Node{g}, nil
+	case kList:
+		elem, err := n.elem.parquetNodes()
+		if err != nil {
+			return nil, err
+		}
+		l, err := schema.ListOfWithName(n.name, elem[0], rep, -1)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", n.path, err)
+		}
+		return []schema.Node{l}, nil
+	}
+	return nil, fmt.Errorf("column %s: unknown kind %v", n.path, n.kind)
+}
+
+// tsLogical is the type of the timestamp columns: microseconds, UTC.
+var tsLogical = schema.NewTimestampLogicalType(true, schema.TimeUnitMicros)
+
+func (n *node) childNodes() (schema.FieldList, error) {
+	var out schema.FieldList
+	for _, c := range n.children {
+		nodes, err := c.parquetNodes()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, nodes...)
+	}
+	return out, nil
+}
+
+// parquetSchema returns the Parquet schema of root's records: the stream's
+// columns, then _leftovers and _changes (JSON text, null when empty).
+func (n *node) parquetSchema() (*schema.GroupNode, error) {
+	fields, err := n.childNodes()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{columns.Leftovers, columns.Changes} {
+		p, err := schema.NewPrimitiveNodeLogical(name, parquet.Repetitions.Optional, schema.StringLogicalType{}, parquet.Types.ByteArray, -1, -1)
+		if err != nil {
+			return nil, err
+		}
+		fields = append(fields, p)
+	}
+	return schema.NewGroupNode("schema", parquet.Repetitions.Required, fields, -1)
+}
+
+// describe prints the column tree, one column per line, with the Arrow
+// type a reader maps each column to, for tests and docs.
 func (n *node) describe() string {
 	var sb strings.Builder
-	var walk func(fs []arrow.Field, indent string)
-	walk = func(fs []arrow.Field, indent string) {
-		for _, f := range fs {
-			null := ""
-			if !f.Nullable {
-				null = " not null"
+	var walk func(n *node, name, indent string)
+	walk = func(n *node, name, indent string) {
+		null := ""
+		if !n.nullable {
+			null = " not null"
+		}
+		switch n.kind {
+		case kStruct:
+			fmt.Fprintf(&sb, "%s%s struct%s\n", indent, name, null)
+			for _, c := range n.children {
+				walk(c, c.name, indent+"  ")
 			}
-			switch t := f.Type.(type) {
-			case *arrow.StructType:
-				fmt.Fprintf(&sb, "%s%s struct%s\n", indent, f.Name, null)
-				walk(t.Fields(), indent+"  ")
-			case *arrow.ListType:
-				fmt.Fprintf(&sb, "%s%s list%s\n", indent, f.Name, null)
-				walk([]arrow.Field{t.ElemField()}, indent+"  ")
-			default:
-				fmt.Fprintf(&sb, "%s%s %s%s\n", indent, f.Name, f.Type, null)
-			}
+			return
+		case kList:
+			fmt.Fprintf(&sb, "%s%s list%s\n", indent, name, null)
+			walk(n.elem, "element", indent+"  ")
+			return
+		}
+		typ := map[kind]string{
+			kString: "utf8", kJSON: "utf8", kLenient: "utf8", kBool: "bool", kInt: "int64",
+			kTimestamp: "timestamp[us, tz=UTC]", kDate: "date32",
+		}[n.kind]
+		if n.kind == kDecimal {
+			typ = fmt.Sprintf("decimal(%d, %d)", decimalPrecision, n.scale)
+		}
+		fmt.Fprintf(&sb, "%s%s %s%s\n", indent, name, typ, null)
+		if n.kind == kLenient {
+			fmt.Fprintf(&sb, "%s%s timestamp[us, tz=UTC]\n", indent, name+ParsedSuffix)
 		}
 	}
-	walk(n.childFields(), "")
+	for _, c := range n.children {
+		walk(c, c.name, "")
+	}
 	return sb.String()
 }

@@ -99,7 +99,9 @@ func TestPluggySchemas(t *testing.T) {
 			t.Errorf("%s: %v", n, err)
 			continue
 		}
-		_ = root.arrowSchema(nil)
+		if _, err := root.parquetSchema(); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
 		if n != "pluggy/transactions.json" {
 			continue
 		}

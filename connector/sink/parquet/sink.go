@@ -12,11 +12,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 	"github.com/source-pluggy/source-pluggy/connector/internal/memlimit"
@@ -27,7 +26,7 @@ import (
 
 // softLimit is the floor of the soft memory limit the sinks keep while
 // they are open (package memlimit). The sink's own live heap is about 30
-// MiB (two row groups of RowGroupBytes in Arrow builders, the zstd encoder,
+// MiB (two row groups of RowGroupBytes of column data, the zstd encoder,
 // the file's row group metadata), the read's about 15 MiB more; without the
 // limit the heap reached 130 MiB before a collection on a million Pluggy
 // transactions, with it the process peaked at 89 MB RSS.
@@ -83,7 +82,7 @@ type Options struct {
 	RowsPerFile int64
 	// RowGroupRows and RowGroupBytes bound a row group: it is written
 	// once it has RowGroupRows rows or its columns hold RowGroupBytes
-	// bytes (Arrow's in-memory size, before encoding), whichever comes
+	// bytes (levels and values, before encoding), whichever comes
 	// first. The rows bound keeps row groups of narrow rows a size engines
 	// read well; the bytes bound keeps wide or raw-heavy rows (long
 	// _leftovers) from blowing the memory budget: the sink holds at most
@@ -109,8 +108,9 @@ type Sinks struct {
 	lock *dirLock // held from Open to Close
 	// unholdMemory restores the memory limit (see softLimit) at Close.
 	unholdMemory func()
-	// pool recycles the builders' buffers from row group to row group,
-	// and from stream to stream (streams are written one after another).
+	// pool recycles the column writers' page buffers from row group to
+	// row group, and from stream to stream (streams are written one after
+	// another).
 	pool bufferPool
 
 	mu      sync.Mutex
@@ -239,14 +239,17 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 	if !ok {
 		return nil, fmt.Errorf("parquet: stream %s was not opened", name)
 	}
-	delete(s.roots, name) // a node tree holds builders: one writer each
-	schema := root.arrowSchema(nil)
+	delete(s.roots, name) // a node tree is converted along by one writer
+	sc, err := root.parquetSchema()
+	if err != nil {
+		return nil, fmt.Errorf("parquet: stream %s: %w", name, err)
+	}
 	w := &Writer{
 		sinks:  s,
 		stream: name,
 		dir:    filepath.Join(s.opts.Dir, name),
 		root:   root,
-		schema: schema,
+		schema: sc,
 		meta: [][2]string{
 			{MetaStream, name},
 			{MetaSyncMode, string(mode)},
@@ -258,11 +261,11 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 	}
 	w.conv.root = root
 	w.conv.warn = &columns.Warner{}
-	w.rb = array.NewRecordBuilder(&s.pool, schema)
-	root.bindChildren(w.rb.Field)
-	nf := len(schema.Fields())
-	w.conv.left = w.rb.Field(nf - 2).(*array.StringBuilder)
-	w.conv.changes = w.rb.Field(nf - 1).(*array.StringBuilder)
+	for i := range w.batches {
+		// the stream's leaves, then _leftovers and _changes
+		w.batches[i] = append(root.leaves(), column{phys: pBytes, maxDef: 1}, column{phys: pBytes, maxDef: 1})
+	}
+	w.conv.cols = w.batches[0]
 	s.writers = append(s.writers, w)
 	return w, nil
 }
@@ -289,7 +292,6 @@ const zstdLevel = 1
 func writerProps(s *Sinks, st source.Stream, root *node) []pq.WriterProperty {
 	props := []pq.WriterProperty{
 		pq.WithCompression(s.codec),
-		pq.WithMaxRowGroupLength(int64(s.opts.RowGroupRows)),
 		pq.WithAllocator(&s.pool),
 	}
 	if s.codec == compress.Codecs.Zstd {
@@ -308,7 +310,7 @@ func writerProps(s *Sinks, st source.Stream, root *node) []pq.WriterProperty {
 	return props
 }
 
-// plainColumns returns the Parquet column paths (dotted, as pqarrow names a
+// plainColumns returns the Parquet column paths (dotted, as Parquet names a
 // leaf: struct.field, list.list.element.field) of the columns written
 // without a dictionary, by kind: see writerProps.
 func plainColumns(root *node) []string {
@@ -333,7 +335,7 @@ func plainColumns(root *node) []string {
 	return paths
 }
 
-// Close commits every stream's open file and releases the builders. The
+// Close commits every stream's open file and releases the columns. The
 // error joins every stream's.
 func (s *Sinks) Close() error {
 	s.mu.Lock()
@@ -350,7 +352,7 @@ func (s *Sinks) Close() error {
 	return errors.Join(errs...)
 }
 
-// Writer is one stream's sink: it buffers a row group in Arrow builders,
+// Writer is one stream's sink: it buffers a row group in its leaf columns,
 // streams row groups into a hidden temporary file and publishes the file
 // under its final name once the footer is on disk. It is not safe for
 // concurrent use: the runtime calls it under the stream's output lock.
@@ -359,17 +361,20 @@ type Writer struct {
 	stream string
 	dir    string
 	root   *node
-	schema *arrow.Schema
+	schema *schema.GroupNode
 	meta   [][2]string
 	props  *pq.WriterProperties
-	rb     *array.RecordBuilder
 	conv   converter
 	seq    int
+	// batches are the two row groups' columns: one filling (conv.cols),
+	// the other being encoded.
+	batches [2][]column
+	filling int
 
 	// The file being written; fw is nil between files.
 	file      *os.File
 	buf       *bufio.Writer
-	fw        *pqarrow.FileWriter
+	fw        *file.Writer
 	tmp       string
 	fileRows  int64
 	batchRows int
@@ -464,10 +469,8 @@ func (w *Writer) close() error {
 	if w.err == nil { // a failed writer's error went out with its stream
 		err = w.Commit()
 	}
-	if w.rb != nil {
-		w.rb.Release()
-		w.rb = nil
-	}
+	w.batches = [2][]column{}
+	w.conv.cols = nil
 	if w.err == nil {
 		w.err = fmt.Errorf("parquet: stream %s: the sinks are closed", w.stream)
 	}
@@ -484,10 +487,8 @@ func (w *Writer) fail(err error) error {
 		os.Remove(w.tmp)
 	}
 	w.file, w.buf, w.fw = nil, nil, nil
-	if w.rb != nil {
-		w.rb.Release()
-		w.rb = nil
-	}
+	w.batches = [2][]column{}
+	w.conv.cols = nil
 	return err
 }
 
@@ -517,10 +518,10 @@ func (w *Writer) openFile() error {
 		w.file, w.tmp = f, tmp
 		break
 	}
-	// The writer gets a bufio.Writer, not the *os.File: pqarrow closes a
-	// sink that is an io.Closer, and the file must be synced first.
+	// The writer gets a bufio.Writer, not the *os.File: it closes a sink
+	// that is an io.Closer, and the file must be synced first.
 	w.buf = bufio.NewWriterSize(w.file, 1<<20)
-	fw, err := pqarrow.NewFileWriter(w.schema, w.buf, w.props, pqarrow.DefaultWriterProps())
+	fw, err := file.NewParquetWriterWithError(w.buf, w.schema, file.WithWriterProps(w.props))
 	if err != nil {
 		return err
 	}
@@ -544,7 +545,7 @@ const (
 
 // batchFull reports whether the batch, which just took a row of rawLen
 // bytes of JSON, is a full row group: RowGroupRows rows, or RowGroupBytes
-// bytes in its builders.
+// bytes in its columns.
 func (w *Writer) batchFull(rawLen int) bool {
 	opts := &w.sinks.opts
 	if w.batchRows >= opts.RowGroupRows {
@@ -556,7 +557,7 @@ func (w *Writer) batchFull(rawLen int) bool {
 		return false
 	}
 	w.sinceSizedRows, w.sinceSizedBytes = 0, 0
-	return w.root.size()+stringSize(w.conv.left)+stringSize(w.conv.changes) >= opts.RowGroupBytes
+	return w.conv.size() >= opts.RowGroupBytes
 }
 
 // flushBatch hands the buffered rows to a goroutine that encodes,
@@ -566,21 +567,44 @@ func (w *Writer) batchFull(rawLen int) bool {
 // group to be written before it is handed off, so at most two batches are
 // in memory (one encoding, one filling) however fast records come.
 func (w *Writer) flushBatch() error {
-	rec := w.rb.NewRecordBatch()
+	cols := w.conv.cols
 	w.batchRows, w.sinceSizedRows, w.sinceSizedBytes = 0, 0, 0
 	if err := w.wait(); err != nil {
-		rec.Release()
 		return err
 	}
+	// The previous row group is written: its columns take the next rows.
+	w.filling ^= 1
+	w.conv.cols = w.batches[w.filling]
 	if w.encoded == nil {
 		w.encoded = make(chan error, 1)
 	}
 	w.encoding = true
-	go func(fw *pqarrow.FileWriter) {
-		defer rec.Release()
-		w.encoded <- fw.Write(rec)
-	}(w.fw)
+	go func(fw *file.Writer) { w.encoded <- writeRowGroup(fw, cols) }(w.fw)
 	return nil
+}
+
+// writeRowGroup encodes, compresses and writes cols as fw's next row
+// group, then empties them for reuse.
+func writeRowGroup(fw *file.Writer, cols []column) error {
+	defer func() {
+		for i := range cols {
+			cols[i].reset()
+		}
+	}()
+	rg, err := fw.AppendRowGroupChecked()
+	if err != nil {
+		return err
+	}
+	for i := range cols {
+		cw, err := rg.NextColumn()
+		if err != nil {
+			return err
+		}
+		if err := cols[i].write(cw); err != nil {
+			return fmt.Errorf("column %s: %w", cw.Descr().Path(), err)
+		}
+	}
+	return rg.Close()
 }
 
 // wait waits for the row group being written, if any, and returns its
