@@ -3,9 +3,15 @@ package parquet
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
 
 // physical is how a leaf column's values are laid out in memory and in the
@@ -34,16 +40,23 @@ type column struct {
 	def, rep []int16 // rep only when maxRep > 0
 	// A value is appended with its level at maxDef; a null (of the leaf or
 	// of an ancestor) with a lower level and no value.
-	bytes []byte  // pBytes: the values back to back; pFixed16: 16 bytes each
-	ends  []int   // pBytes: where each value ends in bytes
+	bytes []byte // pBytes: the values back to back; pFixed16: 16 bytes each
+	ends  []int  // pBytes: where each value ends in bytes
+	// dict, for a string column with a dictionary (see writerProps) and
+	// no list around it, holds its distinct values; idx then holds each
+	// value's number instead of bytes and ends.
+	dict  *dictionary
+	idx   []int32
 	i64   []int64 // pInt64
 	i32   []int32 // pInt32
 	bools []bool  // pBool
 
 	// scratch for the encoding goroutine: the values as the column writer
 	// takes them.
-	ba   []pq.ByteArray
-	flba []pq.FixedLenByteArray
+	ba     []pq.ByteArray
+	flba   []pq.FixedLenByteArray
+	spaced []int32 // a dictionary column's numbers, a slot per level
+	valid  []byte  // and their validity bitmap
 }
 
 // levels appends one entry's levels.
@@ -59,6 +72,10 @@ func (c *column) null(def, rep int16) { c.levels(def, rep) }
 
 func (c *column) appendBytes(v []byte, rep int16) {
 	c.levels(c.maxDef, rep)
+	if c.dict != nil {
+		c.idx = append(c.idx, c.dict.intern(v))
+		return
+	}
 	c.bytes = append(c.bytes, v...)
 	c.ends = append(c.ends, len(c.bytes))
 }
@@ -87,24 +104,40 @@ func (c *column) appendDecimal(hi int64, lo uint64, rep int16) {
 }
 
 // mark is a column's length, to truncate it back to.
-type mark struct{ def, rep, bytes, ends, i64, i32, bools int }
+type mark struct{ def, rep, bytes, ends, i64, i32, bools, idx, dict int }
 
 func (c *column) mark() mark {
-	return mark{len(c.def), len(c.rep), len(c.bytes), len(c.ends), len(c.i64), len(c.i32), len(c.bools)}
+	m := mark{len(c.def), len(c.rep), len(c.bytes), len(c.ends), len(c.i64), len(c.i32), len(c.bools), len(c.idx), 0}
+	if c.dict != nil {
+		m.dict = c.dict.len()
+	}
+	return m
 }
 
 func (c *column) truncate(m mark) {
 	c.def, c.rep, c.bytes, c.ends = c.def[:m.def], c.rep[:m.rep], c.bytes[:m.bytes], c.ends[:m.ends]
-	c.i64, c.i32, c.bools = c.i64[:m.i64], c.i32[:m.i32], c.bools[:m.bools]
+	c.i64, c.i32, c.bools, c.idx = c.i64[:m.i64], c.i32[:m.i32], c.bools[:m.bools], c.idx[:m.idx]
+	if c.dict != nil {
+		c.dict.truncate(m.dict)
+	}
 }
 
 // size is the bytes the column holds for the row group: what encoding it
 // will read.
 func (c *column) size() int {
-	return len(c.bytes) + 8*len(c.ends) + 8*len(c.i64) + 4*len(c.i32) + len(c.bools) + 2*len(c.def) + 2*len(c.rep)
+	n := len(c.bytes) + 8*len(c.ends) + 8*len(c.i64) + 4*len(c.i32) + len(c.bools) + 2*len(c.def) + 2*len(c.rep) + 4*len(c.idx)
+	if c.dict != nil {
+		n += c.dict.size()
+	}
+	return n
 }
 
-func (c *column) reset() { c.truncate(mark{}) }
+func (c *column) reset() {
+	c.truncate(mark{})
+	if c.dict != nil {
+		c.dict.reset()
+	}
+}
 
 // write encodes the column as the row group's next column chunk.
 func (c *column) write(cw file.ColumnChunkWriter) error {
@@ -115,6 +148,10 @@ func (c *column) write(cw file.ColumnChunkWriter) error {
 	var err error
 	switch w := cw.(type) {
 	case *file.ByteArrayColumnChunkWriter:
+		if c.dict != nil {
+			err = c.writeDict(w)
+			break
+		}
 		c.ba = c.ba[:0]
 		start := 0
 		for _, end := range c.ends {
@@ -143,4 +180,104 @@ func (c *column) write(cw file.ColumnChunkWriter) error {
 		return err
 	}
 	return cw.Close()
+}
+
+// dictEncoder is the part of arrow-go's dictionary encoder (an internal
+// type) that writing a chunk from its dictionary needs; pqarrow writes
+// Arrow dictionary arrays the same way.
+type dictEncoder interface {
+	Encoding() pq.Encoding
+	PutDictionary(arrow.Array) error
+	NumEntries() int
+}
+
+// bytesPerEntry bounds the bytes a dictionary column's data page takes per
+// level: definition level and index, each at most 4 bytes bit-packed (see
+// writeDict).
+const bytesPerEntry = 8
+
+// writeDict writes a dictionary column's chunk: its dictionary, then its
+// values' numbers. The statistics are the dictionary's, every value of
+// which a row of the chunk holds (a value taken back is taken out of it). They are given to the page before the
+// numbers are written, so the chunk must be one data page: it is, as long
+// as its levels and numbers fit a page, which a row group of at most
+// DefaultRowGroupRows rows without lists always does; otherwise, or when
+// the dictionary outgrows the dictionary page, the values are written as
+// plain ones.
+func (c *column) writeDict(w *file.ByteArrayColumnChunkWriter) error {
+	d := c.dict
+	enc, ok := w.CurrentEncoder().(dictEncoder)
+	props := w.Properties()
+	if !ok || c.maxRep > 0 || d.len() == 0 ||
+		int64(len(c.def))*bytesPerEntry > props.DataPageSize() ||
+		int64(d.dataSize()) > props.DictionaryPageSizeLimit() ||
+		(enc.Encoding() != pq.Encodings.PlainDict && enc.Encoding() != pq.Encodings.RLEDict) {
+		c.ba = c.ba[:0]
+		for _, i := range c.idx {
+			c.ba = append(c.ba, d.value(i))
+		}
+		_, err := w.WriteBatch(c.ba, c.def, nil)
+		clear(c.ba)
+		return err
+	}
+
+	dd := array.NewData(arrow.BinaryTypes.String, d.len(), []*memory.Buffer{
+		nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(d.offs)), memory.NewBufferBytes(d.data),
+	}, nil, 0, 0)
+	dict := array.NewStringData(dd)
+	dd.Release()
+	defer dict.Release()
+	if err := enc.PutDictionary(dict); err != nil {
+		return err
+	}
+	if enc.NumEntries() != d.len() {
+		return fmt.Errorf("the encoder took %d of %d distinct values", enc.NumEntries(), d.len())
+	}
+
+	// The numbers, a slot per level: a null's slot is 0 and invalid.
+	nulls := len(c.def) - len(c.idx)
+	c.spaced = slices.Grow(c.spaced[:0], len(c.def))[:len(c.def)]
+	var valid *memory.Buffer
+	if nulls > 0 {
+		c.valid = slices.Grow(c.valid[:0], int(bitutil.BytesForBits(int64(len(c.def)))))[:bitutil.BytesForBits(int64(len(c.def)))]
+		clear(c.valid)
+		valid = memory.NewBufferBytes(c.valid)
+	}
+	j := 0
+	for i, lvl := range c.def {
+		if lvl == c.maxDef {
+			c.spaced[i] = c.idx[j]
+			j++
+			if nulls > 0 {
+				bitutil.SetBit(c.valid, i)
+			}
+		} else {
+			c.spaced[i] = 0
+		}
+	}
+	id := array.NewData(arrow.PrimitiveTypes.Int32, len(c.def), []*memory.Buffer{
+		valid, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(c.spaced)),
+	}, nil, nulls, 0)
+	indices := array.NewInt32Data(id)
+	id.Release()
+	defer indices.Release()
+
+	if ps := w.PageStatistics(); ps != nil {
+		// Update, not UpdateFromArrow: that one skips empty strings as if
+		// they were nulls (arrow-go v18.8.0), so "" would never be the
+		// minimum. Update counts the dictionary's values; the chunk has
+		// as many as it has numbers, every value being used at least once.
+		st, ok := ps.(*metadata.ByteArrayStatistics)
+		if !ok {
+			return fmt.Errorf("statistics %T for a string column", ps)
+		}
+		c.ba = c.ba[:0]
+		for i := range int32(d.len()) {
+			c.ba = append(c.ba, d.value(i))
+		}
+		st.Update(c.ba, int64(nulls))
+		st.IncNumValues(int64(len(c.idx) - d.len()))
+		clear(c.ba)
+	}
+	return w.WriteDictIndices(indices, c.def, nil)
 }

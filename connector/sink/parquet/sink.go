@@ -261,9 +261,16 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 	}
 	w.conv.root = root
 	w.conv.warn = &columns.Warner{}
+	leaves := schema.NewSchema(sc)
 	for i := range w.batches {
 		// the stream's leaves, then _leftovers and _changes
-		w.batches[i] = append(root.leaves(), column{phys: pBytes, maxDef: 1}, column{phys: pBytes, maxDef: 1})
+		cols := append(root.leaves(), column{phys: pBytes, maxDef: 1}, column{phys: pBytes, maxDef: 1})
+		for j := range cols {
+			if cols[j].phys == pBytes && cols[j].maxRep == 0 && w.props.DictionaryEnabledFor(leaves.Column(j).ColumnPath().String()) {
+				cols[j].dict = newDictionary()
+			}
+		}
+		w.batches[i] = cols
 	}
 	w.conv.cols = w.batches[0]
 	s.writers = append(s.writers, w)

@@ -1,0 +1,140 @@
+package parquet
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+)
+
+// TestDictionaryColumnStatistics: the string columns written from the
+// sink's own dictionary (see column.writeDict) carry the statistics of
+// what their rows hold: the least and greatest value, the nulls and the
+// values, counted on the rows as a reader reads them back. A value of a
+// nested object taken back (meta, whose inner.v has six places) must not
+// linger in the dictionary nor widen the statistics.
+func TestDictionaryColumnStatistics(t *testing.T) {
+	st := kitchen(t)
+	recs := raws(append(kitchenRecords,
+		`{"id":"a8","n":8,"note":"n8","meta":{"a":"zzz taken back","inner":{"k":"zzz too","v":0.123456}}}`,
+		`{"id":"a9","n":9,"note":"Padaria São João","meta":{"a":"b","inner":{"k":"K"}}}`))
+	s, w := openOne(t, st, Options{})
+	writeAll(t, w, recs)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := w.Files()[0]
+	rows := readArrow(t, path)
+	rg := fileMeta(t, path).RowGroup(0)
+	for _, col := range []struct {
+		path  string
+		value func(row map[string]any) any
+	}{
+		{"note", func(r map[string]any) any { return r["note"] }},
+		{"meta.a", func(r map[string]any) any { return dig(r, "meta", "a") }},
+		{"meta.inner.k", func(r map[string]any) any { return dig(r, "meta", "inner", "k") }},
+	} {
+		var lo, hi []byte
+		var nulls, values int64
+		for _, r := range rows {
+			v, ok := col.value(r).(string)
+			if !ok {
+				nulls++
+				continue
+			}
+			values++
+			if lo == nil || bytes.Compare([]byte(v), lo) < 0 {
+				lo = []byte(v)
+			}
+			if hi == nil || bytes.Compare([]byte(v), hi) > 0 {
+				hi = []byte(v)
+			}
+		}
+		cc := chunk(t, rg, col.path)
+		if !cc.HasDictionaryPage() {
+			t.Errorf("%s: no dictionary page", col.path)
+		}
+		stats, err := cc.Statistics()
+		if err != nil || stats == nil {
+			t.Fatalf("%s: no statistics (%v)", col.path, err)
+		}
+		bs := stats.(*metadata.ByteArrayStatistics)
+		if got := fmt.Sprintf("min %q max %q nulls %d values %d", bs.Min(), bs.Max(), bs.NullCount(), bs.NumValues()); got != fmt.Sprintf("min %q max %q nulls %d values %d", lo, hi, nulls, values) {
+			t.Errorf("%s: statistics %s, want min %q max %q nulls %d values %d", col.path, got, lo, hi, nulls, values)
+		}
+	}
+}
+
+// dig returns the value at a path of nested objects, nil when absent.
+func dig(row map[string]any, path ...string) any {
+	var v any = row
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// chunk returns the column chunk of a dotted path.
+func chunk(t *testing.T, rg *metadata.RowGroupMetaData, path string) *metadata.ColumnChunkMetaData {
+	t.Helper()
+	for i := range rg.NumColumns() {
+		cc, err := rg.ColumnChunk(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cc.PathInSchema().String() == path {
+			return cc
+		}
+	}
+	t.Fatalf("no column %s", path)
+	return nil
+}
+
+// FuzzDictionary checks the dictionary against a map: a value's number is
+// the order it first came in, numbers are stable, and a truncated
+// dictionary forgets exactly the values after the mark.
+func FuzzDictionary(f *testing.F) {
+	f.Add([]byte("a\x00b\x00a\x00\x00c\x00b"), uint8(2))
+	f.Add([]byte{}, uint8(0))
+	f.Fuzz(func(t *testing.T, in []byte, cut uint8) {
+		values := bytes.Split(in, []byte{0})
+		d := newDictionary()
+		for round := range 2 {
+			want := map[string]int32{}
+			var order []string
+			check := func(v []byte) {
+				n := d.intern(v)
+				w, ok := want[string(v)]
+				if !ok {
+					w = int32(len(order))
+					want[string(v)] = w
+					order = append(order, string(v))
+				}
+				if n != w || !bytes.Equal(d.value(n), v) {
+					t.Fatalf("round %d: %q is %d (%q), want %d", round, v, n, d.value(n), w)
+				}
+			}
+			for i, v := range values {
+				check(v)
+				if i == int(cut) {
+					// take back every value after the first len/2
+					keep := len(order) / 2
+					d.truncate(keep)
+					for _, gone := range order[keep:] {
+						delete(want, gone)
+					}
+					order = order[:keep]
+				}
+			}
+			if d.len() != len(order) {
+				t.Fatalf("round %d: %d values, want %d", round, d.len(), len(order))
+			}
+			d.reset()
+		}
+	})
+}
