@@ -19,10 +19,14 @@ type dictionary struct {
 	hashes []uint64 // of each value
 	slots  []int32  // open addressing: value number + 1, 0 when free
 	seed   maphash.Seed
+	// last is the number intern returned last, -1 for none: rows come
+	// grouped by account, so an account's id, its currency, a status
+	// repeat row after row, and a comparison is cheaper than a hash.
+	last int32
 }
 
 func newDictionary() *dictionary {
-	return &dictionary{offs: []int32{0}, seed: maphash.MakeSeed()}
+	return &dictionary{offs: []int32{0}, seed: maphash.MakeSeed(), last: -1}
 }
 
 // len is the number of distinct values.
@@ -32,6 +36,15 @@ func (d *dictionary) value(i int32) []byte { return d.data[d.offs[i]:d.offs[i+1]
 
 // intern returns v's number, adding v if it is new.
 func (d *dictionary) intern(v []byte) int32 {
+	if d.last >= 0 && bytes.Equal(d.value(d.last), v) {
+		return d.last
+	}
+	d.last = d.find(v)
+	return d.last
+}
+
+// find returns v's number, adding v if it is new.
+func (d *dictionary) find(v []byte) int32 {
 	if 2*(d.len()+1) > len(d.slots) {
 		d.rehash(max(64, 2*len(d.slots)))
 	}
@@ -80,6 +93,7 @@ func (d *dictionary) truncate(n int) {
 	}
 	d.offs, d.hashes = d.offs[:n+1], d.hashes[:n]
 	d.data = d.data[:d.offs[n]]
+	d.last = -1
 	d.rehash(len(d.slots))
 }
 
@@ -87,6 +101,7 @@ func (d *dictionary) truncate(n int) {
 func (d *dictionary) reset() {
 	d.offs, d.data, d.hashes = d.offs[:1], d.data[:0], d.hashes[:0]
 	clear(d.slots)
+	d.last = -1
 }
 
 // size is the memory the dictionary holds.
