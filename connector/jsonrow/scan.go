@@ -51,6 +51,10 @@ func (s *Scanner) AtEnd() bool {
 // Pos is the offset of the next byte.
 func (s *Scanner) Pos() int { return s.i }
 
+// Seek goes back (or forth) to a position Pos returned for the same text,
+// to read a value again.
+func (s *Scanner) Seek(pos int) { s.i = pos }
+
 // WS consumes white space.
 func (s *Scanner) WS() {
 	for s.i < len(s.b) {

@@ -17,6 +17,7 @@ import (
 
 	gcfake "github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 	"github.com/source-pluggy/source-pluggy/schemas"
@@ -279,4 +280,39 @@ func dirSize(b *testing.B, dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// BenchmarkConvert is the converter alone: Pluggy transactions from the
+// pool appended to a row group's columns (the read's goroutine's share of
+// the sink), emptied every 8,192 rows as a written row group would be.
+//
+//	go test ./connector/sink/parquet -run '^$' -bench Convert -benchmem
+func BenchmarkConvert(b *testing.B) {
+	pool := transactionPool(b)
+	schema, err := fs.ReadFile(schemas.Pluggy, "pluggy/transactions.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := testStream{name: "transactions", schema: schema}
+	s, w := openOne(b, st, Options{})
+	defer s.Close()
+	// Without the sink's soft memory limit: the pool (some 100 MB) is
+	// live here, the read's heap is not, and collections caused by it
+	// would be measured as the converter's.
+	s.unholdMemory()
+	var n int64
+	b.ResetTimer()
+	for i := range b.N {
+		r := pool[i%len(pool)]
+		n += int64(len(r))
+		if err := w.conv.record(jsonrow.Of(r)); err != nil {
+			b.Fatal(err)
+		}
+		if i%8192 == 8191 {
+			for j := range w.conv.cols {
+				w.conv.cols[j].reset()
+			}
+		}
+	}
+	b.SetBytes(n / int64(b.N))
 }

@@ -103,22 +103,49 @@ func (c *column) appendDecimal(hi int64, lo uint64, rep int16) {
 	c.bytes = binary.BigEndian.AppendUint64(c.bytes, lo)
 }
 
-// mark is a column's length, to truncate it back to.
-type mark struct{ def, rep, bytes, ends, i64, i32, bools, idx, dict int }
+// mark is where a column stood, to truncate it back to: its levels and
+// its dictionary's values. The values to drop are those of the levels
+// dropped at maxDef.
+type mark struct{ def, dict int32 }
 
 func (c *column) mark() mark {
-	m := mark{len(c.def), len(c.rep), len(c.bytes), len(c.ends), len(c.i64), len(c.i32), len(c.bools), len(c.idx), 0}
+	m := mark{def: int32(len(c.def))}
 	if c.dict != nil {
-		m.dict = c.dict.len()
+		m.dict = int32(c.dict.len())
 	}
 	return m
 }
 
 func (c *column) truncate(m mark) {
-	c.def, c.rep, c.bytes, c.ends = c.def[:m.def], c.rep[:m.rep], c.bytes[:m.bytes], c.ends[:m.ends]
-	c.i64, c.i32, c.bools, c.idx = c.i64[:m.i64], c.i32[:m.i32], c.bools[:m.bools], c.idx[:m.idx]
-	if c.dict != nil {
-		c.dict.truncate(m.dict)
+	values := 0
+	for _, l := range c.def[m.def:] {
+		if l == c.maxDef {
+			values++
+		}
+	}
+	if c.maxRep > 0 {
+		c.rep = c.rep[:m.def] // a repetition level for every definition level
+	}
+	c.def = c.def[:m.def]
+	switch {
+	case c.dict != nil:
+		c.idx = c.idx[:len(c.idx)-values]
+		c.dict.truncate(int(m.dict))
+	case c.phys == pBytes:
+		c.ends = c.ends[:len(c.ends)-values]
+		end := 0
+		if len(c.ends) > 0 {
+			end = c.ends[len(c.ends)-1]
+		}
+		c.bytes = c.bytes[:end]
+	case c.phys == pFixed16:
+		c.bytes = c.bytes[:len(c.bytes)-16*values]
+	case c.phys == pInt64:
+		c.i64 = c.i64[:len(c.i64)-values]
+	case c.phys == pInt32:
+		c.i32 = c.i32[:len(c.i32)-values]
+	case c.phys == pBool:
+		c.bools = c.bools[:len(c.bools)-values]
 	}
 }
 
@@ -133,7 +160,8 @@ func (c *column) size() int {
 }
 
 func (c *column) reset() {
-	c.truncate(mark{})
+	c.def, c.rep, c.bytes, c.ends, c.idx = c.def[:0], c.rep[:0], c.bytes[:0], c.ends[:0], c.idx[:0]
+	c.i64, c.i32, c.bools = c.i64[:0], c.i32[:0], c.bools[:0]
 	if c.dict != nil {
 		c.dict.reset()
 	}

@@ -101,7 +101,7 @@ func appendText(col *column, text []byte) {
 // not fit; one that fits but carries members the schema lacks is kept and
 // also kept whole in _leftovers, so those members are not lost.
 func (c *converter) member(n *node) error {
-	start := c.s
+	start := c.s.Pos()
 	nested := (n.kind == kStruct || n.kind == kList) && c.s.Peek() != 'n'
 	if nested {
 		c.extra = false
@@ -113,7 +113,7 @@ func (c *converter) member(n *node) error {
 	err := c.value(n, 0)
 	if err == nil {
 		if nested && c.extra {
-			c.s = start
+			c.s.Seek(start)
 			raw, err := c.s.Raw()
 			if err != nil {
 				return err
@@ -131,7 +131,7 @@ func (c *converter) member(n *node) error {
 			c.cols[n.lo+i].truncate(m)
 		}
 	}
-	c.s = start
+	c.s.Seek(start)
 	raw, rerr := c.s.Raw()
 	if rerr != nil {
 		return rerr
