@@ -16,8 +16,8 @@ import (
 	"time"
 
 	gcfake "github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
-	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 	"github.com/source-pluggy/source-pluggy/schemas"
