@@ -1,8 +1,10 @@
 package pluggy
 
 import (
-	"encoding/json"
 	"fmt"
+	"maps"
+
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // States a sink passes on ahead of its files.
@@ -25,24 +27,50 @@ import (
 const maxMergedIDs = 2 * maxWindowIDs
 
 // MergeState implements source.StateMerger. It is called once a file,
-// before its commit, so it parses both states rather than keep anything
-// between calls.
-func (s *transactionsStream) MergeState(released, state json.RawMessage) (json.RawMessage, error) {
-	rel, err := parseTxState(released)
+// before its commit. A state this stream emitted is merged from its
+// snapshot, not parsed from its JSON (the transactions state weighs
+// megabytes), and the merged one is a snapshot too, encoded only when the
+// sink writes it.
+func (s *transactionsStream) MergeState(released, state source.State) (source.State, error) {
+	rel, err := txStateOf(released)
 	if err != nil {
-		return nil, fmt.Errorf("the released state: %w", err)
+		return source.State{}, fmt.Errorf("the released state: %w", err)
 	}
-	later, err := parseTxState(state)
+	later, err := txStateOf(state)
 	if err != nil {
-		return nil, fmt.Errorf("the later state: %w", err)
+		return source.State{}, fmt.Errorf("the later state: %w", err)
 	}
-	out := &txState{Version: txStateVersion, Accounts: rel.Accounts, LogPosition: rel.LogPosition}
+	var out *txState
 	for id, a := range later.Accounts {
-		if m := mergeCursor(rel.Accounts[id], a); m != nil {
-			out.Accounts[id] = m
+		m := mergeCursor(rel.Accounts[id], a)
+		if m == nil {
+			continue
 		}
+		if out == nil {
+			// a snapshot is never changed: the merge is a new one
+			out = &txState{Version: txStateVersion, Accounts: maps.Clone(rel.Accounts), LogPosition: rel.LogPosition}
+		}
+		m.encodeOnce() // as Snapshot does: encoding the merged state only reads it
+		out.Accounts[id] = m
 	}
-	return out.MarshalJSON()
+	if out == nil {
+		return released, nil
+	}
+	return source.StateOfSnapshot(out), nil
+}
+
+// txStateOf returns the transactions state st holds: its snapshot when
+// this stream emitted it, else its JSON parsed (an empty state for none).
+// The caller must not change it.
+func txStateOf(st source.State) (*txState, error) {
+	if snap, ok := st.Snapshot().(*txState); ok {
+		return snap, nil
+	}
+	b, err := st.JSON()
+	if err != nil {
+		return nil, err
+	}
+	return parseTxState(b)
 }
 
 // mergeCursor returns rel (an account's cursor in the released state, nil

@@ -3,6 +3,8 @@ package pluggy
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // TestMergeState: the merged state resumes as the released one does
@@ -29,31 +31,81 @@ func TestMergeState(t *testing.T) {
 		// a first read cut short: announced only, listed twice over
 		`"new":{"created_at":"","synced_at":"s1","window":{"2026-05-01":["` + u4 + `"]},"announced":{"2026-05-01":["` + u4 + `"],"2026-05-02":["` + u5 + `"]}}` +
 		`},"log_position":"9"}`)
-	s := &transactionsStream{}
-	got, err := s.MergeState(released, later)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := `{"version":1,"accounts":{` +
 		`"done":{"created_at":"2026-05-01T00:00:00Z","synced_at":"s0","window":{"2026-04-30":["` + u1 + `"]},"announced":{"2026-05-01":["` + u3 + `","legacy-id"]}},` +
 		`"new":{"created_at":"","synced_at":"","announced":{"2026-05-01":["` + u4 + `"],"2026-05-02":["` + u5 + `"]}},` +
 		`"same":{"created_at":"2026-05-01T00:00:00Z","synced_at":"s0","window":{"2026-04-30":["` + u2 + `"]}}` +
 		`},"log_position":"7"}`
-	if string(got) != want {
-		t.Fatalf("merged\n%s\nwant\n%s", got, want)
+	s := &transactionsStream{}
+	// The states as JSON (the run's input, a state a sink made) and as
+	// this stream's own snapshots merge alike.
+	for name, of := range map[string]func(json.RawMessage) source.State{
+		"JSON":     source.StateOf,
+		"snapshot": func(b json.RawMessage) source.State { return source.StateOfSnapshot(mustTxState(t, b).Snapshot()) },
+	} {
+		rel := of(released)
+		got := mergedJSON(t, s, rel, of(later))
+		if got != want {
+			t.Fatalf("%s: merged\n%s\nwant\n%s", name, got, want)
+		}
+		if err := s.CheckState(json.RawMessage(got)); err != nil {
+			t.Fatalf("%s: the merged state does not check: %v", name, err)
+		}
+		// Nothing to add: released itself, not a copy to encode.
+		if same, err := s.MergeState(rel, of(released)); err != nil || same != rel {
+			t.Fatalf("%s: merging released into itself gave another state (%v)", name, err)
+		}
 	}
-	if err := s.CheckState(got); err != nil {
-		t.Fatalf("the merged state does not check: %v", err)
+	// The snapshots merged are left as they were.
+	relSnap, laterSnap := mustTxState(t, released).Snapshot(), mustTxState(t, later).Snapshot()
+	mergedJSON(t, s, source.StateOfSnapshot(relSnap), source.StateOfSnapshot(laterSnap))
+	for _, c := range []struct {
+		snap json.Marshaler
+		want json.RawMessage
+	}{{relSnap, released}, {laterSnap, later}} {
+		if b, err := c.snap.MarshalJSON(); err != nil || string(b) != string(mustTxStateJSON(t, c.want)) {
+			t.Fatalf("a snapshot changed in the merge: %s (%v)", b, err)
+		}
 	}
 
 	// A first sync: nothing released.
-	got, err = s.MergeState(nil, json.RawMessage(`{"version":1,"accounts":{"a":{"created_at":"","synced_at":"s","announced":{"2026-05-01":["`+u1+`"]}}}}`))
+	got := mergedJSON(t, s, source.State{}, source.StateOf(json.RawMessage(`{"version":1,"accounts":{"a":{"created_at":"","synced_at":"s","announced":{"2026-05-01":["`+u1+`"]}}}}`)))
+	if want := `{"version":1,"accounts":{"a":{"created_at":"","synced_at":"","announced":{"2026-05-01":["` + u1 + `"]}}}}`; got != want {
+		t.Fatalf("merged with nothing released\n%s\nwant\n%s", got, want)
+	}
+}
+
+// mergedJSON merges two states and returns the JSON of the merge.
+func mergedJSON(t *testing.T, s *transactionsStream, released, state source.State) string {
+	t.Helper()
+	merged, err := s.MergeState(released, state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"version":1,"accounts":{"a":{"created_at":"","synced_at":"","announced":{"2026-05-01":["` + u1 + `"]}}}}`; string(got) != want {
-		t.Fatalf("merged with nothing released\n%s\nwant\n%s", got, want)
+	b, err := merged.JSON()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return string(b)
+}
+
+func mustTxState(t *testing.T, b json.RawMessage) *txState {
+	t.Helper()
+	st, err := parseTxState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// mustTxStateJSON is b as the state encodes it.
+func mustTxStateJSON(t *testing.T, b json.RawMessage) json.RawMessage {
+	t.Helper()
+	out, err := mustTxState(t, b).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestMergeCursorBounded: a merged account lists at most maxMergedIDs,

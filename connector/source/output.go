@@ -146,7 +146,7 @@ func encodeState(state any) ([]byte, error) {
 
 // stateLocked hands a state down the chain unless it repeats the last one.
 func (o *streamOutput) stateLocked(st State) error {
-	sum, err := st.sum()
+	sum, err := st.Sum()
 	if err != nil {
 		return fmt.Errorf("encoding %s state: %w", o.name, err)
 	}

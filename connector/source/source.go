@@ -96,10 +96,13 @@ type StateChecker interface {
 type StateMerger interface {
 	// MergeState returns a state that resumes exactly where released
 	// resumes (a state of this stream: one it emitted, or the run's input;
-	// nil for none) and that lists, as ids a resuming run must check,
-	// every id state (a later state of the stream) lists and released
-	// does not.
-	MergeState(released, state json.RawMessage) (json.RawMessage, error)
+	// the zero State for none) and that lists, as ids a resuming run must
+	// check, every id state (a later state of the stream) lists and
+	// released does not; released itself when there is no such id. The
+	// states are taken as values: a stream's own snapshot (State.Snapshot)
+	// is merged without being encoded and parsed again, and so may the
+	// result be (StateOfSnapshot), for the sink to encode only if it must.
+	MergeState(released, state State) (State, error)
 }
 
 // ReadRequest says how to read a stream.

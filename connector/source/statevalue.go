@@ -38,6 +38,27 @@ func StateOf(b json.RawMessage) State {
 	return State{v}
 }
 
+// StateOfSnapshot returns the state whose JSON is snap's (see Snapshotter:
+// it never changes, and is encoded only when a sink asks). A nil snap is
+// no state.
+func StateOfSnapshot(snap json.Marshaler) State {
+	if snap == nil {
+		return State{}
+	}
+	return State{&stateValue{snap: snap}}
+}
+
+// Snapshot returns the stream's snapshot the state was made from, or nil
+// for a state made from its bytes (StateOf) and for no state. A stream
+// may read its own snapshot back (StateMerger) instead of parsing the
+// state's JSON; it must not change it.
+func (s State) Snapshot() json.Marshaler {
+	if s.v == nil {
+		return nil
+	}
+	return s.v.snap
+}
+
 // IsZero reports whether s is no state.
 func (s State) IsZero() bool { return s.v == nil }
 
@@ -93,9 +114,10 @@ type JSONWriter interface {
 	WriteJSON(w io.Writer) error
 }
 
-// sum is the SHA-256 of the state's JSON, streamed from a JSONWriter
-// snapshot.
-func (s State) sum() ([sha256.Size]byte, error) {
+// Sum is the SHA-256 of the state's JSON, streamed from a JSONWriter
+// snapshot: a sink that must not pass on the same state twice compares
+// states of megabytes without making their bytes.
+func (s State) Sum() ([sha256.Size]byte, error) {
 	var out [sha256.Size]byte
 	h := sha256.New()
 	if err := s.WriteJSON(h); err != nil {

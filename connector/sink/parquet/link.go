@@ -1,9 +1,7 @@
 package parquet
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -35,7 +33,7 @@ type link struct {
 	held        source.State
 	// merge is the stream's MergeState when announcements may be held,
 	// else nil.
-	merge func(released, state json.RawMessage) (json.RawMessage, error)
+	merge func(released, state source.State) (source.State, error)
 	// listed says the last state passed on lists every row written to
 	// the file in progress: a commit needs no merged state first.
 	listed bool
@@ -92,24 +90,19 @@ func (l *link) list() error {
 	fail := func(err error) error {
 		return fmt.Errorf("listing the %s ids of the file in progress before it is committed: %w", l.w.stream, err)
 	}
-	released, err := l.released.JSON()
-	if err != nil {
-		return fail(err)
-	}
-	held, err := l.held.JSON()
-	if err != nil {
-		return fail(err)
-	}
-	merged, err := l.merge(released, held)
+	merged, err := l.merge(l.released, l.held)
 	if err != nil {
 		return fail(err)
 	}
 	l.listed = true
-	if bytes.Equal(merged, released) {
+	if merged == l.released {
 		return nil // the last state passed on lists them all already
 	}
-	l.listing, l.listingOut = sha256.Sum256(merged), true
-	return l.next.Announce(source.Announcement{State: source.StateOf(merged), Listing: true})
+	if l.listing, err = merged.Sum(); err != nil {
+		return fail(err)
+	}
+	l.listingOut = true
+	return l.next.Announce(source.Announcement{State: merged, Listing: true})
 }
 
 // commit lists the rows of the file in progress if needed, then commits
@@ -140,11 +133,11 @@ func (l *link) pass(st source.State, a *source.Announcement) error {
 	l.released, l.listed = st, true
 	if l.listingOut {
 		l.listingOut = false
-		b, err := st.JSON()
+		sum, err := st.Sum()
 		if err != nil {
 			return fmt.Errorf("encoding %s state: %w", l.w.stream, err)
 		}
-		if sha256.Sum256(b) == l.listing {
+		if sum == l.listing {
 			return nil // the merged state before it said the same
 		}
 	}

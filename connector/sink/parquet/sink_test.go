@@ -673,17 +673,25 @@ type mergingKitchen struct {
 	err error
 }
 
-func (m mergingKitchen) MergeState(released, state json.RawMessage) (json.RawMessage, error) {
+func (m mergingKitchen) MergeState(released, state source.State) (source.State, error) {
 	if m.err != nil {
-		return nil, m.err
+		return source.State{}, m.err
 	}
-	switch string(state) {
+	rb, err := released.JSON()
+	if err != nil {
+		return source.State{}, err
+	}
+	sb, err := state.JSON()
+	if err != nil {
+		return source.State{}, err
+	}
+	switch string(sb) {
 	case `"SAME"`:
 		return released, nil // lists nothing released does not
 	case `"ECHO"`:
 		return state, nil // claims nothing beyond released: itself
 	}
-	return json.RawMessage(`"` + strings.Trim(string(released), `"`) + "+" + strings.Trim(string(state), `"`) + `"`), nil
+	return source.StateOf(json.RawMessage(`"` + strings.Trim(string(rb), `"`) + "+" + strings.Trim(string(sb), `"`) + `"`)), nil
 }
 
 // TestAnnouncementHeldAndListedBeforeCommit: with nothing after the sink
