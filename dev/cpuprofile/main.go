@@ -1,0 +1,47 @@
+// Command cpuprofile is source-pluggy writing a CPU profile of its run to
+// the file $CPUPROFILE, for profiling the real binary end to end (the sinks'
+// goroutines, the read's, the collector) where a Go benchmark sees only a
+// part. A development tool, not built into the product:
+//
+//	go build -o /tmp/sp-prof ./dev/cpuprofile
+//	CPUPROFILE=/tmp/parquet.prof go run ./dev/pluggy-bench -parquet -runs 1 -incremental=false -transactions 10000 -bin /tmp/sp-prof
+//	go tool pprof -top -cum /tmp/sp-prof /tmp/parquet.prof
+//
+// Every run of the binary writes the same file, so the last one wins: in
+// pluggy-bench's Parquet mode without DuckDB that is the Parquet read.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/source-pluggy/source-pluggy/cmd/source-pluggy/app"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	path := os.Getenv("CPUPROFILE")
+	if path == "" {
+		fmt.Fprintln(os.Stderr, "cpuprofile: set CPUPROFILE to the file the profile goes to")
+		return 2
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cpuprofile: %v\n", err)
+		return 2
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "cpuprofile: %v\n", err)
+		return 2
+	}
+	defer pprof.StopCPUProfile()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return app.Binary.Runner().Main(ctx, "source-pluggy", os.Args[1:], os.Stdout, os.Stderr)
+}
