@@ -50,11 +50,16 @@ func (s *transactionsStream) MergeState(released, state source.State) (source.St
 			// a snapshot is never changed: the merge is a new one
 			out = &txState{Version: txStateVersion, Accounts: maps.Clone(rel.Accounts), LogPosition: rel.LogPosition}
 		}
-		m.encodeOnce() // as Snapshot does: encoding the merged state only reads it
 		out.Accounts[id] = m
 	}
 	if out == nil {
 		return released, nil
+	}
+	// As Snapshot does: every cursor encoded now, so that encoding the
+	// merged state, perhaps on two goroutines at once, only reads them
+	// (released's cursors are not encoded yet when it was parsed).
+	for _, a := range out.Accounts {
+		a.encodeOnce()
 	}
 	return source.StateOfSnapshot(out), nil
 }

@@ -51,6 +51,17 @@ func TestMergeState(t *testing.T) {
 		if err := s.CheckState(json.RawMessage(got)); err != nil {
 			t.Fatalf("%s: the merged state does not check: %v", name, err)
 		}
+		// The merge is a snapshot whose every cursor is encoded already,
+		// so that encoding it, perhaps on two goroutines, only reads it.
+		merged, err := s.MergeState(rel, of(later))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, a := range merged.Snapshot().(*txState).Accounts {
+			if a.encoded == nil {
+				t.Fatalf("%s: the merged cursor of %s is not encoded", name, id)
+			}
+		}
 		// Nothing to add: released itself, not a copy to encode.
 		if same, err := s.MergeState(rel, of(released)); err != nil || same != rel {
 			t.Fatalf("%s: merging released into itself gave another state (%v)", name, err)
