@@ -26,7 +26,9 @@ type dictionary struct {
 }
 
 func newDictionary() *dictionary {
-	return &dictionary{offs: []int32{0}, seed: maphash.MakeSeed(), last: -1}
+	// data is never nil: a value is a slice of it, and an empty one must
+	// be "" (empty), not nil, which statistics take for no value.
+	return &dictionary{offs: []int32{0}, data: make([]byte, 0, 64), seed: maphash.MakeSeed(), last: -1}
 }
 
 // len is the number of distinct values.

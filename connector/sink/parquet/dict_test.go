@@ -66,6 +66,25 @@ func TestDictionaryColumnStatistics(t *testing.T) {
 	}
 }
 
+// TestDictionaryOfEmptyStrings: a chunk whose only value is "" has "" as
+// its least and greatest value (a nil slice would be no value).
+func TestDictionaryOfEmptyStrings(t *testing.T) {
+	st := kitchen(t)
+	s, w := openOne(t, st, Options{})
+	writeAll(t, w, raws([]string{`{"id":"e1","n":1,"note":""}`, `{"id":"e2","n":2,"note":null}`, `{"id":"e3","n":3,"note":""}`}))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := chunk(t, fileMeta(t, w.Files()[0]).RowGroup(0), "note").Statistics()
+	if err != nil || stats == nil {
+		t.Fatalf("no statistics (%v)", err)
+	}
+	bs := stats.(*metadata.ByteArrayStatistics)
+	if !bs.HasMinMax() || len(bs.Min()) != 0 || len(bs.Max()) != 0 || bs.NullCount() != 1 || bs.NumValues() != 2 {
+		t.Errorf("statistics: min/max %v %q %q, nulls %d, values %d; want \"\" and \"\", 1, 2", bs.HasMinMax(), bs.Min(), bs.Max(), bs.NullCount(), bs.NumValues())
+	}
+}
+
 // dig returns the value at a path of nested objects, nil when absent.
 func dig(row map[string]any, path ...string) any {
 	var v any = row
