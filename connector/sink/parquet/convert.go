@@ -36,7 +36,33 @@ type converter struct {
 	// marks are the lengths of a nested top-level value's columns before
 	// it is appended: one that turns out not to fit is taken back.
 	marks []mark
+	// misfit and misfitErr are the error of the last decimal that did not
+	// fit, reused: a source that sends one amount too precise sends it in
+	// every row, and the error is read (formatted) only for the WARN,
+	// once per field and run. It never leaves the converter: member
+	// handles every *FieldError.
+	misfit    FieldError
+	misfitErr lazyDecimalError
 }
+
+// decimalMisfit returns why text does not fit n's decimal column, without
+// formatting it (see converter.misfit).
+func (c *converter) decimalMisfit(n *node, cause error, text []byte) error {
+	c.misfitErr = lazyDecimalError{cause: cause, scale: n.scale, value: append(c.misfitErr.value[:0], text...)}
+	c.misfit = FieldError{Field: n.path, Err: &c.misfitErr}
+	return &c.misfit
+}
+
+// lazyDecimalError is decimalError's text, made when asked for.
+type lazyDecimalError struct {
+	cause error
+	scale int32
+	value []byte
+}
+
+func (e *lazyDecimalError) Error() string { return decimalError(e.cause, e.scale, e.value).Error() }
+
+func (e *lazyDecimalError) Unwrap() error { return e.cause }
 
 // FieldError is a record value a typed column cannot hold without changing
 // it. It does not fail the write: the column is nulled and the value kept in
@@ -366,7 +392,7 @@ func (c *converter) value(n *node, rep int16) error {
 		var v decimal128.Num
 		v, c.digits, err = parseDecimal(text, n.scale, c.digits)
 		if err != nil {
-			return &FieldError{Field: n.path, Err: decimalError(err, n.scale, text)}
+			return c.decimalMisfit(n, err, text)
 		}
 		c.cols[n.col].appendDecimal(v.HighBits(), v.LowBits(), rep)
 	case kTimestamp:
