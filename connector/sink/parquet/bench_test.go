@@ -60,6 +60,15 @@ func transactionPool(b testing.TB) []json.RawMessage {
 	return benchPool.recs
 }
 
+// transactionsStream is the Pluggy transactions stream, as the sink sees it.
+func transactionsStream(b testing.TB) testStream {
+	schema, err := fs.ReadFile(schemas.Pluggy, "pluggy/transactions.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return testStream{name: "transactions", schema: schema}
+}
+
 // BenchmarkWriteTransactions writes 1,000,000 (and 3,000,000) transaction
 // records with the defaults (zstd, row groups of 65,536, files of 250,000
 // rows), cycling through 100,000 realistic pre-encoded ones. It reports
@@ -70,12 +79,7 @@ func transactionPool(b testing.TB) []json.RawMessage {
 //
 //	go test ./connector/sink/parquet -run '^$' -bench WriteTransactions -benchtime 1x
 func BenchmarkWriteTransactions(b *testing.B) {
-	pool := transactionPool(b)
-	schema, err := fs.ReadFile(schemas.Pluggy, "pluggy/transactions.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := testStream{name: "transactions", schema: schema}
+	pool, st := transactionPool(b), transactionsStream(b)
 	// misfits: see misfitsOf. The pool is built for that case only: a
 	// second pool held live would raise the other cases' heap peaks (the
 	// GC's target follows the live heap).
@@ -296,12 +300,7 @@ func dirSize(b *testing.B, dir string) int64 {
 //
 //	go test ./connector/sink/parquet -run '^$' -bench Convert -benchmem -benchtime 1000000x
 func BenchmarkConvert(b *testing.B) {
-	pool := transactionPool(b)
-	schema, err := fs.ReadFile(schemas.Pluggy, "pluggy/transactions.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := testStream{name: "transactions", schema: schema}
+	pool, st := transactionPool(b), transactionsStream(b)
 	for _, c := range []struct {
 		name string
 		pool func() []json.RawMessage
