@@ -3,6 +3,7 @@ package parquet
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -210,6 +211,19 @@ func (c *column) write(cw file.ColumnChunkWriter) error {
 	return cw.Close()
 }
 
+// dictSaves reports whether the dictionary and the numbers take fewer bytes
+// than the values written plain (each with its 4-byte length), before
+// compression: parquet-mr's and arrow-go's test for keeping a dictionary.
+func (c *column) dictSaves() bool {
+	d := c.dict
+	plain := 4 * len(c.idx)
+	for _, i := range c.idx {
+		plain += int(d.offs[i+1] - d.offs[i])
+	}
+	width := bits.Len(uint(d.len() - 1)) // bits a number takes, bit-packed
+	return d.dataSize()+(len(c.idx)*width+7)/8 < plain
+}
+
 // dictEncoder is the part of arrow-go's dictionary encoder (an internal
 // type) that writing a chunk from its dictionary needs; pqarrow writes
 // Arrow dictionary arrays the same way.
@@ -226,12 +240,14 @@ const bytesPerEntry = 8
 
 // writeDict writes a dictionary column's chunk: its dictionary, then its
 // values' numbers. The statistics are the dictionary's, every value of
-// which a row of the chunk holds (a value taken back is taken out of it). They are given to the page before the
-// numbers are written, so the chunk must be one data page: it is, as long
-// as its levels and numbers fit a page, which a row group of at most
-// DefaultRowGroupRows rows without lists always does; otherwise, or when
-// the dictionary outgrows the dictionary page, the values are written as
-// plain ones.
+// which a row of the chunk holds (a value taken back is taken out of it).
+// They are given to the page before the numbers are written, so the chunk
+// must be one data page: it is, as long as its levels and numbers fit a
+// page, which a row group of at most DefaultRowGroupRows rows without
+// lists always does. Otherwise, when the dictionary outgrows the
+// dictionary page, or when the column is stored uncompressed and the
+// dictionary saves no space (the check arrow-go makes on that path too),
+// the values are written as plain ones.
 func (c *column) writeDict(w *file.ByteArrayColumnChunkWriter) error {
 	d := c.dict
 	enc, ok := w.CurrentEncoder().(dictEncoder)
@@ -239,7 +255,8 @@ func (c *column) writeDict(w *file.ByteArrayColumnChunkWriter) error {
 	if !ok || c.maxRep > 0 || d.len() == 0 ||
 		int64(len(c.def))*bytesPerEntry > props.DataPageSize() ||
 		int64(d.dataSize()) > props.DictionaryPageSizeLimit() ||
-		(enc.Encoding() != pq.Encodings.PlainDict && enc.Encoding() != pq.Encodings.RLEDict) {
+		(enc.Encoding() != pq.Encodings.PlainDict && enc.Encoding() != pq.Encodings.RLEDict) ||
+		props.DictionaryCostFallbackEnabledFor(w.Descr().Path()) && !c.dictSaves() {
 		c.ba = c.ba[:0]
 		for _, i := range c.idx {
 			c.ba = append(c.ba, d.value(i))

@@ -86,6 +86,38 @@ func TestDictionaryOfEmptyStrings(t *testing.T) {
 	}
 }
 
+// TestUncompressedDictionaryOnlyWhereItSaves: with --parquet-compression
+// none, a string column keeps its dictionary only when the dictionary and
+// the numbers are smaller than the plain values, as arrow-go and parquet-mr
+// decide it: notes all different lose it, notes that repeat keep it.
+func TestUncompressedDictionaryOnlyWhereItSaves(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		note     func(i int) string
+		wantDict bool
+	}{
+		{"distinct", func(i int) string { return fmt.Sprintf("note number %d, unlike any other", i) }, false},
+		{"repeated", func(i int) string { return []string{"PIX RECEBIDO", "PIX ENVIADO", "TARIFA"}[i%3] }, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := kitchen(t)
+			var recs []string
+			for i := range 200 {
+				recs = append(recs, fmt.Sprintf(`{"id":"u%d","n":%d,"note":%q}`, i, i, c.note(i)))
+			}
+			s, w := openOne(t, st, Options{Compression: None})
+			writeAll(t, w, raws(recs))
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := chunk(t, fileMeta(t, w.Files()[0]).RowGroup(0), "note").HasDictionaryPage(); got != c.wantDict {
+				t.Errorf("dictionary page %v, want %v", got, c.wantDict)
+			}
+			checkFiles(t, w.Files(), st.schema, raws(recs))
+		})
+	}
+}
+
 // dig returns the value at a path of nested objects, nil when absent.
 func dig(row map[string]any, path ...string) any {
 	var v any = row
