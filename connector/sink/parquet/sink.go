@@ -248,7 +248,6 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 		sinks:  s,
 		stream: name,
 		dir:    filepath.Join(s.opts.Dir, name),
-		root:   root,
 		schema: sc,
 		meta: [][2]string{
 			{MetaStream, name},
@@ -367,7 +366,6 @@ type Writer struct {
 	sinks  *Sinks
 	stream string
 	dir    string
-	root   *node
 	schema *schema.GroupNode
 	meta   [][2]string
 	props  *pq.WriterProperties
