@@ -46,11 +46,15 @@ type column struct {
 	// dict, for a string column with a dictionary (see writerProps) and
 	// no list around it, holds its distinct values; idx then holds each
 	// value's number instead of bytes and ends.
-	dict  *dictionary
-	idx   []int32
-	i64   []int64 // pInt64
-	i32   []int32 // pInt32
-	bools []bool  // pBool
+	dict *dictionary
+	// dropped is the dictionary of a column that writes plain for the rest
+	// of the file because its values were mostly distinct (see
+	// column.mostlyDistinct); openFile gives it back.
+	dropped *dictionary
+	idx     []int32
+	i64     []int64 // pInt64
+	i32     []int32 // pInt32
+	bools   []bool  // pBool
 
 	// scratch for the encoding goroutine: the values as the column writer
 	// takes them.
@@ -168,6 +172,32 @@ func (c *column) reset() {
 	}
 }
 
+// Columns whose values are mostly distinct are written plain: a dictionary
+// of values that hardly repeat is hashed twice (here, then again by the
+// encoder's PutDictionary) and written as a page as large as the values, for
+// no saving that zstd would not make on the plain values anyway. A chunk of
+// at least distinctMinValues values of which more than half are distinct
+// turns its column's dictionary off for the rest of the file, as arrow-go
+// and parquet-mr fall back to plain when a dictionary outgrows its page.
+const distinctMinValues = 128
+
+// mostlyDistinct reports whether the column has a dictionary and its chunk
+// is of mostly distinct values (see distinctMinValues).
+func (c *column) mostlyDistinct() bool {
+	return c.dict != nil && len(c.idx) >= distinctMinValues && 2*c.dict.len() > len(c.idx)
+}
+
+// dropDict makes the column keep its values, not their numbers, until
+// restoreDict. The column must be empty.
+func (c *column) dropDict() { c.dropped, c.dict = c.dict, nil }
+
+// restoreDict gives a dropped dictionary back. The column must be empty.
+func (c *column) restoreDict() {
+	if c.dropped != nil {
+		c.dict, c.dropped = c.dropped, nil
+	}
+}
+
 // write encodes the column as the row group's next column chunk.
 func (c *column) write(cw file.ColumnChunkWriter) error {
 	var rep []int16
@@ -180,6 +210,11 @@ func (c *column) write(cw file.ColumnChunkWriter) error {
 		if c.dict != nil {
 			err = c.writeDict(w)
 			break
+		}
+		if c.dropped != nil {
+			// Plain from the start: the encoder's dictionary is
+			// dropped unused instead of hashing every value.
+			w.FallbackToPlain()
 		}
 		c.ba = c.ba[:0]
 		start := 0
@@ -257,6 +292,7 @@ func (c *column) writeDict(w *file.ByteArrayColumnChunkWriter) error {
 		int64(d.dataSize()) > props.DictionaryPageSizeLimit() ||
 		(enc.Encoding() != pq.Encodings.PlainDict && enc.Encoding() != pq.Encodings.RLEDict) ||
 		props.DictionaryCostFallbackEnabledFor(w.Descr().Path()) && !c.dictSaves() {
+		w.FallbackToPlain() // rather than the encoder hashing each value again
 		c.ba = c.ba[:0]
 		for _, i := range c.idx {
 			c.ba = append(c.ba, d.value(i))

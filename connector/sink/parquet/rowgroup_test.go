@@ -127,3 +127,52 @@ func TestBufferPool(t *testing.T) {
 		t.Errorf("Allocate after a foreign Free: cap %d", cap(c))
 	}
 }
+
+// TestMostlyDistinctColumnsWritePlain: a dictionary column whose row group
+// held mostly distinct values writes the rest of the file plain, with no
+// dictionary page; one whose values repeat keeps its dictionary; the next
+// file tries the dictionary again. Every value survives the switch.
+func TestMostlyDistinctColumnsWritePlain(t *testing.T) {
+	st := kitchen(t)
+	var recs []json.RawMessage
+	for i := range 1000 {
+		// note: every value distinct; meta.a: three values
+		recs = append(recs, json.RawMessage(fmt.Sprintf(`{"id":"r%d","n":%d,"note":"note %d","meta":{"a":"v%d"}}`, i, i, i, i%3)))
+	}
+	s, w := openOne(t, st, Options{RowGroupRows: 200, RowsPerFile: 600})
+	writeAll(t, w, recs)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Files()) != 2 {
+		t.Fatalf("%d files, want 2", len(w.Files()))
+	}
+	for f, wantGroups := range []int{3, 2} {
+		md := fileMeta(t, w.Files()[f])
+		if md.NumRowGroups() != wantGroups {
+			t.Fatalf("file %d: %d row groups, want %d", f, md.NumRowGroups(), wantGroups)
+		}
+		for g := range wantGroups {
+			rg := md.RowGroup(g)
+			for i := range rg.NumColumns() {
+				cc, err := rg.ColumnChunk(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want bool
+				switch cc.PathInSchema().String() {
+				case "note":
+					want = g == 0 // tried at the file's first row group only
+				case "meta.a":
+					want = true
+				default:
+					continue
+				}
+				if got := cc.HasDictionaryPage(); got != want {
+					t.Errorf("file %d row group %d column %s: dictionary %v, want %v (encodings %v)", f, g, cc.PathInSchema(), got, want, cc.Encodings())
+				}
+			}
+		}
+	}
+	checkFiles(t, w.Files(), st.schema, recs)
+}

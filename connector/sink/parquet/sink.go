@@ -272,6 +272,7 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 		w.batches[i] = cols
 	}
 	w.conv.cols = w.batches[0]
+	w.plain = make([]bool, len(w.conv.cols))
 	s.writers = append(s.writers, w)
 	return w, nil
 }
@@ -294,7 +295,10 @@ const zstdLevel = 1
 // For them a dictionary is hashed value by value only to be abandoned or to
 // store every value once plus an index; measured on a million Pluggy
 // transactions, leaving it off them made the files 6% smaller and the sink
-// 7% cheaper in CPU than a dictionary on every column.
+// 7% cheaper in CPU than a dictionary on every column. Strings too can be
+// mostly distinct (reference numbers, document numbers): such a column
+// drops its dictionary for the rest of the file after one row group (see
+// column.mostlyDistinct).
 func writerProps(s *Sinks, st source.Stream, root *node) []pq.WriterProperty {
 	props := []pq.WriterProperty{
 		pq.WithCompression(s.codec),
@@ -375,6 +379,9 @@ type Writer struct {
 	// the other being encoded.
 	batches [2][]column
 	filling int
+	// plain marks the columns that dropped their dictionary for the rest
+	// of the file (see column.mostlyDistinct).
+	plain []bool
 
 	// The file being written; fw is nil between files.
 	file      *os.File
@@ -537,6 +544,15 @@ func (w *Writer) openFile() error {
 	}
 	w.fw = fw
 	w.fileRows, w.batchRows = 0, 0
+	// Each file tries every dictionary again: a column's values may
+	// repeat more in other accounts' rows. No row group is in flight
+	// (commitFile waited), so both batches are empty.
+	clear(w.plain)
+	for _, cols := range w.batches {
+		for i := range cols {
+			cols[i].restoreDict()
+		}
+	}
 	return nil
 }
 
@@ -577,9 +593,18 @@ func (w *Writer) flushBatch() error {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	// The previous row group is written: its columns take the next rows.
+	// The previous row group is written: its columns take the next rows,
+	// without a dictionary where this one's values were mostly distinct.
 	w.filling ^= 1
 	w.conv.cols = w.batches[w.filling]
+	for i := range cols {
+		if cols[i].mostlyDistinct() {
+			w.conv.cols[i].dropDict()
+			w.plain[i] = true
+		} else if w.plain[i] && w.conv.cols[i].dict != nil {
+			w.conv.cols[i].dropDict() // dropped by an earlier row group's batch
+		}
+	}
 	if w.encoded == nil {
 		w.encoded = make(chan error, 1)
 	}
