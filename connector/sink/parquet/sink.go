@@ -399,6 +399,7 @@ type Writer struct {
 	// touches fw and buf meanwhile.
 	encoding bool
 	encoded  chan error
+	scratch  scratch // the encoding goroutine's
 
 	err       error // sticky: after a failure every call returns it
 	committed []string
@@ -483,6 +484,7 @@ func (w *Writer) close() error {
 	}
 	w.batches = [2][]column{}
 	w.conv.cols = nil
+	w.scratch = scratch{}
 	if w.err == nil {
 		w.err = fmt.Errorf("parquet: stream %s: the sinks are closed", w.stream)
 	}
@@ -501,6 +503,7 @@ func (w *Writer) fail(err error) error {
 	w.file, w.buf, w.fw = nil, nil, nil
 	w.batches = [2][]column{}
 	w.conv.cols = nil
+	w.scratch = scratch{}
 	return err
 }
 
@@ -609,13 +612,13 @@ func (w *Writer) flushBatch() error {
 		w.encoded = make(chan error, 1)
 	}
 	w.encoding = true
-	go func(fw *file.Writer) { w.encoded <- writeRowGroup(fw, cols) }(w.fw)
+	go func(fw *file.Writer) { w.encoded <- writeRowGroup(fw, cols, &w.scratch) }(w.fw)
 	return nil
 }
 
 // writeRowGroup encodes, compresses and writes cols as fw's next row
 // group, then empties them for reuse.
-func writeRowGroup(fw *file.Writer, cols []column) error {
+func writeRowGroup(fw *file.Writer, cols []column, sc *scratch) error {
 	defer func() {
 		for i := range cols {
 			cols[i].reset()
@@ -630,7 +633,7 @@ func writeRowGroup(fw *file.Writer, cols []column) error {
 		if err != nil {
 			return err
 		}
-		if err := cols[i].write(cw); err != nil {
+		if err := cols[i].write(cw, sc); err != nil {
 			return fmt.Errorf("column %s: %w", cw.Descr().Path(), err)
 		}
 	}
