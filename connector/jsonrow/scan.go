@@ -69,6 +69,9 @@ func (s *Scanner) WS() {
 
 // Peek returns the next non-space byte, or 0 at the end.
 func (s *Scanner) Peek() byte {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return s.b[s.i] // compact JSON, as APIs send it: no space to skip
+	}
 	s.WS()
 	if s.i >= len(s.b) {
 		return 0
