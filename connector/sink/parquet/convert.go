@@ -18,9 +18,10 @@ type converter struct {
 	cols   []column
 	s      jsonrow.Scanner
 	digits []byte
-	// added are the connector's fields of the row being converted, read as
-	// the root object's first members; value is the scratch buffer one
-	// of them is encoded into.
+	// added are the connector's fields of the row being converted, read
+	// after the root object's members into the columns those left
+	// unset (a key the record has wins, as in jsonrow.Row.Added); scratch
+	// is the buffer one of them is encoded into.
 	added   []jsonrow.Field
 	scratch []byte
 
@@ -87,9 +88,15 @@ func fieldErr(n *node, format string, args ...any) error {
 // as if they were one object, without building that object. On error the
 // columns hold a partial row and must be discarded.
 func (c *converter) record(row jsonrow.Row) error {
-	c.added = nil
-	if len(row.Fields) > 0 {
-		c.added = row.Added()
+	c.added = row.Fields
+	for _, f := range row.Fields {
+		if _, ok := c.root.byName[f.Key]; !ok {
+			// Kept in _leftovers only if the record lacks it: that
+			// takes a search of the record's keys, which fields with
+			// a column do without (see object).
+			c.added = row.Added()
+			break
+		}
 	}
 	c.meta.Reset()
 	c.s.Reset(row.Raw)
@@ -177,11 +184,6 @@ func (c *converter) object(n *node, rep int16) error {
 	s := &c.s
 	s.Next() // '{'
 	clear(n.seen)
-	if n == c.root && len(c.added) > 0 {
-		if err := c.addedFields(n); err != nil {
-			return err
-		}
-	}
 	if s.Peek() == '}' {
 		s.Next()
 	} else {
@@ -253,6 +255,11 @@ func (c *converter) object(n *node, rep int16) error {
 			break
 		}
 	}
+	if n == c.root && len(c.added) > 0 {
+		if err := c.addedFields(n); err != nil {
+			return err
+		}
+	}
 	for i, ok := range n.seen {
 		if !ok {
 			if err := c.null(n.children[i], rep); err != nil {
@@ -263,14 +270,18 @@ func (c *converter) object(n *node, rep int16) error {
 	return nil
 }
 
-// addedFields reads the row's added fields into the root's columns, each
-// from its own JSON text, then goes back to the row's object.
+// addedFields reads the row's added fields into the root's columns the
+// record's members left unset, each from its own JSON text, then goes back
+// to the row's object.
 func (c *converter) addedFields(n *node) error {
 	outer := c.s
 	defer func() { c.s = outer }()
 	for _, f := range c.added {
-		c.scratch = f.AppendValue(c.scratch[:0])
 		idx, known := n.byName[f.Key]
+		if known && n.seen[idx] {
+			continue // the record has the key: its value wins
+		}
+		c.scratch = f.AppendValue(c.scratch[:0])
 		if !known {
 			c.meta.LeftoverKey(f.Key, c.scratch)
 			continue

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
@@ -165,4 +166,32 @@ func checkLeftovers(t *testing.T, stream string, files []string, recs []json.Raw
 			t.Errorf("%s %v: _leftovers.brandNewField = %s, record has %s", stream, row["id"], left["brandNewField"], rec["brandNewField"])
 		}
 	}
+}
+
+// TestAddedFieldsAsJSONLinesHasThem: a row's added fields land in their
+// columns unless the record has the key (the record's value wins, as in
+// the JSON line); one the schema lacks goes to _leftovers, once. The files
+// hold what the rows' JSON lines say.
+func TestAddedFieldsAsJSONLinesHasThem(t *testing.T) {
+	st := kitchen(t)
+	rows := []jsonrow.Row{
+		jsonrow.With([]byte(`{"n":1}`), jsonrow.String("id", "added-1")),
+		jsonrow.With([]byte(`{"id":"own-2","n":2}`), jsonrow.String("id", "added-2")),
+		jsonrow.With([]byte(`{"id":"own-3","n":3,"note":null}`), jsonrow.String("note", "added note")),
+		jsonrow.With([]byte(`{"n":4}`), jsonrow.String("id", "added-4"), jsonrow.String("extra", "kept")),
+		jsonrow.With([]byte(`{"id":"own-5","n":5,"extra":"own extra"}`), jsonrow.String("extra", "added extra")),
+		jsonrow.With([]byte(`{"n":6,"note":"own note"}`), jsonrow.String("note", "added"), jsonrow.String("id", "added-6")),
+	}
+	s, w := openOne(t, st, Options{})
+	var recs []json.RawMessage
+	for i, r := range rows {
+		recs = append(recs, json.RawMessage(r.Bytes()))
+		if _, err := w.WriteRow(r); err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, w.Files(), st.schema, recs)
 }
