@@ -1,13 +1,17 @@
 // Command cpuprofile is source-pluggy writing a CPU profile of its run to
 // the file $CPUPROFILE, for profiling the real binary end to end (the sinks'
 // goroutines, the read's, the collector) where a Go benchmark sees only a
-// part. A development tool, not built into the product:
+// part; with $TRACE set it also writes an execution trace there, which shows
+// what the profile cannot: when a core sits idle, and what the goroutines
+// wait for. A development tool, not built into the product:
 //
 //	go build -o /tmp/sp-prof ./dev/cpuprofile
 //	CPUPROFILE=/tmp/parquet.prof go run ./dev/pluggy-bench -parquet -runs 1 -incremental=false -transactions 10000 -bin /tmp/sp-prof
 //	go tool pprof -top -cum /tmp/sp-prof /tmp/parquet.prof
+//	CPUPROFILE=/dev/null TRACE=/tmp/parquet.trace go run ./dev/pluggy-bench ... (the same)
+//	go tool trace -pprof=sync /tmp/parquet.trace > /tmp/sync.prof   # or open it: go tool trace /tmp/parquet.trace
 //
-// Every run of the binary writes the same file, so the last one wins: in
+// Every run of the binary writes the same files, so the last one wins: in
 // pluggy-bench's Parquet mode without DuckDB that is the Parquet read.
 package main
 
@@ -17,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"github.com/source-pluggy/source-pluggy/cmd/source-pluggy/app"
@@ -41,6 +46,19 @@ func run() int {
 		return 2
 	}
 	defer pprof.StopCPUProfile()
+	if path := os.Getenv("TRACE"); path != "" {
+		t, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cpuprofile: %v\n", err)
+			return 2
+		}
+		defer t.Close()
+		if err := trace.Start(t); err != nil {
+			fmt.Fprintf(os.Stderr, "cpuprofile: %v\n", err)
+			return 2
+		}
+		defer trace.Stop()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Binary.Runner().Main(ctx, "source-pluggy", os.Args[1:], os.Stdout, os.Stderr)
