@@ -18,6 +18,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -35,31 +36,35 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "cpuprofile: set CPUPROFILE to the file the profile goes to")
 		return 2
 	}
-	f, err := os.Create(path)
+	stopProfile, err := record(path, pprof.StartCPUProfile, pprof.StopCPUProfile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cpuprofile: %v\n", err)
 		return 2
 	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintf(os.Stderr, "cpuprofile: %v\n", err)
-		return 2
-	}
-	defer pprof.StopCPUProfile()
+	defer stopProfile()
 	if path := os.Getenv("TRACE"); path != "" {
-		t, err := os.Create(path)
+		stopTrace, err := record(path, trace.Start, trace.Stop)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "cpuprofile: %v\n", err)
 			return 2
 		}
-		defer t.Close()
-		if err := trace.Start(t); err != nil {
-			fmt.Fprintf(os.Stderr, "cpuprofile: %v\n", err)
-			return 2
-		}
-		defer trace.Stop()
+		defer stopTrace()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Binary.Runner().Main(ctx, "source-pluggy", os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// record creates path and starts writing to it; the returned func stops
+// and closes it.
+func record(path string, start func(io.Writer) error, stop func()) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { stop(); f.Close() }, nil
 }
