@@ -1,6 +1,6 @@
 package pluggy
 
-import "time"
+import "github.com/source-pluggy/source-pluggy/connector/internal/civil"
 
 // dayOf returns the UTC calendar day (YYYY-MM-DD) a Pluggy date or timestamp
 // falls on, or "" when v does not start with one. It reads the shapes Pluggy
@@ -9,15 +9,11 @@ import "time"
 // day, the same day its dateFrom filter compares against. Records keep the
 // original strings; this is only for cursors and windows.
 func dayOf(v string) string {
-	if len(v) < len(time.DateOnly) {
+	if _, _, _, ok := civil.Date(v); !ok {
 		return ""
 	}
-	d := v[:len(time.DateOnly)]
-	if _, err := time.Parse(time.DateOnly, d); err != nil {
+	if len(v) > 10 && v[10] != 'T' && v[10] != ' ' && v[10] != 't' {
 		return ""
 	}
-	if len(v) > len(d) && v[len(d)] != 'T' && v[len(d)] != ' ' && v[len(d)] != 't' {
-		return ""
-	}
-	return d
+	return v[:10]
 }

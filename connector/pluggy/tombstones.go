@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/internal/civil"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -419,28 +420,8 @@ func dayNumber(v string) (int32, bool) {
 	if dayOf(v) == "" {
 		return 0, false
 	}
-	num := func(s string) int {
-		n := 0
-		for _, c := range []byte(s) {
-			n = n*10 + int(c-'0')
-		}
-		return n
-	}
-	y, m, d := num(v[0:4]), num(v[5:7]), num(v[8:10])
-	// Days from the civil date (H. Hinnant's algorithm), with March first so
-	// the leap day ends a year.
-	if m <= 2 {
-		y--
-	}
-	era := y
-	if era < 0 {
-		era -= 399
-	}
-	era /= 400
-	yoe := y - era*400
-	doy := (153*((m+9)%12)+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int32(era*146097 + doe - 719468), true
+	y, m, d, _ := civil.Date(v)
+	return int32(civil.Days(y, m, d)), true
 }
 
 // appendDay appends day as YYYY-MM-DD.

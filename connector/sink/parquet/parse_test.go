@@ -210,14 +210,6 @@ func TestParseDate(t *testing.T) {
 	}
 }
 
-func TestDaysFromCivil(t *testing.T) {
-	for d := time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2500; d = d.AddDate(0, 0, 7) {
-		if got := daysFromCivil(d.Year(), int(d.Month()), d.Day()); got != d.Unix()/86400 {
-			t.Fatalf("%s: %d, want %d", d, got, d.Unix()/86400)
-		}
-	}
-}
-
 func TestFitsInt64(t *testing.T) {
 	if !fitsInt64(decimal128.FromI64(-1)) || !fitsInt64(decimal128.FromI64(1<<62)) || fitsInt64(decimal128.FromU64(1<<63)) {
 		t.Error("fitsInt64")

@@ -1,6 +1,10 @@
 package parquet
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/source-pluggy/source-pluggy/connector/internal/civil"
+)
 
 // Timestamps are written as microseconds since 1970-01-01T00:00:00Z and dates
 // as days since 1970-01-01. The parsers below are hand-written because they
@@ -31,11 +35,11 @@ func parseTimestamp(b []byte) (int64, error) {
 
 // parseDate parses YYYY-MM-DD ("format": "date") into days since the epoch.
 func parseDate(b []byte) (int32, error) {
-	y, m, d, ok := parseYMD(b)
+	y, m, d, ok := civil.Date(b)
 	if !ok || len(b) != 10 {
 		return 0, errNotDate
 	}
-	return int32(daysFromCivil(y, m, d)), nil
+	return int32(civil.Days(y, m, d)), nil
 }
 
 // parseLenient parses the shapes an "x-lenient-time" field comes in, all as
@@ -52,19 +56,19 @@ func parseLenient(b []byte) (int64, bool) {
 	switch {
 	case len(b) >= 10 && b[4] == '-':
 		if len(b) == 10 {
-			y, m, d, ok := parseYMD(b)
-			return daysFromCivil(y, m, d) * 86_400_000_000, ok
+			y, m, d, ok := civil.Date(b)
+			return civil.Days(y, m, d) * 86_400_000_000, ok
 		}
 		us, n, _, ok := parseDateTime(b, false)
 		return us, ok && n == len(b)
 	case len(b) == 7 && b[4] == '-': // YYYY-MM
-		y, ok1 := num(b[0:4])
-		m, ok2 := num(b[5:7])
-		return daysFromCivil(y, m, 1) * 86_400_000_000, ok1 && ok2 && m >= 1 && m <= 12
+		y, ok1 := civil.Digits(b[0:4])
+		m, ok2 := civil.Digits(b[5:7])
+		return civil.Days(y, m, 1) * 86_400_000_000, ok1 && ok2 && m >= 1 && m <= 12
 	case len(b) == 7 && (b[2] == '-' || b[2] == '/'): // MM-YYYY, MM/YYYY
-		m, ok1 := num(b[0:2])
-		y, ok2 := num(b[3:7])
-		return daysFromCivil(y, m, 1) * 86_400_000_000, ok1 && ok2 && m >= 1 && m <= 12
+		m, ok1 := civil.Digits(b[0:2])
+		y, ok2 := civil.Digits(b[3:7])
+		return civil.Days(y, m, 1) * 86_400_000_000, ok1 && ok2 && m >= 1 && m <= 12
 	}
 	return 0, false
 }
@@ -76,12 +80,12 @@ func parseDateTime(b []byte, zoned bool) (us int64, used int, sub, ok bool) {
 	if len(b) < 16 {
 		return 0, 0, false, false
 	}
-	y, mo, d, ok := parseYMD(b[:10])
+	y, mo, d, ok := civil.Date(b[:10])
 	if !ok || (b[10] != 'T' && b[10] != 't' && b[10] != ' ') || b[13] != ':' {
 		return 0, 0, false, false
 	}
-	h, ok1 := num(b[11:13])
-	mi, ok2 := num(b[14:16])
+	h, ok1 := civil.Digits(b[11:13])
+	mi, ok2 := civil.Digits(b[14:16])
 	if !ok1 || !ok2 || h > 23 || mi > 59 {
 		return 0, 0, false, false
 	}
@@ -92,7 +96,7 @@ func parseDateTime(b []byte, zoned bool) (us int64, used int, sub, ok bool) {
 		if len(b) < i+3 {
 			return 0, 0, false, false
 		}
-		s, ok := num(b[i+1 : i+3])
+		s, ok := civil.Digits(b[i+1 : i+3])
 		if !ok || s > 59 {
 			return 0, 0, false, false
 		}
@@ -128,8 +132,8 @@ func parseDateTime(b []byte, zoned bool) (us int64, used int, sub, ok bool) {
 		if len(b) < i+6 || b[i+3] != ':' {
 			return 0, 0, false, false
 		}
-		oh, ok1 := num(b[i+1 : i+3])
-		om, ok2 := num(b[i+4 : i+6])
+		oh, ok1 := civil.Digits(b[i+1 : i+3])
+		om, ok2 := civil.Digits(b[i+4 : i+6])
 		if !ok1 || !ok2 || oh > 23 || om > 59 {
 			return 0, 0, false, false
 		}
@@ -143,61 +147,6 @@ func parseDateTime(b []byte, zoned bool) (us int64, used int, sub, ok bool) {
 			return 0, 0, false, false
 		}
 	}
-	secs := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+sec) - int64(offset)
+	secs := civil.Days(y, mo, d)*86400 + int64(h*3600+mi*60+sec) - int64(offset)
 	return secs*1_000_000 + frac, i, sub, true
-}
-
-// parseYMD parses YYYY-MM-DD at the start of b, checking the day exists.
-func parseYMD(b []byte) (y, m, d int, ok bool) {
-	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
-		return 0, 0, 0, false
-	}
-	y, ok1 := num(b[0:4])
-	m, ok2 := num(b[5:7])
-	d, ok3 := num(b[8:10])
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
-		return 0, 0, 0, false
-	}
-	return y, m, d, true
-}
-
-func num(b []byte) (int, bool) {
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, len(b) > 0
-}
-
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil returns the days from 1970-01-01 to y-m-d in the proleptic
-// Gregorian calendar (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era)*146097 + int64(doe) - 719468
 }
