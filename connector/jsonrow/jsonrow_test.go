@@ -136,3 +136,29 @@ func TestAddedSeveralKeysEscaped(t *testing.T) {
 		t.Fatalf("Added = %v, want [accountId]", keys)
 	}
 }
+
+// TestMatch checks that Match takes a key only when it is spelled exactly
+// as quoted, and leaves the scanner where it was otherwise, so Str reads
+// the same key spelled another way.
+func TestMatch(t *testing.T) {
+	for _, c := range []struct {
+		in, name string
+		match    bool
+		rest     string
+	}{
+		{`"id":1`, "id", true, `:1`},
+		{` "id" :1`, "id", true, ` :1`},
+		{`"\u0069d":1`, "id", false, `"\u0069d":1`}, // the same key, escaped: for Str
+		{`"idx":1`, "id", false, `"idx":1`},
+		{`"i`, "id", false, `"i`},
+		{`1`, "id", false, `1`},
+		{`"a\"b":1`, `a"b`, false, `"a\"b":1`}, // a name to escape has no quoted form
+	} {
+		var s Scanner
+		s.Reset([]byte(c.in))
+		s.WS()
+		if got := s.Match(Quoted(c.name)); got != c.match || string(s.b[s.i:]) != c.rest {
+			t.Errorf("Match(%q) on %q = %v, rest %q; want %v, rest %q", Quoted(c.name), c.in, got, s.b[s.i:], c.match, c.rest)
+		}
+	}
+}

@@ -129,6 +129,31 @@ func (s *Scanner) Str() ([]byte, error) {
 	return nil, s.Syntax("control character in string")
 }
 
+// Quoted is name as a JSON string, quotes included, for Match: "" when
+// name has a byte a JSON string must escape.
+func Quoted(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c == '"' || c == '\\' {
+			return ""
+		}
+	}
+	return `"` + name + `"`
+}
+
+// Match consumes the next token if it is, byte for byte, quoted (from
+// Quoted), and reports whether it was: the string is then exactly the
+// name, no unescaping needed. Objects of one API list the same keys in the
+// same order, so a decoder that knows which key comes next checks it with
+// one comparison; a key spelled otherwise, escapes included, is left for
+// Str.
+func (s *Scanner) Match(quoted string) bool {
+	if quoted == "" || s.Peek() != '"' || len(s.b)-s.i < len(quoted) || string(s.b[s.i:s.i+len(quoted)]) != quoted {
+		return false
+	}
+	s.i += len(quoted)
+	return true
+}
+
 // Text consumes a string and returns it as encoding/json decodes one into
 // a Go string: unescaped, each byte of invalid UTF-8 replaced by U+FFFD.
 func (s *Scanner) Text() (string, error) {

@@ -188,17 +188,18 @@ func (c *converter) object(n *node, rep int16) error {
 		s.Next()
 	} else {
 		for k := 0; ; k++ {
-			key, err := s.Str()
-			if err != nil {
-				return err
-			}
 			// Records of one API list their keys in the same order: try
 			// the child the k-th key was last time before the map.
 			var idx int
 			var known bool
-			if k < len(n.order) && n.order[k] >= 0 && n.children[n.order[k]].name == string(key) {
+			var key []byte // read by Str: when Match fails
+			if k < len(n.order) && n.order[k] >= 0 && s.Match(n.children[n.order[k]].quoted) {
 				idx, known = n.order[k], true
 			} else {
+				var err error
+				if key, err = s.Str(); err != nil {
+					return err
+				}
 				idx, known = n.byName[string(key)]
 				if !known {
 					idx = -1
@@ -216,7 +217,11 @@ func (c *converter) object(n *node, rep int16) error {
 			case !known && n == c.root, known && n == c.root && n.seen[idx]:
 				// Not in the schema (or a second value for one key):
 				// kept verbatim in _leftovers.
-				c.keybuf = jsonrow.AppendString(c.keybuf[:0], string(key))
+				if known {
+					c.keybuf = jsonrow.AppendString(c.keybuf[:0], n.children[idx].name)
+				} else {
+					c.keybuf = jsonrow.AppendString(c.keybuf[:0], string(key))
+				}
 				raw, err := s.Raw()
 				if err != nil {
 					return err

@@ -59,3 +59,56 @@ func TestNestedListLevels(t *testing.T) {
 		compareRows(t, name, want, append(rows[:misfit:misfit], rows[misfit+1:]...))
 	}
 }
+
+// TestUniformColumnLevels covers columns whose entries share one level
+// (kept as a run, not stored: see column.run): one every row has, one no
+// row has, one whose run ends in a row group's last row, and a struct
+// whose leaves are in a run when a misfit takes the struct back (the run
+// shortened, then stored with the struct's null). Row groups of 4 rows;
+// both readers must read back exactly the records, and the uniform
+// columns must not have stored their levels.
+func TestUniformColumnLevels(t *testing.T) {
+	st := testStream{name: "uniform", schema: json.RawMessage(`{"type": "object", "properties": {
+		"id": {"type": "string"},
+		"never": {"type": ["string", "null"]},
+		"late": {"type": ["integer", "null"]},
+		"m": {"type": ["object", "null"], "properties": {"a": {"type": ["string", "null"]}, "n": {"type": ["integer", "null"]}}}
+	}}`)}
+	recs := raws([]string{
+		`{"id":"r1","late":1,"m":{"a":"x","n":1}}`,
+		`{"id":"r2","late":2,"m":{"a":"y","n":"two"}}`,
+		`{"id":"r3","late":3,"m":{"a":"z","n":3}}`,
+		`{"id":"r4","late":null,"m":{"a":"w","n":4}}`,
+		`{"id":"r5","never":null,"m":null}`,
+		`{"id":"r6","late":6,"m":{}}`,
+	})
+	s, w := openOne(t, st, Options{RowGroupRows: 4})
+	// The first three rows, converted but not yet written: id, never and
+	// late are uniform so far; m.a and m.n are not (m is null in r2).
+	writeAll(t, w, recs[:3])
+	for i, name := range []string{"id", "never", "late", "m.a", "m.n"} {
+		c := &w.conv.cols[i]
+		if stored := i >= 3; stored != (len(c.def) == 3) || stored != (c.run == 0) {
+			t.Errorf("%s: %d levels stored, run %d; want stored %v", name, len(c.def), c.run, stored)
+		}
+	}
+	writeAll(t, w, recs[3:])
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if groups := fileMeta(t, w.Files()[0]).NumRowGroups(); groups != 2 {
+		t.Errorf("%d row groups, want 2", groups)
+	}
+	misfit := 1 // m.n "two": m is null, kept whole in _leftovers
+	want := expectRows(t, st.schema, append(recs[:misfit:misfit], recs[misfit+1:]...))
+	for name, read := range map[string]func(testing.TB, string) []map[string]any{"arrow": readArrow, "xitongsys": readXitongsys} {
+		rows := read(t, w.Files()[0])
+		if len(rows) != len(recs) {
+			t.Fatalf("%s: %d rows, want %d", name, len(rows), len(recs))
+		}
+		if got := rows[misfit]; got["m"] != nil || got["late"] != int64(2) || got["_leftovers"] != `{"m":{"a":"y","n":"two"}}` {
+			t.Errorf("%s: the misfit row reads %v", name, got)
+		}
+		compareRows(t, name, want, append(rows[:misfit:misfit], rows[misfit+1:]...))
+	}
+}

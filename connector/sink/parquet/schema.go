@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
 
 // MoneyScale is the number of decimal places kept for a JSON Schema "number"
@@ -46,6 +47,7 @@ const (
 // property; a record is converted by walking its JSON along the node tree.
 type node struct {
 	name     string // JSON property name, and column name
+	quoted   string // name as a JSON string, see jsonrow.Quoted
 	path     string // dotted path from the record root, for errors
 	kind     kind
 	nullable bool
@@ -86,7 +88,7 @@ func deriveRoot(raw json.RawMessage) (*node, error) {
 // is nullable, whatever the schema requires: a value the column cannot hold
 // is written as null (and kept in _leftovers), never fails the stream.
 func newNode(c *columns.Column) *node {
-	n := &node{name: c.Name, path: c.Path, kind: c.Kind, nullable: true, scale: c.Scale}
+	n := &node{name: c.Name, quoted: jsonrow.Quoted(c.Name), path: c.Path, kind: c.Kind, nullable: true, scale: c.Scale}
 	if c.Kind == kStruct {
 		n.byName = make(map[string]int, len(c.Children))
 		for i, cc := range c.Children {
@@ -138,7 +140,7 @@ func (n *node) leaves() []column {
 		case kList:
 			walk(n.elem)
 		default:
-			c := column{phys: physicalOf(n.kind), maxDef: n.def, maxRep: n.rep}
+			c := newColumn(physicalOf(n.kind), n.def, n.rep)
 			out = append(out, c)
 			if n.kind == kLenient {
 				c.phys = pInt64

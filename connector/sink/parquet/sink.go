@@ -267,7 +267,7 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 	leaves := schema.NewSchema(sc)
 	for i := range w.batches {
 		// the stream's leaves, then _leftovers and _changes
-		cols := append(root.leaves(), column{phys: pBytes, maxDef: 1}, column{phys: pBytes, maxDef: 1})
+		cols := append(root.leaves(), newColumn(pBytes, 1, 0), newColumn(pBytes, 1, 0))
 		for j := range cols {
 			if cols[j].phys == pBytes && cols[j].maxRep == 0 && w.props.DictionaryEnabledFor(leaves.Column(j).ColumnPath().String()) {
 				cols[j].dict = newDictionary()
