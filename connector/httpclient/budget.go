@@ -93,8 +93,9 @@ func (errTooLarge) Error() string { return "response body over the limit" }
 // a Content-Length it reads into one buffer of that size: io.ReadAll's
 // doubling copied a 360 KB transactions page about ten times over, ~12% of
 // a read's CPU. Without one (a gzipped answer), the buffer doubles, each
-// growth reserved before it is made.
-func readBody(resp *http.Response, limit int64, budget *Budget) (b []byte, held int64, err error) {
+// growth reserved before it is made. It reads into buf instead when buf's
+// capacity holds the first buffer (see Request.Buffer).
+func readBody(resp *http.Response, limit int64, budget *Budget, buf []byte) (b []byte, held int64, err error) {
 	n := resp.ContentLength
 	if n > limit {
 		return nil, 0, errTooLarge{announced: n}
@@ -104,11 +105,20 @@ func readBody(resp *http.Response, limit int64, budget *Budget) (b []byte, held 
 		size = 32 << 10
 	}
 	size = min(size, limit+1)
+	if int64(cap(buf)) >= size {
+		size = int64(cap(buf)) // held whole: it is all the body's
+	} else {
+		buf = nil
+	}
 	if !budget.take(size) {
 		return nil, 0, errBudget{limit: budget.limit}
 	}
 	held = size
-	b = make([]byte, 0, size)
+	if buf != nil {
+		b = buf[:0]
+	} else {
+		b = make([]byte, 0, size)
+	}
 	r := io.LimitReader(resp.Body, limit+1)
 	for {
 		if len(b) == cap(b) {

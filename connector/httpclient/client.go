@@ -123,6 +123,11 @@ type Request struct {
 	// Accept checks a 2xx body, usually by decoding it. An error means the
 	// body is unusable (truncated, not JSON) and the request is retried.
 	Accept func(body []byte) error
+	// Buffer, when its capacity holds the body, is where the body is read
+	// instead of into new memory, and Response.Body (and what Accept gets)
+	// share it: a caller reading page after page hands back the memory of
+	// a page it is done with. Every attempt reads into it afresh.
+	Buffer []byte
 	// NoRetry, if set, is asked about every non-2xx answer; true returns it
 	// at once as a *StatusError, whatever its status. A provider uses it for
 	// answers a retry would only make worse: a per-account daily quota that
@@ -268,7 +273,7 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {
 		return nil, redirectError(req.Route, hr, resp, c.Secrets)
 	}
-	b, held, err := readBody(resp, c.MaxBody, c.Budget)
+	b, held, err := readBody(resp, c.MaxBody, c.Budget, req.Buffer)
 	if err != nil {
 		c.Budget.give(held)
 		var big errTooLarge

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestReadBody(t *testing.T) {
@@ -28,7 +29,7 @@ func TestReadBody(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: tc.length}
 			budget := NewBudget(1 << 20)
-			b, held, err := readBody(resp, tc.limit, budget)
+			b, held, err := readBody(resp, tc.limit, budget, nil)
 			budget.give(held)
 			if budget.used != 0 {
 				t.Errorf("%d bytes of the budget not given back", budget.used)
@@ -40,8 +41,36 @@ func TestReadBody(t *testing.T) {
 	}
 	// A body cut off before its Content-Length is an error.
 	resp := &http.Response{Body: io.NopCloser(io.MultiReader(strings.NewReader("abc"), errReader{})), ContentLength: 10}
-	if _, _, err := readBody(resp, 1<<20, nil); err == nil {
+	if _, _, err := readBody(resp, 1<<20, nil, nil); err == nil {
 		t.Error("no error for a body cut off mid-way")
+	}
+}
+
+// A buffer large enough takes the body, and is held of the budget whole;
+// one too small is left alone.
+func TestReadBodyIntoBuffer(t *testing.T) {
+	body := strings.Repeat("x", 10000)
+	for _, length := range []int64{10000, -1} {
+		for _, size := range []int{16 << 10, 40 << 10, 100} {
+			buf := make([]byte, 0, size)
+			resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: length}
+			budget := NewBudget(1 << 20)
+			b, held, err := readBody(resp, 1<<20, budget, buf)
+			if err != nil || string(b) != body {
+				t.Fatalf("Content-Length %d, buffer of %d: read %d bytes, err %v", length, size, len(b), err)
+			}
+			first := int64(32 << 10) // readBody's first buffer without a Content-Length
+			if length >= 0 {
+				first = length + 1
+			}
+			shared := unsafe.SliceData(b) == unsafe.SliceData(buf[:1])
+			if want := int64(size) >= first; shared != want {
+				t.Errorf("Content-Length %d, buffer of %d: read into it %v, want %v", length, size, shared, want)
+			}
+			if shared && held != int64(size) {
+				t.Errorf("Content-Length %d, buffer of %d: %d bytes held of the budget, want the buffer's", length, size, held)
+			}
+		}
 	}
 }
 
@@ -57,7 +86,7 @@ func BenchmarkReadBody(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		resp := &http.Response{Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
-		if _, _, err := readBody(resp, 256<<20, nil); err != nil {
+		if _, _, err := readBody(resp, 256<<20, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -271,7 +271,8 @@ func (n *announcer) walk(ctx context.Context, c *Client, q url.Values, win *wind
 			}
 			return emit(rows)
 		}
-		waiting = append(waiting, rows)
+		// The page's memory goes to a later page once this returns.
+		waiting = append(waiting, detachRows(rows))
 		if held += len(rows); held < announceBatchRows {
 			return nil
 		}

@@ -44,6 +44,8 @@ type Client struct {
 	// freshGen is the generation of the last such key. A refusal of it is
 	// not the key's fault: the key was just issued to replace a refused one.
 	freshGen int
+
+	pages pageMemory // transactions pages' memory, for the next pages
 }
 
 // keyRefreshMargin renews a key this long before its exp, so a request never
@@ -52,7 +54,8 @@ const keyRefreshMargin = 60 * time.Second
 
 // NewClient returns a client for base using hc for transport.
 func NewClient(base *url.URL, clientID, clientSecret string, hc *httpclient.Client, secrets *secret.Redactor) *Client {
-	return &Client{Log: slog.New(slog.DiscardHandler), base: base, http: hc, clientID: clientID, clientSecret: clientSecret, secrets: secrets, now: time.Now}
+	return &Client{Log: slog.New(slog.DiscardHandler), base: base, http: hc, clientID: clientID, clientSecret: clientSecret, secrets: secrets, now: time.Now,
+		pages: newPageMemory()}
 }
 
 // key returns a valid apiKey and its generation, authenticating if needed.
@@ -173,6 +176,12 @@ func (c *Client) url(path string, q url.Values) string {
 // denial of that resource (refusedError), which fails the stream for the
 // item it names only.
 func (c *Client) get(ctx context.Context, route, path string, q url.Values, decode func([]byte) error) error {
+	return c.getInto(ctx, route, path, q, nil, decode)
+}
+
+// getInto is get reading the body into buf when it fits (see
+// httpclient.Request.Buffer).
+func (c *Client) getInto(ctx context.Context, route, path string, q url.Values, buf []byte, decode func([]byte) error) error {
 	for attempt := 0; ; attempt++ {
 		key, gen, err := c.key(ctx)
 		if err != nil {
@@ -180,7 +189,7 @@ func (c *Client) get(ctx context.Context, route, path string, q url.Values, deco
 		}
 		_, err = c.http.Do(ctx, &httpclient.Request{
 			Method: http.MethodGet, URL: c.url(path, q), Route: route,
-			Header: http.Header{"X-Api-Key": {key}}, Idempotent: true, Accept: decode,
+			Header: http.Header{"X-Api-Key": {key}}, Idempotent: true, Accept: decode, Buffer: buf,
 		})
 		var se *httpclient.StatusError
 		if errors.As(err, &se) && attempt == 0 && keyRejected(se) && c.retryRefused(gen) {

@@ -39,8 +39,8 @@ type txRow struct {
 // decodeTransactionsPage decodes a GET /v2/transactions body,
 // {"results": [...], "next": "?…" | null}, in one pass. Other top-level keys
 // are validated and ignored. next is nil when absent or null. The rows keep
-// slices of b.
-func decodeTransactionsPage(b []byte) (rows []txRow, next *string, err error) {
+// slices of b; they are appended to rows[:0], whose memory is reused.
+func decodeTransactionsPage(b []byte, rows []txRow) (_ []txRow, next *string, err error) {
 	d := pageDecoder{b: b}
 	d.s.Reset(b)
 	switch d.s.Peek() {

@@ -67,7 +67,7 @@ func TestDecodeTransactionsPage(t *testing.T) {
 		{name: "too deep", page: `{"results":[{"x":` + strings.Repeat("[", jsonrow.MaxDepth+10) + strings.Repeat("]", jsonrow.MaxDepth+10) + `}]}`, err: "nested too deep"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, next, err := decodeTransactionsPage([]byte(tc.page))
+			rows, next, err := decodeTransactionsPage([]byte(tc.page), nil)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want %q", err, tc.err)
@@ -187,7 +187,7 @@ func FuzzDecodeTransactionsPage(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rows, next, err := decodeTransactionsPage(b)
+		rows, next, err := decodeTransactionsPage(b, nil)
 		if errors.Is(err, jsonrow.ErrTooDeep) {
 			return // encoding/json nests 10 times deeper
 		}
@@ -248,7 +248,7 @@ func BenchmarkDecodeTransactionsPage(b *testing.B) {
 	b.SetBytes(int64(len(page)))
 	b.ReportAllocs()
 	for b.Loop() {
-		rows, _, err := decodeTransactionsPage(page)
+		rows, _, err := decodeTransactionsPage(page, nil)
 		if err != nil || len(rows) != 500 {
 			b.Fatal(len(rows), err)
 		}
@@ -290,7 +290,7 @@ func BenchmarkPageToRecords(b *testing.B) {
 	start := time.Now()
 	joins := []jsonrow.Field{jsonrow.String("itemId", "d0ab10e7-c52d-45c9-8f88-e6d4ce44daa5")}
 	for b.Loop() {
-		rows, _, err := decodeTransactionsPage(page)
+		rows, _, err := decodeTransactionsPage(page, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
