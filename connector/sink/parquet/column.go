@@ -42,15 +42,16 @@ type column struct {
 	// A value is appended with its level at maxDef; a null (of the leaf or
 	// of an ancestor) with a lower level and no value.
 	//
-	// While every entry of the row group has the same definition level
-	// (a column every row has, or one no row has: half the columns of
-	// Pluggy transactions), the levels are not stored: run counts them,
-	// runLevel is theirs, and def stays empty until an entry differs
-	// (storeLevels). Appending ~60 levels a row was the converter's largest
-	// single cost (column.levels, 0.3 of its 1.7 CPU s per million rows).
-	// A column with repetition levels always stores them.
+	// The last run of equal definition levels is not stored but counted:
+	// run entries at runLevel after those in def. A run ends (is appended
+	// to def, storeLevels) when an entry differs, so a column every row
+	// has, or none, or whose rows come grouped (an account's card
+	// purchases, a page at a time), appends in bulk. Appending ~60 levels
+	// a row one by one was the converter's largest single cost
+	// (column.levels, 0.3 of its 1.7 CPU s per million rows). A column
+	// with repetition levels stores every entry's (runLevel is noRun).
 	run      int
-	runLevel int16  // noRun when def holds the levels
+	runLevel int16  // noRun with repetition levels
 	bytes    []byte // pBytes: the values back to back; pFixed16: 16 bytes each
 	ends     []int  // pBytes: where each value ends in bytes
 	// dict, for a string column with a dictionary (see writerProps) and
@@ -76,7 +77,6 @@ type column struct {
 type scratch struct {
 	ba     []pq.ByteArray
 	flba   []pq.FixedLenByteArray
-	def    []int16 // a run's definition levels, written out
 	spaced []int32 // a dictionary column's numbers, a slot per level
 	valid  []byte  // and their validity bitmap
 }
@@ -109,25 +109,18 @@ func (c *column) levels(def, rep int16) {
 }
 
 // storeLevels appends one entry's levels that do not continue the run:
-// the first entry starts one; any other ends it for the row group.
+// the run is stored and the entry starts the next.
 func (c *column) storeLevels(def, rep int16) {
-	if c.run == 0 && len(c.def) == 0 && c.maxRep == 0 {
-		c.runLevel, c.run = def, 1
+	if c.maxRep > 0 {
+		c.def = append(c.def, def)
+		c.rep = append(c.rep, rep)
 		return
 	}
-	if c.run > 0 {
-		c.def = fillLevels(c.def[:0], c.runLevel, c.run)
-		c.run = 0
-	}
-	c.runLevel = noRun
-	c.def = append(c.def, def)
-	if c.maxRep > 0 {
-		c.rep = append(c.rep, rep)
-	}
+	c.def = fillLevels(c.def, c.runLevel, c.run)
+	c.runLevel, c.run = def, 1
 }
 
-// noRun is runLevel while def holds the levels (and always with
-// repetition levels): no entry's level equals it.
+// noRun is runLevel with repetition levels: no entry's level equals it.
 const noRun = -1
 
 // fillLevels appends n entries at level l to levels.
@@ -143,14 +136,12 @@ func fillLevels(levels []int16, l int16, n int) []int16 {
 // entries is the number of entries (levels) the column holds.
 func (c *column) entries() int { return len(c.def) + c.run }
 
-// defLevels returns the definition levels of the column's entries: def,
-// or the run's written out into scratch.
-func (c *column) defLevels(sc *scratch) []int16 {
-	if c.run == 0 {
-		return c.def
-	}
-	sc.def = fillLevels(sc.def[:0], c.runLevel, c.run)
-	return sc.def
+// defLevels returns the definition levels of the column's entries, the
+// run stored with the others.
+func (c *column) defLevels() []int16 {
+	c.def = fillLevels(c.def, c.runLevel, c.run)
+	c.run = 0
+	return c.def
 }
 
 // null appends a null at definition level def (below maxDef).
@@ -204,21 +195,26 @@ func (c *column) mark() mark {
 
 func (c *column) truncate(m mark) {
 	values := 0
-	if c.run > 0 {
+	if n := int(m.def); n >= len(c.def) {
+		drop := c.entries() - n // of the run
 		if c.runLevel == c.maxDef {
-			values = c.run - int(m.def)
+			values = drop
 		}
-		c.run = int(m.def)
+		c.run -= drop
 	} else {
-		for _, l := range c.def[m.def:] {
+		if c.runLevel == c.maxDef {
+			values = c.run
+		}
+		c.run = 0
+		for _, l := range c.def[n:] {
 			if l == c.maxDef {
 				values++
 			}
 		}
 		if c.maxRep > 0 {
-			c.rep = c.rep[:m.def] // a repetition level for every definition level
+			c.rep = c.rep[:n] // a repetition level for every definition level
 		}
-		c.def = c.def[:m.def]
+		c.def = c.def[:n]
 	}
 	switch {
 	case c.dict != nil:
@@ -293,7 +289,7 @@ func (c *column) write(cw file.ColumnChunkWriter, sc *scratch) error {
 	if c.maxRep > 0 {
 		rep = c.rep
 	}
-	def := c.defLevels(sc)
+	def := c.defLevels()
 	var err error
 	switch w := cw.(type) {
 	case *file.ByteArrayColumnChunkWriter:

@@ -2,6 +2,8 @@ package parquet
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -84,12 +86,17 @@ func TestUniformColumnLevels(t *testing.T) {
 	})
 	s, w := openOne(t, st, Options{RowGroupRows: 4})
 	// The first three rows, converted but not yet written: id, never and
-	// late are uniform so far; m.a and m.n are not (m is null in r2).
+	// late are one run each so far; m.a and m.n are not (m is null in r2),
+	// their first two levels stored and the third the run.
 	writeAll(t, w, recs[:3])
 	for i, name := range []string{"id", "never", "late", "m.a", "m.n"} {
 		c := &w.conv.cols[i]
-		if stored := i >= 3; stored != (len(c.def) == 3) || stored != (c.run == 0) {
-			t.Errorf("%s: %d levels stored, run %d; want stored %v", name, len(c.def), c.run, stored)
+		stored, run := 0, 3
+		if i >= 3 {
+			stored, run = 2, 1
+		}
+		if len(c.def) != stored || c.run != run {
+			t.Errorf("%s: %d levels stored, run %d; want %d and %d", name, len(c.def), c.run, stored, run)
 		}
 	}
 	writeAll(t, w, recs[3:])
@@ -110,5 +117,55 @@ func TestUniformColumnLevels(t *testing.T) {
 			t.Errorf("%s: the misfit row reads %v", name, got)
 		}
 		compareRows(t, name, want, append(rows[:misfit:misfit], rows[misfit+1:]...))
+	}
+}
+
+// TestColumnLevelsAgainstAModel appends levels in runs of every length,
+// takes entries back from marks inside and before the run, and checks the
+// levels and the values left against a plain slice of levels.
+func TestColumnLevelsAgainstAModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		c := newColumn(pInt64, 2, 0)
+		var model []int16
+		var marks []int
+		for range rng.IntN(40) {
+			switch op := rng.IntN(10); {
+			case op == 0:
+				marks = append(marks, c.entries())
+				if got := int(c.mark().def); got != len(model) {
+					t.Fatalf("mark at %d, want %d", got, len(model))
+				}
+			case op == 1 && len(marks) > 0:
+				m := marks[rng.IntN(len(marks))]
+				if m > len(model) {
+					continue
+				}
+				c.truncate(mark{def: int32(m)})
+				model = model[:m]
+			default:
+				l := int16(rng.IntN(3))
+				for range 1 + rng.IntN(4) {
+					if l == 2 {
+						c.appendInt64(int64(len(model)), 0)
+					} else {
+						c.null(l, 0)
+					}
+					model = append(model, l)
+				}
+			}
+		}
+		var values []int64 // each value is the entry it was appended as
+		for i, l := range model {
+			if l == 2 {
+				values = append(values, int64(i))
+			}
+		}
+		if c.entries() != len(model) || !slices.Equal(c.i64, values) && len(c.i64)+len(values) > 0 {
+			t.Fatalf("%d entries, values %v; want %d, %v", c.entries(), c.i64, len(model), values)
+		}
+		if got := c.defLevels(); !slices.Equal(got, model) && len(got)+len(model) > 0 {
+			t.Fatalf("levels %v, want %v", got, model)
+		}
 	}
 }
