@@ -146,8 +146,13 @@ type txPage struct {
 type pageMemory struct{ free chan txPage }
 
 // freePages is how many idle pages pageMemory keeps: two per worker at
-// the default max_concurrency of 4.
-const freePages = 8
+// the default max_concurrency of 4. A page body over maxKeptPage (rows of
+// long texts, once) is left to the collector, so the idle pages never hold
+// more than 8 × 4 MiB.
+const (
+	freePages   = 8
+	maxKeptPage = 4 << 20
+)
 
 func newPageMemory() pageMemory { return pageMemory{free: make(chan txPage, freePages)} }
 
@@ -194,6 +199,9 @@ func (m pageMemory) put(p txPage) {
 		for i := range rows {
 			rows[i] = txRow{Raw: b[:0], Problem: "handed on"}
 		}
+	}
+	if cap(p.body) > maxKeptPage {
+		return
 	}
 	select {
 	case m.free <- p:

@@ -88,3 +88,16 @@ func TestWaitingRowsOutliveTheirPages(t *testing.T) {
 		}
 	}
 }
+
+// A page far larger than usual is not kept for the next ones.
+func TestLargePageMemoryIsNotKept(t *testing.T) {
+	m := newPageMemory()
+	m.put(txPage{body: make([]byte, 10, maxKeptPage+1)})
+	if p := m.get(); p.body != nil {
+		t.Errorf("a %d-byte page was kept", cap(p.body))
+	}
+	m.put(txPage{body: make([]byte, 10, 512<<10)})
+	if p := m.get(); cap(p.body) != 512<<10 {
+		t.Errorf("a 512 KB page was not kept")
+	}
+}
