@@ -239,9 +239,9 @@ func (c *column) truncate(m mark) {
 }
 
 // size is the bytes the column holds for the row group: what encoding it
-// will read.
+// will read, the run's levels included (they are stored before it).
 func (c *column) size() int {
-	n := len(c.bytes) + 8*len(c.ends) + 8*len(c.i64) + 4*len(c.i32) + len(c.bools) + 2*len(c.def) + 2*len(c.rep) + 4*len(c.idx)
+	n := len(c.bytes) + 8*len(c.ends) + 8*len(c.i64) + 4*len(c.i32) + len(c.bools) + 2*c.entries() + 2*len(c.rep) + 4*len(c.idx)
 	if c.dict != nil {
 		n += c.dict.size()
 	}
