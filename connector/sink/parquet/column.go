@@ -77,6 +77,7 @@ type column struct {
 type scratch struct {
 	ba     []pq.ByteArray
 	flba   []pq.FixedLenByteArray
+	def    []int16 // the levels of a column of one run, written out
 	spaced []int32 // a dictionary column's numbers, a slot per level
 	valid  []byte  // and their validity bitmap
 }
@@ -136,9 +137,15 @@ func fillLevels(levels []int16, l int16, n int) []int16 {
 // entries is the number of entries (levels) the column holds.
 func (c *column) entries() int { return len(c.def) + c.run }
 
-// defLevels returns the definition levels of the column's entries, the
-// run stored with the others.
-func (c *column) defLevels() []int16 {
+// defLevels returns the definition levels of the column's entries: the
+// run stored with the others, or, for a column of one run, written out in
+// the writer's scratch, so that such a column (half of them) keeps no
+// levels of its own from row group to row group.
+func (c *column) defLevels(sc *scratch) []int16 {
+	if len(c.def) == 0 {
+		sc.def = fillLevels(sc.def[:0], c.runLevel, c.run)
+		return sc.def
+	}
 	c.def = fillLevels(c.def, c.runLevel, c.run)
 	c.run = 0
 	return c.def
@@ -289,7 +296,7 @@ func (c *column) write(cw file.ColumnChunkWriter, sc *scratch) error {
 	if c.maxRep > 0 {
 		rep = c.rep
 	}
-	def := c.defLevels()
+	def := c.defLevels(sc)
 	var err error
 	switch w := cw.(type) {
 	case *file.ByteArrayColumnChunkWriter:
