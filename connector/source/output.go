@@ -103,7 +103,7 @@ func (o *streamOutput) emitState(state any, announce bool) error {
 	}
 	var st State
 	if s, ok := state.(Snapshotter); ok {
-		st = State{&stateValue{snap: s.Snapshot()}}
+		st = StateOfSnapshot(s.Snapshot())
 	} else {
 		b, err := encodeState(state)
 		if err != nil {

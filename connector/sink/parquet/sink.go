@@ -276,7 +276,6 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 		w.batches[i] = cols
 	}
 	w.conv.cols = w.batches[0]
-	w.plain = make([]bool, len(w.conv.cols))
 	s.writers = append(s.writers, w)
 	return w, nil
 }
@@ -383,9 +382,6 @@ type Writer struct {
 	// the other being encoded.
 	batches [2][]column
 	filling int
-	// plain marks the columns that dropped their dictionary for the rest
-	// of the file (see column.mostlyDistinct).
-	plain []bool
 
 	// The file being written; fw is nil between files.
 	file      *os.File
@@ -554,7 +550,6 @@ func (w *Writer) openFile() error {
 	// Each file tries every dictionary again: a column's values may
 	// repeat more in other accounts' rows. No row group is in flight
 	// (commitFile waited), so both batches are empty.
-	clear(w.plain)
 	for _, cols := range w.batches {
 		for i := range cols {
 			cols[i].restoreDict()
@@ -605,11 +600,10 @@ func (w *Writer) flushBatch() error {
 	w.filling ^= 1
 	w.conv.cols = w.batches[w.filling]
 	for i := range cols {
-		if cols[i].mostlyDistinct() {
+		// cols[i].dropped: this batch was plain already (the file's
+		// columns stay plain once one row group made them so).
+		if (cols[i].mostlyDistinct() || cols[i].dropped != nil) && w.conv.cols[i].dict != nil {
 			w.conv.cols[i].dropDict()
-			w.plain[i] = true
-		} else if w.plain[i] && w.conv.cols[i].dict != nil {
-			w.conv.cols[i].dropDict() // dropped by an earlier row group's batch
 		}
 	}
 	if w.encoded == nil {
