@@ -2,17 +2,7 @@ package parquet
 
 import (
 	"encoding/binary"
-	"fmt"
-	"math/bits"
 	"slices"
-
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/bitutil"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	pq "github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
 
 // physical is how a leaf column's values are laid out in memory and in the
@@ -66,20 +56,6 @@ type column struct {
 	i64     []int64 // pInt64
 	i32     []int32 // pInt32
 	bools   []bool  // pBool
-}
-
-// scratch is the encoding goroutine's working memory: the values of the
-// column being written as the column writer takes them. Columns are written
-// one after another, so one scratch serves them all: one per column held
-// as much again as the row group's values (6.6 MB of the 34 MB live heap on
-// Pluggy transactions), and the collector ran that much more often under
-// the soft memory limit.
-type scratch struct {
-	ba     []pq.ByteArray
-	flba   []pq.FixedLenByteArray
-	def    []int16 // the levels of a column of one run, written out
-	spaced []int32 // a dictionary column's numbers, a slot per level
-	valid  []byte  // and their validity bitmap
 }
 
 // newColumn is an empty column of values laid out as phys, with those
@@ -136,20 +112,6 @@ func fillLevels(levels []int16, l int16, n int) []int16 {
 
 // entries is the number of entries (levels) the column holds.
 func (c *column) entries() int { return len(c.def) + c.run }
-
-// defLevels returns the definition levels of the column's entries: the
-// run stored with the others, or, for a column of one run, written out in
-// the writer's scratch, so that such a column (half of them) keeps no
-// levels of its own from row group to row group.
-func (c *column) defLevels(sc *scratch) []int16 {
-	if len(c.def) == 0 {
-		sc.def = fillLevels(sc.def[:0], c.runLevel, c.run)
-		return sc.def
-	}
-	c.def = fillLevels(c.def, c.runLevel, c.run)
-	c.run = 0
-	return c.def
-}
 
 // null appends a null at definition level def (below maxDef).
 func (c *column) null(def, rep int16) { c.levels(def, rep) }
@@ -288,171 +250,4 @@ func (c *column) restoreDict() {
 	if c.dropped != nil {
 		c.dict, c.dropped = c.dropped, nil
 	}
-}
-
-// write encodes the column as the row group's next column chunk.
-func (c *column) write(cw file.ColumnChunkWriter, sc *scratch) error {
-	var rep []int16
-	if c.maxRep > 0 {
-		rep = c.rep
-	}
-	def := c.defLevels(sc)
-	var err error
-	switch w := cw.(type) {
-	case *file.ByteArrayColumnChunkWriter:
-		if c.dict != nil {
-			err = c.writeDict(w, def, sc)
-			break
-		}
-		if c.dropped != nil {
-			// Plain from the start: the encoder's dictionary is
-			// dropped unused instead of hashing every value.
-			w.FallbackToPlain()
-		}
-		sc.ba = sc.ba[:0]
-		start := 0
-		for _, end := range c.ends {
-			sc.ba = append(sc.ba, c.bytes[start:end:end])
-			start = end
-		}
-		_, err = w.WriteBatch(sc.ba, def, rep)
-		clear(sc.ba) // no pointers into a row group kept past it
-	case *file.Int64ColumnChunkWriter:
-		_, err = w.WriteBatch(c.i64, def, rep)
-	case *file.Int32ColumnChunkWriter:
-		_, err = w.WriteBatch(c.i32, def, rep)
-	case *file.BooleanColumnChunkWriter:
-		_, err = w.WriteBatch(c.bools, def, rep)
-	case *file.FixedLenByteArrayColumnChunkWriter:
-		sc.flba = sc.flba[:0]
-		for i := 0; i+16 <= len(c.bytes); i += 16 {
-			sc.flba = append(sc.flba, c.bytes[i:i+16:i+16])
-		}
-		_, err = w.WriteBatch(sc.flba, def, rep)
-		clear(sc.flba)
-	default:
-		err = fmt.Errorf("column writer %T for a %d column", cw, c.phys)
-	}
-	if err != nil {
-		return err
-	}
-	return cw.Close()
-}
-
-// dictSaves reports whether the dictionary and the numbers take fewer bytes
-// than the values written plain (each with its 4-byte length), before
-// compression: parquet-mr's and arrow-go's test for keeping a dictionary.
-func (c *column) dictSaves() bool {
-	d := c.dict
-	plain := 4 * len(c.idx)
-	for _, i := range c.idx {
-		plain += int(d.offs[i+1] - d.offs[i])
-	}
-	width := bits.Len(uint(d.len() - 1)) // bits a number takes, bit-packed
-	return d.dataSize()+(len(c.idx)*width+7)/8 < plain
-}
-
-// dictEncoder is the part of arrow-go's dictionary encoder (an internal
-// type) that writing a chunk from its dictionary needs; pqarrow writes
-// Arrow dictionary arrays the same way.
-type dictEncoder interface {
-	Encoding() pq.Encoding
-	PutDictionary(arrow.Array) error
-	NumEntries() int
-}
-
-// bytesPerEntry bounds the bytes a dictionary column's data page takes per
-// level: definition level and index, each at most 4 bytes bit-packed (see
-// writeDict).
-const bytesPerEntry = 8
-
-// writeDict writes a dictionary column's chunk: its dictionary, then its
-// values' numbers. The statistics are the dictionary's, every value of
-// which a row of the chunk holds (a value taken back is taken out of it).
-// They are given to the page before the numbers are written, so the chunk
-// must be one data page: it is, as long as its levels and numbers fit a
-// page, which a row group of at most DefaultRowGroupRows rows without
-// lists always does. Otherwise, when the dictionary outgrows the
-// dictionary page, or when the column is stored uncompressed and the
-// dictionary saves no space (the check arrow-go makes on that path too),
-// the values are written as plain ones.
-func (c *column) writeDict(w *file.ByteArrayColumnChunkWriter, def []int16, sc *scratch) error {
-	d := c.dict
-	enc, ok := w.CurrentEncoder().(dictEncoder)
-	props := w.Properties()
-	if !ok || c.maxRep > 0 || d.len() == 0 ||
-		int64(len(def))*bytesPerEntry > props.DataPageSize() ||
-		int64(d.dataSize()) > props.DictionaryPageSizeLimit() ||
-		(enc.Encoding() != pq.Encodings.PlainDict && enc.Encoding() != pq.Encodings.RLEDict) ||
-		props.DictionaryCostFallbackEnabledFor(w.Descr().Path()) && !c.dictSaves() {
-		w.FallbackToPlain() // rather than the encoder hashing each value again
-		sc.ba = sc.ba[:0]
-		for _, i := range c.idx {
-			sc.ba = append(sc.ba, d.value(i))
-		}
-		_, err := w.WriteBatch(sc.ba, def, nil)
-		clear(sc.ba)
-		return err
-	}
-
-	dd := array.NewData(arrow.BinaryTypes.String, d.len(), []*memory.Buffer{
-		nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(d.offs)), memory.NewBufferBytes(d.data),
-	}, nil, 0, 0)
-	dict := array.NewStringData(dd)
-	dd.Release()
-	defer dict.Release()
-	if err := enc.PutDictionary(dict); err != nil {
-		return err
-	}
-	if enc.NumEntries() != d.len() {
-		return fmt.Errorf("the encoder took %d of %d distinct values", enc.NumEntries(), d.len())
-	}
-
-	// The numbers, a slot per level: a null's slot is 0 and invalid. A
-	// chunk without nulls is its numbers as they are.
-	nulls := len(def) - len(c.idx)
-	spaced := c.idx
-	var valid *memory.Buffer
-	if nulls > 0 {
-		sc.spaced = slices.Grow(sc.spaced[:0], len(def))[:len(def)]
-		sc.valid = slices.Grow(sc.valid[:0], int(bitutil.BytesForBits(int64(len(def)))))[:bitutil.BytesForBits(int64(len(def)))]
-		clear(sc.valid)
-		valid = memory.NewBufferBytes(sc.valid)
-		j := 0
-		for i, lvl := range def {
-			if lvl == c.maxDef {
-				sc.spaced[i] = c.idx[j]
-				j++
-				bitutil.SetBit(sc.valid, i)
-			} else {
-				sc.spaced[i] = 0
-			}
-		}
-		spaced = sc.spaced
-	}
-	id := array.NewData(arrow.PrimitiveTypes.Int32, len(def), []*memory.Buffer{
-		valid, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(spaced)),
-	}, nil, nulls, 0)
-	indices := array.NewInt32Data(id)
-	id.Release()
-	defer indices.Release()
-
-	if ps := w.PageStatistics(); ps != nil {
-		// Update, not UpdateFromArrow: that one skips empty strings as if
-		// they were nulls (arrow-go v18.8.0), so "" would never be the
-		// minimum. Update counts the dictionary's values; the chunk has
-		// as many as it has numbers, every value being used at least once.
-		st, ok := ps.(*metadata.ByteArrayStatistics)
-		if !ok {
-			return fmt.Errorf("statistics %T for a string column", ps)
-		}
-		sc.ba = sc.ba[:0]
-		for i := range int32(d.len()) {
-			sc.ba = append(sc.ba, d.value(i))
-		}
-		st.Update(sc.ba, int64(nulls))
-		st.IncNumValues(int64(len(c.idx) - d.len()))
-		clear(sc.ba)
-	}
-	return w.WriteDictIndices(indices, def, nil)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // TestDictionaryColumnStatistics: the string columns written from the
-// sink's own dictionary (see column.writeDict) carry the statistics of
+// sink's own dictionary (see chunk.setValues) carry the statistics of
 // what their rows hold: the least and greatest value, the nulls and the
 // values, counted on the rows as a reader reads them back. A value of a
 // nested object taken back (meta, whose inner.v has six places) must not
@@ -52,7 +52,7 @@ func TestDictionaryColumnStatistics(t *testing.T) {
 				hi = []byte(v)
 			}
 		}
-		cc := chunk(t, rg, col.path)
+		cc := chunkOf(t, rg, col.path)
 		if !cc.HasDictionaryPage() {
 			t.Errorf("%s: no dictionary page", col.path)
 		}
@@ -76,7 +76,7 @@ func TestDictionaryOfEmptyStrings(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	stats, err := chunk(t, fileMeta(t, w.Files()[0]).RowGroup(0), "note").Statistics()
+	stats, err := chunkOf(t, fileMeta(t, w.Files()[0]).RowGroup(0), "note").Statistics()
 	if err != nil || stats == nil {
 		t.Fatalf("no statistics (%v)", err)
 	}
@@ -110,7 +110,7 @@ func TestUncompressedDictionaryOnlyWhereItSaves(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if got := chunk(t, fileMeta(t, w.Files()[0]).RowGroup(0), "note").HasDictionaryPage(); got != c.wantDict {
+			if got := chunkOf(t, fileMeta(t, w.Files()[0]).RowGroup(0), "note").HasDictionaryPage(); got != c.wantDict {
 				t.Errorf("dictionary page %v, want %v", got, c.wantDict)
 			}
 			checkFiles(t, w.Files(), st.schema, raws(recs))
@@ -131,8 +131,8 @@ func dig(row map[string]any, path ...string) any {
 	return v
 }
 
-// chunk returns the column chunk of a dotted path.
-func chunk(t *testing.T, rg *metadata.RowGroupMetaData, path string) *metadata.ColumnChunkMetaData {
+// chunkOf returns the column chunk of a dotted path.
+func chunkOf(t *testing.T, rg *metadata.RowGroupMetaData, path string) *metadata.ColumnChunkMetaData {
 	t.Helper()
 	for i := range rg.NumColumns() {
 		cc, err := rg.ColumnChunk(i)

@@ -164,8 +164,14 @@ func TestColumnLevelsAgainstAModel(t *testing.T) {
 		if c.entries() != len(model) || !slices.Equal(c.i64, values) && len(c.i64)+len(values) > 0 {
 			t.Fatalf("%d entries, values %v; want %d, %v", c.entries(), c.i64, len(model), values)
 		}
-		if got := c.defLevels(&scratch{}); !slices.Equal(got, model) && len(got)+len(model) > 0 {
+		if got := allLevels(&c); !slices.Equal(got, model) && len(got)+len(model) > 0 {
 			t.Fatalf("levels %v, want %v", got, model)
 		}
 	}
+}
+
+// allLevels returns the definition levels of c's entries: those stored,
+// then the run's.
+func allLevels(c *column) []int16 {
+	return fillLevels(slices.Clone(c.def), c.runLevel, c.run)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"unsafe"
 )
 
 // TestRowGroupsBoundedByBytes: rows carrying 8 KiB of leftovers each fill a
@@ -92,39 +91,6 @@ func TestDictionaryOnlyWhereValuesRepeat(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: dictionary %v, want %v", path, got, want)
 		}
-	}
-}
-
-func TestBufferPool(t *testing.T) {
-	var p bufferPool
-	aligned := func(b []byte) bool { return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%64 == 0 }
-	a := p.Allocate(100)
-	if len(a) != 100 || cap(a) != 128 || !aligned(a) {
-		t.Fatalf("Allocate(100): len %d cap %d aligned %v", len(a), cap(a), aligned(a))
-	}
-	for i := range a {
-		a[i] = 0xff
-	}
-	a = p.Reallocate(300, a)
-	if len(a) != 300 || cap(a) != 512 || a[99] != 0xff || a[100] != 0 {
-		t.Fatalf("Reallocate kept len %d cap %d, a[99]=%x a[100]=%x", len(a), cap(a), a[99], a[100])
-	}
-	a[299] = 0xff
-	p.Free(a)
-	b := p.Allocate(400) // the same buffer, zeroed
-	if unsafe.SliceData(b) != unsafe.SliceData(a) {
-		t.Error("a freed buffer was not reused")
-	}
-	for i, c := range b[:cap(b)] {
-		if c != 0 {
-			t.Fatalf("a reused buffer is not zeroed at %d", i)
-		}
-	}
-	// A buffer the pool did not hand out (not a power of two) is left to
-	// the collector.
-	p.Free(make([]byte, 100))
-	if c := p.Allocate(100); cap(c) != 128 {
-		t.Errorf("Allocate after a foreign Free: cap %d", cap(c))
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
@@ -112,10 +111,6 @@ type Sinks struct {
 	lock *dirLock // held from Open to Close
 	// unholdMemory restores the memory limit (see softLimit) at Close.
 	unholdMemory func()
-	// pool recycles the column writers' page buffers from row group to
-	// row group, and from stream to stream (streams are written one after
-	// another).
-	pool bufferPool
 
 	mu      sync.Mutex
 	roots   map[string]*node // derived at Open, handed to OpenStream
@@ -252,7 +247,7 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 		sinks:  s,
 		stream: name,
 		dir:    filepath.Join(s.opts.Dir, name),
-		schema: sc,
+		schema: schema.NewSchema(sc),
 		meta: [][2]string{
 			{MetaStream, name},
 			{MetaSyncMode, string(mode)},
@@ -264,7 +259,7 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 	}
 	w.conv.root = root
 	w.conv.warn = &columns.Warner{}
-	leaves := schema.NewSchema(sc)
+	leaves := w.schema
 	for i := range w.batches {
 		// the stream's leaves, then _leftovers and _changes
 		cols := append(root.leaves(), newColumn(pBytes, 1, 0), newColumn(pBytes, 1, 0))
@@ -305,7 +300,6 @@ const zstdLevel = 1
 func writerProps(s *Sinks, st source.Stream, root *node) []pq.WriterProperty {
 	props := []pq.WriterProperty{
 		pq.WithCompression(s.codec),
-		pq.WithAllocator(&s.pool),
 	}
 	if s.codec == compress.Codecs.Zstd {
 		props = append(props, pq.WithCompressionLevel(zstdLevel))
@@ -373,7 +367,7 @@ type Writer struct {
 	sinks  *Sinks
 	stream string
 	dir    string
-	schema *schema.GroupNode
+	schema *schema.Schema
 	meta   [][2]string
 	props  *pq.WriterProperties
 	conv   converter
@@ -386,7 +380,7 @@ type Writer struct {
 	// The file being written; fw is nil between files.
 	file      *os.File
 	buf       *bufio.Writer
-	fw        *file.Writer
+	fw        *fileWriter
 	tmp       string
 	fileRows  int64
 	batchRows int
@@ -536,14 +530,9 @@ func (w *Writer) openFile() error {
 	// The writer gets a bufio.Writer, not the *os.File: it closes a sink
 	// that is an io.Closer, and the file must be synced first.
 	w.buf = bufio.NewWriterSize(w.file, 1<<20)
-	fw, err := file.NewParquetWriterWithError(w.buf, w.schema, file.WithWriterProps(w.props))
+	fw, err := newFileWriter(w.buf, w.schema, w.props, w.meta)
 	if err != nil {
 		return err
-	}
-	for _, kv := range w.meta {
-		if err := fw.AppendKeyValueMetadata(kv[0], kv[1]); err != nil {
-			return err
-		}
 	}
 	w.fw = fw
 	w.fileRows, w.batchRows = 0, 0
@@ -590,7 +579,7 @@ func (w *Writer) batchFull(rawLen int) bool {
 // group to be written before it is handed off, so at most two batches are
 // in memory (one encoding, one filling) however fast records come.
 func (w *Writer) flushBatch() error {
-	cols := w.conv.cols
+	cols, rows := w.conv.cols, w.batchRows
 	w.batchRows, w.sinceSizedRows, w.sinceSizedBytes = 0, 0, 0
 	if err := w.wait(); err != nil {
 		return err
@@ -610,32 +599,19 @@ func (w *Writer) flushBatch() error {
 		w.encoded = make(chan error, 1)
 	}
 	w.encoding = true
-	go func(fw *file.Writer) { w.encoded <- writeRowGroup(fw, cols, &w.scratch) }(w.fw)
+	go func(fw *fileWriter) { w.encoded <- writeRowGroup(fw, cols, rows, &w.scratch) }(w.fw)
 	return nil
 }
 
-// writeRowGroup encodes, compresses and writes cols as fw's next row
-// group, then empties them for reuse.
-func writeRowGroup(fw *file.Writer, cols []column, sc *scratch) error {
+// writeRowGroup encodes, compresses and writes cols, which hold rows rows,
+// as fw's next row group, then empties them for reuse.
+func writeRowGroup(fw *fileWriter, cols []column, rows int, sc *scratch) error {
 	defer func() {
 		for i := range cols {
 			cols[i].reset()
 		}
 	}()
-	rg, err := fw.AppendRowGroupChecked()
-	if err != nil {
-		return err
-	}
-	for i := range cols {
-		cw, err := rg.NextColumn()
-		if err != nil {
-			return err
-		}
-		if err := cols[i].write(cw, sc); err != nil {
-			return fmt.Errorf("column %s: %w", cw.Descr().Path(), err)
-		}
-	}
-	return rg.Close()
+	return fw.writeRowGroup(cols, rows, sc)
 }
 
 // wait waits for the row group being written, if any, and returns its
@@ -666,7 +642,7 @@ func (w *Writer) commitFile() error {
 	wrap := func(what string, err error) error {
 		return fmt.Errorf("parquet: stream %s: %s %s: %w", w.stream, what, w.tmp, err)
 	}
-	if err := w.fw.Close(); err != nil {
+	if err := w.fw.close(); err != nil {
 		return wrap("writing the footer of", err)
 	}
 	if err := w.buf.Flush(); err != nil {
