@@ -417,12 +417,14 @@ func (ch *chunk) statistics(st metadata.TypedStatistics) (metadata.EncodedStatis
 	case *metadata.BooleanStatistics:
 		s.Update(c.bools, nulls)
 	case *metadata.FixedLenByteArrayStatistics:
-		sc.flba = sc.flba[:0]
-		for i := 0; i+16 <= len(c.bytes); i += 16 {
-			sc.flba = append(sc.flba, c.bytes[i:i+16:i+16])
+		// Decimals, compared here as the 128-bit integers they are:
+		// arrow-go's Update compares them as signed byte strings of any
+		// length, at three times the cost.
+		s.IncNulls(nulls)
+		s.IncNumValues(int64(ch.values))
+		if lo, hi, ok := decimalRange(c.bytes); ok {
+			s.SetMinMax(c.bytes[lo:lo+16:lo+16], c.bytes[hi:hi+16:hi+16])
 		}
-		s.Update(sc.flba, nulls)
-		clear(sc.flba)
 	default:
 		ok = false
 	}
@@ -430,6 +432,28 @@ func (ch *chunk) statistics(st metadata.TypedStatistics) (metadata.EncodedStatis
 		return metadata.EncodedStatistics{}, fmt.Errorf("statistics %T for a column of %d", st, c.phys)
 	}
 	return st.Encode()
+}
+
+// decimalRange returns where the least and the greatest of the 16-byte
+// big-endian two's complement integers back to back in b start; ok is false
+// when b holds none.
+func decimalRange(b []byte) (lo, hi int, ok bool) {
+	if len(b) < 16 {
+		return 0, 0, false
+	}
+	less := func(i, j int) bool {
+		x, y := int64(binary.BigEndian.Uint64(b[i:])), int64(binary.BigEndian.Uint64(b[j:]))
+		return x < y || x == y && binary.BigEndian.Uint64(b[i+8:]) < binary.BigEndian.Uint64(b[j+8:])
+	}
+	for i := 16; i+16 <= len(b); i += 16 {
+		if less(i, lo) {
+			lo = i
+		}
+		if less(hi, i) {
+			hi = i
+		}
+	}
+	return lo, hi, true
 }
 
 // size is about the bytes of the chunk's pages before compression.
@@ -584,9 +608,8 @@ func (ch *chunk) encode(dst []byte, a, b, va, vb int) []byte {
 // the soft memory limit.
 type scratch struct {
 	ba         []pq.ByteArray // a string column's values
-	flba       []pq.FixedLenByteArray
-	page       []byte       // the page being encoded
-	compressed bytes.Buffer // and compressed
+	page       []byte         // the page being encoded
+	compressed bytes.Buffer   // and compressed
 	hybrid     hybrid
 	// The dictionary of a column that has none of its own (see
 	// chunk.setValues): idx numbers values into dict or into dict32,

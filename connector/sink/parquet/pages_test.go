@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -158,7 +159,7 @@ func checkPages(t *testing.T, seed uint64, rows, pageSize int) {
 					c.appendBool(v%2 == 0, rep)
 					m.bools = append(m.bools, v%2 == 0)
 				case pFixed16:
-					hi, lo := int64(v-distinct/2), uint64(row)
+					hi, lo := int64(v-distinct/2), uint64(row)*0x9e3779b97f4a7c15 // lo of every bit
 					c.appendDecimal(hi, lo, rep)
 					m.fixed = append(m.fixed, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(hi)), lo))
 				}
@@ -248,6 +249,9 @@ func checkPages(t *testing.T, seed uint64, rows, pageSize int) {
 			t.Fatalf("seed %d: %s: values differ", seed, name)
 		}
 		checkStats(t, rg.MetaData(), i, values, len(m.def)-values)
+		if cols[i].phys == pFixed16 && values > 0 {
+			checkDecimalRange(t, rg.MetaData(), i, m.fixed)
+		}
 		if cc, _ := rg.MetaData().ColumnChunk(i); values > 0 && cc.HasDictionaryPage() != props.DictionaryEnabledFor(name) && cc.Type() != pq.Types.Boolean {
 			t.Errorf("seed %d: %s: dictionary page %v", seed, name, cc.HasDictionaryPage())
 		}
@@ -291,5 +295,42 @@ func checkStats(t *testing.T, rg *metadata.RowGroupMetaData, i, values, nulls in
 	}
 	if st.NullCount() != int64(nulls) || values > 0 && !st.HasMinMax() {
 		t.Errorf("%s: %d nulls (min/max %v), want %d", cc.PathInSchema(), st.NullCount(), st.HasMinMax(), nulls)
+	}
+}
+
+// checkDecimalRange checks a decimal chunk's minimum and maximum against
+// its values read as big integers.
+func checkDecimalRange(t *testing.T, rg *metadata.RowGroupMetaData, i int, values [][]byte) {
+	t.Helper()
+	cc, err := rg.ColumnChunk(i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := cc.Statistics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := st.(*metadata.FixedLenByteArrayStatistics)
+	if !ok {
+		t.Fatalf("%s: statistics %T", cc.PathInSchema(), st)
+	}
+	asInt := func(b []byte) *big.Int {
+		n := new(big.Int).SetBytes(b)
+		if b[0]&0x80 != 0 {
+			n.Sub(n, new(big.Int).Lsh(big.NewInt(1), 128))
+		}
+		return n
+	}
+	lo, hi := values[0], values[0]
+	for _, v := range values {
+		if asInt(v).Cmp(asInt(lo)) < 0 {
+			lo = v
+		}
+		if asInt(v).Cmp(asInt(hi)) > 0 {
+			hi = v
+		}
+	}
+	if !bytes.Equal(s.Min(), lo) || !bytes.Equal(s.Max(), hi) {
+		t.Errorf("%s: min %x max %x, want %x %x", cc.PathInSchema(), s.Min(), s.Max(), lo, hi)
 	}
 }
