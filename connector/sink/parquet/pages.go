@@ -21,7 +21,8 @@ import (
 // numbers from its dictionary. arrow-go does the rest, which is the
 // format's bookkeeping: compression and page headers (file.PageWriter), the
 // column chunk, row group and file metadata (package metadata) and the
-// statistics' comparisons (metadata.TypedStatistics).
+// statistics' comparisons (metadata.TypedStatistics; decimals' are done
+// here).
 //
 // arrow-go's column writers took each level and value one by one again,
 // into encoders whose buffers it allocated per page: on a million Pluggy
@@ -30,8 +31,11 @@ import (
 //
 // The files are those arrow-go's writer makes from the same properties
 // (data pages v1, PLAIN values or RLE_DICTIONARY numbers, RLE levels), with
-// one difference: a column chunk of several data pages carries its
-// statistics in its metadata only, not in each page's header as well.
+// two differences: a column chunk of several data pages (values of more
+// than DataPageSize bytes) carries its statistics in its metadata only, not
+// in each page's header as well; and a chunk whose dictionary outgrows its
+// page is written plain as a whole, where arrow-go switches to plain
+// values in the middle of it.
 type fileWriter struct {
 	out    *countingWriter
 	schema *schema.Schema
