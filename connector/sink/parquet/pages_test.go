@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/schema"
+	xreader "github.com/xitongsys/parquet-go/reader"
 )
 
 // pageModel is what one leaf column of a pagesSchema file holds, as plain
@@ -179,6 +182,8 @@ func checkPages(t *testing.T, seed uint64, rows, pageSize int) {
 		t.Fatal(err)
 	}
 
+	checkPagesXitongsys(t, seed, buf.Bytes(), rows, cols, models)
+
 	rd, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		t.Fatalf("seed %d: %v", seed, err)
@@ -332,5 +337,63 @@ func checkDecimalRange(t *testing.T, rg *metadata.RowGroupMetaData, i int, value
 	}
 	if !bytes.Equal(s.Min(), lo) || !bytes.Equal(s.Max(), hi) {
 		t.Errorf("%s: min %x max %x, want %x %x", cc.PathInSchema(), s.Min(), s.Max(), lo, hi)
+	}
+}
+
+// checkPagesXitongsys reads the file with the independent reader: every
+// column's levels, and its values as that reader gives them.
+func checkPagesXitongsys(t *testing.T, seed uint64, data []byte, rows int, cols []column, models []pageModel) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pages.parquet")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pr, err := xreader.NewParquetColumnReader(xFile{f, path}, 1)
+	if err != nil {
+		t.Fatalf("seed %d: xitongsys: %v", seed, err)
+	}
+	defer pr.ReadStop()
+	for i := range cols {
+		m := models[i]
+		vals, rls, dls, err := pr.ReadColumnByIndex(int64(i), int64(rows))
+		if err != nil {
+			t.Fatalf("seed %d: xitongsys: column %d: %v", seed, i, err)
+		}
+		if len(dls) != len(m.def) {
+			t.Fatalf("seed %d: xitongsys: column %d: %d levels, want %d", seed, i, len(dls), len(m.def))
+		}
+		var got []any
+		for k, l := range dls {
+			if cols[i].maxDef > 0 && int16(l) != m.def[k] || cols[i].maxRep > 0 && int16(rls[k]) != m.rep[k] {
+				t.Fatalf("seed %d: xitongsys: column %d: levels differ at %d", seed, i, k)
+			}
+			if vals[k] != nil {
+				got = append(got, vals[k])
+			}
+		}
+		var want []any
+		for _, v := range m.i64 {
+			want = append(want, v)
+		}
+		for _, v := range m.i32 {
+			want = append(want, v)
+		}
+		for _, v := range m.bools {
+			want = append(want, v)
+		}
+		for _, v := range m.ba {
+			want = append(want, string(v))
+		}
+		for _, v := range m.fixed {
+			want = append(want, string(v))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("seed %d: xitongsys: column %d: values differ", seed, i)
+		}
 	}
 }
