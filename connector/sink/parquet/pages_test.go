@@ -211,22 +211,12 @@ func checkPages(t *testing.T, seed uint64, rows, pageSize int) {
 			got.i32 = make([]int32, n)
 			levels, _, err = readAll(cr, n, got.i32, def, rep)
 		case *file.ByteArrayColumnChunkReader:
-			vals := make([]pq.ByteArray, n)
-			var nv int
-			levels, nv, err = readAll(cr, n, vals, def, rep)
-			for _, v := range vals[:nv] {
-				got.ba = append(got.ba, v)
-			}
+			got.ba, levels, err = readBytes[pq.ByteArray](cr, n, def, rep)
 		case *file.BooleanColumnChunkReader:
 			got.bools = make([]bool, n)
 			levels, _, err = readAll(cr, n, got.bools, def, rep)
 		case *file.FixedLenByteArrayColumnChunkReader:
-			vals := make([]pq.FixedLenByteArray, n)
-			var nv int
-			levels, nv, err = readAll(cr, n, vals, def, rep)
-			for _, v := range vals[:nv] {
-				got.fixed = append(got.fixed, v)
-			}
+			got.fixed, levels, err = readBytes[pq.FixedLenByteArray](cr, n, def, rep)
 		}
 		if err != nil {
 			t.Fatalf("seed %d: %s: %v", seed, name, err)
@@ -281,8 +271,22 @@ func readAll[T any](cr interface {
 	return levels, vals, nil
 }
 
-// checkStats checks a chunk's value and null counts.
-func checkStats(t *testing.T, rg *metadata.RowGroupMetaData, i, values, nulls int) {
+// readBytes reads a whole column chunk of byte strings: its values and its
+// levels.
+func readBytes[T ~[]byte](cr interface {
+	ReadBatch(int64, []T, []int16, []int16) (int64, int, error)
+}, n int64, def, rep []int16) ([][]byte, int64, error) {
+	vals := make([]T, n)
+	levels, nv, err := readAll(cr, n, vals, def, rep)
+	out := make([][]byte, nv)
+	for i, v := range vals[:nv] {
+		out[i] = v
+	}
+	return out, levels, err
+}
+
+// chunkStats returns column chunk i of rg and its statistics.
+func chunkStats(t *testing.T, rg *metadata.RowGroupMetaData, i int) (*metadata.ColumnChunkMetaData, metadata.TypedStatistics) {
 	t.Helper()
 	cc, err := rg.ColumnChunk(i)
 	if err != nil {
@@ -292,6 +296,13 @@ func checkStats(t *testing.T, rg *metadata.RowGroupMetaData, i, values, nulls in
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cc, st
+}
+
+// checkStats checks a chunk's value and null counts.
+func checkStats(t *testing.T, rg *metadata.RowGroupMetaData, i, values, nulls int) {
+	t.Helper()
+	cc, st := chunkStats(t, rg, i)
 	if st == nil {
 		if values+nulls > 0 {
 			t.Errorf("%s: no statistics", cc.PathInSchema())
@@ -307,14 +318,7 @@ func checkStats(t *testing.T, rg *metadata.RowGroupMetaData, i, values, nulls in
 // its values read as big integers.
 func checkDecimalRange(t *testing.T, rg *metadata.RowGroupMetaData, i int, values [][]byte) {
 	t.Helper()
-	cc, err := rg.ColumnChunk(i)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := cc.Statistics()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cc, st := chunkStats(t, rg, i)
 	s, ok := st.(*metadata.FixedLenByteArrayStatistics)
 	if !ok {
 		t.Fatalf("%s: statistics %T", cc.PathInSchema(), st)
