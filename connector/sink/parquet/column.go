@@ -18,8 +18,8 @@ const (
 )
 
 // column is one leaf column of the row group being filled: its definition
-// and repetition levels and its non-null values, exactly what the Parquet
-// column writer takes. The converter appends to it straight from the
+// and repetition levels and its non-null values, what a Parquet page holds
+// (pages.go encodes them). The converter appends to it straight from the
 // record's JSON, so no Arrow array (and no conversion of one into levels
 // and values) stands between the record and the encoder; its slices are
 // reused from row group to row group, so a row group allocates nothing once
@@ -227,9 +227,9 @@ func (c *column) reset() {
 }
 
 // Columns whose values are mostly distinct are written plain: a dictionary
-// of values that hardly repeat is hashed twice (here, then again by the
-// encoder's PutDictionary) and written as a page as large as the values, for
-// no saving that zstd would not make on the plain values anyway. A chunk of
+// of values that hardly repeat is hashed value by value and written as a
+// page as large as the values, for no saving that zstd would not make on
+// the plain values anyway. A chunk of
 // at least distinctMinValues values of which more than half are distinct
 // turns its column's dictionary off for the rest of the file, as arrow-go
 // and parquet-mr fall back to plain when a dictionary outgrows its page.
