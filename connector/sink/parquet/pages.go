@@ -413,6 +413,7 @@ func (ch *chunk) statistics(st metadata.TypedStatistics) (metadata.EncodedStatis
 		}
 		s.Update(sc.ba, nulls)
 		s.IncNumValues(int64(ch.values - d.len()))
+		clear(sc.ba)
 		sc.ba = sc.ba[:0]
 	case *metadata.Int64Statistics:
 		s.Update(c.i64, nulls)
