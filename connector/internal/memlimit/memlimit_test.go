@@ -81,21 +81,7 @@ func TestFragmentedHeapLeavesRoomToGrow(t *testing.T) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		t.Skip("GOMEMLIMIT is set: Hold leaves the limit alone")
 	}
-	// 32 MiB live in 1 KiB objects, each allocated next to three that die
-	// together later (with collection off meanwhile, or the next ones
-	// would fill the holes of the first).
-	gc := debug.SetGCPercent(-1)
-	keep := make([][]byte, 0, 32<<10)
-	dying := make([][]byte, 0, 96<<10)
-	for range 32 << 10 {
-		keep = append(keep, make([]byte, 1<<10))
-		for range 3 {
-			dying = append(dying, make([]byte, 1<<10))
-		}
-	}
-	runtime.KeepAlive(dying)
-	dying = nil
-	debug.SetGCPercent(gc)
+	keep := scattered()
 	const floor = 8 << 20
 	release := Hold(floor)
 	defer release()
@@ -114,4 +100,22 @@ func TestFragmentedHeapLeavesRoomToGrow(t *testing.T) {
 		t.Errorf("limit %d MiB with %d MiB live in %d MiB in use: want at least %d MiB", limit>>20, live>>20, inUse>>20, want>>20)
 	}
 	runtime.KeepAlive(keep)
+}
+
+// scattered returns 32 MiB in 1 KiB objects, each allocated next to three
+// that die when it returns (with collection off meanwhile, or the next ones
+// would fill the holes of the first).
+func scattered() [][]byte {
+	gc := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(gc)
+	keep := make([][]byte, 0, 32<<10)
+	dying := make([][]byte, 0, 96<<10)
+	for range 32 << 10 {
+		keep = append(keep, make([]byte, 1<<10))
+		for range 3 {
+			dying = append(dying, make([]byte, 1<<10))
+		}
+	}
+	runtime.KeepAlive(dying)
+	return keep
 }
