@@ -91,48 +91,26 @@ func armTick(gen int) {
 	})
 }
 
-// samples are what followLive reads: the live heap at the last collection,
-// and the memory the limit counts (all the runtime's, less what it gave
-// back to the system and the free heap it keeps to reuse).
-var samples = []metrics.Sample{
-	{Name: "/gc/heap/live:bytes"},
-	{Name: "/memory/classes/total:bytes"},
-	{Name: "/memory/classes/heap/released:bytes"},
-	{Name: "/memory/classes/heap/free:bytes"},
-}
+var liveSample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 
-// followLive sets the limit from the heap the last collection left: the
-// floor, or the memory in use plus the live heap less half the floor,
-// whichever is larger. Go's default (GOGC=100) lets the heap grow by the
-// live heap before the next collection; up to half the floor live, the
-// limit holds it at the floor, and beyond it the room to grow rises as
-// fast as the live heap, approaching the default, so a large live heap is
-// not collected over and over (with a 64 MiB floor and 100 MiB live, a
-// collection comes after 68 MiB of allocation instead of 100).
-//
-// The room is counted from the memory in use, not from the live heap:
-// the limit counts every span the live objects keep, and live objects
-// scattered among garbage keep more than their bytes. Counted from the
-// live heap (twice the live heap less half the floor), 100 MiB live in 177
-// MiB of spans left no room at all, and the collector ran back to back
-// (a benchmark's record pool did that; see compact in the Parquet sink's
-// bench_test.go). Called with state.mu held.
+// followLive sets the limit from the live heap measured at the last
+// collection: the floor, or twice the live heap less half the floor,
+// whichever is larger. Go's default (GOGC=100) lets the heap reach twice
+// the live heap; up to half the floor live, the limit holds it at the
+// floor, and beyond it the limit rises twice as fast as the live heap,
+// approaching the default, so a large live heap is not collected over and
+// over (with a 64 MiB floor and 100 MiB live, a collection comes after 68
+// MiB of allocation instead of 100). Called with state.mu held.
 func followLive() {
-	metrics.Read(samples)
-	for _, s := range samples {
-		if s.Value.Kind() != metrics.KindUint64 {
-			return
-		}
+	metrics.Read(liveSample)
+	if liveSample[0].Value.Kind() != metrics.KindUint64 {
+		return
 	}
-	live := samples[0].Value.Uint64()
-	inUse := live
-	if total, idle := samples[1].Value.Uint64(), samples[2].Value.Uint64()+samples[3].Value.Uint64(); total > idle+live {
-		inUse = total - idle
-	}
+	live := liveSample[0].Value.Uint64()
 	limit := state.floor
-	if live > math.MaxInt64/4 || inUse > math.MaxInt64/4 {
+	if live > math.MaxInt64/4 {
 		limit = math.MaxInt64
-	} else if l := int64(inUse) + int64(live) - state.floor/2; l > limit {
+	} else if l := 2*int64(live) - state.floor/2; l > limit {
 		limit = l
 	}
 	debug.SetMemoryLimit(limit)

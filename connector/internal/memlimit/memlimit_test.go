@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"testing"
 )
 
@@ -49,9 +48,8 @@ func TestHold(t *testing.T) {
 	c()
 }
 
-// A live heap over half the floor raises the limit to at least twice the
-// live heap less half the floor (the memory in use, at least the live
-// heap, plus the live heap less half the floor).
+// A live heap over half the floor raises the limit to twice the live heap
+// less half the floor.
 func TestFollowLiveRaisesTheLimit(t *testing.T) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		t.Skip("GOMEMLIMIT is set: Hold leaves the limit alone")
@@ -69,53 +67,4 @@ func TestFollowLiveRaisesTheLimit(t *testing.T) {
 	if got < 2*(24<<20)-floor/2 {
 		t.Fatalf("limit with 24 MiB live and a floor of 8 MiB: %d, want at least %d", got, 2*(24<<20)-floor/2)
 	}
-}
-
-// A live heap scattered among garbage keeps more spans than its bytes. The
-// limit leaves room above the memory in use all the same, about the live
-// heap less half the floor, where a limit of twice the live heap less half
-// the floor fell under the memory in use (32 MiB live in about 130 MiB of
-// spans: a limit of 60 MiB), and the collector ran over and over, each
-// time freeing nothing it could give back.
-func TestFragmentedHeapLeavesRoomToGrow(t *testing.T) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		t.Skip("GOMEMLIMIT is set: Hold leaves the limit alone")
-	}
-	keep := scattered()
-	const floor = 8 << 20
-	release := Hold(floor)
-	defer release()
-	runtime.GC()
-	runtime.GC() // the finalizer of the first has set the limit by the second's end
-	state.mu.Lock()
-	limit := debug.SetMemoryLimit(-1)
-	metrics.Read(samples)
-	state.mu.Unlock()
-	live := int64(samples[0].Value.Uint64())
-	inUse := int64(samples[1].Value.Uint64() - samples[2].Value.Uint64() - samples[3].Value.Uint64())
-	if inUse < 2*live {
-		t.Skipf("the heap is not fragmented enough to tell: %d MiB in use for %d MiB live", inUse>>20, live>>20)
-	}
-	if want := inUse + live - floor/2 - 1<<20; limit < want {
-		t.Errorf("limit %d MiB with %d MiB live in %d MiB in use: want at least %d MiB", limit>>20, live>>20, inUse>>20, want>>20)
-	}
-	runtime.KeepAlive(keep)
-}
-
-// scattered returns 32 MiB in 1 KiB objects, each allocated next to three
-// that die when it returns (with collection off meanwhile, or the next ones
-// would fill the holes of the first).
-func scattered() [][]byte {
-	gc := debug.SetGCPercent(-1)
-	defer debug.SetGCPercent(gc)
-	keep := make([][]byte, 0, 32<<10)
-	dying := make([][]byte, 0, 96<<10)
-	for range 32 << 10 {
-		keep = append(keep, make([]byte, 1<<10))
-		for range 3 {
-			dying = append(dying, make([]byte, 1<<10))
-		}
-	}
-	runtime.KeepAlive(dying)
-	return keep
 }
