@@ -403,7 +403,7 @@ func (ch *chunk) statistics(st metadata.TypedStatistics) (metadata.EncodedStatis
 		// Update, not UpdateFromArrow: that one skips empty strings as
 		// if they were nulls (arrow-go v18.8.0), so "" would never be the
 		// minimum.
-		if len(sc.ba) == ch.values { // the values are laid out
+		if !ch.dict || ch.bytes != c.dict { // sc.ba holds the values (setValues)
 			s.Update(sc.ba, nulls)
 			break
 		}
