@@ -3,6 +3,7 @@ package parquet
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
@@ -24,6 +25,12 @@ type converter struct {
 	// is the buffer one of them is encoded into.
 	added   []jsonrow.Field
 	scratch []byte
+	// addedIdx is the root child of each of added's keys, -1 for a key
+	// without a column. The keys are looked up once for a run of rows
+	// that add the same ones (a provider adds the same fields, the
+	// item's id, to every row of an account): see addedChildren.
+	addedIdx  []int
+	addedKeys []string
 
 	// meta collects the row's _leftovers and _changes (package columns has
 	// the rule), written to the last two columns; warn logs each nulled
@@ -89,14 +96,12 @@ func fieldErr(n *node, format string, args ...any) error {
 // columns hold a partial row and must be discarded.
 func (c *converter) record(row jsonrow.Row) error {
 	c.added = row.Fields
-	for _, f := range row.Fields {
-		if _, ok := c.root.byName[f.Key]; !ok {
-			// Kept in _leftovers only if the record lacks it: that
-			// takes a search of the record's keys, which fields with
-			// a column do without (see object).
-			c.added = row.Added()
-			break
-		}
+	if !c.addedChildren(row.Fields) {
+		// Kept in _leftovers only if the record lacks it: that takes a
+		// search of the record's keys, which fields with a column do
+		// without (see object).
+		c.added = row.Added()
+		c.addedChildren(c.added)
 	}
 	c.meta.Reset()
 	c.s.Reset(row.Raw)
@@ -275,29 +280,76 @@ func (c *converter) object(n *node, rep int16) error {
 	return nil
 }
 
+// addedChildren sets addedIdx for fields and reports whether each has a
+// column. Fields with the keys of the last call keep its lookups: comparing
+// a key with the one before is cheaper than hashing it, and usually
+// compares a string with itself.
+func (c *converter) addedChildren(fields []jsonrow.Field) bool {
+	same := len(fields) == len(c.addedKeys)
+	for i := 0; same && i < len(fields); i++ {
+		same = fields[i].Key == c.addedKeys[i]
+	}
+	if !same {
+		c.addedKeys, c.addedIdx = c.addedKeys[:0], c.addedIdx[:0]
+		for _, f := range fields {
+			idx, ok := c.root.byName[f.Key]
+			if !ok {
+				idx = -1
+			}
+			c.addedKeys = append(c.addedKeys, f.Key)
+			c.addedIdx = append(c.addedIdx, idx)
+		}
+	}
+	for _, idx := range c.addedIdx {
+		if idx < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // addedFields reads the row's added fields into the root's columns the
-// record's members left unset, each from its own JSON text, then goes back
-// to the row's object.
+// record's members left unset. A string for a string column is appended as
+// it is; any other value is read from its own JSON text, then the scanner
+// goes back to the row's object. Every Pluggy transaction adds its item's
+// id: writing it as JSON text to read it back took 0.50 CPU s in three
+// reads of 1,000,000 transactions to Parquet, the direct path 0.12.
 func (c *converter) addedFields(n *node) error {
-	outer := c.s
-	defer func() { c.s = outer }()
-	for _, f := range c.added {
-		idx, known := n.byName[f.Key]
-		if known && n.seen[idx] {
+	for i, f := range c.added {
+		idx := c.addedIdx[i]
+		if idx >= 0 && n.seen[idx] {
 			continue // the record has the key: its value wins
 		}
-		c.scratch = f.AppendValue(c.scratch[:0])
-		if !known {
+		if idx < 0 {
+			c.scratch = f.AppendValue(c.scratch[:0])
 			c.meta.LeftoverKey(f.Key, c.scratch)
 			continue
 		}
 		n.seen[idx] = true
-		c.s.Reset(c.scratch)
-		if err := c.member(n.children[idx]); err != nil {
+		child := n.children[idx]
+		// Valid UTF-8 reads back from its JSON text unchanged; invalid
+		// UTF-8 is replaced there, so it takes the long way to be the
+		// same string as the record's own members would be.
+		if v, ok := f.Str(); ok && child.kind == kString && utf8.ValidString(v) {
+			c.scratch = append(c.scratch[:0], v...)
+			c.cols[child.col].appendBytes(c.scratch, 0)
+			continue
+		}
+		if err := c.addedJSON(f, child); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// addedJSON reads an added field's value into child's columns from its
+// JSON text, as a member of the record.
+func (c *converter) addedJSON(f jsonrow.Field, child *node) error {
+	outer := c.s
+	defer func() { c.s = outer }()
+	c.scratch = f.AppendValue(c.scratch[:0])
+	c.s.Reset(c.scratch)
+	return c.member(child)
 }
 
 // null appends a null to every leaf column of n: level def-1, the level its

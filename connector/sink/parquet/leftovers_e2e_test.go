@@ -181,6 +181,14 @@ func TestAddedFieldsAsJSONLinesHasThem(t *testing.T) {
 		jsonrow.With([]byte(`{"n":4}`), jsonrow.String("id", "added-4"), jsonrow.String("extra", "kept")),
 		jsonrow.With([]byte(`{"id":"own-5","n":5,"extra":"own extra"}`), jsonrow.String("extra", "added extra")),
 		jsonrow.With([]byte(`{"n":6,"note":"own note"}`), jsonrow.String("note", "added"), jsonrow.String("id", "added-6")),
+		// Strings that JSON escapes, and invalid UTF-8 (replaced in the
+		// JSON line, so in the file too): a string for a string column
+		// is appended without its JSON text.
+		jsonrow.With([]byte(`{"n":7}`), jsonrow.String("id", "q\"b\\s</é\u2028\x01"), jsonrow.String("note", "bad \xff\xfe utf-8")),
+		// Values that are not strings, or a string for a column that is
+		// not one, are read from their JSON text.
+		jsonrow.With([]byte(`{"id":"own-8"}`), jsonrow.Raw("n", json.RawMessage(`8`)), jsonrow.Raw("meta", json.RawMessage(`{"a":"x"}`)), jsonrow.Raw("tags", json.RawMessage(`["t",null]`))),
+		jsonrow.With([]byte(`{"id":"own-9","n":9}`), jsonrow.String("mixed", "text"), jsonrow.String("when", "2024-01-02")),
 	}
 	s, w := openOne(t, st, Options{})
 	var recs []json.RawMessage
