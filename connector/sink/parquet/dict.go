@@ -30,8 +30,20 @@ type dictionary struct {
 	// last is the number intern returned last, -1 for none: rows come
 	// grouped by account, so an account's id, its currency, a status
 	// repeat row after row, and a comparison is cheaper than a hash.
-	last int32
+	// lastLen and lastText are its length and first bytes, kept here so
+	// that the comparison reads the dictionary's own struct, not offs and
+	// data, which the row's other twenty-odd dictionaries have evicted by
+	// the next row: reading them was over half of intern's time, and
+	// intern took 0.98 CPU s in three reads of 1,000,000 Pluggy
+	// transactions to Parquet before, 0.76 after (profiles of the binary,
+	// dev/cpuprofile).
+	last     int32
+	lastLen  int32
+	lastText [lastInline]byte
 }
+
+// lastInline is the length of lastText: a UUID (36 bytes) fits.
+const lastInline = 40
 
 func newDictionary() *dictionary {
 	// data is never nil: a value is a slice of it, and an empty one must
@@ -46,10 +58,18 @@ func (d *dictionary) value(i int32) []byte { return d.data[d.offs[i]:d.offs[i+1]
 
 // intern returns v's number, adding v if it is new.
 func (d *dictionary) intern(v []byte) int32 {
-	if d.last >= 0 && bytes.Equal(d.value(d.last), v) {
-		return d.last
+	if d.last >= 0 && int(d.lastLen) == len(v) {
+		if len(v) <= lastInline {
+			if string(d.lastText[:len(v)]) == string(v) {
+				return d.last
+			}
+		} else if string(d.lastText[:]) == string(v[:lastInline]) && bytes.Equal(d.value(d.last)[lastInline:], v[lastInline:]) {
+			return d.last
+		}
 	}
 	d.last = d.find(v)
+	d.lastLen = int32(len(v))
+	copy(d.lastText[:], v)
 	return d.last
 }
 

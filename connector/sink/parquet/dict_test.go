@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -153,6 +154,11 @@ func chunkOf(t *testing.T, rg *metadata.RowGroupMetaData, path string) *metadata
 func FuzzDictionary(f *testing.F) {
 	f.Add([]byte("a\x00b\x00a\x00\x00c\x00b"), uint8(2))
 	f.Add([]byte{}, uint8(0))
+	// Values longer than lastInline that share their first lastInline
+	// bytes, one after the other: intern's comparison with the last
+	// value reads the rest from the dictionary.
+	long := strings.Repeat("x", lastInline)
+	f.Add([]byte(long+"a\x00"+long+"b\x00"+long+"b\x00"+long+"a\x00"+long+"\x00"+long+"\x00"+long+"ab"), uint8(9))
 	f.Fuzz(func(t *testing.T, in []byte, cut uint8) {
 		values := bytes.Split(in, []byte{0})
 		d := newDictionary()
