@@ -9,11 +9,18 @@ import "github.com/source-pluggy/source-pluggy/connector/internal/civil"
 // day, the same day its dateFrom filter compares against. Records keep the
 // original strings; this is only for cursors and windows.
 func dayOf(v string) string {
-	if _, _, _, ok := civil.Date(v); !ok {
-		return ""
-	}
-	if len(v) > 10 && v[10] != 'T' && v[10] != ' ' && v[10] != 't' {
+	if _, _, _, ok := dateOf(v); !ok {
 		return ""
 	}
 	return v[:10]
+}
+
+// dateOf is the year, month and day of the day dayOf reads, parsed once for
+// those who need its number too (dayNumber, for every row of a window).
+func dateOf(v string) (y, m, d int, ok bool) {
+	y, m, d, ok = civil.Date(v)
+	if !ok || len(v) > 10 && v[10] != 'T' && v[10] != ' ' && v[10] != 't' {
+		return 0, 0, 0, false
+	}
+	return y, m, d, true
 }

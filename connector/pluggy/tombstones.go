@@ -417,10 +417,10 @@ func (w *idWindow) keepNewest(n int) {
 
 // dayNumber is dayOf(v) as days since 1970-01-01.
 func dayNumber(v string) (int32, bool) {
-	if dayOf(v) == "" {
+	y, m, d, ok := dateOf(v)
+	if !ok {
 		return 0, false
 	}
-	y, m, d, _ := civil.Date(v)
 	return int32(civil.Days(y, m, d)), true
 }
 

@@ -29,6 +29,9 @@ func TestDayOf(t *testing.T) {
 		if got := dayOf(in); got != want {
 			t.Errorf("dayOf(%q) = %q, want %q", in, got, want)
 		}
+		if _, ok := dayNumber(in); ok != (want != "") {
+			t.Errorf("dayNumber(%q) ok = %v, want %v", in, ok, want != "")
+		}
 	}
 }
 

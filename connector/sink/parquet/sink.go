@@ -259,12 +259,11 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 	}
 	w.conv.root = root
 	w.conv.warn = &columns.Warner{}
-	leaves := w.schema
 	for i := range w.batches {
 		// the stream's leaves, then _leftovers and _changes
 		cols := append(root.leaves(), newColumn(pBytes, 1, 0), newColumn(pBytes, 1, 0))
 		for j := range cols {
-			if cols[j].phys == pBytes && cols[j].maxRep == 0 && w.props.DictionaryEnabledFor(leaves.Column(j).ColumnPath().String()) {
+			if cols[j].phys == pBytes && cols[j].maxRep == 0 && w.props.DictionaryEnabledFor(w.schema.Column(j).ColumnPath().String()) {
 				cols[j].dict = newDictionary()
 			}
 		}

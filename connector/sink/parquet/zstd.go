@@ -21,9 +21,10 @@ const zstdWindow = 1 << 20
 // zstdWindow) kept from page to page, and without a checksum in each
 // frame: a Parquet page's integrity is its page header's (optional) CRC,
 // and a frame's xxhash of every uncompressed byte is work no Parquet reader
-// asks for. Decoding and the streaming API are arrow-go's. arrow-go keeps its encoders in a sync.Pool, which the
-// collector empties: each collection then cost a new encoder and its
-// history buffer (393 MB of allocations per million rows, measured).
+// asks for. Decoding and the streaming API are arrow-go's. arrow-go keeps
+// its encoders in a sync.Pool, which the collector empties: each collection
+// then cost a new encoder and its history buffer (393 MB of allocations per
+// million rows, measured).
 type zstdCodec struct {
 	compress.Codec // arrow-go's, for everything but block encoding
 	mu             sync.Mutex
