@@ -10,9 +10,11 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	pq "github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/schema"
+	"github.com/klauspost/compress/huff0"
 )
 
 // fileWriter writes one Parquet file from the converter's columns. The
@@ -47,7 +49,13 @@ type fileWriter struct {
 	stats []metadata.TypedStatistics
 	// dictFor is whether each leaf column writes its values as numbers
 	// into a dictionary (the properties' choice; see writerProps).
-	dictFor   []bool
+	dictFor []bool
+	// zstd is each leaf column's choice of how zstd compresses its pages
+	// (see compressPage).
+	zstd []zstdChoice
+	// probeMin is the smallest page whose compression is chosen: zstdProbeMin
+	// but in tests.
+	probeMin  int
 	rowGroups int16
 }
 
@@ -86,15 +94,18 @@ func newFileWriter(w io.Writer, sc *schema.Schema, props *pq.WriterProperties, k
 		}
 	}
 	fw := &fileWriter{
-		out:     &countingWriter{w: w},
-		schema:  sc,
-		props:   props,
-		meta:    metadata.NewFileMetadataBuilder(sc, props, kvmeta),
-		stats:   make([]metadata.TypedStatistics, sc.NumColumns()),
-		dictFor: make([]bool, sc.NumColumns()),
+		out:      &countingWriter{w: w},
+		schema:   sc,
+		props:    props,
+		meta:     metadata.NewFileMetadataBuilder(sc, props, kvmeta),
+		stats:    make([]metadata.TypedStatistics, sc.NumColumns()),
+		dictFor:  make([]bool, sc.NumColumns()),
+		zstd:     make([]zstdChoice, sc.NumColumns()),
+		probeMin: zstdProbeMin,
 	}
 	for i := range fw.stats {
 		descr := sc.Column(i)
+		fw.zstd[i].on = props.CompressionFor(descr.Path()) == compress.Codecs.Zstd
 		// arrow-go never gives booleans a dictionary.
 		fw.dictFor[i] = props.DictionaryEnabledFor(descr.Path()) && descr.PhysicalType() != pq.Types.Boolean
 		if props.StatisticsEnabledFor(descr.Path()) && descr.SortOrder() != schema.SortUNKNOWN {
@@ -214,8 +225,7 @@ func (fw *fileWriter) writeChunk(c *column, cc *metadata.ColumnChunkMetaDataBuil
 		sc.page = ch.encode(sc.page[:0], a, b, va, vb)
 		data := sc.page
 		if fw.pager.HasCompressor() {
-			sc.compressed.Reset()
-			data = fw.pager.Compress(&sc.compressed, sc.page)
+			data = fw.compressPage(i, ch.dict, sc)
 		}
 		page := file.NewDataPageV1WithConfig(memory.NewBufferBytes(data), pq.Encodings.RLE, pq.Encodings.RLE, file.DataPageConfig{
 			Num:              int32(b - a),
@@ -232,6 +242,56 @@ func (fw *fileWriter) writeChunk(c *column, cc *metadata.ColumnChunkMetaDataBuil
 		a, va = b, vb
 	}
 	return fw.pager.Close(ch.dict, false)
+}
+
+// compressPage compresses the page in sc, of leaf column i, whose values
+// are dictionary numbers if dict. A zstd column's large pages are frames
+// of literals only (appendLiteralsFrame) while zstd's match search saves
+// them less than a sixteenth: the search takes twice as long as Huffman
+// coding alone, and in columns of random text (ids) finds almost nothing.
+// Which one a column gets is measured on its first large page of each
+// file, every zstdProbe-th after it, and whenever its pages change from
+// dictionary numbers to values or back: both are made then, and the
+// smaller one written.
+func (fw *fileWriter) compressPage(i int, dict bool, sc *scratch) []byte {
+	sc.compressed.Reset()
+	c := &fw.zstd[i]
+	if !c.on || len(sc.page) < fw.probeMin {
+		return fw.pager.Compress(&sc.compressed, sc.page)
+	}
+	probe := c.pages%zstdProbe == 0 || dict != c.dict
+	c.pages++
+	if !probe {
+		if c.literals {
+			sc.literals = appendLiteralsFrame(sc.literals[:0], sc.page, &sc.huff)
+			return sc.literals
+		}
+		return fw.pager.Compress(&sc.compressed, sc.page)
+	}
+	matched := fw.pager.Compress(&sc.compressed, sc.page)
+	sc.literals = appendLiteralsFrame(sc.literals[:0], sc.page, &sc.huff)
+	c.literals = len(sc.literals)-len(sc.literals)/16 <= len(matched)
+	c.dict = dict
+	if len(sc.literals) < len(matched) {
+		return sc.literals
+	}
+	return matched
+}
+
+// A zstd column's choice is measured again every zstdProbe-th page of at
+// least zstdProbeMin bytes; smaller pages are all zstd's, which is then
+// quick, and too small to tell the two apart.
+const (
+	zstdProbe    = 16
+	zstdProbeMin = 64 << 10
+)
+
+// zstdChoice is a zstd column's choice for its pages (see compressPage).
+type zstdChoice struct {
+	on       bool // the column is compressed with zstd
+	literals bool // in frames of literals only
+	dict     bool // measured on dictionary numbers
+	pages    int  // large pages compressed in this file
 }
 
 // keepsDict reports whether a column chunk of values, distinct of them,
@@ -614,7 +674,9 @@ func (ch *chunk) encode(dst []byte, a, b, va, vb int) []byte {
 type scratch struct {
 	ba         []pq.ByteArray // a string column's values
 	page       []byte         // the page being encoded
-	compressed bytes.Buffer   // and compressed
+	compressed bytes.Buffer   // and compressed by the codec
+	literals   []byte         // or into a frame of zstd literals
+	huff       huff0.Scratch  // which Huffman codes
 	hybrid     hybrid
 	// The dictionary of a column that has none of its own (see
 	// chunk.setValues): idx numbers values into dict or into dict32,
