@@ -161,4 +161,23 @@ func TestMatch(t *testing.T) {
 			t.Errorf("Match(%q) on %q = %v, rest %q; want %v, rest %q", Quoted(c.name), c.in, got, s.b[s.i:], c.match, c.rest)
 		}
 	}
+	// Key takes the colon too, only right after the key.
+	for _, c := range []struct {
+		in, name string
+		match    bool
+		rest     string
+	}{
+		{`"id":1`, "id", true, `1`},
+		{` "id":1`, "id", true, `1`},
+		{`"id" :1`, "id", false, `"id" :1`},
+		{`"id",1`, "id", false, `"id",1`},
+		{`"id"`, "id", false, `"id"`},
+		{`"a"b":1`, `a"b`, false, `"a"b":1`},
+	} {
+		var s Scanner
+		s.Reset([]byte(c.in))
+		if got := s.Match(Key(c.name)); got != c.match || string(s.b[s.i:]) != c.rest {
+			t.Errorf("Match(%q) on %q = %v, rest %q; want %v, rest %q", Key(c.name), c.in, got, s.b[s.i:], c.match, c.rest)
+		}
+	}
 }

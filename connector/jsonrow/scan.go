@@ -140,12 +140,22 @@ func Quoted(name string) string {
 	return `"` + name + `"`
 }
 
-// Match consumes the next token if it is, byte for byte, quoted (from
-// Quoted), and reports whether it was: the string is then exactly the
-// name, no unescaping needed. Objects of one API list the same keys in the
-// same order, so a decoder that knows which key comes next checks it with
-// one comparison; a key spelled otherwise, escapes included, is left for
-// Str.
+// Key is name as an object's key, for Match: quoted, and followed by the
+// colon, which one API's compact JSON writes right after it; "" when name
+// has a byte a JSON string must escape.
+func Key(name string) string {
+	if q := Quoted(name); q != "" {
+		return q + ":"
+	}
+	return ""
+}
+
+// Match consumes the next bytes if they are, byte for byte, quoted (from
+// Quoted or Key), and reports whether they were: the string is then
+// exactly the name, no unescaping needed. Objects of one API list the same
+// keys in the same order, so a decoder that knows which key comes next
+// checks it, and with Key its colon, in one comparison; a key spelled
+// otherwise, escapes or spaces included, is left for Str.
 func (s *Scanner) Match(quoted string) bool {
 	if quoted == "" || s.Peek() != '"' || len(s.b)-s.i < len(quoted) || string(s.b[s.i:s.i+len(quoted)]) != quoted {
 		return false

@@ -198,8 +198,8 @@ func (c *converter) object(n *node, rep int16) error {
 			var idx int
 			var known bool
 			var key []byte // read by Str: when Match fails
-			if k < len(n.order) && n.order[k] >= 0 && s.Match(n.children[n.order[k]].quoted) {
-				idx, known = n.order[k], true
+			if k < len(n.order) && n.order[k] >= 0 && s.Match(n.children[n.order[k]].key) {
+				idx, known = n.order[k], true // and its colon
 			} else {
 				var err error
 				if key, err = s.Str(); err != nil {
@@ -214,9 +214,9 @@ func (c *converter) object(n *node, rep int16) error {
 				} else if k < 4*len(n.children)+8 {
 					n.order = append(n.order, idx)
 				}
-			}
-			if err := s.Expect(':'); err != nil {
-				return err
+				if err := s.Expect(':'); err != nil {
+					return err
+				}
 			}
 			switch {
 			case !known && n == c.root, known && n == c.root && n.seen[idx]:

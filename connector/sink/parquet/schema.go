@@ -47,7 +47,7 @@ const (
 // property; a record is converted by walking its JSON along the node tree.
 type node struct {
 	name     string // JSON property name, and column name
-	quoted   string // name as a JSON string, see jsonrow.Quoted
+	key      string // name as an object's key, colon included: see jsonrow.Key
 	path     string // dotted path from the record root, for errors
 	kind     kind
 	nullable bool
@@ -88,7 +88,7 @@ func deriveRoot(raw json.RawMessage) (*node, error) {
 // is nullable, whatever the schema requires: a value the column cannot hold
 // is written as null (and kept in _leftovers), never fails the stream.
 func newNode(c *columns.Column) *node {
-	n := &node{name: c.Name, quoted: jsonrow.Quoted(c.Name), path: c.Path, kind: c.Kind, nullable: true, scale: c.Scale}
+	n := &node{name: c.Name, key: jsonrow.Key(c.Name), path: c.Path, kind: c.Kind, nullable: true, scale: c.Scale}
 	if c.Kind == kStruct {
 		n.byName = make(map[string]int, len(c.Children))
 		for i, cc := range c.Children {
