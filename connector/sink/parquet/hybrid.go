@@ -96,14 +96,40 @@ func bitPack(dst []byte, vs []uint32, width uint) []byte {
 	return dst
 }
 
-// runs feeds h the runs of equal values of vs.
+// runs feeds h the values of vs, eight at a time where h is at the start
+// of a group: eight equal values start (or extend) a run, and any other
+// eight are a bit-packed group, copied whole. Feeding h each run found
+// value by value took as long as the rest of a page's encoding: most
+// levels and dictionary numbers change every few values.
 func runs[T int16 | int32](h *hybrid, vs []T) {
-	for i := 0; i < len(vs); {
-		v, j := vs[i], i+1
-		for j < len(vs) && vs[j] == v {
-			j++
+	i := 0
+	for h.nlit%8 != 0 && i < len(vs) { // finish the group in progress
+		h.run(uint32(vs[i]), 1)
+		i++
+	}
+	for i+8 <= len(vs) {
+		g := vs[i : i+8 : i+8]
+		v := g[0]
+		if g[1] == v && g[2] == v && g[3] == v && g[4] == v && g[5] == v && g[6] == v && g[7] == v {
+			j := i + 8
+			for j < len(vs) && vs[j] == v {
+				j++
+			}
+			h.run(uint32(v), j-i) // h is at the start of a group again
+			i = j
+			continue
 		}
-		h.run(uint32(v), j-i)
-		i = j
+		lit := h.lit[h.nlit : h.nlit+8 : h.nlit+8]
+		for k, x := range g {
+			lit[k] = uint32(x)
+		}
+		h.nlit += 8
+		if h.nlit == maxLiteral {
+			h.flush()
+		}
+		i += 8
+	}
+	for ; i < len(vs); i++ {
+		h.run(uint32(vs[i]), 1)
 	}
 }
