@@ -342,6 +342,7 @@ func BenchmarkConvert(b *testing.B) {
 					b.Fatal(err)
 				}
 				if i%8192 == 8191 {
+					w.conv.flushNulls()
 					for j := range w.conv.cols {
 						w.conv.cols[j].reset()
 					}

@@ -116,6 +116,16 @@ func (c *column) entries() int { return len(c.def) + c.run }
 // null appends a null at definition level def (below maxDef).
 func (c *column) null(def, rep int16) { c.levels(def, rep) }
 
+// nulls appends n nulls at definition level def, of a column without
+// repetition levels.
+func (c *column) nulls(def int16, n int) {
+	if def != c.runLevel {
+		c.storeLevels(def, 0)
+		n--
+	}
+	c.run += n
+}
+
 func (c *column) appendBytes(v []byte, rep int16) {
 	c.levels(c.maxDef, rep)
 	if c.dict != nil {

@@ -141,6 +141,9 @@ func appendText(col *column, text []byte) {
 func (c *converter) member(n *node) error {
 	start := c.s.Pos()
 	nested := (n.kind == kStruct || n.kind == kList) && c.s.Peek() != 'n'
+	if n.lazy && nested {
+		c.present(n)
+	}
 	if nested {
 		c.extra = false
 		c.marks = c.marks[:0]
@@ -358,10 +361,49 @@ func (c *converter) null(n *node, rep int16) error {
 	if !n.nullable {
 		return fieldErr(n, "missing or null, but the schema requires a value")
 	}
+	if n.lazy {
+		// The first null of a run goes to the leaves at once; the rest
+		// are counted, and appended in one step each (appendPending).
+		// A run of one or two costs what it did; a run of an account's
+		// rows, one step a leaf. Counting every null instead made an
+		// object that comes and goes row by row (paymentData) cost more.
+		n.nulls++
+		if n.nulls > 1 {
+			n.pending++
+			return nil
+		}
+	}
 	for i := n.lo; i < n.hi; i++ {
 		c.cols[i].null(n.def-1, rep)
 	}
 	return nil
+}
+
+// present is called before a lazy node's value: its run of nulls ends,
+// and the nulls counted go to its leaves first.
+func (c *converter) present(n *node) {
+	n.nulls = 0
+	if n.pending > 0 {
+		c.appendPending(n)
+	}
+}
+
+func (c *converter) appendPending(n *node) {
+	for i := n.lo; i < n.hi; i++ {
+		c.cols[i].nulls(n.def-1, n.pending)
+	}
+	n.pending = 0
+}
+
+// flushNulls appends the nulls the lazy nodes counted: the row group's
+// columns are then whole, to be written. A run goes on in the next row
+// group.
+func (c *converter) flushNulls() {
+	for _, n := range c.root.children {
+		if n.pending > 0 {
+			c.appendPending(n)
+		}
+	}
 }
 
 // value reads one value into n's columns, each leaf's first entry at

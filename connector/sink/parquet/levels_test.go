@@ -2,8 +2,10 @@ package parquet
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -174,4 +176,83 @@ func TestColumnLevelsAgainstAModel(t *testing.T) {
 // then the run's.
 func allLevels(c *column) []int16 {
 	return fillLevels(slices.Clone(c.def), c.runLevel, c.run)
+}
+
+// TestAbsentObjectRunsCounted writes a top-level object (card) that is
+// null or absent in runs of every length, across row groups, between
+// values, one of which does not fit; and one with a list inside (items),
+// which is never counted. The nulls a run counts reach every leaf, as
+// both readers see.
+func TestAbsentObjectRunsCounted(t *testing.T) {
+	st := testStream{name: "runs", schema: json.RawMessage(`{"type": "object", "properties": {
+		"id": {"type": "string"},
+		"card": {"type": ["object", "null"], "properties": {
+			"n": {"type": ["integer", "null"]},
+			"bill": {"type": ["object", "null"], "properties": {"due": {"type": ["string", "null"], "format": "date"}}}
+		}},
+		"items": {"type": ["array", "null"], "items": {"type": "object", "properties": {"k": {"type": ["string", "null"]}}}}
+	}}`)}
+	var recs []string
+	id := 0
+	add := func(card string, runs ...int) {
+		for _, n := range runs {
+			for i := range n {
+				id++
+				rec := fmt.Sprintf(`{"id":"r%d"`, id)
+				switch i % 3 {
+				case 0:
+					rec += `,"card":null`
+				case 1: // absent
+				case 2:
+					rec += `,"card":null,"items":null`
+				}
+				recs = append(recs, rec+"}")
+			}
+			id++
+			recs = append(recs, fmt.Sprintf(`{"id":"r%d","card":%s,"items":[{"k":"a"}]}`, id, card))
+		}
+	}
+	add(`{"n":1,"bill":{"due":"2026-01-05"}}`, 0, 1, 2, 3, 10)
+	add(`{"n":"two"}`, 5) // a misfit after a run: the card is null, kept in _leftovers
+	add(`{}`, 7, 1)
+	for range 6 { // a run to the end, across row groups
+		id++
+		recs = append(recs, fmt.Sprintf(`{"id":"r%d"}`, id))
+	}
+	records := raws(recs)
+
+	s, w := openOne(t, st, Options{RowGroupRows: 4})
+	// r1 and r3 hold a card, r2 and r4 are null; r5, absent, is the
+	// run's second row: counted, in the second row group.
+	writeAll(t, w, records[:5])
+	if card := w.conv.root.children[1]; card.name != "card" || !card.lazy || card.pending != 1 {
+		t.Fatalf("card: lazy %v, %d nulls counted; want true and 1", card.lazy, card.pending)
+	}
+	if items := w.conv.root.children[2]; items.lazy {
+		t.Error("items, a list, is counted")
+	}
+	writeAll(t, w, records[5:])
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var misfit int
+	for i, r := range recs {
+		if strings.Contains(r, `"two"`) {
+			misfit = i
+		}
+	}
+	want := expectRows(t, st.schema, append(records[:misfit:misfit], records[misfit+1:]...))
+	for name, read := range map[string]func(testing.TB, string) []map[string]any{"arrow": readArrow, "xitongsys": readXitongsys} {
+		var rows []map[string]any
+		for _, f := range w.Files() {
+			rows = append(rows, read(t, f)...)
+		}
+		if len(rows) != len(recs) {
+			t.Fatalf("%s: %d rows, want %d", name, len(rows), len(recs))
+		}
+		if got := rows[misfit]; got["card"] != nil || got["_leftovers"] != `{"card":{"n":"two"}}` {
+			t.Errorf("%s: the misfit row reads %v", name, got)
+		}
+		compareRows(t, name, want, append(rows[:misfit:misfit], rows[misfit+1:]...))
+	}
 }

@@ -59,6 +59,15 @@ type node struct {
 	order    []int          // child index of each key position last time (-1: unknown key)
 	elem     *node          // kList: the element struct
 
+	// lazy is set on a top-level object without a list inside, whose
+	// nulls come in runs (an account's rows without card details, or
+	// without a merchant): from the second null row of a run on, pending
+	// counts them instead of a null going to each of its leaves, until
+	// the object has a value again or the row group ends (see
+	// converter.null). nulls is the length of the run so far.
+	lazy           bool
+	nulls, pending int
+
 	// def and rep are the node's definition and repetition levels when
 	// it holds a value (Dremel's encoding, which Parquet stores): def
 	// counts the optional nodes from the root to it, itself included; rep
@@ -81,7 +90,23 @@ func deriveRoot(raw json.RawMessage) (*node, error) {
 	root := newNode(c)
 	next := 0
 	root.place(0, 0, &next)
+	for _, n := range root.children {
+		n.lazy = n.kind == kStruct && !n.hasList()
+	}
 	return root, nil
+}
+
+// hasList reports whether n or a node below it is a list.
+func (n *node) hasList() bool {
+	if n.kind == kList {
+		return true
+	}
+	for _, c := range n.children {
+		if c.hasList() {
+			return true
+		}
+	}
+	return false
 }
 
 // newNode mirrors a derived column tree as conversion nodes. Every column

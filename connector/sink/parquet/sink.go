@@ -578,6 +578,7 @@ func (w *Writer) batchFull(rawLen int) bool {
 // group to be written before it is handed off, so at most two batches are
 // in memory (one encoding, one filling) however fast records come.
 func (w *Writer) flushBatch() error {
+	w.conv.flushNulls()
 	cols, rows := w.conv.cols, w.batchRows
 	w.batchRows, w.sinceSizedRows, w.sinceSizedBytes = 0, 0, 0
 	if err := w.wait(); err != nil {
