@@ -84,13 +84,26 @@ func duckdb(t *testing.T, modules, sql string) duckResult {
 	return r
 }
 
-func TestDuckDBReadsTheFiles(t *testing.T) {
+// duckdbModules returns DUCKDB_NODE_MODULES where DuckDB can run (the
+// variable set and node installed), and "" after logging why not.
+func duckdbModules(t testing.TB) string {
+	t.Helper()
 	modules := os.Getenv("DUCKDB_NODE_MODULES")
 	if modules == "" {
-		t.Skip("DUCKDB_NODE_MODULES is not set (see the top of duckdb_test.go)")
+		t.Log("DuckDB skipped: DUCKDB_NODE_MODULES is not set (see the top of duckdb_test.go)")
+		return ""
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("no node")
+		t.Log("DuckDB skipped: no node")
+		return ""
+	}
+	return modules
+}
+
+func TestDuckDBReadsTheFiles(t *testing.T) {
+	modules := duckdbModules(t)
+	if modules == "" {
+		t.Skip()
 	}
 	r := newFakeRun(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 800, PageSize: 200})
 	dir := t.TempDir()

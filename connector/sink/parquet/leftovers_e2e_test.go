@@ -9,8 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,13 +64,8 @@ func TestEndToEndMisfitsKeptInLeftovers(t *testing.T) {
 
 	// An independent reader: DuckDB finds every nulled value in the
 	// leftovers with json_extract, as docs/parquet.md shows.
-	modules := os.Getenv("DUCKDB_NODE_MODULES")
+	modules := duckdbModules(t)
 	if modules == "" {
-		t.Log("DUCKDB_NODE_MODULES is not set: DuckDB part skipped")
-		return
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Log("no node: DuckDB part skipped")
 		return
 	}
 	got := duckdb(t, modules, fmt.Sprintf(`

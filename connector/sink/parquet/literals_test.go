@@ -287,13 +287,8 @@ func TestCompressPageChoosesPerColumn(t *testing.T) {
 // and text, and compares digests of their values, in file order.
 func checkDuckDBReadsStrings(t *testing.T, data []byte, ids, texts [][]byte) {
 	t.Helper()
-	modules := os.Getenv("DUCKDB_NODE_MODULES")
+	modules := duckdbModules(t)
 	if modules == "" {
-		t.Log("skipping DuckDB's read: DUCKDB_NODE_MODULES is not set (see the top of duckdb_test.go)")
-		return
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Log("skipping DuckDB's read: no node")
 		return
 	}
 	path := filepath.Join(t.TempDir(), "choice.parquet")
