@@ -247,8 +247,9 @@ func (fw *fileWriter) writeChunk(c *column, cc *metadata.ColumnChunkMetaDataBuil
 // compressPage compresses the page in sc, of leaf column i, whose values
 // are dictionary numbers if dict. A zstd column's large pages are frames
 // of literals only (appendLiteralsFrame) while zstd's match search saves
-// them less than a sixteenth: the search takes twice as long as Huffman
-// coding alone, and in columns of random text (ids) finds almost nothing.
+// them less than a sixteenth: with the search zstd takes three times as
+// long as Huffman coding alone, and in columns of random text (ids) the
+// search finds almost nothing.
 // Which one a column gets is measured on its first large page of each
 // file, every zstdProbe-th after it, and whenever its pages change from
 // dictionary numbers to values or back: both are made then, and the
