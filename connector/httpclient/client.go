@@ -79,12 +79,21 @@ type Client struct {
 // maxHeaderBytes bounds a response's headers.
 const maxHeaderBytes = 256 << 10
 
+// maxIdlePerHost is how many idle connections to one API are kept for the
+// next request. Go's default keeps 2: a read of 4 accounts at once (or 32,
+// max_concurrency's maximum, each fetching its next page ahead) closed a
+// connection after most requests and opened another for the next, a TCP
+// and TLS handshake each time. Against the fake on loopback, a million
+// transactions took 311 connections for 2,051 requests; with this, 7.
+const maxIdlePerHost = 64
+
 // New returns a Client with production defaults.
 func New(secrets *secret.Redactor) *Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// Real answers carry a few KB of headers; Go's default allows 10 MB
 	// per response, which concurrent hostile answers would multiply.
 	t.MaxResponseHeaderBytes = maxHeaderBytes
+	t.MaxIdleConnsPerHost = maxIdlePerHost
 	return &Client{
 		HTTP:                &http.Client{Transport: t},
 		MaxRetries:          5,

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -176,5 +178,49 @@ func TestNoRetryAndRetryAfterHooks(t *testing.T) {
 	var se *StatusError
 	if !errors.As(err, &se) || se.Status != 429 || n.Load() != 1 {
 		t.Fatalf("bank 429: err %v after %d requests; want the 429 after one", err, n.Load())
+	}
+}
+
+// TestConnectionsAreReused sends rounds of concurrent requests, as a read
+// of several accounts at once does, and counts the connections the server
+// sees: each round's are kept for the next instead of closed and opened
+// again.
+func TestConnectionsAreReused(t *testing.T) {
+	const concurrent, rounds = 8, 20
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond) // the round's requests overlap
+		w.Write([]byte(`{}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := New(nil)
+	for range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, concurrent)
+		for range concurrent {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Go's default of 2 idle connections a host opened about 6 a round.
+	if n := conns.Load(); n > 2*concurrent {
+		t.Errorf("%d rounds of %d concurrent requests opened %d connections, want at most %d", rounds, concurrent, n, 2*concurrent)
 	}
 }
