@@ -38,8 +38,8 @@ type Faults struct {
 	// from then on those keys get 403 even before their exp, while keys
 	// from a new POST /auth work. Call SetFaults again to repeat it.
 	RevokeKeyAfter int
-	// DropMidBodyEvery writes the headers (with the full Content-Length) and
-	// half the body, then closes the connection.
+	// DropMidBodyEvery writes the headers (with the full Content-Length, or
+	// none for a gzip answer) and half the body, then closes the connection.
 	DropMidBodyEvery int
 	// RepeatNextCursor makes v2 transactions pages reached through a cursor
 	// return that same cursor in `next` forever (a buggy server).

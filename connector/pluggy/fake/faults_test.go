@@ -1,6 +1,8 @@
 package fake
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -283,5 +285,50 @@ func TestAdminHandler(t *testing.T) {
 	resp.Body.Close()
 	if st.Total != 1 || st.ByStatus[403] != 1 {
 		t.Errorf("stats over admin: %+v", st)
+	}
+}
+
+func TestGzipAnswers(t *testing.T) {
+	for accept, want := range map[string]bool{
+		"gzip": true, "GZIP": true, "deflate, gzip;q=0.5": true, "br, gzip ; q=1.0": true,
+		"": false, "identity": false, "gzip;q=0": false, "gzip; q=0.000": false, "x-gzip": false,
+	} {
+		if got := acceptsGzip(accept); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", accept, got, want)
+		}
+	}
+
+	h := newHarness(t, Options{Gzip: true})
+	get := func(accept string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, h.ts.URL+"/categories", nil)
+		req.Header.Set("X-API-KEY", h.key)
+		req.Header.Set("Accept-Encoding", accept) // set: no transparent decompression
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	plain := get("identity")
+	want, _ := io.ReadAll(plain.Body)
+	if plain.Header.Get("Content-Encoding") != "" || plain.ContentLength != int64(len(want)) {
+		t.Fatalf("identity: Content-Encoding %q, Content-Length %d for %d bytes", plain.Header.Get("Content-Encoding"), plain.ContentLength, len(want))
+	}
+	before := h.s.Stats().Gzipped // POST /auth's, through Go's client
+	resp := get("gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.ContentLength != -1 {
+		t.Fatalf("gzip: Content-Encoding %q, Content-Length %d: want gzip of unknown length", resp.Header.Get("Content-Encoding"), resp.ContentLength)
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("gzip body decompresses to %d bytes (%v), want the %d of the plain answer", len(got), err, len(want))
+	}
+	if n := h.s.Stats().Gzipped - before; n != 1 {
+		t.Errorf("Stats().Gzipped grew by %d for one gzip answer", n)
 	}
 }

@@ -90,6 +90,12 @@ type Options struct {
 	// (path and query) is longer, as front ends with a 16 KiB (or smaller)
 	// request-line limit do. 0: no limit.
 	MaxURLBytes int
+	// Gzip compresses every answer to a request that accepts it
+	// (Accept-Encoding: gzip, which Go's client sends by itself), streamed
+	// without a Content-Length, as front ends that compress on the fly
+	// answer: the client then reads a body of unknown length, and a body
+	// cut off is a broken gzip stream. Counted in Stats.Gzipped.
+	Gzip bool
 }
 
 // withDefaults returns o with zero fields replaced by their defaults.

@@ -2,11 +2,13 @@ package fake
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,8 @@ type Stats struct {
 	// Faults counts injected faults by kind: "429", "500", "garbage", "drop",
 	// "slow", "revoke", "status".
 	Faults map[string]int `json:"faults"`
+	// Gzipped counts answers sent gzip-compressed (Options.Gzip).
+	Gzipped int `json:"gzipped"`
 	// MaxInFlight is the most requests the server was answering at once:
 	// how a test sees that a client's reads overlap without timing them. A
 	// request is in flight from its arrival until its status is written,
@@ -167,6 +171,7 @@ func (s *Server) Stats() Stats {
 	out := newStats()
 	out.Total = s.stats.Total
 	out.MaxInFlight = s.stats.MaxInFlight
+	out.Gzipped = s.stats.Gzipped
 	for k, v := range s.stats.ByRoute {
 		out.ByRoute[k] = v
 	}
@@ -218,6 +223,12 @@ func (s *Server) answered(code int) {
 func (s *Server) countFault(kind string) {
 	s.statsMu.Lock()
 	s.stats.Faults[kind]++
+	s.statsMu.Unlock()
+}
+
+func (s *Server) countGzipped() {
+	s.statsMu.Lock()
+	s.stats.Gzipped++
 	s.statsMu.Unlock()
 }
 
@@ -336,7 +347,7 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 			rep = h(r)
 		}
 		answering = true
-		s.send(w, rep, mode)
+		s.send(w, rep, mode, s.opts.Gzip && acceptsGzip(r.Header.Get("Accept-Encoding")))
 	})
 }
 
@@ -375,7 +386,9 @@ const (
 	writeDrop
 )
 
-func (s *Server) send(w http.ResponseWriter, rep *reply, mode int) {
+// send writes rep, or what mode makes of it; gz compresses it with gzip
+// (Options.Gzip).
+func (s *Server) send(w http.ResponseWriter, rep *reply, mode int, gz bool) {
 	parts, status, ctype := rep.parts, rep.status, rep.contentType
 	if ctype == "" {
 		ctype = "application/json; charset=utf-8"
@@ -397,13 +410,25 @@ func (s *Server) send(w http.ResponseWriter, rep *reply, mode int) {
 		h[k] = v
 	}
 	h.Set("Content-Type", ctype)
-	size := 0
-	for _, p := range parts {
-		size += len(p)
+	if gz {
+		parts = [][]byte{gzipped(parts)}
+		h.Set("Content-Encoding", "gzip")
+		h.Add("Vary", "Accept-Encoding")
+		s.countGzipped()
+	} else {
+		size := 0
+		for _, p := range parts {
+			size += len(p)
+		}
+		h.Set("Content-Length", strconv.Itoa(size))
 	}
-	h.Set("Content-Length", strconv.Itoa(size))
 	s.answered(status)
 	w.WriteHeader(status)
+	if gz {
+		// Headers out before the body, so net/http cannot give a short
+		// body a Content-Length: nginx's gzip never sends one.
+		_ = http.NewResponseController(w).Flush()
+	}
 	if mode == writeDrop {
 		body := bytes.Join(parts, nil)
 		_, _ = w.Write(body[:len(body)/2])
@@ -471,4 +496,30 @@ func (s *Server) errorID() string {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	return newUUID(s.errRNG).String()
+}
+
+// acceptsGzip reports whether an Accept-Encoding header value lists gzip
+// with a non-zero weight.
+func acceptsGzip(accept string) bool {
+	for _, e := range strings.Split(accept, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(e), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		return !ok || strings.Trim(q, "0.") != ""
+	}
+	return false
+}
+
+// gzipped is parts compressed into one gzip stream, at the fastest level:
+// the fake's CPU is a benchmark's too.
+func gzipped(parts [][]byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level: no error
+	for _, p := range parts {
+		_, _ = zw.Write(p) // a bytes.Buffer does not fail
+	}
+	_ = zw.Close()
+	return buf.Bytes()
 }
