@@ -3,7 +3,6 @@ package httpclient
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"sync"
 )
 
@@ -89,14 +88,15 @@ type errTooLarge struct{ announced int64 }
 func (errTooLarge) Error() string { return "response body over the limit" }
 
 // readBody reads a body of at most limit bytes, reserving what it holds from
-// budget; held is what the caller gives back when done with the bytes. With
-// a Content-Length it reads into one buffer of that size: io.ReadAll's
+// budget; held is what the caller gives back when done with the bytes.
+// length is the body's Content-Length, -1 when unknown. With a
+// Content-Length it reads into one buffer of that size: io.ReadAll's
 // doubling copied a 360 KB transactions page about ten times over, ~12% of
 // a read's CPU. Without one (a gzipped answer), the buffer doubles, each
 // growth reserved before it is made. It reads into buf instead when buf's
 // capacity holds the first buffer (see Request.Buffer).
-func readBody(resp *http.Response, limit int64, budget *Budget, buf []byte) (b []byte, held int64, err error) {
-	n := resp.ContentLength
+func readBody(body io.Reader, length, limit int64, budget *Budget, buf []byte) (b []byte, held int64, err error) {
+	n := length
 	if n > limit {
 		return nil, 0, errTooLarge{announced: n}
 	}
@@ -119,7 +119,7 @@ func readBody(resp *http.Response, limit int64, budget *Budget, buf []byte) (b [
 	} else {
 		b = make([]byte, 0, size)
 	}
-	r := io.LimitReader(resp.Body, limit+1)
+	r := io.LimitReader(body, limit+1)
 	for {
 		if len(b) == cap(b) {
 			if int64(len(b)) > limit {

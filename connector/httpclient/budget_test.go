@@ -62,14 +62,14 @@ func TestBudgetIsShared(t *testing.T) {
 		t.Fatal("could not take 900 KiB of 1 MiB")
 	}
 	resp := &http.Response{Body: io.NopCloser(bytes.NewReader(make([]byte, 200<<10))), ContentLength: 200 << 10}
-	_, held, err := readBody(resp, 1<<20, budget, nil)
+	_, held, err := readBody(resp.Body, resp.ContentLength, 1<<20, budget, nil)
 	var eb errBudget
 	if !errors.As(err, &eb) || held != 0 {
 		t.Fatalf("err = %v, held %d; want the budget error", err, held)
 	}
 	budget.give(900 << 10)
 	resp = &http.Response{Body: io.NopCloser(bytes.NewReader(make([]byte, 200<<10))), ContentLength: -1}
-	b, held, err := readBody(resp, 1<<20, budget, nil)
+	b, held, err := readBody(resp.Body, resp.ContentLength, 1<<20, budget, nil)
 	if err != nil || len(b) != 200<<10 || held != budget.used || held < 200<<10 {
 		t.Fatalf("read %d bytes holding %d (budget used %d): %v", len(b), held, budget.used, err)
 	}

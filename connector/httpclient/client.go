@@ -94,6 +94,7 @@ func New(secrets *secret.Redactor) *Client {
 	// per response, which concurrent hostile answers would multiply.
 	t.MaxResponseHeaderBytes = maxHeaderBytes
 	t.MaxIdleConnsPerHost = maxIdlePerHost
+	t.DisableCompression = true // once asks for gzip and decodes it itself
 	return &Client{
 		HTTP:                &http.Client{Transport: t},
 		MaxRetries:          5,
@@ -269,6 +270,7 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	hr.Header.Set("Accept", "application/json")
+	hr.Header.Set("Accept-Encoding", "gzip") // and decoded here: see gzip.go
 	if c.UserAgent != "" {
 		hr.Header.Set("User-Agent", c.UserAgent)
 	}
@@ -282,7 +284,12 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {
 		return nil, redirectError(req.Route, hr, resp, c.Secrets)
 	}
-	b, held, err := readBody(resp, c.MaxBody, c.Budget, req.Buffer)
+	body, release, err := decodedBody(resp)
+	if err != nil {
+		return nil, &TransportError{Route: req.Route, Err: err}
+	}
+	b, held, err := readBody(body, resp.ContentLength, c.MaxBody, c.Budget, req.Buffer)
+	release()
 	if err != nil {
 		c.Budget.give(held)
 		var big errTooLarge

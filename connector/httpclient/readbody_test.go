@@ -29,7 +29,7 @@ func TestReadBody(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: tc.length}
 			budget := NewBudget(1 << 20)
-			b, held, err := readBody(resp, tc.limit, budget, nil)
+			b, held, err := readBody(resp.Body, resp.ContentLength, tc.limit, budget, nil)
 			budget.give(held)
 			if budget.used != 0 {
 				t.Errorf("%d bytes of the budget not given back", budget.used)
@@ -41,7 +41,7 @@ func TestReadBody(t *testing.T) {
 	}
 	// A body cut off before its Content-Length is an error.
 	resp := &http.Response{Body: io.NopCloser(io.MultiReader(strings.NewReader("abc"), errReader{})), ContentLength: 10}
-	if _, _, err := readBody(resp, 1<<20, nil, nil); err == nil {
+	if _, _, err := readBody(resp.Body, resp.ContentLength, 1<<20, nil, nil); err == nil {
 		t.Error("no error for a body cut off mid-way")
 	}
 }
@@ -55,7 +55,7 @@ func TestReadBodyIntoBuffer(t *testing.T) {
 			buf := make([]byte, 0, size)
 			resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: length}
 			budget := NewBudget(1 << 20)
-			b, held, err := readBody(resp, 1<<20, budget, buf)
+			b, held, err := readBody(resp.Body, resp.ContentLength, 1<<20, budget, buf)
 			if err != nil || string(b) != body {
 				t.Fatalf("Content-Length %d, buffer of %d: read %d bytes, err %v", length, size, len(b), err)
 			}
@@ -86,7 +86,7 @@ func BenchmarkReadBody(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		resp := &http.Response{Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
-		if _, _, err := readBody(resp, 256<<20, nil, nil); err != nil {
+		if _, _, err := readBody(resp.Body, resp.ContentLength, 256<<20, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -93,6 +93,7 @@ type options struct {
 	catalog                                        string
 	set                                            map[string]json.RawMessage
 	latency                                        time.Duration
+	gzip                                           bool
 	bin, fakeBin, baselineBin, nodeDir, postgres   string
 	serial, incremental, compareNode, jsonOut      bool
 	parquet                                        bool
@@ -112,6 +113,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 0, "connector max_concurrency (0: the connector's default)")
 	fs.IntVar(&o.runs, "runs", 1, "timed runs per size; the best is reported")
 	fs.DurationVar(&o.latency, "latency", 0, "delay the fake adds before every response, e.g. 50ms")
+	fs.BoolVar(&o.gzip, "gzip", false, "the fake gzips its answers, as a compressing front end would (its own CPU then grows with the compression)")
 	fs.BoolVar(&o.serial, "serial", false, "also read with max_concurrency 1 and report the speedup")
 	fs.BoolVar(&o.incremental, "incremental", true, "after the first sync, run an unchanged incremental sync from its state and count its requests")
 	fs.BoolVar(&o.compareNode, "compare-node", false, "also read the same data with the official Node SDK's fetchAllTransactions loop")
@@ -286,11 +288,15 @@ func moduleRoot() (string, error) {
 // benchSize runs every measurement for one data set size.
 func benchSize(ctx context.Context, o options, m int, dir string, stderr io.Writer, report func(result), compare func(comparison), parquetDone func(parquetReport)) error {
 	items := o.accounts / o.perItem
-	fmt.Fprintf(stderr, "fake: %d items × %d accounts × %d transactions = %d rows, latency %v\n", items, o.perItem, m, o.accounts*m, o.latency)
-	f, err := startFake(ctx, o.fakeBin, []string{
+	fmt.Fprintf(stderr, "fake: %d items × %d accounts × %d transactions = %d rows, latency %v, gzip %v\n", items, o.perItem, m, o.accounts*m, o.latency, o.gzip)
+	args := []string{
 		"--prewarm", "--items", strconv.Itoa(items), "--accounts", strconv.Itoa(o.perItem),
 		"--transactions", strconv.Itoa(m), "--page-size", strconv.Itoa(o.pageSize), "--latency", o.latency.String(),
-	}, stderr)
+	}
+	if o.gzip {
+		args = append(args, "--gzip")
+	}
+	f, err := startFake(ctx, o.fakeBin, args, stderr)
 	if err != nil {
 		return err
 	}
