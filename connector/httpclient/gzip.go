@@ -31,7 +31,7 @@ func decodedBody(resp *http.Response) (body io.Reader, release func(), err error
 	switch enc := strings.TrimSpace(resp.Header.Get("Content-Encoding")); {
 	case enc == "" || strings.EqualFold(enc, "identity"):
 		return resp.Body, func() {}, nil
-	case strings.EqualFold(enc, "gzip"):
+	case strings.EqualFold(enc, "gzip") || strings.EqualFold(enc, "x-gzip"): // the same, RFC 9110 8.4.1.3
 		resp.ContentLength = -1 // of the inflated body: unknown
 		g := &gunzip{src: resp.Body}
 		return g, g.release, nil

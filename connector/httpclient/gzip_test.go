@@ -53,6 +53,9 @@ func TestGzipBodies(t *testing.T) {
 		case "/gzip":
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Write(gzipOf(t, want, 6))
+		case "/x-gzip":
+			w.Header().Set("Content-Encoding", "x-gzip")
+			w.Write(gzipOf(t, want, 1))
 		case "/gzip-empty": // a 204 with the header, as some front ends send
 			w.Header().Set("Content-Encoding", "gzip")
 			w.WriteHeader(http.StatusNoContent)
@@ -85,6 +88,9 @@ func TestGzipBodies(t *testing.T) {
 	}
 	if gotAccept[0] != "gzip" {
 		t.Errorf("Accept-Encoding %q, want gzip", gotAccept[0])
+	}
+	if resp, err := get("/x-gzip"); err != nil || !bytes.Equal(resp.Body, want) {
+		t.Errorf("x-gzip, gzip's old name: %v", err)
 	}
 	if resp, err := get("/gzip-empty"); err != nil || len(resp.Body) != 0 {
 		t.Errorf("empty gzip body: %v, %d bytes", err, len(resp.Body))
