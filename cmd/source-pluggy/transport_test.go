@@ -41,12 +41,7 @@ func TestGzipAnswersReadTheSame(t *testing.T) {
 	if len(want) < 8 {
 		t.Fatalf("the plain read emitted only %d streams", len(want))
 	}
-	for stream, rows := range want {
-		a, b := texts(rows), texts(got[stream])
-		if !slices.Equal(a, b) {
-			t.Errorf("%s: %d records from gzip answers, %d from plain ones, or they differ", stream, len(b), len(a))
-		}
-	}
+	sameRecords(t, want, got, "from gzip answers")
 
 	// Half a gzip stream, then the connection closes: a broken body, retried.
 	gz.fake.SetFaults(fake.Faults{DropMidBodyEvery: 3})
@@ -102,17 +97,24 @@ func TestReadOverHTTP2(t *testing.T) {
 	if h2.Load() == 0 || f.Stats().Gzipped == 0 {
 		t.Fatalf("%d requests over HTTP/2, %d gzip answers: want both", h2.Load(), f.Stats().Gzipped)
 	}
-	for stream, rows := range want {
-		if a, b := texts(rows), texts(got[stream]); !slices.Equal(a, b) {
-			t.Errorf("%s: %d records over HTTP/2, %d over HTTP/1.1, or they differ", stream, len(b), len(a))
-		}
-	}
+	sameRecords(t, want, got, "over HTTP/2")
 
 	f.SetFaults(fake.Faults{DropMidBodyEvery: 3})
 	r := e.read(e.catalog(false, "items", "transactions"))
 	e.allTransactions(r)
 	if f.Stats().Faults["drop"] == 0 {
 		t.Fatal("the fake reset no stream")
+	}
+}
+
+// sameRecords checks that a read emitted, stream by stream, the records
+// of a plain HTTP/1.1 read (want), in any order.
+func sameRecords(t *testing.T, want, got map[string][]json.RawMessage, how string) {
+	t.Helper()
+	for stream, rows := range want {
+		if a, b := texts(rows), texts(got[stream]); !slices.Equal(a, b) {
+			t.Errorf("%s: %d records %s, %d from a plain read, or they differ", stream, len(b), how, len(a))
+		}
 	}
 }
 
