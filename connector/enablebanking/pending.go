@@ -23,7 +23,7 @@ import (
 // include_pending false (the call then asks for booked rows only).
 type pendingStream struct{ c *conn }
 
-func (s *pendingStream) Name() string            { return "pending_transactions" }
+func (s *pendingStream) Name() string            { return pendingName }
 func (s *pendingStream) Schema() json.RawMessage { return loadSchema("pending_transactions") }
 func (s *pendingStream) PrimaryKey() [][]string {
 	return [][]string{{"account_key"}, {"pending_key"}}
@@ -42,12 +42,16 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		if err != nil {
 			return err
 		}
-		keys := make([]string, len(ans.pending))
-		for j, r := range ans.pending {
+		rows, err := ans.pending.Take()
+		if err != nil {
+			return source.SystemErrorf("account %s (uid %s): its pending transactions: %v", a.Key, a.UID, err)
+		}
+		keys := make([]string, len(rows))
+		for j, r := range rows {
 			keys[j] = rowkey.Content(r.raw)
 		}
 		rowkey.Disambiguate(keys)
-		for j, r := range ans.pending {
+		for j, r := range rows {
 			if err := out.Record(transactionRecord(r, a, jsonrow.String("pending_key", keys[j]))); err != nil {
 				return err
 			}

@@ -39,7 +39,7 @@ import (
 //     keeps the transactions endpoint's books per account.
 type transactionsStream struct{ c *conn }
 
-func (s *transactionsStream) Name() string            { return "transactions" }
+func (s *transactionsStream) Name() string            { return transactionsName }
 func (s *transactionsStream) Schema() json.RawMessage { return loadSchema("transactions") }
 func (s *transactionsStream) PrimaryKey() [][]string {
 	return [][]string{{"account_key"}, {"transaction_key"}}
@@ -114,17 +114,23 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 		return next, nil // a state from the future: nothing to read yet
 	}
 	ans, err := s.c.accountTransactions(ctx, a, from)
-	if err == nil && ans.from.After(from) {
-		// The pending stream asked first, for fewer days: this stream
-		// needs its own, wider call.
-		ans, err = s.c.fetchTransactions(ctx, a, from)
-	}
 	if err != nil {
 		return nil, err
 	}
-	rows := ans.booked[:0:0]
+	booked, err := ans.booked.Take()
+	if err != nil {
+		return nil, source.SystemErrorf("account %s (uid %s): its booked transactions: %v", a.Key, a.UID, err)
+	}
+	if ans.from.After(from) {
+		// The pending stream asked first, for fewer days: this stream
+		// needs its own, wider call.
+		if booked, _, err = s.c.fetchTransactions(ctx, a, from); err != nil {
+			return nil, err
+		}
+	}
+	rows := booked[:0:0]
 	fromDay := from.Format(time.DateOnly)
-	for _, r := range ans.booked {
+	for _, r := range booked {
 		// The shared call may reach further back, for pending rows; older
 		// booked rows were read by earlier runs, under the keys they had.
 		if d := r.f.date(); d == "" || d >= fromDay {
@@ -182,11 +188,17 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
+// The two streams one transactions call chain serves.
+const (
+	transactionsName = "transactions"
+	pendingName      = "pending_transactions"
+)
+
 // txAnswer is one account's transactions call chain, shared by the booked
-// and pending streams.
+// and pending streams: each takes its rows once, and they are freed then.
 type txAnswer struct {
 	from            time.Time
-	booked, pending []txRow
+	booked, pending *source.Part[[]txRow]
 }
 
 // maxPages bounds a continuation chain: a bank that keeps answering with
@@ -209,12 +221,19 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, from time.
 				from = p
 			}
 		}
-		ans, err := c.fetchTransactions(ctx, a, from)
+		booked, pending, err := c.fetchTransactions(ctx, a, from)
 		var skip *quotaSkip
 		if errors.As(err, &skip) {
 			c.warnSkip(ctx, skip)
 		}
-		return ans, err
+		if err != nil {
+			return nil, err
+		}
+		return &txAnswer{
+			from:    from,
+			booked:  source.NewPart(booked, c.Reads(transactionsName)),
+			pending: source.NewPart(pending, c.cfg.IncludePending && c.Reads(pendingName)),
+		}, nil
 	})
 }
 
@@ -224,16 +243,15 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, from time.
 // no extra call); without, it asks for BOOK only, as Enable Banking
 // advises. Each continuation repeats the first call's parameters: some
 // banks refuse a key with others. An empty page with a key is not the end.
-func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Time) (*txAnswer, error) {
+func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Time) (booked, pending []txRow, err error) {
 	q := url.Values{"date_from": {from.Format(time.DateOnly)}}
 	if !c.cfg.IncludePending {
 		q.Set("transaction_status", "BOOK")
 	}
-	ans := &txAnswer{from: from}
 	seen := map[string]bool{}
 	for page := 0; ; page++ {
 		if page == maxPages {
-			return nil, source.TransientErrorf("account %s (uid %s): the bank was still sending continuation keys after %d pages; the account's state is kept: run again later", a.Key, a.UID, maxPages)
+			return nil, nil, source.TransientErrorf("account %s (uid %s): the bank was still sending continuation keys after %d pages; the account's state is kept: run again later", a.Key, a.UID, maxPages)
 		}
 		var env struct {
 			Transactions []json.RawMessage `json:"transactions"`
@@ -251,26 +269,26 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 			return json.Unmarshal(b, &env)
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i, raw := range env.Transactions {
 			r := txRow{raw: raw}
 			if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &r.f) != nil {
-				return nil, source.SystemErrorf("account %s (uid %s): row %d of a transactions page is not a transaction object", a.Key, a.UID, i)
+				return nil, nil, source.SystemErrorf("account %s (uid %s): row %d of a transactions page is not a transaction object", a.Key, a.UID, i)
 			}
 			// A row without a status came back from a call for booked rows,
 			// or from a bank that left it out: booked is where it is kept.
 			if st := strings.TrimSpace(r.f.Status); st == "" || strings.EqualFold(st, "BOOK") {
-				ans.booked = append(ans.booked, r)
+				booked = append(booked, r)
 			} else {
-				ans.pending = append(ans.pending, r)
+				pending = append(pending, r)
 			}
 		}
 		if env.Continuation == nil || *env.Continuation == "" {
-			return ans, nil
+			return booked, pending, nil
 		}
 		if seen[*env.Continuation] {
-			return nil, source.TransientErrorf("account %s (uid %s): the bank sent the same continuation key twice; the account's state is kept: run again later", a.Key, a.UID)
+			return nil, nil, source.TransientErrorf("account %s (uid %s): the bank sent the same continuation key twice; the account's state is kept: run again later", a.Key, a.UID)
 		}
 		seen[*env.Continuation] = true
 		q.Set("continuation_key", *env.Continuation)

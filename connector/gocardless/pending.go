@@ -20,7 +20,7 @@ import (
 // for quota has no pending rows in that run's snapshot.
 type pendingStream struct{ c *conn }
 
-func (s *pendingStream) Name() string            { return "pending_transactions" }
+func (s *pendingStream) Name() string            { return pendingName }
 func (s *pendingStream) Schema() json.RawMessage { return loadSchema("pending_transactions") }
 func (s *pendingStream) PrimaryKey() [][]string {
 	return [][]string{{"account_id"}, {"pending_key"}}
@@ -41,8 +41,12 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		if err != nil {
 			return err
 		}
-		keys := pendingKeys(resp.pending)
-		for j, r := range resp.pending {
+		rows, err := resp.pending.Take()
+		if err != nil {
+			return source.SystemErrorf("account %s: its pending transactions: %v", a.ID, err)
+		}
+		keys := pendingKeys(rows)
+		for j, r := range rows {
 			rec := jsonrow.With(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("pending_key", keys[j]), jsonrow.String("status", "pending"))
 			if err := out.Record(rec); err != nil {
 				return err

@@ -80,11 +80,12 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 // caches, so a requisition, an institution or an account's transactions are
 // fetched once however many streams need them.
 type conn struct {
-	cfg    *settings
-	env    source.Env
-	client *Client
-	clock  *httpclient.ServerClock
-	quotas *ledger
+	source.Plan // which of the streams sharing an answer the run reads (source.Part)
+	cfg         *settings
+	env         source.Env
+	client      *Client
+	clock       *httpclient.ServerClock
+	quotas      *ledger
 
 	requisitions source.Memo[*requisitionInfo]
 	institutions source.Memo[institutionInfo]

@@ -47,7 +47,7 @@ import (
 // dates before its date_from) are left out, being read already.
 type transactionsStream struct{ c *conn }
 
-func (s *transactionsStream) Name() string            { return "transactions" }
+func (s *transactionsStream) Name() string            { return transactionsName }
 func (s *transactionsStream) Schema() json.RawMessage { return loadSchema("transactions") }
 func (s *transactionsStream) PrimaryKey() [][]string {
 	return [][]string{{"account_id"}, {"transaction_key"}}
@@ -144,7 +144,10 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	if err != nil {
 		return nil, err
 	}
-	rows := resp.booked
+	rows, err := resp.booked.Take()
+	if err != nil {
+		return nil, source.SystemErrorf("account %s: its booked transactions: %v", a.ID, err)
+	}
 	if resp.idsRepeat {
 		next.IDsRepeat = true
 	}
@@ -198,10 +201,16 @@ type txRow struct {
 	keys txKeys
 }
 
+// The two streams one transactions call serves.
+const (
+	transactionsName = "transactions"
+	pendingName      = "pending_transactions"
+)
+
 // txResponse is one account's transactions answer, shared by the booked and
-// pending streams.
+// pending streams: each takes its rows once, and they are freed then.
 type txResponse struct {
-	booked, pending []txRow
+	booked, pending *source.Part[[]txRow]
 	// idsRepeat: some transactionId appears on two booked rows.
 	idsRepeat bool
 }
@@ -252,15 +261,19 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 		if err != nil {
 			return nil, err
 		}
-		resp := &txResponse{}
-		if resp.booked, err = decodeRows(a, "booked", env.Transactions.Booked); err != nil {
+		booked, err := decodeRows(a, "booked", env.Transactions.Booked)
+		if err != nil {
 			return nil, err
 		}
-		if resp.pending, err = decodeRows(a, "pending", env.Transactions.Pending); err != nil {
+		pending, err := decodeRows(a, "pending", env.Transactions.Pending)
+		if err != nil {
 			return nil, err
 		}
-		resp.idsRepeat = idsRepeat(resp.booked)
-		return resp, nil
+		return &txResponse{
+			booked:    source.NewPart(booked, c.Reads(transactionsName)),
+			pending:   source.NewPart(pending, c.cfg.pending && c.Reads(pendingName)),
+			idsRepeat: idsRepeat(booked),
+		}, nil
 	})
 }
 

@@ -413,6 +413,13 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	if err != nil {
 		return fail(enc, err)
 	}
+	if p, ok := conn.(ReadPlanner); ok {
+		names := make([]string, len(sel))
+		for i, s := range sel {
+			names[i] = s.Stream.Name()
+		}
+		p.PlanRead(names)
+	}
 	var sinks []Sink
 	skipRecords := false
 	if openSinks != nil {

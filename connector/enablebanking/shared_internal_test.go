@@ -1,0 +1,98 @@
+package enablebanking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+	"github.com/source-pluggy/source-pluggy/connector/source"
+	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// TestSharedAnswerIsFreedAsRead: an account's one transactions call chain
+// serves two streams, and the run keeps each part only until its stream
+// has read it (or not at all, for a stream the run does not read), so a
+// read's memory is that of the accounts being read, not of every account
+// read so far. Read first, the pending stream asks for fewer days than the
+// booked one, which calls again: the first answer's booked rows are
+// dropped then too.
+func TestSharedAnswerIsFreedAsRead(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plan  []string // nil: no plan, as outside the runtime
+		reads []string
+	}{
+		{"both streams", []string{transactionsName, pendingName}, []string{transactionsName, pendingName}},
+		{"pending first", []string{pendingName, transactionsName}, []string{pendingName, transactionsName}},
+		{"booked only", []string{transactionsName}, []string{transactionsName}},
+		{"pending only", []string{pendingName}, []string{pendingName}},
+		{"no plan", nil, []string{transactionsName, pendingName}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fake.New(fake.Options{TransactionsPerAccount: 40})
+			srv := httptest.NewServer(f.Handler())
+			t.Cleanup(srv.Close)
+			cfg, _ := json.Marshal(map[string]any{
+				"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),
+				"base_url": srv.URL, "start_date": "2000-01-01", "include_pending": true,
+			})
+			opened, err := Source{}.Open(context.Background(), cfg, source.Env{Secrets: &secret.Redactor{}, Log: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := opened.(*conn)
+			if tc.plan != nil {
+				c.PlanRead(tc.plan)
+			}
+			streams := map[string]source.Stream{}
+			for _, s := range c.Streams() {
+				streams[s.Name()] = s
+			}
+			records := map[string]int{}
+			for _, name := range tc.reads {
+				var out sourcetest.Counter
+				if err := streams[name].Read(context.Background(), source.ReadRequest{Mode: protocol.FullRefresh}, &out); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				records[name] = out.Records()
+			}
+			refs, err := c.readable(context.Background())
+			if err != nil || len(refs) == 0 {
+				t.Fatalf("%d accounts: %v", len(refs), err)
+			}
+			booked, pending := 0, 0
+			for _, a := range refs {
+				booked += len(f.Booked(a.UID))
+				pending += len(f.Pending(a.UID))
+				ans, err := c.transactions.Get(a.Key, func() (*txAnswer, error) {
+					t.Fatalf("account %s: its transactions were never fetched", a.Key)
+					return nil, nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := ans.booked.Take(); !errors.Is(err, source.ErrPartGone) {
+					t.Errorf("account %s: the booked rows are still held after the run (%v)", a.Key, err)
+				}
+				if _, err := ans.pending.Take(); !errors.Is(err, source.ErrPartGone) {
+					t.Errorf("account %s: the pending rows are still held after the run (%v)", a.Key, err)
+				}
+			}
+			if n, ok := records[transactionsName]; ok && n != booked {
+				t.Errorf("%d booked records, the fake has %d", n, booked)
+			}
+			if n, ok := records[pendingName]; ok && n != pending {
+				t.Errorf("%d pending records, the fake has %d", n, pending)
+			}
+			if pending == 0 {
+				t.Error("the fake has no pending rows; the test proves less than it says")
+			}
+		})
+	}
+}
