@@ -11,11 +11,11 @@ import (
 
 func rowsOf(t *testing.T, raws ...string) []txRow {
 	t.Helper()
-	var rs []json.RawMessage
-	for _, r := range raws {
-		rs = append(rs, json.RawMessage(r))
+	body := `{"transactions":{"booked":[` + strings.Join(raws, ",") + `]}}`
+	rows, _, err := decodeTransactions([]byte(body))
+	if err == nil {
+		err = checkRows(accountRef{ID: "a"}, "booked", rows)
 	}
-	rows, err := decodeRows(accountRef{ID: "a"}, "booked", rs)
 	if err != nil {
 		t.Fatal(err)
 	}

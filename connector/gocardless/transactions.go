@@ -1,6 +1,7 @@
 package gocardless
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,8 +198,10 @@ func later(a, b time.Time) time.Time {
 
 // txRow is one row of an answer with the fields that key it.
 type txRow struct {
-	raw  json.RawMessage
+	raw  json.RawMessage // a slice of the answer's body
 	keys txKeys
+	// problem: the row is not a transaction object (see decodeTransactions).
+	problem bool
 }
 
 // The two streams one transactions call serves.
@@ -243,16 +246,16 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 			}
 		}
 		q := url.Values{"date_from": {from.Format(time.DateOnly)}}
-		var env transactionsEnvelope
+		var booked, pending []txRow
 		err := c.dataCall(ctx, a, quota.Transactions, q, func(b []byte) error {
-			env = transactionsEnvelope{}
-			if err := json.Unmarshal(b, &env); err != nil {
-				return err
+			if cap(b)-len(b) > len(b)/4 {
+				// The rows keep the body: not the slack of a buffer grown
+				// by doubling as a body without a length came in.
+				b = bytes.Clone(b)
 			}
-			if env.Transactions == nil {
-				return errors.New(`no "transactions" object in the answer`)
-			}
-			return nil
+			var err error
+			booked, pending, err = decodeTransactions(b)
+			return err
 		})
 		var skip *quotaSkip
 		if errors.As(err, &skip) {
@@ -261,12 +264,10 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 		if err != nil {
 			return nil, err
 		}
-		booked, err := decodeRows(a, "booked", env.Transactions.Booked)
-		if err != nil {
+		if err := checkRows(a, "booked", booked); err != nil {
 			return nil, err
 		}
-		pending, err := decodeRows(a, "pending", env.Transactions.Pending)
-		if err != nil {
+		if err := checkRows(a, "pending", pending); err != nil {
 			return nil, err
 		}
 		return &txResponse{
@@ -277,13 +278,12 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 	})
 }
 
-func decodeRows(a accountRef, what string, raws []json.RawMessage) ([]txRow, error) {
-	rows := make([]txRow, len(raws))
-	for i, raw := range raws {
-		if err := json.Unmarshal(raw, &rows[i].keys); err != nil || len(raw) == 0 || raw[0] != '{' {
-			return nil, source.SystemErrorf("account %s: %s row %d of the transactions answer is not a transaction object", a.ID, what, i)
+// checkRows fails an answer with a row that is not a transaction object.
+func checkRows(a accountRef, what string, rows []txRow) error {
+	for i, r := range rows {
+		if r.problem {
+			return source.SystemErrorf("account %s: %s row %d of the transactions answer is not a transaction object", a.ID, what, i)
 		}
-		rows[i].raw = raw
 	}
-	return rows, nil
+	return nil
 }

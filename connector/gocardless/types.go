@@ -156,15 +156,6 @@ func dayCount(raw json.RawMessage) (int, bool) {
 	return n, err == nil && n > 0
 }
 
-// transactionsEnvelope is GET /accounts/{id}/transactions/. Other top-level
-// keys (last_updated, ...) are ignored.
-type transactionsEnvelope struct {
-	Transactions *struct {
-		Booked  []json.RawMessage `json:"booked"`
-		Pending []json.RawMessage `json:"pending"`
-	} `json:"transactions"`
-}
-
 // balancesEnvelope is GET /accounts/{id}/balances/.
 type balancesEnvelope struct {
 	Balances []json.RawMessage `json:"balances"`
