@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+	"unsafe"
 
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -94,3 +95,57 @@ func TestSharedAnswerIsFreedAsRead(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingRowsDoNotKeepTheBody: the booked rows are slices of the
+// answer's body, and the pending rows, which the other stream may read
+// after the booked rows are let go, are copied out of it: otherwise they
+// would keep every account's whole body to the end of that stream.
+func TestPendingRowsDoNotKeepTheBody(t *testing.T) {
+	f := fake.New(fake.Options{Requisitions: 1, TransactionsPerAccount: 40})
+	srv := httptest.NewServer(f.Handler())
+	t.Cleanup(srv.Close)
+	cfg, _ := json.Marshal(map[string]any{
+		"secret_id": f.SecretID(), "secret_key": f.SecretKey(), "requisition_ids": f.RequisitionIDs(),
+		"base_url": srv.URL + "/api/v2", "start_date": "2000-01-01",
+	})
+	opened, err := Source{}.Open(context.Background(), cfg, source.Env{Secrets: &secret.Redactor{}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := opened.(*conn)
+	refs, err := c.readable(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawPending := false
+	for _, a := range refs {
+		resp, err := c.accountTransactions(context.Background(), a, txWindow{from: c.oldestDay(context.Background(), a), pending: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		booked, err := resp.booked.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending, err := resp.pending.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(booked) == 0 {
+			t.Fatalf("account %s: no booked rows", a.ID)
+		}
+		// In the body, a comma separates two rows; copied out, they lie
+		// back to back.
+		for i := 1; i < len(pending); i++ {
+			sawPending = true
+			if addr(pending[i].raw) != addr(pending[i-1].raw)+uintptr(len(pending[i-1].raw)) {
+				t.Fatalf("account %s: the pending rows are slices of the body", a.ID)
+			}
+		}
+	}
+	if !sawPending {
+		t.Fatal("the fake has no account with two pending rows; the test proves nothing")
+	}
+}
+
+func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }

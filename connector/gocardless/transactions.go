@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
@@ -270,12 +271,33 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 		if err := checkRows(a, "pending", pending); err != nil {
 			return nil, err
 		}
+		// The rows are slices of the body. The pending stream may read
+		// after the booked one has let go of its rows: its few rows are
+		// copied out, so as not to keep the whole body until then.
+		pending = detachRows(pending)
 		return &txResponse{
 			booked:    source.NewPart(booked, c.Reads(transactionsName)),
 			pending:   source.NewPart(pending, c.cfg.pending && c.Reads(pendingName)),
 			idsRepeat: idsRepeat(booked),
 		}, nil
 	})
+}
+
+// detachRows copies rows, and the bytes their raw slices, into one new
+// buffer.
+func detachRows(rows []txRow) []txRow {
+	n := 0
+	for _, r := range rows {
+		n += len(r.raw)
+	}
+	buf := make([]byte, 0, n)
+	out := slices.Clone(rows)
+	for i := range out {
+		start := len(buf)
+		buf = append(buf, out[i].raw...)
+		out[i].raw = buf[start:len(buf):len(buf)]
+	}
+	return out
 }
 
 // checkRows fails an answer with a row that is not a transaction object.
