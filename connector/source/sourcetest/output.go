@@ -14,6 +14,7 @@ type Counter struct {
 	n  int
 }
 
+// Record counts the record.
 func (c *Counter) Record(jsonrow.Row) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -21,8 +22,13 @@ func (c *Counter) Record(jsonrow.Row) error {
 	return nil
 }
 
+// Checkpoint drops the state.
 func (c *Counter) Checkpoint(any) error { return nil }
-func (c *Counter) Announce(any) error   { return nil }
+
+// Announce drops the state.
+func (c *Counter) Announce(any) error { return nil }
+
+// Logger discards.
 func (c *Counter) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // Records is how many records the stream emitted.
