@@ -2,15 +2,11 @@ package enablebanking
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
-	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
@@ -23,45 +19,16 @@ import (
 // booked one, which calls again: the first answer's booked rows are
 // dropped then too.
 func TestSharedAnswerIsFreedAsRead(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		plan  []string // nil: no plan, as outside the runtime
-		reads []string
-	}{
-		{"both streams", []string{transactionsName, pendingName}, []string{transactionsName, pendingName}},
-		{"pending first", []string{pendingName, transactionsName}, []string{pendingName, transactionsName}},
-		{"booked only", []string{transactionsName}, []string{transactionsName}},
-		{"pending only", []string{pendingName}, []string{pendingName}},
-		{"no plan", nil, []string{transactionsName, pendingName}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, pc := range sourcetest.PlanCases(transactionsName, pendingName) {
+		t.Run(pc.Name, func(t *testing.T) {
 			f := fake.New(fake.Options{TransactionsPerAccount: 40})
 			srv := httptest.NewServer(f.Handler())
 			t.Cleanup(srv.Close)
-			cfg, _ := json.Marshal(map[string]any{
+			c := sourcetest.Open(t, Source{}, map[string]any{
 				"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),
 				"base_url": srv.URL, "start_date": "2000-01-01", "include_pending": true,
-			})
-			opened, err := Source{}.Open(context.Background(), cfg, source.Env{Secrets: &secret.Redactor{}, Log: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := opened.(*conn)
-			if tc.plan != nil {
-				c.PlanRead(tc.plan)
-			}
-			streams := map[string]source.Stream{}
-			for _, s := range c.Streams() {
-				streams[s.Name()] = s
-			}
-			records := map[string]int{}
-			for _, name := range tc.reads {
-				var out sourcetest.Counter
-				if err := streams[name].Read(context.Background(), source.ReadRequest{Mode: protocol.FullRefresh}, &out); err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				records[name] = out.Records()
-			}
+			}).(*conn)
+			records := sourcetest.ReadPlanned(t, c, pc)
 			refs, err := c.readable(context.Background())
 			if err != nil || len(refs) == 0 {
 				t.Fatalf("%d accounts: %v", len(refs), err)
@@ -70,12 +37,9 @@ func TestSharedAnswerIsFreedAsRead(t *testing.T) {
 			for _, a := range refs {
 				booked += len(f.Booked(a.UID))
 				pending += len(f.Pending(a.UID))
-				ans, err := c.transactions.Get(a.Key, func() (*txAnswer, error) {
-					t.Fatalf("account %s: its transactions were never fetched", a.Key)
-					return nil, nil
-				})
+				ans, err := c.transactions.Get(a.Key, func() (*txAnswer, error) { return nil, errors.New("never fetched") })
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("account %s: %v", a.Key, err)
 				}
 				if _, err := ans.booked.Take(); !errors.Is(err, source.ErrPartGone) {
 					t.Errorf("account %s: the booked rows are still held after the run (%v)", a.Key, err)
