@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
@@ -274,30 +273,13 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 		// The rows are slices of the body. The pending stream may read
 		// after the booked one has let go of its rows: its few rows are
 		// copied out, so as not to keep the whole body until then.
-		pending = detachRows(pending)
+		pending = jsonrow.Detach(pending, func(r *txRow) *json.RawMessage { return &r.raw })
 		return &txResponse{
 			booked:    source.NewPart(booked, c.Reads(transactionsName)),
 			pending:   source.NewPart(pending, c.cfg.pending && c.Reads(pendingName)),
 			idsRepeat: idsRepeat(booked),
 		}, nil
 	})
-}
-
-// detachRows copies rows, and the bytes their raw slices, into one new
-// buffer.
-func detachRows(rows []txRow) []txRow {
-	n := 0
-	for _, r := range rows {
-		n += len(r.raw)
-	}
-	buf := make([]byte, 0, n)
-	out := slices.Clone(rows)
-	for i := range out {
-		start := len(buf)
-		buf = append(buf, out[i].raw...)
-		out[i].raw = buf[start:len(buf):len(buf)]
-	}
-	return out
 }
 
 // checkRows fails an answer with a row that is not a transaction object.

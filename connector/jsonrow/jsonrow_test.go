@@ -181,3 +181,23 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestDetach(t *testing.T) {
+	type row struct {
+		n   int
+		raw []byte
+	}
+	page := []byte(`[{"a":1},{"b":2}]`)
+	rows := []row{{1, page[1:8]}, {2, page[9:16]}}
+	out := Detach(rows, func(r *row) *[]byte { return &r.raw })
+	copy(page, bytes.Repeat([]byte("x"), len(page))) // the page serves another now
+	if len(out) != 2 || out[0].n != 1 || string(out[0].raw) != `{"a":1}` || out[1].n != 2 || string(out[1].raw) != `{"b":2}` {
+		t.Fatalf("detached %+v", out)
+	}
+	if cap(out[0].raw) != len(out[0].raw) {
+		t.Error("a detached row can grow into the next one's bytes")
+	}
+	if string(rows[0].raw) == `{"a":1}` {
+		t.Error("the test's page was not overwritten")
+	}
+}

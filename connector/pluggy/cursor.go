@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -164,18 +164,7 @@ var poisonPages = false
 // detachRows copies rows, and the bytes their Raw slice into one new
 // buffer, for a reader that keeps them after its page is handed back.
 func detachRows(rows []txRow) []txRow {
-	n := 0
-	for i := range rows {
-		n += len(rows[i].Raw)
-	}
-	buf := make([]byte, 0, n)
-	out := slices.Clone(rows)
-	for i := range out {
-		start := len(buf)
-		buf = append(buf, out[i].Raw...)
-		out[i].Raw = buf[start:len(buf):len(buf)]
-	}
-	return out
+	return jsonrow.Detach(rows, func(r *txRow) *[]byte { return &r.Raw })
 }
 
 // get returns an idle page's memory, or none.
