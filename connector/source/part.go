@@ -11,7 +11,7 @@ import (
 // forgotten then. A Memo keeps its answers for the whole run, so without
 // Part the rows of every account stayed in memory to the end of it: a first
 // sync of 189,407 GoCardless rows from 20 requisitions peaked at 278 MB,
-// where one account's rows at a time suffice.
+// where the rows of the accounts being read suffice.
 type Part[T any] struct {
 	mu    sync.Mutex
 	v     T
