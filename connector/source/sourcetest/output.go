@@ -13,15 +13,15 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// Counter is a stream output (source.Output) for reading a stream
+// counter is a stream output (source.Output) for reading a stream
 // in-process: it counts the records and drops the rest.
-type Counter struct {
+type counter struct {
 	mu sync.Mutex
 	n  int
 }
 
 // Record counts the record.
-func (c *Counter) Record(jsonrow.Row) error {
+func (c *counter) Record(jsonrow.Row) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
@@ -29,16 +29,16 @@ func (c *Counter) Record(jsonrow.Row) error {
 }
 
 // Checkpoint drops the state.
-func (c *Counter) Checkpoint(any) error { return nil }
+func (c *counter) Checkpoint(any) error { return nil }
 
 // Announce drops the state.
-func (c *Counter) Announce(any) error { return nil }
+func (c *counter) Announce(any) error { return nil }
 
 // Logger discards.
-func (c *Counter) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func (c *counter) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // Records is how many records the stream emitted.
-func (c *Counter) Records() int {
+func (c *counter) Records() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
@@ -78,7 +78,7 @@ func ReadPlanned(t testing.TB, conn source.Conn, pc PlanCase) map[string]int {
 	}
 	records := map[string]int{}
 	for _, name := range pc.Reads {
-		var out Counter
+		var out counter
 		if err := streams[name].Read(context.Background(), source.ReadRequest{Mode: protocol.FullRefresh}, &out); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
