@@ -43,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	requisitions := fs.Int("requisitions", 2, "linked requisitions, two accounts each")
 	transactions := fs.Int("transactions", 80, "booked transactions per account")
 	dailyLimit := fs.Int("daily-limit", 4, "bank-level calls per account and endpoint per rolling 24h")
+	accountsPerMinute := fs.Int("accounts-per-minute", 100, "company-level /accounts/* calls per rolling minute, as on the real API; 0 lifts the limit (for benchmarks)")
 	headerStyle := fs.String("header-style", "http", "rate-limit header spelling: http (HTTP_X_RATELIMIT_*) or x (x-ratelimit-*)")
 	latency := fs.Duration("latency", 0, "delay added to every answer")
 	secretID := fs.String("secret-id", "demo-secret-id", "secret_id that token/new accepts")
@@ -69,6 +70,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s must be at least 1, got %d", name, v)
 		}
 	}
+	if *accountsPerMinute < 0 {
+		return fmt.Errorf("--accounts-per-minute must be 0 (no limit) or more, got %d", *accountsPerMinute)
+	}
+	perMinute := *accountsPerMinute
+	if perMinute == 0 {
+		perMinute = -1 // fake.Options: negative lifts it, zero means the default
+	}
 	if err := fakeserver.CheckLoopback(*addr); err != nil {
 		return err
 	}
@@ -80,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		SecretID:               *secretID,
 		SecretKey:              *secretKey,
 		DailyLimit:             *dailyLimit,
+		AccountsPerMinute:      perMinute,
 		HeaderStyle:            style,
 		Latency:                *latency,
 		QuotaAnswer:            qa,

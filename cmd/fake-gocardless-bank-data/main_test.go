@@ -132,6 +132,7 @@ func TestRejectsBadFlags(t *testing.T) {
 		{"--header-style", "snake"},
 		{"--quota-answer", "bank"},
 		{"--requisitions", "0"},
+		{"--accounts-per-minute", "-1"},
 		{"--bogus"},
 		{"extra"},
 	} {
@@ -141,6 +142,60 @@ func TestRejectsBadFlags(t *testing.T) {
 		}
 		if out.Len() != 0 {
 			t.Errorf("%v: printed %q before failing", args, out.String())
+		}
+	}
+}
+
+// TestAccountsPerMinute: the company-level limit on /accounts/* calls is
+// the real API's 100 a minute by default, set by the flag, and lifted by 0
+// so that a benchmark of a million rows is not paced by it.
+func TestAccountsPerMinute(t *testing.T) {
+	for _, tc := range []struct {
+		flag      string
+		calls, ok int
+	}{
+		{"2", 3, 2},
+		{"0", 130, 130},
+	} {
+		r, _ := start(t, "--requisitions", "1", "--transactions", "1", "--daily-limit", "1000", "--accounts-per-minute", tc.flag)
+		resp := post(t, r.BaseURL+"/token/new/", map[string]string{"secret_id": r.SecretID, "secret_key": r.SecretKey})
+		var tok struct{ Access string }
+		json.NewDecoder(resp.Body).Decode(&tok)
+		resp.Body.Close()
+		get := func(path string) int {
+			req, _ := http.NewRequest("GET", r.BaseURL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+tok.Access)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		var req struct{ Accounts []string }
+		{
+			hreq, _ := http.NewRequest("GET", r.BaseURL+"/requisitions/"+r.RequisitionIDs[0]+"/", nil)
+			hreq.Header.Set("Authorization", "Bearer "+tok.Access)
+			resp, err := http.DefaultClient.Do(hreq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			json.NewDecoder(resp.Body).Decode(&req)
+			resp.Body.Close()
+		}
+		ok := 0
+		for range tc.calls {
+			switch code := get("/accounts/" + req.Accounts[0] + "/balances/"); code {
+			case 200:
+				ok++
+			case 429:
+			default:
+				t.Fatalf("--accounts-per-minute %s: balances answered %d", tc.flag, code)
+			}
+		}
+		if ok != tc.ok {
+			t.Errorf("--accounts-per-minute %s: %d of %d calls answered, want %d", tc.flag, ok, tc.calls, tc.ok)
 		}
 	}
 }
