@@ -1,7 +1,6 @@
 package gocardless
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -247,12 +246,9 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 		}
 		q := url.Values{"date_from": {from.Format(time.DateOnly)}}
 		var booked, pending []txRow
+		// The rows are slices of the body, so they keep it; the client
+		// reads a body into a buffer of its size (httpclient.readBody).
 		err := c.dataCall(ctx, a, quota.Transactions, q, func(b []byte) error {
-			if cap(b)-len(b) > len(b)/4 {
-				// The rows keep the body: not the slack of a buffer grown
-				// by doubling as a body without a length came in.
-				b = bytes.Clone(b)
-			}
 			var err error
 			booked, pending, err = decodeTransactions(b)
 			return err

@@ -24,7 +24,9 @@ func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
 
 // Bodies is the process's budget, used by every Client New returns: 96 MiB,
 // room for dozens of the largest real pages (a Pluggy page of 500
-// transactions is about 1 MB) and for one body at MaxBody. Go's collector
+// transactions is about 1 MB), for one body at MaxBody with a
+// Content-Length, and for one of up to 47 MiB without (readRest holds it
+// twice while it joins the pieces). Go's collector
 // lets the heap reach about twice what is live, so a read under attack
 // peaks near 300 MiB, inside a 512 MiB pod (TestHugeBodiesStayInBudget).
 var Bodies = NewBudget(96 << 20)
@@ -92,15 +94,17 @@ func (errTooLarge) Error() string { return "response body over the limit" }
 // length is the body's Content-Length, -1 when unknown. With a
 // Content-Length it reads into one buffer of that size: io.ReadAll's
 // doubling copied a 360 KB transactions page about ten times over, ~12% of
-// a read's CPU. Without one (a gzipped answer), the buffer doubles, each
-// growth reserved before it is made. It reads into buf instead when buf's
-// capacity holds the first buffer (see Request.Buffer).
+// a read's CPU. Without one (a gzipped or chunked answer) it reads into a
+// first buffer of 32 KiB, which holds most answers, and the rest of a
+// larger body into pooled pieces, joined at the end into one buffer of
+// the body's exact size (see readRest). It reads into buf instead when
+// buf's capacity holds the first buffer (see Request.Buffer).
 func readBody(body io.Reader, length, limit int64, budget *Budget, buf []byte) (b []byte, held int64, err error) {
 	n := length
 	if n > limit {
 		return nil, 0, errTooLarge{announced: n}
 	}
-	size := n + 1 // +1: room to see EOF without growing
+	size := n + 1 // +1: room to see EOF without reading on
 	if n < 0 {
 		size = 32 << 10
 	}
@@ -115,35 +119,98 @@ func readBody(body io.Reader, length, limit int64, budget *Budget, buf []byte) (
 	}
 	held = size
 	if buf != nil {
-		b = buf[:0]
+		b = buf[:size]
 	} else {
-		b = make([]byte, 0, size)
+		b = make([]byte, size)
 	}
 	r := io.LimitReader(body, limit+1)
-	for {
-		if len(b) == cap(b) {
-			if int64(len(b)) > limit {
-				return nil, held, errTooLarge{announced: -1}
-			}
-			grown := min(2*int64(cap(b)), limit+1)
-			if !budget.take(grown) {
-				return nil, held, errBudget{limit: budget.limit, read: int64(len(b))}
-			}
-			nb := make([]byte, len(b), grown)
-			copy(nb, b)
-			budget.give(held)
-			b, held = nb, grown
+	m, err := fill(r, b)
+	b = b[:m]
+	switch {
+	case err == io.EOF:
+		if int64(len(b)) > limit {
+			return nil, held, errTooLarge{announced: -1}
 		}
-		m, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+m]
+		return b, held, nil
+	case err != nil:
+		return b, held, err
+	}
+	return readRest(r, b, held, limit, budget)
+}
+
+// pieceSize is the size of the pieces readRest reads into.
+const pieceSize = 256 << 10
+
+// pieces keeps readRest's pieces from body to body: they are garbage the
+// moment the body is joined.
+var pieces = sync.Pool{New: func() any { return new([pieceSize]byte) }}
+
+// readRest reads the rest of a body whose first buffer, first, is full:
+// into pieces from a pool, then joined into one buffer of the body's exact
+// size. A body of N bytes costs N of new memory and 2N at the join; the
+// doubling buffer it replaced allocated about 2N in all, peaked at up to
+// 3N, and kept up to N of slack for as long as the body lived (the rows of
+// a GoCardless answer are slices of it). held is what first holds of the
+// budget; the result holds the body's exact size, each piece reserved
+// while it is read.
+func readRest(r io.Reader, first []byte, held, limit int64, budget *Budget) ([]byte, int64, error) {
+	var rest []*[pieceSize]byte
+	defer func() {
+		for _, p := range rest {
+			pieces.Put(p)
+		}
+	}()
+	total := int64(len(first))
+	last := 0 // bytes in the last piece
+	for {
+		if total > limit {
+			return nil, held, errTooLarge{announced: -1}
+		}
+		if !budget.take(pieceSize) {
+			return nil, held, errBudget{limit: budget.limit, read: total}
+		}
+		held += pieceSize
+		p := pieces.Get().(*[pieceSize]byte)
+		rest = append(rest, p)
+		m, err := fill(r, p[:])
+		total += int64(m)
+		last = m
 		if err == io.EOF {
-			if int64(len(b)) > limit {
-				return nil, held, errTooLarge{announced: -1}
-			}
-			return b, held, nil
+			break
 		}
 		if err != nil {
-			return b, held, err
+			return nil, held, err
 		}
 	}
+	if total > limit {
+		return nil, held, errTooLarge{announced: -1}
+	}
+	if !budget.take(total) {
+		return nil, held, errBudget{limit: budget.limit, read: total}
+	}
+	budget.give(held)
+	b := make([]byte, total)
+	n := copy(b, first)
+	for i, p := range rest {
+		if i == len(rest)-1 {
+			copy(b[n:], p[:last])
+			break
+		}
+		n += copy(b[n:], p[:])
+	}
+	return b, total, nil
+}
+
+// fill reads into p until it is full (a nil error) or the body ends
+// (io.EOF, p perhaps part full) or fails.
+func fill(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

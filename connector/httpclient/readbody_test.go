@@ -2,10 +2,12 @@ package httpclient
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unsafe"
 )
 
@@ -99,6 +101,83 @@ func BenchmarkReadAll(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := io.ReadAll(io.LimitReader(bytes.NewReader(body), 256<<20+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestReadBodyOfUnknownLength: a body without a Content-Length comes back
+// whole and in a buffer of its exact size, whatever its size against the
+// first buffer and the pieces, however the reader splits it; the budget
+// is given back in full. The doubling buffer this replaced left up to the
+// body's size again of slack, which the rows sliced from the body kept.
+func TestReadBodyOfUnknownLength(t *testing.T) {
+	const first = 32 << 10
+	for _, n := range []int{0, 1, first - 1, first, first + 1, first + pieceSize, first + pieceSize + 1, first + 3*pieceSize - 7, 5 << 20} {
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte(i*7 + i>>11)
+		}
+		for name, wrap := range map[string]func(io.Reader) io.Reader{
+			"whole":    func(r io.Reader) io.Reader { return r },
+			"halves":   iotest.HalfReader,
+			"with EOF": iotest.DataErrReader,
+		} {
+			budget := NewBudget(64 << 20)
+			b, held, err := readBody(wrap(bytes.NewReader(body)), -1, 16<<20, budget, nil)
+			if err != nil || !bytes.Equal(b, body) {
+				t.Fatalf("%d bytes, %s: read %d bytes, err %v", n, name, len(b), err)
+			}
+			if n > first && cap(b) != n {
+				t.Errorf("%d bytes, %s: buffer of %d, want the body's size", n, name, cap(b))
+			}
+			if budget.used != held {
+				t.Errorf("%d bytes, %s: %d bytes of the budget taken, %d said held", n, name, budget.used, held)
+			}
+			budget.give(held)
+		}
+	}
+}
+
+// TestReadBodyOfUnknownLengthFails: past the limit, past the budget, or
+// cut off, a body read in pieces ends with the error and gives back what
+// it took; the pieces go back to the pool.
+func TestReadBodyOfUnknownLengthFails(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 2<<20)
+	for _, tc := range []struct {
+		name   string
+		r      io.Reader
+		limit  int64
+		budget int64
+		want   func(error) bool
+	}{
+		{"over the limit", bytes.NewReader(body), 1 << 20, 64 << 20, func(err error) bool { var e errTooLarge; return errors.As(err, &e) }},
+		{"exactly the limit", bytes.NewReader(body), 2 << 20, 64 << 20, func(err error) bool { return err == nil }},
+		{"over the budget reading", bytes.NewReader(body), 16 << 20, 1 << 20, func(err error) bool { var e errBudget; return errors.As(err, &e) }},
+		{"over the budget joining", bytes.NewReader(body), 16 << 20, 3 << 20, func(err error) bool { var e errBudget; return errors.As(err, &e) }},
+		{"cut off", io.MultiReader(bytes.NewReader(body[:1<<20]), errReader{}), 16 << 20, 64 << 20, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
+	} {
+		budget := NewBudget(tc.budget)
+		_, held, err := readBody(tc.r, -1, tc.limit, budget, nil)
+		if !tc.want(err) {
+			t.Errorf("%s: err %v", tc.name, err)
+		}
+		budget.give(held)
+		if budget.used != 0 {
+			t.Errorf("%s: %d bytes of the budget not given back", tc.name, budget.used)
+		}
+	}
+}
+
+// BenchmarkReadBodyUnknownLength reads a 5 MB body without a
+// Content-Length, as a GoCardless account's transactions answer comes
+// (gzipped, or chunked).
+func BenchmarkReadBodyUnknownLength(b *testing.B) {
+	body := bytes.Repeat([]byte("x"), 5<<20)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := readBody(bytes.NewReader(body), -1, 256<<20, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
