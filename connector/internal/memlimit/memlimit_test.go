@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 )
 
@@ -48,23 +49,28 @@ func TestHold(t *testing.T) {
 	c()
 }
 
-// A live heap over half the floor raises the limit to twice the live heap
-// less half the floor.
+// A live heap over three quarters of the floor raises the limit to the
+// live heap plus a quarter of it (at least a quarter of the floor): the
+// headroom of GOGC=25, not Go's default of the live heap again.
 func TestFollowLiveRaisesTheLimit(t *testing.T) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		t.Skip("GOMEMLIMIT is set: Hold leaves the limit alone")
 	}
-	const floor = 8 << 20
-	release := Hold(floor)
-	defer release()
-	keep := make([]byte, 24<<20)
-	runtime.GC()
-	state.mu.Lock()
-	followLive()
-	got := debug.SetMemoryLimit(-1)
-	state.mu.Unlock()
-	runtime.KeepAlive(keep)
-	if got < 2*(24<<20)-floor/2 {
-		t.Fatalf("limit with 24 MiB live and a floor of 8 MiB: %d, want at least %d", got, 2*(24<<20)-floor/2)
+	for _, floor := range []int64{8 << 20, 28 << 20} {
+		release := Hold(floor)
+		keep := make([]byte, 24<<20)
+		runtime.GC()
+		state.mu.Lock()
+		followLive()
+		got := debug.SetMemoryLimit(-1)
+		debug.SetMemoryLimit(got)
+		metrics.Read(liveSample)
+		live := int64(liveSample[0].Value.Uint64())
+		state.mu.Unlock()
+		runtime.KeepAlive(keep)
+		release()
+		if want := live + max(floor/4, live/4); got != want || live < 24<<20 {
+			t.Errorf("limit with %d MiB live and a floor of %d MiB: %.1f MiB, want %.1f", live>>20, floor>>20, float64(got)/(1<<20), float64(want)/(1<<20))
+		}
 	}
 }
