@@ -1,6 +1,7 @@
 package httpclient
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -127,7 +128,7 @@ func readBody(body io.Reader, length, limit int64, budget *Budget, buf []byte) (
 	m, err := fill(r, b)
 	b = b[:m]
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		if int64(len(b)) > limit {
 			return nil, held, errTooLarge{announced: -1}
 		}
@@ -175,7 +176,7 @@ func readRest(r io.Reader, first []byte, held, limit int64, budget *Budget) ([]b
 		m, err := fill(r, p[:])
 		total += int64(m)
 		last = m
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
