@@ -279,8 +279,14 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveAll encodes a page; a positional bank numbers references across the
-// whole booked list, so a page shows the same numbers as Booked.
+// whole booked list, so a page shows the same numbers as Booked. Any other
+// account's rows encode on their own: encoding the whole list for every
+// page made a read of N rows cost N²/page-size encodings (97 s for 50,050
+// rows in 25-row pages).
 func (a *account) serveAll(page []*row) []json.RawMessage {
+	if !a.positional {
+		return a.serve(page)
+	}
 	all := a.serve(a.booked)
 	byRow := map[*row]json.RawMessage{}
 	for i, r := range a.booked {
