@@ -92,8 +92,10 @@ func (f txFields) fingerprint() string {
 
 // txRow is one row of an answer with its parsed fields.
 type txRow struct {
-	raw json.RawMessage
+	raw json.RawMessage // a slice of the page's body
 	f   txFields
+	// problem: the row is not a transaction object (see decodeTxPage).
+	problem bool
 }
 
 // rememberedKey is one key kept in the transactions state for rows the next

@@ -1,6 +1,7 @@
 package enablebanking
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -253,27 +254,22 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 		if page == maxPages {
 			return nil, nil, source.TransientErrorf("account %s (uid %s): the bank was still sending continuation keys after %d pages; the account's state is kept: run again later", a.Key, a.UID, maxPages)
 		}
-		var env struct {
-			Transactions []json.RawMessage `json:"transactions"`
-			Continuation *string           `json:"continuation_key"`
-		}
+		var p txPage
 		err := c.bankCall(ctx, a, quota.Transactions, "GET /accounts/{uid}/transactions", accountPath(a.UID, "transactions"), q, page == 0, func(b []byte) error {
-			env.Transactions, env.Continuation = nil, nil
-			var probe map[string]json.RawMessage
-			if err := json.Unmarshal(b, &probe); err != nil {
-				return err
+			if cap(b)-len(b) > len(b)/4 {
+				// The rows keep the page: not the slack of the buffer it
+				// was read into (32 KiB for a page without a length).
+				b = bytes.Clone(b)
 			}
-			if _, ok := probe["transactions"]; !ok {
-				return errors.New(`no "transactions" in the answer`)
-			}
-			return json.Unmarshal(b, &env)
+			var err error
+			p, err = decodeTxPage(b)
+			return err
 		})
 		if err != nil {
 			return nil, nil, err
 		}
-		for i, raw := range env.Transactions {
-			r := txRow{raw: raw}
-			if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &r.f) != nil {
+		for i, r := range p.rows {
+			if r.problem {
 				return nil, nil, source.SystemErrorf("account %s (uid %s): row %d of a transactions page is not a transaction object", a.Key, a.UID, i)
 			}
 			// A row without a status came back from a call for booked rows,
@@ -284,13 +280,13 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 				pending = append(pending, r)
 			}
 		}
-		if env.Continuation == nil || *env.Continuation == "" {
+		if p.next == nil || *p.next == "" {
 			return booked, pending, nil
 		}
-		if seen[*env.Continuation] {
+		if seen[*p.next] {
 			return nil, nil, source.TransientErrorf("account %s (uid %s): the bank sent the same continuation key twice; the account's state is kept: run again later", a.Key, a.UID)
 		}
-		seen[*env.Continuation] = true
-		q.Set("continuation_key", *env.Continuation)
+		seen[*p.next] = true
+		q.Set("continuation_key", *p.next)
 	}
 }
