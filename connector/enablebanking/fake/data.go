@@ -294,14 +294,21 @@ func (a *account) serve(rows []*row) []json.RawMessage {
 	out := make([]json.RawMessage, len(rows))
 	perDay := map[string]int{}
 	for i, r := range rows {
-		f := r.f
-		if a.positional && f["status"] == "BOOK" {
-			f = clone(r.f)
-			d := r.date()
-			f["entry_reference"] = d + "-" + strconv.Itoa(perDay[d])
-			perDay[d]++
-		}
-		out[i], _ = json.Marshal(f)
+		out[i] = a.encode(r, perDay)
 	}
 	return out
+}
+
+// encode is one row as served; a positional bank's booked row takes the
+// next number of its date from perDay.
+func (a *account) encode(r *row, perDay map[string]int) json.RawMessage {
+	f := r.f
+	if a.positional && f["status"] == "BOOK" {
+		f = clone(r.f)
+		d := r.date()
+		f["entry_reference"] = d + "-" + strconv.Itoa(perDay[d])
+		perDay[d]++
+	}
+	b, _ := json.Marshal(f)
+	return b
 }

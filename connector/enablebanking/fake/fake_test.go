@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,66 @@ func TestDailyLimitAndExpiredSession(t *testing.T) {
 	}
 	if code, body := get(t, srv, "/sessions/"+f.SessionIDs()[0], tok); code != 200 || body["status"] != "EXPIRED" {
 		t.Fatalf("session: %d %v", code, body)
+	}
+}
+
+// TestPagesServeTheBookedRows: followed to the end, the pages of every
+// account hold its booked rows exactly as Booked serves them, in order,
+// a positional bank's numbering included, though a page encodes only its
+// own rows.
+func TestPagesServeTheBookedRows(t *testing.T) {
+	f := New(Options{Sessions: 2, TransactionsPerAccount: 40, PageSize: 7})
+	srv := httptest.NewServer(f.Handler())
+	defer srv.Close()
+	tok := sign(t, f.opts.Key, f.ApplicationID(), time.Now(), time.Hour, jwt.SigningMethodRS256)
+	positional := 0
+	for _, sid := range f.SessionIDs() {
+		for _, uid := range f.AccountUIDs(sid) {
+			if f.accounts[uid].positional {
+				positional++
+			}
+			var want []string
+			for _, raw := range f.Booked(uid) {
+				var r struct{ Status string }
+				if err := json.Unmarshal(raw, &r); err != nil {
+					t.Fatal(err)
+				}
+				if r.Status == "BOOK" {
+					want = append(want, string(raw))
+				}
+			}
+			var got []string
+			path := "/accounts/" + uid + "/transactions?date_from=2000-01-01&transaction_status=BOOK"
+			for key := ""; ; {
+				req, _ := http.NewRequest("GET", srv.URL+path+key, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var page struct {
+					Transactions    []json.RawMessage `json:"transactions"`
+					ContinuationKey string            `json:"continuation_key"`
+				}
+				err = json.NewDecoder(resp.Body).Decode(&page)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("%s: %d %v", uid, resp.StatusCode, err)
+				}
+				for _, raw := range page.Transactions {
+					got = append(got, string(raw))
+				}
+				if page.ContinuationKey == "" {
+					break
+				}
+				key = "&continuation_key=" + page.ContinuationKey
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("account %s (positional %v): the pages served %d rows that differ from the %d booked", uid, f.accounts[uid].positional, len(got), len(want))
+			}
+		}
+	}
+	if positional == 0 {
+		t.Fatal("no positional account among two sessions: the test would not see its numbering")
 	}
 }
