@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 )
 
 func rows(t *testing.T, raws ...string) []txRow {
@@ -94,6 +97,81 @@ func TestSignedAmount(t *testing.T) {
 	for _, c := range []struct{ amount, ind string }{{`"1,00"`, "DBIT"}, {`"12"`, ""}, {`null`, "CRDT"}, {`"1e3"`, "CRDT"}} {
 		if got, ok := signedAmount(json.RawMessage(c.amount), c.ind); ok {
 			t.Errorf("signedAmount(%s, %q) = %q, want none", c.amount, c.ind, got)
+		}
+	}
+}
+
+// TestLookAlikesAreNumberedByContent: rows with one fingerprint (date,
+// amount, currency, indicator) but different content get their numbers
+// from their content, whatever order the bank lists them in, while rows
+// of their own fingerprint, whose content bookedKeys does not make, keep
+// theirs.
+func TestLookAlikesAreNumberedByContent(t *testing.T) {
+	raws := []string{
+		row(``, "2026-01-04", "6.00", "c"),
+		row(``, "2026-01-04", "6.00", "a"),
+		row(`"X"`, "2026-01-05", "1.00", "alone"),
+		row(``, "2026-01-04", "6.00", "b"),
+		row(`null`, "2026-01-06", "2.00", "alone too"),
+	}
+	want := map[string]string{}
+	for i, k := range bookedKeys(rows(t, raws...), nil) {
+		want[raws[i]] = k
+	}
+	for _, order := range [][]int{{1, 3, 0, 2, 4}, {4, 3, 2, 1, 0}, {2, 0, 4, 3, 1}} {
+		shuffled := make([]string, len(order))
+		for i, j := range order {
+			shuffled[i] = raws[j]
+		}
+		for i, k := range bookedKeys(rows(t, shuffled...), nil) {
+			if want[shuffled[i]] != k {
+				t.Errorf("order %v: row %q keyed %q, %q in the bank's first order", order, shuffled[i], k, want[shuffled[i]])
+			}
+		}
+	}
+	keys := bookedKeys(rows(t, raws...), nil)
+	if !strings.HasSuffix(keys[3], "#2") || !strings.HasSuffix(keys[0], "#3") || strings.Contains(keys[1], "#") {
+		t.Errorf("look-alikes a, b, c: %q %q %q, want numbered in that order", keys[1], keys[3], keys[0])
+	}
+}
+
+// BenchmarkBookedKeys keys an account's 10,000 booked rows as the fake
+// serves them.
+func BenchmarkBookedKeys(b *testing.B) {
+	f := fake.New(fake.Options{Sessions: 1, TransactionsPerAccount: 10000})
+	var rs []txRow
+	for _, raw := range f.Booked(f.AccountUIDs(f.SessionIDs()[0])[0]) {
+		r := txRow{raw: raw}
+		if err := json.Unmarshal(raw, &r.f); err != nil {
+			b.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		bookedKeys(rs, nil)
+	}
+}
+
+// TestFingerprintIsContentHash: the fingerprint is the first 32 hex digits
+// of rowkey.Content of its fields' JSON, as the keys in states and
+// destinations were made, including where the JSON escapes something and
+// the shortcut does not apply.
+func TestFingerprintIsContentHash(t *testing.T) {
+	for _, f := range []txFields{
+		{BookingDate: "2026-01-02", Indicator: "dbit", Amount: struct {
+			Amount   json.RawMessage `json:"amount"`
+			Currency string          `json:"currency"`
+		}{json.RawMessage(`"12.50"`), "eur"}},
+		{ValueDate: "2026-01-0é-x", Indicator: "<&>"},
+		{TransactionDate: "2026-01-02\u2028", Indicator: `"\`},
+		{BookingDate: "2026-01-0\xc3", Indicator: "é\x01"},
+		{},
+	} {
+		amount := strings.Trim(strings.TrimSpace(string(f.Amount.Amount)), `"`)
+		b, _ := json.Marshal([]string{f.date(), amount, strings.ToUpper(f.Amount.Currency), strings.ToUpper(f.Indicator)})
+		if got, want := f.fingerprint(), strings.TrimPrefix(rowkey.Content(b), "sha256:")[:32]; got != want {
+			t.Errorf("%+v: %s, want %s", f, got, want)
 		}
 	}
 }
