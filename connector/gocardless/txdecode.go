@@ -108,9 +108,9 @@ func decodeTxRow(s *jsonrow.Scanner, b []byte) (txRow, error) {
 		case "internalTransactionId":
 			return optionalText(s, &r.keys.InternalTransactionID, &r.problem)
 		case "bookingDate":
-			return text(s, &r.keys.BookingDate, &r.problem)
+			return s.TextField(&r.keys.BookingDate, &r.problem)
 		case "valueDate":
-			return text(s, &r.keys.ValueDate, &r.problem)
+			return s.TextField(&r.keys.ValueDate, &r.problem)
 		}
 		return s.Skip()
 	})
@@ -128,21 +128,6 @@ func optionalText(s *jsonrow.Scanner, v **string, problem *bool) error {
 	case '"':
 		t, err := s.Text()
 		*v = &t
-		return err
-	}
-	*problem = true
-	return s.Skip()
-}
-
-// text reads a string into *v (null leaves it alone); any other value
-// sets *problem.
-func text(s *jsonrow.Scanner, v *string, problem *bool) error {
-	switch s.Peek() {
-	case 'n':
-		return s.Literal("null") // as encoding/json: null leaves a string as it was
-	case '"':
-		t, err := s.Text()
-		*v = t
 		return err
 	}
 	*problem = true

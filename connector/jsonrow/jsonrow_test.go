@@ -201,3 +201,32 @@ func TestDetach(t *testing.T) {
 		t.Error("the test's page was not overwritten")
 	}
 }
+
+// TestTextField: as encoding/json into a string field: a string sets it,
+// null leaves it, any other value leaves it and is a wrong type; the
+// scanner is past the value either way.
+func TestTextField(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		wrong    bool
+	}{
+		{`"a\u00e9b"`, "aéb", false},
+		{`null`, "kept", false},
+		{`12`, "kept", true},
+		{`{"x":[1]}`, "kept", true},
+		{`true`, "kept", true},
+	} {
+		var s Scanner
+		s.Reset([]byte(tc.in + `,"next"`))
+		v, wrong := "kept", false
+		if err := s.TextField(&v, &wrong); err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if v != tc.want || wrong != tc.wrong {
+			t.Errorf("%s: %q wrong type %v, want %q %v", tc.in, v, wrong, tc.want, tc.wrong)
+		}
+		if err := s.Expect(','); err != nil {
+			t.Errorf("%s: not past the value: %v", tc.in, err)
+		}
+	}
+}

@@ -174,6 +174,25 @@ func (s *Scanner) Text() (string, error) {
 	return text(v), nil
 }
 
+// TextField consumes a value into *v as encoding/json decodes one into a
+// Go string field: a string is unescaped into *v, null leaves *v as it
+// was, and any other value is skipped and sets *wrongType (encoding/json's
+// UnmarshalTypeError), leaving *v alone. The providers' decoders pick
+// their rows' key fields out with it, and keep a row of the wrong type
+// for the caller to fail on.
+func (s *Scanner) TextField(v *string, wrongType *bool) error {
+	switch s.Peek() {
+	case 'n':
+		return s.Literal("null")
+	case '"':
+		t, err := s.Text()
+		*v = t
+		return err
+	}
+	*wrongType = true
+	return s.Skip()
+}
+
 // text is v as a string, each byte of invalid UTF-8 replaced by U+FFFD.
 func text(v []byte) string {
 	if utf8.Valid(v) {
