@@ -61,7 +61,7 @@ func decodeTxPage(b []byte) (txPage, error) {
 			}
 			p.rows = p.rows[:0]
 			return s.Array(func() error {
-				r, err := decodeTxRow(&s, b)
+				r, err := decodeTxRow(&s)
 				p.rows = append(p.rows, r)
 				return err
 			})
@@ -91,19 +91,12 @@ func decodeTxPage(b []byte) (txPage, error) {
 	return p, nil
 }
 
-// decodeTxRow consumes one row of a page: its bytes, as a slice of b, and
-// its fields. When a key repeats, the last one wins, as with encoding/json.
-func decodeTxRow(s *jsonrow.Scanner, b []byte) (txRow, error) {
-	start := s.Pos()
+// decodeTxRow consumes one row of a page: its bytes, as a slice of the
+// page, and its fields. When a key repeats, the last one wins, as with encoding/json.
+func decodeTxRow(s *jsonrow.Scanner) (txRow, error) {
 	var r txRow
-	if s.Peek() != '{' {
-		r.problem = true
-		err := s.Skip()
-		r.raw = b[start:s.Pos():s.Pos()]
-		return r, err
-	}
 	f := &r.f
-	err := s.Object(func(key []byte) error {
+	raw, notObject, err := s.Row(func(key []byte) error {
 		switch string(key) {
 		case "entry_reference":
 			v, err := s.Raw()
@@ -124,7 +117,10 @@ func decodeTxRow(s *jsonrow.Scanner, b []byte) (txRow, error) {
 		}
 		return s.Skip()
 	})
-	r.raw = b[start:s.Pos():s.Pos()]
+	if notObject {
+		r = txRow{problem: true}
+	}
+	r.raw = raw
 	return r, err
 }
 

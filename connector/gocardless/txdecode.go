@@ -71,7 +71,7 @@ func decodeTransactions(b []byte) (booked, pending []txRow, err error) {
 			}
 			*rows = (*rows)[:0]
 			return s.Array(func() error {
-				r, err := decodeTxRow(&s, b)
+				r, err := decodeTxRow(&s)
 				*rows = append(*rows, r)
 				return err
 			})
@@ -90,18 +90,11 @@ func decodeTransactions(b []byte) (booked, pending []txRow, err error) {
 }
 
 // decodeTxRow consumes one row of a booked or pending list: its bytes, as
-// a slice of b, and its key fields. When a key repeats, the last one wins,
+// a slice of the body, and its key fields. When a key repeats, the last one wins,
 // as with encoding/json.
-func decodeTxRow(s *jsonrow.Scanner, b []byte) (txRow, error) {
-	start := s.Pos()
+func decodeTxRow(s *jsonrow.Scanner) (txRow, error) {
 	var r txRow
-	if s.Peek() != '{' {
-		r.problem = true
-		err := s.Skip()
-		r.raw = b[start:s.Pos():s.Pos()]
-		return r, err
-	}
-	err := s.Object(func(key []byte) error {
+	raw, notObject, err := s.Row(func(key []byte) error {
 		switch string(key) {
 		case "transactionId":
 			return optionalText(s, &r.keys.TransactionID, &r.problem)
@@ -114,7 +107,10 @@ func decodeTxRow(s *jsonrow.Scanner, b []byte) (txRow, error) {
 		}
 		return s.Skip()
 	})
-	r.raw = b[start:s.Pos():s.Pos()]
+	if notObject {
+		r = txRow{problem: true}
+	}
+	r.raw = raw
 	return r, err
 }
 

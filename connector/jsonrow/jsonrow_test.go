@@ -3,6 +3,7 @@ package jsonrow
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -228,5 +229,34 @@ func TestTextField(t *testing.T) {
 		if err := s.Expect(','); err != nil {
 			t.Errorf("%s: not past the value: %v", tc.in, err)
 		}
+	}
+}
+
+// TestRow: a row's bytes are its slice of the text, capacity clipped; an
+// object's members are walked, any other value is skipped and reported.
+func TestRow(t *testing.T) {
+	text := []byte(`[{"a":1,"b":"x"}, 7 ,"s"]`)
+	var s Scanner
+	s.Reset(text)
+	var got []string
+	var keys []string
+	var notObjects []bool
+	err := s.Array(func() error {
+		raw, notObject, err := s.Row(func(key []byte) error {
+			keys = append(keys, string(key))
+			return s.Skip()
+		})
+		if cap(raw) != len(raw) || len(raw) > 0 && &raw[0] != &text[bytes.Index(text, raw)] {
+			t.Errorf("row %q: not its clipped slice of the text", raw)
+		}
+		got = append(got, string(raw))
+		notObjects = append(notObjects, notObject)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{`{"a":1,"b":"x"}`, `7`, `"s"`}) || !slices.Equal(keys, []string{"a", "b"}) || !slices.Equal(notObjects, []bool{false, true, true}) {
+		t.Errorf("rows %q, keys %q, not objects %v", got, keys, notObjects)
 	}
 }

@@ -174,6 +174,23 @@ func (s *Scanner) Text() (string, error) {
 	return text(v), nil
 }
 
+// Row consumes the value that comes next as one row of a list and returns
+// its bytes: a slice of the scanned text whose capacity ends with it, so
+// that an append to it cannot write over what follows. An object's members
+// go to member, as with Object; any other value is skipped and reported
+// by notObject, for the caller to keep as a row of the wrong type (the
+// bank's answer, which asking again would not change).
+func (s *Scanner) Row(member func(key []byte) error) (raw []byte, notObject bool, err error) {
+	notObject = s.Peek() != '{'
+	start := s.i
+	if notObject {
+		err = s.Skip()
+	} else {
+		err = s.Object(member)
+	}
+	return s.b[start:s.i:s.i], notObject, err
+}
+
 // TextField consumes a value into *v as encoding/json decodes one into a
 // Go string field: a string is unescaped into *v, null leaves *v as it
 // was, and any other value is skipped and sets *wrongType (encoding/json's
