@@ -247,7 +247,8 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 		q := url.Values{"date_from": {from.Format(time.DateOnly)}}
 		var booked, pending []txRow
 		// The rows are slices of the body, so they keep it; the client
-		// reads a body into a buffer of its size (httpclient.readBody).
+		// reads a body of more than 32 KiB into a buffer of its exact size
+		// (httpclient.readBody), so they keep no slack worth a copy.
 		err := c.dataCall(ctx, a, quota.Transactions, q, func(b []byte) error {
 			var err error
 			booked, pending, err = decodeTransactions(b)

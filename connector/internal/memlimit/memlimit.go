@@ -104,8 +104,8 @@ var liveSample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 // is one body, and four accounts are read at once, 40 – 65 MiB live at
 // 10,000 rows an account. The limit this replaced, twice the live heap
 // less half the floor, let such a read's heap reach 100 MiB and its RSS
-// 105 – 120 MB; this one holds them to about 70 and 91 – 96 for a few
-// percent more collection (docs/performance.md#gocardless-transactions).
+// 112 – 119 MB at a million rows; this one holds them to about 70 MiB and
+// 91 – 97 MB, for 2% more CPU (docs/performance.md#gocardless-transactions).
 // A collection then comes after a quarter of the live heap is allocated,
 // not all of it, which bounds the collector's extra work to about four
 // times Go's default however large the live heap grows. Called with
