@@ -25,9 +25,7 @@ func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
 
 // Bodies is the process's budget, used by every Client New returns: 96 MiB,
 // room for dozens of the largest real pages (a Pluggy page of 500
-// transactions is about 1 MB), for one body at MaxBody with a
-// Content-Length, and for one of up to 47 MiB without (readRest holds it
-// twice while it joins the pieces). Go's collector
+// transactions is about 1 MB) and for one body at MaxBody. Go's collector
 // lets the heap reach about twice what is live, so a read under attack
 // peaks near 300 MiB, inside a 512 MiB pod (TestHugeBodiesStayInBudget).
 var Bodies = NewBudget(96 << 20)
@@ -150,10 +148,10 @@ var pieces = sync.Pool{New: func() any { return new([pieceSize]byte) }}
 // into pieces from a pool, then joined into one buffer of the body's exact
 // size. A body of N bytes costs N of new memory and 2N at the join; the
 // doubling buffer it replaced allocated about 2N in all, peaked at up to
-// 3N, and kept up to N of slack for as long as the body lived (the rows of
-// a GoCardless answer are slices of it). held is what first holds of the
-// budget; the result holds the body's exact size, each piece reserved
-// while it is read.
+// 3N, kept up to N of slack for as long as the body lived (the rows of a
+// GoCardless answer are slices of it), and could not pass 32 MiB in the
+// budget. held is what first holds of the budget; the result holds the
+// body's exact size, each piece reserved while it is read.
 func readRest(r io.Reader, first []byte, held, limit int64, budget *Budget) ([]byte, int64, error) {
 	var rest []*[pieceSize]byte
 	defer func() {
@@ -186,10 +184,14 @@ func readRest(r io.Reader, first []byte, held, limit int64, budget *Budget) ([]b
 	if total > limit {
 		return nil, held, errTooLarge{announced: -1}
 	}
-	if !budget.take(total) {
-		return nil, held, errBudget{limit: budget.limit, read: total}
-	}
-	budget.give(held)
+	// The pieces' reservation becomes the joined body's. For the moment of
+	// the copy the body is in memory twice, which the budget does not
+	// count: at most MaxBody more, and the pieces go back to the pool at
+	// once. Reserving both would refuse every body over half the budget
+	// (48 MiB), alone or not, and a refusal is retried: a GoCardless
+	// account's whole history that size would spend its day's calls and
+	// fail.
+	budget.give(held - total)
 	b := make([]byte, total)
 	n := copy(b, first)
 	for i, p := range rest {
