@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"testing"
+	"unsafe"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -60,3 +61,49 @@ func TestSharedAnswerIsFreedAsRead(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingRowsDoNotKeepThePages: the pending rows, which may wait for
+// their stream until the booked one has read every account, are copied
+// out of the pages they were decoded from, so they do not keep those pages
+// (their fields never were slices of the page: TestDecodeTxPageRows).
+func TestPendingRowsDoNotKeepThePages(t *testing.T) {
+	f := fake.New(fake.Options{TransactionsPerAccount: 40, PageSize: 7})
+	srv := httptest.NewServer(f.Handler())
+	t.Cleanup(srv.Close)
+	c := sourcetest.Open(t, Source{}, map[string]any{
+		"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),
+		"base_url": srv.URL, "start_date": "2000-01-01", "include_pending": true,
+	}).(*conn)
+	ctx := context.Background()
+	refs, err := c.readable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawPending := false
+	for _, a := range refs {
+		ans, err := c.accountTransactions(ctx, a, c.oldestDay())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ans.booked.Take(); err != nil {
+			t.Fatal(err)
+		}
+		pending, err := ans.pending.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// In a page, a comma separates two rows; copied out, they lie
+		// back to back.
+		for i, r := range pending {
+			sawPending = true
+			if i > 0 && addr(r.raw) != addr(pending[i-1].raw)+uintptr(len(pending[i-1].raw)) {
+				t.Fatalf("account %s: the pending rows are slices of their pages", a.Key)
+			}
+		}
+	}
+	if !sawPending {
+		t.Fatal("the fake has no pending rows; the test proves nothing")
+	}
+}
+
+func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }

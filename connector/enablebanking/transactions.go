@@ -230,6 +230,10 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, from time.
 		if err != nil {
 			return nil, err
 		}
+		// The rows are slices of their pages. The pending stream may read
+		// after the booked one has let go of its rows: its few rows are
+		// copied out, so as not to keep their pages until then.
+		pending = jsonrow.Detach(pending, func(r *txRow) *json.RawMessage { return &r.raw })
 		return &txAnswer{
 			from:    from,
 			booked:  source.NewPart(booked, c.Reads(transactionsName)),

@@ -1,6 +1,7 @@
 package enablebanking
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -100,7 +101,7 @@ func decodeTxRow(s *jsonrow.Scanner) (txRow, error) {
 		switch string(key) {
 		case "entry_reference":
 			v, err := s.Raw()
-			f.EntryReference = v
+			f.EntryReference = bytes.Clone(v) // only raw is a slice of the page (see jsonrow.Detach)
 			return err
 		case "transaction_amount":
 			return amount(s, f, &r.problem)
@@ -140,7 +141,7 @@ func amount(s *jsonrow.Scanner, f *txFields, problem *bool) error {
 		switch string(key) {
 		case "amount":
 			v, err := s.Raw()
-			f.Amount.Amount = v
+			f.Amount.Amount = bytes.Clone(v)
 			return err
 		case "currency":
 			return s.TextField(&f.Amount.Currency, problem)
