@@ -22,13 +22,7 @@ import (
 func TestSharedAnswerIsFreedAsRead(t *testing.T) {
 	for _, pc := range sourcetest.PlanCases(transactionsName, pendingName) {
 		t.Run(pc.Name, func(t *testing.T) {
-			f := fake.New(fake.Options{TransactionsPerAccount: 40})
-			srv := httptest.NewServer(f.Handler())
-			t.Cleanup(srv.Close)
-			c := sourcetest.Open(t, Source{}, map[string]any{
-				"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),
-				"base_url": srv.URL, "start_date": "2000-01-01", "include_pending": true,
-			}).(*conn)
+			f, c := openFake(t, fake.Options{TransactionsPerAccount: 40})
 			records := sourcetest.ReadPlanned(t, c, pc)
 			refs, err := c.readable(context.Background())
 			if err != nil || len(refs) == 0 {
@@ -67,13 +61,7 @@ func TestSharedAnswerIsFreedAsRead(t *testing.T) {
 // out of the pages they were decoded from, so they do not keep those pages
 // (their fields never were slices of the page: TestDecodeTxPageRows).
 func TestPendingRowsDoNotKeepThePages(t *testing.T) {
-	f := fake.New(fake.Options{TransactionsPerAccount: 40, PageSize: 7})
-	srv := httptest.NewServer(f.Handler())
-	t.Cleanup(srv.Close)
-	c := sourcetest.Open(t, Source{}, map[string]any{
-		"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),
-		"base_url": srv.URL, "start_date": "2000-01-01", "include_pending": true,
-	}).(*conn)
+	_, c := openFake(t, fake.Options{TransactionsPerAccount: 40, PageSize: 7})
 	ctx := context.Background()
 	refs, err := c.readable(ctx)
 	if err != nil {
@@ -107,3 +95,17 @@ func TestPendingRowsDoNotKeepThePages(t *testing.T) {
 }
 
 func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
+
+// openFake serves a fake with opts and opens a connection to it that
+// reads every row since 2000, pending ones included.
+func openFake(t *testing.T, opts fake.Options) (*fake.Server, *conn) {
+	t.Helper()
+	f := fake.New(opts)
+	srv := httptest.NewServer(f.Handler())
+	t.Cleanup(srv.Close)
+	c := sourcetest.Open(t, Source{}, map[string]any{
+		"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),
+		"base_url": srv.URL, "start_date": "2000-01-01", "include_pending": true,
+	}).(*conn)
+	return f, c
+}
