@@ -67,13 +67,8 @@ func decodeTxPage(b []byte) (txPage, error) {
 				return err
 			})
 		case "continuation_key":
-			switch s.Peek() {
-			case 'n':
-				p.next = nil
-				return s.Literal("null")
-			case '"':
-				t, err := s.Text()
-				p.next = &t
+			wrong := false
+			if err := s.OptionalTextField(&p.next, &wrong); err != nil || !wrong {
 				return err
 			}
 			return errors.New(`"continuation_key" is not a string`)

@@ -97,9 +97,9 @@ func decodeTxRow(s *jsonrow.Scanner) (txRow, error) {
 	raw, notObject, err := s.Row(func(key []byte) error {
 		switch string(key) {
 		case "transactionId":
-			return optionalText(s, &r.keys.TransactionID, &r.problem)
+			return s.OptionalTextField(&r.keys.TransactionID, &r.problem)
 		case "internalTransactionId":
-			return optionalText(s, &r.keys.InternalTransactionID, &r.problem)
+			return s.OptionalTextField(&r.keys.InternalTransactionID, &r.problem)
 		case "bookingDate":
 			return s.TextField(&r.keys.BookingDate, &r.problem)
 		case "valueDate":
@@ -112,20 +112,4 @@ func decodeTxRow(s *jsonrow.Scanner) (txRow, error) {
 	}
 	r.raw = raw
 	return r, err
-}
-
-// optionalText reads a string or null into *v (nil for null); any other
-// value sets *problem.
-func optionalText(s *jsonrow.Scanner, v **string, problem *bool) error {
-	switch s.Peek() {
-	case 'n':
-		*v = nil
-		return s.Literal("null")
-	case '"':
-		t, err := s.Text()
-		*v = &t
-		return err
-	}
-	*problem = true
-	return s.Skip()
 }

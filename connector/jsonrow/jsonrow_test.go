@@ -260,3 +260,33 @@ func TestRow(t *testing.T) {
 		t.Errorf("rows %q, keys %q, not objects %v", got, keys, notObjects)
 	}
 }
+
+// TestOptionalTextField: as encoding/json into a *string field: a string
+// sets it, null sets it to nil, any other value leaves it and is a wrong
+// type; the scanner is past the value either way.
+func TestOptionalTextField(t *testing.T) {
+	kept := "kept"
+	for _, tc := range []struct {
+		in    string
+		want  *string
+		wrong bool
+	}{
+		{`"a\u00e9b"`, new("aéb"), false},
+		{`null`, nil, false},
+		{`12`, &kept, true},
+		{`["x"]`, &kept, true},
+	} {
+		var s Scanner
+		s.Reset([]byte(tc.in + `,"next"`))
+		v, wrong := &kept, false
+		if err := s.OptionalTextField(&v, &wrong); err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if (v == nil) != (tc.want == nil) || v != nil && *v != *tc.want || wrong != tc.wrong {
+			t.Errorf("%s: %v wrong type %v, want %v %v", tc.in, v, wrong, tc.want, tc.wrong)
+		}
+		if err := s.Expect(','); err != nil {
+			t.Errorf("%s: not past the value: %v", tc.in, err)
+		}
+	}
+}

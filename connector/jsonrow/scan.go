@@ -210,6 +210,23 @@ func (s *Scanner) TextField(v *string, wrongType *bool) error {
 	return s.Skip()
 }
 
+// OptionalTextField is TextField for a *string field: null sets *v to nil
+// instead of leaving it.
+func (s *Scanner) OptionalTextField(v **string, wrongType *bool) error {
+	if s.Peek() == 'n' {
+		*v = nil
+		return s.Literal("null")
+	}
+	var t string
+	wrong := false
+	if err := s.TextField(&t, &wrong); err != nil || wrong {
+		*wrongType = *wrongType || wrong
+		return err
+	}
+	*v = &t
+	return nil
+}
+
 // text is v as a string, each byte of invalid UTF-8 replaced by U+FFFD.
 func text(v []byte) string {
 	if utf8.Valid(v) {
