@@ -3,11 +3,16 @@ package enablebanking
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"unsafe"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
@@ -93,6 +98,73 @@ func TestPendingRowsDoNotKeepThePages(t *testing.T) {
 		t.Fatal("the fake has no account with two pending rows; the test proves nothing")
 	}
 }
+
+// TestFullRefreshRemembersNoKeys: the keys of the rows the next run
+// re-reads are the incremental state's, and a full_refresh read, whose
+// state is never emitted, does not build them: held for every account
+// until the stream ended, they were what grew most with the accounts of a
+// read to Parquet (docs/performance.md#enable-banking-transactions). The
+// state the stream hands its output is checked in both modes: an
+// incremental read must still remember them.
+func TestFullRefreshRemembersNoKeys(t *testing.T) {
+	for _, mode := range []protocol.SyncMode{protocol.FullRefresh, protocol.Incremental} {
+		t.Run(string(mode), func(t *testing.T) {
+			_, c := openFake(t, fake.Options{TransactionsPerAccount: 40})
+			var out stateKeeper
+			if err := (&transactionsStream{c: c}).Read(context.Background(), source.ReadRequest{Mode: mode}, &out); err != nil {
+				t.Fatal(err)
+			}
+			st, ok := out.last.(*quota.State[txPos, usage])
+			if !ok {
+				t.Fatalf("the last checkpoint is %T, not the transactions state", out.last)
+			}
+			accounts, keys := 0, 0
+			for _, pos := range st.Accounts {
+				accounts++
+				keys += len(pos.Keys)
+				if pos.BookedThrough == "" {
+					t.Errorf("an account has no booked_through: %+v", pos)
+				}
+			}
+			if out.records == 0 || accounts == 0 {
+				t.Fatalf("%d records, %d accounts: the test proves nothing", out.records, accounts)
+			}
+			if mode == protocol.FullRefresh && keys > 0 {
+				t.Errorf("a full_refresh read remembered %d keys its state will never carry", keys)
+			}
+			if mode == protocol.Incremental && keys == 0 {
+				t.Error("an incremental read remembered no keys for the next run")
+			}
+		})
+	}
+}
+
+// stateKeeper is a stream output that counts records and keeps the last
+// state checkpointed, whatever the mode (the runtime drops a full_refresh
+// read's).
+type stateKeeper struct {
+	mu      sync.Mutex
+	records int
+	last    any
+}
+
+func (o *stateKeeper) Record(jsonrow.Row) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.records++
+	return nil
+}
+
+func (o *stateKeeper) Checkpoint(state any) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.last = state
+	return nil
+}
+
+func (o *stateKeeper) Announce(state any) error { return o.Checkpoint(state) }
+
+func (o *stateKeeper) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 

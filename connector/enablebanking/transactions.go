@@ -85,10 +85,11 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	refs, listErr := s.c.readable(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
 	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *txPos) (*txPos, error) {
-		if req.Mode != protocol.Incremental {
+		incremental := req.Mode == protocol.Incremental
+		if !incremental {
 			prev = nil
 		}
-		next, err := s.readAccount(ctx, a, prev, out)
+		next, err := s.readAccount(ctx, a, prev, incremental, out)
 		if err != nil {
 			return nil, err
 		}
@@ -99,8 +100,12 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 }
 
 // readAccount emits one account's booked rows from date_from on and
-// returns its new place.
-func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *txPos, out source.Output) (*txPos, error) {
+// returns its new place. Only an incremental read remembers the keys of
+// the rows the next run re-reads: a full_refresh read's state is never
+// emitted, and the keys of every account's lookback days, held until the
+// stream ends, were most of what grew with the accounts read (some 10 MB
+// at 1,000,000 rows of the fake).
+func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *txPos, remember bool, out source.Output) (*txPos, error) {
 	oldest := s.c.oldestDay()
 	from := oldest
 	next := &txPos{}
@@ -151,7 +156,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	}
 	next.BookedThrough = newest
 	next.Keys = nil
-	if t, err := time.Parse(time.DateOnly, newest); err == nil {
+	if t, err := time.Parse(time.DateOnly, newest); err == nil && remember {
 		cutoff := t.AddDate(0, 0, -s.c.cfg.lookback).Format(time.DateOnly)
 		for i, r := range rows {
 			if d := r.f.date(); d != "" && d >= cutoff {
