@@ -3,14 +3,11 @@ package enablebanking
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"unsafe"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
-	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -110,13 +107,13 @@ func TestFullRefreshRemembersNoKeys(t *testing.T) {
 	for _, mode := range []protocol.SyncMode{protocol.FullRefresh, protocol.Incremental} {
 		t.Run(string(mode), func(t *testing.T) {
 			_, c := openFake(t, fake.Options{TransactionsPerAccount: 40})
-			var out stateKeeper
+			var out sourcetest.Output
 			if err := (&transactionsStream{c: c}).Read(context.Background(), source.ReadRequest{Mode: mode}, &out); err != nil {
 				t.Fatal(err)
 			}
-			st, ok := out.last.(*quota.State[txPos, usage])
+			st, ok := out.State().(*quota.State[txPos, usage])
 			if !ok {
-				t.Fatalf("the last checkpoint is %T, not the transactions state", out.last)
+				t.Fatalf("the last checkpoint is %T, not the transactions state", out.State())
 			}
 			accounts, keys := 0, 0
 			for _, pos := range st.Accounts {
@@ -126,8 +123,8 @@ func TestFullRefreshRemembersNoKeys(t *testing.T) {
 					t.Errorf("an account has no booked_through: %+v", pos)
 				}
 			}
-			if out.records == 0 || accounts == 0 {
-				t.Fatalf("%d records, %d accounts: the test proves nothing", out.records, accounts)
+			if out.Records() == 0 || accounts == 0 {
+				t.Fatalf("%d records, %d accounts: the test proves nothing", out.Records(), accounts)
 			}
 			if mode == protocol.FullRefresh && keys > 0 {
 				t.Errorf("a full_refresh read remembered %d keys its state will never carry", keys)
@@ -138,33 +135,6 @@ func TestFullRefreshRemembersNoKeys(t *testing.T) {
 		})
 	}
 }
-
-// stateKeeper is a stream output that counts records and keeps the last
-// state checkpointed, whatever the mode (the runtime drops a full_refresh
-// read's).
-type stateKeeper struct {
-	mu      sync.Mutex
-	records int
-	last    any
-}
-
-func (o *stateKeeper) Record(jsonrow.Row) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.records++
-	return nil
-}
-
-func (o *stateKeeper) Checkpoint(state any) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.last = state
-	return nil
-}
-
-func (o *stateKeeper) Announce(state any) error { return o.Checkpoint(state) }
-
-func (o *stateKeeper) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 

@@ -13,35 +13,51 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// counter is a stream output (source.Output) for reading a stream
-// in-process: it counts the records and drops the rest.
-type counter struct {
-	mu sync.Mutex
-	n  int
+// Output is a stream output (source.Output) for reading a stream
+// in-process: it counts the records and keeps the last state the stream
+// checkpointed or announced, whatever the mode (the runtime drops a
+// full_refresh read's), for a test to look into.
+type Output struct {
+	mu    sync.Mutex
+	n     int
+	state any
 }
 
 // Record counts the record.
-func (c *counter) Record(jsonrow.Row) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n++
+func (o *Output) Record(jsonrow.Row) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.n++
 	return nil
 }
 
-// Checkpoint drops the state.
-func (c *counter) Checkpoint(any) error { return nil }
+// Checkpoint keeps the state.
+func (o *Output) Checkpoint(state any) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.state = state
+	return nil
+}
 
-// Announce drops the state.
-func (c *counter) Announce(any) error { return nil }
+// Announce keeps the state, as Checkpoint does.
+func (o *Output) Announce(state any) error { return o.Checkpoint(state) }
 
 // Logger discards.
-func (c *counter) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+func (o *Output) Logger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // Records is how many records the stream emitted.
-func (c *counter) Records() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
+func (o *Output) Records() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n
+}
+
+// State is the last state the stream checkpointed or announced, as it
+// handed it over; nil for none.
+func (o *Output) State() any {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.state
 }
 
 // PlanCase is one way a run may read two streams that share answers: the
@@ -78,7 +94,7 @@ func ReadPlanned(t testing.TB, conn source.Conn, pc PlanCase) map[string]int {
 	}
 	records := map[string]int{}
 	for _, name := range pc.Reads {
-		var out counter
+		var out Output
 		if err := streams[name].Read(context.Background(), source.ReadRequest{Mode: protocol.FullRefresh}, &out); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
