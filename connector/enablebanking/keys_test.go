@@ -2,6 +2,7 @@ package enablebanking
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -173,5 +174,21 @@ func TestFingerprintIsContentHash(t *testing.T) {
 		if got, want := f.fingerprint(), strings.TrimPrefix(rowkey.Content(b), "sha256:")[:32]; got != want {
 			t.Errorf("%+v: %s, want %s", f, got, want)
 		}
+	}
+}
+
+// TestTxPosStateBytes: a place's weight, which spaces a read's checkpoints
+// (quota.Weigher), is within a fifth of its JSON's size.
+func TestTxPosStateBytes(t *testing.T) {
+	p := &txPos{BookedThrough: "2026-02-25", SyncedAt: "2026-02-26T10:00:00Z"}
+	for i := range 100 {
+		p.Keys = append(p.Keys, rememberedKey{Date: "2026-02-2" + strconv.Itoa(i%10), Fingerprint: strings.Repeat("ab", 16), Key: "ref:" + strconv.Itoa(1000000+i)})
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.StateBytes(); got < len(b)*4/5 || got > len(b)*6/5 {
+		t.Errorf("StateBytes %d for %d bytes of JSON", got, len(b))
 	}
 }

@@ -57,6 +57,17 @@ type txPos struct {
 	SyncedAt string `json:"synced_at"`
 }
 
+// StateBytes implements quota.Weigher: a place with a week of a busy
+// account's keys weighs kilobytes, and a read of many such accounts spaces
+// its checkpoints.
+func (p *txPos) StateBytes() int {
+	n := 64 + len(p.BookedThrough) + len(p.SyncedAt)
+	for _, k := range p.Keys {
+		n += 28 + len(k.Date) + len(k.Fingerprint) + len(k.Key) // {"date":"","fp":"","key":""},
+	}
+	return n
+}
+
 // CheckState implements source.StateChecker.
 func (s *transactionsStream) CheckState(raw json.RawMessage) error {
 	_, err := decodeTxState(raw)

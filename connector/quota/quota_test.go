@@ -196,6 +196,69 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// heavy is a place that says it weighs Bytes (see Weigher).
+type heavy struct {
+	N     int `json:"n"`
+	Bytes int `json:"-"`
+}
+
+func (h *heavy) StateBytes() int { return h.Bytes }
+
+// TestReadSpacesCheckpoints: a read of many accounts, or of places that
+// weigh more than a megabyte in all, checkpoints at most once a second (a
+// read here takes well under one), not after every account, and its last
+// checkpoint still holds every account's place; a small read checkpoints
+// after each.
+func TestReadSpacesCheckpoints(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		accounts int
+		bytes    int // each place's weight
+		// most is the checkpoints a spaced read makes in well under a
+		// second: those before the rule applies, the first after it, and
+		// the last; 0 for a read that is not spaced.
+		most int
+	}{
+		{"ten small places", 10, 0, 0},
+		{"over a thousand accounts", checkpointEachUpTo + 500, 0, 2},
+		{"twenty places of 300 KB", 20, 300 << 10, 4}, // three under a megabyte
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			refs := make([]ref, c.accounts)
+			for i := range refs {
+				refs[i] = ref(fmt.Sprintf("acct-%04d", i))
+			}
+			l := NewLedger[books](func() time.Time { return t0 })
+			st := &State[heavy, books]{Version: StateVersion, Accounts: map[string]*heavy{}}
+			out := &checkpoints{}
+			start := time.Now()
+			err := Read(context.Background(), l, Transactions, st, protocol.Incremental, refs, 4, out, func(_ context.Context, a ref, prev *heavy) (*heavy, error) {
+				return &heavy{N: 1, Bytes: c.bytes}, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if time.Since(start) > checkpointEvery/2 {
+				t.Skipf("the read took %v: too slow to tell spaced checkpoints from a slow machine", time.Since(start))
+			}
+			n := len(out.states)
+			switch {
+			case c.most == 0 && n != c.accounts+1:
+				t.Errorf("%d checkpoints for %d accounts; want one after each and one at the end", n, c.accounts)
+			case c.most > 0 && n > c.most:
+				t.Errorf("%d checkpoints for %d accounts; want at most %d, spaced a second apart", n, c.accounts, c.most)
+			}
+			var last State[heavy, books]
+			if err := json.Unmarshal([]byte(out.states[n-1]), &last); err != nil {
+				t.Fatal(err)
+			}
+			if len(last.Accounts) != c.accounts {
+				t.Errorf("the last checkpoint holds %d places, want %d", len(last.Accounts), c.accounts)
+			}
+		})
+	}
+}
+
 // TestRefresh: details are reused while under a day old, fetched after,
 // kept when fetching fails, and a spent limit fails only full refresh; a
 // null kept by an earlier version is no details.
