@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"testing"
-	"unsafe"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -86,7 +85,7 @@ func TestPendingRowsDoNotKeepThePages(t *testing.T) {
 		// back to back.
 		for i := 1; i < len(pending); i++ {
 			sawPending = true
-			if addr(pending[i].raw) != addr(pending[i-1].raw)+uintptr(len(pending[i-1].raw)) {
+			if !sourcetest.BackToBack(pending[i-1].raw, pending[i].raw) {
 				t.Fatalf("account %s: the pending rows are slices of their pages", a.Key)
 			}
 		}
@@ -135,8 +134,6 @@ func TestFullRefreshRemembersNoKeys(t *testing.T) {
 		})
 	}
 }
-
-func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 
 // openFake serves a fake with opts and opens a connection to it that
 // reads every row since 2000, pending ones included.

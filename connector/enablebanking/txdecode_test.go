@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 // referencePage is the decode decodeTxPage replaced, encoding/json three
@@ -40,29 +40,9 @@ func referencePage(b []byte) (p txPage, ok bool) {
 	return p, true
 }
 
-// caseVariant reports whether b has a string that differs from one of the
-// names the decoders look for only in case: encoding/json's struct fields
-// match it, decodeTxPage deliberately does not.
-func caseVariant(b []byte) bool {
-	names := []string{"transactions", "continuation_key", "entry_reference", "transaction_amount", "amount", "currency",
-		"credit_debit_indicator", "status", "booking_date", "value_date", "transaction_date"}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false // the end, or invalid JSON, which both decoders refuse
-		}
-		s, ok := tok.(string)
-		if !ok {
-			continue
-		}
-		for _, n := range names {
-			if s != n && strings.EqualFold(s, n) {
-				return true
-			}
-		}
-	}
-}
+// decodedNames are the names decodeTxPage looks for (see sourcetest.CaseVariant).
+var decodedNames = []string{"transactions", "continuation_key", "entry_reference", "transaction_amount", "amount", "currency",
+	"credit_debit_indicator", "status", "booking_date", "value_date", "transaction_date"}
 
 // FuzzDecodeTxPage checks decodeTxPage against the encoding/json decode it
 // replaced: the same bodies refused, the same rows with the same bytes,
@@ -82,7 +62,7 @@ func FuzzDecodeTxPage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeTxPage(b)
-		if errors.Is(err, jsonrow.ErrTooDeep) || caseVariant(b) {
+		if errors.Is(err, jsonrow.ErrTooDeep) || sourcetest.CaseVariant(b, decodedNames...) {
 			return // encoding/json nests 10 times deeper; and matches keys case-blind
 		}
 		want, ok := referencePage(b)
@@ -141,10 +121,7 @@ func TestDecodeTxPageRows(t *testing.T) {
 	if at := bytes.Index(body, []byte(`{"entry_reference"`)); &r.raw[0] != &body[at] || !bytes.HasSuffix(r.raw, []byte(`null}`)) {
 		t.Errorf("first row's raw is not its slice of the page: %q", r.raw)
 	}
-	within := func(v []byte) bool {
-		return len(v) > 0 && addr(v) >= addr(body) && addr(v) < addr(body)+uintptr(len(body))
-	}
-	if within(r.f.EntryReference) || within(r.f.Amount.Amount) {
+	if sourcetest.Within(r.f.EntryReference, body) || sourcetest.Within(r.f.Amount.Amount, body) {
 		t.Errorf("first row's entry_reference or amount is a slice of the page: only raw may keep it")
 	}
 	if !p.rows[1].problem || string(p.rows[1].raw) != "42" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 // referenceAnswer is the decode decodeTransactions replaced, encoding/json
@@ -38,29 +39,6 @@ func referenceAnswer(b []byte) (booked, pending []txRow, ok bool) {
 	return rows(env.Transactions.Booked), rows(env.Transactions.Pending), true
 }
 
-// caseVariant reports whether b has a string that differs from one of the
-// names the decoders look for only in case: encoding/json's struct fields
-// match it, decodeTransactions deliberately does not.
-func caseVariant(b []byte) bool {
-	names := []string{"transactions", "booked", "pending", "transactionId", "internalTransactionId", "bookingDate", "valueDate"}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false // the end, or invalid JSON, which both decoders refuse
-		}
-		s, ok := tok.(string)
-		if !ok {
-			continue
-		}
-		for _, n := range names {
-			if s != n && strings.EqualFold(s, n) {
-				return true
-			}
-		}
-	}
-}
-
 func sameRows(t *testing.T, b []byte, what string, got, want []txRow) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -83,6 +61,10 @@ func sameRows(t *testing.T, b []byte, what string, got, want []txRow) {
 
 func sameText(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
+// decodedNames are the names decodeTransactions looks for (see
+// sourcetest.CaseVariant).
+var decodedNames = []string{"transactions", "booked", "pending", "transactionId", "internalTransactionId", "bookingDate", "valueDate"}
+
 // FuzzDecodeTransactions checks decodeTransactions against the
 // encoding/json decode it replaced: the same bodies refused, the same rows
 // with the same bytes, problems and key fields.
@@ -101,7 +83,7 @@ func FuzzDecodeTransactions(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		booked, pending, err := decodeTransactions(b)
-		if errors.Is(err, jsonrow.ErrTooDeep) || caseVariant(b) {
+		if errors.Is(err, jsonrow.ErrTooDeep) || sourcetest.CaseVariant(b, decodedNames...) {
 			return // encoding/json nests 10 times deeper; and matches keys case-blind
 		}
 		wantBooked, wantPending, ok := referenceAnswer(b)
