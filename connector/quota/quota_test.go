@@ -148,6 +148,9 @@ type checkpoints struct {
 
 func (c *checkpoints) Record(jsonrow.Row) error { return nil }
 func (c *checkpoints) Checkpoint(st any) error {
+	if s, ok := st.(source.Snapshotter); ok {
+		st = s.Snapshot() // as the runtime takes it
+	}
 	b, err := json.Marshal(st)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -157,6 +160,47 @@ func (c *checkpoints) Checkpoint(st any) error {
 func (c *checkpoints) Announce(st any) error      { return c.Checkpoint(st) }
 func (c *checkpoints) Log(protocol.Level, string) {}
 func (c *checkpoints) Logger() *slog.Logger       { return slog.New(slog.DiscardHandler) }
+
+// TestStateSnapshot: a snapshot's JSON is what encoding/json makes of the
+// state when it is taken (keys escaped as it escapes them, a null place,
+// no books), whatever changes in the state after; and a place kept from
+// one snapshot to the next is not encoded again.
+func TestStateSnapshot(t *testing.T) {
+	type place struct {
+		N    int      `json:"n"`
+		Keys []string `json:"keys,omitempty"`
+	}
+	st := &State[place, books]{Version: StateVersion, Accounts: map[string]*place{
+		"b": {N: 2, Keys: []string{"<k&1>", "ç"}}, "a\"<": {N: 1}, "z": nil, "c": {N: 3},
+	}}
+	check := func(snap json.Marshaler, want string) {
+		t.Helper()
+		got, err := snap.MarshalJSON()
+		if err != nil || string(got) != want {
+			t.Errorf("snapshot %s, %v;\nwant     %s", got, err, want)
+		}
+		var streamed strings.Builder
+		if err := snap.(source.JSONWriter).WriteJSON(&streamed); err != nil || streamed.String() != want {
+			t.Errorf("written %s, %v;\nwant    %s", streamed.String(), err, want)
+		}
+	}
+	want1, _ := json.Marshal(st)
+	snap1 := st.Snapshot()
+	check(snap1, string(want1))
+
+	kept := st.Accounts["b"]
+	st.Accounts["c"] = &place{N: 4}
+	st.Accounts["d"] = &place{N: 5}
+	delete(st.Accounts, "z")
+	st.Quota = map[string]*books{"c": {Until: []string{"2026-01-03T10:00:00Z"}}}
+	want2, _ := json.Marshal(st)
+	snap2 := st.Snapshot()
+	check(snap1, string(want1))
+	check(snap2, string(want2))
+	if m1, m2 := snap1.(*stateSnapshot).accounts, snap2.(*stateSnapshot).accounts; m1[1].key != "b" || &m1[1].b[0] != &m2[1].b[0] || st.encoded[kept].key != "b" {
+		t.Errorf("the place of b, kept, was encoded again: %q %q", m1[1].key, m2[1].key)
+	}
+}
 
 // TestRead: each checkpoint carries the books learnt so far; a skipped
 // account keeps its place and fails only a full-refresh stream, as
