@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -199,6 +200,21 @@ func TestStateSnapshot(t *testing.T) {
 	check(snap2, string(want2))
 	if m1, m2 := snap1.(*stateSnapshot).accounts, snap2.(*stateSnapshot).accounts; m1[1].key != "b" || &m1[1].b[0] != &m2[1].b[0] || st.encoded[kept].key != "b" {
 		t.Errorf("the place of b, kept, was encoded again: %q %q", m1[1].key, m2[1].key)
+	}
+}
+
+// TestStateSnapshotFails: a place that cannot be encoded fails the
+// snapshot's MarshalJSON, naming the account, and the snapshot is then no
+// JSONWriter, whose errors are its writer's alone.
+func TestStateSnapshotFails(t *testing.T) {
+	type place struct{ F float64 }
+	st := &State[place, books]{Version: StateVersion, Accounts: map[string]*place{"a": {1}, "b": {math.NaN()}}}
+	snap := st.Snapshot()
+	if _, err := snap.MarshalJSON(); err == nil || !strings.Contains(err.Error(), `account "b"`) {
+		t.Errorf("MarshalJSON: %v; want an error naming account b", err)
+	}
+	if _, ok := snap.(source.JSONWriter); ok {
+		t.Error("a snapshot that cannot be encoded is a JSONWriter")
 	}
 }
 
