@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -201,18 +202,62 @@ func TestPostgresFirstSyncMutationsSecondSync(t *testing.T) {
 // killAfter starts a read and SIGKILLs it after d (or lets it finish).
 func (e *env) killAfter(d time.Duration, args ...string) (killed bool) {
 	e.t.Helper()
+	return e.killAfterStates(0, d, args...)
+}
+
+// killAfterStates starts a read and SIGKILLs it d after it printed its n-th
+// STATE of transactions (d after its start when n is 0), or lets it finish.
+// A STATE reaches stdout only once its sink committed it, so n > 0 kills a
+// run that has committed at least that much, wherever d then falls; a kill
+// that comes as the run ends counts only if the signal ended it.
+func (e *env) killAfterStates(n int, d time.Duration, args ...string) (killed bool) {
+	e.t.Helper()
 	cmd := exec.Command(e.bin, args...)
-	cmd.Stdout, cmd.Stderr = nil, nil
+	out, err := cmd.StdoutPipe()
+	st.Must(e.t, err, "pipe")
 	st.Must(e.t, cmd.Start(), "start")
+	reached := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 64<<20)
+		seen := 0
+		if n == 0 {
+			close(reached)
+		}
+		for sc.Scan() {
+			var m struct {
+				Type  string
+				State struct {
+					Stream struct {
+						Descriptor struct{ Name string } `json:"stream_descriptor"`
+					}
+				}
+			}
+			if seen < n && json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == "STATE" && m.State.Stream.Descriptor.Name == "transactions" {
+				if seen++; seen == n {
+					close(reached)
+				}
+			}
+		}
+		done <- cmd.Wait() // only once stdout is drained, as Wait requires
+	}()
+	select {
+	case <-done:
+		return false
+	case <-reached:
+	}
 	select {
 	case <-done:
 		return false
 	case <-time.After(d):
 		_ = cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		return true
+		var exit *exec.ExitError
+		if errors.As(<-done, &exit) {
+			ws, ok := exit.Sys().(syscall.WaitStatus)
+			return ok && ws.Signaled()
+		}
+		return false
 	}
 }
 
@@ -221,8 +266,8 @@ func (e *env) killAfter(d time.Duration, args ...string) (killed bool) {
 // run to the end leaves the table equal to the fake's truth, with no key
 // twice and every deleted id marked.
 func TestPostgresKilledRunsResumeExactlyOnce(t *testing.T) {
-	// One account at a time, 360 pages at 10 ms: a run takes seconds.
-	e := newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 3000, PageSize: 50, Latency: 10 * time.Millisecond})
+	// One account at a time, 720 pages at 10 ms: a run takes seconds.
+	e := newEnv(t, fake.Options{Items: 4, AccountsPerItem: 3, TransactionsPerAccount: 3000, PageSize: 50, Latency: 10 * time.Millisecond})
 	e.cfg["lookback_days"] = 30
 	e.cfg["max_concurrency"] = 1
 	url := pgtest.DB(t)
@@ -234,20 +279,30 @@ func TestPostgresKilledRunsResumeExactlyOnce(t *testing.T) {
 	var deleted []string
 	kills := 0
 	for i := range 4 {
-		d := time.Duration(100+rng.IntN(2900)) * time.Millisecond
-		if e.killAfter(d, args...) {
+		// Killed at a random moment after its start, or after its first
+		// or second commit, so that some runs commit rows first. Each
+		// account takes at least 0.6 s of the fake's latency, and in 18
+		// tries two runs had committed at most 6 of the 12 accounts and
+		// four runs at most 7: no run ended before its kill. (Kills of up
+		// to 3 s from the start, as this test had, let one run in six
+		// finish a load of 6 accounts, and then the next ones too.)
+		n, d := rng.IntN(3), time.Duration(rng.IntN(1000))*time.Millisecond
+		if e.killAfterStates(n, d, args...) {
 			kills++
 		}
 		if i%2 == 1 {
 			// Only a row a run committed before its deletion has a row
 			// to mark; one deleted before any run loaded it is just gone.
+			// Two of the deleted rows are picked among those loaded,
+			// inside the window a run re-reads, and two anywhere recent.
+			ids := pgRows(t, pgtest.Connect(t, url), `SELECT id FROM pluggy.transactions`)
 			loaded := map[string]bool{}
-			if i > 0 {
-				for _, id := range pgRows(t, pgtest.Connect(t, url), `SELECT id FROM pluggy.transactions`) {
-					loaded[id] = true
-				}
+			for _, id := range ids {
+				loaded[id] = true
 			}
-			for _, id := range e.fake.Delete(4) {
+			gone := e.fake.DeleteRecentAmong(ids, 2, 30*24*time.Hour)
+			t.Logf("after run %d: %d rows loaded, %d of them deleted", i+1, len(ids), len(gone))
+			for _, id := range append(gone, e.fake.Delete(2)...) {
 				if loaded[id] {
 					deleted = append(deleted, id)
 				}
