@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -212,53 +210,18 @@ func (e *env) killAfter(d time.Duration, args ...string) (killed bool) {
 // that comes as the run ends counts only if the signal ended it.
 func (e *env) killAfterStates(n int, d time.Duration, args ...string) (killed bool) {
 	e.t.Helper()
-	cmd := exec.Command(e.bin, args...)
-	out, err := cmd.StdoutPipe()
-	st.Must(e.t, err, "pipe")
-	st.Must(e.t, cmd.Start(), "start")
-	reached := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(nil, 64<<20)
-		seen := 0
-		if n == 0 {
-			close(reached)
-		}
-		for sc.Scan() {
-			var m struct {
-				Type  string
-				State struct {
-					Stream struct {
-						Descriptor struct{ Name string } `json:"stream_descriptor"`
-					}
-				}
-			}
-			if seen < n && json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == "STATE" && m.State.Stream.Descriptor.Name == "transactions" {
-				if seen++; seen == n {
-					close(reached)
-				}
-			}
-		}
-		done <- cmd.Wait() // only once stdout is drained, as Wait requires
-	}()
-	select {
-	case <-done:
+	p := e.start(args...)
+	if n > 0 && !p.reach(e.t, killPoint{states: n}) {
 		return false
-	case <-reached:
 	}
 	select {
-	case <-done:
+	case <-p.done:
 		return false
 	case <-time.After(d):
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		var exit *exec.ExitError
-		if errors.As(<-done, &exit) {
-			ws, ok := exit.Sys().(syscall.WaitStatus)
-			return ok && ws.Signaled()
-		}
-		return false
 	}
+	p.kill(e.t)
+	<-p.done
+	return p.code == -1 // ExitCode's answer for a process a signal ended
 }
 
 // TestPostgresKilledRunsResumeExactlyOnce kills the binary with SIGKILL at
@@ -279,13 +242,17 @@ func TestPostgresKilledRunsResumeExactlyOnce(t *testing.T) {
 	var deleted []string
 	kills := 0
 	for i := range 4 {
-		// Killed at a random moment after its start, or after its first
-		// or second commit, so that some runs commit rows first. Each
-		// account takes at least 0.6 s of the fake's latency, and in 18
-		// tries two runs had committed at most 6 of the 12 accounts and
-		// four runs at most 7: no run ended before its kill. (Kills of up
-		// to 3 s from the start, as this test had, let one run in six
-		// finish a load of 6 accounts, and then the next ones too.)
+		// Killed at a random moment after its start, its first STATE (an
+		// announcement, committed with no rows) or its second (rows), so
+		// that some runs commit rows first. Each account takes at least
+		// 0.6 s of the fake's latency, and in 33 tries two runs had
+		// committed at most 6 of the 12 accounts and four runs at most 9:
+		// no run ended before its kill. Killing after the second or third
+		// STATE instead loaded rows in every try, but left runs with so
+		// little to do that only two of the four were killed in three
+		// tries of ten. (Kills of up to 3 s from the start, as this test
+		// had, let one run in six finish a load of 6 accounts, and then
+		// the next ones too.)
 		n, d := rng.IntN(3), time.Duration(rng.IntN(1000))*time.Millisecond
 		if e.killAfterStates(n, d, args...) {
 			kills++

@@ -49,7 +49,12 @@ func (k killPoint) String() string {
 
 func (e *env) startRead(catalog string, extra ...string) *proc {
 	e.t.Helper()
-	args := append([]string{"read", "--config", e.config(nil), "--catalog", catalog}, extra...)
+	return e.start(append([]string{"read", "--config", e.config(nil), "--catalog", catalog}, extra...)...)
+}
+
+// start runs the binary with args in the background, watching its stdout.
+func (e *env) start(args ...string) *proc {
+	e.t.Helper()
 	p := &proc{cmd: exec.Command(e.bin, args...), changed: make(chan struct{}), done: make(chan struct{})}
 	stdout, err := p.cmd.StdoutPipe()
 	st.Must(e.t, err, "stdout pipe")
