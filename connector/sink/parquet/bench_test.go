@@ -120,20 +120,24 @@ func misfitsOf(pool []json.RawMessage) []json.RawMessage {
 // benchWrite writes rows records of st, cycling through pool, with the
 // defaults, and reports rows/s, input MB/s, CPU seconds (the heap sampler
 // included), the peak of the Go heap above what it was before the write
-// (the pool excluded) and the size of the files.
+// (the pool excluded), the largest live heap a collection found above the
+// same base, and the size of the files. The peak includes the garbage
+// between collections, so it moves with when they fall (a short run may
+// end before its heap reaches the level a long one keeps); the live heap
+// is what a sink holds, and what flat memory is about.
 func benchWrite(b *testing.B, st testStream, pool []json.RawMessage, rows int) {
 	var poolBytes int64
 	for _, r := range pool {
 		poolBytes += int64(len(r))
 	}
-	var peak uint64
+	var peak, live uint64
 	var elapsed, cpu time.Duration
 	var fileBytes int64
 	for range b.N {
 		dir := b.TempDir()
 		runtime.GC()
 		base := heapBytes()
-		stop := sampleHeap(&peak)
+		stop := sampleHeap(&peak, &live)
 		start, cpu0 := time.Now(), cpuTime()
 		s, err := Open([]sourceStream{st}, Options{Dir: dir, Version: "bench"})
 		if err != nil {
@@ -155,6 +159,7 @@ func benchWrite(b *testing.B, st testStream, pool []json.RawMessage, rows int) {
 		cpu += cpuTime() - cpu0
 		stop()
 		peak -= min(peak, base)
+		live -= min(live, base)
 		fileBytes = dirSize(b, dir)
 		os.RemoveAll(dir)
 	}
@@ -162,6 +167,7 @@ func benchWrite(b *testing.B, st testStream, pool []json.RawMessage, rows int) {
 	b.ReportMetric(float64(rows)/perRun, "rows/s")
 	b.ReportMetric(float64(poolBytes)*float64(rows)/float64(len(pool))/perRun/1e6, "jsonMB/s")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(live)/(1<<20), "peak-live-MiB")
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s")
 	b.ReportMetric(float64(fileBytes)/(1<<20), "file-MiB")
 }
@@ -275,9 +281,17 @@ func heapBytes() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// sampleHeap records the heap's peak every 2 ms until stop is called.
-func sampleHeap(peak *uint64) (stop func()) {
-	*peak = 0
+// liveHeapBytes is the live heap the last collection marked.
+func liveHeapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// sampleHeap records the heap's peak, and the largest live heap a
+// collection marked, every 2 ms until stop is called.
+func sampleHeap(peak, live *uint64) (stop func()) {
+	*peak, *live = 0, 0
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -286,9 +300,8 @@ func sampleHeap(peak *uint64) (stop func()) {
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if h := heapBytes(); h > *peak {
-				*peak = h
-			}
+			*peak = max(*peak, heapBytes())
+			*live = max(*live, liveHeapBytes())
 			select {
 			case <-done:
 				return
