@@ -137,8 +137,8 @@ func benchWrite(b *testing.B, st testStream, pool []json.RawMessage, rows int) {
 	for range b.N {
 		dir := b.TempDir()
 		runtime.GC()
-		base := heapBytes()
-		cycles := gcCycles()
+		base := metric(heapMetric)
+		cycles := metric(cyclesMetric)
 		stop := sampleHeap(&peak, &live)
 		start, cpu0 := time.Now(), cpuTime()
 		s, err := Open([]sourceStream{st}, Options{Dir: dir, Version: "bench"})
@@ -162,7 +162,7 @@ func benchWrite(b *testing.B, st testStream, pool []json.RawMessage, rows int) {
 		stop()
 		peak -= min(peak, base)
 		live -= min(live, base)
-		collected = gcCycles() > cycles
+		collected = metric(cyclesMetric) > cycles
 		fileBytes = dirSize(b, dir)
 		os.RemoveAll(dir)
 	}
@@ -281,23 +281,16 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// heapBytes is the Go heap in use (live and not yet swept objects).
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
+// The runtime/metrics values the write benchmarks read.
+const (
+	heapMetric   = "/memory/classes/heap/objects:bytes" // the heap in use: live and not yet swept objects
+	liveMetric   = "/gc/heap/live:bytes"                // the live heap the last collection marked
+	cyclesMetric = "/gc/cycles/total:gc-cycles"         // the collections completed
+)
 
-// liveHeapBytes is the live heap the last collection marked.
-func liveHeapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// gcCycles is the number of collections the process has completed.
-func gcCycles() uint64 {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+// metric reads one of runtime/metrics' uint64 values.
+func metric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
@@ -314,8 +307,8 @@ func sampleHeap(peak, live *uint64) (stop func()) {
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
 		for {
-			*peak = max(*peak, heapBytes())
-			*live = max(*live, liveHeapBytes())
+			*peak = max(*peak, metric(heapMetric))
+			*live = max(*live, metric(liveMetric))
 			select {
 			case <-done:
 				return
