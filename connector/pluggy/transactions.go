@@ -1,6 +1,7 @@
 package pluggy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -193,45 +195,49 @@ func parseTxState(raw json.RawMessage) (*txState, error) {
 	return st, nil
 }
 
-// MarshalJSON writes the state in one buffer sized for it up front, the
-// accounts in key order as encoding/json orders a map.
+// MarshalJSON implements json.Marshaler: WriteJSON's bytes, in one buffer
+// sized for them up front.
 func (st *txState) MarshalJSON() ([]byte, error) {
-	ids := st.sortedIDs()
-	n := 64 + len(st.LogPosition)
-	for _, id := range ids {
-		a := st.Accounts[id]
-		if a.encoded != nil {
-			n += len(id) + 4 + len(a.encoded)
-			continue
-		}
-		n += len(id) + len(a.CreatedAt) + len(a.SyncedAt) + len(a.ReconciledAt) + 100 + a.Window.jsonSize() + a.Announced.jsonSize()
+	members, n := st.members()
+	var b bytes.Buffer
+	b.Grow(n)
+	if err := st.writeJSON(&b, members); err != nil {
+		return nil, err
 	}
-	b := st.appendHead(make([]byte, 0, n))
-	for i, id := range ids {
-		b = st.Accounts[id].appendJSON(appendKey(b, i, id))
-	}
-	return st.appendTail(b), nil
+	return b.Bytes(), nil
 }
 
-// WriteJSON implements source.JSONWriter: MarshalJSON's bytes, each
-// account's written from its cursor's encoding, so that hashing a state of
-// megabytes takes no copy of it.
+// WriteJSON implements source.JSONWriter: each account is written from its
+// cursor's encoding, so that hashing or printing a state of megabytes takes
+// no copy of it.
 func (st *txState) WriteJSON(w io.Writer) error {
-	b := st.appendHead(nil)
-	for i, id := range st.sortedIDs() {
-		b = appendKey(b, i, id)
-		a := st.Accounts[id]
-		a.encodeOnce()
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		if _, err := w.Write(a.encoded); err != nil {
-			return err
-		}
-		b = b[:0]
+	members, _ := st.members()
+	return st.writeJSON(w, members)
+}
+
+func (st *txState) writeJSON(w io.Writer, accounts []source.Member) error {
+	head := strconv.AppendInt([]byte(`{"version":`), int64(st.Version), 10)
+	head = append(head, `,"accounts":`...)
+	var tail []byte
+	if st.LogPosition != "" {
+		tail = jsonrow.AppendString([]byte(`,"log_position":`), st.LogPosition)
 	}
-	_, err := w.Write(st.appendTail(b))
-	return err
+	return source.WriteMembers(w, head, accounts, append(tail, '}'))
+}
+
+// members returns the accounts in key order (as encoding/json orders a
+// map), each cursor encoded (once in its life), and about how long the
+// state's JSON is.
+func (st *txState) members() ([]source.Member, int) {
+	members := make([]source.Member, 0, len(st.Accounts))
+	n := 64 + len(st.LogPosition)
+	for id, a := range st.Accounts {
+		a.encodeOnce()
+		members = append(members, source.Member{Key: id, Value: a.encoded})
+		n += len(id) + 4 + len(a.encoded)
+	}
+	slices.SortFunc(members, func(a, b source.Member) int { return strings.Compare(a.Key, b.Key) })
+	return members, n
 }
 
 var (
@@ -250,42 +256,6 @@ func (st *txState) Snapshot() json.Marshaler {
 		a.encodeOnce()
 	}
 	return &txState{Version: st.Version, Accounts: maps.Clone(st.Accounts), LogPosition: st.LogPosition}
-}
-
-func (st *txState) sortedIDs() []string {
-	ids := make([]string, 0, len(st.Accounts))
-	for id := range st.Accounts {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-func (st *txState) appendHead(b []byte) []byte {
-	b = strconv.AppendInt(append(b, `{"version":`...), int64(st.Version), 10)
-	return append(b, `,"accounts":{`...)
-}
-
-// appendKey appends the key of the i-th account (in key order) of the
-// state's accounts object, up to its value.
-func appendKey(b []byte, i int, id string) []byte {
-	if i > 0 {
-		b = append(b, ',')
-	}
-	return append(jsonrow.AppendString(b, id), ':')
-}
-
-func (st *txState) appendTail(b []byte) []byte {
-	b = append(b, '}')
-	if st.LogPosition != "" {
-		b = jsonrow.AppendString(append(b, `,"log_position":`...), st.LogPosition)
-	}
-	return append(b, '}')
-}
-
-func (a *accountCursor) appendJSON(b []byte) []byte {
-	a.encodeOnce()
-	return append(b, a.encoded...)
 }
 
 // encodeOnce keeps the cursor's JSON: a cursor is encoded into every

@@ -198,8 +198,8 @@ func TestStateSnapshot(t *testing.T) {
 	snap2 := st.Snapshot()
 	check(snap1, string(want1))
 	check(snap2, string(want2))
-	if m1, m2 := snap1.(*stateSnapshot).accounts, snap2.(*stateSnapshot).accounts; m1[1].key != "b" || &m1[1].b[0] != &m2[1].b[0] || st.encoded[kept].key != "b" {
-		t.Errorf("the place of b, kept, was encoded again: %q %q", m1[1].key, m2[1].key)
+	if m1, m2 := snap1.(*stateSnapshot).accounts, snap2.(*stateSnapshot).accounts; m1[1].Key != "b" || &m1[1].Value[0] != &m2[1].Value[0] || st.encoded[kept].Key != "b" {
+		t.Errorf("the place of b, kept, was encoded again: %q %q", m1[1].Key, m2[1].Key)
 	}
 }
 

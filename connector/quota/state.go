@@ -29,14 +29,7 @@ type State[C, E any] struct {
 	Quota    map[string]*E `json:"quota"`
 	// encoded keeps each place's member of the accounts object, made once
 	// by Snapshot (see there).
-	encoded map[*C]member
-}
-
-// member is an account's member of the state's accounts object, as
-// encoding/json writes it: "key":{place}.
-type member struct {
-	key string
-	b   []byte
+	encoded map[*C]source.Member
 }
 
 // Snapshot implements source.Snapshotter. An account's place is not
@@ -48,16 +41,16 @@ type member struct {
 // heap while it was made, under the partitions' lock. The runtime calls
 // Snapshot under that lock.
 func (st *State[C, E]) Snapshot() json.Marshaler {
-	snap := &stateSnapshot{version: st.Version, accounts: make([]member, 0, len(st.Accounts))}
-	encoded := make(map[*C]member, len(st.Accounts))
+	snap := &stateSnapshot{version: st.Version, accounts: make([]source.Member, 0, len(st.Accounts))}
+	encoded := make(map[*C]source.Member, len(st.Accounts))
 	for key, place := range st.Accounts {
 		m, ok := st.encoded[place]
-		if !ok || m.key != key || place == nil {
-			b, err := json.Marshal(map[string]*C{key: place})
+		if !ok || m.Key != key || place == nil {
+			b, err := json.Marshal(place)
 			if err != nil {
 				return unencodable{fmt.Errorf("encoding the place of account %q: %w", key, err)}
 			}
-			m = member{key: key, b: b[1 : len(b)-1]}
+			m = source.Member{Key: key, Value: b}
 		}
 		if place != nil {
 			encoded[place] = m
@@ -65,7 +58,7 @@ func (st *State[C, E]) Snapshot() json.Marshaler {
 		snap.accounts = append(snap.accounts, m)
 	}
 	st.encoded = encoded
-	slices.SortFunc(snap.accounts, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(snap.accounts, func(a, b source.Member) int { return strings.Compare(a.Key, b.Key) })
 	var err error
 	if snap.books, err = json.Marshal(st.Quota); err != nil {
 		return unencodable{fmt.Errorf("encoding the quota books: %w", err)}
@@ -84,7 +77,7 @@ func (u unencodable) MarshalJSON() ([]byte, error) { return nil, u.err }
 // encoding/json makes of the State, byte for byte.
 type stateSnapshot struct {
 	version  int
-	accounts []member // in key order, as encoding/json orders a map
+	accounts []source.Member // in key order, as encoding/json orders a map
 	books    []byte
 }
 
@@ -105,23 +98,10 @@ func (s *stateSnapshot) MarshalJSON() ([]byte, error) {
 // WriteJSON implements source.JSONWriter: the places are written from
 // their encodings, not copied into one buffer first.
 func (s *stateSnapshot) WriteJSON(w io.Writer) error {
-	b := strconv.AppendInt([]byte(`{"version":`), int64(s.version), 10)
-	b = append(b, `,"accounts":{`...)
-	for i, m := range s.accounts {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		if _, err := w.Write(m.b); err != nil {
-			return err
-		}
-		b = b[:0]
-	}
-	b = append(append(append(b, `},"quota":`...), s.books...), '}')
-	_, err := w.Write(b)
-	return err
+	head := strconv.AppendInt([]byte(`{"version":`), int64(s.version), 10)
+	head = append(head, `,"accounts":`...)
+	tail := append(append([]byte(`,"quota":`), s.books...), '}')
+	return source.WriteMembers(w, head, s.accounts, tail)
 }
 
 // StateVersion is the version of the State's shape.
