@@ -450,38 +450,49 @@ func TestDailyLimitCountedWithoutAsking(t *testing.T) {
 	}
 }
 
-func TestExpiredSessionFailsItsAccountsOnly(t *testing.T) {
-	e := newEnv(t, fake.Options{Sessions: 2})
-	dead := e.fake.SessionIDs()[1]
-	e.fake.ExpireSession(dead)
-	r := e.run(e.catalog(true), nil)
-	if r.Code == 0 {
-		t.Fatal("read with an expired session exited 0")
-	}
-	traces := r.ErrorTraces()
-	if !r.Warned(dead, "Authorise again") {
-		t.Error("the sessions stream did not warn about the expired session")
-	}
-	found := false
-	for _, tr := range traces {
-		found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, dead) && strings.Contains(tr.Message, "Authorise again")
-	}
-	if !found {
-		t.Error("no error names the session and the fix")
-	}
-	live := byUID(t, r.Records()["transactions"])
-	for _, uid := range e.fake.AccountUIDs(e.fake.SessionIDs()[0]) {
-		if len(live[uid]) == 0 {
-			t.Errorf("account %s of the live session was not read", uid)
-		}
-	}
-	for _, uid := range e.fake.AccountUIDs(dead) {
-		if len(live[uid]) != 0 {
-			t.Errorf("account %s of the expired session was read", uid)
-		}
-	}
-	if e.fake.Stats().Requests[fake.RouteTransactions][401] != 0 {
-		t.Error("the connector called accounts of a session it knew expired")
+// TestDeadSessionFailsItsAccountsOnly: a session the user must authorise
+// again, expired or revoked at the bank (REVOKED_SESSION is in the
+// reference's list of re-auth errors), fails its own accounts with the fix
+// and no call to them, and the other session's accounts are read.
+func TestDeadSessionFailsItsAccountsOnly(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		kill func(*fake.Server, string)
+	}{{"expired", (*fake.Server).ExpireSession}, {"revoked", (*fake.Server).RevokeSession}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, fake.Options{Sessions: 2})
+			dead := e.fake.SessionIDs()[1]
+			c.kill(e.fake, dead)
+			r := e.run(e.catalog(true), nil)
+			if r.Code == 0 {
+				t.Fatalf("read with a %s session exited 0", c.name)
+			}
+			traces := r.ErrorTraces()
+			if !r.Warned(dead, "Authorise again") {
+				t.Errorf("the sessions stream did not warn about the %s session", c.name)
+			}
+			found := false
+			for _, tr := range traces {
+				found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, dead) && strings.Contains(tr.Message, "Authorise again")
+			}
+			if !found {
+				t.Error("no error names the session and the fix")
+			}
+			live := byUID(t, r.Records()["transactions"])
+			for _, uid := range e.fake.AccountUIDs(e.fake.SessionIDs()[0]) {
+				if len(live[uid]) == 0 {
+					t.Errorf("account %s of the live session was not read", uid)
+				}
+			}
+			for _, uid := range e.fake.AccountUIDs(dead) {
+				if len(live[uid]) != 0 {
+					t.Errorf("account %s of the %s session was read", uid, c.name)
+				}
+			}
+			if e.fake.Stats().Requests[fake.RouteTransactions][401] != 0 {
+				t.Errorf("the connector called accounts of a session it knew %s", c.name)
+			}
+		})
 	}
 }
 

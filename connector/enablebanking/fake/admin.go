@@ -15,6 +15,7 @@ import (
 //	POST /__fake/book-pending?uid=U
 //	POST /__fake/change-references?uid=U&days=N
 //	POST /__fake/expire-session?id=S
+//	POST /__fake/revoke-session?id=S
 //	POST /__fake/exhaust-quota?uid=U&endpoint=transactions
 //	POST /__fake/aspsp-error?uid=U&on=true
 //	POST /__fake/advance-clock?hours=H
@@ -54,6 +55,7 @@ func (s *Server) AdminHandler() http.Handler {
 		return err
 	})
 	do("POST /__fake/expire-session", func(r *http.Request) error { return s.setSessionStatus(q(r, "id"), "EXPIRED") })
+	do("POST /__fake/revoke-session", func(r *http.Request) error { return s.setSessionStatus(q(r, "id"), "REVOKED") })
 	do("POST /__fake/exhaust-quota", func(r *http.Request) error { return s.exhaustQuota(q(r, "uid"), q(r, "endpoint")) })
 	do("POST /__fake/aspsp-error", func(r *http.Request) error { return s.setASPSPError(q(r, "uid"), q(r, "on") != "false") })
 	do("POST /__fake/advance-clock", func(r *http.Request) error {

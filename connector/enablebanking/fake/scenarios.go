@@ -112,7 +112,8 @@ func (s *Server) changeReferences(uid string, days int) error {
 // EXPIRED_SESSION.
 func (s *Server) ExpireSession(id string) { must(s.setSessionStatus(id, "EXPIRED")) }
 
-// RevokeSession moves a session to REVOKED.
+// RevokeSession moves a session to REVOKED (the user withdrew consent at
+// the bank): its account calls answer 401 REVOKED_SESSION.
 func (s *Server) RevokeSession(id string) { must(s.setSessionStatus(id, "REVOKED")) }
 
 func (s *Server) setSessionStatus(id, status string) error {
