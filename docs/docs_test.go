@@ -13,7 +13,9 @@
 //     flag of some binary;
 //   - every field in a config table (`| field | ...`) is in some connector's
 //     spec;
-//   - the README's streams-at-a-glance tables match the catalogs they name.
+//   - the README's streams-at-a-glance tables match the catalogs they name;
+//   - the other way round, every flag of every program under cmd/ is named
+//     in some doc.
 //
 // A failure names the file, the line and the token, so a doc that drifts
 // from the code fails CI instead of misleading a user.
@@ -288,6 +290,47 @@ func TestDocsNameOnlyRealCommandsAndFlags(t *testing.T) {
 	// Guard the guard: a scanner that recognised nothing would pass.
 	if checked < 50 {
 		t.Errorf("only %d invocations and flags were checked across %d files; the scanner is not reading the docs", checked, len(files))
+	}
+}
+
+// TestEveryFlagIsDocumented is the check the other way round: every flag
+// of every program under cmd/ (the connectors' commands, the fakes and
+// their demos) is named somewhere in README.md or docs/*.md, so a flag
+// added to a binary without a word in the manual fails CI. Development
+// tools under dev/ document themselves in their doc comments.
+func TestEveryFlagIsDocumented(t *testing.T) {
+	w := programs(t)
+	var all strings.Builder
+	for _, text := range docFiles(t) {
+		all.WriteString(text)
+		all.WriteByte('\n')
+	}
+	docs := all.String()
+	checked := 0
+	for _, name := range sortedKeys(w.programs) {
+		if _, err := os.Stat(filepath.Join(repoRoot(), "cmd", name)); err != nil {
+			continue
+		}
+		p := w.programs[name]
+		sets := map[string]map[string]bool{"": p.flags}
+		for c, flags := range p.commands {
+			sets[c] = flags
+		}
+		for _, c := range sortedKeys(sets) {
+			for _, f := range sortedKeys(sets[c]) {
+				if f == "help" || f == "h" {
+					continue
+				}
+				checked++
+				if !regexp.MustCompile(`(^|[^A-Za-z0-9_-])--?` + regexp.QuoteMeta(f) + `\b`).MatchString(docs) {
+					t.Errorf("%s: flag --%s is named in no doc; say what it does (docs/commands.md lists the commands)", strings.TrimSpace(name+" "+c), f)
+				}
+			}
+		}
+	}
+	// Guard the guard: the connectors alone have dozens of flags.
+	if checked < 40 {
+		t.Errorf("only %d flags were checked; the help texts were not understood", checked)
 	}
 }
 
