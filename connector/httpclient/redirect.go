@@ -57,6 +57,9 @@ func redirectError(route string, req *http.Request, resp *http.Response, secrets
 		u.RawQuery, u.Fragment, u.User = "", "", nil
 		to = u.String()
 	}
+	// Masked before it is cut: a secret across the cut would be shown up
+	// to it.
+	to = secrets.String(to)
 	if len(to) > 200 {
 		to = to[:200] + "…"
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
 
 // TestRedirectsAreNeverFollowed: whatever the status, the method and where
@@ -99,6 +101,33 @@ func TestOrigin(t *testing.T) {
 		req, _ := http.NewRequest("GET", tc.from, nil)
 		if got := sameOrigin(origin(req.URL), tc.to); got != tc.same {
 			t.Errorf("sameOrigin(%s, %s) = %v", tc.from, tc.to, got)
+		}
+	}
+}
+
+// TestRedirectTargetMaskedBeforeItIsCut: a Location whose path carries a
+// secret across the 200th byte, or in a spelling the URL's re-encoding
+// makes (a quote as %22), shows none of it: the target is masked before
+// the message cuts it. The cut came first before, and left the secret's
+// head in clear.
+func TestRedirectTargetMaskedBeforeItIsCut(t *testing.T) {
+	const secretValue = `SuperSecret/Value"42`
+	var location string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", location)
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	var r secret.Redactor
+	r.Add(secretValue)
+	for _, loc := range []string{"/" + strings.Repeat("p", 165) + secretValue, "/x/" + secretValue} {
+		location = loc
+		_, err := fastClient(&r).Do(context.Background(), &Request{Method: "GET", URL: srv.URL + "/start", Route: "GET /start"})
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if msg := err.Error(); strings.Contains(msg, "SuperSec") || strings.Contains(msg, "Value%2242") {
+			t.Errorf("Location %s: the message shows the secret: %s", loc, msg)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 	"github.com/source-pluggy/source-pluggy/schemas"
 )
@@ -51,13 +52,10 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	if err != nil {
 		return nil, err
 	}
-	if cfg.WebhookLog != "" && env.Secrets != nil {
-		// A PostgreSQL webhook_log carries a password.
-		if u, err := url.Parse(cfg.WebhookLog); err == nil && u.User != nil {
-			if pw, ok := u.User.Password(); ok {
-				env.Secrets.Add(pw)
-			}
-		}
+	// A PostgreSQL webhook_log carries a password, perhaps in a URL that
+	// does not parse.
+	for _, pw := range secret.URLSecrets(cfg.WebhookLog) {
+		env.Secrets.Add(pw)
 	}
 	hc := source.HTTPClient(env, "source-pluggy", cfg.maxRetries)
 	hc.Pacer = httpclient.NewPacer(cfg.rpm)

@@ -9,8 +9,11 @@
 package secret
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -26,16 +29,14 @@ type Redactor struct {
 	replacer *strings.Replacer
 }
 
-// Add registers a secret. Its URL-escaped and JSON-escaped spellings are
-// registered too, since errors often echo a query string or a request body.
+// Add registers a secret, with the spellings an error text may carry it
+// in (see forms): errors echo query strings, request bodies and URLs, and
+// the server that echoes a body may escape it otherwise than Go does.
 func (r *Redactor) Add(s string) {
 	if r == nil || s == "" {
 		return
 	}
-	forms := []string{s, url.QueryEscape(s), url.PathEscape(s)}
-	if b, err := json.Marshal(s); err == nil {
-		forms = append(forms, string(b[1:len(b)-1]))
-	}
+	forms := forms(s)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.values == nil {
@@ -84,4 +85,85 @@ func sortByLengthDesc(v []string) {
 			v[j], v[j-1] = v[j-1], v[j]
 		}
 	}
+}
+
+// forms returns s as written and as each encoder an error text may have
+// passed it through writes it: percent-escaped for a query or a path
+// (upper- and lower-case hex, and as url.URL.String escapes a path); inside
+// a JSON string as Go writes it (HTML characters escaped), as JavaScript's
+// JSON.stringify does (not escaped), with "/" escaped as PHP does, and
+// ASCII-only as Python's json.dumps does; and inside a Go-quoted string
+// (%q, strconv.Quote and its ASCII-only form). A spelling no encoder here
+// makes is not masked: a secret is best kept to letters and digits.
+func forms(s string) []string {
+	inner := func(q string) string { return q[1 : len(q)-1] }
+	var plainJSON bytes.Buffer
+	enc := json.NewEncoder(&plainJSON)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	jsonForms := []string{inner(string(bytes.TrimSpace(plainJSON.Bytes())))}
+	if b, err := json.Marshal(s); err == nil {
+		jsonForms = append(jsonForms, inner(string(b)))
+	}
+	jsonForms = append(jsonForms, asciiJSON(s, "%04x"), asciiJSON(s, "%04X"))
+	out := []string{s, url.QueryEscape(s), url.PathEscape(s), (&url.URL{Path: s}).EscapedPath(),
+		inner(strconv.Quote(s)), inner(strconv.QuoteToASCII(s))}
+	for _, f := range out[1:4] {
+		out = append(out, lowerHex(f))
+	}
+	for _, f := range jsonForms {
+		out = append(out, f, strings.ReplaceAll(f, "/", `\/`))
+	}
+	return out
+}
+
+// lowerHex returns s with the hex digits of its %XX escapes in lower case.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lower(b[i+1]), lower(b[i+2])
+		}
+	}
+	return string(b)
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// asciiJSON is s inside a JSON string written ASCII-only, as Python's
+// json.dumps writes it: every other character a \u escape (a pair of them
+// above U+FFFF) with hex digits formatted by hexFmt, JSON's short escapes
+// where it has one. Invalid UTF-8 comes out as U+FFFD.
+func asciiJSON(s, hexFmt string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\b':
+			b.WriteString(`\b`)
+		case c == '\f':
+			b.WriteString(`\f`)
+		case c < 0x20 || c >= 0x80 && c <= 0xffff:
+			fmt.Fprintf(&b, `\u`+hexFmt, c)
+		case c > 0xffff:
+			c -= 0x10000
+			fmt.Fprintf(&b, `\u`+hexFmt+`\u`+hexFmt, 0xd800+(c>>10), 0xdc00+(c&0x3ff))
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
 }

@@ -1,6 +1,14 @@
 package secret
 
-import "testing"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+)
 
 func TestRedactsEveryForm(t *testing.T) {
 	var r Redactor
@@ -13,5 +21,79 @@ func TestRedactsEveryForm(t *testing.T) {
 	var nilR *Redactor
 	if nilR.String("a") != "a" {
 		t.Fatal("nil redactor must pass text through")
+	}
+}
+
+// TestRedactsWhatServersEcho: a secret with characters encoders escape
+// differently is masked in each spelling an error may quote it in: a body
+// a server echoed (JavaScript, PHP, Python, Go), a Go-quoted string, a URL
+// the client escaped. Each of these leaked before (a stub server echoing
+// the token request's body, with the secret in clear in the error).
+func TestRedactsWhatServersEcho(t *testing.T) {
+	js := func(s string) string { // JSON.stringify: no HTML escaping
+		var b bytes.Buffer
+		e := json.NewEncoder(&b)
+		e.SetEscapeHTML(false)
+		_ = e.Encode(s)
+		return strings.TrimSpace(b.String())
+	}
+	goJSON := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	php := func(s string) string { return strings.ReplaceAll(js(s), "/", `\/`) }
+	python := func(s string) string { return `"` + asciiJSON(s, "%04x") + `"` }
+	for _, secret := range []string{`Xs3cr/t+"k‹é>&`, `gk"<x>`, "tab\there\U0001F600\x7f", `ab/c"d`, "a b%2f"} {
+		var r Redactor
+		r.Add(secret)
+		spellings := map[string]string{
+			"raw": secret, "JSON.stringify": js(secret), "encoding/json": goJSON(secret), "PHP": php(secret),
+			"Python": python(secret), "Python upper hex": `"` + asciiJSON(secret, "%04X") + `"`,
+			"%q": fmt.Sprintf("%q", secret), "%+q": fmt.Sprintf("%+q", secret), "strconv.Quote": strconv.Quote(secret),
+			"query": url.QueryEscape(secret), "query lower hex": lowerHex(url.QueryEscape(secret)),
+			"path": url.PathEscape(secret), "URL path": (&url.URL{Scheme: "http", Host: "h", Path: "/x/" + secret}).String(),
+		}
+		for how, text := range spellings {
+			msg := `HTTP 422: {"clientSecret":` + text + `}`
+			inner := strings.Trim(text, `"`)
+			if strings.HasPrefix(text, "http://") {
+				inner = strings.TrimPrefix(text, "http://h/x/")
+			}
+			if got := r.String(msg); strings.Contains(got, inner) {
+				t.Errorf("secret %q spelt as %s (%s) was not masked: %s", secret, how, text, got)
+			}
+		}
+	}
+}
+
+func TestURLSecrets(t *testing.T) {
+	for _, c := range []struct {
+		raw    string
+		want   []string
+		masked string
+	}{
+		{"postgres://u:Pg5ecret@127.0.0.1:5432/db", []string{"Pg5ecret"}, "postgres://u:xxxxx@127.0.0.1:5432/db"},
+		// None of these parse as URLs; each was printed in clear.
+		{"postgres://u:Pg5ecret@127.0.0.1:notaport/db", []string{"Pg5ecret"}, "postgres://u:xxxxx@127.0.0.1:notaport/db"},
+		{"postgres://u:Pg5e%zzcret@h/db", []string{"Pg5e%zzcret"}, "postgres://u:xxxxx@h/db"},
+		{"postgres://u:Pg5 ecret@h/db", []string{"Pg5 ecret"}, "postgres://u:xxxxx@h/db"},
+		{"postgres://u:Pg5ecret@[::1/db", []string{"Pg5ecret"}, "postgres://u:xxxxx@[::1/db"},
+		{"postgres://u:pa/ss@w@h:1,h:x/db", []string{"pa/ss@w"}, "postgres://u:xxxxx@h:1,h:x/db"},
+		{"postgres://u:p%40ss@h/db", []string{"p%40ss", "p@ss"}, "postgres://u:xxxxx@h/db"},
+		{"postgres://u:pw@h/db?sslmode=require&sslpassword=SslKeyPass", []string{"pw", "SslKeyPass"}, "postgres://u:xxxxx@h/db?sslmode=require&sslpassword=xxxxx"},
+		{"postgres://u@h/db?password=a%2Bb", []string{"a%2Bb", "a+b"}, "postgres://u@h/db?password=xxxxx"},
+		{"host=h password='it''s a \\'pw' user=u", []string{`'it'`}, ""},
+		{`host=h password='a \'b' user=u sslpassword=k`, []string{`a 'b`, "k"}, `host=h password=xxxxx user=u sslpassword=xxxxx`},
+		{"postgres://u@h:5432/db", nil, "postgres://u@h:5432/db"},
+		{"https://api.pluggy.ai", nil, "https://api.pluggy.ai"},
+		{"/var/lib/events", nil, "/var/lib/events"},
+	} {
+		got := URLSecrets(c.raw)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) && !(c.masked == "" && len(got) > 0) {
+			t.Errorf("URLSecrets(%q) = %q, want %q", c.raw, got, c.want)
+		}
+		if c.masked == "" {
+			continue
+		}
+		if m := MaskURL(c.raw, "xxxxx"); m != c.masked {
+			t.Errorf("MaskURL(%q) = %q, want %q", c.raw, m, c.masked)
+		}
 	}
 }

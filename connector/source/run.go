@@ -526,6 +526,27 @@ func registerSecrets(spec json.RawMessage, c map[string]any, secrets *secret.Red
 			addSecretStrings(c[name], secrets)
 		}
 	}
+	addURLSecrets(c, secrets)
+}
+
+// addURLSecrets registers the passwords of every URL in v (a base_url
+// with user:password@, a PostgreSQL webhook_log), found in the text even
+// where the URL does not parse: validation quotes a value it refuses.
+func addURLSecrets(v any, secrets *secret.Redactor) {
+	switch v := v.(type) {
+	case string:
+		for _, pw := range secret.URLSecrets(v) {
+			secrets.Add(pw)
+		}
+	case []any:
+		for _, e := range v {
+			addURLSecrets(e, secrets)
+		}
+	case map[string]any:
+		for _, e := range v {
+			addURLSecrets(e, secrets)
+		}
+	}
 }
 
 // addSecretStrings registers v if it is a string, and every string inside it

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	neturl "net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,25 +51,15 @@ func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
 	shown := postgres.MaskURL(url)
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE", shown, maskPassword(url, err.Error()))
+		return nil, fmt.Errorf("%s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE", shown, postgres.Mask(url, err.Error()))
 	}
 	cfg.ConnectTimeout = 15 * time.Second
 	cfg.RuntimeParams["application_name"] = "source-pluggy webhook log"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, maskPassword(url, err.Error()))
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error()))
 	}
 	return conn, nil
-}
-
-// maskPassword takes the URL's password out of s (an error text).
-func maskPassword(raw, s string) string {
-	if u, err := neturl.Parse(raw); err == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			s = strings.ReplaceAll(s, pw, "xxxxx")
-		}
-	}
-	return s
 }
 
 func openPG(ctx context.Context, url string) (*pgLog, error) {
@@ -90,7 +78,7 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 	}
 	fail := func(what string, err error) error {
 		conn.Close(context.Background())
-		return fmt.Errorf("PostgreSQL at %s: %s: %s", l.shown, what, maskPassword(l.url, err.Error()))
+		return fmt.Errorf("PostgreSQL at %s: %s: %s", l.shown, what, postgres.Mask(l.url, err.Error()))
 	}
 	if setup {
 		for _, stmt := range []string{
@@ -138,7 +126,7 @@ func (l *pgLog) Append(ctx context.Context, ev Event, receivedAt time.Time) (str
 		return "", eventlog.ErrDuplicate
 	}
 	if err != nil {
-		return "", fmt.Errorf("inserting into %s: %s", pgTable, maskPassword(l.url, err.Error()))
+		return "", fmt.Errorf("inserting into %s: %s", pgTable, postgres.Mask(l.url, err.Error()))
 	}
 	l.n++
 	return strconv.FormatInt(seq, 10), nil
@@ -182,7 +170,7 @@ func readPG(ctx context.Context, url string, from int64, ch *Changes) (int64, er
 	shown := postgres.MaskURL(url)
 	var top int64
 	if err := conn.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM `+pgTable).Scan(&top); err != nil {
-		return from, fmt.Errorf("PostgreSQL at %s: reading %s (start the receiver with --log on this database first): %s", shown, pgTable, maskPassword(url, err.Error()))
+		return from, fmt.Errorf("PostgreSQL at %s: reading %s (start the receiver with --log on this database first): %s", shown, pgTable, postgres.Mask(url, err.Error()))
 	}
 	if from > top {
 		// The table was replaced: what happened before is unknown.
@@ -190,7 +178,7 @@ func readPG(ctx context.Context, url string, from int64, ch *Changes) (int64, er
 	}
 	rows, err := conn.Query(ctx, `SELECT seq, payload FROM `+pgTable+` WHERE seq > $1 AND seq <= $2 ORDER BY seq`, from, top)
 	if err != nil {
-		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, maskPassword(url, err.Error()))
+		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, postgres.Mask(url, err.Error()))
 	}
 	defer rows.Close()
 	end := from
@@ -204,7 +192,7 @@ func readPG(ctx context.Context, url string, from int64, ch *Changes) (int64, er
 		end = seq
 	}
 	if err := rows.Err(); err != nil {
-		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, maskPassword(url, err.Error()))
+		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, postgres.Mask(url, err.Error()))
 	}
 	return max(end, top), nil
 }

@@ -36,9 +36,12 @@ func ParseHeader(s string) (Header, error) {
 	if !ok || name == "" || value == "" {
 		return Header{}, errors.New("--header wants NAME=VALUE with both parts non-empty, e.g. --header X-Webhook-Token=$(openssl rand -hex 32)")
 	}
-	for _, c := range name {
+	for i, c := range name {
 		if c <= ' ' || c >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c) {
-			return Header{}, fmt.Errorf("--header name %q is not a valid HTTP header name", name)
+			// Only the part before the bad character is quoted: in
+			// "X-Token: s3cret=" (curl's spelling) what follows is the
+			// secret.
+			return Header{}, fmt.Errorf("--header name %q… is not a valid HTTP header name: it has %q at byte %d; write --header NAME=VALUE (not NAME: VALUE)", name[:i], c, i)
 		}
 	}
 	return Header{Name: textproto.CanonicalMIMEHeaderKey(name), Value: value}, nil

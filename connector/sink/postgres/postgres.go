@@ -9,8 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"net/url"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -137,44 +137,25 @@ func (d *Destination) holderName() string {
 	return fmt.Sprintf("%s --postgres, started %s", d.opts.Connector, d.started.Format(time.RFC3339))
 }
 
-// mask removes the URL's password from s.
-func (d *Destination) mask(s string) string {
-	if pw := urlPassword(d.opts.URL); pw != "" {
+// mask removes the URL's secrets from s.
+func (d *Destination) mask(s string) string { return Mask(d.opts.URL, s) }
+
+// Mask returns s with the secrets of the connection string raw (its
+// password, as written and decoded, and an sslpassword) replaced by xxxxx:
+// for the text of an error about connecting with it.
+func Mask(raw, s string) string {
+	secrets := secret.URLSecrets(raw)
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // a secret inside another is masked whole
+	for _, pw := range secrets {
 		s = strings.ReplaceAll(s, pw, "xxxxx")
 	}
 	return s
 }
 
-func urlPassword(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		pw, _ := u.User.Password()
-		return pw
-	}
-	if m := kvPassword.FindStringSubmatch(raw); m != nil {
-		return strings.Trim(m[1], "'")
-	}
-	return ""
-}
-
-var kvPassword = regexp.MustCompile(`password\s*=\s*('[^']*'|\S+)`)
-
-// MaskURL returns raw with its password replaced by xxxxx, for messages.
-func MaskURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-		if u.User != nil {
-			if _, ok := u.User.Password(); ok {
-				u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			}
-		}
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	return kvPassword.ReplaceAllString(raw, "password=xxxxx")
-}
+// MaskURL returns raw, a URL or key=value string, with its secrets replaced
+// by xxxxx, for messages; also when it does not parse, as a message about
+// it quotes it.
+func MaskURL(raw string) string { return secret.MaskURL(raw, "xxxxx") }
 
 // connectError explains a failed connection: unreachable, refused
 // credentials, or a database that does not exist.

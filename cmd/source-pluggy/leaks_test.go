@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// TestSecretsInMalformedInputsAreMasked: a password in a URL that does not
+// parse (a bad port, a stray %, a space, an unclosed bracket), in an
+// sslpassword parameter, or after the colon of a curl-style --header, is
+// masked in whatever the binary prints about it. Each of these was printed
+// in clear before: the masking parsed the URL first, and quoted it whole
+// when it could not.
+func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	cat := e.catalog(true, "accounts")
+	const pw = "Pg5ecretW0rd"
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"--postgres with a bad port", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", "postgres://u:" + pw + "@127.0.0.1:notaport/db"}, 1},
+		{"--postgres with a bad escape", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "postgres://u:" + pw + "%zz@127.0.0.1/db"}, 1},
+		{"--postgres with a space", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "postgres://u:" + pw + " x@127.0.0.1/db"}, 1},
+		{"--postgres with an unclosed bracket", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "postgres://u:" + pw + "@[::1/db"}, 1},
+		{"--postgres with a slash and an @ in the password", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "postgres://u:" + pw + "/a@b@127.0.0.1:1,127.0.0.1:x/db"}, 1},
+		{"--postgres sslpassword", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "postgres://u:x@127.0.0.1:" + st.ClosedPort(t) + "/db?connect_timeout=5&sslmode=disable&sslpassword=" + pw}, 1},
+		{"webhook_log with a bad port", []string{"read", "--config", e.config(map[string]any{"webhook_log": "postgres://u:" + pw + "@127.0.0.1:badport/db"}), "--catalog", e.catalog(true, "transactions")}, 1},
+		{"base_url with a password and a bad port", []string{"check", "--config", e.config(map[string]any{"base_url": "https://user:" + pw + "@api.pluggy.ai:x"})}, 0},
+		{"webhook serve --log with a bad port", []string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", "postgres://u:" + pw + "@127.0.0.1:badport/db", "--header", "X-A=b"}, 1},
+		{"curl-style --header", []string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", t.TempDir(), "--header", "X-Webhook-Token: " + pw + "=="}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stdout, stderr, code := st.Exec(t, e.bin, c.args...)
+			out := string(stdout) + string(stderr)
+			if code != c.code {
+				t.Errorf("exit %d, want %d:\n%s", code, c.code, out)
+			}
+			if strings.Contains(out, pw) {
+				t.Errorf("the output shows the password:\n%s", out)
+			}
+			if !strings.Contains(out, "xxxxx") && !strings.Contains(out, "**********") && c.name != "curl-style --header" {
+				t.Errorf("nothing says where the password was masked:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestSecretsEchoedInOtherSpellingsAreMasked: an API front end that
+// answers the token request with its body echoed, re-encoded by another
+// JSON library than Go's (JavaScript's leaves <, > and & alone, PHP's
+// escapes / and non-ASCII, Python's escapes non-ASCII), does not get the
+// client secret printed: the secrets are registered in those spellings
+// too. A secret of letters and digits is spelt the same everywhere; these
+// have the characters encoders disagree on.
+func TestSecretsEchoedInOtherSpellingsAreMasked(t *testing.T) {
+	bin := st.Build(t, "source-pluggy")
+	styles := map[string]func(string) string{
+		"JavaScript": jsonNoHTML,
+		"PHP":        func(s string) string { return strings.ReplaceAll(asciiOnly(jsonNoHTML(s)), "/", `\/`) },
+		"Python":     func(s string) string { return asciiOnly(jsonNoHTML(s)) },
+	}
+	for _, secret := range []string{`Xs3cr/t+"k‹é>&`, `gk"<x>0123`, "naïve/😀\\pw"} {
+		for name, encode := range styles {
+			t.Run(name, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					var body map[string]string
+					_ = json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body)
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnprocessableEntity)
+					fmt.Fprintf(w, `{"clientId":%s,"clientSecret":%s}`, encode(body["clientId"]), encode(body["clientSecret"]))
+				}))
+				defer srv.Close()
+				cfg := st.ConfigFile(t, map[string]any{"client_id": "11111111-2222-3333-4444-555555555555", "client_secret": secret,
+					"item_ids": []string{"11111111-2222-3333-4444-555555555555"}, "base_url": srv.URL, "max_retries": 0}, nil)
+				stdout, stderr, _ := st.Exec(t, bin, "check", "--config", cfg)
+				out := decodedText(t, stdout) + string(stderr)
+				if !strings.Contains(out, "422") {
+					t.Fatalf("the echo was not reached:\n%s", out)
+				}
+				if spelt := strings.Trim(encode(secret), `"`); strings.Contains(out, spelt) {
+					t.Errorf("the secret %q, spelt %s by %s, is in the output:\n%s", secret, spelt, name, out)
+				}
+			})
+		}
+	}
+}
+
+// jsonNoHTML is s as a JSON string with <, > and & as they are.
+func jsonNoHTML(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSpace(b.String())
+}
+
+// asciiOnly rewrites every non-ASCII character of a JSON text as \u
+// escapes (a surrogate pair above U+FFFF).
+func asciiOnly(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x80 {
+			b.WriteRune(r)
+			continue
+		}
+		for _, u := range utf16.Encode([]rune{r}) {
+			fmt.Fprintf(&b, `\u%04x`, u)
+		}
+	}
+	return b.String()
+}
+
+// decodedText is every string in the JSON lines of out, decoded: a
+// message's text as a reader of the protocol sees it, not as JSON spells
+// it on stdout.
+func decodedText(t *testing.T, out []byte) string {
+	var b strings.Builder
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			b.WriteString(v + "\n")
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	for _, line := range bytes.Split(out, []byte("\n")) {
+		var v any
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if err := json.Unmarshal(line, &v); err != nil {
+			t.Fatalf("not a JSON line: %s", line)
+		}
+		walk(v)
+	}
+	return b.String()
+}
