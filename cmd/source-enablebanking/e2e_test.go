@@ -586,3 +586,88 @@ func TestBadStateIsAConfigError(t *testing.T) {
 		})
 	}
 }
+
+// TestReauthorizedSessionKeepsItsAccountsPlace: every new session mints
+// new uids for the same bank accounts (the reference, §3.4), so a user who
+// authorises the bank again and puts the new session in session_ids must
+// not start the accounts' history over. The state and the records key an
+// account by identification_hash: the next read takes up where the old
+// session's left off (its re-read window and the new rows only, one call
+// an account), under the same account_key and transaction_key, and merged
+// by primary key the destination holds the bank's rows exactly once.
+func TestReauthorizedSessionKeepsItsAccountsPlace(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 60})
+	cat := e.catalog(true, "accounts", "transactions")
+	r1 := e.read(cat)
+	old := e.fake.SessionIDs()[0]
+	fresh := e.fake.Reauthorize(old)
+	e.fake.ExpireSession(old)
+	uids := e.fake.AccountUIDs(fresh)
+	for _, uid := range uids {
+		if slices.Contains(e.fake.AccountUIDs(old), uid) {
+			t.Fatalf("the new session kept uid %s", uid)
+		}
+		e.fake.AddBooked(uid, 2)
+	}
+	e.cfg["session_ids"] = []string{fresh}
+	e.fake.ResetStats()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+
+	first := map[string]int{}
+	for _, raw := range r1.Records()["transactions"] {
+		first[decodeTx(t, raw).AccountKey]++
+	}
+	second := map[string]int{}
+	for _, raw := range r2.Records()["transactions"] {
+		x := decodeTx(t, raw)
+		if !slices.Contains(uids, x.AccountUID) {
+			t.Fatalf("a record of uid %s, not of the new session", x.AccountUID)
+		}
+		second[x.AccountKey]++
+	}
+	merged := map[string]json.RawMessage{}
+	for _, r := range []*st.Result{r1, r2} {
+		for _, raw := range r.Records()["transactions"] {
+			x := decodeTx(t, raw)
+			merged[x.AccountKey+"|"+x.Key] = raw
+		}
+	}
+	for _, uid := range uids {
+		hash := e.fake.IdentificationHash(uid)
+		if first[hash] == 0 {
+			t.Fatalf("account %s: the first read had no rows under account_key %s", uid, hash)
+		}
+		if second[hash] == 0 || 2*second[hash] > first[hash] {
+			t.Errorf("account %s: the read after re-authorising took %d rows of the %d the first read took: it started the history over", uid, second[hash], first[hash])
+		}
+		n := 0
+		for k := range merged {
+			if strings.HasPrefix(k, hash+"|") {
+				n++
+			}
+		}
+		if want := len(e.fake.Booked(uid)); n != want {
+			t.Errorf("account %s: merged by primary key, the destination holds %d rows, the bank %d", uid, n, want)
+		}
+	}
+	if s := e.fake.Stats(); s.Chains != len(uids) {
+		t.Errorf("read after re-authorising: %d transactions calls for %d accounts", s.Chains, len(uids))
+	}
+	var keys []string
+	for _, raw := range r2.Records()["accounts"] {
+		var a struct {
+			Key string `json:"account_key"`
+			UID string `json:"account_uid"`
+		}
+		st.Must(t, json.Unmarshal(raw, &a), "accounts record")
+		if !slices.Contains(uids, a.UID) {
+			t.Errorf("accounts record of uid %s, not of the new session", a.UID)
+		}
+		keys = append(keys, a.Key)
+	}
+	for _, uid := range uids {
+		if !slices.Contains(keys, e.fake.IdentificationHash(uid)) {
+			t.Errorf("no accounts record keyed %s", e.fake.IdentificationHash(uid))
+		}
+	}
+}

@@ -2,6 +2,8 @@ package fake
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -106,6 +108,35 @@ func (s *Server) changeReferences(uid string, days int) error {
 		}
 	}
 	return nil
+}
+
+// Reauthorize is the user authorising the same bank again: a new
+// AUTHORIZED session whose accounts are the old session's bank accounts
+// under new uids (every session mints its own) with the same
+// identification_hash, rows and balances; the old session is left as it
+// is (expire it to play a consent that ran out). It returns the new
+// session's id. Rows booked afterwards go to the uid they are booked on.
+func (s *Server) Reauthorize(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.sessions[id]
+	if old == nil {
+		panic(unknownError{"session", id})
+	}
+	r := newRNG(s.opts.Seed, "reauthorize/"+id+"/"+itoa(len(s.sessionOrder)))
+	ss := &session{id: uuid(r), status: "AUTHORIZED", bank: old.bank, created: s.now(), validUntil: s.now().Add(180 * 24 * time.Hour), psuIDHash: old.psuIDHash}
+	for _, uid := range old.accounts {
+		a := *s.accounts[uid]
+		a.uid, a.sessionID = uuid(r), ss.id
+		a.resource = maps.Clone(a.resource)
+		a.resource["uid"] = a.uid
+		a.booked, a.pending = slices.Clone(a.booked), slices.Clone(a.pending)
+		s.accounts[a.uid] = &a
+		ss.accounts = append(ss.accounts, a.uid)
+	}
+	s.sessions[ss.id] = ss
+	s.sessionOrder = append(s.sessionOrder, ss.id)
+	return ss.id
 }
 
 // ExpireSession moves a session to EXPIRED: its account calls answer 401
