@@ -46,8 +46,9 @@ type account struct {
 	// emptyFirstPage: the first page of every chain is empty but carries a
 	// continuation key (a bank preparing history).
 	emptyFirstPage bool
-	// aspspError: the bank fails every call with 400 ASPSP_ERROR.
-	aspspError bool
+	// failure, when set, is what every call on the account answers
+	// instead of its data (FailAccount).
+	failure *AccountError
 	rng        *rand.Rand
 	seq        int
 	currency   string

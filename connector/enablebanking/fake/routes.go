@@ -153,8 +153,8 @@ func (s *Server) accountFor(w http.ResponseWriter, r *http.Request, endpoint str
 		writeError(w, apiError{Code: 401, Message: "Session is " + strings.ToLower(ss.status), Error: ss.status + "_SESSION"})
 		return nil
 	}
-	if a.aspspError {
-		writeError(w, errASPSP())
+	if f := a.failure; f != nil {
+		f.write(w)
 		return nil
 	}
 	if counted && !attended(r) {

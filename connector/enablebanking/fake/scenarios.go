@@ -3,6 +3,7 @@ package fake
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -185,13 +186,47 @@ func (s *Server) exhaustQuota(uid, endpoint string) error {
 func (s *Server) SetASPSPError(uid string, on bool) { must(s.setASPSPError(uid, on)) }
 
 func (s *Server) setASPSPError(uid string, on bool) error {
+	var f *AccountError
+	if on {
+		e := errASPSP()
+		f = &AccountError{Status: e.Code, Code: e.Error, Message: e.Message, Detail: e.Detail}
+	}
+	return s.failAccount(uid, f)
+}
+
+// An AccountError is an answer every call on an account gets instead of
+// its data, for the refusals the reference lists that the fake's own
+// scenarios do not make: the HTTP status and the body's error code,
+// message and detail (nil, a string or an object, as banks send each), or
+// Body as it is when set (a proxy's HTML page, a bare status).
+type AccountError struct {
+	Status        int
+	Code, Message string
+	Detail        any
+	Body          string
+}
+
+func (e *AccountError) write(w http.ResponseWriter) {
+	if e.Body != "" {
+		w.WriteHeader(e.Status)
+		_, _ = w.Write([]byte(e.Body))
+		return
+	}
+	writeError(w, apiError{Code: e.Status, Message: e.Message, Error: e.Code, Detail: e.Detail})
+}
+
+// FailAccount makes every call on an account (details, balances,
+// transactions) answer e, or, with nil, work again.
+func (s *Server) FailAccount(uid string, e *AccountError) { must(s.failAccount(uid, e)) }
+
+func (s *Server) failAccount(uid string, e *AccountError) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.account(uid)
 	if err != nil {
 		return err
 	}
-	a.aspspError = on
+	a.failure = e
 	return nil
 }
 

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// TestEveryDocumentedRefusal runs the binary against an account whose
+// every call the fake answers with one of the refusals the reference lists
+// (its error codes, under the statuses banks really use, a bare status, a
+// proxy's HTML page, N26's object detail), and holds the read to what
+// docs/enablebanking.md ("Errors") says of it: who must act, in which
+// failure type, naming what; how often the call is made; and that the
+// other session's accounts are read all the same.
+func TestEveryDocumentedRefusal(t *testing.T) {
+	type want struct {
+		exit    int
+		failure protocol.FailureType // of the one ERROR trace; "" for a WARN and exit 0
+		mention []string             // in the trace (or the WARN)
+		calls   int                  // transactions calls to the refused account
+	}
+	reauth := func(code string, status int) (fake.AccountError, want) {
+		return fake.AccountError{Status: status, Code: code, Message: "Session cannot be used"},
+			want{1, protocol.ConfigError, []string{code, "Authorise again", "{session}"}, 1}
+	}
+	bank := func(e fake.AccountError, calls int) (fake.AccountError, want) {
+		return e, want{1, protocol.TransientError, []string{"the bank failed", "run again later", "{account}"}, calls}
+	}
+	credentials := func(e fake.AccountError) (fake.AccountError, want) {
+		return e, want{1, protocol.ConfigError, []string{"config.application_id", "config.private_key"}, 1}
+	}
+	cases := map[string]func() (fake.AccountError, want){
+		"CLOSED_SESSION 401":            func() (fake.AccountError, want) { return reauth("CLOSED_SESSION", 401) },
+		"REVOKED_SESSION 401":           func() (fake.AccountError, want) { return reauth("REVOKED_SESSION", 401) },
+		"EXPIRED_SESSION under 403":     func() (fake.AccountError, want) { return reauth("EXPIRED_SESSION", 403) },
+		"SESSION_DOES_NOT_EXIST 404":    func() (fake.AccountError, want) { return reauth("SESSION_DOES_NOT_EXIST", 404) },
+		"ASPSP_PSU_ACTION_REQUIRED 400": func() (fake.AccountError, want) { return reauth("ASPSP_PSU_ACTION_REQUIRED", 400) },
+		"INVALID_ACCOUNT_ID 422":        func() (fake.AccountError, want) { return reauth("INVALID_ACCOUNT_ID", 422) },
+		"ACCOUNT_DOES_NOT_EXIST 404":    func() (fake.AccountError, want) { return reauth("ACCOUNT_DOES_NOT_EXIST", 404) },
+		"ASPSP_RATE_LIMIT_EXCEEDED 400": func() (fake.AccountError, want) {
+			return fake.AccountError{Status: 400, Code: "ASPSP_RATE_LIMIT_EXCEEDED", Message: "Rate limit exceeded"}, want{0, "", []string{"{account}", "daily limit"}, 1}
+		},
+		"bare 429": func() (fake.AccountError, want) {
+			return fake.AccountError{Status: 429, Message: "Too Many Requests"}, want{0, "", []string{"{account}", "daily limit"}, 1}
+		},
+		"ASPSP_ERROR 400, N26's object detail": func() (fake.AccountError, want) {
+			return bank(fake.AccountError{Status: 400, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP", Detail: map[string]any{"status": 400, "title": "Bad Request"}}, 1)
+		},
+		"ASPSP_ERROR 502": func() (fake.AccountError, want) {
+			return bank(fake.AccountError{Status: 502, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP"}, 3)
+		},
+		"ASPSP_TIMEOUT 504": func() (fake.AccountError, want) {
+			return bank(fake.AccountError{Status: 504, Code: "ASPSP_TIMEOUT", Message: "ASPSP timed out"}, 3)
+		},
+		"bare 408": func() (fake.AccountError, want) {
+			return bank(fake.AccountError{Status: 408, Message: "Request Timeout"}, 3)
+		},
+		"bare 500": func() (fake.AccountError, want) {
+			return bank(fake.AccountError{Status: 500, Message: "Internal Server Error"}, 3)
+		},
+		"a proxy's HTML 503": func() (fake.AccountError, want) {
+			return bank(fake.AccountError{Status: 503, Body: "<html><body>Service Unavailable</body></html>"}, 3)
+		},
+		"ACCESS_DENIED 403": func() (fake.AccountError, want) {
+			return credentials(fake.AccountError{Status: 403, Code: "ACCESS_DENIED", Message: "Access denied"})
+		},
+		"UNAUTHORIZED_IP 403": func() (fake.AccountError, want) {
+			return credentials(fake.AccountError{Status: 403, Code: "UNAUTHORIZED_IP", Message: "IP not allowed"})
+		},
+		"bare 403, no code": func() (fake.AccountError, want) {
+			return credentials(fake.AccountError{Status: 403, Message: "Forbidden"})
+		},
+		"PSU_HEADER_NOT_PROVIDED": func() (fake.AccountError, want) {
+			return fake.AccountError{Status: 422, Code: "PSU_HEADER_NOT_PROVIDED", Message: "PSU header not provided"}, want{1, protocol.ConfigError, []string{"PSU_HEADER_NOT_PROVIDED", "attended"}, 1}
+		},
+		"a code no document lists": func() (fake.AccountError, want) {
+			return fake.AccountError{Status: 422, Code: "BRAND_NEW_REFUSAL", Message: "Something new", Detail: map[string]any{"hint": "xyz"}}, want{1, protocol.SystemError, []string{"BRAND_NEW_REFUSAL", "Something new", "xyz"}, 1}
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			refusal, w := c()
+			e := newEnv(t, fake.Options{Sessions: 2, TransactionsPerAccount: 10})
+			sessions := e.fake.SessionIDs()
+			refused := e.fake.AccountUIDs(sessions[0])[0]
+			hash := e.fake.IdentificationHash(refused)
+			e.fake.FailAccount(refused, &refusal)
+			r := e.run(e.catalog(true, "transactions"), nil)
+			mentions := make([]string, len(w.mention))
+			for i, m := range w.mention {
+				mentions[i] = strings.NewReplacer("{session}", sessions[0], "{account}", hash).Replace(m)
+			}
+			if r.Code != w.exit {
+				t.Errorf("exit %d, want %d; errors %q", r.Code, w.exit, errorTexts(r))
+			}
+			if w.failure == "" {
+				if len(r.ErrorTraces()) != 0 || !r.Warned(mentions...) {
+					t.Errorf("want no error and a WARN naming %q; errors %q", mentions, errorTexts(r))
+				}
+			} else {
+				found := false
+				for _, tr := range r.ErrorTraces() {
+					ok := tr.FailureType == w.failure
+					for _, m := range mentions {
+						ok = ok && strings.Contains(tr.Message, m)
+					}
+					found = found || ok
+				}
+				if !found {
+					t.Errorf("no %s error naming %q; errors %q", w.failure, mentions, errorTexts(r))
+				}
+			}
+			calls := 0
+			for status, n := range e.fake.Stats().Requests[fake.RouteTransactions] {
+				if status >= 300 {
+					calls += n
+				}
+			}
+			if calls != w.calls {
+				t.Errorf("the refused account was called %d times, want %d", calls, w.calls)
+			}
+			read := byUID(t, r.Records()["transactions"])
+			for _, uid := range e.fake.AccountUIDs(sessions[1]) {
+				if len(read[uid]) == 0 {
+					t.Errorf("account %s of the other session was not read", uid)
+				}
+			}
+			if len(read[refused]) != 0 {
+				t.Errorf("%d records of the refused account", len(read[refused]))
+			}
+			st.ValidateProtocol(t, r)
+		})
+	}
+}
+
+// errorTexts is each ERROR trace's failure type and message.
+func errorTexts(r *st.Result) []string {
+	var out []string
+	for _, tr := range r.ErrorTraces() {
+		out = append(out, string(tr.FailureType)+": "+tr.Message)
+	}
+	return out
+}
