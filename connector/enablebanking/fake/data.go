@@ -48,10 +48,10 @@ type account struct {
 	emptyFirstPage bool
 	// failure, when set, is what every call on the account answers
 	// instead of its data (FailAccount).
-	failure *AccountError
-	rng        *rand.Rand
-	seq        int
-	currency   string
+	failure  *AccountError
+	rng      *rand.Rand
+	seq      int
+	currency string
 }
 
 // row is one transaction: its fields, and its date for filtering.
