@@ -187,6 +187,19 @@ func (s *sessionInfo) uids() []string {
 	return out
 }
 
+// withoutUID returns the identification_hash (or "" when it has none
+// either) of each account the session lists with no uid (the reference,
+// §3.4: absent for an account whose data cannot be fetched).
+func (s *sessionInfo) withoutUID() []string {
+	var out []string
+	for _, d := range s.AccountsData {
+		if strings.TrimSpace(d.UID) == "" {
+			out = append(out, d.IdentificationHash)
+		}
+	}
+	return out
+}
+
 func (s *sessionInfo) hashOf(uid string) string {
 	for _, d := range s.AccountsData {
 		if strings.EqualFold(d.UID, uid) {
@@ -274,6 +287,10 @@ func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
 				continue
 			}
 			blocked := c.usable(ctx, s)
+			for _, hash := range s.withoutUID() {
+				c.env.Log.Warn("the session lists an account without a uid, which Enable Banking gives no account whose data the bank will not let it fetch (blocked or closed); it is not read. If it should be, authorise the session again",
+					"session", id, "identification_hash", hash)
+			}
 			for _, uid := range s.uids() {
 				hash := s.hashOf(uid)
 				key := hash

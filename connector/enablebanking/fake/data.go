@@ -46,6 +46,12 @@ type account struct {
 	// emptyFirstPage: the first page of every chain is empty but carries a
 	// continuation key (a bank preparing history).
 	emptyFirstPage bool
+	// blocked: the bank will not let Enable Banking fetch the account's
+	// data, so its session lists it without a uid (BlockAccount).
+	blocked bool
+	// repeatKey: every continuation page answers with the key it was
+	// called with, as a bank looping on its paging would (RepeatKey).
+	repeatKey bool
 	// failure, when set, is what every call on the account answers
 	// instead of its data (FailAccount).
 	failure  *AccountError

@@ -87,12 +87,19 @@ func (s *Server) handleASPSPs(w http.ResponseWriter, r *http.Request) {
 // sessionBody is GET /sessions/{id}.
 func (s *Server) sessionBody(ss *session) map[string]any {
 	var data []map[string]any
+	uids := []string{}
 	for _, uid := range ss.accounts {
 		a := s.accounts[uid]
-		data = append(data, map[string]any{"uid": uid, "identification_hash": a.hash, "identification_hashes": a.resource["identification_hashes"]})
+		d := map[string]any{"uid": uid, "identification_hash": a.hash, "identification_hashes": a.resource["identification_hashes"]}
+		if a.blocked {
+			delete(d, "uid") // and not in accounts either
+		} else {
+			uids = append(uids, uid)
+		}
+		data = append(data, d)
 	}
 	return map[string]any{
-		"status": ss.status, "accounts": ss.accounts, "accounts_data": data,
+		"status": ss.status, "accounts": uids, "accounts_data": data,
 		"aspsp":    map[string]any{"name": ss.bank.Name, "country": ss.bank.Country},
 		"psu_type": "personal", "psu_id_hash": ss.psuIDHash,
 		"access":     map[string]any{"valid_until": ss.validUntil.Format(time.RFC3339Nano), "balances": true, "transactions": true},
@@ -275,7 +282,19 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 			next = base64.RawURLEncoding.EncodeToString(b)
 		}
 	}
-	writeJSON(w, 200, map[string]any{"transactions": a.serveAll(page), "continuation_key": next})
+	if a.repeatKey && key != "" && next != nil {
+		next = key // the bank hands back the key it was given
+	}
+	body := map[string]any{"transactions": a.serveAll(page), "continuation_key": next}
+	if next == nil {
+		switch s.opts.LastPageKey {
+		case "absent":
+			delete(body, "continuation_key")
+		case "empty":
+			body["continuation_key"] = ""
+		}
+	}
+	writeJSON(w, 200, body)
 }
 
 // serveAll encodes a page; a positional bank numbers references across the

@@ -194,6 +194,27 @@ func (s *Server) setASPSPError(uid string, on bool) error {
 	return s.failAccount(uid, f)
 }
 
+// BlockAccount plays an account the bank has blocked or closed: its
+// session lists it in accounts_data without a uid, and not in accounts.
+func (s *Server) BlockAccount(uid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(uid)
+	must(err)
+	a.blocked = true
+}
+
+// RepeatKey makes an account's bank answer every continuation page with
+// the key it was called with, so a client that follows keys blindly never
+// reaches the end (and spends its bank's daily limit doing so).
+func (s *Server) RepeatKey(uid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(uid)
+	must(err)
+	a.repeatKey = true
+}
+
 // An AccountError is an answer every call on an account gets instead of
 // its data, for the refusals the reference lists that the fake's own
 // scenarios do not make: the HTTP status and the body's error code,

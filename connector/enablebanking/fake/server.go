@@ -40,6 +40,12 @@ type Options struct {
 	Now func() time.Time
 	// Latency delays every answer.
 	Latency time.Duration
+	// LastPageKey is how the last transactions page says there is no
+	// more: "" (continuation_key null, the default), "absent" (no
+	// continuation_key member) or "empty" (an empty string). The
+	// reference has null "or absent"; an empty key is what a loose
+	// serializer makes of either.
+	LastPageKey string
 }
 
 // DefaultApplicationID is the application id of a fake built without one.
