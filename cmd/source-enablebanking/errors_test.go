@@ -47,8 +47,11 @@ func TestEveryDocumentedRefusal(t *testing.T) {
 		"bare 429": func() (fake.AccountError, want) {
 			return fake.AccountError{Status: 429, Message: "Too Many Requests"}, want{0, "", []string{"{account}", "daily limit"}, 1}
 		},
+		// A 400 ASPSP_ERROR to a first call from before 90 days is asked
+		// once more from 90 days back (a bank that keeps less history
+		// answers so): two calls.
 		"ASPSP_ERROR 400, N26's object detail": func() (fake.AccountError, want) {
-			return bank(fake.AccountError{Status: 400, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP", Detail: map[string]any{"status": 400, "title": "Bad Request"}}, 1)
+			return bank(fake.AccountError{Status: 400, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP", Detail: map[string]any{"status": 400, "title": "Bad Request"}}, 2)
 		},
 		"ASPSP_ERROR 502": func() (fake.AccountError, want) {
 			return bank(fake.AccountError{Status: 502, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP"}, 3)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -85,5 +86,60 @@ func TestAccountWithoutUIDIsNamed(t *testing.T) {
 	}
 	if n := len(r.Records()["accounts"]); n != 1 {
 		t.Errorf("%d accounts records, want 1", n)
+	}
+}
+
+// TestBankKeepingLessHistoryIsReadFromWhatItKeeps: a bank that refuses a
+// window longer than its history with a blanket 400 ASPSP_ERROR (Danske,
+// about 90 days) would fail a first sync from an older start_date every
+// run, reading nothing ever. The call is made once more from 90 days back,
+// with a WARN; the rows the bank keeps are read, the next run is an
+// ordinary incremental one.
+func TestBankKeepingLessHistoryIsReadFromWhatItKeeps(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 60})
+	uids := e.accounts()
+	short := uids[0]
+	e.fake.LimitHistory(short, 90)
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	if !r1.Warned(e.fake.IdentificationHash(short), "400 ASPSP_ERROR") {
+		t.Error("no WARN naming the account whose window was narrowed")
+	}
+	cutoff := e.fake.Now().AddDate(0, 0, -90).Format("2006-01-02")
+	kept := 0
+	for _, raw := range e.fake.Booked(short) {
+		var r struct {
+			Booking string `json:"booking_date"`
+			Tx      string `json:"transaction_date"`
+			Value   string `json:"value_date"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		d := r.Booking
+		if d == "" {
+			d = r.Tx
+		}
+		if d == "" {
+			d = r.Value
+		}
+		if d >= cutoff {
+			kept++
+		}
+	}
+	read := byUID(t, r1.Records()["transactions"])
+	if got := len(read[short]); got == 0 || got != kept {
+		t.Errorf("the short-history account: %d rows read, the bank keeps %d of %d", got, kept, len(e.fake.Booked(short)))
+	}
+	if got, want := len(read[uids[1]]), len(e.fake.Booked(uids[1])); got != want {
+		t.Errorf("the other account: %d rows, the bank has %d", got, want)
+	}
+	e.fake.ResetStats()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	if r2.Warned("400 ASPSP_ERROR") {
+		t.Error("the incremental read was refused too")
+	}
+	if s := e.fake.Stats(); s.Chains != len(uids) {
+		t.Errorf("incremental read: %d chains for %d accounts", s.Chains, len(uids))
 	}
 }

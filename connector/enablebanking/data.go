@@ -81,7 +81,9 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 	case classPSUHeaders:
 		return source.ConfigErrorf("account %s (session %s): the bank wants the account holder present for %s calls (%s). Such an account can only be read attended: run with config.attended true and the holder's psu_ip_address and psu_user_agent, when they are there", a.UID, a.SessionID, endpoint, ae.describe(se.Status))
 	case classBank:
-		return &source.Error{Type: protocol.TransientError, Msg: c.client.secrets.String(fmt.Sprintf(
+		// Err keeps the answer, for a caller that can do something
+		// about it (fetchTransactions narrowing its window).
+		return &source.Error{Type: protocol.TransientError, Err: err, Quoted: true, Msg: c.client.secrets.String(fmt.Sprintf(
 			"account %s (uid %s, session %s): the bank failed the %s call (%s); the account's state is kept: run again later",
 			a.Key, a.UID, a.SessionID, endpoint, ae.describe(se.Status)))}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -218,9 +219,23 @@ type txAnswer struct {
 	booked, pending *source.Part[[]txRow]
 }
 
+// refusedWindow reports whether err is a 400 ASPSP_ERROR: what a bank
+// that keeps less history answers a window longer than it has.
+func refusedWindow(err error) bool {
+	se, ae, ok := statusOf(err)
+	return ok && se.Status == http.StatusBadRequest && ae.Error == codeASPSPError
+}
+
 // maxPages bounds a continuation chain: a bank that keeps answering with
 // a key must not hold a run forever.
 const maxPages = 1000
+
+// historyFallbackDays is the window a first transactions call is asked
+// again with when the bank refused a longer one with a blanket 400
+// ASPSP_ERROR: Danske rejects a window beyond about 90 days instead of
+// clamping it (the reference, §5), so a first sync from an older
+// start_date would fail every run and never read anything.
+const historyFallbackDays = 90
 
 // pendingDays is how far back the pending stream reads when it is the
 // first to ask for an account's transactions.
@@ -264,12 +279,16 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, from time.
 // no extra call); without, it asks for BOOK only, as Enable Banking
 // advises. Each continuation repeats the first call's parameters: some
 // banks refuse a key with others. An empty page with a key is not the end.
+// A first call from more than historyFallbackDays back that the bank
+// refuses with 400 ASPSP_ERROR is made once more from historyFallbackDays
+// back, with a WARN: what the bank keeps is read, instead of nothing.
 func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Time) (booked, pending []txRow, err error) {
 	q := url.Values{"date_from": {from.Format(time.DateOnly)}}
 	if !c.cfg.IncludePending {
 		q.Set("transaction_status", "BOOK")
 	}
 	seen := map[string]bool{}
+	narrowed := false
 	for page := 0; ; page++ {
 		if page == maxPages {
 			return nil, nil, source.TransientErrorf("account %s (uid %s): the bank was still sending continuation keys after %d pages; the account's state is kept: run again later", a.Key, a.UID, maxPages)
@@ -285,6 +304,13 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 			p, err = decodeTxPage(b)
 			return err
 		})
+		if fallback := c.clock.Today().AddDate(0, 0, -historyFallbackDays); err != nil && page == 0 && !narrowed && from.Before(fallback) && refusedWindow(err) {
+			c.env.Log.Warn("the bank refused transactions from date_from with a blanket 400 ASPSP_ERROR, as banks that keep less history do (Danske: about 90 days); asking again from "+fallback.Format(time.DateOnly)+": the account's older rows are not read",
+				"account", a.Key, "uid", a.UID, "date_from", from.Format(time.DateOnly))
+			from, narrowed, page = fallback, true, -1
+			q.Set("date_from", from.Format(time.DateOnly))
+			continue
+		}
 		if err != nil {
 			return nil, nil, err
 		}

@@ -49,6 +49,9 @@ type account struct {
 	// blocked: the bank will not let Enable Banking fetch the account's
 	// data, so its session lists it without a uid (BlockAccount).
 	blocked bool
+	// historyDays, when set, is how far back the bank serves: a first
+	// call from before then answers 400 ASPSP_ERROR (LimitHistory).
+	historyDays int
 	// repeatKey: every continuation page answers with the key it was
 	// called with, as a bank looping on its paging would (RepeatKey).
 	repeatKey bool

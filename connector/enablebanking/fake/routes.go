@@ -233,6 +233,10 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errBadRequest("DATE_FROM_IN_FUTURE", "date_from is in the future"))
 		return
 	}
+	if a.historyDays > 0 && key == "" && (from == "" || from < day(s.now()).AddDate(0, 0, -a.historyDays).Format(time.DateOnly)) {
+		writeError(w, errASPSP()) // Danske's blanket refusal; the call still counted
+		return
+	}
 	c := continuation{DateFrom: from, DateTo: to, Status: status}
 	if key != "" {
 		b, err := base64.RawURLEncoding.DecodeString(key)

@@ -204,6 +204,17 @@ func (s *Server) BlockAccount(uid string) {
 	a.blocked = true
 }
 
+// LimitHistory plays a bank that keeps days of history and refuses a
+// longer window with a blanket 400 ASPSP_ERROR instead of clamping it
+// (Danske, at about 90 days: the reference, §5).
+func (s *Server) LimitHistory(uid string, days int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(uid)
+	must(err)
+	a.historyDays = days
+}
+
 // RepeatKey makes an account's bank answer every continuation page with
 // the key it was called with, so a client that follows keys blindly never
 // reaches the end (and spends its bank's daily limit doing so).
