@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
@@ -66,6 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.EveryGarbage, "every-garbage", 0, "answer every Nth request with a non-JSON 200")
 	fs.IntVar(&f.RevokeKeyAfter, "revoke-key-after", 0, "revoke all keys issued so far after N requests")
 	fs.IntVar(&f.DropMidBodyEvery, "drop-mid-body-every", 0, "cut every Nth response off mid-body")
+	fs.IntVar(&f.RateLimitResetSeconds, "rate-limit-reset", 0, "RateLimit-Reset seconds of injected 429s, apart from Retry-After (0: the same)")
+	fs.BoolVar(&o.StaleKey401, "stale-key-401", false, "answer a missing, expired or revoked apiKey with 401 instead of 403")
+	fs.IntVar(&o.ClientDisabled, "client-disabled", 0, "answer POST /auth with 401 or 403 CLIENT_DISABLED (0: the client is enabled)")
+	fs.BoolVar(&o.ClientIDMustBeUUID, "client-id-must-be-uuid", false, "answer POST /auth with 400 when the clientId is not a UUID")
+	fs.BoolVar(&o.LegacyCheckingSubtype, "legacy-checking-subtype", false, "serve the first item's checking accounts with subtype CHECKINGS_ACCOUNT")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +89,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--now: %w", err)
 		}
 		o.Now = func() time.Time { return t }
+	}
+	if d := o.ClientDisabled; d != 0 && d != http.StatusUnauthorized && d != http.StatusForbidden {
+		return fmt.Errorf("--client-disabled %d: want 401 or 403", d)
 	}
 	f.RetryAfterSeconds = *retryAfter
 	if *retryAfter == 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -174,5 +175,150 @@ func TestCardWindowCost(t *testing.T) {
 	}
 	if rowsFor[40] <= rowsFor[7] {
 		t.Errorf("the 40-day card window re-read %d rows, the 7-day one %d", rowsFor[40], rowsFor[7])
+	}
+}
+
+// TestDenialWithCodeDescriptionIsNotAStaleKey: a 403 that carries a
+// codeDescription (BALANCE_CONSENT_ERROR, CATEGORY_RULE_FORBIDDEN) is a
+// real denial, never a stale key (pluggy-api.md, API key): the stream
+// fails naming the codeDescription, and no new key is fetched for it, let
+// alone one per request.
+func TestDenialWithCodeDescriptionIsNotAStaleKey(t *testing.T) {
+	for _, c := range []struct {
+		name, desc string
+		faults     func(e *env) fake.Faults
+		failed     string
+		mention    func(e *env) []string
+		complete   []string
+	}{
+		{"an item's product", "BALANCE_CONSENT_ERROR",
+			func(e *env) fake.Faults {
+				return fake.Faults{Deny: map[string][]string{e.fake.ItemIDs()[0]: {"GET /investments"}}}
+			},
+			"investments", func(e *env) []string { return []string{e.fake.ItemIDs()[0], "HTTP 403 BALANCE_CONSENT_ERROR"} },
+			[]string{"items", "accounts", "transactions"}},
+		{"a route", "CATEGORY_RULE_FORBIDDEN",
+			func(*env) fake.Faults { return fake.Faults{Status: map[string]int{"GET /categories": 403}} },
+			"categories", func(*env) []string { return []string{"GET /categories", "HTTP 403 CATEGORY_RULE_FORBIDDEN"} },
+			[]string{"items", "accounts", "transactions", "investments"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 20})
+			f := c.faults(e)
+			f.ForbiddenDescription = c.desc
+			e.fake.SetFaults(f)
+			r := e.readWith(nil, e.catalog(false, "items", "accounts", "transactions", "categories", "investments"))
+			expectFailure(t, r, map[string]failure{c.failed: {protocol.ConfigError, c.mention(e)}}, c.complete...)
+			s := e.fake.Stats()
+			if n := s.ByRoute["POST /auth"]; n != 1 {
+				t.Errorf("%d auth calls, want 1: a 403 with a codeDescription renewed the key", n)
+			}
+			if n := s.ByStatus[http.StatusForbidden]; n != 1 {
+				t.Errorf("%d 403s, want 1: the denied request was sent again", n)
+			}
+		})
+	}
+}
+
+// TestAuthRefusalsNameTheCause: POST /auth refusing the keys as a disabled
+// client (401 CLIENT_DISABLED, documented; or 403, reported elsewhere) or
+// a malformed clientId (400) makes check FAILED and every stream of a read
+// a config_error, each saying what to do about that cause, with no retry.
+func TestAuthRefusalsNameTheCause(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		o       fake.Options
+		status  int
+		mention []string
+		never   string
+	}{
+		{"401 CLIENT_DISABLED", fake.Options{ClientDisabled: http.StatusUnauthorized}, http.StatusUnauthorized,
+			[]string{"HTTP 401 CLIENT_DISABLED", "application is disabled", "enable it in the Pluggy dashboard"}, "copy both"},
+		{"403 disabled client", fake.Options{ClientDisabled: http.StatusForbidden}, http.StatusForbidden,
+			[]string{"HTTP 403 CLIENT_DISABLED", "application is disabled"}, "copy both"},
+		{"400 malformed clientId", fake.Options{ClientIDMustBeUUID: true}, http.StatusBadRequest,
+			[]string{"HTTP 400", "clientId must be a UUID", "malformed", "copy both"}, "disabled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.o.Items = 1
+			e := newEnv(t, c.o)
+			says := func(what, msg string) {
+				t.Helper()
+				for _, m := range c.mention {
+					if !strings.Contains(msg, m) {
+						t.Errorf("%s %q does not mention %q", what, msg, m)
+					}
+				}
+				if strings.Contains(msg, c.never) {
+					t.Errorf("%s %q says %q, advice for another cause", what, msg, c.never)
+				}
+			}
+
+			r := st.Run(t, e.bin, "check", "--config", e.config(nil))
+			st.ValidateProtocol(t, r)
+			if r.Code != 0 || len(r.Messages) != 1 || r.Messages[0].ConnectionStatus == nil {
+				t.Fatalf("check: exit %d, messages %s", r.Code, r.Stdout)
+			}
+			cs := r.Messages[0].ConnectionStatus
+			if cs.Status != protocol.StatusFailed {
+				t.Fatalf("check = %s %q, want FAILED", cs.Status, cs.Message)
+			}
+			says("check", cs.Message)
+
+			e.fake.ResetStats()
+			r = e.readWith(nil, e.catalog(false, core...))
+			f := failure{protocol.ConfigError, c.mention}
+			expectFailure(t, r, map[string]failure{"items": f, "accounts": f, "transactions": f, "categories": f})
+			for _, et := range r.ErrorTraces() {
+				if strings.Contains(et.Message, c.never) {
+					t.Errorf("error %q says %q, advice for another cause", et.Message, c.never)
+				}
+			}
+			s := e.fake.Stats()
+			if s.Total != s.ByRoute["POST /auth"] || s.ByStatus[c.status] != s.Total {
+				t.Errorf("requests %v, statuses %v: want only POST /auth, answered %d", s.ByRoute, s.ByStatus, c.status)
+			}
+			if n := s.ByRoute["POST /auth"]; n > len(core) {
+				t.Errorf("%d auth calls for %d streams: a refusal was retried", n, len(core))
+			}
+		})
+	}
+}
+
+// TestLegacyCheckingSubtypeIsRead: an account whose subtype is
+// CHECKINGS_ACCOUNT (old pluggy-js, agent-skills) is read like one saying
+// CHECKING_ACCOUNT (pluggy-api.md, accounts: "accept both"): emitted with
+// its subtype as sent, and every row of its transactions read.
+func TestLegacyCheckingSubtypeIsRead(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 30, LegacyCheckingSubtype: true})
+	r := e.read(e.catalog(true, "accounts", "transactions"))
+	e.allTransactions(r)
+	subtypes := map[string]string{}
+	for _, raw := range r.Records()["accounts"] {
+		var a struct{ ID, Subtype string }
+		st.Must(t, json.Unmarshal(raw, &a), "account")
+		subtypes[a.ID] = a.Subtype
+	}
+	legacy, current := e.fake.AccountIDs(e.fake.ItemIDs()[0])[0], e.fake.AccountIDs(e.fake.ItemIDs()[1])[0]
+	if subtypes[legacy] != "CHECKINGS_ACCOUNT" || subtypes[current] != "CHECKING_ACCOUNT" {
+		t.Fatalf("subtypes %v: want %s CHECKINGS_ACCOUNT and %s CHECKING_ACCOUNT", subtypes, legacy, current)
+	}
+	want := 0
+	for _, item := range e.fake.ItemIDs() {
+		want += len(e.fake.AccountIDs(item))
+	}
+	if len(subtypes) != want {
+		t.Fatalf("%d accounts emitted, want %d", len(subtypes), want)
+	}
+	got := 0
+	for _, x := range rows(t, r.Records()["transactions"]) {
+		if x.AccountID == legacy {
+			got++
+		}
+	}
+	if n := len(e.fake.Transactions(legacy)); got != n || n == 0 {
+		t.Fatalf("%d transactions of the CHECKINGS_ACCOUNT account emitted, the fake serves %d", got, n)
 	}
 }

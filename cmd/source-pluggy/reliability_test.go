@@ -452,24 +452,38 @@ func TestAuthFailuresAreConfigErrors(t *testing.T) {
 	})
 }
 
+// TestRevokedKeyIsRenewedOnce: a key revoked mid-read is renewed once and
+// the read completes with every row, whether Pluggy refuses the stale key
+// with the spec's 403 or with 401 (pluggy-api.md §11.3: "handle both").
 func TestRevokedKeyIsRenewedOnce(t *testing.T) {
-	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 60, PageSize: 20})
-	e.fake.SetFaults(fake.Faults{RevokeKeyAfter: 4})
-	r := e.read(e.catalog(false, core...))
-	e.allTransactions(r)
-	s := e.fake.Stats()
-	if s.Faults["revoke"] != 1 || s.ByStatus[http.StatusForbidden] == 0 {
-		t.Fatalf("the key was not revoked: %v %v", s.Faults, s.ByStatus)
-	}
-	if n := s.ByRoute["POST /auth"]; n != 2 {
-		t.Fatalf("%d auth calls, want 2 (the first key, then one after the revocation)", n)
-	}
-	info := false
-	for _, m := range r.OfType(protocol.TypeLog) {
-		info = info || strings.Contains(m.Log.Message, "authenticating again")
-	}
-	if !info {
-		t.Fatal("no LOG about authenticating again")
+	for _, c := range []struct {
+		name          string
+		status, other int
+	}{
+		{"403", http.StatusForbidden, http.StatusUnauthorized},
+		{"401", http.StatusUnauthorized, http.StatusForbidden},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 60, PageSize: 20, StaleKey401: c.status == http.StatusUnauthorized})
+			e.fake.SetFaults(fake.Faults{RevokeKeyAfter: 4})
+			r := e.read(e.catalog(false, core...))
+			e.allTransactions(r)
+			s := e.fake.Stats()
+			if s.Faults["revoke"] != 1 || s.ByStatus[c.status] == 0 || s.ByStatus[c.other] != 0 {
+				t.Fatalf("the key was not revoked with %d: %v %v", c.status, s.Faults, s.ByStatus)
+			}
+			if n := s.ByRoute["POST /auth"]; n != 2 {
+				t.Fatalf("%d auth calls, want 2 (the first key, then one after the revocation)", n)
+			}
+			info := false
+			for _, m := range r.OfType(protocol.TypeLog) {
+				info = info || strings.Contains(m.Log.Message, "authenticating again")
+			}
+			if !info {
+				t.Fatal("no LOG about authenticating again")
+			}
+		})
 	}
 }
 
@@ -591,18 +605,61 @@ func TestRowWithoutIDFailsItsAccountOnly(t *testing.T) {
 	}
 }
 
+// TestUndocumentedFieldsPassThrough: a field Pluggy adds without notice
+// (pluggy-api.md §12) reaches the records of every stream untouched, nested
+// values included.
 func TestUndocumentedFieldsPassThrough(t *testing.T) {
 	e := newHostileEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 30, PageSize: 10}, fake.Hostile{ExtraField: "brandNewField"}, nil)
-	r := e.read(e.catalog(false, core...))
+	r := e.read(e.catalog(false))
 	e.allTransactions(r)
-	for stream, recs := range r.Records() {
-		for _, raw := range recs {
+	want := `{"introducedIn":"2027-01","nested":[1,2.50,{"deep":null}],"flag":true}`
+	recs := r.Records()
+	for _, s := range e.discover().Streams {
+		if len(recs[s.Name]) == 0 {
+			t.Errorf("stream %s emitted no record: nothing shows it keeps the field", s.Name)
+		}
+	}
+	for stream, rs := range recs {
+		for _, raw := range rs {
 			var m map[string]json.RawMessage
 			st.Must(t, json.Unmarshal(raw, &m), stream)
-			if m["brandNewField"] == nil {
-				t.Fatalf("%s record lost the undocumented field: %s", stream, raw)
+			if string(m["brandNewField"]) != want {
+				t.Fatalf("%s record lost or changed the undocumented field: %s", stream, raw)
 			}
 		}
+	}
+}
+
+// TestRateLimitResetIsHonoured: Pluggy's 429 says Retry-After: 60 always
+// and RateLimit-Reset with the seconds its window really has left, and its
+// docs advise waiting RateLimit-Reset (pluggy-api.md, rate limits). With
+// the two apart (60 and 1), the read waits about a second per 429 and
+// completes; had it honoured Retry-After it would have failed on
+// max_rate_limit_wait_seconds (30), or taken a minute per 429.
+func TestRateLimitResetIsHonoured(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 40, PageSize: 20})
+	e.fake.SetFaults(fake.Faults{Every429: 3, RetryAfterSeconds: 60, RateLimitResetSeconds: 1})
+	start := time.Now()
+	r := e.readWith(map[string]any{"max_rate_limit_wait_seconds": 30}, e.catalog(false, "transactions"))
+	if r.Code != 0 {
+		t.Fatalf("read exited %d\n%s", r.Code, tail(r.Stdout))
+	}
+	e.allTransactions(r)
+	n := e.fake.Stats().Faults["429"]
+	if n == 0 {
+		t.Fatal("the fake sent no 429")
+	}
+	for _, m := range r.OfType(protocol.TypeTrace) {
+		ss := m.Trace.StreamStatus
+		if ss == nil || len(ss.Reasons) == 0 || ss.Reasons[0].RateLimited == nil {
+			continue
+		}
+		if wait := ss.Reasons[0].RateLimited.QuotaReset - int64(m.Trace.EmittedAt); wait < 0 || wait > 5000 {
+			t.Fatalf("RATE_LIMITED quota_reset %d ms after the status: want RateLimit-Reset's 1 s, not Retry-After's 60 s", wait)
+		}
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 30*time.Second {
+		t.Fatalf("a read through %d 429s with RateLimit-Reset 1 s took %s", n, d)
 	}
 }
 

@@ -175,6 +175,53 @@ func testWebhookLogReads(t *testing.T, location string) {
 	}
 }
 
+// TestWebhookLogDeletionStillServedIsKept: during bank instability Pluggy
+// may announce a deletion it does not carry out (pluggy-api.md §12,
+// changelog 2026.08). Such an id is looked up, found served, emitted as a
+// record and named in a WARN, never tombstoned; a deletion Pluggy did
+// carry out, in the same run, still gets its tombstone.
+func TestWebhookLogDeletionStillServedIsKept(t *testing.T) {
+	e, _ := hookEnv(t, fake.Options{Items: 1})
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	r1 := e.read(cat)
+	dest.apply(t, r1)
+
+	kept := e.fake.AnnounceDeletion(3)
+	gone := e.fake.DeleteOlder(1, 60*24*time.Hour)
+	if len(kept) != 3 || len(gone) != 1 {
+		t.Fatalf("fake announced %d deletions it kept, deleted %d rows", len(kept), len(gone))
+	}
+	e.deliver()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	dead := dest.apply(t, r2)
+	emitted := rows(t, r2.Records()["transactions"])
+	served := e.servedIDs()
+	for _, id := range kept {
+		if contains(dead, id) {
+			t.Errorf("row %s got a tombstone though Pluggy still serves it", id)
+		}
+		if _, ok := emitted[id]; !ok || !served[id] {
+			t.Errorf("row %s announced deleted but still served (%v) was not emitted", id, served[id])
+		}
+	}
+	if !contains(dead, gone[0]) {
+		t.Errorf("row %s, really deleted, got no tombstone (tombstones %v)", gone[0], dead)
+	}
+	if len(dead) != 1 {
+		t.Errorf("tombstones %v, want only %s", dead, gone[0])
+	}
+	warns := strings.Join(logs(r2, protocol.LevelWarn, "still serves"), "\n")
+	for _, id := range kept {
+		if !strings.Contains(warns, id) {
+			t.Errorf("no WARN names %s, announced deleted and still served: %q", id, warns)
+		}
+	}
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after the run: %s", d)
+	}
+}
+
 // TestWebhookLogDroppedDeliveriesConverge: with 20% of deliveries lost (and
 // duplicates and reordering), the fast path misses some changes, and the
 // next reconciliation (reconcile_hours 0 here, instead of waiting a day)

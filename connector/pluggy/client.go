@@ -83,8 +83,7 @@ func (c *Client) key(ctx context.Context) (string, int, error) {
 	if err != nil {
 		var se *httpclient.StatusError
 		if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden || se.Status == http.StatusBadRequest) {
-			ae := decodeAPIError(se.Body)
-			return "", 0, source.ConfigErrorf("Pluggy rejected client_id/client_secret (%s); copy both from your application in the Pluggy dashboard", ae.describe(se.Status))
+			return "", 0, authRefused(se)
 		}
 		return "", 0, c.wrap("authenticating", err)
 	}
@@ -96,6 +95,27 @@ func (c *Client) key(ctx context.Context) (string, int, error) {
 		c.renewing, c.freshGen = false, c.gen
 	}
 	return c.apiKey, c.gen, nil
+}
+
+// authRefused explains POST /auth refusing the keys: a config_error, since
+// only the user can act. Its advice depends on why. Keys that are wrong
+// (401 CLIENT_KEYS_UNAUTHORIZED) or malformed (400, a clientId that is not
+// a UUID) are copied again from the dashboard; a disabled client (401
+// CLIENT_DISABLED, or the 403 other sources report for one) has the right
+// keys, and copying them again would not help: its application must be
+// enabled again.
+func authRefused(se *httpclient.StatusError) error {
+	ae := decodeAPIError(se.Body)
+	answer := ae.describe(se.Status)
+	switch {
+	case ae.CodeDescription == "CLIENT_DISABLED":
+		return source.ConfigErrorf("Pluggy refused client_id/client_secret because their application is disabled (%s); enable it in the Pluggy dashboard, or ask Pluggy support why it was disabled: the keys themselves need no change", answer)
+	case se.Status == http.StatusForbidden:
+		return source.ConfigErrorf("Pluggy refused client_id/client_secret (%s): their application may be disabled; check that it is enabled in the Pluggy dashboard, and copy both keys from it", answer)
+	case se.Status == http.StatusBadRequest:
+		return source.ConfigErrorf("Pluggy rejected client_id/client_secret as malformed (%s); copy both from your application in the Pluggy dashboard (the client_id is a UUID)", answer)
+	}
+	return source.ConfigErrorf("Pluggy rejected client_id/client_secret (%s); copy both from your application in the Pluggy dashboard", answer)
 }
 
 // retryRefused decides whether a request refused with 401 or a 403 without

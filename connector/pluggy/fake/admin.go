@@ -9,7 +9,7 @@ import (
 // HandlerWithAdmin returns Handler plus unauthenticated control endpoints
 // for the standalone binary and for tests that drive the fake over HTTP:
 //
-//	POST /__fake/mutate?kind=new|backdated|post_pending|update|delete|delete_old|close_bill&n=N[&age=240h]
+//	POST /__fake/mutate?kind=new|backdated|post_pending|update|delete|delete_old|announce_delete|close_bill&n=N[&age=240h]
 //	POST /__fake/item-status?itemId=...&status=...[&executionStatus=...]
 //	POST /__fake/webhooks/faults?drop_percent=20&duplicate_every=3&delay=10ms&reorder=true
 //	POST /__fake/webhooks/wait   (returns once every queued delivery is done)
@@ -91,11 +91,13 @@ func (s *Server) adminMutate(w http.ResponseWriter, r *http.Request) {
 		out["ids"] = nonNil(s.UpdateInPlace(n))
 	case "delete":
 		out["ids"] = nonNil(s.Delete(n))
+	case "announce_delete":
+		out["ids"] = nonNil(s.AnnounceDeletion(n))
 	case "close_bill":
 		oldIDs, newIDs := s.CloseBill()
 		out["old_ids"], out["new_ids"] = nonNil(oldIDs), nonNil(newIDs)
 	default:
-		writeAdmin(w, validationError("kind must be one of new, backdated, post_pending, update, delete, delete_old, close_bill"))
+		writeAdmin(w, validationError("kind must be one of new, backdated, post_pending, update, delete, delete_old, announce_delete, close_bill"))
 		return
 	}
 	writeAdmin(w, jsonReply(http.StatusOK, out))

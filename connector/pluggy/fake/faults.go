@@ -23,6 +23,12 @@ type Faults struct {
 	// injected 429s. 0 means 1 second, to keep tests fast; the real API
 	// always says 60. A negative value sends 0.
 	RetryAfterSeconds int
+	// RateLimitResetSeconds, when not 0, is the RateLimit-Reset of injected
+	// 429s, apart from Retry-After: the real API always says Retry-After: 60
+	// and puts the seconds left in its window in RateLimit-Reset (37 in the
+	// reference's example), which its docs advise waiting. A negative value
+	// sends 0. 0: the same as Retry-After.
+	RateLimitResetSeconds int
 	// RetryAfterHTTPDate sends Retry-After as an HTTP date (Now() plus the
 	// delay) instead of a number of seconds.
 	RetryAfterHTTPDate bool
@@ -60,6 +66,12 @@ type Faults struct {
 	// /v2/transactions). The body has no codeDescription, like the 403 of
 	// an expired key: only a fresh key tells them apart.
 	Deny map[string][]string
+	// ForbiddenDescription, when set, is the codeDescription of the 403s of
+	// Deny and of a 403 forced through Status (e.g. BALANCE_CONSENT_ERROR,
+	// CATEGORY_RULE_FORBIDDEN): a real denial, which pluggy-rb and the
+	// reference tell from a stale key by that member alone, so a client
+	// must not renew its key for it.
+	ForbiddenDescription string
 }
 
 // SetFaults replaces the fault configuration and restarts the request
@@ -89,7 +101,14 @@ func (s *Server) tooManyRequests(limit int, f *Faults) *reply {
 	rep := errorReply(http.StatusTooManyRequests, "", "Too many requests. Please try again later (see Retry-After header in seconds)")
 	rep.header = http.Header{}
 	rep.header.Set("RateLimit-Limit", strconv.Itoa(limit))
-	rep.header.Set("RateLimit-Reset", strconv.Itoa(secs))
+	reset := secs
+	switch {
+	case f.RateLimitResetSeconds > 0:
+		reset = f.RateLimitResetSeconds
+	case f.RateLimitResetSeconds < 0:
+		reset = 0
+	}
+	rep.header.Set("RateLimit-Reset", strconv.Itoa(reset))
 	if f.RetryAfterHTTPDate {
 		rep.header.Set("Retry-After", s.opts.Now().Add(time.Duration(secs)*time.Second).UTC().Format(http.TimeFormat))
 	} else {
@@ -124,6 +143,9 @@ func (s *Server) forcedStatus(route string, code int, f *Faults) *reply {
 	case http.StatusUnauthorized:
 		return errorReply(code, "CLIENT_KEYS_UNAUTHORIZED", "Client keys are invalid")
 	case http.StatusForbidden:
+		if f.ForbiddenDescription != "" {
+			return f.permissionDenied()
+		}
 		return notAuthenticated()
 	case http.StatusNotFound:
 		res := routeResource(route)
@@ -171,9 +193,9 @@ func (s *Server) denied(f *Faults, route string, r *http.Request) bool {
 // permissionDenied is the 403 of a product the item may not read. Pluggy's
 // docs say only "the resource you are trying to access, you don't have
 // permissions"; the body is shaped like its other errors, without
-// codeDescription.
-func permissionDenied() *reply {
-	return errorReply(http.StatusForbidden, "", "You don't have permission to access this resource")
+// codeDescription unless f.ForbiddenDescription gives one.
+func (f *Faults) permissionDenied() *reply {
+	return errorReply(http.StatusForbidden, f.ForbiddenDescription, "You don't have permission to access this resource")
 }
 
 // deprecated is the 410 v1 /transactions answers for newer API keys.

@@ -19,9 +19,10 @@ import (
 // by HostileHandler, so the dataset and the fault schedule are untouched.
 type Hostile struct {
 	// ExtraField, when set, adds an undocumented member of that name (an
-	// object with nested values) to every item, to every row of GET
-	// /accounts, GET /categories and GET /v2/transactions, and an
-	// undocumented top-level member to every envelope.
+	// object with nested values) to every 200 answer: to each row of a
+	// page (accounts, categories, transactions, bills, investments and
+	// their movements, loans), to a single object (an item, an identity),
+	// and at the top level of every page envelope.
 	ExtraField string
 	// NoIDAccount, when set, serves the first row of every GET
 	// /v2/transactions page of that account without its "id".

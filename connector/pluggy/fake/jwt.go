@@ -51,20 +51,29 @@ func (s *Server) revokeAll() {
 }
 
 // authenticate checks X-API-KEY. Missing, unknown, expired and revoked keys
-// all get the same 403 without codeDescription, as on the real API.
+// all get the same 403 without codeDescription, as on the real API, or the
+// same 401 with Options.StaleKey401.
 func (s *Server) authenticate(r *http.Request) *reply {
 	key := r.Header.Get("X-API-KEY")
 	if key == "" {
-		return notAuthenticated()
+		return s.staleKey()
 	}
 	s.keysMu.Lock()
 	info, ok := s.keys[key]
 	revoked := s.revokedThrough
 	s.keysMu.Unlock()
 	if !ok || info.seq <= revoked || s.opts.Now().Unix() >= info.exp {
-		return notAuthenticated()
+		return s.staleKey()
 	}
 	return nil
+}
+
+// staleKey is the answer to a key the fake does not accept (authenticate).
+func (s *Server) staleKey() *reply {
+	if s.opts.StaleKey401 {
+		return errorReply(http.StatusUnauthorized, "", "Missing or invalid authorization token")
+	}
+	return notAuthenticated()
 }
 
 // handleAuth serves POST /auth {clientId, clientSecret, nonExpiring?}.
@@ -89,9 +98,18 @@ func (s *Server) handleAuth(r *http.Request) *reply {
 	case req.ClientSecret == nil || *req.ClientSecret == "":
 		return validationError("clientSecret should not be empty")
 	}
+	if _, ok := parseUUID(*req.ClientID); s.opts.ClientIDMustBeUUID && !ok {
+		return validationError("clientId must be a UUID")
+	}
 	if !hmac.Equal([]byte(*req.ClientID), []byte(s.opts.ClientID)) ||
 		!hmac.Equal([]byte(*req.ClientSecret), []byte(s.opts.ClientSecret)) {
 		return errorReply(http.StatusUnauthorized, "CLIENT_KEYS_UNAUTHORIZED", "Client keys are invalid")
+	}
+	if code := s.opts.ClientDisabled; code != 0 {
+		if code != http.StatusForbidden {
+			code = http.StatusUnauthorized
+		}
+		return errorReply(code, "CLIENT_DISABLED", "Client is disabled")
 	}
 	b := append([]byte(`{"apiKey":"`), s.issueKey()...)
 	b = append(b, `"}`...)

@@ -249,6 +249,24 @@ func (s *Server) DeleteRecentAmong(ids []string, n int, age time.Duration) []str
 	})
 }
 
+// AnnounceDeletion publishes transactions/deleted for up to n rows of any
+// date and keeps serving them, and returns their ids: Pluggy's protection
+// against improper deletions during bank instability (changelog 2026.08,
+// pluggy-api.md §12) means a deletion it announced may not be final, so a
+// consumer must confirm one before reporting it.
+func (s *Server) AnnounceDeletion(n int) []string {
+	var ids []string
+	s.mutation(func(_ int64, _ map[*account]bool, ch *changes) {
+		for _, ref := range s.choose(s.candidates(func(*account, *txn) bool { return true }), n) {
+			id := ref.a.rows[ref.i].id.String()
+			ch.touch(ref.a)
+			ch.deleted[ref.a] = append(ch.deleted[ref.a], id)
+			ids = append(ids, id)
+		}
+	})
+	return ids
+}
+
 func idSet(ids []string) map[string]bool {
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {

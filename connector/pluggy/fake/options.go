@@ -90,6 +90,29 @@ type Options struct {
 	// (path and query) is longer, as front ends with a 16 KiB (or smaller)
 	// request-line limit do. 0: no limit.
 	MaxURLBytes int
+	// StaleKey401 answers a missing, unknown, expired or revoked apiKey with
+	// 401 {"code":401,"message":"Missing or invalid authorization token"}
+	// instead of the spec's 403: Pluggy's error table says 401 means "your
+	// API key is wrong" and the reference leaves open which one a stale key
+	// gets (pluggy-api.md §11.3, "handle both").
+	StaleKey401 bool
+	// ClientDisabled, 401 or 403, answers POST /auth with the right keys
+	// with that status and {"codeDescription":"CLIENT_DISABLED","message":
+	// "Client is disabled"}: 401 is the documented answer, 403 the one other
+	// sources report (UNCERTAIN). Wrong keys still get
+	// CLIENT_KEYS_UNAUTHORIZED. 0: the client is enabled.
+	ClientDisabled int
+	// ClientIDMustBeUUID answers POST /auth with a class-validator 400
+	// ("clientId must be a UUID", no codeDescription) when the clientId is
+	// not a UUID, as other sources report for a malformed clientId. Real
+	// client ids are UUIDs; the default ClientID is not, so set ClientID to
+	// a UUID to be let in.
+	ClientIDMustBeUUID bool
+	// LegacyCheckingSubtype serves the checking accounts of the first item
+	// with subtype CHECKINGS_ACCOUNT, the spelling of old pluggy-js and
+	// agent-skills; the other items keep the live API's CHECKING_ACCOUNT,
+	// so one read meets both (pluggy-api.md, accounts: "accept both").
+	LegacyCheckingSubtype bool
 	// Gzip compresses every answer to a request that accepts it
 	// (Accept-Encoding: gzip, which Go's client sends by itself), streamed
 	// without a Content-Length, as front ends that compress on the fly

@@ -3,6 +3,7 @@ package fake
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,96 @@ func TestMaxURLBytes(t *testing.T) {
 	}
 	if code, _ := h.get("/accounts?itemId=" + h.s.ItemIDs()[0]); code != 200 {
 		t.Fatalf("short URL: %d", code)
+	}
+}
+
+func TestStaleKey401(t *testing.T) {
+	h := newHarness(t, Options{Items: 1, StaleKey401: true})
+	h.s.SetFaults(Faults{RevokeKeyAfter: 1})
+	h.get("/accounts?itemId=" + h.s.ItemIDs()[0])
+	code, body := h.get("/accounts?itemId=" + h.s.ItemIDs()[0])
+	wantBody(t, "revoked key", code, body, http.StatusUnauthorized, `{"code":401,"message":"Missing or invalid authorization token"}`)
+	h.key = h.login()
+	if code, body := h.get("/accounts?itemId=" + h.s.ItemIDs()[0]); code != http.StatusOK {
+		t.Fatalf("fresh key: %d %s", code, body)
+	}
+}
+
+func TestAuthRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		o        Options
+		id       string
+		wantCode int
+		want     string
+	}{
+		{"disabled 401", Options{ClientDisabled: 401}, "demo-client-id", 401, `{"code":401,"codeDescription":"CLIENT_DISABLED","message":"Client is disabled"}`},
+		{"disabled 403", Options{ClientDisabled: 403}, "demo-client-id", 403, `{"code":403,"codeDescription":"CLIENT_DISABLED","message":"Client is disabled"}`},
+		{"disabled, wrong keys", Options{ClientDisabled: 401}, "other-id", 401, `{"code":401,"codeDescription":"CLIENT_KEYS_UNAUTHORIZED","message":"Client keys are invalid"}`},
+		{"malformed clientId", Options{ClientIDMustBeUUID: true}, "demo-client-id", 400, `{"message":"clientId must be a UUID","code":400}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := &harness{t: t, s: New(c.o)}
+			h.ts = httptest.NewServer(h.s.Handler())
+			defer h.ts.Close()
+			code, body := h.post("/auth", `{"clientId":"`+c.id+`","clientSecret":"demo-client-secret"}`)
+			wantBody(t, c.name, code, body, c.wantCode, c.want)
+		})
+	}
+	uuid := "0b7c6f0e-3c1a-4c52-9d3e-8f5a2b6c7d10"
+	h := newHarness(t, Options{Items: 1, ClientIDMustBeUUID: true, ClientID: uuid})
+	if h.key == "" {
+		t.Fatal("a UUID clientId was refused")
+	}
+}
+
+func TestForbiddenDescriptionAndRateLimitReset(t *testing.T) {
+	h := newHarness(t, Options{Items: 1})
+	item := h.s.ItemIDs()[0]
+	h.s.SetFaults(Faults{Deny: map[string][]string{item: {"GET /investments"}}, Status: map[string]int{"GET /categories": 403}, ForbiddenDescription: "BALANCE_CONSENT_ERROR"})
+	want := `{"code":403,"codeDescription":"BALANCE_CONSENT_ERROR","message":"You don't have permission to access this resource"}`
+	code, body := h.get("/investments?itemId=" + item)
+	wantBody(t, "denied", code, body, http.StatusForbidden, want)
+	code, body = h.get("/categories")
+	wantBody(t, "forced 403", code, body, http.StatusForbidden, want)
+
+	h.s.SetFaults(Faults{Every429: 1, RetryAfterSeconds: 60, RateLimitResetSeconds: 37})
+	resp, _ := h.do(http.MethodGet, "/accounts?itemId="+item)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "60" || resp.Header.Get("RateLimit-Reset") != "37" {
+		t.Fatalf("429: %d Retry-After %q RateLimit-Reset %q", resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("RateLimit-Reset"))
+	}
+}
+
+func TestLegacyCheckingSubtype(t *testing.T) {
+	h := newHarness(t, Options{Items: 2, LegacyCheckingSubtype: true})
+	for i, want := range []string{"CHECKINGS_ACCOUNT", "CHECKING_ACCOUNT"} {
+		var page struct {
+			Results []struct{ Subtype string } `json:"results"`
+		}
+		h.mustGet("/accounts?itemId="+h.s.ItemIDs()[i], &page)
+		if page.Results[0].Subtype != want {
+			t.Errorf("item %d checking subtype %q, want %q", i, page.Results[0].Subtype, want)
+		}
+	}
+}
+
+func TestAnnounceDeletionKeepsTheRows(t *testing.T) {
+	h := newHarness(t, Options{Items: 1, TransactionsPerAccount: 20})
+	ids := h.s.AnnounceDeletion(2)
+	if len(ids) != 2 {
+		t.Fatalf("announced %d", len(ids))
+	}
+	served := map[string]bool{}
+	for _, acct := range h.s.AccountIDs(h.s.ItemIDs()[0]) {
+		for _, raw := range h.s.Transactions(acct) {
+			var r struct{ ID string }
+			_ = json.Unmarshal(raw, &r)
+			served[r.ID] = true
+		}
+	}
+	for _, id := range ids {
+		if !served[id] {
+			t.Errorf("row %s announced deleted is no longer served", id)
+		}
 	}
 }

@@ -188,9 +188,18 @@ func (s *Server) queryItem(q url.Values) (*item, *reply) {
 
 var subtypes = [...]string{kindChecking: "CHECKING_ACCOUNT", kindSavings: "SAVINGS_ACCOUNT", kindCard: "CREDIT_CARD"}
 
+// subtype is a's subtype as served: CHECKINGS_ACCOUNT for the checking
+// accounts of the first item with Options.LegacyCheckingSubtype.
+func (s *Server) subtype(a *account) string {
+	if s.opts.LegacyCheckingSubtype && a.kind == kindChecking && a.item == s.items[0] {
+		return "CHECKINGS_ACCOUNT"
+	}
+	return subtypes[a.kind]
+}
+
 func (s *Server) accountJSON(a *account) *accountJSON {
 	out := &accountJSON{
-		ID: a.idStr, ItemID: a.item.idStr, Type: "BANK", Subtype: subtypes[a.kind], Number: a.number, Name: a.name,
+		ID: a.idStr, ItemID: a.item.idStr, Type: "BANK", Subtype: s.subtype(a), Number: a.number, Name: a.name,
 		Balance: money(a.balance), CurrencyCode: "BRL", Owner: ptrStr(a.item.owner), TaxNumber: ptrStr(a.item.taxNumber),
 		CreatedAt: jsTime(a.createdAt), UpdatedAt: jsTime(a.updatedAt),
 	}

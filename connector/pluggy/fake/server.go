@@ -341,7 +341,7 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 		}
 		if rep == nil && s.denied(f, route, r) {
 			s.countFault("deny")
-			rep = permissionDenied()
+			rep = f.permissionDenied()
 		}
 		if rep == nil {
 			rep = h(r)
