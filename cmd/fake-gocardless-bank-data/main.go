@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
@@ -50,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	secretKey := fs.String("secret-key", "demo-secret-key", "secret_key that token/new accepts")
 	quotaAnswer := fs.String("quota-answer", "typed", "how a spent bank-level quota answers: typed (429 RateLimitError with seconds), gocardless (429 without a type, \"try again in N seconds\") or institution (429 RateLimitError, no seconds)")
 	untypedExpiry := fs.Bool("untyped-expiry", false, "answer expired access with the 401 without a type (\"End User Agreement (EUA) … has expired\")")
+	badRequestExpiry := fs.Bool("bad-request-expiry", false, "answer expired access with the 400 without a type (\"EUA was valid for 90 days and it expired at …\"); wins over --untyped-expiry")
+	allowedIPs := fs.String("allowed-ips", "", "comma-separated IP allow-list; any other client address gets 403 \"IP address access denied\" on every endpoint (default: all allowed)")
+	informationBalance := fs.Bool("information-balance", false, "the first account reports one balance of the non-standard type information, as American Express does")
 	separateHistory := fs.Bool("separate-history-consent", false, "institutions report separate_continuous_history_consent and freeze the history of agreements over 90 days")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,6 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		QuotaAnswer:            qa,
 		UntypedExpiry:          *untypedExpiry,
 		SeparateHistoryConsent: *separateHistory,
+		BadRequestExpiry:       *badRequestExpiry,
+		AllowedIPs:             splitList(*allowedIPs),
+		InformationBalance:     *informationBalance,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/__fake/", f.AdminHandler())
@@ -123,4 +130,15 @@ func parseQuotaAnswer(s string) (fake.QuotaAnswer, error) {
 		return fake.QuotaInstitution, nil
 	}
 	return 0, fmt.Errorf("--quota-answer must be typed, gocardless or institution, got %q", s)
+}
+
+// splitList reads a comma-separated flag: nil when empty, items trimmed.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -199,3 +199,32 @@ func TestAccountsPerMinute(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowedIPs: with an allow-list that leaves out loopback, the API
+// refuses this client with 403 from the first call (token/new) on, as the
+// real one refuses an address not on the list; the admin endpoints still
+// answer.
+func TestAllowedIPs(t *testing.T) {
+	r, _ := start(t, "--requisitions", "1", "--transactions", "1", "--allowed-ips", "203.0.113.7, 198.51.100.1")
+	resp := post(t, r.BaseURL+"/token/new/", map[string]string{"secret_id": r.SecretID, "secret_key": r.SecretKey})
+	var e struct{ Summary string }
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || e.Summary != "IP address access denied" {
+		t.Errorf("token/new from a denied address: %d %q", resp.StatusCode, e.Summary)
+	}
+	stats, err := http.Get(strings.TrimSuffix(r.BaseURL, "/api/v2") + "/__fake/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats.Body.Close()
+	if stats.StatusCode != 200 {
+		t.Errorf("admin stats: %d", stats.StatusCode)
+	}
+	allowed, _ := start(t, "--requisitions", "1", "--transactions", "1", "--allowed-ips", "127.0.0.1")
+	resp = post(t, allowed.BaseURL+"/token/new/", map[string]string{"secret_id": allowed.SecretID, "secret_key": allowed.SecretKey})
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("token/new from an allowed address: %d", resp.StatusCode)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -335,5 +336,263 @@ func TestBalancesIncrementalReadsLess(t *testing.T) {
 	// full_refresh emits every balance every time.
 	if r := e.read(e.catalog(false, "balances")); len(r.Records()["balances"]) != n1 {
 		t.Errorf("full refresh emitted %d balances, want %d", len(r.Records()["balances"]), n1)
+	}
+}
+
+// rowsByAccount counts a stream's records per account_id.
+func rowsByAccount(t *testing.T, r *st.Result, stream string) map[string]int {
+	t.Helper()
+	rows := map[string]int{}
+	for _, raw := range r.Records()[stream] {
+		rows[decode(t, raw).AccountID]++
+	}
+	return rows
+}
+
+// TestBadRequestExpiredAgreementTellsToRelink: the 400 form of an expired
+// end-user agreement (actualbudget/actual#3826: no type, "EUA was valid for
+// 90 days and it expired at …") is the same re-link config_error as the
+// 401 forms, not a bad-input bug: one call per account of the requisition
+// at most, no token refresh, and the other requisition is read.
+func TestBadRequestExpiredAgreementTellsToRelink(t *testing.T) {
+	e, expired := newEnvExpiringMidRun(t, fake.Options{TransactionsPerAccount: 20, BadRequestExpiry: true})
+	r := e.run(e.catalog(true, "transactions"), nil)
+	errs := errorsMention(r, expired, "Re-link", "EUA was valid for 90 days", "--reconnect "+expired)
+	if r.Code != 1 || len(errs) == 0 || errs[0].FailureType != protocol.ConfigError {
+		t.Fatalf("exit %d, errors %+v; want a re-link config_error naming %s", r.Code, r.ErrorTraces(), expired)
+	}
+	s := e.fake.Stats()
+	if n := s.Requests[fake.RouteTransactions][400]; n == 0 || n > len(e.fake.AccountIDs(expired)) {
+		t.Errorf("%d transactions calls answered 400; want one per account of the requisition at most", n)
+	}
+	if n := s.Count(fake.RouteTokenRefresh); n != 0 {
+		t.Errorf("%d token refreshes spent on an expired agreement", n)
+	}
+	rows := rowsByAccount(t, r, "transactions")
+	for _, req := range e.fake.RequisitionIDs() {
+		for _, a := range e.fake.AccountIDs(req) {
+			if req != expired && rows[a] != 20 {
+				t.Errorf("account %s of the good requisition: %d rows, want 20", a, rows[a])
+			}
+		}
+	}
+}
+
+// TestInactiveAccountTellsToRelink: 401 AccountInactiveError is, as
+// docs/gocardless.md says, a config_error naming the requisition and
+// telling to re-link; the account is called once in the whole run (each
+// failed call counts towards suspension) and the other requisition is read.
+func TestInactiveAccountTellsToRelink(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
+	bad := e.fake.RequisitionIDs()[0]
+	inactive := e.fake.AccountIDs(bad)[0]
+	e.fake.SetAccountInactive(inactive, true)
+	r := e.run(e.catalog(true, "accounts", "balances", "transactions"), nil)
+	errs := errorsMention(r, bad, "Re-link", "AccountInactiveError", inactive)
+	if r.Code != 1 || len(errs) == 0 {
+		t.Fatalf("exit %d, errors %+v; want a re-link error naming %s and %s", r.Code, r.ErrorTraces(), bad, inactive)
+	}
+	for _, e := range errs {
+		if e.StreamDescriptor != nil && e.FailureType != protocol.ConfigError {
+			t.Errorf("stream %s: failure type %s, want config_error", e.StreamDescriptor.Name, e.FailureType)
+		}
+	}
+	s := e.fake.Stats()
+	if n := s.Requests[fake.RouteDetails][401] + s.Requests[fake.RouteBalances][401] + s.Requests[fake.RouteTransactions][401]; n != 1 {
+		t.Errorf("the inactive account answered 401 %d times; once tells", n)
+	}
+	if n := s.Count(fake.RouteTokenRefresh); n != 0 {
+		t.Errorf("%d token refreshes spent on an inactive account", n)
+	}
+	rows := rowsByAccount(t, r, "transactions")
+	for _, a := range e.fake.AccountIDs(e.fake.RequisitionIDs()[1]) {
+		if rows[a] != 20 {
+			t.Errorf("account %s of the good requisition: %d rows, want 20", a, rows[a])
+		}
+	}
+	if rows[inactive] != 0 {
+		t.Errorf("%d rows of the inactive account", rows[inactive])
+	}
+}
+
+// TestIPNotOnAllowListFailsClearly: GoCardless answers 403 to an address
+// not on the allow-list, token/new first. check FAILS and read ends with a
+// config_error that names the allow-list, not the secret (copying the
+// secret again would not help), after one token/new.
+func TestIPNotOnAllowListFailsClearly(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5, AllowedIPs: []string{"203.0.113.7"}})
+	c := st.Run(t, e.bin, "check", "--config", e.config(nil))
+	st.ValidateProtocol(t, c)
+	if c.Code != 0 || len(c.Messages) != 1 || c.Messages[0].ConnectionStatus == nil {
+		t.Fatalf("check: exit %d, messages %s", c.Code, c.Stdout)
+	}
+	if cs := c.Messages[0].ConnectionStatus; cs.Status != protocol.StatusFailed || !strings.Contains(cs.Message, "IP allow-list") || strings.Contains(cs.Message, "copy both") {
+		t.Errorf("check = %s %q; want FAILED naming the IP allow-list", cs.Status, cs.Message)
+	}
+	r := e.run(e.catalog(true, "transactions"), nil)
+	errs := errorsMention(r, "IP allow-list", "403")
+	if r.Code != 1 || len(errs) == 0 || errs[0].FailureType != protocol.ConfigError {
+		t.Fatalf("exit %d, errors %+v; want a config_error naming the IP allow-list", r.Code, r.ErrorTraces())
+	}
+	if n := e.fake.Stats().Count(fake.RouteTokenNew); n != 2 {
+		t.Errorf("%d token/new calls for a check and a read; want one each (a 403 is not retried)", n)
+	}
+}
+
+// TestCompanyRateLimitWaitsAndCompletes: the company-level per-minute 429
+// (no type, "Please try again in N seconds") is waited out and retried: a
+// read far over the limit completes with every row, and the retries spend
+// no bank-level quota (each endpoint of each account is called
+// successfully once, nothing is taken as the account's daily limit). To
+// keep the test short, the fake's clock jumps 58 seconds when an answered call
+// says the minute's calls are spent, so the next 429 asks for about 2.
+func TestCompanyRateLimitWaitsAndCompletes(t *testing.T) {
+	const perMinute, rows = 5, 15
+	e := newEnvWith(t, fake.Options{TransactionsPerAccount: rows, AccountsPerMinute: perMinute}, func(f *fake.Server, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w}
+			h.ServeHTTP(sw, r)
+			// Only an answered call jumps: a jump on the 429 too would
+			// empty the window before anyone waited.
+			if sw.status == http.StatusOK && headerFold(w.Header(), "HTTP_X_RATELIMIT_REMAINING") == "0" && strings.Contains(r.URL.Path, "/accounts/") {
+				f.AdvanceClock(58 * time.Second)
+			}
+		})
+	})
+	r := e.read(e.catalog(true, "accounts", "balances", "transactions"))
+	s := e.fake.Stats()
+	limited := 0
+	for _, route := range []string{fake.RouteAccount, fake.RouteDetails, fake.RouteBalances, fake.RouteTransactions} {
+		limited += s.Requests[route][429]
+	}
+	if limited == 0 {
+		t.Fatal("no company-level 429 was served; the test did not test the wait")
+	}
+	t.Logf("%d company-level 429s served", limited)
+	got := rowsByAccount(t, r, "transactions")
+	for _, a := range e.accounts() {
+		if got[a] != rows {
+			t.Errorf("account %s: %d rows, want %d", a, got[a], rows)
+		}
+		for _, ep := range []string{fake.EndpointDetails, fake.EndpointBalances, fake.EndpointTransactions} {
+			if n := e.fake.QuotaRemaining(a, ep); n != 3 {
+				t.Errorf("account %s %s: %d of 4 daily calls left, want 3", a, ep, n)
+			}
+		}
+	}
+	if n := len(r.Records()["accounts"]); n != len(e.accounts()) {
+		t.Errorf("%d accounts records, want %d", n, len(e.accounts()))
+	}
+	if warned(r, "daily limit") {
+		t.Error("a company-level 429 was taken as an account's daily limit")
+	}
+	for a, q := range decodeTxState(t, finalStates(t, r)["transactions"]).Quota {
+		if q.Remaining == 0 {
+			t.Errorf("account %s: the state's ledger says the transactions quota is spent", a)
+		}
+	}
+	for name, sts := range r.Statuses() {
+		if sts[len(sts)-1] != protocol.Complete {
+			t.Errorf("stream %s ended %v", name, sts)
+		}
+	}
+}
+
+// headerFold returns a header's first value, its name matched ignoring
+// case: the fake spells HTTP_X_RATELIMIT_* as documented, which Get (it
+// canonicalises the name) would not find.
+func headerFold(h http.Header, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// TestInformationBalanceIsKept: American Express reports its balance with
+// the non-standard balanceType "information". It is read and emitted as
+// it is, keyed like the others, and an unchanged one is not emitted again.
+func TestInformationBalanceIsKept(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10, InformationBalance: true})
+	amex := e.accounts()[0]
+	cat := e.catalog(true, "balances")
+	r := e.read(cat)
+	var found []map[string]any
+	for _, raw := range r.Records()["balances"] {
+		if m := asMap(t, raw); m["account_id"] == amex {
+			found = append(found, m)
+		}
+	}
+	if len(found) != 1 || found[0]["balanceType"] != "information" || found[0]["reference_date_key"] != e.fake.Now().Format(time.DateOnly) {
+		t.Fatalf("balances of the Amex account: %v; want its one information balance", found)
+	}
+	if amt, _ := found[0]["balanceAmount"].(map[string]any); amt == nil || amt["amount"] == "" || amt["currency"] != "EUR" {
+		t.Errorf("information balance amount %v", found[0]["balanceAmount"])
+	}
+	if n := len(r.Records()["balances"]); n != 1+3*(len(e.accounts())-1) {
+		t.Errorf("%d balances; want the Amex one and three for each other account", n)
+	}
+	r2 := e.read(cat, "--state", r.StateFile(t))
+	if rows := rowsByAccount(t, r2, "balances"); rows[amex] != 0 {
+		t.Errorf("the unchanged information balance was emitted again (%d)", rows[amex])
+	}
+}
+
+// TestUnusualRequisitionStatusesTellToRelink: a requisition in ID, ER or
+// SU (statuses the API's type file lists besides the usual ones) cannot be
+// read: each gets a config_error naming it, its status with what it means
+// and the re-link command; none of their accounts is called (a call would
+// count towards suspension); the requisitions stream still emits them; the
+// linked requisition is read.
+func TestUnusualRequisitionStatusesTellToRelink(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 4, TransactionsPerAccount: 10})
+	reqs := e.fake.RequisitionIDs()
+	statuses := map[string]string{reqs[0]: "ID", reqs[1]: "ER", reqs[2]: "SU"}
+	meaning := map[string]string{"ID": "identity", "ER": "error", "SU": "suspended"}
+	for id, status := range statuses {
+		e.fake.SetRequisitionStatus(id, status)
+	}
+	r := e.run(e.catalog(true, "requisitions", "transactions"), nil)
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	for id, status := range statuses {
+		errs := errorsMention(r, id, "its status is "+status, meaning[status], "Re-link", "--reconnect "+id)
+		if len(errs) == 0 {
+			t.Errorf("no error naming %s, its status %s and the re-link: %+v", id, status, r.ErrorTraces())
+		}
+		for _, e := range errs {
+			if e.StreamDescriptor != nil && e.FailureType != protocol.ConfigError {
+				t.Errorf("%s, stream %s: failure type %s, want config_error", id, e.StreamDescriptor.Name, e.FailureType)
+			}
+		}
+		if !warned(r, id) {
+			t.Errorf("the requisitions stream did not warn about %s", id)
+		}
+	}
+	if n := len(r.Records()["requisitions"]); n != 4 {
+		t.Errorf("%d requisitions emitted, want 4", n)
+	}
+	s := e.fake.Stats()
+	if n := s.Count(fake.RouteTransactions); n != 2 {
+		t.Errorf("%d transactions calls; want one for each account of the linked requisition", n)
+	}
+	rows := rowsByAccount(t, r, "transactions")
+	for _, a := range e.fake.AccountIDs(reqs[3]) {
+		if rows[a] != 10 {
+			t.Errorf("account %s of the linked requisition: %d rows, want 10", a, rows[a])
+		}
 	}
 }

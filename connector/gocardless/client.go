@@ -121,11 +121,17 @@ func (c *Client) token(ctx context.Context) (string, int, error) {
 	return c.access, c.gen, nil
 }
 
-// authError explains a failed token/new.
+// authError explains a failed token/new. A 403 is not about the secret:
+// GoCardless answers it to a machine whose IP address is not on the
+// allow-list (reference §3.3; Actual: "IP address access denied"), on
+// every endpoint, token/new first, so copying the secret again would not
+// help.
 func (c *Client) authError(err error) error {
 	if se, ae, ok := statusOf(err); ok {
 		switch se.Status {
-		case http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest:
+		case http.StatusForbidden:
+			return &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf("GoCardless refused this machine's IP address (%s): add the address this connector runs from to the IP allow-list in the Bank Account Data portal, or run it from an address already on the list", ae.describe(se.Status))}
+		case http.StatusUnauthorized, http.StatusBadRequest:
 			return &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf("GoCardless rejected secret_id/secret_key (%s); copy both from a user secret in the Bank Account Data portal", ae.describe(se.Status))}
 		case http.StatusTooManyRequests:
 			return &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf("GoCardless allows 100 new access tokens an hour and this company has used them (%s); run again later", ae.describe(se.Status))}

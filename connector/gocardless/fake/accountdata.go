@@ -20,9 +20,10 @@ type dataCall struct {
 }
 
 // serveData applies, in order: unknown account (404), suspension (409),
-// expired access (401), input checks (400), bank quota (429), institution
-// failure (500/503), and finally the answer, which alone uses quota. Every
-// answer about a known account carries the per-account rate-limit headers.
+// expired access (401, or 400 with Options.BadRequestExpiry), inactive
+// account (401), input checks (400), bank quota (429), institution failure
+// (500/503), and finally the answer, which alone uses quota. Every answer
+// about a known account carries the per-account rate-limit headers.
 func (s *Server) serveData(w http.ResponseWriter, r *http.Request, call dataCall) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -44,11 +45,21 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request, call dataCall
 		return
 	case req.Status != statusLinked:
 		a.failed()
-		if s.opts.UntypedExpiry {
-			fail(errExpiredAgreement(s.agreements[req.Agreement], req.expiredAt))
-		} else {
-			fail(errAccessExpired(s.agreements[req.Agreement], req.expiredAt))
+		switch agr := s.agreements[req.Agreement]; {
+		case s.opts.BadRequestExpiry:
+			fail(errExpiredAgreement(agr, req.expiredAt, http.StatusBadRequest))
+		case s.opts.UntypedExpiry:
+			fail(errExpiredAgreement(agr, req.expiredAt, http.StatusUnauthorized))
+		default:
+			fail(errAccessExpired(agr, req.expiredAt))
 		}
+		return
+	case a.inactive:
+		// GoCardless's table leaves blank whether it counts towards
+		// suspension; the fake counts it, the reading that punishes a
+		// client which keeps calling.
+		a.failed()
+		fail(errAccountInactive(a.meta.ID))
 		return
 	case a.processing:
 		fail(errProcessing())
@@ -220,7 +231,9 @@ const creditLimit = 100_000
 // balances derives the balances from the rows, so that they agree with the
 // transactions whatever AddBooked and ChangePending did: closingBooked is
 // the booked total up to yesterday, expected adds today's booked and all
-// pending rows, interimAvailable is expected plus any credit limit.
+// pending rows, interimAvailable is expected plus any credit limit. An
+// account that answers as Amex does (Options.InformationBalance) has one
+// balance only, of type information, worth what expected would be.
 func (a *account) balances(now time.Time) []balance {
 	today := day(now).Format(dateLayout)
 	yesterday := day(now).AddDate(0, 0, -1).Format(dateLayout)
@@ -235,6 +248,9 @@ func (a *account) balances(now time.Time) []balance {
 		pending += r.cents
 	}
 	amount := func(c int64) money { return money{formatCents(c), a.currency} }
+	if a.amex {
+		return []balance{{BalanceAmount: amount(booked + pending), BalanceType: "information", ReferenceDate: today}}
+	}
 	even := a.index%2 == 0
 	closingB := balance{BalanceAmount: amount(closing), BalanceType: "closingBooked", ReferenceDate: yesterday}
 	available := balance{BalanceAmount: amount(booked + pending), BalanceType: "interimAvailable"}

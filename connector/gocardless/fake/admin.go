@@ -21,6 +21,8 @@ import (
 //	POST /__fake/processing?account=ID&on=1|0
 //	POST /__fake/add_late_booked?account=ID&n=N&days_late=D
 //	POST /__fake/reconfirm?requisition=ID
+//	POST /__fake/inactive?account=ID&on=1|0
+//	POST /__fake/requisition_status?requisition=ID&status=CR|…|ID|ER|SU
 //	GET  /__fake/stats
 //	POST /__fake/reset_stats
 func (s *Server) AdminHandler() http.Handler {
@@ -100,6 +102,16 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	do("POST /__fake/reconfirm", func(q query) (any, error) {
 		return nil, s.reconfirmAgreement(q.get("requisition"))
+	})
+	do("POST /__fake/inactive", func(q query) (any, error) {
+		on, err := q.int("on")
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.setInactive(q.get("account"), on != 0)
+	})
+	do("POST /__fake/requisition_status", func(q query) (any, error) {
+		return nil, s.setRequisitionStatus(q.get("requisition"), q.get("status"))
 	})
 	do("GET /__fake/stats", func(query) (any, error) {
 		return s.Stats(), nil

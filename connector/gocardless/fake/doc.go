@@ -14,8 +14,10 @@
 //     limited per account on a rolling 24 hour window, reported in the
 //     per-account rate-limit headers and answered with 429 RateLimitError
 //     once spent, next to the company-level per-minute limits;
-//   - the error bodies of expired access, suspended accounts and failing
-//     institutions, and suspension after ten consecutive failed accesses;
+//   - the error bodies of expired access (typed 401, untyped 401 and 400),
+//     inactive and suspended accounts, failing institutions and an IP
+//     address not on the allow-list (403), and suspension after ten
+//     consecutive failed accesses;
 //   - Berlin Group transaction rows with the quirks banks are known for:
 //     missing, blank, "NOTPROVIDED" and repeating transactionIds, pending
 //     rows without ids that change between calls, decimal amounts as

@@ -66,8 +66,9 @@ func findInstitution(id string) (institution, bool) {
 	return institution{}, false
 }
 
-// Requisition statuses the fake uses; the API has more (CR, GC, UA, RJ, SA,
-// GA, ID, ER, SU) that a linked fixture never shows.
+// Requisition statuses the fixture starts in; the API has more (CR, GC,
+// UA, RJ, SA, GA, ID, ER, SU: connect walks through some, and
+// SetRequisitionStatus sets any).
 const (
 	statusLinked  = "LN"
 	statusExpired = "EX"

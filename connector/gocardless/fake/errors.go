@@ -51,14 +51,41 @@ func errAccessExpired(agr *agreement, expiredAt string) apiError {
 }
 
 // errExpiredAgreement is the other answer an expired end-user agreement
-// gets (Options.UntypedExpiry): a 401 with no type, so a client that renews
-// its token on every untyped 401 spends a refresh and another failed bank
-// call on it.
-func errExpiredAgreement(agr *agreement, expiredAt string) apiError {
+// gets, with no type: a 401 (Options.UntypedExpiry, opencollective#8538),
+// so a client that renews its token on every untyped 401 spends a refresh
+// and another failed bank call on it; or a 400 (Options.BadRequestExpiry,
+// actualbudget/actual#3826), which a client that reads 400 as "my input
+// was wrong" reports as its own bug instead of asking for a re-link.
+func errExpiredAgreement(agr *agreement, expiredAt string, status int) apiError {
 	return apiError{
-		Summary:    fmt.Sprintf("End User Agreement (EUA) %s has expired", agr.ID),
-		Detail:     fmt.Sprintf("EUA was valid for %d days and it expired at %s", agr.AccessValidForDays, expiredAt),
+		Summary: fmt.Sprintf("End User Agreement (EUA) %s has expired", agr.ID),
+		Detail: fmt.Sprintf("EUA was valid for %d days and it expired at %s. "+
+			"The end user must connect the account once more with new EUA and Requisition", agr.AccessValidForDays, expiredAt),
+		StatusCode: status,
+	}
+}
+
+// errAccountInactive is the 401 AccountInactiveError of GoCardless's
+// account-error table (SetAccountInactive). The table gives no detail; this
+// one is the fake's. The type is what a client must go by.
+func errAccountInactive(accountID string) apiError {
+	return apiError{
+		Summary:    "Account inactive",
+		Detail:     fmt.Sprintf("Account %s is not active at the institution. The end user must connect the account once more with a new requisition.", accountID),
 		StatusCode: http.StatusUnauthorized,
+		Type:       "AccountInactiveError",
+	}
+}
+
+// errIPDenied is the 403 every endpoint answers a client whose address is
+// not on the allow-list (Options.AllowedIPs). GoCardless documents the
+// status, not the body; the summary is the one Actual's AccessDenied error
+// gives it.
+func errIPDenied(ip string) apiError {
+	return apiError{
+		Summary:    "IP address access denied",
+		Detail:     fmt.Sprintf("IP address %s is not on the IP allow-list of this user secret", ip),
+		StatusCode: http.StatusForbidden,
 	}
 }
 

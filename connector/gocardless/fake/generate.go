@@ -28,12 +28,14 @@ type account struct {
 	repeatingIDs     bool // Belfius-like: transactionIds repeat
 	withEntryRef     bool
 	withBalanceAfter bool
+	amex             bool // one balance, of type information (Options.InformationBalance)
 
 	// Scenario state.
 	suspended       bool
 	failures        int  // consecutive failed accesses; see suspendAfter
 	institutionFail int  // 0, or the status of the institution error to answer
 	processing      bool // answer 409 "Account is Processing"
+	inactive        bool // answer 401 AccountInactiveError
 	// frozen is, once set, how many of the oldest booked rows the bank
 	// delivered the one time it did (Options.SeparateHistoryConsent):
 	// only those are served from then on.
@@ -124,6 +126,7 @@ func (s *Server) buildAccount(index int, req *requisition, inst institution, cre
 		repeatingIDs:     index == 2*s.opts.Requisitions-1,
 		withEntryRef:     index%2 == 0,
 		withBalanceAfter: index%2 == 1,
+		amex:             index == 0 && s.opts.InformationBalance,
 	}
 	if index == 1 {
 		a.currency = "GBP"

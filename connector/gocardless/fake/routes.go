@@ -2,7 +2,9 @@ package fake
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +54,10 @@ func (s *Server) route(mux *http.ServeMux, template string, auth bool, g group, 
 		w.Header().Set("Date", s.Now().Format(http.TimeFormat))
 		rec := &fakeserver.StatusRecorder{ResponseWriter: w, OnStatus: func(status int) { s.record(template, status) }}
 		defer rec.Finish()
+		if ip, ok := s.denied(r); ok && template != RouteConsent {
+			writeError(rec, errIPDenied(ip))
+			return
+		}
 		if auth && !s.authorize(rec, r) {
 			return
 		}
@@ -60,6 +66,20 @@ func (s *Server) route(mux *http.ServeMux, template string, auth bool, g group, 
 		}
 		h(rec, r)
 	})
+}
+
+// denied reports a request from an address not on Options.AllowedIPs,
+// and that address. The allow-list guards the API, not the bank's consent
+// pages the end user's browser opens.
+func (s *Server) denied(r *http.Request) (string, bool) {
+	if len(s.opts.AllowedIPs) == 0 {
+		return "", false
+	}
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		ip = r.RemoteAddr
+	}
+	return ip, !slices.Contains(s.opts.AllowedIPs, ip)
 }
 
 func (s *Server) delay(r *http.Request) bool {

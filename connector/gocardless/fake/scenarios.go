@@ -70,6 +70,17 @@ func (s *Server) AddLateBooked(accountID string, n, daysLate int) []string {
 	return ids
 }
 
+// SetAccountInactive makes an account's data calls answer 401
+// AccountInactiveError (on), counting towards suspension, or answer
+// normally again (off).
+func (s *Server) SetAccountInactive(accountID string, on bool) { must(s.setInactive(accountID, on)) }
+
+// SetRequisitionStatus sets a requisition's status to one of the API's
+// (CR, GC, UA, RJ, SA, GA, LN, EX, ID, ER, SU), as GET /requisitions/{id}/
+// then serves it. EX is ExpireRequisition. Data calls on the accounts of a
+// requisition that is not LN answer as expired access.
+func (s *Server) SetRequisitionStatus(id, status string) { must(s.setRequisitionStatus(id, status)) }
+
 // ReconfirmAgreement has the end user reconfirm a requisition's agreement
 // now: the agreement reports reconfirmation true and GET
 // /agreements/enduser/{id}/reconfirm/ a last_submitted of now, from which
@@ -84,6 +95,37 @@ func (s *Server) setProcessing(accountID string, on bool) error {
 		return err
 	}
 	a.processing = on
+	return nil
+}
+
+func (s *Server) setInactive(accountID string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountID)
+	if err != nil {
+		return err
+	}
+	a.inactive = on
+	return nil
+}
+
+// requisitionStatuses are the statuses the API's type file lists.
+var requisitionStatuses = []string{"CR", "GC", "UA", "RJ", "SA", "GA", statusLinked, statusExpired, "ID", "ER", "SU"}
+
+func (s *Server) setRequisitionStatus(id, status string) error {
+	if !slices.Contains(requisitionStatuses, status) {
+		return fmt.Errorf("requisition status %q: want one of %s", status, strings.Join(requisitionStatuses, ", "))
+	}
+	if status == statusExpired {
+		return s.expireRequisition(id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req, ok := s.requisitions[id]
+	if !ok {
+		return unknownError{"requisition", id}
+	}
+	req.Status = status
 	return nil
 }
 

@@ -57,6 +57,21 @@ type Options struct {
 	// type, "End User Agreement (EUA) … has expired" (opencollective#8538).
 	// Default: 401 AccessExpiredError.
 	UntypedExpiry bool
+	// BadRequestExpiry answers a data call on expired access with the 400
+	// GoCardless sent in 2024 (actualbudget/actual#3826): no type, "End
+	// User Agreement (EUA) … has expired", "EUA was valid for 90 days and
+	// it expired at …". It takes precedence over UntypedExpiry.
+	BadRequestExpiry bool
+	// AllowedIPs is the IP allow-list of the user secret: when set, every
+	// request from another address, token/new included, answers 403 "IP
+	// address access denied", as the real API does for an IP not on the
+	// list. Default: every address is allowed.
+	AllowedIPs []string
+	// InformationBalance makes the first account report its balance as
+	// American Express does: one balance of the non-standard type
+	// "information" (Actual's Amex adapter reads it), in place of
+	// closingBooked, interimAvailable and expected.
+	InformationBalance bool
 	// SeparateHistoryConsent makes every institution report
 	// separate_continuous_history_consent: true, as about 30 real ones do.
 	// Their accounts then deliver transactions once when the agreement's

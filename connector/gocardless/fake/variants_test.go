@@ -60,6 +60,72 @@ func TestUntypedExpiry(t *testing.T) {
 	}
 }
 
+func TestBadRequestExpiry(t *testing.T) {
+	h := newHarness(t, Options{BadRequestExpiry: true, UntypedExpiry: true})
+	h.login()
+	req := h.fake.RequisitionIDs()[0]
+	h.fake.ExpireRequisition(req)
+	a := h.get("/accounts/" + h.fake.AccountIDs(req)[0] + "/balances/")
+	wantStatus(t, a, http.StatusBadRequest)
+	if e := a.apiErr(t); e.Type != "" || e.StatusCode != 400 || !strings.Contains(e.Summary, "End User Agreement (EUA)") || !strings.Contains(e.Detail, "EUA was valid for 90 days") {
+		t.Errorf("400 body %+v", e)
+	}
+}
+
+func TestAccountInactive(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.login()
+	acc := h.firstAccount()
+	h.fake.SetAccountInactive(acc, true)
+	a := h.get("/accounts/" + acc + "/details/")
+	wantStatus(t, a, http.StatusUnauthorized)
+	if e := a.apiErr(t); e.Type != "AccountInactiveError" {
+		t.Errorf("401 body %+v", e)
+	}
+	h.fake.SetAccountInactive(acc, false)
+	wantStatus(t, h.get("/accounts/"+acc+"/details/"), 200)
+}
+
+func TestAllowedIPsDenyOthers(t *testing.T) {
+	h := newHarness(t, Options{AllowedIPs: []string{"203.0.113.7"}})
+	a := h.do("POST", "/token/new/", map[string]string{"secret_id": h.fake.SecretID(), "secret_key": h.fake.SecretKey()}, "")
+	wantStatus(t, a, http.StatusForbidden)
+	if e := a.apiErr(t); e.Summary != "IP address access denied" || !strings.Contains(e.Detail, "127.0.0.1") {
+		t.Errorf("403 body %+v", e)
+	}
+}
+
+func TestInformationBalance(t *testing.T) {
+	h := newHarness(t, Options{InformationBalance: true})
+	h.login()
+	var got struct{ Balances []balance }
+	h.get("/accounts/"+h.firstAccount()+"/balances/").decode(t, &got)
+	if len(got.Balances) != 1 || got.Balances[0].BalanceType != "information" {
+		t.Errorf("balances of the Amex-like account: %+v", got.Balances)
+	}
+	h.get("/accounts/"+h.fake.AccountIDs(h.fake.RequisitionIDs()[0])[1]+"/balances/").decode(t, &got)
+	if len(got.Balances) != 3 {
+		t.Errorf("the other accounts keep their three balances: %+v", got.Balances)
+	}
+}
+
+func TestRequisitionStatuses(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.login()
+	req := h.fake.RequisitionIDs()[0]
+	for _, status := range []string{"ID", "ER", "SU", "LN"} {
+		h.fake.SetRequisitionStatus(req, status)
+		var got struct{ Status string }
+		h.get("/requisitions/"+req+"/").decode(t, &got)
+		if got.Status != status {
+			t.Errorf("status %q, want %q", got.Status, status)
+		}
+	}
+	if err := h.fake.setRequisitionStatus(req, "XX"); err == nil {
+		t.Error("an unknown status was accepted")
+	}
+}
+
 // TestLateBookedRowsMatchByValueDate: a row booked weeks ago with today's
 // valueDate is in a window that starts yesterday.
 func TestLateBookedRowsMatchByValueDate(t *testing.T) {
