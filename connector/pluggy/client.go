@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -256,6 +257,8 @@ func (c *Client) refusedError(route, path string, q url.Values, se *httpclient.S
 	return source.ConfigErrorf("Pluggy denied %s for %s (%s): the item has not consented to this product or the Pluggy plan does not include it. The other items are read; to read this one, have its owner share the product in a new consent, or leave the stream out of the catalog", route, whose, answer)
 }
 
+// decodeAPIError reads what it can of an error body: a member of an
+// unexpected type is skipped, the others are kept.
 func decodeAPIError(body []byte) apiError {
 	var ae apiError
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -264,6 +267,13 @@ func decodeAPIError(body []byte) apiError {
 	return ae
 }
 
+// maxCauses bounds the details/errors entries an error message quotes.
+const maxCauses = 5
+
+// describe is the answer as a message quotes it: the status, the
+// codeDescription, the message and, since a generic message ("Validation
+// failed") or none may leave the cause to them, the details or errors
+// entries ("accountId: accountId must be a UUID").
 func (ae apiError) describe(status int) string {
 	s := fmt.Sprintf("HTTP %d", status)
 	if ae.CodeDescription != "" {
@@ -272,7 +282,36 @@ func (ae apiError) describe(status int) string {
 	if ae.Message != "" {
 		s += ": " + ae.Message
 	}
+	if c := ae.causes(); c != "" {
+		if ae.Message == "" {
+			s += ": " + c
+		} else {
+			s += " (" + c + ")"
+		}
+	}
 	return s
+}
+
+// causes joins the details and errors entries, each "parameter: message"
+// (or its code when it has no message).
+func (ae apiError) causes() string {
+	var parts []string
+	for _, c := range append(slices.Clone(ae.Details), ae.Errors...) {
+		text := c.Message
+		if text == "" {
+			text = c.Code
+		}
+		if c.Parameter != "" && !strings.HasPrefix(text, c.Parameter) {
+			text = c.Parameter + ": " + text
+		}
+		if text != "" {
+			parts = append(parts, text)
+		}
+	}
+	if len(parts) > maxCauses {
+		parts = append(parts[:maxCauses], fmt.Sprintf("%d more", len(parts)-maxCauses))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // wrap turns a client error into one whose message quotes Pluggy's own
@@ -281,7 +320,7 @@ func (c *Client) wrap(what string, err error) error {
 	var se *httpclient.StatusError
 	if errors.As(err, &se) {
 		ae := decodeAPIError(se.Body)
-		if ae.Message != "" || ae.CodeDescription != "" {
+		if ae.Message != "" || ae.CodeDescription != "" || ae.causes() != "" {
 			msg := fmt.Sprintf("Pluggy answered %s with %s", se.Route, ae.describe(se.Status))
 			if se.Hint != "" {
 				msg += " (" + se.Hint + ")"

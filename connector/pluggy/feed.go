@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -70,6 +71,20 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 	out.Logger().Info("webhook_log read", "events", ch.Events, "since", st.LogPosition, "accounts", len(ch.Accounts), "transaction_ids", ids, "end", ch.End)
 	if ch.Ignored > 0 {
 		out.Logger().Warn("webhook_log has lines that are not events this version knows; skipped", "lines", ch.Ignored)
+	}
+	// item/error: a sync of the item failed since the last run. Its data
+	// as Pluggy last synced it is still read (and the items stream shows
+	// the item's status now); the WARN says why it may be stale.
+	for _, id := range s.c.cfg.ItemIDs {
+		e, ok := ch.ItemErrors[strings.ToLower(id)]
+		if !ok {
+			continue
+		}
+		attrs := []any{"item", id, "code", e.Code, "message", e.Message}
+		if e.Parameter != "" {
+			attrs = append(attrs, "parameter", e.Parameter)
+		}
+		out.Logger().Warn("webhook_log: Pluggy reported a failed sync of the item (item/error); its last synced data is read, and may be stale until a sync succeeds (if the user must log in again: "+updateCommand(id)+")", attrs...)
 	}
 	return &logFeed{changes: ch}, nil
 }

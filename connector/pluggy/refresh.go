@@ -29,8 +29,10 @@ import (
 // A refresh that cannot happen never fails the run: the item's data as it is
 // (Pluggy's last sync) is still valid. A 409 "updated too recently"
 // (CLIENT_IS_UPDATING_BEFORE_ALLOWED_FREQUENCY: at most one update a day),
-// another refusal, or a sync still running at the timeout is a WARN, and the
-// item is read as it is.
+// a 400 for an item Pluggy stopped updating (TOO_MANY_CONSECUTIVE_ERRORS,
+// TOO_MANY_CONSECUTIVE_LOGIN_FAILURES: only its user can unblock it, so the
+// WARN says what they must do), another refusal, or a sync still running at
+// the timeout is a WARN, and the item is read as it is.
 
 // patchPerMinute paces PATCH /items/{id}. Pluggy allows 20 a minute; the
 // pacer's token bucket allows a burst of a sixth of its rate on top, so 17
@@ -126,13 +128,37 @@ func (c *conn) patchItem(ctx context.Context, id string) error {
 		}
 		if errors.As(err, &se) {
 			ae := decodeAPIError(se.Body)
-			if se.Status == http.StatusConflict && ae.CodeDescription == "CLIENT_IS_UPDATING_BEFORE_ALLOWED_FREQUENCY" {
+			switch {
+			case se.Status == http.StatusConflict && ae.CodeDescription == "CLIENT_IS_UPDATING_BEFORE_ALLOWED_FREQUENCY":
 				return fmt.Errorf("update refused by Pluggy: the item was updated too recently (%s)", ae.describe(se.Status))
+			case ae.CodeDescription == "TOO_MANY_CONSECUTIVE_ERRORS":
+				return fmt.Errorf("update refused by Pluggy: the item's last syncs failed more than 5 times in a row, and Pluggy takes no update of it from the API until its user updates it (%s); the user must log in to the bank again: %s", ae.describe(se.Status), updateCommand(id))
+			case ae.CodeDescription == "TOO_MANY_CONSECUTIVE_LOGIN_FAILURES":
+				return fmt.Errorf("update refused by Pluggy: the bank login failed too many times in a row and Pluggy blocks updates of the item for a while (%s%s); the user must check their bank credentials and then log in again: %s", ae.describe(se.Status), backoff(ae.Data), updateCommand(id))
 			}
 			return fmt.Errorf("update refused by Pluggy (%s)", ae.describe(se.Status))
 		}
 		return fmt.Errorf("the update request failed and is not retried, as PATCH is not idempotent: %w", err)
 	}
+}
+
+// backoff quotes the back-off of a TOO_MANY_CONSECUTIVE_LOGIN_FAILURES
+// answer (data {readableBackoffTime, canRetryAfterDate}), or "".
+func backoff(data json.RawMessage) string {
+	var d struct {
+		ReadableBackoffTime string `json:"readableBackoffTime"`
+		CanRetryAfterDate   string `json:"canRetryAfterDate"`
+	}
+	_ = json.Unmarshal(data, &d)
+	switch {
+	case d.CanRetryAfterDate != "" && d.ReadableBackoffTime != "":
+		return fmt.Sprintf("; retry after %s, in %s", d.CanRetryAfterDate, d.ReadableBackoffTime)
+	case d.CanRetryAfterDate != "":
+		return "; retry after " + d.CanRetryAfterDate
+	case d.ReadableBackoffTime != "":
+		return "; retry in " + d.ReadableBackoffTime
+	}
+	return ""
 }
 
 // sleepCtx waits d or until ctx ends.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,7 +181,57 @@ func (c *conn) warnItem(it item) {
 	case "LOGIN_ERROR", "OUTDATED", "WAITING_USER_INPUT", "WAITING_USER_ACTION":
 		c.env.Log.Warn("the item needs its user: its last synced data is read, but it may be stale until the user re-authenticates it", "item", it.ID, "status", it.Status, "executionStatus", it.ExecutionStatus, "fix", updateCommand(it.ID))
 	}
+	if stale := notUpdated(it.StatusDetail); len(stale) > 0 {
+		c.env.Log.Warn("the item's last sync only partly succeeded: Pluggy did not update some of its products, whose data is read as of their last successful sync (Pluggy retries them at its next sync)", "item", it.ID, "executionStatus", it.ExecutionStatus, "not_updated", strings.Join(stale, "; "))
+	}
 	c.warnConsent(it)
+}
+
+// statusDetailProducts names statusDetail's members as Pluggy's products.
+// Investment transactions are spelled investmentsTransactions by the OAS
+// and live payloads, investmentTransactions by the SDK's type: both count.
+var statusDetailProducts = map[string]string{
+	"accounts": "ACCOUNTS", "creditCards": "CREDIT_CARDS", "transactions": "TRANSACTIONS",
+	"investments": "INVESTMENTS", "investmentsTransactions": "INVESTMENTS_TRANSACTIONS",
+	"investmentTransactions": "INVESTMENTS_TRANSACTIONS", "identity": "IDENTITY",
+	"paymentData": "PAYMENT_DATA", "loans": "LOANS", "accountStatements": "ACCOUNT_STATEMENTS",
+}
+
+// notUpdated lists the products a PARTIAL_SUCCESS sync did not update
+// (statusDetail members whose isUpdated is false; null means not
+// requested), each with its warnings, sorted. A member it does not know is
+// named as sent; anything it cannot read is skipped, never an error.
+func notUpdated(detail json.RawMessage) []string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(detail, &members) != nil {
+		return nil
+	}
+	var out []string
+	for key, raw := range members {
+		var p struct {
+			IsUpdated *bool           `json:"isUpdated"`
+			Warnings  json.RawMessage `json:"warnings"`
+		}
+		if json.Unmarshal(raw, &p) != nil || p.IsUpdated == nil || *p.IsUpdated {
+			continue
+		}
+		name := statusDetailProducts[key]
+		if name == "" {
+			name = key
+		}
+		var warnings []apiErrorCause
+		_ = json.Unmarshal(p.Warnings, &warnings)
+		var ws []string
+		for _, w := range warnings {
+			ws = append(ws, strings.TrimPrefix(w.Code+": "+w.Message, ": "))
+		}
+		if len(ws) > 0 {
+			name += " (" + strings.Join(ws, ", ") + ")"
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // itemAccounts fetches an item's accounts once per run.

@@ -7,11 +7,23 @@ import "encoding/json"
 // Pluggy adds later and the exact digits of amounts survive untouched.
 
 // apiError is Pluggy's error body. code may be absent; codeDescription is
-// the stable identifier when present.
+// the stable identifier when present. Some errors carry their cause only in
+// a details or errors array, under a generic message ("Validation failed")
+// or none at all, and some add data (pluggy-api.md, error body shape).
 type apiError struct {
-	Code            json.Number `json:"code"`
-	CodeDescription string      `json:"codeDescription"`
-	Message         string      `json:"message"`
+	Code            json.Number     `json:"code"`
+	CodeDescription string          `json:"codeDescription"`
+	Message         string          `json:"message"`
+	Details         []apiErrorCause `json:"details"`
+	Errors          []apiErrorCause `json:"errors"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// apiErrorCause is one entry of an error's details or errors.
+type apiErrorCause struct {
+	Code      string `json:"code"`
+	Parameter string `json:"parameter"`
+	Message   string `json:"message"`
 }
 
 // pageEnvelope is the page-number envelope of most list endpoints.
@@ -28,6 +40,9 @@ type item struct {
 	Status           string  `json:"status"`
 	ExecutionStatus  string  `json:"executionStatus"`
 	ConsentExpiresAt *string `json:"consentExpiresAt"`
+	// StatusDetail is kept raw, like Connector: its shape (per product,
+	// two spellings of one key) must never fail an item.
+	StatusDetail json.RawMessage `json:"statusDetail"`
 	// Connector is the institution, kept raw so an unexpected shape never
 	// fails an item; connect prints its name.
 	Connector json.RawMessage `json:"connector"`

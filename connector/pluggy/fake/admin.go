@@ -11,6 +11,7 @@ import (
 //
 //	POST /__fake/mutate?kind=new|backdated|post_pending|update|delete|delete_old|announce_delete|close_bill&n=N[&age=240h]
 //	POST /__fake/item-status?itemId=...&status=...[&executionStatus=...]
+//	POST /__fake/item-error?itemId=...&code=...[&parameter=...]   (ItemError: item/error webhook)
 //	POST /__fake/webhooks/faults?drop_percent=20&duplicate_every=3&delay=10ms&reorder=true
 //	POST /__fake/webhooks/wait   (returns once every queued delivery is done)
 //	GET  /__fake/webhooks/stats
@@ -23,6 +24,14 @@ func (s *Server) HandlerWithAdmin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /__fake/mutate", s.adminMutate)
 	mux.HandleFunc("POST /__fake/item-status", s.adminItemStatus)
+	mux.HandleFunc("POST /__fake/item-error", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("code") == "" || !s.ItemError(q.Get("itemId"), q.Get("code"), q.Get("parameter")) {
+			writeAdmin(w, validationError("itemId must name an item and code is required"))
+			return
+		}
+		writeAdmin(w, jsonReply(http.StatusOK, map[string]bool{"ok": true}))
+	})
 	mux.HandleFunc("POST /__fake/webhooks/faults", s.adminDeliveryFaults)
 	mux.HandleFunc("POST /__fake/webhooks/wait", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.WaitDeliveries(r.Context()); err != nil {

@@ -34,10 +34,11 @@ type item struct {
 	updatedAt         int64
 	lastUpdatedAt     int64
 	nextAutoSyncAt    int64
-	consentExpiresAt  int64 // 0 = null
-	pendingPolls      int   // GET polls left in UPDATING after a PATCH
-	lastPatchAt       int64 // 0 = never patched
-	loginError        bool  // the update in progress ends in LOGIN_ERROR
+	consentExpiresAt  int64  // 0 = null
+	pendingPolls      int    // GET polls left in UPDATING after a PATCH
+	lastPatchAt       int64  // 0 = never patched
+	loginError        bool   // the update in progress ends in LOGIN_ERROR
+	patchRefusal      string // the codeDescription of the 400 PATCH answers, or ""
 	accounts          []*account
 	investments       []*investment
 	loans             []*loanJSON

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
@@ -72,6 +73,82 @@ type Faults struct {
 	// reference tell from a stale key by that member alone, so a client
 	// must not renew its key for it.
 	ForbiddenDescription string
+	// ErrorShape reshapes the bodies of the errors forced through Status
+	// into the other shapes Pluggy's errors come in (pluggy-api.md, error
+	// body shape): without "code", or with the cause only in a "details"
+	// or an "errors" array of {code, parameter, message}.
+	ErrorShape ErrorShape
+}
+
+// ErrorShape is the shape of a forced error body (Faults.ErrorShape).
+type ErrorShape string
+
+const (
+	// ErrorShapeReference is {"code","codeDescription"?,"message"}.
+	ErrorShapeReference ErrorShape = ""
+	// ErrorShapeNoCode leaves "code" out, as some of the spec's examples
+	// do ({"codeDescription"?, "message"}).
+	ErrorShapeNoCode ErrorShape = "no_code"
+	// ErrorShapeDetails is {"code", "message": a generic text, "details":
+	// [the cause]}, as ErrorResponse in the OAS and CONNECTOR_VALIDATION_ERROR
+	// are: only the details say what was wrong.
+	ErrorShapeDetails ErrorShape = "details"
+	// ErrorShapeErrors is {"code", "errors": [the cause]}, no message at
+	// all, the shape of POST /connectors/{id}/validate's errors.
+	ErrorShapeErrors ErrorShape = "errors"
+)
+
+// reshape rewrites a reference error body for route as shape says. The
+// cause of a 400 is a class-validator complaint about the route's main
+// parameter ("accountId must be a UUID"); of any other status, the
+// reference body's codeDescription and message.
+func (shape ErrorShape) reshape(route string, rep *reply) *reply {
+	if shape == ErrorShapeReference {
+		return rep
+	}
+	var ref struct {
+		CodeDescription string `json:"codeDescription"`
+		Message         string `json:"message"`
+	}
+	_ = json.Unmarshal(rep.body(), &ref)
+	out := map[string]any{"code": rep.status}
+	if shape == ErrorShapeNoCode {
+		delete(out, "code")
+		if ref.CodeDescription != "" {
+			out["codeDescription"] = ref.CodeDescription
+		}
+		out["message"] = ref.Message
+	} else {
+		cause := map[string]string{"code": ref.CodeDescription, "message": ref.Message}
+		if rep.status == http.StatusBadRequest {
+			param := routeParam(route)
+			cause = map[string]string{"code": "isUuid", "parameter": param, "message": param + " must be a UUID"}
+		} else if cause["code"] == "" {
+			cause["code"] = strings.ToUpper(strings.ReplaceAll(http.StatusText(rep.status), " ", "_"))
+		}
+		if shape == ErrorShapeDetails {
+			out["message"] = "Validation failed"
+			if rep.status != http.StatusBadRequest {
+				out["message"] = http.StatusText(rep.status)
+			}
+			out["details"] = []map[string]string{cause}
+		} else {
+			out["errors"] = []map[string]string{cause}
+		}
+	}
+	b, _ := json.Marshal(out)
+	return &reply{status: rep.status, header: rep.header, parts: [][]byte{b}}
+}
+
+// routeParam is the parameter a request on route is mostly about.
+func routeParam(route string) string {
+	switch {
+	case route == "GET /v2/transactions" || route == "GET /transactions" || route == "GET /bills":
+		return "accountId"
+	case strings.Contains(route, "{id}"):
+		return "id"
+	}
+	return "itemId"
 }
 
 // SetFaults replaces the fault configuration and restarts the request

@@ -96,13 +96,15 @@ type warningJSON struct {
 }
 
 // statusDetailJSON spells investmentsTransactions as the OAS and real
-// payloads do (the SDK type says investmentTransactions).
+// payloads do, or investmentTransactions as the SDK type does
+// (Options.StatusDetailSDKSpelling): exactly one of the two is set.
 type statusDetailJSON struct {
 	Accounts                *productStatusJSON `json:"accounts"`
 	CreditCards             *productStatusJSON `json:"creditCards"`
 	Transactions            *productStatusJSON `json:"transactions"`
 	Investments             *productStatusJSON `json:"investments"`
-	InvestmentsTransactions *productStatusJSON `json:"investmentsTransactions"`
+	InvestmentsTransactions *productStatusJSON `json:"investmentsTransactions,omitempty"`
+	InvestmentTransactions  *productStatusJSON `json:"investmentTransactions,omitempty"`
 	Identity                *productStatusJSON `json:"identity"`
 	PaymentData             *productStatusJSON `json:"paymentData"`
 	Loans                   *productStatusJSON `json:"loans"`
@@ -249,8 +251,8 @@ type investmentTxnJSON struct {
 	Description     string          `json:"description"`
 	Quantity        *decimal        `json:"quantity"`
 	Value           *decimal        `json:"value"`
-	Amount          money           `json:"amount"`
-	NetAmount       *money          `json:"netAmount"`
+	Amount          decimal         `json:"amount"`
+	NetAmount       *decimal        `json:"netAmount"`
 	Date            jsTime          `json:"date"`
 	TradeDate       jsTime          `json:"tradeDate"`
 	BrokerageNumber *string         `json:"brokerageNumber"`

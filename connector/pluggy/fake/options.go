@@ -113,6 +113,33 @@ type Options struct {
 	// agent-skills; the other items keep the live API's CHECKING_ACCOUNT,
 	// so one read meets both (pluggy-api.md, accounts: "accept both").
 	LegacyCheckingSubtype bool
+	// StatusDetailSDKSpelling spells the investment transactions member of
+	// a PARTIAL_SUCCESS item's statusDetail "investmentTransactions", as
+	// the Node SDK's type does, instead of "investmentsTransactions", as
+	// the OAS and a recorded payload do (pluggy-api.md, item fields: "read
+	// both").
+	StatusDetailSDKSpelling bool
+	// PreciseInvestmentMoney serves investment movements whose amount and
+	// netAmount carry the decimals of a computed double, as Pluggy's
+	// OpenAPI allows (number, format double, no scale limit; pluggy-api.md
+	// §12: amounts "computed the same way" as amountOriginal = quantity ×
+	// unit price): in turn six places (1266.803034), eight places, and the
+	// seventeen significant digits a double prints (1290.4500000000001,
+	// thirteen places); fund quotas (value) get ten places. Off: amounts
+	// have two places, as money usually has.
+	PreciseInvestmentMoney bool
+	// CreatedLinkV2 writes the transactions/created webhook as newer
+	// applications get it: createdTransactionsLink points at
+	// /v2/transactions and createdTransactionsLinkV2 is added (pluggy-api.md
+	// §6 and the webhook examples). Off: the legacy v1 link only.
+	CreatedLinkV2 bool
+	// NextDropsFilters writes v2 `next` links with accountId and after
+	// only, as the spec's example does, dropping dateFrom, dateTo,
+	// createdAtFrom and ids (whether the live API copies them is open,
+	// pluggy-api.md §11.2). A client that follows such a link verbatim
+	// reads past its filters; one that re-sends its own filters with the
+	// new after (what the SDK does) reads exactly what it asked for.
+	NextDropsFilters bool
 	// Gzip compresses every answer to a request that accepts it
 	// (Accept-Encoding: gzip, which Go's client sends by itself), streamed
 	// without a Content-Length, as front ends that compress on the fly

@@ -69,6 +69,9 @@ func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 		inv.ID, inv.ItemID = in.id.String(), it.idStr
 		in.json = inv
 		in.txns = investmentTxns(meta, k, today)
+		if s.opts.PreciseInvestmentMoney {
+			preciseMoney(in.txns, k)
+		}
 		if s.opts.InvestmentIDNull {
 			for i := range in.txns {
 				in.txns[i].InvestmentID = json.RawMessage("null")
@@ -116,7 +119,7 @@ func investmentTxns(r *rand.Rand, k int, today int64) []investmentTxnJSON {
 	for i := range n {
 		day := today - int64(i*30+r.IntN(20))*msPerDay
 		amt := int64(10000 + r.IntN(500000))
-		t := investmentTxnJSON{ID: newUUID(r).String(), Date: jsTime(day), TradeDate: jsTime(day), Amount: money(amt)}
+		t := investmentTxnJSON{ID: newUUID(r).String(), Date: jsTime(day), TradeDate: jsTime(day), Amount: decimal{amt, 2}}
 		switch k {
 		case 0:
 			t.Type, t.MovementType, t.Description = "BUY", "DEBIT", "Aplicação CDB"
@@ -137,7 +140,7 @@ func investmentTxns(r *rand.Rand, k int, today int64) []investmentTxnJSON {
 			shares := int64(10 * (1 + r.IntN(10)))
 			price := int64(2500 + r.IntN(5000))
 			amt = shares * price
-			t.Amount = money(amt)
+			t.Amount = decimal{amt, 2}
 			t.Type, t.MovementType, t.Description = "BUY", "DEBIT", "Compra PLGY3"
 			if i%4 == 3 {
 				t.Type, t.MovementType, t.Description = "SELL", "CREDIT", "Venda PLGY3"
@@ -147,7 +150,7 @@ func investmentTxns(r *rand.Rand, k int, today int64) []investmentTxnJSON {
 			fee := int64(490)
 			t.Expenses = &expensesJSON{BrokerageFee: ptrMoney(fee), SettlementFee: ptrMoney(amt * 25 / 100000), StockExchangeFee: ptrMoney(amt * 5 / 100000)}
 		}
-		net := int64(t.Amount)
+		net := t.Amount.Value
 		if t.Expenses != nil {
 			for _, f := range []*money{t.Expenses.IncomeTax, t.Expenses.BrokerageFee, t.Expenses.SettlementFee, t.Expenses.StockExchangeFee} {
 				if f != nil {
@@ -155,10 +158,41 @@ func investmentTxns(r *rand.Rand, k int, today int64) []investmentTxnJSON {
 				}
 			}
 		}
-		t.NetAmount = ptrMoney(net)
+		t.NetAmount = ptrDec(net, 2)
 		out = append(out, t)
 	}
 	return out
+}
+
+// preciseMoney rewrites the movements of investment kind k the way
+// Options.PreciseInvestmentMoney describes, without drawing from the
+// generator (the rest of the data set stays the same): movement i gets
+// amount and netAmount with 6, 8 and 13 decimal places in turn (the last
+// the 17 significant digits of a double, 1290.4500000000001), netAmount
+// still amount less the expenses; a fund's quota value gets ten places.
+func preciseMoney(txns []investmentTxnJSON, k int) {
+	for i := range txns {
+		t := &txns[i]
+		var extra, scale int64
+		switch i % 3 {
+		case 0:
+			extra, scale = 3034, 6 // 1266.80 -> 1266.803034
+		case 1:
+			extra, scale = 123457, 8 // 1266.80 -> 1266.80123457
+		default:
+			extra, scale = 1, 13 // 1290.45 -> 1290.4500000000001
+		}
+		pow := int64(1)
+		for range scale - 2 {
+			pow *= 10
+		}
+		fees := t.Amount.Value - t.NetAmount.Value
+		t.Amount = decimal{t.Amount.Value*pow + extra, int(scale)}
+		t.NetAmount = ptrDec(t.Amount.Value-fees*pow, int(scale))
+		if k == 1 && t.Value != nil {
+			t.Value = ptrDec(t.Value.Value*100+int64(i%10)*7+1, 10)
+		}
+	}
 }
 
 // buildLoan returns a personal loan with the Portuguese enum values the live

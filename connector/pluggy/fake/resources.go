@@ -46,11 +46,21 @@ func (s *Server) itemJSON(it *item, status, exec string) *itemJSON {
 		out.Error = &itemErrorJSON{Code: exec, Message: msg}
 	}
 	if exec == "PARTIAL_SUCCESS" {
+		// The reference's example (accounts not updated, cards and
+		// transactions updated), plus investment transactions not
+		// collected, with a warning, under the configured spelling.
 		ok := &productStatusJSON{IsUpdated: true, LastUpdatedAt: ptrTime(it.lastUpdatedAt)}
+		failed := &productStatusJSON{IsUpdated: false, Warnings: []warningJSON{{Code: "UNEXPECTED_ERROR", Message: "Investment transactions could not be collected from the institution"}}}
 		out.StatusDetail = &statusDetailJSON{
 			Accounts:     &productStatusJSON{IsUpdated: false, Warnings: []warningJSON{}},
 			CreditCards:  ok,
 			Transactions: ok,
+			Investments:  ok,
+		}
+		if s.opts.StatusDetailSDKSpelling {
+			out.StatusDetail.InvestmentTransactions = failed
+		} else {
+			out.StatusDetail.InvestmentsTransactions = failed
 		}
 	}
 	if status == "LOGIN_ERROR" {
@@ -127,6 +137,9 @@ func (s *Server) handlePatchItem(r *http.Request) *reply {
 	if it == nil {
 		return errorReply(http.StatusNotFound, "ITEM_NOT_FOUND", "item not found")
 	}
+	if it.patchRefusal != "" {
+		return patchRefused(it.patchRefusal, nowMs)
+	}
 	if s.patchLimit && it.lastPatchAt != 0 && nowMs-it.lastPatchAt < msPerDay {
 		last := isoString(it.lastPatchAt)
 		b := []byte(`{"code":409,"codeDescription":"CLIENT_IS_UPDATING_BEFORE_ALLOWED_FREQUENCY","message":`)
@@ -141,6 +154,45 @@ func (s *Server) handlePatchItem(r *http.Request) *reply {
 	it.updatedAt = nowMs
 	it.pendingPolls = 2
 	return jsonReply(http.StatusOK, s.itemJSON(it, it.status, it.execState))
+}
+
+// Codes of the 400s PATCH /items/{id} answers an item Pluggy will not
+// update (pluggy-api.md, items): more than 5 failed syncs in a row, or
+// repeated failed logins (with a back-off until canRetryAfterDate).
+const (
+	TooManyConsecutiveErrors        = "TOO_MANY_CONSECUTIVE_ERRORS"
+	TooManyConsecutiveLoginFailures = "TOO_MANY_CONSECUTIVE_LOGIN_FAILURES"
+)
+
+// SetPatchRefusal makes PATCH /items/{id} of one item answer 400 with
+// codeDescription code (TooManyConsecutiveErrors or
+// TooManyConsecutiveLoginFailures) instead of starting an update; "" lets
+// it be updated again. GET /items/{id} is unaffected: the item's last data
+// is still served. Unknown items are ignored.
+func (s *Server) SetPatchRefusal(itemID, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if it := s.lookupItem(itemID); it != nil {
+		it.patchRefusal = code
+	}
+}
+
+// patchRefused is the 400 of SetPatchRefusal. The login failures one
+// carries data {readableBackoffTime, canRetryAfterDate}, an hour from now.
+func patchRefused(code string, nowMs int64) *reply {
+	b := []byte(`{"code":400,"codeDescription":`)
+	b = appendString(b, code)
+	switch code {
+	case TooManyConsecutiveLoginFailures:
+		b = append(b, `,"message":"Too many consecutive login failures for this item. Please wait before trying again","data":{"readableBackoffTime":"1 hour","canRetryAfterDate":"`...)
+		b = appendISO(b, nowMs+msPerHour)
+		b = append(b, `"}}`...)
+	case TooManyConsecutiveErrors:
+		b = append(b, `,"message":"The item had more than 5 consecutive failed updates; it must be updated by the user"}`...)
+	default:
+		b = append(b, `,"message":"The item cannot be updated"}`...)
+	}
+	return &reply{status: http.StatusBadRequest, parts: [][]byte{b}}
 }
 
 // SetItemStatus sets an item's status and executionStatus (derived from the

@@ -319,7 +319,7 @@ func (s *Server) wrap(route string, auth bool, h func(*http.Request) *reply) htt
 			rep = errorReply(http.StatusRequestURITooLong, "", "URI Too Long")
 		} else if code, ok := f.Status[route]; ok {
 			s.countFault("status")
-			rep = s.forcedStatus(route, code, f)
+			rep = f.ErrorShape.reshape(route, s.forcedStatus(route, code, f))
 		} else if n > 0 {
 			switch {
 			case every(n, f.Every429):

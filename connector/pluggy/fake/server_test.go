@@ -114,8 +114,16 @@ func TestItemShapesAndStatuses(t *testing.T) {
 	if it := items[1]; it.Status != "LOGIN_ERROR" || it.ExecutionStatus != "INVALID_CREDENTIALS" || it.Error == nil || it.Error.Code != "INVALID_CREDENTIALS" {
 		t.Errorf("item 1 = %+v", it)
 	}
-	if it := items[2]; it.ExecutionStatus != "PARTIAL_SUCCESS" || it.StatusDetail == nil || string(it.StatusDetail["investmentsTransactions"]) != "null" {
+	if it := items[2]; it.ExecutionStatus != "PARTIAL_SUCCESS" || it.StatusDetail == nil ||
+		!strings.HasPrefix(string(it.StatusDetail["investmentsTransactions"]), `{"isUpdated":false`) || it.StatusDetail["investmentTransactions"] != nil {
 		t.Errorf("item 2 = %+v", it)
+	}
+	// The SDK's spelling, on its own.
+	sdk := newHarness(t, Options{Items: 1, ItemStatuses: []string{"UPDATED:PARTIAL_SUCCESS"}, StatusDetailSDKSpelling: true})
+	var sdkItem itemView
+	sdk.mustGet("/items/"+sdk.s.ItemIDs()[0], &sdkItem)
+	if d := sdkItem.StatusDetail; !strings.HasPrefix(string(d["investmentTransactions"]), `{"isUpdated":false`) || d["investmentsTransactions"] != nil {
+		t.Errorf("SDK spelling: statusDetail %s", d)
 	}
 	if it := items[3]; it.Status != "UPDATED" {
 		t.Errorf("item 3 = %+v", it)

@@ -345,7 +345,8 @@ func (s *Server) cursorEnvelope(r *http.Request, q url.Values, results []byte, a
 	return &reply{status: http.StatusOK, parts: [][]byte{[]byte(`{"results":`), results, []byte(`,"next":`), next, []byte("}")}}
 }
 
-// nextLink writes the original filters plus after in the configured style.
+// nextLink writes the original filters plus after in the configured style
+// (only accountId and after with Options.NextDropsFilters).
 func (s *Server) nextLink(r *http.Request, q url.Values, after string) string {
 	raw := s.opts.NextStyle == NextRelativeRaw
 	var b strings.Builder
@@ -363,6 +364,9 @@ func (s *Server) nextLink(r *http.Request, q url.Values, after string) string {
 		}
 	}
 	for _, k := range nextParams {
+		if s.opts.NextDropsFilters && k != "accountId" {
+			continue
+		}
 		if v := q.Get(k); v != "" {
 			add(k, v)
 		}

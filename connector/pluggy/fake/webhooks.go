@@ -308,13 +308,17 @@ func (s *Server) announce(ch *changes, now int64) {
 			for _, r := range rows {
 				minDate = min(minDate, r.date)
 			}
-			link := "https://api.pluggy.ai/transactions?accountId=" + a.idStr + "&createdAtFrom=" + url.QueryEscape(from)
+			query := "?accountId=" + a.idStr + "&createdAtFrom=" + url.QueryEscape(from)
 			p := clonePayload(base)
 			delete(p, "clientId")
 			p["transactionsCount"] = len(rows)
 			p["transactionsMinDate"] = msTime(minDate)
 			p["transactionsCreatedAtFrom"] = from
-			p["createdTransactionsLink"] = link
+			p["createdTransactionsLink"] = "https://api.pluggy.ai/transactions" + query
+			if s.opts.CreatedLinkV2 {
+				p["createdTransactionsLink"] = "https://api.pluggy.ai/v2/transactions" + query
+				p["createdTransactionsLinkV2"] = "https://api.pluggy.ai/v2/transactions" + query
+			}
 			s.publish("transactions/created", p)
 		}
 		if !slices.Contains(items, a.item) {
@@ -324,6 +328,43 @@ func (s *Server) announce(ch *changes, now int64) {
 	for _, it := range items {
 		s.publish("item/updated", map[string]any{"id": it.idStr, "itemId": it.idStr, "triggeredBy": "SYNC", "clientUserId": it.clientUserID})
 	}
+}
+
+// loginErrorCodes are the item error codes after which the user must log
+// in again (status LOGIN_ERROR); after any other the item is OUTDATED.
+var loginErrorCodes = []string{"INVALID_CREDENTIALS", "INVALID_CREDENTIALS_MFA", "ACCOUNT_LOCKED", "ACCOUNT_CREDENTIALS_RESET"}
+
+// ItemError ends an item's sync in error code (an executionStatus such as
+// INVALID_CREDENTIALS or SITE_NOT_AVAILABLE): the item turns LOGIN_ERROR
+// or OUTDATED with that error, and item/error is published with error
+// {code, message, parameter} (pluggy-api.md §6: "item/error adds error";
+// parameter, the credential the institution refused, only when not "").
+// Its data stays as it was. It reports false for an unknown item.
+func (s *Server) ItemError(itemID, code, parameter string) bool {
+	msg, ok := errorExecutionStatuses[code]
+	if !ok {
+		msg = "An error occurred."
+	}
+	s.mu.Lock()
+	it := s.lookupItem(itemID)
+	if it == nil {
+		s.mu.Unlock()
+		return false
+	}
+	it.status, it.execState = "OUTDATED", code
+	if slices.Contains(loginErrorCodes, code) {
+		it.status = "LOGIN_ERROR"
+	}
+	it.pendingPolls = 0
+	it.updatedAt = s.opts.Now().UnixMilli()
+	id, user := it.idStr, it.clientUserID
+	s.mu.Unlock()
+	e := map[string]any{"code": code, "message": msg}
+	if parameter != "" {
+		e["parameter"] = parameter
+	}
+	s.publish("item/error", map[string]any{"id": id, "itemId": id, "triggeredBy": "SYNC", "clientUserId": user, "error": e})
+	return true
 }
 
 func clonePayload(m map[string]any) map[string]any {

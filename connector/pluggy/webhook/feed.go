@@ -22,6 +22,9 @@ type Changes struct {
 	Accounts map[string]*AccountChanges
 	// Items holds the items that any item/* event named.
 	Items map[string]bool
+	// ItemErrors holds, per item, the error of the last item/error event
+	// that named it: a sync that failed since, which the run reports.
+	ItemErrors map[string]ItemError
 	// Events is how many events were read; Ignored how many log lines were
 	// not events the connector knows (a newer receiver's, say).
 	Events, Ignored int
@@ -33,6 +36,18 @@ type Changes struct {
 	// before it is unknown.
 	Reset bool
 }
+
+// ItemError is the error of an item/error event: {code, message,
+// parameter?} (parameter, when set, names the credential the institution
+// refused). Any member may be missing.
+type ItemError struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Parameter string `json:"parameter"`
+}
+
+// ItemErrorEvent is the item/error event name.
+const ItemErrorEvent = "item/error"
 
 // AccountChanges is one account's changes.
 type AccountChanges struct {
@@ -117,7 +132,7 @@ func ReadChanges(ctx context.Context, location, from string) (*Changes, error) {
 }
 
 func newChanges() *Changes {
-	return &Changes{Accounts: map[string]*AccountChanges{}, Items: map[string]bool{}}
+	return &Changes{Accounts: map[string]*AccountChanges{}, Items: map[string]bool{}, ItemErrors: map[string]ItemError{}}
 }
 
 // add folds one line of a directory log.
@@ -141,6 +156,17 @@ func (ch *Changes) addPayload(payload []byte) {
 	ch.Events++
 	if strings.HasPrefix(ev.Event, "item/") {
 		ch.Items[ev.ItemID] = true
+		if ev.Event == ItemErrorEvent {
+			// Read leniently: an error of another shape still counts.
+			var p struct {
+				Error json.RawMessage `json:"error"`
+			}
+			var e ItemError
+			if json.Unmarshal(ev.Raw, &p) == nil {
+				_ = json.Unmarshal(p.Error, &e)
+			}
+			ch.ItemErrors[strings.ToLower(ev.ItemID)] = e
+		}
 		return
 	}
 	a := ch.Accounts[ev.AccountID]
