@@ -317,13 +317,7 @@ func TestIncrementalAfterMutationsLosesNothing(t *testing.T) {
 	e.fake.ResetStats()
 	r2 := e.read(cat, "--state", r1.StateFile(t))
 
-	merged := map[string]json.RawMessage{}
-	for _, r := range []*st.Result{r1, r2} {
-		for _, raw := range r.Records()["transactions"] {
-			x := decodeTx(t, raw)
-			merged[x.AccountKey+"|"+x.Key] = raw
-		}
-	}
+	merged := mergeByKey(t, r1, r2)
 	for _, a := range accounts {
 		hash := e.fake.IdentificationHash(a)
 		want := map[string]int{}
@@ -625,13 +619,7 @@ func TestReauthorizedSessionKeepsItsAccountsPlace(t *testing.T) {
 		}
 		second[x.AccountKey]++
 	}
-	merged := map[string]json.RawMessage{}
-	for _, r := range []*st.Result{r1, r2} {
-		for _, raw := range r.Records()["transactions"] {
-			x := decodeTx(t, raw)
-			merged[x.AccountKey+"|"+x.Key] = raw
-		}
-	}
+	merged := mergeByKey(t, r1, r2)
 	for _, uid := range uids {
 		hash := e.fake.IdentificationHash(uid)
 		if first[hash] == 0 {

@@ -137,6 +137,20 @@ func decodeTx(t *testing.T, raw json.RawMessage) txRec {
 	return r
 }
 
+// mergeByKey merges the transactions of reads as a destination does, by
+// primary key (account_key|transaction_key), the later read winning.
+func mergeByKey(t *testing.T, reads ...*st.Result) map[string]json.RawMessage {
+	t.Helper()
+	merged := map[string]json.RawMessage{}
+	for _, r := range reads {
+		for _, raw := range r.Records()["transactions"] {
+			x := decodeTx(t, raw)
+			merged[x.AccountKey+"|"+x.Key] = raw
+		}
+	}
+	return merged
+}
+
 // byUID groups the records of a stream by account uid.
 func byUID(t *testing.T, recs []json.RawMessage) map[string][]json.RawMessage {
 	out := map[string][]json.RawMessage{}

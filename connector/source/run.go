@@ -523,46 +523,34 @@ func registerSecrets(spec json.RawMessage, c map[string]any, secrets *secret.Red
 	}
 	for name, p := range s.Properties {
 		if p.Secret {
-			addSecretStrings(c[name], secrets)
+			// A secret pasted into the wrong shape (["s3cret"]) is
+			// still a secret, whatever the validation error says.
+			eachString(c[name], secrets.Add)
 		}
 	}
-	addURLSecrets(c, secrets)
-}
-
-// addURLSecrets registers the passwords of every URL in v (a base_url
-// with user:password@, a PostgreSQL webhook_log), found in the text even
-// where the URL does not parse: validation quotes a value it refuses.
-func addURLSecrets(v any, secrets *secret.Redactor) {
-	switch v := v.(type) {
-	case string:
-		for _, pw := range secret.URLSecrets(v) {
+	// The password of every URL in the config (a base_url with
+	// user:password@, a PostgreSQL webhook_log), found in the text even
+	// where the URL does not parse: validation quotes a value it refuses.
+	eachString(c, func(s string) {
+		for _, pw := range secret.URLSecrets(s) {
 			secrets.Add(pw)
 		}
-	case []any:
-		for _, e := range v {
-			addURLSecrets(e, secrets)
-		}
-	case map[string]any:
-		for _, e := range v {
-			addURLSecrets(e, secrets)
-		}
-	}
+	})
 }
 
-// addSecretStrings registers v if it is a string, and every string inside it
-// if it is a list or an object: a secret pasted into the wrong shape
-// (["s3cret"]) is still a secret, whatever the validation error says.
-func addSecretStrings(v any, secrets *secret.Redactor) {
+// eachString calls fn with v if it is a string, and with every string
+// inside it if it is a list or an object, at any depth.
+func eachString(v any, fn func(string)) {
 	switch v := v.(type) {
 	case string:
-		secrets.Add(v)
+		fn(v)
 	case []any:
 		for _, e := range v {
-			addSecretStrings(e, secrets)
+			eachString(e, fn)
 		}
 	case map[string]any:
 		for _, e := range v {
-			addSecretStrings(e, secrets)
+			eachString(e, fn)
 		}
 	}
 }

@@ -196,35 +196,19 @@ func (s *Server) setASPSPError(uid string, on bool) error {
 
 // BlockAccount plays an account the bank has blocked or closed: its
 // session lists it in accounts_data without a uid, and not in accounts.
-func (s *Server) BlockAccount(uid string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(uid)
-	must(err)
-	a.blocked = true
-}
+func (s *Server) BlockAccount(uid string) { s.setAccount(uid, func(a *account) { a.blocked = true }) }
 
 // LimitHistory plays a bank that keeps days of history and refuses a
 // longer window with a blanket 400 ASPSP_ERROR instead of clamping it
 // (Danske, at about 90 days: the reference, §5).
 func (s *Server) LimitHistory(uid string, days int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(uid)
-	must(err)
-	a.historyDays = days
+	s.setAccount(uid, func(a *account) { a.historyDays = days })
 }
 
 // RepeatKey makes an account's bank answer every continuation page with
 // the key it was called with, so a client that follows keys blindly never
 // reaches the end (and spends its bank's daily limit doing so).
-func (s *Server) RepeatKey(uid string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(uid)
-	must(err)
-	a.repeatKey = true
-}
+func (s *Server) RepeatKey(uid string) { s.setAccount(uid, func(a *account) { a.repeatKey = true }) }
 
 // An AccountError is an answer every call on an account gets instead of
 // its data, for the refusals the reference lists that the fake's own
@@ -252,13 +236,22 @@ func (e *AccountError) write(w http.ResponseWriter) {
 func (s *Server) FailAccount(uid string, e *AccountError) { must(s.failAccount(uid, e)) }
 
 func (s *Server) failAccount(uid string, e *AccountError) error {
+	return s.trySetAccount(uid, func(a *account) { a.failure = e })
+}
+
+// setAccount changes an account under the lock; an unknown uid panics.
+func (s *Server) setAccount(uid string, set func(*account)) { must(s.trySetAccount(uid, set)) }
+
+// trySetAccount changes an account under the lock, or says its uid is
+// unknown (for the HTTP switches, which answer 400).
+func (s *Server) trySetAccount(uid string, set func(*account)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.account(uid)
 	if err != nil {
 		return err
 	}
-	a.failure = e
+	set(a)
 	return nil
 }
 
