@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -137,6 +140,58 @@ func TestConnectDeniedAndBadFlags(t *testing.T) {
 		if code != c.code || !strings.Contains(string(stderr), c.say) || len(stdout) != 0 {
 			t.Errorf("connect %v: exit %d, stderr %s", c.args, code, stderr)
 		}
+	}
+}
+
+// TestConnectCodeExchangeRefused: the bank sends the browser back with a
+// code, but POST /sessions refuses it: expired (the user took too long) or
+// already exchanged (a reloaded callback). connect exits 1 naming the code
+// and telling to run connect again, prints no result and writes nothing.
+// The bank's page is posted with net/http (no browser): its redirect leads
+// the client to the command's callback like a browser.
+func TestConnectCodeExchangeRefused(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	cfg := e.connectConfig(nil)
+	orig := e.mustRead(cfg)
+	for _, c := range []struct {
+		status int
+		code   string
+		says   string
+	}{
+		{400, "EXPIRED_AUTHORIZATION_CODE", "took too long"},
+		{422, "ALREADY_AUTHORIZED", "exchanged already"},
+	} {
+		t.Run(c.code, func(t *testing.T) {
+			before := e.fake.SessionIDs()
+			p := st.Start(t, e.bin, "connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open", "--write")
+			bankPage := p.WaitLine(st.OpenURL)[1]
+			e.fake.FailNextCodeExchange(c.status, c.code)
+			resp, err := http.PostForm(bankPage, url.Values{"decision": {"authorise"}})
+			st.Must(t, err, "consent at the bank")
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(resp.Request.URL.Path, "/enablebanking/callback") {
+				t.Fatalf("the bank's redirect ended at %s: %s", resp.Request.URL, page)
+			}
+			out, code := p.Wait()
+			if code != 1 || out != "" {
+				t.Fatalf("exit %d, stdout %q, want 1 and nothing\nstderr: %s", code, out, p.Stderr())
+			}
+			for _, want := range []string{c.code, c.says, "run connect again", "nothing was written"} {
+				if !p.StderrHas(want) {
+					t.Errorf("stderr does not say %q:\n%s", want, p.Stderr())
+				}
+			}
+			if jwtPattern.MatchString(p.Stderr()) {
+				t.Error("stderr holds a token")
+			}
+			if string(e.mustRead(cfg)) != string(orig) {
+				t.Error("a refused code exchange changed the config")
+			}
+			if after := e.fake.SessionIDs(); len(after) != len(before) {
+				t.Errorf("sessions %v after a refused exchange, want %v", after, before)
+			}
+		})
 	}
 }
 

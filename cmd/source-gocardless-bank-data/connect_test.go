@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -292,4 +294,67 @@ func TestConnectGoCardlessBadInput(t *testing.T) {
 	st.ExpectExits(t, e.bin, []string{"connect", "--no-open"}, cases, func(t *testing.T, stderr string) {
 		e.noSecretsIn("stderr", stderr)
 	})
+}
+
+// TestConnectRequisitionStatusesAfterConsent: after the consent the
+// requisition passes through the identity check (ID) before LN, which
+// connect waits through, or ends in ER (error) or SU (suspended), where
+// connect stops with exit 1 naming the status, its meaning and the fix,
+// printing no result and writing nothing. The consent form is posted with
+// net/http (no browser): its redirect leads to the command's callback.
+func TestConnectRequisitionStatusesAfterConsent(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	for _, c := range []struct {
+		script []string
+		code   int
+		says   []string
+	}{
+		{[]string{"ID", "ID", "LN"}, 0, nil},
+		{[]string{"ID", "ER"}, 1, []string{"is ER (failed with an error)", "run connect again", "ask GoCardless support"}},
+		{[]string{"SU"}, 1, []string{"is SU (suspended)", "run connect again", "ask GoCardless support"}},
+	} {
+		t.Run(strings.Join(c.script, "-"), func(t *testing.T) {
+			cfg := e.configFile()
+			orig, _ := os.ReadFile(cfg)
+			e.fake.ScriptLinking(c.script...)
+			// --timeout: waiting on past ER or SU fails in seconds, not hangs.
+			p := st.Start(t, e.bin, "connect", "--no-open", "--timeout", "30s", "--config", cfg, "--institution", "LHV_LHVBEE22", "--write")
+			link := p.WaitLine(st.OpenURL)[1]
+			resp, err := http.PostForm(link, url.Values{"action": {"approve"}, "account": {"0", "1"}})
+			st.Must(t, err, "consent at the bank")
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(page), "Bank linked") {
+				t.Fatalf("the callback page says %s", page)
+			}
+			out, code := p.Wait()
+			e.noSecretsIn("stderr", p.Stderr())
+			now, _ := os.ReadFile(cfg)
+			if c.code == 0 {
+				if code != 0 {
+					t.Fatalf("connect exited %d through %v: %s", code, c.script, p.Stderr())
+				}
+				r := parseResult(t, p)
+				var written map[string]any
+				st.Must(t, json.Unmarshal(now, &written), "config after --write")
+				ids, _ := written["requisition_ids"].([]any)
+				if r.Status != "LN" || len(r.Accounts) != 2 || len(ids) == 0 || ids[len(ids)-1] != r.RequisitionID {
+					t.Errorf("result %+v, requisition_ids %v: want the LN requisition written", r, ids)
+				}
+				return
+			}
+			if code != c.code || out != "" {
+				t.Fatalf("exit %d, stdout %q, want %d and nothing\nstderr: %s", code, out, c.code, p.Stderr())
+			}
+			for _, want := range c.says {
+				if !p.StderrHas(want) {
+					t.Errorf("stderr does not say %q:\n%s", want, p.Stderr())
+				}
+			}
+			if string(now) != string(orig) {
+				t.Errorf("the config changed:\n%s", now)
+			}
+		})
+	}
+	e.fake.ScriptLinking()
 }

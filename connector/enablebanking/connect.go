@@ -253,6 +253,14 @@ func (c *conn) startAuth(ctx context.Context, b aspsp, state, redirect, psuType 
 	return out.URL, nil
 }
 
+// codeAdvice is what to do when POST /sessions refuses the code the bank
+// sent back: it is single-use and short-lived, and no session was made.
+var codeAdvice = map[string]string{
+	"EXPIRED_AUTHORIZATION_CODE": "the code the bank sent back expired before it was exchanged (it lives only minutes: the authorisation took too long); nothing was written; run connect again and finish at the bank without a pause",
+	"ALREADY_AUTHORIZED":         "the code the bank sent back was exchanged already (a reloaded page or a repeated redirect); nothing was written; if another connect printed the session, use that one, otherwise run connect again",
+	"WRONG_AUTHORIZATION_CODE":   "Enable Banking does not know the code the bank sent back; nothing was written; run connect again",
+}
+
 // createSession is POST /sessions with the code the bank sent back.
 func (c *conn) createSession(ctx context.Context, code string) (ConnectResult, error) {
 	var raw struct {
@@ -272,6 +280,9 @@ func (c *conn) createSession(ctx context.Context, code string) (ConnectResult, e
 		}
 		return nil
 	}})
+	if _, ae, ok := statusOf(err); ok && codeAdvice[ae.Error] != "" {
+		return ConnectResult{}, fmt.Errorf("%w; %s", c.client.wrap("creating the session", err), codeAdvice[ae.Error])
+	}
 	if err != nil {
 		return ConnectResult{}, c.client.wrap("creating the session", err)
 	}

@@ -320,8 +320,9 @@ func (c *conn) createRequisition(ctx context.Context, institutionID, agreement, 
 	return rq, nil
 }
 
-// waitLinked polls the requisition until it is LN, or reports RJ, EX and
-// the other end states, and UA at the timeout.
+// waitLinked polls the requisition until it is LN, or reports the end
+// states (RJ, EX, ER, SU), and UA or ID at the timeout: it waits through
+// the identity check (ID) and the other steps of the consent flow.
 func (c *conn) waitLinked(ctx context.Context, id string) (*requisitionInfo, error) {
 	for {
 		r, err := c.fetchRequisition(ctx, id)
@@ -331,8 +332,10 @@ func (c *conn) waitLinked(ctx context.Context, id string) (*requisitionInfo, err
 		switch r.Status {
 		case statusLinked:
 			return r, nil
-		case "RJ", "EX", "ER", "SU":
+		case "RJ", "EX":
 			return nil, fmt.Errorf("requisition %s is %s (%s); nothing was written; run connect again", id, r.Status, statusText[r.Status])
+		case "ER", "SU":
+			return nil, fmt.Errorf("requisition %s is %s (%s) at GoCardless; nothing was written; run connect again for a new requisition, and if it ends %s again, try later or ask GoCardless support about requisition %s", id, r.Status, statusText[r.Status], r.Status, id)
 		}
 		t := time.NewTimer(pollInterval)
 		select {

@@ -151,8 +151,33 @@ func (s *Server) handleBankConsent(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }
 
+// codeMessages are the messages of the refusals of POST /sessions.
+var codeMessages = map[string]string{
+	"EXPIRED_AUTHORIZATION_CODE": "Authorization code is expired",
+	"ALREADY_AUTHORIZED":         "Authorization code has already been used",
+	"WRONG_AUTHORIZATION_CODE":   "Wrong authorization code",
+}
+
+// FailNextCodeExchange makes the next POST /sessions answer the API's
+// error envelope ({"code": status, "message", "error": code, "detail":
+// null}) instead of a session, whatever the code it is given; the code
+// stays unused. code is one of POST /sessions' refusals,
+// EXPIRED_AUTHORIZATION_CODE (the user took too long), ALREADY_AUTHORIZED
+// (the code was exchanged already) or WRONG_AUTHORIZATION_CODE; the
+// reference leaves their statuses open, so the caller picks one (4xx).
+func (s *Server) FailNextCodeExchange(status int, code string) {
+	msg, ok := codeMessages[code]
+	if !ok || status < 400 || status > 499 {
+		panic("FailNextCodeExchange: want a 4xx status and one of EXPIRED_AUTHORIZATION_CODE, ALREADY_AUTHORIZED, WRONG_AUTHORIZATION_CODE, got " + itoa(status) + " " + code)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextExchange = &apiError{Code: status, Message: msg, Error: code}
+}
+
 // handleSessionNew exchanges a code (once) for a session with two new
-// accounts at the authorisation's bank.
+// accounts at the authorisation's bank; a code exchanged before answers
+// ALREADY_AUTHORIZED, an unknown one WRONG_AUTHORIZATION_CODE.
 func (s *Server) handleSessionNew(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Code string `json:"code"`
@@ -160,12 +185,22 @@ func (s *Server) handleSessionNew(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewDecoder(r.Body).Decode(&req)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e := s.nextExchange; e != nil {
+		s.nextExchange = nil
+		writeError(w, *e)
+		return
+	}
 	id, ok := s.codes[req.Code]
-	if !ok {
-		writeError(w, errBadRequest("WRONG_AUTHORIZATION_CODE", "Wrong authorization code"))
+	switch {
+	case s.usedCodes[req.Code]:
+		writeError(w, errBadRequest("ALREADY_AUTHORIZED", codeMessages["ALREADY_AUTHORIZED"]))
+		return
+	case !ok:
+		writeError(w, errBadRequest("WRONG_AUTHORIZATION_CODE", codeMessages["WRONG_AUTHORIZATION_CODE"]))
 		return
 	}
 	delete(s.codes, req.Code)
+	s.usedCodes[req.Code] = true
 	a := s.auths[id]
 	ss := s.newSession(len(s.sessionOrder), a.bank, day(s.now()))
 	ss.validUntil = a.validUntil

@@ -113,6 +113,8 @@ type Server struct {
 	accounts     map[string]*account // by uid
 	auths        map[string]*authorization
 	codes        map[string]string // code → authorization id
+	usedCodes    map[string]bool   // exchanged codes: ALREADY_AUTHORIZED
+	nextExchange *apiError         // FailNextCodeExchange
 	quotas       map[quotaKey][]time.Time
 	seq          int // for new ids
 	stats        Stats
@@ -125,13 +127,14 @@ type Server struct {
 func New(o Options) *Server {
 	o = o.withDefaults()
 	s := &Server{
-		opts:     o,
-		sessions: map[string]*session{},
-		accounts: map[string]*account{},
-		auths:    map[string]*authorization{},
-		codes:    map[string]string{},
-		quotas:   map[quotaKey][]time.Time{},
-		stats:    newStats(),
+		opts:      o,
+		sessions:  map[string]*session{},
+		accounts:  map[string]*account{},
+		auths:     map[string]*authorization{},
+		codes:     map[string]string{},
+		usedCodes: map[string]bool{},
+		quotas:    map[quotaKey][]time.Time{},
+		stats:     newStats(),
 	}
 	anchor := day(o.Now())
 	for i := range o.Sessions {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,7 @@ import (
 //	POST /__fake/reconfirm?requisition=ID
 //	POST /__fake/inactive?account=ID&on=1|0
 //	POST /__fake/requisition_status?requisition=ID&status=CR|…|ID|ER|SU
+//	POST /__fake/link_statuses?statuses=ID,LN (after consent; empty: GA then LN)
 //	GET  /__fake/stats
 //	POST /__fake/reset_stats
 func (s *Server) AdminHandler() http.Handler {
@@ -112,6 +114,13 @@ func (s *Server) AdminHandler() http.Handler {
 	})
 	do("POST /__fake/requisition_status", func(q query) (any, error) {
 		return nil, s.setRequisitionStatus(q.get("requisition"), q.get("status"))
+	})
+	do("POST /__fake/link_statuses", func(q query) (any, error) {
+		var statuses []string
+		if v := q.get("statuses"); v != "" {
+			statuses = strings.Split(v, ",")
+		}
+		return nil, s.scriptLinking(statuses)
 	})
 	do("GET /__fake/stats", func(query) (any, error) {
 		return s.Stats(), nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -287,6 +288,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		}
 		rq.Status = statusGranting
 		rq.pendingPolls = 1
+		rq.script = slices.Clone(s.linkScript)
 		agr := s.agreements[rq.Agreement]
 		if agr != nil && agr.Accepted == "" {
 			agr.Accepted = created.Format(apiTimeLayout)
@@ -356,8 +358,13 @@ func (s *Server) Tokens() []string {
 }
 
 // advance moves a consented requisition on: GA for pendingPolls reads,
-// then LN. Callers hold s.mu.
+// then LN; or, when ScriptLinking armed it, the script's next status.
+// Callers hold s.mu.
 func (rq *requisition) advance() {
+	if len(rq.script) > 0 {
+		rq.Status, rq.script = rq.script[0], rq.script[1:]
+		return
+	}
 	if rq.Status != statusGranting {
 		return
 	}
@@ -366,6 +373,26 @@ func (rq *requisition) advance() {
 		return
 	}
 	rq.Status = statusLinked
+}
+
+// ScriptLinking sets what the requisitions consented from now on read
+// after the consent, one GET /requisitions/{id}/ after another, instead of
+// GA then LN; the last status stays. ("ID", "LN") passes through the
+// identity check before linking; ("ER") ends in an error and ("SU") in a
+// suspension, as the API's type file lists them. No status restores GA
+// then LN. The accounts are granted at consent either way.
+func (s *Server) ScriptLinking(statuses ...string) { must(s.scriptLinking(statuses)) }
+
+func (s *Server) scriptLinking(statuses []string) error {
+	for _, st := range statuses {
+		if !slices.Contains(requisitionStatuses, st) {
+			return fmt.Errorf("requisition status %q: want one of %s", st, strings.Join(requisitionStatuses, ", "))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.linkScript = slices.Clone(statuses)
+	return nil
 }
 
 // RequisitionRedirect returns the redirect URL a requisition was created

@@ -95,6 +95,9 @@ type requisition struct {
 	linked bool
 	// pendingPolls is how many more GETs read GA before LN after consent.
 	pendingPolls int
+	// script is what the next GETs read after consent, one status each,
+	// instead of GA then LN (ScriptLinking); the last one stays.
+	script []string
 }
 
 // agreement is the wire shape of GET /agreements/enduser/{id}/. Unlike the

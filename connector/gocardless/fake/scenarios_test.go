@@ -243,3 +243,30 @@ func centsOf(t *testing.T, amount string) int64 {
 	}
 	return c
 }
+
+// TestScriptLinking: a consented requisition reads the script's statuses,
+// one per GET, the last one staying; an unknown status is refused.
+func TestScriptLinking(t *testing.T) {
+	s := New(Options{})
+	if err := s.scriptLinking([]string{"ID", "XX"}); err == nil {
+		t.Error("an unknown status was accepted")
+	}
+	s.ScriptLinking("ID", "LN")
+	rq := &requisition{Status: statusGranting, pendingPolls: 1, script: s.linkScript}
+	var seen []string
+	for range 4 {
+		rq.advance()
+		seen = append(seen, rq.Status)
+	}
+	if strings.Join(seen, ",") != "ID,LN,LN,LN" {
+		t.Errorf("statuses read %v, want ID, LN, then LN", seen)
+	}
+	s.ScriptLinking()
+	rq = &requisition{Status: statusGranting, pendingPolls: 1, script: s.linkScript}
+	rq.advance()
+	first := rq.Status
+	rq.advance()
+	if first != statusGranting || rq.Status != statusLinked {
+		t.Errorf("without a script: %s then %s, want GA then LN", first, rq.Status)
+	}
+}

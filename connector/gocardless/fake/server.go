@@ -136,6 +136,7 @@ type Server struct {
 	offset           time.Duration // added to opts.Now by AdvanceClock
 	requisitions     map[string]*requisition
 	requisitionOrder []string
+	linkScript       []string // ScriptLinking
 	agreements       map[string]*agreement
 	accounts         map[string]*account
 	accountOrder     []string
