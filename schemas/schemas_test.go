@@ -417,7 +417,8 @@ func TestTransactionsSchema(t *testing.T) {
 		!nullable || deleted["format"] != "date-time" {
 		t.Errorf("_ab_cdc_deleted_at = %v, want nullable date-time string", deleted)
 	}
-	// A tombstone has only id, accountId, itemId and _ab_cdc_deleted_at, so
+	// A tombstone has only id, accountId, itemId, createdAt and
+	// _ab_cdc_deleted_at, so
 	// nothing else may be required.
 	req, _ := s["required"].([]any)
 	if !slices.Equal(req, []any{"id", "accountId"}) {

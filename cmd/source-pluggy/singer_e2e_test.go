@@ -550,3 +550,49 @@ func TestSingerFailureIsCritical(t *testing.T) {
 		})
 	}
 }
+
+// TestSingerTombstonesCarrySDCDeletedAt: in Singer mode a tombstone carries
+// _sdc_deleted_at, the field Singer targets act on (the Meltano SDK's
+// hard_delete), beside _ab_cdc_deleted_at and with the same time, and the
+// SCHEMA declares it; without it, a target would take the tombstone for an
+// update of the row, with its fields emptied.
+func TestSingerTombstonesCarrySDCDeletedAt(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 120})
+	e.cfg["lookback_days"], e.cfg["credit_lookback_days"] = 30, 30
+	bin := tapBin(t)
+	config := e.config(nil)
+	cat := e.singerCatalog(bin, config)
+	for i := range cat.Streams {
+		setSelected(&cat.Streams[i], cat.Streams[i].TapStreamID == "transactions")
+	}
+	catalog := st.WriteFile(t, "catalog.json", cat)
+	first := e.sync(bin, "--config", config, "--catalog", catalog)
+	state := st.WriteFile(t, "state.json", []byte(first.states()[len(first.states())-1]))
+	if len(e.fake.Delete(4)) == 0 {
+		t.Fatal("the fake deleted nothing")
+	}
+	second := e.sync(bin, "--config", config, "--catalog", catalog, "--state", state)
+	tombstones := 0
+	for _, raw := range second.records()["transactions"] {
+		var r struct {
+			AB  *string `json:"_ab_cdc_deleted_at"`
+			SDC *string `json:"_sdc_deleted_at"`
+		}
+		st.Must(t, json.Unmarshal(raw, &r), "record")
+		switch {
+		case r.AB == nil && r.SDC == nil:
+		case r.AB == nil || r.SDC == nil || *r.AB != *r.SDC:
+			t.Errorf("tombstone %s: _sdc_deleted_at must be _ab_cdc_deleted_at's time", raw)
+		default:
+			tombstones++
+		}
+	}
+	if tombstones == 0 {
+		t.Fatal("no tombstone in the second sync")
+	}
+	for _, m := range second.msgs {
+		if m.Type == "SCHEMA" && m.Stream == "transactions" && !bytes.Contains(m.Schema, []byte(`"_sdc_deleted_at"`)) {
+			t.Error("the transactions SCHEMA does not declare _sdc_deleted_at")
+		}
+	}
+}

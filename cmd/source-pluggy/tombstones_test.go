@@ -15,6 +15,7 @@ type txRecord struct {
 	AccountID string  `json:"accountId"`
 	ItemID    string  `json:"itemId"`
 	Date      string  `json:"date"`
+	CreatedAt string  `json:"createdAt"`
 	DeletedAt *string `json:"_ab_cdc_deleted_at"`
 }
 
@@ -112,6 +113,12 @@ func TestTombstones(t *testing.T) {
 			}
 			if _, err := time.Parse(time.RFC3339, *d.DeletedAt); err != nil {
 				t.Errorf("tombstone %s: _ab_cdc_deleted_at %q", d.ID, *d.DeletedAt)
+			}
+			// Airbyte's deduping destinations keep a key's record with
+			// the greatest cursor (createdAt, nulls last) and only then
+			// apply the delete: a tombstone must not sort before the row.
+			if _, err := time.Parse(time.RFC3339, d.CreatedAt); err != nil || d.CreatedAt < row.CreatedAt {
+				t.Errorf("tombstone %s: createdAt %q, the row's %q; a deduping destination would keep the row", d.ID, d.CreatedAt, row.CreatedAt)
 			}
 		}
 		for id := range want {

@@ -40,7 +40,8 @@ import (
 //     passes for deleted; ids still missing get a tombstone: the same id,
 //     accountId and itemId with _ab_cdc_deleted_at set to when the run
 //     noticed, the field Airbyte destinations treat as a delete in deduped
-//     modes. A row Pluggy still serves is emitted as a normal record.
+//     modes, and the stream's cursor, createdAt, set to the same time (see
+//     tombstone). A row Pluggy still serves is emitted as a normal record.
 //   - A tombstoned id leaves the set, so it is emitted once. Ids whose day
 //     fell out of the window are dropped without a tombstone: not seeing
 //     them again means nothing.
@@ -498,11 +499,17 @@ func (s *transactionsStream) lookUp(ctx context.Context, a accountRef, ids []str
 	return nil
 }
 
-// tombstone is the record of a row that vanished from Pluggy.
+// tombstone is the record of a row that vanished from Pluggy. CreatedAt,
+// the stream's cursor field, is the deletion's time, as a CDC source's
+// delete event carries its own position: Airbyte's deduping destinations
+// keep, of a key's records, the one with the greatest cursor (nulls last)
+// before they apply _ab_cdc_deleted_at, so a tombstone without a cursor
+// would lose to the live row it deletes and the row would stay.
 type tombstone struct {
 	ID        string `json:"id"`
 	AccountID string `json:"accountId"`
 	ItemID    string `json:"itemId"`
+	CreatedAt string `json:"createdAt"`
 	DeletedAt string `json:"_ab_cdc_deleted_at"`
 }
 
@@ -520,7 +527,7 @@ func (s *transactionsStream) reportVanished(ctx context.Context, a accountRef, i
 		if _, ok := seen[id]; ok {
 			continue
 		}
-		b, err := json.Marshal(tombstone{ID: id, AccountID: a.ID, ItemID: a.ItemID, DeletedAt: at})
+		b, err := json.Marshal(tombstone{ID: id, AccountID: a.ID, ItemID: a.ItemID, CreatedAt: at, DeletedAt: at})
 		if err != nil {
 			return err
 		}

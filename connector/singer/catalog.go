@@ -210,6 +210,9 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 			bookmarks = []string{cursor}
 		}
 		schema, err := mask.schema(d.JSONSchema)
+		if err == nil {
+			schema, err = declareSDCDeletedAt(schema)
+		}
 		if err != nil {
 			return nil, cat, source.SystemErrorf("stream %s: its schema is not a JSON object: %v", s.Name(), err)
 		}
@@ -463,4 +466,26 @@ func (m *fieldMask) prune(node map[string]any) {
 			c.prune(child)
 		}
 	}
+}
+
+// declareSDCDeletedAt adds _sdc_deleted_at, defined as _ab_cdc_deleted_at
+// is, to a schema that has _ab_cdc_deleted_at: a stream with tombstones
+// carries both in Singer mode (singerTombstone), and a target makes its
+// columns from the SCHEMA.
+func declareSDCDeletedAt(schema json.RawMessage) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(schema))
+	dec.UseNumber()
+	var node map[string]any
+	if err := dec.Decode(&node); err != nil {
+		return nil, err
+	}
+	props, _ := node["properties"].(map[string]any)
+	def, ok := props["_ab_cdc_deleted_at"]
+	if !ok {
+		return schema, nil
+	}
+	if _, taken := props[sdcDeletedAt]; !taken {
+		props[sdcDeletedAt] = def
+	}
+	return marshal(node)
 }

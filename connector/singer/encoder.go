@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -98,6 +99,9 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 	} else {
 		w.Write(recordPrefix(stream))
 	}
+	if row.Tombstone {
+		row = singerTombstone(row)
+	}
 	e.row = row.AppendTo(e.row[:0])
 	data := e.row
 	if p != nil && p.mask != nil {
@@ -118,6 +122,25 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 		e.err = err
 	}
 	return e.err
+}
+
+// sdcDeletedAt is the member Singer targets take for a deletion (the
+// Meltano SDK's hard_delete, and its soft-delete column), where Airbyte's
+// is _ab_cdc_deleted_at.
+const sdcDeletedAt = "_sdc_deleted_at"
+
+// singerTombstone is a tombstone with _sdc_deleted_at beside its
+// _ab_cdc_deleted_at, the same time: a Singer target that only knows its
+// own field would otherwise take the tombstone for an update of the row.
+func singerTombstone(row jsonrow.Row) jsonrow.Row {
+	var t struct {
+		DeletedAt json.RawMessage `json:"_ab_cdc_deleted_at"`
+	}
+	if json.Unmarshal(row.Raw, &t) != nil || len(t.DeletedAt) == 0 {
+		return row
+	}
+	row.Fields = append(slices.Clip(row.Fields), jsonrow.Raw(sdcDeletedAt, t.DeletedAt))
+	return row
 }
 
 // recordPrefix is a RECORD message up to its record's first byte.
