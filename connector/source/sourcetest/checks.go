@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,8 @@ import (
 // CheckSpecRules asserts the acceptance tests' spec rules (connector
 // protocols reference §8.1): secret-sounding properties are airbyte_secret,
 // no forbidden keywords, additionalProperties only true, type arrays only
-// [T, "null"], objects with properties, distinct enum values.
+// [T, "null"], objects with properties, distinct enum values, no order
+// twice within a group.
 func CheckSpecRules(t testing.TB, raw json.RawMessage) {
 	t.Helper()
 	var spec map[string]any
@@ -29,10 +31,20 @@ func CheckSpecRules(t testing.TB, raw json.RawMessage) {
 	var walk func(path string, node map[string]any, isPropertiesMap bool)
 	walk = func(path string, node map[string]any, isPropertiesMap bool) {
 		if isPropertiesMap {
+			// No two properties of a group share an order: the form's
+			// field order would be undefined.
+			orders := map[string]string{}
 			for name, v := range node {
 				child, _ := v.(map[string]any)
 				if secretNames[strings.ToLower(name)] && child["airbyte_secret"] != true {
 					t.Errorf("%s.%s must be airbyte_secret", path, name)
+				}
+				if o, ok := child["order"]; ok {
+					k := fmt.Sprint(child["group"], "/", o)
+					if other, dup := orders[k]; dup {
+						t.Errorf("%s.%s and %s.%s share order %v", path, name, path, other, o)
+					}
+					orders[k] = name
 				}
 				walk(path+"."+name, child, false)
 			}
