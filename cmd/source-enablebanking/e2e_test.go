@@ -659,3 +659,42 @@ func TestReauthorizedSessionKeepsItsAccountsPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestFutureStateReadsNoAccountsOrBalances: the acceptance tests'
+// future-state check holds for the two snapshot-like incremental streams
+// too. An account whose synced_at is after now is neither called nor
+// emitted, and keeps its entry; before, both streams re-read and re-emitted
+// every account whatever the state said.
+func TestFutureStateReadsNoAccountsOrBalances(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	accounts := map[string]any{}
+	for _, uid := range e.accounts() {
+		accounts[e.fake.IdentificationHash(uid)] = map[string]any{"synced_at": "2999-12-31T00:00:00Z"}
+	}
+	var states []protocol.State
+	for _, stream := range []string{"accounts", "balances"} {
+		raw, err := json.Marshal(map[string]any{"version": 1, "accounts": accounts})
+		st.Must(t, err, "state")
+		states = append(states, protocol.State{Type: protocol.StateStream, Stream: &protocol.StreamState{
+			StreamDescriptor: protocol.StreamDescriptor{Name: stream}, StreamState: raw}})
+	}
+	r := e.read(e.catalog(true, "accounts", "balances"), "--state", st.WriteFile(t, "state.json", states))
+	st.CheckFutureState(t, r, "accounts")
+	st.CheckFutureState(t, r, "balances")
+	if s := e.fake.Stats(); s.Count(fake.RouteDetails)+s.Count(fake.RouteBalances) != 0 {
+		t.Errorf("a future state made %d details and %d balances calls", s.Count(fake.RouteDetails), s.Count(fake.RouteBalances))
+	}
+	for _, stream := range []string{"accounts", "balances"} {
+		var got struct {
+			Accounts map[string]struct {
+				SyncedAt string `json:"synced_at"`
+			} `json:"accounts"`
+		}
+		st.Must(t, json.Unmarshal(r.FinalStates()[stream], &got), "state")
+		for k, a := range got.Accounts {
+			if a.SyncedAt != "2999-12-31T00:00:00Z" {
+				t.Errorf("%s: account %s: synced_at moved to %s", stream, k, a.SyncedAt)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -25,6 +26,8 @@ import (
 // identification_hash), so a dedup on account_key never loses good
 // details. full_refresh has no state: each run fetches details once per
 // account. The cursor, details_fetched_at, moves when details are fetched.
+// An account whose state entry is from the future (synced_at after now) is
+// neither called nor emitted, and keeps its entry.
 type accountsStream struct{ c *conn }
 
 func (s *accountsStream) Name() string            { return "accounts" }
@@ -50,6 +53,9 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 	refs, listErr := s.c.accounts(ctx)
 	now := s.c.clock.Now()
 	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Details, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, cached *quota.CachedDetails) (*quota.CachedDetails, error) {
+		if req.Mode == protocol.Incremental && cached != nil && quota.FromTheFuture(cached.SyncedAt, now) {
+			return cached, nil // a state from the future: nothing to read yet
+		}
 		var fetch func() (json.RawMessage, error)
 		if a.blocked == nil { // else reported once per session, below
 			fetch = func() (json.RawMessage, error) { return s.c.accountDetails(ctx, a) }

@@ -8,6 +8,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/internal/rowkey"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -23,7 +24,8 @@ import (
 // "current" differing per bank. Incremental mode exists for its state,
 // which keeps the books of the balances endpoint per account so that a
 // later run does not spend a call known to fail; the cursor is
-// retrieved_at.
+// retrieved_at. An account whose state entry is from the future (synced_at
+// after now) is neither called nor emitted, and keeps its entry.
 type balancesStream struct{ c *conn }
 
 func (s *balancesStream) Name() string            { return "balances" }
@@ -51,8 +53,12 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return source.AsConfigError(err, "invalid balances state")
 	}
 	refs, listErr := s.c.readable(ctx)
-	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Balances, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, _ *balancesPos) (*balancesPos, error) {
+	clock := s.c.clock.Now()
+	now := httpclient.FormatTime(clock)
+	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Balances, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
+		if req.Mode == protocol.Incremental && prev != nil && quota.FromTheFuture(prev.SyncedAt, clock) {
+			return prev, nil // a state from the future: nothing to read yet
+		}
 		rows, err := s.c.accountBalances(ctx, a)
 		if err != nil {
 			return nil, err

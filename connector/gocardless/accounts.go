@@ -55,7 +55,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 	refs, listErr := s.c.accounts(ctx)
 	now := s.c.clock.Now()
 	readErr := quota.Read(ctx, s.c.quotas, quota.Details, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, cached *quota.CachedDetails) (*quota.CachedDetails, error) {
-		if req.Mode == protocol.Incremental && cached != nil && fromTheFuture(cached.SyncedAt, s.c.clock.Now()) {
+		if req.Mode == protocol.Incremental && cached != nil && quota.FromTheFuture(cached.SyncedAt, s.c.clock.Now()) {
 			return cached, nil // a state from the future: nothing to read yet
 		}
 		meta, err := s.c.accountMeta(ctx, a)

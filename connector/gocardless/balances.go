@@ -78,7 +78,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
-		if prev != nil && fromTheFuture(prev.SyncedAt, now) {
+		if prev != nil && quota.FromTheFuture(prev.SyncedAt, now) {
 			return prev, nil // a state from the future: nothing to read yet
 		}
 		rows, err := s.c.accountBalances(ctx, a)
@@ -101,13 +101,6 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return next, nil
 	})
 	return errors.Join(listErr, readErr)
-}
-
-// fromTheFuture reports a state timestamp later than now: a state written
-// by hand or by a clock gone wrong, which a run leaves as it is.
-func fromTheFuture(ts string, now time.Time) bool {
-	t, err := time.Parse(time.RFC3339, ts)
-	return err == nil && t.After(now)
 }
 
 // accountBalances fetches an account's balances once per run: one call of

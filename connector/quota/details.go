@@ -73,3 +73,13 @@ func Refresh(d *CachedDetails, now time.Time, mode protocol.SyncMode, fetch func
 	next.SyncedAt = httpclient.FormatTime(now)
 	return next, next.Details, err
 }
+
+// FromTheFuture reports a state timestamp (an account's synced_at) later
+// than now: a state written by hand or by a clock gone wrong. An
+// incremental read neither calls nor emits such an account, and keeps its
+// entry as it is, as the acceptance tests' future-state check asks (no
+// records).
+func FromTheFuture(ts string, now time.Time) bool {
+	t, err := time.Parse(time.RFC3339, ts)
+	return err == nil && t.After(now)
+}
