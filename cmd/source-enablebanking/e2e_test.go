@@ -94,6 +94,9 @@ func TestCheck(t *testing.T) {
 		{"missing session_ids", map[string]any{"session_ids": nil}, protocol.StatusFailed, []string{"config.session_ids"}},
 		{"not a uuid", map[string]any{"session_ids": []string{"abc"}}, protocol.StatusFailed, []string{"config.session_ids.0"}},
 		{"bad start_date", map[string]any{"start_date": "2025-13-45"}, protocol.StatusFailed, []string{"config.start_date"}},
+		// A first sync from a future date reads nothing and leaves a
+		// state that starts there.
+		{"future start_date", map[string]any{"session_ids": good, "start_date": "2099-01-01"}, protocol.StatusFailed, []string{"config.start_date", "after today"}},
 		{"plain http", map[string]any{"base_url": "http://api.enablebanking.com"}, protocol.StatusFailed, []string{"config.base_url"}},
 		{"attended without ip", map[string]any{"attended": true}, protocol.StatusFailed, []string{"config.psu_ip_address"}},
 	} {

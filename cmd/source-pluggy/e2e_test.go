@@ -164,6 +164,9 @@ func TestCheck(t *testing.T) {
 		{"missing item_ids", map[string]any{"item_ids": nil}, protocol.StatusFailed, "config.item_ids"},
 		{"not a uuid", map[string]any{"item_ids": []string{"abc"}}, protocol.StatusFailed, "config.item_ids.0"},
 		{"bad start_date", map[string]any{"start_date": "2025-13-45"}, protocol.StatusFailed, "config.start_date"},
+		// A first sync from a future date read nothing and left cursors
+		// that skipped the history before it for good.
+		{"future start_date", map[string]any{"start_date": "2099-01-01"}, protocol.StatusFailed, "after today"},
 		{"plain http", map[string]any{"base_url": "http://api.pluggy.ai"}, protocol.StatusFailed, "config.base_url"},
 		{"wrong type", map[string]any{"lookback_days": "seven"}, protocol.StatusFailed, "config.lookback_days"},
 	} {

@@ -66,6 +66,11 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 		return nil, err
 	}
 	clock := httpclient.NewServerClock(s.Now)
+	// A start_date after today reads nothing and would leave a state that
+	// starts there: refused, as GoCardless refuses it.
+	if today := clock.Today(); cfg.startDate.After(today) {
+		return nil, source.ConfigErrorf("config.start_date: %s is after today (%s, UTC); set a date in the past, or leave it out to read the last %d days", cfg.StartDate, today.Format(time.DateOnly), DefaultStartDays)
+	}
 	hc := source.HTTPClient(env, "source-enablebanking", 2)
 	c := &conn{cfg: cfg, env: env, clock: clock, blocked: map[string]error{}}
 	c.quotas = newLedger(cfg.limit, cfg.Attended, clock.Now)
