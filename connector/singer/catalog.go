@@ -3,6 +3,7 @@ package singer
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -164,6 +165,9 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 			if entries[id] != nil {
 				return nil, cat, source.ConfigErrorf("%s: stream %q appears twice", origin, id)
 			}
+			if err := e.checkSelected(id, origin); err != nil {
+				return nil, cat, err
+			}
 			entries[id] = e
 		}
 	}
@@ -252,6 +256,29 @@ func (e *CatalogEntry) legacySchema() map[string]any {
 	var s map[string]any
 	_ = json.Unmarshal(e.Schema, &s)
 	return s
+}
+
+// checkSelected refuses a "selected" or "selected-by-default" that is not
+// a boolean (or the string "true" or "false"): read as absent, "no", 0 or
+// "off" fell back to selected-by-default, so a stream the user meant to
+// leave out was synced. null counts as absent.
+func (e *CatalogEntry) checkSelected(id, origin string) error {
+	for _, m := range e.Metadata {
+		for _, k := range []string{"selected", "selected-by-default"} {
+			v, ok := m.Metadata[k]
+			if !ok || v == nil {
+				continue
+			}
+			if _, ok := boolish(v); !ok {
+				where := "breadcrumb []"
+				if len(m.Breadcrumb) > 0 {
+					where = fmt.Sprintf("breadcrumb %q", m.Breadcrumb)
+				}
+				return source.ConfigErrorf("%s: stream %q, metadata %s: %q is %v, which is not a boolean; write true or false", origin, id, where, k, v)
+			}
+		}
+	}
+	return nil
 }
 
 func (e *CatalogEntry) selected() bool {

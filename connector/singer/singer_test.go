@@ -436,6 +436,31 @@ func TestSelectionForms(t *testing.T) {
 	}
 }
 
+// TestSelectedMustBeABoolean: a "selected" that is neither a boolean nor
+// the string "true" or "false" ("no", 0, "off") is a config error naming
+// the stream and the key, with nothing synced; it used to fall back to
+// selected-by-default, syncing the stream the user meant to leave out.
+// null counts as absent.
+func TestSelectedMustBeABoolean(t *testing.T) {
+	r := newTestRunner()
+	config := testConfig(t, nil)
+	for _, v := range []string{`"no"`, `0`, `"off"`, `{}`} {
+		cat := `{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]},` +
+			`{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":` + v + `}}]}]}`
+		res := runTap(t, r, "--config", config, "--catalog", writeFile(t, "cat.json", cat))
+		if res.code != 1 || len(res.records("widgets"))+len(res.records("colors")) != 0 || !strings.Contains(res.stderr, `stream "widgets"`) || !strings.Contains(res.stderr, "not a boolean") {
+			t.Errorf("selected %s: exit %d, %d records, stderr %q; want exit 1 naming the stream and the key", v, res.code, len(res.msgs), res.stderr)
+		}
+	}
+	cat := `{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]},` +
+		`{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":null,"selected-by-default":false}}]}]}`
+	res := runTap(t, r, "--config", config, "--catalog", writeFile(t, "cat.json", cat))
+	checkSync(t, res)
+	if len(res.records("widgets")) != 0 || len(res.records("colors")) != 2 {
+		t.Errorf("selected null: %d widgets, %d colors; want 0, 2", len(res.records("widgets")), len(res.records("colors")))
+	}
+}
+
 func TestReplicationMethod(t *testing.T) {
 	r := newTestRunner()
 	config := testConfig(t, nil)
