@@ -152,6 +152,18 @@ func expectFailure(t *testing.T, r *st.Result, failed map[string]failure, comple
 	if len(failed) > 0 && summary == nil {
 		t.Error("no final summary ERROR trace")
 	}
+	// The summary's type is what the platform acts on: a bug if any
+	// stream had one, else the user's to fix if any stream is, else worth
+	// retrying.
+	want := protocol.TransientError
+	for _, f := range failed {
+		if f.ft == protocol.SystemError || f.ft == protocol.ConfigError && want != protocol.SystemError {
+			want = f.ft
+		}
+	}
+	if summary != nil && len(failed) > 0 && summary.FailureType != want {
+		t.Errorf("final summary failure_type %s, want %s from its streams'", summary.FailureType, want)
+	}
 }
 
 // allTransactions asserts the read emitted every row the fake serves.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -464,6 +465,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	ctx = withLog(ctx, log)
 
 	var failed []string
+	var failures []protocol.FailureType
 	for _, s := range sel {
 		name := s.Stream.Name()
 		req := ReadRequest{Mode: s.Mode}
@@ -491,6 +493,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		}
 		if outcome != nil {
 			failed = append(failed, fmt.Sprintf("%s (%s)", name, userMessage(outcome)))
+			failures = append(failures, FailureTypeOf(outcome))
 		}
 		if ctx.Err() != nil {
 			break
@@ -498,16 +501,35 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	}
 	if err := closeSinks(); err != nil {
 		failed = append(failed, "closing sinks: "+err.Error())
+		failures = append(failures, FailureTypeOf(err))
 	}
 	if ctx.Err() != nil {
 		_ = enc.Error(protocol.TransientError, "", "The read was interrupted ("+ctx.Err().Error()+"); the last STATE emitted is where the next run resumes.", "")
 		return ExitFail
 	}
 	if len(failed) > 0 {
-		_ = enc.Error(protocol.SystemError, "", "During the sync, the following streams did not sync successfully: "+strings.Join(failed, "; "), "")
+		_ = enc.Error(summaryType(failures), "", "During the sync, the following streams did not sync successfully: "+strings.Join(failed, "; "), "")
 		return ExitFail
 	}
 	return ExitOK
+}
+
+// summaryType is the failure type of the run's closing ERROR, from its
+// streams' own: a connector bug (system_error) if any stream had one, else
+// what the user must fix (config_error) if any stream needs that, else
+// worth retrying (transient_error). A platform acts on this one trace: it
+// was system_error whatever the streams said, which called a wrong secret
+// a bug.
+func summaryType(failures []protocol.FailureType) protocol.FailureType {
+	switch {
+	case slices.Contains(failures, protocol.SystemError):
+		return protocol.SystemError
+	case slices.Contains(failures, protocol.ConfigError):
+		return protocol.ConfigError
+	case slices.Contains(failures, protocol.TransientError):
+		return protocol.TransientError
+	}
+	return protocol.SystemError
 }
 
 // registerSecrets adds the value of every airbyte_secret property of the
