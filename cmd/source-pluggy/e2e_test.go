@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +170,9 @@ func TestCheck(t *testing.T) {
 		{"future start_date", map[string]any{"start_date": "2099-01-01"}, protocol.StatusFailed, "after today"},
 		{"plain http", map[string]any{"base_url": "http://api.pluggy.ai"}, protocol.StatusFailed, "config.base_url"},
 		{"wrong type", map[string]any{"lookback_days": "seven"}, protocol.StatusFailed, "config.lookback_days"},
+		// A webhook_log a read would refuse fails the check, not the read.
+		{"missing webhook_log", map[string]any{"webhook_log": filepath.Join(t.TempDir(), "nope")}, protocol.StatusFailed, "config.webhook_log"},
+		{"empty webhook_log directory", map[string]any{"webhook_log": t.TempDir()}, protocol.StatusSucceeded, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := st.Run(t, e.bin, "check", "--config", e.config(c.over))

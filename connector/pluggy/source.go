@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -117,6 +118,14 @@ func (c *conn) Check(ctx context.Context) error {
 		}
 		if why := c.needsReauth(it); why != "" {
 			act = append(act, fmt.Sprintf("item %s %s: run `source-pluggy connect --config CONFIG --update %s`", it.ID, why, it.ID))
+		}
+	}
+	// webhook_log is read as a read reads it, so that a location a read
+	// would refuse (a missing directory, a database without the log) fails
+	// the check, not the next read.
+	if c.cfg.WebhookLog != "" {
+		if _, err := webhook.ReadChanges(ctx, c.cfg.WebhookLog, ""); err != nil {
+			return source.AsConfigError(err, "config.webhook_log")
 		}
 	}
 	if len(act) > 0 {
