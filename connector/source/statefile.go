@@ -44,12 +44,18 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.states = map[string]json.RawMessage{}
+	dir := filepath.Dir(f.path)
 	if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
-		dir := filepath.Dir(f.path)
 		if st, derr := os.Stat(dir); derr != nil || !st.IsDir() {
 			return nil, ConfigErrorf("--state-file %s: directory %s does not exist; create it or choose another path", f.path, dir)
 		}
+		if err := probeWritable(f.path, dir); err != nil {
+			return nil, err
+		}
 		return map[string]json.RawMessage{}, nil
+	}
+	if err := probeWritable(f.path, dir); err != nil {
+		return nil, err
 	}
 	// The checks of every input file: a regular file (a FIFO would hang
 	// the run), bounded, UTF-8.
@@ -65,6 +71,20 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 		f.states[name] = st
 	}
 	return states, nil
+}
+
+// probeWritable fails, before anything is read, when the file's directory
+// takes no new file: every checkpoint is a temporary file renamed there,
+// and a run that found out at its first one read every stream for nothing
+// (and spent a bank's daily calls) with no state to show for it.
+func probeWritable(path, dir string) error {
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.probe")
+	if err != nil {
+		return ConfigErrorf("--state-file %s: cannot write in directory %s (%v); make it writable for this user, or choose another path", path, dir, errors.Unwrap(err))
+	}
+	name := tmp.Name()
+	_ = tmp.Close()
+	return os.Remove(name)
 }
 
 // record takes a checkpoint of stream and rewrites the file.

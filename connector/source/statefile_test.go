@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -58,5 +59,15 @@ func TestStateFileBadPaths(t *testing.T) {
 	os.WriteFile(bad, []byte(`[{"type":"STREAM","stream":{"stream_descriptor":{"name":"zzz"},"stream_state":{}}}]`), 0o600)
 	if _, err := (&stateFile{path: bad}).load(streams); err == nil || !strings.Contains(err.Error(), "zzz") {
 		t.Errorf("a state for an unknown stream: %v", err)
+	}
+	// A directory that takes no new file fails before anything is read:
+	// the first checkpoint found out before, after a whole stream was
+	// read. /proc/self takes no file even for root, whom a chmod 0500
+	// directory does not stop.
+	if runtime.GOOS == "linux" {
+		_, err := (&stateFile{path: "/proc/self/state.json"}).load(streams)
+		if err == nil || FailureTypeOf(err) != "config_error" || !strings.Contains(err.Error(), "cannot write in directory /proc/self") {
+			t.Errorf("an unwritable directory: %v", err)
+		}
 	}
 }
