@@ -88,7 +88,10 @@ func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawM
 		if err := json.Unmarshal(raw, &probe); err != nil {
 			return nil, ConfigErrorf("state %s is not valid JSON: %s", path, describeJSONError(err))
 		}
-		if _, isMsg := probe["type"]; isMsg {
+		_, isMsg := probe["type"]
+		_, hasStream := probe["stream"]
+		_, hasGlobal := probe["global"]
+		if isMsg || hasStream || hasGlobal {
 			m, err := decodeStateMessage(raw)
 			if err != nil {
 				return nil, ConfigErrorf("state %s is not a state message: %s", path, err)
@@ -107,10 +110,22 @@ func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawM
 	return out, nil
 }
 
+// decodeStateMessage decodes one state message. One without a type but
+// with a "stream" (or "global") object is taken as that type: read as a
+// legacy state it had no data, so its stream started over from start_date
+// without a word, spending a bank's daily calls on history already read.
 func decodeStateMessage(raw json.RawMessage) (protocol.State, error) {
 	var m protocol.State
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return m, fmt.Errorf("%s", describeJSONError(err))
+	}
+	if m.Type == "" && m.Data == nil {
+		switch {
+		case m.Stream != nil && m.Global == nil:
+			m.Type = protocol.StateStream
+		case m.Global != nil && m.Stream == nil:
+			m.Type = protocol.StateGlobal
+		}
 	}
 	return m, nil
 }

@@ -39,6 +39,11 @@ func TestLoadStateForms(t *testing.T) {
 		"legacy":       `{"transactions":{"version":1}}`,
 		"legacy typed": `[{"type":"LEGACY","data":{"transactions":{"version":1}}}]`,
 		"global":       `[{"type":"GLOBAL","global":{"stream_states":[{"stream_descriptor":{"name":"transactions"},"stream_state":{"version":1}}]}}]`,
+		// Without a type, a message is what it holds: it was read as an
+		// empty legacy state, and the stream started over.
+		"array, no type":       `[{"stream":{"stream_descriptor":{"name":"transactions"},"stream_state":{"version":1}}}]`,
+		"one message, no type": `{"stream":{"stream_descriptor":{"name":"transactions"},"stream_state":{"version":1}}}`,
+		"global, no type":      `[{"global":{"stream_states":[{"stream_descriptor":{"name":"transactions"},"stream_state":{"version":1}}]}}]`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := loadState(writeTemp(t, body), stubStreams)
