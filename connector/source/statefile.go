@@ -158,19 +158,22 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// stateFileEncoder writes every STATE the run emits to the state file, then
-// to the encoder: the file never runs ahead of what the sinks hold, since a
-// state reaches the encoder only once every sink has it durable. It takes
-// every state as bytes (it has no StateFrom), since the file needs them
-// whole anyway.
+// stateFileEncoder writes every STATE the run emits to the encoder, then
+// to the state file: the file never runs ahead of what the sinks hold, since
+// a state reaches the encoder only once every sink has it durable, nor of
+// what stdout delivered: the encoder's STATE flushes the records before it,
+// and a stdout that broke there (a consumer gone) leaves the file at the
+// state before, so the next run reads those records again instead of
+// skipping them. It takes every state as bytes (it has no StateFrom), since
+// the file needs them whole anyway.
 type stateFileEncoder struct {
 	Encoder
 	file *stateFile
 }
 
 func (e *stateFileEncoder) State(stream string, state json.RawMessage, recordCount int64) error {
-	if err := e.file.record(stream, state); err != nil {
+	if err := e.Encoder.State(stream, state, recordCount); err != nil {
 		return err
 	}
-	return e.Encoder.State(stream, state, recordCount)
+	return e.file.record(stream, state)
 }

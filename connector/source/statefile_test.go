@@ -2,6 +2,7 @@ package source
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -69,5 +70,36 @@ func TestStateFileBadPaths(t *testing.T) {
 		if err == nil || FailureTypeOf(err) != "config_error" || !strings.Contains(err.Error(), "cannot write in directory /proc/self") {
 			t.Errorf("an unwritable directory: %v", err)
 		}
+	}
+}
+
+// brokenStdout is an encoder whose STATE fails, as a write to a stdout
+// whose reader is gone does.
+type brokenStdout struct{ Encoder }
+
+func (brokenStdout) State(string, json.RawMessage, int64) error {
+	return errors.New("write /dev/stdout: broken pipe")
+}
+
+// TestStateFileNeverAheadOfStdout: a STATE that stdout could not take (its
+// records, flushed with it, never reached the consumer) does not reach the
+// file: the next run starts from the state before, and reads those
+// records again rather than skip them.
+func TestStateFileNeverAheadOfStdout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	f := &stateFile{path: path}
+	if _, err := f.load([]Stream{stubStream{name: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.record("a", json.RawMessage(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	e := &stateFileEncoder{Encoder: brokenStdout{}, file: f}
+	if err := e.State("a", json.RawMessage(`{"n":2}`), 5); err == nil {
+		t.Fatal("the broken stdout's error was lost")
+	}
+	states, err := (&stateFile{path: path}).load([]Stream{stubStream{name: "a"}})
+	if err != nil || string(states["a"]) != `{"n":1}` {
+		t.Fatalf("the file holds %s (%v) after stdout refused {\"n\":2}; want the state before", states["a"], err)
 	}
 }
