@@ -48,7 +48,10 @@ func readInput(flag, path string) ([]byte, error) {
 	if !utf8.Valid(buf.Bytes()) {
 		return nil, ConfigErrorf("--%s %s is not valid UTF-8; save it as UTF-8 JSON", flag, path)
 	}
-	return buf.Bytes(), nil
+	// A byte order mark, which Windows editors write at the start of a
+	// UTF-8 file, is dropped (RFC 8259 §8.1 lets a parser ignore it):
+	// kept, it failed as "invalid character 'ï'", naming no fix.
+	return bytes.TrimPrefix(buf.Bytes(), []byte("\ufeff")), nil
 }
 
 // ReadInputFile is readInput for the Singer mode's --config, --catalog and
