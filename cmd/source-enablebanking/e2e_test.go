@@ -284,6 +284,12 @@ func TestFutureStateReadsNothing(t *testing.T) {
 	state := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": accounts})
 	r := e.read(e.catalog(true, "transactions"), "--state", state)
 	st.CheckFutureState(t, r, "transactions")
+	// Nothing read, and no error to say why: a WARN does, per account.
+	for _, uid := range e.accounts() {
+		if !r.Warned(e.fake.IdentificationHash(uid), "after today") {
+			t.Errorf("no WARN that account %s's state is in the future", uid)
+		}
+	}
 	if n := e.fake.Stats().Chains; n != 0 {
 		t.Errorf("a future state made %d transactions calls", n)
 	}

@@ -189,6 +189,12 @@ func TestFutureStateReadsNothing(t *testing.T) {
 	state := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": accts})
 	r := e.read(e.catalog(true, "transactions"), "--state", state)
 	st.CheckFutureState(t, r, "transactions")
+	// Nothing read, and no error to say why: a WARN does, per account.
+	for _, a := range e.accounts() {
+		if !r.Warned(a, "after today") {
+			t.Errorf("no WARN that account %s's state is in the future", a)
+		}
+	}
 }
 
 // TestOptions: include_pending=false and balances=false read nothing for

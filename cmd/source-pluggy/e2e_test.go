@@ -377,6 +377,12 @@ func TestFutureStateReadsNothing(t *testing.T) {
 	state := st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": accts})
 	r := e.read(e.catalog(true, "transactions"), "--state", state)
 	st.CheckFutureState(t, r, "transactions")
+	// Nothing read, and no error to say why: a WARN does, per account.
+	for a := range accts {
+		if !r.Warned(a, "after now") {
+			t.Errorf("no WARN that account %s's state is in the future", a)
+		}
+	}
 }
 
 func TestStateFileForms(t *testing.T) {

@@ -409,6 +409,14 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	hasCursor := prev != nil && prev.CreatedAt != ""
 	if hasCursor {
 		newest = prev.createdAt
+		if newest.After(s.c.now().Add(24 * time.Hour)) {
+			// A state written by hand or by a clock gone wrong: nothing
+			// is read until then (the acceptance tests' future-state
+			// rule), which no error will tell the user. A day's margin:
+			// the cursor is Pluggy's clock, not ours.
+			out.Logger().Warn("the state says this account was read up to a time more than a day after now; nothing new is read for it until then. If the state was not meant to be in the future, fix or delete its entry (deleting it re-reads from start_date)",
+				"account", a.ID, "created_at", prev.CreatedAt)
+		}
 	}
 	lookback := cfg.lookbackFor(a.Type)
 	windowFrom := func(cursor time.Time) string { return s.windowFrom(cursor, lookback).Format(time.DateOnly) }
