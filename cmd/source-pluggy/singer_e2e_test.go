@@ -366,11 +366,7 @@ func TestSingerStateRoundTrip(t *testing.T) {
 	e.cfg["lookback_days"] = 0 // both modes: no re-read by date, so a resumed run reads only new rows
 	e.cfg["credit_lookback_days"] = 0
 	config := e.config(nil)
-	cat := e.singerCatalog(bin, config)
-	for i := range cat.Streams {
-		setSelected(&cat.Streams[i], cat.Streams[i].TapStreamID == "transactions")
-	}
-	catalog := st.WriteFile(t, "catalog.json", cat)
+	catalog := e.transactionsOnly(bin, config)
 
 	first := e.sync(bin, "--config", config, "--catalog", catalog)
 	n1 := len(first.records()["transactions"])
@@ -407,6 +403,16 @@ func TestSingerStateRoundTrip(t *testing.T) {
 	if n := len(third.records()["transactions"]); n > len(got) {
 		t.Errorf("an unchanged third run read %d rows, more than the second's %d", n, len(got))
 	}
+}
+
+// transactionsOnly is the tap's discovered catalog with only transactions
+// selected, written to a file.
+func (e *env) transactionsOnly(bin, config string) string {
+	cat := e.singerCatalog(bin, config)
+	for i := range cat.Streams {
+		setSelected(&cat.Streams[i], cat.Streams[i].TapStreamID == "transactions")
+	}
+	return st.WriteFile(e.t, "catalog.json", cat)
 }
 
 func sameKeys(a, b map[string]txRow) bool {
@@ -561,11 +567,7 @@ func TestSingerTombstonesCarrySDCDeletedAt(t *testing.T) {
 	e.cfg["lookback_days"], e.cfg["credit_lookback_days"] = 30, 30
 	bin := tapBin(t)
 	config := e.config(nil)
-	cat := e.singerCatalog(bin, config)
-	for i := range cat.Streams {
-		setSelected(&cat.Streams[i], cat.Streams[i].TapStreamID == "transactions")
-	}
-	catalog := st.WriteFile(t, "catalog.json", cat)
+	catalog := e.transactionsOnly(bin, config)
 	first := e.sync(bin, "--config", config, "--catalog", catalog)
 	state := st.WriteFile(t, "state.json", []byte(first.states()[len(first.states())-1]))
 	if len(e.fake.Delete(4)) == 0 {
