@@ -49,6 +49,11 @@ type Options struct {
 	// negative value lifts it for benchmarks, and those answers then carry
 	// no general rate-limit headers.
 	AccountsPerMinute int
+	// AccountsWindow is the period AccountsPerMinute counts over. Default
+	// a minute, as on the real API; a test makes it seconds, so that the
+	// 429's "try again in N seconds" is short without moving the clock
+	// under calls in flight.
+	AccountsWindow time.Duration
 	// QuotaAnswer is how a spent bank-level quota is answered; see the
 	// QuotaAnswer constants. Default QuotaTyped.
 	QuotaAnswer QuotaAnswer
@@ -122,6 +127,9 @@ func (o Options) withDefaults() Options {
 	if o.AccountsPerMinute == 0 {
 		o.AccountsPerMinute = 100
 	}
+	if o.AccountsWindow <= 0 {
+		o.AccountsWindow = time.Minute
+	}
 	return o
 }
 
@@ -161,7 +169,7 @@ func New(o Options) *Server {
 		agreements:   map[string]*agreement{},
 		accounts:     map[string]*account{},
 		tokens:       newTokenStore(),
-		company:      newCompanyLimits(o.AccountsPerMinute),
+		company:      newCompanyLimits(o.AccountsPerMinute, o.AccountsWindow),
 		quotas:       map[quotaKey]*window{},
 		stats:        newStats(),
 
