@@ -66,10 +66,8 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 		return nil, err
 	}
 	clock := httpclient.NewServerClock(s.Now)
-	// A start_date after today reads nothing and would leave a state that
-	// starts there: refused, as GoCardless refuses it.
-	if today := clock.Today(); cfg.startDate.After(today) {
-		return nil, source.ConfigErrorf("config.start_date: %s is after today (%s, UTC); set a date in the past, or leave it out to read the last %d days", cfg.StartDate, today.Format(time.DateOnly), DefaultStartDays)
+	if err := source.StartDateAfter(cfg.StartDate, cfg.startDate, clock.Today(), DefaultStartDays); err != nil {
+		return nil, err
 	}
 	hc := source.HTTPClient(env, "source-enablebanking", 2)
 	c := &conn{cfg: cfg, env: env, clock: clock, blocked: map[string]error{}}

@@ -139,10 +139,7 @@ func (c *conn) Check(ctx context.Context) error {
 // window to read, completed. Check and both transactions streams ask it, so
 // they agree.
 func (c *conn) futureStart() error {
-	if today := c.clock.Today(); c.cfg.startDate.After(today) {
-		return source.ConfigErrorf("config.start_date: %s is after today (%s, the API's date in UTC); set a date in the past, or leave it out to read the last %d days", c.cfg.StartDate, today.Format(time.DateOnly), DefaultStartDays)
-	}
-	return nil
+	return source.StartDateAfter(c.cfg.StartDate, c.cfg.startDate, c.clock.Today(), DefaultStartDays)
 }
 
 func (c *conn) unreachable(err error) error {

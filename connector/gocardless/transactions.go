@@ -138,11 +138,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	}
 	today := s.c.clock.Today()
 	if from.After(today) {
-		// A state written by hand or by a clock gone wrong: nothing is read
-		// until that day (the acceptance tests' future-state rule), which
-		// the user should know, as no error will tell them.
-		out.Logger().Warn("the state says this account was read up to a day after today; nothing is read for it until then. If the state was not meant to be in the future, fix or delete its entry (deleting it re-reads from start_date)",
-			"account", a.ID, "from", from.Format(time.DateOnly), "today", today.Format(time.DateOnly))
+		quota.WarnFromTheFuture(out.Logger(), a.ID, from, today)
 		return next, nil // a state from the future: nothing to read yet
 	}
 	resp, err := s.c.accountTransactions(ctx, a, txWindow{from: from, pending: s.c.cfg.pending})

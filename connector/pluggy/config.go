@@ -102,11 +102,8 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 		s.startDate = now.UTC().AddDate(0, 0, -DefaultStartDays).Truncate(24 * time.Hour)
 	} else if s.startDate, err = time.Parse(time.DateOnly, s.StartDate); err != nil {
 		return nil, source.ConfigErrorf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
-	} else if today := now.UTC().Truncate(24 * time.Hour); s.startDate.After(today) {
-		// A first sync from a future date reads nothing, and its state
-		// would start every account there: the history before it would
-		// never be read, even after the date was fixed.
-		return nil, source.ConfigErrorf("config.start_date: %s is after today (%s, UTC); set a date in the past, or leave it out to read the last %d days", s.StartDate, today.Format(time.DateOnly), DefaultStartDays)
+	} else if err := source.StartDateAfter(s.StartDate, s.startDate, now.UTC().Truncate(24*time.Hour), DefaultStartDays); err != nil {
+		return nil, err
 	}
 	s.lookback = DefaultLookbackDays
 	if c.LookbackDays != nil {

@@ -3,6 +3,7 @@ package quota
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
@@ -82,4 +83,12 @@ func Refresh(d *CachedDetails, now time.Time, mode protocol.SyncMode, fetch func
 func FromTheFuture(ts string, now time.Time) bool {
 	t, err := time.Parse(time.RFC3339, ts)
 	return err == nil && t.After(now)
+}
+
+// WarnFromTheFuture says that an account's transactions state reaches past
+// today, so nothing is read for it until then (the acceptance tests'
+// future-state rule), which no error would tell the user.
+func WarnFromTheFuture(log *slog.Logger, account string, from, today time.Time) {
+	log.Warn("the state says this account was read up to a day after today; nothing is read for it until then. If the state was not meant to be in the future, fix or delete its entry (deleting it re-reads from start_date)",
+		"account", account, "from", from.Format(time.DateOnly), "today", today.Format(time.DateOnly))
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -189,3 +190,15 @@ func LoadConfig(src Source, path string, secrets *secret.Redactor) (json.RawMess
 
 // UserMessage is err as the protocol's commands print it to a user.
 func UserMessage(err error) string { return userMessage(err) }
+
+// StartDateAfter is the config error for a start_date after today, or nil:
+// a first sync from a future date reads nothing, and the state it leaves
+// starts every account there, so the history before it would never be
+// read. today is the API's date where the connector knows it; the error
+// says the default instead (the last defaultDays days).
+func StartDateAfter(startDate string, start, today time.Time, defaultDays int) error {
+	if !start.After(today) {
+		return nil
+	}
+	return ConfigErrorf("config.start_date: %s is after today (%s, UTC); set a date in the past, or leave it out to read the last %d days", startDate, today.Format(time.DateOnly), defaultDays)
+}

@@ -88,25 +88,11 @@ func (s *Server) SetRequisitionStatus(id, status string) { must(s.setRequisition
 func (s *Server) ReconfirmAgreement(requisitionID string) { must(s.reconfirmAgreement(requisitionID)) }
 
 func (s *Server) setProcessing(accountID string, on bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(accountID)
-	if err != nil {
-		return err
-	}
-	a.processing = on
-	return nil
+	return s.setAccount(accountID, func(a *account) { a.processing = on })
 }
 
 func (s *Server) setInactive(accountID string, on bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, err := s.account(accountID)
-	if err != nil {
-		return err
-	}
-	a.inactive = on
-	return nil
+	return s.setAccount(accountID, func(a *account) { a.inactive = on })
 }
 
 // requisitionStatuses are the statuses the API's type file lists.
@@ -248,13 +234,19 @@ func (s *Server) setInstitutionError(accountID string, status int) error {
 	if status != 0 && status != http.StatusInternalServerError && status != http.StatusServiceUnavailable {
 		return fmt.Errorf("institution error status %d: want 500, 503 or 0", status)
 	}
+	return s.setAccount(accountID, func(a *account) { a.institutionFail = status })
+}
+
+// setAccount changes an account under the lock, or says its id is
+// unknown.
+func (s *Server) setAccount(accountID string, set func(*account)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, err := s.account(accountID)
 	if err != nil {
 		return err
 	}
-	a.institutionFail = status
+	set(a)
 	return nil
 }
 
