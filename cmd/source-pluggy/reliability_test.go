@@ -754,6 +754,7 @@ func TestMalformedConfigNamesTheField(t *testing.T) {
 		{"not an object", []byte(`["client_id"]`), "JSON object"},
 		{"null", []byte(`null`), "JSON object"},
 		{"trailing data", []byte(`{"client_id":"a"} {"x":1}`), "after its JSON object"},
+		{"a field twice", []byte(strings.Replace(string(mustJSON(valid(nil))), `{`, `{"client_secret":"hunter2-password",`, 1)), `"client_secret" twice`},
 		{"truncated", []byte(`{"client_id":"a",`), "JSON"},
 		{"invalid UTF-8", []byte("{\"client_id\":\"a\xff\"}"), "UTF-8"},
 		{"deeply nested", []byte(strings.Repeat("[", 100000) + strings.Repeat("]", 100000)), "JSON object"},

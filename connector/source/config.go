@@ -99,6 +99,9 @@ func loadConfig(src Source, path string, secrets *secret.Redactor) (cfg json.Raw
 	if trailing(dec, raw) {
 		return nil, nil, ConfigErrorf("config %s has data after its JSON object; a config file holds one object", path)
 	}
+	if k := duplicateKey(raw); k != "" {
+		return nil, nil, ConfigErrorf("config %s holds the field %q twice; remove one of them (JSON readers differ on which one wins)", path, k)
+	}
 	for k := range obj {
 		if strings.HasPrefix(k, "_") {
 			delete(obj, k)
@@ -201,4 +204,54 @@ func StartDateAfter(startDate string, start, today time.Time, defaultDays int) e
 		return nil
 	}
 	return ConfigErrorf("config.start_date: %s is after today (%s, UTC); set a date in the past, or leave it out to read the last %d days", startDate, today.Format(time.DateOnly), defaultDays)
+}
+
+// duplicateKey returns the path of the first object key that appears
+// twice in one object of raw (which must be valid JSON), or "". encoding/json
+// keeps the last of two equal keys without a word, so a config holding
+// "client_secret" twice (one pasted over an old one, say) would run with
+// whichever came last; a config is short and hand-edited, so that is worth
+// an error rather than a guess. Values are never named: they may be secrets.
+func duplicateKey(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var walk func(path string) string
+	walk = func(path string) string {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return ""
+				}
+				k, _ := kt.(string)
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if seen[k] {
+					return p
+				}
+				seen[k] = true
+				if d := walk(p); d != "" {
+					return d
+				}
+			}
+			_, _ = dec.Token() // '}'
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if d := walk(fmt.Sprintf("%s[%d]", path, i)); d != "" {
+					return d
+				}
+			}
+			_, _ = dec.Token() // ']'
+		}
+		return ""
+	}
+	return walk("")
 }
