@@ -159,6 +159,14 @@ func (w *Writer) releaseWith(flush bool, more func(io.Writer) error) error {
 	return w.err
 }
 
+// Err is the first error writing to the output, which every later write
+// returns too: once stdout's reader is gone, nothing more reaches it.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // StateFrom is State for a state that write writes (compact JSON on one
 // line, as State takes it), streamed to stdout after the buffered records
 // in 64 KiB pieces rather than copied whole: the transactions state weighs

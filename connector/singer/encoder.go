@@ -291,6 +291,11 @@ func (e *encoder) close(code int) int {
 		}
 	}
 	switch {
+	case e.err != nil:
+		// stdout is gone (the target exited, say): that is why the run
+		// stopped, whatever error the streams then met.
+		e.logf("CRITICAL", "writing to stdout: %v; its reader went away, so the run stopped before it finished", e.err)
+		code = 1
 	case code != 0 && e.lastErr != "":
 		e.logf("CRITICAL", "%s", e.lastErr)
 	case code != 0:
@@ -299,10 +304,6 @@ func (e *encoder) close(code int) int {
 		e.logf("ERROR", "%s", e.lastErr)
 	}
 	e.lastErr = ""
-	if e.err != nil && code == 0 {
-		e.logf("CRITICAL", "writing to stdout: %v", e.err)
-		code = 1
-	}
 	return code
 }
 

@@ -81,6 +81,13 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	secrets := &secret.Redactor{}
 	w := protocol.NewWriter(stdout, secrets)
 	defer recoverCrash(r.Source.Name(), w, secrets, &code)
+	defer func() {
+		// Once stdout is gone every message, the closing ERROR trace
+		// included, is lost with it: say why the run stopped on stderr.
+		if err := w.Err(); err != nil && code != ExitOK {
+			fmt.Fprintf(stderr, "%s: writing to stdout: %s; its reader went away, so the run stopped before it finished\n", r.Source.Name(), secrets.String(err.Error()))
+		}
+	}()
 	if len(args) == 0 {
 		r.usage(stderr)
 		return ExitUsage
