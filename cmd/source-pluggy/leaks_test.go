@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -70,6 +71,7 @@ func TestSecretsEchoedInOtherSpellingsAreMasked(t *testing.T) {
 		"JavaScript": jsonNoHTML,
 		"PHP":        func(s string) string { return strings.ReplaceAll(asciiOnly(jsonNoHTML(s)), "/", `\/`) },
 		"Python":     func(s string) string { return asciiOnly(jsonNoHTML(s)) },
+		"base64":     func(s string) string { return `"` + base64.StdEncoding.EncodeToString([]byte(s)) + `"` },
 	}
 	for _, secret := range []string{`Xs3cr/t+"k‹é>&`, `gk"<x>0123`, "naïve/😀\\pw"} {
 		for name, encode := range styles {

@@ -10,6 +10,7 @@ package secret
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -93,8 +94,9 @@ func sortByLengthDesc(v []string) {
 // a JSON string as Go writes it (HTML characters escaped), as JavaScript's
 // JSON.stringify does (not escaped), with "/" escaped as PHP does, and
 // ASCII-only as Python's json.dumps does; and inside a Go-quoted string
-// (%q, strconv.Quote and its ASCII-only form). A spelling no encoder here
-// makes is not masked: a secret is best kept to letters and digits.
+// (%q, strconv.Quote and its ASCII-only form); and in base64 (base64Forms).
+// A spelling no encoder here makes is not masked: a secret is best kept to
+// letters and digits.
 func forms(s string) []string {
 	inner := func(q string) string { return q[1 : len(q)-1] }
 	var plainJSON bytes.Buffer
@@ -114,8 +116,35 @@ func forms(s string) []string {
 	for _, f := range jsonForms {
 		out = append(out, f, strings.ReplaceAll(f, "/", `\/`))
 	}
+	return append(out, base64Forms(s)...)
+}
+
+// base64Forms returns the base64 of s as it reads inside the base64 of a
+// longer text (a Basic authorization header, "id:secret", echoed back; a
+// body or token a server encoded whole), in the standard and the URL
+// alphabet: where s starts at a byte offset of 0, 1 or 2 modulo 3, the
+// characters that encode s's bits alone, whatever comes before or after.
+// The few bits in the characters at either end it shares with its
+// neighbours stay, which tells nothing. A secret under minBase64 bytes
+// gets none: its core would be a few characters, masked inside any
+// base64 that happens to hold them.
+func base64Forms(s string) []string {
+	if len(s) < minBase64 {
+		return nil
+	}
+	var out []string
+	for off := range 3 {
+		b := append(make([]byte, off), s...)
+		from, to := (8*off+5)/6, 8*(off+len(s))/6 // characters wholly inside s's bits
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+			out = append(out, enc.EncodeToString(b)[from:to])
+		}
+	}
 	return out
 }
+
+// minBase64 is the length from which a secret's base64 is masked too.
+const minBase64 = 6
 
 // lowerHex returns s with the hex digits of its %XX escapes in lower case.
 func lowerHex(s string) string {

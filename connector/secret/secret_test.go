@@ -2,6 +2,7 @@ package secret
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -95,5 +96,35 @@ func TestURLSecrets(t *testing.T) {
 		if m := MaskURL(c.raw, "xxxxx"); m != c.masked {
 			t.Errorf("MaskURL(%q) = %q, want %q", c.raw, m, c.masked)
 		}
+	}
+}
+
+// TestBase64Masked: a secret inside base64 text (a Basic header echoed,
+// a whole body encoded), at any byte offset and in either alphabet, is
+// masked down to the bits it shares with its neighbours: no run of the
+// characters that encode the secret alone survives.
+func TestBase64Masked(t *testing.T) {
+	for _, sec := range []string{"hunter2-password", "s3cr/t+é😀", "abcdef"} {
+		var r Redactor
+		r.Add(sec)
+		for pre := range 5 {
+			for post := range 4 {
+				text := strings.Repeat("u", pre) + sec + strings.Repeat("v", post)
+				for name, enc := range map[string]*base64.Encoding{"std": base64.StdEncoding, "url": base64.URLEncoding, "raw": base64.RawStdEncoding, "rawurl": base64.RawURLEncoding} {
+					e := enc.EncodeToString([]byte(text))
+					got := r.String("Authorization: Basic " + e + " was refused")
+					// The characters that encode bits of the secret only.
+					from, to := (8*pre+5)/6, 8*(pre+len(sec))/6
+					if strings.Contains(got, e[from:to]) || !strings.Contains(got, Mask) {
+						t.Errorf("%q at offset %d in %s base64: %s", sec, pre, name, got)
+					}
+				}
+			}
+		}
+	}
+	var r Redactor
+	r.Add("abcde") // too short to mask its base64: "YWJjZGU" is left alone
+	if got := r.String("YWJjZGU="); got != "YWJjZGU=" {
+		t.Errorf("a short secret's base64 was masked: %s", got)
 	}
 }
