@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -115,11 +116,27 @@ func TestConnectDeniedAndBadFlags(t *testing.T) {
 	orig := e.mustRead(cfg)
 	b := browsertest.New(t)
 	p := st.Start(t, e.bin, "connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open", "--write")
-	b.Navigate(p.WaitLine(st.OpenURL)[1])
+	open := p.WaitLine(regexp.MustCompile(`^Open (\S+) .* back to (\S+)$`))
+	// Callbacks without this run's state (forged, or a bank tab of an
+	// earlier run on the same port) are refused with what to do, and do
+	// not end the run.
+	for _, q := range []string{"?code=x", "?state=guessed&code=x", "?state=guessed&error=access_denied"} {
+		resp, err := http.Get(open[2] + q)
+		st.Must(t, err, "forged callback")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "run connect again") {
+			t.Errorf("callback %s: %d %s, want 400 saying what to do", q, resp.StatusCode, body)
+		}
+	}
+	b.Navigate(open[1])
 	b.Click("#deny")
 	out, code := p.Wait()
 	if code != 1 || out != "" || !p.StderrHas("did not authorise") {
 		t.Fatalf("denied: exit %d, stdout %q, stderr %s", code, out, p.Stderr())
+	}
+	if got := b.Text("#status"); !strings.Contains(got, "access_denied") || strings.Contains(got, "Authorised") {
+		t.Errorf("the callback page of a denial says %q", got)
 	}
 	if string(e.mustRead(cfg)) != string(orig) {
 		t.Error("a denied connect changed the config")
@@ -144,11 +161,13 @@ func TestConnectDeniedAndBadFlags(t *testing.T) {
 }
 
 // TestConnectCodeExchangeRefused: the bank sends the browser back with a
-// code, but POST /sessions refuses it: expired (the user took too long) or
-// already exchanged (a reloaded callback). connect exits 1 naming the code
-// and telling to run connect again, prints no result and writes nothing.
-// The bank's page is posted with net/http (no browser): its redirect leads
-// the client to the command's callback like a browser.
+// code, but POST /sessions refuses it: expired (the user took too long),
+// already exchanged (a reloaded callback) or unknown. connect exits 1
+// naming the code and telling to run connect again, prints no result and
+// writes nothing; the callback page says the same (it once said
+// "Authorised" before the exchange), without a secret. The bank's page is
+// posted with net/http (no browser): its redirect leads the client to the
+// command's callback like a browser.
 func TestConnectCodeExchangeRefused(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1})
 	cfg := e.connectConfig(nil)
@@ -160,6 +179,7 @@ func TestConnectCodeExchangeRefused(t *testing.T) {
 	}{
 		{400, "EXPIRED_AUTHORIZATION_CODE", "took too long"},
 		{422, "ALREADY_AUTHORIZED", "exchanged already"},
+		{400, "WRONG_AUTHORIZATION_CODE", "does not know the code"},
 	} {
 		t.Run(c.code, func(t *testing.T) {
 			before := e.fake.SessionIDs()
@@ -172,6 +192,17 @@ func TestConnectCodeExchangeRefused(t *testing.T) {
 			resp.Body.Close()
 			if !strings.Contains(resp.Request.URL.Path, "/enablebanking/callback") {
 				t.Fatalf("the bank's redirect ended at %s: %s", resp.Request.URL, page)
+			}
+			if strings.Contains(string(page), "Authorised") {
+				t.Errorf("the callback page claims success though the exchange failed:\n%s", page)
+			}
+			for _, want := range []string{"Not connected", c.code, "run connect again"} {
+				if !strings.Contains(string(page), want) {
+					t.Errorf("the callback page does not say %q:\n%s", want, page)
+				}
+			}
+			if jwtPattern.Match(page) || strings.Contains(string(page), "PRIVATE KEY") {
+				t.Error("the callback page holds a credential")
 			}
 			out, code := p.Wait()
 			if code != 1 || out != "" {
@@ -192,6 +223,23 @@ func TestConnectCodeExchangeRefused(t *testing.T) {
 				t.Errorf("sessions %v after a refused exchange, want %v", after, before)
 			}
 		})
+	}
+}
+
+// TestConnectWrongApplication: keys Enable Banking refuses (another
+// application's id) end connect with exit 1 naming application_id and
+// private_key. The client's re-signing after the 401 logs a line, which
+// once crashed connect with a nil logger.
+func TestConnectWrongApplication(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	cfg := e.connectConfig(map[string]any{"application_id": "00000000-0000-4000-8000-000000000000"})
+	stdout, stderr, code := st.Exec(t, e.bin, "connect", "--config", cfg, "--country", "FI", "--aspsp", "Nordea", "--no-open")
+	if code != 1 || len(stdout) != 0 || strings.Contains(string(stderr), "crashed") ||
+		!strings.Contains(string(stderr), "application_id") || !strings.Contains(string(stderr), "private_key") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 1 naming application_id and private_key", code, stdout, stderr)
+	}
+	if jwtPattern.Match(stderr) || strings.Contains(string(stderr), "PRIVATE KEY") {
+		t.Error("stderr holds a credential")
 	}
 }
 

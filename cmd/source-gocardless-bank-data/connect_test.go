@@ -265,6 +265,9 @@ func TestConnectConsentRefused(t *testing.T) {
 	if _, code := p.Wait(); code != 1 || !p.StderrHas("UserCancelledSession") {
 		t.Errorf("a refused consent: exit %d, stderr:\n%s", code, p.Stderr())
 	}
+	if got := b.Text("#result"); !strings.Contains(got, "not linked") || !strings.Contains(got, "UserCancelledSession") {
+		t.Errorf("the callback page of a refused consent says %q", got)
+	}
 	if now, _ := os.ReadFile(cfg); string(now) != string(orig) {
 		t.Errorf("the config changed after a refused consent:\n%s", now)
 	}
@@ -300,8 +303,10 @@ func TestConnectGoCardlessBadInput(t *testing.T) {
 // requisition passes through the identity check (ID) before LN, which
 // connect waits through, or ends in ER (error) or SU (suspended), where
 // connect stops with exit 1 naming the status, its meaning and the fix,
-// printing no result and writing nothing. The consent form is posted with
-// net/http (no browser): its redirect leads to the command's callback.
+// printing no result and writing nothing; the callback page says the same
+// (it once said "Bank linked" before the requisition was looked at). The
+// consent form is posted with net/http (no browser): its redirect leads to
+// the command's callback.
 func TestConnectRequisitionStatusesAfterConsent(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
 	for _, c := range []struct {
@@ -324,11 +329,17 @@ func TestConnectRequisitionStatusesAfterConsent(t *testing.T) {
 			st.Must(t, err, "consent at the bank")
 			page, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if !strings.Contains(string(page), "Bank linked") {
-				t.Fatalf("the callback page says %s", page)
+			if linked := strings.Contains(string(page), "Bank linked"); linked != (c.code == 0) {
+				t.Errorf("the callback page says %s", page)
+			}
+			for _, want := range c.says {
+				if !strings.Contains(string(page), want) {
+					t.Errorf("the callback page does not say %q: %s", want, page)
+				}
 			}
 			out, code := p.Wait()
 			e.noSecretsIn("stderr", p.Stderr())
+			e.noSecretsIn("the callback page", string(page))
 			now, _ := os.ReadFile(cfg)
 			if c.code == 0 {
 				if code != 0 {

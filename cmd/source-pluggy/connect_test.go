@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
@@ -250,5 +256,62 @@ func TestConnectBadInput(t *testing.T) {
 	})
 	if n := e.fake.ConnectTokens(); n == 0 {
 		t.Error("the timeout case never asked for a connect token")
+	}
+}
+
+// TestConnectInterrupted: Ctrl-C (SIGINT) or SIGTERM while the page waits
+// ends connect with exit 1 and a message saying it was stopped (not a bare
+// "context canceled"), no result, the config untouched and no file left
+// beside it.
+func TestConnectInterrupted(t *testing.T) {
+	e := newConnectEnv(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cfg := e.configFile()
+			orig, _ := os.ReadFile(cfg)
+			cmd := exec.Command(e.bin, "connect", "--config", cfg, "--no-open", "--write", "--widget-url", e.widget)
+			var stdout strings.Builder
+			cmd.Stdout = &stdout
+			errPipe, err := cmd.StderrPipe()
+			st.Must(t, err, "stderr pipe")
+			st.Must(t, cmd.Start(), "start")
+			sc := bufio.NewScanner(errPipe)
+			var stderr strings.Builder
+			for sc.Scan() {
+				stderr.WriteString(sc.Text() + "\n")
+				if st.OpenURL.MatchString(sc.Text()) {
+					st.Must(t, cmd.Process.Signal(sig), "signal")
+				}
+			}
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "stopped by a signal (Ctrl-C or SIGTERM)") {
+				t.Errorf("after %v: %v, stdout %q, stderr:\n%s", sig, err, stdout.String(), stderr.String())
+			}
+			e.noSecretsIn("stderr", stderr.String())
+			if now, _ := os.ReadFile(cfg); string(now) != string(orig) {
+				t.Errorf("the config changed:\n%s", now)
+			}
+			if left, _ := filepath.Glob(filepath.Join(filepath.Dir(cfg), ".*")); len(left) != 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
+}
+
+// TestConnectWithoutDesktop: without --no-open, in a session with no
+// desktop (SSH, a server: neither DISPLAY nor WAYLAND_DISPLAY), connect
+// says at once that it could not open a browser, instead of starting
+// xdg-open and leaving the user waiting for a window that never comes.
+func TestConnectWithoutDesktop(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("the desktop check is for X11 and Wayland systems")
+	}
+	e := newConnectEnv(t)
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	stdout, stderr, code := st.Exec(t, e.bin, "connect", "--config", e.configFile(), "--timeout", "1s", "--widget-url", e.widget)
+	if code != 1 || len(stdout) != 0 || !strings.Contains(string(stderr), "could not open a browser: no desktop session") || !strings.Contains(string(stderr), "--no-open") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 1 (the timeout) and the browser's absence said", code, stdout, stderr)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -44,7 +46,17 @@ type Session struct {
 
 	Stdout, Stderr io.Writer
 	server         *Server
+	// ended is closed once the run's outcome (err) is known, for the pages
+	// that wait for it (see Outcome).
+	endOnce sync.Once
+	ended   chan struct{}
+	err     error
 }
+
+// OutcomeWait bounds how long a page waits for the run's outcome before it
+// answers that the outcome is not known yet: a GoCardless requisition can
+// sit in UA for a while, and a browser gives up on a silent page.
+var OutcomeWait = 2 * time.Minute
 
 // UsageError is a bad combination of flags: exit code 2 with the message.
 type UsageError struct{ Msg string }
@@ -65,7 +77,7 @@ func Command(r *source.Runner, summary, listField string, define func(fs *pflag.
 		Name:    "connect",
 		Summary: summary,
 		Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-			s := &Session{Runner: r, ListField: listField, Secrets: &secret.Redactor{}, Stdout: stdout, Stderr: stderr}
+			s := &Session{Runner: r, ListField: listField, Secrets: &secret.Redactor{}, Stdout: stdout, Stderr: stderr, ended: make(chan struct{})}
 			code, ok := r.ParseFlags("connect", summary, args, stdout, stderr, func(fs *pflag.FlagSet) {
 				fs.StringVar(&s.ConfigPath, "config", "", "config JSON file (its credentials are used; the page never sees them)")
 				fs.BoolVar(&s.Write, "write", false, "add the connection to the config file once it succeeded (atomic; other fields and the file mode are kept)")
@@ -105,6 +117,7 @@ func (s *Session) run(ctx context.Context, run func(ctx context.Context, s *Sess
 		return err
 	}
 	s.Config = cfg
+	signalled := ctx // the binary's context: Ctrl-C or SIGTERM cancels it
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	defer func() {
@@ -113,10 +126,70 @@ func (s *Session) run(ctx context.Context, run func(ctx context.Context, s *Sess
 		}
 	}()
 	err = run(ctx, s)
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-		return fmt.Errorf("gave up after --timeout %s: %w", s.Timeout, err)
+	switch {
+	case err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
+		err = fmt.Errorf("gave up after --timeout %s: %w", s.Timeout, err)
+	case err != nil && errors.Is(err, context.Canceled) && signalled.Err() != nil:
+		// "context canceled" alone does not say the user stopped it.
+		err = fmt.Errorf("stopped by a signal (Ctrl-C or SIGTERM): %w", err)
 	}
+	s.end(err) // before the server closes: the pages waiting for it answer
 	return err
+}
+
+// end records the run's outcome for Outcome, once.
+func (s *Session) end(err error) {
+	s.endOnce.Do(func() {
+		s.err = err
+		close(s.ended)
+	})
+}
+
+// Outcome waits, for a page answering the provider's redirect, until the
+// run has ended (or OutcomeWait, or the browser gives up), and says how it
+// ended: the redirect only says the user consented at the bank; exchanging
+// its code or seeing the requisition linked can still fail, and a page that
+// said "done" first would contradict the terminal. done is false when the
+// run is still going; err is the run's error, redacted for the page.
+func (s *Session) Outcome(ctx context.Context) (done bool, err error) {
+	t := time.NewTimer(OutcomeWait)
+	defer t.Stop()
+	select {
+	case <-s.ended:
+		if s.err != nil {
+			return true, errors.New(s.Secrets.String(s.err.Error()))
+		}
+		return true, nil
+	case <-ctx.Done():
+		return false, nil
+	case <-t.C:
+		return false, nil
+	}
+}
+
+// Env is the source.Env a provider opens its source with: its logger writes
+// the clients' own recoveries (a token signed again) on stderr, redacted,
+// as text; connect has no protocol stream for LOG messages, and a nil
+// logger would crash the first such line.
+func (s *Session) Env() source.Env {
+	h := slog.NewTextHandler(redacted{s}, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{} // stderr is read by a person, now
+		}
+		return a
+	}})
+	return source.Env{Log: slog.New(h), Secrets: s.Secrets, Version: source.Version}
+}
+
+// redacted writes on the session's stderr through its redactor; slog
+// writes each record in one call, so no secret is split across two.
+type redacted struct{ s *Session }
+
+func (w redacted) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(w.s.Stderr, w.s.Secrets.String(string(b))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // Serve starts the run's local server on --listen.
@@ -137,7 +210,7 @@ func (s *Session) Show(url, what string) {
 		return
 	}
 	if err := OpenBrowser(url); err != nil {
-		fmt.Fprintf(s.Stderr, "(could not open a browser: %v; open the URL yourself)\n", err)
+		fmt.Fprintf(s.Stderr, "(could not open a browser: %v; open the URL yourself, or pass --no-open)\n", err)
 	}
 }
 

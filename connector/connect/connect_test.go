@@ -1,12 +1,18 @@
 package connect
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
 
 func writeConfig(t *testing.T, body string, perm os.FileMode) string {
@@ -158,5 +164,42 @@ func TestServerBindsRoutesToTheRun(t *testing.T) {
 	}
 	if c := post(s.URL("/result"), map[string]string{"Host": "evil.example:80"}); c != http.StatusMisdirectedRequest {
 		t.Errorf("another Host answered %d, want 421", c)
+	}
+}
+
+// TestOutcome: every page waiting on the run (the first redirect and any
+// reload) gets the same outcome once the run ends, with its secrets masked;
+// a page still waiting at OutcomeWait is told the outcome is not known.
+func TestOutcome(t *testing.T) {
+	s := &Session{Secrets: &secret.Redactor{}, ended: make(chan struct{})}
+	s.Secrets.Add("tok-123456789")
+	var wg sync.WaitGroup
+	got := make([]error, 2)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done, err := s.Outcome(context.Background())
+			if !done {
+				err = errors.New("not done")
+			}
+			got[i] = err
+		}()
+	}
+	time.Sleep(10 * time.Millisecond)
+	s.end(errors.New("POST /sessions with tok-123456789 refused: EXPIRED_AUTHORIZATION_CODE"))
+	s.end(nil) // a second end is ignored
+	wg.Wait()
+	for _, err := range got {
+		if err == nil || !strings.Contains(err.Error(), "EXPIRED_AUTHORIZATION_CODE") || strings.Contains(err.Error(), "tok-123456789") {
+			t.Errorf("a waiting page got %v, want the run's error, masked", err)
+		}
+	}
+
+	old := OutcomeWait
+	OutcomeWait = 10 * time.Millisecond
+	defer func() { OutcomeWait = old }()
+	if done, err := (&Session{Secrets: &secret.Redactor{}, ended: make(chan struct{})}).Outcome(context.Background()); done || err != nil {
+		t.Errorf("a run still going: done=%v err=%v", done, err)
 	}
 }

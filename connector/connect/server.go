@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -145,7 +146,11 @@ func ReadJSON(r *http.Request, v any) error {
 	return json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(v)
 }
 
-// OpenBrowser asks the desktop to open url in the user's browser.
+// OpenBrowser asks the desktop to open url in the user's browser. Outside
+// macOS and Windows a session without DISPLAY or WAYLAND_DISPLAY (SSH, a
+// server, a container) has no desktop: xdg-open would fail later, unheard
+// (its exit status is not waited for), or start a text browser with no
+// terminal, so that is an error the user is told about at once.
 func OpenBrowser(url string) error {
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
@@ -154,6 +159,9 @@ func OpenBrowser(url string) error {
 	case "windows":
 		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
 	default:
+		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+			return errors.New("no desktop session (neither DISPLAY nor WAYLAND_DISPLAY is set)")
+		}
 		cmd = exec.Command("xdg-open", url)
 	}
 	if err := cmd.Start(); err != nil {

@@ -91,7 +91,7 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 	case o.days < 1:
 		return connect.Usagef("--days must be at least 1")
 	}
-	src, err := Source{}.Open(ctx, s.Config, source.Env{Secrets: s.Secrets, Version: source.Version})
+	src, err := Source{}.Open(ctx, s.Config, s.Env())
 	if err != nil {
 		return err
 	}
@@ -111,22 +111,23 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 	srv.HandleFixed("GET "+CallbackPath, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
-			http.Error(w, "this page belongs to another authorisation", http.StatusBadRequest)
+			// With the fixed --listen port the application registered, a
+			// bank tab left from an earlier run comes back here.
+			http.Error(w, "this page belongs to another authorisation (an earlier connect run?); finish at the bank page this run printed, or run connect again", http.StatusBadRequest)
 			return
 		}
 		res := callbackResult{code: q.Get("code")}
 		if e := q.Get("error"); e != "" || res.code == "" {
 			res = callbackResult{err: fmt.Errorf("the bank did not authorise access: %s %s", orNone(e), q.Get("error_description"))}
 		}
-		// Answer the page first: the run ends once it has the result.
-		connect.HTML(w, callbackPage(res.err))
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
 		select {
-		case results <- res: // the first answer wins
+		case results <- res: // the first answer wins; a reload shows its outcome
 		default:
 		}
+		// The page waits for the code's exchange (and --write): only then
+		// is it known whether the bank was connected.
+		done, err := s.Outcome(r.Context())
+		connect.HTML(w, callbackPage(done, err))
 	})
 	redirect := srv.Origin() + CallbackPath
 	until := c.clock.Now().Add(time.Duration(o.days) * 24 * time.Hour)
@@ -308,16 +309,21 @@ var callbackTemplate = template.Must(template.New("callback").Parse(`<!doctype h
 <html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
 <title>source-enablebanking</title></head>
 <body style="font-family:sans-serif">
-<p id="status">{{if .}}The bank did not authorise access: {{.}}{{else}}Authorised. You can close this tab and go back to the terminal.{{end}}</p>
+<p id="status">{{.}}</p>
 </body></html>
 `))
 
-func callbackPage(err error) string {
-	var b strings.Builder
-	msg := ""
-	if err != nil {
-		msg = err.Error()
+// callbackPage is the page the bank's redirect gets once the run ended
+// (done) with err, or while it still goes on; err is already redacted.
+func callbackPage(done bool, err error) string {
+	msg := "Authorised. You can close this tab and go back to the terminal."
+	switch {
+	case !done:
+		msg = "The bank sent you back; Enable Banking has not confirmed the session yet. The terminal shows the outcome."
+	case err != nil:
+		msg = "Not connected: " + err.Error() + ". Close this tab; the terminal says the same."
 	}
+	var b strings.Builder
 	_ = callbackTemplate.Execute(&b, msg)
 	return b.String()
 }

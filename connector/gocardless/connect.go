@@ -103,7 +103,7 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 	case o.reconnect == "" && o.country == "" && o.institution == "":
 		return connect.Usagef("say which bank: --country CC with --search TEXT or --institution ID (list a country's banks with --country CC alone)")
 	}
-	src, err := Source{}.Open(ctx, s.Config, source.Env{Secrets: s.Secrets, Version: source.Version})
+	src, err := Source{}.Open(ctx, s.Config, s.Env())
 	if err != nil {
 		return err
 	}
@@ -148,16 +148,23 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 			return
 		}
 		var outcome error
-		msg := "Bank linked. You can close this tab and go back to the terminal."
 		if e := q.Get("error"); e != "" {
 			outcome = fmt.Errorf("the bank consent ended with %s: %s; nothing was written", e, orNone(q.Get("details")))
-			msg = "The bank consent did not complete (" + e + "). Go back to the terminal."
 		}
-		connect.HTML(w, `<!doctype html><meta charset="utf-8"><title>source-gocardless-bank-data</title><p id="result">`+html.EscapeString(msg)+`</p>`)
 		select {
-		case done <- outcome:
+		case done <- outcome: // the first redirect wins; a reload shows its outcome
 		default:
 		}
+		// The page waits for the requisition to link (and --write): the
+		// redirect alone does not say it will (RJ, EX, ER, SU).
+		msg := "Bank linked. You can close this tab and go back to the terminal."
+		switch ended, err := s.Outcome(r.Context()); {
+		case !ended:
+			msg = "The bank sent you back; GoCardless has not linked the requisition yet. The terminal shows the outcome."
+		case err != nil:
+			msg = "The bank was not linked: " + err.Error() + ". Close this tab; the terminal says the same."
+		}
+		connect.HTML(w, `<!doctype html><meta charset="utf-8"><title>source-gocardless-bank-data</title><p id="result">`+html.EscapeString(msg)+`</p>`)
 	})
 	rq, err := c.createRequisition(ctx, in.ID, agr, srv.URL("/callback"), ref)
 	if err != nil {

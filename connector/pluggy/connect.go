@@ -61,7 +61,7 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 	if !strings.HasPrefix(o.widgetURL, "https://") && !strings.HasPrefix(o.widgetURL, "http://") {
 		return connect.Usagef("--widget-url %q is not an http(s) URL", o.widgetURL)
 	}
-	src, err := Source{}.Open(ctx, s.Config, source.Env{Secrets: s.Secrets, Version: source.Version})
+	src, err := Source{}.Open(ctx, s.Config, s.Env())
 	if err != nil {
 		return err
 	}
