@@ -100,6 +100,8 @@ func TestConnectNewItemInBrowser(t *testing.T) {
 	if !p.StderrHas("Pluggy connected item " + res.ItemID) {
 		t.Errorf("the item id is not on stderr before the wait:\n%s", p.Stderr())
 	}
+	// The page said "connected" only once the first sync was over.
+	b.WaitFor(`document.getElementById("status").textContent.includes("first sync finished")`)
 
 	// --write added the item and kept the rest, and the file's mode.
 	var written map[string]any
@@ -223,6 +225,14 @@ func TestConnectWidgetEndings(t *testing.T) {
 			t.Logf("stderr: %s", p.Stderr())
 			if code != 1 || !p.StderrHas(c.stderr) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, p.Stderr(), c.stderr)
+			}
+			if c.name == "login error" {
+				// The widget's success is not the page's: the login failed
+				// at the first sync, and the page says so.
+				b.WaitFor(`document.getElementById("status").textContent.includes("Not connected:")`)
+				if txt := b.Text("#status"); !strings.Contains(txt, "LOGIN_ERROR") {
+					t.Errorf("page status %q does not say LOGIN_ERROR", txt)
+				}
 			}
 			if now, _ := os.ReadFile(cfg); string(now) != string(orig) {
 				t.Errorf("the config changed after a failed connect:\n%s", now)

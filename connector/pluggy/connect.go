@@ -110,8 +110,24 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 			http.NotFound(w, r)
 			return
 		}
-		w.WriteHeader(http.StatusNoContent)
 		deliver(res)
+		if res.err != nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		// The widget's success means the item exists, not that its first
+		// sync logged in (LOGIN_ERROR) or that --write worked: the page
+		// says "connected" only once the run has ended well.
+		done, err := s.Outcome(r.Context())
+		out := struct {
+			Done  bool   `json:"done"`
+			Error string `json:"error,omitempty"`
+		}{Done: done}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
 	})
 	what := "to connect a bank with Pluggy Connect"
 	if o.update != "" {
@@ -254,8 +270,18 @@ function start() {
     includeSandbox: cfg.includeSandbox,
     onSuccess: function (data) {
       const id = data && data.item && data.item.id;
-      statusEl.textContent = "Connected item " + id + ". You can close this tab.";
-      report("success", {item_id: id});
+      statusEl.textContent = "Pluggy created item " + id + "; waiting for its first sync…";
+      report("success", {item_id: id}).then(function (r) { return r.json(); }).then(function (o) {
+        if (!o.done) {
+          statusEl.textContent = "Pluggy created item " + id + "; its first sync is still running. The terminal shows the outcome.";
+        } else if (o.error) {
+          statusEl.textContent = "Not connected: " + o.error + ". Close this tab; the terminal says the same.";
+        } else {
+          statusEl.textContent = "Connected item " + id + "; its first sync finished. You can close this tab and go back to the terminal.";
+        }
+      }).catch(function () {
+        statusEl.textContent = "Pluggy created item " + id + ". The terminal shows the outcome.";
+      });
     },
     onError: function (err) {
       const msg = (err && (err.message || (err.data && err.data.message))) || String(err);
