@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -294,6 +295,60 @@ func TestWebhookLogReadKilledAnywhereLosesNothing(t *testing.T) {
 		if _, ok := dest[id]; ok {
 			t.Errorf("old row %s deleted at Pluggy is still in the destination", id)
 		}
+	}
+}
+
+// TestWebhookLogReplacedIsNoticed: the log is replaced under a reader (the
+// directory wiped, the table dropped) and the new receiver's log grows past
+// the reader's log_position. The read must notice that its position is not
+// in this log (a WARN, the whole log applied) rather than skip the new
+// log's first events: old deletions among them would never get a
+// tombstone.
+func TestWebhookLogReplacedIsNoticed(t *testing.T) {
+	t.Run("directory", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "log")
+		testWebhookLogReplaced(t, dir, func() { st.Must(t, os.RemoveAll(dir), "removing the log") })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.DB(t)
+		testWebhookLogReplaced(t, url, func() { pgtest.Exec(t, url, `DROP TABLE pluggy.webhook_events`) })
+	})
+}
+
+func testWebhookLogReplaced(t *testing.T, location string, replace func()) {
+	e, r := hookEnvAt(t, fake.Options{Items: 1}, location)
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	r1 := e.read(cat)
+	dest.apply(t, r1)
+	e.fake.DeleteOlder(1, 100*24*time.Hour)
+	e.deliver()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	dest.apply(t, r2)
+
+	// A new, empty log at the same place, behind the same URL.
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	replace()
+	startReceiver(t, location, "--listen", strings.TrimPrefix(r.url, "http://"))
+	var old []string
+	for range 6 { // a log longer than the old one was at the state's position
+		old = append(old, e.fake.DeleteOlder(1, 100*24*time.Hour)...)
+		e.deliver()
+	}
+	r3 := e.read(cat, "--state", r2.StateFile(t))
+	dead := dest.apply(t, r3)
+	for _, id := range old {
+		if !contains(dead, id) {
+			t.Errorf("row %s, deleted long after its date in the new log, got no tombstone", id)
+		}
+	}
+	if len(logs(r3, protocol.LevelWarn, "does not hold the state's log_position")) == 0 {
+		t.Error("no WARN that the state's log_position is not in the replaced log")
+	}
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after the log was replaced: %s", d)
 	}
 }
 

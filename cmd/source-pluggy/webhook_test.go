@@ -207,6 +207,25 @@ func TestWebhookReceiverRefusesBadRequestsAndDeduplicates(t *testing.T) {
 	if got := fmt.Sprint(logEventIDs(t, dir)); got != "[ev-1 ev-2]" {
 		t.Fatalf("log holds %s, want [ev-1 ev-2] (refused and redelivered events are never appended)", got)
 	}
+	// Not a POST: 405, and logged like every other refusal.
+	req, err := http.NewRequest(http.MethodPut, r.url+"/pluggy", strings.NewReader(good))
+	st.Must(t, err, "request")
+	req.Header.Set("X-Hook-Token", hookSecret)
+	resp, err = http.DefaultClient.Do(req)
+	st.Must(t, err, "PUT")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("PUT: status %d, Allow %q; want 405 and POST", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	logged := func() bool {
+		return strings.Contains(r.log(), `"msg":"refused a webhook request that is not a POST"`) && strings.Contains(r.log(), `"method":"PUT"`)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !logged() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // stderr is read by another goroutine
+	}
+	if !logged() {
+		t.Errorf("the 405 was not logged:\n%s", r.log())
+	}
 	if code := r.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
 	}
@@ -240,6 +259,13 @@ func TestWebhookReceiverFlagsAreChecked(t *testing.T) {
 		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-Token"}, "NAME=VALUE"},
 		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X Token=v"}, "not a valid HTTP header name"},
 		{[]string{"webhook", "bogus"}, "unknown subcommand"},
+		// Each of these used to start: on every interface at a random port,
+		// failing as "mkdir : no such file", or logging a limit of 0 while
+		// 1 MiB applied.
+		{[]string{"webhook", "serve", "--listen", "", "--log", dir, "--header", "X-A=b"}, "--listen is empty"},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", "", "--header", "X-A=b"}, "--log is empty"},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--max-body-bytes", "0"}, "--max-body-bytes 0: give a positive number"},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--max-body-bytes", "-1"}, "--max-body-bytes -1: give a positive number"},
 	} {
 		_, stderr, code := st.Exec(t, bin, c.args...)
 		if code != 2 || !strings.Contains(string(stderr), c.want) {

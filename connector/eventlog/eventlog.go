@@ -1,12 +1,13 @@
 // Package eventlog is an append-only log of events kept as a directory of
 // segment files, written by one process and read by others while it writes.
 //
-// Each segment is named by its number (00000000000000000001.jsonl, ...) and
-// holds one JSON object per line. A line counts only once its newline is on
-// disk: Append writes the whole line and fsyncs before it returns, so a
-// process killed mid-write leaves at most a torn last line, which readers
-// never consume and the next writer never appends after (it starts a new
-// segment). Segments are never rewritten, so a Position (segment number and
+// Each segment is named by its number (00001796552295687123.jsonl, ...: a
+// new log's first segment is numbered by the clock, in microseconds, and
+// each later one by the next number) and holds one JSON object per line. A
+// line counts only once its newline is on disk: Append writes the whole
+// line and fsyncs before it returns, so a process killed mid-write leaves
+// at most a torn last line, which readers never consume and the next
+// writer never appends after (it starts a new segment). Segments are never rewritten, so a Position (segment number and
 // byte offset just past a complete line) means the same thing forever,
 // across restarts of both the writer and its readers.
 package eventlog
@@ -24,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // suffix names segment files; the name before it is the segment number,
@@ -67,6 +69,16 @@ func (p Position) Less(q Position) bool {
 }
 
 func segmentName(n uint64) string { return fmt.Sprintf("%020d%s", n, suffix) }
+
+// firstSegment numbers the first segment of a new log: the time in
+// microseconds, not 1. A reader's position names a segment and an offset;
+// if the directory is replaced (a new volume, a wiped directory) and a new
+// log started at 1, a position of the old log would fall inside the new
+// one once it grew past it, and the reader would silently skip the new
+// log's first events instead of noticing that its position is gone. A new
+// log's numbers are above every number an older log used (one segment per
+// receiver start or 64 MiB, and a start takes more than a microsecond).
+func firstSegment(now time.Time) uint64 { return uint64(max(now.UnixMicro(), 1)) }
 
 // segments lists the segment numbers in dir, ascending.
 func segments(dir string) ([]uint64, error) {
@@ -134,7 +146,7 @@ func Open(dir string, key func(line []byte) string) (*Writer, error) {
 	}
 	// Always a fresh segment: the last one may end in a torn line, and a
 	// line appended after it would be glued to it.
-	next := uint64(1)
+	next := firstSegment(time.Now())
 	if len(segs) > 0 {
 		next = segs[len(segs)-1] + 1
 	}

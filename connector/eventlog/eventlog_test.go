@@ -173,3 +173,36 @@ func TestReadRefusesAPositionTheLogDoesNotHave(t *testing.T) {
 		}
 	}
 }
+
+// TestANewLogDoesNotHoldAnOldLogsPositions: a directory wiped and started
+// again must not hold the positions of the log it replaces, even once it is
+// longer; a reader's old position is then gone (and it reconciles) rather
+// than pointing into the new log's middle (and skipping its first events).
+func TestANewLogDoesNotHoldAnOldLogsPositions(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := w.Append([]byte(`{"id":"a"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	w, err = Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := range 5 {
+		if _, err := w.Append([]byte(fmt.Sprintf(`{"id":"n%d"}`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Read(dir, old, func(Position, []byte) error { return nil }); !errors.Is(err, ErrPositionGone) {
+		t.Fatalf("Read from the old log's position %v in the new log: %v, want ErrPositionGone", old, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -141,6 +142,21 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}, "listen", "log")
 	if !ok {
 		return code
+	}
+	// Checked here, not left to net.Listen, os.MkdirAll and the receiver:
+	// an empty --listen listens on every interface at a random port, an
+	// empty --log fails as "mkdir : no such file", and a --max-body-bytes
+	// of 0 or less would be logged as the limit while 1 MiB applied.
+	switch {
+	case strings.TrimSpace(listen) == "":
+		fmt.Fprintln(stderr, "source-pluggy webhook serve: --listen is empty: give an address, e.g. --listen :8080 or --listen 127.0.0.1:9000")
+		return source.ExitUsage
+	case strings.TrimSpace(dir) == "":
+		fmt.Fprintln(stderr, "source-pluggy webhook serve: --log is empty: give the log's directory (e.g. --log /var/lib/source-pluggy/webhooks) or a PostgreSQL URL")
+		return source.ExitUsage
+	case maxBody <= 0:
+		fmt.Fprintf(stderr, "source-pluggy webhook serve: --max-body-bytes %d: give a positive number of bytes (default %d)\n", maxBody, webhook.DefaultMaxBody)
+		return source.ExitUsage
 	}
 	if len(headerFlags)+len(headerEnv) == 0 {
 		fmt.Fprintln(stderr, "source-pluggy webhook serve: --header is required (or --header-env): Pluggy does not sign webhooks, the headers registered with them are the only authentication")

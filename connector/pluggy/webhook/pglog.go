@@ -81,13 +81,8 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 		return fmt.Errorf("PostgreSQL at %s: %s: %s", l.shown, what, postgres.Mask(l.url, err.Error()))
 	}
 	if setup {
-		for _, stmt := range []string{
-			`CREATE SCHEMA IF NOT EXISTS pluggy`,
-			`CREATE TABLE IF NOT EXISTS ` + pgTable + ` (seq bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, received_at timestamptz NOT NULL, payload text NOT NULL)`,
-		} {
-			if _, err := conn.Exec(ctx, stmt); err != nil {
-				return fail("creating "+pgTable+" (the user needs CREATE on the database, or create the table for it)", err)
-			}
+		if err := pgCreate(ctx, conn); err != nil {
+			return fail("creating "+pgTable+" (the user needs CREATE on the database, or create the table for it)", err)
 		}
 	}
 	// A receiver stopped a moment ago (a restart) holds the lock until
@@ -105,6 +100,30 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 	}
 	l.conn = conn
 	return nil
+}
+
+// pgCreate creates the schema and the table if missing. A new table's seq
+// starts at the clock in microseconds, not at 1: a reader's position is a
+// seq, and if the table were dropped and created again from 1, a position
+// of the old table would fall inside the new one once it grew past it, and
+// the reader would silently skip the new table's first events instead of
+// noticing that its position is gone (readPG: a position below the
+// table's first seq).
+func pgCreate(ctx context.Context, conn *pgx.Conn) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS pluggy`); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgTable).Scan(&exists); err != nil || exists {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+pgTable+` (seq bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, received_at timestamptz NOT NULL, payload text NOT NULL)`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence($1, 'seq'), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, false)`, pgTable)
+		return err
+	})
 }
 
 func (l *pgLog) Append(ctx context.Context, ev Event, receivedAt time.Time) (string, error) {
@@ -168,12 +187,14 @@ func readPG(ctx context.Context, url string, from int64, ch *Changes) (int64, er
 	}
 	defer conn.Close(context.Background())
 	shown := postgres.MaskURL(url)
-	var top int64
-	if err := conn.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM `+pgTable).Scan(&top); err != nil {
+	var first, top int64
+	if err := conn.QueryRow(ctx, `SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM `+pgTable).Scan(&first, &top); err != nil {
 		return from, fmt.Errorf("PostgreSQL at %s: reading %s (start the receiver with --log on this database first): %s", shown, pgTable, postgres.Mask(url, err.Error()))
 	}
-	if from > top {
-		// The table was replaced: what happened before is unknown.
+	if from > top || from > 0 && from < first-1 {
+		// The table was replaced (a new table's seqs start at the clock:
+		// pgCreate), or rows after the position were removed: what
+		// happened between the position and the table's start is unknown.
 		ch.Reset, from = true, 0
 	}
 	rows, err := conn.Query(ctx, `SELECT seq, payload FROM `+pgTable+` WHERE seq > $1 AND seq <= $2 ORDER BY seq`, from, top)

@@ -67,6 +67,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
+		rc.Logger.Warn("refused a webhook request that is not a POST", "remote", r.RemoteAddr, "path", r.URL.Path, "method", r.Method)
 		w.Header().Set("Allow", "POST")
 		reply(w, http.StatusMethodNotAllowed, "refused", "webhooks are POSTed")
 		return
