@@ -193,7 +193,9 @@ func TestWebhookReceiverRefusesBadRequestsAndDeduplicates(t *testing.T) {
 		{"no eventId", `{"event":"item/updated","itemId":"i1"}`, authHeader, 422},
 		{"transactionIds not a list", `{"event":"transactions/deleted","eventId":"bad-4","itemId":"i","accountId":"a","transactionIds":"t1"}`, authHeader, 422},
 		{"created without its time", `{"event":"transactions/created","eventId":"bad-5","itemId":"i","accountId":"a"}`, authHeader, 422},
-		{"event not subscribed", `{"event":"payment_intent/created","eventId":"bad-6"}`, authHeader, 422},
+		{"event not subscribed", `{"event":"payment_intent/created","eventId":"unused-1","data":{"status":"x"}}`, authHeader, 200},
+		{"another event not subscribed", `{"event":"connector/status_updated","eventId":"unused-2","data":{"status":"UNSTABLE"}}`, authHeader, 200},
+		{"an unknown event without an id", `{"event":"connector/status_updated"}`, authHeader, 422},
 		{"too large", deletedEvent("bad-7", strings.Repeat("x", 5000)), authHeader, 413},
 		{"good", good, authHeader, 200},
 		{"redelivery", good, authHeader, 200},
@@ -205,7 +207,14 @@ func TestWebhookReceiverRefusesBadRequestsAndDeduplicates(t *testing.T) {
 		}
 	}
 	if got := fmt.Sprint(logEventIDs(t, dir)); got != "[ev-1 ev-2]" {
-		t.Fatalf("log holds %s, want [ev-1 ev-2] (refused and redelivered events are never appended)", got)
+		t.Fatalf("log holds %s, want [ev-1 ev-2] (refused, unused and redelivered events are never appended)", got)
+	}
+	unused := func() bool { return strings.Contains(r.log(), `"event":"connector/status_updated","eventId":"unused-2"`) }
+	for deadline := time.Now().Add(10 * time.Second); !unused() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // stderr is read by another goroutine
+	}
+	if !unused() {
+		t.Errorf("an event acknowledged unused was not logged:\n%s", r.log())
 	}
 	// Not a POST: 405, and logged like every other refusal.
 	req, err := http.NewRequest(http.MethodPut, r.url+"/pluggy", strings.NewReader(good))

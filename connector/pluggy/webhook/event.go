@@ -56,6 +56,14 @@ type Event struct {
 // ErrNotJSON marks a body that is not a JSON object.
 var ErrNotJSON = errors.New("the body is not a JSON object")
 
+// ErrUnused marks a well-formed event of a kind the connector does not act
+// on (connector/status_updated, payment events): they come to a receiver
+// whose webhook subscribes to "all", or to an item's own webhookUrl, which
+// gets every event of the item. The receiver acknowledges them without
+// appending them, since a refusal would only make Pluggy deliver each one
+// nine times over three hours.
+var ErrUnused = errors.New("an event source-pluggy does not act on")
+
 // ShapeError is an event whose shape the receiver does not know.
 type ShapeError struct{ Msg string }
 
@@ -65,8 +73,8 @@ func shapeErrorf(format string, a ...any) error { return &ShapeError{Msg: fmt.Sp
 
 // Parse decodes and checks one payload. A body that is not a JSON object
 // returns an error wrapping ErrNotJSON; a known event missing a field it
-// needs, or an event name the connector does not subscribe to, a
-// *ShapeError.
+// needs a *ShapeError; an event of another kind, with its name and id, an
+// error wrapping ErrUnused.
 func Parse(body []byte) (Event, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
@@ -116,7 +124,7 @@ func Parse(body []byte) (Event, error) {
 			return Event{}, err
 		}
 	default:
-		return Event{}, shapeErrorf("event %q is not one source-pluggy subscribes to (%s)", e.Event, strings.Join(Subscribed, ", "))
+		return e, fmt.Errorf("event %q: %w", e.Event, ErrUnused)
 	}
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, body); err != nil {

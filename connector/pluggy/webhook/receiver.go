@@ -95,6 +95,11 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev, err := Parse(body)
+	if errors.Is(err, ErrUnused) {
+		log.Info("acknowledged a webhook event source-pluggy does not act on; not appended", "event", ev.Event, "eventId", ev.EventID)
+		reply(w, http.StatusOK, "ignored", "")
+		return
+	}
 	if err != nil {
 		var se *ShapeError
 		status := http.StatusBadRequest
