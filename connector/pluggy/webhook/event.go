@@ -5,8 +5,9 @@
 // custom headers it was registered with, so the receiver compares those in
 // constant time before it looks at the body. It answers 2xx only once the
 // event is on disk, because Pluggy retries a few times and then drops the
-// event; everything the log holds was acknowledged, and everything
-// acknowledged is in the log.
+// event; everything the log holds was acknowledged, and every event of a
+// kind the connector acts on that was acknowledged is in the log (others
+// are acknowledged unused: ErrUnused).
 package webhook
 
 import (
