@@ -209,7 +209,9 @@ func TestWebhookReceiverRefusesBadRequestsAndDeduplicates(t *testing.T) {
 	if got := fmt.Sprint(logEventIDs(t, dir)); got != "[ev-1 ev-2]" {
 		t.Fatalf("log holds %s, want [ev-1 ev-2] (refused, unused and redelivered events are never appended)", got)
 	}
-	unused := func() bool { return strings.Contains(r.log(), `"event":"connector/status_updated","eventId":"unused-2"`) }
+	unused := func() bool {
+		return strings.Contains(r.log(), `"event":"connector/status_updated","eventId":"unused-2"`)
+	}
 	for deadline := time.Now().Add(10 * time.Second); !unused() && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond) // stderr is read by another goroutine
 	}
