@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -373,6 +375,8 @@ func TestPostgresSchemaEvolutionAndConflicts(t *testing.T) {
 	for _, c := range []struct{ url, want string }{
 		{"postgres://u:hunter2secret@127.0.0.1:" + st.ClosedPort(t) + "/db?connect_timeout=5", "cannot reach PostgreSQL at postgres://u:xxxxx@"},
 		{strings.Replace(url, pgtest.Password, "hunter2secret", 1), `refused user "postgres"`},
+		// The test server has no TLS: it is reachable, sslmode is what to fix.
+		{strings.Replace(strings.Replace(url, pgtest.Password, "hunter2secret", 1), "sslmode=disable", "sslmode=require", 1), "the TLS connection that sslmode asks for failed"},
 	} {
 		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", c.url)
 		if r.Code != 1 || len(r.ErrorTraces()) != 1 || !strings.Contains(r.ErrorTraces()[0].Message, c.want) || r.ErrorTraces()[0].FailureType != protocol.ConfigError {
@@ -541,4 +545,32 @@ func TestPostgresCrashLeavesNoGhostRows(t *testing.T) {
 		t.Fatalf("final run exited %d: %v\n%s", r.Code, r.ErrorTraces(), r.Stderr)
 	}
 	compareTruth(t, e, conn, deleted)
+}
+
+// TestPostgresEscapesJsonbRefusesLoad: Pluggy's JavaScript back end sends a
+// string cut in the middle of an emoji as a lone surrogate escape
+// ("\ud83d"), valid JSON that PostgreSQL's jsonb refuses; a field the
+// schema lacks with one, or with \u0000 in its name, failed the COPY and
+// so the transactions stream at every run. The rows load, the values in
+// _leftovers as the text they came as.
+func TestPostgresEscapesJsonbRefusesLoad(t *testing.T) {
+	edit := func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
+			return bytes.ReplaceAll(b, []byte(`"description":`), []byte(`"cutNote":"Caf\u00e9 \ud83d","x\u0000y":1,"description":`))
+		})
+	}
+	e := newHostileEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 30}, fake.Hostile{}, edit)
+	url := pgtest.DB(t)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--postgres", url)
+	if r.Code != 0 {
+		t.Fatalf("read exited %d: %v", r.Code, r.ErrorTraces())
+	}
+	recs := r.Records()["transactions"]
+	if len(recs) == 0 || !bytes.Contains(recs[0], []byte(`\ud83d`)) {
+		t.Fatalf("the records do not carry the escapes: %d records", len(recs))
+	}
+	got := pgRows(t, pgtest.Connect(t, url), `SELECT count(*), count(*) FILTER (WHERE _leftovers->>'cutNote' = '"Caf\u00e9 \ud83d"' AND _leftovers ? 'x\u0000y') FROM pluggy.transactions`)
+	if want := fmt.Sprintf("%d|%d", len(recs), len(recs)); got[0] != want {
+		t.Errorf("rows, with both fields in _leftovers: %s, want %s", got[0], want)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,6 +88,20 @@ func DefaultSchema(connector string) string {
 	return strings.ReplaceAll(strings.TrimPrefix(connector, "source-"), "-", "_")
 }
 
+// checkSchemaName refuses a schema name PostgreSQL would not take as
+// given: one it reserves (pg_*), which it refuses to create, and one past
+// its 63-byte names, which it silently cuts, so that two runs given two
+// long names with the same start would share one schema under two locks.
+func checkSchemaName(name string) error {
+	switch {
+	case len(name) > 63:
+		return source.ConfigErrorf("--postgres-schema %q is %d bytes long, and PostgreSQL cuts names at 63; give a shorter name", name, len(name))
+	case strings.HasPrefix(name, "pg_"):
+		return source.ConfigErrorf("--postgres-schema %q: PostgreSQL reserves schema names that start with pg_; give another name", name)
+	}
+	return nil
+}
+
 // connectTimeout bounds reaching the server, so an unreachable host fails
 // the run in seconds rather than at the TCP timeout.
 const connectTimeout = 15 * time.Second
@@ -103,6 +118,9 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		opts.Start = time.Now()
 	}
 	d := &Destination{opts: opts, shown: MaskURL(opts.URL), tables: map[string]*table{}, started: opts.Start.UTC()}
+	if err := checkSchemaName(opts.Schema); err != nil {
+		return nil, err
+	}
 	for _, st := range streams {
 		t, err := newTable(opts.Schema, st)
 		if err != nil {
@@ -112,7 +130,7 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	}
 	cfg, err := pgx.ParseConfig(opts.URL)
 	if err != nil {
-		return nil, source.ConfigErrorf("--postgres %s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE", d.shown, d.mask(err.Error()))
+		return nil, source.ConfigErrorf("--postgres %s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, with a / ? # %% or space in the user or password percent-encoded (%%2F %%3F %%23 %%25 %%20), or the password in PGPASSWORD", d.shown, d.mask(err.Error()))
 	}
 	cfg.ConnectTimeout = connectTimeout
 	cfg.RuntimeParams["application_name"] = d.holderName()
@@ -120,13 +138,16 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	if err != nil {
 		return nil, d.connectError(err, cfg)
 	}
+	// The second connection first: one the server refuses (a connection
+	// limit) then fails the run before setup has made anything.
+	if d.load, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+		d.conn.Close(context.Background())
+		return nil, d.connectError(err, cfg)
+	}
 	if err := d.setup(ctx); err != nil {
+		d.load.Close(context.Background())
 		d.conn.Close(context.Background())
 		return nil, err
-	}
-	if d.load, err = pgx.ConnectConfig(ctx, cfg); err != nil {
-		_ = d.Close()
-		return nil, d.connectError(err, cfg)
 	}
 	return d, nil
 }
@@ -169,12 +190,42 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 		case "3D000":
 			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s has no database %q; create it (CREATE DATABASE %s) or fix the database in --postgres", d.shown, cfg.Database, ident(cfg.Database))}
+		case "53300":
+			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+				Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a run opens two connections: raise the connection limit of the --postgres user (ALTER ROLE %s CONNECTION LIMIT …) or of the server (max_connections), or end idle sessions", d.shown, pg.Message, ident(cfg.User))}
 		}
 		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 			Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s", d.shown, pg.Message)}
 	}
+	var cert *tls.CertificateVerificationError
+	if last := lastAttempt(err); strings.Contains(last.Error(), ": tls error: ") || errors.As(last, &cert) {
+		// The server answered, so the host and port are right: what failed
+		// is the TLS that sslmode asks for (a server without TLS, or a
+		// certificate the client does not trust).
+		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: the TLS connection that sslmode asks for failed (%s); fix sslmode in --postgres (or PGSSLMODE): "+
+				"sslmode=disable for a server without TLS, require to encrypt without checking the certificate, verify-full with sslrootcert=FILE (the CA that signed the server's certificate) to check it",
+				d.shown, d.mask(last.Error()))}
+	}
 	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("cannot reach PostgreSQL at %s; check the host and port in --postgres and that the server is running and accepts TCP connections from here", d.shown)}
+}
+
+// lastAttempt is the failure of the last connection attempt of err: pgx
+// tries each address, and with sslmode=prefer (the default) each with TLS
+// and then without, joining their errors, and only the last one says why
+// the connection failed in the end.
+func lastAttempt(err error) error {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		if j, ok := ce.Unwrap().(interface{ Unwrap() []error }); ok {
+			if errs := j.Unwrap(); len(errs) > 0 {
+				return errs[len(errs)-1]
+			}
+		}
+		return ce.Unwrap()
+	}
+	return err
 }
 
 // lockGrace is how long Open waits for a schema's lock before failing.
@@ -212,6 +263,18 @@ func TryAdvisoryLock(ctx context.Context, conn *pgx.Conn, key int64, grace time.
 // setup runs Open's steps on the connection.
 func (d *Destination) setup(ctx context.Context) error {
 	schema := d.opts.Schema
+	// Rows go in through binary COPY, whose text the server stores without
+	// converting it from the client's UTF-8: a LATIN1 database would hold
+	// mojibake, and a SQL_ASCII one refuses the jsonb of a row with a
+	// non-ASCII escape, failing its stream at every run.
+	var db, encoding string
+	if err := d.conn.QueryRow(ctx, "SELECT current_database(), pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()").Scan(&db, &encoding); err != nil {
+		return d.sqlError(err, "reading the database's encoding")
+	}
+	if encoding != "UTF8" {
+		return source.ConfigErrorf("PostgreSQL at %s: database %q has encoding %s, but bank data is UTF-8 text, which it cannot hold as sent; nothing was written. "+
+			"Fix: point --postgres at a UTF8 database (CREATE DATABASE %s ENCODING 'UTF8' TEMPLATE template0)", d.shown, db, encoding, ident(db+"_utf8"))
+	}
 	key := lockKey(schema)
 	locked, err := TryAdvisoryLock(ctx, d.conn, key, lockGrace)
 	if err != nil {
@@ -220,9 +283,13 @@ func (d *Destination) setup(ctx context.Context) error {
 	if !locked {
 		return d.lockedError(ctx, key)
 	}
+	// A schema of another role will do if its owner granted this user
+	// USAGE and CREATE on it (the usual way a DBA hands a loader a
+	// schema): the run makes its tables there, and owns them.
 	var owner string
 	var member bool
 	err = d.conn.QueryRow(ctx, `SELECT pg_get_userbyid(nspowner), pg_has_role(current_user, nspowner, 'USAGE')
+		OR has_schema_privilege(oid, 'USAGE') AND has_schema_privilege(oid, 'CREATE')
 		FROM pg_namespace WHERE nspname = $1`, schema).Scan(&owner, &member)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -239,8 +306,8 @@ func (d *Destination) setup(ctx context.Context) error {
 	case !member:
 		var user string
 		_ = d.conn.QueryRow(ctx, "SELECT current_user").Scan(&user)
-		return source.ConfigErrorf("PostgreSQL at %s: schema %q belongs to role %q, and the --postgres user %q is not a member of it; nothing was written. Fix: use another --postgres-schema, or GRANT %s TO %s",
-			d.shown, schema, owner, user, ident(owner), ident(user))
+		return source.ConfigErrorf("PostgreSQL at %s: schema %q belongs to role %q, and the --postgres user %q may not create tables in it; nothing was written. Fix: as %s, GRANT USAGE, CREATE ON SCHEMA %s TO %s, or use another --postgres-schema",
+			d.shown, schema, owner, user, ident(owner), ident(schema), ident(user))
 	}
 	tx, err := d.conn.Begin(ctx)
 	if err != nil {
@@ -334,6 +401,16 @@ func (d *Destination) views(ctx context.Context, tx pgx.Tx) error {
 			continue
 		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", ident(v.Name), v.Query)); err != nil {
+			// Something of that name is in the way: a table, or a view with
+			// other columns (CREATE OR REPLACE only adds columns), the
+			// user's or an older version's.
+			var pg *pgconn.PgError
+			if errors.As(err, &pg) && (pg.Code == "42809" || pg.Code == "42P16") {
+				q := pgx.Identifier{d.opts.Schema, v.Name}.Sanitize()
+				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+					Msg: fmt.Sprintf("PostgreSQL at %s: cannot make the connector's view %s (%s); nothing was written. Fix: rename or drop %s (the run makes the view again), or use another --postgres-schema",
+						d.shown, q, pg.Message, q)}
+			}
 			return d.sqlError(err, "creating view "+d.opts.Schema+"."+v.Name)
 		}
 	}
@@ -370,6 +447,15 @@ func (d *Destination) sqlError(err error, doing string) error {
 	if errors.As(err, &pg) && pg.Code == "42501" {
 		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: permission denied (%s); grant the --postgres user the privilege, or use another --postgres-schema", d.shown, doing, pg.Message)}
+	}
+	// The sink's tables have no constraint but their primary key, which
+	// every row meets: one the table was given since (NOT NULL on a column
+	// the stream may leave null, a CHECK, a foreign key) fails every run
+	// the same way until it is changed.
+	if errors.As(err, &pg) && strings.HasPrefix(pg.Code, "23") && pg.TableName != "" {
+		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: the rows break a constraint the sink did not make (%s); nothing of this checkpoint was written. Fix: drop that constraint (ALTER TABLE %s …), or use another --postgres-schema",
+				d.shown, doing, pg.Message, pgx.Identifier{pg.SchemaName, pg.TableName}.Sanitize())}
 	}
 	return &source.Error{Type: protocol.SystemError, Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("PostgreSQL at %s: %s", d.shown, doing)}

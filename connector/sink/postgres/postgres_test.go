@@ -387,3 +387,136 @@ func TestStateStreamedVerbatim(t *testing.T) {
 		t.Errorf("copyText wrote %q, %v", b.String(), err)
 	}
 }
+
+// TestValuesJsonbRefusesStillLoad: JSON that is valid but that jsonb
+// refuses (a UTF-16 surrogate escape without its other half, as JavaScript
+// back ends send a string cut in the middle of an emoji, or \u0000 in a
+// key) used to fail the whole COPY, and so the stream at every run. Such
+// a value goes to _leftovers as the JSON string of its text, such a key
+// as the text of its escapes, and the row loads; an escaped backslash
+// before "u0000" is no NUL and stays where it is.
+func TestValuesJsonbRefusesStillLoad(t *testing.T) {
+	url := pgtest.DB(t)
+	d := open(t, url, Options{}, txStream())
+	tb, _ := d.Table(context.Background(), "tx", true)
+	write(t, tb,
+		`{"id":"col","meta":{"a":"cut \ud83d"}}`,
+		`{"id":"left","extra":"\udc00 low","pair":"\ud83d\ude00"}`,
+		`{"id":"key","x\u0000y":1,"\ud800":2}`,
+		`{"id":"backslash","meta":{"a":"C:\\u0000dir"}}`,
+	)
+	if err := tb.Commit(json.RawMessage(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	got := rows(t, url, `SELECT id, quote_nullable(meta), quote_nullable(_leftovers), coalesce(_changes->0->>'field', '-') FROM "test".tx ORDER BY id`)
+	want := []string{
+		`backslash|E'{"a": "C:\\\\u0000dir"}'|NULL|-`,
+		`col|NULL|E'{"meta": "{\\"a\\":\\"cut \\\\ud83d\\"}"}'|meta`,
+		`key|NULL|E'{"\\\\ud800": 2, "x\\\\u0000y": 1}'|-`,
+		`left|NULL|E'{"pair": "😀", "extra": "\\"\\\\udc00 low\\""}'|-`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestSchemaGrantedByItsOwner: a schema of another role whose owner
+// granted the --postgres user USAGE and CREATE on it (how a DBA hands a
+// loader a schema) is loaded into; without the grant, the error says
+// which GRANT to run, rather than to make the user a member of the owner
+// (for public, pg_database_owner, that cannot even be granted).
+func TestSchemaGrantedByItsOwner(t *testing.T) {
+	url := pgtest.DB(t)
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	owner, loader := "owner_"+db, "granted_"+db
+	pgtest.Exec(t, url, `CREATE ROLE `+owner+` NOLOGIN; CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; CREATE SCHEMA bank AUTHORIZATION `+owner)
+	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
+	_, err := Open(context.Background(), Options{URL: loaderURL, Connector: "source-test", Schema: "bank"}, []Stream{txStream()})
+	assertConfigError(t, err, `schema "bank" belongs to role "`+owner+`"`, `GRANT USAGE, CREATE ON SCHEMA "bank" TO "`+loader+`"`, "--postgres-schema")
+
+	pgtest.Exec(t, url, `GRANT USAGE, CREATE ON SCHEMA bank TO `+loader)
+	d := open(t, loaderURL, Options{Schema: "bank"}, txStream())
+	tb, _ := d.Table(context.Background(), "tx", true)
+	write(t, tb, `{"id":"a"}`)
+	if err := tb.Commit(json.RawMessage(`{"cursor":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if got := rows(t, url, `SELECT id FROM bank.tx`); strings.Join(got, ",") != "a" {
+		t.Fatalf("rows %v, want a", got)
+	}
+	// The next run finds the tables it made there.
+	if s := string(open(t, loaderURL, Options{Schema: "bank"}, txStream()).States()["tx"]); s != `{"cursor":1}` {
+		t.Fatalf("stored state %q", s)
+	}
+}
+
+// TestBadSetups: each is a config_error that names the object and the
+// fix, with nothing written: a schema name PostgreSQL reserves or would
+// cut (two long names alike would share one schema under two locks), a
+// database that is not UTF8 (binary COPY stores text unconverted: a
+// LATIN1 database held mojibake, a SQL_ASCII one failed the stream), an
+// sslmode the server cannot meet (it used to say the server could not be
+// reached), and something else where the connector's view goes.
+func TestBadSetups(t *testing.T) {
+	url := pgtest.DB(t)
+	s := pgtest.Shared(t)
+	ctx := context.Background()
+	open1 := func(u string, opts Options) error {
+		opts.URL, opts.Connector = u, "source-test"
+		d, err := Open(ctx, opts, []Stream{txStream()})
+		if err == nil {
+			d.Close()
+		}
+		return err
+	}
+	assertConfigError(t, open1(url, Options{Schema: "pg_bank"}), `--postgres-schema "pg_bank"`, "reserves")
+	assertConfigError(t, open1(url, Options{Schema: strings.Repeat("s", 64)}), "--postgres-schema", "63", "shorter")
+
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	pgtest.Exec(t, s.URL("postgres"), `CREATE DATABASE `+db+`_latin1 ENCODING 'LATIN1' TEMPLATE template0`)
+	assertConfigError(t, open1(s.URL(db+"_latin1"), Options{}), `database "`+db+`_latin1" has encoding LATIN1`, "ENCODING 'UTF8'", "xxxxx")
+	if got := rows(t, s.URL(db+"_latin1"), `SELECT count(*) FROM pg_namespace WHERE nspname = 'test'`); got[0] != "0" {
+		t.Error("the run made its schema in the LATIN1 database")
+	}
+
+	// A run needs two connections; the second refused leaves nothing made.
+	limited := "limited_" + db
+	pgtest.Exec(t, url, `CREATE ROLE `+limited+` LOGIN PASSWORD 'limitedpw' CONNECTION LIMIT 1; GRANT CREATE ON DATABASE `+db+` TO `+limited)
+	assertConfigError(t, open1(strings.Replace(url, "postgres:"+pgtest.Password, limited+":limitedpw", 1), Options{}), "too many connections", "two connections", `ALTER ROLE "`+limited+`" CONNECTION LIMIT`)
+	if got := rows(t, url, `SELECT count(*) FROM pg_namespace WHERE nspname = 'test'`); got[0] != "0" {
+		t.Error("a run refused its second connection made its schema")
+	}
+
+	// The test server has no TLS.
+	assertConfigError(t, open1(strings.Replace(url, "sslmode=disable", "sslmode=require", 1), Options{}), "TLS", "sslmode", "server refused TLS", "xxxxx")
+
+	view := View{Name: "report", Tables: []string{"tx"}, Query: "SELECT id FROM tx"}
+	pgtest.Exec(t, url, `CREATE SCHEMA test; CREATE TABLE test.report (x int)`)
+	assertConfigError(t, open1(url, Options{Views: []View{view}}), `view "test"."report"`, "is not a view", `rename or drop "test"."report"`)
+	pgtest.Exec(t, url, `DROP TABLE test.report; CREATE VIEW test.report AS SELECT 1 AS a, 2 AS b`)
+	assertConfigError(t, open1(url, Options{Views: []View{view}}), `view "test"."report"`, "cannot", `rename or drop "test"."report"`)
+	pgtest.Exec(t, url, `DROP VIEW test.report`)
+	if err := open1(url, Options{Views: []View{view}}); err != nil {
+		t.Fatalf("with the way clear: %v", err)
+	}
+}
+
+// TestConstraintOfTheUsersIsConfigError: a constraint added to a table
+// since the sink made it (here NOT NULL on a column the rows leave null)
+// fails the merge at every run until it is dropped: a config_error that
+// names it and the table, not a system_error, and the checkpoint's state
+// is not stored.
+func TestConstraintOfTheUsersIsConfigError(t *testing.T) {
+	url := pgtest.DB(t)
+	open(t, url, Options{}, txStream()).Close()
+	pgtest.Exec(t, url, `ALTER TABLE "test".tx ALTER COLUMN amount SET NOT NULL`)
+	d := open(t, url, Options{}, txStream())
+	tb, _ := d.Table(context.Background(), "tx", true)
+	write(t, tb, `{"id":"a"}`)
+	err := tb.Commit(json.RawMessage(`{"cursor":1}`))
+	assertConfigError(t, err, `"test"."tx"`, `column "amount"`, "drop that constraint")
+	if got := rows(t, url, `SELECT count(*) FROM "test"._state`); got[0] != "0" {
+		t.Errorf("%s states stored", got[0])
+	}
+}

@@ -246,13 +246,61 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 	}
 }
 
-// leftover adds a member to _leftovers. A value jsonb cannot hold (a
-// string with \u0000) is kept as the JSON string of its text.
+// leftover adds a member to _leftovers. A value jsonb cannot hold (see
+// jsonbHolds) is kept as the JSON string of its text, and such a key as
+// the text of its escapes: the row loads rather than fail its stream at
+// every run.
 func (e *encoder) leftover(rawKey, v []byte) {
-	if bytes.Contains(v, []byte(`\u0000`)) {
+	if !jsonbHolds(v) {
 		v, _ = json.Marshal(string(v))
 	}
+	if !jsonbHolds(rawKey) {
+		rawKey, _ = json.Marshal(string(rawKey[1 : len(rawKey)-1]))
+	}
 	e.meta.Leftover(rawKey, v)
+}
+
+// jsonbHolds reports whether PostgreSQL's jsonb (and json) takes the JSON
+// text v. Valid JSON that it refuses, failing the whole COPY: the escape
+// \u0000 (text cannot hold NUL) and a UTF-16 surrogate escape that is not
+// half of a pair (\ud83d alone), which JavaScript back ends emit for a
+// string cut in the middle of an emoji.
+func jsonbHolds(v []byte) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			continue
+		}
+		i++
+		if i >= len(v) || v[i] != 'u' {
+			continue // \\, \" and the others: one character
+		}
+		r, ok := hex4(v[i+1:])
+		switch {
+		case !ok: // not valid JSON: the server says what is wrong
+		case r == 0, r >= 0xdc00 && r <= 0xdfff:
+			return false
+		case r >= 0xd800 && r <= 0xdbff:
+			lo, ok := -1, false
+			if i+10 < len(v) && v[i+5] == '\\' && v[i+6] == 'u' {
+				lo, ok = hex4(v[i+7:])
+			}
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return false
+			}
+			i += 6 // the low half
+		}
+		i += 4
+	}
+	return true
+}
+
+// hex4 is the value of the four hex digits b starts with.
+func hex4(b []byte) (int, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	return int(n), err == nil
 }
 
 // stash copies b into the row's arena and returns the copy.
@@ -279,8 +327,8 @@ func (e *encoder) value(c *column, v []byte) ([]byte, bool) {
 			return e.stash(v), true
 		}
 	case columns.JSON, columns.Struct, columns.List:
-		if bytes.Contains(v, []byte(`\u0000`)) {
-			return nil, false // jsonb cannot hold NUL
+		if !jsonbHolds(v) {
+			return nil, false
 		}
 		start := len(e.arena)
 		e.arena = append(append(e.arena, jsonbVersion), v...)

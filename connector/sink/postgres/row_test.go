@@ -232,3 +232,17 @@ func TestBinaryValuesAsTheServerReadsText(t *testing.T) {
 		t.Fatalf("rows %v", n)
 	}
 }
+
+func TestJsonbHolds(t *testing.T) {
+	for v, want := range map[string]bool{
+		`"plain"`: true, `{"a":[1,"b"]}`: true, `"\u00e9\n\""`: true,
+		`"\ud83d\ude00"`: true, `"\uD83D\uDE00"`: true, `"C:\\u0000"`: true, `"\\\\"`: true,
+		`"\u0000"`: false, `"a\u0000"`: false, `"\ud83d"`: false, `"\ud83dx"`: false,
+		`"\ud83d\u0041"`: false, `"\ud83d\ud83d"`: false, `"\ude00"`: false, `{"\udbff":1}`: false,
+		`"\\\u0000"`: false,
+	} {
+		if got := jsonbHolds([]byte(v)); got != want {
+			t.Errorf("jsonbHolds(%s) = %v, want %v", v, got, want)
+		}
+	}
+}
