@@ -452,7 +452,9 @@ func (d *Destination) sqlError(err error, doing string) error {
 	// every row meets: one the table was given since (NOT NULL on a column
 	// the stream may leave null, a CHECK, a foreign key) fails every run
 	// the same way until it is changed.
-	if errors.As(err, &pg) && strings.HasPrefix(pg.Code, "23") && pg.TableName != "" {
+	// (A unique violation of a primary key is not one: that would be the
+	// sink's own bug, a system error.)
+	if errors.As(err, &pg) && strings.HasPrefix(pg.Code, "23") && pg.TableName != "" && !(pg.Code == "23505" && strings.HasSuffix(pg.ConstraintName, "_pkey")) {
 		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: the rows break a constraint the sink did not make (%s); nothing of this checkpoint was written. Fix: drop that constraint (ALTER TABLE %s …), or use another --postgres-schema",
 				d.shown, doing, pg.Message, pgx.Identifier{pg.SchemaName, pg.TableName}.Sanitize())}
