@@ -28,7 +28,9 @@ func TestParquetDir(t *testing.T) {
 }
 
 // TestSingerTap runs the binary as tap-enablebanking: the same records as
-// the Airbyte read, SCHEMA before RECORD, and bookmarks at the end.
+// the Airbyte read, SCHEMA before RECORD, no record member its SCHEMA does
+// not declare (the fake sends x_bank_field, which MeltanoLabs' target-csv
+// would fail on: it is kept in _leftovers), and bookmarks at the end.
 func TestSingerTap(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1})
 	tap := filepath.Join(t.TempDir(), "tap-enablebanking")
@@ -51,23 +53,37 @@ func TestSingerTap(t *testing.T) {
 		t.Fatalf("tap exited %d: %s", code, stderr)
 	}
 	records := map[string]int{}
-	schemas := map[string]bool{}
+	schemas := map[string]map[string]json.RawMessage{}
 	var lastState json.RawMessage
+	keptExtra := false
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
 		var m struct {
-			Type   string          `json:"type"`
-			Stream string          `json:"stream"`
-			Value  json.RawMessage `json:"value"`
+			Type   string `json:"type"`
+			Stream string `json:"stream"`
+			Schema struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schema"`
+			Record map[string]json.RawMessage `json:"record"`
+			Value  json.RawMessage            `json:"value"`
 		}
 		st.Must(t, json.Unmarshal(sc.Bytes(), &m), "singer line")
 		switch m.Type {
 		case "SCHEMA":
-			schemas[m.Stream] = true
+			schemas[m.Stream] = m.Schema.Properties
 		case "RECORD":
-			if !schemas[m.Stream] {
+			declared, ok := schemas[m.Stream]
+			if !ok {
 				t.Fatalf("RECORD of %s before its SCHEMA", m.Stream)
+			}
+			for field := range m.Record {
+				if _, ok := declared[field]; !ok {
+					t.Errorf("a %s RECORD has %q, which its SCHEMA does not declare", m.Stream, field)
+				}
+			}
+			if bytes.Contains(m.Record["_leftovers"], []byte(`"x_bank_field":`)) {
+				keptExtra = true
 			}
 			records[m.Stream]++
 		case "STATE":
@@ -81,5 +97,8 @@ func TestSingerTap(t *testing.T) {
 	}
 	if !bytes.Contains(lastState, []byte(`"transactions"`)) {
 		t.Errorf("final Singer state has no transactions bookmark: %s", lastState)
+	}
+	if !keptExtra {
+		t.Error("no record kept the fake's x_bank_field in _leftovers")
 	}
 }

@@ -135,6 +135,10 @@ type streamPlan struct {
 	mode   protocol.SyncMode
 	mask   *fieldMask // nil: every field
 	schema []byte     // the stream's SCHEMA message, one line
+	// declared is the SCHEMA's top-level properties: a record member not
+	// among them is moved into _leftovers (nil: the schema names none;
+	// every member stays).
+	declared map[string]bool
 
 	recordPrefix []byte
 }
@@ -217,9 +221,13 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 		if err == nil {
 			schema, err = declareSDCDeletedAt(schema)
 		}
+		if err == nil {
+			schema, err = declareLeftovers(schema)
+		}
 		if err != nil {
 			return nil, cat, source.SystemErrorf("stream %s: its schema is not a JSON object: %v", s.Name(), err)
 		}
+		p.declared = declaredProperties(schema)
 		if p.schema, err = marshal(schemaMessage{Type: "SCHEMA", Stream: s.Name(), Schema: schema, KeyProperties: keys, BookmarkProperties: bookmarks}); err != nil {
 			return nil, cat, source.SystemErrorf("stream %s: encoding its SCHEMA: %v", s.Name(), err)
 		}
@@ -493,6 +501,44 @@ func (m *fieldMask) prune(node map[string]any) {
 			c.prune(child)
 		}
 	}
+}
+
+// declaredProperties is the set of a schema's top-level properties, nil
+// if it has none.
+func declaredProperties(schema json.RawMessage) map[string]bool {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal(schema, &s) != nil || len(s.Properties) == 0 {
+		return nil
+	}
+	declared := make(map[string]bool, len(s.Properties))
+	for name := range s.Properties {
+		declared[name] = true
+	}
+	return declared
+}
+
+// declareLeftovers adds _leftovers, the object a record's fields its
+// schema does not declare are kept in (encoder.keepUndeclared), to a
+// schema that has properties.
+func declareLeftovers(schema json.RawMessage) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(schema))
+	dec.UseNumber()
+	var node map[string]any
+	if err := dec.Decode(&node); err != nil {
+		return nil, err
+	}
+	props, _ := node["properties"].(map[string]any)
+	if props == nil {
+		return schema, nil
+	}
+	props[leftovers] = map[string]any{
+		"type":                 []string{"object", "null"},
+		"additionalProperties": true,
+		"description":          "Fields the API sent that this stream's schema does not declare, kept here by name; absent when there are none.",
+	}
+	return marshal(node)
 }
 
 // declareSDCDeletedAt adds _sdc_deleted_at, defined as _ab_cdc_deleted_at

@@ -54,6 +54,9 @@ type encoder struct {
 	lastErr    string // the latest error, not yet printed
 	err        error  // the first stdout write error; sticky
 	row        []byte // scratch for a record with fields to drop
+	scan       jsonrow.Scanner
+	kept, rest []byte          // scratch for a record with undeclared fields
+	undeclared map[string]bool // stream + "\x00" + field, already named in a WARNING
 }
 
 var _ source.Encoder = (*encoder)(nil)
@@ -111,6 +114,9 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 			return e.err
 		}
 	}
+	if p != nil && p.declared != nil {
+		data = e.keepUndeclared(stream, p.declared, data)
+	}
 	if cap(e.row) > 1<<20 {
 		e.row = nil // one huge row does not pin its buffer
 	}
@@ -124,9 +130,83 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 	return e.err
 }
 
+// keepUndeclared returns data with its top-level members that the
+// stream's SCHEMA does not declare (a field the API added since the schema
+// was written, say) moved into one member, _leftovers, which the SCHEMA
+// declares as an object (declareLeftovers). A Singer target makes its
+// columns, or its CSV header, from the SCHEMA: MeltanoLabs' target-csv
+// fails on a record with any other member, and target-postgres drops it
+// without a word (the Meltano SDK's taps drop such fields too). Here the
+// value is kept, as the Parquet and PostgreSQL sinks keep theirs, and each
+// field is named once per stream in a WARNING. Only a record that has such
+// a member is rewritten; the others cost one scan of their top level.
+func (e *encoder) keepUndeclared(stream string, declared map[string]bool, data []byte) []byte {
+	var extra []string
+	e.scan.Reset(data)
+	err := e.scan.Object(func(key []byte) error {
+		if !kept(declared, key) {
+			extra = append(extra, string(key))
+		}
+		return e.scan.Skip()
+	})
+	if err != nil || extra == nil {
+		return data // not an object: written as it is, as fieldMask.record does
+	}
+	for _, name := range extra {
+		if k := stream + "\x00" + name; !e.undeclared[k] {
+			if e.undeclared == nil {
+				e.undeclared = map[string]bool{}
+			}
+			e.undeclared[k] = true
+			e.logf("WARNING", "stream '%s': field %s is not in the stream's schema; kept in its records' %s object, since Singer targets build their tables from the SCHEMA", stream, e.redact.String(string(jsonrow.AppendString(nil, name))), leftovers)
+		}
+	}
+	// Declared members first, as they came, then _leftovers.
+	out, rest := append(e.kept[:0], '{'), append(e.rest[:0], '{')
+	e.scan.Reset(data)
+	err = e.scan.Object(func(key []byte) error {
+		v, err := e.scan.Raw()
+		if err != nil {
+			return err
+		}
+		to := &out
+		if !kept(declared, key) {
+			to = &rest
+		}
+		if len(*to) > 1 {
+			*to = append(*to, ',')
+		}
+		*to = append(append(jsonrow.AppendString(*to, string(key)), ':'), v...)
+		return nil
+	})
+	if err != nil {
+		return data
+	}
+	if len(out) > 1 {
+		out = append(out, ',')
+	}
+	out = append(append(append(jsonrow.AppendString(out, leftovers), ':'), rest...), '}', '}')
+	e.kept, e.rest = out, rest
+	if cap(e.kept) > 1<<20 {
+		e.kept, e.rest = nil, nil // one huge row does not pin its buffers
+	}
+	return out
+}
+
+// kept reports whether a record's member stays where it is: the schema
+// declares it, or it is _sdc_deleted_at. A member named _leftovers that
+// the API itself sent is moved into the connector's, not merged with it.
+func kept(declared map[string]bool, key []byte) bool {
+	return declared[string(key)] && string(key) != leftovers || string(key) == sdcDeletedAt
+}
+
+// leftovers is the member that holds, in Singer mode, a record's fields
+// its schema does not declare (the name the Parquet and PostgreSQL sinks
+// give their column of such fields).
+const leftovers = "_leftovers"
+
 // sdcDeletedAt is the member Singer targets take for a deletion (the
-// Meltano SDK's hard_delete, and its soft-delete column), where Airbyte's
-// is _ab_cdc_deleted_at.
+// Meltano SDK's soft-delete column), where Airbyte's is _ab_cdc_deleted_at.
 const sdcDeletedAt = "_sdc_deleted_at"
 
 // singerTombstone is a tombstone with _sdc_deleted_at beside its

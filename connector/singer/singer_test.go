@@ -711,3 +711,39 @@ func TestReadStateBookmarks(t *testing.T) {
 		}
 	}
 }
+
+// TestUndeclaredFieldsKept: a record member the stream's SCHEMA does not
+// declare (an API's new field) is moved into _leftovers, which the SCHEMA
+// declares, and named once per stream and field: MeltanoLabs' target-csv
+// makes its header from the SCHEMA and fails on a record with any other
+// member ("dict contains fields not in fieldnames"), and target-postgres
+// drops it. The declared members keep their order and bytes; a record with
+// nothing undeclared is untouched; an API's own _leftovers is kept inside
+// the connector's, not merged with it.
+func TestUndeclaredFieldsKept(t *testing.T) {
+	r := newTestRunner(
+		`{"id":1,"updated":"2024-01-01","x_bank_field":{"segment":"retail"},"name":"one","price":10.10,"meta":{"a":"x","extra":1}}`,
+		`{"id":2,"updated":"2024-01-02","name":"two","x_bank_field":null,"x\u002dother":[1],"price":0.30}`,
+		`{"id":3,"updated":"2024-01-03","name":"three","price":1e2}`,
+		`{"id":4,"updated":"2024-01-04","_leftovers":"theirs"}`,
+	)
+	res := runTap(t, r, "--config", testConfig(t, nil))
+	checkSync(t, res)
+	want := []string{
+		`{"id":1,"updated":"2024-01-01","name":"one","price":10.10,"meta":{"a":"x","extra":1},"_leftovers":{"x_bank_field":{"segment":"retail"}}}`,
+		`{"id":2,"updated":"2024-01-02","name":"two","price":0.30,"_leftovers":{"x_bank_field":null,"x-other":[1]}}`,
+		`{"id":3,"updated":"2024-01-03","name":"three","price":1e2}`,
+		`{"id":4,"updated":"2024-01-04","_leftovers":{"_leftovers":"theirs"}}`,
+	}
+	if got := res.records("widgets"); !reflect.DeepEqual(got, want) {
+		t.Errorf("widgets records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, field := range []string{`"x_bank_field"`, `"x-other"`} {
+		if n := strings.Count(res.stderr, "WARNING stream 'widgets': field "+field+" is not in the stream's schema; kept in its records' _leftovers object"); n != 1 {
+			t.Errorf("%d warnings about %s, want 1:\n%s", n, field, res.stderr)
+		}
+	}
+	if !strings.Contains(res.stdout, `"_leftovers":{"additionalProperties":true,`) {
+		t.Errorf("the SCHEMA does not declare _leftovers:\n%s", res.stdout)
+	}
+}
