@@ -42,6 +42,7 @@ type singerMsg struct {
 	Record             json.RawMessage `json:"record"`
 	TimeExtracted      string          `json:"time_extracted"`
 	Value              json.RawMessage `json:"value"`
+	Version            *int64          `json:"version"`
 }
 
 type singerRun struct {
@@ -140,6 +141,10 @@ func (e *env) sync(bin string, args ...string) *singerRun {
 				e.t.Errorf("time_extracted %q is not a recent RFC 3339 UTC time", m.TimeExtracted)
 			}
 		case "STATE":
+		case "ACTIVATE_VERSION":
+			if schemas[m.Stream] == nil {
+				e.t.Fatalf("line %d: ACTIVATE_VERSION of %s before its SCHEMA", i+1, m.Stream)
+			}
 		default:
 			e.t.Errorf("unexpected %s message", m.Type)
 		}
@@ -169,7 +174,7 @@ func (e *env) singerCatalog(bin, config string) singer.Catalog {
 func TestSingerAbout(t *testing.T) {
 	bin := tapBin(t)
 	text := runSinger(t, false, bin, "--about")
-	for _, want := range []string{"Name: tap-pluggy", "Capabilities: about, catalog, discover, state", "client_secret (string, required, secret)", "item_ids (array, required)"} {
+	for _, want := range []string{"Name: tap-pluggy", "Capabilities: about, activate-version, catalog, discover, state", "client_secret (string, required, secret)", "item_ids (array, required)"} {
 		if text.code != 0 || !strings.Contains(string(text.stdout), want) {
 			t.Errorf("--about lacks %q:\n%s", want, text.stdout)
 		}
@@ -190,7 +195,7 @@ func TestSingerAbout(t *testing.T) {
 		if r.code != 0 || json.Unmarshal(r.stdout, &about) != nil {
 			t.Fatalf("%v: exit %d %s", args[1:], r.code, r.stdout)
 		}
-		if about.Name != "tap-pluggy" || about.Version != source.Version || !reflect.DeepEqual(about.Capabilities, []string{"about", "catalog", "discover", "state"}) {
+		if about.Name != "tap-pluggy" || about.Version != source.Version || !reflect.DeepEqual(about.Capabilities, []string{"about", "activate-version", "catalog", "discover", "state"}) {
 			t.Errorf("about: %+v", about)
 		}
 		if !about.Settings.Properties["client_secret"].Secret || about.Settings.Properties["client_id"].Secret || !reflect.DeepEqual(about.Settings.Required, []string{"client_id", "client_secret", "item_ids"}) {
@@ -595,6 +600,61 @@ func TestSingerTombstonesCarrySDCDeletedAt(t *testing.T) {
 	for _, m := range second.msgs {
 		if m.Type == "SCHEMA" && m.Stream == "transactions" && !bytes.Contains(m.Schema, []byte(`"_sdc_deleted_at"`)) {
 			t.Error("the transactions SCHEMA does not declare _sdc_deleted_at")
+		}
+	}
+}
+
+// TestSingerActivateVersion: with emit_activate_version_messages, every
+// full-table stream that completed ends with ACTIVATE_VERSION, after all
+// its records, which carry that version; the incremental streams carry
+// none; a stream that failed (an item the fake refuses) gets none,
+// since a target would drop the rows the failure left out.
+func TestSingerActivateVersion(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
+	bin := tapBin(t)
+	r := e.sync(bin, "--config", e.config(map[string]any{singer.ActivateVersionSetting: true}))
+	activated := map[string]int64{}
+	incremental := map[string]bool{} // a SCHEMA with a bookmark
+	for _, m := range r.msgs {
+		switch {
+		case m.Type == "SCHEMA":
+			incremental[m.Stream] = len(m.BookmarkProperties) > 0
+		case m.Type == "ACTIVATE_VERSION":
+			activated[m.Stream] = *m.Version
+		case m.Type == "RECORD" && incremental[m.Stream]:
+			if m.Version != nil {
+				t.Fatalf("an incremental %s record carries a version: %s", m.Stream, m.Record)
+			}
+		case m.Type == "RECORD":
+			if m.Version == nil || activated[m.Stream] != 0 {
+				t.Fatalf("a %s record without its version, or after its ACTIVATE_VERSION", m.Stream)
+			}
+		}
+	}
+	for _, name := range []string{"items", "accounts", "categories", "credit_card_bills", "investments", "loans", "identity"} {
+		if activated[name] == 0 {
+			t.Errorf("no ACTIVATE_VERSION for the full-table stream %s: %v", name, activated)
+		}
+	}
+	for _, name := range []string{"transactions", "investment_transactions"} {
+		if _, ok := activated[name]; ok || !incremental[name] {
+			t.Errorf("ACTIVATE_VERSION for the incremental %s", name)
+		}
+	}
+	if bytes.Contains(r.stderr, []byte(singer.ActivateVersionSetting)) {
+		t.Errorf("the setting was warned about:\n%s", r.stderr)
+	}
+
+	// Accounts the API refuses (a 500 every time) fail the stream: no
+	// activation.
+	e.fake.SetFaults(fake.Faults{Status: map[string]int{"GET /accounts": 500}})
+	f := runSinger(t, true, bin, "--config", e.config(map[string]any{singer.ActivateVersionSetting: true}))
+	if f.code != 1 {
+		t.Fatalf("a refused item: exit %d", f.code)
+	}
+	for _, m := range f.msgs {
+		if m.Type == "ACTIVATE_VERSION" && m.Stream == "accounts" {
+			t.Errorf("ACTIVATE_VERSION of accounts after it failed")
 		}
 	}
 }

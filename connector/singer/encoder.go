@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,10 @@ type encoder struct {
 	scan       jsonrow.Scanner
 	kept, rest []byte          // scratch for a record with undeclared fields
 	undeclared map[string]bool // stream + "\x00" + field, already named in a WARNING
+	// version stamps full-table records and their ACTIVATE_VERSION (the
+	// run's start, epoch milliseconds); 0 when the config does not ask
+	// for them (ActivateVersionSetting).
+	version int64
 }
 
 var _ source.Encoder = (*encoder)(nil)
@@ -124,7 +129,12 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 	w.Write(data)
 	w.WriteString(`,"time_extracted":"`)
 	w.WriteString(time.UnixMilli(ms).UTC().Format(timeExtracted))
-	if _, err := w.WriteString("\"}\n"); err != nil {
+	w.WriteByte('"')
+	if e.versioned(p) {
+		w.WriteString(`,"version":`)
+		w.WriteString(strconv.FormatInt(e.version, 10))
+	}
+	if _, err := w.WriteString("}\n"); err != nil {
 		e.err = err
 	}
 	return e.err
@@ -191,6 +201,12 @@ func (e *encoder) keepUndeclared(stream string, declared map[string]bool, data [
 		e.kept, e.rest = nil, nil // one huge row does not pin its buffers
 	}
 	return out
+}
+
+// versioned reports whether the stream of plan p carries versions: a
+// full-table stream, in a run whose config asked for them.
+func (e *encoder) versioned(p *streamPlan) bool {
+	return e.version != 0 && p != nil && p.mode == protocol.FullRefresh
 }
 
 // kept reports whether a record's member stays where it is: the schema
@@ -313,6 +329,22 @@ func (e *encoder) StreamStatus(stream string, status protocol.Status, reasons ..
 			}
 		}
 	case protocol.Complete, protocol.Incomplete:
+		if p := e.plans[stream]; status == protocol.Complete && e.versioned(p) && e.out != nil && e.err == nil {
+			// The snapshot is whole: the target may now drop (or mark
+			// deleted) the rows earlier versions had and this one has not.
+			// Never after an INCOMPLETE stream, whose snapshot lacks what
+			// a failed account or item would have sent.
+			e.schemaLocked(stream)
+			line, _ := marshal(struct {
+				Type    string `json:"type"`
+				Stream  string `json:"stream"`
+				Version int64  `json:"version"`
+			}{"ACTIVATE_VERSION", stream, e.version})
+			e.out.Write(line)
+			if err := e.out.WriteByte('\n'); err != nil {
+				e.err = err
+			}
+		}
 		if e.out != nil {
 			result := "succeeded"
 			if status == protocol.Incomplete {

@@ -29,7 +29,7 @@ import (
 )
 
 // Capabilities are what --about advertises, in Meltano's vocabulary.
-var Capabilities = []string{"about", "catalog", "discover", "state"}
+var Capabilities = []string{"about", "activate-version", "catalog", "discover", "state"}
 
 // Command returns r's Singer mode as a command: `source-pluggy singer ARGS`,
 // and the whole command line of the binary when it is invoked as tap (a
@@ -148,6 +148,14 @@ func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath stri
 	secrets := &secret.Redactor{}
 	enc := newEncoder(t.Name, stdout, stderr, secrets)
 	prepare := func(streams []source.Stream) ([]source.Selection, map[string]json.RawMessage, error) {
+		// The config is valid by now; this tap's own setting is read here.
+		versioned, err := activateVersion(config)
+		if err != nil {
+			return nil, nil, err
+		}
+		if versioned {
+			enc.version = enc.now().UnixMilli()
+		}
 		var in *Catalog
 		origin := "the default catalog (every stream)"
 		if catPath != "" {
@@ -168,8 +176,34 @@ func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath stri
 		enc.start(plans, states)
 		return sel, states, nil
 	}
-	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Secrets: secrets, Encoder: enc, Prepare: prepare})
+	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Secrets: secrets, Encoder: enc, Prepare: prepare, Own: []string{ActivateVersionSetting}})
 	return enc.close(code)
+}
+
+// ActivateVersionSetting is the config key that turns on ACTIVATE_VERSION
+// messages, named as the Meltano SDK names it. Off by default: a target
+// that does not know the message may fail on it.
+const ActivateVersionSetting = "emit_activate_version_messages"
+
+// activateVersion reads ActivateVersionSetting from the config file.
+func activateVersion(path string) (bool, error) {
+	raw, err := source.ReadInputFile("config", path)
+	if err != nil {
+		return false, err
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return false, source.ConfigErrorf("config %s: %v", path, err)
+	}
+	v, ok := cfg[ActivateVersionSetting]
+	if !ok || string(v) == "null" {
+		return false, nil
+	}
+	var on bool
+	if err := json.Unmarshal(v, &on); err != nil {
+		return false, source.ConfigErrorf("config.%s: %s is not a boolean; give true or false", ActivateVersionSetting, v)
+	}
+	return on, nil
 }
 
 func readCatalog(flag, path string) (*Catalog, error) {
@@ -238,6 +272,12 @@ func settingsSchema(spec json.RawMessage) json.RawMessage {
 		if m, ok := p.(map[string]any); ok && m["airbyte_secret"] == true {
 			m["secret"] = true
 			m["writeOnly"] = true
+		}
+	}
+	if props != nil {
+		props[ActivateVersionSetting] = map[string]any{
+			"type": "boolean", "default": false, "title": "Emit ACTIVATE_VERSION messages",
+			"description": "Singer mode only: stamp each full-table stream's records with a version and, once the stream completed, send ACTIVATE_VERSION, so that a target drops (or marks deleted) the rows of earlier snapshots that this one no longer has. Off by default: a target that does not know the message may fail on it.",
 		}
 	}
 	out, err := marshal(doc)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -138,6 +139,10 @@ func checkSync(t *testing.T, r *result) {
 			if m.Value == nil || m.Value.Bookmarks == nil {
 				t.Errorf("STATE without bookmarks: %s", m.raw)
 			}
+		case "ACTIVATE_VERSION":
+			if !schema[m.Stream] {
+				t.Fatalf("line %d: ACTIVATE_VERSION of %s before its SCHEMA", i+1, m.Stream)
+			}
 		default:
 			t.Errorf("unexpected message type %s", m.Type)
 		}
@@ -150,7 +155,7 @@ func checkSync(t *testing.T, r *result) {
 func TestAbout(t *testing.T) {
 	r := newTestRunner()
 	text := runTap(t, r, "--about")
-	for _, want := range []string{"Name: tap-test", "Capabilities: about, catalog, discover, state", "api_key (string, required, secret): The key.", "fail (string): A stream to fail."} {
+	for _, want := range []string{"Name: tap-test", "Capabilities: about, activate-version, catalog, discover, state", "api_key (string, required, secret): The key.", "fail (string): A stream to fail."} {
 		if text.code != 0 || !strings.Contains(text.stdout, want) {
 			t.Errorf("--about (exit %d) lacks %q:\n%s", text.code, want, text.stdout)
 		}
@@ -173,7 +178,7 @@ func TestAbout(t *testing.T) {
 		t.Fatalf("--about --format=json: %v\n%s", err, js.stdout)
 	}
 	if doc.Name != "tap-test" || doc.Version != source.Version || !strings.Contains(doc.Description, "Test API") ||
-		!reflect.DeepEqual(doc.Capabilities, []string{"about", "catalog", "discover", "state"}) || doc.Settings.Type != "object" {
+		!reflect.DeepEqual(doc.Capabilities, []string{"about", "activate-version", "catalog", "discover", "state"}) || doc.Settings.Type != "object" {
 		t.Errorf("about = %+v", doc)
 	}
 	if p := doc.Settings.Properties["api_key"]; !p.Secret || !p.WriteOnly {
@@ -745,5 +750,76 @@ func TestUndeclaredFieldsKept(t *testing.T) {
 	}
 	if !strings.Contains(res.stdout, `"_leftovers":{"additionalProperties":true,`) {
 		t.Errorf("the SCHEMA does not declare _leftovers:\n%s", res.stdout)
+	}
+}
+
+// TestActivateVersion: with emit_activate_version_messages, a full-table
+// stream's records carry the run's version and, once the stream completed,
+// ACTIVATE_VERSION follows them, so that a target drops the rows of earlier
+// snapshots; never after a failed stream, whose snapshot is partial.
+// Incremental streams carry no version, and without the setting nothing
+// changes. The setting is not warned about as unknown.
+func TestActivateVersion(t *testing.T) {
+	activations := func(res *result) []string {
+		var out []string
+		for _, line := range strings.Split(res.stdout, "\n") {
+			if strings.HasPrefix(line, `{"type":"ACTIVATE_VERSION"`) {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+	res := runTap(t, newTestRunner(), "--config", testConfig(t, nil))
+	checkSync(t, res)
+	if strings.Contains(res.stdout, `"version"`) || len(activations(res)) != 0 {
+		t.Fatalf("versions without the setting:\n%s", res.stdout)
+	}
+
+	res = runTap(t, newTestRunner(), "--config", testConfig(t, map[string]any{ActivateVersionSetting: true}))
+	checkSync(t, res)
+	if strings.Contains(res.stderr, ActivateVersionSetting) {
+		t.Errorf("the setting was warned about:\n%s", res.stderr)
+	}
+	acts := activations(res)
+	if len(acts) != 1 {
+		t.Fatalf("%d ACTIVATE_VERSION messages, want 1 (colors):\n%s", len(acts), res.stdout)
+	}
+	var act struct {
+		Stream  string `json:"stream"`
+		Version int64  `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(acts[0]), &act); err != nil {
+		t.Fatal(err)
+	}
+	if act.Stream != "colors" || time.Since(time.UnixMilli(act.Version)) > time.Minute {
+		t.Fatalf("ACTIVATE_VERSION %s: want colors and the run's start", acts[0])
+	}
+	lines := strings.Split(res.stdout, "\n")
+	at := slices.Index(lines, acts[0])
+	for i, line := range lines {
+		var m struct {
+			Type    string `json:"type"`
+			Stream  string `json:"stream"`
+			Version *int64 `json:"version"`
+		}
+		if json.Unmarshal([]byte(line), &m) != nil || m.Type != "RECORD" {
+			continue
+		}
+		switch {
+		case m.Stream == "colors" && (m.Version == nil || *m.Version != act.Version || i > at):
+			t.Errorf("colors record %s: want version %d, before the ACTIVATE_VERSION", line, act.Version)
+		case m.Stream == "widgets" && m.Version != nil:
+			t.Errorf("an incremental record has a version: %s", line)
+		}
+	}
+
+	res = runTap(t, newTestRunner(), "--config", testConfig(t, map[string]any{ActivateVersionSetting: true, "fail": "colors"}))
+	if res.code != 1 || len(activations(res)) != 0 {
+		t.Fatalf("a failed full-table stream: exit %d, activations %v; want 1 and none", res.code, activations(res))
+	}
+
+	res = runTap(t, newTestRunner(), "--config", testConfig(t, map[string]any{ActivateVersionSetting: "yes"}))
+	if res.code != 1 || !strings.Contains(res.stderr, "config.emit_activate_version_messages: \"yes\" is not a boolean") {
+		t.Fatalf("a setting that is not a boolean: exit %d\n%s", res.code, res.stderr)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -85,7 +86,7 @@ func trailing(dec *json.Decoder, raw []byte) bool {
 // tests do; keys the spec does not know are reported in warnings (they are
 // most often a typo of an optional field) but do not fail the run, since the
 // protocol asks sources to tolerate unknown keys.
-func loadConfig(src Source, path string, secrets *secret.Redactor) (cfg json.RawMessage, warnings []string, err error) {
+func loadConfig(src Source, path string, secrets *secret.Redactor, own ...string) (cfg json.RawMessage, warnings []string, err error) {
 	raw, err := readInput("config", path)
 	if err != nil {
 		return nil, nil, err
@@ -116,7 +117,7 @@ func loadConfig(src Source, path string, secrets *secret.Redactor) (cfg json.Raw
 	if err := validateConfig(spec, obj); err != nil {
 		return nil, nil, err
 	}
-	warnings = unknownKeys(spec, obj)
+	warnings = unknownKeys(spec, obj, own)
 	cfg, err = json.Marshal(obj)
 	if err != nil {
 		return nil, nil, SystemErrorf("re-encoding config: %v", err)
@@ -142,7 +143,7 @@ func validateConfig(spec json.RawMessage, obj map[string]any) error {
 	return nil
 }
 
-func unknownKeys(spec json.RawMessage, obj map[string]any) []string {
+func unknownKeys(spec json.RawMessage, obj map[string]any, own []string) []string {
 	var s struct {
 		Properties map[string]json.RawMessage `json:"properties"`
 	}
@@ -151,7 +152,7 @@ func unknownKeys(spec json.RawMessage, obj map[string]any) []string {
 	}
 	var out []string
 	for k := range obj {
-		if _, ok := s.Properties[k]; !ok {
+		if _, ok := s.Properties[k]; !ok && !slices.Contains(own, k) {
 			known := make([]string, 0, len(s.Properties))
 			for p := range s.Properties {
 				known = append(known, p)

@@ -219,8 +219,8 @@ func (r *Runner) spec(args []string, w *protocol.Writer, stdout, stderr io.Write
 // source. With logs, warnings about unknown config keys go out as WARN
 // logs, and so does what the source logs; without (check and discover,
 // which print exactly one message), the source's logs are dropped.
-func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logs bool) (Conn, *slog.Logger, error) {
-	cfg, warnings, err := loadConfig(r.Source, path, secrets)
+func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logs bool, own ...string) (Conn, *slog.Logger, error) {
+	cfg, warnings, err := loadConfig(r.Source, path, secrets, own...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -396,13 +396,16 @@ type ReadInput struct {
 	// returns the streams to read and each one's input state (what
 	// --catalog and --state hold; ParseState decodes a state file).
 	Prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error)
+	// Own are config keys the caller reads itself (Singer's
+	// emit_activate_version_messages): not warned about as unknown.
+	Own []string
 }
 
 // Read runs a read from in and returns the exit code. The caller flushes
 // in.Encoder.
 func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 	defer recoverCrash(r.Source.Name(), in.Encoder, in.Secrets, &code)
-	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, in.Prepare, nil, false)
+	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, in.Prepare, nil, false, in.Own...)
 }
 
 // readStreams is a read once its inputs are known: prepare turns the
@@ -411,8 +414,8 @@ func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 // enc is to get no records.
 func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config string,
 	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, bool, error),
-	storedStates bool) int {
-	conn, log, err := r.open(ctx, config, enc, secrets, true)
+	storedStates bool, own ...string) int {
+	conn, log, err := r.open(ctx, config, enc, secrets, true, own...)
 	if err != nil {
 		return fail(enc, err)
 	}
