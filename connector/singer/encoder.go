@@ -175,18 +175,19 @@ func (e *encoder) keepUndeclared(stream string, declared map[string]bool, data [
 	out, rest := append(e.kept[:0], '{'), append(e.rest[:0], '{')
 	e.scan.Reset(data)
 	err = e.scan.Object(func(key []byte) error {
+		name := string(key) // key is the scanner's until its next call
 		v, err := e.scan.Raw()
 		if err != nil {
 			return err
 		}
 		to := &out
-		if !kept(declared, key) {
+		if !kept(declared, []byte(name)) {
 			to = &rest
 		}
 		if len(*to) > 1 {
 			*to = append(*to, ',')
 		}
-		*to = append(append(jsonrow.AppendString(*to, string(key)), ':'), v...)
+		*to = append(append(jsonrow.AppendString(*to, name), ':'), v...)
 		return nil
 	})
 	if err != nil {
