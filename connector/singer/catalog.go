@@ -219,10 +219,7 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 		}
 		schema, err := mask.schema(d.JSONSchema)
 		if err == nil {
-			schema, err = declareSDCDeletedAt(schema)
-		}
-		if err == nil {
-			schema, err = declareLeftovers(schema)
+			schema, err = declareSingerFields(schema)
 		}
 		if err != nil {
 			return nil, cat, source.SystemErrorf("stream %s: its schema is not a JSON object: %v", s.Name(), err)
@@ -519,10 +516,13 @@ func declaredProperties(schema json.RawMessage) map[string]bool {
 	return declared
 }
 
-// declareLeftovers adds _leftovers, the object a record's fields its
-// schema does not declare are kept in (encoder.keepUndeclared), to a
-// schema that has properties.
-func declareLeftovers(schema json.RawMessage) (json.RawMessage, error) {
+// declareSingerFields adds to a schema's properties the members Singer
+// mode adds to records: _leftovers, the object a record's fields its
+// schema does not declare are kept in (encoder.keepUndeclared), and, where
+// the stream has tombstones (_ab_cdc_deleted_at), _sdc_deleted_at, defined
+// as that is (singerTombstone). A target makes its columns from the SCHEMA.
+// A schema without properties is returned as it is.
+func declareSingerFields(schema json.RawMessage) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(schema))
 	dec.UseNumber()
 	var node map[string]any
@@ -533,32 +533,15 @@ func declareLeftovers(schema json.RawMessage) (json.RawMessage, error) {
 	if props == nil {
 		return schema, nil
 	}
+	if def, ok := props["_ab_cdc_deleted_at"]; ok {
+		if _, taken := props[sdcDeletedAt]; !taken {
+			props[sdcDeletedAt] = def
+		}
+	}
 	props[leftovers] = map[string]any{
 		"type":                 []string{"object", "null"},
 		"additionalProperties": true,
 		"description":          "Fields the API sent that this stream's schema does not declare, kept here by name; absent when there are none.",
-	}
-	return marshal(node)
-}
-
-// declareSDCDeletedAt adds _sdc_deleted_at, defined as _ab_cdc_deleted_at
-// is, to a schema that has _ab_cdc_deleted_at: a stream with tombstones
-// carries both in Singer mode (singerTombstone), and a target makes its
-// columns from the SCHEMA.
-func declareSDCDeletedAt(schema json.RawMessage) (json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(schema))
-	dec.UseNumber()
-	var node map[string]any
-	if err := dec.Decode(&node); err != nil {
-		return nil, err
-	}
-	props, _ := node["properties"].(map[string]any)
-	def, ok := props["_ab_cdc_deleted_at"]
-	if !ok {
-		return schema, nil
-	}
-	if _, taken := props[sdcDeletedAt]; !taken {
-		props[sdcDeletedAt] = def
 	}
 	return marshal(node)
 }

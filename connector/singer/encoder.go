@@ -143,7 +143,7 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 // keepUndeclared returns data with its top-level members that the
 // stream's SCHEMA does not declare (a field the API added since the schema
 // was written, say) moved into one member, _leftovers, which the SCHEMA
-// declares as an object (declareLeftovers). A Singer target makes its
+// declares as an object (declareSingerFields). A Singer target makes its
 // columns, or its CSV header, from the SCHEMA: MeltanoLabs' target-csv
 // fails on a record with any other member, and target-postgres drops it
 // without a word (the Meltano SDK's taps drop such fields too). Here the
