@@ -421,9 +421,16 @@ func (c *converter) value(n *node, rep int16) error {
 	case kString, kJSON:
 		var v []byte
 		var err error
-		if n.kind == kString && first == '"' {
+		switch {
+		case n.kind == kString && first == '"':
 			v, err = s.Str()
-		} else {
+		case n.kind == kString && (first == '{' || first == '['):
+			// An object or array where the schema says string: as its
+			// JSON text it could not be told from a string holding that
+			// text, so it is a misfit (_leftovers keeps it whole), as
+			// in the PostgreSQL sink.
+			return c.mismatch(n, "a string")
+		default:
 			// JSON text; or a number or boolean where the schema says
 			// string: its JSON text is the string, so nothing is lost.
 			v, err = s.Raw()
@@ -433,6 +440,9 @@ func (c *converter) value(n *node, rep int16) error {
 		}
 		c.cols[n.col].appendBytes(v, rep)
 	case kLenient:
+		if first == '{' || first == '[' {
+			return c.mismatch(n, "a string") // as for kString
+		}
 		if first != '"' {
 			// Not a date at all (a number, say): kept as its JSON text,
 			// with nothing parsed, rather than failing on a field that
