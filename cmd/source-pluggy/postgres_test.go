@@ -574,3 +574,30 @@ func TestPostgresEscapesJsonbRefusesLoad(t *testing.T) {
 		t.Errorf("rows, with both fields in _leftovers: %s, want %s", got[0], want)
 	}
 }
+
+// TestPostgresKeyWithNUL: a key PostgreSQL text cannot hold (a NUL, valid
+// JSON as \u0000) is stored with U+FFFD for each NUL, the same every run,
+// and kept as sent in _leftovers with a REPLACED note: a key is never
+// nulled, which failed the stream at every run. A second read upserts the
+// same rows.
+func TestPostgresKeyWithNUL(t *testing.T) {
+	edit := func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
+			return bytes.ReplaceAll(b, []byte(`"id":"`), []byte(`"id":"nul\u0000`))
+		})
+	}
+	e := newHostileEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 20}, fake.Hostile{}, edit)
+	url := pgtest.DB(t)
+	for run := 1; run <= 2; run++ {
+		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(false, "transactions"), "--postgres", url)
+		if r.Code != 0 {
+			t.Fatalf("run %d exited %d: %v", run, r.Code, r.ErrorTraces())
+		}
+		n := len(r.Records()["transactions"])
+		got := pgRows(t, pgtest.Connect(t, url), `SELECT count(*), count(*) FILTER (WHERE id LIKE 'nul'||chr(65533)||'%' AND position('"nul\u0000' in _leftovers->>'id') = 1
+			AND _changes @> '[{"field":"id","change":"REPLACED","reason":"DESTINATION_SERIALIZATION_ERROR"}]') FROM pluggy.transactions`)
+		if want := fmt.Sprintf("%d|%d", n, n); n == 0 || got[0] != want {
+			t.Fatalf("run %d: rows, with the key replaced and kept: %s, want %s", run, got[0], want)
+		}
+	}
+}

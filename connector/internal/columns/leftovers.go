@@ -120,17 +120,33 @@ type Warner struct {
 // Nulled logs, the first time for field, that a value did not fit its
 // column and where it was kept instead.
 func (w *Warner) Nulled(field string, why error) {
-	w.mu.Lock()
-	if w.seen == nil {
-		w.seen = map[string]bool{}
-	}
-	first := !w.seen[field]
-	w.seen[field] = true
-	w.mu.Unlock()
-	if !first || w.Log == nil {
+	if !w.first(field) {
 		return
 	}
 	w.Log.Warn("a value does not fit its typed column: the column is null in that row and the value is kept verbatim in "+Leftovers+
 		" (noted in "+Changes+"); further rows with the same field are not logged",
 		"field", field, "reason", why.Error())
+}
+
+// Replaced logs, the first time for field, that a value was changed to
+// fit its column (a key, which is never nulled) and where it was kept.
+func (w *Warner) Replaced(field string, why error) {
+	if !w.first(field) {
+		return
+	}
+	w.Log.Warn("a value was changed to fit its typed column: the value as sent is kept verbatim in "+Leftovers+
+		" (noted in "+Changes+"); further rows with the same field are not logged",
+		"field", field, "reason", why.Error())
+}
+
+// first reports whether field is logged for the first time, with a Log.
+func (w *Warner) first(field string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.seen == nil {
+		w.seen = map[string]bool{}
+	}
+	first := !w.seen[field]
+	w.seen[field] = true
+	return first && w.Log != nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -132,6 +133,10 @@ func appendField(dst, v []byte) []byte {
 	return append(binary.BigEndian.AppendUint32(dst, uint32(len(v))), v...)
 }
 
+// reasonNUL is the _changes reason of a key whose NULs were replaced:
+// Airbyte's word for a value the destination cannot serialize as sent.
+const reasonNUL = "DESTINATION_SERIALIZATION_ERROR"
+
 // missingKeyError is a record without a value for a primary-key column.
 type missingKeyError struct{ field string }
 
@@ -229,6 +234,18 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		return
 	}
 	enc, ok := e.value(c, v)
+	if !ok && slices.Contains(e.t.pk, idx) {
+		// A key is never nulled: the row would fail its stream at every
+		// run. A key text cannot hold (NUL) is stored with U+FFFD for each
+		// NUL, the same every run, and kept whole in _leftovers.
+		if s, sok := unquote(v); sok && (c.kind == columns.String || c.kind == columns.Lenient) {
+			e.leftover(rawKey, v)
+			e.vals[idx], e.set[idx] = e.stash(bytes.ReplaceAll(s, []byte{0}, []byte("\uFFFD"))), true
+			e.meta.Change(jsonrow.Change{Field: c.name, Change: jsonrow.ChangeReplaced, Reason: reasonNUL})
+			e.warn.Replaced(c.name, fmt.Errorf("a NUL in the key %.80s, which PostgreSQL text cannot hold, is stored as U+FFFD", v))
+			return
+		}
+	}
 	if !ok {
 		e.leftover(rawKey, v)
 		e.vals[idx] = nil
