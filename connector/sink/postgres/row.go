@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strconv"
 	"time"
@@ -131,6 +132,26 @@ func appendField(dst, v []byte) []byte {
 		return binary.BigEndian.AppendUint32(dst, 0xffffffff)
 	}
 	return append(binary.BigEndian.AppendUint32(dst, uint32(len(v))), v...)
+}
+
+// parseInt reads a JSON number that is an integer in int64's range. JSON
+// Schema counts 3.0 and 1.5e1 as integers, and so does the Parquet sink;
+// plain digits take the fast path, the rest an exact rational.
+func parseInt(v []byte) (int64, bool) {
+	if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+		return n, true
+	}
+	if len(v) == 0 || v[0] == '"' || len(v) > 64 {
+		return 0, false
+	}
+	if i := bytes.IndexAny(v, "eE"); i >= 0 && len(bytes.TrimLeft(v[i+1:], "+-")) > 2 {
+		return 0, false // 1e999999999 would make a rational of a billion digits
+	}
+	r, ok := new(big.Rat).SetString(string(v))
+	if !ok || !r.IsInt() || !r.Num().IsInt64() {
+		return 0, false
+	}
+	return r.Num().Int64(), true
 }
 
 // reasonNUL is the _changes reason of a key whose NULs were replaced:
@@ -358,7 +379,7 @@ func (e *encoder) value(c *column, v []byte) ([]byte, bool) {
 			return e.stash([]byte{0}), true
 		}
 	case columns.Int:
-		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+		if n, ok := parseInt(v); ok {
 			return e.stash(binary.BigEndian.AppendUint64(e.scratch[:0], uint64(n))), true
 		}
 	case columns.Decimal:

@@ -246,3 +246,19 @@ func TestJsonbHolds(t *testing.T) {
 		}
 	}
 }
+
+// TestParseInt: what JSON Schema counts as an integer fits an integer
+// column (as in the Parquet sink); a fraction, a value past int64, a
+// string, or an exponent too large to expand does not.
+func TestParseInt(t *testing.T) {
+	for in, want := range map[string]any{
+		"3": int64(3), "-7": int64(-7), "3.0": int64(3), "3.000": int64(3), "1.5e1": int64(15), "-2E+2": int64(-200),
+		"9223372036854775807": int64(9223372036854775807), "0.0": int64(0),
+		"3.5": nil, "9223372036854775808": nil, `"3"`: nil, "1e999999999": nil, "1e-2": nil, "true": nil,
+	} {
+		n, ok := parseInt([]byte(in))
+		if want == nil && ok || want != nil && (!ok || n != want.(int64)) {
+			t.Errorf("parseInt(%s) = %d, %v; want %v", in, n, ok, want)
+		}
+	}
+}
