@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
@@ -24,6 +28,45 @@ func TestParquetDir(t *testing.T) {
 		if len(recs) > 0 && len(files) == 0 {
 			t.Errorf("stream %s: %d records, no Parquet file", name, len(recs))
 		}
+	}
+}
+
+// TestParquetEmptySnapshotReplacesTheLast: pending_transactions is a
+// snapshot, read from Parquet as its newest run's files. When every pending
+// row has booked, that run must still commit a file (with no row): without
+// it the previous run's file stays the newest, and the rows the bank no
+// longer has as pending look current.
+func TestParquetEmptySnapshotReplacesTheLast(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state.json")
+	cat := e.catalog(true)
+	if r := e.read(cat, "--parquet-dir", dir, "--state-file", state); len(r.Records()["pending_transactions"]) == 0 {
+		t.Fatal("the fake served no pending row")
+	}
+	admin := e.fake.AdminHandler()
+	for _, uid := range e.accounts() {
+		for { // book every pending row
+			w := httptest.NewRecorder()
+			admin.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/__fake/book-pending?uid="+uid, nil))
+			if w.Code != http.StatusOK {
+				break
+			}
+		}
+	}
+	if r := e.read(cat, "--parquet-dir", dir, "--state-file", state); len(r.Records()["pending_transactions"]) != 0 {
+		t.Fatalf("%d pending rows after every one booked", len(r.Records()["pending_transactions"]))
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "pending_transactions", "*.parquet"))
+	slices.Sort(files) // run start, then sequence
+	if len(files) != 2 {
+		t.Fatalf("pending_transactions files %v, want one per run", files)
+	}
+	pf, err := file.OpenParquetFile(files[1], false)
+	st.Must(t, err, files[1])
+	defer pf.Close()
+	if n := pf.NumRows(); n != 0 {
+		t.Errorf("the second run's snapshot file has %d rows, want 0", n)
 	}
 }
 

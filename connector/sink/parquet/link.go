@@ -189,7 +189,14 @@ func (l *link) Announce(a source.Announcement) error {
 
 // End commits the file in progress, even when the read failed: its rows
 // are complete, and the state that covers them lets the next run skip them.
+// A full-refresh stream read to its end without a row gets an empty file
+// (Writer.EndSnapshot).
 func (l *link) End(readErr error) error {
+	if readErr == nil {
+		if err := l.w.EndSnapshot(); err != nil {
+			return l.next.End(fmt.Errorf("committing %s files: %w", l.w.stream, err))
+		}
+	}
 	if err := l.commit(); err != nil {
 		if readErr == nil {
 			readErr = err

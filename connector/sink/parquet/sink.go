@@ -255,7 +255,8 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 			{MetaRunStart, s.opts.Start.UTC().Format(time.RFC3339Nano)},
 			{MetaJSONSchema, string(st.Schema())},
 		},
-		props: pq.NewWriterProperties(writerProps(s, st, root)...),
+		props:       pq.NewWriterProperties(writerProps(s, st, root)...),
+		fullRefresh: mode == protocol.FullRefresh,
 	}
 	w.conv.root = root
 	w.conv.warn = &columns.Warner{}
@@ -371,6 +372,10 @@ type Writer struct {
 	props  *pq.WriterProperties
 	conv   converter
 	seq    int
+	// fullRefresh: each run's files are the stream's whole snapshot, so a
+	// run that reads no row still commits a file (with none): see
+	// EndSnapshot.
+	fullRefresh bool
 	// batches are the two row groups' columns: one filling (conv.cols),
 	// the other being encoded.
 	batches [2][]column
@@ -463,6 +468,24 @@ func (w *Writer) Commit() error {
 	}
 	if w.fw == nil {
 		return nil
+	}
+	if err := w.commitFile(); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+// EndSnapshot commits a file with no rows for a full-refresh stream that
+// read to its end without a row and committed no file this run: the
+// newest run's files of such a stream are its snapshot, and an empty
+// snapshot (the last pending row booked) must replace the previous one
+// rather than leave its rows looking current.
+func (w *Writer) EndSnapshot() error {
+	if w.err != nil || !w.fullRefresh || w.fw != nil || len(w.committed) > 0 {
+		return w.err
+	}
+	if err := w.openFile(); err != nil {
+		return w.fail(fmt.Errorf("parquet: stream %s: %w", w.stream, err))
 	}
 	if err := w.commitFile(); err != nil {
 		return w.fail(err)
