@@ -55,6 +55,11 @@
 // start. A failed write deletes the file in progress; its records are not
 // covered by any emitted state and are read again next run.
 //
+// A full-refresh stream's files are its snapshot: they are finished under
+// their temporary names and published together when the stream is read to
+// its end, or removed when it is not, so the newest run's files are always
+// a whole snapshot (Writer.PublishSnapshot, Writer.DiscardSnapshot).
+//
 // Every file's key-value metadata records source_pluggy.stream,
 // source_pluggy.sync_mode, source_pluggy.connector_version,
 // source_pluggy.run_started_at and source_pluggy.json_schema.

@@ -189,19 +189,32 @@ func (l *link) Announce(a source.Announcement) error {
 
 // End commits the file in progress, even when the read failed: its rows
 // are complete, and the state that covers them lets the next run skip them.
-// A full-refresh stream read to its end without a row gets an empty file
-// (Writer.EndSnapshot).
+//
+// A full-refresh stream's files are its snapshot instead, published
+// together only when it was read to its end (one without a row gets an
+// empty file: Writer.EndSnapshot), and removed when it was not: its next
+// run reads it whole again, and until then the last complete snapshot
+// stays the newest.
 func (l *link) End(readErr error) error {
+	if l.w.fullRefresh && readErr != nil {
+		l.w.DiscardSnapshot()
+		return l.next.End(readErr)
+	}
 	if readErr == nil {
 		if err := l.w.EndSnapshot(); err != nil {
 			return l.next.End(fmt.Errorf("committing %s files: %w", l.w.stream, err))
 		}
 	}
-	if err := l.commit(); err != nil {
-		if readErr == nil {
-			readErr = err
+	err := l.commit()
+	if err == nil {
+		if err = l.w.PublishSnapshot(); err != nil {
+			err = fmt.Errorf("publishing the %s snapshot: %w", l.w.stream, err)
 		}
-	} else if err := l.committed(); err != nil && readErr == nil {
+	}
+	if err == nil {
+		err = l.committed()
+	}
+	if readErr == nil {
 		readErr = err
 	}
 	return l.next.End(readErr)

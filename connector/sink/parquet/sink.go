@@ -401,6 +401,20 @@ type Writer struct {
 
 	err       error // sticky: after a failure every call returns it
 	committed []string
+	// staged are a full-refresh stream's files finished this run (footer
+	// written, file synced) and still under their hidden temporary names.
+	// The newest run's files of such a stream are its snapshot, so they
+	// are published together once the stream is read to its end
+	// (PublishSnapshot), and removed if it is not: a read that fails
+	// half-way must not leave half a snapshot as the newest.
+	staged []stagedFile
+}
+
+// stagedFile is a finished file of a snapshot, not yet published: its
+// temporary name and its sequence number.
+type stagedFile struct {
+	tmp string
+	seq int
 }
 
 // Files returns the paths of the files committed so far.
@@ -452,7 +466,7 @@ func (w *Writer) WriteRow(row jsonrow.Row) (committed bool, err error) {
 		if err := w.commitFile(); err != nil {
 			return false, w.fail(err)
 		}
-		return true, nil
+		return !w.fullRefresh, nil // a snapshot's file is only staged
 	}
 	return false, nil
 }
@@ -461,7 +475,8 @@ func (w *Writer) WriteRow(row jsonrow.Row) (committed bool, err error) {
 // progress, so that WriteRow commits it.
 func (w *Writer) commitsWith() bool { return w.fileRows+1 >= w.sinks.opts.RowsPerFile }
 
-// Commit publishes the file in progress, if it has rows.
+// Commit publishes the file in progress, if it has rows; a full-refresh
+// stream's is staged for PublishSnapshot instead.
 func (w *Writer) Commit() error {
 	if w.err != nil {
 		return w.err
@@ -481,7 +496,7 @@ func (w *Writer) Commit() error {
 // snapshot (the last pending row booked) must replace the previous one
 // rather than leave its rows looking current.
 func (w *Writer) EndSnapshot() error {
-	if w.err != nil || !w.fullRefresh || w.fw != nil || len(w.committed) > 0 {
+	if w.err != nil || !w.fullRefresh || w.fw != nil || len(w.committed)+len(w.staged) > 0 {
 		return w.err
 	}
 	if err := w.openFile(); err != nil {
@@ -493,9 +508,64 @@ func (w *Writer) EndSnapshot() error {
 	return nil
 }
 
+// PublishSnapshot gives a full-refresh stream's staged files their final
+// names, then syncs the directory: the stream was read to its end, so they
+// are its whole snapshot. Commit the file in progress first. A crash while
+// it links a snapshot of several files (over RowsPerFile rows) can leave
+// some of them published.
+func (w *Writer) PublishSnapshot() error {
+	if w.err != nil || len(w.staged) == 0 {
+		return w.err
+	}
+	for len(w.staged) > 0 {
+		f := w.staged[0]
+		final, err := w.publish(f.tmp, f.seq)
+		if err != nil {
+			return w.fail(fmt.Errorf("parquet: stream %s: publishing %s: %w", w.stream, f.tmp, err))
+		}
+		w.staged = w.staged[1:]
+		w.committed = append(w.committed, final)
+	}
+	if err := syncDir(w.dir); err != nil {
+		return w.fail(fmt.Errorf("parquet: stream %s: syncing the directory %s: %w", w.stream, w.dir, err))
+	}
+	return nil
+}
+
+// DiscardSnapshot removes a full-refresh stream's file in progress and its
+// staged files, and ends the writer: its read failed, and the previous run's snapshot stays the
+// newest (as the PostgreSQL sink keeps its previous set). Nothing is lost:
+// the next run reads the whole stream again.
+func (w *Writer) DiscardSnapshot() {
+	if !w.fullRefresh {
+		return
+	}
+	_ = w.wait()
+	if w.file != nil {
+		w.file.Close()
+		os.Remove(w.tmp)
+	}
+	w.file, w.buf, w.fw, w.tmp = nil, nil, nil, ""
+	w.removeStaged()
+	if w.err == nil {
+		w.err = fmt.Errorf("parquet: stream %s: the snapshot was discarded", w.stream)
+	}
+}
+
+// removeStaged removes the staged files, which no one reads.
+func (w *Writer) removeStaged() {
+	for _, f := range w.staged {
+		os.Remove(f.tmp)
+	}
+	w.staged = nil
+}
+
 func (w *Writer) close() error {
 	var err error
-	if w.err == nil { // a failed writer's error went out with its stream
+	if w.fullRefresh {
+		// A snapshot not published by now was not read to its end.
+		w.DiscardSnapshot()
+	} else if w.err == nil { // a failed writer's error went out with its stream
 		err = w.Commit()
 	}
 	w.batches = [2][]column{}
@@ -516,6 +586,7 @@ func (w *Writer) fail(err error) error {
 		w.file.Close()
 		os.Remove(w.tmp)
 	}
+	w.removeStaged()
 	w.file, w.buf, w.fw = nil, nil, nil
 	w.batches = [2][]column{}
 	w.conv.cols = nil
@@ -678,7 +749,13 @@ func (w *Writer) commitFile() error {
 		return wrap("closing", err)
 	}
 	w.file = nil
-	final, err := w.publish()
+	if w.fullRefresh {
+		w.staged = append(w.staged, stagedFile{tmp: w.tmp, seq: w.seq})
+		w.fw, w.buf, w.tmp = nil, nil, ""
+		w.fileRows = 0
+		return nil
+	}
+	final, err := w.publish(w.tmp, w.seq)
 	if err != nil {
 		return wrap("publishing", err)
 	}
@@ -695,25 +772,25 @@ func (w *Writer) commitFile() error {
 // rather than replace a file that appeared meanwhile (then the next sequence
 // number is tried); on file systems without hard links it falls back to a
 // rename after checking the name is free.
-func (w *Writer) publish() (string, error) {
-	for {
-		final, _ := w.names(w.seq)
-		err := os.Link(w.tmp, final)
+func (w *Writer) publish(tmp string, seq int) (string, error) {
+	for ; ; seq++ {
+		// The run's later files take numbers after this one's.
+		w.seq = max(w.seq, seq)
+		final, _ := w.names(seq)
+		err := os.Link(tmp, final)
 		if err == nil {
-			if err := os.Remove(w.tmp); err != nil {
+			if err := os.Remove(tmp); err != nil {
 				return "", err
 			}
 			return final, nil
 		}
 		if errors.Is(err, fs.ErrExist) {
-			w.seq++
 			continue
 		}
 		if _, serr := os.Lstat(final); serr == nil {
-			w.seq++
 			continue
 		}
-		if rerr := os.Rename(w.tmp, final); rerr != nil {
+		if rerr := os.Rename(tmp, final); rerr != nil {
 			return "", rerr
 		}
 		return final, nil
