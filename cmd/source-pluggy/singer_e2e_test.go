@@ -658,3 +658,22 @@ func TestSingerActivateVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigKeysOutsideTheSpec: read names a key it does not know (a typo
+// of start_date) as no setting, with the known fields; and the Singer
+// tap's emit_activate_version_messages as the tap's, which read ignores,
+// rather than calling it no setting at all. The tap does not warn about
+// its own key (TestSingerActivateVersion).
+func TestConfigKeysOutsideTheSpec(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 2})
+	r := e.readWith(map[string]any{"start_dat": "2024-01-01", singer.ActivateVersionSetting: true}, e.catalog(false, "items"))
+	if r.Code != 0 {
+		t.Fatalf("read exited %d: %v", r.Code, r.ErrorTraces())
+	}
+	if !r.Warned(`config field "start_dat" is not a setting of this connector`, "known fields:", "start_date") {
+		t.Errorf("no WARN naming the unknown key and the known fields:\n%s", r.Stdout)
+	}
+	if !r.Warned(`config field "emit_activate_version_messages" is read by the Singer tap tap-pluggy only; this command ignores it`) {
+		t.Errorf("no WARN saying the Singer setting is the tap's:\n%s", r.Stdout)
+	}
+}

@@ -36,6 +36,10 @@ var Capabilities = []string{"about", "activate-version", "catalog", "discover", 
 // symlink or copy named tap-pluggy; see source.Runner.Main).
 func Command(r *source.Runner, tap string) source.Command {
 	t := &Tap{Name: tap, Runner: r}
+	if r.Elsewhere == nil {
+		r.Elsewhere = map[string]string{}
+	}
+	r.Elsewhere[ActivateVersionSetting] = "the Singer tap " + tap
 	return source.Command{
 		Name:    "singer",
 		Summary: "run as the Singer tap " + tap + " (--about, --discover, --config FILE [--state FILE] [--catalog FILE])",

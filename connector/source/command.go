@@ -33,7 +33,7 @@ func (r *Runner) LoadConfig(path string, secrets *secret.Redactor, mayBeEmpty ..
 	if len(mayBeEmpty) > 0 {
 		src = relaxed{src, mayBeEmpty}
 	}
-	cfg, _, err := loadConfig(src, path, secrets)
+	cfg, _, err := loadConfig(src, path, secrets, configKeys{})
 	return cfg, err
 }
 

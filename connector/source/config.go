@@ -86,7 +86,7 @@ func trailing(dec *json.Decoder, raw []byte) bool {
 // tests do; keys the spec does not know are reported in warnings (they are
 // most often a typo of an optional field) but do not fail the run, since the
 // protocol asks sources to tolerate unknown keys.
-func loadConfig(src Source, path string, secrets *secret.Redactor, own ...string) (cfg json.RawMessage, warnings []string, err error) {
+func loadConfig(src Source, path string, secrets *secret.Redactor, keys configKeys) (cfg json.RawMessage, warnings []string, err error) {
 	raw, err := readInput("config", path)
 	if err != nil {
 		return nil, nil, err
@@ -117,7 +117,7 @@ func loadConfig(src Source, path string, secrets *secret.Redactor, own ...string
 	if err := validateConfig(spec, obj); err != nil {
 		return nil, nil, err
 	}
-	warnings = unknownKeys(spec, obj, own)
+	warnings = unknownKeys(spec, obj, keys)
 	cfg, err = json.Marshal(obj)
 	if err != nil {
 		return nil, nil, SystemErrorf("re-encoding config: %v", err)
@@ -143,7 +143,15 @@ func validateConfig(spec json.RawMessage, obj map[string]any) error {
 	return nil
 }
 
-func unknownKeys(spec json.RawMessage, obj map[string]any, own []string) []string {
+// configKeys are the config keys outside the spec that a run knows: those
+// its caller reads itself (own), and those another mode of the binary
+// reads (elsewhere; see Runner.Elsewhere).
+type configKeys struct {
+	own       []string
+	elsewhere map[string]string
+}
+
+func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []string {
 	var s struct {
 		Properties map[string]json.RawMessage `json:"properties"`
 	}
@@ -152,7 +160,11 @@ func unknownKeys(spec json.RawMessage, obj map[string]any, own []string) []strin
 	}
 	var out []string
 	for k := range obj {
-		if _, ok := s.Properties[k]; !ok && !slices.Contains(own, k) {
+		if reader, ok := keys.elsewhere[k]; ok && !slices.Contains(keys.own, k) {
+			out = append(out, fmt.Sprintf("config field %q is read by %s only; this command ignores it", k, reader))
+			continue
+		}
+		if _, ok := s.Properties[k]; !ok && !slices.Contains(keys.own, k) {
 			known := make([]string, 0, len(s.Properties))
 			for p := range s.Properties {
 				known = append(known, p)
@@ -188,7 +200,7 @@ func describeJSONError(err error) string {
 // webhook register, say). Its secrets are added to secrets; warnings about
 // unknown keys are dropped.
 func LoadConfig(src Source, path string, secrets *secret.Redactor) (json.RawMessage, error) {
-	cfg, _, err := loadConfig(src, path, secrets)
+	cfg, _, err := loadConfig(src, path, secrets, configKeys{})
 	return cfg, err
 }
 

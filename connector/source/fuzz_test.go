@@ -73,7 +73,7 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 		file.Close()
 		secrets := &secret.Redactor{}
-		cfg, warnings, err := loadConfig(fuzzSource{}, path, secrets)
+		cfg, warnings, err := loadConfig(fuzzSource{}, path, secrets, configKeys{})
 		if err != nil {
 			mustBeConfigError(t, "loadConfig", raw, err)
 			// A secret the config carries never survives into what is printed.

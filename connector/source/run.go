@@ -45,6 +45,10 @@ type Command struct {
 type Runner struct {
 	Source Source
 	Extra  []Command
+	// Elsewhere are config keys another mode of the binary reads, each
+	// with what reads it ("the Singer tap tap-pluggy"): a mode that does
+	// not read one says so, rather than calling it no setting at all.
+	Elsewhere map[string]string
 	// Sinks are the outputs besides stdout that read offers on its command
 	// line (Parquet files, say); each is opened when its flags select it.
 	// They stay out of binaries and tests that do not list them.
@@ -220,7 +224,7 @@ func (r *Runner) spec(args []string, w *protocol.Writer, stdout, stderr io.Write
 // logs, and so does what the source logs; without (check and discover,
 // which print exactly one message), the source's logs are dropped.
 func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logs bool, own ...string) (Conn, *slog.Logger, error) {
-	cfg, warnings, err := loadConfig(r.Source, path, secrets, own...)
+	cfg, warnings, err := loadConfig(r.Source, path, secrets, configKeys{own: own, elsewhere: r.Elsewhere})
 	if err != nil {
 		return nil, nil, err
 	}
