@@ -102,3 +102,98 @@ func TestObjectWhereStringIsALeftoverInEverySink(t *testing.T) {
 		}
 	}
 }
+
+// TestLoneSurrogateKeptInEverySink: a string cut in the middle of an emoji
+// by a JavaScript back end ("\ud83d" without its other half) is valid JSON
+// that no text column can hold as sent. Both typed sinks store it with
+// U+FFFD for the half, as every JSON reader reads it, a top-level string
+// (description) and one inside an object (merchant, a struct in Parquet,
+// jsonb in PostgreSQL) alike; keep the member as sent in _leftovers; and
+// note it REPLACED in _changes. They used to store U+FFFD silently (and
+// PostgreSQL nulled the merchant).
+func TestLoneSurrogateKeptInEverySink(t *testing.T) {
+	const description, merchant = `"Caf\u00e9 \ud83d"`, `{"name":"Loja \ud83d","businessName":"Loja LTDA"}`
+	e := newWrappedEnv(t, fake.Options{}, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
+			d := json.NewDecoder(bytes.NewReader(b))
+			d.UseNumber()
+			var page map[string]any
+			if d.Decode(&page) != nil {
+				return b
+			}
+			rows, _ := page["results"].([]any)
+			for i, r := range rows {
+				if row, ok := r.(map[string]any); ok && i%3 == 0 {
+					row["description"] = json.RawMessage(description)
+					row["merchant"] = json.RawMessage(merchant)
+				}
+			}
+			out, err := json.Marshal(page)
+			st.Must(t, err, "page")
+			return out
+		})
+	})
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"),
+		"--parquet-dir", dir, "--postgres", url)
+	if r.Code != 0 {
+		t.Fatalf("read exited %d\n%s", r.Code, st.Tail(r.Stderr))
+	}
+	if !r.Warned("a value was changed to fit its typed column", "description") {
+		t.Error("no WARN for the replaced description")
+	}
+	want := map[string]bool{} // ids sent with the cut description
+	for _, raw := range r.Records()["transactions"] {
+		var x struct {
+			ID          string          `json:"id"`
+			Description json.RawMessage `json:"description"`
+		}
+		st.Must(t, json.Unmarshal(raw, &x), "record")
+		if string(x.Description) == description {
+			want[x.ID] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no record carries the cut description: the rewrite did not apply (or stdout changed it)")
+	}
+
+	seen := 0
+	for _, row := range st.ParquetStrings(t, dir, "transactions", "id", "description", "_leftovers", "_changes") {
+		if !want[*row["id"]] {
+			continue
+		}
+		seen++
+		if v := row["description"]; v == nil || *v != "Café \uFFFD" {
+			t.Errorf("Parquet %s: description %v, want %q", *row["id"], v, "Café \uFFFD")
+		}
+		var left map[string]json.RawMessage
+		if l := row["_leftovers"]; l != nil {
+			st.Must(t, json.Unmarshal([]byte(*l), &left), "_leftovers")
+		}
+		if string(left["description"]) != description || string(left["merchant"]) != merchant {
+			t.Errorf("Parquet %s: _leftovers %v, want description %s and merchant %s as sent", *row["id"], row["_leftovers"], description, merchant)
+		}
+		for _, field := range []string{"description", "merchant"} {
+			if c := row["_changes"]; c == nil || !bytes.Contains([]byte(*c), []byte(`{"field":"`+field+`","change":"REPLACED","reason":"DESTINATION_SERIALIZATION_ERROR"}`)) {
+				t.Errorf("Parquet %s: _changes %v, want %s REPLACED", *row["id"], c, field)
+			}
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d such rows in Parquet, %d read", seen, len(want))
+	}
+
+	conn := pgtest.Connect(t, url)
+	for id := range want {
+		var desc, name, left string
+		var noted bool
+		err := conn.QueryRow(context.Background(), `SELECT description, merchant->>'name',
+			coalesce(_changes @> '[{"field":"description","change":"REPLACED"},{"field":"merchant","change":"REPLACED"}]', false),
+			coalesce(_leftovers->>'description', '') || ' ' || coalesce(_leftovers->>'merchant', '')
+			FROM pluggy.transactions WHERE id = $1`, id).Scan(&desc, &name, &noted, &left)
+		st.Must(t, err, "transaction "+id)
+		if desc != "Café \uFFFD" || name != "Loja \uFFFD" || !noted || left != description+" "+merchant {
+			t.Errorf("PostgreSQL %s: description %q, merchant name %q, noted %v, _leftovers %s", id, desc, name, noted, left)
+		}
+	}
+}

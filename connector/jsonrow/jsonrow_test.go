@@ -290,3 +290,26 @@ func TestOptionalTextField(t *testing.T) {
 		}
 	}
 }
+
+// TestLoneSurrogate: LoneSurrogate says whether the last Str held U+FFFD
+// for half a surrogate pair, not for a pair, an escaped backslash, or a
+// U+FFFD the text had itself; each Str starts afresh.
+func TestLoneSurrogate(t *testing.T) {
+	for v, want := range map[string]bool{
+		`"plain"`: false, `"\ud83d\ude00"`: false, `"\\ud83d"`: false, `"\ufffd"`: false, "\"\uFFFD\"": false,
+		`"\ud83d"`: true, `"a\ude00b"`: true, `"\ud83d\u0041"`: true, `"\ud83d\ud83d\ude00"`: true, `"\u00e9\udbff"`: true,
+	} {
+		var s Scanner
+		s.Reset([]byte(v + ` "after"`))
+		if _, err := s.Str(); err != nil {
+			t.Fatalf("Str(%s): %v", v, err)
+		}
+		if got := s.LoneSurrogate(); got != want {
+			t.Errorf("Str(%s): LoneSurrogate() = %v, want %v", v, got, want)
+		}
+		s.WS()
+		if _, err := s.Str(); err != nil || s.LoneSurrogate() {
+			t.Errorf("the plain string after %s: LoneSurrogate() = %v, %v", v, s.LoneSurrogate(), err)
+		}
+	}
+}

@@ -20,6 +20,9 @@ type Scanner struct {
 	b   []byte
 	i   int
 	buf []byte // unescaped string contents, reused
+	// lone is set when the last string Str read had a lone surrogate
+	// escape (see LoneSurrogate).
+	lone bool
 }
 
 // ErrEOF is the error of JSON text that ends too soon.
@@ -109,6 +112,7 @@ func (s *Scanner) Literal(word string) error {
 // point into the scanner's buffer and is valid until the next call.
 // Invalid UTF-8 is returned as it is (see Text).
 func (s *Scanner) Str() ([]byte, error) {
+	s.lone = false
 	if s.Peek() != '"' {
 		return nil, s.Syntax("want a string")
 	}
@@ -128,6 +132,13 @@ func (s *Scanner) Str() ([]byte, error) {
 	}
 	return nil, s.Syntax("control character in string")
 }
+
+// LoneSurrogate reports whether the last string Str returned had a UTF-16
+// surrogate escape that is not half of a pair ("\ud83d" alone: a JavaScript
+// back end cutting a string in the middle of an emoji). Str holds it as
+// U+FFFD, so that string no longer says what the JSON text did: a sink
+// that stores it keeps the text as sent too.
+func (s *Scanner) LoneSurrogate() bool { return s.lone }
 
 // Quoted is name as a JSON string, quotes included, for Match: "" when
 // name has a byte a JSON string must escape.
@@ -353,6 +364,7 @@ func (s *Scanner) strEscaped() ([]byte, error) {
 						s.i = save
 					}
 				}
+				s.lone = s.lone || r2 == utf8.RuneError
 				r = r2
 			}
 			s.buf = utf8.AppendRune(s.buf, r)

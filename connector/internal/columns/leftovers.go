@@ -23,6 +23,11 @@ import (
 //     change.
 //   - The run logs one WARN per stream and field (Warner), not one per row.
 //
+// A value its column can hold only changed (text with a lone surrogate
+// escape, stored with U+FFFD as JSON readers read it; a NUL where the
+// sink's text takes none, in a key, which is never nulled) is stored so,
+// kept as sent in Leftovers, and noted REPLACED (RowMeta.Replaced).
+//
 // So coalesce(column, json_extract(Leftovers, '$.field')) is every value.
 const (
 	Leftovers = "_leftovers" // JSON object of the members no typed column holds
@@ -30,6 +35,10 @@ const (
 
 	ChangeNulled   = "NULLED"                     // Airbyte's change: the column is null
 	ReasonTypecast = "DESTINATION_TYPECAST_ERROR" // Airbyte's reason: the value does not fit the column's type
+	// ReasonSerialization is Airbyte's reason for a value the column holds
+	// changed (jsonrow.ChangeReplaced): text it cannot hold as sent, a NUL
+	// in PostgreSQL or a lone UTF-16 surrogate anywhere.
+	ReasonSerialization = "DESTINATION_SERIALIZATION_ERROR"
 )
 
 // RowMeta collects one row's leftovers and changes. The zero value is ready;
@@ -74,6 +83,13 @@ func (m *RowMeta) LeftoverKey(key string, value []byte) {
 // not fit.
 func (m *RowMeta) Nulled(field string) {
 	m.Change(jsonrow.Change{Field: field, Change: ChangeNulled, Reason: ReasonTypecast})
+}
+
+// Replaced notes that field's typed column holds its value changed: the
+// text as sent could not be stored. The caller keeps the value as sent in
+// the leftovers.
+func (m *RowMeta) Replaced(field string) {
+	m.Change(jsonrow.Change{Field: field, Change: jsonrow.ChangeReplaced, Reason: ReasonSerialization})
 }
 
 // Change notes a change made to the row before it reached the sink: one

@@ -38,8 +38,10 @@ type converter struct {
 	meta columns.RowMeta
 	warn *columns.Warner
 	// extra is set when an object below the root has a member the schema
-	// lacks.
+	// lacks; lone when a string of the member has a lone surrogate escape,
+	// which its column holds as U+FFFD (jsonrow.Scanner.LoneSurrogate).
 	extra  bool
+	lone   bool
 	keybuf []byte
 	// marks are the lengths of a nested top-level value's columns before
 	// it is appended: one that turns out not to fit is taken back.
@@ -71,6 +73,10 @@ type lazyDecimalError struct {
 func (e *lazyDecimalError) Error() string { return decimalError(e.cause, e.scale, e.value).Error() }
 
 func (e *lazyDecimalError) Unwrap() error { return e.cause }
+
+// errLoneSurrogate is the WARN's reason for a string whose column holds it
+// with U+FFFD for a lone surrogate escape.
+var errLoneSurrogate = errors.New(`a lone UTF-16 surrogate escape (half of an emoji, say) cannot be stored as text, and is stored as U+FFFD`)
 
 // FieldError is a record value a typed column cannot hold without changing
 // it. It does not fail the write: the column is nulled and the value kept in
@@ -151,15 +157,22 @@ func (c *converter) member(n *node) error {
 			c.marks = append(c.marks, c.cols[i].mark())
 		}
 	}
+	c.lone = false
 	err := c.value(n, 0)
 	if err == nil {
-		if nested && c.extra {
+		if nested && c.extra || c.lone {
 			c.s.Seek(start)
 			raw, err := c.s.Raw()
 			if err != nil {
 				return err
 			}
 			c.meta.LeftoverKey(n.name, raw)
+		}
+		if c.lone {
+			c.meta.Replaced(n.name)
+			if c.warn != nil {
+				c.warn.Replaced(n.name, errLoneSurrogate)
+			}
 		}
 		return nil
 	}
@@ -424,6 +437,7 @@ func (c *converter) value(n *node, rep int16) error {
 		switch {
 		case n.kind == kString && first == '"':
 			v, err = s.Str()
+			c.lone = c.lone || s.LoneSurrogate()
 		case n.kind == kString && (first == '{' || first == '['):
 			// An object or array where the schema says string: as its
 			// JSON text it could not be told from a string holding that
@@ -459,6 +473,7 @@ func (c *converter) value(n *node, rep int16) error {
 		if err != nil {
 			return err
 		}
+		c.lone = c.lone || s.LoneSurrogate()
 		c.cols[n.col].appendBytes(v, rep)
 		if us, ok := parseLenient(v); ok {
 			c.cols[n.col+1].appendInt64(us, rep)

@@ -43,6 +43,9 @@ type encoder struct {
 	arena []byte
 	order []int // column index of the k-th key last time, -1 unknown
 	sc    jsonrow.Scanner
+	// lone is set by value for text holding U+FFFD for a lone surrogate
+	// escape.
+	lone bool
 
 	scratch [8]byte
 }
@@ -154,10 +157,6 @@ func parseInt(v []byte) (int64, bool) {
 	return r.Num().Int64(), true
 }
 
-// reasonNUL is the _changes reason of a key whose NULs were replaced:
-// Airbyte's word for a value the destination cannot serialize as sent.
-const reasonNUL = "DESTINATION_SERIALIZATION_ERROR"
-
 // missingKeyError is a record without a value for a primary-key column.
 type missingKeyError struct{ field string }
 
@@ -254,6 +253,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		e.vals[idx], e.set[idx] = nil, true
 		return
 	}
+	e.lone = false
 	enc, ok := e.value(c, v)
 	if !ok && slices.Contains(e.t.pk, idx) {
 		// A key is never nulled: the row would fail its stream at every
@@ -262,7 +262,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		if s, sok := unquote(v); sok && (c.kind == columns.String || c.kind == columns.Lenient) {
 			e.leftover(rawKey, v)
 			e.vals[idx], e.set[idx] = e.stash(bytes.ReplaceAll(s, []byte{0}, []byte("\uFFFD"))), true
-			e.meta.Change(jsonrow.Change{Field: c.name, Change: jsonrow.ChangeReplaced, Reason: reasonNUL})
+			e.meta.Replaced(c.name)
 			e.warn.Replaced(c.name, fmt.Errorf("a NUL in the key %.80s, which PostgreSQL text cannot hold, is stored as U+FFFD", v))
 			return
 		}
@@ -275,6 +275,14 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		return
 	}
 	e.vals[idx], e.set[idx] = enc, true
+	if e.lone {
+		// Stored with U+FFFD for a lone surrogate escape (or, in jsonb,
+		// a NUL): the value as sent is kept too, as the JSON string of
+		// its text, which jsonb takes.
+		e.leftover(rawKey, v)
+		e.meta.Replaced(c.name)
+		e.warn.Replaced(c.name, fmt.Errorf("%.80s has a lone UTF-16 surrogate escape (half of an emoji, say) or a NUL, which PostgreSQL cannot store: it is stored as U+FFFD", v))
+	}
 	if c.kind == columns.Lenient && c.parsed >= 0 {
 		if s, ok := unquote(v); ok {
 			if ts, ok := parseLenient(s); ok {
@@ -332,6 +340,47 @@ func jsonbHolds(v []byte) bool {
 	return true
 }
 
+// jsonbReplace returns the JSON text v with \ufffd for each escape
+// jsonbHolds refuses: what encoding/json and jsonrow read a lone surrogate
+// as, and a NUL as the one character text can hold in its place.
+func jsonbReplace(v []byte) []byte {
+	out := make([]byte, 0, len(v))
+	last := 0
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(v) || v[i+1] != 'u' {
+			i++ // \\, \" and the others: one character
+			continue
+		}
+		r, ok := hex4(v[i+2:])
+		bad := false
+		n := 6 // the escape's length
+		switch {
+		case !ok:
+		case r == 0, r >= 0xdc00 && r <= 0xdfff:
+			bad = true
+		case r >= 0xd800 && r <= 0xdbff:
+			lo, ok := -1, false
+			if i+11 < len(v) && v[i+6] == '\\' && v[i+7] == 'u' {
+				lo, ok = hex4(v[i+8:])
+			}
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				bad = true
+			} else {
+				n = 12 // a pair
+			}
+		}
+		if bad {
+			out = append(append(out, v[last:i]...), `\ufffd`...)
+			last = i + n
+		}
+		i += n - 1
+	}
+	return append(out, v[last:]...)
+}
+
 // hex4 is the value of the four hex digits b starts with.
 func hex4(b []byte) (int, bool) {
 	if len(b) < 4 {
@@ -354,10 +403,11 @@ func (e *encoder) value(c *column, v []byte) ([]byte, bool) {
 	case columns.String, columns.Lenient:
 		switch v[0] {
 		case '"':
-			s, ok := unquote(v)
+			s, lone, ok := unquoteLone(v)
 			if !ok || bytes.IndexByte(s, 0) >= 0 {
 				return nil, false
 			}
+			e.lone = lone
 			return e.stash(s), true
 		case '{', '[':
 			return nil, false
@@ -366,7 +416,10 @@ func (e *encoder) value(c *column, v []byte) ([]byte, bool) {
 		}
 	case columns.JSON, columns.Struct, columns.List:
 		if !jsonbHolds(v) {
-			return nil, false
+			// \u0000 or a lone surrogate escape: stored with \ufffd in
+			// its place, and kept as sent (see member's lone).
+			v = jsonbReplace(v)
+			e.lone = true
 		}
 		start := len(e.arena)
 		e.arena = append(append(e.arena, jsonbVersion), v...)
@@ -543,14 +596,21 @@ func parseLenient(s []byte) (time.Time, bool) {
 // unquote returns the text of the JSON string v, or ok=false when v is not
 // a string or not valid UTF-8 text.
 func unquote(v []byte) ([]byte, bool) {
+	s, _, ok := unquoteLone(v)
+	return s, ok
+}
+
+// unquoteLone is unquote, also reporting whether the text holds U+FFFD for
+// a lone surrogate escape (jsonrow.Scanner.LoneSurrogate).
+func unquoteLone(v []byte) (s []byte, lone, ok bool) {
 	if len(v) < 2 || v[0] != '"' {
-		return nil, false
+		return nil, false, false
 	}
 	var sc jsonrow.Scanner
 	sc.Reset(v)
 	s, err := sc.Str()
 	if err != nil || !sc.AtEnd() || !utf8.Valid(s) {
-		return nil, false
+		return nil, false, false
 	}
-	return s, true
+	return s, sc.LoneSurrogate(), true
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -245,6 +247,49 @@ func TestJsonbHolds(t *testing.T) {
 			t.Errorf("jsonbHolds(%s) = %v, want %v", v, got, want)
 		}
 	}
+}
+
+// TestJsonbReplace: every escape jsonbHolds refuses becomes \ufffd, the
+// one character each is read as; everything else, pairs and escaped
+// backslashes included, stays as sent.
+func TestJsonbReplace(t *testing.T) {
+	for v, want := range map[string]string{
+		`"plain"`: `"plain"`, `"\ud83d\ude00"`: `"\ud83d\ude00"`, `"C:\\u0000"`: `"C:\\u0000"`,
+		`"\u0000"`: `"\ufffd"`, `"a\u0000b"`: `"a\ufffdb"`, `"\ud83d"`: `"\ufffd"`, `"\ud83dx"`: `"\ufffdx"`,
+		`"\ud83d\u0041"`: `"\ufffd\u0041"`, `"\ud83d\ud83d\ude00"`: `"\ufffd\ud83d\ude00"`, `"\ude00"`: `"\ufffd"`,
+		`{"\udbff":"x\ud800"}`: `{"\ufffd":"x\ufffd"}`, `"\\\u0000"`: `"\\\ufffd"`,
+	} {
+		got := string(jsonbReplace([]byte(v)))
+		if got != want || !jsonbHolds([]byte(got)) {
+			t.Errorf("jsonbReplace(%s) = %s, want %s", v, got, want)
+		}
+		var a, b any
+		// What encoding/json reads: a lone half is U+FFFD already; a
+		// NUL becomes one.
+		if json.Unmarshal([]byte(v), &a) != nil || json.Unmarshal([]byte(got), &b) != nil || !reflect.DeepEqual(nulAsFFFD(a), b) {
+			t.Errorf("jsonbReplace(%s) = %s reads as %q, the text as sent as %q", v, got, b, a)
+		}
+	}
+}
+
+// nulAsFFFD is v with U+FFFD for every NUL of its strings and keys.
+func nulAsFFFD(v any) any {
+	fix := func(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+	switch v := v.(type) {
+	case string:
+		return fix(v)
+	case []any:
+		for i := range v {
+			v[i] = nulAsFFFD(v[i])
+		}
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range v {
+			out[fix(k)] = nulAsFFFD(x)
+		}
+		return out
+	}
+	return v
 }
 
 // TestParseInt: what JSON Schema counts as an integer fits an integer
