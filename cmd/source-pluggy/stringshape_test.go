@@ -20,25 +20,11 @@ import (
 // and it disagreed with PostgreSQL's row of the same read.
 func TestObjectWhereStringIsALeftoverInEverySink(t *testing.T) {
 	const object, array = `{"text":"Pix","lines":["a"]}`, `["PIX",1.50]`
-	e := newWrappedEnv(t, fake.Options{}, func(h http.Handler) http.Handler {
-		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
-			d := json.NewDecoder(bytes.NewReader(b))
-			d.UseNumber()
-			var page map[string]any
-			if d.Decode(&page) != nil {
-				return b
-			}
-			rows, _ := page["results"].([]any)
-			for i, r := range rows {
-				if row, ok := r.(map[string]any); ok && i%2 == 0 {
-					row["description"] = json.RawMessage(object)
-					row["descriptionRaw"] = json.RawMessage(array)
-				}
-			}
-			out, err := json.Marshal(page)
-			st.Must(t, err, "page")
-			return out
-		})
+	e := newEditedTransactionsEnv(t, func(i int, row map[string]any) {
+		if i%2 == 0 {
+			row["description"] = json.RawMessage(object)
+			row["descriptionRaw"] = json.RawMessage(array)
+		}
 	})
 	dir, url := t.TempDir(), pgtest.DB(t)
 	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"),
@@ -113,25 +99,11 @@ func TestObjectWhereStringIsALeftoverInEverySink(t *testing.T) {
 // PostgreSQL nulled the merchant).
 func TestLoneSurrogateKeptInEverySink(t *testing.T) {
 	const description, merchant = `"Caf\u00e9 \ud83d"`, `{"name":"Loja \ud83d","businessName":"Loja LTDA"}`
-	e := newWrappedEnv(t, fake.Options{}, func(h http.Handler) http.Handler {
-		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
-			d := json.NewDecoder(bytes.NewReader(b))
-			d.UseNumber()
-			var page map[string]any
-			if d.Decode(&page) != nil {
-				return b
-			}
-			rows, _ := page["results"].([]any)
-			for i, r := range rows {
-				if row, ok := r.(map[string]any); ok && i%3 == 0 {
-					row["description"] = json.RawMessage(description)
-					row["merchant"] = json.RawMessage(merchant)
-				}
-			}
-			out, err := json.Marshal(page)
-			st.Must(t, err, "page")
-			return out
-		})
+	e := newEditedTransactionsEnv(t, func(i int, row map[string]any) {
+		if i%3 == 0 {
+			row["description"] = json.RawMessage(description)
+			row["merchant"] = json.RawMessage(merchant)
+		}
 	})
 	dir, url := t.TempDir(), pgtest.DB(t)
 	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"),
@@ -196,4 +168,29 @@ func TestLoneSurrogateKeptInEverySink(t *testing.T) {
 			t.Errorf("PostgreSQL %s: description %q, merchant name %q, noted %v, _leftovers %s", id, desc, name, noted, left)
 		}
 	}
+}
+
+// newEditedTransactionsEnv is an env whose fake's transactions pages reach
+// the connector with each row passed through edit (i: its place in its
+// page), numbers kept as sent.
+func newEditedTransactionsEnv(t *testing.T, edit func(i int, row map[string]any)) *env {
+	return newWrappedEnv(t, fake.Options{}, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
+			d := json.NewDecoder(bytes.NewReader(b))
+			d.UseNumber()
+			var page map[string]any
+			if d.Decode(&page) != nil {
+				return b
+			}
+			rows, _ := page["results"].([]any)
+			for i, r := range rows {
+				if row, ok := r.(map[string]any); ok {
+					edit(i, row)
+				}
+			}
+			out, err := json.Marshal(page)
+			st.Must(t, err, "page")
+			return out
+		})
+	})
 }
