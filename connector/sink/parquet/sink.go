@@ -533,9 +533,10 @@ func (w *Writer) PublishSnapshot() error {
 }
 
 // DiscardSnapshot removes a full-refresh stream's file in progress and its
-// staged files, and ends the writer: its read failed, and the previous run's snapshot stays the
-// newest (as the PostgreSQL sink keeps its previous set). Nothing is lost:
-// the next run reads the whole stream again.
+// staged files, and ends the writer: its read failed, and the previous
+// run's snapshot stays the newest (as the PostgreSQL sink keeps its
+// previous set). Nothing is lost: the next run reads the whole stream
+// again.
 func (w *Writer) DiscardSnapshot() {
 	if !w.fullRefresh {
 		return
