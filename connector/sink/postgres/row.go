@@ -43,8 +43,9 @@ type encoder struct {
 	arena []byte
 	order []int // column index of the k-th key last time, -1 unknown
 	sc    jsonrow.Scanner
-	// lone is set by value for text holding U+FFFD for a lone surrogate
-	// escape.
+	// lone is set by value when it stores the value changed: text with
+	// U+FFFD for a lone surrogate escape, jsonb with \ufffd for an escape
+	// jsonb refuses (see member).
 	lone bool
 
 	scratch [8]byte
