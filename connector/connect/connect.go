@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,6 +228,20 @@ func (s *Session) Result(v any) error {
 	}
 	_, err = fmt.Fprintf(s.Stdout, "%s\n", b)
 	return err
+}
+
+// MaskAccountID returns an account identifier (an IBAN, a BBAN, a card's
+// PAN, another account number) fit for the result line, which ends up in
+// terminals, logs and CI output: its spaces dropped (a formatted IBAN
+// would otherwise keep fewer digits hidden) and every character but the
+// last 4 replaced by '*'. An identifier of 4 characters or fewer is
+// returned without its spaces; "" stays "".
+func MaskAccountID(s string) string {
+	r := []rune(strings.Join(strings.Fields(s), ""))
+	if len(r) <= 4 {
+		return string(r)
+	}
+	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
 }
 
 // Wait waits for the first value on ch, or for ctx to end.

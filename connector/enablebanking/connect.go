@@ -63,7 +63,10 @@ type aspspRef struct {
 	Country string `json:"country"`
 }
 
-// ConnectedAcct is what the result says of each authorised account.
+// ConnectedAcct is what the result says of each authorised account: its
+// IBAN masked but for the last 4 (connect.MaskAccountID), as GoCardless's
+// connect prints it; the bank's other identifiers (BBAN, PAN, other
+// account numbers) are not printed.
 type ConnectedAcct struct {
 	UID                string `json:"uid"`
 	IdentificationHash string `json:"identification_hash"`
@@ -299,7 +302,7 @@ func (c *conn) createSession(ctx context.Context, code string) (ConnectResult, e
 			} `json:"account_id"`
 		}
 		if json.Unmarshal(a, &acct) == nil {
-			out.Accounts = append(out.Accounts, ConnectedAcct{UID: acct.UID, IdentificationHash: acct.Hash, IBAN: acct.AccountID.IBAN, Name: acct.Name, Currency: acct.Currency})
+			out.Accounts = append(out.Accounts, ConnectedAcct{UID: acct.UID, IdentificationHash: acct.Hash, IBAN: connect.MaskAccountID(acct.AccountID.IBAN), Name: acct.Name, Currency: acct.Currency})
 		}
 	}
 	return out, nil

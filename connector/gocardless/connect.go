@@ -188,7 +188,7 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 	}
 	res := ConnectResult{RequisitionID: linked.ID, Status: linked.Status, InstitutionID: linked.InstitutionID}
 	for _, a := range accounts {
-		res.Accounts = append(res.Accounts, ConnectAccount{ID: a.ID, IBAN: maskIBAN(a.IBAN), Name: a.Name})
+		res.Accounts = append(res.Accounts, ConnectAccount{ID: a.ID, IBAN: connect.MaskAccountID(a.IBAN), Name: a.Name})
 	}
 	if old != nil {
 		if needKeys(oldAccounts, accounts) {
@@ -558,14 +558,6 @@ func filter(accounts []*linkedAccount, keep func(*linkedAccount) bool) []*linked
 }
 
 func normIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " ", "")) }
-
-// maskIBAN keeps the last 4 characters of an IBAN.
-func maskIBAN(s string) string {
-	if len(s) <= 4 {
-		return s
-	}
-	return strings.Repeat("*", len(s)-4) + s[len(s)-4:]
-}
 
 // write applies --write: the requisition goes into requisition_ids (in
 // place of the one it replaces), matched ids replace old ones in
