@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -138,7 +140,9 @@ func validateConfig(spec json.RawMessage, obj map[string]any) error {
 		return SystemErrorf("re-decoding config: %v", err)
 	}
 	if err := sch.Validate(inst); err != nil {
-		return ConfigErrorf("Config validation error: %s", joinProblems(Problems("config", err)))
+		var doc any
+		_ = json.Unmarshal(spec, &doc)
+		return ConfigErrorf("Config validation error: %s", joinProblems(explain("config", err, doc, obj)))
 	}
 	return nil
 }
@@ -158,6 +162,11 @@ func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []st
 	if json.Unmarshal(spec, &s) != nil {
 		return nil
 	}
+	known := make([]string, 0, len(s.Properties))
+	for p := range s.Properties {
+		known = append(known, p)
+	}
+	sort.Strings(known)
 	var out []string
 	for k := range obj {
 		if reader, ok := keys.elsewhere[k]; ok && !slices.Contains(keys.own, k) {
@@ -165,16 +174,101 @@ func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []st
 			continue
 		}
 		if _, ok := s.Properties[k]; !ok && !slices.Contains(keys.own, k) {
-			known := make([]string, 0, len(s.Properties))
-			for p := range s.Properties {
-				known = append(known, p)
+			guess := ""
+			if near := nearest(k, slices.Concat(known, keys.own, slices.Collect(maps.Keys(keys.elsewhere)))); len(near) > 0 {
+				guess = fmt.Sprintf(" (did you mean %s?)", strings.Join(near, " or "))
 			}
-			sort.Strings(known)
-			out = append(out, fmt.Sprintf("config field %q is not a setting of this connector and is ignored; known fields: %s", k, strings.Join(known, ", ")))
+			out = append(out, fmt.Sprintf("config field %q is not a setting of this connector and is ignored%s; known fields: %s", k, guess, strings.Join(known, ", ")))
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// nearest are the names among candidates that key most likely misspells
+// (see nameDistance), the closest first; none when no name is close.
+func nearest(key string, candidates []string) []string {
+	best, out := -1, []string(nil)
+	for _, c := range candidates {
+		d := nameDistance(key, c)
+		switch {
+		case d < 0 || c == key || slices.Contains(out, c):
+		case best < 0 || d < best:
+			best, out = d, []string{c}
+		case d == best:
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// nameDistance says how far a config key is from a field name, or -1 when
+// it is too far to be a misspelling of it. Case, "_" and "-" do not count
+// (sessionIds, session-ids and Session_IDs are session_ids), nor does a
+// plural for a singular (session_id, categories/category); beyond that, the
+// edit distance (a swap of two neighbours is one edit) may be 2, or 1 for
+// a name of 4 letters or fewer.
+func nameDistance(key, name string) int {
+	a, b := squash(key), squash(name)
+	if a == b || singular(a) == singular(b) {
+		return 0
+	}
+	limit := 2
+	if min(len(a), len(b)) <= 4 {
+		limit = 1
+	}
+	if d := editDistance(a, b); d <= limit {
+		return d
+	}
+	return -1
+}
+
+func squash(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
+}
+
+func singular(s string) string {
+	switch {
+	case strings.HasSuffix(s, "ies"):
+		return strings.TrimSuffix(s, "ies") + "y"
+	case strings.HasSuffix(s, "ss"):
+		return s
+	}
+	return strings.TrimSuffix(s, "s")
+}
+
+// editDistance is the optimal string alignment distance of a and b: the
+// inserts, deletes, substitutions and swaps of adjacent letters that make
+// one the other.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
 }
 
 func describeJSONError(err error) string {
