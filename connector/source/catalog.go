@@ -27,6 +27,9 @@ func loadCatalog(path string, streams []Stream) ([]Selection, error) {
 func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error) {
 	var cat struct {
 		Streams []json.RawMessage `json:"streams"`
+		// discover's output, a CATALOG message, has these instead.
+		Type    string          `json:"type"`
+		Catalog json.RawMessage `json:"catalog"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&cat); err != nil {
@@ -35,8 +38,15 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 	if trailing(dec, raw) {
 		return nil, ConfigErrorf("catalog %s has data after its JSON object; a catalog file holds one object", path)
 	}
+	if cat.Streams == nil && (cat.Type == "CATALOG" || len(cat.Catalog) > 0) {
+		return nil, ConfigErrorf("catalog %s is the output of discover (a CATALOG message), not a configured catalog; %s, or make one of this file: %s",
+			path, configuredCatalogHelp, wrapStreamsCommand(".catalog.streams[]", path))
+	}
 	if len(cat.Streams) == 0 {
 		return nil, ConfigErrorf("catalog %s: \"streams\" is empty; configure at least one of: %s", path, streamNames(streams))
+	}
+	if err := notConfigured(path, cat.Streams[0]); err != nil {
+		return nil, err
 	}
 	byName := map[string]Stream{}
 	for _, s := range streams {
@@ -76,6 +86,48 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 		out = append(out, Selection{Stream: st, Mode: cs.SyncMode})
 	}
 	return out, nil
+}
+
+// configuredCatalogHelp says what read's --catalog takes and where to find one.
+const configuredCatalogHelp = `read takes a configured catalog, {"streams": [...]} with each of discover's streams wrapped as ` +
+	`{"stream": {...}, "sync_mode": "full_refresh" or "incremental", "destination_sync_mode": "overwrite" or "append_dedup"}: ` +
+	`pass one of the repository's catalogs/ files (catalogs/<connector>_full_refresh.json or catalogs/<connector>_incremental.json)`
+
+// notConfigured is the error for a catalog whose first stream is no
+// configured stream but a stream of another kind of catalog: discover's
+// (its streams unwrapped, as jq '.catalog' makes of discover's output) or
+// a Singer tap's. Without it, both failed as a missing stream.name.
+func notConfigured(path string, first json.RawMessage) error {
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(first, &probe) != nil {
+		return nil
+	}
+	if _, ok := probe["tap_stream_id"]; ok {
+		return ConfigErrorf("catalog %s is a Singer catalog (its streams have tap_stream_id), which the Singer mode takes (docs/singer.md), not a configured catalog; %s",
+			path, configuredCatalogHelp)
+	}
+	_, wrapped := probe["stream"]
+	_, named := probe["name"]
+	if !wrapped && named {
+		return ConfigErrorf("catalog %s holds discover's streams as they are, not configured streams; %s, or make one of this file: %s",
+			path, configuredCatalogHelp, wrapStreamsCommand(".streams[]", path))
+	}
+	return nil
+}
+
+// wrapStreamsCommand is the jq command that makes a configured catalog,
+// every stream full_refresh, of the discover output (or catalog) at path
+// whose streams sel selects.
+func wrapStreamsCommand(sel, path string) string {
+	return fmt.Sprintf(`jq '{streams: [%s | {stream: ., sync_mode: "full_refresh", destination_sync_mode: "overwrite"}]}' %s > configured_catalog.json`, sel, shellQuote(path))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // destinationSyncModes are the protocol's DestinationSyncMode values. The
