@@ -32,8 +32,7 @@ func (s *pendingStream) CursorField() []string { return nil }
 
 func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
 	if !s.c.cfg.IncludePending {
-		out.Logger().Info("config include_pending is false: no pending transactions are read")
-		return nil
+		return source.NotRead("config include_pending is false")
 	}
 	refs, listErr := s.c.readable(ctx)
 	from := later(s.c.clock.Today().AddDate(0, 0, -pendingDays), s.c.oldestDay())

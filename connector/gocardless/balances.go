@@ -69,8 +69,10 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		return source.AsConfigError(err, "invalid balances state")
 	}
 	if !s.c.cfg.balances {
-		out.Logger().Info("config balances is false: no balances are read")
-		return out.Checkpoint(st)
+		if err := out.Checkpoint(st); err != nil {
+			return err
+		}
+		return source.NotRead("config balances is false")
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := s.c.clock.Now()

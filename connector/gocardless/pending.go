@@ -29,8 +29,7 @@ func (s *pendingStream) CursorField() []string { return nil }
 
 func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
 	if !s.c.cfg.pending {
-		out.Logger().Info("config include_pending is false: no pending transactions are read")
-		return nil
+		return source.NotRead("config include_pending is false")
 	}
 	if err := s.c.futureStart(); err != nil {
 		return err

@@ -62,9 +62,23 @@ type encoder struct {
 	// run's start, epoch milliseconds); 0 when the config does not ask
 	// for them (ActivateVersionSetting).
 	version int64
+	// notRead are the streams the config turned off (source.NotRead):
+	// COMPLETE without a snapshot, so without ACTIVATE_VERSION, which
+	// would have the target drop every row of the stream.
+	notRead map[string]bool
 }
 
 var _ source.Encoder = (*encoder)(nil)
+
+// NotRead marks stream as turned off by the config: see notRead.
+func (e *encoder) NotRead(stream string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.notRead == nil {
+		e.notRead = map[string]bool{}
+	}
+	e.notRead[stream] = true
+}
 
 func newEncoder(tap string, stdout, stderr io.Writer, redact *secret.Redactor) *encoder {
 	e := &encoder{tap: tap, stderr: stderr, redact: redact, now: time.Now,
@@ -330,7 +344,7 @@ func (e *encoder) StreamStatus(stream string, status protocol.Status, reasons ..
 			}
 		}
 	case protocol.Complete, protocol.Incomplete:
-		if p := e.plans[stream]; status == protocol.Complete && e.versioned(p) && e.out != nil && e.err == nil {
+		if p := e.plans[stream]; status == protocol.Complete && e.versioned(p) && !e.notRead[stream] && e.out != nil && e.err == nil {
 			// The snapshot is whole: the target may now drop (or mark
 			// deleted) the rows earlier versions had and this one has not.
 			// Never after an INCOMPLETE stream, whose snapshot lacks what

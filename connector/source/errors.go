@@ -143,3 +143,19 @@ func SkippedPart(err error, mode protocol.SyncMode) error {
 	}
 	return &Error{Type: protocol.TransientError, Err: err, Msg: "a full-refresh snapshot cannot be complete without a skipped account (an overwrite destination would take it for one with no rows), so the stream ends INCOMPLETE; run again after the time given"}
 }
+
+// NotReadError is a stream's Read declining to read it because the config
+// says so (a provider's include_pending false, say): the catalog selects
+// a stream the config turns off. It is no failure, and no empty snapshot
+// either: the runtime ends the stream COMPLETE with a WARN, and the sinks
+// keep what they hold for it, as after a failed read. Return it with
+// NotRead.
+type NotReadError struct {
+	Why string // the setting, e.g. "config include_pending is false"
+}
+
+func (e *NotReadError) Error() string { return "not read: " + e.Why }
+
+// NotRead is the error of a stream the config turns off; why names the
+// setting.
+func NotRead(why string) error { return &NotReadError{Why: why} }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -170,6 +171,20 @@ func (o *streamOutput) Logger() *slog.Logger { return o.log }
 func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	var notRead *NotReadError
+	if errors.As(readErr, &notRead) {
+		// The config turns the stream off: it ends as a read that
+		// succeeded without records, except that the sinks are told it
+		// failed, so that none replaces what it holds with the empty
+		// snapshot of a stream nobody read.
+		readErr = nil
+		o.log.Warn(fmt.Sprintf("the stream is not read: %s. Parquet and PostgreSQL keep what they hold for it; "+
+			"a destination that replaces the stream at every sync (Airbyte's overwrite) would empty it: "+
+			"remove the stream from the catalog to keep it as it is", notRead.Why))
+		if n, ok := o.enc.(notReadNotifier); ok {
+			n.NotRead(o.name)
+		}
+	}
 	if readErr == nil {
 		// A full_refresh stream's checkpoints are ignored, so it always ends
 		// with the sentinel. An incremental stream checkpoints itself; only
@@ -188,7 +203,11 @@ func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, er
 			readErr = o.stateLocked(StateOf(final))
 		}
 	}
-	if outcome = o.head.End(readErr); outcome != nil {
+	endErr := readErr
+	if readErr == nil && notRead != nil {
+		endErr = notRead
+	}
+	if outcome = o.head.End(endErr); outcome != nil && (notRead == nil || !errors.Is(outcome, notRead)) {
 		if err := o.enc.StreamStatus(o.name, protocol.Incomplete); err != nil {
 			return outcome, err
 		}
@@ -200,6 +219,13 @@ func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, er
 		}
 	}
 	return nil, o.enc.StreamStatus(o.name, protocol.Complete)
+}
+
+// notReadNotifier is an Encoder told of a stream the config turned off
+// before its COMPLETE (the Singer encoder, which must not activate an
+// empty version of it).
+type notReadNotifier interface {
+	NotRead(stream string)
 }
 
 // stdoutSink is the last link of every chain: the stream's messages on the

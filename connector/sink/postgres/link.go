@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -226,9 +227,15 @@ func (l *link) drain() error {
 // that failed leaves the table as it was.
 func (l *link) End(readErr error) error {
 	var err error
+	var notRead *source.NotReadError
 	switch {
 	case !l.t.incremental && readErr != nil:
 		l.t.Abort()
+		if errors.As(readErr, &notRead) && !l.held.IsZero() {
+			// The config turned the stream off: the old set stays,
+			// and its state goes on as after a read.
+			err = l.next.State(l.held)
+		}
 	case !l.t.incremental:
 		if err = l.t.End(l.held); err == nil && !l.held.IsZero() {
 			err = l.next.State(l.held)
@@ -252,7 +259,7 @@ func (l *link) End(readErr error) error {
 			err = derr
 		}
 	}
-	if readErr == nil {
+	if readErr == nil || notRead != nil && err != nil {
 		readErr = err
 	}
 	return l.next.End(readErr)
