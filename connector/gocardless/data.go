@@ -24,6 +24,14 @@ const maxInstitutionFailures = 2
 // institutionRetryWait is the pause before the second try.
 var institutionRetryWait = 2 * time.Second
 
+// suspensionGuard is how many failed accesses in a row, counted over runs
+// in the state (allowance.Failed), make the connector try an account only
+// once a day, without a second try: at two a run, an hourly job would have
+// an account suspended five hours into a bank's outage. From the guard,
+// four more days of failures are needed to reach GoCardless's 10, and the
+// first call that succeeds clears the count.
+const suspensionGuard = 6
+
 // quotaSkip is a bank-backed call not made, or refused with a bank-level
 // 429, because the account's daily quota for the endpoint is spent. It is
 // not a failure: the stream warns, completes and keeps the account's state.
@@ -65,12 +73,20 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 	if reset, spent := c.quotas.Get(a.ID, endpoint).spent(c.clock.Now()); spent {
 		return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
 	}
+	failed, last := c.failedInARow(a.ID)
+	guarded := failed >= suspensionGuard
+	if next := last.Add(quota.Window); guarded && c.clock.Now().Before(next) {
+		return c.block(a, &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf(
+			"account %s (requisition %s, institution %s): the bank failed the last %d calls, over several runs (the last at %s); GoCardless suspends an account after 10 failed accesses in a row, so the connector tries it once a day until it answers: not before %s",
+			a.ID, a.RequisitionID, a.InstitutionID, failed, httpclient.FormatTime(last), httpclient.FormatTime(next))})
+	}
 	route := "GET /accounts/{id}/" + endpoint + "/"
 	path := "/accounts/" + url.PathEscape(a.ID) + "/" + endpoint + "/"
 	for {
 		resp, err := c.client.get(ctx, route, path, q, decode)
 		if resp != nil {
 			c.observeQuota(ctx, a, endpoint, resp.Header)
+			c.answered(a.ID)
 			return nil
 		}
 		se, ae, ok := statusOf(err)
@@ -86,9 +102,17 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 			} else if known := c.quotas.Get(a.ID, endpoint).resetAt(); known.After(c.clock.Now()) {
 				reset = known
 			}
-			c.quotas.Update(a.ID, endpoint, func(q *allowance) { *q = allowance{Remaining: 0, ResetAt: httpclient.FormatTime(reset)} })
+			c.quotas.Update(a.ID, endpoint, func(q *allowance) { q.Remaining, q.ResetAt = 0, httpclient.FormatTime(reset) })
 			return &quotaSkip{account: a, endpoint: endpoint, resetAt: reset}
 		case se.Status == http.StatusInternalServerError && ae.Type == typeUnknownRequest:
+			now := httpclient.FormatTime(c.clock.Now())
+			c.quotas.Update(a.ID, endpoint, func(q *allowance) { q.Failed, q.FailedAt = q.Failed+1, now })
+			if guarded {
+				failed++
+				return c.block(a, &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf(
+					"account %s (requisition %s, institution %s): the bank failed again (%s), %d calls in a row over several runs; GoCardless suspends an account after 10, so the connector tries it once a day until it answers",
+					a.ID, a.RequisitionID, a.InstitutionID, ae.describe(se.Status), failed)})
+			}
 			if n := c.institutionFailed(a.ID); n < maxInstitutionFailures {
 				c.env.Log.Info("the account's bank failed the call; trying once more", "account", a.ID, "endpoint", endpoint, "answer", ae.describe(se.Status))
 				select {
@@ -195,7 +219,7 @@ func (c *conn) observeQuota(ctx context.Context, a accountRef, endpoint string, 
 		if reset, ok := rateLimitInt(h, "x-ratelimit-account-success-reset"); ok {
 			c.capReset(ctx, a, endpoint, time.Duration(min(reset, 1<<30))*time.Second)
 		}
-		c.quotas.Update(a.ID, endpoint, func(old *allowance) { *old = q })
+		c.quotas.Update(a.ID, endpoint, func(old *allowance) { q.Failed, q.FailedAt = old.Failed, old.FailedAt; *old = q })
 	}
 }
 
@@ -208,6 +232,29 @@ func (c *conn) capReset(ctx context.Context, a accountRef, endpoint string, d ti
 			"account", a.ID, "endpoint", endpoint, "resets_in", d, "taken_as", quota.Window)
 	}
 	return capped
+}
+
+// failedInARow is the account's failed accesses in a row that the ledger
+// knows of (every endpoint's, as GoCardless counts them per account), and
+// the time of the last.
+func (c *conn) failedInARow(account string) (n int, last time.Time) {
+	for _, endpoint := range []string{quota.Details, quota.Balances, quota.Transactions} {
+		q := c.quotas.Get(account, endpoint)
+		n += q.Failed
+		if t := q.failedAt(); t.After(last) {
+			last = t
+		}
+	}
+	return n, last
+}
+
+// answered clears the account's failed accesses: one call succeeded.
+func (c *conn) answered(account string) {
+	for _, endpoint := range []string{quota.Details, quota.Balances, quota.Transactions} {
+		if c.quotas.Get(account, endpoint).Failed > 0 {
+			c.quotas.Update(account, endpoint, func(q *allowance) { q.Failed, q.FailedAt = 0, "" })
+		}
+	}
 }
 
 func (c *conn) institutionFailed(account string) int {

@@ -39,10 +39,22 @@ type allowance struct {
 	// ResetAt is when Remaining next grows (RFC 3339, UTC): the oldest
 	// counted call leaves the window.
 	ResetAt string `json:"reset_at,omitempty"`
+	// Failed counts the endpoint's failed accesses in a row (the bank's
+	// 500s), over runs, and FailedAt is the last one's time: GoCardless
+	// suspends an account after 10 failed accesses in a row, and a run
+	// alone cannot know how many earlier runs spent (see suspensionGuard).
+	// A call that succeeds clears them on every endpoint of the account.
+	Failed   int    `json:"failed,omitempty"`
+	FailedAt string `json:"failed_at,omitempty"`
 }
 
 // ledger is the run's quota books.
 type ledger = quota.Ledger[allowance, *allowance]
+
+func (q *allowance) failedAt() time.Time {
+	t, _ := time.Parse(time.RFC3339, q.FailedAt)
+	return t
+}
 
 func (q *allowance) resetAt() time.Time {
 	t, _ := time.Parse(time.RFC3339, q.ResetAt)
@@ -60,6 +72,12 @@ func (q *allowance) Check() error {
 	if q.Remaining < -1 {
 		return fmt.Errorf("remaining %d is negative", q.Remaining)
 	}
+	if q.Failed < 0 {
+		return fmt.Errorf("failed %d is negative", q.Failed)
+	}
+	if _, err := time.Parse(time.RFC3339, q.FailedAt); err != nil && q.FailedAt != "" {
+		return fmt.Errorf("failed_at %q is not an RFC 3339 timestamp", q.FailedAt)
+	}
 	if _, err := time.Parse(time.RFC3339, q.ResetAt); err != nil && q.ResetAt != "" {
 		return fmt.Errorf("reset_at %q is not an RFC 3339 timestamp", q.ResetAt)
 	}
@@ -71,7 +89,7 @@ func (q *allowance) Check() error {
 // where it stands.
 func (q *allowance) Trim(now time.Time) string {
 	if r := q.resetAt(); r.After(now.Add(quota.Window + time.Minute)) {
-		*q = allowance{}
+		*q = allowance{Failed: q.Failed, FailedAt: q.FailedAt}
 		return "it resets at " + httpclient.FormatTime(r)
 	}
 	return ""
