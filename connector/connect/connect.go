@@ -113,19 +113,25 @@ func (s *Session) run(ctx context.Context, run func(ctx context.Context, s *Sess
 	if s.Timeout <= 0 {
 		return Usagef("--timeout must be positive, e.g. 10m")
 	}
+	// --listen is checked, and its port bound and kept for the run, before
+	// the provider's part makes its first API call: a bad or busy --listen
+	// is a usage error (exit 2) and must cost nothing at the provider (a
+	// GoCardless end-user agreement, a Pluggy connect token).
+	srv, err := Listen(s.Listen)
+	if err != nil {
+		return Usagef("%v", err)
+	}
+	s.server = srv
 	cfg, err := s.Runner.LoadConfig(s.ConfigPath, s.Secrets, s.ListField)
 	if err != nil {
+		srv.Close()
 		return err
 	}
 	s.Config = cfg
 	signalled := ctx // the binary's context: Ctrl-C or SIGTERM cancels it
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	defer func() {
-		if s.server != nil {
-			s.server.Close()
-		}
-	}()
+	defer srv.Close()
 	err = run(ctx, s)
 	switch {
 	case err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
@@ -193,8 +199,13 @@ func (w redacted) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Serve starts the run's local server on --listen.
+// Serve returns the run's local server on --listen. Command binds it
+// before the provider's part runs (so a bad or busy --listen fails before
+// any API call); a Session made without Command binds it here.
 func (s *Session) Serve() (*Server, error) {
+	if s.server != nil {
+		return s.server, nil
+	}
 	srv, err := Listen(s.Listen)
 	if err != nil {
 		return nil, Usagef("%v", err)

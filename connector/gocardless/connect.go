@@ -103,12 +103,24 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 	case o.reconnect == "" && o.country == "" && o.institution == "":
 		return connect.Usagef("say which bank: --country CC with --search TEXT or --institution ID (list a country's banks with --country CC alone)")
 	}
+	// Everything that can be checked without GoCardless is, before its
+	// first call: the loopback server (connect.Command has bound --listen
+	// already) and the --state file. A usage error must not leave an
+	// end-user agreement behind.
+	srv, err := s.Serve()
+	if err != nil {
+		return err
+	}
 	src, err := Source{}.Open(ctx, s.Config, s.Env())
 	if err != nil {
 		return err
 	}
 	c := src.(*conn)
 	c.client.http.Interactive()
+	cached, err := cachedDetails(o.state, c.Streams())
+	if err != nil {
+		return err
+	}
 
 	var old *requisitionInfo
 	if o.reconnect != "" {
@@ -126,16 +138,12 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 	if err != nil {
 		return c.unreachable(err)
 	}
-	oldAccounts, err := c.oldAccounts(ctx, old, o.state)
+	oldAccounts, err := c.oldAccounts(ctx, old, cached)
 	if err != nil {
 		return err
 	}
 
 	agr, err := c.createAgreement(ctx, in)
-	if err != nil {
-		return err
-	}
-	srv, err := s.Serve()
 	if err != nil {
 		return err
 	}
@@ -431,31 +439,40 @@ func (a *linkedAccount) applyDetails(raw json.RawMessage) {
 	}
 }
 
-// oldAccounts are the accounts of the requisition being replaced: their
-// metadata (served even after expiry, and no bank call) and, from the
-// accounts stream's state when --state is given, the details the last
-// reads cached. Their details are never fetched: an expired account's
-// failed calls count towards suspending it.
-func (c *conn) oldAccounts(ctx context.Context, old *requisitionInfo, statePath string) ([]*linkedAccount, error) {
-	if old == nil {
+// cachedDetails are the account details the last reads cached in the
+// accounts stream's state of the --state file (statePath; none without
+// it), by account id. It is read before any API call, so a missing or
+// foreign file fails the run before anything is created.
+func cachedDetails(statePath string, streams []source.Stream) (map[string]json.RawMessage, error) {
+	if statePath == "" {
 		return nil, nil
 	}
-	var cached map[string]json.RawMessage
-	if statePath != "" {
-		states, err := readStateFile(statePath, c.Streams())
-		if err != nil {
-			return nil, err
-		}
-		if raw := states["accounts"]; raw != nil {
-			st, err := parseAccountsState(raw)
-			if err != nil {
-				return nil, source.AsConfigError(err, "--state "+statePath+" has an accounts state this connector did not write")
-			}
-			cached = map[string]json.RawMessage{}
-			for id, d := range st.Accounts {
-				cached[id] = d.Details
-			}
-		}
+	states, err := readStateFile(statePath, streams)
+	if err != nil {
+		return nil, err
+	}
+	raw := states["accounts"]
+	if raw == nil {
+		return nil, nil
+	}
+	st, err := parseAccountsState(raw)
+	if err != nil {
+		return nil, source.AsConfigError(err, "--state "+statePath+" has an accounts state this connector did not write")
+	}
+	cached := map[string]json.RawMessage{}
+	for id, d := range st.Accounts {
+		cached[id] = d.Details
+	}
+	return cached, nil
+}
+
+// oldAccounts are the accounts of the requisition being replaced: their
+// metadata (served even after expiry, and no bank call) and the details
+// the last reads cached (cachedDetails). Their details are never fetched:
+// an expired account's failed calls count towards suspending it.
+func (c *conn) oldAccounts(ctx context.Context, old *requisitionInfo, cached map[string]json.RawMessage) ([]*linkedAccount, error) {
+	if old == nil {
+		return nil, nil
 	}
 	var out []*linkedAccount
 	for _, id := range old.Accounts {
