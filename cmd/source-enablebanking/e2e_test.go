@@ -86,7 +86,10 @@ func TestCheck(t *testing.T) {
 		{"malformed key", map[string]any{"private_key": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"}, protocol.StatusFailed, []string{"config.private_key", "not a PEM-encoded RSA private key"}},
 		{"no key", map[string]any{"private_key": nil}, protocol.StatusFailed, []string{"config.private_key", "private_key_path"}},
 		{"both keys", map[string]any{"private_key_path": keyFile}, protocol.StatusFailed, []string{"both set"}},
-		{"missing key file", map[string]any{"private_key": nil, "private_key_path": filepath.Join(t.TempDir(), "absent.pem")}, protocol.StatusFailed, []string{"config.private_key_path"}},
+		{"missing key file", map[string]any{"private_key": nil, "private_key_path": filepath.Join(t.TempDir(), "absent.pem")}, protocol.StatusFailed, []string{"config.private_key_path", "absent.pem"}},
+		// A relative path is the working directory's: a cron job run from
+		// elsewhere fails, and the message says why.
+		{"relative key file", map[string]any{"private_key": nil, "private_key_path": "keys/absent.pem"}, protocol.StatusFailed, []string{"config.private_key_path", `"keys/absent.pem" is relative`, "working directory", "absolute path"}},
 		{"expired session", nil, protocol.StatusFailed, []string{expired, "EXPIRED", "Authorise again"}},
 		{"unknown session", map[string]any{"session_ids": []string{"00000000-0000-4000-8000-000000000001"}}, protocol.StatusFailed, []string{"00000000-0000-4000-8000-000000000001", "SESSION_DOES_NOT_EXIST", "Authorise again"}},
 		{"foreign account", map[string]any{"session_ids": good, "account_uids": []string{"nope"}}, protocol.StatusFailed, []string{"config.account_uids", "nope"}},

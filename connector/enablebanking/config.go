@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -119,7 +120,14 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 		field = "config.private_key_path"
 		b, err := os.ReadFile(c.PrivateKeyPath)
 		if err != nil {
-			return nil, source.ConfigErrorf("config.private_key_path: cannot read the key file: %v", errors.Unwrap(err))
+			if wd, werr := os.Getwd(); werr == nil && !filepath.IsAbs(c.PrivateKeyPath) {
+				// A relative path is the working directory's, not the
+				// config file's: what a job started elsewhere (cron)
+				// trips on.
+				return nil, source.ConfigErrorf("config.private_key_path: cannot read the key file %s (%q is relative, so it is read from the working directory %s): %v; give its absolute path",
+					filepath.Join(wd, c.PrivateKeyPath), c.PrivateKeyPath, wd, errors.Unwrap(err))
+			}
+			return nil, source.ConfigErrorf("config.private_key_path: cannot read the key file %s: %v", c.PrivateKeyPath, errors.Unwrap(err))
 		}
 		pem = string(b)
 		secrets.Add(pem)
