@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 	"io"
 	"net/http"
 	"strings"
@@ -65,6 +66,21 @@ func TestRefusesNonLoopback(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "localhost:0", "[::1]:0"} {
 		if err := fakeserver.CheckLoopback(addr); err != nil {
 			t.Errorf("%s: %v", addr, err)
+		}
+	}
+}
+
+// TestHelpExitsZero: -help prints the flags and exits 0, as asking for
+// help is no error; a flag the fake does not have exits 2 naming it.
+func TestHelpExitsZero(t *testing.T) {
+	bin := st.Build(t, "fake-pluggy")
+	for _, c := range []struct {
+		arg, want string
+		code      int
+	}{{"--help", "-addr", 0}, {"-h", "-addr", 0}, {"--no-such-flag", "no-such-flag", 2}} {
+		out, stderr, code := st.Exec(t, bin, c.arg)
+		if code != c.code || !strings.Contains(string(out)+string(stderr), c.want) {
+			t.Errorf("fake-pluggy %s: exit %d, want %d, and %q in\n%s%s", c.arg, code, c.code, c.want, out, stderr)
 		}
 	}
 }

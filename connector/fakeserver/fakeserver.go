@@ -79,16 +79,14 @@ type Command struct {
 // Main is a fake binary's main: a first argument naming one of commands
 // runs that command and exits with its code; anything else is run's command
 // line, served until SIGINT or SIGTERM, and an error exits 2 prefixed by
-// name (silently after -help, whose usage the flag set has printed).
+// name; -help prints the usage and exits 0, as asking for help is no error.
 func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error, commands ...Command) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := 0
 	if c := commandOf(os.Args[1:], commands); c != nil {
 		code = c.Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
-	} else if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, name+":", err)
-		}
+	} else if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, name+":", err)
 		code = 2
 	}
 	stop() // before os.Exit, which skips deferred calls
