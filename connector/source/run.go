@@ -466,6 +466,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 			}
 		}
 	}
+	logStateless(log, sel, states)
 	for _, s := range sel {
 		if s.Mode != protocol.Incremental {
 			continue

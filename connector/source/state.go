@@ -9,10 +9,9 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
-// loadState reads a state file into each stream's last state. It accepts what
-// platforms actually pass: a JSON array of AirbyteStateMessage (STREAM, or a
-// single GLOBAL), one such message on its own, a legacy bare object mapping
-// stream names to states, or nothing at all (no file, empty, [] or null).
+// loadState reads a state file into each stream's last state. It accepts
+// what platforms pass and what users keep of a read's output: every form
+// ParseState (statedecode.go) takes, or no file at all.
 //
 // A state for a stream this source does not have is a config error rather
 // than something to skip: it means the file belongs to another connector or
@@ -26,88 +25,6 @@ func loadState(path string, streams []Stream) (map[string]json.RawMessage, error
 		return nil, err
 	}
 	return ParseState(path, raw, streams)
-}
-
-// ParseState is loadState on a state already read: raw is the content of a
-// state file in any shape --state accepts, and path names it in errors. The
-// Singer mode hands it the Airbyte-style state files it tolerates; Singer
-// bookmarks go to States directly.
-func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawMessage, error) {
-	states := NewStates(path, streams)
-	out := states.Map()
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return out, nil
-	}
-	add := states.Add
-	addMessage := func(field string, m protocol.State) error {
-		switch m.Type {
-		case protocol.StateStream:
-			if m.Stream == nil {
-				return ConfigErrorf("state %s: %s has type STREAM but no \"stream\" object", path, field)
-			}
-			return add(field+".stream", m.Stream.StreamDescriptor.Name, m.Stream.StreamState)
-		case protocol.StateGlobal:
-			if m.Global == nil {
-				return ConfigErrorf("state %s: %s has type GLOBAL but no \"global\" object", path, field)
-			}
-			for i, s := range m.Global.StreamStates {
-				if err := add(fmt.Sprintf("%s.global.stream_states[%d]", field, i), s.StreamDescriptor.Name, s.StreamState); err != nil {
-					return err
-				}
-			}
-			return nil
-		case protocol.StateLegacy, "":
-			return addLegacy(field+".data", m.Data, add)
-		default:
-			return ConfigErrorf("state %s: %s.type %q is not STREAM, GLOBAL or LEGACY", path, field, m.Type)
-		}
-	}
-	switch raw[0] {
-	case '[':
-		var msgs []json.RawMessage
-		if err := json.Unmarshal(raw, &msgs); err != nil {
-			return nil, ConfigErrorf("state %s is not a JSON array of state messages: %s", path, describeJSONError(err))
-		}
-		kinds := map[protocol.StateType]int{}
-		for i, rm := range msgs {
-			m, err := decodeStateMessage(rm)
-			if err != nil {
-				return nil, ConfigErrorf("state %s: [%d] is not a state message: %s", path, i, err)
-			}
-			kinds[m.Type]++
-			if g := kinds[protocol.StateGlobal]; g > 0 && (g > 1 || len(kinds) > 1) {
-				return nil, ConfigErrorf("state %s: [%d] mixes a GLOBAL state with other state messages; a state file holds one GLOBAL message or STREAM messages, never both", path, i)
-			}
-			if err := addMessage(fmt.Sprintf("[%d]", i), m); err != nil {
-				return nil, err
-			}
-		}
-	case '{':
-		var probe map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &probe); err != nil {
-			return nil, ConfigErrorf("state %s is not valid JSON: %s", path, describeJSONError(err))
-		}
-		_, isMsg := probe["type"]
-		_, hasStream := probe["stream"]
-		_, hasGlobal := probe["global"]
-		if isMsg || hasStream || hasGlobal {
-			m, err := decodeStateMessage(raw)
-			if err != nil {
-				return nil, ConfigErrorf("state %s is not a state message: %s", path, err)
-			}
-			if err := addMessage("state", m); err != nil {
-				return nil, err
-			}
-			break
-		}
-		if err := addLegacy("state", raw, add); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, ConfigErrorf("state %s must be a JSON array of state messages (or a legacy object)", path)
-	}
-	return out, nil
 }
 
 // decodeStateMessage decodes one state message. One without a type but
