@@ -676,4 +676,13 @@ func TestConfigKeysOutsideTheSpec(t *testing.T) {
 	if !r.Warned(`config field "emit_activate_version_messages" is read by the Singer tap tap-pluggy only; this command ignores it`) {
 		t.Errorf("no WARN saying the Singer setting is the tap's:\n%s", r.Stdout)
 	}
+
+	// check prints one message: the typo joins its SUCCEEDED status.
+	cs, _ := st.CheckRun(t, e.bin, e.config(map[string]any{"start_dat": "2024-01-01"}))
+	if cs.Status != protocol.StatusSucceeded || !strings.Contains(cs.Message, `config field "start_dat" is not a setting`) || !strings.Contains(cs.Message, "did you mean start_date?") {
+		t.Errorf("check with a typo: %s %q, want SUCCEEDED naming the typo and the field", cs.Status, cs.Message)
+	}
+	if cs, _ := st.CheckRun(t, e.bin, e.config(nil)); cs.Status != protocol.StatusSucceeded || strings.Contains(cs.Message, "not a setting") {
+		t.Errorf("check of a clean config: %s %q, want SUCCEEDED without a config notice", cs.Status, cs.Message)
+	}
 }

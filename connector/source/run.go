@@ -222,11 +222,12 @@ func (r *Runner) spec(args []string, w *protocol.Writer, stdout, stderr io.Write
 // open loads and validates the config, registers its secrets and opens the
 // source. With logs, warnings about unknown config keys go out as WARN
 // logs, and so does what the source logs; without (check and discover,
-// which print exactly one message), the source's logs are dropped.
-func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logs bool, own ...string) (Conn, *slog.Logger, error) {
+// which print exactly one message), the source's logs are dropped and the
+// warnings returned, for check's message.
+func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logs bool, own ...string) (Conn, *slog.Logger, []string, error) {
 	cfg, warnings, err := loadConfig(r.Source, path, secrets, configKeys{own: own, elsewhere: r.Elsewhere})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	log := discard
 	if logs {
@@ -234,17 +235,18 @@ func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *se
 		for _, msg := range warnings {
 			log.Warn(msg)
 		}
+		warnings = nil
 	}
 	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return conn, log, nil
+	return conn, log, warnings, nil
 }
 
 func (r *Runner) check(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) int {
 	var config string
-	if _, code, ok := r.flags("check", "Check that the config can reach the API: credentials, item ids, base_url. Prints one CONNECTION_STATUS and exits 0 either way.", args, stdout, stderr, func(fs *pflag.FlagSet) {
+	if _, code, ok := r.flags("check", "Check that the config can reach the API: credentials, the ids it reads, base_url. Prints one CONNECTION_STATUS and exits 0 either way.", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file")
 	}, "config"); !ok {
 		return code
@@ -262,13 +264,25 @@ func (r *Runner) check(ctx context.Context, args []string, w *protocol.Writer, s
 		}
 		return ExitOK
 	}
-	// check prints exactly one message, so config warnings are not logged.
-	conn, _, err := r.open(ctx, config, w, secrets, false)
+	// check prints exactly one message, so config warnings (a key the
+	// spec does not know, often a typo) join a SUCCEEDED status's message
+	// rather than a log; a FAILED one says what failed.
+	conn, _, warnings, err := r.open(ctx, config, w, secrets, false)
 	if err != nil {
 		return status(err)
 	}
 	defer conn.Close()
-	return status(conn.Check(withLog(ctx, discard)))
+	err = conn.Check(withLog(ctx, discard))
+	if notice := strings.Join(warnings, "; "); notice != "" {
+		var adv *Advisory
+		switch {
+		case err == nil:
+			err = &Advisory{Msg: "the connection works, but " + notice}
+		case errors.As(err, &adv):
+			err = &Advisory{Msg: adv.Msg + "; " + notice}
+		}
+	}
+	return status(err)
 }
 
 func (r *Runner) discover(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) int {
@@ -292,7 +306,7 @@ func (r *Runner) discover(ctx context.Context, args []string, w *protocol.Writer
 // order. A failure is reported through enc as an ERROR trace, and its exit
 // code returned. The Singer mode prints the same streams as its catalog.
 func (r *Runner) Discover(ctx context.Context, config string, secrets *secret.Redactor, enc Encoder) ([]protocol.Stream, int) {
-	conn, _, err := r.open(ctx, config, enc, secrets, false)
+	conn, _, _, err := r.open(ctx, config, enc, secrets, false)
 	if err != nil {
 		return nil, fail(enc, err)
 	}
@@ -419,7 +433,7 @@ func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config string,
 	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, bool, error),
 	storedStates bool, own ...string) int {
-	conn, log, err := r.open(ctx, config, enc, secrets, true, own...)
+	conn, log, _, err := r.open(ctx, config, enc, secrets, true, own...)
 	if err != nil {
 		return fail(enc, err)
 	}
