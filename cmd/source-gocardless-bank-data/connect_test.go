@@ -185,8 +185,11 @@ func TestConnectReconnect(t *testing.T) {
 		t.Errorf("requisition_ids after --reconnect --write: %v, want [%s]", written["requisition_ids"], r.RequisitionID)
 	}
 	stRaw, _ := os.ReadFile(state)
-	if !strings.Contains(string(stRaw), newAccount) || strings.Contains(string(stRaw), `"`+oldAccounts[0]+`"`) || !strings.Contains(string(stRaw), oldAccounts[1]) {
-		t.Errorf("state after --reconnect: want %s's entries moved to %s and %s's kept:\n%.2000s", oldAccounts[0], newAccount, oldAccounts[1], stRaw)
+	// The old id is no key any more; the transactions entry names it as
+	// the account it replaced.
+	if !strings.Contains(string(stRaw), newAccount) || strings.Contains(string(stRaw), `"`+oldAccounts[0]+`":`) || !strings.Contains(string(stRaw), oldAccounts[1]) ||
+		!strings.Contains(string(stRaw), `"id": "`+oldAccounts[0]+`"`) {
+		t.Errorf("state after --reconnect: want %s's entries moved to %s (naming it as replaced) and %s's kept:\n%.2000s", oldAccounts[0], newAccount, oldAccounts[1], stRaw)
 	}
 
 	// The next read continues the matched account from its carried state.
@@ -203,6 +206,38 @@ func TestConnectReconnect(t *testing.T) {
 	}
 	if continued >= fullRead || fullRead == 0 {
 		t.Errorf("after reconnect the matched account read %d rows, the first full read %d: its state was not carried over", continued, fullRead)
+	}
+
+	// The rows the lookback reads again keep the id they were delivered
+	// under: keyed on (account_id, transaction_key), none is there twice.
+	type row struct {
+		Account string `json:"account_id"`
+		Key     string `json:"transaction_key"`
+	}
+	delivered := map[string]bool{} // the old account's keys
+	for _, raw := range first.Records()["transactions"] {
+		var r row
+		st.Must(t, json.Unmarshal(raw, &r), "record")
+		if r.Account == oldAccounts[0] {
+			delivered[r.Key] = true
+		}
+	}
+	again, dup := 0, 0
+	for _, raw := range next.Records()["transactions"] {
+		var r row
+		st.Must(t, json.Unmarshal(raw, &r), "record")
+		if delivered[r.Key] {
+			again++
+			if r.Account != oldAccounts[0] {
+				dup++
+			}
+		}
+	}
+	if again == 0 {
+		t.Fatal("the read after reconnect read none of the old account's rows again: the lookback window is not exercised")
+	}
+	if dup > 0 {
+		t.Errorf("%d of the %d rows read again came under the new account id %s: a destination keyed on (account_id, transaction_key) holds them twice", dup, again, newAccount)
 	}
 }
 

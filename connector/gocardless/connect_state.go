@@ -52,6 +52,9 @@ func moveState(path string, streams []source.Stream, rename map[string]string) (
 				delete(m, old)
 				if field == "accounts" {
 					if _, taken := m[nw]; !taken {
+						if s.Name() == transactionsName {
+							v = replacing(v, old)
+						}
 						m[nw] = v
 					}
 					moved[old] = true
@@ -69,4 +72,27 @@ func moveState(path string, streams []source.Stream, rename map[string]string) (
 		return 0, err
 	}
 	return len(moved), connect.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// replacing is an account's transactions entry carried to its new id: the
+// old id goes into its replaced list with the booked_through its rows had
+// reached, so that the rows the next reads take again (the lookback) keep
+// the id they were delivered under (accountTxPos.Replaced). An entry that
+// does not decode is carried as it is: read's state check names it.
+func replacing(entry json.RawMessage, old string) json.RawMessage {
+	var pos accountTxPos
+	if json.Unmarshal(entry, &pos) != nil || pos.BookedThrough == "" {
+		return entry
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(entry, &m) != nil {
+		return entry
+	}
+	list, _ := json.Marshal(append(pos.Replaced, replacedAccount{ID: old, Through: pos.BookedThrough}))
+	m["replaced"] = list
+	out, err := json.Marshal(m)
+	if err != nil {
+		return entry
+	}
+	return out
 }

@@ -71,6 +71,35 @@ type accountTxPos struct {
 	LegacyKeysThrough string `json:"legacy_keys_through,omitempty"`
 	// SyncedAt is when a run last read the account (the API's clock).
 	SyncedAt string `json:"synced_at"`
+	// Replaced are the accounts this one took over in connect --reconnect
+	// (a new requisition gives the same bank account a new id), oldest
+	// first, each with the booked_through its rows had reached: a row
+	// dated on or before it was delivered under that id, and keeps it when
+	// the lookback (or a bank sending it late) reads it again, so that no
+	// destination holds it twice. Entries stay: one per re-link, every 90
+	// to 180 days.
+	Replaced []replacedAccount `json:"replaced,omitempty"`
+}
+
+// replacedAccount is an account id an account took over, and how far its
+// rows were delivered under that id.
+type replacedAccount struct {
+	ID      string `json:"id"`
+	Through string `json:"through"` // YYYY-MM-DD
+}
+
+// idOn is the account id a row dated day was delivered under: the oldest
+// replaced id whose rows reached that day, else the account's own.
+func (p *accountTxPos) idOn(day, own string) string {
+	if day == "" {
+		return own
+	}
+	for _, r := range p.Replaced {
+		if day <= r.Through {
+			return r.ID
+		}
+	}
+	return own
 }
 
 // CheckState implements source.StateChecker.
@@ -86,6 +115,14 @@ func parseTxState(raw json.RawMessage) (*quota.State[accountTxPos, allowance], e
 		}
 		if _, err := time.Parse(time.DateOnly, a.LegacyKeysThrough); err != nil && a.LegacyKeysThrough != "" {
 			return fmt.Errorf("legacy_keys_through %q is not a date (YYYY-MM-DD)", a.LegacyKeysThrough)
+		}
+		for _, r := range a.Replaced {
+			if r.ID == "" {
+				return errors.New("replaced: an entry without an id")
+			}
+			if _, err := time.Parse(time.DateOnly, r.Through); err != nil {
+				return fmt.Errorf("replaced: through %q is not a date (YYYY-MM-DD)", r.Through)
+			}
 		}
 		if a.KeyRule != "" && a.KeyRule != keyRuleInternal {
 			return fmt.Errorf("key_rule %q is not one this version knows (%q); it was written by a newer version: run that one, or start this account again without state", a.KeyRule, keyRuleInternal)
@@ -163,7 +200,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 		if r.keys.before(fromDay) {
 			continue // the shared call reached further back, for pending rows
 		}
-		rec := jsonrow.With(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("transaction_key", keys[i]), jsonrow.String("status", "booked"))
+		rec := jsonrow.With(r.raw, jsonrow.String("account_id", next.idOn(d, a.ID)), jsonrow.String("transaction_key", keys[i]), jsonrow.String("status", "booked"))
 		if err := out.Record(rec); err != nil {
 			return nil, err
 		}
