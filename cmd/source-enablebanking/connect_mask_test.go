@@ -51,6 +51,7 @@ func TestConnectMasksAccountIdentifiers(t *testing.T) {
 	for _, raw := range e.read(e.catalog(false, "accounts")).Records()["accounts"] {
 		var a struct {
 			UID       string `json:"uid"`
+			Holder    string `json:"name"` // the holder's name(s)
 			AccountID struct {
 				IBAN  string `json:"iban"`
 				Other struct {
@@ -65,7 +66,7 @@ func TestConnectMasksAccountIdentifiers(t *testing.T) {
 		if a.AccountID.IBAN != "" {
 			ibans[a.UID] = a.AccountID.IBAN
 		}
-		ids = append(ids, a.AccountID.IBAN, a.AccountID.Other.Identification)
+		ids = append(ids, a.AccountID.IBAN, a.AccountID.Other.Identification, a.Holder)
 		for _, x := range a.All {
 			ids = append(ids, x.Identification)
 		}
@@ -84,7 +85,7 @@ func TestConnectMasksAccountIdentifiers(t *testing.T) {
 		}
 		for name, text := range map[string]string{"stdout": out, "stderr": stderr, "the written config": written} {
 			if strings.Contains(text, id) {
-				t.Errorf("%s holds the full account identifier %s:\n%s", name, id, text)
+				t.Errorf("%s holds the full account identifier or holder name %s:\n%s", name, id, text)
 			}
 		}
 	}

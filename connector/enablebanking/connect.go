@@ -65,13 +65,15 @@ type aspspRef struct {
 
 // ConnectedAcct is what the result says of each authorised account: its
 // IBAN masked but for the last 4 (connect.MaskAccountID), as GoCardless's
-// connect prints it; the bank's other identifiers (BBAN, PAN, other
-// account numbers) are not printed.
+// connect prints it, and its product ("Current account") to tell the
+// accounts apart. The bank's other identifiers (BBAN, PAN, other account
+// numbers) and the account's name, which Enable Banking gives as the
+// holder's, are personal data a terminal or a CI log keeps: not printed.
 type ConnectedAcct struct {
 	UID                string `json:"uid"`
 	IdentificationHash string `json:"identification_hash"`
 	IBAN               string `json:"iban,omitempty"`
-	Name               string `json:"name,omitempty"`
+	Product            string `json:"product,omitempty"`
 	Currency           string `json:"currency,omitempty"`
 }
 
@@ -295,14 +297,14 @@ func (c *conn) createSession(ctx context.Context, code string) (ConnectResult, e
 		var acct struct {
 			UID       string `json:"uid"`
 			Hash      string `json:"identification_hash"`
-			Name      string `json:"name"`
+			Product   string `json:"product"`
 			Currency  string `json:"currency"`
 			AccountID struct {
 				IBAN string `json:"iban"`
 			} `json:"account_id"`
 		}
 		if json.Unmarshal(a, &acct) == nil {
-			out.Accounts = append(out.Accounts, ConnectedAcct{UID: acct.UID, IdentificationHash: acct.Hash, IBAN: connect.MaskAccountID(acct.AccountID.IBAN), Name: acct.Name, Currency: acct.Currency})
+			out.Accounts = append(out.Accounts, ConnectedAcct{UID: acct.UID, IdentificationHash: acct.Hash, IBAN: connect.MaskAccountID(acct.AccountID.IBAN), Product: acct.Product, Currency: acct.Currency})
 		}
 	}
 	return out, nil
