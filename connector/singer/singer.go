@@ -215,12 +215,31 @@ func readCatalog(flag, path string) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	if airbyteCatalog(raw) {
+		return nil, source.ConfigErrorf("--%s %s is an Airbyte catalog (each stream under \"stream\", with a \"sync_mode\"), not a Singer one: "+
+			"pass it to the Airbyte command instead (read --catalog %s), or give the tap the catalog its --discover prints, with the streams to sync marked \"selected\": true in their metadata", flag, path, path)
+	}
 	var c Catalog
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&c); err != nil {
 		return nil, source.ConfigErrorf("--%s %s is not a Singer catalog (a JSON object with a \"streams\" array, as --discover prints): %v", flag, path, err)
 	}
 	return &c, nil
+}
+
+// airbyteCatalog reports a configured Airbyte catalog: streams whose
+// "stream" is an object (a Singer catalog's is the stream's name).
+func airbyteCatalog(raw []byte) bool {
+	var c struct {
+		Streams []struct {
+			Stream json.RawMessage `json:"stream"`
+		} `json:"streams"`
+	}
+	if json.Unmarshal(raw, &c) != nil || len(c.Streams) == 0 {
+		return false
+	}
+	st := bytes.TrimSpace(c.Streams[0].Stream)
+	return len(st) > 0 && st[0] == '{'
 }
 
 // about prints the tap's name, version, capabilities and settings.

@@ -497,6 +497,9 @@ func TestReplicationMethod(t *testing.T) {
 		"nothing selected":           {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":false}}]}]}`, "selects no stream"},
 		"duplicate stream":           {`{"streams":[{"tap_stream_id":"widgets"},{"tap_stream_id":"widgets"}]}`, "twice"},
 		"not a catalog":              {`[1,2]`, "not a Singer catalog"},
+		// The repository's Airbyte catalogs are what a user has at hand.
+		"an Airbyte catalog": {`{"streams":[{"stream":{"name":"widgets","json_schema":{}},"sync_mode":"incremental","destination_sync_mode":"append"}]}`,
+			`is an Airbyte catalog (each stream under "stream", with a "sync_mode"), not a Singer one: pass it to the Airbyte command instead`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := runTap(t, r, "--config", config, "--catalog", writeFile(t, "c.json", c.catalog))
