@@ -83,7 +83,15 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 		if d := cs.DestinationSyncMode; d != "" && !slices.Contains(destinationSyncModes, d) {
 			return nil, ConfigErrorf("%s.destination_sync_mode: %q is not a destination sync mode; use one of: %s", field, d, strings.Join(destinationSyncModes, ", "))
 		}
-		out = append(out, Selection{Stream: st, Mode: cs.SyncMode})
+		sel := Selection{Stream: st, Mode: cs.SyncMode}
+		if own := st.CursorField(); cs.SyncMode == protocol.Incremental && len(cs.CursorField) > 0 && !slices.Equal(cs.CursorField, own) {
+			// The Airbyte protocol lets a source that defines its cursor
+			// ignore the catalog's; a hand-made catalog naming another
+			// one expects something this stream does not do.
+			sel.Notes = append(sel.Notes, fmt.Sprintf("%s.cursor_field %q is ignored: stream %q keeps its own cursor, %q (set by the source); remove cursor_field or set it to that",
+				field, strings.Join(cs.CursorField, "."), name, strings.Join(own, ".")))
+		}
+		out = append(out, sel)
 	}
 	return out, nil
 }

@@ -396,6 +396,10 @@ func (r *Runner) sinkFlagNames(sep string) string {
 type Selection struct {
 	Stream Stream
 	Mode   protocol.SyncMode
+	// Notes are what the read ignores of the stream's configuration (a
+	// cursor_field where the source defines the cursor), for a WARN each
+	// as the read starts.
+	Notes []string
 }
 
 // ReadInput is a read whose catalog, state and output format do not come
@@ -481,6 +485,11 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		}
 	}
 	logStateless(log, sel, states)
+	for _, s := range sel {
+		for _, note := range s.Notes {
+			log.Warn(note, StreamKey, s.Stream.Name())
+		}
+	}
 	for _, s := range sel {
 		if s.Mode != protocol.Incremental {
 			continue
