@@ -47,7 +47,13 @@ func readInput(flag, path string) ([]byte, error) {
 		return nil, ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
 	}
 	if buf.Len() > maxInputFile {
-		return nil, ConfigErrorf("--%s %s is larger than %d MiB; pass the right file", flag, path, maxInputFile>>20)
+		hint := "pass the right file"
+		if flag == "state" {
+			// A saved stdout is the usual state file this large: its
+			// STATE lines are all --state needs.
+			hint = fmt.Sprintf(`a saved stdout is: pass its STATE lines only (grep '"STATE"' %s > state.jsonl), or keep the state with --state-file`, path)
+		}
+		return nil, ConfigErrorf("--%s %s is larger than %d MiB; %s", flag, path, maxInputFile>>20, hint)
 	}
 	if !utf8.Valid(buf.Bytes()) {
 		return nil, ConfigErrorf("--%s %s is not valid UTF-8; save it as UTF-8 JSON", flag, path)

@@ -1,9 +1,12 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -179,5 +182,24 @@ func TestLogStateless(t *testing.T) {
 				t.Fatalf("logged %+v, want one %s %q", l.records, c.level, c.want)
 			}
 		})
+	}
+}
+
+// TestStateTooLargeSaysGrep: a whole saved stdout over the input limit is
+// refused, and the message says to pass its STATE lines.
+func TestStateTooLargeSaysGrep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := append(bytes.Repeat([]byte("x"), 1<<20-1), '\n')
+	for range maxInputFile>>20 + 1 {
+		f.Write(line)
+	}
+	f.Close()
+	_, err = readInput("state", path)
+	if err == nil || !strings.Contains(err.Error(), `grep '"STATE"' `+path+` > state.jsonl`) || !strings.Contains(err.Error(), "--state-file") {
+		t.Errorf("a state file over the limit: %v", err)
 	}
 }
