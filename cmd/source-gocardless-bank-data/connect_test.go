@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -236,6 +237,7 @@ func TestConnectReconnect(t *testing.T) {
 	if again == 0 {
 		t.Fatal("the read after reconnect read none of the old account's rows again: the lookback window is not exercised")
 	}
+
 	if dup > 0 {
 		t.Errorf("%d of the %d rows read again came under the new account id %s: a destination keyed on (account_id, transaction_key) holds them twice", dup, again, newAccount)
 	}
@@ -256,6 +258,9 @@ func TestConnectReconnectCard(t *testing.T) {
 	e.cfg["requisition_ids"] = []string{first.RequisitionID}
 	read := e.read(e.catalog(true, "accounts"))
 	state := read.StateFile(t)
+	// A re-link comes when access has expired, days later: the cached
+	// details are due for a refresh by then.
+	e.fake.AdvanceClock(30 * time.Hour)
 	e.fake.ExpireRequisition(first.RequisitionID)
 
 	p = e.link(b, nil, "#approve", "--config", e.config(nil), "--reconnect", first.RequisitionID, "--state", state, "--write")
@@ -272,6 +277,19 @@ func TestConnectReconnectCard(t *testing.T) {
 	}
 	if by[first.Accounts[0].ID] != "iban" || by[first.Accounts[1].ID] != "masked_pan+currency" {
 		t.Errorf("matched by %v, want the current account by iban and the card by masked_pan+currency", by)
+	}
+
+	// Matching read the new accounts' details; the moved state keeps
+	// them, so the next read spends none of the new ids' daily details
+	// calls on them again.
+	e.cfg["requisition_ids"] = []string{parseResult(t, p).RequisitionID}
+	e.fake.ResetStats()
+	next := e.read(e.catalog(true, "accounts"), "--state", state)
+	if n := e.fake.Stats().Requests[fake.RouteDetails][200]; n != 0 {
+		t.Errorf("the read after reconnect made %d details calls; connect had read them", n)
+	}
+	if len(next.Records()["accounts"]) != 2 {
+		t.Errorf("%d accounts after reconnect, want the 2 matched", len(next.Records()["accounts"]))
 	}
 }
 

@@ -32,7 +32,10 @@ import (
 // called nor emitted, and keeps its entry.
 type accountsStream struct{ c *conn }
 
-func (s *accountsStream) Name() string            { return "accounts" }
+// accountsName is the accounts stream's name.
+const accountsName = "accounts"
+
+func (s *accountsStream) Name() string            { return accountsName }
 func (s *accountsStream) Schema() json.RawMessage { return loadSchema("accounts") }
 func (s *accountsStream) PrimaryKey() [][]string  { return [][]string{{"id"}} }
 func (s *accountsStream) CursorField() []string   { return []string{"last_accessed"} }

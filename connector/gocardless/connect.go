@@ -19,6 +19,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/connect"
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -211,7 +212,7 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 		}
 	}
 	if s.Write {
-		if err := c.write(s, o, old, &res); err != nil {
+		if err := c.write(s, o, old, &res, accounts); err != nil {
 			_ = s.Result(res)
 			return fmt.Errorf("requisition %s is linked, but %w", res.RequisitionID, err)
 		}
@@ -382,6 +383,11 @@ func (c *conn) fetchRequisition(ctx context.Context, id string) (*requisitionInf
 type linkedAccount struct {
 	ID, IBAN, Name      string
 	Currency, MaskedPAN string
+	// details are the account's details object when addDetails read it,
+	// at detailsAt: the moved state keeps them, so the next read spends
+	// no second call of the account's daily quota on them.
+	details   json.RawMessage
+	detailsAt string
 }
 
 func (c *conn) newAccounts(ctx context.Context, r *requisitionInfo) ([]*linkedAccount, error) {
@@ -416,6 +422,7 @@ func (c *conn) addDetails(ctx context.Context, reqID string, accounts []*linkedA
 		d, err := c.accountDetails(ctx, accountRef{ID: a.ID, RequisitionID: reqID})
 		if err == nil {
 			a.applyDetails(d)
+			a.details, a.detailsAt = d, httpclient.FormatTime(c.clock.Now())
 		}
 	}
 }
@@ -580,7 +587,7 @@ func normIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " 
 // place of the one it replaces), matched ids replace old ones in
 // account_ids, and with --state each matched account's state moves to its
 // new id.
-func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo, res *ConnectResult) error {
+func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo, res *ConnectResult, accounts []*linkedAccount) error {
 	newID := res.RequisitionID
 	if old == nil {
 		added, err := connect.AddIDs(s.ConfigPath, s.ListField, newID)
@@ -594,7 +601,13 @@ func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo,
 		rename[m.Old] = m.New
 	}
 	if o.state != "" {
-		n, err := moveState(o.state, c.Streams(), rename)
+		fresh := map[string]quota.CachedDetails{}
+		for _, a := range accounts {
+			if a.details != nil {
+				fresh[a.ID] = quota.CachedDetails{Details: a.details, FetchedAt: a.detailsAt}
+			}
+		}
+		n, err := moveState(o.state, c.Streams(), rename, fresh)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/connect"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -20,10 +21,13 @@ func readStateFile(path string, streams []source.Stream) (map[string]json.RawMes
 
 // moveState carries each renamed account's incremental state (every
 // stream's accounts[old]) over to its new id, and drops the old ids' quota
-// records (a new account id starts with a fresh bank quota). The file is
-// rewritten atomically as the array of STREAM states read takes. It
-// returns how many accounts moved.
-func moveState(path string, streams []source.Stream, rename map[string]string) (int, error) {
+// records (a new account id starts with a fresh bank quota). The accounts
+// stream's cached details become the new account's where connect read
+// them (fresh, keyed by new id), sparing the next read a details call of
+// the new id's daily quota; else the old ones stay (the same bank
+// account's). The file is rewritten atomically as the array of STREAM
+// states read takes. It returns how many accounts moved.
+func moveState(path string, streams []source.Stream, rename map[string]string, fresh map[string]quota.CachedDetails) (int, error) {
 	states, err := readStateFile(path, streams)
 	if err != nil {
 		return 0, err
@@ -52,8 +56,11 @@ func moveState(path string, streams []source.Stream, rename map[string]string) (
 				delete(m, old)
 				if field == "accounts" {
 					if _, taken := m[nw]; !taken {
-						if s.Name() == transactionsName {
+						switch s.Name() {
+						case transactionsName:
 							v = replacing(v, old)
+						case accountsName:
+							v = detailsOf(v, fresh, nw)
 						}
 						m[nw] = v
 					}
@@ -90,6 +97,24 @@ func replacing(entry json.RawMessage, old string) json.RawMessage {
 	}
 	list, _ := json.Marshal(append(pos.Replaced, replacedAccount{ID: old, Through: pos.BookedThrough}))
 	m["replaced"] = list
+	out, err := json.Marshal(m)
+	if err != nil {
+		return entry
+	}
+	return out
+}
+
+// detailsOf is an account's accounts-stream entry carried to its new id nw,
+// with the details connect read of nw if it did. An entry that does not
+// decode is carried as it is.
+func detailsOf(entry json.RawMessage, fresh map[string]quota.CachedDetails, nw string) json.RawMessage {
+	d, ok := fresh[nw]
+	var m map[string]json.RawMessage
+	if !ok || json.Unmarshal(entry, &m) != nil || m == nil {
+		return entry
+	}
+	m["details"], _ = json.Marshal(d.Details)
+	m["fetched_at"], _ = json.Marshal(d.FetchedAt)
 	out, err := json.Marshal(m)
 	if err != nil {
 		return entry
