@@ -175,9 +175,13 @@ func (s *Server) FailNextCodeExchange(status int, code string) {
 	s.nextExchange = &apiError{Code: status, Message: msg, Error: code}
 }
 
-// handleSessionNew exchanges a code (once) for a session with two new
-// accounts at the authorisation's bank; a code exchanged before answers
-// ALREADY_AUTHORIZED, an unknown one WRONG_AUTHORIZATION_CODE.
+// handleSessionNew exchanges a code (once) for a session at the
+// authorisation's bank: the newest session there that is no longer
+// AUTHORIZED (expired, revoked) authorised again, as a holder re-authorises
+// the same bank accounts (new uids, the same identification_hash, rows and
+// balances: see Reauthorize); else a session with new accounts. A code
+// exchanged before answers ALREADY_AUTHORIZED, an unknown one
+// WRONG_AUTHORIZATION_CODE.
 func (s *Server) handleSessionNew(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Code string `json:"code"`
@@ -202,7 +206,15 @@ func (s *Server) handleSessionNew(w http.ResponseWriter, r *http.Request) {
 	delete(s.codes, req.Code)
 	s.usedCodes[req.Code] = true
 	a := s.auths[id]
-	ss := s.newSession(len(s.sessionOrder), a.bank, day(s.now()))
+	var ss *session
+	for i := len(s.sessionOrder) - 1; i >= 0 && ss == nil; i-- {
+		if old := s.sessions[s.sessionOrder[i]]; old.bank == a.bank && old.status != "AUTHORIZED" {
+			ss = s.reauthorize(old)
+		}
+	}
+	if ss == nil {
+		ss = s.newSession(len(s.sessionOrder), a.bank, day(s.now()))
+	}
 	ss.validUntil = a.validUntil
 	var accounts []any
 	for _, uid := range ss.accounts {

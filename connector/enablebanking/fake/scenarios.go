@@ -124,6 +124,12 @@ func (s *Server) Reauthorize(id string) string {
 	if old == nil {
 		panic(unknownError{"session", id})
 	}
+	return s.reauthorize(old).id
+}
+
+// reauthorize is Reauthorize of old; caller holds s.mu.
+func (s *Server) reauthorize(old *session) *session {
+	id := old.id
 	r := newRNG(s.opts.Seed, "reauthorize/"+id+"/"+itoa(len(s.sessionOrder)))
 	ss := &session{id: uuid(r), status: "AUTHORIZED", bank: old.bank, created: s.now(), validUntil: s.now().Add(180 * 24 * time.Hour), psuIDHash: old.psuIDHash}
 	for _, uid := range old.accounts {
@@ -137,7 +143,7 @@ func (s *Server) Reauthorize(id string) string {
 	}
 	s.sessions[ss.id] = ss
 	s.sessionOrder = append(s.sessionOrder, ss.id)
-	return ss.id
+	return ss
 }
 
 // ExpireSession moves a session to EXPIRED: its account calls answer 401

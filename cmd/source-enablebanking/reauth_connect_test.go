@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// TestConnectReauthorisesTheSameAccounts: authorising the same bank again
+// through connect, once the session has expired, gives the same bank
+// accounts under new uids with their identification_hash, so the docs'
+// re-authorisation (put the new session in session_ids, keep the state)
+// can be tried end to end: the next read takes up where the old session
+// left off. The fake used to mint unrelated accounts for every code.
+func TestConnectReauthorisesTheSameAccounts(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 60})
+	old := e.fake.SessionIDs()[0]
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	e.fake.ExpireSession(old)
+
+	cfg := e.connectConfig(nil)
+	p := st.Start(t, e.bin, "connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open")
+	bankPage := p.WaitLine(st.OpenURL)[1]
+	resp, err := http.PostForm(bankPage, url.Values{"decision": {"authorise"}})
+	st.Must(t, err, "consent at the bank")
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	out, code := p.Wait()
+	if code != 0 {
+		t.Fatalf("connect exited %d\nstdout: %s\nstderr: %s", code, out, p.Stderr())
+	}
+	var res struct {
+		SessionID string `json:"session_id"`
+		Accounts  []struct {
+			UID  string `json:"uid"`
+			Hash string `json:"identification_hash"`
+		} `json:"accounts"`
+	}
+	st.Must(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &res), "result line")
+	var oldHashes, newHashes []string
+	for _, uid := range e.fake.AccountUIDs(old) {
+		oldHashes = append(oldHashes, e.fake.IdentificationHash(uid))
+	}
+	for _, a := range res.Accounts {
+		if slices.Contains(e.fake.AccountUIDs(old), a.UID) {
+			t.Errorf("the new session kept uid %s", a.UID)
+		}
+		newHashes = append(newHashes, a.Hash)
+	}
+	slices.Sort(oldHashes)
+	slices.Sort(newHashes)
+	if len(newHashes) == 0 || !slices.Equal(oldHashes, newHashes) {
+		t.Fatalf("re-authorised accounts' identification_hash %v, the expired session's %v: want the same accounts", newHashes, oldHashes)
+	}
+
+	e.cfg["session_ids"] = []string{res.SessionID}
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	if n1, n2 := len(r1.Records()["transactions"]), len(r2.Records()["transactions"]); n2 == 0 || 2*n2 > n1 {
+		t.Errorf("the read after re-authorising took %d rows of the %d the first took: it started the history over", n2, n1)
+	}
+}
