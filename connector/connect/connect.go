@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -179,14 +181,55 @@ func (s *Session) Outcome(ctx context.Context) (done bool, err error) {
 // as text; connect has no protocol stream for LOG messages, and a nil
 // logger would crash the first such line.
 func (s *Session) Env() source.Env {
-	h := slog.NewTextHandler(redacted{s}, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-		if len(groups) == 0 && a.Key == slog.TimeKey {
-			return slog.Attr{} // stderr is read by a person, now
-		}
-		return a
-	}})
-	return source.Env{Log: slog.New(h), Secrets: s.Secrets, Version: source.Version}
+	return source.Env{Log: slog.New(&lineHandler{w: redacted{s}}), Secrets: s.Secrets, Version: source.Version}
 }
+
+// lineHandler writes each log record on stderr the way Logf writes the
+// command's own lines, read by a person at the terminal, now: the message,
+// then its attributes as key=value (quoted when they hold a space), a
+// warning or an error marked as one, no time and no level=INFO.
+type lineHandler struct {
+	w     io.Writer
+	attrs []slog.Attr
+}
+
+func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+
+func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	switch {
+	case r.Level >= slog.LevelError:
+		b.WriteString("error: ")
+	case r.Level >= slog.LevelWarn:
+		b.WriteString("warning: ")
+	}
+	b.WriteString(r.Message)
+	write := func(a slog.Attr) bool {
+		if a.Equal(slog.Attr{}) {
+			return true
+		}
+		v := a.Value.Resolve().String()
+		if v == "" || strings.ContainsAny(v, " \t\n\"=") {
+			v = strconv.Quote(v)
+		}
+		fmt.Fprintf(&b, " %s=%s", a.Key, v)
+		return true
+	}
+	for _, a := range h.attrs {
+		write(a)
+	}
+	r.Attrs(write)
+	b.WriteByte('\n')
+	_, err := io.WriteString(h.w, b.String()) // one call: see redacted
+	return err
+}
+
+func (h *lineHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &lineHandler{w: h.w, attrs: append(slices.Clone(h.attrs), attrs...)}
+}
+
+// WithGroup is not needed by connect's callers: attributes stay flat.
+func (h *lineHandler) WithGroup(string) slog.Handler { return h }
 
 // redacted writes on the session's stderr through its redactor; slog
 // writes each record in one call, so no secret is split across two.

@@ -1,6 +1,11 @@
 package connect
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/secret"
+)
 
 // TestMaskAccountID: an account identifier in connect's result keeps only
 // its last 4 characters, for both GoCardless and Enable Banking.
@@ -18,5 +23,22 @@ func TestMaskAccountID(t *testing.T) {
 		if got := MaskAccountID(in); got != want {
 			t.Errorf("MaskAccountID(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestEnvLogsPlainLines: what a provider logs during connect reads like
+// the command's own lines on stderr (no time, no level=INFO msg="…"), a
+// warning marked as one, attributes as key=value, secrets masked.
+func TestEnvLogsPlainLines(t *testing.T) {
+	var stderr strings.Builder
+	s := &Session{Stderr: &stderr, Secrets: &secret.Redactor{}}
+	s.Secrets.Add("s3cr3t-value")
+	log := s.Env().Log.With("bank", "Nordea")
+	log.Info("Enable Banking refused a token signed before the API's clock was known; signing again", "skew", "2s")
+	log.Warn("the token s3cr3t-value was refused", "status", 401, "why", "a reason with spaces")
+	want := "Enable Banking refused a token signed before the API's clock was known; signing again bank=Nordea skew=2s\n" +
+		"warning: " + s.Secrets.String("the token s3cr3t-value") + " was refused bank=Nordea status=401 why=\"a reason with spaces\"\n"
+	if got := stderr.String(); got != want || strings.Contains(got, "s3cr3t") {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 	}
 }
