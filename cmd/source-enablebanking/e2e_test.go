@@ -400,8 +400,9 @@ func TestQuotaSkippedAndRecoveredAfterReset(t *testing.T) {
 	// The next run knows: no call is made for the account.
 	e.fake.ResetStats()
 	r3 := e.read(cat, "--state", r2.StateFile(t))
-	if !r3.Warned(hash, "daily limit") {
-		t.Error("no WARN about the skipped account")
+	// Named by the stream that met it, as every stream's LOG begins.
+	if !r3.Warned("transactions: the bank's daily limit", hash) {
+		t.Errorf("no WARN of the transactions stream about the skipped account:\n%s", r3.Stdout)
 	}
 	if s := e.fake.Stats(); s.Chains != len(accounts)-1 {
 		t.Errorf("%d transactions calls, want %d (the spent account skipped)", s.Chains, len(accounts)-1)

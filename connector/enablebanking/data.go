@@ -37,7 +37,9 @@ func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 		why = "the bank refused the call (ASPSP_RATE_LIMIT_EXCEEDED); it is not retried in this run"
 	}
 	in := s.until.Sub(c.clock.Now()).Round(time.Minute)
-	c.env.Log.Warn("the bank's daily limit for the endpoint's unattended calls is spent: "+why+". Not calling it until the reset; an incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE, and a run after that time reads it",
+	// Through the stream being read, whose name begins the line, as every
+	// LOG of a stream's does.
+	source.WarnOnce(ctx, "daily-limit "+s.account.Key+" "+s.endpoint, "the bank's daily limit for the endpoint's unattended calls is spent: "+why+". Not calling it until the reset; an incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE, and a run after that time reads it",
 		"account", s.account.Key, "uid", s.account.UID, "session", s.account.SessionID, "endpoint", s.endpoint, "until", s.until.Format(time.RFC3339), "in", in)
 }
 
