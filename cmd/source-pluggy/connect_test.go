@@ -325,3 +325,35 @@ func TestConnectWithoutDesktop(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit 1 (the timeout) and the browser's absence said", code, stdout, stderr)
 	}
 }
+
+// TestConnectWriteUnwritableFailsFirst: --write into a folder that takes
+// no new file (the config is rewritten atomically beside itself) fails
+// before anything is asked of Pluggy, naming the folder and the way out;
+// it used to be found after the bank was linked.
+func TestConnectWriteUnwritableFailsFirst(t *testing.T) {
+	e := newConnectEnv(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	raw, err := os.ReadFile(e.configFile())
+	st.Must(t, err, "config")
+	st.Must(t, os.WriteFile(cfg, raw, 0o600), "config")
+	if os.Geteuid() != 0 {
+		st.Must(t, os.Chmod(dir, 0o500), "chmod")
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	} else {
+		// root writes into a read-only folder, not into an immutable one
+		// (CI runs as root).
+		if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+			t.Skipf("no folder root cannot write into here (chattr +i: %v %s)", err, out)
+		}
+		t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
+	}
+	before := e.fake.ConnectTokens()
+	out, stderr, code := st.Exec(t, e.bin, "connect", "--no-open", "--config", cfg, "--write")
+	if code != 1 || len(out) != 0 || !strings.Contains(string(stderr), "--write cannot rewrite") || !strings.Contains(string(stderr), "run without --write") {
+		t.Fatalf("exit %d, stdout %q, stderr %s; want exit 1 naming the folder and the way out", code, out, stderr)
+	}
+	if n := e.fake.ConnectTokens(); n != before {
+		t.Errorf("%d connect tokens asked before the unwritable config was found", n-before)
+	}
+}

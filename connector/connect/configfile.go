@@ -3,6 +3,7 @@ package connect
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -193,6 +194,22 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// CheckWritable reports, before anything is linked, whether
+// WriteFileAtomic could rewrite path: it needs a new file beside it (the
+// folder writable), then renames it over path.
+func CheckWritable(path string) error {
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		path = p
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("--write cannot rewrite %s: its folder %s takes no new file (%v); make the folder writable, or run without --write and add the id the command prints yourself", path, dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // WriteFileAtomic replaces path with data the way EditList does, keeping

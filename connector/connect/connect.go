@@ -125,6 +125,11 @@ func (s *Session) run(ctx context.Context, run func(ctx context.Context, s *Sess
 	}
 	s.server = srv
 	cfg, err := s.Runner.LoadConfig(s.ConfigPath, s.Secrets, s.ListField)
+	if err == nil && s.Write {
+		// Found after the bank was linked, a config that cannot be
+		// rewritten would leave the user a link to add by hand.
+		err = CheckWritable(s.ConfigPath)
+	}
 	if err != nil {
 		srv.Close()
 		return err
