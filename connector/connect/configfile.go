@@ -206,7 +206,7 @@ func CheckWritable(path string) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("--write cannot rewrite %s: its folder %s takes no new file (%v); make the folder writable, or run without --write and add the id the command prints yourself", path, dir, errors.Unwrap(err))
+		return fmt.Errorf("--write cannot rewrite %s: its folder %s takes no new file (%w); make the folder writable, or run without --write and add the id the command prints yourself", path, dir, errors.Unwrap(err))
 	}
 	f.Close()
 	return os.Remove(f.Name())
