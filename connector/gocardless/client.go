@@ -130,15 +130,25 @@ func (c *Client) authError(err error) error {
 	if se, ae, ok := statusOf(err); ok {
 		switch se.Status {
 		case http.StatusForbidden:
-			return &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf("GoCardless refused this machine's IP address (%s): add the address this connector runs from to the IP allow-list in the Bank Account Data portal, or run it from an address already on the list", ae.describe(se.Status))}
+			return &tokenError{&source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf("GoCardless refused this machine's IP address (%s): add the address this connector runs from to the IP allow-list in the Bank Account Data portal, or run it from an address already on the list", ae.describe(se.Status))}}
 		case http.StatusUnauthorized, http.StatusBadRequest:
-			return &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf("GoCardless rejected secret_id/secret_key (%s); copy both from a user secret in the Bank Account Data portal", ae.describe(se.Status))}
+			return &tokenError{&source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf("GoCardless rejected secret_id/secret_key (%s); copy both from a user secret in the Bank Account Data portal", ae.describe(se.Status))}}
 		case http.StatusTooManyRequests:
-			return &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf("GoCardless allows 100 new access tokens an hour and this company has used them (%s); run again later", ae.describe(se.Status))}
+			return &tokenError{&source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf("GoCardless allows 100 new access tokens an hour and this company has used them (%s); run again later", ae.describe(se.Status))}}
 		}
 	}
 	return c.wrap("getting an access token", err)
 }
+
+// tokenError is a refused token/new: about the keys, this machine or the
+// company's token budget, never about the call that needed the token, so
+// wrap passes it on without naming that call (a requisition blamed for
+// wrong keys sent the user to the wrong place).
+type tokenError struct{ err *source.Error }
+
+func (e *tokenError) Error() string { return e.err.Error() }
+
+func (e *tokenError) Unwrap() error { return e.err }
 
 // renew replaces the access token of generation gen through the refresh
 // token, once per run.
@@ -223,6 +233,10 @@ func (c *Client) observeClock(resp *httpclient.Response, err error) {
 // wrap turns a client error into one whose message quotes GoCardless's own
 // (type, summary, detail) while keeping its failure type.
 func (c *Client) wrap(what string, err error) error {
+	var te *tokenError
+	if errors.As(err, &te) {
+		return err
+	}
 	if se, ae, ok := statusOf(err); ok && (ae.Summary != "" || ae.Type != "") {
 		return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: c.secrets.String(answered(se, ae))}
 	}
