@@ -212,7 +212,7 @@ func TestAgreementExpiry(t *testing.T) {
 
 	e.fake.AdvanceClock(ends.Add(-3 * 24 * time.Hour).Sub(e.fake.Now()))
 	r := e.read(e.catalog(false, "requisitions"))
-	if !warned(r, first, "access ends", "access_ends="+ends.Format(time.DateOnly)) || !warned(r, first, "connect --config CONFIG --reconnect "+first) {
+	if !warned(r, first, "access ends", "access_ends="+ends.Format(time.DateOnly)) || !warned(r, first, "connect --config ", " --reconnect "+first) {
 		t.Fatalf("no WARN that requisition %s's access ends on %s", first, ends.Format(time.DateOnly))
 	}
 	ck := st.Run(t, e.bin, "check", "--config", e.config(nil))

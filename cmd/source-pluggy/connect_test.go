@@ -155,12 +155,12 @@ func TestConnectUpdateItem(t *testing.T) {
 		}
 		return cs.Message
 	}
-	if msg := checkMessage(); !strings.Contains(msg, "connect --config CONFIG --update "+id) || !strings.Contains(msg, "LOGIN_ERROR") {
+	if msg := checkMessage(); !strings.Contains(msg, "connect --config "+cfg+" --update "+id) || !strings.Contains(msg, "LOGIN_ERROR") {
 		t.Errorf("check does not suggest re-authenticating the LOGIN_ERROR item: %q", msg)
 	}
 	warned := false
 	for _, m := range e.read(e.catalog(false, "items")).OfType(protocol.TypeLog) {
-		warned = warned || m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "LOGIN_ERROR") && strings.Contains(m.Log.Message, "connect --config CONFIG --update "+id)
+		warned = warned || m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "LOGIN_ERROR") && strings.Contains(m.Log.Message, "connect --config ") && strings.Contains(m.Log.Message, " --update "+id)
 	}
 	if !warned {
 		t.Error("read's WARN about the LOGIN_ERROR item does not suggest connect --update")

@@ -245,7 +245,7 @@ func TestItemUpdateRefusedUntilTheUserActs(t *testing.T) {
 			if n := e.fake.Stats().ByRoute["PATCH /items/{id}"]; n != 2 {
 				t.Errorf("%d PATCH calls for 2 items: the refusal was retried", n)
 			}
-			warns := logs(r, protocol.LevelWarn, refused, c.code, "connect --config CONFIG --update "+refused)
+			warns := logs(r, protocol.LevelWarn, refused, c.code, "connect --config ", " --update "+refused)
 			if len(warns) != 1 {
 				t.Fatalf("want one WARN naming %s, %s and the command to run; WARNs: %v", refused, c.code, logs(r, protocol.LevelWarn))
 			}

@@ -186,7 +186,7 @@ func (s *Session) Outcome(ctx context.Context) (done bool, err error) {
 // as text; connect has no protocol stream for LOG messages, and a nil
 // logger would crash the first such line.
 func (s *Session) Env() source.Env {
-	return source.Env{Log: slog.New(&lineHandler{w: redacted{s}}), Secrets: s.Secrets, Version: source.Version}
+	return source.Env{Log: slog.New(&lineHandler{w: redacted{s}}), Secrets: s.Secrets, Version: source.Version, ConfigPath: s.ConfigPath}
 }
 
 // lineHandler writes each log record on stderr the way Logf writes the

@@ -142,7 +142,7 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 				"account %s of requisition %s is suspended by GoCardless (%s); only a new requisition can read it: re-link the bank and put the new requisition's id in config.requisition_ids",
 				a.ID, a.RequisitionID, ae.describe(se.Status))})
 		case accessExpired(se.Status, ae):
-			err := relinkError(a.RequisitionID, fmt.Sprintf("GoCardless refused account %s with %s", a.ID, ae.describe(se.Status)))
+			err := c.relinkError(a.RequisitionID, fmt.Sprintf("GoCardless refused account %s with %s", a.ID, ae.describe(se.Status)))
 			c.blockRequisition(a.RequisitionID, err)
 			return err
 		case se.Status == http.StatusNotFound:

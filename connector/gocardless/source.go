@@ -173,8 +173,8 @@ func (c *conn) requisition(ctx context.Context, id string) (*requisitionInfo, er
 
 // relinkError is the config error of a requisition that cannot be read
 // until the end user links the bank again.
-func relinkError(reqID, why string) error {
-	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config CONFIG --reconnect %s --state STATE --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, reqID, reqID)
+func (c *conn) relinkError(reqID, why string) error {
+	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write` (STATE: your reads' state file), which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, reqID)
 }
 
 // usable returns why a requisition cannot be read now, or nil: its status
@@ -187,7 +187,7 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 		if why == "" {
 			why = "not linked"
 		}
-		return relinkError(r.ID, fmt.Sprintf("its status is %s (%s), not LN (linked)", r.Status, why))
+		return c.relinkError(r.ID, fmt.Sprintf("its status is %s (%s), not LN (linked)", r.Status, why))
 	}
 	agr, _ := c.agreement(ctx, r)
 	if agr == nil || agr.Accepted == nil || agr.AccessValidForDays <= 0 {
@@ -206,9 +206,9 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	}
 	switch {
 	case !expires.After(now):
-		return relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
+		return c.relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
 	case expires.Sub(now) < 7*24*time.Hour:
-		c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config CONFIG --reconnect "+r.ID+" --state STATE --write")
+		c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config "+c.env.ConfigArg()+" --reconnect "+r.ID+" --state STATE --write")
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 		if e.Parameter != "" {
 			attrs = append(attrs, "parameter", e.Parameter)
 		}
-		out.Logger().Warn("webhook_log: Pluggy reported a failed sync of the item (item/error); its last synced data is read, and may be stale until a sync succeeds (if the user must log in again: "+updateCommand(id)+")", attrs...)
+		out.Logger().Warn("webhook_log: Pluggy reported a failed sync of the item (item/error); its last synced data is read, and may be stale until a sync succeeds (if the user must log in again: "+s.c.updateCommand(id)+")", attrs...)
 	}
 	return &logFeed{changes: ch}, nil
 }

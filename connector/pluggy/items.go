@@ -54,9 +54,9 @@ func (c *conn) warnConsent(it item) {
 	left := exp.Sub(c.now())
 	switch {
 	case left <= 0:
-		c.env.Log.Warn("the item's Open Finance consent expired; Pluggy no longer syncs it, so its data is stale until the user renews consent", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "fix", updateCommand(it.ID))
+		c.env.Log.Warn("the item's Open Finance consent expired; Pluggy no longer syncs it, so its data is stale until the user renews consent", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "fix", c.updateCommand(it.ID))
 	case left <= consentWarning:
-		c.env.Log.Warn("the item's Open Finance consent expires soon; the user must renew it before then or Pluggy stops syncing the item", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "days_left", fmt.Sprintf("%.1f", left.Hours()/24), "fix", updateCommand(it.ID))
+		c.env.Log.Warn("the item's Open Finance consent expires soon; the user must renew it before then or Pluggy stops syncing the item", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "days_left", fmt.Sprintf("%.1f", left.Hours()/24), "fix", c.updateCommand(it.ID))
 	}
 }
 
@@ -79,6 +79,6 @@ func consentExpiry(it item) (time.Time, bool) {
 }
 
 // updateCommand is the command that lets an item's user log in again.
-func updateCommand(itemID string) string {
-	return "source-pluggy connect --config CONFIG --update " + itemID
+func (c *conn) updateCommand(itemID string) string {
+	return "source-pluggy connect --config " + c.env.ConfigArg() + " --update " + itemID
 }

@@ -117,7 +117,7 @@ func (c *conn) Check(ctx context.Context) error {
 			return c.unreachable(err)
 		}
 		if why := c.needsReauth(it); why != "" {
-			act = append(act, fmt.Sprintf("item %s %s: run `source-pluggy connect --config CONFIG --update %s`", it.ID, why, it.ID))
+			act = append(act, fmt.Sprintf("item %s %s: run `%s`", it.ID, why, c.updateCommand(it.ID)))
 		}
 	}
 	// webhook_log is read as a read reads it, so that a location a read
@@ -188,7 +188,7 @@ func (c *conn) fetchItem(ctx context.Context, id string) (json.RawMessage, item,
 func (c *conn) warnItem(it item) {
 	switch it.Status {
 	case "LOGIN_ERROR", "OUTDATED", "WAITING_USER_INPUT", "WAITING_USER_ACTION":
-		c.env.Log.Warn("the item needs its user: its last synced data is read, but it may be stale until the user re-authenticates it", "item", it.ID, "status", it.Status, "executionStatus", it.ExecutionStatus, "fix", updateCommand(it.ID))
+		c.env.Log.Warn("the item needs its user: its last synced data is read, but it may be stale until the user re-authenticates it", "item", it.ID, "status", it.Status, "executionStatus", it.ExecutionStatus, "fix", c.updateCommand(it.ID))
 	}
 	if stale := notUpdated(it.StatusDetail); len(stale) > 0 {
 		c.env.Log.Warn("the item's last sync only partly succeeded: Pluggy did not update some of its products, whose data is read as of their last successful sync (Pluggy retries them at its next sync)", "item", it.ID, "executionStatus", it.ExecutionStatus, "not_updated", strings.Join(stale, "; "))

@@ -38,3 +38,20 @@ func TestUserMessageKeepsWrappersAndQuotedErrors(t *testing.T) {
 		t.Fatalf("userMessage = %q, want %q", got, want)
 	}
 }
+
+// TestConfigArg: a command a message tells the user to run names the
+// run's own config file, quoted for a shell when it must be, or CONFIG.
+func TestConfigArg(t *testing.T) {
+	for path, want := range map[string]string{
+		"":                        "CONFIG",
+		"config.json":             "config.json",
+		"/etc/pluggy/prod-1.json": "/etc/pluggy/prod-1.json",
+		"my config.json":          "'my config.json'",
+		"it's.json":               `'it'\''s.json'`,
+		"$HOME/c.json":            "'$HOME/c.json'",
+	} {
+		if got := (Env{ConfigPath: path}).ConfigArg(); got != want {
+			t.Errorf("ConfigArg(%q) = %s, want %s", path, got, want)
+		}
+	}
+}

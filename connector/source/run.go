@@ -237,7 +237,7 @@ func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *se
 		}
 		warnings = nil
 	}
-	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version})
+	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version, ConfigPath: path})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -49,6 +50,25 @@ type Env struct {
 	Secrets *secret.Redactor
 	// Version is the connector version.
 	Version string
+	// ConfigPath is the config file as the command line gave it (--config),
+	// for the commands a message tells the user to run; empty outside a
+	// command line.
+	ConfigPath string
+}
+
+// ConfigArg is the value of --config in a command a message tells the
+// user to run: the run's own config file, quoted for a shell when it needs
+// to be, or CONFIG when the run has none.
+func (e Env) ConfigArg() string {
+	if e.ConfigPath == "" {
+		return "CONFIG"
+	}
+	if strings.IndexFunc(e.ConfigPath, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@=", r))
+	}) < 0 {
+		return e.ConfigPath
+	}
+	return "'" + strings.ReplaceAll(e.ConfigPath, "'", `'\''`) + "'"
 }
 
 // Conn is a source bound to one config.
