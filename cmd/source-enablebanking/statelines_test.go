@@ -76,6 +76,20 @@ func TestReadResumesFromItsSavedOutput(t *testing.T) {
 		})
 	}
 
+	// The last STATE line alone is often a full-refresh stream's end
+	// marker: every incremental stream starts over, and a WARN says so.
+	t.Run("the last STATE line alone", func(t *testing.T) {
+		lines := bytes.SplitAfter(bytes.TrimSuffix(states, []byte("\n")), []byte("\n"))
+		last := lines[len(lines)-1]
+		if !bytes.Contains(last, []byte("__ab_no_cursor_state_message")) {
+			t.Skipf("the first read's last STATE is not a full-refresh marker: %s", last)
+		}
+		r := e.read(cat, "--state", write("last.json", last))
+		if !r.Warned("holds no incremental stream's state", "pass the last STATE message of every stream") {
+			t.Errorf("no WARN that the state passed holds no incremental stream's:\n%s", r.Stdout)
+		}
+	})
+
 	t.Run("one stream's lines missing", func(t *testing.T) {
 		var kept []byte
 		for _, line := range bytes.SplitAfter(states, []byte("\n")) {

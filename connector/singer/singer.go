@@ -180,7 +180,7 @@ func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath stri
 		enc.start(plans, states)
 		return sel, states, nil
 	}
-	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Secrets: secrets, Encoder: enc, Prepare: prepare, Own: []string{ActivateVersionSetting}})
+	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Secrets: secrets, Encoder: enc, Prepare: prepare, Own: []string{ActivateVersionSetting}, StateGiven: statePath != ""})
 	return enc.close(code)
 }
 

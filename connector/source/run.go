@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -347,6 +348,10 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 		sf = &stateFile{path: statePath}
 		enc = &stateFileEncoder{Encoder: w, file: sf}
 	}
+	given := state != ""
+	if fi, err := os.Stat(statePath); statePath != "" && err == nil && fi.Size() > 0 {
+		given = true // a --state-file a run wrote before
+	}
 	return r.readStreams(ctx, enc, secrets, config, func(streams []Stream) ([]Selection, map[string]json.RawMessage, error) {
 		sel, err := loadCatalog(catalog, streams)
 		if err != nil {
@@ -381,7 +386,7 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 			return nil, false, ConfigErrorf("--no-records needs --%s: without another output the records would go nowhere", r.sinkFlagNames(" or --"))
 		}
 		return sinks, noRecords, nil
-	}, state == "")
+	}, state == "", given)
 }
 
 func (r *Runner) sinkFlagNames(sep string) string {
@@ -421,13 +426,16 @@ type ReadInput struct {
 	// Own are config keys the caller reads itself (Singer's
 	// emit_activate_version_messages): not warned about as unknown.
 	Own []string
+	// StateGiven says the caller was given a state (a --state file): a
+	// stream it holds no state for is then worth a WARN, not an INFO.
+	StateGiven bool
 }
 
 // Read runs a read from in and returns the exit code. The caller flushes
 // in.Encoder.
 func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 	defer recoverCrash(r.Source.Name(), in.Encoder, in.Secrets, &code)
-	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, in.Prepare, nil, false, in.Own...)
+	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, in.Prepare, nil, false, in.StateGiven, in.Own...)
 }
 
 // readStreams is a read once its inputs are known: prepare turns the
@@ -436,7 +444,7 @@ func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 // enc is to get no records.
 func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config string,
 	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, bool, error),
-	storedStates bool, own ...string) int {
+	storedStates, stateGiven bool, own ...string) int {
 	conn, log, _, err := r.open(ctx, config, enc, secrets, true, own...)
 	if err != nil {
 		return fail(enc, err)
@@ -484,12 +492,6 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 			}
 		}
 	}
-	logStateless(log, sel, states)
-	for _, s := range sel {
-		for _, note := range s.Notes {
-			log.Warn(note, StreamKey, s.Stream.Name())
-		}
-	}
 	for _, s := range sel {
 		if s.Mode != protocol.Incremental {
 			continue
@@ -498,6 +500,14 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 			if err := c.CheckState(states[s.Stream.Name()]); err != nil {
 				return fail(enc, AsConfigError(err, fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", s.Stream.Name())))
 			}
+		}
+	}
+	// After the check: a state that fails it reads nothing, so saying
+	// which streams will be read from start_date would mislead.
+	logStateless(log, sel, states, stateGiven)
+	for _, s := range sel {
+		for _, note := range s.Notes {
+			log.Warn(note, StreamKey, s.Stream.Name())
 		}
 	}
 	ctx = withLog(ctx, log)

@@ -430,7 +430,7 @@ func splitJSONValues(raw []byte) ([]json.RawMessage, []int, *splitError) {
 // the catalog) is not a silent re-read from start_date: a WARN when the
 // input state has states for other streams, an INFO when it has none (a
 // first sync).
-func logStateless(log *slog.Logger, sel []Selection, states map[string]json.RawMessage) {
+func logStateless(log *slog.Logger, sel []Selection, states map[string]json.RawMessage, given bool) {
 	var missing []string
 	for _, s := range sel {
 		if s.Mode == protocol.Incremental && states[s.Stream.Name()] == nil {
@@ -444,8 +444,15 @@ func logStateless(log *slog.Logger, sel []Selection, states map[string]json.RawM
 	if len(missing) > 1 {
 		what, verb, it = "streams "+strings.Join(missing, ", "), "they are", "them"
 	}
-	if len(states) == 0 {
+	switch {
+	case len(states) == 0 && !given:
 		log.Info(fmt.Sprintf("no state for %s: %s read from start_date, as on a first sync", what, verb))
+		return
+	case len(states) == 0:
+		// A state was passed, and holds none for any stream that keeps
+		// one: the last STATE line alone, often a full-refresh stream's.
+		log.Warn(fmt.Sprintf("no state for %s in the input state, which holds no incremental stream's state (only full-refresh streams' end markers, or nothing): %s read from start_date, as on a first sync; unless this is one, pass the last STATE message of every stream (grep '\"STATE\"' of the last run's output)",
+			what, verb))
 		return
 	}
 	have := make([]string, 0, len(states))
