@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
@@ -32,7 +31,7 @@ func (s *identityStream) Read(ctx context.Context, _ source.ReadRequest, out sou
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("identity of item %s: %w", itemID, err)
+			return itemError(itemID, "identity", err)
 		}
 		var id struct {
 			ID string `json:"id"`

@@ -3,7 +3,6 @@ package pluggy
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/url"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -49,7 +48,7 @@ func (c *conn) itemInvestments(ctx context.Context, itemID string) ([]json.RawMe
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("investments of item %s: %w", itemID, err)
+			return nil, itemError(itemID, "investments", err)
 		}
 		return out, nil
 	})

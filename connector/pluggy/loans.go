@@ -3,7 +3,6 @@ package pluggy
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/url"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -32,7 +31,7 @@ func (s *loansStream) Read(ctx context.Context, _ source.ReadRequest, out source
 			return emit(jsonrow.With(r, jsonrow.String("itemId", itemID)))
 		})
 		if err != nil && !isOutputError(err) {
-			return fmt.Errorf("loans of item %s: %w", itemID, err)
+			return itemError(itemID, "loans", err)
 		}
 		return err
 	})

@@ -174,7 +174,7 @@ func (c *conn) fetchItem(ctx context.Context, id string) (json.RawMessage, item,
 	err := c.client.getJSON(ctx, "GET /items/{id}", "/items/"+url.PathEscape(id), nil, &raw)
 	if err != nil {
 		if source.FailureTypeOf(err) == protocol.SystemError && isNotFound(err) {
-			return nil, item{}, source.AsConfigError(err, fmt.Sprintf("item %s was not found for this client_id; check config.item_ids", id))
+			return nil, item{}, unknownItem(id, err)
 		}
 		return nil, item{}, fmt.Errorf("item %s: %w", id, err)
 	}
@@ -253,15 +253,41 @@ func (c *conn) itemAccounts(ctx context.Context, itemID string) ([]json.RawMessa
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("accounts of item %s: %w", itemID, err)
+			return nil, itemError(itemID, "accounts", err)
 		}
 		return out, nil
 	})
 }
 
+// unknownItem is the error for an item Pluggy does not know for this
+// client_id, wherever it is met: GET /items/{id} answering 404, or a list
+// endpoint answering 404 ITEM_NOT_FOUND to its itemId (an item deleted
+// since the run fetched it). The id comes from config.item_ids, so it is
+// the user's to fix, not worth a retry, and every stream says so in the
+// same words.
+func unknownItem(id string, err error) error {
+	return source.AsConfigError(err, fmt.Sprintf("item %s was not found for this client_id; check config.item_ids", id))
+}
+
+// itemError is err met reading an item's product (what: "accounts",
+// "loans"), naming both; Pluggy not knowing the item is unknownItem.
+func itemError(id, what string, err error) error {
+	if isItemNotFound(err) {
+		return unknownItem(id, err)
+	}
+	return fmt.Errorf("%s of item %s: %w", what, id, err)
+}
+
 func isNotFound(err error) bool {
 	var se *httpclient.StatusError
 	return errors.As(err, &se) && se.Status == 404
+}
+
+// isItemNotFound reports Pluggy's 404 ITEM_NOT_FOUND: the itemId a list
+// endpoint was given is not an item of this client_id.
+func isItemNotFound(err error) bool {
+	var se *httpclient.StatusError
+	return errors.As(err, &se) && se.Status == 404 && decodeAPIError(se.Body).CodeDescription == "ITEM_NOT_FOUND"
 }
 
 func loadSchema(name string) json.RawMessage { return schemas.MustLoad(schemas.Pluggy, name) }
