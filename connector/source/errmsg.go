@@ -2,21 +2,25 @@ package source
 
 import (
 	"errors"
+	"slices"
 	"strings"
 )
 
 // userMessage is the text an ERROR trace shows: the user-facing message of
 // the first *Error in the chain when there is one, else the error itself. A
 // joined error (one part per failed account or item) shows every part's
-// message, so a trace names each thing that failed, not only the first. What
-// wrappers outside an *Error say ("account X of item Y: …") is kept: it is
-// often the only place that names what failed.
+// message, so a trace names each thing that failed, not only the first; a
+// message several parts share (wrong credentials, met by every item) is
+// shown once, where the first of them was. What wrappers outside an *Error
+// say ("account X of item Y: …") is kept: it is often the only place that
+// names what failed.
 func userMessage(err error) string {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var parts []string
+		seen := map[string]bool{}
 		for _, e := range j.Unwrap() {
 			if e != nil {
-				parts = append(parts, userMessage(e))
+				parts = joinedMessages(e, parts, seen)
 			}
 		}
 		if len(parts) > 0 {
@@ -37,4 +41,24 @@ func userMessage(err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// joinedMessages appends to parts the user message of err, one part of a
+// joined error, unless seen has it. A part that is itself a join (the
+// per-item errors inside a per-account join) gives its own parts, so a
+// message is shown once however deep it is repeated.
+func joinedMessages(err error, parts []string, seen map[string]bool) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && slices.ContainsFunc(j.Unwrap(), func(e error) bool { return e != nil }) {
+		for _, e := range j.Unwrap() {
+			if e != nil {
+				parts = joinedMessages(e, parts, seen)
+			}
+		}
+		return parts
+	}
+	if m := userMessage(err); !seen[m] {
+		seen[m] = true
+		parts = append(parts, m)
+	}
+	return parts
 }
