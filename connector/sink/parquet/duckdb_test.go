@@ -41,7 +41,9 @@ const { DuckDBInstance } = require('@duckdb/node-api');
 `
 
 // ReadmeSpendingQuery is docs/parquet.md's "spending by category per month"
-// report; %s is the directory given to --parquet-dir.
+// report with its latest() macro written out (docs_queries_test.go runs the
+// document's own text, over two runs); %s is the directory given to
+// --parquet-dir.
 const readmeSpendingQuery = `
 with transactions as (
   -- every file of every run; a row read again later replaces the earlier one
