@@ -146,6 +146,17 @@ func TestSpec(t *testing.T) {
 	sch, err := source.CompileSchema("spec", spec.ConnectionSpecification)
 	st.Must(t, err, "spec compiles as draft-07")
 	_ = sch
+	// Every field that may hold a password is one a platform stores as a
+	// secret: webhook_log takes a PostgreSQL URL with one.
+	var props struct {
+		Properties map[string]map[string]any `json:"properties"`
+	}
+	st.Must(t, json.Unmarshal(spec.ConnectionSpecification, &props), "spec")
+	for _, name := range []string{"client_secret", "webhook_log"} {
+		if props.Properties[name]["airbyte_secret"] != true {
+			t.Errorf("spec: %s is not marked airbyte_secret", name)
+		}
+	}
 }
 
 func TestCheck(t *testing.T) {

@@ -586,13 +586,19 @@ func registerSecrets(spec json.RawMessage, c map[string]any, secrets *secret.Red
 	var s struct {
 		Properties map[string]struct {
 			Secret bool `json:"airbyte_secret"`
+			// SecretPart "url-password" marks a field the platforms
+			// must store as a secret because it may hold a URL with a
+			// password (a PostgreSQL webhook_log), though most of it is
+			// a path or a host worth naming in messages: only the URL's
+			// password is masked (below), not the whole value.
+			SecretPart string `json:"x-secret-part"`
 		} `json:"properties"`
 	}
 	if json.Unmarshal(spec, &s) != nil {
 		return
 	}
 	for name, p := range s.Properties {
-		if p.Secret {
+		if p.Secret && p.SecretPart != "url-password" {
 			// A secret pasted into the wrong shape (["s3cret"]) is
 			// still a secret, whatever the validation error says.
 			eachString(c[name], secrets.Add)
