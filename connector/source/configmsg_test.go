@@ -22,8 +22,11 @@ func providerSpec(t *testing.T, provider string) json.RawMessage {
 // validationMessage validates cfg against spec and returns the error's text.
 func validationMessage(t *testing.T, spec json.RawMessage, cfg string) string {
 	t.Helper()
+	// Decoded as loadConfig decodes a config: numbers stay as written.
+	dec := json.NewDecoder(strings.NewReader(cfg))
+	dec.UseNumber()
 	var obj map[string]any
-	if err := json.Unmarshal([]byte(cfg), &obj); err != nil {
+	if err := dec.Decode(&obj); err != nil {
 		t.Fatal(err)
 	}
 	err := validateConfig(spec, obj)

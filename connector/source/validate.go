@@ -2,8 +2,11 @@ package source
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"regexp"
 	"slices"
 	"sort"
@@ -11,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -45,7 +49,9 @@ func CompileSchema(name string, raw []byte) (*jsonschema.Schema, error) {
 // each starting with the field's path (root is the given name), sorted so
 // messages are stable. A date, date-time, URL or UUID that fails its format
 // or pattern is described in words with the way to write it, never as Go's
-// time layout or the regular expression.
+// time layout or the regular expression; every other keyword too (type,
+// minLength, maximum, minItems, enum, …) says what is wrong in words and
+// ends with the fix (see failure.describe), never "got X, want Y".
 func Problems(root string, err error) []string { return explain(root, err, nil, nil) }
 
 // explain is Problems knowing the schema document (for what a field is:
@@ -70,6 +76,9 @@ func explain(root string, err error, schema, instance any) []string {
 			path += "." + p
 		}
 		node, field := schemaAt(schema, e.SchemaURL)
+		f := &failure{path: path, name: fieldName(e.InstanceLocation), node: node, field: field,
+			item: isItem(instance, e.InstanceLocation), optional: optionalAt(schema, e.SchemaURL)}
+		f.value, f.hasValue = valueAt(instance, e.InstanceLocation)
 		switch k := e.ErrorKind.(type) {
 		case *kind.Required:
 			whose := "the " + root
@@ -96,6 +105,23 @@ func explain(root string, err error, schema, instance any) []string {
 		case *kind.Pattern:
 			out = append(out, path+": "+describePattern(k.Got, k.Want, fieldName(e.InstanceLocation), field))
 			return
+		case *kind.AdditionalProperties:
+			out = append(out, f.additional(k.Properties, root, len(e.InstanceLocation) == 0)...)
+			return
+		case *kind.Dependency:
+			for _, m := range k.Missing {
+				out = append(out, fmt.Sprintf("%s.%s: is required when %s is given", path, m, k.Prop))
+			}
+			return
+		case *kind.DependentRequired:
+			for _, m := range k.Missing {
+				out = append(out, fmt.Sprintf("%s.%s: is required when %s is given", path, m, k.Prop))
+			}
+			return
+		}
+		if d := f.describe(e.ErrorKind); d != "" {
+			out = append(out, path+": "+d)
+			return
 		}
 		out = append(out, path+": "+e.ErrorKind.LocalizedString(printer))
 	}
@@ -109,37 +135,63 @@ func explain(root string, err error, schema, instance any) []string {
 // schema itself, or the array whose items it is. Both are nil when doc is
 // nil or the pointer leads nowhere.
 func schemaAt(doc any, url string) (node, field map[string]any) {
-	if doc == nil {
+	toks := pointerTokens(url)
+	cur, ok := valueAt(doc, toks)
+	if !ok {
 		return nil, nil
-	}
-	_, frag, _ := strings.Cut(url, "#")
-	cur, parent := doc, any(nil)
-	last := ""
-	for _, tok := range strings.Split(frag, "/") {
-		if tok == "" {
-			continue
-		}
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		parent, last = cur, tok
-		switch c := cur.(type) {
-		case map[string]any:
-			cur = c[tok]
-		case []any:
-			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, nil
-			}
-			cur = c[i]
-		default:
-			return nil, nil
-		}
 	}
 	node, _ = cur.(map[string]any)
 	field = node
-	if p, ok := parent.(map[string]any); ok && last == "items" {
-		field = p
+	if n := len(toks); n > 0 && toks[n-1] == "items" {
+		parent, _ := valueAt(doc, toks[:n-1])
+		if p, ok := parent.(map[string]any); ok {
+			field = p
+		}
 	}
 	return node, field
+}
+
+// pointerTokens are the steps of the JSON pointer in url's fragment.
+func pointerTokens(url string) []string {
+	_, frag, _ := strings.Cut(url, "#")
+	var out []string
+	for _, tok := range strings.Split(frag, "/") {
+		if tok != "" {
+			out = append(out, strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~"))
+		}
+	}
+	return out
+}
+
+// optionalAt reports whether the schema at url is a property its object
+// does not require, so that leaving the field out is a fix.
+func optionalAt(doc any, url string) bool {
+	toks := pointerTokens(url)
+	n := len(toks)
+	if n < 2 || toks[n-2] != "properties" {
+		return false
+	}
+	parent, _ := valueAt(doc, toks[:n-2])
+	obj, ok := parent.(map[string]any)
+	if !ok {
+		return false
+	}
+	req, _ := obj["required"].([]any)
+	return !slices.Contains(req, any(toks[n-1]))
+}
+
+// isItem reports whether the value at loc is an item of a list.
+func isItem(instance any, loc []string) bool {
+	n := len(loc)
+	if n == 0 {
+		return false
+	}
+	if parent, ok := valueAt(instance, loc[:n-1]); ok {
+		_, list := parent.([]any)
+		return list
+	}
+	_, err := strconv.Atoi(loc[n-1])
+	return err == nil
 }
 
 func propertyNames(node map[string]any) []string {
@@ -151,22 +203,34 @@ func propertyNames(node map[string]any) []string {
 	return out
 }
 
-// instanceKeys lists the keys of the object at loc in v, if it is one.
-func instanceKeys(v any, loc []string) []string {
+// valueAt is the value at loc in v, and whether there is one.
+func valueAt(v any, loc []string) (any, bool) {
+	if v == nil {
+		return nil, false
+	}
 	for _, tok := range loc {
 		switch c := v.(type) {
 		case map[string]any:
-			v = c[tok]
+			var ok bool
+			if v, ok = c[tok]; !ok {
+				return nil, false
+			}
 		case []any:
 			i, err := strconv.Atoi(tok)
 			if err != nil || i < 0 || i >= len(c) {
-				return nil
+				return nil, false
 			}
 			v = c[i]
 		default:
-			return nil
+			return nil, false
 		}
 	}
+	return v, true
+}
+
+// instanceKeys lists the keys of the object at loc in v, if it is one.
+func instanceKeys(v any, loc []string) []string {
+	v, _ = valueAt(v, loc)
 	m, _ := v.(map[string]any)
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -431,3 +495,475 @@ func dedupe(s []string) []string {
 }
 
 func joinProblems(p []string) string { return strings.Join(p, "; ") }
+
+// failure is one value the schema refused, with what the messages say of
+// it: where it is, the schema that refused it, the field it belongs to.
+type failure struct {
+	path     string         // config.lookback_days
+	name     string         // lookback_days: the field, for a list's item too
+	node     map[string]any // the schema that refused the value
+	field    map[string]any // the field's schema: node, or the list's
+	item     bool           // the value is an item of a list
+	optional bool           // the field may be left out
+	value    any            // the value, when the instance is known
+	hasValue bool
+}
+
+// describe is the failure of keyword k in words, ending with the fix, or
+// "" for a keyword without a description of its own (the validator's
+// message stays).
+func (f *failure) describe(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Type:
+		return f.wrongType(k.Got, k.Want)
+	case *kind.MinLength:
+		if k.Got == 0 {
+			return "is empty: " + f.give("a value") + f.orLeaveOut()
+		}
+		return fmt.Sprintf("is %s long, fewer than the %s it takes: %s", count(k.Got, "character"), count(k.Want, ""), f.give(printer.Sprintf("at least %d characters", k.Want)))
+	case *kind.MaxLength:
+		return fmt.Sprintf("is %s long, more than the %s it takes: give at most %s%s", count(k.Got, "character"), count(k.Want, ""), count(k.Want, "character"), f.about())
+	case *kind.Minimum:
+		return fmt.Sprintf("%s is less than %s, the least it takes: give %s", ratText(k.Got), ratText(k.Want), f.numbers("a number", "minimum", k.Want))
+	case *kind.Maximum:
+		return fmt.Sprintf("%s is more than %s, the most it takes: give %s", ratText(k.Got), ratText(k.Want), f.numbers("a number", "maximum", k.Want))
+	case *kind.ExclusiveMinimum:
+		return fmt.Sprintf("%s is too small: give %s", ratText(k.Got), f.numbers("a number", "exclusiveMinimum", k.Want))
+	case *kind.ExclusiveMaximum:
+		return fmt.Sprintf("%s is too large: give %s", ratText(k.Got), f.numbers("a number", "exclusiveMaximum", k.Want))
+	case *kind.MultipleOf:
+		q := new(big.Rat).Quo(k.Got, k.Want)
+		below := new(big.Int).Div(q.Num(), q.Denom()) // rounds toward -inf for a positive divisor
+		lo := new(big.Rat).Mul(new(big.Rat).SetInt(below), k.Want)
+		hi := new(big.Rat).Add(lo, k.Want)
+		return fmt.Sprintf("%s is not a multiple of %s: give a multiple of %s, such as %s or %s", ratText(k.Got), ratText(k.Want), ratText(k.Want), ratText(lo), ratText(hi))
+	case *kind.Enum:
+		return f.notOneOf(k.Got, k.Want)
+	case *kind.Const:
+		return f.notOneOf(k.Got, []any{k.Want})
+	case *kind.MinItems:
+		if k.Got == 0 {
+			return "is an empty list: " + f.give("at least one value") + f.exampleList() + f.orLeaveOut()
+		}
+		return fmt.Sprintf("has %s, fewer than the %s it takes: give at least %s%s", count(k.Got, "item"), count(k.Want, ""), count(k.Want, ""), f.about())
+	case *kind.MaxItems:
+		msg := fmt.Sprintf("has %s, more than the %s it takes: ", count(k.Got, "item"), count(k.Want, ""))
+		if list, ok := f.value.([]any); ok {
+			if n := distinct(list); n < len(list) && n <= k.Want {
+				if len(list)-n == 1 {
+					return msg + "1 repeats another; give each once"
+				}
+				return msg + fmt.Sprintf("%s repeat others; give each once", count(len(list)-n, ""))
+			}
+		}
+		return msg + fmt.Sprintf("give at most %s, and split a longer list across several configs", count(k.Want, ""))
+	case *kind.UniqueItems:
+		return fmt.Sprintf("items %d and %d (counting from 0) are the same: give each once", k.Duplicates[0], k.Duplicates[1])
+	}
+	return ""
+}
+
+// additional is one message per field an object has and its schema does
+// not allow (additionalProperties false), naming the field it most
+// likely misspells.
+func (f *failure) additional(props []string, root string, atRoot bool) []string {
+	whose := f.path
+	if atRoot {
+		whose = "the " + root
+	}
+	known := propertyNames(f.node)
+	sort.Strings(known)
+	var out []string
+	for _, p := range props {
+		msg := fmt.Sprintf("%s.%s: is not a field of %s", f.path, p, whose)
+		switch near := nearest(p, known); {
+		case len(near) > 0:
+			msg += ": did you mean " + strings.Join(near, " or ") + "?"
+		case len(known) > 0 && len(known) <= 30:
+			msg += ": remove it; the fields it takes: " + strings.Join(known, ", ")
+		default:
+			msg += ": remove it"
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// what is the first sentence of the field's description: what the value
+// is and where it comes from.
+func (f *failure) what() string { return firstSentence(f.field) }
+
+func (f *failure) secret() bool {
+	b, _ := f.field["airbyte_secret"].(bool)
+	return b
+}
+
+// about is " (name: what the field is)", or "" without a description.
+func (f *failure) about() string {
+	if w := f.what(); w != "" && f.name != "" {
+		return " (" + f.name + ": " + w + ")"
+	}
+	return ""
+}
+
+// give asks for the field's value: "give your Pluggy application's
+// clientSecret" when the description names the value, else "give " +
+// fallback, with what the field is.
+func (f *failure) give(fallback string) string {
+	if w := f.what(); isNounPhrase(w) {
+		return "give " + w
+	}
+	return "give " + fallback + f.about()
+}
+
+// isNounPhrase reports whether a description's first sentence names the
+// value ("the ids of …", "your application's clientId") rather than says
+// what it does ("read only these accounts …"), so it can follow "give".
+func isNounPhrase(s string) bool {
+	first, _, _ := strings.Cut(s, " ")
+	switch strings.ToLower(first) {
+	case "the", "your", "a", "an", "its", "their", "one":
+		return true
+	}
+	return false
+}
+
+// orLeaveOut is the other fix where there is one: leaving an optional
+// field out, removing an item from its list.
+func (f *failure) orLeaveOut() string {
+	switch {
+	case f.item:
+		return "; or remove it from the list"
+	case f.optional:
+		if d, ok := f.field["default"]; ok {
+			return "; or leave the field out for its default, " + jsonText(d)
+		}
+		return "; or leave the field out"
+	}
+	return ""
+}
+
+// exampleList is ", e.g. " and the field's first example, when it has one.
+func (f *failure) exampleList() string {
+	if ex, ok := f.field["examples"].([]any); ok && len(ex) > 0 {
+		return ", e.g. " + jsonText(ex[0])
+	}
+	return ""
+}
+
+// subject is the value as the user wrote it, followed by a space, to
+// begin a message with; "" for a secret's value, a list or an object.
+func (f *failure) subject() string {
+	if !f.hasValue || f.secret() {
+		return ""
+	}
+	switch f.value.(type) {
+	case string, bool, json.Number, float64, int, int64:
+		if s := shown(f.value); s != "" {
+			return s + " "
+		}
+	}
+	return ""
+}
+
+// wrongType says what a value of the type got is, and what to write
+// instead: the same value without its quotes when it is one of the types
+// wanted ("60" for an integer), else a value of the type wanted, in words.
+func (f *failure) wrongType(got string, want []string) string {
+	words, fix := f.typeWords(want)
+	subject := f.subject()
+	switch got {
+	case "string":
+		if s, ok := f.value.(string); ok && subject != "" {
+			if bare, noun := unquoted(s, want); bare != "" {
+				return fmt.Sprintf("%s is a string; write %s without quotes: %s", shown(s), noun, bare)
+			}
+		}
+		msg := subject + "is a string, not " + words + ": "
+		if len(want) == 1 && want[0] == "array" {
+			if s, ok := f.value.(string); ok && subject != "" {
+				return msg + "write it in square brackets: " + jsonText([]any{s})
+			}
+			return msg + "write it in square brackets"
+		}
+		if len(want) == 1 && want[0] == "object" {
+			return msg + "give " + fix
+		}
+		return msg + "give " + fix + ", without quotes"
+	case "number", "boolean":
+		if slices.Contains(want, "string") {
+			if subject == "" {
+				return "is a " + got + ", not text: write it in double quotes"
+			}
+			return subject + "is a " + got + ", not text: write it in double quotes: " + jsonText(strings.TrimSpace(subject))
+		}
+		if got == "number" && slices.Contains(want, "integer") && !slices.Contains(want, "number") {
+			return subject + "is not a whole number: give " + fix
+		}
+		return subject + "is not " + words + ": give " + fix
+	case "null":
+		return "is null: give " + fix + f.orLeaveOut()
+	case "array":
+		if list, ok := f.value.([]any); ok && len(list) == 1 {
+			if t := jsonType(list[0]); slices.Contains(want, t) || (t == "integer" && slices.Contains(want, "number")) {
+				if f.secret() {
+					return "is a list, not " + words + ": write the one value without the brackets"
+				}
+				return "is a list, not " + words + ": write the one value without the brackets: " + jsonText(list[0])
+			}
+		}
+		return "is a list, not " + words + ": give " + fix
+	case "object":
+		return "is an object, not " + words + ": give " + fix
+	}
+	return ""
+}
+
+// typeWords are the types wanted in words ("a whole number"), and as a
+// fix, with the field's range or example ("a number from 0 to 365").
+func (f *failure) typeWords(want []string) (words, fix string) {
+	var ws, fs []string
+	for _, t := range want {
+		var w, x string
+		switch t {
+		case "integer":
+			w, x = "a whole number", f.numbers("a whole number", "", nil)
+		case "number":
+			w, x = "a number", f.numbers("a number", "", nil)
+		case "string":
+			w, x = "text", "text in double quotes"
+			if ex := exampleOf(f.node); ex != "" {
+				x += ", e.g. " + jsonText(ex)
+			}
+		case "boolean":
+			w, x = "true or false", "true or false"
+		case "array":
+			w, x = "a list", "a list in square brackets"
+			if ex, ok := f.node["examples"].([]any); ok && len(ex) > 0 {
+				x += ", e.g. " + jsonText(ex[0])
+			}
+		case "object":
+			w, x = "an object", "an object in braces, {…}"
+		case "null":
+			w, x = "null", "null"
+		default:
+			w, x = t, t
+		}
+		if !slices.Contains(ws, w) {
+			ws, fs = append(ws, w), append(fs, x)
+		}
+	}
+	return strings.Join(ws, " or "), strings.Join(fs, " or ")
+}
+
+// unquoted is s without its quotes when that is a value of a type wanted
+// ("60" for a number, "TRUE" for a boolean), and what kind of value it
+// is; "" when it is not one.
+func unquoted(s string, want []string) (bare, noun string) {
+	t := strings.TrimSpace(s)
+	if slices.Contains(want, "boolean") && (strings.EqualFold(t, "true") || strings.EqualFold(t, "false")) {
+		return strings.ToLower(t), "true or false"
+	}
+	dec := json.NewDecoder(strings.NewReader(t))
+	dec.UseNumber()
+	var v any
+	if t == "" || dec.Decode(&v) != nil || dec.More() || int(dec.InputOffset()) != len(t) {
+		return "", ""
+	}
+	switch typ := jsonType(v); {
+	case typ == "integer" && (slices.Contains(want, "integer") || slices.Contains(want, "number")),
+		typ == "number" && slices.Contains(want, "number"):
+		return t, "the number"
+	case typ == "array" && slices.Contains(want, "array"):
+		return t, "the list"
+	case typ == "object" && slices.Contains(want, "object"):
+		return t, "the object"
+	}
+	return "", ""
+}
+
+// jsonType is v's JSON Schema type, "integer" for a whole number.
+func jsonType(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	case json.Number:
+		if r, ok := new(big.Rat).SetString(string(v)); ok && r.IsInt() {
+			return "integer"
+		}
+		return "number"
+	case float64:
+		if v == math.Trunc(v) && !math.IsInf(v, 0) {
+			return "integer"
+		}
+		return "number"
+	case int, int64:
+		return "integer"
+	}
+	return ""
+}
+
+// numbers is noun with the field's range, "a number from 0 to 365"; the
+// keyword's own limit (key: want) stands in for a schema not at hand.
+func (f *failure) numbers(noun, key string, want *big.Rat) string {
+	b := f.node
+	if _, ok := b[key]; !ok && want != nil {
+		v, _ := want.Float64()
+		b = map[string]any{key: v}
+	}
+	lo, hasLo := schemaNumber(b["minimum"])
+	hi, hasHi := schemaNumber(b["maximum"])
+	xlo, hasXlo := schemaNumber(b["exclusiveMinimum"])
+	xhi, hasXhi := schemaNumber(b["exclusiveMaximum"])
+	if hasLo && hasHi && !hasXlo && !hasXhi {
+		return fmt.Sprintf("%s from %s to %s", noun, lo, hi)
+	}
+	var lower, upper string
+	switch {
+	case hasXlo:
+		lower = "more than " + xlo
+	case hasLo:
+		lower = "at least " + lo
+	}
+	switch {
+	case hasXhi:
+		upper = "less than " + xhi
+	case hasHi:
+		upper = "at most " + hi
+	}
+	switch {
+	case lower != "" && upper != "":
+		return noun + " " + lower + " and " + upper
+	case hasLo && !hasXlo:
+		return noun + " of " + lower
+	case hasHi && !hasXhi:
+		return noun + " of " + upper
+	case lower != "":
+		return noun + " " + lower
+	case upper != "":
+		return noun + " " + upper
+	}
+	return noun
+}
+
+// schemaNumber is a number of the schema document, as the messages write it.
+func schemaNumber(v any) (string, bool) {
+	switch v := v.(type) {
+	case float64:
+		r := new(big.Rat)
+		if r.SetFloat64(v) == nil {
+			return "", false
+		}
+		if v == math.Trunc(v) || math.Abs(v) < 1e-6 || math.Abs(v) >= 1e21 {
+			return ratText(r), true
+		}
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case json.Number:
+		if r, ok := new(big.Rat).SetString(string(v)); ok {
+			return ratText(r), true
+		}
+	}
+	return "", false
+}
+
+// ratText is a number as the messages write it: 365, 0.01, 1e+400.
+func ratText(r *big.Rat) string {
+	if r.IsInt() {
+		if s := r.Num().String(); len(s) <= 21 {
+			return s
+		}
+	} else if v, _ := r.Float64(); math.Abs(v) >= 1e-6 && math.Abs(v) < 1e21 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return new(big.Float).SetRat(r).Text('g', 6)
+}
+
+// notOneOf says got is none of the values want allows, and which to
+// write: the one that differs from it only in case or spaces, if any.
+func (f *failure) notOneOf(got any, want []any) string {
+	subject := f.subject()
+	if subject == "" && !f.secret() {
+		switch got.(type) {
+		case string, bool, json.Number, float64:
+			if s := shown(got); s != "" {
+				subject = s + " "
+			}
+		}
+	}
+	loose := func(v any) string {
+		s, ok := v.(string)
+		if !ok {
+			s = jsonText(v)
+		}
+		return strings.ToLower(strings.TrimSpace(s))
+	}
+	for _, w := range want {
+		if loose(w) == loose(got) {
+			if len(want) == 1 {
+				return subject + "is not the value it takes: write " + jsonText(w)
+			}
+			return subject + "is not one of the values it takes: write " + jsonText(w)
+		}
+	}
+	if len(want) == 1 {
+		return subject + "is not the value it takes: write " + jsonText(want[0])
+	}
+	vs := make([]string, 0, len(want))
+	for i, w := range want {
+		if i == 20 {
+			vs = append(vs, "…")
+			break
+		}
+		vs = append(vs, jsonText(w))
+	}
+	return subject + "is not one of the values it takes: give one of " + strings.Join(vs, ", ")
+}
+
+// jsonText is v as JSON, as the user would write it in the config.
+func jsonText(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// shown is a value as a message quotes it: as JSON; "" for a string too
+// long to repeat (cut, a secret inside it would escape redaction).
+func shown(v any) string {
+	if s, ok := v.(string); ok && utf8.RuneCountInString(s) > 60 {
+		return ""
+	}
+	return jsonText(v)
+}
+
+// count is n with its noun, "1 item", "20,000 items".
+func count(n int, noun string) string {
+	s := printer.Sprintf("%d", n)
+	switch {
+	case noun == "":
+		return s
+	case n == 1:
+		return s + " " + noun
+	}
+	return s + " " + noun + "s"
+}
+
+// distinct is how many different values list holds.
+func distinct(list []any) int {
+	seen := make(map[string]bool, len(list))
+	for _, v := range list {
+		seen[jsonText(v)] = true
+	}
+	return len(seen)
+}
