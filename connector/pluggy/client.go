@@ -45,6 +45,10 @@ type Client struct {
 	// freshGen is the generation of the last such key. A refusal of it is
 	// not the key's fault: the key was just issued to replace a refused one.
 	freshGen int
+	// refused is POST /auth's refusal of the keys, once it came. The keys
+	// do not change during a run, so every later call that needs a key
+	// gets the same refusal at once, without asking again.
+	refused error
 
 	pages pageMemory // transactions pages' memory, for the next pages
 }
@@ -63,6 +67,9 @@ func NewClient(base *url.URL, clientID, clientSecret string, hc *httpclient.Clie
 func (c *Client) key(ctx context.Context) (string, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.refused != nil {
+		return "", 0, c.refused
+	}
 	if c.apiKey != "" && c.now().Add(keyRefreshMargin).Before(c.exp) {
 		return c.apiKey, c.gen, nil
 	}
@@ -84,7 +91,8 @@ func (c *Client) key(ctx context.Context) (string, int, error) {
 	if err != nil {
 		var se *httpclient.StatusError
 		if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden || se.Status == http.StatusBadRequest) {
-			return "", 0, authRefused(se)
+			c.refused = &keysRefused{authRefused(se)}
+			return "", 0, c.refused
 		}
 		return "", 0, c.wrap("authenticating", err)
 	}
@@ -117,6 +125,27 @@ func authRefused(se *httpclient.StatusError) error {
 		return source.ConfigErrorf("Pluggy rejected client_id/client_secret as malformed (%s); copy both from your application in the Pluggy dashboard (the client_id is a UUID)", answer)
 	}
 	return source.ConfigErrorf("Pluggy rejected client_id/client_secret (%s); copy both from your application in the Pluggy dashboard", answer)
+}
+
+// keysRefused is POST /auth refusing client_id/client_secret. It is about
+// the keys, never about the item or account whose call needed a key, so
+// the wrappers that name those (within) pass it on as it is: a stream
+// whose every item meets it then says it once, and blames no item.
+type keysRefused struct{ err error }
+
+func (e *keysRefused) Error() string { return e.err.Error() }
+
+func (e *keysRefused) Unwrap() error { return e.err }
+
+// within wraps err with what failed ("item X", "account A of item I"),
+// unless it is the keys' refusal, which is returned as it is, whatever
+// wraps it: no item or account caused it.
+func within(what string, err error) error {
+	var kr *keysRefused
+	if errors.As(err, &kr) {
+		return kr
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // retryRefused decides whether a request refused with 401 or a 403 without

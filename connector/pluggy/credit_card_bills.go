@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -55,7 +54,7 @@ func (s *creditCardBillsStream) Read(ctx context.Context, _ source.ReadRequest, 
 				return err
 			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("bills of account %s of item %s: %w", a.ID, itemID, err))
+				errs = append(errs, within("bills of account "+a.ID+" of item "+itemID, err))
 			}
 		}
 		return errors.Join(errs...)

@@ -145,7 +145,7 @@ func (s *investmentTransactionsStream) Read(ctx context.Context, req source.Read
 		}
 		cur, err := s.readInvestment(ctx, ref, prev, out)
 		if err != nil {
-			return nil, fmt.Errorf("transactions of investment %s of item %s: %w", ref.ID, ref.ItemID, err)
+			return nil, within("transactions of investment "+ref.ID+" of item "+ref.ItemID, err)
 		}
 		return cur, nil
 	})

@@ -176,7 +176,7 @@ func (c *conn) fetchItem(ctx context.Context, id string) (json.RawMessage, item,
 		if source.FailureTypeOf(err) == protocol.SystemError && isNotFound(err) {
 			return nil, item{}, unknownItem(id, err)
 		}
-		return nil, item{}, fmt.Errorf("item %s: %w", id, err)
+		return nil, item{}, within("item "+id, err)
 	}
 	var it item
 	if err := json.Unmarshal(raw, &it); err != nil || it.ID == "" {
@@ -275,7 +275,7 @@ func itemError(id, what string, err error) error {
 	if isItemNotFound(err) {
 		return unknownItem(id, err)
 	}
-	return fmt.Errorf("%s of item %s: %w", what, id, err)
+	return within(what+" of item "+id, err)
 }
 
 func isNotFound(err error) bool {

@@ -384,7 +384,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 			cur, err = s.readAccount(ctx, a, prev, req.Mode == protocol.Incremental, out, announce)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("account %s of item %s: %w", a.ID, a.ItemID, err)
+			return nil, within("account "+a.ID+" of item "+a.ItemID, err)
 		}
 		return cur, nil
 	})
