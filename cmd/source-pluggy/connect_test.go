@@ -214,6 +214,11 @@ func TestConnectWidgetEndings(t *testing.T) {
 			b.SetValue("#pluggy-user", "user-login-error")
 			b.Click("#pluggy-submit")
 		}, "LOGIN_ERROR"},
+		// The fix is a command to paste, with this run's config.
+		{"login error's fix", nil, func() {
+			b.SetValue("#pluggy-user", "user-login-error")
+			b.Click("#pluggy-submit")
+		}, "try again: source-pluggy connect --config " + cfg + " --update "},
 		{"widget missing", []string{"--widget-url", "http://127.0.0.1:" + st.ClosedPort(t) + "/pluggy-connect.js"}, func() {}, "could not load the Pluggy Connect widget"},
 	}
 	for _, c := range cases {
@@ -226,7 +231,7 @@ func TestConnectWidgetEndings(t *testing.T) {
 			if code != 1 || !p.StderrHas(c.stderr) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and %q", code, p.Stderr(), c.stderr)
 			}
-			if c.name == "login error" {
+			if strings.HasPrefix(c.name, "login error") {
 				// The widget's success is not the page's: the login failed
 				// at the first sync, and the page says so.
 				b.WaitFor(`document.getElementById("status").textContent.includes("Not connected:")`)

@@ -144,7 +144,11 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 	}
 	// The item exists from here on: say its id before anything else can
 	// fail, since Pluggy cannot list items later.
-	s.Logf("Pluggy connected item %s; waiting for its first sync to finish", res.itemID)
+	if o.update != "" {
+		s.Logf("Pluggy re-authenticated item %s; waiting for its sync to finish", res.itemID)
+	} else {
+		s.Logf("Pluggy connected item %s; waiting for its first sync to finish", res.itemID)
+	}
 	it, err := c.waitSync(ctx, res.itemID)
 	if err != nil {
 		return fmt.Errorf("item %s: %w", res.itemID, err)
@@ -152,7 +156,7 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 	out := ConnectResult{ItemID: it.ID, Status: it.Status, Connector: it.connectorName()}
 	if it.Status == "LOGIN_ERROR" {
 		_ = s.Result(out)
-		return fmt.Errorf("item %s ended in LOGIN_ERROR (executionStatus %s): the bank refused the login; nothing was written; try again with --update %s", it.ID, it.ExecutionStatus, it.ID)
+		return fmt.Errorf("item %s ended in LOGIN_ERROR (executionStatus %s): the bank refused the login; nothing was written; try again: %s", it.ID, it.ExecutionStatus, c.updateCommand(it.ID))
 	}
 	if s.Write {
 		added, err := connect.AddIDs(s.ConfigPath, s.ListField, it.ID)
@@ -195,7 +199,7 @@ func (c *conn) waitSync(ctx context.Context, id string) (item, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return item{}, fmt.Errorf("still %s (its first sync is running; it is connected, rerun `connect --update %s` later or add it to item_ids yourself): %w", it.Status, id, ctx.Err())
+			return item{}, fmt.Errorf("still %s (its sync is running; it is connected: run `%s` later, or add it to item_ids yourself): %w", it.Status, c.updateCommand(id), ctx.Err())
 		case <-t.C:
 		}
 	}
