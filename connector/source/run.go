@@ -389,6 +389,25 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 	}, state == "", given)
 }
 
+// failedStreams are the streams of a read that failed with one message:
+// the summary says a message once, with every stream it ended (wrong keys
+// fail them all alike).
+type failedStreams struct {
+	msg     string
+	streams []string
+}
+
+// addFailed adds stream, which failed with msg, to the summary's list.
+func addFailed(list []failedStreams, stream, msg string) []failedStreams {
+	for i := range list {
+		if list[i].msg == msg {
+			list[i].streams = append(list[i].streams, stream)
+			return list
+		}
+	}
+	return append(list, failedStreams{msg: msg, streams: []string{stream}})
+}
+
 func (r *Runner) sinkFlagNames(sep string) string {
 	names := make([]string, len(r.Sinks))
 	for i, s := range r.Sinks {
@@ -512,7 +531,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	}
 	ctx = withLog(ctx, log)
 
-	var failed []string
+	var failed []failedStreams
 	var failures []protocol.FailureType
 	for _, s := range sel {
 		name := s.Stream.Name()
@@ -540,7 +559,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 			return ExitFail // stdout is gone; nothing more can be said
 		}
 		if outcome != nil {
-			failed = append(failed, fmt.Sprintf("%s (%s)", name, userMessage(outcome)))
+			failed = addFailed(failed, name, userMessage(outcome))
 			failures = append(failures, FailureTypeOf(outcome))
 		}
 		if ctx.Err() != nil {
@@ -548,7 +567,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		}
 	}
 	if err := closeSinks(); err != nil {
-		failed = append(failed, "closing sinks: "+err.Error())
+		failed = addFailed(failed, "closing sinks", err.Error())
 		failures = append(failures, FailureTypeOf(err))
 	}
 	if ctx.Err() != nil {
@@ -556,7 +575,11 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		return ExitFail
 	}
 	if len(failed) > 0 {
-		_ = enc.Error(summaryType(failures), "", "During the sync, the following streams did not sync successfully: "+strings.Join(failed, "; "), "")
+		parts := make([]string, len(failed))
+		for i, f := range failed {
+			parts[i] = fmt.Sprintf("%s (%s)", strings.Join(f.streams, ", "), f.msg)
+		}
+		_ = enc.Error(summaryType(failures), "", "During the sync, the following streams did not sync successfully: "+strings.Join(parts, "; "), "")
 		return ExitFail
 	}
 	return ExitOK
