@@ -199,7 +199,7 @@ func TestWebhookReceiverRefusesBadRequestsAndDeduplicates(t *testing.T) {
 		{"too large", deletedEvent("bad-7", strings.Repeat("x", 5000)), authHeader, 413},
 		{"good", good, authHeader, 200},
 		{"redelivery", good, authHeader, 200},
-		{"item event", `{"event":"item/updated","eventId":"ev-2","id":"i1","itemId":"i1","triggeredBy":"SYNC","newField":{"x":1}}`, authHeader, 200},
+		{"item event", `{"event":"item/updated","eventId":"ev-2","id":"a5c763cb-0952-457b-9936-630f79c5b016","itemId":"a5c763cb-0952-457b-9936-630f79c5b016","triggeredBy":"SYNC","newField":{"x":1}}`, authHeader, 200},
 	}
 	for _, c := range cases {
 		if got := r.post(t, c.body, c.header); got != c.want {
@@ -251,7 +251,7 @@ func TestWebhookReceiverRefusesBadRequestsAndDeduplicates(t *testing.T) {
 	if got := r.post(t, good, authHeader); got != 200 {
 		t.Fatalf("redelivery after restart: %d", got)
 	}
-	if got := r.post(t, deletedEvent("ev-3", "t3"), authHeader); got != 200 {
+	if got := r.post(t, deletedEvent("ev-3", "3f1c0b2e-5d4a-4e8b-9c7d-000000000003"), authHeader); got != 200 {
 		t.Fatalf("new event after restart: %d", got)
 	}
 	if got := fmt.Sprint(logEventIDs(t, dir)); got != "[ev-1 ev-2 ev-3]" {

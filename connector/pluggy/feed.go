@@ -72,6 +72,17 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 	if ch.Ignored > 0 {
 		out.Logger().Warn("webhook_log has lines that are not events this version knows; skipped", "lines", ch.Ignored)
 	}
+	// An older receiver appended events whatever their ids: Pluggy's are
+	// UUIDs, and GET /v2/transactions?ids= refuses anything else (HTTP
+	// 400), so such ids are left out rather than sent, and said once per
+	// event.
+	for _, b := range ch.NonUUID {
+		what := "ids that are not UUIDs; left them out (Pluggy's ids are UUIDs: asking for these would fail the account's read)"
+		if b.Field != "transactionIds" {
+			what = "an " + b.Field + " that is not a UUID; skipped the event (it names nothing Pluggy has)"
+		}
+		out.Logger().Warn("webhook_log: an event holds "+what, "event", b.Event, "eventId", b.EventID, "field", b.Field, "ids", shortList(b.IDs))
+	}
 	// item/error: a sync of the item failed since the last run. Its data
 	// as Pluggy last synced it is still read (and the items stream shows
 	// the item's status now); the WARN says why it may be stale.

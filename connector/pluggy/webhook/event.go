@@ -135,6 +135,85 @@ func Parse(body []byte) (Event, error) {
 	return e, nil
 }
 
+// CheckIDs refuses an event whose ids are not UUIDs: its itemId, its
+// accountId, or any of its transactionIds. Pluggy's ids are all UUIDs, and
+// GET /v2/transactions?ids= answers 400 to a list holding anything else, so
+// such an event, once in the log, would fail every read of its account
+// until the log's position passed it (and it passes only after a run that
+// read every account). The receiver answers it 422, naming the field, and
+// never appends it.
+func CheckIDs(e Event) error {
+	for _, f := range []struct{ name, id string }{{"itemId", e.ItemID}, {"accountId", e.AccountID}} {
+		if f.id != "" && !IsUUID(f.id) {
+			return shapeErrorf("%s event: %q %s is not a UUID", e.Event, f.name, quoteShort(f.id))
+		}
+	}
+	if bad := nonUUIDs(e.TransactionIDs); len(bad) > 0 {
+		return shapeErrorf("%s event: \"transactionIds\" holds %d ids that are not UUIDs: %s", e.Event, len(bad), ShortList(bad))
+	}
+	return nil
+}
+
+// IsUUID reports whether s is a UUID written 8-4-4-4-12 in hex digits of
+// either case, as Pluggy's API validates its ids.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func nonUUIDs(ids []string) []string {
+	var bad []string
+	for _, id := range ids {
+		if !IsUUID(id) {
+			bad = append(bad, id)
+		}
+	}
+	return bad
+}
+
+// ShortList quotes the first few ids (each cut to 40 bytes) and counts the
+// rest: a message names a bad event's ids without repeating 400 of them.
+func ShortList(ids []string) string {
+	const show = 5
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i == show {
+			fmt.Fprintf(&b, " and %d more", len(ids)-show)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(quoteShort(id))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func quoteShort(s string) string {
+	const limit = 40
+	if len(s) > limit {
+		return fmt.Sprintf("%q…", s[:limit])
+	}
+	return fmt.Sprintf("%q", s)
+}
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "an"

@@ -31,6 +31,13 @@ type Changes struct {
 	// End is the position after the last event read: the state's next
 	// log position once every change is applied.
 	End string
+	// NonUUID lists the events whose ids were not all UUIDs (a log written
+	// before the receiver refused them): those ids were left out, as if
+	// the event had not carried them, and an event whose itemId or
+	// accountId is not a UUID was left out whole (it names nothing Pluggy
+	// has). Asking Pluggy for such ids would fail the account's read, run
+	// after run.
+	NonUUID []NonUUIDEvent
 	// Reset is set when the state's position is not in the log (the log
 	// was replaced): Changes then holds the whole log, and what happened
 	// before it is unknown.
@@ -44,6 +51,15 @@ type ItemError struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	Parameter string `json:"parameter"`
+}
+
+// NonUUIDEvent is an event of the log holding ids that are not UUIDs.
+type NonUUIDEvent struct {
+	Event, EventID string
+	// Field names the field the ids were in: itemId, accountId or
+	// transactionIds.
+	Field string
+	IDs   []string
 }
 
 // ItemErrorEvent is the item/error event name.
@@ -154,6 +170,19 @@ func (ch *Changes) addPayload(payload []byte) {
 		return
 	}
 	ch.Events++
+	for _, f := range []struct{ name, id string }{{"itemId", ev.ItemID}, {"accountId", ev.AccountID}} {
+		if f.id != "" && !IsUUID(f.id) {
+			ch.NonUUID = append(ch.NonUUID, NonUUIDEvent{Event: ev.Event, EventID: ev.EventID, Field: f.name, IDs: []string{f.id}})
+			return
+		}
+	}
+	if bad := nonUUIDs(ev.TransactionIDs); len(bad) > 0 {
+		ch.NonUUID = append(ch.NonUUID, NonUUIDEvent{Event: ev.Event, EventID: ev.EventID, Field: "transactionIds", IDs: bad})
+		ev.TransactionIDs = slices.DeleteFunc(ev.TransactionIDs, func(id string) bool { return !IsUUID(id) })
+		if len(ev.TransactionIDs) == 0 {
+			return // nothing left to look up: the account is not touched
+		}
+	}
 	if strings.HasPrefix(ev.Event, "item/") {
 		ch.Items[ev.ItemID] = true
 		if ev.Event == ItemErrorEvent {

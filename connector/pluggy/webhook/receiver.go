@@ -100,6 +100,9 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, "ignored", "")
 		return
 	}
+	if err == nil {
+		err = CheckIDs(ev)
+	}
 	if err != nil {
 		var se *ShapeError
 		status := http.StatusBadRequest
