@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
@@ -30,7 +32,8 @@ type StateStore interface {
 // temporary file beside it (mode 0600: states name accounts), fsynced,
 // renamed over it, and the directory fsynced, so a run killed at any moment
 // leaves either the previous checkpoint's file or the new one, never a
-// torn one.
+// torn one. One read at a time keeps it: load takes a lock on FILE.lock
+// first, which a second read finds held (lockStateFile).
 type stateFile struct {
 	path string
 
@@ -38,24 +41,26 @@ type stateFile struct {
 	states map[string]json.RawMessage // every stream's latest state, from load on
 }
 
-// load reads the file, or starts empty when it does not exist, and returns
-// the states it holds.
+// load takes the file's lock (see lockStateFile), then reads the file, or
+// starts empty when it does not exist, and returns the states it holds.
 func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.states = map[string]json.RawMessage{}
 	dir := filepath.Dir(f.path)
-	if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
-		if st, derr := os.Stat(dir); derr != nil || !st.IsDir() {
-			return nil, ConfigErrorf("--state-file %s: directory %s does not exist; create it or choose another path", f.path, dir)
-		}
-		if err := probeWritable(f.path, dir); err != nil {
-			return nil, err
-		}
-		return map[string]json.RawMessage{}, nil
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, ConfigErrorf("--state-file %s: directory %s does not exist; create it or choose another path", f.path, dir)
 	}
 	if err := probeWritable(f.path, dir); err != nil {
 		return nil, err
+	}
+	// Locked before the file is looked at: a run that finished between a
+	// look and the lock would otherwise leave a file taken for absent.
+	if err := lockStateFile(f.path); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
+		return map[string]json.RawMessage{}, nil
 	}
 	// The checks of every input file: a regular file (a FIFO would hang
 	// the run), bounded, UTF-8.
@@ -71,6 +76,76 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 		f.states[name] = st
 	}
 	return states, nil
+}
+
+// stateLockSuffix names the lock file beside a --state-file: FILE.lock.
+const stateLockSuffix = ".lock"
+
+// stateHolder is what a state file's lock file says about the read
+// holding it.
+type stateHolder struct {
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// heldStateLocks are the lock files this process holds, by absolute path:
+// each is held until the process exits (the kernel drops a flock then,
+// even on SIGKILL), which for the binary is the end of the read. A second
+// read in the same process (tests) finds its lock already held by itself.
+var heldStateLocks = struct {
+	sync.Mutex
+	files map[string]*os.File
+}{files: map[string]*os.File{}}
+
+// lockStateFile takes the exclusive lock on path's lock file, FILE.lock
+// (mode 0600), for the rest of the run, or fails at once naming the read
+// that holds it. Two reads of one --state-file each rewrote it with their
+// own states: the second started from the first's half-written state, and
+// whichever ended last left a state that need not describe what the other's
+// output holds, so the next incremental run skipped rows for good. The lock
+// file stays after the run, harmless: the lock, not the file, excludes.
+func lockStateFile(path string) error {
+	lock := path + stateLockSuffix
+	key, err := filepath.Abs(lock)
+	if err != nil {
+		key = lock
+	}
+	heldStateLocks.Lock()
+	defer heldStateLocks.Unlock()
+	if heldStateLocks.files[key] != nil {
+		return nil
+	}
+	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return ConfigErrorf("--state-file %s: cannot open its lock file %s (%v); make it writable for this user, or choose another path", path, lock, errors.Unwrap(err))
+	}
+	if err := tryLockStateFile(f); err != nil {
+		who := "holder unknown"
+		b, _ := io.ReadAll(io.LimitReader(f, 4096))
+		var h stateHolder
+		if json.Unmarshal(b, &h) == nil && h.PID > 0 {
+			who = fmt.Sprintf("pid %d, started %s", h.PID, h.StartedAt.UTC().Format(time.RFC3339))
+		}
+		f.Close()
+		if errors.Is(err, errStateLocked) {
+			// transient_error, not the config_error of a bad path: nothing
+			// in this run's command is wrong, the other read ends and the
+			// same command then succeeds, so retrying later (what a
+			// platform does with a transient error, and the next cron
+			// tick) is the fix, not editing the config.
+			return TransientErrorf("--state-file %s is in use by another read (%s; lock file %s): run one read per state file at a time: wait for that read to end, or give this one another --state-file. No stream was read and the state file was not touched",
+				path, who, lock)
+		}
+		return fmt.Errorf("locking --state-file %s (%s): %w", path, lock, err)
+	}
+	b, _ := json.Marshal(stateHolder{PID: os.Getpid(), StartedAt: time.Now().UTC()})
+	// Who holds the lock only serves the message a second read prints:
+	// writing it is best effort.
+	if f.Truncate(0) == nil {
+		_, _ = f.WriteAt(append(b, '\n'), 0)
+	}
+	heldStateLocks.files[key] = f
+	return nil
 }
 
 // probeWritable fails, before anything is read, when the file's directory

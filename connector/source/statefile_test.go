@@ -32,8 +32,8 @@ func TestStateFileKeepsEveryStream(t *testing.T) {
 		t.Fatalf("state file: %v, mode %v", err, fi.Mode())
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("%d files in the directory, want only the state file", len(entries))
+	if len(entries) != 2 { // the state file and its lock file, state.json.lock
+		t.Errorf("%d files in the directory, want only the state file and its lock file", len(entries))
 	}
 	again := &stateFile{path: path}
 	states, err = again.load(streams)
