@@ -114,6 +114,10 @@ type Writer struct {
 	keys   map[string]struct{}
 	lock   *os.File
 	broken error
+	// failed is the last append's failure (a full disk, say) until an
+	// append or Healthy's probe writes again: the log is not unusable, but
+	// a health check must not call it healthy meanwhile.
+	failed error
 }
 
 // Open opens dir for appending, creating it if needed. key returns the
@@ -224,8 +228,10 @@ func (w *Writer) Append(line []byte) (Position, error) {
 				}
 			}
 		}
+		w.failed = fmt.Errorf("the last append failed: %w", err)
 		return Position{}, fmt.Errorf("appending to log segment %d: %w", w.seg, err)
 	}
+	w.failed = nil
 	w.size += int64(len(buf))
 	if k != "" {
 		w.keys[k] = struct{}{}
@@ -234,10 +240,37 @@ func (w *Writer) Append(line []byte) (Position, error) {
 }
 
 // Healthy reports whether the writer can still append.
+//
+// After a failed append it writes a probe file beside the segments (the
+// size of a large event, synced, then removed), so that a health check
+// reports a full disk while it lasts, and recovers once space is freed
+// even when no event comes to append: a probe that takes the receiver out
+// of a load balancer must not keep it out.
 func (w *Writer) Healthy() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.broken
+	if w.broken != nil || w.failed == nil {
+		return w.broken
+	}
+	if err := probeWrite(w.dir); err != nil {
+		return fmt.Errorf("%w; a probe write fails too: %w", w.failed, err)
+	}
+	w.failed = nil
+	return nil
+}
+
+// probeWrite writes, syncs and removes a probe file in dir.
+func probeWrite(dir string) error {
+	f, err := os.CreateTemp(dir, ".healthz-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, 64<<10))
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
 }
 
 // Close closes the current segment and releases the directory.

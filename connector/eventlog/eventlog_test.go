@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -205,4 +206,57 @@ func TestANewLogDoesNotHoldAnOldLogsPositions(t *testing.T) {
 	if _, err := Read(dir, old, func(Position, []byte) error { return nil }); !errors.Is(err, ErrPositionGone) {
 		t.Fatalf("Read from the old log's position %v in the new log: %v, want ErrPositionGone", old, err)
 	}
+}
+
+// TestHealthyAfterAFailedAppend: a failed append (a full disk, say) makes
+// the writer unhealthy while the directory takes no write, and healthy
+// again as soon as it does, though no event came to append meanwhile (a
+// health probe that takes the receiver out of a load balancer must not
+// keep it out). It used to stay healthy through a full disk.
+func TestHealthyAfterAFailedAppend(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Append([]byte(`{"id":"a"}`)); err != nil || w.Healthy() != nil {
+		t.Fatalf("append %v, healthy %v", err, w.Healthy())
+	}
+	// The directory takes no new file, and the segment no more bytes.
+	allow := readOnly(t, dir)
+	w.f.Close() // its next write fails, as on a full disk
+	if _, err := w.Append([]byte(`{"id":"b"}`)); err == nil {
+		t.Fatal("an append to a closed segment succeeded")
+	}
+	if err := w.Healthy(); err == nil {
+		t.Fatal("healthy after a failed append, while the directory takes no write")
+	}
+	allow()
+	if err := w.Healthy(); err != nil {
+		t.Fatalf("unhealthy once the directory takes writes again: %v", err)
+	}
+}
+
+// readOnly makes dir take no new file, even for root where it can (an
+// immutable directory); it skips the test where it cannot. allow undoes it.
+func readOnly(t *testing.T, dir string) (allow func()) {
+	t.Helper()
+	var deny func()
+	if os.Geteuid() != 0 {
+		deny = func() { os.Chmod(dir, 0o500) }
+		allow = func() { os.Chmod(dir, 0o700) }
+	} else {
+		deny = func() { exec.Command("chattr", "+i", dir).Run() }
+		allow = func() { exec.Command("chattr", "-i", dir).Run() }
+	}
+	deny()
+	t.Cleanup(allow)
+	if f, err := os.CreateTemp(dir, "probe-"); err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		allow()
+		t.Skip("no directory here refuses new files (chattr is missing or not allowed)")
+	}
+	return allow
 }
