@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/internal/flock"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
@@ -119,7 +120,7 @@ func lockStateFile(path string) error {
 	if err != nil {
 		return ConfigErrorf("--state-file %s: cannot open its lock file %s (%v); make it writable for this user, or choose another path", path, lock, errors.Unwrap(err))
 	}
-	if err := tryLockStateFile(f); err != nil {
+	if err := flock.TryLock(f); err != nil {
 		who := "holder unknown"
 		b, _ := io.ReadAll(io.LimitReader(f, 4096))
 		var h stateHolder
@@ -127,7 +128,7 @@ func lockStateFile(path string) error {
 			who = fmt.Sprintf("pid %d, started %s", h.PID, h.StartedAt.UTC().Format(time.RFC3339))
 		}
 		f.Close()
-		if errors.Is(err, errStateLocked) {
+		if errors.Is(err, flock.ErrLocked) {
 			// transient_error, not the config_error of a bad path: nothing
 			// in this run's command is wrong, the other read ends and the
 			// same command then succeeds, so retrying later (what a

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/internal/flock"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -37,7 +38,7 @@ func lockDir(dir string, start time.Time) (*dirLock, error) {
 	if err != nil {
 		return nil, source.ConfigErrorf("cannot create the lock file %s in --parquet-dir: %v", path, err)
 	}
-	if err := tryLock(f); err != nil {
+	if err := flock.TryLock(f); err != nil {
 		who := "holder unknown"
 		b, _ := io.ReadAll(io.LimitReader(f, 4096))
 		var h holder
@@ -45,7 +46,7 @@ func lockDir(dir string, start time.Time) (*dirLock, error) {
 			who = fmt.Sprintf("pid %d, started %s", h.PID, h.StartedAt.UTC().Format(time.RFC3339))
 		}
 		f.Close()
-		if errors.Is(err, errLocked) {
+		if errors.Is(err, flock.ErrLocked) {
 			return nil, source.ConfigErrorf("--parquet-dir %s is in use by another read (%s; lock file %s): run one read per directory at a time: wait for that read to end, or give this one another --parquet-dir. Nothing was written",
 				dir, who, path)
 		}
