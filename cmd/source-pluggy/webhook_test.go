@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,6 +130,13 @@ func deletedEvent(eventID string, ids ...string) string {
 		"accountId": "8a6e2c17-0000-4000-8000-000000000001", "clientId": "c1", "transactionIds": ids,
 	})
 	return string(b)
+}
+
+// uuidOf is a UUID made from s, the same every time: the receiver takes
+// only UUIDs for ids, as Pluggy sends them.
+func uuidOf(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
 // logEventIDs reads the log as a reader would and returns its eventIds.
@@ -315,7 +323,7 @@ func TestWebhookReceiverSIGKILLLosesNoAcknowledgedEvent(t *testing.T) {
 					default:
 					}
 					id := fmt.Sprintf("r%d-w%d-%d", round, w, i)
-					req, _ := http.NewRequest(http.MethodPost, r.url, strings.NewReader(deletedEvent(id, "t-"+id)))
+					req, _ := http.NewRequest(http.MethodPost, r.url, strings.NewReader(deletedEvent(id, uuidOf("t-"+id))))
 					req.Header.Set("X-Hook-Token", hookSecret)
 					resp, err := http.DefaultClient.Do(req)
 					if err != nil {
@@ -363,7 +371,7 @@ func TestWebhookReceiverSIGKILLLosesNoAcknowledgedEvent(t *testing.T) {
 		}
 	}
 	r := startReceiver(t, dir)
-	if got := r.post(t, deletedEvent("after", "t"), authHeader); got != 200 {
+	if got := r.post(t, deletedEvent("after", uuidOf("t")), authHeader); got != 200 {
 		t.Fatalf("after the kills: %d", got)
 	}
 	if ids := logEventIDs(t, dir); ids[len(ids)-1] != "after" {
@@ -466,7 +474,7 @@ func TestWebhookReceiverPostgresLog(t *testing.T) {
 		{`{"event":"transactions/deleted","eventId":"pg-x"}`, authHeader, 422},
 		{good, authHeader, 200},
 		{good, authHeader, 200},
-		{`{"event":"item/updated","eventId":"pg-2","itemId":"i1","triggeredBy":"SYNC"}`, authHeader, 200},
+		{`{"event":"item/updated","eventId":"pg-2","itemId":"a5c763cb-0952-457b-9936-630f79c5b016","triggeredBy":"SYNC"}`, authHeader, 200},
 	} {
 		if got := r.post(t, c.body, c.header); got != c.want {
 			t.Errorf("POST %.40s: %d, want %d", c.body, got, c.want)
@@ -549,10 +557,10 @@ func TestWebhookHeaderFromEnvironment(t *testing.T) {
 		t.Fatalf("unset variable: exit %d, %s", code, stderr)
 	}
 	r := startReceiverArgs(t, dir, "--header-env", "X-Hook-Token=PLUGGY_TEST_HOOK_TOKEN")
-	if got := r.post(t, deletedEvent("env-1", "t1"), authHeader); got != 200 {
+	if got := r.post(t, deletedEvent("env-1", uuidOf("t1")), authHeader); got != 200 {
 		t.Fatalf("with the header from the environment: %d", got)
 	}
-	if got := r.post(t, deletedEvent("env-2", "t2"), map[string]string{"X-Hook-Token": "PLUGGY_TEST_HOOK_TOKEN"}); got != 401 {
+	if got := r.post(t, deletedEvent("env-2", uuidOf("t2")), map[string]string{"X-Hook-Token": "PLUGGY_TEST_HOOK_TOKEN"}); got != 401 {
 		t.Fatalf("the variable's name as the value: %d, want 401", got)
 	}
 }
