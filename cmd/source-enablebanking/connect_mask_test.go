@@ -24,17 +24,7 @@ import (
 func TestConnectMasksAccountIdentifiers(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1})
 	cfg := e.connectConfig(nil)
-	p := st.Start(t, e.bin, "connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open", "--write")
-	bankPage := p.WaitLine(st.OpenURL)[1]
-	resp, err := http.PostForm(bankPage, url.Values{"decision": {"authorise"}})
-	st.Must(t, err, "consent at the bank")
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	out, code := p.Wait()
-	stderr := p.Stderr()
-	if code != 0 {
-		t.Fatalf("connect exited %d\nstdout: %s\nstderr: %s", code, out, stderr)
-	}
+	out, stderr := e.authoriseAtNordea(cfg, "--write")
 	var res struct {
 		SessionID string `json:"session_id"`
 		Accounts  []struct {
@@ -101,4 +91,23 @@ func TestConnectMasksAccountIdentifiers(t *testing.T) {
 			t.Errorf("account %s: iban %q, want %q (masked but for the last 4)", a.UID, a.IBAN, want)
 		}
 	}
+}
+
+// authoriseAtNordea runs connect for Nordea FI with config cfg and extra
+// flags, posts the authorisation at the fake bank's page (net/http, no
+// browser) and returns connect's stdout and stderr; it fails the test
+// unless connect exits 0.
+func (e *env) authoriseAtNordea(cfg string, extra ...string) (stdout, stderr string) {
+	e.t.Helper()
+	p := st.Start(e.t, e.bin, append([]string{"connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open"}, extra...)...)
+	bankPage := p.WaitLine(st.OpenURL)[1]
+	resp, err := http.PostForm(bankPage, url.Values{"decision": {"authorise"}})
+	st.Must(e.t, err, "consent at the bank")
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	out, code := p.Wait()
+	if code != 0 {
+		e.t.Fatalf("connect exited %d\nstdout: %s\nstderr: %s", code, out, p.Stderr())
+	}
+	return out, p.Stderr()
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -26,17 +23,7 @@ func TestConnectReauthorisesTheSameAccounts(t *testing.T) {
 	r1 := e.read(cat)
 	e.fake.ExpireSession(old)
 
-	cfg := e.connectConfig(nil)
-	p := st.Start(t, e.bin, "connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open")
-	bankPage := p.WaitLine(st.OpenURL)[1]
-	resp, err := http.PostForm(bankPage, url.Values{"decision": {"authorise"}})
-	st.Must(t, err, "consent at the bank")
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	out, code := p.Wait()
-	if code != 0 {
-		t.Fatalf("connect exited %d\nstdout: %s\nstderr: %s", code, out, p.Stderr())
-	}
+	out, _ := e.authoriseAtNordea(e.connectConfig(nil))
 	var res struct {
 		SessionID string `json:"session_id"`
 		Accounts  []struct {
