@@ -68,6 +68,13 @@ type SinkFlags interface {
 	Open(streams []Stream) (Sink, error)
 }
 
+// StateKeeper is a SinkFlags whose sink is a StateStore: --no-states may
+// go without --state-file when its flag is given.
+type StateKeeper interface {
+	SinkFlags
+	KeepsStates()
+}
+
 // Main runs the command line of a binary invoked as prog, the base name of
 // os.Args[0]: an Extra command whose Program is prog gets every argument,
 // any other name is Run.
@@ -327,12 +334,13 @@ func fail(w Encoder, err error) int {
 
 func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) int {
 	var config, catalog, state, statePath string
-	var noRecords bool
+	var noRecords, noStates bool
 	if _, code, ok := r.flags("read", "Read the configured streams: RECORD, STATE, TRACE and LOG messages on stdout.", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file")
 		fs.StringVar(&catalog, "catalog", "", "configured catalog JSON file (see catalogs/)")
 		fs.StringVar(&state, "state", "", "state JSON file: the STATE messages of the previous run, as an array")
 		fs.StringVar(&statePath, "state-file", "", "keep the state in `PATH`: read it at the start (absent: a first sync) and replace it atomically at every checkpoint, for cron jobs")
+		fs.BoolVar(&noStates, "no-states", false, "print no STATE messages on stdout, for a log that stays readable (needs --state-file"+r.stateStoreFlags()+", which keeps the state)")
 		for _, s := range r.Sinks {
 			s.AddFlags(fs)
 		}
@@ -343,10 +351,13 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 		return code
 	}
 	var enc Encoder = w
+	if noStates {
+		enc = quietStates{w}
+	}
 	var sf *stateFile
 	if statePath != "" {
 		sf = &stateFile{path: statePath}
-		enc = &stateFileEncoder{Encoder: w, file: sf}
+		enc = &stateFileEncoder{Encoder: enc, file: sf}
 	}
 	given := state != ""
 	if fi, err := os.Stat(statePath); statePath != "" && err == nil && fi.Size() > 0 {
@@ -385,6 +396,12 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 		if noRecords && len(sinks) == 0 {
 			return nil, false, ConfigErrorf("--no-records needs --%s: without another output the records would go nowhere", r.sinkFlagNames(" or --"))
 		}
+		if noStates && sf == nil && !slices.ContainsFunc(sinks, isStateStore) {
+			for _, o := range sinks {
+				_ = o.Close()
+			}
+			return nil, false, ConfigErrorf("--no-states needs --state-file PATH%s: without one the state is kept nowhere and every run would be a first sync", r.stateStoreFlags())
+		}
 		return sinks, noRecords, nil
 	}, state == "", given)
 }
@@ -406,6 +423,23 @@ func addFailed(list []failedStreams, stream, msg string) []failedStreams {
 		}
 	}
 	return append(list, failedStreams{msg: msg, streams: []string{stream}})
+}
+
+// stateStoreFlags names, for --no-states, the flags besides --state-file
+// that keep the state (" or --postgres URL"), or "".
+func (r *Runner) stateStoreFlags() string {
+	var b strings.Builder
+	for _, s := range r.Sinks {
+		if _, ok := s.(StateKeeper); ok {
+			fmt.Fprintf(&b, " or --%s", s.Flag())
+		}
+	}
+	return b.String()
+}
+
+func isStateStore(s Sink) bool {
+	_, ok := s.(StateStore)
+	return ok
 }
 
 func (r *Runner) sinkFlagNames(sep string) string {

@@ -36,7 +36,10 @@ type Flags struct {
 	hardDelete bool
 }
 
-var _ source.SinkFlags = (*Flags)(nil)
+var _ source.StateKeeper = (*Flags)(nil)
+
+// KeepsStates marks the sink as one that keeps the states with its rows.
+func (f *Flags) KeepsStates() {}
 
 // Flag is the flag that turns the sink on.
 func (f *Flags) Flag() string { return "postgres" }
