@@ -26,20 +26,6 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 )
 
-const duckdbScript = `
-const { DuckDBInstance } = require('@duckdb/node-api');
-(async () => {
-  const inst = await DuckDBInstance.create(':memory:');
-  const con = await inst.connect();
-  const out = {};
-  out.version = (await con.runAndReadAll('select version()')).getRowsJson()[0][0];
-  const r = await con.runAndReadAll(process.argv[2]);
-  out.columns = r.columnNames();
-  out.rows = r.getRowsJson();
-  process.stdout.write(JSON.stringify(out));
-})().catch(e => { console.error(e); process.exit(1); });
-`
-
 // ReadmeSpendingQuery is docs/parquet.md's "spending by category per month"
 // report with its latest() macro written out (docs_queries_test.go runs the
 // document's own text, over two runs); %s is the directory given to
@@ -65,25 +51,17 @@ type duckResult struct {
 	Rows    [][]any  `json:"rows"`
 }
 
+// duckdb runs one query (through duckdbStatements, with DuckDB's version
+// asked first) and fails the test if DuckDB refuses it.
 func duckdb(t *testing.T, modules, sql string) duckResult {
 	t.Helper()
-	script := filepath.Join(t.TempDir(), "q.cjs")
-	if err := os.WriteFile(script, []byte(duckdbScript), 0o644); err != nil {
-		t.Fatal(err)
+	res := duckdbStatements(t, modules, []string{"select version()", sql})
+	for _, r := range res {
+		if r.Error != "" {
+			t.Fatalf("duckdb: %s\n%s", r.Error, sql)
+		}
 	}
-	cmd := exec.Command("node", script, sql)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("duckdb: %v\n%s\n%s", err, stderr.String(), sql)
-	}
-	var r duckResult
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("duckdb output: %v\n%s", err, out)
-	}
-	return r
+	return duckResult{Version: fmt.Sprint(res[0].Rows[0][0]), Columns: res[1].Columns, Rows: res[1].Rows}
 }
 
 // duckdbModules returns DUCKDB_NODE_MODULES where DuckDB can run (the
