@@ -29,3 +29,31 @@ func TestCatalogCursorFieldIgnoredIsSaid(t *testing.T) {
 		t.Error("a WARN about cursor_field for the catalog's own (the source's) cursor")
 	}
 }
+
+// TestCatalogNamespaceIgnoredIsSaid: a configured stream with a namespace
+// (discover gives none) is read by its name, and a WARN says its records
+// carry no namespace, where nothing did.
+func TestCatalogNamespaceIgnoredIsSaid(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
+	path := e.catalog(true, "transactions")
+	raw, err := os.ReadFile(path)
+	st.Must(t, err, "catalog")
+	var cat protocol.ConfiguredCatalog
+	st.Must(t, json.Unmarshal(raw, &cat), "catalog")
+	cat.Streams[0].Stream.Namespace = "bank"
+	r := e.read(st.WriteFile(t, "catalog-namespace.json", cat))
+	if !r.Warned(`catalog.streams[0].stream.namespace "bank" is ignored: this source's streams have no namespace`, "set the namespace in the destination") {
+		t.Errorf("no WARN that the catalog's namespace is ignored:\n%s", r.Stdout)
+	}
+	if len(r.Records()["transactions"]) == 0 {
+		t.Error("the stream with a namespace was not read")
+	}
+	for _, m := range r.OfType(protocol.TypeRecord) {
+		if m.Record.Namespace != "" {
+			t.Fatalf("a record carries namespace %q", m.Record.Namespace)
+		}
+	}
+	if r := e.read(path); r.Warned("namespace") {
+		t.Error("a WARN about a namespace for a catalog without one")
+	}
+}

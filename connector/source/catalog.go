@@ -91,6 +91,14 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 			sel.Notes = append(sel.Notes, fmt.Sprintf("%s.cursor_field %q is ignored: stream %q keeps its own cursor, %q (set by the source); remove cursor_field or set it to that",
 				field, strings.Join(cs.CursorField, "."), name, strings.Join(own, ".")))
 		}
+		if ns := cs.Stream.Namespace; ns != "" {
+			// Matched on its name alone: discover gives no stream a
+			// namespace, so one here was added by hand; records and
+			// states carry none (the protocol omits an empty one), and
+			// a destination applies its own.
+			sel.Notes = append(sel.Notes, fmt.Sprintf("%s.stream.namespace %q is ignored: this source's streams have no namespace, and its records and states carry none; set the namespace in the destination (Airbyte: the connection's destination namespace) and remove it here",
+				field, ns))
+		}
 		out = append(out, sel)
 	}
 	return out, nil
