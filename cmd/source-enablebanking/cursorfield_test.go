@@ -16,12 +16,7 @@ import (
 func TestCatalogCursorFieldIgnoredIsSaid(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
 	path := e.catalog(true, "transactions")
-	raw, err := os.ReadFile(path)
-	st.Must(t, err, "catalog")
-	var cat protocol.ConfiguredCatalog
-	st.Must(t, json.Unmarshal(raw, &cat), "catalog")
-	cat.Streams[0].CursorField = []string{"value_date"}
-	r := e.read(st.WriteFile(t, "catalog-value-date.json", cat))
+	r := e.read(editCatalog(t, path, func(cat *protocol.ConfiguredCatalog) { cat.Streams[0].CursorField = []string{"value_date"} }))
 	if !r.Warned(`catalog.streams[0].cursor_field "value_date" is ignored: stream "transactions" keeps its own cursor`, "remove cursor_field") {
 		t.Errorf("no WARN that the catalog's cursor_field is ignored:\n%s", r.Stdout)
 	}
@@ -36,12 +31,7 @@ func TestCatalogCursorFieldIgnoredIsSaid(t *testing.T) {
 func TestCatalogNamespaceIgnoredIsSaid(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
 	path := e.catalog(true, "transactions")
-	raw, err := os.ReadFile(path)
-	st.Must(t, err, "catalog")
-	var cat protocol.ConfiguredCatalog
-	st.Must(t, json.Unmarshal(raw, &cat), "catalog")
-	cat.Streams[0].Stream.Namespace = "bank"
-	r := e.read(st.WriteFile(t, "catalog-namespace.json", cat))
+	r := e.read(editCatalog(t, path, func(cat *protocol.ConfiguredCatalog) { cat.Streams[0].Stream.Namespace = "bank" }))
 	if !r.Warned(`catalog.streams[0].stream.namespace "bank" is ignored: this source's streams have no namespace`, "set the namespace in the destination") {
 		t.Errorf("no WARN that the catalog's namespace is ignored:\n%s", r.Stdout)
 	}
@@ -56,4 +46,16 @@ func TestCatalogNamespaceIgnoredIsSaid(t *testing.T) {
 	if r := e.read(path); r.Warned("namespace") {
 		t.Error("a WARN about a namespace for a catalog without one")
 	}
+}
+
+// editCatalog writes a copy of the configured catalog at path as edit
+// changes it, and returns the copy's path.
+func editCatalog(t *testing.T, path string, edit func(*protocol.ConfiguredCatalog)) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	st.Must(t, err, "catalog")
+	var cat protocol.ConfiguredCatalog
+	st.Must(t, json.Unmarshal(raw, &cat), "catalog")
+	edit(&cat)
+	return st.WriteFile(t, "catalog-edited.json", cat)
 }

@@ -112,6 +112,22 @@ func rows(t *testing.T, raws []json.RawMessage) map[string]txRow {
 	return out
 }
 
+// checkResumed fails unless r, a read after the fake added the transactions
+// added, read each of them and fewer than half of all: it resumed from a
+// kept state, not from start_date.
+func checkResumed(t *testing.T, e *env, r *st.Result, added []string) {
+	t.Helper()
+	got := rows(t, r.Records()["transactions"])
+	for _, id := range added {
+		if _, ok := got[id]; !ok {
+			t.Errorf("new transaction %s not read by the run resuming from the kept state", id)
+		}
+	}
+	if total, _, _ := e.fake.TransactionSummary(); len(got) >= total/2 {
+		t.Errorf("the run read %d of %d transactions: it did not resume from the kept state", len(got), total)
+	}
+}
+
 // sumCents adds decimal amounts exactly.
 func sumCents(t *testing.T, rs map[string]txRow) int64 {
 	total := new(big.Rat)

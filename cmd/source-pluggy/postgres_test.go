@@ -428,21 +428,7 @@ func TestStateFile(t *testing.T) {
 		t.Errorf("the file holds %d states, want 2", len(msgs))
 	}
 	added := e.fake.AddNew(4)
-	r2 := e.read(cat, args[5:]...)
-	got := map[string]bool{}
-	for _, raw := range r2.Records()["transactions"] {
-		var x txRow
-		st.Must(t, json.Unmarshal(raw, &x), "record")
-		got[x.ID] = true
-	}
-	for _, id := range added {
-		if !got[id] {
-			t.Errorf("new transaction %s not read by the run resuming from the state file", id)
-		}
-	}
-	if total, _, _ := e.fake.TransactionSummary(); len(r2.Records()["transactions"]) >= total/2 {
-		t.Errorf("the second run read %d of %d transactions: it did not resume from the state file", len(r2.Records()["transactions"]), total)
-	}
+	checkResumed(t, e, e.read(cat, args[5:]...), added)
 }
 
 // TestPostgresWithParquetAndStdout: one run writes stdout's records,
