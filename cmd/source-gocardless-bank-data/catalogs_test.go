@@ -10,7 +10,7 @@ import (
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in catalogs/")
+var update = flag.Bool("update", false, "rewrite the golden files in catalogs/ and testdata/golden/")
 
 // TestCatalogFiles keeps catalogs/ in step with discover.
 // Regenerate with: go test ./cmd/source-gocardless-bank-data -run TestCatalogFiles -update
