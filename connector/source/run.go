@@ -426,7 +426,7 @@ func addFailed(list []failedStreams, stream, msg string) []failedStreams {
 }
 
 // stateStoreFlags names, for --no-states, the flags besides --state-file
-// that keep the state (" or --postgres URL"), or "".
+// whose sinks keep the state (" or --postgres"), or "".
 func (r *Runner) stateStoreFlags() string {
 	var b strings.Builder
 	for _, s := range r.Sinks {
