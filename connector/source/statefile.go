@@ -82,13 +82,6 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 // stateLockSuffix names the lock file beside a --state-file: FILE.lock.
 const stateLockSuffix = ".lock"
 
-// stateHolder is what a state file's lock file says about the read
-// holding it.
-type stateHolder struct {
-	PID       int       `json:"pid"`
-	StartedAt time.Time `json:"started_at"`
-}
-
 // heldStateLocks are the lock files this process holds, by absolute path:
 // each is held until the process exits (the kernel drops a flock then,
 // even on SIGKILL), which for the binary is the end of the read. A second
@@ -120,13 +113,7 @@ func lockStateFile(path string) error {
 	if err != nil {
 		return ConfigErrorf("--state-file %s: cannot open its lock file %s (%v); make it writable for this user, or choose another path", path, lock, errors.Unwrap(err))
 	}
-	if err := flock.TryLock(f); err != nil {
-		who := "holder unknown"
-		b, _ := io.ReadAll(io.LimitReader(f, 4096))
-		var h stateHolder
-		if json.Unmarshal(b, &h) == nil && h.PID > 0 {
-			who = fmt.Sprintf("pid %d, started %s", h.PID, h.StartedAt.UTC().Format(time.RFC3339))
-		}
+	if who, err := flock.Acquire(f, time.Now()); err != nil {
 		f.Close()
 		if errors.Is(err, flock.ErrLocked) {
 			// transient_error, not the config_error of a bad path: nothing
@@ -138,12 +125,6 @@ func lockStateFile(path string) error {
 				path, who, lock)
 		}
 		return fmt.Errorf("locking --state-file %s (%s): %w", path, lock, err)
-	}
-	b, _ := json.Marshal(stateHolder{PID: os.Getpid(), StartedAt: time.Now().UTC()})
-	// Who holds the lock only serves the message a second read prints:
-	// writing it is best effort.
-	if f.Truncate(0) == nil {
-		_, _ = f.WriteAt(append(b, '\n'), 0)
 	}
 	heldStateLocks.files[key] = f
 	return nil

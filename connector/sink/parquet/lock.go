@@ -1,10 +1,8 @@
 package parquet
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,12 +18,6 @@ import (
 // holder exits, even killed), and it names its holder.
 const LockFile = ".source-pluggy.lock"
 
-// holder is what the lock file says about the read holding it.
-type holder struct {
-	PID       int       `json:"pid"`
-	StartedAt time.Time `json:"started_at"`
-}
-
 // dirLock is a held lock on a --parquet-dir.
 type dirLock struct{ f *os.File }
 
@@ -38,25 +30,13 @@ func lockDir(dir string, start time.Time) (*dirLock, error) {
 	if err != nil {
 		return nil, source.ConfigErrorf("cannot create the lock file %s in --parquet-dir: %v", path, err)
 	}
-	if err := flock.TryLock(f); err != nil {
-		who := "holder unknown"
-		b, _ := io.ReadAll(io.LimitReader(f, 4096))
-		var h holder
-		if json.Unmarshal(b, &h) == nil && h.PID > 0 {
-			who = fmt.Sprintf("pid %d, started %s", h.PID, h.StartedAt.UTC().Format(time.RFC3339))
-		}
+	if who, err := flock.Acquire(f, start); err != nil {
 		f.Close()
 		if errors.Is(err, flock.ErrLocked) {
 			return nil, source.ConfigErrorf("--parquet-dir %s is in use by another read (%s; lock file %s): run one read per directory at a time: wait for that read to end, or give this one another --parquet-dir. Nothing was written",
 				dir, who, path)
 		}
 		return nil, fmt.Errorf("parquet: locking %s: %w", path, err)
-	}
-	b, _ := json.Marshal(holder{PID: os.Getpid(), StartedAt: start.UTC()})
-	// Who holds the lock only serves the message a second read prints:
-	// writing it is best effort.
-	if f.Truncate(0) == nil {
-		_, _ = f.WriteAt(append(b, '\n'), 0)
 	}
 	return &dirLock{f: f}, nil
 }
