@@ -32,17 +32,7 @@ func TestObjectWhereStringIsALeftoverInEverySink(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("read exited %d\n%s", r.Code, st.Tail(r.Stderr))
 	}
-	want := map[string]bool{} // ids sent with an object description
-	for _, raw := range r.Records()["transactions"] {
-		var x struct {
-			ID          string          `json:"id"`
-			Description json.RawMessage `json:"description"`
-		}
-		st.Must(t, json.Unmarshal(raw, &x), "record")
-		if string(x.Description) == object {
-			want[x.ID] = true
-		}
-	}
+	want := idsWithDescription(t, r, object)
 	if len(want) == 0 {
 		t.Fatal("no record carries the object description: the rewrite did not apply")
 	}
@@ -114,17 +104,7 @@ func TestLoneSurrogateKeptInEverySink(t *testing.T) {
 	if !r.Warned("a value was changed to fit its typed column", "description") {
 		t.Error("no WARN for the replaced description")
 	}
-	want := map[string]bool{} // ids sent with the cut description
-	for _, raw := range r.Records()["transactions"] {
-		var x struct {
-			ID          string          `json:"id"`
-			Description json.RawMessage `json:"description"`
-		}
-		st.Must(t, json.Unmarshal(raw, &x), "record")
-		if string(x.Description) == description {
-			want[x.ID] = true
-		}
-	}
+	want := idsWithDescription(t, r, description)
 	if len(want) == 0 {
 		t.Fatal("no record carries the cut description: the rewrite did not apply (or stdout changed it)")
 	}
@@ -193,4 +173,22 @@ func newEditedTransactionsEnv(t *testing.T, edit func(i int, row map[string]any)
 			return out
 		})
 	})
+}
+
+// idsWithDescription are the ids of the transactions r printed whose
+// description is, as JSON, exactly desc.
+func idsWithDescription(t *testing.T, r *st.Result, desc string) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, raw := range r.Records()["transactions"] {
+		var x struct {
+			ID          string          `json:"id"`
+			Description json.RawMessage `json:"description"`
+		}
+		st.Must(t, json.Unmarshal(raw, &x), "record")
+		if string(x.Description) == desc {
+			ids[x.ID] = true
+		}
+	}
+	return ids
 }
