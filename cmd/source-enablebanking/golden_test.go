@@ -17,6 +17,7 @@ import (
 // fingerprints of dated rows masked) with testdata/golden/enablebanking.txt.
 // Regenerate with: go test ./cmd/source-enablebanking -run TestGoldenRuns -update
 func TestGoldenRuns(t *testing.T) {
+	st.AwayFromMidnight(t)
 	e := newEnv(t, fake.Options{Seed: 7, Sessions: 1, TransactionsPerAccount: 12, PageSize: 5})
 	cat := filepath.Join(st.RepoRoot(), "catalogs", "enablebanking_incremental.json")
 	g := st.NewGolden(`source-enablebanking against fake-enablebanking (seed 7, 1 session, 2 accounts, 12 booked rows each,

@@ -19,6 +19,7 @@ import (
 // testdata/golden/gocardless.txt.
 // Regenerate with: go test ./cmd/source-gocardless-bank-data -run TestGoldenRuns -update
 func TestGoldenRuns(t *testing.T) {
+	st.AwayFromMidnight(t)
 	e := newEnv(t, fake.Options{Seed: 7, Requisitions: 1, TransactionsPerAccount: 12})
 	cat := filepath.Join(st.RepoRoot(), "catalogs", "gocardless_bank_data_incremental.json")
 	g := st.NewGolden(`source-gocardless-bank-data against fake-gocardless-bank-data (seed 7, 1 requisition,

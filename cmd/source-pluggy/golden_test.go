@@ -17,6 +17,7 @@ import (
 // timestamps and dates masked) with testdata/golden/pluggy.txt.
 // Regenerate with: go test ./cmd/source-pluggy -run TestGoldenRuns -update
 func TestGoldenRuns(t *testing.T) {
+	st.AwayFromMidnight(t)
 	o := fake.Options{Seed: 7, Items: 1, TransactionsPerAccount: 20, PageSize: 8}
 	e := newEnv(t, o)
 	cat := filepath.Join(st.RepoRoot(), "catalogs", "pluggy_incremental.json")

@@ -54,6 +54,31 @@ func NewGolden(header string) *Golden {
 	return g
 }
 
+// AwayFromMidnight waits out the last minute of a UTC day before a golden
+// scenario starts. The fakes date their rows from the clock and the reads
+// window by it, so a scenario that crossed midnight between its fake and
+// its reads could ask for other days and summarise differently, failing
+// for no fault of the code. The wait is logged.
+func AwayFromMidnight(t testing.TB) {
+	t.Helper()
+	if wait := untilPastMidnight(time.Now(), time.Minute); wait > 0 {
+		t.Logf("waiting %v for UTC midnight to pass: the scenario's dates come from the clock", wait)
+		time.Sleep(wait)
+	}
+}
+
+// untilPastMidnight is how long to wait at now so that the next margin
+// does not cross a UTC midnight: zero when it does not, else until a
+// second past midnight.
+func untilPastMidnight(now time.Time, margin time.Duration) time.Duration {
+	now = now.UTC()
+	next := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+	if left := next.Sub(now); left < margin {
+		return left + time.Second
+	}
+	return 0
+}
+
 // Mask replaces every occurrence of old (a run-dependent value the
 // patterns do not catch: the fake's URL, a generated id) with placeholder
 // in what follows. Literals are replaced before the patterns.

@@ -166,3 +166,29 @@ errors:
 		t.Errorf("summary differs (- want, + got):\n%s", Diff(want, got, 2, 40))
 	}
 }
+
+func TestUntilPastMidnight(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		now  string
+		want time.Duration
+	}{
+		{"2026-12-06T12:00:00Z", 0},
+		{"2026-12-06T23:58:59Z", 0},
+		{"2026-12-06T23:59:30Z", 31 * time.Second},
+		{"2026-12-31T23:59:59.5Z", 1500 * time.Millisecond},
+		// 23:59:30 UTC is 20:59:30 in São Paulo: the UTC day counts.
+		{"2026-12-06T20:59:30-03:00", 31 * time.Second},
+		{"2026-12-07T00:00:00Z", 0},
+	} {
+		if got := untilPastMidnight(at(c.now), time.Minute); got != c.want {
+			t.Errorf("untilPastMidnight(%s) = %v, want %v", c.now, got, c.want)
+		}
+	}
+}
