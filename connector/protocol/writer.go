@@ -41,6 +41,8 @@ type Writer struct {
 	recStream string
 	recPrefix []byte
 	enc       *json.Encoder
+	// lastFailure is the failure type of the last ERROR trace sent.
+	lastFailure FailureType
 
 	ioMu sync.Mutex // held while writing to out
 	out  io.Writer
@@ -262,7 +264,21 @@ func (w *Writer) Error(ft FailureType, stream, msg, internal string) error {
 	if stream != "" {
 		e.StreamDescriptor = &StreamDescriptor{Name: stream}
 	}
-	return w.Trace(&Trace{Type: TraceError, Error: e})
+	if err := w.Trace(&Trace{Type: TraceError, Error: e}); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.lastFailure = ft
+	w.mu.Unlock()
+	return nil
+}
+
+// LastFailure is the failure type of the last ERROR trace sent, or "" if
+// none was: a run's closing trace sums up its failure, so it is the run's.
+func (w *Writer) LastFailure() FailureType {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastFailure
 }
 
 // streamState reports whether m is a STREAM state message the writer

@@ -53,6 +53,10 @@ type encoder struct {
 	schemaSent map[string]bool
 	records    map[string]int64
 	lastErr    string // the latest error, not yet printed
+	// lastType is the failure type of the latest error; with
+	// detailed, close turns it into the exit code.
+	lastType   protocol.FailureType
+	detailed   bool
 	err        error  // the first stdout write error; sticky
 	row        []byte // scratch for a record with fields to drop
 	scan       jsonrow.Scanner
@@ -392,7 +396,7 @@ func (e *encoder) Error(ft protocol.FailureType, stream, msg, internal string) e
 	if internal != "" && !strings.Contains(orig, internal) {
 		msg += "\n  cause: " + internal
 	}
-	e.lastErr = msg
+	e.lastErr, e.lastType = msg, ft
 	return nil
 }
 
@@ -417,12 +421,15 @@ func (e *encoder) close(code int) int {
 			e.err = err
 		}
 	}
+	if e.detailed && e.err == nil {
+		code = source.DetailedExitCode(code, e.lastType)
+	}
 	switch {
 	case e.err != nil:
 		// stdout is gone (the target exited, say): that is why the run
 		// stopped, whatever error the streams then met.
 		e.logf("CRITICAL", "writing to stdout: %v; its reader went away, so the run stopped before it finished", e.err)
-		code = 1
+		code = source.ExitFail
 	case code != 0 && e.lastErr != "":
 		e.logf("CRITICAL", "%s", e.lastErr)
 	case code != 0:

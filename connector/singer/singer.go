@@ -71,6 +71,7 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	about := fs.Bool("about", false, "describe the tap: name, version, capabilities and settings")
 	format := fs.String("format", "text", "--about output `FORMAT`: text or json")
 	version := fs.Bool("version", false, "print the version and exit")
+	detailed := fs.Bool(source.DetailedExitCodesFlag, false, source.DetailedExitCodesUsage)
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "%s %s: the %s connector as a Singer tap.\n\nUsage:\n", t.Name, source.Version, t.Runner.Source.Name())
 		fmt.Fprintf(w, "  %s --about [--format=json]\n", t.Name)
@@ -112,7 +113,7 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	config := (*configs)[0]
 	if *discover {
-		return t.discover(ctx, config, stdout, stderr)
+		return t.discover(ctx, config, *detailed, stdout, stderr)
 	}
 	if *catalog != "" && *properties != "" {
 		return usageError("pass --catalog or --properties, not both")
@@ -121,13 +122,14 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *properties != "" {
 		catFlag, catPath = "properties", *properties
 	}
-	return t.sync(ctx, config, *state, catFlag, catPath, stdout, stderr)
+	return t.sync(ctx, config, *state, catFlag, catPath, *detailed, stdout, stderr)
 }
 
 // discover prints the source's streams as a Singer catalog.
-func (t *Tap) discover(ctx context.Context, config string, stdout, stderr io.Writer) int {
+func (t *Tap) discover(ctx context.Context, config string, detailed bool, stdout, stderr io.Writer) int {
 	secrets := &secret.Redactor{}
 	enc := newEncoder(t.Name, nil, stderr, secrets)
+	enc.detailed = detailed
 	streams, code := t.Runner.Discover(ctx, config, secrets, enc)
 	if code = enc.close(code); code != source.ExitOK {
 		return code
@@ -148,9 +150,10 @@ func (t *Tap) discover(ctx context.Context, config string, stdout, stderr io.Wri
 }
 
 // sync reads the selected streams (every stream when there is no catalog).
-func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath string, stdout, stderr io.Writer) int {
+func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath string, detailed bool, stdout, stderr io.Writer) int {
 	secrets := &secret.Redactor{}
 	enc := newEncoder(t.Name, stdout, stderr, secrets)
+	enc.detailed = detailed
 	prepare := func(streams []source.Stream) ([]source.Selection, map[string]json.RawMessage, error) {
 		// The config is valid by now; this tap's own setting is read here.
 		versioned, err := activateVersion(config)

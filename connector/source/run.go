@@ -29,6 +29,48 @@ const (
 	ExitUsage = 2 // the command line is wrong
 )
 
+// Exit codes of a failed read with --detailed-exit-codes, from sysexits.h,
+// for a scheduler to act on without parsing the ERROR trace: a Kubernetes
+// Job's podFailurePolicy, a cron wrapper, systemd's
+// RestartPreventExitStatus. Without the flag every failure exits ExitFail,
+// as the protocol says.
+const (
+	// ExitTempFail (EX_TEMPFAIL): the run failed with a transient_error
+	// (a timeout, 5xx or 429 after retries, a lock another run holds):
+	// the same command later may succeed, resuming from its last STATE.
+	ExitTempFail = 75
+	// ExitConfig (EX_CONFIG): it failed with a config_error (rejected
+	// keys, a revoked consent, an invalid config, catalog or state): run
+	// as it is, it fails again until someone fixes that.
+	ExitConfig = 78
+)
+
+// DetailedExitCode is code, a run's exit code, made detailed by last, the
+// failure type of the run's last ERROR trace, which sums up the run's
+// failure (summaryType): ExitFail becomes ExitTempFail or ExitConfig, and
+// stays ExitFail for a system_error (a bug, or an answer the connector does
+// not understand: retrying rarely helps, someone should look) or when no
+// ERROR trace was sent. Other codes pass unchanged.
+func DetailedExitCode(code int, last protocol.FailureType) int {
+	if code != ExitFail {
+		return code
+	}
+	switch last {
+	case protocol.TransientError:
+		return ExitTempFail
+	case protocol.ConfigError:
+		return ExitConfig
+	}
+	return code
+}
+
+// DetailedExitCodesFlag names the flag that turns DetailedExitCode on, in
+// both the Airbyte and the Singer mode.
+const DetailedExitCodesFlag = "detailed-exit-codes"
+
+// DetailedExitCodesUsage is its help text.
+const DetailedExitCodesUsage = "on a failure exit 75 for a transient_error (retry later) or 78 for a config_error (fix first) instead of 1, as sysexits.h numbers them; 1 stays for a system_error"
+
 // Command is an extra subcommand a binary adds next to the protocol ones
 // (source-pluggy's connect and webhook, say).
 type Command struct {
@@ -332,9 +374,9 @@ func fail(w Encoder, err error) int {
 	return ExitFail
 }
 
-func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) int {
+func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) (code int) {
 	var config, catalog, state, statePath string
-	var noRecords, noStates bool
+	var noRecords, noStates, detailed bool
 	if _, code, ok := r.flags("read", "Read the configured streams: RECORD, STATE, TRACE and LOG messages on stdout.", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file")
 		fs.StringVar(&catalog, "catalog", "", "configured catalog JSON file (see catalogs/)")
@@ -347,8 +389,16 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 		if len(r.Sinks) > 0 {
 			fs.BoolVar(&noRecords, "no-records", false, "print no RECORD messages on stdout, only STATE, TRACE and LOG (needs --"+r.sinkFlagNames(" or --")+")")
 		}
+		fs.BoolVar(&detailed, DetailedExitCodesFlag, false, DetailedExitCodesUsage)
 	}, "config", "catalog"); !ok {
 		return code
+	}
+	if detailed {
+		defer func() {
+			if w.Err() == nil { // stdout gone: exit 1, as without the flag
+				code = DetailedExitCode(code, w.LastFailure())
+			}
+		}()
 	}
 	var enc Encoder = w
 	if noStates {
