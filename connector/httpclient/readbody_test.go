@@ -76,6 +76,34 @@ func TestReadBodyIntoBuffer(t *testing.T) {
 	}
 }
 
+// A body is read at most readSize at a time (see readSize), into the first
+// buffer and into readRest's pieces alike, and arrives whole.
+func TestReadBodyReadsAreBounded(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 40<<10) // 640 KiB: pieces too
+	for _, length := range []int64{int64(len(body)), -1} {
+		r := &sizeRecorder{r: bytes.NewReader(body)}
+		b, _, err := readBody(r, length, 1<<20, nil, nil)
+		if err != nil || !bytes.Equal(b, body) {
+			t.Fatalf("Content-Length %d: read %d bytes, err %v; want the %d-byte body", length, len(b), err, len(body))
+		}
+		if r.max > readSize || r.calls < len(body)/readSize {
+			t.Errorf("Content-Length %d: %d reads, the largest asking for %d bytes; want none over %d", length, r.calls, r.max, readSize)
+		}
+	}
+}
+
+// sizeRecorder records how much each Read asks for.
+type sizeRecorder struct {
+	r          io.Reader
+	calls, max int
+}
+
+func (s *sizeRecorder) Read(p []byte) (int, error) {
+	s.calls++
+	s.max = max(s.max, len(p))
+	return s.r.Read(p)
+}
+
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
