@@ -44,7 +44,8 @@ var (
 	built   = map[string]string{}
 )
 
-// Build compiles ./cmd/<name> once per test process and returns the binary.
+// Build compiles ./cmd/<name> once per test process and returns the binary,
+// in the process's own directory (binDir).
 func Build(t testing.TB, name string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -52,7 +53,7 @@ func Build(t testing.TB, name string) string {
 	if p, ok := built[name]; ok {
 		return p
 	}
-	dir, err := os.MkdirTemp("", "sourcetest-bin-")
+	dir, err := binDir()
 	if err != nil {
 		t.Fatal(err)
 	}
