@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -66,5 +68,39 @@ func TestDetailedExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOverlappingReadExitCodes: a read that overlaps a slow one (a cron
+// tick, say) exits 75 under --detailed-exit-codes when they share a
+// --state-file, whose lock is taken first and whose holder ends, and 78
+// when they share only a --parquet-dir: two reads configured to write one
+// directory, as docs/commands.md says.
+func TestOverlappingReadExitCodes(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 1000, PageSize: 50, Latency: 100 * time.Millisecond})
+	cat := e.catalog(true, "accounts", "transactions")
+	path := filepath.Join(t.TempDir(), "state.json")
+	dir := t.TempDir()
+	first := e.startRead(cat, "--state-file", path, "--parquet-dir", dir)
+	first.waitFor(t, killPoint{states: 1})
+
+	both := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--state-file", path, "--parquet-dir", dir, "--detailed-exit-codes")
+	dirOnly := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", dir, "--detailed-exit-codes")
+	select {
+	case <-first.done:
+		t.Fatal("the first read ended before the others ran: make the fake slower")
+	default:
+	}
+	for _, c := range []struct {
+		name string
+		r    *st.Result
+		want int
+	}{{"the same --state-file and --parquet-dir", both, 75}, {"the same --parquet-dir", dirOnly, 78}} {
+		if c.r.Code != c.want {
+			t.Errorf("%s: exited %d, want %d; %v", c.name, c.r.Code, c.want, c.r.ErrorTraces())
+		}
+	}
+	if first.wait(t); first.code != 0 {
+		t.Fatalf("the first read exited %d", first.code)
 	}
 }
