@@ -39,7 +39,8 @@ func TestParquetReportText(t *testing.T) {
 		{Name: "small", Runs: 3, Load: [2]string{"0.5", "0.7"}, Modes: []parquetRun{mode(modeJSON, 1, 40<<10, 0), mode(modeParquet, 1.4, 80<<10, 0)},
 			Ratios: map[string]float64{"parquet_over_json_seconds": 1.4, "parquet_over_json_peak_rss": 2}, DuckNote: "DuckDB not measured: x"},
 		{Name: "large", Runs: 3, Load: [2]string{"1", "2"}, Modes: []parquetRun{mode(modeJSON, 2, 40<<10, 0), mode(modeParquet, 2.8, 88<<10, 0), mode(modeDuckDB, 5.6, 41<<10, 1<<20)},
-			Ratios: map[string]float64{"parquet_over_json_seconds": 1.4, "parquet_over_json_peak_rss": 2.2, "parquet_over_duckdb_seconds": 0.5}},
+			Ratios:    map[string]float64{"parquet_over_json_seconds": 1.4, "parquet_over_json_peak_rss": 2.2, "parquet_over_duckdb_seconds": 0.5},
+			RunRatios: []float64{1.32, 1.61, 1.5}},
 	}
 	var out bytes.Buffer
 	printParquet(&out, reps)
@@ -49,6 +50,7 @@ func TestParquetReportText(t *testing.T) {
 		"DuckDB not measured",
 		"41.0 + DuckDB 1024.0",
 		"--parquet-dir / JSON lines | DuckDB COPY: 0.50x the wall time (target < 1)",
+		"  run by run: 1.32x, 1.61x, 1.50x; within 1.5x in 2 of 3\n--parquet-dir / JSON lines | DuckDB COPY",
 		"peak RSS from small to large:",
 		"--parquet-dir --no-records: 80.0 MB → 88.0 MB (+10.0%)",
 	} {
