@@ -104,3 +104,22 @@ func TestOverlappingReadExitCodes(t *testing.T) {
 		t.Fatalf("the first read exited %d", first.code)
 	}
 }
+
+// TestDiscoverDetailedExitCodes: discover takes the flag too. It calls no
+// API, so its failure is an invalid config: 78 with the flag, 1 without.
+func TestDiscoverDetailedExitCodes(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1})
+	bad := e.config(map[string]any{"max_concurrency": 0})
+	for _, c := range []struct {
+		extra []string
+		want  int
+	}{{nil, 1}, {[]string{"--detailed-exit-codes"}, 78}} {
+		r := st.Run(t, e.bin, append([]string{"discover", "--config", bad}, c.extra...)...)
+		if r.Code != c.want {
+			t.Errorf("discover %v with max_concurrency 0 exited %d, want %d; %v", c.extra, r.Code, c.want, r.ErrorTraces())
+		}
+	}
+	if r := st.Run(t, e.bin, "discover", "--config", e.config(nil), "--detailed-exit-codes"); r.Code != 0 {
+		t.Errorf("discover --detailed-exit-codes of a valid config exited %d", r.Code)
+	}
+}

@@ -29,9 +29,9 @@ const (
 	ExitUsage = 2 // the command line is wrong
 )
 
-// Exit codes of a failed read with --detailed-exit-codes, from sysexits.h,
-// for a scheduler to act on without parsing the ERROR trace: a Kubernetes
-// Job's podFailurePolicy, a cron wrapper, systemd's
+// Exit codes of a failed read or discover with --detailed-exit-codes, from
+// sysexits.h, for a scheduler to act on without parsing the ERROR trace: a
+// Kubernetes Job's podFailurePolicy, a cron wrapper, systemd's
 // RestartPreventExitStatus. Without the flag every failure exits ExitFail,
 // as the protocol says.
 const (
@@ -62,6 +62,16 @@ func DetailedExitCode(code int, last protocol.FailureType) int {
 		return ExitConfig
 	}
 	return code
+}
+
+// detailedExit is a command's exit code under --detailed-exit-codes when
+// detailed is set: made detailed by w's last ERROR trace, unless stdout is
+// gone (exit 1 then, as without the flag: nothing more reached it).
+func detailedExit(detailed bool, w *protocol.Writer, code int) int {
+	if !detailed || w.Err() != nil {
+		return code
+	}
+	return DetailedExitCode(code, w.LastFailure())
 }
 
 // DetailedExitCodesFlag names the flag that turns DetailedExitCode on, in
@@ -335,13 +345,16 @@ func (r *Runner) check(ctx context.Context, args []string, w *protocol.Writer, s
 	return status(err)
 }
 
-func (r *Runner) discover(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) int {
+func (r *Runner) discover(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) (code int) {
 	var config string
+	var detailed bool
 	if _, code, ok := r.flags("discover", "Print the catalog of streams (schemas, sync modes, keys, cursors) as one CATALOG message.", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file")
+		fs.BoolVar(&detailed, DetailedExitCodesFlag, false, DetailedExitCodesUsage)
 	}, "config"); !ok {
 		return code
 	}
+	defer func() { code = detailedExit(detailed, w, code) }()
 	streams, code := r.Discover(ctx, config, secrets, w)
 	if code != ExitOK {
 		return code
@@ -393,13 +406,7 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 	}, "config", "catalog"); !ok {
 		return code
 	}
-	if detailed {
-		defer func() {
-			if w.Err() == nil { // stdout gone: exit 1, as without the flag
-				code = DetailedExitCode(code, w.LastFailure())
-			}
-		}()
-	}
+	defer func() { code = detailedExit(detailed, w, code) }()
 	var enc Encoder = w
 	if noStates {
 		enc = quietStates{w}
