@@ -33,7 +33,7 @@ var (
 // binDir is this test process's directory for built binaries, made on the
 // first call. A test process has no hook at its end that could remove it
 // (most packages have no TestMain), and each one held 50 – 60 MB a binary:
-// a day of `go test ./...` left gigabytes in /tmp, and once filled a disk
+// a day of `go test ./...` left gigabytes in /tmp, and helped fill a disk
 // mid-run. So the directory holds a lock for as long as its process runs,
 // and the first call in every process removes the directories whose lock
 // is free: their processes have ended, killed or not. Build calls it under
@@ -60,9 +60,9 @@ func binDir() (string, error) {
 }
 
 // removeStaleBinDirs removes the binary directories in tmp of test
-// processes that have ended: older than staleAfter, with a lock no process holds (or no
-// lock file, as before the directories had one). Where locks do not exist
-// it removes nothing.
+// processes that have ended: older than staleAfter, with a lock no process
+// holds (or no lock file, as before the directories had one). Where locks
+// do not exist it removes nothing.
 func removeStaleBinDirs(tmp string, now time.Time) {
 	if !flock.Supported {
 		return
