@@ -98,7 +98,7 @@ func TestWebhookLogNonUUIDIDsAreSkipped(t *testing.T) {
 	if _, ok := rows(t, r2.Records()["transactions"])[row.ID]; !ok {
 		t.Errorf("row %s, a UUID the event also named, was not looked up and emitted", row.ID)
 	}
-	if w := logs(r2, protocol.LevelWarn, "not UUIDs", "old-bad-ids", "[a b]"); len(w) != 1 {
+	if w := logs(r2, protocol.LevelWarn, "not UUIDs", "old-bad-ids", `[\"a\" \"b\"]`); len(w) != 1 {
 		t.Errorf("want one WARN naming the event and its non-UUID ids; WARNs: %v", logs(r2, protocol.LevelWarn))
 	}
 	// The next run has moved past the event: no WARN again.

@@ -81,7 +81,7 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 		if b.Field != "transactionIds" {
 			what = "an " + b.Field + " that is not a UUID; skipped the event (it names nothing Pluggy has)"
 		}
-		out.Logger().Warn("webhook_log: an event holds "+what, "event", b.Event, "eventId", b.EventID, "field", b.Field, "ids", shortList(b.IDs))
+		out.Logger().Warn("webhook_log: an event holds "+what, "event", b.Event, "eventId", b.EventID, "field", b.Field, "ids", webhook.ShortList(b.IDs))
 	}
 	// item/error: a sync of the item failed since the last run. Its data
 	// as Pluggy last synced it is still read (and the items stream shows
@@ -258,17 +258,9 @@ func (s *transactionsStream) applyIDs(ctx context.Context, a accountRef, ch *web
 		}
 	}
 	if len(kept) > 0 {
-		out.Logger().Warn("Pluggy announced deletions it still serves the rows of; emitted them as records, not tombstones", "deletions", len(kept), "ids", shortList(kept))
+		out.Logger().Warn("Pluggy announced deletions it still serves the rows of; emitted them as records, not tombstones", "deletions", len(kept), "ids", webhook.ShortList(kept))
 	}
 	return gone, nil
-}
-
-func shortList(ids []string) string {
-	const show = 5
-	if len(ids) <= show {
-		return fmt.Sprint(ids)
-	}
-	return fmt.Sprintf("%v and %d more", ids[:show], len(ids)-show)
 }
 
 // without returns w less the ids in gone.

@@ -143,15 +143,35 @@ func Parse(body []byte) (Event, error) {
 // read every account). The receiver answers it 422, naming the field, and
 // never appends it.
 func CheckIDs(e Event) error {
+	switch field, bad := nonUUIDField(e); field {
+	case "":
+		return nil
+	case "transactionIds":
+		return shapeErrorf("%s event: \"transactionIds\" holds %d ids that are not UUIDs: %s", e.Event, len(bad), ShortList(bad))
+	default:
+		return shapeErrorf("%s event: %q %s is not a UUID", e.Event, field, quoteShort(bad[0]))
+	}
+}
+
+// nonUUIDField is the first field of e holding ids that are not UUIDs, in
+// the order itemId, accountId, transactionIds, and those ids; "" and nil
+// when every id is one. The receiver refuses such an event (CheckIDs); a
+// log written before it did has them skipped or left out (addPayload).
+func nonUUIDField(e Event) (field string, bad []string) {
 	for _, f := range []struct{ name, id string }{{"itemId", e.ItemID}, {"accountId", e.AccountID}} {
 		if f.id != "" && !IsUUID(f.id) {
-			return shapeErrorf("%s event: %q %s is not a UUID", e.Event, f.name, quoteShort(f.id))
+			return f.name, []string{f.id}
 		}
 	}
-	if bad := nonUUIDs(e.TransactionIDs); len(bad) > 0 {
-		return shapeErrorf("%s event: \"transactionIds\" holds %d ids that are not UUIDs: %s", e.Event, len(bad), ShortList(bad))
+	for _, id := range e.TransactionIDs {
+		if !IsUUID(id) {
+			bad = append(bad, id)
+		}
 	}
-	return nil
+	if len(bad) > 0 {
+		return "transactionIds", bad
+	}
+	return "", nil
 }
 
 // IsUUID reports whether s is a UUID written 8-4-4-4-12 in hex digits of
@@ -174,16 +194,6 @@ func IsUUID(s string) bool {
 		}
 	}
 	return true
-}
-
-func nonUUIDs(ids []string) []string {
-	var bad []string
-	for _, id := range ids {
-		if !IsUUID(id) {
-			bad = append(bad, id)
-		}
-	}
-	return bad
 }
 
 // ShortList quotes the first few ids (each cut to 40 bytes) and counts the

@@ -170,14 +170,11 @@ func (ch *Changes) addPayload(payload []byte) {
 		return
 	}
 	ch.Events++
-	for _, f := range []struct{ name, id string }{{"itemId", ev.ItemID}, {"accountId", ev.AccountID}} {
-		if f.id != "" && !IsUUID(f.id) {
-			ch.NonUUID = append(ch.NonUUID, NonUUIDEvent{Event: ev.Event, EventID: ev.EventID, Field: f.name, IDs: []string{f.id}})
-			return
+	if field, bad := nonUUIDField(ev); field != "" {
+		ch.NonUUID = append(ch.NonUUID, NonUUIDEvent{Event: ev.Event, EventID: ev.EventID, Field: field, IDs: bad})
+		if field != "transactionIds" {
+			return // it names nothing Pluggy has
 		}
-	}
-	if bad := nonUUIDs(ev.TransactionIDs); len(bad) > 0 {
-		ch.NonUUID = append(ch.NonUUID, NonUUIDEvent{Event: ev.Event, EventID: ev.EventID, Field: "transactionIds", IDs: bad})
 		ev.TransactionIDs = slices.DeleteFunc(ev.TransactionIDs, func(id string) bool { return !IsUUID(id) })
 		if len(ev.TransactionIDs) == 0 {
 			return // nothing left to look up: the account is not touched
