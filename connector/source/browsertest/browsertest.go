@@ -89,6 +89,11 @@ func New(t testing.TB) *Browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true), // small /dev/shm in containers
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium keeps its process-singleton socket in a directory of
+		// $TMPDIR (org.chromium.Chromium.*), removed only when it exits on
+		// its own; chromedp kills it, so every test left one in /tmp.
+		// Under the test's own temporary directory it goes with the test.
+		chromedp.Env("TMPDIR=" + t.TempDir()),
 	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	b := &Browser{t: t}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,5 +61,32 @@ func TestBrowser(t *testing.T) {
 	}
 	if !sawPost {
 		t.Errorf("the form post was not recorded: %+v", b.Requests())
+	}
+}
+
+// TestBrowserLeavesNothingInTempDir proves a browser's files go with its
+// test: Chromium, which chromedp kills rather than closes, used to leave
+// its singleton directory (org.chromium.Chromium.*) in $TMPDIR each time.
+func TestBrowserLeavesNothingInTempDir(t *testing.T) {
+	leftovers := func() map[string]bool {
+		names, err := filepath.Glob(filepath.Join(os.TempDir(), "org.chromium.Chromium.*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := map[string]bool{}
+		for _, n := range names {
+			set[n] = true
+		}
+		return set
+	}
+	before := leftovers()
+	t.Run("browser", func(t *testing.T) {
+		b := browsertest.New(t)
+		b.Navigate("about:blank")
+	})
+	for n := range leftovers() {
+		if !before[n] {
+			t.Errorf("the browser left %s behind", n)
+		}
 	}
 }
