@@ -21,11 +21,16 @@ import (
 // sslpassword parameter, or after the colon of a curl-style --header, is
 // masked in whatever the binary prints about it. Each of these was printed
 // in clear before: the masking parsed the URL first, and quoted it whole
-// when it could not.
+// when it could not. So is each piece of a password the parser quotes on
+// its own, from a ? or an unclosed quote on: that piece was printed in
+// clear while the whole password was masked.
 func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
 	cat := e.catalog(true, "accounts")
 	const pw = "Pg5ecretW0rd"
+	// tail is the piece of a password after a character the parser stops
+	// at, which its error quotes from there.
+	const tail = "T4ilP13ce"
 	for _, c := range []struct {
 		name string
 		args []string
@@ -41,6 +46,11 @@ func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
 		{"base_url with a password and a bad port", []string{"check", "--config", e.config(map[string]any{"base_url": "https://user:" + pw + "@api.pluggy.ai:x"})}, 0},
 		{"webhook serve --log with a bad port", []string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", "postgres://u:" + pw + "@127.0.0.1:badport/db", "--header", "X-A=b"}, 1},
 		{"curl-style --header", []string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", t.TempDir(), "--header", "X-Webhook-Token: " + pw + "=="}, 2},
+		// The parser stops at the ? and quotes the rest of the password.
+		{"--postgres with a ? in the password", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "postgres://u:" + pw + "/x?" + tail + "@127.0.0.1/db"}, 1},
+		{"--postgres with an unclosed quote", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "host=127.0.0.1 password='" + pw + " " + tail + " dbname=db"}, 1},
+		{"webhook_log with a ? in the password", []string{"read", "--config", e.config(map[string]any{"webhook_log": "postgres://u:" + pw + "/x?" + tail + "@127.0.0.1/db"}), "--catalog", e.catalog(true, "transactions")}, 1},
+		{"webhook serve --log with a ? in the password", []string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", "postgres://u:" + pw + "/x?" + tail + "@127.0.0.1/db", "--header", "X-A=b"}, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			stdout, stderr, code := st.Exec(t, e.bin, c.args...)
@@ -48,8 +58,8 @@ func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
 			if code != c.code {
 				t.Errorf("exit %d, want %d:\n%s", code, c.code, out)
 			}
-			if strings.Contains(out, pw) {
-				t.Errorf("the output shows the password:\n%s", out)
+			if strings.Contains(out, pw) || strings.Contains(out, tail) {
+				t.Errorf("the output shows the password or a piece of it:\n%s", out)
 			}
 			if !strings.Contains(out, "xxxxx") && !strings.Contains(out, "**********") && c.name != "curl-style --header" {
 				t.Errorf("nothing says where the password was masked:\n%s", out)

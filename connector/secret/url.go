@@ -7,21 +7,31 @@ import (
 )
 
 var (
+	// scheme starts a URL (postgres://, https://); a connection string
+	// without one is PostgreSQL's key=value form.
+	scheme = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://`)
 	// userinfo is a URL's scheme://user:PASSWORD@, the password running
 	// to the last @ (a password may hold @, / or ? unescaped, which is
 	// why such a URL may not parse).
 	userinfo = regexp.MustCompile(`^(\s*[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*):(.*)@`)
-	// passwordParam is a password or sslpassword parameter, in a URL's
-	// query or a PostgreSQL key=value string (quoted or not).
-	passwordParam = regexp.MustCompile(`(?i)(^|[\s?&;])((?:ssl)?password)(\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&#]*)`)
+	// queryPassword is a password or sslpassword parameter in a URL's
+	// query. Its value runs to the next & or #: a space in it does not end
+	// it, it only makes the URL unparseable.
+	queryPassword = regexp.MustCompile(`(?i)([?&;]\s*(?:ssl)?password\s*=\s*)([^&#]*)`)
+	// keywordPassword is a password or sslpassword in PostgreSQL's
+	// key=value form: quoted, to the closing quote or, when there is none,
+	// to the end (the parser's "unterminated quoted string" reads it all as
+	// the value); or unquoted, to the next space.
+	keywordPassword = regexp.MustCompile(`(?i)((?:^|\s)(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*(?:'|\\?$)|[^\s']\S*)`)
 )
 
 // URLSecrets returns what is secret in a connection string: the password
 // of a URL's userinfo (scheme://user:PASSWORD@host) and the values of its
 // password and sslpassword parameters, or of a PostgreSQL key=value
-// string's; each as written and percent-decoded. It reads the text rather
-// than a parsed URL, so it finds them in a URL that does not parse, which
-// is the one an error message quotes back.
+// string's; each as written and percent-decoded, and each piece of it
+// between the characters a parser stops at (see fragments). It reads the
+// text rather than a parsed URL, so it finds them in a URL that does not
+// parse, which is the one an error message quotes back.
 func URLSecrets(raw string) []string {
 	var out []string
 	add := func(s string, unescape func(string) (string, error)) {
@@ -32,23 +42,67 @@ func URLSecrets(raw string) []string {
 		if d, err := unescape(s); err == nil && d != s && d != "" {
 			out = append(out, d)
 		}
+		out = append(out, fragments(s)...)
+	}
+	if !scheme.MatchString(raw) {
+		for _, m := range keywordPassword.FindAllStringSubmatch(raw, -1) {
+			v := m[2]
+			if strings.HasPrefix(v, "'") {
+				v = strings.TrimPrefix(v, "'")
+				if strings.HasSuffix(v, "'") && !strings.HasSuffix(v, `\'`) {
+					v = strings.TrimSuffix(v, "'")
+				}
+				v = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v)
+			}
+			add(v, url.QueryUnescape)
+		}
+		return out
 	}
 	if m := userinfo.FindStringSubmatch(raw); m != nil {
 		add(m[2], url.PathUnescape)
 	}
-	for _, m := range passwordParam.FindAllStringSubmatch(raw, -1) {
-		v := m[4]
-		if len(v) >= 2 && v[0] == '\'' {
-			v = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v[1 : len(v)-1])
-		}
-		add(v, url.QueryUnescape)
+	for _, m := range queryPassword.FindAllStringSubmatch(raw, -1) {
+		add(strings.TrimRight(m[2], " \t"), url.QueryUnescape)
 	}
 	return out
 }
 
+// fragments returns the pieces of a secret between the characters at
+// which a connection-string parser stops (/ ? # @ & = ; : , quotes,
+// backslash, %, brackets, spaces), of minFragment bytes or more. A parser
+// that fails inside a password quotes the input from such a character on
+// ("missing key/value separator in URI query parameter: \"Part3@host\""),
+// so the whole secret is not in the message, but its tail is.
+func fragments(s string) []string {
+	pieces := strings.FieldsFunc(s, func(r rune) bool {
+		return strings.ContainsRune("/?#@&=;:,'\"\\%[] \t\r\n", r)
+	})
+	if len(pieces) < 2 {
+		return nil
+	}
+	var out []string
+	for _, p := range pieces {
+		if len(p) >= minFragment {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// minFragment is the shortest piece of a secret masked on its own: a
+// shorter one would mask the same letters in the rest of the message
+// and tell little.
+const minFragment = 3
+
 // MaskURL returns raw as written with the secrets URLSecrets finds
 // replaced by mask, for a message that names the connection.
 func MaskURL(raw, mask string) string {
+	if !scheme.MatchString(raw) {
+		return keywordPassword.ReplaceAllString(raw, "${1}"+mask)
+	}
 	s := userinfo.ReplaceAllString(raw, "${1}:"+mask+"@")
-	return passwordParam.ReplaceAllString(s, "${1}${2}${3}"+mask)
+	return queryPassword.ReplaceAllStringFunc(s, func(m string) string {
+		sub := queryPassword.FindStringSubmatch(m)
+		return sub[1] + mask
+	})
 }
