@@ -395,6 +395,34 @@ func TestWebhookLogBadInput(t *testing.T) {
 	}
 }
 
+// TestWebhookLogURLRefusedBeforeReading: a webhook_log URL that does not
+// parse is a config_error before anything is read. It was found only when
+// the transactions stream opened the log, after the streams before it had
+// been read and emitted.
+func TestWebhookLogURLRefusedBeforeReading(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	cat := e.catalog(true, "items", "accounts", "transactions")
+	cfg := e.config(map[string]any{"webhook_log": "postgres://u:pw-secret@127.0.0.1:badport/db"})
+	before := e.fake.Stats().Total
+	r := st.Run(t, e.bin, "read", "--config", cfg, "--catalog", cat)
+	st.ValidateProtocol(t, r)
+	errs := r.ErrorTraces()
+	if r.Code != 1 || len(errs) != 1 || errs[0].FailureType != protocol.ConfigError || !strings.Contains(errs[0].Message, "config.webhook_log") {
+		t.Fatalf("exit %d, errors %v; want exit 1 and one config_error naming config.webhook_log", r.Code, errs)
+	}
+	for name, recs := range r.Records() {
+		if len(recs) > 0 {
+			t.Errorf("%d %s records emitted before the config was refused", len(recs), name)
+		}
+	}
+	if n := e.fake.Stats().Total - before; n != 0 {
+		t.Errorf("%d requests to Pluggy before the config was refused", n)
+	}
+	if strings.Contains(string(r.Stdout)+string(r.Stderr), "pw-secret") {
+		t.Error("the URL's password was printed")
+	}
+}
+
 // TestWebhookLogCallBudget measures the requests of an unchanged
 // incremental transactions run, with and without webhook_log, on the demo
 // data set (2 items, 3 accounts each) and at 100 accounts (20 items of 5).

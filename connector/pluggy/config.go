@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -98,6 +99,9 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 		return nil, err
 	}
 	s.base = base
+	if err := webhook.CheckLocation(s.WebhookLog); err != nil {
+		return nil, source.AsConfigError(err, "config.webhook_log")
+	}
 	if s.StartDate == "" {
 		s.startDate = now.UTC().AddDate(0, 0, -DefaultStartDays).Truncate(24 * time.Hour)
 	} else if s.startDate, err = time.Parse(time.DateOnly, s.StartDate); err != nil {

@@ -94,6 +94,19 @@ func (a *AccountChanges) IDs() []string {
 // directory.
 func IsURL(s string) bool { return strings.Contains(s, "://") }
 
+// CheckLocation refuses a log location no run could use: a PostgreSQL URL
+// that does not parse. It does no I/O, so a config is refused before a read
+// reads anything (and by discover, which works offline); a directory that
+// does not exist, or a server that does not answer, is found where the log
+// is read.
+func CheckLocation(location string) error {
+	if !IsURL(location) {
+		return nil
+	}
+	_, err := parsePG(location)
+	return err
+}
+
 // CheckPosition checks a state's log position: "" (the start),
 // "SEGMENT:OFFSET" (a directory log) or "SEQ" (a PostgreSQL log).
 func CheckPosition(s string) error {

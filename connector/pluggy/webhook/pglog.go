@@ -47,11 +47,21 @@ type pgLog struct {
 	n    int
 }
 
-func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
-	shown := postgres.MaskURL(url)
+// parsePG parses a PostgreSQL log's URL, with an error that names the fix
+// and shows no piece of its password.
+func parsePG(url string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE", shown, postgres.Mask(url, err.Error()))
+		return nil, fmt.Errorf("%s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, with a / ? # %% or space in the user or password percent-encoded (%%2F %%3F %%23 %%25 %%20)", postgres.MaskURL(url), postgres.Mask(url, err.Error()))
+	}
+	return cfg, nil
+}
+
+func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
+	shown := postgres.MaskURL(url)
+	cfg, err := parsePG(url)
+	if err != nil {
+		return nil, err
 	}
 	cfg.ConnectTimeout = 15 * time.Second
 	cfg.RuntimeParams["application_name"] = "source-pluggy webhook log"
