@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -372,15 +374,29 @@ func TestPostgresSchemaEvolutionAndConflicts(t *testing.T) {
 	}
 
 	// An unreachable server and wrong credentials fail the same clear way.
-	for _, c := range []struct{ url, want string }{
-		{"postgres://u:hunter2secret@127.0.0.1:" + st.ClosedPort(t) + "/db?connect_timeout=5", "cannot reach PostgreSQL at postgres://u:xxxxx@"},
-		{strings.Replace(url, pgtest.Password, "hunter2secret", 1), `refused user "postgres"`},
+	// A server that refuses the connection may be restarting: a scheduler
+	// should retry (transient_error); a host name that does not resolve,
+	// wrong credentials or TLS are the URL to fix (config_error).
+	for _, c := range []struct {
+		url, want string
+		typ       protocol.FailureType
+	}{
+		{"postgres://u:hunter2secret@127.0.0.1:" + st.ClosedPort(t) + "/db?connect_timeout=5", "cannot reach PostgreSQL at postgres://u:xxxxx@", protocol.TransientError},
+		{"postgres://u:hunter2secret@db.invalid:5432/db?connect_timeout=5", "cannot reach PostgreSQL at postgres://u:xxxxx@db.invalid", protocol.ConfigError},
+		{strings.Replace(url, pgtest.Password, "hunter2secret", 1), `refused user "postgres"`, protocol.ConfigError},
 		// The test server has no TLS: it is reachable, sslmode is what to fix.
-		{strings.Replace(strings.Replace(url, pgtest.Password, "hunter2secret", 1), "sslmode=disable", "sslmode=require", 1), "the TLS connection that sslmode asks for failed"},
+		{strings.Replace(strings.Replace(url, pgtest.Password, "hunter2secret", 1), "sslmode=disable", "sslmode=require", 1), "the TLS connection that sslmode asks for failed", protocol.ConfigError},
 	} {
+		if strings.Contains(c.url, ".invalid") {
+			var dns *net.DNSError
+			if _, err := net.LookupHost("db.invalid"); !errors.As(err, &dns) || !dns.IsNotFound {
+				t.Logf("skipped the host that does not resolve: this machine's resolver answers %v, not that the name does not exist", err)
+				continue
+			}
+		}
 		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", c.url)
-		if r.Code != 1 || len(r.ErrorTraces()) != 1 || !strings.Contains(r.ErrorTraces()[0].Message, c.want) || r.ErrorTraces()[0].FailureType != protocol.ConfigError {
-			t.Errorf("--postgres %s: exit %d, %v; want a config_error with %q", c.url, r.Code, r.ErrorTraces(), c.want)
+		if r.Code != 1 || len(r.ErrorTraces()) != 1 || !strings.Contains(r.ErrorTraces()[0].Message, c.want) || r.ErrorTraces()[0].FailureType != c.typ {
+			t.Errorf("--postgres %s: exit %d, %v; want a %s with %q", c.url, r.Code, r.ErrorTraces(), c.typ, c.want)
 		}
 		if strings.Contains(string(r.Stdout)+string(r.Stderr), "hunter2secret") {
 			t.Error("the output shows the password")

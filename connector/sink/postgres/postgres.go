@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -191,10 +192,25 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s has no database %q; create it (CREATE DATABASE %s) or fix the database in --postgres", d.shown, cfg.Database, ident(cfg.Database))}
 		case "53300":
-			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			// A role's own limit (too many connections for role "u")
+			// refuses every run: the limit is what to fix. The server's
+			// (too many clients already, slots reserved) frees up as
+			// other sessions end: the next run, or a retry, gets in.
+			typ := protocol.ConfigError
+			if !strings.Contains(pg.Message, "for role") {
+				typ = protocol.TransientError
+			}
+			return &source.Error{Type: typ, Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a run opens two connections: raise the connection limit of the --postgres user (ALTER ROLE %s CONNECTION LIMIT …) or of the server (max_connections), or end idle sessions", d.shown, pg.Message, ident(cfg.User))}
 		}
-		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+		typ := protocol.ConfigError
+		if pg.Code == "57P03" || strings.HasPrefix(pg.Code, "08") {
+			// cannot_connect_now (the server is starting up, shutting
+			// down or in recovery) and the connection exceptions:
+			// the server, not the URL.
+			typ = protocol.TransientError
+		}
+		return &source.Error{Type: typ, Err: errors.New(d.mask(err.Error())),
 			Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s", d.shown, pg.Message)}
 	}
 	var cert *tls.CertificateVerificationError
@@ -207,7 +223,15 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 				"sslmode=disable for a server without TLS, require to encrypt without checking the certificate, verify-full with sslrootcert=FILE (the CA that signed the server's certificate) to check it",
 				d.shown, d.mask(last.Error()))}
 	}
-	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+	// A host name that does not resolve is a typo to fix; a server that
+	// refuses, or does not answer in time, may be restarting or failing
+	// over, and a scheduler should try again (a transient_error, exit 75
+	// with --detailed-exit-codes) rather than give up on the job.
+	typ := protocol.TransientError
+	if dns := (*net.DNSError)(nil); errors.As(err, &dns) && dns.IsNotFound {
+		typ = protocol.ConfigError
+	}
+	return &source.Error{Type: typ, Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("cannot reach PostgreSQL at %s; check the host and port in --postgres and that the server is running and accepts TCP connections from here", d.shown)}
 }
 

@@ -6,9 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
@@ -221,11 +227,16 @@ func TestSchemaEvolutionAndConflicts(t *testing.T) {
 
 func assertConfigError(t *testing.T, err error, parts ...string) {
 	t.Helper()
+	assertFailure(t, err, protocol.ConfigError, parts...)
+}
+
+func assertFailure(t *testing.T, err error, typ protocol.FailureType, parts ...string) {
+	t.Helper()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	if source.FailureTypeOf(err) != protocol.ConfigError {
-		t.Errorf("failure type %s, want config_error: %v", source.FailureTypeOf(err), err)
+	if source.FailureTypeOf(err) != typ {
+		t.Errorf("failure type %s, want %s: %v", source.FailureTypeOf(err), typ, err)
 	}
 	msg := err.Error()
 	for _, p := range parts {
@@ -251,7 +262,8 @@ func TestBadDatabases(t *testing.T) {
 	}
 	wrong := strings.Replace(url, pgtest.Password, "not-"+pgtest.Password, 1)
 	assertConfigError(t, open1(wrong), "refused user", "xxxxx", "password")
-	assertConfigError(t, open1(fmt.Sprintf("postgres://u:%s@127.0.0.1:1/db?connect_timeout=5", pgtest.Password)), "cannot reach", "127.0.0.1:1", "xxxxx")
+	// Refused: the server may be restarting, so a scheduler should retry.
+	assertFailure(t, open1(fmt.Sprintf("postgres://u:%s@127.0.0.1:1/db?connect_timeout=5", pgtest.Password)), protocol.TransientError, "cannot reach", "127.0.0.1:1", "xxxxx")
 	assertConfigError(t, open1(s.URL("nosuchdb")), `no database "nosuchdb"`)
 
 	// A schema that belongs to a role the user is not a member of. Roles
@@ -262,6 +274,43 @@ func TestBadDatabases(t *testing.T) {
 	pgtest.Exec(t, url, `CREATE ROLE `+other+` NOLOGIN; CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; GRANT CREATE ON DATABASE `+db+` TO `+loader+`; CREATE SCHEMA test AUTHORIZATION `+other)
 	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
 	assertConfigError(t, open1(loaderURL), `schema "test" belongs to role "`+other+`"`, "--postgres-schema")
+}
+
+// TestConnectFailureTypes: what a scheduler should do about a connection
+// that failed. The URL to fix (a host name that does not exist, a role's
+// own connection limit) is a config_error; a server that refuses, is
+// starting up or is out of connection slots is a transient_error, retried,
+// where a config_error (exit 78) made a Kubernetes Job give up at once.
+func TestConnectFailureTypes(t *testing.T) {
+	d := &Destination{opts: Options{URL: "postgres://u:pw@db:5432/bank"}, shown: "postgres://u:xxxxx@db:5432/bank"}
+	cfg, err := pgx.ParseConfig(d.opts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: err} }
+	for _, c := range []struct {
+		name string
+		err  error
+		want protocol.FailureType
+	}{
+		{"refused", dial(syscall.ECONNREFUSED), protocol.TransientError},
+		{"timed out", dial(os.ErrDeadlineExceeded), protocol.TransientError},
+		{"a temporary DNS failure", dial(&net.DNSError{Err: "server misbehaving", Name: "db", IsTemporary: true}), protocol.TransientError},
+		{"a host that does not exist", dial(&net.DNSError{Err: "no such host", Name: "db", IsNotFound: true}), protocol.ConfigError},
+		{"a role's connection limit", &pgconn.PgError{Code: "53300", Message: `too many connections for role "u"`}, protocol.ConfigError},
+		{"the server's connection slots", &pgconn.PgError{Code: "53300", Message: "sorry, too many clients already"}, protocol.TransientError},
+		{"starting up", &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, protocol.TransientError},
+		{"wrong password", &pgconn.PgError{Code: "28P01", Message: `password authentication failed for user "u"`}, protocol.ConfigError},
+		{"no database", &pgconn.PgError{Code: "3D000", Message: `database "bank" does not exist`}, protocol.ConfigError},
+	} {
+		got := d.connectError(fmt.Errorf("failed to connect: %w", c.err), cfg)
+		if typ := source.FailureTypeOf(got); typ != c.want {
+			t.Errorf("%s: %s, want %s: %v", c.name, typ, c.want, got)
+		}
+		if strings.Contains(got.Error(), ":pw@") {
+			t.Errorf("%s: the password is shown: %v", c.name, got)
+		}
+	}
 }
 
 func TestOneWriterPerSchema(t *testing.T) {
