@@ -10,6 +10,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -46,6 +47,18 @@ import (
 //   - If log_position is not in the log (the directory was replaced), the
 //     whole log is applied and every account is reconciled.
 
+// webhookLogError names config.webhook_log in a failure to read the log: a
+// config_error, what the config points at being wrong, unless the log's
+// database is only unreachable for now (restarting, failing over), which a
+// retry cures.
+func webhookLogError(err error) error {
+	typ := protocol.ConfigError
+	if source.FailureTypeOf(err) == protocol.TransientError {
+		typ = protocol.TransientError
+	}
+	return &source.Error{Type: typ, Msg: "config.webhook_log", Err: err}
+}
+
 // logFeed is one run's view of webhook_log.
 type logFeed struct {
 	changes *webhook.Changes
@@ -59,7 +72,7 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 	}
 	ch, err := webhook.ReadChanges(ctx, s.c.cfg.WebhookLog, st.LogPosition)
 	if err != nil {
-		return nil, source.AsConfigError(err, "config.webhook_log")
+		return nil, webhookLogError(err)
 	}
 	if ch.Reset {
 		out.Logger().Warn("webhook_log does not hold the state's log_position (was the log replaced, or moved between a directory and PostgreSQL?); applying the whole log and reconciling every account", "log_position", st.LogPosition)

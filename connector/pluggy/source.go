@@ -125,7 +125,7 @@ func (c *conn) Check(ctx context.Context) error {
 	// the check, not the next read.
 	if c.cfg.WebhookLog != "" {
 		if _, err := webhook.ReadChanges(ctx, c.cfg.WebhookLog, ""); err != nil {
-			return source.AsConfigError(err, "config.webhook_log")
+			return webhookLogError(err)
 		}
 	}
 	if len(act) > 0 {

@@ -11,7 +11,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/sink/postgres"
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // The PostgreSQL log: the events in one table, so a receiver Deployment and
@@ -67,7 +69,13 @@ func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
 	cfg.RuntimeParams["application_name"] = "source-pluggy webhook log"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error()))
+		msg := fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error()))
+		if postgres.Unreachable(err) {
+			// The server may be restarting: the next run, or a retry,
+			// reads the log.
+			return nil, &source.Error{Type: protocol.TransientError, Err: msg}
+		}
+		return nil, msg
 	}
 	return conn, nil
 }

@@ -192,25 +192,10 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s has no database %q; create it (CREATE DATABASE %s) or fix the database in --postgres", d.shown, cfg.Database, ident(cfg.Database))}
 		case "53300":
-			// A role's own limit (too many connections for role "u")
-			// refuses every run: the limit is what to fix. The server's
-			// (too many clients already, slots reserved) frees up as
-			// other sessions end: the next run, or a retry, gets in.
-			typ := protocol.ConfigError
-			if !strings.Contains(pg.Message, "for role") {
-				typ = protocol.TransientError
-			}
-			return &source.Error{Type: typ, Err: errors.New(d.mask(err.Error())),
+			return &source.Error{Type: connectFailureType(err), Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a run opens two connections: raise the connection limit of the --postgres user (ALTER ROLE %s CONNECTION LIMIT …) or of the server (max_connections), or end idle sessions", d.shown, pg.Message, ident(cfg.User))}
 		}
-		typ := protocol.ConfigError
-		if pg.Code == "57P03" || strings.HasPrefix(pg.Code, "08") {
-			// cannot_connect_now (the server is starting up, shutting
-			// down or in recovery) and the connection exceptions:
-			// the server, not the URL.
-			typ = protocol.TransientError
-		}
-		return &source.Error{Type: typ, Err: errors.New(d.mask(err.Error())),
+		return &source.Error{Type: connectFailureType(err), Err: errors.New(d.mask(err.Error())),
 			Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s", d.shown, pg.Message)}
 	}
 	var cert *tls.CertificateVerificationError
@@ -223,16 +208,46 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 				"sslmode=disable for a server without TLS, require to encrypt without checking the certificate, verify-full with sslrootcert=FILE (the CA that signed the server's certificate) to check it",
 				d.shown, d.mask(last.Error()))}
 	}
-	// A host name that does not resolve is a typo to fix; a server that
-	// refuses, or does not answer in time, may be restarting or failing
-	// over, and a scheduler should try again (a transient_error, exit 75
-	// with --detailed-exit-codes) rather than give up on the job.
-	typ := protocol.TransientError
-	if dns := (*net.DNSError)(nil); errors.As(err, &dns) && dns.IsNotFound {
-		typ = protocol.ConfigError
-	}
-	return &source.Error{Type: typ, Err: errors.New(d.mask(err.Error())),
+	return &source.Error{Type: connectFailureType(err), Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("cannot reach PostgreSQL at %s; check the host and port in --postgres and that the server is running and accepts TCP connections from here", d.shown)}
+}
+
+// connectFailureType classifies a failed connection for a scheduler: a
+// transient_error (exit 75 with --detailed-exit-codes, retried) where the
+// server may be restarting or failing over, a config_error (78, not
+// retried) where the URL or the database is what to fix.
+func connectFailureType(err error) protocol.FailureType {
+	if Unreachable(err) {
+		return protocol.TransientError
+	}
+	return protocol.ConfigError
+}
+
+// Unreachable reports whether a failed connection is the server's state
+// rather than the URL's: it refused the connection or did not answer, is
+// starting up, shutting down or in recovery (57P03), or has no connection
+// slot left (53300 "too many clients already"). A host name that does not
+// resolve is a typo, and a role's own connection limit (53300 "too many
+// connections for role") refuses every run: neither is.
+func Unreachable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch {
+		case pg.Code == "57P03", strings.HasPrefix(pg.Code, "08"):
+			return true
+		case pg.Code == "53300":
+			return !strings.Contains(pg.Message, "for role")
+		}
+		return false
+	}
+	if dns := (*net.DNSError)(nil); errors.As(err, &dns) && dns.IsNotFound {
+		return false
+	}
+	var cert *tls.CertificateVerificationError
+	if last := lastAttempt(err); strings.Contains(last.Error(), ": tls error: ") || errors.As(last, &cert) {
+		return false
+	}
+	return true
 }
 
 // lastAttempt is the failure of the last connection attempt of err: pgx
