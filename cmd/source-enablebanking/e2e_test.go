@@ -404,6 +404,11 @@ func TestQuotaSkippedAndRecoveredAfterReset(t *testing.T) {
 	if !r3.Warned("transactions: the bank's daily limit", hash) {
 		t.Errorf("no WARN of the transactions stream about the skipped account:\n%s", r3.Stdout)
 	}
+	// The account is named once, first, though both the account's logger
+	// and the WARN's call site name it (ValidateProtocol checks every LOG).
+	if !r3.Warned("reads it account=" + hash + " uid=") {
+		t.Errorf("the WARN does not begin its attributes with account=%s once:\n%s", hash, r3.Stdout)
+	}
 	if s := e.fake.Stats(); s.Chains != len(accounts)-1 {
 		t.Errorf("%d transactions calls, want %d (the spent account skipped)", s.Chains, len(accounts)-1)
 	}

@@ -72,6 +72,11 @@ func TestUntypedPerAccountLimitIsTheAccountsQuota(t *testing.T) {
 	if !warned(r, spent, "transactions", "until") {
 		t.Fatalf("no WARN naming %s and its reset", spent)
 	}
+	// The account is named once, first, though both the account's logger
+	// and the WARN's call site name it (ValidateProtocol checks every LOG).
+	if !warned(r, "reads it account="+spent+" requisition=") {
+		t.Errorf("the WARN does not begin its attributes with account=%s once:\n%s", spent, st.Tail(r.Stdout))
+	}
 	if n := dataCalls(e.fake.Stats(), fake.RouteTransactions, 429); n != 1 {
 		t.Errorf("the per-account 429 was asked %d times, want once", n)
 	}

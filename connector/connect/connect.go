@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/source-pluggy/source-pluggy/connector/internal/logattr"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -186,16 +186,17 @@ func (s *Session) Outcome(ctx context.Context) (done bool, err error) {
 // as text; connect has no protocol stream for LOG messages, and a nil
 // logger would crash the first such line.
 func (s *Session) Env() source.Env {
-	return source.Env{Log: slog.New(&lineHandler{w: redacted{s}}), Secrets: s.Secrets, Version: source.Version, ConfigPath: s.ConfigPath}
+	return source.Env{Log: slog.New(logattr.Unique(&lineHandler{w: redacted{s}})), Secrets: s.Secrets, Version: source.Version, ConfigPath: s.ConfigPath}
 }
 
 // lineHandler writes each log record on stderr the way Logf writes the
 // command's own lines, read by a person at the terminal, now: the message,
 // then its attributes as key=value (quoted when they hold a space), a
-// warning or an error marked as one, no time and no level=INFO.
+// warning or an error marked as one, no time and no level=INFO. Env wraps
+// it in logattr.Unique, which hands it every record's attributes flat and
+// each key once.
 type lineHandler struct {
-	w     io.Writer
-	attrs []slog.Attr
+	w io.Writer
 }
 
 func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
@@ -209,32 +210,27 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 		b.WriteString("warning: ")
 	}
 	b.WriteString(r.Message)
-	write := func(a slog.Attr) bool {
-		if a.Equal(slog.Attr{}) {
-			return true
-		}
+	r.Attrs(func(a slog.Attr) bool {
 		v := a.Value.Resolve().String()
 		if v == "" || strings.ContainsAny(v, " \t\n\"=") {
 			v = strconv.Quote(v)
 		}
 		fmt.Fprintf(&b, " %s=%s", a.Key, v)
 		return true
-	}
-	for _, a := range h.attrs {
-		write(a)
-	}
-	r.Attrs(write)
+	})
 	b.WriteByte('\n')
 	_, err := io.WriteString(h.w, b.String()) // one call: see redacted
 	return err
 }
 
+// WithAttrs and WithGroup are not called through Env's logattr.Unique,
+// which keeps the logger's attributes; they wrap h the same way for the
+// interface's sake.
 func (h *lineHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &lineHandler{w: h.w, attrs: append(slices.Clone(h.attrs), attrs...)}
+	return logattr.Unique(h).WithAttrs(attrs)
 }
 
-// WithGroup is not needed by connect's callers: attributes stay flat.
-func (h *lineHandler) WithGroup(string) slog.Handler { return h }
+func (h *lineHandler) WithGroup(name string) slog.Handler { return logattr.Unique(h).WithGroup(name) }
 
 // redacted writes on the session's stderr through its redactor; slog
 // writes each record in one call, so no secret is split across two.

@@ -28,7 +28,8 @@ func TestMaskAccountID(t *testing.T) {
 
 // TestEnvLogsPlainLines: what a provider logs during connect reads like
 // the command's own lines on stderr (no time, no level=INFO msg="…"), a
-// warning marked as one, attributes as key=value, secrets masked.
+// warning marked as one, attributes as key=value (each key once), secrets
+// masked.
 func TestEnvLogsPlainLines(t *testing.T) {
 	var stderr strings.Builder
 	s := &Session{Stderr: &stderr, Secrets: &secret.Redactor{}}
@@ -36,8 +37,10 @@ func TestEnvLogsPlainLines(t *testing.T) {
 	log := s.Env().Log.With("bank", "Nordea")
 	log.Info("Enable Banking refused a token signed before the API's clock was known; signing again", "skew", "2s")
 	log.Warn("the token s3cr3t-value was refused", "status", 401, "why", "a reason with spaces")
+	log.Info("named again", "bank", "Nordea", "n", 1)
 	want := "Enable Banking refused a token signed before the API's clock was known; signing again bank=Nordea skew=2s\n" +
-		"warning: " + s.Secrets.String("the token s3cr3t-value") + " was refused bank=Nordea status=401 why=\"a reason with spaces\"\n"
+		"warning: " + s.Secrets.String("the token s3cr3t-value") + " was refused bank=Nordea status=401 why=\"a reason with spaces\"\n" +
+		"named again bank=Nordea n=1\n"
 	if got := stderr.String(); got != want || strings.Contains(got, "s3cr3t") {
 		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 	}

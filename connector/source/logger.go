@@ -6,39 +6,40 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/source-pluggy/source-pluggy/connector/internal/logattr"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // NewLogHandler returns the slog.Handler of a run: every record becomes one
 // LOG message of the run's encoder (an Airbyte LOG, or a Singer stderr
 // line), which masks every secret it knows, so logs and data share one
-// ordered stream. The message is followed by its attributes as key=value;
-// a "stream" attribute leads it instead ("transactions: message"), as the
-// runtime's stream logs have always read.
-func NewLogHandler(enc Encoder) slog.Handler { return &logHandler{enc: enc} }
+// ordered stream. The message is followed by its attributes as key=value,
+// each key once (see logattr.Unique: a partition's logger already names
+// the account a call site names again); a "stream" attribute leads it
+// instead ("transactions: message"), as the runtime's stream logs have
+// always read.
+func NewLogHandler(enc Encoder) slog.Handler { return logattr.Unique(&logHandler{enc: enc}) }
 
 // StreamKey is the attribute naming the stream a log is about; loggers
 // handed to a stream's reader carry it.
 const StreamKey = "stream"
 
+// logHandler writes the records logattr.Unique hands it: their attributes
+// flat (a group's members keyed "group.key") and distinct.
 type logHandler struct {
-	enc    Encoder
-	stream string
-	attrs  string // rendered " key=value" pairs, in order
-	group  string // the open group's prefix, "g."
+	enc Encoder
 }
 
 func (h *logHandler) Enabled(context.Context, slog.Level) bool { return h.enc != nil }
 
 func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	stream := h.stream
-	attrs := h.attrs
+	var b, attrs strings.Builder
+	stream := ""
 	r.Attrs(func(a slog.Attr) bool {
-		if h.group == "" && a.Key == StreamKey {
+		if a.Key == StreamKey {
 			stream = a.Value.String()
 		} else {
-			attrs += renderAttr(h.group, a)
+			attrs.WriteString(renderAttr(a))
 		}
 		return true
 	})
@@ -47,50 +48,25 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 		b.WriteString(": ")
 	}
 	b.WriteString(r.Message)
-	b.WriteString(attrs)
+	b.WriteString(attrs.String())
 	return h.enc.Log(levelOf(r.Level), b.String())
 }
 
-func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	for _, a := range as {
-		if c.group == "" && a.Key == StreamKey {
-			c.stream = a.Value.String()
-			continue
-		}
-		c.attrs += renderAttr(c.group, a)
-	}
-	return &c
-}
+// WithAttrs and WithGroup are not called through NewLogHandler, whose
+// logattr.Unique keeps the logger's attributes; they wrap h the same way
+// for the interface's sake.
+func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler { return logattr.Unique(h).WithAttrs(as) }
 
-func (h *logHandler) WithGroup(name string) slog.Handler {
-	if name == "" {
-		return h
-	}
-	c := *h
-	c.group += name + "."
-	return &c
-}
+func (h *logHandler) WithGroup(name string) slog.Handler { return logattr.Unique(h).WithGroup(name) }
 
 // renderAttr renders one attribute as " key=value", quoting a value that
 // would not read as one word.
-func renderAttr(group string, a slog.Attr) string {
-	a.Value = a.Value.Resolve()
-	if a.Equal(slog.Attr{}) {
-		return ""
-	}
-	if a.Value.Kind() == slog.KindGroup {
-		var s string
-		for _, g := range a.Value.Group() {
-			s += renderAttr(group+a.Key+".", g)
-		}
-		return s
-	}
-	v := a.Value.String()
+func renderAttr(a slog.Attr) string {
+	v := a.Value.Resolve().String()
 	if v == "" || strings.ContainsAny(v, " =\"\n\t") {
 		v = strconv.Quote(v)
 	}
-	return " " + group + a.Key + "=" + v
+	return " " + a.Key + "=" + v
 }
 
 func levelOf(l slog.Level) protocol.Level {

@@ -12,7 +12,8 @@ import (
 )
 
 // TestLogHandler: a slog record becomes one redacted LOG message, the
-// stream's attribute in front and the others after as key=value.
+// stream's attribute in front and the others after as key=value, each key
+// once.
 func TestLogHandler(t *testing.T) {
 	var buf bytes.Buffer
 	secrets := &secret.Redactor{}
@@ -21,6 +22,8 @@ func TestLogHandler(t *testing.T) {
 	log := slog.New(NewLogHandler(w)).With(StreamKey, "transactions")
 	log.Warn("account skipped", "account", "a-1", "reason", "quota spent", "key", "s3cret-key")
 	log.WithGroup("http").Debug("retrying", slog.Int("attempt", 2))
+	// A partition's logger names the account, and so does the call site.
+	log.With("account", "a-1").Warn("spent", "account", "a-1", "requisition", "r-1")
 	slog.New(NewLogHandler(w)).Info("plain", "n", 1)
 	_ = w.Flush()
 	var got []string
@@ -34,6 +37,7 @@ func TestLogHandler(t *testing.T) {
 	want := []string{
 		`WARN transactions: account skipped account=a-1 reason="quota spent" key=**********`,
 		`DEBUG transactions: retrying http.attempt=2`,
+		`WARN transactions: spent account=a-1 requisition=r-1`,
 		`INFO plain n=1`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

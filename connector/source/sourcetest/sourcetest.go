@@ -258,8 +258,8 @@ func ProtocolSchema(t testing.TB) *jsonschema.Schema {
 
 // ValidateProtocol checks every stdout line against the official Airbyte
 // protocol schema, plus what the schema cannot say: the line is valid UTF-8
-// (JSON's encoding; Go's decoder would let it pass) and the payload
-// matching type is present.
+// (JSON's encoding; Go's decoder would let it pass), the payload matching
+// type is present, and a LOG names each attribute once.
 func ValidateProtocol(t testing.TB, r *Result) {
 	t.Helper()
 	sch := ProtocolSchema(t)
@@ -270,6 +270,11 @@ func ValidateProtocol(t testing.TB, r *Result) {
 		}
 		if !payloadMatches(m) {
 			t.Errorf("line %d: type %s without its payload: %s", i+1, m.Type, truncate(line))
+		}
+		if m.Log != nil {
+			if k := RepeatedLogAttr(m.Log.Message); k != "" {
+				t.Errorf("line %d: the LOG names attribute %s more than once: %s", i+1, k, truncate(line))
+			}
 		}
 		if sch == nil {
 			continue
