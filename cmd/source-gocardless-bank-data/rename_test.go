@@ -104,12 +104,15 @@ func TestNames(t *testing.T) {
 	}
 
 	// A link still named tap-gocardless is not the tap (docs/gocardless.md
-	// says to re-create it): it refuses Singer's flags rather than print
-	// Airbyte messages to a Singer target.
+	// says to re-create it): it refuses to run rather than print Airbyte
+	// messages to a Singer target, and says which link to make (it said
+	// only: unknown command "--config").
 	old := filepath.Join(dir, "tap-gocardless")
 	st.Must(t, os.Symlink(e.bin, old), "symlink")
-	out, stderr, code = st.Exec(t, old, "--config", e.config(nil))
-	if code != source.ExitUsage || len(out) != 0 || !strings.Contains(string(stderr), `unknown command "--config"`) {
-		t.Errorf("tap-gocardless --config: exit %d, stdout %q, stderr %s; want a usage error and nothing on stdout", code, out, stderr)
+	for _, args := range [][]string{{"--config", e.config(nil)}, {"--about"}, {"read", "--config", e.config(nil)}} {
+		out, stderr, code = st.Exec(t, old, args...)
+		if code != source.ExitUsage || len(out) != 0 || !strings.Contains(string(stderr), "ln -s source-gocardless-bank-data tap-gocardless-bank-data") {
+			t.Errorf("tap-gocardless %s: exit %d, stdout %q, stderr %s; want a usage error naming the link to make, and nothing on stdout", strings.Join(args, " "), code, out, stderr)
+		}
 	}
 }

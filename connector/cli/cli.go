@@ -26,6 +26,11 @@ type Binary struct {
 	Source source.Source
 	// Tap is the program name of the Singer mode, e.g. "tap-pluggy".
 	Tap string
+	// FormerTap is the tap's name before a rename. Started under it, the
+	// binary refuses to run and says which link to make: it takes neither
+	// mode, since a Singer target fed Airbyte messages, or an Airbyte
+	// platform fed Singer's, would fail far from the cause.
+	FormerTap string
 	// Commands make the binary's extra commands (connect), given the runner.
 	Commands []func(r *source.Runner) source.Command
 	// PostgresViews are the provider's views over its tables that
@@ -45,6 +50,9 @@ func (b Binary) Runner() *source.Runner {
 		r.Extra = append(r.Extra, c(r))
 	}
 	r.Extra = append(r.Extra, singer.Command(r, b.Tap), b.demo())
+	if b.FormerTap != "" {
+		r.Extra = append(r.Extra, b.formerTap())
+	}
 	r.Sinks = []source.SinkFlags{
 		&parquet.Flags{Version: source.Version},
 		&postgres.Flags{Connector: b.Source.Name(), Schema: b.PostgresSchema, Version: source.Version, Views: b.PostgresViews},
@@ -61,6 +69,18 @@ func (b Binary) Main() {
 	code := b.Runner().Main(ctx, filepath.Base(os.Args[0]), os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// formerTap is what runs under the tap's former name (see FormerTap).
+func (b Binary) formerTap() source.Command {
+	return source.Command{
+		Program: b.FormerTap,
+		Run: func(_ context.Context, _ []string, _, stderr io.Writer) int {
+			fmt.Fprintf(stderr, "%s: this binary is %s now, and its Singer tap %s; %s is another connector's name. Link it under the new name (ln -s %s %s) and point Meltano's executable at that; see docs/gocardless.md, \"Formerly source-gocardless\"\n",
+				b.FormerTap, b.Source.Name(), b.Tap, b.FormerTap, b.Source.Name(), b.Tap)
+			return source.ExitUsage
+		},
+	}
 }
 
 // demo is the command that says where the demo is. It runs with the fake

@@ -21,6 +21,7 @@ const FormerName = "source-gocardless"
 var Binary = cli.Binary{
 	Source:         gocardless.Source{},
 	Tap:            "tap-gocardless-bank-data",
+	FormerTap:      "tap-gocardless",
 	Commands:       []func(*source.Runner) source.Command{gocardless.ConnectCommand},
 	PostgresSchema: postgres.DefaultSchema(FormerName),
 }
