@@ -383,7 +383,7 @@ func (r *Runner) Discover(ctx context.Context, config string, secrets *secret.Re
 
 // fail reports a fatal error as an ERROR trace and returns the exit code.
 func fail(w Encoder, err error) int {
-	_ = w.Error(FailureTypeOf(err), "", userMessage(err), err.Error())
+	_ = w.Error(FailureTypeOf(err), "", userMessage(err), internalMessage(err))
 	return ExitFail
 }
 
@@ -393,7 +393,7 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 	if _, code, ok := r.flags("read", "Read the configured streams: RECORD, STATE, TRACE and LOG messages on stdout.", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file")
 		fs.StringVar(&catalog, "catalog", "", "configured catalog JSON file (see catalogs/)")
-		fs.StringVar(&state, "state", "", "state JSON file: the STATE messages of the previous run, as an array")
+		fs.StringVar(&state, "state", "", "state file: the previous run's STATE messages (its output, its STATE lines, or an array of them), a --state-file file, or a Singer state; see docs/incremental.md")
 		fs.StringVar(&statePath, "state-file", "", "keep the state in `PATH`: read it at the start (absent: a first sync) and replace it atomically at every checkpoint, for cron jobs")
 		fs.BoolVar(&noStates, "no-states", false, "print no STATE messages on stdout, for a log that stays readable (needs --state-file"+r.stateStoreFlags()+", which keeps the state)")
 		for _, s := range r.Sinks {
