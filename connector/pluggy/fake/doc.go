@@ -35,5 +35,7 @@
 // handler; the notable ones: an unknown accountId on /v2/transactions and
 // /bills answers 404 ACCOUNT_NOT_FOUND, an unknown itemId on list endpoints
 // answers 404 ITEM_NOT_FOUND, and the v2 page size is fixed by
-// Options.PageSize (a pageSize query parameter is ignored, as on the real API).
+// Options.PageSize (a pageSize query parameter is ignored, as on the real API);
+// /accounts, /bills, /loans and /connectors are a single page unless
+// Options.ListPageSize pages them (whether Pluggy does is open).
 package fake

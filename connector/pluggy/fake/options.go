@@ -140,6 +140,19 @@ type Options struct {
 	// reads past its filters; one that re-sends its own filters with the
 	// new after (what the SDK does) reads exactly what it asked for.
 	NextDropsFilters bool
+	// ListPageSize makes GET /accounts, /bills, /loans and /connectors
+	// honour page and pageSize, one answer pluggy-api.md §11.6 leaves open:
+	// a list longer than ListPageSize rows is split into pages of that
+	// size (pageSize, 1..500, overrides it, as on the investment
+	// endpoints), page (1-based, default 1) picks one, and totalPages says
+	// how many there are; a page past the end is empty. 0: each is the
+	// single page the reference says they effectively are (§4, §7), all
+	// rows with totalPages 1, whatever page and pageSize ask.
+	ListPageSize int
+	// Loans is the number of loans of the first item; the others have
+	// none. Default 1. Loans after the first come from their own generator,
+	// so the rest of the data is the same whatever the number.
+	Loans int
 	// Gzip compresses every answer to a request that accepts it
 	// (Accept-Encoding: gzip, which Go's client sends by itself), streamed
 	// without a Content-Length, as front ends that compress on the fly
@@ -167,6 +180,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = 500
+	}
+	if o.Loans <= 0 {
+		o.Loans = 1
 	}
 	if o.ClientID == "" {
 		o.ClientID = "demo-client-id"

@@ -7,8 +7,9 @@ import (
 )
 
 // buildProducts generates an item's investments, loans, identity and
-// consents. Only the first item has a loan and an identity, so the connector
-// meets both the populated and the 404/empty cases.
+// consents. Only the first item has loans (Options.Loans, default one) and
+// an identity, so the connector meets both the populated and the 404/empty
+// cases.
 func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 	now := s.genNow
 	today := now - now%msPerDay
@@ -83,6 +84,10 @@ func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 
 	if it.idx == 0 {
 		it.loans = append(it.loans, buildLoan(meta, it, today))
+		extra := rand.New(rand.NewPCG(s.opts.Seed, 0x6c6f616e))
+		for len(it.loans) < s.opts.Loans {
+			it.loans = append(it.loans, buildLoan(extra, it, today))
+		}
 		it.identity = &identityJSON{
 			ID: newUUID(meta).String(), ItemID: it.idStr, FullName: it.owner, Document: it.taxNumber, DocumentType: "CPF",
 			TaxNumber: it.taxNumber, JobTitle: ptrStr("Analista de Sistemas"),

@@ -213,8 +213,8 @@ func (s *Server) SetItemStatus(itemID, status, executionStatus string) {
 	it.updatedAt = s.opts.Now().UnixMilli()
 }
 
-func (s *Server) handleConnectors(*http.Request) *reply {
-	return jsonReply(http.StatusOK, singlePage([]*connectorJSON{&pluggyBank}))
+func (s *Server) handleConnectors(r *http.Request) *reply {
+	return listPage(s, r.URL.Query(), []*connectorJSON{&pluggyBank})
 }
 
 func (s *Server) handleConnector(r *http.Request) *reply {
@@ -271,7 +271,7 @@ func (s *Server) accountJSON(a *account) *accountJSON {
 }
 
 // handleAccounts serves GET /accounts?itemId=[&type=BANK|CREDIT], a single
-// page.
+// page unless Options.ListPageSize pages it.
 func (s *Server) handleAccounts(r *http.Request) *reply {
 	q := r.URL.Query()
 	typ := q.Get("type")
@@ -291,7 +291,7 @@ func (s *Server) handleAccounts(r *http.Request) *reply {
 			out = append(out, aj)
 		}
 	}
-	return jsonReply(http.StatusOK, singlePage(out))
+	return listPage(s, q, out)
 }
 
 func (s *Server) lookupAccount(idStr string) *account {
@@ -368,10 +368,12 @@ func (s *Server) billJSON(a *account, b *bill) *billJSON {
 }
 
 // handleBills serves GET /bills?accountId=: a card's closed bills, newest
-// first, as one page; a bank account has none. An unknown accountId answers
+// first, as one page (unless Options.ListPageSize pages them); a bank
+// account has none. An unknown accountId answers
 // 404 ACCOUNT_NOT_FOUND.
 func (s *Server) handleBills(r *http.Request) *reply {
-	id, ok := parseUUID(r.URL.Query().Get("accountId"))
+	q := r.URL.Query()
+	id, ok := parseUUID(q.Get("accountId"))
 	if !ok {
 		return validationError("accountId should not be null or undefined, accountId must be a UUID")
 	}
@@ -386,7 +388,7 @@ func (s *Server) handleBills(r *http.Request) *reply {
 	for _, b := range a.bills {
 		out = append(out, s.billJSON(a, b))
 	}
-	return jsonReply(http.StatusOK, singlePage(out))
+	return listPage(s, q, out)
 }
 
 func (s *Server) handleBill(r *http.Request) *reply {
@@ -404,7 +406,26 @@ func (s *Server) handleBill(r *http.Request) *reply {
 // paging parses page and pageSize (1-based page; pageSize 1..500, default
 // Options.PageSize) for the page-numbered endpoints.
 func (s *Server) paging(q url.Values) (page, size int, rep *reply) {
-	page, size = 1, min(s.opts.PageSize, maxIDs)
+	return pagingWith(q, min(s.opts.PageSize, maxIDs))
+}
+
+// listPage answers a list the reference calls effectively one page
+// (accounts, bills, loans, connectors): all of it in one page, page and
+// pageSize ignored, or with Options.ListPageSize the page asked for.
+func listPage[T any](s *Server, q url.Values, all []T) *reply {
+	if s.opts.ListPageSize <= 0 {
+		return jsonReply(http.StatusOK, singlePage(all))
+	}
+	page, size, rep := pagingWith(q, min(s.opts.ListPageSize, maxIDs))
+	if rep != nil {
+		return rep
+	}
+	return jsonReply(http.StatusOK, pageOf(all, page, size))
+}
+
+// pagingWith parses page and pageSize, with pageSize def when none is sent.
+func pagingWith(q url.Values, def int) (page, size int, rep *reply) {
+	page, size = 1, def
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -488,14 +509,17 @@ func (s *Server) handleInvestmentTransactions(r *http.Request) *reply {
 	return jsonReply(http.StatusOK, pageOf(in.txns, page, size))
 }
 
+// handleLoans serves GET /loans?itemId=, one page unless
+// Options.ListPageSize pages it.
 func (s *Server) handleLoans(r *http.Request) *reply {
+	q := r.URL.Query()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	it, rep := s.queryItem(r.URL.Query())
+	it, rep := s.queryItem(q)
 	if rep != nil {
 		return rep
 	}
-	return jsonReply(http.StatusOK, singlePage(it.loans))
+	return listPage(s, q, it.loans)
 }
 
 func (s *Server) handleLoan(r *http.Request) *reply {
