@@ -1,8 +1,10 @@
 package gocardless
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -31,9 +33,38 @@ func (e apiError) detail() string {
 	return strings.TrimSpace(string(e.Detail))
 }
 
+// decodeAPIError reads an error body. A bad query parameter's error comes
+// under the parameter's name, {"date_from":{"summary":…,"detail":…},
+// "status_code":400}: its summary is then "date_from: …", so the message
+// says which parameter and why rather than a bare "HTTP 400".
 func decodeAPIError(body []byte) apiError {
 	var e apiError
 	_ = json.Unmarshal(body, &e)
+	if e.Summary != "" || len(e.Detail) > 0 {
+		return e
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return e
+	}
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	slices.Sort(names) // one message whatever the order of the members
+	for _, name := range names {
+		var f apiError
+		if json.Unmarshal(fields[name], &f) != nil || f.Summary == "" && len(f.Detail) == 0 {
+			continue
+		}
+		if e.Summary != "" {
+			e.Summary += "; "
+		}
+		e.Summary += name + ": " + cmp.Or(f.Summary, f.detail())
+		if d := f.detail(); d != "" && d != f.Summary {
+			e.Summary += " (" + d + ")"
+		}
+	}
 	return e
 }
 

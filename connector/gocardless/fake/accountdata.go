@@ -174,7 +174,7 @@ func dateRange(r *http.Request, a *account, now time.Time) (from, to string, e *
 	} else if from < oldest {
 		from = oldest
 	} else if from > day(now).Format(dateLayout) {
-		return "", "", &apiError{Summary: "Date can't be in future", Detail: "date_from can't be in the future", StatusCode: http.StatusBadRequest}
+		return "", "", &apiError{Summary: "Date can't be in future", Detail: "date_from can't be in the future", StatusCode: http.StatusBadRequest, Field: "date_from"}
 	}
 	if to != "" {
 		if _, err := time.Parse(dateLayout, to); err != nil {

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 )
@@ -13,6 +14,22 @@ type apiError struct {
 	Detail     string `json:"detail"`
 	StatusCode int    `json:"status_code"`
 	Type       string `json:"type,omitempty"`
+	// Field, when set, puts summary and detail under the field's name, as
+	// the API answers a bad query parameter:
+	// {"date_from":{"summary":"Date can't be in future","detail":"…"},"status_code":400}.
+	Field string `json:"-"`
+}
+
+// MarshalJSON writes the error flat, or under Field.
+func (e apiError) MarshalJSON() ([]byte, error) {
+	type flat apiError
+	if e.Field == "" {
+		return json.Marshal(flat(e))
+	}
+	return json.Marshal(map[string]any{
+		e.Field:       map[string]string{"summary": e.Summary, "detail": e.Detail},
+		"status_code": e.StatusCode,
+	})
 }
 
 func errNotFound() apiError {
