@@ -15,9 +15,10 @@ const keysFix = "copy both from your application in the Pluggy dashboard"
 
 // TestWrongKeysAreRefusedOnce: the first POST /auth refused with 401 ends
 // authentication for the run. Every stream fails with one config_error
-// saying what to fix once, however many items it has, and no stream asks
-// for a key again: the keys do not change during a run, so a second try
-// only costs a request and repeats the message.
+// saying what to fix once, however many items it has (in its message and
+// its internal_message), and no stream asks for a key again: the keys do
+// not change during a run, so a second try only costs a request and
+// repeats the message.
 func TestWrongKeysAreRefusedOnce(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 3, TransactionsPerAccount: 5})
 	wrong := "wrong-secret-0123456789"
@@ -49,6 +50,10 @@ func TestWrongKeysAreRefusedOnce(t *testing.T) {
 		failed[name] = true
 		if n := strings.Count(tr.Message, keysFix); n != 1 {
 			t.Errorf("stream %s: the credentials' fix said %d times, want 1: %.600s", name, n, tr.Message)
+		}
+		// internal_message too: errors.Join wrote the refusal once per item.
+		if n := strings.Count(tr.InternalMessage, keysFix); n != 1 {
+			t.Errorf("stream %s: internal_message says the credentials' fix %d times, want 1: %.600q", name, n, tr.InternalMessage)
 		}
 		if !strings.Contains(tr.Message, "client_id/client_secret") || !strings.Contains(tr.Message, "CLIENT_KEYS_UNAUTHORIZED") {
 			t.Errorf("stream %s: %q does not blame client_id/client_secret with Pluggy's answer", name, tr.Message)

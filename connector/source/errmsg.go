@@ -62,3 +62,56 @@ func joinedMessages(err error, parts []string, seen map[string]bool) []string {
 	}
 	return parts
 }
+
+// internalMessage is the text of an ERROR trace's internal_message:
+// err.Error(), less the parts of a joined error said before. errors.Join
+// writes every part, one a line, so the refusal of wrong credentials, met
+// by every item or session a stream reads, came out as the same sentence
+// once per item. A part is kept whole (the wrappers that name what failed,
+// an *Error's message before its cause) where it first occurs.
+func internalMessage(err error) string { return strings.Join(internalParts(err), "\n") }
+
+// internalParts is err.Error() cut at every join, however deep in
+// wrappers or *Errors the join is, each part of a join once: a wrapper's
+// words stay in front of the first part of the join it wraps, as Error
+// writes them.
+func internalParts(err error) []string {
+	if parts, ok := joined(err); ok {
+		var out []string
+		for _, e := range parts {
+			for _, p := range internalParts(e) {
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+		return out
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		if outer, in := err.Error(), inner.Error(); strings.HasSuffix(outer, in) {
+			parts := internalParts(inner)
+			parts[0] = strings.TrimSuffix(outer, in) + parts[0]
+			return parts
+		}
+	}
+	return []string{err.Error()}
+}
+
+// joined returns the parts of an errors.Join, whose text is theirs one a
+// line; an error with several %w of fmt.Errorf has words of its own around
+// them, and is not cut.
+func joined(err error) ([]error, bool) {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil, false
+	}
+	var parts []error
+	var texts []string
+	for _, e := range j.Unwrap() {
+		if e != nil {
+			parts = append(parts, e)
+			texts = append(texts, e.Error())
+		}
+	}
+	return parts, len(parts) > 0 && err.Error() == strings.Join(texts, "\n")
+}

@@ -39,6 +39,36 @@ func TestUserMessageKeepsWrappersAndQuotedErrors(t *testing.T) {
 	}
 }
 
+// TestInternalMessageSaysEachPartOnce: the internal_message of a joined
+// error (one part per item, session or account) says a part every item
+// met once, where it first came; parts that differ, and the wrappers that
+// name what failed, are all kept, one a line, as Error writes them, inside
+// an *Error or a wrapper too.
+func TestInternalMessageSaysEachPartOnce(t *testing.T) {
+	keys := ConfigErrorf("Pluggy rejected client_id/client_secret (HTTP 401 CLIENT_KEYS_UNAUTHORIZED: Client keys are invalid)")
+	raw := errors.New(`GET /x: HTTP 500: {"message":"boom"}`)
+	quoted := &Error{Type: "transient_error", Msg: "Pluggy answered GET /x with HTTP 500: boom", Err: raw, Quoted: true}
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{errors.Join(keys, keys, nil, keys), keys.Error()},
+		{errors.Join(keys, errors.Join(keys, fmt.Errorf("account A: %w", quoted)), fmt.Errorf("account B: %w", quoted), keys),
+			keys.Error() + "\naccount A: " + quoted.Error() + "\naccount B: " + quoted.Error()},
+		{fmt.Errorf("item I: %w", errors.Join(quoted, quoted)), "item I: " + quoted.Error()},
+		{&Error{Type: "transient_error", Msg: "the snapshot is incomplete", Err: errors.Join(keys, raw, keys)},
+			"the snapshot is incomplete: " + keys.Error() + "\n" + raw.Error()},
+		{quoted, quoted.Error()},
+		{errors.New("a\na"), "a\na"}, // one error's own text is its own
+		{fmt.Errorf("%w, then %w", keys, keys), keys.Error() + ", then " + keys.Error()},
+	}
+	for _, c := range cases {
+		if got := internalMessage(c.err); got != c.want {
+			t.Errorf("internalMessage(%q)\n got %q\nwant %q", c.err, got, c.want)
+		}
+	}
+}
+
 // TestConfigArg: a command a message tells the user to run names the
 // run's own config file, quoted for a shell when it must be, or CONFIG.
 func TestConfigArg(t *testing.T) {

@@ -211,7 +211,7 @@ func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, er
 		if err := o.enc.StreamStatus(o.name, protocol.Incomplete); err != nil {
 			return outcome, err
 		}
-		return outcome, o.enc.Error(FailureTypeOf(outcome), o.name, userMessage(outcome), outcome.Error())
+		return outcome, o.enc.Error(FailureTypeOf(outcome), o.name, userMessage(outcome), internalMessage(outcome))
 	}
 	if !o.running {
 		if err := o.enc.StreamStatus(o.name, protocol.Running); err != nil {
