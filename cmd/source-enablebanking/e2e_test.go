@@ -547,8 +547,12 @@ func maps(m map[string]any) []string {
 	return out
 }
 
+// TestWrongKeyIsAConfigError: a key Enable Banking refuses fails the read
+// with a config_error naming config.private_key; every session meets the
+// refusal, but it is the application's, so each trace says it once, in
+// its message and its internal_message, and blames no session.
 func TestWrongKeyIsAConfigError(t *testing.T) {
-	e := newEnv(t, fake.Options{Sessions: 1})
+	e := newEnv(t, fake.Options{Sessions: 2})
 	wrong := otherKey(t)
 	r := e.run(e.catalog(false), map[string]any{"private_key": wrong})
 	if r.Code == 0 {
@@ -557,6 +561,19 @@ func TestWrongKeyIsAConfigError(t *testing.T) {
 	ok := false
 	for _, tr := range r.ErrorTraces() {
 		ok = ok || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, "config.private_key") && strings.Contains(tr.Message, "UNAUTHORIZED_ACCESS")
+		if tr.StreamDescriptor == nil {
+			continue
+		}
+		for what, text := range map[string]string{"message": tr.Message, "internal_message": tr.InternalMessage} {
+			if n := strings.Count(text, "Check config.application_id and config.private_key"); n != 1 {
+				t.Errorf("stream %s: its %s says the fix %d times, want 1: %.600q", tr.StreamDescriptor.Name, what, n, text)
+			}
+			for _, id := range e.fake.SessionIDs() {
+				if strings.Contains(text, id) {
+					t.Errorf("stream %s: its %s blames session %s for the application's key: %.600q", tr.StreamDescriptor.Name, what, id, text)
+				}
+			}
+		}
 	}
 	if !ok {
 		t.Errorf("no config_error trace names config.private_key: %v", r.ErrorTraces())

@@ -191,7 +191,12 @@ func (c *Client) getJSON(ctx context.Context, route, path string, v any) error {
 
 // wrap turns a client error into one whose message quotes Enable Banking's
 // own, keeping its failure type; credential refusals become config errors
-// naming the fields to fix.
+// naming the fields to fix. A refusal of the token itself (or of the run's
+// IP) does not name what (the session or account whose call met it): the
+// application's keys are nobody's session, and with every session's
+// refusal reading the same, a stream that meets it once per session says
+// it once, in its message and its internal_message. ACCESS_DENIED, which
+// may be about one resource, keeps naming it.
 func (c *Client) wrap(what string, err error) error {
 	se, ae, ok := statusOf(err)
 	if !ok {
@@ -200,13 +205,16 @@ func (c *Client) wrap(what string, err error) error {
 		}
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	msg := what + ": Enable Banking answered " + se.Route + " with " + ae.describe(se.Status)
+	answer := "Enable Banking answered " + se.Route + " with " + ae.describe(se.Status)
 	if se.Hint != "" {
-		msg += " (" + se.Hint + ")"
+		answer += " (" + se.Hint + ")"
 	}
-	msg = c.secrets.String(msg)
+	msg := c.secrets.String(what + ": " + answer)
 	switch classify(se.Status, ae) {
 	case classCredentials:
+		if ae.Error != "ACCESS_DENIED" {
+			msg = c.secrets.String(answer)
+		}
 		return &source.Error{Type: protocol.ConfigError, Msg: msg + ". Check config.application_id and config.private_key: the key must be the private key of that application (and, for UNAUTHORIZED_IP, the run's IP allow-listed)"}
 	case classBank, classRateLimited:
 		return &source.Error{Type: protocol.TransientError, Msg: msg + "; run again later"}
