@@ -38,7 +38,7 @@ func demoCommand() fakeserver.Command {
 
 func runDemo(ctx context.Context, d *demo.Demo, sessions, txns int) error {
 	if sessions < 1 || txns < 1 {
-		return fmt.Errorf("--sessions and --transactions must be at least 1")
+		return demo.UsageErrorf("--sessions %d, --transactions %d: both must be at least 1", sessions, txns)
 	}
 	f := fake.New(fake.Options{Sessions: sessions, TransactionsPerAccount: txns})
 	base, stop, err := d.Serve(f.Handler())
@@ -62,8 +62,8 @@ func runDemo(ctx context.Context, d *demo.Demo, sessions, txns int) error {
 	for _, id := range f.SessionIDs() {
 		accounts = append(accounts, f.AccountUIDs(id)...)
 	}
-	fmt.Fprintf(d.Stdout, "source-enablebanking demo: a fake Enable Banking API on %s serves %d sessions, %d accounts, each allowing %d unattended calls a day per endpoint; files in %s\n\n",
-		base, sessions, len(accounts), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
+	fmt.Fprintf(d.Stdout, "%s: a fake Enable Banking API on %s serves %d sessions, %d accounts, each allowing %d unattended calls a day per endpoint; files in %s\n\n",
+		d.Name, base, sessions, len(accounts), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
 
 	// Enable Banking's rows carry no stable id: a row is known by its
 	// bank fields, without the ones the connector adds.

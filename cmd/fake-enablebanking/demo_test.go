@@ -12,12 +12,45 @@ import (
 func TestDemo(t *testing.T) {
 	bin := st.Build(t, "fake-enablebanking")
 	out := st.RunPlain(t, bin, "demo", "--out", t.TempDir(), "--sessions", "1", "--transactions", "20")
+	// The banner names the command that ran: the connector binary has no
+	// demo command to run any more.
+	if !strings.HasPrefix(out, "fake-enablebanking demo: a fake Enable Banking API on ") {
+		t.Errorf("demo's banner does not name fake-enablebanking demo:\n%s", out)
+	}
 	if strings.Contains(out, "MISSING") || strings.Count(out, "  ok") != 2 {
 		t.Fatalf("demo output:\n%s", out)
 	}
 	for _, want := range []string{"1. First sync", "2. Next sync", "3. A day later", "WARN", "daily limit"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestDemoUsageErrors: a flag or argument the demo does not take exits 2
+// with the command and the flag named on stderr, then the demo's usage, as
+// the connector binaries report theirs (pflag's ContinueOnError error was
+// dropped, leaving a bare exit 2); --help prints the usage on stdout.
+func TestDemoUsageErrors(t *testing.T) {
+	bin := st.Build(t, "fake-enablebanking")
+	for _, c := range []struct {
+		args       []string
+		code       int
+		want, from string
+	}{
+		{[]string{"--bogus"}, 2, "fake-enablebanking demo: unknown flag: --bogus\nUsage: fake-enablebanking demo [flags]", "stderr"},
+		{[]string{"extra"}, 2, `fake-enablebanking demo: unexpected argument "extra"`, "stderr"},
+		// A value the demo refuses once parsed is as bad a flag.
+		{[]string{"--sessions", "0"}, 2, "fake-enablebanking demo: --sessions 0, --transactions 60: both must be at least 1\nUsage: fake-enablebanking demo [flags]", "stderr"},
+		{[]string{"--help"}, 0, "Usage: fake-enablebanking demo [flags]", "stdout"},
+	} {
+		stdout, stderr, code := st.Exec(t, bin, append([]string{"demo", "--out", t.TempDir()}, c.args...)...)
+		got := map[string]string{"stdout": string(stdout), "stderr": string(stderr)}
+		if code != c.code || !strings.Contains(got[c.from], c.want) || !strings.Contains(got[c.from], "--read-flag") {
+			t.Errorf("demo %v: exit %d, want %d with %q and the flags on %s\nstdout:\n%s\nstderr:\n%s", c.args, code, c.code, c.want, c.from, stdout, stderr)
+		}
+		if c.code != 0 && len(stdout) > 0 {
+			t.Errorf("demo %v printed on stdout:\n%s", c.args, stdout)
 		}
 	}
 }

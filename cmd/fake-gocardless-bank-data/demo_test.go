@@ -17,6 +17,11 @@ func TestDemoCommand(t *testing.T) {
 	bin := st.Build(t, "fake-gocardless-bank-data")
 	dir := t.TempDir()
 	out := st.RunPlain(t, bin, "demo", "--out", dir)
+	// The banner names the command that ran: the connector binary has no
+	// demo command to run any more.
+	if !strings.HasPrefix(out, "fake-gocardless-bank-data demo: a fake GoCardless API on ") {
+		t.Errorf("demo's banner does not name fake-gocardless-bank-data demo:\n%s", out)
+	}
 	for _, want := range []string{"transactions", "pending_transactions", "WARN", "daily limit", "new rows of the accounts with quota", "after the reset"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
@@ -28,6 +33,32 @@ func TestDemoCommand(t *testing.T) {
 	for _, f := range []string{"config.json", "catalog.json", "state.json", "run1.jsonl", "run2.jsonl", "run3.jsonl"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("demo did not write %s", f)
+		}
+	}
+}
+
+// TestDemoUsageErrors: a flag or argument the demo does not take exits 2
+// with the command and the flag named on stderr, then the demo's usage, as
+// the connector binaries report theirs (pflag's ContinueOnError error was
+// dropped, leaving a bare exit 2); --help prints the usage on stdout.
+func TestDemoUsageErrors(t *testing.T) {
+	bin := st.Build(t, "fake-gocardless-bank-data")
+	for _, c := range []struct {
+		args       []string
+		code       int
+		want, from string
+	}{
+		{[]string{"--bogus"}, 2, "fake-gocardless-bank-data demo: unknown flag: --bogus\nUsage: fake-gocardless-bank-data demo [flags]", "stderr"},
+		{[]string{"extra"}, 2, `fake-gocardless-bank-data demo: unexpected argument "extra"`, "stderr"},
+		{[]string{"--help"}, 0, "Usage: fake-gocardless-bank-data demo [flags]", "stdout"},
+	} {
+		stdout, stderr, code := st.Exec(t, bin, append([]string{"demo", "--out", t.TempDir()}, c.args...)...)
+		got := map[string]string{"stdout": string(stdout), "stderr": string(stderr)}
+		if code != c.code || !strings.Contains(got[c.from], c.want) || !strings.Contains(got[c.from], "--read-flag") {
+			t.Errorf("demo %v: exit %d, want %d with %q and the flags on %s\nstdout:\n%s\nstderr:\n%s", c.args, code, c.code, c.want, c.from, stdout, stderr)
+		}
+		if c.code != 0 && len(stdout) > 0 {
+			t.Errorf("demo %v printed on stdout:\n%s", c.args, stdout)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, d *demo.Demo, items, txns int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Stdout, "source-pluggy demo: a fake Pluggy API on %s serves %d items (one OUTDATED); files in %s\n\n", base, items, d.Dir)
+	fmt.Fprintf(d.Stdout, "%s: a fake Pluggy API on %s serves %d items (one OUTDATED); files in %s\n\n", d.Name, base, items, d.Dir)
 
 	got := map[string]bool{}  // transaction ids of the last read
 	dead := map[string]bool{} // tombstoned ids of the last read

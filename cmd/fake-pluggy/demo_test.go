@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +16,11 @@ func TestDemoCommand(t *testing.T) {
 	bin := st.Build(t, "fake-pluggy")
 	dir := t.TempDir()
 	r := st.RunPlain(t, bin, "demo", "--out", dir)
+	// The banner names the command that ran: the connector binary has no
+	// demo command to run any more.
+	if !strings.HasPrefix(r, "fake-pluggy demo: a fake Pluggy API on ") {
+		t.Errorf("demo's banner does not name fake-pluggy demo:\n%s", r)
+	}
 	for _, want := range []string{"transactions", "new rows", "back-dated rows", "re-posted pending rows", "rows updated in place", "source-pluggy connect --config"} {
 		if !strings.Contains(r, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, r)
@@ -27,5 +33,68 @@ func TestDemoCommand(t *testing.T) {
 		if _, err := os.Stat(dir + "/" + f); err != nil {
 			t.Errorf("demo did not write %s", f)
 		}
+	}
+}
+
+// TestDemoUsageErrors: a flag or argument the demo does not take exits 2
+// with the command and the flag named on stderr, then the demo's usage, as
+// the connector binaries report theirs (pflag's ContinueOnError error was
+// dropped, leaving a bare exit 2); --help prints the usage on stdout.
+func TestDemoUsageErrors(t *testing.T) {
+	bin := st.Build(t, "fake-pluggy")
+	for _, c := range []struct {
+		args       []string
+		code       int
+		want, from string
+	}{
+		{[]string{"--bogus"}, 2, "fake-pluggy demo: unknown flag: --bogus\nUsage: fake-pluggy demo [flags]", "stderr"},
+		{[]string{"--items", "many"}, 2, `fake-pluggy demo: invalid argument "many" for "--items" flag`, "stderr"},
+		{[]string{"extra"}, 2, `fake-pluggy demo: unexpected argument "extra"`, "stderr"},
+		{[]string{"--help"}, 0, "Usage: fake-pluggy demo [flags]", "stdout"},
+	} {
+		stdout, stderr, code := st.Exec(t, bin, append([]string{"demo"}, c.args...)...)
+		got := map[string]string{"stdout": string(stdout), "stderr": string(stderr)}
+		if code != c.code || !strings.Contains(got[c.from], c.want) || !strings.Contains(got[c.from], "--read-flag") {
+			t.Errorf("demo %v: exit %d, want %d with %q and the flags on %s\nstdout:\n%s\nstderr:\n%s", c.args, code, c.code, c.want, c.from, stdout, stderr)
+		}
+		if c.code != 0 && len(stdout) > 0 {
+			t.Errorf("demo %v printed on stdout:\n%s", c.args, stdout)
+		}
+	}
+}
+
+// TestDemoReadFlag: the read command lines the demo prints carry the
+// --read-flag values, as the reads ran them; a value the read refuses is
+// the read failing (exit 1), the read's usage error and the demo's pointer
+// to --read-flag on stderr, as docs/commands.md says.
+func TestDemoReadFlag(t *testing.T) {
+	bin := st.Build(t, "fake-pluggy")
+	dir := t.TempDir()
+	pq := filepath.Join(dir, "pq")
+	out := st.RunPlain(t, bin, "demo", "--out", dir, "--items", "1", "--transactions", "10", "--read-flag=--parquet-dir="+pq)
+	var reads int
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "source-pluggy read ") {
+			reads++
+			if !strings.Contains(line, " --parquet-dir="+pq+" > ") {
+				t.Errorf("printed read command lacks the --read-flag it ran with: %s", line)
+			}
+		}
+	}
+	if reads != 2 {
+		t.Errorf("demo printed %d read commands, want 2:\n%s", reads, out)
+	}
+	if _, err := os.Stat(filepath.Join(pq, "transactions")); err != nil {
+		t.Errorf("the reads did not get --parquet-dir: %v", err)
+	}
+
+	stdout, stderr, code := st.Exec(t, bin, "demo", "--out", t.TempDir(), "--items", "1", "--transactions", "10", "--read-flag=--bogus")
+	for _, want := range []string{"source-pluggy read: unknown flag: --bogus", "fake-pluggy demo: read 1 exited 2", `check the --read-flag values ["--bogus"]`} {
+		if !strings.Contains(string(stderr), want) {
+			t.Errorf("demo --read-flag=--bogus: stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if code != 1 || !strings.Contains(string(stdout), "source-pluggy read --config ") || !strings.Contains(string(stdout), " --bogus > ") {
+		t.Errorf("demo --read-flag=--bogus: exit %d, want 1, and the read command with --bogus\nstdout:\n%s", code, stdout)
 	}
 }

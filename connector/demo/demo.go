@@ -36,6 +36,10 @@ import (
 // demo supplies the fake, the config and what to change between reads.
 type Demo struct {
 	Runner *source.Runner
+	// Name is the command that runs the demo, "fake-pluggy demo": its
+	// banner and messages say it, not the connector's name, as the
+	// connector binary has no demo to run.
+	Name string
 	// Dir holds the demo's files.
 	Dir            string
 	Stdout, Stderr io.Writer
@@ -46,42 +50,70 @@ type Demo struct {
 // Command makes the demo command of a fake binary, reading with r (the
 // connector binary's runner, see cli.Binary.Runner): it parses --out and
 // --read-flag, plus the flags define adds (nil for none), makes the
-// directory and calls run.
+// directory and calls run. Its usage errors are reported as the connector
+// binaries report theirs: the command and the error on stderr, then the
+// usage, exit 2; --help prints the usage on stdout and exits 0.
 func Command(r *source.Runner, summary string, define func(fs *pflag.FlagSet), run func(ctx context.Context, d *Demo) error) fakeserver.Command {
+	// The fake is named after the connector, as cli.Binary's demo
+	// pointer names it: source-pluggy's is fake-pluggy.
+	name := "fake-" + strings.TrimPrefix(r.Source.Name(), "source-") + " demo"
 	return fakeserver.Command{
 		Name:    "demo",
 		Summary: summary,
 		Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-			fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
-			fs.SetOutput(stderr)
+			fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+			// pflag prints nothing of its own with ContinueOnError but its
+			// default usage on --help; the usage below replaces both.
+			fs.SetOutput(io.Discard)
 			out := fs.String("out", "", "directory for the demo's config, catalog, state and output files (default: a new temporary directory)")
 			extra := fs.StringArray("read-flag", nil, "extra flag passed to every read, e.g. --read-flag=--parquet-dir=/tmp/pq (repeatable)")
 			if define != nil {
 				define(fs)
 			}
+			usage := func(w io.Writer) {
+				fmt.Fprintf(w, "Usage: %s [flags]\n\n%s\n\nFlags:\n%s", name, summary, fs.FlagUsages())
+			}
 			if err := fs.Parse(args); err != nil {
 				if errors.Is(err, pflag.ErrHelp) {
+					usage(stdout)
 					return source.ExitOK
 				}
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+				usage(stderr)
 				return source.ExitUsage
 			}
 			if fs.NArg() > 0 {
-				fmt.Fprintf(stderr, "demo: unexpected argument %q\n", fs.Arg(0))
+				fmt.Fprintf(stderr, "%s: unexpected argument %q\n", name, fs.Arg(0))
+				usage(stderr)
 				return source.ExitUsage
 			}
-			d := &Demo{Runner: r, Dir: *out, Stdout: stdout, Stderr: stderr, ReadFlags: *extra}
+			d := &Demo{Runner: r, Name: name, Dir: *out, Stdout: stdout, Stderr: stderr, ReadFlags: *extra}
 			err := d.makeDir()
 			if err == nil {
 				err = run(ctx, d)
 			}
-			if err != nil {
-				fmt.Fprintf(stderr, "demo: %v\n", err)
+			var usageErr UsageError
+			switch {
+			case errors.As(err, &usageErr):
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
+				usage(stderr)
+				return source.ExitUsage
+			case err != nil:
+				fmt.Fprintf(stderr, "%s: %v\n", name, err)
 				return source.ExitFail
 			}
 			return source.ExitOK
 		},
 	}
 }
+
+// UsageError is an error of a demo's run that is a bad flag value of its
+// own (--sessions 0, say), which pflag could not tell: the demo exits 2
+// with its usage, as for a flag pflag refused, not 1 as for a failed read.
+type UsageError struct{ error }
+
+// UsageErrorf is a UsageError, formatted as fmt.Errorf does.
+func UsageErrorf(format string, a ...any) error { return UsageError{fmt.Errorf(format, a...)} }
 
 func (d *Demo) makeDir() error {
 	if d.Dir == "" {
@@ -129,26 +161,45 @@ func (d *Demo) Setup(ctx context.Context, cfg map[string]any) error {
 	return writeIndented(d.Path("catalog.json"), source.Configure(conn.Streams(), true))
 }
 
-// ReadCommand is the command line of read n, as the user would type it.
-func (d *Demo) ReadCommand(n int) string {
-	s := fmt.Sprintf("%s read --config %s --catalog %s", d.Runner.Source.Name(), d.Path("config.json"), d.Path("catalog.json"))
+// readArgs are the arguments of read n: the first without state, later
+// ones from state.json, each with the --read-flag values.
+func (d *Demo) readArgs(n int) []string {
+	args := []string{"read", "--config", d.Path("config.json"), "--catalog", d.Path("catalog.json")}
 	if n > 1 {
-		s += " --state " + d.Path("state.json")
+		args = append(args, "--state", d.Path("state.json"))
 	}
-	return fmt.Sprintf("%s > %s", s, d.Path(fmt.Sprintf("run%d.jsonl", n)))
+	return append(args, d.ReadFlags...)
+}
+
+// ReadCommand is the command line of read n, as the user would type it:
+// the arguments Read runs with (the --read-flag values too), quoted for a
+// shell where they need it, so that it can be copied and run.
+func (d *Demo) ReadCommand(n int) string {
+	words := []string{d.Runner.Source.Name()}
+	for _, a := range d.readArgs(n) {
+		words = append(words, shellQuote(a))
+	}
+	return fmt.Sprintf("%s > %s", strings.Join(words, " "), shellQuote(d.Path(fmt.Sprintf("run%d.jsonl", n))))
+}
+
+// shellQuote is s as a POSIX shell word: as it is when no character of it
+// is special to the shell, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Read runs read n (the first without state, later ones from state.json),
 // keeps its output in run<n>.jsonl, prints how many records each stream had
 // and the warnings, and saves the state for the next read (a failed read's
 // too, as the platform commits it). fn, if not nil, sees every record. A
-// read that exits non-zero is an error, returned with its summary.
+// read that exits non-zero is an error, returned with its summary; one that
+// exits 2 refused its command line, which is the demo's but for the
+// --read-flag values, so the error says to check those.
 func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json.RawMessage)) (*source.Summary, error) {
-	args := []string{"read", "--config", d.Path("config.json"), "--catalog", d.Path("catalog.json")}
-	if n > 1 {
-		args = append(args, "--state", d.Path("state.json"))
-	}
-	args = append(args, d.ReadFlags...)
+	args := d.readArgs(n)
 	var buf bytes.Buffer
 	code := d.Runner.Run(ctx, args, &buf, d.Stderr)
 	if err := os.WriteFile(d.Path(fmt.Sprintf("run%d.jsonl", n)), buf.Bytes(), 0o600); err != nil {
@@ -171,8 +222,11 @@ func (d *Demo) Read(ctx context.Context, n int, fn func(stream string, data json
 	if err := os.WriteFile(d.Path("state.json"), st, 0o600); err != nil {
 		return nil, err
 	}
-	if code != source.ExitOK {
-		return s, fmt.Errorf("read exited %d: %s", code, strings.Join(s.Errors, "; "))
+	switch {
+	case code == source.ExitUsage && len(d.ReadFlags) > 0:
+		return s, fmt.Errorf("read %d exited %d, a usage error (%s read's message is above): check the --read-flag values %q", n, code, d.Runner.Source.Name(), d.ReadFlags)
+	case code != source.ExitOK:
+		return s, fmt.Errorf("read %d exited %d: %s", n, code, strings.Join(s.Errors, "; "))
 	}
 	return s, nil
 }
