@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		f          fake.Faults
 		addr       = fs.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 		prewarm    = fs.Bool("prewarm", false, "generate and pre-encode every transactions page before serving")
-		nextStyle  = fs.String("next-style", "encoded", "how v2 `next` is written: encoded, raw or absolute")
+		nextStyle  = fs.String("next-style", "encoded", "the `style` of v2 next links: encoded, raw or absolute")
 		now        = fs.String("now", "", "fixed clock (RFC 3339) for reproducible data; default the real clock")
 		retryAfter = fs.Int("retry-after", 1, "Retry-After seconds of injected 429s (the real API says 60)")
 		localHooks = fs.Bool("allow-local-webhooks", false, "let POST /webhooks register http and loopback URLs (the real API refuses them)")
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.StatusDetailSDKSpelling, "status-detail-sdk-spelling", false, "spell statusDetail's investmentsTransactions as the SDK does: investmentTransactions")
 	fs.BoolVar(&o.PreciseInvestmentMoney, "precise-investment-money", false, "serve investment movement amounts with 6, 8 and 13 decimal places, as computed doubles")
 	fs.BoolVar(&o.CreatedLinkV2, "created-link-v2", false, "send transactions/created webhooks with a /v2/transactions link and createdTransactionsLinkV2")
-	fs.BoolVar(&o.NextDropsFilters, "next-drops-filters", false, "write v2 `next` with accountId and after only, dropping the other filters")
+	fs.BoolVar(&o.NextDropsFilters, "next-drops-filters", false, "write v2 next links with accountId and after only, dropping the other filters")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
