@@ -54,13 +54,31 @@ func WebhookCommand(r *source.Runner) source.Command {
 	}
 }
 
-func webhookUsage(w io.Writer) {
-	fmt.Fprint(w, `Usage:
-  source-pluggy webhook serve    --listen ADDR --log DIR|URL --header NAME=VALUE|--header-env NAME=ENVVAR... [--max-body-bytes N]
-  source-pluggy webhook register --config FILE --url URL [--header NAME=VALUE|--header-env NAME=ENVVAR]... [--update-headers]
-  source-pluggy webhook list     --config FILE
-  source-pluggy webhook delete   --config FILE ID...
+// webhookSynopses are the webhook subcommands' command lines, in the
+// order webhook --help lists them; each subcommand's --help starts with
+// its own, so that both say the same, ID... of delete included.
+var webhookSynopses = []struct{ name, synopsis string }{
+	{"serve", "--listen ADDR --log DIR|URL --header NAME=VALUE|--header-env NAME=ENVVAR... [--max-body-bytes N]"},
+	{"register", "--config FILE --url URL [--header NAME=VALUE|--header-env NAME=ENVVAR]... [--update-headers]"},
+	{"list", "--config FILE"},
+	{"delete", "--config FILE ID..."},
+}
 
+func webhookSynopsis(name string) string {
+	for _, s := range webhookSynopses {
+		if s.name == name {
+			return s.synopsis
+		}
+	}
+	return ""
+}
+
+func webhookUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage:")
+	for _, s := range webhookSynopses {
+		fmt.Fprintf(w, "  source-pluggy webhook %-8s %s\n", s.name, s.synopsis)
+	}
+	fmt.Fprint(w, `
 serve appends each authenticated event to the log directory; a read with
 webhook_log set to that directory acts on it. Header values are secrets and
 are never printed. See docs/webhooks.md.
@@ -75,7 +93,7 @@ func subFlags(name string, args []string, stdout, stderr io.Writer, define func(
 	fs.SortFlags = false
 	define(fs)
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: source-pluggy webhook %s\n\nFlags:\n%s", name, fs.FlagUsages())
+		fmt.Fprintf(w, "Usage: source-pluggy webhook %s %s\n\nFlags:\n%s", name, webhookSynopsis(name), fs.FlagUsages())
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
