@@ -130,4 +130,27 @@ func TestParquetMisfitsKeptInLeftovers(t *testing.T) {
 	if warns != 1 {
 		t.Errorf("%d WARNs for balanceAfterTransaction, want 1", warns)
 	}
+	// The field the schema lacks is noted once a run, not once a row: it
+	// was kept with nothing said.
+	if n := countLogs(r, protocol.LevelInfo, "field=brandNewField", "does not list"); n != 1 {
+		t.Errorf("%d INFO lines note brandNewField, want 1", n)
+	}
+}
+
+// countLogs counts the LOG lines of level that hold every one of parts.
+func countLogs(r *st.Result, level protocol.Level, parts ...string) int {
+	n := 0
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level != level {
+			continue
+		}
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(m.Log.Message, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
 }

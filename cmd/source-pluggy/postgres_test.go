@@ -575,6 +575,18 @@ func TestPostgresEscapesJsonbRefusesLoad(t *testing.T) {
 	if want := fmt.Sprintf("%d|%d", len(recs), len(recs)); got[0] != want {
 		t.Errorf("rows, with both fields in _leftovers: %s, want %s", got[0], want)
 	}
+	// Each field the schema lacks is noted once a run, not once a row.
+	for _, field := range []string{"field=cutNote", "field=x\x00y"} {
+		n := 0
+		for _, m := range r.OfType(protocol.TypeLog) {
+			if m.Log.Level == protocol.LevelInfo && strings.Contains(m.Log.Message, "does not list") && strings.Contains(m.Log.Message, field) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d INFO lines note %s, want 1", n, field)
+		}
+	}
 }
 
 // TestPostgresKeyWithNUL: a key PostgreSQL text cannot hold (a NUL, valid

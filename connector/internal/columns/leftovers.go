@@ -20,7 +20,9 @@ import (
 //     shape of Airbyte's _airbyte_meta.changes:
 //     [{"field":"amountOriginal","change":"NULLED","reason":"DESTINATION_TYPECAST_ERROR"}].
 //     A field the schema lacks has no typed column, so it is kept without a
-//     change.
+//     change (nothing was altered), and noted by one INFO per stream and
+//     field (Warner.Unknown): the API added it, and the schema could grow a
+//     column for it.
 //   - The run logs one WARN per stream and field (Warner), not one per row.
 //
 // A value its column can hold only changed (text with a lone surrogate
@@ -128,9 +130,33 @@ func (m *RowMeta) ChangesJSON() []byte {
 // stream's name (the run's stream logger). Safe for concurrent use; a nil
 // Log discards.
 type Warner struct {
-	Log  *slog.Logger
-	mu   sync.Mutex
-	seen map[string]bool
+	Log     *slog.Logger
+	mu      sync.Mutex
+	seen    map[string]bool
+	unknown map[string]bool
+}
+
+// Unknown logs, the first time for field (its dotted path), that records
+// carry a field the schema does not list. It has no typed column and is
+// kept verbatim in Leftovers with no change noted in the row, as nothing
+// was altered: this INFO is the note, once per run, that the API added it.
+// Called for every row that has one, so it neither allocates nor logs
+// again after the first.
+func (w *Warner) Unknown(field []byte) {
+	w.mu.Lock()
+	if w.unknown[string(field)] {
+		w.mu.Unlock()
+		return
+	}
+	if w.unknown == nil {
+		w.unknown = map[string]bool{}
+	}
+	w.unknown[string(field)] = true
+	w.mu.Unlock()
+	if w.Log != nil {
+		w.Log.Info("records carry a field the schema does not list (the API added it): it has no typed column, and is kept verbatim in "+Leftovers+
+			"; further rows with it are not logged", "field", string(field))
+	}
 }
 
 // Nulled logs, the first time for field, that a value did not fit its

@@ -242,6 +242,9 @@ func (c *converter) object(n *node, rep int16) error {
 					c.keybuf = jsonrow.AppendString(c.keybuf[:0], n.children[idx].name)
 				} else {
 					c.keybuf = jsonrow.AppendString(c.keybuf[:0], string(key))
+					if c.warn != nil {
+						c.warn.Unknown(key)
+					}
 				}
 				raw, err := s.Raw()
 				if err != nil {
@@ -252,6 +255,10 @@ func (c *converter) object(n *node, rep int16) error {
 				// Below the root: the top-level member is kept whole in
 				// _leftovers (see member).
 				c.extra = true
+				if c.warn != nil {
+					c.keybuf = append(append(append(c.keybuf[:0], n.path...), '.'), key...)
+					c.warn.Unknown(c.keybuf)
+				}
 				if err := s.Skip(); err != nil {
 					return err
 				}

@@ -240,6 +240,9 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 				return
 			}
 		}
+		if k >= 0 { // a member of the record, not one the connector added
+			e.warn.Unknown(key)
+		}
 		e.leftover(rawKey, v)
 		return
 	}
