@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,26 +13,40 @@ import (
 // TestEveryDocumentedRefusal runs the binary against an account whose
 // every call the fake answers with one of the refusals the reference lists
 // (its error codes, under the statuses banks really use, a bare status, a
-// proxy's HTML page, N26's object detail), and holds the read to what
-// docs/enablebanking.md ("Errors") says of it: who must act, in which
-// failure type, naming what; how often the call is made; and that the
-// other session's accounts are read all the same.
+// proxy's HTML page, N26's object detail, a bare 401 or 404 on the
+// account's own endpoint), and holds the read to what docs/enablebanking.md
+// ("Errors") says of it: who must act, in which failure type, naming what;
+// how often the call is made; and that the other session's accounts are
+// read all the same, and the refused account's session fellow too unless
+// the refusal ends the session.
 func TestEveryDocumentedRefusal(t *testing.T) {
 	type want struct {
 		exit    int
 		failure protocol.FailureType // of the one ERROR trace; "" for a WARN and exit 0
 		mention []string             // in the trace (or the WARN)
 		calls   int                  // transactions calls to the refused account
+		// endsSession: the refusal says the session is gone, so its other
+		// account need not be read.
+		endsSession bool
 	}
 	reauth := func(code string, status int) (fake.AccountError, want) {
 		return fake.AccountError{Status: status, Code: code, Message: "Session cannot be used"},
-			want{1, protocol.ConfigError, []string{code, "Authorise again", "{session}"}, 1}
+			want{1, protocol.ConfigError, []string{code, "Authorise again", "{session}"}, 1, true}
+	}
+	// A 401 or 404 without a code on one account's endpoint is not the
+	// session's end (the reference, §6: never without the code; "Enable
+	// Banking uses HTTP 401 for other errors too"), nor the key's (the
+	// same key has just read the session): the account fails, named, its
+	// state kept, and the rest is read.
+	bare := func(status int, msg string) (fake.AccountError, want) {
+		return fake.AccountError{Status: status, Message: msg},
+			want{1, protocol.TransientError, []string{"{account}", "{session}", "HTTP " + strconv.Itoa(status) + ": " + msg, "without an error code", "run again later"}, 1, false}
 	}
 	bank := func(e fake.AccountError, calls int) (fake.AccountError, want) {
-		return e, want{1, protocol.TransientError, []string{"the bank failed", "run again later", "{account}"}, calls}
+		return e, want{1, protocol.TransientError, []string{"the bank failed", "run again later", "{account}"}, calls, false}
 	}
 	credentials := func(e fake.AccountError) (fake.AccountError, want) {
-		return e, want{1, protocol.ConfigError, []string{"config.application_id", "config.private_key"}, 1}
+		return e, want{1, protocol.ConfigError, []string{"config.application_id", "config.private_key"}, 1, false}
 	}
 	cases := map[string]func() (fake.AccountError, want){
 		"CLOSED_SESSION 401":            func() (fake.AccountError, want) { return reauth("CLOSED_SESSION", 401) },
@@ -42,16 +57,21 @@ func TestEveryDocumentedRefusal(t *testing.T) {
 		"INVALID_ACCOUNT_ID 422":        func() (fake.AccountError, want) { return reauth("INVALID_ACCOUNT_ID", 422) },
 		"ACCOUNT_DOES_NOT_EXIST 404":    func() (fake.AccountError, want) { return reauth("ACCOUNT_DOES_NOT_EXIST", 404) },
 		"ASPSP_RATE_LIMIT_EXCEEDED 400": func() (fake.AccountError, want) {
-			return fake.AccountError{Status: 400, Code: "ASPSP_RATE_LIMIT_EXCEEDED", Message: "Rate limit exceeded"}, want{0, "", []string{"{account}", "daily limit"}, 1}
+			return fake.AccountError{Status: 400, Code: "ASPSP_RATE_LIMIT_EXCEEDED", Message: "Rate limit exceeded"}, want{0, "", []string{"{account}", "daily limit"}, 1, false}
 		},
 		"bare 429": func() (fake.AccountError, want) {
-			return fake.AccountError{Status: 429, Message: "Too Many Requests"}, want{0, "", []string{"{account}", "daily limit"}, 1}
+			return fake.AccountError{Status: 429, Message: "Too Many Requests"}, want{0, "", []string{"{account}", "daily limit"}, 1, false}
 		},
+		"bare 401 on the account": func() (fake.AccountError, want) { return bare(401, "Unauthorized") },
+		"bare 404 on the account": func() (fake.AccountError, want) { return bare(404, "Not Found") },
 		// A 400 ASPSP_ERROR to a first call from before 90 days is asked
 		// once more from 90 days back (a bank that keeps less history
-		// answers so): two calls.
+		// answers so): two calls. The detail is N26's, word for word (the
+		// reference, §6), and quoted as error_name: message.
 		"ASPSP_ERROR 400, N26's object detail": func() (fake.AccountError, want) {
-			return bank(fake.AccountError{Status: 400, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP", Detail: map[string]any{"status": 400, "title": "Bad Request"}}, 2)
+			e, w := bank(fake.AccountError{Status: 400, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP", Detail: map[string]any{"message": "Service unavailable", "error_name": "HttpException"}}, 2)
+			w.mention = append(w.mention, "(HttpException: Service unavailable)")
+			return e, w
 		},
 		"ASPSP_ERROR 502": func() (fake.AccountError, want) {
 			return bank(fake.AccountError{Status: 502, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP"}, 3)
@@ -78,10 +98,10 @@ func TestEveryDocumentedRefusal(t *testing.T) {
 			return credentials(fake.AccountError{Status: 403, Message: "Forbidden"})
 		},
 		"PSU_HEADER_NOT_PROVIDED": func() (fake.AccountError, want) {
-			return fake.AccountError{Status: 422, Code: "PSU_HEADER_NOT_PROVIDED", Message: "PSU header not provided"}, want{1, protocol.ConfigError, []string{"PSU_HEADER_NOT_PROVIDED", "attended"}, 1}
+			return fake.AccountError{Status: 422, Code: "PSU_HEADER_NOT_PROVIDED", Message: "PSU header not provided"}, want{1, protocol.ConfigError, []string{"PSU_HEADER_NOT_PROVIDED", "attended"}, 1, false}
 		},
 		"a code no document lists": func() (fake.AccountError, want) {
-			return fake.AccountError{Status: 422, Code: "BRAND_NEW_REFUSAL", Message: "Something new", Detail: map[string]any{"hint": "xyz"}}, want{1, protocol.SystemError, []string{"BRAND_NEW_REFUSAL", "Something new", "xyz"}, 1}
+			return fake.AccountError{Status: 422, Code: "BRAND_NEW_REFUSAL", Message: "Something new", Detail: map[string]any{"hint": "xyz"}}, want{1, protocol.SystemError, []string{"BRAND_NEW_REFUSAL", "Something new", "xyz"}, 1, false}
 		},
 	}
 	for name, c := range cases {
@@ -132,6 +152,9 @@ func TestEveryDocumentedRefusal(t *testing.T) {
 				if len(read[uid]) == 0 {
 					t.Errorf("account %s of the other session was not read", uid)
 				}
+			}
+			if fellow := e.fake.AccountUIDs(sessions[0])[1]; !w.endsSession && len(read[fellow]) == 0 {
+				t.Errorf("account %s, of the refused account's session, was not read: the refusal does not end the session", fellow)
 			}
 			if len(read[refused]) != 0 {
 				t.Errorf("%d records of the refused account", len(read[refused]))

@@ -52,6 +52,7 @@ func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 //     never retried (*quotaSkip);
 //   - an expired, closed or revoked session blocks its accounts for the
 //     rest of the run, with the message to authorise again;
+//   - a 401 or 404 without an error code fails the account alone;
 //   - PSU headers go out only when config.attended is true.
 func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path string, q url.Values, counted bool, decode func([]byte) error) error {
 	if err := c.blockedErr(a); err != nil {
@@ -72,6 +73,16 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 	se, ae, ok := statusOf(err)
 	if !ok {
 		return c.client.wrap(fmt.Sprintf("account %s %s", a.Key, endpoint), err)
+	}
+	if ae.Error == "" && (se.Status == http.StatusUnauthorized || se.Status == http.StatusNotFound) {
+		// A bare 401 or 404 on one account's endpoint: without the code
+		// it is not the session's end (Enable Banking answers 401 for
+		// other errors too; the reference, §6), nor the key's, which has
+		// just read the session. The account fails, named; the rest is
+		// read.
+		return &source.Error{Type: protocol.TransientError, Err: err, Quoted: true, Msg: c.client.secrets.String(fmt.Sprintf(
+			"account %s (uid %s, session %s): Enable Banking refused the %s call with %s, without an error code: not taken for the session's end, nor for a wrong key (the same key read the session); the account's state is kept: run again later, and if it goes on, authorise the session again (source-enablebanking connect)",
+			a.Key, a.UID, a.SessionID, endpoint, ae.describe(se.Status)))}
 	}
 	switch classify(se.Status, ae) {
 	case classRateLimited:
