@@ -185,6 +185,13 @@ func (d decimal) MarshalJSON() ([]byte, error) { return appendFixed(nil, d.Value
 // ptrDec returns a pointer to a decimal.
 func ptrDec(v int64, scale int) *decimal { return &decimal{v, scale} }
 
+// twoPlaces returns an amount in cents as a decimal with two places, which
+// prints as money does; ptrCents is its nullable form. Fields that
+// Options.PreciseInvestmentMoney fills with more places are decimals.
+func twoPlaces(c int64) decimal { return decimal{c, 2} }
+
+func ptrCents(c int64) *decimal { return &decimal{c, 2} }
+
 // ptrStr returns a pointer to s, for nullable string fields.
 func ptrStr(s string) *string { return &s }
 

@@ -216,13 +216,13 @@ type investmentJSON struct {
 	Date                 *jsTime                 `json:"date"`
 	Value                *decimal                `json:"value"`
 	Quantity             *decimal                `json:"quantity"`
-	Amount               *money                  `json:"amount"`
-	Balance              money                   `json:"balance"`
-	AmountOriginal       *money                  `json:"amountOriginal"`
-	AmountProfit         *money                  `json:"amountProfit"`
-	AmountWithdrawal     *money                  `json:"amountWithdrawal"`
-	Taxes                *money                  `json:"taxes"`
-	Taxes2               *money                  `json:"taxes2"`
+	Amount               *decimal                `json:"amount"`
+	Balance              decimal                 `json:"balance"`
+	AmountOriginal       *decimal                `json:"amountOriginal"`
+	AmountProfit         *decimal                `json:"amountProfit"`
+	AmountWithdrawal     *decimal                `json:"amountWithdrawal"`
+	Taxes                *decimal                `json:"taxes"`
+	Taxes2               *decimal                `json:"taxes2"`
 	DueDate              *jsTime                 `json:"dueDate"`
 	IssueDate            *jsTime                 `json:"issueDate"`
 	PurchaseDate         *jsTime                 `json:"purchaseDate"`

@@ -125,8 +125,14 @@ type Options struct {
 	// §12: amounts "computed the same way" as amountOriginal = quantity ×
 	// unit price): in turn six places (1266.803034), eight places, and the
 	// seventeen significant digits a double prints (1290.4500000000001,
-	// thirteen places); fund quotas (value) get ten places. Off: amounts
-	// have two places, as money usually has.
+	// thirteen places); fund quotas (value) get ten places. The investments
+	// themselves too: the CDB is the recorded live Nubank CDB of §12
+	// (value 0.010186, quantity 126680.3034, amount 1290.45,
+	// amountOriginal 1266.803034, with amountProfit, taxes and
+	// amountWithdrawal computed from them to six and seven places), the
+	// fund has a ten-place quota value, an eight-place amountOriginal and
+	// thirteen-place amount, balance and amountProfit; the stock keeps two
+	// places. Off: money has two places, as money usually has.
 	PreciseInvestmentMoney bool
 	// CreatedLinkV2 writes the transactions/created webhook as newer
 	// applications get it: createdTransactionsLink points at

@@ -23,9 +23,9 @@ func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 		Type: "FIXED_INCOME", Subtype: ptrStr("CDB"), Code: ptrStr("CDB-" + digits(meta, 8)), ISIN: nil,
 		Name: "CDB Banco Pluggy 112% CDI", Number: ptrStr(digits(meta, 10)), Owner: owner, CurrencyCode: "BRL",
 		Date: ptrTime(today), Value: ptrDec(cdbPrincipal+cdbProfit, 2), Quantity: ptrDec(1, 0),
-		Amount: ptrMoney(cdbPrincipal + cdbProfit), Balance: money(cdbPrincipal + cdbProfit),
-		AmountOriginal: ptrMoney(cdbPrincipal), AmountProfit: ptrMoney(cdbProfit), AmountWithdrawal: ptrMoney(cdbPrincipal + cdbProfit*85/100),
-		Taxes: ptrMoney(cdbProfit * 15 / 100), Taxes2: ptrMoney(0),
+		Amount: ptrCents(cdbPrincipal + cdbProfit), Balance: twoPlaces(cdbPrincipal + cdbProfit),
+		AmountOriginal: ptrCents(cdbPrincipal), AmountProfit: ptrCents(cdbProfit), AmountWithdrawal: ptrCents(cdbPrincipal + cdbProfit*85/100),
+		Taxes: ptrCents(cdbProfit * 15 / 100), Taxes2: ptrCents(0),
 		DueDate: ptrTime(issue + 3*365*msPerDay), IssueDate: ptrTime(issue), PurchaseDate: ptrTime(issue),
 		Issuer: ptrStr("Banco Pluggy S.A."), IssuerCNPJ: ptrStr(formatCNPJ(cnpjDigits(meta))),
 		Rate: ptrDec(112, 0), RateType: ptrStr("CDI"), FixedAnnualRate: nil,
@@ -41,8 +41,8 @@ func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 		Type: "MUTUAL_FUND", Subtype: ptrStr("MULTIMARKET_FUND"), Code: nil, ISIN: ptrStr("BRPLGYCTF00" + digits(meta, 1)),
 		Name: "Pluggy Multimercado FIC FIM", Number: nil, Owner: owner, CurrencyCode: "BRL",
 		Date: ptrTime(today), Value: ptrDec(quotaValue, 6), Quantity: ptrDec(quotas, 6),
-		Amount: ptrMoney(fundBalance), Balance: money(fundBalance),
-		AmountOriginal: ptrMoney(fundBalance * 9 / 10), AmountProfit: ptrMoney(fundBalance - fundBalance*9/10), AmountWithdrawal: nil,
+		Amount: ptrCents(fundBalance), Balance: twoPlaces(fundBalance),
+		AmountOriginal: ptrCents(fundBalance * 9 / 10), AmountProfit: ptrCents(fundBalance - fundBalance*9/10), AmountWithdrawal: nil,
 		Taxes: nil, Taxes2: nil, DueDate: nil, IssueDate: nil, PurchaseDate: ptrTime(today - 400*msPerDay),
 		Issuer: ptrStr("Pluggy Asset Management"), IssuerCNPJ: ptrStr(formatCNPJ(cnpjDigits(meta))),
 		Rate: nil, RateType: nil, FixedAnnualRate: nil,
@@ -57,7 +57,7 @@ func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 		Type: "EQUITY", Subtype: ptrStr("STOCK"), Code: ptrStr("PLGY3"), ISIN: ptrStr("BRPLGYACNOR" + digits(meta, 1)),
 		Name: "PLUGGY ON NM", Number: nil, Owner: owner, CurrencyCode: "BRL",
 		Date: ptrTime(today), Value: ptrDec(price, 2), Quantity: ptrDec(shares, 0),
-		Amount: ptrMoney(shares * price), Balance: money(shares * price),
+		Amount: ptrCents(shares * price), Balance: twoPlaces(shares * price),
 		AmountOriginal: nil, AmountProfit: nil, AmountWithdrawal: nil, Taxes: nil, Taxes2: nil,
 		DueDate: nil, IssueDate: nil, PurchaseDate: nil, Issuer: nil, IssuerCNPJ: nil,
 		Rate: nil, RateType: nil, FixedAnnualRate: nil, LastMonthRate: nil, AnnualRate: nil, LastTwelveMonthsRate: nil,
@@ -71,6 +71,7 @@ func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 		in.json = inv
 		in.txns = investmentTxns(meta, k, today)
 		if s.opts.PreciseInvestmentMoney {
+			preciseHolding(&in.json, k)
 			preciseMoney(in.txns, k)
 		}
 		if s.opts.InvestmentIDNull {
@@ -197,6 +198,38 @@ func preciseMoney(txns []investmentTxnJSON, k int) {
 		if k == 1 && t.Value != nil {
 			t.Value = ptrDec(t.Value.Value*100+int64(i%10)*7+1, 10)
 		}
+	}
+}
+
+// preciseHolding rewrites investment kind k the way
+// Options.PreciseInvestmentMoney describes, without drawing from the
+// generator. The CDB (k 0) becomes the live Nubank CDB pluggy-api.md §12
+// records: value 0.010186, quantity 126680.3034, amount and balance
+// 1290.45, amountOriginal 1266.803034; its amountProfit is amount less
+// amountOriginal (23.646966), its taxes 15% of that (3.5470449) and
+// amountWithdrawal amount less taxes (1286.9029551). The fund (k 1) gets a
+// quota value with ten places, an amountOriginal with eight, and amount
+// and balance with the thirteen places of a computed double's seventeen
+// significant digits (…0000000001), amountProfit the exact difference.
+// The stock keeps two places, so one read meets both.
+func preciseHolding(inv *investmentJSON, k int) {
+	switch k {
+	case 0:
+		amount := decimal{129045, 2}
+		inv.Value, inv.Quantity = ptrDec(10186, 6), ptrDec(1266803034, 4)
+		inv.Amount, inv.Balance = &amount, amount
+		inv.AmountOriginal = ptrDec(1266803034, 6)
+		inv.AmountProfit = ptrDec(129045*10000-1266803034, 6)
+		inv.Taxes = ptrDec(inv.AmountProfit.Value*15, 7)
+		inv.AmountWithdrawal = ptrDec(129045*100000-inv.Taxes.Value, 7)
+	case 1:
+		const to13 = 100_000_000_000 // cents to 13 places
+		balance := decimal{inv.Balance.Value*to13 + 1, 13}
+		original := decimal{inv.AmountOriginal.Value*1_000_000 + 123457, 8}
+		inv.Value = ptrDec(inv.Value.Value*10_000+4321, 10)
+		inv.Amount, inv.Balance = &balance, balance
+		inv.AmountOriginal = &original
+		inv.AmountProfit = ptrDec(balance.Value-original.Value*100_000, 13)
 	}
 }
 
