@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -251,12 +252,50 @@ func (c *conn) startAuth(ctx context.Context, b aspsp, state, redirect, psuType 
 		return nil
 	}})
 	if se, ae, ok := statusOf(err); ok && ae.Error == "REDIRECT_URI_NOT_ALLOWED" {
-		return "", fmt.Errorf("the redirect URL %s was refused by Enable Banking (%s): register it with the application in the Control Panel, and run connect with --listen on that port", redirect, ae.describe(se.Status))
+		return "", c.redirectRefused(ctx, redirect, ae.describe(se.Status))
 	}
 	if err != nil {
 		return "", c.client.wrap("starting the authorisation", err)
 	}
 	return out.URL, nil
+}
+
+// redirectRefused is the error of a POST /auth whose redirect_url the
+// application has not registered (REDIRECT_URI_NOT_ALLOWED), with the fix
+// its registered URLs (GET /application) point to: the --listen that makes
+// connect send one of them, or, when none is a loopback http URL of
+// CallbackPath (connect serves plain http on a numeric loopback address;
+// some applications may take https only, the reference says, unverified),
+// the one to register.
+func (c *conn) redirectRefused(ctx context.Context, redirect, answer string) error {
+	var app struct {
+		RedirectURLs []string `json:"redirect_urls"`
+	}
+	_ = c.client.getJSON(ctx, "GET /application", "/application", &app)
+	msg := fmt.Sprintf("Enable Banking refused the redirect URL %s, which connect sends (%s): the application takes only the redirect URLs registered with it", redirect, answer)
+	const register = "register http://127.0.0.1:PORT" + CallbackPath + " (PORT a free port of your choice, e.g. 8080) with the application in the Enable Banking Control Panel, and run connect with --listen 127.0.0.1:PORT"
+	var usable []string
+	https := len(app.RedirectURLs) > 0
+	for _, raw := range app.RedirectURLs {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		https = https && u.Scheme == "https"
+		if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && ip != nil && ip.IsLoopback() && u.Port() != "" && u.Path == CallbackPath && u.RawQuery == "" {
+			usable = append(usable, raw)
+		}
+	}
+	switch {
+	case len(usable) > 0:
+		u, _ := url.Parse(usable[0])
+		return fmt.Errorf("%s, and it registers %s: run connect with --listen %s", msg, usable[0], u.Host)
+	case https:
+		return fmt.Errorf("%s, and it registers only https ones (%s), while connect serves plain http on loopback: %s (if the Control Panel takes no http URL, connect cannot authorise with this application)", msg, strings.Join(app.RedirectURLs, ", "), register)
+	case len(app.RedirectURLs) > 0:
+		return fmt.Errorf("%s (it registers %s, none of which connect can serve: a loopback http URL of %s with a port): %s", msg, strings.Join(app.RedirectURLs, ", "), CallbackPath, register)
+	}
+	return fmt.Errorf("%s: %s", msg, register)
 }
 
 // codeAdvice is what to do when POST /sessions refuses the code the bank

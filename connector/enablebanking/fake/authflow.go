@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,6 +22,7 @@ type authorization struct {
 
 // handleAuth starts an authorisation: the redirect must be a loopback URL
 // (the fake's stand-in for the application's registered redirect URLs),
+// and one of Options.RedirectURLs exactly when they are set,
 // the bank one the fake knows, valid_until an RFC 3339 time with offset
 // in the future.
 func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +52,7 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := url.Parse(req.RedirectURL)
-	if err != nil || !loopback(u) {
+	if err != nil || !loopback(u) || s.opts.RedirectURLs != nil && !slices.Contains(s.opts.RedirectURLs, req.RedirectURL) {
 		writeError(w, apiError{Code: 400, Message: "Redirect URI not allowed", Error: "REDIRECT_URI_NOT_ALLOWED"})
 		return
 	}

@@ -59,9 +59,13 @@ func attended(r *http.Request) bool {
 }
 
 func (s *Server) handleApplication(w http.ResponseWriter, r *http.Request) {
+	redirects := []string{"http://127.0.0.1/callback"}
+	if s.opts.RedirectURLs != nil {
+		redirects = s.opts.RedirectURLs
+	}
 	writeJSON(w, 200, map[string]any{
 		"name": "Fake application", "description": nil, "kid": s.opts.ApplicationID, "environment": "SANDBOX",
-		"redirect_urls": []string{"http://127.0.0.1/callback"}, "active": true, "countries": []string{"FI", "SE", "NO", "DE"},
+		"redirect_urls": redirects, "active": true, "countries": []string{"FI", "SE", "NO", "DE"},
 		"services": []string{"AIS"},
 	})
 }

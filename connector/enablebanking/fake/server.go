@@ -46,6 +46,13 @@ type Options struct {
 	// reference has null "or absent"; an empty key is what a loose
 	// serializer makes of either.
 	LastPageKey string
+	// RedirectURLs are the application's registered redirect URLs. When
+	// set, POST /auth takes exactly one of them as redirect_url (else 400
+	// REDIRECT_URI_NOT_ALLOWED, as Enable Banking answers) and GET
+	// /application lists them; an https-only list plays an application
+	// that requires https (the reference, §1: UNCERTAIN). Default: any
+	// loopback http(s) URL is taken.
+	RedirectURLs []string
 }
 
 // DefaultApplicationID is the application id of a fake built without one.
