@@ -208,20 +208,54 @@ func (s *Server) UpdateInPlace(n int) []string {
 			return t.date >= now-5*msPerDay && t.date <= now
 		}), n)
 		for _, ref := range picked {
-			t := &ref.a.rows[ref.i]
-			t.desc += updateSuffixes[s.mutRNG.IntN(len(updateSuffixes))]
-			c := int16(s.mutRNG.IntN(len(categories) - 1))
-			if c >= t.category && t.category >= 0 {
-				c++
-			}
-			t.category = c
-			t.updatedAt = now
-			ch.touch(ref.a)
-			ch.updated[ref.a] = append(ch.updated[ref.a], t.id.String())
-			ids = append(ids, t.id.String())
+			ids = append(ids, s.updateRow(ref, now, ch))
 		}
 	})
 	return ids
+}
+
+// UpdateAccount changes, as UpdateInPlace does, up to n rows of one
+// account whatever their date, and returns their ids (nil for an unknown
+// account): a bank re-categorising a whole history at once. Pluggy
+// announces such a change in transactions/updated events of at most 400
+// ids each (changelog 2026.08, pluggy-api.md §12), so more than 400 rows
+// make several events for one account.
+func (s *Server) UpdateAccount(accountID string, n int) []string {
+	id, ok := parseUUID(accountID)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	s.mutation(func(now int64, _ map[*account]bool, ch *changes) {
+		a := s.accountsByID[id]
+		if a == nil {
+			return
+		}
+		var refs []rowRef
+		for i := range a.rows {
+			refs = append(refs, rowRef{a, i})
+		}
+		for _, ref := range s.choose(refs, n) {
+			ids = append(ids, s.updateRow(ref, now, ch))
+		}
+	})
+	return ids
+}
+
+// updateRow gives a row a new description suffix and category and bumps
+// its updatedAt, keeping its id, and returns the id.
+func (s *Server) updateRow(ref rowRef, now int64, ch *changes) string {
+	t := &ref.a.rows[ref.i]
+	t.desc += updateSuffixes[s.mutRNG.IntN(len(updateSuffixes))]
+	c := int16(s.mutRNG.IntN(len(categories) - 1))
+	if c >= t.category && t.category >= 0 {
+		c++
+	}
+	t.category = c
+	t.updatedAt = now
+	ch.touch(ref.a)
+	ch.updated[ref.a] = append(ch.updated[ref.a], t.id.String())
+	return t.id.String()
 }
 
 // Delete removes up to n rows dated within the last 7 days (not future
