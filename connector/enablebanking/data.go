@@ -92,7 +92,7 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 		c.block(a.SessionID, err)
 		return err
 	case classPSUHeaders:
-		return source.ConfigErrorf("account %s (session %s): the bank wants the account holder present for %s calls (%s). Such an account can only be read attended: run with config.attended true and the holder's psu_ip_address and psu_user_agent, when they are there", a.UID, a.SessionID, endpoint, ae.describe(se.Status))
+		return c.psuRefusal(a, endpoint, ae, se.Status)
 	case classBank:
 		// Err keeps the answer, for a caller that can do something
 		// about it (fetchTransactions narrowing its window).
@@ -101,6 +101,25 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 			a.Key, a.UID, a.SessionID, endpoint, ae.describe(se.Status)))}
 	}
 	return c.client.wrap(fmt.Sprintf("account %s (uid %s) %s", a.Key, a.UID, endpoint), err)
+}
+
+// psuRefusal is the config error of a PSU_HEADER_NOT_PROVIDED or
+// PSU_HEADER_INVALID answer, with the fix that works in the run's mode.
+// Enable Banking takes either all of a bank's required PSU headers (GET
+// /aspsps, required_psu_headers) or none (the reference, §5), and attended
+// mode sends two: a bank requiring more refuses every attended call, and
+// is read with no PSU header at all (attended false), never by running
+// attended. An unattended call carries none, so its refusal means the
+// bank wants the holder present.
+func (c *conn) psuRefusal(a accountRef, endpoint string, ae apiError, status int) error {
+	who := fmt.Sprintf("account %s (uid %s, session %s)", a.Key, a.UID, a.SessionID)
+	switch {
+	case c.cfg.Attended && ae.Error == codePSUHeaderInvalid:
+		return source.ConfigErrorf("%s: the bank refused a PSU header of the attended %s call (%s): check config.psu_ip_address (the holder's IP address) and config.psu_user_agent (the holder's browser user agent)", who, endpoint, ae.describe(status))
+	case c.cfg.Attended:
+		return source.ConfigErrorf("%s: the bank refused the attended %s call (%s): it requires PSU headers beyond the two an attended run sends (Psu-Ip-Address and Psu-User-Agent), and Enable Banking takes either all of a bank's required PSU headers (GET /aspsps lists them, required_psu_headers) or none. Read this account with config.attended false: no PSU header is sent, and its calls are unattended ones, counted against daily_limit", who, endpoint, ae.describe(status))
+	}
+	return source.ConfigErrorf("%s: the bank refused an unattended %s call, which carries no PSU header (%s), though Enable Banking takes a call with none of a bank's required PSU headers: the bank wants the account holder present. It can be read only attended (config.attended true with the holder's psu_ip_address and psu_user_agent, while the holder is there), and only if those two are all the bank requires (GET /aspsps, required_psu_headers)", who, endpoint, ae.describe(status))
 }
 
 func (c *conn) block(sessionID string, err error) {

@@ -58,6 +58,43 @@ func attended(r *http.Request) bool {
 	return r.Header.Get("Psu-Ip-Address") != "" || r.Header.Get("Psu-User-Agent") != ""
 }
 
+// psuHeaders are the PSU headers the API reference lists.
+var psuHeaders = []string{"Psu-Ip-Address", "Psu-User-Agent", "Psu-Referer", "Psu-Accept", "Psu-Accept-Charset", "Psu-Accept-Encoding", "Psu-Accept-Language", "Psu-Geo-Location"}
+
+// requiredPSUHeaders is what GET /aspsps lists for b: Options.RequiredPSUHeaders,
+// or none.
+func (s *Server) requiredPSUHeaders(b bank) []string {
+	if h := s.opts.RequiredPSUHeaders[b.Name]; h != nil {
+		return h
+	}
+	return []string{}
+}
+
+// missingPSUHeader is the first of required a request carrying some PSU
+// headers does not carry, in the API's spelling (psuIpAddress), or "":
+// Enable Banking takes all of a bank's required PSU headers or none.
+func missingPSUHeader(r *http.Request, required []string) string {
+	some := false
+	for _, h := range psuHeaders {
+		some = some || r.Header.Get(h) != ""
+	}
+	if !some {
+		return ""
+	}
+	for _, h := range required {
+		if r.Header.Get(h) == "" {
+			parts := strings.Split(strings.ToLower(h), "-")
+			for i := 1; i < len(parts); i++ {
+				if parts[i] != "" {
+					parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+				}
+			}
+			return strings.Join(parts, "")
+		}
+	}
+	return ""
+}
+
 func (s *Server) handleApplication(w http.ResponseWriter, r *http.Request) {
 	redirects := []string{"http://127.0.0.1/callback"}
 	if s.opts.RedirectURLs != nil {
@@ -82,7 +119,7 @@ func (s *Server) handleASPSPs(w http.ResponseWriter, r *http.Request) {
 			"psu_types":                []string{"personal", "business"},
 			"auth_methods":             []map[string]any{{"name": "redirect", "title": nil, "psu_type": "personal", "approach": "REDIRECT", "hidden_method": false, "credentials": []any{}}},
 			"maximum_consent_validity": 15552000, "sandbox": map[string]any{"users": []any{}}, "beta": false, "bic": b.BIC,
-			"required_psu_headers": []string{}, "payments": []any{}, "group": nil,
+			"required_psu_headers": s.requiredPSUHeaders(b), "payments": []any{}, "group": nil,
 		})
 	}
 	writeJSON(w, 200, map[string]any{"aspsps": list})
@@ -166,6 +203,10 @@ func (s *Server) accountFor(w http.ResponseWriter, r *http.Request, endpoint str
 	}
 	if f := a.failure; f != nil {
 		f.write(w)
+		return nil
+	}
+	if missing := missingPSUHeader(r, s.requiredPSUHeaders(ss.bank)); missing != "" {
+		writeError(w, apiError{Code: 422, Message: "Required PSU header is not provided", Error: "PSU_HEADER_NOT_PROVIDED", Detail: "PSU header " + missing + " is not provided"})
 		return nil
 	}
 	if counted && !attended(r) {

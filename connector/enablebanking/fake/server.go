@@ -53,6 +53,14 @@ type Options struct {
 	// that requires https (the reference, §1: UNCERTAIN). Default: any
 	// loopback http(s) URL is taken.
 	RedirectURLs []string
+	// RequiredPSUHeaders are, by bank name ("Nordea"), the PSU headers the
+	// bank requires when the account holder is present, as GET /aspsps
+	// lists them (lower-case header names, "psu-ip-address"). Enable
+	// Banking takes either all of them or none (the reference, §5): an
+	// account call of that bank carrying some PSU headers but not all
+	// answers 422 PSU_HEADER_NOT_PROVIDED naming the first missing one;
+	// one carrying none is unattended. Default: every bank lists none.
+	RequiredPSUHeaders map[string][]string
 }
 
 // DefaultApplicationID is the application id of a fake built without one.
