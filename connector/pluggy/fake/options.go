@@ -47,6 +47,39 @@ func ParseNextStyle(s string) (NextStyle, bool) {
 	return 0, false
 }
 
+// RowOrder is the order GET /v2/transactions serves an account's rows in.
+// Pluggy documents none (pluggy-api.md §5: v1 examples are newest first and
+// the keyset suggests date desc, id; "Don't depend on order", UNCERTAIN),
+// so the fake can serve each and the connector must read the same whatever
+// the order. Every order is a keyset on the row's (date, id), the cursor
+// Pluggy's `after` encodes, so paging stays exact while rows change.
+type RowOrder int
+
+const (
+	// OrderNewestFirst is date desc, then id desc (the default).
+	OrderNewestFirst RowOrder = iota
+	// OrderOldestFirst is date asc, then id asc.
+	OrderOldestFirst
+	// OrderShuffled is a fixed pseudo-random order drawn from
+	// Options.OrderSeed: by a hash of the seed and the row's id, then id.
+	// A row keeps its place while others are added or deleted, and dates
+	// are mixed on every page.
+	OrderShuffled
+)
+
+// String returns the order's name ("newest-first", "oldest-first",
+// "shuffled").
+func (o RowOrder) String() string {
+	switch o {
+	case OrderOldestFirst:
+		return "oldest-first"
+	case OrderShuffled:
+		return "shuffled"
+	default:
+		return "newest-first"
+	}
+}
+
 // Options configures a Server. The zero value is usable: every field has a
 // default chosen to match the real API or to keep tests small and fast.
 type Options struct {
@@ -159,6 +192,12 @@ type Options struct {
 	// none. Default 1. Loans after the first come from their own generator,
 	// so the rest of the data is the same whatever the number.
 	Loans int
+	// TransactionOrder is the order of GET /v2/transactions (every filter:
+	// dateFrom, createdAtFrom, ids) and of Transactions. Default
+	// OrderNewestFirst.
+	TransactionOrder RowOrder
+	// OrderSeed draws the OrderShuffled order; two seeds give two orders.
+	OrderSeed uint64
 	// Gzip compresses every answer to a request that accepts it
 	// (Accept-Encoding: gzip, which Go's client sends by itself), streamed
 	// without a Content-Length, as front ends that compress on the fly

@@ -98,6 +98,59 @@ func (c *cursor) isAfter(t *txn) bool {
 	return bytes.Compare(t.id[:], c.id[:]) < 0
 }
 
+// orderKey places row t in the Options.TransactionOrder of a
+// non-default order: rows are served by ascending (key, id).
+func (s *Server) orderKey(t *txn) uint64 {
+	if s.opts.TransactionOrder == OrderShuffled {
+		return shuffleKey(s.opts.OrderSeed, t.id)
+	}
+	return uint64(t.date) ^ 1<<63 // dates may be negative: keep their order
+}
+
+// shuffleKey is a hash of seed and id (FNV-1a, then a 64-bit finaliser).
+func shuffleKey(seed uint64, id uuid) uint64 {
+	h := uint64(0xcbf29ce484222325) ^ seed*0x9e3779b97f4a7c15
+	for _, b := range id {
+		h ^= uint64(b)
+		h *= 0x100000001b3
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+// orderedAfter reports whether row t comes after cursor c in a
+// non-default order.
+func (s *Server) orderedAfter(c *cursor, t *txn) bool {
+	ck, tk := s.orderKey(&txn{date: c.date, id: c.id}), s.orderKey(t)
+	if tk != ck {
+		return tk > ck
+	}
+	return bytes.Compare(t.id[:], c.id[:]) > 0
+}
+
+// servedOrder returns the indexes of a's rows in the order they are
+// served: nil for the default order, in which a.rows already are.
+func (s *Server) servedOrder(a *account) []int {
+	if s.opts.TransactionOrder == OrderNewestFirst {
+		return nil
+	}
+	idx := make([]int, len(a.rows))
+	keys := make([]uint64, len(a.rows))
+	for i := range a.rows {
+		idx[i], keys[i] = i, s.orderKey(&a.rows[i])
+	}
+	sort.Slice(idx, func(x, y int) bool {
+		i, j := idx[x], idx[y]
+		if keys[i] != keys[j] {
+			return keys[i] < keys[j]
+		}
+		return bytes.Compare(a.rows[i].id[:], a.rows[j].id[:]) < 0
+	})
+	return idx
+}
+
 // parseDay parses a yyyy-mm-dd filter (a full timestamp is accepted and its
 // date part used) into the Unix ms of that UTC midnight.
 func parseDay(s string) (int64, bool) {
@@ -213,6 +266,9 @@ func (s *Server) page(a *account, f *txFilter, cur *cursor) *pageResult {
 }
 
 func (s *Server) computePage(a *account, f *txFilter, cur *cursor) *pageResult {
+	if order := s.servedOrder(a); order != nil {
+		return s.computeOrderedPage(a, order, f, cur)
+	}
 	rows := a.rows
 	start := 0
 	if cur != nil {
@@ -248,8 +304,36 @@ func (s *Server) computePage(a *account, f *txFilter, cur *cursor) *pageResult {
 	return p
 }
 
+// computeOrderedPage is computePage for a non-default order: every row is
+// checked against every filter, as the order says nothing about dates.
+func (s *Server) computeOrderedPage(a *account, order []int, f *txFilter, cur *cursor) *pageResult {
+	size := s.opts.PageSize
+	buf := make([]byte, 0, min(size, len(order))*720+2)
+	buf = append(buf, '[')
+	p := &pageResult{}
+	for _, i := range order {
+		t := &a.rows[i]
+		if cur != nil && !s.orderedAfter(cur, t) ||
+			f.hasFrom && t.date < f.from || f.hasTo && t.date >= f.to || !f.match(t) {
+			continue
+		}
+		if p.count == size {
+			p.hasMore = true
+			break
+		}
+		if p.count > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendTxn(buf, t, a.idStr)
+		p.count++
+		p.last = cursor{date: t.date, id: t.id}
+	}
+	p.results = append(buf, ']')
+	return p
+}
+
 // handleTransactionsV2 serves GET /v2/transactions: the cursor envelope
-// {results, next}, date desc then id desc. An unknown (well-formed)
+// {results, next}, date desc then id desc (or Options.TransactionOrder). An unknown (well-formed)
 // accountId answers 404 ACCOUNT_NOT_FOUND. A pageSize parameter is ignored,
 // as the real endpoint has none.
 func (s *Server) handleTransactionsV2(r *http.Request) *reply {
@@ -422,6 +506,13 @@ func (s *Server) Transactions(accountID string) []json.RawMessage {
 	out := make([]json.RawMessage, len(a.rows))
 	for i := range a.rows {
 		out[i] = appendTxn(nil, &a.rows[i], a.idStr)
+	}
+	if order := s.servedOrder(a); order != nil {
+		served := make([]json.RawMessage, len(order))
+		for k, i := range order {
+			served[k] = out[i]
+		}
+		out = served
 	}
 	return out
 }
