@@ -32,8 +32,8 @@ import (
 //     (YYYY-MM-DD-N or YYYY-MM-DD.N) and not repeated within the answer;
 //  3. "fp:" + the fingerprint's hash, with "#2", "#3", ... for look-alikes
 //     (two equal transfers on one day are two rows), numbered in the order
-//     of their remaining content, so the same rows get the same numbers
-//     whatever order the bank lists them in.
+//     of their remaining content (then of the whole row), so the same
+//     rows get the same numbers whatever order the bank lists them in.
 //
 // The first keys of a row are thus stable across runs and sessions (the
 // account key is identification_hash, not the session's uid).
@@ -167,7 +167,13 @@ func bookedKeys(rows []txRow, remembered []rememberedKey) []string {
 		if fps[i] != fps[j] {
 			return fps[i] < fps[j]
 		}
-		return content[i] < content[j]
+		if content[i] != content[j] {
+			return content[i] < content[j]
+		}
+		// Equal but for their ids (positional references, say): the
+		// whole row, so which gets which number does not follow the
+		// bank's order either.
+		return string(rows[i].raw) < string(rows[j].raw)
 	})
 	// 1a. the remembered key that is the row's own reference.
 	for _, i := range order {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -312,6 +313,13 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 				rows = append(rows, rw)
 			}
 		}
+	}
+	switch s.opts.Order {
+	case OrderOldestFirst:
+		slices.Reverse(rows)
+	case OrderShuffled:
+		rng := newRNG(s.opts.OrderSeed, "order/"+a.uid+"/"+from+"/"+to+"/"+status)
+		rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 	}
 	page := []*row{}
 	next := any(nil)

@@ -61,7 +61,23 @@ type Options struct {
 	// answers 422 PSU_HEADER_NOT_PROVIDED naming the first missing one;
 	// one carrying none is unattended. Default: every bank lists none.
 	RequiredPSUHeaders map[string][]string
+	// Order is the order of the rows a transactions call chain serves
+	// across its pages (the reference, §4.1: undocumented): "" newest
+	// booked rows first, then the pending ones (the default), "oldest"
+	// that list reversed, or "shuffled", a shuffle seeded by OrderSeed, the
+	// account and the call's parameters (so a chain's pages agree, and a
+	// call with other dates gets another order).
+	Order string
+	// OrderSeed seeds the "shuffled" order. Default Seed.
+	OrderSeed uint64
 }
+
+// The values of Options.Order.
+const (
+	OrderNewestFirst = ""
+	OrderOldestFirst = "oldest"
+	OrderShuffled    = "shuffled"
+)
 
 // DefaultApplicationID is the application id of a fake built without one.
 const DefaultApplicationID = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
@@ -101,6 +117,14 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DailyLimit <= 0 {
 		o.DailyLimit = 4
+	}
+	if o.OrderSeed == 0 {
+		o.OrderSeed = o.Seed
+	}
+	switch o.Order {
+	case OrderNewestFirst, OrderOldestFirst, OrderShuffled:
+	default:
+		panic("fake: Options.Order " + o.Order + " is none of \"\", \"oldest\", \"shuffled\"")
 	}
 	if o.ApplicationID == "" {
 		o.ApplicationID = DefaultApplicationID
