@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.ClientIDMustBeUUID, "client-id-must-be-uuid", false, "answer POST /auth with 400 when the clientId is not a UUID")
 	fs.BoolVar(&o.LegacyCheckingSubtype, "legacy-checking-subtype", false, "serve the first item's checking accounts with subtype CHECKINGS_ACCOUNT")
 	fs.BoolVar(&o.StatusDetailSDKSpelling, "status-detail-sdk-spelling", false, "spell statusDetail's investmentsTransactions as the SDK does: investmentTransactions")
-	fs.BoolVar(&o.PreciseInvestmentMoney, "precise-investment-money", false, "serve investment movement amounts with 6, 8 and 13 decimal places, as computed doubles")
+	fs.BoolVar(&o.PreciseInvestmentMoney, "precise-investment-money", false, "serve investment movements and the investments themselves with 6 to 13 decimal places, as computed doubles and the recorded Nubank CDB (amountOriginal 1266.803034) send them")
 	fs.BoolVar(&o.CreatedLinkV2, "created-link-v2", false, "send transactions/created webhooks with a /v2/transactions link and createdTransactionsLinkV2")
 	fs.BoolVar(&o.NextDropsFilters, "next-drops-filters", false, "write v2 next links with accountId and after only, dropping the other filters")
 	if err := fs.Parse(args); err != nil {
