@@ -43,6 +43,9 @@ type account struct {
 	// booking day, counted at serve time, so it shifts when a row books
 	// ahead of others on that day.
 	positional bool
+	// positionalSep separates a positional reference's date and number:
+	// "" is "-" (YYYY-MM-DD-N), "." is YYYY-MM-DD.N (PositionalDots).
+	positionalSep string
 	// emptyFirstPage: the first page of every chain is empty but carries a
 	// continuation key (a bank preparing history).
 	emptyFirstPage bool
@@ -316,7 +319,11 @@ func (a *account) encode(r *row, perDay map[string]int) json.RawMessage {
 	if a.positional && f["status"] == "BOOK" {
 		f = clone(r.f)
 		d := r.date()
-		f["entry_reference"] = d + "-" + strconv.Itoa(perDay[d])
+		sep := "-"
+		if a.positionalSep != "" {
+			sep = a.positionalSep
+		}
+		f["entry_reference"] = d + sep + strconv.Itoa(perDay[d])
 		perDay[d]++
 	}
 	b, _ := json.Marshal(f)

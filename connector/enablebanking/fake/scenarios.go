@@ -111,6 +111,29 @@ func (s *Server) changeReferences(uid string, days int) error {
 	return nil
 }
 
+// EnrichRemittance appends a line to the remittance_information of every
+// booked row of an account dated within the last days days, every other
+// field equal: DNB enriches the text after booking (the reference, §4.2).
+func (s *Server) EnrichRemittance(uid string, days int) {
+	s.setAccount(uid, func(a *account) {
+		cutoff := day(s.now()).AddDate(0, 0, -days).Format(time.DateOnly)
+		for _, r := range a.booked {
+			if r.date() >= cutoff {
+				lines, _ := r.f["remittance_information"].([]any)
+				r.f["remittance_information"] = append(slices.Clone(lines), "Merchant: Example Store, Oslo")
+			}
+		}
+	})
+}
+
+// PositionalDots makes an account's bank number its booked rows'
+// entry_reference by place within the booking day as YYYY-MM-DD.N
+// (whisper-money#669), counted at serve time like the built-in
+// YYYY-MM-DD-N bank's.
+func (s *Server) PositionalDots(uid string) {
+	s.setAccount(uid, func(a *account) { a.positional, a.positionalSep = true, "." })
+}
+
 // Reauthorize is the user authorising the same bank again: a new
 // AUTHORIZED session whose accounts are the old session's bank accounts
 // under new uids (every session mints its own) with the same
