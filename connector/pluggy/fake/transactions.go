@@ -289,19 +289,29 @@ func (s *Server) computePage(a *account, f *txFilter, cur *cursor) *pageResult {
 		if !f.match(t) {
 			continue
 		}
-		if p.count == size {
-			p.hasMore = true
+		var full bool
+		if buf, full = p.add(buf, t, a, size); full {
 			break
 		}
-		if p.count > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendTxn(buf, t, a.idStr)
-		p.count++
-		p.last = cursor{date: t.date, id: t.id}
 	}
 	p.results = append(buf, ']')
 	return p
+}
+
+// add appends t to the page being filled in buf, or, the page holding size
+// rows already, marks that more follow and reports it full.
+func (p *pageResult) add(buf []byte, t *txn, a *account, size int) ([]byte, bool) {
+	if p.count == size {
+		p.hasMore = true
+		return buf, true
+	}
+	if p.count > 0 {
+		buf = append(buf, ',')
+	}
+	buf = appendTxn(buf, t, a.idStr)
+	p.count++
+	p.last = cursor{date: t.date, id: t.id}
+	return buf, false
 }
 
 // computeOrderedPage is computePage for a non-default order: every row is
@@ -317,16 +327,10 @@ func (s *Server) computeOrderedPage(a *account, order []int, f *txFilter, cur *c
 			f.hasFrom && t.date < f.from || f.hasTo && t.date >= f.to || !f.match(t) {
 			continue
 		}
-		if p.count == size {
-			p.hasMore = true
+		var full bool
+		if buf, full = p.add(buf, t, a, size); full {
 			break
 		}
-		if p.count > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendTxn(buf, t, a.idStr)
-		p.count++
-		p.last = cursor{date: t.date, id: t.id}
 	}
 	p.results = append(buf, ']')
 	return p
