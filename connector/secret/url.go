@@ -69,13 +69,15 @@ func URLSecrets(raw string) []string {
 
 // fragments returns the pieces of a secret between the characters at
 // which a connection-string parser stops (/ ? # @ & = ; : , quotes,
-// backslash, %, brackets, spaces), of minFragment bytes or more. A parser
+// backslash, brackets, spaces), of minFragment bytes or more. A parser
 // that fails inside a password quotes the input from such a character on
 // ("missing key/value separator in URI query parameter: \"Part3@host\""),
-// so the whole secret is not in the message, but its tail is.
+// so the whole secret is not in the message, but its tail is. A % is no
+// such character: a password that parses holds its escapes (p%40ss), and
+// its pieces would only mask the same letters in every other message.
 func fragments(s string) []string {
 	pieces := strings.FieldsFunc(s, func(r rune) bool {
-		return strings.ContainsRune("/?#@&=;:,'\"\\%[] \t\r\n", r)
+		return strings.ContainsRune("/?#@&=;:,'\"\\[] \t\r\n", r)
 	})
 	if len(pieces) < 2 {
 		return nil
