@@ -21,7 +21,9 @@
 //     knows;
 //   - the PSD2 unattended-access limit per account and endpoint in a
 //     rolling 24 hours (429 ASPSP_RATE_LIMIT_EXCEEDED; a request with PSU
-//     headers is attended and not counted), expired sessions (401
+//     headers is attended and not counted), or, by Options, per account
+//     or per consent, over a calendar day from a fixed UTC hour, with the
+//     first call after consent free; expired sessions (401
 //     EXPIRED_SESSION) and failing banks (400 ASPSP_ERROR).
 //
 // Data is derived from Options.Seed and the day of Options.Now, so two

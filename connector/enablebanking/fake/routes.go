@@ -211,14 +211,18 @@ func (s *Server) accountFor(w http.ResponseWriter, r *http.Request, endpoint str
 		return nil
 	}
 	if counted && !attended(r) {
-		k := quotaKey{a.hash, endpoint}
+		k := s.quotaKeyOf(a, endpoint)
 		now := s.now()
 		calls := s.window(k, now)
 		if len(calls) >= s.opts.DailyLimit {
 			writeError(w, errRateLimit(a.uid))
 			return nil
 		}
-		s.quotas[k] = append(calls, now)
+		if s.opts.QuotaFirstCallFree && !s.freeSpent[k] {
+			s.freeSpent[k] = true // not counted
+		} else {
+			s.quotas[k] = append(calls, now)
+		}
 	}
 	return a
 }
@@ -391,13 +395,30 @@ const (
 	EndpointTransactions = "transactions"
 )
 
+// quotaKey is what the bank counts against: an account (its
+// identification_hash) and endpoint by default; with Options.QuotaUnit
+// "account" the endpoint is "", with "session" the account is the
+// session's id and the endpoint "".
 type quotaKey struct{ account, endpoint string }
 
-// window returns the calls of the last 24 hours. Caller holds s.mu.
+// quotaKeyOf is the unit a call on a's endpoint is counted against.
+func (s *Server) quotaKeyOf(a *account, endpoint string) quotaKey {
+	switch s.opts.QuotaUnit {
+	case QuotaPerAccount:
+		return quotaKey{a.hash, ""}
+	case QuotaPerSession:
+		return quotaKey{"session " + a.sessionID, ""}
+	}
+	return quotaKey{a.hash, endpoint}
+}
+
+// window returns the calls of the last 24 hours, or with QuotaWindow
+// "calendar" those since the day's start. Caller holds s.mu.
 func (s *Server) window(k quotaKey, now time.Time) []time.Time {
 	keep := s.quotas[k][:0:0]
+	start := s.QuotaDayStart(now)
 	for _, t := range s.quotas[k] {
-		if now.Sub(t) < 24*time.Hour {
+		if s.opts.QuotaWindow == QuotaCalendarDay && !t.Before(start) || s.opts.QuotaWindow != QuotaCalendarDay && now.Sub(t) < 24*time.Hour {
 			keep = append(keep, t)
 		}
 	}
@@ -405,8 +426,18 @@ func (s *Server) window(k quotaKey, now time.Time) []time.Time {
 	return keep
 }
 
+// QuotaDayStart is when the "calendar" day holding t began: the last
+// Options.QuotaResetHour UTC at or before t.
+func (s *Server) QuotaDayStart(t time.Time) time.Time {
+	start := day(t).Add(time.Duration(s.opts.QuotaResetHour) * time.Hour)
+	if start.After(t.UTC()) {
+		start = start.AddDate(0, 0, -1)
+	}
+	return start
+}
+
 // QuotaRemaining is how many unattended calls an account has left today on
-// an endpoint.
+// an endpoint (of its unit's, Options.QuotaUnit; a free first call aside).
 func (s *Server) QuotaRemaining(uid, endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -414,5 +445,5 @@ func (s *Server) QuotaRemaining(uid, endpoint string) int {
 	if a == nil {
 		return 0
 	}
-	return s.opts.DailyLimit - len(s.window(quotaKey{a.hash, endpoint}, s.now()))
+	return s.opts.DailyLimit - len(s.window(s.quotaKeyOf(a, endpoint), s.now()))
 }

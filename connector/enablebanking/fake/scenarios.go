@@ -192,7 +192,8 @@ func (s *Server) setSessionStatus(id, status string) error {
 }
 
 // ExhaustQuota spends an account's unattended calls for an endpoint, as
-// another application of the same user would.
+// another application of the same user would: with Options.QuotaUnit,
+// those of the account's or session's whole unit.
 func (s *Server) ExhaustQuota(uid, endpoint string) { must(s.exhaustQuota(uid, endpoint)) }
 
 func (s *Server) exhaustQuota(uid, endpoint string) error {
@@ -202,11 +203,12 @@ func (s *Server) exhaustQuota(uid, endpoint string) error {
 	if err != nil {
 		return err
 	}
-	k := quotaKey{a.hash, endpoint}
+	k := s.quotaKeyOf(a, endpoint)
 	now := s.now()
 	for len(s.window(k, now)) < s.opts.DailyLimit {
 		s.quotas[k] = append(s.quotas[k], now)
 	}
+	s.freeSpent[k] = true
 	return nil
 }
 

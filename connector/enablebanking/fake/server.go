@@ -70,7 +70,36 @@ type Options struct {
 	Order string
 	// OrderSeed seeds the "shuffled" order. Default Seed.
 	OrderSeed uint64
+	// QuotaUnit is what the bank counts DailyLimit's calls against (the
+	// reference, §5: per account, per endpoint or per consent,
+	// bank-specific and UNCERTAIN): "" each account's endpoint apart (the
+	// default), "account" (details, balances and transactions of an
+	// account share one count) or "session" (every call on every account
+	// of a consent shares one count; a session authorised again counts
+	// afresh).
+	QuotaUnit string
+	// QuotaWindow is the window the calls are counted over (the
+	// reference, §5: rolling 24 h or calendar day, UNCERTAIN): "" a
+	// rolling 24 hours after each call (the default), or "calendar", a
+	// day that starts at QuotaResetHour UTC, when every count starts
+	// again however recent its calls.
+	QuotaWindow string
+	// QuotaResetHour is the UTC hour (0–23) a "calendar" day starts.
+	QuotaResetHour int
+	// QuotaFirstCallFree: the first unattended call of each unit after
+	// its consent is not counted (the reference, §5: "the first request
+	// after consent may be free").
+	QuotaFirstCallFree bool
 }
+
+// The values of Options.QuotaUnit and Options.QuotaWindow.
+const (
+	QuotaPerEndpoint = ""
+	QuotaPerAccount  = "account"
+	QuotaPerSession  = "session"
+	QuotaRolling     = ""
+	QuotaCalendarDay = "calendar"
+)
 
 // The values of Options.Order.
 const (
@@ -126,6 +155,17 @@ func (o Options) withDefaults() Options {
 	default:
 		panic("fake: Options.Order " + o.Order + " is none of \"\", \"oldest\", \"shuffled\"")
 	}
+	switch o.QuotaUnit {
+	case QuotaPerEndpoint, QuotaPerAccount, QuotaPerSession:
+	default:
+		panic("fake: Options.QuotaUnit " + o.QuotaUnit + " is none of \"\", \"account\", \"session\"")
+	}
+	if o.QuotaWindow != QuotaRolling && o.QuotaWindow != QuotaCalendarDay {
+		panic("fake: Options.QuotaWindow " + o.QuotaWindow + " is none of \"\", \"calendar\"")
+	}
+	if o.QuotaResetHour < 0 || o.QuotaResetHour > 23 {
+		panic("fake: Options.QuotaResetHour must be 0–23")
+	}
 	if o.ApplicationID == "" {
 		o.ApplicationID = DefaultApplicationID
 	}
@@ -155,7 +195,8 @@ type Server struct {
 	usedCodes    map[string]bool   // exchanged codes: ALREADY_AUTHORIZED
 	nextExchange *apiError         // FailNextCodeExchange
 	quotas       map[quotaKey][]time.Time
-	seq          int // for new ids
+	freeSpent    map[quotaKey]bool // QuotaFirstCallFree: the unit's free call is made
+	seq          int               // for new ids
 	stats        Stats
 	// statsMu guards stats apart from mu: a request is counted as its
 	// status is written, and a handler may write while holding mu.
@@ -173,6 +214,7 @@ func New(o Options) *Server {
 		codes:     map[string]string{},
 		usedCodes: map[string]bool{},
 		quotas:    map[quotaKey][]time.Time{},
+		freeSpent: map[quotaKey]bool{},
 		stats:     newStats(),
 	}
 	anchor := day(o.Now())
