@@ -2,9 +2,11 @@ package gocardless
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -151,8 +153,46 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 		case se.Status == http.StatusTooManyRequests:
 			return c.client.wrap("", se) // company-level, retried up to the cap already
 		}
+		if name, ok := refusedParam(se, q); ok {
+			return c.paramRefused(a, endpoint, name, q.Get(name), ae.describe(se.Status))
+		}
 		return c.client.wrap("", se)
 	}
+}
+
+// refusedParam finds the query parameter a 400 refuses: GoCardless puts a
+// bad parameter's error under its name ({"date_from":{"summary":"Date
+// can't be in future",…},"status_code":400}, gocardless-api.md §5).
+func refusedParam(se *httpclient.StatusError, q url.Values) (string, bool) {
+	if se.Status != http.StatusBadRequest || len(q) == 0 {
+		return "", false
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(se.Body, &fields) != nil {
+		return "", false
+	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if _, ok := fields[name]; ok {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// paramRefused explains a 400 refusing a parameter the connector sent. The
+// only one it sends is date_from, never later than the API's own today (its
+// Date header): a refusal says GoCardless's day and that header disagree,
+// which a later run gets past. So it is transient, names the account and
+// what was sent, and the account keeps its state: nothing is skipped.
+func (c *conn) paramRefused(a accountRef, endpoint, name, value, answer string) error {
+	return &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf(
+		"account %s (requisition %s): GoCardless refused the %s call's %s=%s (%s). The connector never asks past the API's own today (%s by its Date header), so GoCardless's day and its clock disagree; the account keeps its state and is read from the same day by the next run: run again later, and if it repeats, report this message",
+		a.ID, a.RequisitionID, endpoint, name, value, answer, c.clock.Today().Format(time.DateOnly))}
 }
 
 // accountLimited tells a 429 that spends an account's quota from the
