@@ -21,11 +21,16 @@ import (
 // corpusCase is one file of testdata/gocardless/realworld (see its
 // README.md).
 type corpusCase struct {
-	Case   string            `json:"case"`
-	Source string            `json:"source"`
+	Case   string `json:"case"`
+	Source string `json:"source"`
+	// Filled says how the parts the source elides ("…") were filled in.
+	Filled string            `json:"filled"`
 	Route  string            `json:"route"`
 	Status int               `json:"status"`
 	Bodies []json.RawMessage `json:"bodies"`
+	// Times is how many of a run's calls to the route get the body; the
+	// later ones go to the fake (0: every call).
+	Times int `json:"times"`
 	// StateBookedThroughDaysAgo starts the first run from a transactions
 	// state whose booked_through is that many days ago (0: no state).
 	StateBookedThroughDaysAgo int `json:"state_booked_through_days_ago"`
@@ -34,15 +39,28 @@ type corpusCase struct {
 		FailureType     string   `json:"failure_type"`
 		Message         []string `json:"message"`
 		Warn            []string `json:"warn"`
+		NotWarn         []string `json:"not_warn"`
 		Booked          *int     `json:"booked"`
 		Calls           int      `json:"calls"`
 		TokenRefreshes  *int     `json:"token_refreshes"`
 		SameKeysEachRun bool     `json:"same_keys_each_run"`
 		DistinctKeys    int      `json:"distinct_keys"`
+		// OthersRead: every other account's booked rows are emitted, all
+		// of them: the case costs no other account anything.
+		OthersRead bool `json:"others_read"`
+		// QuotaKept: the account's transactions quota in the final state
+		// is not spent (a company-level limit is no account's).
+		QuotaKept bool `json:"quota_kept"`
+		// BookedThroughKept: the account's booked_through in the final
+		// state is the one the run started from (none without state).
+		BookedThroughKept bool `json:"booked_through_kept"`
 	} `json:"expect"`
 }
 
 const corpusDir = "../../testdata/gocardless/realworld"
+
+// corpusRows is the booked rows the fake holds per account.
+const corpusRows = 10
 
 var dayPlaceholder = regexp.MustCompile(`\{\{day-(\d+)\}\}`)
 
@@ -84,7 +102,7 @@ func replayCase(t *testing.T, c corpusCase, parquetDir string) {
 	var target string
 	var run atomic.Int32
 	var calls atomic.Int32
-	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 10}, func(f *fake.Server, h http.Handler) http.Handler {
+	e := newEnvWith(t, fake.Options{TransactionsPerAccount: corpusRows}, func(f *fake.Server, h http.Handler) http.Handler {
 		target = f.AccountIDs(f.RequisitionIDs()[0])[0]
 		suffix := "/accounts/" + target + "/" + c.Route + "/"
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +110,10 @@ func replayCase(t *testing.T, c corpusCase, parquetDir string) {
 				h.ServeHTTP(w, r)
 				return
 			}
-			calls.Add(1)
+			if n := calls.Add(1); c.Times > 0 && int(n) > c.Times {
+				h.ServeHTTP(w, r)
+				return
+			}
 			today := f.Now().UTC().Truncate(24 * time.Hour)
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Date", f.Now().Format(http.TimeFormat))
@@ -105,12 +126,13 @@ func replayCase(t *testing.T, c corpusCase, parquetDir string) {
 		stream = "accounts"
 	}
 	cat := e.catalog(true, stream)
-	state := ""
+	state, startedFrom := "", ""
 	if c.StateBookedThroughDaysAgo > 0 {
 		day := e.fake.Now().UTC().AddDate(0, 0, -c.StateBookedThroughDaysAgo).Format(time.DateOnly)
 		state = st.StreamStateFile(t, "transactions", map[string]any{"version": 1, "accounts": map[string]any{
 			target: map[string]any{"booked_through": day, "key_rule": "internal_transaction_id", "synced_at": e.fake.Now().UTC().Format(time.RFC3339)},
 		}})
+		startedFrom = day
 	}
 	var keysByRun []map[string]bool
 	for i := range c.Bodies {
@@ -126,6 +148,9 @@ func replayCase(t *testing.T, c corpusCase, parquetDir string) {
 		}
 		r := e.run(cat, nil, extra...)
 		label := fmt.Sprintf("run %d (%s)", i+1, c.Source)
+		for _, et := range r.ErrorTraces() {
+			t.Logf("run %d: %s: %s", i+1, et.FailureType, et.Message)
+		}
 		if r.Code != c.Expect.Exit {
 			t.Fatalf("%s: exit %d, want %d; errors %+v\n%s", label, r.Code, c.Expect.Exit, r.ErrorTraces(), r.Stderr)
 		}
@@ -133,9 +158,13 @@ func replayCase(t *testing.T, c corpusCase, parquetDir string) {
 			st.CheckLifecycle(t, r, []string{stream})
 		}
 		if len(c.Expect.Message) > 0 {
-			errs := errorsMention(r, c.Expect.Message...)
+			want := make([]string, len(c.Expect.Message))
+			for i, m := range c.Expect.Message {
+				want[i] = strings.ReplaceAll(m, "{account}", target)
+			}
+			errs := errorsMention(r, want...)
 			if len(errs) == 0 {
-				t.Fatalf("%s: no error mentioning %q: %+v", label, c.Expect.Message, r.ErrorTraces())
+				t.Fatalf("%s: no error mentioning %q: %+v", label, want, r.ErrorTraces())
 			}
 			if c.Expect.FailureType != "" && string(errs[0].FailureType) != c.Expect.FailureType {
 				t.Errorf("%s: failure type %s, want %s", label, errs[0].FailureType, c.Expect.FailureType)
@@ -143,6 +172,26 @@ func replayCase(t *testing.T, c corpusCase, parquetDir string) {
 		}
 		if len(c.Expect.Warn) > 0 && !warned(r, append([]string{target}, c.Expect.Warn...)...) {
 			t.Errorf("%s: no WARN naming %s and %q", label, target, c.Expect.Warn)
+		}
+		if len(c.Expect.NotWarn) > 0 && warned(r, c.Expect.NotWarn...) {
+			t.Errorf("%s: a WARN says %q", label, c.Expect.NotWarn)
+		}
+		if c.Expect.OthersRead && c.Route == "transactions" {
+			rows := rowsByAccount(t, r, stream)
+			for _, a := range e.accounts() {
+				if a != target && rows[a] != corpusRows {
+					t.Errorf("%s: account %s: %d rows, want all %d", label, a, rows[a], corpusRows)
+				}
+			}
+		}
+		if raw, ok := finalStates(t, r)["transactions"]; ok && c.Route == "transactions" {
+			s := decodeTxState(t, raw)
+			if q, ok := s.Quota[target]; c.Expect.QuotaKept && ok && q.Remaining == 0 {
+				t.Errorf("%s: the state's ledger says account %s's transactions quota is spent", label, target)
+			}
+			if c.Expect.BookedThroughKept && s.Accounts[target].BookedThrough != startedFrom {
+				t.Errorf("%s: account %s's booked_through moved from %q to %q: rows the run did not read would be skipped", label, target, startedFrom, s.Accounts[target].BookedThrough)
+			}
 		}
 		keys := map[string]bool{}
 		for _, raw := range r.Records()[stream] {
