@@ -20,6 +20,11 @@ type quotaSkip struct {
 	endpoint string
 	until    time.Time
 	refused  bool // the bank said so this run (else the ledger did)
+	// earlier: the ledger holds a refusal the bank gave before (this run
+	// or an earlier one), not calls it counted.
+	earlier bool
+	made    int // refused: this connector's calls in the last 24 hours
+	limit   int // config.daily_limit
 }
 
 // Skipped implements source.Skipped.
@@ -32,9 +37,17 @@ func (e *quotaSkip) Error() string {
 // warnSkip tells the user about a skipped call, once per account and
 // endpoint (callers are memoized).
 func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
-	why := "the connector has made the calls config.daily_limit allows in 24 hours"
-	if s.refused {
+	why := fmt.Sprintf("the connector has made the %d calls config.daily_limit allows in 24 hours", s.limit)
+	switch {
+	case s.refused && (s.limit == 0 || s.made < s.limit):
+		// Not this connector's calls alone: the bank counts more of them
+		// than the books (the reference, §5: per account, endpoint or
+		// consent, rolling or calendar day, bank-specific).
+		why = fmt.Sprintf("the bank refused the call (ASPSP_RATE_LIMIT_EXCEEDED) though the connector made %d of the account's %s calls in 24 hours: the bank also counts other calls (another application's, or the account's other endpoints or the consent's other accounts when it counts per account or per consent) or another window (a calendar day), and says neither nor its reset, so it is not retried in this run and not called for a full day", s.made, s.endpoint)
+	case s.refused:
 		why = "the bank refused the call (ASPSP_RATE_LIMIT_EXCEEDED); it is not retried in this run"
+	case s.earlier:
+		why = "the bank refused a call of it earlier (ASPSP_RATE_LIMIT_EXCEEDED, kept in the state), and that refusal holds until then"
 	}
 	in := s.until.Sub(c.clock.Now()).Round(time.Minute)
 	// Through the stream being read, whose name begins the line, as every
@@ -59,8 +72,8 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 		return err
 	}
 	if counted {
-		if until, ok := c.quotas.allow(a.Key, endpoint); !ok {
-			return &quotaSkip{account: a, endpoint: endpoint, until: until}
+		if until, refusal, ok := c.quotas.allow(a.Key, endpoint); !ok {
+			return &quotaSkip{account: a, endpoint: endpoint, until: until, earlier: refusal, limit: c.quotas.limit}
 		}
 	}
 	_, err := c.client.do(ctx, call{method: http.MethodGet, route: route, path: path, query: q, header: c.psu, decode: decode, bankBacked: true})
@@ -86,7 +99,8 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 	}
 	switch classify(se.Status, ae) {
 	case classRateLimited:
-		return &quotaSkip{account: a, endpoint: endpoint, until: c.quotas.refused(a.Key, endpoint), refused: true}
+		until, made := c.quotas.refused(a.Key, endpoint)
+		return &quotaSkip{account: a, endpoint: endpoint, until: until, refused: true, made: made, limit: c.quotas.limit}
 	case classReauth:
 		err := reauthError(a.SessionID, fmt.Sprintf("Enable Banking refused account %s with %s", a.UID, ae.describe(se.Status)))
 		c.block(a.SessionID, err)

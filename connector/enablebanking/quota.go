@@ -21,10 +21,18 @@ import (
 // or that falls before a refusal's end, is not made: the stream warns and
 // completes, and a run after the reset reads the account. A refusal is never
 // retried in the run that got it. The counting unit and window are the
-// bank's (per account or per consent, rolling or calendar day, which banks
-// do not say): a rolling 24 hours per account and endpoint is the
-// conservative reading of both. The books are a quota.Ledger, kept in the
-// state of the stream that calls each endpoint (quota.State).
+// bank's (per account, per endpoint or per consent, rolling or calendar
+// day, which banks do not say; the reference, §5, UNCERTAIN). A rolling 24
+// hours is the conservative reading of the window: calls it allows are
+// allowed by a calendar day too, so the connector's own calls never meet a
+// refusal under either. The unit per account and endpoint is the least
+// conservative, and the only one the books can count (a coarser unit is
+// shared with other endpoints, accounts or applications the connector
+// cannot see): under a coarser one the bank's refusal is what tells, and
+// since the connector cannot know when a refusal it did not expect ends,
+// it holds a full day (at most one refused call per account and endpoint
+// a day, and nothing read too early). The books are a quota.Ledger, kept
+// in the state of the stream that calls each endpoint (quota.State).
 
 // usage is what the connector knows of one account's limit for one
 // endpoint: an entry of the quota books (quota.Entry), kept in stream
@@ -111,17 +119,19 @@ func newLedger(limit int, attended bool, now func() time.Time) *ledger {
 	return &ledger{Ledger: quota.NewLedger[usage](now), limit: limit, attended: attended}
 }
 
-// allow says whether a call may be made now, and if not, until when not.
-func (l *ledger) allow(account, endpoint string) (time.Time, bool) {
+// allow says whether a call may be made now, and if not, until when not
+// and whether for a refusal the bank gave earlier (else for the calls
+// counted).
+func (l *ledger) allow(account, endpoint string) (until time.Time, refusal, ok bool) {
 	u := l.Get(account, endpoint)
 	u.prune(l.Now())
 	if u.BlockedUntil != "" {
-		return parseTime(u.BlockedUntil), false
+		return parseTime(u.BlockedUntil), true, false
 	}
 	if !l.attended && l.limit > 0 && len(u.Calls) >= l.limit {
-		return parseTime(u.Calls[len(u.Calls)-l.limit]).Add(quota.Window), false
+		return parseTime(u.Calls[len(u.Calls)-l.limit]).Add(quota.Window), false, false
 	}
-	return time.Time{}, true
+	return time.Time{}, false, true
 }
 
 // spend records a successful call.
@@ -139,19 +149,22 @@ func (l *ledger) spend(account, endpoint string) {
 	})
 }
 
-// refused records a refusal and returns until when it holds: when the
-// oldest call this connector knows of leaves the window, else a full
-// window from now (someone else spent the calls, or the bank counts
-// differently).
-func (l *ledger) refused(account, endpoint string) time.Time {
+// refused records a refusal and returns until when it holds, and how many
+// calls of the window this connector made: when the oldest of them leaves
+// the window if they are the limit's, else a full window from now
+// (someone else spent the calls, or the bank counts them per account or
+// consent, or over a calendar day: its reset is unknown, and no later than
+// that).
+func (l *ledger) refused(account, endpoint string) (until time.Time, made int) {
 	now := l.Now()
-	until := now.Add(quota.Window)
+	until = now.Add(quota.Window)
 	l.Update(account, endpoint, func(u *usage) {
 		u.prune(now)
+		made = len(u.Calls)
 		if len(u.Calls) > 0 && l.limit > 0 && len(u.Calls) >= l.limit {
 			until = parseTime(u.Calls[0]).Add(quota.Window)
 		}
 		u.BlockedUntil = httpclient.FormatTime(until)
 	})
-	return until
+	return until, made
 }
