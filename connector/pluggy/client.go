@@ -354,6 +354,9 @@ func (c *Client) wrap(what string, err error) error {
 			if se.Hint != "" {
 				msg += " (" + se.Hint + ")"
 			}
+			if retired(se.Status, ae) {
+				msg = strings.TrimSuffix(msg, ".") + ". Pluggy has retired " + se.Route + " for this API key, and this version of the connector reads it: upgrade source-pluggy (if this is the newest version, report it). The other streams are read"
+			}
 			return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: c.secrets.String(msg), Err: err, Quoted: true}
 		}
 	}
@@ -361,6 +364,14 @@ func (c *Client) wrap(what string, err error) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// retired reports an answer saying the endpoint is gone for this key (410
+// ENDPOINT_DEPRECATED, as the v1 GET /transactions answers newer keys
+// since June 2026). Pluggy's message then tells a developer which endpoint
+// replaces it; the user can only upgrade the connector.
+func retired(status int, ae apiError) bool {
+	return status == http.StatusGone || ae.CodeDescription == "ENDPOINT_DEPRECATED"
 }
 
 // getJSON fetches one object into v.
