@@ -18,26 +18,39 @@ import (
 
 // pluggyCase is one file of testdata/pluggy/realworld (see its README.md).
 type pluggyCase struct {
-	Case    string          `json:"case"`
-	Source  string          `json:"source"`
-	Route   string          `json:"route"`
-	Status  int             `json:"status"`
-	Times   int             `json:"times"`
-	Body    json.RawMessage `json:"body"`
-	Streams []string        `json:"streams"`
-	Expect  struct {
+	Case   string `json:"case"`
+	Source string `json:"source"`
+	// Filled says how the parts the source elides ("…") were filled in.
+	Filled  string            `json:"filled"`
+	Route   string            `json:"route"`
+	Status  int               `json:"status"`
+	Times   int               `json:"times"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+	Streams []string          `json:"streams"`
+	// Config overrides the test's config for the read.
+	Config map[string]any `json:"config"`
+	Expect struct {
 		Exit                int      `json:"exit"`
 		Failed              []string `json:"failed"`
+		FailureType         string   `json:"failure_type"`
 		Message             []string `json:"message"`
 		NotMessage          []string `json:"not_message"`
+		Warn                []string `json:"warn"`
 		Auths               int      `json:"auths"`
 		InvestmentIDsFilled bool     `json:"investment_ids_filled"`
+		// Served is how many times the case's answer must be served;
+		// nil: at least once.
+		Served *int `json:"served"`
+		// ItemsRead: every configured item has its items record.
+		ItemsRead bool `json:"items_read"`
 	} `json:"expect"`
 }
 
-// routeMatches reports whether r is the case's route for the fake's first
-// item (or its first investment).
-func (c pluggyCase) matches(r *http.Request, item, investment string) bool {
+// matches reports whether r is the case's route for the fake's first item
+// (its first investment, one of its accounts, the item itself), or
+// POST /auth.
+func (c pluggyCase) matches(r *http.Request, item, investment string, accounts []string) bool {
 	method, path, _ := strings.Cut(c.Route, " ")
 	if r.Method != method {
 		return false
@@ -45,6 +58,12 @@ func (c pluggyCase) matches(r *http.Request, item, investment string) bool {
 	switch path {
 	case "/investments/{id}/transactions":
 		return r.URL.Path == "/investments/"+investment+"/transactions"
+	case "/items/{id}":
+		return r.URL.Path == "/items/"+item
+	case "/auth":
+		return r.URL.Path == path
+	case "/v2/transactions", "/transactions":
+		return r.URL.Path == path && slices.Contains(accounts, r.URL.Query().Get("accountId"))
 	default:
 		return r.URL.Path == path && r.URL.Query().Get("itemId") == item
 	}
@@ -82,11 +101,15 @@ func replayPluggyCase(t *testing.T, c pluggyCase, parquetDir string) {
 	e := newEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 20})
 	item := e.fake.ItemIDs()[0]
 	investment := firstInvestment(t, e, item)
+	accounts := e.fake.AccountIDs(item)
 	var served atomic.Int32
 	h := e.fake.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.matches(r, item, investment) && (c.Times == 0 || int(served.Load()) < c.Times) {
+		if c.matches(r, item, investment, accounts) && (c.Times == 0 || int(served.Load()) < c.Times) {
 			served.Add(1)
+			for k, v := range c.Headers {
+				w.Header().Set(k, v)
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(c.Status)
 			w.Write(c.Body)
@@ -102,7 +125,10 @@ func replayPluggyCase(t *testing.T, c pluggyCase, parquetDir string) {
 	if parquetDir != "" {
 		extra = []string{"--parquet-dir", parquetDir}
 	}
-	r := e.readWith(nil, e.catalog(false, c.Streams...), extra...)
+	r := e.readWith(c.Config, e.catalog(false, c.Streams...), extra...)
+	for _, et := range r.ErrorTraces() {
+		t.Logf("%s: %s", et.FailureType, et.Message)
+	}
 	if parquetDir != "" {
 		for stream, recs := range r.Records() {
 			files, _ := filepath.Glob(filepath.Join(parquetDir, stream, "*.parquet"))
@@ -117,8 +143,11 @@ func replayPluggyCase(t *testing.T, c pluggyCase, parquetDir string) {
 	if r.Code != c.Expect.Exit {
 		t.Fatalf("%s: exit %d, want %d: %v", c.Source, r.Code, c.Expect.Exit, r.ErrorTraces())
 	}
-	if served.Load() == 0 {
+	switch n := int(served.Load()); {
+	case c.Expect.Served == nil && n == 0:
 		t.Fatalf("the case's answer was never served: route %s", c.Route)
+	case c.Expect.Served != nil && n != *c.Expect.Served:
+		t.Errorf("the case's answer was served %d times, want %d: route %s", n, *c.Expect.Served, c.Route)
 	}
 	if c.Expect.Exit == 0 {
 		st.ValidateRecords(t, r, e.discover())
@@ -144,6 +173,29 @@ func replayPluggyCase(t *testing.T, c pluggyCase, parquetDir string) {
 	for _, m := range c.Expect.Message {
 		if !strings.Contains(all, m) {
 			t.Errorf("no error mentions %q: %s", m, all)
+		}
+	}
+	if c.Expect.FailureType != "" {
+		for _, et := range r.ErrorTraces() {
+			if string(et.FailureType) != c.Expect.FailureType {
+				t.Errorf("an error of type %s, want %s: %s", et.FailureType, c.Expect.FailureType, et.Message)
+			}
+		}
+	}
+	if len(c.Expect.Warn) > 0 && !r.Warned(c.Expect.Warn...) {
+		t.Errorf("no WARN saying all of %q", c.Expect.Warn)
+	}
+	if c.Expect.ItemsRead {
+		got := map[string]bool{}
+		for _, raw := range r.Records()["items"] {
+			var it struct{ ID string }
+			st.Must(t, json.Unmarshal(raw, &it), "items record")
+			got[it.ID] = true
+		}
+		for _, id := range e.fake.ItemIDs() {
+			if !got[id] {
+				t.Errorf("item %s has no items record", id)
+			}
 		}
 	}
 	for _, m := range c.Expect.NotMessage {
