@@ -219,7 +219,23 @@ func (c *Client) wrap(what string, err error) error {
 	case classBank, classRateLimited:
 		return &source.Error{Type: protocol.TransientError, Msg: msg + "; run again later"}
 	}
+	if clientBug(ae.Error) {
+		msg += ". Enable Banking refused a request the connector made (banks check some parameters others do not, e.g. a continuation's); running again will not help: report this message, naming the bank"
+	}
 	return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: msg}
+}
+
+// clientBug reports an error code that blames a data request's parameters
+// (the reference, §6: the client-bug class), such as the 422
+// WRONG_REQUEST_PARAMETERS a bank gives a continuation whose parameters
+// differ from the first call's.
+func clientBug(code string) bool {
+	switch code {
+	case "WRONG_REQUEST_PARAMETERS", "WRONG_CONTINUATION_KEY", "WRONG_DATE_INTERVAL", "WRONG_TRANSACTIONS_PERIOD",
+		"DATE_TO_WITHOUT_DATE_FROM", "DATE_FROM_IN_FUTURE":
+		return true
+	}
+	return false
 }
 
 func ctxDone(err error) bool {
