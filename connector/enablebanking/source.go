@@ -107,13 +107,20 @@ type conn struct {
 func (c *conn) Close() error { return nil }
 
 // Streams implements source.Conn.
+//
+// A read takes them in this order, so transactions come before the
+// accounts' details and balances: where a bank counts the daily limit per
+// consent rather than per account and endpoint (UNCERTAIN, the reference's
+// §5), the calls go to the rows first, and the snapshots take what is left.
+// Read after them, transactions met the consent's calls spent every day and
+// were never read again (TestDailyLimitUnderEveryCountingModel).
 func (c *conn) Streams() []source.Stream {
 	return []source.Stream{
 		&sessionsStream{c: c},
-		&accountsStream{c: c},
-		&balancesStream{c: c},
 		&transactionsStream{c: c},
 		&pendingStream{c: c},
+		&accountsStream{c: c},
+		&balancesStream{c: c},
 	}
 }
 
