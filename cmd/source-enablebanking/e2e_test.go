@@ -329,32 +329,7 @@ func TestIncrementalAfterMutationsLosesNothing(t *testing.T) {
 	e.fake.ResetStats()
 	r2 := e.read(cat, "--state", r1.StateFile(t))
 
-	merged := mergeByKey(t, r1, r2)
-	for _, a := range accounts {
-		hash := e.fake.IdentificationHash(a)
-		want := map[string]int{}
-		n := 0
-		for _, raw := range e.fake.Booked(a) {
-			want[canonical(t, raw)]++
-			n++
-		}
-		have := 0
-		for k, raw := range merged {
-			if !strings.HasPrefix(k, hash+"|") {
-				continue
-			}
-			have++
-			c := without(t, raw, txAdded...)
-			if want[c] == 0 {
-				t.Errorf("account %s: the destination holds a row the bank no longer has (a duplicate under another key, or a stale copy):\n%s", a, raw)
-				continue
-			}
-			want[c]--
-		}
-		if have != n {
-			t.Errorf("account %s: the destination holds %d rows, the bank %d", a, have, n)
-		}
-	}
+	checkMergedEqualsBank(t, e, []*st.Result{r1, r2})
 	// An unchanged account costs one call: every account one chain.
 	if s := e.fake.Stats(); s.Chains != len(accounts) {
 		t.Errorf("second read: %d transactions calls for %d accounts", s.Chains, len(accounts))
@@ -730,6 +705,39 @@ func TestFutureStateReadsNoAccountsOrBalances(t *testing.T) {
 			if a.SyncedAt != "2999-12-31T00:00:00Z" {
 				t.Errorf("%s: account %s: synced_at moved to %s", stream, k, a.SyncedAt)
 			}
+		}
+	}
+}
+
+// checkMergedEqualsBank merges the reads' transactions by primary key, as a
+// deduping destination does, and checks every account holds exactly the
+// bank's booked rows, each once.
+func checkMergedEqualsBank(t *testing.T, e *env, reads []*st.Result) {
+	t.Helper()
+	merged := mergeByKey(t, reads...)
+	for _, uid := range e.accounts() {
+		hash := e.fake.IdentificationHash(uid)
+		want := map[string]int{}
+		n := 0
+		for _, raw := range e.fake.Booked(uid) {
+			want[canonical(t, raw)]++
+			n++
+		}
+		have := 0
+		for k, raw := range merged {
+			if !strings.HasPrefix(k, hash+"|") {
+				continue
+			}
+			have++
+			c := without(t, raw, txAdded...)
+			if want[c] == 0 {
+				t.Errorf("account %s: the destination holds a row the bank no longer has, or holds fewer times (a duplicate under another key, a stale copy):\n%s", uid, raw)
+				continue
+			}
+			want[c]--
+		}
+		if have != n {
+			t.Errorf("account %s: the destination holds %d rows, the bank %d", uid, have, n)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 // TestEnrichedTextAndDottedPositionsKeepTheirKeys: DNB enriches a row's
@@ -76,28 +77,5 @@ func TestEnrichedTextAndDottedPositionsKeepTheirKeys(t *testing.T) {
 		t.Fatal("no row was read twice; the test proves nothing")
 	}
 
-	merged := mergeByKey(t, r1, r2)
-	for _, a := range accounts {
-		hash := e.fake.IdentificationHash(a)
-		want := map[string]int{}
-		for _, raw := range e.fake.Booked(a) {
-			want[canonical(t, raw)]++
-		}
-		have := 0
-		for k, raw := range merged {
-			if !strings.HasPrefix(k, hash+"|") {
-				continue
-			}
-			have++
-			c := without(t, raw, txAdded...)
-			if want[c] == 0 {
-				t.Errorf("account %s: the destination holds a row the bank no longer has (a copy under another key, or a stale text):\n%s", a, raw)
-				continue
-			}
-			want[c]--
-		}
-		if n := len(e.fake.Booked(a)); have != n {
-			t.Errorf("account %s: the destination holds %d rows, the bank %d", a, have, n)
-		}
-	}
+	checkMergedEqualsBank(t, e, []*st.Result{r1, r2})
 }

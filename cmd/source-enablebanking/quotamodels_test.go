@@ -312,35 +312,3 @@ func warnings(r *st.Result) []string {
 	}
 	return out
 }
-
-// checkMergedEqualsBank merges the reads' transactions by primary key and
-// checks every account holds exactly the bank's booked rows, each once.
-func checkMergedEqualsBank(t *testing.T, e *env, reads []*st.Result) {
-	t.Helper()
-	merged := mergeByKey(t, reads...)
-	for _, uid := range e.accounts() {
-		hash := e.fake.IdentificationHash(uid)
-		want := map[string]int{}
-		n := 0
-		for _, raw := range e.fake.Booked(uid) {
-			want[canonical(t, raw)]++
-			n++
-		}
-		have := 0
-		for k, raw := range merged {
-			if !strings.HasPrefix(k, hash+"|") {
-				continue
-			}
-			have++
-			c := without(t, raw, txAdded...)
-			if want[c] == 0 {
-				t.Errorf("account %s: a row the bank does not hold, or holds fewer times: %s", uid, raw)
-				continue
-			}
-			want[c]--
-		}
-		if have != n {
-			t.Errorf("account %s: the reads hold %d rows, the bank %d", uid, have, n)
-		}
-	}
-}
