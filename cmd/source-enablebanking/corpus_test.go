@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
@@ -107,23 +106,11 @@ func replayEBCase(t *testing.T, c ebCase, rows map[string]int, parquetDir string
 	fellow := e.fake.AccountUIDs(sessions[0])[1]
 	method, path, _ := strings.Cut(c.Route, " ")
 	path = strings.NewReplacer("{id}", sessions[0], "{uid}", target).Replace(path)
-	var served atomic.Int32
-	h := e.fake.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		match := r.Method == method && r.URL.Path == path &&
+	h, served := st.Canned(e.fake.Handler(), func(r *http.Request) bool {
+		return r.Method == method && r.URL.Path == path &&
 			(!c.Continuation || r.URL.Query().Get("continuation_key") != "")
-		if match && (c.Times == 0 || int(served.Load()) < c.Times) {
-			served.Add(1)
-			for k, v := range c.Headers {
-				w.Header().Set(k, v)
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(c.Status)
-			w.Write(c.Body)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
+	}, c.Times, c.Status, c.Headers, c.Body)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e.cfg["base_url"] = srv.URL
 	e.cfg["include_pending"] = false

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
@@ -102,21 +101,9 @@ func replayPluggyCase(t *testing.T, c pluggyCase, parquetDir string) {
 	item := e.fake.ItemIDs()[0]
 	investment := firstInvestment(t, e, item)
 	accounts := e.fake.AccountIDs(item)
-	var served atomic.Int32
-	h := e.fake.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.matches(r, item, investment, accounts) && (c.Times == 0 || int(served.Load()) < c.Times) {
-			served.Add(1)
-			for k, v := range c.Headers {
-				w.Header().Set(k, v)
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(c.Status)
-			w.Write(c.Body)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}))
+	h, served := st.Canned(e.fake.Handler(), func(r *http.Request) bool { return c.matches(r, item, investment, accounts) },
+		c.Times, c.Status, c.Headers, c.Body)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	e.cfg["base_url"] = srv.URL
 	e.fake.ResetStats()

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -148,6 +149,27 @@ func Rewrite(next http.Handler, match func(*http.Request) bool, edit func([]byte
 		w.WriteHeader(rec.Code)
 		w.Write(body)
 	})
+}
+
+// Canned answers the requests match picks, the first times of them (0: all),
+// with status, header and body instead of next; the others go to next.
+// served counts the canned answers: a recorded API answer replayed in place
+// of the fake's.
+func Canned(next http.Handler, match func(*http.Request) bool, times, status int, header map[string]string, body []byte) (h http.Handler, served *atomic.Int32) {
+	served = new(atomic.Int32)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !match(r) || times > 0 && int(served.Load()) >= times {
+			next.ServeHTTP(w, r)
+			return
+		}
+		served.Add(1)
+		for k, v := range header {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(body)
+	}), served
 }
 
 // CheckPrivate asserts that root and everything under it is readable by
