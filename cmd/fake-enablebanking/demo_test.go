@@ -33,24 +33,11 @@ func TestDemo(t *testing.T) {
 // dropped, leaving a bare exit 2); --help prints the usage on stdout.
 func TestDemoUsageErrors(t *testing.T) {
 	bin := st.Build(t, "fake-enablebanking")
-	for _, c := range []struct {
-		args       []string
-		code       int
-		want, from string
-	}{
-		{[]string{"--bogus"}, 2, "fake-enablebanking demo: unknown flag: --bogus\nUsage: fake-enablebanking demo [flags]", "stderr"},
-		{[]string{"extra"}, 2, `fake-enablebanking demo: unexpected argument "extra"`, "stderr"},
+	st.CheckUsage(t, bin, []string{"demo", "--out", t.TempDir()}, "--read-flag", []st.Usage{
+		{Args: []string{"--bogus"}, Code: 2, Want: "fake-enablebanking demo: unknown flag: --bogus\nUsage: fake-enablebanking demo [flags]", From: "stderr"},
+		{Args: []string{"extra"}, Code: 2, Want: `fake-enablebanking demo: unexpected argument "extra"`, From: "stderr"},
 		// A value the demo refuses once parsed is as bad a flag.
-		{[]string{"--sessions", "0"}, 2, "fake-enablebanking demo: --sessions 0, --transactions 60: both must be at least 1\nUsage: fake-enablebanking demo [flags]", "stderr"},
-		{[]string{"--help"}, 0, "Usage: fake-enablebanking demo [flags]", "stdout"},
-	} {
-		stdout, stderr, code := st.Exec(t, bin, append([]string{"demo", "--out", t.TempDir()}, c.args...)...)
-		got := map[string]string{"stdout": string(stdout), "stderr": string(stderr)}
-		if code != c.code || !strings.Contains(got[c.from], c.want) || !strings.Contains(got[c.from], "--read-flag") {
-			t.Errorf("demo %v: exit %d, want %d with %q and the flags on %s\nstdout:\n%s\nstderr:\n%s", c.args, code, c.code, c.want, c.from, stdout, stderr)
-		}
-		if c.code != 0 && len(stdout) > 0 {
-			t.Errorf("demo %v printed on stdout:\n%s", c.args, stdout)
-		}
-	}
+		{Args: []string{"--sessions", "0"}, Code: 2, Want: "fake-enablebanking demo: --sessions 0, --transactions 60: both must be at least 1\nUsage: fake-enablebanking demo [flags]", From: "stderr"},
+		{Args: []string{"--help"}, Code: 0, Want: "Usage: fake-enablebanking demo [flags]", From: "stdout"},
+	})
 }

@@ -43,22 +43,9 @@ func TestDemoCommand(t *testing.T) {
 // dropped, leaving a bare exit 2); --help prints the usage on stdout.
 func TestDemoUsageErrors(t *testing.T) {
 	bin := st.Build(t, "fake-gocardless-bank-data")
-	for _, c := range []struct {
-		args       []string
-		code       int
-		want, from string
-	}{
-		{[]string{"--bogus"}, 2, "fake-gocardless-bank-data demo: unknown flag: --bogus\nUsage: fake-gocardless-bank-data demo [flags]", "stderr"},
-		{[]string{"extra"}, 2, `fake-gocardless-bank-data demo: unexpected argument "extra"`, "stderr"},
-		{[]string{"--help"}, 0, "Usage: fake-gocardless-bank-data demo [flags]", "stdout"},
-	} {
-		stdout, stderr, code := st.Exec(t, bin, append([]string{"demo", "--out", t.TempDir()}, c.args...)...)
-		got := map[string]string{"stdout": string(stdout), "stderr": string(stderr)}
-		if code != c.code || !strings.Contains(got[c.from], c.want) || !strings.Contains(got[c.from], "--read-flag") {
-			t.Errorf("demo %v: exit %d, want %d with %q and the flags on %s\nstdout:\n%s\nstderr:\n%s", c.args, code, c.code, c.want, c.from, stdout, stderr)
-		}
-		if c.code != 0 && len(stdout) > 0 {
-			t.Errorf("demo %v printed on stdout:\n%s", c.args, stdout)
-		}
-	}
+	st.CheckUsage(t, bin, []string{"demo", "--out", t.TempDir()}, "--read-flag", []st.Usage{
+		{Args: []string{"--bogus"}, Code: 2, Want: "fake-gocardless-bank-data demo: unknown flag: --bogus\nUsage: fake-gocardless-bank-data demo [flags]", From: "stderr"},
+		{Args: []string{"extra"}, Code: 2, Want: `fake-gocardless-bank-data demo: unexpected argument "extra"`, From: "stderr"},
+		{Args: []string{"--help"}, Code: 0, Want: "Usage: fake-gocardless-bank-data demo [flags]", From: "stdout"},
+	})
 }

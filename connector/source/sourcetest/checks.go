@@ -274,3 +274,29 @@ func Tail(b []byte) string {
 	}
 	return s
 }
+
+// Usage is a command line a usage test runs and what it must answer: the
+// exit code, and text that stdout or stderr (From) holds.
+type Usage struct {
+	Args       []string
+	Code       int
+	Want, From string
+}
+
+// CheckUsage runs bin with prefix and each case's Args, and checks the exit
+// code, that From ("stdout" or "stderr") holds Want and flag (the usage was
+// printed with the flags), and that a failing command printed nothing on
+// stdout.
+func CheckUsage(t *testing.T, bin string, prefix []string, flag string, cases []Usage) {
+	t.Helper()
+	for _, c := range cases {
+		stdout, stderr, code := Exec(t, bin, append(slices.Clone(prefix), c.Args...)...)
+		got := map[string]string{"stdout": string(stdout), "stderr": string(stderr)}
+		if code != c.Code || !strings.Contains(got[c.From], c.Want) || !strings.Contains(got[c.From], flag) {
+			t.Errorf("%v: exit %d, want %d with %q and %s on %s\nstdout:\n%s\nstderr:\n%s", c.Args, code, c.Code, c.Want, flag, c.From, stdout, stderr)
+		}
+		if c.Code != 0 && len(stdout) > 0 {
+			t.Errorf("%v printed on stdout:\n%s", c.Args, stdout)
+		}
+	}
+}
