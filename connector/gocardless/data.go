@@ -2,11 +2,9 @@ package gocardless
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -153,31 +151,23 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 		case se.Status == http.StatusTooManyRequests:
 			return c.client.wrap("", se) // company-level, retried up to the cap already
 		}
-		if name, ok := refusedParam(se, q); ok {
+		if name, ok := refusedParam(se.Status, ae, q); ok {
 			return c.paramRefused(a, endpoint, name, q.Get(name), ae.describe(se.Status))
 		}
 		return c.client.wrap("", se)
 	}
 }
 
-// refusedParam finds the query parameter a 400 refuses: GoCardless puts a
-// bad parameter's error under its name ({"date_from":{"summary":"Date
-// can't be in future",…},"status_code":400}, gocardless-api.md §5).
-func refusedParam(se *httpclient.StatusError, q url.Values) (string, bool) {
-	if se.Status != http.StatusBadRequest || len(q) == 0 {
+// refusedParam is the query parameter a 400 refuses, if the call sent it:
+// GoCardless puts a bad parameter's error under its name ({"date_from":
+// {"summary":"Date can't be in future",…},"status_code":400},
+// gocardless-api.md §5), which decodeAPIError reads into Fields.
+func refusedParam(status int, ae apiError, q url.Values) (string, bool) {
+	if status != http.StatusBadRequest {
 		return "", false
 	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(se.Body, &fields) != nil {
-		return "", false
-	}
-	names := make([]string, 0, len(q))
-	for name := range q {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if _, ok := fields[name]; ok {
+	for _, name := range ae.Fields {
+		if q.Has(name) {
 			return name, true
 		}
 	}

@@ -21,6 +21,9 @@ type apiError struct {
 	Detail     json.RawMessage `json:"detail"`
 	StatusCode int             `json:"status_code"`
 	Type       string          `json:"type"`
+	// Fields are the query parameters the error comes under, sorted (see
+	// decodeAPIError).
+	Fields []string `json:"-"`
 }
 
 // detail is the error's detail as text; validation errors send an object
@@ -60,6 +63,7 @@ func decodeAPIError(body []byte) apiError {
 		if e.Summary != "" {
 			e.Summary += "; "
 		}
+		e.Fields = append(e.Fields, name)
 		e.Summary += name + ": " + cmp.Or(f.Summary, f.detail())
 		if d := f.detail(); d != "" && d != f.Summary {
 			e.Summary += " (" + d + ")"
