@@ -45,7 +45,7 @@
 // and repetition levels and values, appended straight from the record's
 // JSON; no Arrow arrays in between) and written a row group (65,536 rows or
 // 4 MiB of column data) at a time into a hidden temporary, .part-…parquet.tmp, in the same
-// directory. A file is committed after RowsPerFile rows (1,000,000) and at
+// directory. A file is committed after RowsPerFile rows (250,000) and at
 // the end of the stream: footer written, file fsynced, hard-linked to its
 // final name (never replacing a file), directory fsynced. Only then does
 // Write or Commit report it, and only then does the runtime emit the STATE
