@@ -105,7 +105,13 @@ func subFlags(name string, args []string, stdout, stderr io.Writer, define func(
 		return fs, source.ExitUsage, false
 	}
 	if fs.NArg() > 0 && name != "delete" {
-		fmt.Fprintf(stderr, "source-pluggy webhook %s: unexpected argument %q\n", name, fs.Arg(0))
+		if fs.Lookup("header") != nil {
+			// `--header X-Token s3cret` (a space where the = goes) leaves
+			// the secret here: it is never repeated.
+			fmt.Fprintf(stderr, "source-pluggy webhook %s: %d unexpected argument(s), not shown (after --header NAME it would be the secret); write --header NAME=VALUE as one word (or --header-env NAME=ENVVAR)\n", name, fs.NArg())
+		} else {
+			fmt.Fprintf(stderr, "source-pluggy webhook %s: unexpected argument %q\n", name, fs.Arg(0))
+		}
 		usage(stderr)
 		return fs, source.ExitUsage, false
 	}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// TestWebhookStrayArgumentIsNotEchoed: `--header X-Token s3cret` (a space
+// where the = goes) leaves the secret as a stray argument, and the usage
+// error used to quote it on stderr, where logs and CI output keep it.
+func TestWebhookStrayArgumentIsNotEchoed(t *testing.T) {
+	bin := st.Build(t, "source-pluggy")
+	dir := filepath.Join(t.TempDir(), "log")
+	for _, args := range [][]string{
+		{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-Hook-Token", hookSecret},
+		{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header-env", "X-Hook-Token", hookSecret},
+		{"webhook", "register", "--config", "config.json", "--url", "https://hooks.example.com/p", "--header", "X-Hook-Token", hookSecret},
+	} {
+		stdout, stderr, code := st.Exec(t, bin, args...)
+		if code != 2 || len(stdout) != 0 {
+			t.Errorf("%v: exit %d, stdout %q; want exit 2 and nothing on stdout", args[:2], code, stdout)
+		}
+		if strings.Contains(string(stderr), hookSecret) {
+			t.Errorf("%v: stderr repeats the header value:\n%s", args[:2], stderr)
+		}
+		if !strings.Contains(string(stderr), "not shown") || !strings.Contains(string(stderr), "write --header NAME=VALUE as one word") {
+			t.Errorf("%v: stderr does not say the argument is withheld and how to write the flag:\n%s", args[:2], stderr)
+		}
+	}
+	// Other stray arguments are still named.
+	_, stderr, code := st.Exec(t, bin, "webhook", "list", "--config", "config.json", "extra")
+	if code != 2 || !strings.Contains(string(stderr), `unexpected argument "extra"`) {
+		t.Errorf("list with a stray argument: exit %d\n%s", code, stderr)
+	}
+}
