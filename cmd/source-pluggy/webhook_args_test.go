@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -34,5 +35,27 @@ func TestWebhookStrayArgumentIsNotEchoed(t *testing.T) {
 	_, stderr, code := st.Exec(t, bin, "webhook", "list", "--config", "config.json", "extra")
 	if code != 2 || !strings.Contains(string(stderr), `unexpected argument "extra"`) {
 		t.Errorf("list with a stray argument: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestWebhookRegisterWantsAHeader: the receiver refuses every request
+// without its headers (401), so a webhook registered without one can never
+// deliver: register used to create all ten such webhooks and exit 0, and
+// `--update-headers` without a header printed "kept" for each, rotating
+// nothing. Both are usage errors now, found before any API call.
+func TestWebhookRegisterWantsAHeader(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	e.fake.AllowLocalWebhooks(true)
+	cfg := e.config(nil)
+	for _, extra := range [][]string{nil, {"--update-headers"}} {
+		args := append([]string{"webhook", "register", "--config", cfg, "--url", "http://127.0.0.1:9/pluggy"}, extra...)
+		stdout, stderr, code := st.Exec(t, e.bin, args...)
+		if code != 2 || len(stdout) != 0 || !strings.Contains(string(stderr), "--header is required (or --header-env)") {
+			t.Errorf("register %v without a header: exit %d\nstdout: %s\nstderr: %s", extra, code, stdout, stderr)
+		}
+	}
+	stdout, _, code := st.Exec(t, e.bin, "webhook", "list", "--config", cfg)
+	if code != 0 || len(stdout) != 0 {
+		t.Fatalf("webhooks were registered without a header (exit %d):\n%s", code, stdout)
 	}
 }

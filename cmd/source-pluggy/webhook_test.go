@@ -439,7 +439,7 @@ func TestWebhookRegisterListDeleteAndDelivery(t *testing.T) {
 	if _, code := run("register", "--config", cfg, "--url", r.url, "--header", "X-Hook-Token="+hookSecret, "--update-headers"); code != 0 {
 		t.Fatalf("register --update-headers back: exit %d", code)
 	}
-	if _, code := run("register", "--config", cfg, "--url", "not a url"); code != 2 {
+	if _, code := run("register", "--config", cfg, "--url", "not a url", "--header", "X-Hook-Token="+hookSecret); code != 2 {
 		t.Fatalf("bad --url: exit %d", code)
 	}
 
@@ -540,7 +540,7 @@ func TestWebhookListTakesA204(t *testing.T) {
 	if code != 0 || len(stdout) != 0 || !strings.Contains(string(stderr), "no webhooks") {
 		t.Fatalf("list on a 204: exit %d, %s %s", code, stdout, stderr)
 	}
-	stdout, stderr, code = st.Exec(t, e.bin, "webhook", "register", "--config", cfg, "--url", "http://127.0.0.1:9/x")
+	stdout, stderr, code = st.Exec(t, e.bin, "webhook", "register", "--config", cfg, "--url", "http://127.0.0.1:9/x", "--header", "X-Hook-Token="+hookSecret)
 	if code != 0 || strings.Count("\n"+string(stdout), "\ncreated ") != len(webhook.Subscribed) {
 		t.Fatalf("register after a 204: exit %d, %s %s", code, stdout, stderr)
 	}

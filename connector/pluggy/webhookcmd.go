@@ -59,7 +59,7 @@ func WebhookCommand(r *source.Runner) source.Command {
 // its own, so that both say the same, ID... of delete included.
 var webhookSynopses = []struct{ name, synopsis string }{
 	{"serve", "--listen ADDR --log DIR|URL --header NAME=VALUE|--header-env NAME=ENVVAR... [--max-body-bytes N]"},
-	{"register", "--config FILE --url URL [--header NAME=VALUE|--header-env NAME=ENVVAR]... [--update-headers]"},
+	{"register", "--config FILE --url URL --header NAME=VALUE|--header-env NAME=ENVVAR... [--update-headers]"},
 	{"list", "--config FILE"},
 	{"delete", "--config FILE ID..."},
 }
@@ -246,11 +246,17 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 	if _, code, ok := subFlags("register", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file (client_id, client_secret, base_url)")
 		fs.StringVar(&target, "url", "", "the receiver's public https URL")
-		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE Pluggy sends with every event, the receiver's --header (repeatable)")
+		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE Pluggy sends with every event, the receiver's --header (repeatable; at least one --header or --header-env)")
 		fs.StringArrayVar(&headerEnv, "header-env", nil, "NAME=ENVVAR: like --header, the value read from environment variable ENVVAR")
 		fs.BoolVar(&updateHeaders, "update-headers", false, "also send the headers to webhooks already registered (to rotate a secret: Pluggy never shows headers, so they cannot be compared)")
 	}, "config", "url"); !ok {
 		return code
+	}
+	// The receiver answers 401 to a request without its headers, so a
+	// webhook registered without one could never deliver an event.
+	if len(headerFlags)+len(headerEnv) == 0 {
+		fmt.Fprintln(stderr, "source-pluggy webhook register: --header is required (or --header-env): give the receiver's --header NAME=VALUE; it refuses every event without it, and Pluggy does not sign webhooks")
+		return source.ExitUsage
 	}
 	secrets := &secret.Redactor{}
 	headers, err := parseHeaders(headerFlags, headerEnv)
