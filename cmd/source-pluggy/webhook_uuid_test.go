@@ -107,3 +107,34 @@ func TestWebhookLogNonUUIDIDsAreSkipped(t *testing.T) {
 		t.Errorf("the event was warned about again after the log position passed it: %v", w)
 	}
 }
+
+// TestWebhookLogUpperCaseAccountIDIsApplied: the receiver takes ids in
+// either case (a UUID's hex digits may be upper case), and a read used to
+// file an event under its accountId as sent: an upper-case one matched no
+// account Pluggy lists, so the account counted as unchanged and the event
+// was never applied (a deletion never tombstoned), while the log position
+// moved past it.
+func TestWebhookLogUpperCaseAccountIDIsApplied(t *testing.T) {
+	e, rcv := hookEnv(t, fake.Options{Items: 1})
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	var row txRow
+	for _, x := range rows(t, r1.Records()["transactions"]) {
+		row = x
+		break
+	}
+	if row.ID == "" {
+		t.Fatal("the first read emitted no transactions")
+	}
+	body := string(mustJSON(map[string]any{
+		"event": "transactions/updated", "eventId": "upper-1", "itemId": strings.ToUpper(row.ItemID),
+		"accountId": strings.ToUpper(row.AccountID), "transactionIds": []string{strings.ToUpper(row.ID)},
+	}))
+	if got := rcv.post(t, body, authHeader); got != 200 {
+		t.Fatalf("an event with upper-case UUIDs: %d, want 200", got)
+	}
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	if _, ok := rows(t, r2.Records()["transactions"])[row.ID]; !ok {
+		t.Errorf("row %s, named by an event with an upper-case accountId, was not looked up and emitted; records: %d", row.ID, len(r2.Records()["transactions"]))
+	}
+}

@@ -125,7 +125,7 @@ func (s *transactionsStream) reconcileDue(f *logFeed, prev *accountCursor) bool 
 
 // readAccountWithFeed reads one account with webhook_log set.
 func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed, a accountRef, prev *accountCursor, incremental bool, out source.Output, announce announceTo) (*accountCursor, error) {
-	ch := f.changes.Accounts[a.ID]
+	ch := f.changes.Accounts[strings.ToLower(a.ID)]
 	stamp := s.c.start.Format(time.RFC3339Nano)
 	if !incremental || prev == nil || prev.CreatedAt == "" {
 		// A full read: it covers everything the log says until now.

@@ -18,9 +18,12 @@ import (
 // account: the read path needs the set of ids, not the sequence of events
 // (a row updated then deleted is looked up once, and the look-up says which).
 type Changes struct {
-	// Accounts holds the accounts that any transactions/* event named.
+	// Accounts holds the accounts that any transactions/* event named,
+	// by accountId in lower case (a UUID's hex digits may come in either
+	// case; Pluggy lists its accounts' in lower case).
 	Accounts map[string]*AccountChanges
-	// Items holds the items that any item/* event named.
+	// Items holds the items that any item/* event named, by itemId in
+	// lower case.
 	Items map[string]bool
 	// ItemErrors holds, per item, the error of the last item/error event
 	// that named it: a sync that failed since, which the run reports.
@@ -194,7 +197,7 @@ func (ch *Changes) addPayload(payload []byte) {
 		}
 	}
 	if strings.HasPrefix(ev.Event, "item/") {
-		ch.Items[ev.ItemID] = true
+		ch.Items[strings.ToLower(ev.ItemID)] = true
 		if ev.Event == ItemErrorEvent {
 			// Read leniently: an error of another shape still counts.
 			var p struct {
@@ -208,10 +211,11 @@ func (ch *Changes) addPayload(payload []byte) {
 		}
 		return
 	}
-	a := ch.Accounts[ev.AccountID]
+	account := strings.ToLower(ev.AccountID)
+	a := ch.Accounts[account]
 	if a == nil {
-		a = &AccountChanges{ItemID: ev.ItemID, deleted: map[string]bool{}, updated: map[string]bool{}}
-		ch.Accounts[ev.AccountID] = a
+		a = &AccountChanges{ItemID: strings.ToLower(ev.ItemID), deleted: map[string]bool{}, updated: map[string]bool{}}
+		ch.Accounts[account] = a
 	}
 	switch ev.Event {
 	case TransactionsDeleted:
