@@ -109,8 +109,9 @@ func (r *singerRun) bookmarks(t *testing.T) map[string]json.RawMessage {
 // sync runs a Singer sync and checks what holds for every successful one:
 // exit 0; SCHEMA before a stream's first RECORD, with key_properties and
 // bookmark_properties; every record valid against that SCHEMA (so a
-// deselected field is gone from both); time_extracted RFC 3339 UTC; no
-// secret and no CRITICAL on stderr.
+// deselected field is gone from both), with no member the SCHEMA does not
+// declare; time_extracted RFC 3339 UTC; no secret and no CRITICAL on
+// stderr.
 func (e *env) sync(bin string, args ...string) *singerRun {
 	e.t.Helper()
 	r := runSinger(e.t, true, bin, args...)
@@ -118,6 +119,7 @@ func (e *env) sync(bin string, args ...string) *singerRun {
 		e.t.Fatalf("sync exited %d:\n%s", r.code, r.stderr)
 	}
 	schemas := map[string]*jsonschema.Schema{}
+	declared := map[string]map[string]json.RawMessage{}
 	for i, m := range r.msgs {
 		switch m.Type {
 		case "SCHEMA":
@@ -127,6 +129,11 @@ func (e *env) sync(bin string, args ...string) *singerRun {
 			sch, err := source.CompileSchema(m.Stream, m.Schema)
 			st.Must(e.t, err, "SCHEMA of ", m.Stream)
 			schemas[m.Stream] = sch
+			var decl struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			}
+			st.Must(e.t, json.Unmarshal(m.Schema, &decl), "SCHEMA of ", m.Stream)
+			declared[m.Stream] = decl.Properties
 		case "RECORD":
 			sch := schemas[m.Stream]
 			if sch == nil {
@@ -136,6 +143,15 @@ func (e *env) sync(bin string, args ...string) *singerRun {
 			st.Must(e.t, err, "record JSON")
 			if err := sch.Validate(inst); err != nil {
 				e.t.Errorf("%s record does not match its SCHEMA: %s", m.Stream, strings.Join(source.Problems("record", err), "; "))
+			}
+			// A target builds its columns from the SCHEMA: target-csv fails on
+			// a member it does not declare, target-postgres drops it.
+			var members map[string]json.RawMessage
+			st.Must(e.t, json.Unmarshal(m.Record, &members), "record")
+			for name := range members {
+				if _, ok := declared[m.Stream][name]; !ok {
+					e.t.Fatalf("line %d: a %s record has %q, which its SCHEMA does not declare: %.300s", i+1, m.Stream, name, m.Record)
+				}
 			}
 			if ts, err := time.Parse(time.RFC3339Nano, m.TimeExtracted); err != nil || !strings.HasSuffix(m.TimeExtracted, "Z") || time.Since(ts) > 5*time.Minute {
 				e.t.Errorf("time_extracted %q is not a recent RFC 3339 UTC time", m.TimeExtracted)
@@ -601,6 +617,37 @@ func TestSingerTombstonesCarrySDCDeletedAt(t *testing.T) {
 		if m.Type == "SCHEMA" && m.Stream == "transactions" && !bytes.Contains(m.Schema, []byte(`"_sdc_deleted_at"`)) {
 			t.Error("the transactions SCHEMA does not declare _sdc_deleted_at")
 		}
+	}
+
+	// A Meltano user who deselects Airbyte's column (select
+	// "!transactions._ab_cdc_deleted_at") still gets Singer's: the
+	// tombstones carry _sdc_deleted_at and the SCHEMA declares it (sync
+	// checks every member is declared), or a target would drop it and keep
+	// each tombstone as a live row with its fields emptied.
+	cat := e.singerCatalog(bin, config)
+	for i := range cat.Streams {
+		setSelected(&cat.Streams[i], cat.Streams[i].TapStreamID == "transactions")
+	}
+	setSelected(e.singerEntry(cat, "transactions"), false, "properties", "_ab_cdc_deleted_at")
+	noAB := st.WriteFile(t, "catalog_no_ab.json", cat)
+	state = st.WriteFile(t, "state2.json", []byte(second.states()[len(second.states())-1]))
+	if len(e.fake.Delete(3)) == 0 {
+		t.Fatal("the fake deleted nothing")
+	}
+	third := e.sync(bin, "--config", config, "--catalog", noAB, "--state", state)
+	tombstones = 0
+	for _, raw := range third.records()["transactions"] {
+		var r map[string]json.RawMessage
+		st.Must(t, json.Unmarshal(raw, &r), "record")
+		if _, ok := r["_ab_cdc_deleted_at"]; ok {
+			t.Fatalf("the deselected _ab_cdc_deleted_at is in a record: %s", raw)
+		}
+		if _, ok := r["_sdc_deleted_at"]; ok {
+			tombstones++
+		}
+	}
+	if tombstones == 0 {
+		t.Fatal("no tombstone in the third sync")
 	}
 }
 

@@ -219,7 +219,7 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 		}
 		schema, err := mask.schema(d.JSONSchema)
 		if err == nil {
-			schema, err = declareSingerFields(schema)
+			schema, err = declareSingerFields(schema, d.JSONSchema)
 		}
 		if err != nil {
 			return nil, cat, source.SystemErrorf("stream %s: its schema is not a JSON object: %v", s.Name(), err)
@@ -519,10 +519,13 @@ func declaredProperties(schema json.RawMessage) map[string]bool {
 // declareSingerFields adds to a schema's properties the members Singer
 // mode adds to records: _leftovers, the object a record's fields its
 // schema does not declare are kept in (encoder.keepUndeclared), and, where
-// the stream has tombstones (_ab_cdc_deleted_at), _sdc_deleted_at, defined
-// as that is (singerTombstone). A target makes its columns from the SCHEMA.
-// A schema without properties is returned as it is.
-func declareSingerFields(schema json.RawMessage) (json.RawMessage, error) {
+// the stream has tombstones (_ab_cdc_deleted_at in full, the stream's own
+// schema), _sdc_deleted_at, defined as that is (singerTombstone). A target
+// makes its columns from the SCHEMA. schema is the one the selection
+// left: a tombstone carries _sdc_deleted_at even when _ab_cdc_deleted_at
+// is deselected, so its declaration comes from full. A schema without
+// properties is returned as it is.
+func declareSingerFields(schema, full json.RawMessage) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(schema))
 	dec.UseNumber()
 	var node map[string]any
@@ -533,7 +536,13 @@ func declareSingerFields(schema json.RawMessage) (json.RawMessage, error) {
 	if props == nil {
 		return schema, nil
 	}
-	if def, ok := props["_ab_cdc_deleted_at"]; ok {
+	var own struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(full, &own); err != nil {
+		return nil, err
+	}
+	if def, ok := own.Properties["_ab_cdc_deleted_at"]; ok {
 		if _, taken := props[sdcDeletedAt]; !taken {
 			props[sdcDeletedAt] = def
 		}
