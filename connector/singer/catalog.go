@@ -303,7 +303,10 @@ func (e *CatalogEntry) selected() bool {
 // INCREMENTAL where the stream has a cursor.
 func (e *CatalogEntry) mode(cursor, origin string) (protocol.SyncMode, error) {
 	root := e.metadataAt()
-	method, _ := root["replication-method"].(string)
+	method, err := e.stringMeta(root, "replication-method", origin, `"FULL_TABLE" or "INCREMENTAL"`)
+	if err != nil {
+		return "", err
+	}
 	if method == "" {
 		method = e.ReplicationMethod
 	}
@@ -321,7 +324,10 @@ func (e *CatalogEntry) mode(cursor, origin string) (protocol.SyncMode, error) {
 		if cursor == "" {
 			return "", source.ConfigErrorf("%s: stream %q cannot be replicated INCREMENTAL; it supports FULL_TABLE only", origin, e.TapStreamID)
 		}
-		key, _ := root["replication-key"].(string)
+		key, err := e.stringMeta(root, "replication-key", origin, fmt.Sprintf("%q, or leave it out", cursor))
+		if err != nil {
+			return "", err
+		}
 		if key == "" {
 			key = e.ReplicationKey
 		}
@@ -331,6 +337,23 @@ func (e *CatalogEntry) mode(cursor, origin string) (protocol.SyncMode, error) {
 		return protocol.Incremental, nil
 	}
 	return "", source.ConfigErrorf("%s: stream %q has replication-method %q; use FULL_TABLE or INCREMENTAL", origin, e.TapStreamID, method)
+}
+
+// stringMeta reads the stream's metadata key, which must be a string
+// ("" when absent or null). Any other value is a config error naming what
+// to write: read as absent, a ["FULL_TABLE"] or a ["date"] (Airbyte's
+// cursor_field is a list) was ignored, and the stream synced in a way the
+// user had not asked for.
+func (e *CatalogEntry) stringMeta(root map[string]any, key, origin, want string) (string, error) {
+	v, ok := root[key]
+	if !ok || v == nil {
+		return "", nil
+	}
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	got, _ := marshal(v)
+	return "", source.ConfigErrorf("%s: stream %q, metadata breadcrumb []: %q is %s, which is not a string; write %s", origin, e.TapStreamID, key, got, want)
 }
 
 // fieldMask builds the fields to drop from the stream's own schema (never

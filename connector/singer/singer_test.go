@@ -493,10 +493,16 @@ func TestReplicationMethod(t *testing.T) {
 		"incremental without cursor": {`{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-method":"INCREMENTAL"}}]}]}`, "FULL_TABLE only"},
 		"wrong replication key":      {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-key":"name"}}]}]}`, `only valid replication key is "updated"`},
 		"log based":                  {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-method":"LOG_BASED"}}]}]}`, "LOG_BASED"},
-		"unknown selected stream":    {`{"streams":[{"tap_stream_id":"gadgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]}]}`, `"gadgets"`},
-		"nothing selected":           {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":false}}]}]}`, "selects no stream"},
-		"duplicate stream":           {`{"streams":[{"tap_stream_id":"widgets"},{"tap_stream_id":"widgets"}]}`, "twice"},
-		"not a catalog":              {`[1,2]`, "not a Singer catalog"},
+		// Not strings: they were read as absent, so the stream synced
+		// INCREMENTAL on its own cursor whatever the user had written.
+		"method not a string": {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-method":["FULL_TABLE"]}}]}]}`,
+			`stream "widgets", metadata breadcrumb []: "replication-method" is ["FULL_TABLE"], which is not a string; write "FULL_TABLE" or "INCREMENTAL"`},
+		"key not a string": {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true,"replication-key":["name"]}}]}]}`,
+			`stream "widgets", metadata breadcrumb []: "replication-key" is ["name"], which is not a string; write "updated", or leave it out`},
+		"unknown selected stream": {`{"streams":[{"tap_stream_id":"gadgets","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]}]}`, `"gadgets"`},
+		"nothing selected":        {`{"streams":[{"tap_stream_id":"widgets","metadata":[{"breadcrumb":[],"metadata":{"selected":false}}]}]}`, "selects no stream"},
+		"duplicate stream":        {`{"streams":[{"tap_stream_id":"widgets"},{"tap_stream_id":"widgets"}]}`, "twice"},
+		"not a catalog":           {`[1,2]`, "not a Singer catalog"},
 		// The repository's Airbyte catalogs are what a user has at hand.
 		"an Airbyte catalog": {`{"streams":[{"stream":{"name":"widgets","json_schema":{}},"sync_mode":"incremental","destination_sync_mode":"append"}]}`,
 			`is an Airbyte catalog (each stream under "stream", with a "sync_mode"), not a Singer one: pass it to the Airbyte command instead`},
