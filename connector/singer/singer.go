@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -222,12 +223,82 @@ func readCatalog(flag, path string) (*Catalog, error) {
 		return nil, source.ConfigErrorf("--%s %s is an Airbyte catalog (each stream under \"stream\", with a \"sync_mode\"), not a Singer one: "+
 			"pass it to the Airbyte command instead (read --catalog %s), or give the tap the catalog its --discover prints, with the streams to sync marked \"selected\": true in their metadata", flag, path, path)
 	}
-	var c Catalog
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&c); err != nil {
-		return nil, source.ConfigErrorf("--%s %s is not a Singer catalog (a JSON object with a \"streams\" array, as --discover prints): %v", flag, path, err)
+	notCatalog := func(why string) error {
+		return source.ConfigErrorf("--%s %s is not a Singer catalog (a JSON object with a \"streams\" array, as --discover prints): %s", flag, path, why)
 	}
-	return &c, nil
+	var top struct {
+		Streams []json.RawMessage `json:"streams"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&top); err != nil {
+		return nil, notCatalog(describeJSONError("", err))
+	}
+	if len(bytes.TrimSpace(raw[dec.InputOffset():])) > 0 {
+		// Two catalogs in one file (--discover >> catalog.json run twice):
+		// which one the user edited is a guess.
+		return nil, notCatalog("it has data after its JSON object; a catalog file holds one object (run --discover > FILE, not >>)")
+	}
+	c := &Catalog{Streams: make([]CatalogEntry, len(top.Streams))}
+	for i, s := range top.Streams {
+		if err := json.Unmarshal(s, &c.Streams[i]); err != nil {
+			return nil, notCatalog(describeJSONError(fmt.Sprintf("streams[%d]", i), err))
+		}
+	}
+	return c, nil
+}
+
+// describeJSONError says what is wrong with a catalog's JSON in its own
+// words, at the path of the value at fault (under at): encoding/json's
+// "cannot unmarshal number into Go struct field CatalogEntry.streams.
+// tap_stream_id of type string" names Go types, not the fix.
+func describeJSONError(at string, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		where := at
+		if te.Field != "" {
+			if where != "" {
+				where += "."
+			}
+			where += te.Field
+		}
+		if where == "" {
+			where = "the file"
+		}
+		want := jsonKind(te.Type)
+		if te.Type == reflect.TypeFor[[]json.RawMessage]() {
+			want = "a list of objects" // the streams
+		}
+		return fmt.Sprintf("%s is a JSON %s; it must be %s", where, te.Value, want)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "its JSON ends early: the file is cut short"
+	case errors.Is(err, io.EOF):
+		return "the file holds no JSON value"
+	}
+	return err.Error()
+}
+
+// jsonKind names the JSON value a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 { // json.RawMessage: any value
+			return "a JSON value"
+		}
+		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(jsonKind(t.Elem()), "a "), "an ") + "s"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a JSON value"
 }
 
 // airbyteCatalog reports a configured Airbyte catalog: streams whose

@@ -516,6 +516,36 @@ func TestReplicationMethod(t *testing.T) {
 	}
 }
 
+// TestCatalogErrorsNameTheField: a catalog whose JSON has a value of the
+// wrong kind is refused with the path of that value and what it must be,
+// in JSON's words, not encoding/json's Go types ("cannot unmarshal number
+// into Go struct field CatalogEntry.streams.tap_stream_id of type
+// string"); and one with a second JSON value after it (--discover >> FILE
+// run twice) is refused, where the first object was taken without a word.
+func TestCatalogErrorsNameTheField(t *testing.T) {
+	r := newTestRunner()
+	config := testConfig(t, nil)
+	ok := `{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":[],"metadata":{"selected":true}}]}]}`
+	for name, c := range map[string]struct{ catalog, mention string }{
+		"id a number":       {`{"streams":[{"tap_stream_id":5}]}`, "streams[0].tap_stream_id is a JSON number; it must be a string"},
+		"metadata a map":    {`{"streams":[` + ok[12:len(ok)-2] + `,{"tap_stream_id":"widgets","metadata":{"breadcrumb":[]}}]}`, "streams[1].metadata is a JSON object; it must be a list of objects"},
+		"breadcrumb a text": {`{"streams":[{"tap_stream_id":"colors","metadata":[{"breadcrumb":"","metadata":{}}]}]}`, "streams[0].metadata.breadcrumb is a JSON string; it must be a list of strings"},
+		"streams an object": {`{"streams":{}}`, "streams is a JSON object; it must be a list of objects"},
+		"a list":            {`[1]`, "the file is a JSON array; it must be an object"},
+		"cut short":         {ok[:40], "its JSON ends early"},
+		"two catalogs":      {ok + "\n" + ok, "it has data after its JSON object; a catalog file holds one object"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := runTap(t, r, "--config", config, "--catalog", writeFile(t, "c.json", c.catalog))
+			if res.code != 1 || res.stdout != "" || !strings.HasPrefix(lastLine(res.stderr), "CRITICAL") || !strings.Contains(res.stderr, c.mention) || strings.Contains(res.stderr, "Go ") {
+				t.Errorf("exit %d stdout %q stderr %q; want exit 1, nothing on stdout, CRITICAL mentioning %s", res.code, res.stdout, res.stderr, c.mention)
+			}
+		})
+	}
+	res := runTap(t, r, "--config", config, "--catalog", writeFile(t, "c.json", ok+"\n\n"))
+	checkSync(t, res)
+}
+
 func TestStateRoundTrip(t *testing.T) {
 	config := testConfig(t, nil)
 	r1 := newTestRunner(defaultWidgets[:3]...)
