@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/webhook"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -57,5 +58,34 @@ func TestWebhookRegisterWantsAHeader(t *testing.T) {
 	stdout, _, code := st.Exec(t, e.bin, "webhook", "list", "--config", cfg)
 	if code != 0 || len(stdout) != 0 {
 		t.Fatalf("webhooks were registered without a header (exit %d):\n%s", code, stdout)
+	}
+}
+
+// TestWebhookCommandsNeedNoItems: webhooks belong to the application, not
+// to an item, and a first config has no item_ids yet (connect is how it
+// gets one), so register, list and delete take a config without them;
+// they used to refuse it as a config validation error.
+func TestWebhookCommandsNeedNoItems(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	e.fake.AllowLocalWebhooks(true)
+	for name, ids := range map[string]any{"empty": []string{}, "missing": nil} {
+		cfg := e.config(map[string]any{"item_ids": ids})
+		stdout, stderr, code := st.Exec(t, e.bin, "webhook", "register", "--config", cfg, "--url", "http://127.0.0.1:9/"+name, "--header", "X-Hook-Token="+hookSecret)
+		if code != 0 || strings.Count("\n"+string(stdout), "\ncreated ") != len(webhook.Subscribed) {
+			t.Fatalf("register with item_ids %s: exit %d\n%s%s", name, code, stdout, stderr)
+		}
+		stdout, stderr, code = st.Exec(t, e.bin, "webhook", "list", "--config", cfg)
+		if code != 0 || !strings.Contains(string(stdout), "http://127.0.0.1:9/"+name) {
+			t.Fatalf("list with item_ids %s: exit %d\n%s%s", name, code, stdout, stderr)
+		}
+		id := strings.Fields(string(stdout))[0]
+		if stdout, stderr, code := st.Exec(t, e.bin, "webhook", "delete", "--config", cfg, id); code != 0 {
+			t.Fatalf("delete with item_ids %s: exit %d\n%s%s", name, code, stdout, stderr)
+		}
+	}
+	// The rest of the config is still checked.
+	cfg := e.config(map[string]any{"item_ids": []string{}, "client_secret": ""})
+	if _, stderr, code := st.Exec(t, e.bin, "webhook", "list", "--config", cfg); code == 0 || !strings.Contains(string(stderr), "client_secret") {
+		t.Errorf("list with an empty client_secret: exit %d\n%s", code, stderr)
 	}
 }

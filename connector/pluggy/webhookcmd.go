@@ -217,9 +217,11 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return source.ExitOK
 }
 
-// webhookClient opens the config at path and returns its client.
+// webhookClient opens the config at path and returns its client. Webhooks
+// belong to the application, not to an item: item_ids may be missing or
+// empty, as in a first config before connect has added an item.
 func webhookClient(ctx context.Context, r *source.Runner, path string, secrets *secret.Redactor) (*Client, error) {
-	raw, err := source.LoadConfig(r.Source, path, secrets)
+	raw, err := r.LoadConfig(path, secrets, "item_ids")
 	if err != nil {
 		return nil, err
 	}
