@@ -736,6 +736,8 @@ func TestReadStateBookmarks(t *testing.T) {
 		"bookmarks":     `{"bookmarks":{"widgets":` + bookmark + `,"colors":null}}`,
 		"STATE message": `{"type":"STATE","value":{"bookmarks":{"widgets":` + bookmark + `}}}`,
 		"airbyte array": `[{"type":"STREAM","stream":{"stream_descriptor":{"name":"widgets"},"stream_state":` + bookmark + `}}]`,
+		// What `meltano state get` prints and `meltano state set` takes.
+		"meltano state": `{"singer_state":{"bookmarks":{"widgets":` + bookmark + `}}}`,
 	} {
 		got, err := ReadState(writeFile(t, "s.json", body), streams)
 		if err != nil {
@@ -746,8 +748,9 @@ func TestReadStateBookmarks(t *testing.T) {
 		}
 	}
 	for body, mention := range map[string]string{
-		`{"bookmarks":{"gadgets":{}}}`:     `bookmarks["gadgets"] names stream "gadgets"`,
-		`{"bookmarks":{"widgets":"2024"}}`: `bookmarks["widgets"] for stream "widgets" must be a JSON object`,
+		`{"bookmarks":{"gadgets":{}}}`:                  `bookmarks["gadgets"] names stream "gadgets"`,
+		`{"bookmarks":{"widgets":"2024"}}`:              `bookmarks["widgets"] for stream "widgets" must be a JSON object`,
+		`{"singer_state":{"bookmarks":{"gadgets":{}}}}`: `bookmarks["gadgets"] names stream "gadgets"`,
 	} {
 		_, err := ReadState(writeFile(t, "s.json", body), streams)
 		if err == nil || !strings.Contains(err.Error(), mention) || source.FailureTypeOf(err) != protocol.ConfigError {

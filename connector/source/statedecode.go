@@ -86,7 +86,8 @@ func CheckEntries[T any](stream, field string, entries map[string]*T, check func
 //     TRACE and other messages are skipped);
 //   - what the Singer mode printed: its state {"bookmarks": {...}} or its
 //     STATE message {"type":"STATE","value":{...}}, whose bookmarks are
-//     the per-stream states the Airbyte mode writes (connector/singer).
+//     the per-stream states the Airbyte mode writes (connector/singer);
+//     and Meltano's record of that state, {"singer_state": {...}}.
 //
 // In a sequence of states (lines, or an array holding messages), a
 // stream's later STREAM state replaces its earlier one: a stream's state
@@ -246,6 +247,15 @@ func (p *stateParser) object(root string, raw json.RawMessage, inArray bool) err
 	}
 	if bm, ok := probe["bookmarks"]; ok && !p.hasStream("bookmarks") {
 		return p.bookmarks(root+".bookmarks", bm)
+	}
+	if ss, ok := probe["singer_state"]; ok && len(probe) == 1 && !p.hasStream("singer_state") {
+		// Meltano's record of a Singer state, as `meltano state get`
+		// prints it and `meltano state set` takes it: the tap's state
+		// under "singer_state" (null: none).
+		if ss = bytes.TrimSpace(ss); bytes.Equal(ss, []byte("null")) {
+			return nil
+		}
+		return p.object(root+".singer_state", ss, false)
 	}
 	// A legacy object: stream names to states.
 	p.items++

@@ -60,6 +60,8 @@ func TestParseStateOfAReadsOutput(t *testing.T) {
 			`{"type":"STATE","value":{"bookmarks":{"transactions":` + tx2 + `}}}`,
 		}, "\n"),
 		"a Singer STATE message holding an Airbyte state": `{"type":"STATE","value":{"transactions":` + tx2 + `}}`,
+		// What `meltano state get` prints (and `meltano state set` takes).
+		"Meltano's state": `{"singer_state":{"bookmarks":{"items":` + sentinel + `,"transactions":` + tx2 + `}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := parse(t, body)
