@@ -751,6 +751,9 @@ func TestReadStateBookmarks(t *testing.T) {
 		`{"bookmarks":{"gadgets":{}}}`:                  `bookmarks["gadgets"] names stream "gadgets"`,
 		`{"bookmarks":{"widgets":"2024"}}`:              `bookmarks["widgets"] for stream "widgets" must be a JSON object`,
 		`{"singer_state":{"bookmarks":{"gadgets":{}}}}`: `bookmarks["gadgets"] names stream "gadgets"`,
+		// The value at fault is the message's, not the file's.
+		`{"type":"STATE","value":"2024"}`: `state.value, the Singer STATE message's value, must be a JSON object`,
+		`{"type":"STATE","value":[1]}`:    `state.value, the Singer STATE message's value, must be a JSON object`,
 	} {
 		_, err := ReadState(writeFile(t, "s.json", body), streams)
 		if err == nil || !strings.Contains(err.Error(), mention) || source.FailureTypeOf(err) != protocol.ConfigError {

@@ -32,14 +32,17 @@ func ReadState(path string, streams []source.Stream) (map[string]json.RawMessage
 		return source.ParseState(path, raw, streams)
 	}
 	if v, ok := probe["value"]; ok && isStateType(probe["type"]) {
-		raw = bytes.TrimSpace(v)
-		probe = nil
-		if len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &probe) != nil {
-			return nil, source.ConfigErrorf("state %s: the STATE message's value is not a JSON object", path)
+		if v = bytes.TrimSpace(v); bytes.Equal(v, []byte("null")) {
+			return source.ParseState(path, v, streams) // no state
 		}
-		if _, ok := probe["bookmarks"]; !ok {
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(v, &inner) != nil || inner["bookmarks"] == nil {
+			// Not a Singer state (an Airbyte one, or no object at all):
+			// the whole message, so that an error names state.value, not
+			// the file, as the value at fault.
 			return source.ParseState(path, raw, streams)
 		}
+		probe = inner
 	}
 	bm, ok := probe["bookmarks"]
 	if !ok {
