@@ -18,6 +18,10 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
 )
 
+// ReadTimeout bounds reading one request, headers and body: Pluggy wants
+// its answer within 5 s, and its bodies are a few KB.
+const ReadTimeout = 10 * time.Second
+
 // DefaultMaxBody bounds one webhook body. A transactions/updated event
 // carries at most 400 ids (~16 KB); anything near this is not Pluggy's.
 const DefaultMaxBody = 1 << 20
@@ -158,10 +162,14 @@ func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	srv := &http.Server{
 		Handler:           rc,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(rc.Logger.Handler(), slog.LevelWarn),
+		// Pluggy wants a 2xx within 5 s: a request not read by ReadTimeout
+		// is no delivery it waits for, but a stalled client (a slowloris,
+		// a dead proxy connection), and it would hold a SIGTERM's shutdown
+		// for as long as this allows.
+		ReadTimeout:  ReadTimeout,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(rc.Logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
