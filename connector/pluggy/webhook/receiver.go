@@ -64,7 +64,11 @@ type Receiver struct {
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		if err := rc.Log.Healthy(r.Context()); err != nil {
-			reply(w, http.StatusServiceUnavailable, "unhealthy", err.Error())
+			// The probe carries no header, so anyone may ask: the reason
+			// (the database's host, port, user and name, or the log's
+			// path) goes to the receiver's log, not to the caller.
+			rc.Logger.Warn("/healthz: the event log is not writable", "remote", r.RemoteAddr, "error", err)
+			reply(w, http.StatusServiceUnavailable, "unhealthy", "the event log is not writable; the receiver's log (stderr) says why")
 			return
 		}
 		reply(w, http.StatusOK, "ok", "")
