@@ -192,17 +192,20 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return source.ExitUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "webhook-receiver")
+	// Listen first: opening the log starts a new segment, and a receiver
+	// restarted in a loop on a port in use would add one at every start.
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		logger.Error("cannot listen", "listen", listen, "error", err)
+		return source.ExitFail
+	}
+	defer ln.Close()
 	lw, err := webhook.Open(ctx, dir)
 	if err != nil {
 		logger.Error("cannot open the event log", "log", postgres.MaskURL(dir), "error", err)
 		return source.ExitFail
 	}
 	defer lw.Close()
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		logger.Error("cannot listen", "listen", listen, "error", err)
-		return source.ExitFail
-	}
 	names := make([]string, len(headers))
 	for i, h := range headers {
 		names[i] = h.Name
