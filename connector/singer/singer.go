@@ -145,6 +145,9 @@ func (t *Tap) discover(ctx context.Context, config string, detailed bool, stdout
 		return source.ExitFail
 	}
 	if _, err := stdout.Write(out); err != nil {
+		// As a sync says it (encoder.close): the catalog did not reach
+		// its reader, and a bare exit 1 named nothing.
+		fmt.Fprintf(stderr, "CRITICAL writing to stdout: %v; its reader went away, so the run stopped before it finished\n", err)
 		return source.ExitFail
 	}
 	return source.ExitOK

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -656,6 +657,23 @@ func TestFailureIsCritical(t *testing.T) {
 	// Every stdout line is still a Singer message; the last STATE is the resume point.
 	if bm := res.ofType("STATE"); len(bm) == 0 || bm[len(bm)-1].Value.Bookmarks["widgets"] == nil {
 		t.Error("no widgets bookmark after a partial failure")
+	}
+}
+
+// brokenPipe is a stdout whose reader went away.
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestDiscoverToAClosedStdoutIsCritical: --discover into a pipe whose
+// reader went away (`tap --discover | head`) exits 1 with a CRITICAL line
+// saying so, as a sync does (docs/commands.md); it exited 1 without a word.
+func TestDiscoverToAClosedStdoutIsCritical(t *testing.T) {
+	r := newTestRunner()
+	var stderr bytes.Buffer
+	code := r.Main(context.Background(), "tap-test", []string{"--config", testConfig(t, nil), "--discover"}, brokenPipe{}, &stderr)
+	if code != 1 || !strings.HasPrefix(lastLine(stderr.String()), "CRITICAL writing to stdout: broken pipe; its reader went away") {
+		t.Errorf("exit %d, stderr %q; want exit 1 and a CRITICAL line naming stdout", code, stderr.String())
 	}
 }
 
