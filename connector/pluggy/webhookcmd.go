@@ -140,10 +140,12 @@ func parseHeaders(flags, envFlags []string) ([]webhook.Header, error) {
 		}
 		if i >= len(flags) {
 			v := os.Getenv(h.Value)
-			if v == "" {
+			if strings.TrimSpace(v) == "" {
 				return nil, fmt.Errorf("--header-env %s=%s: the environment variable %s is empty or unset", h.Name, h.Value, h.Value)
 			}
-			h.Value = v
+			if h.Value, err = webhook.HeaderValue("--header-env "+h.Name+"="+h.Value, v); err != nil {
+				return nil, err
+			}
 		}
 		if slices.ContainsFunc(hs, func(o webhook.Header) bool { return o.Name == h.Name }) {
 			return nil, fmt.Errorf("--header %s is given twice", h.Name)

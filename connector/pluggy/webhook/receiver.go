@@ -48,7 +48,31 @@ func ParseHeader(s string) (Header, error) {
 			return Header{}, fmt.Errorf("--header name %q… is not a valid HTTP header name: it has %q at byte %d; write --header NAME=VALUE (not NAME: VALUE)", name[:i], c, i)
 		}
 	}
-	return Header{Name: textproto.CanonicalMIMEHeaderKey(name), Value: value}, nil
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	value, err := HeaderValue("--header "+name, value)
+	if err != nil {
+		return Header{}, err
+	}
+	return Header{Name: name, Value: value}, nil
+}
+
+// HeaderValue is a header's value as HTTP carries it: without leading or
+// trailing white space, which servers drop from what they receive, so a
+// value kept with its line break (a Kubernetes Secret made from a file)
+// would never match. A line break or other control character inside it,
+// which no header can carry, is an error naming flag; the value, a
+// secret, is never quoted.
+func HeaderValue(flag, value string) (string, error) {
+	value = strings.Trim(value, " \t\r\n")
+	if value == "" {
+		return "", fmt.Errorf("%s: the value is empty or only white space", flag)
+	}
+	for _, c := range value {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return "", fmt.Errorf("%s: the value holds a line break or another control character, which no HTTP header can carry (the value is not shown: it is a secret)", flag)
+		}
+	}
+	return value, nil
 }
 
 // Receiver is the webhook endpoint: POST (any path) appends an event,
