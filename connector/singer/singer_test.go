@@ -660,6 +660,18 @@ func TestFailureIsCritical(t *testing.T) {
 	}
 }
 
+// TestUnknownKeyListsTheTapsSettings: the WARN about a config key that is
+// no setting lists the known fields, and in Singer mode those include the
+// tap's own emit_activate_version_messages, which --about lists among its
+// settings; the list left it out.
+func TestUnknownKeyListsTheTapsSettings(t *testing.T) {
+	res := runTap(t, newTestRunner(), "--config", testConfig(t, map[string]any{"colour": "red"}))
+	checkSync(t, res)
+	if want := `WARNING config field "colour" is not a setting of this connector and is ignored; known fields: api_key, ` + ActivateVersionSetting + `, fail`; !strings.Contains(res.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+	}
+}
+
 // brokenPipe is a stdout whose reader went away.
 type brokenPipe struct{}
 

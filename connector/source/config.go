@@ -168,9 +168,16 @@ func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []st
 	if json.Unmarshal(spec, &s) != nil {
 		return nil
 	}
-	known := make([]string, 0, len(s.Properties))
+	known := make([]string, 0, len(s.Properties)+len(keys.own))
 	for p := range s.Properties {
 		known = append(known, p)
+	}
+	// The caller's own keys are settings of this command too (the Singer
+	// tap's --about lists them).
+	for _, k := range keys.own {
+		if _, dup := s.Properties[k]; !dup {
+			known = append(known, k)
+		}
 	}
 	sort.Strings(known)
 	var out []string
@@ -181,7 +188,7 @@ func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []st
 		}
 		if _, ok := s.Properties[k]; !ok && !slices.Contains(keys.own, k) {
 			guess := ""
-			if near := nearest(k, slices.Concat(known, keys.own, slices.Collect(maps.Keys(keys.elsewhere)))); len(near) > 0 {
+			if near := nearest(k, slices.Concat(known, slices.Collect(maps.Keys(keys.elsewhere)))); len(near) > 0 {
 				guess = fmt.Sprintf(" (did you mean %s?)", strings.Join(near, " or "))
 			}
 			out = append(out, fmt.Sprintf("config field %q is not a setting of this connector and is ignored%s; known fields: %s", k, guess, strings.Join(known, ", ")))
