@@ -89,3 +89,30 @@ func TestWebhookCommandsNeedNoItems(t *testing.T) {
 		t.Errorf("list with an empty client_secret: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestWebhookURLPasswordIsNotPrinted: a receiver URL may carry a password
+// (https://user:password@host/…, basic authentication at the proxy);
+// register printed it on every line, list on every webhook, and a bad
+// --url in its usage error. Each shows it as xxxxx now.
+func TestWebhookURLPasswordIsNotPrinted(t *testing.T) {
+	const pw = "hunter2-url-password"
+	e := newEnv(t, fake.Options{})
+	e.fake.AllowLocalWebhooks(true)
+	cfg := e.config(nil)
+	for _, args := range [][]string{
+		{"register", "--config", cfg, "--url", "http://bob:" + pw + "@127.0.0.1:9/pluggy", "--header", "X-Hook-Token=" + hookSecret},
+		{"list", "--config", cfg},
+	} {
+		stdout, stderr, code := st.Exec(t, e.bin, append([]string{"webhook"}, args...)...)
+		if code != 0 || !strings.Contains(string(stdout), "http://bob:xxxxx@127.0.0.1:9/pluggy") {
+			t.Errorf("webhook %s: exit %d, want the URL with its password as xxxxx\n%s%s", args[0], code, stdout, stderr)
+		}
+		if strings.Contains(string(stdout)+string(stderr), pw) {
+			t.Errorf("webhook %s printed the URL's password:\n%s%s", args[0], stdout, stderr)
+		}
+	}
+	_, stderr, code := st.Exec(t, e.bin, "webhook", "register", "--config", cfg, "--url", "//bob:"+pw+"@hooks.example.com/pluggy", "--header", "X-Hook-Token="+hookSecret)
+	if code != 2 || strings.Contains(string(stderr), pw) || !strings.Contains(string(stderr), "--url") {
+		t.Errorf("register with a relative --url: exit %d\n%s", code, stderr)
+	}
+}

@@ -276,9 +276,17 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 		secrets.Add(h.Value)
 		hm[h.Name] = h.Value
 	}
-	if u, err := url.Parse(target); err != nil || u.Scheme == "" || u.Host == "" {
-		fmt.Fprintf(stderr, "source-pluggy webhook register: --url %q is not an absolute URL; give the receiver's public address, e.g. https://hooks.example.com/pluggy\n", target)
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		shown := "(not shown: it does not parse, and may hold a password)"
+		if err == nil {
+			shown = fmt.Sprintf("%q", u.Redacted())
+		}
+		fmt.Fprintf(stderr, "source-pluggy webhook register: --url %s is not an absolute URL; give the receiver's public address, e.g. https://hooks.example.com/pluggy\n", shown)
 		return source.ExitUsage
+	}
+	if p, ok := u.User.Password(); ok {
+		secrets.Add(p)
 	}
 	client, err := webhookClient(ctx, r, config, secrets)
 	if err != nil {
@@ -315,9 +323,19 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 		if w.ID == "" {
 			w.ID = "?"
 		}
-		fmt.Fprintf(stdout, "%-8s %s %s %s\n", action, w.ID, event, target)
+		fmt.Fprintf(stdout, "%-8s %s %s %s\n", action, w.ID, event, shownURL(target))
 	}
 	return source.ExitOK
+}
+
+// shownURL is a webhook URL as the commands print it: a password in it
+// (https://user:password@host/…) as xxxxx.
+func shownURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }
 
 func webhookList(ctx context.Context, r *source.Runner, args []string, stdout, stderr io.Writer) int {
@@ -341,7 +359,7 @@ func webhookList(ctx context.Context, r *source.Runner, args []string, stdout, s
 		if w.DisabledAt != nil {
 			state = "disabled since " + *w.DisabledAt
 		}
-		fmt.Fprintf(stdout, "%s %s %s (%s)\n", w.ID, w.Event, w.URL, state)
+		fmt.Fprintf(stdout, "%s %s %s (%s)\n", w.ID, w.Event, shownURL(w.URL), state)
 	}
 	if len(hooks) == 0 {
 		fmt.Fprintln(stderr, "no webhooks registered")
