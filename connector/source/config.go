@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -26,18 +27,31 @@ import (
 const maxInputFile = 64 << 20
 
 // readInput reads a JSON input file named by flag, with the checks every input
-// shares: a regular file, bounded, UTF-8. A FIFO, a device or a directory is
-// refused before it is opened: opening a FIFO nobody writes to would hang the
-// run forever.
+// shares: a regular file, bounded, UTF-8. A device, socket or directory is
+// refused before it is opened.
+//
+// A pipe is taken for --config, --catalog and --state, so that a config can
+// come decrypted from a secrets tool without touching the disk
+// (--config <(sops -d config.enc.json): the shell hands over /dev/fd/63, a
+// pipe). It is opened without waiting for a writer: opened the usual way, a
+// named pipe nobody writes to would hang the run forever; this way it reads
+// as empty, which is refused. --state-file is written back, so it stays a
+// regular file.
 func readInput(flag, path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
 	}
-	if !fi.Mode().IsRegular() {
+	pipe := fi.Mode()&os.ModeNamedPipe != 0 && flag != "state-file"
+	if !fi.Mode().IsRegular() && !pipe {
 		return nil, ConfigErrorf("--%s %s is not a regular file (it is a %s); pass a JSON file", flag, path, fileKind(fi.Mode()))
 	}
-	f, err := os.Open(path)
+	var f *os.File
+	if pipe {
+		f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	} else {
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, ConfigErrorf("cannot read --%s %s: %v", flag, path, err)
 	}
@@ -54,6 +68,9 @@ func readInput(flag, path string) ([]byte, error) {
 			hint = fmt.Sprintf(`a saved stdout is: pass its STATE lines only (grep '"STATE"' %s > state.jsonl), or keep the state with --state-file`, path)
 		}
 		return nil, ConfigErrorf("--%s %s is larger than %d MiB; %s", flag, path, maxInputFile>>20, hint)
+	}
+	if pipe && buf.Len() == 0 {
+		return nil, ConfigErrorf("--%s %s is a pipe nothing wrote to; pass a JSON file, or start what writes the pipe before the connector", flag, path)
 	}
 	if !utf8.Valid(buf.Bytes()) {
 		return nil, ConfigErrorf("--%s %s is not valid UTF-8; save it as UTF-8 JSON", flag, path)
