@@ -180,6 +180,9 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case strings.TrimSpace(dir) == "":
 		fmt.Fprintln(stderr, "source-pluggy webhook serve: --log is empty: give the log's directory (e.g. --log /var/lib/source-pluggy/webhooks) or a PostgreSQL URL")
 		return source.ExitUsage
+	case !webhook.IsURL(dir) && webhook.CheckLocation(dir) != nil: // a key=value connection string
+		fmt.Fprintf(stderr, "source-pluggy webhook serve: --log %v\n", webhook.CheckLocation(dir))
+		return source.ExitUsage
 	case maxBody <= 0:
 		fmt.Fprintf(stderr, "source-pluggy webhook serve: --max-body-bytes %d: give a positive number of bytes (default %d)\n", maxBody, webhook.DefaultMaxBody)
 		return source.ExitUsage

@@ -104,10 +104,27 @@ func IsURL(s string) bool { return strings.Contains(s, "://") }
 // is read.
 func CheckLocation(location string) error {
 	if !IsURL(location) {
+		if isConnString(location) {
+			// Taken for a directory, it would be created under a name
+			// holding the password, and the events kept there.
+			return errors.New("is a PostgreSQL key=value connection string (host=… dbname=…), not shown as it holds a password; write it as a URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE, or give a directory")
+		}
 		return nil
 	}
 	_, err := parsePG(location)
 	return err
+}
+
+// isConnString reports whether s reads as a libpq key=value connection
+// string: words of the form key=value, one of them a connection key.
+func isConnString(s string) bool {
+	for _, w := range strings.Fields(s) {
+		key, _, ok := strings.Cut(w, "=")
+		if ok && slices.Contains([]string{"host", "hostaddr", "port", "dbname", "user", "password", "sslmode"}, strings.ToLower(key)) {
+			return true
+		}
+	}
+	return false
 }
 
 // CheckPosition checks a state's log position: "" (the start),
