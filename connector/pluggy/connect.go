@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -77,17 +78,43 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 		return err
 	}
 	results := make(chan widgetResult, 1)
-	deliver := func(res widgetResult) {
-		select {
-		case results <- res: // the first outcome wins; onClose after onSuccess is ignored
-		default:
+	// taken is the widget's first outcome: once there is one, the page
+	// shows it rather than the widget, so that a reload (or the URL opened
+	// again) cannot connect a second item this run would neither write
+	// nor print.
+	var taken atomic.Pointer[widgetResult]
+	deliver := func(res widgetResult) bool {
+		if !taken.CompareAndSwap(nil, &res) {
+			return false // the first outcome wins; onClose after onSuccess is ignored
 		}
+		results <- res
+		return true
 	}
 	page, err := connectPage(o, token)
 	if err != nil {
 		return err
 	}
-	srv.Handle("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { connect.HTML(w, page) })
+	srv.Handle("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		res := taken.Load()
+		if res == nil {
+			connect.HTML(w, page)
+			return
+		}
+		msg := ""
+		if res.err != nil {
+			msg = s.Secrets.String(res.err.Error())
+		}
+		var b bytes.Buffer
+		if err := takenTemplate.Execute(&b, map[string]string{"ItemID": res.itemID, "Error": msg}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		connect.HTML(w, b.String())
+	})
+	srv.Handle("GET /outcome", func(w http.ResponseWriter, r *http.Request) {
+		done, err := s.Outcome(r.Context())
+		writeOutcome(w, done, err)
+	})
 	srv.Handle("POST /{outcome}", func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			ItemID  string `json:"item_id"`
@@ -102,6 +129,18 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 				return
 			}
 			res.itemID = strings.ToLower(body.ItemID)
+			if first := taken.Load(); first != nil && first.itemID != res.itemID {
+				// A second widget (a page loaded twice before the first
+				// success) connected another item: say its id, since
+				// Pluggy cannot list items later.
+				this := "the widget's first outcome"
+				if first.itemID != "" {
+					this = "item " + first.itemID
+				}
+				s.Logf("Pluggy connected another item, %s, from a second page; this run is about %s and does not write %s: add it to item_ids yourself, or delete it", res.itemID, this, res.itemID)
+				writeOutcome(w, true, fmt.Errorf("this run is about %s; item %s is connected too but not added to the config: add it yourself, or delete it", this, res.itemID))
+				return
+			}
 		case "error":
 			res.err = fmt.Errorf("the Pluggy Connect widget reported an error: %s", orUnknown(body.Message))
 		case "close":
@@ -119,15 +158,7 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 		// sync logged in (LOGIN_ERROR) or that --write worked: the page
 		// says "connected" only once the run has ended well.
 		done, err := s.Outcome(r.Context())
-		out := struct {
-			Done  bool   `json:"done"`
-			Error string `json:"error,omitempty"`
-		}{Done: done}
-		if err != nil {
-			out.Error = err.Error()
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(out)
+		writeOutcome(w, done, err)
 	})
 	what := "to connect a bank with Pluggy Connect"
 	if o.update != "" {
@@ -171,6 +202,46 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 	}
 	return s.Result(out)
 }
+
+// writeOutcome answers the page with the run's outcome (Session.Outcome).
+func writeOutcome(w http.ResponseWriter, done bool, err error) {
+	out := struct {
+		Done  bool   `json:"done"`
+		Error string `json:"error,omitempty"`
+	}{Done: done}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// takenTemplate is the page once the widget has reported: this run's item
+// (or the widget's error) and, when the run ends, its outcome. It loads no
+// widget.
+var takenTemplate = template.Must(template.New("taken").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
+<title>Connect a bank — source-pluggy</title></head>
+<body style="font-family:sans-serif">
+<h1>Connect a bank</h1>
+<p id="status">{{if .ItemID}}Pluggy created item {{.ItemID}} in this run; waiting for its first sync…{{else}}This run already ended: {{.Error}}. Close this tab; the terminal says the same.{{end}}</p>
+{{if .ItemID}}<script>
+const id = {{.ItemID}};
+const statusEl = document.getElementById("status");
+fetch("outcome").then(function (r) { return r.json(); }).then(function (o) {
+  if (!o.done) {
+    statusEl.textContent = "Pluggy created item " + id + " in this run; its first sync is still running. The terminal shows the outcome.";
+  } else if (o.error) {
+    statusEl.textContent = "Not connected: " + o.error + ". Close this tab; the terminal says the same.";
+  } else {
+    statusEl.textContent = "Connected item " + id + "; its first sync finished. You can close this tab and go back to the terminal.";
+  }
+}).catch(function () {
+  statusEl.textContent = "Pluggy created item " + id + " in this run. The terminal shows the outcome.";
+});
+</script>{{end}}
+</body></html>
+`))
 
 type widgetResult struct {
 	itemID string
