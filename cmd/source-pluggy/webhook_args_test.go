@@ -116,3 +116,22 @@ func TestWebhookURLPasswordIsNotPrinted(t *testing.T) {
 		t.Errorf("register with a relative --url: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestWebhookCommandsNameAnUnreachableBaseURL: register, list and delete
+// said only "authenticating: POST /auth: … connection refused" when the API
+// could not be reached; like check, they now name base_url and the fix.
+func TestWebhookCommandsNameAnUnreachableBaseURL(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	base := "http://127.0.0.1:" + st.ClosedPort(t)
+	cfg := e.config(map[string]any{"base_url": base})
+	for _, args := range [][]string{
+		{"register", "--config", cfg, "--url", "https://hooks.example.com/pluggy", "--header", "X-Hook-Token=" + hookSecret},
+		{"list", "--config", cfg},
+		{"delete", "--config", cfg, "0b6f2c1e-0000-4000-8000-000000000000"},
+	} {
+		stdout, stderr, code := st.Exec(t, e.bin, append([]string{"webhook"}, args...)...)
+		if code != 1 || len(stdout) != 0 || !strings.Contains(string(stderr), "cannot reach the Pluggy API at base_url "+base) {
+			t.Errorf("webhook %s with the API unreachable: exit %d\nstdout: %s\nstderr: %s", args[0], code, stdout, stderr)
+		}
+	}
+}

@@ -225,10 +225,10 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return source.ExitOK
 }
 
-// webhookClient opens the config at path and returns its client. Webhooks
+// webhookClient opens the config at path and returns its connection. Webhooks
 // belong to the application, not to an item: item_ids may be missing or
 // empty, as in a first config before connect has added an item.
-func webhookClient(ctx context.Context, r *source.Runner, path string, secrets *secret.Redactor) (*Client, error) {
+func webhookClient(ctx context.Context, r *source.Runner, path string, secrets *secret.Redactor) (*conn, error) {
 	raw, err := r.LoadConfig(path, secrets, "item_ids")
 	if err != nil {
 		return nil, err
@@ -241,7 +241,7 @@ func webhookClient(ctx context.Context, r *source.Runner, path string, secrets *
 	if !ok {
 		return nil, fmt.Errorf("webhook commands need the Pluggy source")
 	}
-	return pc.client, nil
+	return pc, nil
 }
 
 func fail(stderr io.Writer, secrets *secret.Redactor, sub string, err error) int {
@@ -291,13 +291,14 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 	if p, ok := u.User.Password(); ok {
 		secrets.Add(p)
 	}
-	client, err := webhookClient(ctx, r, config, secrets)
+	pc, err := webhookClient(ctx, r, config, secrets)
 	if err != nil {
 		return fail(stderr, secrets, "register", err)
 	}
+	client := pc.client
 	existing, err := client.Webhooks(ctx)
 	if err != nil {
-		return fail(stderr, secrets, "register", err)
+		return fail(stderr, secrets, "register", pc.unreachable(err))
 	}
 	for _, event := range webhook.Subscribed {
 		i := slices.IndexFunc(existing, func(w Webhook) bool { return w.Event == event && w.URL == target })
@@ -321,7 +322,7 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 			w, action = existing[i], "kept"
 		}
 		if err != nil {
-			return fail(stderr, secrets, "register", fmt.Errorf("%s: %w", event, err))
+			return fail(stderr, secrets, "register", fmt.Errorf("%s: %w", event, pc.unreachable(err)))
 		}
 		if w.ID == "" {
 			w.ID = "?"
@@ -349,13 +350,13 @@ func webhookList(ctx context.Context, r *source.Runner, args []string, stdout, s
 		return code
 	}
 	secrets := &secret.Redactor{}
-	client, err := webhookClient(ctx, r, config, secrets)
+	pc, err := webhookClient(ctx, r, config, secrets)
 	if err != nil {
 		return fail(stderr, secrets, "list", err)
 	}
-	hooks, err := client.Webhooks(ctx)
+	hooks, err := pc.client.Webhooks(ctx)
 	if err != nil {
-		return fail(stderr, secrets, "list", err)
+		return fail(stderr, secrets, "list", pc.unreachable(err))
 	}
 	for _, w := range hooks {
 		state := "enabled"
@@ -383,13 +384,13 @@ func webhookDelete(ctx context.Context, r *source.Runner, args []string, stdout,
 		return source.ExitUsage
 	}
 	secrets := &secret.Redactor{}
-	client, err := webhookClient(ctx, r, config, secrets)
+	pc, err := webhookClient(ctx, r, config, secrets)
 	if err != nil {
 		return fail(stderr, secrets, "delete", err)
 	}
 	for _, id := range fs.Args() {
-		if err := client.DeleteWebhook(ctx, id); err != nil {
-			return fail(stderr, secrets, "delete", fmt.Errorf("webhook %s: %w", id, err))
+		if err := pc.client.DeleteWebhook(ctx, id); err != nil {
+			return fail(stderr, secrets, "delete", fmt.Errorf("webhook %s: %w", id, pc.unreachable(err)))
 		}
 		fmt.Fprintf(stdout, "deleted %s\n", id)
 	}
