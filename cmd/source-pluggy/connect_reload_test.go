@@ -18,7 +18,7 @@ import (
 // outcome, as connect.md says, and no widget.
 func TestConnectReloadNoSecondItem(t *testing.T) {
 	e := newConnectEnv(t)
-	e.cfg["item_update_poll_seconds"] = 1.5 // the first sync reads UPDATING for two polls: the run lasts 3 s more
+	e.cfg["item_update_poll_seconds"] = 3 // the first sync reads UPDATING for two polls: the run lasts 6 s more
 	cfg := e.configFile()
 	before := len(e.fake.ItemIDs())
 	b := browsertest.New(t)
@@ -52,7 +52,7 @@ func TestConnectReloadNoSecondItem(t *testing.T) {
 // later) rather than lost, while its tab is told it was not added.
 func TestConnectTwoTabsSecondItem(t *testing.T) {
 	e := newConnectEnv(t)
-	e.cfg["item_update_poll_seconds"] = 1.5
+	e.cfg["item_update_poll_seconds"] = 3
 	cfg := e.configFile()
 	b1, b2 := browsertest.New(t), browsertest.New(t)
 	p := e.start(cfg, "--write")
