@@ -16,8 +16,9 @@ import (
 // CheckHostileInputs runs bin's read with inputs a confused user or a
 // hostile file system hands it, each of which must be a config_error that
 // names the input and the fix, exit 1, emit no record, and never hang:
-// a FIFO as --config, --catalog, --state or --state-file; data after the
-// config object;
+// a FIFO nothing writes to as --config, --catalog or --state (a pipe is
+// taken there, as --config <(...) hands one over, so it must not wait for
+// a writer), a FIFO as --state-file; data after the config object;
 // a destination_sync_mode the protocol does not have; a state giving one
 // stream twice; a GLOBAL state mixed with STREAM ones. config and catalog
 // are files a good read takes; stream is one of the catalog's streams.
@@ -52,9 +53,9 @@ func CheckHostileInputs(t *testing.T, bin, config, catalog, stream string) {
 		mention1, mention2     string
 		extra                  []string
 	}{
-		{"FIFO as --config", fifo, catalog, "", "--config", "not a regular file", nil},
-		{"FIFO as --catalog", config, fifo, "", "--catalog", "not a regular file", nil},
-		{"FIFO as --state", config, catalog, fifo, "--state", "not a regular file", nil},
+		{"FIFO as --config", fifo, catalog, "", "--config", "a pipe nothing wrote to", nil},
+		{"FIFO as --catalog", config, fifo, "", "--catalog", "a pipe nothing wrote to", nil},
+		{"FIFO as --state", config, catalog, fifo, "--state", "a pipe nothing wrote to", nil},
 		{"FIFO as --state-file", config, catalog, "", "--state-file", "not a regular file", []string{"--state-file", fifo}},
 		{"data after the config object", trailing, catalog, "", trailing, "data after its JSON object", nil},
 		{"invalid destination_sync_mode", config, badDest, "", "destination_sync_mode", "sideways", nil},
