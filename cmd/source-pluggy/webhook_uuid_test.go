@@ -68,14 +68,7 @@ func TestWebhookLogNonUUIDIDsAreSkipped(t *testing.T) {
 	e, rcv := hookEnv(t, fake.Options{Items: 1})
 	cat := e.catalog(true, "transactions")
 	r1 := e.read(cat)
-	var row txRow
-	for _, x := range rows(t, r1.Records()["transactions"]) {
-		row = x
-		break
-	}
-	if row.ID == "" {
-		t.Fatal("the first read emitted no transactions")
-	}
+	row := anyTransaction(t, r1)
 	// Append the event as an older receiver did, bypassing its checks.
 	if code := rcv.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit %d\n%s", code, rcv.log())
@@ -118,14 +111,7 @@ func TestWebhookLogUpperCaseAccountIDIsApplied(t *testing.T) {
 	e, rcv := hookEnv(t, fake.Options{Items: 1})
 	cat := e.catalog(true, "transactions")
 	r1 := e.read(cat)
-	var row txRow
-	for _, x := range rows(t, r1.Records()["transactions"]) {
-		row = x
-		break
-	}
-	if row.ID == "" {
-		t.Fatal("the first read emitted no transactions")
-	}
+	row := anyTransaction(t, r1)
 	body := string(mustJSON(map[string]any{
 		"event": "transactions/updated", "eventId": "upper-1", "itemId": strings.ToUpper(row.ItemID),
 		"accountId": strings.ToUpper(row.AccountID), "transactionIds": []string{strings.ToUpper(row.ID)},
@@ -137,4 +123,14 @@ func TestWebhookLogUpperCaseAccountIDIsApplied(t *testing.T) {
 	if _, ok := rows(t, r2.Records()["transactions"])[row.ID]; !ok {
 		t.Errorf("row %s, named by an event with an upper-case accountId, was not looked up and emitted; records: %d", row.ID, len(r2.Records()["transactions"]))
 	}
+}
+
+// anyTransaction is one of the transactions r emitted.
+func anyTransaction(t *testing.T, r *st.Result) txRow {
+	t.Helper()
+	for _, x := range rows(t, r.Records()["transactions"]) {
+		return x
+	}
+	t.Fatal("the first read emitted no transactions")
+	return txRow{}
 }
