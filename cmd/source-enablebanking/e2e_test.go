@@ -67,6 +67,8 @@ func TestCheck(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
 	st.Must(t, os.WriteFile(keyFile, []byte(e.fake.PrivateKeyPEM()), 0o600), "key file")
 	wrong := otherKey(t)
+	wrongFile := filepath.Join(t.TempDir(), "other.pem")
+	st.Must(t, os.WriteFile(wrongFile, []byte(wrong), 0o600), "other key file")
 	closed := st.ClosedPort(t)
 	hash := e.fake.IdentificationHash(e.fake.AccountUIDs(good[0])[0])
 	for _, c := range []struct {
@@ -82,6 +84,12 @@ func TestCheck(t *testing.T) {
 		{"account by uid", map[string]any{"session_ids": good, "account_uids": e.fake.AccountUIDs(good[1])[:1]}, protocol.StatusSucceeded, nil},
 		{"account by hash", map[string]any{"session_ids": good, "account_uids": []string{hash}}, protocol.StatusSucceeded, nil},
 		{"key of another application", map[string]any{"session_ids": good, "private_key": wrong}, protocol.StatusFailed, []string{"UNAUTHORIZED_ACCESS", "config.application_id", "config.private_key"}},
+		// The refused key came from private_key_path: the message names that field.
+		{"key file of another application", map[string]any{"session_ids": good, "private_key": nil, "private_key_path": wrongFile}, protocol.StatusFailed, []string{"UNAUTHORIZED_ACCESS", "config.application_id", "config.private_key_path"}},
+		// The key pasted into the path field, or a path into the key field:
+		// the message says to swap them and never quotes the key.
+		{"key contents in private_key_path", map[string]any{"private_key": nil, "private_key_path": e.fake.PrivateKeyPEM()}, protocol.StatusFailed, []string{"config.private_key_path holds a PEM key itself, not a file's path", "put the key in private_key"}},
+		{"key file path in private_key", map[string]any{"private_key": keyFile}, protocol.StatusFailed, []string{"config.private_key holds a file path, not a PEM key", "private_key_path"}},
 		{"unknown application id", map[string]any{"session_ids": good, "application_id": "00000000-0000-4000-8000-000000000000"}, protocol.StatusFailed, []string{"config.application_id"}},
 		{"malformed key", map[string]any{"private_key": "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"}, protocol.StatusFailed, []string{"config.private_key", "not a PEM-encoded RSA private key"}},
 		{"no key", map[string]any{"private_key": nil}, protocol.StatusFailed, []string{"config.private_key", "private_key_path"}},

@@ -48,6 +48,9 @@ type Client struct {
 	key     *rsa.PrivateKey
 	secrets *secret.Redactor
 	clock   *httpclient.ServerClock
+	// keyField is the config field the key came from, which a refused
+	// key's message names.
+	keyField string
 
 	mu      sync.Mutex
 	token   string
@@ -61,7 +64,7 @@ type Client struct {
 // NewClient returns a client for base signing with key as application
 // appID, using hc for transport.
 func NewClient(base *url.URL, appID string, key *rsa.PrivateKey, hc *httpclient.Client, secrets *secret.Redactor, clock *httpclient.ServerClock) *Client {
-	return &Client{Log: slog.New(slog.DiscardHandler), base: base, http: hc, appID: appID, key: key, secrets: secrets, clock: clock}
+	return &Client{Log: slog.New(slog.DiscardHandler), base: base, http: hc, appID: appID, key: key, secrets: secrets, clock: clock, keyField: "config.private_key"}
 }
 
 // SignToken makes one token for application appID valid from now for ttl:
@@ -89,7 +92,7 @@ func (c *Client) bearer() (string, error) {
 	}
 	tok, err := SignToken(c.appID, c.key, now.Add(-30*time.Second), tokenTTL)
 	if err != nil {
-		return "", source.ConfigErrorf("config.private_key: cannot sign a token with the key (%v); use the application's RSA private key", err)
+		return "", source.ConfigErrorf("%s: cannot sign a token with the key (%v); use the application's RSA private key", c.keyField, err)
 	}
 	c.secrets.Add(tok)
 	c.token, c.expires = tok, now.Add(tokenTTL-30*time.Second)
@@ -215,7 +218,7 @@ func (c *Client) wrap(what string, err error) error {
 		if ae.Error != "ACCESS_DENIED" {
 			msg = c.secrets.String(answer)
 		}
-		return &source.Error{Type: protocol.ConfigError, Msg: msg + ". Check config.application_id and config.private_key: the key must be the private key of that application (and, for UNAUTHORIZED_IP, the run's IP allow-listed)"}
+		return &source.Error{Type: protocol.ConfigError, Msg: msg + ". Check config.application_id and " + c.keyField + ": the key must be the private key of that application (and, for UNAUTHORIZED_IP, the run's IP allow-listed)"}
 	case classBank, classRateLimited:
 		return &source.Error{Type: protocol.TransientError, Msg: msg + "; run again later"}
 	}

@@ -116,6 +116,11 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 		return nil, source.ConfigErrorf("config.private_key and config.private_key_path are both set; keep one")
 	case c.PrivateKey == "" && c.PrivateKeyPath == "":
 		return nil, source.ConfigErrorf("config.private_key: no private key; put the application's PEM private key in private_key, or its file's path in private_key_path")
+	case strings.Contains(c.PrivateKeyPath, "-----BEGIN") || strings.Contains(c.PrivateKeyPath, "PRIVATE KEY"):
+		// The key pasted into the path field: never quoted back, not
+		// even as the name of a file that cannot be read.
+		secrets.Add(c.PrivateKeyPath)
+		return nil, source.ConfigErrorf("config.private_key_path holds a PEM key itself, not a file's path: put the key in private_key instead (or the path of its file in private_key_path)")
 	case c.PrivateKeyPath != "":
 		field = "config.private_key_path"
 		b, err := os.ReadFile(c.PrivateKeyPath)
@@ -136,6 +141,9 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 	pem = strings.TrimSpace(strings.ReplaceAll(pem, `\n`, "\n"))
 	secrets.Add(pem)
 	key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(pem))
+	if err != nil && field == "config.private_key" && looksLikePath(pem) {
+		return nil, source.ConfigErrorf("config.private_key holds a file path, not a PEM key: give the path as private_key_path instead (and drop private_key), or paste the key itself into private_key")
+	}
 	if err != nil {
 		why := "it is not a PEM-encoded RSA private key"
 		if errors.Is(err, jwt.ErrNotRSAPrivateKey) {
@@ -144,6 +152,25 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 		return nil, source.ConfigErrorf("%s: %s; use the private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY) of the application whose id is application_id", field, why)
 	}
 	return key, nil
+}
+
+// looksLikePath says whether a private_key value that is no PEM key is a
+// file's path: one line without PEM armour that ends in a key file's
+// extension or starts as a path does.
+func looksLikePath(s string) bool {
+	if strings.ContainsAny(s, "\n") || strings.Contains(s, "-----") {
+		return false
+	}
+	switch strings.ToLower(filepath.Ext(s)) {
+	case ".pem", ".key":
+		return true
+	}
+	for _, p := range []string{"/", "~/", "./", "../", `.\`, `..\`} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return len(s) > 2 && s[1] == ':' && (s[2] == '\\' || s[2] == '/') // C:\keys\app.pem
 }
 
 // NormalizeConfig accepts session_ids and account_uids as one

@@ -74,6 +74,9 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	c.quotas = newLedger(cfg.limit, cfg.Attended, clock.Now)
 	c.client = NewClient(cfg.base, cfg.ApplicationID, cfg.key, hc, env.Secrets, clock)
 	c.client.Log = env.Log
+	if cfg.PrivateKeyPath != "" {
+		c.client.keyField = "config.private_key_path"
+	}
 	if cfg.Attended {
 		c.psu = http.Header{"Psu-Ip-Address": {strings.TrimSpace(cfg.PSUIPAddress)}, "Psu-User-Agent": {cfg.PSUUserAgent}}
 	}
