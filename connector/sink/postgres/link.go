@@ -70,6 +70,12 @@ func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
 		}
 		return nil, nil
 	}
+	if f.schema == "" {
+		// Given empty (a --postgres-schema "$CUSTOMER" whose variable is
+		// unset): loading into the default schema instead would put one
+		// customer's rows among another's.
+		return nil, source.ConfigErrorf("--postgres-schema is empty: give the schema's name, or leave the flag out for the default")
+	}
 	url := f.url
 	var ss []Stream
 	for _, st := range streams {
