@@ -314,7 +314,9 @@ func TestConnectConsentRefused(t *testing.T) {
 			t.Errorf("a callback with a wrong ref answered %d, want 400", resp.StatusCode)
 		}
 	}
-	p := e.link(b, prepare, "#refuse", "--config", cfg, "--institution", "ING_INGDDEFF", "--write")
+	// LHV: the config's requisitions link other banks (a second link of one
+	// of them with --write is refused before the consent).
+	p := e.link(b, prepare, "#refuse", "--config", cfg, "--institution", "LHV_LHVBEE22", "--write")
 	if _, code := p.Wait(); code != 1 || !p.StderrHas("UserCancelledSession") {
 		t.Errorf("a refused consent: exit %d, stderr:\n%s", code, p.Stderr())
 	}
@@ -421,4 +423,54 @@ func TestConnectRequisitionStatusesAfterConsent(t *testing.T) {
 		})
 	}
 	e.fake.ScriptLinking()
+}
+
+// TestConnectWriteRefusesASecondLinkOfALinkedBank: connect --write run a
+// second time for a bank the config already links (the first run thought
+// to have failed, or an expired requisition re-linked without
+// --reconnect) would add a requisition whose accounts are the same ones
+// under new ids: every read would read them twice. It exits 2 before
+// anything is created at GoCardless, naming the requisition and the two
+// ways on (--reconnect, or without --write); the config is unchanged.
+func TestConnectWriteRefusesASecondLinkOfALinkedBank(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	cfg := e.configFile()
+	p := st.Start(t, e.bin, "connect", "--no-open", "--timeout", "30s", "--config", cfg, "--country", "EE", "--search", "lhv", "--write")
+	resp, err := http.PostForm(p.WaitLine(st.OpenURL)[1], url.Values{"action": {"approve"}, "account": {"0", "1"}})
+	st.Must(t, err, "consent at the bank")
+	resp.Body.Close()
+	if _, code := p.Wait(); code != 0 {
+		t.Fatalf("first connect exited %d: %s", code, p.Stderr())
+	}
+	first := parseResult(t, p)
+	orig, _ := os.ReadFile(cfg)
+	agreements := e.fake.Stats().Count(fake.RouteCreateAgreement)
+
+	for _, args := range [][]string{
+		{"--country", "EE", "--search", "lhv"},
+		{"--institution", "LHV_LHVBEE22"},
+		{"--institution", "ING_INGDDEFF"}, // a bank the fake's seeded requisitions link
+	} {
+		o, se, code := st.Exec(t, e.bin, append(append([]string{"connect", "--no-open", "--config", cfg, "--write"}, args...), "--timeout", "3s")...)
+		out, stderr := string(o), string(se)
+		if code != 2 || out != "" {
+			t.Errorf("connect --write %v a second time: exit %d, stdout %q, want 2 and nothing\nstderr: %s", args, code, out, stderr)
+		}
+		want := []string{"already links", "--reconnect", "without --write", "read them twice"}
+		if args[1] != "ING_INGDDEFF" {
+			want = append(want, first.RequisitionID, "LHV Pank", "status LN, linked")
+		}
+		for _, w := range want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("connect --write %v a second time: stderr does not say %q:\n%s", args, w, stderr)
+			}
+		}
+		e.noSecretsIn("stderr", stderr)
+	}
+	if n := e.fake.Stats().Count(fake.RouteCreateAgreement); n != agreements {
+		t.Errorf("the refused runs created %d end-user agreements", n-agreements)
+	}
+	if now, _ := os.ReadFile(cfg); string(now) != string(orig) {
+		t.Errorf("the config changed:\n%s", now)
+	}
 }

@@ -143,6 +143,11 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 	if err != nil {
 		return err
 	}
+	if old == nil && s.Write {
+		if err := c.alreadyLinked(ctx, in); err != nil {
+			return err
+		}
+	}
 
 	agr, err := c.createAgreement(ctx, in)
 	if err != nil {
@@ -218,6 +223,32 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 		}
 	}
 	return s.Result(res)
+}
+
+// alreadyLinked refuses, before anything is created, a --write link of an
+// institution a requisition in requisition_ids already links: GoCardless
+// gives the same accounts new ids on every requisition, so the config would
+// read each of them twice (their rows twice in the destination, their daily
+// quota spent twice). A requisition that cannot be looked up is passed over:
+// check and read name it.
+func (c *conn) alreadyLinked(ctx context.Context, in institution) error {
+	for _, id := range c.cfg.RequisitionIDs {
+		r, err := c.fetchRequisition(ctx, id)
+		if err != nil || !strings.EqualFold(r.InstitutionID, in.ID) {
+			continue
+		}
+		status := r.Status
+		if r.Status == statusLinked {
+			status += ", linked"
+		} else if t := statusText[r.Status]; t != "" {
+			status += ", " + t
+		}
+		return connect.Usagef("requisition %s in requisition_ids already links %s (%s; status %s): a new link gives the same accounts new ids, so every read would read them twice. "+
+			"To replace it (expired, or about to), run connect --reconnect %s --state STATE_FILE --write; "+
+			"to link another login at the same bank, run without --write and add the requisition id it prints to requisition_ids yourself",
+			r.ID, in.Name, in.ID, status, r.ID)
+	}
+	return nil
 }
 
 func orNone(s string) string {
