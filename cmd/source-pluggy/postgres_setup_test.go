@@ -32,3 +32,33 @@ func TestPostgresEmptySchemaRefused(t *testing.T) {
 		t.Error(`the run made schema "pluggy"`)
 	}
 }
+
+// TestPostgresForeignKeyToFullRefreshTable: a foreign key of the user's
+// that references a full-refresh stream's table (accounts) makes
+// PostgreSQL refuse the swap's TRUNCATE at every run: a config_error
+// naming the constraint, its table and the fix, with the old rows kept.
+func TestPostgresForeignKeyToFullRefreshTable(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "accounts")
+	e.read(cat, "--postgres", url)
+	conn := pgtest.Connect(t, url)
+	pgtest.Exec(t, url, `CREATE TABLE public.notes (account text CONSTRAINT notes_account_fk REFERENCES pluggy.accounts (id), note text)`)
+	before := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.accounts`)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--detailed-exit-codes")
+	if len(r.ErrorTraces()) == 0 {
+		t.Fatalf("exit %d, no error trace", r.Code)
+	}
+	tr := r.ErrorTraces()[0]
+	for _, want := range []string{`"pluggy"."accounts"`, `"notes_account_fk"`, `"public"."notes"`, `ALTER TABLE "public"."notes" DROP CONSTRAINT "notes_account_fk"`, "postgres://postgres:xxxxx@"} {
+		if !strings.Contains(tr.Message, want) {
+			t.Errorf("error %q lacks %q", tr.Message, want)
+		}
+	}
+	if tr.FailureType != protocol.ConfigError || r.Code != 78 {
+		t.Errorf("failure type %s, exit %d; want a config_error, exit 78", tr.FailureType, r.Code)
+	}
+	if after := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.accounts`); after[0] != before[0] {
+		t.Errorf("the failed swap changed the table: %s -> %s", before[0], after[0])
+	}
+}

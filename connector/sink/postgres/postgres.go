@@ -883,11 +883,52 @@ func (w *Table) End(state source.State) error {
 			args = append(args, w.enc.seq)
 		}
 		if _, err := tx.Exec(w.ctx, q, args...); err != nil {
+			var pg *pgconn.PgError
+			if i == 0 && errors.As(err, &pg) && pg.Code == "0A000" {
+				// PostgreSQL refuses to TRUNCATE a table that a foreign
+				// key references (the user's, made since): name it.
+				_ = tx.Rollback(w.ctx)
+				if ferr := w.referencedError(err); ferr != nil {
+					return ferr
+				}
+			}
 			return w.d.sqlError(err, "replacing the rows of "+w.t.qname())
 		}
 	}
 	w.rows, w.tombstones = 0, 0
 	return w.commitState(tx, state)
+}
+
+// referencedError explains a full-refresh swap's TRUNCATE that PostgreSQL
+// refused because foreign keys reference the table: a config_error naming
+// each and how to drop it, or nil if none is found.
+func (w *Table) referencedError(err error) error {
+	rows, qerr := w.d.conn.Query(w.ctx, `
+		SELECT c.conname, n.nspname, r.relname
+		FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+		WHERE c.contype = 'f' AND c.confrelid = to_regclass($1) AND c.conrelid <> c.confrelid
+		ORDER BY 2, 3, 1`, w.t.qname())
+	if qerr != nil {
+		return nil
+	}
+	var fks, fixes []string
+	for rows.Next() {
+		var name, schema, table string
+		if rows.Scan(&name, &schema, &table) != nil {
+			rows.Close()
+			return nil
+		}
+		q := pgx.Identifier{schema, table}.Sanitize()
+		fks = append(fks, fmt.Sprintf("foreign key %s of table %s", ident(name), q))
+		fixes = append(fixes, fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", q, ident(name)))
+	}
+	if rows.Err() != nil || len(fks) == 0 {
+		return nil
+	}
+	return &source.Error{Type: protocol.ConfigError, Err: errors.New(w.d.mask(err.Error())),
+		Msg: fmt.Sprintf("PostgreSQL at %s: replacing the rows of %s: %s references it, and PostgreSQL refuses to TRUNCATE a referenced table, which the full-refresh stream %s does to swap in its new rows; nothing of this stream was written (the table keeps its rows). "+
+			"Fix: drop the constraint (%s), or use another --postgres-schema",
+			w.d.shown, w.t.qname(), strings.Join(fks, ", "), w.t.name, strings.Join(fixes, "; "))}
 }
 
 // commitState stores state (unless zero) and commits tx.
