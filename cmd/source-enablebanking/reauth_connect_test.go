@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -52,5 +53,48 @@ func TestConnectReauthorisesTheSameAccounts(t *testing.T) {
 	r2 := e.read(cat, "--state", r1.StateFile(t))
 	if n1, n2 := len(r1.Records()["transactions"]), len(r2.Records()["transactions"]); n2 == 0 || 2*n2 > n1 {
 		t.Errorf("the read after re-authorising took %d rows of the %d the first took: it started the history over", n2, n1)
+	}
+}
+
+// TestConnectWriteReplacesTheExpiredSession: re-authorising with
+// `connect --write`, as check's message for an expired session says to,
+// puts the new session in session_ids in place of the expired one whose
+// accounts it holds (the same identification_hash), so the next check
+// succeeds and the read takes up where the old session left off. It used
+// to add the new session beside the old, and every later check and read
+// failed on the expired one. A session of another bank stays.
+func TestConnectWriteReplacesTheExpiredSession(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 2, TransactionsPerAccount: 30})
+	ids := e.fake.SessionIDs()
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	e.fake.ExpireSession(ids[0])
+	cfg := e.connectConfig(nil)
+
+	out, stderr := e.authoriseAtNordea(cfg, "--write")
+	var res struct {
+		SessionID string `json:"session_id"`
+	}
+	st.Must(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &res), "result line")
+	raw, err := os.ReadFile(cfg)
+	st.Must(t, err, "config after --write")
+	var written struct {
+		SessionIDs []string `json:"session_ids"`
+	}
+	st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+	// The fake's first session is at Nordea; the second, still authorised,
+	// at Swedbank.
+	if want := []string{res.SessionID, ids[1]}; !slices.Equal(written.SessionIDs, want) {
+		t.Fatalf("session_ids after re-authorising with --write: %v, want %v (the expired Nordea session replaced in place)\nstderr: %s", written.SessionIDs, want, stderr)
+	}
+	for _, w := range []string{"Replaced session " + ids[0], res.SessionID, "EXPIRED"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr does not say %q:\n%s", w, stderr)
+		}
+	}
+	e.cfg["session_ids"] = written.SessionIDs
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	if n1, n2 := len(r1.Records()["transactions"]), len(r2.Records()["transactions"]); n2 == 0 || 2*n2 > n1 {
+		t.Errorf("the read after re-authorising took %d rows of the %d the first took", n2, n1)
 	}
 }

@@ -159,15 +159,90 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 	}
 	s.Logf("Enable Banking authorised session %s with %d account(s)", out.SessionID, len(out.Accounts))
 	if s.Write {
-		added, err := connect.AddIDs(s.ConfigPath, s.ListField, out.SessionID)
+		replaced := c.replacedSessions(ctx, out)
+		added, err := connect.EditList(s.ConfigPath, s.ListField, func(ids []string) []string {
+			return placeSession(ids, out.SessionID, replaced)
+		})
 		if err != nil {
 			return fmt.Errorf("session %s is authorised, but %w; add it to session_ids by hand", out.SessionID, err)
 		}
 		if added {
-			s.Logf("Added session %s to session_ids in %s", out.SessionID, s.ConfigPath)
+			for _, r := range replaced {
+				s.Logf("Replaced session %s (%s; every account of it is in the new session) by %s in session_ids in %s", r.id, r.why, out.SessionID, s.ConfigPath)
+			}
+			if len(replaced) == 0 {
+				s.Logf("Added session %s to session_ids in %s", out.SessionID, s.ConfigPath)
+			}
 		}
 	}
 	return s.Result(out)
+}
+
+// replacedSession is a configured session the new one replaces, and why
+// it can no longer be read.
+type replacedSession struct{ id, why string }
+
+// replacedSessions are the configured sessions the new session out takes
+// the place of: no longer readable (not AUTHORIZED, or past valid_until),
+// at the same bank, and every account of theirs among out's (the same
+// identification_hash; re-authorising gives the same accounts new uids).
+// Left in session_ids, each would fail every later check and read. A
+// session that cannot be fetched, or whose accounts are not all in out,
+// stays: it may be another login's.
+func (c *conn) replacedSessions(ctx context.Context, out ConnectResult) []replacedSession {
+	fresh := map[string]bool{}
+	for _, a := range out.Accounts {
+		if a.IdentificationHash != "" {
+			fresh[a.IdentificationHash] = true
+		}
+	}
+	var rs []replacedSession
+	for _, id := range c.cfg.SessionIDs {
+		if strings.EqualFold(id, out.SessionID) {
+			continue
+		}
+		sess, err := c.session(ctx, id)
+		if err != nil || len(sess.AccountsData) == 0 ||
+			!strings.EqualFold(sess.ASPSP.Name, out.ASPSP.Name) || !strings.EqualFold(sess.ASPSP.Country, out.ASPSP.Country) {
+			continue
+		}
+		why := ""
+		if !strings.EqualFold(sess.Status, "AUTHORIZED") {
+			why = "status " + sess.Status
+		} else if until, err := time.Parse(time.RFC3339, sess.Access.ValidUntil); err == nil && !until.After(c.clock.Now()) {
+			why = "its access ended at " + until.UTC().Format(time.RFC3339)
+		}
+		all := why != ""
+		for _, d := range sess.AccountsData {
+			all = all && fresh[d.IdentificationHash]
+		}
+		if all {
+			rs = append(rs, replacedSession{id: id, why: why})
+		}
+	}
+	return rs
+}
+
+// placeSession puts the new session in ids: in the place of the first
+// session it replaces (the others replaced are dropped), else at the end,
+// never twice.
+func placeSession(ids []string, newID string, replaced []replacedSession) []string {
+	drop := map[string]bool{strings.ToLower(newID): true}
+	for _, r := range replaced {
+		drop[strings.ToLower(r.id)] = true
+	}
+	out, placed := []string{}, false
+	for _, id := range ids {
+		if !drop[strings.ToLower(id)] {
+			out = append(out, id)
+		} else if !placed {
+			out, placed = append(out, newID), true
+		}
+	}
+	if !placed {
+		out = append(out, newID)
+	}
+	return out
 }
 
 type callbackResult struct {
