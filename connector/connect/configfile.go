@@ -203,6 +203,19 @@ func CheckWritable(path string) error {
 	if p, err := filepath.EvalSymlinks(path); err == nil {
 		path = p
 	}
+	if info, err := os.Stat(path); err == nil && !info.Mode().IsRegular() {
+		// A config piped in (--config <(sops -d …)) is read, not rewritten.
+		what := "a pipe"
+		switch {
+		case info.IsDir():
+			what = "a directory"
+		case info.Mode()&os.ModeSocket != 0:
+			what = "a socket"
+		case info.Mode()&os.ModeDevice != 0:
+			what = "a device"
+		}
+		return fmt.Errorf("--write cannot rewrite %s: it is not a file but %s (as a config given as <(…) is); run without --write and add the id the command prints to the config yourself", path, what)
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
