@@ -28,6 +28,9 @@ func TestConnectBadFlagsCostNoAPICall(t *testing.T) {
 		{Name: "port in use", Args: []string{"--institution", "LHV_LHVBEE22", "--listen", busy.Addr().String()}, Code: 2, Stderr: "--listen " + busy.Addr().String() + ": the port is in use"},
 		{Name: "port in use, reconnect", Args: []string{"--reconnect", old, "--listen", busy.Addr().String()}, Code: 2, Stderr: "the port is in use"},
 		{Name: "malformed", Args: []string{"--country", "EE", "--search", "lhv", "--listen", "127.0.0.1"}, Code: 2, Stderr: "is not HOST:PORT"},
+		// --search looks within --country: without one (allowed beside
+		// --reconnect) it searched every country and said "in ;".
+		{Name: "search without country, reconnect", Args: []string{"--reconnect", old, "--search", "in"}, Code: 2, Stderr: "--search needs --country"},
 		{Name: "state unreadable", Args: []string{"--reconnect", old, "--state", t.TempDir() + "/missing.json"}, Code: 1, Stderr: "cannot read --state"},
 	}
 	for _, c := range cases {

@@ -97,6 +97,8 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 		return connect.Usagef("--country %q is not a two-letter country code (ISO 3166, e.g. DE)", o.country)
 	case o.institution != "" && o.search != "":
 		return connect.Usagef("--institution and --search exclude each other: --search finds the institution id")
+	case o.search != "" && o.country == "":
+		return connect.Usagef("--search needs --country CC: it looks for the institution among that country's (e.g. --country DE --search %q)", o.search)
 	case o.reconnect != "" && !uuidRE.MatchString(o.reconnect):
 		return connect.Usagef("--reconnect %q is not a requisition id (a UUID); copy it from config.requisition_ids", o.reconnect)
 	case o.state != "" && o.reconnect == "":
