@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -61,4 +66,53 @@ func TestPostgresForeignKeyToFullRefreshTable(t *testing.T) {
 	if after := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.accounts`); after[0] != before[0] {
 		t.Errorf("the failed swap changed the table: %s -> %s", before[0], after[0])
 	}
+}
+
+// TestPostgresSessionLostMidRunIsTransient: the server ending the run's
+// sessions mid-read (a restart, a failover, a DBA's pg_terminate_backend)
+// fails the run with a transient_error (exit 75 with
+// --detailed-exit-codes), so a scheduler tries again, and the next run
+// resumes from what was committed with no key twice.
+func TestPostgresSessionLostMidRunIsTransient(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 4000, PageSize: 50, Latency: 20 * time.Millisecond})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "transactions")
+	run := exec.Command(e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--no-records", "--detailed-exit-codes")
+	out, err := run.StdoutPipe()
+	st.Must(t, err, "pipe")
+	st.Must(t, run.Start(), "start")
+	t.Cleanup(func() { _ = run.Process.Kill(); _ = run.Wait() })
+	var stdout bytes.Buffer
+	sc := bufio.NewScanner(out)
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		stdout.Write(append(sc.Bytes(), '\n'))
+		if bytes.Contains(sc.Bytes(), []byte(`"type":"STATE"`)) {
+			break // a checkpoint has committed
+		}
+	}
+	pgtest.Exec(t, url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name LIKE 'source-pluggy --postgres%'`)
+	for sc.Scan() {
+		stdout.Write(append(sc.Bytes(), '\n'))
+	}
+	err = run.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 75 {
+		t.Errorf("the run ended with %v, want exit 75 (transient)", err)
+	}
+	r := st.Parse(t, stdout.Bytes())
+	if len(r.ErrorTraces()) == 0 {
+		t.Fatal("no error trace")
+	}
+	for _, tr := range r.ErrorTraces() {
+		if tr.FailureType != protocol.TransientError || !strings.Contains(tr.Message, "lost") {
+			t.Errorf("%s %q, want a transient_error saying the connection was lost", tr.FailureType, tr.Message)
+		}
+	}
+	if strings.Contains(stdout.String(), pgtest.Password) {
+		t.Error("the output shows the database password")
+	}
+	e.read(cat, "--postgres", url)
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -482,6 +483,13 @@ func (d *Destination) lockedError(ctx context.Context, key int64) error {
 
 // sqlError wraps a failed statement with what was being done and the URL.
 func (d *Destination) sqlError(err error, doing string) error {
+	if lostConnection(err) {
+		// The server restarted, failed over or ended the session: what
+		// was committed stays, with its state, and a run started again
+		// resumes from it, as after a kill.
+		return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session); what was committed stays, and nothing after it: run again, and it resumes from the last commit", d.shown, doing)}
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) && pg.Code == "42501" {
 		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
@@ -500,6 +508,25 @@ func (d *Destination) sqlError(err error, doing string) error {
 	}
 	return &source.Error{Type: protocol.SystemError, Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("PostgreSQL at %s: %s", d.shown, doing)}
+}
+
+// lostConnection reports whether err is the end of a session rather than
+// the statement's fault: the server ended it (shutting down 57P01,
+// crashed 57P02, starting up 57P03, idle too long 57P05, a connection
+// error 08…), or the connection broke or was already closed by such an
+// end (EOF, a reset, "conn closed").
+func lostConnection(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "57P01", "57P02", "57P03", "57P05":
+			return true
+		}
+		return strings.HasPrefix(pg.Code, "08")
+	}
+	var op *net.OpError
+	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &op)
 }
 
 // wrapSQL passes classified errors through and wraps the others.
