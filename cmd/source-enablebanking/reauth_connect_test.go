@@ -98,3 +98,27 @@ func TestConnectWriteReplacesTheExpiredSession(t *testing.T) {
 		t.Errorf("the read after re-authorising took %d rows of the %d the first took", n2, n1)
 	}
 }
+
+// TestNewSessionAfterTheExpiredOneIsRead: a config that lists the
+// re-authorised session after the expired one (the new id added by hand,
+// or by a connect --write that could not see the old session's accounts)
+// reads the accounts through the new session. An account both sessions
+// hold was taken from the first listed, the expired one, and every read
+// failed it with a config error though the new session could read it.
+func TestNewSessionAfterTheExpiredOneIsRead(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 30})
+	old := e.fake.SessionIDs()[0]
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	e.fake.ExpireSession(old)
+	fresh := e.fake.Reauthorize(old)
+	for _, ids := range [][]string{{old, fresh}, {fresh, old}} {
+		r := e.run(cat, map[string]any{"session_ids": ids}, "--state", r1.StateFile(t))
+		if traces := r.ErrorTraces(); len(traces) != 0 || r.Code != 0 {
+			t.Errorf("session_ids %v: exit %d, errors %v; want the accounts read through the new session", ids, r.Code, traces)
+		}
+		if n := len(r.Records()["transactions"]); n == 0 {
+			t.Errorf("session_ids %v: no transactions read", ids)
+		}
+	}
+}

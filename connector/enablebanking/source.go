@@ -291,7 +291,7 @@ func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
 	return c.accountList.Get("", func() ([]accountRef, error) {
 		var refs []accountRef
 		var errs []error
-		seen := map[string]bool{}
+		seen := map[string]int{} // account key: its index in refs
 		matched := map[string]bool{}
 		for _, id := range c.cfg.SessionIDs {
 			s, err := c.session(ctx, id)
@@ -310,7 +310,8 @@ func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
 				if key == "" {
 					key = "uid:" + uid
 				}
-				if seen[key] {
+				i, dup := seen[key]
+				if dup && (refs[i].blocked == nil || blocked != nil) {
 					continue // the same account authorised in two sessions
 				}
 				if c.cfg.only != nil {
@@ -323,8 +324,16 @@ func (c *conn) accounts(ctx context.Context) ([]accountRef, error) {
 						continue
 					}
 				}
-				seen[key] = true
-				refs = append(refs, accountRef{UID: uid, Key: key, Hash: hash, SessionID: id, blocked: blocked})
+				ref := accountRef{UID: uid, Key: key, Hash: hash, SessionID: id, blocked: blocked}
+				if dup {
+					// The account was listed first by a session that can no
+					// longer be read (expired, the new one added after it):
+					// it is read through this one.
+					refs[i] = ref
+					continue
+				}
+				seen[key] = len(refs)
+				refs = append(refs, ref)
 			}
 		}
 		for _, a := range c.cfg.AccountUIDs {
