@@ -76,6 +76,7 @@ type Stream struct {
 type Destination struct {
 	opts    Options
 	shown   string // the URL with its password masked
+	user    string // the role the URL logs in as
 	conn    *pgx.Conn
 	load    *pgx.Conn
 	tables  map[string]*table
@@ -135,6 +136,7 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		return nil, source.ConfigErrorf("--postgres %s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, with a / ? # %% or space in the user or password percent-encoded (%%2F %%3F %%23 %%25 %%20), or the password in PGPASSWORD", d.shown, d.mask(err.Error()))
 	}
 	cfg.ConnectTimeout = connectTimeout
+	d.user = cfg.User
 	cfg.RuntimeParams["application_name"] = d.holderName()
 	d.conn, err = pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -491,6 +493,15 @@ func (d *Destination) sqlError(err error, doing string) error {
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session); what was committed stays, and nothing after it: run again, and it resumes from the last commit", d.shown, doing)}
 	}
 	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "42501" && strings.HasPrefix(pg.Message, "must be owner of ") {
+		// Ownership is no privilege a GRANT gives: the tables were made
+		// by another role (a first run as another user, or by hand), and
+		// the run alters them (a default, a column a newer schema adds).
+		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: permission denied (%s): another role made the tables of schema %s, and the run alters them, which only their owner may. "+
+				"Fix: make the --postgres user %s their owner (as their owner or a superuser: REASSIGN OWNED BY <that role> TO %s if it owns nothing else, or ALTER TABLE … OWNER TO %s for each table and view of the schema), or use another --postgres-schema",
+				d.shown, doing, pg.Message, ident(d.opts.Schema), ident(d.user), ident(d.user), ident(d.user))}
+	}
 	if errors.As(err, &pg) && pg.Code == "42501" {
 		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: permission denied (%s); grant the --postgres user the privilege, or use another --postgres-schema", d.shown, doing, pg.Message)}

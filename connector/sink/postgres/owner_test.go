@@ -1,0 +1,30 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
+)
+
+// TestTablesOfAnotherOwner: tables a run as another role made (the first
+// load as the DBA, the cron job as a loader granted CREATE on the schema
+// and every privilege on its tables) are the run's to alter, which only
+// their owner may: the config_error says to make the loader their owner,
+// not to "grant the privilege", which no GRANT can.
+func TestTablesOfAnotherOwner(t *testing.T) {
+	url := pgtest.DB(t)
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	loader := "loader_" + db
+	d := open(t, url, Options{Schema: "bank"}, txStream())
+	d.Close()
+	pgtest.Exec(t, url, `CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; GRANT USAGE, CREATE ON SCHEMA bank TO `+loader+`;
+		GRANT ALL ON ALL TABLES IN SCHEMA bank TO `+loader)
+	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
+	_, err := Open(context.Background(), Options{URL: loaderURL, Connector: "source-test", Schema: "bank"}, []Stream{txStream()})
+	assertConfigError(t, err, "must be owner of table", `"bank"`, "OWNER TO", `"`+loader+`"`, "REASSIGN OWNED BY", "--postgres-schema")
+	if err != nil && strings.Contains(err.Error(), "grant the --postgres user the privilege") {
+		t.Errorf("error %q tells to grant a privilege, which cannot make the user an owner", err)
+	}
+}
