@@ -116,3 +116,31 @@ func TestPostgresSessionLostMidRunIsTransient(t *testing.T) {
 	e.read(cat, "--postgres", url)
 	compareTruth(t, e, pgtest.Connect(t, url), nil)
 }
+
+// TestPostgresStoredStateRefusedSaysWhere: a state in the database the
+// connector refuses (a newer version's, one edited by hand) is a
+// config_error that says where it is and how to delete it, since the run
+// was given no state file to fix.
+func TestPostgresStoredStateRefusedSaysWhere(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "transactions")
+	e.read(cat, "--postgres", url)
+	pgtest.Exec(t, url, `UPDATE pluggy._state SET state = '{"version":99}' WHERE stream = 'transactions'`)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url)
+	if r.Code != 1 || len(r.ErrorTraces()) != 1 {
+		t.Fatalf("exit %d, traces %v", r.Code, r.ErrorTraces())
+	}
+	tr := r.ErrorTraces()[0]
+	for _, want := range []string{`"transactions"`, `table "pluggy"._state`, "postgres://postgres:xxxxx@", `DELETE FROM "pluggy"._state WHERE stream = 'transactions'`, "--state"} {
+		if !strings.Contains(tr.Message, want) {
+			t.Errorf("error %q lacks %q", tr.Message, want)
+		}
+	}
+	if tr.FailureType != protocol.ConfigError {
+		t.Errorf("failure type %s", tr.FailureType)
+	}
+	// The hint is the fix: run it, and the next run reads from start_date.
+	pgtest.Exec(t, url, `DELETE FROM "pluggy"._state WHERE stream = 'transactions'`)
+	e.read(cat, "--postgres", url)
+}

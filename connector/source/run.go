@@ -591,12 +591,14 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		return errors.Join(errs...)
 	}
 	defer func() { _ = closeSinks() }() // on the way out of a failure; the success path closes and checks
+	// store is where the states came from, if a sink.
+	var store StateStore
 	if storedStates {
 		// Without --state, a sink that keeps the states with its rows is
 		// where the run resumes: its states match what it holds exactly.
 		for _, sink := range sinks {
-			if store, ok := sink.(StateStore); ok {
-				states = store.States()
+			if st, ok := sink.(StateStore); ok {
+				store, states = st, st.States()
 				log.Info("resuming from the states the sink stored", "sink", store.StateSource(), "streams", len(states))
 				break
 			}
@@ -608,7 +610,16 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		}
 		if c, ok := s.Stream.(StateChecker); ok && states[s.Stream.Name()] != nil {
 			if err := c.CheckState(states[s.Stream.Name()]); err != nil {
-				return fail(enc, AsConfigError(err, fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", s.Stream.Name())))
+				msg := fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", s.Stream.Name())
+				if store != nil {
+					// No file of the user's holds it: say where it is.
+					fix := "delete its row there"
+					if d, ok := store.(StateDropper); ok {
+						fix = d.DropStateHint(s.Stream.Name())
+					}
+					msg = fmt.Sprintf("state for stream %q stored in %s is not one this connector wrote; fix or delete it (%s; deleting it re-reads from start_date), or pass --state FILE to start from another", s.Stream.Name(), store.StateSource(), fix)
+				}
+				return fail(enc, AsConfigError(err, msg))
 			}
 		}
 	}

@@ -27,6 +27,13 @@ type StateStore interface {
 	StateSource() string
 }
 
+// StateDropper is a StateStore that can say how to delete one stream's
+// stored state (a SQL statement, say), for the error about a stored state
+// the connector refuses: the user passed no state file to fix.
+type StateDropper interface {
+	DropStateHint(stream string) string
+}
+
 // stateFile is --state-file PATH: the state a cron job keeps between runs
 // without a database. It is read at the start (an absent file is a first
 // sync) and replaced at every checkpoint the run emits, atomically: a

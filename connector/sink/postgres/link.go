@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -106,8 +107,9 @@ type Sink struct {
 }
 
 var (
-	_ source.Sink       = (*Sink)(nil)
-	_ source.StateStore = (*Sink)(nil)
+	_ source.Sink         = (*Sink)(nil)
+	_ source.StateStore   = (*Sink)(nil)
+	_ source.StateDropper = (*Sink)(nil)
 )
 
 // States are the states stored by the last committed checkpoints: where a
@@ -117,6 +119,11 @@ func (s *Sink) States() map[string]json.RawMessage { return s.d.States() }
 // StateSource names where States come from, for the run's log.
 func (s *Sink) StateSource() string {
 	return fmt.Sprintf("PostgreSQL %s, table %s._state", s.d.shown, ident(s.d.opts.Schema))
+}
+
+// DropStateHint is the statement that deletes stream's stored state.
+func (s *Sink) DropStateHint(stream string) string {
+	return fmt.Sprintf("DELETE FROM %s._state WHERE stream = '%s'", ident(s.d.opts.Schema), strings.ReplaceAll(stream, "'", "''"))
 }
 
 // OpenStream starts loading one stream.
