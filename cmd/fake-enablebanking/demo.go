@@ -111,6 +111,7 @@ func runDemo(ctx context.Context, d *demo.Demo, sessions, txns int) error {
 		NextDay: func() { f.AdvanceClock(25 * time.Hour) },
 		Limit:   "calls left",
 		Next: fmt.Sprintf("Next: `go build ./cmd/source-enablebanking`; serve this fake with `go run ./cmd/fake-enablebanking` (it prints a config)\n"+
-			"and read it by hand, or point a config at %s with your own application id, key and sessions.", enablebanking.DefaultBaseURL),
+			"and read it by hand, or point a config at %s with your own application id and key and authorise your bank in the browser:\n"+
+			"`source-enablebanking connect --config CONFIG --country CC --search BANK --write` (see docs/connect.md).", enablebanking.DefaultBaseURL),
 	})
 }

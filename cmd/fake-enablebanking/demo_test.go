@@ -20,7 +20,9 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(out, "MISSING") || strings.Count(out, "  ok") != 2 {
 		t.Fatalf("demo output:\n%s", out)
 	}
-	for _, want := range []string{"1. First sync", "2. Next sync", "3. A day later", "WARN", "daily limit"} {
+	// The way on for real accounts names connect, which makes the sessions
+	// a new user does not have yet.
+	for _, want := range []string{"1. First sync", "2. Next sync", "3. A day later", "WARN", "daily limit", "source-enablebanking connect --config CONFIG --country CC"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
