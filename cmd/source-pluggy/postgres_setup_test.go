@@ -144,3 +144,30 @@ func TestPostgresStoredStateRefusedSaysWhere(t *testing.T) {
 	pgtest.Exec(t, url, `DELETE FROM "pluggy"._state WHERE stream = 'transactions'`)
 	e.read(cat, "--postgres", url)
 }
+
+// TestPostgresReadOnlyDatabase: --postgres pointed at a database that
+// takes no writes (a hot standby, a replica's endpoint, or
+// default_transaction_read_only) is a config_error that says so and how
+// to reach the primary, not a system_error quoting the refused CREATE.
+func TestPostgresReadOnlyDatabase(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	url := pgtest.DB(t)
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET default_transaction_read_only = on`)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--postgres", url, "--detailed-exit-codes")
+	if len(r.ErrorTraces()) != 1 {
+		t.Fatalf("exit %d, traces %v", r.Code, r.ErrorTraces())
+	}
+	tr := r.ErrorTraces()[0]
+	for _, want := range []string{"read-only", "nothing more was written", "target_session_attrs=read-write", "default_transaction_read_only", "postgres://postgres:xxxxx@"} {
+		if !strings.Contains(tr.Message, want) {
+			t.Errorf("error %q lacks %q", tr.Message, want)
+		}
+	}
+	if tr.FailureType != protocol.ConfigError || r.Code != 78 {
+		t.Errorf("failure type %s, exit %d; want a config_error, exit 78", tr.FailureType, r.Code)
+	}
+	if len(r.Records()) != 0 {
+		t.Error("the run read records")
+	}
+}

@@ -493,6 +493,14 @@ func (d *Destination) sqlError(err error, doing string) error {
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session); what was committed stays, and nothing after it: run again, and it resumes from the last commit", d.shown, doing)}
 	}
 	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "25006" {
+		// A server or session that takes no writes: no run will write
+		// there until the URL or the setting changes.
+		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: the database is read-only (%s), a hot standby (a replica's endpoint) or default_transaction_read_only on; nothing more was written. "+
+				"Fix: point --postgres at the primary (with several hosts in it, add target_session_attrs=read-write), or turn default_transaction_read_only off for the --postgres user or database",
+				d.shown, doing, pg.Message)}
+	}
 	if errors.As(err, &pg) && pg.Code == "42501" && strings.HasPrefix(pg.Message, "must be owner of ") {
 		// Ownership is no privilege a GRANT gives: the tables were made
 		// by another role (a first run as another user, or by hand), and
