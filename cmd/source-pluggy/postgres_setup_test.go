@@ -171,3 +171,16 @@ func TestPostgresReadOnlyDatabase(t *testing.T) {
 		t.Error("the run read records")
 	}
 }
+
+// TestPostgresStatementTimeoutOfTheRole: a statement_timeout the DBA set
+// for the role or the database (a common guard) would cancel the COPY that
+// stays open while the API is read, at every run: the sink's sessions turn
+// it off, as pg_dump does, and the load completes.
+func TestPostgresStatementTimeoutOfTheRole(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 2000, PageSize: 50, Latency: 30 * time.Millisecond})
+	url := pgtest.DB(t)
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET statement_timeout = '300ms'`)
+	e.read(e.catalog(true, "transactions"), "--postgres", url)
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
+}

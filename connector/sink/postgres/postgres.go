@@ -137,6 +137,16 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	}
 	cfg.ConnectTimeout = connectTimeout
 	d.user = cfg.User
+	// A statement_timeout or idle_in_transaction_session_timeout the DBA
+	// set for the role or the database (a common guard) would cancel the
+	// COPY that stays open while the API is read, or a large merge, at
+	// every run: off for this run's sessions, as pg_dump does, unless the
+	// URL sets it as a parameter (?statement_timeout=…).
+	for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
+		if _, ok := cfg.RuntimeParams[p]; !ok {
+			cfg.RuntimeParams[p] = "0"
+		}
+	}
 	cfg.RuntimeParams["application_name"] = d.holderName()
 	d.conn, err = pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
