@@ -184,3 +184,33 @@ func TestPostgresStatementTimeoutOfTheRole(t *testing.T) {
 	e.read(e.catalog(true, "transactions"), "--postgres", url)
 	compareTruth(t, e, pgtest.Connect(t, url), nil)
 }
+
+// TestPostgresLockTimeoutIsTransient: with a lock_timeout of the DBA's, a
+// reader holding a table (a long report) makes the full-refresh swap's
+// TRUNCATE give up: a transient_error naming the timeout, to run again
+// once the reader is gone, not a system_error; the table keeps its rows.
+func TestPostgresLockTimeoutIsTransient(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "accounts")
+	e.read(cat, "--postgres", url)
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET lock_timeout = '200ms'`)
+	reader := pgtest.Connect(t, url)
+	ctx := t.Context()
+	tx, err := reader.Begin(ctx)
+	st.Must(t, err, "begin")
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `SELECT count(*) FROM pluggy.accounts`)
+	st.Must(t, err, "reading accounts")
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--detailed-exit-codes")
+	if len(r.ErrorTraces()) == 0 {
+		t.Fatalf("exit %d, no error trace", r.Code)
+	}
+	tr := r.ErrorTraces()[0]
+	if tr.FailureType != protocol.TransientError || r.Code != 75 || !strings.Contains(tr.Message, "lock_timeout") {
+		t.Errorf("%s %q, exit %d; want a transient_error naming lock_timeout, exit 75", tr.FailureType, tr.Message, r.Code)
+	}
+	st.Must(t, tx.Rollback(ctx), "rollback")
+	e.read(cat, "--postgres", url)
+}

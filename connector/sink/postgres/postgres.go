@@ -503,6 +503,14 @@ func (d *Destination) sqlError(err error, doing string) error {
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session); what was committed stays, and nothing after it: run again, and it resumes from the last commit", d.shown, doing)}
 	}
 	var pg *pgconn.PgError
+	if errors.As(err, &pg) && (pg.Code == "55P03" || pg.Code == "40P01") {
+		// Another session held what the statement needed (a long report
+		// on the table, the DBA's maintenance) past lock_timeout, or a
+		// deadlock with it: it rolled back, and a later run gets through.
+		return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s (another session held a lock it needed, past the lock_timeout of the --postgres user or database, or in a deadlock); what was committed stays, and nothing after it: run again once that session is done, or raise lock_timeout",
+				d.shown, doing, pg.Message)}
+	}
 	if errors.As(err, &pg) && pg.Code == "25006" {
 		// A server or session that takes no writes: no run will write
 		// there until the URL or the setting changes.
