@@ -248,3 +248,17 @@ func (e *env) mustRead(path string) []byte {
 	st.Must(e.t, err, "read")
 	return b
 }
+
+// TestConnectDaysBeyondTheBanksMaximum: --days is at most the bank's
+// maximum, however large: a million days once overflowed into a
+// valid_until in the past, which Enable Banking refused with a message
+// blaming the connector.
+func TestConnectDaysBeyondTheBanksMaximum(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
+	for _, days := range []string{"1000", "1000000"} {
+		out, _ := e.authoriseAtNordea(e.connectConfig(nil), "--days", days)
+		if !strings.Contains(out, `"session_id"`) {
+			t.Errorf("--days %s: stdout %q", days, out)
+		}
+	}
+}

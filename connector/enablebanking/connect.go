@@ -136,7 +136,8 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 		connect.HTML(w, callbackPage(done, err))
 	})
 	redirect := srv.Origin() + CallbackPath
-	until := c.clock.Now().Add(time.Duration(o.days) * 24 * time.Hour)
+	// AddDate: --days times a day's Duration overflows past 106,751 days.
+	until := c.clock.Now().AddDate(0, 0, o.days)
 	if longest := time.Duration(bank.MaximumConsentValidity) * time.Second; longest > time.Hour && until.After(c.clock.Now().Add(longest-time.Hour)) {
 		until = c.clock.Now().Add(longest - time.Hour) // the API refuses more than the bank's maximum
 	}
