@@ -25,6 +25,10 @@ func TestConfigMessagesNameTheFix(t *testing.T) {
 			[]string{`config.start_date: '2026/01/01' is not a date: write it as YYYY-MM-DD: 2026-01-01`}},
 		{"session id not a uuid", map[string]any{"session_ids": []string{"not-a-uuid"}},
 			[]string{`config.session_ids.0: 'not-a-uuid' is not a UUID: give the id as 32 hex digits in groups of 8-4-4-4-12`, "source-enablebanking connect prints them"}},
+		// A first check, before connect made a session: the message says
+		// where the ids come from.
+		{"no session_ids yet", map[string]any{"session_ids": nil},
+			[]string{`config.session_ids: is required but missing: give the ids (UUIDs) of the authorised sessions whose accounts are read, as source-enablebanking connect prints them`}},
 		{"session_id for session_ids", map[string]any{"session_ids": nil, "session_id": e.fake.SessionIDs()},
 			[]string{`config.session_ids: is required but missing; the config has "session_id": did you mean session_ids?`}},
 	} {

@@ -153,8 +153,8 @@ func TestRequiredNearMiss(t *testing.T) {
 		`{` + app + `,"sessionIds":"x"}`:                                      `config.session_ids: is required but missing; the config has "sessionIds": did you mean session_ids?`,
 		`{` + app + `,"sesion_ids":"x","session-ids":"y"}`:                    `config.session_ids: is required but missing; the config has "sesion_ids", "session-ids": did you mean session_ids?`,
 		`{` + app + `,"sessions":"x"}`:                                        `config.session_ids: is required but missing; the config has "sessions": did you mean session_ids?`,
-		`{` + app + `,"connections":"x"}`:                                     `config.session_ids: is required but missing`,
-		`{` + app + `,"account_uids":["a"]}`:                                  `config.session_ids: is required but missing`,
+		`{` + app + `,"connections":"x"}`:                                     `config.session_ids: is required but missing: give the ids (UUIDs) of the authorised sessions whose accounts are read, as source-enablebanking connect prints them`,
+		`{` + app + `,"account_uids":["a"]}`:                                  `config.session_ids: is required but missing: give the ids (UUIDs) of the authorised sessions whose accounts are read, as source-enablebanking connect prints them`,
 	} {
 		if got := validationMessage(t, eb, cfg); got != "Config validation error: "+want {
 			t.Errorf("%s:\n got %s\nwant Config validation error: %s", cfg, got, want)

@@ -264,7 +264,8 @@ func TestEveryKeywordOfTheSpecsIsInWords(t *testing.T) {
 			_ = json.Unmarshal([]byte("{"+base+"}"), &cfg)
 			delete(cfg, name)
 			b, _ := json.Marshal(cfg)
-			if got := validationMessage(t, raw, string(b)); got != "Config validation error: config."+name+": is required but missing" {
+			// What to give follows, from the field's description.
+			if got := validationMessage(t, raw, string(b)); !strings.HasPrefix(got, "Config validation error: config."+name+": is required but missing: give ") {
 				t.Errorf("%s without %s: %s", provider, name, got)
 			}
 		}

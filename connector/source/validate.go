@@ -91,6 +91,13 @@ func explain(root string, err error, schema, instance any) []string {
 				msg := fmt.Sprintf("%s.%s: is required but missing", path, m)
 				if near := nearMisses(m, keys, props); len(near) > 0 {
 					msg += fmt.Sprintf("; %s has %s: did you mean %s?", whose, quoteAll(near), m)
+				} else if p, _ := node["properties"].(map[string]any); p != nil {
+					// Say what to give, and where it comes from when the
+					// description says ("as … connect prints them").
+					prop, _ := p[m].(map[string]any)
+					if w := firstSentence(prop); isNounPhrase(w) {
+						msg += ": give " + w
+					}
 				}
 				out = append(out, msg)
 			}
