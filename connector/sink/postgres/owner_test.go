@@ -28,3 +28,15 @@ func TestTablesOfAnotherOwner(t *testing.T) {
 		t.Errorf("error %q tells to grant a privilege, which cannot make the user an owner", err)
 	}
 }
+
+// TestDatabaseWithoutConnect: a user the database gives no CONNECT is a
+// config_error naming the GRANT that fixes it.
+func TestDatabaseWithoutConnect(t *testing.T) {
+	url := pgtest.DB(t)
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	loader := "noconnect_" + db
+	pgtest.Exec(t, url, `CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; REVOKE CONNECT ON DATABASE `+db+` FROM PUBLIC`)
+	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
+	_, err := Open(context.Background(), Options{URL: loaderURL, Connector: "source-test", Schema: "bank"}, []Stream{txStream()})
+	assertConfigError(t, err, `permission denied for database "`+db+`"`, `GRANT CONNECT ON DATABASE "`+db+`" TO "`+loader+`"`, "--postgres")
+}

@@ -201,6 +201,9 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 		case "28P01", "28000":
 			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s refused user %q (%s); fix the user or password in --postgres", d.shown, cfg.User, pg.Message)}
+		case "42501":
+			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+				Msg: fmt.Sprintf("PostgreSQL at %s refused user %q (%s); as the database's owner, GRANT CONNECT ON DATABASE %s TO %s, or fix the user or database in --postgres", d.shown, cfg.User, pg.Message, ident(cfg.Database), ident(cfg.User))}
 		case "3D000":
 			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s has no database %q; create it (CREATE DATABASE %s) or fix the database in --postgres", d.shown, cfg.Database, ident(cfg.Database))}
