@@ -32,7 +32,11 @@ func EditList(path, field string, edit func(ids []string) []string) (changed boo
 	if err != nil {
 		return false, err
 	}
-	members, err := objectMembers(raw)
+	// A byte order mark (Windows Notepad's) is read past, as the config
+	// loader does, and kept.
+	bom := []byte("\uFEFF")
+	hasBOM := bytes.HasPrefix(raw, bom)
+	members, err := objectMembers(bytes.TrimPrefix(raw, bom))
 	if err != nil {
 		return false, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -68,7 +72,11 @@ func EditList(path, field string, edit func(ids []string) []string) (changed boo
 	} else {
 		members = append(members, member{key: field, value: value})
 	}
-	return true, writeAtomic(path, encodeObject(members), info.Mode().Perm())
+	data := encodeObject(members)
+	if hasBOM {
+		data = append(bom, data...)
+	}
+	return true, writeAtomic(path, data, info.Mode().Perm())
 }
 
 // AddIDs is EditList adding ids that are not there yet, at the end.
