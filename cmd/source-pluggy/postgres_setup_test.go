@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"os/exec"
 	"strings"
@@ -213,4 +214,34 @@ func TestPostgresLockTimeoutIsTransient(t *testing.T) {
 	}
 	st.Must(t, tx.Rollback(ctx), "rollback")
 	e.read(cat, "--postgres", url)
+}
+
+// TestPostgresRunBesideAnOpenReader: a session left open in a transaction
+// after reading _state and the report (psql's BEGIN, a BI tool) holds
+// their locks; a run then merges beside it, where the setup used to alter
+// _state and replace the view at every run, waiting for that session for
+// ever while holding the schema's lock, so every later run failed too.
+func TestPostgresRunBesideAnOpenReader(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 20})
+	url := pgtest.DB(t)
+	e.read(e.catalog(true, "accounts", "transactions"), "--postgres", url)
+	reader := pgtest.Connect(t, url)
+	ctx := t.Context()
+	tx, err := reader.Begin(ctx)
+	st.Must(t, err, "begin")
+	defer func() { _ = tx.Rollback(ctx) }()
+	for _, q := range []string{`SELECT count(*) FROM pluggy._state`, `SELECT count(*) FROM pluggy.category_spending`} {
+		_, err = tx.Exec(ctx, q)
+		st.Must(t, err, q)
+	}
+	run, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(run, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--postgres", url, "--no-records")
+	out, err := cmd.Output()
+	if run.Err() != nil {
+		t.Fatalf("the run waited %v for the open reader's locks", 60*time.Second)
+	}
+	if err != nil {
+		t.Fatalf("the run failed: %v\n%s", err, out)
+	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -10,9 +11,10 @@ import (
 
 // TestTablesOfAnotherOwner: tables a run as another role made (the first
 // load as the DBA, the cron job as a loader granted CREATE on the schema
-// and every privilege on its tables) are the run's to alter, which only
-// their owner may: the config_error says to make the loader their owner,
-// not to "grant the privilege", which no GRANT can.
+// and every privilege on its tables) take the loader's rows, as nothing
+// needs altering; a newer schema's column, which only their owner may
+// add, is a config_error saying to make the loader their owner, not to
+// "grant the privilege", which no GRANT can.
 func TestTablesOfAnotherOwner(t *testing.T) {
 	url := pgtest.DB(t)
 	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
@@ -22,7 +24,20 @@ func TestTablesOfAnotherOwner(t *testing.T) {
 	pgtest.Exec(t, url, `CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; GRANT USAGE, CREATE ON SCHEMA bank TO `+loader+`;
 		GRANT ALL ON ALL TABLES IN SCHEMA bank TO `+loader)
 	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
-	_, err := Open(context.Background(), Options{URL: loaderURL, Connector: "source-test", Schema: "bank"}, []Stream{txStream()})
+	d = open(t, loaderURL, Options{Schema: "bank"}, txStream())
+	tb, _ := d.Table(context.Background(), "tx", true)
+	write(t, tb, `{"id":"a"}`)
+	if err := tb.Commit(json.RawMessage(`{"cursor":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if got := rows(t, url, `SELECT id FROM bank.tx`); strings.Join(got, ",") != "a" {
+		t.Fatalf("rows %v, want a", got)
+	}
+
+	newer := txStream()
+	newer.Schema = json.RawMessage(strings.Replace(txSchema, `"id":{"type":"string"},`, `"id":{"type":"string"},"memo":{"type":["string","null"]},`, 1))
+	_, err := Open(context.Background(), Options{URL: loaderURL, Connector: "source-test", Schema: "bank"}, []Stream{newer})
 	assertConfigError(t, err, "must be owner of table", `"bank"`, "OWNER TO", `"`+loader+`"`, "REASSIGN OWNED BY", "--postgres-schema")
 	if err != nil && strings.Contains(err.Error(), "grant the --postgres user the privilege") {
 		t.Errorf("error %q tells to grant a privilege, which cannot make the user an owner", err)

@@ -377,17 +377,30 @@ func (d *Destination) setup(ctx context.Context) error {
 		return d.sqlError(err, "creating table "+schema+"._state")
 	}
 	// A commit COPYs its state in (commitState), which leaves updated_at
-	// to its default. A catalog-only change, so tables of earlier runs
-	// get it too.
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s._state ALTER COLUMN updated_at SET DEFAULT now()`, ident(schema))); err != nil {
-		return d.sqlError(err, "setting a default on "+schema+"._state")
+	// to its default; and every commit writes the stream's whole state
+	// (megabytes for transactions), kept out of line but not compressed,
+	// since pglz took 7% of the merging connection's CPU for a few MB
+	// saved per commit. Catalog-only changes, so tables of earlier runs
+	// get them too; made only where missing, as ALTER TABLE waits for
+	// every session that read _state, a psql left open in a transaction
+	// say, and the run would wait with it, holding the schema's lock.
+	var hasDefault bool
+	var storage string
+	if err := tx.QueryRow(ctx, `SELECT
+		coalesce((SELECT atthasdef FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'updated_at'), false),
+		coalesce((SELECT attstorage::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'state'), '')`,
+		pgx.Identifier{schema, "_state"}.Sanitize()).Scan(&hasDefault, &storage); err != nil {
+		return d.sqlError(err, "reading the columns of "+schema+"._state")
 	}
-	// Every commit writes the stream's whole state (megabytes for
-	// transactions): kept out of line but not compressed, since pglz took
-	// 7% of the merging connection's CPU for a few MB saved per commit.
-	// A catalog-only change, so tables of earlier runs get it too.
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s._state ALTER COLUMN state SET STORAGE EXTERNAL`, ident(schema))); err != nil {
-		return d.sqlError(err, "setting the storage of "+schema+"._state")
+	if !hasDefault {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s._state ALTER COLUMN updated_at SET DEFAULT now()`, ident(schema))); err != nil {
+			return d.sqlError(err, "setting a default on "+schema+"._state")
+		}
+	}
+	if storage != "e" {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s._state ALTER COLUMN state SET STORAGE EXTERNAL`, ident(schema))); err != nil {
+			return d.sqlError(err, "setting the storage of "+schema+"._state")
+		}
 	}
 	for _, t := range d.tables {
 		if err := t.ensure(ctx, tx, d.shown); err != nil {
@@ -455,6 +468,21 @@ func (d *Destination) views(ctx context.Context, tx pgx.Tx) error {
 		if !ok {
 			continue
 		}
+		// The view is replaced only when its query changed (its comment
+		// names the query it was made from): CREATE OR REPLACE waits for
+		// every session that read the view, and the run would wait with
+		// it, holding the schema's lock.
+		h := fnv.New64a()
+		h.Write([]byte(v.Query))
+		mark := fmt.Sprintf("made by %s --postgres from query %x; replaced when the query changes", d.opts.Connector, h.Sum64())
+		var comment *string
+		if err := tx.QueryRow(ctx, "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c WHERE c.oid = to_regclass($1) AND c.relkind = 'v'",
+			pgx.Identifier{d.opts.Schema, v.Name}.Sanitize()).Scan(&comment); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return d.sqlError(err, "looking up view "+v.Name)
+		}
+		if comment != nil && *comment == mark {
+			continue
+		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", ident(v.Name), v.Query)); err != nil {
 			// Something of that name is in the way: a table, or a view with
 			// other columns (CREATE OR REPLACE only adds columns), the
@@ -468,9 +496,15 @@ func (d *Destination) views(ctx context.Context, tx pgx.Tx) error {
 			}
 			return d.sqlError(err, "creating view "+d.opts.Schema+"."+v.Name)
 		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("COMMENT ON VIEW %s IS %s", ident(v.Name), quoteLiteral(mark))); err != nil {
+			return d.sqlError(err, "commenting view "+d.opts.Schema+"."+v.Name)
+		}
 	}
 	return nil
 }
+
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // lockedError names the run that holds the schema's lock.
 func (d *Destination) lockedError(ctx context.Context, key int64) error {
