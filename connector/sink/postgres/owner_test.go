@@ -55,3 +55,27 @@ func TestDatabaseWithoutConnect(t *testing.T) {
 	_, err := Open(context.Background(), Options{URL: loaderURL, Connector: "source-test", Schema: "bank"}, []Stream{txStream()})
 	assertConfigError(t, err, `permission denied for database "`+db+`"`, `GRANT CONNECT ON DATABASE "`+db+`" TO "`+loader+`"`, "--postgres")
 }
+
+// TestTimeoutsOffUnlessTheURLSetsThem: the run's sessions have no
+// statement_timeout (a role's guard would cancel its long COPY), except
+// one the URL sets, as a parameter or in options.
+func TestTimeoutsOffUnlessTheURLSetsThem(t *testing.T) {
+	url := pgtest.DB(t)
+	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET statement_timeout = '5s'`)
+	for _, c := range []struct{ url, want string }{
+		{url, "0"},
+		{url + "&statement_timeout=7s", "7s"},
+		{url + "&options=-c%20statement_timeout%3D9s", "9s"},
+	} {
+		d := open(t, c.url, Options{Schema: "bank"}, txStream())
+		var got string
+		if err := d.conn.QueryRow(context.Background(), "SHOW statement_timeout").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		if got != c.want {
+			t.Errorf("%s: statement_timeout %s, want %s", c.url, got, c.want)
+		}
+	}
+}

@@ -141,9 +141,9 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	// set for the role or the database (a common guard) would cancel the
 	// COPY that stays open while the API is read, or a large merge, at
 	// every run: off for this run's sessions, as pg_dump does, unless the
-	// URL sets it as a parameter (?statement_timeout=…).
+	// URL sets it (?statement_timeout=…, or in options=-c …).
 	for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
-		if _, ok := cfg.RuntimeParams[p]; !ok {
+		if _, ok := cfg.RuntimeParams[p]; !ok && !strings.Contains(cfg.RuntimeParams["options"], p) {
 			cfg.RuntimeParams[p] = "0"
 		}
 	}
