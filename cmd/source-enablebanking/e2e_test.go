@@ -98,7 +98,9 @@ func TestCheck(t *testing.T) {
 		// A relative path is the working directory's: a cron job run from
 		// elsewhere fails, and the message says why.
 		{"relative key file", map[string]any{"private_key": nil, "private_key_path": "keys/absent.pem"}, protocol.StatusFailed, []string{"config.private_key_path", `"keys/absent.pem" is relative`, "working directory", "absolute path"}},
-		{"expired session", nil, protocol.StatusFailed, []string{expired, "EXPIRED", "Authorise again"}},
+		// The command to run names the session's bank (the fake's third
+		// session is at DNB, Norway), not --country CC.
+		{"expired session", nil, protocol.StatusFailed, []string{expired, "EXPIRED", "Authorise again", "source-enablebanking connect --config ", " --country NO --aspsp DNB --write"}},
 		{"unknown session", map[string]any{"session_ids": []string{"00000000-0000-4000-8000-000000000001"}}, protocol.StatusFailed, []string{"00000000-0000-4000-8000-000000000001", "SESSION_DOES_NOT_EXIST", "Authorise again"}},
 		{"foreign account", map[string]any{"session_ids": good, "account_uids": []string{"nope"}}, protocol.StatusFailed, []string{"config.account_uids", "nope"}},
 		{"unreachable", map[string]any{"base_url": "http://127.0.0.1:" + closed}, protocol.StatusFailed, []string{"cannot reach"}},

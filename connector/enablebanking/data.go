@@ -102,7 +102,8 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 		until, made := c.quotas.refused(a.Key, endpoint)
 		return &quotaSkip{account: a, endpoint: endpoint, until: until, refused: true, made: made, limit: c.quotas.limit}
 	case classReauth:
-		err := reauthError(a.SessionID, fmt.Sprintf("Enable Banking refused account %s with %s", a.UID, ae.describe(se.Status)))
+		sess, _ := c.session(ctx, a.SessionID) // read already, when its accounts were listed
+		err := c.reauthError(a.SessionID, fmt.Sprintf("Enable Banking refused account %s with %s", a.UID, ae.describe(se.Status)), sess)
 		c.block(a.SessionID, err)
 		return err
 	case classPSUHeaders:

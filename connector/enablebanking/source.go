@@ -229,7 +229,7 @@ func (c *conn) session(ctx context.Context, id string) (*sessionInfo, error) {
 		err := c.client.getJSON(ctx, "GET /sessions/{id}", "/sessions/"+url.PathEscape(id), &raw)
 		if err != nil {
 			if se, ae, ok := statusOf(err); ok && (classify(se.Status, ae) == classReauth || se.Status == http.StatusNotFound) {
-				return nil, reauthError(id, ae.describe(se.Status))
+				return nil, c.reauthError(id, ae.describe(se.Status), nil)
 			}
 			return nil, c.client.wrap("session "+id, err)
 		}
@@ -242,16 +242,32 @@ func (c *conn) session(ctx context.Context, id string) (*sessionInfo, error) {
 }
 
 // reauthError is the config error of a session that cannot be read until
-// the account holder authorises again.
-func reauthError(sessionID, why string) error {
-	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `source-enablebanking connect --config FILE --country CC --write` (the account holder logs in at the bank), and put the new session id in config.session_ids in place of %s", sessionID, why, sessionID)
+// the account holder authorises again. s is the session when Enable Banking
+// served it: the command then names its bank.
+func (c *conn) reauthError(sessionID, why string, s *sessionInfo) error {
+	bank := "--country CC"
+	if s != nil && len(strings.TrimSpace(s.ASPSP.Country)) == 2 && strings.TrimSpace(s.ASPSP.Name) != "" {
+		bank = "--country " + strings.ToUpper(strings.TrimSpace(s.ASPSP.Country)) + " --aspsp " + shellWord(strings.TrimSpace(s.ASPSP.Name))
+	}
+	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `source-enablebanking connect --config %s %s --write` (the account holder logs in at the bank), and put the new session id in config.session_ids in place of %s", sessionID, why, c.env.ConfigArg(), bank, sessionID)
+}
+
+// shellWord is s as one word of a shell command line: quoted when it holds
+// anything but letters, digits and -_.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // usable returns why a session cannot be read now, or nil: its status is
 // not AUTHORIZED, or its access ended.
 func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
 	if !strings.EqualFold(s.Status, "AUTHORIZED") {
-		return reauthError(s.id, fmt.Sprintf("its status is %s, not AUTHORIZED", s.Status))
+		return c.reauthError(s.id, fmt.Sprintf("its status is %s, not AUTHORIZED", s.Status), s)
 	}
 	until, err := time.Parse(time.RFC3339, s.Access.ValidUntil)
 	if err != nil {
@@ -260,7 +276,7 @@ func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
 	now := c.clock.Now()
 	switch {
 	case !until.After(now):
-		return reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)))
+		return c.reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)), s)
 	case until.Sub(now) < 7*24*time.Hour:
 		c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then (source-enablebanking connect) to keep syncing", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339))
 	}
