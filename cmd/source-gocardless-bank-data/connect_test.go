@@ -474,3 +474,38 @@ func TestConnectWriteRefusesASecondLinkOfALinkedBank(t *testing.T) {
 		t.Errorf("the config changed:\n%s", now)
 	}
 }
+
+// TestConnectWriteAddsTheAccountsToAccountIDs: a config that reads only
+// the accounts in account_ids would not read the accounts of a bank
+// connect --write links: it added the requisition alone, and the next
+// read passed its accounts over without a word. Their ids are added too,
+// and stderr says so.
+func TestConnectWriteAddsTheAccountsToAccountIDs(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	only := e.fake.AccountIDs(e.fake.RequisitionIDs()[0])[:1]
+	cfg := e.config(map[string]any{"account_ids": only})
+	p := st.Start(t, e.bin, "connect", "--no-open", "--timeout", "30s", "--config", cfg, "--institution", "LHV_LHVBEE22", "--write")
+	resp, err := http.PostForm(p.WaitLine(st.OpenURL)[1], url.Values{"action": {"approve"}, "account": {"0", "1"}})
+	st.Must(t, err, "consent at the bank")
+	resp.Body.Close()
+	if _, code := p.Wait(); code != 0 {
+		t.Fatalf("connect exited %d: %s", code, p.Stderr())
+	}
+	r := parseResult(t, p)
+	raw, err := os.ReadFile(cfg)
+	st.Must(t, err, "config after --write")
+	var written struct {
+		AccountIDs []string `json:"account_ids"`
+	}
+	st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+	want := append([]string{}, only...)
+	for _, a := range r.Accounts {
+		want = append(want, a.ID)
+	}
+	if len(r.Accounts) != 2 || !slices.Equal(written.AccountIDs, want) {
+		t.Errorf("account_ids after --write: %v, want %v", written.AccountIDs, want)
+	}
+	if !p.StderrHas("account_ids") {
+		t.Errorf("stderr does not say the accounts were added to account_ids:\n%s", p.Stderr())
+	}
+}

@@ -624,10 +624,28 @@ func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo,
 	newID := res.RequisitionID
 	if old == nil {
 		added, err := connect.AddIDs(s.ConfigPath, s.ListField, newID)
-		if err == nil && added {
+		if err != nil {
+			return err
+		}
+		if added {
 			s.Logf("Added requisition %s to %s in %s", newID, s.ListField, s.ConfigPath)
 		}
-		return err
+		if c.cfg.onlyAccounts != nil && len(accounts) > 0 {
+			// The config reads only the accounts it lists: without
+			// theirs, the new requisition's accounts would not be read.
+			ids := make([]string, len(accounts))
+			for i, a := range accounts {
+				ids[i] = a.ID
+			}
+			added, err := connect.AddIDs(s.ConfigPath, "account_ids", ids...)
+			if err != nil {
+				return err
+			}
+			if added {
+				s.Logf("Added its %d account(s) to account_ids in %s: the config reads only the accounts listed there", len(ids), s.ConfigPath)
+			}
+		}
+		return nil
 	}
 	rename := map[string]string{}
 	for _, m := range res.Reconnect.Mapping {
