@@ -122,3 +122,36 @@ func TestNewSessionAfterTheExpiredOneIsRead(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectWriteAddsTheAccountsToAccountUIDs: a config that reads only
+// the accounts in account_uids would not read the accounts of a bank
+// connect --write authorises; their identification_hash (which survives
+// re-authorisation) is added too, and stderr says so.
+func TestConnectWriteAddsTheAccountsToAccountUIDs(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
+	only := []string{e.fake.IdentificationHash(e.fake.AccountUIDs(e.fake.SessionIDs()[0])[0])}
+	cfg := e.connectConfig(map[string]any{"account_uids": only})
+	out, stderr := e.authoriseAtNordea(cfg, "--write")
+	var res struct {
+		Accounts []struct {
+			Hash string `json:"identification_hash"`
+		} `json:"accounts"`
+	}
+	st.Must(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &res), "result line")
+	raw, err := os.ReadFile(cfg)
+	st.Must(t, err, "config after --write")
+	var written struct {
+		AccountUIDs []string `json:"account_uids"`
+	}
+	st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+	want := append([]string{}, only...)
+	for _, a := range res.Accounts {
+		want = append(want, a.Hash)
+	}
+	if len(res.Accounts) == 0 || !slices.Equal(written.AccountUIDs, want) {
+		t.Errorf("account_uids after --write: %v, want %v", written.AccountUIDs, want)
+	}
+	if !strings.Contains(stderr, "account_uids") {
+		t.Errorf("stderr does not say the accounts were added to account_uids:\n%s", stderr)
+	}
+}

@@ -175,6 +175,26 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 				s.Logf("Added session %s to session_ids in %s", out.SessionID, s.ConfigPath)
 			}
 		}
+		if c.cfg.only != nil {
+			// The config reads only the accounts it lists: without these,
+			// the new session's accounts would not be read. Each goes in
+			// by its identification_hash, which re-authorising keeps.
+			var ids []string
+			for _, a := range out.Accounts {
+				if id := a.IdentificationHash; id != "" {
+					ids = append(ids, id)
+				} else if a.UID != "" {
+					ids = append(ids, a.UID)
+				}
+			}
+			more, err := connect.AddIDs(s.ConfigPath, "account_uids", ids...)
+			if err != nil {
+				return fmt.Errorf("session %s is authorised and in session_ids, but %w; add its accounts to account_uids by hand", out.SessionID, err)
+			}
+			if more {
+				s.Logf("Added its accounts to account_uids in %s: the config reads only the accounts listed there", s.ConfigPath)
+			}
+		}
 	}
 	return s.Result(out)
 }
