@@ -153,7 +153,7 @@ func TestPostgresStoredStateRefusedSaysWhere(t *testing.T) {
 func TestPostgresReadOnlyDatabase(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
 	url := pgtest.DB(t)
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET default_transaction_read_only = on`)
 	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--postgres", url, "--detailed-exit-codes")
 	if len(r.ErrorTraces()) != 1 {
@@ -180,7 +180,7 @@ func TestPostgresReadOnlyDatabase(t *testing.T) {
 func TestPostgresStatementTimeoutOfTheRole(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 2000, PageSize: 50, Latency: 30 * time.Millisecond})
 	url := pgtest.DB(t)
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET statement_timeout = '300ms'`)
 	e.read(e.catalog(true, "transactions"), "--postgres", url)
 	compareTruth(t, e, pgtest.Connect(t, url), nil)
@@ -195,7 +195,7 @@ func TestPostgresLockTimeoutIsTransient(t *testing.T) {
 	url := pgtest.DB(t)
 	cat := e.catalog(true, "accounts")
 	e.read(cat, "--postgres", url)
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET lock_timeout = '200ms'`)
 	reader := pgtest.Connect(t, url)
 	ctx := t.Context()

@@ -17,7 +17,7 @@ import (
 // "grant the privilege", which no GRANT can.
 func TestTablesOfAnotherOwner(t *testing.T) {
 	url := pgtest.DB(t)
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	loader := "loader_" + db
 	d := open(t, url, Options{Schema: "bank"}, txStream())
 	d.Close()
@@ -48,7 +48,7 @@ func TestTablesOfAnotherOwner(t *testing.T) {
 // config_error naming the GRANT that fixes it.
 func TestDatabaseWithoutConnect(t *testing.T) {
 	url := pgtest.DB(t)
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	loader := "noconnect_" + db
 	pgtest.Exec(t, url, `CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; REVOKE CONNECT ON DATABASE `+db+` FROM PUBLIC`)
 	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
@@ -61,7 +61,7 @@ func TestDatabaseWithoutConnect(t *testing.T) {
 // one the URL sets, as a parameter or in options.
 func TestTimeoutsOffUnlessTheURLSetsThem(t *testing.T) {
 	url := pgtest.DB(t)
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET statement_timeout = '5s'`)
 	for _, c := range []struct{ url, want string }{
 		{url, "0"},

@@ -269,7 +269,7 @@ func TestBadDatabases(t *testing.T) {
 	// A schema that belongs to a role the user is not a member of. Roles
 	// belong to the whole server, which the package's tests share (and
 	// -count=N runs repeat): the names are the database's own.
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	other, loader := "other_"+db, "loader_"+db
 	pgtest.Exec(t, url, `CREATE ROLE `+other+` NOLOGIN; CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; GRANT CREATE ON DATABASE `+db+` TO `+loader+`; CREATE SCHEMA test AUTHORIZATION `+other)
 	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
@@ -478,7 +478,7 @@ func TestValuesJsonbRefusesStillLoad(t *testing.T) {
 // (for public, pg_database_owner, that cannot even be granted).
 func TestSchemaGrantedByItsOwner(t *testing.T) {
 	url := pgtest.DB(t)
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	owner, loader := "owner_"+db, "granted_"+db
 	pgtest.Exec(t, url, `CREATE ROLE `+owner+` NOLOGIN; CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; CREATE SCHEMA bank AUTHORIZATION `+owner)
 	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
@@ -524,7 +524,7 @@ func TestBadSetups(t *testing.T) {
 	assertConfigError(t, open1(url, Options{Schema: "pg_bank"}), `--postgres-schema "pg_bank"`, "reserves")
 	assertConfigError(t, open1(url, Options{Schema: strings.Repeat("s", 64)}), "--postgres-schema", "63", "shorter")
 
-	db := strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+	db := pgtest.DBName(url)
 	pgtest.Exec(t, s.URL("postgres"), `CREATE DATABASE `+db+`_latin1 ENCODING 'LATIN1' TEMPLATE template0`)
 	assertConfigError(t, open1(s.URL(db+"_latin1"), Options{}), `database "`+db+`_latin1" has encoding LATIN1`, "ENCODING 'UTF8'", "xxxxx")
 	if got := rows(t, s.URL(db+"_latin1"), `SELECT count(*) FROM pg_namespace WHERE nspname = 'test'`); got[0] != "0" {

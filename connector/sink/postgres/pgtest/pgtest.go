@@ -130,6 +130,12 @@ func (s *Server) URL(db string) string {
 	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", User, Password, s.Port, db)
 }
 
+// DBName is the name of the database of url, a URL DB or URL made: for a
+// test's ALTER DATABASE or GRANT ... ON DATABASE.
+func DBName(url string) string {
+	return strings.TrimSuffix(url[strings.LastIndex(url, "/")+1:], "?sslmode=disable")
+}
+
 // Exec runs statements on database url as a test's setup or check.
 func Exec(t testing.TB, url string, sql string, args ...any) {
 	t.Helper()
