@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -121,13 +120,7 @@ func checkServedOrder(t *testing.T, e *env, o fake.RowOrder) {
 func emittedRows(t *testing.T, r *st.Result) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, raw := range r.Records()["transactions"] {
-		var x struct {
-			ID          string  `json:"id"`
-			Description string  `json:"description"`
-			DeletedAt   *string `json:"_ab_cdc_deleted_at"`
-		}
-		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+	for _, x := range txRecords(t, r) {
 		if x.DeletedAt != nil {
 			continue
 		}

@@ -39,9 +39,7 @@ type outputView map[string]bool // id -> deleted
 // STATE of a killed run) would.
 func (v outputView) applyStdout(t *testing.T, r *st.Result) {
 	t.Helper()
-	for _, raw := range r.Records()["transactions"] {
-		var x txRecord
-		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+	for _, x := range txRecords(t, r) {
 		v[x.ID] = x.DeletedAt != nil
 	}
 }
@@ -209,9 +207,7 @@ func TestCrashLeavesNoGhostRows(t *testing.T) {
 	}
 	st.Must(t, json.Unmarshal(lastState(t, r1, "transactions"), &killedState), "last state")
 	byAccount := map[string][]txRecord{}
-	for _, raw := range r1.Records()["transactions"] {
-		var x txRecord
-		st.Must(t, json.Unmarshal(raw, &x), "record")
+	for _, x := range txRecords(t, r1) {
 		if _, inFiles := files[x.ID]; inFiles {
 			byAccount[x.AccountID] = append(byAccount[x.AccountID], x)
 		}

@@ -11,20 +11,31 @@ import (
 
 // txLive and tombstones split a read's transactions records.
 type txRecord struct {
-	ID        string  `json:"id"`
-	AccountID string  `json:"accountId"`
-	ItemID    string  `json:"itemId"`
-	Date      string  `json:"date"`
-	CreatedAt string  `json:"createdAt"`
-	DeletedAt *string `json:"_ab_cdc_deleted_at"`
+	ID          string  `json:"id"`
+	AccountID   string  `json:"accountId"`
+	ItemID      string  `json:"itemId"`
+	Date        string  `json:"date"`
+	CreatedAt   string  `json:"createdAt"`
+	Description string  `json:"description"`
+	DeletedAt   *string `json:"_ab_cdc_deleted_at"`
+}
+
+// txRecords are the transactions records r emitted, in order.
+func txRecords(t *testing.T, r *st.Result) []txRecord {
+	t.Helper()
+	var out []txRecord
+	for _, raw := range r.Records()["transactions"] {
+		var x txRecord
+		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+		out = append(out, x)
+	}
+	return out
 }
 
 func splitTx(t *testing.T, r *st.Result) (live map[string]txRecord, dead []txRecord) {
 	t.Helper()
 	live = map[string]txRecord{}
-	for _, raw := range r.Records()["transactions"] {
-		var x txRecord
-		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+	for _, x := range txRecords(t, r) {
 		if x.DeletedAt != nil {
 			dead = append(dead, x)
 			continue

@@ -73,13 +73,7 @@ func TestWebhookUpdatedInBlocks(t *testing.T) {
 	e.fake.ResetStats()
 	r2 := e.read(cat, "--state", r1.StateFile(t))
 	emitted := map[string]int{}
-	for _, raw := range r2.Records()["transactions"] {
-		var x struct {
-			ID          string  `json:"id"`
-			Description string  `json:"description"`
-			DeletedAt   *string `json:"_ab_cdc_deleted_at"`
-		}
-		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+	for _, x := range txRecords(t, r2) {
 		if x.DeletedAt != nil {
 			t.Errorf("row %s tombstoned; nothing was deleted", x.ID)
 			continue

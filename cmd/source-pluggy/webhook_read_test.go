@@ -25,13 +25,7 @@ type destination map[string]string // id -> description
 
 func (d destination) apply(t *testing.T, r *st.Result) (tombstoned []string) {
 	t.Helper()
-	for _, raw := range r.Records()["transactions"] {
-		var x struct {
-			ID          string  `json:"id"`
-			Description string  `json:"description"`
-			DeletedAt   *string `json:"_ab_cdc_deleted_at"`
-		}
-		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+	for _, x := range txRecords(t, r) {
 		if x.DeletedAt != nil {
 			delete(d, x.ID)
 			tombstoned = append(tombstoned, x.ID)
