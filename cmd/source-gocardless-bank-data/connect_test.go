@@ -509,3 +509,153 @@ func TestConnectWriteAddsTheAccountsToAccountIDs(t *testing.T) {
 		t.Errorf("stderr does not say the accounts were added to account_ids:\n%s", p.Stderr())
 	}
 }
+
+// consent runs connect with args and approves at the fake bank's consent
+// page with form (which accounts: "account" indexes, "new" for a new one),
+// as the browser would post it; it fails the test unless connect exits 0.
+func (e *env) consent(form url.Values, args ...string) *st.Process {
+	e.t.Helper()
+	p := st.Start(e.t, e.bin, append([]string{"connect", "--no-open", "--timeout", "30s"}, args...)...)
+	form.Set("action", "approve")
+	resp, err := http.PostForm(p.WaitLine(st.OpenURL)[1], form)
+	st.Must(e.t, err, "consent at the bank")
+	resp.Body.Close()
+	if _, code := p.Wait(); code != 0 {
+		e.t.Fatalf("connect %v exited %d: %s", args, code, p.Stderr())
+	}
+	return p
+}
+
+// TestReconnectWriteKeepsAccountIDsInStep: connect --reconnect --write on
+// a config that reads only the accounts in account_ids. A matched account
+// takes its old one's place there (or stays out with it); a new account
+// that matches no old one is added, as a plain --write adds a new link's
+// accounts, unless it may be an old account account_ids leaves out (no
+// IBAN, masked PAN or currency tells them apart): then it is left out, and
+// stderr names it and how to add it. An old account listed there that no
+// new account continues leaves account_ids with its requisition. The
+// reconnect used to rename the matched ids alone: a new account was passed
+// over without a word, and a listed old account left behind failed every
+// later read (it is in no configured requisition).
+func TestReconnectWriteKeepsAccountIDsInStep(t *testing.T) {
+	type outcome struct{ ids, stderr []string }
+	for _, c := range []struct {
+		name string
+		// listed are the indexes of the old accounts in account_ids;
+		// granted, those the user grants again; new: and a new account.
+		listed, granted []string
+		new             bool
+		// want builds the expected account_ids from the old ids, the
+		// result's mapping (old id → new id) and its unmatched new ids.
+		want func(old []string, to map[string]string, fresh []string) outcome
+	}{{
+		name: "new account added, excluded one stays out", listed: []string{"0"}, granted: []string{"0", "1"}, new: true,
+		want: func(old []string, to map[string]string, fresh []string) outcome {
+			return outcome{[]string{to[old[0]], fresh[0]}, []string{"Added new account " + fresh[0]}}
+		},
+	}, {
+		name: "listed account not granted again leaves", listed: []string{"0", "1"}, granted: []string{"1"}, new: true,
+		want: func(old []string, to map[string]string, fresh []string) outcome {
+			return outcome{[]string{to[old[1]], fresh[0]}, []string{"Removed old account " + old[0], "Added new account " + fresh[0]}}
+		},
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 30})
+			old := e.fake.RequisitionIDs()[0]
+			oldAccounts := e.fake.AccountIDs(old)
+			var listed []string
+			for _, i := range c.listed {
+				listed = append(listed, oldAccounts[map[string]int{"0": 0, "1": 1}[i]])
+			}
+			e.cfg["account_ids"] = listed
+			state := e.read(e.catalog(true, "accounts", "transactions")).StateFile(t)
+			e.fake.ExpireRequisition(old)
+
+			cfg := e.config(nil)
+			form := url.Values{"account": c.granted}
+			if c.new {
+				form.Set("new", "1")
+			}
+			p := e.consent(form, "--config", cfg, "--reconnect", old, "--state", state, "--write")
+			r := parseResult(t, p)
+			to := map[string]string{}
+			for _, m := range r.Reconnect.Mapping {
+				to[m.Old] = m.New
+			}
+			want := c.want(oldAccounts, to, r.Reconnect.UnmatchedNew)
+			var written struct {
+				RequisitionIDs []string `json:"requisition_ids"`
+				AccountIDs     []string `json:"account_ids"`
+			}
+			raw, err := os.ReadFile(cfg)
+			st.Must(t, err, "config after --write")
+			st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+			if !slices.Equal(written.AccountIDs, want.ids) {
+				t.Errorf("account_ids after --reconnect --write: %v, want %v (mapping %v, unmatched new %v)\nstderr: %s", written.AccountIDs, want.ids, to, r.Reconnect.UnmatchedNew, p.Stderr())
+			}
+			for _, w := range want.stderr {
+				if !p.StderrHas(w) {
+					t.Errorf("stderr does not say %q:\n%s", w, p.Stderr())
+				}
+			}
+
+			e.cfg["requisition_ids"], e.cfg["account_ids"] = written.RequisitionIDs, written.AccountIDs
+			next := e.run(e.catalog(true, "accounts", "transactions"), nil, "--state", state)
+			if next.Code != 0 {
+				t.Fatalf("the read after --reconnect --write exited %d: %v", next.Code, next.ErrorTraces())
+			}
+			read := map[string]bool{}
+			for _, raw := range next.Records()["accounts"] {
+				var a struct {
+					ID string `json:"id"`
+				}
+				st.Must(t, json.Unmarshal(raw, &a), "accounts record")
+				read[a.ID] = true
+			}
+			for _, id := range want.ids {
+				if !read[id] {
+					t.Errorf("the read after --reconnect --write did not read account %s (read %v)", id, read)
+				}
+			}
+			if len(read) != len(want.ids) {
+				t.Errorf("the read after --reconnect --write read accounts %v, want %v", read, want.ids)
+			}
+		})
+	}
+}
+
+// TestReconnectWriteLeavesOutANewAccountThatMayBeAnExcludedOne: a card
+// account_ids leaves out has no IBAN, and no details in the state (reads
+// pass it over), so the new card matches no old account, yet may be it:
+// --reconnect --write does not add it (a read of an account the user
+// excluded), and stderr names it, the old card and how to add it.
+func TestReconnectWriteLeavesOutANewAccountThatMayBeAnExcludedOne(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 10})
+	first := parseResult(t, e.consent(url.Values{"account": {"0", "1"}}, "--config", e.config(nil), "--institution", "LHV_LHVBEE22"))
+	current, card := first.Accounts[0].ID, first.Accounts[1].ID
+	e.cfg["requisition_ids"], e.cfg["account_ids"] = []string{first.RequisitionID}, []string{current}
+	state := e.read(e.catalog(true, "accounts")).StateFile(t)
+	e.fake.ExpireRequisition(first.RequisitionID)
+
+	cfg := e.config(nil)
+	p := e.consent(url.Values{"account": {"0", "1"}}, "--config", cfg, "--reconnect", first.RequisitionID, "--state", state, "--write")
+	rc := parseResult(t, p).Reconnect
+	if len(rc.Mapping) != 1 || rc.Mapping[0].Old != current || len(rc.UnmatchedNew) != 1 {
+		t.Fatalf("reconnect %+v, want the current account matched and the new card unmatched", rc)
+	}
+	newCard := rc.UnmatchedNew[0]
+	var written struct {
+		AccountIDs []string `json:"account_ids"`
+	}
+	raw, err := os.ReadFile(cfg)
+	st.Must(t, err, "config after --write")
+	st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+	if want := []string{rc.Mapping[0].New}; !slices.Equal(written.AccountIDs, want) {
+		t.Errorf("account_ids after --reconnect --write: %v, want %v", written.AccountIDs, want)
+	}
+	for _, w := range []string{"New account " + newCard, "may be old account " + card, "NOT added", "add " + newCard + " to account_ids"} {
+		if !p.StderrHas(w) {
+			t.Errorf("stderr does not say %q:\n%s", w, p.Stderr())
+		}
+	}
+}

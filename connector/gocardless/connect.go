@@ -219,7 +219,7 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 		}
 	}
 	if s.Write {
-		if err := c.write(s, o, old, &res, accounts); err != nil {
+		if err := c.write(s, o, old, &res, oldAccounts, accounts); err != nil {
 			_ = s.Result(res)
 			return fmt.Errorf("requisition %s is linked, but %w", res.RequisitionID, err)
 		}
@@ -617,10 +617,9 @@ func filter(accounts []*linkedAccount, keep func(*linkedAccount) bool) []*linked
 func normIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " ", "")) }
 
 // write applies --write: the requisition goes into requisition_ids (in
-// place of the one it replaces), matched ids replace old ones in
-// account_ids, and with --state each matched account's state moves to its
-// new id.
-func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo, res *ConnectResult, accounts []*linkedAccount) error {
+// place of the one it replaces), account_ids follows (accountIDsPlan), and
+// with --state each matched account's state moves to its new id.
+func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo, res *ConnectResult, oldAccounts, accounts []*linkedAccount) error {
 	newID := res.RequisitionID
 	if old == nil {
 		added, err := connect.AddIDs(s.ConfigPath, s.ListField, newID)
@@ -684,18 +683,124 @@ func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo,
 		return err
 	}
 	s.Logf("Replaced requisition %s by %s in %s", old.ID, newID, s.ConfigPath)
-	if c.cfg.onlyAccounts != nil {
-		_, err := connect.EditList(s.ConfigPath, "account_ids", func(ids []string) []string {
-			for i, id := range ids {
-				if n, ok := rename[strings.ToLower(id)]; ok {
-					ids[i] = n
-				}
-			}
-			return ids
-		})
+	if c.cfg.onlyAccounts == nil {
+		return nil
+	}
+	plan := planAccountIDs(c.cfg.onlyAccounts, res.Reconnect, oldAccounts, accounts)
+	if _, err := connect.EditList(s.ConfigPath, "account_ids", plan.apply); err != nil {
 		return err
 	}
+	for _, id := range plan.dropped {
+		s.Logf("Removed old account %s from account_ids in %s: no new account continues it, and its requisition is replaced", id, s.ConfigPath)
+	}
+	for _, id := range plan.kept {
+		s.Logf("Old account %s stays in account_ids in %s though no new account continues it: without it account_ids would be empty, which reads every account of every requisition. Reads fail on it until you edit account_ids: list the accounts to read, or remove the field to read them all", id, s.ConfigPath)
+	}
+	for _, id := range plan.added {
+		s.Logf("Added new account %s to account_ids in %s: it matches no old account, and the config reads only the accounts listed there", id, s.ConfigPath)
+	}
+	for _, l := range plan.leftOut {
+		s.Logf("New account %s matches no old account but may be old account %s, which account_ids leaves out (nothing tells them apart): it is NOT added, so reads pass it over. To read it, add %s to account_ids in %s", l.id, strings.Join(l.maybe, ", "), l.id, s.ConfigPath)
+	}
 	return nil
+}
+
+// accountIDsPlan is how a --reconnect --write changes the account_ids of a
+// config that reads only the accounts listed there. A matched account
+// follows its old one: in its place when listed, out when not. A new
+// account no old one matches is added, as a plain --write adds a new
+// link's accounts (else reads would pass it over without a word), unless
+// it may be an unmatched old account the list leaves out: no IBAN, masked
+// PAN or currency tells them apart, and reading it could read an account
+// the user excluded; it is left out, and stderr says how to add it. A
+// listed old account no new one continues is removed with its
+// requisition (left, it would fail every read as an account of no
+// configured requisition), unless the list would then be empty, which
+// reads every account.
+type accountIDsPlan struct {
+	rename               map[string]string
+	dropped, kept, added []string
+	leftOut              []leftOutAccount
+}
+
+// leftOutAccount is a new account not added to account_ids, and the old
+// accounts it may be.
+type leftOutAccount struct {
+	id    string
+	maybe []string
+}
+
+func planAccountIDs(listed map[string]bool, rc *Reconnect, old, fresh []*linkedAccount) accountIDsPlan {
+	p := accountIDsPlan{rename: map[string]string{}}
+	for _, m := range rc.Mapping {
+		if listed[strings.ToLower(m.Old)] {
+			p.rename[strings.ToLower(m.Old)] = m.New
+		}
+	}
+	byID := func(accounts []*linkedAccount, id string) *linkedAccount {
+		for _, a := range accounts {
+			if strings.EqualFold(a.ID, id) {
+				return a
+			}
+		}
+		return &linkedAccount{ID: id}
+	}
+	var excluded []*linkedAccount // unmatched old accounts the list leaves out
+	for _, id := range rc.UnmatchedOld {
+		if listed[strings.ToLower(id)] {
+			p.dropped = append(p.dropped, id)
+		} else {
+			excluded = append(excluded, byID(old, id))
+		}
+	}
+	for _, id := range rc.UnmatchedNew {
+		n := byID(fresh, id)
+		var maybe []string
+		for _, e := range excluded {
+			if !e.differsFrom(n) {
+				maybe = append(maybe, e.ID)
+			}
+		}
+		if len(maybe) > 0 {
+			p.leftOut = append(p.leftOut, leftOutAccount{id: id, maybe: maybe})
+		} else {
+			p.added = append(p.added, id)
+		}
+	}
+	if len(p.added) == 0 && len(p.dropped) == len(listed) {
+		p.kept, p.dropped = p.dropped, nil
+	}
+	return p
+}
+
+// apply is the plan as an edit of account_ids.
+func (p accountIDsPlan) apply(ids []string) []string {
+	drop := map[string]bool{}
+	for _, id := range p.dropped {
+		drop[strings.ToLower(id)] = true
+	}
+	out := []string{}
+	for _, id := range ids {
+		switch n, ok := p.rename[strings.ToLower(id)]; {
+		case ok:
+			out = append(out, n)
+		case !drop[strings.ToLower(id)]:
+			out = append(out, id)
+		}
+	}
+	for _, id := range p.added {
+		if !slices.ContainsFunc(out, func(have string) bool { return strings.EqualFold(have, id) }) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// differsFrom says whether what is known of a and b proves them different
+// accounts: two IBANs, masked PANs or currencies that differ.
+func (a *linkedAccount) differsFrom(b *linkedAccount) bool {
+	differ := func(x, y string) bool { return x != "" && y != "" && x != y }
+	return differ(a.IBAN, b.IBAN) || differ(a.MaskedPAN, b.MaskedPAN) || differ(a.Currency, b.Currency)
 }
 
 // post sends a POST that creates something (an agreement, a requisition):
