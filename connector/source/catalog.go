@@ -146,10 +146,14 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// destinationSyncModes are the protocol's DestinationSyncMode values. The
-// source does not act on them, but a catalog naming another one was made
-// for something else (or by hand, wrongly), and the user should hear of it.
-var destinationSyncModes = []string{"append", "overwrite", "append_dedup", "update", "soft_delete"}
+// destinationSyncModes are the protocol's DestinationSyncMode values, and
+// overwrite_dedup, which the Airbyte platform's own model has (the
+// connection's "Full refresh | Overwrite + Deduped") and writes into the
+// source's catalog although the protocol schema lacks it: refused, it failed
+// every sync of such a connection before a stream was read. The source does
+// not act on them, but a catalog naming another one was made for something
+// else (or by hand, wrongly), and the user should hear of it.
+var destinationSyncModes = []string{"append", "overwrite", "append_dedup", "overwrite_dedup", "update", "soft_delete"}
 
 func streamNames(streams []Stream) string {
 	n := make([]string, len(streams))
