@@ -145,3 +145,13 @@ func TestSingerTap(t *testing.T) {
 		t.Error("no record kept the fake's x_bank_field in _leftovers")
 	}
 }
+
+// TestSingerDiscoverDeclaresSchemaFields: --discover lists what the SCHEMA
+// messages declare (_leftovers included), as a Meltano user selecting
+// fields needs.
+func TestSingerDiscoverDeclaresSchemaFields(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	tap := filepath.Join(t.TempDir(), "tap-enablebanking")
+	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	st.CheckSingerDiscoverMatchesSchema(t, tap, e.config(nil))
+}

@@ -116,3 +116,13 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestSingerDiscoverDeclaresSchemaFields: --discover lists what the SCHEMA
+// messages declare (_leftovers included), as a Meltano user selecting
+// fields needs.
+func TestSingerDiscoverDeclaresSchemaFields(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1})
+	tap := filepath.Join(t.TempDir(), "tap-gocardless-bank-data")
+	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	st.CheckSingerDiscoverMatchesSchema(t, tap, e.config(nil))
+}

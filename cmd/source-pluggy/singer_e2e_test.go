@@ -230,7 +230,21 @@ func TestSingerDiscover(t *testing.T) {
 	}
 	for i, s := range cat.Streams {
 		a := airbyte.Streams[i]
-		if s.TapStreamID != a.Name || s.Stream != a.Name || !sameJSON(t, s.Schema, a.JSONSchema) {
+		// The Singer schema is the Airbyte one plus the members Singer mode
+		// adds (TestSingerDiscoverDeclaresSchemaFields).
+		var singerSchema map[string]any
+		st.Must(t, json.Unmarshal(s.Schema, &singerSchema), "schema")
+		added := 0
+		if props, ok := singerSchema["properties"].(map[string]any); ok {
+			for _, name := range []string{"_leftovers", "_sdc_deleted_at"} {
+				if _, ok := props[name]; ok {
+					delete(props, name)
+					added++
+				}
+			}
+		}
+		withoutAdded, _ := json.Marshal(singerSchema)
+		if s.TapStreamID != a.Name || s.Stream != a.Name || !sameJSON(t, withoutAdded, a.JSONSchema) {
 			t.Errorf("stream %d: %s vs Airbyte %s (or its schema differs)", i, s.TapStreamID, a.Name)
 		}
 		var root map[string]any
@@ -252,8 +266,8 @@ func TestSingerDiscover(t *testing.T) {
 			Properties map[string]json.RawMessage `json:"properties"`
 		}
 		st.Must(t, json.Unmarshal(a.JSONSchema, &schema), "schema")
-		if len(fields) != len(schema.Properties) {
-			t.Errorf("%s: %d field breadcrumbs for %d properties", s.TapStreamID, len(fields), len(schema.Properties))
+		if len(fields) != len(schema.Properties)+added || fields["_leftovers"] != "automatic" {
+			t.Errorf("%s: %d field breadcrumbs for %d properties and %d added by Singer mode; _leftovers %q", s.TapStreamID, len(fields), len(schema.Properties), added, fields["_leftovers"])
 		}
 		if fields["id"] != "automatic" || !reflect.DeepEqual(s.KeyProperties, []string{"id"}) {
 			t.Errorf("%s: id is %q, key_properties %v", s.TapStreamID, fields["id"], s.KeyProperties)
@@ -732,4 +746,12 @@ func TestConfigKeysOutsideTheSpec(t *testing.T) {
 	if cs, _ := st.CheckRun(t, e.bin, e.config(nil)); cs.Status != protocol.StatusSucceeded || strings.Contains(cs.Message, "not a setting") {
 		t.Errorf("check of a clean config: %s %q, want SUCCEEDED without a config notice", cs.Status, cs.Message)
 	}
+}
+
+// TestSingerDiscoverDeclaresSchemaFields: --discover lists what the SCHEMA
+// messages declare, _leftovers and transactions' _sdc_deleted_at included,
+// as automatic fields, so a Meltano user sees every column a target makes.
+func TestSingerDiscoverDeclaresSchemaFields(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	st.CheckSingerDiscoverMatchesSchema(t, tapBin(t), e.config(nil))
 }

@@ -46,14 +46,23 @@ const (
 
 // Describe turns a discovered stream into its catalog entry. Every stream and
 // field is selected by default; the primary key and the cursor are
-// automatic, so no selection drops them.
+// automatic, so no selection drops them. The schema is the one the
+// stream's SCHEMA message declares: the stream's own plus the members Singer
+// mode adds to records (_leftovers, and _sdc_deleted_at where the stream
+// has tombstones), both automatic, since the tap emits them whatever the
+// selection; a Meltano user listing or selecting fields sees every column
+// the target will make.
 func Describe(s protocol.Stream) CatalogEntry {
 	keys := keyProperties(s.SourceDefinedPrimaryKey)
 	cursor := replicationKey(s.DefaultCursorField)
+	schema, err := declareSingerFields(s.JSONSchema, s.JSONSchema)
+	if err != nil {
+		schema = s.JSONSchema // not an object: plan refuses it as the sync starts
+	}
 	e := CatalogEntry{
 		TapStreamID:       s.Name,
 		Stream:            s.Name,
-		Schema:            s.JSONSchema,
+		Schema:            schema,
 		KeyProperties:     keys,
 		ReplicationMethod: FullTable,
 	}
@@ -71,7 +80,8 @@ func Describe(s protocol.Stream) CatalogEntry {
 	}
 	e.Metadata = append(e.Metadata, Metadata{Breadcrumb: []string{}, Metadata: root})
 	auto := automatic(keys, cursor)
-	for _, name := range propertyNames(s.JSONSchema) {
+	auto[leftovers], auto[sdcDeletedAt] = true, true
+	for _, name := range propertyNames(schema) {
 		inclusion := "available"
 		if auto[name] {
 			inclusion = "automatic"

@@ -217,13 +217,13 @@ func TestDiscover(t *testing.T) {
 	if c.metadataAt()["forced-replication-method"] != FullTable {
 		t.Errorf("colors root metadata: %v", c.metadataAt())
 	}
-	for field, inclusion := range map[string]string{"id": "automatic", "updated": "automatic", "name": "available", "meta": "available"} {
+	for field, inclusion := range map[string]string{"id": "automatic", "updated": "automatic", "name": "available", "meta": "available", "_leftovers": "automatic"} {
 		if got := w.metadataAt("properties", field)["inclusion"]; got != inclusion {
 			t.Errorf("widgets.%s inclusion = %v, want %s", field, got, inclusion)
 		}
 	}
-	if len(w.Metadata) != 1+5 {
-		t.Errorf("widgets has %d metadata entries, want the stream and its 5 fields", len(w.Metadata))
+	if len(w.Metadata) != 1+6 {
+		t.Errorf("widgets has %d metadata entries, want the stream, its 5 fields and _leftovers", len(w.Metadata))
 	}
 	// The discovered catalog, passed back unchanged, syncs everything.
 	all := runTap(t, r, "--config", testConfig(t, nil), "--catalog", writeFile(t, "catalog.json", res.stdout))
