@@ -155,3 +155,61 @@ func TestConnectWriteAddsTheAccountsToAccountUIDs(t *testing.T) {
 		t.Errorf("stderr does not say the accounts were added to account_uids:\n%s", stderr)
 	}
 }
+
+// TestReauthoriseWriteKeepsAccountUIDsInStep: re-authorising with
+// connect --write a config that reads only the accounts in account_uids.
+// The new session holds the expired one's accounts (the same
+// identification_hash): one the list leaves out stays out, and one it
+// names by its old uid, which dies with the replaced session, is named by
+// its identification_hash instead. connect added every account of the new
+// session, the excluded ones too, and left the old uid behind, so the next
+// read read an account the user had left out and failed on the uid.
+func TestReauthoriseWriteKeepsAccountUIDsInStep(t *testing.T) {
+	for _, byUID := range []bool{false, true} {
+		t.Run(map[bool]string{false: "by identification_hash", true: "by uid"}[byUID], func(t *testing.T) {
+			e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 20})
+			old := e.fake.SessionIDs()[0]
+			uids := e.fake.AccountUIDs(old)
+			listed, kept := uids[0], e.fake.IdentificationHash(uids[0])
+			if !byUID {
+				listed = kept
+			}
+			e.cfg["account_uids"] = []string{listed}
+			cat := e.catalog(true, "transactions")
+			r1 := e.read(cat)
+			e.fake.ExpireSession(old)
+
+			cfg := e.connectConfig(nil)
+			_, stderr := e.authoriseAtNordea(cfg, "--write")
+			var written struct {
+				SessionIDs  []string `json:"session_ids"`
+				AccountUIDs []string `json:"account_uids"`
+			}
+			st.Must(t, json.Unmarshal(e.mustRead(cfg), &written), "config after --write")
+			if want := []string{kept}; !slices.Equal(written.AccountUIDs, want) {
+				t.Errorf("account_uids after re-authorising: %v, want %v (the excluded account %s left out)\nstderr: %s",
+					written.AccountUIDs, want, e.fake.IdentificationHash(uids[1]), stderr)
+			}
+			says := []string{"Left the new session's account(s) " + e.fake.IdentificationHash(uids[1]) + " out of account_uids"}
+			if byUID {
+				says = append(says, "Replaced uid "+uids[0]+" by the account's identification_hash "+kept)
+			}
+			for _, w := range says {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, stderr)
+				}
+			}
+
+			e.cfg["session_ids"], e.cfg["account_uids"] = written.SessionIDs, written.AccountUIDs
+			r2 := e.run(cat, nil, "--state", r1.StateFile(t))
+			if r2.Code != 0 {
+				t.Fatalf("the read after re-authorising exited %d: %v", r2.Code, r2.ErrorTraces())
+			}
+			for _, raw := range r2.Records()["transactions"] {
+				if rec := decodeTx(t, raw); rec.AccountKey != kept {
+					t.Fatalf("the read after re-authorising read account %s, which account_uids left out", rec.AccountKey)
+				}
+			}
+		})
+	}
+}

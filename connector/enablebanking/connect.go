@@ -176,23 +176,18 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 			}
 		}
 		if c.cfg.only != nil {
-			// The config reads only the accounts it lists: without these,
-			// the new session's accounts would not be read. Each goes in
-			// by its identification_hash, which re-authorising keeps.
-			var ids []string
-			for _, a := range out.Accounts {
-				if id := a.IdentificationHash; id != "" {
-					ids = append(ids, id)
-				} else if a.UID != "" {
-					ids = append(ids, a.UID)
-				}
-			}
-			more, err := connect.AddIDs(s.ConfigPath, "account_uids", ids...)
-			if err != nil {
+			plan := c.planAccountUIDs(ctx, out, replaced)
+			if _, err := connect.EditList(s.ConfigPath, "account_uids", plan.apply); err != nil {
 				return fmt.Errorf("session %s is authorised and in session_ids, but %w; add its accounts to account_uids by hand", out.SessionID, err)
 			}
-			if more {
-				s.Logf("Added its accounts to account_uids in %s: the config reads only the accounts listed there", s.ConfigPath)
+			for _, r := range plan.renamed {
+				s.Logf("Replaced uid %s by the account's identification_hash %s in account_uids in %s: the uid ended with the replaced session", r[0], r[1], s.ConfigPath)
+			}
+			if len(plan.added) > 0 {
+				s.Logf("Added the new session's account(s) %s to account_uids in %s: the config reads only the accounts listed there", strings.Join(plan.added, ", "), s.ConfigPath)
+			}
+			if len(plan.out) > 0 {
+				s.Logf("Left the new session's account(s) %s out of account_uids in %s, as it left them out before: reads pass them over; add one there to read it", strings.Join(plan.out, ", "), s.ConfigPath)
 			}
 		}
 	}
@@ -202,6 +197,103 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 // replacedSession is a configured session the new one replaces, and why
 // it can no longer be read.
 type replacedSession struct{ id, why string }
+
+// accountUIDsPlan is how connect --write changes the account_uids of a
+// config that reads only the accounts listed there. An account of the new
+// session that a configured session holds too (the same
+// identification_hash, as after re-authorising) keeps its place: in when
+// listed, by uid or hash, and then listed by its hash, as its uid in a
+// replaced session ends with it (left, it would fail every read); out when
+// not listed, which the user chose. Any other account is new, and is added
+// by its identification_hash (its uid without one): else reads would pass
+// it over without a word.
+type accountUIDsPlan struct {
+	added []string
+	// renamed are [old uid, identification_hash] pairs; out, the accounts
+	// left out as before.
+	renamed [][2]string
+	out     []string
+}
+
+func (c *conn) planAccountUIDs(ctx context.Context, fresh ConnectResult, replaced []replacedSession) accountUIDsPlan {
+	var p accountUIDsPlan
+	gone := map[string]bool{}
+	for _, r := range replaced {
+		gone[strings.ToLower(r.id)] = true
+	}
+	known, listed := map[string]bool{}, map[string]bool{}
+	staleUIDs := map[string][]string{} // hash: listed uids of replaced sessions
+	for _, id := range c.cfg.SessionIDs {
+		if strings.EqualFold(id, fresh.SessionID) {
+			continue
+		}
+		sess, err := c.session(ctx, id)
+		if err != nil {
+			continue // unknown accounts: the new ones are added
+		}
+		for _, d := range sess.AccountsData {
+			h, uid := strings.ToLower(d.IdentificationHash), strings.ToLower(d.UID)
+			if h == "" {
+				continue
+			}
+			known[h] = true
+			if c.cfg.only[h] || (uid != "" && c.cfg.only[uid]) {
+				listed[h] = true
+			}
+			if uid != "" && c.cfg.only[uid] && gone[strings.ToLower(id)] {
+				staleUIDs[h] = append(staleUIDs[h], uid)
+			}
+		}
+	}
+	for _, a := range fresh.Accounts {
+		h := strings.ToLower(a.IdentificationHash)
+		switch {
+		case h == "":
+			if a.UID != "" {
+				p.added = append(p.added, a.UID)
+			}
+		case !known[h]:
+			p.added = append(p.added, a.IdentificationHash)
+		case !listed[h]:
+			p.out = append(p.out, a.IdentificationHash)
+		default:
+			for _, uid := range staleUIDs[h] {
+				p.renamed = append(p.renamed, [2]string{uid, a.IdentificationHash})
+			}
+			if !c.cfg.only[h] && len(staleUIDs[h]) == 0 {
+				p.added = append(p.added, a.IdentificationHash)
+			}
+		}
+	}
+	return p
+}
+
+// apply is the plan as an edit of account_uids. A renamed account's hash
+// goes in its uid's place.
+func (p accountUIDsPlan) apply(ids []string) []string {
+	in := map[string]string{} // old uid: its hash
+	for _, r := range p.renamed {
+		in[r[0]] = r[1]
+	}
+	out, seen := []string{}, map[string]bool{}
+	add := func(id string) {
+		if !seen[strings.ToLower(id)] {
+			seen[strings.ToLower(id)] = true
+			out = append(out, id)
+		}
+	}
+	for _, id := range ids {
+		if h, ok := in[strings.ToLower(id)]; ok {
+			add(h)
+		} else {
+			add(id)
+		}
+	}
+	for _, id := range p.added {
+		add(id)
+	}
+	return out
+}
 
 // replacedSessions are the configured sessions the new session out takes
 // the place of: no longer readable (not AUTHORIZED, or past valid_until),
