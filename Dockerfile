@@ -5,16 +5,21 @@
 #
 #   docker build -t source-pluggy:0.1.0 --build-arg VERSION=0.1.0 .
 #   docker run --rm source-pluggy:0.1.0 spec
-#   docker build --target cron -t source-pluggy:0.1.0-cron .    # the same plus a shell, for CronJobs
+#   docker build --target cron -t source-pluggy:0.1.0-cron .    # kept for old scripts: the same image
 #
-# The final image is FROM scratch: a static Go binary needs only CA
-# certificates (copied from the Debian build image) and a passwd naming the
-# user airbyte (uid 1000) that it runs as. Base images are build arguments so
-# a mirror or a locally imported base can stand in for the registry ones.
+# The final image is busybox: a static Go binary needs only CA certificates
+# (copied from the Debian build image) and a passwd naming the user airbyte
+# (uid 1000) that it runs as, but Airbyte starts every connector container
+# with `sh -c` (its launcher's script evaluates "$AIRBYTE_ENTRYPOINT read
+# ...", waits for it and writes its exit code), so an image without a shell
+# fails there before the connector starts. --build-arg BASE_IMAGE=scratch
+# builds the shell-less image for `docker run` and Kubernetes Jobs, which
+# Airbyte cannot run. Base images are build arguments so a mirror or a
+# locally imported base can stand in for the registry ones.
 # .ci/container.sh builds and checks this file with buildah and no registry.
 
 ARG GO_IMAGE=golang:1.26-bookworm
-ARG BASE_IMAGE=scratch
+ARG BASE_IMAGE=busybox:1.36
 ARG CRON_BASE_IMAGE=busybox:1.36
 # Where the binary and the image's files come from: "build" (the default)
 # compiles them in GO_IMAGE; "prebuilt" takes them from the build context
@@ -43,7 +48,9 @@ COPY out/container/rootfs/ /rootfs/
 FROM ${ROOTFS:-build} AS rootfs
 
 # 2. The same files on a base with a shell, for schedulers that need one to
-# keep state between runs (see docs/operations.md, "Kubernetes").
+# keep state between runs (see docs/operations.md, "Kubernetes"). The
+# default target has one too now (Airbyte needs it); this one stays for the
+# scripts that name it.
 FROM ${CRON_BASE_IMAGE} AS cron
 ARG VERSION
 COPY --from=rootfs /rootfs/ /
@@ -56,7 +63,8 @@ LABEL io.airbyte.name=source-pluggy \
 USER 1000:1000
 ENTRYPOINT ["/source-pluggy"]
 
-# 3. The connector image (the default target).
+# 3. The connector image (the default target), on a base with sh: Airbyte runs
+# it through `sh -c` (see the top).
 FROM ${BASE_IMAGE}
 ARG VERSION
 COPY --from=rootfs /rootfs/ /

@@ -3,7 +3,8 @@
 #
 #   .ci/container.sh              check the binary links no fake (the demo is the fakes' command),
 #                                 build the Dockerfile with buildah (vfs storage, chroot isolation),
-#                                 run spec, an Airbyte read and a Singer sync inside the image against
+#                                 run spec, an Airbyte read (started as Airbyte starts it: sh -c and
+#                                 $AIRBYTE_ENTRYPOINT) and a Singer sync inside the image against
 #                                 the fake on loopback, check its labels, env, user and files, then
 #                                 the cron target's state round
 #                                 trip. Installs buildah with apt-get when it can; otherwise prints
@@ -147,8 +148,20 @@ mkdir -p "$work"
 # (-trimpath recompiles every dependency: minutes on a small CI machine).
 VERSION=$version GO_BUILD_FLAGS= sh .ci/container.sh rootfs "$work/rootfs"
 
-step "buildah bud (default target, ROOTFS=prebuilt, FROM scratch)"
-$B bud --isolation chroot --build-arg ROOTFS=prebuilt --build-arg VERSION="$version" \
+# The default target's base is busybox (Airbyte starts the container with
+# sh -c); the registry's cannot be pulled here, so a local one stands in.
+step "building a local busybox base from busybox-static"
+bctr=$($B from scratch)
+ctr=$bctr
+$B copy "$bctr" "$(command -v busybox)" /bin/busybox >/dev/null
+$B run --isolation chroot "$bctr" -- /bin/busybox sh -c 'busybox --install -s /bin && mkdir -p /tmp && chmod 1777 /tmp'
+$B config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$bctr" # as the registry's busybox sets it
+$B commit --quiet "$bctr" "$busybox_image" >/dev/null
+$B rm "$bctr" >/dev/null
+ctr=
+
+step "buildah bud (default target, ROOTFS=prebuilt, FROM the local busybox)"
+$B bud --isolation chroot --build-arg ROOTFS=prebuilt --build-arg BASE_IMAGE="$busybox_image" --build-arg VERSION="$version" \
 	-t "$image" -f Dockerfile . >"$work/bud.log" 2>&1 || { cat "$work/bud.log"; fail "buildah bud"; }
 grep -iq 'pulling\|trying to pull' "$work/bud.log" && { cat "$work/bud.log"; fail "the build pulled an image; it must use only local bases"; }
 
@@ -167,7 +180,8 @@ grep -q '^airbyte:x:1000:1000:' "$mnt/etc/passwd" || fail "no user airbyte (1000
 [ -s "$mnt/etc/ssl/certs/ca-certificates.crt" ] || fail "no CA certificates"
 [ "$(readlink "$mnt/tap-pluggy")" = source-pluggy ] || fail "/tap-pluggy is not a link to source-pluggy"
 [ -d "$mnt/tmp" ] && [ -k "$mnt/tmp" ] || fail "/tmp is not a sticky world-writable directory"
-echo "   files: $(cd "$mnt" && find . -mindepth 1 -maxdepth 3 | sort | tr '\n' ' ')"
+echo "   files: $(cd "$mnt" && find . -mindepth 1 -maxdepth 3 -not -path './bin/*' | sort | tr '\n' ' ')"
+[ -x "$mnt/bin/sh" ] || [ -L "$mnt/bin/sh" ] || fail "no /bin/sh: Airbyte starts the connector's container with sh -c"
 echo "   size: $(du -sh "$mnt" | cut -f1) unpacked"
 $B umount "$ctr" >/dev/null
 
@@ -216,11 +230,23 @@ post() {
 	if command -v curl >/dev/null 2>&1; then curl -fsS -X POST "$1" >/dev/null; else busybox wget -q -O /dev/null --post-data= "$1"; fi
 }
 
-step "Airbyte read inside the image (source-pluggy against the fake)"
+# Started as Airbyte's workload launcher starts a source: the command
+# `sh -c` (resolved on the image's PATH) with a script that evaluates
+# "$AIRBYTE_ENTRYPOINT read ..." in the background, polls with sleep, waits
+# and writes the exit code.
+step "Airbyte read inside the image, started as Airbyte starts it (sh -c, eval \"\$AIRBYTE_ENTRYPOINT read ...\")"
 cp catalogs/pluggy_incremental.json "$work/data/catalog.json"
 chmod a+r "$work/data/catalog.json"
-$B run --isolation chroot --volume "$PWD/$work/data:/data" "$ctr" -- /source-pluggy read --config /data/config.json \
-	--catalog /data/catalog.json >"$work/read.jsonl" 2>"$work/read.err" || { cat "$work/read.err"; tail -n 5 "$work/read.jsonl"; fail "source-pluggy read exited non-zero"; }
+# shellcheck disable=SC2016 # expanded by the image's shell
+$B run --isolation chroot --volume "$PWD/$work/data:/data" "$ctr" -- sh -c '
+	[ -n "$AIRBYTE_ENTRYPOINT" ] || { echo "AIRBYTE_ENTRYPOINT is not set in the image" >&2; exit 127; }
+	(eval "$AIRBYTE_ENTRYPOINT read --config /data/config.json --catalog /data/catalog.json") &
+	CHILD_PID=$!
+	sleep 0 || exit 127
+	wait $CHILD_PID
+	EXIT_CODE=$?
+	echo $EXIT_CODE >/tmp/exitCode.txt
+	exit $EXIT_CODE' >"$work/read.jsonl" 2>"$work/read.err" || { cat "$work/read.err"; tail -n 5 "$work/read.jsonl"; fail "the Airbyte-style read exited non-zero"; }
 json_lines <"$work/read.jsonl" || fail "source-pluggy read printed a line that is not JSON"
 n_record=$(grep -c '^{"type":"RECORD"' "$work/read.jsonl" || true)
 n_state=$(grep -c '^{"type":"STATE"' "$work/read.jsonl" || true)
@@ -243,14 +269,7 @@ $B rm "$ctr" >/dev/null
 ctr=
 
 # --- the cron target: docs/operations.md's Kubernetes CronJob script, twice --------------
-step "building a local busybox base from busybox-static, then the cron target"
-bctr=$($B from scratch)
-ctr=$bctr
-$B copy "$bctr" "$(command -v busybox)" /bin/busybox >/dev/null
-$B run --isolation chroot "$bctr" -- /bin/busybox sh -c 'busybox --install -s /bin && mkdir -p /tmp && chmod 1777 /tmp'
-$B commit --quiet "$bctr" "$busybox_image" >/dev/null
-$B rm "$bctr" >/dev/null
-ctr=
+step "building the cron target on the local busybox base"
 $B bud --isolation chroot --target cron --build-arg ROOTFS=prebuilt --build-arg CRON_BASE_IMAGE="$busybox_image" \
 	--build-arg VERSION="$version" -t "$cron_image" -f Dockerfile . >"$work/bud-cron.log" 2>&1 || { cat "$work/bud-cron.log"; fail "buildah bud --target cron"; }
 ctr=$($B from "$cron_image")
