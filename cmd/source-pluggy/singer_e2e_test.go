@@ -755,3 +755,58 @@ func TestSingerDiscoverDeclaresSchemaFields(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
 	st.CheckSingerDiscoverMatchesSchema(t, tapBin(t), e.config(nil))
 }
+
+// TestNullStatesResetInBothModes: the forms of "no state" for a stream
+// (Airbyte's STREAM state without stream_state, as the platform sends after
+// a stream reset; a Singer bookmark of null; a Singer STATE whose value is
+// null; Meltano's {"singer_state": null}) are taken alike by read --state
+// and the tap's --state: transactions starts from scratch, with an INFO
+// saying the state resets it, not a WARN that the state lacks it. A value
+// that is no state at all is still refused by both.
+func TestNullStatesResetInBothModes(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
+	bin := tapBin(t)
+	config := e.config(nil)
+	catalog := e.transactionsOnly(bin, config)
+	count, _, _ := e.fake.TransactionSummary()
+	const reset = `the input state resets stream "transactions" (its state is null): it is read from start_date`
+	for name, body := range map[string]string{
+		"airbyte stream reset":  `[{"type":"STREAM","stream":{"stream_descriptor":{"name":"transactions"}}}]`,
+		"airbyte null state":    `[{"type":"STREAM","stream":{"stream_descriptor":{"name":"transactions"},"stream_state":null}}]`,
+		"singer null bookmark":  `{"bookmarks":{"transactions":null}}`,
+		"singer null value":     `{"type":"STATE","value":null}`,
+		"singer null lines":     "{\"type\":\"STATE\",\"value\":null}\n{\"type\":\"STATE\",\"value\":null}\n",
+		"meltano null":          `{"singer_state":null}`,
+		"meltano null bookmark": `{"singer_state":{"bookmarks":{"transactions":null}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			state := st.WriteFile(t, "state.json", []byte(body))
+			ab := e.read(e.catalog(true, "transactions"), "--state", state)
+			logged := false
+			for _, m := range ab.OfType(protocol.TypeLog) {
+				logged = logged || m.Log.Level == protocol.LevelInfo && strings.Contains(m.Log.Message, reset)
+			}
+			if !logged || ab.Warned(`no state for stream "transactions"`) || len(ab.Records()["transactions"]) != count {
+				t.Errorf("read --state: %d of %d transactions, INFO %v, WARN %v", len(ab.Records()["transactions"]), count, logged, ab.Warned(`no state for stream "transactions"`))
+			}
+			sg := e.sync(bin, "--config", config, "--catalog", catalog, "--state", state)
+			if !strings.Contains(string(sg.stderr), "INFO "+reset) || strings.Contains(string(sg.stderr), `no state for stream "transactions"`) || len(sg.records()["transactions"]) != count {
+				t.Errorf("tap --state: %d of %d transactions; stderr:\n%s", len(sg.records()["transactions"]), count, sg.stderr)
+			}
+		})
+	}
+	for name, body := range map[string]string{
+		"value a string":  `{"type":"STATE","value":"x"}`,
+		"value a list":    `{"type":"STATE","value":[]}`,
+		"bookmark a list": `{"bookmarks":{"transactions":[]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			state := st.WriteFile(t, "state.json", []byte(body))
+			ab := st.Run(t, e.bin, "read", "--config", config, "--catalog", e.catalog(true, "transactions"), "--state", state)
+			sg := runSinger(t, true, bin, "--config", config, "--catalog", catalog, "--state", state)
+			if ab.Code != 1 || len(ab.ErrorsMentioning("state", "must be a JSON object")) == 0 || sg.code != 1 || !strings.Contains(string(sg.stderr), "must be a JSON object") {
+				t.Errorf("read exit %d %v; tap exit %d %s", ab.Code, ab.ErrorTraces(), sg.code, sg.stderr)
+			}
+		})
+	}
+}

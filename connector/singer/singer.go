@@ -180,10 +180,11 @@ func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath stri
 		if err != nil {
 			return nil, nil, err
 		}
-		states, err := ReadState(statePath, streams)
+		states, reset, err := readState(statePath, streams)
 		if err != nil {
 			return nil, nil, err
 		}
+		source.MarkReset(sel, reset)
 		enc.start(plans, states)
 		return sel, states, nil
 	}

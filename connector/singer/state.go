@@ -19,38 +19,45 @@ import (
 // null and {} mean no state. The bookmarks go through the same checks as an
 // Airbyte state: a stream the tap does not have is a config error.
 func ReadState(path string, streams []source.Stream) (map[string]json.RawMessage, error) {
+	states, _, err := readState(path, streams)
+	return states, err
+}
+
+// readState is ReadState also returning the streams the state resets
+// (source.ParseStateResets): a bookmark of null, or a null state.
+func readState(path string, streams []source.Stream) (map[string]json.RawMessage, []string, error) {
 	if path == "" {
-		return map[string]json.RawMessage{}, nil
+		return map[string]json.RawMessage{}, nil, nil
 	}
 	raw, err := source.ReadInputFile("state", path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw = bytes.TrimSpace(raw)
 	var probe map[string]json.RawMessage
 	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &probe) != nil {
-		return source.ParseState(path, raw, streams)
+		return source.ParseStateResets(path, raw, streams)
 	}
 	if v, ok := probe["value"]; ok && isStateType(probe["type"]) {
 		if v = bytes.TrimSpace(v); bytes.Equal(v, []byte("null")) {
-			return source.ParseState(path, v, streams) // no state
+			return source.ParseStateResets(path, v, streams) // no state
 		}
 		var inner map[string]json.RawMessage
 		if json.Unmarshal(v, &inner) != nil || inner["bookmarks"] == nil {
 			// Not a Singer state (an Airbyte one, or no object at all):
 			// the whole message, so that an error names state.value, not
 			// the file, as the value at fault.
-			return source.ParseState(path, raw, streams)
+			return source.ParseStateResets(path, raw, streams)
 		}
 		probe = inner
 	}
 	bm, ok := probe["bookmarks"]
 	if !ok {
-		return source.ParseState(path, raw, streams)
+		return source.ParseStateResets(path, raw, streams)
 	}
 	var bookmarks map[string]json.RawMessage
 	if err := json.Unmarshal(bm, &bookmarks); err != nil {
-		return nil, source.ConfigErrorf("state %s: \"bookmarks\" must map stream names to their bookmarks", path)
+		return nil, nil, source.ConfigErrorf("state %s: \"bookmarks\" must map stream names to their bookmarks", path)
 	}
 	// A bookmark takes the path of an Airbyte stream state: the same checks
 	// (a stream the tap has, given once, an object), nothing re-encoded.
@@ -58,10 +65,10 @@ func ReadState(path string, streams []source.Stream) (map[string]json.RawMessage
 	states := source.NewStates(path, streams)
 	for _, n := range names {
 		if err := states.Add(fmt.Sprintf("bookmarks[%q]", n), n, bookmarks[n]); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return states.Map(), nil
+	return states.Map(), states.Reset(), nil
 }
 
 func isStateType(raw json.RawMessage) bool {

@@ -434,7 +434,8 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 				return sel, states, nil
 			}
 		}
-		states, err := loadState(state, streams)
+		states, reset, err := loadState(state, streams)
+		MarkReset(sel, reset)
 		return sel, states, err
 	}, func(streams []Stream) ([]Sink, bool, error) {
 		var sinks []Sink
@@ -515,6 +516,20 @@ type Selection struct {
 	// cursor_field where the source defines the cursor), for a WARN each
 	// as the read starts.
 	Notes []string
+	// Reset says the input state gave the stream a null state (MarkReset):
+	// it starts from scratch, which the read says in an INFO rather than
+	// warning of a state that lacks it.
+	Reset bool
+}
+
+// MarkReset marks the selections of the streams named in reset, which the
+// input state resets (ParseStateResets).
+func MarkReset(sel []Selection, reset []string) {
+	for i := range sel {
+		if slices.Contains(reset, sel[i].Stream.Name()) {
+			sel[i].Reset = true
+		}
+	}
 }
 
 // ReadInput is a read whose catalog, state and output format do not come

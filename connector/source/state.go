@@ -16,15 +16,17 @@ import (
 // A state for a stream this source does not have is a config error rather
 // than something to skip: it means the file belongs to another connector or
 // was hand-edited, and reading on would silently re-read everything.
-func loadState(path string, streams []Stream) (map[string]json.RawMessage, error) {
+//
+// reset names the streams the file gives a null state (ParseStateResets).
+func loadState(path string, streams []Stream) (states map[string]json.RawMessage, reset []string, err error) {
 	if path == "" {
-		return map[string]json.RawMessage{}, nil
+		return map[string]json.RawMessage{}, nil, nil
 	}
 	raw, err := readInput("state", path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return ParseState(path, raw, streams)
+	return ParseStateResets(path, raw, streams)
 }
 
 // decodeStateMessage decodes one state message. One without a type but
@@ -80,12 +82,17 @@ type States struct {
 	streams []Stream
 	seen    map[string]string // stream name → the field that gave its state
 	out     map[string]json.RawMessage
+	// reset names the streams whose state was given as null (or a state
+	// message without one), which start from scratch: Airbyte sends that
+	// after a stream reset. resetAll is a whole state given as null.
+	reset    map[string]bool
+	resetAll bool
 }
 
 // NewStates starts gathering the states of the file path (named in errors)
 // for a source with streams.
 func NewStates(path string, streams []Stream) *States {
-	return &States{path: path, streams: streams, seen: map[string]string{}, out: map[string]json.RawMessage{}}
+	return &States{path: path, streams: streams, seen: map[string]string{}, out: map[string]json.RawMessage{}, reset: map[string]bool{}}
 }
 
 // Add takes st as stream name's state, found at field of the file (say
@@ -103,17 +110,41 @@ func (s *States) Add(field, name string, st json.RawMessage) error {
 		return ConfigErrorf("state %s: %s gives stream %q a second state (the first is %s); which one holds is anyone's guess, so keep one", s.path, field, name, first)
 	}
 	s.seen[name] = field
+	delete(s.reset, name)
 	st = bytes.TrimSpace(st)
-	if len(st) == 0 || bytes.Equal(st, []byte("null")) || isNoCursorSentinel(st) {
-		return nil // null means "reset this stream"
+	if len(st) == 0 || bytes.Equal(st, []byte("null")) {
+		s.reset[name] = true // null means "reset this stream"
+		return nil
+	}
+	if isNoCursorSentinel(st) {
+		return nil // a full refresh's end marker: nothing to resume
 	}
 	if st[0] != '{' {
-		return ConfigErrorf("state %s: %s for stream %q must be a JSON object", s.path, field, name)
+		return ConfigErrorf("state %s: %s for stream %q must be a JSON object, or null to read the stream from the start", s.path, field, name)
 	}
 	s.out[name] = st
 	return nil
 }
 
+// ResetAll takes a whole state given as null: every stream it leaves
+// without a state starts from scratch.
+func (s *States) ResetAll() { s.resetAll = true }
+
 // Map is the states gathered so far, by stream name; a stream without one
 // has no entry.
 func (s *States) Map() map[string]json.RawMessage { return s.out }
+
+// Reset is the sorted names of the streams the file resets: those given a
+// null state, and, after a whole state given as null, every stream left
+// without one.
+func (s *States) Reset() []string {
+	var names []string
+	for _, st := range s.streams {
+		name := st.Name()
+		if _, has := s.out[name]; !has && (s.reset[name] || s.resetAll) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}

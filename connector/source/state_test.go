@@ -46,7 +46,7 @@ func TestLoadStateForms(t *testing.T) {
 		"global, no type":      `[{"global":{"stream_states":[{"stream_descriptor":{"name":"transactions"},"stream_state":{"version":1}}]}}]`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, err := loadState(writeTemp(t, body), stubStreams)
+			got, _, err := loadState(writeTemp(t, body), stubStreams)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestLoadStateForms(t *testing.T) {
 	}
 	for name, body := range map[string]string{"empty": "", "blank": " \n", "null": "null", "empty array": "[]", "sentinel": `[{"type":"STREAM","stream":{"stream_descriptor":{"name":"items"},"stream_state":{"__ab_no_cursor_state_message":true}}}]`} {
 		t.Run(name, func(t *testing.T) {
-			got, err := loadState(writeTemp(t, body), stubStreams)
+			got, _, err := loadState(writeTemp(t, body), stubStreams)
 			if err != nil || len(got) != 0 {
 				t.Fatalf("got %v, %v; want no state", got, err)
 			}
@@ -75,7 +75,7 @@ func TestLoadStateRejects(t *testing.T) {
 		"no stream":      {`[{"type":"STREAM"}]`, `no "stream" object`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := loadState(writeTemp(t, c.body), stubStreams)
+			_, _, err := loadState(writeTemp(t, c.body), stubStreams)
 			if err == nil || !strings.Contains(err.Error(), c.mention) || FailureTypeOf(err) != "config_error" {
 				t.Fatalf("err = %v, want a config_error mentioning %s", err, c.mention)
 			}

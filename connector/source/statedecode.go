@@ -96,36 +96,51 @@ func CheckEntries[T any](stream, field string, entries map[string]*T, check func
 // twice there is refused, as is a GLOBAL state beside any other, or a
 // stream named by a GLOBAL or legacy state and by another state.
 func ParseState(path string, raw []byte, streams []Stream) (map[string]json.RawMessage, error) {
+	states, _, err := ParseStateResets(path, raw, streams)
+	return states, err
+}
+
+// ParseStateResets is ParseState also returning the streams the state
+// resets: those whose state it gives as null (a STREAM state without
+// stream_state, as Airbyte sends after a stream reset, or a Singer
+// bookmark of null), and every stream, when the whole state is null (null,
+// a Singer STATE message whose value is null, Meltano's {"singer_state":
+// null}). A read starts them from scratch and says so.
+func ParseStateResets(path string, raw []byte, streams []Stream) (map[string]json.RawMessage, []string, error) {
 	p := &stateParser{path: path, streams: streams, states: NewStates(path, streams),
 		kinds: map[protocol.StateType]int{}, cumulative: map[string]bool{}}
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return p.states.Map(), nil
+	if len(raw) == 0 {
+		return p.states.Map(), nil, nil
 	}
-	values, lines, err := splitJSONValues(raw)
-	if err != nil {
-		return nil, err.describe(path, raw)
+	if bytes.Equal(raw, []byte("null")) {
+		p.states.ResetAll()
+		return p.states.Map(), p.states.Reset(), nil
+	}
+	values, lines, serr := splitJSONValues(raw)
+	if serr != nil {
+		return nil, nil, serr.describe(path, raw)
 	}
 	if len(values) == 1 {
 		if err := p.document(values[0]); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else {
 		p.sequence = true
 		for i, v := range values {
 			root := fmt.Sprintf("line %d", lines[i])
 			if v[0] != '{' {
-				return nil, ConfigErrorf("state %s: %s is not a JSON object; a state file of one JSON value per line holds STATE messages (the lines a read printed) or state objects, one per line", path, root)
+				return nil, nil, ConfigErrorf("state %s: %s is not a JSON object; a state file of one JSON value per line holds STATE messages (the lines a read printed) or state objects, one per line", path, root)
 			}
 			if err := p.object(root, v, false); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
 	if p.items == 0 && p.skipped > 0 {
-		return nil, ConfigErrorf("state %s holds %d protocol messages but no STATE message: the read it comes from ended before its first checkpoint (then pass no --state, to read from start_date), or this is not a read's output; pass the STATE lines a read printed", path, p.skipped)
+		return nil, nil, ConfigErrorf("state %s holds %d protocol messages but no STATE message: the read it comes from ended before its first checkpoint (then pass no --state, to read from start_date), or this is not a read's output; pass the STATE lines a read printed", path, p.skipped)
 	}
-	return p.states.Map(), nil
+	return p.states.Map(), p.states.Reset(), nil
 }
 
 // stateParser gathers the states of one state file.
@@ -215,9 +230,16 @@ func (p *stateParser) object(root string, raw json.RawMessage, inArray bool) err
 		if value, ok := probe["value"]; ok {
 			// A Singer STATE message: its value is the Singer state.
 			field := root + ".value"
+			if bytes.Equal(bytes.TrimSpace(value), []byte("null")) {
+				// No state, as the tap takes it: every stream this
+				// file leaves without a state starts from scratch.
+				p.items++
+				p.states.ResetAll()
+				return nil
+			}
 			var v map[string]json.RawMessage
 			if err := json.Unmarshal(value, &v); err != nil || v == nil {
-				return ConfigErrorf("state %s: %s, the Singer STATE message's value, must be a JSON object ({\"bookmarks\": {...}})", p.path, field)
+				return ConfigErrorf("state %s: %s, the Singer STATE message's value, must be a JSON object ({\"bookmarks\": {...}}), or null for no state", p.path, field)
 			}
 			if bm, ok := v["bookmarks"]; ok && !p.hasStream("bookmarks") {
 				return p.bookmarks(field+".bookmarks", bm)
@@ -253,6 +275,7 @@ func (p *stateParser) object(root string, raw json.RawMessage, inArray bool) err
 		// prints it and `meltano state set` takes it: the tap's state
 		// under "singer_state" (null: none).
 		if ss = bytes.TrimSpace(ss); bytes.Equal(ss, []byte("null")) {
+			p.states.ResetAll()
 			return nil
 		}
 		return p.object(root+".singer_state", ss, false)
@@ -440,12 +463,28 @@ func splitJSONValues(raw []byte) ([]json.RawMessage, []int, *splitError) {
 // the catalog) is not a silent re-read from start_date: a WARN when the
 // input state has states for other streams, an INFO when it has none (a
 // first sync).
+//
+// A stream the input state resets (its state given as null, as Airbyte
+// sends after a stream reset, or the whole state null) gets an INFO
+// saying so instead: starting it over is what the state asked for.
 func logStateless(log *slog.Logger, sel []Selection, states map[string]json.RawMessage, given bool) {
-	var missing []string
+	var missing, reset []string
 	for _, s := range sel {
-		if s.Mode == protocol.Incremental && states[s.Stream.Name()] == nil {
+		if s.Mode != protocol.Incremental || states[s.Stream.Name()] != nil {
+			continue
+		}
+		if s.Reset {
+			reset = append(reset, strconv.Quote(s.Stream.Name()))
+		} else {
 			missing = append(missing, strconv.Quote(s.Stream.Name()))
 		}
+	}
+	if len(reset) > 0 {
+		what, verb := "stream "+reset[0]+" (its state is null)", "it is"
+		if len(reset) > 1 {
+			what, verb = "streams "+strings.Join(reset, ", ")+" (their states are null)", "they are"
+		}
+		log.Info(fmt.Sprintf("the input state resets %s: %s read from start_date, as on a first sync", what, verb))
 	}
 	if len(missing) == 0 {
 		return
