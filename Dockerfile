@@ -1,9 +1,12 @@
 # syntax=docker/dockerfile:1
 #
-# source-pluggy as a container image: the Airbyte custom connector, and the
-# Singer tap tap-pluggy (/tap-pluggy, a symlink to the same binary).
+# The connectors as container images: each an Airbyte custom connector, and
+# its Singer tap (/tap-pluggy, a symlink to /source-pluggy, and so on). The
+# default target is source-pluggy; the others are targets of their names.
 #
 #   docker build -t source-pluggy:0.1.0 --build-arg VERSION=0.1.0 .
+#   docker build --target source-gocardless-bank-data -t source-gocardless-bank-data:0.1.0 --build-arg VERSION=0.1.0 .
+#   docker build --target source-enablebanking -t source-enablebanking:0.1.0 --build-arg VERSION=0.1.0 .
 #   docker run --rm source-pluggy:0.1.0 spec
 #   docker build --target cron -t source-pluggy:0.1.0-cron .    # kept for old scripts: the same image
 #
@@ -30,7 +33,8 @@ ARG CRON_BASE_IMAGE=busybox:1.36
 ARG ROOTFS
 ARG VERSION=0.1.0
 
-# 1. Compile the static binary and lay out the image's files under /rootfs.
+# 1. Compile the static binaries and lay out each image's files under
+# /rootfs/<connector>.
 FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -53,7 +57,7 @@ FROM ${ROOTFS:-build} AS rootfs
 # scripts that name it.
 FROM ${CRON_BASE_IMAGE} AS cron
 ARG VERSION
-COPY --from=rootfs /rootfs/ /
+COPY --from=rootfs /rootfs/source-pluggy/ /
 ENV AIRBYTE_ENTRYPOINT=/source-pluggy
 LABEL io.airbyte.name=source-pluggy \
       io.airbyte.version=${VERSION} \
@@ -63,11 +67,42 @@ LABEL io.airbyte.name=source-pluggy \
 USER 1000:1000
 ENTRYPOINT ["/source-pluggy"]
 
-# 3. The connector image (the default target), on a base with sh: Airbyte runs
-# it through `sh -c` (see the top).
-FROM ${BASE_IMAGE}
+# 3. The GoCardless connector's image (--target source-gocardless-bank-data),
+# and its Singer tap /tap-gocardless-bank-data.
+FROM ${BASE_IMAGE} AS source-gocardless-bank-data
 ARG VERSION
-COPY --from=rootfs /rootfs/ /
+COPY --from=rootfs /rootfs/source-gocardless-bank-data/ /
+ENV AIRBYTE_ENTRYPOINT=/source-gocardless-bank-data
+LABEL io.airbyte.name=source-gocardless-bank-data \
+      io.airbyte.version=${VERSION} \
+      org.opencontainers.image.title=source-gocardless-bank-data \
+      org.opencontainers.image.description="Airbyte source and Singer tap for GoCardless Bank Account Data (Nordigen)" \
+      org.opencontainers.image.version=${VERSION} \
+      org.opencontainers.image.source=https://github.com/source-pluggy/source-pluggy
+USER 1000:1000
+ENTRYPOINT ["/source-gocardless-bank-data"]
+
+# 4. The Enable Banking connector's image (--target source-enablebanking),
+# and its Singer tap /tap-enablebanking.
+FROM ${BASE_IMAGE} AS source-enablebanking
+ARG VERSION
+COPY --from=rootfs /rootfs/source-enablebanking/ /
+ENV AIRBYTE_ENTRYPOINT=/source-enablebanking
+LABEL io.airbyte.name=source-enablebanking \
+      io.airbyte.version=${VERSION} \
+      org.opencontainers.image.title=source-enablebanking \
+      org.opencontainers.image.description="Airbyte source and Singer tap for Enable Banking (PSD2 account information)" \
+      org.opencontainers.image.version=${VERSION} \
+      org.opencontainers.image.source=https://github.com/source-pluggy/source-pluggy
+USER 1000:1000
+ENTRYPOINT ["/source-enablebanking"]
+
+# 5. The Pluggy connector's image (the default target, also
+# --target source-pluggy), on a base with sh: Airbyte runs it through
+# `sh -c` (see the top).
+FROM ${BASE_IMAGE} AS source-pluggy
+ARG VERSION
+COPY --from=rootfs /rootfs/source-pluggy/ /
 ENV AIRBYTE_ENTRYPOINT=/source-pluggy
 LABEL io.airbyte.name=source-pluggy \
       io.airbyte.version=${VERSION} \

@@ -11,8 +11,9 @@
 #                                 SKIP and exits 0. With CONTAINER_FULL=1 it also builds the image
 #                                 through the Dockerfile's own Go build stage, on a local Go base
 #                                 (busybox and this host's Go toolchain, modules from its cache).
-#   .ci/container.sh rootfs DIR   lay out the image's files in DIR: the static binary (env VERSION,
-#                                 GOOS, GOARCH; GO_BUILD_FLAGS, default -trimpath), the tap-pluggy link, CA certificates, /etc/passwd
+#   .ci/container.sh rootfs DIR   lay out each connector image's files in DIR/<connector> (source-pluggy,
+#                                 source-gocardless-bank-data, source-enablebanking): the static binary (env VERSION,
+#                                 GOOS, GOARCH; GO_BUILD_FLAGS, default -trimpath), its tap- link, CA certificates, /etc/passwd
 #                                 with the user airbyte (1000), /tmp. The Dockerfile's build stage
 #                                 runs exactly this, so both ways build the same files.
 #
@@ -24,36 +25,53 @@
 # Everything buildah creates is removed at exit (what existed before is kept).
 set -eu
 
+# The connectors, each the binary of one image target (the Dockerfile's
+# stages of the same names; source-pluggy is also the default target).
+connectors="source-pluggy source-gocardless-bank-data source-enablebanking"
+
+# rootfs DIR lays out every connector's image files in DIR/<connector>.
 rootfs() {
 	dir=$1
-	version=${VERSION:-0.1.0}
 	certs=/etc/ssl/certs/ca-certificates.crt
 	if [ ! -s "$certs" ]; then
 		echo "container.sh: $certs is missing; install ca-certificates" >&2
 		exit 1
 	fi
 	rm -rf "$dir"
-	mkdir -p "$dir/etc/ssl/certs" "$dir/tmp"
+	mkdir -p "$dir"
+	chmod 0755 "$dir"
+	for c in $connectors; do
+		connector_rootfs "$dir/$c" "$c" "$certs"
+	done
+}
+
+# connector_rootfs ROOT CONNECTOR CERTS lays out one image's files in ROOT:
+# the static binary, its tap- link, the CA certificates, the user airbyte.
+connector_rootfs() {
+	root=$1
+	c=$2
+	version=${VERSION:-0.1.0}
+	mkdir -p "$root/etc/ssl/certs" "$root/tmp"
 	# shellcheck disable=SC2086 # GO_BUILD_FLAGS is a list of flags
 	CGO_ENABLED=0 go build ${GO_BUILD_FLAGS--trimpath} -buildvcs=false \
 		-ldflags "-s -w -X github.com/source-pluggy/source-pluggy/connector/source.Version=$version" \
-		-o "$dir/source-pluggy" ./cmd/source-pluggy
-	ln -s source-pluggy "$dir/tap-pluggy"
-	cp "$certs" "$dir/etc/ssl/certs/ca-certificates.crt"
+		-o "$root/$c" "./cmd/$c"
+	ln -s "$c" "$root/tap-${c#source-}"
+	cp "$3" "$root/etc/ssl/certs/ca-certificates.crt"
 	# airbyte's home is /tmp: the one writable directory of a read-only image.
-	cat >"$dir/etc/passwd" <<'EOF'
+	cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/sbin/nologin
 airbyte:x:1000:1000:airbyte:/tmp:/sbin/nologin
 nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
 EOF
-	cat >"$dir/etc/group" <<'EOF'
+	cat >"$root/etc/group" <<'EOF'
 root:x:0:
 airbyte:x:1000:
 nobody:x:65534:
 EOF
-	chmod 0755 "$dir" "$dir/etc" "$dir/source-pluggy"
-	chmod 0644 "$dir/etc/passwd" "$dir/etc/group" "$dir/etc/ssl/certs/ca-certificates.crt"
-	chmod 1777 "$dir/tmp"
+	chmod 0755 "$root" "$root/etc" "$root/$c"
+	chmod 0644 "$root/etc/passwd" "$root/etc/group" "$root/etc/ssl/certs/ca-certificates.crt"
+	chmod 1777 "$root/tmp"
 }
 
 if [ "${1:-}" = rootfs ]; then
@@ -107,6 +125,7 @@ $B --version
 
 work=out/container
 image=localhost/source-pluggy:ci
+other_images="localhost/source-gocardless-bank-data:ci localhost/source-enablebanking:ci"
 cron_image=localhost/source-pluggy:ci-cron
 busybox_image=localhost/source-pluggy-ci-busybox:latest
 full_image=localhost/source-pluggy:ci-full
@@ -123,7 +142,7 @@ cleanup() {
 	for c in $($B containers -aq --notruncate); do
 		case $containers_before in *" $c "*) ;; *) $B rm "$c" >/dev/null 2>&1 ;; esac
 	done
-	for i in $image $cron_image $busybox_image $full_image $go_image; do $B rmi "$i" >/dev/null 2>&1; done
+	for i in $image $other_images $cron_image $busybox_image $full_image $go_image; do $B rmi "$i" >/dev/null 2>&1; done
 	for i in $($B images -aq --no-trunc); do
 		case $images_before in *" $i "*) ;; *) $B rmi -f "$i" >/dev/null 2>&1 ;; esac
 	done
@@ -134,12 +153,14 @@ trap cleanup EXIT INT TERM
 
 
 # --- build ------------------------------------------------------------------
-# The image ships the connector only: no fake API, no demo (those are
-# cmd/fake-pluggy's, `go run ./cmd/fake-pluggy demo`).
-step "checking that the image's binary links no fake code (go list -deps ./cmd/source-pluggy)"
-if go list -deps ./cmd/source-pluggy | grep -E '/fake(/|$)|/connector/(fakeserver|demo)$'; then
-	fail "./cmd/source-pluggy links the packages above: fakes and the demo stay out of the image"
-fi
+# The images ship the connectors only: no fake API, no demo (those are
+# the fakes', `go run ./cmd/fake-pluggy demo`).
+for c in $connectors; do
+	step "checking that the image's binary links no fake code (go list -deps ./cmd/$c)"
+	if go list -deps "./cmd/$c" | grep -E '/fake(/|$)|/connector/(fakeserver|demo)$'; then
+		fail "./cmd/$c links the packages above: fakes and the demo stay out of the image"
+	fi
+done
 version=${VERSION:-0.1.0}
 step "laying out the image files (static binary, version $version)"
 rm -rf "$work"
@@ -268,6 +289,30 @@ echo "   $n_schema SCHEMA, $n_record RECORD, $n_state STATE messages"
 $B rm "$ctr" >/dev/null
 ctr=
 
+# --- the other connectors' targets: metadata, files, and spec as Airbyte runs it -------------
+for c in source-gocardless-bank-data source-enablebanking; do
+	img=localhost/$c:ci
+	step "buildah bud --target $c, then its labels, env, user, entrypoint, tap link and spec"
+	$B bud --isolation chroot --target "$c" --build-arg ROOTFS=prebuilt --build-arg BASE_IMAGE="$busybox_image" \
+		--build-arg VERSION="$version" -t "$img" -f Dockerfile . >"$work/bud-$c.log" 2>&1 || { cat "$work/bud-$c.log"; fail "buildah bud --target $c"; }
+	meta=$($B inspect --type image --format '{{index .OCIv1.Config.Labels "io.airbyte.name"}}|{{index .OCIv1.Config.Labels "io.airbyte.version"}}|{{.OCIv1.Config.User}}|{{.OCIv1.Config.Entrypoint}}|{{.OCIv1.Config.Env}}' "$img")
+	echo "   $meta"
+	case $meta in
+	"$c|$version|1000:1000|[/$c]|"*AIRBYTE_ENTRYPOINT=/$c[]\ ]*) ;;
+	*) fail "image metadata of $c: want io.airbyte.name=$c, io.airbyte.version=$version, user 1000:1000, entrypoint [\"/$c\"], AIRBYTE_ENTRYPOINT=/$c" ;;
+	esac
+	ctr=$($B from "$img")
+	mnt=$($B mount "$ctr")
+	[ "$(readlink "$mnt/tap-${c#source-}")" = "$c" ] || fail "/tap-${c#source-} is not a link to $c"
+	[ ! -e "$mnt/source-pluggy" ] || fail "the $c image holds source-pluggy too"
+	$B umount "$ctr" >/dev/null
+	# shellcheck disable=SC2016 # expanded by the image's shell
+	run sh -c 'eval "$AIRBYTE_ENTRYPOINT spec"' >"$work/spec-$c.jsonl" || fail "$c spec through sh -c"
+	grep -q '^{"type":"SPEC","spec":{' "$work/spec-$c.jsonl" || fail "$c spec did not print a SPEC message: $(head -c 200 "$work/spec-$c.jsonl")"
+	$B rm "$ctr" >/dev/null
+	ctr=
+done
+
 # --- the cron target: docs/operations.md's Kubernetes CronJob script, twice --------------
 step "building the cron target on the local busybox base"
 $B bud --isolation chroot --target cron --build-arg ROOTFS=prebuilt --build-arg CRON_BASE_IMAGE="$busybox_image" \
@@ -338,4 +383,4 @@ fi
 
 full=""
 [ "${CONTAINER_FULL:-0}" = 1 ] && full=", and the Dockerfile's Go build stage"
-step "done: image $image checked (no fake linked; labels, env, user, files; spec, an Airbyte read and a Singer sync inside; cron state round trip$full)"
+step "done: image $image checked (no fake linked; labels, env, user, files; spec, an Airbyte read and a Singer sync inside; the other connectors' targets; cron state round trip$full)"

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,10 +14,10 @@ import (
 )
 
 // dockerStage is one stage of a Dockerfile: its FROM image, as written,
-// and its instructions, continuation lines joined.
+// its name (AS), and its instructions, continuation lines joined.
 type dockerStage struct {
-	from  string
-	lines []string
+	from, name string
+	lines      []string
 }
 
 // parseDockerfile returns the global ARG defaults (before the first FROM)
@@ -44,11 +45,14 @@ func parseDockerfile(t *testing.T, path string) (map[string]string, []dockerStag
 		switch strings.ToUpper(word) {
 		case "FROM":
 			fields := strings.Fields(rest)
-			img := fields[0]
-			if strings.HasPrefix(img, "--") && len(fields) > 1 {
-				img = fields[1]
+			if len(fields) > 1 && strings.HasPrefix(fields[0], "--") {
+				fields = fields[1:]
 			}
-			stages = append(stages, dockerStage{from: img})
+			stage := dockerStage{from: fields[0]}
+			if len(fields) == 3 && strings.EqualFold(fields[1], "AS") {
+				stage.name = fields[2]
+			}
+			stages = append(stages, stage)
 		case "ARG":
 			if len(stages) == 0 {
 				name, def, _ := strings.Cut(rest, "=")
@@ -62,24 +66,40 @@ func parseDockerfile(t *testing.T, path string) (map[string]string, []dockerStag
 	return args, stages
 }
 
-// TestDockerfileRunsUnderAirbyte checks the image the Dockerfile builds by
-// default against what the Airbyte platform does with a connector image:
-// its launcher starts the container with sh -c and a script that evaluates
+// TestDockerfileRunsUnderAirbyte checks each connector's image target
+// (source-pluggy, the default, and the stages named after the other two)
+// against what the Airbyte platform does with a connector image: its
+// launcher starts the container with sh -c and a script that evaluates
 // "$AIRBYTE_ENTRYPOINT read --config …" (so the base must have a shell,
 // and AIRBYTE_ENTRYPOINT must name the connector), it names and versions
 // the connector from the io.airbyte labels, and Kubernetes' runAsNonRoot
 // needs a numeric non-root USER. A scratch or distroless base has no sh:
-// every Airbyte job failed before the connector started.
+// every Airbyte job failed before the connector started. And GoCardless
+// and Enable Banking had no image at all.
 func TestDockerfileRunsUnderAirbyte(t *testing.T) {
 	args, stages := parseDockerfile(t, filepath.Join(st.RepoRoot(), "Dockerfile"))
 	if len(stages) == 0 {
 		t.Fatal("the Dockerfile has no FROM")
 	}
-	// The last stage is the default target; its FROM may name ${NAME} or
-	// ${NAME:-default}, resolved from the global ARGs.
-	final := stages[len(stages)-1]
+	if last := stages[len(stages)-1]; last.name != "source-pluggy" {
+		t.Errorf("the default target (the last stage) is %q, want source-pluggy", last.name)
+	}
+	for _, connector := range []string{"source-pluggy", "source-gocardless-bank-data", "source-enablebanking"} {
+		t.Run(connector, func(t *testing.T) {
+			i := slices.IndexFunc(stages, func(s dockerStage) bool { return s.name == connector })
+			if i < 0 {
+				t.Fatalf("no stage named %s: `docker build --target %s` builds nothing", connector, connector)
+			}
+			checkConnectorStage(t, connector, stages[i], args)
+		})
+	}
+}
+
+// checkConnectorStage checks the image stage of connector, whose FROM may
+// name ${NAME} or ${NAME:-default}, resolved from the global ARGs.
+func checkConnectorStage(t *testing.T, connector string, stage dockerStage, args map[string]string) {
 	argRef := regexp.MustCompile(`\$\{(\w+)(?::-([^}]*))?\}`)
-	base := argRef.ReplaceAllStringFunc(final.from, func(ref string) string {
+	base := argRef.ReplaceAllStringFunc(stage.from, func(ref string) string {
 		m := argRef.FindStringSubmatch(ref)
 		if v := args[m[1]]; v != "" {
 			return v
@@ -87,11 +107,12 @@ func TestDockerfileRunsUnderAirbyte(t *testing.T) {
 		return m[2]
 	})
 	if base == "scratch" || strings.Contains(base, "distroless") || base == "" {
-		t.Errorf("the default target is built FROM %s (%q): an image without sh, which Airbyte's launcher starts with sh -c; base it on one with a shell (busybox)", final.from, base)
+		t.Errorf("built FROM %s (%q): an image without sh, which Airbyte's launcher starts with sh -c; base it on one with a shell (busybox)", stage.from, base)
 	}
 	var entrypoint, airbyteEntrypoint, user string
+	var copied bool
 	labels := map[string]string{}
-	for _, ins := range final.lines {
+	for _, ins := range stage.lines {
 		word, rest, _ := strings.Cut(ins, " ")
 		switch strings.ToUpper(word) {
 		case "ENTRYPOINT":
@@ -112,13 +133,18 @@ func TestDockerfileRunsUnderAirbyte(t *testing.T) {
 				k, v, _ := strings.Cut(kv, "=")
 				labels[k] = v
 			}
+		case "COPY":
+			copied = copied || rest == "--from=rootfs /rootfs/"+connector+"/ /"
 		}
 	}
-	if entrypoint != "/source-pluggy" || airbyteEntrypoint != entrypoint {
-		t.Errorf("ENTRYPOINT %q and AIRBYTE_ENTRYPOINT %q: want both /source-pluggy, the binary the platform's script evaluates", entrypoint, airbyteEntrypoint)
+	if !copied {
+		t.Errorf("the stage does not copy /rootfs/%s/ (the files .ci/container.sh rootfs lays out for it)", connector)
 	}
-	if labels["io.airbyte.name"] != "source-pluggy" || labels["io.airbyte.version"] != "${VERSION}" {
-		t.Errorf("labels %v: want io.airbyte.name=source-pluggy and io.airbyte.version=${VERSION}", labels)
+	if entrypoint != "/"+connector || airbyteEntrypoint != entrypoint {
+		t.Errorf("ENTRYPOINT %q and AIRBYTE_ENTRYPOINT %q: want both /%s, the binary the platform's script evaluates", entrypoint, airbyteEntrypoint, connector)
+	}
+	if labels["io.airbyte.name"] != connector || labels["io.airbyte.version"] != "${VERSION}" {
+		t.Errorf("labels %v: want io.airbyte.name=%s and io.airbyte.version=${VERSION}", labels, connector)
 	}
 	uid, _, _ := strings.Cut(user, ":")
 	if n, err := strconv.Atoi(uid); err != nil || n == 0 {
