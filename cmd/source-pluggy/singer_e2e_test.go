@@ -810,3 +810,114 @@ func TestNullStatesResetInBothModes(t *testing.T) {
 		})
 	}
 }
+
+// setStreamMeta sets key in the stream's [] metadata, as Meltano's
+// metadata: extra does (it also sets the top-level key_properties-style
+// member, which top does here).
+func setStreamMeta(entry *singer.CatalogEntry, key string, value any) {
+	for _, m := range entry.Metadata {
+		if len(m.Breadcrumb) == 0 {
+			m.Metadata[key] = value
+			return
+		}
+	}
+}
+
+// TestSingerCatalogKeyOverrides: a catalog's key and replication key
+// overrides (meltano.yml metadata: table-key-properties, replication-key,
+// ...) are honoured or refused with a config_error naming the stream, the
+// value and why, never ignored: a key on a stream without tombstones is
+// the SCHEMA's key_properties (and its fields are kept when deselected);
+// on transactions, whose tombstones carry only the key, it is refused; a
+// replication key other than the cursor is refused whatever the method.
+func TestSingerCatalogKeyOverrides(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	bin := tapBin(t)
+	config := e.config(nil)
+	schemaOf := func(r *singerRun, stream string) *singerMsg {
+		for i := range r.msgs {
+			if r.msgs[i].Type == "SCHEMA" && r.msgs[i].Stream == stream {
+				return &r.msgs[i]
+			}
+		}
+		t.Fatalf("no SCHEMA for %s", stream)
+		return nil
+	}
+
+	// Honoured: accounts keyed on [itemId, number], number deselected.
+	for _, where := range []string{"metadata", "key_properties"} {
+		cat := e.singerCatalog(bin, config)
+		acc := e.singerEntry(cat, "accounts")
+		if where == "metadata" {
+			setStreamMeta(acc, "table-key-properties", []string{"itemId", "number"})
+		} else {
+			acc.KeyProperties = []string{"itemId", "number"}
+		}
+		setSelected(acc, false, "properties", "number")
+		r := e.sync(bin, "--config", config, "--catalog", st.WriteFile(t, "catalog.json", cat))
+		if got := schemaOf(r, "accounts").KeyProperties; !reflect.DeepEqual(got, []string{"itemId", "number"}) {
+			t.Errorf("%s override: accounts key_properties %v, want [itemId number]", where, got)
+		}
+		if got := schemaOf(r, "transactions").KeyProperties; !reflect.DeepEqual(got, []string{"id"}) {
+			t.Errorf("%s override: transactions key_properties %v", where, got)
+		}
+		for _, raw := range r.records()["accounts"] {
+			if !bytes.Contains(raw, []byte(`"number":`)) {
+				t.Fatalf("a key field deselected was dropped: %s", raw)
+			}
+		}
+		if !strings.Contains(string(r.stderr), `WARNING accounts: key property "number"`) {
+			t.Errorf("no WARN that number is not in every record:\n%s", r.stderr)
+		}
+	}
+
+	for name, c := range map[string]struct {
+		edit    func(cat singer.Catalog)
+		mention []string
+	}{
+		"key of a stream with tombstones": {func(cat singer.Catalog) {
+			setStreamMeta(e.singerEntry(cat, "transactions"), "table-key-properties", []string{"accountId", "description"})
+		}, []string{`stream "transactions"`, `["accountId","description"]`, "tombstones", `keep the stream's key, ["id"]`}},
+		"two different keys": {func(cat singer.Catalog) {
+			acc := e.singerEntry(cat, "accounts")
+			setStreamMeta(acc, "table-key-properties", []string{"number"})
+			acc.KeyProperties = []string{"name"}
+		}, []string{`stream "accounts"`, `key_properties ["name"]`, `"table-key-properties" ["number"]`}},
+		"no key": {func(cat singer.Catalog) {
+			setStreamMeta(e.singerEntry(cat, "accounts"), "table-key-properties", []string{})
+		}, []string{`stream "accounts"`, "duplicated"}},
+		"a field the stream lacks": {func(cat singer.Catalog) {
+			setStreamMeta(e.singerEntry(cat, "accounts"), "table-key-properties", []string{"_leftovers"})
+		}, []string{`stream "accounts"`, `"_leftovers" is not a top-level field`}},
+		"replication key of a full-table stream": {func(cat singer.Catalog) {
+			setStreamMeta(e.singerEntry(cat, "accounts"), "replication-key", "updatedAt")
+		}, []string{`stream "accounts" has replication-key "updatedAt"`, "FULL_TABLE only"}},
+		"another replication key, full table": {func(cat singer.Catalog) {
+			tx := e.singerEntry(cat, "transactions")
+			setStreamMeta(tx, "replication-method", "FULL_TABLE")
+			tx.ReplicationKey = "date"
+		}, []string{`stream "transactions" has replication_key "date"`, `only valid replication key is "createdAt"`}},
+		"valid-replication-keys": {func(cat singer.Catalog) {
+			setStreamMeta(e.singerEntry(cat, "transactions"), "valid-replication-keys", []string{"date"})
+		}, []string{`stream "transactions"`, `"valid-replication-keys" is ["date"]`, "not a setting"}},
+		"forced method against the method": {func(cat singer.Catalog) {
+			setStreamMeta(e.singerEntry(cat, "transactions"), "forced-replication-method", "FULL_TABLE")
+		}, []string{`stream "transactions"`, `"forced-replication-method" "FULL_TABLE"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cat := e.singerCatalog(bin, config)
+			c.edit(cat)
+			r := runSinger(t, true, bin, "--config", config, "--catalog", st.WriteFile(t, "catalog.json", cat))
+			lines := strings.Split(strings.TrimSpace(string(r.stderr)), "\n")
+			last := lines[len(lines)-1]
+			if r.code != 1 || len(r.msgs) != 0 || !strings.HasPrefix(last, "CRITICAL") || !strings.HasSuffix(last, "[config_error]") {
+				t.Fatalf("exit %d, %d messages; want exit 1, no message, a CRITICAL config_error:\n%s", r.code, len(r.msgs), r.stderr)
+			}
+			for _, m := range c.mention {
+				if !strings.Contains(last, m) {
+					t.Errorf("the error does not mention %s:\n%s", m, last)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,8 +18,10 @@ type Catalog struct {
 }
 
 // CatalogEntry is one stream of a Catalog. KeyProperties, ReplicationKey
-// and ReplicationMethod mirror the metadata, as the Meltano SDK writes them;
-// on input the metadata wins.
+// and ReplicationMethod mirror the metadata, as the Meltano SDK writes them.
+// On input the metadata's replication-method wins over ReplicationMethod;
+// a key or replication key given in either place is checked (plan), none
+// ignored.
 type CatalogEntry struct {
 	TapStreamID       string          `json:"tap_stream_id"`
 	Stream            string          `json:"stream"`
@@ -208,19 +211,24 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 		if in != nil && (e == nil || !e.selected()) {
 			continue
 		}
-		keys := keyProperties(d.SourceDefinedPrimaryKey)
+		own := keyProperties(d.SourceDefinedPrimaryKey)
+		keys := own
 		cursor := replicationKey(d.DefaultCursorField)
 		mode := protocol.FullRefresh
 		if cursor != "" {
 			mode = protocol.Incremental
 		}
 		var mask *fieldMask
+		var notes []string
 		if e != nil {
 			var err error
+			if keys, notes, err = e.keyProperties(own, d.JSONSchema, origin); err != nil {
+				return nil, cat, err
+			}
 			if mode, err = e.mode(cursor, origin); err != nil {
 				return nil, cat, err
 			}
-			mask = e.fieldMask(d.JSONSchema, automatic(keys, cursor))
+			mask = e.fieldMask(d.JSONSchema, automatic(append(slices.Clone(own), keys...), cursor))
 		}
 		p := &streamPlan{name: s.Name(), mode: mode, mask: mask, recordPrefix: recordPrefix(s.Name())}
 		bookmarks := []string{}
@@ -239,7 +247,7 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 			return nil, cat, source.SystemErrorf("stream %s: encoding its SCHEMA: %v", s.Name(), err)
 		}
 		plans[s.Name()] = p
-		cat = append(cat, source.Selection{Stream: s, Mode: mode})
+		cat = append(cat, source.Selection{Stream: s, Mode: mode, Notes: notes})
 	}
 	if len(cat) == 0 {
 		return nil, cat, source.ConfigErrorf("%s selects no stream; select at least one of: %s (metadata breadcrumb [] \"selected\": true)", origin, strings.Join(names, ", "))
@@ -309,10 +317,17 @@ func (e *CatalogEntry) selected() bool {
 }
 
 // mode is the entry's replication method as an Airbyte sync mode: the
-// metadata's replication-method, else the legacy top-level one, else
-// INCREMENTAL where the stream has a cursor.
+// metadata's replication-method, else the legacy top-level one, else the
+// metadata's forced-replication-method (which the Meltano SDK reads as the
+// method), else INCREMENTAL where the stream has a cursor. A
+// forced-replication-method that differs from the method given is an
+// error, as are replication keys other than the stream's cursor
+// (replicationKeys).
 func (e *CatalogEntry) mode(cursor, origin string) (protocol.SyncMode, error) {
 	root := e.metadataAt()
+	if err := e.replicationKeys(root, cursor, origin); err != nil {
+		return "", err
+	}
 	method, err := e.stringMeta(root, "replication-method", origin, `"FULL_TABLE" or "INCREMENTAL"`)
 	if err != nil {
 		return "", err
@@ -321,6 +336,19 @@ func (e *CatalogEntry) mode(cursor, origin string) (protocol.SyncMode, error) {
 		method = e.ReplicationMethod
 	}
 	method = strings.ToUpper(strings.TrimSpace(method))
+	if method == Incremental && cursor == "" {
+		return "", source.ConfigErrorf("%s: stream %q cannot be replicated INCREMENTAL; it supports FULL_TABLE only", origin, e.TapStreamID)
+	}
+	forced, err := e.stringMeta(root, "forced-replication-method", origin, `"FULL_TABLE" or "INCREMENTAL", or leave it out`)
+	if err != nil {
+		return "", err
+	}
+	if forced = strings.ToUpper(strings.TrimSpace(forced)); forced != "" {
+		if method != "" && method != forced {
+			return "", source.ConfigErrorf("%s: stream %q has replication-method %q and metadata \"forced-replication-method\" %q; give one method (replication-method, as Meltano's metadata: extra sets it)", origin, e.TapStreamID, method, forced)
+		}
+		method = forced
+	}
 	if method == "" {
 		method = FullTable
 		if cursor != "" {
@@ -334,19 +362,152 @@ func (e *CatalogEntry) mode(cursor, origin string) (protocol.SyncMode, error) {
 		if cursor == "" {
 			return "", source.ConfigErrorf("%s: stream %q cannot be replicated INCREMENTAL; it supports FULL_TABLE only", origin, e.TapStreamID)
 		}
-		key, err := e.stringMeta(root, "replication-key", origin, fmt.Sprintf("%q, or leave it out", cursor))
-		if err != nil {
-			return "", err
-		}
-		if key == "" {
-			key = e.ReplicationKey
-		}
-		if key != "" && key != cursor {
-			return "", source.ConfigErrorf("%s: stream %q has replication-key %q, but its only valid replication key is %q", origin, e.TapStreamID, key, cursor)
-		}
 		return protocol.Incremental, nil
 	}
 	return "", source.ConfigErrorf("%s: stream %q has replication-method %q; use FULL_TABLE or INCREMENTAL", origin, e.TapStreamID, method)
+}
+
+// replicationKeys checks the replication keys the entry names: the
+// metadata's replication-key and the legacy top-level replication_key must
+// each be the stream's cursor, whatever the method (the tap cannot
+// replicate on another field, and a key it did not use would be ignored
+// without a word), and valid-replication-keys, what --discover reports,
+// must be the stream's.
+func (e *CatalogEntry) replicationKeys(root map[string]any, cursor, origin string) error {
+	want := fmt.Sprintf("%q, or leave it out", cursor)
+	if cursor == "" {
+		want = "nothing: leave it out"
+	}
+	key, err := e.stringMeta(root, "replication-key", origin, want)
+	if err != nil {
+		return err
+	}
+	for _, k := range []struct{ name, value string }{{"replication-key", key}, {"replication_key", e.ReplicationKey}} {
+		switch {
+		case k.value == "" || k.value == cursor:
+		case cursor == "":
+			return source.ConfigErrorf("%s: stream %q has %s %q, but it has no replication key: it is FULL_TABLE only, a whole snapshot each run; remove %s", origin, e.TapStreamID, k.name, k.value, k.name)
+		default:
+			return source.ConfigErrorf("%s: stream %q has %s %q, but its only valid replication key is %q (its cursor, which the tap's bookmarks follow); set %q or remove %s", origin, e.TapStreamID, k.name, k.value, cursor, cursor, k.name)
+		}
+	}
+	v, ok := root["valid-replication-keys"]
+	if !ok || v == nil {
+		return nil
+	}
+	own := []string{}
+	if cursor != "" {
+		own = []string{cursor}
+	}
+	if list, ok := stringList(v); !ok || !sameSet(list, own) {
+		got, _ := marshal(v)
+		return source.ConfigErrorf("%s: stream %q, metadata breadcrumb []: \"valid-replication-keys\" is %s, but the stream's are %s: it is what --discover reports, not a setting (choose the key with replication-key); remove it or run --discover for a fresh catalog", origin, e.TapStreamID, got, quotedList(own))
+	}
+	return nil
+}
+
+// keyProperties is the stream's key as the entry asks for it: own (the
+// source's key) unless key_properties or the metadata's
+// table-key-properties (where Meltano's metadata: extra puts it) give
+// another. Either one that differs from own is an override; two different
+// overrides are an error, as neither can be taken without ignoring the
+// other. The Meltano SDK takes key_properties first, and the Singer
+// spec's metadata second; here neither is ignored.
+//
+// An override is honoured where it is safe: the key only tells the target
+// what to upsert on, and the tap's reading, state and records do not
+// depend on it. It must name top-level fields of the stream's own schema,
+// at least one. It is refused on a stream with tombstones
+// (_ab_cdc_deleted_at in its schema): a tombstone carries only the
+// stream's key fields, its cursor and the deletion's time, so a target
+// keyed on anything else could not match it with the deleted row. notes
+// are WARNs for key fields the schema does not require: records without
+// them have no key.
+func (e *CatalogEntry) keyProperties(own []string, schema json.RawMessage, origin string) ([]string, []string, error) {
+	var meta []string
+	if v, ok := e.metadataAt()["table-key-properties"]; ok && v != nil {
+		list, ok := stringList(v)
+		if !ok {
+			got, _ := marshal(v)
+			return nil, nil, source.ConfigErrorf("%s: stream %q, metadata breadcrumb []: \"table-key-properties\" is %s, which is not a list of field names; write %s, or leave it out", origin, e.TapStreamID, got, quotedList(own))
+		}
+		meta = list
+	}
+	var given []string
+	var from string
+	for _, c := range []struct {
+		keys []string
+		name string
+	}{{meta, `metadata "table-key-properties"`}, {e.KeyProperties, `key_properties`}} {
+		if c.keys == nil || sameSet(c.keys, own) {
+			continue
+		}
+		if given != nil && !sameSet(given, c.keys) {
+			return nil, nil, source.ConfigErrorf("%s: stream %q has key_properties %s and metadata \"table-key-properties\" %s, two different keys; give the same in both (or leave them as --discover wrote them, %s)", origin, e.TapStreamID, quotedList(e.KeyProperties), quotedList(meta), quotedList(own))
+		}
+		given, from = c.keys, c.name
+	}
+	if given == nil {
+		return own, nil, nil
+	}
+	refuse := func(why string, a ...any) error {
+		return source.ConfigErrorf("%s: stream %q: %s %s cannot be its key: %s; remove the override to keep the stream's key, %s (with Meltano: the stream's table-key-properties under metadata: in meltano.yml)",
+			origin, e.TapStreamID, from, quotedList(given), fmt.Sprintf(why, a...), quotedList(own))
+	}
+	var doc struct {
+		Required   []string                   `json:"required"`
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	_ = json.Unmarshal(schema, &doc)
+	if _, ok := doc.Properties["_ab_cdc_deleted_at"]; ok {
+		return nil, nil, refuse("the stream has tombstones, records of deleted rows that carry only its key fields, its cursor and _sdc_deleted_at, so a target keyed on other fields would not find the deleted row, and would keep it, adding the tombstone as a row of its own (or refusing its empty key fields)")
+	}
+	if len(given) == 0 {
+		return nil, nil, refuse("with no key a target appends every record it is sent, and runs send rows again (the look-back window, full-table snapshots), so its rows would be duplicated")
+	}
+	var notes []string
+	for i, k := range given {
+		if slices.Contains(given[:i], k) {
+			return nil, nil, refuse("it names %q twice", k)
+		}
+		if _, ok := doc.Properties[k]; !ok {
+			return nil, nil, refuse("%q is not a top-level field of the stream (run --discover for its fields)", k)
+		}
+		if !slices.Contains(doc.Required, k) {
+			notes = append(notes, fmt.Sprintf("key property %q (%s) is not a field every record has: a record without it, or with it null, has no key, which a target may refuse or never match", k, from))
+		}
+	}
+	return given, notes, nil
+}
+
+func stringList(v any) ([]string, bool) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+// sameSet reports whether a and b hold the same names, in any order: a
+// key is a set of fields.
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(x string) bool { return !slices.Contains(b, x) })
+}
+
+func quotedList(l []string) string {
+	if l == nil {
+		l = []string{}
+	}
+	b, _ := marshal(l)
+	return string(b)
 }
 
 // stringMeta reads the stream's metadata key, which must be a string
