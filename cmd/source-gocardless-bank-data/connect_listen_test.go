@@ -32,6 +32,11 @@ func TestConnectBadFlagsCostNoAPICall(t *testing.T) {
 		// --reconnect) it searched every country and said "in ;".
 		{Name: "search without country, reconnect", Args: []string{"--reconnect", old, "--search", "in"}, Code: 2, Stderr: "--search needs --country"},
 		{Name: "state unreadable", Args: []string{"--reconnect", old, "--state", t.TempDir() + "/missing.json"}, Code: 1, Stderr: "cannot read --state"},
+		// The state must move with a --write: the next read would read
+		// every account's whole history again under its new id.
+		{Name: "reconnect --write without --state", Args: []string{"--reconnect", old, "--write", "--timeout", "5s"}, Code: 2, Stderr: "--reconnect --write needs --state FILE"},
+		{Name: "no-state beside state", Args: []string{"--reconnect", old, "--state", "state.json", "--no-state"}, Code: 2, Stderr: "--no-state is only for --reconnect without --state"},
+		{Name: "no-state without reconnect", Args: []string{"--institution", "LHV_LHVBEE22", "--no-state"}, Code: 2, Stderr: "--no-state is only for --reconnect"},
 	}
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {

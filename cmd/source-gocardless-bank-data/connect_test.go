@@ -659,3 +659,42 @@ func TestReconnectWriteLeavesOutANewAccountThatMayBeAnExcludedOne(t *testing.T) 
 		}
 	}
 }
+
+// TestReconnectWriteStateChoices: --reconnect --write carries the state
+// over only through --state, so it is refused without one (exit 2, in
+// TestConnectBadFlagsCostNoAPICall): once the requisition is replaced,
+// nothing can move it any more, and the next read read every account's
+// whole history again under its new id. Reads that keep no state say so
+// with --no-state. With --state, stderr says the next read must start from
+// the moved file: reads whose state is kept elsewhere (--postgres) would
+// otherwise start from theirs, which names the old ids.
+func TestReconnectWriteStateChoices(t *testing.T) {
+	for _, noState := range []bool{true, false} {
+		e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 5})
+		old := e.fake.RequisitionIDs()[0]
+		state := e.read(e.catalog(true, "transactions")).StateFile(t)
+		e.fake.ExpireRequisition(old)
+		cfg := e.config(nil)
+		args := []string{"--config", cfg, "--reconnect", old, "--write", "--state", state}
+		if noState {
+			args = []string{"--config", cfg, "--reconnect", old, "--write", "--no-state"}
+		}
+		p := e.consent(url.Values{"account": {"0", "1"}}, args...)
+		r := parseResult(t, p)
+		var written struct {
+			RequisitionIDs []string `json:"requisition_ids"`
+		}
+		raw, err := os.ReadFile(cfg)
+		st.Must(t, err, "config after --write")
+		st.Must(t, json.Unmarshal(raw, &written), "config after --write")
+		if !slices.Equal(written.RequisitionIDs, []string{r.RequisitionID}) {
+			t.Errorf("%v: requisition_ids %v, want [%s]", args, written.RequisitionIDs, r.RequisitionID)
+		}
+		if moved := p.StderrHas("Moved the state"); moved == noState {
+			t.Errorf("%v: stderr says it moved the state: %v\n%s", args, moved, p.Stderr())
+		}
+		if !noState && !p.StderrHas("give that read --state "+state) {
+			t.Errorf("stderr does not say the next read must take --state %s:\n%s", state, p.Stderr())
+		}
+	}
+}

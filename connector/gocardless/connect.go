@@ -39,12 +39,14 @@ func ConnectCommand(r *source.Runner) source.Command {
 			fs.StringVar(&o.search, "search", "", "pick the institution of --country whose name, id or BIC contains this text")
 			fs.StringVar(&o.reconnect, "reconnect", "", "replace this (expired) requisition: same bank by default; new accounts are matched to its old ones")
 			fs.StringVar(&o.state, "state", "", "with --reconnect: the state file of your reads; --write moves each matched account's state to its new id")
+			fs.BoolVar(&o.noState, "no-state", false, "with --reconnect --write and no --state: your reads keep no state to carry over (full refresh only)")
 		},
 		func(ctx context.Context, s *connect.Session) error { return linkBank(ctx, s, o) })
 }
 
 type connectOptions struct {
 	country, institution, search, reconnect, state string
+	noState                                        bool
 }
 
 // ConnectResult is the line `connect` prints on stdout.
@@ -103,6 +105,15 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 		return connect.Usagef("--reconnect %q is not a requisition id (a UUID); copy it from config.requisition_ids", o.reconnect)
 	case o.state != "" && o.reconnect == "":
 		return connect.Usagef("--state is only for --reconnect (it moves the old accounts' state to the new ids)")
+	case o.noState && (o.reconnect == "" || o.state != ""):
+		return connect.Usagef("--no-state is only for --reconnect without --state (reads that keep no state to carry over)")
+	case o.reconnect != "" && s.Write && o.state == "" && !o.noState:
+		// Without the state moved, the next incremental read would read
+		// every matched account's whole history again under its new id
+		// (each row twice in a destination keyed by account_id), and once
+		// the requisition is replaced nothing can move it any more.
+		return connect.Usagef("--reconnect --write needs --state FILE, the state of your reads, to carry each account's state over to its new id: without it the next read reads every account's whole history again under its new id, each row twice in a destination keyed by account_id. " +
+			"Reads that keep their state elsewhere (--postgres, Airbyte, Meltano): export it to a file first (docs/connect.md, \"Reconnect an expired requisition\"); reads that keep none (full refresh only): pass --no-state")
 	case o.reconnect == "" && o.country == "" && o.institution == "":
 		return connect.Usagef("say which bank: --country CC with --search TEXT or --institution ID (list a country's banks with --country CC alone)")
 	}
@@ -661,7 +672,7 @@ func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo,
 		if err != nil {
 			return err
 		}
-		s.Logf("Moved the state of %d account(s) to their new ids in %s", n, o.state)
+		s.Logf("Moved the state of %d account(s) to their new ids in %s. The next read must start from this file: if your reads keep their state elsewhere (--postgres, Airbyte, Meltano), give that read --state %s (or put the file back where they keep it), else it reads those accounts' whole history again under their new ids", n, o.state, o.state)
 	}
 	if _, err := connect.EditList(s.ConfigPath, s.ListField, func(ids []string) []string {
 		out, replaced := []string{}, false

@@ -174,7 +174,7 @@ func (c *conn) requisition(ctx context.Context, id string) (*requisitionInfo, er
 // relinkError is the config error of a requisition that cannot be read
 // until the end user links the bank again.
 func (c *conn) relinkError(reqID, why string) error {
-	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write` (STATE: your reads' state file), which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, reqID)
+	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write` (STATE: your reads' state file; a state kept in PostgreSQL or by Airbyte: export it to a file for STATE, and give the next read --state STATE once, as docs/connect.md says), which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, reqID)
 }
 
 // usable returns why a requisition cannot be read now, or nil: its status
