@@ -921,3 +921,32 @@ func TestSingerCatalogKeyOverrides(t *testing.T) {
 		})
 	}
 }
+
+// TestSingerSDKOnlySettings: the Meltano SDK's stream_maps and
+// flattening_enabled, which this tap does not implement, are a config_error
+// naming the setting and the mapper to use, where they were a warning
+// about an unknown key and the records reached the target unmapped (a
+// field meant to be hashed or removed sent as it is). Off, they pass
+// without a word.
+func TestSingerSDKOnlySettings(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 2})
+	bin := tapBin(t)
+	for name, c := range map[string]struct {
+		set     map[string]any
+		mention string
+	}{
+		"stream maps": {map[string]any{"stream_maps": map[string]any{"identity": map[string]any{"document": "md5(document)"}}}, "config.stream_maps: this tap does not apply the Meltano SDK's stream maps"},
+		"flattening":  {map[string]any{"flattening_enabled": true}, "config.flattening_enabled: this tap does not flatten records"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := runSinger(t, true, bin, "--config", e.config(c.set))
+			if r.code != 1 || len(r.msgs) != 0 || !strings.Contains(string(r.stderr), c.mention) || !strings.Contains(string(r.stderr), "meltano-map-transformer") || !strings.Contains(string(r.stderr), "[config_error]") {
+				t.Errorf("exit %d, %d messages; want exit 1, no message, a config_error:\n%s", r.code, len(r.msgs), r.stderr)
+			}
+		})
+	}
+	r := e.sync(bin, "--config", e.config(map[string]any{"stream_maps": map[string]any{}, "flattening_enabled": false}))
+	if bytes.Contains(r.stderr, []byte("stream_maps")) || bytes.Contains(r.stderr, []byte("flattening_enabled")) {
+		t.Errorf("settings that ask for nothing were warned about:\n%s", r.stderr)
+	}
+}

@@ -188,7 +188,8 @@ func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath stri
 		enc.start(plans, states)
 		return sel, states, nil
 	}
-	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Secrets: secrets, Encoder: enc, Prepare: prepare, Own: []string{ActivateVersionSetting}, StateGiven: statePath != ""})
+	own := append([]string{ActivateVersionSetting}, sdkOnlySettings...)
+	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Secrets: secrets, Encoder: enc, Prepare: prepare, Own: own, StateGiven: statePath != ""})
 	return enc.close(code)
 }
 
@@ -197,7 +198,34 @@ func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath stri
 // that does not know the message may fail on it.
 const ActivateVersionSetting = "emit_activate_version_messages"
 
-// activateVersion reads ActivateVersionSetting from the config file.
+// sdkOnlySettings are Meltano SDK settings that change what a tap's
+// records hold, which this tap does not implement: set, they are a config
+// error (checkSDKOnly), not a warning about an unknown key, since the
+// records would reach the target otherwise than the user set them to
+// (fields meant to be removed or hashed sent as they are).
+var sdkOnlySettings = []string{"stream_maps", "flattening_enabled"}
+
+// checkSDKOnly refuses the sdkOnlySettings the config turns on: a
+// non-empty stream_maps, flattening_enabled true. Off (null, {}, false),
+// they ask for what the tap does.
+func checkSDKOnly(cfg map[string]json.RawMessage) error {
+	if v, ok := cfg["stream_maps"]; ok {
+		var maps map[string]json.RawMessage
+		if err := json.Unmarshal(v, &maps); err != nil || len(maps) > 0 {
+			return source.ConfigErrorf("config.stream_maps: this tap does not apply the Meltano SDK's stream maps, so its records would reach the target unmapped (fields meant to be removed, renamed or hashed sent as they are); remove stream_maps from the tap's config and put a mapper between tap and target (meltano-map-transformer: meltano run TAP MAPPER TARGET), see docs/singer.md")
+		}
+	}
+	if v, ok := cfg["flattening_enabled"]; ok {
+		var on *bool
+		if err := json.Unmarshal(v, &on); err != nil || on != nil && *on {
+			return source.ConfigErrorf("config.flattening_enabled: this tap does not flatten records, so the target would get nested objects, not the flattened columns asked for; remove flattening_enabled (or set it false) and flatten in a mapper between tap and target (meltano-map-transformer's flattening_enabled), see docs/singer.md")
+		}
+	}
+	return nil
+}
+
+// activateVersion reads ActivateVersionSetting from the config file, and
+// refuses the SDK settings the tap does not implement (checkSDKOnly).
 func activateVersion(path string) (bool, error) {
 	raw, err := source.ReadInputFile("config", path)
 	if err != nil {
@@ -206,6 +234,9 @@ func activateVersion(path string) (bool, error) {
 	var cfg map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return false, source.ConfigErrorf("config %s: %v", path, err)
+	}
+	if err := checkSDKOnly(cfg); err != nil {
+		return false, err
 	}
 	v, ok := cfg[ActivateVersionSetting]
 	if !ok || string(v) == "null" {
