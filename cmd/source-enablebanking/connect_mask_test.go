@@ -99,9 +99,18 @@ func TestConnectMasksAccountIdentifiers(t *testing.T) {
 // unless connect exits 0.
 func (e *env) authoriseAtNordea(cfg string, extra ...string) (stdout, stderr string) {
 	e.t.Helper()
+	return e.authoriseAtNordeaWith(url.Values{}, cfg, extra...)
+}
+
+// authoriseAtNordeaWith is authoriseAtNordea posting form beside the
+// decision (leave=N: the holder does not authorise the Nth account of the
+// session being re-authorised again).
+func (e *env) authoriseAtNordeaWith(form url.Values, cfg string, extra ...string) (stdout, stderr string) {
+	e.t.Helper()
 	p := st.Start(e.t, e.bin, append([]string{"connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open"}, extra...)...)
 	bankPage := p.WaitLine(st.OpenURL)[1]
-	resp, err := http.PostForm(bankPage, url.Values{"decision": {"authorise"}})
+	form.Set("decision", "authorise")
+	resp, err := http.PostForm(bankPage, form)
 	st.Must(e.t, err, "consent at the bank")
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()

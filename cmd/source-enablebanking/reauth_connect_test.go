@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -211,5 +212,32 @@ func TestReauthoriseWriteKeepsAccountUIDsInStep(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReauthoriseWriteSaysWhyTheExpiredSessionStays: re-authorising
+// without one of the expired session's accounts cannot replace it (the
+// new session does not hold every account of it), so it stays in
+// session_ids and every later check and read fails on it. connect --write
+// said only "Added session"; it now names the session that stays, the
+// account the new one lacks, and the fix.
+func TestReauthoriseWriteSaysWhyTheExpiredSessionStays(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
+	old := e.fake.SessionIDs()[0]
+	left := e.fake.IdentificationHash(e.fake.AccountUIDs(old)[1])
+	e.fake.ExpireSession(old)
+	cfg := e.connectConfig(nil)
+	_, stderr := e.authoriseAtNordeaWith(url.Values{"leave": {"1"}}, cfg, "--write")
+	var written struct {
+		SessionIDs []string `json:"session_ids"`
+	}
+	st.Must(t, json.Unmarshal(e.mustRead(cfg), &written), "config after --write")
+	if len(written.SessionIDs) != 2 || written.SessionIDs[0] != old {
+		t.Fatalf("session_ids after --write: %v, want %s kept and the new session added", written.SessionIDs, old)
+	}
+	for _, w := range []string{"Session " + old + " (status EXPIRED) stays in session_ids", left, "remove it from session_ids"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr does not say %q:\n%s", w, stderr)
+		}
 	}
 }

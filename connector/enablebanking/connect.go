@@ -1,6 +1,7 @@
 package enablebanking
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -160,7 +161,7 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 	}
 	s.Logf("Enable Banking authorised session %s with %d account(s)", out.SessionID, len(out.Accounts))
 	if s.Write {
-		replaced := c.replacedSessions(ctx, out)
+		replaced, stale := c.replacedSessions(ctx, out)
 		added, err := connect.EditList(s.ConfigPath, s.ListField, func(ids []string) []string {
 			return placeSession(ids, out.SessionID, replaced)
 		})
@@ -174,6 +175,10 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 			if len(replaced) == 0 {
 				s.Logf("Added session %s to session_ids in %s", out.SessionID, s.ConfigPath)
 			}
+		}
+		for _, r := range stale {
+			s.Logf("Session %s (%s) stays in session_ids in %s: the new session does not hold its account(s) %s (not authorised again), and every check and read fails on it until you remove it from session_ids. Their state is kept by identification_hash: authorised again later, they continue where they stopped",
+				r.id, r.why, s.ConfigPath, strings.Join(r.missing, ", "))
 		}
 		if c.cfg.only != nil {
 			plan := c.planAccountUIDs(ctx, out, replaced)
@@ -194,9 +199,13 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 	return s.Result(out)
 }
 
-// replacedSession is a configured session the new one replaces, and why
-// it can no longer be read.
-type replacedSession struct{ id, why string }
+// replacedSession is a configured session the new one replaces (or, with
+// missing set, cannot, as it does not hold the accounts missing names),
+// and why it can no longer be read.
+type replacedSession struct {
+	id, why string
+	missing []string
+}
 
 // accountUIDsPlan is how connect --write changes the account_uids of a
 // config that reads only the accounts listed there. An account of the new
@@ -301,15 +310,16 @@ func (p accountUIDsPlan) apply(ids []string) []string {
 // identification_hash; re-authorising gives the same accounts new uids).
 // Left in session_ids, each would fail every later check and read. A
 // session that cannot be fetched, or whose accounts are not all in out,
-// stays: it may be another login's.
-func (c *conn) replacedSessions(ctx context.Context, out ConnectResult) []replacedSession {
+// stays: it may be another login's. The unreadable ones of the same bank
+// that stay are stale, with the accounts out lacks, so connect can say
+// why every check will go on failing.
+func (c *conn) replacedSessions(ctx context.Context, out ConnectResult) (rs, stale []replacedSession) {
 	fresh := map[string]bool{}
 	for _, a := range out.Accounts {
 		if a.IdentificationHash != "" {
 			fresh[a.IdentificationHash] = true
 		}
 	}
-	var rs []replacedSession
 	for _, id := range c.cfg.SessionIDs {
 		if strings.EqualFold(id, out.SessionID) {
 			continue
@@ -325,15 +335,22 @@ func (c *conn) replacedSessions(ctx context.Context, out ConnectResult) []replac
 		} else if until, err := time.Parse(time.RFC3339, sess.Access.ValidUntil); err == nil && !until.After(c.clock.Now()) {
 			why = "its access ended at " + until.UTC().Format(time.RFC3339)
 		}
-		all := why != ""
-		for _, d := range sess.AccountsData {
-			all = all && fresh[d.IdentificationHash]
+		if why == "" {
+			continue
 		}
-		if all {
+		var missing []string
+		for _, d := range sess.AccountsData {
+			if !fresh[d.IdentificationHash] {
+				missing = append(missing, cmp.Or(d.IdentificationHash, "uid "+d.UID))
+			}
+		}
+		if len(missing) == 0 {
 			rs = append(rs, replacedSession{id: id, why: why})
+		} else {
+			stale = append(stale, replacedSession{id: id, why: why, missing: missing})
 		}
 	}
-	return rs
+	return rs, stale
 }
 
 // placeSession puts the new session in ids: in the place of the first

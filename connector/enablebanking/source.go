@@ -249,7 +249,7 @@ func (c *conn) reauthError(sessionID, why string, s *sessionInfo) error {
 	if s != nil && len(strings.TrimSpace(s.ASPSP.Country)) == 2 && strings.TrimSpace(s.ASPSP.Name) != "" {
 		bank = "--country " + strings.ToUpper(strings.TrimSpace(s.ASPSP.Country)) + " --aspsp " + shellWord(strings.TrimSpace(s.ASPSP.Name))
 	}
-	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `source-enablebanking connect --config %s %s --write` (the account holder logs in at the bank), and put the new session id in config.session_ids in place of %s", sessionID, why, c.env.ConfigArg(), bank, sessionID)
+	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `source-enablebanking connect --config %s %s --write` (the account holder logs in at the bank and authorises its accounts again): it puts the new session in config.session_ids in place of %s when the new session holds every account of it, and says so; else remove %s from config.session_ids yourself", sessionID, why, c.env.ConfigArg(), bank, sessionID, sessionID)
 }
 
 // shellWord is s as one word of a shell command line: quoted when it holds

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +19,9 @@ type authorization struct {
 	validUntil             time.Time
 	psuType                string
 	done                   bool
+	// leave are the indexes of the accounts of the session being
+	// re-authorised that the holder does not authorise again.
+	leave map[int]bool
 }
 
 // handleAuth starts an authorisation: the redirect must be a loopback URL
@@ -127,7 +131,9 @@ func (s *Server) handleBankPage(w http.ResponseWriter, r *http.Request) {
 
 // handleBankConsent takes the user's decision and sends the browser back
 // to the application's redirect URL with code and state, or error and
-// state.
+// state. Form fields leave=N (any number; no button on the page) are the
+// indexes of the accounts of a session being re-authorised that the holder
+// does not authorise again.
 func (s *Server) handleBankConsent(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,6 +150,14 @@ func (s *Server) handleBankConsent(w http.ResponseWriter, r *http.Request) {
 		q.Set("error", "access_denied")
 		q.Set("error_description", "The user denied access")
 	} else {
+		for _, v := range r.PostForm["leave"] {
+			if n, err := strconv.Atoi(v); err == nil {
+				if a.leave == nil {
+					a.leave = map[int]bool{}
+				}
+				a.leave[n] = true
+			}
+		}
 		s.seq++
 		code := hexID(newRNG(s.opts.Seed, "code/"+itoa(s.seq)), 32)
 		s.codes[code] = a.id
@@ -211,7 +225,7 @@ func (s *Server) handleSessionNew(w http.ResponseWriter, r *http.Request) {
 	var ss *session
 	for i := len(s.sessionOrder) - 1; i >= 0 && ss == nil; i-- {
 		if old := s.sessions[s.sessionOrder[i]]; old.bank == a.bank && old.status != "AUTHORIZED" {
-			ss = s.reauthorize(old)
+			ss = s.reauthorize(old, a.leave)
 		}
 	}
 	if ss == nil {

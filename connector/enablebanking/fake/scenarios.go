@@ -147,15 +147,19 @@ func (s *Server) Reauthorize(id string) string {
 	if old == nil {
 		panic(unknownError{"session", id})
 	}
-	return s.reauthorize(old).id
+	return s.reauthorize(old, nil).id
 }
 
-// reauthorize is Reauthorize of old; caller holds s.mu.
-func (s *Server) reauthorize(old *session) *session {
+// reauthorize is Reauthorize of old, but for the accounts whose indexes
+// leave holds (the holder did not authorise them again); caller holds s.mu.
+func (s *Server) reauthorize(old *session, leave map[int]bool) *session {
 	id := old.id
 	r := newRNG(s.opts.Seed, "reauthorize/"+id+"/"+itoa(len(s.sessionOrder)))
 	ss := &session{id: uuid(r), status: "AUTHORIZED", bank: old.bank, created: s.now(), validUntil: s.now().Add(180 * 24 * time.Hour), psuIDHash: old.psuIDHash}
-	for _, uid := range old.accounts {
+	for i, uid := range old.accounts {
+		if leave[i] {
+			continue
+		}
 		a := *s.accounts[uid]
 		a.uid, a.sessionID = uuid(r), ss.id
 		a.resource = maps.Clone(a.resource)
