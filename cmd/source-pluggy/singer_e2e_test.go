@@ -950,3 +950,35 @@ func TestSingerSDKOnlySettings(t *testing.T) {
 		t.Errorf("settings that ask for nothing were warned about:\n%s", r.stderr)
 	}
 }
+
+// TestSingerCatalogSchemaOverrideWarned: a catalog schema changed from the
+// discovered one (Meltano's schema: extra: a type changed, a field added)
+// is not applied, since the tap sends its own schema and records as they
+// are, and a WARNING names the fields, where it was dropped without a
+// word. The discovered catalog passed back gets no such WARNING.
+func TestSingerCatalogSchemaOverrideWarned(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 3})
+	bin := tapBin(t)
+	config := e.config(nil)
+	cat := e.singerCatalog(bin, config)
+	const warned = "the catalog's schema differs from the stream's"
+	if r := e.sync(bin, "--config", config, "--catalog", st.WriteFile(t, "catalog.json", cat)); bytes.Contains(r.stderr, []byte(warned)) {
+		t.Errorf("the discovered catalog was warned about:\n%s", r.stderr)
+	}
+	tx := e.singerEntry(cat, "transactions")
+	var schema map[string]any
+	st.Must(t, json.Unmarshal(tx.Schema, &schema), "schema")
+	props := schema["properties"].(map[string]any)
+	props["amount"] = map[string]any{"type": []string{"string", "null"}}
+	props["memo"] = map[string]any{"type": "string"}
+	tx.Schema, _ = json.Marshal(schema)
+	r := e.sync(bin, "--config", config, "--catalog", st.WriteFile(t, "catalog.json", cat))
+	if !strings.Contains(string(r.stderr), `WARNING transactions: `+warned+` for "amount", "memo": the tap declares and sends its own`) {
+		t.Errorf("no WARNING naming the changed fields:\n%s", r.stderr)
+	}
+	for _, m := range r.msgs {
+		if m.Type == "SCHEMA" && m.Stream == "transactions" && (bytes.Contains(m.Schema, []byte(`"memo"`)) || !bytes.Contains(m.Schema, []byte(`"amount":{"description"`))) {
+			t.Errorf("the SCHEMA took the catalog's change: %.300s", m.Schema)
+		}
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -243,6 +245,11 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 			return nil, cat, source.SystemErrorf("stream %s: its schema is not a JSON object: %v", s.Name(), err)
 		}
 		p.declared = declaredProperties(schema)
+		if e != nil {
+			if note := e.schemaOverrides(d.JSONSchema); note != "" {
+				notes = append(notes, note)
+			}
+		}
 		if p.schema, err = marshal(schemaMessage{Type: "SCHEMA", Stream: s.Name(), Schema: schema, KeyProperties: keys, BookmarkProperties: bookmarks}); err != nil {
 			return nil, cat, source.SystemErrorf("stream %s: encoding its SCHEMA: %v", s.Name(), err)
 		}
@@ -404,6 +411,61 @@ func (e *CatalogEntry) replicationKeys(root map[string]any, cursor, origin strin
 		return source.ConfigErrorf("%s: stream %q, metadata breadcrumb []: \"valid-replication-keys\" is %s, but the stream's are %s: it is what --discover reports, not a setting (choose the key with replication-key); remove it or run --discover for a fresh catalog", origin, e.TapStreamID, got, quotedList(own))
 	}
 	return nil
+}
+
+// schemaOverrides says, for a WARN, which top-level properties of the
+// entry's schema are not the stream's: a type or format changed (Meltano's
+// schema: extra), or a field the stream does not have. The tap sends its
+// own schema and its records as they are, where a Meltano SDK tap would
+// declare the catalog's; without the WARN the change was dropped without a
+// word. A property the catalog lacks (a catalog older than the stream's
+// schema) is no override; selection keys inside the schema (the legacy
+// "selected") are not compared. "" when nothing differs.
+func (e *CatalogEntry) schemaOverrides(own json.RawMessage) string {
+	var given, mine struct {
+		Properties map[string]any `json:"properties"`
+	}
+	full, err := declareSingerFields(own, own)
+	if err != nil || len(e.Schema) == 0 || json.Unmarshal(e.Schema, &given) != nil || json.Unmarshal(full, &mine) != nil {
+		return ""
+	}
+	var differ []string
+	for name, g := range given.Properties {
+		if m, ok := mine.Properties[name]; !ok || !reflect.DeepEqual(withoutSelection(g), m) {
+			differ = append(differ, strconv.Quote(name))
+		}
+	}
+	if len(differ) == 0 {
+		return ""
+	}
+	sort.Strings(differ)
+	return fmt.Sprintf("the catalog's schema differs from the stream's for %s: the tap declares and sends its own (a Meltano schema: extra is not applied, and a field the stream lacks is not added); remove the change, or run --discover for a fresh catalog", strings.Join(differ, ", "))
+}
+
+// withoutSelection is a catalog schema node without the legacy selection
+// keys some catalogs keep in it.
+func withoutSelection(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := make(map[string]any, len(m))
+	for k, x := range m {
+		switch k {
+		case "selected", "inclusion", "selected-by-default":
+			continue
+		case "properties":
+			if props, ok := x.(map[string]any); ok {
+				clean := make(map[string]any, len(props))
+				for n, p := range props {
+					clean[n] = withoutSelection(p)
+				}
+				x = clean
+			}
+		}
+		out[k] = x
+	}
+	return out
 }
 
 // keyProperties is the stream's key as the entry asks for it: own (the
