@@ -982,3 +982,36 @@ func TestSingerCatalogSchemaOverrideWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestSingerLegacyTopLevelSelected: a stream entry's top-level "selected"
+// (singer-python's CatalogEntry.selected, which Meltano also writes) counts
+// when the metadata has none: false leaves the stream out, where the
+// discovered selected-by-default synced it anyway; a value that is not a
+// boolean is a config_error.
+func TestSingerLegacyTopLevelSelected(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 3})
+	bin := tapBin(t)
+	config := e.config(nil)
+	withTop := func(values map[string]any) string {
+		raw, err := json.Marshal(e.singerCatalog(bin, config))
+		st.Must(t, err, "catalog")
+		var cat map[string]any
+		st.Must(t, json.Unmarshal(raw, &cat), "catalog")
+		for _, s := range cat["streams"].([]any) {
+			entry := s.(map[string]any)
+			if v, ok := values[entry["tap_stream_id"].(string)]; ok {
+				entry["selected"] = v
+			}
+		}
+		return st.WriteFile(t, "catalog.json", cat)
+	}
+	r := e.sync(bin, "--config", config, "--catalog", withTop(map[string]any{"categories": false, "identity": false}))
+	recs := r.records()
+	if len(recs["categories"]) != 0 || len(recs["identity"]) != 0 || len(recs["transactions"]) == 0 {
+		t.Errorf("top-level selected false: %d categories, %d identity, %d transactions; want 0, 0, some", len(recs["categories"]), len(recs["identity"]), len(recs["transactions"]))
+	}
+	bad := runSinger(t, true, bin, "--config", config, "--catalog", withTop(map[string]any{"categories": "no"}))
+	if bad.code != 1 || !strings.Contains(string(bad.stderr), `stream "categories": "selected" is no, which is not a boolean`) {
+		t.Errorf("selected \"no\": exit %d\n%s", bad.code, bad.stderr)
+	}
+}

@@ -33,6 +33,10 @@ type CatalogEntry struct {
 	ReplicationKey    string          `json:"replication_key,omitempty"`
 	ReplicationMethod string          `json:"replication_method,omitempty"`
 	Metadata          []Metadata      `json:"metadata"`
+	// Selected is the legacy top-level selection singer-python's taps
+	// read, and Meltano writes beside the metadata's; --discover never
+	// writes it.
+	Selected any `json:"selected,omitempty"`
 }
 
 // Metadata is one metadata entry: breadcrumb [] is the stream,
@@ -165,7 +169,8 @@ type streamPlan struct {
 //
 // Selection follows the Singer spec with the Meltano SDK's defaults: a
 // breadcrumb's "selected" (a bool, or the strings "true"/"false") decides;
-// without it, the legacy schema "selected", then "selected-by-default";
+// without it, the legacy "selected" of the stream's entry (singer-python's)
+// and of its schema, then "selected-by-default";
 // a field with none of them follows its stream. Automatic fields (the
 // primary key and the replication key) are always emitted.
 func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*streamPlan, []source.Selection, error) {
@@ -293,6 +298,11 @@ func (e *CatalogEntry) legacySchema() map[string]any {
 // "off" fell back to selected-by-default, so a stream the user meant to
 // leave out was synced. null counts as absent.
 func (e *CatalogEntry) checkSelected(id, origin string) error {
+	if e.Selected != nil {
+		if _, ok := boolish(e.Selected); !ok {
+			return source.ConfigErrorf("%s: stream %q: \"selected\" is %v, which is not a boolean; write true or false", origin, id, e.Selected)
+		}
+	}
 	for _, m := range e.Metadata {
 		for _, k := range []string{"selected", "selected-by-default"} {
 			v, ok := m.Metadata[k]
@@ -314,6 +324,9 @@ func (e *CatalogEntry) checkSelected(id, origin string) error {
 func (e *CatalogEntry) selected() bool {
 	root := e.metadataAt()
 	if v, ok := boolish(root["selected"]); ok {
+		return v
+	}
+	if v, ok := boolish(e.Selected); ok {
 		return v
 	}
 	if v, ok := boolish(e.legacySchema()["selected"]); ok {
