@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -239,5 +241,48 @@ func TestReauthoriseWriteSaysWhyTheExpiredSessionStays(t *testing.T) {
 		if !strings.Contains(stderr, w) {
 			t.Errorf("stderr does not say %q:\n%s", w, stderr)
 		}
+	}
+}
+
+// TestRenewingBeforeTheEndReplacesTheSession: authorising a bank again
+// before its session ends, as the WARN a week ahead asks, gives the same
+// accounts a new session. connect --write added it beside the old one,
+// and once the old one ended every check failed on it, its message sending
+// the user to connect again. The new session, holding every account of the
+// old and lasting longer, takes its place; the next read goes on where the
+// last one stopped.
+func TestRenewingBeforeTheEndReplacesTheSession(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 30})
+	old := e.fake.SessionIDs()[0]
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	e.fake.AdvanceClock(146 * 24 * time.Hour) // the fake's sessions end 150 days on
+	if r := e.read(cat, "--state", r1.StateFile(t)); !r.Warned("ends soon", "source-enablebanking connect --config ", " --country FI --aspsp Nordea --write") {
+		t.Errorf("a week before the session ends, the read does not warn with the command to run:\n%s", r.Stderr)
+	}
+	cfg := e.connectConfig(nil)
+	out, stderr := e.authoriseAtNordeaWith(url.Values{"renew": {"1"}}, cfg, "--write")
+	var res struct {
+		SessionID string `json:"session_id"`
+	}
+	st.Must(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &res), "result line")
+	var written struct {
+		SessionIDs []string `json:"session_ids"`
+	}
+	st.Must(t, json.Unmarshal(e.mustRead(cfg), &written), "config after --write")
+	if !slices.Equal(written.SessionIDs, []string{res.SessionID}) {
+		t.Fatalf("session_ids after renewing: %v, want [%s] in place of %s\nstderr: %s", written.SessionIDs, res.SessionID, old, stderr)
+	}
+	if w := "Replaced session " + old + " (still readable until"; !strings.Contains(stderr, w) {
+		t.Errorf("stderr does not say %q:\n%s", w, stderr)
+	}
+	e.fake.ExpireSession(old)
+	if cs := st.Check(t, e.bin, cfg); cs.Status != protocol.StatusSucceeded {
+		t.Errorf("check once the renewed session ended: %+v", cs)
+	}
+	e.cfg["session_ids"] = written.SessionIDs
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	if n1, n2 := len(r1.Records()["transactions"]), len(r2.Records()["transactions"]); n2 == 0 || 2*n2 > n1 {
+		t.Errorf("the read after renewing took %d rows of the %d the first took: it started the history over", n2, n1)
 	}
 }

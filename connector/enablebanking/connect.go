@@ -305,9 +305,10 @@ func (p accountUIDsPlan) apply(ids []string) []string {
 }
 
 // replacedSessions are the configured sessions the new session out takes
-// the place of: no longer readable (not AUTHORIZED, or past valid_until),
-// at the same bank, and every account of theirs among out's (the same
-// identification_hash; re-authorising gives the same accounts new uids).
+// the place of: at the same bank, every account of theirs among out's (the
+// same identification_hash; re-authorising gives the same accounts new
+// uids), and no longer readable (not AUTHORIZED, or past valid_until) or
+// renewed (readable until no later than out's valid_until).
 // Left in session_ids, each would fail every later check and read. A
 // session that cannot be fetched, or whose accounts are not all in out,
 // stays: it may be another login's. The unreadable ones of the same bank
@@ -320,6 +321,8 @@ func (c *conn) replacedSessions(ctx context.Context, out ConnectResult) (rs, sta
 			fresh[a.IdentificationHash] = true
 		}
 	}
+	freshUntil, err := time.Parse(time.RFC3339, out.ValidUntil)
+	freshUntilOK := err == nil
 	for _, id := range c.cfg.SessionIDs {
 		if strings.EqualFold(id, out.SessionID) {
 			continue
@@ -329,11 +332,18 @@ func (c *conn) replacedSessions(ctx context.Context, out ConnectResult) (rs, sta
 			!strings.EqualFold(sess.ASPSP.Name, out.ASPSP.Name) || !strings.EqualFold(sess.ASPSP.Country, out.ASPSP.Country) {
 			continue
 		}
-		why := ""
-		if !strings.EqualFold(sess.Status, "AUTHORIZED") {
+		why, renewed := "", false
+		until, err := time.Parse(time.RFC3339, sess.Access.ValidUntil)
+		switch {
+		case !strings.EqualFold(sess.Status, "AUTHORIZED"):
 			why = "status " + sess.Status
-		} else if until, err := time.Parse(time.RFC3339, sess.Access.ValidUntil); err == nil && !until.After(c.clock.Now()) {
+		case err == nil && !until.After(c.clock.Now()):
 			why = "its access ended at " + until.UTC().Format(time.RFC3339)
+		case err == nil && freshUntilOK && !until.After(freshUntil):
+			// Renewed before it ended, as the WARN a week ahead asks: left
+			// beside the new session, it would fail every check once it
+			// ends, and its message would send the user to connect again.
+			why, renewed = "still readable until "+until.UTC().Format(time.RFC3339)+", which the new session outlasts", true
 		}
 		if why == "" {
 			continue
@@ -344,9 +354,10 @@ func (c *conn) replacedSessions(ctx context.Context, out ConnectResult) (rs, sta
 				missing = append(missing, cmp.Or(d.IdentificationHash, "uid "+d.UID))
 			}
 		}
-		if len(missing) == 0 {
+		switch {
+		case len(missing) == 0:
 			rs = append(rs, replacedSession{id: id, why: why})
-		} else {
+		case !renewed: // a readable session of other accounts is another login's
 			stale = append(stale, replacedSession{id: id, why: why, missing: missing})
 		}
 	}

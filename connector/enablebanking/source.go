@@ -245,11 +245,18 @@ func (c *conn) session(ctx context.Context, id string) (*sessionInfo, error) {
 // the account holder authorises again. s is the session when Enable Banking
 // served it: the command then names its bank.
 func (c *conn) reauthError(sessionID, why string, s *sessionInfo) error {
+	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `%s` (the account holder logs in at the bank and authorises its accounts again): it puts the new session in config.session_ids in place of %s when the new session holds every account of it, and says so; else remove %s from config.session_ids yourself", sessionID, why, c.connectCommand(s), sessionID, sessionID)
+}
+
+// connectCommand is the connect command that authorises session s's bank
+// again (s nil: the bank left for the user to fill in) and puts the new
+// session in the config.
+func (c *conn) connectCommand(s *sessionInfo) string {
 	bank := "--country CC"
 	if s != nil && len(strings.TrimSpace(s.ASPSP.Country)) == 2 && strings.TrimSpace(s.ASPSP.Name) != "" {
 		bank = "--country " + strings.ToUpper(strings.TrimSpace(s.ASPSP.Country)) + " --aspsp " + shellWord(strings.TrimSpace(s.ASPSP.Name))
 	}
-	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `source-enablebanking connect --config %s %s --write` (the account holder logs in at the bank and authorises its accounts again): it puts the new session in config.session_ids in place of %s when the new session holds every account of it, and says so; else remove %s from config.session_ids yourself", sessionID, why, c.env.ConfigArg(), bank, sessionID, sessionID)
+	return "source-enablebanking connect --config " + c.env.ConfigArg() + " " + bank + " --write"
 }
 
 // shellWord is s as one word of a shell command line: quoted when it holds
@@ -278,7 +285,7 @@ func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
 	case !until.After(now):
 		return c.reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)), s)
 	case until.Sub(now) < 7*24*time.Hour:
-		c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then (source-enablebanking connect) to keep syncing", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339))
+		c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then to keep syncing: connect --write puts the new session in place of this one", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339), "fix", c.connectCommand(s))
 	}
 	return nil
 }

@@ -22,6 +22,9 @@ type authorization struct {
 	// leave are the indexes of the accounts of the session being
 	// re-authorised that the holder does not authorise again.
 	leave map[int]bool
+	// renew re-authorises the bank's newest session even while it is
+	// still AUTHORIZED: the holder renewing the consent before it ends.
+	renew bool
 }
 
 // handleAuth starts an authorisation: the redirect must be a loopback URL
@@ -133,7 +136,8 @@ func (s *Server) handleBankPage(w http.ResponseWriter, r *http.Request) {
 // to the application's redirect URL with code and state, or error and
 // state. Form fields leave=N (any number; no button on the page) are the
 // indexes of the accounts of a session being re-authorised that the holder
-// does not authorise again.
+// does not authorise again; renew=1 re-authorises the bank's newest session
+// though it is still AUTHORIZED (a consent renewed before it ends).
 func (s *Server) handleBankConsent(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -150,6 +154,7 @@ func (s *Server) handleBankConsent(w http.ResponseWriter, r *http.Request) {
 		q.Set("error", "access_denied")
 		q.Set("error_description", "The user denied access")
 	} else {
+		a.renew = r.PostForm.Get("renew") != ""
 		for _, v := range r.PostForm["leave"] {
 			if n, err := strconv.Atoi(v); err == nil {
 				if a.leave == nil {
@@ -193,9 +198,10 @@ func (s *Server) FailNextCodeExchange(status int, code string) {
 
 // handleSessionNew exchanges a code (once) for a session at the
 // authorisation's bank: the newest session there that is no longer
-// AUTHORIZED (expired, revoked) authorised again, as a holder re-authorises
-// the same bank accounts (new uids, the same identification_hash, rows and
-// balances: see Reauthorize); else a session with new accounts. A code
+// AUTHORIZED (expired, revoked; with renew, the newest there) authorised
+// again, as a holder re-authorises the same bank accounts (new uids, the
+// same identification_hash, rows and balances: see Reauthorize); else a
+// session with new accounts. A code
 // exchanged before answers ALREADY_AUTHORIZED, an unknown one
 // WRONG_AUTHORIZATION_CODE.
 func (s *Server) handleSessionNew(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +230,7 @@ func (s *Server) handleSessionNew(w http.ResponseWriter, r *http.Request) {
 	a := s.auths[id]
 	var ss *session
 	for i := len(s.sessionOrder) - 1; i >= 0 && ss == nil; i-- {
-		if old := s.sessions[s.sessionOrder[i]]; old.bank == a.bank && old.status != "AUTHORIZED" {
+		if old := s.sessions[s.sessionOrder[i]]; old.bank == a.bank && (old.status != "AUTHORIZED" || a.renew) {
 			ss = s.reauthorize(old, a.leave)
 		}
 	}
