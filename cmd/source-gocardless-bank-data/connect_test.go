@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -696,5 +698,52 @@ func TestReconnectWriteStateChoices(t *testing.T) {
 		if !noState && !p.StderrHas("give that read --state "+state) {
 			t.Errorf("stderr does not say the next read must take --state %s:\n%s", state, p.Stderr())
 		}
+	}
+}
+
+// TestReconnectWaitsForTheReadHoldingTheState: a read of --state-file
+// rewrites the file at every checkpoint with the state it holds, the old
+// account ids included, so one running while connect --reconnect --write
+// moved the file put the old ids back, and the next read read every
+// account's history again under its new id. connect takes the file's lock
+// (the one reads take, FILE.lock) before any API call: while a read holds
+// it, connect exits 1 naming that read, and nothing is created.
+func TestReconnectWaitsForTheReadHoldingTheState(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var hold atomic.Bool
+	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 5}, func(f *fake.Server, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hold.Load() && strings.Contains(r.URL.Path, "/transactions/") {
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+				<-release
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	old := e.fake.RequisitionIDs()[0]
+	state := filepath.Join(t.TempDir(), "state.json")
+	cat := e.catalog(true, "transactions")
+	e.read(cat, "--state-file", state)
+	e.fake.ExpireRequisition(old)
+
+	hold.Store(true)
+	reading := st.Start(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--state-file", state)
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the read never called transactions: %s", reading.Stderr())
+	}
+	e.fake.ResetStats()
+	_, stderr, code := st.Exec(t, e.bin, "connect", "--no-open", "--timeout", "5s", "--config", e.config(nil), "--reconnect", old, "--state", state, "--write")
+	close(release)
+	reading.Wait()
+	if code != 1 || !strings.Contains(string(stderr), "--state "+state+" is in use by a read") {
+		t.Errorf("connect --reconnect --write while a read holds the state: exit %d, stderr:\n%s\nwant 1 and the read named", code, stderr)
+	}
+	if n := e.fake.Stats().Count(fake.RouteCreateAgreement); n != 0 {
+		t.Errorf("connect created %d end-user agreement(s) while a read held the state", n)
 	}
 }

@@ -2,13 +2,41 @@ package gocardless
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/connect"
+	"github.com/source-pluggy/source-pluggy/connector/internal/flock"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
+
+// lockState takes the lock a read of --state-file path takes, path.lock,
+// until release: a read holding it rewrites the file at every checkpoint
+// with the state it holds, the old account ids included, and would put
+// them back over the moved ones (the next read then reads every account's
+// history again under its new id); a read started meanwhile waits for
+// connect instead, failing with a transient_error that names it. Taken
+// before any API call, so a refusal leaves nothing at GoCardless.
+func lockState(path string) (release func(), err error) {
+	lock := path + ".lock"
+	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, source.ConfigErrorf("--state %s: cannot open its lock file %s, which reads of it take too (%v); make it writable for this user", path, lock, errors.Unwrap(err))
+	}
+	who, err := flock.Acquire(f, time.Now())
+	if err != nil {
+		f.Close()
+		if errors.Is(err, flock.ErrLocked) {
+			return nil, source.TransientErrorf("--state %s is in use by a read (%s; lock file %s), which would write the old account ids back over the moved ones: run connect once it ends (pause the job that runs it until connect is done). Nothing was created at GoCardless", path, who, lock)
+		}
+		return nil, fmt.Errorf("locking --state %s (%s): %w", path, lock, err)
+	}
+	return func() { f.Close() }, nil
+}
 
 // readStateFile reads a --state file in any shape read accepts.
 func readStateFile(path string, streams []source.Stream) (map[string]json.RawMessage, error) {
