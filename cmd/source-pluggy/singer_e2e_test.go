@@ -1015,3 +1015,24 @@ func TestSingerLegacyTopLevelSelected(t *testing.T) {
 		t.Errorf("selected \"no\": exit %d\n%s", bad.code, bad.stderr)
 	}
 }
+
+// TestSDKBookmarkRefusedWithTheFix: a Meltano SDK bookmark
+// ({"replication_key", "replication_key_value"}, what `meltano state set`
+// is used to write to start an SDK tap from a date) is refused by the tap
+// and by read with a config_error saying what it is and how to start from a
+// date, where the error spoke of a state "version 0".
+func TestSDKBookmarkRefusedWithTheFix(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 3})
+	bin := tapBin(t)
+	config := e.config(nil)
+	state := st.WriteFile(t, "state.json", []byte(`{"singer_state":{"bookmarks":{"transactions":{"replication_key":"createdAt","replication_key_value":"2024-01-01T00:00:00Z"}}}}`))
+	const want = `state for stream "transactions" is a Meltano SDK bookmark (replication_key_value), which this connector does not take`
+	sg := runSinger(t, true, bin, "--config", config, "--state", state)
+	if sg.code != 1 || !strings.Contains(string(sg.stderr), want) || !strings.Contains(string(sg.stderr), "start_date") || strings.Contains(string(sg.stderr), "version 0") {
+		t.Errorf("tap: exit %d\n%s", sg.code, sg.stderr)
+	}
+	ab := st.Run(t, e.bin, "read", "--config", config, "--catalog", e.catalog(true, "transactions"), "--state", state)
+	if errs := ab.ErrorsMentioning(want); ab.Code != 1 || len(errs) != 1 || errs[0].FailureType != protocol.ConfigError {
+		t.Errorf("read: exit %d, %v", ab.Code, ab.ErrorTraces())
+	}
+}

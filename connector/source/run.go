@@ -464,6 +464,23 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 	}, state == "", given)
 }
 
+// sdkBookmark reports a stream state in the Meltano SDK's shape
+// ({"replication_key": ..., "replication_key_value": ...}, or its
+// partitions), which users write with `meltano state set` to start an SDK
+// tap from a date: this connector's own states never hold those members.
+func sdkBookmark(st json.RawMessage) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(st, &m) != nil {
+		return false
+	}
+	for _, k := range []string{"replication_key_value", "replication_key", "starting_replication_value", "progress_markers", "partitions"} {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // failedStreams are the streams of a read that failed with one message:
 // the summary says a message once, with every stream it ended (wrong keys
 // fail them all alike).
@@ -625,16 +642,22 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		}
 		if c, ok := s.Stream.(StateChecker); ok && states[s.Stream.Name()] != nil {
 			if err := c.CheckState(states[s.Stream.Name()]); err != nil {
-				msg := fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", s.Stream.Name())
-				if store != nil {
+				name := s.Stream.Name()
+				switch {
+				case store != nil:
 					// No file of the user's holds it: say where it is.
 					fix := "delete its row there"
 					if d, ok := store.(StateDropper); ok {
-						fix = d.DropStateHint(s.Stream.Name())
+						fix = d.DropStateHint(name)
 					}
-					msg = fmt.Sprintf("state for stream %q stored in %s is not one this connector wrote; fix or delete it (%s; deleting it re-reads from start_date), or pass --state FILE to start from another", s.Stream.Name(), store.StateSource(), fix)
+					err = AsConfigError(err, fmt.Sprintf("state for stream %q stored in %s is not one this connector wrote; fix or delete it (%s; deleting it re-reads from start_date), or pass --state FILE to start from another", name, store.StateSource(), fix))
+				case sdkBookmark(states[name]):
+					// What the decoder says of it (version 0) would not help.
+					err = ConfigErrorf("state for stream %q is a Meltano SDK bookmark (replication_key_value), which this connector does not take: its states are its own, kept per account (docs/incremental.md); to start from a date, set start_date in the config and give the stream a null state (meltano state set JOB '{\"singer_state\": {\"bookmarks\": {\"%s\": null}}}'), or pass the state a run of this connector printed", name, name)
+				default:
+					err = AsConfigError(err, fmt.Sprintf("state for stream %q is not one this connector wrote; fix or delete it (deleting it re-reads from start_date)", name))
 				}
-				return fail(enc, AsConfigError(err, msg))
+				return fail(enc, err)
 			}
 		}
 	}
