@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -745,5 +746,92 @@ func TestReconnectWaitsForTheReadHoldingTheState(t *testing.T) {
 	}
 	if n := e.fake.Stats().Count(fake.RouteCreateAgreement); n != 0 {
 		t.Errorf("connect created %d end-user agreement(s) while a read held the state", n)
+	}
+}
+
+// TestReconnectKeepsTheStateFilesShape: Meltano keeps a tap's state as
+// {"singer_state": {"bookmarks": …}} (meltano state get prints it, state
+// set takes it back), and --reconnect --state rewrote such a file as an
+// array of Airbyte STREAM states, which Meltano does not take back. The
+// moved state keeps the shape it came in, Meltano's, the tap's bookmarks
+// or a Singer STATE message; the next read continues from it.
+func TestReconnectKeepsTheStateFilesShape(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		wrap func(bookmarks map[string]json.RawMessage) any
+		// moved picks the bookmarks out of the rewritten file.
+		moved func(raw []byte) (map[string]json.RawMessage, error)
+	}{{
+		name: "meltano",
+		wrap: func(b map[string]json.RawMessage) any {
+			return map[string]any{"singer_state": map[string]any{"bookmarks": b, "currently_syncing": nil}}
+		},
+		moved: func(raw []byte) (map[string]json.RawMessage, error) {
+			var v struct {
+				SingerState struct {
+					Bookmarks map[string]json.RawMessage `json:"bookmarks"`
+				} `json:"singer_state"`
+			}
+			err := json.Unmarshal(raw, &v)
+			return v.SingerState.Bookmarks, err
+		},
+	}, {
+		name: "bookmarks",
+		wrap: func(b map[string]json.RawMessage) any { return map[string]any{"bookmarks": b} },
+		moved: func(raw []byte) (map[string]json.RawMessage, error) {
+			var v struct {
+				Bookmarks map[string]json.RawMessage `json:"bookmarks"`
+			}
+			err := json.Unmarshal(raw, &v)
+			return v.Bookmarks, err
+		},
+	}, {
+		name: "singer STATE message",
+		wrap: func(b map[string]json.RawMessage) any {
+			return map[string]any{"type": "STATE", "value": map[string]any{"bookmarks": b}}
+		},
+		moved: func(raw []byte) (map[string]json.RawMessage, error) {
+			var v struct {
+				Type  string `json:"type"`
+				Value struct {
+					Bookmarks map[string]json.RawMessage `json:"bookmarks"`
+				} `json:"value"`
+			}
+			err := json.Unmarshal(raw, &v)
+			if err == nil && v.Type != "STATE" {
+				err = errors.New("not a STATE message")
+			}
+			return v.Value.Bookmarks, err
+		},
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 40})
+			old := e.fake.RequisitionIDs()[0]
+			oldAccount := e.fake.AccountIDs(old)[0]
+			cat := e.catalog(true, "transactions")
+			first := e.read(cat)
+			raw, err := json.Marshal(c.wrap(first.FinalStates()))
+			st.Must(t, err, "state")
+			state := filepath.Join(t.TempDir(), "state.json")
+			st.Must(t, os.WriteFile(state, raw, 0o600), "state")
+			e.fake.ExpireRequisition(old)
+
+			cfg := e.config(nil)
+			r := parseResult(t, e.consent(url.Values{"account": {"0", "1"}}, "--config", cfg, "--reconnect", old, "--state", state, "--write"))
+			moved, err := os.ReadFile(state)
+			st.Must(t, err, "moved state")
+			bookmarks, err := c.moved(moved)
+			if err != nil || bookmarks["transactions"] == nil {
+				t.Fatalf("the moved state lost the shape it came in (%v):\n%.600s", err, moved)
+			}
+			if tx := string(bookmarks["transactions"]); strings.Contains(tx, `"`+oldAccount+`":`) || !strings.Contains(tx, r.Reconnect.Mapping[0].New) {
+				t.Errorf("transactions bookmark not moved to the new ids:\n%.600s", tx)
+			}
+			e.cfg["requisition_ids"] = []string{r.RequisitionID}
+			next := e.read(cat, "--state", state)
+			if n1, n2 := len(first.Records()["transactions"]), len(next.Records()["transactions"]); n2 == 0 || 2*n2 > n1 {
+				t.Errorf("the read after --reconnect took %d rows of the %d the first took: it did not continue from the moved state", n2, n1)
+			}
+		})
 	}
 }

@@ -1,10 +1,12 @@
 package gocardless
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/connect"
@@ -53,8 +55,8 @@ func readStateFile(path string, streams []source.Stream) (map[string]json.RawMes
 // stream's cached details become the new account's where connect read
 // them (fresh, keyed by new id), sparing the next read a details call of
 // the new id's daily quota; else the old ones stay (the same bank
-// account's). The file is rewritten atomically as the array of STREAM
-// states read takes. It returns how many accounts moved.
+// account's). The file is rewritten atomically in the shape it came in
+// (inShapeOf). It returns how many accounts moved.
 func moveState(path string, streams []source.Stream, rename map[string]string, fresh map[string]quota.CachedDetails) (int, error) {
 	states, err := readStateFile(path, streams)
 	if err != nil {
@@ -102,11 +104,61 @@ func moveState(path string, streams []source.Stream, rename map[string]string, f
 			StreamDescriptor: protocol.StreamDescriptor{Name: s.Name()}, StreamState: enc,
 		}})
 	}
-	b, err := json.MarshalIndent(out, "", "  ")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, source.ConfigErrorf("cannot read --state %s: %v", path, err)
+	}
+	b, err := inShapeOf(raw, out)
 	if err != nil {
 		return 0, err
 	}
 	return len(moved), connect.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// inShapeOf encodes the moved states in the shape of the file they came
+// from, raw, so that it goes back where it was kept: Meltano's
+// {"singer_state": {"bookmarks": …}} (which meltano state set takes back,
+// not an array of Airbyte messages), the tap's {"bookmarks": …} or its
+// STATE message {"type": "STATE", "value": {"bookmarks": …}}, the other
+// members of each kept; anything else as the array of STREAM states read
+// takes.
+func inShapeOf(raw []byte, out []protocol.State) ([]byte, error) {
+	bookmarks := map[string]json.RawMessage{}
+	for _, s := range out {
+		bookmarks[s.Stream.StreamDescriptor.Name] = s.Stream.StreamState
+	}
+	// withBookmarks is obj (a JSON object) with its bookmarks replaced.
+	withBookmarks := func(obj json.RawMessage) (json.RawMessage, bool) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(obj, &m) != nil || m == nil {
+			return nil, false
+		}
+		m["bookmarks"], _ = json.Marshal(bookmarks)
+		b, err := json.Marshal(m)
+		return b, err == nil
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(bytes.TrimPrefix(raw, []byte("\uFEFF")), &top) == nil && top != nil {
+		var typ string
+		_ = json.Unmarshal(top["type"], &typ)
+		key := ""
+		switch {
+		case top["singer_state"] != nil:
+			key = "singer_state"
+		case strings.EqualFold(typ, "STATE") && top["value"] != nil:
+			key = "value"
+		case typ == "" && top["bookmarks"] != nil:
+			top["bookmarks"], _ = json.Marshal(bookmarks)
+			return json.MarshalIndent(top, "", "  ")
+		}
+		if key != "" {
+			if v, ok := withBookmarks(top[key]); ok {
+				top[key] = v
+				return json.MarshalIndent(top, "", "  ")
+			}
+		}
+	}
+	return json.MarshalIndent(out, "", "  ")
 }
 
 // replacing is an account's transactions entry carried to its new id: the
