@@ -286,3 +286,32 @@ func TestRenewingBeforeTheEndReplacesTheSession(t *testing.T) {
 		t.Errorf("the read after renewing took %d rows of the %d the first took: it started the history over", n2, n1)
 	}
 }
+
+// TestExpiredSessionKeepsItsAccountsState: the read that finds a session
+// expired between two reads emits, for its accounts, the state the last
+// read left, so the read after re-authorising continues them.
+func TestExpiredSessionKeepsItsAccountsState(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 2, TransactionsPerAccount: 30})
+	expired := e.fake.SessionIDs()[0]
+	cat := e.catalog(true, "accounts", "balances", "transactions")
+	first := e.read(cat)
+	e.fake.ExpireSession(expired)
+	r := e.run(cat, nil, "--state", first.StateFile(t))
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	before, after := first.FinalStates(), r.FinalStates()
+	for _, stream := range []string{"accounts", "balances", "transactions"} {
+		var b, a struct {
+			Accounts map[string]json.RawMessage `json:"accounts"`
+		}
+		st.Must(t, json.Unmarshal(before[stream], &b), stream+" state")
+		st.Must(t, json.Unmarshal(after[stream], &a), stream+" state")
+		for _, uid := range e.fake.AccountUIDs(expired) {
+			key := e.fake.IdentificationHash(uid)
+			if b.Accounts[key] == nil || string(a.Accounts[key]) != string(b.Accounts[key]) {
+				t.Errorf("%s state of account %s of the expired session: %s after the failed read, %s before", stream, key, a.Accounts[key], b.Accounts[key])
+			}
+		}
+	}
+}

@@ -269,3 +269,33 @@ func TestRefusedTokenIsRenewedNotReissued(t *testing.T) {
 		t.Errorf("token/new %d, token/refresh %d; want 1 and 1", s.TokenNew, s.Count(fake.RouteTokenRefresh))
 	}
 }
+
+// TestExpiredRequisitionKeepsItsAccountsState: the read that finds a
+// requisition expired between two reads emits, for its accounts, the
+// state the last read left: the state --reconnect --state then moves to
+// the new ids. A state without them would make the next read after the
+// re-link read every account's whole history again.
+func TestExpiredRequisitionKeepsItsAccountsState(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 30})
+	expired := e.fake.RequisitionIDs()[0]
+	cat := e.catalog(true, "accounts", "balances", "transactions")
+	first := e.read(cat)
+	e.fake.ExpireRequisition(expired)
+	r := e.run(cat, nil, "--state", first.StateFile(t))
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	before, after := finalStates(t, first), finalStates(t, r)
+	for _, stream := range []string{"accounts", "balances", "transactions"} {
+		var b, a struct {
+			Accounts map[string]json.RawMessage `json:"accounts"`
+		}
+		st.Must(t, json.Unmarshal(before[stream], &b), stream+" state")
+		st.Must(t, json.Unmarshal(after[stream], &a), stream+" state")
+		for _, id := range e.fake.AccountIDs(expired) {
+			if b.Accounts[id] == nil || string(a.Accounts[id]) != string(b.Accounts[id]) {
+				t.Errorf("%s state of expired account %s: %s after the failed read, %s before", stream, id, a.Accounts[id], b.Accounts[id])
+			}
+		}
+	}
+}
