@@ -70,7 +70,7 @@ func isNoCursorSentinel(st json.RawMessage) bool {
 	if json.Unmarshal(st, &m) != nil {
 		return false
 	}
-	_, ok := m["__ab_no_cursor_state_message"]
+	_, ok := m[noCursorKey]
 	return ok && len(m) == 1
 }
 
@@ -122,9 +122,37 @@ func (s *States) Add(field, name string, st json.RawMessage) error {
 	if st[0] != '{' {
 		return ConfigErrorf("state %s: %s for stream %q must be a JSON object, or null to read the stream from the start", s.path, field, name)
 	}
-	s.out[name] = st
+	s.out[name] = withoutSentinel(st)
 	return nil
 }
+
+// withoutSentinel is st without the no-cursor sentinel member beside its
+// own members. Meltano merges the STATE values of a run that failed into
+// the last complete state at depth, so a stream read FULL_TABLE in that run
+// (its bookmark the sentinel) and incrementally before keeps its
+// incremental state with the sentinel in it, which no connector wrote and
+// the stream's check refused at every later run. The rest is the state the
+// stream had before the full-table read: resuming from it re-reads, never
+// skips.
+func withoutSentinel(st json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if !bytes.Contains(st, []byte(noCursorKey)) || json.Unmarshal(st, &m) != nil {
+		return st
+	}
+	if _, ok := m[noCursorKey]; !ok {
+		return st
+	}
+	delete(m, noCursorKey)
+	out, err := json.Marshal(m)
+	if err != nil {
+		return st
+	}
+	return out
+}
+
+// noCursorKey is the member of Airbyte's no-cursor sentinel state,
+// {"__ab_no_cursor_state_message": true}.
+const noCursorKey = "__ab_no_cursor_state_message"
 
 // ResetAll takes a whole state given as null: every stream it leaves
 // without a state starts from scratch.
