@@ -758,8 +758,9 @@ func TestSingerDiscoverDeclaresSchemaFields(t *testing.T) {
 
 // TestNullStatesResetInBothModes: the forms of "no state" for a stream
 // (Airbyte's STREAM state without stream_state, as the platform sends after
-// a stream reset; a Singer bookmark of null; a Singer STATE whose value is
-// null; Meltano's {"singer_state": null}) are taken alike by read --state
+// a stream reset; a Singer bookmark of null; an empty state {}, which
+// Airbyte's CDK and the Meltano SDK read as none; a Singer STATE whose
+// value is null; Meltano's {"singer_state": null}) are taken alike by read --state
 // and the tap's --state: transactions starts from scratch, with an INFO
 // saying the state resets it, not a WARN that the state lacks it. A value
 // that is no state at all is still refused by both.
@@ -774,6 +775,8 @@ func TestNullStatesResetInBothModes(t *testing.T) {
 		"airbyte stream reset":  `[{"type":"STREAM","stream":{"stream_descriptor":{"name":"transactions"}}}]`,
 		"airbyte null state":    `[{"type":"STREAM","stream":{"stream_descriptor":{"name":"transactions"},"stream_state":null}}]`,
 		"singer null bookmark":  `{"bookmarks":{"transactions":null}}`,
+		"airbyte empty state":   `[{"type":"STREAM","stream":{"stream_descriptor":{"name":"transactions"},"stream_state":{}}}]`,
+		"singer empty bookmark": `{"bookmarks":{"transactions":{ }}}`,
 		"singer null value":     `{"type":"STATE","value":null}`,
 		"singer null lines":     "{\"type\":\"STATE\",\"value\":null}\n{\"type\":\"STATE\",\"value\":null}\n",
 		"meltano null":          `{"singer_state":null}`,

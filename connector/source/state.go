@@ -112,8 +112,10 @@ func (s *States) Add(field, name string, st json.RawMessage) error {
 	s.seen[name] = field
 	delete(s.reset, name)
 	st = bytes.TrimSpace(st)
-	if len(st) == 0 || bytes.Equal(st, []byte("null")) {
-		s.reset[name] = true // null means "reset this stream"
+	if len(st) == 0 || bytes.Equal(st, []byte("null")) || isEmptyObject(st) {
+		// null means "reset this stream"; so does {}, as Airbyte's CDK
+		// and the Meltano SDK read an empty stream state.
+		s.reset[name] = true
 		return nil
 	}
 	if isNoCursorSentinel(st) {
@@ -124,6 +126,15 @@ func (s *States) Add(field, name string, st json.RawMessage) error {
 	}
 	s.out[name] = withoutSentinel(st)
 	return nil
+}
+
+// isEmptyObject reports st is {} (with any spacing inside).
+func isEmptyObject(st json.RawMessage) bool {
+	if len(st) < 2 || st[0] != '{' {
+		return false
+	}
+	var m map[string]json.RawMessage
+	return json.Unmarshal(st, &m) == nil && len(m) == 0
 }
 
 // withoutSentinel is st without the no-cursor sentinel member beside its
