@@ -156,3 +156,25 @@ func CheckPlatformRead(t testing.TB, r *Result, cat *protocol.Catalog) {
 		}
 	}
 }
+
+// PlatformSyncs runs two syncs of bin the way the Airbyte platform runs a
+// source: PlatformRead with PlatformCatalog's catalog of every stream of
+// disc, the second from the input state the platform keeps of the first
+// (PlatformState). Each must pass CheckPlatformRead, and the second read
+// fewer transactions than the first: it resumed from that state. It
+// returns both, and the catalog and state for a further sync.
+func PlatformSyncs(t testing.TB, bin, config string, disc *protocol.Catalog) (first, second *Result, catalog string) {
+	t.Helper()
+	catalog = PlatformCatalog(t, disc)
+	first = PlatformRead(t, bin, config, catalog, "")
+	CheckPlatformRead(t, first, disc)
+	second = PlatformRead(t, bin, config, catalog, PlatformState(t, first))
+	CheckPlatformRead(t, second, disc)
+	if n, all := len(second.Records()["transactions"]), len(first.Records()["transactions"]); n >= all {
+		t.Errorf("the second sync read %d transactions of %d: the platform's state was not resumed from", n, all)
+	}
+	if second.Warned("no state for") {
+		t.Error("the second sync warned of a stream without state, though the platform passed every stream's")
+	}
+	return first, second, catalog
+}
