@@ -285,17 +285,5 @@ func TestExpiredRequisitionKeepsItsAccountsState(t *testing.T) {
 	if r.Code != 1 {
 		t.Fatalf("exit %d, want 1", r.Code)
 	}
-	before, after := finalStates(t, first), finalStates(t, r)
-	for _, stream := range []string{"accounts", "balances", "transactions"} {
-		var b, a struct {
-			Accounts map[string]json.RawMessage `json:"accounts"`
-		}
-		st.Must(t, json.Unmarshal(before[stream], &b), stream+" state")
-		st.Must(t, json.Unmarshal(after[stream], &a), stream+" state")
-		for _, id := range e.fake.AccountIDs(expired) {
-			if b.Accounts[id] == nil || string(a.Accounts[id]) != string(b.Accounts[id]) {
-				t.Errorf("%s state of expired account %s: %s after the failed read, %s before", stream, id, a.Accounts[id], b.Accounts[id])
-			}
-		}
-	}
+	st.AccountStatesKept(t, first.FinalStates(), r.FinalStates(), []string{"accounts", "balances", "transactions"}, e.fake.AccountIDs(expired))
 }

@@ -300,3 +300,36 @@ func CheckUsage(t *testing.T, bin string, prefix []string, flag string, cases []
 		}
 	}
 }
+
+// AccountStatesKept checks that, in each of streams, the state after a read
+// holds for each of accounts the entry the state before held: a read that
+// could not reach those accounts (their consent expired) hands their place
+// on as it was, for the re-link to carry over. The accounts stream's
+// synced_at is left out of the comparison: it is when a read last emitted
+// the account, which that read still does (its kept details beside what
+// the provider still serves without the bank), in whatever second it runs.
+func AccountStatesKept(t testing.TB, before, after map[string]json.RawMessage, streams, accounts []string) {
+	t.Helper()
+	entries := func(stream string, raw json.RawMessage) map[string]map[string]json.RawMessage {
+		var s struct {
+			Accounts map[string]map[string]json.RawMessage `json:"accounts"`
+		}
+		Must(t, json.Unmarshal(raw, &s), stream+" state")
+		if stream == "accounts" {
+			for _, e := range s.Accounts {
+				delete(e, "synced_at")
+			}
+		}
+		return s.Accounts
+	}
+	for _, stream := range streams {
+		b, a := entries(stream, before[stream]), entries(stream, after[stream])
+		for _, key := range accounts {
+			bj, _ := json.Marshal(b[key])
+			aj, _ := json.Marshal(a[key])
+			if b[key] == nil || string(aj) != string(bj) {
+				t.Errorf("%s state of account %s: %s after the read, %s before", stream, key, aj, bj)
+			}
+		}
+	}
+}
