@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -802,6 +803,32 @@ func TestReconnectKeepsTheStateFilesShape(t *testing.T) {
 				err = errors.New("not a STATE message")
 			}
 			return v.Value.Bookmarks, err
+		},
+	}, {
+		// What Airbyte's UI shows under Connection state, and takes back.
+		name: "airbyte connection state",
+		wrap: func(b map[string]json.RawMessage) any {
+			var out []any
+			for _, name := range slices.Sorted(maps.Keys(b)) {
+				out = append(out, map[string]any{"streamDescriptor": map[string]any{"name": name}, "streamState": b[name]})
+			}
+			return out
+		},
+		moved: func(raw []byte) (map[string]json.RawMessage, error) {
+			var v []struct {
+				StreamDescriptor struct {
+					Name string `json:"name"`
+				} `json:"streamDescriptor"`
+				StreamState json.RawMessage `json:"streamState"`
+			}
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, err
+			}
+			out := map[string]json.RawMessage{}
+			for _, s := range v {
+				out[s.StreamDescriptor.Name] = s.StreamState
+			}
+			return out, nil
 		},
 	}} {
 		t.Run(c.name, func(t *testing.T) {

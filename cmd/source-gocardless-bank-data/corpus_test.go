@@ -184,7 +184,7 @@ func replayCase(t *testing.T, c corpusCase, parquetDir string) {
 				}
 			}
 		}
-		if raw, ok := finalStates(t, r)["transactions"]; ok && c.Route == "transactions" {
+		if raw, ok := r.FinalStates()["transactions"]; ok && c.Route == "transactions" {
 			s := decodeTxState(t, raw)
 			if q, ok := s.Quota[target]; c.Expect.QuotaKept && ok && q.Remaining == 0 {
 				t.Errorf("%s: the state's ledger says account %s's transactions quota is spent", label, target)

@@ -174,17 +174,6 @@ func wantKeys(t *testing.T, booked []json.RawMessage) map[string]string {
 	return out
 }
 
-// finalStates returns each stream's last state body.
-func finalStates(t *testing.T, r *st.Result) map[string]json.RawMessage {
-	out := map[string]json.RawMessage{}
-	for _, m := range r.Messages {
-		if m.State != nil && m.State.Stream != nil {
-			out[m.State.Stream.StreamDescriptor.Name] = m.State.Stream.StreamState
-		}
-	}
-	return out
-}
-
 type txState struct {
 	Accounts map[string]struct {
 		BookedThrough string `json:"booked_through"`

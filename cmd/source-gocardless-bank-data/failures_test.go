@@ -53,7 +53,7 @@ func TestExpiredRequisitionTellsToRelink(t *testing.T) {
 	for _, raw := range r.Records()["transactions"] {
 		rows[decode(t, raw).AccountID]++
 	}
-	state := decodeTxState(t, finalStates(t, r)["transactions"])
+	state := decodeTxState(t, r.FinalStates()["transactions"])
 	for _, a := range e.fake.AccountIDs(good) {
 		if rows[a] == 0 {
 			t.Errorf("account %s of the good requisition not read", a)
@@ -149,7 +149,7 @@ func TestFailingAccountsLetOthersFinish(t *testing.T) {
 	if rows == 0 {
 		t.Fatal("the healthy account was not read")
 	}
-	state := decodeTxState(t, finalStates(t, r)["transactions"])
+	state := decodeTxState(t, r.FinalStates()["transactions"])
 	if state.Accounts[healthy].BookedThrough == "" {
 		t.Error("no state for the healthy account")
 	}

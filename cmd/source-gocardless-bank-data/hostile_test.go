@@ -219,14 +219,14 @@ func TestAbsurdQuotaResetIsCapped(t *testing.T) {
 	if !warned(r, first, "277777h46m39s", "a day") {
 		t.Errorf("no WARN that the absurd reset was capped:\n%s", r.Stdout)
 	}
-	state := decodeTxState(t, finalStates(t, r)["transactions"])
+	state := decodeTxState(t, r.FinalStates()["transactions"])
 	reset, err := time.Parse(time.RFC3339, state.Quota[first].ResetAt)
 	if err != nil || reset.After(e.fake.Now().Add(24*time.Hour+time.Minute)) {
 		t.Fatalf("reset %q kept in state; want at most a day away", state.Quota[first].ResetAt)
 	}
 
 	// A state written before the cap: reset_at in 2058.
-	raw := finalStates(t, r)["transactions"]
+	raw := r.FinalStates()["transactions"]
 	var m map[string]any
 	st.Must(t, json.Unmarshal(raw, &m), "state")
 	m["quota"] = map[string]any{first: map[string]any{"remaining": 0, "reset_at": "2058-01-01T00:00:00Z"}}

@@ -96,7 +96,7 @@ func TestQuotaSpentAccountIsSkippedThenReadAfterReset(t *testing.T) {
 	r1 := e.read(cat)
 	accounts := e.accounts()
 	spent := accounts[1]
-	before := decodeTxState(t, finalStates(t, r1)["transactions"]).Accounts[spent]
+	before := decodeTxState(t, r1.FinalStates()["transactions"]).Accounts[spent]
 	e.fake.AddBooked(spent, 2)
 	newest := e.fake.AddBooked(spent, 1)
 	e.fake.ExhaustQuota(spent, fake.EndpointTransactions)
@@ -119,7 +119,7 @@ func TestQuotaSpentAccountIsSkippedThenReadAfterReset(t *testing.T) {
 	if n := dataCalls(s, fake.RouteTransactions, 429); n != 1 {
 		t.Errorf("the bank-level 429 was asked %d times, want once (never retried)", n)
 	}
-	st2 := decodeTxState(t, finalStates(t, r2)["transactions"])
+	st2 := decodeTxState(t, r2.FinalStates()["transactions"])
 	if st2.Accounts[spent] != before {
 		t.Errorf("the skipped account's place moved: %+v, was %+v", st2.Accounts[spent], before)
 	}
@@ -169,7 +169,7 @@ func TestHeaderSpellings(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, fake.Options{HeaderStyle: style, TransactionsPerAccount: 20})
 			r := e.read(e.catalog(true, "transactions"))
-			q := decodeTxState(t, finalStates(t, r)["transactions"]).Quota
+			q := decodeTxState(t, r.FinalStates()["transactions"]).Quota
 			for _, a := range e.accounts() {
 				want := e.fake.QuotaRemaining(a, fake.EndpointTransactions)
 				if got, ok := q[a]; !ok || got.Remaining != want || got.ResetAt == "" {

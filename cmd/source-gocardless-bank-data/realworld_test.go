@@ -42,7 +42,7 @@ func TestProcessingAccountIsSkippedNotSuspended(t *testing.T) {
 	if rows[busy] != 0 || len(rows) != len(e.accounts())-1 {
 		t.Errorf("rows per account %v; want every account but %s", rows, busy)
 	}
-	if _, ok := decodeTxState(t, finalStates(t, r)["transactions"]).Accounts[busy]; ok {
+	if _, ok := decodeTxState(t, r.FinalStates()["transactions"]).Accounts[busy]; ok {
 		t.Error("the skipped account got a place in the state")
 	}
 
@@ -80,7 +80,7 @@ func TestUntypedPerAccountLimitIsTheAccountsQuota(t *testing.T) {
 	if n := dataCalls(e.fake.Stats(), fake.RouteTransactions, 429); n != 1 {
 		t.Errorf("the per-account 429 was asked %d times, want once", n)
 	}
-	q := decodeTxState(t, finalStates(t, r)["transactions"]).Quota[spent]
+	q := decodeTxState(t, r.FinalStates()["transactions"]).Quota[spent]
 	reset, err := time.Parse(time.RFC3339, q.ResetAt)
 	if q.Remaining != 0 || err != nil || reset.Before(e.fake.Now().Add(23*time.Hour)) {
 		t.Errorf("quota of the spent account in state: %+v", q)
@@ -189,7 +189,7 @@ func TestKeyMigrationDoesNotRekeyDeliveredRows(t *testing.T) {
 		Accounts map[string]map[string]any `json:"accounts"`
 		Quota    json.RawMessage           `json:"quota"`
 	}
-	st.Must(t, json.Unmarshal(finalStates(t, r1)["transactions"], &old), "state")
+	st.Must(t, json.Unmarshal(r1.FinalStates()["transactions"], &old), "state")
 	through := map[string]string{}
 	for id, a := range old.Accounts {
 		delete(a, "key_rule")
@@ -248,7 +248,7 @@ func TestKeyMigrationDoesNotRekeyDeliveredRows(t *testing.T) {
 			LegacyKeysThrough string `json:"legacy_keys_through"`
 		} `json:"accounts"`
 	}
-	st.Must(t, json.Unmarshal(finalStates(t, r2)["transactions"], &migrated), "state")
+	st.Must(t, json.Unmarshal(r2.FinalStates()["transactions"], &migrated), "state")
 	for a, pos := range migrated.Accounts {
 		if pos.KeyRule != "internal_transaction_id" || pos.LegacyKeysThrough != through[a] {
 			t.Errorf("account %s migrated to %+v; want the rule and legacy_keys_through %s", a, pos, through[a])
@@ -483,7 +483,7 @@ func TestCompanyRateLimitWaitsAndCompletes(t *testing.T) {
 	if warned(r, "daily limit") {
 		t.Error("a company-level 429 was taken as an account's daily limit")
 	}
-	for a, q := range decodeTxState(t, finalStates(t, r)["transactions"]).Quota {
+	for a, q := range decodeTxState(t, r.FinalStates()["transactions"]).Quota {
 		if q.Remaining == 0 {
 			t.Errorf("account %s: the state's ledger says the transactions quota is spent", a)
 		}

@@ -72,7 +72,7 @@ func TestStateOfAnEarlierBinaryLoads(t *testing.T) {
 	if !warned(r, noDetails, "details", "until") {
 		t.Errorf("no WARN that the details of %s are skipped", noDetails)
 	}
-	after := decodeTxState(t, finalStates(t, r)["transactions"])
+	after := decodeTxState(t, r.FinalStates()["transactions"])
 	if after.Accounts[spent] != tx.Accounts[spent] {
 		t.Errorf("the skipped account's place moved: %+v, was %+v", after.Accounts[spent], tx.Accounts[spent])
 	}
