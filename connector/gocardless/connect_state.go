@@ -120,9 +120,23 @@ func moveState(path string, streams []source.Stream, rename map[string]string, f
 // {"singer_state": {"bookmarks": …}} (which meltano state set takes back,
 // not an array of Airbyte messages), the tap's {"bookmarks": …} or its
 // STATE message {"type": "STATE", "value": {"bookmarks": …}}, the other
-// members of each kept; anything else as the array of STREAM states read
-// takes.
+// members of each kept; the Connection state Airbyte's UI shows and takes
+// back, [{"streamDescriptor": …, "streamState": …}]; anything else as the
+// array of STREAM states read takes.
 func inShapeOf(raw []byte, out []protocol.State) ([]byte, error) {
+	var elems []map[string]json.RawMessage
+	if json.Unmarshal(bytes.TrimPrefix(raw, []byte("\uFEFF")), &elems) == nil && len(elems) > 0 &&
+		elems[0]["streamDescriptor"] != nil && elems[0]["type"] == nil {
+		type apiStreamState struct {
+			StreamDescriptor protocol.StreamDescriptor `json:"streamDescriptor"`
+			StreamState      json.RawMessage           `json:"streamState,omitempty"`
+		}
+		ui := make([]apiStreamState, 0, len(out))
+		for _, s := range out {
+			ui = append(ui, apiStreamState{s.Stream.StreamDescriptor, s.Stream.StreamState})
+		}
+		return json.MarshalIndent(ui, "", "  ")
+	}
 	bookmarks := map[string]json.RawMessage{}
 	for _, s := range out {
 		bookmarks[s.Stream.StreamDescriptor.Name] = s.Stream.StreamState

@@ -87,7 +87,9 @@ func CheckEntries[T any](stream, field string, entries map[string]*T, check func
 //   - what the Singer mode printed: its state {"bookmarks": {...}} or its
 //     STATE message {"type":"STATE","value":{...}}, whose bookmarks are
 //     the per-stream states the Airbyte mode writes (connector/singer);
-//     and Meltano's record of that state, {"singer_state": {...}}.
+//     and Meltano's record of that state, {"singer_state": {...}};
+//   - the Connection state Airbyte's UI shows and takes back: an array of
+//     {"streamDescriptor": {"name": ...}, "streamState": {...}}.
 //
 // In a sequence of states (lines, or an array holding messages), a
 // stream's later STREAM state replaces its earlier one: a stream's state
@@ -250,6 +252,8 @@ func (p *stateParser) object(root string, raw json.RawMessage, inArray bool) err
 	case skippedTypes[typ]:
 		p.skipped++
 		return nil
+	case probe["streamDescriptor"] != nil && probe["type"] == nil:
+		return p.apiStreamState(root, probe)
 	case inArray:
 		m, err := decodeStateMessage(raw)
 		if err != nil {
@@ -287,6 +291,25 @@ func (p *stateParser) object(root string, raw json.RawMessage, inArray bool) err
 		return err
 	}
 	return addLegacy(root, raw, p.states.Add)
+}
+
+// apiStreamState takes a stream's state as Airbyte's API and UI give it,
+// {"streamDescriptor": {"name": …}, "streamState": {…}}: the Connection
+// state a user copies from the connection's settings (an array of these)
+// to move it, as connect --reconnect does, and pastes back. Taken for a
+// legacy state message, it held nothing, and the read started every
+// stream over.
+func (p *stateParser) apiStreamState(root string, probe map[string]json.RawMessage) error {
+	var d protocol.StreamDescriptor
+	if err := json.Unmarshal(probe["streamDescriptor"], &d); err != nil {
+		return ConfigErrorf("state %s: %s.streamDescriptor must be an object naming the stream ({\"name\": \"transactions\"}), as Airbyte's Connection state gives it: %s", p.path, root, describeJSONError(err))
+	}
+	p.items++
+	p.kinds[protocol.StateStream]++
+	if err := p.checkGlobal(root); err != nil {
+		return err
+	}
+	return p.stream(root, d.Name, probe["streamState"])
 }
 
 // message takes one AirbyteStateMessage, found at field.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,6 +63,9 @@ func TestParseStateOfAReadsOutput(t *testing.T) {
 		"a Singer STATE message holding an Airbyte state": `{"type":"STATE","value":{"transactions":` + tx2 + `}}`,
 		// What `meltano state get` prints (and `meltano state set` takes).
 		"Meltano's state": `{"singer_state":{"bookmarks":{"items":` + sentinel + `,"transactions":` + tx2 + `}}}`,
+		// What Airbyte's UI shows under Connection state (the API's
+		// camelCase StreamState objects), copied into a file.
+		"Airbyte's connection state": `[{"streamDescriptor":{"name":"items"},"streamState":` + sentinel + `},{"streamDescriptor":{"name":"transactions"},"streamState":` + tx2 + `}]`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, err := parse(t, body)
@@ -104,6 +108,35 @@ func TestParseStateLastWins(t *testing.T) {
 			"never both"},
 		"legacy after a STREAM line": {stateLine("transactions", `{"n":1}`) + "\n" + `{"type":"STATE","state":{"type":"LEGACY","data":{"transactions":{"n":2}}}}`,
 			`line 2.state.data["transactions"] gives stream "transactions" a second state (the first is line 1.state.stream)`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := parse(t, c.body)
+			if err == nil || !strings.Contains(err.Error(), c.mention) || FailureTypeOf(err) != protocol.ConfigError {
+				t.Fatalf("err = %v, want a config_error mentioning %s", err, c.mention)
+			}
+		})
+	}
+}
+
+// TestParseStateAirbyteConnectionState: the state Airbyte's UI shows and
+// takes back (Connection settings, Advanced, Connection state: the API's
+// StreamState objects, camelCase) is read like the protocol's STREAM
+// states, where it was taken for legacy messages holding nothing and the
+// read started every stream over with a WARN: a stream without a state
+// there resets it, a stream given twice or unknown is refused.
+func TestParseStateAirbyteConnectionState(t *testing.T) {
+	got, resets, err := ParseStateResets("state.json", []byte(`[
+  {"streamDescriptor": {"name": "transactions"}, "streamState": {"version": 1, "n": 2}},
+  {"streamDescriptor": {"name": "items"}}
+]`), stubStreams)
+	if err != nil || string(got["transactions"]) != `{"version": 1, "n": 2}` || len(got) != 1 || !slices.Equal(resets, []string{"items"}) {
+		t.Fatalf("got %q, resets %q, %v; want transactions' state and items reset", got, resets, err)
+	}
+	for name, c := range map[string]struct{ body, mention string }{
+		"a stream twice":  {`[{"streamDescriptor":{"name":"transactions"},"streamState":{"n":1}},{"streamDescriptor":{"name":"transactions"},"streamState":{"n":2}}]`, `[1] gives stream "transactions" a second state (the first is [0])`},
+		"unknown stream":  {`[{"streamDescriptor":{"name":"gadgets"},"streamState":{"n":1}}]`, `[0] names stream "gadgets", which this source does not have`},
+		"no name":         {`[{"streamDescriptor":{},"streamState":{"n":1}}]`, `[0] has no stream name`},
+		"descriptor list": {`[{"streamDescriptor":["transactions"],"streamState":{"n":1}}]`, `[0].streamDescriptor`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parse(t, c.body)
