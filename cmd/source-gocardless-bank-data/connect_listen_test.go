@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,6 +26,7 @@ func TestConnectBadFlagsCostNoAPICall(t *testing.T) {
 	st.Must(t, err, "listen")
 	defer busy.Close()
 	old := e.fake.RequisitionIDs()[0]
+	missing := filepath.Join(t.TempDir(), "missing.json")
 	cases := []st.ExitCase{
 		{Name: "not loopback, search", Args: []string{"--country", "EE", "--search", "lhv", "--listen", "0.0.0.0:9999"}, Code: 2, Stderr: `--listen "0.0.0.0:9999" is not a loopback address`},
 		{Name: "not loopback, institution", Args: []string{"--institution", "LHV_LHVBEE22", "--listen", "192.0.2.1:0"}, Code: 2, Stderr: "is not a loopback address"},
@@ -32,6 +37,7 @@ func TestConnectBadFlagsCostNoAPICall(t *testing.T) {
 		// --reconnect) it searched every country and said "in ;".
 		{Name: "search without country, reconnect", Args: []string{"--reconnect", old, "--search", "in"}, Code: 2, Stderr: "--search needs --country"},
 		{Name: "state unreadable", Args: []string{"--reconnect", old, "--state", t.TempDir() + "/missing.json"}, Code: 1, Stderr: "cannot read --state"},
+		{Name: "state missing, write", Args: []string{"--reconnect", old, "--state", missing, "--write"}, Code: 1, Stderr: "cannot read --state " + missing},
 		// The state must move with a --write: the next read would read
 		// every account's whole history again under its new id.
 		{Name: "reconnect --write without --state", Args: []string{"--reconnect", old, "--write", "--timeout", "5s"}, Code: 2, Stderr: "--reconnect --write needs --state FILE"},
@@ -56,5 +62,10 @@ func TestConnectBadFlagsCostNoAPICall(t *testing.T) {
 				t.Errorf("the fake saw %v (tokens issued: %d); the flags are checked before any API call", stats.Requests, stats.TokenNew)
 			}
 		})
+	}
+	// A --state naming no file (a typo) leaves no lock file beside it: it
+	// once created missing.json.lock before finding missing.json absent.
+	if _, err := os.Stat(missing + ".lock"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s.lock exists after connect refused the missing --state (%v); nothing should be left behind", missing, err)
 	}
 }

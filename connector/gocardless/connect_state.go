@@ -22,8 +22,13 @@ import (
 // them back over the moved ones (the next read then reads every account's
 // history again under its new id); a read started meanwhile waits for
 // connect instead, failing with a transient_error that names it. Taken
-// before any API call, so a refusal leaves nothing at GoCardless.
+// before any API call, so a refusal leaves nothing at GoCardless. A path
+// naming no file (a typo) is refused before the lock file is made, so that
+// it leaves nothing beside it either.
 func lockState(path string) (release func(), err error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, source.ConfigErrorf("cannot read --state %s: %v", path, err)
+	}
 	lock := path + ".lock"
 	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
