@@ -306,3 +306,22 @@ func TestExpiredSessionKeepsItsAccountsState(t *testing.T) {
 	}
 	st.AccountStatesKept(t, first.FinalStates(), r.FinalStates(), []string{"accounts", "balances", "transactions"}, keys)
 }
+
+// TestSessionEndingSoonWarnsOnce: a read of every stream warns once per
+// session whose access ends within a week, with the command to run. It
+// warned once for each stream that looked at the session (sessions, then
+// the accounts'), the same line twice in the log.
+func TestSessionEndingSoonWarnsOnce(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
+	e.fake.AdvanceClock(146 * 24 * time.Hour) // the fake's sessions end 150 days on
+	r := e.read(e.catalog(true))
+	n := 0
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "ends soon") {
+			n++
+		}
+	}
+	if n != 1 || !r.Warned("ends soon", "--country FI --aspsp Nordea --write") {
+		t.Errorf("%d WARNs that the session ends soon, want one with the connect command:\n%s", n, r.Stdout)
+	}
+}
