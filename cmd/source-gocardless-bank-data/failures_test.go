@@ -215,6 +215,18 @@ func TestAgreementExpiry(t *testing.T) {
 	if !warned(r, first, "access ends", "access_ends="+ends.Format(time.DateOnly)) || !warned(r, first, "connect --config ", " --reconnect "+first) {
 		t.Fatalf("no WARN that requisition %s's access ends on %s", first, ends.Format(time.DateOnly))
 	}
+	// One WARN a requisition in a read of every stream: each stream that
+	// looked at it (requisitions, then the accounts') logged it again.
+	all := e.read(e.catalog(true))
+	n := 0
+	for _, m := range all.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "access ends") && strings.Contains(m.Log.Message, first) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("a read of every stream warned %d times that requisition %s's access ends, want once", n, first)
+	}
 	ck := st.Run(t, e.bin, "check", "--config", e.config(nil))
 	if len(ck.Messages) != 1 || ck.Messages[0].ConnectionStatus == nil || ck.Messages[0].ConnectionStatus.Status != protocol.StatusSucceeded {
 		t.Fatalf("check near expiry: %s", ck.Stdout)

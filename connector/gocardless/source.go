@@ -102,6 +102,10 @@ type conn struct {
 	// blocked holds the error of an account not to call again this run
 	// (suspended, access expired, institution failing).
 	blocked map[string]error
+	// endingWarned holds the requisitions whose access ends within a week
+	// that the run has warned about: each stream reading a requisition
+	// looks at it, and one WARN a requisition says it.
+	endingWarned map[string]bool
 }
 
 func (c *conn) Close() error { return nil }
@@ -207,10 +211,25 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	switch {
 	case !expires.After(now):
 		return c.relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
-	case expires.Sub(now) < 7*24*time.Hour:
+	case expires.Sub(now) < 7*24*time.Hour && c.firstEndingWarning(r.ID):
 		c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config "+c.env.ConfigArg()+" --reconnect "+r.ID+" --state STATE --write")
 	}
 	return nil
+}
+
+// firstEndingWarning reports whether the requisition's access ending soon
+// is yet to be said in this run, and marks it said.
+func (c *conn) firstEndingWarning(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.endingWarned[id] {
+		return false
+	}
+	if c.endingWarned == nil {
+		c.endingWarned = map[string]bool{}
+	}
+	c.endingWarned[id] = true
+	return true
 }
 
 // agreement fetches a requisition's end-user agreement once per run. It is
