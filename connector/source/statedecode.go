@@ -255,6 +255,12 @@ func (p *stateParser) object(root string, raw json.RawMessage, inArray bool) err
 	case probe["streamDescriptor"] != nil && probe["type"] == nil:
 		return p.apiStreamState(root, probe)
 	case inArray:
+		if len(probe) > 0 && !slices.ContainsFunc([]string{"type", "stream", "global", "data"}, func(k string) bool { return probe[k] != nil }) {
+			// Taken for a legacy message of no data, it would hold
+			// nothing, and the read would start every stream over.
+			return ConfigErrorf("state %s: %s is not a state message: it has none of \"type\", \"stream\", \"global\" and \"data\" (its members: %s); pass the state file a platform or --state-file wrote, or the STATE messages a read printed",
+				p.path, root, strings.Join(slices.Sorted(maps.Keys(probe)), ", "))
+		}
 		m, err := decodeStateMessage(raw)
 		if err != nil {
 			return ConfigErrorf("state %s: %s is not a state message: %s", p.path, root, err)

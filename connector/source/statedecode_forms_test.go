@@ -166,6 +166,8 @@ func TestParseStateNewFormsReject(t *testing.T) {
 		"Singer unknown stream":      {`{"type":"STATE","value":{"bookmarks":{"gadgets":{}}}}`, `state.value.bookmarks["gadgets"] names stream "gadgets"`},
 		"Singer bookmark a string":   {`{"bookmarks":{"transactions":"2024"}}`, "must be a JSON object"},
 		"a string":                   {`"x"`, "must be a JSON array of state messages, a state object, or STATE messages one per line"},
+		"an array of other objects":  {`[{"foo":1}]`, `[0] is not a state message: it has none of "type", "stream", "global" and "data"`},
+		"a record in a state array":  {`[{"stream":"transactions","data":{"id":"1"}}]`, `[0] is not a state message`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parse(t, c.body)
