@@ -1039,3 +1039,40 @@ func TestSDKBookmarkRefusedWithTheFix(t *testing.T) {
 		t.Errorf("read: exit %d, %v", ab.Code, ab.ErrorTraces())
 	}
 }
+
+// TestEmptyStatesAreNoState: a state that names no stream (an empty file,
+// [], a whole {}, the tap's {"bookmarks": {}}) is no state, as docs/incremental.md
+// lists it, in read --state and the tap's --state alike: transactions is
+// read from start_date with the INFO a read without --state logs, not the
+// WARN meant for a state that holds full-refresh streams' end markers only.
+func TestEmptyStatesAreNoState(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	bin := tapBin(t)
+	config := e.config(nil)
+	catalog := e.transactionsOnly(bin, config)
+	count, _, _ := e.fake.TransactionSummary()
+	const info = `no state for stream "transactions": it is read from start_date, as on a first sync`
+	for name, body := range map[string]string{
+		"empty file":      "",
+		"empty array":     "[]\n",
+		"empty object":    "{}",
+		"empty bookmarks": `{"bookmarks":{}}`,
+		"empty lines":     "\n\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			state := st.WriteFile(t, "state.json", []byte(body))
+			ab := e.read(e.catalog(true, "transactions"), "--state", state)
+			logged := false
+			for _, m := range ab.OfType(protocol.TypeLog) {
+				logged = logged || m.Log.Level == protocol.LevelInfo && m.Log.Message == info
+			}
+			if !logged || ab.Warned("no state for") || len(ab.Records()["transactions"]) != count {
+				t.Errorf("read --state: %d of %d transactions, INFO %v, WARN %v:\n%s", len(ab.Records()["transactions"]), count, logged, ab.Warned("no state for"), ab.Stdout)
+			}
+			sg := e.sync(bin, "--config", config, "--catalog", catalog, "--state", state)
+			if !strings.Contains(string(sg.stderr), "INFO "+info) || strings.Contains(string(sg.stderr), "WARNING no state for") || len(sg.records()["transactions"]) != count {
+				t.Errorf("tap --state: %d of %d transactions; stderr:\n%s", len(sg.records()["transactions"]), count, sg.stderr)
+			}
+		})
+	}
+}

@@ -170,8 +170,16 @@ const noCursorKey = "__ab_no_cursor_state_message"
 func (s *States) ResetAll() { s.resetAll = true }
 
 // Map is the states gathered so far, by stream name; a stream without one
-// has no entry.
-func (s *States) Map() map[string]json.RawMessage { return s.out }
+// has no entry. It is nil when the file named no stream at all (an empty
+// file, [], {}, {"bookmarks": {}}): that is no state, and the read says so
+// as it does when none is passed (logStateless), not as of a state that
+// holds full-refresh streams' end markers only.
+func (s *States) Map() map[string]json.RawMessage {
+	if len(s.seen) == 0 && !s.resetAll {
+		return nil
+	}
+	return s.out
+}
 
 // Reset is the sorted names of the streams the file resets: those given a
 // null state, and, after a whole state given as null, every stream left

@@ -490,8 +490,9 @@ func splitJSONValues(raw []byte) ([]json.RawMessage, []int, *splitError) {
 // start without a state, so that a state missing a stream (a state file
 // without its lines, only the last STATE line of a read, a stream new to
 // the catalog) is not a silent re-read from start_date: a WARN when the
-// input state has states for other streams, an INFO when it has none (a
-// first sync).
+// input state has states for other streams or full-refresh streams' end
+// markers only, an INFO when none was passed or the one passed names no
+// stream (a first sync).
 //
 // A stream the input state resets (its state given as null, as Airbyte
 // sends after a stream reset, or the whole state null) gets an INFO
@@ -523,13 +524,14 @@ func logStateless(log *slog.Logger, sel []Selection, states map[string]json.RawM
 		what, verb, it = "streams "+strings.Join(missing, ", "), "they are", "them"
 	}
 	switch {
-	case len(states) == 0 && !given:
+	case len(states) == 0 && (!given || states == nil):
+		// No state passed, or one naming no stream (States.Map).
 		log.Info(fmt.Sprintf("no state for %s: %s read from start_date, as on a first sync", what, verb))
 		return
 	case len(states) == 0:
 		// A state was passed, and holds none for any stream that keeps
 		// one: the last STATE line alone, often a full-refresh stream's.
-		log.Warn(fmt.Sprintf("no state for %s in the input state, which holds no incremental stream's state (only full-refresh streams' end markers, or nothing): %s read from start_date, as on a first sync; unless this is one, pass the last STATE message of every stream (grep '\"STATE\"' of the last run's output)",
+		log.Warn(fmt.Sprintf("no state for %s in the input state, which holds no incremental stream's state (only full-refresh streams' end markers): %s read from start_date, as on a first sync; unless this is one, pass the last STATE message of every stream (grep '\"STATE\"' of the last run's output)",
 			what, verb))
 		return
 	}

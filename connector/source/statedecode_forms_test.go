@@ -193,7 +193,7 @@ func (l *logged) WithGroup(string) slog.Handler      { return l }
 // named in one line, a WARN when the input state has other streams' (a
 // partial state) or when a state was passed that holds none (the last
 // STATE line alone, a full-refresh stream's end marker), an INFO on a
-// first sync; full-refresh streams and streams with a state are not named.
+// first sync, with no state passed or one naming no stream (nil states); full-refresh streams and streams with a state are not named.
 func TestLogStateless(t *testing.T) {
 	items, tx := stubStreams[0], stubStreams[1]
 	other := stubStream{name: "accounts", cursor: []string{"x"}}
@@ -208,8 +208,10 @@ func TestLogStateless(t *testing.T) {
 			`no state for stream "transactions" in the input state (it has states for "items" only): it is read from start_date, as on a first sync; unless new to the catalog, the state passed lacks it: pass the last STATE message of every stream`},
 		"none": {map[string]json.RawMessage{}, false, slog.LevelInfo,
 			`no state for streams "items", "transactions": they are read from start_date, as on a first sync`},
+		"empty state given": {nil, true, slog.LevelInfo,
+			`no state for streams "items", "transactions": they are read from start_date, as on a first sync`},
 		"only markers given": {map[string]json.RawMessage{}, true, slog.LevelWarn,
-			`no state for streams "items", "transactions" in the input state, which holds no incremental stream's state (only full-refresh streams' end markers, or nothing): they are read from start_date, as on a first sync; unless this is one, pass the last STATE message of every stream (grep '"STATE"' of the last run's output)`},
+			`no state for streams "items", "transactions" in the input state, which holds no incremental stream's state (only full-refresh streams' end markers): they are read from start_date, as on a first sync; unless this is one, pass the last STATE message of every stream (grep '"STATE"' of the last run's output)`},
 		"every stream": {map[string]json.RawMessage{"items": json.RawMessage(`{}`), "transactions": json.RawMessage(`{}`)}, true, 0, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
