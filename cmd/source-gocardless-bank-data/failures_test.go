@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -298,4 +300,50 @@ func TestExpiredRequisitionKeepsItsAccountsState(t *testing.T) {
 		t.Fatalf("exit %d, want 1", r.Code)
 	}
 	st.AccountStatesKept(t, first.FinalStates(), r.FinalStates(), []string{"accounts", "balances", "transactions"}, e.fake.AccountIDs(expired))
+}
+
+// TestRelinkNamesTheStateFile: the WARN a week before a requisition's
+// access ends and the re-link error once it has give the connect command
+// with the read's own state file (--state-file, else a --state file), not
+// the placeholder STATE the user must work out; a read whose state is kept
+// elsewhere (none passed here) keeps STATE and says what to put there.
+func TestRelinkNamesTheStateFile(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	reqs := e.fake.RequisitionIDs()
+	first := reqs[0]
+	if e.agreementExpiry(reqs[1]).Before(e.agreementExpiry(first)) {
+		first = reqs[1]
+	}
+	ends := e.agreementExpiry(first)
+	dir := t.TempDir()
+	kept := filepath.Join(dir, "kept state.json")
+	e.fake.AdvanceClock(ends.Add(-3 * 24 * time.Hour).Sub(e.fake.Now()))
+	r := e.read(e.catalog(true), "--state-file", kept)
+	if want := "--reconnect " + first + " --state '" + kept + "' --write"; !warned(r, first, "access ends", want) {
+		t.Errorf("no WARN giving %q:\n%s", want, r.Stdout)
+	}
+	raw, err := os.ReadFile(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := st.WriteFile(t, "state.json", raw)
+
+	e.fake.AdvanceClock(4 * 24 * time.Hour)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--state-file", []string{"--state-file", kept}, "--state '" + kept + "' --write`, which"},
+		{"--state", []string{"--state", saved}, "--state " + saved + " --write`, which"},
+		{"--state and --state-file", []string{"--state", saved, "--state-file", kept}, "--state '" + kept + "' --write`, which"},
+		{"no state", nil, "--state STATE --write` (STATE: your reads' state file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.run(e.catalog(true, "transactions"), nil, c.args...)
+			if r.Code != 1 || len(errorsMention(r, first, "Re-link", c.want)) == 0 {
+				t.Errorf("exit %d; no re-link error giving %q: %+v", r.Code, c.want, r.ErrorTraces())
+			}
+		})
+	}
 }

@@ -178,6 +178,10 @@ func (c *conn) requisition(ctx context.Context, id string) (*requisitionInfo, er
 // relinkError is the config error of a requisition that cannot be read
 // until the end user links the bank again.
 func (c *conn) relinkError(reqID, why string) error {
+	if c.env.StatePath != "" {
+		// The read's own state file: the command is the one to run.
+		return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state in %s over to its new id", reqID, why, c.env.ConfigArg(), reqID, c.env.StateArg(), reqID, c.env.StateArg())
+	}
 	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write` (STATE: your reads' state file; a state kept in PostgreSQL or by Airbyte: export it to a file for STATE, and give the next read --state STATE once, as docs/connect.md says), which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, reqID)
 }
 
@@ -212,7 +216,7 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	case !expires.After(now):
 		return c.relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
 	case expires.Sub(now) < 7*24*time.Hour && c.firstEndingWarning(r.ID):
-		c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config "+c.env.ConfigArg()+" --reconnect "+r.ID+" --state STATE --write")
+		c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config "+c.env.ConfigArg()+" --reconnect "+r.ID+" --state "+c.env.StateArg()+" --write")
 	}
 	return nil
 }

@@ -284,7 +284,7 @@ func (r *Runner) spec(args []string, w *protocol.Writer, stdout, stderr io.Write
 // logs, and so does what the source logs; without (check and discover,
 // which print exactly one message), the source's logs are dropped and the
 // warnings returned, for check's message.
-func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *secret.Redactor, logs bool, own ...string) (Conn, *slog.Logger, []string, error) {
+func (r *Runner) open(ctx context.Context, path, statePath string, enc Encoder, secrets *secret.Redactor, logs bool, own ...string) (Conn, *slog.Logger, []string, error) {
 	cfg, warnings, err := loadConfig(r.Source, path, secrets, configKeys{own: own, elsewhere: r.Elsewhere})
 	if err != nil {
 		return nil, nil, nil, err
@@ -297,7 +297,7 @@ func (r *Runner) open(ctx context.Context, path string, enc Encoder, secrets *se
 		}
 		warnings = nil
 	}
-	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version, ConfigPath: path})
+	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version, ConfigPath: path, StatePath: statePath})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -327,7 +327,7 @@ func (r *Runner) check(ctx context.Context, args []string, w *protocol.Writer, s
 	// check prints exactly one message, so config warnings (a key the
 	// spec does not know, often a typo) join a SUCCEEDED status's message
 	// rather than a log; a FAILED one says what failed.
-	conn, _, warnings, err := r.open(ctx, config, w, secrets, false)
+	conn, _, warnings, err := r.open(ctx, config, "", w, secrets, false)
 	if err != nil {
 		return status(err)
 	}
@@ -369,7 +369,7 @@ func (r *Runner) discover(ctx context.Context, args []string, w *protocol.Writer
 // order. A failure is reported through enc as an ERROR trace, and its exit
 // code returned. The Singer mode prints the same streams as its catalog.
 func (r *Runner) Discover(ctx context.Context, config string, secrets *secret.Redactor, enc Encoder) ([]protocol.Stream, int) {
-	conn, _, _, err := r.open(ctx, config, enc, secrets, false)
+	conn, _, _, err := r.open(ctx, config, "", enc, secrets, false)
 	if err != nil {
 		return nil, fail(enc, err)
 	}
@@ -420,7 +420,7 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 	if fi, err := os.Stat(statePath); statePath != "" && err == nil && fi.Size() > 0 {
 		given = true // a --state-file a run wrote before
 	}
-	return r.readStreams(ctx, enc, secrets, config, func(streams []Stream) ([]Selection, map[string]json.RawMessage, error) {
+	return r.readStreams(ctx, enc, secrets, config, stateFileArg(state, statePath), func(streams []Stream) ([]Selection, map[string]json.RawMessage, error) {
 		sel, err := loadCatalog(catalog, streams)
 		if err != nil {
 			return nil, nil, err
@@ -462,6 +462,20 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 		}
 		return sinks, noRecords, nil
 	}, state == "", given)
+}
+
+// stateFileArg is the state file a read's messages name (Env.StatePath):
+// the --state-file, where the read keeps its state, else a --state that is
+// a regular file; "" for a pipe (--state <(...)), which a later command
+// cannot open again, or no state.
+func stateFileArg(state, stateFile string) string {
+	if stateFile != "" {
+		return stateFile
+	}
+	if fi, err := os.Stat(state); state != "" && err == nil && fi.Mode().IsRegular() {
+		return state
+	}
+	return ""
 }
 
 // sdkBookmark reports a stream state in the Meltano SDK's shape
@@ -577,17 +591,17 @@ type ReadInput struct {
 // in.Encoder.
 func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 	defer recoverCrash(r.Source.Name(), in.Encoder, in.Secrets, &code)
-	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, in.Prepare, nil, false, in.StateGiven, in.Own...)
+	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, "", in.Prepare, nil, false, in.StateGiven, in.Own...)
 }
 
 // readStreams is a read once its inputs are known: prepare turns the
 // source's streams into the configured streams and their input states, and
 // openSinks (nil for none) opens the outputs besides enc and says whether
 // enc is to get no records.
-func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config string,
+func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config, statePath string,
 	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, bool, error),
 	storedStates, stateGiven bool, own ...string) int {
-	conn, log, _, err := r.open(ctx, config, enc, secrets, true, own...)
+	conn, log, _, err := r.open(ctx, config, statePath, enc, secrets, true, own...)
 	if err != nil {
 		return fail(enc, err)
 	}

@@ -54,21 +54,35 @@ type Env struct {
 	// for the commands a message tells the user to run; empty outside a
 	// command line.
 	ConfigPath string
+	// StatePath is the state file a read resumes from and keeps its state
+	// in, as the command line gave it (--state-file, else a --state that is
+	// a regular file), for the commands a message tells the user to run
+	// (GoCardless's re-link moves the state in it); empty when the state is
+	// elsewhere (PostgreSQL, a platform, a pipe) or the run has none.
+	StatePath string
 }
 
 // ConfigArg is the value of --config in a command a message tells the
 // user to run: the run's own config file, quoted for a shell when it needs
 // to be, or CONFIG when the run has none.
-func (e Env) ConfigArg() string {
-	if e.ConfigPath == "" {
-		return "CONFIG"
+func (e Env) ConfigArg() string { return shellArg(e.ConfigPath, "CONFIG") }
+
+// StateArg is StatePath as ConfigArg gives ConfigPath, or STATE when the
+// run has no state file.
+func (e Env) StateArg() string { return shellArg(e.StatePath, "STATE") }
+
+// shellArg is path quoted for a shell when it needs to be, or placeholder
+// when path is empty.
+func shellArg(path, placeholder string) string {
+	if path == "" {
+		return placeholder
 	}
-	if strings.IndexFunc(e.ConfigPath, func(r rune) bool {
+	if strings.IndexFunc(path, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@=", r))
 	}) < 0 {
-		return e.ConfigPath
+		return path
 	}
-	return "'" + strings.ReplaceAll(e.ConfigPath, "'", `'\''`) + "'"
+	return "'" + strings.ReplaceAll(path, "'", `'\''`) + "'"
 }
 
 // Conn is a source bound to one config.
