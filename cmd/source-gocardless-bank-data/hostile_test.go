@@ -200,6 +200,41 @@ func TestQuotaSkipLeavesFullRefreshIncomplete(t *testing.T) {
 	}
 }
 
+// TestQuotaSkipsSaidOnceAStream: a full-refresh stream that skipped
+// several accounts (their quota spent) ends with one error that says once
+// why a snapshot cannot be complete without them and then names each
+// account and its reset, where the explanation was repeated before every
+// account (four times over in a read of the fake's accounts).
+func TestQuotaSkipsSaidOnceAStream(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	spent := e.accounts()[:2]
+	for _, a := range spent {
+		for _, ep := range []string{fake.EndpointDetails, fake.EndpointBalances, fake.EndpointTransactions} {
+			e.fake.ExhaustQuota(a, ep)
+		}
+	}
+	r := e.run(e.catalog(false), nil)
+	if r.Code != 1 {
+		t.Errorf("exit %d, want 1", r.Code)
+	}
+	const why = "a full-refresh snapshot cannot be complete without"
+	for _, name := range []string{"accounts", "balances", "transactions", "pending_transactions"} {
+		var found bool
+		for _, et := range r.ErrorTraces() {
+			if et.StreamDescriptor == nil || et.StreamDescriptor.Name != name {
+				continue
+			}
+			found = true
+			if n := strings.Count(et.Message, why); n != 1 || !strings.Contains(et.Message, spent[0]) || !strings.Contains(et.Message, spent[1]) || et.FailureType != protocol.TransientError {
+				t.Errorf("%s: %s error says %q %d times, want once, then accounts %s: %s", name, et.FailureType, why, n, strings.Join(spent, ", "), et.Message)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
 // TestAbsurdQuotaResetIsCapped: one answer claiming the account's quota
 // resets in 999999999 seconds (2058) is taken as a day, with a WARN; a
 // state already holding such a reset is dropped, with a WARN, and the

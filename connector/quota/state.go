@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -175,15 +177,52 @@ func Read[A Account, C, E any, P Entry[E]](ctx context.Context, l *Ledger[E, P],
 		st.Quota = l.Snapshot(endpoint)
 		return st
 	}, Throttle: spacer[C](len(accounts), st.Accounts)}
-	return parts.Read(ctx, out, func(ctx context.Context, _ source.Output, i int, prev *C) (*C, error) {
+	skipped := newSkips(len(accounts))
+	err := parts.Read(ctx, out, func(ctx context.Context, _ source.Output, i int, prev *C) (*C, error) {
 		next, err := read(ctx, accounts[i], prev)
 		if source.IsSkipped(err) {
-			if err = source.SkippedPart(err, mode); err == nil {
-				return nil, nil
+			if mode == protocol.Incremental {
+				return nil, nil // the account keeps its state
 			}
+			skipped.add(i, err)
+			return next, nil
 		}
 		return next, err
 	})
+	return skipped.join(err)
+}
+
+// skips gathers, by account index, the accounts a full-refresh read left
+// for a later run (their quota spent), so that the stream's error says
+// once why a snapshot fails without them (source.SkippedPart) and then
+// names each account and its reset, where each account's error said it
+// again.
+type skips struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func newSkips(n int) *skips { return &skips{errs: make([]error, n)} }
+
+func (s *skips) add(i int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs[i] = err
+}
+
+// join is err with the skipped accounts' one error.
+func (s *skips) join(err error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := errors.Join(s.errs...)
+	if all == nil {
+		return err
+	}
+	skip := source.SkippedPart(all, protocol.FullRefresh)
+	if err == nil {
+		return skip
+	}
+	return errors.Join(err, skip)
 }
 
 // Checkpoints are spaced checkpointEvery apart in a read of more than
@@ -249,11 +288,14 @@ func spacer[C any](n int, places map[string]*C) func(key string, prev, next *C) 
 // snapshot without it would tell an overwrite destination that it has no
 // rows. The error joins the failed accounts'.
 func Each[A any](ctx context.Context, accounts []A, limit int, read func(ctx context.Context, a A) error) error {
-	return source.Each(ctx, limit, len(accounts), func(ctx context.Context, i int) error {
+	skipped := newSkips(len(accounts))
+	err := source.Each(ctx, limit, len(accounts), func(ctx context.Context, i int) error {
 		err := read(ctx, accounts[i])
 		if source.IsSkipped(err) {
-			return source.SkippedPart(err, protocol.FullRefresh) // warned where the call was skipped
+			skipped.add(i, err) // warned where the call was skipped
+			return nil
 		}
 		return err
 	})
+	return skipped.join(err)
 }
