@@ -233,6 +233,13 @@ func TestQuotaSkipsSaidOnceAStream(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+	// The tap prints the error once: the cause Airbyte's trace keeps apart
+	// (its internal_message, the accounts' errors a line each) says nothing
+	// the message does not, so no "cause:" lines repeat it.
+	_, stderr, code := st.Exec(t, e.bin, "singer", "--config", e.config(nil))
+	if code != 1 || !strings.Contains(string(stderr), "ERROR stream pending_transactions: "+why) || strings.Contains(string(stderr), "cause: ") {
+		t.Errorf("tap: exit %d; want pending_transactions's error once, without a cause repeating it:\n%s", code, stderr)
+	}
 }
 
 // TestAbsurdQuotaResetIsCapped: one answer claiming the account's quota

@@ -393,7 +393,10 @@ func (e *encoder) Error(ft protocol.FailureType, stream, msg, internal string) e
 	if ft != "" {
 		msg += " [" + string(ft) + "]"
 	}
-	if internal != "" && !strings.Contains(orig, internal) {
+	// A joined error's internal message has a line per part, where the
+	// message joins them with "; " (one per failed account): the same
+	// words, not a cause.
+	if internal != "" && !strings.Contains(orig, strings.ReplaceAll(internal, "\n", "; ")) {
 		msg += "\n  cause: " + internal
 	}
 	e.lastErr, e.lastType = msg, ft
