@@ -16,7 +16,16 @@ func ParseBaseURL(raw, example string) (*url.URL, error) {
 		// Never quote it: the user:password part is a credential.
 		return nil, ConfigErrorf("config.base_url: the URL is not a base URL like %s: it carries a user or password (user:password@host), which is never quoted back", example)
 	}
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+	if err == nil && u.Host != "" && (u.RawQuery != "" || u.Fragment != "" || u.ForceQuery) {
+		// Quoted without them: a query (?key=...) may hold a credential.
+		what := "a query (?...)"
+		if u.RawQuery == "" && !u.ForceQuery {
+			what = "a fragment (#...)"
+		}
+		bare := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+		return nil, ConfigErrorf("config.base_url: %q with %s is not a base URL like %s: remove the %s (it is never quoted back: it may hold a key)", bare.String(), what, example, strings.Fields(what)[1])
+	}
+	if err != nil || u.Host == "" {
 		return nil, ConfigErrorf("config.base_url: %q is not a base URL like %s", raw, example)
 	}
 	switch u.Scheme {

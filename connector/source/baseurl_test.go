@@ -25,10 +25,13 @@ func TestParseBaseURL(t *testing.T) {
 		"https://user:pw@example.com": "not a base URL",
 		"https://u:hunter2@x.com":     "user or password",
 		"https://example.com/?q=1":    "not a base URL",
+		// A query or fragment may hold a key: the URL is quoted without it.
+		"https://example.com/api?token=s3cret": `"https://example.com/api" with a query`,
+		"https://example.com/api#s3cret":       `"https://example.com/api" with a fragment`,
 	} {
 		_, err := ParseBaseURL(raw, "https://api.example.com")
 		if err == nil || !strings.Contains(err.Error(), mention) || !strings.HasPrefix(err.Error(), "config.base_url") ||
-			strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), ":pw@") {
+			strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), ":pw@") || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("ParseBaseURL(%q) = %v; want a config.base_url error mentioning %q", raw, err, mention)
 		}
 	}
