@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +179,9 @@ func (e *env) allTransactions(r *st.Result) {
 	}
 }
 
+// retryRoute finds the route of a "retrying" LOG.
+var retryRoute = regexp.MustCompile(`^[a-z_]+: retrying .*route="([^"]+)"`)
+
 func TestRateLimitedReadWaitsAndCompletes(t *testing.T) {
 	for name, f := range map[string]fake.Faults{
 		"retry-after seconds":   {Every429: 3, RetryAfterSeconds: 1},
@@ -208,6 +212,13 @@ func TestRateLimitedReadWaitsAndCompletes(t *testing.T) {
 			}
 			if limited != n {
 				t.Fatalf("%d RATE_LIMITED statuses for %d 429s", limited, n)
+			}
+			// A retry's LOG names its route once: the cause says what
+			// failed without the route again in front of it.
+			for _, m := range r.OfType(protocol.TypeLog) {
+				if route := retryRoute.FindStringSubmatch(m.Log.Message); route != nil && strings.Contains(m.Log.Message, `cause="`+route[1]+": ") {
+					t.Errorf("the retry's cause repeats its route: %s", m.Log.Message)
+				}
 			}
 			if d := time.Since(start); d < 900*time.Millisecond && !f.RetryAfterHTTPDate {
 				t.Fatalf("a read through %d 429s asking for 1 s took %s: the wait was not honoured", n, d)

@@ -36,7 +36,9 @@ func HTTPClient(env Env, name string, maxRetries int) *httpclient.Client {
 	hc.MaxRetries = maxRetries
 	hc.OnRateLimited = NotifyRateLimited
 	hc.OnRetry = func(ctx context.Context, req *httpclient.Request, attempt int, wait time.Duration, cause error) {
-		logOf(ctx).Info("retrying", "route", req.Route, "attempt", attempt, "in", wait.Round(time.Millisecond), "cause", cause)
+		// The client's errors begin with the route, which the line names
+		// already: the cause is the rest.
+		logOf(ctx).Info("retrying", "route", req.Route, "attempt", attempt, "in", wait.Round(time.Millisecond), "cause", strings.TrimPrefix(cause.Error(), req.Route+": "))
 	}
 	hc.OnInvalidUTF8 = NoteInvalidUTF8
 	return hc
