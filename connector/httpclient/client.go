@@ -342,11 +342,12 @@ func toValidUTF8(b []byte) ([]byte, []int) {
 }
 
 // stripURL drops the URL from *url.Error: it may carry query values, and the
-// route already says which endpoint failed.
+// route already says which endpoint failed. Its Op ("Post") goes too: the
+// route names the method, and "POST /auth: Post: dial tcp ..." said it twice.
 func stripURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		return ue.Err
 	}
 	return err
 }

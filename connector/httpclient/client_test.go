@@ -95,6 +95,23 @@ func TestGivesUpAndRedacts(t *testing.T) {
 	}
 }
 
+// TestTransportErrorSaysRouteOnce: a call that never got an answer (here
+// a closed port) fails with the route, then what went wrong: not the URL
+// (its query may hold a key), nor the method again as net/http's "Post:"
+// in place of the URL ("POST /auth: Post: dial tcp ...").
+func TestTransportErrorSaysRouteOnce(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close()
+	_, err := fastClient(nil).Do(context.Background(), &Request{Method: "POST", URL: addr + "/auth?key=s3cret", Route: "POST /auth"})
+	if err == nil || !strings.HasPrefix(err.Error(), "POST /auth: dial tcp ") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v; want POST /auth: dial tcp ...", err)
+	}
+	if c, ok := ClassOf(err); !ok || c != Transient {
+		t.Fatalf("class %v %v, want transient", c, ok)
+	}
+}
+
 // TestClasses: who can fix each answer, and 501 is not retried.
 func TestClasses(t *testing.T) {
 	for status, want := range map[int]Class{401: Auth, 403: Auth, 404: Permanent, 400: Permanent, 408: Transient, 429: Transient, 500: Transient, 502: Transient, 503: Transient, 501: Permanent} {
