@@ -33,6 +33,11 @@ func TestPostgresEveryStreamLoadsAndFollowsTheBank(t *testing.T) {
 	url := pgtest.DB(t)
 	cat := e.catalog(true)
 	r1 := e.read(cat, "--postgres", url)
+	// An empty database has no state to resume from: the first run says
+	// so, not that it resumes from none.
+	if strings.Contains(string(r1.Stdout), "resuming from the states") || !strings.Contains(string(r1.Stdout), `no state stored yet in the sink, which keeps the state from this run on sink=\"PostgreSQL`) {
+		t.Errorf("the first run did not say the database holds no state yet:\n%s", st.Tail(r1.Stdout))
+	}
 	conn := pgtest.Connect(t, url)
 	recs := r1.Records()
 	// "gocardless": the default schema of the binary's former name,

@@ -645,7 +645,13 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		for _, sink := range sinks {
 			if st, ok := sink.(StateStore); ok {
 				store, states = st, st.States()
-				log.Info("resuming from the states the sink stored", "sink", store.StateSource(), "streams", len(states))
+				if len(states) == 0 {
+					// "resuming from ... streams=0" read as a resume from
+					// nothing; the first sync into it is worth saying so.
+					log.Info("no state stored yet in the sink, which keeps the state from this run on", "sink", store.StateSource())
+				} else {
+					log.Info("resuming from the states the sink stored", "sink", store.StateSource(), "streams", len(states))
+				}
 				break
 			}
 		}
