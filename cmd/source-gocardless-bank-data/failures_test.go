@@ -347,3 +347,25 @@ func TestRelinkNamesTheStateFile(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreachableAPISaidOnceAStream: a read whose base_url does not answer
+// fails each stream with the token call's failure said once, blaming no
+// requisition, where each requisition's accounts repeated it
+// ("requisition A: getting an access token: ...; requisition B: getting
+// an access token: ...") as if they were the cause.
+func TestUnreachableAPISaidOnceAStream(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	closed := st.ClosedPort(t)
+	r := e.run(e.catalog(true, "requisitions", "transactions"), map[string]any{"base_url": "http://127.0.0.1:" + closed + "/api/v2"})
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	for _, et := range r.ErrorTraces() {
+		if et.StreamDescriptor == nil {
+			continue
+		}
+		if n := strings.Count(et.Message, "getting an access token"); n != 1 || strings.Contains(et.Message, "requisition ") || et.FailureType != protocol.TransientError {
+			t.Errorf("%s: %s error says the token call failed %d times (want once, naming no requisition): %s", et.StreamDescriptor.Name, et.FailureType, n, et.Message)
+		}
+	}
+}

@@ -137,13 +137,24 @@ func (c *Client) authError(err error) error {
 			return &tokenError{&source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf("GoCardless allows 100 new access tokens an hour and this company has used them (%s); run again later", ae.describe(se.Status))}}
 		}
 	}
-	return c.wrap("getting an access token", err)
+	// Unanswered (an unreachable base_url) or failed: the run's one token
+	// call, about no requisition either.
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	werr := c.wrap("getting an access token", err)
+	var se *source.Error
+	if errors.As(werr, &se) && se == werr {
+		return &tokenError{se}
+	}
+	return &tokenError{&source.Error{Type: source.FailureTypeOf(err), Err: werr}}
 }
 
-// tokenError is a refused token/new: about the keys, this machine or the
-// company's token budget, never about the call that needed the token, so
-// wrap passes it on without naming that call (a requisition blamed for
-// wrong keys sent the user to the wrong place).
+// tokenError is a failed token/new: about the keys, this machine, the
+// company's token budget or the API's reach, never about the call that
+// needed the token, so wrap passes it on without naming that call (a
+// requisition blamed for wrong keys sent the user to the wrong place, and
+// an API that did not answer was said once per requisition).
 type tokenError struct{ err *source.Error }
 
 func (e *tokenError) Error() string { return e.err.Error() }
