@@ -110,6 +110,11 @@ func TestQuotaSpentAccountIsSkippedThenReadAfterReset(t *testing.T) {
 	if !warned(r2, spent, "transactions", "until") {
 		t.Fatalf("no WARN naming %s and its reset", spent)
 	}
+	// The WARN says what the skip means to the stream being read, which
+	// is incremental: not what it would mean to a full-refresh one too.
+	if !warned(r2, spent, "the stream completes and keeps this account's state") || warned(r2, spent, "full-refresh") {
+		t.Errorf("the incremental stream's WARN does not say, or not only, what the skip means to it:\n%s", r2.Stdout)
+	}
 	for _, raw := range r2.Records()["transactions"] {
 		if decode(t, raw).AccountID == spent {
 			t.Fatal("rows of the skipped account emitted")

@@ -52,7 +52,7 @@ func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 	in := s.until.Sub(c.clock.Now()).Round(time.Minute)
 	// Through the stream being read, whose name begins the line, as every
 	// LOG of a stream's does.
-	source.WarnOnce(ctx, "daily-limit "+s.account.Key+" "+s.endpoint, "the bank's daily limit for the endpoint's unattended calls is spent: "+why+". Not calling it until the reset; an incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE, and a run after that time reads it",
+	source.WarnOnce(ctx, "daily-limit "+s.account.Key+" "+s.endpoint, "the bank's daily limit for the endpoint's unattended calls is spent: "+why+". Not calling it until the reset: "+source.SkipMeaning(ctx)+", and a run after that time reads it",
 		"account", s.account.Key, "uid", s.account.UID, "session", s.account.SessionID, "endpoint", s.endpoint, "until", s.until.Format(time.RFC3339), "in", in)
 }
 

@@ -54,7 +54,7 @@ func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 	in := s.resetAt.Sub(c.clock.Now()).Round(time.Minute)
 	// Through the stream being read, whose name begins the line, as every
 	// LOG of a stream's does.
-	source.WarnOnce(ctx, "daily-limit "+s.account.ID+" "+s.endpoint, "the bank's daily limit for the endpoint's calls is spent; not calling it until the reset. An incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE; a run after that time reads it",
+	source.WarnOnce(ctx, "daily-limit "+s.account.ID+" "+s.endpoint, "the bank's daily limit for the endpoint's calls is spent; not calling it until the reset: "+source.SkipMeaning(ctx)+", and a run after that time reads it",
 		"account", s.account.ID, "requisition", s.account.RequisitionID, "endpoint", s.endpoint, "until", s.resetAt.Format(time.RFC3339), "in", in)
 }
 

@@ -307,6 +307,20 @@ func NotifyRateLimited(ctx context.Context, resetAt time.Time) {
 	})
 }
 
+// SkipMeaning says what an account left for a later run (its daily quota
+// spent) means to the stream being read in ctx: an incremental one
+// completes and keeps the account's state, a full-refresh one (a snapshot,
+// see SkippedPart) ends INCOMPLETE. Outside a stream's read it says both.
+func SkipMeaning(ctx context.Context) string {
+	if o, ok := ctx.Value(outputKey{}).(*streamOutput); ok {
+		if o.mode == protocol.Incremental {
+			return "the stream completes and keeps this account's state"
+		}
+		return "the stream, a full-refresh snapshot, ends INCOMPLETE"
+	}
+	return "an incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE"
+}
+
 // WarnOnce writes a WARN attributed to the stream being read with ctx the
 // first time key comes up in that stream this run: for a condition met on
 // every page (an API sending invalid UTF-8, say), one line tells the user
