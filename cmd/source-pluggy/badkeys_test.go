@@ -101,3 +101,36 @@ func TestWrongKeysCheckAuthenticatesOnce(t *testing.T) {
 		t.Errorf("POST /auth sent %d times, want 1", n)
 	}
 }
+
+// TestUnreachableAPIFailsOnce: a POST /auth that gets no answer through its
+// retries stands for the run (for a minute): the other items and streams
+// fail at once with it, naming no item, where each item of each stream
+// went through its own retries and a read of three items failed after
+// minutes, every stream's error the same failure once per item.
+func TestUnreachableAPIFailsOnce(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 3, TransactionsPerAccount: 5})
+	r := e.readWith(map[string]any{"base_url": "http://127.0.0.1:" + st.ClosedPort(t)}, e.catalog(false))
+	if r.Code != 1 {
+		t.Fatalf("exit %d with the API unreachable, want 1\n%s", r.Code, tail(r.Stdout))
+	}
+	if n := strings.Count(string(r.Stdout), `retrying route=\"POST /auth\"`); n > 5 {
+		t.Errorf("POST /auth retried %d times, want one round of retries (at most 5) for the run", n)
+	}
+	for _, tr := range r.ErrorTraces() {
+		if tr.FailureType != protocol.TransientError {
+			t.Errorf("%v: failure_type %s, want transient_error: %s", tr.StreamDescriptor, tr.FailureType, tr.Message)
+		}
+		if tr.StreamDescriptor == nil {
+			continue
+		}
+		if n := strings.Count(tr.Message, "authenticating"); n != 1 {
+			t.Errorf("stream %s: the failed POST /auth said %d times, want once: %.600s", tr.StreamDescriptor.Name, n, tr.Message)
+		}
+		for _, id := range e.fake.ItemIDs() {
+			if strings.Contains(tr.Message, id) {
+				t.Errorf("stream %s: the unreachable API blamed on item %s", tr.StreamDescriptor.Name, id)
+				break
+			}
+		}
+	}
+}

@@ -49,6 +49,14 @@ type Client struct {
 	// do not change during a run, so every later call that needs a key
 	// gets the same refusal at once, without asking again.
 	refused error
+	// unreachable is POST /auth failing after its retries (no answer, a
+	// 5xx), until retryAuthAt: every call that needs a key meanwhile gets
+	// it at once. Without it each item of each stream went through its own
+	// retries of the same dead API, and a read of five items failed after
+	// two minutes. The webhook receiver runs for days, so it is tried again
+	// after authRetryAfter.
+	unreachable *authFailed
+	retryAuthAt time.Time
 
 	pages pageMemory // transactions pages' memory, for the next pages
 }
@@ -69,6 +77,9 @@ func (c *Client) key(ctx context.Context) (string, int, error) {
 	defer c.mu.Unlock()
 	if c.refused != nil {
 		return "", 0, c.refused
+	}
+	if c.unreachable != nil && c.now().Before(c.retryAuthAt) {
+		return "", 0, c.unreachable
 	}
 	if c.apiKey != "" && c.now().Add(keyRefreshMargin).Before(c.exp) {
 		return c.apiKey, c.gen, nil
@@ -91,11 +102,16 @@ func (c *Client) key(ctx context.Context) (string, int, error) {
 	if err != nil {
 		var se *httpclient.StatusError
 		if errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden || se.Status == http.StatusBadRequest) {
-			c.refused = &keysRefused{authRefused(se)}
+			c.refused = &authFailed{authRefused(se)}
 			return "", 0, c.refused
 		}
-		return "", 0, c.wrap("authenticating", err)
+		if ctx.Err() != nil {
+			return "", 0, c.wrap("authenticating", err) // the run's end, not the API's
+		}
+		c.unreachable, c.retryAuthAt = &authFailed{c.wrap("authenticating", err)}, c.now().Add(authRetryAfter)
+		return "", 0, c.unreachable
 	}
+	c.unreachable = nil
 	c.secrets.Add(ar.APIKey)
 	c.apiKey = ar.APIKey
 	c.exp = jwtExpiry(ar.APIKey, c.now())
@@ -127,23 +143,28 @@ func authRefused(se *httpclient.StatusError) error {
 	return source.ConfigErrorf("Pluggy rejected client_id/client_secret (%s); copy both from your application in the Pluggy dashboard", answer)
 }
 
-// keysRefused is POST /auth refusing client_id/client_secret. It is about
-// the keys, never about the item or account whose call needed a key, so
-// the wrappers that name those (within) pass it on as it is: a stream
-// whose every item meets it then says it once, and blames no item.
-type keysRefused struct{ err error }
+// authFailed is POST /auth failing: refusing client_id/client_secret, or
+// unanswered after its retries. It is about the keys or the API's reach,
+// never about the item or account whose call needed a key, so the wrappers
+// that name those (within) pass it on as it is: a stream whose every item
+// meets it then says it once, and blames no item.
+type authFailed struct{ err error }
 
-func (e *keysRefused) Error() string { return e.err.Error() }
+func (e *authFailed) Error() string { return e.err.Error() }
 
-func (e *keysRefused) Unwrap() error { return e.err }
+func (e *authFailed) Unwrap() error { return e.err }
+
+// authRetryAfter is how long a POST /auth that failed after its retries
+// stands for every call that needs a key (Client.unreachable).
+const authRetryAfter = time.Minute
 
 // within wraps err with what failed ("item X", "account A of item I"),
-// unless it is the keys' refusal, which is returned as it is, whatever
+// unless it is POST /auth's failure, which is returned as it is, whatever
 // wraps it: no item or account caused it.
 func within(what string, err error) error {
-	var kr *keysRefused
-	if errors.As(err, &kr) {
-		return kr
+	var af *authFailed
+	if errors.As(err, &af) {
+		return af
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

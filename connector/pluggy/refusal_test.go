@@ -63,7 +63,7 @@ func TestKeysRefusalIsSticky(t *testing.T) {
 		t.Errorf("%d GETs sent, want 1: none without a key", n)
 	}
 	for i, err := range errs {
-		var kr *keysRefused
+		var kr *authFailed
 		if !errors.As(err, &kr) || source.FailureTypeOf(err) != protocol.ConfigError {
 			t.Fatalf("call %d: %v (%s), want the keys' refusal as a config_error", i, err, source.FailureTypeOf(err))
 		}
@@ -86,5 +86,49 @@ func TestKeysRefusalIsSticky(t *testing.T) {
 	other := within("item I1", errors.New("boom"))
 	if got := source.UserMessage(other); got != "item I1: boom" {
 		t.Errorf("within: %q", got)
+	}
+}
+
+// TestUnansweredAuthStandsAMinute: a POST /auth that fails through its
+// retries (a 503 here) is every call's answer for authRetryAfter, without
+// another request, and a call after that minute asks again: the webhook
+// receiver runs for days, and the API comes back.
+func TestUnansweredAuthStandsAMinute(t *testing.T) {
+	var auths atomic.Int32
+	hc := httpclient.New(&secret.Redactor{})
+	hc.MaxRetries, hc.MaxRateLimitRetries = 0, 0
+	hc.HTTP = &http.Client{Transport: roundTrip(func(r *http.Request) *http.Response {
+		if r.URL.Path == "/auth" {
+			if auths.Add(1) == 1 {
+				return answer(503, []byte(`upstream down`))
+			}
+			now := time.Now().Unix()
+			return answer(200, []byte(`{"apiKey":"`+jwt(fmt.Sprintf(`{"iat":%d,"exp":%d}`, now, now+3600))+`"}`))
+		}
+		return answer(200, []byte(`{}`))
+	})}
+	base, _ := url.Parse("http://127.0.0.1:9")
+	c := NewClient(base, "id", "secret", hc, hc.Secrets)
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	ctx := context.Background()
+	var v map[string]any
+	first := c.getJSON(ctx, "GET /x", "/x", nil, &v)
+	if first == nil || source.FailureTypeOf(first) != protocol.TransientError {
+		t.Fatalf("first call: %v (%s), want the failed POST /auth as a transient_error", first, source.FailureTypeOf(first))
+	}
+	now = now.Add(authRetryAfter - time.Second)
+	if err := c.getJSON(ctx, "GET /x", "/x", nil, &v); !errors.Is(err, first) {
+		t.Errorf("a call within the minute: %v, want the same failure", err)
+	}
+	if n := auths.Load(); n != 1 {
+		t.Errorf("%d POST /auth within the minute, want 1", n)
+	}
+	if got := within("item X", first); got != first { //nolint:errorlint // the failure itself, unwrapped
+		t.Errorf("within named an item for the failed POST /auth: %v", got)
+	}
+	now = now.Add(2 * time.Second)
+	if err := c.getJSON(ctx, "GET /x", "/x", nil, &v); err != nil {
+		t.Errorf("a call after the minute: %v, want POST /auth asked again and the call made", err)
 	}
 }
