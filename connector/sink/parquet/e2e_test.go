@@ -402,3 +402,42 @@ func TestKilledReadStateCoversOnlyCommittedFiles(t *testing.T) {
 		t.Errorf("after resuming, %d of the fake's %d transactions are in no file", missing, len(ids))
 	}
 }
+
+// TestStatelessReadIntoFilesWarns: an incremental read into a --parquet-dir
+// whose stream folder holds earlier runs' files, given no state for the
+// stream, writes every row again beside them; it says so once per stream,
+// naming the folder and the fix, where it said only that the stream was
+// read from start_date, as on a first sync. With the state, nothing is
+// said.
+func TestStatelessReadIntoFilesWarns(t *testing.T) {
+	r := newFakeRun(t, fake.Options{Items: 1, AccountsPerItem: 1, TransactionsPerAccount: 20})
+	dir := t.TempDir()
+	read := func(extra ...string) *sourcetest.Result {
+		t.Helper()
+		res := sourcetest.Run(t, r.bin, append([]string{"read", "--config", r.config, "--catalog", r.catalog, "--parquet-dir", dir, "--no-records"}, extra...)...)
+		if res.Code != 0 {
+			t.Fatalf("read: exit %d\n%s", res.Code, res.Stderr)
+		}
+		return res
+	}
+	first := read()
+	if first.Warned("already holds") {
+		t.Errorf("a first read into an empty directory warned of earlier files:\n%s", first.Stderr)
+	}
+	again := read()
+	if !again.Warned(filepath.Join(dir, "transactions"), "already holds", "no state for the stream", "--state-file") {
+		t.Errorf("a read without state into the files of an earlier one did not warn:\n%s", again.Stderr)
+	}
+	n := 0
+	for _, m := range again.OfType(protocol.TypeLog) {
+		if strings.Contains(m.Log.Message, filepath.Join(dir, "transactions")+" already holds") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the transactions folder's WARN said %d times, want once", n)
+	}
+	if resumed := read("--state", first.StateFile(t)); resumed.Warned("already holds") {
+		t.Errorf("a read from the last state warned of earlier files:\n%s", resumed.Stderr)
+	}
+}

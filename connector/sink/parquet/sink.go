@@ -226,7 +226,29 @@ func (s *Sinks) OpenStream(info source.StreamInfo, next source.StreamSink) (sour
 		return nil, err
 	}
 	w.conv.warn.Log = info.Log
+	if info.Mode == protocol.Incremental && info.State == nil && info.Log != nil {
+		if n := committedFiles(w.dir); n > 0 {
+			info.Log.Warn(fmt.Sprintf("%s already holds %d file(s) of earlier runs, and this incremental read has no state for the stream: it reads from start_date and writes every row again beside them (the newest-row query of docs/parquet.md keeps one of each). To read only what is new, give the read the last run's state (--state-file, or --state)",
+				w.dir, n))
+		}
+	}
 	return newLink(w, info, next), nil
+}
+
+// committedFiles counts the Parquet files of earlier runs in dir (0 when
+// it cannot be read: Open has checked it).
+func committedFiles(dir string) int {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), "part-") && strings.HasSuffix(e.Name(), ".parquet") {
+			n++
+		}
+	}
+	return n
 }
 
 // Stream is OpenStream returning the concrete type.
