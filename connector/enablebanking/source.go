@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
+	"github.com/source-pluggy/source-pluggy/connector/internal/once"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -108,7 +109,7 @@ type conn struct {
 	// endingWarned holds the sessions whose access ends within a week
 	// that the run has warned about: each stream reading a session looks
 	// at it, and one WARN a session says it.
-	endingWarned map[string]bool
+	endingWarned once.Keys
 }
 
 func (c *conn) Close() error { return nil }
@@ -288,25 +289,10 @@ func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
 	switch {
 	case !until.After(now):
 		return c.reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)), s)
-	case until.Sub(now) < 7*24*time.Hour && c.firstEndingWarning(s.id):
+	case until.Sub(now) < 7*24*time.Hour && c.endingWarned.First(s.id):
 		c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then to keep syncing: connect --write puts the new session in place of this one", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339), "fix", c.connectCommand(s))
 	}
 	return nil
-}
-
-// firstEndingWarning reports whether the session's access ending soon is
-// yet to be said in this run, and marks it said.
-func (c *conn) firstEndingWarning(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.endingWarned[id] {
-		return false
-	}
-	if c.endingWarned == nil {
-		c.endingWarned = map[string]bool{}
-	}
-	c.endingWarned[id] = true
-	return true
 }
 
 // accountRef is one account to read.
