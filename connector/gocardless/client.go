@@ -143,8 +143,7 @@ func (c *Client) authError(err error) error {
 		return err
 	}
 	werr := c.wrap("getting an access token", err)
-	var se *source.Error
-	if errors.As(werr, &se) && se == werr {
+	if se, ok := werr.(*source.Error); ok { //nolint:errorlint // wrap's own error, not one it wraps
 		return &tokenError{se}
 	}
 	return &tokenError{&source.Error{Type: source.FailureTypeOf(err), Err: werr}}
