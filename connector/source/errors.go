@@ -141,7 +141,7 @@ func SkippedPart(err error, mode protocol.SyncMode) error {
 	if mode == protocol.Incremental {
 		return nil
 	}
-	return &Error{Type: protocol.TransientError, Err: err, Msg: "a full-refresh snapshot cannot be complete without a skipped account (an overwrite destination would take it for one with no rows), so the stream ends INCOMPLETE; run again after the time given"}
+	return &Error{Type: protocol.TransientError, Err: err, Msg: "a full-refresh snapshot cannot be complete without the skipped accounts' rows (an overwrite destination would take each for an account with none), so the stream ends INCOMPLETE; run again after the time given"}
 }
 
 // NotReadError is a stream's Read declining to read it because the config
