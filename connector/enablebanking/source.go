@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
-	"github.com/source-pluggy/source-pluggy/connector/internal/once"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -109,7 +108,7 @@ type conn struct {
 	// endingWarned holds the sessions whose access ends within a week
 	// that the run has warned about: each stream reading a session looks
 	// at it, and one WARN a session says it.
-	endingWarned once.Keys
+	endingWarned source.Memo[struct{}]
 }
 
 func (c *conn) Close() error { return nil }
@@ -289,8 +288,11 @@ func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
 	switch {
 	case !until.After(now):
 		return c.reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)), s)
-	case until.Sub(now) < 7*24*time.Hour && c.endingWarned.First(s.id):
-		c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then to keep syncing: connect --write puts the new session in place of this one", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339), "fix", c.connectCommand(s))
+	case until.Sub(now) < 7*24*time.Hour:
+		_, _ = c.endingWarned.Get(s.id, func() (struct{}, error) {
+			c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then to keep syncing: connect --write puts the new session in place of this one", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339), "fix", c.connectCommand(s))
+			return struct{}{}, nil
+		})
 	}
 	return nil
 }

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/httpclient"
-	"github.com/source-pluggy/source-pluggy/connector/internal/once"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -106,7 +105,7 @@ type conn struct {
 	// endingWarned holds the requisitions whose access ends within a week
 	// that the run has warned about: each stream reading a requisition
 	// looks at it, and one WARN a requisition says it.
-	endingWarned once.Keys
+	endingWarned source.Memo[struct{}]
 }
 
 func (c *conn) Close() error { return nil }
@@ -216,8 +215,11 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	switch {
 	case !expires.After(now):
 		return c.relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
-	case expires.Sub(now) < 7*24*time.Hour && c.endingWarned.First(r.ID):
-		c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config "+c.env.ConfigArg()+" --reconnect "+r.ID+" --state "+c.env.StateArg()+" --write")
+	case expires.Sub(now) < 7*24*time.Hour:
+		_, _ = c.endingWarned.Get(r.ID, func() (struct{}, error) {
+			c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config "+c.env.ConfigArg()+" --reconnect "+r.ID+" --state "+c.env.StateArg()+" --write")
+			return struct{}{}, nil
+		})
 	}
 	return nil
 }
