@@ -24,16 +24,7 @@ func TestTablesOfAnotherOwner(t *testing.T) {
 	pgtest.Exec(t, url, `CREATE ROLE `+loader+` LOGIN PASSWORD 'loaderpw'; GRANT USAGE, CREATE ON SCHEMA bank TO `+loader+`;
 		GRANT ALL ON ALL TABLES IN SCHEMA bank TO `+loader)
 	loaderURL := strings.Replace(url, "postgres:"+pgtest.Password, loader+":loaderpw", 1)
-	d = open(t, loaderURL, Options{Schema: "bank"}, txStream())
-	tb, _ := d.Table(context.Background(), "tx", true)
-	write(t, tb, `{"id":"a"}`)
-	if err := tb.Commit(json.RawMessage(`{"cursor":1}`)); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	if got := rows(t, url, `SELECT id FROM bank.tx`); strings.Join(got, ",") != "a" {
-		t.Fatalf("rows %v, want a", got)
-	}
+	loadsRowInBank(t, loaderURL, url)
 
 	newer := txStream()
 	newer.Schema = json.RawMessage(strings.Replace(txSchema, `"id":{"type":"string"},`, `"id":{"type":"string"},"memo":{"type":["string","null"]},`, 1))

@@ -486,16 +486,7 @@ func TestSchemaGrantedByItsOwner(t *testing.T) {
 	assertConfigError(t, err, `schema "bank" belongs to role "`+owner+`"`, `GRANT USAGE, CREATE ON SCHEMA "bank" TO "`+loader+`"`, "--postgres-schema")
 
 	pgtest.Exec(t, url, `GRANT USAGE, CREATE ON SCHEMA bank TO `+loader)
-	d := open(t, loaderURL, Options{Schema: "bank"}, txStream())
-	tb, _ := d.Table(context.Background(), "tx", true)
-	write(t, tb, `{"id":"a"}`)
-	if err := tb.Commit(json.RawMessage(`{"cursor":1}`)); err != nil {
-		t.Fatal(err)
-	}
-	d.Close()
-	if got := rows(t, url, `SELECT id FROM bank.tx`); strings.Join(got, ",") != "a" {
-		t.Fatalf("rows %v, want a", got)
-	}
+	loadsRowInBank(t, loaderURL, url)
 	// The next run finds the tables it made there.
 	if s := string(open(t, loaderURL, Options{Schema: "bank"}, txStream()).States()["tx"]); s != `{"cursor":1}` {
 		t.Fatalf("stored state %q", s)
@@ -569,5 +560,22 @@ func TestConstraintOfTheUsersIsConfigError(t *testing.T) {
 	assertConfigError(t, err, `"test"."tx"`, `column "amount"`, "drop that constraint")
 	if got := rows(t, url, `SELECT count(*) FROM "test"._state`); got[0] != "0" {
 		t.Errorf("%s states stored", got[0])
+	}
+}
+
+// loadsRowInBank loads the row {"id":"a"} and the state {"cursor":1} into
+// schema bank's tx table as the user of loaderURL, and checks that url's
+// user then reads the row there.
+func loadsRowInBank(t *testing.T, loaderURL, url string) {
+	t.Helper()
+	d := open(t, loaderURL, Options{Schema: "bank"}, txStream())
+	tb, _ := d.Table(context.Background(), "tx", true)
+	write(t, tb, `{"id":"a"}`)
+	if err := tb.Commit(json.RawMessage(`{"cursor":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if got := rows(t, url, `SELECT id FROM bank.tx`); strings.Join(got, ",") != "a" {
+		t.Fatalf("rows %v, want a", got)
 	}
 }
