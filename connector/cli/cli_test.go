@@ -26,3 +26,25 @@ func TestDemoNamesTheFake(t *testing.T) {
 		t.Fatalf("stderr does not name the demo command: %q", stderr.String())
 	}
 }
+
+// TestHelpListsOnlyCommands: a binary with a former tap name lists no line
+// for it in its --help (it runs only under that program name, and has no
+// command name), and an empty command is not taken for it.
+func TestHelpListsOnlyCommands(t *testing.T) {
+	b := Binary{Source: enablebanking.Source{}, Tap: "tap-enablebanking", FormerTap: "tap-formerly"}
+	var stdout, stderr bytes.Buffer
+	if code := b.Runner().Run(context.Background(), []string{"--help"}, &stdout, &stderr); code != source.ExitOK {
+		t.Fatalf("--help: exit %d, want %d", code, source.ExitOK)
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if strings.TrimSpace(line) == b.Source.Name() {
+			t.Errorf("--help lists a command with no name:\n%s", stdout.String())
+		}
+	}
+	stdout.Reset()
+	stderr.Reset()
+	code := b.Runner().Run(context.Background(), []string{""}, &stdout, &stderr)
+	if code != source.ExitUsage || !strings.Contains(stderr.String(), `unknown command ""`) {
+		t.Errorf("command \"\": exit %d, stderr %q; want %d and unknown command", code, stderr.String(), source.ExitUsage)
+	}
+}

@@ -174,7 +174,7 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Write
 		return ExitOK
 	}
 	for _, c := range r.Extra {
-		if c.Name == cmd {
+		if c.Name != "" && c.Name == cmd {
 			_ = w.Flush()
 			return c.Run(ctx, rest, stdout, stderr)
 		}
@@ -204,6 +204,9 @@ func (r *Runner) usage(out io.Writer) {
 	fmt.Fprintf(out, "  %s read     --config FILE --catalog FILE [--state FILE]\n", name)
 	fmt.Fprintf(out, "  %s version\n", name)
 	for _, c := range r.Extra {
+		if c.Name == "" {
+			continue // runs only under its Program name
+		}
 		fmt.Fprintf(out, "  %s %-8s %s\n", name, c.Name, c.Summary)
 	}
 	fmt.Fprintf(out, "\nRun '%s COMMAND --help' for a command's flags. stdout carries only protocol messages.\n", name)
