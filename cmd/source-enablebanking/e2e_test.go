@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking"
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
@@ -568,6 +569,52 @@ func TestWrongKeyIsAConfigError(t *testing.T) {
 		if len(line) > 20 && strings.Contains(out, line) {
 			t.Fatal("output contains a line of the key")
 		}
+	}
+}
+
+// TestWrongApplicationIDIsOneError: a token whose kid is not the key's
+// application is refused on every call. The run's first token is signed
+// before the API's clock is known, so the connector may sign once more on
+// it, but it must not say it recovered (an INFO about signing again) when
+// the new token is refused too: the user reads the config error naming
+// config.application_id alone. A clock really off the API's is recovered
+// from, and that is what the INFO says.
+func TestWrongApplicationIDIsOneError(t *testing.T) {
+	tokenLogs := func(r *st.Result) []string {
+		var out []string
+		for _, m := range r.OfType(protocol.TypeLog) {
+			if strings.Contains(m.Log.Message, "token") {
+				out = append(out, string(m.Log.Level)+" "+m.Log.Message)
+			}
+		}
+		return out
+	}
+	e := newEnv(t, fake.Options{Sessions: 1})
+	r := e.run(e.catalog(false, "sessions"), map[string]any{"application_id": "00000000-0000-4000-8000-000000000000"})
+	if r.Code == 0 {
+		t.Fatal("exit 0 with another application's id")
+	}
+	if logs := tokenLogs(r); len(logs) > 0 {
+		t.Errorf("a refused application_id logs %q before its error; want its error alone", logs)
+	}
+	if len(r.ErrorsMentioning("config.application_id", "config.private_key", "UNAUTHORIZED_ACCESS")) == 0 {
+		t.Errorf("no error names config.application_id and the key: %v", r.ErrorTraces())
+	}
+	for _, tr := range r.ErrorTraces() {
+		if tr.FailureType != protocol.ConfigError {
+			t.Errorf("%s, want config_error: %s", tr.FailureType, tr.Message)
+		}
+		if strings.Contains(tr.Message, "UNAUTHORIZED_IP") {
+			t.Errorf("the error speaks of an IP allow-list the API did not mention: %s", tr.Message)
+		}
+	}
+
+	// The API's clock three hours ahead of the local one: the first token
+	// is refused, the one signed on the API's clock taken.
+	ahead := newEnv(t, fake.Options{Sessions: 1, Now: func() time.Time { return time.Now().Add(3 * time.Hour) }})
+	r = ahead.read(ahead.catalog(false, "sessions"))
+	if logs := tokenLogs(r); len(logs) != 1 || !strings.HasPrefix(logs[0], "INFO ") || !strings.Contains(logs[0], "accepted") {
+		t.Errorf("a local clock 3 hours behind the API's logs %q, want one INFO that a token signed on the API's clock was accepted", logs)
 	}
 }
 

@@ -145,8 +145,13 @@ type call struct {
 func (c *Client) do(ctx context.Context, k call) (*httpclient.Response, error) {
 	resp, tok, err := c.send(ctx, k)
 	if se, ae, ok := statusOf(err); ok && se.Status == http.StatusUnauthorized && ae.Error == codeUnauthorized && c.resign(tok) {
-		c.Log.Info("Enable Banking refused a token signed before the API's clock was known; signing a new one on the API's clock")
-		resp, _, err = c.send(ctx, k)
+		// Said only once the new token is taken: a token refused for
+		// another reason (an application_id that is not the key's) is
+		// refused again, and the user then reads that error alone, not a
+		// recovery that did not happen before it.
+		if resp, _, err = c.send(ctx, k); err == nil {
+			c.Log.Info("Enable Banking refused a token signed on the local clock before the API's clock was known; one signed on the API's clock was accepted")
+		}
 	}
 	return resp, err
 }
@@ -218,7 +223,11 @@ func (c *Client) wrap(what string, err error) error {
 		if ae.Error != "ACCESS_DENIED" {
 			msg = c.secrets.String(answer)
 		}
-		return &source.Error{Type: protocol.ConfigError, Msg: msg + ". Check config.application_id and " + c.keyField + ": the key must be the private key of that application (and, for UNAUTHORIZED_IP, the run's IP allow-listed)"}
+		fix := ". Check config.application_id and " + c.keyField + ": application_id must be the id (a UUID, shown in the Enable Banking Control Panel) of the application whose certificate that private key belongs to"
+		if ae.Error == "UNAUTHORIZED_IP" {
+			fix = ". Check config.application_id and " + c.keyField + ": the key must be the private key of that application, and the run's IP allow-listed for it"
+		}
+		return &source.Error{Type: protocol.ConfigError, Msg: msg + fix}
 	case classBank, classRateLimited:
 		return &source.Error{Type: protocol.TransientError, Msg: msg + "; run again later"}
 	}
