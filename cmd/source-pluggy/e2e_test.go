@@ -497,25 +497,44 @@ func TestFlagsInAnyOrder(t *testing.T) {
 	}
 }
 
+// TestItemInErrorIsReadWithWarning: an item in each status Pluggy documents
+// (pluggy-api.md, item fields; connector guidance: "still read what
+// exists") is read. LOGIN_ERROR, OUTDATED and WAITING_* get a WARN naming
+// the item and its status; UPDATING and MERGING (a sync in progress, the
+// data the previous snapshot) are read without one.
 func TestItemInErrorIsReadWithWarning(t *testing.T) {
-	e := newEnv(t, fake.Options{Items: 2, ItemStatuses: []string{"UPDATED", "LOGIN_ERROR"}, TransactionsPerAccount: 10})
-	r := e.read(e.catalog(false, "items", "transactions"))
-	bad := e.fake.ItemIDs()[1]
-	warned := false
-	for _, m := range r.OfType(protocol.TypeLog) {
-		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, bad) && strings.Contains(m.Log.Message, "LOGIN_ERROR") {
-			warned = true
-		}
-	}
-	if !warned {
-		t.Fatal("no WARN naming the LOGIN_ERROR item")
-	}
-	found := false
-	for _, row := range rows(t, r.Records()["transactions"]) {
-		found = found || row.ItemID == bad
-	}
-	if !found {
-		t.Fatal("the LOGIN_ERROR item's transactions were not read")
+	for _, c := range []struct {
+		status string
+		warn   bool
+	}{
+		{"LOGIN_ERROR", true}, {"OUTDATED", true}, {"WAITING_USER_INPUT", true},
+		{"WAITING_USER_ACTION", true}, {"UPDATING", false}, {"MERGING", false},
+	} {
+		t.Run(c.status, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, fake.Options{Items: 2, ItemStatuses: []string{"UPDATED", c.status}, TransactionsPerAccount: 10})
+			r := e.read(e.catalog(false, "items", "transactions"))
+			bad := e.fake.ItemIDs()[1]
+			warned := false
+			for _, m := range r.OfType(protocol.TypeLog) {
+				if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, bad) && strings.Contains(m.Log.Message, c.status) {
+					warned = true
+				}
+			}
+			if warned != c.warn {
+				t.Fatalf("a WARN naming the %s item: %v, want %v", c.status, warned, c.warn)
+			}
+			found := false
+			for _, row := range rows(t, r.Records()["transactions"]) {
+				found = found || row.ItemID == bad
+			}
+			if !found {
+				t.Fatalf("the %s item's transactions were not read", c.status)
+			}
+			if it := itemRows(t, r.Records()["items"])[bad]; it.Status != c.status {
+				t.Errorf("items record %+v, want status %s as served", it, c.status)
+			}
+		})
 	}
 }
 
