@@ -40,8 +40,8 @@ func TestPendingOffKeepsWhatTheSinksHold(t *testing.T) {
 	off := map[string]any{"include_pending": false}
 	r := e.run(cat, off, "--postgres", url, "--parquet-dir", dir)
 	st.Succeeded(t, r)
-	if !r.Warned("the stream is not read: config include_pending is false", "remove the stream from the catalog") {
-		t.Errorf("no WARN that pending_transactions is not read:\n%s", r.Stdout)
+	if !r.Warned("the stream is not read: config include_pending is false", "--parquet-dir and --postgres keep what they hold for it", "remove the stream from the catalog") {
+		t.Errorf("no WARN that pending_transactions is not read, naming both sinks:\n%s", r.Stdout)
 	}
 	if s := r.Statuses()["pending_transactions"]; len(s) == 0 || s[len(s)-1] != protocol.Complete {
 		t.Errorf("pending_transactions statuses %v, want COMPLETE last", s)
@@ -70,5 +70,70 @@ func TestPendingOffKeepsWhatTheSinksHold(t *testing.T) {
 	}
 	if activated == 0 {
 		t.Error("no ACTIVATE_VERSION at all: the tap did not run its full-table streams")
+	}
+}
+
+// TestPendingOffNamesOnlyTheSinksInUse: the WARN of a stream the config
+// turns off speaks of the sinks the run writes to, and of none when it has
+// none. It said "Parquet and PostgreSQL keep what they hold" on every run,
+// a read to stdout alone (or a Singer tap's) included.
+func TestPendingOffNamesOnlyTheSinksInUse(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	off := map[string]any{"include_pending": false}
+	notRead := func(r *st.Result) []string {
+		var out []string
+		for _, m := range r.OfType(protocol.TypeLog) {
+			if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "the stream is not read") {
+				out = append(out, m.Log.Message)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name      string
+		args      []string
+		want, not []string
+	}{
+		{"stdout only", nil, nil, []string{"Parquet", "PostgreSQL", "--parquet-dir", "--postgres", "keep what"}},
+		{"parquet only", []string{"--parquet-dir", t.TempDir()}, []string{"--parquet-dir keeps what it holds for it"}, []string{"PostgreSQL", "--postgres"}},
+	} {
+		r := e.run(e.catalog(true, "pending_transactions"), off, c.args...)
+		st.Succeeded(t, r)
+		warns := notRead(r)
+		if len(warns) != 1 {
+			t.Fatalf("%s: %d WARNs that pending_transactions is not read, want 1: %q", c.name, len(warns), warns)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(warns[0], w) {
+				t.Errorf("%s: the WARN does not say %q: %s", c.name, w, warns[0])
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(warns[0], n) {
+				t.Errorf("%s: the WARN speaks of %q, which the run does not use: %s", c.name, n, warns[0])
+			}
+		}
+	}
+
+	tap := filepath.Join(t.TempDir(), "tap-enablebanking")
+	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	_, stderr, code := st.Exec(t, tap, "--config", e.config(off))
+	if code != 0 {
+		t.Fatalf("tap exited %d: %s", code, stderr)
+	}
+	warned := false
+	for line := range strings.Lines(string(stderr)) {
+		if !strings.Contains(line, "the stream is not read") {
+			continue
+		}
+		warned = true
+		for _, n := range []string{"Parquet", "PostgreSQL", "keep what"} {
+			if strings.Contains(line, n) {
+				t.Errorf("the tap's WARN speaks of %q, which it does not write to: %s", n, line)
+			}
+		}
+	}
+	if !warned {
+		t.Errorf("the tap did not warn that pending_transactions is not read:\n%s", stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,9 @@ type streamOutput struct {
 	mode protocol.SyncMode
 	head StreamSink   // the sinks, then stdout
 	log  *slog.Logger // the run's, with the stream's attribute
+	// sinkFlags are the flags that turned the sinks on ("--parquet-dir"),
+	// for the messages that speak of them: only the sinks in use.
+	sinkFlags []string
 
 	mu      sync.Mutex
 	running bool
@@ -178,9 +182,8 @@ func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, er
 		// failed, so that none replaces what it holds with the empty
 		// snapshot of a stream nobody read.
 		readErr = nil
-		o.log.Warn(fmt.Sprintf("the stream is not read: %s. Parquet and PostgreSQL keep what they hold for it; "+
-			"a destination that replaces the stream at every sync (Airbyte's overwrite) would empty it: "+
-			"remove the stream from the catalog to keep it as it is", notRead.Why))
+		o.log.Warn(fmt.Sprintf("the stream is not read: %s. %sA destination that replaces the stream at every sync "+
+			"(Airbyte's overwrite) would empty it: remove the stream from the catalog to keep it as it is", notRead.Why, o.sinksKeep()))
 		if n, ok := o.enc.(notReadNotifier); ok {
 			n.NotRead(o.name)
 		}
@@ -219,6 +222,20 @@ func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, er
 		}
 	}
 	return nil, o.enc.StreamStatus(o.name, protocol.Complete)
+}
+
+// sinksKeep says, for a stream the config turned off, that the run's sinks
+// keep what they hold for it ("--parquet-dir and --postgres keep what they
+// hold for it. "), or nothing when the run has none.
+func (o *streamOutput) sinksKeep() string {
+	switch len(o.sinkFlags) {
+	case 0:
+		return ""
+	case 1:
+		return o.sinkFlags[0] + " keeps what it holds for it. "
+	}
+	last := len(o.sinkFlags) - 1
+	return strings.Join(o.sinkFlags[:last], ", ") + " and " + o.sinkFlags[last] + " keep what they hold for it. "
 }
 
 // notReadNotifier is an Encoder told of a stream the config turned off

@@ -440,30 +440,32 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 		states, reset, err := loadState(state, streams)
 		MarkReset(sel, reset)
 		return sel, states, err
-	}, func(streams []Stream) ([]Sink, bool, error) {
+	}, func(streams []Stream) ([]Sink, []string, bool, error) {
 		var sinks []Sink
+		var flags []string
 		for _, s := range r.Sinks {
 			sink, err := s.Open(streams)
 			if err != nil {
 				for _, o := range sinks {
 					_ = o.Close()
 				}
-				return nil, false, err
+				return nil, nil, false, err
 			}
 			if sink != nil {
 				sinks = append(sinks, sink)
+				flags = append(flags, "--"+s.Flag())
 			}
 		}
 		if noRecords && len(sinks) == 0 {
-			return nil, false, ConfigErrorf("--no-records needs --%s: without another output the records would go nowhere", r.sinkFlagNames(" or --"))
+			return nil, nil, false, ConfigErrorf("--no-records needs --%s: without another output the records would go nowhere", r.sinkFlagNames(" or --"))
 		}
 		if noStates && sf == nil && !slices.ContainsFunc(sinks, isStateStore) {
 			for _, o := range sinks {
 				_ = o.Close()
 			}
-			return nil, false, ConfigErrorf("--no-states needs --state-file PATH%s: without one the state is kept nowhere and every run would be a first sync", r.stateStoreFlags())
+			return nil, nil, false, ConfigErrorf("--no-states needs --state-file PATH%s: without one the state is kept nowhere and every run would be a first sync", r.stateStoreFlags())
 		}
-		return sinks, noRecords, nil
+		return sinks, flags, noRecords, nil
 	}, state == "", given)
 }
 
@@ -599,10 +601,11 @@ func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 
 // readStreams is a read once its inputs are known: prepare turns the
 // source's streams into the configured streams and their input states, and
-// openSinks (nil for none) opens the outputs besides enc and says whether
+// openSinks (nil for none) opens the outputs besides enc, with the flag
+// that turned each on (what messages about them name), and says whether
 // enc is to get no records.
 func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config, statePath string,
-	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, bool, error),
+	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, []string, bool, error),
 	storedStates, stateGiven bool, own ...string) int {
 	conn, log, _, err := r.open(ctx, config, statePath, enc, secrets, true, own...)
 	if err != nil {
@@ -621,13 +624,14 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		p.PlanRead(names)
 	}
 	var sinks []Sink
+	var sinkFlags []string
 	skipRecords := false
 	if openSinks != nil {
 		chosen := make([]Stream, len(sel))
 		for i, s := range sel {
 			chosen[i] = s.Stream
 		}
-		if sinks, skipRecords, err = openSinks(chosen); err != nil {
+		if sinks, sinkFlags, skipRecords, err = openSinks(chosen); err != nil {
 			return fail(enc, err)
 		}
 	}
@@ -706,6 +710,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		if err != nil {
 			return fail(enc, err)
 		}
+		out.sinkFlags = sinkFlags
 		if err := enc.StreamStatus(name, protocol.Started); err != nil {
 			return ExitFail
 		}
