@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.ClientSecret, "client-secret", "demo-client-secret", "accepted client secret")
 	fs.BoolVar(&o.CategoriesAsArray, "categories-as-array", false, "serve /categories as a bare array")
 	fs.BoolVar(&o.InvestmentIDNull, "investment-id-null", false, `send "investmentId": null on investment movements`)
+	fs.BoolVar(&o.LegacyInvestmentTransactions, "legacy-investment-transactions", false, `embed each investment's movements in its "transactions" member, as Pluggy answers applications created before 2023-03-20`)
 	fs.IntVar(&o.MaxURLBytes, "max-url-bytes", 0, "answer 414 to request lines longer than N bytes, as front ends do (0: no limit)")
 	fs.BoolVar(&o.Gzip, "gzip", false, "gzip every answer to a request that accepts it, without a Content-Length, as compressing front ends do")
 	fs.IntVar(&f.Every429, "every-429", 0, "answer every Nth request with 429")

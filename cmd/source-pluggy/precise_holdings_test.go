@@ -125,3 +125,79 @@ func TestPreciseInvestmentHoldingsAreKept(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacyInvestmentTransactionsAreKept: Pluggy embeds each investment's
+// movements in its "transactions" member for applications created before
+// 2023-03-20 (pluggy-api.md §6; null for newer ones), with members the
+// schema's item does not list (movementType, netAmount, expenses, ...).
+// The investments stream emits the list as served; with --parquet-dir the
+// typed column keeps what it knows and _leftovers the whole list verbatim;
+// with --postgres the jsonb column holds it whole.
+func TestLegacyInvestmentTransactionsAreKept(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5, LegacyInvestmentTransactions: true})
+	var page struct{ Results []map[string]json.RawMessage }
+	e.apiGet("/investments?itemId="+e.fake.ItemIDs()[0], &page)
+	served := map[string]string{} // investment id -> its "transactions", compacted
+	for _, inv := range page.Results {
+		var id string
+		st.Must(t, json.Unmarshal(inv["id"], &id), "investment id")
+		var list []json.RawMessage
+		if json.Unmarshal(inv["transactions"], &list) != nil || len(list) == 0 {
+			t.Fatalf("investment %s: the fake embedded no movements: %s", id, inv["transactions"])
+		}
+		served[id] = compact(t, inv["transactions"])
+	}
+
+	dir := t.TempDir()
+	r := e.read(e.catalog(false, "investments"), "--parquet-dir", dir)
+	recs := r.Records()["investments"]
+	if len(recs) != len(served) {
+		t.Fatalf("%d investments emitted, %d served", len(recs), len(served))
+	}
+	for _, raw := range recs {
+		var x struct {
+			ID           string
+			Transactions json.RawMessage
+		}
+		st.Must(t, json.Unmarshal(raw, &x), "investment")
+		if got := compact(t, x.Transactions); got != served[x.ID] {
+			t.Errorf("investment %s: transactions emitted as %s, served %s", x.ID, got, served[x.ID])
+		}
+	}
+
+	files, err := filepath.Glob(filepath.Join(dir, "investments", "*.parquet"))
+	st.Must(t, err, "glob")
+	rowsRead := 0
+	for _, f := range files {
+		for _, row := range parquetRows(t, f) {
+			rowsRead++
+			id, _ := row["id"].(string)
+			var left map[string]json.RawMessage
+			if text, _ := row["_leftovers"].(string); text != "" {
+				st.Must(t, json.Unmarshal([]byte(text), &left), "_leftovers")
+			}
+			if left["transactions"] == nil || compact(t, left["transactions"]) != served[id] {
+				t.Errorf("Parquet investment %s: _leftovers.transactions %s; served %s, whose members the schema lacks", id, left["transactions"], served[id])
+			}
+		}
+	}
+	if rowsRead != len(served) {
+		t.Fatalf("%d Parquet rows, %d investments served", rowsRead, len(served))
+	}
+
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.DB(t)
+		e.read(e.catalog(false, "investments"), "--postgres", url)
+		conn := pgtest.Connect(t, url)
+		got := pgRows(t, conn, `SELECT id, coalesce(transactions::text, 'null') FROM pluggy.investments`)
+		if len(got) != len(served) {
+			t.Fatalf("%d rows in pluggy.investments, %d investments served", len(got), len(served))
+		}
+		for _, line := range got {
+			id, list, _ := strings.Cut(line, "|")
+			if !sameJSON(t, json.RawMessage(list), json.RawMessage(served[id])) { // jsonb orders members its own way
+				t.Errorf("PostgreSQL investment %s: transactions %s; served %s", id, list, served[id])
+			}
+		}
+	})
+}

@@ -237,7 +237,10 @@ type investmentJSON struct {
 	Status               string                  `json:"status"`
 	Institution          *institutionJSON        `json:"institution"`
 	Metadata             *investmentMetadataJSON `json:"metadata"`
-	Transactions         *struct{}               `json:"transactions"`
+	// Transactions is the legacy embedded list of the investment's
+	// movements: null for applications created after 2023-03-20, the
+	// movements themselves for older ones (Options.LegacyInvestmentTransactions).
+	Transactions *[]investmentTxnJSON `json:"transactions"`
 }
 
 // investmentTxnJSON has no investmentId by default: the API omits it and

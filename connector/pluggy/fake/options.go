@@ -167,6 +167,13 @@ type Options struct {
 	// thirteen-place amount, balance and amountProfit; the stock keeps two
 	// places. Off: money has two places, as money usually has.
 	PreciseInvestmentMoney bool
+	// LegacyInvestmentTransactions embeds each investment's movements in
+	// its "transactions" member, as GET /investments and GET
+	// /investments/{id} answer applications created before 2023-03-20
+	// (pluggy-api.md §6: the legacy embedded array is null only for newer
+	// ones). The movements are the ones GET /investments/{id}/transactions
+	// serves, every member included. Off: "transactions": null.
+	LegacyInvestmentTransactions bool
 	// CreatedLinkV2 writes the transactions/created webhook as newer
 	// applications get it: createdTransactionsLink points at
 	// /v2/transactions and createdTransactionsLinkV2 is added (pluggy-api.md

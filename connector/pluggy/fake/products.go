@@ -79,6 +79,9 @@ func (s *Server) buildProducts(meta *rand.Rand, it *item) {
 				in.txns[i].InvestmentID = json.RawMessage("null")
 			}
 		}
+		if s.opts.LegacyInvestmentTransactions {
+			in.json.Transactions = &in.txns
+		}
 		it.investments = append(it.investments, in)
 		s.investmentsByID[in.id] = in
 	}
