@@ -45,6 +45,10 @@ func TestEveryDocumentedRefusal(t *testing.T) {
 	bank := func(e fake.AccountError, calls int) (fake.AccountError, want) {
 		return e, want{1, protocol.TransientError, []string{"the bank failed", "run again later", "{account}"}, calls, false}
 	}
+	clientBug := func(code string, status int) (fake.AccountError, want) {
+		return fake.AccountError{Status: status, Code: code, Message: "Request refused"},
+			want{1, protocol.SystemError, []string{code, "{account}", "report this message"}, 1, false}
+	}
 	credentials := func(e fake.AccountError) (fake.AccountError, want) {
 		return e, want{1, protocol.ConfigError, []string{"config.application_id", "config.private_key"}, 1, false}
 	}
@@ -99,6 +103,18 @@ func TestEveryDocumentedRefusal(t *testing.T) {
 		},
 		"PSU_HEADER_NOT_PROVIDED": func() (fake.AccountError, want) {
 			return fake.AccountError{Status: 422, Code: "PSU_HEADER_NOT_PROVIDED", Message: "PSU header not provided"}, want{1, protocol.ConfigError, []string{"PSU_HEADER_NOT_PROVIDED", "attended"}, 1, false}
+		},
+		// The request-parameter codes, under the statuses the reference
+		// leaves uncertain (422 most likely, 400 seen for others): the
+		// connector's own request refused, which running again will not
+		// change: a system error quoting the code, to report.
+		"WRONG_DATE_INTERVAL 422":       func() (fake.AccountError, want) { return clientBug("WRONG_DATE_INTERVAL", 422) },
+		"WRONG_TRANSACTIONS_PERIOD 400": func() (fake.AccountError, want) { return clientBug("WRONG_TRANSACTIONS_PERIOD", 400) },
+		"DATE_FROM_IN_FUTURE 422":       func() (fake.AccountError, want) { return clientBug("DATE_FROM_IN_FUTURE", 422) },
+		"DATE_TO_WITHOUT_DATE_FROM 400": func() (fake.AccountError, want) { return clientBug("DATE_TO_WITHOUT_DATE_FROM", 400) },
+		"WRONG_CONTINUATION_KEY 422":    func() (fake.AccountError, want) { return clientBug("WRONG_CONTINUATION_KEY", 422) },
+		"PSU_HEADER_INVALID 422": func() (fake.AccountError, want) {
+			return fake.AccountError{Status: 422, Code: "PSU_HEADER_INVALID", Message: "PSU header is invalid"}, want{1, protocol.ConfigError, []string{"PSU_HEADER_INVALID", "{account}"}, 1, false}
 		},
 		"a code no document lists": func() (fake.AccountError, want) {
 			return fake.AccountError{Status: 422, Code: "BRAND_NEW_REFUSAL", Message: "Something new", Detail: map[string]any{"hint": "xyz"}}, want{1, protocol.SystemError, []string{"BRAND_NEW_REFUSAL", "Something new", "xyz"}, 1, false}
