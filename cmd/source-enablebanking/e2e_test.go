@@ -274,6 +274,49 @@ func TestFullReadEqualsFakeData(t *testing.T) {
 	}
 }
 
+// TestEveryPendingStatusIsKept: rows the bank has not booked come with any
+// of the statuses the reference lists (PDNG, HOLD, SCHD, CNCL, RJCT, OTHR),
+// or one no document lists. Each is a pending_transactions row, once, with
+// its status as sent; none is taken for a booked row, none is lost, and
+// the typed sinks take them too.
+func TestEveryPendingStatusIsKept(t *testing.T) {
+	statuses := []string{"PDNG", "HOLD", "SCHD", "CNCL", "RJCT", "OTHR", "ACSC"}
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 10, PendingStatuses: statuses})
+	r := e.read(e.catalog(true, "transactions", "pending_transactions"), "--parquet-dir", t.TempDir())
+	recs := r.Records()
+	seen := map[string]int{}
+	booked, pend := byUID(t, recs["transactions"]), byUID(t, recs["pending_transactions"])
+	for _, a := range e.accounts() {
+		if n, want := len(booked[a]), len(e.fake.Booked(a)); n != want {
+			t.Errorf("account %s: %d booked rows, the fake booked %d", a, n, want)
+		}
+		want := map[string]int{}
+		for _, raw := range e.fake.Pending(a) {
+			want[canonical(t, raw)]++
+		}
+		if len(pend[a]) != len(e.fake.Pending(a)) {
+			t.Errorf("account %s: %d pending rows, the fake has %d", a, len(pend[a]), len(e.fake.Pending(a)))
+		}
+		for _, raw := range pend[a] {
+			c := without(t, raw, "account_key", "account_uid", "session_id", "pending_key", "signed_amount")
+			if want[c] == 0 {
+				t.Errorf("account %s: a pending row the fake did not serve:\n%s", a, raw)
+			}
+			want[c]--
+			var row struct {
+				Status string `json:"status"`
+			}
+			st.Must(t, json.Unmarshal(raw, &row), "pending row")
+			seen[row.Status]++
+		}
+	}
+	for _, s := range statuses {
+		if seen[s] == 0 {
+			t.Errorf("no pending row with status %s", s)
+		}
+	}
+}
+
 func TestAttendedSendsPSUHeaders(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1, DailyLimit: 1})
 	over := map[string]any{"attended": true, "psu_ip_address": "192.0.2.7", "psu_user_agent": "Mozilla/5.0"}

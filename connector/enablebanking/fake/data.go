@@ -189,8 +189,14 @@ func (s *Server) newAccount(ss *session, b bank, si, j int, anchor time.Time) *a
 		twin.f["transaction_id"] = nil
 		a.booked = append(a.booked, twin, &row{f: clone(twin.f)})
 	}
-	for k := range 3 {
-		a.pending = append(a.pending, a.pendingRow(k, anchor.AddDate(0, 0, -k)))
+	statuses := s.opts.PendingStatuses
+	if len(statuses) == 0 {
+		statuses = []string{"PDNG"}
+	}
+	for k := range max(3, len(statuses)) {
+		p := a.pendingRow(k, anchor.AddDate(0, 0, -(k%3)))
+		p.f["status"] = statuses[k%len(statuses)]
+		a.pending = append(a.pending, p)
 	}
 	s.accounts[a.uid] = a
 	return a

@@ -61,6 +61,12 @@ type Options struct {
 	// answers 422 PSU_HEADER_NOT_PROVIDED naming the first missing one;
 	// one carrying none is unattended. Default: every bank lists none.
 	RequiredPSUHeaders map[string][]string
+	// PendingStatuses are the statuses of each account's rows that are not
+	// booked, in turn: the reference (§4.2) lists PDNG, HOLD, SCHD, CNCL,
+	// RJCT and OTHR, and a bank may send one no document lists. Each
+	// account then has at least one such row per status. Default PDNG
+	// only.
+	PendingStatuses []string
 	// Order is the order of the rows a transactions call chain serves
 	// across its pages (the reference, §4.1: undocumented): "" newest
 	// booked rows first, then the pending ones (the default), "oldest"
