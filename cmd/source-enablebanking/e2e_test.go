@@ -139,6 +139,15 @@ func TestCheck(t *testing.T) {
 			t.Errorf("checks made %d calls to %s", n, route)
 		}
 	}
+
+	// An application not activated yet answers "active": false (the
+	// reference, §1): the check names it and how to activate it.
+	inactive := newEnv(t, fake.Options{Sessions: 1, Inactive: true})
+	cs, r := st.CheckRun(t, inactive.bin, inactive.config(nil))
+	if cs.Status != protocol.StatusFailed || !strings.Contains(cs.Message, inactive.fake.ApplicationID()+" is not active") || !strings.Contains(cs.Message, "Activate by linking accounts") {
+		t.Errorf("check of an inactive application = %s %q, want FAILED naming it and how to activate it", cs.Status, cs.Message)
+	}
+	inactive.noSecrets(r)
 }
 
 func TestDiscover(t *testing.T) {

@@ -103,7 +103,7 @@ func (s *Server) handleApplication(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, map[string]any{
 		"name": "Fake application", "description": nil, "kid": s.opts.ApplicationID, "environment": "SANDBOX",
-		"redirect_urls": redirects, "active": true, "countries": []string{"FI", "SE", "NO", "DE"},
+		"redirect_urls": redirects, "active": !s.opts.Inactive, "countries": []string{"FI", "SE", "NO", "DE"},
 		"services": []string{"AIS"},
 	})
 }

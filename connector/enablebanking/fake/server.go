@@ -61,6 +61,11 @@ type Options struct {
 	// answers 422 PSU_HEADER_NOT_PROVIDED naming the first missing one;
 	// one carrying none is unattended. Default: every bank lists none.
 	RequiredPSUHeaders map[string][]string
+	// Inactive makes GET /application answer "active": false, as a
+	// production application does before it is activated (the reference,
+	// §1: restricted mode needs the user's own accounts linked in the
+	// Control Panel). Default active.
+	Inactive bool
 	// PendingStatuses are the statuses of each account's rows that are not
 	// booked, in turn: the reference (§4.2) lists PDNG, HOLD, SCHD, CNCL,
 	// RJCT and OTHR, and a bank may send one no document lists. Each
