@@ -427,3 +427,48 @@ func TestWebhookItemErrorAndV2LinkAreKept(t *testing.T) {
 		t.Errorf("items record %+v, want the LOGIN_ERROR the failed sync left", it)
 	}
 }
+
+// TestWebhookCreatedTimeWithoutZoneIsKept: a transactions/created whose
+// transactionsCreatedAtFrom comes without its zone (2025-02-13T17:21:53.719,
+// a form Pluggy writes some of its UTC times in: pluggy-api.md, value
+// formats) is appended, not refused: a refusal would have Pluggy drop the
+// event after its retries, and the read would not see the account's new
+// rows until its next reconciliation. The next read emits them.
+func TestWebhookCreatedTimeWithoutZoneIsKept(t *testing.T) {
+	e, rcv := hookEnv(t, fake.Options{Items: 1, WebhookTimesWithoutZone: true})
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	r1 := e.read(cat)
+	dest.apply(t, r1)
+
+	added := e.fake.AddNew(3)
+	e.deliver()
+	if s := e.fake.DeliveryStats(); s.Failed != 0 || s.Acknowledged != s.Queued {
+		t.Fatalf("delivery stats %+v: the receiver refused events\n%s", s, rcv.log())
+	}
+	zoneless := 0
+	_, err := eventlog.Read(rcv.dir, eventlog.Position{}, func(_ eventlog.Position, line []byte) error {
+		var l struct{ Payload struct{ Event, TransactionsCreatedAtFrom string } }
+		st.Must(t, json.Unmarshal(line, &l), "log line")
+		if l.Payload.Event == "transactions/created" && !strings.HasSuffix(l.Payload.TransactionsCreatedAtFrom, "Z") {
+			zoneless++
+		}
+		return nil
+	})
+	st.Must(t, err, "reading the log")
+	if zoneless == 0 {
+		t.Fatal("the log holds no transactions/created with a time without its zone")
+	}
+
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	dest.apply(t, r2)
+	emitted := rows(t, r2.Records()["transactions"])
+	for _, id := range added {
+		if _, ok := emitted[id]; !ok {
+			t.Errorf("new row %s, announced by a transactions/created without a zone, was not emitted", id)
+		}
+	}
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after the events: %s", d)
+	}
+}

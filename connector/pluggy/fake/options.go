@@ -179,6 +179,12 @@ type Options struct {
 	// /v2/transactions and createdTransactionsLinkV2 is added (pluggy-api.md
 	// §6 and the webhook examples). Off: the legacy v1 link only.
 	CreatedLinkV2 bool
+	// WebhookTimesWithoutZone writes the times of transactions/created
+	// (transactionsCreatedAtFrom, transactionsMinDate) without their zone,
+	// 2025-02-13T17:21:53.719, the Z-less form Pluggy writes some of its
+	// UTC times in (pluggy-api.md, value formats: "The Go parser must be
+	// lenient"). Off: with milliseconds and Z, as the webhook examples.
+	WebhookTimesWithoutZone bool
 	// NextDropsFilters writes v2 `next` links with accountId and after
 	// only, as the spec's example does, dropping dateFrom, dateTo,
 	// createdAtFrom and ids (whether the live API copies them is open,

@@ -314,6 +314,10 @@ func (s *Server) announce(ch *changes, now int64) {
 			p["transactionsCount"] = len(rows)
 			p["transactionsMinDate"] = msTime(minDate)
 			p["transactionsCreatedAtFrom"] = from
+			if s.opts.WebhookTimesWithoutZone {
+				p["transactionsMinDate"] = strings.TrimSuffix(msTime(minDate), "Z")
+				p["transactionsCreatedAtFrom"] = strings.TrimSuffix(from, "Z")
+			}
 			p["createdTransactionsLink"] = "https://api.pluggy.ai/transactions" + query
 			if s.opts.CreatedLinkV2 {
 				p["createdTransactionsLink"] = "https://api.pluggy.ai/v2/transactions" + query

@@ -117,8 +117,8 @@ func Parse(body []byte) (Event, error) {
 		if err := errors.Join(str("itemId", &e.ItemID), str("accountId", &e.AccountID), str("transactionsCreatedAtFrom", &e.CreatedAtFrom)); err != nil {
 			return Event{}, err
 		}
-		if _, err := time.Parse(time.RFC3339Nano, e.CreatedAtFrom); err != nil {
-			return Event{}, shapeErrorf("%s event: \"transactionsCreatedAtFrom\" %q is not an RFC 3339 time", e.Event, e.CreatedAtFrom)
+		if _, ok := ParseTime(e.CreatedAtFrom); !ok {
+			return Event{}, shapeErrorf("%s event: \"transactionsCreatedAtFrom\" %q is not a timestamp (RFC 3339, with or without its zone) or a date", e.Event, e.CreatedAtFrom)
 		}
 	case strings.HasPrefix(e.Event, "item/"):
 		if err := str("itemId", &e.ItemID); err != nil {
@@ -133,6 +133,21 @@ func Parse(body []byte) (Event, error) {
 	}
 	e.Raw = compact.Bytes()
 	return e, nil
+}
+
+// ParseTime reads a time of a webhook payload in each shape Pluggy writes
+// its times in (pluggy-api.md, value formats: "The Go parser must be
+// lenient"): RFC 3339 (2025-02-13T17:21:53.719Z), the same without its
+// zone (2025-02-13T17:21:53.719), or a date (2025-02-13). Pluggy's times
+// are UTC, so a time without a zone is taken as UTC. Refusing another
+// shape would cost the event: Pluggy drops it after its retries.
+func ParseTime(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // CheckIDs refuses an event whose ids are not UUIDs: its itemId, its

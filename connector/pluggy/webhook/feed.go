@@ -241,8 +241,8 @@ func (ch *Changes) addPayload(payload []byte) {
 		a.Updated = appendNew(a.Updated, a.updated, ev.TransactionIDs)
 	case TransactionsCreated:
 		a.Created = true
-		if t, err := time.Parse(time.RFC3339Nano, ev.CreatedAtFrom); err == nil && (a.CreatedAtFrom.IsZero() || t.Before(a.CreatedAtFrom)) {
-			a.CreatedAtFrom = t.UTC()
+		if t, ok := ParseTime(ev.CreatedAtFrom); ok && (a.CreatedAtFrom.IsZero() || t.Before(a.CreatedAtFrom)) {
+			a.CreatedAtFrom = t
 		}
 	}
 }
