@@ -148,6 +148,36 @@ func TestLateBookedRowsAreEmitted(t *testing.T) {
 	}
 }
 
+// TestUndatedRowsAreEmittedAndKeepTheirKeys: booked rows without the
+// dates a client sorts by (none at all, which Actual drops; only
+// valueDateTime, as ABN AMRO; only bookingDateTime) are emitted, each
+// read, under their internalTransactionId, so a destination merging by
+// key holds each once; they do not block the account, and Parquet takes
+// them too.
+func TestUndatedRowsAreEmittedAndKeepTheirKeys(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 30})
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	acc := e.accounts()[0]
+	undated := e.fake.AddUndated(acc)
+	prev := r1
+	for run := 2; run <= 3; run++ {
+		r := e.read(cat, "--state", prev.StateFile(t), "--parquet-dir", t.TempDir())
+		keys := map[string]string{}
+		for _, raw := range r.Records()["transactions"] {
+			if x := decode(t, raw); x.AccountID == acc {
+				keys[x.InternalID] = x.TransactionKey
+			}
+		}
+		for _, id := range undated {
+			if keys[id] != id {
+				t.Errorf("run %d: undated row %s emitted under key %q, want its internalTransactionId", run, id, keys[id])
+			}
+		}
+		prev = r
+	}
+}
+
 // legacyKeys is the rule versions before internalTransactionId-first used:
 // the bank's transactionId when usable and unique in the answer (and the
 // account never repeated one), else internalTransactionId.

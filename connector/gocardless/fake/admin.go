@@ -21,6 +21,7 @@ import (
 //	POST /__fake/change_pending?account=ID
 //	POST /__fake/processing?account=ID&on=1|0
 //	POST /__fake/add_late_booked?account=ID&n=N&days_late=D
+//	POST /__fake/add_undated?account=ID
 //	POST /__fake/reconfirm?requisition=ID
 //	POST /__fake/inactive?account=ID&on=1|0
 //	POST /__fake/requisition_status?requisition=ID&status=CR|…|ID|ER|SU
@@ -100,6 +101,10 @@ func (s *Server) AdminHandler() http.Handler {
 			return nil, err
 		}
 		ids, err := s.addLateBooked(q.get("account"), n, late)
+		return map[string][]string{"internal_transaction_ids": ids}, err
+	})
+	do("POST /__fake/add_undated", func(q query) (any, error) {
+		ids, err := s.addUndated(q.get("account"))
 		return map[string][]string{"internal_transaction_ids": ids}, err
 	})
 	do("POST /__fake/reconfirm", func(q query) (any, error) {

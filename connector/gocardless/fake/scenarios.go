@@ -70,6 +70,18 @@ func (s *Server) AddLateBooked(accountID string, n, daysLate int) []string {
 	return ids
 }
 
+// AddUndated books three rows without the dates a client sorts and
+// filters by, as banks send them (gocardless-api.md §2.4): one with no
+// date at all (Actual drops such a row, hoping a later sync dates it), one
+// with only valueDateTime (ABN AMRO) and one with only bookingDateTime.
+// With no bookingDate or valueDate to match, they are in every window. It
+// returns their internalTransactionIds, in that order.
+func (s *Server) AddUndated(accountID string) []string {
+	ids, err := s.addUndated(accountID)
+	must(err)
+	return ids
+}
+
 // SetAccountInactive makes an account's data calls answer 401
 // AccountInactiveError (on), counting towards suspension, or answer
 // normally again (off).
@@ -133,6 +145,29 @@ func (s *Server) addLateBooked(accountID string, n, daysLate int) ([]string, err
 		tx.BookingDate = booking
 		tx.ValueDate = today.Format(dateLayout)
 		tx.BookingDateTime, tx.ValueDateTime = "", ""
+		a.booked[i] = newRow(tx, a.booked[i].cents)
+	}
+	return ids, nil
+}
+
+func (s *Server) addUndated(accountID string) ([]string, error) {
+	ids, err := s.addBooked(accountID, 3)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.accounts[accountID]
+	at := s.now().Add(-time.Hour).Truncate(time.Second)
+	for i := range 3 {
+		tx := a.booked[i].tx
+		tx.BookingDate, tx.ValueDate, tx.BookingDateTime, tx.ValueDateTime = "", "", "", ""
+		switch i {
+		case 1:
+			tx.ValueDateTime = at.Format(time.RFC3339)
+		case 2:
+			tx.BookingDateTime = at.Format(time.RFC3339)
+		}
 		a.booked[i] = newRow(tx, a.booked[i].cents)
 	}
 	return ids, nil
