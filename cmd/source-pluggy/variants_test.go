@@ -448,7 +448,9 @@ func TestWebhookCreatedTimeWithoutZoneIsKept(t *testing.T) {
 	}
 	zoneless := 0
 	_, err := eventlog.Read(rcv.dir, eventlog.Position{}, func(_ eventlog.Position, line []byte) error {
-		var l struct{ Payload struct{ Event, TransactionsCreatedAtFrom string } }
+		var l struct {
+			Payload struct{ Event, TransactionsCreatedAtFrom string }
+		}
 		st.Must(t, json.Unmarshal(line, &l), "log line")
 		if l.Payload.Event == "transactions/created" && !strings.HasSuffix(l.Payload.TransactionsCreatedAtFrom, "Z") {
 			zoneless++
