@@ -53,23 +53,40 @@ func (e *env) readOver(over map[string]any, catalog string, extra ...string) *st
 // looks at: call it before ResetStats or after the stats are read.
 func (e *env) apiGet(path string, v any) []byte {
 	e.t.Helper()
-	body, _ := json.Marshal(map[string]string{"clientId": e.fake.ClientID(), "clientSecret": e.fake.ClientSecret()})
-	resp, err := http.Post(e.srv.URL+"/auth", "application/json", bytes.NewReader(body))
+	return e.apiDo(http.MethodGet, path, nil, v)
+}
+
+// apiDo sends method path with a JSON body (none when nil) and a fresh
+// apiKey, fails the test on a non-200, and decodes the answer into v (when
+// not nil).
+func (e *env) apiDo(method, path string, body, v any) []byte {
+	e.t.Helper()
+	creds, _ := json.Marshal(map[string]string{"clientId": e.fake.ClientID(), "clientSecret": e.fake.ClientSecret()})
+	resp, err := http.Post(e.srv.URL+"/auth", "application/json", bytes.NewReader(creds))
 	st.Must(e.t, err, "auth")
 	var auth struct {
 		APIKey string `json:"apiKey"`
 	}
 	st.Must(e.t, json.NewDecoder(resp.Body).Decode(&auth), "auth body")
 	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	var payload io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		st.Must(e.t, err, "request body")
+		payload = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, payload)
 	req.Header.Set("X-API-KEY", auth.APIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err = http.DefaultClient.Do(req)
 	st.Must(e.t, err, path)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	st.Must(e.t, err, path)
 	if resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("GET %s: HTTP %d %s", path, resp.StatusCode, b)
+		e.t.Fatalf("%s %s: HTTP %d %s", method, path, resp.StatusCode, b)
 	}
 	if v != nil {
 		st.Must(e.t, json.Unmarshal(b, v), path)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/eventlog"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
@@ -534,5 +536,63 @@ func TestWebhookReceiverKilledDuringDeliveries(t *testing.T) {
 	dest.apply(t, res)
 	if d := dest.diff(e.truth()); d != "" {
 		t.Fatalf("after reconciliation: %s", d)
+	}
+}
+
+// TestWebhookSubscribedToAllIsSortedOut: a webhook subscribed to "all" (or
+// an item's own webhookUrl) also gets the events source-pluggy does not act
+// on, such as connector/status_updated (pluggy-api.md §6: data {status},
+// perhaps connectorId). The receiver acknowledges each (a refusal would
+// only have Pluggy deliver it again and again), appends none of them, and
+// keeps the transactions and item events, which the next read applies.
+func TestWebhookSubscribedToAllIsSortedOut(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1})
+	e.fake.AllowLocalWebhooks(true)
+	r := startReceiver(t, filepath.Join(t.TempDir(), "log"))
+	e.apiDo(http.MethodPost, "/webhooks", map[string]any{"event": "all", "url": r.url + "/pluggy", "headers": map[string]string{"X-Hook-Token": hookSecret}}, nil)
+	e.cfg["webhook_log"] = r.dir
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	r1 := e.read(cat)
+	dest.apply(t, r1)
+
+	e.fake.AddNew(2)
+	e.fake.UpdateInPlace(1)
+	e.fake.Delete(1)
+	e.fake.ConnectorStatusUpdated("UNSTABLE")
+	e.deliver()
+	if s := e.fake.DeliveryStats(); s.Failed != 0 || s.Acknowledged != s.Queued {
+		t.Fatalf("delivery stats %+v: the receiver refused events\n%s", s, r.log())
+	}
+	events := map[string]int{}
+	_, err := eventlog.Read(r.dir, eventlog.Position{}, func(_ eventlog.Position, line []byte) error {
+		var l struct{ Payload struct{ Event string } }
+		st.Must(t, json.Unmarshal(line, &l), "log line")
+		events[l.Payload.Event]++
+		return nil
+	})
+	st.Must(t, err, "reading the log")
+	if events["connector/status_updated"] != 0 || events["transactions/created"] == 0 || events["transactions/deleted"] == 0 || events["item/updated"] == 0 {
+		t.Fatalf("the log holds %v; want the transactions and item events, no connector/status_updated", events)
+	}
+	ignored := func() bool {
+		for _, line := range strings.Split(r.log(), "\n") {
+			if strings.Contains(line, "does not act on; not appended") && strings.Contains(line, `"event":"connector/status_updated"`) {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(10 * time.Second); !ignored() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // stderr is read by another goroutine
+	}
+	if !ignored() {
+		t.Errorf("the receiver did not log the connector/status_updated it acknowledged:\n%s", r.log())
+	}
+
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	dest.apply(t, r2)
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after the events: %s", d)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -369,6 +370,17 @@ func (s *Server) ItemError(itemID, code, parameter string) bool {
 	}
 	s.publish("item/error", map[string]any{"id": id, "itemId": id, "triggeredBy": "SYNC", "clientUserId": user, "error": e})
 	return true
+}
+
+// ConnectorStatusUpdated publishes connector/status_updated for Pluggy
+// Bank, the connector of every item, as Pluggy does when an institution's
+// health changes (pluggy-api.md §6: data {status}, ONLINE, OFFLINE or
+// UNSTABLE; connectorId possibly besides, UNCERTAIN, so it is sent too).
+// It reaches webhooks subscribed to that event or to "all"; nothing else
+// changes.
+func (s *Server) ConnectorStatusUpdated(status string) {
+	id := pluggyBank.ID
+	s.publish("connector/status_updated", map[string]any{"id": strconv.Itoa(id), "connectorId": id, "data": map[string]any{"status": status}})
 }
 
 func clonePayload(m map[string]any) map[string]any {
