@@ -490,9 +490,9 @@ func splitJSONValues(raw []byte) ([]json.RawMessage, []int, *splitError) {
 // start without a state, so that a state missing a stream (a state file
 // without its lines, only the last STATE line of a read, a stream new to
 // the catalog) is not a silent re-read from start_date: a WARN when the
-// input state has states for other streams or full-refresh streams' end
-// markers only, an INFO when none was passed or the one passed names no
-// stream (a first sync).
+// input state has states for other streams or only full-refresh streams'
+// end markers or resets, an INFO when none was passed or the one passed
+// names no stream (a first sync).
 //
 // A stream the input state resets (its state given as null, as Airbyte
 // sends after a stream reset, or the whole state null) gets an INFO
@@ -530,9 +530,14 @@ func logStateless(log *slog.Logger, sel []Selection, states map[string]json.RawM
 		return
 	case len(states) == 0:
 		// A state was passed, and holds none for any stream that keeps
-		// one: the last STATE line alone, often a full-refresh stream's.
-		log.Warn(fmt.Sprintf("no state for %s in the input state, which holds no incremental stream's state (only full-refresh streams' end markers): %s read from start_date, as on a first sync; unless this is one, pass the last STATE message of every stream (grep '\"STATE\"' of the last run's output)",
-			what, verb))
+		// one: the last STATE line alone, often a full-refresh stream's,
+		// or (Airbyte's clear data of one stream) resets only.
+		holds := "only full-refresh streams' end markers"
+		if len(reset) > 0 {
+			holds = "it only resets " + strings.Join(reset, ", ") + ", besides any full-refresh streams' end markers"
+		}
+		log.Warn(fmt.Sprintf("no state for %s in the input state, which holds no incremental stream's state (%s): %s read from start_date, as on a first sync; unless this is one, pass the last STATE message of every stream (grep '\"STATE\"' of the last run's output)",
+			what, holds, verb))
 		return
 	}
 	have := make([]string, 0, len(states))

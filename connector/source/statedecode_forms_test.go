@@ -246,3 +246,22 @@ func TestStateTooLargeSaysGrep(t *testing.T) {
 		t.Errorf("a state file over the limit: %v", err)
 	}
 }
+
+// TestLogStatelessAfterAReset: a state that holds nothing but a reset of
+// one incremental stream (Airbyte's "clear data" of it) makes the WARN for
+// the others say so, not that it holds full-refresh streams' end markers.
+func TestLogStatelessAfterAReset(t *testing.T) {
+	items, tx := stubStreams[0], stubStreams[1]
+	sel := []Selection{{Stream: items, Mode: protocol.Incremental}, {Stream: tx, Mode: protocol.Incremental, Reset: true}}
+	var l logged
+	logStateless(slog.New(&l), sel, map[string]json.RawMessage{}, true)
+	const want = `no state for stream "items" in the input state, which holds no incremental stream's state (it only resets "transactions", besides any full-refresh streams' end markers): it is read from start_date, as on a first sync; unless this is one, pass the last STATE message of every stream (grep '"STATE"' of the last run's output)`
+	for _, r := range l.records {
+		if r.Level == slog.LevelWarn && r.Message != want {
+			t.Fatalf("WARN %q, want %q", r.Message, want)
+		}
+	}
+	if len(l.records) != 2 {
+		t.Fatalf("logged %d lines, want the reset's INFO and one WARN: %+v", len(l.records), l.records)
+	}
+}
