@@ -65,7 +65,7 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	configs := fs.StringArray("config", nil, "config JSON `FILE` (the settings --about lists)")
-	state := fs.String("state", "", "state JSON `FILE`: the value of the last STATE message, {\"bookmarks\": {...}}")
+	state := fs.String("state", "", "state JSON `FILE`: the value of the last STATE message, {\"bookmarks\": {...}}, or the run's STATE lines, Meltano's {\"singer_state\": ...}, or any state read --state takes (docs/incremental.md)")
 	catalog := fs.String("catalog", "", "catalog JSON `FILE` selecting streams and fields (edit what --discover prints)")
 	properties := fs.String("properties", "", "legacy name of --catalog `FILE`")
 	discover := fs.Bool("discover", false, "print the catalog of streams and exit")

@@ -709,6 +709,11 @@ func TestUsage(t *testing.T) {
 	if res := runTap(t, r, "--help"); res.code != 0 || !strings.Contains(res.stdout, "--catalog") {
 		t.Errorf("--help: exit %d %s", res.code, res.stdout)
 	}
+	// --state takes every form docs/singer.md lists, and its help says so:
+	// Meltano's record of the state, and what read --state takes.
+	if res := runTap(t, r, "--help"); !strings.Contains(res.stdout, `{"singer_state": ...}`) || !strings.Contains(res.stdout, "any state read --state takes") {
+		t.Errorf("--help does not say what --state takes:\n%s", res.stdout)
+	}
 	if res := runTap(t, r, "--version"); res.code != 0 || res.stdout != "tap-test "+source.Version+" (source-test)\n" {
 		t.Errorf("--version: %q", res.stdout)
 	}
