@@ -474,3 +474,43 @@ func TestWebhookCreatedTimeWithoutZoneIsKept(t *testing.T) {
 		t.Fatalf("after the events: %s", d)
 	}
 }
+
+// TestPostedRowsWithoutStatusAreRead: the SDK types a transaction's status
+// as optional, absent meaning POSTED (pluggy-api.md §5). Rows without it
+// are emitted as served (no status made up), pending rows keep theirs, and
+// an incremental read after new rows and deletions leaves the destination
+// equal to what Pluggy serves.
+func TestPostedRowsWithoutStatusAreRead(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 60, PostedWithoutStatus: true})
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	r1 := e.read(cat)
+	dest.apply(t, r1)
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("first read: %s", d)
+	}
+	without, pending := 0, 0
+	for _, raw := range r1.Records()["transactions"] {
+		var x map[string]json.RawMessage
+		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+		switch status, ok := x["status"]; {
+		case !ok:
+			without++
+		case string(status) == `"PENDING"`:
+			pending++
+		default:
+			t.Errorf("record with status %s; the fake served posted rows without one", status)
+		}
+	}
+	if without == 0 || pending == 0 {
+		t.Fatalf("%d records without status, %d pending; want some of each", without, pending)
+	}
+	e.fake.AddNew(3)
+	e.fake.PostPending(2)
+	e.fake.Delete(2)
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	dest.apply(t, r2)
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after the changes: %s", d)
+	}
+}

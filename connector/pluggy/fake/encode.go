@@ -198,11 +198,12 @@ func ptrStr(s string) *string { return &s }
 // appendTxn appends one transaction object. The field order follows the
 // reference payloads; optional sub-objects are null when absent, and inside
 // creditCardMetadata and paymentData absent keys are omitted, as Pluggy does.
-func appendTxn(b []byte, t *txn, accountID string) []byte {
+// A posted row of an account with postedNoStatus has no "status".
+func appendTxn(b []byte, t *txn, a *account) []byte {
 	b = append(b, `{"id":"`...)
 	b = appendUUID(b, t.id)
 	b = append(b, `","accountId":"`...)
-	b = append(b, accountID...)
+	b = append(b, a.idStr...)
 	b = append(b, `","date":"`...)
 	b = appendISO(b, t.date)
 	b = append(b, `","description":`...)
@@ -234,9 +235,10 @@ func appendTxn(b []byte, t *txn, accountID string) []byte {
 	} else {
 		b = append(b, `,"type":"DEBIT"`...)
 	}
-	if t.flags&flagPending != 0 {
+	switch {
+	case t.flags&flagPending != 0:
 		b = append(b, `,"status":"PENDING"`...)
-	} else {
+	case !a.postedNoStatus:
 		b = append(b, `,"status":"POSTED"`...)
 	}
 	if t.category >= 0 {

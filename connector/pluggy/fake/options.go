@@ -179,6 +179,11 @@ type Options struct {
 	// /v2/transactions and createdTransactionsLinkV2 is added (pluggy-api.md
 	// §6 and the webhook examples). Off: the legacy v1 link only.
 	CreatedLinkV2 bool
+	// PostedWithoutStatus leaves "status" out of posted transactions, which
+	// the SDK types as optional ("status?"; absent means POSTED,
+	// pluggy-api.md §5); pending rows still say PENDING. Off: every row
+	// says POSTED or PENDING.
+	PostedWithoutStatus bool
 	// WebhookTimesWithoutZone writes the times of transactions/created
 	// (transactionsCreatedAtFrom, transactionsMinDate) without their zone,
 	// 2025-02-13T17:21:53.719, the Z-less form Pluggy writes some of its

@@ -308,7 +308,7 @@ func (p *pageResult) add(buf []byte, t *txn, a *account, size int) ([]byte, bool
 	if p.count > 0 {
 		buf = append(buf, ',')
 	}
-	buf = appendTxn(buf, t, a.idStr)
+	buf = appendTxn(buf, t, a)
 	p.count++
 	p.last = cursor{date: t.date, id: t.id}
 	return buf, false
@@ -484,7 +484,7 @@ func (s *Server) handleTransaction(r *http.Request) *reply {
 			a.ensure(s)
 			for i := range a.rows {
 				if a.rows[i].id == id {
-					return &reply{status: http.StatusOK, parts: [][]byte{appendTxn(nil, &a.rows[i], a.idStr)}}
+					return &reply{status: http.StatusOK, parts: [][]byte{appendTxn(nil, &a.rows[i], a)}}
 				}
 			}
 		}
@@ -509,7 +509,7 @@ func (s *Server) Transactions(accountID string) []json.RawMessage {
 	a.ensure(s)
 	out := make([]json.RawMessage, len(a.rows))
 	for i := range a.rows {
-		out[i] = appendTxn(nil, &a.rows[i], a.idStr)
+		out[i] = appendTxn(nil, &a.rows[i], a)
 	}
 	if order := s.servedOrder(a); order != nil {
 		served := make([]json.RawMessage, len(order))
