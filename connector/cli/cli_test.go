@@ -48,3 +48,21 @@ func TestHelpListsOnlyCommands(t *testing.T) {
 		t.Errorf("command \"\": exit %d, stderr %q; want %d and unknown command", code, stderr.String(), source.ExitUsage)
 	}
 }
+
+// TestVersionTakesHelp: version, like every command, answers --help with
+// its usage, and refuses an argument it does not take (exit 2).
+func TestVersionTakesHelp(t *testing.T) {
+	r := Binary{Source: enablebanking.Source{}, Tap: "tap-enablebanking"}.Runner()
+	var stdout, stderr bytes.Buffer
+	if code := r.Run(context.Background(), []string{"version", "--help"}, &stdout, &stderr); code != source.ExitOK || !strings.HasPrefix(stdout.String(), "Usage: source-enablebanking version") {
+		t.Errorf("version --help: exit %d, stdout %q; want 0 and the usage", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := r.Run(context.Background(), []string{"version", "--bogus"}, &stdout, &stderr); code != source.ExitUsage || stdout.Len() != 0 {
+		t.Errorf("version --bogus: exit %d, stdout %q; want %d and nothing on stdout", code, stdout.String(), source.ExitUsage)
+	}
+	stdout.Reset()
+	if code := r.Run(context.Background(), []string{"version"}, &stdout, &stderr); code != source.ExitOK || stdout.String() != "source-enablebanking "+source.Version+"\n" {
+		t.Errorf("version: exit %d, stdout %q", code, stdout.String())
+	}
+}

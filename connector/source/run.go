@@ -167,6 +167,9 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	case "read":
 		return r.read(ctx, rest, w, secrets, stdout, stderr)
 	case "version", "--version":
+		if _, code, ok := r.flags(cmd, "Print the connector's name and version.", rest, stdout, stderr, nil); !ok {
+			return code
+		}
 		fmt.Fprintf(stdout, "%s %s\n", r.Source.Name(), Version)
 		return ExitOK
 	case "help", "-h", "--help":
