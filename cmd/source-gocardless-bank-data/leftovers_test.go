@@ -154,3 +154,92 @@ func countLogs(r *st.Result, level protocol.Level, parts ...string) int {
 	}
 	return n
 }
+
+// TestMisfitKeyFieldsKeepTheRow: a booked row whose transactionId,
+// internalTransactionId, bookingDate or valueDate is not the string the
+// schema declares (a number, an object, a boolean) is a value no schema
+// expected: the row is emitted as sent, keyed and dated by its other
+// fields, with one WARN naming the field, and Parquet keeps the value in
+// _leftovers. It used to fail the account ("not a transaction object"),
+// losing every row of it.
+func TestMisfitKeyFieldsKeepTheRow(t *testing.T) {
+	misfits := []struct {
+		field, value string
+		text         bool // a string column, which may hold the value as its text
+	}{
+		{"bookingDate", `20250101`, false},
+		{"transactionId", `12345`, true},
+		{"internalTransactionId", `{"id":"x"}`, true},
+		{"valueDate", `true`, false},
+	}
+	e := newEnvWith(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 20}, func(_ *fake.Server, h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/transactions/") }, func(body []byte) []byte {
+			var page, txns map[string]json.RawMessage
+			var booked []map[string]json.RawMessage
+			if json.Unmarshal(body, &page) != nil || json.Unmarshal(page["transactions"], &txns) != nil || json.Unmarshal(txns["booked"], &booked) != nil || len(booked) < len(misfits) {
+				return body
+			}
+			for i, m := range misfits {
+				booked[i][m.field] = json.RawMessage(m.value)
+			}
+			txns["booked"], _ = json.Marshal(booked)
+			page["transactions"], _ = json.Marshal(txns)
+			out, _ := json.Marshal(page)
+			return out
+		})
+	})
+	dir := t.TempDir()
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--parquet-dir", dir)
+	st.ValidateProtocol(t, r)
+	if r.Code != 0 {
+		t.Fatalf("read exited %d: %v", r.Code, r.ErrorTraces())
+	}
+	type keyed struct {
+		AccountID      string `json:"account_id"`
+		TransactionKey string `json:"transaction_key"`
+	}
+	var recs []keyed
+	for _, raw := range r.Records()["transactions"] {
+		var x keyed
+		st.Must(t, json.Unmarshal(raw, &x), "record")
+		recs = append(recs, x)
+	}
+	for _, a := range e.accounts() {
+		n := 0
+		for _, x := range recs {
+			if x.AccountID == a {
+				n++
+			}
+		}
+		if want := len(e.fake.Booked(a)); n != want {
+			t.Errorf("account %s: %d booked rows, the fake booked %d", a, n, want)
+		}
+	}
+	keys := map[string]bool{}
+	for _, x := range recs {
+		if k := x.AccountID + "|" + x.TransactionKey; keys[k] || x.TransactionKey == "" {
+			t.Errorf("key %q empty or twice", k)
+		} else {
+			keys[k] = true
+		}
+	}
+	for _, m := range misfits {
+		if n := countLogs(r, protocol.LevelWarn, m.field, "kept as sent"); n != 1 {
+			t.Errorf("%d WARNs naming %s, want 1", n, m.field)
+		}
+		// Kept in _leftovers, or (a number in a text column) as its text.
+		cols := []string{"_leftovers"}
+		if m.text {
+			cols = append(cols, m.field)
+		}
+		found := false
+		for _, row := range st.ParquetStrings(t, dir, "transactions", cols...) {
+			if l := row["_leftovers"]; l != nil && strings.Contains(*l, `"`+m.field+`":`+m.value) || m.text && row[m.field] != nil && *row[m.field] == m.value {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no Parquet row keeps %s %s", m.field, m.value)
+		}
+	}
+}

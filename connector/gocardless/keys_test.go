@@ -14,7 +14,7 @@ func rowsOf(t *testing.T, raws ...string) []txRow {
 	body := `{"transactions":{"booked":[` + strings.Join(raws, ",") + `]}}`
 	rows, _, err := decodeTransactions([]byte(body))
 	if err == nil {
-		err = checkRows(accountRef{ID: "a"}, "booked", rows)
+		err = checkRows(t.Context(), accountRef{ID: "a"}, "booked", rows)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -237,8 +237,16 @@ func later(a, b time.Time) time.Time {
 type txRow struct {
 	raw  json.RawMessage // a slice of the answer's body
 	keys txKeys
-	// problem: the row is not a transaction object (see decodeTransactions).
+	// problem: the row is not a transaction object (see decodeTransactions):
+	// notObject, or misfit.
 	problem bool
+	// notObject: the row is not a JSON object, so no record can hold it.
+	notObject bool
+	// misfit names a key field whose value is not a string (a number, an
+	// object): the row is kept as sent, and keys holds its other fields,
+	// the misfit read as absent, unless the same key came again as a
+	// string.
+	misfit string
 }
 
 // The two streams one transactions call serves.
@@ -299,10 +307,10 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 		if err != nil {
 			return nil, err
 		}
-		if err := checkRows(a, "booked", booked); err != nil {
+		if err := checkRows(ctx, a, "booked", booked); err != nil {
 			return nil, err
 		}
-		if err := checkRows(a, "pending", pending); err != nil {
+		if err := checkRows(ctx, a, "pending", pending); err != nil {
 			return nil, err
 		}
 		// The rows are slices of the body. The pending stream may read
@@ -317,11 +325,18 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, w txWindow
 	})
 }
 
-// checkRows fails an answer with a row that is not a transaction object.
-func checkRows(a accountRef, what string, rows []txRow) error {
+// checkRows fails an answer with a row that is not a JSON object, which no
+// record can hold. A row whose key field is of another type is kept: a
+// value no schema expected must not cost the account its rows; a WARN,
+// once a stream and field, says what its key and date are taken from.
+func checkRows(ctx context.Context, a accountRef, what string, rows []txRow) error {
 	for i, r := range rows {
-		if r.problem {
+		switch {
+		case r.notObject:
 			return source.SystemErrorf("account %s: %s row %d of the transactions answer is not a transaction object", a.ID, what, i)
+		case r.misfit != "":
+			source.WarnOnce(ctx, "misfit-key:"+r.misfit, "a transaction's "+r.misfit+" is not the string the schema declares; the row is kept as sent "+
+				"(a typed sink nulls that column and keeps the value in _leftovers) and is keyed and dated by its other fields", "field", r.misfit, "account", a.ID, "list", what, "row", i)
 		}
 	}
 	return nil

@@ -27,8 +27,10 @@ import (
 // is not the JSON of such an answer is an error, which the HTTP client
 // retries as it would a truncated one. A row that is not a transaction
 // object (not an object, or a key field of the wrong type) is kept, with
-// its problem, for the caller to fail on: that is the bank's answer, and
-// asking again would not change it.
+// its problem, for the caller: a row that is not an object fails the
+// account (that is the bank's answer, and asking again would not change
+// it); a key field of another type is a value no schema expected, and the
+// row is kept as sent (see txRow.misfit).
 func decodeTransactions(b []byte) (booked, pending []txRow, err error) {
 	var s jsonrow.Scanner
 	s.Reset(b)
@@ -94,21 +96,31 @@ func decodeTransactions(b []byte) (booked, pending []txRow, err error) {
 // as with encoding/json.
 func decodeTxRow(s *jsonrow.Scanner) (txRow, error) {
 	var r txRow
+	// field notes a key field of another type than a string: problem, as
+	// encoding/json's type error, and misfit, its name.
+	field := func(name string, read func(*bool) error) error {
+		wrong := false
+		err := read(&wrong)
+		if wrong {
+			r.problem, r.misfit = true, name
+		}
+		return err
+	}
 	raw, notObject, err := s.Row(func(key []byte) error {
 		switch string(key) {
 		case "transactionId":
-			return s.OptionalTextField(&r.keys.TransactionID, &r.problem)
+			return field("transactionId", func(w *bool) error { return s.OptionalTextField(&r.keys.TransactionID, w) })
 		case "internalTransactionId":
-			return s.OptionalTextField(&r.keys.InternalTransactionID, &r.problem)
+			return field("internalTransactionId", func(w *bool) error { return s.OptionalTextField(&r.keys.InternalTransactionID, w) })
 		case "bookingDate":
-			return s.TextField(&r.keys.BookingDate, &r.problem)
+			return field("bookingDate", func(w *bool) error { return s.TextField(&r.keys.BookingDate, w) })
 		case "valueDate":
-			return s.TextField(&r.keys.ValueDate, &r.problem)
+			return field("valueDate", func(w *bool) error { return s.TextField(&r.keys.ValueDate, w) })
 		}
 		return s.Skip()
 	})
 	if notObject {
-		r = txRow{problem: true}
+		r = txRow{problem: true, notObject: true}
 	}
 	r.raw = raw
 	return r, err

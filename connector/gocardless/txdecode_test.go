@@ -123,7 +123,7 @@ func TestDecodeTransactionsRows(t *testing.T) {
 	if !booked[1].problem || string(booked[1].raw) != "42" {
 		t.Errorf("second booked row: %+v", booked[1])
 	}
-	if err := checkRows(accountRef{ID: "a"}, "booked", booked); err == nil || !strings.Contains(err.Error(), "booked row 1 of the transactions answer is not a transaction object") {
+	if err := checkRows(t.Context(), accountRef{ID: "a"}, "booked", booked); err == nil || !strings.Contains(err.Error(), "booked row 1 of the transactions answer is not a transaction object") {
 		t.Errorf("checkRows: %v", err)
 	}
 	if pending[0].keys.ValueDate != "2025-01-03" {
