@@ -259,3 +259,91 @@ func TestForeignOrAbsurdStateIsHandled(t *testing.T) {
 		t.Error("the account with the absurd refusal was not read")
 	}
 }
+
+// TestMisfitKeyFieldsKeepTheRow: a booked row whose date, status,
+// credit_debit_indicator or transaction_amount is not of the type the
+// schema declares (a number for a date, a string for the amount object) is
+// a value no schema expected: the row is emitted as sent, keyed and dated
+// by its other fields, with one WARN naming the field, and Parquet keeps
+// the value in _leftovers. It used to fail the account ("not a transaction
+// object"), losing every row of it.
+func TestMisfitKeyFieldsKeepTheRow(t *testing.T) {
+	misfits := []struct {
+		field, value string
+		text         bool // a string column, which may hold the value as its text
+	}{
+		{"booking_date", `20250101`, false},
+		{"status", `1`, true},
+		{"credit_debit_indicator", `true`, true},
+		{"transaction_amount", `"12.50 EUR"`, false},
+		{"value_date", `{"d":7}`, false},
+	}
+	e := newAttackedEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 20}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, isTransactions, func(b []byte) []byte {
+			var page map[string]json.RawMessage
+			var rows []map[string]json.RawMessage
+			if json.Unmarshal(b, &page) != nil || json.Unmarshal(page["transactions"], &rows) != nil {
+				return b
+			}
+			i := 0
+			for _, row := range rows {
+				if i < len(misfits) && string(row["status"]) == `"BOOK"` {
+					row[misfits[i].field] = json.RawMessage(misfits[i].value)
+					i++
+				}
+			}
+			page["transactions"], _ = json.Marshal(rows)
+			out, _ := json.Marshal(page)
+			return out
+		})
+	})
+	dir := t.TempDir()
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--parquet-dir", dir)
+	st.ValidateProtocol(t, r)
+	e.noSecrets(r)
+	if r.Code != 0 {
+		t.Fatalf("read exited %d: %v", r.Code, errorTexts(r))
+	}
+	type keyed struct {
+		AccountUID string `json:"account_uid"`
+		AccountKey string `json:"account_key"`
+		Key        string `json:"transaction_key"`
+	}
+	count, keys := map[string]int{}, map[string]bool{}
+	for _, raw := range r.Records()["transactions"] {
+		var x keyed
+		st.Must(t, json.Unmarshal(raw, &x), "record")
+		count[x.AccountUID]++
+		if k := x.AccountKey + "|" + x.Key; x.Key == "" || keys[k] {
+			t.Errorf("key %q empty or twice", k)
+		} else {
+			keys[k] = true
+		}
+	}
+	for _, a := range e.accounts() {
+		if want := len(e.fake.Booked(a)); count[a] != want {
+			t.Errorf("account %s: %d booked rows, the fake booked %d", a, count[a], want)
+		}
+	}
+	rows := st.ParquetStrings(t, dir, "transactions", "_leftovers", "status", "credit_debit_indicator")
+	for _, m := range misfits {
+		warns := 0
+		for _, l := range r.OfType(protocol.TypeLog) {
+			if l.Log.Level == protocol.LevelWarn && strings.Contains(l.Log.Message, m.field) && strings.Contains(l.Log.Message, "kept as sent") {
+				warns++
+			}
+		}
+		if warns != 1 {
+			t.Errorf("%d WARNs naming %s, want 1", warns, m.field)
+		}
+		found := false
+		for _, row := range rows {
+			if l := row["_leftovers"]; l != nil && strings.Contains(*l, `"`+m.field+`":`+m.value) || m.text && row[m.field] != nil && *row[m.field] == m.value {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no Parquet row keeps %s %s", m.field, m.value)
+		}
+	}
+}

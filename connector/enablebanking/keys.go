@@ -104,8 +104,16 @@ func (f txFields) fingerprint() string {
 type txRow struct {
 	raw json.RawMessage // a slice of the page's body
 	f   txFields
-	// problem: the row is not a transaction object (see decodeTxPage).
+	// problem: the row is not a transaction object (see decodeTxPage):
+	// notObject, or misfit.
 	problem bool
+	// notObject: the row is not a JSON object, so no record can hold it.
+	notObject bool
+	// misfit names a field of another type than the schema's (a number
+	// for a date, a string for transaction_amount): the row is kept as
+	// sent, and f holds its other fields, the misfit read as absent,
+	// unless the same key came again in its type.
+	misfit string
 }
 
 // rememberedKey is one key kept in the transactions state for rows the next

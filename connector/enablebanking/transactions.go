@@ -316,8 +316,14 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 			return nil, nil, err
 		}
 		for i, r := range p.rows {
-			if r.problem {
+			switch {
+			case r.notObject:
 				return nil, nil, source.SystemErrorf("account %s (uid %s): row %d of a transactions page is not a transaction object", a.Key, a.UID, i)
+			case r.misfit != "":
+				// A value no schema expected must not cost the account its
+				// rows: kept as sent, said once a stream and field.
+				source.WarnOnce(ctx, "misfit-key:"+r.misfit, "a transaction's "+r.misfit+" is not of the type the schema declares; the row is kept as sent "+
+					"(a typed sink nulls that column and keeps the value in _leftovers) and is keyed, dated and signed by its other fields", "field", r.misfit, "account", a.Key, "uid", a.UID, "row", i)
 			}
 			// A row without a status came back from a call for booked rows,
 			// or from a bank that left it out: booked is where it is kept.

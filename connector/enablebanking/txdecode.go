@@ -35,8 +35,10 @@ type txPage struct {
 // not the JSON of such a page is an error, which the HTTP client retries as
 // it would a truncated one. A row that is not a transaction object (not an
 // object, or a field of the wrong type) is kept, with its problem, for the
-// caller to fail on: that is the bank's answer, and asking again would not
-// change it.
+// caller: a row that is not an object fails the account (that is the
+// bank's answer, and asking again would not change it); a field of another
+// type is a value no schema expected, and the row is kept as sent (see
+// txRow.misfit).
 func decodeTxPage(b []byte) (txPage, error) {
 	var p txPage
 	var s jsonrow.Scanner
@@ -92,6 +94,19 @@ func decodeTxPage(b []byte) (txPage, error) {
 func decodeTxRow(s *jsonrow.Scanner) (txRow, error) {
 	var r txRow
 	f := &r.f
+	// field notes a field of another type than the one read: problem, as
+	// encoding/json's type error, and misfit, its name.
+	field := func(name string, read func(*bool) error) error {
+		wrong := false
+		err := read(&wrong)
+		if wrong {
+			r.problem, r.misfit = true, name
+		}
+		return err
+	}
+	text := func(name string, v *string) error {
+		return field(name, func(w *bool) error { return s.TextField(v, w) })
+	}
 	raw, notObject, err := s.Row(func(key []byte) error {
 		switch string(key) {
 		case "entry_reference":
@@ -99,22 +114,22 @@ func decodeTxRow(s *jsonrow.Scanner) (txRow, error) {
 			f.EntryReference = bytes.Clone(v) // only raw is a slice of the page (see jsonrow.Detach)
 			return err
 		case "transaction_amount":
-			return amount(s, f, &r.problem)
+			return field("transaction_amount", func(w *bool) error { return amount(s, f, w) })
 		case "credit_debit_indicator":
-			return s.TextField(&f.Indicator, &r.problem)
+			return text("credit_debit_indicator", &f.Indicator)
 		case "status":
-			return s.TextField(&f.Status, &r.problem)
+			return text("status", &f.Status)
 		case "booking_date":
-			return s.TextField(&f.BookingDate, &r.problem)
+			return text("booking_date", &f.BookingDate)
 		case "value_date":
-			return s.TextField(&f.ValueDate, &r.problem)
+			return text("value_date", &f.ValueDate)
 		case "transaction_date":
-			return s.TextField(&f.TransactionDate, &r.problem)
+			return text("transaction_date", &f.TransactionDate)
 		}
 		return s.Skip()
 	})
 	if notObject {
-		r = txRow{problem: true}
+		r = txRow{problem: true, notObject: true}
 	}
 	r.raw = raw
 	return r, err
