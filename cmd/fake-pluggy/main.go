@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.StatusDetailSDKSpelling, "status-detail-sdk-spelling", false, "spell statusDetail's investmentsTransactions as the SDK does: investmentTransactions")
 	fs.BoolVar(&o.PreciseInvestmentMoney, "precise-investment-money", false, "serve investment movements and the investments themselves with 6 to 13 decimal places, as computed doubles and the recorded Nubank CDB (amountOriginal 1266.803034) send them")
 	fs.BoolVar(&o.CreatedLinkV2, "created-link-v2", false, "send transactions/created webhooks with a /v2/transactions link and createdTransactionsLinkV2")
+	fs.BoolVar(&o.WebhookStatusesAsSpecified, "webhook-statuses-as-specified", false, "answer GET /webhooks with 204 while none is registered and POST /webhooks with 201, as Pluggy's OpenAPI says (the live API answers 200)")
 	fs.BoolVar(&o.PostedWithoutStatus, "posted-without-status", false, `leave "status" out of posted transactions (absent means POSTED)`)
 	fs.BoolVar(&o.WebhookTimesWithoutZone, "webhook-times-without-zone", false, "write the times of transactions/created webhooks without their zone (2025-02-13T17:21:53.719)")
 	fs.BoolVar(&o.NextDropsFilters, "next-drops-filters", false, "write v2 next links with accountId and after only, dropping the other filters")

@@ -179,6 +179,12 @@ type Options struct {
 	// /v2/transactions and createdTransactionsLinkV2 is added (pluggy-api.md
 	// §6 and the webhook examples). Off: the legacy v1 link only.
 	CreatedLinkV2 bool
+	// WebhookStatusesAsSpecified answers GET /webhooks with 204 and no
+	// body while no webhook is registered, and POST /webhooks with 201:
+	// the statuses Pluggy's OpenAPI gives. Off: 200 to both, as the live
+	// API answers (the SDK rejects any other status on a mutation and its
+	// live tests pass; pluggy-api.md §6 and open question 8).
+	WebhookStatusesAsSpecified bool
 	// PostedWithoutStatus leaves "status" out of posted transactions, which
 	// the SDK types as optional ("status?"; absent means POSTED,
 	// pluggy-api.md §5); pending rows still say PENDING. Off: every row

@@ -415,6 +415,9 @@ func (s *Server) handleListWebhooks(r *http.Request) *reply {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	list := slices.Clone(w.hooks)
+	if len(list) == 0 && s.opts.WebhookStatusesAsSpecified {
+		return &reply{status: http.StatusNoContent}
+	}
 	return jsonReply(http.StatusOK, pageOf(list, 1, max(1, len(list))))
 }
 
@@ -502,6 +505,9 @@ func (s *Server) handleCreateWebhook(r *http.Request) *reply {
 		h.headers = *in.Headers
 	}
 	w.hooks = append(w.hooks, h)
+	if s.opts.WebhookStatusesAsSpecified {
+		return jsonReply(http.StatusCreated, h)
+	}
 	return jsonReply(http.StatusOK, h) // the spec says 201; the API answers 200
 }
 
