@@ -326,6 +326,25 @@ func TestEveryPendingStatusIsKept(t *testing.T) {
 	}
 }
 
+// TestEmptyBalancesListIsNoError: a bank answering an account's balances
+// with an empty list (Actual's client errors on it) gives that account no
+// balance row and no error; the others' balances are read.
+func TestEmptyBalancesListIsNoError(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	accounts := e.accounts()
+	e.fake.NoBalances(accounts[0])
+	for _, incremental := range []bool{false, true} {
+		r := e.read(e.catalog(incremental, "balances"))
+		got := byUID(t, r.Records()["balances"])
+		if n := len(got[accounts[0]]); n != 0 {
+			t.Errorf("%d balances of the account whose bank listed none", n)
+		}
+		if len(got[accounts[1]]) == 0 {
+			t.Errorf("no balance of account %s", accounts[1])
+		}
+	}
+}
+
 func TestAttendedSendsPSUHeaders(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1, DailyLimit: 1})
 	over := map[string]any{"attended": true, "psu_ip_address": "192.0.2.7", "psu_user_agent": "Mozilla/5.0"}

@@ -240,6 +240,12 @@ func (s *Server) LimitHistory(uid string, days int) {
 	s.setAccount(uid, func(a *account) { a.historyDays = days })
 }
 
+// NoBalances makes an account's bank answer its balances with an empty
+// list, which Actual's client errors on (the reference, §4.3).
+func (s *Server) NoBalances(uid string) {
+	s.setAccount(uid, func(a *account) { a.balances = []map[string]any{} })
+}
+
 // RepeatKey makes an account's bank answer every continuation page with
 // the key it was called with, so a client that follows keys blindly never
 // reaches the end (and spends its bank's daily limit doing so).
