@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -633,11 +635,13 @@ func TestRowWithoutIDFailsItsAccountOnly(t *testing.T) {
 // values included.
 func TestUndocumentedFieldsPassThrough(t *testing.T) {
 	e := newHostileEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 30, PageSize: 10}, fake.Hostile{ExtraField: "brandNewField"}, nil)
-	r := e.read(e.catalog(false))
+	dir := t.TempDir()
+	r := e.read(e.catalog(false), "--parquet-dir", dir)
 	e.allTransactions(r)
 	want := `{"introducedIn":"2027-01","nested":[1,2.50,{"deep":null}],"flag":true}`
 	recs := r.Records()
-	for _, s := range e.discover().Streams {
+	streams := e.discover().Streams
+	for _, s := range streams {
 		if len(recs[s.Name]) == 0 {
 			t.Errorf("stream %s emitted no record: nothing shows it keeps the field", s.Name)
 		}
@@ -651,6 +655,34 @@ func TestUndocumentedFieldsPassThrough(t *testing.T) {
 			}
 		}
 	}
+	// The typed sinks have no column for it: each row keeps it, verbatim,
+	// in _leftovers (docs/parquet.md, docs/postgres.md).
+	for _, s := range streams {
+		rows := st.ParquetStrings(t, dir, s.Name, "_leftovers")
+		if len(rows) != len(recs[s.Name]) {
+			t.Errorf("Parquet %s: %d rows, %d records", s.Name, len(rows), len(recs[s.Name]))
+		}
+		for _, row := range rows {
+			var left map[string]json.RawMessage
+			if l := row["_leftovers"]; l != nil {
+				st.Must(t, json.Unmarshal([]byte(*l), &left), "_leftovers")
+			}
+			if string(left["brandNewField"]) != want {
+				t.Fatalf("Parquet %s: _leftovers %v, want brandNewField %s", s.Name, row["_leftovers"], want)
+			}
+		}
+	}
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.DB(t)
+		e.read(e.catalog(false), "--postgres", url)
+		conn := pgtest.Connect(t, url)
+		for _, s := range streams {
+			got := pgRows(t, conn, `SELECT count(*), count(*) FILTER (WHERE _leftovers->'brandNewField' = $1::jsonb) FROM pluggy.`+s.Name, want)
+			if n := strings.Split(got[0], "|"); n[0] != fmt.Sprint(len(recs[s.Name])) || n[1] != n[0] {
+				t.Errorf("pluggy.%s: %s rows, %s with brandNewField in _leftovers; want %d each", s.Name, n[0], n[1], len(recs[s.Name]))
+			}
+		}
+	})
 }
 
 // TestRateLimitResetIsHonoured: Pluggy's 429 says Retry-After: 60 always
