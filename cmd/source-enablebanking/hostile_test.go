@@ -347,3 +347,28 @@ func TestMisfitKeyFieldsKeepTheRow(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIRateLimitOnASessionIsWaitedOut: Enable Banking's own limits are
+// not published (the reference, §5: UNCERTAIN), so a 429 without a code on
+// a call that does not reach a bank (the session lookup) is the API's, not
+// an account's daily limit: it is waited out and retried, and the read
+// completes with every row.
+func TestAPIRateLimitOnASessionIsWaitedOut(t *testing.T) {
+	var served interface{ Load() int32 }
+	e := newAttackedEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 10}, false, func(h http.Handler) http.Handler {
+		c, n := st.Canned(h, func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/sessions/") }, 1, http.StatusTooManyRequests,
+			map[string]string{"Retry-After": "1"}, []byte(`{"code":429,"message":"Too many requests","detail":null}`))
+		served = n
+		return c
+	})
+	r := e.read(e.catalog(false, "transactions"))
+	if served.Load() != 1 {
+		t.Fatalf("the 429 was served %d times", served.Load())
+	}
+	got := byUID(t, r.Records()["transactions"])
+	for _, a := range e.accounts() {
+		if len(got[a]) != len(e.fake.Booked(a)) {
+			t.Errorf("account %s: %d rows, the fake booked %d", a, len(got[a]), len(e.fake.Booked(a)))
+		}
+	}
+}
