@@ -369,3 +369,43 @@ func TestUnreachableAPISaidOnceAStream(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedAccountIsNamed: an account GoCardless no longer has while its
+// requisition still lists it answers 404 on every call: the read fails
+// with a config error naming the account, its requisition and the cause;
+// once its metadata confirms GoCardless no longer knows it, it is not
+// called again in the run, and every other account is read.
+func TestDeletedAccountIsNamed(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
+	accts := e.accounts()
+	gone := accts[0]
+	e.fake.DeleteAccount(gone)
+	r := e.run(e.catalog(true), nil)
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	found := false
+	for _, tr := range r.ErrorTraces() {
+		found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, gone) && strings.Contains(tr.Message, "was not found")
+	}
+	if !found {
+		t.Errorf("no config_error naming account %s as not found: %+v", gone, r.ErrorTraces())
+	}
+	s := e.fake.Stats()
+	n := 0
+	for _, route := range []string{fake.RouteAccount, fake.RouteDetails, fake.RouteBalances, fake.RouteTransactions} {
+		n += s.Requests[route][404]
+	}
+	if n > 2 {
+		t.Errorf("the deleted account was called %d times; a call and the metadata lookup that confirms it tell", n)
+	}
+	read := map[string]int{}
+	for _, raw := range r.Records()["transactions"] {
+		read[decode(t, raw).AccountID]++
+	}
+	for _, a := range accts[1:] {
+		if read[a] == 0 {
+			t.Errorf("account %s was not read", a)
+		}
+	}
+}

@@ -66,7 +66,8 @@ func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 //   - a bank-level 429 is never retried (*quotaSkip, with its reset);
 //   - a 500 UnknownRequestError is tried once more, then the account is
 //     left alone for the run;
-//   - expired access blocks the account's requisition; suspension and an
+//   - expired access blocks the account's requisition; suspension, an
+//     account GoCardless does not know (a 404, its metadata's too) and an
 //     institution that is down block the account, for the rest of the run.
 func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q url.Values, decode func([]byte) error) error {
 	if err := c.blockedErr(a); err != nil {
@@ -146,8 +147,16 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 			c.blockRequisition(a.RequisitionID, err)
 			return err
 		case se.Status == http.StatusNotFound:
-			return &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(
+			notFound := &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(
 				"account %s of requisition %s was not found (%s); it may have been deleted with its requisition", a.ID, a.RequisitionID, ae.describe(se.Status))}
+			// When GoCardless no longer knows the account (its metadata,
+			// which costs no quota, is not found either, and blocks it),
+			// its other endpoints are not called in the run; a 404 of
+			// this endpoint alone fails this endpoint only.
+			if _, err := c.accountMeta(ctx, a); err != nil && c.blockedErr(a) != nil {
+				return c.block(a, notFound)
+			}
+			return notFound
 		case se.Status == http.StatusTooManyRequests:
 			return c.client.wrap("", se) // company-level, retried up to the cap already
 		}

@@ -82,6 +82,11 @@ func (s *Server) AddUndated(accountID string) []string {
 	return ids
 }
 
+// DeleteAccount plays an account GoCardless no longer has while its
+// requisition still lists it: its metadata and every data call answer
+// 404 "Not found." (gocardless-api.md §3.3; Actual's NotFound).
+func (s *Server) DeleteAccount(id string) { must(s.deleteAccount(id)) }
+
 // SetAccountInactive makes an account's data calls answer 401
 // AccountInactiveError (on), counting towards suspension, or answer
 // normally again (off).
@@ -171,6 +176,16 @@ func (s *Server) addUndated(accountID string) ([]string, error) {
 		a.booked[i] = newRow(tx, a.booked[i].cents)
 	}
 	return ids, nil
+}
+
+func (s *Server) deleteAccount(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.account(id); err != nil {
+		return err
+	}
+	delete(s.accounts, id)
+	return nil
 }
 
 func (s *Server) reconfirmAgreement(requisitionID string) error {
