@@ -409,3 +409,31 @@ func TestDeletedAccountIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenHourlyLimitFailsClearly: POST /token/new/ is limited to 100 an
+// hour for the whole company (gocardless-api.md §3.4). A run that meets the
+// limit fails at once with a transient error saying so, naming no
+// requisition, without waiting the hour out.
+func TestTokenHourlyLimitFailsClearly(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 5, TokensPerHour: 1})
+	cat := e.catalog(true, "transactions")
+	e.read(cat)
+	start := time.Now()
+	r := e.run(cat, nil)
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the run took %v: it waited for the token limit", took)
+	}
+	found := false
+	for _, tr := range r.ErrorTraces() {
+		found = found || tr.FailureType == protocol.TransientError && strings.Contains(tr.Message, "100 new access tokens an hour") && !strings.Contains(tr.Message, e.fake.RequisitionIDs()[0])
+	}
+	if !found {
+		t.Errorf("no transient error about the hourly token limit naming no requisition: %+v", r.ErrorTraces())
+	}
+	if n := e.fake.Stats().Requests[fake.RouteTokenNew][429]; n != 1 {
+		t.Errorf("token/new refused %d times, want 1: the limit is not worth asking again within the run", n)
+	}
+}

@@ -77,9 +77,9 @@ const (
 	groupAgreements   group = "agreements"
 )
 
-func newCompanyLimits(accountsPerMinute int, accountsWindow time.Duration) map[group]*window {
+func newCompanyLimits(tokensPerHour, accountsPerMinute int, accountsWindow time.Duration) map[group]*window {
 	return map[group]*window{
-		groupTokenNew:     {limit: 100, period: time.Hour},
+		groupTokenNew:     {limit: tokensPerHour, period: time.Hour},
 		groupTokenRefresh: {limit: 100, period: time.Minute},
 		groupAccounts:     {limit: accountsPerMinute, period: accountsWindow},
 		groupInstitutions: {limit: 300, period: time.Minute},

@@ -49,6 +49,10 @@ type Options struct {
 	// negative value lifts it for benchmarks, and those answers then carry
 	// no general rate-limit headers.
 	AccountsPerMinute int
+	// TokensPerHour is the company-level limit on POST /token/new/ in a
+	// rolling hour. Default 100, as on the real API; a test lowers it to
+	// meet the limit in two runs.
+	TokensPerHour int
 	// AccountsWindow is the period AccountsPerMinute counts over. Default
 	// a minute, as on the real API; a test makes it seconds, so that the
 	// 429's "try again in N seconds" is short without moving the clock
@@ -124,6 +128,9 @@ func (o Options) withDefaults() Options {
 	if o.DailyLimit <= 0 {
 		o.DailyLimit = 4
 	}
+	if o.TokensPerHour <= 0 {
+		o.TokensPerHour = 100
+	}
 	if o.AccountsPerMinute == 0 {
 		o.AccountsPerMinute = 100
 	}
@@ -169,7 +176,7 @@ func New(o Options) *Server {
 		agreements:   map[string]*agreement{},
 		accounts:     map[string]*account{},
 		tokens:       newTokenStore(),
-		company:      newCompanyLimits(o.AccountsPerMinute, o.AccountsWindow),
+		company:      newCompanyLimits(o.TokensPerHour, o.AccountsPerMinute, o.AccountsWindow),
 		quotas:       map[quotaKey]*window{},
 		stats:        newStats(),
 
