@@ -109,11 +109,19 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 	case classPSUHeaders:
 		return c.psuRefusal(a, endpoint, ae, se.Status)
 	case classBank:
+		// A blanket 400 ASPSP_ERROR also hides refusals that running
+		// again will not change (the reference, §5-6): some banks answer
+		// so every unattended call (Sparebanken Vest, Bulder). An
+		// unattended run says what to try when it keeps coming.
+		hint := ""
+		if !c.cfg.Attended && ae.Error == codeASPSPError && se.Status == http.StatusBadRequest {
+			hint = "; if it fails so on every run, the bank may refuse unattended reads (some answer every call without PSU headers this way): read it with config.attended true, psu_ip_address and psu_user_agent, while the account holder is there"
+		}
 		// Err keeps the answer, for a caller that can do something
 		// about it (fetchTransactions narrowing its window).
 		return &source.Error{Type: protocol.TransientError, Err: err, Quoted: true, Msg: c.client.secrets.String(fmt.Sprintf(
-			"account %s (uid %s, session %s): the bank failed the %s call (%s); the account's state is kept: run again later",
-			a.Key, a.UID, a.SessionID, endpoint, ae.describe(se.Status)))}
+			"account %s (uid %s, session %s): the bank failed the %s call (%s); the account's state is kept: run again later%s",
+			a.Key, a.UID, a.SessionID, endpoint, ae.describe(se.Status), hint))}
 	}
 	return c.client.wrap(fmt.Sprintf("account %s (uid %s) %s", a.Key, a.UID, endpoint), err)
 }

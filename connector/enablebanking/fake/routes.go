@@ -210,6 +210,10 @@ func (s *Server) accountFor(w http.ResponseWriter, r *http.Request, endpoint str
 		writeError(w, apiError{Code: 422, Message: "Required PSU header is not provided", Error: "PSU_HEADER_NOT_PROVIDED", Detail: "PSU header " + missing + " is not provided"})
 		return nil
 	}
+	if !attended(r) && slices.Contains(s.opts.UnattendedASPSPError, ss.bank.Name) {
+		writeError(w, errASPSP())
+		return nil
+	}
 	if counted && !attended(r) {
 		k := s.quotaKeyOf(a, endpoint)
 		now := s.now()

@@ -97,6 +97,11 @@ type Options struct {
 	QuotaWindow string
 	// QuotaResetHour is the UTC hour (0–23) a "calendar" day starts.
 	QuotaResetHour int
+	// UnattendedASPSPError are banks, by name ("Swedbank"), that refuse
+	// every unattended account call (no PSU header) with a blanket 400
+	// ASPSP_ERROR "Unknown error", as ynabber met at Sparebanken Vest and
+	// Bulder (the reference, §5), and serve attended ones. Default none.
+	UnattendedASPSPError []string
 	// QuotaFirstCallFree: the first unattended call of each unit after
 	// its consent is not counted (the reference, §5: "the first request
 	// after consent may be free").
