@@ -514,3 +514,27 @@ func TestPostedRowsWithoutStatusAreRead(t *testing.T) {
 		t.Fatalf("after the changes: %s", d)
 	}
 }
+
+// TestWebhookItemErrorAfterARecoveryIsNoWarning: an item/error followed by
+// a sync that succeeded (the institution was back at Pluggy's next
+// auto-sync: the item is UPDATED again) leaves nothing stale, so a read
+// with webhook_log says so in an INFO and warns only about the item still
+// in error, naming its code.
+func TestWebhookItemErrorAfterARecoveryIsNoWarning(t *testing.T) {
+	e, _ := hookEnv(t, fake.Options{Items: 2, TransactionsPerAccount: 10})
+	recovered, failed := e.fake.ItemIDs()[0], e.fake.ItemIDs()[1]
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+
+	if !e.fake.ItemError(recovered, "SITE_NOT_AVAILABLE", "") || !e.fake.ItemError(failed, "INVALID_CREDENTIALS", "password") || !e.fake.ItemSynced(recovered) {
+		t.Fatal("the fake knows no such item")
+	}
+	e.deliver()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	if w := logs(r2, protocol.LevelWarn, "item/error"); len(w) != 1 || !strings.Contains(w[0], failed) || !strings.Contains(w[0], "INVALID_CREDENTIALS") {
+		t.Errorf("WARNs about item/error: %v; want one, about %s (INVALID_CREDENTIALS)", w, failed)
+	}
+	if i := logs(r2, protocol.LevelInfo, "item/error", recovered, "SITE_NOT_AVAILABLE", "later sync succeeded"); len(i) != 1 {
+		t.Errorf("want one INFO that %s recovered from its item/error; INFOs: %v", recovered, logs(r2, protocol.LevelInfo, "item/error"))
+	}
+}

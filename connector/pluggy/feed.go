@@ -2,6 +2,7 @@ package pluggy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
@@ -96,11 +97,22 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 		}
 		out.Logger().Warn("webhook_log: an event holds "+what, "event", b.Event, "eventId", b.EventID, "field", b.Field, "ids", webhook.ShortList(b.IDs))
 	}
-	// item/error: a sync of the item failed since the last run. Its data
-	// as Pluggy last synced it is still read (and the items stream shows
-	// the item's status now); the WARN says why it may be stale.
+	return &logFeed{changes: ch}, nil
+}
+
+// reportItemErrors tells of the item/error events since the last run,
+// once the items were fetched. Such an item's data as Pluggy last synced
+// it is still read (and the items stream shows the item's status now). If
+// the item is UPDATED now, a sync succeeded after the error (the status
+// leaves UPDATED on the error and comes back only with a sync that
+// succeeds; the log was read before the item), so nothing is stale and an
+// INFO says so; otherwise a WARN says why its data may be stale.
+func (s *transactionsStream) reportItemErrors(ctx context.Context, f *logFeed, out source.Output) {
+	if f == nil {
+		return
+	}
 	for _, id := range s.c.cfg.ItemIDs {
-		e, ok := ch.ItemErrors[strings.ToLower(id)]
+		e, ok := f.changes.ItemErrors[strings.ToLower(id)]
 		if !ok {
 			continue
 		}
@@ -108,9 +120,13 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 		if e.Parameter != "" {
 			attrs = append(attrs, "parameter", e.Parameter)
 		}
+		var it item
+		if raw, err := s.c.item(ctx, id); err == nil && json.Unmarshal(raw, &it) == nil && it.Status == "UPDATED" {
+			out.Logger().Info("webhook_log: Pluggy reported a failed sync of the item (item/error), and a later sync succeeded: the item is UPDATED, its data current", attrs...)
+			continue
+		}
 		out.Logger().Warn("webhook_log: Pluggy reported a failed sync of the item (item/error); its last synced data is read, and may be stale until a sync succeeds (if the user must log in again: "+s.c.updateCommand(id)+")", attrs...)
 	}
-	return &logFeed{changes: ch}, nil
 }
 
 // reconcileDue reports whether an account must be fully reconciled: its

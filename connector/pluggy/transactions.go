@@ -335,6 +335,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		return err
 	}
 	accts, listErr := s.c.accountsToRead(ctx)
+	s.reportItemErrors(ctx, feed, out)
 
 	var lastCheckpoint time.Time
 	windowIDs := 0

@@ -12,6 +12,7 @@ import (
 //	POST /__fake/mutate?kind=new|backdated|post_pending|update|delete|delete_old|announce_delete|close_bill&n=N[&age=240h]
 //	POST /__fake/item-status?itemId=...&status=...[&executionStatus=...]
 //	POST /__fake/item-error?itemId=...&code=...[&parameter=...]   (ItemError: item/error webhook)
+//	POST /__fake/item-synced?itemId=...   (ItemSynced: a successful sync, item/updated webhook)
 //	POST /__fake/connector-status?status=UNSTABLE   (ConnectorStatusUpdated: connector/status_updated webhook)
 //	POST /__fake/webhooks/faults?drop_percent=20&duplicate_every=3&delay=10ms&reorder=true
 //	POST /__fake/webhooks/wait   (returns once every queued delivery is done)
@@ -29,6 +30,13 @@ func (s *Server) HandlerWithAdmin() http.Handler {
 		q := r.URL.Query()
 		if q.Get("code") == "" || !s.ItemError(q.Get("itemId"), q.Get("code"), q.Get("parameter")) {
 			writeAdmin(w, validationError("itemId must name an item and code is required"))
+			return
+		}
+		writeAdmin(w, jsonReply(http.StatusOK, map[string]bool{"ok": true}))
+	})
+	mux.HandleFunc("POST /__fake/item-synced", func(w http.ResponseWriter, r *http.Request) {
+		if !s.ItemSynced(r.URL.Query().Get("itemId")) {
+			writeAdmin(w, validationError("itemId must name an item"))
 			return
 		}
 		writeAdmin(w, jsonReply(http.StatusOK, map[string]bool{"ok": true}))

@@ -372,6 +372,28 @@ func (s *Server) ItemError(itemID, code, parameter string) bool {
 	return true
 }
 
+// ItemSynced ends a sync of an item successfully, as Pluggy's daily
+// auto-sync does after an error the institution recovered from: the item
+// turns UPDATED/SUCCESS with a fresh lastUpdatedAt, and item/updated is
+// published (triggeredBy SYNC). Its data stays as it was. It reports false
+// for an unknown item.
+func (s *Server) ItemSynced(itemID string) bool {
+	s.mu.Lock()
+	it := s.lookupItem(itemID)
+	if it == nil {
+		s.mu.Unlock()
+		return false
+	}
+	now := s.opts.Now().UnixMilli()
+	it.status, it.execState = "UPDATED", "SUCCESS"
+	it.pendingPolls = 0
+	it.lastUpdatedAt, it.updatedAt = now, now
+	id, user := it.idStr, it.clientUserID
+	s.mu.Unlock()
+	s.publish("item/updated", map[string]any{"id": id, "itemId": id, "triggeredBy": "SYNC", "clientUserId": user})
+	return true
+}
+
 // ConnectorStatusUpdated publishes connector/status_updated for Pluggy
 // Bank, the connector of every item, as Pluggy does when an institution's
 // health changes (pluggy-api.md §6: data {status}, ONLINE, OFFLINE or
