@@ -3,7 +3,9 @@ package enablebanking
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"maps"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,6 +46,18 @@ func TestTokenShape(t *testing.T) {
 	}
 	if life := claims.ExpiresAt.Sub(claims.IssuedAt.Time); life != time.Hour {
 		t.Errorf("token lives %v", life)
+	}
+	// Only the documented claims: the req_method, req_path and
+	// req_body_hash one unmerged client adds are in no Enable Banking
+	// document (the reference, §2: UNCERTAIN, do not send them).
+	var all jwt.MapClaims
+	if _, err := jwt.ParseWithClaims(tok, &all, func(*jwt.Token) (any, error) { return &key.PublicKey, nil },
+		jwt.WithTimeFunc(func() time.Time { return now })); err != nil {
+		t.Fatal(err)
+	}
+	names := slices.Sorted(maps.Keys(all))
+	if want := []string{"aud", "exp", "iat", "iss"}; !slices.Equal(names, want) {
+		t.Errorf("claims %v, want %v", names, want)
 	}
 	now = now.Add(50 * time.Minute)
 	if again, _ := c.bearer(); again != tok {
