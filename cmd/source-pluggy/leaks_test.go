@@ -166,3 +166,38 @@ func decodedText(t *testing.T, out []byte) string {
 	}
 	return b.String()
 }
+
+// TestBaseURLQueryIsNeverQuoted: a base_url with a query or a fragment,
+// where an API key is put when a proxy in front of the API wants one, is
+// refused without quoting them, also when the URL does not parse or has
+// no host (a validation message and ParseBaseURL's last resort quoted the
+// whole value, key included); the message still names the field.
+func TestBaseURLQueryIsNeverQuoted(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	const key = "Qk3yInTheQuery"
+	for _, u := range []string{
+		"api.pluggy.ai/?token=" + key,
+		"https://api.pluggy.ai:x/?api_key=" + key,
+		"https://api.pluggy.ai/%zz?api_key=" + key,
+		"http://[::1/x?key=" + key,
+		"https://api.pluggy.ai /x#" + key,
+		"https:/?key=" + key,
+		"https://?key=" + key,
+	} {
+		t.Run(u, func(t *testing.T) {
+			for _, args := range [][]string{
+				{"check", "--config", e.config(map[string]any{"base_url": u})},
+				{"singer", "--config", e.config(map[string]any{"base_url": u}), "--discover"},
+			} {
+				stdout, stderr, _ := st.Exec(t, e.bin, args...)
+				out := string(stdout) + string(stderr)
+				if strings.Contains(out, key) {
+					t.Errorf("%s: the output quotes the base_url's query:\n%s", args[0], out)
+				}
+				if !strings.Contains(out, "config.base_url") {
+					t.Errorf("%s: the message does not name config.base_url:\n%s", args[0], out)
+				}
+			}
+		})
+	}
+}

@@ -26,7 +26,7 @@ func ParseBaseURL(raw, example string) (*url.URL, error) {
 		return nil, ConfigErrorf("config.base_url: %q with %s is not a base URL like %s: remove the %s (it is never quoted back: it may hold a key)", bare.String(), what, example, strings.Fields(what)[1])
 	}
 	if err != nil || u.Host == "" {
-		return nil, ConfigErrorf("config.base_url: %q is not a base URL like %s", raw, example)
+		return nil, ConfigErrorf("config.base_url: %q is not a base URL like %s", withoutQuery(raw), example)
 	}
 	switch u.Scheme {
 	case "https":
@@ -38,6 +38,17 @@ func ParseBaseURL(raw, example string) (*url.URL, error) {
 		return nil, ConfigErrorf("config.base_url: scheme %q is not supported; use https://", u.Scheme)
 	}
 	return u, nil
+}
+
+// withoutQuery is a URL as written, for a message, with its query or
+// fragment (from the first ? or #) cut to "?…" or "#…": either may hold a
+// key (a proxy's ?api_key=), and a URL that does not parse or has no host
+// is quoted as text, not as the URL it fails to be.
+func withoutQuery(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		return raw[:i+1] + "…"
+	}
+	return raw
 }
 
 // IsLoopback reports whether host (a name or an IP, without port) is this

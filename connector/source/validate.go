@@ -293,6 +293,11 @@ func describeFormat(s, format string, node map[string]any) string {
 	case "time":
 		return fmt.Sprintf("%s is not a time: write it as HH:MM:SS with Z (UTC) or an offset, e.g. 09:30:00Z or 09:30:00-03:00", quote(s))
 	case "uri", "url":
+		// Quoted without its query and fragment, which may hold a key;
+		// the example drops them too.
+		shown := withoutQuery(s)
+		s, _, _ = strings.Cut(shown, "?")
+		s, _, _ = strings.Cut(s, "#")
 		ex := exampleOf(node)
 		if ex == "" {
 			ex = "https://example.com"
@@ -300,7 +305,7 @@ func describeFormat(s, format string, node map[string]any) string {
 		if !strings.Contains(s, "://") && s != "" && !strings.ContainsAny(s, " \t") {
 			ex = "https://" + strings.TrimPrefix(s, "//")
 		}
-		return fmt.Sprintf("%s is not a URL: write it in full, with its scheme, e.g. %s", quote(s), ex)
+		return fmt.Sprintf("%s is not a URL: write it in full, with its scheme, e.g. %s", quote(shown), ex)
 	case "email":
 		return fmt.Sprintf("%s is not an email address: write it as name@example.com", quote(s))
 	}
