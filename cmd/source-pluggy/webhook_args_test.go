@@ -135,3 +135,31 @@ func TestWebhookCommandsNameAnUnreachableBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookURLQueryIsNotPrinted: a receiver URL may carry its key in
+// the query (https://host/pluggy?token=…, where a proxy checks it), as
+// much a secret as a password in it; register printed it on every line
+// and list on every webhook. Each shows the query's values as xxxxx, its
+// names kept, so the webhook can still be told apart.
+func TestWebhookURLQueryIsNotPrinted(t *testing.T) {
+	const token = "Qu3ryT0kenOfTheHook"
+	e := newEnv(t, fake.Options{})
+	e.fake.AllowLocalWebhooks(true)
+	cfg := e.config(nil)
+	for _, args := range [][]string{
+		{"register", "--config", cfg, "--url", "http://127.0.0.1:9/pluggy?source=pluggy&token=" + token, "--header", "X-Hook-Token=" + hookSecret},
+		{"list", "--config", cfg},
+	} {
+		stdout, stderr, code := st.Exec(t, e.bin, append([]string{"webhook"}, args...)...)
+		if code != 0 || !strings.Contains(string(stdout), "http://127.0.0.1:9/pluggy?source=xxxxx&token=xxxxx") {
+			t.Errorf("webhook %s: exit %d, want the URL with its query's values as xxxxx\n%s%s", args[0], code, stdout, stderr)
+		}
+		if strings.Contains(string(stdout)+string(stderr), token) {
+			t.Errorf("webhook %s printed the URL's query token:\n%s%s", args[0], stdout, stderr)
+		}
+	}
+	_, stderr, code := st.Exec(t, e.bin, "webhook", "register", "--config", cfg, "--url", "//hooks.example.com/pluggy?token="+token, "--header", "X-Hook-Token="+hookSecret)
+	if code != 2 || strings.Contains(string(stderr), token) || !strings.Contains(string(stderr), "--url") {
+		t.Errorf("register with a relative --url: exit %d\n%s", code, stderr)
+	}
+}

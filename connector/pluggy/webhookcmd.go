@@ -283,13 +283,23 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		shown := "(not shown: it does not parse, and may hold a password)"
 		if err == nil {
-			shown = fmt.Sprintf("%q", u.Redacted())
+			shown = fmt.Sprintf("%q", shownURL(target))
 		}
 		fmt.Fprintf(stderr, "source-pluggy webhook register: --url %s is not an absolute URL; give the receiver's public address, e.g. https://hooks.example.com/pluggy\n", shown)
 		return source.ExitUsage
 	}
 	if p, ok := u.User.Password(); ok {
 		secrets.Add(p)
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			// A key in the query, should the API quote the URL in an
+			// error; a short value (?v=2) would mask the same letters
+			// in every message and is no key.
+			if len(v) >= minQueryKey {
+				secrets.Add(v)
+			}
+		}
 	}
 	pc, err := webhookClient(ctx, r, config, secrets)
 	if err != nil {
@@ -333,14 +343,31 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 }
 
 // shownURL is a webhook URL as the commands print it: a password in it
-// (https://user:password@host/…) as xxxxx.
+// (https://user:password@host/…) and every value of its query
+// (?token=…, a key a proxy in front of the receiver checks) as xxxxx, the
+// query's names kept so that the webhooks can be told apart.
 func shownURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil || u.User == nil && u.RawQuery == "" {
 		return s
+	}
+	if u.RawQuery != "" {
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			if name, _, ok := strings.Cut(p, "="); ok {
+				parts[i] = name + "=xxxxx"
+			} else if p != "" {
+				parts[i] = "xxxxx" // ?KEY alone
+			}
+		}
+		u.RawQuery = strings.Join(parts, "&")
 	}
 	return u.Redacted()
 }
+
+// minQueryKey is the shortest value of a webhook URL's query masked in
+// messages as a key.
+const minQueryKey = 6
 
 func webhookList(ctx context.Context, r *source.Runner, args []string, stdout, stderr io.Writer) int {
 	var config string
