@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -536,5 +537,63 @@ func TestWebhookItemErrorAfterARecoveryIsNoWarning(t *testing.T) {
 	}
 	if i := logs(r2, protocol.LevelInfo, "item/error", recovered, "SITE_NOT_AVAILABLE", "later sync succeeded"); len(i) != 1 {
 		t.Errorf("want one INFO that %s recovered from its item/error; INFOs: %v", recovered, logs(r2, protocol.LevelInfo, "item/error"))
+	}
+}
+
+// TestTransactionTimesWithoutZoneMoveTheCursor: Pluggy writes some of its
+// UTC times without their zone (pluggy-api.md, value formats: "The Go
+// parser must be lenient"). A transaction's createdAt so written still
+// moves its account's cursor, where it was skipped and the cursor stayed
+// where the first sync left it: every later read asked again for every row
+// created since. The rows are emitted as served, and the destination
+// matches Pluggy after new rows and deletions.
+func TestTransactionTimesWithoutZoneMoveTheCursor(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 40, TransactionTimesWithoutZone: true})
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	// Not e.read: the records hold the times as served, which the
+	// schema's date-time format does not take.
+	read := func(extra ...string) *st.Result {
+		t.Helper()
+		r := st.Run(t, e.bin, append([]string{"read", "--config", e.config(nil), "--catalog", cat}, extra...)...)
+		if r.Code != 0 {
+			t.Fatalf("read exited %d: %v\n%s", r.Code, r.ErrorTraces(), r.Stderr)
+		}
+		st.ValidateProtocol(t, r)
+		return r
+	}
+	r1 := read()
+	dest.apply(t, r1)
+	for _, raw := range r1.Records()["transactions"] {
+		var x struct{ CreatedAt string }
+		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+		if strings.HasSuffix(x.CreatedAt, "Z") {
+			t.Fatalf("record createdAt %q; the fake served it without its zone", x.CreatedAt)
+		}
+	}
+	before := txCursors(t, r1)
+	added := e.fake.AddNew(4)
+	e.fake.Delete(2)
+	r2 := read("--state", r1.StateFile(t))
+	dest.apply(t, r2)
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after the changes: %s", d)
+	}
+	after := txCursors(t, r2)
+	moved := map[string]bool{}
+	for _, raw := range r2.Records()["transactions"] {
+		var x struct{ ID, AccountID string }
+		st.Must(t, json.Unmarshal(raw, &x), "transaction")
+		if slices.Contains(added, x.ID) {
+			moved[x.AccountID] = true
+		}
+	}
+	if len(moved) == 0 {
+		t.Fatalf("the second read emitted none of the new rows %v", added)
+	}
+	for acct := range moved {
+		if !after[acct].After(before[acct]) {
+			t.Errorf("account %s: cursor %v after new rows, %v before; a createdAt without its zone must move it", acct, after[acct], before[acct])
+		}
 	}
 }

@@ -194,7 +194,7 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 	}
 	seen := map[string]struct{}{}
 	observe := func(createdAt string) {
-		if t, err := time.Parse(time.RFC3339Nano, createdAt); err == nil {
+		if t, ok := webhook.ParseTime(createdAt); ok { // Z-less too: Pluggy's times are UTC
 			if t.After(s.c.start) { // clock skew must not push the cursor past unread rows
 				t = s.c.start
 			}

@@ -437,7 +437,7 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	// observe moves the cursor (and the window's floor) to a row's
 	// createdAt.
 	observe := func(createdAt string) {
-		if t, err := time.Parse(time.RFC3339Nano, createdAt); err == nil {
+		if t, ok := webhook.ParseTime(createdAt); ok { // Z-less too: Pluggy's times are UTC
 			// A createdAt ahead of this run's start (clock skew) must not
 			// push the cursor past rows not yet ingested.
 			if t.After(start) {

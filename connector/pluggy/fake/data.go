@@ -67,6 +67,9 @@ type account struct {
 	// postedNoStatus leaves "status" out of the account's posted rows
 	// (Options.PostedWithoutStatus).
 	postedNoStatus bool
+	// timesNoZone writes the account's transactions' createdAt and
+	// updatedAt without their zone (Options.TransactionTimesWithoutZone).
+	timesNoZone bool
 
 	// rows are generated on first use (see ensure) so a million-row
 	// benchmark server starts instantly and only pays for what it serves.
@@ -233,7 +236,7 @@ func (s *Server) buildItem(meta *rand.Rand, i int, withStatus bool) *item {
 func (s *Server) buildAccount(meta *rand.Rand, it *item, j, idx int) *account {
 	now := s.genNow
 	today := now - now%msPerDay
-	a := &account{idx: idx, kind: j % 3, item: it, id: newUUID(meta), postedNoStatus: s.opts.PostedWithoutStatus}
+	a := &account{idx: idx, kind: j % 3, item: it, id: newUUID(meta), postedNoStatus: s.opts.PostedWithoutStatus, timesNoZone: s.opts.TransactionTimesWithoutZone}
 	a.idStr = a.id.String()
 	a.createdAt = it.createdAt + int64(5+j)*msPerSecond
 	a.updatedAt = it.lastUpdatedAt - 300

@@ -262,10 +262,21 @@ func appendTxn(b []byte, t *txn, a *account) []byte {
 	b = append(b, `,"merchant":`...)
 	b = appendMerchant(b, t.merchant)
 	b = append(b, `,"createdAt":"`...)
-	b = appendISO(b, t.createdAt)
+	b = appendTxnTime(b, t.createdAt, a)
 	b = append(b, `","updatedAt":"`...)
-	b = appendISO(b, t.updatedAt)
+	b = appendTxnTime(b, t.updatedAt, a)
 	return append(b, `"}`...)
+}
+
+// appendTxnTime appends a transaction's createdAt or updatedAt: ISO 8601
+// with milliseconds and Z, or without the Z for an account with
+// timesNoZone.
+func appendTxnTime(b []byte, ms int64, a *account) []byte {
+	b = appendISO(b, ms)
+	if a.timesNoZone {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 func appendPayment(b []byte, p *payment) []byte {

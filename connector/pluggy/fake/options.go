@@ -196,6 +196,12 @@ type Options struct {
 	// UTC times in (pluggy-api.md, value formats: "The Go parser must be
 	// lenient"). Off: with milliseconds and Z, as the webhook examples.
 	WebhookTimesWithoutZone bool
+	// TransactionTimesWithoutZone writes each transaction's createdAt and
+	// updatedAt without their zone, 2026-05-29T20:59:20.000, the Z-less
+	// form Pluggy writes some of its UTC times in (pluggy-api.md, value
+	// formats: "The Go parser must be lenient"). Off: with milliseconds
+	// and Z, as the reference's transaction payloads.
+	TransactionTimesWithoutZone bool
 	// NextDropsFilters writes v2 `next` links with accountId and after
 	// only, as the spec's example does, dropping dateFrom, dateTo,
 	// createdAtFrom and ids (whether the live API copies them is open,

@@ -135,12 +135,15 @@ func Parse(body []byte) (Event, error) {
 	return e, nil
 }
 
-// ParseTime reads a time of a webhook payload in each shape Pluggy writes
-// its times in (pluggy-api.md, value formats: "The Go parser must be
-// lenient"): RFC 3339 (2025-02-13T17:21:53.719Z), the same without its
-// zone (2025-02-13T17:21:53.719), or a date (2025-02-13). Pluggy's times
-// are UTC, so a time without a zone is taken as UTC. Refusing another
-// shape would cost the event: Pluggy drops it after its retries.
+// ParseTime reads a time of Pluggy's, of a webhook payload or a
+// transaction's createdAt, in each shape Pluggy writes its times in
+// (pluggy-api.md, value formats: "The Go parser must be lenient"): RFC 3339
+// (2025-02-13T17:21:53.719Z), the same without its zone
+// (2025-02-13T17:21:53.719), or a date (2025-02-13). Pluggy's times are
+// UTC, so a time without a zone is taken as UTC. Refusing another shape
+// would cost an event (Pluggy drops it after its retries) or hold an
+// account's cursor where it was, every later read asking again for every
+// row created since.
 func ParseTime(s string) (time.Time, bool) {
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", time.DateOnly} {
 		if t, err := time.Parse(layout, s); err == nil {
