@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
@@ -370,5 +372,43 @@ func TestAPIRateLimitOnASessionIsWaitedOut(t *testing.T) {
 		if len(got[a]) != len(e.fake.Booked(a)) {
 			t.Errorf("account %s: %d rows, the fake booked %d", a, len(got[a]), len(e.fake.Booked(a)))
 		}
+	}
+}
+
+// TestTokenSignatureEchoedAloneIsMasked: a front end that refuses a call
+// quoting only the token's signature ("invalid signature …"), the part
+// of the JWT that is secret (its header and claims are predictable), gets
+// it masked in everything the run prints, as the whole token is.
+func TestTokenSignatureEchoedAloneIsMasked(t *testing.T) {
+	var sigs sync.Map
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 5}, false, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !isTransactions(r) {
+				h.ServeHTTP(w, r)
+				return
+			}
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			sig := tok[strings.LastIndexByte(tok, '.')+1:]
+			sigs.Store(sig, true)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			fmt.Fprintf(w, `{"message":"invalid signature %s","code":422}`, sig)
+		})
+	})
+	r := e.run(e.catalog(true, "transactions"), nil)
+	out := string(r.Stdout) + string(r.Stderr)
+	if !strings.Contains(out, "invalid signature") {
+		t.Fatalf("the refusal was not reached:\n%s", st.Tail(r.Stdout))
+	}
+	n := 0
+	sigs.Range(func(k, _ any) bool {
+		n++
+		if strings.Contains(out, k.(string)) {
+			t.Errorf("the output holds the token's signature %.12s…", k)
+		}
+		return true
+	})
+	if n == 0 {
+		t.Fatal("no transactions call was made")
 	}
 }

@@ -38,6 +38,9 @@ func (r *Redactor) Add(s string) {
 		return
 	}
 	forms := forms(s)
+	if sig := jwtSignature(s); sig != "" {
+		forms = append(forms, sig)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.values == nil {
@@ -142,6 +145,26 @@ func base64Forms(s string) []string {
 	}
 	return out
 }
+
+// jwtSignature is the signature of s when s is a JSON Web Token
+// (header.claims.signature, each base64url, the header a JSON object):
+// the one part of a bearer token that is secret, since its header and
+// claims are predictable, so a server that quotes it alone ("invalid
+// signature …") must not print it either. "" when s is no such token.
+func jwtSignature(s string) string {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || !strings.HasPrefix(parts[0], "eyJ") || len(parts[2]) < minSignature {
+		return ""
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(parts[2]); err != nil {
+		return ""
+	}
+	return parts[2]
+}
+
+// minSignature is the shortest JWT signature masked on its own; an
+// HMAC-SHA256 one is 43 characters, an RS256 one 342.
+const minSignature = 32
 
 // minBase64 is the length from which a secret's base64 is masked too.
 const minBase64 = 6

@@ -138,3 +138,19 @@ func TestBase64Masked(t *testing.T) {
 		t.Errorf("a short secret's base64 was masked: %s", got)
 	}
 }
+
+// TestJWTSignatureAloneIsMasked: a registered JSON Web Token's signature
+// is masked where it is quoted without the rest of the token; a dotted
+// secret that is no token registers no piece of itself.
+func TestJWTSignatureAloneIsMasked(t *testing.T) {
+	sig := strings.Repeat("Ab3_-Zq9", 6)
+	var r Redactor
+	r.Add("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0." + sig)
+	r.Add("not.a." + strings.Repeat("tokenpart", 5))
+	if got := r.String("invalid signature " + sig); got != "invalid signature "+Mask {
+		t.Errorf("signature alone: %q", got)
+	}
+	if got := r.String(strings.Repeat("tokenpart", 5)); strings.Contains(got, Mask) {
+		t.Errorf("a piece of a dotted non-token was masked: %q", got)
+	}
+}
