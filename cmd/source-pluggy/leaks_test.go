@@ -201,3 +201,38 @@ func TestBaseURLQueryIsNeverQuoted(t *testing.T) {
 		})
 	}
 }
+
+// TestStrayPasswordArgumentIsMasked: a key=value connection string given
+// to --postgres without quotes (--postgres host=db password=s3cret
+// dbname=bank) leaves its pieces as arguments of their own, and the usage
+// error quoted the first, the password when it came first; a URL with a
+// password as a stray argument is the same. Each is quoted with the
+// password masked, and the message says to quote the connection string.
+func TestStrayPasswordArgumentIsMasked(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	const pw = "Str4yPgPassw0rd"
+	cat := e.catalog(true, "accounts")
+	for _, c := range []struct {
+		name string
+		args []string
+		hint bool
+	}{
+		{"key=value after --postgres", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "host=127.0.0.1", "password=" + pw, "dbname=bank"}, true},
+		{"a URL as a stray argument", []string{"read", "--config", e.config(nil), "--catalog", cat, "postgres://u:" + pw + "@127.0.0.1/db"}, false},
+		{"the Singer tap", []string{"singer", "--config", e.config(nil), "password=" + pw}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stdout, stderr, code := st.Exec(t, e.bin, c.args...)
+			out := string(stdout) + string(stderr)
+			if code != 2 || !strings.Contains(out, "unexpected argument") {
+				t.Errorf("exit %d, want 2 with an unexpected argument:\n%s", code, out)
+			}
+			if strings.Contains(out, pw) {
+				t.Errorf("the output shows the password:\n%s", out)
+			}
+			if c.hint && !strings.Contains(out, "quotes") {
+				t.Errorf("nothing says to quote the connection string:\n%s", out)
+			}
+		})
+	}
+}

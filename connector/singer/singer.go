@@ -93,7 +93,7 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q", fs.Arg(0))
+		return usageError("%s", source.UnexpectedArgument(fs))
 	}
 	switch {
 	case *version:

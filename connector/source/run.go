@@ -215,6 +215,22 @@ func (r *Runner) usage(out io.Writer) {
 	fmt.Fprintf(out, "\nRun '%s COMMAND --help' for a command's flags. stdout carries only protocol messages.\n", name)
 }
 
+// UnexpectedArgument says that fs was left with arguments, quoting the
+// first with any password in it masked: a key=value connection string
+// given to --postgres without quotes (--postgres host=db password=s3cret
+// dbname=bank) leaves its pieces as arguments of their own, the password
+// among them, and a URL with a password may stray there too. When
+// --postgres was given and the argument is such a piece, it says to quote
+// the connection string.
+func UnexpectedArgument(fs *pflag.FlagSet) string {
+	arg := fs.Arg(0)
+	msg := fmt.Sprintf("unexpected argument %q", secret.MaskURL(arg, "xxxxx"))
+	if pg := fs.Lookup("postgres"); pg != nil && pg.Changed && strings.Contains(arg, "=") && !strings.Contains(arg, "://") {
+		msg += "; a key=value connection string (--postgres 'host=… user=… password=… dbname=…') is one argument: put it in quotes"
+	}
+	return msg
+}
+
 // flags parses a subcommand's flags. It returns ok=false with the exit code
 // when parsing ended the command (--help, or a usage error).
 func (r *Runner) flags(cmd, summary string, args []string, stdout, stderr io.Writer, define func(*pflag.FlagSet), required ...string) (fs *pflag.FlagSet, code int, ok bool) {
@@ -240,7 +256,7 @@ func (r *Runner) flags(cmd, summary string, args []string, stdout, stderr io.Wri
 		return fs, ExitUsage, false
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s %s: unexpected argument %q\n", r.Source.Name(), cmd, fs.Arg(0))
+		fmt.Fprintf(stderr, "%s %s: %s\n", r.Source.Name(), cmd, UnexpectedArgument(fs))
 		usage(stderr)
 		return fs, ExitUsage, false
 	}
