@@ -263,6 +263,10 @@ func TestConnectBadInput(t *testing.T) {
 		{Name: "not an item id", Args: []string{"--config", cfg, "--update", "abc"}, Code: 2, Stderr: "--update"},
 		{Name: "port in use", Args: []string{"--config", cfg, "--listen", busy.Addr().String()}, Code: 2, Stderr: "in use"},
 		{Name: "not loopback", Args: []string{"--config", cfg, "--listen", "0.0.0.0:0"}, Code: 2, Stderr: "loopback"},
+		// A widget script fetched over plain http from the network could
+		// be swapped on the way for one that reads the connect token and
+		// the bank login typed into the page.
+		{Name: "plain http widget", Args: []string{"--config", cfg, "--timeout", "2s", "--widget-url", "http://cdn.example.com/pluggy-connect.js"}, Code: 2, Stderr: "--widget-url"},
 		{Name: "timeout", Args: []string{"--config", cfg, "--timeout", "1s"}, Code: 1, Stderr: "--timeout"},
 		{Name: "missing config flag", Args: nil, Code: 2, Stderr: "--config is required"},
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -34,7 +35,7 @@ func ConnectCommand(r *source.Runner) source.Command {
 	return connect.Command(r, "connect a bank with the Pluggy Connect widget in your browser; print (or --write) its item id", "item_ids",
 		func(fs *pflag.FlagSet) {
 			fs.StringVar(&o.update, "update", "", "re-authenticate this item (LOGIN_ERROR, OUTDATED, WAITING_USER_*, or a consent about to expire) instead of connecting a new one")
-			fs.StringVar(&o.widgetURL, "widget-url", DefaultWidgetURL, "the Pluggy Connect script the page loads")
+			fs.StringVar(&o.widgetURL, "widget-url", DefaultWidgetURL, "the Pluggy Connect script the page loads (https, or http from a loopback host)")
 			fs.BoolVar(&o.sandbox, "sandbox", false, "offer Pluggy's sandbox banks in the widget (Pluggy Bank: user-ok / password-ok)")
 		},
 		func(ctx context.Context, s *connect.Session) error { return connectItem(ctx, s, o) })
@@ -61,6 +62,16 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 	}
 	if !strings.HasPrefix(o.widgetURL, "https://") && !strings.HasPrefix(o.widgetURL, "http://") {
 		return connect.Usagef("--widget-url %q is not an http(s) URL", o.widgetURL)
+	}
+	u, err := url.Parse(o.widgetURL)
+	if err != nil || u.Host == "" {
+		return connect.Usagef("--widget-url %q is not a URL of a script, e.g. %s", o.widgetURL, DefaultWidgetURL)
+	}
+	if u.Scheme == "http" && !source.IsLoopback(u.Hostname()) {
+		// The script runs in the page that holds the connect token and
+		// takes the bank login: fetched over plain http from the network,
+		// anyone on the way could swap it, as base_url's rule says.
+		return connect.Usagef("--widget-url %q: plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost), where a local copy is served; use https://", o.widgetURL)
 	}
 	src, err := Source{}.Open(ctx, s.Config, s.Env())
 	if err != nil {
