@@ -168,10 +168,11 @@ func decodedText(t *testing.T, out []byte) string {
 }
 
 // TestBaseURLQueryIsNeverQuoted: a base_url with a query or a fragment,
-// where an API key is put when a proxy in front of the API wants one, is
-// refused without quoting them, also when the URL does not parse or has
-// no host (a validation message and ParseBaseURL's last resort quoted the
-// whole value, key included); the message still names the field.
+// where an API key is put when a proxy in front of the API wants one, or
+// with a user before an @ (a token given as the user, https://TOKEN@host),
+// is refused without quoting them, also when the URL does not parse or
+// has no host (a validation message and ParseBaseURL's last resort quoted
+// the whole value, key included); the message still names the field.
 func TestBaseURLQueryIsNeverQuoted(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
 	const key = "Qk3yInTheQuery"
@@ -183,6 +184,9 @@ func TestBaseURLQueryIsNeverQuoted(t *testing.T) {
 		"https://api.pluggy.ai /x#" + key,
 		"https:/?key=" + key,
 		"https://?key=" + key,
+		"https://" + key + "@api.pluggy.ai:x/",
+		"https://" + key + "@api.pluggy.ai /x",
+		key + "@api.pluggy.ai",
 	} {
 		t.Run(u, func(t *testing.T) {
 			for _, args := range [][]string{
@@ -192,7 +196,7 @@ func TestBaseURLQueryIsNeverQuoted(t *testing.T) {
 				stdout, stderr, _ := st.Exec(t, e.bin, args...)
 				out := string(stdout) + string(stderr)
 				if strings.Contains(out, key) {
-					t.Errorf("%s: the output quotes the base_url's query:\n%s", args[0], out)
+					t.Errorf("%s: the output quotes the base_url's key:\n%s", args[0], out)
 				}
 				if !strings.Contains(out, "config.base_url") {
 					t.Errorf("%s: the message does not name config.base_url:\n%s", args[0], out)

@@ -26,7 +26,7 @@ func ParseBaseURL(raw, example string) (*url.URL, error) {
 		return nil, ConfigErrorf("config.base_url: %q with %s is not a base URL like %s: remove the %s (it is never quoted back: it may hold a key)", bare.String(), what, example, strings.Fields(what)[1])
 	}
 	if err != nil || u.Host == "" {
-		return nil, ConfigErrorf("config.base_url: %q is not a base URL like %s", withoutQuery(raw), example)
+		return nil, ConfigErrorf("config.base_url: %q is not a base URL like %s", urlForMessage(raw), example)
 	}
 	switch u.Scheme {
 	case "https":
@@ -40,15 +40,26 @@ func ParseBaseURL(raw, example string) (*url.URL, error) {
 	return u, nil
 }
 
-// withoutQuery is a URL as written, for a message, with its query or
-// fragment (from the first ? or #) cut to "?…" or "#…": either may hold a
-// key (a proxy's ?api_key=), and a URL that does not parse or has no host
-// is quoted as text, not as the URL it fails to be.
-func withoutQuery(raw string) string {
-	if i := strings.IndexAny(raw, "?#"); i >= 0 {
-		return raw[:i+1] + "…"
+// urlForMessage is a URL as written, for a message that quotes it, with
+// what may hold a key cut: its query or fragment (from the first ? or #)
+// to "?…" or "#…", and a user or password before an @ to "…@" (a proxy's
+// ?api_key=, a token given as the user). A URL that does not parse or
+// has no host is quoted as text, not as the URL it fails to be, so the
+// text is cut, not the parsed URL.
+func urlForMessage(raw string) string {
+	s := raw
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i+1] + "…"
 	}
-	return raw
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + 3
+	}
+	// The last @: a password may hold one.
+	if i := strings.LastIndexByte(s[start:], '@'); i >= 0 {
+		s = s[:start] + "…" + s[start+i:]
+	}
+	return s
 }
 
 // IsLoopback reports whether host (a name or an IP, without port) is this

@@ -293,11 +293,14 @@ func describeFormat(s, format string, node map[string]any) string {
 	case "time":
 		return fmt.Sprintf("%s is not a time: write it as HH:MM:SS with Z (UTC) or an offset, e.g. 09:30:00Z or 09:30:00-03:00", quote(s))
 	case "uri", "url":
-		// Quoted without its query and fragment, which may hold a key;
-		// the example drops them too.
-		shown := withoutQuery(s)
+		// Quoted without its query, fragment and user, which may hold a
+		// key; the example drops them too.
+		shown := urlForMessage(s)
 		s, _, _ = strings.Cut(shown, "?")
 		s, _, _ = strings.Cut(s, "#")
+		if i := strings.Index(s, "…@"); i >= 0 {
+			s = s[:i] + s[i+len("…@"):]
+		}
 		ex := exampleOf(node)
 		if ex == "" {
 			ex = "https://example.com"
