@@ -42,10 +42,11 @@ func ParseBaseURL(raw, example string) (*url.URL, error) {
 
 // urlForMessage is a URL as written, for a message that quotes it, with
 // what may hold a key cut: its query or fragment (from the first ? or #)
-// to "?…" or "#…", and a user or password before an @ to "…@" (a proxy's
-// ?api_key=, a token given as the user). A URL that does not parse or
-// has no host is quoted as text, not as the URL it fails to be, so the
-// text is cut, not the parsed URL.
+// to "?…" or "#…" (a proxy's ?api_key=), and a user or password before
+// an @ to "xxxxx@", as a connection string's password is shown (a token
+// given as the user). A URL that does not parse or has no host is quoted
+// as text, not as the URL it fails to be, so the text is cut, not the
+// parsed URL.
 func urlForMessage(raw string) string {
 	s := raw
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
@@ -57,7 +58,7 @@ func urlForMessage(raw string) string {
 	}
 	// The last @: a password may hold one.
 	if i := strings.LastIndexByte(s[start:], '@'); i >= 0 {
-		s = s[:start] + "…" + s[start+i:]
+		s = s[:start] + "xxxxx" + s[start+i:]
 	}
 	return s
 }

@@ -298,8 +298,8 @@ func describeFormat(s, format string, node map[string]any) string {
 		shown := urlForMessage(s)
 		s, _, _ = strings.Cut(shown, "?")
 		s, _, _ = strings.Cut(s, "#")
-		if i := strings.Index(s, "…@"); i >= 0 {
-			s = s[:i] + s[i+len("…@"):]
+		if i := strings.Index(s, "xxxxx@"); i >= 0 {
+			s = s[:i] + s[i+len("xxxxx@"):]
 		}
 		ex := exampleOf(node)
 		if ex == "" {
