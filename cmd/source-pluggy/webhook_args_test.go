@@ -162,4 +162,11 @@ func TestWebhookURLQueryIsNotPrinted(t *testing.T) {
 	if code != 2 || strings.Contains(string(stderr), token) || !strings.Contains(string(stderr), "--url") {
 		t.Errorf("register with a relative --url: exit %d\n%s", code, stderr)
 	}
+	// A short value is no key: it masks nothing in the messages (here
+	// the base_url's host, which a ?host=127.0.0.1 would have masked).
+	base := "http://127.0.0.1:" + st.ClosedPort(t)
+	_, stderr, _ = st.Exec(t, e.bin, "webhook", "register", "--config", e.config(map[string]any{"base_url": base}), "--url", "https://hooks.example.com/pluggy?host=127.0.0.1&token="+token, "--header", "X-Hook-Token="+hookSecret)
+	if !strings.Contains(string(stderr), "base_url "+base) {
+		t.Errorf("register with the API unreachable does not name base_url %s in clear:\n%s", base, stderr)
+	}
 }

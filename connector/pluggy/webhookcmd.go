@@ -294,8 +294,9 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 	for _, vs := range u.Query() {
 		for _, v := range vs {
 			// A key in the query, should the API quote the URL in an
-			// error; a short value (?v=2) would mask the same letters
-			// in every message and is no key.
+			// error; a shorter value (?v=2, ?source=pluggy,
+			// ?host=127.0.0.1) is no key, and would mask the same
+			// letters in every message.
 			if len(v) >= minQueryKey {
 				secrets.Add(v)
 			}
@@ -366,8 +367,8 @@ func shownURL(s string) string {
 }
 
 // minQueryKey is the shortest value of a webhook URL's query masked in
-// messages as a key.
-const minQueryKey = 6
+// messages as a key: a random token is longer, a word or a host shorter.
+const minQueryKey = 16
 
 func webhookList(ctx context.Context, r *source.Runner, args []string, stdout, stderr io.Writer) int {
 	var config string
