@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -259,7 +260,7 @@ func (r *recentCursors) add(cursor string) bool {
 func afterParam(next string) (string, error) {
 	i := strings.IndexByte(next, '?')
 	if i < 0 {
-		return "", fmt.Errorf("next %q has no query string", truncate(next, 80))
+		return "", fmt.Errorf("next %s has no query string", quoteLink(next))
 	}
 	for _, kv := range strings.Split(next[i+1:], "&") {
 		k, v, _ := strings.Cut(kv, "=")
@@ -278,12 +279,20 @@ func afterParam(next string) (string, error) {
 		}
 		return v, nil
 	}
-	return "", fmt.Errorf("next %q has no after cursor", truncate(next, 80))
+	return "", fmt.Errorf("next %s has no after cursor", quoteLink(next))
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// quoteLink quotes a next link for an error, whole or not at all: the run's
+// redactor masks a secret it finds whole in the message (a key the server
+// put in the link), and a link cut short could leave a secret's first part
+// where it would not recognise it. A link too long to quote is told by its
+// length.
+func quoteLink(next string) string {
+	if len(next) > maxQuotedLink {
+		return fmt.Sprintf("(a link of %d bytes)", len(next))
 	}
-	return s[:n] + "…"
+	return strconv.Quote(next)
 }
+
+// maxQuotedLink is the longest next link an error quotes.
+const maxQuotedLink = 300
