@@ -436,4 +436,12 @@ func TestTokenHourlyLimitFailsClearly(t *testing.T) {
 	if n := e.fake.Stats().Requests[fake.RouteTokenNew][429]; n != 1 {
 		t.Errorf("token/new refused %d times, want 1: the limit is not worth asking again within the run", n)
 	}
+	// check says the same: the API answered, so not "cannot reach".
+	ck := st.Run(t, e.bin, "check", "--config", e.config(nil))
+	if len(ck.Messages) != 1 || ck.Messages[0].ConnectionStatus == nil {
+		t.Fatalf("check: %s", ck.Stdout)
+	}
+	if cs := ck.Messages[0].ConnectionStatus; cs.Status != protocol.StatusFailed || !strings.Contains(cs.Message, "100 new access tokens an hour") || strings.Contains(cs.Message, "cannot reach") {
+		t.Errorf("check over the token limit: %s %q; want FAILED saying the hourly limit, not that the API cannot be reached", cs.Status, cs.Message)
+	}
 }

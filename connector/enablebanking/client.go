@@ -229,7 +229,7 @@ func (c *Client) wrap(what string, err error) error {
 		}
 		return &source.Error{Type: protocol.ConfigError, Msg: msg + fix}
 	case classBank, classRateLimited:
-		return &source.Error{Type: protocol.TransientError, Msg: msg + "; run again later"}
+		return &source.Error{Type: protocol.TransientError, Msg: msg + "; run again later", Err: err, Quoted: true}
 	}
 	if clientBug(ae.Error) {
 		msg += ". Enable Banking refused a request the connector made (banks check some parameters others do not, e.g. a continuation's); running again will not help: report this message, naming the bank"

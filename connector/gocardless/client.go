@@ -134,7 +134,7 @@ func (c *Client) authError(err error) error {
 		case http.StatusUnauthorized, http.StatusBadRequest:
 			return &tokenError{&source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf("GoCardless rejected secret_id/secret_key (%s); copy both from a user secret in the Bank Account Data portal", ae.describe(se.Status))}}
 		case http.StatusTooManyRequests:
-			return &tokenError{&source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf("GoCardless allows 100 new access tokens an hour and this company has used them (%s); run again later", ae.describe(se.Status))}}
+			return &tokenError{&source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf("GoCardless allows 100 new access tokens an hour and this company has used them (%s); run again later", ae.describe(se.Status)), Err: err, Quoted: true}}
 		}
 	}
 	// Unanswered (an unreachable base_url) or failed: the run's one token

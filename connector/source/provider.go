@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -46,10 +47,12 @@ func HTTPClient(env Env, name string, maxRetries int) *httpclient.Client {
 
 // Unreachable turns a transient failure of a check into a config error
 // naming base_url: in a check, an API that does not answer is most often a
-// wrong URL or a network that does not reach it. api names the API ("the
-// Pluggy API").
+// wrong URL or a network that does not reach it. An HTTP status (a 429, a
+// 503) is an answer: the error says it as it is, and not that the API
+// cannot be reached. api names the API ("the Pluggy API").
 func Unreachable(err error, api string, base *url.URL) error {
-	if err != nil && FailureTypeOf(err) == protocol.TransientError {
+	var status *httpclient.StatusError
+	if err != nil && FailureTypeOf(err) == protocol.TransientError && !errors.As(err, &status) {
 		return AsConfigError(err, fmt.Sprintf("cannot reach %s at base_url %s; check the URL and the network", api, base))
 	}
 	return err
