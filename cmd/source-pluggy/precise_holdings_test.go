@@ -69,32 +69,24 @@ func TestPreciseInvestmentHoldingsAreKept(t *testing.T) {
 		}
 	}
 
-	files, err := filepath.Glob(filepath.Join(dir, "investments", "*.parquet"))
-	st.Must(t, err, "glob")
-	rowsRead := 0
-	for _, f := range files {
-		for _, row := range parquetRows(t, f) {
-			rowsRead++
-			id, _ := row["id"].(string)
-			var left map[string]json.RawMessage
-			if text, _ := row["_leftovers"].(string); text != "" {
-				st.Must(t, json.Unmarshal([]byte(text), &left), "_leftovers")
-			}
-			for col, want := range served[id] {
-				exact, _ := new(big.Rat).SetString(want)
-				typed, _ := row[col].(*big.Rat)
-				switch {
-				case scaleOf(want) <= 12:
-					if typed == nil || typed.Cmp(exact) != 0 || left[col] != nil {
-						t.Errorf("Parquet investment %s %s: column %v, leftover %s; served %s, which fits DECIMAL(38,12)", id, col, typed, left[col], want)
-					}
-				case typed != nil || string(left[col]) != want:
-					t.Errorf("Parquet investment %s %s: column %v, leftover %s; served %s, which must be kept verbatim in _leftovers", id, col, typed, left[col], want)
+	rows := leftoverRows(t, dir, "investments")
+	for _, r := range rows {
+		row, left := r.row, r.left
+		id, _ := row["id"].(string)
+		for col, want := range served[id] {
+			exact, _ := new(big.Rat).SetString(want)
+			typed, _ := row[col].(*big.Rat)
+			switch {
+			case scaleOf(want) <= 12:
+				if typed == nil || typed.Cmp(exact) != 0 || left[col] != nil {
+					t.Errorf("Parquet investment %s %s: column %v, leftover %s; served %s, which fits DECIMAL(38,12)", id, col, typed, left[col], want)
 				}
+			case typed != nil || string(left[col]) != want:
+				t.Errorf("Parquet investment %s %s: column %v, leftover %s; served %s, which must be kept verbatim in _leftovers", id, col, typed, left[col], want)
 			}
 		}
 	}
-	if rowsRead != len(served) {
+	if rowsRead := len(rows); rowsRead != len(served) {
 		t.Fatalf("%d Parquet rows, %d investments served", rowsRead, len(served))
 	}
 
@@ -165,23 +157,14 @@ func TestLegacyInvestmentTransactionsAreKept(t *testing.T) {
 		}
 	}
 
-	files, err := filepath.Glob(filepath.Join(dir, "investments", "*.parquet"))
-	st.Must(t, err, "glob")
-	rowsRead := 0
-	for _, f := range files {
-		for _, row := range parquetRows(t, f) {
-			rowsRead++
-			id, _ := row["id"].(string)
-			var left map[string]json.RawMessage
-			if text, _ := row["_leftovers"].(string); text != "" {
-				st.Must(t, json.Unmarshal([]byte(text), &left), "_leftovers")
-			}
-			if left["transactions"] == nil || compact(t, left["transactions"]) != served[id] {
-				t.Errorf("Parquet investment %s: _leftovers.transactions %s; served %s, whose members the schema lacks", id, left["transactions"], served[id])
-			}
+	rows := leftoverRows(t, dir, "investments")
+	for _, r := range rows {
+		id, _ := r.row["id"].(string)
+		if list := r.left["transactions"]; list == nil || compact(t, list) != served[id] {
+			t.Errorf("Parquet investment %s: _leftovers.transactions %s; served %s, whose members the schema lacks", id, list, served[id])
 		}
 	}
-	if rowsRead != len(served) {
+	if rowsRead := len(rows); rowsRead != len(served) {
 		t.Fatalf("%d Parquet rows, %d investments served", rowsRead, len(served))
 	}
 
@@ -200,4 +183,29 @@ func TestLegacyInvestmentTransactionsAreKept(t *testing.T) {
 			}
 		}
 	})
+}
+
+// leftoverRow is a Parquet row read back, with its _leftovers decoded (nil
+// when the row has none).
+type leftoverRow struct {
+	row  map[string]any
+	left map[string]json.RawMessage
+}
+
+// leftoverRows reads back every row of a stream's Parquet files under dir.
+func leftoverRows(t *testing.T, dir, stream string) []leftoverRow {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, stream, "*.parquet"))
+	st.Must(t, err, "glob")
+	var out []leftoverRow
+	for _, f := range files {
+		for _, row := range parquetRows(t, f) {
+			r := leftoverRow{row: row}
+			if text, _ := row["_leftovers"].(string); text != "" {
+				st.Must(t, json.Unmarshal([]byte(text), &r.left), "_leftovers")
+			}
+			out = append(out, r)
+		}
+	}
+	return out
 }
