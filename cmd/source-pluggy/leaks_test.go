@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"unicode/utf16"
 
@@ -239,4 +240,59 @@ func TestStrayPasswordArgumentIsMasked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBaseURLPathKeyIsMasked: a base_url whose path carries a key (a proxy
+// in front of the API that takes it there, https://proxy.example/KEY/api)
+// is quoted with the key masked in every message that names base_url, a
+// check that cannot reach it and an API error that echoes the path, where
+// the whole URL was printed; a path of names stays readable. The webhook
+// receiver logs the path a request came to with such a key masked too.
+func TestBaseURLPathKeyIsMasked(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	const key = "pRx7Kq2ZtW9mLc4VbN"
+	// echo is a proxy that refuses every call quoting the path it got.
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"message":"no such route `+r.URL.Path+`"}`, http.StatusForbidden)
+	}))
+	t.Cleanup(echo.Close)
+	closed := "http://127.0.0.1:" + st.ClosedPort(t)
+	for _, c := range []struct{ name, baseURL, shown string }{
+		{"unreachable", closed + "/" + key + "/api", "/**********/api"},
+		{"an API error echoing the path", echo.URL + "/" + key + "/api", "/**********/api"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, args := range [][]string{
+				{"check", "--config", e.config(map[string]any{"base_url": c.baseURL})},
+				{"singer", "--config", e.config(map[string]any{"base_url": c.baseURL}), "--discover"},
+			} {
+				stdout, stderr, _ := st.Exec(t, e.bin, args...)
+				out := string(stdout) + string(stderr)
+				if strings.Contains(out, key) {
+					t.Errorf("%s: the output shows the key in base_url's path:\n%s", args[0], out)
+				}
+				if args[0] == "check" && !strings.Contains(out, c.shown) {
+					t.Errorf("%s: the output does not show base_url's path with the key masked (%s):\n%s", args[0], c.shown, out)
+				}
+			}
+		})
+	}
+	t.Run("a path of names is shown", func(t *testing.T) {
+		stdout, stderr, _ := st.Exec(t, e.bin, "check", "--config", e.config(map[string]any{"base_url": closed + "/open-banking-proxy/v2"}))
+		if out := string(stdout) + string(stderr); !strings.Contains(out, "/open-banking-proxy/v2") {
+			t.Errorf("the output does not show base_url's path:\n%s", out)
+		}
+	})
+	t.Run("the webhook receiver's path", func(t *testing.T) {
+		r := startReceiver(t, t.TempDir())
+		req, err := http.NewRequest(http.MethodPost, r.url+"/hooks/"+key, strings.NewReader("{}"))
+		st.Must(t, err, "request")
+		resp, err := http.DefaultClient.Do(req)
+		st.Must(t, err, "POST")
+		resp.Body.Close()
+		r.stop(t, syscall.SIGTERM)
+		if log := r.log(); strings.Contains(log, key) || !strings.Contains(log, `"path":"/hooks/**********"`) {
+			t.Errorf("the receiver's log does not show the path with its key masked:\n%s", log)
+		}
+	})
 }

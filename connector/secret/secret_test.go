@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,5 +153,29 @@ func TestJWTSignatureAloneIsMasked(t *testing.T) {
 	}
 	if got := r.String(strings.Repeat("tokenpart", 5)); strings.Contains(got, Mask) {
 		t.Errorf("a piece of a dotted non-token was masked: %q", got)
+	}
+}
+
+// TestPathTokens: a base_url path segment is taken for a key only when it
+// reads as one (long, from a key's alphabet, with a digit or mixed case),
+// so the names of an API's path stay readable.
+func TestPathTokens(t *testing.T) {
+	for raw, want := range map[string][]string{
+		"https://proxy.example/pRx7Kq2ZtW9mLc4VbN/api":           {"pRx7Kq2ZtW9mLc4VbN"},
+		"https://proxy.example/0123456789abcdef0123":             {"0123456789abcdef0123"},
+		"https://proxy.example/a%2Bb0123456789abcdef":            {"a%2Bb0123456789abcdef", "a+b0123456789abcdef"},
+		"https://0123456789abcdef0123.example/api":               nil, // the host
+		"https://proxy.example/api/v2/open-banking-proxy":        nil,
+		"https://proxy.example/x?key=0123456789abcdef0123":       nil, // the query: refused, never quoted
+		"https://bankaccountdata.gocardless.com/api/v2":          nil,
+		"proxy.example /pRx7Kq2ZtW9mLc4VbN":                      {"pRx7Kq2ZtW9mLc4VbN"},
+		"https://proxy.example/transactionsaccountsbalances/api": nil,
+	} {
+		if got := PathTokens(raw); !slices.Equal(got, want) {
+			t.Errorf("PathTokens(%q) = %q, want %q", raw, got, want)
+		}
+	}
+	if got, want := MaskPathTokens("/hooks/pRx7Kq2ZtW9mLc4VbN"), "/hooks/"+Mask; got != want {
+		t.Errorf("MaskPathTokens = %q, want %q", got, want)
 	}
 }

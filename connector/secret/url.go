@@ -108,3 +108,90 @@ func MaskURL(raw, mask string) string {
 		return sub[1] + mask
 	})
 }
+
+// PathTokens returns the segments of a URL's path that look like a key
+// rather than a name (see looksLikeToken), as written and percent-decoded:
+// a proxy in front of an API may take its key in the path
+// (https://proxy.example/KEY/api), and every message that names the URL
+// would print it. It reads the text, not a parsed URL, so it finds them
+// in a URL that does not parse too; what comes before the first / after
+// the scheme is the host, not the path, and a query or fragment ends it.
+func PathTokens(raw string) []string {
+	s := strings.TrimSpace(raw)
+	if m := scheme.FindString(s); m != "" {
+		s = s[len(m):]
+	}
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
+	}
+	i := strings.IndexByte(s, '/')
+	if i < 0 {
+		return nil
+	}
+	var out []string
+	for _, seg := range strings.Split(s[i:], "/") {
+		if d, ok := tokenSegment(seg); ok {
+			out = append(out, seg)
+			if d != seg {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// MaskPathTokens returns a URL path (as a server receives it) with every
+// segment that looks like a key (see looksLikeToken) replaced by Mask, for
+// a log line that names the path a request came to.
+func MaskPathTokens(path string) string {
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		if _, ok := tokenSegment(seg); ok {
+			segs[i] = Mask
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// tokenSegment reports whether a path segment, percent-decoded (returned),
+// looks like a key.
+func tokenSegment(seg string) (string, bool) {
+	d, err := url.PathUnescape(seg)
+	if err != nil {
+		d = seg
+	}
+	return d, looksLikeToken(d)
+}
+
+// looksLikeToken reports whether s reads as a key, not a word: at least
+// minPathToken characters, all of them from the alphabets keys are
+// written in (letters, digits and - _ . ~ + =: hex, base64, base64url,
+// base58), with a digit or with both upper- and lower-case letters. A
+// path's names ("api", "v2", "bank-data-proxy", "accounts") have neither
+// the length nor the mix; a random key of that length has it all but
+// always.
+func looksLikeToken(s string) bool {
+	if len(s) < minPathToken {
+		return false
+	}
+	var digit, upper, lower bool
+	for _, c := range s {
+		switch {
+		case '0' <= c && c <= '9':
+			digit = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case strings.ContainsRune("-_.~+=", c):
+		default:
+			return false
+		}
+	}
+	return digit || upper && lower
+}
+
+// minPathToken is the shortest path segment taken for a key: 16
+// characters, 64 bits of hex or 96 of base64, the shortest key a service
+// hands out; names in an API's path are shorter or plain words.
+const minPathToken = 16

@@ -822,6 +822,17 @@ func registerSecrets(spec json.RawMessage, c map[string]any, secrets *secret.Red
 			secrets.Add(pw)
 		}
 	})
+	// A segment of base_url's path that looks like a key, not a name
+	// (https://proxy.example/KEY/api: a proxy that takes its key in the
+	// path): base_url is named in every message about reaching the API,
+	// which then shows it as https://proxy.example/**********/api. Only
+	// base_url: other paths in the config (a webhook_log directory) are
+	// names the user needs to read.
+	eachString(c["base_url"], func(s string) {
+		for _, tok := range secret.PathTokens(s) {
+			secrets.Add(tok)
+		}
+	})
 }
 
 // eachString calls fn with v if it is a string, and with every string

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
 
 // ReadTimeout bounds reading one request, headers and body: Pluggy wants
@@ -99,12 +100,15 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		rc.Logger.Warn("refused a webhook request that is not a POST", "remote", r.RemoteAddr, "path", r.URL.Path, "method", r.Method)
+		rc.Logger.Warn("refused a webhook request that is not a POST", "remote", r.RemoteAddr, "path", secret.MaskPathTokens(r.URL.Path), "method", r.Method)
 		w.Header().Set("Allow", "POST")
 		reply(w, http.StatusMethodNotAllowed, "refused", "webhooks are POSTed")
 		return
 	}
-	log := rc.Logger.With("remote", r.RemoteAddr, "path", r.URL.Path)
+	// The path is logged with a segment that looks like a key masked: the
+	// URL registered with Pluggy may carry one (https://hooks.example/KEY,
+	// checked by the ingress in front), and the ingress passes it on.
+	log := rc.Logger.With("remote", r.RemoteAddr, "path", secret.MaskPathTokens(r.URL.Path))
 	if !rc.authentic(r.Header) {
 		log.Warn("refused an unauthenticated webhook request (a configured header is missing or differs)")
 		reply(w, http.StatusUnauthorized, "refused", "missing or wrong authentication header")
