@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"path"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,5 +246,54 @@ func TestBadStateFailsClearly(t *testing.T) {
 	}
 	if len(r.Records()) != 0 || len(e.fake.Stats().Requests) != 0 {
 		t.Fatal("read or called anything despite the bad state")
+	}
+}
+
+// TestBookedAloneReadsOnlyItsLookback: the shared transactions call is
+// widened to 30 days back for pending rows only when the run reads them.
+// A catalog of transactions alone (include_pending on, its default) asked
+// every incremental run for 30 days of history where lookback_days (7)
+// was all it emitted: the rows before its date_from were fetched and
+// dropped.
+func TestBookedAloneReadsOnlyItsLookback(t *testing.T) {
+	var mu sync.Mutex
+	asked := map[string]string{} // account -> date_from of its last transactions call
+	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 100}, func(f *fake.Server, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p := strings.TrimSuffix(r.URL.Path, "/transactions/"); p != r.URL.Path {
+				mu.Lock()
+				asked[path.Base(p)] = r.URL.Query().Get("date_from")
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	var st1 struct {
+		Accounts map[string]struct {
+			BookedThrough string `json:"booked_through"`
+		} `json:"accounts"`
+	}
+	if err := json.Unmarshal(r1.FinalStates()["transactions"], &st1); err != nil || len(st1.Accounts) == 0 {
+		t.Fatalf("first read's transactions state: %v\n%s", err, r1.FinalStates()["transactions"])
+	}
+	mu.Lock()
+	clear(asked)
+	mu.Unlock()
+	e.fake.ResetStats()
+	e.read(cat, "--state", r1.StateFile(t))
+	if n, want := e.fake.Stats().Count(fake.RouteTransactions), len(st1.Accounts); n != want {
+		t.Errorf("%d transactions calls for %d accounts", n, want)
+	}
+	for a, pos := range st1.Accounts {
+		through, err := time.Parse(time.DateOnly, pos.BookedThrough)
+		if err != nil {
+			t.Fatalf("account %s: booked_through %q", a, pos.BookedThrough)
+		}
+		want := through.AddDate(0, 0, -7).Format(time.DateOnly)
+		if got := asked[a]; got != want {
+			t.Errorf("account %s (booked through %s, lookback_days 7): the second read asked date_from=%s, want %s", a, pos.BookedThrough, got, want)
+		}
 	}
 }

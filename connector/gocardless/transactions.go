@@ -178,7 +178,9 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 		quota.WarnFromTheFuture(out.Logger(), a.ID, from, today)
 		return next, nil // a state from the future: nothing to read yet
 	}
-	resp, err := s.c.accountTransactions(ctx, a, txWindow{from: from, pending: s.c.cfg.pending})
+	// The call reaches back for pending rows only when this run reads
+	// them: a catalog of transactions alone needs its lookback, no more.
+	resp, err := s.c.accountTransactions(ctx, a, txWindow{from: from, pending: s.c.cfg.pending && s.c.Reads(pendingName)})
 	if err != nil {
 		return nil, err
 	}
