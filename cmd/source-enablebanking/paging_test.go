@@ -143,3 +143,28 @@ func TestBankKeepingLessHistoryIsReadFromWhatItKeeps(t *testing.T) {
 		t.Errorf("incremental read: %d chains for %d accounts", s.Chains, len(uids))
 	}
 }
+
+// TestBookedAloneReadsOnlyItsLookback: with include_pending on, a catalog
+// that does not select pending_transactions reads what include_pending off
+// reads: its lookback of booked rows. It asked for 30 days of every status
+// (the pending stream's window), pages a bank serves and the run dropped.
+func TestBookedAloneReadsOnlyItsLookback(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 200, PageSize: 5})
+	cat := e.catalog(true, "transactions")
+	state := e.read(cat).StateFile(t)
+	e.fake.ResetStats()
+	on := e.read(cat, "--state", state) // e.cfg has include_pending on
+	onCalls := e.fake.Stats().Count(fake.RouteTransactions)
+	e.fake.ResetStats()
+	off := e.run(cat, map[string]any{"include_pending": false}, "--state", state)
+	if off.Code != 0 {
+		t.Fatalf("read with include_pending off: exit %d\n%s", off.Code, off.Stderr)
+	}
+	offCalls := e.fake.Stats().Count(fake.RouteTransactions)
+	if onCalls != offCalls {
+		t.Errorf("an incremental read of transactions alone made %d transactions calls with include_pending on, %d with it off; pending rows no stream reads cost the difference", onCalls, offCalls)
+	}
+	if a, b := len(on.Records()["transactions"]), len(off.Records()["transactions"]); a != b {
+		t.Errorf("%d transactions records with include_pending on, %d with it off", a, b)
+	}
+}

@@ -242,12 +242,18 @@ const historyFallbackDays = 90
 // first to ask for an account's transactions.
 const pendingDays = 30
 
+// readsPending reports whether this run emits pending rows: include_pending
+// is on and the catalog selects pending_transactions. Otherwise the shared
+// call is the booked stream's alone: its lookback, booked rows only, as
+// with include_pending off, and no pages of rows nothing emits.
+func (c *conn) readsPending() bool { return c.cfg.IncludePending && c.Reads(pendingName) }
+
 // accountTransactions makes an account's one transactions call chain of the
 // run and hands the same answer to every stream that asks; the first to
 // ask sets date_from.
 func (c *conn) accountTransactions(ctx context.Context, a accountRef, from time.Time) (*txAnswer, error) {
 	return c.transactions.Get(a.Key, func() (*txAnswer, error) {
-		if c.cfg.IncludePending {
+		if c.readsPending() {
 			// A card hold can stay pending for weeks, while an incremental
 			// read of booked rows needs a week or so.
 			if p := later(c.clock.Today().AddDate(0, 0, -pendingDays), c.oldestDay()); p.Before(from) {
@@ -269,23 +275,23 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, from time.
 		return &txAnswer{
 			from:    from,
 			booked:  source.NewPart(booked, c.Reads(transactionsName)),
-			pending: source.NewPart(pending, c.cfg.IncludePending && c.Reads(pendingName)),
+			pending: source.NewPart(pending, c.readsPending()),
 		}, nil
 	})
 }
 
 // fetchTransactions reads every page of an account's transactions from
-// date_from on. With include_pending the call has no status filter (the
-// bank sends booked and pending rows in one answer, so pending rows cost
-// no extra call); without, it asks for BOOK only, as Enable Banking
-// advises. Each continuation repeats the first call's parameters: some
+// date_from on. When the run reads pending rows the call has no status
+// filter (the bank sends booked and pending rows in one answer, so pending
+// rows cost no extra call); otherwise it asks for BOOK only, as Enable
+// Banking advises. Each continuation repeats the first call's parameters: some
 // banks refuse a key with others. An empty page with a key is not the end.
 // A first call from more than historyFallbackDays back that the bank
 // refuses with 400 ASPSP_ERROR is made once more from historyFallbackDays
 // back, with a WARN: what the bank keeps is read, instead of nothing.
 func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Time) (booked, pending []txRow, err error) {
 	q := url.Values{"date_from": {from.Format(time.DateOnly)}}
-	if !c.cfg.IncludePending {
+	if !c.readsPending() {
 		q.Set("transaction_status", "BOOK")
 	}
 	seen := map[string]bool{}
