@@ -29,6 +29,7 @@ type account struct {
 	withEntryRef     bool
 	withBalanceAfter bool
 	amex             bool // one balance, of type information (Options.InformationBalance)
+	misfits          bool // booked rows stray from the schema (Options.Misfits)
 
 	// Scenario state.
 	suspended       bool
@@ -127,6 +128,7 @@ func (s *Server) buildAccount(index int, req *requisition, inst institution, cre
 		withEntryRef:     index%2 == 0,
 		withBalanceAfter: index%2 == 1,
 		amex:             index == 0 && s.opts.InformationBalance,
+		misfits:          index%2 == 1 && s.opts.Misfits,
 	}
 	if index == 1 {
 		a.currency = "GBP"
@@ -219,6 +221,7 @@ func (a *account) generateBooked(anchor time.Time, n int) {
 		for i := n - 1; i >= 0; i-- {
 			running += cents[i]
 			txs[i].BalanceAfterTransaction = a.balanceAfter(running)
+			txs[i].misfit = a.misfits
 		}
 	}
 	a.booked = make([]*row, n)

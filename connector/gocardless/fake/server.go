@@ -87,6 +87,15 @@ type Options struct {
 	// max_historical_days exceeds 90, and serve that frozen answer for the
 	// life of the agreement: rows booked later never appear.
 	SeparateHistoryConsent bool
+	// Misfits makes the accounts that report balanceAfterTransaction (the
+	// second of each requisition) serve their generated booked rows as a
+	// bank that strays from the schema would: balanceAfterTransaction as
+	// text with a decimal comma ("1234,56 EUR"), where the schema has an
+	// object, and a field GoCardless documents nowhere (xBankField), as
+	// the Enable Banking fake serves x_bank_field. Off by default: the
+	// default data matches the schema, which the golden and drift tests
+	// rely on.
+	Misfits bool
 }
 
 // QuotaAnswer is one of the forms a spent bank-level quota takes.

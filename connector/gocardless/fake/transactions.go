@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // money is the Berlin Group amount: a decimal string and an ISO 4217 code.
@@ -71,6 +72,11 @@ type transaction struct {
 	ProprietaryBankTransactionCode         string        `json:"proprietaryBankTransactionCode,omitempty"`
 	PurposeCode                            string        `json:"purposeCode,omitempty"`
 	MerchantCategoryCode                   string        `json:"merchantCategoryCode,omitempty"`
+
+	// misfit serves the row as encodeMisfit writes it (Options.Misfits);
+	// kept with the row's other fields, so a scenario that rewrites the
+	// row keeps it too.
+	misfit bool
 }
 
 // row is a transaction together with its encoding, which is computed once so
@@ -86,10 +92,30 @@ type row struct {
 // kept as an integer for the balance arithmetic.
 func newRow(tx transaction, cents int64) *row {
 	r := &row{tx: tx, raw: encode(tx), cents: cents, date: tx.BookingDate}
+	if tx.misfit {
+		r.raw = encodeMisfit(tx)
+	}
 	if r.date == "" {
 		r.date = tx.ValueDate
 	}
 	return r
+}
+
+// encodeMisfit is tx as a bank that strays from the schema serves it
+// (Options.Misfits): its balanceAfterTransaction as text, the amount with
+// a decimal comma and the currency after it ("1234,56 EUR"), and a field
+// the API documents nowhere, xBankField, whose number keeps its written
+// precision (1.50) for the connector to keep byte-exact.
+func encodeMisfit(tx transaction) json.RawMessage {
+	bal := tx.BalanceAfterTransaction
+	tx.BalanceAfterTransaction = nil
+	raw := encode(tx)
+	extra := `,"xBankField":{"segment":"retail","since":"2027-01","n":1.50}}`
+	if bal != nil {
+		text := strings.Replace(bal.BalanceAmount.Amount, ".", ",", 1) + " " + bal.BalanceAmount.Currency
+		extra = `,"balanceAfterTransaction":` + string(encode(text)) + extra
+	}
+	return append(raw[:len(raw)-1:len(raw)-1], extra...)
 }
 
 // encode marshals like the real API (a Django REST service): compact, UTF-8
