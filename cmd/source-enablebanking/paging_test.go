@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 // TestLastPageSpellings: the last transactions page ends the chain
@@ -166,5 +169,52 @@ func TestBookedAloneReadsOnlyItsLookback(t *testing.T) {
 	}
 	if a, b := len(on.Records()["transactions"]), len(off.Records()["transactions"]); a != b {
 		t.Errorf("%d transactions records with include_pending on, %d with it off", a, b)
+	}
+}
+
+// TestPendingFirstMakesOneChain: with pending_transactions before
+// transactions in the catalog (discover lists transactions first), the
+// pending stream asked first, for its 30 days, and the booked stream
+// needing more (a first sync, a new account, full refresh, a state older
+// than that) made a second chain per account, against a bank's four a
+// day. The first stream to ask now reaches as far back as both need: one
+// chain per account, in either order, with the same records.
+func TestPendingFirstMakesOneChain(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 60, PageSize: 7, DailyLimit: 100})
+	uids := e.accounts()
+	for _, mode := range []bool{true, false} {
+		cat := e.catalog(mode, "transactions", "pending_transactions")
+		var c protocol.ConfiguredCatalog
+		raw, err := os.ReadFile(cat)
+		st.Must(t, err, "catalog")
+		if err := json.Unmarshal(raw, &c); err != nil || len(c.Streams) != 2 || c.Streams[0].Stream.Name != "transactions" {
+			t.Fatalf("catalog: %v", err)
+		}
+		e.fake.ResetStats()
+		first := e.read(cat)
+		if s := e.fake.Stats(); s.Chains != len(uids) {
+			t.Fatalf("transactions first (incremental %v): %d chains for %d accounts", mode, s.Chains, len(uids))
+		}
+		slices.Reverse(c.Streams)
+		rev := st.WriteFile(t, "catalog.json", c)
+		e.fake.ResetStats()
+		r := e.read(rev)
+		if s := e.fake.Stats(); s.Chains != len(uids) {
+			t.Errorf("pending_transactions first (incremental %v): %d chains for %d accounts", mode, s.Chains, len(uids))
+		}
+		for _, name := range []string{"transactions", "pending_transactions"} {
+			if a, b := len(r.Records()[name]), len(first.Records()[name]); a != b {
+				t.Errorf("pending_transactions first (incremental %v): %d %s records, %d in the other order", mode, a, name, b)
+			}
+		}
+		if mode {
+			// An incremental run after both: the booked stream's lookback
+			// is within the pending window, one chain either way.
+			e.fake.ResetStats()
+			e.read(rev, "--state", r.StateFile(t))
+			if s := e.fake.Stats(); s.Chains != len(uids) {
+				t.Errorf("pending_transactions first, incremental from a state: %d chains for %d accounts", s.Chains, len(uids))
+			}
+		}
 	}
 }

@@ -35,8 +35,16 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		return source.NotRead("config include_pending is false")
 	}
 	refs, listErr := s.c.readable(ctx)
-	from := later(s.c.clock.Today().AddDate(0, 0, -pendingDays), s.c.oldestDay())
+	pendingFrom := later(s.c.clock.Today().AddDate(0, 0, -pendingDays), s.c.oldestDay())
 	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
+		from := pendingFrom
+		if s.c.Reads(transactionsName) {
+			// The booked stream reads this call's answer after this
+			// stream: the call reaches as far back as it will need.
+			if b := s.c.bookedFrom(s.c.bookedPlaces[a.Key]); b.Before(from) {
+				from = b
+			}
+		}
 		ans, err := s.c.accountTransactions(ctx, a, from)
 		if err != nil {
 			return err

@@ -17,9 +17,7 @@ import (
 // serves two streams, and the run keeps each part only until its stream
 // has read it (or not at all, for a stream the run does not read), so a
 // read's memory is that of the accounts being read, not of every account
-// read so far. Read first, the pending stream asks for fewer days than the
-// booked one, which calls again: the first answer's booked rows are
-// dropped then too.
+// read so far, whichever stream asks first.
 func TestSharedAnswerIsFreedAsRead(t *testing.T) {
 	for _, pc := range sourcetest.PlanCases(transactionsName, pendingName) {
 		t.Run(pc.Name, func(t *testing.T) {

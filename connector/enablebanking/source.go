@@ -101,6 +101,10 @@ type conn struct {
 	details      source.Memo[json.RawMessage]
 	balances     source.Memo[[]json.RawMessage]
 	transactions source.Memo[*txAnswer]
+	// bookedPlaces is the transactions stream's incremental state per
+	// account key, from PlanRequests: how far back the shared call must
+	// reach when the pending stream asks first. Nil without one.
+	bookedPlaces map[string]*txPos
 
 	mu sync.Mutex
 	// blocked holds why a session cannot be read any more this run.

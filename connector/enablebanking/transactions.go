@@ -118,14 +118,10 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 // stream ends, were most of what grew with the accounts read (some 10 MB
 // at 1,000,000 rows of the fake).
 func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *txPos, remember bool, out source.Output) (*txPos, error) {
-	oldest := s.c.oldestDay()
-	from := oldest
+	from := s.c.bookedFrom(prev)
 	next := &txPos{}
 	if prev != nil {
 		*next = *prev
-		if t, err := time.Parse(time.DateOnly, prev.BookedThrough); err == nil {
-			from = later(t.AddDate(0, 0, -s.c.cfg.lookback), oldest)
-		}
 	}
 	today := s.c.clock.Today()
 	if from.After(today) {
@@ -241,6 +237,36 @@ const historyFallbackDays = 90
 // pendingDays is how far back the pending stream reads when it is the
 // first to ask for an account's transactions.
 const pendingDays = 30
+
+// bookedFrom is the date_from the booked stream reads an account from,
+// given its place in the stream's incremental state (nil: none, or not
+// incremental): lookback_days before the newest booking date read, or the
+// oldest day allowed.
+func (c *conn) bookedFrom(prev *txPos) time.Time {
+	oldest := c.oldestDay()
+	if prev != nil {
+		if t, err := time.Parse(time.DateOnly, prev.BookedThrough); err == nil {
+			return later(t.AddDate(0, 0, -c.cfg.lookback), oldest)
+		}
+	}
+	return oldest
+}
+
+// PlanRequests implements source.RequestPlanner: it keeps the booked
+// stream's incremental places, so that the pending stream, read first,
+// asks for as many days as the booked stream will need of the call they
+// share (bookedFrom) instead of its own 30, which made the booked stream
+// call again. A state that does not decode keeps nothing: the runtime has
+// refused it already.
+func (c *conn) PlanRequests(reqs map[string]source.ReadRequest) {
+	req, ok := reqs[transactionsName]
+	if !ok || req.Mode != protocol.Incremental {
+		return
+	}
+	if st, err := decodeTxState(req.State); err == nil {
+		c.bookedPlaces = st.Accounts
+	}
+}
 
 // readsPending reports whether this run emits pending rows: include_pending
 // is on and the catalog selects pending_transactions. Otherwise the shared

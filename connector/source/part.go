@@ -61,6 +61,18 @@ type ReadPlanner interface {
 	PlanRead(streams []string)
 }
 
+// RequestPlanner is implemented by a Conn whose shared answer is sized by
+// a stream other than the first to ask for it: a pending stream read
+// before the booked stream it shares a transactions call with cannot know,
+// from its own request, how far back the booked stream will need that call
+// to reach. Before the first stream is read, after the checks of the input
+// states, the runtime gives it the request each selected stream will be
+// read with (its mode, and its state when incremental), so the first
+// stream to ask sizes the call for both, and no second call is made.
+type RequestPlanner interface {
+	PlanRequests(reqs map[string]ReadRequest)
+}
+
 // Plan is a Conn's record of the streams its run reads, the ReadPlanner
 // half a Conn embeds. The zero Plan, never told (a stream read outside the
 // runtime, in tests), reads every stream.

@@ -716,6 +716,17 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		}
 	}
 	ctx = withLog(ctx, log)
+	if p, ok := conn.(RequestPlanner); ok {
+		reqs := make(map[string]ReadRequest, len(sel))
+		for _, s := range sel {
+			req := ReadRequest{Mode: s.Mode}
+			if s.Mode == protocol.Incremental {
+				req.State = states[s.Stream.Name()]
+			}
+			reqs[s.Stream.Name()] = req
+		}
+		p.PlanRequests(reqs)
+	}
 
 	var failed []failedStreams
 	var failures []protocol.FailureType
