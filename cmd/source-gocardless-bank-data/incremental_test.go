@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -256,18 +258,7 @@ func TestBadStateFailsClearly(t *testing.T) {
 // was all it emitted: the rows before its date_from were fetched and
 // dropped.
 func TestBookedAloneReadsOnlyItsLookback(t *testing.T) {
-	var mu sync.Mutex
-	asked := map[string]string{} // account -> date_from of its last transactions call
-	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 100}, func(f *fake.Server, h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if p := strings.TrimSuffix(r.URL.Path, "/transactions/"); p != r.URL.Path {
-				mu.Lock()
-				asked[path.Base(p)] = r.URL.Query().Get("date_from")
-				mu.Unlock()
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	e, asked := newEnvAskedFrom(t, fake.Options{TransactionsPerAccount: 100})
 	cat := e.catalog(true, "transactions")
 	r1 := e.read(cat)
 	var st1 struct {
@@ -278,11 +269,10 @@ func TestBookedAloneReadsOnlyItsLookback(t *testing.T) {
 	if err := json.Unmarshal(r1.FinalStates()["transactions"], &st1); err != nil || len(st1.Accounts) == 0 {
 		t.Fatalf("first read's transactions state: %v\n%s", err, r1.FinalStates()["transactions"])
 	}
-	mu.Lock()
-	clear(asked)
-	mu.Unlock()
+	asked()
 	e.fake.ResetStats()
 	e.read(cat, "--state", r1.StateFile(t))
+	second := asked()
 	if n, want := e.fake.Stats().Count(fake.RouteTransactions), len(st1.Accounts); n != want {
 		t.Errorf("%d transactions calls for %d accounts", n, want)
 	}
@@ -292,8 +282,73 @@ func TestBookedAloneReadsOnlyItsLookback(t *testing.T) {
 			t.Fatalf("account %s: booked_through %q", a, pos.BookedThrough)
 		}
 		want := through.AddDate(0, 0, -7).Format(time.DateOnly)
-		if got := asked[a]; got != want {
+		if got := second[a]; got != want {
 			t.Errorf("account %s (booked through %s, lookback_days 7): the second read asked date_from=%s, want %s", a, pos.BookedThrough, got, want)
 		}
+	}
+}
+
+// newEnvAskedFrom is newEnv with a record of the date_from of each
+// account's transactions calls: asked returns the last one per account
+// since its previous call, and forgets them.
+func newEnvAskedFrom(t *testing.T, o fake.Options) (e *env, asked func() map[string]string) {
+	var mu sync.Mutex
+	got := map[string]string{}
+	e = newEnvWith(t, o, func(f *fake.Server, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p := strings.TrimSuffix(r.URL.Path, "/transactions/"); p != r.URL.Path {
+				mu.Lock()
+				got[path.Base(p)] = r.URL.Query().Get("date_from")
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	return e, func() map[string]string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = map[string]string{}
+		return out
+	}
+}
+
+// TestPendingFirstAsksTheBookedWindow: with pending_transactions before
+// transactions in the catalog, the pending stream asked first for every
+// account's whole history (the oldest day allowed, up to two years), every
+// run, since it could not know the booked stream's state; a catalog of
+// pending_transactions alone did the same for a 30-day snapshot. The call
+// now asks what the other order asks: the booked stream's window widened
+// to 30 days back, or 30 days for pending rows alone.
+func TestPendingFirstAsksTheBookedWindow(t *testing.T) {
+	e, asked := newEnvAskedFrom(t, fake.Options{TransactionsPerAccount: 100, DailyLimit: 100})
+	cat := e.catalog(true, "transactions", "pending_transactions")
+	state := e.read(cat).StateFile(t)
+	asked()
+	e.read(cat, "--state", state)
+	want := asked()
+	if len(want) == 0 {
+		t.Fatal("the transactions-first read made no transactions call")
+	}
+	var c protocol.ConfiguredCatalog
+	raw, err := os.ReadFile(cat)
+	st.Must(t, err, "catalog")
+	st.Must(t, json.Unmarshal(raw, &c), "catalog")
+	slices.Reverse(c.Streams)
+	first := e.read(st.WriteFile(t, "catalog.json", c), "--state", state)
+	got := asked()
+	pendingAlone := e.catalog(true, "pending_transactions")
+	alone := e.read(pendingAlone, "--state", state)
+	gotAlone := asked()
+	for a, from := range want {
+		if got[a] != from {
+			t.Errorf("account %s: pending_transactions first asked date_from=%s, transactions first %s", a, got[a], from)
+		}
+		if gotAlone[a] != from {
+			t.Errorf("account %s: pending_transactions alone asked date_from=%s, want %s (30 days back)", a, gotAlone[a], from)
+		}
+	}
+	if a, b := len(first.Records()["pending_transactions"]), len(alone.Records()["pending_transactions"]); a != b {
+		t.Errorf("%d pending rows read first, %d alone", a, b)
 	}
 }

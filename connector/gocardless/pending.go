@@ -36,7 +36,14 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 	}
 	refs, listErr := s.c.readable(ctx)
 	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
-		resp, err := s.c.accountTransactions(ctx, a, txWindow{from: s.c.oldestDay(ctx, a), pending: true})
+		// The pending rows' window (accountTransactions widens the call to
+		// pendingDays back), and, when the booked stream reads this call's
+		// answer after this stream, as far back as it will need.
+		from := s.c.clock.Today()
+		if s.c.Reads(transactionsName) {
+			from = s.c.bookedFrom(ctx, a, s.c.bookedPlaces[a.ID])
+		}
+		resp, err := s.c.accountTransactions(ctx, a, txWindow{from: from, pending: true})
 		if err != nil {
 			return err
 		}

@@ -95,6 +95,10 @@ type conn struct {
 	details      source.Memo[json.RawMessage]
 	balances     source.Memo[[]json.RawMessage]
 	transactions source.Memo[*txResponse]
+	// bookedPlaces is the transactions stream's incremental state per
+	// account, from PlanRequests: how far back the shared call must reach
+	// when the pending stream asks first. Nil without one.
+	bookedPlaces map[string]*accountTxPos
 
 	mu sync.Mutex
 	// failures counts an account's 500 UnknownRequestErrors this run.

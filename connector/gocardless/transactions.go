@@ -158,14 +158,10 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 // readAccount emits one account's booked rows from date_from on and
 // returns its new place.
 func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountTxPos, out source.Output) (*accountTxPos, error) {
-	oldest := s.c.oldestDay(ctx, a)
-	from := oldest
+	from := s.c.bookedFrom(ctx, a, prev)
 	next := &accountTxPos{KeyRule: keyRuleInternal}
 	if prev != nil {
 		*next = *prev
-		if t, err := time.Parse(time.DateOnly, prev.BookedThrough); err == nil {
-			from = later(t.AddDate(0, 0, -s.c.cfg.lookback), oldest)
-		}
 		if prev.KeyRule == "" { // written by a version that keyed by transactionId first
 			next.KeyRule = keyRuleInternal
 			if !prev.IDsRepeat { // those accounts were keyed internal-first already
@@ -209,6 +205,36 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	}
 	next.BookedThrough = newest
 	return next, nil
+}
+
+// bookedFrom is the date_from the booked stream reads an account from,
+// given its place in the stream's incremental state (nil: none, or not
+// incremental): lookback_days before the newest booking date read, or the
+// oldest day allowed.
+func (c *conn) bookedFrom(ctx context.Context, a accountRef, prev *accountTxPos) time.Time {
+	oldest := c.oldestDay(ctx, a)
+	if prev != nil {
+		if t, err := time.Parse(time.DateOnly, prev.BookedThrough); err == nil {
+			return later(t.AddDate(0, 0, -c.cfg.lookback), oldest)
+		}
+	}
+	return oldest
+}
+
+// PlanRequests implements source.RequestPlanner: it keeps the booked
+// stream's incremental places, so that the pending stream, read first,
+// asks for as many days as the booked stream will need of the call they
+// share (bookedFrom), where it asked for the whole history every run. A
+// state that does not decode keeps nothing: the runtime has refused it
+// already.
+func (c *conn) PlanRequests(reqs map[string]source.ReadRequest) {
+	req, ok := reqs[transactionsName]
+	if !ok || req.Mode != protocol.Incremental {
+		return
+	}
+	if st, err := parseTxState(req.State); err == nil {
+		c.bookedPlaces = st.Accounts
+	}
 }
 
 // oldestDay is the first day an account's transactions may be read from:
