@@ -62,7 +62,7 @@ type settings struct {
 func parseConfig(raw json.RawMessage, secrets *secret.Redactor) (*settings, error) {
 	var c Config
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, source.ConfigErrorf("config does not match the spec: %v", err)
+		return nil, source.InvalidConfigf("config does not match the spec: %v", err)
 	}
 	s := &settings{Config: c, lookback: DefaultLookbackDays, limit: DefaultDailyLimit}
 	s.ApplicationID = strings.ToLower(strings.TrimSpace(c.ApplicationID))
@@ -79,7 +79,7 @@ func parseConfig(raw json.RawMessage, secrets *secret.Redactor) (*settings, erro
 	}
 	if s.StartDate != "" {
 		if s.startDate, err = time.Parse(time.DateOnly, s.StartDate); err != nil {
-			return nil, source.ConfigErrorf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
+			return nil, source.InvalidConfigf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
 		}
 	}
 	if c.LookbackDays != nil {
@@ -90,10 +90,10 @@ func parseConfig(raw json.RawMessage, secrets *secret.Redactor) (*settings, erro
 	}
 	if c.Attended {
 		if net.ParseIP(strings.TrimSpace(c.PSUIPAddress)) == nil {
-			return nil, source.ConfigErrorf("config.psu_ip_address: attended is true, so the account holder's IP address must be given (got %q); or set attended to false for a scheduled run", c.PSUIPAddress)
+			return nil, source.InvalidConfigf("config.psu_ip_address: attended is true, so the account holder's IP address must be given (got %q); or set attended to false for a scheduled run", c.PSUIPAddress)
 		}
 		if strings.TrimSpace(c.PSUUserAgent) == "" {
-			return nil, source.ConfigErrorf("config.psu_user_agent: attended is true, so the account holder's browser user agent must be given; or set attended to false for a scheduled run")
+			return nil, source.InvalidConfigf("config.psu_user_agent: attended is true, so the account holder's browser user agent must be given; or set attended to false for a scheduled run")
 		}
 	}
 	s.SessionIDs = source.UniqueIDs(s.SessionIDs)
@@ -113,14 +113,14 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 	field, pem := "config.private_key", c.PrivateKey
 	switch {
 	case c.PrivateKey != "" && c.PrivateKeyPath != "":
-		return nil, source.ConfigErrorf("config.private_key and config.private_key_path are both set; keep one")
+		return nil, source.InvalidConfigf("config.private_key and config.private_key_path are both set; keep one")
 	case c.PrivateKey == "" && c.PrivateKeyPath == "":
-		return nil, source.ConfigErrorf("config.private_key: no private key; put the application's PEM private key in private_key, or its file's path in private_key_path")
+		return nil, source.InvalidConfigf("config.private_key: no private key; put the application's PEM private key in private_key, or its file's path in private_key_path")
 	case strings.Contains(c.PrivateKeyPath, "-----BEGIN") || strings.Contains(c.PrivateKeyPath, "PRIVATE KEY"):
 		// The key pasted into the path field: never quoted back, not
 		// even as the name of a file that cannot be read.
 		secrets.Add(c.PrivateKeyPath)
-		return nil, source.ConfigErrorf("config.private_key_path holds a PEM key itself, not a file's path: put the key in private_key instead (or the path of its file in private_key_path)")
+		return nil, source.InvalidConfigf("config.private_key_path holds a PEM key itself, not a file's path: put the key in private_key instead (or the path of its file in private_key_path)")
 	case c.PrivateKeyPath != "":
 		field = "config.private_key_path"
 		b, err := os.ReadFile(c.PrivateKeyPath)
@@ -129,10 +129,10 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 				// A relative path is the working directory's, not the
 				// config file's: what a job started elsewhere (cron)
 				// trips on.
-				return nil, source.ConfigErrorf("config.private_key_path: cannot read the key file %s (%q is relative, so it is read from the working directory %s): %v; give its absolute path",
+				return nil, source.InvalidConfigf("config.private_key_path: cannot read the key file %s (%q is relative, so it is read from the working directory %s): %v; give its absolute path",
 					filepath.Join(wd, c.PrivateKeyPath), c.PrivateKeyPath, wd, errors.Unwrap(err))
 			}
-			return nil, source.ConfigErrorf("config.private_key_path: cannot read the key file %s: %v", c.PrivateKeyPath, errors.Unwrap(err))
+			return nil, source.InvalidConfigf("config.private_key_path: cannot read the key file %s: %v", c.PrivateKeyPath, errors.Unwrap(err))
 		}
 		pem = string(b)
 		secrets.Add(pem)
@@ -142,14 +142,14 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 	secrets.Add(pem)
 	key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(pem))
 	if err != nil && field == "config.private_key" && looksLikePath(pem) {
-		return nil, source.ConfigErrorf("config.private_key holds a file path, not a PEM key: give the path as private_key_path instead (and drop private_key), or paste the key itself into private_key")
+		return nil, source.InvalidConfigf("config.private_key holds a file path, not a PEM key: give the path as private_key_path instead (and drop private_key), or paste the key itself into private_key")
 	}
 	if err != nil {
 		why := "it is not a PEM-encoded RSA private key"
 		if errors.Is(err, jwt.ErrNotRSAPrivateKey) {
 			why = "it is a PEM key, but not an RSA private key (Enable Banking signs with RS256)"
 		}
-		return nil, source.ConfigErrorf("%s: %s; use the private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY) of the application whose id is application_id", field, why)
+		return nil, source.InvalidConfigf("%s: %s; use the private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY) of the application whose id is application_id", field, why)
 	}
 	return key, nil
 }

@@ -53,7 +53,7 @@ type settings struct {
 func parseConfig(raw json.RawMessage) (*settings, error) {
 	var c Config
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, source.ConfigErrorf("config does not match the spec: %v", err)
+		return nil, source.InvalidConfigf("config does not match the spec: %v", err)
 	}
 	s := &settings{Config: c, lookback: DefaultLookbackDays, pending: true, balances: true}
 	if s.BaseURL == "" {
@@ -66,7 +66,7 @@ func parseConfig(raw json.RawMessage) (*settings, error) {
 	s.base = base
 	if s.StartDate != "" {
 		if s.startDate, err = time.Parse(time.DateOnly, s.StartDate); err != nil {
-			return nil, source.ConfigErrorf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
+			return nil, source.InvalidConfigf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
 		}
 	}
 	if c.LookbackDays != nil {

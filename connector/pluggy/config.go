@@ -88,7 +88,7 @@ type settings struct {
 func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	var c Config
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, source.ConfigErrorf("config does not match the spec: %v", err)
+		return nil, source.InvalidConfigf("config does not match the spec: %v", err)
 	}
 	s := &settings{Config: c}
 	if s.BaseURL == "" {
@@ -100,12 +100,12 @@ func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	}
 	s.base = base
 	if err := webhook.CheckLocation(s.WebhookLog); err != nil {
-		return nil, source.AsConfigError(err, "config.webhook_log")
+		return nil, source.AsConfigError(err, source.ConfigValidationPrefix+"config.webhook_log")
 	}
 	if s.StartDate == "" {
 		s.startDate = now.UTC().AddDate(0, 0, -DefaultStartDays).Truncate(24 * time.Hour)
 	} else if s.startDate, err = time.Parse(time.DateOnly, s.StartDate); err != nil {
-		return nil, source.ConfigErrorf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
+		return nil, source.InvalidConfigf("config.start_date: %q is not a date; write it as YYYY-MM-DD, e.g. 2025-01-31", s.StartDate)
 	} else if err := source.StartDateAfter(s.StartDate, s.startDate, now.UTC().Truncate(24*time.Hour), DefaultStartDays); err != nil {
 		return nil, err
 	}

@@ -212,13 +212,13 @@ func checkSDKOnly(cfg map[string]json.RawMessage) error {
 	if v, ok := cfg["stream_maps"]; ok {
 		var maps map[string]json.RawMessage
 		if err := json.Unmarshal(v, &maps); err != nil || len(maps) > 0 {
-			return source.ConfigErrorf("config.stream_maps: this tap does not apply the Meltano SDK's stream maps, so its records would reach the target unmapped (fields meant to be removed, renamed or hashed sent as they are); remove stream_maps from the tap's config and put a mapper between tap and target (meltano-map-transformer: meltano run TAP MAPPER TARGET), see docs/singer.md")
+			return source.InvalidConfigf("config.stream_maps: this tap does not apply the Meltano SDK's stream maps, so its records would reach the target unmapped (fields meant to be removed, renamed or hashed sent as they are); remove stream_maps from the tap's config and put a mapper between tap and target (meltano-map-transformer: meltano run TAP MAPPER TARGET), see docs/singer.md")
 		}
 	}
 	if v, ok := cfg["flattening_enabled"]; ok {
 		var on *bool
 		if err := json.Unmarshal(v, &on); err != nil || on != nil && *on {
-			return source.ConfigErrorf("config.flattening_enabled: this tap does not flatten records, so the target would get nested objects, not the flattened columns asked for; remove flattening_enabled (or set it false) and flatten in a mapper between tap and target (meltano-map-transformer's flattening_enabled), see docs/singer.md")
+			return source.InvalidConfigf("config.flattening_enabled: this tap does not flatten records, so the target would get nested objects, not the flattened columns asked for; remove flattening_enabled (or set it false) and flatten in a mapper between tap and target (meltano-map-transformer's flattening_enabled), see docs/singer.md")
 		}
 	}
 	return nil
@@ -244,7 +244,7 @@ func activateVersion(path string) (bool, error) {
 	}
 	var on bool
 	if err := json.Unmarshal(v, &on); err != nil {
-		return false, source.ConfigErrorf("config.%s: %s is not a boolean; give true or false", ActivateVersionSetting, v)
+		return false, source.InvalidConfigf("config.%s: %s is not a boolean; give true or false", ActivateVersionSetting, v)
 	}
 	return on, nil
 }

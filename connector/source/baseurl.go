@@ -14,7 +14,7 @@ func ParseBaseURL(raw, example string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimRight(raw, "/"))
 	if err == nil && u.User != nil {
 		// Never quote it: the user:password part is a credential.
-		return nil, ConfigErrorf("config.base_url: the URL is not a base URL like %s: it carries a user or password (user:password@host), which is never quoted back", example)
+		return nil, InvalidConfigf("config.base_url: the URL is not a base URL like %s: it carries a user or password (user:password@host), which is never quoted back", example)
 	}
 	if err == nil && u.Host != "" && (u.RawQuery != "" || u.Fragment != "" || u.ForceQuery) {
 		// Quoted without them: a query (?key=...) may hold a credential.
@@ -23,19 +23,19 @@ func ParseBaseURL(raw, example string) (*url.URL, error) {
 			what = "a fragment (#...)"
 		}
 		bare := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-		return nil, ConfigErrorf("config.base_url: %q with %s is not a base URL like %s: remove the %s (it is never quoted back: it may hold a key)", bare.String(), what, example, strings.Fields(what)[1])
+		return nil, InvalidConfigf("config.base_url: %q with %s is not a base URL like %s: remove the %s (it is never quoted back: it may hold a key)", bare.String(), what, example, strings.Fields(what)[1])
 	}
 	if err != nil || u.Host == "" {
-		return nil, ConfigErrorf("config.base_url: %q is not a base URL like %s", urlForMessage(raw), example)
+		return nil, InvalidConfigf("config.base_url: %q is not a base URL like %s", urlForMessage(raw), example)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !IsLoopback(u.Hostname()) {
-			return nil, ConfigErrorf("config.base_url: plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost); use https://%s", u.Host)
+			return nil, InvalidConfigf("config.base_url: plain http is only allowed for loopback hosts (127.0.0.1, ::1, localhost); use https://%s", u.Host)
 		}
 	default:
-		return nil, ConfigErrorf("config.base_url: scheme %q is not supported; use https://", u.Scheme)
+		return nil, InvalidConfigf("config.base_url: scheme %q is not supported; use https://", u.Scheme)
 	}
 	return u, nil
 }

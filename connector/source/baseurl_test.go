@@ -30,9 +30,9 @@ func TestParseBaseURL(t *testing.T) {
 		"https://example.com/api#s3cret":       `"https://example.com/api" with a fragment`,
 	} {
 		_, err := ParseBaseURL(raw, "https://api.example.com")
-		if err == nil || !strings.Contains(err.Error(), mention) || !strings.HasPrefix(err.Error(), "config.base_url") ||
+		if err == nil || !strings.Contains(err.Error(), mention) || !strings.HasPrefix(err.Error(), "Config validation error: config.base_url") ||
 			strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), ":pw@") || strings.Contains(err.Error(), "s3cret") {
-			t.Errorf("ParseBaseURL(%q) = %v; want a config.base_url error mentioning %q", raw, err, mention)
+			t.Errorf("ParseBaseURL(%q) = %v; want a Config validation error: config.base_url error mentioning %q", raw, err, mention)
 		}
 	}
 }

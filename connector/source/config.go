@@ -165,7 +165,7 @@ func validateConfig(spec json.RawMessage, obj map[string]any) error {
 	if err := sch.Validate(inst); err != nil {
 		var doc any
 		_ = json.Unmarshal(spec, &doc)
-		return ConfigErrorf("Config validation error: %s", joinProblems(explain("config", err, doc, obj)))
+		return InvalidConfigf("%s", joinProblems(explain("config", err, doc, obj)))
 	}
 	return nil
 }
@@ -340,7 +340,7 @@ func StartDateAfter(startDate string, start, today time.Time, defaultDays int) e
 	if !start.After(today) {
 		return nil
 	}
-	return ConfigErrorf("config.start_date: %s is after today (%s, UTC); set a date in the past, or leave it out to read the last %d days", startDate, today.Format(time.DateOnly), defaultDays)
+	return InvalidConfigf("config.start_date: %s is after today (%s, UTC); set a date in the past, or leave it out to read the last %d days", startDate, today.Format(time.DateOnly), defaultDays)
 }
 
 // duplicateKey returns the path of the first object key that appears

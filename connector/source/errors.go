@@ -61,6 +61,22 @@ func ConfigErrorf(format string, args ...any) error {
 	return &Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(format, args...)}
 }
 
+// ConfigValidationPrefix starts every message about a config value the
+// connector refuses on its own, before any API call: the config schema's
+// errors and the checks the schema cannot make (a base_url it can use, a
+// start_date not after today, a key that parses). Airbyte's CDK starts
+// its validation errors so, and a user should read one kind of message
+// whichever check found the problem.
+const ConfigValidationPrefix = "Config validation error: "
+
+// InvalidConfigf returns a config_error for a config value the connector
+// refuses on its own, its message starting with ConfigValidationPrefix.
+// A refusal by the API (wrong credentials, an unknown id) is not one: it
+// is a ConfigErrorf that says what the API answered.
+func InvalidConfigf(format string, args ...any) error {
+	return &Error{Type: protocol.ConfigError, Msg: ConfigValidationPrefix + fmt.Sprintf(format, args...)}
+}
+
 // SystemErrorf returns an unexpected failure.
 func SystemErrorf(format string, args ...any) error {
 	return &Error{Type: protocol.SystemError, Msg: fmt.Sprintf(format, args...)}
