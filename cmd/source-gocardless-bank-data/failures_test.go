@@ -445,3 +445,21 @@ func TestTokenHourlyLimitFailsClearly(t *testing.T) {
 		t.Errorf("check over the token limit: %s %q; want FAILED saying the hourly limit, not that the API cannot be reached", cs.Status, cs.Message)
 	}
 }
+
+// TestCheckQuotesAnAnswered503: a check whose requisition lookup GoCardless
+// answers 503 with its error body says what GoCardless answered, as a
+// transient failure, and not that base_url cannot be reached.
+func TestCheckQuotesAnAnswered503(t *testing.T) {
+	e := newEnvWith(t, fake.Options{Requisitions: 1}, func(_ *fake.Server, h http.Handler) http.Handler {
+		c, _ := st.Canned(h, func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/v2/requisitions/") }, 0,
+			http.StatusServiceUnavailable, nil, []byte(`{"summary":"Service temporarily unavailable","detail":"Try again later","status_code":503}`))
+		return c
+	})
+	ck := st.Run(t, e.bin, "check", "--config", e.config(nil))
+	if len(ck.Messages) != 1 || ck.Messages[0].ConnectionStatus == nil {
+		t.Fatalf("check: %s", ck.Stdout)
+	}
+	if cs := ck.Messages[0].ConnectionStatus; cs.Status != protocol.StatusFailed || !strings.Contains(cs.Message, "Service temporarily unavailable") || strings.Contains(cs.Message, "cannot reach") {
+		t.Errorf("check: %s %q; want FAILED quoting GoCardless's 503, not that the API cannot be reached", cs.Status, cs.Message)
+	}
+}

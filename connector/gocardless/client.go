@@ -248,7 +248,7 @@ func (c *Client) wrap(what string, err error) error {
 		return err
 	}
 	if se, ae, ok := statusOf(err); ok && (ae.Summary != "" || ae.Type != "") {
-		return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: c.secrets.String(answered(se, ae))}
+		return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: c.secrets.String(answered(se, ae)), Err: err, Quoted: true}
 	}
 	if errors.Is(err, context.Canceled) {
 		return err
