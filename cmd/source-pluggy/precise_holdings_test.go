@@ -69,8 +69,7 @@ func TestPreciseInvestmentHoldingsAreKept(t *testing.T) {
 		}
 	}
 
-	rows := leftoverRows(t, dir, "investments")
-	for _, r := range rows {
+	for _, r := range leftoverRows(t, dir, "investments", len(served)) {
 		row, left := r.row, r.left
 		id, _ := row["id"].(string)
 		for col, want := range served[id] {
@@ -85,9 +84,6 @@ func TestPreciseInvestmentHoldingsAreKept(t *testing.T) {
 				t.Errorf("Parquet investment %s %s: column %v, leftover %s; served %s, which must be kept verbatim in _leftovers", id, col, typed, left[col], want)
 			}
 		}
-	}
-	if rowsRead := len(rows); rowsRead != len(served) {
-		t.Fatalf("%d Parquet rows, %d investments served", rowsRead, len(served))
 	}
 
 	t.Run("postgres", func(t *testing.T) {
@@ -157,15 +153,11 @@ func TestLegacyInvestmentTransactionsAreKept(t *testing.T) {
 		}
 	}
 
-	rows := leftoverRows(t, dir, "investments")
-	for _, r := range rows {
+	for _, r := range leftoverRows(t, dir, "investments", len(served)) {
 		id, _ := r.row["id"].(string)
 		if list := r.left["transactions"]; list == nil || compact(t, list) != served[id] {
 			t.Errorf("Parquet investment %s: _leftovers.transactions %s; served %s, whose members the schema lacks", id, list, served[id])
 		}
-	}
-	if rowsRead := len(rows); rowsRead != len(served) {
-		t.Fatalf("%d Parquet rows, %d investments served", rowsRead, len(served))
 	}
 
 	t.Run("postgres", func(t *testing.T) {
@@ -192,8 +184,9 @@ type leftoverRow struct {
 	left map[string]json.RawMessage
 }
 
-// leftoverRows reads back every row of a stream's Parquet files under dir.
-func leftoverRows(t *testing.T, dir, stream string) []leftoverRow {
+// leftoverRows reads back every row of a stream's Parquet files under dir,
+// which must hold want rows.
+func leftoverRows(t *testing.T, dir, stream string, want int) []leftoverRow {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, stream, "*.parquet"))
 	st.Must(t, err, "glob")
@@ -206,6 +199,9 @@ func leftoverRows(t *testing.T, dir, stream string) []leftoverRow {
 			}
 			out = append(out, r)
 		}
+	}
+	if len(out) != want {
+		t.Fatalf("%d Parquet rows of %s, %d served", len(out), stream, want)
 	}
 	return out
 }
