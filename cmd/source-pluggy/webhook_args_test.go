@@ -158,6 +158,20 @@ func TestWebhookURLQueryIsNotPrinted(t *testing.T) {
 			t.Errorf("webhook %s printed the URL's query token:\n%s%s", args[0], stdout, stderr)
 		}
 	}
+	// A key in the path (https://hooks.example/KEY, checked by the
+	// ingress in front of the receiver) is masked as base_url's is.
+	for _, args := range [][]string{
+		{"register", "--config", cfg, "--url", "http://127.0.0.1:9/hooks/" + token + "/pluggy", "--header", "X-Hook-Token=" + hookSecret},
+		{"list", "--config", cfg},
+	} {
+		stdout, stderr, code := st.Exec(t, e.bin, append([]string{"webhook"}, args...)...)
+		if code != 0 || !strings.Contains(string(stdout), "http://127.0.0.1:9/hooks/**********/pluggy") {
+			t.Errorf("webhook %s: exit %d, want the URL with the key in its path as **********\n%s%s", args[0], code, stdout, stderr)
+		}
+		if strings.Contains(string(stdout)+string(stderr), token) {
+			t.Errorf("webhook %s printed the key in the URL's path:\n%s%s", args[0], stdout, stderr)
+		}
+	}
 	_, stderr, code := st.Exec(t, e.bin, "webhook", "register", "--config", cfg, "--url", "//hooks.example.com/pluggy?token="+token, "--header", "X-Hook-Token="+hookSecret)
 	if code != 2 || strings.Contains(string(stderr), token) || !strings.Contains(string(stderr), "--url") {
 		t.Errorf("register with a relative --url: exit %d\n%s", code, stderr)

@@ -291,6 +291,9 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 	if p, ok := u.User.Password(); ok {
 		secrets.Add(p)
 	}
+	for _, t := range secret.PathTokens(target) {
+		secrets.Add(t) // a key in the path, should the API quote the URL
+	}
 	for _, vs := range u.Query() {
 		for _, v := range vs {
 			// A key in the query, should the API quote the URL in an
@@ -346,11 +349,21 @@ func webhookRegister(ctx context.Context, r *source.Runner, args []string, stdou
 // shownURL is a webhook URL as the commands print it: a password in it
 // (https://user:password@host/…) and every value of its query
 // (?token=…, a key a proxy in front of the receiver checks) as xxxxx, the
-// query's names kept so that the webhooks can be told apart.
+// query's names kept so that the webhooks can be told apart, and a path
+// segment that looks like a key (https://hooks.example/KEY, see
+// secret.MaskPathTokens) as the redactor masks it.
 func shownURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil && u.RawQuery == "" {
+	if err != nil {
 		return s
+	}
+	path := secret.MaskPathTokens(u.EscapedPath())
+	if u.User == nil && u.RawQuery == "" && path == u.EscapedPath() {
+		return s
+	}
+	if path != u.EscapedPath() {
+		u.RawPath = path
+		u.Path, _ = url.PathUnescape(path)
 	}
 	if u.RawQuery != "" {
 		parts := strings.Split(u.RawQuery, "&")
