@@ -296,3 +296,34 @@ func TestBaseURLPathKeyIsMasked(t *testing.T) {
 		}
 	})
 }
+
+// TestSwappedClientKeysAreMasked: a config with client_id and client_secret
+// swapped sends the secret as clientId, and an answer that echoes a
+// malformed clientId is quoted by check and read; the secret in it is
+// masked there as client_secret is.
+func TestSwappedClientKeysAreMasked(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
+	const secretValue = "sEcr3tV4lueOfTheApp"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ ClientID string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]any{"code": 400, "message": "clientId must be a UUID, got " + body.ClientID})
+	}))
+	t.Cleanup(echo.Close)
+	cfg := e.config(map[string]any{"base_url": echo.URL, "client_id": secretValue, "client_secret": "0b5c1e0e-2f0a-4c55-9d1e-7d1c4e2a9f10"})
+	for _, args := range [][]string{
+		{"check", "--config", cfg},
+		{"read", "--config", cfg, "--catalog", e.catalog(false, "accounts")},
+	} {
+		stdout, stderr, _ := st.Exec(t, e.bin, args...)
+		out := string(stdout) + string(stderr)
+		if strings.Contains(out, secretValue) {
+			t.Errorf("%s printed the secret given as client_id:\n%s", args[0], out)
+		}
+		if !strings.Contains(out, "clientId must be a UUID") {
+			t.Errorf("%s does not quote the answer:\n%s", args[0], out)
+		}
+	}
+}

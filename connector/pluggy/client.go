@@ -61,12 +61,24 @@ type Client struct {
 	pages pageMemory // transactions pages' memory, for the next pages
 }
 
+// minMaskedClientID is the shortest client id NewClient masks.
+const minMaskedClientID = 16
+
 // keyRefreshMargin renews a key this long before its exp, so a request never
 // leaves with a key that expires in flight.
 const keyRefreshMargin = 60 * time.Second
 
 // NewClient returns a client for base using hc for transport.
+//
+// The client id is registered with secrets too, though it is no secret: a
+// user who swaps client_id and client_secret puts the secret in it, and an
+// answer that echoes a malformed clientId would have it printed. An id too
+// short to be a key ("demo") is left alone, as it would mask the same
+// letters in every message; Pluggy's are UUIDs.
 func NewClient(base *url.URL, clientID, clientSecret string, hc *httpclient.Client, secrets *secret.Redactor) *Client {
+	if len(clientID) >= minMaskedClientID {
+		secrets.Add(clientID)
+	}
 	return &Client{Log: slog.New(slog.DiscardHandler), base: base, http: hc, clientID: clientID, clientSecret: clientSecret, secrets: secrets, now: time.Now,
 		pages: newPageMemory()}
 }
