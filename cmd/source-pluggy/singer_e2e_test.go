@@ -1076,3 +1076,52 @@ func TestEmptyStatesAreNoState(t *testing.T) {
 		})
 	}
 }
+
+// TestSingerInclusionOnInput: a catalog's "inclusion" decides before its
+// "selected", as the Meltano SDK reads it: a stream or field marked
+// "unsupported" is not synced though selected, one marked "automatic" is
+// synced though deselected; the tap's own automatic key stays whatever
+// the catalog says of it.
+func TestSingerInclusionOnInput(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 3})
+	bin := tapBin(t)
+	config := e.config(nil)
+	cat := e.singerCatalog(bin, config)
+	setInclusion := func(entry *singer.CatalogEntry, in string, breadcrumb ...string) {
+		if breadcrumb == nil {
+			breadcrumb = []string{}
+		}
+		for _, m := range entry.Metadata {
+			if reflect.DeepEqual(m.Breadcrumb, breadcrumb) {
+				m.Metadata["inclusion"] = in
+				return
+			}
+		}
+		t.Fatalf("stream %s has no breadcrumb %v", entry.TapStreamID, breadcrumb)
+	}
+	categories, identity, tx := e.singerEntry(cat, "categories"), e.singerEntry(cat, "identity"), e.singerEntry(cat, "transactions")
+	setSelected(categories, true)
+	setInclusion(categories, "unsupported")
+	setSelected(identity, false)
+	setInclusion(identity, "automatic")
+	setSelected(tx, true, "properties", "category")
+	setInclusion(tx, "unsupported", "properties", "category")
+	setSelected(tx, false, "properties", "description")
+	setInclusion(tx, "automatic", "properties", "description")
+	setInclusion(tx, "unsupported", "properties", "id") // the key: emitted anyway
+	r := e.sync(bin, "--config", config, "--catalog", st.WriteFile(t, "catalog.json", cat))
+	recs := r.records()
+	if len(recs["categories"]) != 0 || len(recs["identity"]) == 0 || len(recs["transactions"]) == 0 {
+		t.Fatalf("%d categories (unsupported), %d identity (automatic, deselected), %d transactions; want 0, some, some", len(recs["categories"]), len(recs["identity"]), len(recs["transactions"]))
+	}
+	for _, raw := range recs["transactions"] {
+		var row map[string]json.RawMessage
+		st.Must(t, json.Unmarshal(raw, &row), "record")
+		_, category := row["category"]
+		_, desc := row["description"]
+		_, id := row["id"]
+		if category || !desc || !id {
+			t.Fatalf("transaction fields: category (unsupported) %v, description (automatic, deselected) %v, id %v:\n%s", category, desc, id, raw)
+		}
+	}
+}

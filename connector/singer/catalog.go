@@ -91,13 +91,13 @@ func Describe(s protocol.Stream) CatalogEntry {
 	auto := automatic(keys, cursor)
 	auto[leftovers], auto[sdcDeletedAt] = true, true
 	for _, name := range propertyNames(schema) {
-		inclusion := "available"
+		in := "available"
 		if auto[name] {
-			inclusion = "automatic"
+			in = "automatic"
 		}
 		e.Metadata = append(e.Metadata, Metadata{
 			Breadcrumb: []string{"properties", name},
-			Metadata:   map[string]any{"inclusion": inclusion, "selected-by-default": true},
+			Metadata:   map[string]any{"inclusion": in, "selected-by-default": true},
 		})
 	}
 	return e
@@ -168,7 +168,8 @@ type streamPlan struct {
 // of each stream and the streams to read. origin names in in errors.
 //
 // Selection follows the Singer spec with the Meltano SDK's defaults: a
-// breadcrumb's "selected" (a bool, or the strings "true"/"false") decides;
+// breadcrumb's "inclusion" of "automatic" or "unsupported" decides, then
+// its "selected" (a bool, or the strings "true"/"false");
 // without it, the legacy "selected" of the stream's entry (singer-python's)
 // and of its schema, then "selected-by-default";
 // a field with none of them follows its stream. Automatic fields (the
@@ -323,6 +324,9 @@ func (e *CatalogEntry) checkSelected(id, origin string) error {
 
 func (e *CatalogEntry) selected() bool {
 	root := e.metadataAt()
+	if in, ok := inclusion(root); ok {
+		return in
+	}
 	if v, ok := boolish(root["selected"]); ok {
 		return v
 	}
@@ -623,7 +627,10 @@ func (e *CatalogEntry) maskOf(node map[string]any, crumb []string, legacy map[st
 		bc := append(append([]string{}, crumb...), "properties", name)
 		md := e.metadataAt(bc...)
 		legacyChild, _ := legacyProps[name].(map[string]any)
-		sel, ok := boolish(md["selected"])
+		sel, ok := inclusion(md)
+		if !ok {
+			sel, ok = boolish(md["selected"])
+		}
 		if !ok {
 			sel, ok = boolish(legacyChild["selected"])
 		}
@@ -653,6 +660,22 @@ func (e *CatalogEntry) maskOf(node map[string]any, crumb []string, legacy map[st
 		return nil
 	}
 	return &m
+}
+
+// inclusion is what a breadcrumb's "inclusion" decides, as the Meltano SDK
+// reads it before "selected": "automatic" is always synced and
+// "unsupported" never, whatever "selected" says; "available" (or none)
+// leaves it to "selected". A catalog says it where Meltano's metadata:
+// extra or a hand edit changed what --discover gave; the tap's own
+// automatic fields (the key, the cursor) are emitted either way.
+func inclusion(md map[string]any) (selected, decided bool) {
+	switch md["inclusion"] {
+	case "automatic":
+		return true, true
+	case "unsupported":
+		return false, true
+	}
+	return false, false
 }
 
 // boolish reads a selection flag: a JSON bool, or "true"/"false" as the
