@@ -304,16 +304,22 @@ func (e *env) singerEntry(cat singer.Catalog, name string) *singer.CatalogEntry 
 }
 
 func setSelected(entry *singer.CatalogEntry, selected bool, breadcrumb ...string) {
+	setMetadata(entry, "selected", selected, breadcrumb...)
+}
+
+// setMetadata sets key to value in the entry's metadata at breadcrumb (the
+// stream's [] when none), adding the breadcrumb if the entry lacks it.
+func setMetadata(entry *singer.CatalogEntry, key string, value any, breadcrumb ...string) {
 	if breadcrumb == nil {
 		breadcrumb = []string{}
 	}
 	for _, m := range entry.Metadata {
 		if reflect.DeepEqual(m.Breadcrumb, breadcrumb) {
-			m.Metadata["selected"] = selected
+			m.Metadata[key] = value
 			return
 		}
 	}
-	entry.Metadata = append(entry.Metadata, singer.Metadata{Breadcrumb: breadcrumb, Metadata: map[string]any{"selected": selected}})
+	entry.Metadata = append(entry.Metadata, singer.Metadata{Breadcrumb: breadcrumb, Metadata: map[string]any{key: value}})
 }
 
 func TestSingerSyncWithSelection(t *testing.T) {
@@ -1088,16 +1094,7 @@ func TestSingerInclusionOnInput(t *testing.T) {
 	config := e.config(nil)
 	cat := e.singerCatalog(bin, config)
 	setInclusion := func(entry *singer.CatalogEntry, in string, breadcrumb ...string) {
-		if breadcrumb == nil {
-			breadcrumb = []string{}
-		}
-		for _, m := range entry.Metadata {
-			if reflect.DeepEqual(m.Breadcrumb, breadcrumb) {
-				m.Metadata["inclusion"] = in
-				return
-			}
-		}
-		t.Fatalf("stream %s has no breadcrumb %v", entry.TapStreamID, breadcrumb)
+		setMetadata(entry, "inclusion", in, breadcrumb...)
 	}
 	categories, identity, tx := e.singerEntry(cat, "categories"), e.singerEntry(cat, "identity"), e.singerEntry(cat, "transactions")
 	setSelected(categories, true)
