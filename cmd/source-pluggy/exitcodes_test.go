@@ -82,12 +82,12 @@ func TestOverlappingReadExitCodes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	dir := t.TempDir()
 	first := e.startRead(cat, "--state-file", path, "--parquet-dir", dir)
-	first.waitFor(t, killPoint{states: 1})
+	first.WaitFor(t, killPoint{States: 1})
 
 	both := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--state-file", path, "--parquet-dir", dir, "--detailed-exit-codes")
 	dirOnly := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", dir, "--detailed-exit-codes")
 	select {
-	case <-first.done:
+	case <-first.Done():
 		t.Fatal("the first read ended before the others ran: make the fake slower")
 	default:
 	}
@@ -100,8 +100,8 @@ func TestOverlappingReadExitCodes(t *testing.T) {
 			t.Errorf("%s: exited %d, want %d; %v", c.name, c.r.Code, c.want, c.r.ErrorTraces())
 		}
 	}
-	if first.wait(t); first.code != 0 {
-		t.Fatalf("the first read exited %d", first.code)
+	if first.Wait(t); first.Code() != 0 {
+		t.Fatalf("the first read exited %d", first.Code())
 	}
 }
 

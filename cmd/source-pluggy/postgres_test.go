@@ -215,17 +215,17 @@ func (e *env) killAfter(d time.Duration, args ...string) (killed bool) {
 func (e *env) killAfterStates(n int, d time.Duration, args ...string) (killed bool) {
 	e.t.Helper()
 	p := e.start(args...)
-	if n > 0 && !p.reach(e.t, killPoint{states: n}) {
+	if n > 0 && !p.Reach(e.t, killPoint{States: n}) {
 		return false
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 		return false
 	case <-time.After(d):
 	}
-	p.kill(e.t)
-	<-p.done
-	return p.code == -1 // ExitCode's answer for a process a signal ended
+	p.Kill(e.t)
+	<-p.Done()
+	return p.Code() == -1 // ExitCode's answer for a process a signal ended
 }
 
 // TestPostgresKilledRunsResumeExactlyOnce kills the binary with SIGKILL at

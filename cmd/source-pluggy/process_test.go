@@ -3,173 +3,31 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"os"
 	"os/exec"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
-	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 // proc is a read running in the background whose stdout is watched line by
-// line, so a test can stop it at a chosen point.
-type proc struct {
-	cmd  *exec.Cmd
-	code int
-
-	mu      sync.Mutex
-	out     bytes.Buffer
-	records int
-	states  int
-	lines   int           // complete lines printed
-	changed chan struct{} // closed and replaced on every complete line
-	done    chan struct{}
-}
-
-// killPoint is when to stop a read: after its first n records, n
-// transactions STATE messages or n lines of any kind.
-type killPoint struct{ records, states, lines int }
-
-func (k killPoint) String() string {
-	switch {
-	case k.states > 0:
-		return fmt.Sprintf("after %d states", k.states)
-	case k.lines > 0:
-		return fmt.Sprintf("after %d lines", k.lines)
-	}
-	return fmt.Sprintf("after %d records", k.records)
-}
+// line, so a test can stop it at a chosen point; killPoint is such a point.
+type (
+	proc      = st.Watched
+	killPoint = st.KillPoint
+)
 
 func (e *env) startRead(catalog string, extra ...string) *proc {
 	e.t.Helper()
 	return e.start(append([]string{"read", "--config", e.config(nil), "--catalog", catalog}, extra...)...)
 }
 
-// start runs the binary with args in the background, watching its stdout.
+// start runs the binary with args in the background, watching its stdout
+// for transactions records and states.
 func (e *env) start(args ...string) *proc {
 	e.t.Helper()
-	p := &proc{cmd: exec.Command(e.bin, args...), changed: make(chan struct{}), done: make(chan struct{})}
-	stdout, err := p.cmd.StdoutPipe()
-	st.Must(e.t, err, "stdout pipe")
-	p.cmd.Stderr = io.Discard
-	st.Must(e.t, p.cmd.Start(), "start")
-	e.t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done })
-	go p.watch(stdout)
-	return p
-}
-
-func (p *proc) watch(r io.Reader) {
-	defer close(p.done)
-	br := bufio.NewReaderSize(r, 1<<20)
-	for {
-		line, err := br.ReadBytes('\n')
-		p.mu.Lock()
-		p.out.Write(line)
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			p.lines++
-			var m protocol.Message
-			if json.Unmarshal(line, &m) == nil {
-				switch {
-				case m.Record != nil && m.Record.Stream == "transactions":
-					p.records++
-				case m.State != nil && m.State.Stream != nil && m.State.Stream.StreamDescriptor.Name == "transactions":
-					p.states++
-				}
-			}
-			close(p.changed)
-			p.changed = make(chan struct{})
-		}
-		p.mu.Unlock()
-		if err != nil {
-			err = p.cmd.Wait()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				p.code = ee.ExitCode()
-			}
-			return
-		}
-	}
-}
-
-// waitFor blocks until the read reached k, failing the test if it ended or
-// took too long first.
-func (p *proc) waitFor(t *testing.T, k killPoint) {
-	t.Helper()
-	if !p.reach(t, k) {
-		t.Fatalf("the read ended before %s: make the fake slower", k)
-	}
-}
-
-// reach blocks until the read reached k, or ended first (false); it fails
-// the test if that takes minutes.
-func (p *proc) reach(t *testing.T, k killPoint) bool {
-	t.Helper()
-	deadline := time.After(2 * time.Minute)
-	for {
-		p.mu.Lock()
-		reached := (k.records > 0 && p.records >= k.records) || (k.states > 0 && p.states >= k.states) || (k.lines > 0 && p.lines >= k.lines)
-		ch := p.changed
-		p.mu.Unlock()
-		if reached {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-p.done:
-			return false
-		case <-deadline:
-			t.Fatalf("the read never got %s", k)
-		}
-	}
-}
-
-// kill SIGKILLs the read. A read that ended on its own since the caller
-// last looked (its watcher already waited for it) is left as it is: the
-// kill points are chosen from its output, which the watcher reads behind
-// the process, so "not ended yet" can be stale by the time the signal goes.
-// Callers check what a kill should have left (the output, the states).
-func (p *proc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Fatalf("SIGKILL: %v", err)
-	}
-}
-
-func (p *proc) signal(t *testing.T, name string) {
-	t.Helper()
-	sig := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT}[name]
-	st.Must(t, p.cmd.Process.Signal(sig), "SIG"+name)
-}
-
-// wait waits for the process to end and returns all it printed.
-func (p *proc) wait(t *testing.T) []byte {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the read did not end within 30 s of the signal")
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]byte(nil), p.out.Bytes()...)
-}
-
-// parsePartial parses what a killed read printed: its last line may be cut
-// short (a record still in the buffer when the process died), and is dropped.
-func parsePartial(t *testing.T, out []byte) *st.Result {
-	t.Helper()
-	if i := bytes.LastIndexByte(out, '\n'); i+1 < len(out) {
-		out = out[:i+1]
-	}
-	return st.Parse(t, out)
+	return st.StartWatched(e.t, "transactions", e.bin, args...)
 }
 
 // TestStdoutClosedByItsReader: a reader that goes away mid-read (a Singer

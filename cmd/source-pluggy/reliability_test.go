@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -953,17 +954,17 @@ func TestSecretsNeverPrinted(t *testing.T) {
 // it printed: the two runs together hold every row the fake serves.
 func TestKilledReadResumesWithoutLoss(t *testing.T) {
 	o := fake.Options{Items: 3, AccountsPerItem: 3, TransactionsPerAccount: 60, PageSize: 10, Latency: 5 * time.Millisecond}
-	for _, at := range []killPoint{{records: 1}, {states: 1}, {states: 4}} {
+	for _, at := range []killPoint{{Records: 1}, {States: 1}, {States: 4}} {
 		t.Run(at.String(), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, o)
 			e.cfg["max_concurrency"] = 2
 			cat := e.catalog(true, "transactions")
 			first := e.startRead(cat)
-			first.waitFor(t, at)
-			first.kill(t)
-			out := first.wait(t)
-			r1 := parsePartial(t, out)
+			first.WaitFor(t, at)
+			first.Kill(t)
+			out := first.Wait(t)
+			r1 := st.ParsePartial(t, out)
 			second := e.readFast(cat, "--state", r1.StateFile(t))
 			seen := rows(t, r1.Records()["transactions"])
 			for id, row := range rows(t, second.Records()["transactions"]) {
@@ -975,7 +976,7 @@ func TestKilledReadResumesWithoutLoss(t *testing.T) {
 					t.Fatalf("row %s lost across the kill (first run %d rows, second %d)", id, len(r1.Records()["transactions"]), len(second.Records()["transactions"]))
 				}
 			}
-			if at.states >= 4 && len(second.Records()["transactions"]) >= len(served) {
+			if at.States >= 4 && len(second.Records()["transactions"]) >= len(served) {
 				t.Errorf("the resumed run re-read everything (%d rows): the state was not used", len(second.Records()["transactions"]))
 			}
 		})
@@ -992,23 +993,23 @@ func TestTerminatedReadEndsCleanly(t *testing.T) {
 	// on its own before the signal even on a loaded machine (at 5 ms a
 	// page the gap was ~100 ms).
 	o := fake.Options{Items: 3, AccountsPerItem: 3, TransactionsPerAccount: 60, PageSize: 10, Latency: 20 * time.Millisecond}
-	for _, sig := range []string{"TERM", "INT"} {
+	for sig, signal := range map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT} {
 		t.Run("SIG"+sig, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, o)
 			e.cfg["max_concurrency"] = 2
 			cat := e.catalog(true, "items", "transactions")
 			p := e.startRead(cat)
-			p.waitFor(t, killPoint{states: 2})
-			p.signal(t, sig)
-			out := p.wait(t)
-			if p.code != 1 {
-				t.Fatalf("exit %d after SIG%s, want 1", p.code, sig)
+			p.WaitFor(t, killPoint{States: 2})
+			p.Signal(t, signal)
+			out := p.Wait(t)
+			if p.Code() != 1 {
+				t.Fatalf("exit %d after SIG%s, want 1", p.Code(), sig)
 			}
 			if len(out) == 0 || out[len(out)-1] != '\n' {
 				t.Fatal("output does not end with a whole line: not flushed")
 			}
-			r := parsePartial(t, out)
+			r := st.ParsePartial(t, out)
 			st.ValidateProtocol(t, r)
 			e.assertNoSecrets(r)
 			seq := r.Statuses()["transactions"]

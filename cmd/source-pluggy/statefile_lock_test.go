@@ -25,10 +25,10 @@ func TestStateFileOneReadAtATime(t *testing.T) {
 	cat := e.catalog(true, "accounts", "transactions")
 	path := filepath.Join(t.TempDir(), "state.json")
 	first := e.startRead(cat, "--state-file", path, "--parquet-dir", t.TempDir())
-	first.waitFor(t, killPoint{states: 1})
+	first.WaitFor(t, killPoint{States: 1})
 
 	select {
-	case <-first.done:
+	case <-first.Done():
 		t.Fatal("the first read ended before the second started: make the fake slower")
 	default:
 	}
@@ -46,7 +46,7 @@ func TestStateFileOneReadAtATime(t *testing.T) {
 	}
 	for _, want := range []string{
 		"--state-file " + path + " is in use by another read",
-		fmt.Sprintf("pid %d, started ", first.cmd.Process.Pid),
+		fmt.Sprintf("pid %d, started ", first.Pid()),
 		"lock file " + path + ".lock",
 		"wait for that read to end, or give this one another --state-file",
 	} {
@@ -58,9 +58,9 @@ func TestStateFileOneReadAtATime(t *testing.T) {
 		t.Errorf("failure_type %s, want transient_error (the other read ends)", traces[0].FailureType)
 	}
 
-	out := first.wait(t)
-	if first.code != 0 {
-		t.Fatalf("the first read exited %d", first.code)
+	out := first.Wait(t)
+	if first.Code() != 0 {
+		t.Fatalf("the first read exited %d", first.Code())
 	}
 	want := st.Parse(t, out).FinalStates()
 	got := st.StreamStates(t, path)

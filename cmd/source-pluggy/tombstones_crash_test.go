@@ -144,18 +144,6 @@ func checkAgainstFake(t *testing.T, name string, e *env, v outputView) {
 	}
 }
 
-// partialStdout kills a read (unless it ended) and returns what it
-// printed, its cut last line dropped.
-func partialStdout(t *testing.T, p *proc) *st.Result {
-	t.Helper()
-	select {
-	case <-p.done:
-	default:
-		p.kill(t)
-	}
-	return parsePartial(t, p.wait(t))
-}
-
 // committedFiles counts the transactions files a run committed.
 func committedFiles(t *testing.T, dir string) int {
 	files, err := filepath.Glob(filepath.Join(dir, "transactions", "*.parquet"))
@@ -182,18 +170,15 @@ func TestCrashLeavesNoGhostRows(t *testing.T) {
 	first := e.startRead(cat, "--parquet-dir", dir)
 	deadline := time.Now().Add(2 * time.Minute)
 	for committedFiles(t, dir) < 3 {
-		first.mu.Lock()
-		ch := first.changed
-		first.mu.Unlock()
 		select {
-		case <-ch:
-		case <-first.done:
+		case <-first.Changed():
+		case <-first.Done():
 			t.Fatal("the read ended before three files were committed: make the fake slower")
 		case <-time.After(time.Until(deadline)):
 			t.Fatal("three files were never committed")
 		}
 	}
-	r1 := partialStdout(t, first)
+	r1 := first.Partial(t)
 	files := parquetView(t, dir)
 	t.Logf("killed with %d files committed, %d records printed", committedFiles(t, dir), len(r1.Records()["transactions"]))
 
@@ -274,11 +259,7 @@ func randomKillsEnv(t *testing.T, salt uint64) (e *env, rng *rand.Rand, dir, cat
 	t.Helper()
 	t.Setenv(parquet.RowsPerFileEnv, "700")
 	t.Cleanup(debug.FreeOSMemory)
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("GHOST_SEED"); s != "" {
-		_ = json.Unmarshal([]byte(s), &seed)
-	}
-	t.Logf("seed %d (GHOST_SEED=%d repeats it)", seed, seed)
+	seed := st.Seed(t, "GHOST_SEED")
 	rng = rand.New(rand.NewPCG(seed, salt))
 	e = newEnv(t, fake.Options{Items: 2, AccountsPerItem: 3, TransactionsPerAccount: 1200, PageSize: 50, Latency: 2 * time.Millisecond, Seed: seed%1000 + 1})
 	e.cfg["lookback_days"] = 30
@@ -307,8 +288,8 @@ func TestKilledAtRandomLeavesNoGhostRows(t *testing.T) {
 		p := e.startRead(cat, args...)
 		// Lines of a first sync: ~7,200 records, a few dozen states.
 		at := 1 + rng.IntN(5000)
-		p.reach(t, killPoint{lines: at})
-		r := partialStdout(t, p)
+		p.Reach(t, killPoint{Lines: at})
+		r := p.Partial(t)
 		stdout.applyStdout(t, r)
 		if len(r.OfType(protocol.TypeState)) > 0 {
 			state = r.StateFile(t)
@@ -378,7 +359,7 @@ func TestKilledAtRandomWithoutRecordsLeavesNoGhostRows(t *testing.T) {
 		ended := false
 		for !ended && committedFiles(t, dir) < want {
 			select {
-			case <-p.done:
+			case <-p.Done():
 				ended = true
 			case <-time.After(2 * time.Millisecond):
 			}
@@ -389,7 +370,7 @@ func TestKilledAtRandomWithoutRecordsLeavesNoGhostRows(t *testing.T) {
 		if !ended {
 			killed++
 		}
-		r := partialStdout(t, p)
+		r := p.Partial(t)
 		if len(r.OfType(protocol.TypeState)) > 0 {
 			state = r.StateFile(t)
 		}
@@ -457,7 +438,7 @@ func TestWebhookFastPathCrashLeavesNoGhostRows(t *testing.T) {
 	e.deliver()
 	p := e.startRead(cat, "--state", r1.StateFile(t))
 	killAfterRecords(t, p, 1)
-	killed := parsePartial(t, p.wait(t))
+	killed := st.ParsePartial(t, p.Wait(t))
 	dest.apply(t, killed)
 	states := killed.OfType(protocol.TypeState)
 	for i := range states {

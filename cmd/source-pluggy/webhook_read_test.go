@@ -273,7 +273,7 @@ func TestWebhookLogReadKilledAnywhereLosesNothing(t *testing.T) {
 		for kill := range 2 {
 			p := e.startRead(cat, "--state", state)
 			killAfterRecords(t, p, 1+rng.IntN(4))
-			out := parsePartial(t, p.wait(t))
+			out := st.ParsePartial(t, p.Wait(t))
 			dest.apply(t, out)
 			if len(out.OfType(protocol.TypeState)) > 0 {
 				state = out.StateFile(t)
@@ -469,22 +469,8 @@ func TestWebhookLogCallBudget(t *testing.T) {
 // unless it ends first (a small resumed run may).
 func killAfterRecords(t *testing.T, p *proc, n int) {
 	t.Helper()
-	deadline := time.After(time.Minute)
-	for {
-		p.mu.Lock()
-		reached, ch := p.records >= n, p.changed
-		p.mu.Unlock()
-		if reached {
-			_ = p.cmd.Process.Signal(syscall.SIGKILL) // it may have just ended
-			return
-		}
-		select {
-		case <-ch:
-		case <-p.done:
-			return
-		case <-deadline:
-			t.Fatalf("the read never printed %d records", n)
-		}
+	if p.Reach(t, killPoint{Records: n}) {
+		p.Kill(t) // it may have just ended
 	}
 }
 
