@@ -445,3 +445,31 @@ func TestFutureStartDate(t *testing.T) {
 		t.Errorf("%d transactions calls with a future date_from", n)
 	}
 }
+
+// TestStartDateAfterTheAPIsDayOnAFastClock: the machine's clock a day
+// ahead of the API's (as a clock a few seconds fast is, just past UTC
+// midnight), a start_date of the machine's day is after the API's today: a
+// read of either transactions stream alone fails with the config_error
+// naming config.start_date and makes no transactions call, where the
+// stream asked before any answer had told the API's day, so
+// pending_transactions sent that date_from (GoCardless refused it, 400) and
+// transactions read nothing and completed.
+func TestStartDateAfterTheAPIsDayOnAFastClock(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5, Now: func() time.Time { return time.Now().Add(-24 * time.Hour) }})
+	machineDay := map[string]any{"start_date": time.Now().UTC().Format(time.DateOnly)}
+	for _, stream := range []string{"pending_transactions", "transactions"} {
+		e.fake.ResetStats()
+		r := e.run(e.catalog(false, stream), machineDay)
+		if r.Code != 1 || len(r.ErrorTraces()) == 0 {
+			t.Fatalf("%s alone: exit %d, errors %v; want exit 1 and the start_date error", stream, r.Code, r.ErrorTraces())
+		}
+		for _, et := range r.ErrorTraces() {
+			if et.FailureType != protocol.ConfigError || !strings.Contains(et.Message, "config.start_date") {
+				t.Errorf("%s alone: %s %q, want a config_error naming config.start_date", stream, et.FailureType, et.Message)
+			}
+		}
+		if n := e.fake.Stats().Count(fake.RouteTransactions); n != 0 {
+			t.Errorf("%s alone: %d transactions calls with a date_from after the API's today", stream, n)
+		}
+	}
+}

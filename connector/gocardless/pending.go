@@ -31,7 +31,7 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 	if !s.c.cfg.pending {
 		return source.NotRead("config include_pending is false")
 	}
-	if err := s.c.futureStart(); err != nil {
+	if err := s.c.futureStart(ctx); err != nil {
 		return err
 	}
 	refs, listErr := s.c.readable(ctx)

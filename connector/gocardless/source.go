@@ -134,7 +134,7 @@ func (c *conn) Check(ctx context.Context) error {
 	if _, _, err := c.client.token(ctx); err != nil {
 		return c.unreachable(err)
 	}
-	if err := c.futureStart(); err != nil {
+	if err := c.futureStart(ctx); err != nil {
 		return err
 	}
 	_, err := c.readable(ctx)
@@ -145,8 +145,16 @@ func (c *conn) Check(ctx context.Context) error {
 // UTC): there is nothing to read yet, and GoCardless refuses a date_from in
 // the future, which would fail one stream's calls while another, seeing no
 // window to read, completed. Check and both transactions streams ask it, so
-// they agree.
-func (c *conn) futureStart() error {
+// they agree. The day is the API's, never the machine's: before any answer
+// the clock is the local one, which past UTC midnight ahead of the API's
+// (a fast clock) took its new day for today and let a start_date of it
+// through, to a date_from GoCardless refused; so the run's token is asked
+// for first (it is needed anyway, and its answer carries a Date). A token
+// that fails is for the streams' calls to report.
+func (c *conn) futureStart(ctx context.Context) error {
+	if !c.clock.Synced() {
+		_, _, _ = c.client.token(ctx)
+	}
 	return source.StartDateAfter(c.cfg.StartDate, c.cfg.startDate, c.clock.Today(), DefaultStartDays)
 }
 

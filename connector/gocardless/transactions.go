@@ -136,7 +136,7 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	if err != nil {
 		return source.AsConfigError(err, "invalid transactions state")
 	}
-	if err := s.c.futureStart(); err != nil {
+	if err := s.c.futureStart(ctx); err != nil {
 		return err
 	}
 	refs, listErr := s.c.readable(ctx)
