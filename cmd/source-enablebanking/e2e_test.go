@@ -869,3 +869,34 @@ func checkMergedEqualsBank(t *testing.T, e *env, reads []*st.Result) {
 		}
 	}
 }
+
+// TestStartDateAfterTheAPIsDayOnAFastClock: the machine's clock a day
+// ahead of the API's (as a clock a few seconds fast is, just past UTC
+// midnight), a start_date of the machine's day is after the API's today:
+// check fails naming config.start_date, and a read of either transactions
+// stream fails with that config_error and makes no transactions call. Open
+// judged it by the machine's day alone: check passed, pending_transactions
+// sent the date_from (422 DATE_FROM_IN_FUTURE) and transactions read
+// nothing and completed.
+func TestStartDateAfterTheAPIsDayOnAFastClock(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5, Now: func() time.Time { return time.Now().Add(-24 * time.Hour) }})
+	machineDay := map[string]any{"start_date": time.Now().UTC().Format(time.DateOnly)}
+	if cs, _ := st.CheckRun(t, e.bin, e.config(machineDay)); cs.Status != protocol.StatusFailed || !strings.Contains(cs.Message, "config.start_date") {
+		t.Errorf("check: %s %q, want FAILED naming config.start_date", cs.Status, cs.Message)
+	}
+	for _, stream := range []string{"pending_transactions", "transactions"} {
+		e.fake.ResetStats()
+		r := e.run(e.catalog(false, stream), machineDay)
+		if r.Code != 1 || len(r.ErrorTraces()) == 0 {
+			t.Fatalf("%s alone: exit %d, errors %v; want exit 1 and the start_date error", stream, r.Code, r.ErrorTraces())
+		}
+		for _, et := range r.ErrorTraces() {
+			if et.FailureType != protocol.ConfigError || !strings.Contains(et.Message, "config.start_date") {
+				t.Errorf("%s alone: %s %q, want a config_error naming config.start_date", stream, et.FailureType, et.Message)
+			}
+		}
+		if n := e.fake.Stats().Chains; n != 0 {
+			t.Errorf("%s alone: %d transactions calls with a date_from after the API's today", stream, n)
+		}
+	}
+}

@@ -35,6 +35,9 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		return source.NotRead("config include_pending is false")
 	}
 	refs, listErr := s.c.readable(ctx)
+	if err := s.c.futureStart(); err != nil {
+		return err
+	}
 	pendingFrom := later(s.c.clock.Today().AddDate(0, 0, -pendingDays), s.c.oldestDay())
 	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
 		from := pendingFrom

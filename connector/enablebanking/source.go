@@ -151,11 +151,25 @@ func (c *conn) Check(ctx context.Context) error {
 	if app.Active != nil && !*app.Active {
 		return source.ConfigErrorf("application %s is not active; activate it in the Enable Banking Control Panel (for your own accounts: \"Activate by linking accounts\")", c.cfg.ApplicationID)
 	}
+	if err := c.futureStart(); err != nil {
+		return err
+	}
 	refs, err := c.accounts(ctx)
 	if err != nil {
 		return c.unreachable(err)
 	}
 	return quota.Blocked(refs)
+}
+
+// futureStart refuses a start_date after the API's today (its Date header,
+// UTC), once the API has answered: check asks it, and both transactions
+// streams before their first transactions call. Open refuses one after the
+// machine's today before any call; but a clock ahead of the API's (a few
+// seconds fast, just past UTC midnight) takes its new day for today, and
+// let through a start_date of it, which the pending stream's call then sent
+// as date_from, for Enable Banking to refuse (422 DATE_FROM_IN_FUTURE).
+func (c *conn) futureStart() error {
+	return source.StartDateAfter(c.cfg.StartDate, c.cfg.startDate, c.clock.Today(), DefaultStartDays)
 }
 
 func (c *conn) unreachable(err error) error {

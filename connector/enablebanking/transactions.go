@@ -95,6 +95,9 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		return source.AsConfigError(err, "invalid transactions state")
 	}
 	refs, listErr := s.c.readable(ctx)
+	if err := s.c.futureStart(); err != nil {
+		return err
+	}
 	now := httpclient.FormatTime(s.c.clock.Now())
 	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *txPos) (*txPos, error) {
 		incremental := req.Mode == protocol.Incremental
