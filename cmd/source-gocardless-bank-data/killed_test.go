@@ -35,14 +35,8 @@ func TestKilledAtRandomKeepsEveryRowOnce(t *testing.T) {
 	dir := t.TempDir()
 	accounts := e.accounts()
 	booked := st.NewDedup("account_id", "transaction_key")
-	var state string // the last STATE printed so far, as a --state file
-	args := func() []string {
-		a := []string{"--parquet-dir", dir}
-		if state != "" {
-			a = append(a, "--state", state)
-		}
-		return a
-	}
+	var states st.States // each stream's last STATE printed so far
+	args := func() []string { return append([]string{"--parquet-dir", dir}, states.Args(t)...) }
 	// Runs a day or less apart, at least 7 hours: never more than the
 	// fake's 4 calls an endpoint in 24 hours, killed runs' calls included.
 	later := func() { e.fake.AdvanceClock(time.Duration(7+rng.IntN(18)) * time.Hour) }
@@ -61,9 +55,7 @@ func TestKilledAtRandomKeepsEveryRowOnce(t *testing.T) {
 		}
 		st.ValidateProtocol(t, r)
 		booked.Apply(t, r.Records()["transactions"])
-		if len(r.OfType(protocol.TypeState)) > 0 {
-			state = r.StateFile(t)
-		}
+		states.Apply(r)
 		var changes []string
 		for _, a := range accounts {
 			if n := rng.IntN(4); n > 0 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // Watched is a read running in the background whose stdout is watched line
@@ -212,4 +213,35 @@ func Seed(t testing.TB, name string) uint64 {
 	}
 	t.Logf("seed %d (%s=%d repeats it)", seed, name, seed)
 	return seed
+}
+
+// States is what an orchestrator keeps between runs: each stream's last
+// STATE, whichever run printed it. A run killed before it printed one for a
+// stream leaves that stream's as it was, where a state file of the run's
+// own states alone (Result.StateFile) would drop it.
+type States struct{ last map[string]protocol.State }
+
+// Apply keeps the stream states r printed.
+func (s *States) Apply(r *Result) {
+	for _, m := range r.Messages {
+		if m.State != nil && m.State.Stream != nil {
+			if s.last == nil {
+				s.last = map[string]protocol.State{}
+			}
+			st := *m.State
+			st.SourceStats = nil
+			s.last[m.State.Stream.StreamDescriptor.Name] = st
+		}
+	}
+}
+
+// Args is the --state argument for the next run: none before any state.
+func (s *States) Args(t testing.TB) []string {
+	t.Helper()
+	if len(s.last) == 0 {
+		return nil
+	}
+	b, err := (&source.Summary{States: s.last}).StateFile()
+	Must(t, err, "state file")
+	return []string{"--state", WriteFile(t, "state.json", b)}
 }
