@@ -463,3 +463,35 @@ func TestCheckQuotesAnAnswered503(t *testing.T) {
 		t.Errorf("check: %s %q; want FAILED quoting GoCardless's 503, not that the API cannot be reached", cs.Status, cs.Message)
 	}
 }
+
+// TestAgreementExpiryIsTheSameInEveryMachineZone: an agreement accepted
+// at 11:59 +00:00 on 15 January ends 90 days later at 11:59 UTC, for a
+// machine in London as for one in UTC: at 11:30 UTC that day a read warns
+// that access ends and goes on. A time with an offset that London uses
+// was parsed into London's zone, and 90 days added there across the
+// change to summer time ended it at 10:59 UTC: the requisition was
+// reported expired, an hour early, on that machine only.
+func TestAgreementExpiryIsTheSameInEveryMachineZone(t *testing.T) {
+	_, _ = time.Now().Zone() // this process's zone is loaded before TZ changes: TZ is for the binary
+	now := time.Date(2026, 4, 15, 11, 30, 0, 0, time.UTC)
+	isAgreement := func(r *http.Request) bool {
+		return strings.HasPrefix(r.URL.Path, "/api/v2/agreements/enduser/") && !strings.HasSuffix(r.URL.Path, "/reconfirm/")
+	}
+	e := newEnvWith(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 5, Now: func() time.Time { return now }}, func(_ *fake.Server, h http.Handler) http.Handler {
+		return st.Rewrite(h, isAgreement, func(b []byte) []byte {
+			var agr map[string]any
+			st.Must(t, json.Unmarshal(b, &agr), "agreement")
+			agr["accepted"], agr["access_valid_for_days"] = "2026-01-15T11:59:00+00:00", 90
+			out, _ := json.Marshal(agr)
+			return out
+		})
+	})
+	req := e.fake.RequisitionIDs()[0]
+	for _, zone := range []string{"UTC", "Europe/London"} {
+		t.Setenv("TZ", zone)
+		r := e.run(e.catalog(false, "requisitions"), nil)
+		if r.Code != 0 || !warned(r, req, "access ends", "access_ends=2026-04-15") {
+			t.Errorf("TZ=%s: exit %d, errors %v; want a WARN that access ends on 2026-04-15 and the read to go on", zone, r.Code, r.ErrorTraces())
+		}
+	}
+}

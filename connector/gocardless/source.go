@@ -217,6 +217,11 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 	if err != nil {
 		return nil
 	}
+	// In UTC: a time whose offset the machine's zone uses is parsed into
+	// that zone, where adding days across a change to or from summer time
+	// moved the end by an hour, on that machine only. Access lasts whole
+	// days of 24 hours.
+	accepted = accepted.UTC()
 	expires := accepted.AddDate(0, 0, agr.AccessValidForDays)
 	now := c.clock.Now()
 	if agr.Reconfirmation && expires.Sub(now) < 7*24*time.Hour {
@@ -270,7 +275,7 @@ func (c *conn) reconfirmed(ctx context.Context, r *requisitionInfo) (time.Time, 
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, *rc.LastSubmitted)
-	return t, err == nil
+	return t.UTC(), err == nil // in UTC, as usable takes accepted
 }
 
 // institutionInfo is what a run reads of an institution.
