@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,12 +100,12 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		return err
 	}
 	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *txPos) (*txPos, error) {
+	readErr := quota.ReadAnnouncing(ctx, s.c.quotas.Ledger, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *txPos, announce quota.Announce[txPos]) (*txPos, error) {
 		incremental := req.Mode == protocol.Incremental
 		if !incremental {
-			prev = nil
+			prev, announce = nil, nil
 		}
-		next, err := s.readAccount(ctx, a, prev, incremental, out)
+		next, err := s.readAccount(ctx, a, prev, announce, out)
 		if err != nil {
 			return nil, err
 		}
@@ -115,12 +116,21 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 }
 
 // readAccount emits one account's booked rows from date_from on and
-// returns its new place. Only an incremental read remembers the keys of
-// the rows the next run re-reads: a full_refresh read's state is never
-// emitted, and the keys of every account's lookback days, held until the
-// stream ends, were most of what grew with the accounts read (some 10 MB
-// at 1,000,000 rows of the fake).
-func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *txPos, remember bool, out source.Output) (*txPos, error) {
+// returns its new place. Only an incremental read (announce not nil)
+// remembers the keys of the rows the next run re-reads: a full_refresh
+// read's state is never emitted, and the keys of every account's lookback
+// days, held until the stream ends, were most of what grew with the
+// accounts read (some 10 MB at 1,000,000 rows of the fake).
+//
+// Keys it gives that the state does not remember yet are announced before
+// the rows go out, with the account's progress unchanged: a destination
+// has the rows as soon as they are printed, before the checkpoint after
+// them (with --parquet-dir, STATEs wait for their file), and a run killed
+// in between left the next one no memory of their keys, so a row whose
+// reference the bank changed meanwhile came again under a new key, twice
+// in the destination.
+func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *txPos, announce quota.Announce[txPos], out source.Output) (*txPos, error) {
+	remember := announce != nil
 	from := s.c.bookedFrom(prev)
 	next := &txPos{}
 	if prev != nil {
@@ -158,25 +168,59 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	keys := bookedKeys(rows, next.Keys)
 	todayDay := today.Format(time.DateOnly)
 	newest := next.BookedThrough
-	for i, r := range rows {
+	for _, r := range rows {
 		if d := r.f.date(); d != "" && d > newest {
 			newest = min(d, todayDay)
 		}
+	}
+	var kept []rememberedKey
+	if t, err := time.Parse(time.DateOnly, newest); err == nil && remember {
+		cutoff := t.AddDate(0, 0, -s.c.cfg.lookback).Format(time.DateOnly)
+		for i, r := range rows {
+			if d := r.f.date(); d != "" && d >= cutoff {
+				kept = append(kept, rememberedKey{Date: d, Fingerprint: r.f.fingerprint(), Key: keys[i]})
+			}
+		}
+	}
+	if fresh := unremembered(kept, next.Keys); len(fresh) > 0 {
+		err := announce(func(cur *txPos) *txPos {
+			// The place's progress stays; synced_at is left empty, as
+			// the account is being read, so the checkpoint after its rows
+			// never repeats the announcement.
+			ann := &txPos{}
+			if cur != nil {
+				ann.BookedThrough, ann.Keys = cur.BookedThrough, cur.Keys
+			}
+			ann.Keys = append(slices.Clip(ann.Keys), fresh...)
+			return ann
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i, r := range rows {
 		if err := out.Record(transactionRecord(r, a, jsonrow.String("transaction_key", keys[i]))); err != nil {
 			return nil, err
 		}
 	}
 	next.BookedThrough = newest
-	next.Keys = nil
-	if t, err := time.Parse(time.DateOnly, newest); err == nil && remember {
-		cutoff := t.AddDate(0, 0, -s.c.cfg.lookback).Format(time.DateOnly)
-		for i, r := range rows {
-			if d := r.f.date(); d != "" && d >= cutoff {
-				next.Keys = append(next.Keys, rememberedKey{Date: d, Fingerprint: r.f.fingerprint(), Key: keys[i]})
-			}
+	next.Keys = kept
+	return next, nil
+}
+
+// unremembered returns the keys of kept that remembered does not hold.
+func unremembered(kept, remembered []rememberedKey) []rememberedKey {
+	known := make(map[rememberedKey]bool, len(remembered))
+	for _, k := range remembered {
+		known[k] = true
+	}
+	var out []rememberedKey
+	for _, k := range kept {
+		if !known[k] {
+			out = append(out, k)
 		}
 	}
-	return next, nil
+	return out
 }
 
 // transactionRecord is a row with the connector's fields in front:

@@ -164,6 +164,24 @@ type Account interface {
 // call is skipped.
 func Read[A Account, C, E any, P Entry[E]](ctx context.Context, l *Ledger[E, P], endpoint string, st *State[C, E], mode protocol.SyncMode,
 	accounts []A, limit int, out source.Output, read func(ctx context.Context, a A, prev *C) (*C, error)) error {
+	return ReadAnnouncing(ctx, l, endpoint, st, mode, accounts, limit, out, func(ctx context.Context, a A, prev *C, _ Announce[C]) (*C, error) {
+		return read(ctx, a, prev)
+	})
+}
+
+// Announce replaces the account's place with announce(place) and emits
+// the state at once, ahead of the rows the read emits next
+// (source.Partitions.Announce): announce returns a new place with the
+// same progress as the one it is given (nil for none yet), plus what those
+// rows need the state to hold before any output has them.
+type Announce[C any] func(announce func(cur *C) *C) error
+
+// ReadAnnouncing is Read for a stream whose account reads announce before
+// they emit rows a killed run's successor must know of: read gets the
+// account's Announce. Announcements are spaced as checkpoints are
+// (checkpointEvery, in a large or heavy read).
+func ReadAnnouncing[A Account, C, E any, P Entry[E]](ctx context.Context, l *Ledger[E, P], endpoint string, st *State[C, E], mode protocol.SyncMode,
+	accounts []A, limit int, out source.Output, read func(ctx context.Context, a A, prev *C, announce Announce[C]) (*C, error)) error {
 	dropped := l.Seed(endpoint, st.Quota)
 	for _, account := range slices.Sorted(maps.Keys(dropped)) {
 		out.Logger().Warn("the state's quota books for the account say something more than a day ahead, which no daily window allows; that is dropped, and the account is called",
@@ -173,13 +191,16 @@ func Read[A Account, C, E any, P Entry[E]](ctx context.Context, l *Ledger[E, P],
 	for i, a := range accounts {
 		keys[i] = a.StateKey()
 	}
+	throttle, announceEvery := spacer[C](len(accounts), st.Accounts)
 	parts := source.Partitions[C]{Keys: keys, Attr: "account", Cursors: st.Accounts, Limit: limit, State: func() any {
 		st.Quota = l.Snapshot(endpoint)
 		return st
-	}, Throttle: spacer[C](len(accounts), st.Accounts)}
+	}, Throttle: throttle, AnnounceEvery: announceEvery}
 	skipped := newSkips(len(accounts))
-	err := parts.Read(ctx, out, func(ctx context.Context, _ source.Output, i int, prev *C) (*C, error) {
-		next, err := read(ctx, accounts[i], prev)
+	err := parts.Read(ctx, out, func(ctx context.Context, part source.Output, i int, prev *C) (*C, error) {
+		next, err := read(ctx, accounts[i], prev, func(announce func(cur *C) *C) error {
+			return parts.Announce(ctx, part, keys[i], announce)
+		})
 		if source.IsSkipped(err) {
 			if mode == protocol.Incremental {
 				return nil, nil // the account keeps its state
@@ -264,22 +285,30 @@ func weight[C any](c *C) int {
 
 // spacer is the Partitions Throttle of a read of n accounts whose state
 // holds places to begin with: it lets every checkpoint through while the
-// read is small, then one per checkpointEvery. Partitions calls it under
-// its lock.
-func spacer[C any](n int, places map[string]*C) func(key string, prev, next *C) bool {
+// read is small, then one per checkpointEvery; and its AnnounceEvery,
+// which spaces announcements alike. Partitions calls both under its lock.
+func spacer[C any](n int, places map[string]*C) (throttle func(key string, prev, next *C) bool, announceEvery func() time.Duration) {
 	total := 0
 	for _, c := range places {
 		total += weight(c)
 	}
+	large := func() bool { return n > checkpointEachUpTo || total > checkpointSpacedAbove }
 	var last time.Time
-	return func(_ string, prev, next *C) bool {
+	throttle = func(_ string, prev, next *C) bool {
 		total += weight(next) - weight(prev)
-		if (n > checkpointEachUpTo || total > checkpointSpacedAbove) && time.Since(last) < checkpointEvery {
+		if large() && time.Since(last) < checkpointEvery {
 			return true
 		}
 		last = time.Now()
 		return false
 	}
+	announceEvery = func() time.Duration {
+		if large() {
+			return checkpointEvery
+		}
+		return 0
+	}
+	return throttle, announceEvery
 }
 
 // Each reads the accounts of a stream that keeps no state, limit at a

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// TestKilledAtRandomKeepsEveryRowOnce reads with every stream, killing
+// each run at a random line and resuming the next from the last STATE it
+// printed, while the banks move on between runs within the re-read window
+// (new booked rows, pending rows that book, new references and enriched
+// text on recent rows) and a day or less passes; then a run to the end.
+// What stdout delivered, merged by (account_key, transaction_key) as a
+// destination does, and the Parquet files hold every booked row the fake
+// serves once, as it serves it now (a row whose reference or text changed
+// replaces itself under its key: docs/enablebanking.md, "The transaction
+// key"), and nothing else; the last run's pending_transactions (on stdout
+// and in its Parquet files) is the fake's pending rows; and a further run
+// with nothing changed emits no new booked row, only rows of the re-read
+// window. KILL_SEED repeats a run.
+func TestKilledAtRandomKeepsEveryRowOnce(t *testing.T) {
+	seed := st.Seed(t, "KILL_SEED")
+	rng := rand.New(rand.NewPCG(seed, 37))
+	e := newEnv(t, fake.Options{Seed: seed%1000 + 1, Sessions: 3, TransactionsPerAccount: 100, Latency: 2 * time.Millisecond})
+	lookback := 1 + rng.IntN(10)
+	e.cfg["lookback_days"] = lookback
+	cat := e.catalog(true)
+	dir := t.TempDir()
+	accounts := e.accounts()
+	var reads []*st.Result
+	var states st.States // each stream's last STATE printed so far
+	args := func() []string { return append([]string{"--parquet-dir", dir}, states.Args(t)...) }
+	// Runs a day or less apart, at least 7 hours: never more than the
+	// bank's 4 calls an endpoint in 24 hours, killed runs' calls included.
+	later := func() { e.fake.AdvanceClock(time.Duration(7+rng.IntN(18)) * time.Hour) }
+
+	lines := 0 // about what the next run prints: a first sync's at first
+	for _, a := range accounts {
+		lines += len(e.fake.Booked(a)) + len(e.fake.Pending(a)) + 6
+	}
+	for i := range 6 {
+		p := st.StartWatched(t, "transactions", e.bin, append([]string{"read", "--config", e.config(nil), "--catalog", cat}, args()...)...)
+		at := 1 + rng.IntN(lines)
+		killed := p.Reach(t, st.KillPoint{Lines: at})
+		r := p.Partial(t)
+		if !killed {
+			lines = max(len(r.Messages), 2)
+		}
+		st.ValidateProtocol(t, r)
+		reads = append(reads, r)
+		states.Apply(r)
+		var changes []string
+		for _, a := range accounts {
+			if n := rng.IntN(4); n > 0 {
+				e.fake.AddBooked(a, n)
+				changes = append(changes, "booked")
+			}
+			if rng.IntN(3) == 0 && len(e.fake.Pending(a)) > 0 {
+				e.fake.BookPending(a)
+				changes = append(changes, "pending booked")
+			}
+			if rng.IntN(4) == 0 {
+				e.fake.ChangeReferences(a, rng.IntN(lookback+1))
+				changes = append(changes, "references")
+			}
+			if rng.IntN(6) == 0 {
+				e.fake.EnrichRemittance(a, rng.IntN(lookback+1))
+				changes = append(changes, "text")
+			}
+		}
+		later()
+		t.Logf("run %d: killed after %d lines (ended first: %v; %d records, %d states); then %v", i+1, at, !killed,
+			len(r.Records()["transactions"]), len(r.OfType(protocol.TypeState)), changes)
+	}
+
+	last := e.read(cat, args()...)
+	reads = append(reads, last)
+	e.checkHoldsTheBank(reads, dir)
+
+	// The state is valid and complete: a further run with nothing changed
+	// reads from it and emits only rows of the re-read window, none new.
+	var final struct {
+		Accounts map[string]struct {
+			BookedThrough string `json:"booked_through"`
+		} `json:"accounts"`
+	}
+	st.Must(t, json.Unmarshal(st.StreamStates(t, last.StateFile(t))["transactions"], &final), "transactions state")
+	today := e.fake.Now().Format(time.DateOnly)
+	for _, a := range accounts {
+		if bt := final.Accounts[e.fake.IdentificationHash(a)].BookedThrough; bt == "" || bt > today {
+			t.Errorf("account %s: booked_through %q after the last run (today %s)", a, bt, today)
+		}
+	}
+	before := mergeByKey(t, reads...)
+	later()
+	again := e.read(cat, "--state", last.StateFile(t), "--parquet-dir", dir)
+	reads = append(reads, again)
+	for _, raw := range again.Records()["transactions"] {
+		x := decodeTx(t, raw)
+		if _, ok := before[x.AccountKey+"|"+x.Key]; !ok {
+			t.Errorf("a run with nothing changed emitted a new booked row:\n%s", raw)
+		}
+		var d struct {
+			BookingDate string `json:"booking_date"`
+			ValueDate   string `json:"value_date"`
+		}
+		st.Must(t, json.Unmarshal(raw, &d), "record")
+		bt, err := time.Parse(time.DateOnly, final.Accounts[x.AccountKey].BookedThrough)
+		st.Must(t, err, "booked_through of ", x.AccountKey)
+		from := bt.AddDate(0, 0, -max(lookback, 30)).Format(time.DateOnly) // the pending rows' 30 days widen it
+		if date := cmp.Or(d.BookingDate, d.ValueDate); date != "" && date < from {
+			t.Errorf("a run with nothing changed emitted a row from before its window (%s):\n%s", from, raw)
+		}
+	}
+	e.checkHoldsTheBank(reads, dir)
+}
+
+// checkHoldsTheBank checks the reads' booked rows merged by key against
+// the fake's (checkMergedEqualsBank), the Parquet files' keys against the
+// merged ones, and the pending rows of the last read, on stdout and in its
+// Parquet files, against the fake's.
+func (e *env) checkHoldsTheBank(reads []*st.Result, dir string) {
+	t := e.t
+	t.Helper()
+	checkMergedEqualsBank(t, e, reads)
+	merged := mergeByKey(t, reads...)
+	files := map[string]bool{}
+	for _, row := range st.ParquetStrings(t, dir, "transactions", "account_key", "transaction_key") {
+		files[*row["account_key"]+"|"+*row["transaction_key"]] = true
+	}
+	if len(files) != len(merged) {
+		t.Errorf("the Parquet files hold %d booked keys, stdout %d", len(files), len(merged))
+	}
+	for k := range merged {
+		if !files[k] {
+			t.Errorf("booked row %s is not in the Parquet files", k)
+		}
+	}
+
+	last := reads[len(reads)-1]
+	var served, got, keys []string
+	for _, a := range e.accounts() {
+		for _, raw := range e.fake.Pending(a) {
+			served = append(served, a+" "+canonical(t, raw))
+		}
+	}
+	for _, raw := range last.Records()["pending_transactions"] {
+		x := decodeTx(t, raw)
+		got = append(got, x.AccountUID+" "+without(t, raw, "account_key", "account_uid", "session_id", "pending_key", "signed_amount"))
+		keys = append(keys, x.AccountKey+"|"+x.PendingKey)
+	}
+	slices.Sort(served)
+	slices.Sort(got)
+	if !slices.Equal(got, served) {
+		t.Errorf("the last run's pending_transactions (%d rows) is not the fake's pending rows (%d):\n%s", len(got), len(served), st.Diff(strings.Join(served, "\n"), strings.Join(got, "\n"), 1, 20))
+	}
+	pf := st.ParquetFiles(t, dir, "pending_transactions")
+	if len(pf) == 0 {
+		t.Fatal("no pending_transactions Parquet file")
+	}
+	var inFile []string
+	for _, row := range st.ParquetFileStrings(t, pf[len(pf)-1], "account_key", "pending_key") {
+		inFile = append(inFile, *row["account_key"]+"|"+*row["pending_key"])
+	}
+	slices.Sort(keys)
+	slices.Sort(inFile)
+	if !slices.Equal(keys, inFile) {
+		t.Errorf("the newest pending_transactions file holds %d rows, not the last run's %d", len(inFile), len(keys))
+	}
+}
+
+// TestKilledBeforeItsCheckpointKeepsKeys: with --parquet-dir a STATE waits
+// for its file, so a first sync prints rows long before the STATE that
+// remembers their keys. Killed there, and the banks then giving recent
+// rows new references, the run resumed from the last STATE printed must
+// give those rows the keys the destination already holds them under: the
+// keys are announced before the rows. Before, the resumed run knew none of
+// them and each re-referenced row arrived again under a new key.
+func TestKilledBeforeItsCheckpointKeepsKeys(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 3, TransactionsPerAccount: 300, Latency: 2 * time.Millisecond})
+	cat := e.catalog(true, "transactions")
+	dir := t.TempDir()
+	p := st.StartWatched(t, "transactions", e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", dir)
+	p.WaitFor(t, st.KillPoint{Records: 600})
+	killed := p.Partial(t)
+	if len(killed.Records()["transactions"]) >= 6*300 {
+		t.Fatal("the read printed every row before the kill: make the fake slower")
+	}
+	var states st.States
+	states.Apply(killed)
+	for _, a := range e.accounts() {
+		e.fake.ChangeReferences(a, 7) // lookback_days
+	}
+	resumed := e.read(cat, append([]string{"--parquet-dir", dir}, states.Args(t)...)...)
+	t.Logf("killed after %d records and %d states", len(killed.Records()["transactions"]), len(killed.OfType(protocol.TypeState)))
+	checkMergedEqualsBank(t, e, []*st.Result{killed, resumed})
+}
