@@ -18,8 +18,8 @@ import (
 // TestKilledAtRandomKeepsEveryRowOnce reads with every stream, killing
 // each run at a random line and resuming the next from the last STATE it
 // printed, while the banks move on between runs within the re-read window
-// (new booked rows, pending rows that book, new references and enriched
-// text on recent rows) and a day or less passes; then a run to the end.
+// (new booked rows, pending rows that come and book, new references and
+// enriched text on recent rows) and a day or less passes; then a run to the end.
 // What stdout delivered, merged by (account_key, transaction_key) as a
 // destination does, and the Parquet files hold every booked row the fake
 // serves once, as it serves it now (a row whose reference or text changed
@@ -71,6 +71,10 @@ func TestKilledAtRandomKeepsEveryRowOnce(t *testing.T) {
 			if rng.IntN(3) == 0 && len(e.fake.Pending(a)) > 0 {
 				e.fake.BookPending(a)
 				changes = append(changes, "pending booked")
+			}
+			if rng.IntN(3) == 0 {
+				e.fake.AddPending(a, 1+rng.IntN(2))
+				changes = append(changes, "pending new")
 			}
 			if rng.IntN(4) == 0 {
 				e.fake.ChangeReferences(a, rng.IntN(lookback+1))

@@ -88,6 +88,20 @@ func (s *Server) bookPending(uid string) error {
 	return nil
 }
 
+// AddPending adds n pending rows dated today to an account, ahead of its
+// others, as card payments authorised since the last read appear: the
+// pending snapshot grows, and BookPending still books the oldest first.
+func (s *Server) AddPending(uid string, n int) {
+	s.setAccount(uid, func(a *account) {
+		today := day(s.now())
+		rows := make([]*row, n)
+		for i := range n {
+			rows[n-1-i] = a.pendingRow(1+len(a.pending)+i, today)
+		}
+		a.pending = append(rows, a.pending...)
+	})
+}
+
 // ChangeReferences gives every booked row of an account dated within the
 // last days days a new entry_reference and transaction_id, every other
 // field equal (what sure#3464 saw at Oberbank on every sync); rows with a
