@@ -12,6 +12,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/parquet"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
@@ -213,4 +214,62 @@ func TestKilledBeforeItsCheckpointKeepsKeys(t *testing.T) {
 	resumed := e.read(cat, append([]string{"--parquet-dir", dir}, states.Args(t)...)...)
 	t.Logf("killed after %d records and %d states", len(killed.Records()["transactions"]), len(killed.OfType(protocol.TypeState)))
 	checkMergedEqualsBank(t, e, []*st.Result{killed, resumed})
+}
+
+// TestParquetFilesNotCutByAnnouncements: with --no-records the Parquet sink
+// holds the announcements of keys like any state, and before a file
+// commits prints the last state it printed with the file's keys added
+// (MergeState), so files are cut by size only: a first sync of six
+// accounts writes one transactions file, not one per account. Killed once
+// files of 250 rows are committed and resumed after the banks gave recent
+// rows new references, the files hold each booked row under one key: the
+// state printed before each commit remembered the keys the file holds.
+func TestParquetFilesNotCutByAnnouncements(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 3, TransactionsPerAccount: 300, Latency: 2 * time.Millisecond})
+	cat := e.catalog(true, "transactions")
+	read := func(dir string, extra ...string) *st.Result {
+		t.Helper()
+		r := st.Run(t, e.bin, append([]string{"read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", dir, "--no-records"}, extra...)...)
+		if r.Code != 0 {
+			t.Fatalf("read exited %d\n%s", r.Code, r.Stderr)
+		}
+		st.ValidateProtocol(t, r)
+		return r
+	}
+	first := t.TempDir()
+	read(first)
+	if n := len(st.ParquetFiles(t, first, "transactions")); n != 1 {
+		t.Errorf("a first sync of %d accounts: %d transactions files, want 1 (files cut by size only)", len(e.accounts()), n)
+	}
+
+	t.Setenv(parquet.RowsPerFileEnv, "250")
+	dir := t.TempDir()
+	p := st.StartWatched(t, "transactions", e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", dir, "--no-records")
+	for len(st.ParquetFiles(t, dir, "transactions")) < 2 {
+		select {
+		case <-p.Done():
+			t.Fatal("the read ended before two files were committed: make the fake slower")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	killed := p.Partial(t)
+	var states st.States
+	states.Apply(killed)
+	for _, a := range e.accounts() {
+		e.fake.ChangeReferences(a, 7) // lookback_days
+	}
+	t.Logf("killed with %d files committed, %d states printed", len(st.ParquetFiles(t, dir, "transactions")), len(killed.OfType(protocol.TypeState)))
+	read(dir, states.Args(t)...)
+	keys := map[string]map[string]bool{}
+	for _, row := range st.ParquetStrings(t, dir, "transactions", "account_key", "transaction_key") {
+		if keys[*row["account_key"]] == nil {
+			keys[*row["account_key"]] = map[string]bool{}
+		}
+		keys[*row["account_key"]][*row["transaction_key"]] = true
+	}
+	for _, a := range e.accounts() {
+		if got, want := len(keys[e.fake.IdentificationHash(a)]), len(e.fake.Booked(a)); got != want {
+			t.Errorf("account %s: the files hold %d keys, the bank %d rows", a, got, want)
+		}
+	}
 }
