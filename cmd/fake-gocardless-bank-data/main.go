@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	allowedIPs := fs.String("allowed-ips", "", "comma-separated IP allow-list; any other client address gets 403 \"IP address access denied\" on every endpoint (default: all allowed)")
 	informationBalance := fs.Bool("information-balance", false, "the first account reports one balance of the non-standard type information, as American Express does")
 	misfits := fs.Bool("misfits", false, "the accounts with balanceAfterTransaction serve it as text (\"1234,56 EUR\") and a field GoCardless documents nowhere (xBankField) in their booked rows")
+	noInternalIDs := fs.Bool("no-internal-ids", false, "booked rows come without internalTransactionId, so that a client keys them by the bank's transactionId or their content")
 	separateHistory := fs.Bool("separate-history-consent", false, "institutions report separate_continuous_history_consent and freeze the history of agreements over 90 days")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -103,6 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		AllowedIPs:             splitList(*allowedIPs),
 		InformationBalance:     *informationBalance,
 		Misfits:                *misfits,
+		NoInternalIDs:          *noInternalIDs,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/__fake/", f.AdminHandler())

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/source-pluggy/source-pluggy/connector/gocardless"
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
@@ -199,5 +200,101 @@ func (e *env) checkHoldsTheBank(booked *st.Dedup, last *st.Result, dir string) {
 	slices.Sort(inFile)
 	if !slices.Equal(keys, inFile) {
 		t.Errorf("the newest pending_transactions file holds %d rows, not the last run's %d", len(inFile), len(keys))
+	}
+}
+
+// TestKilledBeforeItsCheckpointKeepsTheRepeatFlag: rows without an
+// internalTransactionId are keyed by their content once the account's bank
+// has repeated a transactionId (transaction_ids_repeat), by that id
+// otherwise. A first sync whose answer repeats one, because the bank
+// reused an old row's id for a new row, keys them by content; with
+// --parquet-dir its STATE waits for its file, so the run prints the rows
+// long before the STATE that remembers the flag. Killed there, and
+// resumed days later, when the old row has left the answer's window and no
+// id repeats, the run must key the rows it prints again as the
+// destination holds them: the flag is announced before the rows. Before,
+// the resumed run never knew it and each row arrived again under its
+// transactionId.
+func TestKilledBeforeItsCheckpointKeepsTheRepeatFlag(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 3000, NoInternalIDs: true})
+	// start_date 90 days back: a first sync's window moves with the days.
+	delete(e.cfg, "start_date")
+	// acct's bank repeats no ids of its own (the fake's last account's does).
+	acct, other := e.accounts()[0], e.accounts()[1]
+	cat := e.catalog(true, "transactions")
+	dir := t.TempDir()
+
+	// The oldest row of the window with an id the bank gives a new row.
+	today := e.fake.Now().UTC().Truncate(24 * time.Hour)
+	first := today.AddDate(0, 0, -88).Format(time.DateOnly) // inside every institution's window
+	var old struct {
+		ID   string `json:"transactionId"`
+		Date string `json:"bookingDate"`
+	}
+	for _, raw := range e.fake.Booked(acct) {
+		var r struct {
+			ID   string `json:"transactionId"`
+			Date string `json:"bookingDate"`
+		}
+		st.Must(t, json.Unmarshal(raw, &r), "booked row")
+		if id := strings.TrimSpace(r.ID); id != "" && !strings.EqualFold(id, "NOTPROVIDED") && r.Date >= first && (old.Date == "" || r.Date < old.Date) {
+			old = r
+		}
+	}
+	if old.Date == "" {
+		t.Fatal("no booked row with a usable transactionId in the window")
+	}
+	e.fake.ReuseTransactionID(acct, old.ID)
+	// The other account's bank fails (503, tried again 2 s later): the
+	// stream's end, and its STATE, wait for it, well after acct's rows
+	// (more than the 256 KiB stdout buffers) are printed.
+	e.fake.SetInstitutionError(other, http.StatusServiceUnavailable)
+
+	p := st.StartWatched(t, "transactions", e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--parquet-dir", dir)
+	p.WaitFor(t, st.KillPoint{Records: 1})
+	killed := p.Partial(t)
+	for _, m := range killed.OfType(protocol.TypeState) {
+		if m.State.Stream.StreamDescriptor.Name != "transactions" {
+			continue
+		}
+		var s struct {
+			Accounts map[string]struct {
+				SyncedAt string `json:"synced_at"`
+			} `json:"accounts"`
+		}
+		st.Must(t, json.Unmarshal(m.State.Stream.StreamState, &s), "transactions state")
+		if s.Accounts[acct].SyncedAt != "" {
+			t.Fatal("the read printed its checkpoint before the kill")
+		}
+	}
+	var states st.States
+	states.Apply(killed)
+	e.fake.SetInstitutionError(other, 0)
+
+	// Days later the old row is before the window: no id repeats.
+	oldDay, err := time.Parse(time.DateOnly, old.Date)
+	st.Must(t, err, "bookingDate")
+	e.fake.AdvanceClock(time.Duration(oldDay.Sub(today.AddDate(0, 0, -gocardless.DefaultStartDays)).Hours()+48) * time.Hour)
+	resumed := e.read(cat, append([]string{"--parquet-dir", dir}, states.Args(t)...)...)
+	t.Logf("killed after %d records and %d states; resumed %d records", len(killed.Records()["transactions"]), len(killed.OfType(protocol.TypeState)), len(resumed.Records()["transactions"]))
+
+	booked := st.NewDedup("account_id", "transaction_key")
+	booked.Apply(t, killed.Records()["transactions"])
+	booked.Apply(t, resumed.Records()["transactions"])
+	keys := map[string][]string{} // a row as the bank served it → its keys
+	for k, raw := range booked.Rows {
+		b, _ := json.Marshal(stripAdded(t, raw, "account_id", "transaction_key", "status"))
+		keys[string(b)] = append(keys[string(b)], k)
+	}
+	twice := 0
+	for row, ks := range keys {
+		if len(ks) > 1 {
+			if twice++; twice <= 3 {
+				t.Errorf("the destination holds a row under %d keys %v:\n%s", len(ks), ks, row)
+			}
+		}
+	}
+	if twice > 0 {
+		t.Errorf("%d of %d rows are held more than once", twice, len(keys))
 	}
 }

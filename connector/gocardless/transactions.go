@@ -35,7 +35,9 @@ import (
 //   - A call the quota does not allow is skipped with a WARN; the account
 //     keeps its state and the stream still completes.
 //   - The state is checkpointed as accounts finish, and at the end; it also
-//     keeps the transactions endpoint's quota per account.
+//     keeps the transactions endpoint's quota per account. An account
+//     whose answer repeats transactionIds for the first time has that
+//     announced before its rows (readAccount).
 //
 // transaction_key: see bookedKeys. The key is account_id +
 // transaction_key; internalTransactionId first, as GoCardless advises.
@@ -141,11 +143,11 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := httpclient.FormatTime(s.c.clock.Now())
-	readErr := quota.Read(ctx, s.c.quotas, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *accountTxPos) (*accountTxPos, error) {
+	readErr := quota.ReadAnnouncing(ctx, s.c.quotas, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *accountTxPos, announce quota.Announce[accountTxPos]) (*accountTxPos, error) {
 		if req.Mode != protocol.Incremental {
-			prev = nil
+			prev, announce = nil, nil
 		}
-		next, err := s.readAccount(ctx, a, prev, out)
+		next, err := s.readAccount(ctx, a, prev, announce, out)
 		if err != nil {
 			return nil, err
 		}
@@ -156,8 +158,22 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 }
 
 // readAccount emits one account's booked rows from date_from on and
-// returns its new place.
-func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountTxPos, out source.Output) (*accountTxPos, error) {
+// returns its new place. announce is nil in a full_refresh read, whose
+// state is never emitted.
+//
+// An answer that repeats transactionIds for the first time sets the
+// account's IDsRepeat, which keys its rows without an
+// internalTransactionId by their content from then on; an incremental
+// read announces it before the rows go out, with the account's progress
+// unchanged. A destination has the rows as soon as they are printed,
+// before the checkpoint after them (with --parquet-dir, STATEs wait for
+// their file), and a run killed in between left the next one no memory of
+// the flag: when the bank's next answer no longer repeated ids, the next
+// run keyed the same rows by their transactionId, twice in the
+// destination. The migration fields need no announcement (the next run
+// derives the same ones from the same place), but go with the flag, as the
+// rows were keyed under them.
+func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev *accountTxPos, announce quota.Announce[accountTxPos], out source.Output) (*accountTxPos, error) {
 	from := s.c.bookedFrom(ctx, a, prev)
 	next := &accountTxPos{KeyRule: keyRuleInternal}
 	if prev != nil {
@@ -184,8 +200,25 @@ func (s *transactionsStream) readAccount(ctx context.Context, a accountRef, prev
 	if err != nil {
 		return nil, source.SystemErrorf("account %s: its booked transactions: %v", a.ID, err)
 	}
-	if resp.idsRepeat {
+	if resp.idsRepeat && !next.IDsRepeat {
 		next.IDsRepeat = true
+		if announce != nil {
+			err := announce(func(cur *accountTxPos) *accountTxPos {
+				// The place's progress stays; synced_at is left empty,
+				// as the account is being read.
+				ann := &accountTxPos{}
+				if cur != nil {
+					*ann = *cur
+				}
+				ann.IDsRepeat = true
+				ann.KeyRule, ann.LegacyKeysThrough = next.KeyRule, next.LegacyKeysThrough
+				ann.SyncedAt = ""
+				return ann
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	keys := bookedKeys(rows, next.IDsRepeat, next.LegacyKeysThrough)
 	fromDay, todayDay := from.Format(time.DateOnly), today.Format(time.DateOnly)

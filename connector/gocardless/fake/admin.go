@@ -22,6 +22,7 @@ import (
 //	POST /__fake/processing?account=ID&on=1|0
 //	POST /__fake/add_late_booked?account=ID&n=N&days_late=D
 //	POST /__fake/add_undated?account=ID
+//	POST /__fake/reuse_transaction_id?account=ID&transaction_id=X
 //	POST /__fake/delete_account?account=ID
 //	POST /__fake/reconfirm?requisition=ID
 //	POST /__fake/inactive?account=ID&on=1|0
@@ -107,6 +108,10 @@ func (s *Server) AdminHandler() http.Handler {
 	do("POST /__fake/add_undated", func(q query) (any, error) {
 		ids, err := s.addUndated(q.get("account"))
 		return map[string][]string{"internal_transaction_ids": ids}, err
+	})
+	do("POST /__fake/reuse_transaction_id", func(q query) (any, error) {
+		id, err := s.reuseTransactionID(q.get("account"), q.get("transaction_id"))
+		return map[string][]string{"internal_transaction_ids": {id}}, err
 	})
 	do("POST /__fake/delete_account", func(q query) (any, error) {
 		return nil, s.deleteAccount(q.get("account"))

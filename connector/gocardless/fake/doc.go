@@ -19,9 +19,11 @@
 //     address not on the allow-list (403), and suspension after ten
 //     consecutive failed accesses;
 //   - Berlin Group transaction rows with the quirks banks are known for:
-//     missing, blank, "NOTPROVIDED" and repeating transactionIds, pending
-//     rows without ids that change between calls, decimal amounts as
-//     strings, Unicode text and inconsistent date-time formats.
+//     missing, blank, "NOTPROVIDED" and repeating transactionIds, ids
+//     reused over time (ReuseTransactionID), pending rows without ids that
+//     change between calls, decimal amounts as strings, Unicode text and
+//     inconsistent date-time formats; booked rows without the
+//     internalTransactionId GoCardless adds (Options.NoInternalIDs).
 //
 // All data is derived from Options.Seed and the day of Options.Now when New
 // is called, so two servers built with the same options serve the same

@@ -30,6 +30,7 @@ type account struct {
 	withBalanceAfter bool
 	amex             bool // one balance, of type information (Options.InformationBalance)
 	misfits          bool // booked rows stray from the schema (Options.Misfits)
+	noInternalIDs    bool // booked rows come without internalTransactionId (Options.NoInternalIDs)
 
 	// Scenario state.
 	suspended       bool
@@ -129,6 +130,7 @@ func (s *Server) buildAccount(index int, req *requisition, inst institution, cre
 		withBalanceAfter: index%2 == 1,
 		amex:             index == 0 && s.opts.InformationBalance,
 		misfits:          index%2 == 1 && s.opts.Misfits,
+		noInternalIDs:    s.opts.NoInternalIDs,
 	}
 	if index == 1 {
 		a.currency = "GBP"
@@ -205,7 +207,7 @@ func (a *account) generateBooked(anchor time.Time, n int) {
 	for i := range txs {
 		k := a.pickKind(i)
 		txs[i], cents[i] = a.draft(k, anchor.AddDate(0, 0, -offsets[i]), i < int(numKinds))
-		txs[i].InternalTransactionID = r.hex(32)
+		txs[i].InternalTransactionID = a.internalID()
 		txs[i].TransactionID = a.bookedID(i, txs[i].BookingDate, pool)
 		if i%29 == 17 { // some banks leave bookingDate out and send valueDate only
 			txs[i].BookingDate, txs[i].BookingDateTime = "", ""
@@ -228,6 +230,17 @@ func (a *account) generateBooked(anchor time.Time, n int) {
 	for i := range txs {
 		a.booked[i] = newRow(txs[i], cents[i])
 	}
+}
+
+// internalID draws a booked row's internalTransactionId: "" with
+// Options.NoInternalIDs, drawn all the same, so that the rest of the
+// account's data stays what it is without the option.
+func (a *account) internalID() string {
+	id := a.gen.hex(32)
+	if a.noInternalIDs {
+		return ""
+	}
+	return id
 }
 
 func (a *account) pickKind(i int) kind {

@@ -141,6 +141,12 @@ func TestAdminHandler(t *testing.T) {
 	if code, out := post("/__fake/add_booked?account=" + acc + "&n=2"); code != 200 || len(out["internal_transaction_ids"].([]any)) != 2 {
 		t.Errorf("add_booked: %d %v", code, out)
 	}
+	var last transaction
+	json.Unmarshal(f.Booked(acc)[len(f.Booked(acc))-1], &last)
+	if code, out := post("/__fake/reuse_transaction_id?account=" + acc + "&transaction_id=" + last.TransactionID); code != 200 ||
+		len(out["internal_transaction_ids"].([]any)) != 1 || !strings.Contains(string(f.Booked(acc)[0]), `"transactionId":"`+last.TransactionID+`"`) {
+		t.Errorf("reuse_transaction_id: %d %v", code, out)
+	}
 	if code, out := post("/__fake/advance?seconds=3600"); code != 200 || out["now"] != "2025-03-14T10:30:00Z" {
 		t.Errorf("advance: %d %v", code, out)
 	}
@@ -164,6 +170,7 @@ func TestAdminHandler(t *testing.T) {
 		"/__fake/advance?seconds=-5":                               400,
 		"/__fake/advance?seconds=soon":                             400,
 		"/__fake/add_booked?account=" + acc:                        400,
+		"/__fake/reuse_transaction_id?account=" + acc:              400,
 		"/__fake/institution_error?account=" + acc + "&status=418": 400,
 	} {
 		if code, out := post(path); code != want || out["error"] == "" {

@@ -82,6 +82,18 @@ func (s *Server) AddUndated(accountID string) []string {
 	return ids
 }
 
+// ReuseTransactionID books a row dated today under transactionID, the id
+// the bank gave one of the account's earlier booked rows, as banks that
+// reuse their ids over time do (Co-operative Bank UK,
+// actualbudget/actual#5376): an answer holding both rows repeats the id,
+// and a later one whose window has left the earlier row behind does not.
+// It returns the new row's internalTransactionId.
+func (s *Server) ReuseTransactionID(accountID, transactionID string) string {
+	id, err := s.reuseTransactionID(accountID, transactionID)
+	must(err)
+	return id
+}
+
 // DeleteAccount plays an account GoCardless no longer has while its
 // requisition still lists it: its metadata and every data call answer
 // 404 "Not found." (gocardless-api.md §3.3; Actual's NotFound).
@@ -320,7 +332,12 @@ func (s *Server) addBooked(accountID string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	today := day(s.now())
+	return a.book(day(s.now()), n), nil
+}
+
+// book books n new rows dated today and returns their
+// internalTransactionIds, newest first.
+func (a *account) book(today time.Time, n int) []string {
 	running := a.opening
 	for _, r := range a.booked {
 		running += r.cents
@@ -329,7 +346,7 @@ func (s *Server) addBooked(accountID string, n int) ([]string, error) {
 	ids := make([]string, n)
 	for i := range n {
 		tx, c := a.draft(a.pickKind(int(numKinds)), today, false)
-		tx.InternalTransactionID = a.gen.hex(32)
+		tx.InternalTransactionID = a.internalID()
 		tx.TransactionID = a.bookedID(len(a.booked)+i, tx.BookingDate, max(2, len(a.booked)/4))
 		if a.withBalanceAfter {
 			running += c
@@ -340,7 +357,24 @@ func (s *Server) addBooked(accountID string, n int) ([]string, error) {
 		ids[n-1-i] = tx.InternalTransactionID
 	}
 	a.booked = append(added, a.booked...)
-	return ids, nil
+	return ids
+}
+
+func (s *Server) reuseTransactionID(accountID, transactionID string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.account(accountID)
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(transactionID) == "" || !slices.ContainsFunc(a.booked, func(r *row) bool { return r.tx.TransactionID == transactionID }) {
+		return "", fmt.Errorf("account %s has no booked row with transactionId %q to reuse", accountID, transactionID)
+	}
+	ids := a.book(day(s.now()), 1)
+	tx := a.booked[0].tx
+	tx.TransactionID = transactionID
+	a.booked[0] = newRow(tx, a.booked[0].cents)
+	return ids[0], nil
 }
 
 func (s *Server) changePending(accountID string) error {
@@ -363,7 +397,7 @@ func (s *Server) changePending(accountID string) error {
 	c := first.cents - r.between(0, 200)
 	a.seq++
 	tx.TransactionID = fmt.Sprintf("%s%08d", compactDate(today.Format(dateLayout)), a.seq)
-	tx.InternalTransactionID = r.hex(32)
+	tx.InternalTransactionID = a.internalID()
 	tx.BookingDate = today.Format(dateLayout)
 	if tx.ValueDate == "" {
 		tx.ValueDate = tx.BookingDate

@@ -270,3 +270,57 @@ func TestScriptLinking(t *testing.T) {
 		t.Errorf("without a script: %s then %s, want GA then LN", first, rq.Status)
 	}
 }
+
+// TestNoInternalIDsAndReusedTransactionID: with NoInternalIDs the booked
+// rows are the default ones without internalTransactionId, also those a
+// switch books; ReuseTransactionID books a row today under an earlier
+// row's transactionId, and refuses an id the account never gave.
+func TestNoInternalIDsAndReusedTransactionID(t *testing.T) {
+	with := newHarness(t, Options{DailyLimit: 100})
+	without := newHarness(t, Options{DailyLimit: 100, NoInternalIDs: true})
+	acc := with.firstAccount()
+	if without.firstAccount() != acc {
+		t.Fatal("NoInternalIDs changed the accounts")
+	}
+	plain, bare := with.fake.Booked(acc), without.fake.Booked(acc)
+	if len(plain) != len(bare) {
+		t.Fatalf("NoInternalIDs served %d booked rows, not %d", len(bare), len(plain))
+	}
+	for i := range plain {
+		var a transaction
+		json.Unmarshal(plain[i], &a)
+		if strings.Contains(string(bare[i]), "internalTransactionId") {
+			t.Fatalf("row %d served with internalTransactionId: %s", i, bare[i])
+		}
+		if strings.Replace(string(plain[i]), `"internalTransactionId":"`+a.InternalTransactionID+`",`, "", 1) != string(bare[i]) {
+			t.Errorf("row %d differs beyond its internalTransactionId:\n%s\n%s", i, plain[i], bare[i])
+		}
+	}
+
+	var old transaction
+	for _, raw := range bare {
+		json.Unmarshal(raw, &old)
+		if strings.TrimSpace(old.TransactionID) != "" {
+			break
+		}
+	}
+	if id := without.fake.ReuseTransactionID(acc, old.TransactionID); id != "" {
+		t.Errorf("ReuseTransactionID returned internalTransactionId %q with NoInternalIDs", id)
+	}
+	if ids := without.fake.AddBooked(acc, 1); ids[0] != "" {
+		t.Errorf("AddBooked returned internalTransactionId %q with NoInternalIDs", ids[0])
+	}
+	without.login()
+	served := without.transactions(acc, "?date_from=2025-03-14").Transactions.Booked
+	var reused transaction
+	if len(served) < 2 {
+		t.Fatalf("%d rows from today, want the two booked", len(served))
+	}
+	json.Unmarshal(served[1], &reused)
+	if reused.TransactionID != old.TransactionID || reused.BookingDate != "2025-03-14" || reused.InternalTransactionID != "" {
+		t.Errorf("the reused row is %s, want transactionId %q booked today", served[1], old.TransactionID)
+	}
+	if _, err := without.fake.reuseTransactionID(acc, "never-given"); err == nil || !strings.Contains(err.Error(), "never-given") {
+		t.Errorf("reusing an id the account never gave: %v", err)
+	}
+}

@@ -96,6 +96,14 @@ type Options struct {
 	// default data matches the schema, which the golden and drift tests
 	// rely on.
 	Misfits bool
+	// NoInternalIDs serves every booked row without the
+	// internalTransactionId GoCardless adds (it "removes duplicates from
+	// booked rows when it provides internalTransactionId", which says it
+	// may not): a client keys them by the bank's transactionId or by their
+	// content. The ids are drawn all the same, so the rest of the data is
+	// what it is without the option; the scenario switches that return
+	// internalTransactionIds return "" for each row.
+	NoInternalIDs bool
 }
 
 // QuotaAnswer is one of the forms a spent bank-level quota takes.
