@@ -63,29 +63,7 @@ func TestKilledAtRandomKeepsEveryRowOnce(t *testing.T) {
 		st.ValidateProtocol(t, r)
 		reads = append(reads, r)
 		states.Apply(r)
-		var changes []string
-		for _, a := range accounts {
-			if n := rng.IntN(4); n > 0 {
-				e.fake.AddBooked(a, n)
-				changes = append(changes, "booked")
-			}
-			if rng.IntN(3) == 0 && len(e.fake.Pending(a)) > 0 {
-				e.fake.BookPending(a)
-				changes = append(changes, "pending booked")
-			}
-			if rng.IntN(3) == 0 {
-				e.fake.AddPending(a, 1+rng.IntN(2))
-				changes = append(changes, "pending new")
-			}
-			if rng.IntN(4) == 0 {
-				e.fake.ChangeReferences(a, rng.IntN(lookback+1))
-				changes = append(changes, "references")
-			}
-			if rng.IntN(6) == 0 {
-				e.fake.EnrichRemittance(a, rng.IntN(lookback+1))
-				changes = append(changes, "text")
-			}
-		}
+		changes := e.moveBanksOn(rng, lookback)
 		later()
 		t.Logf("run %d: killed after %d lines (ended first: %v; %d records, %d states); then %v", i+1, at, !killed,
 			len(r.Records()["transactions"]), len(r.OfType(protocol.TypeState)), changes)
@@ -135,6 +113,36 @@ func TestKilledAtRandomKeepsEveryRowOnce(t *testing.T) {
 	e.checkHoldsTheBank(reads, dir)
 }
 
+// moveBanksOn changes the banks within the re-read window of lookback
+// days, as between two runs: new booked rows, pending rows that book and
+// that come, new references and enriched text on recent rows, each account
+// at random. It returns what it changed, for the log.
+func (e *env) moveBanksOn(rng *rand.Rand, lookback int) (changes []string) {
+	for _, a := range e.accounts() {
+		if n := rng.IntN(4); n > 0 {
+			e.fake.AddBooked(a, n)
+			changes = append(changes, "booked")
+		}
+		if rng.IntN(3) == 0 && len(e.fake.Pending(a)) > 0 {
+			e.fake.BookPending(a)
+			changes = append(changes, "pending booked")
+		}
+		if rng.IntN(3) == 0 {
+			e.fake.AddPending(a, 1+rng.IntN(2))
+			changes = append(changes, "pending new")
+		}
+		if rng.IntN(4) == 0 {
+			e.fake.ChangeReferences(a, rng.IntN(lookback+1))
+			changes = append(changes, "references")
+		}
+		if rng.IntN(6) == 0 {
+			e.fake.EnrichRemittance(a, rng.IntN(lookback+1))
+			changes = append(changes, "text")
+		}
+	}
+	return changes
+}
+
 // checkHoldsTheBank checks the reads' booked rows merged by key against
 // the fake's (checkMergedEqualsBank), the Parquet files' keys against the
 // merged ones, and the pending rows of the last read, on stdout and in its
@@ -157,22 +165,12 @@ func (e *env) checkHoldsTheBank(reads []*st.Result, dir string) {
 		}
 	}
 
-	last := reads[len(reads)-1]
-	var served, got, keys []string
-	for _, a := range e.accounts() {
-		for _, raw := range e.fake.Pending(a) {
-			served = append(served, a+" "+canonical(t, raw))
-		}
-	}
-	for _, raw := range last.Records()["pending_transactions"] {
+	last := reads[len(reads)-1].Records()["pending_transactions"]
+	e.checkPendingIsTheBank("the last run's pending_transactions", last, func(raw json.RawMessage) string { return without(t, raw, pendingAdded...) })
+	var keys []string
+	for _, raw := range last {
 		x := decodeTx(t, raw)
-		got = append(got, x.AccountUID+" "+without(t, raw, "account_key", "account_uid", "session_id", "pending_key", "signed_amount"))
 		keys = append(keys, x.AccountKey+"|"+x.PendingKey)
-	}
-	slices.Sort(served)
-	slices.Sort(got)
-	if !slices.Equal(got, served) {
-		t.Errorf("the last run's pending_transactions (%d rows) is not the fake's pending rows (%d):\n%s", len(got), len(served), st.Diff(strings.Join(served, "\n"), strings.Join(got, "\n"), 1, 20))
 	}
 	pf := st.ParquetFiles(t, dir, "pending_transactions")
 	if len(pf) == 0 {
@@ -186,6 +184,32 @@ func (e *env) checkHoldsTheBank(reads []*st.Result, dir string) {
 	slices.Sort(inFile)
 	if !slices.Equal(keys, inFile) {
 		t.Errorf("the newest pending_transactions file holds %d rows, not the last run's %d", len(inFile), len(keys))
+	}
+}
+
+// pendingAdded are the fields the connector adds to a pending row.
+var pendingAdded = []string{"account_key", "account_uid", "session_id", "pending_key", "signed_amount"}
+
+// checkPendingIsTheBank checks that rows, a destination's
+// pending_transactions (what names them), are the fake's pending rows of
+// every account; content is what is compared of a row, the bank's or the
+// destination's.
+func (e *env) checkPendingIsTheBank(what string, rows []json.RawMessage, content func(json.RawMessage) string) {
+	t := e.t
+	t.Helper()
+	var served, got []string
+	for _, a := range e.accounts() {
+		for _, raw := range e.fake.Pending(a) {
+			served = append(served, a+" "+content(raw))
+		}
+	}
+	for _, raw := range rows {
+		got = append(got, decodeTx(t, raw).AccountUID+" "+content(raw))
+	}
+	slices.Sort(served)
+	slices.Sort(got)
+	if !slices.Equal(got, served) {
+		t.Errorf("%s (%d rows) is not the fake's pending rows (%d):\n%s", what, len(got), len(served), st.Diff(strings.Join(served, "\n"), strings.Join(got, "\n"), 1, 20))
 	}
 }
 
