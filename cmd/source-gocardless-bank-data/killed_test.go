@@ -46,19 +46,12 @@ func TestKilledAtRandomKeepsEveryRowOnce(t *testing.T) {
 	later := func() { e.fake.AdvanceClock(time.Duration(1+rng.IntN(12)) * time.Hour) }
 	aDayLater := func() { e.fake.AdvanceClock(25 * time.Hour) }
 
-	lines := 0 // about what the next run prints: a first sync's at first
-	for _, a := range accounts {
-		lines += len(e.fake.Booked(a)) + len(e.fake.Pending(a)) + 6
+	kills := st.RandomKills{Rng: rng, Stream: "transactions"}
+	for _, a := range accounts { // a first sync's lines
+		kills.Lines += len(e.fake.Booked(a)) + len(e.fake.Pending(a)) + 6
 	}
 	for i := range 6 {
-		p := st.StartWatched(t, "transactions", e.bin, append([]string{"read", "--config", e.config(nil), "--catalog", cat}, args()...)...)
-		at := 1 + rng.IntN(lines)
-		killed := p.Reach(t, st.KillPoint{Lines: at})
-		r := p.Partial(t)
-		if !killed {
-			lines = max(len(r.Messages), 2)
-		}
-		st.ValidateProtocol(t, r)
+		r, killed, at := kills.Next(t, e.bin, append([]string{"read", "--config", e.config(nil), "--catalog", cat}, args()...)...)
 		booked.Apply(t, r.Records()["transactions"])
 		states.Apply(r)
 		var changes []string

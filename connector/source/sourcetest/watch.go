@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -187,6 +188,33 @@ func (p *Watched) Partial(t testing.TB) *Result {
 		p.Kill(t)
 	}
 	return ParsePartial(t, p.Wait(t))
+}
+
+// RandomKills runs reads killed at random lines, as randomized kill tests
+// do: each one is killed at a line drawn from 1 to Lines (about what a
+// read prints: a first sync's, estimated by the test, at first), and a
+// read that ends before its line sets Lines to what it printed, so the
+// next draws fall within a read's length.
+type RandomKills struct {
+	Rng    *rand.Rand
+	Lines  int
+	Stream string // the stream whose records and states KillPoint counts
+}
+
+// Next starts bin with args, kills it at a random line (unless it ends
+// first), checks what it printed against the protocol and returns it,
+// whether it was killed, and the line drawn.
+func (k *RandomKills) Next(t testing.TB, bin string, args ...string) (r *Result, killed bool, at int) {
+	t.Helper()
+	p := StartWatched(t, k.Stream, bin, args...)
+	at = 1 + k.Rng.IntN(k.Lines)
+	killed = p.Reach(t, KillPoint{Lines: at})
+	r = p.Partial(t)
+	if !killed {
+		k.Lines = max(len(r.Messages), 2)
+	}
+	ValidateProtocol(t, r)
+	return r, killed, at
 }
 
 // ParsePartial parses what a killed read printed: its last line may be cut
