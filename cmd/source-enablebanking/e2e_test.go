@@ -878,6 +878,30 @@ func checkHoldsBooked(t *testing.T, e *env, merged map[string]json.RawMessage, c
 	}
 }
 
+// TestStartDateOfTheAPIsDayOnASlowClock: the machine's clock a day behind
+// the API's (as a clock a few seconds slow is, just past UTC midnight), a
+// start_date of the API's today passes check and a read, where it was
+// refused before any call for being after the machine's day; two days
+// ahead of the machine's is still refused before any call.
+func TestStartDateOfTheAPIsDayOnASlowClock(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5, Now: func() time.Time { return time.Now().Add(24 * time.Hour) }})
+	apiDay := map[string]any{"start_date": time.Now().Add(24 * time.Hour).UTC().Format(time.DateOnly)}
+	if cs, _ := st.CheckRun(t, e.bin, e.config(apiDay)); cs.Status != protocol.StatusSucceeded {
+		t.Errorf("check with start_date the API's today: %s %q, want SUCCEEDED", cs.Status, cs.Message)
+	}
+	if r := e.run(e.catalog(false, "transactions"), apiDay); r.Code != 0 {
+		t.Errorf("read with start_date the API's today: exit %d, errors %v", r.Code, r.ErrorTraces())
+	}
+	e.fake.ResetStats()
+	twoDays := map[string]any{"start_date": time.Now().Add(48 * time.Hour).UTC().Format(time.DateOnly)}
+	if cs, _ := st.CheckRun(t, e.bin, e.config(twoDays)); cs.Status != protocol.StatusFailed || !strings.Contains(cs.Message, "config.start_date") {
+		t.Errorf("check with start_date two days ahead: %s %q, want FAILED naming config.start_date", cs.Status, cs.Message)
+	}
+	if n := e.fake.Stats().Chains; n != 0 {
+		t.Errorf("check with start_date two days ahead made %d transactions calls", n)
+	}
+}
+
 // TestStartDateAfterTheAPIsDayOnAFastClock: the machine's clock a day
 // ahead of the API's (as a clock a few seconds fast is, just past UTC
 // midnight), a start_date of the machine's day is after the API's today:

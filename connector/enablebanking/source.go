@@ -66,7 +66,12 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 		return nil, err
 	}
 	clock := httpclient.NewServerClock(s.Now)
-	if err := source.StartDateAfter(cfg.StartDate, cfg.startDate, clock.Today(), DefaultStartDays); err != nil {
+	// Before any answer only the machine's day is known, which may be a day
+	// behind the API's (a clock a few seconds slow, just past UTC midnight):
+	// a start_date up to a day after it is left for futureStart, which
+	// judges it by the API's day once it has answered, so that a start_date
+	// of the API's today is not refused.
+	if err := source.StartDateAfter(cfg.StartDate, cfg.startDate, clock.Today().AddDate(0, 0, 1), DefaultStartDays); err != nil {
 		return nil, err
 	}
 	hc := source.HTTPClient(env, "source-enablebanking", 2)
@@ -163,8 +168,8 @@ func (c *conn) Check(ctx context.Context) error {
 
 // futureStart refuses a start_date after the API's today (its Date header,
 // UTC), once the API has answered: check asks it, and both transactions
-// streams before their first transactions call. Open refuses one after the
-// machine's today before any call; but a clock ahead of the API's (a few
+// streams before their first transactions call. Open refuses one more than
+// a day after the machine's today before any call; but a clock ahead of the API's (a few
 // seconds fast, just past UTC midnight) takes its new day for today, and
 // let through a start_date of it, which the pending stream's call then sent
 // as date_from, for Enable Banking to refuse (422 DATE_FROM_IN_FUTURE).
