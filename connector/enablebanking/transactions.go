@@ -306,13 +306,7 @@ func (c *conn) bookedFrom(prev *txPos) time.Time {
 // call again. A state that does not decode keeps nothing: the runtime has
 // refused it already.
 func (c *conn) PlanRequests(reqs map[string]source.ReadRequest) {
-	req, ok := reqs[transactionsName]
-	if !ok || req.Mode != protocol.Incremental {
-		return
-	}
-	if st, err := decodeTxState(req.State); err == nil {
-		c.bookedPlaces = st.Accounts
-	}
+	c.bookedPlaces = quota.IncrementalPlaces(reqs, transactionsName, decodeTxState)
 }
 
 // readsPending reports whether this run emits pending rows: include_pending

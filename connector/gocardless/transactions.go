@@ -261,13 +261,7 @@ func (c *conn) bookedFrom(ctx context.Context, a accountRef, prev *accountTxPos)
 // state that does not decode keeps nothing: the runtime has refused it
 // already.
 func (c *conn) PlanRequests(reqs map[string]source.ReadRequest) {
-	req, ok := reqs[transactionsName]
-	if !ok || req.Mode != protocol.Incremental {
-		return
-	}
-	if st, err := parseTxState(req.State); err == nil {
-		c.bookedPlaces = st.Accounts
-	}
+	c.bookedPlaces = quota.IncrementalPlaces(reqs, transactionsName, parseTxState)
 }
 
 // oldestDay is the first day an account's transactions may be read from:

@@ -34,6 +34,23 @@ type State[C, E any] struct {
 	encoded map[*C]source.Member
 }
 
+// IncrementalPlaces is the accounts' places of stream's state, decoded by
+// decode, when the run reads stream incrementally: what a
+// source.RequestPlanner keeps so that a stream read before it can size a
+// call they share. nil when the run does not, or the state does not decode
+// (the runtime has refused it already).
+func IncrementalPlaces[C, E any](reqs map[string]source.ReadRequest, stream string, decode func(json.RawMessage) (*State[C, E], error)) map[string]*C {
+	req, ok := reqs[stream]
+	if !ok || req.Mode != protocol.Incremental {
+		return nil
+	}
+	st, err := decode(req.State)
+	if err != nil {
+		return nil
+	}
+	return st.Accounts
+}
+
 // Snapshot implements source.Snapshotter. An account's place is not
 // changed once Read's read returns it, so its JSON is made once in the
 // run, here, and every snapshot after shares it; the books are encoded
