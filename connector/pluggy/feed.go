@@ -237,7 +237,14 @@ func (s *transactionsStream) readAccountWithFeed(ctx context.Context, f *logFeed
 			return nil, err
 		}
 	}
-	gone, err := s.applyIDs(ctx, a, ch, seen, emit, out)
+	// The rows the events name are emitted without moving the cursor: a
+	// row fetched by id may have been created after rows no read has seen
+	// yet (its transactions/created delivery late, retried by Pluggy an
+	// hour on, or lost), and a cursor past them would have every later
+	// createdAtFrom read, reconciliations too, skip them. Only the
+	// createdAtFrom read above, which sees every row created since the
+	// cursor, moves it.
+	gone, err := s.applyIDs(ctx, a, ch, seen, record, out)
 	if err != nil {
 		return nil, err
 	}
