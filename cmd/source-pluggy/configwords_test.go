@@ -45,3 +45,31 @@ func TestConfigMessagesInWords(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysDifferingInCaseAreIgnored: a key that is a setting's name in
+// other letters ("Lookback_Days", "MAX_CONCURRENCY") is no setting, and
+// check says it is ignored; it was not: encoding/json matches fields
+// without regard to case, so the connector read it as the setting without
+// the spec's checks (a string failed as "cannot unmarshal string into Go
+// struct field", a max_concurrency of 1000 passed).
+func TestKeysDifferingInCaseAreIgnored(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 1})
+	cfg := e.config(map[string]any{"Lookback_Days": "abc", "MAX_CONCURRENCY": 1000})
+	cs, _ := st.CheckRun(t, e.bin, cfg)
+	if cs.Status != protocol.StatusSucceeded {
+		t.Fatalf("check: %s %q, want SUCCEEDED: the keys are no settings", cs.Status, cs.Message)
+	}
+	for _, w := range []string{
+		`config field "Lookback_Days" is not a setting of this connector and is ignored (did you mean lookback_days?)`,
+		`config field "MAX_CONCURRENCY" is not a setting of this connector and is ignored (did you mean max_concurrency?)`,
+	} {
+		if !strings.Contains(cs.Message, w) {
+			t.Errorf("check's message lacks %q:\n%s", w, cs.Message)
+		}
+	}
+	r := st.Run(t, e.bin, "read", "--config", cfg, "--catalog", e.catalog(false, "items"))
+	st.ValidateProtocol(t, r)
+	if r.Code != 0 || !r.Warned(`config field "Lookback_Days" is not a setting`) {
+		t.Fatalf("read: exit %d, errors %+v; want a success that warns of the key", r.Code, r.ErrorTraces())
+	}
+}

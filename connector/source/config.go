@@ -143,6 +143,7 @@ func loadConfig(src Source, path string, secrets *secret.Redactor, keys configKe
 		return nil, nil, err
 	}
 	warnings = unknownKeys(spec, obj, keys)
+	dropUnknownKeys(spec, obj)
 	cfg, err = json.Marshal(obj)
 	if err != nil {
 		return nil, nil, SystemErrorf("re-encoding config: %v", err)
@@ -213,6 +214,27 @@ func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []st
 	}
 	sort.Strings(out)
 	return out
+}
+
+// dropUnknownKeys deletes from obj every key that is not a property of
+// spec, so that what unknownKeys calls ignored is: sources decode the
+// config with encoding/json, whose field match ignores case, and took
+// "LOOKBACK_DAYS": 100000 or "Max_Concurrency": 1000 (warned about as not a
+// setting, "did you mean lookback_days?") for the field itself, with none
+// of the checks the schema makes of it. Keys a caller reads itself (the
+// Singer tap's) it reads from the file, not from the config a source gets.
+func dropUnknownKeys(spec json.RawMessage, obj map[string]any) {
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal(spec, &s) != nil {
+		return
+	}
+	for k := range obj {
+		if _, ok := s.Properties[k]; !ok {
+			delete(obj, k)
+		}
+	}
 }
 
 // nearest are the names among candidates that key most likely misspells
