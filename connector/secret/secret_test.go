@@ -93,6 +93,10 @@ func TestURLSecrets(t *testing.T) {
 		{"host=h password=Pl41n user=u", []string{"Pl41n"}, "host=h password=xxxxx user=u"},
 		{"host=h password='it''s a \\'pw' user=u", []string{`'it'`}, ""},
 		{`host=h password='a \'b' user=u sslpassword=k`, []string{`a 'b`, "k"}, `host=h password=xxxxx user=u sslpassword=xxxxx`},
+		// A backslash escapes a space in an unquoted value: the rest is
+		// the password too, and was printed in clear.
+		{`host=h password=Secr3t\ Tail4ever user=u`, []string{`Secr3t\ Tail4ever`, "Secr3t", "Tail4ever", "Secr3t Tail4ever"}, `host=h password=xxxxx user=u`},
+		{`host=h password=ab\\cd\`, []string{`ab\\cd\`, `ab\cd`}, `host=h password=xxxxx`},
 		{"postgres://u@h:5432/db", nil, "postgres://u@h:5432/db"},
 		{"https://api.pluggy.ai", nil, "https://api.pluggy.ai"},
 		{"/var/lib/events", nil, "/var/lib/events"},

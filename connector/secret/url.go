@@ -21,8 +21,10 @@ var (
 	// keywordPassword is a password or sslpassword in PostgreSQL's
 	// key=value form: quoted, to the closing quote or, when there is none,
 	// to the end (the parser's "unterminated quoted string" reads it all as
-	// the value); or unquoted, to the next space.
-	keywordPassword = regexp.MustCompile(`(?i)((?:^|\s)(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*(?:'|\\?$)|[^\s']\S*)`)
+	// the value); or unquoted, to the next space that no backslash escapes
+	// (libpq and pgx read password=Secr3t\ Tail as one value, and the
+	// tail was printed in clear).
+	keywordPassword = regexp.MustCompile(`(?i)((?:^|\s)(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*(?:'|\\?$)|(?:[^\s'\\]|\\[\s\S])(?:[^\s\\]|\\[\s\S])*\\?)`)
 )
 
 // URLSecrets returns what is secret in a connection string: the password
@@ -53,8 +55,14 @@ func URLSecrets(raw string) []string {
 					v = strings.TrimSuffix(v, "'")
 				}
 				v = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v)
+				add(v, url.QueryUnescape)
+				continue
 			}
+			// Unquoted, as written (what a parser quotes back) and as read.
 			add(v, url.QueryUnescape)
+			if u := unescapeKeyword(v); u != v && u != "" {
+				out = append(out, u)
+			}
 		}
 		return out
 	}
@@ -65,6 +73,25 @@ func URLSecrets(raw string) []string {
 		add(strings.TrimRight(m[2], " \t"), url.QueryUnescape)
 	}
 	return out
+}
+
+// unescapeKeyword is an unquoted key=value value as libpq and pgx read it:
+// a backslash takes the byte after it as it is (a trailing one is dropped).
+func unescapeKeyword(v string) string {
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' {
+			i++
+			if i == len(v) {
+				break
+			}
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 // fragments returns the pieces of a secret between the characters at
