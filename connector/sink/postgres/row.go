@@ -35,8 +35,11 @@ type encoder struct {
 	extracted []byte // _extracted_at of every row of this run
 	seq       int64
 
-	vals  [][]byte // per column: the value in the binary format, nil for null
-	set   []bool
+	vals [][]byte // per column: the value in the binary format, nil for null
+	set  []bool
+	// seen is, per column, whether a member of the record has had that
+	// name: a second member of one name goes to _leftovers (see member).
+	seen  []bool
 	meta  columns.RowMeta // _leftovers and _changes
 	warn  columns.Warner  // one WARN per nulled field per run
 	del   []byte
@@ -57,6 +60,7 @@ func newEncoder(t *table, extractedAt time.Time) *encoder {
 		extracted: appendTimestamptz(nil, extractedAt),
 		vals:      make([][]byte, len(t.cols)),
 		set:       make([]bool, len(t.cols)),
+		seen:      make([]bool, len(t.cols)),
 		// Never nil: an empty string stashed into a nil arena would be
 		// nil, which the tuple sends as null.
 		arena: make([]byte, 0, 1024),
@@ -72,6 +76,7 @@ func (e *encoder) encode(dst []byte, row jsonrow.Row) ([]byte, error) {
 	for i := range e.vals {
 		e.vals[i] = nil
 		e.set[i] = false
+		e.seen[i] = false
 	}
 	e.meta.Reset()
 	e.del = nil
@@ -245,6 +250,17 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		}
 		e.leftover(rawKey, v)
 		return
+	}
+	if k >= 0 {
+		if e.seen[idx] {
+			// A second member of one name (JSON leaves its meaning open):
+			// the column keeps the first, and this one is kept verbatim in
+			// _leftovers, as the Parquet sink does; overwriting the column
+			// lost the first value without a trace.
+			e.leftover(rawKey, v)
+			return
+		}
+		e.seen[idx] = true
 	}
 	c := &e.t.cols[idx]
 	if c.parsedOf >= 0 {
