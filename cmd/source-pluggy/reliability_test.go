@@ -799,7 +799,9 @@ func TestMalformedConfigNamesTheField(t *testing.T) {
 		{"null", []byte(`null`), "JSON object"},
 		{"trailing data", []byte(`{"client_id":"a"} {"x":1}`), "after its JSON object"},
 		{"a field twice", []byte(strings.Replace(string(mustJSON(valid(nil))), `{`, `{"client_secret":"hunter2-password",`, 1)), `"client_secret" twice`},
-		{"truncated", []byte(`{"client_id":"a",`), "JSON"},
+		{"truncated", []byte(`{"client_id":"a",`), "its JSON ends early: the file is cut short"},
+		{"empty", []byte(""), "config.json must be a JSON object: the file holds no JSON value (it is empty)"},
+		{"white space and a byte order mark", []byte("\ufeff \n\t"), "the file holds no JSON value"},
 		{"invalid UTF-8", []byte("{\"client_id\":\"a\xff\"}"), "UTF-8"},
 		{"deeply nested", []byte(strings.Repeat("[", 100000) + strings.Repeat("]", 100000)), "JSON object"},
 	} {
@@ -876,7 +878,8 @@ func TestMalformedCatalogNamesTheField(t *testing.T) {
 		{"sync_mode missing", cat(stream(map[string]any{"sync_mode": nil})), "catalog.streams[0].sync_mode"},
 		{"stream twice", cat(stream(nil), stream(nil)), "configured twice"},
 		{"invalid UTF-8", []byte("{\"streams\":[{\"stream\":{\"name\":\"items\xff\"}}]}"), "UTF-8"},
-		{"not JSON", []byte(`{"streams": [`), "catalog"},
+		{"not JSON", []byte(`{"streams": [`), "its JSON ends early: the file is cut short"},
+		{"empty", []byte(""), "the file holds no JSON value (it is empty)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.readWith(nil, st.WriteFile(t, "catalog.json", c.catalog))

@@ -337,6 +337,13 @@ func describeJSONError(err error) string {
 			return fmt.Sprintf("%s: got a JSON %s", te.Field, te.Value)
 		}
 		return fmt.Sprintf("got a JSON %s", te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// A decoder's words for input that stops mid-value.
+		return "its JSON ends early: the file is cut short"
+	case errors.Is(err, io.EOF):
+		// An empty file (or one of white space, or a byte order mark
+		// alone) was "EOF", which named no fix.
+		return "the file holds no JSON value (it is empty)"
 	}
 	return err.Error()
 }
