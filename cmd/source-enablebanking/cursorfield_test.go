@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
@@ -16,7 +14,7 @@ import (
 func TestCatalogCursorFieldIgnoredIsSaid(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
 	path := e.catalog(true, "transactions")
-	r := e.read(editCatalog(t, path, func(cat *protocol.ConfiguredCatalog) { cat.Streams[0].CursorField = []string{"value_date"} }))
+	r := e.read(st.EditCatalog(t, path, func(cat *protocol.ConfiguredCatalog) { cat.Streams[0].CursorField = []string{"value_date"} }))
 	if !r.Warned(`catalog.streams[0].cursor_field "value_date" is ignored: stream "transactions" keeps its own cursor`, "remove cursor_field") {
 		t.Errorf("no WARN that the catalog's cursor_field is ignored:\n%s", r.Stdout)
 	}
@@ -31,7 +29,7 @@ func TestCatalogCursorFieldIgnoredIsSaid(t *testing.T) {
 func TestCatalogNamespaceIgnoredIsSaid(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
 	path := e.catalog(true, "transactions")
-	r := e.read(editCatalog(t, path, func(cat *protocol.ConfiguredCatalog) { cat.Streams[0].Stream.Namespace = "bank" }))
+	r := e.read(st.EditCatalog(t, path, func(cat *protocol.ConfiguredCatalog) { cat.Streams[0].Stream.Namespace = "bank" }))
 	if !r.Warned(`catalog.streams[0].stream.namespace "bank" is ignored: this source's streams have no namespace`, "set the namespace in the destination") {
 		t.Errorf("no WARN that the catalog's namespace is ignored:\n%s", r.Stdout)
 	}
@@ -48,14 +46,26 @@ func TestCatalogNamespaceIgnoredIsSaid(t *testing.T) {
 	}
 }
 
-// editCatalog writes a copy of the configured catalog at path as edit
-// changes it, and returns the copy's path.
-func editCatalog(t *testing.T, path string, edit func(*protocol.ConfiguredCatalog)) string {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	st.Must(t, err, "catalog")
-	var cat protocol.ConfiguredCatalog
-	st.Must(t, json.Unmarshal(raw, &cat), "catalog")
-	edit(&cat)
-	return st.WriteFile(t, "catalog-edited.json", cat)
+// TestCatalogPrimaryKeyNotTheStreamsIsSaid: a hand-made catalog giving a
+// stream another primary_key than its own (the destination dedups on it;
+// this source and its sinks key rows by their own) got no word; the same
+// key in another order is the same key.
+func TestCatalogPrimaryKeyNotTheStreamsIsSaid(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 5})
+	path := e.catalog(true, "transactions")
+	r := e.read(st.EditCatalog(t, path, func(cat *protocol.ConfiguredCatalog) {
+		cat.Streams[0].PrimaryKey = [][]string{{"value_date"}}
+	}))
+	if !r.Warned(`catalog.streams[0].primary_key [["value_date"]] is not stream "transactions"'s key, [["account_key"],["transaction_key"]] (set by the source)`, "remove primary_key") {
+		t.Errorf("no WARN that the catalog's primary_key is not the stream's:\n%s", r.Stdout)
+	}
+	if len(r.Records()["transactions"]) == 0 {
+		t.Error("the stream was not read")
+	}
+	r = e.read(st.EditCatalog(t, path, func(cat *protocol.ConfiguredCatalog) {
+		cat.Streams[0].PrimaryKey = [][]string{{"transaction_key"}, {"account_key"}}
+	}))
+	if r.Warned("primary_key") {
+		t.Errorf("a WARN about the stream's own key in another order:\n%s", r.Stdout)
+	}
 }

@@ -73,3 +73,35 @@ func TestKeysDifferingInCaseAreIgnored(t *testing.T) {
 		t.Fatalf("read: exit %d, errors %+v; want a success that warns of the key", r.Code, r.ErrorTraces())
 	}
 }
+
+// TestCatalogKeyBesideTheTombstonesIsRefused: transactions' tombstones
+// carry only the stream's key (id), its cursor and _ab_cdc_deleted_at, so a
+// destination deduplicating on a catalog's other primary_key never deletes
+// the row: refused before any record is read, as the Singer mode refuses
+// such a key. Without deduplication the destination does not key rows,
+// and a WARN says the key is not the stream's.
+func TestCatalogKeyBesideTheTombstonesIsRefused(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 3})
+	path := e.catalog(true, "transactions")
+	other := func(mode string) string {
+		return st.EditCatalog(t, path, func(cat *protocol.ConfiguredCatalog) {
+			cat.Streams[0].PrimaryKey = [][]string{{"description"}}
+			cat.Streams[0].DestinationSyncMode = mode
+		})
+	}
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", other("append_dedup"))
+	st.ValidateProtocol(t, r)
+	errs := r.ErrorTraces()
+	if r.Code != 1 || len(errs) != 1 || errs[0].FailureType != protocol.ConfigError ||
+		!strings.Contains(errs[0].Message, `catalog.streams[0].primary_key [["description"]] cannot be stream "transactions"'s key with destination_sync_mode append_dedup: the stream has tombstones`) ||
+		!strings.Contains(errs[0].Message, `set it to [["id"]]`) {
+		t.Fatalf("exit %d, errors %+v; want one config_error naming the key and the fix", r.Code, errs)
+	}
+	if n := len(r.OfType(protocol.TypeRecord)); n > 0 {
+		t.Errorf("%d records read before the refusal", n)
+	}
+	r = e.read(other("append"))
+	if !r.Warned(`catalog.streams[0].primary_key [["description"]] is not stream "transactions"'s key, [["id"]]`) {
+		t.Errorf("no WARN that the key is not the stream's:\n%s", r.Stdout)
+	}
+}

@@ -91,6 +91,16 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 			sel.Notes = append(sel.Notes, fmt.Sprintf("%s.cursor_field %q is ignored: stream %q keeps its own cursor, %q (set by the source); remove cursor_field or set it to that",
 				field, strings.Join(cs.CursorField, "."), name, strings.Join(own, ".")))
 		}
+		if own := st.PrimaryKey(); len(own) > 0 && len(cs.PrimaryKey) > 0 && !sameKey(cs.PrimaryKey, own) {
+			// The destination dedups on the catalog's key; this source,
+			// its sinks and its tombstones know only their own.
+			if strings.HasSuffix(cs.DestinationSyncMode, "_dedup") && hasTombstones(st) {
+				return nil, ConfigErrorf("%s.primary_key %s cannot be stream %q's key with destination_sync_mode %s: the stream has tombstones, records of deleted rows that carry only its key %s, its cursor and _ab_cdc_deleted_at, so a destination deduplicating on other fields would not find the deleted row and would keep it, adding the tombstone as a row of its own; remove primary_key or set it to %s",
+					field, keyJSON(cs.PrimaryKey), name, cs.DestinationSyncMode, keyJSON(own), keyJSON(own))
+			}
+			sel.Notes = append(sel.Notes, fmt.Sprintf("%s.primary_key %s is not stream %q's key, %s (set by the source): --parquet-dir and --postgres keep its rows by that key, and a destination deduplicating on another may merge distinct rows or keep one row twice; remove primary_key or set it to that",
+				field, keyJSON(cs.PrimaryKey), name, keyJSON(own)))
+		}
 		if ns := cs.Stream.Namespace; ns != "" {
 			// Matched on its name alone: discover gives no stream a
 			// namespace, so one here was added by hand; records and
@@ -102,6 +112,37 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 		out = append(out, sel)
 	}
 	return out, nil
+}
+
+// sameKey reports whether a and b name the same key fields, in any order:
+// a key is a set of fields.
+func sameKey(a, b [][]string) bool {
+	paths := func(k [][]string) []string {
+		out := make([]string, len(k))
+		for i, p := range k {
+			out[i] = strings.Join(p, "\x00")
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(paths(a), paths(b))
+}
+
+// keyJSON is a key as the catalog writes it, [["id"]].
+func keyJSON(k [][]string) string {
+	b, _ := json.Marshal(k)
+	return string(b)
+}
+
+// hasTombstones reports whether stream s emits tombstones, records of
+// deleted rows: its schema declares _ab_cdc_deleted_at.
+func hasTombstones(s Stream) bool {
+	var doc struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	_ = json.Unmarshal(s.Schema(), &doc)
+	_, ok := doc.Properties["_ab_cdc_deleted_at"]
+	return ok
 }
 
 // configuredCatalogHelp says what read's --catalog takes and where to find one.

@@ -205,6 +205,18 @@ func CatalogFile(t testing.TB, src source.Source, cfg map[string]any, incrementa
 	return WriteFile(t, "catalog.json", cat)
 }
 
+// EditCatalog writes a copy of the configured catalog at path as edit
+// changes it, and returns the copy's path.
+func EditCatalog(t testing.TB, path string, edit func(*protocol.ConfiguredCatalog)) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	Must(t, err, "catalog")
+	var cat protocol.ConfiguredCatalog
+	Must(t, json.Unmarshal(raw, &cat), "catalog")
+	edit(&cat)
+	return WriteFile(t, "catalog-edited.json", cat)
+}
+
 // StreamStateFile writes a --state file holding one STREAM state, as the
 // platform passes it, and returns its path.
 func StreamStateFile(t testing.TB, stream string, state any) string {
