@@ -875,7 +875,7 @@ func TestMalformedCatalogNamesTheField(t *testing.T) {
 		{"sync_mode a number", cat(stream(map[string]any{"sync_mode": 5})), "catalog.streams[0] is not a configured stream: sync_mode"},
 		{"stream name missing", cat(stream(map[string]any{"stream": map[string]any{"json_schema": map[string]any{}}})), "catalog.streams[0].stream.name"},
 		{"stream name a number", cat(stream(map[string]any{"stream": map[string]any{"name": 7}})), "stream.name"},
-		{"sync_mode missing", cat(stream(map[string]any{"sync_mode": nil})), "catalog.streams[0].sync_mode"},
+		{"sync_mode missing", cat(stream(map[string]any{"sync_mode": nil})), `catalog.streams[0].sync_mode is missing; set it to one of the sync modes stream "items" supports: full_refresh`},
 		{"stream twice", cat(stream(nil), stream(nil)), "configured twice"},
 		{"invalid UTF-8", []byte("{\"streams\":[{\"stream\":{\"name\":\"items\xff\"}}]}"), "UTF-8"},
 		{"not JSON", []byte(`{"streams": [`), "its JSON ends early: the file is cut short"},

@@ -77,7 +77,11 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 		for _, m := range supported {
 			ok = ok || m == cs.SyncMode
 		}
-		if !ok {
+		switch {
+		case !ok && cs.SyncMode == "":
+			// Absent or null: `"" is not a sync mode` said it as a wrong value.
+			return nil, ConfigErrorf("%s.sync_mode is missing; set it to one of the sync modes stream %q supports: %s", field, name, joinModes(supported))
+		case !ok:
 			return nil, ConfigErrorf("%s.sync_mode: %q is not a sync mode stream %q supports; use one of: %s", field, cs.SyncMode, name, joinModes(supported))
 		}
 		if d := cs.DestinationSyncMode; d != "" && !slices.Contains(destinationSyncModes, d) {
