@@ -582,3 +582,66 @@ func TestWebhookSubscribedToAllIsSortedOut(t *testing.T) {
 		t.Fatalf("after the events: %s", d)
 	}
 }
+
+// TestWebhookLogRestoredFromABackupIsNoticed: the log's volume restored
+// from a snapshot taken before a receiver restart loses the segment that
+// restart began, and the receiver started on the restored directory
+// begins a segment of its own. If it took the lost segment's number, the
+// position a reader kept in the lost segment would point into the new
+// one once it grew past it, and the reader would skip the new segment's
+// first events (old deletions among them would never get a tombstone).
+// The reader must find its position gone instead: a WARN, the whole log
+// applied, every account reconciled.
+func TestWebhookLogRestoredFromABackupIsNoticed(t *testing.T) {
+	e, r := hookEnv(t, fake.Options{Items: 1})
+	dir := r.dir
+	addr := strings.TrimPrefix(r.url, "http://")
+	cat := e.catalog(true, "transactions")
+	dest := destination{}
+	r1 := e.read(cat)
+	dest.apply(t, r1)
+	restart := func() {
+		t.Helper()
+		if code := r.stop(t, syscall.SIGTERM); code != 0 {
+			t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+		}
+		r = startReceiver(t, dir, "--listen", addr)
+	}
+
+	// The nightly snapshot of the volume; then the receiver restarts (a
+	// new segment), and a read's position moves into that segment.
+	snapshot := filepath.Join(t.TempDir(), "snapshot")
+	st.Must(t, os.CopyFS(snapshot, os.DirFS(dir)), "taking a snapshot of the log")
+	restart()
+	e.fake.DeleteOlder(1, 100*24*time.Hour)
+	e.deliver()
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	dest.apply(t, r2)
+
+	// The volume is restored from the snapshot, and the receiver starts
+	// on it again, behind the same URL.
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	st.Must(t, os.RemoveAll(dir), "removing the log")
+	st.Must(t, os.CopyFS(dir, os.DirFS(snapshot)), "restoring the snapshot")
+	r = startReceiver(t, dir, "--listen", addr)
+	var old []string
+	for range 6 { // a segment longer than the lost one was at the state's position
+		old = append(old, e.fake.DeleteOlder(1, 100*24*time.Hour)...)
+		e.deliver()
+	}
+	r3 := e.read(cat, "--state", r2.StateFile(t))
+	dead := dest.apply(t, r3)
+	for _, id := range old {
+		if !contains(dead, id) {
+			t.Errorf("row %s, deleted long after its date after the restore, got no tombstone", id)
+		}
+	}
+	if len(logs(r3, protocol.LevelWarn, "does not hold the state's log_position")) == 0 {
+		t.Error("no WARN that the state's log_position is not in the restored log")
+	}
+	if d := dest.diff(e.truth()); d != "" {
+		t.Fatalf("after the restore: %s", d)
+	}
+}

@@ -1,9 +1,11 @@
 // Package eventlog is an append-only log of events kept as a directory of
 // segment files, written by one process and read by others while it writes.
 //
-// Each segment is named by its number (00001796552295687123.jsonl, ...: a
-// new log's first segment is numbered by the clock, in microseconds, and
-// each later one by the next number) and holds one JSON object per line. A
+// Each segment is named by its number (00001796552295687123.jsonl, ...: the
+// segment a writer begins when it opens the log is numbered by the clock,
+// in microseconds, or by the next number if the log holds a higher one,
+// and each segment begun at a size limit by the next number) and holds one
+// JSON object per line. A
 // line counts only once its newline is on disk: Append writes the whole
 // line and fsyncs before it returns, so a process killed mid-write leaves
 // at most a torn last line, which readers never consume and the next
@@ -70,8 +72,9 @@ func (p Position) Less(q Position) bool {
 
 func segmentName(n uint64) string { return fmt.Sprintf("%020d%s", n, suffix) }
 
-// firstSegment numbers the first segment of a new log: the time in
-// microseconds, not 1. A reader's position names a segment and an offset;
+// firstSegment numbers the segment a writer begins on opening the log (at
+// least; Open takes the next number if the log holds a higher one): the
+// time in microseconds, not 1. A reader's position names a segment and an offset;
 // if the directory is replaced (a new volume, a wiped directory) and a new
 // log started at 1, a position of the old log would fall inside the new
 // one once it grew past it, and the reader would silently skip the new
@@ -149,10 +152,16 @@ func Open(dir string, key func(line []byte) string) (*Writer, error) {
 		return nil, err
 	}
 	// Always a fresh segment: the last one may end in a torn line, and a
-	// line appended after it would be glued to it.
+	// line appended after it would be glued to it. It is numbered by the
+	// clock, as a new log's first one, unless the log already holds a
+	// higher number: a directory restored from a backup has lost the
+	// segments begun after the backup, and a segment that took the next
+	// number after the restored ones would take a lost one's, so a
+	// reader's position in the lost segment would point into the new
+	// one's middle once it grew past it (firstSegment says why).
 	next := firstSegment(time.Now())
 	if len(segs) > 0 {
-		next = segs[len(segs)-1] + 1
+		next = max(next, segs[len(segs)-1]+1)
 	}
 	if err := w.startSegment(next); err != nil {
 		lock.Close()
