@@ -97,3 +97,80 @@ func membersNamed(t *testing.T, raw json.RawMessage, name string) []string {
 	}
 	return out
 }
+
+// TestNestedMemberNamedTwiceKeptInEverySink: an object member that names
+// one of its own members twice (a merchant with two names) is kept as sent
+// in both typed sinks. Parquet's struct cannot hold it: the column is null,
+// the member whole in _leftovers, noted NULLED. PostgreSQL's jsonb keeps
+// the last value of a repeated key and drops the others: the column holds
+// that, _leftovers the member as sent (as the JSON string of its text,
+// which jsonb leaves alone), noted REPLACED. The first name used to be
+// lost without a trace.
+func TestNestedMemberNamedTwiceKeptInEverySink(t *testing.T) {
+	const first = `"name":"Loja Matriz",`
+	e := newWrappedEnv(t, fake.Options{}, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
+			return bytes.ReplaceAll(b, []byte(`"merchant":{`), []byte(`"merchant":{`+first))
+		})
+	})
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"),
+		"--parquet-dir", dir, "--postgres", url)
+	if r.Code != 0 {
+		t.Fatalf("read exited %d\n%s", r.Code, st.Tail(r.Stderr))
+	}
+
+	// Each record's merchant as stdout printed it, and its last name.
+	merchants, lastName := map[string]string{}, map[string]string{}
+	for _, raw := range r.Records()["transactions"] {
+		var x struct {
+			ID       string
+			Merchant json.RawMessage
+		}
+		st.Must(t, json.Unmarshal(raw, &x), "record")
+		if !bytes.HasPrefix(x.Merchant, []byte(`{`+first)) {
+			continue
+		}
+		var m struct{ Name string }
+		st.Must(t, json.Unmarshal(x.Merchant, &m), "merchant")
+		merchants[x.ID], lastName[x.ID] = string(x.Merchant), m.Name
+	}
+	if len(merchants) == 0 {
+		t.Fatal("no record carries a merchant with two names: the rewrite did not apply")
+	}
+
+	seen := 0
+	for _, row := range st.ParquetStrings(t, dir, "transactions", "id", "_leftovers", "_changes") {
+		want, ok := merchants[*row["id"]]
+		if !ok {
+			continue
+		}
+		seen++
+		var left map[string]json.RawMessage
+		if l := row["_leftovers"]; l != nil {
+			st.Must(t, json.Unmarshal([]byte(*l), &left), "_leftovers")
+		}
+		if string(left["merchant"]) != want {
+			t.Errorf("Parquet %s: _leftovers %v, want merchant %s as sent", *row["id"], row["_leftovers"], want)
+		}
+		if c := row["_changes"]; c == nil || !bytes.Contains([]byte(*c), []byte(`{"field":"merchant","change":"NULLED"`)) {
+			t.Errorf("Parquet %s: _changes %v, want merchant NULLED", *row["id"], c)
+		}
+	}
+	if seen != len(merchants) {
+		t.Errorf("%d such rows in Parquet, %d read", seen, len(merchants))
+	}
+
+	conn := pgtest.Connect(t, url)
+	for id, want := range merchants {
+		var name, left string
+		var noted bool
+		err := conn.QueryRow(context.Background(), `SELECT coalesce(merchant->>'name', '<null>'), coalesce(_leftovers->>'merchant', '<null>'),
+			coalesce(_changes @> '[{"field":"merchant","change":"REPLACED","reason":"DESTINATION_SERIALIZATION_ERROR"}]', false)
+			FROM pluggy.transactions WHERE id = $1`, id).Scan(&name, &left, &noted)
+		st.Must(t, err, "transaction "+id)
+		if name != lastName[id] || left != want || !noted {
+			t.Errorf("PostgreSQL %s: merchant name %q, _leftovers merchant %s, noted %v; want %q, %s as sent, noted", id, name, left, noted, lastName[id], want)
+		}
+	}
+}

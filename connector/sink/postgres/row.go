@@ -50,6 +50,14 @@ type encoder struct {
 	// U+FFFD for a lone surrogate escape, jsonb with \ufffd for an escape
 	// jsonb refuses (see member).
 	lone bool
+	// repeats is set by value when it stores a jsonb value with a key
+	// named twice in one object, of which jsonb keeps only the last.
+	repeats bool
+	// keys and dup are repeatsKey's: the keys of the objects being
+	// walked, and a scanner of its own.
+	keys   [][2]int // each a key's place in keyBuf
+	keyBuf []byte
+	dup    jsonrow.Scanner
 
 	scratch [8]byte
 }
@@ -273,7 +281,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		e.vals[idx], e.set[idx] = nil, true
 		return
 	}
-	e.lone = false
+	e.lone, e.repeats = false, false
 	enc, ok := e.value(c, v)
 	if !ok && slices.Contains(e.t.pk, idx) {
 		// A key is never nulled: the row would fail its stream at every
@@ -295,7 +303,14 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		return
 	}
 	e.vals[idx], e.set[idx] = enc, true
-	if e.lone {
+	if e.repeats {
+		// Stored as jsonb keeps it, with the last value of each key named
+		// twice: the value as sent is kept too, as the JSON string of its
+		// text (see leftover).
+		e.leftover(rawKey, v)
+		e.meta.Replaced(c.name)
+		e.warn.Replaced(c.name, fmt.Errorf("%.80s names a key twice in one object, and jsonb keeps only the last value", v))
+	} else if e.lone {
 		// Stored with U+FFFD for a lone surrogate escape (or, in jsonb,
 		// a NUL): the value as sent is kept too, as the JSON string of
 		// its text, which jsonb takes.
@@ -317,7 +332,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 // the text of its escapes: the row loads rather than fail its stream at
 // every run.
 func (e *encoder) leftover(rawKey, v []byte) {
-	if !jsonbHolds(v) {
+	if !jsonbHolds(v) || e.repeatsKey(v) {
 		v, _ = json.Marshal(string(v))
 	}
 	if !jsonbHolds(rawKey) {
@@ -358,6 +373,80 @@ func jsonbHolds(v []byte) bool {
 		i += 4
 	}
 	return true
+}
+
+// repeatsKey reports whether an object in the JSON text v names a key
+// twice. jsonb keeps the last value of such a key and drops the others
+// without a word, so the value as sent must be kept elsewhere. Keys are
+// compared unescaped, as jsonb compares them.
+func (e *encoder) repeatsKey(v []byte) bool {
+	if bytes.IndexByte(v, '{') < 0 {
+		return false // no object: the usual array of strings, a number
+	}
+	e.dup.Reset(v)
+	e.keys, e.keyBuf = e.keys[:0], e.keyBuf[:0]
+	return e.walkRepeats(0) == errRepeats
+}
+
+// errRepeats ends repeatsKey's walk at the first key named twice.
+var errRepeats = errors.New("a key named twice")
+
+// walkRepeats walks the value at e.dup's position, and returns errRepeats
+// at the first object that names a key twice (see repeatsKey). It walks
+// with the scanner's steps rather than Object and Array, whose callbacks
+// would cost an allocation an object.
+func (e *encoder) walkRepeats(depth int) error {
+	sc := &e.dup
+	c := sc.Peek()
+	if c != '{' && c != '[' {
+		return sc.Skip()
+	}
+	if depth > jsonrow.MaxDepth {
+		return jsonrow.ErrTooDeep
+	}
+	sc.Next()
+	end := byte(']')
+	if c == '{' {
+		end = '}'
+	}
+	if sc.Peek() == end {
+		sc.Next()
+		return nil
+	}
+	from, fromBuf := len(e.keys), len(e.keyBuf)
+	defer func() { e.keys, e.keyBuf = e.keys[:from], e.keyBuf[:fromBuf] }()
+	for {
+		if c == '{' {
+			key, err := sc.Str()
+			if err != nil {
+				return err
+			}
+			for _, k := range e.keys[from:] {
+				if bytes.Equal(e.keyBuf[k[0]:k[1]], key) {
+					return errRepeats
+				}
+			}
+			// The key may point into the scanner's buffer: a copy.
+			e.keys = append(e.keys, [2]int{len(e.keyBuf), len(e.keyBuf) + len(key)})
+			e.keyBuf = append(e.keyBuf, key...)
+			if err := sc.Expect(':'); err != nil {
+				return err
+			}
+		}
+		sc.WS()
+		if err := e.walkRepeats(depth + 1); err != nil {
+			return err
+		}
+		switch sc.Peek() {
+		case ',':
+			sc.Next()
+		case end:
+			sc.Next()
+			return nil
+		default:
+			return sc.Syntax("want ',' or '" + string(end) + "'")
+		}
+	}
 }
 
 // jsonbReplace returns the JSON text v with \ufffd for each escape
@@ -441,6 +530,7 @@ func (e *encoder) value(c *column, v []byte) ([]byte, bool) {
 			v = jsonbReplace(v)
 			e.lone = true
 		}
+		e.repeats = e.repeatsKey(v)
 		start := len(e.arena)
 		e.arena = append(append(e.arena, jsonbVersion), v...)
 		return e.arena[start:len(e.arena):len(e.arena)], true

@@ -249,6 +249,26 @@ func TestJsonbHolds(t *testing.T) {
 	}
 }
 
+// TestRepeatsKey: an object naming a key twice, at any depth, however the
+// key is spelt (jsonb compares keys unescaped), and nothing else: the same
+// key in sibling or nested objects is no repeat.
+func TestRepeatsKey(t *testing.T) {
+	e := newEncoder(&table{}, time.Now())
+	for v, want := range map[string]bool{
+		`{"a":1,"a":2}`: true, `{"a":{"b":1},"c":[{"d":1,"d":null}]}`: true, `[1,{"x":{"y":1,"y":1}}]`: true,
+		`{"a":1,"\u0061":2}`: true, `{"a":{"a":1},"b":{"a":2}}`: false, `[{"a":1},{"a":2}]`: false,
+		`{"a":"{\"a\":1,\"a\":2}"}`: false, `"{"`: false, `["a","a"]`: false, `{}`: false, `{"a":1,"b":2}`: false,
+	} {
+		if got := e.repeatsKey([]byte(v)); got != want {
+			t.Errorf("repeatsKey(%s) = %v, want %v", v, got, want)
+		}
+	}
+	v := []byte(`{"a":{"b":1,"c":[{"d":1}]},"e":2}`)
+	if allocs := testing.AllocsPerRun(100, func() { e.repeatsKey(v) }); allocs > 0 {
+		t.Errorf("repeatsKey allocates %v times a value once warm", allocs)
+	}
+}
+
 // TestJsonbReplace: every escape jsonbHolds refuses becomes \ufffd, the
 // one character each is read as; everything else, pairs and escaped
 // backslashes included, stays as sent.
