@@ -460,6 +460,13 @@ func TestBadInputsFailClearly(t *testing.T) {
 		{"missing catalog file", []string{"--catalog", "/nonexistent/catalog.json"}, "--catalog"},
 		{"no-records without a sink", []string{"--catalog", e.catalog(false, "items"), "--no-records"}, "--no-records needs --parquet-dir"},
 		{"parquet-compression without a dir", []string{"--catalog", e.catalog(false, "items"), "--parquet-compression", "none"}, "--parquet-compression needs --parquet-dir"},
+		// "$STATE" with the variable unset: read as no flag, a first sync
+		// that re-read every account's history (and with --state-file
+		// kept no state for the next run) without a word.
+		{"empty --state", []string{"--catalog", e.catalog(true, "transactions"), "--state", ""}, "--state is empty: give the path of the state file"},
+		{"empty --state-file", []string{"--catalog", e.catalog(true, "transactions"), "--state-file", ""}, "--state-file is empty: give the path of the file that keeps the state"},
+		{"empty --catalog", []string{"--catalog", ""}, "--catalog is empty: give the path of the catalog file"},
+		{"empty --config", []string{"--catalog", e.catalog(false, "items"), "--config", ""}, "--config is empty: give the path of the config file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := st.Run(t, e.bin, append([]string{"read", "--config", e.config(nil)}, c.args...)...)
@@ -473,6 +480,12 @@ func TestBadInputsFailClearly(t *testing.T) {
 			}
 		})
 	}
+	t.Run("check with an empty --config", func(t *testing.T) {
+		cs, _ := st.CheckRun(t, e.bin, "")
+		if cs.Status != protocol.StatusFailed || !strings.Contains(cs.Message, "--config is empty: give the path of the config file") {
+			t.Errorf("check: %s %q; want FAILED naming the empty --config", cs.Status, cs.Message)
+		}
+	})
 	t.Run("usage", func(t *testing.T) {
 		for _, args := range [][]string{{"read", "--config", e.config(nil)}, {"bogus"}, {"check"}, {"read", "--nope"}, {}} {
 			if r := st.Run(t, e.bin, args...); r.Code != 2 || len(r.Stdout) != 0 {

@@ -113,6 +113,17 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError("--config was given %d times; pass one config file", len(*configs))
 	}
 	config := (*configs)[0]
+	// An empty path ("$STATE" with the variable unset) read as no flag:
+	// a sync of every stream from scratch, without a word.
+	for _, f := range []struct{ name, fix string }{
+		{"state", "leave --state out to start from scratch"},
+		{"catalog", "leave --catalog out to sync every stream"},
+		{"properties", "leave --properties out to sync every stream"},
+	} {
+		if fs.Changed(f.name) && fs.Lookup(f.name).Value.String() == "" {
+			return usageError("--%s is empty: give the path of the %s file, or %s", f.name, f.name, f.fix)
+		}
+	}
 	if *discover {
 		return t.discover(ctx, config, *detailed, stdout, stderr)
 	}

@@ -689,6 +689,24 @@ func TestDiscoverToAClosedStdoutIsCritical(t *testing.T) {
 	}
 }
 
+// TestEmptyPathsAreRefused: an empty --state, --catalog or --properties
+// ("$STATE" with the variable unset) was taken as no flag, a sync of every
+// stream from scratch without a word; an empty --config said "stat : no
+// such file or directory".
+func TestEmptyPathsAreRefused(t *testing.T) {
+	r := newTestRunner()
+	config := testConfig(t, nil)
+	for _, flag := range []string{"state", "catalog", "properties"} {
+		res := runTap(t, r, "--config", config, "--"+flag, "")
+		if want := "CRITICAL tap-test: --" + flag + " is empty: give the path of the " + flag + " file, or leave --" + flag + " out"; res.code != 2 || res.stdout != "" || !strings.HasPrefix(res.stderr, want) {
+			t.Errorf("--%s \"\": exit %d stdout %q stderr %q; want 2 and %q", flag, res.code, res.stdout, res.stderr, want)
+		}
+	}
+	if res := runTap(t, r, "--config", ""); res.code != 1 || !strings.Contains(res.stderr, "CRITICAL --config is empty: give the path of the config file [config_error]") {
+		t.Errorf("--config \"\": exit %d stderr %q", res.code, res.stderr)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	r := newTestRunner()
 	config := testConfig(t, nil)

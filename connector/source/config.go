@@ -38,6 +38,11 @@ const maxInputFile = 64 << 20
 // as empty, which is refused. --state-file is written back, so it stays a
 // regular file.
 func readInput(flag, path string) ([]byte, error) {
+	if path == "" {
+		// --config "$CONFIG" with the variable unset: stat's error
+		// ("stat : no such file or directory") named no file and no fix.
+		return nil, ConfigErrorf("--%s is empty: give the path of the %s file", flag, flag)
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, ConfigErrorf("cannot read --%s %s: %v", flag, path, err)

@@ -412,7 +412,7 @@ func fail(w Encoder, err error) int {
 func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, secrets *secret.Redactor, stdout, stderr io.Writer) (code int) {
 	var config, catalog, state, statePath string
 	var noRecords, noStates, detailed bool
-	if _, code, ok := r.flags("read", "Read the configured streams: RECORD, STATE, TRACE and LOG messages on stdout.", args, stdout, stderr, func(fs *pflag.FlagSet) {
+	fs, code, ok := r.flags("read", "Read the configured streams: RECORD, STATE, TRACE and LOG messages on stdout.", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&config, "config", "", "config JSON file")
 		fs.StringVar(&catalog, "catalog", "", "configured catalog JSON file (see catalogs/)")
 		fs.StringVar(&state, "state", "", "state file: the previous run's STATE messages (its output, its STATE lines, or an array of them), a --state-file file, or a Singer state; see docs/incremental.md")
@@ -425,10 +425,21 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 			fs.BoolVar(&noRecords, "no-records", false, "print no RECORD messages on stdout, only STATE, TRACE and LOG (needs --"+r.sinkFlagNames(" or --")+")")
 		}
 		fs.BoolVar(&detailed, DetailedExitCodesFlag, false, DetailedExitCodesUsage)
-	}, "config", "catalog"); !ok {
+	}, "config", "catalog")
+	if !ok {
 		return code
 	}
 	defer func() { code = detailedExit(detailed, w, code) }()
+	// An empty --state or --state-file ("$STATE" with the variable unset)
+	// read as none: a first sync, from start_date, spending a bank's daily
+	// calls on history already read, and with --state-file keeping no
+	// state for the next run either, without a word.
+	if fs.Changed("state") && state == "" {
+		return fail(w, ConfigErrorf("--state is empty: give the path of the state file, or leave --state out to read from start_date, as a first sync"))
+	}
+	if fs.Changed("state-file") && statePath == "" {
+		return fail(w, ConfigErrorf("--state-file is empty: give the path of the file that keeps the state (an absent file is a first sync), or leave --state-file out"))
+	}
 	var enc Encoder = w
 	if noStates {
 		enc = quietStates{w}
