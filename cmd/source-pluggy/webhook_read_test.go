@@ -645,3 +645,40 @@ func TestWebhookLogRestoredFromABackupIsNoticed(t *testing.T) {
 		t.Fatalf("after the restore: %s", d)
 	}
 }
+
+// TestWebhookLogNoReceiverWroteIsWarned: a webhook_log naming a directory
+// no receiver ever opened (one level above the receiver's --log, as when a
+// read CronJob sets it to the volume's mount point) holds no event: every
+// run saw none, read no account between reconciliations, and said nothing,
+// so changes reached the destination once every reconcile_hours instead
+// of at the next run. A read now warns, naming the directory and the fix:
+// the subdirectory that holds a log if there is one, else the receiver's
+// --log. A read of the receiver's own log does not.
+func TestWebhookLogNoReceiverWroteIsWarned(t *testing.T) {
+	mount := t.TempDir()
+	e, r := hookEnvAt(t, fake.Options{Items: 1}, filepath.Join(mount, "webhooks"))
+	cat := e.catalog(true, "transactions")
+	r1 := e.read(cat)
+	e.fake.UpdateInPlace(2)
+	e.deliver()
+
+	const warning = "webhook_log holds no event log"
+	for _, c := range []struct {
+		name, location, fix string
+	}{
+		{"the volume's mount point", mount, "subdirectory " + r.dir},
+		{"an empty directory", t.TempDir(), "--log"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := e.readOver(map[string]any{"webhook_log": c.location}, cat, "--state", r1.StateFile(t))
+			warns := logs(got, protocol.LevelWarn, warning, c.location, c.fix)
+			if len(warns) != 1 {
+				t.Fatalf("%d WARNs naming %s and %q, want 1; WARNs: %q", len(warns), c.location, c.fix, logs(got, protocol.LevelWarn))
+			}
+		})
+	}
+	got := e.read(cat, "--state", r1.StateFile(t))
+	if warns := logs(got, protocol.LevelWarn, warning); len(warns) != 0 {
+		t.Fatalf("a read of the receiver's log warns: %q", warns)
+	}
+}

@@ -103,6 +103,17 @@ func segments(dir string) ([]uint64, error) {
 	return out, nil
 }
 
+// Segments lists the segment files of the log in dir, by name, ascending:
+// none in a directory no writer has opened (every Open begins one).
+func Segments(dir string) ([]string, error) {
+	segs, err := segments(dir)
+	names := make([]string, len(segs))
+	for i, n := range segs {
+		names[i] = segmentName(n)
+	}
+	return names, err
+}
+
 // Writer appends to the log. Only one Writer may have a directory open at a
 // time; Open takes an exclusive lock file to make sure.
 type Writer struct {

@@ -78,6 +78,17 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 	if ch.Reset {
 		out.Logger().Warn("webhook_log does not hold the state's log_position (was the log replaced, or moved between a directory and PostgreSQL?); applying the whole log and reconciling every account", "log_position", st.LogPosition)
 	}
+	if ch.Unwritten {
+		// Not an error: the read may be set up before the receiver first
+		// starts. But a webhook_log no receiver writes to leaves every run
+		// without events, and changes are found by reconciliations alone,
+		// once every reconcile_hours, with nothing else to tell.
+		fix := "point webhook_log at the directory the receiver's --log names (source-pluggy webhook serve --log DIR), or start the receiver with --log " + s.c.cfg.WebhookLog
+		if ch.LogHint != "" {
+			fix = "its subdirectory " + ch.LogHint + " holds a log: set webhook_log to it if that is the receiver's --log"
+		}
+		out.Logger().Warn("webhook_log holds no event log (no segment file): no receiver has written to it, so this run sees no webhook events and changes are found only when an account is reconciled, every reconcile_hours; "+fix, "webhook_log", s.c.cfg.WebhookLog)
+	}
 	ids := 0
 	for _, a := range ch.Accounts {
 		ids += len(a.Deleted) + len(a.Updated)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,12 @@ type Changes struct {
 	// was replaced): Changes then holds the whole log, and what happened
 	// before it is unknown.
 	Reset bool
+	// Unwritten is set when a directory log holds no segment at all: no
+	// receiver has ever opened it (each start begins a segment), so the
+	// location is most likely not the receiver's --log. LogHint then names
+	// a subdirectory that does hold a log, if one does.
+	Unwritten bool
+	LogHint   string
 }
 
 // ItemError is the error of an item/error event: {code, message,
@@ -176,8 +183,31 @@ func ReadChanges(ctx context.Context, location, from string) (*Changes, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading webhook_log %s: %w", dir, err)
 	}
+	if segs, err := eventlog.Segments(dir); err == nil && len(segs) == 0 {
+		ch.Unwritten, ch.LogHint = true, logBelow(dir)
+	}
 	ch.End = end.String()
 	return ch, nil
+}
+
+// logBelow returns the first subdirectory of dir that holds log segments,
+// "" if none does: the log a webhook_log one level too high (a volume's
+// mount point, say) was meant to name.
+func logBelow(dir string) string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return ""
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		sub := filepath.Join(dir, e.Name())
+		if segs, err := eventlog.Segments(sub); err == nil && len(segs) > 0 {
+			return sub
+		}
+	}
+	return ""
 }
 
 func newChanges() *Changes {
