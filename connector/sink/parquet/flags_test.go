@@ -97,4 +97,22 @@ func TestFlagErrors(t *testing.T) {
 			t.Errorf("%v: %v, want a config error saying %q", c.args, err, c.msg)
 		}
 	}
+	// A file where the directory should be said "mkdir …: not a
+	// directory", naming neither the flag nor the fix; the file is left
+	// as it is.
+	file := filepath.Join(t.TempDir(), "out.parquet")
+	if err := os.WriteFile(file, []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	open, err := parseFlags(t, "--parquet-dir", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "--parquet-dir " + file + " is a file, not a directory; give a directory for the Parquet files"
+	if _, err := open(nil); !isConfigError(err) || !strings.Contains(err.Error(), want) {
+		t.Errorf("--parquet-dir on a file: %v, want a config error saying %q", err, want)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "kept" {
+		t.Errorf("the file became %q (%v)", b, err)
+	}
 }

@@ -148,6 +148,10 @@ func Open(streams []source.Stream, opts Options) (*Sinks, error) {
 		opts.Start = time.Now()
 	}
 	s := &Sinks{opts: opts, codec: codec, stamp: opts.Start.UTC().Format("20060102T150405Z"), roots: map[string]*node{}}
+	if fi, err := os.Stat(opts.Dir); err == nil && !fi.IsDir() {
+		// mkdir's "not a directory" named neither the flag nor the fix.
+		return nil, source.ConfigErrorf("--parquet-dir %s is a file, not a directory; give a directory for the Parquet files (one that does not exist yet is created)", opts.Dir)
+	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil { // bank data: the user's only
 		return nil, source.ConfigErrorf("cannot create the Parquet directory %s: %v", opts.Dir, err)
 	}
