@@ -557,3 +557,26 @@ func TestWebhookHeaderFromEnvironment(t *testing.T) {
 		t.Fatalf("the variable's name as the value: %d, want 401", got)
 	}
 }
+
+// TestWebhookReceiverPostgresTableMadeForIt: the schema and table created
+// for the receiver by an administrator, its role granted what it needs to
+// insert and read (docs/webhooks.md) and no CREATE on the database, the
+// receiver starts and takes events. It used to exit at once: CREATE SCHEMA
+// IF NOT EXISTS, run before it looked for the table, needs CREATE on the
+// database even when the schema is there.
+func TestWebhookReceiverPostgresTableMadeForIt(t *testing.T) {
+	admin := pgtest.DB(t)
+	role := "hook_" + pgtest.DBName(admin)
+	pgtest.Exec(t, admin, `CREATE SCHEMA pluggy`)
+	pgtest.Exec(t, admin, `CREATE TABLE pluggy.webhook_events (seq bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, received_at timestamptz NOT NULL, payload text NOT NULL)`)
+	pgtest.Exec(t, admin, `CREATE ROLE `+role+` LOGIN PASSWORD 'hook-role-pw'`)
+	pgtest.Exec(t, admin, `GRANT USAGE ON SCHEMA pluggy TO `+role+`; GRANT SELECT, INSERT ON pluggy.webhook_events TO `+role+`; GRANT USAGE ON SEQUENCE pluggy.webhook_events_seq_seq TO `+role)
+	url := strings.Replace(admin, pgtest.User+":"+pgtest.Password+"@", role+":hook-role-pw@", 1)
+	r := startReceiver(t, url)
+	if got := r.post(t, deletedEvent("made-1", "786c7d98-6085-4879-9c7f-2255260e2436"), authHeader); got != http.StatusOK {
+		t.Fatalf("POST to a receiver on a table made for it: %d\n%s", got, r.log())
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+}

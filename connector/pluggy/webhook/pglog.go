@@ -127,13 +127,18 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 // the reader would silently skip the new table's first events instead of
 // noticing that its position is gone (readPG: a position below the
 // table's first seq).
+//
+// A table that exists is left as it is, before any CREATE: CREATE SCHEMA
+// IF NOT EXISTS needs CREATE on the database even when the schema is
+// there, and a receiver whose table an administrator made for it may not
+// have that.
 func pgCreate(ctx context.Context, conn *pgx.Conn) error {
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS pluggy`); err != nil {
-			return err
-		}
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgTable).Scan(&exists); err != nil || exists {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS pluggy`); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+pgTable+` (seq bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, received_at timestamptz NOT NULL, payload text NOT NULL)`); err != nil {
