@@ -163,34 +163,34 @@ func TestFullDiskNamedPlainlyAndNoStateAhead(t *testing.T) {
 	}
 }
 
-// TestUnwritableDirectoryNoStateAhead: stream folders that exist but take
-// no file (read-only for a user, immutable for root): each stream with
-// records fails naming the cause, and no STATE counts a record, though
-// other workers of the stream keep checkpointing after the failure.
-func TestUnwritableDirectoryNoStateAhead(t *testing.T) {
+// TestUnwritableDirectoryRefusedBeforeReading: a stream's folder that
+// exists but takes no file (read-only for a user, immutable for root) is
+// found at open: one config_error names it and the fix, and nothing is
+// read, where the stream failed at its first file, once it had read (and
+// spent the API's calls on) its rows, after the streams before it. A
+// failure to write met later (a full disk) still keeps every STATE behind
+// the files: TestFullDiskNamedPlainlyAndNoStateAhead.
+func TestUnwritableDirectoryRefusedBeforeReading(t *testing.T) {
 	r := newFakeRun(t, fake.Options{Items: 2, AccountsPerItem: 2, TransactionsPerAccount: 30, PageSize: 10})
 	dir := t.TempDir()
-	for name := range r.streams {
-		sub := filepath.Join(dir, name)
-		if err := os.Mkdir(sub, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		readOnly(t, sub)
+	sub := filepath.Join(dir, "transactions")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
 	}
+	readOnly(t, sub)
+	r.server.ResetStats()
 	res := sourcetest.Run(t, r.bin, "read", "--config", r.config, "--catalog", r.catalog, "--parquet-dir", dir)
 	sourcetest.ValidateProtocol(t, res)
-	if res.Code == 0 {
-		t.Fatalf("the read succeeded on read-only folders\n%s", res.Stderr)
+	errs := res.ErrorTraces()
+	if res.Code != 1 || len(errs) != 1 || errs[0].FailureType != protocol.ConfigError ||
+		len(res.ErrorsMentioning("parquet: stream transactions: cannot write to "+sub, "--parquet-dir", "Nothing was read")) != 1 {
+		t.Fatalf("exit %d, errors %+v; want one config_error naming the folder and the fix", res.Code, errs)
 	}
-	if len(res.ErrorsMentioning("cannot write to", "transactions")) == 0 {
-		t.Errorf("no error names the cause: %+v", res.ErrorTraces())
+	if n := len(res.OfType(protocol.TypeRecord)) + len(res.OfType(protocol.TypeState)); n > 0 {
+		t.Errorf("%d records and states before the refusal", n)
 	}
-	for name, counts := range stateCounts(t, res) {
-		for _, c := range counts {
-			if c > 0 {
-				t.Errorf("%s: a STATE counts %v records, no file holds any", name, c)
-			}
-		}
+	if got := r.server.Stats().ByRoute; len(got) > 0 {
+		t.Errorf("the API was called before the refusal: %v", got)
 	}
 }
 

@@ -188,8 +188,30 @@ func (s *Sinks) openStreams(streams []source.Stream) error {
 		if err := removeStale(dir, opts.Start); err != nil {
 			return fmt.Errorf("parquet: stream %s: %w", name, err)
 		}
+		if err := probeWritable(name, dir); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// probeWritable fails, before anything is read, when a stream's folder
+// takes no new file: the stream found out at its first file, once it had
+// read (and spent a bank's daily calls on) rows it could not keep.
+func probeWritable(stream, dir string) error {
+	f, err := os.CreateTemp(dir, ".probe-*.tmp")
+	if err != nil {
+		// A config_error, as a --parquet-dir that cannot be locked is:
+		// the directory is the user's to fix.
+		if we, ok := plainWriteError(stream, dir, err).(*WriteError); ok {
+			we.AtOpen = true
+			return &source.Error{Type: protocol.ConfigError, Err: we}
+		}
+		return source.ConfigErrorf("parquet: stream %s: cannot write to %s: %v; give --parquet-dir a directory this user can write to. Nothing was read", stream, dir, err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
 }
 
 // isTemp reports whether name is one of the sink's temporary files.
@@ -846,6 +868,9 @@ type WriteError struct {
 	Cause       string // what happened, in words
 	Fix         string
 	Err         error // the error as the sink met it
+	// AtOpen says the sink met it opening, before anything was read
+	// (probeWritable).
+	AtOpen bool
 }
 
 func (e *WriteError) Error() string {
@@ -858,8 +883,12 @@ func (e *WriteError) Error() string {
 	case errors.As(e.Err, &errno):
 		detail = fmt.Sprintf(" (%v)", errno)
 	}
-	return fmt.Sprintf("parquet: stream %s: cannot write to %s: %s%s; %s. Nothing is lost: records in no committed file are read again next run",
-		e.Stream, e.Dir, e.Cause, detail, e.Fix)
+	outcome := "Nothing is lost: records in no committed file are read again next run"
+	if e.AtOpen {
+		outcome = "Nothing was read"
+	}
+	return fmt.Sprintf("parquet: stream %s: cannot write to %s: %s%s; %s. %s",
+		e.Stream, e.Dir, e.Cause, detail, e.Fix, outcome)
 }
 
 func (e *WriteError) Unwrap() error { return e.Err }
