@@ -563,7 +563,8 @@ func TestWebhookHeaderFromEnvironment(t *testing.T) {
 // insert and read (docs/webhooks.md) and no CREATE on the database, the
 // receiver starts and takes events. It used to exit at once: CREATE SCHEMA
 // IF NOT EXISTS, run before it looked for the table, needs CREATE on the
-// database even when the schema is there.
+// database even when the schema is there. Without UPDATE on the sequence,
+// it leaves the sequence where it is rather than move it on to the clock.
 func TestWebhookReceiverPostgresTableMadeForIt(t *testing.T) {
 	admin := pgtest.DB(t)
 	role := "hook_" + pgtest.DBName(admin)

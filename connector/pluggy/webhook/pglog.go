@@ -113,6 +113,18 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 		conn.Close(context.Background())
 		return fmt.Errorf("the event log %s in PostgreSQL at %s is in use by another receiver (advisory lock %d); run one receiver per database", pgTable, l.shown, pgLockKey)
 	}
+	// Once the lock is held, as a directory's receiver numbers the
+	// segment it begins (eventlog.Open): the next seq is the clock's, if
+	// that is higher. A database restored from a backup (a point-in-time
+	// recovery, a dump) has its sequence back where the backup left it,
+	// and new rows would take the seqs of the rows it lost; a reader whose
+	// position was among those would skip as many new rows once the table
+	// had them. Without UPDATE on the sequence (a table created for the
+	// receiver by someone else), this is left out.
+	if _, err := conn.Exec(ctx, `SELECT setval(s, greatest(coalesce(pg_sequence_last_value(s), 0), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint), true)
+		FROM (SELECT pg_get_serial_sequence($1, 'seq')::regclass AS s) q WHERE has_sequence_privilege(s, 'UPDATE')`, pgTable); err != nil {
+		return fail("moving the sequence of "+pgTable+" past the clock", err)
+	}
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+pgTable).Scan(&l.n); err != nil {
 		return fail("counting "+pgTable, err)
 	}
