@@ -55,6 +55,11 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.states = map[string]json.RawMessage{}
+	path, err := resolveLink(f.path)
+	if err != nil {
+		return nil, ConfigErrorf("--state-file %s: %v; give the path of the state file itself", f.path, err)
+	}
+	f.path = path
 	dir := filepath.Dir(f.path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, ConfigErrorf("--state-file %s: directory %s does not exist; create it or choose another path", f.path, dir)
@@ -84,6 +89,30 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 		f.states[name] = st
 	}
 	return states, nil
+}
+
+// resolveLink follows path's symbolic links to the file they name, which
+// need not exist yet (a first sync). Each checkpoint renames a new file
+// over the path it is given, which replaced a link (state.json pointing
+// into a mounted volume, say) with a file beside it: the file the link
+// named kept the state of the run before, and a run that read it again
+// (the next container) re-read what the checkpoints had covered.
+func resolveLink(path string) (string, error) {
+	for range 40 {
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return "", errors.New("too many levels of symbolic links")
 }
 
 // stateLockSuffix names the lock file beside a --state-file: FILE.lock.

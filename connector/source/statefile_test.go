@@ -3,6 +3,7 @@ package source
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -47,6 +48,40 @@ func TestStateFileKeepsEveryStream(t *testing.T) {
 	states, _ = (&stateFile{path: path}).load(streams)
 	if string(states["a"]) != `{"n":2}` || string(states["b"]) != `{"m":2}` {
 		t.Fatalf("after a run of b: %v", states)
+	}
+}
+
+// TestStateFileFollowsItsLink: a --state-file that is a symbolic link
+// (into a mounted volume, say) keeps the state in the file it names, also
+// before that file exists; each checkpoint replaced the link with a file of
+// its own, and the file the link named kept the run before's state.
+func TestStateFileFollowsItsLink(t *testing.T) {
+	dir := t.TempDir()
+	volume := filepath.Join(dir, "volume")
+	if err := os.Mkdir(volume, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "state.json")
+	if err := os.Symlink(filepath.Join("volume", "state.json"), link); err != nil {
+		t.Fatal(err)
+	}
+	streams := []Stream{stubStream{name: "a"}}
+	for i, want := range []string{"", `{"n":1}`} {
+		f := &stateFile{path: link}
+		states, err := f.load(streams)
+		if err != nil || string(states["a"]) != want {
+			t.Fatalf("run %d read %s (%v), want %q", i+1, states["a"], err, want)
+		}
+		if err := f.record("a", json.RawMessage(fmt.Sprintf(`{"n":%d}`, i+1))); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Fatalf("run %d: the link became %v (%v)", i+1, fi.Mode(), err)
+		}
+		raw, err := os.ReadFile(filepath.Join(volume, "state.json"))
+		if err != nil || !strings.Contains(string(raw), fmt.Sprintf(`{"n":%d}`, i+1)) {
+			t.Fatalf("run %d: the linked file holds %s (%v)", i+1, raw, err)
+		}
 	}
 }
 
