@@ -880,6 +880,8 @@ func TestMalformedCatalogNamesTheField(t *testing.T) {
 		{"invalid UTF-8", []byte("{\"streams\":[{\"stream\":{\"name\":\"items\xff\"}}]}"), "UTF-8"},
 		{"not JSON", []byte(`{"streams": [`), "its JSON ends early: the file is cut short"},
 		{"empty", []byte(""), "the file holds no JSON value (it is empty)"},
+		{"a field twice", []byte(`{"streams":[{"stream":{"name":"items","json_schema":{},"supported_sync_modes":["full_refresh"]},"sync_mode":"full_refresh","destination_sync_mode":"overwrite","sync_mode":"incremental"}]}`),
+			`holds the field "streams[0].sync_mode" twice; remove one of them`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.readWith(nil, st.WriteFile(t, "catalog.json", c.catalog))

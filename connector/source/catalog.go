@@ -38,6 +38,12 @@ func parseCatalog(path string, raw []byte, streams []Stream) ([]Selection, error
 	if trailing(dec, raw) {
 		return nil, ConfigErrorf("catalog %s has data after its JSON object; a catalog file holds one object", path)
 	}
+	if k := duplicateKey(raw); k != "" {
+		// As in a config: the last of two equal keys won without a word,
+		// so a hand-made catalog giving "sync_mode" twice read the stream
+		// in the mode its author may have meant to replace.
+		return nil, ConfigErrorf("catalog %s holds the field %q twice; remove one of them (JSON readers differ on which one wins)", path, k)
+	}
 	if cat.Streams == nil && (cat.Type == "CATALOG" || len(cat.Catalog) > 0) {
 		return nil, ConfigErrorf("catalog %s is the output of discover (a CATALOG message), not a configured catalog; %s, or make one of this file: %s",
 			path, configuredCatalogHelp, wrapStreamsCommand(".catalog.streams[]", path))
