@@ -379,12 +379,31 @@ func checkPosition(dir string, segs []uint64, p Position) error {
 	if !slices.Contains(segs, p.Segment) {
 		return fmt.Errorf("%w: segment %d is not in %s", ErrPositionGone, p.Segment, dir)
 	}
-	fi, err := os.Stat(filepath.Join(dir, segmentName(p.Segment)))
+	f, err := os.Open(filepath.Join(dir, segmentName(p.Segment)))
+	if err != nil {
+		return fmt.Errorf("reading log segment %d: %w", p.Segment, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("reading log segment %d: %w", p.Segment, err)
 	}
 	if fi.Size() < p.Offset {
 		return fmt.Errorf("%w: segment %d holds %d bytes, fewer than offset %d", ErrPositionGone, p.Segment, fi.Size(), p.Offset)
+	}
+	// A position is just past a line's newline. One that is not points
+	// into a line the segment did not hold when the position was taken:
+	// a line the reader consumed before an append whose fsync failed took
+	// it back, and the next appended over it; reading on would drop the
+	// part of the line before the position, and the line with it.
+	if p.Offset > 0 {
+		var b [1]byte
+		if _, err := f.ReadAt(b[:], p.Offset-1); err != nil {
+			return fmt.Errorf("reading log segment %d: %w", p.Segment, err)
+		}
+		if b[0] != '\n' {
+			return fmt.Errorf("%w: offset %d of segment %d is not at the end of a line", ErrPositionGone, p.Offset, p.Segment)
+		}
 	}
 	return nil
 }

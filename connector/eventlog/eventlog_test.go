@@ -175,6 +175,40 @@ func TestReadRefusesAPositionTheLogDoesNotHave(t *testing.T) {
 	}
 }
 
+// TestReadRefusesAPositionInsideALine: a reader may consume a line before
+// it is fsynced; if the fsync fails, Append takes the line back (truncates
+// the segment) and answers an error, and the next lines are appended over
+// it. The reader's position then points into one of them: reading on from
+// there skipped that line (its tail is no JSON) with no word. The position
+// is gone instead, and the reader reconciles.
+func TestReadRefusesAPositionInsideALine(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	taken, err := w.Append([]byte(`{"id":"taken-back-after-a-failed-fsync"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What Append does when its fsync fails.
+	if err := w.f.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	w.size = 0
+	delete(w.keys, "taken-back-after-a-failed-fsync")
+	for _, id := range []string{"b", "c", "d", "e", "f"} {
+		if _, err := w.Append([]byte(`{"id":"` + id + `"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Read(dir, taken, func(Position, []byte) error { return nil })
+	if !errors.Is(err, ErrPositionGone) {
+		t.Fatalf("Read from %v, inside a line appended over the one taken back: %v, want ErrPositionGone", taken, err)
+	}
+}
+
 // TestANewLogDoesNotHoldAnOldLogsPositions: a directory wiped and started
 // again must not hold the positions of the log it replaces, even once it is
 // longer; a reader's old position is then gone (and it reconciles) rather
