@@ -109,9 +109,14 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// URL registered with Pluggy may carry one (https://hooks.example/KEY,
 	// checked by the ingress in front), and the ingress passes it on.
 	log := rc.Logger.With("remote", r.RemoteAddr, "path", secret.MaskPathTokens(r.URL.Path))
-	if !rc.authentic(r.Header) {
-		log.Warn("refused an unauthenticated webhook request (a configured header is missing or differs)")
+	if match := rc.authentic(r.Header); !match.ok() {
 		reply(w, http.StatusUnauthorized, "refused", "missing or wrong authentication header")
+		// The log names the headers (never a value): a webhook
+		// registered under another header name than the receiver's
+		// --header is "missing", one registered with an old value
+		// "differs", and each has its own fix.
+		missing, differs := match.names(rc.Headers, r.Header)
+		log.Warn("refused an unauthenticated webhook request (a configured header is missing or differs)", "missing", missing, "differs", differs)
 		return
 	}
 	limit := rc.MaxBody
@@ -167,14 +172,41 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authentic compares every configured header in constant time (over
 // SHA-256 sums, so not even a value's length leaks) and only then decides.
-func (rc *Receiver) authentic(h http.Header) bool {
-	ok := 1
-	for _, want := range rc.Headers {
+func (rc *Receiver) authentic(h http.Header) headerMatch {
+	m := make(headerMatch, len(rc.Headers))
+	for i, want := range rc.Headers {
 		got := sha256.Sum256([]byte(h.Get(want.Name)))
 		exp := sha256.Sum256([]byte(want.Value))
-		ok &= subtle.ConstantTimeCompare(got[:], exp[:])
+		m[i] = subtle.ConstantTimeCompare(got[:], exp[:])
 	}
-	return ok == 1 && len(rc.Headers) > 0
+	return m
+}
+
+// headerMatch holds, per configured header, 1 if the request carried its
+// value.
+type headerMatch []int
+
+func (m headerMatch) ok() bool {
+	ok := 1
+	for _, v := range m {
+		ok &= v
+	}
+	return ok == 1 && len(m) > 0
+}
+
+// names lists the configured headers the request lacks and those whose
+// value differs, by name: what a refusal's log says, once answered.
+func (m headerMatch) names(want []Header, h http.Header) (missing, differs []string) {
+	missing, differs = []string{}, []string{}
+	for i, w := range want {
+		switch {
+		case len(h.Values(w.Name)) == 0:
+			missing = append(missing, w.Name)
+		case m[i] != 1:
+			differs = append(differs, w.Name)
+		}
+	}
+	return missing, differs
 }
 
 func reply(w http.ResponseWriter, status int, result, msg string) {
