@@ -54,7 +54,7 @@ func (b Binary) Runner() *source.Runner {
 		r.Extra = append(r.Extra, b.formerTap())
 	}
 	r.Sinks = []source.SinkFlags{
-		&parquet.Flags{Version: source.Version},
+		&parquet.Flags{Version: source.Version, Connector: b.Source.Name()},
 		&postgres.Flags{Connector: b.Source.Name(), Schema: b.PostgresSchema, Version: source.Version, Views: b.PostgresViews},
 	}
 	return r

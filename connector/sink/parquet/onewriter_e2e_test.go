@@ -222,3 +222,44 @@ func smallDisk(t *testing.T, size string) string {
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	return dir
 }
+
+// TestFolderOfAnotherConnectorIsRefused: two connectors given one
+// --parquet-dir would mix their transactions (two schemas) in one folder.
+// The second is refused before anything is read, naming the folder, the
+// other connector and the fix; its own files (a second run) pass.
+func TestFolderOfAnotherConnectorIsRefused(t *testing.T) {
+	r := newFakeRun(t, fake.Options{Items: 1, AccountsPerItem: 1, TransactionsPerAccount: 20})
+	dir := t.TempDir()
+	// Another connector's transactions, written by the same sink as it
+	// writes them.
+	other := testStream{name: "transactions", schema: json.RawMessage(kitchenSchema)}
+	s, w := openOne(t, other, Options{Dir: dir, Connector: "source-gocardless-bank-data"})
+	writeAll(t, w, raws(kitchenRecords[:1]))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	res := sourcetest.Run(t, r.bin, "read", "--config", r.config, "--catalog", r.catalog, "--parquet-dir", dir)
+	sourcetest.ValidateProtocol(t, res)
+	traces := res.ErrorTraces()
+	if res.Code != 1 || len(traces) != 1 || traces[0].FailureType != protocol.ConfigError {
+		t.Fatalf("read: exit %d, traces %+v\n%s", res.Code, traces, res.Stderr)
+	}
+	for _, want := range []string{filepath.Join(dir, "transactions"), "files of source-gocardless-bank-data", "this is source-pluggy", "own --parquet-dir"} {
+		if !strings.Contains(traces[0].Message, want) {
+			t.Errorf("the error does not say %q: %s", want, traces[0].Message)
+		}
+	}
+	if n := len(res.Records()); n != 0 {
+		t.Errorf("%d records read before the refusal", n)
+	}
+
+	// The connector's own files: a second run into its own folder passes.
+	own := t.TempDir()
+	for run := range 2 {
+		res := sourcetest.Run(t, r.bin, "read", "--config", r.config, "--catalog", r.catalog, "--parquet-dir", own)
+		if res.Code != 0 {
+			t.Fatalf("run %d into its own folder: exit %d\n%s", run+1, res.Code, res.Stderr)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
@@ -47,6 +48,7 @@ const (
 	MetaStream     = "source_pluggy.stream"
 	MetaSyncMode   = "source_pluggy.sync_mode"
 	MetaVersion    = "source_pluggy.connector_version"
+	MetaConnector  = "source_pluggy.connector"
 	MetaJSONSchema = "source_pluggy.json_schema"
 	MetaRunStart   = "source_pluggy.run_started_at"
 )
@@ -96,6 +98,10 @@ type Options struct {
 	RowGroupBytes int
 	// Version is the connector version recorded in each file.
 	Version string
+	// Connector is the connector's name (source-pluggy, ...), recorded in
+	// each file; a stream folder whose newest file another connector
+	// wrote is refused at Open (see checkConnector).
+	Connector string
 	// Start is the run's start, which names the files and bounds the stale
 	// temporaries removed at open. Default now.
 	Start time.Time
@@ -185,6 +191,9 @@ func (s *Sinks) openStreams(streams []source.Stream) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return source.ConfigErrorf("cannot create the Parquet directory %s: %v", dir, err)
 		}
+		if err := checkConnector(dir, opts.Connector); err != nil {
+			return err
+		}
 		if err := removeStale(dir, opts.Start); err != nil {
 			return fmt.Errorf("parquet: stream %s: %w", name, err)
 		}
@@ -193,6 +202,45 @@ func (s *Sinks) openStreams(streams []source.Stream) error {
 		}
 	}
 	return nil
+}
+
+// checkConnector fails when the newest file in a stream folder was written
+// by another connector than the one named: two connectors given one
+// --parquet-dir would put their streams of one name (transactions,
+// accounts) in one folder, files of two schemas that a query over the
+// folder (read_parquet('DIR/transactions/*.parquet'), the newest-row query
+// of docs/parquet.md) cannot read as one table. Only the newest file is
+// read, its footer alone, so a folder of years of runs costs one small
+// read; files written before the connector was recorded name none and pass.
+func checkConnector(dir, connector string) error {
+	if connector == "" {
+		return nil
+	}
+	newest := ""
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // probeWritable and the writes say what is wrong with dir
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), "part-") && strings.HasSuffix(e.Name(), ".parquet") {
+			newest = max(newest, e.Name()) // part-<run's start>-<seq>: names sort by time
+		}
+	}
+	if newest == "" {
+		return nil
+	}
+	path := filepath.Join(dir, newest)
+	f, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil // not a file of this sink's; it judges no folder
+	}
+	defer f.Close()
+	v := f.MetaData().KeyValueMetadata().FindValue(MetaConnector)
+	if v == nil || *v == "" || *v == connector {
+		return nil
+	}
+	return source.ConfigErrorf("parquet: %s holds files of %s (the newest, %s), and this is %s: one folder cannot hold two connectors' files, whose schemas differ; give each connector its own --parquet-dir. Nothing was read",
+		dir, *v, newest, connector)
 }
 
 // probeWritable fails, before anything is read, when a stream's folder
@@ -300,6 +348,7 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 			{MetaStream, name},
 			{MetaSyncMode, string(mode)},
 			{MetaVersion, s.opts.Version},
+			{MetaConnector, s.opts.Connector},
 			{MetaRunStart, s.opts.Start.UTC().Format(time.RFC3339Nano)},
 			{MetaJSONSchema, string(st.Schema())},
 		},
