@@ -3,6 +3,7 @@ package enablebanking
 import (
 	"crypto/rsa"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/url"
@@ -110,7 +111,7 @@ func parseConfig(raw json.RawMessage, secrets *secret.Redactor) (*settings, erro
 // loadKey parses the application's private key from private_key or
 // private_key_path. Messages never quote the key.
 func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
-	field, pem := "config.private_key", c.PrivateKey
+	field, text := "config.private_key", c.PrivateKey
 	switch {
 	case c.PrivateKey != "" && c.PrivateKeyPath != "":
 		return nil, source.InvalidConfigf("config.private_key and config.private_key_path are both set; keep one")
@@ -134,14 +135,20 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 			}
 			return nil, source.InvalidConfigf("config.private_key_path: cannot read the key file %s: %v", c.PrivateKeyPath, errors.Unwrap(err))
 		}
-		pem = string(b)
-		secrets.Add(pem)
+		text = string(b)
+		secrets.Add(text)
 	}
-	// A key pasted into a JSON field often has its newlines as "\n" text.
-	pem = strings.TrimSpace(strings.ReplaceAll(pem, `\n`, "\n"))
-	secrets.Add(pem)
-	key, err := jwt.ParseRSAPrivateKeyFromPEM([]byte(pem))
-	if err != nil && field == "config.private_key" && looksLikePath(pem) {
+	// A key pasted into a JSON field often has its newlines as "\n" text;
+	// a file saved by Windows Notepad starts with a byte order mark, which
+	// hides the armour's first line from the PEM decoder.
+	text = strings.TrimSpace(strings.TrimPrefix(strings.ReplaceAll(text, `\n`, "\n"), "\uFEFF"))
+	secrets.Add(text)
+	block, err := privateKeyBlock(field, text)
+	if err != nil {
+		return nil, err
+	}
+	key, err := jwt.ParseRSAPrivateKeyFromPEM(block)
+	if err != nil && field == "config.private_key" && looksLikePath(text) {
 		return nil, source.InvalidConfigf("config.private_key holds a file path, not a PEM key: give the path as private_key_path instead (and drop private_key), or paste the key itself into private_key")
 	}
 	if err != nil {
@@ -152,6 +159,38 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 		return nil, source.InvalidConfigf("%s: %s; use the private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY) of the application whose id is application_id", field, why)
 	}
 	return key, nil
+}
+
+// privateKeyBlock returns the private key's PEM block of text, which may
+// hold other blocks around it (a certificate bundled before the key). A key
+// encrypted with a passphrase, and a file holding only a public key or a
+// certificate (the other halves Enable Banking's application page deals
+// in), are config errors saying so and how to get the key connect can
+// use: the generic "not a private key" sent users to the file they had.
+// Text with no PEM block at all is returned whole, for the caller's own
+// message.
+func privateKeyBlock(field, text string) ([]byte, error) {
+	rest := []byte(text)
+	var others []string
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		switch {
+		case b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED"):
+			return nil, source.InvalidConfigf("%s: the private key is encrypted with a passphrase, which the connector cannot ask for; decrypt it once into a file only you can read (openssl pkey -in KEY.pem -out KEY-plain.pem) and use that one", field)
+		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
+			return pem.EncodeToMemory(b), nil
+		default:
+			others = append(others, "BEGIN "+b.Type)
+		}
+	}
+	if len(others) > 0 {
+		return nil, source.InvalidConfigf("%s holds no private key, only %s: that is the public half (or a certificate), which Enable Banking keeps; use the application's private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY), the .pem file downloaded when the application was registered", field, strings.Join(others, ", "))
+	}
+	return []byte(text), nil
 }
 
 // looksLikePath says whether a private_key value that is no PEM key is a
