@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	neturl "net/url"
@@ -55,5 +56,46 @@ func TestWebhookHealthzTellsNoStrangerWhy(t *testing.T) {
 	}
 	if strings.Contains(r.log(), pgtest.Password) {
 		t.Errorf("the receiver's log holds the password:\n%s", r.log())
+	}
+}
+
+// TestWebhookHealthzFollowsPostgresAppends: with the log in PostgreSQL,
+// /healthz answered 200 whenever the server answered a ping, also while
+// every append failed (the receiver's INSERT refused, the table dropped,
+// the server's disk full): the readiness and liveness probes kept a
+// receiver that answered every event 503, and Pluggy dropped them after
+// its retries. As with a directory, after a failed append /healthz answers
+// 503 until a probe insert (rolled back) succeeds again, and the next
+// event is appended.
+func TestWebhookHealthzFollowsPostgresAppends(t *testing.T) {
+	admin, role, url := pgTableMadeForReceiver(t)
+	r := startReceiver(t, url)
+	healthz := func() int {
+		t.Helper()
+		resp, err := http.Get(r.url + "/healthz")
+		st.Must(t, err, "GET /healthz")
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := r.post(t, deletedEvent("pg-health-1", uuidOf("pg-health-1")), authHeader); got != http.StatusOK || healthz() != http.StatusOK {
+		t.Fatalf("an append: %d, /healthz %d; want 200 and 200", got, healthz())
+	}
+	pgtest.Exec(t, admin, `REVOKE INSERT ON pluggy.webhook_events FROM `+role)
+	if got := r.post(t, deletedEvent("pg-health-2", uuidOf("pg-health-2")), authHeader); got != http.StatusServiceUnavailable {
+		t.Fatalf("an append the database refuses: %d, want 503", got)
+	}
+	if got := healthz(); got != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz after an append the database refused, which it still refuses: %d, want 503", got)
+	}
+	pgtest.Exec(t, admin, `GRANT INSERT ON pluggy.webhook_events TO `+role)
+	if got := healthz(); got != http.StatusOK {
+		t.Fatalf("/healthz once the database takes appends again: %d, want 200\n%s", got, r.log())
+	}
+	if got := r.post(t, deletedEvent("pg-health-2", uuidOf("pg-health-2")), authHeader); got != http.StatusOK {
+		t.Fatalf("Pluggy's retry once the database takes appends again: %d, want 200", got)
+	}
+	rows := pgtest.Rows(t, pgtest.Connect(t, admin), `SELECT event_id FROM pluggy.webhook_events ORDER BY seq`)
+	if fmt.Sprint(rows) != "[pg-health-1 pg-health-2]" {
+		t.Fatalf("the table holds %v, want [pg-health-1 pg-health-2] (no probe row)", rows)
 	}
 }

@@ -566,13 +566,7 @@ func TestWebhookHeaderFromEnvironment(t *testing.T) {
 // database even when the schema is there. Without UPDATE on the sequence,
 // it leaves the sequence where it is rather than move it on to the clock.
 func TestWebhookReceiverPostgresTableMadeForIt(t *testing.T) {
-	admin := pgtest.DB(t)
-	role := "hook_" + pgtest.DBName(admin)
-	pgtest.Exec(t, admin, `CREATE SCHEMA pluggy`)
-	pgtest.Exec(t, admin, `CREATE TABLE pluggy.webhook_events (seq bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, received_at timestamptz NOT NULL, payload text NOT NULL)`)
-	pgtest.Exec(t, admin, `CREATE ROLE `+role+` LOGIN PASSWORD 'hook-role-pw'`)
-	pgtest.Exec(t, admin, `GRANT USAGE ON SCHEMA pluggy TO `+role+`; GRANT SELECT, INSERT ON pluggy.webhook_events TO `+role+`; GRANT USAGE ON SEQUENCE pluggy.webhook_events_seq_seq TO `+role)
-	url := strings.Replace(admin, pgtest.User+":"+pgtest.Password+"@", role+":hook-role-pw@", 1)
+	_, _, url := pgTableMadeForReceiver(t)
 	r := startReceiver(t, url)
 	if got := r.post(t, deletedEvent("made-1", "786c7d98-6085-4879-9c7f-2255260e2436"), authHeader); got != http.StatusOK {
 		t.Fatalf("POST to a receiver on a table made for it: %d\n%s", got, r.log())
@@ -580,4 +574,21 @@ func TestWebhookReceiverPostgresTableMadeForIt(t *testing.T) {
 	if code := r.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
 	}
+}
+
+// pgTableMadeForReceiver creates, in a new database, the schema and table
+// of a PostgreSQL log as an administrator would for the receiver, and a
+// role granted what the receiver needs (docs/webhooks.md) and no more. It
+// returns the database's URL as the administrator, the role's name, and
+// the database's URL as the role.
+func pgTableMadeForReceiver(t *testing.T) (admin, role, url string) {
+	t.Helper()
+	admin = pgtest.DB(t)
+	role = "hook_" + pgtest.DBName(admin)
+	pgtest.Exec(t, admin, `CREATE SCHEMA pluggy`)
+	pgtest.Exec(t, admin, `CREATE TABLE pluggy.webhook_events (seq bigserial PRIMARY KEY, event_id text NOT NULL UNIQUE, received_at timestamptz NOT NULL, payload text NOT NULL)`)
+	pgtest.Exec(t, admin, `CREATE ROLE `+role+` LOGIN PASSWORD 'hook-role-pw'`)
+	pgtest.Exec(t, admin, `GRANT USAGE ON SCHEMA pluggy TO `+role+`; GRANT SELECT, INSERT ON pluggy.webhook_events TO `+role+`; GRANT USAGE ON SEQUENCE pluggy.webhook_events_seq_seq TO `+role)
+	url = strings.Replace(admin, pgtest.User+":"+pgtest.Password+"@", role+":hook-role-pw@", 1)
+	return admin, role, url
 }

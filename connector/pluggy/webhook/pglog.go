@@ -47,6 +47,11 @@ type pgLog struct {
 	mu   sync.Mutex
 	conn *pgx.Conn
 	n    int
+	// failed is the last append's failure until an append, or Healthy's
+	// probe, inserts again: the server may answer a ping while it refuses
+	// every INSERT (a privilege revoked, the table dropped, its disk full),
+	// and a health check must not call the log writable meanwhile.
+	failed error
 }
 
 // parsePG parses a PostgreSQL log's URL, with an error that names the fix
@@ -180,10 +185,33 @@ func (l *pgLog) Append(ctx context.Context, ev Event, receivedAt time.Time) (str
 		return "", eventlog.ErrDuplicate
 	}
 	if err != nil {
-		return "", fmt.Errorf("inserting into %s: %s", pgTable, postgres.Mask(l.url, err.Error()))
+		err = fmt.Errorf("inserting into %s: %s", pgTable, postgres.Mask(l.url, err.Error()))
+		l.failed = err
+		return "", err
 	}
+	l.failed = nil
 	l.n++
 	return strconv.FormatInt(seq, 10), nil
+}
+
+// errProbe rolls back Healthy's probe insert.
+var errProbe = errors.New("probe rolled back")
+
+// probe inserts a row and rolls it back: whether an append would succeed
+// now, without one. The row takes a seq that no row will have, as a
+// failed INSERT does; a reader's position is the last seq it read, and
+// only the order of seqs matters to it.
+func (l *pgLog) probe(ctx context.Context) error {
+	err := pgx.BeginFunc(ctx, l.conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+pgTable+` (event_id, received_at, payload) VALUES ('healthz probe, rolled back', now(), '{}')`); err != nil {
+			return err
+		}
+		return errProbe
+	})
+	if errors.Is(err, errProbe) {
+		return nil
+	}
+	return fmt.Errorf("%w; a probe insert fails too: %s", l.failed, postgres.Mask(l.url, err.Error()))
 }
 
 func (l *pgLog) Healthy(ctx context.Context) error {
@@ -196,7 +224,14 @@ func (l *pgLog) Healthy(ctx context.Context) error {
 			return err
 		}
 	}
-	return l.conn.Ping(ctx)
+	if l.failed == nil {
+		return l.conn.Ping(ctx)
+	}
+	if err := l.probe(ctx); err != nil {
+		return err
+	}
+	l.failed = nil
+	return nil
 }
 
 func (l *pgLog) Len() int {
