@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -262,12 +264,42 @@ func (s *Session) Serve() (*Server, error) {
 // browser unless --no-open.
 func (s *Session) Show(url, what string) {
 	fmt.Fprintf(s.Stderr, "Open %s %s\n", url, what)
-	if s.NoOpen {
-		return
-	}
-	if err := OpenBrowser(url); err != nil {
+	if !s.NoOpen {
+		err := OpenBrowser(url)
+		if err == nil {
+			return
+		}
 		fmt.Fprintf(s.Stderr, "(could not open a browser: %v; open the URL yourself, or pass --no-open)\n", err)
 	}
+	if hint := s.sshHint(); hint != "" {
+		fmt.Fprintln(s.Stderr, hint)
+	}
+}
+
+// sshHint is, in an SSH session, how to forward the local server's port
+// to the computer whose browser the user opens the URL in: the page and
+// the bank's redirect go to 127.0.0.1 of this machine, and without the
+// forward a user who consented at the bank (which is reachable from
+// anywhere) meets a failed redirect only afterwards, while connect waits
+// until --timeout and Enable Banking's single-use code expires. "" outside
+// SSH, or before the server is bound.
+func (s *Session) sshHint() string {
+	conn := os.Getenv("SSH_CONNECTION") // "client_ip client_port server_ip server_port"
+	if s.server == nil || (conn == "" && os.Getenv("SSH_TTY") == "") {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(s.server.ln.Addr().String())
+	if err != nil {
+		return ""
+	}
+	host, user := "THIS_HOST", os.Getenv("USER")
+	if f := strings.Fields(conn); len(f) == 4 {
+		host = f[2] // the address the user's ssh reached this machine at
+	}
+	if user == "" {
+		user = "YOUR_USER"
+	}
+	return fmt.Sprintf("This is an SSH session: the page and the bank's redirect go to port %[1]s of this machine's loopback, not your computer's. Before you open the URL, forward the port from the computer whose browser you use (in a terminal there, left open while connect runs): ssh -N -L %[1]s:127.0.0.1:%[1]s %[3]s@%[2]s (with a fixed --listen 127.0.0.1:%[1]s the port stays the same in later runs)", port, host, user)
 }
 
 // Logf prints a progress line on stderr, redacted.
