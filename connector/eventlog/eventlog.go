@@ -237,6 +237,17 @@ func (w *Writer) Append(line []byte) (Position, error) {
 	if err == nil {
 		err = w.f.Sync()
 	}
+	if err == nil {
+		if gone := w.removed(); gone != nil {
+			// The line went to a file no reader will see: refuse it (the
+			// sender retries) and go on in a new segment, as a new log.
+			if rerr := w.reopen(); rerr != nil {
+				w.broken = fmt.Errorf("the event log is unusable: %w; starting it again failed: %w", gone, rerr)
+			}
+			w.failed = fmt.Errorf("the last append failed: %w", gone)
+			return Position{}, gone
+		}
+	}
 	if err != nil {
 		// Take back what may have reached the file so the next line does not
 		// follow a torn one; if even that fails, move to a new segment, and if
@@ -257,6 +268,50 @@ func (w *Writer) Append(line []byte) (Position, error) {
 		w.keys[k] = struct{}{}
 	}
 	return Position{Segment: w.seg, Offset: w.size}, nil
+}
+
+// removed reports an error if the segment being appended to is no longer
+// in the directory (the directory, or the segment, was removed while the
+// writer ran): appends to its open file would succeed, and be acknowledged,
+// while no reader can ever read them.
+func (w *Writer) removed() error {
+	fi, err := w.f.Stat()
+	if err != nil {
+		return fmt.Errorf("checking log segment %d: %w", w.seg, err)
+	}
+	if pi, err := os.Stat(filepath.Join(w.dir, segmentName(w.seg))); err != nil || !os.SameFile(fi, pi) {
+		return fmt.Errorf("log segment %d was removed from %s while the receiver ran", w.seg, w.dir)
+	}
+	return nil
+}
+
+// reopen begins a new segment after the current one was removed: the
+// directory is created again if it is gone, its lock taken again if the
+// lock file went with it, and the segment is numbered as Open numbers it,
+// so a reader whose position was in the removed segments finds it gone.
+func (w *Writer) reopen() error {
+	if err := os.MkdirAll(w.dir, 0o700); err != nil {
+		return fmt.Errorf("creating the log directory: %w", err)
+	}
+	held, err1 := w.lock.Stat()
+	now, err2 := os.Stat(filepath.Join(w.dir, "LOCK"))
+	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
+		lock, err := lockDir(w.dir)
+		if err != nil {
+			return err
+		}
+		_ = w.lock.Close() // not unlockDir: the name is the new lock's now
+		w.lock = lock
+	}
+	segs, err := segments(w.dir)
+	if err != nil {
+		return fmt.Errorf("listing the log directory: %w", err)
+	}
+	next := max(firstSegment(time.Now()), w.seg+1)
+	if len(segs) > 0 {
+		next = max(next, segs[len(segs)-1]+1)
+	}
+	return w.startSegment(next)
 }
 
 // Healthy reports whether the writer can still append.
