@@ -274,12 +274,13 @@ func (w *Writer) Append(line []byte) (Position, error) {
 // in the directory (the directory, or the segment, was removed while the
 // writer ran): appends to its open file would succeed, and be acknowledged,
 // while no reader can ever read them.
+//
+// Only a segment not found counts: inode numbers, which would also tell a
+// file put in its place, are not what stat and fstat agree on everywhere
+// (some network and FUSE filesystems), and a false alarm would refuse
+// every event.
 func (w *Writer) removed() error {
-	fi, err := w.f.Stat()
-	if err != nil {
-		return fmt.Errorf("checking log segment %d: %w", w.seg, err)
-	}
-	if pi, err := os.Stat(filepath.Join(w.dir, segmentName(w.seg))); err != nil || !os.SameFile(fi, pi) {
+	if _, err := os.Stat(filepath.Join(w.dir, segmentName(w.seg))); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("log segment %d was removed from %s while the receiver ran", w.seg, w.dir)
 	}
 	return nil
