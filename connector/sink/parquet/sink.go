@@ -251,7 +251,8 @@ func probeWritable(stream, dir string) error {
 	if err != nil {
 		// A config_error, as a --parquet-dir that cannot be locked is:
 		// the directory is the user's to fix.
-		if we, ok := plainWriteError(stream, dir, err).(*WriteError); ok {
+		var we *WriteError
+		if errors.As(plainWriteError(stream, dir, err), &we) {
 			we.AtOpen = true
 			return &source.Error{Type: protocol.ConfigError, Err: we}
 		}

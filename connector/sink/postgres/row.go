@@ -385,7 +385,7 @@ func (e *encoder) repeatsKey(v []byte) bool {
 	}
 	e.dup.Reset(v)
 	e.keys, e.keyBuf = e.keys[:0], e.keyBuf[:0]
-	return e.walkRepeats(0) == errRepeats
+	return errors.Is(e.walkRepeats(0), errRepeats)
 }
 
 // errRepeats ends repeatsKey's walk at the first key named twice.
