@@ -51,6 +51,10 @@ type Session struct {
 
 	Stdout, Stderr io.Writer
 	server         *Server
+	// fixedRedirect is the path of a redirect URL the provider checks
+	// against the ones registered in advance (FixedRedirect); "" when the
+	// port is free to choose.
+	fixedRedirect string
 	// ended is closed once the run's outcome (err) is known, for the pages
 	// that wait for it (see Outcome).
 	endOnce sync.Once
@@ -71,18 +75,30 @@ func (e *UsageError) Error() string { return e.Msg }
 // Usagef returns a UsageError.
 func Usagef(format string, args ...any) error { return &UsageError{fmt.Sprintf(format, args...)} }
 
+// Option changes how Command runs for one provider.
+type Option func(*Session)
+
+// FixedRedirect says the provider's redirect URL is
+// http://127.0.0.1:PORT + path and must be one registered with the
+// application in advance (Enable Banking): a --listen port in use is then
+// not to be swapped for any free one, which no registration names.
+func FixedRedirect(path string) Option { return func(s *Session) { s.fixedRedirect = path } }
+
 // Command makes the `connect` command of r. define adds the provider's
 // flags; run does the provider's part under a context that ends at
 // --timeout. An error from run is printed on stderr (redacted) with exit 1.
 //
 // listField is the config's id list (item_ids, requisition_ids): the config
 // may lack it or have it empty, since connect is how it gets its first id.
-func Command(r *source.Runner, summary, listField string, define func(fs *pflag.FlagSet), run func(ctx context.Context, s *Session) error) source.Command {
+func Command(r *source.Runner, summary, listField string, define func(fs *pflag.FlagSet), run func(ctx context.Context, s *Session) error, opts ...Option) source.Command {
 	return source.Command{
 		Name:    "connect",
 		Summary: summary,
 		Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			s := &Session{Runner: r, ListField: listField, Secrets: &secret.Redactor{}, Stdout: stdout, Stderr: stderr, ended: make(chan struct{})}
+			for _, o := range opts {
+				o(s)
+			}
 			code, ok := r.ParseFlags("connect", summary, args, stdout, stderr, func(fs *pflag.FlagSet) {
 				fs.StringVar(&s.ConfigPath, "config", "", "config JSON file (its credentials are used; the page never sees them)")
 				fs.BoolVar(&s.Write, "write", false, "add the connection to the config file once it succeeded (atomic; other fields and the file mode are kept)")
@@ -122,6 +138,9 @@ func (s *Session) run(ctx context.Context, run func(ctx context.Context, s *Sess
 	// is a usage error (exit 2) and must cost nothing at the provider (a
 	// GoCardless end-user agreement, a Pluggy connect token).
 	srv, err := Listen(s.Listen)
+	if errors.Is(err, ErrPortInUse) && s.fixedRedirect != "" {
+		return Usagef("--listen %s: %v (by another program, or a connect run still waiting); stop that and run again, or register http://127.0.0.1:OTHER%s (OTHER a free port) with the application and pass --listen 127.0.0.1:OTHER: the redirect must be a registered URL, so any free port will not do", s.Listen, ErrPortInUse, s.fixedRedirect)
+	}
 	if err != nil {
 		return Usagef("%v", err)
 	}

@@ -31,6 +31,9 @@ type Server struct {
 	hosts  map[string]bool
 }
 
+// ErrPortInUse is Listen's error for a --listen port another socket holds.
+var ErrPortInUse = errors.New("the port is in use")
+
 // Listen opens the server on addr ("127.0.0.1:0" picks a free port). Only
 // loopback addresses are accepted: the page carries a credential (a connect
 // token, a bank link) that must not be served to the network.
@@ -48,7 +51,7 @@ func Listen(addr string) (*Server, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return nil, fmt.Errorf("--listen %s: the port is in use; pick another port, or leave --listen out to use a free one", addr)
+			return nil, fmt.Errorf("--listen %s: %w; pick another port, or leave --listen out to use a free one", addr, ErrPortInUse)
 		}
 		return nil, fmt.Errorf("--listen %s: %w", addr, err)
 	}

@@ -44,7 +44,8 @@ func ConnectCommand(r *source.Runner) source.Command {
 			fs.StringVar(&o.psuType, "psu-type", "personal", "personal or business")
 			fs.IntVar(&o.days, "days", 180, "how many days the consent lasts, at most the bank's maximum")
 		},
-		func(ctx context.Context, s *connect.Session) error { return connectSession(ctx, s, o) })
+		func(ctx context.Context, s *connect.Session) error { return connectSession(ctx, s, o) },
+		connect.FixedRedirect(CallbackPath))
 }
 
 type connectOptions struct {
