@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -337,14 +338,17 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	accts, listErr := s.c.accountsToRead(ctx)
 	s.reportItemErrors(ctx, feed, out)
 
+	keys := make([]string, len(accts))
+	for i, a := range accts {
+		keys[i] = a.ID
+	}
+	if req.Mode == protocol.Incremental && listErr == nil {
+		dropGone(st.Accounts, keys, s.c.start, func(c *accountCursor) string { return c.SyncedAt }, "account", out.Logger())
+	}
 	var lastCheckpoint time.Time
 	windowIDs := 0
 	for _, a := range st.Accounts {
 		windowIDs += a.windowSize()
-	}
-	keys := make([]string, len(accts))
-	for i, a := range accts {
-		keys[i] = a.ID
 	}
 	// The runtime reads the accounts, records their cursors in st and
 	// checkpoints it; accounts that failed keep their previous cursor.
@@ -396,6 +400,40 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		readErr = out.Checkpoint(st)
 	}
 	return errors.Join(listErr, readErr)
+}
+
+// goneAfter is how long an account (or investment) no item of item_ids
+// lists keeps its place in the state. Such an account is closed, or its
+// item was deleted or taken out of item_ids: no run reads it again, and
+// its place (with up to 5,000 window ids) would stay in every state for
+// ever, one more at each item replaced. The months allow an item taken out
+// for a while (a connection being repaired) to come back where it stopped.
+const goneAfter = 90 * 24 * time.Hour
+
+// dropGone removes from places those of the keys listed lacks (every
+// account, or investment, the configured items list, all of them listed)
+// that no run has read (syncedAt, RFC 3339) for goneAfter since start,
+// with an INFO each naming it as what. One that comes back later is read
+// as a new one, from start_date: its rows come again (dedupe on id), none
+// is lost. A place whose synced_at does not parse is kept.
+func dropGone[C any](places map[string]*C, listed []string, start time.Time, syncedAt func(*C) string, what string, log *slog.Logger) {
+	have := make(map[string]bool, len(listed))
+	for _, id := range listed {
+		have[id] = true
+	}
+	for id, place := range places {
+		if have[id] || place == nil {
+			continue
+		}
+		at := syncedAt(place)
+		synced, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil || start.Sub(synced) <= goneAfter {
+			continue
+		}
+		delete(places, id)
+		log.Info("no item of item_ids has listed the "+what+" since a run last read it, more than 90 days ago; its place is dropped from the state (listed again, it is read from start_date)",
+			what, id, "synced_at", at)
+	}
 }
 
 // readAccount emits one account's rows and returns its new cursor. In

@@ -43,6 +43,16 @@ func (r *Result) Warned(parts ...string) bool {
 	return false
 }
 
+// Logged reports a log line of level mentioning every part.
+func (r *Result) Logged(level protocol.Level, parts ...string) bool {
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == level && containsAll(m.Log.Message, parts) {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrorsMentioning returns the ERROR traces mentioning every part.
 func (r *Result) ErrorsMentioning(parts ...string) []*protocol.ErrorTrace {
 	var out []*protocol.ErrorTrace
