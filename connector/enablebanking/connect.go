@@ -162,7 +162,21 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 	}
 	s.Logf("Enable Banking authorised session %s with %d account(s)", out.SessionID, len(out.Accounts))
 	if s.Write {
+		// Both edits are planned before either is written, from lookups of
+		// the configured sessions. Each lookup that fails is read as a
+		// session of another login (kept) or unknown accounts (added), so
+		// lookups cut short by Ctrl-C or --timeout would plan a wrong
+		// config: the expired session kept beside the new one, excluded
+		// accounts added. Then nothing is written, as for any stopped run,
+		// and the message keeps the new session's id.
 		replaced, stale := c.replacedSessions(ctx, out)
+		var plan accountUIDsPlan
+		if c.cfg.only != nil {
+			plan = c.planAccountUIDs(ctx, out, replaced)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("session %s is authorised, but nothing was written to %s (the run ended while it looked up the configured sessions): add it to session_ids yourself, in place of the session of %s it renews, if any: %w", out.SessionID, s.ConfigPath, out.ASPSP.Name, err)
+		}
 		added, err := connect.EditList(s.ConfigPath, s.ListField, func(ids []string) []string {
 			return placeSession(ids, out.SessionID, replaced)
 		})
@@ -182,7 +196,6 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 				r.id, r.why, s.ConfigPath, strings.Join(r.missing, ", "))
 		}
 		if c.cfg.only != nil {
-			plan := c.planAccountUIDs(ctx, out, replaced)
 			if _, err := connect.EditList(s.ConfigPath, "account_uids", plan.apply); err != nil {
 				return fmt.Errorf("session %s is authorised and in session_ids, but %w; add its accounts to account_uids by hand", out.SessionID, err)
 			}
