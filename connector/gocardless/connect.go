@@ -227,6 +227,12 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 	if old != nil {
 		if needKeys(oldAccounts, accounts) {
 			c.addDetails(ctx, linked.ID, accounts)
+			if err := ctx.Err(); err != nil {
+				// Details cut short by Ctrl-C or --timeout read as absent:
+				// the accounts they would match stay unmatched, and --write
+				// would replace the requisition without moving their state.
+				return fmt.Errorf("requisition %s is linked, but nothing was written (the run ended while it read the new accounts' details, which matching them to the old ones needs): run connect --reconnect %s again (a new requisition), or put %s in place of %s in requisition_ids yourself (the accounts' state then stays under their old ids): %w", linked.ID, old.ID, linked.ID, old.ID, err)
+			}
 		}
 		res.Reconnect = match(old.ID, oldAccounts, accounts)
 		for _, m := range res.Reconnect.Mapping {
