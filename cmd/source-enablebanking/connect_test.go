@@ -132,7 +132,8 @@ func TestConnectDeniedAndBadFlags(t *testing.T) {
 	b.Navigate(open[1])
 	b.Click("#deny")
 	out, code := p.Wait()
-	if code != 1 || out != "" || !p.StderrHas("did not authorise") {
+	// The message says what became of it and what to do.
+	if code != 1 || out != "" || !p.StderrHas("did not authorise") || !p.StderrHas("nothing was written: run connect again") {
 		t.Fatalf("denied: exit %d, stdout %q, stderr %s", code, out, p.Stderr())
 	}
 	if got := b.Text("#status"); !strings.Contains(got, "access_denied") || strings.Contains(got, "Authorised") {

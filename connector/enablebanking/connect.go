@@ -126,7 +126,7 @@ func connectSession(ctx context.Context, s *connect.Session, o connectOptions) e
 		}
 		res := callbackResult{code: q.Get("code")}
 		if e := q.Get("error"); e != "" || res.code == "" {
-			res = callbackResult{err: fmt.Errorf("the bank did not authorise access: %s %s", orNone(e), q.Get("error_description"))}
+			res = callbackResult{err: fmt.Errorf("the bank did not authorise access: %s %s; nothing was written: run connect again to authorise", orNone(e), q.Get("error_description"))}
 		}
 		select {
 		case results <- res: // the first answer wins; a reload shows its outcome
