@@ -28,7 +28,7 @@ import (
 func TestConnectWriteInterruptedAfterTheSession(t *testing.T) {
 	// Every answer takes long enough for the signal to land among the
 	// lookups.
-	e := newEnv(t, fake.Options{Sessions: 1, Latency: 400 * time.Millisecond})
+	e := newEnv(t, fake.Options{Sessions: 1, Latency: 800 * time.Millisecond})
 	old := e.fake.SessionIDs()[0]
 	e.fake.ExpireSession(old)
 	cfg := e.connectConfig(nil)

@@ -38,7 +38,7 @@ func consent(link string) {
 func TestConnectReconnectInterruptedWhileMatching(t *testing.T) {
 	// Each answer takes long enough for the signal to land between the
 	// two accounts' details calls.
-	e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 5, Latency: 300 * time.Millisecond})
+	e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 5, Latency: 500 * time.Millisecond})
 	p := st.Start(t, e.bin, "connect", "--no-open", "--config", e.configFile(), "--institution", "LHV_LHVBEE22")
 	go consent(p.WaitLine(st.OpenURL)[1])
 	if _, code := p.Wait(); code != 0 {
