@@ -21,8 +21,9 @@ import (
 
 // TestKeyFileFormats gives the application's key in the forms a user's
 // file comes in. The key re-encoded as PKCS#1, with Windows line endings,
-// saved with a byte order mark (Notepad) or after a certificate in one
-// bundle is the application's key and works, for check and for connect.
+// saved with a byte order mark (Notepad), after a certificate in one
+// bundle, or with its line breaks lost to a one-line variable is the
+// application's key and works, for check and for connect.
 // A key encrypted with a passphrase, and a file holding only the public
 // key or a certificate, are refused naming the field, what the file holds
 // and what to use instead, never quoting the key.
@@ -58,6 +59,9 @@ func TestKeyFileFormats(t *testing.T) {
 		{"windows line endings", crlf, nil},
 		{"byte order mark", "\uFEFF" + crlf, nil},
 		{"certificate then key", string(cert) + keyPEM, nil},
+		// echo $KEY > key.pem (unquoted) puts spaces for the line breaks.
+		{"line breaks as spaces", strings.Join(strings.Fields(keyPEM), " ") + "\n", nil},
+		{"line breaks lost", strings.ReplaceAll(strings.TrimSpace(keyPEM), "\n", ""), nil},
 		{"public key", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})), []string{"config.private_key_path holds no private key, only BEGIN PUBLIC KEY", "use the application's private key"}},
 		{"certificate", string(cert), []string{"config.private_key_path holds no private key, only BEGIN CERTIFICATE", "use the application's private key"}},
 		{"encrypted pkcs8", string(encrypted8), []string{"config.private_key_path", "encrypted with a passphrase", "openssl pkey -in"}},
@@ -83,12 +87,15 @@ func TestKeyFileFormats(t *testing.T) {
 			}
 		})
 	}
-	// The same key pasted into private_key with the byte order mark
-	// a copy from a Windows editor brings along.
-	cs, r := st.CheckRun(t, e.bin, e.config(map[string]any{"private_key": "\uFEFF" + crlf}))
-	e.noSecrets(r)
-	if cs.Status != protocol.StatusSucceeded {
-		t.Errorf("check with a pasted key that starts with a byte order mark = %s %q, want SUCCEEDED", cs.Status, cs.Message)
+	// The same key pasted into private_key with the byte order mark a
+	// copy from a Windows editor brings along, or from a one-line
+	// environment variable (an .env file) with spaces for line breaks.
+	for what, pasted := range map[string]string{"starts with a byte order mark": "\uFEFF" + crlf, "has spaces for line breaks": strings.Join(strings.Fields(keyPEM), " ")} {
+		cs, r := st.CheckRun(t, e.bin, e.config(map[string]any{"private_key": pasted}))
+		e.noSecrets(r)
+		if cs.Status != protocol.StatusSucceeded {
+			t.Errorf("check with a pasted key that %s = %s %q, want SUCCEEDED", what, cs.Status, cs.Message)
+		}
 	}
 
 	// connect, the first command a new user runs, takes the Notepad file.

@@ -2,6 +2,7 @@ package enablebanking
 
 import (
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -171,6 +173,11 @@ func loadKey(c Config, secrets *secret.Redactor) (*rsa.PrivateKey, error) {
 // message.
 func privateKeyBlock(field, text string) ([]byte, error) {
 	rest := []byte(text)
+	if b, _ := pem.Decode(rest); b == nil {
+		if joined := rebreak(text); joined != nil {
+			rest = joined
+		}
+	}
 	var others []string
 	for {
 		var b *pem.Block
@@ -191,6 +198,29 @@ func privateKeyBlock(field, text string) ([]byte, error) {
 		return nil, source.InvalidConfigf("%s holds no private key, only %s: that is the public half (or a certificate), which Enable Banking keeps; use the application's private key (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY), the .pem file downloaded when the application was registered", field, strings.Join(others, ", "))
 	}
 	return []byte(text), nil
+}
+
+// flatPEM is PEM armour whose line breaks were lost: a key put through a
+// one-line field or variable (an .env file, docker run -e) keeps its
+// armour lines and body with spaces between them, or with nothing.
+var flatPEM = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\s]+)-----END ([A-Z0-9 ]+)-----`)
+
+// rebreak returns the PEM blocks of text whose line breaks were lost,
+// each given its own lines again, or nil when text has none. The body
+// is base64, which spaces never belong to: dropping them is lossless.
+func rebreak(text string) []byte {
+	var out []byte
+	for _, m := range flatPEM.FindAllStringSubmatch(text, -1) {
+		if m[1] != m[3] {
+			continue
+		}
+		body, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(m[2]), ""))
+		if err != nil {
+			continue
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: m[1], Bytes: body})...)
+	}
+	return out
 }
 
 // looksLikePath says whether a private_key value that is no PEM key is a
