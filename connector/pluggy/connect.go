@@ -101,13 +101,29 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 		results <- res
 		return true
 	}
-	page, err := connectPage(o, token)
-	if err != nil {
+	if _, err := connectPage(o, token); err != nil {
 		return err
 	}
-	srv.Handle("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+	srv.Handle("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		res := taken.Load()
 		if res == nil {
+			// A connect token lives 30 minutes from when it is made, and
+			// the widget needs it until the bank is connected: a page
+			// opened (or reloaded) late in a --timeout longer than that
+			// would hold an expired one, and the widget fail with no word
+			// of why. So each load gets a token of its own; the first,
+			// made before the URL was shown, only proved the keys (and
+			// --update's item) good.
+			tok, err := c.client.connectToken(r.Context(), o.update)
+			if err != nil {
+				http.Error(w, s.Secrets.String("could not make a Pluggy connect token for the widget: "+err.Error()+"; reload the page, the terminal's run goes on"), http.StatusBadGateway)
+				return
+			}
+			page, err := connectPage(o, tok)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
 			connect.HTML(w, page)
 			return
 		}
