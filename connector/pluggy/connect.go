@@ -2,6 +2,7 @@ package pluggy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -216,6 +217,9 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 		_ = s.Result(out)
 		return fmt.Errorf("item %s ended in LOGIN_ERROR (executionStatus %s): the bank refused the login; nothing was written; try again: %s", it.ID, it.ExecutionStatus, c.updateCommand(it.ID))
 	}
+	if o.update == "" {
+		c.warnSameConnector(ctx, s, it)
+	}
 	if s.Write {
 		added, err := connect.AddIDs(s.ConfigPath, s.ListField, it.ID)
 		if err != nil {
@@ -228,6 +232,30 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 		}
 	}
 	return s.Result(out)
+}
+
+// warnSameConnector says which items of item_ids are at the new item's
+// institution: connect run again for a bank already connected (to renew a
+// login, where --update keeps the item) makes a second item of the same
+// login, whose accounts every read then reads twice under other ids.
+// Pluggy cannot tell two logins at one bank apart, and the new item
+// exists already, so it is a warning, not a refusal; an item that cannot
+// be fetched is passed over (check names it).
+func (c *conn) warnSameConnector(ctx context.Context, s *connect.Session, fresh item) {
+	id := fresh.connectorID()
+	if id == "" {
+		return
+	}
+	for _, other := range c.cfg.ItemIDs {
+		if strings.EqualFold(other, fresh.ID) {
+			continue
+		}
+		_, it, err := c.fetchItem(ctx, other)
+		if err != nil || it.connectorID() != id {
+			continue
+		}
+		s.Logf("warning: item %s in item_ids is at %s too. If it is the same login, every read reads its accounts twice, under other account ids: keep one item, removing the other from item_ids and deleting it at Pluggy (Meu Pluggy, or DELETE /items/{id}); to renew a login, run connect --update ITEM_ID, which keeps the item. Two logins at one bank are fine", other, cmp.Or(fresh.connectorName(), "the same institution"))
+	}
 }
 
 // writeOutcome answers the page with the run's outcome (Session.Outcome).

@@ -57,6 +57,16 @@ func (it item) connectorName() string {
 	return c.Name
 }
 
+// connectorID is the id of the item's connector (its institution), or ""
+// when it has none.
+func (it item) connectorID() string {
+	var c struct {
+		ID json.Number `json:"id"`
+	}
+	_ = json.Unmarshal(it.Connector, &c)
+	return c.ID.String()
+}
+
 // account is what the connector reads of an Account.
 type account struct {
 	ID     string `json:"id"`
