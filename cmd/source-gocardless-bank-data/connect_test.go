@@ -321,7 +321,8 @@ func TestConnectConsentRefused(t *testing.T) {
 	// LHV: the config's requisitions link other banks (a second link of one
 	// of them with --write is refused before the consent).
 	p := e.link(b, prepare, "#refuse", "--config", cfg, "--institution", "LHV_LHVBEE22", "--write")
-	if _, code := p.Wait(); code != 1 || !p.StderrHas("UserCancelledSession") {
+	// The message says what became of it and what to do.
+	if _, code := p.Wait(); code != 1 || !p.StderrHas("UserCancelledSession") || !p.StderrHas("nothing was written: run connect again") {
 		t.Errorf("a refused consent: exit %d, stderr:\n%s", code, p.Stderr())
 	}
 	if got := b.Text("#result"); !strings.Contains(got, "not linked") || !strings.Contains(got, "UserCancelledSession") {

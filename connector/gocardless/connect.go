@@ -183,7 +183,7 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 		}
 		var outcome error
 		if e := q.Get("error"); e != "" {
-			outcome = fmt.Errorf("the bank consent ended with %s: %s; nothing was written", e, orNone(q.Get("details")))
+			outcome = fmt.Errorf("the bank consent ended with %s: %s; nothing was written: run connect again to link the bank (a new requisition)", e, orNone(q.Get("details")))
 		}
 		select {
 		case done <- outcome: // the first redirect wins; a reload shows its outcome
