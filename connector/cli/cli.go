@@ -54,10 +54,20 @@ func (b Binary) Runner() *source.Runner {
 		r.Extra = append(r.Extra, b.formerTap())
 	}
 	r.Sinks = []source.SinkFlags{
-		&parquet.Flags{Version: source.Version, Connector: b.Source.Name()},
+		&parquet.Flags{Version: source.Version, Provider: b.provider()},
 		&postgres.Flags{Connector: b.Source.Name(), Schema: b.PostgresSchema, Version: source.Version, Views: b.PostgresViews},
 	}
 	return r
+}
+
+// provider is the stable name of the binary's data (pluggy, gocardless,
+// enablebanking), which its Parquet files record: the default PostgreSQL
+// schema, which a rename of the binary does not move either.
+func (b Binary) provider() string {
+	if b.PostgresSchema != "" {
+		return b.PostgresSchema
+	}
+	return postgres.DefaultSchema(b.Source.Name())
 }
 
 // Main runs the binary's command line and exits with its code. A signal

@@ -36,8 +36,8 @@ func (c *compressionValue) Set(s string) error {
 type Flags struct {
 	// Version is the connector version recorded in each file.
 	Version string
-	// Connector is the connector's name recorded in each file.
-	Connector string
+	// Provider is the provider recorded in each file (Options.Provider).
+	Provider string
 
 	fs   *pflag.FlagSet
 	dir  string
@@ -68,7 +68,7 @@ func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
 		}
 		return nil, nil
 	}
-	opts := Options{Dir: f.dir, Compression: Compression(f.comp), Version: f.Version, Connector: f.Connector}
+	opts := Options{Dir: f.dir, Compression: Compression(f.comp), Version: f.Version, Provider: f.Provider}
 	if v := os.Getenv(RowsPerFileEnv); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {

@@ -233,7 +233,7 @@ func TestFolderOfAnotherConnectorIsRefused(t *testing.T) {
 	// Another connector's transactions, written by the same sink as it
 	// writes them.
 	other := testStream{name: "transactions", schema: json.RawMessage(kitchenSchema)}
-	s, w := openOne(t, other, Options{Dir: dir, Connector: "source-gocardless-bank-data"})
+	s, w := openOne(t, other, Options{Dir: dir, Provider: "gocardless"})
 	writeAll(t, w, raws(kitchenRecords[:1]))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func TestFolderOfAnotherConnectorIsRefused(t *testing.T) {
 	if res.Code != 1 || len(traces) != 1 || traces[0].FailureType != protocol.ConfigError {
 		t.Fatalf("read: exit %d, traces %+v\n%s", res.Code, traces, res.Stderr)
 	}
-	for _, want := range []string{filepath.Join(dir, "transactions"), "files of source-gocardless-bank-data", "this is source-pluggy", "own --parquet-dir"} {
+	for _, want := range []string{filepath.Join(dir, "transactions"), "holds gocardless data", "this read is of pluggy", "own --parquet-dir"} {
 		if !strings.Contains(traces[0].Message, want) {
 			t.Errorf("the error does not say %q: %s", want, traces[0].Message)
 		}

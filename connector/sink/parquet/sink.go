@@ -48,7 +48,7 @@ const (
 	MetaStream     = "source_pluggy.stream"
 	MetaSyncMode   = "source_pluggy.sync_mode"
 	MetaVersion    = "source_pluggy.connector_version"
-	MetaConnector  = "source_pluggy.connector"
+	MetaProvider   = "source_pluggy.provider"
 	MetaJSONSchema = "source_pluggy.json_schema"
 	MetaRunStart   = "source_pluggy.run_started_at"
 )
@@ -98,10 +98,12 @@ type Options struct {
 	RowGroupBytes int
 	// Version is the connector version recorded in each file.
 	Version string
-	// Connector is the connector's name (source-pluggy, ...), recorded in
-	// each file; a stream folder whose newest file another connector
-	// wrote is refused at Open (see checkConnector).
-	Connector string
+	// Provider names whose data the files hold (pluggy, gocardless,
+	// enablebanking), recorded in each file; a stream folder whose newest
+	// file holds another provider's is refused at Open (see
+	// checkProvider). It is not the binary's name, which a rename moves:
+	// a renamed binary goes on writing beside its earlier files.
+	Provider string
 	// Start is the run's start, which names the files and bounds the stale
 	// temporaries removed at open. Default now.
 	Start time.Time
@@ -191,7 +193,7 @@ func (s *Sinks) openStreams(streams []source.Stream) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return source.ConfigErrorf("cannot create the Parquet directory %s: %v", dir, err)
 		}
-		if err := checkConnector(dir, opts.Connector); err != nil {
+		if err := checkProvider(dir, opts.Provider); err != nil {
 			return err
 		}
 		if err := removeStale(dir, opts.Start); err != nil {
@@ -204,16 +206,16 @@ func (s *Sinks) openStreams(streams []source.Stream) error {
 	return nil
 }
 
-// checkConnector fails when the newest file in a stream folder was written
-// by another connector than the one named: two connectors given one
+// checkProvider fails when the newest file in a stream folder holds
+// another provider's data than the one named: two connectors given one
 // --parquet-dir would put their streams of one name (transactions,
 // accounts) in one folder, files of two schemas that a query over the
 // folder (read_parquet('DIR/transactions/*.parquet'), the newest-row query
 // of docs/parquet.md) cannot read as one table. Only the newest file is
 // read, its footer alone, so a folder of years of runs costs one small
-// read; files written before the connector was recorded name none and pass.
-func checkConnector(dir, connector string) error {
-	if connector == "" {
+// read; files written before the provider was recorded name none and pass.
+func checkProvider(dir, provider string) error {
+	if provider == "" {
 		return nil
 	}
 	newest := ""
@@ -229,18 +231,17 @@ func checkConnector(dir, connector string) error {
 	if newest == "" {
 		return nil
 	}
-	path := filepath.Join(dir, newest)
-	f, err := file.OpenParquetFile(path, false)
+	f, err := file.OpenParquetFile(filepath.Join(dir, newest), false)
 	if err != nil {
 		return nil // not a file of this sink's; it judges no folder
 	}
 	defer f.Close()
-	v := f.MetaData().KeyValueMetadata().FindValue(MetaConnector)
-	if v == nil || *v == "" || *v == connector {
+	v := f.MetaData().KeyValueMetadata().FindValue(MetaProvider)
+	if v == nil || *v == "" || *v == provider {
 		return nil
 	}
-	return source.ConfigErrorf("parquet: %s holds files of %s (the newest, %s), and this is %s: one folder cannot hold two connectors' files, whose schemas differ; give each connector its own --parquet-dir. Nothing was read",
-		dir, *v, newest, connector)
+	return source.ConfigErrorf("parquet: %s holds %s data (%s, its newest file, says so), and this read is of %s: one folder cannot hold two providers' files, whose schemas differ; give each connector its own --parquet-dir. Nothing was read",
+		dir, *v, newest, provider)
 }
 
 // probeWritable fails, before anything is read, when a stream's folder
@@ -349,7 +350,7 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 			{MetaStream, name},
 			{MetaSyncMode, string(mode)},
 			{MetaVersion, s.opts.Version},
-			{MetaConnector, s.opts.Connector},
+			{MetaProvider, s.opts.Provider},
 			{MetaRunStart, s.opts.Start.UTC().Format(time.RFC3339Nano)},
 			{MetaJSONSchema, string(st.Schema())},
 		},

@@ -182,7 +182,7 @@ func equalValue(a, b any) bool { return len(diff("", a, b)) == 0 }
 func TestSchemaAndMetadata(t *testing.T) {
 	st := kitchen(t)
 	start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	s, w := openOne(t, st, Options{Start: start, Connector: "source-kitchen"})
+	s, w := openOne(t, st, Options{Start: start, Provider: "kitchen"})
 	writeAll(t, w, raws(kitchenRecords[:1]))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestSchemaAndMetadata(t *testing.T) {
 		MetaStream:     "kitchen",
 		MetaSyncMode:   "incremental",
 		MetaVersion:    "9.9.9-test",
-		MetaConnector:  "source-kitchen",
+		MetaProvider:   "kitchen",
 		MetaRunStart:   "2024-05-01T12:00:00Z",
 		MetaJSONSchema: kitchenSchema,
 	} {
