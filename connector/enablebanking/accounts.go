@@ -52,6 +52,9 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	refs, listErr := s.c.accounts(ctx)
 	now := s.c.clock.Now()
+	if req.Mode == protocol.Incremental {
+		quota.DropGone(st, refs, listErr, now, func(d *quota.CachedDetails) string { return d.SyncedAt }, out.Logger())
+	}
 	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Details, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, cached *quota.CachedDetails) (*quota.CachedDetails, error) {
 		if req.Mode == protocol.Incremental && cached != nil && quota.FromTheFuture(cached.SyncedAt, now) {
 			return cached, nil // a state from the future: nothing to read yet

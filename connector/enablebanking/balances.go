@@ -54,6 +54,9 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	refs, listErr := s.c.readable(ctx)
 	clock := s.c.clock.Now()
+	if req.Mode == protocol.Incremental {
+		quota.DropGone(st, refs, listErr, clock, func(p *balancesPos) string { return p.SyncedAt }, out.Logger())
+	}
 	now := httpclient.FormatTime(clock)
 	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Balances, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
 		if req.Mode == protocol.Incremental && prev != nil && quota.FromTheFuture(prev.SyncedAt, clock) {

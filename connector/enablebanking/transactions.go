@@ -99,6 +99,9 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	if err := s.c.futureStart(); err != nil {
 		return err
 	}
+	if req.Mode == protocol.Incremental {
+		quota.DropGone(st, refs, listErr, s.c.clock.Now(), func(p *txPos) string { return p.SyncedAt }, out.Logger())
+	}
 	now := httpclient.FormatTime(s.c.clock.Now())
 	readErr := quota.ReadAnnouncing(ctx, s.c.quotas.Ledger, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *txPos, announce quota.Announce[txPos]) (*txPos, error) {
 		incremental := req.Mode == protocol.Incremental

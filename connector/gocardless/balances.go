@@ -76,6 +76,9 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	refs, listErr := s.c.readable(ctx)
 	now := s.c.clock.Now()
+	if req.Mode == protocol.Incremental {
+		quota.DropGone(st, refs, listErr, now, func(p *balancesPos) string { return p.SyncedAt }, out.Logger())
+	}
 	readErr := quota.Read(ctx, s.c.quotas, quota.Balances, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
 		if req.Mode != protocol.Incremental {
 			prev = nil

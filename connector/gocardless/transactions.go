@@ -142,6 +142,9 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		return err
 	}
 	refs, listErr := s.c.readable(ctx)
+	if req.Mode == protocol.Incremental {
+		quota.DropGone(st, refs, listErr, s.c.clock.Now(), func(p *accountTxPos) string { return p.SyncedAt }, out.Logger())
+	}
 	now := httpclient.FormatTime(s.c.clock.Now())
 	readErr := quota.ReadAnnouncing(ctx, s.c.quotas, quota.Transactions, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *accountTxPos, announce quota.Announce[accountTxPos]) (*accountTxPos, error) {
 		if req.Mode != protocol.Incremental {
