@@ -138,7 +138,8 @@ func (s *investmentTransactionsStream) Read(ctx context.Context, req source.Read
 		keys[i] = r.ID
 	}
 	if req.Mode == protocol.Incremental && listErr == nil {
-		dropGone(st.Investments, keys, s.c.start, func(c *investmentCursor) string { return c.SyncedAt }, "investment", out.Logger())
+		source.DropGone(source.Gone{Attr: "investment", Lister: "item of item_ids"}, st.Investments, listedSet(keys), s.c.start,
+			func(c *investmentCursor) string { return c.SyncedAt }, out.Logger())
 	}
 	parts := source.Partitions[investmentCursor]{Keys: keys, Attr: "investment", Cursors: st.Investments, Limit: s.c.cfg.MaxConcurrency, State: func() any { return st }}
 	readErr := parts.Read(ctx, out, func(ctx context.Context, out source.Output, i int, prev *investmentCursor) (*investmentCursor, error) {

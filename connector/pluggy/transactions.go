@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -343,7 +342,8 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 		keys[i] = a.ID
 	}
 	if req.Mode == protocol.Incremental && listErr == nil {
-		dropGone(st.Accounts, keys, s.c.start, func(c *accountCursor) string { return c.SyncedAt }, "account", out.Logger())
+		source.DropGone(source.Gone{Attr: "account", Lister: "item of item_ids"}, st.Accounts, listedSet(keys), s.c.start,
+			func(c *accountCursor) string { return c.SyncedAt }, out.Logger())
 	}
 	var lastCheckpoint time.Time
 	windowIDs := 0
@@ -402,38 +402,13 @@ func (s *transactionsStream) Read(ctx context.Context, req source.ReadRequest, o
 	return errors.Join(listErr, readErr)
 }
 
-// goneAfter is how long an account (or investment) no item of item_ids
-// lists keeps its place in the state. Such an account is closed, or its
-// item was deleted or taken out of item_ids: no run reads it again, and
-// its place (with up to 5,000 window ids) would stay in every state for
-// ever, one more at each item replaced. The months allow an item taken out
-// for a while (a connection being repaired) to come back where it stopped.
-const goneAfter = 90 * 24 * time.Hour
-
-// dropGone removes from places those of the keys listed lacks (every
-// account, or investment, the configured items list, all of them listed)
-// that no run has read (syncedAt, RFC 3339) for goneAfter since start,
-// with an INFO each naming it as what. One that comes back later is read
-// as a new one, from start_date: its rows come again (dedupe on id), none
-// is lost. A place whose synced_at does not parse is kept.
-func dropGone[C any](places map[string]*C, listed []string, start time.Time, syncedAt func(*C) string, what string, log *slog.Logger) {
-	have := make(map[string]bool, len(listed))
-	for _, id := range listed {
-		have[id] = true
+// listedSet is the keys a run listed, for source.DropGone.
+func listedSet(keys []string) map[string]bool {
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
 	}
-	for id, place := range places {
-		if have[id] || place == nil {
-			continue
-		}
-		at := syncedAt(place)
-		synced, err := time.Parse(time.RFC3339Nano, at)
-		if err != nil || start.Sub(synced) <= goneAfter {
-			continue
-		}
-		delete(places, id)
-		log.Info("no item of item_ids has listed the "+what+" since a run last read it, more than 90 days ago; its place is dropped from the state (listed again, it is read from start_date)",
-			what, id, "synced_at", at)
-	}
+	return set
 }
 
 // readAccount emits one account's rows and returns its new cursor. In
