@@ -186,6 +186,22 @@ func TestPostgresStatementTimeoutOfTheRole(t *testing.T) {
 	compareTruth(t, e, pgtest.Connect(t, url), nil)
 }
 
+// TestPostgresIdleSessionTimeoutOfTheRole: an idle_session_timeout the
+// DBA set for the role or the database ends a session idle that long; the
+// run's session that holds the schema's lock sits idle while the API is
+// read between checkpoints, and was ended at every run whose pages took
+// longer than that (a transient_error, "run again", each time): the
+// sink's sessions turn it off as they do statement_timeout, and the load
+// completes.
+func TestPostgresIdleSessionTimeoutOfTheRole(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 400, PageSize: 50, Latency: 150 * time.Millisecond})
+	url := pgtest.DB(t)
+	db := pgtest.DBName(url)
+	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET idle_session_timeout = '100ms'`)
+	e.read(e.catalog(true, "transactions"), "--postgres", url)
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
+}
+
 // TestPostgresLockTimeoutIsTransient: with a lock_timeout of the DBA's, a
 // reader holding a table (a long report) makes the full-refresh swap's
 // TRUNCATE give up: a transient_error naming the timeout, to run again

@@ -141,9 +141,10 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	// set for the role or the database (a common guard) would cancel the
 	// COPY that stays open while the API is read, or a large merge, at
 	// every run: off for this run's sessions, as pg_dump does, unless the
-	// URL sets it (?statement_timeout=…, or in options=-c …).
+	// URL sets it (?statement_timeout=…, or in options=-c …); so are the
+	// newerTimeouts, once connected.
 	for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
-		if _, ok := cfg.RuntimeParams[p]; !ok && !strings.Contains(cfg.RuntimeParams["options"], p) {
+		if !urlSets(cfg, p) {
 			cfg.RuntimeParams[p] = "0"
 		}
 	}
@@ -158,12 +159,51 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		d.conn.Close(context.Background())
 		return nil, d.connectError(err, cfg)
 	}
-	if err := d.setup(ctx); err != nil {
+	err = d.newerTimeoutsOff(ctx, cfg)
+	if err == nil {
+		err = d.setup(ctx)
+	}
+	if err != nil {
 		d.load.Close(context.Background())
 		d.conn.Close(context.Background())
 		return nil, err
 	}
 	return d, nil
+}
+
+// urlSets reports whether the URL sets the server parameter p, as a
+// parameter of its own or in options=-c ….
+func urlSets(cfg *pgx.ConnConfig, p string) bool {
+	_, ok := cfg.RuntimeParams[p]
+	return ok || strings.Contains(cfg.RuntimeParams["options"], p)
+}
+
+// newerTimeouts are the guards of later PostgreSQL versions that end a run
+// the way statement_timeout would: idle_session_timeout (14) ends the
+// session that holds the schema's lock while it waits, idle, for the API's
+// next pages, and transaction_timeout (17) a large merge. A startup
+// parameter the server does not know fails the connection, so they are
+// turned off once connected, where the server has them.
+var newerTimeouts = []string{"idle_session_timeout", "transaction_timeout"}
+
+// newerTimeoutsOff turns off, on both sessions, the newerTimeouts that
+// the server has and the URL does not set.
+func (d *Destination) newerTimeoutsOff(ctx context.Context, cfg *pgx.ConnConfig) error {
+	var off []string
+	for _, p := range newerTimeouts {
+		if !urlSets(cfg, p) {
+			off = append(off, p)
+		}
+	}
+	if len(off) == 0 {
+		return nil
+	}
+	for _, c := range []*pgx.Conn{d.conn, d.load} {
+		if _, err := c.Exec(ctx, "SELECT set_config(name, '0', false) FROM pg_settings WHERE name = ANY($1)", off); err != nil {
+			return d.sqlError(err, "turning off "+strings.Join(off, " and "))
+		}
+	}
+	return nil
 }
 
 // holderName labels this run's session in pg_stat_activity, where a second
