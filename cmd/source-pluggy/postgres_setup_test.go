@@ -202,6 +202,45 @@ func TestPostgresIdleSessionTimeoutOfTheRole(t *testing.T) {
 	compareTruth(t, e, pgtest.Connect(t, url), nil)
 }
 
+// TestPostgresTableEmptiedOrDroppedSaysHowToReload: a run resumes from
+// the stored state, so a table the user emptied (TRUNCATE) or dropped
+// since gets only the rows after it; where that went without a word (and
+// the conflict errors said to drop the table "to reload it"), the run now
+// says so, a WARN for a dropped table, an INFO for an empty one (a stream
+// with no rows yet is empty too), naming the table and the DELETE of its
+// state, after which a read loads every row again.
+func TestPostgresTableEmptiedOrDroppedSaysHowToReload(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 30})
+	url := pgtest.DB(t)
+	conn := pgtest.Connect(t, url)
+	cat := e.catalog(true, "transactions")
+	e.read(cat, "--postgres", url)
+	fix := `DELETE FROM "pluggy"._state WHERE stream = 'transactions'`
+	for _, c := range []struct {
+		sql   string
+		level protocol.Level
+	}{
+		{`TRUNCATE pluggy.transactions`, protocol.LevelInfo},
+		{`DROP TABLE pluggy.transactions CASCADE`, protocol.LevelWarn},
+	} {
+		pgtest.Exec(t, url, c.sql)
+		r := e.read(cat, "--postgres", url)
+		if !r.Logged(c.level, `"pluggy"."transactions"`, fix, "start_date") {
+			t.Errorf("after %s, no %s naming the table and %s", c.sql, c.level, fix)
+		}
+		pgtest.Exec(t, url, fix)
+		r = e.read(cat, "--postgres", url)
+		if r.Logged(c.level, fix) {
+			t.Errorf("after %s and the state deleted, the run still says %s", c.sql, fix)
+		}
+		compareTruth(t, e, conn, nil)
+	}
+	r := e.read(cat, "--postgres", url)
+	if r.Logged(protocol.LevelInfo, fix) || r.Logged(protocol.LevelWarn, fix) {
+		t.Error("a run into a loaded table says it holds no rows")
+	}
+}
+
 // TestPostgresLockTimeoutIsTransient: with a lock_timeout of the DBA's, a
 // reader holding a table (a long report) makes the full-refresh swap's
 // TRUNCATE give up: a transient_error naming the timeout, to run again

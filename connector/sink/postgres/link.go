@@ -133,6 +133,9 @@ func (s *Sink) OpenStream(info source.StreamInfo, next source.StreamSink) (sourc
 		return nil, err
 	}
 	t.enc.warn.Log = info.Log
+	if info.Mode == protocol.Incremental && info.Log != nil {
+		s.d.logLostRows(info.Log, info.Stream.Name())
+	}
 	return &link{t: t, next: next}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -83,6 +84,9 @@ type Destination struct {
 	states  map[string]json.RawMessage
 	started time.Time
 	active  *Table // the stream being loaded: the connection is its
+	// resumed says the run resumes from states (it took States), so a
+	// table emptied or dropped since its state is worth a word.
+	resumed bool
 }
 
 // DefaultSchema is the schema a connector's tables go in without
@@ -654,7 +658,34 @@ func (d *Destination) wrapSQL(err error) error {
 
 // States returns the stored state of each incremental stream, as the last
 // committed checkpoint left it.
-func (d *Destination) States() map[string]json.RawMessage { return d.states }
+func (d *Destination) States() map[string]json.RawMessage {
+	d.resumed = true
+	return d.states
+}
+
+// logLostRows says, for a stream that resumes from its stored state, that
+// its table holds none of the rows the state covers: it was dropped (the
+// run made it again) or holds no rows. The stored state still says where
+// the last run stopped, so the rows before it are not read again. The
+// state is kept, not dropped for a read from start_date: it holds more
+// than the rows' progress (the banks' quotas, the accounts gone), and a
+// stream that has had no rows yet is empty too, so only a dropped table
+// is a WARN.
+func (d *Destination) logLostRows(log *slog.Logger, name string) {
+	t, ok := d.tables[name]
+	if !ok || !d.resumed || d.states[name] == nil || !t.emptyAtOpen {
+		return
+	}
+	// The table and the statement go in the message, not in attributes,
+	// whose quoting would escape their quotes and spoil a copy and paste.
+	if t.created {
+		log.Warn(fmt.Sprintf("table %s was not there (dropped since its state was stored in %s._state) and was made again, empty; the run resumes from the stored state, so the rows read before it are not loaded again. "+
+			"To reload them, delete the state (%s) and read again: the stream is then read from start_date", t.qname(), ident(d.opts.Schema), t.dropState()))
+		return
+	}
+	log.Info(fmt.Sprintf("table %s holds no rows, though %s._state holds a state for its stream; if it was emptied (TRUNCATE, DELETE) since, the run resumes from the stored state and does not load the rows read before it again. "+
+		"To reload them, delete the state (%s) and read again: the stream is then read from start_date", t.qname(), ident(d.opts.Schema), t.dropState()))
+}
 
 // Schema is the schema the tables are in.
 func (d *Destination) Schema() string { return d.opts.Schema }

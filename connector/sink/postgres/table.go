@@ -47,6 +47,10 @@ type table struct {
 	// merges try a plain INSERT first (see Table.merge). Only merges,
 	// one at a time, read and change it.
 	empty bool
+	// created says the run made the table (it was not there); emptyAtOpen
+	// that it held no rows when the run began: with a stored state, its
+	// rows were dropped or emptied since (see Sink.OpenStream).
+	created, emptyAtOpen bool
 }
 
 // sqlType maps a derived column kind to its PostgreSQL type: exact numeric
@@ -174,6 +178,13 @@ func (t *table) pkMatch(a, b string) string {
 		parts = append(parts, a+"."+n+" = "+b+"."+n)
 	}
 	return strings.Join(parts, " AND ")
+}
+
+// dropState is the statement that deletes the stream's stored state: a
+// table dropped or emptied is reloaded only with it, as a run resumes
+// from the state and does not read again the rows before it.
+func (t *table) dropState() string {
+	return fmt.Sprintf("DELETE FROM %s._state WHERE stream = %s", ident(t.schema), quoteLiteral(t.name))
 }
 
 // createSQL creates the table.
@@ -333,12 +344,13 @@ func (t *table) ensure(ctx context.Context, tx pgx.Tx, url string) error {
 		if _, err := tx.Exec(ctx, t.createSQL()); err != nil {
 			return fmt.Errorf("creating table %s: %w", t.qname(), err)
 		}
-		t.empty = true
+		t.empty, t.created, t.emptyAtOpen = true, true, true
 		return nil
 	}
 	if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT NOT EXISTS (SELECT FROM %s)", t.qname())).Scan(&t.empty); err != nil {
 		return fmt.Errorf("reading %s: %w", t.qname(), err)
 	}
+	t.emptyAtOpen = t.empty
 	want := map[string]string{colExtractedAt: "timestamp with time zone", colDeletedAt: "timestamp with time zone", colLeftovers: "jsonb", colChanges: "jsonb"}
 	var wantOrder []string
 	for _, c := range t.cols {
@@ -350,8 +362,8 @@ func (t *table) ensure(ctx context.Context, tx pgx.Tx, url string) error {
 		got, ok := have[name]
 		if ok && got != want[name] {
 			return source.ConfigErrorf("PostgreSQL table %s (at %s): column %q is %s, but stream %s needs %s; nothing was written. "+
-				"Fix: ALTER TABLE %s ALTER COLUMN %s TYPE %s (if its values convert), or rename or drop the table to reload it, or use another --postgres-schema",
-				t.qname(), url, name, got, t.name, want[name], t.qname(), ident(name), want[name])
+				"Fix: ALTER TABLE %s ALTER COLUMN %s TYPE %s (if its values convert), or rename or drop the table and delete its state (%s) to reload it from start_date, or use another --postgres-schema",
+				t.qname(), url, name, got, t.name, want[name], t.qname(), ident(name), want[name], t.dropState())
 		}
 	}
 	var pk []string
@@ -369,8 +381,8 @@ func (t *table) ensure(ctx context.Context, tx pgx.Tx, url string) error {
 	}
 	if strings.Join(pk, ",") != strings.Join(wantPK, ",") {
 		return source.ConfigErrorf("PostgreSQL table %s (at %s): its primary key is (%s), but stream %s is keyed by (%s); nothing was written. "+
-			"Fix: rename or drop the table to reload it, or use another --postgres-schema",
-			t.qname(), url, strings.Join(pk, ", "), t.name, strings.Join(wantPK, ", "))
+			"Fix: rename or drop the table and delete its state (%s) to reload it from start_date, or use another --postgres-schema",
+			t.qname(), url, strings.Join(pk, ", "), t.name, strings.Join(wantPK, ", "), t.dropState())
 	}
 	for _, name := range wantOrder {
 		if _, ok := have[name]; ok {
