@@ -241,6 +241,24 @@ func TestPostgresTableEmptiedOrDroppedSaysHowToReload(t *testing.T) {
 	}
 }
 
+// TestPostgresThroughPgBouncer: PgBouncer (and poolers like it) refuses
+// a startup parameter it does not track, and the run sent its
+// statement_timeout and idle_in_transaction_session_timeout as such, so
+// every run through a pooler failed with "unsupported startup parameter",
+// a transient_error that a scheduler retried for ever; the run turns them
+// off once connected, and loads.
+func TestPostgresThroughPgBouncer(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 20})
+	url := pgtest.DB(t)
+	pgtest.Exec(t, url, `ALTER DATABASE `+pgtest.DBName(url)+` SET statement_timeout = '300ms'`)
+	e.read(e.catalog(true, "transactions"), "--postgres", pgtest.Pooler(t, url))
+	conn := pgtest.Connect(t, url)
+	compareTruth(t, e, conn, nil)
+	if got := pgRows(t, conn, `SELECT count(*) FROM pluggy._state`); got[0] != "1" {
+		t.Errorf("%s states stored, want 1", got[0])
+	}
+}
+
 // TestPostgresLockTimeoutIsTransient: with a lock_timeout of the DBA's, a
 // reader holding a table (a long report) makes the full-refresh swap's
 // TRUNCATE give up: a transient_error naming the timeout, to run again

@@ -141,17 +141,6 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	}
 	cfg.ConnectTimeout = connectTimeout
 	d.user = cfg.User
-	// A statement_timeout or idle_in_transaction_session_timeout the DBA
-	// set for the role or the database (a common guard) would cancel the
-	// COPY that stays open while the API is read, or a large merge, at
-	// every run: off for this run's sessions, as pg_dump does, unless the
-	// URL sets it (?statement_timeout=…, or in options=-c …); so are the
-	// newerTimeouts, once connected.
-	for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
-		if !urlSets(cfg, p) {
-			cfg.RuntimeParams[p] = "0"
-		}
-	}
 	cfg.RuntimeParams["application_name"] = d.holderName()
 	d.conn, err = pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -163,7 +152,7 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		d.conn.Close(context.Background())
 		return nil, d.connectError(err, cfg)
 	}
-	err = d.newerTimeoutsOff(ctx, cfg)
+	err = d.timeoutsOff(ctx, cfg)
 	if err == nil {
 		err = d.setup(ctx)
 	}
@@ -182,19 +171,27 @@ func urlSets(cfg *pgx.ConnConfig, p string) bool {
 	return ok || strings.Contains(cfg.RuntimeParams["options"], p)
 }
 
-// newerTimeouts are the guards of later PostgreSQL versions that end a run
-// the way statement_timeout would: idle_session_timeout (14) ends the
-// session that holds the schema's lock while it waits, idle, for the API's
-// next pages, and transaction_timeout (17) a large merge. A startup
-// parameter the server does not know fails the connection, so they are
-// turned off once connected, where the server has them.
-var newerTimeouts = []string{"idle_session_timeout", "transaction_timeout"}
+// timeouts are the guards a DBA sets for a role or a database (a common
+// one) that would end a run at every run: statement_timeout cancels the
+// COPY that stays open while the API is read, or a large merge, and so do
+// idle_in_transaction_session_timeout and transaction_timeout (17);
+// idle_session_timeout (14) ends the session that holds the schema's lock
+// while it waits, idle, for the API's next pages. They are off for the
+// run's sessions, as pg_dump turns off the first ones, unless the URL sets
+// them (?statement_timeout=…, or in options=-c …).
+//
+// They are set once connected, not as startup parameters: PgBouncer and
+// poolers like it refuse a startup parameter they do not track
+// ("unsupported startup parameter"), and a server refuses one it does not
+// know (idle_session_timeout before 14); set_config through pg_settings
+// sets only those the server has.
+var timeouts = []string{"statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout"}
 
-// newerTimeoutsOff turns off, on both sessions, the newerTimeouts that
-// the server has and the URL does not set.
-func (d *Destination) newerTimeoutsOff(ctx context.Context, cfg *pgx.ConnConfig) error {
+// timeoutsOff turns off, on both sessions, the timeouts that the server
+// has and the URL does not set.
+func (d *Destination) timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig) error {
 	var off []string
-	for _, p := range newerTimeouts {
+	for _, p := range timeouts {
 		if !urlSets(cfg, p) {
 			off = append(off, p)
 		}
@@ -204,7 +201,7 @@ func (d *Destination) newerTimeoutsOff(ctx context.Context, cfg *pgx.ConnConfig)
 	}
 	for _, c := range []*pgx.Conn{d.conn, d.load} {
 		if _, err := c.Exec(ctx, "SELECT set_config(name, '0', false) FROM pg_settings WHERE name = ANY($1)", off); err != nil {
-			return d.sqlError(err, "turning off "+strings.Join(off, " and "))
+			return d.sqlError(err, "turning off "+strings.Join(off, ", "))
 		}
 	}
 	return nil

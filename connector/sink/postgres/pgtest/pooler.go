@@ -1,0 +1,102 @@
+package pgtest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// poolerParams are the startup parameters PgBouncer takes from a client
+// (the ones it tracks, its default track_extra_parameters included): any
+// other, unless the pooler is told to ignore it, refuses the connection.
+var poolerParams = map[string]bool{
+	"user": true, "database": true, "application_name": true, "client_encoding": true,
+	"datestyle": true, "timezone": true, "standard_conforming_strings": true, "intervalstyle": true,
+}
+
+// Pooler starts, for the test, a stand-in for PgBouncer in front of the
+// server of u (a URL DB made) and returns u through it: like PgBouncer, it
+// refuses a connection whose startup message carries a parameter it does
+// not track (statement_timeout, say) with a FATAL 08P01 "unsupported
+// startup parameter", and passes the others on to the server.
+func Pooler(t testing.TB, u string) string {
+	t.Helper()
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	server := parsed.Host
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go pool(c, server)
+		}
+	}()
+	parsed.Host = ln.Addr().String()
+	return parsed.String()
+}
+
+// pool serves one client connection of Pooler.
+func pool(c net.Conn, server string) {
+	defer c.Close()
+	var startup []byte
+	for {
+		var n [4]byte
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			return
+		}
+		msg := make([]byte, binary.BigEndian.Uint32(n[:])-4)
+		if _, err := io.ReadFull(c, msg); err != nil {
+			return
+		}
+		if len(msg) >= 4 && binary.BigEndian.Uint32(msg) == 80877103 { // SSLRequest: no TLS here
+			if _, err := c.Write([]byte{'N'}); err != nil {
+				return
+			}
+			continue
+		}
+		startup = append(n[:], msg...)
+		fields := bytes.Split(msg[4:], []byte{0})
+		for i := 0; i+1 < len(fields); i += 2 {
+			if name := string(fields[i]); name != "" && !poolerParams[strings.ToLower(name)] {
+				refuse(c, "unsupported startup parameter: "+name)
+				return
+			}
+		}
+		break
+	}
+	s, err := net.Dial("tcp", server)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	if _, err := s.Write(startup); err != nil {
+		return
+	}
+	go func() { _, _ = io.Copy(s, c); s.Close() }()
+	_, _ = io.Copy(c, s)
+}
+
+// refuse answers a startup message with PgBouncer's FATAL.
+func refuse(c net.Conn, message string) {
+	var body []byte
+	for _, f := range [][2]string{{"S", "FATAL"}, {"V", "FATAL"}, {"C", "08P01"}, {"M", message}} {
+		body = append(append(append(body, f[0]...), f[1]...), 0)
+	}
+	body = append(body, 0)
+	msg := []byte{'E', 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(msg[1:], uint32(len(body)+4))
+	_, _ = c.Write(append(msg, body...))
+}
