@@ -386,6 +386,10 @@ func TestPostgresSchemaEvolutionAndConflicts(t *testing.T) {
 		{strings.Replace(url, pgtest.Password, "hunter2secret", 1), `refused user "postgres"`, protocol.ConfigError},
 		// The test server has no TLS: it is reachable, sslmode is what to fix.
 		{strings.Replace(strings.Replace(url, pgtest.Password, "hunter2secret", 1), "sslmode=disable", "sslmode=require", 1), "the TLS connection that sslmode asks for failed", protocol.ConfigError},
+		// A CA file that is not there (a secret mounted elsewhere) is a
+		// TLS setting to fix, not a URL to percent-encode.
+		{strings.Replace(strings.Replace(url, pgtest.Password, "hunter2secret", 1), "sslmode=disable", "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", 1), "sslrootcert", protocol.ConfigError},
+		{strings.Replace(strings.Replace(url, pgtest.Password, "hunter2secret", 1), "sslmode=disable", "sslmode=verify-everything", 1), "sslmode one of disable, allow, prefer, require, verify-ca, verify-full", protocol.ConfigError},
 	} {
 		if strings.Contains(c.url, ".invalid") {
 			var dns *net.DNSError
@@ -397,6 +401,8 @@ func TestPostgresSchemaEvolutionAndConflicts(t *testing.T) {
 		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", c.url)
 		if r.Code != 1 || len(r.ErrorTraces()) != 1 || !strings.Contains(r.ErrorTraces()[0].Message, c.want) || r.ErrorTraces()[0].FailureType != c.typ {
 			t.Errorf("--postgres %s: exit %d, %v; want a %s with %q", c.url, r.Code, r.ErrorTraces(), c.typ, c.want)
+		} else if strings.Contains(r.ErrorTraces()[0].Message, "percent-encoded") {
+			t.Errorf("--postgres %s: %q says to percent-encode the URL, which parses", c.url, r.ErrorTraces()[0].Message)
 		}
 		if strings.Contains(string(r.Stdout)+string(r.Stderr), "hunter2secret") {
 			t.Error("the output shows the password")

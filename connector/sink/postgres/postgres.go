@@ -136,6 +136,17 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		d.tables[st.Name] = t
 	}
 	cfg, err := pgx.ParseConfig(opts.URL)
+	if err != nil && tlsSetting(err) {
+		// The URL parsed: what it names for TLS cannot be used (a CA
+		// file not where it says, a secret mounted elsewhere; an sslmode
+		// misspelt), so percent-encoding is no fix.
+		cause := err
+		if inner := errors.Unwrap(err); inner != nil {
+			cause = inner
+		}
+		return nil, source.ConfigErrorf("--postgres %s: its TLS settings cannot be used (%s); fix them in --postgres (or PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY): "+
+			"sslmode one of disable, allow, prefer, require, verify-ca, verify-full, and sslrootcert, sslcert and sslkey naming PEM files this user can read", d.shown, d.mask(cause.Error()))
+	}
 	if err != nil {
 		return nil, source.ConfigErrorf("--postgres %s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, with a / ? # %% or space in the user or password percent-encoded (%%2F %%3F %%23 %%25 %%20), or the password in PGPASSWORD", d.shown, d.mask(err.Error()))
 	}
@@ -162,6 +173,14 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		return nil, err
 	}
 	return d, nil
+}
+
+// tlsSetting reports whether err, from parsing a connection string, is
+// about its TLS settings (sslmode, or the files sslrootcert, sslcert and
+// sslkey name) rather than its form. pgconn says so only in its text.
+func tlsSetting(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "failed to configure TLS") || strings.Contains(msg, "sslmode is invalid")
 }
 
 // urlSets reports whether the URL sets the server parameter p, as a
