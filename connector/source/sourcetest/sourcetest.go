@@ -108,7 +108,8 @@ func execute(t testing.TB, bin string, args ...string) (stdout, stderr []byte, c
 }
 
 // Run runs bin with args (see Exec) and parses stdout as protocol messages,
-// failing the test on any line that is not one.
+// failing the test on any line that is not one, and on any stream whose
+// messages break what the platform checks (CheckStreamOrder).
 func Run(t testing.TB, bin string, args ...string) *Result {
 	t.Helper()
 	r := &Result{}
@@ -119,7 +120,7 @@ func Run(t testing.TB, bin string, args ...string) *Result {
 
 // Parse parses output captured another way (a read stopped mid-run, say)
 // as Run parses stdout, failing the test on any line that is not a protocol
-// message.
+// message, and checks it with CheckStreamOrder.
 func Parse(t testing.TB, stdout []byte) *Result {
 	t.Helper()
 	r := &Result{Stdout: stdout}
@@ -140,6 +141,7 @@ func (r *Result) parse(t testing.TB) {
 		r.Lines = append(r.Lines, line)
 		r.Messages = append(r.Messages, m)
 	}
+	CheckStreamOrder(t, r)
 }
 
 // OfType returns the messages of one type.
