@@ -257,6 +257,23 @@ func TestPostgresThroughPgBouncer(t *testing.T) {
 	if got := pgRows(t, conn, `SELECT count(*) FROM pluggy._state`); got[0] != "1" {
 		t.Errorf("%s states stored, want 1", got[0])
 	}
+
+	// A parameter of the URL's own that the pooler refuses is the URL to
+	// fix (a config_error naming it), not a server to wait for.
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"),
+		"--postgres", pgtest.Pooler(t, url)+"&search_path=public", "--detailed-exit-codes")
+	if len(r.ErrorTraces()) != 1 {
+		t.Fatalf("exit %d, traces %v", r.Code, r.ErrorTraces())
+	}
+	tr := r.ErrorTraces()[0]
+	for _, want := range []string{"unsupported startup parameter: search_path", "remove it from --postgres", "ALTER ROLE", "ignore_startup_parameters", "postgres://postgres:xxxxx@"} {
+		if !strings.Contains(tr.Message, want) {
+			t.Errorf("error %q lacks %q", tr.Message, want)
+		}
+	}
+	if tr.FailureType != protocol.ConfigError || r.Code != 78 {
+		t.Errorf("failure type %s, exit %d; want a config_error, exit 78", tr.FailureType, r.Code)
+	}
 }
 
 // TestPostgresLockTimeoutIsTransient: with a lock_timeout of the DBA's, a

@@ -267,6 +267,12 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 		case "3D000":
 			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s has no database %q; create it (CREATE DATABASE %s) or fix the database in --postgres", d.shown, cfg.Database, ident(cfg.Database))}
+		case "08P01":
+			if name, ok := strings.CutPrefix(pg.Message, "unsupported startup parameter: "); ok {
+				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+					Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a connection pooler (PgBouncer) in front of the server takes no parameter %s from a client: remove it from --postgres and set it for the user instead (ALTER ROLE %s SET %s = …), or add it to the pooler's ignore_startup_parameters",
+						d.shown, pg.Message, name, ident(cfg.User), name)}
+			}
 		case "53300":
 			return &source.Error{Type: connectFailureType(err), Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a run opens two connections: raise the connection limit of the --postgres user (ALTER ROLE %s CONNECTION LIMIT …) or of the server (max_connections), or end idle sessions", d.shown, pg.Message, ident(cfg.User))}
@@ -309,6 +315,8 @@ func Unreachable(err error) bool {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		switch {
+		case pg.Code == "08P01" && strings.HasPrefix(pg.Message, "unsupported startup parameter"):
+			return false // a pooler's answer to a parameter of the URL: the URL to fix
 		case pg.Code == "57P03", strings.HasPrefix(pg.Code, "08"):
 			return true
 		case pg.Code == "53300":
