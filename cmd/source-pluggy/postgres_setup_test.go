@@ -276,6 +276,38 @@ func TestPostgresThroughPgBouncer(t *testing.T) {
 	}
 }
 
+// TestPostgresFailingTriggerIsConfigError: a trigger someone put on a
+// table whose function fails (an audit log's, raising) fails every merge
+// the same way: a config_error naming the function and the fix, where it
+// was a system_error that named neither; nothing is written, and once the
+// trigger is gone the next run loads every row once.
+func TestPostgresFailingTriggerIsConfigError(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 20})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "transactions")
+	e.read(cat, "--postgres", url)
+	pgtest.Exec(t, url, `CREATE FUNCTION public.audit_tx() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'audit log is full'; END$$;
+		CREATE TRIGGER audit AFTER INSERT OR UPDATE ON pluggy.transactions FOR EACH ROW EXECUTE FUNCTION public.audit_tx()`)
+	e.fake.AddNew(3)
+	e.fake.UpdateInPlace(3)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--detailed-exit-codes")
+	if len(r.ErrorTraces()) == 0 {
+		t.Fatalf("exit %d, no error trace", r.Code)
+	}
+	tr := r.ErrorTraces()[0]
+	for _, want := range []string{`"pluggy"."transactions"`, "audit log is full", "audit_tx", "DROP TRIGGER", "postgres://postgres:xxxxx@"} {
+		if !strings.Contains(tr.Message, want) {
+			t.Errorf("error %q lacks %q", tr.Message, want)
+		}
+	}
+	if tr.FailureType != protocol.ConfigError || r.Code != 78 {
+		t.Errorf("failure type %s, exit %d; want a config_error, exit 78", tr.FailureType, r.Code)
+	}
+	pgtest.Exec(t, url, `DROP TRIGGER audit ON pluggy.transactions`)
+	e.read(cat, "--postgres", url)
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
+}
+
 // TestPostgresLockTimeoutIsTransient: with a lock_timeout of the DBA's, a
 // reader holding a table (a long report) makes the full-refresh swap's
 // TRUNCATE give up: a transient_error naming the timeout, to run again

@@ -648,8 +648,33 @@ func (d *Destination) sqlError(err error, doing string) error {
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: the rows break a constraint the sink did not make (%s); nothing of this checkpoint was written. Fix: drop that constraint (ALTER TABLE %s …), or use another --postgres-schema",
 				d.shown, doing, pg.Message, pgx.Identifier{pg.SchemaName, pg.TableName}.Sanitize())}
 	}
+	if errors.As(err, &pg) && userFunction(pg) {
+		// The sink calls no function of its own: one that failed is the
+		// database's (a trigger someone put on the table, an audit
+		// log's), and fails every run the same way until it is fixed.
+		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: a function the sink did not make failed (%s; %s), a trigger on the table, say; nothing of this checkpoint was written. "+
+				"Fix: fix that function or drop its trigger (DROP TRIGGER … ON …), or use another --postgres-schema",
+				d.shown, doing, pg.Message, strings.ReplaceAll(pg.Where, "\n", "; "))}
+	}
 	return &source.Error{Type: protocol.SystemError, Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("PostgreSQL at %s: %s", d.shown, doing)}
+}
+
+// userFunction reports whether pg was raised inside a function (PL/pgSQL
+// or SQL, as its context says) and is no state of the server's that a
+// later run would not meet: out of resources (53), an operator's or the
+// server's intervention (57, 58, XX), a connection (08) or a transaction
+// rolled back for a conflict (40).
+func userFunction(pg *pgconn.PgError) bool {
+	if !strings.Contains(pg.Where, "PL/pgSQL function") && !strings.Contains(pg.Where, "SQL function") {
+		return false
+	}
+	switch pg.Code[:2] {
+	case "53", "57", "58", "XX", "08", "40":
+		return false
+	}
+	return true
 }
 
 // lostConnection reports whether err is the end of a session rather than
