@@ -670,9 +670,10 @@ func userFunction(pg *pgconn.PgError) bool {
 	if !strings.Contains(pg.Where, "PL/pgSQL function") && !strings.Contains(pg.Where, "SQL function") {
 		return false
 	}
-	switch pg.Code[:2] {
-	case "53", "57", "58", "XX", "08", "40":
-		return false
+	for _, class := range []string{"53", "57", "58", "XX", "08", "40"} {
+		if strings.HasPrefix(pg.Code, class) {
+			return false
+		}
 	}
 	return true
 }
