@@ -429,7 +429,7 @@ func (d *Destination) setup(ctx context.Context) error {
 	case !member:
 		var user string
 		_ = d.conn.QueryRow(ctx, "SELECT current_user").Scan(&user)
-		return source.ConfigErrorf("PostgreSQL at %s: schema %q belongs to role %q, and the --postgres user %q may not create tables in it; nothing was written. Fix: as %s, GRANT USAGE, CREATE ON SCHEMA %s TO %s, or use another --postgres-schema",
+		return source.ConfigErrorf("PostgreSQL at %s: schema %q belongs to role %q, and the --postgres user %q may not create tables in it, which every run does, also where the streams' tables are there (its staging tables, _load_<stream>_0 and _1, which the rows go through); nothing was written. Fix: as %s, GRANT USAGE, CREATE ON SCHEMA %s TO %s, or use another --postgres-schema",
 			d.shown, schema, owner, user, ident(owner), ident(schema), ident(user))
 	}
 	tx, err := d.conn.Begin(ctx)

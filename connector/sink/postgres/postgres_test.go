@@ -488,9 +488,17 @@ func TestSchemaGrantedByItsOwner(t *testing.T) {
 	pgtest.Exec(t, url, `GRANT USAGE, CREATE ON SCHEMA bank TO `+loader)
 	loadsRowInBank(t, loaderURL, url)
 	// The next run finds the tables it made there.
-	if s := string(open(t, loaderURL, Options{Schema: "bank"}, txStream()).States()["tx"]); s != `{"cursor":1}` {
+	d := open(t, loaderURL, Options{Schema: "bank"}, txStream())
+	if s := string(d.States()["tx"]); s != `{"cursor":1}` {
 		t.Fatalf("stored state %q", s)
 	}
+	d.Close()
+
+	// Without CREATE, the tables being there is not enough: the error
+	// says why a run needs it still.
+	pgtest.Exec(t, url, `REVOKE CREATE ON SCHEMA bank FROM `+loader)
+	_, err = Open(context.Background(), Options{URL: loaderURL, Connector: "source-test", Schema: "bank"}, []Stream{txStream()})
+	assertConfigError(t, err, "staging tables", "also where the streams' tables are there", `GRANT USAGE, CREATE ON SCHEMA "bank" TO "`+loader+`"`)
 }
 
 // TestBadSetups: each is a config_error that names the object and the
