@@ -28,10 +28,9 @@ func CheckStreamOrder(t testing.TB, r *Result) {
 		}
 	}
 	type stream struct {
-		status   protocol.Status // last status; "" before any
-		ended    bool
-		since    int
-		reported int
+		status protocol.Status // last status; "" before any
+		ended  bool
+		since  int
 	}
 	streams := map[string]*stream{}
 	get := func(name string) *stream {
