@@ -58,3 +58,35 @@ func TestWebhookLogConnectionStringIsRefused(t *testing.T) {
 		t.Error("check printed the connection string's password")
 	}
 }
+
+// TestWebhookLogTLSSettingsAreNamed: a webhook_log URL whose TLS settings
+// cannot be used (a CA file not where it says, an sslmode misspelt) parses
+// as a URL, so the fix is in those settings, as --postgres says of its
+// own; it said to percent-encode the URL's password.
+func TestWebhookLogTLSSettingsAreNamed(t *testing.T) {
+	const pw = "hunter2-tls-password"
+	e := newEnv(t, fake.Options{})
+	for _, c := range []struct{ query, want string }{
+		{"sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "sslrootcert"},
+		{"sslmode=verify-everything", "sslmode one of disable, allow, prefer, require, verify-ca, verify-full"},
+	} {
+		url := "postgres://bob:" + pw + "@127.0.0.1:5432/pluggy?" + c.query
+		r := st.Run(t, e.bin, "check", "--config", e.config(map[string]any{"webhook_log": url}))
+		cs := r.OfType(protocol.TypeConnectionStatus)
+		if len(cs) != 1 || cs[0].ConnectionStatus.Status != protocol.StatusFailed {
+			t.Fatalf("check with webhook_log %s: %s%s", c.query, r.Stdout, r.Stderr)
+		}
+		msg := cs[0].ConnectionStatus.Message
+		for _, want := range []string{"webhook_log", "TLS settings cannot be used", c.want} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("check with webhook_log %s does not say %q: %s", c.query, want, msg)
+			}
+		}
+		if strings.Contains(msg, "percent-encoded") {
+			t.Errorf("check with webhook_log %s says to percent-encode a URL that parses: %s", c.query, msg)
+		}
+		if strings.Contains(string(r.Stdout)+string(r.Stderr), pw) {
+			t.Error("check printed the URL's password")
+		}
+	}
+}

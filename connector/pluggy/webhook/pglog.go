@@ -55,13 +55,10 @@ type pgLog struct {
 }
 
 // parsePG parses a PostgreSQL log's URL, with an error that names the fix
-// and shows no piece of its password.
+// (its TLS settings, or how to write it) and shows no piece of its
+// password.
 func parsePG(url string) (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, with a / ? # %% or space in the user or password percent-encoded (%%2F %%3F %%23 %%25 %%20)", postgres.MaskURL(url), postgres.Mask(url, err.Error()))
-	}
-	return cfg, nil
+	return postgres.ParseURL(url)
 }
 
 func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {

@@ -135,20 +135,9 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		}
 		d.tables[st.Name] = t
 	}
-	cfg, err := pgx.ParseConfig(opts.URL)
-	if err != nil && tlsSetting(err) {
-		// The URL parsed: what it names for TLS cannot be used (a CA
-		// file not where it says, a secret mounted elsewhere; an sslmode
-		// misspelt), so percent-encoding is no fix.
-		cause := err
-		if inner := errors.Unwrap(err); inner != nil {
-			cause = inner
-		}
-		return nil, source.ConfigErrorf("--postgres %s: its TLS settings cannot be used (%s); fix them in --postgres (or PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY): "+
-			"sslmode one of disable, allow, prefer, require, verify-ca, verify-full, and sslrootcert, sslcert and sslkey naming PEM files this user can read", d.shown, d.mask(cause.Error()))
-	}
+	cfg, err := ParseURL(opts.URL)
 	if err != nil {
-		return nil, source.ConfigErrorf("--postgres %s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, with a / ? # %% or space in the user or password percent-encoded (%%2F %%3F %%23 %%25 %%20), or the password in PGPASSWORD", d.shown, d.mask(err.Error()))
+		return nil, source.ConfigErrorf("--postgres %v", err)
 	}
 	cfg.ConnectTimeout = connectTimeout
 	d.user = cfg.User
@@ -173,6 +162,30 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		return nil, err
 	}
 	return d, nil
+}
+
+// ParseURL parses a PostgreSQL URL with pgx, with an error that names what
+// to fix and shows no piece of its password: the TLS settings it names
+// that cannot be used (a CA file not where it says, a secret mounted
+// elsewhere, an sslmode misspelt), for which percent-encoding is no fix,
+// or how to write the URL. The error begins with the URL, masked; the
+// caller puts before it where the URL was given (--postgres, --log,
+// config.webhook_log).
+func ParseURL(url string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(url)
+	switch {
+	case err == nil:
+		return cfg, nil
+	case tlsSetting(err):
+		cause := err
+		if inner := errors.Unwrap(err); inner != nil {
+			cause = inner
+		}
+		return nil, fmt.Errorf("%s: its TLS settings cannot be used (%s); fix them (or PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY): "+
+			"sslmode one of disable, allow, prefer, require, verify-ca, verify-full, and sslrootcert, sslcert and sslkey naming PEM files this user can read", MaskURL(url), Mask(url, cause.Error()))
+	}
+	return nil, fmt.Errorf("%s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, with a / ? # %% or space in the user or password percent-encoded (%%2F %%3F %%23 %%25 %%20), or the password in PGPASSWORD",
+		MaskURL(url), Mask(url, err.Error()))
 }
 
 // tlsSetting reports whether err, from parsing a connection string, is
