@@ -352,13 +352,16 @@ func TestPostgresSchemaEvolutionAndConflicts(t *testing.T) {
 	}
 
 	pgtest.Exec(t, url, `ALTER TABLE pluggy.transactions ALTER COLUMN description TYPE jsonb USING to_jsonb(description)`)
+	// A view of the user's over the column: ALTER COLUMN … TYPE refuses
+	// it, so the fix names it first.
+	pgtest.Exec(t, url, `CREATE VIEW pluggy."My descriptions" AS SELECT id, description FROM pluggy.transactions`)
 	before := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.transactions`)
 	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url)
 	if r.Code != 1 || len(r.ErrorTraces()) != 1 {
 		t.Fatalf("exit %d, traces %v", r.Code, r.ErrorTraces())
 	}
 	tr := r.ErrorTraces()[0]
-	for _, want := range []string{`"pluggy"."transactions"`, `column "description" is jsonb`, "ALTER TABLE", "postgres://postgres:xxxxx@"} {
+	for _, want := range []string{`"pluggy"."transactions"`, `column "description" is jsonb`, `DROP VIEW "pluggy"."My descriptions" (views that read the column`, "ALTER TABLE", "postgres://postgres:xxxxx@"} {
 		if !strings.Contains(tr.Message, want) {
 			t.Errorf("error %q lacks %q", tr.Message, want)
 		}
@@ -372,6 +375,10 @@ func TestPostgresSchemaEvolutionAndConflicts(t *testing.T) {
 	if after := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.transactions`); after[0] != before[0] {
 		t.Errorf("the failed run wrote: %s -> %s", before[0], after[0])
 	}
+	// The fix as the error gives it, and the next run loads.
+	pgtest.Exec(t, url, `DROP VIEW pluggy."My descriptions"`)
+	pgtest.Exec(t, url, `ALTER TABLE pluggy.transactions ALTER COLUMN description TYPE text USING description #>> '{}'`)
+	e.read(cat, "--postgres", url)
 
 	// An unreachable server and wrong credentials fail the same clear way.
 	// A server that refuses the connection may be restarting: a scheduler

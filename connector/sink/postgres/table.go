@@ -180,6 +180,34 @@ func (t *table) pkMatch(a, b string) string {
 	return strings.Join(parts, " AND ")
 }
 
+// viewsOver names the views that read column of the table (the
+// connector's own, the user's), quoted, so that the fix of a column's type
+// can say to drop them first.
+func (t *table) viewsOver(ctx context.Context, tx pgx.Tx, column string) ([]string, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT DISTINCT n.nspname, v.relname
+		FROM pg_depend d
+		JOIN pg_rewrite r ON r.oid = d.objid
+		JOIN pg_class v ON v.oid = r.ev_class
+		JOIN pg_namespace n ON n.oid = v.relnamespace
+		JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+		WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass($1)
+		  AND a.attname = $2 AND v.oid <> d.refobjid
+		ORDER BY 1, 2`, t.qname(), column)
+	if err != nil {
+		return nil, fmt.Errorf("reading the views over %s: %w", t.qname(), err)
+	}
+	var views []string
+	for rows.Next() {
+		var schema, name string
+		if err := rows.Scan(&schema, &name); err != nil {
+			return nil, fmt.Errorf("reading the views over %s: %w", t.qname(), err)
+		}
+		views = append(views, pgx.Identifier{schema, name}.Sanitize())
+	}
+	return views, rows.Err()
+}
+
 // dropState is the statement that deletes the stream's stored state: a
 // table dropped or emptied is reloaded only with it, as a run resumes
 // from the state and does not read again the rows before it.
@@ -361,9 +389,19 @@ func (t *table) ensure(ctx context.Context, tx pgx.Tx, url string) error {
 	for _, name := range wantOrder {
 		got, ok := have[name]
 		if ok && got != want[name] {
+			views, err := t.viewsOver(ctx, tx, name)
+			if err != nil {
+				return err
+			}
+			first := ""
+			if len(views) > 0 {
+				// ALTER COLUMN … TYPE refuses a column a view reads
+				// ("cannot alter type of a column used by a view").
+				first = fmt.Sprintf("DROP VIEW %s (views that read the column; a view of this connector's is made again by the next run), then ", strings.Join(views, ", "))
+			}
 			return source.ConfigErrorf("PostgreSQL table %s (at %s): column %q is %s, but stream %s needs %s; nothing was written. "+
-				"Fix: ALTER TABLE %s ALTER COLUMN %s TYPE %s (if its values convert), or rename or drop the table and delete its state (%s) to reload it from start_date, or use another --postgres-schema",
-				t.qname(), url, name, got, t.name, want[name], t.qname(), ident(name), want[name], t.dropState())
+				"Fix: %sALTER TABLE %s ALTER COLUMN %s TYPE %s (if its values convert), or rename or drop the table and delete its state (%s) to reload it from start_date, or use another --postgres-schema",
+				t.qname(), url, name, got, t.name, want[name], first, t.qname(), ident(name), want[name], t.dropState())
 		}
 	}
 	var pk []string
