@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -469,7 +470,11 @@ func TestBadInputsFailClearly(t *testing.T) {
 		{"empty --config", []string{"--catalog", e.catalog(false, "items"), "--config", ""}, "--config is empty: give the path of the config file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := st.Run(t, e.bin, append([]string{"read", "--config", e.config(nil)}, c.args...)...)
+			args := append([]string{"read"}, c.args...)
+			if !slices.Contains(c.args, "--config") {
+				args = append(args, "--config", e.config(nil))
+			}
+			r := st.Run(t, e.bin, args...)
 			st.ValidateProtocol(t, r)
 			errs := r.ErrorTraces()
 			if r.Code != 1 || len(errs) == 0 || errs[0].FailureType != protocol.ConfigError || !strings.Contains(errs[0].Message, c.mention) {
@@ -490,6 +495,19 @@ func TestBadInputsFailClearly(t *testing.T) {
 		for _, args := range [][]string{{"read", "--config", e.config(nil)}, {"bogus"}, {"check"}, {"read", "--nope"}, {}} {
 			if r := st.Run(t, e.bin, args...); r.Code != 2 || len(r.Stdout) != 0 {
 				t.Errorf("%v: exit %d stdout %q, want 2 and nothing on stdout", args, r.Code, r.Stdout)
+			}
+		}
+		// A flag of one value given twice: pflag kept the last, so a
+		// script appending its own --state read from it without a word.
+		cfg, cat := e.config(nil), e.catalog(false, "items")
+		for _, args := range [][]string{
+			{"read", "--config", cfg, "--catalog", cat, "--config", cfg},
+			{"read", "--config", cfg, "--catalog", cat, "--state", "a.json", "--state=b.json"},
+			{"check", "--config", cfg, "--config", cfg},
+		} {
+			r := st.Run(t, e.bin, args...)
+			if r.Code != 2 || len(r.Stdout) != 0 || !strings.Contains(string(r.Stderr), "is given twice; give it once") {
+				t.Errorf("%v: exit %d stdout %q stderr %s; want 2 saying a flag is given twice", args, r.Code, r.Stdout, r.Stderr)
 			}
 		}
 		if out := runPlain(t, e.bin, "read", "--help"); !strings.Contains(out, "--catalog") {

@@ -575,6 +575,7 @@ func TestSingerFailureIsCritical(t *testing.T) {
 		"bad config":   {[]string{"--config", e.config(map[string]any{"item_ids": nil}), "--discover"}, 1, "config.item_ids"},
 		"no config":    {[]string{"--discover"}, 2, "--config is required"},
 		"unknown flag": {[]string{"--config", e.config(nil), "--bogus"}, 2, "bogus"},
+		"state twice":  {[]string{"--config", e.config(nil), "--state", "a.json", "--state", "b.json"}, 2, "--state is given twice; give it once"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := runSinger(t, true, bin, c.args...)

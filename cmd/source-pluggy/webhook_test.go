@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,7 +51,10 @@ func startReceiver(t *testing.T, dir string, extra ...string) *receiver {
 func startReceiverArgs(t *testing.T, dir string, extra ...string) *receiver {
 	t.Helper()
 	bin := st.Build(t, "source-pluggy")
-	args := append([]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir}, extra...)
+	args := append([]string{"webhook", "serve", "--log", dir}, extra...)
+	if !slices.Contains(extra, "--listen") { // a restart gives the port it had
+		args = append(args, "--listen", "127.0.0.1:0")
+	}
 	r := &receiver{cmd: exec.Command(bin, args...), dir: dir, done: make(chan struct{})}
 	pipe, err := r.cmd.StderrPipe()
 	st.Must(t, err, "stderr pipe")

@@ -95,7 +95,7 @@ func subFlags(name string, args []string, stdout, stderr io.Writer, define func(
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: source-pluggy webhook %s %s\n\nFlags:\n%s", name, webhookSynopsis(name), fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := source.ParseOnce(fs, args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			usage(stdout)
 			return fs, source.ExitOK, false

@@ -85,7 +85,7 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		usage(stderr)
 		return source.ExitUsage
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := source.ParseOnce(fs, args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			usage(stdout)
 			return source.ExitOK

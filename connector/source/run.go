@@ -246,7 +246,7 @@ func (r *Runner) flags(cmd, summary string, args []string, stdout, stderr io.Wri
 			fmt.Fprintf(out, "\nFlags:\n%s", fs.FlagUsages())
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := ParseOnce(fs, args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			usage(stdout)
 			return fs, ExitOK, false
@@ -268,6 +268,25 @@ func (r *Runner) flags(cmd, summary string, args []string, stdout, stderr io.Wri
 		}
 	}
 	return fs, 0, true
+}
+
+// ParseOnce parses args into fs, refusing a flag that takes one value
+// given twice: pflag keeps the last, so "--state a ... --state b" (a
+// script that appends its own) read from b without a word, where the
+// user may have meant a. A flag that takes a list (--header) or a switch
+// may repeat. The values are not quoted: a --postgres URL holds a
+// password. Every command line of the binaries is parsed with it: the
+// protocol commands, connect, webhook's and the Singer tap's.
+func ParseOnce(fs *pflag.FlagSet, args []string) error {
+	seen := map[string]bool{}
+	return fs.ParseAll(args, func(f *pflag.Flag, value string) error {
+		_, list := f.Value.(pflag.SliceValue)
+		if seen[f.Name] && !list && f.Value.Type() != "bool" {
+			return fmt.Errorf("--%s is given twice; give it once", f.Name)
+		}
+		seen[f.Name] = true
+		return fs.Set(f.Name, value)
+	})
 }
 
 func flagSynopsis(fs *pflag.FlagSet, required []string) string {
