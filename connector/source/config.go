@@ -147,8 +147,7 @@ func loadConfig(src Source, path string, secrets *secret.Redactor, keys configKe
 	if err := validateConfig(spec, obj); err != nil {
 		return nil, nil, err
 	}
-	warnings = unknownKeys(spec, obj, keys)
-	dropUnknownKeys(spec, obj)
+	warnings = ignoreUnknownKeys(spec, obj, keys)
 	cfg, err = json.Marshal(obj)
 	if err != nil {
 		return nil, nil, SystemErrorf("re-encoding config: %v", err)
@@ -184,7 +183,16 @@ type configKeys struct {
 	elsewhere map[string]string
 }
 
-func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []string {
+// ignoreUnknownKeys deletes from obj every key that is not a property of
+// spec, and returns a warning for each one its caller does not read
+// itself. Deleted, so that what the warning calls ignored is: sources
+// decode the config with encoding/json, whose field match ignores case,
+// and took "LOOKBACK_DAYS": 100000 or "Max_Concurrency": 1000 (warned
+// about as not a setting, "did you mean lookback_days?") for the field
+// itself, with none of the checks the schema makes of it. Keys a caller
+// reads itself (the Singer tap's) it reads from the file, not from the
+// config a source gets.
+func ignoreUnknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []string {
 	var s struct {
 		Properties map[string]json.RawMessage `json:"properties"`
 	}
@@ -205,11 +213,15 @@ func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []st
 	sort.Strings(known)
 	var out []string
 	for k := range obj {
+		_, setting := s.Properties[k]
+		if !setting {
+			delete(obj, k) // safe while ranging over obj
+		}
 		if reader, ok := keys.elsewhere[k]; ok && !slices.Contains(keys.own, k) {
 			out = append(out, fmt.Sprintf("config field %q is read by %s only; this command ignores it", k, reader))
 			continue
 		}
-		if _, ok := s.Properties[k]; !ok && !slices.Contains(keys.own, k) {
+		if !setting && !slices.Contains(keys.own, k) {
 			guess := ""
 			if near := nearest(k, slices.Concat(known, slices.Collect(maps.Keys(keys.elsewhere)))); len(near) > 0 {
 				guess = fmt.Sprintf(" (did you mean %s?)", strings.Join(near, " or "))
@@ -219,27 +231,6 @@ func unknownKeys(spec json.RawMessage, obj map[string]any, keys configKeys) []st
 	}
 	sort.Strings(out)
 	return out
-}
-
-// dropUnknownKeys deletes from obj every key that is not a property of
-// spec, so that what unknownKeys calls ignored is: sources decode the
-// config with encoding/json, whose field match ignores case, and took
-// "LOOKBACK_DAYS": 100000 or "Max_Concurrency": 1000 (warned about as not a
-// setting, "did you mean lookback_days?") for the field itself, with none
-// of the checks the schema makes of it. Keys a caller reads itself (the
-// Singer tap's) it reads from the file, not from the config a source gets.
-func dropUnknownKeys(spec json.RawMessage, obj map[string]any) {
-	var s struct {
-		Properties map[string]json.RawMessage `json:"properties"`
-	}
-	if json.Unmarshal(spec, &s) != nil {
-		return
-	}
-	for k := range obj {
-		if _, ok := s.Properties[k]; !ok {
-			delete(obj, k)
-		}
-	}
 }
 
 // nearest are the names among candidates that key most likely misspells
