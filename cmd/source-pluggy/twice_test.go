@@ -174,3 +174,55 @@ func TestNestedMemberNamedTwiceKeptInEverySink(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberNamedThriceKeptInEverySink: a record that names a member
+// three times ("description"), and a field the schema lacks twice
+// ("note"), keeps every copy in both typed sinks: the column holds the
+// first description, and _leftovers the others as sent, in order. A jsonb
+// object keeps only the last value of a key, so PostgreSQL's _leftovers
+// is then the JSON string of that text, the very text Parquet's holds;
+// it kept only the last copy of each, the others lost without a trace.
+func TestMemberNamedThriceKeptInEverySink(t *testing.T) {
+	const copies = `"note":1,"note":{"n":2},"description":"Compra parcelada 1/3","description":"Compra parcelada 2/3",`
+	e := newWrappedEnv(t, fake.Options{}, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, func(b []byte) []byte {
+			return bytes.ReplaceAll(b, []byte(`"description":`), []byte(copies+`"description":`))
+		})
+	})
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"),
+		"--parquet-dir", dir, "--postgres", url)
+	if r.Code != 0 {
+		t.Fatalf("read exited %d\n%s", r.Code, st.Tail(r.Stderr))
+	}
+
+	// What Parquet keeps, by id: every copy but the column's.
+	want := map[string]string{}
+	for _, row := range st.ParquetStrings(t, dir, "transactions", "id", "description", "_leftovers") {
+		left := row["_leftovers"]
+		if left == nil || !bytes.HasPrefix([]byte(*left), []byte(`{"note":1,"note":{"n":2},"description":"Compra parcelada 2/3","description":`)) {
+			t.Fatalf("Parquet %s: _leftovers %v, want the notes and the second and third descriptions", *row["id"], left)
+		}
+		if d := row["description"]; d == nil || *d != "Compra parcelada 1/3" {
+			t.Errorf("Parquet %s: description %v, want the first", *row["id"], d)
+		}
+		want[*row["id"]] = *left
+	}
+	if len(want) == 0 || len(want) != len(r.Records()["transactions"]) {
+		t.Fatalf("%d Parquet rows, %d transactions read", len(want), len(r.Records()["transactions"]))
+	}
+
+	conn := pgtest.Connect(t, url)
+	for id, left := range want {
+		var desc, got string
+		err := conn.QueryRow(context.Background(), `SELECT coalesce(description, '<null>'), coalesce(_leftovers #>> '{}', '<null>')
+			FROM pluggy.transactions WHERE id = $1`, id).Scan(&desc, &got)
+		st.Must(t, err, "transaction "+id)
+		if desc != "Compra parcelada 1/3" || got != left {
+			t.Errorf("PostgreSQL %s: description %q, _leftovers %s; want the first description and, as Parquet keeps it, %s", id, desc, got, left)
+		}
+	}
+	if !r.Warned("_leftovers #>> '{}'") {
+		t.Error("no WARN says where the copies are")
+	}
+}

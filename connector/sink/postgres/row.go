@@ -58,6 +58,17 @@ type encoder struct {
 	keys   [][2]int // each a key's place in keyBuf
 	keyBuf []byte
 	dup    jsonrow.Scanner
+	// leftKeys holds the keys of the row's leftovers (each a place in
+	// leftKeyBuf, unescaped, as jsonb compares keys), leftRaw their
+	// members as sent, and leftTwice whether one key came twice: a
+	// member the record names three times, a field the schema lacks
+	// named twice. jsonb would keep only the last of them (see encode).
+	leftKeys   [][2]int
+	leftKeyBuf []byte
+	leftRaw    []byte
+	leftTwice  bool
+	// twiceLogged: the WARN for leftTwice is logged once per run.
+	twiceLogged bool
 
 	scratch [8]byte
 }
@@ -87,6 +98,7 @@ func (e *encoder) encode(dst []byte, row jsonrow.Row) ([]byte, error) {
 		e.seen[i] = false
 	}
 	e.meta.Reset()
+	e.leftKeys, e.leftKeyBuf, e.leftRaw, e.leftTwice = e.leftKeys[:0], e.leftKeyBuf[:0], e.leftRaw[:0], false
 	e.del = nil
 	e.arena = e.arena[:0]
 	if err := e.members(row.Raw); err != nil {
@@ -102,6 +114,10 @@ func (e *encoder) encode(dst []byte, row jsonrow.Row) ([]byte, error) {
 		kEnd := len(e.arena)
 		e.arena = f.AppendValue(e.arena)
 		e.member(-1, e.arena[start:kEnd:kEnd], []byte(f.Key), e.arena[kEnd:len(e.arena):len(e.arena)])
+	}
+	left := e.meta.LeftoversJSON()
+	if e.leftTwice {
+		left = e.leftoversText()
 	}
 	for _, ch := range row.Changes {
 		e.meta.Change(ch)
@@ -121,7 +137,7 @@ func (e *encoder) encode(dst []byte, row jsonrow.Row) ([]byte, error) {
 	}
 	dst = appendField(dst, e.extracted)
 	dst = appendField(dst, e.del)
-	for _, text := range [][]byte{e.meta.LeftoversJSON(), e.meta.ChangesJSON()} {
+	for _, text := range [][]byte{left, e.meta.ChangesJSON()} {
 		if text == nil {
 			dst = appendField(dst, nil)
 			continue
@@ -256,7 +272,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		if k >= 0 { // a member of the record, not one the connector added
 			e.warn.Unknown(key)
 		}
-		e.leftover(rawKey, v)
+		e.leftover(rawKey, key, v)
 		return
 	}
 	if k >= 0 {
@@ -265,7 +281,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 			// the column keeps the first, and this one is kept verbatim in
 			// _leftovers, as the Parquet sink does; overwriting the column
 			// lost the first value without a trace.
-			e.leftover(rawKey, v)
+			e.leftover(rawKey, key, v)
 			return
 		}
 		e.seen[idx] = true
@@ -274,7 +290,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 	if c.parsedOf >= 0 {
 		// A <name>_parsed column is filled from its source field, never
 		// from a member of that name.
-		e.leftover(rawKey, v)
+		e.leftover(rawKey, key, v)
 		return
 	}
 	if v[0] == 'n' { // null
@@ -288,7 +304,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		// run. A key text cannot hold (NUL) is stored with U+FFFD for each
 		// NUL, the same every run, and kept whole in _leftovers.
 		if s, sok := unquote(v); sok && (c.kind == columns.String || c.kind == columns.Lenient) {
-			e.leftover(rawKey, v)
+			e.leftover(rawKey, key, v)
 			e.vals[idx], e.set[idx] = e.stash(bytes.ReplaceAll(s, []byte{0}, []byte("\uFFFD"))), true
 			e.meta.Replaced(c.name)
 			e.warn.Replaced(c.name, fmt.Errorf("a NUL in the key %.80s, which PostgreSQL text cannot hold, is stored as U+FFFD", v))
@@ -296,7 +312,7 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		}
 	}
 	if !ok {
-		e.leftover(rawKey, v)
+		e.leftover(rawKey, key, v)
 		e.vals[idx] = nil
 		e.meta.Nulled(c.name)
 		e.warn.Nulled(c.name, fmt.Errorf("%.80s is not a PostgreSQL %s", v, c.sqlType))
@@ -307,14 +323,14 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 		// Stored as jsonb keeps it, with the last value of each key named
 		// twice: the value as sent is kept too, as the JSON string of its
 		// text (see leftover).
-		e.leftover(rawKey, v)
+		e.leftover(rawKey, key, v)
 		e.meta.Replaced(c.name)
 		e.warn.Replaced(c.name, fmt.Errorf("%.80s names a key twice in one object, and jsonb keeps only the last value", v))
 	} else if e.lone {
 		// Stored with U+FFFD for a lone surrogate escape (or, in jsonb,
 		// a NUL): the value as sent is kept too, as the JSON string of
 		// its text, which jsonb takes.
-		e.leftover(rawKey, v)
+		e.leftover(rawKey, key, v)
 		e.meta.Replaced(c.name)
 		e.warn.Replaced(c.name, fmt.Errorf("%.80s has a lone UTF-16 surrogate escape (half of an emoji, say) or a NUL, which PostgreSQL cannot store: it is stored as U+FFFD", v))
 	}
@@ -330,8 +346,26 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 // leftover adds a member to _leftovers. A value jsonb cannot hold (see
 // jsonbHolds) is kept as the JSON string of its text, and such a key as
 // the text of its escapes: the row loads rather than fail its stream at
-// every run.
-func (e *encoder) leftover(rawKey, v []byte) {
+// every run. key is the member's name unescaped: a name the leftovers
+// already hold sets leftTwice (see encode).
+func (e *encoder) leftover(rawKey, key, v []byte) {
+	for _, k := range e.leftKeys {
+		if bytes.Equal(e.leftKeyBuf[k[0]:k[1]], key) {
+			if !e.leftTwice && !e.twiceLogged && e.warn.Log != nil {
+				e.twiceLogged = true
+				e.warn.Log.Warn("records name a member more than once where the leftovers keep the copies (a member named three times: its column holds the first; a field the schema lacks named twice), and a jsonb object keeps only the last: such a row's _leftovers holds the JSON string of the leftovers' text as sent, which _leftovers #>> '{}' reads; further rows are not logged",
+					"field", string(key))
+			}
+			e.leftTwice = true
+			break
+		}
+	}
+	e.leftKeys = append(e.leftKeys, [2]int{len(e.leftKeyBuf), len(e.leftKeyBuf) + len(key)})
+	e.leftKeyBuf = append(e.leftKeyBuf, key...)
+	if len(e.leftRaw) > 0 {
+		e.leftRaw = append(e.leftRaw, ',')
+	}
+	e.leftRaw = append(append(append(e.leftRaw, rawKey...), ':'), v...)
 	if !jsonbHolds(v) || e.repeatsKey(v) {
 		v, _ = json.Marshal(string(v))
 	}
@@ -339,6 +373,21 @@ func (e *encoder) leftover(rawKey, v []byte) {
 		rawKey, _ = json.Marshal(string(rawKey[1 : len(rawKey)-1]))
 	}
 	e.meta.Leftover(rawKey, v)
+}
+
+// leftoversText returns _leftovers for a row whose leftovers name a key
+// twice: a member the record names three times (its column holds the
+// first, the others are left over), a field the schema lacks named twice.
+// A jsonb object keeps only the last value of such a key and drops the
+// others without a trace, so _leftovers holds the JSON string of the
+// leftovers' text instead, members as sent and in order: the very text
+// the Parquet sink's _leftovers holds (_leftovers #>> '{}' reads it).
+func (e *encoder) leftoversText() []byte {
+	text := make([]byte, 0, len(e.leftRaw)+2)
+	text = append(append(append(text, '{'), e.leftRaw...), '}')
+	start := len(e.arena)
+	e.arena = jsonrow.AppendString(e.arena, string(text))
+	return e.arena[start:len(e.arena):len(e.arena)]
 }
 
 // jsonbHolds reports whether PostgreSQL's jsonb (and json) takes the JSON
