@@ -3,6 +3,7 @@ package fake
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -10,6 +11,7 @@ import (
 // for the standalone binary and for tests that drive the fake over HTTP:
 //
 //	POST /__fake/mutate?kind=new|backdated|post_pending|update|delete|delete_old|announce_delete|close_bill&n=N[&age=240h]
+//	POST /__fake/mutate?kind=restore&ids=ID,ID   (Restore: deleted rows served again)
 //	POST /__fake/item-status?itemId=...&status=...[&executionStatus=...]
 //	POST /__fake/item-error?itemId=...&code=...[&parameter=...]   (ItemError: item/error webhook)
 //	POST /__fake/item-synced?itemId=...   (ItemSynced: a successful sync, item/updated webhook)
@@ -120,11 +122,13 @@ func (s *Server) adminMutate(w http.ResponseWriter, r *http.Request) {
 		out["ids"] = nonNil(s.Delete(n))
 	case "announce_delete":
 		out["ids"] = nonNil(s.AnnounceDeletion(n))
+	case "restore":
+		out["ids"] = nonNil(s.Restore(strings.Split(q.Get("ids"), ",")))
 	case "close_bill":
 		oldIDs, newIDs := s.CloseBill()
 		out["old_ids"], out["new_ids"] = nonNil(oldIDs), nonNil(newIDs)
 	default:
-		writeAdmin(w, validationError("kind must be one of new, backdated, post_pending, update, delete, delete_old, announce_delete, close_bill"))
+		writeAdmin(w, validationError("kind must be one of new, backdated, post_pending, update, delete, delete_old, announce_delete, restore, close_bill"))
 		return
 	}
 	writeAdmin(w, jsonReply(http.StatusOK, out))

@@ -329,9 +329,52 @@ func (s *Server) deleteWhere(n int, pred func(now int64, t *txn) bool) []string 
 			ch.deleted[ref.a] = append(ch.deleted[ref.a], id.String())
 			ids = append(ids, id.String())
 		}
+		if s.removed == nil {
+			s.removed = map[uuid]removedRow{}
+		}
+		for _, ref := range picked {
+			t := ref.a.rows[ref.i]
+			s.removed[t.id] = removedRow{a: ref.a, t: t}
+		}
 		removeRows(dirty, del)
 	})
 	return ids
+}
+
+// removedRow is a row a deletion took out, and its account.
+type removedRow struct {
+	a *account
+	t txn
+}
+
+// Restore serves again, under their ids, the rows with these ids that a
+// deletion (Delete, DeleteIDs, DeleteOlder, ...) took out, with updatedAt
+// now and everything else as before, announced as transactions/updated;
+// it returns the ids it restored. It is Pluggy undoing a deletion made
+// during bank instability (changelog 2026.08, pluggy-api.md §12): a
+// consumer that already reported the row deleted must take it back.
+func (s *Server) Restore(ids []string) []string {
+	var restored []string
+	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
+		for _, id := range ids {
+			u, ok := parseUUID(id)
+			if !ok {
+				continue
+			}
+			r, ok := s.removed[u]
+			if !ok {
+				continue
+			}
+			delete(s.removed, u)
+			r.t.updatedAt = now
+			r.a.rows = append(r.a.rows, r.t)
+			dirty[r.a] = true
+			ch.touch(r.a)
+			ch.updated[r.a] = append(ch.updated[r.a], id)
+			restored = append(restored, id)
+		}
+	})
+	return restored
 }
 
 // CloseBill closes the current bill of every credit card account the way

@@ -40,6 +40,9 @@ type Server struct {
 	patchLimit      bool  // the 24h PATCH frequency rule
 	patchWindow     int64 // minute (Unix ms / 60000) of the PATCH rate window
 	patchCount      int
+	// removed keeps each row a deletion took out, with its account, so
+	// that Restore can serve it again.
+	removed map[uuid]removedRow
 
 	cache pageCache
 

@@ -279,8 +279,13 @@ func (t *table) all(i int) string {
 //     came, so the deleted id is on record;
 //   - a live row is inserted, or replaces the stored one unless the stored
 //     one is newer (by the version column, where the stream has one) or
-//     deleted; a deleted row comes back only with a version newer than its
-//     deletion.
+//     deleted; a deleted row comes back with a version newer than its
+//     deletion, or with none (the stream has no version column, or the
+//     row's value did not fit it, as Pluggy's updatedAt without its zone):
+//     such a row cannot be told older than the deletion, and it was read
+//     after it, so it wins, as a null version wins over a live row. Kept
+//     deleted, a row Pluggy served again (undoing a deletion made during
+//     bank instability) stayed deleted for good.
 //
 // Without tombstones among the rows the first statement is left out. With
 // unique, the rows are taken as they are, without sorting out each key's
@@ -309,12 +314,12 @@ func (t *table) mergeSQL(i int, hardDelete, tombstones, unique bool) []string {
 		fmt.Sprintf("%s = EXCLUDED.%s", colDeletedAt, colDeletedAt),
 		fmt.Sprintf("%s = EXCLUDED.%s", colLeftovers, colLeftovers),
 		fmt.Sprintf("%s = EXCLUDED.%s", colChanges, colChanges))
-	where := fmt.Sprintf("EXCLUDED.%s IS NULL AND t.%s IS NULL", colDeletedAt, colDeletedAt)
+	where := fmt.Sprintf("EXCLUDED.%s IS NULL", colDeletedAt)
 	if t.version >= 0 {
 		v := ident(t.cols[t.version].name)
 		where = fmt.Sprintf("EXCLUDED.%[1]s IS NULL AND ("+
 			"(t.%[1]s IS NULL AND (t.%[2]s IS NULL OR EXCLUDED.%[2]s IS NULL OR EXCLUDED.%[2]s >= t.%[2]s)) OR "+
-			"(t.%[1]s IS NOT NULL AND EXCLUDED.%[2]s > t.%[1]s))", colDeletedAt, v)
+			"(t.%[1]s IS NOT NULL AND (EXCLUDED.%[2]s IS NULL OR EXCLUDED.%[2]s > t.%[1]s)))", colDeletedAt, v)
 	}
 	insertFrom := ""
 	if hardDelete {
