@@ -11,7 +11,11 @@
 // at most a torn last line, which readers never consume and the next
 // writer never appends after (it starts a new segment). Segments are never rewritten, so a Position (segment number and
 // byte offset just past a complete line) means the same thing forever,
-// across restarts of both the writer and its readers.
+// across restarts of both the writer and its readers, for as long as its
+// segment is there. A writer opened with a retention (Options.Retain)
+// removes old segments, always the oldest first, so that what remains is
+// the log's newest part and a position in a removed segment is gone
+// (ErrPositionGone), never taken for another.
 package eventlog
 
 import (
@@ -121,11 +125,15 @@ type Writer struct {
 	segmentBytes int64
 	key          func(line []byte) string
 
-	mu     sync.Mutex
-	f      *os.File
-	seg    uint64
-	size   int64
-	keys   map[string]struct{}
+	mu   sync.Mutex
+	f    *os.File
+	seg  uint64
+	size int64
+	// keys maps each key the log holds to the newest segment holding it,
+	// so that Prune forgets the keys of the segments it removes.
+	keys   map[string]uint64
+	stamp  func(line []byte) (time.Time, bool)
+	opened Pruned
 	lock   *os.File
 	broken error
 	// failed is the last append's failure (a full disk, say) until an
@@ -139,6 +147,27 @@ type Writer struct {
 // key); every complete line already in the log is read once to learn the
 // keys, so a redelivery after a restart is still recognised.
 func Open(dir string, key func(line []byte) string) (*Writer, error) {
+	return OpenWith(dir, key, Options{})
+}
+
+// Options are a Writer's settings beyond its key.
+type Options struct {
+	// Retain, if positive, is how long the log keeps a segment after the
+	// next one was begun (Prune): OpenWith removes the segments already
+	// that old before it reads the rest, so a writer reads, and holds the
+	// keys of, only what is retained.
+	Retain time.Duration
+	// Stamp returns when a line was written (a receiver's receivedAt):
+	// the first line of a segment that has one dates the segment's
+	// beginning (Prune). Without it, or for a segment without such a
+	// line, the segment file's modification time is taken.
+	Stamp func(line []byte) (time.Time, bool)
+	// Now is the clock, time.Now if nil.
+	Now func() time.Time
+}
+
+// OpenWith is Open with options.
+func OpenWith(dir string, key func(line []byte) string, o Options) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil { // bank events: the user's only
 		return nil, fmt.Errorf("creating the log directory: %w", err)
 	}
@@ -146,15 +175,30 @@ func Open(dir string, key func(line []byte) string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dir: dir, segmentBytes: DefaultSegmentBytes, key: key, keys: map[string]struct{}{}, lock: lock}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	w := &Writer{dir: dir, segmentBytes: DefaultSegmentBytes, key: key, keys: map[string]uint64{}, lock: lock, stamp: o.Stamp}
 	segs, err := segments(dir)
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("listing the log directory: %w", err)
 	}
-	_, err = Read(dir, Position{}, func(_ Position, line []byte) error {
+	if o.Retain > 0 {
+		// Before the keys are read: the removed segments' lines are
+		// neither read nor held. The newest segment stays (the one this
+		// writer begins is its successor, begun now).
+		w.opened, err = w.prune(segs, now().Add(-o.Retain))
+		if err != nil {
+			lock.Close()
+			return nil, err
+		}
+		segs = segs[len(w.opened.Segments):]
+	}
+	_, err = Read(dir, Position{}, func(p Position, line []byte) error {
 		if k := key(line); k != "" {
-			w.keys[k] = struct{}{}
+			w.keys[k] = p.Segment
 		}
 		return nil
 	})
@@ -179,6 +223,118 @@ func Open(dir string, key func(line []byte) string) (*Writer, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// Pruned is what a Prune removed.
+type Pruned struct {
+	// Segments are the removed segments' file names, oldest first.
+	Segments []string
+	// Bytes is their size.
+	Bytes int64
+	// Keys is how many keys the writer forgot with them.
+	Keys int
+}
+
+// OpenPruned is what OpenWith removed as it opened the log.
+func (w *Writer) OpenPruned() Pruned { return w.opened }
+
+// Prune removes the segments whose successor was begun before cutoff,
+// oldest first, never the segment being written, and forgets the keys
+// only they held.
+//
+// A segment's successor, not its newest line, decides: every line of a
+// segment was written before its successor was begun, and a reader's
+// position after a read is in the newest segment there was (Read moves
+// it to the last segment's end), so a reader that read since cutoff holds
+// a position in a segment that is kept. One that did not may find its
+// position removed, which Read reports as ErrPositionGone: its events
+// since are partly gone, and it must reconcile. Removing only a prefix of
+// the log keeps that true: a reader whose position is in a kept segment
+// finds every later segment there.
+func (w *Writer) Prune(cutoff time.Time) (Pruned, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.broken != nil {
+		return Pruned{}, w.broken
+	}
+	segs, err := segments(w.dir)
+	if err != nil {
+		return Pruned{}, fmt.Errorf("listing the log directory: %w", err)
+	}
+	// Never the segment being written, nor any a reopen() numbered after
+	// it should the listing be stale: only those before it count.
+	segs = slices.DeleteFunc(segs, func(n uint64) bool { return n > w.seg })
+	if !slices.Contains(segs, w.seg) {
+		segs = append(segs, w.seg)
+	}
+	return w.prune(segs, cutoff)
+}
+
+// prune removes, oldest first, the segments of segs (ascending) whose
+// successor in segs was begun before cutoff; the last one is never
+// removed. It stops at the first segment it keeps, so that what remains is
+// always the log's newest part.
+func (w *Writer) prune(segs []uint64, cutoff time.Time) (Pruned, error) {
+	var p Pruned
+	var last uint64
+	for i := 0; i+1 < len(segs); i++ {
+		begun, err := w.begun(segs[i+1])
+		if err != nil {
+			return p, err
+		}
+		if !begun.Before(cutoff) {
+			break
+		}
+		path := filepath.Join(w.dir, segmentName(segs[i]))
+		if fi, err := os.Stat(path); err == nil {
+			p.Bytes += fi.Size()
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return p, fmt.Errorf("removing log segment %d: %w", segs[i], err)
+		}
+		p.Segments = append(p.Segments, segmentName(segs[i]))
+		last = segs[i]
+	}
+	if len(p.Segments) == 0 {
+		return p, nil
+	}
+	for k, s := range w.keys {
+		if s <= last {
+			delete(w.keys, k)
+			p.Keys++
+		}
+	}
+	return p, syncDir(w.dir)
+}
+
+// begun returns when segment n was begun, or a time after that: its
+// first stamped line's time (a line is written after its segment is
+// begun), else the file's modification time (at least its creation's).
+func (w *Writer) begun(n uint64) (time.Time, error) {
+	path := filepath.Join(w.dir, segmentName(n))
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading log segment %d: %w", n, err)
+	}
+	if w.stamp == nil {
+		return fi.ModTime(), nil
+	}
+	var at time.Time
+	errFound := errors.New("found")
+	_, err = readSegment(path, n, 0, func(_ Position, line []byte) error {
+		if t, ok := w.stamp(line); ok {
+			at = t
+			return errFound
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errFound):
+		return at, nil
+	case err != nil:
+		return time.Time{}, err
+	}
+	return fi.ModTime(), nil
 }
 
 // SetSegmentBytes changes the size at which Append starts a new segment.
@@ -265,7 +421,7 @@ func (w *Writer) Append(line []byte) (Position, error) {
 	w.failed = nil
 	w.size += int64(len(buf))
 	if k != "" {
-		w.keys[k] = struct{}{}
+		w.keys[k] = w.seg
 	}
 	return Position{Segment: w.seg, Offset: w.size}, nil
 }
@@ -413,6 +569,13 @@ func Read(dir string, from Position, fn func(next Position, line []byte) error) 
 			pos = next
 			return nil
 		})
+		if errors.Is(err, os.ErrNotExist) {
+			// Listed, and removed before it was opened: a writer pruned
+			// it (it removes the oldest first, so every segment before
+			// it is gone too). Its lines were never handed to fn, and
+			// reading on from the next would skip them without a word.
+			return pos, fmt.Errorf("%w: segment %d was removed (pruned) while the log was read", ErrPositionGone, seg)
+		}
 		if err != nil {
 			return pos, err
 		}
@@ -433,9 +596,15 @@ func checkPosition(dir string, segs []uint64, p Position) error {
 		return nil
 	}
 	if !slices.Contains(segs, p.Segment) {
+		if len(segs) > 0 && p.Segment < segs[0] {
+			return fmt.Errorf("%w: segment %d is not in %s, which begins at segment %d (older segments were removed, or pruned)", ErrPositionGone, p.Segment, dir, segs[0])
+		}
 		return fmt.Errorf("%w: segment %d is not in %s", ErrPositionGone, p.Segment, dir)
 	}
 	f, err := os.Open(filepath.Join(dir, segmentName(p.Segment)))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: segment %d was removed (pruned) while the log was read", ErrPositionGone, p.Segment)
+	}
 	if err != nil {
 		return fmt.Errorf("reading log segment %d: %w", p.Segment, err)
 	}
