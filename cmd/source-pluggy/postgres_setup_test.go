@@ -367,3 +367,83 @@ func TestPostgresRunBesideAnOpenReader(t *testing.T) {
 		t.Fatalf("the run failed: %v\n%s", err, out)
 	}
 }
+
+// TestPostgresColumnAddedBehindALongQuery: a run whose schema change (a
+// column the table lacks) meets an analyst's long query on the table
+// waited for ever, since PostgreSQL's lock_timeout is off by default: it
+// held the schema's lock all along, so every later run failed as if
+// another were writing, and every query of the table queued behind it. A
+// run killed while it waited left its session waiting on the server, with
+// the lock. Now the run gives up after lock_timeout with a transient_error
+// naming the session in the way, a killed run's session goes at once, and
+// once the query is done the next run adds the column.
+func TestPostgresColumnAddedBehindALongQuery(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 20})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "transactions")
+	e.read(cat, "--postgres", url)
+	pgtest.Exec(t, url, `ALTER TABLE pluggy.transactions DROP COLUMN "operationType"`)
+
+	ctx := t.Context()
+	analyst := pgtest.Connect(t, url)
+	_, err := analyst.Exec(ctx, `SET application_name = 'analyst-report'`)
+	st.Must(t, err, "application_name")
+	tx, err := analyst.Begin(ctx)
+	st.Must(t, err, "begin")
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `SELECT count(*) FROM pluggy.transactions`)
+	st.Must(t, err, "the analyst's query")
+
+	watch := pgtest.Connect(t, url)
+	runSessions := func(where string) int {
+		var n int
+		st.Must(t, watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name LIKE 'source-pluggy --postgres%' `+where).Scan(&n), "pg_stat_activity")
+		return n
+	}
+
+	// A run killed while its ALTER TABLE waits: its sessions go.
+	killed := exec.Command(e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--no-records")
+	st.Must(t, killed.Start(), "start")
+	t.Cleanup(func() { _ = killed.Process.Kill(); _ = killed.Wait() })
+	for deadline := time.Now().Add(8 * time.Second); runSessions(`AND wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE%'`) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the run's ALTER TABLE never waited for the analyst's lock")
+		}
+	}
+	st.Must(t, killed.Process.Kill(), "kill")
+	_ = killed.Wait()
+	for deadline := time.Now().Add(4 * time.Second); runSessions("") > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the killed run's sessions stay on the server, waiting for the analyst's lock with the schema's")
+		}
+	}
+
+	// A run beside the query gives up, naming it.
+	run, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(run, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--detailed-exit-codes")
+	out, _ := cmd.Output()
+	if run.Err() != nil {
+		t.Fatalf("the run waited %v for the analyst's query", 60*time.Second)
+	}
+	r := st.Parse(t, out)
+	if len(r.ErrorTraces()) == 0 {
+		t.Fatalf("exit %d, no error trace", cmd.ProcessState.ExitCode())
+	}
+	tr := r.ErrorTraces()[0]
+	for _, want := range []string{"lock_timeout", `adding column operationType to "pluggy"."transactions"`, `application "analyst-report", idle in transaction`, "pluggy.transactions (AccessShareLock)", "pg_terminate_backend", "postgres://postgres:xxxxx@"} {
+		if !strings.Contains(tr.Message, want) {
+			t.Errorf("error %q lacks %q", tr.Message, want)
+		}
+	}
+	if tr.FailureType != protocol.TransientError || cmd.ProcessState.ExitCode() != 75 {
+		t.Errorf("%s, exit %d; want a transient_error, exit 75", tr.FailureType, cmd.ProcessState.ExitCode())
+	}
+
+	st.Must(t, tx.Rollback(ctx), "rollback")
+	e.read(cat, "--postgres", url)
+	if got := pgRows(t, watch, `SELECT count(*) FROM pluggy.transactions WHERE "operationType" IS NOT NULL`); got[0] == "0" {
+		t.Error(`column "operationType" was not added back and filled`)
+	}
+}

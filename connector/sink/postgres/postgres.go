@@ -76,8 +76,9 @@ type Stream struct {
 // checkpoint's rows while it merges the last one's (see Table).
 type Destination struct {
 	opts    Options
-	shown   string // the URL with its password masked
-	user    string // the role the URL logs in as
+	cfg     *pgx.ConnConfig // the URL's settings, for a look at who holds a lock
+	shown   string          // the URL with its password masked
+	user    string          // the role the URL logs in as
 	conn    *pgx.Conn
 	load    *pgx.Conn
 	tables  map[string]*table
@@ -142,6 +143,7 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	cfg.ConnectTimeout = connectTimeout
 	d.user = cfg.User
 	cfg.RuntimeParams["application_name"] = d.holderName()
+	d.cfg = cfg
 	d.conn, err = pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, d.connectError(err, cfg)
@@ -153,6 +155,9 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 		return nil, d.connectError(err, cfg)
 	}
 	err = d.timeoutsOff(ctx, cfg)
+	if err == nil {
+		err = d.lockWaitBounded(ctx, cfg)
+	}
 	if err == nil {
 		err = d.setup(ctx)
 	}
@@ -237,6 +242,99 @@ func (d *Destination) timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig) erro
 		}
 	}
 	return nil
+}
+
+// lockWait is how long a statement of the run waits for a lock another
+// session holds, where neither the URL nor the user or database sets
+// lock_timeout. PostgreSQL's default is to wait for ever: a column added
+// or a full-refresh swap's TRUNCATE waited for an analyst's long query, or
+// a transaction left open in psql, for as long as it lasted, holding the
+// schema's lock, so that every later run failed as if another were
+// writing; and every query of the table after it queued behind the lock it
+// asked for, the dashboards on that table stuck with it.
+const lockWait = 10 * time.Second
+
+// lockWaitBounded sets lock_timeout to lockWait on both sessions unless the
+// URL sets it or the user or database gave it a value, and has the server
+// check every second that the run is still connected while a statement
+// runs (client_connection_check_interval, PostgreSQL 14): a run killed
+// while its statement waited for a lock left its session waiting, holding
+// the schema's lock and queueing the table's readers, until the lock came.
+func (d *Destination) lockWaitBounded(ctx context.Context, cfg *pgx.ConnConfig) error {
+	for _, c := range []*pgx.Conn{d.conn, d.load} {
+		if !urlSets(cfg, "lock_timeout") {
+			if _, err := c.Exec(ctx, "SELECT set_config('lock_timeout', $1, false) WHERE current_setting('lock_timeout') = '0'",
+				fmt.Sprintf("%dms", lockWait.Milliseconds())); err != nil {
+				return d.sqlError(err, "setting lock_timeout")
+			}
+		}
+		if !urlSets(cfg, "client_connection_check_interval") {
+			if _, err := c.Exec(ctx, "SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval' AND setting = '0'"); err != nil {
+				return d.sqlError(err, "setting client_connection_check_interval")
+			}
+		}
+	}
+	return nil
+}
+
+// lockHolders names the other sessions that hold a lock on a table or
+// view of the schema (an analyst's query, a transaction left open), for an
+// error saying what a statement waited for: once lock_timeout has ended
+// the wait, pg_blocking_pids no longer says. It looks from a connection of
+// its own, as the run's may be in a failed transaction or gone; "" if it
+// cannot tell.
+func (d *Destination) lockHolders() string {
+	if d.cfg == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg := d.cfg.Copy()
+	cfg.RuntimeParams["application_name"] = d.holderName() + " (looking for lock holders)"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return ""
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `
+		SELECT a.pid, coalesce(a.usename::text, ''), coalesce(a.application_name, ''), coalesce(a.state, ''), a.xact_start,
+			string_agg(DISTINCT format('%I.%I (%s)', n.nspname, c.relname, l.mode), ', ')
+		FROM pg_locks l
+		JOIN pg_class c ON c.oid = l.relation
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.granted AND n.nspname = $1 AND c.relkind <> 'i' AND l.pid <> pg_backend_pid()
+		  AND coalesce(a.application_name, '') NOT LIKE $2
+		GROUP BY 1, 2, 3, 4, 5
+		ORDER BY a.xact_start NULLS LAST
+		LIMIT 5`, d.opts.Schema, d.holderName()+"%")
+	if err != nil {
+		return ""
+	}
+	var held []string
+	for rows.Next() {
+		var pid int32
+		var user, app, state, locks string
+		var since *time.Time
+		if rows.Scan(&pid, &user, &app, &state, &since, &locks) != nil {
+			return ""
+		}
+		h := fmt.Sprintf("server pid %d (user %q", pid, user)
+		if app != "" {
+			h += fmt.Sprintf(", application %q", app)
+		}
+		if state != "" {
+			h += ", " + state
+		}
+		if since != nil {
+			h += ", in a transaction since " + since.UTC().Format(time.RFC3339)
+		}
+		held = append(held, h+") holding "+locks)
+	}
+	if rows.Err() != nil || len(held) == 0 {
+		return ""
+	}
+	return "; now " + strings.Join(held, "; ")
 }
 
 // holderName labels this run's session in pg_stat_activity, where a second
@@ -623,11 +721,13 @@ func (d *Destination) sqlError(err error, doing string) error {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) && (pg.Code == "55P03" || pg.Code == "40P01") {
 		// Another session held what the statement needed (a long report
-		// on the table, the DBA's maintenance) past lock_timeout, or a
-		// deadlock with it: it rolled back, and a later run gets through.
+		// on the table, a transaction left open, the DBA's maintenance)
+		// past lock_timeout, or a deadlock with it: it rolled back, and a
+		// later run gets through.
 		return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
-			Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s (another session held a lock it needed, past the lock_timeout of the --postgres user or database, or in a deadlock); what was committed stays, and nothing after it: run again once that session is done, or raise lock_timeout",
-				d.shown, doing, pg.Message)}
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s (another session held a lock it needed past lock_timeout, the --postgres URL's, user's or database's, else the run's own %s, or in a deadlock%s); what was committed stays, and nothing after it: "+
+				"run again once that session is done (end it with SELECT pg_terminate_backend(<pid>) if it was left open), or raise lock_timeout in --postgres (?lock_timeout=1min)",
+				d.shown, doing, pg.Message, lockWait, d.lockHolders())}
 	}
 	if errors.As(err, &pg) && pg.Code == "25006" {
 		// A server or session that takes no writes: no run will write
