@@ -276,27 +276,33 @@ func (w *Writer) Prune(cutoff time.Time) (Pruned, error) {
 // always the log's newest part.
 func (w *Writer) prune(segs []uint64, cutoff time.Time) (Pruned, error) {
 	var p Pruned
-	var last uint64
-	for i := 0; i+1 < len(segs); i++ {
-		begun, err := w.begun(segs[i+1])
+	n := 0
+	for ; n+1 < len(segs); n++ {
+		begun, err := w.begun(segs[n+1])
 		if err != nil {
 			return p, err
 		}
 		if !begun.Before(cutoff) {
 			break
 		}
-		path := filepath.Join(w.dir, segmentName(segs[i]))
+	}
+	if n == 0 {
+		return p, nil
+	}
+	last := segs[n-1]
+	// Recorded before a segment goes (PrunedThrough says why).
+	if err := writePruned(w.dir, last); err != nil {
+		return p, err
+	}
+	for _, seg := range segs[:n] {
+		path := filepath.Join(w.dir, segmentName(seg))
 		if fi, err := os.Stat(path); err == nil {
 			p.Bytes += fi.Size()
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return p, fmt.Errorf("removing log segment %d: %w", segs[i], err)
+			return p, fmt.Errorf("removing log segment %d: %w", seg, err)
 		}
-		p.Segments = append(p.Segments, segmentName(segs[i]))
-		last = segs[i]
-	}
-	if len(p.Segments) == 0 {
-		return p, nil
+		p.Segments = append(p.Segments, segmentName(seg))
 	}
 	for k, s := range w.keys {
 		if s <= last {
@@ -305,6 +311,41 @@ func (w *Writer) prune(segs []uint64, cutoff time.Time) (Pruned, error) {
 		}
 	}
 	return p, syncDir(w.dir)
+}
+
+// prunedFile holds the number of the newest segment a writer removed.
+const prunedFile = "PRUNED"
+
+func writePruned(dir string, seg uint64) error {
+	tmp := filepath.Join(dir, prunedFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(seg, 10)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("recording the pruned segments: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, prunedFile)); err != nil {
+		return fmt.Errorf("recording the pruned segments: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// PrunedThrough returns the number of the newest segment a writer's
+// retention removed from the log in dir, 0 if none was. A reader's
+// position in a removed segment is gone (Read says so), but the start of
+// the log, the position of a read that found no segment at all (no
+// writer had opened the log yet), names none: such a reader whose next
+// read finds segments removed since has missed their lines.
+func PrunedThrough(dir string) (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, prunedFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the log's record of pruned segments: %w", err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("the log's record of pruned segments, %s, holds %q, not a segment number", filepath.Join(dir, prunedFile), b)
+	}
+	return n, nil
 }
 
 // begun returns when segment n was begun, or a time after that: its

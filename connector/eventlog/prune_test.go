@@ -82,6 +82,9 @@ func TestRetainRemovesOldSegmentsOldestFirst(t *testing.T) {
 	if fmt.Sprint(p.Segments) != fmt.Sprint([]string{segmentName(segs[0])}) || p.Bytes == 0 {
 		t.Fatalf("opening pruned %+v, want segment %d", p, segs[0])
 	}
+	if n, err := PrunedThrough(dir); err != nil || n != segs[0] {
+		t.Fatalf("PrunedThrough = %d, %v; want %d, the segment removed", n, err, segs[0])
+	}
 	if w.Len() != 2 {
 		t.Fatalf("the writer knows %d keys, want 2 (b1, c1: only the retained segments are read)", w.Len())
 	}
