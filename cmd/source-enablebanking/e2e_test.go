@@ -802,7 +802,9 @@ func TestReauthorizedSessionKeepsItsAccountsPlace(t *testing.T) {
 // future-state check holds for the two snapshot-like incremental streams
 // too. An account whose synced_at is after now is neither called nor
 // emitted, and keeps its entry; before, both streams re-read and re-emitted
-// every account whatever the state said.
+// every account whatever the state said. Each stream says so in a WARN
+// naming the account, as transactions does: the account's rows stopped
+// coming without a word before.
 func TestFutureStateReadsNoAccountsOrBalances(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1})
 	accounts := map[string]any{}
@@ -832,6 +834,11 @@ func TestFutureStateReadsNoAccountsOrBalances(t *testing.T) {
 		for k, a := range got.Accounts {
 			if a.SyncedAt != "2999-12-31T00:00:00Z" {
 				t.Errorf("%s: account %s: synced_at moved to %s", stream, k, a.SyncedAt)
+			}
+		}
+		for key := range accounts {
+			if !r.Warned(stream+":", key, "after now", "synced_at=2999-12-31T00:00:00Z") {
+				t.Errorf("%s: no WARN that account %s's state is from the future", stream, key)
 			}
 		}
 	}

@@ -323,7 +323,9 @@ func TestReconfirmedAgreementIsNotExpired(t *testing.T) {
 }
 
 // TestAccountsFutureStateEmitsNothing: Airbyte's acceptance test of a state
-// from the far future.
+// from the far future. Each account skipped is named in a WARN, as
+// transactions does: its details and balances stopped coming without a
+// word before.
 func TestAccountsFutureStateEmitsNothing(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 10})
 	for _, stream := range []string{"accounts", "balances"} {
@@ -338,6 +340,11 @@ func TestAccountsFutureStateEmitsNothing(t *testing.T) {
 		s := e.fake.Stats()
 		if n := s.Count(fake.RouteDetails) + s.Count(fake.RouteBalances); n != 0 {
 			t.Errorf("%s: %d bank calls for a state from the future", stream, n)
+		}
+		for a := range accts {
+			if !r.Warned(stream+":", a, "after now", "synced_at=2999-01-01T00:00:00Z") {
+				t.Errorf("%s: no WARN that account %s's state is from the future", stream, a)
+			}
 		}
 	}
 }

@@ -27,7 +27,7 @@ import (
 // details. full_refresh has no state: each run fetches details once per
 // account. The cursor, details_fetched_at, moves when details are fetched.
 // An account whose state entry is from the future (synced_at after now) is
-// neither called nor emitted, and keeps its entry.
+// neither called nor emitted, and keeps its entry, with a WARN naming it.
 type accountsStream struct{ c *conn }
 
 func (s *accountsStream) Name() string            { return "accounts" }
@@ -56,7 +56,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		quota.DropGone(st, refs, listErr, now, func(d *quota.CachedDetails) string { return d.SyncedAt }, out.Logger())
 	}
 	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Details, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, cached *quota.CachedDetails) (*quota.CachedDetails, error) {
-		if req.Mode == protocol.Incremental && cached != nil && quota.FromTheFuture(cached.SyncedAt, now) {
+		if req.Mode == protocol.Incremental && cached != nil && quota.SkipFromTheFuture(out.Logger(), a.Key, cached.SyncedAt, now) {
 			return cached, nil // a state from the future: nothing to read yet
 		}
 		var fetch func() (json.RawMessage, error)

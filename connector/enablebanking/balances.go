@@ -25,7 +25,8 @@ import (
 // which keeps the books of the balances endpoint per account so that a
 // later run does not spend a call known to fail; the cursor is
 // retrieved_at. An account whose state entry is from the future (synced_at
-// after now) is neither called nor emitted, and keeps its entry.
+// after now) is neither called nor emitted, and keeps its entry, with a
+// WARN naming it.
 type balancesStream struct{ c *conn }
 
 func (s *balancesStream) Name() string            { return "balances" }
@@ -59,7 +60,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 	}
 	now := httpclient.FormatTime(clock)
 	readErr := quota.Read(ctx, s.c.quotas.Ledger, quota.Balances, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, prev *balancesPos) (*balancesPos, error) {
-		if req.Mode == protocol.Incremental && prev != nil && quota.FromTheFuture(prev.SyncedAt, clock) {
+		if req.Mode == protocol.Incremental && prev != nil && quota.SkipFromTheFuture(out.Logger(), a.Key, prev.SyncedAt, clock) {
 			return prev, nil // a state from the future: nothing to read yet
 		}
 		rows, err := s.c.accountBalances(ctx, a)

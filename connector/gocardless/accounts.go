@@ -29,7 +29,7 @@ import (
 // Every account is emitted on every run (a few rows); the cursor,
 // last_accessed, is what GoCardless bumps on each bank access. An account
 // whose state entry is from the future (synced_at after now) is neither
-// called nor emitted, and keeps its entry.
+// called nor emitted, and keeps its entry, with a WARN naming it.
 type accountsStream struct{ c *conn }
 
 // accountsName is the accounts stream's name.
@@ -61,7 +61,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		quota.DropGone(st, refs, listErr, now, func(d *quota.CachedDetails) string { return d.SyncedAt }, out.Logger())
 	}
 	readErr := quota.Read(ctx, s.c.quotas, quota.Details, st, req.Mode, refs, accountWorkers, out, func(ctx context.Context, a accountRef, cached *quota.CachedDetails) (*quota.CachedDetails, error) {
-		if req.Mode == protocol.Incremental && cached != nil && quota.FromTheFuture(cached.SyncedAt, s.c.clock.Now()) {
+		if req.Mode == protocol.Incremental && cached != nil && quota.SkipFromTheFuture(out.Logger(), a.ID, cached.SyncedAt, s.c.clock.Now()) {
 			return cached, nil // a state from the future: nothing to read yet
 		}
 		meta, err := s.c.accountMeta(ctx, a)

@@ -29,7 +29,7 @@ import (
 // a destination deduplicating on the key holds them all. The state also
 // keeps the balances endpoint's quota per account, so a later run does not
 // spend a call known to fail. A state from the future (synced_at after now)
-// reads nothing and stays as it is.
+// reads nothing and stays as it is, with a WARN per account.
 type balancesStream struct{ c *conn }
 
 func (s *balancesStream) Name() string            { return "balances" }
@@ -83,7 +83,7 @@ func (s *balancesStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if req.Mode != protocol.Incremental {
 			prev = nil
 		}
-		if prev != nil && quota.FromTheFuture(prev.SyncedAt, now) {
+		if prev != nil && quota.SkipFromTheFuture(out.Logger(), a.ID, prev.SyncedAt, now) {
 			return prev, nil // a state from the future: nothing to read yet
 		}
 		rows, err := s.c.accountBalances(ctx, a)

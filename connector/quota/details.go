@@ -85,6 +85,20 @@ func FromTheFuture(ts string, now time.Time) bool {
 	return err == nil && t.After(now)
 }
 
+// SkipFromTheFuture is FromTheFuture for an account's place in the state
+// of a snapshot-like stream (accounts, balances): when it is from the
+// future it says so in a WARN naming the account, since the read then
+// neither calls nor emits that account until that time, and nothing else
+// would tell the user why its rows stopped coming.
+func SkipFromTheFuture(log *slog.Logger, account, syncedAt string, now time.Time) bool {
+	if !FromTheFuture(syncedAt, now) {
+		return false
+	}
+	log.Warn("the state says this account was last read at a time after now; it is neither read nor emitted until then. If the state was not meant to be in the future, fix or delete its entry (deleting it reads the account again)",
+		"account", account, "synced_at", syncedAt, "now", httpclient.FormatTime(now))
+	return true
+}
+
 // WarnFromTheFuture says that an account's transactions state reaches past
 // today, so nothing is read for it until then (the acceptance tests'
 // future-state rule), which no error would tell the user.
