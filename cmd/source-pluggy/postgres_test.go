@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,6 +334,24 @@ func TestPostgresSecondRunFailsFast(t *testing.T) {
 		t.Errorf("the second run took %s to fail", took)
 	}
 	st.ValidateProtocol(t, r)
+
+	// Another client's config into the same schema (two connections of
+	// one provider sharing it) fails the same way, before any call to its
+	// API.
+	var calls atomic.Int64
+	other := newWrappedEnv(t, fake.Options{Items: 1}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			h.ServeHTTP(w, r)
+		})
+	})
+	r = st.Run(t, other.bin, "read", "--config", other.config(nil), "--catalog", other.catalog(true, "transactions"), "--postgres", url)
+	if r.Code != 1 || len(r.ErrorTraces()) != 1 || !strings.Contains(r.ErrorTraces()[0].Message, "holds its lock") {
+		t.Fatalf("a run of another config: exit %d, traces %v", r.Code, r.ErrorTraces())
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("a run of another config called its API %d times before failing on the lock", n)
+	}
 }
 
 // TestPostgresSchemaEvolutionAndConflicts: a table made by an older schema
