@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -445,5 +446,79 @@ func TestPostgresColumnAddedBehindALongQuery(t *testing.T) {
 	e.read(cat, "--postgres", url)
 	if got := pgRows(t, watch, `SELECT count(*) FROM pluggy.transactions WHERE "operationType" IS NOT NULL`); got[0] == "0" {
 		t.Error(`column "operationType" was not added back and filled`)
+	}
+}
+
+// TestPostgresServerRestartedMidRun: the server restarted (pg_ctl restart,
+// fast as for maintenance, immediate as after a crash, which empties the
+// unlogged staging tables) while a run loads: the run fails with a
+// transient_error saying the connection was lost, and after the bank's
+// changes (rows deleted among those loaded, new, updated) the next run
+// leaves the live rows exactly the fake's, each once, the deleted rows
+// marked and not live.
+func TestPostgresServerRestartedMidRun(t *testing.T) {
+	for _, mode := range []string{"fast", "immediate"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := pgtest.Private(t)
+			url := srv.DB(t)
+			// One account at a time, 40 pages of 20 ms each: the restart
+			// comes with accounts still to read.
+			e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 6, TransactionsPerAccount: 2000, PageSize: 50, Latency: 20 * time.Millisecond})
+			e.cfg["max_concurrency"] = 1
+			cat := e.catalog(true, "accounts", "transactions")
+			run := exec.Command(e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--detailed-exit-codes")
+			out, err := run.StdoutPipe()
+			st.Must(t, err, "pipe")
+			st.Must(t, run.Start(), "start")
+			t.Cleanup(func() { _ = run.Process.Kill(); _ = run.Wait() })
+			read := make(chan []byte)
+			go func() {
+				b, _ := io.ReadAll(out)
+				read <- b
+			}()
+			// Restarted once a checkpoint with rows has committed.
+			conn := pgtest.Connect(t, url)
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				var n int
+				err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE schemaname = 'pluggy' AND tablename = 'transactions'`).Scan(&n)
+				st.Must(t, err, "looking for the table")
+				if n > 0 {
+					st.Must(t, conn.QueryRow(t.Context(), `SELECT count(*) FROM pluggy.transactions`).Scan(&n), "counting rows")
+				}
+				if n > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the run committed no rows in a minute")
+				}
+			}
+			st.Must(t, srv.Restart(mode), "pg_ctl restart")
+			stdout := bytes.NewBuffer(<-read)
+			err = run.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 75 {
+				t.Errorf("the run ended with %v, want exit 75 (transient)", err)
+			}
+			r := st.Parse(t, stdout.Bytes())
+			if len(r.ErrorTraces()) == 0 {
+				t.Fatal("no error trace")
+			}
+			for _, tr := range r.ErrorTraces() {
+				if tr.FailureType != protocol.TransientError || !strings.Contains(tr.Message, "lost the connection") {
+					t.Errorf("%s %q, want a transient_error saying the connection was lost", tr.FailureType, tr.Message)
+				}
+			}
+
+			conn = pgtest.Connect(t, url)
+			loaded := pgRows(t, conn, `SELECT id FROM pluggy.transactions`)
+			if len(loaded) >= 6*2000 {
+				t.Fatal("the run committed every row before the restart: make the fake slower")
+			}
+			deleted := e.fake.DeleteRecentAmong(loaded, 3, 7*24*time.Hour)
+			e.fake.AddNew(5)
+			e.fake.UpdateInPlace(3)
+			e.read(cat, "--postgres", url)
+			compareTruth(t, e, conn, deleted)
+		})
 	}
 }

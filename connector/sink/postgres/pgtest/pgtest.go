@@ -106,11 +106,46 @@ func Shared(t testing.TB) *Server {
 	return shared
 }
 
+// Private starts a server for the test alone, stopped at its end: for a
+// test that restarts the server, which would end the sessions of every
+// other test on the shared one. Skipped as Shared is.
+func Private(t testing.TB) *Server {
+	t.Helper()
+	Shared(t) // skips or fails where the binaries are absent
+	s, err := start(BinDir())
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Restart restarts the server with pg_ctl restart, in mode fast (sessions
+// are ended, as in a planned restart) or immediate (as after a crash:
+// recovery runs at the start, and unlogged tables are emptied). The port
+// and settings stay.
+func (s *Server) Restart(mode string) error {
+	var runAs *user.User
+	if os.Geteuid() == 0 {
+		runAs, _ = user.Lookup("postgres")
+	}
+	out, err := s.run(runAs, "pg_ctl", "-D", filepath.Join(s.Dir, "data"), "-l", filepath.Join(s.Dir, "log"), "-m", mode, "-w", "-t", "120", "restart")
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, out)
+	}
+	return nil
+}
+
 // DB creates a fresh database for the test on the shared server and returns
 // its URL (TCP, password authentication).
 func DB(t testing.TB) string {
 	t.Helper()
-	s := Shared(t)
+	return Shared(t).DB(t)
+}
+
+// DB creates a fresh database for the test on s and returns its URL.
+func (s *Server) DB(t testing.TB) string {
+	t.Helper()
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbSeq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
