@@ -357,7 +357,7 @@ func TestTransientExhaustionFailsTheStream(t *testing.T) {
 		{"connection dropped on every request", fake.Faults{DropMidBodyEvery: 1}, nil,
 			[]string{"categories"}, map[string]failure{"categories": {protocol.TransientError, []string{"GET /categories"}}}},
 		{"every request too slow", fake.Faults{EverySlow: 1, Slow: 10 * time.Second}, map[string]any{"http_timeout_seconds": 1},
-			[]string{"categories"}, map[string]failure{"categories": {protocol.TransientError, []string{"GET /categories"}}}},
+			[]string{"categories"}, map[string]failure{"categories": {protocol.TransientError, []string{"GET /categories", "no answer within 1s", "(config http_timeout_seconds)"}}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

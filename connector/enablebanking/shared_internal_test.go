@@ -3,6 +3,7 @@ package enablebanking
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -137,8 +138,19 @@ func TestFullRefreshRemembersNoKeys(t *testing.T) {
 // reads every row since 2000, pending ones included.
 func openFake(t *testing.T, opts fake.Options) (*fake.Server, *conn) {
 	t.Helper()
+	return openFakeWith(t, opts, nil)
+}
+
+// openFakeWith is openFake with wrap (if not nil) in front of the fake's
+// handler.
+func openFakeWith(t *testing.T, opts fake.Options, wrap func(http.Handler) http.Handler) (*fake.Server, *conn) {
+	t.Helper()
 	f := fake.New(opts)
-	srv := httptest.NewServer(f.Handler())
+	h := f.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	c := sourcetest.Open(t, Source{}, map[string]any{
 		"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),

@@ -41,6 +41,10 @@ type Client struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// Timeout bounds each attempt, headers and body included.
 	Timeout time.Duration
+	// TimeoutSetting names the config field that sets Timeout
+	// ("http_timeout_seconds"), for the error of an attempt that ran out
+	// of it; empty when the user cannot set it.
+	TimeoutSetting string
 	// MaxBody bounds a response body: far more than any real page, and a
 	// body over it is a *TooLargeError, not retried.
 	MaxBody int64
@@ -278,7 +282,7 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 	hc.CheckRedirect = refuseRedirects
 	resp, err := hc.Do(hr)
 	if err != nil {
-		return nil, &TransportError{Route: req.Route, Err: stripURL(err)}
+		return nil, &TransportError{Route: req.Route, Err: c.timedOut(ctx, actx, stripURL(err), false)}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "" {
@@ -296,7 +300,12 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 		if errors.As(err, &big) {
 			return nil, &TooLargeError{Route: req.Route, Limit: c.MaxBody, Announced: big.announced}
 		}
-		return nil, &TransportError{Route: req.Route, Err: fmt.Errorf("reading response body: %w", stripURL(err))}
+		err = c.timedOut(ctx, actx, stripURL(err), true)
+		var late *AttemptTimeout
+		if !errors.As(err, &late) {
+			err = fmt.Errorf("reading response body: %w", err)
+		}
+		return nil, &TransportError{Route: req.Route, Err: err}
 	}
 	if !utf8.Valid(b) {
 		var replaced []int
@@ -306,6 +315,18 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 		}
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b, held: held}, nil
+}
+
+// timedOut is err, or an *AttemptTimeout when the attempt's own deadline
+// (actx's, Timeout) ended it while the run (ctx) goes on: net/http then
+// says only "context deadline exceeded", which names neither the limit nor
+// which one, and is the error of a run's own deadline too, which callers
+// pass on as the run's end without naming the account it cut off.
+func (c *Client) timedOut(ctx, actx context.Context, err error, body bool) error {
+	if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return &AttemptTimeout{After: c.Timeout, Body: body, Setting: c.TimeoutSetting}
+	}
+	return err
 }
 
 // toValidUTF8 is bytes.ToValidUTF8(b, "\uFFFD") that also returns where

@@ -241,3 +241,99 @@ func TestConnectionsAreReused(t *testing.T) {
 		t.Errorf("%d rounds of %d concurrent requests opened %d connections, want at most %d", rounds, concurrent, n, 2*concurrent)
 	}
 }
+
+// TestAttemptTimeoutSaysWhat: an attempt that runs out of Timeout (no
+// answer; headers, then a body that stalls; a body trickling a byte at a
+// time) fails, after its retries, with an error naming the route, the limit
+// and the config field that sets it, not net/http's "context deadline
+// exceeded", which a caller would take for the run's own end. A body that
+// keeps flowing and ends within the limit is read whole, and a run's own
+// deadline is still context.DeadlineExceeded.
+func TestAttemptTimeoutSaysWhat(t *testing.T) {
+	const limit = 300 * time.Millisecond
+	body := []byte(`{"results":[1,2,3,4,5,6,7,8,9]}`)
+	handlers := map[string]http.HandlerFunc{
+		"no answer": func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+		"stalled body": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.Write(body[:5])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		},
+		"trickled body": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			for i := range body {
+				if _, err := w.Write(body[i : i+1]); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		},
+		"flowing body within the limit": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			for i := 0; i < len(body); i += 8 {
+				w.Write(body[i:min(i+8, len(body))])
+				w.(http.Flusher).Flush()
+				time.Sleep(limit / 10)
+			}
+		},
+	}
+	for name, h := range handlers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			c := fastClient(nil)
+			c.MaxRetries = 1
+			c.Timeout = limit
+			c.TimeoutSetting = "http_timeout_seconds"
+			start := time.Now()
+			resp, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true})
+			took := time.Since(start)
+			if name == "flowing body within the limit" {
+				if err != nil || string(resp.Body) != string(body) {
+					t.Fatalf("a body flowing within the limit: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			want := "GET /x: no answer within 300ms, the time one attempt may take (config http_timeout_seconds)"
+			if name != "no answer" {
+				want = "GET /x: the answer's body was still arriving after 300ms, the time one attempt may take (config http_timeout_seconds)"
+			}
+			if err.Error() != want {
+				t.Errorf("error %q, want %q", err, want)
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Error("an attempt's timeout reads as the run's own deadline (context.DeadlineExceeded)")
+			}
+			var at *AttemptTimeout
+			if class, ok := ClassOf(err); !ok || class != Transient || !errors.As(err, &at) {
+				t.Errorf("class %v %v, *AttemptTimeout %v: want a transient AttemptTimeout", class, ok, at != nil)
+			}
+			if took > 2*limit+time.Second {
+				t.Errorf("two attempts took %s: the limit did not bound them", took)
+			}
+		})
+	}
+	t.Run("the run's own deadline", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(handlers["no answer"])
+		defer srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		defer cancel()
+		c := fastClient(nil)
+		c.Timeout = time.Minute
+		_, err := c.Do(ctx, &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want the run's context.DeadlineExceeded", err)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
@@ -112,3 +113,30 @@ func (e *TransportError) Unwrap() error { return e.Err }
 
 // Class is transient: the same request may well work later.
 func (e *TransportError) Class() Class { return Transient }
+
+// AttemptTimeout is an attempt that ran out of Client.Timeout: the server
+// never answered, or its body was still arriving (stalled, or trickling).
+// It comes wrapped in a *TransportError naming the route, and is retried
+// like one. It is not context.DeadlineExceeded: that is a run's own end.
+type AttemptTimeout struct {
+	After time.Duration
+	// Body is set when the headers had come and the body had not all.
+	Body bool
+	// Setting is the config field that sets the limit, if one does.
+	Setting string
+}
+
+func (e *AttemptTimeout) Error() string {
+	msg := fmt.Sprintf("no answer within %s", e.After)
+	if e.Body {
+		msg = fmt.Sprintf("the answer's body was still arriving after %s", e.After)
+	}
+	msg += ", the time one attempt may take"
+	if e.Setting != "" {
+		msg += " (config " + e.Setting + ")"
+	}
+	return msg
+}
+
+// Timeout reports true, as net.Error's timeouts do.
+func (e *AttemptTimeout) Timeout() bool { return true }
