@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/source-pluggy/source-pluggy/connector/internal/civil"
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
@@ -336,8 +337,8 @@ func (e *encoder) member(k int, rawKey, key, v []byte) {
 	}
 	if c.kind == columns.Lenient && c.parsed >= 0 {
 		if s, ok := unquote(v); ok {
-			if ts, ok := parseLenient(s); ok {
-				e.vals[c.parsed] = e.stash(appendTimestamptz(e.scratch[:0], ts))
+			if us, ok := parseLenient(s); ok {
+				e.vals[c.parsed] = e.stash(appendMicros(e.scratch[:0], us))
 			}
 		}
 	}
@@ -624,28 +625,40 @@ func (e *encoder) value(c *column, v []byte) ([]byte, bool) {
 	return nil, false
 }
 
-// timestamp parses an RFC 3339 string into a binary timestamptz. An
-// instant finer than the microsecond PostgreSQL keeps does not fit.
+// timestamp parses an RFC 3339 string into a binary timestamptz, as the
+// Parquet sink parses its TIMESTAMP columns (civil.DateTime: 'T', 't' or a
+// space between date and time, 'Z', 'z' or ±hh:mm), so that one record's
+// time is typed, or left over, alike in both. An instant finer than the
+// microsecond PostgreSQL keeps does not fit, nor one before year 1.
 func (e *encoder) timestamp(v []byte) ([]byte, bool) {
 	s, ok := unquote(v)
 	if !ok {
 		return nil, false
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(s))
-	if err != nil || t.Nanosecond()%1000 != 0 || t.Year() < 1 {
+	us, n, sub, ok := civil.DateTime(s, true)
+	if !ok || n != len(s) || sub || us < minMicros {
 		return nil, false
 	}
-	return e.stash(appendTimestamptz(e.scratch[:0], t)), true
+	return e.stash(appendMicros(e.scratch[:0], us)), true
 }
 
 // pgEpoch is PostgreSQL's epoch, 2000-01-01 00:00:00 UTC, in Unix seconds:
 // binary timestamps count microseconds from it, dates days.
 const pgEpoch = 946684800
 
+// minMicros is 0001-01-01T00:00:00Z in microseconds since 1970: the
+// oldest instant the sink types, as time.Time's zero is.
+var minMicros = civil.Days(1, 1, 1) * 86_400_000_000
+
 // appendTimestamptz appends t as a binary timestamptz.
 func appendTimestamptz(dst []byte, t time.Time) []byte {
-	us := (t.Unix()-pgEpoch)*1_000_000 + int64(t.Nanosecond()/1000)
-	return binary.BigEndian.AppendUint64(dst, uint64(us))
+	return appendMicros(dst, t.Unix()*1_000_000+int64(t.Nanosecond()/1000))
+}
+
+// appendMicros appends the instant us microseconds after 1970-01-01 UTC
+// as a binary timestamptz.
+func appendMicros(dst []byte, us int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(us-pgEpoch*1_000_000))
 }
 
 // appendNumeric appends the JSON number num (validNumeric) as a binary
@@ -740,16 +753,15 @@ func validNumeric(b []byte) bool {
 }
 
 // parseLenient parses a timestamp written in one of the shapes real APIs
-// use for "x-lenient-time" fields: RFC 3339, or a date and time without an
-// offset (taken as UTC), or a bare date. It drops what is finer than a
-// microsecond.
-func parseLenient(s []byte) (time.Time, bool) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
-		if t, err := time.Parse(layout, string(s)); err == nil && t.Year() >= 1 {
-			return t.UTC().Truncate(time.Microsecond), true
-		}
-	}
-	return time.Time{}, false
+// use for "x-lenient-time" fields, as the Parquet sink parses them
+// (civil.Lenient: RFC 3339, a date and time without an offset taken as UTC,
+// with or without seconds, a bare date, a month as its first day), into
+// microseconds since 1970. It drops what is finer than a microsecond. It
+// read fewer shapes than Parquet's, so the same record's <name>_parsed was
+// null here and set there.
+func parseLenient(s []byte) (int64, bool) {
+	us, ok := civil.Lenient(s)
+	return us, ok && us >= minMicros
 }
 
 // unquote returns the text of the JSON string v, or ok=false when v is not

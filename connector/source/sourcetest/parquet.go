@@ -4,7 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -14,7 +16,9 @@ import (
 // ParquetStrings reads the text columns cols (STRING: text, JSON text,
 // _leftovers, _changes) of every row of every committed Parquet file of
 // stream under dir, one map a row: the column's value, or nil for null. A
-// file without one of the columns fails the test.
+// TIMESTAMP column is read as its instant in RFC 3339, UTC, to the
+// microsecond (2024-05-01T10:20:30.000000Z). A file without one of the
+// columns fails the test.
 func ParquetStrings(t testing.TB, dir, stream string, cols ...string) []map[string]*string {
 	t.Helper()
 	var rows []map[string]*string
@@ -49,25 +53,38 @@ func ParquetFileStrings(t testing.TB, path string, cols ...string) []map[string]
 	defer tr.Release()
 	for tr.Next() {
 		rec := tr.RecordBatch()
-		arrs := make([]*array.String, len(cols))
+		arrs := make([]arrow.Array, len(cols))
 		for i, name := range cols {
 			idx := rec.Schema().FieldIndices(name)
 			if len(idx) != 1 {
 				t.Fatalf("%s: no column %q", path, name)
 			}
-			a, ok := rec.Column(idx[0]).(*array.String)
-			if !ok {
-				t.Fatalf("%s: column %q is %s, not a string", path, name, rec.Column(idx[0]).DataType())
+			switch a := rec.Column(idx[0]).(type) {
+			case *array.String:
+				arrs[i] = a
+			case *array.Timestamp:
+				if u := a.DataType().(*arrow.TimestampType).Unit; u != arrow.Microsecond {
+					t.Fatalf("%s: column %q is in %s, not microseconds", path, name, u)
+				}
+				arrs[i] = a
+			default:
+				t.Fatalf("%s: column %q is %s, not a string or a timestamp", path, name, a.DataType())
 			}
-			arrs[i] = a
 		}
 		for r := range int(rec.NumRows()) {
 			row := make(map[string]*string, len(cols))
 			for i, name := range cols {
-				if !arrs[i].IsNull(r) {
-					v := arrs[i].Value(r)
-					row[name] = &v
+				if arrs[i].IsNull(r) {
+					continue
 				}
+				var v string
+				switch a := arrs[i].(type) {
+				case *array.String:
+					v = a.Value(r)
+				case *array.Timestamp:
+					v = time.UnixMicro(int64(a.Value(r))).UTC().Format("2006-01-02T15:04:05.000000Z")
+				}
+				row[name] = &v
 			}
 			rows = append(rows, row)
 		}
