@@ -294,7 +294,7 @@ func withExtraMovement(p *atomic.Pointer[extraMovement]) func(http.Handler) http
 // TestInvestmentTransactionsIncremental: a second run emits only the
 // movements within lookback_days of the newest date read; a movement Pluggy
 // adds late under an old date makes the run emit that investment's history
-// again; a state from the future emits nothing.
+// again; a state from the future emits nothing, with a WARN per investment.
 func TestInvestmentTransactionsIncremental(t *testing.T) {
 	var extra atomic.Pointer[extraMovement]
 	e := newWrappedEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5}, withExtraMovement(&extra))
@@ -371,6 +371,13 @@ func TestInvestmentTransactionsIncremental(t *testing.T) {
 	}
 	if len(r4.OfType(protocol.TypeState)) == 0 {
 		t.Fatal("no STATE after a future state")
+	}
+	// Nothing emitted, and no error to say why: a WARN does, per
+	// investment, as transactions does per account.
+	for inv := range perInv {
+		if !r4.Warned("investment_transactions:", inv, "after today", "date=2999-01-01") {
+			t.Errorf("no WARN that investment %s's state is from the future", inv)
+		}
 	}
 }
 
