@@ -37,6 +37,10 @@ type Client struct {
 	// MaxWait caps one rate-limit wait; a server asking for more fails the
 	// request rather than stalling a scheduled sync for hours.
 	MaxWait time.Duration
+	// MaxWaitSetting names the config field that sets MaxWait
+	// ("max_rate_limit_wait_seconds"), for the error of a wait over it;
+	// empty when the user cannot set it, and the error names none.
+	MaxWaitSetting string
 	// BaseBackoff and MaxBackoff shape exponential backoff.
 	BaseBackoff, MaxBackoff time.Duration
 	// Timeout bounds each attempt, headers and body included.
@@ -219,7 +223,12 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 				wait = c.backoff(limited + 1)
 			}
 			if wait > c.MaxWait {
-				serr.Hint = fmt.Sprintf("the API asks to wait %s, more than the %s cap (max_rate_limit_wait_seconds)", wait.Round(time.Second), c.MaxWait)
+				serr.Hint = fmt.Sprintf("the API asks to wait %s, more than the %s cap", wait.Round(time.Second), c.MaxWait)
+				if c.MaxWaitSetting != "" {
+					serr.Hint += " (" + c.MaxWaitSetting + ")"
+				} else {
+					serr.Hint += "; run again after that"
+				}
 				return nil, serr
 			}
 			if limited >= c.MaxRateLimitRetries {

@@ -337,3 +337,26 @@ func TestAttemptTimeoutSaysWhat(t *testing.T) {
 		}
 	})
 }
+
+// TestRateLimitWaitOverCapNamesItsSetting: a 429 asking for longer than
+// MaxWait names the config field that sets the cap only when there is one:
+// a provider without one sent users looking for Pluggy's
+// max_rate_limit_wait_seconds.
+func TestRateLimitWaitOverCapNamesItsSetting(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7200")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	for setting, want := range map[string]string{
+		"max_rate_limit_wait_seconds": "GET /x: HTTP 429 (the API asks to wait 2h0m0s, more than the 1m0s cap (max_rate_limit_wait_seconds))",
+		"":                            "GET /x: HTTP 429 (the API asks to wait 2h0m0s, more than the 1m0s cap; run again after that)",
+	} {
+		c := fastClient(nil)
+		c.MaxWait, c.MaxWaitSetting = time.Minute, setting
+		_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true})
+		if err == nil || err.Error() != want {
+			t.Errorf("setting %q: error %v, want %q", setting, err, want)
+		}
+	}
+}

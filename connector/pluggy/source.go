@@ -61,7 +61,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	}
 	hc := source.HTTPClient(env, "source-pluggy", cfg.maxRetries)
 	hc.Pacer = httpclient.NewPacer(cfg.rpm)
-	hc.MaxWait = time.Duration(cfg.MaxRateLimitWaitSeconds) * time.Second
+	hc.MaxWait, hc.MaxWaitSetting = time.Duration(cfg.MaxRateLimitWaitSeconds)*time.Second, "max_rate_limit_wait_seconds"
 	hc.Timeout, hc.TimeoutSetting = time.Duration(cfg.HTTPTimeoutSeconds)*time.Second, "http_timeout_seconds"
 	c := &conn{cfg: cfg, env: env, now: now, start: now().UTC()}
 	c.client = NewClient(cfg.base, cfg.ClientID, cfg.ClientSecret, hc, env.Secrets)
