@@ -863,6 +863,14 @@ func registerSecrets(spec json.RawMessage, c map[string]any, secrets *secret.Red
 			secrets.Add(pw)
 		}
 	})
+	// A PEM private key in any field: Enable Banking's pasted into
+	// application_id (beside private_key in a form) or a list of ids,
+	// whose validation messages quote the value they refuse.
+	eachString(c, func(s string) {
+		for _, k := range secret.PEMSecrets(s) {
+			secrets.Add(k)
+		}
+	})
 	// A segment of base_url's path that looks like a key, not a name
 	// (https://proxy.example/KEY/api: a proxy that takes its key in the
 	// path): base_url is named in every message about reaching the API,
