@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -9,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
@@ -261,5 +264,59 @@ func TestConnectDaysBeyondTheBanksMaximum(t *testing.T) {
 		if !strings.Contains(out, `"session_id"`) {
 			t.Errorf("--days %s: stdout %q", days, out)
 		}
+	}
+}
+
+// TestConnectCodeEchoedIsMasked: a refusal of POST /sessions that quotes
+// the request back (an API front end echoing its body, raw and base64)
+// does not get the authorisation code printed, on stderr or on the
+// callback page: the code is a credential until it is exchanged. It was
+// printed in clear in both.
+func TestConnectCodeEchoedIsMasked(t *testing.T) {
+	var seen sync.Map
+	e := newAttackedEnv(t, fake.Options{Sessions: 1}, false, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || r.URL.Path != "/sessions" {
+				h.ServeHTTP(w, r)
+				return
+			}
+			var body struct {
+				Code string `json:"code"`
+			}
+			b, _ := io.ReadAll(r.Body)
+			_ = json.Unmarshal(b, &body)
+			seen.Store(body.Code, true)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, `{"message":"could not exchange code %s (request %s, %s)","error":"UPSTREAM"}`,
+				body.Code, strings.ReplaceAll(string(b), `"`, `\"`), base64.StdEncoding.EncodeToString(b))
+		})
+	})
+	cfg := e.connectConfig(nil)
+	p := st.Start(t, e.bin, "connect", "--config", cfg, "--country", "FI", "--aspsp", "nordea", "--no-open", "--write")
+	bankPage := p.WaitLine(st.OpenURL)[1]
+	resp, err := http.PostForm(bankPage, url.Values{"decision": {"authorise"}})
+	st.Must(t, err, "consent at the bank")
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	out, code := p.Wait()
+	if code != 1 || out != "" {
+		t.Fatalf("exit %d, stdout %q, want 1 and nothing\nstderr: %s", code, out, p.Stderr())
+	}
+	if !p.StderrHas("could not exchange code") {
+		t.Fatalf("the echo was not reached:\n%s", p.Stderr())
+	}
+	n := 0
+	seen.Range(func(k, _ any) bool {
+		n++
+		for where, text := range map[string]string{"stderr": p.Stderr(), "the callback page": string(page)} {
+			if strings.Contains(text, k.(string)) {
+				t.Errorf("%s holds the authorisation code %s:\n%s", where, k, text)
+			}
+		}
+		return true
+	})
+	if n == 0 {
+		t.Fatal("no code was exchanged")
 	}
 }

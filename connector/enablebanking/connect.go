@@ -536,8 +536,12 @@ var codeAdvice = map[string]string{
 	"WRONG_AUTHORIZATION_CODE":   "Enable Banking does not know the code the bank sent back; nothing was written; run connect again",
 }
 
-// createSession is POST /sessions with the code the bank sent back.
+// createSession is POST /sessions with the code the bank sent back. The
+// code is a credential until it is exchanged, and a refusal may quote the
+// request back (a front end echoing its body): it is masked in the error,
+// which goes to stderr and to the callback page.
 func (c *conn) createSession(ctx context.Context, code string) (ConnectResult, error) {
+	c.client.secrets.Add(code)
 	var raw struct {
 		SessionID string            `json:"session_id"`
 		Accounts  []json.RawMessage `json:"accounts"`
