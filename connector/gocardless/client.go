@@ -240,15 +240,21 @@ func (c *Client) observeClock(resp *httpclient.Response, err error) {
 	c.clock.ObserveAnswer(resp, err)
 }
 
-// wrap turns a client error into one whose message quotes GoCardless's own
-// (type, summary, detail) while keeping its failure type.
+// wrap turns a client error into one whose message says what failed
+// (what: "account A transactions"; not when it is the route, which the
+// answer names) and quotes GoCardless's own (type, summary, detail), or
+// the client's, while keeping its failure type.
 func (c *Client) wrap(what string, err error) error {
 	var te *tokenError
 	if errors.As(err, &te) {
 		return err
 	}
 	if se, ae, ok := statusOf(err); ok && (ae.Summary != "" || ae.Type != "") {
-		return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: c.secrets.String(answered(se, ae)), Err: err, Quoted: true}
+		msg := answered(se, ae)
+		if what != "" && what != se.Route {
+			msg = what + ": " + msg
+		}
+		return &source.Error{Type: source.FailureTypeOfClass(se.Class()), Msg: c.secrets.String(msg), Err: err, Quoted: true}
 	}
 	if errors.Is(err, context.Canceled) {
 		return err

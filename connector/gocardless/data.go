@@ -92,9 +92,10 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 			c.answered(a.ID)
 			return nil
 		}
+		what := fmt.Sprintf("account %s %s", a.ID, endpoint)
 		se, ae, ok := statusOf(err)
 		if !ok {
-			return c.client.wrap(fmt.Sprintf("account %s %s", a.ID, endpoint), err)
+			return c.client.wrap(what, err)
 		}
 		c.observeQuota(ctx, a, endpoint, se.Header)
 		switch {
@@ -158,12 +159,12 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 			}
 			return notFound
 		case se.Status == http.StatusTooManyRequests:
-			return c.client.wrap("", se) // company-level, retried up to the cap already
+			return c.client.wrap(what, se) // company-level, retried up to the cap already
 		}
 		if name, ok := refusedParam(se.Status, ae, q); ok {
 			return c.paramRefused(a, endpoint, name, q.Get(name), ae.describe(se.Status))
 		}
-		return c.client.wrap("", se)
+		return c.client.wrap(what, se)
 	}
 }
 
