@@ -107,3 +107,60 @@ func TestFrontEndErrorsNameTheAccount(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedTokenRenewalIsNotTheBanks: the access token refused mid-run
+// (401 on every account's first transactions call) and POST
+// /token/refresh/ then failing (a 503 page, after its retries) fails each
+// account with the renewal's error, transient, naming the token call. The
+// 503 inside it was read as the account's own answer ("institution … is
+// unavailable", the account blocked for the run), and the accounts that
+// waited on that renewal were told the renewed token had been refused
+// and to check secret_id/secret_key, a config_error, when no token had
+// been renewed. A run after the outage reads every row.
+func TestFailedTokenRenewalIsNotTheBanks(t *testing.T) {
+	var refreshes atomic.Int32
+	var outage atomic.Bool
+	outage.Store(true)
+	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 20}, func(_ *fake.Server, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case !outage.Load():
+			case strings.HasSuffix(r.URL.Path, "/token/refresh/"):
+				refreshes.Add(1)
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte("<html><body><h1>503 Service Unavailable</h1></body></html>"))
+				return
+			case strings.HasSuffix(r.URL.Path, "/transactions/"):
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"summary":"Invalid token","detail":"Token is invalid or expired","status_code":401}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	cat := e.catalog(true, "transactions")
+	r := e.run(cat, nil)
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1", r.Code)
+	}
+	if n := refreshes.Load(); n != 3 {
+		t.Errorf("POST /token/refresh/ sent %d times, want 3 (one renewal, retried twice)", n)
+	}
+	errs := r.ErrorTraces()
+	if len(errs) == 0 {
+		t.Fatal("no ERROR trace")
+	}
+	for _, et := range errs {
+		if et.FailureType != protocol.TransientError || !strings.Contains(et.Message, "renewing the access token: POST /token/refresh/: HTTP 503") ||
+			strings.Contains(et.Message, "unavailable") || strings.Contains(et.Message, "secret_id") {
+			t.Errorf("%s: %s; want a transient_error about the renewal, blaming neither the bank nor the keys", et.FailureType, et.Message)
+		}
+	}
+	outage.Store(false)
+	again := e.read(cat, "--state", r.StateFile(t))
+	if n, want := len(again.Records()["transactions"]), 20*len(e.accounts()); n != want {
+		t.Errorf("the run after the outage read %d transactions, want %d", n, want)
+	}
+}

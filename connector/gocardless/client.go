@@ -139,10 +139,17 @@ func (c *Client) authError(err error) error {
 	}
 	// Unanswered (an unreachable base_url) or failed: the run's one token
 	// call, about no requisition either.
+	return c.asTokenError("getting an access token", err)
+}
+
+// asTokenError is a token call's failure (what: "getting an access
+// token") as a *tokenError, keeping its failure type; the end of the run
+// (context.Canceled) is passed on as it is.
+func (c *Client) asTokenError(what string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	werr := c.wrap("getting an access token", err)
+	werr := c.wrap(what, err)
 	if se, ok := werr.(*source.Error); ok { //nolint:errorlint // wrap's own error, not one it wraps
 		return &tokenError{se}
 	}
@@ -161,12 +168,19 @@ func (e *tokenError) Error() string { return e.err.Error() }
 func (e *tokenError) Unwrap() error { return e.err }
 
 // renew replaces the access token of generation gen through the refresh
-// token, once per run.
+// token, once per run. A renewal that fails is a *tokenError, which every
+// call after it gets too (token): not the account's whose call met the
+// refusal, so the caller does not read the token call's answer (a 503 of
+// POST /token/refresh/) as its bank's; and not a refusal of the keys
+// unless the refresh answered one.
 func (c *Client) renew(ctx context.Context, gen int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
 		return nil // another worker renewed it already
+	}
+	if c.refreshed && c.tokenErr != nil {
+		return c.tokenErr // the renewal failed: no renewed token was refused
 	}
 	if c.refreshed || c.refresh == "" {
 		c.access = ""
@@ -182,7 +196,12 @@ func (c *Client) renew(ctx context.Context, gen int) error {
 	c.observeClock(resp, err)
 	if err != nil {
 		c.access = ""
-		return c.wrap("renewing the access token", err)
+		err = c.asTokenError("renewing the access token", err)
+		var te *tokenError
+		if errors.As(err, &te) {
+			c.tokenErr = err
+		}
+		return err
 	}
 	c.secrets.Add(tp.Access)
 	c.access = tp.Access

@@ -2,6 +2,7 @@ package gocardless
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -93,8 +94,9 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 			return nil
 		}
 		what := fmt.Sprintf("account %s %s", a.ID, endpoint)
+		var te *tokenError
 		se, ae, ok := statusOf(err)
-		if !ok {
+		if !ok || errors.As(err, &te) { // a token call's answer is not the account's
 			return c.client.wrap(what, err)
 		}
 		c.observeQuota(ctx, a, endpoint, se.Header)
