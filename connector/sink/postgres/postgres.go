@@ -729,6 +729,23 @@ func (d *Destination) sqlError(err error, doing string) error {
 				"run again once that session is done (end it with SELECT pg_terminate_backend(<pid>) if it was left open), or raise lock_timeout in --postgres (?lock_timeout=1min)",
 				d.shown, doing, pg.Message, lockWait, d.lockHolders())}
 	}
+	if errors.As(err, &pg) && strings.HasPrefix(pg.Code, "53") {
+		// The server ran out of something: the statement's transaction
+		// rolled back whole, a checkpoint's rows with its state.
+		what, fix, ty := "a resource", "free it", protocol.TransientError
+		switch pg.Code {
+		case "53100":
+			what, fix = "disk space", "free space on its disk, or grow the disk"
+		case "53200":
+			what, fix = "memory", "free memory on the server"
+		case "53400":
+			// temp_file_limit and its kind: every run meets it again.
+			what, fix, ty = "a limit of its configuration", "raise that limit for the --postgres user or database (ALTER ROLE … SET …)", protocol.ConfigError
+		}
+		return &source.Error{Type: ty, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: the server ran out of %s (%s); the transaction rolled back whole, and what was committed before stays (each checkpoint's rows with its state). Fix: %s, then run again: it resumes from the last commit",
+				d.shown, doing, what, pg.Message, fix)}
+	}
 	if errors.As(err, &pg) && pg.Code == "25006" {
 		// A server or session that takes no writes: no run will write
 		// there until the URL or the setting changes.
