@@ -25,7 +25,7 @@ import (
 // rejects it early (revoked, clock skew).
 type Client struct {
 	// Log hears of the client's own recoveries (a key renewed early); NewClient
-	// sets one that discards them.
+	// sets one that discards them, and nil does too (see logger).
 	Log *slog.Logger
 
 	base         *url.URL
@@ -276,7 +276,7 @@ func (c *Client) getInto(ctx context.Context, route, path string, q url.Values, 
 		})
 		var se *httpclient.StatusError
 		if errors.As(err, &se) && attempt == 0 && keyRejected(se) && c.retryRefused(gen) {
-			c.Log.Info("Pluggy rejected the apiKey before its expiry; authenticating again")
+			c.logger().Info("Pluggy rejected the apiKey before its expiry; authenticating again")
 			continue
 		}
 		if err != nil {
@@ -287,6 +287,17 @@ func (c *Client) getInto(ctx context.Context, route, path string, q url.Values, 
 		}
 		return nil
 	}
+}
+
+// logger is Log, or one that discards when Log is nil: the webhook
+// commands open the client with an Env that has no logger (they print
+// their own lines), and a key refused under them crashed the command
+// with a nil-pointer panic.
+func (c *Client) logger() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
 }
 
 // keyRejected reports an answer that may mean the key itself was refused:
@@ -394,6 +405,13 @@ func (c *Client) wrap(what string, err error) error {
 		}
 	}
 	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	// The client's errors begin with their route: what, when it is that
+	// route, would say it twice ("GET /v2/transactions: GET
+	// /v2/transactions: …").
+	var te *httpclient.TransportError
+	if errors.As(err, &te) && te.Route == what || se != nil && se.Route == what {
 		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
