@@ -379,6 +379,13 @@ func TestTransientExhaustionFailsTheStream(t *testing.T) {
 				}
 			}
 			expectFailure(t, r, c.failed, complete...)
+			for _, et := range r.ErrorTraces() {
+				for _, route := range []string{"GET /categories", "GET /v2/transactions", "GET /items/{id}"} {
+					if strings.Contains(et.Message, route+": "+route) {
+						t.Errorf("the error says %s twice: %s", route, et.Message)
+					}
+				}
+			}
 			// Bounded: each failing request was sent exactly twice.
 			s := e.fake.Stats()
 			for _, route := range []string{"GET /categories", "GET /v2/transactions"} {
