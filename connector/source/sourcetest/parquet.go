@@ -2,7 +2,10 @@ package sourcetest
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +93,45 @@ func ParquetFileStrings(t testing.TB, path string, cols ...string) []map[string]
 		}
 	}
 	return rows
+}
+
+// ParquetDump is every row of every committed Parquet file under dir, one
+// line a row, "<stream> <column>=<value> ...", sorted: columns in file
+// order, values as Arrow prints them, the columns named in skip left out
+// (_extracted_at, which differs from run to run). Two reads that should
+// have written the same data compare equal.
+func ParquetDump(t testing.TB, dir string, skip ...string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*", "*.parquet"))
+	Must(t, err, "parquet files")
+	var lines []string
+	for _, path := range files {
+		stream := filepath.Base(filepath.Dir(path))
+		rdr, err := file.OpenParquetFile(path, false)
+		Must(t, err, path)
+		fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+		Must(t, err, path)
+		tbl, err := fr.ReadTable(context.Background())
+		Must(t, err, path)
+		tr := array.NewTableReader(tbl, 0)
+		for tr.Next() {
+			rec := tr.RecordBatch()
+			for r := range int(rec.NumRows()) {
+				var b strings.Builder
+				b.WriteString(stream)
+				for c := range int(rec.NumCols()) {
+					if slices.Contains(skip, rec.ColumnName(c)) {
+						continue
+					}
+					fmt.Fprintf(&b, " %s=%s", rec.ColumnName(c), rec.Column(c).ValueStr(r))
+				}
+				lines = append(lines, b.String())
+			}
+		}
+		tr.Release()
+		tbl.Release()
+		rdr.Close()
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
