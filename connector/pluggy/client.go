@@ -407,6 +407,13 @@ func (c *Client) wrap(what string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
+	// The client's errors begin with their route: what, when it is that
+	// route, would say it twice ("GET /v2/transactions: GET
+	// /v2/transactions: …").
+	var te *httpclient.TransportError
+	if errors.As(err, &te) && te.Route == what || se != nil && se.Route == what {
+		return err
+	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
