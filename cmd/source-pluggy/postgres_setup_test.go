@@ -190,6 +190,28 @@ func TestPostgresStatementTimeoutOfTheRole(t *testing.T) {
 	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET statement_timeout = '300ms'`)
 	e.read(e.catalog(true, "transactions"), "--postgres", url)
 	compareTruth(t, e, pgtest.Connect(t, url), nil)
+
+	// One the URL sets is kept, and cancels the run's COPY at every run:
+	// a config_error naming it and the fix, where it was a system_error
+	// (a connector's bug, to a platform) quoting the server alone.
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--postgres", url+"&statement_timeout=300",
+		"--postgres-schema", "first_sync", "--detailed-exit-codes")
+	if len(r.ErrorTraces()) == 0 {
+		t.Fatalf("exit %d, no error trace: the URL's statement_timeout cancelled nothing", r.Code)
+	}
+	for _, tr := range r.ErrorTraces() {
+		for _, want := range []string{"canceling statement due to statement timeout", "the statement_timeout that --postgres sets", "rolled back whole", "remove statement_timeout from --postgres", "postgres://postgres:xxxxx@"} {
+			if !strings.Contains(tr.Message, want) {
+				t.Errorf("error %q lacks %q", tr.Message, want)
+			}
+		}
+		if tr.FailureType != protocol.ConfigError {
+			t.Errorf("failure type %s, want config_error", tr.FailureType)
+		}
+	}
+	if r.Code != 78 {
+		t.Errorf("exit %d, want 78", r.Code)
+	}
 }
 
 // TestPostgresIdleSessionTimeoutOfTheRole: an idle_session_timeout the

@@ -729,6 +729,21 @@ func (d *Destination) sqlError(err error, doing string) error {
 				"run again once that session is done (end it with SELECT pg_terminate_backend(<pid>) if it was left open), or raise lock_timeout in --postgres (?lock_timeout=1min)",
 				d.shown, doing, pg.Message, lockWait, d.lockHolders())}
 	}
+	if errors.As(err, &pg) && pg.Code == "57014" {
+		// Cancelled: by the statement_timeout the URL sets (the run turns
+		// the user's and the database's off, see timeouts), which cancels
+		// the COPY that stays open while the API is read, or a large
+		// merge, at every run; or by another session (pg_cancel_backend).
+		if strings.Contains(pg.Message, "statement timeout") {
+			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+				Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s, the statement_timeout that --postgres sets; the transaction rolled back whole, and what was committed before stays. "+
+					"Fix: remove statement_timeout from --postgres (the run turns the user's and the database's off, as pg_dump does: a COPY stays open while the API is read, and a merge takes as long as its rows), or raise it well past the longest run",
+					d.shown, doing, pg.Message)}
+		}
+		return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s (another session cancelled it, with pg_cancel_backend, say); the transaction rolled back whole, and what was committed before stays: run again, and it resumes from the last commit",
+				d.shown, doing, pg.Message)}
+	}
 	if errors.As(err, &pg) && strings.HasPrefix(pg.Code, "53") {
 		// The server ran out of something: the statement's transaction
 		// rolled back whole, a checkpoint's rows with its state.
