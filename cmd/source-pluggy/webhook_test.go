@@ -288,6 +288,12 @@ func TestWebhookReceiverFlagsAreChecked(t *testing.T) {
 		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", "", "--header", "X-A=b"}, "--log is empty"},
 		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--max-body-bytes", "0"}, "--max-body-bytes 0: give a positive number"},
 		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--max-body-bytes", "-1"}, "--max-body-bytes -1: give a positive number"},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--retain", "30"}, `--retain "30": give a positive duration, in whole days (30d)`},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--retain", "0s"}, `--retain "0s": give a positive duration, in whole days (30d)`},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--retain", "-1h"}, `--retain "-1h": give a positive duration, in whole days (30d)`},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--retain", ""}, `--retain "": give a positive duration, in whole days (30d)`},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--retain", "30x"}, `--retain "30x": give a positive duration, in whole days (30d)`},
+		{[]string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", dir, "--header", "X-A=b", "--retain", "1.5d"}, `--retain "1.5d": give a positive duration, in whole days (30d)`},
 	} {
 		_, stderr, code := st.Exec(t, bin, c.args...)
 		if code != 2 || !strings.Contains(string(stderr), c.want) {

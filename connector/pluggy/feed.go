@@ -45,8 +45,9 @@ import (
 //     and no tombstone is missed.
 //   - full_refresh and an account read for the first time are full reads:
 //     they cover every event before the log's end, so those are skipped.
-//   - If log_position is not in the log (the directory was replaced), the
-//     whole log is applied and every account is reconciled.
+//   - If log_position is not in the log (the directory was replaced, or
+//     the receiver's --retain pruned it), the whole log is applied and
+//     every account is reconciled.
 
 // webhookLogError names config.webhook_log in a failure to read the log: a
 // config_error, what the config points at being wrong, unless the log's
@@ -76,7 +77,7 @@ func (s *transactionsStream) openFeed(ctx context.Context, st *txState, out sour
 		return nil, webhookLogError(err)
 	}
 	if ch.Reset {
-		out.Logger().Warn("webhook_log does not hold the state's log_position (was the log replaced, or moved between a directory and PostgreSQL?); applying the whole log and reconciling every account", "log_position", st.LogPosition)
+		out.Logger().Warn("webhook_log does not hold the state's log_position (the log was pruned past it by the receiver's --retain, replaced, or moved between a directory and PostgreSQL); applying the whole log and reconciling every account; events removed before this read saw them are caught only as far as a reconciliation reaches (a deletion of a row older than lookback_days is not)", "log_position", st.LogPosition, "reason", ch.ResetReason)
 	}
 	if ch.Unwritten {
 		// Not an error: the read may be set up before the receiver first

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +60,7 @@ func WebhookCommand(r *source.Runner) source.Command {
 // order webhook --help lists them; each subcommand's --help starts with
 // its own, so that both say the same, ID... of delete included.
 var webhookSynopses = []struct{ name, synopsis string }{
-	{"serve", "--listen ADDR --log DIR|URL --header NAME=VALUE|--header-env NAME=ENVVAR... [--max-body-bytes N]"},
+	{"serve", "--listen ADDR --log DIR|URL --header NAME=VALUE|--header-env NAME=ENVVAR... [--max-body-bytes N] [--retain DURATION]"},
 	{"register", "--config FILE --url URL --header NAME=VALUE|--header-env NAME=ENVVAR... [--update-headers]"},
 	{"list", "--config FILE"},
 	{"delete", "--config FILE ID..."},
@@ -155,16 +157,46 @@ func parseHeaders(flags, envFlags []string) ([]webhook.Header, error) {
 	return hs, nil
 }
 
+// minRetain is the retention under which the receiver warns: Pluggy
+// redelivers an event for about three hours (nine attempts: three at once,
+// three an hour on, three two hours after those), and an event whose
+// first delivery was pruned is appended, and read, again; and a read that
+// does not run within the retention finds its log_position pruned, and
+// reconciles every account.
+const minRetain = 24 * time.Hour
+
+// parseRetain reads --retain: a Go duration (72h, 90m) or whole days
+// (30d), positive.
+func parseRetain(s string) (time.Duration, error) {
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(strings.TrimSpace(s), "d"); ok {
+		var n uint64
+		n, err = strconv.ParseUint(days, 10, 64)
+		if n > uint64(math.MaxInt64/int64(24*time.Hour)) {
+			err = strconv.ErrRange
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(strings.TrimSpace(s))
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--retain %q: give a positive duration, in whole days (30d) or as Go writes one (72h, 90m: m is minutes); leave --retain out to keep every event", s)
+	}
+	return d, nil
+}
+
 func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var listen, dir string
+	var listen, dir, retainFlag string
 	var headerFlags, headerEnv []string
 	var maxBody int64
-	_, code, ok := subFlags("serve", args, stdout, stderr, func(fs *pflag.FlagSet) {
+	fs, code, ok := subFlags("serve", args, stdout, stderr, func(fs *pflag.FlagSet) {
 		fs.StringVar(&listen, "listen", "", "address to listen on, e.g. :8080 (put it behind your HTTPS ingress: Pluggy only calls https URLs)")
 		fs.StringVar(&dir, "log", "", "the event log: a directory (created if missing), or a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB: events in table pluggy.webhook_events); a read's webhook_log")
 		fs.StringArrayVar(&headerFlags, "header", nil, "NAME=VALUE a request must carry, as registered on the webhook (repeatable; at least one --header or --header-env)")
 		fs.StringArrayVar(&headerEnv, "header-env", nil, "NAME=ENVVAR: like --header, the value read from environment variable ENVVAR (keeps the secret off the command line)")
 		fs.Int64Var(&maxBody, "max-body-bytes", webhook.DefaultMaxBody, "larger bodies are refused with 413")
+		fs.StringVar(&retainFlag, "retain", "", "remove the events received longer ago than `DURATION` (30d, 72h), at start and hourly while running; a read that does not run within it reconciles every account (default: keep every event)")
 	}, "listen", "log")
 	if !ok {
 		return code
@@ -187,6 +219,14 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "source-pluggy webhook serve: --max-body-bytes %d: give a positive number of bytes (default %d)\n", maxBody, webhook.DefaultMaxBody)
 		return source.ExitUsage
 	}
+	var retain time.Duration
+	if fs.Changed("retain") {
+		var err error
+		if retain, err = parseRetain(retainFlag); err != nil {
+			fmt.Fprintf(stderr, "source-pluggy webhook serve: %v\n", err)
+			return source.ExitUsage
+		}
+	}
 	if len(headerFlags)+len(headerEnv) == 0 {
 		fmt.Fprintln(stderr, "source-pluggy webhook serve: --header is required (or --header-env): Pluggy does not sign webhooks, the headers registered with them are the only authentication")
 		return source.ExitUsage
@@ -197,6 +237,9 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return source.ExitUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "webhook-receiver")
+	if retain > 0 && retain < minRetain {
+		logger.Warn("--retain is shorter than a day: Pluggy redelivers an event for about three hours, and one whose first delivery was pruned is appended again; a read that does not run within --retain finds its log_position pruned and reconciles every account, which misses a deletion among the pruned events of a row older than lookback_days", "retain", retainFlag)
+	}
 	// Listen first: opening the log starts a new segment, and a receiver
 	// restarted in a loop on a port in use would add one at every start.
 	ln, err := net.Listen("tcp", listen)
@@ -205,19 +248,36 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return source.ExitFail
 	}
 	defer ln.Close()
-	lw, err := webhook.Open(ctx, dir)
+	lw, pruned, err := webhook.Open(ctx, dir, retain)
 	if err != nil {
 		logger.Error("cannot open the event log", "log", postgres.MaskURL(dir), "error", err)
 		return source.ExitFail
 	}
 	defer lw.Close()
+	webhook.LogPruned(logger, lw, pruned)
 	names := make([]string, len(headers))
 	for i, h := range headers {
 		names[i] = h.Name
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "log", postgres.MaskURL(dir), "events_in_log", lw.Len(), "auth_headers", names, "max_body_bytes", maxBody)
+	attrs := []any{"addr", ln.Addr().String(), "log", postgres.MaskURL(dir), "events_in_log", lw.Len(), "auth_headers", names, "max_body_bytes", maxBody}
+	if retain > 0 {
+		attrs = append(attrs, "retain", retainFlag)
+	}
+	logger.Info("listening", attrs...)
 	rc := &webhook.Receiver{Log: lw, Headers: headers, MaxBody: maxBody, Logger: logger, Now: time.Now}
-	if err := webhook.Serve(ctx, ln, rc); err != nil {
+	pruning := make(chan struct{})
+	pctx, stopPruning := context.WithCancel(ctx)
+	go func() {
+		defer close(pruning)
+		if retain > 0 {
+			webhook.KeepPruning(pctx, lw, retain, logger)
+		}
+	}()
+	err = webhook.Serve(ctx, ln, rc)
+	// The log is closed once no prune is under way.
+	stopPruning()
+	<-pruning
+	if err != nil {
 		logger.Error("the receiver stopped", "error", err)
 		return source.ExitFail
 	}

@@ -266,3 +266,15 @@ func logKey(line []byte) string {
 	_ = json.Unmarshal(line, &r)
 	return r.EventID
 }
+
+// logStamp is when the receiver received a line's event: its receivedAt.
+func logStamp(line []byte) (time.Time, bool) {
+	var r struct {
+		ReceivedAt string `json:"receivedAt"`
+	}
+	if json.Unmarshal(line, &r) != nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, r.ReceivedAt)
+	return t, err == nil
+}

@@ -43,9 +43,11 @@ type Changes struct {
 	// after run.
 	NonUUID []NonUUIDEvent
 	// Reset is set when the state's position is not in the log (the log
-	// was replaced): Changes then holds the whole log, and what happened
-	// before it is unknown.
-	Reset bool
+	// was replaced, or pruned past it): Changes then holds the whole log,
+	// and what happened before it is unknown. ResetReason says why the
+	// position is not there.
+	Reset       bool
+	ResetReason string
 	// Unwritten is set when a directory log holds no segment at all: no
 	// receiver has ever opened it (each start begins a segment), so the
 	// location is most likely not the receiver's --log. LogHint then names
@@ -158,9 +160,9 @@ func ReadChanges(ctx context.Context, location, from string) (*Changes, error) {
 			seq, err = 0, nil
 		}
 		if err != nil {
-			ch.Reset, seq = true, 0
+			ch.Reset, ch.ResetReason, seq = true, fmt.Sprintf("%q is not a sequence number: the state's position is a directory log's", from), 0
 		}
-		end, err := readPG(ctx, location, seq, ch)
+		end, err := readPG(ctx, location, seq, from != "", ch)
 		if err != nil {
 			return nil, err
 		}
@@ -169,16 +171,42 @@ func ReadChanges(ctx context.Context, location, from string) (*Changes, error) {
 	}
 	dir := location
 	pos, err := eventlog.ParsePosition(from)
-	reset := err != nil
+	reason := ""
+	if err != nil {
+		reason = fmt.Sprintf("%q is not SEGMENT:OFFSET: the state's position is a PostgreSQL log's", from)
+	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("webhook_log %s is not a directory: start the receiver (source-pluggy webhook serve --log %s) or fix the path", dir, dir)
 	}
+	if reason == "" && from != "" && pos == (eventlog.Position{}) {
+		// A read that found no segment: the log's start names none, and
+		// a retention may have removed some since.
+		through, err := eventlog.PrunedThrough(dir)
+		if err != nil {
+			return nil, fmt.Errorf("reading webhook_log %s: %w", dir, err)
+		}
+		if through > 0 {
+			reason = fmt.Sprintf("the position is the start of a log that held no segment, and the receiver's --retain has pruned segments since, through %d", through)
+		}
+	}
 	ch := newChanges()
-	end, err := eventlog.Read(dir, pos, ch.add)
-	if reset || errors.Is(err, eventlog.ErrPositionGone) {
+	var end eventlog.Position
+	if reason == "" {
+		end, err = eventlog.Read(dir, pos, ch.add)
+		if errors.Is(err, eventlog.ErrPositionGone) {
+			reason = err.Error()
+		}
+	}
+	// From the start: the whole log. A receiver pruning the log may
+	// remove a segment this read listed before it opens it (the log's
+	// start moved), which the next listing no longer holds: read again.
+	for try := 0; reason != "" && try < 3; try++ {
 		ch = newChanges()
-		ch.Reset = true
+		ch.Reset, ch.ResetReason = true, reason
 		end, err = eventlog.Read(dir, eventlog.Position{}, ch.add)
+		if !errors.Is(err, eventlog.ErrPositionGone) {
+			break
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading webhook_log %s: %w", dir, err)

@@ -11,7 +11,7 @@ import (
 
 func TestReadChangesFoldsEventsPerAccount(t *testing.T) {
 	dir := t.TempDir()
-	w, err := Open(context.Background(), dir)
+	w, _, err := Open(context.Background(), dir, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,12 @@ import (
 
 const (
 	pgTable = "pluggy.webhook_events"
+	// pgPruned records, in one row, the seq through which Prune deleted
+	// the table's rows, for readPG: a reader whose position is below it
+	// missed rows that are gone. The table's first seq tells as much for
+	// a position inside the table's span, but not for the position a
+	// read of the table when it was empty took, 0.
+	pgPruned = "pluggy.webhook_events_pruned"
 	// pgLockKey is the advisory lock a receiver holds on its database.
 	pgLockKey int64 = 0x706c7567677977 // "pluggyw"
 	// pgTimeout bounds one statement, so a stuck database answers 503
@@ -246,25 +252,170 @@ func (l *pgLog) Close() error {
 	return nil
 }
 
-// readPG reads the table from seq from (exclusive) into ch.
-func readPG(ctx context.Context, url string, from int64, ch *Changes) (int64, error) {
+// pgPruneBatch is how many rows one DELETE of Prune removes: each holds
+// the receiver's session, and appends wait for it, so a first prune of a
+// long table goes in steps.
+const pgPruneBatch = 5000
+
+// Prune deletes the rows received before cutoff that form the table's
+// oldest part, but for the newest of them: the rows below the newest row
+// that, like every row before it, was received before cutoff.
+//
+// A reader's position is the last seq it read, and a read asks for
+// seq > position; readPG finds a position gone when it is below the
+// table's first seq less one. Deleting only a prefix keeps that exact: a
+// reader whose position is at or past the first row left (less one) has
+// read every row deleted, and one below it finds its position gone and
+// reconciles. Rows are not deleted by their received_at alone, which can
+// run against the seqs by the moments two requests wait for the insert
+// before them: a row deleted between two kept ones would be skipped by a
+// reader without a word. The newest old row stays, as a directory keeps
+// the segment a newer one follows (eventlog.Writer.Prune): a reader that
+// read since cutoff is at it or past it, and keeps its place.
+func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
+	var p Pruned
+	var below, first *int64
+	err := l.session(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT max(seq), min(seq) FROM `+pgTable+` WHERE seq < coalesce(
+			(SELECT seq FROM `+pgTable+` WHERE received_at >= $1 ORDER BY seq LIMIT 1), 9223372036854775807)`, cutoff).Scan(&below, &first)
+	})
+	if err != nil || below == nil || *first >= *below {
+		return p, l.pruneError(err)
+	}
+	// Recorded before a row goes: a reader between the two finds its
+	// position pruned before it is, and reconciles, rather than after.
+	if err := l.session(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgPruned).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists { // as pgCreate: IF NOT EXISTS alone wants CREATE on the schema
+				if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+pgPruned+` (through bigint NOT NULL)`); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM `+pgPruned+` WHERE through < $1`, *below-1); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO `+pgPruned+` (through) SELECT $1::bigint WHERE NOT EXISTS (SELECT FROM `+pgPruned+`)`, *below-1)
+			return err
+		})
+	}); err != nil {
+		return p, l.pruneError(err)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return p, err // the receiver stops: the next start goes on
+		}
+		var n int64
+		err := l.session(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+			tag, err := conn.Exec(ctx, `DELETE FROM `+pgTable+` WHERE seq IN (SELECT seq FROM `+pgTable+` WHERE seq < $1 ORDER BY seq LIMIT `+strconv.Itoa(pgPruneBatch)+`)`, *below)
+			n = tag.RowsAffected()
+			l.n -= int(n)
+			return err
+		})
+		p.Events += n
+		if err != nil {
+			return p, l.pruneError(err)
+		}
+		if n < pgPruneBatch {
+			return p, nil
+		}
+	}
+}
+
+// canPrune checks, as the receiver starts, that its role may do what
+// Prune does, so that a --retain it cannot apply fails the start, not the
+// first prune, which may come a month later.
+func (l *pgLog) canPrune(ctx context.Context) error {
+	var ok bool
+	err := l.session(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT has_table_privilege($1, 'DELETE') AND CASE WHEN to_regclass($2) IS NULL
+			THEN has_schema_privilege('pluggy', 'CREATE')
+			ELSE has_table_privilege($2, 'SELECT, INSERT, DELETE') END`, pgTable, pgPruned).Scan(&ok)
+	})
+	if err == nil && !ok {
+		err = errors.New("permission denied")
+	}
+	return l.pruneError(err)
+}
+
+func (l *pgLog) pruneError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("PostgreSQL at %s: pruning %s (--retain deletes its old rows and records how far in %s: the receiver's role needs DELETE on the first, and creates the second, or needs SELECT, INSERT and DELETE on it): %s", l.shown, pgTable, pgPruned, postgres.Mask(l.url, err.Error()))
+}
+
+// session runs fn on the receiver's session, between appends, connecting
+// again if the session was lost. Not under ctx, as Append: pgx closes a
+// connection whose query is cancelled, and a shutdown would take the
+// session from the appends still in flight.
+func (l *pgLog) session(ctx context.Context, fn func(context.Context, *pgx.Conn) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pgTimeout)
+	defer cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil || l.conn.IsClosed() {
+		if err := l.connect(ctx, false); err != nil {
+			return err
+		}
+	}
+	return fn(ctx, l.conn)
+}
+
+// readPG reads the table from seq from (exclusive) into ch; read says
+// whether from is a position a read took (0 once the table was empty),
+// not the start of a first read.
+//
+// It reads in one snapshot (a REPEATABLE READ transaction): the table's
+// first and last seqs, which tell whether the position is still there, and
+// the rows after it are those of one moment, so a prune that deletes rows
+// meanwhile cannot remove the rows between the position and the ones read.
+func readPG(ctx context.Context, url string, from int64, read bool, ch *Changes) (int64, error) {
 	conn, err := pgConnect(ctx, url)
 	if err != nil {
 		return from, err
 	}
 	defer conn.Close(context.Background())
 	shown := postgres.MaskURL(url)
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, postgres.Mask(url, err.Error()))
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
 	var first, top int64
-	if err := conn.QueryRow(ctx, `SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM `+pgTable).Scan(&first, &top); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM `+pgTable).Scan(&first, &top); err != nil {
 		return from, fmt.Errorf("PostgreSQL at %s: reading %s (start the receiver with --log on this database first): %s", shown, pgTable, postgres.Mask(url, err.Error()))
 	}
-	if from > top || from > 0 && from < first-1 {
-		// The table was replaced (a new table's seqs start at the clock:
-		// pgCreate), or rows after the position were removed: what
-		// happened between the position and the table's start is unknown.
-		ch.Reset, from = true, 0
+	var pruned int64
+	var recorded bool
+	if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgPruned).Scan(&recorded); err != nil {
+		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, postgres.Mask(url, err.Error()))
 	}
-	rows, err := conn.Query(ctx, `SELECT seq, payload FROM `+pgTable+` WHERE seq > $1 AND seq <= $2 ORDER BY seq`, from, top)
+	if recorded {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(through), 0) FROM `+pgPruned).Scan(&pruned); err != nil {
+			return from, fmt.Errorf("PostgreSQL at %s: reading %s (the receiver's --retain records there how far it pruned %s: grant the read's role SELECT on it, as on %s): %s", shown, pgPruned, pgTable, pgTable, postgres.Mask(url, err.Error()))
+		}
+	}
+	switch {
+	case read && from < pruned:
+		ch.Reset, ch.ResetReason = true, fmt.Sprintf("seq %d is before the rows the receiver's --retain pruned, through seq %d", from, pruned)
+		from = 0
+	case from > top:
+		// The table was replaced (a new table's seqs start at the clock:
+		// pgCreate): what happened between the position and the table's
+		// start is unknown.
+		ch.Reset, ch.ResetReason = true, fmt.Sprintf("seq %d is past the table's last, %d: the table was replaced", from, top)
+		from = 0
+	case from > 0 && from < first-1:
+		// Rows after the position were deleted: pruned (--retain) or
+		// removed by hand, or the table was replaced.
+		ch.Reset, ch.ResetReason = true, fmt.Sprintf("seq %d is before the table's first row, %d: the rows after it were deleted (the receiver's --retain prunes the rows older than it) or the table was replaced", from, first)
+		from = 0
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, payload FROM `+pgTable+` WHERE seq > $1 AND seq <= $2 ORDER BY seq`, from, top)
 	if err != nil {
 		return from, fmt.Errorf("PostgreSQL at %s: reading %s: %s", shown, pgTable, postgres.Mask(url, err.Error()))
 	}

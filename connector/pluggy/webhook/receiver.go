@@ -263,20 +263,55 @@ type Log interface {
 	Healthy(ctx context.Context) error
 	// Len is how many events the log holds.
 	Len() int
+	// Prune removes the oldest events, those received before cutoff that
+	// can go without a reader that has read since cutoff losing its place
+	// (eventlog.Writer.Prune, pgLog.Prune); a reader whose place they
+	// held finds it gone, and reconciles.
+	Prune(ctx context.Context, cutoff time.Time) (Pruned, error)
 	Close() error
 }
 
+// Pruned is what a Prune removed.
+type Pruned struct {
+	// Events is how many rows a PostgreSQL log deleted.
+	Events int64
+	// Segments and Bytes are the segments a directory log removed, and
+	// their size (their lines are not counted: a receiver opening the log
+	// removes them unread).
+	Segments []string
+	Bytes    int64
+}
+
 // Open opens (or creates) the log at location: a directory, or a
-// PostgreSQL URL.
-func Open(ctx context.Context, location string) (Log, error) {
+// PostgreSQL URL. With a positive retain it first prunes what was received
+// more than retain ago (Log.Prune), before a directory's lines are read,
+// and returns what went.
+func Open(ctx context.Context, location string, retain time.Duration) (Log, Pruned, error) {
 	if IsURL(location) {
-		return openPG(ctx, location)
+		l, err := openPG(ctx, location)
+		if err != nil || retain <= 0 {
+			return l, Pruned{}, err
+		}
+		err = l.canPrune(ctx)
+		var p Pruned
+		if err == nil {
+			p, err = l.Prune(ctx, time.Now().Add(-retain))
+		}
+		if err != nil {
+			l.Close()
+			return nil, p, err
+		}
+		return l, p, nil
 	}
-	w, err := eventlog.Open(location, logKey)
+	w, err := eventlog.OpenWith(location, logKey, eventlog.Options{Retain: retain, Stamp: logStamp})
 	if err != nil {
-		return nil, err
+		return nil, Pruned{}, err
 	}
-	return dirLog{w}, nil
+	return dirLog{w}, dirPruned(w.OpenPruned()), nil
+}
+
+func dirPruned(p eventlog.Pruned) Pruned {
+	return Pruned{Segments: p.Segments, Bytes: p.Bytes}
 }
 
 // dirLog is a Log in a directory of segment files (connector/eventlog).
@@ -289,6 +324,11 @@ func (d dirLog) Append(_ context.Context, ev Event, receivedAt time.Time) (strin
 	}
 	pos, err := d.w.Append(line)
 	return pos.String(), err
+}
+
+func (d dirLog) Prune(_ context.Context, cutoff time.Time) (Pruned, error) {
+	p, err := d.w.Prune(cutoff)
+	return dirPruned(p), err
 }
 
 func (d dirLog) Healthy(context.Context) error { return d.w.Healthy() }
