@@ -16,9 +16,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -194,7 +196,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			if aerr == nil {
 				return resp, nil
 			}
-			err = &TransportError{Route: req.Route, Err: fmt.Errorf("unusable response body (%d bytes): %w", len(resp.Body), aerr)}
+			err = &TransportError{Route: req.Route, Err: fmt.Errorf("unusable response body (%d bytes%s): %w", len(resp.Body), notJSON(resp.Header), aerr)}
 			if !req.Idempotent || transient >= c.MaxRetries {
 				return nil, c.scrub(err)
 			}
@@ -256,6 +258,26 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// notJSON says, for an unusable 2xx body, that its Content-Type was not
+// JSON: then it is not the API's answer but a page of something answering
+// for it, a proxy, a captive portal or a load balancer, which the user
+// can look at, where "invalid JSON at offset 0" left them to guess. Empty
+// for a JSON type, or none.
+func notJSON(h http.Header) string {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && strings.Contains(mt, "json") {
+		return ""
+	}
+	if err != nil {
+		mt = ct
+	}
+	return fmt.Sprintf(" of %.60s, not JSON: a proxy, captive portal or load balancer may be answering for the API", mt)
 }
 
 // retryableStatus: a timeout or a server error may pass; 501 Not

@@ -360,3 +360,29 @@ func TestRateLimitWaitOverCapNamesItsSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestNonJSONPageSaysWhatItIs: a 2xx body the request cannot use whose
+// Content-Type is not JSON (a captive portal's or a proxy's HTML page)
+// says so, and who may be answering, where "invalid JSON at offset 0" left
+// the user to guess; an unusable body that says it is JSON (cut short)
+// does not.
+func TestNonJSONPageSaysWhatItIs(t *testing.T) {
+	for ctype, want := range map[string]string{
+		"text/html; charset=utf-8": "GET /x: unusable response body (13 bytes of text/html, not JSON: a proxy, captive portal or load balancer may be answering for the API): invalid",
+		"application/json":         "GET /x: unusable response body (13 bytes): invalid",
+		"":                         "GET /x: unusable response body (13 bytes): invalid",
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Content-Type"] = []string{ctype}
+			w.Write([]byte("<html></html>"))
+		}))
+		c := fastClient(nil)
+		c.MaxRetries = 0
+		_, err := c.Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true,
+			Accept: func(b []byte) error { return errors.New("invalid") }})
+		srv.Close()
+		if err == nil || err.Error() != want {
+			t.Errorf("Content-Type %q: error %v, want %q", ctype, err, want)
+		}
+	}
+}
