@@ -20,7 +20,8 @@ import (
 )
 
 func TestSpec(t *testing.T) {
-	bin := st.Build(t, "source-enablebanking")
+	e := newEnv(t, fake.Options{})
+	bin := e.bin
 	r := st.Run(t, bin, "spec")
 	st.ValidateProtocol(t, r)
 	specs := r.OfType(protocol.TypeSpec)
@@ -29,6 +30,9 @@ func TestSpec(t *testing.T) {
 	}
 	spec := specs[0].Spec
 	st.CheckSpecRules(t, spec.ConnectionSpecification)
+	// The config every test reads the fake with is one the spec's form
+	// accepts, as the acceptance tests check of theirs.
+	st.CheckConfigMatchesSpec(t, spec.ConnectionSpecification, e.cfg)
 	var s struct {
 		Properties map[string]struct {
 			Secret  bool `json:"airbyte_secret"`

@@ -232,7 +232,8 @@ func dataCalls(s fake.Stats, route string, status int) int {
 }
 
 func TestSpec(t *testing.T) {
-	bin := st.Build(t, "source-gocardless-bank-data")
+	e := newEnv(t, fake.Options{})
+	bin := e.bin
 	r := st.Run(t, bin, "spec")
 	st.ValidateProtocol(t, r)
 	specs := r.OfType(protocol.TypeSpec)
@@ -244,6 +245,9 @@ func TestSpec(t *testing.T) {
 		t.Error("spec has no protocol_version")
 	}
 	st.CheckSpecRules(t, spec.ConnectionSpecification)
+	// The config every test reads the fake with is one the spec's form
+	// accepts, as the acceptance tests check of theirs.
+	st.CheckConfigMatchesSpec(t, spec.ConnectionSpecification, e.cfg)
 	var s struct {
 		Required   []string `json:"required"`
 		Properties map[string]struct {

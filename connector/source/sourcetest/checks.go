@@ -13,15 +13,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // CheckSpecRules asserts the acceptance tests' spec rules (connector
 // protocols reference §8.1): secret-sounding properties are airbyte_secret,
-// no forbidden keywords, additionalProperties only true, type arrays only
-// [T, "null"], objects with properties, distinct enum values, no order
-// twice within a group.
+// and only strings and numbers are; no forbidden keywords,
+// additionalProperties only true, type arrays only [T, "null"], objects
+// with properties, array items of one type, oneOf variants with
+// properties, distinct enum values, no order twice within a group, group
+// only on top-level properties, display_type only beside oneOf. Beyond
+// them, what the platform's form needs: every top-level property has a
+// title, a description and an order, and its default and examples are
+// values it accepts (a default it refuses is a form that cannot be saved
+// untouched).
 func CheckSpecRules(t testing.TB, raw json.RawMessage) {
 	t.Helper()
 	var spec map[string]any
@@ -39,6 +47,20 @@ func CheckSpecRules(t testing.TB, raw json.RawMessage) {
 				if secretNames[strings.ToLower(name)] && child["airbyte_secret"] != true {
 					t.Errorf("%s.%s must be airbyte_secret", path, name)
 				}
+				if child["airbyte_secret"] == true && !typeAmong(child["type"], "string", "integer", "number") {
+					t.Errorf("%s.%s is airbyte_secret but typed %v: only strings and numbers can be", path, name, child["type"])
+				}
+				if _, ok := child["group"]; ok && path != "spec" {
+					t.Errorf("%s.%s: group is for top-level properties only", path, name)
+				}
+				if path == "spec" {
+					for _, k := range []string{"title", "description", "order"} {
+						if _, ok := child[k]; !ok {
+							t.Errorf("%s.%s has no %s", path, name, k)
+						}
+					}
+				}
+				checkSpecValues(t, path+"."+name, v)
 				if o, ok := child["order"]; ok {
 					k := fmt.Sprint(child["group"], "/", o)
 					if other, dup := orders[k]; dup {
@@ -68,6 +90,22 @@ func CheckSpecRules(t testing.TB, raw json.RawMessage) {
 				t.Errorf("%s: object without properties", path)
 			}
 		}
+		if dt, ok := node["display_type"]; ok && (node["oneOf"] == nil || (dt != "dropdown" && dt != "radio")) {
+			t.Errorf("%s: display_type %v, which is only for a oneOf, as dropdown or radio", path, dt)
+		}
+		if items, ok := node["items"]; ok {
+			it, _ := items.(map[string]any)
+			if it == nil || it["enum"] == nil && !typeAmong(it["type"], "object", "string", "number", "integer") {
+				t.Errorf("%s: items must be one type (object, string, number or integer) or an enum, got %v", path, items)
+			}
+		}
+		if variants, ok := node["oneOf"].([]any); ok {
+			for i, v := range variants {
+				if vm, _ := v.(map[string]any); vm["properties"] == nil {
+					t.Errorf("%s.oneOf[%d] has no properties", path, i)
+				}
+			}
+		}
 		if e, ok := node["enum"].([]any); ok {
 			seen := map[any]bool{}
 			for _, v := range e {
@@ -87,9 +125,85 @@ func CheckSpecRules(t testing.TB, raw json.RawMessage) {
 	walk("spec", spec, false)
 }
 
+// typeAmong reports whether a schema's type (a string, or [T, "null"]) is
+// one of types.
+func typeAmong(ty any, types ...string) bool {
+	switch ty := ty.(type) {
+	case string:
+		return slices.Contains(types, ty)
+	case []any:
+		for _, x := range ty {
+			if s, _ := x.(string); s != "null" && !slices.Contains(types, s) {
+				return false
+			}
+		}
+		return len(ty) > 0
+	}
+	return false
+}
+
+// checkSpecValues checks that the default and every example of the spec
+// property at path are values the property itself accepts.
+func checkSpecValues(t testing.TB, path string, prop any) {
+	t.Helper()
+	m, _ := prop.(map[string]any)
+	values := map[string]any{}
+	if d, ok := m["default"]; ok {
+		values["default"] = d
+	}
+	if ex, ok := m["examples"].([]any); ok {
+		for i, x := range ex {
+			values[fmt.Sprintf("examples[%d]", i)] = x
+		}
+	}
+	if len(values) == 0 {
+		return
+	}
+	raw, err := json.Marshal(prop)
+	Must(t, err, path)
+	sch, err := source.CompileSchema(path, raw)
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	for what, v := range values {
+		b, err := json.Marshal(v)
+		Must(t, err, path)
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		Must(t, err, path)
+		if err := sch.Validate(inst); err != nil {
+			t.Errorf("%s: its %s %s is not a value it accepts: %s", path, what, b, strings.Join(source.Problems(path, err), "; "))
+		}
+	}
+}
+
+// CheckConfigMatchesSpec asserts what the acceptance tests' spec test does
+// of the config the other tests run with: with its keys starting with "_"
+// left out, it is valid against the spec's connectionSpecification (the
+// form a platform validates it with), formats asserted.
+func CheckConfigMatchesSpec(t testing.TB, spec json.RawMessage, cfg map[string]any) {
+	t.Helper()
+	sch, err := source.CompileSchema("spec", spec)
+	Must(t, err, "spec")
+	kept := map[string]any{}
+	for k, v := range cfg {
+		if !strings.HasPrefix(k, "_") {
+			kept[k] = v
+		}
+	}
+	b, err := json.Marshal(kept)
+	Must(t, err, "config")
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	Must(t, err, "config")
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("the tests' config does not match the spec: %s", strings.Join(source.Problems("config", err), "; "))
+	}
+}
+
 // CheckCatalog asserts the acceptance tests' discover rules (§8.3): unique
 // names, sync modes starting with full_refresh, draft-07 schemas without
-// $ref/allOf/not, primary keys present and not object or array typed,
+// $ref/allOf/not whose additionalProperties are only true, primary keys
+// present and not object or array typed,
 // cursors source-defined and in the schema. incremental lists the streams
 // that must support incremental; every other stream must not.
 func CheckCatalog(t testing.TB, cat *protocol.Catalog, incremental map[string]bool) {
@@ -118,6 +232,9 @@ func CheckCatalog(t testing.TB, cat *protocol.Catalog, incremental map[string]bo
 				t.Errorf("%s: schema uses %s", s.Name, kw)
 			}
 		}
+		for _, p := range closedObjects(decodeNumbers(t, s.JSONSchema), s.Name) {
+			t.Errorf("%s: additionalProperties is not true: a field the API adds would fail its records", p)
+		}
 		for _, pk := range s.SourceDefinedPrimaryKey {
 			var prop struct {
 				Type any `json:"type"`
@@ -140,6 +257,34 @@ func CheckCatalog(t testing.TB, cat *protocol.Catalog, incremental map[string]bo
 			t.Errorf("stream %s not discovered", name)
 		}
 	}
+}
+
+// closedObjects returns the paths of the schemas in node (through
+// properties, items, additionalProperties, oneOf and anyOf) whose
+// additionalProperties is there and not true, which the acceptance tests'
+// discovery test refuses.
+func closedObjects(node any, path string) []string {
+	m, _ := node.(map[string]any)
+	if m == nil {
+		return nil
+	}
+	var out []string
+	if ap, ok := m["additionalProperties"]; ok && ap != true {
+		out = append(out, path)
+	}
+	props, _ := m["properties"].(map[string]any)
+	for name, sub := range props {
+		out = append(out, closedObjects(sub, path+"."+name)...)
+	}
+	out = append(out, closedObjects(m["items"], path+"[]")...)
+	out = append(out, closedObjects(m["additionalProperties"], path+".*")...)
+	for _, kw := range []string{"oneOf", "anyOf"} {
+		subs, _ := m[kw].([]any)
+		for i, sub := range subs {
+			out = append(out, closedObjects(sub, fmt.Sprintf("%s.%s[%d]", path, kw, i))...)
+		}
+	}
+	return out
 }
 
 // CheckCatalogFiles keeps catalogs/<name> in step with discover: each file
@@ -344,4 +489,128 @@ func AccountStatesKept(t testing.TB, before, after map[string]json.RawMessage, s
 			}
 		}
 	}
+}
+
+// CheckFullRefreshRepeatable asserts what the acceptance tests' full-refresh
+// test asks of two full-refresh reads of cat's streams run one after the
+// other: each record of the second was emitted after every record of the
+// first (emitted_at is when a record was emitted), and, as that test's
+// earlier version asked and a destination overwriting each run relies on,
+// both reads hold the same records under the same primary keys (streams
+// without one: the same records), each read each key once. volatile names,
+// per stream, the top-level fields left out of the comparison: values that
+// are the time of the read or the API's count of reads (documented as such).
+func CheckFullRefreshRepeatable(t testing.TB, first, second *Result, cat *protocol.Catalog, volatile map[string][]string) {
+	t.Helper()
+	var last, firstOfSecond int64 = -1, -1
+	for _, m := range first.Messages {
+		if m.Record != nil && m.Record.EmittedAt > last {
+			last = m.Record.EmittedAt
+		}
+	}
+	for _, m := range second.Messages {
+		if m.Record != nil && (firstOfSecond < 0 || m.Record.EmittedAt < firstOfSecond) {
+			firstOfSecond = m.Record.EmittedAt
+		}
+	}
+	if last < 0 {
+		t.Fatal("the first full-refresh read emitted no record")
+	}
+	if firstOfSecond <= last {
+		t.Errorf("the second read emitted a record at %d, not after the first read's last at %d", firstOfSecond, last)
+	}
+	a, b := first.Records(), second.Records()
+	for _, s := range cat.Streams {
+		rows := func(records []json.RawMessage) map[string][]string {
+			out := map[string][]string{}
+			for _, raw := range records {
+				var row map[string]json.RawMessage
+				Must(t, json.Unmarshal(raw, &row), s.Name, " record")
+				key := ""
+				if len(s.SourceDefinedPrimaryKey) > 0 {
+					key = keyOf(row, s.SourceDefinedPrimaryKey)
+				}
+				for _, f := range volatile[s.Name] {
+					delete(row, f)
+				}
+				kept, err := json.Marshal(row)
+				Must(t, err, s.Name)
+				c := string(Canonical(t, kept))
+				if key == "" {
+					key = c
+				}
+				out[key] = append(out[key], c)
+			}
+			return out
+		}
+		ra, rb := rows(a[s.Name]), rows(b[s.Name])
+		if len(ra) == 0 {
+			t.Errorf("stream %s: the first full-refresh read emitted no record", s.Name)
+		}
+		for key, va := range ra {
+			vb := rb[key]
+			switch {
+			case len(s.SourceDefinedPrimaryKey) > 0 && (len(va) != 1 || len(vb) > 1):
+				t.Errorf("stream %s: key %s read %d times, then %d times", s.Name, key, len(va), len(vb))
+			case len(vb) == 0:
+				t.Errorf("stream %s: %s is in the first read only", s.Name, key)
+			case len(s.SourceDefinedPrimaryKey) > 0 && va[0] != vb[0]:
+				t.Errorf("stream %s: key %s differs between the reads:\n%s\n%s", s.Name, key, truncate([]byte(va[0])), truncate([]byte(vb[0])))
+			case len(va) != len(vb):
+				t.Errorf("stream %s: %s read %d times, then %d times", s.Name, truncate([]byte(key)), len(va), len(vb))
+			}
+		}
+		for key := range rb {
+			if _, ok := ra[key]; !ok {
+				t.Errorf("stream %s: %s is in the second read only", s.Name, truncate([]byte(key)))
+			}
+		}
+	}
+}
+
+// CheckReReadIdentical asserts of two reads of cat's streams, the second
+// resumed from the first's state with nothing changed at the API between
+// them, that every record the second emits under a primary key the first
+// emitted is the same record, but for volatile (see
+// CheckFullRefreshRepeatable): a lookback or a snapshot stream reads rows
+// again on purpose, and they may only come back as they were (or newer,
+// which an unchanged API has none of). It returns, per stream, how many
+// records the second read emitted again.
+func CheckReReadIdentical(t testing.TB, first, second *Result, cat *protocol.Catalog, volatile map[string][]string) map[string]int {
+	t.Helper()
+	again := map[string]int{}
+	a, b := first.Records(), second.Records()
+	for _, s := range cat.Streams {
+		if len(s.SourceDefinedPrimaryKey) == 0 {
+			continue
+		}
+		canon := func(raw json.RawMessage) (key, body string) {
+			var row map[string]json.RawMessage
+			Must(t, json.Unmarshal(raw, &row), s.Name, " record")
+			key = keyOf(row, s.SourceDefinedPrimaryKey)
+			for _, f := range volatile[s.Name] {
+				delete(row, f)
+			}
+			kept, err := json.Marshal(row)
+			Must(t, err, s.Name)
+			return key, string(Canonical(t, kept))
+		}
+		seen := map[string]string{}
+		for _, raw := range a[s.Name] {
+			k, body := canon(raw)
+			seen[k] = body
+		}
+		for _, raw := range b[s.Name] {
+			k, body := canon(raw)
+			old, ok := seen[k]
+			if !ok {
+				continue
+			}
+			again[s.Name]++
+			if old != body {
+				t.Errorf("stream %s: key %s came again from the resumed read with other content, though nothing changed:\n%s\n%s", s.Name, k, truncate([]byte(old)), truncate([]byte(body)))
+			}
+		}
+	}
+	return again
 }

@@ -312,37 +312,119 @@ func payloadMatches(m protocol.Message) bool {
 }
 
 // ValidateRecords checks every record against its stream's json_schema from
-// catalog (draft-07, formats asserted, as the acceptance tests do) and
-// returns the number checked.
+// catalog as the acceptance tests do: draft-07, formats asserted, and
+// integers strict (their validator takes 1.0 for a number, not an
+// integer, where draft-07 takes it for both). Each part of the stream's
+// primary key must be there, not null, and neither an object nor an array
+// (a destination deduplicating on it would merge or drop rows). It returns
+// the number of records checked.
 func ValidateRecords(t testing.TB, r *Result, catalog *protocol.Catalog) int {
 	t.Helper()
-	schemas := map[string]*jsonschema.Schema{}
+	type stream struct {
+		schema *jsonschema.Schema
+		doc    any
+		pk     [][]string
+	}
+	streams := map[string]stream{}
 	for _, s := range catalog.Streams {
 		sch, err := source.CompileSchema(s.Name+".json", s.JSONSchema)
 		if err != nil {
 			t.Fatalf("stream %s schema: %v", s.Name, err)
 		}
-		schemas[s.Name] = sch
+		streams[s.Name] = stream{sch, decodeNumbers(t, s.JSONSchema), s.SourceDefinedPrimaryKey}
 	}
 	n := 0
 	for _, m := range r.Messages {
 		if m.Record == nil {
 			continue
 		}
-		sch := schemas[m.Record.Stream]
-		if sch == nil {
+		s, ok := streams[m.Record.Stream]
+		if !ok {
 			t.Fatalf("record of undiscovered stream %q", m.Record.Stream)
 		}
 		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.Record.Data))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sch.Validate(inst); err != nil {
+		if err := s.schema.Validate(inst); err != nil {
 			t.Errorf("%s record does not match its schema: %s\n%s", m.Record.Stream, strings.Join(source.Problems("record", err), "; "), truncate(m.Record.Data))
+		}
+		data := decodeNumbers(t, m.Record.Data)
+		for _, p := range notStrictIntegers(s.doc, data, "record") {
+			t.Errorf("%s record: %s is typed integer but written as a number with a fraction or exponent, which the acceptance tests' validator refuses\n%s", m.Record.Stream, p, truncate(m.Record.Data))
+		}
+		for _, path := range s.pk {
+			v, found := data, true
+			for _, name := range path {
+				obj, _ := v.(map[string]any)
+				v, found = obj[name]
+				if !found {
+					break
+				}
+			}
+			switch v.(type) {
+			case nil, map[string]any, []any:
+				t.Errorf("%s record: primary key part %v is %s: a deduplicating destination cannot key the row\n%s", m.Record.Stream, path, describeKeyPart(v, found), truncate(m.Record.Data))
+			}
 		}
 		n++
 	}
 	return n
+}
+
+// decodeNumbers decodes JSON keeping numbers as written (json.Number).
+func decodeNumbers(t testing.TB, raw []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("decoding %s: %v", truncate(raw), err)
+	}
+	return v
+}
+
+// notStrictIntegers returns the paths of the numbers in v that schema (a
+// decoded draft-07 schema) types integer only, through properties and
+// items, that are written with a fraction or an exponent (1.0, 1e2):
+// draft-07 takes them for integers, Airbyte's acceptance tests do not.
+func notStrictIntegers(schema, v any, path string) []string {
+	node, _ := schema.(map[string]any)
+	if node == nil {
+		return nil
+	}
+	var out []string
+	switch v := v.(type) {
+	case json.Number:
+		if typeAmong(node["type"], "integer") && strings.ContainsAny(string(v), ".eE") {
+			out = append(out, path)
+		}
+	case map[string]any:
+		props, _ := node["properties"].(map[string]any)
+		for name, x := range v {
+			if sub, ok := props[name]; ok {
+				out = append(out, notStrictIntegers(sub, x, path+"."+name)...)
+			} else {
+				out = append(out, notStrictIntegers(node["additionalProperties"], x, path+"."+name)...)
+			}
+		}
+	case []any:
+		for i, x := range v {
+			out = append(out, notStrictIntegers(node["items"], x, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	return out
+}
+
+func describeKeyPart(v any, found bool) string {
+	switch {
+	case !found:
+		return "missing"
+	case v == nil:
+		return "null"
+	}
+	b, _ := json.Marshal(v)
+	return "not a scalar: " + truncate(b)
 }
 
 // CheckLifecycle asserts what Airbyte's acceptance tests assert about a
