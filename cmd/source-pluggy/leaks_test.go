@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,7 +73,8 @@ func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
 // TestSecretsEchoedInOtherSpellingsAreMasked: an API front end that
 // answers the token request with its body echoed, re-encoded by another
 // JSON library than Go's (JavaScript's leaves <, > and & alone, PHP's
-// escapes / and non-ASCII, Python's escapes non-ASCII), does not get the
+// escapes / and non-ASCII, Python's escapes non-ASCII), or in base64 or
+// hex (a debugging front end's dump), does not get the
 // client secret printed: the secrets are registered in those spellings
 // too. A secret of letters and digits is spelt the same everywhere; these
 // have the characters encoders disagree on.
@@ -83,6 +85,7 @@ func TestSecretsEchoedInOtherSpellingsAreMasked(t *testing.T) {
 		"PHP":        func(s string) string { return strings.ReplaceAll(asciiOnly(jsonNoHTML(s)), "/", `\/`) },
 		"Python":     func(s string) string { return asciiOnly(jsonNoHTML(s)) },
 		"base64":     func(s string) string { return `"` + base64.StdEncoding.EncodeToString([]byte(s)) + `"` },
+		"hex":        func(s string) string { return `"` + hex.EncodeToString([]byte(s)) + `"` },
 	}
 	for _, secret := range []string{`Xs3cr/t+"k‹é>&`, `gk"<x>0123`, "naïve/😀\\pw"} {
 		for name, encode := range styles {

@@ -11,6 +11,7 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -97,7 +98,8 @@ func sortByLengthDesc(v []string) {
 // a JSON string as Go writes it (HTML characters escaped), as JavaScript's
 // JSON.stringify does (not escaped), with "/" escaped as PHP does, and
 // ASCII-only as Python's json.dumps does; and inside a Go-quoted string
-// (%q, strconv.Quote and its ASCII-only form); and in base64 (base64Forms).
+// (%q, strconv.Quote and its ASCII-only form); in base64 (base64Forms);
+// and in hex, lower- and upper-case, from minBase64 bytes too.
 // A spelling no encoder here makes is not masked: a secret is best kept to
 // letters and digits.
 func forms(s string) []string {
@@ -119,7 +121,15 @@ func forms(s string) []string {
 	for _, f := range jsonForms {
 		out = append(out, f, strings.ReplaceAll(f, "/", `\/`))
 	}
-	return append(out, base64Forms(s)...)
+	out = append(out, base64Forms(s)...)
+	if len(s) >= minBase64 {
+		// A body or header dumped in hex by a debugging front end ("body
+		// (hex): 7b22…"): each byte is two digits, so the secret's digits
+		// are the same wherever it sits in the dump.
+		h := hex.EncodeToString([]byte(s))
+		out = append(out, h, strings.ToUpper(h))
+	}
+	return out
 }
 
 // base64Forms returns the base64 of s as it reads inside the base64 of a

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -141,6 +142,31 @@ func TestBase64Masked(t *testing.T) {
 	r.Add("abcde") // too short to mask its base64: "YWJjZGU" is left alone
 	if got := r.String("YWJjZGU="); got != "YWJjZGU=" {
 		t.Errorf("a short secret's base64 was masked: %s", got)
+	}
+}
+
+// TestHexMasked: a secret inside a hex dump of a longer text (a front end
+// that logs the request body in hex), in lower- or upper-case digits, is
+// masked, wherever it sits in the dump; it was printed in clear, so one
+// decode away. A secret under 6 bytes is left alone, as for base64.
+func TestHexMasked(t *testing.T) {
+	for _, sec := range []string{"hunter2-password", "s3cr/t+é😀", "abcdef"} {
+		var r Redactor
+		r.Add(sec)
+		for pre := range 3 {
+			text := `{"clientId":"` + strings.Repeat("u", pre) + `","clientSecret":"` + sec + `"}`
+			for name, h := range map[string]string{"lower": hex.EncodeToString([]byte(text)), "upper": strings.ToUpper(hex.EncodeToString([]byte(text)))} {
+				got := r.String("body (hex): " + h)
+				if secHex := hex.EncodeToString([]byte(sec)); strings.Contains(strings.ToLower(got), secHex) || !strings.Contains(got, Mask) {
+					t.Errorf("%q in %s-case hex at offset %d: %s", sec, name, pre, got)
+				}
+			}
+		}
+	}
+	var r Redactor
+	r.Add("abcde")
+	if got := r.String("6162636465"); got != "6162636465" {
+		t.Errorf("a short secret's hex was masked: %s", got)
 	}
 }
 
