@@ -245,6 +245,25 @@ func TestNotImplementedIsNotRetried(t *testing.T) {
 	}
 }
 
+// TestRetryAfterDateIsTheServersTime: a 429 whose Retry-After is an HTTP
+// date one second after its Date, from a server whose clock is two hours
+// ahead of this machine's, is waited out for that second and the read
+// completes. The date was read against the local clock: a wait of two
+// hours, past max_rate_limit_wait_seconds, and the stream failed.
+func TestRetryAfterDateIsTheServersTime(t *testing.T) {
+	ahead := time.Now().Add(2 * time.Hour).UTC()
+	e := newHostileEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 10}, fake.Hostile{}, func(h http.Handler) http.Handler {
+		canned, _ := st.Canned(h, func(r *http.Request) bool { return r.URL.Path == "/categories" }, 1, http.StatusTooManyRequests,
+			map[string]string{"Date": ahead.Format(http.TimeFormat), "Retry-After": ahead.Add(time.Second).Format(http.TimeFormat)},
+			[]byte(`{"code":429,"message":"Too many requests"}`))
+		return canned
+	})
+	r := e.read(e.catalog(false, "categories"))
+	if n := len(r.Records()["categories"]); n == 0 {
+		t.Fatal("no categories read")
+	}
+}
+
 func TestRateLimitWaitOverCapFailsTransient(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 10})
 	e.fake.SetFaults(fake.Faults{Status: map[string]int{"GET /v2/transactions": 429}, RetryAfterSeconds: 120})

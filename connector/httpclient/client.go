@@ -450,6 +450,11 @@ func (c *Client) doSleep(ctx context.Context, d time.Duration) error {
 // an HTTP date, else RateLimit-Reset in seconds. Zero when neither is usable.
 // Pluggy sends Retry-After: 60 on every 429 but RateLimit-Reset with the real
 // seconds left in the window, so the shorter usable value wins.
+//
+// An HTTP date is the server's time, so it is read against the answer's
+// Date, the server's clock, when it has one, and against now only without:
+// a server clock ten minutes ahead of this machine's turned "in 60 s" into
+// a wait of 11 minutes, past the cap, and the request failed.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	var best time.Duration
 	consider := func(d time.Duration) {
@@ -461,6 +466,9 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 && s < 1e7 {
 			consider(time.Duration(s * float64(time.Second)))
 		} else if t, err := http.ParseTime(v); err == nil {
+			if date, err := http.ParseTime(h.Get("Date")); err == nil {
+				now = date
+			}
 			consider(t.Sub(now))
 		}
 	}

@@ -25,6 +25,14 @@ func TestRetryAfter(t *testing.T) {
 		{http.Header{"Retry-After": {"60"}}, 60 * time.Second},
 		{http.Header{"Retry-After": {"60"}, "Ratelimit-Reset": {"37"}}, 37 * time.Second},
 		{http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, 90 * time.Second},
+		// A date is the server's: read against its Date, ten minutes
+		// ahead of this machine's clock here (or behind).
+		{http.Header{"Retry-After": {now.Add(10*time.Minute + 90*time.Second).Format(http.TimeFormat)}, "Date": {now.Add(10 * time.Minute).Format(http.TimeFormat)}}, 90 * time.Second},
+		{http.Header{"Retry-After": {now.Add(-10*time.Minute + 90*time.Second).Format(http.TimeFormat)}, "Date": {now.Add(-10 * time.Minute).Format(http.TimeFormat)}}, 90 * time.Second},
+		{http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}, "Date": {"garbage"}}, 90 * time.Second},
+		{http.Header{"Retry-After": {"-5"}}, 0},
+		{http.Header{"Retry-After": {now.Add(-time.Minute).Format(http.TimeFormat)}}, 0},
+		{http.Header{"Retry-After": {"1e300"}}, 0},
 		{http.Header{"Retry-After": {"soon"}}, 0},
 		{http.Header{}, 0},
 	} {
