@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
@@ -58,7 +61,12 @@ func ageLog(t *testing.T, location, upTo string, days int) {
 func logIDs(t *testing.T, location string) []string {
 	t.Helper()
 	if webhook.IsURL(location) {
-		return pgtest.Rows(t, pgtest.Connect(t, location), `SELECT event_id FROM pluggy.webhook_events ORDER BY seq`)
+		// A connection of its own, closed at once: tests poll this.
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, location)
+		st.Must(t, err, "connecting to the log's database")
+		defer conn.Close(ctx)
+		return pgtest.Rows(t, conn, `SELECT event_id FROM pluggy.webhook_events ORDER BY seq`)
 	}
 	return logEventIDs(t, location)
 }
