@@ -3,12 +3,18 @@ package parquet
 import (
 	"errors"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
+	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
+
+// urlScheme is a URL's scheme://, which no local directory starts with.
+var urlScheme = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9+.-]*)://`)
 
 // RowsPerFileEnv overrides Options.RowsPerFile for the binaries. It exists
 // for tests that need many small files (crash tests); users keep the default.
@@ -67,6 +73,17 @@ func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
 			return nil, source.ConfigErrorf("--parquet-compression needs --parquet-dir")
 		}
 		return nil, nil
+	}
+	if m := urlScheme.FindStringSubmatch(f.dir); m != nil {
+		// A URL here made folders named after it, "postgres:/user:PASSWORD@host…",
+		// and the read wrote there and exited 0: the PostgreSQL URL meant for
+		// --postgres (or an s3:// the user took for a destination) was taken
+		// for a relative path.
+		fix := "give a local directory (the files can be copied to object storage from there)"
+		if strings.HasPrefix(strings.ToLower(m[1]), "postgres") {
+			fix = "to write to PostgreSQL, give the URL to --postgres instead"
+		}
+		return nil, source.ConfigErrorf("--parquet-dir %s is a URL, not a directory: the Parquet files are written to a local directory only, and this would make folders named after the URL here (with any password in it); %s. Nothing was read", secret.MaskURL(f.dir, "xxxxx"), fix)
 	}
 	opts := Options{Dir: f.dir, Compression: Compression(f.comp), Version: f.Version, Provider: f.Provider}
 	if v := os.Getenv(RowsPerFileEnv); v != "" {
