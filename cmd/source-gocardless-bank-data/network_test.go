@@ -45,23 +45,27 @@ func TestRateLimitOverTheCapSaysToRunLater(t *testing.T) {
 
 // TestFrontEndErrorsNameTheAccount: every account's transactions call
 // answered, after its retries, by a front end rather than GoCardless (a
-// load balancer's HTML 502, a gateway's JSON 504, a captive portal's 200
-// page) fails the stream with an error naming each account, as
+// load balancer's HTML 502 or 503, a gateway's JSON 504, a captive
+// portal's 200 page) fails the stream with an error naming each account, as
 // docs/gocardless.md promises. They were said with no account (": GET
 // /accounts/{id}/transactions/: HTTP 502 …", or GoCardless's summary
 // alone), four accounts in one line that named none. A 200 page that is
-// not JSON says so, and who may be answering. The accounts keep their
+// not JSON says so, and who may be answering; a 503 page is not blamed on
+// the bank, as GoCardless's own 503 ServiceError is. The accounts keep their
 // state, and a run after the outage reads every row.
 func TestFrontEndErrorsNameTheAccount(t *testing.T) {
 	for _, tc := range []struct {
 		name, contentType, body string
 		status                  int
 		says                    string // what the error must say besides the account
+		never                   string // what it must not say
 	}{
-		{"nginx 502 page", "text/html", "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>", http.StatusBadGateway, "HTTP 502"},
-		{"gateway 504 in GoCardless's shape", "application/json", `{"summary":"Gateway Timeout","detail":"The upstream did not answer in time","status_code":504}`, http.StatusGatewayTimeout, "HTTP 504: Gateway Timeout"},
+		{"load balancer's 503 page", "text/html", "<html><head><title>503 Service Unavailable</title></head><body><h1>503 Service Unavailable</h1></body></html>", http.StatusServiceUnavailable,
+			"GoCardless, or a proxy on the way to it, is unavailable (the answer is not GoCardless's error, so not the bank's) (HTTP 503)", "institution"},
+		{"nginx 502 page", "text/html", "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>", http.StatusBadGateway, "HTTP 502", ""},
+		{"gateway 504 in GoCardless's shape", "application/json", `{"summary":"Gateway Timeout","detail":"The upstream did not answer in time","status_code":504}`, http.StatusGatewayTimeout, "HTTP 504: Gateway Timeout", ""},
 		{"captive portal's 200 page", "text/html; charset=utf-8", "<html><body><h1>Please log in to the Wi-Fi</h1></body></html>", http.StatusOK,
-			"of text/html, not JSON: a proxy, captive portal or load balancer may be answering for the API"},
+			"of text/html, not JSON: a proxy, captive portal or load balancer may be answering for the API", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -99,6 +103,9 @@ func TestFrontEndErrorsNameTheAccount(t *testing.T) {
 			}
 			if !strings.Contains(streamErr.Message, tc.says) {
 				t.Errorf("the error does not say %q: %s", tc.says, streamErr.Message)
+			}
+			if tc.never != "" && strings.Contains(streamErr.Message, tc.never) {
+				t.Errorf("the error says %q: %s", tc.never, streamErr.Message)
 			}
 			if strings.HasPrefix(streamErr.Message, ":") {
 				t.Errorf("the error starts with an empty context: %s", streamErr.Message)

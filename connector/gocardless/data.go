@@ -133,10 +133,16 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 				a.ID, a.RequisitionID, a.InstitutionID, maxInstitutionFailures, ae.describe(se.Status))})
 		case se.Status == http.StatusServiceUnavailable:
 			// Retried already; a bank that is down stays down for a while,
-			// so the account's other endpoints are not tried this run.
+			// so the account's other endpoints are not tried this run. An
+			// answer that is not GoCardless's error (a load balancer's or
+			// a proxy's page) is not about the bank: it is not blamed.
+			down := "institution " + a.InstitutionID + " is unavailable"
+			if ae.Type == "" && ae.Summary == "" {
+				down = "GoCardless, or a proxy on the way to it, is unavailable (the answer is not GoCardless's error, so not the bank's)"
+			}
 			return c.block(a, &source.Error{Type: protocol.TransientError, Msg: fmt.Sprintf(
-				"account %s (requisition %s): institution %s is unavailable (%s); its other calls are left for the next run: run again later",
-				a.ID, a.RequisitionID, a.InstitutionID, ae.describe(se.Status))})
+				"account %s (requisition %s): %s (%s); its other calls are left for the next run: run again later",
+				a.ID, a.RequisitionID, down, ae.describe(se.Status))})
 		case se.Status == http.StatusConflict && processing(ae):
 			skip := &processingSkip{account: a, endpoint: endpoint, answer: ae.describe(se.Status)}
 			c.env.Log.Warn("GoCardless is still processing the account's data; the account is skipped this run and keeps its state. A later run reads it", "account", a.ID, "requisition", a.RequisitionID, "endpoint", endpoint, "answer", skip.answer)
