@@ -848,6 +848,45 @@ func TestFutureStateReadsNoAccountsOrBalances(t *testing.T) {
 	}
 }
 
+// TestDetailsFetchedInTheFutureAreFetchedAgain: an accounts state whose
+// details were fetched "after now" (a state edited by hand, or an abnormal
+// state giving the details' time and not the account's synced_at) holds
+// details no run can know the age of. They are fetched again, where they
+// counted as fresh until a day after that time, so the details froze and
+// every record carried that future details_fetched_at.
+func TestDetailsFetchedInTheFutureAreFetchedAgain(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1})
+	cat := e.catalog(true, "accounts")
+	first := e.read(cat)
+	var state struct {
+		Version  int                       `json:"version"`
+		Accounts map[string]map[string]any `json:"accounts"`
+		Quota    json.RawMessage           `json:"quota,omitempty"`
+	}
+	st.Must(t, json.Unmarshal(first.FinalStates()["accounts"], &state), "accounts state")
+	if len(state.Accounts) == 0 {
+		t.Fatal("no account in the accounts state")
+	}
+	for _, a := range state.Accounts {
+		a["fetched_at"] = "2999-01-01T00:00:00Z"
+	}
+	e.fake.ResetStats()
+	r := e.read(cat, "--state", st.StreamStateFile(t, "accounts", state))
+	if n := e.fake.Stats().Count(fake.RouteDetails); n != len(state.Accounts) {
+		t.Errorf("%d details calls for %d accounts whose details were fetched in the future", n, len(state.Accounts))
+	}
+	for _, raw := range r.Records()["accounts"] {
+		var a struct {
+			Key     string `json:"account_key"`
+			Fetched string `json:"details_fetched_at"`
+		}
+		st.Must(t, json.Unmarshal(raw, &a), "account")
+		if strings.HasPrefix(a.Fetched, "2999") || a.Fetched == "" {
+			t.Errorf("account %s emitted with details_fetched_at %q", a.Key, a.Fetched)
+		}
+	}
+}
+
 // checkMergedEqualsBank merges the reads' transactions by primary key, as a
 // deduping destination does, and checks every account holds exactly the
 // bank's booked rows, each once.

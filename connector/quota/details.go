@@ -43,11 +43,16 @@ func (d *CachedDetails) has() bool {
 	return d != nil && len(d.Details) > 0 && string(d.Details) != "null"
 }
 
+// clockSkew is how far after now a FetchedAt may be and still be the
+// API's clock read a moment apart (its Date header has whole seconds).
+const clockSkew = time.Minute
+
 // Refresh returns the details to emit at now for an account whose place
 // is d (nil when it has none; d is not changed), and its next place: the
-// kept details while under a Window old; else fetched ones, kept with now;
-// else, when fetching fails, the kept ones however old, or nil. fetch is nil when the account
-// cannot be called this run (its consent is gone: the caller reports that
+// kept details while under a Window old (and not fetched after now); else
+// fetched ones, kept with now; else, when fetching fails, the kept ones
+// however old, or nil. fetch is nil when the account cannot be called
+// this run (its consent is gone: the caller reports that
 // once for all its accounts); nothing is fetched and err is nil.
 //
 // err is why fetching failed. In incremental mode a source.Skipped one
@@ -60,8 +65,11 @@ func Refresh(d *CachedDetails, now time.Time, mode protocol.SyncMode, fetch func
 	}
 	if !next.has() {
 		next.Details = nil
-	} else if t, _ := time.Parse(time.RFC3339, next.FetchedAt); next.FetchedAt != "" && now.Sub(t) < Window {
-		fetch = nil // fresh enough
+	} else if t, _ := time.Parse(time.RFC3339, next.FetchedAt); next.FetchedAt != "" && now.Sub(t) < Window && !t.After(now.Add(clockSkew)) {
+		// Fresh enough. Details fetched "after now" (a state edited by
+		// hand) are of an age no run can know: they are fetched again,
+		// where they would count as fresh until a day after that time.
+		fetch = nil
 	}
 	if fetch != nil {
 		details, err = fetch()
