@@ -48,3 +48,11 @@ func TestAcceptanceReadsInEveryShape(t *testing.T) {
 		})
 	}
 }
+
+// TestAcceptanceTraceOnFailure: a read of a stream that does not exist, in
+// sync modes that do not exist, says why in an ERROR trace, as the
+// acceptance tests' basic read checks.
+func TestAcceptanceTraceOnFailure(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	st.CheckTraceOnFailure(t, e.bin, e.config(nil))
+}

@@ -614,3 +614,21 @@ func CheckReReadIdentical(t testing.TB, first, second *Result, cat *protocol.Cat
 	}
 	return again
 }
+
+// CheckTraceOnFailure runs what the acceptance tests' basic-read test
+// test_airbyte_trace_message_on_failure runs: a read of a catalog naming a
+// stream no source has, in sync modes the protocol does not have. It must
+// say why in at least one ERROR trace (a non-zero exit is expected), every
+// line valid against the protocol.
+func CheckTraceOnFailure(t testing.TB, bin, config string) {
+	t.Helper()
+	catalog := WriteFile(t, "catalog.json", map[string]any{"streams": []any{map[string]any{
+		"stream":    map[string]any{"name": "__AIRBYTE__stream_that_does_not_exist", "json_schema": map[string]any{}, "supported_sync_modes": []string{"full_refresh"}},
+		"sync_mode": "INVALID", "destination_sync_mode": "INVALID",
+	}}})
+	r := Run(t, bin, "read", "--config", config, "--catalog", catalog)
+	ValidateProtocol(t, r)
+	if len(r.ErrorTraces()) == 0 {
+		t.Errorf("a read of a stream that does not exist printed no ERROR trace (exit %d)\n%s", r.Code, Tail(r.Stdout))
+	}
+}

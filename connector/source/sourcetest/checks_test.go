@@ -3,6 +3,7 @@ package sourcetest
 import (
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -134,4 +135,16 @@ func TestRepeatedReadsCompared(t *testing.T) {
 	rec = &recorder{TB: t}
 	CheckReReadIdentical(rec, read(1, a, b), read(2, strings.Replace(a, `"v":1`, `"v":5`, 1)), cat, volatile)
 	checkReported(t, "re-read changed", rec.errs, "key a came again from the resumed read with other content")
+}
+
+// TestCheckTraceOnFailure: a read that fails without an ERROR trace (here
+// a program that prints nothing) is reported.
+func TestCheckTraceOnFailure(t *testing.T) {
+	bin, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true(1) to stand in for a binary printing nothing")
+	}
+	rec := &recorder{TB: t}
+	CheckTraceOnFailure(rec, bin, "config.json")
+	checkReported(t, "silent failure", rec.errs, "printed no ERROR trace")
 }
