@@ -23,7 +23,8 @@ func TestParquetDirURLIsRefused(t *testing.T) {
 		{"postgres://u:" + pw + "@127.0.0.1:5432/bank", "give the URL to --postgres instead"},
 		{"s3://bucket/warehouse", "give a local directory"},
 	} {
-		t.Run(c.dir[:strings.Index(c.dir, ":")], func(t *testing.T) {
+		scheme, _, _ := strings.Cut(c.dir, ":")
+		t.Run(scheme, func(t *testing.T) {
 			wd := t.TempDir()
 			t.Chdir(wd)
 			before := e.fake.Stats().Total
