@@ -125,7 +125,7 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	if *discover {
-		return t.discover(ctx, config, *detailed, stdout, stderr)
+		return t.discover(ctx, t.redactor(args), config, *detailed, stdout, stderr)
 	}
 	if *catalog != "" && *properties != "" {
 		return usageError("pass --catalog or --properties, not both")
@@ -134,12 +134,20 @@ func (t *Tap) Run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *properties != "" {
 		catFlag, catPath = "properties", *properties
 	}
-	return t.sync(ctx, config, *state, catFlag, catPath, *detailed, stdout, stderr)
+	return t.sync(ctx, t.redactor(args), config, *state, catFlag, catPath, *detailed, stdout, stderr)
+}
+
+// redactor is a run's redactor, holding the password of any URL on the
+// command line: one given to --state or --catalog is quoted back by the
+// message that refuses it, as a path that does not exist.
+func (t *Tap) redactor(args []string) *secret.Redactor {
+	secrets := &secret.Redactor{}
+	source.AddURLSecrets(secrets, args...)
+	return secrets
 }
 
 // discover prints the source's streams as a Singer catalog.
-func (t *Tap) discover(ctx context.Context, config string, detailed bool, stdout, stderr io.Writer) int {
-	secrets := &secret.Redactor{}
+func (t *Tap) discover(ctx context.Context, secrets *secret.Redactor, config string, detailed bool, stdout, stderr io.Writer) int {
 	enc := newEncoder(t.Name, nil, stderr, secrets)
 	enc.detailed = detailed
 	streams, code := t.Runner.Discover(ctx, config, secrets, enc)
@@ -165,8 +173,7 @@ func (t *Tap) discover(ctx context.Context, config string, detailed bool, stdout
 }
 
 // sync reads the selected streams (every stream when there is no catalog).
-func (t *Tap) sync(ctx context.Context, config, statePath, catFlag, catPath string, detailed bool, stdout, stderr io.Writer) int {
-	secrets := &secret.Redactor{}
+func (t *Tap) sync(ctx context.Context, secrets *secret.Redactor, config, statePath, catFlag, catPath string, detailed bool, stdout, stderr io.Writer) int {
 	enc := newEncoder(t.Name, stdout, stderr, secrets)
 	enc.detailed = detailed
 	prepare := func(streams []source.Stream) ([]source.Selection, map[string]json.RawMessage, error) {

@@ -117,6 +117,9 @@ func trailing(dec *json.Decoder, raw []byte) bool {
 // most often a typo of an optional field) but do not fail the run, since the
 // protocol asks sources to tolerate unknown keys.
 func loadConfig(src Source, path string, secrets *secret.Redactor, keys configKeys) (cfg json.RawMessage, warnings []string, err error) {
+	// For the commands that parse their own flags (connect, webhook): a
+	// URL given as the path is quoted by readInput's refusal.
+	AddURLSecrets(secrets, path)
 	raw, err := readInput("config", path)
 	if err != nil {
 		return nil, nil, err

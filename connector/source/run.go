@@ -143,6 +143,7 @@ func (r *Runner) Main(ctx context.Context, prog string, args []string, stdout, s
 // Run executes args (without the program name) and returns the exit code.
 func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	secrets := &secret.Redactor{}
+	AddURLSecrets(secrets, args...)
 	w := protocol.NewWriter(stdout, secrets)
 	defer recoverCrash(r.Source.Name(), w, secrets, &code)
 	defer func() {
@@ -882,6 +883,19 @@ func registerSecrets(spec json.RawMessage, c map[string]any, secrets *secret.Red
 			secrets.Add(tok)
 		}
 	})
+}
+
+// AddURLSecrets registers the password of every URL among texts, command
+// line arguments (see secret.URLSecrets): a PostgreSQL URL given to another
+// flag than --postgres (--state-file, --config, a Singer tap's --state) is
+// quoted back by the message that refuses it, as a path that does not
+// exist; the password was printed with it.
+func AddURLSecrets(secrets *secret.Redactor, texts ...string) {
+	for _, t := range texts {
+		for _, pw := range secret.URLSecrets(t) {
+			secrets.Add(pw)
+		}
+	}
 }
 
 // eachString calls fn with v if it is a string, and with every string
