@@ -62,7 +62,7 @@ func TestFrontEndErrorsNameTheAccount(t *testing.T) {
 	}{
 		{"load balancer's 503 page", "text/html", "<html><head><title>503 Service Unavailable</title></head><body><h1>503 Service Unavailable</h1></body></html>", http.StatusServiceUnavailable,
 			"GoCardless, or a proxy on the way to it, is unavailable (the answer is not GoCardless's error, so not the bank's) (HTTP 503)", "institution"},
-		{"nginx 502 page", "text/html", "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>", http.StatusBadGateway, "HTTP 502", ""},
+		{"nginx 502 page", "text/html", "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>", http.StatusBadGateway, `HTTP 502: an HTML page, not the API's answer: "502 Bad Gateway"`, "<html"},
 		{"gateway 504 in GoCardless's shape", "application/json", `{"summary":"Gateway Timeout","detail":"The upstream did not answer in time","status_code":504}`, http.StatusGatewayTimeout, "HTTP 504: Gateway Timeout", ""},
 		{"captive portal's 200 page", "text/html; charset=utf-8", "<html><body><h1>Please log in to the Wi-Fi</h1></body></html>", http.StatusOK,
 			"of text/html, not JSON: a proxy, captive portal or load balancer may be answering for the API", ""},

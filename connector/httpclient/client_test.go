@@ -394,3 +394,29 @@ func TestNonJSONPageSaysWhatItIs(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLErrorPageIsSaidShort: a non-2xx answer whose body is an HTML page
+// (a load balancer's 502, a proxy's 503) is said as that page's title, or
+// its text, not quoted markup and all; other bodies are quoted as sent.
+func TestHTMLErrorPageIsSaidShort(t *testing.T) {
+	for _, c := range []struct {
+		ctype, body, want string
+	}{
+		{"text/html", "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+			`GET /x: HTTP 502: an HTML page, not the API's answer: "502 Bad Gateway"`},
+		{"", "<!DOCTYPE html>\n<html><body>\n<p>The server is\n down &amp; out</p></body></html>",
+			`GET /x: HTTP 502: an HTML page, not the API's answer: "The server is down & out"`},
+		{"text/html; charset=utf-8", "<html></html>", `GET /x: HTTP 502: an HTML page, not the API's answer`},
+		{"application/json", `{"message":"<b>bold</b>"}`, `GET /x: HTTP 502: {"message":"<b>bold</b>"}`},
+		{"text/plain", "upstream connect error", `GET /x: HTTP 502: upstream connect error`},
+	} {
+		h := http.Header{}
+		if c.ctype != "" {
+			h.Set("Content-Type", c.ctype)
+		}
+		err := &StatusError{Route: "GET /x", Status: 502, Header: h, Body: []byte(c.body)}
+		if got := err.Error(); got != c.want {
+			t.Errorf("%q:\n got %s\nwant %s", c.body, got, c.want)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package httpclient
 import (
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -68,6 +70,9 @@ func (e *StatusError) Error() string {
 	// Redact before cutting: a secret the body echoes across the cut would
 	// otherwise survive as a prefix the redactor no longer recognises.
 	body := e.secrets.String(strings.TrimSpace(string(e.Body)))
+	if page, ok := htmlPage(e.Header, body); ok {
+		body = page
+	}
 	if len(body) > 500 {
 		body = strings.ToValidUTF8(body[:500], "") + "…"
 	}
@@ -80,6 +85,34 @@ func (e *StatusError) Error() string {
 	}
 	return e.secrets.String(msg)
 }
+
+// htmlPage says what an HTML body is, in place of its markup: a load
+// balancer's or a proxy's error page ("<html><head><title>502 Bad
+// Gateway</title>…" quoted whole, once per failed account) is not the
+// API's answer, and its title, or else its text, is all it says.
+func htmlPage(h http.Header, body string) (string, bool) {
+	start := strings.ToLower(body[:min(len(body), 15)])
+	if !strings.Contains(strings.ToLower(h.Get("Content-Type")), "html") && !strings.HasPrefix(start, "<!doctype html") && !strings.HasPrefix(start, "<html") {
+		return "", false
+	}
+	text := body
+	if m := htmlTitle.FindStringSubmatch(body); m != nil {
+		text = m[1]
+	}
+	text = strings.Join(strings.Fields(html.UnescapeString(htmlTag.ReplaceAllString(text, " "))), " ")
+	if len(text) > 200 {
+		text = strings.ToValidUTF8(text[:200], "") + "…"
+	}
+	if text == "" {
+		return "an HTML page, not the API's answer", true
+	}
+	return fmt.Sprintf("an HTML page, not the API's answer: %q", text), true
+}
+
+var (
+	htmlTitle = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
+	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
+)
 
 // Class classifies the status as Airbyte's CDK does: 401/403 are the
 // user's credentials, 408/429/5xx are worth a later retry, anything else
