@@ -156,14 +156,12 @@ func (c *Client) do(ctx context.Context, k call) (*httpclient.Response, error) {
 	return resp, err
 }
 
-// send sends a call once through the retrying client, with the run's
-// token.
+// send sends a call once through the retrying client, each attempt with
+// the run's token as it is then (bearer), and returns the token of the
+// last attempt: a call's retries may outlive the token of its first.
 func (c *Client) send(ctx context.Context, k call) (*httpclient.Response, string, error) {
-	tok, err := c.bearer()
-	if err != nil {
-		return nil, "", err
-	}
-	h := http.Header{"Authorization": {"Bearer " + tok}}
+	var tok string
+	h := http.Header{}
 	for name, v := range k.header {
 		h[name] = v
 	}
@@ -174,6 +172,15 @@ func (c *Client) send(ctx context.Context, k call) (*httpclient.Response, string
 	}
 	resp, err := c.http.Do(ctx, &httpclient.Request{
 		Method: k.method, URL: c.url(k.path, k.query), Route: k.route, Header: h, Body: body,
+		Authorize: func(h http.Header) error {
+			t, err := c.bearer()
+			if err != nil {
+				return err
+			}
+			tok = t
+			h.Set("Authorization", "Bearer "+t)
+			return nil
+		},
 		Idempotent: k.method == http.MethodGet,
 		Accept:     k.decode,
 		NoRetry: func(r *httpclient.Response) bool {

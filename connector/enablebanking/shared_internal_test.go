@@ -142,7 +142,7 @@ func openFake(t *testing.T, opts fake.Options) (*fake.Server, *conn) {
 }
 
 // openFakeWith is openFake with wrap (if not nil) in front of the fake's
-// handler.
+// handler. The connection's clock is the fake's, when opts has one.
 func openFakeWith(t *testing.T, opts fake.Options, wrap func(http.Handler) http.Handler) (*fake.Server, *conn) {
 	t.Helper()
 	f := fake.New(opts)
@@ -152,7 +152,7 @@ func openFakeWith(t *testing.T, opts fake.Options, wrap func(http.Handler) http.
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	c := sourcetest.Open(t, Source{}, map[string]any{
+	c := sourcetest.Open(t, Source{Now: opts.Now}, map[string]any{
 		"application_id": f.ApplicationID(), "private_key": f.PrivateKeyPEM(), "session_ids": f.SessionIDs(),
 		"base_url": srv.URL, "start_date": "2000-01-01", "include_pending": true,
 	}).(*conn)

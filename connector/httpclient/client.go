@@ -143,6 +143,12 @@ type Request struct {
 	// Accept checks a 2xx body, usually by decoding it. An error means the
 	// body is unusable (truncated, not JSON) and the request is retried.
 	Accept func(body []byte) error
+	// Authorize, if set, adds the credentials to each attempt's headers,
+	// so that an attempt carries credentials valid when it is sent: a
+	// token minted for a limited time (Enable Banking's JWT, an hour) is
+	// outlived by a request's retries, ten rate-limit waits of up to
+	// MaxWait. An error it returns ends the request as it is, unsent.
+	Authorize func(h http.Header) error
 	// Buffer, when its capacity holds the body, is where the body is read
 	// instead of into new memory, and Response.Body (and what Accept gets)
 	// share it: a caller reading page after page hands back the memory of
@@ -207,6 +213,10 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			var big *TooLargeError
 			if errors.As(err, &re) || errors.As(err, &big) {
 				return nil, err // the same request would get the same answer
+			}
+			var un *unauthorized
+			if errors.As(err, &un) {
+				return nil, un.err
 			}
 			if !req.Idempotent || transient >= c.MaxRetries {
 				return nil, c.scrub(err)
@@ -301,6 +311,11 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 	for k, v := range req.Header {
 		hr.Header[k] = v
 	}
+	if req.Authorize != nil {
+		if err := req.Authorize(hr.Header); err != nil {
+			return nil, &unauthorized{err}
+		}
+	}
 	if req.Body != nil && hr.Header.Get("Content-Type") == "" {
 		hr.Header.Set("Content-Type", "application/json")
 	}
@@ -347,6 +362,11 @@ func (c *Client) once(ctx context.Context, req *Request) (*Response, error) {
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b, held: held}, nil
 }
+
+// unauthorized is Request.Authorize's error: the attempt was never sent.
+type unauthorized struct{ err error }
+
+func (e *unauthorized) Error() string { return e.err.Error() }
 
 // timedOut is err, or an *AttemptTimeout when the attempt's own deadline
 // (actx's, Timeout) ended it while the run (ctx) goes on: net/http then

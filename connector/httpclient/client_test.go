@@ -420,3 +420,35 @@ func TestHTMLErrorPageIsSaidShort(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeEachAttempt: Request.Authorize sets each attempt's
+// credentials afresh, so a retry carries what is valid when it is sent,
+// and its error ends the request unsent and unretried.
+func TestAuthorizeEachAttempt(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		n := len(seen)
+		mu.Unlock()
+		if n < 3 {
+			w.WriteHeader(503)
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	n := 0
+	_, err := fastClient(nil).Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true,
+		Authorize: func(h http.Header) error { n++; h.Set("Authorization", fmt.Sprint("Bearer ", n)); return nil }})
+	if err != nil || strings.Join(seen, ",") != "Bearer 1,Bearer 2,Bearer 3" {
+		t.Fatalf("err %v, attempts carried %q", err, seen)
+	}
+	refused := errors.New("cannot sign")
+	_, err = fastClient(nil).Do(context.Background(), &Request{Method: "GET", URL: srv.URL, Route: "GET /x", Idempotent: true,
+		Authorize: func(http.Header) error { return refused }})
+	if err != refused || len(seen) != 3 { //nolint:errorlint // the very error, unwrapped
+		t.Fatalf("err %v after %d requests; want Authorize's own error, nothing sent", err, len(seen))
+	}
+}
