@@ -40,4 +40,10 @@ func TestURLGivenToAFileFlagIsMasked(t *testing.T) {
 			t.Errorf("%v: the output holds the password:\n%s", args, out)
 		}
 	}
+	// --postgres's own password is its sink's to mask, as xxxxx: one that
+	// is also a word is not masked in the rest of the messages.
+	stdout, stderr, _ := st.Exec(t, e.bin, "read", "--config", cfg, "--catalog", cat, "--postgres", "postgres://postgres:postgres@127.0.0.1:"+st.ClosedPort(t)+"/bank?connect_timeout=5")
+	if out := string(stdout) + string(stderr); !strings.Contains(out, "postgres://postgres:xxxxx@127.0.0.1:") || !strings.Contains(out, "in --postgres") || strings.Contains(out, "**********") {
+		t.Errorf("a --postgres password that is a word is masked where it is that word:\n%s", out)
+	}
 }

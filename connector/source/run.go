@@ -143,7 +143,10 @@ func (r *Runner) Main(ctx context.Context, prog string, args []string, stdout, s
 // Run executes args (without the program name) and returns the exit code.
 func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	secrets := &secret.Redactor{}
-	AddURLSecrets(secrets, args...)
+	// Not --postgres's: its sink masks its password as xxxxx, and the
+	// redactor would mask one that is also a word ("postgres", many
+	// servers' default) in every message of every run.
+	AddURLSecrets(secrets, withoutFlagValue(args, "postgres")...)
 	w := protocol.NewWriter(stdout, secrets)
 	defer recoverCrash(r.Source.Name(), w, secrets, &code)
 	defer func() {
@@ -896,6 +899,22 @@ func AddURLSecrets(secrets *secret.Redactor, texts ...string) {
 			secrets.Add(pw)
 		}
 	}
+}
+
+// withoutFlagValue is args without the value of --name (--name V or
+// --name=V).
+func withoutFlagValue(args []string, name string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--"+name:
+			i++ // and its value
+		case strings.HasPrefix(args[i], "--"+name+"="):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
 
 // eachString calls fn with v if it is a string, and with every string
