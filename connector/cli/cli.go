@@ -55,14 +55,15 @@ func (b Binary) Runner() *source.Runner {
 	}
 	r.Sinks = []source.SinkFlags{
 		&parquet.Flags{Version: source.Version, Provider: b.provider()},
-		&postgres.Flags{Connector: b.Source.Name(), Schema: b.PostgresSchema, Version: source.Version, Views: b.PostgresViews},
+		&postgres.Flags{Connector: b.Source.Name(), Schema: b.PostgresSchema, Version: source.Version, Provider: b.provider(), Views: b.PostgresViews},
 	}
 	return r
 }
 
 // provider is the stable name of the binary's data (pluggy, gocardless,
-// enablebanking), which its Parquet files record: the default PostgreSQL
-// schema, which a rename of the binary does not move either.
+// enablebanking), which its Parquet files and its PostgreSQL schema
+// record: the default PostgreSQL schema, which a rename of the binary
+// does not move either.
 func (b Binary) provider() string {
 	if b.PostgresSchema != "" {
 		return b.PostgresSchema

@@ -28,6 +28,8 @@ type Flags struct {
 	Schema string
 	// Version is recorded with each stored state.
 	Version string
+	// Provider is the provider whose data the schema holds (Options.Provider).
+	Provider string
 	// Views are the connector's views over its tables (reports).
 	Views []View
 
@@ -83,7 +85,7 @@ func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
 		ss = append(ss, Stream{Name: st.Name(), Schema: st.Schema(), PrimaryKey: st.PrimaryKey()})
 	}
 	d, err := Open(context.Background(), Options{URL: url, Schema: f.schema, HardDelete: f.hardDelete,
-		Connector: f.Connector, Version: f.Version, Views: f.Views}, ss)
+		Connector: f.Connector, Version: f.Version, Provider: f.Provider, Views: f.Views}, ss)
 	if err != nil {
 		return nil, err
 	}

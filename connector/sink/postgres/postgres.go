@@ -42,6 +42,10 @@ type Options struct {
 	Connector string
 	// Version is the connector's version, recorded with each state.
 	Version string
+	// Provider names whose data the schema holds (pluggy, gocardless,
+	// enablebanking), recorded in _state (see checkProvider); empty
+	// records and checks nothing.
+	Provider string
 	// Views are created (or replaced) once their tables exist.
 	Views []View
 	// Start is the run's start; zero means now. Rows get it as
@@ -555,6 +559,9 @@ func (d *Destination) setup(ctx context.Context) error {
 		connector_version text)`, ident(schema))); err != nil {
 		return d.sqlError(err, "creating table "+schema+"._state")
 	}
+	if err := d.checkProvider(ctx, tx); err != nil {
+		return err
+	}
 	// A commit COPYs its state in (commitState), which leaves updated_at
 	// to its default; and every commit writes the stream's whole state
 	// (megabytes for transactions), kept out of line but not compressed,
@@ -623,6 +630,54 @@ func (d *Destination) setup(ctx context.Context) error {
 	// let that happen in memory rather than in temporary files.
 	if _, err := d.conn.Exec(ctx, "SET work_mem = '64MB'"); err != nil {
 		return d.sqlError(err, "setting work_mem")
+	}
+	return nil
+}
+
+// providerKey begins the comment on a schema's _state table that names
+// the provider whose data the schema holds: the key the Parquet sink's
+// files record it under.
+const providerKey = "source_pluggy.provider="
+
+// checkProvider refuses a schema that holds another provider's data, as
+// the comment on its _state table says, and records this run's provider
+// there in a schema that names none (a new one, or one loaded before the
+// comment was; a comment of someone else's is left alone, and so is a
+// table of another owner, which only its owner may comment on).
+// Providers name their streams alike (accounts, transactions) with other
+// columns and keys: a second provider's run added its columns to the
+// first one's tables, merged its rows among theirs by id, replaced their
+// states, and the first provider's next full refresh emptied the tables
+// of the second's rows. The Parquet sink refuses a folder of another
+// provider's files the same way. A comment rather than a row of _state,
+// whose rows are the streams' states, which scripts export as a state
+// file (connect.md).
+func (d *Destination) checkProvider(ctx context.Context, tx pgx.Tx) error {
+	if d.opts.Provider == "" {
+		return nil
+	}
+	schema := d.opts.Schema
+	table := pgx.Identifier{schema, "_state"}.Sanitize()
+	var comment *string
+	var owner bool
+	err := tx.QueryRow(ctx, `SELECT obj_description(oid, 'pg_class'), pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = $1::regclass`, table).Scan(&comment, &owner)
+	if err != nil {
+		return d.sqlError(err, "reading the comment on "+schema+"._state")
+	}
+	if comment == nil {
+		if !owner {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf("COMMENT ON TABLE %s IS %s", table, quoteLiteral(providerKey+d.opts.Provider))); err != nil {
+			return d.sqlError(err, "recording the provider in the comment on "+schema+"._state")
+		}
+		return nil
+	}
+	holds, ours := strings.CutPrefix(*comment, providerKey)
+	if ours && holds != d.opts.Provider {
+		return source.ConfigErrorf("PostgreSQL at %s: schema %q holds %s data (the comment on %s says so), and this run is of %s: one schema cannot hold two providers' tables, whose streams share names (accounts, transactions) but not their columns or keys; nothing was written. "+
+			"Fix: give each connector its own --postgres-schema (the default is the provider's name)",
+			d.shown, schema, holds, table, d.opts.Provider)
 	}
 	return nil
 }
