@@ -35,6 +35,29 @@ func (e *Error) Unwrap() error { return e.Err }
 // FailureType implements Classified.
 func (e *Error) FailureType() protocol.FailureType { return e.Type }
 
+// EndsRun marks err as one after which the read can do nothing of use: a
+// sink that lost its database mid-run (the server restarted, failed over).
+// The read stops every stream at it, rather than go on calling the API for
+// rows nothing would keep, each account's calls spent (a bank's daily
+// ones among them) and each failing alike, and reports it once.
+func EndsRun(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &runEnding{err}
+}
+
+// runEnding is EndsRun's mark.
+type runEnding struct{ error }
+
+func (e *runEnding) Unwrap() error { return e.error }
+
+// endsRun reports whether err, or an error it wraps, ends the run.
+func endsRun(err error) bool {
+	var r *runEnding
+	return errors.As(err, &r)
+}
+
 // Classified is implemented by errors that know their protocol failure
 // type, like Error.
 type Classified interface {

@@ -42,6 +42,9 @@ type streamOutput struct {
 	// sinkFlags are the flags that turned the sinks on ("--parquet-dir"),
 	// for the messages that speak of them: only the sinks in use.
 	sinkFlags []string
+	// endRun stops the read at a sink's error that ends the run (see
+	// EndsRun); nil: nothing stops it.
+	endRun context.CancelCauseFunc
 
 	mu      sync.Mutex
 	running bool
@@ -91,7 +94,16 @@ func (o *streamOutput) Record(row jsonrow.Row) error {
 	if o.replaced != nil {
 		row.Changes = o.replaced.changes(row)
 	}
-	return o.head.Record(row)
+	return o.ended(o.head.Record(row))
+}
+
+// ended passes a sink's err on, and stops the read at it first if it ends
+// the run (see EndsRun).
+func (o *streamOutput) ended(err error) error {
+	if err != nil && o.endRun != nil && endsRun(err) {
+		o.endRun(err)
+	}
+	return err
 }
 
 func (o *streamOutput) Checkpoint(state any) error { return o.emitState(state, false) }
@@ -120,9 +132,9 @@ func (o *streamOutput) emitState(state any, announce bool) error {
 	defer o.mu.Unlock()
 	if announce {
 		o.lastState, o.stated = nil, true
-		return o.head.Announce(Announcement{State: st})
+		return o.ended(o.head.Announce(Announcement{State: st}))
 	}
-	return o.stateLocked(st)
+	return o.ended(o.stateLocked(st))
 }
 
 // encodeState marshals a checkpoint. A state that encodes itself (a

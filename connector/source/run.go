@@ -762,6 +762,10 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		p.PlanRequests(reqs)
 	}
 
+	// A sink's error that ends the run (see EndsRun) stops every stream
+	// through this context, its cause.
+	ctx, endRun := context.WithCancelCause(ctx)
+	defer endRun(nil)
 	var failed []failedStreams
 	var failures []protocol.FailureType
 	for _, s := range sel {
@@ -775,11 +779,16 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 			return fail(enc, err)
 		}
 		out.sinkFlags = sinkFlags
+		out.endRun = endRun
 		if err := enc.StreamStatus(name, protocol.Started); err != nil {
 			return ExitFail
 		}
 		readErr := s.Stream.Read(withLog(context.WithValue(ctx, outputKey{}, out), out.log), req, out)
-		if ctx.Err() != nil {
+		if cause := context.Cause(ctx); endsRun(cause) {
+			// The sink's error, once: not again for every account the
+			// stream had begun, each then stopped.
+			readErr = cause
+		} else if ctx.Err() != nil {
 			// Stopped by a signal: every worker returned "context canceled".
 			// Say it once, as worth retrying; the states already emitted
 			// are where the next run resumes.
@@ -793,6 +802,9 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		if outcome != nil {
 			failed = addFailed(failed, name, userMessage(outcome))
 			failures = append(failures, FailureTypeOf(outcome))
+			if endsRun(outcome) {
+				endRun(outcome) // a sink's failure to finish the stream
+			}
 		}
 		if ctx.Err() != nil {
 			break
@@ -802,7 +814,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		failed = addFailed(failed, "closing sinks", err.Error())
 		failures = append(failures, FailureTypeOf(err))
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && !endsRun(context.Cause(ctx)) {
 		_ = enc.Error(protocol.TransientError, "", "The read was interrupted ("+ctx.Err().Error()+"); the last STATE emitted is where the next run resumes.", "")
 		return ExitFail
 	}

@@ -769,9 +769,11 @@ func (d *Destination) sqlError(err error, doing string) error {
 	if lostConnection(err) {
 		// The server restarted, failed over or ended the session: what
 		// was committed stays, with its state, and a run started again
-		// resumes from it, as after a kill.
-		return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
-			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session); what was committed stays, and nothing after it: run again, and it resumes from the last commit", d.shown, doing)}
+		// resumes from it, as after a kill. Nothing more can be loaded:
+		// the read stops, rather than call the API for every account
+		// left and fail each alike.
+		return source.EndsRun(&source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session); what was committed stays, and nothing after it: run again, and it resumes from the last commit", d.shown, doing)})
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) && (pg.Code == "55P03" || pg.Code == "40P01") {
