@@ -555,8 +555,10 @@ func TestPostgresServerRestartedMidRun(t *testing.T) {
 			// spend each account's calls (a bank's daily ones) for nothing.
 			// (14 to 35 pages, the other accounts' first among them,
 			// before the read stopped at a sink's lost connection; none
-			// since.)
-			if n := calledAfter.Load(); n > 2 {
+			// since in four runs. A few may come before the loss is seen:
+			// the rows go to the server 256 KiB at a time, about five of
+			// these pages.)
+			if n := calledAfter.Load(); n > 6 {
 				t.Errorf("the read asked for %d pages of transactions after the restart, when the sink could keep none of their rows", n)
 			}
 
