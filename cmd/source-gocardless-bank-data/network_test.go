@@ -11,9 +11,11 @@ import (
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
-// These tests put a misbehaving network between the binary and the fake:
-// a front end answering for GoCardless (a load balancer's page, a rate
-// limit asking for hours), each wrapping the fake's handler.
+// These tests put a misbehaving network between the binary and the fake,
+// each wrapping the fake's handler: a front end answering for GoCardless
+// (a load balancer's or a captive portal's page, a rate limit asking for
+// hours) and a token endpoint down mid-run. httpclient's tests cover the
+// attempts that time out (TestAttemptTimeoutSaysWhat).
 
 // TestRateLimitOverTheCapSaysToRunLater: a 429 asking to wait two hours
 // (Retry-After: 7200), more than the 5 minutes the connector waits, fails
