@@ -15,7 +15,9 @@
 //     spec;
 //   - the README's streams-at-a-glance tables match the catalogs they name;
 //   - the other way round, every flag of every program under cmd/ is named
-//     in some doc.
+//     in some doc;
+//   - every message a table quotes under "the message says" is what some
+//     format of the program prints (messages_test.go).
 //
 // A failure names the file, the line and the token, so a doc that drifts
 // from the code fails CI instead of misleading a user.
