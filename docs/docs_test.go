@@ -7,8 +7,10 @@
 //   - every invocation of one of our binaries (in a code block or an inline
 //     code span, as `source-pluggy read ...`, `./source-gocardless-bank-data ...`,
 //     `go run ./cmd/fake-pluggy ...`, `tap-pluggy ...`, `docker run ...
-//     source-pluggy:TAG ...`) names a command the binary has and only flags
-//     that command takes;
+//     source-pluggy:TAG ...`, a Kubernetes container's `args:` under an
+//     `image:` named for a connector) names a command the binary has (and,
+//     for `webhook`, one of its own commands) and only flags that command
+//     takes;
 //   - every other flag the text names (`--no-records` in a table, say) is a
 //     flag of some binary;
 //   - every field in a config table (`| field | ...`) is in some connector's
@@ -58,8 +60,12 @@ type program struct {
 	path string
 	// commands maps each command of an Airbyte-style connector (or a
 	// fake's demo) to its flags; nil for a program without commands (the
-	// bench).
+	// bench). A command with commands of its own (webhook) has the flags
+	// of all of them here, and each one's in subcommands.
 	commands map[string]map[string]bool
+	// subcommands maps a command with commands of its own (webhook) to
+	// them (serve, register, list, delete) and each one's flags.
+	subcommands map[string]map[string]map[string]bool
 	// flags are the flags of a program without commands, or of a fake
 	// run to serve (without its demo command).
 	flags map[string]bool
@@ -149,9 +155,17 @@ func buildWorld() (*world, error) {
 				flags := flagsIn(h)
 				// A command with commands of its own: their flags count too.
 				for _, sub := range commandsIn(h, name+" "+c) {
-					for f := range flagsIn(helpOf(ctx, p.path, c, sub, "--help")) {
+					subFlags := flagsIn(helpOf(ctx, p.path, c, sub, "--help"))
+					for f := range subFlags {
 						flags[f] = true
 					}
+					if p.subcommands == nil {
+						p.subcommands = map[string]map[string]map[string]bool{}
+					}
+					if p.subcommands[c] == nil {
+						p.subcommands[c] = map[string]map[string]bool{}
+					}
+					p.subcommands[c][sub] = subFlags
 				}
 				p.commands[c] = flags
 				if c == "singer" {
@@ -364,6 +378,17 @@ func TestCheckerCatchesWhatIsWrong(t *testing.T) {
 		"`source-pluggy read --config c.json --catalog k.json --parquet-dir pq` is right.",                    // 21
 		"`go run ./cmd/fake-pluggy demo --items 2 --no-such-demo` is not.",                                    // 22
 		"`go run ./cmd/fake-pluggy demo --out /tmp/d --items 1` and `go run ./cmd/fake-pluggy -items 1` are.", // 23
+		"```yaml", // 24
+		"      - image: registry.example.com/source-pluggy:0.1.0",             // 25
+		"        args: [webhook, serve, --listen, \":8080\", --no-such-yaml]", // 26
+		"        args:",                    // 27
+		"          - read",                 // 28
+		"          - --config=/etc/c.json", // 29
+		"          - --bad-block",          // 30
+		"```",                              // 31
+		"",                                 // 32
+		"`source-pluggy webhook serv --listen :8080`, `source-pluggy webhook list --config c.json --url https://x`", // 33
+		"`source-pluggy webhook register --config c.json --url https://x --header A=B` is right.",                   // 34
 	}, "\n")
 	problems, _ := w.check("bad.md", doc)
 	want := []string{
@@ -377,6 +402,10 @@ func TestCheckerCatchesWhatIsWrong(t *testing.T) {
 		`bad.md:14: "--nope"`,
 		`bad.md:19: "no_such_field"`,
 		`bad.md:22: "--no-such-demo"`,
+		`bad.md:26: "--no-such-yaml"`,
+		`bad.md:27: "--bad-block"`,
+		`bad.md:33: "serv"`,
+		`bad.md:33: "--url"`,
 	}
 	for _, wnt := range want {
 		found := false
@@ -454,6 +483,11 @@ var (
 	proseFlag  = regexp.MustCompile(`(?:^|[\s(])(--[a-z][a-z0-9-]*)`)
 	fieldRow   = regexp.MustCompile("^\\|\\s*`([a-z_][a-z0-9_]*)`(?:,\\s*`([a-z_][a-z0-9_]*)`)?\\s*\\|")
 	flagName   = regexp.MustCompile(`^--?([a-z][a-z0-9-]*)(=.*)?$`)
+	// A YAML container's image (registry.example.com/source-pluggy:0.1.0),
+	// its args as a flow list or a block list, and a block list's item.
+	yamlImage = regexp.MustCompile(`^\s*(?:-\s+)?image:\s*["']?(?:[^\s"':]*/)?([a-z0-9-]+):[^\s"']+`)
+	yamlArgs  = regexp.MustCompile(`^\s*(?:-\s+)?args:\s*(?:\[(.*)\])?\s*$`)
+	yamlItem  = regexp.MustCompile(`^\s*-\s+(.*?)\s*$`)
 )
 
 // check reports every problem in one Markdown file, and how many
@@ -464,14 +498,39 @@ func (w *world) check(file, text string) (problems []string, checked int) {
 	}
 	lines := strings.Split(text, "\n")
 	inCode, inFieldTable := false, false
+	var image *program // the program a YAML block's last image: runs
 	for i := 0; i < len(lines); i++ {
 		line, at := lines[i], i+1
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "```") {
-			inCode = !inCode
+			inCode, image = !inCode, nil
 			continue
 		}
 		if inCode {
+			// A Kubernetes container: its args are a command line of the
+			// program its image is named for.
+			if m := yamlImage.FindStringSubmatch(line); m != nil {
+				image = w.programs[m[1]]
+			}
+			if m := yamlArgs.FindStringSubmatch(line); m != nil && image != nil {
+				var items []string
+				if m[1] != "" {
+					items = strings.Split(m[1], ",")
+				} else {
+					for i+1 < len(lines) && yamlItem.MatchString(lines[i+1]) {
+						i++
+						items = append(items, yamlItem.FindStringSubmatch(lines[i])[1])
+					}
+				}
+				if len(items) > 0 && !strings.HasPrefix(strings.TrimSpace(items[0]), "|") && !strings.HasPrefix(strings.TrimSpace(items[0]), ">") {
+					tokens := []string{image.name}
+					for _, it := range items {
+						tokens = append(tokens, strings.Trim(strings.TrimSpace(it), `"'`))
+					}
+					checked += w.checkSegment(tokens, func(f string, a ...any) { report(at, f, a...) })
+				}
+				continue
+			}
 			// A command continued with a trailing backslash is one command.
 			for strings.HasSuffix(strings.TrimSpace(line), `\`) && i+1 < len(lines) {
 				i++
@@ -599,6 +658,21 @@ func (w *world) checkSegment(tokens []string, report func(string, ...any)) (chec
 		if !ok {
 			report("%q is not a command of %s (it has: %s)", command, prog.name, strings.Join(sortedKeys(prog.commands), ", "))
 			return checked
+		}
+		if subs := prog.subcommands[command]; subs != nil && len(args) > 0 {
+			// `webhook serve --listen …`: the command's own command, and
+			// only its flags (`webhook list --url` is wrong though
+			// register takes --url).
+			sub := cleanToken(args[0])
+			if sub != "" && !strings.HasPrefix(sub, "-") && sub != strings.ToUpper(sub) && !strings.HasPrefix(sub, "$") {
+				checked++
+				subFlags, ok := subs[sub]
+				if !ok {
+					report("%q is not a command of %s %s (it has: %s)", sub, prog.name, command, strings.Join(sortedKeys(subs), ", "))
+					return checked
+				}
+				command, flags, args = command+" "+sub, subFlags, args[1:]
+			}
 		}
 		for _, a := range args {
 			checked += w.checkFlag(prog, flags, prog.name+" "+command, a, report)
