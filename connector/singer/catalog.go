@@ -154,10 +154,18 @@ type streamPlan struct {
 	mode   protocol.SyncMode
 	mask   *fieldMask // nil: every field
 	schema []byte     // the stream's SCHEMA message, one line
-	// declared is the SCHEMA's top-level properties: a record member not
-	// among them is moved into _leftovers (nil: the schema names none;
-	// every member stays).
-	declared map[string]bool
+	// declared is the SCHEMA's top-level properties, each with what its
+	// value must be (nil: anything): a record member not among them, or
+	// whose value does not fit, is moved into _leftovers (nil map: the
+	// schema names none; every member stays).
+	declared map[string]*fit
+	// pinned are the members a misfit value never moves out of place,
+	// each with its role in words: the key properties, the replication
+	// key and the members the schema requires (encoder.keepUndeclared).
+	pinned map[string]string
+	// order is declared by the position records' members last came in
+	// (lookup).
+	order []slot
 
 	recordPrefix []byte
 }
@@ -250,7 +258,8 @@ func plan(streams []source.Stream, in *Catalog, origin string) (map[string]*stre
 		if err != nil {
 			return nil, cat, source.SystemErrorf("stream %s: its schema is not a JSON object: %v", s.Name(), err)
 		}
-		p.declared = declaredProperties(schema)
+		p.declared = compileFits(schema)
+		p.pinned = pinnedMembers(schema, keys, cursor)
 		if e != nil {
 			if note := e.schemaOverrides(d.JSONSchema); note != "" {
 				notes = append(notes, note)
@@ -792,20 +801,28 @@ func (m *fieldMask) prune(node map[string]any) {
 	}
 }
 
-// declaredProperties is the set of a schema's top-level properties, nil
-// if it has none.
-func declaredProperties(schema json.RawMessage) map[string]bool {
+// pinnedMembers are the top-level members of a SCHEMA whose misfit
+// value stays in place, by role: the key properties (a target upserts on
+// them, and the Meltano SDK refuses a record that lacks one), the
+// stream's replication key (its cursor, a column the target is told of,
+// also when a catalog reads the stream FULL_TABLE) and the members the
+// schema requires (a record without one fails validation as surely).
+func pinnedMembers(schema json.RawMessage, keys []string, cursor string) map[string]string {
 	var s struct {
-		Properties map[string]json.RawMessage `json:"properties"`
+		Required []string `json:"required"`
 	}
-	if json.Unmarshal(schema, &s) != nil || len(s.Properties) == 0 {
-		return nil
+	_ = json.Unmarshal(schema, &s)
+	pinned := map[string]string{}
+	for _, r := range s.Required {
+		pinned[r] = "which the schema requires"
 	}
-	declared := make(map[string]bool, len(s.Properties))
-	for name := range s.Properties {
-		declared[name] = true
+	if cursor != "" {
+		pinned[cursor] = "the stream's replication key"
 	}
-	return declared
+	for _, k := range keys {
+		pinned[k] = "a key property"
+	}
+	return pinned
 }
 
 // declareSingerFields adds to a schema's properties the members Singer

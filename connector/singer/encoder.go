@@ -60,7 +60,8 @@ type encoder struct {
 	err        error  // the first stdout write error; sticky
 	row        []byte // scratch for a record with fields to drop
 	scan       jsonrow.Scanner
-	kept, rest []byte          // scratch for a record with undeclared fields
+	kept, rest []byte          // scratch for a record with undeclared or misfit fields
+	fixes      []fix           // scratch: a record's members to move or mend
 	undeclared map[string]bool // stream + "\x00" + field, already named in a WARNING
 	// version stamps full-table records and their ACTIVATE_VERSION (the
 	// run's start, epoch milliseconds); 0 when the config does not ask
@@ -138,7 +139,7 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 		}
 	}
 	if p != nil && p.declared != nil {
-		data = e.keepUndeclared(stream, p.declared, data)
+		data = e.keepUndeclared(stream, p, data)
 	}
 	if cap(e.row) > 1<<20 {
 		e.row = nil // one huge row does not pin its buffer
@@ -158,68 +159,181 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 	return e.err
 }
 
-// keepUndeclared returns data with its top-level members that the
-// stream's SCHEMA does not declare (a field the API added since the schema
-// was written, say) moved into one member, _leftovers, which the SCHEMA
-// declares as an object (declareSingerFields). A Singer target makes its
-// columns, or its CSV header, from the SCHEMA: MeltanoLabs' target-csv
-// fails on a record with any other member, and target-postgres drops it
-// without a word (the Meltano SDK's taps drop such fields too). Here the
-// value is kept, as the Parquet and PostgreSQL sinks keep theirs, and each
-// field is named once per stream in a WARNING. Only a record that has such
-// a member is rewritten; the others cost one scan of their top level.
-func (e *encoder) keepUndeclared(stream string, declared map[string]bool, data []byte) []byte {
-	var extra []string
+// keepUndeclared returns data with every top-level member that does not
+// fit the stream's SCHEMA moved into one member, _leftovers, which the
+// SCHEMA declares as an object (declareSingerFields):
+//
+//   - a member the SCHEMA does not declare (a field the API added since
+//     the schema was written, say). A Singer target makes its columns, or
+//     its CSV header, from the SCHEMA: MeltanoLabs' target-csv fails on a
+//     record with any other member, and target-postgres drops it without
+//     a word (the Meltano SDK's taps drop such fields too);
+//   - a declared member whose value does not fit its schema (a string
+//     where it says object, a number with a fraction where it says
+//     integer, a nested member of the wrong type): a Meltano SDK target
+//     validates every record against the SCHEMA and, by default, stops
+//     the whole load at the first that fails. The member is moved whole,
+//     however deep its misfit: its value stays as sent, under its name,
+//     readable in one place, and the rest of the object would be of
+//     little use with a part missing.
+//
+// A key property, the replication key and a member the schema requires
+// are never moved (see pinnedValue). Here every value is kept, as the
+// Parquet and PostgreSQL sinks keep theirs, and each field is named once
+// per stream in a WARNING that says what came, never the value. Only a
+// record that has such a member is rewritten; the others cost one scan of
+// their top level, and a walk of the members whose schema has typed parts.
+func (e *encoder) keepUndeclared(stream string, p *streamPlan, data []byte) []byte {
+	e.fixes = e.fixes[:0]
+	i := -1
 	e.scan.Reset(data)
 	err := e.scan.Object(func(key []byte) error {
-		if !kept(declared, key) {
-			extra = append(extra, string(key))
+		i++
+		f, name, declared := lookup(p.declared, &p.order, i, key)
+		if !kept(declared, name) {
+			e.fixes = append(e.fixes, fix{at: i, name: name})
+			return e.scan.Skip()
 		}
-		return e.scan.Skip()
+		if f == nil || name == sdcDeletedAt {
+			return e.scan.Skip()
+		}
+		start := e.scan.Pos()
+		m, err := f.check(&e.scan)
+		if m != nil && err == nil {
+			fx := fix{at: i, name: name, misfit: m}
+			if role, ok := p.pinned[name]; ok {
+				fx.role = role
+				fx.value = pinnedValue(f, data[start:e.scan.Pos()])
+			}
+			e.fixes = append(e.fixes, fx)
+		}
+		return err
 	})
-	if err != nil || extra == nil {
+	if err != nil || len(e.fixes) == 0 {
 		return data // not an object: written as it is, as fieldMask.record does
 	}
-	for _, name := range extra {
-		if k := stream + "\x00" + name; !e.undeclared[k] {
-			if e.undeclared == nil {
-				e.undeclared = map[string]bool{}
-			}
-			e.undeclared[k] = true
-			e.logf("WARNING", "stream '%s': field %s is not in the stream's schema; kept in its records' %s object, since Singer targets build their tables from the SCHEMA", stream, e.redact.String(string(jsonrow.AppendString(nil, name))), leftovers)
-		}
+	for _, fx := range e.fixes {
+		e.warnFix(stream, p, fx)
 	}
 	// Declared members first, as they came, then _leftovers.
 	out, rest := append(e.kept[:0], '{'), append(e.rest[:0], '{')
+	fixes := e.fixes
+	i = -1
 	e.scan.Reset(data)
 	err = e.scan.Object(func(key []byte) error {
+		i++
 		name := string(key) // key is the scanner's until its next call
 		v, err := e.scan.Raw()
 		if err != nil {
 			return err
 		}
-		to := &out
-		if !kept(declared, []byte(name)) {
-			to = &rest
+		to, put := &out, v
+		if len(fixes) > 0 && fixes[0].at == i {
+			fx := fixes[0]
+			fixes = fixes[1:]
+			switch {
+			case fx.misfit == nil || fx.role == "":
+				to = &rest
+			case fx.value != nil:
+				// Pinned: in place as its stand-in, and as sent in
+				// _leftovers.
+				put = fx.value
+				if len(rest) > 1 {
+					rest = append(rest, ',')
+				}
+				rest = append(append(jsonrow.AppendString(rest, name), ':'), v...)
+			}
 		}
 		if len(*to) > 1 {
 			*to = append(*to, ',')
 		}
-		*to = append(append(jsonrow.AppendString(*to, name), ':'), v...)
+		*to = append(append(jsonrow.AppendString(*to, name), ':'), put...)
 		return nil
 	})
 	if err != nil {
 		return data
 	}
-	if len(out) > 1 {
-		out = append(out, ',')
+	if len(rest) > 1 {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(append(jsonrow.AppendString(out, leftovers), ':'), rest...), '}')
 	}
-	out = append(append(append(jsonrow.AppendString(out, leftovers), ':'), rest...), '}', '}')
+	out = append(out, '}')
 	e.kept, e.rest = out, rest
 	if cap(e.kept) > 1<<20 {
 		e.kept, e.rest = nil, nil // one huge row does not pin its buffers
 	}
 	return out
+}
+
+// fix is a member of a record that keepUndeclared moves or mends: the
+// at-th member, undeclared (misfit nil) or a misfit; role is why a misfit
+// stays in place (a key property, …; "" when it is moved) and value, then,
+// what stands in its place (nil: the value as sent, no stand-in fits).
+type fix struct {
+	at     int
+	name   string
+	misfit *mismatch
+	role   string
+	value  []byte
+}
+
+// pinnedValue is what stands in place of a misfit that must stay (a key
+// property, the replication key, a required member), its value as sent
+// going to _leftovers: null where the schema takes null (the replication
+// key: the typed sinks null that column too, and the tap's bookmarks do
+// not come from it), else the value's JSON text as a string where it
+// takes a string (a key: the row stays keyed, the same key at every run,
+// and _leftovers tells it from a string of that text; the typed sinks
+// store a number or a boolean in a text key column so too). Never the
+// text of null (every row without a key would share the key "null") nor
+// of a string. nil when nothing fits: the value is left as sent, and a
+// target that validates records refuses the record; a key cannot be
+// dropped (the Meltano SDK refuses a record without one, and a target
+// that took it would append it at every run), and nothing else stands
+// for it.
+func pinnedValue(f *fit, v []byte) []byte {
+	var sc jsonrow.Scanner
+	stands := [][]byte{[]byte("null")}
+	if v[0] != 'n' && v[0] != '"' {
+		stands = append(stands, jsonrow.AppendString(nil, string(v)))
+	}
+	for _, c := range stands {
+		sc.Reset(c)
+		if m, err := f.check(&sc); m == nil && err == nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// warnFix names a moved or mended member of stream in a WARNING, once
+// per stream and field.
+func (e *encoder) warnFix(stream string, p *streamPlan, fx fix) {
+	k := stream + "\x00" + fx.name
+	if e.undeclared[k] {
+		return
+	}
+	if e.undeclared == nil {
+		e.undeclared = map[string]bool{}
+	}
+	e.undeclared[k] = true
+	field := e.redact.String(string(jsonrow.AppendString(nil, fx.name)))
+	switch {
+	case fx.misfit == nil:
+		e.logf("WARNING", "stream '%s': field %s is not in the stream's schema; kept in its records' %s object, since Singer targets build their tables from the SCHEMA", stream, field, leftovers)
+	case fx.role == "":
+		e.logf("WARNING", "stream '%s': field %s is declared %s in the stream's schema, but in a record it %s; moved into its records' %s object as sent, since a target that validates records against the SCHEMA (the Meltano SDK's) stops the load at the first that does not fit", stream, field, p.declared[fx.name].label, fx.misfit.words(fx.name), leftovers)
+	case fx.value == nil:
+		e.logf("WARNING", "stream '%s': field %s, %s, is declared %s in the stream's schema, but in a record it %s; it stays in place as sent, as no value of its type can stand for it, and a target that validates records against the SCHEMA (the Meltano SDK's) refuses the record", stream, field, fx.role, p.declared[fx.name].label, fx.misfit.words(fx.name))
+	default:
+		stand := "null"
+		if fx.value[0] == '"' {
+			stand = "its JSON text, a string"
+		}
+		e.logf("WARNING", "stream '%s': field %s, %s, is declared %s in the stream's schema, but in a record it %s; it stays in place as %s, and its value as sent is kept in the record's %s object", stream, field, fx.role, p.declared[fx.name].label, fx.misfit.words(fx.name), stand, leftovers)
+	}
 }
 
 // versioned reports whether the stream of plan p carries versions: a
@@ -228,11 +342,12 @@ func (e *encoder) versioned(p *streamPlan) bool {
 	return e.version != 0 && p != nil && p.mode == protocol.FullRefresh
 }
 
-// kept reports whether a record's member stays where it is: the schema
-// declares it, or it is _sdc_deleted_at. A member named _leftovers that
-// the API itself sent is moved into the connector's, not merged with it.
-func kept(declared map[string]bool, key []byte) bool {
-	return declared[string(key)] && string(key) != leftovers || string(key) == sdcDeletedAt
+// kept reports whether a record's member name, declared or not by the
+// schema, may stay where it is: the schema declares it, or it is
+// _sdc_deleted_at. A member named _leftovers that the API itself sent is
+// moved into the connector's, not merged with it.
+func kept(declared bool, name string) bool {
+	return declared && name != leftovers || name == sdcDeletedAt
 }
 
 // leftovers is the member that holds, in Singer mode, a record's fields

@@ -17,6 +17,7 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
+	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 type message struct {
@@ -825,7 +826,7 @@ func TestReadStateBookmarks(t *testing.T) {
 // the connector's, not merged with it.
 func TestUndeclaredFieldsKept(t *testing.T) {
 	r := newTestRunner(
-		`{"id":1,"updated":"2024-01-01","x_bank_field":{"segment":"retail"},"name":"one","price":10.10,"meta":{"a":"x","extra":1}}`,
+		`{"id":1,"updated":"2024-01-01","x_bank_field":{"segment":"retail"},"name":"one","price":10.10,"meta":{"a":"x","b":"y","extra":1}}`,
 		`{"id":2,"updated":"2024-01-02","name":"two","x_bank_field":null,"x\u002dother":[1],"price":0.30}`,
 		`{"id":3,"updated":"2024-01-03","name":"three","price":1e2}`,
 		`{"id":4,"updated":"2024-01-04","_leftovers":"theirs"}`,
@@ -833,7 +834,7 @@ func TestUndeclaredFieldsKept(t *testing.T) {
 	res := runTap(t, r, "--config", testConfig(t, nil))
 	checkSync(t, res)
 	want := []string{
-		`{"id":1,"updated":"2024-01-01","name":"one","price":10.10,"meta":{"a":"x","extra":1},"_leftovers":{"x_bank_field":{"segment":"retail"}}}`,
+		`{"id":1,"updated":"2024-01-01","name":"one","price":10.10,"meta":{"a":"x","b":"y","extra":1},"_leftovers":{"x_bank_field":{"segment":"retail"}}}`,
 		`{"id":2,"updated":"2024-01-02","name":"two","price":0.30,"_leftovers":{"x_bank_field":null,"x-other":[1]}}`,
 		`{"id":3,"updated":"2024-01-03","name":"three","price":1e2}`,
 		`{"id":4,"updated":"2024-01-04","_leftovers":{"_leftovers":"theirs"}}`,
@@ -919,5 +920,65 @@ func TestActivateVersion(t *testing.T) {
 	res = runTap(t, newTestRunner(), "--config", testConfig(t, map[string]any{ActivateVersionSetting: "yes"}))
 	if res.code != 1 || !strings.Contains(res.stderr, "config.emit_activate_version_messages: \"yes\" is not a boolean") {
 		t.Fatalf("a setting that is not a boolean: exit %d\n%s", res.code, res.stderr)
+	}
+}
+
+// TestMisfitsKeptInLeftovers: a declared member whose value does not fit
+// its schema (a string where it says number, an object whose nested member
+// is of the wrong type or lacks a required one) is moved whole into
+// _leftovers, as an undeclared one is, with one WARNING per stream and
+// field naming the field, its declared type and what came, never the
+// value: a Meltano SDK target validates every record against its SCHEMA
+// and stops the load at the first that fails, so a value no schema
+// expected blocked the whole pipeline. A key property, the replication key
+// and a required member stay in place: null where their type takes it,
+// else their JSON text where it takes a string, the value as sent in
+// _leftovers; a key no stand-in fits is left as sent. Every other record
+// then validates against its SCHEMA.
+func TestMisfitsKeptInLeftovers(t *testing.T) {
+	r := newTestRunner(
+		`{"id":1,"updated":"2024-01-01","name":"one","price":"10,10","meta":{"a":"x","b":"y"}}`,
+		`{"id":2,"updated":"2024-01-02","name":7,"price":1.5,"meta":{"a":1,"b":"y"}}`,
+		`{"id":4,"updated":"2024-01-04","name":"four","price":"","x":1}`,
+		`{"id":"5","updated":"2024-01-05","name":"five","price":2}`,
+		`{"id":3,"updated":20240103,"name":"three","price":null,"meta":{"a":"x"}}`,
+	)
+	res := runTap(t, r, "--config", testConfig(t, nil))
+	checkSync(t, res)
+	want := []string{
+		`{"id":1,"updated":"2024-01-01","name":"one","meta":{"a":"x","b":"y"},"_leftovers":{"price":"10,10"}}`,
+		`{"id":2,"updated":"2024-01-02","name":null,"price":1.5,"_leftovers":{"name":7,"meta":{"a":1,"b":"y"}}}`,
+		`{"id":4,"updated":"2024-01-04","name":"four","_leftovers":{"price":"","x":1}}`,
+		`{"id":"5","updated":"2024-01-05","name":"five","price":2}`,
+		`{"id":3,"updated":"20240103","name":"three","price":null,"_leftovers":{"updated":20240103,"meta":{"a":"x"}}}`,
+	}
+	got := res.records("widgets")
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("widgets records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var out bytes.Buffer
+	for _, line := range strings.Split(res.stdout, "\n") {
+		if line != "" && !strings.Contains(line, `"id":"5"`) { // no stand-in fits an integer key
+			out.WriteString(line + "\n")
+		}
+	}
+	sourcetest.SingerRecords(t, out.Bytes())
+	for _, w := range []string{
+		`field "price" is declared number or null in the stream's schema, but in a record it is a string; moved into its records' _leftovers object as sent`,
+		`field "meta" is declared object or null in the stream's schema, but in a record it has a number at meta.a, where the schema says string; moved`,
+		`field "name", which the schema requires, is declared string or null in the stream's schema, but in a record it is a number; it stays in place as null, and its value as sent is kept in the record's _leftovers object`,
+		`field "updated", the stream's replication key, is declared string in the stream's schema, but in a record it is a number; it stays in place as its JSON text, a string, and its value as sent`,
+		`field "id", a key property, is declared integer in the stream's schema, but in a record it is a string; it stays in place as sent`,
+		`field "x" is not in the stream's schema`,
+	} {
+		if n := strings.Count(res.stderr, "WARNING stream 'widgets': "+w); n != 1 {
+			t.Errorf("%d warnings %q, want 1:\n%s", n, w, res.stderr)
+		}
+	}
+	if n := strings.Count(res.stderr, `field "meta"`); n != 1 {
+		t.Errorf("%d warnings name meta, misfit in two records, want 1", n)
+	}
+	if strings.Contains(res.stderr, "10,10") || strings.Contains(res.stderr, "20240103") {
+		t.Errorf("a warning quotes a value:\n%s", res.stderr)
 	}
 }

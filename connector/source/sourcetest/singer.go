@@ -6,7 +6,12 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // CheckSingerDiscoverMatchesSchema runs tap (a binary started under its
@@ -103,4 +108,128 @@ func CheckSingerDiscoverMatchesSchema(t *testing.T, tap, config string) {
 	for name := range schemas {
 		t.Errorf("the sync sent a SCHEMA for %s, which --discover does not list", name)
 	}
+}
+
+// SingerRecords reads a Singer tap's stdout and checks each RECORD as a
+// Meltano SDK target does before loading it (SDKProblems): valid against
+// its stream's latest SCHEMA, with every key property there. Such a target
+// stops the whole load at the first record that fails
+// (fail_on_record_validation_exception). It returns the records by stream,
+// each as sent.
+func SingerRecords(t *testing.T, stdout []byte) map[string][]json.RawMessage {
+	t.Helper()
+	type stream struct {
+		schema *jsonschema.Schema
+		doc    any
+		keys   []string
+	}
+	streams := map[string]*stream{}
+	records := map[string][]json.RawMessage{}
+	failed := 0
+	sc := bufio.NewScanner(bytes.NewReader(stdout))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		var m struct {
+			Type          string          `json:"type"`
+			Stream        string          `json:"stream"`
+			Schema        json.RawMessage `json:"schema"`
+			KeyProperties []string        `json:"key_properties"`
+			Record        json.RawMessage `json:"record"`
+		}
+		Must(t, json.Unmarshal(sc.Bytes(), &m), "a Singer message")
+		switch m.Type {
+		case "SCHEMA":
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.Schema))
+			Must(t, err, "SCHEMA of ", m.Stream)
+			c := SDKCompiler()
+			url := "mem:///" + m.Stream + ".json"
+			Must(t, c.AddResource(url, doc), "SCHEMA of ", m.Stream)
+			sch, err := c.Compile(url)
+			Must(t, err, "SCHEMA of ", m.Stream)
+			streams[m.Stream] = &stream{sch, decodeNumbers(t, m.Schema), m.KeyProperties}
+		case "RECORD":
+			s := streams[m.Stream]
+			if s == nil {
+				t.Fatalf("line %d: a RECORD of %s before its SCHEMA", line, m.Stream)
+			}
+			records[m.Stream] = append(records[m.Stream], m.Record)
+			problems := SDKProblems(t, s.schema, s.doc, m.Record)
+			var members map[string]json.RawMessage
+			Must(t, json.Unmarshal(m.Record, &members), "a record of ", m.Stream)
+			for _, k := range s.keys {
+				if _, ok := members[k]; !ok {
+					problems = append(problems, "key property "+k+" is missing")
+				}
+			}
+			if len(problems) > 0 {
+				if failed++; failed <= 5 {
+					t.Errorf("line %d: a %s record a Meltano SDK target refuses: %s\n%.500s", line, m.Stream, strings.Join(problems, "; "), m.Record)
+				}
+			}
+		}
+	}
+	Must(t, sc.Err(), "the tap's stdout")
+	if failed > 5 {
+		t.Errorf("%d records in all are refused", failed)
+	}
+	return records
+}
+
+// SDKProblems is why a Meltano SDK target's validator refuses value
+// against sch (compiled by SDKCompiler from doc, the schema decoded with
+// json.Number), none when it takes it. Besides what sch says, a number
+// with a fraction or an exponent is no integer (1.0, 1e2): the SDK reads
+// such a JSON number as a Python Decimal, which jsonschema does not count
+// as an integer, where draft 7 and this package's validator do.
+func SDKProblems(t testing.TB, sch *jsonschema.Schema, doc any, value []byte) []string {
+	t.Helper()
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(value))
+	Must(t, err, "a value")
+	var problems []string
+	if err := sch.Validate(inst); err != nil {
+		problems = source.Problems("record", err)
+	}
+	for _, p := range notStrictIntegers(doc, decodeNumbers(t, value), "record") {
+		problems = append(problems, p+" is typed integer but written with a fraction or an exponent, which the SDK reads as a Decimal, no integer")
+	}
+	return problems
+}
+
+// SDKCompiler is a JSON Schema compiler that validates as a Meltano SDK
+// target does by default: draft 7 unless the schema says otherwise, and
+// format never checked (the SDK passes jsonschema an empty FormatChecker;
+// this package's validator checks formats of drafts before 2019 unless
+// each is replaced, as here, by one that takes any value).
+func SDKCompiler() *jsonschema.Compiler {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft7)
+	for _, name := range []string{"date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+		"ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uri-template", "json-pointer",
+		"relative-json-pointer", "regex", "uuid", "period", "semver"} {
+		c.RegisterFormat(&jsonschema.Format{Name: name, Validate: func(any) error { return nil }})
+	}
+	return c
+}
+
+// SingerLeftovers is, record by record, the value each of records keeps
+// under field in its _leftovers object (Canonical, so that it compares
+// with what the API sent by meaning), and how many records hold field in
+// place too, as a member of their own.
+func SingerLeftovers(t *testing.T, records []json.RawMessage, field string) (kept []string, inPlace int) {
+	t.Helper()
+	for _, raw := range records {
+		var rec struct {
+			Leftovers map[string]json.RawMessage `json:"_leftovers"`
+		}
+		Must(t, json.Unmarshal(raw, &rec), "record")
+		if v, ok := rec.Leftovers[field]; ok {
+			kept = append(kept, string(Canonical(t, v)))
+		}
+		var members map[string]json.RawMessage
+		Must(t, json.Unmarshal(raw, &members), "record")
+		if _, ok := members[field]; ok {
+			inPlace++
+		}
+	}
+	return kept, inPlace
 }
