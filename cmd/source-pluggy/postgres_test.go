@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -326,6 +327,11 @@ func TestPostgresSecondRunFailsFast(t *testing.T) {
 	tr := r.ErrorTraces()[0]
 	if !strings.Contains(tr.Message, "holds its lock") || !strings.Contains(tr.Message, "source-pluggy --postgres, started 20") {
 		t.Errorf("error %q does not name the holder and its start", tr.Message)
+	}
+	// How to end the session of a run that is gone (killed on a node that
+	// lost contact), which keeps the lock until the server notices.
+	if !regexp.MustCompile(`server pid (\d+), (active|idle|idle in transaction) since 20[^)]*\).*SELECT pg_terminate_backend\((\d+)\)`).MatchString(tr.Message) {
+		t.Errorf("error %q does not say what the holder's session does and how to end it", tr.Message)
 	}
 	if len(r.Records()) != 0 {
 		t.Error("the second run read records")

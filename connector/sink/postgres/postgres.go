@@ -740,28 +740,39 @@ func (d *Destination) views(ctx context.Context, tx pgx.Tx) error {
 // quoteLiteral quotes s as an SQL string literal.
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// lockedError names the run that holds the schema's lock.
+// lockedError names the run that holds the schema's lock, what its
+// session is doing, and how to end it: a run killed on a node that lost
+// contact keeps its session, and the lock, until the server sees the
+// connection end (TCP keepalive: hours by default), and every run until
+// then stops here.
 func (d *Destination) lockedError(ctx context.Context, key int64) error {
-	var holder string
+	var holder, state string
 	var pid int32
-	var since *time.Time
+	var since, stateSince *time.Time
 	err := d.conn.QueryRow(ctx, `
-		SELECT l.pid, coalesce(a.application_name, ''), a.backend_start
+		SELECT l.pid, coalesce(a.application_name, ''), a.backend_start, coalesce(a.state, ''), a.state_change
 		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
 		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 		  AND l.classid::bigint = $1 AND l.objid::bigint = $2
-		LIMIT 1`, int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)).Scan(&pid, &holder, &since)
-	who := "another run"
-	switch {
-	case err == nil && holder != "":
-		who = fmt.Sprintf("another run (%s; server pid %d)", holder, pid)
-	case err == nil && since != nil:
-		who = fmt.Sprintf("another session (connected since %s; server pid %d)", since.UTC().Format(time.RFC3339), pid)
-	case err == nil:
-		who = fmt.Sprintf("another session (server pid %d)", pid)
+		LIMIT 1`, int64(uint64(key)>>32), int64(uint64(key)&0xffffffff)).Scan(&pid, &holder, &since, &state, &stateSince)
+	who, end := "another run", ""
+	if err == nil {
+		doing := ""
+		if state != "" && stateSince != nil {
+			doing = fmt.Sprintf(", %s since %s", state, stateSince.UTC().Format(time.RFC3339))
+		}
+		switch {
+		case holder != "":
+			who = fmt.Sprintf("another run (%s; server pid %d%s)", holder, pid, doing)
+		case since != nil:
+			who = fmt.Sprintf("another session (connected since %s; server pid %d%s)", since.UTC().Format(time.RFC3339), pid, doing)
+		default:
+			who = fmt.Sprintf("another session (server pid %d%s)", pid, doing)
+		}
+		end = fmt.Sprintf("; if it is gone (killed on a machine that lost contact, whose connection the server has not seen end), end its session: SELECT pg_terminate_backend(%d)", pid)
 	}
 	return source.TransientErrorf("PostgreSQL at %s: %s is writing to schema %q and holds its lock; this run stopped before writing anything. "+
-		"Run again once it has finished (only one run may write a schema at a time), or stop it", d.shown, who, d.opts.Schema)
+		"Run again once it has finished (only one run may write a schema at a time), or stop it%s", d.shown, who, d.opts.Schema, end)
 }
 
 // sqlError wraps a failed statement with what was being done and the URL.
