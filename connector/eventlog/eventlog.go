@@ -7,7 +7,8 @@
 // and each segment begun at a size limit by the next number) and holds one
 // JSON object per line. A
 // line counts only once its newline is on disk: Append writes the whole
-// line and fsyncs before it returns, so a process killed mid-write leaves
+// line and fsyncs before it returns (concurrent appends share one write
+// and one fsync: Group), so a process killed mid-write leaves
 // at most a torn last line, which readers never consume and the next
 // writer never appends after (it starts a new segment). Segments are never rewritten, so a Position (segment number and
 // byte offset just past a complete line) means the same thing forever,
@@ -31,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,22 +126,59 @@ type Writer struct {
 	dir          string
 	segmentBytes int64
 	key          func(line []byte) string
+	stamp        func(line []byte) (time.Time, bool)
+	opened       Pruned
 
-	mu   sync.Mutex
+	// file is held by whatever writes the directory: an append's commit,
+	// Prune, Healthy's probe, Close. It guards f, seg, size and lock.
+	file sync.Mutex
 	f    *os.File
 	seg  uint64
 	size int64
+	lock *os.File
+
+	// mu guards keys, pending, broken and failed; taken after file when
+	// both are.
+	mu sync.Mutex
 	// keys maps each key the log holds to the newest segment holding it,
 	// so that Prune forgets the keys of the segments it removes.
-	keys   map[string]uint64
-	stamp  func(line []byte) (time.Time, bool)
-	opened Pruned
-	lock   *os.File
-	broken error
+	keys map[string]uint64
+	// pending holds the keys of the lines waiting for their commit; the
+	// channel is closed once it is done. A second line with one of them
+	// waits for that commit: it is a duplicate if the first was appended,
+	// and is appended itself if the first failed (it must not be answered
+	// as a duplicate of a line the log does not hold).
+	pending map[string]chan struct{}
+	broken  error
 	// failed is the last append's failure (a full disk, say) until an
 	// append or Healthy's probe writes again: the log is not unusable, but
 	// a health check must not call it healthy meanwhile.
 	failed error
+
+	group  Group[pendingLine, Position]
+	events atomic.Int64
+	syncs  atomic.Int64
+}
+
+// pendingLine is a line waiting for its commit, newline included.
+type pendingLine struct {
+	line []byte
+	key  string
+}
+
+// Stats counts what a Writer did since it was opened.
+type Stats struct {
+	// Appended is how many lines appends wrote.
+	Appended int64
+	// Syncs is how many fsyncs of a segment made them durable: one for
+	// each commit of concurrent appends (Group), which is fewer than the
+	// lines when appends come together.
+	Syncs int64
+}
+
+// Stats returns what the writer did since it was opened.
+func (w *Writer) Stats() Stats {
+	return Stats{Appended: w.events.Load(), Syncs: w.syncs.Load()}
 }
 
 // Open opens dir for appending, creating it if needed. key returns the
@@ -179,7 +218,8 @@ func OpenWith(dir string, key func(line []byte) string, o Options) (*Writer, err
 	if o.Now != nil {
 		now = o.Now
 	}
-	w := &Writer{dir: dir, segmentBytes: DefaultSegmentBytes, key: key, keys: map[string]uint64{}, lock: lock, stamp: o.Stamp}
+	w := &Writer{dir: dir, segmentBytes: DefaultSegmentBytes, key: key, keys: map[string]uint64{}, pending: map[string]chan struct{}{}, lock: lock, stamp: o.Stamp}
+	w.group.Commit = w.commit
 	segs, err := segments(dir)
 	if err != nil {
 		lock.Close()
@@ -252,10 +292,13 @@ func (w *Writer) OpenPruned() Pruned { return w.opened }
 // the log keeps that true: a reader whose position is in a kept segment
 // finds every later segment there.
 func (w *Writer) Prune(cutoff time.Time) (Pruned, error) {
+	w.file.Lock()
+	defer w.file.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.broken != nil {
-		return Pruned{}, w.broken
+	broken := w.broken
+	w.mu.Unlock()
+	if broken != nil {
+		return Pruned{}, broken
 	}
 	segs, err := segments(w.dir)
 	if err != nil {
@@ -304,12 +347,14 @@ func (w *Writer) prune(segs []uint64, cutoff time.Time) (Pruned, error) {
 		}
 		p.Segments = append(p.Segments, segmentName(seg))
 	}
+	w.mu.Lock()
 	for k, s := range w.keys {
 		if s <= last {
 			delete(w.keys, k)
 			p.Keys++
 		}
 	}
+	w.mu.Unlock()
 	return p, syncDir(w.dir)
 }
 
@@ -410,61 +455,142 @@ var ErrDuplicate = errors.New("already in the log")
 // Append writes line (one JSON object, no newline) and a newline, and
 // returns once both are on disk. A line with a key already in the log is
 // not written and ErrDuplicate is returned.
+//
+// Concurrent appends are written together and made durable by one fsync
+// (Group): each returns once the fsync that covers its line is done.
 func (w *Writer) Append(line []byte) (Position, error) {
 	if bytes.IndexByte(line, '\n') >= 0 || len(line) == 0 {
 		return Position{}, errors.New("a log line must be non-empty and hold no newline")
 	}
 	k := w.key(line)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.broken != nil {
-		return Position{}, w.broken
-	}
-	if _, dup := w.keys[k]; dup && k != "" {
-		return Position{}, ErrDuplicate
-	}
-	if w.size > 0 && w.size+int64(len(line))+1 > w.segmentBytes {
-		if err := w.startSegment(w.seg + 1); err != nil {
+	for {
+		w.mu.Lock()
+		if w.broken != nil {
+			err := w.broken
+			w.mu.Unlock()
 			return Position{}, err
 		}
+		if k == "" {
+			w.mu.Unlock()
+			break
+		}
+		if _, dup := w.keys[k]; dup {
+			w.mu.Unlock()
+			return Position{}, ErrDuplicate
+		}
+		wait, ok := w.pending[k]
+		if !ok {
+			w.pending[k] = make(chan struct{})
+			w.mu.Unlock()
+			break
+		}
+		w.mu.Unlock()
+		<-wait
 	}
 	buf := make([]byte, 0, len(line)+1)
-	buf = append(append(buf, line...), '\n')
+	return w.group.Do(pendingLine{line: append(append(buf, line...), '\n'), key: k})
+}
+
+// commit writes a batch of lines, in order, and fsyncs them: one write and
+// one fsync for the lines that go in one segment. A line that does not fit
+// in the segment begins the next one, as a lone line would. If a write
+// or fsync fails, its lines and every later line of the batch fail.
+func (w *Writer) commit(batch []pendingLine) ([]Position, []error) {
+	pos := make([]Position, len(batch))
+	errs := make([]error, len(batch))
+	w.file.Lock()
+	w.mu.Lock()
+	err := w.broken
+	w.mu.Unlock()
+	i := 0 // the lines before i are on disk
+	for i < len(batch) && err == nil {
+		if w.size > 0 && w.size+int64(len(batch[i].line)) > w.segmentBytes {
+			if err = w.startSegment(w.seg + 1); err != nil {
+				break
+			}
+		}
+		// The lines from i that fit in the segment, one at least.
+		var buf []byte
+		size, j := w.size, i
+		for ; j < len(batch) && (j == i || size+int64(len(batch[j].line)) <= w.segmentBytes); j++ {
+			buf = append(buf, batch[j].line...)
+			size += int64(len(batch[j].line))
+			pos[j] = Position{Segment: w.seg, Offset: size}
+		}
+		if err = w.writeSynced(buf); err == nil {
+			i = j
+		}
+	}
+	for ; i < len(batch); i++ {
+		pos[i], errs[i] = Position{}, err
+	}
+	w.file.Unlock()
+
+	w.mu.Lock()
+	for i, l := range batch {
+		if l.key == "" {
+			continue
+		}
+		if errs[i] == nil {
+			w.keys[l.key] = pos[i].Segment
+		}
+		close(w.pending[l.key])
+		delete(w.pending, l.key)
+	}
+	w.mu.Unlock()
+	return pos, errs
+}
+
+// writeSynced appends buf (whole lines) to the segment and fsyncs it. On
+// failure it takes back what may have reached the file, so that the next
+// line does not follow a torn one, and records the failure (Healthy).
+// Called with w.file held.
+func (w *Writer) writeSynced(buf []byte) error {
 	n, err := w.f.Write(buf)
 	if err == nil {
 		err = w.f.Sync()
+		w.syncs.Add(1)
 	}
 	if err == nil {
 		if gone := w.removed(); gone != nil {
-			// The line went to a file no reader will see: refuse it (the
-			// sender retries) and go on in a new segment, as a new log.
-			if rerr := w.reopen(); rerr != nil {
+			// The lines went to a file no reader will see: refuse them
+			// (the sender retries) and go on in a new segment, as a new
+			// log.
+			rerr := w.reopen()
+			w.mu.Lock()
+			if rerr != nil {
 				w.broken = fmt.Errorf("the event log is unusable: %w; starting it again failed: %w", gone, rerr)
 			}
 			w.failed = fmt.Errorf("the last append failed: %w", gone)
-			return Position{}, gone
+			w.mu.Unlock()
+			return gone
 		}
 	}
 	if err != nil {
-		// Take back what may have reached the file so the next line does not
-		// follow a torn one; if even that fails, move to a new segment, and if
-		// that fails too, refuse everything from now on.
+		// If even taking back fails, move to a new segment, and if that
+		// fails too, refuse everything from now on.
+		var broken error
 		if n > 0 {
 			if terr := w.f.Truncate(w.size); terr != nil {
 				if serr := w.startSegment(w.seg + 1); serr != nil {
-					w.broken = fmt.Errorf("the event log is unusable after a failed write: %w", err)
+					broken = fmt.Errorf("the event log is unusable after a failed write: %w", err)
 				}
 			}
 		}
+		w.mu.Lock()
+		if broken != nil {
+			w.broken = broken
+		}
 		w.failed = fmt.Errorf("the last append failed: %w", err)
-		return Position{}, fmt.Errorf("appending to log segment %d: %w", w.seg, err)
+		w.mu.Unlock()
+		return fmt.Errorf("appending to log segment %d: %w", w.seg, err)
 	}
+	w.mu.Lock()
 	w.failed = nil
+	w.mu.Unlock()
 	w.size += int64(len(buf))
-	if k != "" {
-		w.keys[k] = w.seg
-	}
-	return Position{Segment: w.seg, Offset: w.size}, nil
+	w.events.Add(int64(bytes.Count(buf, []byte{'\n'})))
+	return nil
 }
 
 // removed reports an error if the segment being appended to is no longer
@@ -520,15 +646,20 @@ func (w *Writer) reopen() error {
 // even when no event comes to append: a probe that takes the receiver out
 // of a load balancer must not keep it out.
 func (w *Writer) Healthy() error {
+	w.file.Lock()
+	defer w.file.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.broken != nil || w.failed == nil {
-		return w.broken
+	broken, failed := w.broken, w.failed
+	w.mu.Unlock()
+	if broken != nil || failed == nil {
+		return broken
 	}
 	if err := probeWrite(w.dir); err != nil {
-		return fmt.Errorf("%w; a probe write fails too: %w", w.failed, err)
+		return fmt.Errorf("%w; a probe write fails too: %w", failed, err)
 	}
+	w.mu.Lock()
 	w.failed = nil
+	w.mu.Unlock()
 	return nil
 }
 
@@ -548,6 +679,8 @@ func probeWrite(dir string) error {
 
 // Close closes the current segment and releases the directory.
 func (w *Writer) Close() error {
+	w.file.Lock()
+	defer w.file.Unlock()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var err error

@@ -281,7 +281,8 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		logger.Error("the receiver stopped", "error", err)
 		return source.ExitFail
 	}
-	logger.Info("stopped; every acknowledged event is in the log")
+	stats := lw.Stats()
+	logger.Info("stopped; every acknowledged event is in the log", "appended", stats.Appended, "commits", stats.Commits)
 	return source.ExitOK
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,10 +25,12 @@ import (
 //
 // A position is a seq: a reader asks for seq > position. That is only safe
 // if rows become visible in seq order, so one receiver at a time writes
-// (a session advisory lock, like the directory's lock file) and it inserts
-// one event at a time: each INSERT commits (durably, with PostgreSQL's
-// default synchronous_commit) before the next takes a seq. The payload is
-// kept as text, byte for byte as Pluggy sent it (compacted).
+// (a session advisory lock, like the directory's lock file) and it commits
+// one transaction at a time: the events of concurrent deliveries are
+// inserted together, in one transaction (eventlog.Group), which commits
+// (durably, with PostgreSQL's default synchronous_commit) before the next
+// takes a seq. The payload is kept as text, byte for byte as Pluggy sent
+// it (compacted).
 
 const (
 	pgTable = "pluggy.webhook_events"
@@ -58,6 +61,16 @@ type pgLog struct {
 	// every INSERT (a privilege revoked, the table dropped, its disk full),
 	// and a health check must not call the log writable meanwhile.
 	failed error
+
+	group   eventlog.Group[pgEvent, string]
+	events  atomic.Int64
+	commits atomic.Int64
+}
+
+// pgEvent is an event waiting for its insert.
+type pgEvent struct {
+	ev         Event
+	receivedAt time.Time
 }
 
 // parsePG parses a PostgreSQL log's URL, with an error that names the fix
@@ -90,6 +103,7 @@ func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
 
 func openPG(ctx context.Context, url string) (*pgLog, error) {
 	l := &pgLog{url: url, shown: postgres.MaskURL(url)}
+	l.group.Commit = l.commit
 	if err := l.connect(ctx, true); err != nil {
 		return nil, err
 	}
@@ -169,21 +183,94 @@ func pgCreate(ctx context.Context, conn *pgx.Conn) error {
 	})
 }
 
-func (l *pgLog) Append(ctx context.Context, ev Event, receivedAt time.Time) (string, error) {
+// Append inserts ev and returns once the transaction that holds it has
+// committed. Concurrent appends are inserted in one transaction (commit).
+func (l *pgLog) Append(_ context.Context, ev Event, receivedAt time.Time) (string, error) {
 	// Not the request's context: a client hanging up mid-INSERT must not
-	// cancel it (pgx closes a connection whose query is cancelled).
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pgTimeout)
+	// cancel it (pgx closes a connection whose query is cancelled), nor
+	// the others' inserts in its transaction.
+	return l.group.Do(pgEvent{ev: ev, receivedAt: receivedAt})
+}
+
+const pgInsert = `INSERT INTO ` + pgTable + ` (event_id, received_at, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING seq`
+
+// commit inserts a batch of events in one transaction, in order, so that
+// they take ascending seqs and become visible together, once it commits.
+// An eventId already in the table, or earlier in the batch, is a
+// duplicate. If the transaction fails while the session lives (the server
+// refused one event: every event of the transaction would share its
+// fate), each event is inserted again on its own, so that one bad event
+// fails no other.
+func (l *pgLog) commit(batch []pgEvent) ([]string, []error) {
+	ctx, cancel := context.WithTimeout(context.Background(), pgTimeout)
 	defer cancel()
+	seqs := make([]string, len(batch))
+	errs := make([]error, len(batch))
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	fail := func(err error) ([]string, []error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return seqs, errs
+	}
 	if l.conn == nil || l.conn.IsClosed() {
 		if err := l.connect(ctx, false); err != nil {
-			return "", err
+			return fail(err)
 		}
 	}
+	if len(batch) > 1 {
+		err := pgx.BeginFunc(ctx, l.conn, func(tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			for _, e := range batch {
+				b.Queue(pgInsert, e.ev.EventID, e.receivedAt, string(e.ev.Raw))
+			}
+			br := tx.SendBatch(ctx, b)
+			for i := range batch {
+				var seq int64
+				err := br.QueryRow().Scan(&seq)
+				switch {
+				case errors.Is(err, pgx.ErrNoRows):
+					errs[i] = eventlog.ErrDuplicate
+				case err != nil:
+					_ = br.Close()
+					return err
+				default:
+					seqs[i] = strconv.FormatInt(seq, 10)
+				}
+			}
+			return br.Close()
+		})
+		if err == nil {
+			l.commits.Add(1)
+			l.failed = nil
+			for i := range batch {
+				if errs[i] == nil {
+					l.n++
+					l.events.Add(1)
+				}
+			}
+			return seqs, errs
+		}
+		clear(seqs)
+		clear(errs)
+		if l.conn.IsClosed() {
+			err = fmt.Errorf("inserting into %s: %s", pgTable, postgres.Mask(l.url, err.Error()))
+			l.failed = err
+			return fail(err)
+		}
+	}
+	for i, e := range batch {
+		seqs[i], errs[i] = l.insert(ctx, e)
+	}
+	return seqs, errs
+}
+
+// insert inserts one event, in a transaction of its own. Called with l.mu
+// held.
+func (l *pgLog) insert(ctx context.Context, e pgEvent) (string, error) {
 	var seq int64
-	err := l.conn.QueryRow(ctx, `INSERT INTO `+pgTable+` (event_id, received_at, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING seq`,
-		ev.EventID, receivedAt, string(ev.Raw)).Scan(&seq)
+	err := l.conn.QueryRow(ctx, pgInsert, e.ev.EventID, e.receivedAt, string(e.ev.Raw)).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", eventlog.ErrDuplicate
 	}
@@ -192,8 +279,10 @@ func (l *pgLog) Append(ctx context.Context, ev Event, receivedAt time.Time) (str
 		l.failed = err
 		return "", err
 	}
+	l.commits.Add(1)
 	l.failed = nil
 	l.n++
+	l.events.Add(1)
 	return strconv.FormatInt(seq, 10), nil
 }
 
@@ -235,6 +324,10 @@ func (l *pgLog) Healthy(ctx context.Context) error {
 	}
 	l.failed = nil
 	return nil
+}
+
+func (l *pgLog) Stats() Stats {
+	return Stats{Appended: l.events.Load(), Commits: l.commits.Load()}
 }
 
 func (l *pgLog) Len() int {

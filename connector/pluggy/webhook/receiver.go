@@ -268,7 +268,20 @@ type Log interface {
 	// (eventlog.Writer.Prune, pgLog.Prune); a reader whose place they
 	// held finds it gone, and reconciles.
 	Prune(ctx context.Context, cutoff time.Time) (Pruned, error)
+	// Stats is what the log did since it was opened.
+	Stats() Stats
 	Close() error
+}
+
+// Stats counts a log's appends since it was opened.
+type Stats struct {
+	// Appended is how many events were appended.
+	Appended int64
+	// Commits is how many fsyncs (a directory log) or transaction commits
+	// (a PostgreSQL log) made them durable: one for the events of
+	// deliveries that came together (eventlog.Group), so fewer than the
+	// events in a burst.
+	Commits int64
 }
 
 // Pruned is what a Prune removed.
@@ -329,6 +342,11 @@ func (d dirLog) Append(_ context.Context, ev Event, receivedAt time.Time) (strin
 func (d dirLog) Prune(_ context.Context, cutoff time.Time) (Pruned, error) {
 	p, err := d.w.Prune(cutoff)
 	return dirPruned(p), err
+}
+
+func (d dirLog) Stats() Stats {
+	s := d.w.Stats()
+	return Stats{Appended: s.Appended, Commits: s.Syncs}
 }
 
 func (d dirLog) Healthy(context.Context) error { return d.w.Healthy() }
