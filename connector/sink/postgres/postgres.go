@@ -258,18 +258,43 @@ func (d *Destination) timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig) erro
 // asked for, the dashboards on that table stuck with it.
 const lockWait = 10 * time.Second
 
+// keepalives are the server's TCP keepalive settings for the run's
+// sessions, where the URL, the user, the database and the server's
+// configuration leave them to the system: a run on a machine that vanished (a Kubernetes node that lost
+// contact) sends no FIN, and its session kept the schema's lock until the
+// system's keepalive gave up on it, after two hours and more by default,
+// every run stopping on that lock meanwhile. With these the server ends
+// such a session within about two minutes of its last packet (60 s idle,
+// then 6 probes 10 s apart). Over a Unix socket they do nothing.
+var keepalives = []struct{ name, value string }{
+	{"tcp_keepalives_idle", "60"},
+	{"tcp_keepalives_interval", "10"},
+	{"tcp_keepalives_count", "6"},
+}
+
 // lockWaitBounded sets lock_timeout to lockWait on both sessions unless the
-// URL sets it or the user or database gave it a value, and has the server
-// check every second that the run is still connected while a statement
-// runs (client_connection_check_interval, PostgreSQL 14): a run killed
-// while its statement waited for a lock left its session waiting, holding
-// the schema's lock and queueing the table's readers, until the lock came.
+// URL sets it or the user or database gave it a value, sets keepalives, and
+// has the server check every second that the run is still connected while
+// a statement runs (client_connection_check_interval, PostgreSQL 14): a run
+// killed while its statement waited for a lock left its session waiting,
+// holding the schema's lock and queueing the table's readers, until the
+// lock came.
 func (d *Destination) lockWaitBounded(ctx context.Context, cfg *pgx.ConnConfig) error {
 	for _, c := range []*pgx.Conn{d.conn, d.load} {
 		if !urlSets(cfg, "lock_timeout") {
 			if _, err := c.Exec(ctx, "SELECT set_config('lock_timeout', $1, false) WHERE current_setting('lock_timeout') = '0'",
 				fmt.Sprintf("%dms", lockWait.Milliseconds())); err != nil {
 				return d.sqlError(err, "setting lock_timeout")
+			}
+		}
+		for _, k := range keepalives {
+			if urlSets(cfg, k.name) {
+				continue
+			}
+			// Over TCP pg_settings shows the system's value: a
+			// default is one nobody set.
+			if _, err := c.Exec(ctx, "SELECT set_config(name, $2, false) FROM pg_settings WHERE name = $1 AND source = 'default'", k.name, k.value); err != nil {
+				return d.sqlError(err, "setting "+k.name)
 			}
 		}
 		if !urlSets(cfg, "client_connection_check_interval") {

@@ -587,3 +587,29 @@ func loadsRowInBank(t *testing.T, loaderURL, url string) {
 		t.Fatalf("rows %v, want a", got)
 	}
 }
+
+// TestKeepalivesEndAVanishedRunsSession: a run on a machine that vanished
+// (a node that lost contact) sends no FIN, and the server kept its session,
+// and the schema's lock, for as long as the system's TCP keepalive took to
+// give up (two hours and more by default). The run's sessions set the
+// server's keepalives, over TCP, where nothing else does; a URL's own win.
+func TestKeepalivesEndAVanishedRunsSession(t *testing.T) {
+	url := pgtest.DB(t)
+	setting := func(d *Destination, name string) string {
+		var v string
+		if err := d.conn.QueryRow(context.Background(), "SELECT setting FROM pg_settings WHERE name = $1", name).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	d := open(t, url, Options{}, txStream())
+	for name, want := range map[string]string{"tcp_keepalives_idle": "60", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "6"} {
+		if got := setting(d, name); got != want {
+			t.Errorf("%s = %s, want %s", name, got, want)
+		}
+	}
+	d = open(t, url+"&tcp_keepalives_idle=300", Options{Schema: "own"}, txStream())
+	if got := setting(d, "tcp_keepalives_idle"); got != "300" {
+		t.Errorf("tcp_keepalives_idle = %s with the URL's 300", got)
+	}
+}
