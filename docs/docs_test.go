@@ -13,8 +13,9 @@
 //     takes;
 //   - every other flag the text names (`--no-records` in a table, say) is a
 //     flag of some binary;
-//   - every field in a config table (`| field | ...`) is in some connector's
-//     spec;
+//   - every field in a config table (`| field | ...`) is in the spec of the
+//     connector the heading above it (or the doc) is about, or in some
+//     connector's where none is;
 //   - the README's streams-at-a-glance tables match the catalogs they name;
 //   - the other way round, every flag of every program under cmd/ is named
 //     in some doc;
@@ -84,6 +85,8 @@ type world struct {
 	allFlags map[string]bool
 	// specFields is every property of every connector's spec.
 	specFields map[string]bool
+	// specOf is each connector's own, by its name.
+	specOf map[string]map[string]bool
 }
 
 var (
@@ -136,7 +139,7 @@ func buildWorld() (*world, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build %v: %w\n%s", pkgs, err, out)
 	}
-	w := &world{programs: map[string]*program{}, taps: map[string]string{}, allFlags: map[string]bool{}, specFields: map[string]bool{}}
+	w := &world{programs: map[string]*program{}, taps: map[string]string{}, allFlags: map[string]bool{}, specFields: map[string]bool{}, specOf: map[string]map[string]bool{}}
 	for _, pkg := range pkgs {
 		name := filepath.Base(pkg)
 		p := &program{name: name, path: filepath.Join(dir, name)}
@@ -175,8 +178,13 @@ func buildWorld() (*world, error) {
 				}
 			}
 			if _, ok := p.commands["spec"]; ok {
-				if err := addSpecFields(ctx, p.path, w.specFields); err != nil {
+				own := map[string]bool{}
+				if err := addSpecFields(ctx, p.path, own); err != nil {
 					return nil, err
+				}
+				w.specOf[name] = own
+				for f := range own {
+					w.specFields[f] = true
 				}
 			}
 		}
@@ -389,6 +397,13 @@ func TestCheckerCatchesWhatIsWrong(t *testing.T) {
 		"",                                 // 32
 		"`source-pluggy webhook serv --listen :8080`, `source-pluggy webhook list --config c.json --url https://x`", // 33
 		"`source-pluggy webhook register --config c.json --url https://x --header A=B` is right.",                   // 34
+		"",                               // 35
+		"## source-gocardless-bank-data", // 36
+		"",                               // 37
+		"| field | meaning |",            // 38
+		"|---|---|",                      // 39
+		"| `secret_id` | fine |",         // 40
+		"| `http_timeout_seconds` | source-pluggy's only |", // 41
 	}, "\n")
 	problems, _ := w.check("bad.md", doc)
 	want := []string{
@@ -406,6 +421,7 @@ func TestCheckerCatchesWhatIsWrong(t *testing.T) {
 		`bad.md:27: "--bad-block"`,
 		`bad.md:33: "serv"`,
 		`bad.md:33: "--url"`,
+		`bad.md:41: "http_timeout_seconds" is not a field of source-gocardless-bank-data's spec`,
 	}
 	for _, wnt := range want {
 		found := false
@@ -498,6 +514,9 @@ func (w *world) check(file, text string) (problems []string, checked int) {
 	}
 	lines := strings.Split(text, "\n")
 	inCode, inFieldTable := false, false
+	// The connector the text is about: a field table under its heading
+	// (or in its own doc) lists its spec's fields.
+	connector := docConnector[file]
 	var image *program // the program a YAML block's last image: runs
 	for i := 0; i < len(lines); i++ {
 		line, at := lines[i], i+1
@@ -505,6 +524,11 @@ func (w *world) check(file, text string) (problems []string, checked int) {
 		if strings.HasPrefix(trimmed, "```") {
 			inCode, image = !inCode, nil
 			continue
+		}
+		if !inCode {
+			if m := headingConnector.FindStringSubmatch(line); m != nil {
+				connector = m[1]
+			}
 		}
 		if inCode {
 			// A Kubernetes container: its args are a command line of the
@@ -552,7 +576,10 @@ func (w *world) check(file, text string) (problems []string, checked int) {
 							continue
 						}
 						checked++
-						if !w.specFields[f] {
+						switch own := w.specOf[connector]; {
+						case own != nil && !own[f]:
+							report(at, "%q is not a field of %s's spec (see `%s spec`)", f, connector, connector)
+						case !w.specFields[f]:
 							report(at, "%q is not a field of any connector's spec (see `spec`)", f)
 						}
 					}
