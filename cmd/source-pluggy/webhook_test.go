@@ -55,7 +55,14 @@ func startReceiverArgs(t *testing.T, dir string, extra ...string) *receiver {
 	if !slices.Contains(extra, "--listen") { // a restart gives the port it had
 		args = append(args, "--listen", "127.0.0.1:0")
 	}
-	r := &receiver{cmd: exec.Command(bin, args...), dir: dir, done: make(chan struct{})}
+	return startReceiverCmd(t, exec.Command(bin, args...), dir)
+}
+
+// startReceiverCmd starts cmd, a receiver on dir (or a command that runs
+// one, its stderr passed on), and waits until it listens.
+func startReceiverCmd(t testing.TB, cmd *exec.Cmd, dir string) *receiver {
+	t.Helper()
+	r := &receiver{cmd: cmd, dir: dir, done: make(chan struct{})}
 	pipe, err := r.cmd.StderrPipe()
 	st.Must(t, err, "stderr pipe")
 	st.Must(t, r.cmd.Start(), "start receiver")

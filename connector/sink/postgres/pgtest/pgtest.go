@@ -92,6 +92,18 @@ func BinDir() string {
 // that cannot have one is skipped (or failed under CI=true).
 func Shared(t testing.TB) *Server {
 	t.Helper()
+	bin := needBin(t)
+	once.Do(func() { shared, initErr = start(bin) })
+	if initErr != nil {
+		t.Fatalf("pgtest: %v", initErr)
+	}
+	return shared
+}
+
+// needBin returns BinDir, and skips t (fails it under CI=true) where the
+// binaries are absent.
+func needBin(t testing.TB) string {
+	t.Helper()
 	bin := BinDir()
 	if bin == "" {
 		if os.Getenv("CI") == "true" {
@@ -99,11 +111,7 @@ func Shared(t testing.TB) *Server {
 		}
 		t.Skip("pgtest: PostgreSQL server binaries not found (install Debian's postgresql package); skipping")
 	}
-	once.Do(func() { shared, initErr = start(bin) })
-	if initErr != nil {
-		t.Fatalf("pgtest: %v", initErr)
-	}
-	return shared
+	return bin
 }
 
 // Private starts a server for the test alone, stopped at its end: for a
@@ -113,6 +121,20 @@ func Private(t testing.TB) *Server {
 	t.Helper()
 	Shared(t) // skips or fails where the binaries are absent
 	s, err := start(BinDir())
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Durable starts a server for the test alone, stopped at its end, that
+// makes each commit durable as a production server does (fsync and
+// synchronous_commit on; the others have them off, for speed): for a
+// benchmark of what commits cost. Skipped as Shared is.
+func Durable(t testing.TB) *Server {
+	t.Helper()
+	s, err := startWith(needBin(t), "-c fsync=on -c synchronous_commit=on")
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -253,6 +275,11 @@ func CheckStreamsLoaded(t testing.TB, conn *pgx.Conn, schema string, streams []p
 // to run as root, so as root the cluster belongs to the "postgres" system
 // user (Debian's package creates it).
 func start(bin string) (*Server, error) {
+	return startWith(bin, "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+}
+
+// startWith starts a server with settings, server options (-c name=value).
+func startWith(bin, settings string) (*Server, error) {
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
 		return nil, err
@@ -292,7 +319,7 @@ func start(bin string) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50", s.Port, dir)
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=50", s.Port, dir, settings)
 		out, err := s.run(runAs, "pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "120", "start")
 		if err == nil {
 			if err := s.reaper(runAs); err != nil {
