@@ -29,6 +29,9 @@ type Redactor struct {
 	mu       sync.RWMutex
 	values   map[string]struct{}
 	replacer *strings.Replacer
+	// short holds the spellings under minSubstring bytes, masked only
+	// where they stand alone (see maskAlone), longest first.
+	short []string
 }
 
 // Add registers a secret, with the spellings an error text may carry it
@@ -64,7 +67,12 @@ func (r *Redactor) Add(s string) {
 	}
 	sortByLengthDesc(olds)
 	pairs := make([]string, 0, 2*len(olds))
+	r.short = r.short[:0]
 	for _, v := range olds {
+		if len(v) < minSubstring {
+			r.short = append(r.short, v)
+			continue
+		}
 		pairs = append(pairs, v, Mask)
 	}
 	r.replacer = strings.NewReplacer(pairs...)
@@ -76,12 +84,59 @@ func (r *Redactor) String(s string) string {
 		return s
 	}
 	r.mu.RLock()
-	rep := r.replacer
+	rep, short := r.replacer, r.short
 	r.mu.RUnlock()
 	if rep == nil {
 		return s
 	}
-	return rep.Replace(s)
+	s = rep.Replace(s)
+	for _, w := range short {
+		s = maskAlone(s, w)
+	}
+	return s
+}
+
+// minSubstring is the length from which a secret's spelling is masked
+// wherever it occurs, inside longer words too. A shorter one (a test
+// config's client_secret "b", a database password "pass") is masked only
+// where it stands alone, between characters that are not letters or
+// digits: as a value it is quoted ('b'), assigned (secret=b&) or a URL's
+// part (:pass@); masked inside words, it made every message unreadable
+// ("**********ut missing", "**********word") and told a reader which
+// letters the secret was.
+const minSubstring = 6
+
+// maskAlone returns s with each occurrence of w that no letter or digit
+// touches on either side replaced by Mask.
+func maskAlone(s, w string) string {
+	var b strings.Builder
+	from := 0
+	for i := 0; ; {
+		j := strings.Index(s[i:], w)
+		if j < 0 {
+			break
+		}
+		at, end := i+j, i+j+len(w)
+		if (at == 0 || !isWordByte(s[at-1])) && (end == len(s) || !isWordByte(s[end])) {
+			b.WriteString(s[from:at])
+			b.WriteString(Mask)
+			from = end
+			i = end
+			continue
+		}
+		i = at + 1
+	}
+	if from == 0 {
+		return s
+	}
+	b.WriteString(s[from:])
+	return b.String()
+}
+
+// isWordByte reports whether c is an ASCII letter or digit, or a byte of
+// a multi-byte UTF-8 character (a letter, most likely).
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c >= 0x80
 }
 
 func sortByLengthDesc(v []string) {

@@ -209,3 +209,25 @@ func TestPathTokens(t *testing.T) {
 		t.Errorf("MaskPathTokens = %q, want %q", got, want)
 	}
 }
+
+// TestShortSecretMaskedWhereItStandsAlone: a secret under 6 bytes is
+// masked as a value (quoted, assigned, a URL's password), not inside the
+// words around it; masked wherever its letters came, a client_secret "b"
+// turned a validation message into "**********ut missing".
+func TestShortSecretMaskedWhereItStandsAlone(t *testing.T) {
+	var r Redactor
+	r.Add("b")
+	r.Add("pass")
+	for in, want := range map[string]string{
+		`config.client_secret: 'b' is short, but missing nothing`: `config.client_secret: '` + Mask + `' is short, but missing nothing`,
+		`POST /auth {"clientSecret":"b"}`:                         `POST /auth {"clientSecret":"` + Mask + `"}`,
+		`secret=b&id=x`:                                           `secret=` + Mask + `&id=x`,
+		`b`:                                                       Mask,
+		`postgres://user:pass@host/db: password authentication failed`: `postgres://user:` + Mask + `@host/db: password authentication failed`,
+		`bébé`: `bébé`,
+	} {
+		if got := r.String(in); got != want {
+			t.Errorf("%s\n got %s\nwant %s", in, got, want)
+		}
+	}
+}
