@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"os"
 	"slices"
@@ -144,6 +145,58 @@ func TestBankKeepingLessHistoryIsReadFromWhatItKeeps(t *testing.T) {
 	}
 	if s := e.fake.Stats(); s.Chains != len(uids) {
 		t.Errorf("incremental read: %d chains for %d accounts", s.Chains, len(uids))
+	}
+}
+
+// TestBankGrantingFullHistoryOnceLosesNoRow: a bank that serves its full
+// history only on the first transactions call after consent and the last
+// 90 days afterwards, clipping an older date_from without a word (the
+// reference, §5: Triodos). check and discover make no transactions call,
+// so the first read's call is the one that gets every row; the incremental
+// read after it asks for its lookback, inside the 90 days, and a
+// destination merging both holds every row the bank has, each once.
+func TestBankGrantingFullHistoryOnceLosesNoRow(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 200, HistoryAfterFirstCall: 90})
+	uids := e.accounts()
+	cutoff := e.fake.Now().AddDate(0, 0, -90).Format("2006-01-02")
+	older := 0
+	for _, raw := range e.fake.Booked(uids[0]) {
+		var r struct {
+			Booking string `json:"booking_date"`
+			Tx      string `json:"transaction_date"`
+			Value   string `json:"value_date"`
+		}
+		st.Must(t, json.Unmarshal(raw, &r), "booked row")
+		if d := cmp.Or(r.Booking, r.Tx, r.Value); d != "" && d < cutoff {
+			older++
+		}
+	}
+	if older == 0 {
+		t.Fatalf("the fake's rows are all within 90 days of %s: nothing to lose", cutoff)
+	}
+	if r := st.Run(t, e.bin, "check", "--config", e.config(nil)); r.Code != 0 {
+		t.Fatalf("check: exit %d\n%s", r.Code, r.Stderr)
+	}
+	e.discover()
+	if n := e.fake.Stats().Count(fake.RouteTransactions); n != 0 {
+		t.Fatalf("check and discover made %d transactions calls: a bank granting its history once had it spent", n)
+	}
+	cat := e.catalog(true, "transactions", "pending_transactions")
+	r1 := e.read(cat)
+	read := byUID(t, r1.Records()["transactions"])
+	for _, uid := range uids {
+		if got, want := len(read[uid]), len(e.fake.Booked(uid)); got != want {
+			t.Errorf("account %s: the first read emitted %d booked rows, the bank has %d", uid, got, want)
+		}
+	}
+	e.fake.AddBooked(uids[0], 3)
+	e.fake.AddBooked(uids[1], 2)
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	checkMergedEqualsBank(t, e, []*st.Result{r1, r2})
+
+	// The fake does play the bank: a read without state is clipped now.
+	if got, all := len(e.read(cat).Records()["transactions"]), len(mergeByKey(t, r1, r2)); got >= all {
+		t.Fatalf("a read without state after the first emitted %d rows of %d: the fake served the full history again", got, all)
 	}
 }
 

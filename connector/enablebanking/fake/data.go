@@ -55,6 +55,10 @@ type account struct {
 	// historyDays, when set, is how far back the bank serves: a first
 	// call from before then answers 400 ASPSP_ERROR (LimitHistory).
 	historyDays int
+	// historyServed: the account's first transactions call chain after
+	// its consent was served, so Options.HistoryAfterFirstCall clips the
+	// later ones.
+	historyServed bool
 	// repeatKey: every continuation page answers with the key it was
 	// called with, as a bank looping on its paging would (RepeatKey).
 	repeatKey bool

@@ -255,6 +255,9 @@ type continuation struct {
 	DateTo   string `json:"t"`
 	Status   string `json:"s"`
 	Empty    bool   `json:"e,omitempty"` // the empty first page was served
+	// Floor is the oldest date the chain serves when
+	// Options.HistoryAfterFirstCall clipped it ("" none).
+	Floor string `json:"c,omitempty"`
 }
 
 func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
@@ -312,12 +315,19 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 		}
 		c = got
 	}
+	if key == "" && s.opts.HistoryAfterFirstCall > 0 {
+		if a.historyServed {
+			c.Floor = day(s.now()).AddDate(0, 0, -s.opts.HistoryAfterFirstCall).Format(time.DateOnly)
+		}
+		a.historyServed = true
+	}
+	lo := max(from, c.Floor)
 	var rows []*row
 	for _, set := range [][]*row{a.booked, a.pending} {
 		for _, rw := range set {
 			st, _ := rw.f["status"].(string)
 			d := rw.date()
-			if (status == "" || st == status) && (from == "" || d >= from) && (to == "" || d <= to) {
+			if (status == "" || st == status) && (lo == "" || d >= lo) && (to == "" || d <= to) {
 				rows = append(rows, rw)
 			}
 		}

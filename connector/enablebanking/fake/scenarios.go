@@ -176,6 +176,7 @@ func (s *Server) reauthorize(old *session, leave map[int]bool) *session {
 		}
 		a := *s.accounts[uid]
 		a.uid, a.sessionID = uuid(r), ss.id
+		a.historyServed = false // a new consent
 		a.resource = maps.Clone(a.resource)
 		a.resource["uid"] = a.uid
 		a.booked, a.pending = slices.Clone(a.booked), slices.Clone(a.pending)

@@ -106,6 +106,15 @@ type Options struct {
 	// its consent is not counted (the reference, §5: "the first request
 	// after consent may be free").
 	QuotaFirstCallFree bool
+	// HistoryAfterFirstCall, when set, plays a bank that grants its full
+	// history only on the first transactions call after consent (the
+	// reference, §5: Triodos): each account's first call chain serves
+	// every row from date_from on, and every later chain only the last
+	// HistoryAfterFirstCall days, date_from older than that clipped
+	// silently. A session authorised again (Reauthorize) is a new
+	// consent, whose first call serves everything again. Default 0: every
+	// call serves every row asked for.
+	HistoryAfterFirstCall int
 }
 
 // The values of Options.QuotaUnit and Options.QuotaWindow.
