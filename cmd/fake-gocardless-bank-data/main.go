@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	misfits := fs.Bool("misfits", false, "the accounts with balanceAfterTransaction serve it as text (\"1234,56 EUR\") and a field GoCardless documents nowhere (xBankField) in their booked rows")
 	noInternalIDs := fs.Bool("no-internal-ids", false, "booked rows come without internalTransactionId, so that a client keys them by the bank's transactionId or their content")
 	separateHistory := fs.Bool("separate-history-consent", false, "institutions report separate_continuous_history_consent and freeze the history of agreements over 90 days")
+	historyAfterFirst := fs.Int("history-after-first-call", 0, "each account's first transactions call serves its full history, later ones only the last `N` days, an older date_from clipped silently (0: no such limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,6 +76,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if v < 1 {
 			return fmt.Errorf("%s must be at least 1, got %d", name, v)
 		}
+	}
+	if *historyAfterFirst < 0 {
+		return fmt.Errorf("--history-after-first-call must be 0 (no limit) or more days, got %d", *historyAfterFirst)
 	}
 	if *accountsPerMinute < 0 {
 		return fmt.Errorf("--accounts-per-minute must be 0 (no limit) or more, got %d", *accountsPerMinute)
@@ -105,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		InformationBalance:     *informationBalance,
 		Misfits:                *misfits,
 		NoInternalIDs:          *noInternalIDs,
+		HistoryAfterFirstCall:  *historyAfterFirst,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/__fake/", f.AdminHandler())

@@ -286,6 +286,74 @@ func TestKeyMigrationDoesNotRekeyDeliveredRows(t *testing.T) {
 	}
 }
 
+// TestBankGivingFullHistoryOnceLosesNoRow: a bank that gives its full
+// history only on the first access after consent and the last 90 days
+// after that (gocardless-api.md §3.4), clipping an older date_from
+// silently. check and discover make no transactions call, so the first
+// read's call is the one that gets every row; the incremental read after
+// it asks for its lookback, inside the 90 days, and a destination merging
+// both by primary key holds every booked row the bank has, each once.
+func TestBankGivingFullHistoryOnceLosesNoRow(t *testing.T) {
+	e := newEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 200, HistoryAfterFirstCall: 90})
+	accounts := e.accounts()
+	cutoff := e.fake.Now().AddDate(0, 0, -90).Format("2006-01-02")
+	older := 0
+	for _, raw := range e.fake.Booked(accounts[0]) {
+		var r struct {
+			Booking string `json:"bookingDate"`
+			Value   string `json:"valueDate"`
+		}
+		st.Must(t, json.Unmarshal(raw, &r), "booked row")
+		if d := max(r.Booking, r.Value); d != "" && d < cutoff {
+			older++
+		}
+	}
+	if older == 0 {
+		t.Fatalf("the fake's rows are all within 90 days of %s: nothing to lose", cutoff)
+	}
+	if r := st.Run(t, e.bin, "check", "--config", e.config(nil)); r.Code != 0 {
+		t.Fatalf("check: exit %d\n%s", r.Code, r.Stderr)
+	}
+	e.discover()
+	if n := e.fake.Stats().Count(fake.RouteTransactions); n != 0 {
+		t.Fatalf("check and discover made %d transactions calls: a bank giving its history once had it spent", n)
+	}
+	cat := e.catalog(true, "transactions", "pending_transactions")
+	r1 := e.read(cat)
+	for _, a := range accounts {
+		e.fake.AddBooked(a, 2)
+	}
+	r2 := e.read(cat, "--state", r1.StateFile(t))
+	merged := map[string]map[string]bool{} // account → transaction_key
+	for _, r := range []*st.Result{r1, r2} {
+		for _, raw := range r.Records()["transactions"] {
+			x := decode(t, raw)
+			if merged[x.AccountID] == nil {
+				merged[x.AccountID] = map[string]bool{}
+			}
+			merged[x.AccountID][x.TransactionKey] = true
+		}
+	}
+	all := 0
+	for _, a := range accounts {
+		bank := e.fake.Booked(a)
+		all += len(bank)
+		for _, raw := range bank {
+			if id := decode(t, raw).InternalID; !merged[a][id] {
+				t.Errorf("account %s: the bank's row %s is not in the destination", a, id)
+			}
+		}
+		if got := len(merged[a]); got != len(bank) {
+			t.Errorf("account %s: the destination holds %d rows, the bank %d", a, got, len(bank))
+		}
+	}
+
+	// The fake does play the bank: a read without state is clipped now.
+	if got := len(e.read(cat).Records()["transactions"]); got >= all {
+		t.Fatalf("a read without state after the first emitted %d rows of %d: the fake served the full history again", got, all)
+	}
+}
+
 // TestFrozenHistoryWarns: an institution that needs separate consent for
 // continuous access, with an agreement over 90 days of history, serves a
 // frozen answer: the read warns and says how to fix it.

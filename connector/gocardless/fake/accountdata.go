@@ -130,6 +130,12 @@ func (s *Server) handleTransactions(w http.ResponseWriter, r *http.Request) {
 		},
 		body: func(r *http.Request, a *account, now time.Time) []byte {
 			from, to, _ := dateRange(r, a, now)
+			if n := s.opts.HistoryAfterFirstCall; n > 0 {
+				if a.historyServed {
+					from = max(from, day(now).AddDate(0, 0, -n).Format(dateLayout))
+				}
+				a.historyServed = true
+			}
 			booked := a.booked
 			if s.freezes(a) {
 				if a.frozen == 0 {

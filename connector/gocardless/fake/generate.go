@@ -38,6 +38,7 @@ type account struct {
 	institutionFail int  // 0, or the status of the institution error to answer
 	processing      bool // answer 409 "Account is Processing"
 	inactive        bool // answer 401 AccountInactiveError
+	historyServed   bool // its first transactions call was answered (Options.HistoryAfterFirstCall)
 	// frozen is, once set, how many of the oldest booked rows the bank
 	// delivered the one time it did (Options.SeparateHistoryConsent):
 	// only those are served from then on.

@@ -87,6 +87,15 @@ type Options struct {
 	// max_historical_days exceeds 90, and serve that frozen answer for the
 	// life of the agreement: rows booked later never appear.
 	SeparateHistoryConsent bool
+	// HistoryAfterFirstCall, when set, plays a bank that gives its full
+	// history only on the first access after consent and 90 days after
+	// that (gocardless-api.md §3.4, Actual's limited-history list): each
+	// account's first transactions call serves every row from date_from
+	// on, and every later call only the last HistoryAfterFirstCall days,
+	// an older date_from clipped silently. A new requisition's accounts
+	// are new accounts, whose first call serves everything again. Default
+	// 0: every call serves what the institution keeps.
+	HistoryAfterFirstCall int
 	// Misfits makes the accounts that report balanceAfterTransaction (the
 	// second of each requisition) serve their generated booked rows as a
 	// bank that strays from the schema would: balanceAfterTransaction as
