@@ -491,6 +491,9 @@ func TestWebhookReceiverPostgresLog(t *testing.T) {
 		{good, authHeader, 200},
 		{good, authHeader, 200},
 		{`{"event":"item/updated","eventId":"pg-2","itemId":"a5c763cb-0952-457b-9936-630f79c5b016","triggeredBy":"SYNC"}`, authHeader, 200},
+		// A byte that is not UTF-8 in a string, which PostgreSQL's text
+		// refuses: it was 503 at every delivery, and the event lost.
+		{"{\"event\":\"item/updated\",\"eventId\":\"pg-3\",\"itemId\":\"a5c763cb-0952-457b-9936-630f79c5b016\",\"note\":\"caf\xe9\"}", authHeader, 200},
 	} {
 		if got := r.post(t, c.body, c.header); got != c.want {
 			t.Errorf("POST %.40s: %d, want %d", c.body, got, c.want)
@@ -516,8 +519,8 @@ func TestWebhookReceiverPostgresLog(t *testing.T) {
 	}
 	conn := pgtest.Connect(t, url)
 	rows := pgtest.Rows(t, conn, `SELECT event_id FROM pluggy.webhook_events ORDER BY seq`)
-	if fmt.Sprint(rows) != "[pg-1 pg-2]" {
-		t.Fatalf("table holds %v, want [pg-1 pg-2]", rows)
+	if fmt.Sprint(rows) != "[pg-1 pg-2 pg-3]" {
+		t.Fatalf("table holds %v, want [pg-1 pg-2 pg-3]", rows)
 	}
 	if strings.Contains(r.log(), pgtest.Password) || strings.Contains(r.log(), hookSecret) {
 		t.Fatalf("the receiver printed a secret:\n%s", r.log())

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -192,6 +194,20 @@ func (l *pgLog) Append(_ context.Context, ev Event, receivedAt time.Time) (strin
 	return l.group.Do(pgEvent{ev: ev, receivedAt: receivedAt})
 }
 
+// pgText is a payload as the table's text column takes it: a byte that is
+// not UTF-8 (JSON's grammar lets one stand in a string, and Go's decoder
+// takes it) is replaced by U+FFFD, as the records' JSON lines replace it.
+// PostgreSQL refuses such text whole, so the event was answered 503 at
+// every delivery and lost once Pluggy stopped retrying; the ids and kinds
+// the read applies are ASCII, so nothing it uses changes. A directory log
+// keeps the bytes as sent.
+func pgText(raw []byte) string {
+	if utf8.Valid(raw) {
+		return string(raw)
+	}
+	return strings.ToValidUTF8(string(raw), "\uFFFD")
+}
+
 const pgInsert = `INSERT INTO ` + pgTable + ` (event_id, received_at, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING seq`
 
 // commit inserts a batch of events in one transaction, in order, so that
@@ -223,7 +239,7 @@ func (l *pgLog) commit(batch []pgEvent) ([]string, []error) {
 		err := pgx.BeginFunc(ctx, l.conn, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
 			for _, e := range batch {
-				b.Queue(pgInsert, e.ev.EventID, e.receivedAt, string(e.ev.Raw))
+				b.Queue(pgInsert, e.ev.EventID, e.receivedAt, pgText(e.ev.Raw))
 			}
 			br := tx.SendBatch(ctx, b)
 			for i := range batch {
@@ -270,7 +286,7 @@ func (l *pgLog) commit(batch []pgEvent) ([]string, []error) {
 // held.
 func (l *pgLog) insert(ctx context.Context, e pgEvent) (string, error) {
 	var seq int64
-	err := l.conn.QueryRow(ctx, pgInsert, e.ev.EventID, e.receivedAt, string(e.ev.Raw)).Scan(&seq)
+	err := l.conn.QueryRow(ctx, pgInsert, e.ev.EventID, e.receivedAt, pgText(e.ev.Raw)).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", eventlog.ErrDuplicate
 	}
