@@ -320,7 +320,7 @@ func kindWords(k kind) string {
 // exponent (1.0, 1e2) as a Python Decimal, which jsonschema does not
 // count as an integer, whatever its value.
 func integral(n []byte) bool {
-	return bytes.IndexAny(n, ".eE") < 0
+	return !bytes.ContainsAny(n, ".eE")
 }
 
 // compileFits is, for each top-level property of a SCHEMA, what its value
