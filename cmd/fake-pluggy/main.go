@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.WebhookStatusesAsSpecified, "webhook-statuses-as-specified", false, "answer GET /webhooks with 204 while none is registered and POST /webhooks with 201, as Pluggy's OpenAPI says (the live API answers 200)")
 	fs.BoolVar(&o.PostedWithoutStatus, "posted-without-status", false, `leave "status" out of posted transactions (absent means POSTED)`)
 	fs.BoolVar(&o.WebhookTimesWithoutZone, "webhook-times-without-zone", false, "write the times of transactions/created webhooks without their zone (2025-02-13T17:21:53.719)")
+	fs.BoolVar(&o.ConnectorStatusWithoutID, "connector-status-without-id", false, "send connector/status_updated webhooks with data {status} only, without connectorId")
 	fs.BoolVar(&o.TransactionTimesWithoutZone, "transaction-times-without-zone", false, "write each transaction's createdAt and updatedAt without their zone (2026-05-29T20:59:20.000)")
 	fs.BoolVar(&o.NextDropsFilters, "next-drops-filters", false, "write v2 next links with accountId and after only, dropping the other filters")
 	if err := fs.Parse(args); err != nil {

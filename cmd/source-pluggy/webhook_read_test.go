@@ -528,11 +528,21 @@ func TestWebhookReceiverKilledDuringDeliveries(t *testing.T) {
 // TestWebhookSubscribedToAllIsSortedOut: a webhook subscribed to "all" (or
 // an item's own webhookUrl) also gets the events source-pluggy does not act
 // on, such as connector/status_updated (pluggy-api.md §6: data {status},
-// perhaps connectorId). The receiver acknowledges each (a refusal would
-// only have Pluggy deliver it again and again), appends none of them, and
-// keeps the transactions and item events, which the next read applies.
+// perhaps connectorId: with it and without). The receiver acknowledges each
+// (a refusal would only have Pluggy deliver it again and again), appends
+// none of them, and keeps the transactions and item events, which the next
+// read applies.
 func TestWebhookSubscribedToAllIsSortedOut(t *testing.T) {
-	e := newEnv(t, fake.Options{Items: 1})
+	for name, o := range map[string]fake.Options{
+		"with connectorId":    {Items: 1},
+		"without connectorId": {Items: 1, ConnectorStatusWithoutID: true},
+	} {
+		t.Run(name, func(t *testing.T) { testWebhookSubscribedToAllIsSortedOut(t, o) })
+	}
+}
+
+func testWebhookSubscribedToAllIsSortedOut(t *testing.T, o fake.Options) {
+	e := newEnv(t, o)
 	e.fake.AllowLocalWebhooks(true)
 	r := startReceiver(t, filepath.Join(t.TempDir(), "log"))
 	e.apiDo(http.MethodPost, "/webhooks", map[string]any{"event": "all", "url": r.url + "/pluggy", "headers": map[string]string{"X-Hook-Token": hookSecret}}, nil)

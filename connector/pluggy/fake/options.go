@@ -196,6 +196,11 @@ type Options struct {
 	// UTC times in (pluggy-api.md, value formats: "The Go parser must be
 	// lenient"). Off: with milliseconds and Z, as the webhook examples.
 	WebhookTimesWithoutZone bool
+	// ConnectorStatusWithoutID sends connector/status_updated with data
+	// {status} only, as the SDK's type and the reference's example have it
+	// (pluggy-api.md §6: connectorId possibly besides, UNCERTAIN). Off: the
+	// event carries connectorId too.
+	ConnectorStatusWithoutID bool
 	// TransactionTimesWithoutZone writes each transaction's createdAt and
 	// updatedAt without their zone, 2026-05-29T20:59:20.000, the Z-less
 	// form Pluggy writes some of its UTC times in (pluggy-api.md, value

@@ -397,12 +397,16 @@ func (s *Server) ItemSynced(itemID string) bool {
 // ConnectorStatusUpdated publishes connector/status_updated for Pluggy
 // Bank, the connector of every item, as Pluggy does when an institution's
 // health changes (pluggy-api.md §6: data {status}, ONLINE, OFFLINE or
-// UNSTABLE; connectorId possibly besides, UNCERTAIN, so it is sent too).
-// It reaches webhooks subscribed to that event or to "all"; nothing else
-// changes.
+// UNSTABLE; connectorId possibly besides, UNCERTAIN, so it is sent too
+// unless Options.ConnectorStatusWithoutID). It reaches webhooks subscribed
+// to that event or to "all"; nothing else changes.
 func (s *Server) ConnectorStatusUpdated(status string) {
 	id := pluggyBank.ID
-	s.publish("connector/status_updated", map[string]any{"id": strconv.Itoa(id), "connectorId": id, "data": map[string]any{"status": status}})
+	p := map[string]any{"id": strconv.Itoa(id), "connectorId": id, "data": map[string]any{"status": status}}
+	if s.opts.ConnectorStatusWithoutID {
+		delete(p, "connectorId")
+	}
+	s.publish("connector/status_updated", p)
 }
 
 func clonePayload(m map[string]any) map[string]any {

@@ -163,6 +163,38 @@ func TestWebhooksDeliverMutations(t *testing.T) {
 	}
 }
 
+// TestConnectorStatusUpdatedShapes: connector/status_updated carries data
+// {status} and, unless Options.ConnectorStatusWithoutID, connectorId.
+func TestConnectorStatusUpdatedShapes(t *testing.T) {
+	for _, without := range []bool{false, true} {
+		h := newHarness(t, Options{ConnectorStatusWithoutID: without})
+		h.s.AllowLocalWebhooks(true)
+		k := &sink{}
+		rs := httptest.NewServer(k)
+		t.Cleanup(rs.Close)
+		if code, b := h.sendJSON(http.MethodPost, "/webhooks", `{"event":"connector/status_updated","url":"`+rs.URL+`"}`); code != 200 {
+			t.Fatalf("register: %d %s", code, b)
+		}
+		h.s.ConnectorStatusUpdated("UNSTABLE")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := h.s.WaitDeliveries(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k.mu.Lock()
+		if len(k.bodies) != 1 {
+			t.Fatalf("without connectorId %v: %d deliveries", without, len(k.bodies))
+		}
+		b := k.bodies[0]
+		k.mu.Unlock()
+		_, has := b["connectorId"]
+		data, _ := b["data"].(map[string]any)
+		if b["event"] != "connector/status_updated" || data["status"] != "UNSTABLE" || has == without {
+			t.Errorf("without connectorId %v: delivered %v", without, b)
+		}
+	}
+}
+
 func TestWebhookAdminEndpoints(t *testing.T) {
 	s := New(Options{Now: newClock().Now})
 	ts := httptest.NewServer(s.HandlerWithAdmin())
