@@ -204,8 +204,10 @@ func FuzzLiteralsFrame(f *testing.F) {
 // TestCompressPageChoosesPerColumn writes a column of random ids and one of
 // repeated text: the ids' pages are zstd literals, little over half their
 // size, and the text's are zstd's, which its matches make several times
-// smaller. Both read back, with arrow-go and with DuckDB (whose zstd is the
-// reference library) where DUCKDB_NODE_MODULES is set.
+// smaller. Both read back, with arrow-go, and with DuckDB (whose zstd is the
+// reference library) where DUCKDB_NODE_MODULES is set, and arrow-rs and
+// polars (Rust's zstd crate, over the reference library) where
+// PARQUET_RS_NODE_MODULES is.
 func TestCompressPageChoosesPerColumn(t *testing.T) {
 	opt := pq.Repetitions.Optional
 	var fields []schema.Node
@@ -253,6 +255,7 @@ func TestCompressPageChoosesPerColumn(t *testing.T) {
 		t.Errorf("%d pages of ids, want 2 or more", fw.zstd[0].pages)
 	}
 	checkDuckDBReadsStrings(t, buf.Bytes(), ids, texts)
+	checkRustReadsStrings(t, buf.Bytes(), ids, texts)
 
 	rd, err := file.NewParquetReader(bytes.NewReader(buf.Bytes()))
 	if err != nil {

@@ -69,10 +69,26 @@ func pagesSchema(t testing.TB) *schema.Schema {
 // sink's page encoder, read back by arrow-go's reader: levels, values,
 // dictionaries, chunks split into pages (small pages make many), runs
 // long and short.
+//
+// arrow-rs and polars, where installed (rust_test.go), read every file as
+// arrow-go does.
 func TestPagesAgainstAModel(t *testing.T) {
 	literals := 0
+	dir := t.TempDir()
+	var files []string
 	for seed := range uint64(40) {
-		literals += checkPages(t, seed, int(seed%7)*300+int(seed%3), int(seed%4)*512+64)
+		n, data := checkPages(t, seed, int(seed%7)*300+int(seed%3), int(seed%4)*512+64)
+		literals += n
+		files = append(files, filepath.Join(dir, fmt.Sprintf("seed-%02d.parquet", seed)))
+		if err := os.WriteFile(files[seed], data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if modules := rustModules(t); modules != "" {
+		res := readRust(t, modules, files, false, nil)
+		for _, f := range files {
+			checkRustRead(t, res, []string{f}, readArrow(t, f))
+		}
 	}
 	// Pages of any size may be zstd literals in this test (see
 	// checkPages): some should be.
@@ -86,13 +102,13 @@ func FuzzPages(f *testing.F) {
 	f.Add(uint64(1), uint16(1000), uint16(256))
 	f.Add(uint64(2), uint16(9), uint16(8))
 	f.Fuzz(func(t *testing.T, seed uint64, rows, pageSize uint16) {
-		_ = checkPages(t, seed, int(rows%5000), int(pageSize)+8)
+		_, _ = checkPages(t, seed, int(rows%5000), int(pageSize)+8)
 	})
 }
 
 // checkPages writes and reads back one file, and returns how many of its
-// columns chose zstd frames of literals for their pages.
-func checkPages(t *testing.T, seed uint64, rows, pageSize int) int {
+// columns chose zstd frames of literals for their pages, and the file.
+func checkPages(t *testing.T, seed uint64, rows, pageSize int) (int, []byte) {
 	t.Helper()
 	sc := pagesSchema(t)
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -271,7 +287,7 @@ func checkPages(t *testing.T, seed uint64, rows, pageSize int) int {
 			t.Errorf("seed %d: %s: dictionary page %v", seed, name, cc.HasDictionaryPage())
 		}
 	}
-	return literals
+	return literals, buf.Bytes()
 }
 
 // readAll reads a whole column chunk into values and levels.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,6 +137,11 @@ func TestPropertyNoValueBlocksOrIsLost(t *testing.T) {
 	if testing.Short() {
 		rows = 40
 	}
+	// arrow-rs and polars, where installed (rust_test.go), read every
+	// file as arrow-go does, all in one go at the end.
+	dir := t.TempDir()
+	var paths [][]string
+	var arrowRows [][]map[string]any
 	for _, fsys := range []fs.FS{schemas.Pluggy, schemas.GoCardless, schemas.EnableBanking} {
 		files, _ := fs.Glob(fsys, "*/*.json")
 		for _, f := range files {
@@ -144,7 +151,7 @@ func TestPropertyNoValueBlocksOrIsLost(t *testing.T) {
 				s := mustSchema(t, raw)
 				g := &gen{r: rand.New(rand.NewPCG(uint64(len(f)), uint64(rows))), odd: 0.15}
 				st := testStream{name: name, schema: raw}
-				sinks, w := openOne(t, st, Options{RowGroupRows: 64})
+				sinks, w := openOne(t, st, Options{RowGroupRows: 64, Dir: filepath.Join(dir, strings.ReplaceAll(f, "/", "_"))})
 				var recs []json.RawMessage
 				for range rows {
 					rec := g.object(nil, s, 0)
@@ -163,6 +170,7 @@ func TestPropertyNoValueBlocksOrIsLost(t *testing.T) {
 				for _, file := range streamFiles(t, w.dir) {
 					got = append(got, readArrow(t, file)...)
 				}
+				paths, arrowRows = append(paths, streamFiles(t, w.dir)), append(arrowRows, got)
 				if len(got) != len(recs) {
 					t.Fatalf("%d rows for %d records", len(got), len(recs))
 				}
@@ -171,6 +179,12 @@ func TestPropertyNoValueBlocksOrIsLost(t *testing.T) {
 					checkRoundTrip(t, props, rec, got[i])
 				}
 			})
+		}
+	}
+	if modules := rustModules(t); modules != "" && !t.Failed() {
+		res := readRust(t, modules, slices.Concat(paths...), false, nil)
+		for i := range paths {
+			checkRustRead(t, res, paths[i], arrowRows[i])
 		}
 	}
 }

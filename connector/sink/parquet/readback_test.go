@@ -756,8 +756,9 @@ func streamFiles(t testing.TB, dir string) []string {
 	return out
 }
 
-// checkFiles reads files with both readers and compares every value with
-// what the JSON records say.
+// checkFiles reads files with both readers, and arrow-rs and polars where
+// they are installed (rust_test.go), and compares every value with what
+// the JSON records say.
 func checkFiles(t testing.TB, files []string, schema json.RawMessage, records []json.RawMessage) {
 	t.Helper()
 	want := expectRows(t, schema, records)
@@ -768,4 +769,5 @@ func checkFiles(t testing.TB, files []string, schema json.RawMessage, records []
 	}
 	compareRows(t, "arrow", want, a)
 	compareRows(t, "xitongsys", want, x)
+	checkRust(t, files, want)
 }
