@@ -505,7 +505,7 @@ func (w *Writer) commit(batch []pendingLine) ([]Position, []error) {
 	i := 0 // the lines before i are on disk
 	for i < len(batch) && err == nil {
 		if w.size > 0 && w.size+int64(len(batch[i].line)) > w.segmentBytes {
-			if err = w.startSegment(w.seg + 1); err != nil {
+			if err = w.nextSegment(); err != nil {
 				break
 			}
 		}
@@ -539,6 +539,25 @@ func (w *Writer) commit(batch []pendingLine) ([]Position, []error) {
 	}
 	w.mu.Unlock()
 	return pos, errs
+}
+
+// nextSegment begins the segment after the current, full one. If the
+// directory was removed (the segment with it), it begins the log again
+// (reopen), as a write that finds its segment removed does: nothing of the
+// batch is written yet, so it goes on in the new segment. A failure is
+// recorded as a failed write's is, so that Healthy tells it: every append
+// fails while the segment cannot be begun. Called with w.file held.
+func (w *Writer) nextSegment() error {
+	err := w.startSegment(w.seg + 1)
+	if err != nil && w.removed() != nil {
+		err = w.reopen()
+	}
+	if err != nil {
+		w.mu.Lock()
+		w.failed = fmt.Errorf("the last append failed: %w", err)
+		w.mu.Unlock()
+	}
+	return err
 }
 
 // writeSynced appends buf (whole lines) to the segment and fsyncs it. On

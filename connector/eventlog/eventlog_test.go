@@ -294,3 +294,72 @@ func readOnly(t *testing.T, dir string) (allow func()) {
 	}
 	return allow
 }
+
+// TestASegmentNotBegunAtTheSizeLimitIsUnhealthy: an append that must begin
+// the next segment (the current one is full) and cannot (the directory
+// takes no new file: out of inodes, read-only) fails, and the writer is
+// unhealthy while that lasts, as after a failed write. It stayed healthy:
+// /healthz answered 200 while every append was answered 503.
+func TestASegmentNotBegunAtTheSizeLimitIsUnhealthy(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetSegmentBytes(1) // every append after the first begins a segment
+	if _, err := w.Append([]byte(`{"id":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	allow := readOnly(t, dir)
+	if _, err := w.Append([]byte(`{"id":"b"}`)); err == nil {
+		t.Fatal("an append whose segment could not be begun succeeded")
+	}
+	if err := w.Healthy(); err == nil {
+		t.Fatal("healthy after an append that could not begin its segment, while the directory takes no new file")
+	}
+	allow()
+	if err := w.Healthy(); err != nil {
+		t.Fatalf("unhealthy once the directory takes files again: %v", err)
+	}
+	if _, err := w.Append([]byte(`{"id":"b"}`)); err != nil {
+		t.Fatalf("append once the directory takes files again: %v", err)
+	}
+}
+
+// TestLogRemovedAtTheSizeLimitIsBegunAgain: a directory removed while the
+// receiver runs is begun again by the next append (its directory, lock
+// and a new segment), also when that append is the one that begins the
+// next segment at the size limit. That append stopped on "creating log
+// segment: no such file or directory", and so did every later one, for as
+// long as the receiver ran.
+func TestLogRemovedAtTheSizeLimitIsBegunAgain(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetSegmentBytes(1)
+	if _, err := w.Append([]byte(`{"id":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, old := readAll(t, dir, Position{})
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"b", "c"} {
+		if _, err := w.Append([]byte(fmt.Sprintf(`{"id":%q}`, id))); err != nil {
+			t.Fatalf("append of %s after the directory was removed: %v", id, err)
+		}
+	}
+	if err := w.Healthy(); err != nil {
+		t.Fatalf("unhealthy once the log was begun again: %v", err)
+	}
+	if ids, _ := readAll(t, dir, Position{}); fmt.Sprint(ids) != "[b c]" {
+		t.Fatalf("the log begun again holds %v, want [b c]", ids)
+	}
+	if _, err := Read(dir, old, func(Position, []byte) error { return nil }); !errors.Is(err, ErrPositionGone) {
+		t.Fatalf("a position in the removed log: %v, want ErrPositionGone", err)
+	}
+}
