@@ -194,9 +194,9 @@ func (l *pgLog) Append(_ context.Context, ev Event, receivedAt time.Time) (strin
 	return l.group.Do(pgEvent{ev: ev, receivedAt: receivedAt})
 }
 
-// pgText is a payload as the table's text column takes it: a byte that is
-// not UTF-8 (JSON's grammar lets one stand in a string, and Go's decoder
-// takes it) is replaced by U+FFFD, as the records' JSON lines replace it.
+// pgText is a payload as the table's text column takes it: a run of bytes
+// that is not UTF-8 (JSON's grammar lets one stand in a string, and Go's
+// decoder takes it) is replaced by one U+FFFD.
 // PostgreSQL refuses such text whole, so the event was answered 503 at
 // every delivery and lost once Pluggy stopped retrying; the ids and kinds
 // the read applies are ASCII, so nothing it uses changes. A directory log
