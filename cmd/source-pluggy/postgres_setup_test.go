@@ -216,6 +216,27 @@ func TestPostgresStatementTimeoutOfTheRole(t *testing.T) {
 	}
 }
 
+// TestPostgresCancelledCopyCommitsNoState: the COPY that takes a
+// checkpoint's rows into the staging table, cancelled (the URL's
+// statement_timeout here; another session's pg_cancel_backend, or its
+// session ended while the merging one lives on, alike), takes those rows
+// with it: no state may be committed or printed after it, as it would
+// cover rows the table never got, and the next run, resuming from it,
+// would never load them. The failed stream's held state was committed
+// at its end, with no rows; the next run now holds exactly the bank's.
+func TestPostgresCancelledCopyCommitsNoState(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 3, TransactionsPerAccount: 1000, PageSize: 500, Latency: 100 * time.Millisecond})
+	e.cfg["max_concurrency"] = 1
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "transactions")
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url+"&statement_timeout=300", "--detailed-exit-codes")
+	if r.Code != 78 {
+		t.Fatalf("exit %d, want 78 (the URL's statement_timeout): %v", r.Code, r.ErrorTraces())
+	}
+	e.read(cat, "--postgres", url)
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
+}
+
 // TestPostgresIdleSessionTimeoutOfTheRole: an idle_session_timeout the
 // DBA set for the role or the database ends a session idle that long; the
 // run's session that holds the schema's lock sits idle while the API is

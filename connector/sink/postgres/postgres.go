@@ -1039,7 +1039,7 @@ type Table struct {
 
 	merging   *merge       // the merge in flight on d.conn, if any
 	committed source.State // the latest state committed and not yet collected
-	err       error        // a merge failed: every later call fails with it
+	err       error        // a merge or a COPY failed: every later call fails with it
 }
 
 // merge is a checkpoint being merged in the background.
@@ -1154,7 +1154,13 @@ func (w *Table) copyFailed(err error) error {
 		w.pw, w.bw = nil, nil
 	}
 	w.rows, w.tombstones = 0, 0
-	return w.d.sqlError(err, "loading rows of "+w.t.name)
+	// The COPY took its rows with it, those of the state held for the
+	// next merge among them: every later call fails, so that no state
+	// is committed, or passed on, that would cover rows the table never
+	// got (the stream's end committed the held state with no rows, and
+	// the next run, resuming from it, never loaded them).
+	w.err = w.d.sqlError(err, "loading rows of "+w.t.name)
+	return w.err
 }
 
 // Commit makes the checkpoint durable: the rows written since the last
@@ -1198,6 +1204,9 @@ func (w *Table) Flush(state source.State, seq int64) error {
 	}
 	if err := w.wait(); err != nil {
 		return err
+	}
+	if w.err != nil {
+		return w.err // a COPY failed while the merge before it ran
 	}
 	m := &merge{state: state, done: make(chan struct{})}
 	stage, rows, tombstones := w.stage, w.rows, w.tombstones
