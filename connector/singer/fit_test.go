@@ -2,6 +2,7 @@ package singer
 
 import (
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"strings"
 	"testing"
@@ -146,4 +147,97 @@ func TestFitAgreesWithJSONSchema(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzFitAgreesWithJSONSchema: for any JSON value, fit and a Meltano SDK
+// target's validator (sourcetest.SDKProblems) agree on whether it fits
+// each schema, the tricky spellings among the seeds: escapes and unicode
+// in strings and keys, -0, 1e2, 1E+2, huge numbers, nested arrays of
+// objects, empty objects and arrays. A value with a key twice is left
+// out: Python keeps the last, fit checks every one (it then moves a
+// member a target would have taken, never the reverse).
+func FuzzFitAgreesWithJSONSchema(f *testing.F) {
+	schemas := []string{
+		`{"type":"integer"}`,
+		`{"type":["integer","null"]}`,
+		`{"type":["number","null"]}`,
+		`{"type":"boolean"}`,
+		`{"type":["string","null"],"pattern":"^[-+]?[0-9]+(\\.[0-9]+)?$"}`,
+		`{"type":["array","null"],"items":{"type":"object","required":["id"],"properties":{"id":{"type":"string"},"n":{"type":["integer","null"]},"tags":{"type":"array","items":{"type":"string"}}}}}`,
+		`{"type":["object","null"],"required":["b"],"properties":{"a":{"type":["array","null"],"items":{"type":["string","null"]}},"b":{"type":"boolean"},"o":{"type":"object","properties":{"amount":{"type":"string","pattern":"^[-+]?[0-9]+(\\.[0-9]+)?$"}}}}}`,
+		`{"properties":{"n":{"type":"integer"}},"items":{"type":"number"}}`,
+		`{"type":"object"}`,
+		`{"type":"array"}`,
+	}
+	for i := range schemas {
+		for _, v := range []string{`null`, `-0`, `-0.0`, `1e2`, `1E+2`, `123456789012345678901234567890`, `1.5e400`, `"\u0031\u0032"`, `"١٢"`, `"12\n"`, `"+1.0"`,
+			`"\ud800"`, `[]`, `{}`, `[{}]`, `[{"id":"a","tags":[]},{"id":"b","n":1.0}]`, `[{"\u0069d":"x","n":-0}]`, `{"b":true,"o":{"amount":"-5.50"}}`,
+			`{"b":false,"o":{"amount":"5,50"}}`, `{"b":true,"a":[[]]}`, `{"n":1e0}`, `[1,2.5,"x"]`} {
+			f.Add(uint8(i), []byte(v))
+		}
+	}
+	compiled := make([]*jsonschema.Schema, len(schemas))
+	nodes := make([]map[string]any, len(schemas))
+	for i, s := range schemas {
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
+		if err != nil {
+			f.Fatal(err)
+		}
+		c := sourcetest.SDKCompiler()
+		if err := c.AddResource("mem:///s.json", doc); err != nil {
+			f.Fatal(err)
+		}
+		if compiled[i], err = c.Compile("mem:///s.json"); err != nil {
+			f.Fatal(err)
+		}
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		if err := dec.Decode(&nodes[i]); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, which uint8, value []byte) {
+		if !json.Valid(value) || repeatsAKey(value) {
+			t.Skip()
+		}
+		i := int(which) % len(schemas)
+		valid := len(sourcetest.SDKProblems(t, compiled[i], nodes[i], value)) == 0
+		var sc jsonrow.Scanner
+		sc.Reset(value)
+		m, err := compileFit(nodes[i]).check(&sc)
+		if errors.Is(err, jsonrow.ErrTooDeep) {
+			t.Skip()
+		}
+		if err != nil || !sc.AtEnd() {
+			t.Fatalf("%s against %s: %v", value, schemas[i], err)
+		}
+		if (m == nil) != valid {
+			t.Errorf("%s against %s: the validator says valid %v, fit says %+v", value, schemas[i], valid, m)
+		}
+	})
+}
+
+// repeatsAKey reports whether an object in JSON value v has a key twice.
+func repeatsAKey(v []byte) bool {
+	var sc jsonrow.Scanner
+	sc.Reset(v)
+	repeats := false
+	var walk func() error
+	walk = func() error {
+		switch sc.Peek() {
+		case '{':
+			seen := map[string]bool{}
+			return sc.Object(func(key []byte) error {
+				if seen[string(key)] {
+					repeats = true
+				}
+				seen[string(key)] = true
+				return walk()
+			})
+		case '[':
+			return sc.Array(walk)
+		}
+		return sc.Skip()
+	}
+	return walk() != nil || repeats
 }

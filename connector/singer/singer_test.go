@@ -982,3 +982,24 @@ func TestMisfitsKeptInLeftovers(t *testing.T) {
 		t.Errorf("a warning quotes a value:\n%s", res.stderr)
 	}
 }
+
+// TestAPILeftoversKeptBesideMisfits: a member the API itself names
+// _leftovers goes into the connector's _leftovers whole, beside a pinned
+// misfit's value as sent and an undeclared field, each once: nothing is
+// lost and no key comes twice, in the record or in its _leftovers.
+func TestAPILeftoversKeptBesideMisfits(t *testing.T) {
+	r := newTestRunner(
+		`{"_leftovers":null,"id":7,"updated":"2024-01-07","name":"seven","price":3}`,
+		`{"id":6,"updated":20240106,"name":"six","price":2,"_leftovers":{"k":1},"x":2}`,
+	)
+	res := runTap(t, r, "--config", testConfig(t, nil))
+	checkSync(t, res)
+	want := []string{
+		`{"id":7,"updated":"2024-01-07","name":"seven","price":3,"_leftovers":{"_leftovers":null}}`,
+		`{"id":6,"updated":"20240106","name":"six","price":2,"_leftovers":{"updated":20240106,"_leftovers":{"k":1},"x":2}}`,
+	}
+	if got := res.records("widgets"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("widgets records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	sourcetest.SingerRecords(t, []byte(res.stdout))
+}
