@@ -67,15 +67,16 @@ func (r *Redactor) Add(s string) {
 	}
 	sortByLengthDesc(olds)
 	pairs := make([]string, 0, 2*len(olds))
-	r.short = r.short[:0]
+	// A new slice: String reads the old one without the lock.
+	var short []string
 	for _, v := range olds {
 		if len(v) < minSubstring {
-			r.short = append(r.short, v)
+			short = append(short, v)
 			continue
 		}
 		pairs = append(pairs, v, Mask)
 	}
-	r.replacer = strings.NewReplacer(pairs...)
+	r.replacer, r.short = strings.NewReplacer(pairs...), short
 }
 
 // String returns s with every registered secret masked.

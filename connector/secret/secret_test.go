@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -230,4 +231,33 @@ func TestShortSecretMaskedWhereItStandsAlone(t *testing.T) {
 			t.Errorf("%s\n got %s\nwant %s", in, got, want)
 		}
 	}
+}
+
+// TestAddWhileMasking: secrets registered while other goroutines mask
+// text (a token renewed mid-read) race with nothing: String reads the
+// short spellings' slice that Add replaced, never one it rewrites.
+func TestAddWhileMasking(t *testing.T) {
+	var r Redactor
+	r.Add("ab")
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					_ = r.String("x ab y c1 z")
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		r.Add(fmt.Sprintf("c%d", i))
+	}
+	close(done)
+	wg.Wait()
 }
