@@ -206,10 +206,21 @@ func tlsSetting(err error) bool {
 }
 
 // urlSets reports whether the URL sets the server parameter p, as a
-// parameter of its own or in options=-c ….
+// parameter of its own or in options (-c name=value, -cname=value or
+// --name=value, a dash standing for an underscore), by the setting's whole
+// name: deadlock_timeout does not set lock_timeout.
 func urlSets(cfg *pgx.ConnConfig, p string) bool {
-	_, ok := cfg.RuntimeParams[p]
-	return ok || strings.Contains(cfg.RuntimeParams["options"], p)
+	if _, ok := cfg.RuntimeParams[p]; ok {
+		return true
+	}
+	for _, f := range strings.Fields(cfg.RuntimeParams["options"]) {
+		f = strings.TrimPrefix(strings.TrimPrefix(f, "-c"), "--")
+		name, _, _ := strings.Cut(f, "=")
+		if strings.ReplaceAll(name, "-", "_") == p {
+			return true
+		}
+	}
+	return false
 }
 
 // timeouts are the guards a DBA sets for a role or a database (a common

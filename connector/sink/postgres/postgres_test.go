@@ -613,3 +613,27 @@ func TestKeepalivesEndAVanishedRunsSession(t *testing.T) {
 		t.Errorf("tcp_keepalives_idle = %s with the URL's 300", got)
 	}
 }
+
+// TestLockTimeoutBesideADeadlockTimeout: a URL whose options set
+// deadlock_timeout (or any setting whose name holds another's) sets no
+// lock_timeout: the run's own still bounds its waits, where the name's
+// text inside "deadlock_timeout" read as the URL setting lock_timeout,
+// and the run waited for ever; one the options do set is kept.
+func TestLockTimeoutBesideADeadlockTimeout(t *testing.T) {
+	url := pgtest.DB(t)
+	setting := func(d *Destination) string {
+		var v string
+		if err := d.conn.QueryRow(context.Background(), "SHOW lock_timeout").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	d := open(t, url+"&options=-c%20deadlock_timeout%3D2s", Options{}, txStream())
+	if got := setting(d); got != "10s" {
+		t.Errorf("lock_timeout = %s beside the URL's deadlock_timeout, want the run's 10s", got)
+	}
+	d = open(t, url+"&options=-c%20lock_timeout%3D3s%20--deadlock-timeout%3D2s", Options{Schema: "own"}, txStream())
+	if got := setting(d); got != "3s" {
+		t.Errorf("lock_timeout = %s with the URL's 3s", got)
+	}
+}
