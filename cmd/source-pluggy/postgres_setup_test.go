@@ -60,18 +60,7 @@ func TestPostgresForeignKeyToFullRefreshTable(t *testing.T) {
 	pgtest.Exec(t, url, `CREATE TABLE public.notes (account text CONSTRAINT notes_account_fk REFERENCES pluggy.accounts (id), note text)`)
 	before := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.accounts`)
 	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--detailed-exit-codes")
-	if len(r.ErrorTraces()) == 0 {
-		t.Fatalf("exit %d, no error trace", r.Code)
-	}
-	tr := r.ErrorTraces()[0]
-	for _, want := range []string{`"pluggy"."accounts"`, `"notes_account_fk"`, `"public"."notes"`, `ALTER TABLE "public"."notes" DROP CONSTRAINT "notes_account_fk"`, "postgres://postgres:xxxxx@"} {
-		if !strings.Contains(tr.Message, want) {
-			t.Errorf("error %q lacks %q", tr.Message, want)
-		}
-	}
-	if tr.FailureType != protocol.ConfigError || r.Code != 78 {
-		t.Errorf("failure type %s, exit %d; want a config_error, exit 78", tr.FailureType, r.Code)
-	}
+	st.FailedWith(t, r, protocol.ConfigError, 78, `"pluggy"."accounts"`, `"notes_account_fk"`, `"public"."notes"`, `ALTER TABLE "public"."notes" DROP CONSTRAINT "notes_account_fk"`, "postgres://postgres:xxxxx@")
 	if after := pgRows(t, conn, `SELECT count(*), max(_extracted_at) FROM pluggy.accounts`); after[0] != before[0] {
 		t.Errorf("the failed swap changed the table: %s -> %s", before[0], after[0])
 	}
@@ -167,15 +156,7 @@ func TestPostgresReadOnlyDatabase(t *testing.T) {
 	if len(r.ErrorTraces()) != 1 {
 		t.Fatalf("exit %d, traces %v", r.Code, r.ErrorTraces())
 	}
-	tr := r.ErrorTraces()[0]
-	for _, want := range []string{"read-only", "nothing more was written", "target_session_attrs=read-write", "default_transaction_read_only", "postgres://postgres:xxxxx@"} {
-		if !strings.Contains(tr.Message, want) {
-			t.Errorf("error %q lacks %q", tr.Message, want)
-		}
-	}
-	if tr.FailureType != protocol.ConfigError || r.Code != 78 {
-		t.Errorf("failure type %s, exit %d; want a config_error, exit 78", tr.FailureType, r.Code)
-	}
+	st.FailedWith(t, r, protocol.ConfigError, 78, "read-only", "nothing more was written", "target_session_attrs=read-write", "default_transaction_read_only", "postgres://postgres:xxxxx@")
 	if len(r.Records()) != 0 {
 		t.Error("the run read records")
 	}
@@ -316,15 +297,7 @@ func TestPostgresThroughPgBouncer(t *testing.T) {
 	if len(r.ErrorTraces()) != 1 {
 		t.Fatalf("exit %d, traces %v", r.Code, r.ErrorTraces())
 	}
-	tr := r.ErrorTraces()[0]
-	for _, want := range []string{"unsupported startup parameter: search_path", "remove it from --postgres", "ALTER ROLE", "ignore_startup_parameters", "postgres://postgres:xxxxx@"} {
-		if !strings.Contains(tr.Message, want) {
-			t.Errorf("error %q lacks %q", tr.Message, want)
-		}
-	}
-	if tr.FailureType != protocol.ConfigError || r.Code != 78 {
-		t.Errorf("failure type %s, exit %d; want a config_error, exit 78", tr.FailureType, r.Code)
-	}
+	st.FailedWith(t, r, protocol.ConfigError, 78, "unsupported startup parameter: search_path", "remove it from --postgres", "ALTER ROLE", "ignore_startup_parameters", "postgres://postgres:xxxxx@")
 }
 
 // TestPostgresFailingTriggerIsConfigError: a trigger someone put on a
@@ -342,18 +315,7 @@ func TestPostgresFailingTriggerIsConfigError(t *testing.T) {
 	e.fake.AddNew(3)
 	e.fake.UpdateInPlace(3)
 	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url, "--detailed-exit-codes")
-	if len(r.ErrorTraces()) == 0 {
-		t.Fatalf("exit %d, no error trace", r.Code)
-	}
-	tr := r.ErrorTraces()[0]
-	for _, want := range []string{`"pluggy"."transactions"`, "audit log is full", "audit_tx", "DROP TRIGGER", "postgres://postgres:xxxxx@"} {
-		if !strings.Contains(tr.Message, want) {
-			t.Errorf("error %q lacks %q", tr.Message, want)
-		}
-	}
-	if tr.FailureType != protocol.ConfigError || r.Code != 78 {
-		t.Errorf("failure type %s, exit %d; want a config_error, exit 78", tr.FailureType, r.Code)
-	}
+	st.FailedWith(t, r, protocol.ConfigError, 78, `"pluggy"."transactions"`, "audit log is full", "audit_tx", "DROP TRIGGER", "postgres://postgres:xxxxx@")
 	pgtest.Exec(t, url, `DROP TRIGGER audit ON pluggy.transactions`)
 	e.read(cat, "--postgres", url)
 	compareTruth(t, e, pgtest.Connect(t, url), nil)

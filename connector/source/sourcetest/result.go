@@ -64,6 +64,26 @@ func (r *Result) ErrorsMentioning(parts ...string) []*protocol.ErrorTrace {
 	return out
 }
 
+// FailedWith checks that r exited code with an ERROR trace first of the
+// failure type ft whose message holds every part (the cause, the fix, a
+// masked URL), and returns that trace: what a test of a bad input asserts.
+func FailedWith(t testing.TB, r *Result, ft protocol.FailureType, code int, parts ...string) *protocol.ErrorTrace {
+	t.Helper()
+	if len(r.ErrorTraces()) == 0 {
+		t.Fatalf("exit %d, no error trace\n%s", r.Code, r.Stderr)
+	}
+	tr := r.ErrorTraces()[0]
+	for _, want := range parts {
+		if !strings.Contains(tr.Message, want) {
+			t.Errorf("error %q lacks %q", tr.Message, want)
+		}
+	}
+	if tr.FailureType != ft || r.Code != code {
+		t.Errorf("failure type %s, exit %d; want %s, exit %d", tr.FailureType, r.Code, ft, code)
+	}
+	return tr
+}
+
 // FinalStates returns each stream's last state body.
 func (r *Result) FinalStates() map[string]json.RawMessage {
 	out := map[string]json.RawMessage{}
