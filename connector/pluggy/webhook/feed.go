@@ -178,23 +178,33 @@ func ReadChanges(ctx context.Context, location, from string) (*Changes, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("webhook_log %s is not a directory: start the receiver (source-pluggy webhook serve --log %s) or fix the path", dir, dir)
 	}
-	if reason == "" && from != "" && pos == (eventlog.Position{}) {
-		// A read that found no segment: the log's start names none, and
-		// a retention may have removed some since.
-		through, err := eventlog.PrunedThrough(dir)
-		if err != nil {
-			return nil, fmt.Errorf("reading webhook_log %s: %w", dir, err)
-		}
-		if through > 0 {
-			reason = fmt.Sprintf("the position is the start of a log that held no segment, and the receiver's --retain has pruned segments since, through %d", through)
+	// A read that found no segment: the log's start names none, and a
+	// retention may have removed some since.
+	fromNone := reason == "" && from != "" && pos == (eventlog.Position{})
+	if fromNone {
+		if reason, err = prunedSinceNone(dir, "since"); err != nil {
+			return nil, err
 		}
 	}
 	ch := newChanges()
 	var end eventlog.Position
 	if reason == "" {
+		afterPrunedCheck()
 		end, err = eventlog.Read(dir, pos, ch.add)
 		if errors.Is(err, eventlog.ErrPositionGone) {
 			reason = err.Error()
+		}
+		// Asked again once read: a prune that recorded PRUNED and removed
+		// a segment between the check above and the Read's listing of the
+		// segments left the Read a log with no sign of it (its position,
+		// the start, is always there), and the removed segment's lines
+		// unread. It may also have come after the Read had read them: the
+		// read is then reset for nothing, which costs a reconciliation of
+		// every account, not an event.
+		if fromNone && err == nil {
+			if reason, err = prunedSinceNone(dir, "while it was read"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// From the start: the whole log. A receiver pruning the log may
@@ -216,6 +226,25 @@ func ReadChanges(ctx context.Context, location, from string) (*Changes, error) {
 	}
 	ch.End = end.String()
 	return ch, nil
+}
+
+// afterPrunedCheck is called between ReadChanges' check of PRUNED and its
+// Read of the log: a test makes a prune come there.
+var afterPrunedCheck = func() {}
+
+// prunedSinceNone is the reason a read from the start of a log that held no
+// segment must be reset, "" if it need not: the receiver's --retain has
+// pruned segments (when: since, or while it was read), so their lines
+// were never read.
+func prunedSinceNone(dir, when string) (string, error) {
+	through, err := eventlog.PrunedThrough(dir)
+	if err != nil {
+		return "", fmt.Errorf("reading webhook_log %s: %w", dir, err)
+	}
+	if through == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("the position is the start of a log that held no segment, and the receiver's --retain has pruned segments %s, through %d", when, through), nil
 }
 
 // logBelow returns the first subdirectory of dir that holds log segments,
