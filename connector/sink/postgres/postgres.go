@@ -260,10 +260,11 @@ func (d *Destination) timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig) erro
 }
 
 // lockWait is how long a statement of the run waits for a lock another
-// session holds, where neither the URL nor the user or database sets
-// lock_timeout. PostgreSQL's default is to wait for ever: a column added
-// or a full-refresh swap's TRUNCATE waited for an analyst's long query, or
-// a transaction left open in psql, for as long as it lasted, holding the
+// session holds, where neither the URL nor the user, the database or the
+// server's configuration sets lock_timeout (to any value, 0 among them).
+// PostgreSQL's default is to wait for ever: a column added or a
+// full-refresh swap's TRUNCATE waited for an analyst's long query, or a
+// transaction left open in psql, for as long as it lasted, holding the
 // schema's lock, so that every later run failed as if another were
 // writing; and every query of the table after it queued behind the lock it
 // asked for, the dashboards on that table stuck with it.
@@ -283,17 +284,22 @@ var keepalives = []struct{ name, value string }{
 	{"tcp_keepalives_count", "6"},
 }
 
-// lockWaitBounded sets lock_timeout to lockWait on both sessions unless the
-// URL sets it or the user or database gave it a value, sets keepalives, and
-// has the server check every second that the run is still connected while
-// a statement runs (client_connection_check_interval, PostgreSQL 14): a run
-// killed while its statement waited for a lock left its session waiting,
-// holding the schema's lock and queueing the table's readers, until the
-// lock came.
+// lockWaitBounded sets lock_timeout to lockWait on both sessions unless
+// something set it (the URL, the user, the database, postgresql.conf),
+// sets keepalives, and has the server check every second that the run is
+// still connected while a statement runs (client_connection_check_interval,
+// PostgreSQL 14): a run killed while its statement waited for a lock left
+// its session waiting, holding the schema's lock and queueing the table's
+// readers, until the lock came.
+//
+// Whether something set lock_timeout is pg_settings' source, not its value:
+// a DBA's ALTER ROLE … SET lock_timeout = 0 means to wait for ever (a
+// loader that must not give up behind a nightly report), and it was
+// overridden with lockWait as though nobody had set it.
 func (d *Destination) lockWaitBounded(ctx context.Context, cfg *pgx.ConnConfig) error {
 	for _, c := range []*pgx.Conn{d.conn, d.load} {
 		if !urlSets(cfg, "lock_timeout") {
-			if _, err := c.Exec(ctx, "SELECT set_config('lock_timeout', $1, false) WHERE current_setting('lock_timeout') = '0'",
+			if _, err := c.Exec(ctx, "SELECT set_config(name, $1, false) FROM pg_settings WHERE name = 'lock_timeout' AND source = 'default'",
 				fmt.Sprintf("%dms", lockWait.Milliseconds())); err != nil {
 				return d.sqlError(err, "setting lock_timeout")
 			}
@@ -829,7 +835,7 @@ func (d *Destination) sqlError(err error, doing string) error {
 		// past lock_timeout, or a deadlock with it: it rolled back, and a
 		// later run gets through.
 		return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
-			Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s (another session held a lock it needed past lock_timeout, the --postgres URL's, user's or database's, else the run's own %s, or in a deadlock%s); what was committed stays, and nothing after it: "+
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s (another session held a lock it needed past lock_timeout, the --postgres URL's, user's, database's or server's, else the run's own %s, or in a deadlock%s); what was committed stays, and nothing after it: "+
 				"run again once that session is done (end it with SELECT pg_terminate_backend(<pid>) if it was left open), or raise lock_timeout in --postgres (?lock_timeout=1min)",
 				d.shown, doing, pg.Message, lockWait, d.lockHolders())}
 	}

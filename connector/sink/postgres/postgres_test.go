@@ -637,3 +637,43 @@ func TestLockTimeoutBesideADeadlockTimeout(t *testing.T) {
 		t.Errorf("lock_timeout = %s with the URL's 3s", got)
 	}
 }
+
+// TestLockTimeoutZeroOfTheRoleIsKept: a lock_timeout of 0 that the DBA set
+// for the role or the database (wait for ever: a loader that must not give
+// up behind a nightly report) is a setting like any other, and the run's
+// sessions keep it, where they took it for nobody's and waited at most the
+// run's 10 s; so is one of the URL's. Where nothing sets it, the run's 10 s
+// stands.
+func TestLockTimeoutZeroOfTheRoleIsKept(t *testing.T) {
+	url := pgtest.DB(t)
+	db := pgtest.DBName(url)
+	setting := func(d *Destination) []string {
+		var got []string
+		for _, c := range []*pgx.Conn{d.conn, d.load} {
+			var v string
+			if err := c.QueryRow(context.Background(), "SHOW lock_timeout").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, v)
+		}
+		return got
+	}
+	want := func(d *Destination, want, of string) {
+		t.Helper()
+		for i, got := range setting(d) {
+			if got != want {
+				t.Errorf("session %d: lock_timeout = %s with %s, want %s", i, got, of, want)
+			}
+		}
+	}
+	want(open(t, url, Options{Schema: "nothing_set"}, txStream()), "10s", "nothing setting it")
+	want(open(t, url+"&lock_timeout=0", Options{Schema: "url"}, txStream()), "0", "the URL's 0")
+
+	role := "waits_" + db
+	pgtest.Exec(t, url, `CREATE ROLE `+role+` LOGIN PASSWORD 'waitspw'; GRANT CREATE ON DATABASE `+db+` TO `+role+`; ALTER ROLE `+role+` SET lock_timeout = 0`)
+	roleURL := strings.Replace(url, "postgres:"+pgtest.Password, role+":waitspw", 1)
+	want(open(t, roleURL, Options{Schema: "role"}, txStream()), "0", "the role's 0")
+
+	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET lock_timeout = 0`)
+	want(open(t, url, Options{Schema: "database"}, txStream()), "0", "the database's 0")
+}
