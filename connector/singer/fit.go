@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/source-pluggy/source-pluggy/connector/internal/civil"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
 
@@ -17,7 +18,9 @@ import (
 // keyword they use but format, which the SDK leaves unchecked by default),
 // so that a record the encoder passes is one such a target accepts:
 // type (an integer is written in plain digits: see integral), properties,
-// items, required and pattern.
+// items, required and pattern; and, of a top-level member whose schema
+// says format date or date-time, what the target's parse of it takes
+// (date).
 // Annotations (description, title, x-…) ask nothing.
 type fit struct {
 	types    kind // 0: any
@@ -25,6 +28,9 @@ type fit struct {
 	items    *fit
 	required []string
 	pattern  *regexp.Regexp
+	// date is the format of a top-level string member that a Meltano SDK
+	// target parses (dateDate, dateTime; 0: none).
+	date dateFormat
 	// deep: the value's parts must be walked (props, items, required or
 	// pattern); else its first byte tells.
 	deep bool
@@ -217,7 +223,7 @@ func (f *fit) check(sc *jsonrow.Scanner) (*mismatch, error) {
 	if f.types != 0 && f.types&k == 0 {
 		return &mismatch{want: f.label, got: kindWords(k)}, sc.Skip()
 	}
-	if !f.deep {
+	if !f.deep && (f.date == 0 || k != kindString) {
 		return nil, sc.Skip()
 	}
 	var bad *mismatch
@@ -265,15 +271,18 @@ func (f *fit) check(sc *jsonrow.Scanner) (*mismatch, error) {
 			return nil, err
 		}
 	case kindString:
-		if f.pattern == nil {
+		if f.pattern == nil && f.date == 0 {
 			return nil, sc.Skip()
 		}
 		s, err := sc.Str()
 		if err != nil {
 			return nil, err
 		}
-		if !f.pattern.Match(s) {
+		switch {
+		case f.pattern != nil && !f.pattern.Match(s):
 			bad = &mismatch{want: "a string matching " + f.pattern.String(), got: "a string that does not match the schema's pattern " + f.pattern.String()}
+		case f.date != 0 && !f.date.reads(s):
+			bad = &mismatch{want: f.date.String(), got: "a string that is no " + f.date.String() + " a target can read"}
 		}
 	default:
 		return nil, sc.Skip()
@@ -339,7 +348,85 @@ func compileFits(schema json.RawMessage) map[string]*fit {
 	fits := make(map[string]*fit, len(props))
 	for name, child := range props {
 		c, _ := child.(map[string]any)
-		fits[name] = compileFit(c)
+		f := compileFit(c)
+		if d := dateFormatOf(c); d != 0 && f != nil && f.types&kindString != 0 {
+			f.date = d
+		}
+		fits[name] = f
 	}
 	return fits
+}
+
+// dateFormat is a string format a Meltano SDK target parses.
+type dateFormat uint8
+
+const (
+	dateDate dateFormat = 1 + iota // "date"
+	dateTime                       // "date-time"
+)
+
+func (d dateFormat) String() string {
+	if d == dateDate {
+		return "date (YYYY-MM-DD)"
+	}
+	return "date-time (RFC 3339)"
+}
+
+// dateFormatOf is the format of schema node c that a Meltano SDK target
+// parses, 0 for any other. The SDK's sink, after validating a record
+// (formats unchecked), parses every top-level member whose schema is a
+// string of format date, date-time or time (_parse_timestamps_in_record;
+// nested members it leaves as they are), and with the default
+// datetime_error_treatment, ERROR, a string it cannot parse stops the
+// load. No schema of ours says time (TestFitCoversTheSchemasKeywords).
+func dateFormatOf(c map[string]any) dateFormat {
+	switch c["format"] {
+	case "date":
+		return dateDate
+	case "date-time":
+		return dateTime
+	}
+	return 0
+}
+
+// reads reports whether every Meltano SDK target reads s as a date (d is
+// dateDate) or a date-time: the SDK parses with Python's
+// date.fromisoformat and datetime.fromisoformat (3.11's, backported to
+// older Pythons), and before that with dateutil's parser.parse, which
+// targets pinned to an old SDK still run. Taken are the spellings all of
+// them read, as civil reads them: YYYY-MM-DD for a date; for a date-time
+// that date alone, or followed by T, t or a space, HH:MM, optional
+// seconds with a fraction of any length (. or ,), and an optional zone,
+// Z, ±HH:MM or ±HHMM. Refused: year 0000 (Python's years begin at 1),
+// the zone z, which fromisoformat refuses, the spellings not all of them
+// read (2024-W01-1, 31/12/2024, 2024-05-01T00:00:00 for a date), and a
+// few all read that no API writes (20240501, a bare hour, +01): a value
+// moved that a target would have read is kept whole in _leftovers, one
+// kept that it cannot read stops its load (TestDateReadsAsEveryTarget). The common case, RFC 3339 as the APIs
+// write it, costs one pass of civil.DateTime and no allocation.
+func (d dateFormat) reads(s []byte) bool {
+	if len(s) < 10 || string(s[:4]) == "0000" {
+		return false
+	}
+	if len(s) == 10 {
+		_, _, _, ok := civil.Date(s)
+		return ok
+	}
+	if d == dateDate {
+		return false
+	}
+	_, n, _, ok := civil.DateTime(s, false)
+	if ok && n == len(s) {
+		return s[n-1] != 'z'
+	}
+	// ±HHMM: civil reads ±HH:MM only.
+	var buf [48]byte
+	if i := len(s) - 5; i >= 16 && (s[i] == '+' || s[i] == '-') {
+		if _, ok := civil.Digits(s[i+1:]); ok {
+			t := append(append(append(buf[:0], s[:i+3]...), ':'), s[i+3:]...)
+			_, n, _, ok := civil.DateTime(t, false)
+			return ok && n == len(t)
+		}
+	}
+	return false
 }

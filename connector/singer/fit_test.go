@@ -1,9 +1,11 @@
 package singer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -19,7 +21,9 @@ import (
 // not list; a keyword the streams' schemas came to use beyond those (an
 // enum, a minimum, additionalProperties false) would let a record through
 // that a Meltano SDK target refuses, so it must be added to fit first.
-// format is left out as the SDK leaves it unchecked; the rest annotate.
+// format is left out as the SDK's validator leaves it unchecked (its
+// sink parses date and date-time, which dateFormat reads, and time, which
+// no schema may use until it does); the rest annotate.
 func TestFitCoversTheSchemasKeywords(t *testing.T) {
 	checked := map[string]bool{"type": true, "properties": true, "items": true, "required": true, "pattern": true}
 	annotations := map[string]bool{"format": true, "description": true, "title": true, "$schema": true,
@@ -32,6 +36,8 @@ func TestFitCoversTheSchemasKeywords(t *testing.T) {
 				if v != true {
 					t.Errorf("%s %s: additionalProperties %v; fit takes every object to allow members it does not list", file, path, v)
 				}
+			case k == "format" && v == "time":
+				t.Errorf("%s %s: format time, which a Meltano SDK target parses (time.fromisoformat) and dateFormat does not read", file, path)
 			case !checked[k] && !annotations[k]:
 				t.Errorf("%s %s: keyword %q, which fit does not check", file, path, k)
 			}
@@ -240,4 +246,188 @@ func repeatsAKey(v []byte) bool {
 		return sc.Skip()
 	}
 	return walk() != nil || repeats
+}
+
+// dateCases are strings in a date or date-time member, each with whether
+// every Meltano SDK target reads it as a date-time and as a date
+// (Python 3.11's datetime.fromisoformat and date.fromisoformat, which the
+// SDK parses with, and dateutil's parser.parse, which older SDKs did:
+// TestDateCasesAsPythonReadsThem checks these against them where Python
+// is installed), and whether the tap leaves it in place. It leaves none
+// a target cannot read; the few it moves though all read them are ISO
+// 8601 spellings no API of ours writes.
+var dateCases = []struct {
+	s                  string
+	pyTime, pyDate     bool // every target reads it as a date-time, a date
+	keptTime, keptDate bool // the tap keeps it in a date-time, a date member
+}{
+	{"2024-05-01T10:20:30Z", true, false, true, false},
+	{"2024-05-01T10:20:30.123456Z", true, false, true, false},
+	{"2024-05-01T10:20:30.1234567+01:00", true, false, true, false},
+	{"2024-05-01t10:20:30-03:30", true, false, true, false},
+	{"2024-05-01 10:20:30", true, false, true, false},
+	{"2024-05-01T10:20", true, false, true, false},
+	{"2024-05-01T10:20Z", true, false, true, false},
+	{"2024-05-01T10:20:30,5", true, false, true, false},
+	{"2024-05-01T10:20:30+0100", true, false, true, false},
+	{"2024-05-01", true, true, true, true},
+	{"2024-02-29", true, true, true, true},
+	{"9999-12-31T23:59:59.999999-00:00", true, false, true, false},
+	{"0001-01-01T00:00:00Z", true, false, true, false},
+	{"2024-13-45", false, false, false, false},
+	{"0000-00-00T00:00:00", false, false, false, false},
+	{"0000-01-01", false, false, false, false},
+	{"31/12/2024", false, false, false, false},
+	{"2023-02-29", false, false, false, false},
+	{"2024-05-01T24:00:00", false, false, false, false},
+	{"2024-05-01T10:20:60", false, false, false, false},
+	{"2024-05-01T10:20:30z", false, false, false, false},
+	{"2024-05-01T10:20:30+24:00", false, false, false, false},
+	{"2024-05-01T10:20:30.", false, false, false, false},
+	{"2024-05-01T10:20:30 ", false, false, false, false},
+	{"2024-05-01T1:20:30", false, false, false, false},
+	{"2024-5-1", false, false, false, false},
+	{"2024-05-01T10:20:30+01:00Z", false, false, false, false},
+	{"", false, false, false, false},
+	{"2024-W01-1", false, false, false, false},
+	{"2024-05-01X10:20:30", false, false, false, false},
+	{"１２３４-05-01", false, false, false, false},
+	// Read by every target, moved all the same.
+	{"20240501", true, true, false, false},
+	{"2024-05-01T10", true, false, false, false},
+	{"2024-05-01T10:20:30+01", true, false, false, false},
+	{"2024-05-01T10:20:30 Z", true, false, false, false},
+	{"2024-05-01T10:20:30+01:60", true, false, false, false},
+}
+
+// TestDateReadsAsEveryTarget: the tap keeps in place a date or date-time
+// every Meltano SDK target reads and moves the rest (2024-13-45,
+// 0000-00-00T00:00:00, 31/12/2024, a date-time where it says date), as
+// sourcetest.SDKReadsDate, the tests' model of the SDK's parse, tells;
+// never one a target cannot read.
+func TestDateReadsAsEveryTarget(t *testing.T) {
+	for _, c := range dateCases {
+		for _, f := range []struct {
+			d        dateFormat
+			name     string
+			py, kept bool
+		}{{dateTime, "date-time", c.pyTime, c.keptTime}, {dateDate, "date", c.pyDate, c.keptDate}} {
+			got := f.d.reads([]byte(c.s))
+			if got != f.kept {
+				t.Errorf("%q as a %s: kept %v, want %v", c.s, f.name, got, f.kept)
+			}
+			if got && !f.py {
+				t.Errorf("%q as a %s: kept, where a target cannot read it", c.s, f.name)
+			}
+			if m := sourcetest.SDKReadsDate(f.name, c.s); m != got {
+				t.Errorf("%q as a %s: the SDK's model says %v, the tap %v", c.s, f.name, m, got)
+			}
+		}
+	}
+}
+
+// TestDateCasesAsPythonReadsThem: dateCases' verdicts are Python's and
+// dateutil's, where a python3 with dateutil is installed (the Meltano SDK
+// depends on it).
+func TestDateCasesAsPythonReadsThem(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3 on PATH; dateCases stay as checked when they were written")
+	}
+	const script = `
+import datetime, json, sys
+from dateutil import parser
+def ok(fn, s):
+    try:
+        fn(s)
+        return True
+    except Exception:
+        return False
+print(json.dumps([[ok(datetime.datetime.fromisoformat, s) and ok(parser.parse, s), ok(datetime.date.fromisoformat, s) and ok(parser.parse, s)] for s in json.load(sys.stdin)]))
+`
+	var in []string
+	for _, c := range dateCases {
+		in = append(in, c.s)
+	}
+	raw, _ := json.Marshal(in)
+	cmd := exec.Command(py, "-c", script)
+	cmd.Stdin = bytes.NewReader(raw)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if strings.Contains(stderr.String(), "ModuleNotFoundError") {
+			t.Skipf("python3 has no dateutil: %s", strings.TrimSpace(stderr.String()))
+		}
+		t.Fatalf("python3: %v\n%s", err, stderr.String())
+	}
+	if v := pythonVersion(t, py); v < "3.11" {
+		t.Skipf("python3 is %s; the SDK's fromisoformat is 3.11's", v)
+	}
+	var verdicts [][2]bool
+	if err := json.Unmarshal(out, &verdicts); err != nil || len(verdicts) != len(dateCases) {
+		t.Fatalf("python3 said %s (%v)", out, err)
+	}
+	for i, c := range dateCases {
+		if verdicts[i] != [2]bool{c.pyTime, c.pyDate} {
+			t.Errorf("%q: Python reads it as a date-time, a date: %v, dateCases says %v, %v", c.s, verdicts[i], c.pyTime, c.pyDate)
+		}
+	}
+}
+
+// pythonVersion is py's major.minor, zero-padded ("3.09") so that it
+// compares as text.
+func pythonVersion(t *testing.T, py string) string {
+	out, err := exec.Command(py, "-c", `import sys; print("%d.%02d" % sys.version_info[:2])`).Output()
+	if err != nil {
+		t.Fatalf("python3 --version: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// FuzzDateReadsAsTheSDK: for any string, the tap keeps it in a date or
+// date-time member exactly where sourcetest.SDKReadsDate, a model of the
+// SDK's parse built on regexp and time.Parse rather than civil, says
+// every target reads it.
+func FuzzDateReadsAsTheSDK(f *testing.F) {
+	for _, c := range dateCases {
+		f.Add(c.s)
+	}
+	for _, s := range []string{"2024-05-01T10:20:30.000000000001Z", "2024-05-01T10:20:30-2359", "2024-05-01T10:20:30+23:60",
+		"2024-04-31", "1900-02-29", "2000-02-29T00:00", "2024-05-01T10:20:30.5Z ", "2024-05-01T10:20:30.5\x00", "2024-05-01T10:20:3",
+		"2024-05-01T10:20:30+1:00", "2024-05-01T10:20:30-00:0", "2024-05-01T10:20:30+01:00:00", "+2024-05-01", "2024-05-01\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, d := range []dateFormat{dateTime, dateDate} {
+			name := map[dateFormat]string{dateTime: "date-time", dateDate: "date"}[d]
+			if got, want := d.reads([]byte(s)), sourcetest.SDKReadsDate(name, s); got != want {
+				t.Errorf("%q as a %s: the tap keeps it %v, the SDK's model reads it %v", s, name, got, want)
+			}
+		}
+	})
+}
+
+// BenchmarkDateReads measures dateFormat.reads on the spellings the APIs
+// write: RFC 3339 with milliseconds, a date, and an offset without its
+// colon (the slow path).
+func BenchmarkDateReads(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		d    dateFormat
+		s    string
+	}{
+		{"rfc3339", dateTime, "2024-05-01T10:20:30.123Z"},
+		{"date", dateDate, "2024-05-01"},
+		{"offset without colon", dateTime, "2024-05-01T10:20:30.123+0100"},
+	} {
+		s := []byte(c.s)
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				if !c.d.reads(s) {
+					b.Fatal(c.s)
+				}
+			}
+		})
+	}
 }

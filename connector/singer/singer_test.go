@@ -223,8 +223,8 @@ func TestDiscover(t *testing.T) {
 			t.Errorf("widgets.%s inclusion = %v, want %s", field, got, inclusion)
 		}
 	}
-	if len(w.Metadata) != 1+6 {
-		t.Errorf("widgets has %d metadata entries, want the stream, its 5 fields and _leftovers", len(w.Metadata))
+	if len(w.Metadata) != 1+8 {
+		t.Errorf("widgets has %d metadata entries, want the stream, its 7 fields and _leftovers", len(w.Metadata))
 	}
 	// The discovered catalog, passed back unchanged, syncs everything.
 	all := runTap(t, r, "--config", testConfig(t, nil), "--catalog", writeFile(t, "catalog.json", res.stdout))
@@ -748,9 +748,10 @@ func TestUsage(t *testing.T) {
 }
 
 // BenchmarkEncoder measures Singer RECORDs of about 1 KB, with and without
-// a field to drop.
+// a field to drop: each with a date-time and a date the encoder reads
+// (dateFormat), as Pluggy's transactions have three.
 func BenchmarkEncoder(b *testing.B) {
-	data := []byte(`{"id":1,"updated":"2024-01-01","name":"` + strings.Repeat("x", 900) + `","price":10.10,"meta":{"a":"x","b":"y"}}`)
+	data := []byte(`{"id":1,"updated":"2024-01-01","name":"` + strings.Repeat("x", 900) + `","price":10.10,"made":"2024-05-01T10:20:30.123Z","day":"2024-05-01","meta":{"a":"x","b":"y"}}`)
 	conn, _ := testSource{}.Open(context.Background(), json.RawMessage(`{}`), source.Env{})
 	for _, c := range []struct {
 		name    string
@@ -1002,4 +1003,50 @@ func TestAPILeftoversKeptBesideMisfits(t *testing.T) {
 		t.Fatalf("widgets records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	sourcetest.SingerRecords(t, []byte(res.stdout))
+}
+
+// TestUnreadableDatesKeptInLeftovers: a string in a member of format
+// date-time or date that a Meltano SDK target cannot parse (2024-13-45,
+// 0000-00-00T00:00:00, 31/12/2024, a date-time where it says date, the
+// zone z) is moved into _leftovers as sent, one WARNING per field, never
+// the value: the target's validator leaves formats unchecked, but its
+// sink then parses every such member and by default stops the load at
+// the first it cannot read. Dates and date-times every target reads stay,
+// an escaped one too.
+func TestUnreadableDatesKeptInLeftovers(t *testing.T) {
+	r := newTestRunner(
+		`{"id":1,"updated":"2024-01-01","name":"one","made":"2024-13-45T10:00:00Z","day":"2024-02-29"}`,
+		`{"id":2,"updated":"2024-01-02","name":"two","made":"0000-00-00T00:00:00","day":"31/12/2024"}`,
+		`{"id":3,"updated":"2024-01-03","name":"three","made":"2024-05-01T10:20:30.123+0100","day":"2024-05-01T00:00:00"}`,
+		`{"id":4,"updated":"2024-01-04","name":"four","made":"2024-05-01 10:20","day":null}`,
+		`{"id":5,"updated":"2024-01-05","name":"five","made":"2024-05-01T10:20:30z","day":"2024-05-01"}`,
+		`{"id":6,"updated":"2024-01-06","name":"six","made":"2024-05-01T10:20:30\u005a","day":"2024-02-30"}`,
+	)
+	res := runTap(t, r, "--config", testConfig(t, nil))
+	checkSync(t, res)
+	want := []string{
+		`{"id":1,"updated":"2024-01-01","name":"one","day":"2024-02-29","_leftovers":{"made":"2024-13-45T10:00:00Z"}}`,
+		`{"id":2,"updated":"2024-01-02","name":"two","_leftovers":{"made":"0000-00-00T00:00:00","day":"31/12/2024"}}`,
+		`{"id":3,"updated":"2024-01-03","name":"three","made":"2024-05-01T10:20:30.123+0100","_leftovers":{"day":"2024-05-01T00:00:00"}}`,
+		`{"id":4,"updated":"2024-01-04","name":"four","made":"2024-05-01 10:20","day":null}`,
+		`{"id":5,"updated":"2024-01-05","name":"five","day":"2024-05-01","_leftovers":{"made":"2024-05-01T10:20:30z"}}`,
+		`{"id":6,"updated":"2024-01-06","name":"six","made":"2024-05-01T10:20:30\u005a","_leftovers":{"day":"2024-02-30"}}`,
+	}
+	if got := res.records("widgets"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("widgets records:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	sourcetest.SingerRecords(t, []byte(res.stdout))
+	for _, w := range []string{
+		`field "made" is declared string or null in the stream's schema, but in a record it is a string that is no date-time (RFC 3339) a target can read; moved into its records' _leftovers object as sent`,
+		`field "day" is declared string or null in the stream's schema, but in a record it is a string that is no date (YYYY-MM-DD) a target can read; moved into its records' _leftovers object as sent`,
+	} {
+		if n := strings.Count(res.stderr, "WARNING stream 'widgets': "+w); n != 1 {
+			t.Errorf("%d warnings %q, want 1:\n%s", n, w, res.stderr)
+		}
+	}
+	for _, v := range []string{"2024-13-45", "0000-00", "31/12", "10:20:30z", "2024-02-30"} {
+		if strings.Contains(res.stderr, v) {
+			t.Errorf("a warning quotes the value %s:\n%s", v, res.stderr)
+		}
+	}
 }

@@ -62,6 +62,7 @@ func (*widgets) Schema() json.RawMessage {
 	return json.RawMessage(`{"type":"object","required":["id","name"],"properties":{
  "id":{"type":"integer"},"updated":{"type":"string"},"name":{"type":["string","null"]},
  "price":{"type":["number","null"]},
+ "made":{"type":["string","null"],"format":"date-time"},"day":{"type":["string","null"],"format":"date"},
  "meta":{"type":["object","null"],"required":["b"],"properties":{"a":{"type":"string"},"b":{"type":"string"}}}}}`)
 }
 func (*widgets) PrimaryKey() [][]string { return [][]string{{"id"}} }

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -154,6 +157,7 @@ func SingerRecords(t *testing.T, stdout []byte) map[string][]json.RawMessage {
 			}
 			records[m.Stream] = append(records[m.Stream], m.Record)
 			problems := SDKProblems(t, s.schema, s.doc, m.Record)
+			problems = append(problems, SDKDateProblems(s.doc, decodeNumbers(t, m.Record))...)
 			var members map[string]json.RawMessage
 			Must(t, json.Unmarshal(m.Record, &members), "a record of ", m.Stream)
 			for _, k := range s.keys {
@@ -193,6 +197,72 @@ func SDKProblems(t testing.TB, sch *jsonschema.Schema, doc any, value []byte) []
 		problems = append(problems, p+" is typed integer but written with a fraction or an exponent, which the SDK reads as a Decimal, no integer")
 	}
 	return problems
+}
+
+// SDKDateProblems is why a Meltano SDK target, having validated record
+// against doc (a SCHEMA's schema, decoded), fails as it parses the
+// record's dates: it parses every top-level member whose schema is a
+// string of format date or date-time (_parse_timestamps_in_record) and,
+// by default (datetime_error_treatment ERROR), stops the load at the
+// first it cannot read (SDKReadsDate). Nested members it does not parse.
+func SDKDateProblems(doc, record any) []string {
+	node, _ := doc.(map[string]any)
+	props, _ := node["properties"].(map[string]any)
+	rec, _ := record.(map[string]any)
+	var problems []string
+	for name, v := range rec {
+		p, _ := props[name].(map[string]any)
+		format, _ := p["format"].(string)
+		s, isString := v.(string)
+		if !typeAmong(p["type"], "string") || (format != "date" && format != "date-time") || !isString {
+			continue
+		}
+		if !SDKReadsDate(format, s) {
+			problems = append(problems, fmt.Sprintf("record.%s, of format %s, is a string the SDK cannot parse as one", name, format))
+		}
+	}
+	slices.Sort(problems)
+	return problems
+}
+
+// sdkDate is the shape of the dates and date-times every Meltano SDK
+// target reads: Python's date.fromisoformat and datetime.fromisoformat
+// (3.11's) read them, and dateutil's parser.parse, which the SDK used
+// before; each reads more, but not the same more. The ranges are
+// time.Parse's to check.
+var sdkDate = regexp.MustCompile(`^(\d{4})-\d\d-\d\d(?:([Tt ])(\d\d:\d\d)(:\d\d(?:[.,]\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$`)
+
+// SDKReadsDate reports whether s, in a member of format format ("date"
+// or "date-time"), is a date every Meltano SDK target's parse reads (see
+// sdkDate): a date, YYYY-MM-DD, for date; that date, alone or with a
+// time and an optional zone, for date-time. Python's years begin at 1,
+// and its zones end before ±24:00 (past minute 59 too, as civil; Python
+// reads +01:60 as +02:00); the rest of each range (the month's
+// days, 23:59:59) is time.Parse's, which reads a fraction of any length.
+func SDKReadsDate(format, s string) bool {
+	m := sdkDate.FindStringSubmatch(s)
+	if m == nil || m[1] == "0000" || (format == "date" && len(s) != 10) {
+		return false
+	}
+	if _, err := time.Parse("2006-01-02", s[:10]); err != nil {
+		return false
+	}
+	if m[3] == "" {
+		return true
+	}
+	clock := m[3] + m[4]
+	if m[4] == "" {
+		clock += ":00"
+	}
+	if _, err := time.Parse("15:04:05", strings.Replace(clock, ",", ".", 1)); err != nil {
+		return false
+	}
+	if zone := strings.ReplaceAll(m[5], ":", ""); len(zone) == 5 {
+		if _, err := time.Parse("-0700", zone); err != nil || zone[1:3] > "23" || zone[3:] > "59" {
+			return false
+		}
+	}
+	return true
 }
 
 // SDKCompiler is a JSON Schema compiler that validates as a Meltano SDK
