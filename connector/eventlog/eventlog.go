@@ -155,7 +155,10 @@ type Writer struct {
 	// a health check must not call it healthy meanwhile.
 	failed error
 
-	group  Group[pendingLine, Position]
+	group Group[pendingLine, Position]
+	// fsync makes a segment's writes durable: (*os.File).Sync, which a
+	// test replaces to fail in ways a disk cannot be made to.
+	fsync  func(*os.File) error
 	events atomic.Int64
 	syncs  atomic.Int64
 }
@@ -220,6 +223,7 @@ func OpenWith(dir string, key func(line []byte) string, o Options) (*Writer, err
 	}
 	w := &Writer{dir: dir, segmentBytes: DefaultSegmentBytes, key: key, keys: map[string]uint64{}, pending: map[string]chan struct{}{}, lock: lock, stamp: o.Stamp}
 	w.group.Commit = w.commit
+	w.fsync = (*os.File).Sync
 	segs, err := segments(dir)
 	if err != nil {
 		lock.Close()
@@ -498,7 +502,40 @@ func (w *Writer) Append(line []byte) (Position, error) {
 func (w *Writer) commit(batch []pendingLine) ([]Position, []error) {
 	pos := make([]Position, len(batch))
 	errs := make([]error, len(batch))
+	written := false
+	defer func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !written {
+			// The write panicked, on its way to Group, which answers
+			// the batch and every later append with it. What reached
+			// the segment is unknown (a torn line the next would be
+			// glued to), so nothing more is appended to it; the lock
+			// is released (w.write) and the batch's keys too, so that
+			// Healthy, Prune, Close and a redelivery waiting for one of
+			// them do not wait for ever.
+			w.broken = errors.New("the event log takes no more appends: an append panicked, and what it wrote is unknown; start the receiver again (it begins a new segment)")
+		}
+		for i, l := range batch {
+			if l.key == "" {
+				continue
+			}
+			if written && errs[i] == nil {
+				w.keys[l.key] = pos[i].Segment
+			}
+			close(w.pending[l.key])
+			delete(w.pending, l.key)
+		}
+	}()
+	w.write(batch, pos, errs)
+	written = true
+	return pos, errs
+}
+
+// write writes commit's batch and sets each line's position or error.
+func (w *Writer) write(batch []pendingLine, pos []Position, errs []error) {
 	w.file.Lock()
+	defer w.file.Unlock()
 	w.mu.Lock()
 	err := w.broken
 	w.mu.Unlock()
@@ -524,21 +561,6 @@ func (w *Writer) commit(batch []pendingLine) ([]Position, []error) {
 	for ; i < len(batch); i++ {
 		pos[i], errs[i] = Position{}, err
 	}
-	w.file.Unlock()
-
-	w.mu.Lock()
-	for i, l := range batch {
-		if l.key == "" {
-			continue
-		}
-		if errs[i] == nil {
-			w.keys[l.key] = pos[i].Segment
-		}
-		close(w.pending[l.key])
-		delete(w.pending, l.key)
-	}
-	w.mu.Unlock()
-	return pos, errs
 }
 
 // nextSegment begins the segment after the current, full one. If the
@@ -567,7 +589,7 @@ func (w *Writer) nextSegment() error {
 func (w *Writer) writeSynced(buf []byte) error {
 	n, err := w.f.Write(buf)
 	if err == nil {
-		err = w.f.Sync()
+		err = w.fsync(w.f)
 		w.syncs.Add(1)
 	}
 	if err == nil {

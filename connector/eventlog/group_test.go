@@ -129,3 +129,142 @@ func TestDuplicateOfAFailedAppendIsAppended(t *testing.T) {
 		t.Fatalf("the log holds %v, want [a]", ids)
 	}
 }
+
+// TestAPanickingCommitAnswersEveryCall: a Commit that panics answers every
+// call of its batch, every call waiting for the next batch and every later
+// call with a *PanicError, at once, and is never called again. The panic
+// went up the committing caller alone, and left every other call waiting
+// for a batch that never ended.
+func TestAPanickingCommitAnswersEveryCall(t *testing.T) {
+	var g Group[int, int]
+	release := []chan struct{}{make(chan struct{}), make(chan struct{})}
+	commits := 0
+	g.Commit = func(ins []int) ([]int, []error) {
+		commits++
+		<-release[commits-1]
+		if commits == 2 {
+			panic("injected")
+		}
+		return ins, make([]error, len(ins))
+	}
+	queued := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			g.mu.Lock()
+			q := len(g.queue)
+			g.mu.Unlock()
+			if q == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d calls queued, want %d", q, n)
+			}
+		}
+	}
+	type answer struct {
+		in, out int
+		err     error
+	}
+	answers := make(chan answer, 11)
+	do := func(in int) {
+		out, err := g.Do(in)
+		answers <- answer{in, out, err}
+	}
+	go do(0) // commits alone, held back
+	queued(0)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		g.mu.Lock()
+		leading := g.leading
+		g.mu.Unlock()
+		if leading {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first call does not commit")
+		}
+	}
+	for i := 1; i <= 5; i++ {
+		go do(i) // the second batch, which panics
+	}
+	queued(5)
+	close(release[0])
+	queued(0)
+	for i := 6; i <= 10; i++ {
+		go do(i) // waiting for the batch after it
+	}
+	queued(5)
+	close(release[1])
+	for range 11 {
+		select {
+		case a := <-answers:
+			var pe *PanicError
+			switch {
+			case a.in == 0:
+				if a.err != nil || a.out != 0 {
+					t.Errorf("the first call: %d, %v", a.out, a.err)
+				}
+			case !errors.As(a.err, &pe) || pe.Value != "injected" || len(pe.Stack) == 0:
+				t.Errorf("call %d answered %d, %v; want the commit's panic", a.in, a.out, a.err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("calls are still waiting 10 s after the commit panicked")
+		}
+	}
+	if _, err := g.Do(11); !errors.As(err, new(*PanicError)) || g.Err() == nil {
+		t.Fatalf("a call after the panic: %v, Err %v; want the panic", err, g.Err())
+	}
+	if commits != 2 {
+		t.Fatalf("Commit was called %d times, want 2: never again after it panicked", commits)
+	}
+}
+
+// TestAPanickingAppendStopsTheWriter: an append whose write panics (here
+// its fsync) is answered with the panic, as is every append of its batch;
+// the writer takes no more appends (what reached the segment is unknown),
+// says so to Healthy, and releases what it held: a redelivery of an event
+// of the batch, Prune and Close return, where the segment's lock stayed
+// held and every one of them waited for ever.
+func TestAPanickingAppendStopsTheWriter(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.fsync = func(*os.File) error { panic("injected") }
+	done := make(chan error, 3)
+	for _, id := range []string{"a", "b", "a"} {
+		go func() {
+			_, err := w.Append([]byte(`{"id":"` + id + `"}`))
+			done <- err
+		}()
+	}
+	for range 3 {
+		select {
+		case err := <-done:
+			if err == nil || errors.Is(err, ErrDuplicate) {
+				t.Errorf("an append whose fsync panicked: %v, want an error", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("appends are still waiting 10 s after a commit panicked")
+		}
+	}
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		if _, err := w.Append([]byte(`{"id":"c"}`)); err == nil {
+			t.Error("an append after the panic succeeded")
+		}
+		if err := w.Healthy(); err == nil {
+			t.Error("Healthy after an append panicked: nil, want an error")
+		}
+		if _, err := w.Prune(time.Now()); err == nil {
+			t.Error("Prune after an append panicked: nil, want an error")
+		}
+		_ = w.Close()
+	}()
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer's Append, Healthy, Prune or Close still waits 10 s after an append panicked")
+	}
+}

@@ -323,6 +323,9 @@ func (l *pgLog) probe(ctx context.Context) error {
 }
 
 func (l *pgLog) Healthy(ctx context.Context) error {
+	if err := l.group.Err(); err != nil {
+		return err // a commit panicked: no append is tried again
+	}
 	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
 	defer cancel()
 	l.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
@@ -84,6 +85,39 @@ type Receiver struct {
 	MaxBody int64
 	Logger  *slog.Logger
 	Now     func() time.Time
+
+	// failure is set, and failed closed, once an append's commit
+	// panicked (eventlog.PanicError): the log takes no more events, and
+	// Serve stops the receiver.
+	mu      sync.Mutex
+	failure error
+	failed  chan struct{}
+}
+
+// failedC returns the channel closed once the log failed for good.
+func (rc *Receiver) failedC() chan struct{} {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.failed == nil {
+		rc.failed = make(chan struct{})
+	}
+	return rc.failed
+}
+
+// fail records that the log's commit panicked, and logs the panic once,
+// with its stack: a bug, which the receiver's log must show.
+func (rc *Receiver) fail(err *eventlog.PanicError) {
+	c := rc.failedC()
+	rc.mu.Lock()
+	first := rc.failure == nil
+	if first {
+		rc.failure = err
+		close(c)
+	}
+	rc.mu.Unlock()
+	if first {
+		rc.Logger.Error("an append to the event log panicked (a bug): every delivery is answered 503, so Pluggy retries, and the receiver stops to be started again", "panic", fmt.Sprint(err.Value), "stack", string(err.Stack))
+	}
 }
 
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +196,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, "duplicate", "")
 	case err != nil:
 		// Not acknowledged: Pluggy retries later.
+		var pe *eventlog.PanicError
+		if errors.As(err, &pe) {
+			rc.fail(pe)
+		}
 		log.Error("could not append a webhook event; answered 503 so Pluggy retries", "error", err)
 		reply(w, http.StatusServiceUnavailable, "unavailable", "the event log is not writable")
 	default:
@@ -222,6 +260,12 @@ func reply(w http.ResponseWriter, status int, result, msg string) {
 // Serve runs rc on ln until ctx ends, then stops taking requests, waits for
 // those in flight (each one's event is already appended or refused) and
 // returns. It does not close the log.
+//
+// If an append's commit panics, the log takes no more events
+// (eventlog.Group says why): Serve stops the receiver the same way, every
+// request in flight answered 503, and returns an error, so that the
+// process exits 1 and its supervisor (systemd's Restart=, a Deployment)
+// starts it again, as after a crash; /healthz answers 503 meanwhile.
 func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	srv := &http.Server{
 		Handler:           rc,
@@ -237,10 +281,15 @@ func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var failure error
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	case <-rc.failedC():
+		rc.mu.Lock()
+		failure = rc.failure
+		rc.mu.Unlock()
 	}
 	rc.Logger.Info("shutting down: finishing requests in flight")
 	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -250,6 +299,9 @@ func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	if failure != nil {
+		return fmt.Errorf("the event log failed; start the receiver again: %w", failure)
 	}
 	return nil
 }
