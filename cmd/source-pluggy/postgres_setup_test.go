@@ -237,6 +237,41 @@ func TestPostgresIdleSessionTimeoutOfTheRole(t *testing.T) {
 	compareTruth(t, e, pgtest.Connect(t, url), nil)
 }
 
+// TestPostgresSessionTimeoutsOfTheURL: a timeout the --postgres URL sets
+// that ends the session, not only a statement, is kept (the run turns the
+// user's and the database's off), and ends the run at every run: a
+// config_error naming it and the fix, as statement_timeout's is, where an
+// idle_session_timeout read as a lost connection, a transient_error to run
+// again. A transaction_timeout (PostgreSQL 17) on an older server refuses
+// the connection: a config_error saying the server is older and to remove
+// it, where it quoted the server alone; on 17 it ends the run's session.
+func TestPostgresSessionTimeoutsOfTheURL(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 400, PageSize: 50, Latency: 150 * time.Millisecond})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "transactions")
+	for _, opt := range []string{"&idle_session_timeout=100", "&options=-c%20idle_session_timeout%3D100"} {
+		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url+opt, "--detailed-exit-codes")
+		st.FailedWith(t, r, protocol.ConfigError, 78, "terminating connection due to idle-session timeout", "the idle_session_timeout that --postgres sets",
+			"the server ended the session", "what was committed before stays", "remove idle_session_timeout from --postgres", "postgres://postgres:xxxxx@")
+	}
+
+	var version int
+	st.Must(t, pgtest.Connect(t, url).QueryRow(t.Context(), `SELECT current_setting('server_version_num')::int`).Scan(&version), "server_version_num")
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", url+"&options=-c%20transaction_timeout%3D300", "--detailed-exit-codes")
+	if version < 170000 {
+		st.FailedWith(t, r, protocol.ConfigError, 78, `unrecognized configuration parameter "transaction_timeout"`, "PostgreSQL 17 added it", "remove it from --postgres", "postgres://postgres:xxxxx@")
+	} else {
+		st.FailedWith(t, r, protocol.ConfigError, 78, "the transaction_timeout that --postgres sets", "remove transaction_timeout from --postgres", "postgres://postgres:xxxxx@")
+	}
+	if strings.Contains(string(r.Stdout)+string(r.Stderr), pgtest.Password) {
+		t.Error("the output shows the database password")
+	}
+
+	// Without them, the same read loads every row.
+	e.read(cat, "--postgres", url)
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
+}
+
 // TestPostgresTableEmptiedOrDroppedSaysHowToReload: a run resumes from
 // the stored state, so a table the user emptied (TRUNCATE) or dropped
 // since gets only the rows after it; where that went without a word (and

@@ -430,6 +430,20 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 					Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a connection pooler (PgBouncer) in front of the server takes no parameter %s from a client: remove it from --postgres and set it for the user instead (ALTER ROLE %s SET %s = …), or add it to the pooler's ignore_startup_parameters",
 						d.shown, pg.Message, name, ident(cfg.User), name)}
 			}
+		case "42704":
+			// A setting the URL sets that the server does not have: one
+			// of a later version (transaction_timeout, 17), or misspelt.
+			// It refuses every connection so: the URL to fix.
+			if name, ok := strings.CutPrefix(pg.Message, "unrecognized configuration parameter "); ok {
+				name = strings.Trim(name, `"`)
+				since := ""
+				if v := settingSince[name]; v != "" {
+					since = fmt.Sprintf(" (PostgreSQL %s added it, and this server is older)", v)
+				}
+				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+					Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; the server has no setting %s%s, which --postgres sets (a parameter of its own, in options=-c …, or in PGOPTIONS): remove it from --postgres, or fix its name",
+						d.shown, pg.Message, name, since)}
+			}
 		case "53300":
 			return &source.Error{Type: connectFailureType(err), Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a run opens two connections: raise the connection limit of the --postgres user (ALTER ROLE %s CONNECTION LIMIT …) or of the server (max_connections), or end idle sessions", d.shown, pg.Message, ident(cfg.User))}
@@ -449,6 +463,14 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 	}
 	return &source.Error{Type: connectFailureType(err), Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("cannot reach PostgreSQL at %s; check the host and port in --postgres and that the server is running and accepts TCP connections from here", d.shown)}
+}
+
+// settingSince is the PostgreSQL version that added a setting a URL may
+// set for the run (see timeouts), for the error of a server older than it.
+var settingSince = map[string]string{
+	"transaction_timeout":              "17",
+	"idle_session_timeout":             "14",
+	"client_connection_check_interval": "14",
 }
 
 // connectFailureType classifies a failed connection for a scheduler: a
@@ -819,6 +841,16 @@ func (d *Destination) lockedError(ctx context.Context, key int64) error {
 
 // sqlError wraps a failed statement with what was being done and the URL.
 func (d *Destination) sqlError(err error, doing string) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		if name := sessionTimeouts[pg.Code]; name != "" && d.cfg != nil && urlSets(d.cfg, name) {
+			// The server ended the session on a timeout the URL sets
+			// (the run turns the user's and the database's off), and
+			// will at every run: the URL to fix, not a server to wait
+			// for. Nothing more can be loaded on it: the read stops.
+			return source.EndsRun(d.urlTimeoutError(err, pg, doing, name, true))
+		}
+	}
 	if lostConnection(err) {
 		// The server restarted, failed over or ended the session: what
 		// was committed stays, with its state, and a run started again
@@ -826,9 +858,9 @@ func (d *Destination) sqlError(err error, doing string) error {
 		// the read stops, rather than call the API for every account
 		// left and fail each alike.
 		return source.EndsRun(&source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
-			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session); what was committed stays, and nothing after it: run again, and it resumes from the last commit", d.shown, doing)})
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session%s); what was committed stays, and nothing after it: run again, and it resumes from the last commit",
+				d.shown, doing, d.endingTimeoutsSet())})
 	}
-	var pg *pgconn.PgError
 	if errors.As(err, &pg) && (pg.Code == "55P03" || pg.Code == "40P01") {
 		// Another session held what the statement needed (a long report
 		// on the table, a transaction left open, the DBA's maintenance)
@@ -845,10 +877,7 @@ func (d *Destination) sqlError(err error, doing string) error {
 		// the COPY that stays open while the API is read, or a large
 		// merge, at every run; or by another session (pg_cancel_backend).
 		if strings.Contains(pg.Message, "statement timeout") {
-			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
-				Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s, the statement_timeout that --postgres sets; the transaction rolled back whole, and what was committed before stays. "+
-					"Fix: remove statement_timeout from --postgres (the run turns the user's and the database's off, as pg_dump does: a COPY stays open while the API is read, and a merge takes as long as its rows), or raise it well past the longest run",
-					d.shown, doing, pg.Message)}
+			return d.urlTimeoutError(err, pg, doing, "statement_timeout", false)
 		}
 		return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s (another session cancelled it, with pg_cancel_backend, say); the transaction rolled back whole, and what was committed before stays: run again, and it resumes from the last commit",
@@ -935,14 +964,15 @@ func userFunction(pg *pgconn.PgError) bool {
 
 // lostConnection reports whether err is the end of a session rather than
 // the statement's fault: the server ended it (shutting down 57P01,
-// crashed 57P02, starting up 57P03, idle too long 57P05, a connection
-// error 08…), or the connection broke or was already closed by such an
-// end (EOF, a reset, "conn closed").
+// crashed 57P02, starting up 57P03, idle too long 57P05, idle in a
+// transaction too long 25P03, in a transaction too long 25P04, a
+// connection error 08…), or the connection broke or was already closed by
+// such an end (EOF, a reset, "conn closed").
 func lostConnection(err error) bool {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		switch pg.Code {
-		case "57P01", "57P02", "57P03", "57P05":
+		case "57P01", "57P02", "57P03", "57P05", "25P03", "25P04":
 			return true
 		}
 		return strings.HasPrefix(pg.Code, "08")
@@ -950,6 +980,60 @@ func lostConnection(err error) bool {
 	var op *net.OpError
 	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &op)
+}
+
+// sessionTimeouts names the timeout that made the server end a session,
+// by the SQLSTATE of its FATAL error: each ends the session, not only the
+// statement, as statement_timeout does.
+var sessionTimeouts = map[string]string{
+	"57P05": "idle_session_timeout",                // PostgreSQL 14
+	"25P03": "idle_in_transaction_session_timeout", // 9.6
+	"25P04": "transaction_timeout",                 // 17
+}
+
+// timeoutNeedsOff says, for each of timeouts, why a run meets it at every
+// run, for the error that names it.
+var timeoutNeedsOff = map[string]string{
+	"statement_timeout":                   "a COPY stays open while the API is read, and a merge takes as long as its rows",
+	"transaction_timeout":                 "a COPY stays open while the API is read, and a merge takes as long as its rows",
+	"idle_in_transaction_session_timeout": "a merge's transaction waits between its statements, the longer on a loaded machine",
+	"idle_session_timeout":                "each session waits, idle, while the API's pages are read between checkpoints",
+}
+
+// urlTimeoutError is the config_error of a statement cancelled, or a
+// session ended (ended), by timeout name, one the --postgres URL sets: it
+// names the setting and the fix, where a statement_timeout's was a
+// system_error quoting the server alone and the others read as a lost
+// connection, to run again, failing alike at every run.
+func (d *Destination) urlTimeoutError(err error, pg *pgconn.PgError, doing, name string, ended bool) error {
+	what := "the transaction rolled back whole"
+	if ended {
+		what = "the server ended the session, rolling back what it had not committed"
+	}
+	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+		Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s, the %s that --postgres sets; %s, and what was committed before stays. "+
+			"Fix: remove %s from --postgres (the run turns the user's and the database's off: %s), or raise it well past the longest run",
+			d.shown, doing, pg.Message, name, what, name, timeoutNeedsOff[name])}
+}
+
+// endingTimeoutsSet names, for a lost connection's error, the timeouts
+// the URL sets that end a session: over a Unix socket the server's
+// FATAL saying it ended the session on one is not read (the write fails
+// first), and the run cannot tell it from a restart. "" if none.
+func (d *Destination) endingTimeoutsSet() string {
+	if d.cfg == nil {
+		return ""
+	}
+	var set []string
+	for _, name := range timeouts {
+		if name != "statement_timeout" && urlSets(d.cfg, name) {
+			set = append(set, name)
+		}
+	}
+	if len(set) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; --postgres sets %s, which ends a session: if the server's log says it did (terminating connection due to … timeout), remove it from --postgres", strings.Join(set, " and "))
 }
 
 // wrapSQL passes classified errors through and wraps the others.

@@ -677,3 +677,54 @@ func TestLockTimeoutZeroOfTheRoleIsKept(t *testing.T) {
 	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET lock_timeout = 0`)
 	want(open(t, url, Options{Schema: "database"}, txStream()), "0", "the database's 0")
 }
+
+// TestSessionTimeoutsOfTheURLAreConfigErrors: a session the server ends
+// on a timeout the URL sets (the run turns the user's and the database's
+// off) is a config_error naming the setting and the fix, as a statement
+// its statement_timeout cancels is, where it read as a lost connection, a
+// transient_error to run again that failed alike at every run: an
+// idle_in_transaction_session_timeout (a merge's transaction waits
+// between its statements) here, idle_session_timeout in
+// cmd/source-pluggy's TestPostgresSessionTimeoutsOfTheURL; a
+// transaction_timeout's FATAL (PostgreSQL 17, which the tests' server may
+// not be) is classified alike. The same FATAL of a timeout the URL does not
+// set is a lost connection still. Over a Unix socket the FATAL goes unread
+// (the write fails first): the lost connection's error then names the
+// URL's timeouts that end a session.
+func TestSessionTimeoutsOfTheURLAreConfigErrors(t *testing.T) {
+	url := pgtest.DB(t)
+	ctx := context.Background()
+	d := open(t, url+"&idle_in_transaction_session_timeout=100", Options{}, txStream())
+	tx, err := d.conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	_, err = tx.Exec(ctx, "SELECT 1")
+	assertConfigError(t, d.sqlError(err, "merging rows"), "terminating connection due to idle-in-transaction timeout",
+		"the idle_in_transaction_session_timeout that --postgres sets", "the server ended the session", "remove idle_in_transaction_session_timeout from --postgres", "xxxxx")
+
+	ended := &pgconn.PgError{Severity: "FATAL", Code: "25P04", Message: "terminating connection due to transaction timeout"}
+	for _, c := range []struct {
+		url   string
+		typ   protocol.FailureType
+		parts []string
+	}{
+		{url + "&options=-c%20transaction_timeout%3D1min", protocol.ConfigError, []string{"the transaction_timeout that --postgres sets", "remove transaction_timeout from --postgres"}},
+		{url, protocol.TransientError, []string{"lost the connection"}},
+	} {
+		cfg, err := ParseURL(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &Destination{opts: Options{URL: c.url}, cfg: cfg, shown: MaskURL(c.url)}
+		assertFailure(t, d.sqlError(ended, "merging rows"), c.typ, c.parts...)
+	}
+
+	s := pgtest.Shared(t)
+	socket := fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d&idle_session_timeout=100", pgtest.User, pgtest.DBName(url), s.Dir, s.Port)
+	d = open(t, socket, Options{Schema: "socket"}, txStream())
+	time.Sleep(400 * time.Millisecond)
+	_, err = d.conn.Exec(ctx, "SELECT 1")
+	assertFailure(t, d.sqlError(err, "merging rows"), protocol.TransientError, "lost the connection", "--postgres sets idle_session_timeout", "remove it from --postgres")
+}
