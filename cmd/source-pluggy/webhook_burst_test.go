@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -214,5 +215,66 @@ func TestWebhookPostgresRefusalFailsNoOtherEventOfItsBurst(t *testing.T) {
 	}
 	if ids := logIDs(t, url); len(ids) != 300 {
 		t.Fatalf("the table holds %d events, want 300", len(ids))
+	}
+}
+
+// TestWebhookPostgresRetryOfARefusedBurstHasItsOwnTime: a transaction the
+// server refuses late (here at its commit, by a deferred check an
+// administrator added, after an insert that took 2.5 s: a slow trigger, a
+// loaded server) is tried again event by event, and that retry had only
+// what the transaction left of their 4 s: the slow event's insert was cut
+// (the session with it) and it, and the events after it, answered 503,
+// though the server refused none of them. The retry has 4 s of its own:
+// only the refused event is answered 503.
+func TestWebhookPostgresRetryOfARefusedBurstHasItsOwnTime(t *testing.T) {
+	url := pgtest.DB(t)
+	r := startReceiver(t, url)
+	pgtest.Exec(t, url, `CREATE FUNCTION pluggy.slow() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.event_id = 'hold-event' THEN PERFORM pg_sleep(3); END IF;
+			IF NEW.event_id = 'slow-event' THEN PERFORM pg_sleep(2.5); END IF;
+			RETURN NEW;
+		END $$`)
+	pgtest.Exec(t, url, `CREATE TRIGGER slow BEFORE INSERT ON pluggy.webhook_events FOR EACH ROW EXECUTE FUNCTION pluggy.slow()`)
+	pgtest.Exec(t, url, `CREATE FUNCTION pluggy.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.event_id = 'refused-event' THEN RAISE EXCEPTION 'refused at commit'; END IF;
+			RETURN NULL;
+		END $$`)
+	pgtest.Exec(t, url, `CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON pluggy.webhook_events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pluggy.refuse()`)
+
+	// A first delivery whose insert takes 3 s, so that the burst comes
+	// while it commits and is committed in one transaction after it.
+	held := make(chan int, 1)
+	go func() { held <- r.post(t, deletedEvent("hold-event", uuidOf("h")), authHeader) }()
+	conn := pgtest.Connect(t, url)
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n := pgtest.Rows(t, conn, `SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'`); n[0] == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first delivery's insert never began:\n%s", r.log())
+		}
+	}
+	ids := []string{"slow-event", "refused-event"}
+	for i := range 10 {
+		ids = append(ids, fmt.Sprintf("good-%02d", i))
+	}
+	acked := r.burst(ids)
+	if code := <-held; code != http.StatusOK {
+		t.Fatalf("the first delivery: %d\n%s", code, r.log())
+	}
+	var refused []string
+	for _, id := range ids {
+		if !acked[id] {
+			refused = append(refused, id)
+		}
+	}
+	if fmt.Sprint(refused) != "[refused-event]" {
+		t.Fatalf("not answered 200: %v, want only refused-event\n%s", refused, r.log())
+	}
+	if got := len(logIDs(t, url)); got != 12 {
+		t.Fatalf("the table holds %d events, want 12 (all but the refused one)", got)
 	}
 }

@@ -217,6 +217,18 @@ const pgInsert = `INSERT INTO ` + pgTable + ` (event_id, received_at, payload) V
 // refused one event: every event of the transaction would share its
 // fate), each event is inserted again on its own, so that one bad event
 // fails no other.
+//
+// That retry has a budget of its own, pgTimeout from its start. It shared
+// the batch's, so a batch refused late (at its commit, by a deferred
+// check, or after a slow insert) left the events after the refused one no
+// time: the one under way when the budget ran out was cancelled, which
+// closes the session, and every later one was answered 503 as if the log
+// were not writable, though the server had refused none of them. Their
+// answers may now come up to pgTimeout later, past Pluggy's 5 s: Pluggy
+// then delivers the event again and is answered duplicate, where a 503
+// cost it the same redelivery and left the event out of the log. An
+// event the retry's budget does not reach is answered 503 without being
+// sent, the log not counted unwritable for it.
 func (l *pgLog) commit(batch []pgEvent) ([]string, []error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pgTimeout)
 	defer cancel()
@@ -276,8 +288,14 @@ func (l *pgLog) commit(batch []pgEvent) ([]string, []error) {
 			return fail(err)
 		}
 	}
+	retry, cancelRetry := context.WithTimeout(context.Background(), pgTimeout)
+	defer cancelRetry()
 	for i, e := range batch {
-		seqs[i], errs[i] = l.insert(ctx, e)
+		if retry.Err() != nil {
+			errs[i] = fmt.Errorf("not inserted: the server refused the transaction this event was in, and inserting its events one by one took the %s it may take before this one's turn (Pluggy delivers it again)", pgTimeout)
+			continue
+		}
+		seqs[i], errs[i] = l.insert(retry, e)
 	}
 	return seqs, errs
 }
