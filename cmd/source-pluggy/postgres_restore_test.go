@@ -11,20 +11,25 @@ import (
 
 // TestPostgresRestoredRowComesBack: Pluggy may undo a deletion it made
 // during bank instability (pluggy-api.md §12), serving the row again under
-// its id with a new updatedAt. The run that finds it again must make it
-// live in PostgreSQL, where its tombstone had set _deleted_at. With
-// updatedAt written without its zone (Pluggy's UTC times, value formats),
-// the typed column is null for the row and the merge, which let a deleted
-// row come back only with an updatedAt after its deletion, kept it deleted
-// for good.
+// its id, with a new updatedAt or with the one it had (the reference says
+// neither). The run that finds it again must make it live in PostgreSQL,
+// where its tombstone had set _deleted_at. The merge let a deleted row come
+// back only with an updatedAt after its deletion: with updatedAt written
+// without its zone (Pluggy's UTC times, value formats), the typed column
+// is null for the row, and with updatedAt unchanged it is older than the
+// deletion; either kept the row deleted for good.
 func TestPostgresRestoredRowComesBack(t *testing.T) {
-	for _, zoneless := range []bool{false, true} {
-		name := "with zone"
-		if zoneless {
-			name = "without zone"
-		}
-		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 60, TransactionTimesWithoutZone: zoneless})
+	for _, c := range []struct {
+		name      string
+		zoneless  bool
+		unchanged bool
+	}{
+		{"with zone", false, false},
+		{"without zone", true, false},
+		{"updatedAt unchanged", false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 60, TransactionTimesWithoutZone: c.zoneless})
 			url := pgtest.DB(t)
 			cat := e.catalog(true, "transactions")
 			e.readFast(cat, "--postgres", url)
@@ -50,7 +55,11 @@ func TestPostgresRestoredRowComesBack(t *testing.T) {
 				}
 			}
 
-			back := e.fake.Restore(gone)
+			restore := e.fake.Restore
+			if c.unchanged {
+				restore = e.fake.RestoreUnchanged
+			}
+			back := restore(gone)
 			if len(back) != len(gone) {
 				t.Fatalf("the fake restored %v of %v", back, gone)
 			}

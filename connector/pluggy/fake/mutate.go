@@ -353,7 +353,17 @@ type removedRow struct {
 // it returns the ids it restored. It is Pluggy undoing a deletion made
 // during bank instability (changelog 2026.08, pluggy-api.md §12): a
 // consumer that already reported the row deleted must take it back.
-func (s *Server) Restore(ids []string) []string {
+func (s *Server) Restore(ids []string) []string { return s.restore(ids, true) }
+
+// RestoreUnchanged is Restore with each row's updatedAt as it was before
+// its deletion: whether Pluggy moves updatedAt on when it undoes a deletion
+// is not documented (pluggy-api.md §12 says only that a deletion seen
+// during bank instability may not be final), and a consumer must take the
+// row back either way.
+func (s *Server) RestoreUnchanged(ids []string) []string { return s.restore(ids, false) }
+
+// restore is Restore, with updatedAt now if bump, else as it was.
+func (s *Server) restore(ids []string, bump bool) []string {
 	var restored []string
 	s.mutation(func(now int64, dirty map[*account]bool, ch *changes) {
 		for _, id := range ids {
@@ -366,7 +376,9 @@ func (s *Server) Restore(ids []string) []string {
 				continue
 			}
 			delete(s.removed, u)
-			r.t.updatedAt = now
+			if bump {
+				r.t.updatedAt = now
+			}
 			r.a.rows = append(r.a.rows, r.t)
 			dirty[r.a] = true
 			ch.touch(r.a)

@@ -728,3 +728,44 @@ func TestSessionTimeoutsOfTheURLAreConfigErrors(t *testing.T) {
 	_, err = d.conn.Exec(ctx, "SELECT 1")
 	assertFailure(t, d.sqlError(err, "merging rows"), protocol.TransientError, "lost the connection", "--postgres sets idle_session_timeout", "remove it from --postgres")
 }
+
+// TestDeletedRowReadByALaterRunComesBack: a row a tombstone deleted that a
+// later run reads again comes back live, with the updatedAt it had before
+// its deletion too (Pluggy undoing a deletion may leave it unchanged: the
+// reference does not say), where only an updatedAt after the deletion
+// brought it back and it stayed deleted for good. Within the run that
+// deleted it, a version older than the deletion still leaves it deleted
+// (a late replay never resurrects a deleted row).
+func TestDeletedRowReadByALaterRunComesBack(t *testing.T) {
+	url := pgtest.DB(t)
+	ctx := context.Background()
+	run := func(rows ...string) {
+		t.Helper()
+		d := open(t, url, Options{}, txStream())
+		tb, err := d.Table(ctx, "tx", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cp := range rows {
+			write(t, tb, cp)
+			if err := tb.Commit(json.RawMessage(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.Close()
+	}
+	state := func() string {
+		t.Helper()
+		return strings.Join(rows(t, url, `SELECT id || ':' || n || ':' || CASE WHEN _deleted_at IS NULL THEN 'live' ELSE 'deleted' END FROM "test".tx ORDER BY id`), ",")
+	}
+	row := `{"id":"a","n":1,"updatedAt":"2026-01-01T00:00:00Z"}`
+	run(row)
+	run(`{"id":"a","_ab_cdc_deleted_at":"2026-02-01T00:00:00Z"}`, `{"id":"a","n":2,"updatedAt":"2026-01-01T00:00:00Z"}`)
+	if got := state(); got != "a:1:deleted" {
+		t.Fatalf("after the run that deleted it and replayed an older version: %s, want a:1:deleted", got)
+	}
+	run(`{"id":"a","n":3,"updatedAt":"2026-01-01T00:00:00Z"}`)
+	if got := state(); got != "a:3:live" {
+		t.Fatalf("after a later run read it with its updatedAt unchanged: %s, want a:3:live", got)
+	}
+}

@@ -279,13 +279,24 @@ func (t *table) all(i int) string {
 //     came, so the deleted id is on record;
 //   - a live row is inserted, or replaces the stored one unless the stored
 //     one is newer (by the version column, where the stream has one) or
-//     deleted; a deleted row comes back with a version newer than its
-//     deletion, or with none (the stream has no version column, or the
-//     row's value did not fit it, as Pluggy's updatedAt without its zone):
-//     such a row cannot be told older than the deletion, and it was read
-//     after it, so it wins, as a null version wins over a live row. Kept
-//     deleted, a row Pluggy served again (undoing a deletion made during
-//     bank instability) stayed deleted for good.
+//     deleted; a deleted row comes back when a later run reads it, or with
+//     a version newer than its deletion, or with none (the stream has no
+//     version column, or the row's value did not fit it, as Pluggy's
+//     updatedAt without its zone): such a row cannot be told older than
+//     the deletion, and it was read after it, so it wins, as a null version
+//     wins over a live row. Kept deleted, a row Pluggy served again
+//     (undoing a deletion made during bank instability) stayed deleted for
+//     good.
+//
+// A later run is one whose _extracted_at is not the deleted row's, which
+// the run that deleted it set: runs on a schema follow one another (its
+// lock), so the row was deleted before this run began, whatever the
+// machines' clocks say, and this run read it from the API since, which
+// lists it again. Its updatedAt says nothing then: whether Pluggy moves it
+// on when it undoes a deletion is not documented (pluggy-api.md §12), and
+// with it unchanged the row stayed deleted. Within the run that deleted
+// it, a row's version must be newer than the deletion, as before: the rule
+// that a late replay never resurrects a deleted row.
 //
 // Without tombstones among the rows the first statement is left out. With
 // unique, the rows are taken as they are, without sorting out each key's
@@ -319,7 +330,7 @@ func (t *table) mergeSQL(i int, hardDelete, tombstones, unique bool) []string {
 		v := ident(t.cols[t.version].name)
 		where = fmt.Sprintf("EXCLUDED.%[1]s IS NULL AND ("+
 			"(t.%[1]s IS NULL AND (t.%[2]s IS NULL OR EXCLUDED.%[2]s IS NULL OR EXCLUDED.%[2]s >= t.%[2]s)) OR "+
-			"(t.%[1]s IS NOT NULL AND (EXCLUDED.%[2]s IS NULL OR EXCLUDED.%[2]s > t.%[1]s)))", colDeletedAt, v)
+			"(t.%[1]s IS NOT NULL AND (EXCLUDED.%[2]s IS NULL OR EXCLUDED.%[2]s > t.%[1]s OR EXCLUDED.%[3]s IS DISTINCT FROM t.%[3]s)))", colDeletedAt, v, colExtractedAt)
 	}
 	insertFrom := ""
 	if hardDelete {
