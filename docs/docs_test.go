@@ -403,7 +403,7 @@ func TestCheckerCatchesWhatIsWrong(t *testing.T) {
 		"| field | meaning |",            // 38
 		"|---|---|",                      // 39
 		"| `secret_id` | fine |",         // 40
-		"| `http_timeout_seconds` | source-pluggy's only |", // 41
+		"| `trigger_item_update` | source-pluggy's only |", // 41
 	}, "\n")
 	problems, _ := w.check("bad.md", doc)
 	want := []string{
@@ -421,7 +421,7 @@ func TestCheckerCatchesWhatIsWrong(t *testing.T) {
 		`bad.md:27: "--bad-block"`,
 		`bad.md:33: "serv"`,
 		`bad.md:33: "--url"`,
-		`bad.md:41: "http_timeout_seconds" is not a field of source-gocardless-bank-data's spec`,
+		`bad.md:41: "trigger_item_update" is not a field of source-gocardless-bank-data's spec`,
 	}
 	for _, wnt := range want {
 		found := false

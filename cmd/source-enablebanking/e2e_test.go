@@ -43,12 +43,12 @@ func TestSpec(t *testing.T) {
 	if !s.Properties["private_key"].Secret {
 		t.Error("private_key must be airbyte_secret")
 	}
-	for name, want := range map[string]any{"lookback_days": 7.0, "include_pending": false, "daily_limit": 4.0, "attended": false, "base_url": enablebanking.DefaultBaseURL} {
+	for name, want := range map[string]any{"lookback_days": 7.0, "include_pending": false, "daily_limit": 4.0, "attended": false, "base_url": enablebanking.DefaultBaseURL, "http_timeout_seconds": float64(enablebanking.DefaultHTTPTimeout)} {
 		if got := s.Properties[name].Default; got != want {
 			t.Errorf("%s default %v, want %v", name, got, want)
 		}
 	}
-	for _, name := range []string{"application_id", "private_key", "private_key_path", "session_ids", "account_uids", "base_url", "start_date", "lookback_days", "include_pending", "daily_limit", "attended", "psu_ip_address", "psu_user_agent"} {
+	for _, name := range []string{"application_id", "private_key", "private_key_path", "session_ids", "account_uids", "base_url", "start_date", "lookback_days", "include_pending", "daily_limit", "attended", "psu_ip_address", "psu_user_agent", "http_timeout_seconds"} {
 		if _, ok := s.Properties[name]; !ok {
 			t.Errorf("spec lacks %s", name)
 		}

@@ -259,12 +259,12 @@ func TestSpec(t *testing.T) {
 	if !s.Properties["secret_key"].Secret || !s.Properties["secret_id"].Secret {
 		t.Error("secret_id and secret_key must be airbyte_secret")
 	}
-	for name, want := range map[string]any{"lookback_days": 7.0, "include_pending": true, "balances": true, "base_url": gocardless.DefaultBaseURL} {
+	for name, want := range map[string]any{"lookback_days": 7.0, "include_pending": true, "balances": true, "base_url": gocardless.DefaultBaseURL, "http_timeout_seconds": float64(gocardless.DefaultHTTPTimeout)} {
 		if got := s.Properties[name].Default; got != want {
 			t.Errorf("%s default %v, want %v", name, got, want)
 		}
 	}
-	for _, name := range []string{"secret_id", "secret_key", "requisition_ids", "account_ids", "base_url", "start_date", "lookback_days", "include_pending", "balances"} {
+	for _, name := range []string{"secret_id", "secret_key", "requisition_ids", "account_ids", "base_url", "start_date", "lookback_days", "include_pending", "balances", "http_timeout_seconds"} {
 		if _, ok := s.Properties[name]; !ok {
 			t.Errorf("spec lacks %s", name)
 		}

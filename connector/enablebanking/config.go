@@ -38,6 +38,8 @@ type Config struct {
 	Attended       bool     `json:"attended"`
 	PSUIPAddress   string   `json:"psu_ip_address"`
 	PSUUserAgent   string   `json:"psu_user_agent"`
+	// HTTPTimeoutSeconds bounds one request attempt; 0: DefaultHTTPTimeout.
+	HTTPTimeoutSeconds int `json:"http_timeout_seconds"`
 }
 
 // Defaults, also stated in spec.json.
@@ -48,6 +50,9 @@ const (
 	// DefaultStartDays is how far back a first sync reads without
 	// start_date: what banks commonly give without a fresh consent.
 	DefaultStartDays = 90
+	// DefaultHTTPTimeout is the seconds one request attempt may take,
+	// headers and body included.
+	DefaultHTTPTimeout = 60
 )
 
 // settings is Config resolved: defaults applied, the key parsed.
@@ -68,6 +73,9 @@ func parseConfig(raw json.RawMessage, secrets *secret.Redactor) (*settings, erro
 		return nil, source.InvalidConfigf("config does not match the spec: %v", err)
 	}
 	s := &settings{Config: c, lookback: DefaultLookbackDays, limit: DefaultDailyLimit}
+	if s.HTTPTimeoutSeconds == 0 {
+		s.HTTPTimeoutSeconds = DefaultHTTPTimeout
+	}
 	s.ApplicationID = strings.ToLower(strings.TrimSpace(c.ApplicationID))
 	if s.BaseURL == "" {
 		s.BaseURL = DefaultBaseURL

@@ -75,6 +75,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 		return nil, err
 	}
 	hc := source.HTTPClient(env, "source-enablebanking", 2)
+	hc.Timeout, hc.TimeoutSetting = time.Duration(cfg.HTTPTimeoutSeconds)*time.Second, "http_timeout_seconds"
 	c := &conn{cfg: cfg, env: env, clock: clock, blocked: map[string]error{}}
 	c.quotas = newLedger(cfg.limit, cfg.Attended, clock.Now)
 	c.client = NewClient(cfg.base, cfg.ApplicationID, cfg.key, hc, env.Secrets, clock)

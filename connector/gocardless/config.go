@@ -24,6 +24,8 @@ type Config struct {
 	LookbackDays   *int  `json:"lookback_days"`
 	IncludePending *bool `json:"include_pending"`
 	Balances       *bool `json:"balances"`
+	// HTTPTimeoutSeconds bounds one request attempt; 0: DefaultHTTPTimeout.
+	HTTPTimeoutSeconds int `json:"http_timeout_seconds"`
 }
 
 // Defaults, also stated in spec.json.
@@ -34,6 +36,9 @@ const (
 	// start_date: the history every institution gives, and what Actual
 	// Budget reads.
 	DefaultStartDays = 90
+	// DefaultHTTPTimeout is the seconds one request attempt may take,
+	// headers and body included.
+	DefaultHTTPTimeout = 60
 )
 
 // settings is Config resolved: defaults applied, values parsed.
@@ -56,6 +61,9 @@ func parseConfig(raw json.RawMessage) (*settings, error) {
 		return nil, source.InvalidConfigf("config does not match the spec: %v", err)
 	}
 	s := &settings{Config: c, lookback: DefaultLookbackDays, pending: true, balances: true}
+	if s.HTTPTimeoutSeconds == 0 {
+		s.HTTPTimeoutSeconds = DefaultHTTPTimeout
+	}
 	if s.BaseURL == "" {
 		s.BaseURL = DefaultBaseURL
 	}

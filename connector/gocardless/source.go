@@ -70,6 +70,7 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	}
 	clock := httpclient.NewServerClock(local)
 	hc := source.HTTPClient(env, "source-gocardless-bank-data", 2)
+	hc.Timeout, hc.TimeoutSetting = time.Duration(cfg.HTTPTimeoutSeconds)*time.Second, "http_timeout_seconds"
 	c := &conn{cfg: cfg, env: env, clock: clock, quotas: quota.NewLedger[allowance](clock.Now), failures: map[string]int{}, blocked: map[string]error{}}
 	c.client = NewClient(cfg.base, cfg.SecretID, cfg.SecretKey, hc, env.Secrets, clock)
 	c.client.Log = env.Log

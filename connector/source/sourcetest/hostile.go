@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // This file is the hostile side of the end-to-end tests: what an attacker
@@ -170,6 +171,30 @@ func Canned(next http.Handler, match func(*http.Request) bool, times, status int
 		w.WriteHeader(status)
 		w.Write(body)
 	}), served
+}
+
+// Stall holds the first times requests match picks (0: all) for d before
+// next answers them, as a bank behind the API that is slow to answer:
+// a request whose client gives up meanwhile (its attempt's timeout) is
+// left unanswered and never reaches next, so a fake counting calls
+// against a quota counts only the attempts that got an answer. stalled
+// counts the held requests, given up counts those the client abandoned.
+func Stall(next http.Handler, match func(*http.Request) bool, times int, d time.Duration) (h http.Handler, stalled, givenUp *atomic.Int32) {
+	stalled, givenUp = new(atomic.Int32), new(atomic.Int32)
+	picked := new(atomic.Int32)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !match(r) || times > 0 && int(picked.Add(1)) > times {
+			next.ServeHTTP(w, r)
+			return
+		}
+		stalled.Add(1)
+		select {
+		case <-r.Context().Done():
+			givenUp.Add(1)
+		case <-time.After(d):
+			next.ServeHTTP(w, r)
+		}
+	}), stalled, givenUp
 }
 
 // CheckPrivate asserts that root and everything under it is readable by
