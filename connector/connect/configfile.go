@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/source-pluggy/source-pluggy/connector/internal/flock"
 )
 
 // EditList changes the id list field of the JSON config file at path: edit
@@ -169,14 +171,18 @@ func encodeObject(members []member) []byte {
 }
 
 // writeAtomic replaces path with data: a temporary file in the same
-// directory, given perm before any byte is written, synced, then renamed
-// over path.
+// directory (tempPattern), given perm before any byte is written, synced,
+// then renamed over path. The temporary file is locked while it is open,
+// so that removeStaleTemps, which first removes those killed runs left,
+// leaves it to this one.
 func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	removeStaleTemps(path)
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	f, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	_ = flock.TryLock(f) // none other can hold a file this new
 	tmp := f.Name()
 	defer os.Remove(tmp) // a no-op once renamed
 	if err := f.Chmod(perm); err != nil {
@@ -224,13 +230,33 @@ func CheckWritable(path string) error {
 		}
 		return fmt.Errorf("--write cannot rewrite %s: it is not a file but %s (as a config given as <(…) is); run without --write and add the id the command prints to the config yourself", path, what)
 	}
+	removeStaleTemps(path)
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	f, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("--write cannot rewrite %s: its folder %s takes no new file (%w); make the folder writable, or run without --write and add the id the command prints yourself", path, dir, errors.Unwrap(err))
 	}
 	f.Close()
 	return os.Remove(f.Name())
+}
+
+// tempPattern is os.CreateTemp's pattern for the temporary files beside
+// path: "." + its name + ".tmp-", to which CreateTemp adds digits.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-" }
+
+// isTempOf reports whether name is that of a temporary file tempPattern
+// makes beside a file named base.
+func isTempOf(name, base string) bool {
+	digits, ok := strings.CutPrefix(name, "."+base+".tmp-")
+	if !ok || digits == "" {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteFileAtomic replaces path with data the way EditList does, keeping
