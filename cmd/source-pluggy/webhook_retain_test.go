@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -115,6 +116,9 @@ func testWebhookRetainWhileRunning(t *testing.T, location, atStart string) {
 	r = startReceiver(t, location, "--retain", "2s")
 	if !strings.Contains(r.log(), `"msg":"--retain is shorter than a day`) {
 		t.Errorf("no WARN of a retention under a day:\n%s", r.log())
+	}
+	if webhook.IsURL(location) {
+		r.waitLogged(t, prunedMsg, 1) // a table's first prune runs while it serves
 	}
 	if got := fmt.Sprint(logIDs(t, location)); got != atStart {
 		t.Fatalf("the log holds %s once the receiver started, want %s", got, atStart)
@@ -268,7 +272,64 @@ func TestWebhookRetainOnATableMadeForTheReceiver(t *testing.T) {
 	}
 	ageLog(t, admin, "", 40)
 	r = startReceiver(t, url, "--retain", "30d")
+	r.waitLogged(t, prunedMsg, 1)
 	if got := fmt.Sprint(logIDs(t, admin)); got != "[made-2]" {
 		t.Fatalf("the table holds %s once the receiver started with --retain 30d, want [made-2]\n%s", got, r.log())
+	}
+}
+
+// TestWebhookRetainPrunesATableWhileServing: the first --retain on a long
+// table (millions of old rows take minutes to delete, 5,000 a statement)
+// runs while the receiver serves: /healthz answers 200 and a delivery is
+// appended while the prune is under way (held here by a lock on the
+// oldest row), where the receiver pruned before it answered anything, and
+// a readiness or liveness probe gave up on it meanwhile. The prune has a
+// session of its own: neither waits for it.
+func TestWebhookRetainPrunesATableWhileServing(t *testing.T) {
+	url := pgtest.DB(t)
+	r := startReceiver(t, url)
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	pgtest.Exec(t, url, `INSERT INTO pluggy.webhook_events (event_id, received_at, payload)
+		SELECT 'old-' || g, now() - interval '40 days', '{}' FROM generate_series(1, 12000) g`)
+	ctx := context.Background()
+	lock := pgtest.Connect(t, url)
+	defer lock.Close(ctx)
+	tx, err := lock.Begin(ctx)
+	st.Must(t, err, "BEGIN")
+	st.Must(t, tx.QueryRow(ctx, `SELECT event_id FROM pluggy.webhook_events ORDER BY seq LIMIT 1 FOR UPDATE`).Scan(new(string)), "locking the oldest row")
+
+	r = startReceiver(t, url, "--retain", "30d")
+	watch := pgtest.Connect(t, url)
+	defer watch.Close(ctx)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		waiting := pgtest.Rows(t, watch, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM pluggy.webhook_events %'`)
+		if waiting[0] == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver's prune never reached the locked row:\n%s", r.log())
+		}
+	}
+	resp, err := http.Get(r.url + "/healthz")
+	st.Must(t, err, "GET /healthz")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz while the first prune runs: %d, want 200\n%s", resp.StatusCode, r.log())
+	}
+	if got := r.post(t, deletedEvent("new-event", uuidOf("new-event")), authHeader); got != http.StatusOK {
+		t.Fatalf("a delivery while the first prune runs: %d, want 200\n%s", got, r.log())
+	}
+	if strings.Contains(r.log(), prunedMsg) {
+		t.Fatalf("the prune ended while a row it deletes was locked:\n%s", r.log())
+	}
+	st.Must(t, tx.Rollback(ctx), "releasing the lock")
+	r.waitLogged(t, prunedMsg, 1)
+	if got := fmt.Sprint(logIDs(t, url)); got != "[old-12000 new-event]" {
+		t.Fatalf("the table holds %.100s once pruned, want the newest old row and the new event", got)
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
 	}
 }

@@ -382,9 +382,9 @@ func (l *pgLog) Close() error {
 	return nil
 }
 
-// pgPruneBatch is how many rows one DELETE of Prune removes: each holds
-// the receiver's session, and appends wait for it, so a first prune of a
-// long table goes in steps.
+// pgPruneBatch is how many rows one DELETE of Prune removes: a first prune
+// of a long table goes in steps, each a short transaction, rather than one
+// that holds its locks, and its WAL, for minutes.
 const pgPruneBatch = 5000
 
 // Prune deletes the rows received before cutoff that form the table's
@@ -402,10 +402,28 @@ const pgPruneBatch = 5000
 // reader without a word. The newest old row stays, as a directory keeps
 // the segment a newer one follows (eventlog.Writer.Prune): a reader that
 // read since cutoff is at it or past it, and keeps its place.
+//
+// It runs on a session of its own, opened for it, not on the receiver's,
+// which appends and /healthz share and wait for: a first --retain on a
+// long table takes minutes, which KeepPruning spends while the receiver
+// serves. The rows it deletes are committed ones below a committed row
+// (rows become visible in seq order: one transaction at a time), which
+// no append touches. A ctx ended (the receiver stopping) cuts the step
+// under way; the next start goes on.
 func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 	var p Pruned
+	conn, err := pgConnect(ctx, l.url)
+	if err != nil {
+		return p, fmt.Errorf("pruning %s: %w", pgTable, err)
+	}
+	defer conn.Close(context.Background())
+	step := func(fn func(context.Context) error) error {
+		ctx, cancel := context.WithTimeout(ctx, pgTimeout)
+		defer cancel()
+		return fn(ctx)
+	}
 	var below, first *int64
-	err := l.session(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+	err = step(func(ctx context.Context) error {
 		return conn.QueryRow(ctx, `SELECT max(seq), min(seq) FROM `+pgTable+` WHERE seq < coalesce(
 			(SELECT seq FROM `+pgTable+` WHERE received_at >= $1 ORDER BY seq LIMIT 1), 9223372036854775807)`, cutoff).Scan(&below, &first)
 	})
@@ -414,7 +432,7 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 	}
 	// Recorded before a row goes: a reader between the two finds its
 	// position pruned before it is, and reconciles, rather than after.
-	if err := l.session(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+	if err := step(func(ctx context.Context) error {
 		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgPruned).Scan(&exists); err != nil {
@@ -439,14 +457,19 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 			return p, err // the receiver stops: the next start goes on
 		}
 		var n int64
-		err := l.session(ctx, func(ctx context.Context, conn *pgx.Conn) error {
+		err := step(func(ctx context.Context) error {
 			tag, err := conn.Exec(ctx, `DELETE FROM `+pgTable+` WHERE seq IN (SELECT seq FROM `+pgTable+` WHERE seq < $1 ORDER BY seq LIMIT `+strconv.Itoa(pgPruneBatch)+`)`, *below)
 			n = tag.RowsAffected()
-			l.n -= int(n)
 			return err
 		})
+		l.mu.Lock()
+		l.n -= int(n)
+		l.mu.Unlock()
 		p.Events += n
 		if err != nil {
+			if ctx.Err() != nil {
+				return p, ctx.Err()
+			}
 			return p, l.pruneError(err)
 		}
 		if n < pgPruneBatch {

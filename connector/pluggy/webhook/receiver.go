@@ -348,25 +348,34 @@ type Pruned struct {
 }
 
 // Open opens (or creates) the log at location: a directory, or a
-// PostgreSQL URL. With a positive retain it first prunes what was received
-// more than retain ago (Log.Prune), before a directory's lines are read,
-// and returns what went.
+// PostgreSQL URL. With a positive retain, a directory's log first prunes
+// what was received more than retain ago (Log.Prune), before its lines
+// are read, and returns what went; a PostgreSQL log only checks that its
+// role may prune, and is pruned by KeepPruning, the first time at once,
+// while the receiver serves.
+//
+// The directory's prune is left here, before the receiver answers
+// /healthz, because it is what bounds the start: it removes whole
+// segments, a look at a segment's first line and an unlink each (2 to
+// 8 ms a 64 MiB segment on this project's CI disk: 2 to 8 s for the first
+// prune of a 64 GiB log), and the receiver must then read the lines of
+// every segment it keeps to know their eventIds before it can tell a
+// redelivery (as it does without --retain, where it reads them all): pruned
+// later, the segments it removes would be read too, 64 MiB of lines each
+// where removing one is an unlink. A table's prune deletes rows, 5,000 a statement,
+// which for millions of old rows takes minutes, and needs no eventId in
+// memory.
 func Open(ctx context.Context, location string, retain time.Duration) (Log, Pruned, error) {
 	if IsURL(location) {
 		l, err := openPG(ctx, location)
 		if err != nil || retain <= 0 {
 			return l, Pruned{}, err
 		}
-		err = l.canPrune(ctx)
-		var p Pruned
-		if err == nil {
-			p, err = l.Prune(ctx, time.Now().Add(-retain))
-		}
-		if err != nil {
+		if err := l.canPrune(ctx); err != nil {
 			l.Close()
-			return nil, p, err
+			return nil, Pruned{}, err
 		}
-		return l, p, nil
+		return l, Pruned{}, nil
 	}
 	w, err := eventlog.OpenWith(location, logKey, eventlog.Options{Retain: retain, Stamp: logStamp})
 	if err != nil {

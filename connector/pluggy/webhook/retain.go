@@ -14,18 +14,27 @@ func PruneEvery(retain time.Duration) time.Duration {
 	return min(time.Hour, max(retain/4, 250*time.Millisecond))
 }
 
-// KeepPruning prunes l every PruneEvery(retain) until ctx ends: what was
-// received more than retain ago goes (Log.Prune). What went is logged;
-// a failure is logged and tried again at the next round, as the receiver
-// goes on taking events meanwhile.
+// KeepPruning prunes l at once and then every PruneEvery(retain) until ctx
+// ends: what was received more than retain ago goes (Log.Prune). What
+// went is logged; a failure is logged and tried again at the next round,
+// as the receiver goes on taking events meanwhile.
+//
+// The first prune is a PostgreSQL log's first of all (Open leaves it
+// here), which on a long table takes minutes: run beside the receiver, so
+// that /healthz answers and deliveries are appended meanwhile, where a
+// readiness or liveness probe would have given up on a receiver that did
+// not answer until it was done. A directory's log was pruned as it opened,
+// and this one finds nothing more to remove.
 func KeepPruning(ctx context.Context, l Log, retain time.Duration, logger *slog.Logger) {
 	tick := time.NewTicker(PruneEvery(retain))
 	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
 		}
 		p, err := l.Prune(ctx, time.Now().Add(-retain))
 		if err != nil && ctx.Err() == nil {
