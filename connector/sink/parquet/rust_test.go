@@ -23,6 +23,7 @@ package parquet
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // rustModulesEnv names the node_modules directory holding the Rust readers.
@@ -188,6 +190,7 @@ async function read(reader, path, bytes) {
     const bytes = new Uint8Array(fs.readFileSync(path));
     for (const reader of ['arrow-rs', 'polars']) {
       if (reader === 'polars' && typeof pl === 'string') continue;
+      process.stderr.write(reader + ' reads ' + path + '\n');
       try {
         const [head, tbl] = await read(reader, path, bytes);
         Object.assign(head, { reader, file: path });
@@ -227,6 +230,10 @@ async function read(reader, path, bytes) {
     }
   }
   fs.closeSync(out);
+  process.stderr.write('done\n');
+  // polars' threads can keep a finished process from ending
+  // (pola-rs/polars#6538): end it here.
+  process.exit(0);
 })().catch(e => { console.error(e); process.exit(1); });
 `
 
@@ -308,15 +315,30 @@ func readRust(t testing.TB, modules string, files []string, digest bool, filters
 	return res
 }
 
+// nodeTimeout bounds one run of a reader script. A polars read hung for
+// ten minutes once in CI (polars has known pool deadlocks, such as
+// pola-rs/polars#21616), taking the whole package to go test's timeout
+// with nothing said; bounded, the test fails with the step it hung in.
+// The slowest script, a 150,000-row file read by both engines, takes
+// seconds.
+const nodeTimeout = 4 * time.Minute
+
 // runNode runs a script with node, the modules on its path, and returns
-// what it printed; it fails the test if the script fails.
+// what it printed; it fails the test if the script fails or does not end
+// within nodeTimeout.
 func runNode(t testing.TB, modules, script string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{script}, args...)...)
+	ctx, cancel := context.WithTimeout(t.Context(), nodeTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		t.Fatalf("node %s: no end after %v, killed; the last step it began is the last line here:\n%s", filepath.Base(script), nodeTimeout, stderr.String())
+	}
 	if err != nil {
 		t.Fatalf("node %s: %v\n%s", filepath.Base(script), err, stderr.String())
 	}
