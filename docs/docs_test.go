@@ -47,7 +47,7 @@ import (
 // The README's two commands, as the README must print them.
 const (
 	demoCommand = "go run ./cmd/fake-pluggy demo"
-	testCommand = "go test -race -count=1 ./..."
+	testCommand = "go test -race -count=1 -timeout 30m ./..."
 )
 
 func repoRoot() string {
