@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // This file is the hostile side of the end-to-end tests: what an attacker
@@ -240,4 +242,36 @@ func ServeHostile(t *testing.T, h http.Handler, tls bool, wrap func(http.Handler
 	}
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// CheckAttemptTimedOut checks a read (r) during which Stall held one call
+// past a 1 s http_timeout_seconds: the call was abandoned and retried, the
+// retry logged once naming the setting, and the read got every row of
+// stream that again (the same read with nothing held) gets. Then each
+// value http_timeout_seconds may not take fails check naming the field.
+// config writes the read's config with over applied.
+func CheckAttemptTimedOut(t *testing.T, r *Result, again func() *Result, stream string, stalled, givenUp *atomic.Int32, bin string, config func(over map[string]any) string) {
+	t.Helper()
+	if stalled.Load() != 1 || givenUp.Load() != 1 {
+		t.Fatalf("%d %s calls stalled, %d given up; want the one stalled given up at the 1 s timeout", stalled.Load(), stream, givenUp.Load())
+	}
+	const says = "no answer within 1s, the time one attempt may take (config http_timeout_seconds)"
+	retried := 0
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if strings.Contains(m.Log.Message, "retrying") && strings.Contains(m.Log.Message, says) {
+			retried++
+		}
+	}
+	if retried != 1 {
+		t.Fatalf("%d retries logged saying %q, want 1:\n%s", retried, says, r.Stderr)
+	}
+	if got, want := len(r.Records()[stream]), len(again().Records()[stream]); got == 0 || got != want {
+		t.Errorf("the read with a retried call got %d %s, one without %d", got, stream, want)
+	}
+	for _, bad := range []any{0, 601, "30"} {
+		cs, _ := CheckRun(t, bin, config(map[string]any{"http_timeout_seconds": bad}))
+		if cs.Status != protocol.StatusFailed || !strings.Contains(cs.Message, "config.http_timeout_seconds") {
+			t.Errorf("http_timeout_seconds %v: check %s %q, want failed naming config.http_timeout_seconds", bad, cs.Status, cs.Message)
+		}
+	}
 }
