@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/flock"
+	"github.com/source-pluggy/source-pluggy/connector/internal/staletemp"
 )
 
 // EditList changes the id list field of the JSON config file at path: edit
@@ -244,19 +245,11 @@ func CheckWritable(path string) error {
 // path: "." + its name + ".tmp-", to which CreateTemp adds digits.
 func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-" }
 
-// isTempOf reports whether name is that of a temporary file tempPattern
-// makes beside a file named base.
-func isTempOf(name, base string) bool {
-	digits, ok := strings.CutPrefix(name, "."+base+".tmp-")
-	if !ok || digits == "" {
-		return false
-	}
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+// removeStaleTemps removes the temporary files beside path that earlier
+// writeAtomic or CheckWritable calls left when their run was killed
+// between creating and renaming or removing one (see staletemp.Remove).
+func removeStaleTemps(path string) {
+	staletemp.Remove(filepath.Dir(path), tempPattern(path))
 }
 
 // WriteFileAtomic replaces path with data the way EditList does, keeping

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/flock"
+	"github.com/source-pluggy/source-pluggy/connector/internal/staletemp"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
@@ -72,6 +73,9 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 	if err := lockStateFile(f.path); err != nil {
 		return nil, err
 	}
+	// The lock held, no other read is writing beside the file: what
+	// temporary files of it are there, a killed read left.
+	staletemp.Remove(dir, stateTempPattern(f.path), stateProbePattern(f.path))
 	if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
 		return map[string]json.RawMessage{}, nil
 	}
@@ -171,7 +175,7 @@ func lockStateFile(path string) error {
 // and a run that found out at its first one read every stream for nothing
 // (and spent a bank's daily calls) with no state to show for it.
 func probeWritable(path, dir string) error {
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.probe")
+	tmp, err := os.CreateTemp(dir, stateProbePattern(path))
 	if err != nil {
 		return ConfigErrorf("--state-file %s: cannot write in directory %s (%v); make it writable for this user, or choose another path", path, dir, errors.Unwrap(err))
 	}
@@ -179,6 +183,16 @@ func probeWritable(path, dir string) error {
 	_ = tmp.Close()
 	return os.Remove(name)
 }
+
+// stateTempPattern and stateProbePattern are os.CreateTemp's patterns for
+// the temporary files beside a --state-file: each checkpoint's
+// (.state.json.NNN.tmp) and probeWritable's (.state.json.NNN.probe). A read
+// killed between creating one and renaming or removing it (SIGKILL, an
+// OOM kill, a power cut) leaves it for good, the whole state in a
+// checkpoint's, one more a crash; the next read's load removes them
+// (staletemp.Remove).
+func stateTempPattern(path string) string  { return "." + filepath.Base(path) + ".*.tmp" }
+func stateProbePattern(path string) string { return "." + filepath.Base(path) + ".*.probe" }
 
 // record takes a checkpoint of stream and rewrites the file.
 func (f *stateFile) record(stream string, state json.RawMessage) error {
@@ -215,7 +229,7 @@ func (f *stateFile) writeLocked() error {
 // rename itself survives a crash.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	tmp, err := os.CreateTemp(dir, stateTempPattern(path))
 	if err != nil {
 		return fmt.Errorf("writing --state-file %s: %w", path, err)
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package connect
+package staletemp
 
 import (
 	"os"
@@ -21,33 +21,37 @@ var processStart = time.Now()
 // just before.
 const staleAge = time.Minute
 
-// removeStaleTemps removes the temporary files an earlier writeAtomic or
-// CheckWritable left beside path when its run was killed between creating
-// and renaming or removing one (SIGKILL, an OOM kill, a power cut): each
-// would otherwise stay there for good, a hidden copy of the config, its
-// secrets included. Only a file that is certainly such a leftover goes:
-// named as those make theirs ("." + path's name + ".tmp-" and the digits
-// os.CreateTemp adds), a regular file (not a link) of this user's, last
-// modified before this run began and over staleAge ago, and not locked: a
-// writer holds a lock on its temporary file until it closes it, and the
-// kernel drops it when the writer dies, so a run writing the same config
-// at this moment keeps its file. Errors are ignored: the write goes on
-// either way.
-func removeStaleTemps(path string) {
-	dir, base := filepath.Dir(path), filepath.Base(path)
+// Remove removes from dir the temporary files that killed runs left,
+// those named by one of patterns (os.CreateTemp's, see Matches): each
+// would otherwise stay there for good (a hidden copy of a config, its
+// secrets included, or of a state). Only a file that is certainly such a
+// leftover goes: so named, a regular file (not a link) of this user's,
+// last modified before this run began and over staleAge ago, and not
+// locked. A run writing the same file at this moment keeps its temporary:
+// either it holds a lock on the temporary until it closes it (connect's
+// writes), or the caller holds first the lock every writer of the file
+// takes (a --state-file's FILE.lock), and the kernel drops either when
+// its holder dies. Errors are ignored: the write goes on either way.
+func Remove(dir string, patterns ...string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if e.Type().IsRegular() && isTempOf(e.Name(), base) {
-			removeIfStale(filepath.Join(dir, e.Name()))
+		if !e.Type().IsRegular() {
+			continue
+		}
+		for _, p := range patterns {
+			if Matches(e.Name(), p) {
+				removeIfStale(filepath.Join(dir, e.Name()))
+				break
+			}
 		}
 	}
 }
 
 // removeIfStale removes name if it is a stale temporary file of this
-// user's (see removeStaleTemps), holding its lock the while.
+// user's (see Remove), holding its lock the while.
 func removeIfStale(name string) {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package connect
-
-// removeStaleTemps removes nothing where file locks do not exist: a
-// temporary file another run is writing could not be told from one a
-// killed run left.
-func removeStaleTemps(string) {}
