@@ -51,7 +51,7 @@ func TestStateFileReadRemovesItsStaleTemporaries(t *testing.T) {
 		leave(".state.json..tmp", old),
 		leave("state.json.12.tmp", old),
 		leave(".other.json.314159.tmp", old),
-		leave(".state.json.777.tmp", time.Now().Add(time.Hour)),        // modified after the run began
+		leave(".state.json.777.tmp", time.Now().Add(time.Hour)),       // modified after the run began
 		leave(".state.json.888.tmp", time.Now().Add(-30*time.Second)), // under a minute ago
 	}
 	target := leave("target.json", old)
