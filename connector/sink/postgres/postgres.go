@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -440,9 +441,10 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 				if v := settingSince[name]; v != "" {
 					since = fmt.Sprintf(" (PostgreSQL %s added it, and this server is older)", v)
 				}
+				by := setBy(cfg, name)
 				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
-					Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; the server has no setting %s%s, which --postgres sets (a parameter of its own, in options=-c …, or in PGOPTIONS): remove it from --postgres, or fix its name",
-						d.shown, pg.Message, name, since)}
+					Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; the server has no setting %s%s, which %s sets (a parameter of its own, in options=-c …, or in PGOPTIONS): remove it from %s, or fix its name",
+						d.shown, pg.Message, name, since, by, by)}
 			}
 		case "53300":
 			return &source.Error{Type: connectFailureType(err), Err: errors.New(d.mask(err.Error())),
@@ -1010,10 +1012,29 @@ func (d *Destination) urlTimeoutError(err error, pg *pgconn.PgError, doing, name
 	if ended {
 		what = "the server ended the session, rolling back what it had not committed"
 	}
+	by := setBy(d.cfg, name)
 	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
-		Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s, the %s that --postgres sets; %s, and what was committed before stays. "+
-			"Fix: remove %s from --postgres (the run turns the user's and the database's off: %s), or raise it well past the longest run",
-			d.shown, doing, pg.Message, name, what, name, timeoutNeedsOff[name])}
+		Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s, the %s that %s sets; %s, and what was committed before stays. "+
+			"Fix: remove %s from %s (the run turns the user's and the database's off: %s), or raise it well past the longest run",
+			d.shown, doing, pg.Message, name, by, what, name, by, timeoutNeedsOff[name])}
+}
+
+// setBy names where a server setting that urlSets finds in cfg came
+// from, for an error telling the user to remove it: "PGOPTIONS" where it
+// is in the options that libpq's environment variable gave the
+// connection (pgx reads it as libpq does, where the URL sets no options
+// of its own), else "--postgres". An error that said --postgres for one
+// PGOPTIONS set (-c statement_timeout=5min, exported for psql) sent the
+// user looking in a URL that does not hold it.
+func setBy(cfg *pgx.ConnConfig, name string) string {
+	if cfg == nil {
+		return "--postgres"
+	}
+	env := os.Getenv("PGOPTIONS")
+	if _, own := cfg.RuntimeParams[name]; !own && env != "" && cfg.RuntimeParams["options"] == env {
+		return "PGOPTIONS"
+	}
+	return "--postgres"
 }
 
 // endingTimeoutsSet names, for a lost connection's error, the timeouts
@@ -1024,16 +1045,25 @@ func (d *Destination) endingTimeoutsSet() string {
 	if d.cfg == nil {
 		return ""
 	}
-	var set []string
+	set := map[string][]string{} // by setBy
+	var origins []string
 	for _, name := range timeouts {
 		if name != "statement_timeout" && urlSets(d.cfg, name) {
-			set = append(set, name)
+			by := setBy(d.cfg, name)
+			if set[by] == nil {
+				origins = append(origins, by)
+			}
+			set[by] = append(set[by], name)
 		}
 	}
-	if len(set) == 0 {
+	if len(origins) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; --postgres sets %s, which ends a session: if the server's log says it did (terminating connection due to … timeout), remove it from --postgres", strings.Join(set, " and "))
+	var sets []string
+	for _, by := range origins {
+		sets = append(sets, by+" sets "+strings.Join(set[by], " and "))
+	}
+	return fmt.Sprintf("; %s, which ends a session: if the server's log says it did (terminating connection due to … timeout), remove it from %s", strings.Join(sets, ", "), strings.Join(origins, " or "))
 }
 
 // wrapSQL passes classified errors through and wraps the others.

@@ -769,3 +769,59 @@ func TestDeletedRowReadByALaterRunComesBack(t *testing.T) {
 		t.Fatalf("after a later run read it with its updatedAt unchanged: %s, want a:3:live", got)
 	}
 }
+
+// TestTimeoutsOfPGOPTIONSAreNamedSo: a timeout that ends the run set by
+// the environment's PGOPTIONS (libpq's, which the run's connections read
+// as psql's do, where the URL sets no options of its own) is named as
+// PGOPTIONS's, with the fix to remove it there, where the error said
+// --postgres sets it and to remove it from a URL that does not hold it:
+// the config_error of a session the timeout ended, the lost connection's
+// hint over a Unix socket, and the refusal of a server that lacks the
+// setting. The URL's own options, which replace PGOPTIONS, still name
+// --postgres.
+func TestTimeoutsOfPGOPTIONSAreNamedSo(t *testing.T) {
+	url := pgtest.DB(t)
+	ctx := context.Background()
+	var version int
+	if err := pgtest.Connect(t, url).QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	s := pgtest.Shared(t)
+	socket := fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", pgtest.User, pgtest.DBName(url), s.Dir, s.Port)
+	idle := func(d *Destination) error {
+		t.Helper()
+		tx, err := d.conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(400 * time.Millisecond)
+		_, err = tx.Exec(ctx, "SELECT 1")
+		return d.sqlError(err, "merging rows")
+	}
+	notURL := func(err error) {
+		t.Helper()
+		if msg := err.Error(); strings.Contains(msg, "--postgres sets") || strings.Contains(msg, "from --postgres") {
+			t.Errorf("the error puts PGOPTIONS's setting in --postgres: %s", msg)
+		}
+	}
+
+	t.Setenv("PGOPTIONS", "-c idle_in_transaction_session_timeout=100")
+	err := idle(open(t, url, Options{Schema: "tcp"}, txStream()))
+	assertConfigError(t, err, "the idle_in_transaction_session_timeout that PGOPTIONS sets", "remove idle_in_transaction_session_timeout from PGOPTIONS", "xxxxx")
+	notURL(err)
+
+	err = idle(open(t, socket, Options{Schema: "socket"}, txStream()))
+	assertFailure(t, err, protocol.TransientError, "lost the connection", "PGOPTIONS sets idle_in_transaction_session_timeout", "remove it from PGOPTIONS")
+	notURL(err)
+
+	t.Setenv("PGOPTIONS", "-c work_mem=8MB")
+	err = idle(open(t, url+"&options=-c%20idle_in_transaction_session_timeout%3D100", Options{Schema: "url"}, txStream()))
+	assertConfigError(t, err, "the idle_in_transaction_session_timeout that --postgres sets", "remove idle_in_transaction_session_timeout from --postgres")
+
+	if version < 170000 {
+		t.Setenv("PGOPTIONS", "-c transaction_timeout=1min")
+		_, err = Open(ctx, Options{URL: url, Schema: "older", Connector: "source-test"}, []Stream{txStream()})
+		assertConfigError(t, err, `unrecognized configuration parameter "transaction_timeout"`, "which PGOPTIONS sets", "remove it from PGOPTIONS")
+		notURL(err)
+	}
+}
