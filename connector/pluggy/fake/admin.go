@@ -11,7 +11,7 @@ import (
 // for the standalone binary and for tests that drive the fake over HTTP:
 //
 //	POST /__fake/mutate?kind=new|backdated|post_pending|update|delete|delete_old|announce_delete|close_bill&n=N[&age=240h]
-//	POST /__fake/mutate?kind=restore&ids=ID,ID   (Restore: deleted rows served again)
+//	POST /__fake/mutate?kind=restore&ids=ID,ID[&updated_at=keep]   (Restore: deleted rows served again; keep: RestoreUnchanged)
 //	POST /__fake/item-status?itemId=...&status=...[&executionStatus=...]
 //	POST /__fake/item-error?itemId=...&code=...[&parameter=...]   (ItemError: item/error webhook)
 //	POST /__fake/item-synced?itemId=...   (ItemSynced: a successful sync, item/updated webhook)
@@ -123,7 +123,19 @@ func (s *Server) adminMutate(w http.ResponseWriter, r *http.Request) {
 	case "announce_delete":
 		out["ids"] = nonNil(s.AnnounceDeletion(n))
 	case "restore":
-		out["ids"] = nonNil(s.Restore(strings.Split(q.Get("ids"), ",")))
+		// updated_at picks the variant: whether Pluggy moves updatedAt on
+		// when it undoes a deletion is not documented, and a user running
+		// the fake by hand needs both to see a consumer take the row back.
+		ids := strings.Split(q.Get("ids"), ",")
+		switch q.Get("updated_at") {
+		case "", "now":
+			out["ids"] = nonNil(s.Restore(ids))
+		case "keep":
+			out["ids"] = nonNil(s.RestoreUnchanged(ids))
+		default:
+			writeAdmin(w, validationError("updated_at must be now (the default: the restored rows' updatedAt moves on) or keep (as it was before the deletion)"))
+			return
+		}
 	case "close_bill":
 		oldIDs, newIDs := s.CloseBill()
 		out["old_ids"], out["new_ids"] = nonNil(oldIDs), nonNil(newIDs)
