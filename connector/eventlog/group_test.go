@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,5 +268,47 @@ func TestAPanickingAppendStopsTheWriter(t *testing.T) {
 	case <-finished:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the writer's Append, Healthy, Prune or Close still waits 10 s after an append panicked")
+	}
+}
+
+// TestARestartSyncsTheLinesItTakesKeysFrom: a writer whose commit panicked
+// after the write, before the fsync, leaves its line in the page cache
+// only, answered with an error; the writer started next takes the line's
+// key and answers the sender's redelivery ErrDuplicate, an
+// acknowledgement. It did so without syncing the line, which a power cut
+// then lost. The writer now fsyncs every segment it takes keys from, and
+// one it cannot sync fails its start, never answering a redelivery from an
+// unsynced line.
+func TestARestartSyncsTheLinesItTakesKeysFrom(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, idKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.fsync = func(*os.File) error { panic("injected") }
+	if _, err := w.Append([]byte(`{"id":"a"}`)); !errors.As(err, new(*PanicError)) {
+		t.Fatalf("an append whose fsync panicked: %v, want the panic", err)
+	}
+	unsynced := filepath.Join(dir, segmentName(w.seg))
+	_ = w.Close() // the process exits, for its supervisor to start it again
+
+	var synced []string
+	w, err = OpenWith(dir, idKey, Options{fsync: func(f *os.File) error {
+		synced = append(synced, f.Name())
+		return f.Sync()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(synced, unsynced) {
+		t.Errorf("the restarted writer synced %v, not %s, whose line it holds the key of", synced, unsynced)
+	}
+	if _, err := w.Append([]byte(`{"id":"a"}`)); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("the redelivery: %v, want ErrDuplicate (the line is in the log, synced)", err)
+	}
+	_ = w.Close()
+
+	if _, err := OpenWith(dir, idKey, Options{fsync: func(*os.File) error { return errors.New("injected EIO") }}); err == nil || !strings.Contains(err.Error(), "injected EIO") {
+		t.Fatalf("a start whose fsync of the log's segments fails: %v, want that error", err)
 	}
 }
