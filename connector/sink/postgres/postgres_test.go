@@ -775,28 +775,17 @@ func TestDeletedRowReadByALaterRunComesBack(t *testing.T) {
 // as psql's do, where the URL sets no options of its own) is named as
 // PGOPTIONS's, with the fix to remove it there, where the error said
 // --postgres sets it and to remove it from a URL that does not hold it:
-// the config_error of a session the timeout ended, the lost connection's
-// hint over a Unix socket, and the refusal of a server that lacks the
-// setting. The URL's own options, which replace PGOPTIONS, still name
-// --postgres.
+// the config_error of a session the timeout ended (on the tests' server,
+// then as the server's FATAL of each timeout), the lost connection's hint
+// (a Unix socket's, where that FATAL goes unread), and the refusal of a
+// server that lacks the setting. The URL's own options, which replace
+// PGOPTIONS, still name --postgres.
 func TestTimeoutsOfPGOPTIONSAreNamedSo(t *testing.T) {
 	url := pgtest.DB(t)
 	ctx := context.Background()
 	var version int
 	if err := pgtest.Connect(t, url).QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
 		t.Fatal(err)
-	}
-	s := pgtest.Shared(t)
-	socket := fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", pgtest.User, pgtest.DBName(url), s.Dir, s.Port)
-	idle := func(d *Destination) error {
-		t.Helper()
-		tx, err := d.conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(400 * time.Millisecond)
-		_, err = tx.Exec(ctx, "SELECT 1")
-		return d.sqlError(err, "merging rows")
 	}
 	notURL := func(err error) {
 		t.Helper()
@@ -805,18 +794,42 @@ func TestTimeoutsOfPGOPTIONSAreNamedSo(t *testing.T) {
 		}
 	}
 
-	t.Setenv("PGOPTIONS", "-c idle_in_transaction_session_timeout=100")
-	err := idle(open(t, url, Options{Schema: "tcp"}, txStream()))
-	assertConfigError(t, err, "the idle_in_transaction_session_timeout that PGOPTIONS sets", "remove idle_in_transaction_session_timeout from PGOPTIONS", "xxxxx")
+	// Ended by the server: a second idle is well past the setting, and
+	// the setup's statements, back to back, stay far within it.
+	t.Setenv("PGOPTIONS", "-c idle_session_timeout=1000")
+	d := open(t, url, Options{Schema: "ended"}, txStream())
+	time.Sleep(2 * time.Second)
+	_, err := d.conn.Exec(ctx, "SELECT 1")
+	err = d.sqlError(err, "merging rows")
+	assertConfigError(t, err, "terminating connection due to idle-session timeout", "the idle_session_timeout that PGOPTIONS sets", "remove idle_session_timeout from PGOPTIONS", "xxxxx")
 	notURL(err)
 
-	err = idle(open(t, socket, Options{Schema: "socket"}, txStream()))
-	assertFailure(t, err, protocol.TransientError, "lost the connection", "PGOPTIONS sets idle_in_transaction_session_timeout", "remove it from PGOPTIONS")
-	notURL(err)
-
-	t.Setenv("PGOPTIONS", "-c work_mem=8MB")
-	err = idle(open(t, url+"&options=-c%20idle_in_transaction_session_timeout%3D100", Options{Schema: "url"}, txStream()))
-	assertConfigError(t, err, "the idle_in_transaction_session_timeout that --postgres sets", "remove idle_in_transaction_session_timeout from --postgres")
+	for _, c := range []struct {
+		pgoptions, url, by string
+	}{
+		{"-c idle_in_transaction_session_timeout=1min -c transaction_timeout=1min", url, "PGOPTIONS"},
+		{"-c work_mem=8MB", url + "&options=-c%20idle_in_transaction_session_timeout%3D1min%20-c%20transaction_timeout%3D1min", "--postgres"},
+		{"", url + "&options=-c%20idle_in_transaction_session_timeout%3D1min%20-c%20transaction_timeout%3D1min", "--postgres"},
+	} {
+		t.Setenv("PGOPTIONS", c.pgoptions)
+		cfg, err := ParseURL(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &Destination{opts: Options{URL: c.url}, cfg: cfg, shown: MaskURL(c.url)}
+		for code, name := range sessionTimeouts {
+			if name == "idle_session_timeout" {
+				continue
+			}
+			ended := &pgconn.PgError{Severity: "FATAL", Code: code, Message: "terminating connection due to timeout"}
+			assertConfigError(t, d.sqlError(ended, "merging rows"), "the "+name+" that "+c.by+" sets", "remove "+name+" from "+c.by)
+		}
+		lost := d.sqlError(net.ErrClosed, "merging rows")
+		assertFailure(t, lost, protocol.TransientError, "lost the connection", c.by+" sets idle_in_transaction_session_timeout and transaction_timeout", "remove it from "+c.by)
+		if c.by == "PGOPTIONS" {
+			notURL(lost)
+		}
+	}
 
 	if version < 170000 {
 		t.Setenv("PGOPTIONS", "-c transaction_timeout=1min")
