@@ -249,8 +249,9 @@ func testWebhookRetainedLogReads(t *testing.T, location string) {
 // TestWebhookRetainOnATableMadeForTheReceiver: a receiver whose role may
 // not delete from the table an administrator made for it (docs/webhooks.md
 // grants SELECT and INSERT) refuses to start with --retain, naming the
-// grants, rather than fail its first prune a month later; with them it
-// starts and prunes.
+// grants, rather than fail its first prune a month later, as does one
+// that may only read the table of what was pruned; with them it starts
+// and prunes.
 func TestWebhookRetainOnATableMadeForTheReceiver(t *testing.T) {
 	admin, role, url := pgTableMadeForReceiver(t)
 	bin := st.Build(t, "source-pluggy")
@@ -260,7 +261,16 @@ func TestWebhookRetainOnATableMadeForTheReceiver(t *testing.T) {
 	}
 	pgtest.Exec(t, admin, `GRANT DELETE ON pluggy.webhook_events TO `+role)
 	pgtest.Exec(t, admin, `CREATE TABLE pluggy.webhook_events_pruned (through bigint NOT NULL)`)
-	pgtest.Exec(t, admin, `GRANT SELECT, INSERT, DELETE ON pluggy.webhook_events_pruned TO `+role)
+	// SELECT alone on the table of what was pruned (a reader's grant):
+	// has_table_privilege asked for SELECT, INSERT and DELETE at once
+	// answers whether any one is held, and the receiver started, every
+	// prune failing.
+	pgtest.Exec(t, admin, `GRANT SELECT ON pluggy.webhook_events_pruned TO `+role)
+	_, stderr, code = st.Exec(t, bin, "webhook", "serve", "--listen", "127.0.0.1:0", "--log", url, "--header", "X-A=b", "--retain", "30d")
+	if code != 1 || !strings.Contains(string(stderr), "needs SELECT, INSERT and DELETE on it") {
+		t.Fatalf("--retain with SELECT alone on pluggy.webhook_events_pruned: exit %d\n%s", code, stderr)
+	}
+	pgtest.Exec(t, admin, `GRANT INSERT, DELETE ON pluggy.webhook_events_pruned TO `+role)
 	r := startReceiver(t, url)
 	for _, id := range []string{"made-1", "made-2"} {
 		if got := r.post(t, deletedEvent(id, uuidOf(id)), authHeader); got != 200 {

@@ -480,13 +480,16 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 
 // canPrune checks, as the receiver starts, that its role may do what
 // Prune does, so that a --retain it cannot apply fails the start, not the
-// first prune, which may come a month later.
+// first prune, which may come a month later. Each privilege is asked on
+// its own: has_table_privilege given several answers whether the role
+// holds any one of them, and a role that could only read the table of
+// what was pruned (a reader's grant) passed, to fail every prune.
 func (l *pgLog) canPrune(ctx context.Context) error {
 	var ok bool
 	err := l.session(ctx, func(ctx context.Context, conn *pgx.Conn) error {
 		return conn.QueryRow(ctx, `SELECT has_table_privilege($1, 'DELETE') AND CASE WHEN to_regclass($2) IS NULL
 			THEN has_schema_privilege('pluggy', 'CREATE')
-			ELSE has_table_privilege($2, 'SELECT, INSERT, DELETE') END`, pgTable, pgPruned).Scan(&ok)
+			ELSE has_table_privilege($2, 'SELECT') AND has_table_privilege($2, 'INSERT') AND has_table_privilege($2, 'DELETE') END`, pgTable, pgPruned).Scan(&ok)
 	})
 	if err == nil && !ok {
 		err = errors.New("permission denied")
