@@ -288,6 +288,50 @@ func TestWebhookRetainOnATableMadeForTheReceiver(t *testing.T) {
 	}
 }
 
+// TestWebhookRetainPrunesUnderTheRolesConnectionLimit: a receiver whose
+// role may hold one connection (CONNECTION LIMIT 1: one receiver's) prunes
+// on its own session, between appends. Since the prune took a session of
+// its own (0015328), the server refused that session at every round and
+// the table was never pruned, each hour logging an ERROR, while the
+// receiver's start check passed.
+func TestWebhookRetainPrunesUnderTheRolesConnectionLimit(t *testing.T) {
+	admin, role, url := pgTableMadeForReceiver(t)
+	pgtest.Exec(t, admin, `GRANT DELETE ON pluggy.webhook_events TO `+role)
+	pgtest.Exec(t, admin, `CREATE TABLE pluggy.webhook_events_pruned (through bigint NOT NULL)`)
+	pgtest.Exec(t, admin, `GRANT SELECT, INSERT, DELETE ON pluggy.webhook_events_pruned TO `+role)
+	pgtest.Exec(t, admin, `ALTER ROLE `+role+` CONNECTION LIMIT 1`)
+	r := startReceiver(t, url)
+	for _, id := range []string{"limit-1", "limit-2"} {
+		if got := r.post(t, deletedEvent(id, uuidOf(id)), authHeader); got != 200 {
+			t.Fatalf("POST %s: %d", id, got)
+		}
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	ageLog(t, admin, "", 40)
+	// The stopped receiver's session ends on the server a moment after
+	// it exits; until then it holds the role's one connection.
+	conn := pgtest.Connect(t, admin)
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(30 * time.Second); pgtest.Rows(t, conn, `SELECT count(*) FROM pg_stat_activity WHERE usename = '`+role+`'`)[0] != "0"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stopped receiver's session is still open after 30 s")
+		}
+	}
+	r = startReceiver(t, url, "--retain", "30d")
+	r.waitLogged(t, prunedMsg, 1)
+	if got := fmt.Sprint(logIDs(t, admin)); got != "[limit-2]" {
+		t.Fatalf("the table holds %s once the receiver started with --retain 30d, want [limit-2]\n%s", got, r.log())
+	}
+	if got := r.post(t, deletedEvent("limit-3", uuidOf("limit-3")), authHeader); got != 200 {
+		t.Fatalf("POST after the prune: %d\n%s", got, r.log())
+	}
+	if strings.Contains(r.log(), "could not prune") {
+		t.Fatalf("a prune failed:\n%s", r.log())
+	}
+}
+
 // TestWebhookRetainPrunesATableWhileServing: the first --retain on a long
 // table (millions of old rows take minutes to delete, 5,000 a statement)
 // runs while the receiver serves: /healthz answers 200 and a delivery is

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -92,7 +93,10 @@ func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
 	cfg.RuntimeParams["application_name"] = "source-pluggy webhook log"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		msg := fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error()))
+		var msg error = fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error()))
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "53300" {
+			msg = noConnectionFree{msg}
+		}
 		if postgres.Unreachable(err) {
 			// The server may be restarting: the next run, or a retry,
 			// reads the log.
@@ -102,6 +106,13 @@ func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
 	}
 	return conn, nil
 }
+
+// noConnectionFree is pgConnect's error when the server refused the
+// session for want of a free connection (SQLSTATE 53300): its
+// max_connections reached, or the role's CONNECTION LIMIT.
+type noConnectionFree struct{ error }
+
+func (e noConnectionFree) Unwrap() error { return e.error }
 
 func openPG(ctx context.Context, url string) (*pgLog, error) {
 	l := &pgLog{url: url, shown: postgres.MaskURL(url)}
@@ -410,20 +421,34 @@ const pgPruneBatch = 5000
 // (rows become visible in seq order: one transaction at a time), which
 // no append touches. A ctx ended (the receiver stopping) cuts the step
 // under way; the next start goes on.
+//
+// A server or role with no connection to spare for that session (its
+// max_connections, the role's CONNECTION LIMIT: 1 for a role meant for
+// one receiver) refuses it at every round, and the prune never ran,
+// though the receiver's own session could do it. It then runs on that
+// session, a step at a time between appends (session), each holding
+// them back for one DELETE of pgPruneBatch rows.
 func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 	var p Pruned
 	conn, err := pgConnect(ctx, l.url)
-	if err != nil {
+	switch {
+	case errors.As(err, new(noConnectionFree)):
+		conn = nil
+	case err != nil:
 		return p, fmt.Errorf("pruning %s: %w", pgTable, err)
+	default:
+		defer conn.Close(context.Background())
 	}
-	defer conn.Close(context.Background())
-	step := func(fn func(context.Context) error) error {
+	step := func(fn func(context.Context, *pgx.Conn) error) error {
+		if conn == nil {
+			return l.session(ctx, fn)
+		}
 		ctx, cancel := context.WithTimeout(ctx, pgTimeout)
 		defer cancel()
-		return fn(ctx)
+		return fn(ctx, conn)
 	}
 	var below, first *int64
-	err = step(func(ctx context.Context) error {
+	err = step(func(ctx context.Context, conn *pgx.Conn) error {
 		return conn.QueryRow(ctx, `SELECT max(seq), min(seq) FROM `+pgTable+` WHERE seq < coalesce(
 			(SELECT seq FROM `+pgTable+` WHERE received_at >= $1 ORDER BY seq LIMIT 1), 9223372036854775807)`, cutoff).Scan(&below, &first)
 	})
@@ -432,7 +457,7 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 	}
 	// Recorded before a row goes: a reader between the two finds its
 	// position pruned before it is, and reconciles, rather than after.
-	if err := step(func(ctx context.Context) error {
+	if err := step(func(ctx context.Context, conn *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var exists bool
 			if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, pgPruned).Scan(&exists); err != nil {
@@ -457,7 +482,7 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 			return p, err // the receiver stops: the next start goes on
 		}
 		var n int64
-		err := step(func(ctx context.Context) error {
+		err := step(func(ctx context.Context, conn *pgx.Conn) error {
 			tag, err := conn.Exec(ctx, `DELETE FROM `+pgTable+` WHERE seq IN (SELECT seq FROM `+pgTable+` WHERE seq < $1 ORDER BY seq LIMIT `+strconv.Itoa(pgPruneBatch)+`)`, *below)
 			n = tag.RowsAffected()
 			return err
