@@ -93,7 +93,7 @@ func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
 	cfg.RuntimeParams["application_name"] = "source-pluggy webhook log"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		var msg error = fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error()))
+		msg := error(fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error())))
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "53300" {
 			msg = noConnectionFree{msg}
 		}
