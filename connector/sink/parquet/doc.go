@@ -1,7 +1,10 @@
 // Package parquet is the Parquet sink of a read: with --parquet-dir DIR every
 // record of every configured stream is also written, typed and columnar, to
 // DIR/<stream>/part-<run start, yyyyMMddTHHmmssZ>-<seq>.parquet, while stdout
-// keeps carrying the protocol messages.
+// keeps carrying the protocol messages. The run's start is the clock's,
+// unless a stream folder already holds a file stamped at or after it: then
+// just after that file's, so that names and source_pluggy.run_started_at
+// always order runs as they were written (see runStamp).
 //
 // # Columns
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,8 +105,11 @@ type Options struct {
 	// checkProvider). It is not the binary's name, which a rename moves:
 	// a renamed binary goes on writing beside its earlier files.
 	Provider string
-	// Start is the run's start, which names the files and bounds the stale
-	// temporaries removed at open. Default now.
+	// Start is the run's start by the clock, default now. It bounds the
+	// stale temporaries removed at open, and stamps the files (their names
+	// and source_pluggy.run_started_at) unless a stream folder already
+	// holds a file stamped at or after it: the files then take the first
+	// stamp after that one (see runStamp).
 	Start time.Time
 }
 
@@ -114,7 +118,16 @@ type Options struct {
 type Sinks struct {
 	opts  Options
 	codec compress.Compression
-	stamp string // the run's start, yyyyMMddTHHmmssZ
+	// runStart is the run's stamp (runStamp): opts.Start, or just after the
+	// newest file already in a folder when the clock is behind it.
+	runStart time.Time
+	stamp    string // runStart in file names, yyyyMMddTHHmmssZ
+	// seqs are, by stream, the greatest sequence number its folder holds
+	// of stamp: the run's files take numbers after it.
+	seqs map[string]int
+	// behind, when runStart is not opts.Start, is the WARN that says so,
+	// logged once through the first stream's logger.
+	behind func(*slog.Logger)
 
 	lock *dirLock // held from Open to Close
 	// unholdMemory restores the memory limit (see softLimit) at Close.
@@ -155,7 +168,7 @@ func Open(streams []source.Stream, opts Options) (*Sinks, error) {
 	if opts.Start.IsZero() {
 		opts.Start = time.Now()
 	}
-	s := &Sinks{opts: opts, codec: codec, stamp: opts.Start.UTC().Format("20060102T150405Z"), roots: map[string]*node{}}
+	s := &Sinks{opts: opts, codec: codec, roots: map[string]*node{}, seqs: map[string]int{}}
 	if fi, err := os.Stat(opts.Dir); err == nil && !fi.IsDir() {
 		// mkdir's "not a directory" named neither the flag nor the fix.
 		return nil, source.ConfigErrorf("--parquet-dir %s is a file, not a directory; give a directory for the Parquet files (one that does not exist yet is created)", opts.Dir)
@@ -174,9 +187,11 @@ func Open(streams []source.Stream, opts Options) (*Sinks, error) {
 	return s, nil
 }
 
-// openStreams derives each stream's schema and prepares its folder.
+// openStreams derives each stream's schema, prepares its folder and takes
+// the run's stamp.
 func (s *Sinks) openStreams(streams []source.Stream) error {
 	opts := s.opts
+	newest := make([]newestRun, 0, len(streams))
 	for _, st := range streams {
 		name := st.Name()
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
@@ -202,6 +217,22 @@ func (s *Sinks) openStreams(streams []source.Stream) error {
 		if err := probeWritable(name, dir); err != nil {
 			return err
 		}
+		newest = append(newest, scanNewest(dir))
+	}
+	start, from := runStamp(opts.Start, newest)
+	s.runStart, s.stamp = start, start.UTC().Format(stampLayout)
+	for i, st := range streams {
+		if newest[i].stamp == s.stamp {
+			s.seqs[st.Name()] = newest[i].seq
+		}
+	}
+	if from != nil {
+		s.behind = func(log *slog.Logger) {
+			log.Warn("parquet: the clock is behind the newest file of a stream folder (stepped back, a VM restored from a snapshot, or another machine writing the directory): this run's files are stamped just after it, so that they read as the newest (file names, source_pluggy.run_started_at, latest() and snapshot() of docs/parquet.md)",
+				slog.String("folder", from.dir), slog.String("newest_file", from.name),
+				slog.String("clock", opts.Start.UTC().Format(time.RFC3339Nano)),
+				slog.String("stamp", start.UTC().Format(time.RFC3339Nano)))
+		}
 	}
 	return nil
 }
@@ -225,7 +256,7 @@ func checkProvider(dir, provider string) error {
 	}
 	for _, e := range entries {
 		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), "part-") && strings.HasSuffix(e.Name(), ".parquet") {
-			newest = max(newest, e.Name()) // part-<run's start>-<seq>: names sort by time
+			newest = max(newest, e.Name()) // part-<run's stamp>-<seq>: names sort by run (runStamp)
 		}
 	}
 	if newest == "" {
@@ -302,6 +333,15 @@ func (s *Sinks) OpenStream(info source.StreamInfo, next source.StreamSink) (sour
 		return nil, err
 	}
 	w.conv.warn.Log = info.Log
+	if info.Log != nil {
+		s.mu.Lock()
+		behind := s.behind
+		s.behind = nil // once a run
+		s.mu.Unlock()
+		if behind != nil {
+			behind(info.Log)
+		}
+	}
 	if info.Mode == protocol.Incremental && info.State == nil && info.Log != nil {
 		if n := committedFiles(w.dir); n > 0 {
 			info.Log.Warn(fmt.Sprintf("%s already holds %d file(s) of earlier runs, and this incremental read has no state for the stream: it reads from start_date and writes every row again beside them (the newest-row query of docs/parquet.md keeps one of each). To read only what is new, give the read the last run's state (--state-file, or --state)",
@@ -351,11 +391,12 @@ func (s *Sinks) Stream(st source.Stream, mode protocol.SyncMode) (*Writer, error
 			{MetaSyncMode, string(mode)},
 			{MetaVersion, s.opts.Version},
 			{MetaProvider, s.opts.Provider},
-			{MetaRunStart, s.opts.Start.UTC().Format(time.RFC3339Nano)},
+			{MetaRunStart, s.runStart.UTC().Format(time.RFC3339Nano)},
 			{MetaJSONSchema, string(st.Schema())},
 		},
 		props:       pq.NewWriterProperties(writerProps(s, st, root)...),
 		fullRefresh: mode == protocol.FullRefresh,
+		seq:         s.seqs[name], // the run's names sort after the folder's
 	}
 	w.conv.root = root
 	w.conv.warn = &columns.Warner{}
@@ -702,7 +743,7 @@ func (w *Writer) names(seq int) (final, tmp string) {
 
 // openFile creates the next hidden temporary file and starts a Parquet
 // writer on it. Sequence numbers already taken, by this run or by another
-// that started in the same second, are skipped.
+// stamped in the same second, are skipped.
 func (w *Writer) openFile() error {
 	for {
 		w.seq++
