@@ -711,43 +711,81 @@ func TestReconnectWriteStateChoices(t *testing.T) {
 // account's history again under its new id. connect takes the file's lock
 // (the one reads take, FILE.lock) before any API call: while a read holds
 // it, connect exits 1 naming that read, and nothing is created.
+//
+// The lock is the file's, whatever path names it: the cron job reads the
+// state in its volume, the user gives connect the link to it in their home
+// (state.json -> volume/state.json). connect locked the link's
+// state.json.lock where the read locked volume/state.json.lock, went on
+// while the read ran, and its moved state was overwritten at the read's
+// next checkpoint. Once the read is done, connect through the link moves
+// the state in the file the link names, and the link stays one.
 func TestReconnectWaitsForTheReadHoldingTheState(t *testing.T) {
-	entered, release := make(chan struct{}, 1), make(chan struct{})
-	var hold atomic.Bool
-	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 5}, func(f *fake.Server, h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if hold.Load() && strings.Contains(r.URL.Path, "/transactions/") {
-				select {
-				case entered <- struct{}{}:
-				default:
-				}
-				<-release
+	for _, viaLink := range []bool{false, true} {
+		name := "file"
+		if viaLink {
+			name = "link"
+		}
+		t.Run(name, func(t *testing.T) {
+			entered, release := make(chan struct{}, 1), make(chan struct{})
+			var hold atomic.Bool
+			e := newEnvWith(t, fake.Options{TransactionsPerAccount: 5}, func(f *fake.Server, h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if hold.Load() && strings.Contains(r.URL.Path, "/transactions/") {
+						select {
+						case entered <- struct{}{}:
+						default:
+						}
+						<-release
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
+			old := e.fake.RequisitionIDs()[0]
+			dir := t.TempDir()
+			state := filepath.Join(dir, "state.json") // the read's
+			given := state                            // connect's --state
+			if viaLink {
+				st.Must(t, os.Mkdir(filepath.Join(dir, "volume"), 0o700), "volume")
+				state = filepath.Join(dir, "volume", "state.json")
+				given = filepath.Join(dir, "state.json")
+				st.Must(t, os.Symlink(filepath.Join("volume", "state.json"), given), "symlink")
 			}
-			h.ServeHTTP(w, r)
-		})
-	})
-	old := e.fake.RequisitionIDs()[0]
-	state := filepath.Join(t.TempDir(), "state.json")
-	cat := e.catalog(true, "transactions")
-	e.read(cat, "--state-file", state)
-	e.fake.ExpireRequisition(old)
+			cat := e.catalog(true, "transactions")
+			e.read(cat, "--state-file", state)
+			e.fake.ExpireRequisition(old)
 
-	hold.Store(true)
-	reading := st.Start(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--state-file", state)
-	select {
-	case <-entered:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the read never called transactions: %s", reading.Stderr())
-	}
-	e.fake.ResetStats()
-	_, stderr, code := st.Exec(t, e.bin, "connect", "--no-open", "--timeout", "5s", "--config", e.config(nil), "--reconnect", old, "--state", state, "--write")
-	close(release)
-	reading.Wait()
-	if code != 1 || !strings.Contains(string(stderr), "--state "+state+" is in use by a read") {
-		t.Errorf("connect --reconnect --write while a read holds the state: exit %d, stderr:\n%s\nwant 1 and the read named", code, stderr)
-	}
-	if n := e.fake.Stats().Count(fake.RouteCreateAgreement); n != 0 {
-		t.Errorf("connect created %d end-user agreement(s) while a read held the state", n)
+			hold.Store(true)
+			reading := st.Start(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--state-file", state)
+			select {
+			case <-entered:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the read never called transactions: %s", reading.Stderr())
+			}
+			e.fake.ResetStats()
+			_, stderr, code := st.Exec(t, e.bin, "connect", "--no-open", "--timeout", "5s", "--config", e.config(nil), "--reconnect", old, "--state", given, "--write")
+			close(release)
+			hold.Store(false)
+			reading.Wait()
+			if code != 1 || !strings.Contains(string(stderr), "--state "+given+" is in use by a read") || !strings.Contains(string(stderr), "lock file "+state+".lock") {
+				t.Errorf("connect --reconnect --write while a read holds the state: exit %d, stderr:\n%s\nwant 1, the read and the lock file %s.lock named", code, stderr, state)
+			}
+			if n := e.fake.Stats().Count(fake.RouteCreateAgreement); n != 0 {
+				t.Errorf("connect created %d end-user agreement(s) while a read held the state", n)
+			}
+			if !viaLink {
+				return
+			}
+			cfg := e.config(nil)
+			r := parseResult(t, e.consent(url.Values{"account": {"0", "1"}}, "--config", cfg, "--reconnect", old, "--state", given, "--write"))
+			if fi, err := os.Lstat(given); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Fatalf("connect replaced the link %s by a file (%v, %v)", given, fi.Mode(), err)
+			}
+			raw, err := os.ReadFile(state)
+			st.Must(t, err, "the linked state file")
+			if r.Reconnect == nil || len(r.Reconnect.Mapping) != 2 || !strings.Contains(string(raw), r.Reconnect.Mapping[0].New) {
+				t.Errorf("the file the link names does not hold the moved state (mapping %+v):\n%.1500s", r.Reconnect, raw)
+			}
+		})
 	}
 }
 

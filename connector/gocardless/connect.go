@@ -132,11 +132,11 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 	c := src.(*conn)
 	c.client.http.Interactive()
 	if s.Write && o.state != "" {
-		release, err := lockState(o.state)
+		lock, err := lockState(o.state)
 		if err != nil {
 			return err
 		}
-		defer release()
+		defer lock.Release()
 	}
 	cached, err := cachedDetails(o.state, c.Streams())
 	if err != nil {

@@ -4,45 +4,35 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/connect"
-	"github.com/source-pluggy/source-pluggy/connector/internal/flock"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
-// lockState takes the lock a read of --state-file path takes, path.lock,
-// until release: a read holding it rewrites the file at every checkpoint
-// with the state it holds, the old account ids included, and would put
-// them back over the moved ones (the next read then reads every account's
-// history again under its new id); a read started meanwhile waits for
-// connect instead, failing with a transient_error that names it. Taken
-// before any API call, so a refusal leaves nothing at GoCardless. A path
-// naming no file (a typo) is refused before the lock file is made, so that
-// it leaves nothing beside it either.
-func lockState(path string) (release func(), err error) {
+// lockState takes the lock a read of --state-file path takes
+// (source.LockStateFile: FILE.lock beside the file path or its links
+// name) until its Release: a read holding it rewrites the file at every
+// checkpoint with the state it holds, the old account ids included, and
+// would put them back over the moved ones (the next read then reads every
+// account's history again under its new id); a read started meanwhile
+// waits for connect instead, failing with a transient_error that names it.
+// Taken before any API call, so a refusal leaves nothing at GoCardless. A
+// path naming no file (a typo) is refused before the lock file is made, so
+// that it leaves nothing beside it either.
+func lockState(path string) (*source.StateFileLock, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, source.ConfigErrorf("cannot read --state %s: %v", path, err)
 	}
-	lock := path + ".lock"
-	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, source.ConfigErrorf("--state %s: cannot open its lock file %s, which reads of it take too (%v); make it writable for this user", path, lock, errors.Unwrap(err))
+	lock, err := source.LockStateFile("--state", path)
+	var inUse *source.StateFileInUseError
+	if errors.As(err, &inUse) {
+		return nil, source.TransientErrorf("--state %s is in use by a read (%s; lock file %s), which would write the old account ids back over the moved ones: run connect once it ends (pause the job that runs it until connect is done). Nothing was created at GoCardless", path, inUse.Holder, inUse.Lock)
 	}
-	who, err := flock.Acquire(f, time.Now())
-	if err != nil {
-		f.Close()
-		if errors.Is(err, flock.ErrLocked) {
-			return nil, source.TransientErrorf("--state %s is in use by a read (%s; lock file %s), which would write the old account ids back over the moved ones: run connect once it ends (pause the job that runs it until connect is done). Nothing was created at GoCardless", path, who, lock)
-		}
-		return nil, fmt.Errorf("locking --state %s (%s): %w", path, lock, err)
-	}
-	return func() { f.Close() }, nil
+	return lock, err
 }
 
 // readStateFile reads a --state file in any shape read accepts.

@@ -42,40 +42,39 @@ type StateDropper interface {
 // renamed over it, and the directory fsynced, so a run killed at any moment
 // leaves either the previous checkpoint's file or the new one, never a
 // torn one. One read at a time keeps it: load takes a lock on FILE.lock
-// first, which a second read finds held (lockStateFile).
+// first, which a second read finds held (LockStateFile).
 type stateFile struct {
 	path string
+	lock *StateFileLock // from load on
 
 	mu     sync.Mutex
 	states map[string]json.RawMessage // every stream's latest state, from load on
 }
 
-// load takes the file's lock (see lockStateFile), then reads the file, or
+// load takes the file's lock (LockStateFile), then reads the file, or
 // starts empty when it does not exist, and returns the states it holds.
 func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.states = map[string]json.RawMessage{}
-	path, err := resolveLink(f.path)
+	lock, err := LockStateFile("--state-file", f.path)
 	if err != nil {
-		return nil, ConfigErrorf("--state-file %s: %v; give the path of the state file itself", f.path, err)
-	}
-	f.path = path
-	dir := filepath.Dir(f.path)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, ConfigErrorf("--state-file %s: directory %s does not exist; create it or choose another path", f.path, dir)
-	}
-	if err := probeWritable(f.path, dir); err != nil {
+		var inUse *StateFileInUseError
+		if errors.As(err, &inUse) {
+			// transient_error, not the config_error of a bad path: nothing
+			// in this run's command is wrong, the other run ends and the
+			// same command then succeeds, so retrying later (what a
+			// platform does with a transient error, and the next cron
+			// tick) is the fix, not editing the config.
+			return nil, TransientErrorf("--state-file %s is in use by another read (%s; lock file %s): run one read per state file at a time: wait for that read to end, or give this one another --state-file. No stream was read and the state file was not touched",
+				inUse.Path, inUse.Holder, inUse.Lock)
+		}
 		return nil, err
 	}
-	// Locked before the file is looked at: a run that finished between a
-	// look and the lock would otherwise leave a file taken for absent.
-	if err := lockStateFile(f.path); err != nil {
-		return nil, err
-	}
-	// The lock held, no other read is writing beside the file: what
-	// temporary files of it are there, a killed read left.
-	staletemp.Remove(dir, stateTempPattern(f.path), stateProbePattern(f.path))
+	f.path = lock.Path()
+	f.lock = lock // held until the process exits
+	// Looked at once locked: a run that finished between a look and the
+	// lock would otherwise leave a file taken for absent.
 	if _, err := os.Stat(f.path); errors.Is(err, fs.ErrNotExist) {
 		return map[string]json.RawMessage{}, nil
 	}
@@ -122,62 +121,125 @@ func resolveLink(path string) (string, error) {
 // stateLockSuffix names the lock file beside a --state-file: FILE.lock.
 const stateLockSuffix = ".lock"
 
-// heldStateLocks are the lock files this process holds, by absolute path:
-// each is held until the process exits (the kernel drops a flock then,
-// even on SIGKILL), which for the binary is the end of the read. A second
-// read in the same process (tests) finds its lock already held by itself.
+// heldStateLocks are the state files' locks this process holds, by the
+// lock file's absolute path: a read holds its lock until the process exits
+// (the kernel drops a flock then, even on SIGKILL), which for the binary is
+// the end of the read. A second read in the same process (tests) finds its
+// lock already held by itself.
 var heldStateLocks = struct {
 	sync.Mutex
 	files map[string]*os.File
 }{files: map[string]*os.File{}}
 
-// lockStateFile takes the exclusive lock on path's lock file, FILE.lock
-// (mode 0600), for the rest of the run, or fails at once naming the read
-// that holds it. Two reads of one --state-file each rewrote it with their
-// own states: the second started from the first's half-written state, and
-// whichever ended last left a state that need not describe what the other's
-// output holds, so the next incremental run skipped rows for good. The lock
-// file stays after the run, harmless: the lock, not the file, excludes.
-func lockStateFile(path string) error {
-	lock := path + stateLockSuffix
-	key, err := filepath.Abs(lock)
+// StateFileLock is a state file's lock, held: FILE.lock beside it, which
+// every writer of the file takes, without waiting, before it reads it and
+// holds until it is done writing: a read of --state-file for its whole run,
+// connect --reconnect --write for as long as it moves accounts' state in
+// it. Two writers of one file each rewrote it with the states they held:
+// a read's checkpoint put back what connect had just moved, or two reads'
+// states that need not describe what the other's output holds, and the
+// next incremental run re-read or skipped rows for good. The lock file
+// stays after the run, harmless: the lock, not the file, excludes.
+type StateFileLock struct {
+	flag string   // the option that named the file, for errors
+	path string   // the state file itself, its links followed
+	key  string   // the lock file's absolute path, heldStateLocks' key
+	file *os.File // nil where this process held the lock already
+}
+
+// StateFileInUseError is LockStateFile's error when another process holds
+// the lock: each writer says in its own words what to do.
+type StateFileInUseError struct {
+	Path   string // the state file, its links followed
+	Lock   string // its lock file
+	Holder string // the run holding it, as the lock file names it ("pid 4242, started …")
+}
+
+func (e *StateFileInUseError) Error() string {
+	return fmt.Sprintf("%s is in use by another run (%s; lock file %s)", e.Path, e.Holder, e.Lock)
+}
+
+// LockStateFile takes the lock of the state file at path (see
+// StateFileLock), flag being the option that named it (--state-file,
+// --state), for the errors. path's symbolic links are followed first
+// (resolveLink): the lock is the file's, whatever link names it, and the
+// file is written where the link points. Before it locks, the file's
+// directory must exist and take a new file (probeWritable), so that no
+// writer finds out at its first write, after a whole stream was read or a
+// bank linked. Once it holds the lock, no other writer is at work beside
+// the file: it removes the temporary files killed ones left
+// (staleStatePatterns). When another process holds the lock, the error is
+// a *StateFileInUseError, without waiting.
+func LockStateFile(flag, path string) (*StateFileLock, error) {
+	file, err := resolveLink(path)
 	if err != nil {
-		key = lock
+		return nil, ConfigErrorf("%s %s: %v; give the path of the state file itself", flag, path, err)
+	}
+	dir := filepath.Dir(file)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, ConfigErrorf("%s %s: directory %s does not exist; create it or choose another path", flag, file, dir)
+	}
+	if err := probeWritable(flag, file, dir); err != nil {
+		return nil, err
+	}
+	l := &StateFileLock{flag: flag, path: file}
+	lock := file + stateLockSuffix
+	if l.key, err = filepath.Abs(lock); err != nil {
+		l.key = lock
 	}
 	heldStateLocks.Lock()
 	defer heldStateLocks.Unlock()
-	if heldStateLocks.files[key] != nil {
-		return nil
-	}
-	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return ConfigErrorf("--state-file %s: cannot open its lock file %s (%v); make it writable for this user, or choose another path", path, lock, errors.Unwrap(err))
-	}
-	if who, err := flock.Acquire(f, time.Now()); err != nil {
-		f.Close()
-		if errors.Is(err, flock.ErrLocked) {
-			// transient_error, not the config_error of a bad path: nothing
-			// in this run's command is wrong, the other read ends and the
-			// same command then succeeds, so retrying later (what a
-			// platform does with a transient error, and the next cron
-			// tick) is the fix, not editing the config.
-			return TransientErrorf("--state-file %s is in use by another read (%s; lock file %s): run one read per state file at a time: wait for that read to end, or give this one another --state-file. No stream was read and the state file was not touched",
-				path, who, lock)
+	if heldStateLocks.files[l.key] == nil {
+		f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, ConfigErrorf("%s %s: cannot open its lock file %s (%v); make it writable for this user, or choose another path", flag, file, lock, errors.Unwrap(err))
 		}
-		return fmt.Errorf("locking --state-file %s (%s): %w", path, lock, err)
+		if who, err := flock.Acquire(f, time.Now()); err != nil {
+			f.Close()
+			if errors.Is(err, flock.ErrLocked) {
+				return nil, &StateFileInUseError{Path: file, Lock: lock, Holder: who}
+			}
+			return nil, fmt.Errorf("locking %s %s (%s): %w", flag, file, lock, err)
+		}
+		heldStateLocks.files[l.key] = f
+		l.file = f
 	}
-	heldStateLocks.files[key] = f
-	return nil
+	staletemp.Remove(dir, staleStatePatterns(file)...)
+	return l, nil
+}
+
+// Path is the state file itself, its links followed: the file to read and
+// Write.
+func (l *StateFileLock) Path() string { return l.path }
+
+// Write replaces the state file with data, atomically (writeFileAtomic).
+func (l *StateFileLock) Write(data []byte) error {
+	return writeFileAtomic(l.flag, l.path, data)
+}
+
+// Release lets go of the lock: a writer done with the file before its
+// process ends (connect). A lock this process held already stays held.
+func (l *StateFileLock) Release() {
+	if l.file == nil {
+		return
+	}
+	heldStateLocks.Lock()
+	defer heldStateLocks.Unlock()
+	if heldStateLocks.files[l.key] == l.file {
+		delete(heldStateLocks.files, l.key)
+	}
+	l.file.Close()
+	l.file = nil
 }
 
 // probeWritable fails, before anything is read, when the file's directory
 // takes no new file: every checkpoint is a temporary file renamed there,
 // and a run that found out at its first one read every stream for nothing
 // (and spent a bank's daily calls) with no state to show for it.
-func probeWritable(path, dir string) error {
+func probeWritable(flag, path, dir string) error {
 	tmp, err := os.CreateTemp(dir, stateProbePattern(path))
 	if err != nil {
-		return ConfigErrorf("--state-file %s: cannot write in directory %s (%v); make it writable for this user, or choose another path", path, dir, errors.Unwrap(err))
+		return ConfigErrorf("%s %s: cannot write in directory %s (%v); make it writable for this user, or choose another path", flag, path, dir, errors.Unwrap(err))
 	}
 	name := tmp.Name()
 	_ = tmp.Close()
@@ -185,14 +247,19 @@ func probeWritable(path, dir string) error {
 }
 
 // stateTempPattern and stateProbePattern are os.CreateTemp's patterns for
-// the temporary files beside a --state-file: each checkpoint's
-// (.state.json.NNN.tmp) and probeWritable's (.state.json.NNN.probe). A read
-// killed between creating one and renaming or removing it (SIGKILL, an
-// OOM kill, a power cut) leaves it for good, the whole state in a
-// checkpoint's, one more a crash; the next read's load removes them
-// (staletemp.Remove).
+// the temporary files beside a state file: each write's (.state.json.NNN.tmp)
+// and probeWritable's (.state.json.NNN.probe). A writer killed between
+// creating one and renaming or removing it (SIGKILL, an OOM kill, a power
+// cut) leaves it for good, the whole state in a write's, one more a crash;
+// the next LockStateFile removes them (staletemp.Remove).
 func stateTempPattern(path string) string  { return "." + filepath.Base(path) + ".*.tmp" }
 func stateProbePattern(path string) string { return "." + filepath.Base(path) + ".*.probe" }
+
+// staleStatePatterns are the patterns of the temporary files beside a
+// state file that LockStateFile removes once it holds the lock.
+func staleStatePatterns(path string) []string {
+	return []string{stateTempPattern(path), stateProbePattern(path)}
+}
 
 // record takes a checkpoint of stream and rewrites the file.
 func (f *stateFile) record(stream string, state json.RawMessage) error {
@@ -221,22 +288,23 @@ func (f *stateFile) writeLocked() error {
 	if err != nil {
 		return fmt.Errorf("encoding --state-file: %w", err)
 	}
-	return writeFileAtomic(f.path, append(data, '\n'))
+	return f.lock.Write(append(data, '\n'))
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsynced, renamed over path, and the directory fsynced so the
-// rename itself survives a crash.
-func writeFileAtomic(path string, data []byte) error {
+// directory (stateTempPattern, mode 0600: states name accounts), fsynced,
+// renamed over path, and the directory fsynced so the rename itself
+// survives a crash. flag names the option that gave path, for errors.
+func writeFileAtomic(flag, path string, data []byte) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, stateTempPattern(path))
 	if err != nil {
-		return fmt.Errorf("writing --state-file %s: %w", path, err)
+		return fmt.Errorf("writing %s %s: %w", flag, path, err)
 	}
 	fail := func(err error) error {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return fmt.Errorf("writing --state-file %s: %w", path, err)
+		return fmt.Errorf("writing %s %s: %w", flag, path, err)
 	}
 	if err := tmp.Chmod(0o600); err != nil {
 		return fail(err)
@@ -252,15 +320,15 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("writing --state-file %s: %w", path, err)
+		return fmt.Errorf("writing %s %s: %w", flag, path, err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("writing --state-file %s: %w", path, err)
+		return fmt.Errorf("writing %s %s: %w", flag, path, err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("writing --state-file %s: syncing its directory: %w", path, err)
+		return fmt.Errorf("writing %s %s: syncing its directory: %w", flag, path, err)
 	}
 	return nil
 }
