@@ -211,9 +211,9 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// CheckWritable reports, before anything is linked, whether
-// WriteFileAtomic could rewrite path: it needs a new file beside it (the
-// folder writable), then renames it over path.
+// CheckWritable reports, before anything is linked, whether EditList
+// could rewrite path: it needs a new file beside it (the folder writable),
+// then renames it over path.
 func CheckWritable(path string) error {
 	if p, err := filepath.EvalSymlinks(path); err == nil {
 		path = p
@@ -250,17 +250,4 @@ func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-
 // between creating and renaming or removing one (see staletemp.Remove).
 func removeStaleTemps(path string) {
 	staletemp.Remove(filepath.Dir(path), tempPattern(path))
-}
-
-// WriteFileAtomic replaces path with data the way EditList does, keeping
-// the file's permissions (0600 for a new file: these files hold state).
-func WriteFileAtomic(path string, data []byte) error {
-	if p, err := filepath.EvalSymlinks(path); err == nil {
-		path = p
-	}
-	perm := os.FileMode(0o600)
-	if info, err := os.Stat(path); err == nil {
-		perm = info.Mode().Perm()
-	}
-	return writeAtomic(path, data, perm)
 }

@@ -131,12 +131,14 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 	}
 	c := src.(*conn)
 	c.client.http.Interactive()
+	// stateLock is held, with --write --state, from here to the end: the
+	// moved state is written through it (moveState).
+	var stateLock *source.StateFileLock
 	if s.Write && o.state != "" {
-		lock, err := lockState(o.state)
-		if err != nil {
+		if stateLock, err = lockState(o.state); err != nil {
 			return err
 		}
-		defer lock.Release()
+		defer stateLock.Release()
 	}
 	cached, err := cachedDetails(o.state, c.Streams())
 	if err != nil {
@@ -243,7 +245,7 @@ func linkBank(ctx context.Context, s *connect.Session, o connectOptions) error {
 		}
 	}
 	if s.Write {
-		if err := c.write(s, o, old, &res, oldAccounts, accounts); err != nil {
+		if err := c.write(s, o, stateLock, old, &res, oldAccounts, accounts); err != nil {
 			_ = s.Result(res)
 			return fmt.Errorf("requisition %s is linked, but %w", res.RequisitionID, err)
 		}
@@ -642,8 +644,9 @@ func normIBAN(s string) string { return strings.ToUpper(strings.ReplaceAll(s, " 
 
 // write applies --write: the requisition goes into requisition_ids (in
 // place of the one it replaces), account_ids follows (accountIDsPlan), and
-// with --state each matched account's state moves to its new id.
-func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo, res *ConnectResult, oldAccounts, accounts []*linkedAccount) error {
+// with --state (stateLock held on it) each matched account's state moves
+// to its new id.
+func (c *conn) write(s *connect.Session, o connectOptions, stateLock *source.StateFileLock, old *requisitionInfo, res *ConnectResult, oldAccounts, accounts []*linkedAccount) error {
 	newID := res.RequisitionID
 	if old == nil {
 		added, err := connect.AddIDs(s.ConfigPath, s.ListField, newID)
@@ -674,14 +677,14 @@ func (c *conn) write(s *connect.Session, o connectOptions, old *requisitionInfo,
 	for _, m := range res.Reconnect.Mapping {
 		rename[m.Old] = m.New
 	}
-	if o.state != "" {
+	if stateLock != nil {
 		fresh := map[string]quota.CachedDetails{}
 		for _, a := range accounts {
 			if a.details != nil {
 				fresh[a.ID] = quota.CachedDetails{Details: a.details, FetchedAt: a.detailsAt}
 			}
 		}
-		n, err := moveState(o.state, c.Streams(), rename, fresh)
+		n, err := moveState(stateLock, c.Streams(), rename, fresh)
 		if err != nil {
 			return err
 		}

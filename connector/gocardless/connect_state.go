@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/source-pluggy/source-pluggy/connector/connect"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -50,9 +49,13 @@ func readStateFile(path string, streams []source.Stream) (map[string]json.RawMes
 // stream's cached details become the new account's where connect read
 // them (fresh, keyed by new id), sparing the next read a details call of
 // the new id's daily quota; else the old ones stay (the same bank
-// account's). The file is rewritten atomically in the shape it came in
-// (inShapeOf). It returns how many accounts moved.
-func moveState(path string, streams []source.Stream, rename map[string]string, fresh map[string]quota.CachedDetails) (int, error) {
+// account's). The file, lock's (lockState), is rewritten in the shape it
+// came in (inShapeOf) by the writer a read's checkpoints use
+// (source.StateFileLock.Write): atomically, through temporary files of
+// the names the next read or connect removes, should a kill leave one. It
+// returns how many accounts moved.
+func moveState(lock *source.StateFileLock, streams []source.Stream, rename map[string]string, fresh map[string]quota.CachedDetails) (int, error) {
+	path := lock.Path()
 	states, err := readStateFile(path, streams)
 	if err != nil {
 		return 0, err
@@ -107,7 +110,7 @@ func moveState(path string, streams []source.Stream, rename map[string]string, f
 	if err != nil {
 		return 0, err
 	}
-	return len(moved), connect.WriteFileAtomic(path, append(b, '\n'))
+	return len(moved), lock.Write(append(b, '\n'))
 }
 
 // inShapeOf encodes the moved states in the shape of the file they came

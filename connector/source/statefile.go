@@ -256,9 +256,13 @@ func stateTempPattern(path string) string  { return "." + filepath.Base(path) + 
 func stateProbePattern(path string) string { return "." + filepath.Base(path) + ".*.probe" }
 
 // staleStatePatterns are the patterns of the temporary files beside a
-// state file that LockStateFile removes once it holds the lock.
+// state file that LockStateFile removes once it holds the lock: those of
+// every writer of the file, which all write through writeFileAtomic, and
+// .state.json.tmp-NNN, which connect --reconnect --write left before it
+// did (it wrote the moved state through its config writer, whose own
+// cleanup covers only a config's name, and no read removed them).
 func staleStatePatterns(path string) []string {
-	return []string{stateTempPattern(path), stateProbePattern(path)}
+	return []string{stateTempPattern(path), stateProbePattern(path), "." + filepath.Base(path) + ".tmp-"}
 }
 
 // record takes a checkpoint of stream and rewrites the file.
