@@ -2,12 +2,10 @@ package parquet
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -21,13 +19,6 @@ var urlScheme = regexp.MustCompile(`^\s*([A-Za-z][A-Za-z0-9+.-]*)://`)
 // RowsPerFileEnv overrides Options.RowsPerFile for the binaries. It exists
 // for tests that need many small files (crash tests); users keep the default.
 const RowsPerFileEnv = "SOURCE_PLUGGY_PARQUET_ROWS_PER_FILE"
-
-// clockOffset is set only by a test's -ldflags -X (see
-// buildBehindClock in stamp_e2e_test.go), never in a release build: a
-// duration added to the clock for the run's start, so that the test can run
-// the binary with a clock behind the previous run's. Go's clock cannot be
-// faked from outside the process (it reads the vDSO, not libc).
-var clockOffset string
 
 // compressionValue is --parquet-compression: a bad value is a usage error
 // when the flags are parsed.
@@ -94,14 +85,9 @@ func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
 		}
 		return nil, source.ConfigErrorf("--parquet-dir %s is a URL, not a directory: the Parquet files are written to a local directory only, and this would make folders named after the URL here (with any password in it); %s. Nothing was read", secret.MaskURL(f.dir, "xxxxx"), fix)
 	}
-	opts := Options{Dir: f.dir, Compression: Compression(f.comp), Version: f.Version, Provider: f.Provider}
-	if clockOffset != "" {
-		d, err := time.ParseDuration(clockOffset)
-		if err != nil {
-			return nil, fmt.Errorf("parquet: the test build's clock offset %q: %w", clockOffset, err)
-		}
-		opts.Start = time.Now().Add(d)
-	}
+	// The run's start by the clock a test build can move
+	// (source.StartTime), the same the Singer tap's table versions take.
+	opts := Options{Dir: f.dir, Compression: Compression(f.comp), Version: f.Version, Provider: f.Provider, Start: source.StartTime()}
 	if v := os.Getenv(RowsPerFileEnv); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {

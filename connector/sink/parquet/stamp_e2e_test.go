@@ -6,9 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -20,19 +18,12 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
-// buildBehindClock builds source-pluggy with its Parquet run start offset
-// from the clock (clockOffset, "-1h"): the clock of a machine stepped back
+// buildBehindClock builds source-pluggy with its run start offset from
+// the clock (source.StartTime, "-1h"): the clock of a machine stepped back
 // since the last run.
 func buildBehindClock(t *testing.T, offset string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "source-pluggy-behind")
-	pkg := reflect.TypeFor[Options]().PkgPath()
-	cmd := exec.Command("go", "build", "-ldflags", "-X "+pkg+".clockOffset="+offset, "-o", bin, "./cmd/source-pluggy")
-	cmd.Dir = sourcetest.RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building source-pluggy with the clock %s: %v\n%s", offset, err, out)
-	}
-	return bin
+	return sourcetest.BuildWithClock(t, "source-pluggy", offset)
 }
 
 // TestClockBehindKeepsTheNewestRunNewest runs a read into a folder, then

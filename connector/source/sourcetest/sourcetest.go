@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -64,6 +65,23 @@ func Build(t testing.TB, name string) string {
 		t.Fatalf("building %s: %v\n%s", name, err, out)
 	}
 	built[name] = bin
+	return bin
+}
+
+// BuildWithClock compiles ./cmd/<name> into a directory of the test with
+// its run start clock (source.StartTime) moved by offset, a duration such
+// as "-1h": the binary of a machine whose clock stepped back since the
+// last run. The offset is set with -ldflags -X, as no release build sets
+// it.
+func BuildWithClock(t testing.TB, name, offset string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name+"-clock"+offset)
+	pkg := reflect.TypeFor[source.Stream]().PkgPath()
+	cmd := exec.Command("go", "build", "-ldflags", "-X "+pkg+".clockOffset="+offset, "-o", bin, "./cmd/"+name)
+	cmd.Dir = RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s with the clock %s: %v\n%s", name, offset, err, out)
+	}
 	return bin
 }
 
