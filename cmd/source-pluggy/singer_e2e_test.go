@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -724,6 +725,130 @@ func TestSingerActivateVersion(t *testing.T) {
 		if m.Type == "ACTIVATE_VERSION" && m.Stream == "accounts" {
 			t.Errorf("ACTIVATE_VERSION of accounts after it failed")
 		}
+	}
+}
+
+// TestSingerTableVersionsAfterTheClockSteppedBack runs a sync with
+// ACTIVATE_VERSION, then another from its state by a binary whose clock is
+// an hour behind (a clock stepped back, a VM restored from a snapshot,
+// another machine running the pipeline): each full-table stream's version
+// must still be greater than the first run's, since a target that honours
+// ACTIVATE_VERSION (the Meltano SDK's) drops the rows of lower versions and
+// keeps those of higher ones: with the clock's time, an hour below the
+// first run's, the first run's rows stayed live for good, a row the bank
+// deleted since among them. The second run says so in one WARNING naming
+// each stream, its version and the clock's time; its STATEs hold the
+// versions, the first before any versioned record; the Airbyte mode takes
+// that state, and the tap an Airbyte one (no versions: the clock's).
+func TestSingerTableVersionsAfterTheClockSteppedBack(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	bin := tapBin(t)
+	behind := filepath.Join(t.TempDir(), "tap-pluggy")
+	st.Must(t, os.Symlink(st.BuildWithClock(t, "source-pluggy", "-1h"), behind), "symlink")
+	config := e.config(map[string]any{singer.ActivateVersionSetting: true})
+	activated := func(r *singerRun) map[string]int64 {
+		out := map[string]int64{}
+		for _, m := range r.msgs {
+			if m.Type == "ACTIVATE_VERSION" {
+				out[m.Stream] = *m.Version
+			}
+		}
+		return out
+	}
+	tableVersions := func(state json.RawMessage) map[string]int64 {
+		var v struct {
+			TableVersions map[string]int64 `json:"table_versions"`
+		}
+		st.Must(t, json.Unmarshal(state, &v), "STATE value")
+		return v.TableVersions
+	}
+	lastState := func(r *singerRun, name string) string {
+		states := r.states()
+		return st.WriteFile(t, name, []byte(states[len(states)-1]))
+	}
+
+	first := e.sync(bin, "--config", config)
+	v1 := activated(first)
+	if len(v1) == 0 {
+		t.Fatal("the first run activated no version")
+	}
+	if got := tableVersions(first.states()[len(first.states())-1]); !reflect.DeepEqual(got, v1) {
+		t.Fatalf("the first run's last STATE holds table_versions %v; want the versions it activated, %v", got, v1)
+	}
+	if bytes.Contains(first.stderr, []byte("the clock")) {
+		t.Errorf("a first run without state warned of the clock:\n%s", first.stderr)
+	}
+
+	start := time.Now()
+	second := e.sync(behind, "--config", config, "--state", lastState(first, "state1.json"))
+	v2 := activated(second)
+	for name, v := range v1 {
+		if v2[name] <= v {
+			t.Errorf("stream %s: the second run, its clock an hour behind, activated version %d, not after the first run's %d", name, v2[name], v)
+		}
+	}
+	stated := false
+	for _, m := range second.msgs {
+		switch {
+		case m.Type == "STATE":
+			for name, v := range v2 {
+				if tableVersions(m.Value)[name] != v {
+					t.Fatalf("a STATE of the second run holds table_versions %s; want %v", m.Value, v2)
+				}
+			}
+			stated = true
+		case m.Type == "RECORD" && m.Version != nil:
+			if !stated {
+				t.Fatalf("a versioned %s record before any STATE holding its version", m.Stream)
+			}
+			if *m.Version != v2[m.Stream] {
+				t.Fatalf("a %s record of version %d, where the stream activated %d", m.Stream, *m.Version, v2[m.Stream])
+			}
+		}
+	}
+	var warned []string
+	for _, line := range strings.Split(string(second.stderr), "\n") {
+		if strings.HasPrefix(line, "WARNING the clock (") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 1 {
+		t.Fatalf("%d WARNINGs of the clock, want one:\n%s", len(warned), second.stderr)
+	}
+	clock, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(warned[0], "WARNING the clock (")[:len("2006-01-02T15:04:05")]+"Z")
+	if err != nil || clock.Before(start.Add(-61*time.Minute)) || clock.After(start.Add(-59*time.Minute)) {
+		t.Errorf("the WARNING names the clock %v (%v), not about an hour before %v: %s", clock, err, start, warned[0])
+	}
+	for name, v := range v2 {
+		if !strings.Contains(warned[0], fmt.Sprintf("stream '%s' version %d", name, v)) {
+			t.Errorf("the WARNING does not name stream %s and its version %d: %s", name, v, warned[0])
+		}
+	}
+	t.Log(warned[0])
+
+	// Behind again: after the second run's.
+	third := e.sync(behind, "--config", config, "--state", lastState(second, "state2.json"))
+	for name, v := range activated(third) {
+		if v <= v2[name] {
+			t.Errorf("stream %s: the third run activated version %d, not after the second run's %d", name, v, v2[name])
+		}
+	}
+
+	// The Airbyte mode takes the tap's state, table_versions and all; the
+	// tap takes the Airbyte mode's, which has none: the clock's versions,
+	// without a WARNING.
+	e.read(e.catalog(true), "--state", lastState(second, "state3.json"))
+	airbyteState := []protocol.State{{Type: protocol.StateStream, Stream: &protocol.StreamState{
+		StreamDescriptor: protocol.StreamDescriptor{Name: "transactions"}, StreamState: second.bookmarks(t)["transactions"],
+	}}}
+	fromAirbyte := e.sync(bin, "--config", config, "--state", st.WriteFile(t, "ab_state.json", airbyteState))
+	for name, v := range activated(fromAirbyte) {
+		if time.Since(time.UnixMilli(v)).Abs() > 5*time.Minute {
+			t.Errorf("stream %s: version %d from a state without versions, not the clock's", name, v)
+		}
+	}
+	if bytes.Contains(fromAirbyte.stderr, []byte("WARNING the clock")) {
+		t.Errorf("a state without versions warned of the clock:\n%s", fromAirbyte.stderr)
 	}
 }
 

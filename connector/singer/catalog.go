@@ -166,6 +166,10 @@ type streamPlan struct {
 	// order is declared by the position records' members last came in
 	// (lookup).
 	order []slot
+	// version is the table version that stamps the stream's records and
+	// its ACTIVATE_VERSION (stampVersions); 0: none, the stream is read
+	// incrementally or the config does not ask for versions.
+	version int64
 
 	recordPrefix []byte
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -63,10 +64,13 @@ type encoder struct {
 	kept, rest []byte          // scratch for a record with undeclared or misfit fields
 	fixes      []fix           // scratch: a record's members to move or mend
 	undeclared map[string]bool // stream + "\x00" + field, already named in a WARNING
-	// version stamps full-table records and their ACTIVATE_VERSION (the
-	// run's start, epoch milliseconds); 0 when the config does not ask
-	// for them (ActivateVersionSetting).
-	version int64
+	// tableVersions is the state's table_versions member (tableVersionsKey):
+	// the input state's, each stream this run stamps (streamPlan.version)
+	// with its version. Every STATE carries it, once it holds any.
+	tableVersions map[string]int64
+	// versionsStated is set once a STATE carried this run's versions: a
+	// stream's first versioned RECORD waits for one (Record).
+	versionsStated bool
 	// notRead are the streams the config turned off (source.NotRead):
 	// COMPLETE without a snapshot, so without ACTIVATE_VERSION, which
 	// would have the target drop every row of the stream.
@@ -94,11 +98,21 @@ func newEncoder(tap string, stdout, stderr io.Writer, redact *secret.Redactor) *
 	return e
 }
 
-// start is called once the read is planned, before any stream is read.
-func (e *encoder) start(plans map[string]*streamPlan, states map[string]json.RawMessage) {
+// start is called once the read is planned, before any stream is read,
+// with the table versions of the input state (nil: none).
+func (e *encoder) start(plans map[string]*streamPlan, states map[string]json.RawMessage, versions map[string]int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.plans = plans
+	e.tableVersions = maps.Clone(versions)
+	for name, p := range plans {
+		if p.version != 0 {
+			if e.tableVersions == nil {
+				e.tableVersions = map[string]int64{}
+			}
+			e.tableVersions[name] = p.version
+		}
+	}
 	for name, st := range states {
 		// Input states may be pretty-printed; a STATE is one line.
 		var c bytes.Buffer
@@ -119,6 +133,16 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 		return e.err
 	}
 	p := e.plans[stream]
+	if e.versioned(p) && !e.versionsStated {
+		// Before the first record of this run's versions reaches the
+		// target, the state records them: a run stopped before its first
+		// STATE (killed, or its only streams failed) leaves rows of
+		// these versions in the target, which the next run's must come
+		// after.
+		if err := e.stateLocked(); err != nil {
+			return err
+		}
+	}
 	e.schemaLocked(stream)
 	w := e.out
 	if p != nil {
@@ -151,7 +175,7 @@ func (e *encoder) Record(stream string, row jsonrow.Row) error {
 	w.WriteByte('"')
 	if e.versioned(p) {
 		w.WriteString(`,"version":`)
-		w.WriteString(strconv.FormatInt(e.version, 10))
+		w.WriteString(strconv.FormatInt(p.version, 10))
 	}
 	if _, err := w.WriteString("}\n"); err != nil {
 		e.err = err
@@ -337,9 +361,9 @@ func (e *encoder) warnFix(stream string, p *streamPlan, fx fix) {
 }
 
 // versioned reports whether the stream of plan p carries versions: a
-// full-table stream, in a run whose config asked for them.
+// full-table stream, in a run whose config asked for them (stampVersions).
 func (e *encoder) versioned(p *streamPlan) bool {
-	return e.version != 0 && p != nil && p.mode == protocol.FullRefresh
+	return p != nil && p.version != 0
 }
 
 // kept reports whether a record's member name, declared or not by the
@@ -405,6 +429,12 @@ func (e *encoder) State(stream string, state json.RawMessage, _ int64) error {
 	} else {
 		e.bookmarks[stream] = st
 	}
+	return e.stateLocked()
+}
+
+// stateLocked writes a STATE of the bookmarks and table versions, and
+// flushes it.
+func (e *encoder) stateLocked() error {
 	// Written by hand, in stream-name order: a state can be megabytes
 	// (ids by account) and is re-sent whole at every checkpoint, and each
 	// bookmark is already one compact line's JSON.
@@ -423,7 +453,21 @@ func (e *encoder) State(stream string, state json.RawMessage, _ int64) error {
 		w.WriteByte(':')
 		w.Write(e.bookmarks[n])
 	}
-	w.WriteString("}}}\n")
+	w.WriteByte('}')
+	if len(e.tableVersions) > 0 {
+		w.WriteString(`,"` + tableVersionsKey + `":{`)
+		for i, n := range slices.Sorted(maps.Keys(e.tableVersions)) {
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			w.Write(jsonrow.AppendString(nil, n))
+			w.WriteByte(':')
+			w.WriteString(strconv.FormatInt(e.tableVersions[n], 10))
+		}
+		w.WriteByte('}')
+	}
+	e.versionsStated = true
+	w.WriteString("}}\n")
 	if err := w.Flush(); err != nil {
 		e.err = err
 	}
@@ -473,7 +517,7 @@ func (e *encoder) StreamStatus(stream string, status protocol.Status, reasons ..
 				Type    string `json:"type"`
 				Stream  string `json:"stream"`
 				Version int64  `json:"version"`
-			}{"ACTIVATE_VERSION", stream, e.version})
+			}{"ACTIVATE_VERSION", stream, p.version})
 			e.out.Write(line)
 			if err := e.out.WriteByte('\n'); err != nil {
 				e.err = err

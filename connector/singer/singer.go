@@ -19,12 +19,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
@@ -182,9 +186,6 @@ func (t *Tap) sync(ctx context.Context, secrets *secret.Redactor, config, stateP
 		if err != nil {
 			return nil, nil, err
 		}
-		if versioned {
-			enc.version = enc.now().UnixMilli()
-		}
 		var in *Catalog
 		origin := "the default catalog (every stream)"
 		if catPath != "" {
@@ -198,17 +199,73 @@ func (t *Tap) sync(ctx context.Context, secrets *secret.Redactor, config, stateP
 		if err != nil {
 			return nil, nil, err
 		}
-		states, reset, err := readState(statePath, streams)
+		states, reset, versions, err := readState(statePath, streams)
 		if err != nil {
 			return nil, nil, err
 		}
 		source.MarkReset(sel, reset)
-		enc.start(plans, states)
+		if versioned {
+			enc.warnBehind(stampVersions(plans, versions, source.StartTime()))
+		}
+		enc.start(plans, states, versions)
 		return sel, states, nil
 	}
 	own := append([]string{ActivateVersionSetting}, sdkOnlySettings...)
 	code := t.Runner.Read(ctx, source.ReadInput{Config: config, Secrets: secrets, Encoder: enc, Prepare: prepare, Own: own, StateGiven: statePath != ""})
 	return enc.close(code)
+}
+
+// stampVersions gives each full-table stream of plans its table version,
+// which its records and ACTIVATE_VERSION carry: the run's start by the
+// clock, in epoch milliseconds, or one after the version the tap last
+// stamped on the stream (last, from the input state's table_versions) when
+// that is not older. A target that honours ACTIVATE_VERSION (the Meltano
+// SDK's, target-postgres) deletes or marks deleted the rows of versions
+// below the one activated, and keeps those above it: a version below the
+// last run's, from a clock stepped back (NTP, a VM restored from a
+// snapshot, a second machine running the pipeline), would leave the last
+// run's rows live for good, a row the bank deleted among them. It returns
+// the streams that took one after the state's, with the clock's time.
+func stampVersions(plans map[string]*streamPlan, last map[string]int64, start time.Time) behind {
+	b := behind{clock: start}
+	for _, name := range slices.Sorted(maps.Keys(plans)) {
+		p := plans[name]
+		if p.mode != protocol.FullRefresh {
+			continue
+		}
+		p.version = start.UnixMilli()
+		if l := last[name]; l >= p.version {
+			p.version = l + 1
+			b.streams = append(b.streams, name)
+			b.versions = append(b.versions, p.version)
+		}
+	}
+	return b
+}
+
+// behind is the streams whose table version a run took from the state
+// rather than the clock, which is behind it (stampVersions).
+type behind struct {
+	clock    time.Time
+	streams  []string
+	versions []int64
+}
+
+// warnBehind logs one WARNING for the streams whose table version came
+// after the state's rather than from the clock, naming each, its version
+// and the clock's time.
+func (e *encoder) warnBehind(b behind) {
+	if len(b.streams) == 0 {
+		return
+	}
+	parts := make([]string, len(b.streams))
+	for i, name := range b.streams {
+		parts[i] = fmt.Sprintf("stream '%s' version %d", name, b.versions[i])
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.logf("WARNING", "the clock (%s) is behind the table version this tap last stamped on a full-table stream, which the state's %s holds (the clock stepped back, a VM was restored from a snapshot, or another machine runs this pipeline): the run takes one after it, not the clock's, so that a target activating it deletes (or marks deleted) the rows of the earlier versions rather than keeping them as newer: %s",
+		b.clock.UTC().Format(time.RFC3339Nano), tableVersionsKey, strings.Join(parts, ", "))
 }
 
 // ActivateVersionSetting is the config key that turns on ACTIVATE_VERSION

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"reflect"
 	"slices"
@@ -769,7 +770,7 @@ func BenchmarkEncoder(b *testing.B) {
 				b.Fatal(err)
 			}
 			enc := newEncoder("tap-test", io.Discard, io.Discard, nil)
-			enc.start(plans, nil)
+			enc.start(plans, nil, nil)
 			b.SetBytes(int64(len(data)))
 			b.ResetTimer()
 			for range b.N {
@@ -921,6 +922,112 @@ func TestActivateVersion(t *testing.T) {
 	res = runTap(t, newTestRunner(), "--config", testConfig(t, map[string]any{ActivateVersionSetting: "yes"}))
 	if res.code != 1 || !strings.Contains(res.stderr, "config.emit_activate_version_messages: \"yes\" is not a boolean") {
 		t.Fatalf("a setting that is not a boolean: exit %d\n%s", res.code, res.stderr)
+	}
+}
+
+// TestTableVersionsFromTheState: a full-table stream's version is one
+// after the table_versions entry of the input state when the clock is not
+// past it (stepped back since the run that wrote it), with one WARNING
+// naming the stream, its version and the clock; every STATE carries the
+// entries, this run's and those of the input, also when the setting is
+// off. The state's forms the tap takes all give theirs (the greatest of a
+// run's STATE lines); an entry that is no version, or names a stream the
+// tap does not have, is a config error naming it; a state without them
+// gives the clock's time, and a STATE without versions has no member.
+func TestTableVersionsFromTheState(t *testing.T) {
+	ahead := time.Now().Add(time.Hour).UnixMilli()
+	on := testConfig(t, map[string]any{ActivateVersionSetting: true})
+	activated := func(t *testing.T, res *result) int64 {
+		t.Helper()
+		for _, m := range res.ofType("ACTIVATE_VERSION") {
+			var a struct{ Version int64 }
+			if err := json.Unmarshal([]byte(m.raw), &a); err != nil {
+				t.Fatal(err)
+			}
+			return a.Version
+		}
+		t.Fatalf("no ACTIVATE_VERSION:\n%s", res.stdout)
+		return 0
+	}
+	versionsOf := func(t *testing.T, res *result) []string {
+		t.Helper()
+		var out []string
+		for _, m := range res.ofType("STATE") {
+			var v struct {
+				Value map[string]json.RawMessage `json:"value"`
+			}
+			if err := json.Unmarshal([]byte(m.raw), &v); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(v.Value[tableVersionsKey]))
+		}
+		return out
+	}
+	state := func(v int64) string {
+		return fmt.Sprintf(`{"bookmarks":{},"table_versions":{"colors":%d,"widgets":7}}`, v)
+	}
+
+	for name, body := range map[string]string{
+		"singer state":      state(ahead),
+		"state message":     `{"type":"STATE","value":` + state(ahead) + `}`,
+		"meltano":           `{"singer_state":` + state(ahead) + `}`,
+		"state lines":       `{"type":"STATE","value":` + state(ahead-5) + "}\n" + `{"type":"STATE","value":` + state(ahead) + "}\n",
+		"lines, older last": `{"type":"STATE","value":` + state(ahead) + "}\n" + `{"type":"STATE","value":` + state(ahead-5) + "}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := runTap(t, newTestRunner(), "--config", on, "--state", writeFile(t, "state.json", body))
+			checkSync(t, res)
+			if v := activated(t, res); v != ahead+1 {
+				t.Errorf("colors activated version %d; want %d, one after the state's", v, ahead+1)
+			}
+			want := fmt.Sprintf(`{"colors":%d,"widgets":7}`, ahead+1)
+			for _, got := range versionsOf(t, res) {
+				if got != want {
+					t.Errorf("a STATE's table_versions %s; want %s", got, want)
+				}
+			}
+			if n := strings.Count(res.stderr, "WARNING the clock ("); n != 1 || !strings.Contains(res.stderr, fmt.Sprintf("stream 'colors' version %d", ahead+1)) || strings.Contains(res.stderr, "stream 'widgets' version") {
+				t.Errorf("%d WARNINGs of the clock; want one naming colors and its version, not widgets:\n%s", n, res.stderr)
+			}
+		})
+	}
+
+	// A version behind the clock leaves the clock's time, without a word.
+	past := time.Now().Add(-time.Hour).UnixMilli()
+	res := runTap(t, newTestRunner(), "--config", on, "--state", writeFile(t, "state.json", state(past)))
+	checkSync(t, res)
+	if v := activated(t, res); v <= past || time.Since(time.UnixMilli(v)) > time.Minute || strings.Contains(res.stderr, "WARNING the clock") {
+		t.Errorf("after an older version: activated %d, want the clock's\n%s", v, res.stderr)
+	}
+
+	// Off, the entries are carried as they were; without any, no member.
+	res = runTap(t, newTestRunner(), "--config", testConfig(t, nil), "--state", writeFile(t, "state.json", state(ahead)))
+	checkSync(t, res)
+	for _, got := range versionsOf(t, res) {
+		if want := fmt.Sprintf(`{"colors":%d,"widgets":7}`, ahead); got != want {
+			t.Errorf("the setting off: a STATE's table_versions %s; want the input's %s", got, want)
+		}
+	}
+	res = runTap(t, newTestRunner(), "--config", testConfig(t, nil), "--state", writeFile(t, "state.json", `{"bookmarks":{}}`))
+	checkSync(t, res)
+	for _, got := range versionsOf(t, res) {
+		if got != "" {
+			t.Errorf("a STATE without versions holds table_versions %s", got)
+		}
+	}
+
+	for body, want := range map[string]string{
+		`{"bookmarks":{},"table_versions":[1]}`:                            `table_versions must map stream names to the table version`,
+		`{"bookmarks":{},"table_versions":{"colors":"1"}}`:                 `table_versions["colors"] is "1", not a table version`,
+		`{"bookmarks":{},"table_versions":{"colors":1.5}}`:                 `table_versions["colors"] is 1.5, not a table version`,
+		`{"bookmarks":{},"table_versions":{"colors":0}}`:                   `table_versions["colors"] is 0, not a table version`,
+		`{"bookmarks":{},"table_versions":{"shapes":1}}`:                   `table_versions["shapes"] names stream "shapes", which this tap does not have (streams: widgets, colors)`,
+		`{"singer_state":{"bookmarks":{},"table_versions":{"colors":-2}}}`: `table_versions["colors"] is -2`,
+	} {
+		res := runTap(t, newTestRunner(), "--config", on, "--state", writeFile(t, "state.json", body))
+		if res.code != 1 || !strings.Contains(res.stderr, "CRITICAL") || !strings.Contains(res.stderr, want) || !strings.Contains(res.stderr, "[config_error]") {
+			t.Errorf("state %s: exit %d, want 1 and a config_error saying %q:\n%s", body, res.code, want, res.stderr)
+		}
 	}
 }
 
