@@ -69,8 +69,8 @@ type settings struct {
 
 func parseConfig(raw json.RawMessage, secrets *secret.Redactor) (*settings, error) {
 	var c Config
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, source.InvalidConfigf("config does not match the spec: %v", err)
+	if err := source.DecodeConfig(raw, &c); err != nil {
+		return nil, err
 	}
 	s := &settings{Config: c, lookback: DefaultLookbackDays, limit: DefaultDailyLimit}
 	if s.HTTPTimeoutSeconds == 0 {

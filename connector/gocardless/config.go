@@ -57,8 +57,8 @@ type settings struct {
 
 func parseConfig(raw json.RawMessage) (*settings, error) {
 	var c Config
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, source.InvalidConfigf("config does not match the spec: %v", err)
+	if err := source.DecodeConfig(raw, &c); err != nil {
+		return nil, err
 	}
 	s := &settings{Config: c, lookback: DefaultLookbackDays, pending: true, balances: true}
 	if s.HTTPTimeoutSeconds == 0 {

@@ -87,8 +87,8 @@ type settings struct {
 
 func parseConfig(raw json.RawMessage, now time.Time) (*settings, error) {
 	var c Config
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, source.InvalidConfigf("config does not match the spec: %v", err)
+	if err := source.DecodeConfig(raw, &c); err != nil {
+		return nil, err
 	}
 	s := &settings{Config: c}
 	if s.BaseURL == "" {
