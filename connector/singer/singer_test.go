@@ -939,15 +939,15 @@ func TestTableVersionsFromTheState(t *testing.T) {
 	on := testConfig(t, map[string]any{ActivateVersionSetting: true})
 	activated := func(t *testing.T, res *result) int64 {
 		t.Helper()
-		for _, m := range res.ofType("ACTIVATE_VERSION") {
-			var a struct{ Version int64 }
-			if err := json.Unmarshal([]byte(m.raw), &a); err != nil {
-				t.Fatal(err)
-			}
-			return a.Version
+		ms := res.ofType("ACTIVATE_VERSION")
+		if len(ms) == 0 {
+			t.Fatalf("no ACTIVATE_VERSION:\n%s", res.stdout)
 		}
-		t.Fatalf("no ACTIVATE_VERSION:\n%s", res.stdout)
-		return 0
+		var a struct{ Version int64 }
+		if err := json.Unmarshal([]byte(ms[0].raw), &a); err != nil {
+			t.Fatal(err)
+		}
+		return a.Version
 	}
 	versionsOf := func(t *testing.T, res *result) []string {
 		t.Helper()
