@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,8 +52,7 @@ func TestPendingOffKeepsWhatTheSinksHold(t *testing.T) {
 		t.Errorf("Parquet pending files %v after the run that did not read them, want %v", got, filesBefore)
 	}
 
-	tap := filepath.Join(t.TempDir(), "tap-enablebanking")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-enablebanking")
 	out, stderr, code := st.Exec(t, tap, "--config", e.config(map[string]any{"include_pending": false, singer.ActivateVersionSetting: true}))
 	if code != 0 {
 		t.Fatalf("tap exited %d: %s", code, stderr)
@@ -115,8 +113,7 @@ func TestPendingOffNamesOnlyTheSinksInUse(t *testing.T) {
 		}
 	}
 
-	tap := filepath.Join(t.TempDir(), "tap-enablebanking")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-enablebanking")
 	_, stderr, code := st.Exec(t, tap, "--config", e.config(off))
 	if code != 0 {
 		t.Fatalf("tap exited %d: %s", code, stderr)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -76,8 +75,7 @@ func TestParquetEmptySnapshotReplacesTheLast(t *testing.T) {
 // would fail on: it is kept in _leftovers), and bookmarks at the end.
 func TestSingerTap(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1})
-	tap := filepath.Join(t.TempDir(), "tap-enablebanking")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-enablebanking")
 	config := e.config(nil)
 
 	out, stderr, code := st.Exec(t, tap, "--discover", "--config", config)
@@ -151,7 +149,6 @@ func TestSingerTap(t *testing.T) {
 // fields needs.
 func TestSingerDiscoverDeclaresSchemaFields(t *testing.T) {
 	e := newEnv(t, fake.Options{Sessions: 1})
-	tap := filepath.Join(t.TempDir(), "tap-enablebanking")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-enablebanking")
 	st.CheckSingerDiscoverMatchesSchema(t, tap, e.config(nil))
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -58,8 +56,7 @@ func TestSingerMisfitsKeptInLeftovers(t *testing.T) {
 			return out
 		})
 	})
-	tap := filepath.Join(t.TempDir(), "tap-enablebanking")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-enablebanking")
 	out, stderr, code := st.Exec(t, tap, "--config", e.config(nil))
 	if code != 0 {
 		t.Fatalf("the sync exited %d:\n%s", code, stderr)

@@ -122,7 +122,6 @@ func TestNames(t *testing.T) {
 // fields needs.
 func TestSingerDiscoverDeclaresSchemaFields(t *testing.T) {
 	e := newEnv(t, fake.Options{Requisitions: 1})
-	tap := filepath.Join(t.TempDir(), "tap-gocardless-bank-data")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-gocardless-bank-data")
 	st.CheckSingerDiscoverMatchesSchema(t, tap, e.config(nil))
 }

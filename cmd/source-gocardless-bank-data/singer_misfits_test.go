@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -51,8 +49,7 @@ func TestSingerMisfitsKeptInLeftovers(t *testing.T) {
 			return out
 		})
 	})
-	tap := filepath.Join(t.TempDir(), "tap-gocardless-bank-data")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-gocardless-bank-data")
 	out, stderr, code := st.Exec(t, tap, "--config", e.config(nil))
 	if code != 0 {
 		t.Fatalf("the sync exited %d:\n%s", code, stderr)
@@ -132,8 +129,7 @@ func TestSingerUnreadableDatesKeptInLeftovers(t *testing.T) {
 			return out
 		})
 	})
-	tap := filepath.Join(t.TempDir(), "tap-gocardless-bank-data")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-gocardless-bank-data")
 	out, stderr, code := st.Exec(t, tap, "--config", e.config(nil))
 	if code != 0 {
 		t.Fatalf("the sync exited %d:\n%s", code, stderr)

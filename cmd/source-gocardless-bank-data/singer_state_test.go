@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,8 +19,7 @@ import (
 // one this connector wrote, at every run until the user edited it.
 func TestMeltanoMergedSentinelResumes(t *testing.T) {
 	e := newEnv(t, fake.Options{Requisitions: 1})
-	tap := filepath.Join(t.TempDir(), "tap-gocardless-bank-data")
-	st.Must(t, os.Symlink(e.bin, tap), "symlink")
+	tap := st.TapLink(t, e.bin, "tap-gocardless-bank-data")
 	config := e.config(nil)
 	out, stderr, code := st.Exec(t, tap, "--config", config)
 	if code != 0 {

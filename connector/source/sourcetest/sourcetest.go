@@ -508,3 +508,13 @@ func Must(t testing.TB, err error, what ...any) {
 		t.Fatalf("%s: %v", fmt.Sprint(what...), err)
 	}
 }
+
+// TapLink returns a symbolic link named name (tap-gocardless-bank-data,
+// …) to bin, in a temporary directory: the binary started under a tap's
+// name speaks Singer, as Meltano starts it (docs/singer.md).
+func TapLink(t testing.TB, bin, name string) string {
+	t.Helper()
+	tap := filepath.Join(t.TempDir(), name)
+	Must(t, os.Symlink(bin, tap), "symlink")
+	return tap
+}
