@@ -313,7 +313,9 @@ type Log interface {
 	Append(ctx context.Context, ev Event, receivedAt time.Time) (position string, err error)
 	// Healthy reports whether Append can still work.
 	Healthy(ctx context.Context) error
-	// Len is how many events the log holds.
+	// Len is how many events the log holds, for the lines that log it: a
+	// directory's keys, a table's rows as it opened (counted, or
+	// estimated past pgCountUpTo) with what was appended and pruned since.
 	Len() int
 	// Prune removes the oldest events, those received before cutoff that
 	// can go without a reader that has read since cutoff losing its place
