@@ -18,7 +18,8 @@ import (
 // checkpoint with the state it holds, the old account ids included, and
 // would put them back over the moved ones (the next read then reads every
 // account's history again under its new id); a read started meanwhile
-// waits for connect instead, failing with a transient_error that names it.
+// waits for connect instead, failing with a transient_error that names it
+// (the lock file records the command holding it).
 // Taken before any API call, so a refusal leaves nothing at GoCardless. A
 // path naming no file (a typo) is refused before the lock file is made, so
 // that it leaves nothing beside it either.
@@ -26,10 +27,18 @@ func lockState(path string) (*source.StateFileLock, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, source.ConfigErrorf("cannot read --state %s: %v", path, err)
 	}
-	lock, err := source.LockStateFile("--state", path)
+	lock, err := source.LockStateFile(source.CommandReconnect, "--state", path)
 	var inUse *source.StateFileInUseError
 	if errors.As(err, &inUse) {
-		return nil, source.TransientErrorf("--state %s is in use by a read (%s; lock file %s), which would write the old account ids back over the moved ones: run connect once it ends (pause the job that runs it until connect is done). Nothing was created at GoCardless", path, inUse.Holder, inUse.Lock)
+		why := ""
+		switch inUse.Command {
+		case source.CommandRead:
+			why = ", which would write the old account ids back over the moved ones"
+		case source.CommandReconnect:
+			why = ", which is moving accounts' state in it"
+		}
+		return nil, source.TransientErrorf("--state %s is in use by %s (%s; lock file %s)%s: run connect once it ends (pause the job that runs it until connect is done). Nothing was created at GoCardless",
+			path, inUse.HeldBy(source.CommandReconnect), inUse.Holder, inUse.Lock, why)
 	}
 	return lock, err
 }

@@ -57,7 +57,7 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.states = map[string]json.RawMessage{}
-	lock, err := LockStateFile("--state-file", f.path)
+	lock, err := LockStateFile(CommandRead, "--state-file", f.path)
 	if err != nil {
 		var inUse *StateFileInUseError
 		if errors.As(err, &inUse) {
@@ -66,8 +66,14 @@ func (f *stateFile) load(streams []Stream) (map[string]json.RawMessage, error) {
 			// same command then succeeds, so retrying later (what a
 			// platform does with a transient error, and the next cron
 			// tick) is the fix, not editing the config.
-			return nil, TransientErrorf("--state-file %s is in use by another read (%s; lock file %s): run one read per state file at a time: wait for that read to end, or give this one another --state-file. No stream was read and the state file was not touched",
-				inUse.Path, inUse.Holder, inUse.Lock)
+			fix := "wait for it to end, then run this read again"
+			if inUse.Command == CommandRead {
+				// Another state file is a fix only beside a read: connect
+				// is moving accounts' state in this one.
+				fix = "run one read per state file at a time: wait for that read to end, or give this one another --state-file"
+			}
+			return nil, TransientErrorf("--state-file %s is in use by %s (%s; lock file %s): %s. No stream was read and the state file was not touched",
+				inUse.Path, inUse.HeldBy(CommandRead), inUse.Holder, inUse.Lock, fix)
 		}
 		return nil, err
 	}
@@ -147,21 +153,48 @@ type StateFileLock struct {
 	file *os.File // nil where this process held the lock already
 }
 
+// The commands that take a state file's lock, as LockStateFile records
+// them in the lock file for the run it refuses to name.
+const (
+	CommandRead      = "read"                // read --state-file
+	CommandReconnect = "connect --reconnect" // source-gocardless-bank-data connect --reconnect --write --state
+)
+
 // StateFileInUseError is LockStateFile's error when another process holds
 // the lock: each writer says in its own words what to do.
 type StateFileInUseError struct {
 	Path   string // the state file, its links followed
 	Lock   string // its lock file
 	Holder string // the run holding it, as the lock file names it ("pid 4242, started …")
+	// Command is what the run holding it does (CommandRead,
+	// CommandReconnect), as the lock file records it; empty where it
+	// records none (written by an older version).
+	Command string
+}
+
+// HeldBy names the run holding the lock for a run of command self that
+// it refuses: "another read" (self's own command), "a connect
+// --reconnect" (another), or "another run" where the lock file records no
+// command.
+func (e *StateFileInUseError) HeldBy(self string) string {
+	switch e.Command {
+	case "":
+		return "another run"
+	case self:
+		return "another " + self
+	default:
+		return "a " + e.Command
+	}
 }
 
 func (e *StateFileInUseError) Error() string {
-	return fmt.Sprintf("%s is in use by another run (%s; lock file %s)", e.Path, e.Holder, e.Lock)
+	return fmt.Sprintf("%s is in use by %s (%s; lock file %s)", e.Path, e.HeldBy(""), e.Holder, e.Lock)
 }
 
 // LockStateFile takes the lock of the state file at path (see
-// StateFileLock), flag being the option that named it (--state-file,
-// --state), for the errors. path's symbolic links are followed first
+// StateFileLock) for a run of command (CommandRead, CommandReconnect),
+// which it records in the lock file for a run it refuses to name, flag
+// being the option that named it (--state-file, --state), for the errors. path's symbolic links are followed first
 // (resolveLink): the lock is the file's, whatever link names it, and the
 // file is written where the link points. Before it locks, the file's
 // directory must exist and take a new file (probeWritable), so that no
@@ -170,7 +203,7 @@ func (e *StateFileInUseError) Error() string {
 // the file: it removes the temporary files killed ones left
 // (staleStatePatterns). When another process holds the lock, the error is
 // a *StateFileInUseError, without waiting.
-func LockStateFile(flag, path string) (*StateFileLock, error) {
+func LockStateFile(command, flag, path string) (*StateFileLock, error) {
 	file, err := resolveLink(path)
 	if err != nil {
 		return nil, ConfigErrorf("%s %s: %v; give the path of the state file itself", flag, path, err)
@@ -194,10 +227,10 @@ func LockStateFile(flag, path string) (*StateFileLock, error) {
 		if err != nil {
 			return nil, ConfigErrorf("%s %s: cannot open its lock file %s (%v); make it writable for this user, or choose another path", flag, file, lock, errors.Unwrap(err))
 		}
-		if who, err := flock.Acquire(f, time.Now()); err != nil {
+		if who, err := flock.Acquire(f, time.Now(), command); err != nil {
 			f.Close()
 			if errors.Is(err, flock.ErrLocked) {
-				return nil, &StateFileInUseError{Path: file, Lock: lock, Holder: who}
+				return nil, &StateFileInUseError{Path: file, Lock: lock, Holder: who.String(), Command: who.Command}
 			}
 			return nil, fmt.Errorf("locking %s %s (%s): %w", flag, file, lock, err)
 		}

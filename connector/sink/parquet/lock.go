@@ -30,7 +30,7 @@ func lockDir(dir string, start time.Time) (*dirLock, error) {
 	if err != nil {
 		return nil, source.ConfigErrorf("cannot create the lock file %s in --parquet-dir: %v", path, err)
 	}
-	if who, err := flock.Acquire(f, start); err != nil {
+	if who, err := flock.Acquire(f, start, "read"); err != nil {
 		f.Close()
 		if errors.Is(err, flock.ErrLocked) {
 			return nil, source.ConfigErrorf("--parquet-dir %s is in use by another read (%s; lock file %s): run one read per directory at a time: wait for that read to end, or give this one another --parquet-dir. Nothing was written",
