@@ -265,7 +265,9 @@ func reply(w http.ResponseWriter, status int, result, msg string) {
 // (eventlog.Group says why): Serve stops the receiver the same way, every
 // request in flight answered 503, and returns an error, so that the
 // process exits 1 and its supervisor (systemd's Restart=, a Deployment)
-// starts it again, as after a crash; /healthz answers 503 meanwhile.
+// starts it again, as after a crash; /healthz answers 503 meanwhile. A
+// commit that panics while Serve finishes the requests in flight after ctx
+// ended (SIGTERM) fails it the same way.
 func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	srv := &http.Server{
 		Handler:           rc,
@@ -281,15 +283,11 @@ func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	var failure error
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	case <-rc.failedC():
-		rc.mu.Lock()
-		failure = rc.failure
-		rc.mu.Unlock()
 	}
 	rc.Logger.Info("shutting down: finishing requests in flight")
 	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -300,6 +298,14 @@ func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// Looked at once every request has ended, not only when it stopped
+	// the receiver: a commit of the appends in flight at SIGTERM that
+	// panicked during the shutdown left the log as unknown, and the
+	// receiver exited 0, which a supervisor restarting on failure
+	// (systemd's Restart=on-failure) took for a clean stop.
+	rc.mu.Lock()
+	failure := rc.failure
+	rc.mu.Unlock()
 	if failure != nil {
 		return fmt.Errorf("the event log failed; start the receiver again: %w", failure)
 	}

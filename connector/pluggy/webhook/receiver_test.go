@@ -108,6 +108,88 @@ func TestReceiverStopsWhenAnAppendPanics(t *testing.T) {
 	}
 }
 
+// TestReceiverFailsWhenAnAppendPanicsDuringShutdown: a delivery in flight
+// at SIGTERM whose commit panics while Serve finishes the requests in
+// flight is answered 503, and Serve returns the panic (the process exits
+// 1, for its supervisor to start it again), as when the panic came before
+// SIGTERM. It returned nil: the receiver exited 0, a clean stop, with its
+// log in an unknown state.
+func TestReceiverFailsWhenAnAppendPanicsDuringShutdown(t *testing.T) {
+	l := &panickingLog{}
+	committing, release := make(chan struct{}), make(chan struct{})
+	l.group.Commit = func([]Event) ([]string, []error) {
+		close(committing)
+		<-release // until the shutdown is under way
+		panic("injected")
+	}
+	var logged strings.Builder
+	var logMu sync.Mutex
+	logs := func() string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logged.String()
+	}
+	rc := &Receiver{Log: l, Headers: []Header{{Name: "X-Hook", Value: "s3cret-value"}}, Logger: slog.New(slog.NewJSONHandler(writerFunc(func(b []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logged.Write(b)
+	}), nil)), Now: time.Now}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, sigterm := context.WithCancel(context.Background())
+	defer sigterm()
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, ln, rc) }()
+
+	status := make(chan int, 1)
+	go func() {
+		body := `{"event":"item/updated","eventId":"ev-1","itemId":"11111111-1111-4111-8111-111111111111"}`
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/pluggy", strings.NewReader(body))
+		req.Header.Set("X-Hook", "s3cret-value")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	select {
+	case <-committing:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the delivery's commit never started")
+	}
+	sigterm()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs(), "shutting down"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Serve did not start shutting down 20 s after its context ended:\n%s", logs())
+		}
+	}
+	close(release)
+	select {
+	case s := <-status:
+		if s != http.StatusServiceUnavailable {
+			t.Errorf("the delivery whose commit panicked during the shutdown: %d, want 503", s)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the delivery is still waiting 20 s after its commit panicked")
+	}
+	select {
+	case err := <-served:
+		var pe *eventlog.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("Serve returned %v after a commit panicked during its shutdown, want the commit's panic", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve still runs 30 s after its context ended")
+	}
+	if got := logs(); !strings.Contains(got, "an append to the event log panicked") || strings.Contains(got, "s3cret-value") {
+		t.Errorf("the panic is not logged (or a header value is):\n%s", got)
+	}
+}
+
 // writerFunc is an io.Writer.
 type writerFunc func([]byte) (int, error)
 
