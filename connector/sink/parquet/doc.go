@@ -55,7 +55,8 @@
 // covering its records (see source.RecordSink), so every STATE printed
 // covers records that are in visible, complete files. A crash leaves at most
 // a hidden temporary, removed by the next run's Open if older than its
-// start. A failed write deletes the file in progress; its records are not
+// start (a regular file of the user's of a temporary's name only; see
+// removeStale). A failed write deletes the file in progress; its records are not
 // covered by any emitted state and are read again next run.
 //
 // A full-refresh stream's files are its snapshot: they are finished under

@@ -20,6 +20,7 @@ import (
 
 	"github.com/source-pluggy/source-pluggy/connector/internal/columns"
 	"github.com/source-pluggy/source-pluggy/connector/internal/memlimit"
+	"github.com/source-pluggy/source-pluggy/connector/internal/staletemp"
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -295,32 +296,27 @@ func probeWritable(stream, dir string) error {
 	return os.Remove(name)
 }
 
-// isTemp reports whether name is one of the sink's temporary files.
+// isTemp reports whether name is one of the sink's temporary files: a
+// part file's name (partName) hidden, with .tmp after it (Writer.names).
+// A user's file of a name near it (.part-notes.parquet.tmp) is none.
 func isTemp(name string) bool {
-	return strings.HasPrefix(name, ".part-") && strings.HasSuffix(name, ".parquet.tmp")
+	part, hidden := strings.CutPrefix(name, ".")
+	part, tmp := strings.CutSuffix(part, ".tmp")
+	return hidden && tmp && partName.MatchString(part)
 }
 
-// removeStale deletes the temporaries in dir last modified before start: a
-// crashed run's half-written files. A temporary is never a visible file, so
-// nothing a reader could see is removed.
+// removeStale deletes the temporaries in dir that crashed runs left: their
+// half-written files and unpublished snapshots. A temporary is never a
+// visible file, so nothing a reader could see is removed. The caller holds
+// the directory's lock (lockDir), which every run writing temporaries
+// holds: any last modified before this run's start by the clock is a dead
+// run's, whatever its age, so the run right after a killed one removes
+// its. One modified after that start (the clock stepped back behind it)
+// stays until a run starts after its time (see staletemp.Rule.Before);
+// only a regular file of this user's goes, never a link or what it names.
 func removeStale(dir string, start time.Time) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !isTemp(e.Name()) {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue // gone meanwhile
-		}
-		if info.ModTime().Before(start) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("removing a stale temporary file: %w", err)
-			}
-		}
+	if err := (staletemp.Rule{Match: isTemp, Before: start, Held: true}).Remove(dir); err != nil {
+		return fmt.Errorf("removing stale temporary files: %w", err)
 	}
 	return nil
 }
