@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 )
 
 // TestWebhookPostgresReconnectsWithoutCountingTheTable: a receiver that
@@ -61,5 +64,100 @@ func TestWebhookPostgresReconnectsWithoutCountingTheTable(t *testing.T) {
 	}
 	if got := fmt.Sprint(logIDs(t, admin)[5000:]); got != "[before-1 lost-1 after-1]" {
 		t.Fatalf("the table holds %s after its 5000 old rows, want [before-1 lost-1 after-1]", got)
+	}
+}
+
+// TestWebhookPostgresFigureFollowsAPruneDuringAReconnection: the number of
+// events a receiver logs (events_in_log) stays the table's when a prune
+// step, on a session of its own, deletes rows while the receiver connects
+// again. It counted the table again as it connected, and a step whose
+// DELETE had committed before that count took its rows off once more
+// after it: here the prune's line said 0 events were left where 2 were.
+// The prune is held by a lock on the oldest row, the reconnection by the
+// receivers' advisory lock, which the test holds until the DELETE is done.
+func TestWebhookPostgresFigureFollowsAPruneDuringAReconnection(t *testing.T) {
+	const receiversLock = 0x706c7567677977 // webhook's pgLockKey, "pluggyw"
+	url := pgtest.DB(t)
+	r := startReceiver(t, url)
+	for _, id := range []string{"fig-1", "fig-2", "fig-3"} {
+		if got := r.post(t, deletedEvent(id, uuidOf(id)), authHeader); got != http.StatusOK {
+			t.Fatalf("POST %s: %d", id, got)
+		}
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	ageLog(t, url, "", 40) // a prune deletes fig-1 and fig-2, the rows below the newest old one
+	ctx := context.Background()
+	rowLock := pgtest.Connect(t, url)
+	defer rowLock.Close(ctx)
+	tx, err := rowLock.Begin(ctx)
+	st.Must(t, err, "BEGIN")
+	st.Must(t, tx.QueryRow(ctx, `SELECT event_id FROM pluggy.webhook_events ORDER BY seq LIMIT 1 FOR UPDATE`).Scan(new(string)), "locking the oldest row")
+
+	r = startReceiver(t, url, "--retain", "30d")
+	watch := pgtest.Connect(t, url)
+	defer watch.Close(ctx)
+	waitFor := func(what, query, want string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); pgtest.Rows(t, watch, query)[0] != want; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 30 s\n%s", what, r.log())
+			}
+		}
+	}
+	const app = `application_name = 'source-pluggy webhook log'`
+	const deleting = `query LIKE 'DELETE FROM pluggy.webhook_events %'`
+	waitFor("the prune waits for the locked row", `SELECT count(*) FROM pg_stat_activity WHERE `+app+` AND wait_event_type = 'Lock' AND `+deleting, "1")
+	pgtest.Exec(t, url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE `+app+` AND NOT `+deleting)
+	waitFor("the receiver's session ends", `SELECT count(*) FROM pg_stat_activity WHERE `+app, "1")
+	advisory := pgtest.Connect(t, url)
+	defer advisory.Close(ctx)
+	_, err = advisory.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(receiversLock))
+	st.Must(t, err, "taking the receivers' lock")
+	if got := r.post(t, deletedEvent("fig-4", uuidOf("fig-4")), authHeader); got != http.StatusServiceUnavailable {
+		t.Fatalf("the delivery that finds the session gone: %d, want 503\n%s", got, r.log())
+	}
+	// Delivered again: the receiver connects, and waits for the lock.
+	answered := make(chan string, 1)
+	go func() {
+		req, err := http.NewRequest(http.MethodPost, r.url+"/pluggy", strings.NewReader(deletedEvent("fig-4", uuidOf("fig-4"))))
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hook-Token", hookSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.Status
+	}()
+	waitFor("the receiver waits for its lock", `SELECT count(*) FROM pg_stat_activity WHERE `+app+` AND query LIKE 'SELECT pg_try_advisory_lock%'`, "1")
+	st.Must(t, tx.Rollback(ctx), "releasing the oldest row")
+	waitFor("the prune deletes fig-1 and fig-2", `SELECT count(*) FROM pluggy.webhook_events`, "1")
+	_, err = advisory.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(receiversLock))
+	st.Must(t, err, "releasing the receivers' lock")
+	if got := <-answered; got != "200 OK" {
+		t.Fatalf("fig-4 delivered again: %s, want 200 OK\n%s", got, r.log())
+	}
+	r.waitLogged(t, prunedMsg, 1)
+	if got := fmt.Sprint(logIDs(t, url)); got != "[fig-3 fig-4]" {
+		t.Fatalf("the table holds %s, want [fig-3 fig-4]", got)
+	}
+	var pruned struct {
+		Events      int64 `json:"events"`
+		EventsInLog int   `json:"events_in_log"`
+	}
+	for _, line := range strings.Split(r.log(), "\n") {
+		if strings.Contains(line, `"msg":"`+prunedMsg) {
+			st.Must(t, json.Unmarshal([]byte(line), &pruned), "the pruned line")
+		}
+	}
+	if pruned.Events != 2 || pruned.EventsInLog != 2 {
+		t.Fatalf("the pruned line says %d events went and %d are left, want 2 and 2 (fig-3, fig-4)\n%s", pruned.Events, pruned.EventsInLog, r.log())
 	}
 }

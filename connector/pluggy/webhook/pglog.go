@@ -155,8 +155,10 @@ const pgCountUpTo = 10000
 // estimate, the rows its last VACUUM or ANALYZE found (pg_class.reltuples)
 // scaled to the pages the table has now, as its planner scales them. An
 // estimate is enough for a figure in a log line, and costs the same on
-// any table; a table never vacuumed nor analyzed has none, and then the
-// figure is the pgCountUpTo rows counted, fewer than it holds.
+// any table; a table never vacuumed nor analyzed has none (autovacuum,
+// on by default, analyzes a new table about a minute after its first rows), and
+// then the figure is the rows counted, pgCountUpTo and one, fewer than it
+// holds.
 func pgCount(ctx context.Context, conn *pgx.Conn) (int, error) {
 	var counted int64
 	var estimate *float64
