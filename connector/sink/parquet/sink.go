@@ -276,11 +276,15 @@ func checkProvider(dir, provider string) error {
 		dir, *v, newest, provider)
 }
 
+// probePattern names probeWritable's file (os.CreateTemp's pattern): a
+// run killed between creating and removing it leaves it, for removeStale.
+const probePattern = ".probe-*.tmp"
+
 // probeWritable fails, before anything is read, when a stream's folder
 // takes no new file: the stream found out at its first file, once it had
 // read (and spent a bank's daily calls on) rows it could not keep.
 func probeWritable(stream, dir string) error {
-	f, err := os.CreateTemp(dir, ".probe-*.tmp")
+	f, err := os.CreateTemp(dir, probePattern)
 	if err != nil {
 		// A config_error, as a --parquet-dir that cannot be locked is:
 		// the directory is the user's to fix.
@@ -306,7 +310,8 @@ func isTemp(name string) bool {
 }
 
 // removeStale deletes the temporaries in dir that crashed runs left: their
-// half-written files and unpublished snapshots. A temporary is never a
+// half-written files, unpublished snapshots and probes (probeWritable's,
+// empty). A temporary is never a
 // visible file, so nothing a reader could see is removed. The caller holds
 // the directory's lock (lockDir), which every run writing temporaries
 // holds: any last modified before this run's start by the clock is a dead
@@ -315,7 +320,8 @@ func isTemp(name string) bool {
 // stays until a run starts after its time (see staletemp.Rule.Before);
 // only a regular file of this user's goes, never a link or what it names.
 func removeStale(dir string, start time.Time) error {
-	if err := (staletemp.Rule{Match: isTemp, Before: start, Held: true}).Remove(dir); err != nil {
+	match := func(name string) bool { return isTemp(name) || staletemp.Matches(name, probePattern) }
+	if err := (staletemp.Rule{Match: match, Before: start, Held: true}).Remove(dir); err != nil {
 		return fmt.Errorf("removing stale temporary files: %w", err)
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 )
 
 // TestStaleTemporariesOnlyTheSinksOwn: Open removes a killed run's
-// temporaries however recently it died (the directory's lock keeps every
+// temporaries (its part files' and its folder probe's) however recently it died (the directory's lock keeps every
 // writer off), and nothing else: not a user's file of a name near theirs,
 // not a link of their name nor what it names, not a folder of their name,
 // not another user's file (checked when the test runs as root, which can
@@ -41,11 +41,14 @@ func TestStaleTemporariesOnlyTheSinksOwn(t *testing.T) {
 		write(".part-20240101T000000Z-00001.parquet.tmp", old),
 		// Killed a second before this run: no minimum age under the lock.
 		write(".part-20240101T000000Z-00002.parquet.tmp", start.Add(-time.Second)),
+		// Killed between creating and removing its probe (probeWritable).
+		write(".probe-2718281828.tmp", old),
 	}
 	kept := []string{
 		write(".part-notes.parquet.tmp", old),                      // the user's, not a name the sink gives
 		write(".part-20240101T000000Z-x1.parquet.tmp", old),        // nor this
 		write(".part-20240101T000000Z-00003.parquet.tmp.bak", old), // nor this
+		write(".probe-notes.tmp", old),                             // nor this
 	}
 	target := filepath.Join(dir, "precious.parquet")
 	if err := os.WriteFile(target, []byte("x"), 0o600); err != nil {
