@@ -505,6 +505,7 @@ func (w *Writer) Append(line []byte) (Position, error) {
 		return Position{}, errors.New("a log line must be non-empty and hold no newline")
 	}
 	k := w.key(line)
+	var mine chan struct{} // the pending entry this append made for k
 	for {
 		w.mu.Lock()
 		if w.broken != nil {
@@ -522,7 +523,8 @@ func (w *Writer) Append(line []byte) (Position, error) {
 		}
 		wait, ok := w.pending[k]
 		if !ok {
-			w.pending[k] = make(chan struct{})
+			mine = make(chan struct{})
+			w.pending[k] = mine
 			w.mu.Unlock()
 			break
 		}
@@ -530,7 +532,20 @@ func (w *Writer) Append(line []byte) (Position, error) {
 		<-wait
 	}
 	buf := make([]byte, 0, len(line)+1)
-	return w.group.Do(pendingLine{line: append(append(buf, line...), '\n'), key: k})
+	pos, err := w.group.Do(pendingLine{line: append(append(buf, line...), '\n'), key: k})
+	if mine != nil && err != nil {
+		// A group whose commit panicked answers this line without
+		// committing it (it came after the panic, or waited behind
+		// it), so commit never released its key: release it here, or
+		// a redelivery of the same key waits for ever.
+		w.mu.Lock()
+		if w.pending[k] == mine {
+			close(mine)
+			delete(w.pending, k)
+		}
+		w.mu.Unlock()
+	}
+	return pos, err
 }
 
 // commit writes a batch of lines, in order, and fsyncs them: one write and
