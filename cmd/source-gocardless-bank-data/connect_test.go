@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -726,20 +725,7 @@ func TestReconnectWaitsForTheReadHoldingTheState(t *testing.T) {
 			name = "link"
 		}
 		t.Run(name, func(t *testing.T) {
-			entered, release := make(chan struct{}, 1), make(chan struct{})
-			var hold atomic.Bool
-			e := newEnvWith(t, fake.Options{TransactionsPerAccount: 5}, func(f *fake.Server, h http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if hold.Load() && strings.Contains(r.URL.Path, "/transactions/") {
-						select {
-						case entered <- struct{}{}:
-						default:
-						}
-						<-release
-					}
-					h.ServeHTTP(w, r)
-				})
-			})
+			e, hold, entered, release := newEnvHoldingTransactions(t)
 			old := e.fake.RequisitionIDs()[0]
 			dir := t.TempDir()
 			state := filepath.Join(dir, "state.json") // the read's

@@ -30,20 +30,7 @@ import (
 // version wrote, which records no command, is still read: its holder is
 // "another run".
 func TestStateFileLockNamesItsHolder(t *testing.T) {
-	entered, release := make(chan struct{}, 1), make(chan struct{})
-	var hold atomic.Bool
-	e := newEnvWith(t, fake.Options{TransactionsPerAccount: 5}, func(f *fake.Server, h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if hold.Load() && strings.Contains(r.URL.Path, "/transactions/") {
-				select {
-				case entered <- struct{}{}:
-				default:
-				}
-				<-release
-			}
-			h.ServeHTTP(w, r)
-		})
-	})
+	e, hold, entered, release := newEnvHoldingTransactions(t)
 	old := e.fake.RequisitionIDs()[0]
 	state := filepath.Join(t.TempDir(), "state.json")
 	lock := state + ".lock"
@@ -150,4 +137,26 @@ func TestStateFileLockNamesItsHolder(t *testing.T) {
 			t.Errorf("a read after connect ended exited %d: %v", r.Code, r.ErrorTraces())
 		}
 	})
+}
+
+// newEnvHoldingTransactions is an env (5 transactions an account) whose
+// fake holds every transactions call, once hold is set, until release is
+// closed, sending on entered when it holds one: a read kept running
+// while the test does what it must do under the read's lock.
+func newEnvHoldingTransactions(t *testing.T) (e *env, hold *atomic.Bool, entered, release chan struct{}) {
+	t.Helper()
+	entered, release, hold = make(chan struct{}, 1), make(chan struct{}), new(atomic.Bool)
+	e = newEnvWith(t, fake.Options{TransactionsPerAccount: 5}, func(_ *fake.Server, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hold.Load() && strings.Contains(r.URL.Path, "/transactions/") {
+				select {
+				case entered <- struct{}{}:
+				default:
+				}
+				<-release
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	return e, hold, entered, release
 }
