@@ -70,9 +70,10 @@ func (s Source) Open(ctx context.Context, raw json.RawMessage, env source.Env) (
 	// behind the API's (a clock a few seconds slow, just past UTC midnight):
 	// a start_date up to a day after it is left for futureStart, which
 	// judges it by the API's day once it has answered, so that a start_date
-	// of the API's today is not refused.
-	if err := source.StartDateAfter(cfg.StartDate, cfg.startDate, clock.Today().AddDate(0, 0, 1), DefaultStartDays); err != nil {
-		return nil, err
+	// of the API's today is not refused. The error names the machine's
+	// day, the only today known here, not the day of leeway after it.
+	if today := clock.Today(); cfg.startDate.After(today.AddDate(0, 0, 1)) {
+		return nil, source.StartDateAfter(cfg.StartDate, cfg.startDate, today, DefaultStartDays)
 	}
 	hc := source.HTTPClient(env, "source-enablebanking", 2)
 	hc.Timeout, hc.TimeoutSetting = time.Duration(cfg.HTTPTimeoutSeconds)*time.Second, "http_timeout_seconds"
