@@ -88,6 +88,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	// fake.Options reads 0 as "the default": a --items 0 served 2 items
+	// and announced them as if asked for, where the other fakes refuse
+	// sizes below 1.
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"--items", o.Items}, {"--accounts", o.AccountsPerItem}, {"--transactions", o.TransactionsPerAccount}, {"--page-size", o.PageSize}} {
+		if c.v < 1 {
+			return fmt.Errorf("%s must be at least 1, got %d", c.name, c.v)
+		}
+	}
 	style, ok := fake.ParseNextStyle(*nextStyle)
 	if !ok {
 		return fmt.Errorf("--next-style %q: want encoded, raw or absolute", *nextStyle)

@@ -84,3 +84,26 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusesSizesBelowOne: a size below 1 is an error naming the flag,
+// printed before anything is served, as the other fakes refuse theirs;
+// fake.Options reads 0 as its default, so --items 0 served and announced 2
+// items, --transactions 0 served 120 an account.
+func TestRefusesSizesBelowOne(t *testing.T) {
+	for _, args := range [][]string{
+		{"--items", "0"}, {"--items", "-1"}, {"--accounts", "0"},
+		{"--transactions", "0"}, {"--page-size", "0"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		var out strings.Builder
+		err := run(ctx, append(args, "--addr", "127.0.0.1:0"), &out, io.Discard)
+		cancel()
+		want := args[0] + " must be at least 1, got " + args[1]
+		if err == nil || err.Error() != want {
+			t.Errorf("%v: error %v, want %q", args, err, want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%v: announced %q before failing", args, out.String())
+		}
+	}
+}
