@@ -34,6 +34,11 @@ func demoCommand() fakeserver.Command {
 }
 
 func runDemo(ctx context.Context, d *demo.Demo, requisitions, txns int) error {
+	// fake.Options reads 0 as its default: --requisitions 0 served 2
+	// requisitions under a banner saying 0.
+	if requisitions < 1 || txns < 1 {
+		return demo.UsageErrorf("--requisitions %d, --transactions %d: both must be at least 1", requisitions, txns)
+	}
 	// The quota answers as GoCardless's own per-account limit does (429
 	// without a type), and a late card posting arrives: the real answers.
 	f := fake.New(fake.Options{Requisitions: requisitions, TransactionsPerAccount: txns, QuotaAnswer: fake.QuotaGoCardless})

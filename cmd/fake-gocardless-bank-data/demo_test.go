@@ -46,6 +46,11 @@ func TestDemoUsageErrors(t *testing.T) {
 	st.CheckUsage(t, bin, []string{"demo", "--out", t.TempDir()}, "--read-flag", []st.Usage{
 		{Args: []string{"--bogus"}, Code: 2, Want: "fake-gocardless-bank-data demo: unknown flag: --bogus\nUsage: fake-gocardless-bank-data demo [flags]", From: "stderr"},
 		{Args: []string{"extra"}, Code: 2, Want: `fake-gocardless-bank-data demo: unexpected argument "extra"`, From: "stderr"},
+		// A value the demo refuses once parsed is as bad a flag: the fake
+		// read 0 as its default, and the demo served 2 requisitions under
+		// a banner saying 0.
+		{Args: []string{"--requisitions", "0"}, Code: 2, Want: "fake-gocardless-bank-data demo: --requisitions 0, --transactions 80: both must be at least 1\nUsage: fake-gocardless-bank-data demo [flags]", From: "stderr"},
+		{Args: []string{"--transactions", "0"}, Code: 2, Want: "fake-gocardless-bank-data demo: --requisitions 2, --transactions 0: both must be at least 1\nUsage: fake-gocardless-bank-data demo [flags]", From: "stderr"},
 		{Args: []string{"--help"}, Code: 0, Want: "Usage: fake-gocardless-bank-data demo [flags]", From: "stdout"},
 	})
 }

@@ -32,6 +32,11 @@ func demoCommand() fakeserver.Command {
 }
 
 func runDemo(ctx context.Context, d *demo.Demo, items, txns int) error {
+	// fake.Options reads 0 as its default: --items 0 served 2 items under
+	// a banner saying 0.
+	if items < 1 || txns < 1 {
+		return demo.UsageErrorf("--items %d, --transactions %d: both must be at least 1", items, txns)
+	}
 	f := fake.New(fake.Options{Items: items, TransactionsPerAccount: txns, ItemStatuses: []string{"UPDATED", "OUTDATED"}})
 	base, stop, err := d.Serve(f.Handler())
 	if err != nil {
@@ -46,7 +51,11 @@ func runDemo(ctx context.Context, d *demo.Demo, items, txns int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Stdout, "%s: a fake Pluggy API on %s serves %d items (one OUTDATED); files in %s\n\n", d.Name, base, items, d.Dir)
+	outdated := " (one OUTDATED)" // ItemStatuses: the second item's
+	if items < 2 {
+		outdated = ""
+	}
+	fmt.Fprintf(d.Stdout, "%s: a fake Pluggy API on %s serves %d items%s; files in %s\n\n", d.Name, base, items, outdated, d.Dir)
 
 	got := map[string]bool{}  // transaction ids of the last read
 	dead := map[string]bool{} // tombstoned ids of the last read

@@ -21,6 +21,9 @@ func TestDemoCommand(t *testing.T) {
 	if !strings.HasPrefix(r, "fake-pluggy demo: a fake Pluggy API on ") {
 		t.Errorf("demo's banner does not name fake-pluggy demo:\n%s", r)
 	}
+	if banner, _, _ := strings.Cut(r, "\n"); !strings.Contains(banner, "serves 2 items (one OUTDATED)") {
+		t.Errorf("demo's banner does not say it serves 2 items, one OUTDATED: %s", banner)
+	}
 	for _, want := range []string{"transactions", "new rows", "back-dated rows", "re-posted pending rows", "rows updated in place", "source-pluggy connect --config"} {
 		if !strings.Contains(r, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, r)
@@ -42,10 +45,15 @@ func TestDemoCommand(t *testing.T) {
 // dropped, leaving a bare exit 2); --help prints the usage on stdout.
 func TestDemoUsageErrors(t *testing.T) {
 	bin := st.Build(t, "fake-pluggy")
-	st.CheckUsage(t, bin, []string{"demo"}, "--read-flag", []st.Usage{
+	st.CheckUsage(t, bin, []string{"demo", "--out", t.TempDir()}, "--read-flag", []st.Usage{
 		{Args: []string{"--bogus"}, Code: 2, Want: "fake-pluggy demo: unknown flag: --bogus\nUsage: fake-pluggy demo [flags]", From: "stderr"},
 		{Args: []string{"--items", "many"}, Code: 2, Want: `fake-pluggy demo: invalid argument "many" for "--items" flag`, From: "stderr"},
 		{Args: []string{"extra"}, Code: 2, Want: `fake-pluggy demo: unexpected argument "extra"`, From: "stderr"},
+		// A value the demo refuses once parsed is as bad a flag: the fake
+		// read 0 as its default, and the demo served 2 items under a
+		// banner saying 0.
+		{Args: []string{"--items", "0"}, Code: 2, Want: "fake-pluggy demo: --items 0, --transactions 120: both must be at least 1\nUsage: fake-pluggy demo [flags]", From: "stderr"},
+		{Args: []string{"--transactions", "-1"}, Code: 2, Want: "fake-pluggy demo: --items 2, --transactions -1: both must be at least 1\nUsage: fake-pluggy demo [flags]", From: "stderr"},
 		{Args: []string{"--help"}, Code: 0, Want: "Usage: fake-pluggy demo [flags]", From: "stdout"},
 	})
 }
@@ -83,5 +91,19 @@ func TestDemoReadFlag(t *testing.T) {
 	}
 	if code != 1 || !strings.Contains(string(stdout), "source-pluggy read --config ") || !strings.Contains(string(stdout), " --bogus > ") {
 		t.Errorf("demo --read-flag=--bogus: exit %d, want 1, and the read command with --bogus\nstdout:\n%s", code, stdout)
+	}
+}
+
+// TestDemoOfOneItem: with --items 1 the banner names no OUTDATED item, as
+// the fake has none (the second item is the OUTDATED one), and the demo
+// still catches every change.
+func TestDemoOfOneItem(t *testing.T) {
+	bin := st.Build(t, "fake-pluggy")
+	r := st.RunPlain(t, bin, "demo", "--out", t.TempDir(), "--items", "1", "--transactions", "60")
+	if banner, _, _ := strings.Cut(r, "\n"); !strings.Contains(banner, "serves 1 items;") {
+		t.Errorf("demo's banner, of one UPDATED item: %s", banner)
+	}
+	if strings.Contains(r, "MISSING") || strings.Contains(r, "status=OUTDATED") {
+		t.Fatalf("demo output:\n%s", r)
 	}
 }
