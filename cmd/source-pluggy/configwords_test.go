@@ -46,6 +46,36 @@ func TestConfigMessagesInWords(t *testing.T) {
 	}
 }
 
+// TestLongValuesAreNotRepeated: a value longer than 60 characters that is
+// not a date or a UUID is refused without being repeated, as every other
+// message of the spec's rules refuses one (configuration.md says none does);
+// the format and pattern messages quoted it whole.
+func TestLongValuesAreNotRepeated(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 1})
+	long := strings.Repeat("pasted-", 10)
+	cfg := e.config(map[string]any{"start_date": long, "item_ids": []string{long + "id"}})
+	want := []string{
+		`config.start_date: is not a date: write it as YYYY-MM-DD, e.g. 2025-01-31`,
+		`config.item_ids.0: is not a UUID: give the id as 32 hex digits in groups of 8-4-4-4-12`,
+	}
+	cs, _ := st.CheckRun(t, e.bin, cfg)
+	r := st.Run(t, e.bin, "read", "--config", cfg, "--catalog", e.catalog(false, "items"))
+	errs := r.ErrorTraces()
+	if cs.Status != protocol.StatusFailed || r.Code != 1 || len(errs) != 1 {
+		t.Fatalf("check %s %q; read exit %d, errors %+v: want both to fail", cs.Status, cs.Message, r.Code, errs)
+	}
+	for what, msg := range map[string]string{"check": cs.Message, "read": errs[0].Message} {
+		for _, w := range want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: the message lacks %q:\n%s", what, w, msg)
+			}
+		}
+		if strings.Contains(msg, "pasted-pasted") {
+			t.Errorf("%s: the message repeats the long value:\n%s", what, msg)
+		}
+	}
+}
+
 // TestKeysDifferingInCaseAreIgnored: a key that is a setting's name in
 // other letters ("Lookback_Days", "MAX_CONCURRENCY") is no setting, and
 // check says it is ignored; it was not: encoding/json matches fields

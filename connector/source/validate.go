@@ -275,6 +275,16 @@ func quote(s string) string {
 	return "'" + s[1:len(s)-1] + "'"
 }
 
+// quoted is s as a message about it begins: quoted, then a space; "" for
+// a value too long to repeat (see shown), so that the message begins with
+// its verb: "config.start_date: is not a date: …".
+func quoted(s string) string {
+	if utf8.RuneCountInString(s) > maxShown {
+		return ""
+	}
+	return quote(s) + " "
+}
+
 // exampleDate is the date the messages show as an example: a past one,
 // since a start_date after today is an error of its own.
 const exampleDate = "2025-01-31"
@@ -291,7 +301,7 @@ func describeFormat(s, format string, node map[string]any) string {
 	case "date-time":
 		return describeDateTime(s)
 	case "time":
-		return fmt.Sprintf("%s is not a time: write it as HH:MM:SS with Z (UTC) or an offset, e.g. 09:30:00Z or 09:30:00-03:00", quote(s))
+		return fmt.Sprintf("%sis not a time: write it as HH:MM:SS with Z (UTC) or an offset, e.g. 09:30:00Z or 09:30:00-03:00", quoted(s))
 	case "uri", "url":
 		// Quoted without its query, fragment and user, which may hold a
 		// key; the example drops them too.
@@ -305,12 +315,12 @@ func describeFormat(s, format string, node map[string]any) string {
 		if ex == "" {
 			ex = "https://example.com"
 		}
-		if !strings.Contains(s, "://") && s != "" && !strings.ContainsAny(s, " \t") {
+		if !strings.Contains(s, "://") && s != "" && !strings.ContainsAny(s, " \t") && quoted(s) != "" {
 			ex = "https://" + strings.TrimPrefix(s, "//")
 		}
-		return fmt.Sprintf("%s is not a URL: write it in full, with its scheme, e.g. %s", quote(shown), ex)
+		return fmt.Sprintf("%sis not a URL: write it in full, with its scheme, e.g. %s", quoted(shown), ex)
 	case "email":
-		return fmt.Sprintf("%s is not an email address: write it as name@example.com", quote(s))
+		return fmt.Sprintf("%sis not an email address: write it as name@example.com", quoted(s))
 	}
 	return ""
 }
@@ -337,7 +347,7 @@ var (
 // example.
 func describeDate(s string) string {
 	const form = "write it as YYYY-MM-DD"
-	bad := quote(s) + " is not a date"
+	bad := quoted(s) + "is not a date"
 	if m := isoDateShape.FindStringSubmatch(s); m != nil {
 		y, mo, d := atoi(m[1]), atoi(m[2]), atoi(m[3])
 		if mo < 1 || mo > 12 {
@@ -369,7 +379,7 @@ func describeDate(s string) string {
 // describeDateTime says why s is not an RFC 3339 date-time and how to write it.
 func describeDateTime(s string) string {
 	const form = "write it as YYYY-MM-DDTHH:MM:SS with Z (UTC) or an offset"
-	bad := quote(s) + " is not a date-time"
+	bad := quoted(s) + "is not a date-time"
 	if len(s) >= 10 && isoDateShape.MatchString(s[:10]) && !validDate(atoi(s[:4]), atoi(s[5:7]), atoi(s[8:10])) {
 		d := describeDate(s[:10])
 		_, why, _ := strings.Cut(d, ": ")
@@ -414,7 +424,7 @@ func describePattern(s, pattern, name string, field map[string]any) string {
 	case acceptsOnlyDates(pattern):
 		return describeDate(s)
 	default:
-		msg = fmt.Sprintf("%s does not match pattern %s", quote(s), quote(pattern))
+		msg = fmt.Sprintf("%sdoes not match pattern %s", quoted(s), quote(pattern))
 	}
 	if what := firstSentence(field); what != "" && name != "" {
 		msg += " (" + name + ": " + what + ")"
@@ -425,7 +435,7 @@ func describePattern(s, pattern, name string, field map[string]any) string {
 var anyUUID = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
 func describeUUID(s string) string {
-	bad := quote(s) + " is not a UUID"
+	bad := quoted(s) + "is not a UUID"
 	t := strings.TrimSpace(s)
 	if len(t) == 32 && strings.Trim(strings.ToLower(t), "0123456789abcdef") == "" {
 		return fmt.Sprintf("%s: it lacks the dashes; write it as 8-4-4-4-12 hex digits: %s-%s-%s-%s-%s", bad, t[:8], t[8:12], t[12:16], t[16:20], t[20:])
@@ -953,10 +963,15 @@ func jsonText(v any) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// maxShown is the most characters of a value a message repeats: a longer
+// one is not repeated at all (cut, a secret inside it would escape
+// redaction).
+const maxShown = 60
+
 // shown is a value as a message quotes it: as JSON; "" for a string too
 // long to repeat (cut, a secret inside it would escape redaction).
 func shown(v any) string {
-	if s, ok := v.(string); ok && utf8.RuneCountInString(s) > 60 {
+	if s, ok := v.(string); ok && utf8.RuneCountInString(s) > maxShown {
 		return ""
 	}
 	return jsonText(v)
