@@ -77,6 +77,11 @@ func TestKeywordMessagesOfTheSpecs(t *testing.T) {
 			`config.requests_per_minute: "sixty" is a string, not a whole number: give a whole number from 0 to 100000, without quotes`},
 		{"pluggy", `{` + pluggyBase + `,"max_concurrency":1.5}`,
 			`config.max_concurrency: 1.5 is not a whole number: give a whole number from 1 to 32`},
+		// A whole number too large for the validator to read as one.
+		{"pluggy", `{` + pluggyBase + `,"max_concurrency":1e100000000}`,
+			`config.max_concurrency: 1e100000000 is too large: give a whole number from 1 to 32`},
+		{"pluggy", `{` + pluggyBase + `,"max_concurrency":-2.5e100000000}`,
+			`config.max_concurrency: -2.5e100000000 is too small: give a whole number from 1 to 32`},
 		{"pluggy", `{` + pluggyBase + `,"lookback_days":null}`,
 			`config.lookback_days: is null: give a whole number from 0 to 365; or leave the field out for its default, 7`},
 		{"pluggy", `{` + pluggyBase + `,"start_date":20250101}`,

@@ -723,6 +723,18 @@ func (f *failure) wrongType(got string, want []string) string {
 			return subject + "is a " + got + ", not text: write it in double quotes: " + jsonText(strings.TrimSpace(subject))
 		}
 		if got == "number" && slices.Contains(want, "integer") && !slices.Contains(want, "number") {
+			// A whole number the validator did not take for an integer
+			// has an exponent too large for it to read (1e100000000):
+			// its fault is its size, not its fraction.
+			if n, ok := f.value.(json.Number); ok && subject != "" {
+				if _, whole := wholeLiteral(string(n)); whole {
+					size := "large"
+					if strings.HasPrefix(string(n), "-") {
+						size = "small"
+					}
+					return subject + "is too " + size + ": give " + fix
+				}
+			}
 			return subject + "is not a whole number: give " + fix
 		}
 		return subject + "is not " + words + ": give " + fix
