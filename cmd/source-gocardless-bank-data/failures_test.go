@@ -306,7 +306,9 @@ func TestExpiredRequisitionKeepsItsAccountsState(t *testing.T) {
 // access ends and the re-link error once it has give the connect command
 // with the read's own state file (--state-file, else a --state file), not
 // the placeholder STATE the user must work out; a read whose state is kept
-// elsewhere (none passed here) keeps STATE and says what to put there.
+// elsewhere or nowhere (none passed here) keeps STATE and says what to put
+// there, --no-state included for reads that keep none: the WARN gave a bare
+// "--state STATE", which a read keeping no state has no file for.
 func TestRelinkNamesTheStateFile(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
 	reqs := e.fake.RequisitionIDs()
@@ -321,6 +323,9 @@ func TestRelinkNamesTheStateFile(t *testing.T) {
 	r := e.read(e.catalog(true), "--state-file", kept)
 	if want := "--reconnect " + first + " --state '" + kept + "' --write"; !warned(r, first, "access ends", want) {
 		t.Errorf("no WARN giving %q:\n%s", want, r.Stdout)
+	}
+	if r := e.read(e.catalog(false, "requisitions")); !warned(r, first, "access ends", "--state STATE --write", "state=\"STATE: your reads' state file", "--no-state in place of --state STATE") {
+		t.Errorf("a read keeping no state file: no WARN saying what STATE is, --no-state included:\n%s", r.Stdout)
 	}
 	raw, err := os.ReadFile(kept)
 	if err != nil {
@@ -338,6 +343,7 @@ func TestRelinkNamesTheStateFile(t *testing.T) {
 		{"--state", []string{"--state", saved}, "--state " + saved + " --write`, which"},
 		{"--state and --state-file", []string{"--state", saved, "--state-file", kept}, "--state '" + kept + "' --write`, which"},
 		{"no state", nil, "--state STATE --write` (STATE: your reads' state file"},
+		{"no state, --no-state", nil, "reads that keep no state (full refresh only): --no-state in place of --state STATE), which"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.run(e.catalog(true, "transactions"), nil, c.args...)

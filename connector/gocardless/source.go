@@ -195,8 +195,16 @@ func (c *conn) relinkError(reqID, why string) error {
 		// The read's own state file: the command is the one to run.
 		return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state in %s over to its new id", reqID, why, c.env.ConfigArg(), reqID, c.env.StateArg(), reqID, c.env.StateArg())
 	}
-	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write` (STATE: your reads' state file; a state kept in PostgreSQL or by Airbyte: export it to a file for STATE, and give the next read --state STATE once, as docs/connect.md says), which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, reqID)
+	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write` (%s), which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, stateHint, reqID)
 }
+
+// stateHint says what to give connect --reconnect for STATE when the read
+// has no state file to name: its state is kept elsewhere (the PostgreSQL
+// sink, a platform reading its STATE messages) or nowhere, which the read
+// cannot tell apart from the user's other reads, so both ways are given.
+// --no-state is for reads that keep none: told only "--state STATE", their
+// user has no file to give, and connect --write refuses to go on without one.
+const stateHint = "STATE: your reads' state file; a state kept in PostgreSQL, by Airbyte or by Meltano: export it to a file for STATE, and give the next read --state STATE once, as docs/connect.md says; reads that keep no state (full refresh only): --no-state in place of --state STATE"
 
 // usable returns why a requisition cannot be read now, or nil: its status
 // is not LN, or its end-user agreement has run out. Reading an account
@@ -235,7 +243,11 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 		return c.relinkError(r.ID, fmt.Sprintf("its end-user agreement %s expired on %s (access_valid_for_days %d)", r.Agreement, expires.Format(time.DateOnly), agr.AccessValidForDays))
 	case expires.Sub(now) < 7*24*time.Hour:
 		_, _ = c.endingWarned.Get(r.ID, func() (struct{}, error) {
-			c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", "requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config "+c.env.ConfigArg()+" --reconnect "+r.ID+" --state "+c.env.StateArg()+" --write")
+			attrs := []any{"requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config " + c.env.ConfigArg() + " --reconnect " + r.ID + " --state " + c.env.StateArg() + " --write"}
+			if c.env.StatePath == "" {
+				attrs = append(attrs, "state", stateHint) // what STATE stands for, as the re-link error says
+			}
+			c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", attrs...)
 			return struct{}{}, nil
 		})
 	}
