@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
@@ -43,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		now        = fs.String("now", "", "fixed clock (RFC 3339) for reproducible data; default the real clock")
 		retryAfter = fs.Int("retry-after", 1, "Retry-After seconds of injected 429s (the real API says 60)")
 		localHooks = fs.Bool("allow-local-webhooks", false, "let POST /webhooks register http and loopback URLs (the real API refuses them)")
+		statuses   = fs.String("item-statuses", "", "comma-separated `statuses` of the items in turn, each STATUS or STATUS:EXECUTION_STATUS (UPDATED:PARTIAL_SUCCESS, LOGIN_ERROR, OUTDATED, ...); an empty entry leaves its item UPDATED:SUCCESS")
 		df         fake.DeliveryFaults
 	)
 	fs.IntVar(&df.DropPercent, "webhook-drop-percent", 0, "lose this percentage of webhook deliveries")
@@ -99,6 +102,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s must be at least 1, got %d", c.name, c.v)
 		}
 	}
+	if *statuses != "" {
+		list, err := parseItemStatuses(*statuses, o.Items)
+		if err != nil {
+			return err
+		}
+		o.ItemStatuses = list
+	}
 	style, ok := fake.ParseNextStyle(*nextStyle)
 	if !ok {
 		return fmt.Errorf("--next-style %q: want encoded, raw or absolute", *nextStyle)
@@ -142,4 +152,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			ItemIDs      []string `json:"item_ids"`
 		}{origin, s.ClientID(), s.ClientSecret(), s.ItemIDs()}
 	})
+}
+
+// itemStatuses and executionStatuses are the values of an item's status and
+// executionStatus (pluggy-api.md §2, the SDK's types). --item-statuses
+// takes only these, so that a misspelt PARTIAL_SUCCESS is refused rather
+// than served as an item the connector has nothing to say about.
+var (
+	itemStatuses = []string{"UPDATED", "UPDATING", "WAITING_USER_INPUT", "WAITING_USER_ACTION", "MERGING", "LOGIN_ERROR", "OUTDATED"}
+
+	executionStatuses = []string{
+		"CREATING", "CREATE_ERROR", "CREATED",
+		"LOGIN_IN_PROGRESS", "WAITING_USER_INPUT", "WAITING_USER_ACTION", "LOGIN_MFA_IN_PROGRESS",
+		"ACCOUNTS_IN_PROGRESS", "TRANSACTIONS_IN_PROGRESS", "PAYMENT_DATA_IN_PROGRESS", "CREDITCARDS_IN_PROGRESS",
+		"INVESTMENTS_IN_PROGRESS", "INVESTMENTS_TRANSACTIONS_IN_PROGRESS", "IDENTITY_IN_PROGRESS", "LOANS_IN_PROGRESS",
+		"ACCOUNT_STATEMENTS_IN_PROGRESS",
+		"INVALID_CREDENTIALS", "ALREADY_LOGGED_IN", "UNEXPECTED_ERROR", "INVALID_CREDENTIALS_MFA", "SITE_NOT_AVAILABLE",
+		"ACCOUNT_LOCKED", "ACCOUNT_CREDENTIALS_RESET", "CONNECTION_ERROR", "ACCOUNT_NEEDS_ACTION",
+		"USER_AUTHORIZATION_PENDING", "USER_AUTHORIZATION_NOT_GRANTED", "USER_NOT_SUPPORTED", "USER_INPUT_TIMEOUT",
+		"MERGE_ERROR", "ERROR", "SUCCESS", "PARTIAL_SUCCESS",
+	}
+)
+
+// parseItemStatuses reads --item-statuses into fake.Options.ItemStatuses:
+// one entry an item, in the order the fake announces them, at most items
+// entries. Without it no run of the fake served an item other than
+// UPDATED/SUCCESS, so --status-detail-sdk-spelling, which spells a
+// PARTIAL_SUCCESS item's statusDetail, changed nothing.
+func parseItemStatuses(s string, items int) ([]string, error) {
+	list := strings.Split(s, ",")
+	if len(list) > items {
+		return nil, fmt.Errorf("--item-statuses %q: %d entries for %d items (--items)", s, len(list), items)
+	}
+	for i, e := range list {
+		e = strings.TrimSpace(e)
+		list[i] = e
+		if e == "" {
+			continue
+		}
+		st, ex, hasEx := strings.Cut(e, ":")
+		if !slices.Contains(itemStatuses, st) {
+			return nil, fmt.Errorf("--item-statuses: entry %d, %q: the status %q is none of %s", i+1, e, st, strings.Join(itemStatuses, ", "))
+		}
+		if hasEx && !slices.Contains(executionStatuses, ex) {
+			return nil, fmt.Errorf("--item-statuses: entry %d, %q: the execution status %q is none of Pluggy's (SUCCESS, PARTIAL_SUCCESS, SITE_NOT_AVAILABLE, INVALID_CREDENTIALS, ...)", i+1, e, ex)
+		}
+	}
+	return list, nil
 }

@@ -7,6 +7,7 @@ import (
 	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,97 @@ func TestRefusesSizesBelowOne(t *testing.T) {
 		}
 		if out.Len() != 0 {
 			t.Errorf("%v: announced %q before failing", args, out.String())
+		}
+	}
+}
+
+// TestItemStatusesFlag: --item-statuses gives the items their status in
+// turn, so a run of the fake serves a PARTIAL_SUCCESS item, whose
+// statusDetail --status-detail-sdk-spelling spells; without the flag no run
+// served anything but UPDATED/SUCCESS and that switch changed nothing. A
+// status Pluggy does not have, or more entries than items, is refused
+// naming the flag before anything is announced.
+func TestItemStatusesFlag(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--items", "2", "--transactions", "1", "--item-statuses", ",UPDATED:PARTIAL_SUCCESS", "--status-detail-sdk-spelling"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading announcement: %v", err)
+	}
+	var a struct {
+		BaseURL      string   `json:"base_url"`
+		ClientID     string   `json:"client_id"`
+		ClientSecret string   `json:"client_secret"`
+		ItemIDs      []string `json:"item_ids"`
+	}
+	if err := json.Unmarshal([]byte(line), &a); err != nil || len(a.ItemIDs) != 2 {
+		t.Fatalf("announcement %q: %v", line, err)
+	}
+	resp, err := http.Post(a.BaseURL+"/auth", "application/json",
+		strings.NewReader(`{"clientId":"`+a.ClientID+`","clientSecret":"`+a.ClientSecret+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key struct{ APIKey string }
+	err = json.NewDecoder(resp.Body).Decode(&key)
+	resp.Body.Close()
+	if err != nil || key.APIKey == "" {
+		t.Fatalf("POST /auth: %v", err)
+	}
+	type product struct{ IsUpdated bool }
+	var got []string
+	for _, id := range a.ItemIDs {
+		req, _ := http.NewRequest(http.MethodGet, a.BaseURL+"/items/"+id, nil)
+		req.Header.Set("X-API-KEY", key.APIKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var item struct {
+			Status, ExecutionStatus string
+			StatusDetail            map[string]*product
+		}
+		err = json.NewDecoder(resp.Body).Decode(&item)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("GET /items/%s: %v", id, err)
+		}
+		s := item.Status + ":" + item.ExecutionStatus
+		if p, ok := item.StatusDetail["investmentTransactions"]; ok && p != nil && !p.IsUpdated {
+			s += " investmentTransactions not updated"
+		}
+		if _, ok := item.StatusDetail["investmentsTransactions"]; ok {
+			s += " (OAS spelling)"
+		}
+		got = append(got, s)
+	}
+	want := []string{"UPDATED:SUCCESS", "UPDATED:PARTIAL_SUCCESS investmentTransactions not updated"}
+	if !slices.Equal(got, want) {
+		t.Errorf("items served as %q, want %q", got, want)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+
+	for _, c := range []struct{ args []string }{
+		{[]string{"--item-statuses", "UPDATED:PARTIAL_SUCESS"}},
+		{[]string{"--item-statuses", "UPDATE"}},
+		{[]string{"--items", "1", "--item-statuses", "UPDATED,LOGIN_ERROR"}},
+	} {
+		var out strings.Builder
+		err := run(context.Background(), append(c.args, "--addr", "127.0.0.1:0"), &out, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), "--item-statuses") {
+			t.Errorf("%v: error %v, want one naming --item-statuses", c.args, err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%v: announced %q before failing", c.args, out.String())
 		}
 	}
 }
