@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -145,8 +148,14 @@ func TestConnectNewItemInBrowser(t *testing.T) {
 	}
 }
 
+// TestConnectUpdateItem: an item in LOGIN_ERROR is named by check and read
+// with the connect --update command, which re-authenticates it in the
+// widget's update mode without a new item. The pages speak of an item
+// re-authenticated and its sync, where they said "Pluggy created item …"
+// and "its first sync finished" of an item that had synced for months.
 func TestConnectUpdateItem(t *testing.T) {
 	e := newConnectEnv(t)
+	e.cfg["item_update_poll_seconds"] = 3 // the sync reads UPDATING for two polls: time to load the page again
 	id := e.fake.ItemIDs()[0]
 	e.fake.SetItemStatus(id, "LOGIN_ERROR", "")
 	cfg := e.configFile()
@@ -171,11 +180,22 @@ func TestConnectUpdateItem(t *testing.T) {
 	b := browsertest.New(t)
 
 	p := e.start(cfg, "--update", id, "--write")
-	b.Navigate(p.WaitLine(st.OpenURL)[1])
+	url := p.WaitLine(st.OpenURL)[1]
+	b.Navigate(url)
 	if title := b.Text("#pluggy-title"); !strings.Contains(title, id) {
 		t.Errorf("the widget was not opened in update mode for %s: %q", id, title)
 	}
 	b.Click("#pluggy-submit")
+	p.WaitLine(regexp.MustCompile(`Pluggy re-authenticated item \S+;`))
+	// The page loaded again while the sync runs shows this run's item.
+	resp, err := http.Get(url)
+	st.Must(t, err, "loading the page again")
+	again, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !strings.Contains(string(again), "Re-authenticate item "+id) || !strings.Contains(string(again), "Pluggy re-authenticated item "+id+" in this run; waiting for its sync") || strings.Contains(string(again), "first sync") || strings.Contains(string(again), "created") {
+		t.Errorf("the page loaded again during --update's sync does not speak of a re-authenticated item and its sync:\n%s", again)
+	}
+	b.WaitFor(`document.getElementById("status").textContent.includes("Re-authenticated item ` + id + `; its sync finished")`)
 	out, code := p.Wait()
 	if code != 0 {
 		t.Fatalf("connect --update exited %d: %s", code, p.Stderr())

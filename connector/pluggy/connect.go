@@ -133,7 +133,7 @@ func connectItem(ctx context.Context, s *connect.Session, o connectOptions) erro
 			msg = s.Secrets.String(res.err.Error())
 		}
 		var b bytes.Buffer
-		if err := takenTemplate.Execute(&b, map[string]string{"ItemID": res.itemID, "Error": msg}); err != nil {
+		if err := takenTemplate.Execute(&b, map[string]any{"ItemID": res.itemID, "Error": msg, "Update": o.update, "W": wordsOf(o)}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -278,25 +278,36 @@ var takenTemplate = template.Must(template.New("taken").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
 <title>Connect a bank — source-pluggy</title></head>
 <body style="font-family:sans-serif">
-<h1>Connect a bank</h1>
-<p id="status">{{if .ItemID}}Pluggy created item {{.ItemID}} in this run; waiting for its first sync…{{else}}This run already ended: {{.Error}}. Close this tab; the terminal says the same.{{end}}</p>
+<h1>{{if .Update}}Re-authenticate item {{.Update}}{{else}}Connect a bank{{end}}</h1>
+<p id="status">{{if .ItemID}}Pluggy {{.W.did}} item {{.ItemID}} in this run; waiting for its {{.W.sync}}…{{else}}This run already ended: {{.Error}}. Close this tab; the terminal says the same.{{end}}</p>
 {{if .ItemID}}<script>
 const id = {{.ItemID}};
+const w = {{.W}};
 const statusEl = document.getElementById("status");
 fetch("outcome").then(function (r) { return r.json(); }).then(function (o) {
   if (!o.done) {
-    statusEl.textContent = "Pluggy created item " + id + " in this run; its first sync is still running. The terminal shows the outcome.";
+    statusEl.textContent = "Pluggy " + w.did + " item " + id + " in this run; its " + w.sync + " is still running. The terminal shows the outcome.";
   } else if (o.error) {
-    statusEl.textContent = "Not connected: " + o.error + ". Close this tab; the terminal says the same.";
+    statusEl.textContent = w.failed + ": " + o.error + ". Close this tab; the terminal says the same.";
   } else {
-    statusEl.textContent = "Connected item " + id + "; its first sync finished. You can close this tab and go back to the terminal.";
+    statusEl.textContent = w.done + " item " + id + "; its " + w.sync + " finished. You can close this tab and go back to the terminal.";
   }
 }).catch(function () {
-  statusEl.textContent = "Pluggy created item " + id + " in this run. The terminal shows the outcome.";
+  statusEl.textContent = "Pluggy " + w.did + " item " + id + " in this run. The terminal shows the outcome.";
 });
 </script>{{end}}
 </body></html>
 `))
+
+// wordsOf is how the pages speak of the run's item: one the widget created,
+// whose first sync the run waits for, or (--update) an existing item the
+// owner logged in to again, whose sync that starts is not its first.
+func wordsOf(o connectOptions) map[string]string {
+	if o.update != "" {
+		return map[string]string{"did": "re-authenticated", "sync": "sync", "done": "Re-authenticated", "failed": "Not re-authenticated"}
+	}
+	return map[string]string{"did": "created", "sync": "first sync", "done": "Connected", "failed": "Not connected"}
+}
 
 type widgetResult struct {
 	itemID string
@@ -385,6 +396,7 @@ var pageTemplate = template.Must(template.New("connect").Parse(`<!doctype html>
 <p id="status">Loading Pluggy Connect…</p>
 <script>
 const cfg = {{.Cfg}};
+const w = cfg.words;
 const statusEl = document.getElementById("status");
 function report(outcome, body) {
   return fetch(outcome, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
@@ -400,17 +412,17 @@ function start() {
     includeSandbox: cfg.includeSandbox,
     onSuccess: function (data) {
       const id = data && data.item && data.item.id;
-      statusEl.textContent = "Pluggy created item " + id + "; waiting for its first sync…";
+      statusEl.textContent = "Pluggy " + w.did + " item " + id + "; waiting for its " + w.sync + "…";
       report("success", {item_id: id}).then(function (r) { return r.json(); }).then(function (o) {
         if (!o.done) {
-          statusEl.textContent = "Pluggy created item " + id + "; its first sync is still running. The terminal shows the outcome.";
+          statusEl.textContent = "Pluggy " + w.did + " item " + id + "; its " + w.sync + " is still running. The terminal shows the outcome.";
         } else if (o.error) {
-          statusEl.textContent = "Not connected: " + o.error + ". Close this tab; the terminal says the same.";
+          statusEl.textContent = w.failed + ": " + o.error + ". Close this tab; the terminal says the same.";
         } else {
-          statusEl.textContent = "Connected item " + id + "; its first sync finished. You can close this tab and go back to the terminal.";
+          statusEl.textContent = w.done + " item " + id + "; its " + w.sync + " finished. You can close this tab and go back to the terminal.";
         }
       }).catch(function () {
-        statusEl.textContent = "Pluggy created item " + id + ". The terminal shows the outcome.";
+        statusEl.textContent = "Pluggy " + w.did + " item " + id + ". The terminal shows the outcome.";
       });
     },
     onError: function (err) {
@@ -439,7 +451,7 @@ func connectPage(o connectOptions, token string) (string, error) {
 	err := pageTemplate.Execute(&b, map[string]any{
 		"WidgetURL": o.widgetURL,
 		"Cfg": map[string]any{
-			"connectToken": token, "includeSandbox": o.sandbox, "updateItem": o.update, "widgetUrl": o.widgetURL,
+			"connectToken": token, "includeSandbox": o.sandbox, "updateItem": o.update, "widgetUrl": o.widgetURL, "words": wordsOf(o),
 		},
 	})
 	return b.String(), err
