@@ -378,9 +378,11 @@ func TestUnreachableAPISaidOnceAStream(t *testing.T) {
 
 // TestDeletedAccountIsNamed: an account GoCardless no longer has while its
 // requisition still lists it answers 404 on every call: the read fails
-// with a config error naming the account, its requisition and the cause;
-// once its metadata confirms GoCardless no longer knows it, it is not
-// called again in the run, and every other account is read.
+// with a config error naming the account, its requisition, the cause and
+// both fixes (re-link the bank with connect --reconnect, or leave the
+// account out with config.account_ids); once its metadata confirms
+// GoCardless no longer knows it, it is not called again in the run, and
+// every other account is read.
 func TestDeletedAccountIsNamed(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
 	accts := e.accounts()
@@ -393,6 +395,13 @@ func TestDeletedAccountIsNamed(t *testing.T) {
 	found := false
 	for _, tr := range r.ErrorTraces() {
 		found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, gone) && strings.Contains(tr.Message, "was not found")
+		if tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, "was not found") {
+			for _, fix := range []string{"source-gocardless-bank-data connect --config ", " --reconnect ", "config.account_ids"} {
+				if !strings.Contains(tr.Message, fix) {
+					t.Errorf("the not-found error does not say %q (the fix): %s", fix, tr.Message)
+				}
+			}
+		}
 	}
 	if !found {
 		t.Errorf("no config_error naming account %s as not found: %+v", gone, r.ErrorTraces())

@@ -89,7 +89,7 @@ func (c *conn) accountMeta(ctx context.Context, a accountRef) (json.RawMessage, 
 		if _, err := c.client.getJSON(ctx, "GET /accounts/{id}/", "/accounts/"+url.PathEscape(a.ID)+"/", &raw); err != nil {
 			if isStatus(err, 404) {
 				// Its data endpoints would answer the same: not called.
-				return nil, c.block(a, source.ConfigErrorf("account %s of requisition %s was not found; it may have been deleted with its requisition", a.ID, a.RequisitionID))
+				return nil, c.block(a, c.accountNotFound(a, ""))
 			}
 			return nil, c.client.wrap("account "+a.ID, err)
 		}

@@ -156,8 +156,7 @@ func (c *conn) dataCall(ctx context.Context, a accountRef, endpoint string, q ur
 			c.blockRequisition(a.RequisitionID, err)
 			return err
 		case se.Status == http.StatusNotFound:
-			notFound := &source.Error{Type: protocol.ConfigError, Msg: fmt.Sprintf(
-				"account %s of requisition %s was not found (%s); it may have been deleted with its requisition", a.ID, a.RequisitionID, ae.describe(se.Status))}
+			notFound := c.accountNotFound(a, ae.describe(se.Status))
 			// When GoCardless no longer knows the account (its metadata,
 			// which costs no quota, is not found either, and blocks it),
 			// its other endpoints are not called in the run; a 404 of

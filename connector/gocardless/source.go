@@ -188,6 +188,20 @@ func (c *conn) requisition(ctx context.Context, id string) (*requisitionInfo, er
 	})
 }
 
+// accountNotFound is the config error of an account GoCardless answers 404
+// for while its requisition still lists it: answer is the 404 as the
+// call met it ("" for the metadata lookup). Whether the account is gone
+// for good (closed at the bank, deleted with an earlier requisition) only
+// the user knows, so both fixes are given: re-link the bank to read it
+// under a new id, or leave it out to read the requisition's others.
+func (c *conn) accountNotFound(a accountRef, answer string) error {
+	if answer != "" {
+		answer = " (" + answer + ")"
+	}
+	return source.ConfigErrorf("account %s of requisition %s was not found%s; it may have been deleted with its requisition. To read it again, re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write` (docs/connect.md); to go on without it, list the accounts to read, leaving it out, in config.account_ids",
+		a.ID, a.RequisitionID, answer, c.env.ConfigArg(), a.RequisitionID, c.env.StateArg())
+}
+
 // relinkError is the config error of a requisition that cannot be read
 // until the end user links the bank again.
 func (c *conn) relinkError(reqID, why string) error {
