@@ -214,6 +214,31 @@ func TestInvalidUTF8RowIsNoted(t *testing.T) {
 	st.CheckReplacedNoted(t, r, "transactions", "description", []string{"id"}, dir, pgtest.Connect(t, url), "pluggy")
 }
 
+// TestInvalidUTF8SingerWarningNamesNoNote: in the Singer mode the rows
+// with replaced bytes are kept as in read, and the WARNING says a Singer
+// RECORD cannot note which they are, where it said each row noted the
+// field in meta.source_changes on stdout, which a Singer RECORD does not
+// have (docs/real-world.md: "Singer: none").
+func TestInvalidUTF8SingerWarningNamesNoNote(t *testing.T) {
+	e := newAttackedEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 30, PageSize: 10}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/v2/transactions" }, st.MarkRows(`"description":"`))
+	})
+	bin, config := tapBin(t), e.config(nil)
+	r := e.sync(bin, "--config", config, "--catalog", e.transactionsOnly(bin, config))
+	if got, want := len(r.records()["transactions"]), len(e.servedIDs()); got != want {
+		t.Fatalf("%d rows emitted, %d served", got, want)
+	}
+	var warnings []string
+	for line := range strings.Lines(string(r.stderr)) {
+		if strings.Contains(line, "not valid UTF-8") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "a Singer RECORD has no place to note which rows hold replaced text") || strings.Contains(warnings[0], "on stdout") {
+		t.Errorf("want one WARNING saying a Singer RECORD cannot note the rows, got %q", warnings)
+	}
+}
+
 // TestHostileInputsFailClearly: FIFOs, trailing data, an invalid
 // destination_sync_mode, a stream twice in a state, GLOBAL mixed with
 // STREAM: each a config_error naming the input, never a hang.

@@ -79,6 +79,11 @@ type encoder struct {
 
 var _ source.Encoder = (*encoder)(nil)
 
+// RecordsCarryNoChanges tells the runtime that a Singer RECORD has no
+// place for a row's changes (Airbyte's meta.source_changes), so its
+// messages do not point the user at one.
+func (e *encoder) RecordsCarryNoChanges() {}
+
 // NotRead marks stream as turned off by the config: see notRead.
 func (e *encoder) NotRead(stream string) {
 	e.mu.Lock()

@@ -350,6 +350,26 @@ func SkipMeaning(ctx context.Context) string {
 	return "an incremental stream completes and keeps this account's state, a full-refresh one ends INCOMPLETE"
 }
 
+// changelessEncoder is an Encoder whose records carry no note of their
+// changes: the Singer encoder's, as a Singer RECORD has no meta.
+type changelessEncoder interface {
+	RecordsCarryNoChanges()
+}
+
+// invalidUTF8Warning is the WARN of a stream whose answers held invalid
+// UTF-8 (o nil outside a stream's read). It says where the affected rows
+// are noted, and in the Singer mode that they are not: it sent a tap's
+// users looking for a meta.source_changes its RECORDs do not have.
+func invalidUTF8Warning(o *streamOutput) string {
+	where := "each such row notes the field in its changes (_changes in Parquet and PostgreSQL, meta." + protocol.MetaSourceChanges + " on stdout)"
+	if o != nil {
+		if _, ok := o.enc.(changelessEncoder); ok {
+			where = "a Singer RECORD has no place to note which rows hold replaced text (read's RECORDs note each in meta." + protocol.MetaSourceChanges + ")"
+		}
+	}
+	return "the API answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD) in what is emitted and the rows were kept, so strict JSON readers can read them; " + where + " (this is said once per stream)"
+}
+
 // WarnOnce writes a WARN attributed to the stream being read with ctx the
 // first time key comes up in that stream this run: for a condition met on
 // every page (an API sending invalid UTF-8, say), one line tells the user
@@ -375,8 +395,8 @@ func WarnOnce(ctx context.Context, key, msg string, args ...any) {
 // bad bytes replaced, the stream warns once, and each row that holds
 // replaced text says so in its changes (see replacedText).
 func NoteInvalidUTF8(ctx context.Context, route string, body []byte, replaced []int) {
-	WarnOnce(ctx, "invalid-utf8", "the API answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD) in what is emitted and the rows were kept, so strict JSON readers can read them; each such row notes the field in its changes (_changes in Parquet and PostgreSQL, meta."+protocol.MetaSourceChanges+" on stdout) (this is said once per stream)", "route", route)
 	o, ok := ctx.Value(outputKey{}).(*streamOutput)
+	WarnOnce(ctx, "invalid-utf8", invalidUTF8Warning(o), "route", route)
 	if !ok {
 		return
 	}
