@@ -774,7 +774,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		if s.Mode == protocol.Incremental {
 			req.State = states[name]
 		}
-		out, err := newStreamOutput(enc, StreamInfo{Stream: s.Stream, Mode: s.Mode, State: req.State}, sinks, skipRecords)
+		out, err := newStreamOutput(enc, StreamInfo{Stream: s.Stream, Mode: s.Mode, State: req.State, RunLog: log}, sinks, skipRecords)
 		if err != nil {
 			return fail(enc, err)
 		}

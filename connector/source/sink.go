@@ -55,6 +55,11 @@ type StreamInfo struct {
 	// for what a sink tells the user without failing: a WARN for a value
 	// kept in its leftovers. Nil discards.
 	Log *slog.Logger
+	// RunLog is the run's logger, whose records name no stream, for what
+	// a sink says of the whole run from whichever stream opens first (the
+	// Parquet files' stamp): under Log it would read as that stream's.
+	// Nil discards.
+	RunLog *slog.Logger
 }
 
 // StreamSink is one stream's link of the chain. The runtime calls it from

@@ -127,7 +127,9 @@ type Sinks struct {
 	// of stamp: the run's files take numbers after it.
 	seqs map[string]int
 	// behind, when runStart is not opts.Start, is the WARN that says so,
-	// logged once through the first stream's logger.
+	// logged once, as the first stream opens, through the run's logger
+	// (StreamInfo.RunLog): it names the folder that set the stamp, which
+	// need not be that stream's.
 	behind func(*slog.Logger)
 
 	lock *dirLock // held from Open to Close
@@ -335,13 +337,13 @@ func (s *Sinks) OpenStream(info source.StreamInfo, next source.StreamSink) (sour
 		return nil, err
 	}
 	w.conv.warn.Log = info.Log
-	if info.Log != nil {
+	if info.RunLog != nil {
 		s.mu.Lock()
 		behind := s.behind
 		s.behind = nil // once a run
 		s.mu.Unlock()
 		if behind != nil {
-			behind(info.Log)
+			behind(info.RunLog) // of the run's stamp, whichever folder set it: no stream's
 		}
 	}
 	if info.Mode == protocol.Incremental && info.State == nil && info.Log != nil {

@@ -242,3 +242,56 @@ func TestStampAfterTheNewestFile(t *testing.T) {
 		}
 	}
 }
+
+// TestStampAfterANameAheadOfItsRun: a folder whose newest file's name is
+// ahead of its source_pluggy.run_started_at (a file renamed, here to 2030)
+// gives the next run the second its name says, not that time plus a
+// microsecond, and the next sequence number of that second: a file named
+// part-2026… would sort before it, and latest() of docs/parquet.md, which
+// orders by name, would keep that file's rows over the run's. The WARN
+// that says so is the run's, naming the folder, with no stream's name in
+// front, where it came under whichever stream opened first ("items:
+// parquet: the clock is behind … folder=…/accounts").
+func TestStampAfterANameAheadOfItsRun(t *testing.T) {
+	r := newFakeRun(t, fake.Options{Items: 1, AccountsPerItem: 1, TransactionsPerAccount: 5})
+	dir := t.TempDir()
+	read := func() *sourcetest.Result {
+		t.Helper()
+		res := sourcetest.Run(t, r.bin, "read", "--config", r.config, "--catalog", r.catalog, "--parquet-dir", dir, "--no-records")
+		if res.Code != 0 {
+			t.Fatalf("read: exit %d\n%s", res.Code, res.Stderr)
+		}
+		return res
+	}
+	read()
+	accounts := filepath.Join(dir, "accounts")
+	files, _ := filepath.Glob(filepath.Join(accounts, "part-*.parquet"))
+	if len(files) != 1 {
+		t.Fatalf("the first read wrote %v in accounts/, want one file", files)
+	}
+	if err := os.Rename(files[0], filepath.Join(accounts, "part-20300101T000000Z-00001.parquet")); err != nil {
+		t.Fatal(err)
+	}
+
+	res := read()
+	next := filepath.Join(accounts, "part-20300101T000000Z-00002.parquet")
+	if _, err := os.Stat(next); err != nil {
+		files, _ = filepath.Glob(filepath.Join(accounts, "part-*.parquet"))
+		t.Fatalf("the run after a file named ahead wrote %v, want %s", files, filepath.Base(next))
+	}
+	if got := *fileMeta(t, next).KeyValueMetadata().FindValue(MetaRunStart); got != "2030-01-01T00:00:00Z" {
+		t.Errorf("%s: run_started_at %s, want 2030-01-01T00:00:00Z, the second the newest file's name gives", filepath.Base(next), got)
+	}
+	n := 0
+	for _, m := range res.OfType(protocol.TypeLog) {
+		if strings.Contains(m.Log.Message, "the clock is behind the newest file") {
+			n++
+			if !strings.HasPrefix(m.Log.Message, "parquet: the clock is behind") || !strings.Contains(m.Log.Message, "folder="+accounts+" ") || !strings.Contains(m.Log.Message, "stamp=2030-01-01T00:00:00Z") {
+				t.Errorf("the clock's WARN: %s\nwant it to begin with \"parquet:\" (the run's, no stream's) and name folder=%s and stamp=2030-01-01T00:00:00Z", m.Log.Message, accounts)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("the clock's WARN said %d times, want once", n)
+	}
+}
