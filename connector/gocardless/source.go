@@ -198,8 +198,12 @@ func (c *conn) accountNotFound(a accountRef, answer string) error {
 	if answer != "" {
 		answer = " (" + answer + ")"
 	}
-	return source.ConfigErrorf("account %s of requisition %s was not found%s; it may have been deleted with its requisition. To read it again, re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write` (docs/connect.md); to go on without it, list the accounts to read, leaving it out, in config.account_ids",
-		a.ID, a.RequisitionID, answer, c.env.ConfigArg(), a.RequisitionID, c.env.StateArg())
+	hint := "docs/connect.md"
+	if c.env.StatePath == "" {
+		hint = stateHint
+	}
+	return source.ConfigErrorf("account %s of requisition %s was not found%s; it may have been deleted with its requisition. To read it again, re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write` (%s); to go on without it, list the accounts to read, leaving it out, in config.account_ids",
+		a.ID, a.RequisitionID, answer, c.env.ConfigArg(), a.RequisitionID, c.env.StateArg(), hint)
 }
 
 // relinkError is the config error of a requisition that cannot be read
