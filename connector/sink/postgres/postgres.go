@@ -262,7 +262,8 @@ func (d *Destination) timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig) erro
 
 // lockWait is how long a statement of the run waits for a lock another
 // session holds, where neither the URL nor the user, the database or the
-// server's configuration sets lock_timeout (to any value, 0 among them).
+// server's configuration sets lock_timeout (to any value, 0 among them,
+// but for a 0 of the server's configuration files: see lockWaitBounded).
 // PostgreSQL's default is to wait for ever: a column added or a
 // full-refresh swap's TRUNCATE waited for an analyst's long query, or a
 // transaction left open in psql, for as long as it lasted, holding the
@@ -296,11 +297,16 @@ var keepalives = []struct{ name, value string }{
 // Whether something set lock_timeout is pg_settings' source, not its value:
 // a DBA's ALTER ROLE … SET lock_timeout = 0 means to wait for ever (a
 // loader that must not give up behind a nightly report), and it was
-// overridden with lockWait as though nobody had set it.
+// overridden with lockWait as though nobody had set it. The one exception
+// is a 0 of the server's configuration files (postgresql.conf, ALTER
+// SYSTEM): that is PostgreSQL's default written out, as configuration
+// generators write every default, and it cannot be told from one; a DBA
+// who wants this loader to wait for ever says so for its role, its
+// database or in the URL.
 func (d *Destination) lockWaitBounded(ctx context.Context, cfg *pgx.ConnConfig) error {
 	for _, c := range []*pgx.Conn{d.conn, d.load} {
 		if !urlSets(cfg, "lock_timeout") {
-			if _, err := c.Exec(ctx, "SELECT set_config(name, $1, false) FROM pg_settings WHERE name = 'lock_timeout' AND source = 'default'",
+			if _, err := c.Exec(ctx, "SELECT set_config(name, $1, false) FROM pg_settings WHERE name = 'lock_timeout' AND (source = 'default' OR source = 'configuration file' AND setting = '0')",
 				fmt.Sprintf("%dms", lockWait.Milliseconds())); err != nil {
 				return d.sqlError(err, "setting lock_timeout")
 			}

@@ -678,6 +678,46 @@ func TestLockTimeoutZeroOfTheRoleIsKept(t *testing.T) {
 	want(open(t, url, Options{Schema: "database"}, txStream()), "0", "the database's 0")
 }
 
+// TestLockTimeoutZeroOfTheServerFileIsTheDefault: a lock_timeout = 0
+// written in the server's configuration (postgresql.conf, or ALTER SYSTEM's
+// postgresql.auto.conf) is PostgreSQL's default spelt out, as
+// configuration generators write every default, and the run's 10 s bound
+// stands, where it was kept and the run waited for ever behind any lock;
+// another value of the file is kept.
+func TestLockTimeoutZeroOfTheServerFileIsTheDefault(t *testing.T) {
+	srv := pgtest.Private(t)
+	url := srv.DB(t)
+	show := func(d *Destination) []string {
+		var got []string
+		for _, c := range []*pgx.Conn{d.conn, d.load} {
+			var v string
+			if err := c.QueryRow(context.Background(), "SHOW lock_timeout").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, v)
+		}
+		return got
+	}
+	for _, c := range []struct{ file, want string }{{"0", "10s"}, {"'5s'", "5s"}} {
+		pgtest.Exec(t, url, `ALTER SYSTEM SET lock_timeout = `+c.file)
+		pgtest.Exec(t, url, `SELECT pg_reload_conf()`)
+		var source string
+		conn := pgtest.Connect(t, url)
+		if err := conn.QueryRow(context.Background(), "SELECT source FROM pg_settings WHERE name = 'lock_timeout'").Scan(&source); err != nil {
+			t.Fatal(err)
+		}
+		if source != "configuration file" {
+			t.Fatalf("lock_timeout's source after ALTER SYSTEM is %q", source)
+		}
+		d := open(t, url, Options{Schema: "file_" + strings.Trim(c.file, "'")}, txStream())
+		for i, got := range show(d) {
+			if got != c.want {
+				t.Errorf("session %d: lock_timeout = %s with the server file's %s, want %s", i, got, c.file, c.want)
+			}
+		}
+	}
+}
+
 // TestSessionTimeoutsOfTheURLAreConfigErrors: a session the server ends
 // on a timeout the URL sets (the run turns the user's and the database's
 // off) is a config_error naming the setting and the fix, as a statement
