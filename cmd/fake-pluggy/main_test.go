@@ -15,27 +15,39 @@ import (
 	"github.com/source-pluggy/source-pluggy/connector/fakeserver"
 )
 
-func TestRunAnnouncesAndServes(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+// announcement is the line the fake prints once it serves.
+type announcement struct {
+	BaseURL      string   `json:"base_url"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	ItemIDs      []string `json:"item_ids"`
+}
+
+// serve runs the fake with args until ctx ends and returns its
+// announcement, checked to name items item ids on loopback, and the
+// channel run's error comes on.
+func serve(ctx context.Context, t *testing.T, items int, args ...string) (announcement, <-chan error) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--items", "1", "--transactions", "10", "--prewarm", "--now", "2026-05-29T12:00:00Z"}, pw, io.Discard)
+		done <- run(ctx, args, pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
 		t.Fatalf("reading announcement: %v", err)
 	}
-	var a struct {
-		BaseURL      string   `json:"base_url"`
-		ClientID     string   `json:"client_id"`
-		ClientSecret string   `json:"client_secret"`
-		ItemIDs      []string `json:"item_ids"`
-	}
-	if err := json.Unmarshal([]byte(line), &a); err != nil || len(a.ItemIDs) != 1 || !strings.HasPrefix(a.BaseURL, "http://127.0.0.1:") {
+	var a announcement
+	if err := json.Unmarshal([]byte(line), &a); err != nil || len(a.ItemIDs) != items || !strings.HasPrefix(a.BaseURL, "http://127.0.0.1:") {
 		t.Fatalf("announcement %q: %v", line, err)
 	}
+	return a, done
+}
+
+func TestRunAnnouncesAndServes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a, done := serve(ctx, t, 1, "--items", "1", "--transactions", "10", "--prewarm", "--now", "2026-05-29T12:00:00Z")
 	resp, err := http.Post(a.BaseURL+"/auth", "application/json",
 		strings.NewReader(`{"clientId":"`+a.ClientID+`","clientSecret":"`+a.ClientSecret+`"}`))
 	if err != nil || resp.StatusCode != 200 {
@@ -118,25 +130,7 @@ func TestRefusesSizesBelowOne(t *testing.T) {
 func TestItemStatusesFlag(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--items", "2", "--transactions", "1", "--item-statuses", ",UPDATED:PARTIAL_SUCCESS", "--status-detail-sdk-spelling"}, pw, io.Discard)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading announcement: %v", err)
-	}
-	var a struct {
-		BaseURL      string   `json:"base_url"`
-		ClientID     string   `json:"client_id"`
-		ClientSecret string   `json:"client_secret"`
-		ItemIDs      []string `json:"item_ids"`
-	}
-	if err := json.Unmarshal([]byte(line), &a); err != nil || len(a.ItemIDs) != 2 {
-		t.Fatalf("announcement %q: %v", line, err)
-	}
+	a, done := serve(ctx, t, 2, "--items", "2", "--transactions", "1", "--item-statuses", ",UPDATED:PARTIAL_SUCCESS", "--status-detail-sdk-spelling")
 	resp, err := http.Post(a.BaseURL+"/auth", "application/json",
 		strings.NewReader(`{"clientId":"`+a.ClientID+`","clientSecret":"`+a.ClientSecret+`"}`))
 	if err != nil {
