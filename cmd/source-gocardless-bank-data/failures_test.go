@@ -354,6 +354,66 @@ func TestRelinkNamesTheStateFile(t *testing.T) {
 	}
 }
 
+// TestRelinkUnderAirbyte: under Airbyte every sync after the first is
+// given --state as a file the platform writes for that sync, which the
+// user cannot run connect on; the state is the connection's. The messages
+// that name a --state (the WARN a week ahead, the re-link error, the
+// not-found account's error) go on to say what to do there: copy the
+// connection's state out of its settings, run connect on it and the
+// source's settings, and paste the rewritten state back. check, which has
+// no state, says so too (the STATE hint); a --state-file, the user's own
+// file, gets no such note.
+func TestRelinkUnderAirbyte(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	reqs := e.fake.RequisitionIDs()
+	first, other := reqs[0], reqs[1]
+	if e.agreementExpiry(other).Before(e.agreementExpiry(first)) {
+		first, other = other, first
+	}
+	airbyte := []string{"under Airbyte, --config and --state are files it writes for one sync", "with the connection disabled",
+		"the state copied from the connection's Settings → Advanced → Connection state", "paste the rewritten state back there"}
+	cfg, cat := e.config(nil), e.catalog(true)
+	sync := func() *st.Result {
+		t.Helper()
+		r := st.PlatformRead(t, e.bin, cfg, cat, st.PlatformState(t, st.PlatformRead(t, e.bin, cfg, cat, "")))
+		st.ValidateProtocol(t, r)
+		e.noSecrets(r)
+		return r
+	}
+
+	e.fake.AdvanceClock(e.agreementExpiry(first).Add(-3 * 24 * time.Hour).Sub(e.fake.Now()))
+	r := sync()
+	if !warned(r, first, "access ends", "--state /", "airbyte=\"--config and --state are files it writes for one sync", "Connection state", "paste the rewritten state back there") {
+		t.Errorf("the WARN a week ahead of a sync given the platform's --state does not say what to do under Airbyte:\n%s", r.Stdout)
+	}
+
+	e.fake.AdvanceClock(4 * 24 * time.Hour)
+	gone := e.fake.AccountIDs(other)[0]
+	e.fake.DeleteAccount(gone)
+	r = sync()
+	if errs := errorsMention(r, append([]string{first, "Re-link the bank", "--state /"}, airbyte...)...); r.Code != 1 || len(errs) == 0 {
+		t.Errorf("exit %d; the re-link error of a sync given the platform's --state does not say what to do under Airbyte: %+v", r.Code, r.ErrorTraces())
+	}
+	if errs := errorsMention(r, append([]string{gone, "was not found", "config.account_ids"}, airbyte...)...); len(errs) == 0 {
+		t.Errorf("the not-found account's error of a sync given the platform's --state does not say what to do under Airbyte: %+v", r.ErrorTraces())
+	}
+
+	ck := st.Run(t, e.bin, "check", "--config", cfg)
+	if len(ck.Messages) != 1 || ck.Messages[0].ConnectionStatus == nil {
+		t.Fatalf("check: %s", ck.Stdout)
+	}
+	for _, part := range append([]string{"--state STATE --write"}, airbyte...) {
+		if msg := ck.Messages[0].ConnectionStatus.Message; !strings.Contains(msg, part) {
+			t.Errorf("check's re-link message does not say %q: %s", part, msg)
+		}
+	}
+
+	r = e.run(cat, nil, "--state-file", filepath.Join(t.TempDir(), "state.json"))
+	if errs := errorsMention(r, first, "Re-link the bank"); len(errs) == 0 || len(errorsMention(r, "under Airbyte")) > 0 {
+		t.Errorf("a read keeping its state in a --state-file: want the re-link error without the Airbyte note: %+v", r.ErrorTraces())
+	}
+}
+
 // TestUnreachableAPISaidOnceAStream: a read whose base_url does not answer
 // fails each stream with the token call's failure said once, blaming no
 // requisition, where each requisition's accounts repeated it

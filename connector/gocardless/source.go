@@ -202,8 +202,8 @@ func (c *conn) accountNotFound(a accountRef, answer string) error {
 	if c.env.StatePath == "" {
 		hint = stateHint
 	}
-	return source.ConfigErrorf("account %s of requisition %s was not found%s; it may have been deleted with its requisition. To read it again, re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write` (%s); to go on without it, list the accounts to read, leaving it out, in config.account_ids",
-		a.ID, a.RequisitionID, answer, c.env.ConfigArg(), a.RequisitionID, c.env.StateArg(), hint)
+	return source.ConfigErrorf("account %s of requisition %s was not found%s; it may have been deleted with its requisition. To read it again, re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write` (%s); to go on without it, list the accounts to read, leaving it out, in config.account_ids%s",
+		a.ID, a.RequisitionID, answer, c.env.ConfigArg(), a.RequisitionID, c.env.StateArg(), hint, c.airbyteNote())
 }
 
 // relinkError is the config error of a requisition that cannot be read
@@ -211,7 +211,7 @@ func (c *conn) accountNotFound(a accountRef, answer string) error {
 func (c *conn) relinkError(reqID, why string) error {
 	if c.env.StatePath != "" {
 		// The read's own state file: the command is the one to run.
-		return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state in %s over to its new id", reqID, why, c.env.ConfigArg(), reqID, c.env.StateArg(), reqID, c.env.StateArg())
+		return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state in %s over to its new id%s", reqID, why, c.env.ConfigArg(), reqID, c.env.StateArg(), reqID, c.env.StateArg(), c.airbyteNote())
 	}
 	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write` (%s), which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, stateHint, reqID)
 }
@@ -222,7 +222,28 @@ func (c *conn) relinkError(reqID, why string) error {
 // cannot tell apart from the user's other reads, so both ways are given.
 // --no-state is for reads that keep none: told only "--state STATE", their
 // user has no file to give, and connect --write refuses to go on without one.
-const stateHint = "STATE: your reads' state file; a state kept in PostgreSQL, by Airbyte or by Meltano: export it to a file for STATE, and give the next read --state STATE once, as docs/connect.md says; reads that keep no state (full refresh only): --no-state in place of --state STATE"
+// Each keeper takes the moved state back its own way (PostgreSQL: a read's
+// --state, once; Meltano: meltano state set; Airbyte: the connection's
+// settings), none of them the next read's --state for Airbyte and Meltano:
+// PostgreSQL's and Airbyte's are said, Meltano's left to docs/connect.md.
+const stateHint = "STATE: your reads' state file; a state kept in PostgreSQL or by Meltano: export it to a file for STATE and put the rewritten file back as docs/connect.md says (PostgreSQL: the next read's --state, once); under Airbyte, " + airbyteFix + "; reads that keep no state (full refresh only): --no-state in place of --state STATE"
+
+// airbyteFix is how to run the re-link under Airbyte, whose read is given
+// --config and --state as files the platform writes for that one sync (a
+// later command cannot use them): the config is the source's settings and
+// the state the connection's, which the UI shows and takes back.
+const airbyteFix = "--config and --state are files it writes for one sync: with the connection disabled, give connect the source's settings as a config file and the state copied from the connection's Settings → Advanced → Connection state, paste the rewritten state back there and the new requisition id (and account_ids, if set) into the source (docs/connect.md, \"Airbyte\")"
+
+// airbyteNote is what a message naming the read's state file adds when
+// that file is a --state, which under Airbyte is the platform's copy of
+// the connection's state: how to re-link there. A --state-file is the
+// user's own: nothing is added.
+func (c *conn) airbyteNote() string {
+	if !c.env.StateInput {
+		return ""
+	}
+	return "; under Airbyte, " + airbyteFix
+}
 
 // usable returns why a requisition cannot be read now, or nil: its status
 // is not LN, or its end-user agreement has run out. Reading an account
@@ -264,6 +285,8 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 			attrs := []any{"requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config " + c.env.ConfigArg() + " --reconnect " + r.ID + " --state " + c.env.StateArg() + " --write"}
 			if c.env.StatePath == "" {
 				attrs = append(attrs, "state", stateHint) // what STATE stands for, as the re-link error says
+			} else if c.env.StateInput {
+				attrs = append(attrs, "airbyte", airbyteFix) // the --state may be Airbyte's copy for this sync
 			}
 			c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", attrs...)
 			return struct{}{}, nil

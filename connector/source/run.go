@@ -329,7 +329,7 @@ func (r *Runner) spec(args []string, w *protocol.Writer, stdout, stderr io.Write
 // logs, and so does what the source logs; without (check and discover,
 // which print exactly one message), the source's logs are dropped and the
 // warnings returned, for check's message.
-func (r *Runner) open(ctx context.Context, path, statePath string, enc Encoder, secrets *secret.Redactor, logs bool, own ...string) (Conn, *slog.Logger, []string, error) {
+func (r *Runner) open(ctx context.Context, path string, state stateRef, enc Encoder, secrets *secret.Redactor, logs bool, own ...string) (Conn, *slog.Logger, []string, error) {
 	cfg, warnings, err := loadConfig(r.Source, path, secrets, configKeys{own: own, elsewhere: r.Elsewhere})
 	if err != nil {
 		return nil, nil, nil, err
@@ -342,7 +342,7 @@ func (r *Runner) open(ctx context.Context, path, statePath string, enc Encoder, 
 		}
 		warnings = nil
 	}
-	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version, ConfigPath: path, StatePath: statePath})
+	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version, ConfigPath: path, StatePath: state.path, StateInput: state.input})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -372,7 +372,7 @@ func (r *Runner) check(ctx context.Context, args []string, w *protocol.Writer, s
 	// check prints exactly one message, so config warnings (a key the
 	// spec does not know, often a typo) join a SUCCEEDED status's message
 	// rather than a log; a FAILED one says what failed.
-	conn, _, warnings, err := r.open(ctx, config, "", w, secrets, false)
+	conn, _, warnings, err := r.open(ctx, config, stateRef{}, w, secrets, false)
 	if err != nil {
 		return status(err)
 	}
@@ -414,7 +414,7 @@ func (r *Runner) discover(ctx context.Context, args []string, w *protocol.Writer
 // order. A failure is reported through enc as an ERROR trace, and its exit
 // code returned. The Singer mode prints the same streams as its catalog.
 func (r *Runner) Discover(ctx context.Context, config string, secrets *secret.Redactor, enc Encoder) ([]protocol.Stream, int) {
-	conn, _, _, err := r.open(ctx, config, "", enc, secrets, false)
+	conn, _, _, err := r.open(ctx, config, stateRef{}, enc, secrets, false)
 	if err != nil {
 		return nil, fail(enc, err)
 	}
@@ -522,18 +522,26 @@ func (r *Runner) read(ctx context.Context, args []string, w *protocol.Writer, se
 	}, state == "", given)
 }
 
-// stateFileArg is the state file a read's messages name (Env.StatePath):
-// the --state-file, where the read keeps its state, else a --state that is
-// a regular file; "" for a pipe (--state <(...)), which a later command
-// cannot open again, or no state.
-func stateFileArg(state, stateFile string) string {
+// stateRef is the state file a read's messages name (Env.StatePath and
+// Env.StateInput); the zero value for none.
+type stateRef struct {
+	path  string
+	input bool // path is a --state, which the read only reads
+}
+
+// stateFileArg is the state file a read's messages name: the --state-file,
+// where the read keeps its state, else a --state that is a regular file
+// (an input: Airbyte's is a file it writes for the one sync); none for a
+// pipe (--state <(...)), which a later command cannot open again, or no
+// state.
+func stateFileArg(state, stateFile string) stateRef {
 	if stateFile != "" {
-		return stateFile
+		return stateRef{path: stateFile}
 	}
 	if fi, err := os.Stat(state); state != "" && err == nil && fi.Mode().IsRegular() {
-		return state
+		return stateRef{path: state, input: true}
 	}
-	return ""
+	return stateRef{}
 }
 
 // sdkBookmark reports a stream state in the Meltano SDK's shape
@@ -649,7 +657,7 @@ type ReadInput struct {
 // in.Encoder.
 func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 	defer recoverCrash(r.Source.Name(), in.Encoder, in.Secrets, &code)
-	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, "", in.Prepare, nil, false, in.StateGiven, in.Own...)
+	return r.readStreams(ctx, in.Encoder, in.Secrets, in.Config, stateRef{}, in.Prepare, nil, false, in.StateGiven, in.Own...)
 }
 
 // readStreams is a read once its inputs are known: prepare turns the
@@ -657,10 +665,10 @@ func (r *Runner) Read(ctx context.Context, in ReadInput) (code int) {
 // openSinks (nil for none) opens the outputs besides enc, with the flag
 // that turned each on (what messages about them name), and says whether
 // enc is to get no records.
-func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config, statePath string,
+func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.Redactor, config string, state stateRef,
 	prepare func(streams []Stream) ([]Selection, map[string]json.RawMessage, error), openSinks func([]Stream) ([]Sink, []string, bool, error),
 	storedStates, stateGiven bool, own ...string) int {
-	conn, log, _, err := r.open(ctx, config, statePath, enc, secrets, true, own...)
+	conn, log, _, err := r.open(ctx, config, state, enc, secrets, true, own...)
 	if err != nil {
 		return fail(enc, err)
 	}

@@ -58,8 +58,13 @@ type Env struct {
 	// in, as the command line gave it (--state-file, else a --state that is
 	// a regular file), for the commands a message tells the user to run
 	// (GoCardless's re-link moves the state in it); empty when the state is
-	// elsewhere (PostgreSQL, a platform, a pipe) or the run has none.
+	// elsewhere (PostgreSQL, a pipe) or the run has none. Airbyte's --state
+	// is a regular file, named here with StateInput set.
 	StatePath string
+	// StateInput says StatePath is a --state: a file the read only reads,
+	// which under Airbyte is the platform's copy of the connection's state,
+	// written for the one sync, not a file the user keeps (--state-file).
+	StateInput bool
 }
 
 // ConfigArg is the value of --config in a command a message tells the
