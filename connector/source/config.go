@@ -170,10 +170,24 @@ func validateConfig(spec json.RawMessage, obj map[string]any) error {
 	if err != nil {
 		return SystemErrorf("re-decoding config: %v", err)
 	}
+	var doc any
+	_ = json.Unmarshal(spec, &doc)
+	root, _ := doc.(map[string]any)
+	unreadable := unreadableNumbers("config", nil, inst, root, root) // the validator would crash on them
+	var problems []string
+	for _, path := range slices.Sorted(maps.Keys(unreadable)) {
+		problems = append(problems, unreadable[path])
+	}
 	if err := sch.Validate(inst); err != nil {
-		var doc any
-		_ = json.Unmarshal(spec, &doc)
-		return InvalidConfigf("%s", joinProblems(explain("config", err, doc, obj)))
+		for _, p := range explain("config", err, doc, obj) {
+			// Of a number taken out, the validator judged the 0 put in.
+			if path, _, _ := strings.Cut(p, ": "); unreadable[path] == "" {
+				problems = append(problems, p)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return InvalidConfigf("%s", joinProblems(problems))
 	}
 	return nil
 }

@@ -82,6 +82,19 @@ func TestKeywordMessagesOfTheSpecs(t *testing.T) {
 			`config.max_concurrency: 1e100000000 is too large: give a whole number from 1 to 32`},
 		{"pluggy", `{` + pluggyBase + `,"max_concurrency":-2.5e100000000}`,
 			`config.max_concurrency: -2.5e100000000 is too small: give a whole number from 1 to 32`},
+		// A number field's: the validator read it as nil and crashed
+		// comparing it with the minimum ("source-pluggy crashed").
+		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":1e100000000}`,
+			`config.item_update_poll_seconds: 1e100000000 is too large: give a number from 0.01 to 300`},
+		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":-1E+100000000}`,
+			`config.item_update_poll_seconds: -1E+100000000 is too small: give a number from 0.01 to 300`},
+		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":2.5e-100000000}`,
+			`config.item_update_poll_seconds: 2.5e-100000000 is too close to 0: give a number from 0.01 to 300`},
+		// Said with the config's other faults, and not as the 0 the
+		// validator is given in its place.
+		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":1e100000000,"max_concurrency":99}`,
+			`config.item_update_poll_seconds: 1e100000000 is too large: give a number from 0.01 to 300; ` +
+				`config.max_concurrency: 99 is more than 32, the most it takes: give a number from 1 to 32`},
 		{"pluggy", `{` + pluggyBase + `,"lookback_days":null}`,
 			`config.lookback_days: is null: give a whole number from 0 to 365; or leave the field out for its default, 7`},
 		{"pluggy", `{` + pluggyBase + `,"start_date":20250101}`,

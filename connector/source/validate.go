@@ -756,6 +756,79 @@ func (f *failure) wrongType(got string, want []string) string {
 	return ""
 }
 
+// unreadableNumbers finds the numbers in v, at path under the schema node
+// (field: the property node describes, the list's for an item), that the
+// validator cannot read and must not be given: big.Rat takes no exponent
+// past a few million (1e100000000, 1e-100000000), and the validator,
+// finding one where the schema takes a number, compares the nil it read
+// with the field's minimum and crashes the run. It returns each one's
+// message by its path and puts 0 in its place, so that the validator can
+// say what else is wrong. A field that takes only whole numbers refuses
+// them by type first (wrongType says "too large") and keeps them.
+func unreadableNumbers(path string, loc []string, v any, node, field map[string]any) map[string]string {
+	out := map[string]string{}
+	var walk func(path string, loc []string, v any, node, field map[string]any, set func(any))
+	walk = func(path string, loc []string, v any, node, field map[string]any, set func(any)) {
+		switch v := v.(type) {
+		case json.Number:
+			if msg := unreadableNumber(path, loc, v, node, field); msg != "" {
+				out[path] = msg
+				set(json.Number("0"))
+			}
+		case map[string]any:
+			props, _ := node["properties"].(map[string]any)
+			for k, e := range v {
+				child, _ := props[k].(map[string]any)
+				walk(path+"."+k, append(slices.Clip(loc), k), e, child, child, func(x any) { v[k] = x })
+			}
+		case []any:
+			items, _ := node["items"].(map[string]any)
+			for i, e := range v {
+				walk(path+"."+strconv.Itoa(i), append(slices.Clip(loc), strconv.Itoa(i)), e, items, node, func(x any) { v[i] = x })
+			}
+		}
+	}
+	walk(path, loc, v, node, field, func(any) {})
+	return out
+}
+
+// unreadableNumber is the message of n when unreadableNumbers is to take it
+// out: "1e100000000 is too large: give a number from 0.01 to 300"; "" when
+// the validator can read it or node does not take numbers.
+func unreadableNumber(path string, loc []string, n json.Number, node, field map[string]any) string {
+	if _, ok := new(big.Rat).SetString(string(n)); ok || node == nil || !takesNumbers(node) {
+		return ""
+	}
+	f := &failure{path: path, name: fieldName(loc), node: node, field: field, value: n, hasValue: true}
+	size := "too large"
+	switch mant, exp, _ := strings.Cut(strings.ToLower(string(n)), "e"); {
+	case strings.HasPrefix(exp, "-"):
+		size = "too close to 0"
+	case strings.HasPrefix(mant, "-"):
+		size = "too small"
+	}
+	_, fix := f.typeWords([]string{"number"})
+	return path + ": " + f.subject() + "is " + size + ": give " + fix
+}
+
+// takesNumbers reports whether node takes numbers, the validator then
+// checking them against its range: its type is "number", or it has none
+// and has a range.
+func takesNumbers(node map[string]any) bool {
+	switch t := node["type"].(type) {
+	case nil:
+		return slices.ContainsFunc([]string{"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}, func(k string) bool {
+			_, ok := node[k]
+			return ok
+		})
+	case string:
+		return t == "number"
+	case []any:
+		return slices.Contains(t, any("number"))
+	}
+	return false
+}
+
 // typeWords are the types wanted in words ("a whole number"), and as a
 // fix, with the field's range or example ("a number from 0 to 365").
 func (f *failure) typeWords(want []string) (words, fix string) {
