@@ -439,8 +439,10 @@ func TestUnreachableAPISaidOnceAStream(t *testing.T) {
 // TestDeletedAccountIsNamed: an account GoCardless no longer has while its
 // requisition still lists it answers 404 on every call: the read fails
 // with a config error naming the account, its requisition, the cause and
-// both fixes (re-link the bank with connect --reconnect, or leave the
-// account out with config.account_ids); once its metadata confirms
+// both fixes (re-link the bank with connect --reconnect, saying what to
+// give for STATE when the read has no state file, as the re-link error
+// does, where it pointed at docs/connect.md only; or leave the account out
+// with config.account_ids); once its metadata confirms
 // GoCardless no longer knows it, it is not called again in the run, and
 // every other account is read.
 func TestDeletedAccountIsNamed(t *testing.T) {
@@ -456,7 +458,8 @@ func TestDeletedAccountIsNamed(t *testing.T) {
 	for _, tr := range r.ErrorTraces() {
 		found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, gone) && strings.Contains(tr.Message, "was not found")
 		if tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, "was not found") {
-			for _, fix := range []string{"source-gocardless-bank-data connect --config ", " --reconnect ", "config.account_ids"} {
+			// A read with no state file: STATE is said, --no-state too.
+			for _, fix := range []string{"source-gocardless-bank-data connect --config ", " --reconnect ", "config.account_ids", "--state STATE --write` (STATE: your reads' state file", "--no-state in place of --state STATE"} {
 				if !strings.Contains(tr.Message, fix) {
 					t.Errorf("the not-found error does not say %q (the fix): %s", fix, tr.Message)
 				}
