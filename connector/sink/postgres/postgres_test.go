@@ -638,6 +638,21 @@ func TestLockTimeoutBesideADeadlockTimeout(t *testing.T) {
 	}
 }
 
+// lockTimeouts is lock_timeout as each of d's sessions has it: the one that
+// prepares the tables and the one that loads the rows.
+func lockTimeouts(t *testing.T, d *Destination) []string {
+	t.Helper()
+	var got []string
+	for _, c := range []*pgx.Conn{d.conn, d.load} {
+		var v string
+		if err := c.QueryRow(context.Background(), "SHOW lock_timeout").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	return got
+}
+
 // TestLockTimeoutZeroOfTheRoleIsKept: a lock_timeout of 0 that the DBA set
 // for the role or the database (wait for ever: a loader that must not give
 // up behind a nightly report) is a setting like any other, and the run's
@@ -647,20 +662,9 @@ func TestLockTimeoutBesideADeadlockTimeout(t *testing.T) {
 func TestLockTimeoutZeroOfTheRoleIsKept(t *testing.T) {
 	url := pgtest.DB(t)
 	db := pgtest.DBName(url)
-	setting := func(d *Destination) []string {
-		var got []string
-		for _, c := range []*pgx.Conn{d.conn, d.load} {
-			var v string
-			if err := c.QueryRow(context.Background(), "SHOW lock_timeout").Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, v)
-		}
-		return got
-	}
 	want := func(d *Destination, want, of string) {
 		t.Helper()
-		for i, got := range setting(d) {
+		for i, got := range lockTimeouts(t, d) {
 			if got != want {
 				t.Errorf("session %d: lock_timeout = %s with %s, want %s", i, got, of, want)
 			}
@@ -687,17 +691,6 @@ func TestLockTimeoutZeroOfTheRoleIsKept(t *testing.T) {
 func TestLockTimeoutZeroOfTheServerFileIsTheDefault(t *testing.T) {
 	srv := pgtest.Private(t)
 	url := srv.DB(t)
-	show := func(d *Destination) []string {
-		var got []string
-		for _, c := range []*pgx.Conn{d.conn, d.load} {
-			var v string
-			if err := c.QueryRow(context.Background(), "SHOW lock_timeout").Scan(&v); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, v)
-		}
-		return got
-	}
 	for _, c := range []struct{ file, want string }{{"0", "10s"}, {"'5s'", "5s"}} {
 		pgtest.Exec(t, url, `ALTER SYSTEM SET lock_timeout = `+c.file)
 		pgtest.Exec(t, url, `SELECT pg_reload_conf()`)
@@ -710,7 +703,7 @@ func TestLockTimeoutZeroOfTheServerFileIsTheDefault(t *testing.T) {
 			t.Fatalf("lock_timeout's source after ALTER SYSTEM is %q", source)
 		}
 		d := open(t, url, Options{Schema: "file_" + strings.Trim(c.file, "'")}, txStream())
-		for i, got := range show(d) {
+		for i, got := range lockTimeouts(t, d) {
 			if got != c.want {
 				t.Errorf("session %d: lock_timeout = %s with the server file's %s, want %s", i, got, c.file, c.want)
 			}
