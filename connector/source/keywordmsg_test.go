@@ -90,6 +90,14 @@ func TestKeywordMessagesOfTheSpecs(t *testing.T) {
 			`config.item_update_poll_seconds: -1E+100000000 is too small: give a number from 0.01 to 300`},
 		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":2.5e-100000000}`,
 			`config.item_update_poll_seconds: 2.5e-100000000 is too close to 0: give a number from 0.01 to 300`},
+		// A number written longer than 60 characters is not repeated,
+		// as no value that long is.
+		{"pluggy", `{` + pluggyBase + `,"max_concurrency":1` + strings.Repeat("0", 70) + `e100000000}`,
+			`config.max_concurrency: is too large: give a whole number from 1 to 32`},
+		{"pluggy", `{` + pluggyBase + `,"max_concurrency":1.` + strings.Repeat("0", 70) + `1}`,
+			`config.max_concurrency: is not a whole number: give a whole number from 1 to 32`},
+		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":-1.` + strings.Repeat("0", 70) + `1e100000000}`,
+			`config.item_update_poll_seconds: is too small: give a number from 0.01 to 300`},
 		// Said with the config's other faults, and not as the 0 the
 		// validator is given in its place.
 		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":1e100000000,"max_concurrency":99}`,

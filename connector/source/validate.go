@@ -726,7 +726,7 @@ func (f *failure) wrongType(got string, want []string) string {
 			// A whole number the validator did not take for an integer
 			// has an exponent too large for it to read (1e100000000):
 			// its fault is its size, not its fraction.
-			if n, ok := f.value.(json.Number); ok && subject != "" {
+			if n, ok := f.value.(json.Number); ok {
 				if _, whole := wholeLiteral(string(n)); whole {
 					size := "large"
 					if strings.HasPrefix(string(n), "-") {
@@ -1054,10 +1054,19 @@ func jsonText(v any) string {
 const maxShown = 60
 
 // shown is a value as a message quotes it: as JSON; "" for a string too
-// long to repeat (cut, a secret inside it would escape redaction).
+// long to repeat (cut, a secret inside it would escape redaction), or a
+// number as long as written (1 and seventy zeros, a pasted fraction),
+// which configuration.md promises is not repeated either.
 func shown(v any) string {
-	if s, ok := v.(string); ok && utf8.RuneCountInString(s) > maxShown {
-		return ""
+	switch s := v.(type) {
+	case string:
+		if utf8.RuneCountInString(s) > maxShown {
+			return ""
+		}
+	case json.Number:
+		if len(s) > maxShown {
+			return ""
+		}
 	}
 	return jsonText(v)
 }
