@@ -62,8 +62,8 @@ func runDemo(ctx context.Context, d *demo.Demo, sessions, txns int) error {
 	for _, id := range f.SessionIDs() {
 		accounts = append(accounts, f.AccountUIDs(id)...)
 	}
-	fmt.Fprintf(d.Stdout, "%s: a fake Enable Banking API on %s serves %d sessions, %d accounts, each allowing %d unattended calls a day per endpoint; files in %s\n\n",
-		d.Name, base, sessions, len(accounts), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
+	fmt.Fprintf(d.Stdout, "%s: a fake Enable Banking API on %s serves %s, %s, each allowing %d unattended calls a day per endpoint; files in %s\n\n",
+		d.Name, base, demo.Count(sessions, "session"), demo.Count(len(accounts), "account"), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
 
 	// Enable Banking's rows carry no stable id: a row is known by its
 	// bank fields, without the ones the connector adds.

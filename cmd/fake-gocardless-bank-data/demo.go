@@ -59,8 +59,8 @@ func runDemo(ctx context.Context, d *demo.Demo, requisitions, txns int) error {
 	for _, req := range f.RequisitionIDs() {
 		accounts = append(accounts, f.AccountIDs(req)...)
 	}
-	fmt.Fprintf(d.Stdout, "%s: a fake GoCardless API on %s serves %d requisitions, %d accounts, each allowing %d calls a day per endpoint; files in %s\n\n",
-		d.Name, base, requisitions, len(accounts), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
+	fmt.Fprintf(d.Stdout, "%s: a fake GoCardless API on %s serves %s, %s, each allowing %d calls a day per endpoint; files in %s\n\n",
+		d.Name, base, demo.Count(requisitions, "requisition"), demo.Count(len(accounts), "account"), f.QuotaRemaining(accounts[0], fake.EndpointTransactions), d.Dir)
 
 	return d.RunQuota(ctx, demo.QuotaScript{
 		Accounts: accounts,

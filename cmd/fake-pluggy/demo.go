@@ -55,7 +55,7 @@ func runDemo(ctx context.Context, d *demo.Demo, items, txns int) error {
 	if items < 2 {
 		outdated = ""
 	}
-	fmt.Fprintf(d.Stdout, "%s: a fake Pluggy API on %s serves %d items%s; files in %s\n\n", d.Name, base, items, outdated, d.Dir)
+	fmt.Fprintf(d.Stdout, "%s: a fake Pluggy API on %s serves %s%s; files in %s\n\n", d.Name, base, demo.Count(items, "item"), outdated, d.Dir)
 
 	got := map[string]bool{}  // transaction ids of the last read
 	dead := map[string]bool{} // tombstoned ids of the last read

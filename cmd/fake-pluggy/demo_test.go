@@ -100,7 +100,7 @@ func TestDemoReadFlag(t *testing.T) {
 func TestDemoOfOneItem(t *testing.T) {
 	bin := st.Build(t, "fake-pluggy")
 	r := st.RunPlain(t, bin, "demo", "--out", t.TempDir(), "--items", "1", "--transactions", "60")
-	if banner, _, _ := strings.Cut(r, "\n"); !strings.Contains(banner, "serves 1 items;") {
+	if banner, _, _ := strings.Cut(r, "\n"); !strings.Contains(banner, "serves 1 item;") {
 		t.Errorf("demo's banner, of one UPDATED item: %s", banner)
 	}
 	if strings.Contains(r, "MISSING") || strings.Contains(r, "status=OUTDATED") {

@@ -290,3 +290,12 @@ func (s *DecimalSum) Add(dec string) {
 
 // String is the sum with two decimals.
 func (s *DecimalSum) String() string { return s.sum.FloatString(2) }
+
+// Count is n and the noun, in the plural unless n is 1: "1 item", "2
+// items", for the banners of demos that serve one of a thing.
+func Count(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

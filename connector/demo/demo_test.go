@@ -52,3 +52,11 @@ func (named) Spec() protocol.Spec { return protocol.Spec{} }
 func (named) Open(context.Context, json.RawMessage, source.Env) (source.Conn, error) {
 	return nil, errors.New("not opened")
 }
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0 items", 1: "1 item", 2: "2 items", 25: "25 items"} {
+		if got := Count(n, "item"); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
