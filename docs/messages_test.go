@@ -89,7 +89,7 @@ func TestMessageCheckCatchesARewording(t *testing.T) {
 		{`PostgreSQL at postgres://u:xxxxx@host:5432/db refused user "u" (password authentication failed for user "u"); check the user and the password given to --pg-url`, false},
 		{`cannot reach PostgreSQL at postgres://u:xxxxx@host:5432/db; check the host and port in --postgres and that the server is running`, true},
 		{`PostgreSQL server at postgres://u:xxxxx@host:5432/db is unreachable; make sure the server is up and listening on that port`, false},
-		{`config.lookback_days: 1000 is more than 365, the most it takes: give a number from 0 to 365`, true},
+		{`config.lookback_days: 1000 is more than 365, the most it takes: give a whole number from 0 to 365`, true},
 		{`config.lookback_days: 1000 exceeds the maximum of 365; use a value between 0 and 365`, false},
 	} {
 		share, best := bestMatch(formats, c.frag)

@@ -19,7 +19,7 @@ func TestConfigMessagesInWords(t *testing.T) {
 	cfg := e.config(map[string]any{"client_secret": "", "lookback_days": 400, "requests_per_minute": "60"})
 	want := []string{
 		`config.client_secret: is empty: give your Pluggy application's clientSecret`,
-		`config.lookback_days: 400 is more than 365, the most it takes: give a number from 0 to 365`,
+		`config.lookback_days: 400 is more than 365, the most it takes: give a whole number from 0 to 365`,
 		`config.requests_per_minute: "60" is a string; write the number without quotes: 60`,
 	}
 	jargon := regexp.MustCompile(`got \w+, want|minLength|maximum:`)

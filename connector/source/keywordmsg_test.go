@@ -59,13 +59,13 @@ func TestKeywordMessagesOfTheSpecs(t *testing.T) {
 			`config.client_id: is 1,234 characters long, more than the 200 it takes: give at most 200 characters (client_id: your Pluggy application's clientId (dashboard.pluggy.ai, Applications))`},
 		// minimum, maximum: the range is given whole.
 		{"pluggy", `{` + pluggyBase + `,"lookback_days":400}`,
-			`config.lookback_days: 400 is more than 365, the most it takes: give a number from 0 to 365`},
+			`config.lookback_days: 400 is more than 365, the most it takes: give a whole number from 0 to 365`},
 		{"pluggy", `{` + pluggyBase + `,"max_retries":-1}`,
-			`config.max_retries: -1 is less than 0, the least it takes: give a number from 0 to 10`},
+			`config.max_retries: -1 is less than 0, the least it takes: give a whole number from 0 to 10`},
 		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":0}`,
 			`config.item_update_poll_seconds: 0 is less than 0.01, the least it takes: give a number from 0.01 to 300`},
 		{"pluggy", `{` + pluggyBase + `,"lookback_days":1e400}`,
-			`config.lookback_days: 1e+400 is more than 365, the most it takes: give a number from 0 to 365`},
+			`config.lookback_days: 1e+400 is more than 365, the most it takes: give a whole number from 0 to 365`},
 		// type: a value that is the right one in quotes is shown without them.
 		{"pluggy", `{` + pluggyBase + `,"requests_per_minute":"60"}`,
 			`config.requests_per_minute: "60" is a string; write the number without quotes: 60`},
@@ -102,7 +102,7 @@ func TestKeywordMessagesOfTheSpecs(t *testing.T) {
 		// validator is given in its place.
 		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":1e100000000,"max_concurrency":99}`,
 			`config.item_update_poll_seconds: 1e100000000 is too large: give a number from 0.01 to 300; ` +
-				`config.max_concurrency: 99 is more than 32, the most it takes: give a number from 1 to 32`},
+				`config.max_concurrency: 99 is more than 32, the most it takes: give a whole number from 1 to 32`},
 		{"pluggy", `{` + pluggyBase + `,"lookback_days":null}`,
 			`config.lookback_days: is null: give a whole number from 0 to 365; or leave the field out for its default, 7`},
 		{"pluggy", `{` + pluggyBase + `,"start_date":20250101}`,
@@ -161,8 +161,8 @@ func TestKeywordMessagesInWords(t *testing.T) {
 		`{"version":1}`:                       `config.version: 1 is not the value it takes: write 2`,
 		`{"version":"2"}`:                     `config.version: "2" is not the value it takes: write 2`,
 		`{"step":7}`:                          `config.step: 7 is not a multiple of 5: give a multiple of 5, such as 5 or 10`,
-		`{"step":0}`:                          `config.step: 0 is too small: give a number more than 0 and less than 100`,
-		`{"step":100}`:                        `config.step: 100 is too large: give a number more than 0 and less than 100`,
+		`{"step":0}`:                          `config.step: 0 is too small: give a whole number more than 0 and less than 100`,
+		`{"step":100}`:                        `config.step: 100 is too large: give a whole number more than 0 and less than 100`,
 		`{"ratio":1}`:                         `config.ratio: 1 is too large: give a number less than 1`,
 		`{"tags":["a"]}`:                      `config.tags: has 1 item, fewer than the 2 it takes: give at least 2`,
 		`{"tags":["a","b","a"]}`:              `config.tags: items 0 and 2 (counting from 0) are the same: give each once`,

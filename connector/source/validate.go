@@ -549,13 +549,13 @@ func (f *failure) describe(k jsonschema.ErrorKind) string {
 	case *kind.MaxLength:
 		return fmt.Sprintf("is %s long, more than the %s it takes: give at most %s%s", count(k.Got, "character"), count(k.Want, ""), count(k.Want, "character"), f.about())
 	case *kind.Minimum:
-		return fmt.Sprintf("%s is less than %s, the least it takes: give %s", ratText(k.Got), ratText(k.Want), f.numbers("a number", "minimum", k.Want))
+		return fmt.Sprintf("%s is less than %s, the least it takes: give %s", ratText(k.Got), ratText(k.Want), f.numbers(f.numberNoun(), "minimum", k.Want))
 	case *kind.Maximum:
-		return fmt.Sprintf("%s is more than %s, the most it takes: give %s", ratText(k.Got), ratText(k.Want), f.numbers("a number", "maximum", k.Want))
+		return fmt.Sprintf("%s is more than %s, the most it takes: give %s", ratText(k.Got), ratText(k.Want), f.numbers(f.numberNoun(), "maximum", k.Want))
 	case *kind.ExclusiveMinimum:
-		return fmt.Sprintf("%s is too small: give %s", ratText(k.Got), f.numbers("a number", "exclusiveMinimum", k.Want))
+		return fmt.Sprintf("%s is too small: give %s", ratText(k.Got), f.numbers(f.numberNoun(), "exclusiveMinimum", k.Want))
 	case *kind.ExclusiveMaximum:
-		return fmt.Sprintf("%s is too large: give %s", ratText(k.Got), f.numbers("a number", "exclusiveMaximum", k.Want))
+		return fmt.Sprintf("%s is too large: give %s", ratText(k.Got), f.numbers(f.numberNoun(), "exclusiveMaximum", k.Want))
 	case *kind.MultipleOf:
 		q := new(big.Rat).Quo(k.Got, k.Want)
 		below := new(big.Int).Div(q.Num(), q.Denom()) // rounds toward -inf for a positive divisor
@@ -919,6 +919,23 @@ func jsonType(v any) string {
 		return "integer"
 	}
 	return ""
+}
+
+// numberNoun is how a range message names the numbers a field takes: "a
+// whole number" for an integer field, where "a number" let 1.5 seem
+// allowed, else "a number".
+func (f *failure) numberNoun() string {
+	switch t := f.node["type"].(type) {
+	case string:
+		if t == "integer" {
+			return "a whole number"
+		}
+	case []any:
+		if slices.Contains(t, any("integer")) && !slices.Contains(t, any("number")) {
+			return "a whole number"
+		}
+	}
+	return "a number"
 }
 
 // numbers is noun with the field's range, "a number from 0 to 365"; the
