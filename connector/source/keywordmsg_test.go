@@ -65,7 +65,7 @@ func TestKeywordMessagesOfTheSpecs(t *testing.T) {
 		{"pluggy", `{` + pluggyBase + `,"item_update_poll_seconds":0}`,
 			`config.item_update_poll_seconds: 0 is less than 0.01, the least it takes: give a number from 0.01 to 300`},
 		{"pluggy", `{` + pluggyBase + `,"lookback_days":1e400}`,
-			`config.lookback_days: 1e+400 is more than 365, the most it takes: give a whole number from 0 to 365`},
+			`config.lookback_days: 1e400 is more than 365, the most it takes: give a whole number from 0 to 365`},
 		// type: a value that is the right one in quotes is shown without them.
 		{"pluggy", `{` + pluggyBase + `,"requests_per_minute":"60"}`,
 			`config.requests_per_minute: "60" is a string; write the number without quotes: 60`},

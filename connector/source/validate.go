@@ -549,13 +549,13 @@ func (f *failure) describe(k jsonschema.ErrorKind) string {
 	case *kind.MaxLength:
 		return fmt.Sprintf("is %s long, more than the %s it takes: give at most %s%s", count(k.Got, "character"), count(k.Want, ""), count(k.Want, "character"), f.about())
 	case *kind.Minimum:
-		return fmt.Sprintf("%s is less than %s, the least it takes: give %s", ratText(k.Got), ratText(k.Want), f.numbers(f.numberNoun(), "minimum", k.Want))
+		return fmt.Sprintf("%s is less than %s, the least it takes: give %s", f.gotNumber(k.Got), ratText(k.Want), f.numbers(f.numberNoun(), "minimum", k.Want))
 	case *kind.Maximum:
-		return fmt.Sprintf("%s is more than %s, the most it takes: give %s", ratText(k.Got), ratText(k.Want), f.numbers(f.numberNoun(), "maximum", k.Want))
+		return fmt.Sprintf("%s is more than %s, the most it takes: give %s", f.gotNumber(k.Got), ratText(k.Want), f.numbers(f.numberNoun(), "maximum", k.Want))
 	case *kind.ExclusiveMinimum:
-		return fmt.Sprintf("%s is too small: give %s", ratText(k.Got), f.numbers(f.numberNoun(), "exclusiveMinimum", k.Want))
+		return fmt.Sprintf("%s is too small: give %s", f.gotNumber(k.Got), f.numbers(f.numberNoun(), "exclusiveMinimum", k.Want))
 	case *kind.ExclusiveMaximum:
-		return fmt.Sprintf("%s is too large: give %s", ratText(k.Got), f.numbers(f.numberNoun(), "exclusiveMaximum", k.Want))
+		return fmt.Sprintf("%s is too large: give %s", f.gotNumber(k.Got), f.numbers(f.numberNoun(), "exclusiveMaximum", k.Want))
 	case *kind.MultipleOf:
 		q := new(big.Rat).Quo(k.Got, k.Want)
 		below := new(big.Int).Div(q.Num(), q.Denom()) // rounds toward -inf for a positive divisor
@@ -919,6 +919,17 @@ func jsonType(v any) string {
 		return "integer"
 	}
 	return ""
+}
+
+// gotNumber is the number a range message begins with, as the config
+// wrote it (1e400, 60.50) where ratText would write it anew (1e+400,
+// 60.5) and the user would not find it; ratText's for one too long to
+// repeat.
+func (f *failure) gotNumber(r *big.Rat) string {
+	if n, ok := f.value.(json.Number); ok && len(n) <= maxShown {
+		return string(n)
+	}
+	return ratText(r)
 }
 
 // numberNoun is how a range message names the numbers a field takes: "a
