@@ -89,11 +89,7 @@ func TestWebhookPostgresFigureFollowsAPruneDuringAReconnection(t *testing.T) {
 	}
 	ageLog(t, url, "", 40) // a prune deletes fig-1 and fig-2, the rows below the newest old one
 	ctx := context.Background()
-	rowLock := pgtest.Connect(t, url)
-	defer rowLock.Close(ctx)
-	tx, err := rowLock.Begin(ctx)
-	st.Must(t, err, "BEGIN")
-	st.Must(t, tx.QueryRow(ctx, `SELECT event_id FROM pluggy.webhook_events ORDER BY seq LIMIT 1 FOR UPDATE`).Scan(new(string)), "locking the oldest row")
+	tx := lockOldestEvent(t, url)
 
 	r = startReceiver(t, url, "--retain", "30d")
 	watch := pgtest.Connect(t, url)
@@ -113,7 +109,7 @@ func TestWebhookPostgresFigureFollowsAPruneDuringAReconnection(t *testing.T) {
 	waitFor("the receiver's session ends", `SELECT count(*) FROM pg_stat_activity WHERE `+app, "1")
 	advisory := pgtest.Connect(t, url)
 	defer advisory.Close(ctx)
-	_, err = advisory.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(receiversLock))
+	_, err := advisory.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(receiversLock))
 	st.Must(t, err, "taking the receivers' lock")
 	if got := r.post(t, deletedEvent("fig-4", uuidOf("fig-4")), authHeader); got != http.StatusServiceUnavailable {
 		t.Fatalf("the delivery that finds the session gone: %d, want 503\n%s", got, r.log())

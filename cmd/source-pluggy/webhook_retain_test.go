@@ -348,11 +348,7 @@ func TestWebhookRetainPrunesATableWhileServing(t *testing.T) {
 	pgtest.Exec(t, url, `INSERT INTO pluggy.webhook_events (event_id, received_at, payload)
 		SELECT 'old-' || g, now() - interval '40 days', '{}' FROM generate_series(1, 12000) g`)
 	ctx := context.Background()
-	lock := pgtest.Connect(t, url)
-	defer lock.Close(ctx)
-	tx, err := lock.Begin(ctx)
-	st.Must(t, err, "BEGIN")
-	st.Must(t, tx.QueryRow(ctx, `SELECT event_id FROM pluggy.webhook_events ORDER BY seq LIMIT 1 FOR UPDATE`).Scan(new(string)), "locking the oldest row")
+	tx := lockOldestEvent(t, url)
 
 	r = startReceiver(t, url, "--retain", "30d")
 	watch := pgtest.Connect(t, url)
@@ -386,4 +382,18 @@ func TestWebhookRetainPrunesATableWhileServing(t *testing.T) {
 	if code := r.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
 	}
+}
+
+// lockOldestEvent holds the webhook log's oldest row FOR UPDATE in a
+// transaction of its own session (closed at the test's end), for a prune
+// to wait behind; the caller rolls it back to release it.
+func lockOldestEvent(t *testing.T, url string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn := pgtest.Connect(t, url)
+	t.Cleanup(func() { conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	st.Must(t, err, "BEGIN")
+	st.Must(t, tx.QueryRow(ctx, `SELECT event_id FROM pluggy.webhook_events ORDER BY seq LIMIT 1 FOR UPDATE`).Scan(new(string)), "locking the oldest row")
+	return tx
 }

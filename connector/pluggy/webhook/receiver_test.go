@@ -89,15 +89,7 @@ func TestReceiverStopsWhenAnAppendPanics(t *testing.T) {
 			t.Fatal("deliveries are still waiting 20 s after their commit panicked")
 		}
 	}
-	select {
-	case err := <-served:
-		var pe *eventlog.PanicError
-		if !errors.As(err, &pe) {
-			t.Fatalf("Serve returned %v, want the commit's panic", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Serve still runs 30 s after an append panicked")
-	}
+	wantServePanic(t, served, "an append panicked")
 	if err := rc.Log.Healthy(context.Background()); err == nil {
 		t.Error("the log is healthy after its commit panicked")
 	}
@@ -176,15 +168,7 @@ func TestReceiverFailsWhenAnAppendPanicsDuringShutdown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the delivery is still waiting 20 s after its commit panicked")
 	}
-	select {
-	case err := <-served:
-		var pe *eventlog.PanicError
-		if !errors.As(err, &pe) {
-			t.Fatalf("Serve returned %v after a commit panicked during its shutdown, want the commit's panic", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Serve still runs 30 s after its context ended")
-	}
+	wantServePanic(t, served, "a commit panicked during its shutdown")
 	if got := logs(); !strings.Contains(got, "an append to the event log panicked") || strings.Contains(got, "s3cret-value") {
 		t.Errorf("the panic is not logged (or a header value is):\n%s", got)
 	}
@@ -194,3 +178,19 @@ func TestReceiverFailsWhenAnAppendPanicsDuringShutdown(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// wantServePanic waits for Serve's return, which must be the panic of
+// the commit that the test made panic (after what happened), so that
+// the receiver's supervisor restarts it.
+func wantServePanic(t *testing.T, served <-chan error, after string) {
+	t.Helper()
+	select {
+	case err := <-served:
+		var pe *eventlog.PanicError
+		if !errors.As(err, &pe) {
+			t.Fatalf("Serve returned %v after %s, want the commit's panic", err, after)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("Serve still runs 30 s after %s", after)
+	}
+}
