@@ -741,7 +741,7 @@ func (w *Writer) fail(err error) error {
 
 // names returns the final and temporary names of file number seq.
 func (w *Writer) names(seq int) (final, tmp string) {
-	name := fmt.Sprintf("part-%s-%05d.parquet", w.sinks.stamp, seq)
+	name := "part-" + w.sinks.stamp + "-" + seqText(seq) + ".parquet"
 	return filepath.Join(w.dir, name), filepath.Join(w.dir, "."+name+".tmp")
 }
 

@@ -1,10 +1,12 @@
 package parquet
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -15,6 +17,37 @@ const stampLayout = "20060102T150405Z"
 
 // partName is a file name of the sink's: part-<stamp>-<seq>.parquet.
 var partName = regexp.MustCompile(`^part-(\d{8}T\d{6}Z)-(\d+)\.parquet$`)
+
+// maxShortSeq is the greatest file number seqText writes in five digits.
+const maxShortSeq = 99999
+
+// seqText is file number n as a name gives it: five digits up to 99999,
+// then 99999 followed by n in ten digits (100000 is 999990000100000),
+// which sorts after every five-digit number and in order among its own.
+// n's own digits sorted 100000 before 99999, and latest() of
+// docs/parquet.md, which orders by file name, kept file 99999's rows over
+// later ones. A folder gets that many files in one second with a small
+// SOURCE_PLUGGY_PARQUET_ROWS_PER_FILE (a row a file over a long history),
+// or over many runs numbered on in the second of a file stamped ahead of
+// the clock (runStamp). Ten digits hold more files than a file system
+// does.
+func seqText(n int) string {
+	if n <= maxShortSeq {
+		return fmt.Sprintf("%05d", n)
+	}
+	return fmt.Sprintf("%d%010d", maxShortSeq, n)
+}
+
+// parseSeq reads a file number seqText wrote; another number (more digits
+// than five, as versions before seqText wrote past 99999) is itself.
+func parseSeq(s string) (int, error) {
+	if rest, ok := strings.CutPrefix(s, strconv.Itoa(maxShortSeq)); ok && len(rest) == 10 {
+		if n, err := strconv.Atoi(rest); err == nil && n > maxShortSeq {
+			return n, nil
+		}
+	}
+	return strconv.Atoi(s)
+}
 
 // newestRun is what a stream folder's newest file (the greatest name) says
 // of the run that wrote it.
@@ -47,7 +80,7 @@ func scanNewest(dir string) newestRun {
 		if m == nil || !e.Type().IsRegular() {
 			continue
 		}
-		seq, err := strconv.Atoi(m[2])
+		seq, err := parseSeq(m[2])
 		if err != nil {
 			continue
 		}

@@ -295,3 +295,128 @@ func TestStampAfterANameAheadOfItsRun(t *testing.T) {
 		t.Errorf("the clock's WARN said %d times, want once", n)
 	}
 }
+
+// TestSeqTextSortsInOrder: file names sort in the order of their numbers
+// past 99,999 as well (latest() of docs/parquet.md orders by name), where
+// five-digit padding sorted part-…-100000 before part-…-99999; and
+// parseSeq reads back what seqText wrote, a plain number as itself.
+func TestSeqTextSortsInOrder(t *testing.T) {
+	nums := []int{1, 2, 9999, 99998, 99999, 100000, 100001, 199999, 999999, 1000000, 123456789, 9999999999}
+	prev := ""
+	for _, n := range nums {
+		name := "part-20300101T000000Z-" + seqText(n) + ".parquet"
+		if prev != "" && name <= prev {
+			t.Errorf("file %d is named %s, which sorts before or as %s", n, name, prev)
+		}
+		prev = name
+		m := partName.FindStringSubmatch(name)
+		if m == nil {
+			t.Errorf("%s is not a name of the sink's (partName)", name)
+			continue
+		}
+		if got, err := parseSeq(m[2]); err != nil || got != n {
+			t.Errorf("parseSeq(%s) = %d, %v; want %d", m[2], got, err, n)
+		}
+	}
+	for s, want := range map[string]int{"00007": 7, "100000": 100000, "1234567": 1234567, "999990000000005": 999990000000005} {
+		if got, err := parseSeq(s); err != nil || got != want {
+			t.Errorf("parseSeq(%s) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+}
+
+// TestFileNumbersPastFiveDigitsSortInOrder: a folder whose newest second
+// already holds file 99999 (a SOURCE_PLUGGY_PARQUET_ROWS_PER_FILE of a row
+// over a long history, or runs numbered on in the second of a file
+// stamped ahead; here one file renamed to 2030 and number 99999 stands for
+// them) gets the next runs' files under names that sort after it, and
+// latest() of docs/parquet.md gives each transaction's last version.
+// Numbers padded to five digits named the next file …-100000.parquet,
+// which sorts before …-99999.parquet: latest() kept the earlier run's rows
+// over the updates.
+func TestFileNumbersPastFiveDigitsSortInOrder(t *testing.T) {
+	r := newFakeRun(t, fake.Options{Items: 1, AccountsPerItem: 1, TransactionsPerAccount: 60})
+	dir := t.TempDir()
+	txns := filepath.Join(dir, "transactions")
+	read := func(prev *sourcetest.Result) *sourcetest.Result {
+		t.Helper()
+		args := []string{"read", "--config", r.config, "--catalog", r.catalog, "--parquet-dir", dir}
+		if prev != nil {
+			args = append(args, "--state", prev.StateFile(t))
+		}
+		res := sourcetest.Run(t, r.bin, args...)
+		if res.Code != 0 {
+			t.Fatalf("read: exit %d\n%s", res.Code, res.Stderr)
+		}
+		return res
+	}
+	newFile := func(before []string) string {
+		t.Helper()
+		after, _ := filepath.Glob(filepath.Join(txns, "part-*.parquet"))
+		after = slices.DeleteFunc(after, func(f string) bool { return slices.Contains(before, f) })
+		if len(after) != 1 {
+			t.Fatalf("the read wrote %v in transactions/, want one file", after)
+		}
+		return after[0]
+	}
+
+	runs := []*sourcetest.Result{read(nil)}
+	first := newFile(nil)
+	last := filepath.Join(txns, "part-20300101T000000Z-99999.parquet")
+	if err := os.Rename(first, last); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{last}
+	for _, want := range []string{"part-20300101T000000Z-999990000100000.parquet", "part-20300101T000000Z-999990000100001.parquet"} {
+		if ids := r.server.UpdateInPlace(3); len(ids) == 0 {
+			t.Fatal("the fake updated no transaction: the test cannot tell the versions apart")
+		}
+		runs = append(runs, read(runs[len(runs)-1]))
+		f := newFile(files)
+		if filepath.Base(f) <= filepath.Base(last) {
+			t.Errorf("the run after %s wrote %s, which sorts before it: latest() would keep the earlier file's rows", filepath.Base(last), filepath.Base(f))
+		}
+		if filepath.Base(f) != want {
+			t.Errorf("the run after %s wrote %s, want %s", filepath.Base(last), filepath.Base(f), want)
+		}
+		files, last = append(files, f), f
+	}
+
+	modules := duckdbModules(t)
+	if modules == "" {
+		return
+	}
+	type txn struct{ ID, Description string }
+	want := map[string]string{}
+	for _, res := range runs {
+		for _, raw := range res.Records()["transactions"] {
+			var tx txn
+			if err := json.Unmarshal(raw, &tx); err != nil {
+				t.Fatal(err)
+			}
+			want[tx.ID] = tx.Description
+		}
+	}
+	var setup []string
+	for _, s := range docsSQL(t) {
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(stripSQLComments(s.text))), "create") {
+			setup = append(setup, strings.ReplaceAll(s.text, "'warehouse/", "'"+dir+"/"))
+		}
+	}
+	res := duckdbStatements(t, modules, append(setup, "select id, description from latest('transactions')"))
+	for i, q := range res {
+		if q.Error != "" {
+			t.Fatalf("duckdb, statement %d: %s", i, q.Error)
+		}
+	}
+	got := res[len(setup)].Rows
+	if len(got) != len(want) {
+		t.Errorf("latest('transactions'): %d rows, want %d", len(got), len(want))
+	}
+	for _, row := range got {
+		if id := docStr(row[0]); docStr(row[1]) != want[id] {
+			t.Errorf("latest('transactions'): %s is %q; its last record says %q", id, docStr(row[1]), want[id])
+		}
+	}
+	t.Logf("latest('transactions'): %d rows", len(got))
+}
