@@ -342,8 +342,9 @@ func TestRelinkNamesTheStateFile(t *testing.T) {
 		{"--state-file", []string{"--state-file", kept}, "--state '" + kept + "' --write`, which"},
 		{"--state", []string{"--state", saved}, "--state " + saved + " --write`, which"},
 		{"--state and --state-file", []string{"--state", saved, "--state-file", kept}, "--state '" + kept + "' --write`, which"},
-		{"no state", nil, "--state STATE --write` (STATE: your reads' state file"},
-		{"no state, --no-state", nil, "reads that keep no state (full refresh only): --no-state in place of --state STATE), which"},
+		{"no state", nil, "--state STATE --write`, which"},
+		{"no state, STATE said", nil, "over to its new id; STATE: your reads' state file"},
+		{"no state, --no-state", nil, "reads that keep no state (full refresh only): --no-state in place of --state STATE"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.run(e.catalog(true, "transactions"), nil, c.args...)
@@ -360,10 +361,15 @@ func TestRelinkNamesTheStateFile(t *testing.T) {
 // that name a --state (the WARN a week ahead, the re-link error, the
 // not-found account's error) go on to say what to do there: copy the
 // connection's state out of its settings, run connect on it and the
-// source's settings, and paste the rewritten state back. check, which has
-// no state, says so too (the STATE hint); a --state-file, the user's own
-// file, gets no such note.
+// source's settings, and paste the rewritten state back. Each ERROR says
+// it once, at its end, however many accounts failed, each of them
+// pointing there: the run's closing summary said it once per failing
+// account. check, which has no state, says so too (the STATE hint); a
+// --state-file, the user's own file, gets no such note, nor does a --state
+// given by hand: the platform's launcher sets WORKER_JOB_ID, which a read
+// run by hand has not.
 func TestRelinkUnderAirbyte(t *testing.T) {
+	t.Setenv("WORKER_JOB_ID", "") // the hand-run reads' environment; PlatformRead sets the platform's
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
 	reqs := e.fake.RequisitionIDs()
 	first, other := reqs[0], reqs[1]
@@ -396,6 +402,23 @@ func TestRelinkUnderAirbyte(t *testing.T) {
 	}
 	if errs := errorsMention(r, append([]string{gone, "was not found", "config.account_ids"}, airbyte...)...); len(errs) == 0 {
 		t.Errorf("the not-found account's error of a sync given the platform's --state does not say what to do under Airbyte: %+v", r.ErrorTraces())
+	}
+	summaries := errorsMention(r, "During the sync", first, gone)
+	if len(summaries) != 1 {
+		t.Errorf("want one closing summary naming %s and %s, got %+v", first, gone, r.ErrorTraces())
+	}
+	for _, e := range r.ErrorTraces() {
+		if n := strings.Count(e.Message, airbyte[0]); strings.Contains(e.Message, first) && n != 1 {
+			t.Errorf("an ERROR naming both failures says the Airbyte note %d times, want once at its end: %s", n, e.Message)
+		}
+		if strings.Contains(e.Message, first) && strings.Contains(e.Message, gone) && strings.Count(e.Message, "(under Airbyte: see the end of this message)") < 2 {
+			t.Errorf("each failure of an ERROR naming both should point at the note at its end: %s", e.Message)
+		}
+	}
+
+	hand := e.run(cat, nil, "--state", st.PlatformState(t, st.PlatformRead(t, e.bin, cfg, cat, "")))
+	if errs := errorsMention(hand, first, "Re-link the bank", "--state /"); len(errs) == 0 || len(errorsMention(hand, "under Airbyte")) > 0 {
+		t.Errorf("a read given --state by hand (no WORKER_JOB_ID): want the re-link error naming the file without the Airbyte note: %+v", hand.ErrorTraces())
 	}
 
 	ck := st.Run(t, e.bin, "check", "--config", cfg)
@@ -459,7 +482,7 @@ func TestDeletedAccountIsNamed(t *testing.T) {
 		found = found || tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, gone) && strings.Contains(tr.Message, "was not found")
 		if tr.FailureType == protocol.ConfigError && strings.Contains(tr.Message, "was not found") {
 			// A read with no state file: STATE is said, --no-state too.
-			for _, fix := range []string{"source-gocardless-bank-data connect --config ", " --reconnect ", "config.account_ids", "--state STATE --write` (STATE: your reads' state file", "--no-state in place of --state STATE"} {
+			for _, fix := range []string{"source-gocardless-bank-data connect --config ", " --reconnect ", "config.account_ids", "--state STATE --write` (docs/connect.md)", "STATE: your reads' state file", "--no-state in place of --state STATE"} {
 				if !strings.Contains(tr.Message, fix) {
 					t.Errorf("the not-found error does not say %q (the fix): %s", fix, tr.Message)
 				}

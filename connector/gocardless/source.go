@@ -198,12 +198,8 @@ func (c *conn) accountNotFound(a accountRef, answer string) error {
 	if answer != "" {
 		answer = " (" + answer + ")"
 	}
-	hint := "docs/connect.md"
-	if c.env.StatePath == "" {
-		hint = stateHint
-	}
-	return source.ConfigErrorf("account %s of requisition %s was not found%s; it may have been deleted with its requisition. To read it again, re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write` (%s); to go on without it, list the accounts to read, leaving it out, in config.account_ids%s",
-		a.ID, a.RequisitionID, answer, c.env.ConfigArg(), a.RequisitionID, c.env.StateArg(), hint, c.airbyteNote())
+	return source.WithNote(source.ConfigErrorf("account %s of requisition %s was not found%s; it may have been deleted with its requisition. To read it again, re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write` (docs/connect.md); to go on without it, list the accounts to read, leaving it out, in config.account_ids",
+		a.ID, a.RequisitionID, answer, c.env.ConfigArg(), a.RequisitionID, c.env.StateArg()), c.relinkNote())
 }
 
 // relinkError is the config error of a requisition that cannot be read
@@ -211,9 +207,9 @@ func (c *conn) accountNotFound(a accountRef, answer string) error {
 func (c *conn) relinkError(reqID, why string) error {
 	if c.env.StatePath != "" {
 		// The read's own state file: the command is the one to run.
-		return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state in %s over to its new id%s", reqID, why, c.env.ConfigArg(), reqID, c.env.StateArg(), reqID, c.env.StateArg(), c.airbyteNote())
+		return source.WithNote(source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state %s --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state in %s over to its new id", reqID, why, c.env.ConfigArg(), reqID, c.env.StateArg(), reqID, c.env.StateArg()), c.relinkNote())
 	}
-	return source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write` (%s), which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, stateHint, reqID)
+	return source.WithNote(source.ConfigErrorf("requisition %s cannot be read: %s. Re-link the bank: run `source-gocardless-bank-data connect --config %s --reconnect %s --state STATE --write`, which creates a new requisition, lets the account holder give consent, puts it in config.requisition_ids in place of %s and carries each account's state over to its new id", reqID, why, c.env.ConfigArg(), reqID, reqID), c.relinkNote())
 }
 
 // stateHint says what to give connect --reconnect for STATE when the read
@@ -234,15 +230,32 @@ const stateHint = "STATE: your reads' state file; a state kept in PostgreSQL or 
 // the state the connection's, which the UI shows and takes back.
 const airbyteFix = "--config and --state are files it writes for one sync: with the connection disabled, give connect the source's settings as a config file and the state copied from the connection's Settings → Advanced → Connection state, paste the rewritten state back there and the new requisition id (and account_ids, if set) into the source (docs/connect.md, \"Airbyte\")"
 
-// airbyteNote is what a message naming the read's state file adds when
-// that file is a --state, which under Airbyte is the platform's copy of
-// the connection's state: how to re-link there. A --state-file is the
-// user's own: nothing is added.
-func (c *conn) airbyteNote() string {
-	if !c.env.StateInput {
-		return ""
+// The notes a re-link error ends with (source.WithNote): a read's closing
+// summary, and a stream's error, join every failing account's, and say a
+// note once at their end, where each account said its sentences again.
+var (
+	// stateNote says what STATE stands for, where the read has no state
+	// file to name.
+	stateNote = &source.Note{Pointer: "STATE: see the end of this message", Text: stateHint}
+	// airbyteNote says how to re-link under Airbyte, where the read runs
+	// there and names the --state the platform wrote for the sync.
+	airbyteNote = &source.Note{Pointer: "under Airbyte: see the end of this message", Text: "under Airbyte, " + airbyteFix}
+)
+
+// relinkNote is the note of the run's re-link errors: what STATE stands
+// for when the read has no state file; how to re-link under Airbyte when
+// the read runs there (source.Env.Airbyte) and names its --state, the
+// platform's copy of the connection's state, written for the one sync;
+// else none: a --state-file, or a --state of a read run by hand, is the
+// user's own file, which the command names.
+func (c *conn) relinkNote() *source.Note {
+	switch {
+	case c.env.StatePath == "":
+		return stateNote
+	case c.env.StateInput && c.env.Airbyte:
+		return airbyteNote
 	}
-	return "; under Airbyte, " + airbyteFix
+	return nil
 }
 
 // usable returns why a requisition cannot be read now, or nil: its status
@@ -285,8 +298,8 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 			attrs := []any{"requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config " + c.env.ConfigArg() + " --reconnect " + r.ID + " --state " + c.env.StateArg() + " --write"}
 			if c.env.StatePath == "" {
 				attrs = append(attrs, "state", stateHint) // what STATE stands for, as the re-link error says
-			} else if c.env.StateInput {
-				attrs = append(attrs, "airbyte", airbyteFix) // the --state may be Airbyte's copy for this sync
+			} else if c.relinkNote() == airbyteNote {
+				attrs = append(attrs, "airbyte", airbyteFix) // the --state is Airbyte's copy for this sync
 			}
 			c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", attrs...)
 			return struct{}{}, nil

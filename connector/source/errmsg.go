@@ -13,31 +13,88 @@ import (
 // message several parts share (wrong credentials, met by every item) is
 // shown once, where the first of them was. What wrappers outside an *Error
 // say ("account X of item Y: …") is kept: it is often the only place that
-// names what failed.
+// names what failed. A Note the parts carry is said once (see
+// userMessages).
 func userMessage(err error) string {
+	msgs, notes := userMessages([]error{err})
+	return msgs[0] + notes
+}
+
+// userMessages is the user message of each of errs, as userMessage gives
+// it, and the notes they carry (WithNote) said once: where a single error
+// carries one, it ends that error's message, as its text does; where
+// several do, each says the note's pointer and notes holds the notes, each
+// once ("; " and its text), for the caller to end the whole with. A
+// stream's trace and the run's closing summary, which joins the streams'
+// messages, so say a note once, where they said it after each account
+// that met it.
+func userMessages(errs []error) (msgs []string, notes string) {
+	m := &messager{}
+	msgs = m.all(errs)
+	if len(m.noted) <= 1 {
+		return msgs, ""
+	}
+	m = &messager{pointers: true}
+	msgs = m.all(errs)
+	for _, n := range m.notes {
+		notes += "; " + n
+	}
+	return msgs, notes
+}
+
+// messager renders user messages, counting the errors that carry a note.
+type messager struct {
+	pointers bool            // a noted error says its note's pointer; the notes are collected
+	noted    map[string]bool // the messages of the noted errors rendered: how many say a note
+	notes    []string        // with pointers: the notes' texts, each once, in order
+}
+
+func (m *messager) all(errs []error) []string {
+	out := make([]string, len(errs))
+	for i, err := range errs {
+		out[i] = m.message(err)
+	}
+	return out
+}
+
+func (m *messager) message(err error) string {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var parts []string
 		seen := map[string]bool{}
 		for _, e := range j.Unwrap() {
 			if e != nil {
-				parts = joinedMessages(e, parts, seen)
+				parts = m.joinedMessages(e, parts, seen)
 			}
 		}
 		if len(parts) > 0 {
 			return strings.Join(parts, "; ")
 		}
 	}
+	if n, ok := err.(*notedError); ok { //nolint:errorlint // this function walks the chain itself, one level at a time
+		msg := m.message(n.err)
+		if m.noted == nil {
+			m.noted = map[string]bool{}
+		}
+		m.noted[msg] = true
+		if !m.pointers {
+			return msg + "; " + n.note.Text
+		}
+		if !slices.Contains(m.notes, n.note.Text) {
+			m.notes = append(m.notes, n.note.Text)
+		}
+		return msg + " (" + n.note.Pointer + ")"
+	}
 	if e, ok := err.(*Error); ok && e.Msg != "" { //nolint:errorlint // this function walks the chain itself, one level at a time
 		if e.Err == nil || e.Quoted {
 			return e.Msg
 		}
-		return e.Msg + ": " + userMessage(e.Err)
+		return e.Msg + ": " + m.message(e.Err)
 	}
 	// A wrapper ("account X: %w") keeps its own words in front of the user
 	// message of what it wraps.
 	if inner := errors.Unwrap(err); inner != nil {
 		if outer, in := err.Error(), inner.Error(); strings.HasSuffix(outer, in) {
-			return strings.TrimSuffix(outer, in) + userMessage(inner)
+			return strings.TrimSuffix(outer, in) + m.message(inner)
 		}
 	}
 	return err.Error()
@@ -47,21 +104,55 @@ func userMessage(err error) string {
 // joined error, unless seen has it. A part that is itself a join (the
 // per-item errors inside a per-account join) gives its own parts, so a
 // message is shown once however deep it is repeated.
-func joinedMessages(err error, parts []string, seen map[string]bool) []string {
+func (m *messager) joinedMessages(err error, parts []string, seen map[string]bool) []string {
 	if j, ok := err.(interface{ Unwrap() []error }); ok && slices.ContainsFunc(j.Unwrap(), func(e error) bool { return e != nil }) {
 		for _, e := range j.Unwrap() {
 			if e != nil {
-				parts = joinedMessages(e, parts, seen)
+				parts = m.joinedMessages(e, parts, seen)
 			}
 		}
 		return parts
 	}
-	if m := userMessage(err); !seen[m] {
-		seen[m] = true
-		parts = append(parts, m)
+	if msg := m.message(err); !seen[msg] {
+		seen[msg] = true
+		parts = append(parts, msg)
 	}
 	return parts
 }
+
+// Note is a remark the errors of a run may share, such as what to do under
+// Airbyte, whose every re-link error would otherwise end with the same
+// sentences: a message says it once, at its end, and each error that
+// carries it says Pointer in its place (see userMessages). Notes are told
+// apart by their Text.
+type Note struct {
+	// Pointer is what an error carrying the note says of it where the
+	// note is said at the end ("under Airbyte: see the end of this
+	// message").
+	Pointer string
+	// Text is the note, which ends the message once.
+	Text string
+}
+
+// WithNote returns err carrying note. Its text ends with "; " and the
+// note's, and so does its user message when it is the only error of the
+// message that carries a note; see userMessages.
+func WithNote(err error, note *Note) error {
+	if err == nil || note == nil {
+		return err
+	}
+	return &notedError{err: err, note: note}
+}
+
+// notedError is WithNote's error.
+type notedError struct {
+	err  error
+	note *Note
+}
+
+func (e *notedError) Error() string { return e.err.Error() + "; " + e.note.Text }
+
+func (e *notedError) Unwrap() error { return e.err }
 
 // internalMessage is the text of an ERROR trace's internal_message:
 // err.Error(), less the parts of a joined error said before. errors.Join

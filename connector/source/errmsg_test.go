@@ -85,3 +85,32 @@ func TestConfigArg(t *testing.T) {
 		}
 	}
 }
+
+// TestNoteSaidOnce: a note several errors carry (what to do under
+// Airbyte) ends a message once, each error pointing at it, in one error's
+// message and across the streams' messages the closing summary joins; a
+// note only one error carries ends that error's message, as its text does.
+func TestNoteSaidOnce(t *testing.T) {
+	note := &Note{Pointer: "under Airbyte: see the end", Text: "under Airbyte, do this"}
+	other := &Note{Pointer: "STATE: see the end", Text: "STATE: that"}
+	a := WithNote(ConfigErrorf("requisition A cannot be read"), note)
+	b := fmt.Errorf("account B: %w", WithNote(ConfigErrorf("not found"), note))
+	if got, want := userMessage(a), "requisition A cannot be read; under Airbyte, do this"; got != want || a.Error() != want {
+		t.Errorf("one noted error: userMessage %q, Error %q, want %q", got, a.Error(), want)
+	}
+	if got, want := userMessage(errors.Join(a, a)), "requisition A cannot be read; under Airbyte, do this"; got != want {
+		t.Errorf("one noted error twice: %q, want %q", got, want)
+	}
+	if got, want := userMessage(errors.Join(a, b, errors.New("plain"))),
+		"requisition A cannot be read (under Airbyte: see the end); account B: not found (under Airbyte: see the end); plain; under Airbyte, do this"; got != want {
+		t.Errorf("two noted errors:\n got %q\nwant %q", got, want)
+	}
+	c := WithNote(TransientErrorf("C failed"), other)
+	msgs, notes := userMessages([]error{errors.Join(a, c), b})
+	if want := []string{"requisition A cannot be read (under Airbyte: see the end); C failed (STATE: see the end)", "account B: not found (under Airbyte: see the end)"}; fmt.Sprint(msgs) != fmt.Sprint(want) || notes != "; under Airbyte, do this; STATE: that" {
+		t.Errorf("across streams: %q, notes %q", msgs, notes)
+	}
+	if FailureTypeOf(errors.Join(b, c)) != "config_error" || WithNote(nil, note) != nil {
+		t.Error("a note changes neither the failure type nor a nil error")
+	}
+}

@@ -342,7 +342,7 @@ func (r *Runner) open(ctx context.Context, path string, state stateRef, enc Enco
 		}
 		warnings = nil
 	}
-	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version, ConfigPath: path, StatePath: state.path, StateInput: state.input})
+	conn, err := r.Source.Open(ctx, cfg, Env{Log: log, Secrets: secrets, Version: Version, ConfigPath: path, StatePath: state.path, StateInput: state.input, Airbyte: UnderAirbyte()})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -774,8 +774,9 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	// through this context, its cause.
 	ctx, endRun := context.WithCancelCause(ctx)
 	defer endRun(nil)
-	var failed []failedStreams
-	var failures []protocol.FailureType
+	// The streams that failed and their errors, for the closing summary.
+	var failedNames []string
+	var outcomes []error
 	for _, s := range sel {
 		name := s.Stream.Name()
 		req := ReadRequest{Mode: s.Mode}
@@ -808,8 +809,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 			return ExitFail // stdout is gone; nothing more can be said
 		}
 		if outcome != nil {
-			failed = addFailed(failed, name, userMessage(outcome))
-			failures = append(failures, FailureTypeOf(outcome))
+			failedNames, outcomes = append(failedNames, name), append(outcomes, outcome)
 			if endsRun(outcome) {
 				endRun(outcome) // a sink's failure to finish the stream
 			}
@@ -817,6 +817,15 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		if ctx.Err() != nil {
 			break
 		}
+	}
+	// The streams' messages say a note they share (what to do under
+	// Airbyte, met by every failing account) once, at the summary's end.
+	msgs, notes := userMessages(outcomes)
+	var failed []failedStreams
+	var failures []protocol.FailureType
+	for i, name := range failedNames {
+		failed = addFailed(failed, name, msgs[i])
+		failures = append(failures, FailureTypeOf(outcomes[i]))
 	}
 	if err := closeSinks(); err != nil {
 		failed = addFailed(failed, "closing sinks", err.Error())
@@ -831,7 +840,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		for i, f := range failed {
 			parts[i] = fmt.Sprintf("%s (%s)", strings.Join(f.streams, ", "), f.msg)
 		}
-		_ = enc.Error(summaryType(failures), "", "During the sync, the following streams did not sync successfully: "+strings.Join(parts, "; "), "")
+		_ = enc.Error(summaryType(failures), "", "During the sync, the following streams did not sync successfully: "+strings.Join(parts, "; ")+notes, "")
 		return ExitFail
 	}
 	return ExitOK

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
@@ -65,7 +66,21 @@ type Env struct {
 	// which under Airbyte is the platform's copy of the connection's state,
 	// written for the one sync, not a file the user keeps (--state-file).
 	StateInput bool
+	// Airbyte says the Airbyte platform started the run (see
+	// UnderAirbyte): its --config and --state are then files it wrote for
+	// the one sync, and what a message tells the user to do with them is
+	// done in the platform's settings instead.
+	Airbyte bool
 }
+
+// UnderAirbyte reports whether the Airbyte platform started this process:
+// its launcher sets WORKER_JOB_ID (with WORKER_CONNECTOR_IMAGE and
+// WORKER_JOB_ATTEMPT) in every connector container it starts, the Docker
+// deployments' AirbyteIntegrationLauncher and the Kubernetes workload
+// launcher alike, and a read run by hand, in the image or not, has none.
+// A --state or --config path tells nothing: Airbyte's are under /airbyte,
+// a path a user's docker run may mount too.
+func UnderAirbyte() bool { return os.Getenv("WORKER_JOB_ID") != "" }
 
 // ConfigArg is the value of --config in a command a message tells the
 // user to run: the run's own config file, quoted for a shell when it needs

@@ -85,8 +85,10 @@ func PlatformState(t testing.TB, r *Result) string {
 // PlatformRead runs bin's read the way the Airbyte platform's workload
 // launcher starts a source's container: through sh -c, which evaluates
 // "$AIRBYTE_ENTRYPOINT read --config … --catalog …", adding --state only
-// when there is an input state file, in the source's directory. stdout is
-// parsed as Run parses it.
+// when there is an input state file, in the source's directory, with the
+// job's metadata in the environment (WORKER_CONNECTOR_IMAGE, WORKER_JOB_ID,
+// WORKER_JOB_ATTEMPT), as the launcher sets them in every connector
+// container. stdout is parsed as Run parses it.
 func PlatformRead(t testing.TB, bin, config, catalog, state string) *Result {
 	t.Helper()
 	sh, err := exec.LookPath("sh")
@@ -112,7 +114,8 @@ fi`
 	defer cancel()
 	cmd := exec.CommandContext(ctx, sh, "-c", script)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "AIRBYTE_ENTRYPOINT="+bin, "SOURCE_DIR="+dir)
+	cmd.Env = append(os.Environ(), "AIRBYTE_ENTRYPOINT="+bin, "SOURCE_DIR="+dir,
+		"WORKER_CONNECTOR_IMAGE="+filepath.Base(bin)+":dev", "WORKER_JOB_ID=4711", "WORKER_JOB_ATTEMPT=0")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	r := &Result{MaxRSS: -1}
