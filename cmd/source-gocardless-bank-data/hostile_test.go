@@ -358,6 +358,37 @@ func TestInvalidUTF8IsReplacedAndKept(t *testing.T) {
 	}
 }
 
+// TestInvalidUTF8OutsideARead: an answer with invalid UTF-8 read outside a
+// stream's read (connect's list of institutions) is warned about on
+// stderr, saying the text connect shows was replaced, and not that rows
+// note it in meta.source_changes once per stream: no row or stream is
+// there. The replacement went unsaid (connect's calls carry no logger),
+// and the WARN's text outside a stream was a stream's.
+func TestInvalidUTF8OutsideARead(t *testing.T) {
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 5}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/institutions/") }, st.MarkRows(`"name":"`))
+	})
+	_, stderr, code := st.Exec(t, e.bin, "connect", "--no-open", "--config", e.configFile(), "--country", "DE")
+	var warnings []string
+	for line := range strings.Lines(string(stderr)) {
+		if strings.Contains(line, "not valid UTF-8") {
+			warnings = append(warnings, line)
+		}
+	}
+	if code != 2 || !strings.Contains(string(stderr), st.ReplacedUTF8) {
+		t.Fatalf("exit %d, want 2 and the institutions listed with U+FFFD in place of the invalid bytes:\n%s", code, stderr)
+	}
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "warning: ") || !strings.Contains(warnings[0], "replaced with U+FFFD") ||
+		!strings.Contains(warnings[0], "in what the command shows and writes") || !strings.Contains(warnings[0], "route=\"GET /institutions/\"") {
+		t.Errorf("want one warning that the text connect shows was replaced, naming the route, got %q", warnings)
+	}
+	for _, w := range warnings {
+		if strings.Contains(w, "source_changes") || strings.Contains(w, "stream") || strings.Contains(w, "row") {
+			t.Errorf("the warning of an answer read outside a stream speaks of rows or streams: %s", w)
+		}
+	}
+}
+
 // TestInvalidUTF8RowIsNoted: in every answer the first transaction's
 // remittanceInformationUnstructured has invalid UTF-8 and the second's a U+FFFD the bank sent
 // itself. The first is noted (REPLACED, SOURCE_INVALID_UTF8) on stdout, in

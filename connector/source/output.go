@@ -356,18 +356,23 @@ type changelessEncoder interface {
 	RecordsCarryNoChanges()
 }
 
-// invalidUTF8Warning is the WARN of a stream whose answers held invalid
-// UTF-8 (o nil outside a stream's read). It says where the affected rows
-// are noted, and in the Singer mode that they are not: it sent a tap's
-// users looking for a meta.source_changes its RECORDs do not have.
+// invalidUTF8Warning is the WARN of an answer that held invalid UTF-8,
+// read with o: nil outside a stream's read (connect's calls, say; check
+// logs nothing). In a stream's read it says where the affected rows are
+// noted, and in the Singer mode that they are not: it sent a tap's users
+// looking for a meta.source_changes its RECORDs do not have. Outside one
+// no row notes it and WarnOnce says it each time: it said both, of rows
+// that were not a stream's and were noted nowhere.
 func invalidUTF8Warning(o *streamOutput) string {
-	where := "each such row notes the field in its changes (_changes in Parquet and PostgreSQL, meta." + protocol.MetaSourceChanges + " on stdout)"
-	if o != nil {
-		if _, ok := o.enc.(changelessEncoder); ok {
-			where = "a Singer RECORD has no place to note which rows hold replaced text (read's RECORDs note each in meta." + protocol.MetaSourceChanges + ")"
-		}
+	const replaced = "the API answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD)"
+	if o == nil {
+		return replaced + " in what the command shows and writes"
 	}
-	return "the API answered text that is not valid UTF-8; every invalid byte sequence was replaced with U+FFFD (\uFFFD) in what is emitted and the rows were kept, so strict JSON readers can read them; " + where + " (this is said once per stream)"
+	where := "each such row notes the field in its changes (_changes in Parquet and PostgreSQL, meta." + protocol.MetaSourceChanges + " on stdout)"
+	if _, ok := o.enc.(changelessEncoder); ok {
+		where = "a Singer RECORD has no place to note which rows hold replaced text (read's RECORDs note each in meta." + protocol.MetaSourceChanges + ")"
+	}
+	return replaced + " in what is emitted and the rows were kept, so strict JSON readers can read them; " + where + " (this is said once per stream)"
 }
 
 // WarnOnce writes a WARN attributed to the stream being read with ctx the

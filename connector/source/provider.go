@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -30,7 +31,9 @@ func IncrementalSpec(page string, spec []byte) protocol.Spec {
 // HTTPClient is a provider's HTTP client for one run: production defaults,
 // User-Agent name/version, every credential in env.Secrets masked in its
 // errors, retries logged at INFO and 429 waits told to the stream's
-// output. maxRetries bounds retries of transient failures.
+// output, and answers with invalid UTF-8 warned about (see NoteInvalidUTF8;
+// through env.Log where ctx carries no logger). maxRetries bounds retries
+// of transient failures.
 func HTTPClient(env Env, name string, maxRetries int) *httpclient.Client {
 	hc := httpclient.New(env.Secrets)
 	hc.UserAgent = name + "/" + env.Version
@@ -41,7 +44,16 @@ func HTTPClient(env Env, name string, maxRetries int) *httpclient.Client {
 		// already: the cause is the rest.
 		logOf(ctx).Info("retrying", "route", req.Route, "attempt", attempt, "in", wait.Round(time.Millisecond), "cause", strings.TrimPrefix(cause.Error(), req.Route+": "))
 	}
-	hc.OnInvalidUTF8 = NoteInvalidUTF8
+	hc.OnInvalidUTF8 = func(ctx context.Context, route string, body []byte, replaced []int) {
+		if _, ok := ctx.Value(logKey{}).(*slog.Logger); !ok && env.Log != nil {
+			// A call outside the runtime's commands (connect's) has no
+			// logger in ctx: the provider's own says it, where the text
+			// was replaced without a word, in the names connect shows
+			// and the account details it writes to the state.
+			ctx = withLog(ctx, env.Log)
+		}
+		NoteInvalidUTF8(ctx, route, body, replaced)
+	}
 	return hc
 }
 
