@@ -237,6 +237,63 @@ func TestPostgresIdleSessionTimeoutOfTheRole(t *testing.T) {
 	compareTruth(t, e, pgtest.Connect(t, url), nil)
 }
 
+// TestPostgresTimeoutsOfTheRoleTooShortToTurnOff: a timeout the DBA set
+// for the role or the database short enough (statement_timeout = 1ms) to
+// cancel the statement that turned it off once connected failed most runs,
+// with an error that said the --postgres URL set it, which it did not; an
+// idle_session_timeout of 1ms ended the first session while the second
+// logged in, every run. The run now turns them off in its sessions'
+// startup parameters, which the server applies above the role's and the
+// database's settings before any statement: each read loads. Through a
+// pooler that refuses startup parameters (PgBouncer) they are set once
+// connected, and a statement_timeout that cancels that is named as the
+// role's, with ALTER ROLE … RESET as the fix, never as the URL's.
+func TestPostgresTimeoutsOfTheRoleTooShortToTurnOff(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 20})
+	url := pgtest.DB(t)
+	db := pgtest.DBName(url)
+	cat := e.catalog(true, "transactions")
+	role := "short_" + db
+	pgtest.Exec(t, url, `CREATE ROLE `+role+` LOGIN PASSWORD 'shortpw'; GRANT CREATE ON DATABASE `+db+` TO `+role)
+	roleURL := strings.Replace(url, "postgres:"+pgtest.Password, role+":shortpw", 1)
+	var version int
+	st.Must(t, pgtest.Connect(t, url).QueryRow(t.Context(), `SELECT current_setting('server_version_num')::int`).Scan(&version), "server_version_num")
+
+	loads := func(of, u, schema string) {
+		t.Helper()
+		// A race each time (the statement against 1 ms): three runs.
+		for range 3 {
+			r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", u, "--postgres-schema", schema, "--detailed-exit-codes")
+			for _, tr := range r.ErrorTraces() {
+				t.Errorf("with %s: %s", of, tr.Message)
+			}
+			if r.Code != 0 {
+				t.Errorf("with %s, exit %d", of, r.Code)
+			}
+		}
+	}
+	pgtest.Exec(t, url, `ALTER ROLE `+role+` SET statement_timeout = '1ms'`)
+	loads("the role's statement_timeout of 1ms", roleURL, "role")
+	for range 3 {
+		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", pgtest.Pooler(t, roleURL), "--postgres-schema", "pooled", "--detailed-exit-codes")
+		if r.Code != 0 {
+			st.FailedWith(t, r, protocol.ConfigError, 78, "canceling statement due to statement timeout", `the statement_timeout of 1ms set for the --postgres user "`+role+`"`,
+				"not in --postgres", `Fix: ALTER ROLE "`+role+`" RESET statement_timeout`, "pooler")
+		}
+	}
+	pgtest.Exec(t, url, `ALTER ROLE `+role+` RESET statement_timeout`)
+	if version >= 140000 {
+		pgtest.Exec(t, url, `ALTER ROLE `+role+` SET idle_session_timeout = '1ms'`)
+		loads("the role's idle_session_timeout of 1ms", roleURL, "role_idle")
+		pgtest.Exec(t, url, `ALTER ROLE `+role+` RESET idle_session_timeout`)
+	}
+	pgtest.Exec(t, url, `ALTER DATABASE `+db+` SET statement_timeout = '1ms'`)
+	loads("the database's statement_timeout of 1ms", url, "pluggy")
+	// The URL's statement_timeout outranks the database's 1 ms.
+	pgtest.Exec(t, url+"&statement_timeout=0", `ALTER DATABASE `+db+` RESET statement_timeout`)
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
+}
+
 // TestPostgresSessionTimeoutsOfTheURL: a timeout the --postgres URL sets
 // that ends the session, not only a statement, is kept (the run turns the
 // user's and the database's off), and ends the run at every run: a

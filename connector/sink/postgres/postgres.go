@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -93,6 +94,10 @@ type Destination struct {
 	// resumed says the run resumes from states (it took States), so a
 	// table emptied or dropped since its state is worth a word.
 	resumed bool
+	// startup are the timeouts the run's sessions turn off in their
+	// startup parameters (see timeouts): none through a pooler that
+	// refuses them.
+	startup []string
 }
 
 // DefaultSchema is the schema a connector's tables go in without
@@ -149,20 +154,10 @@ func Open(ctx context.Context, opts Options, streams []Stream) (*Destination, er
 	d.user = cfg.User
 	cfg.RuntimeParams["application_name"] = d.holderName()
 	d.cfg = cfg
-	d.conn, err = pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, d.connectError(err, cfg)
+	if err := d.connect(ctx); err != nil {
+		return nil, err
 	}
-	// The second connection first: one the server refuses (a connection
-	// limit) then fails the run before setup has made anything.
-	if d.load, err = pgx.ConnectConfig(ctx, cfg); err != nil {
-		d.conn.Close(context.Background())
-		return nil, d.connectError(err, cfg)
-	}
-	err = d.timeoutsOff(ctx, cfg)
-	if err == nil {
-		err = d.lockWaitBounded(ctx, cfg)
-	}
+	err = d.lockWaitBounded(ctx, cfg)
 	if err == nil {
 		err = d.setup(ctx)
 	}
@@ -233,31 +228,143 @@ func urlSets(cfg *pgx.ConnConfig, p string) bool {
 // run's sessions, as pg_dump turns off the first ones, unless the URL sets
 // them (?statement_timeout=…, or in options=-c …).
 //
-// They are set once connected, not as startup parameters: PgBouncer and
-// poolers like it refuse a startup parameter they do not track
-// ("unsupported startup parameter"), and a server refuses one it does not
-// know (idle_session_timeout before 14); set_config through pg_settings
-// sets only those the server has.
+// They are turned off in the sessions' startup parameters (see connect),
+// which the server applies before any statement and above the user's and
+// the database's settings: set by a statement once connected, a short one
+// of the role's (statement_timeout = 1ms) cancelled that very statement,
+// and an idle_session_timeout ended the first session while the second
+// logged in. A pooler that refuses them (PgBouncer: "unsupported startup
+// parameter") gets a connection without them, and they are set once
+// connected; so are, on the first session, those not every server has
+// (idle_session_timeout, 14; transaction_timeout, 17): a server refuses a
+// startup parameter it does not know, and says its version only once
+// connected.
 var timeouts = []string{"statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout"}
 
-// timeoutsOff turns off, on both sessions, the timeouts that the server
-// has and the URL does not set.
-func (d *Destination) timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig) error {
+// connect opens the run's two sessions, the merging one (d.conn) first,
+// with timeouts off. The first is sent those every server has (no
+// settingSince); once it has said the server's version, the second is sent
+// all the server has, and the first gets the rest by set_config, or is
+// opened again with them where its session ended before (a role's
+// idle_session_timeout or transaction_timeout shorter than a round trip).
+// Both are opened before anything is made: a second connection the server
+// refuses (a connection limit) fails the run before setup has made
+// anything.
+func (d *Destination) connect(ctx context.Context) error {
+	for _, p := range timeouts {
+		if settingSince[p] == "" && !urlSets(d.cfg, p) {
+			d.startup = append(d.startup, p)
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, d.sessionConfig())
+	refused := err != nil && refusedStartup(err, d.startup)
+	if refused {
+		// A pooler in front of the server (PgBouncer) refuses the
+		// parameters it does not track: they are set once connected.
+		d.startup = nil
+		conn, err = pgx.ConnectConfig(ctx, d.sessionConfig())
+	}
+	if err != nil {
+		return d.connectError(err, d.cfg)
+	}
+	d.conn = conn
+	sent := slices.Clone(d.startup)
+	if !refused {
+		major := serverMajor(conn)
+		for _, p := range timeouts {
+			if v := settingSince[p]; v != "" && major >= atoi(v) && !urlSets(d.cfg, p) {
+				d.startup = append(d.startup, p)
+			}
+		}
+	}
+	doing, err := d.timeoutsOff(ctx, d.conn, sent)
+	if err != nil && len(d.startup) > len(sent) && lostConnection(err) {
+		d.conn.Close(context.Background())
+		if d.conn, err = pgx.ConnectConfig(ctx, d.sessionConfig()); err != nil {
+			return d.connectError(err, d.cfg)
+		}
+	}
+	if err != nil {
+		d.conn.Close(context.Background())
+		return d.sqlError(err, doing)
+	}
+	if d.load, err = pgx.ConnectConfig(ctx, d.sessionConfig()); err != nil {
+		d.conn.Close(context.Background())
+		return d.connectError(err, d.cfg)
+	}
+	if doing, err := d.timeoutsOff(ctx, d.load, d.startup); err != nil {
+		d.load.Close(context.Background())
+		d.conn.Close(context.Background())
+		return d.sqlError(err, doing)
+	}
+	return nil
+}
+
+// sessionConfig is the URL's configuration with the run's startup
+// parameters: the timeouts of d.startup off.
+func (d *Destination) sessionConfig() *pgx.ConnConfig {
+	cfg := d.cfg.Copy()
+	for _, p := range d.startup {
+		cfg.RuntimeParams[p] = "0"
+	}
+	return cfg
+}
+
+// refusedStartup reports whether the server, or a pooler in front of it,
+// refused a connection over one of the startup parameters sent, named at
+// the end of its message or quoted ("unsupported startup parameter:
+// statement_timeout", PgBouncer's; `unrecognized configuration parameter
+// "statement_timeout"`, a server's), not one of the URL's.
+func refusedStartup(err error, sent []string) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return false
+	}
+	for _, p := range sent {
+		if strings.HasSuffix(pg.Message, " "+p) || strings.Contains(pg.Message, `"`+p+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// serverMajor is the server's major version, from the server_version it
+// reports on connecting ("15.8 (Debian 15.8-1)", "17beta1", "9.6.24" is
+// 9); 0 if it says none.
+func serverMajor(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if end >= 0 {
+		v = v[:end]
+	}
+	return atoi(v)
+}
+
+// atoi is s as a number, 0 for none.
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// timeoutsOff turns off, on session c, the timeouts that the server has
+// and the URL does not set, but for those sent as its startup parameters.
+// It returns the statement's error unwrapped, with what it was doing, for
+// connect to tell a session ended from the rest.
+func (d *Destination) timeoutsOff(ctx context.Context, c *pgx.Conn, sent []string) (doing string, err error) {
 	var off []string
 	for _, p := range timeouts {
-		if !urlSets(cfg, p) {
+		if !urlSets(d.cfg, p) && !slices.Contains(sent, p) {
 			off = append(off, p)
 		}
 	}
 	if len(off) == 0 {
-		return nil
+		return "", nil
 	}
-	for _, c := range []*pgx.Conn{d.conn, d.load} {
-		if _, err := c.Exec(ctx, "SELECT set_config(name, '0', false) FROM pg_settings WHERE name = ANY($1)", off); err != nil {
-			return d.sqlError(err, "turning off "+strings.Join(off, ", "))
-		}
-	}
-	return nil
+	_, err = c.Exec(ctx, "SELECT set_config(name, '0', false) FROM pg_settings WHERE name = ANY($1)", off)
+	return "turning off " + strings.Join(off, ", "), err
 }
 
 // lockWait is how long a statement of the run waits for a lock another
@@ -342,7 +449,7 @@ func (d *Destination) lockHolders() string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cfg := d.cfg.Copy()
+	cfg := d.sessionConfig()
 	cfg.RuntimeParams["application_name"] = d.holderName() + " (looking for lock holders)"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -885,6 +992,9 @@ func (d *Destination) sqlError(err error, doing string) error {
 		// the COPY that stays open while the API is read, or a large
 		// merge, at every run; or by another session (pg_cancel_backend).
 		if strings.Contains(pg.Message, "statement timeout") {
+			if d.cfg != nil && !urlSets(d.cfg, "statement_timeout") {
+				return d.timeoutElsewhereError(err, pg, doing, "statement_timeout")
+			}
 			return d.urlTimeoutError(err, pg, doing, "statement_timeout", false)
 		}
 		return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
@@ -1023,6 +1133,94 @@ func (d *Destination) urlTimeoutError(err error, pg *pgconn.PgError, doing, name
 		Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s, the %s that %s sets; %s, and what was committed before stays. "+
 			"Fix: remove %s from %s (the run turns the user's and the database's off: %s), or raise it well past the longest run",
 			d.shown, doing, pg.Message, name, by, what, name, by, timeoutNeedsOff[name])}
+}
+
+// timeoutElsewhereError is the config_error of a statement cancelled by
+// timeout name where the URL does not set it: the run turns it off, in
+// its sessions' startup parameters, which the server applies above the
+// user's, the database's and its configuration's settings, but a pooler
+// in front of the server may refuse them, and then a short one (1ms) of
+// the role's cancels the very statement that turns it off once connected.
+// It names where the server has it from (timeoutOrigin) and the fix there,
+// where it said the URL sets it, which sent the user to a URL that does
+// not hold it.
+func (d *Destination) timeoutElsewhereError(err error, pg *pgconn.PgError, doing, name string) error {
+	var where, fix string
+	if slices.Contains(d.startup, name) {
+		// Sent at startup: no setting of the role's, the database's or
+		// the server's files outranks it, only a statement's own SET.
+		where = "set by a statement of the session's own, not in --postgres: a function or trigger of the database's that sets it (ALTER FUNCTION … SET, a SET within it, a login event trigger); the user's, the database's and the server's settings it cannot be, as the run's startup parameters override them"
+		fix = "remove that SET"
+	} else {
+		where, fix = d.timeoutOrigin(name)
+		where += "; the run turns it off in its connections' startup parameters, which the server applies above such settings, but a connection pooler in front of the server (PgBouncer) refused them, and this one cancelled the statement that turns it off once connected"
+	}
+	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+		Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s, the %s %s; the transaction rolled back whole, and what was committed before stays. "+
+			"Fix: %s, or raise it well past the longest run (the run needs it off: %s)",
+			d.shown, doing, pg.Message, name, where, fix, timeoutNeedsOff[name])}
+}
+
+// timeoutOrigin says where the server has setting name from for the run's
+// user and database, by pg_settings' source in a session of its own, and
+// the fix there: ALTER ROLE or ALTER DATABASE … RESET, or ALTER SYSTEM
+// RESET (or the file) and a reload. A session that cannot tell (a short
+// statement_timeout cancels the look itself, five times) gets every place
+// it may be and how to find which.
+func (d *Destination) timeoutOrigin(name string) (where, fix string) {
+	user, db := ident(d.user), ident(d.cfg.Database)
+	where = fmt.Sprintf("set for the --postgres user or its database (ALTER ROLE %s SET, ALTER DATABASE %s SET) or in the server's configuration (postgresql.conf, ALTER SYSTEM), not in --postgres", user, db)
+	fix = fmt.Sprintf("reset it where it is set (connected as %s without the pooler, SELECT source FROM pg_settings WHERE name = '%s' says where): ALTER ROLE %s RESET %s, ALTER DATABASE %s RESET %s, or ALTER SYSTEM RESET %s (or remove it from postgresql.conf) and SELECT pg_reload_conf()",
+		user, name, user, name, db, name, name)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg := d.sessionConfig()
+	cfg.RuntimeParams["application_name"] = d.holderName() + " (looking for a setting)"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return where, fix
+	}
+	defer conn.Close(context.Background())
+	var src, file, value, u, dbName string
+	for range 5 {
+		err = conn.QueryRow(ctx, "SELECT source, coalesce(sourcefile, ''), current_setting(name), session_user::text, current_database()::text FROM pg_settings WHERE name = $1", name).
+			Scan(&src, &file, &value, &u, &dbName)
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return where, fix
+	}
+	user, db = ident(u), ident(dbName)
+	switch src {
+	case "database user":
+		return fmt.Sprintf("of %s set for the --postgres user %s in database %s (ALTER ROLE … IN DATABASE … SET), not in --postgres", value, user, db),
+			fmt.Sprintf("ALTER ROLE %s IN DATABASE %s RESET %s", user, db, name)
+	case "user":
+		return fmt.Sprintf("of %s set for the --postgres user %s (ALTER ROLE … SET), not in --postgres", value, user),
+			fmt.Sprintf("ALTER ROLE %s RESET %s", user, name)
+	case "database":
+		return fmt.Sprintf("of %s set for database %s (ALTER DATABASE … SET), not in --postgres", value, db),
+			fmt.Sprintf("ALTER DATABASE %s RESET %s", db, name)
+	case "global":
+		return fmt.Sprintf("of %s set for every user (ALTER ROLE ALL SET), not in --postgres", value),
+			"ALTER ROLE ALL RESET " + name
+	case "configuration file":
+		// sourcefile is shown to superusers and pg_read_all_settings only.
+		in, fix := "postgresql.conf or ALTER SYSTEM's postgresql.auto.conf", fmt.Sprintf("ALTER SYSTEM RESET %s if ALTER SYSTEM set it, else remove it from postgresql.conf, then SELECT pg_reload_conf()", name)
+		switch {
+		case strings.HasSuffix(file, "postgresql.auto.conf"):
+			in, fix = file+", ALTER SYSTEM's", fmt.Sprintf("ALTER SYSTEM RESET %s, then SELECT pg_reload_conf()", name)
+		case file != "":
+			in, fix = file, fmt.Sprintf("remove it from %s, then SELECT pg_reload_conf()", file)
+		}
+		return fmt.Sprintf("of %s set in the server's configuration (%s), not in --postgres", value, in), fix
+	case "command line":
+		return fmt.Sprintf("of %s set on the server's command line (postgres -c), not in --postgres", value),
+			"remove it from the server's command line and restart it"
+	}
+	return where, fix
 }
 
 // setBy names where a server setting that urlSets finds in cfg came

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -886,4 +887,151 @@ func TestTimeoutsOfPGOPTIONSAreNamedSo(t *testing.T) {
 		assertConfigError(t, err, `unrecognized configuration parameter "transaction_timeout"`, "which PGOPTIONS sets", "remove it from PGOPTIONS")
 		notURL(err)
 	}
+}
+
+// TestStatementTimeoutSetElsewhereIsNamed: a statement cancelled by a
+// statement_timeout the URL does not set (through a pooler that refused
+// the run's startup parameters, a short one of the role's cancels the
+// statement that turns it off once connected) is a config_error naming
+// where the server has it from and the fix there: the user's, the user's
+// in the database, the database's, the server file's. It said the
+// --postgres URL set it and to remove it there, which sent the user to a
+// URL that does not hold it. One the run sent at startup only a
+// statement's own SET outranks; one the URL sets is the URL's still.
+func TestStatementTimeoutSetElsewhereIsNamed(t *testing.T) {
+	srv := pgtest.Private(t)
+	url := srv.DB(t)
+	db := pgtest.DBName(url)
+	pgtest.Exec(t, url, `CREATE ROLE guarded LOGIN PASSWORD 'guardedpw'`)
+	roleURL := strings.Replace(url, "postgres:"+pgtest.Password, "guarded:guardedpw", 1)
+	cancelled := &pgconn.PgError{Severity: "ERROR", Code: "57014", Message: "canceling statement due to statement timeout"}
+	// dest is a Destination as Open leaves it through a pooler that
+	// refused the startup parameters (startup nil), or with them sent.
+	dest := func(u string, startup ...string) *Destination {
+		t.Helper()
+		cfg, err := ParseURL(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Destination{opts: Options{URL: u, Connector: "source-test"}, cfg: cfg, shown: MaskURL(u), user: cfg.User, startup: startup}
+	}
+	notURL := func(err error) {
+		t.Helper()
+		if msg := err.Error(); strings.Contains(msg, "that --postgres sets") || strings.Contains(msg, "from --postgres") {
+			t.Errorf("the error puts a setting of the server's in --postgres: %s", msg)
+		}
+	}
+	for _, c := range []struct {
+		set, reset, url string
+		parts           []string
+	}{
+		{`ALTER ROLE guarded SET statement_timeout = '5min'`, `ALTER ROLE guarded RESET statement_timeout`, roleURL,
+			[]string{`the statement_timeout of 5min set for the --postgres user "guarded"`, `Fix: ALTER ROLE "guarded" RESET statement_timeout`}},
+		{`ALTER ROLE guarded IN DATABASE ` + db + ` SET statement_timeout = '6min'`, `ALTER ROLE guarded IN DATABASE ` + db + ` RESET statement_timeout`, roleURL,
+			[]string{`the statement_timeout of 6min set for the --postgres user "guarded" in database "` + db + `"`, `Fix: ALTER ROLE "guarded" IN DATABASE "` + db + `" RESET statement_timeout`}},
+		{`ALTER DATABASE ` + db + ` SET statement_timeout = '7min'`, `ALTER DATABASE ` + db + ` RESET statement_timeout`, url,
+			[]string{`the statement_timeout of 7min set for database "` + db + `"`, `Fix: ALTER DATABASE "` + db + `" RESET statement_timeout`}},
+		{`ALTER SYSTEM SET statement_timeout = '8min'`, `ALTER SYSTEM RESET statement_timeout`, url,
+			[]string{`the statement_timeout of 8min set in the server's configuration (`, `postgresql.auto.conf`, `Fix: ALTER SYSTEM RESET statement_timeout`, `pg_reload_conf()`}},
+	} {
+		pgtest.Exec(t, url, c.set)
+		pgtest.Exec(t, url, `SELECT pg_reload_conf()`)
+		// The postmaster reloads its files on a signal, a moment later.
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(50 * time.Millisecond) {
+			var got string
+			if err := pgtest.Connect(t, c.url).QueryRow(context.Background(), "SHOW statement_timeout").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != "0" {
+				break
+			}
+		}
+		err := dest(c.url).sqlError(cancelled, "turning off statement_timeout")
+		assertConfigError(t, err, append(c.parts, "canceling statement due to statement timeout", "not in --postgres", "pooler", "turning off statement_timeout")...)
+		notURL(err)
+		pgtest.Exec(t, url, c.reset)
+		pgtest.Exec(t, url, `SELECT pg_reload_conf()`)
+	}
+
+	err := dest(url, timeouts...).sqlError(cancelled, "merging rows")
+	assertConfigError(t, err, "a function or trigger", "remove that SET")
+	notURL(err)
+	assertConfigError(t, dest(url+"&statement_timeout=1min").sqlError(cancelled, "merging rows"), "the statement_timeout that --postgres sets", "remove statement_timeout from --postgres")
+}
+
+// TestIdleSessionTimeoutOfTheRoleShorterThanARoundTrip: a server before
+// the first session has said its version may lack idle_session_timeout
+// (14), so that session is not sent it at startup, and turns it off by a
+// statement once connected; a role's idle_session_timeout shorter than
+// the round trip to the server (1 ms over a link 30 ms long) ends the
+// session first, and it is opened again with it off at startup, where the
+// run failed (a lost connection, at every run). Both sessions end with it
+// off.
+func TestIdleSessionTimeoutOfTheRoleShorterThanARoundTrip(t *testing.T) {
+	url := pgtest.DB(t)
+	db := pgtest.DBName(url)
+	var version int
+	if err := pgtest.Connect(t, url).QueryRow(context.Background(), `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version < 140000 {
+		t.Skipf("server %d has no idle_session_timeout", version)
+	}
+	role := "idler_" + db
+	pgtest.Exec(t, url, `CREATE ROLE `+role+` LOGIN PASSWORD 'idlerpw'; GRANT CREATE ON DATABASE `+db+` TO `+role+`; ALTER ROLE `+role+` SET idle_session_timeout = '1ms'`)
+	roleURL := slowLink(t, strings.Replace(url, "postgres:"+pgtest.Password, role+":idlerpw", 1), 30*time.Millisecond)
+	d := open(t, roleURL, Options{Schema: "idler"}, txStream())
+	for i, c := range []*pgx.Conn{d.conn, d.load} {
+		var got string
+		if err := c.QueryRow(context.Background(), "SHOW idle_session_timeout").Scan(&got); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+		if got != "0" {
+			t.Errorf("session %d: idle_session_timeout = %s, want 0", i, got)
+		}
+	}
+}
+
+// slowLink returns u (a URL pgtest made) through a proxy on 127.0.0.1 that
+// holds every write of the client's for delay before passing it on.
+func slowLink(t *testing.T, u string, delay time.Duration) string {
+	t.Helper()
+	server := strings.Split(strings.SplitN(u, "@", 2)[1], "/")[0]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", server)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go func() {
+					buf := make([]byte, 64<<10)
+					for {
+						n, err := c.Read(buf)
+						if err != nil {
+							s.Close()
+							return
+						}
+						time.Sleep(delay)
+						if _, err := s.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+				}()
+				_, _ = io.Copy(c, s)
+			}()
+		}
+	}()
+	return strings.Replace(u, server, ln.Addr().String(), 1)
 }
