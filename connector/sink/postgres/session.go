@@ -1,0 +1,329 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ParseURL parses a PostgreSQL URL with pgx, with an error that names what
+// to fix and shows no piece of its password: the TLS settings it names
+// that cannot be used (a CA file not where it says, a secret mounted
+// elsewhere, an sslmode misspelt), for which percent-encoding is no fix,
+// or how to write the URL. The error begins with the URL, masked; the
+// caller puts before it where the URL was given (--postgres, --log,
+// config.webhook_log).
+func ParseURL(url string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(url)
+	switch {
+	case err == nil:
+		return cfg, nil
+	case tlsSetting(err):
+		cause := err
+		if inner := errors.Unwrap(err); inner != nil {
+			cause = inner
+		}
+		return nil, fmt.Errorf("%s: its TLS settings cannot be used (%s); fix them (or PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY): "+
+			"sslmode one of disable, allow, prefer, require, verify-ca, verify-full, and sslrootcert, sslcert and sslkey naming PEM files this user can read", MaskURL(url), Mask(url, cause.Error()))
+	}
+	return nil, fmt.Errorf("%s is not a PostgreSQL URL (%s); write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, with a / ? # %% or space in the user or password percent-encoded (%%2F %%3F %%23 %%25 %%20), or the password in PGPASSWORD",
+		MaskURL(url), Mask(url, err.Error()))
+}
+
+// tlsSetting reports whether err, from parsing a connection string, is
+// about its TLS settings (sslmode, or the files sslrootcert, sslcert and
+// sslkey name) rather than its form. pgconn says so only in its text.
+func tlsSetting(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "failed to configure TLS") || strings.Contains(msg, "sslmode is invalid")
+}
+
+// urlSets reports whether the URL sets the server parameter p, as a
+// parameter of its own or in options (-c name=value, -cname=value or
+// --name=value, a dash standing for an underscore), by the setting's whole
+// name: deadlock_timeout does not set lock_timeout.
+func urlSets(cfg *pgx.ConnConfig, p string) bool {
+	if _, ok := cfg.RuntimeParams[p]; ok {
+		return true
+	}
+	for _, f := range strings.Fields(cfg.RuntimeParams["options"]) {
+		f = strings.TrimPrefix(strings.TrimPrefix(f, "-c"), "--")
+		name, _, _ := strings.Cut(f, "=")
+		if strings.ReplaceAll(name, "-", "_") == p {
+			return true
+		}
+	}
+	return false
+}
+
+// timeouts are the guards a DBA sets for a role or a database (a common
+// one) that would end a run at every run: statement_timeout cancels the
+// COPY that stays open while the API is read, or a large merge, and so do
+// idle_in_transaction_session_timeout and transaction_timeout (17);
+// idle_session_timeout (14) ends the session that holds the schema's lock
+// while it waits, idle, for the API's next pages. They are off for the
+// run's sessions, as pg_dump turns off the first ones, unless the URL sets
+// them (?statement_timeout=…, or in options=-c …).
+//
+// They are turned off in the sessions' startup parameters (see connect),
+// which the server applies before any statement and above the user's and
+// the database's settings: set by a statement once connected, a short one
+// of the role's (statement_timeout = 1ms) cancelled that very statement,
+// and an idle_session_timeout ended the first session while the second
+// logged in. A pooler that refuses them (PgBouncer: "unsupported startup
+// parameter") gets a connection without them, and they are set once
+// connected; so are, on the first session, those not every server has
+// (idle_session_timeout, 14; transaction_timeout, 17): a server refuses a
+// startup parameter it does not know, and says its version only once
+// connected.
+var timeouts = []string{"statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout"}
+
+// settingSince is the PostgreSQL version that added a setting a URL may
+// set for the run (see timeouts), for the error of a server older than it.
+var settingSince = map[string]string{
+	"transaction_timeout":              "17",
+	"idle_session_timeout":             "14",
+	"client_connection_check_interval": "14",
+}
+
+// connect opens the run's two sessions, the merging one (d.conn) first,
+// with timeouts off. The first is sent those every server has (no
+// settingSince); once it has said the server's version, the second is sent
+// all the server has, and the first gets the rest by set_config, or is
+// opened again with them where its session ended before (a role's
+// idle_session_timeout or transaction_timeout shorter than a round trip).
+// Both are opened before anything is made: a second connection the server
+// refuses (a connection limit) fails the run before setup has made
+// anything.
+func (d *Destination) connect(ctx context.Context) error {
+	for _, p := range timeouts {
+		if settingSince[p] == "" && !urlSets(d.cfg, p) {
+			d.startup = append(d.startup, p)
+		}
+	}
+	conn, err := pgx.ConnectConfig(ctx, d.sessionConfig())
+	refused := err != nil && refusedStartup(err, d.startup)
+	if refused {
+		// A pooler in front of the server (PgBouncer) refuses the
+		// parameters it does not track: they are set once connected.
+		d.startup = nil
+		conn, err = pgx.ConnectConfig(ctx, d.sessionConfig())
+	}
+	if err != nil {
+		return d.connectError(err, d.cfg)
+	}
+	d.conn = conn
+	sent := slices.Clone(d.startup)
+	if !refused {
+		major := serverMajor(conn)
+		for _, p := range timeouts {
+			if v := settingSince[p]; v != "" && major >= atoi(v) && !urlSets(d.cfg, p) {
+				d.startup = append(d.startup, p)
+			}
+		}
+	}
+	doing, err := d.timeoutsOff(ctx, d.conn, sent)
+	if err != nil && len(d.startup) > len(sent) && lostConnection(err) {
+		d.conn.Close(context.Background())
+		if d.conn, err = pgx.ConnectConfig(ctx, d.sessionConfig()); err != nil {
+			return d.connectError(err, d.cfg)
+		}
+	}
+	if err != nil {
+		d.conn.Close(context.Background())
+		return d.sqlError(err, doing)
+	}
+	if d.load, err = pgx.ConnectConfig(ctx, d.sessionConfig()); err != nil {
+		d.conn.Close(context.Background())
+		return d.connectError(err, d.cfg)
+	}
+	if doing, err := d.timeoutsOff(ctx, d.load, d.startup); err != nil {
+		d.load.Close(context.Background())
+		d.conn.Close(context.Background())
+		return d.sqlError(err, doing)
+	}
+	return nil
+}
+
+// sessionConfig is the URL's configuration with the run's startup
+// parameters: the timeouts of d.startup off.
+func (d *Destination) sessionConfig() *pgx.ConnConfig {
+	cfg := d.cfg.Copy()
+	for _, p := range d.startup {
+		cfg.RuntimeParams[p] = "0"
+	}
+	return cfg
+}
+
+// refusedStartup reports whether the server, or a pooler in front of it,
+// refused a connection over one of the startup parameters sent, named at
+// the end of its message or quoted ("unsupported startup parameter:
+// statement_timeout", PgBouncer's; `unrecognized configuration parameter
+// "statement_timeout"`, a server's), not one of the URL's.
+func refusedStartup(err error, sent []string) bool {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return false
+	}
+	for _, p := range sent {
+		if strings.HasSuffix(pg.Message, " "+p) || strings.Contains(pg.Message, `"`+p+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+// serverMajor is the server's major version, from the server_version it
+// reports on connecting ("15.8 (Debian 15.8-1)", "17beta1", "9.6.24" is
+// 9); 0 if it says none.
+func serverMajor(conn *pgx.Conn) int {
+	v := conn.PgConn().ParameterStatus("server_version")
+	end := strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	if end >= 0 {
+		v = v[:end]
+	}
+	return atoi(v)
+}
+
+// atoi is s as a number, 0 for none.
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// timeoutsOff turns off, on session c, the timeouts that the server has
+// and the URL does not set, but for those sent as its startup parameters.
+// It returns the statement's error unwrapped, with what it was doing, for
+// connect to tell a session ended from the rest.
+func (d *Destination) timeoutsOff(ctx context.Context, c *pgx.Conn, sent []string) (doing string, err error) {
+	var off []string
+	for _, p := range timeouts {
+		if !urlSets(d.cfg, p) && !slices.Contains(sent, p) {
+			off = append(off, p)
+		}
+	}
+	if len(off) == 0 {
+		return "", nil
+	}
+	_, err = c.Exec(ctx, "SELECT set_config(name, '0', false) FROM pg_settings WHERE name = ANY($1)", off)
+	return "turning off " + strings.Join(off, ", "), err
+}
+
+// lockWait is how long a statement of the run waits for a lock another
+// session holds, where neither the URL nor the user, the database or the
+// server's configuration sets lock_timeout (to any value, 0 among them,
+// but for a 0 of the server's configuration files: see lockWaitBounded).
+// PostgreSQL's default is to wait for ever: a column added or a
+// full-refresh swap's TRUNCATE waited for an analyst's long query, or a
+// transaction left open in psql, for as long as it lasted, holding the
+// schema's lock, so that every later run failed as if another were
+// writing; and every query of the table after it queued behind the lock it
+// asked for, the dashboards on that table stuck with it.
+const lockWait = 10 * time.Second
+
+// keepalives are the server's TCP keepalive settings for the run's
+// sessions, where the URL, the user, the database and the server's
+// configuration leave them to the system: a run on a machine that vanished (a Kubernetes node that lost
+// contact) sends no FIN, and its session kept the schema's lock until the
+// system's keepalive gave up on it, after two hours and more by default,
+// every run stopping on that lock meanwhile. With these the server ends
+// such a session within about two minutes of its last packet (60 s idle,
+// then 6 probes 10 s apart). Over a Unix socket they do nothing.
+var keepalives = []struct{ name, value string }{
+	{"tcp_keepalives_idle", "60"},
+	{"tcp_keepalives_interval", "10"},
+	{"tcp_keepalives_count", "6"},
+}
+
+// lockWaitBounded sets lock_timeout to lockWait on both sessions unless
+// something set it (the URL, the user, the database, postgresql.conf),
+// sets keepalives, and has the server check every second that the run is
+// still connected while a statement runs (client_connection_check_interval,
+// PostgreSQL 14): a run killed while its statement waited for a lock left
+// its session waiting, holding the schema's lock and queueing the table's
+// readers, until the lock came.
+//
+// Whether something set lock_timeout is pg_settings' source, not its value:
+// a DBA's ALTER ROLE … SET lock_timeout = 0 means to wait for ever (a
+// loader that must not give up behind a nightly report), and it was
+// overridden with lockWait as though nobody had set it. The one exception
+// is a 0 of the server's configuration files (postgresql.conf, ALTER
+// SYSTEM): that is PostgreSQL's default written out, as configuration
+// generators write every default, and it cannot be told from one; a DBA
+// who wants this loader to wait for ever says so for its role, its
+// database or in the URL.
+func (d *Destination) lockWaitBounded(ctx context.Context, cfg *pgx.ConnConfig) error {
+	for _, c := range []*pgx.Conn{d.conn, d.load} {
+		if !urlSets(cfg, "lock_timeout") {
+			if _, err := c.Exec(ctx, "SELECT set_config(name, $1, false) FROM pg_settings WHERE name = 'lock_timeout' AND (source = 'default' OR source = 'configuration file' AND setting = '0')",
+				fmt.Sprintf("%dms", lockWait.Milliseconds())); err != nil {
+				return d.sqlError(err, "setting lock_timeout")
+			}
+		}
+		for _, k := range keepalives {
+			if urlSets(cfg, k.name) {
+				continue
+			}
+			// Over TCP pg_settings shows the system's value: a
+			// default is one nobody set.
+			if _, err := c.Exec(ctx, "SELECT set_config(name, $2, false) FROM pg_settings WHERE name = $1 AND source = 'default'", k.name, k.value); err != nil {
+				return d.sqlError(err, "setting "+k.name)
+			}
+		}
+		if !urlSets(cfg, "client_connection_check_interval") {
+			if _, err := c.Exec(ctx, "SELECT set_config(name, '1s', false) FROM pg_settings WHERE name = 'client_connection_check_interval' AND setting = '0'"); err != nil {
+				return d.sqlError(err, "setting client_connection_check_interval")
+			}
+		}
+	}
+	return nil
+}
+
+// lockGrace is how long Open waits for a schema's lock before failing.
+const lockGrace = 3 * time.Second
+
+// lockKey is the advisory lock of a schema: one writer per schema.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("source-pluggy --postgres " + schema))
+	return int64(h.Sum64())
+}
+
+// TryAdvisoryLock takes the session advisory lock key on conn, trying
+// again for up to grace while another session holds it: a process that
+// held it and was stopped or killed a moment ago keeps it until the server
+// notices its connection is gone, which takes a while on a loaded server.
+// It reports whether the lock is held.
+func TryAdvisoryLock(ctx context.Context, conn *pgx.Conn, key int64, grace time.Duration) (bool, error) {
+	for deadline := time.Now().Add(grace); ; {
+		var locked bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
+			return false, err
+		}
+		if locked || time.Now().After(deadline) {
+			return locked, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// holderName labels this run's session in pg_stat_activity, where a second
+// run looks for who holds the lock.
+func (d *Destination) holderName() string {
+	return fmt.Sprintf("%s --postgres, started %s", d.opts.Connector, d.started.Format(time.RFC3339))
+}
