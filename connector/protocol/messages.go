@@ -229,12 +229,25 @@ type ErrorTrace struct {
 	StreamDescriptor *StreamDescriptor `json:"stream_descriptor,omitempty"`
 }
 
-// Estimate is a row-count estimate for a stream.
+// Estimate is an ESTIMATE trace's body: how many rows a stream (STREAM)
+// or the whole sync (SYNC) will emit, for the platform's progress ("X of
+// about Y records"). A later one for a stream replaces the earlier.
 type Estimate struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	RowEstimate int64  `json:"row_estimate,omitempty"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	Type      string `json:"type"`
+	// RowEstimate has no omitempty: an estimate of 0 rows says the stream
+	// brings none, where leaving it out would say nothing.
+	RowEstimate  int64 `json:"row_estimate"`
+	ByteEstimate int64 `json:"byte_estimate,omitempty"`
 }
+
+// Estimate types. This runtime sends STREAM only: the protocol prefers it
+// and forbids mixing the two in one sync.
+const (
+	EstimateStream = "STREAM"
+	EstimateSync   = "SYNC"
+)
 
 // Status is a stream's lifecycle status.
 type Status string

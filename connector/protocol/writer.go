@@ -258,6 +258,12 @@ func (w *Writer) StreamStatus(stream string, status Status, reasons ...StatusRea
 	}})
 }
 
+// Estimate sends a STREAM ESTIMATE trace: stream will emit about rows
+// records in this sync.
+func (w *Writer) Estimate(stream string, rows int64) error {
+	return w.Trace(&Trace{Type: TraceEstimate, Estimate: &Estimate{Name: stream, Type: EstimateStream, RowEstimate: rows}})
+}
+
 // Error sends an ERROR trace. stream may be empty.
 func (w *Writer) Error(ft FailureType, stream, msg, internal string) error {
 	e := &ErrorTrace{Message: msg, InternalMessage: internal, FailureType: ft}

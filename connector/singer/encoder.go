@@ -541,6 +541,10 @@ func (e *encoder) StreamStatus(stream string, status protocol.Status, reasons ..
 	return e.err
 }
 
+// Estimate prints nothing: Singer has no message for a row estimate, and
+// a stderr line per part read would only be noise in a Meltano log.
+func (e *encoder) Estimate(string, int64) error { return nil }
+
 // Error keeps the failure as the run's latest; the one before it, if any,
 // is printed as an ERROR line. close prints the last one.
 func (e *encoder) Error(ft protocol.FailureType, stream, msg, internal string) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,12 @@ type streamOutput struct {
 	// per-account windows can weigh megabytes. Nil after an announcement.
 	lastState []byte
 	stated    bool // a state or announcement was handed down
+	// rowEstimate is the stream's running row estimate (EstimateRows),
+	// estimated whether one was sent; finished that finish has begun, after
+	// which the stream sends nothing more of its own.
+	rowEstimate int64
+	estimated   bool
+	finished    bool
 }
 
 var _ Output = (*streamOutput)(nil)
@@ -187,6 +194,7 @@ func (o *streamOutput) Logger() *slog.Logger { return o.log }
 func (o *streamOutput) finish(readErr error, input json.RawMessage) (outcome, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.finished = true
 	var notRead *NotReadError
 	if errors.As(readErr, &notRead) {
 		// The config turns the stream off: it ends as a read that
@@ -334,6 +342,39 @@ func NotifyRateLimited(ctx context.Context, resetAt time.Time) {
 		Type:        "RATE_LIMITED",
 		RateLimited: &protocol.RateLimited{QuotaReset: resetAt.UnixMilli()},
 	})
+}
+
+// EstimateRows adds rows to the row estimate of the stream read with ctx:
+// a part of it (an item, an account) whose first page said how many rows
+// it holds. The stream's ESTIMATE trace, the running sum of its parts', is
+// sent at once when the sum changes, and for the first part even at 0
+// (none expected is an estimate too), so a stream of many parts sends one
+// per part at most and nothing per page or row. Once the stream has begun
+// to finish nothing is sent: the platform closes a stream at its last
+// status. A negative rows adds nothing; outside a read it does nothing.
+//
+// It goes to the run's encoder, past the sinks, as statuses do; so it is
+// printed with --no-records too, whose STATEs still count the rows read in
+// their sourceStats: an estimate is of the rows the read brings, wherever
+// they go, and a wrapper watching a read into Parquet or PostgreSQL gets
+// its progress the same way.
+func EstimateRows(ctx context.Context, rows int64) {
+	o, ok := ctx.Value(outputKey{}).(*streamOutput)
+	if !ok || rows < 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.finished || o.estimated && rows == 0 {
+		return
+	}
+	if rows > math.MaxInt64-o.rowEstimate {
+		rows = math.MaxInt64 - o.rowEstimate // a sum no int64 holds: the largest
+	}
+	o.rowEstimate += rows
+	o.estimated = true
+	// An error is stdout gone, which the stream's next record reports.
+	_ = o.enc.Estimate(o.name, o.rowEstimate)
 }
 
 // SkipMeaning says what an account left for a later run (its daily quota

@@ -129,6 +129,12 @@ type Encoder interface {
 	// StreamStatus reports a stream's lifecycle (STARTED, RUNNING with or
 	// without a reason, COMPLETE, INCOMPLETE).
 	StreamStatus(stream string, status protocol.Status, reasons ...protocol.StatusReason) error
+	// Estimate reports how many rows stream will emit in this read, all
+	// told (an ESTIMATE trace of type STREAM; each replaces the last). It
+	// goes to the encoder, not down the sink chain: Parquet and PostgreSQL
+	// have no place for it; Singer has none either, and its encoder
+	// ignores it.
+	Estimate(stream string, rows int64) error
 	// Error reports a failure; stream may be empty.
 	Error(ft protocol.FailureType, stream, msg, internal string) error
 	// Flush writes out buffered records.
