@@ -22,12 +22,13 @@ func (s *accountsStream) CursorField() []string   { return nil }
 func (s *accountsStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
 	var errs []error
 	for _, id := range s.c.cfg.ItemIDs {
-		accts, err := s.c.itemAccounts(ctx, id)
+		accts, err := s.c.itemAccountList(ctx, id)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		for _, raw := range accts {
+		s.c.estimates.add(ctx, out.Logger(), "GET /accounts", accts.total)
+		for _, raw := range accts.rows {
 			if err := out.Record(jsonrow.With(raw, jsonrow.String("itemId", id))); err != nil {
 				return err
 			}

@@ -19,7 +19,13 @@ func (s *categoriesStream) PrimaryKey() [][]string  { return [][]string{{"id"}} 
 func (s *categoriesStream) CursorField() []string   { return nil }
 
 func (s *categoriesStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
-	return s.c.client.eachPage(ctx, "GET /categories", "/categories", nil, 0, func(raw json.RawMessage) error {
+	// Served as the bare array the spec documents, the list has no total:
+	// no estimate, and nothing wrong to log.
+	return s.c.client.eachPageTotal(ctx, "GET /categories", "/categories", nil, 0, func(total json.RawMessage) {
+		if total != nil {
+			s.c.estimates.add(ctx, out.Logger(), "GET /categories", total)
+		}
+	}, func(raw json.RawMessage) error {
 		return out.Record(jsonrow.Of(raw))
 	})
 }

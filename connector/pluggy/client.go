@@ -439,6 +439,15 @@ var maxPages = 100000
 // place of the envelope, as /categories is documented one way and served the
 // other.
 func (c *Client) eachPage(ctx context.Context, route, path string, q url.Values, pageSize int, fn func(json.RawMessage) error) error {
+	return c.eachPageTotal(ctx, route, path, q, pageSize, nil, fn)
+}
+
+// eachPageTotal is eachPage that first hands onTotal (unless nil) the
+// first page's `total`, as sent (nil when absent or a bare array), before
+// any of its rows reach fn: what the list holds, for the stream's ESTIMATE
+// (see pageTotal). Only that once: a later page's total is the same list's.
+func (c *Client) eachPageTotal(ctx context.Context, route, path string, q url.Values, pageSize int,
+	onTotal func(total json.RawMessage), fn func(json.RawMessage) error) error {
 	if q == nil {
 		q = url.Values{}
 	}
@@ -481,6 +490,9 @@ func (c *Client) eachPage(ctx context.Context, route, path string, q url.Values,
 				return source.SystemErrorf("Pluggy %s answered page %d with the rows of page %d (totalPages %d); stopping instead of looping", route, page, page-1, env.TotalPages)
 			}
 			prevFirst, prevLast = first, last
+		}
+		if page == 1 && onTotal != nil {
+			onTotal(env.Total)
 		}
 		for _, r := range env.Results {
 			if err := fn(r); err != nil {

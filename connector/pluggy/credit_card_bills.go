@@ -47,7 +47,9 @@ func (s *creditCardBillsStream) Read(ctx context.Context, _ source.ReadRequest, 
 				continue
 			}
 			q := url.Values{"accountId": {a.ID}}
-			err := s.c.client.eachPage(ctx, "GET /bills", "/bills", q, 0, func(r json.RawMessage) error {
+			err := s.c.client.eachPageTotal(ctx, "GET /bills", "/bills", q, 0, func(total json.RawMessage) {
+				s.c.estimates.add(ctx, out.Logger(), "GET /bills", total)
+			}, func(r json.RawMessage) error {
 				return emit(jsonrow.With(r, jsonrow.String("accountId", a.ID)))
 			})
 			if isOutputError(err) {

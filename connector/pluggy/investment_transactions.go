@@ -212,9 +212,20 @@ func (s *investmentTransactionsStream) readInvestment(ctx context.Context, ref i
 		d, _ := time.Parse(time.DateOnly, prev.Date)
 		from = d.AddDate(0, 0, -s.c.cfg.lookback).Format(time.DateOnly)
 	}
+	skip := func(r invTxRow) bool { return from != "" && r.day != "" && r.day < from }
+	// The estimate is what is about to be emitted, not the pages' total:
+	// an incremental run emits only the recent part of the history it
+	// fetched, and the whole of it is in hand before any row goes out.
+	n := 0
+	for _, r := range rows {
+		if !skip(r) {
+			n++
+		}
+	}
+	source.EstimateRows(ctx, int64(n))
 	joins := []jsonrow.Field{jsonrow.String("investmentId", ref.ID), jsonrow.String("itemId", ref.ItemID)}
 	for _, r := range rows {
-		if from != "" && r.day != "" && r.day < from {
+		if skip(r) {
 			continue
 		}
 		// The API leaves investmentId out or, as its SDK types it, sends

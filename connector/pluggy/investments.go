@@ -22,11 +22,12 @@ func (s *investmentsStream) CursorField() []string   { return nil }
 
 func (s *investmentsStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
 	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func(jsonrow.Row) error) error {
-		invs, err := s.c.itemInvestments(ctx, itemID)
+		invs, err := s.c.itemInvestmentList(ctx, itemID)
 		if err != nil {
 			return err
 		}
-		for _, raw := range invs {
+		s.c.estimates.add(ctx, out.Logger(), "GET /investments", invs.total)
+		for _, raw := range invs.rows {
 			if err := emit(jsonrow.With(raw, jsonrow.String("itemId", itemID))); err != nil {
 				return err
 			}
@@ -40,16 +41,18 @@ const investmentPageSize = 500
 
 // itemInvestments fetches an item's investments once per run.
 func (c *conn) itemInvestments(ctx context.Context, itemID string) ([]json.RawMessage, error) {
-	return c.investments.Get(itemID, func() ([]json.RawMessage, error) {
-		var out []json.RawMessage
+	l, err := c.itemInvestmentList(ctx, itemID)
+	return l.rows, err
+}
+
+// itemInvestmentList is itemInvestments with the total the list announced.
+func (c *conn) itemInvestmentList(ctx context.Context, itemID string) (pageList, error) {
+	return c.investments.Get(itemID, func() (pageList, error) {
 		q := url.Values{"itemId": {itemID}}
-		err := c.client.eachPage(ctx, "GET /investments", "/investments", q, investmentPageSize, func(r json.RawMessage) error {
-			out = append(out, r)
-			return nil
-		})
+		l, err := c.client.fetchList(ctx, "GET /investments", "/investments", q, investmentPageSize)
 		if err != nil {
-			return nil, itemError(itemID, "investments", err)
+			return pageList{}, itemError(itemID, "investments", err)
 		}
-		return out, nil
+		return l, nil
 	})
 }

@@ -27,7 +27,9 @@ func (s *loansStream) CursorField() []string   { return nil }
 func (s *loansStream) Read(ctx context.Context, _ source.ReadRequest, out source.Output) error {
 	return s.c.eachItem(ctx, out, func(ctx context.Context, itemID string, emit func(jsonrow.Row) error) error {
 		q := url.Values{"itemId": {itemID}}
-		err := s.c.client.eachPage(ctx, "GET /loans", "/loans", q, 0, func(r json.RawMessage) error {
+		err := s.c.client.eachPageTotal(ctx, "GET /loans", "/loans", q, 0, func(total json.RawMessage) {
+			s.c.estimates.add(ctx, out.Logger(), "GET /loans", total)
+		}, func(r json.RawMessage) error {
 			return emit(jsonrow.With(r, jsonrow.String("itemId", itemID)))
 		})
 		if err != nil && !isOutputError(err) {

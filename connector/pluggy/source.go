@@ -79,9 +79,10 @@ type conn struct {
 	start  time.Time
 
 	items       source.Memo[json.RawMessage]
-	accounts    source.Memo[[]json.RawMessage]
-	investments source.Memo[[]json.RawMessage]
+	accounts    source.Memo[pageList]
+	investments source.Memo[pageList]
 	refresh     itemRefresh // trigger_item_update
+	estimates   estimator
 }
 
 func (c *conn) Close() error { return nil }
@@ -245,17 +246,18 @@ func notUpdated(detail json.RawMessage) []string {
 
 // itemAccounts fetches an item's accounts once per run.
 func (c *conn) itemAccounts(ctx context.Context, itemID string) ([]json.RawMessage, error) {
-	return c.accounts.Get(itemID, func() ([]json.RawMessage, error) {
-		var out []json.RawMessage
-		q := url.Values{"itemId": {itemID}}
-		err := c.client.eachPage(ctx, "GET /accounts", "/accounts", q, 0, func(r json.RawMessage) error {
-			out = append(out, r)
-			return nil
-		})
+	l, err := c.itemAccountList(ctx, itemID)
+	return l.rows, err
+}
+
+// itemAccountList is itemAccounts with the total the list announced.
+func (c *conn) itemAccountList(ctx context.Context, itemID string) (pageList, error) {
+	return c.accounts.Get(itemID, func() (pageList, error) {
+		l, err := c.client.fetchList(ctx, "GET /accounts", "/accounts", url.Values{"itemId": {itemID}}, 0)
 		if err != nil {
-			return nil, itemError(itemID, "accounts", err)
+			return pageList{}, itemError(itemID, "accounts", err)
 		}
-		return out, nil
+		return l, nil
 	})
 }
 

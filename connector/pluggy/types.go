@@ -28,8 +28,10 @@ type apiErrorCause struct {
 
 // pageEnvelope is the page-number envelope of most list endpoints.
 type pageEnvelope struct {
-	Page       int               `json:"page"`
-	Total      int               `json:"total"`
+	Page int `json:"page"`
+	// Total is kept as sent and read by pageTotal: it only feeds an
+	// estimate, so a total that is not a count must not fail the page.
+	Total      json.RawMessage   `json:"total"`
 	TotalPages int               `json:"totalPages"`
 	Results    []json.RawMessage `json:"results"`
 }

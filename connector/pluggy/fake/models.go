@@ -1,6 +1,9 @@
 package fake
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // Wire types for everything except transactions (which have a hand-written
 // encoder, see encode.go). Field order follows the reference payloads;
@@ -436,10 +439,36 @@ type consentJSON struct {
 
 // pageJSON is the classic page envelope.
 type pageJSON[T any] struct {
-	Page       int `json:"page"`
-	Total      int `json:"total"`
-	TotalPages int `json:"totalPages"`
-	Results    []T `json:"results"`
+	Page       int       `json:"page"`
+	Total      pageTotal `json:"total,omitzero"`
+	TotalPages int       `json:"totalPages"`
+	Results    []T       `json:"results"`
+}
+
+// totalAs returns p writing its total as style says (Options.PageTotals).
+func (p pageJSON[T]) totalAs(style TotalStyle) pageJSON[T] {
+	p.Total.style = style
+	return p
+}
+
+// pageTotal is a page envelope's `total`: n, written as style says.
+type pageTotal struct {
+	n     int
+	style TotalStyle
+}
+
+// IsZero leaves the member out for TotalAbsent (omitzero).
+func (t pageTotal) IsZero() bool { return t.style == TotalAbsent }
+
+// MarshalJSON writes n as a number, a string or -1.
+func (t pageTotal) MarshalJSON() ([]byte, error) {
+	switch t.style {
+	case TotalString:
+		return []byte(`"` + strconv.Itoa(t.n) + `"`), nil
+	case TotalNegative:
+		return []byte("-1"), nil
+	}
+	return strconv.AppendInt(nil, int64(t.n), 10), nil
 }
 
 // singlePage wraps a complete list in a one-page envelope. Like the real
@@ -449,7 +478,7 @@ func singlePage[T any](results []T) pageJSON[T] {
 	if results == nil {
 		results = []T{}
 	}
-	p := pageJSON[T]{Page: 1, Total: len(results), TotalPages: 1, Results: results}
+	p := pageJSON[T]{Page: 1, Total: pageTotal{n: len(results)}, TotalPages: 1, Results: results}
 	if len(results) == 0 {
 		p.TotalPages = 0
 	}

@@ -80,6 +80,23 @@ func (o RowOrder) String() string {
 	}
 }
 
+// TotalStyle is how the page envelopes ({page, total, totalPages,
+// results}) write `total`. Pluggy's spec has it a number; a client must
+// not depend on it for anything but an estimate, so the fake can send it
+// absent or malformed.
+type TotalStyle int
+
+const (
+	// TotalNumber writes the list's length, as the real API (the default).
+	TotalNumber TotalStyle = iota
+	// TotalAbsent leaves `total` out.
+	TotalAbsent
+	// TotalString writes the length as a JSON string ("total":"4").
+	TotalString
+	// TotalNegative writes -1.
+	TotalNegative
+)
+
 // Options configures a Server. The zero value is usable: every field has a
 // default chosen to match the real API or to keep tests small and fast.
 type Options struct {
@@ -223,6 +240,10 @@ type Options struct {
 	// single page the reference says they effectively are (§4, §7), all
 	// rows with totalPages 1, whatever page and pageSize ask.
 	ListPageSize int
+	// PageTotals is how the page envelopes of GET /accounts, /bills,
+	// /loans, /categories, /investments, /investments/{id}/transactions
+	// and /consents write `total`. Default TotalNumber.
+	PageTotals TotalStyle
 	// Loans is the number of loans of the first item; the others have
 	// none. Default 1. Loans after the first come from their own generator,
 	// so the rest of the data is the same whatever the number.

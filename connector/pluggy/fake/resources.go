@@ -323,7 +323,7 @@ func (s *Server) handleCategories(r *http.Request) *reply {
 	if s.opts.CategoriesAsArray {
 		return jsonReply(http.StatusOK, out)
 	}
-	return jsonReply(http.StatusOK, singlePage(out))
+	return jsonReply(http.StatusOK, singlePage(out).totalAs(s.opts.PageTotals))
 }
 
 func (s *Server) handleCategory(r *http.Request) *reply {
@@ -414,13 +414,13 @@ func (s *Server) paging(q url.Values) (page, size int, rep *reply) {
 // pageSize ignored, or with Options.ListPageSize the page asked for.
 func listPage[T any](s *Server, q url.Values, all []T) *reply {
 	if s.opts.ListPageSize <= 0 {
-		return jsonReply(http.StatusOK, singlePage(all))
+		return jsonReply(http.StatusOK, singlePage(all).totalAs(s.opts.PageTotals))
 	}
 	page, size, rep := pagingWith(q, min(s.opts.ListPageSize, maxIDs))
 	if rep != nil {
 		return rep
 	}
-	return jsonReply(http.StatusOK, pageOf(all, page, size))
+	return jsonReply(http.StatusOK, pageOf(all, page, size).totalAs(s.opts.PageTotals))
 }
 
 // pagingWith parses page and pageSize, with pageSize def when none is sent.
@@ -449,7 +449,7 @@ func pagingWith(q url.Values, def int) (page, size int, rep *reply) {
 // pageOf slices all into page `page` of `size`; totalPages is 0 when there
 // is nothing, as on the real API.
 func pageOf[T any](all []T, page, size int) pageJSON[T] {
-	out := pageJSON[T]{Page: page, Total: len(all), TotalPages: (len(all) + size - 1) / size, Results: []T{}}
+	out := pageJSON[T]{Page: page, Total: pageTotal{n: len(all)}, TotalPages: (len(all) + size - 1) / size, Results: []T{}}
 	if start := (page - 1) * size; start < len(all) {
 		out.Results = all[start:min(start+size, len(all))]
 	}
@@ -476,7 +476,7 @@ func (s *Server) handleInvestments(r *http.Request) *reply {
 			all = append(all, &in.json)
 		}
 	}
-	return jsonReply(http.StatusOK, pageOf(all, page, size))
+	return jsonReply(http.StatusOK, pageOf(all, page, size).totalAs(s.opts.PageTotals))
 }
 
 func (s *Server) lookupInvestment(idStr string) *investment {
@@ -506,7 +506,7 @@ func (s *Server) handleInvestmentTransactions(r *http.Request) *reply {
 	if in == nil {
 		return errorReply(http.StatusNotFound, "INVESTMENT_NOT_FOUND", "investment not found")
 	}
-	return jsonReply(http.StatusOK, pageOf(in.txns, page, size))
+	return jsonReply(http.StatusOK, pageOf(in.txns, page, size).totalAs(s.opts.PageTotals))
 }
 
 // handleLoans serves GET /loans?itemId=, one page unless
@@ -566,7 +566,7 @@ func (s *Server) handleConsents(r *http.Request) *reply {
 	if rep != nil {
 		return rep
 	}
-	return jsonReply(http.StatusOK, singlePage(it.consents))
+	return jsonReply(http.StatusOK, singlePage(it.consents).totalAs(s.opts.PageTotals))
 }
 
 func (s *Server) handleConsent(r *http.Request) *reply {
