@@ -98,6 +98,19 @@ func parsePG(url string) (*pgx.ConnConfig, error) {
 	return postgres.ParseURL(url)
 }
 
+// pgConnect opens a session of the log's database: the receiver's, a
+// prune's, a read's. Opened as the PostgreSQL sink opens its own
+// (postgres.Connect), with the timeouts a DBA may set for a role or a
+// database off, but for those the URL sets: the receiver's statements are
+// bounded by pgTimeout, and it keeps its session open between deliveries.
+// A role's idle_session_timeout ended that session whenever the receiver
+// was idle for longer, and /healthz and the next delivery were answered
+// 503 (a readiness probe whose period is longer than the timeout found the
+// receiver never ready); a role's short statement_timeout cancelled the count the
+// receiver starts with (it exited), and the first statement of every
+// --retain prune, which reads past the old rows, so that the table was
+// never pruned. A lock_timeout is left as set: it only cuts short a wait
+// pgTimeout bounds anyway.
 func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
 	shown := postgres.MaskURL(url)
 	cfg, err := parsePG(url)
@@ -106,7 +119,7 @@ func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
 	}
 	cfg.ConnectTimeout = 15 * time.Second
 	cfg.RuntimeParams["application_name"] = "source-pluggy webhook log"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := postgres.Connect(ctx, cfg)
 	if err != nil {
 		msg := error(fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error())))
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "53300" {

@@ -95,57 +95,25 @@ var settingSince = map[string]string{
 }
 
 // connect opens the run's two sessions, the merging one (d.conn) first,
-// with timeouts off. The first is sent those every server has (no
-// settingSince); once it has said the server's version, the second is sent
-// all the server has, and the first gets the rest by set_config, or is
-// opened again with them where its session ended before (a role's
-// idle_session_timeout or transaction_timeout shorter than a round trip).
-// Both are opened before anything is made: a second connection the server
-// refuses (a connection limit) fails the run before setup has made
-// anything.
+// with timeouts off (openSession); the second is sent as startup
+// parameters all the timeouts the first found the server has. Both are
+// opened before anything is made: a second connection the server refuses
+// (a connection limit) fails the run before setup has made anything.
 func (d *Destination) connect(ctx context.Context) error {
-	for _, p := range timeouts {
-		if settingSince[p] == "" && !urlSets(d.cfg, p) {
-			d.startup = append(d.startup, p)
-		}
-	}
-	conn, err := pgx.ConnectConfig(ctx, d.sessionConfig())
-	refused := err != nil && refusedStartup(err, d.startup)
-	if refused {
-		// A pooler in front of the server (PgBouncer) refuses the
-		// parameters it does not track: they are set once connected.
-		d.startup = nil
-		conn, err = pgx.ConnectConfig(ctx, d.sessionConfig())
-	}
-	if err != nil {
+	conn, startup, doing, err := openSession(ctx, d.cfg)
+	d.startup = startup
+	switch {
+	case doing != "":
+		return d.sqlError(err, doing)
+	case err != nil:
 		return d.connectError(err, d.cfg)
 	}
 	d.conn = conn
-	sent := slices.Clone(d.startup)
-	if !refused {
-		major := serverMajor(conn)
-		for _, p := range timeouts {
-			if v := settingSince[p]; v != "" && major >= atoi(v) && !urlSets(d.cfg, p) {
-				d.startup = append(d.startup, p)
-			}
-		}
-	}
-	doing, err := d.timeoutsOff(ctx, d.conn, sent)
-	if err != nil && len(d.startup) > len(sent) && lostConnection(err) {
-		d.conn.Close(context.Background())
-		if d.conn, err = pgx.ConnectConfig(ctx, d.sessionConfig()); err != nil {
-			return d.connectError(err, d.cfg)
-		}
-	}
-	if err != nil {
-		d.conn.Close(context.Background())
-		return d.sqlError(err, doing)
-	}
 	if d.load, err = pgx.ConnectConfig(ctx, d.sessionConfig()); err != nil {
 		d.conn.Close(context.Background())
 		return d.connectError(err, d.cfg)
 	}
-	if doing, err := d.timeoutsOff(ctx, d.load, d.startup); err != nil {
+	if doing, err := timeoutsOff(ctx, d.cfg, d.load, d.startup); err != nil {
 		d.load.Close(context.Background())
 		d.conn.Close(context.Background())
 		return d.sqlError(err, doing)
@@ -153,11 +121,81 @@ func (d *Destination) connect(ctx context.Context) error {
 	return nil
 }
 
+// Connect opens a session of cfg as the run opens its own (openSession):
+// with the timeouts a DBA may set for a role or a database off
+// (statement_timeout, idle_in_transaction_session_timeout,
+// idle_session_timeout, transaction_timeout), but for those cfg's URL
+// sets: for the webhook receiver's log, whose session waits idle between
+// deliveries and whose prunes read long tables (pgConnect there). Its
+// error is the connection's, or that of the statement that turns off, once
+// connected, those not sent as startup parameters, saying so.
+func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	conn, _, doing, err := openSession(ctx, cfg)
+	if doing != "" {
+		return nil, fmt.Errorf("%s once connected: %w", doing, err)
+	}
+	return conn, err
+}
+
+// openSession opens a session of cfg with the timeouts off (see timeouts)
+// and returns it with the timeouts a further session of the same server is
+// to be sent as startup parameters: none through a pooler that refused
+// them. It is sent those every server has (no settingSince); once it has
+// said the server's version it gets the rest by set_config, or is opened
+// again with them where its session ended before (a role's
+// idle_session_timeout or transaction_timeout shorter than a round trip).
+// An error is the connection's, or, with doing saying what it did, that
+// of the statement that turns timeouts off, unwrapped.
+func openSession(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, startup []string, doing string, err error) {
+	for _, p := range timeouts {
+		if settingSince[p] == "" && !urlSets(cfg, p) {
+			startup = append(startup, p)
+		}
+	}
+	conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, startup))
+	refused := err != nil && refusedStartup(err, startup)
+	if refused {
+		// A pooler in front of the server (PgBouncer) refuses the
+		// parameters it does not track: they are set once connected.
+		startup = nil
+		conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, startup))
+	}
+	if err != nil {
+		return nil, startup, "", err
+	}
+	sent := slices.Clone(startup)
+	if !refused {
+		major := serverMajor(conn)
+		for _, p := range timeouts {
+			if v := settingSince[p]; v != "" && major >= atoi(v) && !urlSets(cfg, p) {
+				startup = append(startup, p)
+			}
+		}
+	}
+	doing, err = timeoutsOff(ctx, cfg, conn, sent)
+	if err != nil && len(startup) > len(sent) && lostConnection(err) {
+		conn.Close(context.Background())
+		conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, startup))
+		return conn, startup, "", err
+	}
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, startup, doing, err
+	}
+	return conn, startup, "", nil
+}
+
 // sessionConfig is the URL's configuration with the run's startup
 // parameters: the timeouts of d.startup off.
 func (d *Destination) sessionConfig() *pgx.ConnConfig {
-	cfg := d.cfg.Copy()
-	for _, p := range d.startup {
+	return withStartup(d.cfg, d.startup)
+}
+
+// withStartup is a copy of cfg with the timeouts of startup off in its
+// startup parameters.
+func withStartup(cfg *pgx.ConnConfig, startup []string) *pgx.ConnConfig {
+	cfg = cfg.Copy()
+	for _, p := range startup {
 		cfg.RuntimeParams[p] = "0"
 	}
 	return cfg
@@ -203,13 +241,13 @@ func atoi(s string) int {
 }
 
 // timeoutsOff turns off, on session c, the timeouts that the server has
-// and the URL does not set, but for those sent as its startup parameters.
-// It returns the statement's error unwrapped, with what it was doing, for
-// connect to tell a session ended from the rest.
-func (d *Destination) timeoutsOff(ctx context.Context, c *pgx.Conn, sent []string) (doing string, err error) {
+// and cfg's URL does not set, but for those sent as its startup
+// parameters. It returns the statement's error unwrapped, with what it was
+// doing, for openSession to tell a session ended from the rest.
+func timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig, c *pgx.Conn, sent []string) (doing string, err error) {
 	var off []string
 	for _, p := range timeouts {
-		if !urlSets(d.cfg, p) && !slices.Contains(sent, p) {
+		if !urlSets(cfg, p) && !slices.Contains(sent, p) {
 			off = append(off, p)
 		}
 	}
