@@ -182,6 +182,43 @@ func TestInvalidUTF8RowIsNoted(t *testing.T) {
 	st.CheckReplacedNoted(t, r, "transactions", "remittance_information[0]", []string{"account_key", "transaction_key"}, dir, pgtest.Connect(t, url), "enablebanking")
 }
 
+// TestInvalidUTF8PendingRowIsNoted: the pending rows come from the
+// transactions calls the booked stream makes (one call serves both); in
+// every answer the remittance_information[0] of the pending row after the
+// first has invalid UTF-8 and the next one's a U+FFFD the bank sent
+// itself. The pending stream notes the first (REPLACED,
+// SOURCE_INVALID_UTF8) on stdout, in Parquet and in PostgreSQL, and no
+// other row, and warns once: the note was kept by the stream whose call
+// fetched the bytes, which emitted none of those rows, and the pending
+// rows went out with replaced text noted nowhere.
+func TestInvalidUTF8PendingRowIsNoted(t *testing.T) {
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 12}, false, func(h http.Handler) http.Handler {
+		// The fake writes a row's members in name order, status after
+		// remittance_information: the marks go in the pending rows
+		// that follow the first.
+		return st.Rewrite(h, isTransactions, st.MarkRowsAfter(`"status":"PDNG"`, `"remittance_information":["`))
+	})
+	dir, url := t.TempDir(), pgtest.DB(t)
+	// The booked stream first, so that its calls serve the pending rows.
+	r := e.read(e.catalog(true, "transactions", "pending_transactions"), "--parquet-dir", dir, "--postgres", url)
+	st.CheckReplacedNoted(t, r, "pending_transactions", "remittance_information[0]", []string{"account_key", "pending_key"}, dir, pgtest.Connect(t, url), "enablebanking")
+	for _, m := range r.Messages {
+		if m.Record != nil && m.Record.Stream == "transactions" && len(m.Record.Meta) > 0 {
+			t.Errorf("a booked row notes a change it does not hold: %s", m.Record.Meta)
+		}
+	}
+	warns := map[string]int{}
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "not valid UTF-8") {
+			stream, _, _ := strings.Cut(m.Log.Message, ": ")
+			warns[stream]++
+		}
+	}
+	if warns["pending_transactions"] != 1 {
+		t.Errorf("WARNs about invalid UTF-8 per stream: %v, want one of pending_transactions, which emits the rows", warns)
+	}
+}
+
 // TestHostileInputsFailClearly: FIFOs, trailing data, an invalid
 // destination_sync_mode, a stream twice in a state, GLOBAL mixed with
 // STREAM: each a config_error naming the input, never a hang.

@@ -51,7 +51,8 @@ type streamOutput struct {
 	running bool
 	warned  map[string]bool // WarnOnce keys already warned about
 	// replaced is the text in which the HTTP client replaced invalid
-	// UTF-8 in this stream's answers; nil (the usual case) when none.
+	// UTF-8 in the run's answers, shared by its streams (see
+	// replacedText). Not under mu: it has its own.
 	replaced *replacedText
 	// lastState is the SHA-256 of the last state handed down, for the
 	// repeat check: a hash rather than the bytes, as a state with
@@ -74,7 +75,7 @@ var _ Output = (*streamOutput)(nil)
 func newStreamOutput(enc Encoder, info StreamInfo, sinks []Sink, skipRecords bool) (*streamOutput, error) {
 	name := info.Stream.Name()
 	o := &streamOutput{enc: enc, name: name, mode: info.Mode,
-		log: slog.New(NewLogHandler(enc)).With(StreamKey, name)}
+		log: slog.New(NewLogHandler(enc)).With(StreamKey, name), replaced: &replacedText{}}
 	info.Log = o.log
 	var head StreamSink = &stdoutSink{enc: enc, name: name, skip: skipRecords}
 	for i := len(sinks) - 1; i >= 0; i-- {
@@ -98,8 +99,19 @@ func (o *streamOutput) Record(row jsonrow.Row) error {
 			return err
 		}
 	}
-	if o.replaced != nil {
-		row.Changes = o.replaced.changes(row)
+	if changes, route := o.replaced.changes(row); len(changes) > len(row.Changes) {
+		row.Changes = changes
+		// The answer may have been fetched while another stream read
+		// (one call serving two streams, a list fetched once for
+		// several), whose WARN this stream's users would not look for;
+		// in the Singer mode the WARN is the only note there is.
+		if !o.warned[invalidUTF8Key] {
+			if o.warned == nil {
+				o.warned = map[string]bool{}
+			}
+			o.warned[invalidUTF8Key] = true
+			o.log.Warn(invalidUTF8Warning(o), "route", route)
+		}
 	}
 	return o.ended(o.head.Record(row))
 }
@@ -439,18 +451,17 @@ func WarnOnce(ctx context.Context, key, msg string, args ...any) {
 // NoteInvalidUTF8 is the HTTP client's hook for a body that was not valid
 // UTF-8 (see httpclient.Client.OnInvalidUTF8): the rows are kept with the
 // bad bytes replaced, the stream warns once, and each row that holds
-// replaced text says so in its changes (see replacedText).
+// replaced text says so in its changes, in whichever stream emits it (see
+// replacedText).
 func NoteInvalidUTF8(ctx context.Context, route string, body []byte, replaced []int) {
 	o, ok := ctx.Value(outputKey{}).(*streamOutput)
-	WarnOnce(ctx, "invalid-utf8", invalidUTF8Warning(o), "route", route)
+	WarnOnce(ctx, invalidUTF8Key, invalidUTF8Warning(o), "route", route)
 	if !ok {
 		return
 	}
-	lits := replacedLiterals(body, replaced)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.replaced == nil {
-		o.replaced = &replacedText{lits: map[string]bool{}}
-	}
-	o.replaced.add(lits)
+	o.replaced.add(replacedLiterals(body, replaced), route)
 }
+
+// invalidUTF8Key is the WarnOnce key of invalidUTF8Warning: a stream
+// says it once, whether its own call or another stream's fetched the text.
+const invalidUTF8Key = "invalid-utf8"

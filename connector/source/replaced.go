@@ -2,11 +2,13 @@ package source
 
 import (
 	"bytes"
+	"sync"
+	"sync/atomic"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 )
 
-// replacedText notes the rows of one stream that hold text in which the
+// replacedText notes the rows of one run that hold text in which the
 // HTTP client replaced invalid UTF-8 with U+FFFD. Rows are cut from an
 // answer by each provider in its own way (slices of the body, copies made
 // by encoding/json), so a row cannot tell which answer it came from; what
@@ -14,15 +16,25 @@ import (
 // into the string literals that hold them (quotes and escapes as
 // written), and a row holding one of those literals gets a change for
 // each such string, at its path. A U+FFFD the API sent itself, in any
-// other string, is not noted. Only a stream whose answers had invalid
-// bytes has a replacedText, so the usual row pays one nil check.
+// other string, is not noted.
+//
+// One replacedText serves every stream of a run: an answer fetched while
+// one stream reads may become another's rows (GoCardless's and Enable
+// Banking's pending rows come from the call the booked stream made, and
+// Pluggy's items, accounts and investments are fetched once, by whichever
+// stream asks first), and those rows are noted in the stream that emits
+// them. Until some answer had invalid bytes a row pays one atomic load.
 type replacedText struct {
-	lits map[string]bool
-	size int  // bytes of lits
-	all  bool // over maxReplacedText: every string holding U+FFFD counts
+	noted atomic.Bool // some answer of the run had its text replaced
+
+	mu    sync.RWMutex
+	lits  map[string]string // literal -> the route of the answer it was in
+	size  int               // bytes of lits' keys
+	all   bool              // over maxReplacedText: every string holding U+FFFD counts
+	route string            // the route last added, said of every string once all
 }
 
-// maxReplacedText bounds the literals one stream remembers. A server
+// maxReplacedText bounds the literals one run remembers. A server
 // sending invalid bytes in every string of every page would otherwise
 // grow it with the read; past the bound every string holding U+FFFD is
 // taken for a replaced one, which over-notes rather than forgets.
@@ -30,40 +42,65 @@ const maxReplacedText = 4 << 20
 
 var fffd = []byte("\uFFFD")
 
-func (r *replacedText) add(lits [][]byte) {
+// add remembers lits, found in an answer of route.
+func (r *replacedText) add(lits [][]byte, route string) {
+	if len(lits) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.noted.Store(true)
+	r.route = route
 	for _, l := range lits {
 		if r.all {
 			return
 		}
-		if r.lits[string(l)] {
+		if _, ok := r.lits[string(l)]; ok {
 			continue
 		}
 		if r.size+len(l) > maxReplacedText {
 			r.all, r.lits = true, nil
 			return
 		}
-		r.lits[string(l)] = true
+		if r.lits == nil {
+			r.lits = map[string]string{}
+		}
+		r.lits[string(l)] = route
 		r.size += len(l)
 	}
 }
 
 // changes returns row's changes with one for each string of its Raw that
-// holds replaced text.
-func (r *replacedText) changes(row jsonrow.Row) []jsonrow.Change {
-	if !bytes.Contains(row.Raw, fffd) {
-		return row.Changes
+// holds replaced text, and the route of the answer the first came in
+// ("" when none did).
+func (r *replacedText) changes(row jsonrow.Row) ([]jsonrow.Change, string) {
+	if !r.noted.Load() || !bytes.Contains(row.Raw, fffd) {
+		return row.Changes, ""
 	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var route string
 	paths, err := jsonrow.StringPaths(row.Raw, func(lit []byte) bool {
-		return bytes.Contains(lit, fffd) && (r.all || r.lits[string(lit)])
+		if !bytes.Contains(lit, fffd) {
+			return false
+		}
+		from, ok := r.lits[string(lit)]
+		if r.all {
+			from, ok = r.route, true
+		}
+		if ok && route == "" {
+			route = from
+		}
+		return ok
 	})
-	if err != nil {
-		return row.Changes // not JSON: the outputs say so, nothing to note
+	if err != nil || len(paths) == 0 {
+		return row.Changes, "" // not JSON: the outputs say so, nothing to note
 	}
 	out := row.Changes[:len(row.Changes):len(row.Changes)]
 	for _, p := range paths {
 		out = append(out, jsonrow.Change{Field: p, Change: jsonrow.ChangeReplaced, Reason: jsonrow.ReasonInvalidUTF8})
 	}
-	return out
+	return out, route
 }
 
 // replacedLiterals returns the JSON string literals of body (quotes

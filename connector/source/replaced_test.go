@@ -22,8 +22,8 @@ func TestReplacedTextNotesOnlyReplacedStrings(t *testing.T) {
 		}
 		page = page[:i] + "\uFFFD" + page[i+1:]
 	}
-	r := &replacedText{lits: map[string]bool{}}
-	r.add(replacedLiterals([]byte(page), at))
+	r := &replacedText{}
+	r.add(replacedLiterals([]byte(page), at), "GET /transactions")
 	body := []byte(page)
 	for _, tc := range []struct {
 		row  string
@@ -38,7 +38,11 @@ func TestReplacedTextNotesOnlyReplacedStrings(t *testing.T) {
 			t.Fatalf("row %s is not in the page", tc.row)
 		}
 		var got []string
-		for _, c := range r.changes(jsonrow.Of([]byte(tc.row))) {
+		changes, route := r.changes(jsonrow.Of([]byte(tc.row)))
+		if (route != "") != (tc.want != nil) || route != "" && route != "GET /transactions" {
+			t.Errorf("row %s: route %q", tc.row, route)
+		}
+		for _, c := range changes {
 			if c.Change != jsonrow.ChangeReplaced || c.Reason != jsonrow.ReasonInvalidUTF8 {
 				t.Errorf("change %+v", c)
 			}
@@ -50,19 +54,19 @@ func TestReplacedTextNotesOnlyReplacedStrings(t *testing.T) {
 	}
 }
 
-// TestReplacedTextIsBounded: past maxReplacedText the stream stops
+// TestReplacedTextIsBounded: past maxReplacedText the run stops
 // remembering strings and takes every string holding U+FFFD for replaced,
 // over-noting rather than forgetting.
 func TestReplacedTextIsBounded(t *testing.T) {
-	r := &replacedText{lits: map[string]bool{}}
+	r := &replacedText{}
 	big := `"` + strings.Repeat("a", 1<<20) + "\uFFFD" + `"`
 	for i := 0; i < 5; i++ {
-		r.add([][]byte{[]byte(big + strings.Repeat(" ", i))})
+		r.add([][]byte{[]byte(big + strings.Repeat(" ", i))}, "GET /transactions")
 	}
 	if !r.all || r.lits != nil {
 		t.Fatalf("after 5 MiB of strings: all %v, %d remembered", r.all, len(r.lits))
 	}
-	got := r.changes(jsonrow.Of([]byte(`{"d":"sent ` + "\uFFFD" + `"}`)))
+	got, _ := r.changes(jsonrow.Of([]byte(`{"d":"sent ` + "\uFFFD" + `"}`)))
 	if len(got) != 1 || got[0].Field != "d" {
 		t.Errorf("changes %+v, want one at d", got)
 	}

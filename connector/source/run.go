@@ -777,6 +777,9 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 	// The streams that failed and their errors, for the closing summary.
 	var failedNames []string
 	var outcomes []error
+	// The text replaced in any stream's answers, noted in every stream
+	// that emits it (see replacedText).
+	replaced := &replacedText{}
 	for _, s := range sel {
 		name := s.Stream.Name()
 		req := ReadRequest{Mode: s.Mode}
@@ -789,6 +792,7 @@ func (r *Runner) readStreams(ctx context.Context, enc Encoder, secrets *secret.R
 		}
 		out.sinkFlags = sinkFlags
 		out.endRun = endRun
+		out.replaced = replaced
 		if err := enc.StreamStatus(name, protocol.Started); err != nil {
 			return ExitFail
 		}

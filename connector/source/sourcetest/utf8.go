@@ -42,6 +42,22 @@ func MarkRows(marker string) func([]byte) []byte {
 	}
 }
 
+// MarkRowsAfter is MarkRows on the part of each answer after the first
+// start (`"pending":[`, say), the rest left as it is: the rows of one list
+// of an answer that holds two, or rows found by a field that comes after
+// the marker (the rows that follow the first holding start).
+func MarkRowsAfter(start, marker string) func([]byte) []byte {
+	mark := MarkRows(marker)
+	return func(b []byte) []byte {
+		i := bytes.Index(b, []byte(start))
+		if i < 0 {
+			return b
+		}
+		i += len(start)
+		return append(append([]byte{}, b[:i]...), mark(b[i:])...)
+	}
+}
+
 // CheckReplacedNoted checks a read whose answers went through MarkRows:
 // every row of stream holding ReplacedUTF8 notes field (a path such as
 // "description" or "remittance_information[0]") as REPLACED for
