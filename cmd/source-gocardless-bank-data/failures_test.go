@@ -437,6 +437,35 @@ func TestRelinkUnderAirbyte(t *testing.T) {
 	}
 }
 
+// TestRelinkNoteOnceInStreamsThatDiffer: under Airbyte, a requisition to
+// re-link that every stream met, one of them beside a failure of its own
+// (the bank failing another requisition's account), gives the closing
+// summary two groups of streams; the Airbyte note ends it once, each group
+// pointing there. Each group's message ended with the note, so the summary
+// said it twice.
+func TestRelinkNoteOnceInStreamsThatDiffer(t *testing.T) {
+	e := newEnv(t, fake.Options{TransactionsPerAccount: 5})
+	reqs := e.fake.RequisitionIDs()
+	cfg, cat := e.config(nil), e.catalog(true)
+	state := st.PlatformState(t, st.PlatformRead(t, e.bin, cfg, cat, ""))
+	e.fake.ExpireRequisition(reqs[0])
+	e.fake.SetInstitutionError(e.fake.AccountIDs(reqs[1])[0], 500)
+	r := st.PlatformRead(t, e.bin, cfg, cat, state)
+	st.ValidateProtocol(t, r)
+	e.noSecrets(r)
+	summaries := errorsMention(r, "During the sync", reqs[0], "Institution error")
+	if len(summaries) != 1 {
+		t.Fatalf("want one closing summary naming %s and the bank's failure, got %+v", reqs[0], r.ErrorTraces())
+	}
+	msg := summaries[0].Message
+	if n := strings.Count(msg, "under Airbyte, --config and --state are files it writes for one sync"); n != 1 {
+		t.Errorf("the closing summary says the Airbyte note %d times, want once at its end: %s", n, msg)
+	}
+	if n := strings.Count(msg, "(under Airbyte: see the end of this message)"); n < 2 {
+		t.Errorf("each group of streams should point at the note at the summary's end (%d do): %s", n, msg)
+	}
+}
+
 // TestUnreachableAPISaidOnceAStream: a read whose base_url does not answer
 // fails each stream with the token call's failure said once, blaming no
 // requisition, where each requisition's accounts repeated it

@@ -24,14 +24,16 @@ func userMessage(err error) string {
 // it, and the notes they carry (WithNote) said once: where a single error
 // carries one, it ends that error's message, as its text does; where
 // several do, each says the note's pointer and notes holds the notes, each
-// once ("; " and its text), for the caller to end the whole with. A
+// once ("; " and its text), for the caller to end the whole with; so
+// too where one noted error is part of two of the messages (a stream met
+// it alone, another beside an error of its own). A
 // stream's trace and the run's closing summary, which joins the streams'
 // messages, so say a note once, where they said it after each account
 // that met it.
 func userMessages(errs []error) (msgs []string, notes string) {
 	m := &messager{}
 	msgs = m.all(errs)
-	if len(m.noted) <= 1 {
+	if len(m.noted) <= 1 && len(m.carriers) <= 1 {
 		return msgs, ""
 	}
 	m = &messager{pointers: true}
@@ -47,12 +49,26 @@ type messager struct {
 	pointers bool            // a noted error says its note's pointer; the notes are collected
 	noted    map[string]bool // the messages of the noted errors rendered: how many say a note
 	notes    []string        // with pointers: the notes' texts, each once, in order
+	// said counts the noted errors rendered, and carriers are the
+	// distinct messages of errs (all's) that say a note: one noted error
+	// met in two streams, one of which also met another error, gives two
+	// messages that each end with the note, and the closing summary,
+	// which joins the distinct ones, said it twice.
+	said     int
+	carriers map[string]bool
 }
 
 func (m *messager) all(errs []error) []string {
 	out := make([]string, len(errs))
 	for i, err := range errs {
+		said := m.said
 		out[i] = m.message(err)
+		if m.said > said {
+			if m.carriers == nil {
+				m.carriers = map[string]bool{}
+			}
+			m.carriers[out[i]] = true
+		}
 	}
 	return out
 }
@@ -76,6 +92,7 @@ func (m *messager) message(err error) string {
 			m.noted = map[string]bool{}
 		}
 		m.noted[msg] = true
+		m.said++
 		if !m.pointers {
 			return msg + "; " + n.note.Text
 		}

@@ -114,3 +114,21 @@ func TestNoteSaidOnce(t *testing.T) {
 		t.Error("a note changes neither the failure type nor a nil error")
 	}
 }
+
+// TestNoteSaidOnceInStreamsThatDiffer: one noted error (a requisition to
+// re-link) that one stream met alone and another beside a failure of its
+// own gives the closing summary two messages; the note ends the summary
+// once, each message pointing there. Each message ended with it, so the
+// summary said it twice.
+func TestNoteSaidOnceInStreamsThatDiffer(t *testing.T) {
+	note := &Note{Pointer: "under Airbyte: see the end", Text: "under Airbyte, do this"}
+	relink := WithNote(ConfigErrorf("requisition A cannot be read"), note)
+	msgs, notes := userMessages([]error{relink, errors.Join(relink, TransientErrorf("account B: the bank failed"))})
+	want := []string{"requisition A cannot be read (under Airbyte: see the end)", "requisition A cannot be read (under Airbyte: see the end); account B: the bank failed"}
+	if fmt.Sprint(msgs) != fmt.Sprint(want) || notes != "; under Airbyte, do this" {
+		t.Errorf("got %q, notes %q;\nwant %q, notes %q", msgs, notes, want, "; under Airbyte, do this")
+	}
+	if msgs, notes := userMessages([]error{relink, relink}); msgs[0] != "requisition A cannot be read; under Airbyte, do this" || notes != "" {
+		t.Errorf("two streams that met only it (one group in the summary): %q, notes %q", msgs, notes)
+	}
+}
