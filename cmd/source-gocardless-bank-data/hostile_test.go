@@ -443,6 +443,22 @@ func TestInvalidUTF8PendingRowIsNoted(t *testing.T) {
 	}
 }
 
+// TestInvalidUTF8InAccountDetailsIsNoted: an account's record is its
+// metadata with the details answer added as "details"; one account's
+// details ownerName has invalid UTF-8, the next one's a U+FFFD the bank
+// sent itself, and so on in turn. The first is noted at details.ownerName
+// on stdout, in Parquet and in PostgreSQL, and no other row: only the
+// record's metadata was looked at, and the details went out with replaced
+// text noted nowhere.
+func TestInvalidUTF8InAccountDetailsIsNoted(t *testing.T) {
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 3}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/details/") }, st.MarkAnswers(`"ownerName":"`))
+	})
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := e.read(e.catalog(true, "accounts"), "--parquet-dir", dir, "--postgres", url)
+	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
+}
+
 // TestHostileInputsFailClearly: FIFOs, trailing data, an invalid
 // destination_sync_mode, a stream twice in a state, GLOBAL mixed with
 // STREAM: each a config_error naming the input, never a hang.

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -70,17 +71,19 @@ func (r *replacedText) add(lits [][]byte, route string) {
 	}
 }
 
-// changes returns row's changes with one for each string of its Raw that
+// changes returns row's changes with one for each string of the row that
 // holds replaced text, and the route of the answer the first came in
-// ("" when none did).
+// ("" when none did). The fields a provider adds to Raw are looked at too:
+// they may be cut from another answer (GoCardless's and Enable Banking's
+// accounts carry the details object as "details").
 func (r *replacedText) changes(row jsonrow.Row) ([]jsonrow.Change, string) {
-	if !r.noted.Load() || !bytes.Contains(row.Raw, fffd) {
+	if !r.noted.Load() || !holdsFFFD(row) {
 		return row.Changes, ""
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var route string
-	paths, err := jsonrow.StringPaths(row.Raw, func(lit []byte) bool {
+	paths, err := jsonrow.StringPaths(row.Bytes(), func(lit []byte) bool {
 		if !bytes.Contains(lit, fffd) {
 			return false
 		}
@@ -101,6 +104,19 @@ func (r *replacedText) changes(row jsonrow.Row) ([]jsonrow.Change, string) {
 		out = append(out, jsonrow.Change{Field: p, Change: jsonrow.ChangeReplaced, Reason: jsonrow.ReasonInvalidUTF8})
 	}
 	return out, route
+}
+
+// holdsFFFD reports whether row has a U+FFFD in Raw or in a field it adds.
+func holdsFFFD(row jsonrow.Row) bool {
+	if bytes.Contains(row.Raw, fffd) {
+		return true
+	}
+	for _, f := range row.Fields {
+		if s, ok := f.Str(); ok && strings.Contains(s, "\uFFFD") || !ok && bytes.Contains(f.JSON(), fffd) {
+			return true
+		}
+	}
+	return false
 }
 
 // replacedLiterals returns the JSON string literals of body (quotes

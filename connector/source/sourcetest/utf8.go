@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +56,22 @@ func MarkRowsAfter(start, marker string) func([]byte) []byte {
 		}
 		i += len(start)
 		return append(append([]byte{}, b[:i]...), mark(b[i:])...)
+	}
+}
+
+// MarkAnswers returns an edit for Rewrite for answers of one row each (an
+// account's details): in turn, BadUTF8, GenuineFFFD and nothing go at the
+// start of the first string value following marker.
+func MarkAnswers(marker string) func([]byte) []byte {
+	var n atomic.Int64
+	return func(b []byte) []byte {
+		i := bytes.Index(b, []byte(marker))
+		if i < 0 {
+			return b
+		}
+		i += len(marker)
+		text := [...]string{BadUTF8, GenuineFFFD, ""}[(n.Add(1)-1)%3]
+		return append(append(append([]byte{}, b[:i]...), text...), b[i:]...)
 	}
 }
 
