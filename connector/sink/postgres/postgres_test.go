@@ -992,6 +992,35 @@ func TestIdleSessionTimeoutOfTheRoleShorterThanARoundTrip(t *testing.T) {
 	}
 }
 
+// TestTimeoutsOffThroughAPoolerThatIgnoresThem: a pooler told to ignore
+// the run's startup parameters (PgBouncer's ignore_startup_parameters, a
+// common cure for its "unsupported startup parameter") drops them without
+// a word; both sessions still end with the role's timeouts off, turned off
+// by a statement too. Trusting the startup parameters, the run skipped
+// that statement and kept the role's statement_timeout and
+// idle_in_transaction_session_timeout, which cancel the COPY that stays
+// open while the API is read.
+func TestTimeoutsOffThroughAPoolerThatIgnoresThem(t *testing.T) {
+	url := pgtest.DB(t)
+	db := pgtest.DBName(url)
+	role := "ignored_" + db
+	pgtest.Exec(t, url, `CREATE ROLE `+role+` LOGIN PASSWORD 'ignoredpw'; GRANT CREATE ON DATABASE `+db+` TO `+role+
+		`; ALTER ROLE `+role+` SET statement_timeout = '5min'; ALTER ROLE `+role+` SET idle_in_transaction_session_timeout = '6min'`)
+	roleURL := pgtest.PoolerIgnoring(t, strings.Replace(url, "postgres:"+pgtest.Password, role+":ignoredpw", 1), timeouts...)
+	d := open(t, roleURL, Options{Schema: "ignored"}, txStream())
+	for i, c := range []*pgx.Conn{d.conn, d.load} {
+		for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
+			var got string
+			if err := c.QueryRow(context.Background(), "SELECT current_setting($1)", p).Scan(&got); err != nil {
+				t.Fatalf("session %d: %v", i, err)
+			}
+			if got != "0" {
+				t.Errorf("session %d: %s = %s (the role's), want 0", i, p, got)
+			}
+		}
+	}
+}
+
 // slowLink returns u (a URL pgtest made) through a proxy on 127.0.0.1 that
 // holds every write of the client's for delay before passing it on.
 func slowLink(t *testing.T, u string, delay time.Duration) string {

@@ -113,7 +113,7 @@ func (d *Destination) connect(ctx context.Context) error {
 		d.conn.Close(context.Background())
 		return d.connectError(err, d.cfg)
 	}
-	if doing, err := timeoutsOff(ctx, d.cfg, d.load, d.startup); err != nil {
+	if doing, err := timeoutsOff(ctx, d.cfg, d.load); err != nil {
 		d.load.Close(context.Background())
 		d.conn.Close(context.Background())
 		return d.sqlError(err, doing)
@@ -141,9 +141,10 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 // and returns it with the timeouts a further session of the same server is
 // to be sent as startup parameters: none through a pooler that refused
 // them. It is sent those every server has (no settingSince); once it has
-// said the server's version it gets the rest by set_config, or is opened
-// again with them where its session ended before (a role's
-// idle_session_timeout or transaction_timeout shorter than a round trip).
+// said the server's version it turns them all off by set_config
+// (timeoutsOff), or is opened again with the rest as startup parameters
+// where its session ended before (a role's idle_session_timeout or
+// transaction_timeout shorter than a round trip).
 // An error is the connection's, or, with doing saying what it did, that
 // of the statement that turns timeouts off, unwrapped.
 func openSession(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, startup []string, doing string, err error) {
@@ -172,11 +173,13 @@ func openSession(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, star
 			}
 		}
 	}
-	doing, err = timeoutsOff(ctx, cfg, conn, sent)
+	doing, err = timeoutsOff(ctx, cfg, conn)
 	if err != nil && len(startup) > len(sent) && lostConnection(err) {
 		conn.Close(context.Background())
-		conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, startup))
-		return conn, startup, "", err
+		if conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, startup)); err != nil {
+			return nil, startup, "", err
+		}
+		doing, err = timeoutsOff(ctx, cfg, conn)
 	}
 	if err != nil {
 		conn.Close(context.Background())
@@ -241,13 +244,19 @@ func atoi(s string) int {
 }
 
 // timeoutsOff turns off, on session c, the timeouts that the server has
-// and cfg's URL does not set, but for those sent as its startup
-// parameters. It returns the statement's error unwrapped, with what it was
-// doing, for openSession to tell a session ended from the rest.
-func timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig, c *pgx.Conn, sent []string) (doing string, err error) {
+// and cfg's URL does not set, those sent as its startup parameters too: a
+// pooler may drop them without a word (PgBouncer's
+// ignore_startup_parameters, a common cure for its "unsupported startup
+// parameter"), and the role's and the database's then stood, where the
+// run had skipped the statement for them. Where the server took them, the
+// statement runs with them off already (a role's statement_timeout of
+// 1ms cannot cancel it). It returns the statement's error unwrapped, with
+// what it was doing, for openSession to tell a session ended from the
+// rest.
+func timeoutsOff(ctx context.Context, cfg *pgx.ConnConfig, c *pgx.Conn) (doing string, err error) {
 	var off []string
 	for _, p := range timeouts {
-		if !urlSets(cfg, p) && !slices.Contains(sent, p) {
+		if !urlSets(cfg, p) {
 			off = append(off, p)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,23 @@ var poolerParams = map[string]bool{
 // startup parameter", and passes the others on to the server.
 func Pooler(t testing.TB, u string) string {
 	t.Helper()
+	return pooler(t, u, nil)
+}
+
+// PoolerIgnoring is Pooler told to ignore the startup parameters named
+// (PgBouncer's ignore_startup_parameters): it drops them from the startup
+// message, without a word, and passes the rest on.
+func PoolerIgnoring(t testing.TB, u string, ignore ...string) string {
+	t.Helper()
+	ignored := map[string]bool{}
+	for _, p := range ignore {
+		ignored[strings.ToLower(p)] = true
+	}
+	return pooler(t, u, ignored)
+}
+
+func pooler(t testing.TB, u string, ignored map[string]bool) string {
+	t.Helper()
 	parsed, err := url.Parse(u)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
@@ -41,15 +59,16 @@ func Pooler(t testing.TB, u string) string {
 			if err != nil {
 				return
 			}
-			go pool(c, server)
+			go pool(c, server, ignored)
 		}
 	}()
 	parsed.Host = ln.Addr().String()
 	return parsed.String()
 }
 
-// pool serves one client connection of Pooler.
-func pool(c net.Conn, server string) {
+// pool serves one client connection of Pooler, dropping the startup
+// parameters ignored names.
+func pool(c net.Conn, server string, ignored map[string]bool) {
 	defer c.Close()
 	var startup []byte
 	for {
@@ -67,14 +86,24 @@ func pool(c net.Conn, server string) {
 			}
 			continue
 		}
-		startup = append(n[:], msg...)
+		kept := slices.Clone(msg[:4]) // the protocol version
 		fields := bytes.Split(msg[4:], []byte{0})
 		for i := 0; i+1 < len(fields); i += 2 {
-			if name := string(fields[i]); name != "" && !poolerParams[strings.ToLower(name)] {
+			name := string(fields[i])
+			switch {
+			case name == "":
+				continue
+			case ignored[strings.ToLower(name)]:
+				continue
+			case !poolerParams[strings.ToLower(name)]:
 				refuse(c, "unsupported startup parameter: "+name)
 				return
 			}
+			kept = append(append(append(append(kept, fields[i]...), 0), fields[i+1]...), 0)
 		}
+		kept = append(kept, 0)
+		startup = binary.BigEndian.AppendUint32(nil, uint32(len(kept)+4))
+		startup = append(startup, kept...)
 		break
 	}
 	s, err := net.Dial("tcp", server)
