@@ -51,6 +51,10 @@ const (
 	// pgLockGrace is how long a receiver waits for the lock of one that
 	// was just stopped.
 	pgLockGrace = 3 * time.Second
+	// pgGiven is where a receiver's URL is given, for its errors.
+	pgGiven = "--log"
+	// pgApp names the log's sessions in pg_stat_activity.
+	pgApp = "source-pluggy webhook log"
 )
 
 type pgLog struct {
@@ -110,16 +114,17 @@ func parsePG(url string) (*pgx.ConnConfig, error) {
 // receiver starts with (it exited), and the first statement of every
 // --retain prune, which reads past the old rows, so that the table was
 // never pruned. A lock_timeout is left as set: it only cuts short a wait
-// pgTimeout bounds anyway.
-func pgConnect(ctx context.Context, url string) (*pgx.Conn, error) {
+// pgTimeout bounds anyway. given is where the URL was given (--log, the
+// receiver's; webhook_log, a read's), which an error names.
+func pgConnect(ctx context.Context, url, given string) (*pgx.Conn, error) {
 	shown := postgres.MaskURL(url)
 	cfg, err := parsePG(url)
 	if err != nil {
 		return nil, err
 	}
 	cfg.ConnectTimeout = 15 * time.Second
-	cfg.RuntimeParams["application_name"] = "source-pluggy webhook log"
-	conn, err := postgres.Connect(ctx, cfg)
+	cfg.RuntimeParams["application_name"] = pgApp
+	conn, err := postgres.Connect(ctx, cfg, given)
 	if err != nil {
 		msg := error(fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error())))
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "53300" {
@@ -189,7 +194,7 @@ func pgCount(ctx context.Context, conn *pgx.Conn) (int, error) {
 
 // connect opens the session, creates the table and takes the lock.
 func (l *pgLog) connect(ctx context.Context, setup bool) error {
-	conn, err := pgConnect(ctx, l.url)
+	conn, err := pgConnect(ctx, l.url, pgGiven)
 	if err != nil {
 		return err
 	}
@@ -493,7 +498,7 @@ const pgPruneBatch = 5000
 // them back for one DELETE of pgPruneBatch rows.
 func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 	var p Pruned
-	conn, err := pgConnect(ctx, l.url)
+	conn, err := pgConnect(ctx, l.url, pgGiven)
 	switch {
 	case errors.As(err, new(noConnectionFree)):
 		conn = nil
@@ -516,7 +521,7 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 			(SELECT seq FROM `+pgTable+` WHERE received_at >= $1 ORDER BY seq LIMIT 1), 9223372036854775807)`, cutoff).Scan(&below, &first)
 	})
 	if err != nil || below == nil || *first >= *below {
-		return p, l.pruneError(err)
+		return p, l.pruneError(err, "reading how far its old rows go", "GRANT SELECT ON "+pgTable+" TO ROLE")
 	}
 	// Recorded before a row goes: a reader between the two finds its
 	// position pruned before it is, and reconciles, rather than after.
@@ -538,7 +543,8 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 			return err
 		})
 	}); err != nil {
-		return p, l.pruneError(err)
+		return p, l.pruneError(err, "recording how far it prunes in "+pgPruned,
+			"GRANT SELECT, INSERT, DELETE ON "+pgPruned+" TO ROLE, having created it (CREATE TABLE "+pgPruned+" (through bigint NOT NULL)) if missing, or GRANT CREATE ON SCHEMA pluggy TO ROLE")
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -558,7 +564,7 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 			if ctx.Err() != nil {
 				return p, ctx.Err()
 			}
-			return p, l.pruneError(err)
+			return p, l.pruneError(err, "deleting its old rows", "GRANT DELETE ON "+pgTable+" TO ROLE")
 		}
 		if n < pgPruneBatch {
 			return p, nil
@@ -582,14 +588,83 @@ func (l *pgLog) canPrune(ctx context.Context) error {
 	if err == nil && !ok {
 		err = errors.New("permission denied")
 	}
-	return l.pruneError(err)
+	return l.pruneCheckError(err)
 }
 
-func (l *pgLog) pruneError(err error) error {
+// pruneCheckError is canPrune's error: the privileges a prune needs,
+// which the start checks.
+func (l *pgLog) pruneCheckError(err error) error {
 	if err == nil {
 		return nil
 	}
 	return fmt.Errorf("PostgreSQL at %s: pruning %s (--retain deletes its old rows and records how far in %s: the receiver's role needs DELETE on the first, and creates the second, or needs SELECT, INSERT and DELETE on it): %s", l.shown, pgTable, pgPruned, postgres.Mask(l.url, err.Error()))
+}
+
+// pruneError is the error of a step of Prune (doing), saying why it
+// failed as far as the error tells, and that the prune tries again at its
+// next round (KeepPruning): a lock another session held past lock_timeout,
+// or past the receiver's own pgTimeout for a statement (a transaction left
+// open, a report reading the rows FOR UPDATE); a statement_timeout (where
+// it is set, postgres.TimeoutWhere, as --postgres's errors say); the
+// session lost; and, for a privilege the server refused (42501) alone, the
+// GRANT that gives it (grant). Every failure said the role might lack
+// DELETE, and a DBA looked for a privilege the role had while the cause
+// (a lock, a timeout) went unsaid.
+func (l *pgLog) pruneError(err error, doing, grant string) error {
+	if err == nil {
+		return nil
+	}
+	msg := postgres.Mask(l.url, err.Error())
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		msg = postgres.Mask(l.url, pg.Message)
+	}
+	const next = "nothing more was deleted, and the prune tries again at its next round"
+	why := ""
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		why = fmt.Sprintf("%s: it took longer than the receiver's %s for one statement, waiting for a lock another session holds on the rows it deletes (a transaction left open, rows read FOR UPDATE; pg_locks and pg_stat_activity say which), or on a slow server; the receiver closed that session, %s", msg, pgTimeout, next)
+	case pg != nil && pg.Code == "55P03":
+		where, fix := l.timeoutWhere(false, "lock_timeout")
+		why = fmt.Sprintf("%s, the lock_timeout %s: another session held a lock on the rows it deletes for longer (a transaction left open, rows read FOR UPDATE; pg_locks and pg_stat_activity say which); %s, which gets through once that session is done. To let the prune wait for it, up to the receiver's %s for a statement: %s",
+			msg, where, next, pgTimeout, fix)
+	case pg != nil && pg.Code == "40P01":
+		why = fmt.Sprintf("%s (another session locked the rows it deletes in the opposite order); %s", msg, next)
+	case pg != nil && pg.Code == "57014" && strings.Contains(pg.Message, "statement timeout"):
+		// The log's sessions turn statement_timeout off as they connect
+		// (pgConnect), but for the URL's.
+		where, fix := l.timeoutWhere(true, "statement_timeout")
+		why = fmt.Sprintf("%s, the statement_timeout %s; %s, and fails alike while it is set. Fix: %s, or raise it past the longest statement of a prune (a first prune of a long table reads past its old rows)", msg, where, next, fix)
+	case pg != nil && pg.Code == "57014":
+		why = fmt.Sprintf("%s (another session cancelled it, with pg_cancel_backend, say); %s", msg, next)
+	case postgres.LostConnection(err):
+		why = fmt.Sprintf("%s: lost the connection (the server restarted, failed over or ended the session); %s", msg, next)
+	case pg != nil && pg.Code == "42501":
+		why = fmt.Sprintf("%s: the receiver's role lacks a privilege --retain needs; %s, and fails alike until it has it. Fix, as the table's owner: %s",
+			msg, next, strings.ReplaceAll(grant, "ROLE", pgx.Identifier{l.user()}.Sanitize()))
+	default:
+		why = fmt.Sprintf("%s; %s", msg, next)
+	}
+	return fmt.Errorf("PostgreSQL at %s: pruning %s, %s: %s", l.shown, pgTable, doing, why)
+}
+
+// timeoutWhere is postgres.TimeoutWhere for the URL's setting name: where
+// it is set and the fix there; off says the log's sessions turn it off.
+func (l *pgLog) timeoutWhere(off bool, name string) (where, fix string) {
+	cfg, err := parsePG(l.url)
+	if err != nil {
+		return "", ""
+	}
+	return postgres.TimeoutWhere(cfg, off, pgGiven, pgApp+" (looking for a setting)", name)
+}
+
+// user is the role the URL logs in as.
+func (l *pgLog) user() string {
+	cfg, err := parsePG(l.url)
+	if err != nil {
+		return "ROLE"
+	}
+	return cfg.User
 }
 
 // session runs fn on the receiver's session, between appends, connecting
@@ -618,7 +693,7 @@ func (l *pgLog) session(ctx context.Context, fn func(context.Context, *pgx.Conn)
 // the rows after it are those of one moment, so a prune that deletes rows
 // meanwhile cannot remove the rows between the position and the ones read.
 func readPG(ctx context.Context, url string, from int64, read bool, ch *Changes) (int64, error) {
-	conn, err := pgConnect(ctx, url)
+	conn, err := pgConnect(ctx, url, "webhook_log")
 	if err != nil {
 		return from, err
 	}

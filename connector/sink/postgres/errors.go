@@ -356,6 +356,10 @@ func userFunction(pg *pgconn.PgError) bool {
 	return true
 }
 
+// LostConnection reports whether err is the end of a session rather than
+// the statement's fault (lostConnection): for the webhook log's errors.
+func LostConnection(err error) bool { return lostConnection(err) }
+
 // lostConnection reports whether err is the end of a session rather than
 // the statement's fault: the server ended it (shutting down 57P01,
 // crashed 57P02, starting up 57P03, idle too long 57P05, idle in a
@@ -417,19 +421,14 @@ func (d *Destination) urlTimeoutError(err error, pg *pgconn.PgError, doing, name
 // user's, the database's and its configuration's settings, but a pooler
 // in front of the server may refuse them, and then a short one (1ms) of
 // the role's cancels the very statement that turns it off once connected.
-// It names where the server has it from (timeoutOrigin) and the fix there,
+// It names where the server has it from (TimeoutWhere) and the fix there,
 // where it said the URL sets it, which sent the user to a URL that does
 // not hold it.
 func (d *Destination) timeoutElsewhereError(err error, pg *pgconn.PgError, doing, name string) error {
-	var where, fix string
-	if slices.Contains(d.startup, name) {
-		// Sent at startup: no setting of the role's, the database's or
-		// the server's files outranks it, only a statement's own SET.
-		where = "set by a statement of the session's own, not in --postgres: a function or trigger of the database's that sets it (ALTER FUNCTION … SET, a SET within it, a login event trigger); the user's, the database's and the server's settings it cannot be, as the run's startup parameters override them"
-		fix = "remove that SET"
-	} else {
-		where, fix = d.timeoutOrigin(name)
-		where += "; the run turns it off in its connections' startup parameters, which the server applies above such settings, but a connection pooler in front of the server (PgBouncer) refused them, and this one cancelled the statement that turns it off once connected"
+	sent := slices.Contains(d.startup, name)
+	where, fix := TimeoutWhere(d.cfg, sent, "--postgres", d.holderName()+" (looking for a setting)", name)
+	if !sent {
+		where += pooledTooShort
 	}
 	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s, the %s %s; the transaction rolled back whole, and what was committed before stays. "+
@@ -437,21 +436,51 @@ func (d *Destination) timeoutElsewhereError(err error, pg *pgconn.PgError, doing
 			d.shown, doing, pg.Message, name, where, fix, timeoutNeedsOff[name])}
 }
 
-// timeoutOrigin says where the server has setting name from for the run's
-// user and database, by pg_settings' source in a session of its own, and
-// the fix there: ALTER ROLE or ALTER DATABASE … RESET, or ALTER SYSTEM
-// RESET (or the file) and a reload. A session that cannot tell (a short
-// statement_timeout cancels the look itself, five times) gets every place
-// it may be and how to find which.
-func (d *Destination) timeoutOrigin(name string) (where, fix string) {
-	user, db := ident(d.user), ident(d.cfg.Database)
-	where = fmt.Sprintf("set for the --postgres user or its database (ALTER ROLE %s SET, ALTER DATABASE %s SET) or in the server's configuration (postgresql.conf, ALTER SYSTEM), not in --postgres", user, db)
+// pooledTooShort follows where a timeout is set (SettingOrigin) in the
+// error of the statement that turns it off once connected, cancelled by
+// it: why the session's startup parameters did not.
+const pooledTooShort = "; it is turned off in the connections' startup parameters, which the server applies above such settings, but a connection pooler in front of the server (PgBouncer) refused them (or dropped them: its ignore_startup_parameters), and this one cancelled the statement that turns it off once connected"
+
+// TimeoutWhere says where timeout name of a session of cfg (one that
+// cancelled its statement, or ended it) is set, and the fix there, for an
+// error that quotes the server, as "the NAME " + where: in the URL, given
+// where it was given (--postgres, --log, webhook_log), or in PGOPTIONS,
+// where urlSets finds it; by a statement of the session's own where off
+// says the session turned it off as it connected (in its startup
+// parameters, or once connected), which nothing else outranks; else where
+// pg_settings says (SettingOrigin), looked up on a session of cfg named
+// app. cfg is the URL's, without the startup parameters that turn the
+// timeouts off. For --postgres's errors and the webhook log's, which
+// share it.
+func TimeoutWhere(cfg *pgx.ConnConfig, off bool, given, app, name string) (where, fix string) {
+	switch {
+	case urlSets(cfg, name):
+		by := strings.Replace(setBy(cfg, name), "--postgres", given, 1)
+		return "that " + by + " sets", fmt.Sprintf("remove %s from %s", name, by)
+	case off:
+		return fmt.Sprintf("set by a statement of the session's own, not in %s: a function or trigger of the database's that sets it (ALTER FUNCTION … SET, a SET within it, a login event trigger); the user's, the database's and the server's settings it cannot be, as the session turned it off as it connected, which overrides them", given),
+			"remove that SET"
+	}
+	return SettingOrigin(cfg, given, app, name)
+}
+
+// SettingOrigin says where the server has setting name from for cfg's
+// user and database, by pg_settings' source in a session of its own (of
+// cfg, the URL's, named app), and the fix there: ALTER ROLE or ALTER DATABASE …
+// RESET, or ALTER SYSTEM RESET (or the file) and a reload; given is where
+// the URL was given (--postgres, --log, webhook_log), which the setting is
+// not in. A session that cannot tell (a short statement_timeout cancels
+// the look itself, five times) gets every place it may be and how to find
+// which.
+func SettingOrigin(cfg *pgx.ConnConfig, given, app, name string) (where, fix string) {
+	user, db := ident(cfg.User), ident(cfg.Database)
+	where = fmt.Sprintf("set for the %s user or its database (ALTER ROLE %s SET, ALTER DATABASE %s SET) or in the server's configuration (postgresql.conf, ALTER SYSTEM), not in %s", given, user, db, given)
 	fix = fmt.Sprintf("reset it where it is set (connected as %s without the pooler, SELECT source FROM pg_settings WHERE name = '%s' says where): ALTER ROLE %s RESET %s, ALTER DATABASE %s RESET %s, or ALTER SYSTEM RESET %s (or remove it from postgresql.conf) and SELECT pg_reload_conf()",
 		user, name, user, name, db, name, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cfg := d.sessionConfig()
-	cfg.RuntimeParams["application_name"] = d.holderName() + " (looking for a setting)"
+	cfg = cfg.Copy()
+	cfg.RuntimeParams["application_name"] = app
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return where, fix
@@ -471,16 +500,16 @@ func (d *Destination) timeoutOrigin(name string) (where, fix string) {
 	user, db = ident(u), ident(dbName)
 	switch src {
 	case "database user":
-		return fmt.Sprintf("of %s set for the --postgres user %s in database %s (ALTER ROLE … IN DATABASE … SET), not in --postgres", value, user, db),
+		return fmt.Sprintf("of %s set for the %s user %s in database %s (ALTER ROLE … IN DATABASE … SET), not in %s", value, given, user, db, given),
 			fmt.Sprintf("ALTER ROLE %s IN DATABASE %s RESET %s", user, db, name)
 	case "user":
-		return fmt.Sprintf("of %s set for the --postgres user %s (ALTER ROLE … SET), not in --postgres", value, user),
+		return fmt.Sprintf("of %s set for the %s user %s (ALTER ROLE … SET), not in %s", value, given, user, given),
 			fmt.Sprintf("ALTER ROLE %s RESET %s", user, name)
 	case "database":
-		return fmt.Sprintf("of %s set for database %s (ALTER DATABASE … SET), not in --postgres", value, db),
+		return fmt.Sprintf("of %s set for database %s (ALTER DATABASE … SET), not in %s", value, db, given),
 			fmt.Sprintf("ALTER DATABASE %s RESET %s", db, name)
 	case "global":
-		return fmt.Sprintf("of %s set for every user (ALTER ROLE ALL SET), not in --postgres", value),
+		return fmt.Sprintf("of %s set for every user (ALTER ROLE ALL SET), not in %s", value, given),
 			"ALTER ROLE ALL RESET " + name
 	case "configuration file":
 		// sourcefile is shown to superusers and pg_read_all_settings only.
@@ -491,9 +520,9 @@ func (d *Destination) timeoutOrigin(name string) (where, fix string) {
 		case file != "":
 			in, fix = file, fmt.Sprintf("remove it from %s, then SELECT pg_reload_conf()", file)
 		}
-		return fmt.Sprintf("of %s set in the server's configuration (%s), not in --postgres", value, in), fix
+		return fmt.Sprintf("of %s set in the server's configuration (%s), not in %s", value, in, given), fix
 	case "command line":
-		return fmt.Sprintf("of %s set on the server's command line (postgres -c), not in --postgres", value),
+		return fmt.Sprintf("of %s set on the server's command line (postgres -c), not in %s", value, given),
 			"remove it from the server's command line and restart it"
 	}
 	return where, fix

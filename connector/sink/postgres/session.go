@@ -126,15 +126,27 @@ func (d *Destination) connect(ctx context.Context) error {
 // (statement_timeout, idle_in_transaction_session_timeout,
 // idle_session_timeout, transaction_timeout), but for those cfg's URL
 // sets: for the webhook receiver's log, whose session waits idle between
-// deliveries and whose prunes read long tables (pgConnect there). Its
-// error is the connection's, or that of the statement that turns off, once
-// connected, those not sent as startup parameters, saying so.
-func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+// deliveries and whose prunes read long tables (pgConnect there). given
+// is where the URL was given (--log, webhook_log), for the error. Its
+// error is the connection's, or that of the statement that turns off,
+// once connected, those not sent as startup parameters, saying so; one a
+// statement_timeout cancelled (a role's of 1ms, through a pooler that
+// refused them) names where it is set and the fix there, as --postgres's
+// does (TimeoutWhere), where it quoted the server alone.
+func Connect(ctx context.Context, cfg *pgx.ConnConfig, given string) (*pgx.Conn, error) {
 	conn, _, doing, err := openSession(ctx, cfg)
-	if doing != "" {
-		return nil, fmt.Errorf("%s once connected: %w", doing, err)
+	if doing == "" {
+		return conn, err
 	}
-	return conn, err
+	if pg := (*pgconn.PgError)(nil); errors.As(err, &pg) && pg.Code == "57014" && strings.Contains(pg.Message, "statement timeout") {
+		app := cfg.RuntimeParams["application_name"] + " (looking for a setting)"
+		where, fix := TimeoutWhere(cfg, false, given, app, "statement_timeout")
+		if !urlSets(cfg, "statement_timeout") {
+			where += pooledTooShort
+		}
+		return nil, fmt.Errorf("%s once connected: %w, the statement_timeout %s. Fix: %s, or raise it past what that statement takes", doing, err, where, fix)
+	}
+	return nil, fmt.Errorf("%s once connected: %w", doing, err)
 }
 
 // openSession opens a session of cfg with the timeouts off (see timeouts)
