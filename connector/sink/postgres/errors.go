@@ -425,7 +425,10 @@ func (d *Destination) urlTimeoutError(err error, pg *pgconn.PgError, doing, name
 // where it said the URL sets it, which sent the user to a URL that does
 // not hold it.
 func (d *Destination) timeoutElsewhereError(err error, pg *pgconn.PgError, doing, name string) error {
-	sent := slices.Contains(d.startup, name)
+	// Sent at startup, only a statement's own SET outranks it; but a
+	// pooler may have dropped it (ignore_startup_parameters), and then
+	// the role's cancels the statement that turns it off once connected.
+	sent := slices.Contains(d.startup, name) && !strings.HasPrefix(doing, "turning off ")
 	where, fix := TimeoutWhere(d.cfg, sent, "--postgres", d.holderName()+" (looking for a setting)", name)
 	if !sent {
 		where += pooledTooShort

@@ -897,7 +897,10 @@ func TestTimeoutsOfPGOPTIONSAreNamedSo(t *testing.T) {
 // in the database, the database's, the server file's. It said the
 // --postgres URL set it and to remove it there, which sent the user to a
 // URL that does not hold it. One the run sent at startup only a
-// statement's own SET outranks; one the URL sets is the URL's still.
+// statement's own SET outranks, unless a pooler told to ignore the startup
+// parameters dropped it, and it cancelled the statement that turns it off
+// once connected: that one is named where it is set too, where it was
+// taken for a function's SET. One the URL sets is the URL's still.
 func TestStatementTimeoutSetElsewhereIsNamed(t *testing.T) {
 	srv := pgtest.Private(t)
 	url := srv.DB(t)
@@ -948,6 +951,10 @@ func TestStatementTimeoutSetElsewhereIsNamed(t *testing.T) {
 		}
 		err := dest(c.url).sqlError(cancelled, "turning off statement_timeout")
 		assertConfigError(t, err, append(c.parts, "canceling statement due to statement timeout", "not in --postgres", "pooler", "turning off statement_timeout")...)
+		notURL(err)
+		// Sent at startup, and dropped by a pooler told to ignore them.
+		err = dest(c.url, timeouts...).sqlError(cancelled, "turning off statement_timeout")
+		assertConfigError(t, err, append(c.parts, "not in --postgres", "ignore_startup_parameters")...)
 		notURL(err)
 		pgtest.Exec(t, url, c.reset)
 		pgtest.Exec(t, url, `SELECT pg_reload_conf()`)
