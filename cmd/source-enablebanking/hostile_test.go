@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
@@ -217,6 +218,33 @@ func TestInvalidUTF8PendingRowIsNoted(t *testing.T) {
 	if warns["pending_transactions"] != 1 {
 		t.Errorf("WARNs about invalid UTF-8 per stream: %v, want one of pending_transactions, which emits the rows", warns)
 	}
+}
+
+// TestInvalidUTF8InKeptDetailsIsNoted: details fetched by one read, in
+// which invalid UTF-8 was replaced (one account's details, the next one's
+// a U+FFFD the bank sent itself, and so on in turn), are kept in the state
+// and emitted again by the next read of the day without a call; that read
+// notes them as the first did (at details, on stdout, in Parquet and in
+// PostgreSQL; no other row), where it emitted the kept U+FFFD with no note:
+// no answer of its own had invalid bytes.
+func TestInvalidUTF8InKeptDetailsIsNoted(t *testing.T) {
+	var served atomic.Bool // after the first read, the answers as the fake sends them
+	mark := st.MarkAnswers(`"details":"`)
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 3}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/details") }, func(b []byte) []byte {
+			if served.Load() {
+				return b
+			}
+			return mark(b)
+		})
+	})
+	first := e.read(e.catalog(true, "accounts"))
+	served.Store(true)
+	dir, url := t.TempDir(), pgtest.DB(t)
+	// Details fetched again would hold no replaced text, which the check
+	// refuses: the rows it checks are the state's.
+	r := e.read(e.catalog(true, "accounts"), "--state", first.StateFile(t), "--parquet-dir", dir, "--postgres", url)
+	st.CheckReplacedNoted(t, r, "accounts", "details", []string{"account_key"}, dir, pgtest.Connect(t, url), "enablebanking")
 }
 
 // TestHostileInputsFailClearly: FIFOs, trailing data, an invalid

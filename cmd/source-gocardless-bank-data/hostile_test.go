@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -457,6 +459,92 @@ func TestInvalidUTF8InAccountDetailsIsNoted(t *testing.T) {
 	dir, url := t.TempDir(), pgtest.DB(t)
 	r := e.read(e.catalog(true, "accounts"), "--parquet-dir", dir, "--postgres", url)
 	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
+}
+
+// TestInvalidUTF8InKeptDetailsIsNoted: details fetched by one read, in
+// which invalid UTF-8 was replaced (one account's ownerName, the next one's
+// a U+FFFD the bank sent itself, and so on in turn), are kept in the state
+// and emitted again by the next read of the day without a call; that read
+// notes them as the first did (at details.ownerName, on stdout, in Parquet and in
+// PostgreSQL; no other row), where it emitted the kept U+FFFD with no note:
+// no answer of its own had invalid bytes.
+func TestInvalidUTF8InKeptDetailsIsNoted(t *testing.T) {
+	var served atomic.Bool // after the first read, the answers as the fake sends them
+	mark := st.MarkAnswers(`"ownerName":"`)
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 3}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/details/") }, func(b []byte) []byte {
+			if served.Load() {
+				return b
+			}
+			return mark(b)
+		})
+	})
+	first := e.read(e.catalog(true, "accounts"))
+	served.Store(true)
+	dir, url := t.TempDir(), pgtest.DB(t)
+	// Details fetched again would hold no replaced text, which the check
+	// refuses: the rows it checks are the state's.
+	r := e.read(e.catalog(true, "accounts"), "--state", first.StateFile(t), "--parquet-dir", dir, "--postgres", url)
+	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
+}
+
+// TestInvalidUTF8InDetailsConnectKeptIsNoted: connect --reconnect reads
+// the new accounts' details to match a card (no IBAN), and the moved state
+// keeps them for the next read, which emits them without a call. Their
+// ownerName had invalid UTF-8: that read notes it at details.ownerName, and
+// warns, where it emitted the U+FFFD with no note (connect, reading outside
+// a stream, kept no note of which text it replaced).
+func TestInvalidUTF8InDetailsConnectKeptIsNoted(t *testing.T) {
+	var marking atomic.Bool
+	mark := st.MarkRows(`"ownerName":"`)
+	e := newAttackedEnv(t, fake.Options{Requisitions: 1, TransactionsPerAccount: 5}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/details/") }, func(b []byte) []byte {
+			if !marking.Load() {
+				return b
+			}
+			return mark(b)
+		})
+	})
+	first := parseResult(t, e.consent(url.Values{"account": {"0", "1"}}, "--config", e.configFile(), "--institution", "LHV_LHVBEE22"))
+	e.cfg["requisition_ids"] = []string{first.RequisitionID}
+	state := e.read(e.catalog(true, "accounts")).StateFile(t)
+	e.fake.AdvanceClock(30 * time.Hour) // the kept details are due for a refresh
+	e.fake.ExpireRequisition(first.RequisitionID)
+
+	marking.Store(true)
+	again := parseResult(t, e.consent(url.Values{"account": {"0", "1"}}, "--config", e.config(nil), "--reconnect", first.RequisitionID, "--state", state, "--write"))
+	marking.Store(false)
+	if rc := again.Reconnect; rc == nil || len(rc.Mapping) != 2 {
+		t.Fatalf("reconnect %+v, want both accounts matched", rc)
+	}
+
+	e.cfg["requisition_ids"] = []string{again.RequisitionID}
+	e.fake.ResetStats()
+	r := e.read(e.catalog(true, "accounts"), "--state", state)
+	if n := e.fake.Stats().Requests[fake.RouteDetails][200]; n != 0 {
+		t.Fatalf("the read after reconnect made %d details calls: the details checked are not the ones connect kept", n)
+	}
+	want := `{"source_changes":[{"field":"details.ownerName","change":"REPLACED","reason":"SOURCE_INVALID_UTF8"}]}`
+	replaced := 0
+	for _, m := range r.Messages {
+		if m.Record == nil || m.Record.Stream != "accounts" || !bytes.Contains(m.Record.Data, []byte(st.ReplacedUTF8)) {
+			continue
+		}
+		replaced++
+		if string(m.Record.Meta) != want {
+			t.Errorf("account with the replaced text connect kept: meta %s, want %s", m.Record.Meta, want)
+		}
+	}
+	if replaced == 0 {
+		t.Fatal("no account carried the replaced text connect kept")
+	}
+	warned := false
+	for _, m := range r.OfType(protocol.TypeLog) {
+		warned = warned || m.Log.Level == protocol.LevelWarn && strings.HasPrefix(m.Log.Message, "accounts: ") && strings.Contains(m.Log.Message, "not valid UTF-8")
+	}
+	if !warned {
+		t.Error("the accounts stream did not warn of the replaced text it emitted")
+	}
 }
 
 // TestHostileInputsFailClearly: FIFOs, trailing data, an invalid

@@ -63,7 +63,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if a.blocked == nil { // else reported once per session, below
 			fetch = func() (json.RawMessage, error) { return s.c.accountDetails(ctx, a) }
 		}
-		next, details, detailsErr := quota.Refresh(cached, now, req.Mode, fetch)
+		next, details, detailsErr := quota.Refresh(ctx, cached, now, req.Mode, fetch)
 		if len(details) == 0 {
 			details, _ = json.Marshal(map[string]string{"uid": a.UID, "identification_hash": a.Hash})
 		}

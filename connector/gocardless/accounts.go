@@ -72,7 +72,7 @@ func (s *accountsStream) Read(ctx context.Context, req source.ReadRequest, out s
 		if a.blocked == nil { // else reported once per requisition, below
 			fetch = func() (json.RawMessage, error) { return s.c.accountDetails(ctx, a) }
 		}
-		next, details, detailsErr := quota.Refresh(cached, now, req.Mode, fetch)
+		next, details, detailsErr := quota.Refresh(ctx, cached, now, req.Mode, fetch)
 		if err := out.Record(jsonrow.With(meta, jsonrow.Raw("details", details), jsonrow.String("requisition_id", a.RequisitionID))); err != nil {
 			return nil, err
 		}

@@ -447,6 +447,10 @@ type linkedAccount struct {
 	// no second call of the account's daily quota on them.
 	details   json.RawMessage
 	detailsAt string
+	// replaced are the paths in details of the text whose invalid UTF-8
+	// was replaced, kept with them for the read that emits them
+	// (quota.CachedDetails.ReplacedText).
+	replaced []string
 }
 
 func (c *conn) newAccounts(ctx context.Context, r *requisitionInfo) ([]*linkedAccount, error) {
@@ -477,11 +481,13 @@ func (c *conn) accountKeys(ctx context.Context, reqID, id string) (*linkedAccoun
 // addDetails reads the details of the new accounts (IBAN, currency, masked
 // PAN). A failure leaves an account with what its metadata said.
 func (c *conn) addDetails(ctx context.Context, reqID string, accounts []*linkedAccount) {
+	ctx = source.CollectReplaced(ctx)
 	for _, a := range accounts {
 		d, err := c.accountDetails(ctx, accountRef{ID: a.ID, RequisitionID: reqID})
 		if err == nil {
 			a.applyDetails(d)
 			a.details, a.detailsAt = d, httpclient.FormatTime(c.clock.Now())
+			a.replaced = source.ReplacedPaths(ctx, d)
 		}
 	}
 }
@@ -681,7 +687,7 @@ func (c *conn) write(s *connect.Session, o connectOptions, stateLock *source.Sta
 		fresh := map[string]quota.CachedDetails{}
 		for _, a := range accounts {
 			if a.details != nil {
-				fresh[a.ID] = quota.CachedDetails{Details: a.details, FetchedAt: a.detailsAt}
+				fresh[a.ID] = quota.CachedDetails{Details: a.details, FetchedAt: a.detailsAt, ReplacedText: a.replaced}
 			}
 		}
 		n, err := moveState(stateLock, c.Streams(), rename, fresh)

@@ -216,6 +216,10 @@ func detailsOf(entry json.RawMessage, fresh map[string]quota.CachedDetails, nw s
 	}
 	m["details"], _ = json.Marshal(d.Details)
 	m["fetched_at"], _ = json.Marshal(d.FetchedAt)
+	delete(m, "replaced_text") // the old details' text
+	if len(d.ReplacedText) > 0 {
+		m["replaced_text"], _ = json.Marshal(d.ReplacedText)
+	}
 	out, err := json.Marshal(m)
 	if err != nil {
 		return entry

@@ -42,7 +42,7 @@ func (c Change) AppendTo(b []byte) []byte {
 // Each path comes once, in the order met. It is for the rare row that
 // needs it, not for every row.
 func StringPaths(raw []byte, match func(lit []byte) bool) ([]string, error) {
-	w := pathWalker{match: match}
+	w := pathWalker{match: func(_, lit []byte) bool { return match(lit) }}
 	w.s.Reset(raw)
 	if err := w.value(nil, 0); err != nil {
 		return nil, err
@@ -50,9 +50,32 @@ func StringPaths(raw []byte, match func(lit []byte) bool) ([]string, error) {
 	return w.found, nil
 }
 
+// StringsAt returns the JSON text (quotes and escapes as written) of the
+// strings of the JSON value raw at paths (as StringPaths returns them; a
+// member name's path is its member's), in the order met. A cache keeps
+// paths rather than the text: a store may write the JSON's escapes anew (a
+// state the platform encodes again), and the path still finds the string.
+func StringsAt(raw []byte, paths []string) ([][]byte, error) {
+	var out [][]byte
+	w := pathWalker{match: func(path, lit []byte) bool {
+		for _, p := range paths {
+			if p == string(path) {
+				out = append(out, append([]byte(nil), lit...))
+				return false
+			}
+		}
+		return false
+	}}
+	w.s.Reset(raw)
+	if err := w.value(nil, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 type pathWalker struct {
 	s     Scanner
-	match func([]byte) bool
+	match func(path, lit []byte) bool
 	found []string
 	lit   []byte // a key's JSON text, rebuilt
 }
@@ -78,7 +101,7 @@ func (w *pathWalker) value(path []byte, depth int) error {
 		if err != nil {
 			return err
 		}
-		if w.match(lit) {
+		if w.match(path, lit) {
 			w.add(path)
 		}
 		return nil
@@ -92,7 +115,7 @@ func (w *pathWalker) value(path []byte, depth int) error {
 			// The key as written, for a key without escapes (the keys
 			// that carry replaced bytes are bank text, not API names).
 			w.lit = append(append(append(w.lit[:0], '"'), key...), '"')
-			if w.match(w.lit) {
+			if w.match(child, w.lit) {
 				w.add(child)
 			}
 			return w.value(child, depth+1)

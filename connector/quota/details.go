@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,11 @@ type CachedDetails struct {
 	Details json.RawMessage `json:"details,omitempty"`
 	// FetchedAt is when Details were fetched (RFC 3339, the API's clock).
 	FetchedAt string `json:"fetched_at,omitempty"`
+	// ReplacedText are the paths in Details of the strings in which invalid
+	// UTF-8 was replaced with U+FFFD when they were fetched (see
+	// source.ReplacedPaths): a run that emits the kept details notes them
+	// as the run that fetched them did. Absent when none was.
+	ReplacedText []string `json:"replaced_text,omitempty"`
 	// SyncedAt is when a run last emitted the account.
 	SyncedAt string `json:"synced_at"`
 }
@@ -58,13 +64,18 @@ const clockSkew = time.Minute
 // err is why fetching failed. In incremental mode a source.Skipped one
 // (the limit is spent) is no error, the kept details standing in; a
 // full-refresh read has no kept details, and fails.
-func Refresh(d *CachedDetails, now time.Time, mode protocol.SyncMode, fetch func() (json.RawMessage, error)) (next *CachedDetails, details json.RawMessage, err error) {
+//
+// ctx is the stream's read: the strings of fetched details whose invalid
+// UTF-8 was replaced are kept in next (ReplacedText), and those of kept ones
+// told to the read (source.NoteReplaced), so the emitted row is noted
+// either way.
+func Refresh(ctx context.Context, d *CachedDetails, now time.Time, mode protocol.SyncMode, fetch func() (json.RawMessage, error)) (next *CachedDetails, details json.RawMessage, err error) {
 	next = &CachedDetails{}
 	if d != nil {
 		*next = *d
 	}
 	if !next.has() {
-		next.Details = nil
+		next.Details, next.ReplacedText = nil, nil
 	} else if t, _ := time.Parse(time.RFC3339, next.FetchedAt); next.FetchedAt != "" && now.Sub(t) < Window && !t.After(now.Add(clockSkew)) {
 		// Fresh enough. Details fetched "after now" (a state edited by
 		// hand) are of an age no run can know: they are fetched again,
@@ -75,10 +86,12 @@ func Refresh(d *CachedDetails, now time.Time, mode protocol.SyncMode, fetch func
 		details, err = fetch()
 		if err == nil {
 			next.Details, next.FetchedAt = details, httpclient.FormatTime(now)
+			next.ReplacedText = source.ReplacedPaths(ctx, details)
 		} else if source.IsSkipped(err) && mode == protocol.Incremental {
 			err = nil
 		}
 	}
+	source.NoteReplaced(ctx, next.Details, next.ReplacedText, "the details kept in the state")
 	next.SyncedAt = httpclient.FormatTime(now)
 	return next, next.Details, err
 }

@@ -336,34 +336,34 @@ func TestRefresh(t *testing.T) {
 		}
 	}
 	kept := &CachedDetails{Details: obj, FetchedAt: at(-time.Hour), SyncedAt: at(-time.Hour)}
-	next, d, err := Refresh(kept, t0, protocol.Incremental, fetch(nil))
+	next, d, err := Refresh(context.Background(), kept, t0, protocol.Incremental, fetch(nil))
 	if calls != 0 || string(d) != string(obj) || next.FetchedAt != at(-time.Hour) || next.SyncedAt != at(0) || err != nil {
 		t.Errorf("within the day: %d calls, %s, %+v, %v", calls, d, next, err)
 	}
-	next, d, err = Refresh(kept, t0.Add(Window), protocol.Incremental, fetch(nil))
+	next, d, err = Refresh(context.Background(), kept, t0.Add(Window), protocol.Incremental, fetch(nil))
 	if calls != 1 || string(d) != string(fresh) || next.FetchedAt != at(Window) || err != nil || kept.FetchedAt != at(-time.Hour) {
 		t.Errorf("a day later: %d calls, %s, %+v, %v", calls, d, next, err)
 	}
 	spent := fmt.Errorf("account a: %w", skip{})
-	next, d, err = Refresh(kept, t0.Add(Window), protocol.Incremental, fetch(spent))
+	next, d, err = Refresh(context.Background(), kept, t0.Add(Window), protocol.Incremental, fetch(spent))
 	if string(d) != string(obj) || next.FetchedAt != at(-time.Hour) || err != nil {
 		t.Errorf("spent, incremental: %s, %+v, %v", d, next, err)
 	}
-	if _, d, err = Refresh(nil, t0, protocol.FullRefresh, fetch(spent)); d != nil || !errors.Is(err, spent) {
+	if _, d, err = Refresh(context.Background(), nil, t0, protocol.FullRefresh, fetch(spent)); d != nil || !errors.Is(err, spent) {
 		t.Errorf("spent, full refresh: %s, %v", d, err)
 	}
 	failing := errors.New("bank down")
-	if _, d, err = Refresh(kept, t0.Add(Window), protocol.Incremental, fetch(failing)); string(d) != string(obj) || !errors.Is(err, failing) {
+	if _, d, err = Refresh(context.Background(), kept, t0.Add(Window), protocol.Incremental, fetch(failing)); string(d) != string(obj) || !errors.Is(err, failing) {
 		t.Errorf("failing: %s, %v", d, err)
 	}
-	if next, d, err = Refresh(kept, t0.Add(Window), protocol.Incremental, nil); string(d) != string(obj) || err != nil || next.SyncedAt != at(Window) {
+	if next, d, err = Refresh(context.Background(), kept, t0.Add(Window), protocol.Incremental, nil); string(d) != string(obj) || err != nil || next.SyncedAt != at(Window) {
 		t.Errorf("not callable: %s, %+v, %v", d, next, err)
 	}
 	legacy := &CachedDetails{Details: json.RawMessage("null"), SyncedAt: at(-time.Hour)}
 	if legacy.Check() != nil {
 		t.Error("a null details kept by an earlier version is refused")
 	}
-	if next, d, err = Refresh(legacy, t0, protocol.Incremental, fetch(spent)); d != nil || next.Details != nil || err != nil {
+	if next, d, err = Refresh(context.Background(), legacy, t0, protocol.Incremental, fetch(spent)); d != nil || next.Details != nil || err != nil {
 		t.Errorf("legacy null: %s, %+v, %v", d, next, err)
 	}
 	if err := (&CachedDetails{Details: json.RawMessage(`[1]`)}).Check(); err == nil {

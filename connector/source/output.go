@@ -454,12 +454,11 @@ func WarnOnce(ctx context.Context, key, msg string, args ...any) {
 // replaced text says so in its changes, in whichever stream emits it (see
 // replacedText).
 func NoteInvalidUTF8(ctx context.Context, route string, body []byte, replaced []int) {
-	o, ok := ctx.Value(outputKey{}).(*streamOutput)
+	o, _ := ctx.Value(outputKey{}).(*streamOutput)
 	WarnOnce(ctx, invalidUTF8Key, invalidUTF8Warning(o), "route", route)
-	if !ok {
-		return
+	if r := replacedOf(ctx); r != nil {
+		r.add(replacedLiterals(body, replaced), route)
 	}
-	o.replaced.add(replacedLiterals(body, replaced), route)
 }
 
 // invalidUTF8Key is the WarnOnce key of invalidUTF8Warning: a stream

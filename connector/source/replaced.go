@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,7 @@ type replacedText struct {
 	lits  map[string]string // literal -> the route of the answer it was in
 	size  int               // bytes of lits' keys
 	all   bool              // over maxReplacedText: every string holding U+FFFD counts
-	route string            // the route last added, said of every string once all
+	route string            // once all, the route last added, said of every string
 }
 
 // maxReplacedText bounds the literals one run remembers. A server
@@ -51,16 +52,16 @@ func (r *replacedText) add(lits [][]byte, route string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.noted.Store(true)
-	r.route = route
 	for _, l := range lits {
 		if r.all {
+			r.route = route
 			return
 		}
 		if _, ok := r.lits[string(l)]; ok {
 			continue
 		}
 		if r.size+len(l) > maxReplacedText {
-			r.all, r.lits = true, nil
+			r.all, r.lits, r.route = true, nil, route
 			return
 		}
 		if r.lits == nil {
@@ -104,6 +105,69 @@ func (r *replacedText) changes(row jsonrow.Row) ([]jsonrow.Change, string) {
 		out = append(out, jsonrow.Change{Field: p, Change: jsonrow.ChangeReplaced, Reason: jsonrow.ReasonInvalidUTF8})
 	}
 	return out, route
+}
+
+// replacedKey is the context key of the replacedText of a command that
+// reads outside a stream (see CollectReplaced).
+type replacedKey struct{}
+
+// CollectReplaced returns ctx with a record of the text its calls replace,
+// for a command that calls the API outside a stream's read and keeps what
+// it fetched for a later read (connect, saving new accounts' details in
+// the state): ReplacedPaths then finds the strings to keep a note of. A
+// stream's read has its run's own.
+func CollectReplaced(ctx context.Context) context.Context {
+	return context.WithValue(ctx, replacedKey{}, &replacedText{})
+}
+
+// replacedOf is the replacedText of the read or command ctx is of, nil
+// when none keeps one.
+func replacedOf(ctx context.Context) *replacedText {
+	if o, ok := ctx.Value(outputKey{}).(*streamOutput); ok {
+		return o.replaced
+	}
+	r, _ := ctx.Value(replacedKey{}).(*replacedText)
+	return r
+}
+
+// ReplacedPaths returns the paths (as jsonrow.Change.Field) of the strings
+// of the JSON value raw, fetched with ctx, in which invalid UTF-8 was
+// replaced with U+FFFD: what a cache that keeps raw past the run (the
+// details kept in the state) keeps with it, for NoteReplaced to note
+// again when a later run emits it. Nil when none was.
+func ReplacedPaths(ctx context.Context, raw []byte) []string {
+	r := replacedOf(ctx)
+	if r == nil || !r.noted.Load() || !bytes.Contains(raw, fffd) {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	paths, _ := jsonrow.StringPaths(raw, func(lit []byte) bool {
+		if !bytes.Contains(lit, fffd) {
+			return false
+		}
+		_, ok := r.lits[string(lit)]
+		return ok || r.all
+	})
+	return paths
+}
+
+// NoteReplaced tells the read of ctx that the strings of the JSON value
+// raw at paths (ReplacedPaths, kept with raw) hold text in which invalid
+// UTF-8 was replaced, though no call of this run fetched it: a row that
+// carries them is noted, and its stream warns, as for text this run
+// replaced. from says where raw was kept ("the details kept in the
+// state"), said in the WARN as its route.
+func NoteReplaced(ctx context.Context, raw []byte, paths []string, from string) {
+	r := replacedOf(ctx)
+	if r == nil || len(paths) == 0 {
+		return
+	}
+	lits, err := jsonrow.StringsAt(raw, paths)
+	if err != nil {
+		return // not JSON: no row can be cut from it
+	}
+	r.add(lits, from)
 }
 
 // holdsFFFD reports whether row has a U+FFFD in Raw or in a field it adds.

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -69,5 +70,28 @@ func TestReplacedTextIsBounded(t *testing.T) {
 	got, _ := r.changes(jsonrow.Of([]byte(`{"d":"sent ` + "\uFFFD" + `"}`)))
 	if len(got) != 1 || got[0].Field != "d" {
 		t.Errorf("changes %+v, want one at d", got)
+	}
+}
+
+// TestKeptTextIsNotedAgain: the paths ReplacedPaths finds in details one
+// read fetched find the strings again in the details as a state kept them,
+// its escapes written anew (json.Marshal writes < as \u003c), and a row
+// carrying them in a later read is noted; a U+FFFD of the bank's own is not.
+func TestKeptTextIsNotedAgain(t *testing.T) {
+	fetched := `{"ownerName":"caf` + "\uFFFD" + ` <b>","details":"sent ` + "\uFFFD" + `"}`
+	at := []int{strings.Index(fetched, "\uFFFD")}
+	first := &streamOutput{replaced: &replacedText{}}
+	ctx := context.WithValue(context.Background(), outputKey{}, first)
+	first.replaced.add(replacedLiterals([]byte(fetched), at), "GET /details")
+	paths := ReplacedPaths(ctx, []byte(fetched))
+	if !slices.Equal(paths, []string{"ownerName"}) {
+		t.Fatalf("paths %q, want [ownerName]", paths)
+	}
+	kept := `{"ownerName":"caf` + "\uFFFD" + ` \u003cb\u003e","details":"sent ` + "\uFFFD" + `"}`
+	later := &streamOutput{replaced: &replacedText{}}
+	NoteReplaced(context.WithValue(context.Background(), outputKey{}, later), []byte(kept), paths, "the state")
+	got, route := later.replaced.changes(jsonrow.With([]byte(`{"id":"a"}`), jsonrow.Raw("details", []byte(kept))))
+	if len(got) != 1 || got[0].Field != "details.ownerName" || route != "the state" {
+		t.Errorf("changes %+v from %q, want one at details.ownerName from the state", got, route)
 	}
 }
