@@ -215,29 +215,33 @@ func TestInvalidUTF8RowIsNoted(t *testing.T) {
 	st.CheckReplacedNoted(t, r, "transactions", "description", []string{"id"}, dir, pgtest.Connect(t, url), "pluggy")
 }
 
-// TestInvalidUTF8InASharedListIsNoted: the accounts and investments lists
-// are fetched once a run, by whichever stream asks first; here the
-// transactions and investment_transactions streams come first in the
-// catalog, so the accounts and investments streams emit lists another
-// stream fetched. In every list the first name has invalid UTF-8 and the
-// second a U+FFFD Pluggy sent itself: the first is noted (REPLACED,
-// SOURCE_INVALID_UTF8) in the stream that emits it, on stdout, in Parquet
-// and in PostgreSQL, and no other row, and that stream warns once. The
-// note was kept by the stream that fetched the list, which emitted none of
-// those rows, and the rows went out with replaced text noted nowhere.
+// TestInvalidUTF8InASharedListIsNoted: items and the accounts and
+// investments lists are fetched once a run, by whichever stream asks
+// first; here the transactions and investment_transactions streams come
+// first in the catalog and items last, so the items, accounts and
+// investments streams emit answers another stream fetched. In every list
+// the first name has invalid UTF-8 and the second a U+FFFD Pluggy sent
+// itself (the items in turn: one, the other, neither): the first is noted
+// (REPLACED, SOURCE_INVALID_UTF8) in the stream that emits it, on stdout,
+// in Parquet and in PostgreSQL, and no other row, and that stream warns
+// once. The note was kept by the stream that fetched the answer, which
+// emitted none of those rows, and the rows went out with replaced text
+// noted nowhere.
 func TestInvalidUTF8InASharedListIsNoted(t *testing.T) {
-	e := newAttackedEnv(t, fake.Options{Items: 1, AccountsPerItem: 3, TransactionsPerAccount: 5}, false, func(h http.Handler) http.Handler {
-		return st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/accounts" || r.URL.Path == "/investments" }, st.MarkRows(`"name":"`))
+	lists, items := st.MarkRows(`"name":"`), st.MarkAnswers(`"name":"`)
+	e := newAttackedEnv(t, fake.Options{Items: 3, AccountsPerItem: 3, TransactionsPerAccount: 5}, false, func(h http.Handler) http.Handler {
+		h = st.Rewrite(h, func(r *http.Request) bool { return r.URL.Path == "/accounts" || r.URL.Path == "/investments" }, lists)
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/items/") }, items)
 	})
-	catalog := st.EditCatalog(t, e.catalog(true, "accounts", "transactions", "investments", "investment_transactions"), func(c *protocol.ConfiguredCatalog) {
-		slices.Reverse(c.Streams) // then investment_transactions, transactions, investments, accounts
+	catalog := st.EditCatalog(t, e.catalog(true, "items", "accounts", "transactions", "investments", "investment_transactions"), func(c *protocol.ConfiguredCatalog) {
+		slices.Reverse(c.Streams) // then investment_transactions, transactions, investments, accounts, items
 		c.Streams[1], c.Streams[2] = c.Streams[2], c.Streams[1]
 	})
 	dir, url := t.TempDir(), pgtest.DB(t)
 	r := e.read(catalog, "--parquet-dir", dir, "--postgres", url)
 	conn := pgtest.Connect(t, url)
-	for _, stream := range []string{"accounts", "investments"} {
-		st.CheckReplacedNoted(t, r, stream, "name", []string{"id"}, dir, conn, "pluggy")
+	for stream, field := range map[string]string{"accounts": "name", "investments": "name", "items": "connector.name"} {
+		st.CheckReplacedNoted(t, r, stream, field, []string{"id"}, dir, conn, "pluggy")
 	}
 	warns := map[string]int{}
 	for _, m := range r.OfType(protocol.TypeLog) {
@@ -246,8 +250,8 @@ func TestInvalidUTF8InASharedListIsNoted(t *testing.T) {
 			warns[stream]++
 		}
 	}
-	if warns["accounts"] != 1 || warns["investments"] != 1 {
-		t.Errorf("WARNs about invalid UTF-8 per stream: %v, want one of accounts and one of investments, which emit the rows", warns)
+	if warns["accounts"] != 1 || warns["investments"] != 1 || warns["items"] != 1 {
+		t.Errorf("WARNs about invalid UTF-8 per stream: %v, want one of each of items, accounts and investments, which emit the rows", warns)
 	}
 }
 
