@@ -109,7 +109,9 @@ func (d *Destination) connect(ctx context.Context) error {
 		return d.connectError(err, d.cfg)
 	}
 	d.conn = conn
-	if d.load, err = pgx.ConnectConfig(ctx, d.sessionConfig()); err != nil {
+	// The first session's later parameters (idle_session_timeout) may be
+	// refused where its first ones were not: dial falls back here too.
+	if d.load, d.startup, err = dial(ctx, d.cfg, d.startup); err != nil {
 		d.conn.Close(context.Background())
 		return d.connectError(err, d.cfg)
 	}
@@ -165,18 +167,12 @@ func openSession(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, star
 			startup = append(startup, p)
 		}
 	}
-	conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, startup))
-	refused := err != nil && refusedStartup(err, startup)
-	if refused {
-		// A pooler in front of the server (PgBouncer) refuses the
-		// parameters it does not track: they are set once connected.
-		startup = nil
-		conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, startup))
-	}
+	conn, sent, err := dial(ctx, cfg, startup)
 	if err != nil {
-		return nil, startup, "", err
+		return nil, sent, "", err
 	}
-	sent := slices.Clone(startup)
+	refused := len(sent) < len(startup)
+	startup = slices.Clone(sent)
 	if !refused {
 		major := serverMajor(conn)
 		for _, p := range timeouts {
@@ -188,7 +184,7 @@ func openSession(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, star
 	doing, err = timeoutsOff(ctx, cfg, conn)
 	if err != nil && len(startup) > len(sent) && lostConnection(err) {
 		conn.Close(context.Background())
-		if conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, startup)); err != nil {
+		if conn, startup, err = dial(ctx, cfg, startup); err != nil {
 			return nil, startup, "", err
 		}
 		doing, err = timeoutsOff(ctx, cfg, conn)
@@ -198,6 +194,26 @@ func openSession(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, star
 		return nil, startup, doing, err
 	}
 	return conn, startup, "", nil
+}
+
+// dial opens a session of cfg with the timeouts of startup off in its
+// startup parameters, or without any where a pooler in front of the
+// server (PgBouncer) refuses one of them ("unsupported startup
+// parameter"): they are then turned off once connected (timeoutsOff). It
+// returns the parameters the session was sent. Every session falls back,
+// not only the first: a pooler told to ignore some parameters
+// (ignore_startup_parameters: statement_timeout, say) takes those and
+// refuses the rest, and the later ones (idle_session_timeout), sent only
+// once the first session has said the server's version, failed every run
+// there with an error telling the user to remove from --postgres a
+// parameter it does not hold.
+func dial(ctx context.Context, cfg *pgx.ConnConfig, startup []string) (*pgx.Conn, []string, error) {
+	conn, err := pgx.ConnectConfig(ctx, withStartup(cfg, startup))
+	if err != nil && refusedStartup(err, startup) {
+		conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, nil))
+		return conn, nil, err
+	}
+	return conn, startup, err
 }
 
 // sessionConfig is the URL's configuration with the run's startup
