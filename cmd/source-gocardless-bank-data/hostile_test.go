@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -486,6 +490,62 @@ func TestInvalidUTF8InKeptDetailsIsNoted(t *testing.T) {
 	// refuses: the rows it checks are the state's.
 	r := e.read(e.catalog(true, "accounts"), "--state", first.StateFile(t), "--parquet-dir", dir, "--postgres", url)
 	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
+}
+
+// TestInvalidUTF8InKeptDetailsEscapedIsNoted: the state of
+// TestInvalidUTF8InKeptDetailsIsNoted written again by an encoder that
+// escapes every non-ASCII character, as Python's json.dumps does by default
+// (Meltano's state files), so the kept details spell U+FFFD as \ufffd; the
+// next read notes the replaced text and warns as for the state as written,
+// where it looked for U+FFFD as the character alone and noted nothing.
+func TestInvalidUTF8InKeptDetailsEscapedIsNoted(t *testing.T) {
+	var served atomic.Bool
+	mark := st.MarkAnswers(`"ownerName":"`)
+	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 3}, false, func(h http.Handler) http.Handler {
+		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/details/") }, func(b []byte) []byte {
+			if served.Load() {
+				return b
+			}
+			return mark(b)
+		})
+	})
+	first := e.read(e.catalog(true, "accounts"))
+	served.Store(true)
+	b, err := os.ReadFile(first.StateFile(t))
+	st.Must(t, err, "state")
+	escaped := escapeNonASCII(b)
+	if !bytes.Contains(escaped, []byte(`\ufffd`)) || !bytes.Contains(escaped, []byte(`"replaced_text"`)) {
+		t.Fatalf("the state keeps no replaced text to escape: %s", escaped)
+	}
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := e.read(e.catalog(true, "accounts"), "--state", st.WriteFile(t, "state.json", escaped), "--parquet-dir", dir, "--postgres", url)
+	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
+	warned := false
+	for _, m := range r.OfType(protocol.TypeLog) {
+		warned = warned || m.Log.Level == protocol.LevelWarn && strings.HasPrefix(m.Log.Message, "accounts: ") && strings.Contains(m.Log.Message, "not valid UTF-8")
+	}
+	if !warned {
+		t.Error("the accounts stream did not warn of the replaced text it emitted")
+	}
+}
+
+// escapeNonASCII writes every non-ASCII character of the JSON text b as a
+// \uXXXX escape (a surrogate pair past U+FFFF), as Python's json.dumps does
+// by default.
+func escapeNonASCII(b []byte) []byte {
+	var out []byte
+	for _, r := range string(b) {
+		switch {
+		case r < utf8.RuneSelf:
+			out = append(out, byte(r))
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
 }
 
 // TestInvalidUTF8InDetailsConnectKeptIsNoted: connect --reconnect reads

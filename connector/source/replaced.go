@@ -28,6 +28,12 @@ import (
 // them. Until some answer had invalid bytes a row pays one atomic load.
 type replacedText struct {
 	noted atomic.Bool // some answer of the run had its text replaced
+	// escaped: a string added spells U+FFFD as a JSON escape (\ufffd),
+	// as kept text does once a state is written by an encoder that
+	// escapes every non-ASCII character (Python's json.dumps by default,
+	// the state files Meltano passes --state): rows are then looked at
+	// for that spelling too, which a run with none never pays.
+	escaped atomic.Bool
 
 	mu    sync.RWMutex
 	lits  map[string]string // literal -> the route of the answer it was in
@@ -52,6 +58,12 @@ func (r *replacedText) add(lits [][]byte, route string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.noted.Store(true)
+	for _, l := range lits {
+		if containsEscapedFFFD(l) {
+			r.escaped.Store(true)
+			break
+		}
+	}
 	for _, l := range lits {
 		if r.all {
 			r.route = route
@@ -78,14 +90,18 @@ func (r *replacedText) add(lits [][]byte, route string) {
 // they may be cut from another answer (GoCardless's and Enable Banking's
 // accounts carry the details object as "details").
 func (r *replacedText) changes(row jsonrow.Row) ([]jsonrow.Change, string) {
-	if !r.noted.Load() || !holdsFFFD(row) {
+	if !r.noted.Load() {
+		return row.Changes, ""
+	}
+	escaped := r.escaped.Load()
+	if !holdsFFFD(row, escaped) {
 		return row.Changes, ""
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var route string
 	paths, err := jsonrow.StringPaths(row.Bytes(), func(lit []byte) bool {
-		if !bytes.Contains(lit, fffd) {
+		if !containsFFFD(lit, escaped) {
 			return false
 		}
 		from, ok := r.lits[string(lit)]
@@ -170,17 +186,41 @@ func NoteReplaced(ctx context.Context, raw []byte, paths []string, from string) 
 	r.add(lits, from)
 }
 
-// holdsFFFD reports whether row has a U+FFFD in Raw or in a field it adds.
-func holdsFFFD(row jsonrow.Row) bool {
-	if bytes.Contains(row.Raw, fffd) {
+// holdsFFFD reports whether row has a U+FFFD in Raw or in a field it adds,
+// as the character or, where escaped, also as a JSON escape.
+func holdsFFFD(row jsonrow.Row, escaped bool) bool {
+	if containsFFFD(row.Raw, escaped) {
 		return true
 	}
 	for _, f := range row.Fields {
-		if s, ok := f.Str(); ok && strings.Contains(s, "\uFFFD") || !ok && bytes.Contains(f.JSON(), fffd) {
+		if s, ok := f.Str(); ok && strings.Contains(s, "\uFFFD") || !ok && containsFFFD(f.JSON(), escaped) {
 			return true
 		}
 	}
 	return false
+}
+
+// containsFFFD reports whether the JSON text b holds U+FFFD as the
+// character or, where escaped, also as a JSON escape (see
+// replacedText.escaped).
+func containsFFFD(b []byte, escaped bool) bool {
+	return bytes.Contains(b, fffd) || escaped && containsEscapedFFFD(b)
+}
+
+// containsEscapedFFFD reports whether the JSON text b spells U+FFFD as an
+// escape, its hex digits in either case. An escaped backslash followed by
+// "ufffd" counts too: this only picks the strings to look up.
+func containsEscapedFFFD(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte(`\u`))
+		if i < 0 {
+			return false
+		}
+		if len(b) >= i+6 && bytes.EqualFold(b[i+2:i+6], []byte("fffd")) {
+			return true
+		}
+		b = b[i+2:]
+	}
 }
 
 // replacedLiterals returns the JSON string literals of body (quotes
