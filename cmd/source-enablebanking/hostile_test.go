@@ -208,13 +208,7 @@ func TestInvalidUTF8PendingRowIsNoted(t *testing.T) {
 			t.Errorf("a booked row notes a change it does not hold: %s", m.Record.Meta)
 		}
 	}
-	warns := map[string]int{}
-	for _, m := range r.OfType(protocol.TypeLog) {
-		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "not valid UTF-8") {
-			stream, _, _ := strings.Cut(m.Log.Message, ": ")
-			warns[stream]++
-		}
-	}
+	warns := st.InvalidUTF8Warns(r)
 	if warns["pending_transactions"] != 1 {
 		t.Errorf("WARNs about invalid UTF-8 per stream: %v, want one of pending_transactions, which emits the rows", warns)
 	}

@@ -437,13 +437,7 @@ func TestInvalidUTF8PendingRowIsNoted(t *testing.T) {
 			t.Errorf("a booked row notes a change it does not hold: %s", m.Record.Meta)
 		}
 	}
-	warns := map[string]int{}
-	for _, m := range r.OfType(protocol.TypeLog) {
-		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "not valid UTF-8") {
-			stream, _, _ := strings.Cut(m.Log.Message, ": ")
-			warns[stream]++
-		}
-	}
+	warns := st.InvalidUTF8Warns(r)
 	if warns["pending_transactions"] != 1 {
 		t.Errorf("WARNs about invalid UTF-8 per stream: %v, want one of pending_transactions, which emits the rows", warns)
 	}
@@ -473,6 +467,39 @@ func TestInvalidUTF8InAccountDetailsIsNoted(t *testing.T) {
 // PostgreSQL; no other row), where it emitted the kept U+FFFD with no note:
 // no answer of its own had invalid bytes.
 func TestInvalidUTF8InKeptDetailsIsNoted(t *testing.T) {
+	e, state := readKeepingReplacedDetails(t)
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := e.read(e.catalog(true, "accounts"), "--state", st.WriteFile(t, "state.json", state), "--parquet-dir", dir, "--postgres", url)
+	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
+}
+
+// TestInvalidUTF8InKeptDetailsEscapedIsNoted: the state of
+// TestInvalidUTF8InKeptDetailsIsNoted written again by an encoder that
+// escapes every non-ASCII character, as Python's json.dumps does by default
+// (Meltano's state files), so the kept details spell U+FFFD as \ufffd; the
+// next read notes the replaced text and warns as for the state as written,
+// where it looked for U+FFFD as the character alone and noted nothing.
+func TestInvalidUTF8InKeptDetailsEscapedIsNoted(t *testing.T) {
+	e, state := readKeepingReplacedDetails(t)
+	escaped := escapeNonASCII(state)
+	if !bytes.Contains(escaped, []byte(`\ufffd`)) || !bytes.Contains(escaped, []byte(`"replaced_text"`)) {
+		t.Fatalf("the state keeps no replaced text to escape: %s", escaped)
+	}
+	dir, url := t.TempDir(), pgtest.DB(t)
+	r := e.read(e.catalog(true, "accounts"), "--state", st.WriteFile(t, "state.json", escaped), "--parquet-dir", dir, "--postgres", url)
+	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
+	if n := st.InvalidUTF8Warns(r)["accounts"]; n != 1 {
+		t.Errorf("the accounts stream warned %d times of the replaced text it emitted, want once", n)
+	}
+}
+
+// readKeepingReplacedDetails reads the accounts of a fake whose details
+// answers have, in turn, an ownerName with invalid UTF-8, one with a U+FFFD
+// the bank sent itself and a plain one, and returns the fake, serving them
+// plain from then on, and the state that read wrote: the rows a read given
+// it checks carry the kept details, not details fetched again.
+func readKeepingReplacedDetails(t *testing.T) (*env, []byte) {
+	t.Helper()
 	var served atomic.Bool // after the first read, the answers as the fake sends them
 	mark := st.MarkAnswers(`"ownerName":"`)
 	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 3}, false, func(h http.Handler) http.Handler {
@@ -485,48 +512,9 @@ func TestInvalidUTF8InKeptDetailsIsNoted(t *testing.T) {
 	})
 	first := e.read(e.catalog(true, "accounts"))
 	served.Store(true)
-	dir, url := t.TempDir(), pgtest.DB(t)
-	// Details fetched again would hold no replaced text, which the check
-	// refuses: the rows it checks are the state's.
-	r := e.read(e.catalog(true, "accounts"), "--state", first.StateFile(t), "--parquet-dir", dir, "--postgres", url)
-	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
-}
-
-// TestInvalidUTF8InKeptDetailsEscapedIsNoted: the state of
-// TestInvalidUTF8InKeptDetailsIsNoted written again by an encoder that
-// escapes every non-ASCII character, as Python's json.dumps does by default
-// (Meltano's state files), so the kept details spell U+FFFD as \ufffd; the
-// next read notes the replaced text and warns as for the state as written,
-// where it looked for U+FFFD as the character alone and noted nothing.
-func TestInvalidUTF8InKeptDetailsEscapedIsNoted(t *testing.T) {
-	var served atomic.Bool
-	mark := st.MarkAnswers(`"ownerName":"`)
-	e := newAttackedEnv(t, fake.Options{TransactionsPerAccount: 3}, false, func(h http.Handler) http.Handler {
-		return st.Rewrite(h, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/details/") }, func(b []byte) []byte {
-			if served.Load() {
-				return b
-			}
-			return mark(b)
-		})
-	})
-	first := e.read(e.catalog(true, "accounts"))
-	served.Store(true)
-	b, err := os.ReadFile(first.StateFile(t))
+	state, err := os.ReadFile(first.StateFile(t))
 	st.Must(t, err, "state")
-	escaped := escapeNonASCII(b)
-	if !bytes.Contains(escaped, []byte(`\ufffd`)) || !bytes.Contains(escaped, []byte(`"replaced_text"`)) {
-		t.Fatalf("the state keeps no replaced text to escape: %s", escaped)
-	}
-	dir, url := t.TempDir(), pgtest.DB(t)
-	r := e.read(e.catalog(true, "accounts"), "--state", st.WriteFile(t, "state.json", escaped), "--parquet-dir", dir, "--postgres", url)
-	st.CheckReplacedNoted(t, r, "accounts", "details.ownerName", []string{"id"}, dir, pgtest.Connect(t, url), "gocardless")
-	warned := false
-	for _, m := range r.OfType(protocol.TypeLog) {
-		warned = warned || m.Log.Level == protocol.LevelWarn && strings.HasPrefix(m.Log.Message, "accounts: ") && strings.Contains(m.Log.Message, "not valid UTF-8")
-	}
-	if !warned {
-		t.Error("the accounts stream did not warn of the replaced text it emitted")
-	}
+	return e, state
 }
 
 // escapeNonASCII writes every non-ASCII character of the JSON text b as a
@@ -598,12 +586,8 @@ func TestInvalidUTF8InDetailsConnectKeptIsNoted(t *testing.T) {
 	if replaced == 0 {
 		t.Fatal("no account carried the replaced text connect kept")
 	}
-	warned := false
-	for _, m := range r.OfType(protocol.TypeLog) {
-		warned = warned || m.Log.Level == protocol.LevelWarn && strings.HasPrefix(m.Log.Message, "accounts: ") && strings.Contains(m.Log.Message, "not valid UTF-8")
-	}
-	if !warned {
-		t.Error("the accounts stream did not warn of the replaced text it emitted")
+	if n := st.InvalidUTF8Warns(r)["accounts"]; n != 1 {
+		t.Errorf("the accounts stream warned %d times of the replaced text it emitted, want once", n)
 	}
 }
 

@@ -243,13 +243,7 @@ func TestInvalidUTF8InASharedListIsNoted(t *testing.T) {
 	for stream, field := range map[string]string{"accounts": "name", "investments": "name", "items": "connector.name"} {
 		st.CheckReplacedNoted(t, r, stream, field, []string{"id"}, dir, conn, "pluggy")
 	}
-	warns := map[string]int{}
-	for _, m := range r.OfType(protocol.TypeLog) {
-		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "not valid UTF-8") {
-			stream, _, _ := strings.Cut(m.Log.Message, ": ")
-			warns[stream]++
-		}
-	}
+	warns := st.InvalidUTF8Warns(r)
 	if warns["accounts"] != 1 || warns["investments"] != 1 || warns["items"] != 1 {
 		t.Errorf("WARNs about invalid UTF-8 per stream: %v, want one of each of items, accounts and investments, which emit the rows", warns)
 	}

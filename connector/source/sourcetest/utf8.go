@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 )
 
 // Text a hostile test puts in one field of some rows: BadUTF8 is invalid
@@ -179,6 +180,21 @@ func CheckReplacedNoted(t *testing.T, r *Result, stream, field string, key []str
 			t.Errorf("PostgreSQL has %d %s rows, stdout %d", n, stream, len(noted))
 		}
 	}
+}
+
+// InvalidUTF8Warns counts the WARNs of r about invalid UTF-8 by the stream
+// each names first ("accounts: the API answered text that is not valid
+// UTF-8 …"): a stream that emits replaced text says so once, whichever
+// stream's call fetched it.
+func InvalidUTF8Warns(r *Result) map[string]int {
+	warns := map[string]int{}
+	for _, m := range r.OfType(protocol.TypeLog) {
+		if m.Log.Level == protocol.LevelWarn && strings.Contains(m.Log.Message, "not valid UTF-8") {
+			stream, _, _ := strings.Cut(m.Log.Message, ": ")
+			warns[stream]++
+		}
+	}
+	return warns
 }
 
 func rowKey(row map[string]any, key []string) string {
