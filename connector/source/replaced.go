@@ -37,7 +37,7 @@ type replacedText struct {
 
 	mu    sync.RWMutex
 	lits  map[string]string // literal -> the route of the answer it was in
-	size  int               // bytes of lits' keys
+	size  int               // bytes lits holds, each entry's cost included (replacedEntryCost)
 	all   bool              // over maxReplacedText: every string holding U+FFFD counts
 	route string            // once all, the route last added, said of every string
 }
@@ -47,6 +47,14 @@ type replacedText struct {
 // grow it with the read; past the bound every string holding U+FFFD is
 // taken for a replaced one, which over-notes rather than forgets.
 const maxReplacedText = 4 << 20
+
+// replacedEntryCost is what an entry of replacedText.lits costs beside its
+// literal's bytes: the map's slot (two string headers) and its share of
+// the table's free slots, and the literal's allocation rounded up to its
+// size class. Counted into the bound, so that short literals (a name of a
+// few letters, "caf\uFFFD") cannot hold several times maxReplacedText:
+// counting the bytes alone let strings of ten bytes hold 25 MiB.
+const replacedEntryCost = 64
 
 var fffd = []byte("\uFFFD")
 
@@ -72,7 +80,7 @@ func (r *replacedText) add(lits [][]byte, route string) {
 		if _, ok := r.lits[string(l)]; ok {
 			continue
 		}
-		if r.size+len(l) > maxReplacedText {
+		if r.size+len(l)+replacedEntryCost > maxReplacedText {
 			r.all, r.lits, r.route = true, nil, route
 			return
 		}
@@ -80,7 +88,7 @@ func (r *replacedText) add(lits [][]byte, route string) {
 			r.lits = map[string]string{}
 		}
 		r.lits[string(l)] = route
-		r.size += len(l)
+		r.size += len(l) + replacedEntryCost
 	}
 }
 

@@ -3,6 +3,8 @@ package source
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -70,6 +72,41 @@ func TestReplacedTextIsBounded(t *testing.T) {
 	got, _ := r.changes(jsonrow.Of([]byte(`{"d":"sent ` + "\uFFFD" + `"}`)))
 	if len(got) != 1 || got[0].Field != "d" {
 		t.Errorf("changes %+v, want one at d", got)
+	}
+}
+
+// TestReplacedTextOfShortStringsIsBounded: a server replacing a byte in
+// every short string (a few letters each) fills the bound with map entries
+// rather than bytes; what the run holds stays near maxReplacedText, where
+// the literals' bytes alone were counted and 330,000 strings of ten bytes
+// held 25 MiB before it stopped remembering them.
+func TestReplacedTextOfShortStringsIsBounded(t *testing.T) {
+	short := func(i int) [][]byte { return [][]byte{fmt.Appendf(nil, `"%x\uFFFD"`, i)} }
+	// How many the bound takes, then the heap of one add fewer: the most a
+	// run holds.
+	n := 0
+	for r := (&replacedText{}); !r.all; n++ {
+		if n == 1<<22 {
+			t.Fatalf("%d short strings remembered, %d bytes of the bound, without reaching it", len(r.lits), r.size)
+		}
+		r.add(short(n), "GET /transactions")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r := &replacedText{}
+	for i := range n - 1 {
+		r.add(short(i), "GET /transactions")
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if r.all || len(r.lits) != n-1 {
+		t.Fatalf("%d strings remembered of %d, all %v", len(r.lits), n-1, r.all)
+	}
+	runtime.KeepAlive(r)
+	if limit := int64(2 * maxReplacedText); held > limit {
+		t.Errorf("%d short strings held %d MiB of heap, want at most %d MiB", n-1, held>>20, limit>>20)
 	}
 }
 
