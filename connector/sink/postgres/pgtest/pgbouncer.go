@@ -1,0 +1,210 @@
+package pgtest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// PoolMode is a PgBouncer pool_mode: when a client's server connection
+// goes back to the pool.
+type PoolMode string
+
+const (
+	// SessionPool keeps a server connection for the client's session.
+	SessionPool PoolMode = "session"
+	// TransactionPool hands the server connection back after each
+	// transaction (each statement outside one): a client's next
+	// transaction may run on another backend.
+	TransactionPool PoolMode = "transaction"
+)
+
+// PgBouncerBin is the pgbouncer binary (Debian's package pgbouncer), or ""
+// where it is not installed. PGTEST_PGBOUNCER overrides it.
+func PgBouncerBin() string {
+	if p := os.Getenv("PGTEST_PGBOUNCER"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("pgbouncer"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/pgbouncer"); err == nil {
+		return "/usr/sbin/pgbouncer" // not on a non-root user's PATH
+	}
+	return ""
+}
+
+// PgBouncer starts, for the test, a real PgBouncer on 127.0.0.1 in front
+// of the server of u (a URL DB made, of any user with a password) in pool
+// mode mode, told to ignore the startup parameters named
+// (ignore_startup_parameters), and returns u through it. Clients log in
+// to it with the URL's user and password (auth_type md5, an auth_file
+// holding them), and it logs in to the server with the same. It is
+// stopped at the test's end; its log is shown if the test failed.
+//
+// Where pgbouncer is absent the test is skipped, failed under CI=true
+// (.ci/run installs it), as where the server is.
+func PgBouncer(t testing.TB, u string, mode PoolMode, ignore ...string) string {
+	t.Helper()
+	Shared(t) // skips or fails where the server's binaries are absent
+	bin := PgBouncerBin()
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pgtest: pgbouncer not found; .ci/run installs the pgbouncer package")
+		}
+		t.Skip("pgtest: pgbouncer not found (install Debian's pgbouncer package); skipping")
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	host, port, err := net.SplitHostPort(parsed.Host)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	name := parsed.User.Username()
+	password, _ := parsed.User.Password()
+	db := strings.TrimPrefix(parsed.Path, "/")
+	dir, err := os.MkdirTemp("", "pgbouncer-")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	// PgBouncer refuses to run as root: as root it runs as the server's
+	// system user.
+	var runAs *user.User
+	if os.Geteuid() == 0 {
+		if runAs, err = user.Lookup("postgres"); err != nil {
+			t.Fatalf("pgtest: running as root, and no unprivileged 'postgres' user to run pgbouncer as: %v", err)
+		}
+	}
+	users := fmt.Sprintf("%q %q\n", name, password)
+	if name != User {
+		users += fmt.Sprintf("%q %q\n", User, Password)
+	}
+	write := func(file, text string) {
+		t.Helper()
+		p := filepath.Join(dir, file)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		chown(t, p, runAs)
+	}
+	chown(t, dir, runAs)
+	write("users.txt", users)
+	logFile := filepath.Join(dir, "log")
+	write("log", "")
+	var (
+		cmd  *exec.Cmd
+		addr string
+	)
+	// A free port can be taken between choosing and binding it: retry.
+	for attempt := 0; attempt < 5 && cmd == nil; attempt++ {
+		p, err := freePort()
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+		write("pgbouncer.ini", fmt.Sprintf(`[databases]
+%s = host=%s port=%s dbname=%s
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir =
+auth_type = md5
+auth_file = %s
+pool_mode = %s
+ignore_startup_parameters = %s
+logfile = %s
+pidfile = %s
+admin_users = %s
+max_client_conn = 100
+default_pool_size = 20
+`, db, host, port, db, p, filepath.Join(dir, "users.txt"), mode, strings.Join(ignore, ","), logFile, filepath.Join(dir, "pid"), User))
+		c := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
+		c.Dir = dir
+		c.SysProcAttr = &syscall.SysProcAttr{}
+		if runAs != nil {
+			uid, _ := strconv.ParseUint(runAs.Uid, 10, 32)
+			gid, _ := strconv.ParseUint(runAs.Gid, 10, 32)
+			c.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		}
+		if err := c.Start(); err != nil {
+			t.Fatalf("pgtest: starting pgbouncer: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = c.Wait(); close(exited) }()
+		if listening(addr, exited) {
+			cmd = c
+			t.Cleanup(func() {
+				_ = c.Process.Kill()
+				<-exited
+				if t.Failed() {
+					log, _ := os.ReadFile(logFile)
+					t.Logf("pgbouncer's log:\n%s", log)
+				}
+				_ = os.RemoveAll(dir)
+			})
+			bouncerReaper(c.Process.Pid, dir)
+		}
+	}
+	if cmd == nil {
+		log, _ := os.ReadFile(logFile)
+		_ = os.RemoveAll(dir)
+		t.Fatalf("pgtest: pgbouncer did not start:\n%s", log)
+	}
+	parsed.Host = addr
+	return parsed.String()
+}
+
+// listening waits until addr takes connections, or the process has
+// exited (a port taken) or 10 s have passed.
+func listening(addr string, exited <-chan struct{}) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+// bouncerReaper kills PgBouncer pid and removes dir once this test binary
+// is gone, however it ended (a panic, a -timeout, a kill), as the server's
+// reaper does; it ends by itself once pid has.
+func bouncerReaper(pid int, dir string) {
+	script := fmt.Sprintf(`while [ -d /proc/%d ] && [ -d /proc/%d ]; do sleep 1; done; kill -9 %d 2>/dev/null; rm -rf "%s"`,
+		os.Getpid(), pid, pid, dir)
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	_ = cmd.Start()
+}
+
+// chown gives path to runAs, where the test runs as root.
+func chown(t testing.TB, path string, runAs *user.User) {
+	t.Helper()
+	if runAs == nil {
+		return
+	}
+	uid, _ := strconv.Atoi(runAs.Uid)
+	gid, _ := strconv.Atoi(runAs.Gid)
+	if err := os.Chown(path, uid, gid); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+}
