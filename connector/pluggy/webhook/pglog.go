@@ -202,6 +202,10 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 		conn.Close(context.Background())
 		return fmt.Errorf("PostgreSQL at %s: %s: %s", l.shown, what, postgres.Mask(l.url, err.Error()))
 	}
+	if err := l.ownSession(ctx, conn); err != nil {
+		conn.Close(context.Background())
+		return err
+	}
 	if setup {
 		if err := pgCreate(ctx, conn); err != nil {
 			return fail("creating "+pgTable+" (the user needs CREATE on the database, or create the table for it)", err)
@@ -231,6 +235,44 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 	}
 	l.conn = conn
 	return nil
+}
+
+// ownSession refuses a receiver whose session is not a server session of
+// its own: a connection pooler in front of the server (PgBouncer) in
+// transaction or statement mode (pool_mode = transaction) hands each
+// statement to whichever server session is free, so the receiver's lock
+// stays on the pooled server session that took it, and a second receiver
+// handed that server session takes it again: two receivers appended to
+// one table at once (seen through PgBouncer 1.18 with
+// default_query_exec_mode=exec in the URL), their seqs no longer
+// committed in order for readers. It asks conn and a session opened for
+// the check, alternately, for their server process ids
+// (postgres.OwnServerSessions), before the lock is taken. Where that
+// session cannot be had for want of a free connection (a role's
+// CONNECTION LIMIT 1, a full server) the check is left out: the
+// receiver's own session is enough to run.
+func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
+	probe, err := pgConnect(ctx, l.url, pgGiven)
+	if errors.As(err, new(noConnectionFree)) {
+		return nil
+	}
+	if err != nil {
+		// Through a pool in transaction mode the second session's first
+		// statement, prepared, may meet the first's on the one server
+		// session both were handed: postgres.Connect's error names the
+		// pool mode and the fix.
+		return err
+	}
+	defer probe.Close(context.Background())
+	own, pids, err := postgres.OwnServerSessions(ctx, conn, probe)
+	switch {
+	case err != nil:
+		return fmt.Errorf("PostgreSQL at %s: reading the sessions' server process ids: %s", l.shown, postgres.Mask(l.url, err.Error()))
+	case own:
+		return nil
+	}
+	return fmt.Errorf("the event log %s in PostgreSQL at %s: the receiver's session and a second one ran on one server session, or a session moved between two (server process ids %v and %v), %s, and two receivers could write the log at once, its events no longer in order for readers. %s",
+		pgTable, l.shown, pids[0], pids[1], postgres.TransactionPooled("the receiver's lock"), postgres.TransactionPoolFix(pgGiven))
 }
 
 // pgCreate creates the schema and the table if missing. A new table's seq

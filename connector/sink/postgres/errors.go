@@ -192,6 +192,16 @@ func (d *Destination) sqlError(err error, doing string) error {
 			Msg: fmt.Sprintf("PostgreSQL at %s: %s: lost the connection (the server restarted, failed over or ended the session%s); what was committed stays, and nothing after it: run again, and it resumes from the last commit",
 				d.shown, doing, d.endingTimeoutsSet())})
 	}
+	if PreparedElsewhere(err) {
+		// A statement this session prepared was found on a server
+		// session that had not prepared it, or missing from the one
+		// that had: a pooler in transaction mode (ownSessions), met
+		// before ownSessions could tell (the first statement of a run
+		// started beside another through the same pool), or after.
+		return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: %s: the session's statements ran on more than one server session, %s, and two runs could write schema %q at once; what was committed before stays. %s",
+				d.shown, doing, pg.Message, TransactionPooled("the schema's lock"), d.opts.Schema, TransactionPoolFix("--postgres"))}
+	}
 	if errors.As(err, &pg) && (pg.Code == "55P03" || pg.Code == "40P01") {
 		// Another session held what the statement needed (a long report
 		// on the table, a transaction left open, the DBA's maintenance)
@@ -638,3 +648,26 @@ func Mask(raw, s string) string {
 // by xxxxx, for messages; also when it does not parse, as a message about
 // it quotes it.
 func MaskURL(raw string) string { return secret.MaskURL(raw, "xxxxx") }
+
+// TransactionPooled says why a pool in transaction mode is refused: lock,
+// a server session's lock that keeps one writer at a time, is left on a
+// pooled server session and holds nothing.
+func TransactionPooled(lock string) string {
+	return "as where a connection pooler in front of the server (PgBouncer) pools them in transaction or statement mode (pool_mode = transaction); " +
+		"there " + lock + ", a server session's, is left on a pooled server session and holds nothing"
+}
+
+// TransactionPoolFix is the fix for a pool in transaction mode, for the
+// URL given where given says (--postgres, --log).
+func TransactionPoolFix(given string) string {
+	return "Fix: point " + given + " at a pool in session mode (pool_mode = session for that database in pgbouncer.ini, or a pooler's session port) or at the server directly"
+}
+
+// PreparedElsewhere reports whether err is a server's answer to a
+// statement this session prepared, found on a server session that had not
+// prepared it or missing from the one that had: a pool in transaction mode
+// (OwnServerSessions).
+func PreparedElsewhere(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "42P05" || pg.Code == "26000") && strings.Contains(pg.Message, "prepared statement")
+}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
 // ParseURL parses a PostgreSQL URL with pgx, with an error that names what
@@ -115,12 +117,70 @@ func (d *Destination) connect(ctx context.Context) error {
 		d.conn.Close(context.Background())
 		return d.connectError(err, d.cfg)
 	}
+	// Before the load session's first statement: through a pool in
+	// transaction mode, that statement (prepared, as pgx prepares them)
+	// meets the merging session's of the same name on the one server
+	// session both were handed, and failed as a system_error naming
+	// neither the pooler nor the fix.
+	if err := d.ownSessions(ctx); err != nil {
+		d.load.Close(context.Background())
+		d.conn.Close(context.Background())
+		return err
+	}
 	if doing, err := timeoutsOff(ctx, d.cfg, d.load); err != nil {
 		d.load.Close(context.Background())
 		d.conn.Close(context.Background())
 		return d.sqlError(err, doing)
 	}
 	return nil
+}
+
+// ownSessions refuses a run whose two sessions are not each a server
+// session of their own (OwnServerSessions): a connection pooler in front
+// of the server (PgBouncer) in transaction or statement mode
+// (pool_mode = transaction) hands each transaction, and each statement
+// outside one, to whichever server session is free. The schema's advisory
+// lock is a server session's, so it stays on the pooled server session
+// that took it, and a second run whose statement is handed that same
+// server session takes it again (the lock is re-entrant): two runs into
+// one schema both went on, where one is to wait (seen through PgBouncer
+// 1.18 with default_query_exec_mode=exec in the URL, the usual cure for
+// its prepared-statement errors; without it the run failed on one, as a
+// system_error naming neither the pooler nor the fix).
+func (d *Destination) ownSessions(ctx context.Context) error {
+	own, pids, err := OwnServerSessions(ctx, d.conn, d.load)
+	switch {
+	case err != nil:
+		return d.sqlError(err, "reading the sessions' server process ids")
+	case own:
+		return nil
+	}
+	return source.ConfigErrorf("PostgreSQL at %s: the run's two sessions ran on one server session, or a session moved between two (server process ids %v and %v), %s, and two runs could write schema %q at once; nothing was written. %s",
+		d.shown, pids[0], pids[1], TransactionPooled("the schema's lock"), d.opts.Schema, TransactionPoolFix("--postgres"))
+}
+
+// OwnServerSessions reports whether sessions a and b each run on a server
+// session of their own, and the server process ids they gave: asked for
+// them alternately, three times each, two sessions of a server never
+// share one, nor does one change its own, while a pool in transaction
+// mode hands the one free server session to each in turn, as it does
+// while the pool is otherwise idle. A pool that hands them server sessions
+// of their own throughout these six statements goes unnoticed. The
+// questions go by the simple protocol, which prepares nothing (a prepared
+// statement met on the wrong server session fails: PreparedElsewhere).
+func OwnServerSessions(ctx context.Context, a, b *pgx.Conn) (own bool, pids [2][]uint32, err error) {
+	for range 3 {
+		for i, c := range []*pgx.Conn{a, b} {
+			var pid uint32
+			if err := c.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+				return false, pids, err
+			}
+			pids[i] = append(pids[i], pid)
+		}
+	}
+	shared := slices.ContainsFunc(pids[0], func(p uint32) bool { return slices.Contains(pids[1], p) })
+	moved := slices.Min(pids[0]) != slices.Max(pids[0]) || slices.Min(pids[1]) != slices.Max(pids[1])
+	return !shared && !moved, pids, nil
 }
 
 // Connect opens a session of cfg as the run opens its own (openSession):
@@ -147,6 +207,9 @@ func Connect(ctx context.Context, cfg *pgx.ConnConfig, given string) (*pgx.Conn,
 			where += pooledTooShort
 		}
 		return nil, fmt.Errorf("%s once connected: %w, the statement_timeout %s. Fix: %s, or raise it past what that statement takes", doing, err, where, fix)
+	}
+	if PreparedElsewhere(err) {
+		return nil, fmt.Errorf("%s once connected: %w; the session's statements ran on more than one server session, %s. %s", doing, err, TransactionPooled("a session's advisory lock"), TransactionPoolFix(given))
 	}
 	return nil, fmt.Errorf("%s once connected: %w", doing, err)
 }

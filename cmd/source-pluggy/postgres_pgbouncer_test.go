@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
+	"github.com/source-pluggy/source-pluggy/connector/sink/postgres/pgtest"
+	st "github.com/source-pluggy/source-pluggy/connector/source/sourcetest"
+)
+
+// TestPostgresThroughRealPgBouncer: through a real PgBouncer (Debian's
+// pgbouncer, pgtest.PgBouncer) in session mode, what docs/postgres.md
+// says of poolers holds beside the in-repo stand-in's
+// (TestPostgresThroughPgBouncer): with the database's statement_timeout
+// shorter than the COPY left open while the API is read, a full-refresh
+// read, a first incremental read and the incremental read after changes
+// load every row once; so they do where PgBouncer is told to ignore the
+// timeouts sent as startup parameters (ignore_startup_parameters), the
+// first two alone or all four; and a parameter of the URL's own that it
+// refuses is a config_error quoting PgBouncer's "unsupported startup
+// parameter".
+func TestPostgresThroughRealPgBouncer(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 300, PageSize: 50, Latency: 60 * time.Millisecond})
+	url := pgtest.DB(t)
+	pgtest.Exec(t, url, `ALTER DATABASE `+pgtest.DBName(url)+` SET statement_timeout = '300ms'`)
+	conn := pgtest.Connect(t, url)
+	for _, ignore := range [][]string{nil, {"statement_timeout", "idle_in_transaction_session_timeout"},
+		{"statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout"}} {
+		pool := pgtest.PgBouncer(t, url, pgtest.SessionPool, ignore...)
+		pgtest.Exec(t, url, `DROP SCHEMA IF EXISTS pluggy CASCADE`)
+		e.read(e.catalog(false, "transactions"), "--postgres", pool)
+		compareTruth(t, e, conn, nil)
+		pgtest.Exec(t, url, `DROP SCHEMA pluggy CASCADE`)
+		cat := e.catalog(true, "transactions")
+		e.read(cat, "--postgres", pool)
+		compareTruth(t, e, conn, nil)
+		e.fake.AddNew(5)
+		e.fake.UpdateInPlace(5)
+		e.read(cat, "--postgres", pool)
+		compareTruth(t, e, conn, nil)
+		if got := pgRows(t, conn, `SELECT count(*) FROM pluggy._state`); got[0] != "1" {
+			t.Errorf("ignoring %v: %s states stored, want 1", ignore, got[0])
+		}
+		if t.Failed() {
+			t.Fatalf("through PgBouncer ignoring %v", ignore)
+		}
+	}
+
+	r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"),
+		"--postgres", pgtest.PgBouncer(t, url, pgtest.SessionPool)+"&search_path=public", "--detailed-exit-codes")
+	if len(r.ErrorTraces()) != 1 {
+		t.Fatalf("exit %d, traces %v", r.Code, r.ErrorTraces())
+	}
+	st.FailedWith(t, r, protocol.ConfigError, 78, "unsupported startup parameter: search_path", "remove it from --postgres", "ignore_startup_parameters", "postgres://postgres:xxxxx@")
+}
+
+// TestPostgresThroughPgBouncerInTransactionModeRefused: through a real
+// PgBouncer in transaction mode the schema's advisory lock, a server
+// session's, stays on the pooled server session that took it, and a
+// second run handed that server session takes it again: two reads into
+// one schema at once both went on (with default_query_exec_mode=exec, the
+// usual cure for PgBouncer's prepared-statement errors), and without it a
+// read failed as a system_error over a prepared statement that "already
+// exists", naming neither the pooler nor the fix. Each read is now a
+// config_error naming the pool mode and the fix, with nothing written.
+func TestPostgresThroughPgBouncerInTransactionModeRefused(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 300, PageSize: 50, Latency: 20 * time.Millisecond})
+	url := pgtest.DB(t)
+	pool := pgtest.PgBouncer(t, url, pgtest.TransactionPool)
+	cat := e.catalog(true, "transactions")
+	for _, u := range []string{pool, pool + "&default_query_exec_mode=exec"} {
+		var wg sync.WaitGroup
+		outs, codes := make([][]byte, 2), make([]int, 2)
+		config := e.config(nil)
+		for i := range outs {
+			wg.Go(func() {
+				cmd := exec.Command(e.bin, "read", "--config", config, "--catalog", cat, "--postgres", u, "--no-records", "--detailed-exit-codes")
+				outs[i], _ = cmd.Output()
+				codes[i] = cmd.ProcessState.ExitCode()
+			})
+		}
+		wg.Wait()
+		for i, out := range outs {
+			r := st.Parse(t, out)
+			r.Code = codes[i]
+			st.FailedWith(t, r, protocol.ConfigError, 78, "pool_mode = transaction", "pool_mode = session", "at the server directly", "postgres://postgres:xxxxx@")
+		}
+		if got := pgRows(t, pgtest.Connect(t, url), `SELECT count(*) FROM pg_namespace WHERE nspname = 'pluggy'`); got[0] != "0" {
+			t.Errorf("through %s: the refused runs made the schema", strings.TrimPrefix(u, pool))
+		}
+	}
+}
+
+// TestWebhookPostgresThroughPgBouncer: the webhook receiver's PostgreSQL
+// log through a real PgBouncer. In session mode it appends, and a second
+// receiver on the database is refused as direct. In transaction mode the
+// receiver's lock, a server session's, held nothing: a second receiver
+// went on beside the first (with default_query_exec_mode=exec in the URL),
+// both appending to one table, or failed over a prepared statement that
+// "already exists", naming neither the pooler nor the fix. The receiver
+// now exits at the start naming the pool mode and the fix.
+func TestWebhookPostgresThroughPgBouncer(t *testing.T) {
+	url := pgtest.DB(t)
+	bin := st.Build(t, "source-pluggy")
+	pool := pgtest.PgBouncer(t, url, pgtest.SessionPool)
+	r := startReceiver(t, pool)
+	if got := r.post(t, deletedEvent("pool-1", uuidOf("pool-1")), authHeader); got != 200 {
+		t.Fatalf("a delivery through PgBouncer in session mode: %d\n%s", got, r.log())
+	}
+	_, stderr, code := st.Exec(t, bin, "webhook", "serve", "--listen", "127.0.0.1:0", "--log", pool, "--header", "X-A=b")
+	if code != 1 || !strings.Contains(string(stderr), "in use by another receiver") {
+		t.Fatalf("a second receiver through PgBouncer in session mode: exit %d, %s", code, stderr)
+	}
+	if got := strings.Join(logIDs(t, url), " "); got != "pool-1" {
+		t.Fatalf("the table holds %s, want pool-1", got)
+	}
+
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+
+	pool = pgtest.PgBouncer(t, url, pgtest.TransactionPool)
+	for _, u := range []string{pool, pool + "&default_query_exec_mode=exec"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "webhook", "serve", "--listen", "127.0.0.1:0", "--log", u, "--header", "X-A=b")
+		out, _ := cmd.CombinedOutput()
+		cancel()
+		if code := cmd.ProcessState.ExitCode(); code != 1 {
+			t.Fatalf("a receiver through PgBouncer in transaction mode (%s): exit %d, want 1 at the start\n%s", strings.TrimPrefix(u, pool), code, out)
+		}
+		for _, want := range []string{"pool_mode = transaction", "holds nothing", "point --log at a pool in session mode", "at the server directly", "postgres://postgres:xxxxx@"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("through PgBouncer in transaction mode (%s): the error lacks %q\n%s", strings.TrimPrefix(u, pool), want, out)
+			}
+		}
+		if strings.Contains(string(out), pgtest.Password) {
+			t.Error("the receiver printed the password")
+		}
+	}
+}
