@@ -182,6 +182,24 @@ func CheckReplacedNoted(t *testing.T, r *Result, stream, field string, key []str
 	}
 }
 
+// CheckPendingNoted checks a read of the transactions and
+// pending_transactions streams, in that order, whose pending rows come from
+// the transactions stream's calls and went through MarkRowsAfter:
+// CheckReplacedNoted of pending_transactions at field, no transactions row
+// noted, and pending_transactions, which emits the rows, warning once.
+func CheckPendingNoted(t *testing.T, r *Result, field string, key []string, dir string, conn *pgx.Conn, schema string) {
+	t.Helper()
+	CheckReplacedNoted(t, r, "pending_transactions", field, key, dir, conn, schema)
+	for _, m := range r.Messages {
+		if m.Record != nil && m.Record.Stream == "transactions" && len(m.Record.Meta) > 0 {
+			t.Errorf("a booked row notes a change it does not hold: %s", m.Record.Meta)
+		}
+	}
+	if warns := InvalidUTF8Warns(r); warns["pending_transactions"] != 1 {
+		t.Errorf("WARNs about invalid UTF-8 per stream: %v, want one of pending_transactions, which emits the rows", warns)
+	}
+}
+
 // InvalidUTF8Warns counts the WARNs of r about invalid UTF-8 by the stream
 // each names first ("accounts: the API answered text that is not valid
 // UTF-8 …"): a stream that emits replaced text says so once, whichever
