@@ -145,3 +145,30 @@ func TestWebhookPostgresThroughPgBouncer(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookPostgresThroughPgBouncerPoolOfOne: through PgBouncer in
+// session mode with one server session per pool (default_pool_size = 1),
+// all the receiver needs, the receiver starts within seconds and appends.
+// The second session its check for a pool in transaction mode opens was
+// logged in by PgBouncer and its first statement held for a server session
+// that never came free: the start hung past a minute, until PgBouncer's
+// query_wait_timeout, where the receiver ran before the check.
+func TestWebhookPostgresThroughPgBouncerPoolOfOne(t *testing.T) {
+	url := pgtest.DB(t)
+	pool := pgtest.PgBouncer(t, url, pgtest.SessionPool)
+	pgtest.PgBouncerSet(t, pool, "default_pool_size", "1")
+	start := time.Now()
+	r := startReceiver(t, pool)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the receiver took %v to start", took)
+	}
+	if got := r.post(t, deletedEvent("one-1", uuidOf("one-1")), authHeader); got != 200 {
+		t.Fatalf("a delivery through a pool of one: %d\n%s", got, r.log())
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	if got := strings.Join(logIDs(t, url), " "); got != "one-1" {
+		t.Fatalf("the table holds %s, want one-1", got)
+	}
+}

@@ -51,6 +51,15 @@ const (
 	// pgLockGrace is how long a receiver waits for the lock of one that
 	// was just stopped.
 	pgLockGrace = 3 * time.Second
+	// pgProbeWait bounds how long the start waits for the second session
+	// ownSession opens for its check. A pool in session mode with no
+	// server session free for it (PgBouncer's pool_size = 1, a role's
+	// CONNECTION LIMIT 1 behind it) logs the client in and holds its
+	// first statement until the receiver's session is released, which it
+	// never is: the start hung until the pooler gave up (query_wait_timeout,
+	// 2 min), where the receiver alone runs. A pool in transaction mode
+	// frees the receiver's server session between its statements.
+	pgProbeWait = 5 * time.Second
 	// pgGiven is where a receiver's URL is given, for its errors.
 	pgGiven = "--log"
 	// pgApp names the log's sessions in pg_stat_activity.
@@ -249,11 +258,14 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 // the check, alternately, for their server process ids
 // (postgres.OwnServerSessions), before the lock is taken. Where that
 // session cannot be had for want of a free connection (a role's
-// CONNECTION LIMIT 1, a full server) the check is left out: the
+// CONNECTION LIMIT 1, a full server), or does not come within pgProbeWait
+// (a pool in session mode with none free), the check is left out: the
 // receiver's own session is enough to run.
 func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
-	probe, err := pgConnect(ctx, l.url, pgGiven)
-	if errors.As(err, new(noConnectionFree)) {
+	probeCtx, cancel := context.WithTimeout(ctx, pgProbeWait)
+	defer cancel()
+	probe, err := pgConnect(probeCtx, l.url, pgGiven)
+	if errors.As(err, new(noConnectionFree)) || (err != nil && probeCtx.Err() != nil && ctx.Err() == nil) {
 		return nil
 	}
 	if err != nil {

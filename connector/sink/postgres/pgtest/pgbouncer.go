@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -206,5 +207,25 @@ func chown(t testing.TB, path string, runAs *user.User) {
 	gid, _ := strconv.Atoi(runAs.Gid)
 	if err := os.Chown(path, uid, gid); err != nil {
 		t.Fatalf("pgtest: %v", err)
+	}
+}
+
+// PgBouncerSet sets a setting of the PgBouncer that pool (a URL PgBouncer
+// returned) leads to, through its admin console (SET name = value), as a
+// DBA's pgbouncer.ini might have it: default_pool_size = 1, say. Its pools
+// made later take it.
+func PgBouncerSet(t testing.TB, pool, name, value string) {
+	t.Helper()
+	u, err := url.Parse(pool)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	u.Path = "/pgbouncer"
+	q := u.Query()
+	q.Set("default_query_exec_mode", "simple_protocol") // the console prepares nothing
+	u.RawQuery = q.Encode()
+	conn := Connect(t, u.String())
+	if _, err := conn.Exec(context.Background(), fmt.Sprintf("SET %s = '%s'", name, value)); err != nil {
+		t.Fatalf("pgtest: PgBouncer's SET %s = %s: %v", name, value, err)
 	}
 }
