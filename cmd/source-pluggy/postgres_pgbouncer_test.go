@@ -147,28 +147,35 @@ func TestWebhookPostgresThroughPgBouncer(t *testing.T) {
 }
 
 // TestWebhookPostgresThroughPgBouncerPoolOfOne: through PgBouncer in
-// session mode with one server session per pool (default_pool_size = 1),
-// all the receiver needs, the receiver starts within seconds and appends.
-// The second session its check for a pool in transaction mode opens was
-// logged in by PgBouncer and its first statement held for a server session
-// that never came free: the start hung past a minute, until PgBouncer's
-// query_wait_timeout, where the receiver ran before the check.
+// session mode with room for the receiver's session alone, one server
+// session per pool (default_pool_size = 1) or one client
+// (max_client_conn = 1), the receiver starts within seconds and appends.
+// The second session its check for a pool in transaction mode opens was,
+// with a pool of one, logged in by PgBouncer and its first statement held
+// for a server session that never came free: the start hung past a
+// minute, until PgBouncer's query_wait_timeout; with one client, refused
+// ("no more connections allowed"), it failed the start. The receiver ran
+// before the check.
 func TestWebhookPostgresThroughPgBouncerPoolOfOne(t *testing.T) {
 	url := pgtest.DB(t)
-	pool := pgtest.PgBouncer(t, url, pgtest.SessionPool)
-	pgtest.PgBouncerSet(t, pool, "default_pool_size", "1")
-	start := time.Now()
-	r := startReceiver(t, pool)
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("the receiver took %v to start", took)
+	var want []string
+	for _, setting := range []string{"default_pool_size", "max_client_conn"} {
+		pool := pgtest.PgBouncer(t, url, pgtest.SessionPool)
+		pgtest.PgBouncerSet(t, pool, setting, "1")
+		start := time.Now()
+		r := startReceiver(t, pool)
+		if took := time.Since(start); took > 20*time.Second {
+			t.Errorf("%s = 1: the receiver took %v to start", setting, took)
+		}
+		want = append(want, setting)
+		if got := r.post(t, deletedEvent(setting, uuidOf(setting)), authHeader); got != 200 {
+			t.Fatalf("%s = 1: a delivery: %d\n%s", setting, got, r.log())
+		}
+		if code := r.stop(t, syscall.SIGTERM); code != 0 {
+			t.Fatalf("%s = 1: SIGTERM: exit %d\n%s", setting, code, r.log())
+		}
 	}
-	if got := r.post(t, deletedEvent("one-1", uuidOf("one-1")), authHeader); got != 200 {
-		t.Fatalf("a delivery through a pool of one: %d\n%s", got, r.log())
-	}
-	if code := r.stop(t, syscall.SIGTERM); code != 0 {
-		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
-	}
-	if got := strings.Join(logIDs(t, url), " "); got != "one-1" {
-		t.Fatalf("the table holds %s, want one-1", got)
+	if got := strings.Join(logIDs(t, url), " "); got != strings.Join(want, " ") {
+		t.Fatalf("the table holds %s, want %s", got, strings.Join(want, " "))
 	}
 }

@@ -136,7 +136,7 @@ func pgConnect(ctx context.Context, url, given string) (*pgx.Conn, error) {
 	conn, err := postgres.Connect(ctx, cfg, given)
 	if err != nil {
 		msg := error(fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error())))
-		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "53300" {
+		if noneFree(err) {
 			msg = noConnectionFree{msg}
 		}
 		if postgres.Unreachable(err) {
@@ -150,11 +150,22 @@ func pgConnect(ctx context.Context, url, given string) (*pgx.Conn, error) {
 }
 
 // noConnectionFree is pgConnect's error when the server refused the
-// session for want of a free connection (SQLSTATE 53300): its
-// max_connections reached, or the role's CONNECTION LIMIT.
+// session for want of a free connection (noneFree).
 type noConnectionFree struct{ error }
 
 func (e noConnectionFree) Unwrap() error { return e.error }
+
+// noneFree reports whether err refused a session for want of a free
+// connection: the server's max_connections reached or the role's
+// CONNECTION LIMIT (SQLSTATE 53300), or a pooler in front of it (PgBouncer)
+// holding as many clients as it takes (max_client_conn), which it says
+// only in its text, as a protocol violation (08P01). A receiver whose own
+// session got in runs without a second one (ownSession, Prune), where the
+// pooler's refusal failed the start.
+func noneFree(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "53300" || pe.Code == "08P01" && strings.HasPrefix(pe.Message, "no more connections allowed"))
+}
 
 func openPG(ctx context.Context, url string) (*pgLog, error) {
 	l := &pgLog{url: url, shown: postgres.MaskURL(url)}

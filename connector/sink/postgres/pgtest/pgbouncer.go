@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // PoolMode is a PgBouncer pool_mode: when a client's server connection
@@ -224,8 +226,13 @@ func PgBouncerSet(t testing.TB, pool, name, value string) {
 	q := u.Query()
 	q.Set("default_query_exec_mode", "simple_protocol") // the console prepares nothing
 	u.RawQuery = q.Encode()
-	conn := Connect(t, u.String())
-	if _, err := conn.Exec(context.Background(), fmt.Sprintf("SET %s = '%s'", name, value)); err != nil {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatalf("pgtest: connecting to PgBouncer's admin console: %v", err)
+	}
+	defer conn.Close(ctx) // not a client left to count against max_client_conn
+	if _, err := conn.Exec(ctx, fmt.Sprintf("SET %s = '%s'", name, value)); err != nil {
 		t.Fatalf("pgtest: PgBouncer's SET %s = %s: %v", name, value, err)
 	}
 }
