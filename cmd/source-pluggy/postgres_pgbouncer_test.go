@@ -179,3 +179,29 @@ func TestWebhookPostgresThroughPgBouncerPoolOfOne(t *testing.T) {
 		t.Fatalf("the table holds %s, want %s", got, strings.Join(want, " "))
 	}
 }
+
+// TestPostgresThroughStatementLoadBalancer: through a pooler that sends
+// each SELECT to a node it picks for that statement (pgpool-II's
+// statement_level_load_balance, pgtest.StatementBalancer), whose sessions
+// are the server's own, a read loads every row and the webhook receiver
+// appends. The check for a pool in transaction mode asked for the server
+// process ids with a plain SELECT, which such a pooler answered from one
+// node and then another: a session that "moved", and the run and the
+// receiver were refused as through a pool in transaction mode. It asks
+// with /*NO LOAD BALANCE*/ before the SELECT, which pgpool-II sends to
+// the session's own node.
+func TestPostgresThroughStatementLoadBalancer(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 2, TransactionsPerAccount: 30, PageSize: 50})
+	url := pgtest.DB(t)
+	balancer := pgtest.StatementBalancer(t, url)
+	e.read(e.catalog(false, "transactions"), "--postgres", balancer)
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
+
+	r := startReceiver(t, balancer)
+	if got := r.post(t, deletedEvent("lb-1", uuidOf("lb-1")), authHeader); got != 200 {
+		t.Fatalf("a delivery through the balancer: %d\n%s", got, r.log())
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+}

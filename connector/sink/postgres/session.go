@@ -167,12 +167,18 @@ func (d *Destination) ownSessions(ctx context.Context) error {
 // while the pool is otherwise idle. A pool that hands them server sessions
 // of their own throughout these six statements goes unnoticed. The
 // questions go by the simple protocol, which prepares nothing (a prepared
-// statement met on the wrong server session fails: PreparedElsewhere).
+// statement met on the wrong server session fails: PreparedElsewhere), and
+// begin with the comment /*NO LOAD BALANCE*/: a pooler that sends each
+// SELECT to a node it picks for it (pgpool-II's
+// statement_level_load_balance) answered them from a standby's session
+// and the session's own in turn, and a run whose sessions were its own was
+// refused as one that moved; pgpool-II sends a query that begins with a
+// comment to the session's own node.
 func OwnServerSessions(ctx context.Context, a, b *pgx.Conn) (own bool, pids [2][]uint32, err error) {
 	for range 3 {
 		for i, c := range []*pgx.Conn{a, b} {
 			var pid uint32
-			if err := c.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+			if err := c.QueryRow(ctx, "/*NO LOAD BALANCE*/ SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
 				return false, pids, err
 			}
 			pids[i] = append(pids[i], pid)
