@@ -89,9 +89,9 @@ func PgBouncer(t testing.TB, u string, mode PoolMode, ignore ...string) string {
 			t.Fatalf("pgtest: running as root, and no unprivileged 'postgres' user to run pgbouncer as: %v", err)
 		}
 	}
-	users := fmt.Sprintf("%q %q\n", name, password)
+	users := authLine(name, password)
 	if name != User {
-		users += fmt.Sprintf("%q %q\n", User, Password)
+		users += authLine(User, Password)
 	}
 	write := func(file, text string) {
 		t.Helper()
@@ -135,30 +135,30 @@ default_pool_size = 20
 `, db, host, port, db, p, filepath.Join(dir, "users.txt"), mode, strings.Join(ignore, ","), logFile, filepath.Join(dir, "pid"), User))
 		c := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 		c.Dir = dir
-		c.SysProcAttr = &syscall.SysProcAttr{}
-		if runAs != nil {
-			uid, _ := strconv.ParseUint(runAs.Uid, 10, 32)
-			gid, _ := strconv.ParseUint(runAs.Gid, 10, 32)
-			c.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		}
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: credential(runAs)}
 		if err := c.Start(); err != nil {
 			t.Fatalf("pgtest: starting pgbouncer: %v", err)
 		}
 		exited := make(chan struct{})
 		go func() { _ = c.Wait(); close(exited) }()
-		if listening(addr, exited) {
-			cmd = c
-			t.Cleanup(func() {
-				_ = c.Process.Kill()
-				<-exited
-				if t.Failed() {
-					log, _ := os.ReadFile(logFile)
-					t.Logf("pgbouncer's log:\n%s", log)
-				}
-				_ = os.RemoveAll(dir)
-			})
-			bouncerReaper(c.Process.Pid, dir)
+		if !listening(addr, exited) {
+			// Exited (its port taken), or still running and not
+			// listening after 10 s: not to be left behind.
+			_ = c.Process.Kill()
+			<-exited
+			continue
 		}
+		cmd = c
+		t.Cleanup(func() {
+			_ = c.Process.Kill()
+			<-exited
+			if t.Failed() {
+				log, _ := os.ReadFile(logFile)
+				t.Logf("pgbouncer's log:\n%s", log)
+			}
+			_ = os.RemoveAll(dir)
+		})
+		bouncerReaper(c.Process.Pid, dir)
 	}
 	if cmd == nil {
 		log, _ := os.ReadFile(logFile)
@@ -167,6 +167,15 @@ default_pool_size = 20
 	}
 	parsed.Host = addr
 	return parsed.String()
+}
+
+// authLine is a line of PgBouncer's auth_file: the user's name and
+// password, each in double quotes, a double quote within doubled (""), as
+// PgBouncer reads them; Go's %q escaped it with a backslash, and a name or
+// password with a " or a \ was another in PgBouncer's eyes.
+func authLine(name, password string) string {
+	quote := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+	return quote(name) + " " + quote(password) + "\n"
 }
 
 // listening waits until addr takes connections, or the process has

@@ -345,14 +345,23 @@ func (s *Server) reaper(runAs *user.User) error {
 		os.Getpid(), filepath.Join(s.bin, "pg_ctl"), filepath.Join(s.Dir, "data"), s.Dir)
 	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: credential(runAs)}
 	if runAs != nil {
-		uid, _ := strconv.ParseUint(runAs.Uid, 10, 32)
-		gid, _ := strconv.ParseUint(runAs.Gid, 10, 32)
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		cmd.Env = append(os.Environ(), "HOME="+s.Dir)
 	}
 	return cmd.Start()
+}
+
+// credential runs a process as u (the server's system user, where the
+// tests run as root: initdb, pg_ctl and pgbouncer refuse root), or as
+// this one where u is nil.
+func credential(u *user.User) *syscall.Credential {
+	if u == nil {
+		return nil
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 }
 
 // Stop stops the server (fast: tests keep nothing) and removes its
@@ -372,9 +381,7 @@ func (s *Server) run(as *user.User, prog string, args ...string) ([]byte, error)
 	cmd := exec.Command(filepath.Join(s.bin, prog), args...)
 	cmd.Dir = s.Dir
 	if as != nil {
-		uid, _ := strconv.ParseUint(as.Uid, 10, 32)
-		gid, _ := strconv.ParseUint(as.Gid, 10, 32)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: credential(as)}
 		cmd.Env = append(os.Environ(), "HOME="+s.Dir)
 	}
 	out, err := cmd.CombinedOutput()
