@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os/exec"
 	"strings"
@@ -203,5 +204,82 @@ func TestPostgresThroughStatementLoadBalancer(t *testing.T) {
 	}
 	if code := r.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+}
+
+// TestPostgresReadGivenOneSessionFailsPromptly: a read needs two server
+// sessions (a merge's transaction and the COPY beside it), and where the
+// user is given one it is a config_error within seconds naming the cause
+// and the fix, with nothing written and no password shown: through a
+// real PgBouncer in session mode with one server session per pool
+// (default_pool_size = 1) or one client (max_client_conn = 1), through it
+// to a role of CONNECTION LIMIT 1, and to that role directly. Through
+// PgBouncer with a pool of one the second session was logged in and its
+// first statement held for a server session that never came free: the
+// read hung until PgBouncer's query_wait_timeout (2 min). Each read here
+// is killed after 45 s. A pool of the postgres user still serves after
+// it. The role's password holds a ", which pgtest.PgBouncer's auth_file
+// doubles, as PgBouncer reads it.
+func TestPostgresReadGivenOneSessionFailsPromptly(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 1, TransactionsPerAccount: 20, PageSize: 50})
+	url := pgtest.DB(t)
+	db := pgtest.DBName(url)
+	role := "one_" + db
+	pgtest.Exec(t, url, `CREATE ROLE `+role+` LOGIN PASSWORD 'one"pw' CONNECTION LIMIT 1; GRANT CREATE ON DATABASE `+db+` TO `+role)
+	limited := strings.Replace(url, "postgres:"+pgtest.Password, role+":one%22pw", 1)
+	// With max_client_conn = 1 the client refused for a startup parameter
+	// (the read connects again without it) was still counted, now and
+	// then, when the read's first session came: PgBouncer ignores them.
+	poolOf := func(setting string) string {
+		pool := pgtest.PgBouncer(t, url, pgtest.SessionPool, "statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout")
+		pgtest.PgBouncerSet(t, pool, setting, "1")
+		return pool
+	}
+	cat := e.catalog(true, "transactions")
+	// The role directly first: PgBouncer keeps the server session it
+	// opens for the role after the read.
+	for _, c := range []struct {
+		name, url, cause string
+		pool             bool
+	}{
+		{"CONNECTION LIMIT 1", limited, `was refused (too many connections for role "` + role + `")`, false},
+		{"default_pool_size = 1", poolOf("default_pool_size"), "did not come within 5s", true},
+		{"max_client_conn = 1", poolOf("max_client_conn"), "was refused (no more connections allowed", true},
+		{"CONNECTION LIMIT 1 behind PgBouncer", pgtest.PgBouncer(t, limited, pgtest.SessionPool), "the run's second connection", false},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		cmd := exec.CommandContext(ctx, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", c.url, "--detailed-exit-codes")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		_ = cmd.Run()
+		took, hung := time.Since(start), ctx.Err() != nil
+		cancel()
+		if hung {
+			t.Fatalf("%s: the read hung, killed after %v\n%s", c.name, took, stderr.Bytes())
+		}
+		if took > 30*time.Second {
+			t.Errorf("%s: the read took %v to fail", c.name, took)
+		}
+		r := st.Parse(t, stdout.Bytes())
+		r.Code, r.Stderr = cmd.ProcessState.ExitCode(), stderr.Bytes()
+		st.FailedWith(t, r, protocol.ConfigError, 78, c.cause, "one session", "a run needs two connections", "nothing was written",
+			"pool_size", "CONNECTION LIMIT", `ALTER ROLE "`, "at the server directly", ":xxxxx@")
+		for _, secret := range []string{pgtest.Password, `one"pw`, "one%22pw"} {
+			if bytes.Contains(stdout.Bytes(), []byte(secret)) || bytes.Contains(stderr.Bytes(), []byte(secret)) {
+				t.Errorf("%s: the password %q is shown", c.name, secret)
+			}
+		}
+		if got := pgRows(t, pgtest.Connect(t, url), `SELECT count(*) FROM pg_namespace WHERE nspname = 'pluggy'`); got[0] != "0" {
+			t.Fatalf("%s: the read made its schema", c.name)
+		}
+		// PgBouncer 1.18 crashed on the cancel request pgx sends for a
+		// statement cut short, itself cut short as the read exited.
+		if !c.pool {
+			continue // the role's server logins fail for a while (server_login_retry)
+		}
+		if got := pgRows(t, pgtest.Connect(t, c.url), `SELECT 1`); got[0] != "1" {
+			t.Fatalf("%s: after the read: %v", c.name, got)
+		}
 	}
 }

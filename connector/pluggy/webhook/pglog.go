@@ -51,15 +51,6 @@ const (
 	// pgLockGrace is how long a receiver waits for the lock of one that
 	// was just stopped.
 	pgLockGrace = 3 * time.Second
-	// pgProbeWait bounds how long the start waits for the second session
-	// ownSession opens for its check. A pool in session mode with no
-	// server session free for it (PgBouncer's pool_size = 1, a role's
-	// CONNECTION LIMIT 1 behind it) logs the client in and holds its
-	// first statement until the receiver's session is released, which it
-	// never is: the start hung until the pooler gave up (query_wait_timeout,
-	// 2 min), where the receiver alone runs. A pool in transaction mode
-	// frees the receiver's server session between its statements.
-	pgProbeWait = 5 * time.Second
 	// pgGiven is where a receiver's URL is given, for its errors.
 	pgGiven = "--log"
 	// pgApp names the log's sessions in pg_stat_activity.
@@ -136,7 +127,7 @@ func pgConnect(ctx context.Context, url, given string) (*pgx.Conn, error) {
 	conn, err := postgres.Connect(ctx, cfg, given)
 	if err != nil {
 		msg := error(fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error())))
-		if noneFree(err) {
+		if postgres.NoneFree(err) {
 			msg = noConnectionFree{msg}
 		}
 		if postgres.Unreachable(err) {
@@ -150,22 +141,12 @@ func pgConnect(ctx context.Context, url, given string) (*pgx.Conn, error) {
 }
 
 // noConnectionFree is pgConnect's error when the server refused the
-// session for want of a free connection (noneFree).
+// session for want of a free connection (postgres.NoneFree): a receiver
+// whose own session got in runs without a second one (ownSession, Prune),
+// where a pooler's refusal (PgBouncer's max_client_conn) failed the start.
 type noConnectionFree struct{ error }
 
 func (e noConnectionFree) Unwrap() error { return e.error }
-
-// noneFree reports whether err refused a session for want of a free
-// connection: the server's max_connections reached or the role's
-// CONNECTION LIMIT (SQLSTATE 53300), or a pooler in front of it (PgBouncer)
-// holding as many clients as it takes (max_client_conn), which it says
-// only in its text, as a protocol violation (08P01). A receiver whose own
-// session got in runs without a second one (ownSession, Prune), where the
-// pooler's refusal failed the start.
-func noneFree(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "53300" || pe.Code == "08P01" && strings.HasPrefix(pe.Message, "no more connections allowed"))
-}
 
 func openPG(ctx context.Context, url string) (*pgLog, error) {
 	l := &pgLog{url: url, shown: postgres.MaskURL(url)}
@@ -269,14 +250,14 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 // the check, alternately, for their server process ids
 // (postgres.OwnServerSessions), before the lock is taken. Where that
 // session cannot be had for want of a free connection (a role's
-// CONNECTION LIMIT 1, a full server), or does not come within pgProbeWait
-// (a pool in session mode with none free), the check is left out: the
-// receiver's own session is enough to run.
+// CONNECTION LIMIT 1, a full server), or does not come within
+// postgres.SecondSessionWait (a pool in session mode with none free), the
+// check is left out: the receiver's own session is enough to run.
 func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
-	probeCtx, cancel := context.WithTimeout(ctx, pgProbeWait)
+	probeCtx, cancel := context.WithTimeout(ctx, postgres.SecondSessionWait)
 	defer cancel()
 	probe, err := pgConnect(probeCtx, l.url, pgGiven)
-	if errors.As(err, new(noConnectionFree)) || (err != nil && probeCtx.Err() != nil && ctx.Err() == nil) {
+	if errors.As(err, new(noConnectionFree)) || postgres.SecondSessionLate(ctx, probeCtx, err) {
 		return nil
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/source-pluggy/source-pluggy/connector/protocol"
 	"github.com/source-pluggy/source-pluggy/connector/source"
 )
 
@@ -113,8 +115,28 @@ func (d *Destination) connect(ctx context.Context) error {
 	d.conn = conn
 	// The first session's later parameters (idle_session_timeout) may be
 	// refused where its first ones were not: dial falls back here too.
-	if d.load, d.startup, err = dial(ctx, d.cfg, d.startup); err != nil {
+	// The second session and its first statement (simple protocol: see
+	// below) have SecondSessionWait: a pool in session mode with one
+	// server session for this user logs it in and holds that statement
+	// for ever, or for PgBouncer's query_wait_timeout (2 min).
+	second, cancel := context.WithTimeout(ctx, SecondSessionWait)
+	defer cancel()
+	d.load, d.startup, err = dial(second, noCancelLate(second, d.cfg), d.startup)
+	if err == nil {
+		_, err = serverPID(second, d.load)
+		if err != nil {
+			d.load.Close(context.Background())
+		}
+	}
+	if err != nil {
 		d.conn.Close(context.Background())
+		late := SecondSessionLate(ctx, second, err)
+		switch {
+		case late || oneSessionGiven(err):
+			return d.oneSessionError(err, late)
+		case d.load != nil:
+			return d.sqlError(err, "reading the second session's server process id")
+		}
 		return d.connectError(err, d.cfg)
 	}
 	// Before the load session's first statement: through a pool in
@@ -177,8 +199,8 @@ func (d *Destination) ownSessions(ctx context.Context) error {
 func OwnServerSessions(ctx context.Context, a, b *pgx.Conn) (own bool, pids [2][]uint32, err error) {
 	for range 3 {
 		for i, c := range []*pgx.Conn{a, b} {
-			var pid uint32
-			if err := c.QueryRow(ctx, "/*NO LOAD BALANCE*/ SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
+			pid, err := serverPID(ctx, c)
+			if err != nil {
 				return false, pids, err
 			}
 			pids[i] = append(pids[i], pid)
@@ -187,6 +209,104 @@ func OwnServerSessions(ctx context.Context, a, b *pgx.Conn) (own bool, pids [2][
 	shared := slices.ContainsFunc(pids[0], func(p uint32) bool { return slices.Contains(pids[1], p) })
 	moved := slices.Min(pids[0]) != slices.Max(pids[0]) || slices.Min(pids[1]) != slices.Max(pids[1])
 	return !shared && !moved, pids, nil
+}
+
+// serverPID is the server process id of c's server session, asked as
+// OwnServerSessions asks it: by the simple protocol, with
+// /*NO LOAD BALANCE*/. It goes through pgconn, which sends the query as
+// it is: pgx's simple protocol refuses a session whose client_encoding is
+// not UTF8, and in a LATIN1 database (the server's default there) the run
+// failed on this question, where setup's error names the encoding and the
+// fix.
+func serverPID(ctx context.Context, c *pgx.Conn) (uint32, error) {
+	results, err := c.PgConn().Exec(ctx, "/*NO LOAD BALANCE*/ SELECT pg_backend_pid()").ReadAll()
+	if err != nil {
+		return 0, err
+	}
+	if len(results) != 1 || len(results[0].Rows) != 1 || len(results[0].Rows[0]) != 1 {
+		return 0, errors.New("pg_backend_pid() returned no single value")
+	}
+	pid, err := strconv.ParseUint(string(results[0].Rows[0][0]), 10, 32)
+	return uint32(pid), err
+}
+
+// SecondSessionWait bounds how long a second session of one server waits
+// to connect and run its first statement: the run's load session
+// (connect), the webhook receiver's for its check of a pool in transaction
+// mode. A pool in session mode with one server session for the user
+// (PgBouncer's pool_size = 1, or a role's CONNECTION LIMIT 1 behind it)
+// logs the second client in and holds its first statement until the
+// first session's server session is released, which it is not while the
+// first waits for the second: a read hung until the pooler gave up
+// (query_wait_timeout, 2 min by default; for ever with 0).
+const SecondSessionWait = 5 * time.Second
+
+// noCancelLate is a copy of cfg whose sessions dial nothing once bounded's
+// deadline has passed: pgx sends a cancel request for a statement its
+// context cut short, and PgBouncer 1.18, sent one for a client it held in
+// its queue (pool_size = 1) by a run that then exited, crashed (FATAL
+// "bad client state in disconnect_client"), dropping every client of it.
+// The statement had reached no server; the session's Terminate ends it.
+func noCancelLate(bounded context.Context, cfg *pgx.ConnConfig) *pgx.ConnConfig {
+	cfg = cfg.Copy()
+	dial := cfg.DialFunc
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if errors.Is(bounded.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("no cancel request after the second session's %s", SecondSessionWait)
+		}
+		return dial(ctx, network, addr)
+	}
+	return cfg
+}
+
+// SecondSessionLate reports whether err, of a second session opened with
+// bounded, a context of ctx's with SecondSessionWait, is that wait ended,
+// not ctx's end (a run stopped) nor the server's own error.
+func SecondSessionLate(ctx, bounded context.Context, err error) bool {
+	return err != nil && bounded.Err() != nil && ctx.Err() == nil
+}
+
+// NoneFree reports whether err refused a session for want of a free
+// connection: the server's max_connections reached or the role's
+// CONNECTION LIMIT (SQLSTATE 53300), or a pooler in front of it
+// (PgBouncer) holding as many clients as it takes (max_client_conn), which
+// it says only in its text, as a protocol violation (08P01).
+func NoneFree(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "53300" || poolerFull(pe))
+}
+
+// poolerFull reports whether pe is PgBouncer's refusal of a client over
+// its max_client_conn.
+func poolerFull(pe *pgconn.PgError) bool {
+	return pe.Code == "08P01" && strings.HasPrefix(pe.Message, "no more connections allowed")
+}
+
+// oneSessionGiven reports whether err refused the run's second session
+// because the user may have one: the role's CONNECTION LIMIT ("too many
+// connections for role"), or a pooler's client limit. A server with no
+// slot left for anyone (its max_connections) is not: connectError's.
+func oneSessionGiven(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "53300" && strings.HasPrefix(pe.Message, "too many connections for role") || poolerFull(pe))
+}
+
+// oneSessionError is connect's config_error for a second session that
+// did not come within SecondSessionWait (late) or was refused as only the
+// user's one (oneSessionGiven): it names the cause and the fixes, not the
+// password. Without it a read through PgBouncer with pool_size = 1 hung.
+func (d *Destination) oneSessionError(err error, late bool) error {
+	cause := fmt.Sprintf("was refused (%s)", d.mask(err.Error()))
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) {
+		cause = fmt.Sprintf("was refused (%s)", d.mask(pe.Message))
+	}
+	if late {
+		cause = fmt.Sprintf("did not come within %s (a connection pooler in session mode, PgBouncer, held it for a server session that never came free)", SecondSessionWait)
+	}
+	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+		Msg: fmt.Sprintf("PostgreSQL at %s: the run's second connection %s; the pool or the role gives user %q one session, and a run needs two connections, a merge's transaction and the COPY beside it each a session of its own; nothing was written. "+
+			"Fix: a pool_size (or default_pool_size) of at least 2 for this database and user in PgBouncer (and a max_client_conn with room for both), the role's CONNECTION LIMIT of at least 2 (ALTER ROLE %s CONNECTION LIMIT 2), or --postgres pointing at the server directly",
+			d.shown, cause, d.cfg.User, ident(d.cfg.User))}
 }
 
 // Connect opens a session of cfg as the run opens its own (openSession):
