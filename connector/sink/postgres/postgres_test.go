@@ -1054,6 +1054,14 @@ func TestTimeoutsOffThroughAPoolerThatIgnoresThem(t *testing.T) {
 // holds every write of the client's for delay before passing it on.
 func slowLink(t *testing.T, u string, delay time.Duration) string {
 	t.Helper()
+	return slowWrites(t, u, delay, -1)
+}
+
+// slowWrites is slowLink holding only the first n writes of each
+// connection's client (all of them for n < 0): a server slow to log a
+// session in, fast once it is in.
+func slowWrites(t *testing.T, u string, delay time.Duration, n int) string {
+	t.Helper()
 	server := strings.Split(strings.SplitN(u, "@", 2)[1], "/")[0]
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -1075,14 +1083,16 @@ func slowLink(t *testing.T, u string, delay time.Duration) string {
 				defer s.Close()
 				go func() {
 					buf := make([]byte, 64<<10)
-					for {
-						n, err := c.Read(buf)
+					for held := 0; ; held++ {
+						r, err := c.Read(buf)
 						if err != nil {
 							s.Close()
 							return
 						}
-						time.Sleep(delay)
-						if _, err := s.Write(buf[:n]); err != nil {
+						if n < 0 || held < n {
+							time.Sleep(delay)
+						}
+						if _, err := s.Write(buf[:r]); err != nil {
 							return
 						}
 					}
@@ -1092,4 +1102,21 @@ func slowLink(t *testing.T, u string, delay time.Duration) string {
 		}
 	}()
 	return strings.Replace(u, server, ln.Addr().String(), 1)
+}
+
+// TestSecondSessionWaitsAsLongAsTheFirstTook: a server slow to log a
+// session in (far away, or busy: here 1.5 s for each of a session's first
+// four writes) is not taken for a pool that gives the user one session.
+// The second session may take four times what the first took, where a
+// fixed 5 s failed the run with a config_error saying the pool or the
+// role gave one session.
+func TestSecondSessionWaitsAsLongAsTheFirstTook(t *testing.T) {
+	url := slowWrites(t, pgtest.DB(t), 1500*time.Millisecond, 4)
+	d := open(t, url, Options{Schema: "slow"}, txStream())
+	if d.load == nil {
+		t.Fatal("no second session")
+	}
+	if got, want := secondSessionWait(time.Second), 5*time.Second; got != want {
+		t.Errorf("secondSessionWait(1s) = %v, want %v", got, want)
+	}
 }

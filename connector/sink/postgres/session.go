@@ -104,7 +104,9 @@ var settingSince = map[string]string{
 // opened before anything is made: a second connection the server refuses
 // (a connection limit) fails the run before setup has made anything.
 func (d *Destination) connect(ctx context.Context) error {
+	start := time.Now()
 	conn, startup, doing, err := openSession(ctx, d.cfg)
+	firstTook := time.Since(start)
 	d.startup = startup
 	switch {
 	case doing != "":
@@ -116,10 +118,11 @@ func (d *Destination) connect(ctx context.Context) error {
 	// The first session's later parameters (idle_session_timeout) may be
 	// refused where its first ones were not: dial falls back here too.
 	// The second session and its first statement (simple protocol: see
-	// below) have SecondSessionWait: a pool in session mode with one
+	// below) have secondSessionWait: a pool in session mode with one
 	// server session for this user logs it in and holds that statement
 	// for ever, or for PgBouncer's query_wait_timeout (2 min).
-	second, cancel := context.WithTimeout(ctx, SecondSessionWait)
+	wait := secondSessionWait(firstTook)
+	second, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	d.load, d.startup, err = dial(second, noCancelLate(second, d.cfg), d.startup)
 	if err == nil {
@@ -133,7 +136,7 @@ func (d *Destination) connect(ctx context.Context) error {
 		late := SecondSessionLate(ctx, second, err)
 		switch {
 		case late || oneSessionGiven(err):
-			return d.oneSessionError(err, late)
+			return d.oneSessionError(err, late, wait)
 		case d.load != nil:
 			return d.sqlError(err, "reading the second session's server process id")
 		}
@@ -241,6 +244,14 @@ func serverPID(ctx context.Context, c *pgx.Conn) (uint32, error) {
 // (query_wait_timeout, 2 min by default; for ever with 0).
 const SecondSessionWait = 5 * time.Second
 
+// secondSessionWait is how long the run's second session may take: at
+// least SecondSessionWait, and four times what the first took (connecting,
+// turning its timeouts off), so that a server far away or busy, whose
+// first session took seconds, is not taken for a pool of one.
+func secondSessionWait(firstTook time.Duration) time.Duration {
+	return max(SecondSessionWait, 4*firstTook)
+}
+
 // noCancelLate is a copy of cfg whose sessions dial nothing once bounded's
 // deadline has passed: pgx sends a cancel request for a statement its
 // context cut short, and PgBouncer 1.18, sent one for a client it held in
@@ -252,7 +263,7 @@ func noCancelLate(bounded context.Context, cfg *pgx.ConnConfig) *pgx.ConnConfig 
 	dial := cfg.DialFunc
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if errors.Is(bounded.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("no cancel request after the second session's %s", SecondSessionWait)
+			return nil, errors.New("no cancel request after the second session's wait")
 		}
 		return dial(ctx, network, addr)
 	}
@@ -295,13 +306,13 @@ func oneSessionGiven(err error) bool {
 // did not come within SecondSessionWait (late) or was refused as only the
 // user's one (oneSessionGiven): it names the cause and the fixes, not the
 // password. Without it a read through PgBouncer with pool_size = 1 hung.
-func (d *Destination) oneSessionError(err error, late bool) error {
+func (d *Destination) oneSessionError(err error, late bool, wait time.Duration) error {
 	cause := fmt.Sprintf("was refused (%s)", d.mask(err.Error()))
 	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) {
 		cause = fmt.Sprintf("was refused (%s)", d.mask(pe.Message))
 	}
 	if late {
-		cause = fmt.Sprintf("did not come within %s (a connection pooler in session mode, PgBouncer, held it for a server session that never came free)", SecondSessionWait)
+		cause = fmt.Sprintf("did not come within %s (a connection pooler in session mode, PgBouncer, held it for a server session that never came free; or, less likely, the server was too slow to take a second connection, four times slower than the first)", wait.Round(time.Millisecond))
 	}
 	return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 		Msg: fmt.Sprintf("PostgreSQL at %s: the run's second connection %s; the pool or the role gives user %q one session, and a run needs two connections, a merge's transaction and the COPY beside it each a session of its own; nothing was written. "+
