@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -27,27 +26,7 @@ import (
 // throughout: only a query's answer may come from the other.
 func StatementBalancer(t testing.TB, u string) string {
 	t.Helper()
-	parsed, err := url.Parse(u)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	server := parsed.Host
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go balance(c, server, u)
-		}
-	}()
-	parsed.Host = ln.Addr().String()
-	return parsed.String()
+	return stand(t, u, func(c net.Conn, server string) { balance(c, server, u) })
 }
 
 // balance serves one client connection of StatementBalancer.

@@ -43,6 +43,15 @@ func PoolerIgnoring(t testing.TB, u string, ignore ...string) string {
 
 func pooler(t testing.TB, u string, ignored map[string]bool) string {
 	t.Helper()
+	return stand(t, u, func(c net.Conn, server string) { pool(c, server, ignored) })
+}
+
+// stand returns u (a URL DB made) with its host a listener on 127.0.0.1,
+// closed at the test's end, each of whose connections serve handles,
+// given the server's address: the stand-ins for what sits between a
+// client and the server (Pooler, StatementBalancer).
+func stand(t testing.TB, u string, serve func(c net.Conn, server string)) string {
+	t.Helper()
 	parsed, err := url.Parse(u)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
@@ -59,7 +68,7 @@ func pooler(t testing.TB, u string, ignored map[string]bool) string {
 			if err != nil {
 				return
 			}
-			go pool(c, server, ignored)
+			go serve(c, server)
 		}
 	}()
 	parsed.Host = ln.Addr().String()
