@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
@@ -986,7 +985,7 @@ func TestIdleSessionTimeoutOfTheRoleShorterThanARoundTrip(t *testing.T) {
 	}
 	role := "idler_" + db
 	pgtest.Exec(t, url, `CREATE ROLE `+role+` LOGIN PASSWORD 'idlerpw'; GRANT CREATE ON DATABASE `+db+` TO `+role+`; ALTER ROLE `+role+` SET idle_session_timeout = '1ms'`)
-	roleURL := slowLink(t, strings.Replace(url, "postgres:"+pgtest.Password, role+":idlerpw", 1), 30*time.Millisecond)
+	roleURL := pgtest.SlowWrites(t, strings.Replace(url, "postgres:"+pgtest.Password, role+":idlerpw", 1), 30*time.Millisecond, -1)
 	d := open(t, roleURL, Options{Schema: "idler"}, txStream())
 	for i, c := range []*pgx.Conn{d.conn, d.load} {
 		var got string
@@ -1050,60 +1049,6 @@ func TestTimeoutsOffThroughAPoolerThatIgnoresThem(t *testing.T) {
 	}
 }
 
-// slowLink returns u (a URL pgtest made) through a proxy on 127.0.0.1 that
-// holds every write of the client's for delay before passing it on.
-func slowLink(t *testing.T, u string, delay time.Duration) string {
-	t.Helper()
-	return slowWrites(t, u, delay, -1)
-}
-
-// slowWrites is slowLink holding only the first n writes of each
-// connection's client (all of them for n < 0): a server slow to log a
-// session in, fast once it is in.
-func slowWrites(t *testing.T, u string, delay time.Duration, n int) string {
-	t.Helper()
-	server := strings.Split(strings.SplitN(u, "@", 2)[1], "/")[0]
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				s, err := net.Dial("tcp", server)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go func() {
-					buf := make([]byte, 64<<10)
-					for held := 0; ; held++ {
-						r, err := c.Read(buf)
-						if err != nil {
-							s.Close()
-							return
-						}
-						if n < 0 || held < n {
-							time.Sleep(delay)
-						}
-						if _, err := s.Write(buf[:r]); err != nil {
-							return
-						}
-					}
-				}()
-				_, _ = io.Copy(c, s)
-			}()
-		}
-	}()
-	return strings.Replace(u, server, ln.Addr().String(), 1)
-}
-
 // TestSecondSessionWaitsAsLongAsTheFirstTook: a server slow to log a
 // session in (far away, or busy: here 1.5 s for each of a session's first
 // four writes) is not taken for a pool that gives the user one session.
@@ -1111,7 +1056,7 @@ func slowWrites(t *testing.T, u string, delay time.Duration, n int) string {
 // fixed 5 s failed the run with a config_error saying the pool or the
 // role gave one session.
 func TestSecondSessionWaitsAsLongAsTheFirstTook(t *testing.T) {
-	url := slowWrites(t, pgtest.DB(t), 1500*time.Millisecond, 4)
+	url := pgtest.SlowWrites(t, pgtest.DB(t), 1500*time.Millisecond, 4)
 	d := open(t, url, Options{Schema: "slow"}, txStream())
 	if d.load == nil {
 		t.Fatal("no second session")

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // poolerParams are the startup parameters PgBouncer takes from a client
@@ -137,4 +138,38 @@ func refuse(c net.Conn, message string) {
 	msg := []byte{'E', 0, 0, 0, 0}
 	binary.BigEndian.PutUint32(msg[1:], uint32(len(body)+4))
 	_, _ = c.Write(append(msg, body...))
+}
+
+// SlowWrites starts, for the test, a link in front of the server of u (a
+// URL DB made) and returns u through it: it holds each of the first n
+// writes of every connection's client (all of them for n < 0) for delay
+// before passing it on. A server slow to log a session in, or a long
+// round trip.
+func SlowWrites(t testing.TB, u string, delay time.Duration, n int) string {
+	t.Helper()
+	return stand(t, u, func(c net.Conn, server string) {
+		defer c.Close()
+		s, err := net.Dial("tcp", server)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		go func() {
+			buf := make([]byte, 64<<10)
+			for held := 0; ; held++ {
+				r, err := c.Read(buf)
+				if err != nil {
+					s.Close()
+					return
+				}
+				if n < 0 || held < n {
+					time.Sleep(delay)
+				}
+				if _, err := s.Write(buf[:r]); err != nil {
+					return
+				}
+			}
+		}()
+		_, _ = io.Copy(c, s)
+	})
 }
