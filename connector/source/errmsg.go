@@ -21,19 +21,17 @@ func userMessage(err error) string {
 }
 
 // userMessages is the user message of each of errs, as userMessage gives
-// it, and the notes they carry (WithNote) said once: where a single error
-// carries one, it ends that error's message, as its text does; where
-// several do, each says the note's pointer and notes holds the notes, each
-// once ("; " and its text), for the caller to end the whole with; so
-// too where one noted error is part of two of the messages (a stream met
-// it alone, another beside an error of its own). A
-// stream's trace and the run's closing summary, which joins the streams'
-// messages, so say a note once, where they said it after each account
-// that met it.
+// it, and the notes they carry (WithNote) said once: where each note would
+// be said once, it ends the message of the error carrying it, as its text
+// does; where one would be said twice (saidTwice), each noted error says
+// its note's pointer and notes holds the notes, each once ("; " and its
+// text), for the caller to end the whole with. A stream's trace and the
+// run's closing summary, which joins the streams' messages, so say a note
+// once, where they said it after each account that met it.
 func userMessages(errs []error) (msgs []string, notes string) {
 	m := &messager{}
 	msgs = m.all(errs)
-	if len(m.noted) <= 1 && len(m.carriers) <= 1 {
+	if !saidTwice(msgs, m.notes) {
 		return msgs, ""
 	}
 	m = &messager{pointers: true}
@@ -44,31 +42,35 @@ func userMessages(errs []error) (msgs []string, notes string) {
 	return msgs, notes
 }
 
-// messager renders user messages, counting the errors that carry a note.
+// saidTwice reports whether a note of notes is said more than once in
+// msgs, each distinct message counted once, as the closing summary joins
+// them: twice in one message (two accounts' errors), or in two messages
+// (one stream met the noted error alone, another beside a failure of its
+// own).
+func saidTwice(msgs, notes []string) bool {
+	distinct := slices.Compact(slices.Sorted(slices.Values(msgs)))
+	for _, n := range notes {
+		said := 0
+		for _, msg := range distinct {
+			said += strings.Count(msg, n)
+		}
+		if said > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// messager renders user messages, collecting the notes they carry.
 type messager struct {
-	pointers bool            // a noted error says its note's pointer; the notes are collected
-	noted    map[string]bool // the messages of the noted errors rendered: how many say a note
-	notes    []string        // with pointers: the notes' texts, each once, in order
-	// said counts the noted errors rendered, and carriers are the
-	// distinct messages of errs (all's) that say a note: one noted error
-	// met in two streams, one of which also met another error, gives two
-	// messages that each end with the note, and the closing summary,
-	// which joins the distinct ones, said it twice.
-	said     int
-	carriers map[string]bool
+	pointers bool     // a noted error says its note's pointer, not its text
+	notes    []string // the notes' texts, each once, in order
 }
 
 func (m *messager) all(errs []error) []string {
 	out := make([]string, len(errs))
 	for i, err := range errs {
-		said := m.said
 		out[i] = m.message(err)
-		if m.said > said {
-			if m.carriers == nil {
-				m.carriers = map[string]bool{}
-			}
-			m.carriers[out[i]] = true
-		}
 	}
 	return out
 }
@@ -88,16 +90,11 @@ func (m *messager) message(err error) string {
 	}
 	if n, ok := err.(*notedError); ok { //nolint:errorlint // this function walks the chain itself, one level at a time
 		msg := m.message(n.err)
-		if m.noted == nil {
-			m.noted = map[string]bool{}
-		}
-		m.noted[msg] = true
-		m.said++
-		if !m.pointers {
-			return msg + "; " + n.note.Text
-		}
 		if !slices.Contains(m.notes, n.note.Text) {
 			m.notes = append(m.notes, n.note.Text)
+		}
+		if !m.pointers {
+			return msg + "; " + n.note.Text
 		}
 		return msg + " (" + n.note.Pointer + ")"
 	}
