@@ -228,10 +228,10 @@ func TestPostgresReadGivenOneSessionFailsPromptly(t *testing.T) {
 	pgtest.Exec(t, url, `CREATE ROLE `+role+` LOGIN PASSWORD 'one"pw' CONNECTION LIMIT 1; GRANT CREATE ON DATABASE `+db+` TO `+role)
 	limited := strings.Replace(url, "postgres:"+pgtest.Password, role+":one%22pw", 1)
 	// With max_client_conn = 1 the client refused for a startup parameter
-	// (the read connects again without it) was still counted, now and
-	// then, when the read's first session came: PgBouncer ignores them.
+	// is still counted, now and then, when the read connects again
+	// without it: the read tries again (TestPostgresThroughPoolerSlowToFree).
 	poolOf := func(setting string) string {
-		pool := pgtest.PgBouncer(t, url, pgtest.SessionPool, "statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout")
+		pool := pgtest.PgBouncer(t, url, pgtest.SessionPool)
 		pgtest.PgBouncerSet(t, pool, setting, "1")
 		return pool
 	}

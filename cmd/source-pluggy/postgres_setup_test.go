@@ -395,6 +395,18 @@ func TestPostgresThroughPgBouncer(t *testing.T) {
 	st.FailedWith(t, r, protocol.ConfigError, 78, "unsupported startup parameter: search_path", "remove it from --postgres", "ALTER ROLE", "ignore_startup_parameters", "postgres://postgres:xxxxx@")
 }
 
+// TestPostgresThroughPoolerSlowToFree: a pooler that still counts the
+// client it refused for a startup parameter when the run connects again
+// without it (PgBouncer with max_client_conn = 1, now and then) refused
+// that session too, "no more connections allowed", and the run failed at
+// the start; it tries again within about a second, and loads.
+func TestPostgresThroughPoolerSlowToFree(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 20})
+	url := pgtest.DB(t)
+	e.read(e.catalog(true, "transactions"), "--postgres", pgtest.PoolerSlowToFree(t, url))
+	compareTruth(t, e, pgtest.Connect(t, url), nil)
+}
+
 // TestPostgresFailingTriggerIsConfigError: a trigger someone put on a
 // table whose function fails (an audit log's, raising) fails every merge
 // the same way: a config_error naming the function and the fix, where it

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,6 +256,26 @@ func TestWebhookPostgresStatementTimeoutTooShortToTurnOff(t *testing.T) {
 	}
 	if failed == 0 {
 		t.Skip("the role's 1ms never cancelled the statement in 5 starts")
+	}
+}
+
+// TestWebhookPostgresThroughPoolerSlowToFree: the receiver's log through
+// a pooler that still counts the client it refused for a startup
+// parameter when the receiver connects again without it (PgBouncer with
+// max_client_conn = 1, now and then): the receiver exited at the start,
+// "cannot open the event log … no more connections allowed"; it tries
+// again within about a second, and appends.
+func TestWebhookPostgresThroughPoolerSlowToFree(t *testing.T) {
+	url := pgtest.DB(t)
+	r := startReceiver(t, pgtest.PoolerSlowToFree(t, url))
+	if got := r.post(t, deletedEvent("slow-1", uuidOf("slow-1")), authHeader); got != 200 {
+		t.Fatalf("a delivery: %d\n%s", got, r.log())
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	if got := strings.Join(logIDs(t, url), " "); got != "slow-1" {
+		t.Fatalf("the table holds %q, want slow-1", got)
 	}
 }
 

@@ -407,14 +407,39 @@ func openSession(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, star
 // once the first session has said the server's version, failed every run
 // there with an error telling the user to remove from --postgres a
 // parameter it does not hold.
+//
+// The pooler may still count the client it refused when the one without
+// them comes: PgBouncer frees a refused client on a later turn of its
+// loop, and with max_client_conn = 1 the run and the webhook receiver
+// were now and then refused at the start ("no more connections allowed
+// (max_client_conn)"). That refusal, right after the pooler's own, is
+// tried again a few times over about a second (freedWait).
 func dial(ctx context.Context, cfg *pgx.ConnConfig, startup []string) (*pgx.Conn, []string, error) {
 	conn, err := pgx.ConnectConfig(ctx, withStartup(cfg, startup))
-	if err != nil && refusedStartup(err, startup) {
-		conn, err = pgx.ConnectConfig(ctx, withStartup(cfg, nil))
-		return conn, nil, err
+	if err == nil || !refusedStartup(err, startup) {
+		return conn, startup, err
 	}
-	return conn, startup, err
+	plain := withStartup(cfg, nil)
+	for try := 0; ; try++ {
+		conn, err = pgx.ConnectConfig(ctx, plain)
+		var pe *pgconn.PgError
+		if err == nil || !errors.As(err, &pe) || !poolerFull(pe) || try == len(freedWait) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, err
+		case <-time.After(freedWait[try]):
+		}
+	}
+	return conn, nil, err
 }
+
+// freedWait is how long dial waits before each further try of a session
+// a pooler refused as one client too many right after refusing the same
+// run's client for a startup parameter: 1.5 s in all, the last refusal
+// returned as it came.
+var freedWait = []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 750 * time.Millisecond}
 
 // sessionConfig is the URL's configuration with the run's startup
 // parameters: the timeouts of d.startup off.

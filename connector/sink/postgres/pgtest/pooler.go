@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,6 +41,37 @@ func PoolerIgnoring(t testing.TB, u string, ignore ...string) string {
 		ignored[strings.ToLower(p)] = true
 	}
 	return pooler(t, u, ignored)
+}
+
+// PoolerSlowToFree is Pooler counting each client it refused for a
+// startup parameter until the next client has come and been refused in
+// its turn: PgBouncer with max_client_conn = 1 frees a refused client on a
+// later turn of its loop, and a client that connects again at once, as
+// the run and the webhook receiver do without the parameters, was now and
+// then refused ("no more connections allowed (max_client_conn)"), here
+// every time.
+func PoolerSlowToFree(t testing.TB, u string) string {
+	t.Helper()
+	var mu sync.Mutex
+	unfreed := false
+	return stand(t, u, func(c net.Conn, server string) {
+		mu.Lock()
+		full := unfreed
+		unfreed = false
+		mu.Unlock()
+		if full {
+			defer c.Close()
+			if _, ok := readStartup(c); ok {
+				refuse(c, "no more connections allowed (max_client_conn)")
+			}
+			return
+		}
+		if !pool(c, server, nil) {
+			mu.Lock()
+			unfreed = true
+			mu.Unlock()
+		}
+	})
 }
 
 func pooler(t testing.TB, u string, ignored map[string]bool) string {
@@ -77,55 +109,65 @@ func stand(t testing.TB, u string, serve func(c net.Conn, server string)) string
 }
 
 // pool serves one client connection of Pooler, dropping the startup
-// parameters ignored names.
-func pool(c net.Conn, server string, ignored map[string]bool) {
+// parameters ignored names. It reports false if it refused the client for
+// a parameter it does not track.
+func pool(c net.Conn, server string, ignored map[string]bool) bool {
 	defer c.Close()
-	var startup []byte
-	for {
-		var n [4]byte
-		if _, err := io.ReadFull(c, n[:]); err != nil {
-			return
-		}
-		msg := make([]byte, binary.BigEndian.Uint32(n[:])-4)
-		if _, err := io.ReadFull(c, msg); err != nil {
-			return
-		}
-		if len(msg) >= 4 && binary.BigEndian.Uint32(msg) == 80877103 { // SSLRequest: no TLS here
-			if _, err := c.Write([]byte{'N'}); err != nil {
-				return
-			}
-			continue
-		}
-		kept := slices.Clone(msg[:4]) // the protocol version
-		fields := bytes.Split(msg[4:], []byte{0})
-		for i := 0; i+1 < len(fields); i += 2 {
-			name := string(fields[i])
-			switch {
-			case name == "":
-				continue
-			case ignored[strings.ToLower(name)]:
-				continue
-			case !poolerParams[strings.ToLower(name)]:
-				refuse(c, "unsupported startup parameter: "+name)
-				return
-			}
-			kept = append(append(append(append(kept, fields[i]...), 0), fields[i+1]...), 0)
-		}
-		kept = append(kept, 0)
-		startup = binary.BigEndian.AppendUint32(nil, uint32(len(kept)+4))
-		startup = append(startup, kept...)
-		break
+	msg, ok := readStartup(c)
+	if !ok {
+		return true
 	}
+	kept := slices.Clone(msg[:4]) // the protocol version
+	fields := bytes.Split(msg[4:], []byte{0})
+	for i := 0; i+1 < len(fields); i += 2 {
+		name := string(fields[i])
+		switch {
+		case name == "":
+			continue
+		case ignored[strings.ToLower(name)]:
+			continue
+		case !poolerParams[strings.ToLower(name)]:
+			refuse(c, "unsupported startup parameter: "+name)
+			return false
+		}
+		kept = append(append(append(append(kept, fields[i]...), 0), fields[i+1]...), 0)
+	}
+	kept = append(kept, 0)
+	startup := binary.BigEndian.AppendUint32(nil, uint32(len(kept)+4))
+	startup = append(startup, kept...)
 	s, err := net.Dial("tcp", server)
 	if err != nil {
-		return
+		return true
 	}
 	defer s.Close()
 	if _, err := s.Write(startup); err != nil {
-		return
+		return true
 	}
 	go func() { _, _ = io.Copy(s, c); s.Close() }()
 	_, _ = io.Copy(c, s)
+	return true
+}
+
+// readStartup reads a client's startup message, its body after the
+// length, answering an SSLRequest before it with "no TLS here".
+func readStartup(c net.Conn) ([]byte, bool) {
+	for {
+		var n [4]byte
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			return nil, false
+		}
+		msg := make([]byte, binary.BigEndian.Uint32(n[:])-4)
+		if _, err := io.ReadFull(c, msg); err != nil {
+			return nil, false
+		}
+		if len(msg) >= 4 && binary.BigEndian.Uint32(msg) == 80877103 { // SSLRequest: no TLS here
+			if _, err := c.Write([]byte{'N'}); err != nil {
+				return nil, false
+			}
+			continue
+		}
+		return msg, len(msg) >= 4
+	}
 }
 
 // refuse answers a startup message with PgBouncer's FATAL.
