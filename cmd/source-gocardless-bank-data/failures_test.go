@@ -364,7 +364,7 @@ func TestRelinkNamesTheStateFile(t *testing.T) {
 // source's settings, and paste the rewritten state back. Each ERROR says
 // it once, at its end, however many accounts failed, each of them
 // pointing there: the run's closing summary said it once per failing
-// account. check, which has no state, says so too (the STATE hint); a
+// account, and a stream's internal_message still did. check, which has no state, says so too (the STATE hint); a
 // --state-file, the user's own file, gets no such note, nor does a --state
 // given by hand: the platform's launcher sets WORKER_JOB_ID, which a read
 // run by hand has not.
@@ -413,6 +413,11 @@ func TestRelinkUnderAirbyte(t *testing.T) {
 		}
 		if strings.Contains(e.Message, first) && strings.Contains(e.Message, gone) && strings.Count(e.Message, "(under Airbyte: see the end of this message)") < 2 {
 			t.Errorf("each failure of an ERROR naming both should point at the note at its end: %s", e.Message)
+		}
+		// The internal_message, each failure's error a line, says it once
+		// too: each line ended with it.
+		if n := strings.Count(e.InternalMessage, airbyte[0]); strings.Contains(e.InternalMessage, first) && n != 1 {
+			t.Errorf("an ERROR's internal_message naming both failures says the Airbyte note %d times, want once at its end: %s", n, e.InternalMessage)
 		}
 	}
 

@@ -239,7 +239,7 @@ var (
 	stateNote = &source.Note{Pointer: "STATE: see the end of this message", Text: stateHint}
 	// airbyteNote says how to re-link under Airbyte, where the read runs
 	// there and names the --state the platform wrote for the sync.
-	airbyteNote = &source.Note{Pointer: "under Airbyte: see the end of this message", Text: "under Airbyte, " + airbyteFix}
+	airbyteNote = source.AirbyteNote(airbyteFix)
 )
 
 // relinkNote is the note of the run's re-link errors: what STATE stands

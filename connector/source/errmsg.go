@@ -67,6 +67,19 @@ type messager struct {
 	notes    []string // the notes' texts, each once, in order
 }
 
+// say is what an error carrying note adds to its message: the note's
+// text, or its pointer where the notes are said at the end; the note is
+// collected either way.
+func (m *messager) say(note *Note) string {
+	if !slices.Contains(m.notes, note.Text) {
+		m.notes = append(m.notes, note.Text)
+	}
+	if !m.pointers {
+		return "; " + note.Text
+	}
+	return " (" + note.Pointer + ")"
+}
+
 func (m *messager) all(errs []error) []string {
 	out := make([]string, len(errs))
 	for i, err := range errs {
@@ -89,14 +102,7 @@ func (m *messager) message(err error) string {
 		}
 	}
 	if n, ok := err.(*notedError); ok { //nolint:errorlint // this function walks the chain itself, one level at a time
-		msg := m.message(n.err)
-		if !slices.Contains(m.notes, n.note.Text) {
-			m.notes = append(m.notes, n.note.Text)
-		}
-		if !m.pointers {
-			return msg + "; " + n.note.Text
-		}
-		return msg + " (" + n.note.Pointer + ")"
+		return m.message(n.err) + m.say(n.note)
 	}
 	if e, ok := err.(*Error); ok && e.Msg != "" { //nolint:errorlint // this function walks the chain itself, one level at a time
 		if e.Err == nil || e.Quoted {
@@ -148,6 +154,18 @@ type Note struct {
 	Text string
 }
 
+// AirbyteNote is the note of a message whose fix is a command run on the
+// read's own files (connect on its --config, GoCardless's re-link on its
+// --state too), which under Airbyte are files the platform wrote for the
+// one sync, in a container the user has no shell in: fix says what to do
+// instead, with the source's settings (its fields by name) and the
+// connection's there. A source says it only where the platform runs the
+// command (Env.Airbyte), so that a run by hand says what it said; every
+// connector's points at the end of the message alike.
+func AirbyteNote(fix string) *Note {
+	return &Note{Pointer: "under Airbyte: see the end of this message", Text: "under Airbyte, " + fix}
+}
+
 // WithNote returns err carrying note. Its text ends with "; " and the
 // note's, and so does its user message when it is the only error of the
 // message that carries a note; see userMessages.
@@ -173,18 +191,35 @@ func (e *notedError) Unwrap() error { return e.err }
 // writes every part, one a line, so the refusal of wrong credentials, met
 // by every item or session a stream reads, came out as the same sentence
 // once per item. A part is kept whole (the wrappers that name what failed,
-// an *Error's message before its cause) where it first occurs.
-func internalMessage(err error) string { return strings.Join(internalParts(err), "\n") }
+// an *Error's message before its cause) where it first occurs. A note the
+// parts carry (WithNote) is said once, as the user message says it: where
+// it would be said twice (several accounts' re-link errors), each part
+// says its pointer and the notes end the text, where each part ended with
+// the note.
+func internalMessage(err error) string {
+	m := &messager{}
+	msg := strings.Join(m.internalParts(err), "\n")
+	if !saidTwice([]string{msg}, m.notes) {
+		return msg
+	}
+	m = &messager{pointers: true}
+	msg = strings.Join(m.internalParts(err), "\n")
+	for _, n := range m.notes {
+		msg += "; " + n
+	}
+	return msg
+}
 
 // internalParts is err.Error() cut at every join, however deep in
 // wrappers or *Errors the join is, each part of a join once: a wrapper's
 // words stay in front of the first part of the join it wraps, as Error
-// writes them.
-func internalParts(err error) []string {
+// writes them, and a note follows the last part of the error carrying it
+// (see say).
+func (m *messager) internalParts(err error) []string {
 	if parts, ok := joined(err); ok {
 		var out []string
 		for _, e := range parts {
-			for _, p := range internalParts(e) {
+			for _, p := range m.internalParts(e) {
 				if !slices.Contains(out, p) {
 					out = append(out, p)
 				}
@@ -192,9 +227,14 @@ func internalParts(err error) []string {
 		}
 		return out
 	}
+	if n, ok := err.(*notedError); ok { //nolint:errorlint // this function walks the chain itself, one level at a time
+		parts := m.internalParts(n.err)
+		parts[len(parts)-1] += m.say(n.note)
+		return parts
+	}
 	if inner := errors.Unwrap(err); inner != nil {
 		if outer, in := err.Error(), inner.Error(); strings.HasSuffix(outer, in) {
-			parts := internalParts(inner)
+			parts := m.internalParts(inner)
 			parts[0] = strings.TrimSuffix(outer, in) + parts[0]
 			return parts
 		}

@@ -132,3 +132,25 @@ func TestNoteSaidOnceInStreamsThatDiffer(t *testing.T) {
 		t.Errorf("two streams that met only it (one group in the summary): %q, notes %q", msgs, notes)
 	}
 }
+
+// TestInternalMessageSaysANoteOnce: the internal_message of a stream whose
+// accounts met noted errors (re-link errors under Airbyte) says the note
+// once, at its end, each part pointing there, as the user message does;
+// each account's line ended with it. One noted error keeps its note on its
+// line, as its text has it.
+func TestInternalMessageSaysANoteOnce(t *testing.T) {
+	note := AirbyteNote("do this")
+	a := WithNote(ConfigErrorf("requisition A cannot be read"), note)
+	b := fmt.Errorf("account B: %w", WithNote(ConfigErrorf("not found"), note))
+	plain := TransientErrorf("account C: the bank failed")
+	if got := internalMessage(errors.Join(a, plain)); got != a.Error()+"\n"+plain.Error() {
+		t.Errorf("one noted error: %q", got)
+	}
+	want := "requisition A cannot be read (under Airbyte: see the end of this message)\naccount B: not found (under Airbyte: see the end of this message)\n" + plain.Error() + "; under Airbyte, do this"
+	if got := internalMessage(errors.Join(a, b, plain, a)); got != want {
+		t.Errorf("two noted errors:\n got %q\nwant %q", got, want)
+	}
+	if got := internalMessage(&Error{Type: "config_error", Msg: "the stream failed", Err: errors.Join(a, b)}); got != "the stream failed: requisition A cannot be read (under Airbyte: see the end of this message)\naccount B: not found (under Airbyte: see the end of this message); under Airbyte, do this" {
+		t.Errorf("inside an *Error: %q", got)
+	}
+}
