@@ -93,9 +93,9 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 		// other errors too; the reference, §6), nor the key's, which has
 		// just read the session. The account fails, named; the rest is
 		// read.
-		return &source.Error{Type: protocol.TransientError, Err: err, Quoted: true, Msg: c.client.secrets.String(fmt.Sprintf(
+		return source.WithNote(&source.Error{Type: protocol.TransientError, Err: err, Quoted: true, Msg: c.client.secrets.String(fmt.Sprintf(
 			"account %s (uid %s, session %s): Enable Banking refused the %s call with %s, without an error code: not taken for the session's end, nor for a wrong key (the same key read the session); the account's state is kept: run again later, and if it goes on, authorise the session again (source-enablebanking connect)",
-			a.Key, a.UID, a.SessionID, endpoint, ae.describe(se.Status)))}
+			a.Key, a.UID, a.SessionID, endpoint, ae.describe(se.Status)))}, c.env.OnAirbyte(reauthNote))
 	}
 	switch classify(se.Status, ae) {
 	case classRateLimited:

@@ -274,8 +274,17 @@ func (c *conn) session(ctx context.Context, id string) (*sessionInfo, error) {
 // the account holder authorises again. s is the session when Enable Banking
 // served it: the command then names its bank.
 func (c *conn) reauthError(sessionID, why string, s *sessionInfo) error {
-	return source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `%s` (the account holder logs in at the bank and authorises its accounts again): it puts the new session in config.session_ids in place of %s when the new session holds every account of it, and says so; else remove %s from config.session_ids yourself", sessionID, why, c.connectCommand(s), sessionID, sessionID)
+	return source.WithNote(source.ConfigErrorf("session %s cannot be read: %s. Authorise again: run `%s` (the account holder logs in at the bank and authorises its accounts again): it puts the new session in config.session_ids in place of %s when the new session holds every account of it, and says so; else remove %s from config.session_ids yourself", sessionID, why, c.connectCommand(s), sessionID, sessionID), c.env.OnAirbyte(reauthNote))
 }
+
+// reauthNote is what a message sending the user to connect adds where the
+// Airbyte platform runs the check or read (c.env.OnAirbyte, AirbyteAttr):
+// the --config it names is a file the platform wrote for that one run, in
+// a container with no browser, which connect --write would rewrite for
+// nothing. connect is run elsewhere on the source's settings, and the
+// session ids it writes go into the source's settings by hand; the state
+// keys an account by identification_hash, so the connection's carries over.
+var reauthNote = source.AirbyteNote("run connect on a computer with a browser, with --config a file holding the source's settings (application_id and private_key, copied from the source in Airbyte), not the file Airbyte wrote for this run, then copy session_ids (and account_uids, if set) from the file connect --write rewrote into the source's settings in Airbyte; the accounts' state carries over to the new session (by identification_hash), so the connection's state stays as it is (docs/enablebanking.md, \"connect\")")
 
 // connectCommand is the connect command that authorises session s's bank
 // again (s nil: the bank left for the user to fill in) and puts the new
@@ -315,7 +324,7 @@ func (c *conn) usable(ctx context.Context, s *sessionInfo) error {
 		return c.reauthError(s.id, fmt.Sprintf("its access ended at %s (valid_until)", until.UTC().Format(time.RFC3339)), s)
 	case until.Sub(now) < 7*24*time.Hour:
 		_, _ = c.endingWarned.Get(s.id, func() (struct{}, error) {
-			c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then to keep syncing: connect --write puts the new session in place of this one", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339), "fix", c.connectCommand(s))
+			c.env.Log.Warn("the session's access ends soon (valid_until); authorise again before then to keep syncing: connect --write puts the new session in place of this one", "session", s.id, "valid_until", until.UTC().Format(time.RFC3339), "fix", c.connectCommand(s), c.env.AirbyteAttr(reauthNote))
 			return struct{}{}, nil
 		})
 	}

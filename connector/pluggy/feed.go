@@ -137,6 +137,7 @@ func (s *transactionsStream) reportItemErrors(ctx context.Context, f *logFeed, o
 			out.Logger().Info("webhook_log: Pluggy reported a failed sync of the item (item/error), and a later sync succeeded: the item is UPDATED, its data current", attrs...)
 			continue
 		}
+		attrs = append(attrs, s.c.env.AirbyteAttr(updateNote))
 		out.Logger().Warn("webhook_log: Pluggy reported a failed sync of the item (item/error); its last synced data is read, and may be stale until a sync succeeds (if the user must log in again: "+s.c.updateCommand(id)+")", attrs...)
 	}
 }

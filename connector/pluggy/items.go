@@ -54,9 +54,9 @@ func (c *conn) warnConsent(it item) {
 	left := exp.Sub(c.now())
 	switch {
 	case left <= 0:
-		c.env.Log.Warn("the item's Open Finance consent expired; Pluggy no longer syncs it, so its data is stale until the user renews consent", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "fix", c.updateCommand(it.ID))
+		c.env.Log.Warn("the item's Open Finance consent expired; Pluggy no longer syncs it, so its data is stale until the user renews consent", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "fix", c.updateCommand(it.ID), c.env.AirbyteAttr(updateNote))
 	case left <= consentWarning:
-		c.env.Log.Warn("the item's Open Finance consent expires soon; the user must renew it before then or Pluggy stops syncing the item", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "days_left", fmt.Sprintf("%.1f", left.Hours()/24), "fix", c.updateCommand(it.ID))
+		c.env.Log.Warn("the item's Open Finance consent expires soon; the user must renew it before then or Pluggy stops syncing the item", "item", it.ID, "consent_expires_at", *it.ConsentExpiresAt, "days_left", fmt.Sprintf("%.1f", left.Hours()/24), "fix", c.updateCommand(it.ID), c.env.AirbyteAttr(updateNote))
 	}
 }
 
@@ -82,3 +82,10 @@ func consentExpiry(it item) (time.Time, bool) {
 func (c *conn) updateCommand(itemID string) string {
 	return "source-pluggy connect --config " + c.env.ConfigArg() + " --update " + itemID
 }
+
+// updateNote is what a message naming updateCommand adds where the Airbyte
+// platform runs the check or read (c.env.OnAirbyte, AirbyteAttr): the
+// --config it names is a file the platform wrote for that one run, in a
+// container with no browser, so connect is run elsewhere on the source's
+// settings. The item keeps its id: nothing changes in Airbyte.
+var updateNote = source.AirbyteNote("run connect on a computer with a browser, with --config a file holding the source's settings (client_id and client_secret, copied from the source in Airbyte), not the file Airbyte wrote for this run; the item keeps its id, so item_ids and the connection stay as they are (docs/connect.md, \"Re-authenticate an item\")")

@@ -132,9 +132,9 @@ func (c *conn) patchItem(ctx context.Context, id string) error {
 			case se.Status == http.StatusConflict && ae.CodeDescription == "CLIENT_IS_UPDATING_BEFORE_ALLOWED_FREQUENCY":
 				return fmt.Errorf("update refused by Pluggy: the item was updated too recently (%s)", ae.describe(se.Status))
 			case ae.CodeDescription == "TOO_MANY_CONSECUTIVE_ERRORS":
-				return fmt.Errorf("update refused by Pluggy: the item's last syncs failed more than 5 times in a row, and Pluggy takes no update of it from the API until its user updates it (%s); the user must log in to the bank again: %s", ae.describe(se.Status), c.updateCommand(id))
+				return source.WithNote(fmt.Errorf("update refused by Pluggy: the item's last syncs failed more than 5 times in a row, and Pluggy takes no update of it from the API until its user updates it (%s); the user must log in to the bank again: %s", ae.describe(se.Status), c.updateCommand(id)), c.env.OnAirbyte(updateNote))
 			case ae.CodeDescription == "TOO_MANY_CONSECUTIVE_LOGIN_FAILURES":
-				return fmt.Errorf("update refused by Pluggy: the bank login failed too many times in a row and Pluggy blocks updates of the item for a while (%s%s); the user must check their bank credentials and then log in again: %s", ae.describe(se.Status), backoff(ae.Data), c.updateCommand(id))
+				return source.WithNote(fmt.Errorf("update refused by Pluggy: the bank login failed too many times in a row and Pluggy blocks updates of the item for a while (%s%s); the user must check their bank credentials and then log in again: %s", ae.describe(se.Status), backoff(ae.Data), c.updateCommand(id)), c.env.OnAirbyte(updateNote))
 			}
 			return fmt.Errorf("update refused by Pluggy (%s)", ae.describe(se.Status))
 		}

@@ -130,7 +130,11 @@ func (c *conn) Check(ctx context.Context) error {
 		}
 	}
 	if len(act) > 0 {
-		return &source.Advisory{Msg: "The config works, but re-authenticate: " + strings.Join(act, "; ")}
+		msg := "The config works, but re-authenticate: " + strings.Join(act, "; ")
+		if n := c.env.OnAirbyte(updateNote); n != nil {
+			msg += "; " + n.Text // once, however many items need it
+		}
+		return &source.Advisory{Msg: msg}
 	}
 	return nil
 }
@@ -189,7 +193,7 @@ func (c *conn) fetchItem(ctx context.Context, id string) (json.RawMessage, item,
 func (c *conn) warnItem(it item) {
 	switch it.Status {
 	case "LOGIN_ERROR", "OUTDATED", "WAITING_USER_INPUT", "WAITING_USER_ACTION":
-		c.env.Log.Warn("the item needs its user: its last synced data is read, but it may be stale until the user re-authenticates it", "item", it.ID, "status", it.Status, "executionStatus", it.ExecutionStatus, "fix", c.updateCommand(it.ID))
+		c.env.Log.Warn("the item needs its user: its last synced data is read, but it may be stale until the user re-authenticates it", "item", it.ID, "status", it.Status, "executionStatus", it.ExecutionStatus, "fix", c.updateCommand(it.ID), c.env.AirbyteAttr(updateNote))
 	}
 	if stale := notUpdated(it.StatusDetail); len(stale) > 0 {
 		c.env.Log.Warn("the item's last sync only partly succeeded: Pluggy did not update some of its products, whose data is read as of their last successful sync (Pluggy retries them at its next sync)", "item", it.ID, "executionStatus", it.ExecutionStatus, "not_updated", strings.Join(stale, "; "))

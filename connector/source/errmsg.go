@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 )
@@ -152,6 +153,8 @@ type Note struct {
 	Pointer string
 	// Text is the note, which ends the message once.
 	Text string
+	// airbyte is the fix AirbyteNote was given, for a WARN's attribute.
+	airbyte string
 }
 
 // AirbyteNote is the note of a message whose fix is a command run on the
@@ -160,10 +163,32 @@ type Note struct {
 // one sync, in a container the user has no shell in: fix says what to do
 // instead, with the source's settings (its fields by name) and the
 // connection's there. A source says it only where the platform runs the
-// command (Env.Airbyte), so that a run by hand says what it said; every
-// connector's points at the end of the message alike.
+// command (Env.OnAirbyte, Env.AirbyteAttr), so that a run by hand says
+// what it said; every connector's points at the end of the message alike.
 func AirbyteNote(fix string) *Note {
-	return &Note{Pointer: "under Airbyte: see the end of this message", Text: "under Airbyte, " + fix}
+	return &Note{Pointer: "under Airbyte: see the end of this message", Text: "under Airbyte, " + fix, airbyte: fix}
+}
+
+// OnAirbyte is note where the Airbyte platform runs the command
+// (e.Airbyte), else nil, which WithNote adds nothing for: the note of an
+// error whose fix is a command the platform's user cannot run as the
+// message spells it (AirbyteNote).
+func (e Env) OnAirbyte(note *Note) *Note {
+	if !e.Airbyte {
+		return nil
+	}
+	return note
+}
+
+// AirbyteAttr is the attribute a WARN whose "fix" is such a command adds
+// where the Airbyte platform runs the command: "airbyte" and the fix
+// AirbyteNote was given. Elsewhere, and for a note AirbyteNote did not
+// make, it is the empty attribute, which a log record drops.
+func (e Env) AirbyteAttr(note *Note) slog.Attr {
+	if n := e.OnAirbyte(note); n != nil && n.airbyte != "" {
+		return slog.String("airbyte", n.airbyte)
+	}
+	return slog.Attr{}
 }
 
 // WithNote returns err carrying note. Its text ends with "; " and the

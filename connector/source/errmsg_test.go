@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 )
 
@@ -152,5 +153,26 @@ func TestInternalMessageSaysANoteOnce(t *testing.T) {
 	}
 	if got := internalMessage(&Error{Type: "config_error", Msg: "the stream failed", Err: errors.Join(a, b)}); got != "the stream failed: requisition A cannot be read (under Airbyte: see the end of this message)\naccount B: not found (under Airbyte: see the end of this message); under Airbyte, do this" {
 		t.Errorf("inside an *Error: %q", got)
+	}
+}
+
+// TestAirbyteNoteOnlyUnderAirbyte: a connector's Airbyte note, and a
+// WARN's airbyte attribute, are said only where the platform runs the
+// command; a run by hand says what it said.
+func TestAirbyteNoteOnlyUnderAirbyte(t *testing.T) {
+	note := AirbyteNote("do this")
+	err := ConfigErrorf("item I needs its user")
+	hand, under := Env{}, Env{Airbyte: true}
+	if got := WithNote(err, hand.OnAirbyte(note)); got != err || !hand.AirbyteAttr(note).Equal(slog.Attr{}) {
+		t.Errorf("by hand: %q, attr %v", got, hand.AirbyteAttr(note))
+	}
+	if got := userMessage(WithNote(err, under.OnAirbyte(note))); got != "item I needs its user; under Airbyte, do this" {
+		t.Errorf("under Airbyte: %q", got)
+	}
+	if got := under.AirbyteAttr(note).String(); got != "airbyte=do this" {
+		t.Errorf("under Airbyte, attr %s", got)
+	}
+	if !under.AirbyteAttr(&Note{Text: "STATE: that"}).Equal(slog.Attr{}) || !under.AirbyteAttr(nil).Equal(slog.Attr{}) {
+		t.Error("a note AirbyteNote did not make gives no airbyte attribute")
 	}
 }
