@@ -156,15 +156,19 @@ func TestWebhookPostgresThroughPgBouncer(t *testing.T) {
 // for a server session that never came free: the start hung past a
 // minute, until PgBouncer's query_wait_timeout; with one client, refused
 // ("no more connections allowed"), it failed the start. The receiver ran
-// before the check.
+// before the check. The check's statement PgBouncer held, cut short after
+// 5 s, is sent no cancel request, as the read's second session's is not:
+// pgx sent one, the request PgBouncer 1.18 crashed on as the read that
+// sent it exited.
 func TestWebhookPostgresThroughPgBouncerPoolOfOne(t *testing.T) {
 	url := pgtest.DB(t)
 	var want []string
 	for _, setting := range []string{"default_pool_size", "max_client_conn"} {
 		pool := pgtest.PgBouncer(t, url, pgtest.SessionPool)
 		pgtest.PgBouncerSet(t, pool, setting, "1")
+		link := pgtest.Counting(t, pool)
 		start := time.Now()
-		r := startReceiver(t, pool)
+		r := startReceiver(t, link.URL)
 		if took := time.Since(start); took > 20*time.Second {
 			t.Errorf("%s = 1: the receiver took %v to start", setting, took)
 		}
@@ -174,6 +178,9 @@ func TestWebhookPostgresThroughPgBouncerPoolOfOne(t *testing.T) {
 		}
 		if code := r.stop(t, syscall.SIGTERM); code != 0 {
 			t.Fatalf("%s = 1: SIGTERM: exit %d\n%s", setting, code, r.log())
+		}
+		if n := link.CancelRequests(); n != 0 {
+			t.Errorf("%s = 1: the receiver sent %d cancel requests", setting, n)
 		}
 	}
 	if got := strings.Join(logIDs(t, url), " "); got != strings.Join(want, " ") {
@@ -282,4 +289,58 @@ func TestPostgresReadGivenOneSessionFailsPromptly(t *testing.T) {
 			t.Fatalf("%s: after the read: %v", c.name, got)
 		}
 	}
+}
+
+// TestWebhookPostgresStoppedDuringItsCheck: a receiver stopped (SIGTERM)
+// while PgBouncer in session mode with one server session per pool
+// (default_pool_size = 1) holds in its queue the first statement of the
+// session its start's check opened exits without sending a cancel request
+// for that statement: pgx sent one as the stop cut it short, for a client
+// PgBouncer 1.18 held in its queue, by a process that then exited, the
+// case PgBouncer crashed on. PgBouncer still serves after it.
+func TestWebhookPostgresStoppedDuringItsCheck(t *testing.T) {
+	url := pgtest.DB(t)
+	bin := st.Build(t, "source-pluggy")
+	// Told to ignore the timeouts sent as startup parameters, PgBouncer
+	// takes the receiver's first session as it comes: the check's is the
+	// second to come through the link.
+	pool := pgtest.PgBouncer(t, url, pgtest.SessionPool, "statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout")
+	pgtest.PgBouncerSet(t, pool, "default_pool_size", "1")
+	link := pgtest.Counting(t, pool)
+	cmd := exec.Command(bin, "webhook", "serve", "--listen", "127.0.0.1:0", "--log", link.URL, "--header", "X-A=b")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	for deadline := time.Now().Add(20 * time.Second); link.Sessions() < 2; time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("the receiver exited %d having opened %d sessions\n%s", cmd.ProcessState.ExitCode(), link.Sessions(), out.Bytes())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the receiver opened %d sessions in 20 s", link.Sessions())
+		}
+	}
+	time.Sleep(time.Second) // the check's statement in PgBouncer's queue, within its 5 s
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the receiver did not exit within 20 s of SIGTERM")
+	}
+	time.Sleep(500 * time.Millisecond) // a cancel request sent as it exited reaches the link
+	if n := link.CancelRequests(); n != 0 {
+		t.Errorf("the receiver sent %d cancel requests for its check's statement PgBouncer held\n%s", n, out.Bytes())
+	}
+	if got := pgRows(t, pgtest.Connect(t, pool), `SELECT 1`); got[0] != "1" {
+		t.Fatalf("PgBouncer after the receiver: %v", got)
+	}
+	t.Logf("exit %d\n%s", cmd.ProcessState.ExitCode(), out.Bytes())
 }

@@ -115,8 +115,10 @@ func parsePG(url string) (*pgx.ConnConfig, error) {
 // --retain prune, which reads past the old rows, so that the table was
 // never pruned. A lock_timeout is left as set: it only cuts short a wait
 // pgTimeout bounds anyway. given is where the URL was given (--log, the
-// receiver's; webhook_log, a read's), which an error names.
-func pgConnect(ctx context.Context, url, given string) (*pgx.Conn, error) {
+// receiver's; webhook_log, a read's), which an error names. guard, if
+// any, keeps the session from sending a cancel request until it is in
+// (the check's second session: ownSession).
+func pgConnect(ctx context.Context, url, given string, guard *postgres.CancelGuard) (*pgx.Conn, error) {
 	shown := postgres.MaskURL(url)
 	cfg, err := parsePG(url)
 	if err != nil {
@@ -124,6 +126,9 @@ func pgConnect(ctx context.Context, url, given string) (*pgx.Conn, error) {
 	}
 	cfg.ConnectTimeout = 15 * time.Second
 	cfg.RuntimeParams["application_name"] = pgApp
+	if guard != nil {
+		cfg = guard.Config(cfg)
+	}
 	conn, err := postgres.Connect(ctx, cfg, given)
 	if err != nil {
 		msg := error(fmt.Errorf("cannot connect to PostgreSQL at %s: %s", shown, postgres.Mask(url, err.Error())))
@@ -195,7 +200,7 @@ func pgCount(ctx context.Context, conn *pgx.Conn) (int, error) {
 
 // connect opens the session, creates the table and takes the lock.
 func (l *pgLog) connect(ctx context.Context, setup bool) error {
-	conn, err := pgConnect(ctx, l.url, pgGiven)
+	conn, err := pgConnect(ctx, l.url, pgGiven, nil)
 	if err != nil {
 		return err
 	}
@@ -252,11 +257,15 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 // session cannot be had for want of a free connection (a role's
 // CONNECTION LIMIT 1, a full server), or does not come within
 // postgres.SecondSessionWait (a pool in session mode with none free), the
-// check is left out: the receiver's own session is enough to run.
+// check is left out: the receiver's own session is enough to run. That
+// session sends no cancel request for its first statement, which such a
+// pool holds in its queue, as the run's second session sends none
+// (postgres.CancelGuard): PgBouncer 1.18 crashed on one.
 func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
 	probeCtx, cancel := context.WithTimeout(ctx, postgres.SecondSessionWait)
 	defer cancel()
-	probe, err := pgConnect(probeCtx, l.url, pgGiven)
+	guard := postgres.NewCancelGuard(probeCtx)
+	probe, err := pgConnect(probeCtx, l.url, pgGiven, guard)
 	if errors.As(err, new(noConnectionFree)) || postgres.SecondSessionLate(ctx, probeCtx, err) {
 		return nil
 	}
@@ -267,6 +276,7 @@ func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
 		// pool mode and the fix.
 		return err
 	}
+	guard.In() // its statements answered: a server session's
 	defer probe.Close(context.Background())
 	own, pids, err := postgres.OwnServerSessions(ctx, conn, probe)
 	switch {
@@ -544,7 +554,7 @@ const pgPruneBatch = 5000
 // them back for one DELETE of pgPruneBatch rows.
 func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 	var p Pruned
-	conn, err := pgConnect(ctx, l.url, pgGiven)
+	conn, err := pgConnect(ctx, l.url, pgGiven, nil)
 	switch {
 	case errors.As(err, new(noConnectionFree)):
 		conn = nil
@@ -739,7 +749,7 @@ func (l *pgLog) session(ctx context.Context, fn func(context.Context, *pgx.Conn)
 // the rows after it are those of one moment, so a prune that deletes rows
 // meanwhile cannot remove the rows between the position and the ones read.
 func readPG(ctx context.Context, url string, from int64, read bool, ch *Changes) (int64, error) {
-	conn, err := pgConnect(ctx, url, "webhook_log")
+	conn, err := pgConnect(ctx, url, "webhook_log", nil)
 	if err != nil {
 		return from, err
 	}

@@ -1065,3 +1065,69 @@ func TestSecondSessionWaitsAsLongAsTheFirstTook(t *testing.T) {
 		t.Errorf("secondSessionWait(1s) = %v, want %v", got, want)
 	}
 }
+
+// TestSecondSessionCancelsOnceIn: a second session (CancelGuard) sends no
+// cancel request once its wait has ended, by its bound or by the run's
+// stop, until it is in, and one for a statement cut short after that,
+// the wait's end long past: the guard refused every later one (its bound
+// passed) and let one through for a run stopped during the wait, where
+// PgBouncer 1.18 held the session in its queue and crashed on one. A
+// read's second session is in once Open returns: a statement cut short
+// on it is cancelled on the server.
+func TestSecondSessionCancelsOnceIn(t *testing.T) {
+	url := pgtest.DB(t)
+	link := pgtest.Counting(t, url)
+	cfg, err := pgx.ParseConfig(link.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cutShort runs a statement on c that its context cuts short, and
+	// reports how many cancel requests came through the link for it.
+	cutShort := func(c *pgx.Conn) int {
+		t.Helper()
+		before := link.CancelRequests()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if _, err := c.Exec(ctx, "SELECT pg_sleep(2)"); err == nil {
+			t.Fatal("pg_sleep(2) was not cut short")
+		}
+		<-c.PgConn().CleanupDone() // the cancel request pgx sends, if any, is sent
+		return link.CancelRequests() - before
+	}
+	for _, c := range []struct {
+		name    string
+		stopped bool // the run's context ends, not the wait's bound
+		in      bool
+		want    int
+	}{
+		{"the wait over", false, false, 0},
+		{"the run stopped during the wait", true, false, 0},
+		{"in, the wait over since", false, true, 1},
+		{"in, the run stopped since", true, true, 1},
+	} {
+		run, stop := context.WithCancel(context.Background())
+		bounded, cancel := context.WithTimeout(run, 300*time.Millisecond)
+		guard := NewCancelGuard(bounded)
+		conn, err := pgx.ConnectConfig(bounded, guard.Config(cfg))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if c.in {
+			guard.In()
+		}
+		if c.stopped {
+			stop()
+		}
+		<-bounded.Done()
+		if got := cutShort(conn); got != c.want {
+			t.Errorf("%s: %d cancel requests, want %d", c.name, got, c.want)
+		}
+		cancel()
+		stop()
+	}
+
+	d := open(t, link.URL, Options{Schema: "cancels"}, txStream())
+	if got := cutShort(d.load); got != 1 {
+		t.Errorf("the read's second session, once open: %d cancel requests, want 1", got)
+	}
+}

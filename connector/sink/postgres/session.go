@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,11 +125,14 @@ func (d *Destination) connect(ctx context.Context) error {
 	wait := secondSessionWait(firstTook)
 	second, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	d.load, d.startup, err = dial(second, noCancelLate(second, d.cfg), d.startup)
+	guard := NewCancelGuard(second)
+	d.load, d.startup, err = dial(second, guard.Config(d.cfg), d.startup)
 	if err == nil {
 		_, err = serverPID(second, d.load)
 		if err != nil {
 			d.load.Close(context.Background())
+		} else {
+			guard.In()
 		}
 	}
 	if err != nil {
@@ -252,23 +256,51 @@ func secondSessionWait(firstTook time.Duration) time.Duration {
 	return max(SecondSessionWait, 4*firstTook)
 }
 
-// noCancelLate is a copy of cfg whose sessions dial nothing once bounded's
-// deadline has passed: pgx sends a cancel request for a statement its
-// context cut short, and PgBouncer 1.18, sent one for a client it held in
-// its queue (pool_size = 1) by a run that then exited, crashed (FATAL
-// "bad client state in disconnect_client"), dropping every client of it.
-// The statement had reached no server; the session's Terminate ends it.
-func noCancelLate(bounded context.Context, cfg *pgx.ConnConfig) *pgx.ConnConfig {
+// CancelGuard keeps a second session of a server, opened within
+// SecondSessionWait, from sending a cancel request until the session is
+// in: until it has answered its first statement, so that a pooler in
+// front of the server has given it a server session. pgx sends one for a
+// statement its context cut short, as it closes the connection, and
+// PgBouncer 1.18, sent one for a client it held in its queue (pool_size
+// = 1, the first session holding the one server session) by a run that
+// then exited, crashed (FATAL "bad client state in disconnect_client"),
+// dropping every client of it. Such a statement reached no server, and
+// the session's Terminate ends it. The guard holds from the moment the
+// wait ended, by its bound or by the run's context (the webhook
+// receiver's start stopped by SIGTERM), not before: a session dialled
+// meanwhile dials as cfg's. It is lifted once the session is in, so that
+// a statement a caller's context cuts short later (Table's) is cancelled
+// on the server, not left running until the server notices the
+// connection gone, though the wait's bound passed after the session got
+// in (connect's check of the sessions, OwnServerSessions, is outside it).
+type CancelGuard struct {
+	bounded context.Context
+	in      atomic.Bool
+}
+
+// NewCancelGuard is a guard for a second session dialled with bounded,
+// the context of its SecondSessionWait (of the run's context).
+func NewCancelGuard(bounded context.Context) *CancelGuard {
+	return &CancelGuard{bounded: bounded}
+}
+
+// Config is a copy of cfg for the guarded session: it dials nothing, a
+// cancel request among them, once g's wait has ended and until In.
+func (g *CancelGuard) Config(cfg *pgx.ConnConfig) *pgx.ConnConfig {
 	cfg = cfg.Copy()
 	dial := cfg.DialFunc
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if errors.Is(bounded.Err(), context.DeadlineExceeded) {
-			return nil, errors.New("no cancel request after the second session's wait")
+		if !g.in.Load() && g.bounded.Err() != nil {
+			return nil, errors.New("no cancel request for a second session a pooler may hold in its queue")
 		}
 		return dial(ctx, network, addr)
 	}
 	return cfg
 }
+
+// In lifts the guard: the session has answered a statement, and is a
+// server session's.
+func (g *CancelGuard) In() { g.in.Store(true) }
 
 // SecondSessionLate reports whether err, of a second session opened with
 // bounded, a context of ctx's with SecondSessionWait, is that wait ended,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -214,4 +215,64 @@ func SlowWrites(t testing.TB, u string, delay time.Duration, n int) string {
 		}()
 		_, _ = io.Copy(c, s)
 	})
+}
+
+// Counted is a link Counting started in front of a server or a pooler:
+// the URL through it, and what came through it.
+type Counted struct {
+	// URL is the URL given to Counting, through the link.
+	URL               string
+	sessions, cancels atomic.Int64
+}
+
+// Sessions is how many connections came through the link that were not
+// cancel requests: the clients' sessions.
+func (c *Counted) Sessions() int { return int(c.sessions.Load()) }
+
+// CancelRequests is how many connections came through the link as a
+// cancel request (CancelRequest, code 80877102): what a client sends for
+// a statement cut short, pgx as it closes the connection. PgBouncer 1.18
+// crashed on one sent for a client it held in its queue.
+func (c *Counted) CancelRequests() int { return int(c.cancels.Load()) }
+
+// Counting starts, for the test, a link in front of u (a URL DB or
+// PgBouncer made) that passes every connection on as it is, counting the
+// sessions and the cancel requests that come through it. A client sends
+// a cancel request to the address its session is connected to: the
+// link's.
+func Counting(t testing.TB, u string) *Counted {
+	t.Helper()
+	c := &Counted{}
+	c.URL = stand(t, u, func(client net.Conn, server string) {
+		defer client.Close()
+		// The first message, whole (PgBouncer refuses a startup message
+		// that comes in pieces): a startup message, an SSLRequest or a
+		// cancel request, each its length and then its code.
+		first := make([]byte, 8)
+		if _, err := io.ReadFull(client, first); err != nil {
+			return
+		}
+		if n := int(binary.BigEndian.Uint32(first)); n > len(first) && n < 1<<16 {
+			first = append(first, make([]byte, n-len(first))...)
+			if _, err := io.ReadFull(client, first[8:]); err != nil {
+				return
+			}
+		}
+		if binary.BigEndian.Uint32(first[4:]) == 80877102 {
+			c.cancels.Add(1)
+		} else {
+			c.sessions.Add(1)
+		}
+		s, err := net.Dial("tcp", server)
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		if _, err := s.Write(first); err != nil {
+			return
+		}
+		go func() { _, _ = io.Copy(s, client); s.Close() }()
+		_, _ = io.Copy(client, s)
+	})
+	return c
 }
