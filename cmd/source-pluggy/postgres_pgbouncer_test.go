@@ -99,6 +99,47 @@ func TestPostgresThroughPgBouncerInTransactionModeRefused(t *testing.T) {
 	}
 }
 
+// TestPostgresThroughPgBouncerInStatementModeRefused: through a real
+// PgBouncer in statement mode (pool_mode = statement), which hands each
+// statement to whichever server session is free as transaction mode hands
+// each transaction, a read and the webhook receiver are refused as in
+// transaction mode, with or without default_query_exec_mode=exec in the
+// URL: the error names statement mode and the fix (a pool in session mode,
+// or the server directly), with the password masked, and the read wrote
+// nothing.
+func TestPostgresThroughPgBouncerInStatementModeRefused(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 1, TransactionsPerAccount: 20, PageSize: 50})
+	url := pgtest.DB(t)
+	pool := pgtest.PgBouncer(t, url, pgtest.StatementPool)
+	for _, u := range []string{pool, pool + "&default_query_exec_mode=exec"} {
+		how := strings.TrimPrefix(u, pool)
+		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--postgres", u, "--detailed-exit-codes")
+		st.FailedWith(t, r, protocol.ConfigError, 78, "transaction or statement mode", "point --postgres at a pool in session mode", "pool_mode = session", "at the server directly", "postgres://postgres:xxxxx@")
+		if bytes.Contains(r.Stdout, []byte(pgtest.Password)) || bytes.Contains(r.Stderr, []byte(pgtest.Password)) {
+			t.Errorf("a read through PgBouncer in statement mode (%s) printed the password", how)
+		}
+		if got := pgRows(t, pgtest.Connect(t, url), `SELECT count(*) FROM pg_namespace WHERE nspname = 'pluggy'`); got[0] != "0" {
+			t.Errorf("a read through PgBouncer in statement mode (%s) made its schema", how)
+		}
+
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, e.bin, "webhook", "serve", "--listen", "127.0.0.1:0", "--log", u, "--header", "X-A=b")
+		out, _ := cmd.CombinedOutput()
+		cancel()
+		if code := cmd.ProcessState.ExitCode(); code != 1 {
+			t.Fatalf("a receiver through PgBouncer in statement mode (%s): exit %d, want 1 at the start\n%s", how, code, out)
+		}
+		for _, want := range []string{"transaction or statement mode", "holds nothing", "point --log at a pool in session mode", "pool_mode = session", "at the server directly", "postgres://postgres:xxxxx@"} {
+			if !bytes.Contains(out, []byte(want)) {
+				t.Errorf("a receiver through PgBouncer in statement mode (%s): the error lacks %q\n%s", how, want, out)
+			}
+		}
+		if bytes.Contains(out, []byte(pgtest.Password)) {
+			t.Errorf("a receiver through PgBouncer in statement mode (%s) printed the password", how)
+		}
+	}
+}
+
 // TestWebhookPostgresThroughPgBouncer: the webhook receiver's PostgreSQL
 // log through a real PgBouncer. In session mode it appends, and a second
 // receiver on the database is refused as direct. In transaction mode the

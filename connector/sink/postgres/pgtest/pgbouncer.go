@@ -29,6 +29,9 @@ const (
 	// transaction (each statement outside one): a client's next
 	// transaction may run on another backend.
 	TransactionPool PoolMode = "transaction"
+	// StatementPool hands the server connection back after each
+	// statement, and refuses a transaction of more than one.
+	StatementPool PoolMode = "statement"
 )
 
 // PgBouncerBin is the pgbouncer binary (Debian's package pgbouncer), or ""

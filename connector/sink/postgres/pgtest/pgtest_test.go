@@ -19,13 +19,13 @@ func TestServerAnswers(t *testing.T) {
 	}
 }
 
-// TestPgBouncer: PgBouncer answers through the helper in both pool modes,
+// TestPgBouncer: PgBouncer answers through the helper in each pool mode,
 // refuses a startup parameter it does not track with the text the sink's
 // fallback and docs/postgres.md quote, and takes it where told to ignore
 // it.
 func TestPgBouncer(t *testing.T) {
 	url := DB(t)
-	for _, mode := range []PoolMode{SessionPool, TransactionPool} {
+	for _, mode := range []PoolMode{SessionPool, TransactionPool, StatementPool} {
 		conn := Connect(t, PgBouncer(t, url, mode))
 		var n int
 		if err := conn.QueryRow(context.Background(), "SELECT 40 + 2").Scan(&n); err != nil || n != 42 {
