@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"sync"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
@@ -17,7 +19,14 @@ import (
 // refresh only, to be replaced each run (destination overwrite). It makes
 // no call of its own: the account's one transactions call of the run serves
 // the transactions stream and this one. An account whose call was skipped
-// for quota has no pending rows in that run's snapshot.
+// for quota has no pending rows in that run's snapshot: the stream ends
+// INCOMPLETE, a *source.PartialSnapshot naming the accounts not read when
+// all others were, so that the Parquet and PostgreSQL sinks replace the
+// other accounts' pending rows and keep those accounts' previous ones:
+// the incremental transactions stream has loaded the rows that booked
+// since, which the previous pending snapshot still held. (A transactions
+// stream read in full_refresh ends INCOMPLETE on the same failures and is
+// kept whole; the pending snapshot is then kept whole too.)
 type pendingStream struct{ c *conn }
 
 func (s *pendingStream) Name() string            { return pendingName }
@@ -35,7 +44,17 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		return err
 	}
 	refs, listErr := s.c.readable(ctx)
-	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
+	var mu sync.Mutex
+	var failed []string // accounts whose rows this snapshot lacks
+	sinkFailed := false // a row that could not be written: no account is known whole
+	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) (err error) {
+		defer func() {
+			if err != nil {
+				mu.Lock()
+				failed = append(failed, a.ID)
+				mu.Unlock()
+			}
+		}()
 		// The pending rows' window (accountTransactions widens the call to
 		// pendingDays back), and, when the booked stream reads this call's
 		// answer after this stream, as far back as it will need.
@@ -55,10 +74,22 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		for j, r := range rows {
 			rec := jsonrow.With(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("pending_key", keys[j]), jsonrow.String("status", "pending"))
 			if err := out.Record(rec); err != nil {
+				mu.Lock()
+				sinkFailed = true
+				mu.Unlock()
 				return err
 			}
 		}
 		return nil
 	})
+	if readErr != nil && listErr == nil && !sinkFailed && ctx.Err() == nil && !s.c.bookedSnapshot {
+		// Every account listed was read whole but these: a sink keeps
+		// their previous rows and replaces the others'. Not beside a
+		// transactions snapshot, which the same failures leave whole in
+		// the sinks: a pending row booked since would then be in
+		// neither (its old booked snapshot lacks it).
+		slices.Sort(failed)
+		return &source.PartialSnapshot{Field: "account_id", Missing: failed, Err: readErr}
+	}
 	return errors.Join(listErr, readErr)
 }

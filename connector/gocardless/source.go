@@ -100,6 +100,10 @@ type conn struct {
 	// account, from PlanRequests: how far back the shared call must reach
 	// when the pending stream asks first. Nil without one.
 	bookedPlaces map[string]*accountTxPos
+	// bookedSnapshot says the run reads the transactions stream in
+	// full_refresh (PlanRequests): a snapshot a failed account leaves
+	// whole, so the pending one is kept whole beside it (see pendingStream).
+	bookedSnapshot bool
 
 	mu sync.Mutex
 	// failures counts an account's 500 UnknownRequestErrors this run.

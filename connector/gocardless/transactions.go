@@ -262,9 +262,12 @@ func (c *conn) bookedFrom(ctx context.Context, a accountRef, prev *accountTxPos)
 // asks for as many days as the booked stream will need of the call they
 // share (bookedFrom), where it asked for the whole history every run. A
 // state that does not decode keeps nothing: the runtime has refused it
-// already.
+// already. It also notes whether the booked stream is a snapshot this run
+// (bookedSnapshot).
 func (c *conn) PlanRequests(reqs map[string]source.ReadRequest) {
 	c.bookedPlaces = quota.IncrementalPlaces(reqs, transactionsName, parseTxState)
+	r, ok := reqs[transactionsName]
+	c.bookedSnapshot = ok && r.Mode == protocol.FullRefresh
 }
 
 // oldestDay is the first day an account's transactions may be read from:

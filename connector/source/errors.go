@@ -183,6 +183,38 @@ func SkippedPart(err error, mode protocol.SyncMode) error {
 	return &Error{Type: protocol.TransientError, Err: err, Msg: "a full-refresh snapshot cannot be complete without the skipped accounts' rows (an overwrite destination would take each for an account with none), so the stream ends INCOMPLETE; run again after the time given"}
 }
 
+// PartialSnapshot is a full-refresh stream's read error when every
+// failure was a part's (an account whose call failed, or was skipped for
+// its spent quota) and every other part was read whole. Field is the
+// top-level field whose value names a row's part ("account_id"), Missing
+// the parts not read. A sink that keeps the stream's snapshot (Parquet,
+// PostgreSQL) then replaces the rows of every other part with this read's
+// and keeps its previous rows of the missing ones: keeping the whole
+// previous snapshot instead kept rows the parts read no longer have (a
+// pending row that has since booked stayed beside its booked self, which
+// the incremental transactions stream had loaded). The stream still ends
+// INCOMPLETE with Err, so that a destination that can only replace the
+// whole snapshot (Airbyte's overwrite, Singer's ACTIVATE_VERSION) keeps
+// its previous one. A provider returns it only when the failures are the
+// parts' alone: one of the whole read (the list of accounts) is not.
+type PartialSnapshot struct {
+	Field   string
+	Missing []string
+	Err     error
+}
+
+func (e *PartialSnapshot) Error() string { return e.Err.Error() }
+func (e *PartialSnapshot) Unwrap() error { return e.Err }
+
+// PartialSnapshotOf returns err when it is a *PartialSnapshot itself, nil
+// otherwise: one wrapped in another error is part of a larger failure (a
+// read interrupted by a signal), after which no part's rows are known
+// whole.
+func PartialSnapshotOf(err error) *PartialSnapshot {
+	p, _ := err.(*PartialSnapshot) //nolint:errorlint // wrapped, it is part of a larger failure
+	return p
+}
+
 // NotReadError is a stream's Read declining to read it because the config
 // says so (a provider's include_pending false, say): the catalog selects
 // a stream the config turns off. It is no failure, and no empty snapshot

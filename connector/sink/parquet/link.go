@@ -2,7 +2,9 @@ package parquet
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/source"
@@ -27,6 +29,7 @@ import (
 type link struct {
 	w    *Writer
 	next source.StreamSink
+	log  *slog.Logger // the stream's; nil discards
 	// uncommitted counts rows written to the file in progress; a state
 	// is held back only while it is not zero.
 	uncommitted int64
@@ -51,7 +54,7 @@ type link struct {
 }
 
 func newLink(w *Writer, info source.StreamInfo, next source.StreamSink) *link {
-	l := &link{w: w, next: next, released: source.StateOf(info.State), listed: true}
+	l := &link{w: w, next: next, log: info.Log, released: source.StateOf(info.State), listed: true}
 	if m, ok := info.Stream.(source.StateMerger); ok && !info.NextKeepsRows {
 		l.merge = m.MergeState
 	}
@@ -194,15 +197,33 @@ func (l *link) Announce(a source.Announcement) error {
 // together only when it was read to its end (one without a row gets an
 // empty file: Writer.EndSnapshot), and removed when it was not: its next
 // run reads it whole again, and until then the last complete snapshot
-// stays the newest.
+// stays the newest. A read whole but for some parts (a
+// *source.PartialSnapshot: accounts whose call failed) is published with
+// the previous snapshot's rows of those parts carried over (carryOver), so
+// that the newest run's files hold this read's rows of every other part;
+// where they cannot be carried over (the previous files were written from
+// another schema), the snapshot is discarded as after any failed read.
 func (l *link) End(readErr error) error {
-	if l.w.fullRefresh && readErr != nil {
+	partial := source.PartialSnapshotOf(readErr)
+	if !l.w.fullRefresh {
+		partial = nil
+	}
+	if partial != nil {
+		if err := l.w.carryOver(partial.Field, partial.Missing); err != nil {
+			if l.log != nil {
+				l.log.Warn(fmt.Sprintf("parquet: the previous snapshot's rows of the parts this read lacked (%s) cannot be kept in this run's files, so the previous snapshot stays the newest, whole: %v", partial.Field, err),
+					slog.String("folder", l.w.dir))
+			}
+			partial = nil
+		}
+	}
+	if l.w.fullRefresh && readErr != nil && partial == nil {
 		l.w.DiscardSnapshot()
 		return l.next.End(readErr)
 	}
-	if readErr == nil {
+	if readErr == nil || partial != nil {
 		if err := l.w.EndSnapshot(); err != nil {
-			return l.next.End(fmt.Errorf("committing %s files: %w", l.w.stream, err))
+			return l.next.End(errors.Join(readErr, fmt.Errorf("committing %s files: %w", l.w.stream, err)))
 		}
 	}
 	err := l.commit()
@@ -211,11 +232,14 @@ func (l *link) End(readErr error) error {
 			err = fmt.Errorf("publishing the %s snapshot: %w", l.w.stream, err)
 		}
 	}
-	if err == nil {
-		err = l.committed()
+	if err == nil && partial == nil {
+		err = l.committed() // a failed stream's state never goes on
 	}
-	if readErr == nil {
+	switch {
+	case readErr == nil:
 		readErr = err
+	case partial != nil && err != nil:
+		readErr = errors.Join(readErr, err)
 	}
 	return l.next.End(readErr)
 }

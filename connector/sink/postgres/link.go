@@ -245,11 +245,21 @@ func (l *link) drain() error {
 // with the rows it covers, even when the read failed (those rows are
 // complete; the ones after it are dropped and read again next run). A
 // full-refresh stream that read to its end replaces the table's rows; one
-// that failed leaves the table as it was.
+// that failed leaves the table as it was, but for one read whole but for
+// some parts (a *source.PartialSnapshot), whose rows replace those of the
+// parts it read.
 func (l *link) End(readErr error) error {
 	var err error
 	var notRead *source.NotReadError
+	partial := source.PartialSnapshotOf(readErr)
+	if partial != nil && (l.t.incremental || !l.t.KeepsParts(partial.Field)) {
+		partial = nil
+	}
 	switch {
+	case !l.t.incremental && readErr != nil && partial != nil:
+		// Read whole but for some parts: their rows stay, every other
+		// part's are replaced; as a failed stream, no state is stored.
+		err = l.t.EndKeeping(partial.Field, partial.Missing)
 	case !l.t.incremental && readErr != nil:
 		l.t.Abort()
 		if errors.As(readErr, &notRead) && !l.held.IsZero() {
@@ -280,8 +290,13 @@ func (l *link) End(readErr error) error {
 			err = derr
 		}
 	}
-	if readErr == nil || notRead != nil && err != nil {
+	switch {
+	case readErr == nil || notRead != nil && err != nil:
 		readErr = err
+	case partial != nil && err != nil:
+		// The parts read are not in the table: the stream's error says
+		// so beside the parts it lacked.
+		readErr = errors.Join(readErr, err)
 	}
 	return l.next.End(readErr)
 }

@@ -339,6 +339,30 @@ func (w *Table) End(state source.State) error {
 	if w.incremental {
 		return w.commitUpTo(state, w.enc.seq)
 	}
+	return w.replace(state, "", nil)
+}
+
+// KeepsParts reports whether the table has a text column field, by which
+// EndKeeping can tell the parts of a snapshot apart.
+func (w *Table) KeepsParts(field string) bool {
+	i, ok := w.t.byName[field]
+	return ok && w.t.cols[i].sqlType == "text"
+}
+
+// EndKeeping ends a full-refresh stream read whole but for the parts keep
+// (a *source.PartialSnapshot's Missing): the table's rows whose column
+// field holds one of them stay, and the read's rows replace every other
+// row, in one transaction. No state is stored: the stream failed.
+func (w *Table) EndKeeping(field string, keep []string) error {
+	if keep == nil {
+		keep = []string{} // a NULL array would keep every row
+	}
+	return w.replace(source.State{}, field, keep)
+}
+
+// replace makes the read's rows the table's, but for the rows whose
+// column keepCol (when not "") holds one of keep, and stores state.
+func (w *Table) replace(state source.State, keepCol string, keep []string) error {
 	if err := w.endCopy(); err != nil {
 		return err
 	}
@@ -350,11 +374,14 @@ func (w *Table) End(state source.State) error {
 		return w.d.sqlError(err, "starting a transaction for "+w.t.name)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }() // a no-op once committed
-	stmts := append(w.t.replaceSQL(w.stage), "TRUNCATE "+w.t.stageName(w.stage))
+	stmts := append(w.t.replaceSQL(w.stage, keepCol), "TRUNCATE "+w.t.stageName(w.stage))
 	for i, q := range stmts {
 		var args []any
 		if i == 1 {
 			args = append(args, w.enc.seq)
+		}
+		if keepCol != "" && i < 2 {
+			args = append(args, keep)
 		}
 		if _, err := tx.Exec(w.ctx, q, args...); err != nil {
 			var pg *pgconn.PgError

@@ -352,8 +352,19 @@ func (t *table) insertSQL(i int) string {
 
 // replaceSQL are the statements that make staging table i the table's
 // whole contents (full refresh), in one transaction: readers see the old
-// rows or the new ones, never a mix.
-func (t *table) replaceSQL(i int) []string {
+// rows or the new ones, never a mix. With keepCol, the rows whose keepCol
+// holds one of the parts in the last parameter (a text[]) are kept, and
+// the staging table's rows of those parts left out: the parts a read
+// lacked (source.PartialSnapshot).
+func (t *table) replaceSQL(i int, keepCol string) []string {
+	if keepCol != "" {
+		c := ident(keepCol)
+		return []string{
+			fmt.Sprintf("DELETE FROM %s WHERE %s IS NULL OR %s <> ALL($1::text[])", t.qname(), c, c),
+			fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (%s) l WHERE l.%s IS NULL OR l.%s <> ALL($2::text[])",
+				t.qname(), t.allCols(""), t.allCols("l."), t.latest(i), c, c),
+		}
+	}
 	return []string{
 		"TRUNCATE " + t.qname(),
 		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (%s) l", t.qname(), t.allCols(""), t.allCols("l."), t.latest(i)),
