@@ -45,16 +45,9 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 	}
 	refs, listErr := s.c.readable(ctx)
 	var mu sync.Mutex
-	var failed []string // accounts whose rows this snapshot lacks
-	sinkFailed := false // a row that could not be written: no account is known whole
-	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) (err error) {
-		defer func() {
-			if err != nil {
-				mu.Lock()
-				failed = append(failed, a.ID)
-				mu.Unlock()
-			}
-		}()
+	whole := map[string]bool{} // accounts whose every row this snapshot holds
+	sinkFailed := false        // a row that could not be written: no account is known whole
+	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
 		// The pending rows' window (accountTransactions widens the call to
 		// pendingDays back), and, when the booked stream reads this call's
 		// answer after this stream, as far back as it will need.
@@ -80,6 +73,9 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 				return err
 			}
 		}
+		mu.Lock()
+		whole[a.ID] = true
+		mu.Unlock()
 		return nil
 	})
 	if readErr != nil && listErr == nil && !sinkFailed && ctx.Err() == nil && !s.c.bookedSnapshot {
@@ -88,8 +84,16 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		// transactions snapshot, which the same failures leave whole in
 		// the sinks: a pending row booked since would then be in
 		// neither (its old booked snapshot lacks it).
-		slices.Sort(failed)
-		return &source.PartialSnapshot{Field: "account_id", Missing: failed, Err: readErr}
+		// Every account not known whole is kept: one that failed, was
+		// skipped, or panicked part-way through its rows.
+		var missing []string
+		for _, a := range refs {
+			if !whole[a.ID] && !slices.Contains(missing, a.ID) {
+				missing = append(missing, a.ID)
+			}
+		}
+		slices.Sort(missing)
+		return &source.PartialSnapshot{Field: "account_id", Missing: missing, Err: readErr}
 	}
 	return errors.Join(listErr, readErr)
 }
