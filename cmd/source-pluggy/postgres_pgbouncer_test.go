@@ -114,7 +114,7 @@ func TestPostgresThroughPgBouncerInStatementModeRefused(t *testing.T) {
 	for _, u := range []string{pool, pool + "&default_query_exec_mode=exec"} {
 		how := strings.TrimPrefix(u, pool)
 		r := st.Run(t, e.bin, "read", "--config", e.config(nil), "--catalog", e.catalog(true, "transactions"), "--postgres", u, "--detailed-exit-codes")
-		st.FailedWith(t, r, protocol.ConfigError, 78, "transaction or statement mode", "point --postgres at a pool in session mode", "pool_mode = session", "at the server directly", "postgres://postgres:xxxxx@")
+		st.FailedWith(t, r, protocol.ConfigError, 78, "transaction or statement mode", "pool_mode = transaction or statement", "point --postgres at a pool in session mode", "pool_mode = session", "at the server directly", "postgres://postgres:xxxxx@")
 		if bytes.Contains(r.Stdout, []byte(pgtest.Password)) || bytes.Contains(r.Stderr, []byte(pgtest.Password)) {
 			t.Errorf("a read through PgBouncer in statement mode (%s) printed the password", how)
 		}
@@ -129,7 +129,7 @@ func TestPostgresThroughPgBouncerInStatementModeRefused(t *testing.T) {
 		if code := cmd.ProcessState.ExitCode(); code != 1 {
 			t.Fatalf("a receiver through PgBouncer in statement mode (%s): exit %d, want 1 at the start\n%s", how, code, out)
 		}
-		for _, want := range []string{"transaction or statement mode", "holds nothing", "point --log at a pool in session mode", "pool_mode = session", "at the server directly", "postgres://postgres:xxxxx@"} {
+		for _, want := range []string{"transaction or statement mode", "pool_mode = transaction or statement", "holds nothing", "point --log at a pool in session mode", "pool_mode = session", "at the server directly", "postgres://postgres:xxxxx@"} {
 			if !bytes.Contains(out, []byte(want)) {
 				t.Errorf("a receiver through PgBouncer in statement mode (%s): the error lacks %q\n%s", how, want, out)
 			}

@@ -653,7 +653,7 @@ func MaskURL(raw string) string { return secret.MaskURL(raw, "xxxxx") }
 // a server session's lock that keeps one writer at a time, is left on a
 // pooled server session and holds nothing.
 func TransactionPooled(lock string) string {
-	return "as where a connection pooler in front of the server (PgBouncer) pools them in transaction or statement mode (pool_mode = transaction); " +
+	return "as where a connection pooler in front of the server (PgBouncer) pools them in transaction or statement mode (pool_mode = transaction or statement); " +
 		"there " + lock + ", a server session's, is left on a pooled server session and holds nothing"
 }
 
