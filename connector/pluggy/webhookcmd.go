@@ -249,6 +249,12 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer ln.Close()
 	lw, pruned, err := webhook.Open(ctx, dir, retain)
+	if err != nil && ctx.Err() != nil {
+		// Stopped (SIGTERM, Ctrl-C) while the log was being opened: no
+		// event was acknowledged, and a stop is no failure.
+		logger.Info("stopped before listening, while opening the event log; no event was acknowledged", "log", postgres.MaskURL(dir))
+		return source.ExitOK
+	}
 	if err != nil {
 		logger.Error("cannot open the event log", "log", postgres.MaskURL(dir), "error", err)
 		return source.ExitFail
