@@ -20,7 +20,17 @@ import (
 // only, destination overwrite), holds only rows as they are now. Its booked
 // twin arrives in transactions under its own key. It makes no call of its
 // own beyond the account's one transactions call of the run, and none with
-// include_pending false (the call then asks for booked rows only).
+// include_pending false (the call then asks for booked rows only). An
+// account whose call failed, or was skipped for its spent daily limit, has
+// no rows in that run's snapshot: the stream ends INCOMPLETE, a
+// *source.PartialSnapshot naming the accounts not read (their account_key,
+// which stays the same across sessions) when all others were, so that the
+// Parquet and PostgreSQL sinks replace the other accounts' pending rows and
+// keep those accounts' previous ones: the incremental transactions stream
+// has loaded the rows that booked since, which the previous pending
+// snapshot still held. (A transactions stream read in full_refresh ends
+// INCOMPLETE on the same failures and is kept whole; the pending snapshot
+// is then kept whole too.)
 type pendingStream struct{ c *conn }
 
 func (s *pendingStream) Name() string            { return pendingName }
@@ -39,7 +49,14 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		return err
 	}
 	pendingFrom := later(s.c.clock.Today().AddDate(0, 0, -pendingDays), s.c.oldestDay())
-	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
+	// Where every account was listed and transactions is not itself a
+	// snapshot, one read whole but for some accounts is a partial one
+	// (quota.EachPart): a sink keeps their previous rows and replaces the
+	// others'. Not beside a transactions snapshot, which the same failures
+	// leave whole in the sinks: a pending row booked since would then be
+	// in neither (its old booked snapshot lacks it).
+	partial := listErr == nil && !s.c.bookedSnapshot
+	readErr := quota.EachPart(ctx, refs, accountWorkers, out, "account_key", partial, func(ctx context.Context, a accountRef, out source.Output) error {
 		from := pendingFrom
 		if s.c.Reads(transactionsName) {
 			// The booked stream reads this call's answer after this
@@ -68,5 +85,8 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		}
 		return nil
 	})
+	if listErr == nil {
+		return readErr // a *source.PartialSnapshot itself, where it is one
+	}
 	return errors.Join(listErr, readErr)
 }

@@ -112,6 +112,10 @@ type conn struct {
 	// account key, from PlanRequests: how far back the shared call must
 	// reach when the pending stream asks first. Nil without one.
 	bookedPlaces map[string]*txPos
+	// bookedSnapshot says the run reads the transactions stream in
+	// full_refresh (PlanRequests): a snapshot a failed account leaves
+	// whole, so the pending one is kept whole beside it (see pendingStream).
+	bookedSnapshot bool
 
 	mu sync.Mutex
 	// blocked holds why a session cannot be read any more this run.

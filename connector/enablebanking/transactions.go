@@ -307,9 +307,12 @@ func (c *conn) bookedFrom(prev *txPos) time.Time {
 // asks for as many days as the booked stream will need of the call they
 // share (bookedFrom) instead of its own 30, which made the booked stream
 // call again. A state that does not decode keeps nothing: the runtime has
-// refused it already.
+// refused it already. It also notes whether the booked stream is a
+// snapshot this run (bookedSnapshot).
 func (c *conn) PlanRequests(reqs map[string]source.ReadRequest) {
 	c.bookedPlaces = quota.IncrementalPlaces(reqs, transactionsName, decodeTxState)
+	r, ok := reqs[transactionsName]
+	c.bookedSnapshot = ok && r.Mode == protocol.FullRefresh
 }
 
 // readsPending reports whether this run emits pending rows: include_pending

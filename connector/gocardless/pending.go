@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
-	"sync"
 
 	"github.com/source-pluggy/source-pluggy/connector/jsonrow"
 	"github.com/source-pluggy/source-pluggy/connector/quota"
@@ -44,10 +42,14 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		return err
 	}
 	refs, listErr := s.c.readable(ctx)
-	var mu sync.Mutex
-	whole := map[string]bool{} // accounts whose every row this snapshot holds
-	sinkFailed := false        // a row that could not be written: no account is known whole
-	readErr := quota.Each(ctx, refs, accountWorkers, func(ctx context.Context, a accountRef) error {
+	// Where every account was listed and transactions is not itself a
+	// snapshot, one read whole but for some accounts is a partial one
+	// (quota.EachPart): a sink keeps their previous rows and replaces the
+	// others'. Not beside a transactions snapshot, which the same failures
+	// leave whole in the sinks: a pending row booked since would then be
+	// in neither (its old booked snapshot lacks it).
+	partial := listErr == nil && !s.c.bookedSnapshot
+	readErr := quota.EachPart(ctx, refs, accountWorkers, out, "account_id", partial, func(ctx context.Context, a accountRef, out source.Output) error {
 		// The pending rows' window (accountTransactions widens the call to
 		// pendingDays back), and, when the booked stream reads this call's
 		// answer after this stream, as far back as it will need.
@@ -67,33 +69,13 @@ func (s *pendingStream) Read(ctx context.Context, _ source.ReadRequest, out sour
 		for j, r := range rows {
 			rec := jsonrow.With(r.raw, jsonrow.String("account_id", a.ID), jsonrow.String("pending_key", keys[j]), jsonrow.String("status", "pending"))
 			if err := out.Record(rec); err != nil {
-				mu.Lock()
-				sinkFailed = true
-				mu.Unlock()
 				return err
 			}
 		}
-		mu.Lock()
-		whole[a.ID] = true
-		mu.Unlock()
 		return nil
 	})
-	if readErr != nil && listErr == nil && !sinkFailed && ctx.Err() == nil && !s.c.bookedSnapshot {
-		// Every account listed was read whole but these: a sink keeps
-		// their previous rows and replaces the others'. Not beside a
-		// transactions snapshot, which the same failures leave whole in
-		// the sinks: a pending row booked since would then be in
-		// neither (its old booked snapshot lacks it).
-		// Every account not known whole is kept: one that failed, was
-		// skipped, or panicked part-way through its rows.
-		var missing []string
-		for _, a := range refs {
-			if !whole[a.ID] && !slices.Contains(missing, a.ID) {
-				missing = append(missing, a.ID)
-			}
-		}
-		slices.Sort(missing)
-		return &source.PartialSnapshot{Field: "account_id", Missing: missing, Err: readErr}
+	if listErr == nil {
+		return readErr // a *source.PartialSnapshot itself, where it is one
 	}
 	return errors.Join(listErr, readErr)
 }

@@ -17,5 +17,6 @@
 // fetching once a day (CachedDetails). And an account is read through a
 // consent that lapses: the accounts of a lapsed one are reported once and
 // not called (Consented). A stream that keeps no state reads its accounts
-// with Each.
+// with Each, or EachPart where a sink may replace its snapshot account by
+// account.
 package quota
