@@ -302,9 +302,9 @@ func (c *conn) usable(ctx context.Context, r *requisitionInfo) error {
 			attrs := []any{"requisition", r.ID, "access_ends", expires.Format(time.DateOnly), "fix", "source-gocardless-bank-data connect --config " + c.env.ConfigArg() + " --reconnect " + r.ID + " --state " + c.env.StateArg() + " --write"}
 			if c.env.StatePath == "" {
 				attrs = append(attrs, "state", stateHint) // what STATE stands for, as the re-link error says
-			} else if c.relinkNote() == airbyteNote {
-				attrs = append(attrs, "airbyte", airbyteFix) // the --state is Airbyte's copy for this sync
 			}
+			// Where the --state is Airbyte's copy for this sync (relinkNote is airbyteNote).
+			attrs = append(attrs, c.env.AirbyteAttr(c.relinkNote()))
 			c.env.Log.Warn("the requisition's access ends when its end-user agreement expires; re-link the bank before then to keep syncing", attrs...)
 			return struct{}{}, nil
 		})
