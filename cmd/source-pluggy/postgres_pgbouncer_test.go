@@ -255,6 +255,42 @@ func TestPostgresThroughStatementLoadBalancer(t *testing.T) {
 	}
 }
 
+// TestWebhookPostgresPrunesThroughPgBouncerPoolOfOne: a receiver with
+// --retain through PgBouncer in session mode with one server session per
+// pool (default_pool_size = 1) prunes within seconds, on its own session.
+// The prune's session of its own was logged in and its first statement
+// held in PgBouncer's queue for the server session the receiver holds:
+// every prune waited until query_wait_timeout (2 min) and failed.
+func TestWebhookPostgresPrunesThroughPgBouncerPoolOfOne(t *testing.T) {
+	url := pgtest.DB(t)
+	r := startReceiver(t, url)
+	for _, id := range []string{"old-1", "old-2"} {
+		if got := r.post(t, deletedEvent(id, uuidOf(id)), authHeader); got != 200 {
+			t.Fatalf("POST %s: %d", id, got)
+		}
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	ageLog(t, url, "", 3)
+	pool := pgtest.PgBouncer(t, url, pgtest.SessionPool)
+	pgtest.PgBouncerSet(t, pool, "default_pool_size", "1")
+	r = startReceiver(t, pool, "--retain", "2s")
+	r.waitLogged(t, prunedMsg, 1)
+	if strings.Contains(r.log(), "could not prune") {
+		t.Errorf("the prune failed:\n%s", r.log())
+	}
+	if got := r.post(t, deletedEvent("new-1", uuidOf("new-1")), authHeader); got != 200 {
+		t.Fatalf("POST new-1: %d\n%s", got, r.log())
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	if got := strings.Join(logIDs(t, url), " "); got != "old-2 new-1" {
+		t.Fatalf("the table holds %s, want old-2 (the newest old row stays) and new-1", got)
+	}
+}
+
 // TestPostgresReadGivenOneSessionFailsPromptly: a read needs two server
 // sessions (a merge's transaction and the COPY beside it), and where the
 // user is given one it is a config_error within seconds naming the cause

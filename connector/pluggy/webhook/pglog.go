@@ -551,10 +551,16 @@ const pgPruneBatch = 5000
 // one receiver) refuses it at every round, and the prune never ran,
 // though the receiver's own session could do it. It then runs on that
 // session, a step at a time between appends (session), each holding
-// them back for one DELETE of pgPruneBatch rows.
+// them back for one DELETE of pgPruneBatch rows. So does a pool in
+// session mode with no server session to spare (PgBouncer's pool_size =
+// 1): it logs the session in and holds its first statement in its queue,
+// and the prune waited there until PgBouncer's query_wait_timeout (2
+// min) and failed, at every round; the session is given
+// postgres.SecondSessionWait to answer, and sends no cancel request
+// meanwhile (ownSession's check).
 func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 	var p Pruned
-	conn, err := pgConnect(ctx, l.url, pgGiven, nil)
+	conn, err := l.ownPruneSession(ctx)
 	switch {
 	case errors.As(err, new(noConnectionFree)):
 		conn = nil
@@ -626,6 +632,23 @@ func (l *pgLog) Prune(ctx context.Context, cutoff time.Time) (Pruned, error) {
 			return p, nil
 		}
 	}
+}
+
+// ownPruneSession opens Prune's own session within
+// postgres.SecondSessionWait, or returns a noConnectionFree error where
+// none can be had that soon (refused, or held in a pool's queue).
+func (l *pgLog) ownPruneSession(ctx context.Context) (*pgx.Conn, error) {
+	bounded, cancel := context.WithTimeout(ctx, postgres.SecondSessionWait)
+	defer cancel()
+	guard := postgres.NewCancelGuard(bounded)
+	conn, err := pgConnect(bounded, l.url, pgGiven, guard)
+	if postgres.SecondSessionLate(ctx, bounded, err) {
+		return nil, noConnectionFree{fmt.Errorf("PostgreSQL at %s: a session of its own for the prune did not come within %s: %w", l.shown, postgres.SecondSessionWait, err)}
+	}
+	if err == nil {
+		guard.In()
+	}
+	return conn, err
 }
 
 // canPrune checks, as the receiver starts, that its role may do what
