@@ -57,6 +57,14 @@ func PgBouncerBin() string {
 // holding them), and it logs in to the server with the same. It is
 // stopped at the test's end; its log is shown if the test failed.
 //
+// In transaction and statement mode it has one server session per pool
+// (default_pool_size = 1), so that it hands every client that one in
+// turn, as such a pool hands a client whichever server session is free:
+// with 20, clients of reads run at once now and then kept one each for
+// a whole read, a pool in transaction mode the runs' check cannot tell
+// from one in session mode (OwnServerSessions), and a test of its
+// refusal failed.
+//
 // Where pgbouncer is absent the test is skipped, failed under CI=true
 // (.ci/run installs it), as where the server is.
 func PgBouncer(t testing.TB, u string, mode PoolMode, ignore ...string) string {
@@ -112,6 +120,10 @@ func PgBouncer(t testing.TB, u string, mode PoolMode, ignore ...string) string {
 		cmd  *exec.Cmd
 		addr string
 	)
+	poolSize := 20
+	if mode != SessionPool {
+		poolSize = 1
+	}
 	// A free port can be taken between choosing and binding it: retry.
 	for attempt := 0; attempt < 5 && cmd == nil; attempt++ {
 		p, err := freePort()
@@ -134,8 +146,8 @@ logfile = %s
 pidfile = %s
 admin_users = %s
 max_client_conn = 100
-default_pool_size = 20
-`, db, host, port, db, p, filepath.Join(dir, "users.txt"), mode, strings.Join(ignore, ","), logFile, filepath.Join(dir, "pid"), User))
+default_pool_size = %d
+`, db, host, port, db, p, filepath.Join(dir, "users.txt"), mode, strings.Join(ignore, ","), logFile, filepath.Join(dir, "pid"), User, poolSize))
 		c := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 		c.Dir = dir
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: credential(runAs)}
