@@ -119,3 +119,46 @@ func TestPartialSnapshotOfAnotherSchemaIsDiscarded(t *testing.T) {
 		t.Errorf("no WARN saying the previous snapshot is kept and why:\n%s", s)
 	}
 }
+
+// TestPartialSnapshotWithRowsOfAMissingPartIsDiscarded: a read that wrote
+// some rows of a part it then lacks (an account that panicked part-way
+// through its rows) publishes nothing, with a WARN, and the previous
+// snapshot stays the newest, whole: its rows of that part carried over
+// beside the read's were doubled (the PostgreSQL sink leaves the read's
+// out). Whether the row is in a file already staged or in the one in
+// progress.
+func TestPartialSnapshotWithRowsOfAMissingPartIsDiscarded(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	partial := &source.PartialSnapshot{Field: "id", Missing: []string{"a1"}, Err: errors.New("a1 panicked part-way through its rows")}
+	for _, c := range []struct {
+		name string
+		recs []string
+	}{
+		{"in the file in progress", []string{`{"id":"a2","n":22}`, `{"id":"a1","n":1}`}},
+		{"in a staged file", []string{`{"id":"a1","n":1}`, `{"id":"a2","n":22}`, `{"id":"a3","n":33}`, `{"id":"a4","n":44}`}},
+	} {
+		st, dir := kitchen(t), t.TempDir()
+		opts := Options{RowsPerFile: 2}
+		firstFiles, _ := snapshotRun(t, dir, st, t0, opts, raws([]string{`{"id":"a1","n":1}`, `{"id":"a2","n":2}`}), nil, nil)
+		var logs bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logs, nil))
+		files, next := snapshotRun(t, dir, st, t0.Add(time.Hour), opts, raws(c.recs), partial, log)
+		if len(files) != 0 {
+			t.Errorf("%s: a partial snapshot holding rows of a part it lacks published %v", c.name, files)
+			for _, f := range files {
+				for _, r := range readArrow(t, f) {
+					t.Logf("%s: %v", f, r["id"])
+				}
+			}
+		}
+		if next.ended != partial {
+			t.Errorf("%s: the chain ended with %v, want the read's error", c.name, next.ended)
+		}
+		if all, _ := filepath.Glob(filepath.Join(dir, "kitchen", "*")); !slices.Equal(all, firstFiles) {
+			t.Errorf("%s: the folder holds %v, want the previous snapshot %v alone", c.name, all, firstFiles)
+		}
+		if s := logs.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "the previous snapshot stays the newest, whole") || !strings.Contains(s, "rows of id a1") {
+			t.Errorf("%s: no WARN saying the previous snapshot is kept and why:\n%s", c.name, s)
+		}
+	}
+}
