@@ -48,16 +48,22 @@ func EachPart[A Account](ctx context.Context, accounts []A, limit int, out sourc
 	return &source.PartialSnapshot{Field: field, Missing: missing, Err: err}
 }
 
-// notingOutput is an Output that notes a record it could not write.
+// notingOutput is an Output that notes a record it could not write: one
+// refused, or one whose sink panicked (source.Each's recover ends the
+// account), which may hold part of the row.
 type notingOutput struct {
 	source.Output
 	failed atomic.Bool
 }
 
 func (o *notingOutput) Record(row jsonrow.Row) error {
+	written := false
+	defer func() {
+		if !written {
+			o.failed.Store(true)
+		}
+	}()
 	err := o.Output.Record(row)
-	if err != nil {
-		o.failed.Store(true)
-	}
+	written = err == nil
 	return err
 }
