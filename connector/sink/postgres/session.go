@@ -137,7 +137,9 @@ func (d *Destination) connect(ctx context.Context) error {
 	}
 	if err != nil {
 		d.conn.Close(context.Background())
-		late := SecondSessionLate(ctx, second, err)
+		// A refusal is not late, though the wait ended as dial tried it
+		// again (TestPostgresSecondSessionRefusedFarAway).
+		late := SecondSessionLate(ctx, second, err) && !oneSessionGiven(err)
 		switch {
 		case late || oneSessionGiven(err):
 			return d.oneSessionError(err, late, wait)
@@ -445,22 +447,31 @@ func openSession(ctx context.Context, cfg *pgx.ConnConfig) (conn *pgx.Conn, star
 // loop, and with max_client_conn = 1 the run and the webhook receiver
 // were now and then refused at the start ("no more connections allowed
 // (max_client_conn)"). That refusal, right after the pooler's own, is
-// tried again a few times over about a second (freedWait).
+// tried again a few times over about a second (freedWait). Where ctx ends
+// meanwhile (a second session's SecondSessionWait, a stop), that refusal
+// is the error, not ctx's: a pooler genuinely full refuses every try,
+// and a try cut short by the wait's bound, far from the server, was
+// taken for a session the pooler held (SecondSessionLate).
 func dial(ctx context.Context, cfg *pgx.ConnConfig, startup []string) (*pgx.Conn, []string, error) {
 	conn, err := pgx.ConnectConfig(ctx, withStartup(cfg, startup))
 	if err == nil || !refusedStartup(err, startup) {
 		return conn, startup, err
 	}
 	plain := withStartup(cfg, nil)
+	var full error // the last try's refusal as one client too many
 	for try := 0; ; try++ {
 		conn, err = pgx.ConnectConfig(ctx, plain)
+		if err != nil && full != nil && ctx.Err() != nil {
+			return nil, nil, full
+		}
 		var pe *pgconn.PgError
 		if err == nil || !errors.As(err, &pe) || !poolerFull(pe) || try == len(freedWait) {
 			break
 		}
+		full = err
 		select {
 		case <-ctx.Done():
-			return nil, nil, err
+			return nil, nil, full
 		case <-time.After(freedWait[try]):
 		}
 	}
