@@ -229,6 +229,42 @@ func TestWebhookPostgresThroughPgBouncerPoolOfOne(t *testing.T) {
 	}
 }
 
+// TestWebhookPostgresThroughPgBouncerPoolOfOneURLSetsTimeouts: the same
+// pool of one server session, with --log setting every timeout the
+// receiver turns off (PgBouncer told to ignore them), starts within
+// seconds and sends no cancel request. Its check's second session then
+// ran no statement while it connected, and the check's first, with no
+// bound, waited in PgBouncer's queue until query_wait_timeout (30 s here,
+// 2 min by default), and the start failed on it.
+func TestWebhookPostgresThroughPgBouncerPoolOfOneURLSetsTimeouts(t *testing.T) {
+	url := pgtest.DB(t)
+	pool := pgtest.PgBouncer(t, url, pgtest.SessionPool, "statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout")
+	pgtest.PgBouncerSet(t, pool, "default_pool_size", "1")
+	pgtest.PgBouncerSet(t, pool, "query_wait_timeout", "30")
+	link := pgtest.Counting(t, pool)
+	u := link.URL + "&statement_timeout=0&idle_in_transaction_session_timeout=0&idle_session_timeout=0&transaction_timeout=0"
+	if !strings.Contains(link.URL, "?") {
+		t.Fatalf("the link's URL %s has no query to add to", link.URL)
+	}
+	start := time.Now()
+	r := startReceiver(t, u)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the receiver took %v to start", took)
+	}
+	if got := r.post(t, deletedEvent("timeouts", uuidOf("timeouts")), authHeader); got != 200 {
+		t.Fatalf("a delivery: %d\n%s", got, r.log())
+	}
+	if code := r.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, r.log())
+	}
+	if n := link.CancelRequests(); n != 0 {
+		t.Errorf("the receiver sent %d cancel requests", n)
+	}
+	if got := strings.Join(logIDs(t, url), " "); got != "timeouts" {
+		t.Fatalf("the table holds %s, want timeouts", got)
+	}
+}
+
 // TestPostgresThroughStatementLoadBalancer: through a pooler that sends
 // each SELECT to a node it picks for that statement (pgpool-II's
 // statement_level_load_balance, pgtest.StatementBalancer), whose sessions

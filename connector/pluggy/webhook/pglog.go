@@ -262,6 +262,16 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 // pool holds in its queue, as the run's second session sends none
 // (postgres.CancelGuard): PgBouncer 1.18 crashed on one.
 func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
+	// Each session answers a statement before the check's: pgConnect runs
+	// none where the URL sets every timeout, and a pool in session mode
+	// with one server session handed it to whichever asked first, the
+	// second (the receiver's own then waited), or held the second's first
+	// statement, which had no bound, until its query_wait_timeout (2 min):
+	// the start failed either way, and a SIGTERM meanwhile sent a cancel
+	// request for the statement held (the guard lifted).
+	if _, err := conn.PgConn().Exec(ctx, "/*NO LOAD BALANCE*/ SELECT 1").ReadAll(); err != nil {
+		return fmt.Errorf("PostgreSQL at %s: the receiver's session: %s", l.shown, postgres.Mask(l.url, err.Error()))
+	}
 	probeCtx, cancel := context.WithTimeout(ctx, postgres.SecondSessionWait)
 	defer cancel()
 	guard := postgres.NewCancelGuard(probeCtx)
@@ -276,8 +286,16 @@ func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
 		// pool mode and the fix.
 		return err
 	}
-	guard.In() // its statements answered: a server session's
 	defer probe.Close(context.Background())
+	// Within the wait, as the read's second session's (connect of
+	// postgres.Destination).
+	if _, err := probe.PgConn().Exec(probeCtx, "/*NO LOAD BALANCE*/ SELECT 1").ReadAll(); err != nil {
+		if postgres.SecondSessionLate(ctx, probeCtx, err) {
+			return nil
+		}
+		return fmt.Errorf("PostgreSQL at %s: the check's second session: %s", l.shown, postgres.Mask(l.url, err.Error()))
+	}
+	guard.In() // its statement answered: a server session's
 	own, pids, err := postgres.OwnServerSessions(ctx, conn, probe)
 	switch {
 	case err != nil:
