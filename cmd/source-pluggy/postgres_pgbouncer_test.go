@@ -364,6 +364,10 @@ func TestPostgresReadGivenOneSessionFailsPromptly(t *testing.T) {
 	}{
 		{"CONNECTION LIMIT 1", limited, `was refused (too many connections for role "` + role + `")`, false},
 		{"default_pool_size = 1", poolOf("default_pool_size"), "did not come within 5s", true},
+		// The URL sets every timeout the run turns off (PgBouncer told to
+		// ignore them): the first session ran no statement as it
+		// connected, and the second's took the one server session.
+		{"default_pool_size = 1, the URL setting every timeout", everyTimeout(t, url), "did not come within 5s", true},
 		{"max_client_conn = 1", poolOf("max_client_conn"), "was refused (no more connections allowed", true},
 		{"CONNECTION LIMIT 1 behind PgBouncer", pgtest.PgBouncer(t, limited, pgtest.SessionPool), "the run's second connection", false},
 	} {
@@ -460,4 +464,18 @@ func TestWebhookPostgresStoppedDuringItsCheck(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 0 || bytes.Contains(out.Bytes(), []byte(`"level":"ERROR"`)) || !bytes.Contains(out.Bytes(), []byte("stopped before listening")) {
 		t.Errorf("SIGTERM during the start: exit %d, want 0 and an INFO saying it stopped\n%s", code, out.Bytes())
 	}
+}
+
+// everyTimeout is a PgBouncer in session mode in front of u with one
+// server session a pool (default_pool_size = 1), told to ignore the
+// timeouts a run turns off, and its URL setting each of them: a run's
+// sessions then turn off none, running no statement as they connect.
+func everyTimeout(t *testing.T, u string) string {
+	t.Helper()
+	pool := pgtest.PgBouncer(t, u, pgtest.SessionPool, "statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout")
+	pgtest.PgBouncerSet(t, pool, "default_pool_size", "1")
+	if !strings.Contains(pool, "?") {
+		t.Fatalf("PgBouncer's URL %s has no query to add to", pool)
+	}
+	return pool + "&statement_timeout=0&idle_in_transaction_session_timeout=0&idle_session_timeout=0&transaction_timeout=0"
 }

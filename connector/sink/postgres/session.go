@@ -116,6 +116,17 @@ func (d *Destination) connect(ctx context.Context) error {
 		return d.connectError(err, d.cfg)
 	}
 	d.conn = conn
+	// The first session answers a statement before the second is opened:
+	// openSession runs none where the URL sets every timeout, and a pool
+	// in session mode with one server session (PgBouncer's pool_size =
+	// 1, told to ignore them) handed it to the second, whose first
+	// statement asked first, and held the first session's until its
+	// query_wait_timeout (2 min), which failed the run as a
+	// transient_error, where it is a config_error within the wait.
+	if _, err := serverPID(ctx, conn); err != nil {
+		conn.Close(context.Background())
+		return d.sqlError(err, "reading the first session's server process id")
+	}
 	// The first session's later parameters (idle_session_timeout) may be
 	// refused where its first ones were not: dial falls back here too.
 	// The second session and its first statement (simple protocol: see
