@@ -2,14 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/source-pluggy/source-pluggy/connector/enablebanking/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -37,7 +32,7 @@ func TestPendingSnapshotReplacedButForFailedAccounts(t *testing.T) {
 	dir, url := t.TempDir(), pgtest.DB(t)
 	cat := e.catalog(true, "transactions", "pending_transactions")
 	r1 := e.read(cat, "--parquet-dir", dir, "--postgres", url)
-	firstFiles := newestRunFiles(t, dir, "pending_transactions")
+	firstFiles := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart)
 
 	e.fake.BookPending(booker) // its oldest pending row books
 	e.fake.ExhaustQuota(spent, fake.EndpointTransactions)
@@ -86,20 +81,20 @@ func TestPendingSnapshotReplacedButForFailedAccounts(t *testing.T) {
 	if n := pgtest.Rows(t, conn, `SELECT count(*) FROM enablebanking.transactions WHERE transaction_id = $1 AND _deleted_at IS NULL`, booked.ID); n[0] != "1" {
 		t.Fatalf("the booked row %s is in transactions %s times, want 1", booked.ID, n[0])
 	}
-	checkPendingSet(t, "PostgreSQL", pgtest.Rows(t, conn, `SELECT account_key || ' ' || pending_key FROM enablebanking.pending_transactions`), want)
+	st.CheckKeySet(t, "PostgreSQL", pgtest.Rows(t, conn, `SELECT account_key || ' ' || pending_key FROM enablebanking.pending_transactions`), want)
 
-	files := newestRunFiles(t, dir, "pending_transactions")
+	files := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart)
 	var inParquet []string
 	for _, f := range files {
 		for _, rw := range st.ParquetFileStrings(t, f, "account_key", "pending_key") {
 			inParquet = append(inParquet, *rw["account_key"]+" "+*rw["pending_key"])
 		}
 	}
-	checkPendingSet(t, "Parquet (newest run's files)", inParquet, want)
+	st.CheckKeySet(t, "Parquet (newest run's files)", inParquet, want)
 
 	// The spent account's rows are carried over value for value.
-	first := parquetRunDump(t, firstFiles, spentKey)
-	if last := parquetRunDump(t, files, spentKey); last != first || first == "" {
+	first := st.ParquetRunDump(t, firstFiles, spentKey)
+	if last := st.ParquetRunDump(t, files, spentKey); last != first || first == "" {
 		t.Errorf("the spent account's pending rows in the newest Parquet run differ from the first read's:\nfirst:\n%s\nnewest:\n%s", first, last)
 	}
 }
@@ -115,7 +110,7 @@ func TestPendingSnapshotKeptWholeBesideATransactionsSnapshot(t *testing.T) {
 	dir, url := t.TempDir(), pgtest.DB(t)
 	cat := e.catalog(false, "transactions", "pending_transactions")
 	r1 := e.read(cat, "--parquet-dir", dir, "--postgres", url)
-	firstFiles := newestRunFiles(t, dir, "pending_transactions")
+	firstFiles := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart)
 
 	e.fake.BookPending(booker)
 	e.fake.ExhaustQuota(spent, fake.EndpointTransactions)
@@ -131,8 +126,8 @@ func TestPendingSnapshotKeptWholeBesideATransactionsSnapshot(t *testing.T) {
 		want[rw.AccountKey+" "+rw.PendingKey] = true
 	}
 	conn := pgtest.Connect(t, url)
-	checkPendingSet(t, "PostgreSQL", pgtest.Rows(t, conn, `SELECT account_key || ' ' || pending_key FROM enablebanking.pending_transactions`), want)
-	if files := newestRunFiles(t, dir, "pending_transactions"); !slices.Equal(files, firstFiles) {
+	st.CheckKeySet(t, "PostgreSQL", pgtest.Rows(t, conn, `SELECT account_key || ' ' || pending_key FROM enablebanking.pending_transactions`), want)
+	if files := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart); !slices.Equal(files, firstFiles) {
 		t.Errorf("the newest pending_transactions files are %v, want the first read's %v", files, firstFiles)
 	}
 }
@@ -151,75 +146,4 @@ func (e *env) twoWithPending() (booker, spent string) {
 		e.t.Fatalf("the fake gave %d accounts with pending rows, the test needs 2", len(with))
 	}
 	return with[0], with[1]
-}
-
-// checkPendingSet compares the account and pending key of each row a sink
-// holds with want.
-func checkPendingSet(t *testing.T, sink string, got []string, want map[string]bool) {
-	t.Helper()
-	seen := map[string]bool{}
-	for _, k := range got {
-		if seen[k] {
-			t.Errorf("%s: pending row %s twice", sink, k)
-		}
-		seen[k] = true
-		if !want[k] {
-			t.Errorf("%s: pending row %s is not the bank's now (booked since, or of another read)", sink, k)
-		}
-	}
-	for k := range want {
-		if !seen[k] {
-			t.Errorf("%s: pending row %s missing", sink, k)
-		}
-	}
-}
-
-// newestRunFiles are the files of stream's newest run, by their
-// source_pluggy.run_started_at (two runs in one second share their names'
-// stamp), as docs/parquet.md's snapshot query reads them.
-func newestRunFiles(t *testing.T, dir, stream string) []string {
-	t.Helper()
-	var newest time.Time
-	var files []string
-	for _, path := range st.ParquetFiles(t, dir, stream) {
-		f, err := file.OpenParquetFile(path, false)
-		st.Must(t, err, path)
-		v := f.MetaData().KeyValueMetadata().FindValue(parquet.MetaRunStart)
-		f.Close()
-		if v == nil {
-			t.Fatalf("%s has no %s", path, parquet.MetaRunStart)
-		}
-		at, err := time.Parse(time.RFC3339Nano, *v)
-		st.Must(t, err, path)
-		switch {
-		case at.After(newest):
-			newest, files = at, []string{path}
-		case at.Equal(newest):
-			files = append(files, path)
-		}
-	}
-	if len(files) == 0 {
-		t.Fatalf("no Parquet file of %s", stream)
-	}
-	return files
-}
-
-// parquetRunDump is st.ParquetDump of files (one run's), only the rows
-// that mention account.
-func parquetRunDump(t *testing.T, files []string, account string) string {
-	t.Helper()
-	tmp := t.TempDir()
-	st.Must(t, os.Mkdir(filepath.Join(tmp, "s"), 0o700), "mkdir")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		st.Must(t, err, f)
-		st.Must(t, os.WriteFile(filepath.Join(tmp, "s", filepath.Base(f)), b, 0o600), "copy")
-	}
-	var out []string
-	for _, l := range strings.Split(st.ParquetDump(t, tmp), "\n") {
-		if strings.Contains(l, account) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

@@ -2,14 +2,8 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/source-pluggy/source-pluggy/connector/gocardless/fake"
 	"github.com/source-pluggy/source-pluggy/connector/protocol"
@@ -43,7 +37,7 @@ func TestPendingSnapshotReplacedButForFailedAccounts(t *testing.T) {
 	dir, url := t.TempDir(), pgtest.DB(t)
 	cat := e.catalog(true, "transactions", "pending_transactions")
 	r1 := e.read(cat, "--parquet-dir", dir, "--postgres", url)
-	firstFiles := newestRunFiles(t, dir, "pending_transactions")
+	firstFiles := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart)
 
 	e.fake.ChangePending(booker) // its first pending row books
 	e.fake.ExhaustQuota(spent, fake.EndpointTransactions)
@@ -94,93 +88,22 @@ func TestPendingSnapshotReplacedButForFailedAccounts(t *testing.T) {
 		inPG = append(inPG, k)
 	}
 	st.Must(t, rows.Err(), "rows")
-	checkPendingSet(t, "PostgreSQL", inPG, want)
+	st.CheckKeySet(t, "PostgreSQL", inPG, want)
 
-	files := newestRunFiles(t, dir, "pending_transactions")
+	files := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart)
 	var inParquet []string
 	for _, f := range files {
 		for _, rw := range st.ParquetFileStrings(t, f, "account_id", "pending_key") {
 			inParquet = append(inParquet, *rw["account_id"]+" "+*rw["pending_key"])
 		}
 	}
-	checkPendingSet(t, "Parquet (newest run's files)", inParquet, want)
+	st.CheckKeySet(t, "Parquet (newest run's files)", inParquet, want)
 
 	// The spent account's rows are carried over value for value.
-	first := ParquetRunDump(t, firstFiles, spent)
-	if last := ParquetRunDump(t, files, spent); last != first || first == "" {
+	first := st.ParquetRunDump(t, firstFiles, spent)
+	if last := st.ParquetRunDump(t, files, spent); last != first || first == "" {
 		t.Errorf("the spent account's pending rows in the newest Parquet run differ from the first read's:\nfirst:\n%s\nnewest:\n%s", first, last)
 	}
-}
-
-// checkPendingSet compares the account and pending key of each row a sink
-// holds with want.
-func checkPendingSet(t *testing.T, sink string, got []string, want map[string]bool) {
-	t.Helper()
-	seen := map[string]bool{}
-	for _, k := range got {
-		if seen[k] {
-			t.Errorf("%s: pending row %s twice", sink, k)
-		}
-		seen[k] = true
-		if !want[k] {
-			t.Errorf("%s: pending row %s is not the bank's now (booked since, or of another read)", sink, k)
-		}
-	}
-	for k := range want {
-		if !seen[k] {
-			t.Errorf("%s: pending row %s missing", sink, k)
-		}
-	}
-}
-
-// newestRunFiles are the files of stream's newest run, by their
-// source_pluggy.run_started_at (two runs in one second share their names'
-// stamp), as docs/parquet.md's snapshot query reads them.
-func newestRunFiles(t *testing.T, dir, stream string) []string {
-	t.Helper()
-	var newest time.Time
-	var files []string
-	for _, path := range st.ParquetFiles(t, dir, stream) {
-		f, err := file.OpenParquetFile(path, false)
-		st.Must(t, err, path)
-		v := f.MetaData().KeyValueMetadata().FindValue(parquet.MetaRunStart)
-		f.Close()
-		if v == nil {
-			t.Fatalf("%s has no %s", path, parquet.MetaRunStart)
-		}
-		at, err := time.Parse(time.RFC3339Nano, *v)
-		st.Must(t, err, path)
-		switch {
-		case at.After(newest):
-			newest, files = at, []string{path}
-		case at.Equal(newest):
-			files = append(files, path)
-		}
-	}
-	if len(files) == 0 {
-		t.Fatalf("no Parquet file of %s", stream)
-	}
-	return files
-}
-
-// ParquetRunDump is st.ParquetDump of files (one run's), only the rows
-// that mention account.
-func ParquetRunDump(t *testing.T, files []string, account string) string {
-	t.Helper()
-	tmp := t.TempDir()
-	st.Must(t, os.Mkdir(filepath.Join(tmp, "s"), 0o700), "mkdir")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		st.Must(t, err, f)
-		st.Must(t, os.WriteFile(filepath.Join(tmp, "s", filepath.Base(f)), b, 0o600), "copy")
-	}
-	var out []string
-	for _, l := range strings.Split(st.ParquetDump(t, tmp), "\n") {
-		if strings.Contains(l, account) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // TestPendingSnapshotKeptWholeBesideATransactionsSnapshot: the same two
@@ -203,7 +126,7 @@ func TestPendingSnapshotKeptWholeBesideATransactionsSnapshot(t *testing.T) {
 	dir, url := t.TempDir(), pgtest.DB(t)
 	cat := e.catalog(false, "transactions", "pending_transactions")
 	r1 := e.read(cat, "--parquet-dir", dir, "--postgres", url)
-	firstFiles := newestRunFiles(t, dir, "pending_transactions")
+	firstFiles := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart)
 
 	e.fake.ChangePending(booker)
 	e.fake.ExhaustQuota(spent, fake.EndpointTransactions)
@@ -228,8 +151,8 @@ func TestPendingSnapshotKeptWholeBesideATransactionsSnapshot(t *testing.T) {
 		inPG = append(inPG, k)
 	}
 	st.Must(t, rows.Err(), "rows")
-	checkPendingSet(t, "PostgreSQL", inPG, want)
-	if files := newestRunFiles(t, dir, "pending_transactions"); !slices.Equal(files, firstFiles) {
+	st.CheckKeySet(t, "PostgreSQL", inPG, want)
+	if files := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart); !slices.Equal(files, firstFiles) {
 		t.Errorf("the newest pending_transactions files are %v, want the first read's %v", files, firstFiles)
 	}
 }

@@ -3,6 +3,7 @@ package sourcetest
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -134,4 +135,79 @@ func ParquetDump(t testing.TB, dir string, skip ...string) string {
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
+}
+
+// NewestRunFiles are the committed files of stream's newest run under dir,
+// by the run start each file's footer holds under runStartKey
+// (parquet.MetaRunStart: this package cannot import the sink, whose tests
+// import it): two runs in one second share their names' stamp, so the
+// footer, not the name, tells them apart, as docs/parquet.md's snapshot
+// query does.
+func NewestRunFiles(t testing.TB, dir, stream, runStartKey string) []string {
+	t.Helper()
+	var newest time.Time
+	var files []string
+	for _, path := range ParquetFiles(t, dir, stream) {
+		f, err := file.OpenParquetFile(path, false)
+		Must(t, err, path)
+		v := f.MetaData().KeyValueMetadata().FindValue(runStartKey)
+		f.Close()
+		if v == nil {
+			t.Fatalf("%s has no %s", path, runStartKey)
+		}
+		at, err := time.Parse(time.RFC3339Nano, *v)
+		Must(t, err, path)
+		switch {
+		case at.After(newest):
+			newest, files = at, []string{path}
+		case at.Equal(newest):
+			files = append(files, path)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatalf("no Parquet file of %s", stream)
+	}
+	return files
+}
+
+// ParquetRunDump is ParquetDump of files (one run's, as NewestRunFiles
+// gives them), only the rows whose line contains contains.
+func ParquetRunDump(t testing.TB, files []string, contains string) string {
+	t.Helper()
+	tmp := t.TempDir()
+	Must(t, os.Mkdir(filepath.Join(tmp, "s"), 0o700), "mkdir")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		Must(t, err, f)
+		Must(t, os.WriteFile(filepath.Join(tmp, "s", filepath.Base(f)), b, 0o600), "copy")
+	}
+	var out []string
+	for _, l := range strings.Split(ParquetDump(t, tmp), "\n") {
+		if strings.Contains(l, contains) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// CheckKeySet fails t for each key of got that is twice in it or not in
+// want, and each key of want not in got; where names the sink (or file)
+// got was read from.
+func CheckKeySet(t testing.TB, where string, got []string, want map[string]bool) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, k := range got {
+		if seen[k] {
+			t.Errorf("%s: row %s twice", where, k)
+		}
+		seen[k] = true
+		if !want[k] {
+			t.Errorf("%s: row %s is not the bank's now (booked since, or of another read)", where, k)
+		}
+	}
+	for k := range want {
+		if !seen[k] {
+			t.Errorf("%s: row %s missing", where, k)
+		}
+	}
 }
