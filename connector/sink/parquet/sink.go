@@ -654,26 +654,52 @@ func (w *Writer) EndSnapshot() error {
 
 // PublishSnapshot gives a full-refresh stream's staged files their final
 // names, then syncs the directory: the stream was read to its end, so they
-// are its whole snapshot. Commit the file in progress first. A crash while
-// it links a snapshot of several files (over RowsPerFile rows) can leave
-// some of them published.
+// are its whole snapshot. Commit the file in progress first. Where one
+// cannot be linked (a full disk, an I/O error), those linked before it are
+// removed again (unpublish), so that the previous snapshot stays the
+// newest, whole: published, they read as the newest run's whole snapshot,
+// lacking the rows of the files after them (a partial snapshot's carried
+// rows are in its last files). A crash while it links a snapshot of
+// several files (over RowsPerFile rows) can leave some of them published.
 func (w *Writer) PublishSnapshot() error {
 	if w.err != nil || len(w.staged) == 0 {
 		return w.err
 	}
+	var published []string
 	for len(w.staged) > 0 {
 		f := w.staged[0]
 		final, err := w.publish(f.tmp, f.seq)
 		if err != nil {
-			return w.fail(fmt.Errorf("parquet: stream %s: publishing %s: %w", w.stream, f.tmp, err))
+			err = fmt.Errorf("parquet: stream %s: publishing %s: %w", w.stream, f.tmp, err)
+			return w.fail(errors.Join(err, w.unpublish(published)))
 		}
 		w.staged = w.staged[1:]
-		w.committed = append(w.committed, final)
+		published = append(published, final)
 	}
+	w.committed = append(w.committed, published...)
 	if err := syncDir(w.dir); err != nil {
 		return w.fail(fmt.Errorf("parquet: stream %s: syncing the directory %s: %w", w.stream, w.dir, err))
 	}
 	return nil
+}
+
+// unpublish removes the files of a snapshot that PublishSnapshot could not
+// publish whole, and syncs the directory. Those it cannot remove stay
+// published (and committed), which its error says.
+func (w *Writer) unpublish(files []string) error {
+	var errs []error
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			w.committed = append(w.committed, f)
+			errs = append(errs, fmt.Errorf("so the snapshot is half published: removing %s: %w", f, err))
+		}
+	}
+	if len(files) > 0 {
+		if err := syncDir(w.dir); err != nil {
+			errs = append(errs, fmt.Errorf("syncing the directory %s after removing the files published: %w", w.dir, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DiscardSnapshot removes a full-refresh stream's file in progress and its

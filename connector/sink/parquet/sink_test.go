@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -344,6 +345,48 @@ func TestAtomicFiles(t *testing.T) {
 	checkFiles(t, streamFiles(t, w.dir), st.schema, raws(kitchenRecords))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSnapshotPublishedWholeOrNotAtAll: a snapshot of several files one
+// of which cannot be given its final name (here its temporary is gone; a
+// full disk or an I/O error of the directory does the same) publishes
+// none: the files linked before it are removed again, so the previous
+// snapshot stays the newest, whole, and no temporary is left. A partial
+// snapshot's carried rows are in its last files: half published, the
+// newest snapshot lacked the accounts the read could not read, and the
+// next partial run carried over from it without them.
+func TestSnapshotPublishedWholeOrNotAtAll(t *testing.T) {
+	st, dir := kitchen(t), t.TempDir()
+	t0 := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	first, _ := snapshotRun(t, dir, st, t0, Options{}, raws(kitchenRecords), nil, nil)
+	s, err := Open([]sourceStream{st}, Options{Dir: dir, Start: t0.Add(time.Hour), RowsPerFile: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.Stream(st, protocol.FullRefresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, w, raws(kitchenRecords))
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.staged) != 4 {
+		t.Fatalf("staged %d files, want 4", len(w.staged))
+	}
+	if err := os.Remove(w.staged[2].tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.PublishSnapshot(); err == nil {
+		t.Fatal("the snapshot was published without one of its files")
+	}
+	if got := streamFiles(t, w.dir); !slices.Equal(got, first) {
+		t.Errorf("the folder holds %v, want the previous snapshot %v alone", got, first)
+	}
+	if got := temps(t, w.dir); len(got) != 0 {
+		t.Errorf("temporaries left: %v", got)
 	}
 }
 
