@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -262,6 +264,58 @@ func TestWebhookPostgresThroughPgBouncerPoolOfOneURLSetsTimeouts(t *testing.T) {
 	}
 	if got := strings.Join(logIDs(t, url), " "); got != "timeouts" {
 		t.Fatalf("the table holds %s, want timeouts", got)
+	}
+}
+
+// TestWebhookPostgresReconnectsThroughPgBouncerPoolOfOne: a receiver
+// through PgBouncer in session mode with one server session per pool
+// (default_pool_size = 1) that lost its session (a DBA's
+// pg_terminate_backend, a server restarted) connects again and appends,
+// its --log setting the timeouts or not, sending no cancel request. The
+// reconnection's check for a pool in transaction mode waited the 5 s its
+// second session has at the start, within the 4 s of the delivery's
+// append: that ran out first, as if the receiver were stopped, and every
+// delivery from then on was answered 503.
+func TestWebhookPostgresReconnectsThroughPgBouncerPoolOfOne(t *testing.T) {
+	url := pgtest.DB(t)
+	ignore := []string{"statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout", "transaction_timeout"}
+	for _, every := range []bool{false, true} {
+		pool := pgtest.PgBouncer(t, url, pgtest.SessionPool, ignore...)
+		pgtest.PgBouncerSet(t, pool, "default_pool_size", "1")
+		link := pgtest.Counting(t, pool)
+		u := link.URL
+		if every {
+			u += "&statement_timeout=0&idle_in_transaction_session_timeout=0&idle_session_timeout=0&transaction_timeout=0"
+		}
+		r := startReceiver(t, u)
+		before := fmt.Sprintf("before-%t", every)
+		if got := r.post(t, deletedEvent(before, uuidOf(before)), authHeader); got != http.StatusOK {
+			t.Fatalf("URL setting the timeouts %t: a delivery: %d\n%s", every, got, r.log())
+		}
+		pgtest.Exec(t, url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'source-pluggy webhook log'`)
+		// The first delivery finds the session gone (503: Pluggy
+		// delivers it again); the next connects again.
+		lost := fmt.Sprintf("lost-%t", every)
+		var got int
+		for range 2 {
+			start := time.Now()
+			got = r.post(t, deletedEvent(lost, uuidOf(lost)), authHeader)
+			if took := time.Since(start); took > 4500*time.Millisecond {
+				t.Errorf("URL setting the timeouts %t: a delivery answered %d in %v, past the receiver's 4 s", every, got, took.Round(time.Millisecond))
+			}
+		}
+		if got != http.StatusOK {
+			t.Fatalf("URL setting the timeouts %t: the delivery after the session was lost: %d, want 200\n%s", every, got, r.log())
+		}
+		if code := r.stop(t, syscall.SIGTERM); code != 0 {
+			t.Fatalf("URL setting the timeouts %t: SIGTERM: exit %d\n%s", every, code, r.log())
+		}
+		if n := link.CancelRequests(); n != 0 {
+			t.Errorf("URL setting the timeouts %t: the receiver sent %d cancel requests", every, n)
+		}
+	}
+	if got := strings.Join(logIDs(t, url), " "); got != "before-false lost-false before-true lost-true" {
+		t.Fatalf("the table holds %s", got)
 	}
 }
 

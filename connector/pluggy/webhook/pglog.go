@@ -256,7 +256,7 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 // (postgres.OwnServerSessions), before the lock is taken. Where that
 // session cannot be had for want of a free connection (a role's
 // CONNECTION LIMIT 1, a full server), or does not come within
-// postgres.SecondSessionWait (a pool in session mode with none free), the
+// checkWait (a pool in session mode with none free), the
 // check is left out: the receiver's own session is enough to run. That
 // session sends no cancel request for its first statement, which such a
 // pool holds in its queue, as the run's second session sends none
@@ -272,7 +272,7 @@ func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
 	if _, err := conn.PgConn().Exec(ctx, "/*NO LOAD BALANCE*/ SELECT 1").ReadAll(); err != nil {
 		return fmt.Errorf("PostgreSQL at %s: the receiver's session: %s", l.shown, postgres.Mask(l.url, err.Error()))
 	}
-	probeCtx, cancel := context.WithTimeout(ctx, postgres.SecondSessionWait)
+	probeCtx, cancel := context.WithTimeout(ctx, checkWait(ctx))
 	defer cancel()
 	guard := postgres.NewCancelGuard(probeCtx)
 	probe, err := pgConnect(probeCtx, l.url, pgGiven, guard)
@@ -305,6 +305,22 @@ func (l *pgLog) ownSession(ctx context.Context, conn *pgx.Conn) error {
 	}
 	return fmt.Errorf("the event log %s in PostgreSQL at %s: the receiver's session and a second one ran on one server session, or a session moved between two (server process ids %v and %v), %s, and two receivers could write the log at once, its events no longer in order for readers. %s",
 		pgTable, l.shown, pids[0], pids[1], postgres.TransactionPooled("the receiver's lock"), postgres.TransactionPoolFix(pgGiven))
+}
+
+// checkWait is how long ownSession's second session may take:
+// postgres.SecondSessionWait, or half what is left of ctx where that is
+// less, so that a reconnection, within the 4 s of a delivery's append or a
+// /healthz (pgTimeout), has time left for the lock and the insert once the
+// check is left out. It waited the whole 5 s there: ctx ran out first, as
+// if the receiver were stopped, and through a pool of one server session
+// (PgBouncer's default_pool_size = 1) every delivery after a lost session
+// was answered 503.
+func checkWait(ctx context.Context) time.Duration {
+	wait := postgres.SecondSessionWait
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(deadline)/2)
+	}
+	return wait
 }
 
 // pgCreate creates the schema and the table if missing. A new table's seq
