@@ -462,6 +462,46 @@ func TestPostgresReadGivenOneSessionFailsPromptly(t *testing.T) {
 	}
 }
 
+// TestPostgresReadThroughABusyPgBouncerPool: a read through PgBouncer in
+// session mode whose pool's server sessions other clients hold waits for
+// one, its first session's statement in PgBouncer's queue, and where none
+// comes free within PgBouncer's query_wait_timeout (3 s here, 2 min by
+// default) it is a transient_error naming the pooler's wait and the fix,
+// its URL setting the timeouts the run turns off or not. It said the
+// connection was lost as if the server had restarted, and with the URL
+// setting the timeouts (to 0, off) suggested removing them from
+// --postgres.
+func TestPostgresReadThroughABusyPgBouncerPool(t *testing.T) {
+	e := newEnv(t, fake.Options{Items: 1, AccountsPerItem: 1, TransactionsPerAccount: 20, PageSize: 50})
+	url := pgtest.DB(t)
+	cat := e.catalog(true, "transactions")
+	busy := pgtest.PgBouncer(t, url, pgtest.SessionPool)
+	pgtest.PgBouncerSet(t, busy, "default_pool_size", "1")
+	for _, c := range []struct{ name, url string }{
+		{"a pool of one", busy},
+		{"a pool of one, the URL setting every timeout", everyTimeout(t, url)},
+	} {
+		pgtest.PgBouncerSet(t, c.url, "query_wait_timeout", "3")
+		other := pgtest.Connect(t, c.url)
+		pgRows(t, other, `SELECT 1`) // holds the pool's one server session
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		cmd := exec.CommandContext(ctx, e.bin, "read", "--config", e.config(nil), "--catalog", cat, "--postgres", c.url, "--detailed-exit-codes")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		cancel()
+		other.Close(context.Background())
+		r := st.Parse(t, stdout.Bytes())
+		r.Code, r.Stderr = cmd.ProcessState.ExitCode(), stderr.Bytes()
+		st.FailedWith(t, r, protocol.TransientError, 75, "query_wait_timeout", "other clients held", "pool_size", "run again", ":xxxxx@")
+		for _, wrong := range []string{"server restarted", "remove it from --postgres", pgtest.Password} {
+			if bytes.Contains(stdout.Bytes(), []byte(wrong)) {
+				t.Errorf("%s: the error says %q\n%s", c.name, wrong, stdout.Bytes())
+			}
+		}
+	}
+}
+
 // TestWebhookPostgresStoppedDuringItsCheck: a receiver stopped (SIGTERM)
 // while PgBouncer in session mode with one server session per pool
 // (default_pool_size = 1) holds in its queue the first statement of the

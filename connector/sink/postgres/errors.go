@@ -182,6 +182,14 @@ func (d *Destination) sqlError(err error, doing string) error {
 			return source.EndsRun(d.urlTimeoutError(err, pg, doing, name, true))
 		}
 	}
+	if poolWaitedOut(err) {
+		// Not a server's end: PgBouncer gave up on this session's
+		// statement after holding it in its queue for a server session,
+		// and closed it. Nothing more can be loaded on it.
+		return source.EndsRun(&source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
+			Msg: fmt.Sprintf("PostgreSQL at %s: %s: a connection pooler in front of the server (PgBouncer) ended the session (%s): no server session of its pool for this database and user came free within its query_wait_timeout, other clients held every one; what was committed stays, and nothing after it: "+
+				"run again once one is free (a run holds two for its whole read), or raise the pool's pool_size (or default_pool_size) in PgBouncer", d.shown, doing, pg.Message)})
+	}
 	if lostConnection(err) {
 		// The server restarted, failed over or ended the session: what
 		// was committed stays, with its state, and a run started again
@@ -369,6 +377,16 @@ func userFunction(pg *pgconn.PgError) bool {
 // LostConnection reports whether err is the end of a session rather than
 // the statement's fault (lostConnection): for the webhook log's errors.
 func LostConnection(err error) bool { return lostConnection(err) }
+
+// poolWaitedOut reports whether err is PgBouncer's end of a session whose
+// statement it held in its queue past its query_wait_timeout, no server
+// session of the pool coming free (08P01, said only in its text). It read
+// as a lost connection, the server said to have restarted, and where the
+// URL set the timeouts the run turns off (to 0, off), as one of them.
+func poolWaitedOut(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "08P01" && pg.Message == "query_wait_timeout"
+}
 
 // lostConnection reports whether err is the end of a session rather than
 // the statement's fault: the server ended it (shutting down 57P01,
