@@ -37,6 +37,14 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 			return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 				Msg: fmt.Sprintf("PostgreSQL at %s has no database %q; create it (CREATE DATABASE %s) or fix the database in --postgres", d.shown, cfg.Database, ident(cfg.Database))}
 		case "08P01":
+			switch {
+			case poolerRefusedUser(pg):
+				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+					Msg: fmt.Sprintf("PostgreSQL at %s refused user %q (%s); fix the user or password in --postgres (a connection pooler in front of the server, PgBouncer, checks them against its auth_file or auth_query)", d.shown, cfg.User, pg.Message)}
+			case poolerNoDatabase(pg):
+				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
+					Msg: fmt.Sprintf("PostgreSQL at %s has no database %q (%s: a connection pooler in front of the server, PgBouncer, has none of that name); fix the database in --postgres, or add it to the pooler's [databases]", d.shown, cfg.Database, pg.Message)}
+			}
 			if name, ok := strings.CutPrefix(pg.Message, "unsupported startup parameter: "); ok {
 				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 					Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a connection pooler (PgBouncer) in front of the server takes no parameter %s from a client: remove it from --postgres and set it for the user instead (ALTER ROLE %s SET %s = …), or add it to the pooler's ignore_startup_parameters",
@@ -101,6 +109,8 @@ func Unreachable(err error) bool {
 		switch {
 		case pg.Code == "08P01" && strings.HasPrefix(pg.Message, "unsupported startup parameter"):
 			return false // a pooler's answer to a parameter of the URL: the URL to fix
+		case poolerRefusedUser(pg), poolerNoDatabase(pg):
+			return false // a pooler's answer to the URL's user, password or database
 		case pg.Code == "57P03", strings.HasPrefix(pg.Code, "08"):
 			return true
 		case pg.Code == "53300":
@@ -116,6 +126,25 @@ func Unreachable(err error) bool {
 		return false
 	}
 	return true
+}
+
+// poolerRefusedUser reports whether pe is a connection pooler's refusal
+// of the URL's user or password. PgBouncer (1.18) says so as a protocol
+// violation (08P01, where the server says 28P01), "password
+// authentication failed", "SASL authentication failed", "no such user:
+// u" and the like: taken for a server's state, a wrong password through
+// it was a transient_error, retried by a scheduler at every run, its
+// error naming no fix.
+func poolerRefusedUser(pe *pgconn.PgError) bool {
+	return pe.Code == "08P01" && (strings.HasSuffix(pe.Message, "authentication failed") ||
+		strings.HasPrefix(pe.Message, "SCRAM authentication failed") || strings.HasPrefix(pe.Message, "no such user"))
+}
+
+// poolerNoDatabase reports whether pe is PgBouncer's refusal of a
+// database it has no entry for ("no such database: bank", 08P01), which
+// was a transient_error as poolerRefusedUser's was.
+func poolerNoDatabase(pe *pgconn.PgError) bool {
+	return pe.Code == "08P01" && strings.HasPrefix(pe.Message, "no such database")
 }
 
 // lastAttempt is the failure of the last connection attempt of err: pgx

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -276,6 +277,38 @@ func TestBadDatabases(t *testing.T) {
 	assertConfigError(t, open1(loaderURL), `schema "test" belongs to role "`+other+`"`, "--postgres-schema")
 }
 
+// TestBadDatabasesThroughPgBouncer: a wrong password, an unknown user and
+// a database the pooler has no entry for, through a real PgBouncer, are
+// each a config_error naming the fix, at once and without the password.
+// PgBouncer 1.18 refuses them as protocol violations (08P01), and they
+// were a transient_error, for a scheduler to retry at every run, saying
+// only "refused the connection: password authentication failed".
+func TestBadDatabasesThroughPgBouncer(t *testing.T) {
+	through := pgtest.PgBouncer(t, pgtest.DB(t), pgtest.SessionPool)
+	open1 := func(u string) error {
+		t.Helper()
+		start := time.Now()
+		d, err := Open(context.Background(), Options{URL: u, Connector: "source-test"}, []Stream{txStream()})
+		if err == nil {
+			d.Close()
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("refused after %s: tried again", took)
+		}
+		return err
+	}
+	wrong := strings.Replace(through, pgtest.Password, "not-"+pgtest.Password, 1)
+	assertConfigError(t, open1(wrong), `refused user "postgres"`, "password authentication failed", "fix the user or password in --postgres", "xxxxx")
+	nobody := strings.Replace(through, "://"+pgtest.User+":", "://nobody:", 1)
+	assertConfigError(t, open1(nobody), `refused user "nobody"`, "fix the user or password in --postgres")
+	u, err := neturl.Parse(through)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/nosuchdb"
+	assertConfigError(t, open1(u.String()), `no database "nosuchdb"`, "fix the database in --postgres", "[databases]")
+}
+
 // TestConnectFailureTypes: what a scheduler should do about a connection
 // that failed. The URL to fix (a host name that does not exist, a role's
 // own connection limit) is a config_error; a server that refuses, is
@@ -302,6 +335,11 @@ func TestConnectFailureTypes(t *testing.T) {
 		{"starting up", &pgconn.PgError{Code: "57P03", Message: "the database system is starting up"}, protocol.TransientError},
 		{"wrong password", &pgconn.PgError{Code: "28P01", Message: `password authentication failed for user "u"`}, protocol.ConfigError},
 		{"no database", &pgconn.PgError{Code: "3D000", Message: `database "bank" does not exist`}, protocol.ConfigError},
+		{"wrong password, PgBouncer's", &pgconn.PgError{Code: "08P01", Message: "password authentication failed"}, protocol.ConfigError},
+		{"wrong password, PgBouncer's SCRAM", &pgconn.PgError{Code: "08P01", Message: "SASL authentication failed"}, protocol.ConfigError},
+		{"no database, PgBouncer's", &pgconn.PgError{Code: "08P01", Message: "no such database: bank"}, protocol.ConfigError},
+		{"a full pooler", &pgconn.PgError{Code: "08P01", Message: "no more connections allowed (max_client_conn)"}, protocol.TransientError},
+		{"a pooler that cannot reach the server", &pgconn.PgError{Code: "08P01", Message: "pgbouncer cannot connect to server"}, protocol.TransientError},
 	} {
 		got := d.connectError(fmt.Errorf("failed to connect: %w", c.err), cfg)
 		if typ := source.FailureTypeOf(got); typ != c.want {
