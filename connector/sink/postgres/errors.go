@@ -44,6 +44,12 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 			case poolerNoDatabase(pg):
 				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
 					Msg: fmt.Sprintf("PostgreSQL at %s has no database %q (%s: a connection pooler in front of the server, PgBouncer, has none of that name); fix the database in --postgres, or add it to the pooler's [databases]", d.shown, cfg.Database, pg.Message)}
+			case poolerFull(pg):
+				// Other clients hold every place: a later run may find
+				// one. The message said only the pooler's words, naming
+				// neither it nor what to raise.
+				return &source.Error{Type: protocol.TransientError, Err: errors.New(d.mask(err.Error())),
+					Msg: fmt.Sprintf("PostgreSQL at %s refused the connection: %s; a connection pooler in front of the server (PgBouncer) holds as many clients as its max_client_conn, and a run opens two connections: run again once other clients have left, or raise max_client_conn in the pooler", d.shown, pg.Message)}
 			}
 			if name, ok := strings.CutPrefix(pg.Message, "unsupported startup parameter: "); ok {
 				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),

@@ -309,6 +309,38 @@ func TestBadDatabasesThroughPgBouncer(t *testing.T) {
 	assertConfigError(t, open1(u.String()), `no database "nosuchdb"`, "fix the database in --postgres", "[databases]")
 }
 
+// TestFullPgBouncerRefusesPromptly: a PgBouncer holding as many clients
+// as its max_client_conn refuses the run's first session every time it
+// is tried again (after refusing it a startup parameter, see dial): the
+// run fails within about 1.5 s, a transient_error naming the pooler's
+// setting and the fix, where it quoted the pooler's words alone.
+func TestFullPgBouncerRefusesPromptly(t *testing.T) {
+	through := pgtest.PgBouncer(t, pgtest.DB(t), pgtest.SessionPool)
+	pgtest.PgBouncerSet(t, through, "max_client_conn", "1")
+	// The one client it takes, held to the test's end, once PgBouncer
+	// has freed the admin console's (on a later turn of its loop).
+	var holder *pgx.Conn
+	for deadline := time.Now().Add(5 * time.Second); holder == nil; time.Sleep(50 * time.Millisecond) {
+		c, err := pgx.Connect(context.Background(), through)
+		switch {
+		case err == nil:
+			holder = c
+		case time.Now().After(deadline):
+			t.Fatalf("PgBouncer took no client: %v", err)
+		}
+	}
+	defer holder.Close(context.Background())
+	start := time.Now()
+	d, err := Open(context.Background(), Options{URL: through, Connector: "source-test"}, []Stream{txStream()})
+	if err == nil {
+		d.Close()
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("refused after %s", took)
+	}
+	assertFailure(t, err, protocol.TransientError, "no more connections allowed (max_client_conn)", "PgBouncer", "raise max_client_conn", "xxxxx")
+}
+
 // TestConnectFailureTypes: what a scheduler should do about a connection
 // that failed. The URL to fix (a host name that does not exist, a role's
 // own connection limit) is a config_error; a server that refuses, is
