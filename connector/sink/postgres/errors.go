@@ -40,10 +40,10 @@ func (d *Destination) connectError(err error, cfg *pgx.ConnConfig) error {
 			switch {
 			case poolerRefusedUser(pg):
 				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
-					Msg: fmt.Sprintf("PostgreSQL at %s refused user %q (%s); fix the user or password in --postgres (a connection pooler in front of the server, PgBouncer, checks them against its auth_file or auth_query)", d.shown, cfg.User, pg.Message)}
+					Msg: fmt.Sprintf("PostgreSQL at %s refused user %q (%s); fix the user or password in --postgres, or where a connection pooler in front of the server (PgBouncer) keeps them: it checks them against its auth_file or auth_query, and logs in to the server with them", d.shown, cfg.User, pg.Message)}
 			case poolerNoDatabase(pg):
 				return &source.Error{Type: protocol.ConfigError, Err: errors.New(d.mask(err.Error())),
-					Msg: fmt.Sprintf("PostgreSQL at %s has no database %q (%s: a connection pooler in front of the server, PgBouncer, has none of that name); fix the database in --postgres, or add it to the pooler's [databases]", d.shown, cfg.Database, pg.Message)}
+					Msg: fmt.Sprintf("PostgreSQL at %s has no database %q (%s, said through a connection pooler in front of the server, PgBouncer); fix the database in --postgres, add it to the pooler's [databases], or create it on the server (CREATE DATABASE %s)", d.shown, cfg.Database, pg.Message, ident(cfg.Database))}
 			case poolerFull(pg):
 				// Other clients hold every place: a later run may find
 				// one. The message said only the pooler's words, naming
@@ -135,22 +135,29 @@ func Unreachable(err error) bool {
 }
 
 // poolerRefusedUser reports whether pe is a connection pooler's refusal
-// of the URL's user or password. PgBouncer (1.18) says so as a protocol
-// violation (08P01, where the server says 28P01), "password
-// authentication failed", "SASL authentication failed", "no such user:
-// u" and the like: taken for a server's state, a wrong password through
-// it was a transient_error, retried by a scheduler at every run, its
-// error naming no fix.
+// of the URL's user or password, its own or the server's passed on.
+// PgBouncer (1.18) says either as a protocol violation (08P01, where the
+// server says 28P01 or 28000): its own "password authentication failed",
+// "SASL authentication failed", "no such user: u", or the server's refusal
+// of its login with them (`password authentication failed for user "u"`,
+// `role "u" does not exist`). Taken for a server's state, a wrong
+// password through it was a transient_error, retried by a scheduler at
+// every run, its error naming no fix.
 func poolerRefusedUser(pe *pgconn.PgError) bool {
-	return pe.Code == "08P01" && (strings.HasSuffix(pe.Message, "authentication failed") ||
-		strings.HasPrefix(pe.Message, "SCRAM authentication failed") || strings.HasPrefix(pe.Message, "no such user"))
+	m := pe.Message
+	return pe.Code == "08P01" && (strings.Contains(m, "authentication failed") || strings.HasPrefix(m, "no such user") ||
+		strings.HasPrefix(m, `role "`) && strings.HasSuffix(m, `" does not exist`))
 }
 
-// poolerNoDatabase reports whether pe is PgBouncer's refusal of a
-// database it has no entry for ("no such database: bank", 08P01), which
-// was a transient_error as poolerRefusedUser's was.
+// poolerNoDatabase reports whether pe is a connection pooler's refusal of
+// the URL's database: PgBouncer's own for a database it has no entry for
+// ("no such database: bank"), or the server's passed on for one its entry
+// names that the server does not have (`database "bank" does not exist`),
+// both 08P01; they were a transient_error as poolerRefusedUser's were.
 func poolerNoDatabase(pe *pgconn.PgError) bool {
-	return pe.Code == "08P01" && strings.HasPrefix(pe.Message, "no such database")
+	m := pe.Message
+	return pe.Code == "08P01" && (strings.HasPrefix(m, "no such database") ||
+		strings.HasPrefix(m, `database "`) && strings.HasSuffix(m, `" does not exist`))
 }
 
 // lastAttempt is the failure of the last connection attempt of err: pgx

@@ -307,6 +307,27 @@ func TestBadDatabasesThroughPgBouncer(t *testing.T) {
 	}
 	u.Path = "/nosuchdb"
 	assertConfigError(t, open1(u.String()), `no database "nosuchdb"`, "fix the database in --postgres", "[databases]")
+
+	// The server's refusals of the pooler's login, which PgBouncer passes
+	// on as 08P01 too: a password changed on the server and not in the
+	// pooler's auth_file, a database its entry names that is gone.
+	s := pgtest.Shared(t)
+	db := pgtest.DBName(through)
+	role, gone := "bounced_"+db, "gone_"+db
+	for _, sql := range []string{`CREATE ROLE ` + role + ` LOGIN PASSWORD 'bouncedpw'`, `CREATE DATABASE ` + gone} {
+		pgtest.Exec(t, s.URL("postgres"), sql)
+	}
+	t.Cleanup(func() {
+		for _, sql := range []string{`DROP DATABASE IF EXISTS ` + gone, `DROP ROLE IF EXISTS ` + role} {
+			pgtest.Exec(t, s.URL("postgres"), sql)
+		}
+	})
+	roleThrough := pgtest.PgBouncer(t, strings.Replace(s.URL(gone), "postgres:"+pgtest.Password, role+":bouncedpw", 1), pgtest.SessionPool)
+	pgtest.Exec(t, s.URL("postgres"), `ALTER ROLE `+role+` PASSWORD 'changed'`)
+	assertConfigError(t, open1(roleThrough), `refused user "`+role+`"`, `password authentication failed for user "`+role+`"`, "auth_file")
+	goneThrough := pgtest.PgBouncer(t, s.URL(gone), pgtest.SessionPool)
+	pgtest.Exec(t, s.URL("postgres"), `DROP DATABASE `+gone)
+	assertConfigError(t, open1(goneThrough), `no database "`+gone+`"`, `database "`+gone+`" does not exist`, "CREATE DATABASE")
 }
 
 // TestFullPgBouncerRefusesPromptly: a PgBouncer holding as many clients
@@ -370,6 +391,8 @@ func TestConnectFailureTypes(t *testing.T) {
 		{"wrong password, PgBouncer's", &pgconn.PgError{Code: "08P01", Message: "password authentication failed"}, protocol.ConfigError},
 		{"wrong password, PgBouncer's SCRAM", &pgconn.PgError{Code: "08P01", Message: "SASL authentication failed"}, protocol.ConfigError},
 		{"no database, PgBouncer's", &pgconn.PgError{Code: "08P01", Message: "no such database: bank"}, protocol.ConfigError},
+		{"wrong password, the server's through PgBouncer", &pgconn.PgError{Code: "08P01", Message: `password authentication failed for user "u"`}, protocol.ConfigError},
+		{"no database, the server's through PgBouncer", &pgconn.PgError{Code: "08P01", Message: `database "bank" does not exist`}, protocol.ConfigError},
 		{"a full pooler", &pgconn.PgError{Code: "08P01", Message: "no more connections allowed (max_client_conn)"}, protocol.TransientError},
 		{"a pooler that cannot reach the server", &pgconn.PgError{Code: "08P01", Message: "pgbouncer cannot connect to server"}, protocol.TransientError},
 	} {
