@@ -23,17 +23,7 @@ import (
 // account it could not read.
 func TestPendingSnapshotReplacedButForFailedAccounts(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
-	accounts := e.accounts()
-	var withPending []string
-	for _, a := range accounts {
-		if len(e.fake.Pending(a)) >= 2 {
-			withPending = append(withPending, a)
-		}
-	}
-	if len(withPending) < 2 {
-		t.Fatalf("the fake gave %d accounts with pending rows, the test needs 2", len(withPending))
-	}
-	booker, spent := withPending[0], withPending[1]
+	booker, spent := e.twoWithPending()
 	dir, url := t.TempDir(), pgtest.DB(t)
 	cat := e.catalog(true, "transactions", "pending_transactions")
 	r1 := e.read(cat, "--parquet-dir", dir, "--postgres", url)
@@ -113,16 +103,7 @@ func TestPendingSnapshotReplacedButForFailedAccounts(t *testing.T) {
 // well, where that row still is, rather than lose it from both.
 func TestPendingSnapshotKeptWholeBesideATransactionsSnapshot(t *testing.T) {
 	e := newEnv(t, fake.Options{TransactionsPerAccount: 20})
-	var withPending []string
-	for _, a := range e.accounts() {
-		if len(e.fake.Pending(a)) >= 2 {
-			withPending = append(withPending, a)
-		}
-	}
-	if len(withPending) < 2 {
-		t.Fatalf("the fake gave %d accounts with pending rows, the test needs 2", len(withPending))
-	}
-	booker, spent := withPending[0], withPending[1]
+	booker, spent := e.twoWithPending()
 	dir, url := t.TempDir(), pgtest.DB(t)
 	cat := e.catalog(false, "transactions", "pending_transactions")
 	r1 := e.read(cat, "--parquet-dir", dir, "--postgres", url)
@@ -155,4 +136,20 @@ func TestPendingSnapshotKeptWholeBesideATransactionsSnapshot(t *testing.T) {
 	if files := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart); !slices.Equal(files, firstFiles) {
 		t.Errorf("the newest pending_transactions files are %v, want the first read's %v", files, firstFiles)
 	}
+}
+
+// twoWithPending names two accounts of the fake with at least two
+// pending rows each: one whose row books, one whose quota is spent.
+func (e *env) twoWithPending() (booker, spent string) {
+	e.t.Helper()
+	var with []string
+	for _, a := range e.accounts() {
+		if len(e.fake.Pending(a)) >= 2 {
+			with = append(with, a)
+		}
+	}
+	if len(with) < 2 {
+		e.t.Fatalf("the fake gave %d accounts with pending rows, the test needs 2", len(with))
+	}
+	return with[0], with[1]
 }
