@@ -68,12 +68,13 @@ func TestEveryDocumentedRefusal(t *testing.T) {
 		},
 		"bare 401 on the account": func() (fake.AccountError, want) { return bare(401, "Unauthorized") },
 		"bare 404 on the account": func() (fake.AccountError, want) { return bare(404, "Not Found") },
-		// A 400 ASPSP_ERROR to a first call from before 90 days is asked
-		// once more from 90 days back (a bank that keeps less history
-		// answers so): two calls. The detail is N26's, word for word (the
-		// reference, §6), and quoted as error_name: message.
+		// A 400 ASPSP_ERROR to a first call is asked again from 90, 60
+		// and 30 days back (a bank that keeps less history answers so):
+		// four calls from start_date 2000-01-01. The detail is N26's,
+		// word for word (the reference, §6), and quoted as error_name:
+		// message.
 		"ASPSP_ERROR 400, N26's object detail": func() (fake.AccountError, want) {
-			e, w := bank(fake.AccountError{Status: 400, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP", Detail: map[string]any{"message": "Service unavailable", "error_name": "HttpException"}}, 2)
+			e, w := bank(fake.AccountError{Status: 400, Code: "ASPSP_ERROR", Message: "Error interacting with ASPSP", Detail: map[string]any{"message": "Service unavailable", "error_name": "HttpException"}}, 4)
 			w.mention = append(w.mention, "(HttpException: Service unavailable)")
 			return e, w
 		},

@@ -148,6 +148,53 @@ func TestBankKeepingLessHistoryIsReadFromWhatItKeeps(t *testing.T) {
 	}
 }
 
+// TestBankKeepingUnder90DaysIsReadFromWhatItKeeps: a bank keeping less
+// than 90 days refused the narrowed call too (and a default start_date,
+// 90 days back, was never narrowed at all), so its account's first sync
+// failed every run and read nothing, ever. Clients narrow 120, 90, 60, 30
+// days (the reference, §5): the call is made again from 60, then 30 days
+// back, and the rows the bank keeps in that window are read.
+func TestBankKeepingUnder90DaysIsReadFromWhatItKeeps(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		keeps      int
+		start      any // nil: the default, 90 days back
+		wantWindow int
+	}{
+		{"60 days, an old start_date", 60, "2000-01-01", 60},
+		{"85 days, the default start_date", 85, nil, 60},
+		{"45 days, an old start_date", 45, "2000-01-01", 30},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 60})
+			uids := e.accounts()
+			short := uids[0]
+			e.fake.LimitHistory(short, c.keeps)
+			r := e.run(e.catalog(true, "transactions"), map[string]any{"start_date": c.start})
+			st.Succeeded(t, r)
+			if !r.Warned(e.fake.IdentificationHash(short), "400 ASPSP_ERROR") {
+				t.Error("no WARN naming the account whose window was narrowed")
+			}
+			cutoff := e.fake.Now().AddDate(0, 0, -c.wantWindow).Format("2006-01-02")
+			want := 0
+			for _, raw := range e.fake.Booked(short) {
+				var r struct{ Booking, Tx, Value string }
+				st.Must(t, json.Unmarshal(raw, &struct {
+					B *string `json:"booking_date"`
+					T *string `json:"transaction_date"`
+					V *string `json:"value_date"`
+				}{&r.Booking, &r.Tx, &r.Value}), "booked row")
+				if d := cmp.Or(r.Booking, r.Tx, r.Value); d == "" || d >= cutoff {
+					want++
+				}
+			}
+			if got := len(byUID(t, r.Records()["transactions"])[short]); got == 0 || got != want {
+				t.Errorf("the short-history account: %d rows read, want the %d of the last %d days", got, want, c.wantWindow)
+			}
+		})
+	}
+}
+
 // TestBankGrantingFullHistoryOnceLosesNoRow: a bank that serves its full
 // history only on the first transactions call after consent and the last
 // 90 days afterwards, clipping an older date_from without a word (the

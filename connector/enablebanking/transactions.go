@@ -277,12 +277,26 @@ func refusedWindow(err error) bool {
 // a key must not hold a run forever.
 const maxPages = 1000
 
-// historyFallbackDays is the window a first transactions call is asked
-// again with when the bank refused a longer one with a blanket 400
-// ASPSP_ERROR: Danske rejects a window beyond about 90 days instead of
-// clamping it (the reference, §5), so a first sync from an older
-// start_date would fail every run and never read anything.
-const historyFallbackDays = 90
+// historyFallbackDays are the windows, longest first, a first
+// transactions call is asked again with when the bank refused a longer one
+// with a blanket 400 ASPSP_ERROR: Danske rejects a window beyond about 90
+// days instead of clamping it, and clients narrow 120, 90, 60, 30 days
+// (the reference, §5), so a first sync from further back than the bank
+// keeps would fail every run and never read anything. Only the windows
+// shorter than the refused one are tried: at most three more calls, once,
+// on an account's first sync.
+var historyFallbackDays = []int{90, 60, 30}
+
+// narrower returns the longest of historyFallbackDays that starts after
+// from, or false when none does.
+func (c *conn) narrower(from time.Time) (time.Time, bool) {
+	for _, days := range historyFallbackDays {
+		if d := c.clock.Today().AddDate(0, 0, -days); from.Before(d) {
+			return d, true
+		}
+	}
+	return time.Time{}, false
+}
 
 // pendingDays is how far back the pending stream reads when it is the
 // first to ask for an account's transactions.
@@ -359,16 +373,16 @@ func (c *conn) accountTransactions(ctx context.Context, a accountRef, from time.
 // rows cost no extra call); otherwise it asks for BOOK only, as Enable
 // Banking advises. Each continuation repeats the first call's parameters: some
 // banks refuse a key with others. An empty page with a key is not the end.
-// A first call from more than historyFallbackDays back that the bank
-// refuses with 400 ASPSP_ERROR is made once more from historyFallbackDays
-// back, with a WARN: what the bank keeps is read, instead of nothing.
+// A first call the bank refuses with 400 ASPSP_ERROR is made again from
+// the next shorter of historyFallbackDays back, with a WARN each time,
+// until one is answered or none is shorter: what the bank keeps is read,
+// instead of nothing.
 func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Time) (booked, pending []txRow, err error) {
 	q := url.Values{"date_from": {from.Format(time.DateOnly)}}
 	if !c.readsPending() {
 		q.Set("transaction_status", "BOOK")
 	}
 	seen := map[string]bool{}
-	narrowed := false
 	for page := 0; ; page++ {
 		if page == maxPages {
 			return nil, nil, source.TransientErrorf("account %s (uid %s): the bank was still sending continuation keys after %d pages; the account's state is kept: run again later", a.Key, a.UID, maxPages)
@@ -384,10 +398,10 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 			p, err = decodeTxPage(b)
 			return err
 		})
-		if fallback := c.clock.Today().AddDate(0, 0, -historyFallbackDays); err != nil && page == 0 && !narrowed && from.Before(fallback) && refusedWindow(err) {
+		if fallback, ok := c.narrower(from); ok && err != nil && page == 0 && refusedWindow(err) {
 			c.env.Log.Warn("the bank refused transactions from date_from with a blanket 400 ASPSP_ERROR, as banks that keep less history do (Danske: about 90 days); asking again from "+fallback.Format(time.DateOnly)+": the account's older rows are not read",
 				"account", a.Key, "uid", a.UID, "date_from", from.Format(time.DateOnly))
-			from, narrowed, page = fallback, true, -1
+			from, page = fallback, -1
 			q.Set("date_from", from.Format(time.DateOnly))
 			continue
 		}
