@@ -600,6 +600,37 @@ func TestSingerFailureIsCritical(t *testing.T) {
 	}
 }
 
+// TestSingerFlagsWithoutTheTapName: the Singer command line given to the
+// binary under its own name (Meltano's executable pointed at
+// source-pluggy, with no tap-pluggy link) is a usage error that says the
+// flags are the tap's and how to run it: as tap-pluggy, the link to make,
+// or as source-pluggy singer. It said only: unknown command "--config".
+func TestSingerFlagsWithoutTheTapName(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	config := e.config(nil)
+	for _, args := range [][]string{
+		{"--config", config, "--discover"},
+		{"--config", config, "--catalog", "catalog.json", "--state", "state.json"},
+		{"--about", "--format=json"},
+	} {
+		out, stderr, code := st.Exec(t, e.bin, args...)
+		for _, want := range []string{`unknown command "` + args[0] + `"`, "ln -s source-pluggy tap-pluggy", "source-pluggy singer " + args[0]} {
+			if !strings.Contains(string(stderr), want) {
+				t.Errorf("source-pluggy %s: stderr lacks %q:\n%s", strings.Join(args, " "), want, stderr)
+			}
+		}
+		if code != source.ExitUsage || len(out) != 0 {
+			t.Errorf("source-pluggy %s: exit %d, stdout %q; want %d and nothing on stdout", strings.Join(args, " "), code, out, source.ExitUsage)
+		}
+	}
+	// A protocol command after its flags is no Singer command line: the
+	// hint is to put the command first.
+	_, stderr, code := st.Exec(t, e.bin, "--config", config, "read")
+	if code != source.ExitUsage || strings.Contains(string(stderr), "ln -s") || !strings.Contains(string(stderr), "source-pluggy read --config") {
+		t.Errorf("--config before read: exit %d, want a usage error saying to put read first:\n%s", code, stderr)
+	}
+}
+
 // TestSingerTombstonesCarrySDCDeletedAt: in Singer mode a tombstone carries
 // _sdc_deleted_at, the field Singer targets act on (the Meltano SDK's
 // hard_delete), beside _ab_cdc_deleted_at and with the same time, and the

@@ -186,9 +186,50 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Write
 			return c.Run(ctx, rest, stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", r.Source.Name(), cmd)
+	fmt.Fprintf(stderr, "%s: unknown command %q\n", r.Source.Name(), secrets.String(cmd))
+	if hint := r.flagsFirstHint(args); hint != "" {
+		fmt.Fprintln(stderr, hint)
+	}
+	fmt.Fprintln(stderr)
 	r.usage(stderr)
 	return ExitUsage
+}
+
+// protocolCommands are the protocol commands Run takes first.
+var protocolCommands = []string{"spec", "check", "discover", "read"}
+
+// flagsFirstHint says what a command line that begins with a flag was
+// meant to be: a protocol command typed after its flags, to be put first,
+// or else the Singer tap's command line (--config FILE --discover, as
+// Meltano runs the executable it is given), which runs under the tap's
+// name or after the command that runs it. It quotes the first flag's name
+// only: a value may hold a password (a URL). Without it the binary
+// answered a Meltano run pointed at it with "unknown command "--config""
+// alone. "" when args do not begin with a flag.
+func (r *Runner) flagsFirstHint(args []string) string {
+	if !strings.HasPrefix(args[0], "-") {
+		return ""
+	}
+	name := r.Source.Name()
+	flag, _, _ := strings.Cut(args[0], "=")
+	commands := slices.Clone(protocolCommands)
+	for _, c := range r.Extra {
+		if c.Name != "" {
+			commands = append(commands, c.Name)
+		}
+	}
+	for _, a := range args[1:] {
+		if slices.Contains(commands, a) {
+			return fmt.Sprintf("The command comes first, its flags after it: %s %s %s ...", name, a, flag)
+		}
+	}
+	for _, c := range r.Extra {
+		if c.Name != "" && c.Program != "" {
+			return fmt.Sprintf("%s ... is the Singer tap's command line: run it under the tap's name, %s (ln -s %s %s; Meltano's executable is that link), or as %s %s %s ...",
+				flag, c.Program, name, c.Program, name, c.Name, flag)
+		}
+	}
+	return ""
 }
 
 // recoverCrash, deferred, turns a panic into an ERROR trace and exit 1, and
