@@ -47,8 +47,8 @@ func TestServesWhatItPrints(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{Issuer: "enablebanking.com", Audience: jwt.ClaimStrings{"api.enablebanking.com"},
-		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))})
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": "enablebanking.com", "aud": "api.enablebanking.com",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 	tok.Header["kid"] = r.ApplicationID
 	signed, err := tok.SignedString(key)
 	if err != nil {

@@ -68,13 +68,16 @@ func NewClient(base *url.URL, appID string, key *rsa.PrivateKey, hc *httpclient.
 }
 
 // SignToken makes one token for application appID valid from now for ttl:
-// header typ JWT, alg RS256, kid appID; claims iss, aud, iat, exp.
+// header typ JWT, alg RS256, kid appID; claims iss, aud, iat, exp. aud is
+// a string, as every Enable Banking sample sends it: jwt.RegisteredClaims
+// makes a one-element array of it, a form the API is reported to refuse
+// (401 UNAUTHORIZED_ACCESS on every call, read as a wrong key).
 func SignToken(appID string, key *rsa.PrivateKey, now time.Time, ttl time.Duration) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{
-		Issuer:    jwtIssuer,
-		Audience:  jwt.ClaimStrings{jwtAudience},
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
+		"iss": jwtIssuer,
+		"aud": jwtAudience,
+		"iat": now.Unix(),
+		"exp": now.Add(ttl).Unix(),
 	})
 	t.Header["kid"] = appID
 	return t.SignedString(key)

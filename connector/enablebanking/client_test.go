@@ -59,6 +59,12 @@ func TestTokenShape(t *testing.T) {
 	if want := []string{"aud", "exp", "iat", "iss"}; !slices.Equal(names, want) {
 		t.Errorf("claims %v, want %v", names, want)
 	}
+	// aud is the one string every Enable Banking sample sends, not the
+	// one-element array a JWT library makes of it by default, which the
+	// API is reported to refuse.
+	if aud, ok := all["aud"].(string); !ok || aud != "api.enablebanking.com" {
+		t.Errorf("aud %#v, want the string api.enablebanking.com", all["aud"])
+	}
 	now = now.Add(50 * time.Minute)
 	if again, _ := c.bearer(); again != tok {
 		t.Error("a token with 10 minutes left was not reused")

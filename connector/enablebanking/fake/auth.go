@@ -1,6 +1,8 @@
 package fake
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -48,9 +50,31 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) bool {
 	if err == nil && (claims.IssuedAt == nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) > maxTokenLife) {
 		err = errors.New("token lives longer than 24 hours")
 	}
+	if err == nil && !audIsString(tok) {
+		err = errors.New("aud is not a string")
+	}
 	if err != nil {
 		writeError(w, errUnauthorized())
 		return false
 	}
 	return true
+}
+
+// audIsString reports whether a verified token's aud claim is a JSON
+// string, as every Enable Banking sample sends it: a Go client reports
+// the API refusing the one-element array ["api.enablebanking.com"] that
+// JWT libraries make by default, which jwt.WithAudience takes as well.
+func audIsString(tok string) bool {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	return json.Unmarshal(payload, &c) == nil && len(c.Aud) > 0 && c.Aud[0] == '"'
 }

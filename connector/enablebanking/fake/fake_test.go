@@ -17,8 +17,14 @@ import (
 
 func sign(t *testing.T, key *rsa.PrivateKey, kid string, iat time.Time, ttl time.Duration, alg jwt.SigningMethod) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(alg, jwt.RegisteredClaims{Issuer: "enablebanking.com", Audience: jwt.ClaimStrings{"api.enablebanking.com"},
-		IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(iat.Add(ttl))})
+	return signAud(t, key, kid, iat, ttl, alg, "api.enablebanking.com")
+}
+
+// signAud signs a token whose aud claim is aud as it is (a string, or an
+// array).
+func signAud(t *testing.T, key *rsa.PrivateKey, kid string, iat time.Time, ttl time.Duration, alg jwt.SigningMethod, aud any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(alg, jwt.MapClaims{"iss": "enablebanking.com", "aud": aud, "iat": iat.Unix(), "exp": iat.Add(ttl).Unix()})
 	tok.Header["kid"] = kid
 	var k any = key
 	if alg == jwt.SigningMethodHS256 {
@@ -68,6 +74,7 @@ func TestJWTVerification(t *testing.T) {
 		"over 24 hours": {sign(t, key, f.ApplicationID(), now, 25*time.Hour, jwt.SigningMethodRS256), 401, "UNAUTHORIZED_ACCESS"},
 		"HS256":         {sign(t, key, f.ApplicationID(), now, time.Hour, jwt.SigningMethodHS256), 401, "UNAUTHORIZED_ACCESS"},
 		"issued ahead":  {sign(t, key, f.ApplicationID(), now.Add(time.Hour), time.Hour, jwt.SigningMethodRS256), 401, "UNAUTHORIZED_ACCESS"},
+		"aud an array":  {signAud(t, key, f.ApplicationID(), now, time.Hour, jwt.SigningMethodRS256, []string{"api.enablebanking.com"}), 401, "UNAUTHORIZED_ACCESS"},
 	} {
 		code, body := get(t, srv, "/application", c.token)
 		if code != c.code || (c.err != "" && body["error"] != c.err) {
