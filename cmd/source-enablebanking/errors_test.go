@@ -189,3 +189,47 @@ func errorTexts(r *st.Result) []string {
 	}
 	return out
 }
+
+// TestAccountRefusalLeavesItsFellowsRead: a refusal that names one account
+// (INVALID_ACCOUNT_ID, ACCOUNT_DOES_NOT_EXIST, ASPSP_ACCOUNT_NOT_ACCESSIBLE:
+// the account closed or blocked at the bank since the consent) is a config
+// error naming the session and what to do, as the session's own codes
+// are, but it does not stop the session's other accounts: the accounts
+// stream met it first and blocked the whole session, so a fellow account
+// read after it, in that stream and in transactions, was never read, on
+// every run until the holder authorised again.
+func TestAccountRefusalLeavesItsFellowsRead(t *testing.T) {
+	for _, c := range []struct {
+		code   string
+		status int
+	}{{"ASPSP_ACCOUNT_NOT_ACCESSIBLE", 403}, {"INVALID_ACCOUNT_ID", 422}, {"ACCOUNT_DOES_NOT_EXIST", 404}} {
+		t.Run(c.code, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 10})
+			session := e.fake.SessionIDs()[0]
+			uids := e.fake.AccountUIDs(session)
+			refused, fellow := uids[0], uids[1]
+			e.fake.FailAccount(refused, &fake.AccountError{Status: c.status, Code: c.code, Message: "Account is not accessible"})
+			r := e.run(e.catalog(true, "accounts", "transactions"), nil)
+			st.FailedWith(t, r, protocol.ConfigError, 1, c.code, "Authorise again", session, refused)
+			read := byUID(t, r.Records()["transactions"])
+			if len(read[fellow]) != len(e.fake.Booked(fellow)) {
+				t.Errorf("the fellow account: %d transactions read, the bank has %d", len(read[fellow]), len(e.fake.Booked(fellow)))
+			}
+			if len(read[refused]) != 0 {
+				t.Errorf("%d records of the refused account", len(read[refused]))
+			}
+			refusals := 0
+			for _, route := range []string{fake.RouteDetails, fake.RouteTransactions} {
+				for status, n := range e.fake.Stats().Requests[route] {
+					if status >= 300 {
+						refusals += n
+					}
+				}
+			}
+			if refusals != 1 {
+				t.Errorf("the refused account was called %d times after its refusal, want once in all", refusals)
+			}
+		})
+	}
+}

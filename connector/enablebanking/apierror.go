@@ -98,6 +98,13 @@ var reauthCodes = map[string]bool{
 	"ASPSP_ACCOUNT_NOT_ACCESSIBLE": true, "WRONG_SESSION_STATUS": true,
 }
 
+// accountCodes are the reauthCodes that name one account, not its
+// session (closed or blocked at the bank since the consent): they fail
+// that account, and the session's other accounts are still called.
+var accountCodes = map[string]bool{
+	"INVALID_ACCOUNT_ID": true, "ACCOUNT_DOES_NOT_EXIST": true, "ASPSP_ACCOUNT_NOT_ACCESSIBLE": true,
+}
+
 var credentialCodes = map[string]bool{
 	codeUnauthorized: true, "ACCESS_DENIED": true, "AUTHORIZATION_NOT_PROVIDED": true, "UNAUTHORIZED_IP": true,
 }

@@ -64,7 +64,8 @@ func (c *conn) warnSkip(ctx context.Context, s *quotaSkip) {
 //   - a refusal (ASPSP_RATE_LIMIT_EXCEEDED, or any 429) is recorded and
 //     never retried (*quotaSkip);
 //   - an expired, closed or revoked session blocks its accounts for the
-//     rest of the run, with the message to authorise again;
+//     rest of the run, with the message to authorise again; a refusal
+//     naming the account (accountCodes) fails that account alone;
 //   - a 401 or 404 without an error code fails the account alone;
 //   - PSU headers go out only when config.attended is true.
 func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path string, q url.Values, counted bool, decode func([]byte) error) error {
@@ -104,7 +105,14 @@ func (c *conn) bankCall(ctx context.Context, a accountRef, endpoint, route, path
 	case classReauth:
 		sess, _ := c.session(ctx, a.SessionID) // read already, when its accounts were listed
 		err := c.reauthError(a.SessionID, fmt.Sprintf("Enable Banking refused account %s with %s", a.UID, ae.describe(se.Status)), sess)
-		c.block(a.SessionID, err)
+		if accountCodes[ae.Error] {
+			// A code naming the account leaves the session's others to
+			// their own calls: one account closed at the bank must not
+			// stop them. This one is not called again in the run.
+			c.block(accountBlock(a), err)
+		} else {
+			c.block(a.SessionID, err) // the session is gone: none of its accounts is called
+		}
 		return err
 	case classPSUHeaders:
 		return c.psuRefusal(a, endpoint, ae, se.Status)
@@ -156,8 +164,15 @@ func (c *conn) block(sessionID string, err error) {
 func (c *conn) blockedErr(a accountRef) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.blocked[a.SessionID]
+	if err := c.blocked[a.SessionID]; err != nil {
+		return err
+	}
+	return c.blocked[accountBlock(a)]
 }
+
+// accountBlock is the key in conn.blocked of one account refused on its
+// own (accountCodes); session ids, the other keys, are UUIDs.
+func accountBlock(a accountRef) string { return "account " + a.SessionID + " " + a.UID }
 
 // accountPath is /accounts/{uid}/endpoint.
 func accountPath(uid, endpoint string) string {

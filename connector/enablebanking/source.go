@@ -118,7 +118,8 @@ type conn struct {
 	bookedSnapshot bool
 
 	mu sync.Mutex
-	// blocked holds why a session cannot be read any more this run.
+	// blocked holds why a session (by its id), or one account of it (by
+	// accountBlock), cannot be read any more this run.
 	blocked map[string]error
 	// endingWarned holds the sessions whose access ends within a week
 	// that the run has warned about: each stream reading a session looks
