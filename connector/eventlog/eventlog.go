@@ -136,6 +136,10 @@ type Writer struct {
 	seg  uint64
 	size int64
 	lock *os.File
+	// takenBack is set when lines were taken back from the segment (a
+	// failed write or fsync) and no new segment could be begun then: the
+	// next write begins one first (writeSynced says why).
+	takenBack bool
 
 	// mu guards keys, pending, broken and failed; taken after file when
 	// both are.
@@ -487,7 +491,7 @@ func (w *Writer) startSegment(n uint64) error {
 	if w.f != nil {
 		_ = w.f.Close()
 	}
-	w.f, w.seg, w.size = f, n, 0
+	w.f, w.seg, w.size, w.takenBack = f, n, 0, false
 	return nil
 }
 
@@ -594,7 +598,7 @@ func (w *Writer) write(batch []pendingLine, pos []Position, errs []error) {
 	w.mu.Unlock()
 	i := 0 // the lines before i are on disk
 	for i < len(batch) && err == nil {
-		if w.size > 0 && w.size+int64(len(batch[i].line)) > w.segmentBytes {
+		if w.takenBack || w.size > 0 && w.size+int64(len(batch[i].line)) > w.segmentBytes {
 			if err = w.nextSegment(); err != nil {
 				break
 			}
@@ -661,14 +665,28 @@ func (w *Writer) writeSynced(buf []byte) error {
 		}
 	}
 	if err != nil {
-		// If even taking back fails, move to a new segment, and if that
-		// fails too, refuse everything from now on.
+		// What reached the file is taken back, and the log goes on in a
+		// new segment: a reader may have read those lines before the
+		// fsync failed, and holds a position past them. Appended over in
+		// this segment, the lines after the cut would end where that
+		// position is for as often as their lengths add up to it (a
+		// retry, or another event of the same kind, is as long to the
+		// byte but for its ids' case and its receivedAt's digits), and
+		// the reader would take the position for one the log holds and
+		// never read them; the segment left as cut, the position is past
+		// its end, gone (checkPosition), and the reader reconciles. A new
+		// segment that cannot be begun now (a full disk) is begun by the
+		// next write. If even taking back fails, the lines stay and the
+		// log goes on in a new segment all the same, and if that fails
+		// too, everything is refused from now on.
 		var broken error
 		if n > 0 {
-			if terr := w.f.Truncate(w.size); terr != nil {
-				if serr := w.startSegment(w.seg + 1); serr != nil {
+			terr := w.f.Truncate(w.size)
+			if serr := w.startSegment(w.seg + 1); serr != nil {
+				if terr != nil {
 					broken = fmt.Errorf("the event log is unusable after a failed write: %w", err)
 				}
+				w.takenBack = true
 			}
 		}
 		w.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -206,6 +207,68 @@ func TestReadRefusesAPositionInsideALine(t *testing.T) {
 	_, err = Read(dir, taken, func(Position, []byte) error { return nil })
 	if !errors.Is(err, ErrPositionGone) {
 		t.Fatalf("Read from %v, inside a line appended over the one taken back: %v, want ErrPositionGone", taken, err)
+	}
+}
+
+// TestAReaderOfATakenBackLineLosesNoLaterLine: a reader consumes a line
+// in the moment between its write and its fsync, which fails; the line is
+// taken back, and the sender's retry, of the same length (Pluggy's
+// deliveries of one kind differ in their ids alone, UUIDs all as long),
+// is appended after it. The reader's position, past the line taken back,
+// was then just past the new line's newline: taken for one the log holds,
+// and the new line, acknowledged, was never read. The log goes on in a new
+// segment after a line is taken back, so no such position ever holds
+// another line: it is gone, and the reader reconciles.
+func TestAReaderOfATakenBackLineLosesNoLaterLine(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		// full: the directory takes no new file when the fsync fails (a
+		// full disk), so the new segment is begun by the next write.
+		t.Run(fmt.Sprint("directory full ", full), func(t *testing.T) {
+			dir := t.TempDir()
+			var (
+				read  Position
+				fail  = true
+				allow = func() {}
+			)
+			if full {
+				allow = readOnly(t, dir)
+				allow()
+			}
+			w, err := OpenWith(dir, idKey, Options{fsync: func(f *os.File) error {
+				if !fail {
+					return f.Sync()
+				}
+				fail = false
+				// A reader reads the log while the fsync is under way.
+				_, read = readAll(t, dir, Position{})
+				if full {
+					readOnly(t, dir)
+				}
+				return errors.New("injected EIO")
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if _, err := w.Append([]byte(`{"id":"taken-back-1"}`)); err == nil {
+				t.Fatal("an append whose fsync failed succeeded")
+			}
+			if read.Offset == 0 {
+				t.Fatalf("the reader read no line before the fsync failed (position %v)", read)
+			}
+			allow()
+			if _, err := w.Append([]byte(`{"id":"acknowledged"}`)); err != nil {
+				t.Fatal(err)
+			}
+			var after []string
+			_, err = Read(dir, read, func(_ Position, line []byte) error {
+				after = append(after, idKey(line))
+				return nil
+			})
+			if !errors.Is(err, ErrPositionGone) && !slices.Contains(after, "acknowledged") {
+				t.Fatalf("read on from %v, past the line taken back: lines %q, error %v; want the acknowledged line or ErrPositionGone", read, after, err)
+			}
+		})
 	}
 }
 
