@@ -25,7 +25,10 @@ import (
 // in clear before: the masking parsed the URL first, and quoted it whole
 // when it could not. So is each piece of a password the parser quotes on
 // its own, from a ? or an unclosed quote on: that piece was printed in
-// clear while the whole password was masked.
+// clear while the whole password was masked. And so is the password of a
+// URL written wrong (postgres:/u:PW@h, u:PW@h, "postgres://…", an empty
+// host in postgres:///u:PW@h), which was printed in clear: the masking
+// took a string without "scheme://" for key=value and found no password=.
 func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
 	cat := e.catalog(true, "accounts")
@@ -53,6 +56,14 @@ func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
 		{"--postgres with an unclosed quote", []string{"read", "--config", e.config(nil), "--catalog", cat, "--postgres", "host=127.0.0.1 password='" + pw + " " + tail + " dbname=db"}, 1},
 		{"webhook_log with a ? in the password", []string{"read", "--config", e.config(map[string]any{"webhook_log": "postgres://u:" + pw + "/x?" + tail + "@127.0.0.1/db"}), "--catalog", e.catalog(true, "transactions")}, 1},
 		{"webhook serve --log with a ? in the password", []string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", "postgres://u:" + pw + "/x?" + tail + "@127.0.0.1/db", "--header", "X-A=b"}, 1},
+		// URLs written wrong, which pgx reads as neither a URL nor
+		// key=value and quotes back whole.
+		{"--postgres with a mistyped scheme", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", "postgres:/u:" + pw + "@127.0.0.1:1/db"}, 1},
+		{"--postgres without a scheme", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", "u:" + pw + "@127.0.0.1:1/db"}, 1},
+		{"--postgres in quotes", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", `"postgres://u:` + pw + `@127.0.0.1:1/db"`}, 1},
+		{"--postgres with a third slash", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", "postgres:///u:" + pw + "@127.0.0.1:1/db"}, 1},
+		{"webhook_log with a mistyped scheme", []string{"read", "--config", e.config(map[string]any{"webhook_log": "postgres:/u:" + pw + "@127.0.0.1:1/db"}), "--catalog", e.catalog(true, "transactions")}, 1},
+		{"webhook serve --log with a mistyped scheme", []string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", "postgres//u:" + pw + "@127.0.0.1:1/db", "--header", "X-A=b"}, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			stdout, stderr, code := st.Exec(t, e.bin, c.args...)

@@ -99,6 +99,18 @@ func TestURLSecrets(t *testing.T) {
 		// the password too, and was printed in clear.
 		{`host=h password=Secr3t\ Tail4ever user=u`, []string{`Secr3t\ Tail4ever`, "Secr3t", "Tail4ever", "Secr3t Tail4ever"}, `host=h password=xxxxx user=u`},
 		{`host=h password=ab\\cd\`, []string{`ab\\cd\`, `ab\cd`}, `host=h password=xxxxx`},
+		// URLs written wrong: pgx reads none as a URL and quotes it back
+		// in its error; each password was printed in clear.
+		{"postgres:/u:Pg5ecret@h:1/db", []string{"Pg5ecret"}, "postgres:/u:xxxxx@h:1/db"},
+		{"postgres:u:Pg5ecret@h/db", []string{"Pg5ecret"}, "postgres:u:xxxxx@h/db"},
+		{"postgres ://u:Pg5ecret@h/db", []string{"Pg5ecret"}, "postgres ://u:xxxxx@h/db"},
+		{"postgres//u:Pg5ecret@h/db", []string{"Pg5ecret"}, "postgres//u:xxxxx@h/db"},
+		{"postgres:///u:Pg5:ecret@h/db", []string{"Pg5:ecret", "Pg5", "ecret"}, "postgres:///u:xxxxx@h/db"},
+		{"//u:Pg5ecret@h/db", []string{"Pg5ecret"}, "//u:xxxxx@h/db"},
+		{"u:Pg5ecret@h/db?sslpassword=SslKeyPass", []string{"Pg5ecret", "SslKeyPass"}, "u:xxxxx@h/db?sslpassword=xxxxx"},
+		{`"postgres://u:Pg5ecret@h/db"`, []string{"Pg5ecret"}, `"postgres://u:xxxxx@h/db"`},
+		{"postgres:/u@h/db", nil, "postgres:/u@h/db"},
+		{"host=h:5432 user=bob@corp", nil, "host=h:5432 user=bob@corp"},
 		{"postgres://u@h:5432/db", nil, "postgres://u@h:5432/db"},
 		{"https://api.pluggy.ai", nil, "https://api.pluggy.ai"},
 		{"/var/lib/events", nil, "/var/lib/events"},

@@ -25,6 +25,15 @@ var (
 	// (libpq and pgx read password=Secr3t\ Tail as one value, and the
 	// tail was printed in clear).
 	keywordPassword = regexp.MustCompile(`(?i)((?:^|\s)(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*(?:'|\\?$)|(?:[^\s'\\]|\\[\s\S])(?:[^\s\\]|\\[\s\S])*\\?)`)
+	// keywordLead starts PostgreSQL's key=value form (host=h ...).
+	keywordLead = regexp.MustCompile(`^\s*[A-Za-z_][A-Za-z0-9_]*\s*=`)
+	// looseLead is what may stand before the user of a URL written wrong
+	// (see looseUserinfo): spaces, a quote or bracket around the URL, a
+	// scheme whose "://" is mistyped (postgres:/, postgres:, postgres ://,
+	// postgres:///) and slashes.
+	looseLead = regexp.MustCompile(`^\s*["'<(\[]*\s*(?:[A-Za-z][A-Za-z0-9+.-]*\s*:)?/*`)
+	// quoteLead is looseLead without the scheme.
+	quoteLead = regexp.MustCompile(`^\s*["'<(\[]*\s*/*`)
 )
 
 // URLSecrets returns what is secret in a connection string: the password
@@ -46,7 +55,7 @@ func URLSecrets(raw string) []string {
 		}
 		out = append(out, fragments(s)...)
 	}
-	if !scheme.MatchString(raw) {
+	if isKeywordForm(raw) {
 		for _, m := range keywordPassword.FindAllStringSubmatch(raw, -1) {
 			v := m[2]
 			if strings.HasPrefix(v, "'") {
@@ -68,11 +77,51 @@ func URLSecrets(raw string) []string {
 	}
 	if m := userinfo.FindStringSubmatch(raw); m != nil {
 		add(m[2], url.PathUnescape)
+	} else if from, to, ok := looseUserinfo(raw); ok {
+		add(raw[from:to], url.PathUnescape)
 	}
 	for _, m := range queryPassword.FindAllStringSubmatch(raw, -1) {
 		add(strings.TrimRight(m[2], " \t"), url.QueryUnescape)
 	}
 	return out
+}
+
+// isKeywordForm reports whether raw is read as PostgreSQL's key=value form:
+// it has no scheme, and it has a password= or starts with a key=. Any other
+// text without a scheme is taken for a URL written wrong (see
+// looseUserinfo).
+func isKeywordForm(raw string) bool {
+	return !scheme.MatchString(raw) && (keywordLead.MatchString(raw) || keywordPassword.MatchString(raw))
+}
+
+// looseUserinfo finds the password of a URL written wrong, as raw[from:to]:
+// one whose scheme is mistyped or missing (postgres:/u:PW@h, postgres:u:PW@h,
+// postgres//u:PW@h, //u:PW@h, u:PW@h), has a third slash (postgres:///u:PW@h,
+// an empty host before the user), or is wrapped in quotes
+// ("postgres://u:PW@h"). A parser reads none of them as a URL and quotes
+// them back in its error, and pgx masks only what it takes for a password
+// there; each was printed in clear. The password runs from the colon after
+// the user to the last @, as in a URL (see userinfo).
+func looseUserinfo(raw string) (from, to int, ok bool) {
+	at := strings.LastIndexByte(raw, '@')
+	if at < 0 {
+		return 0, 0, false
+	}
+	region := raw[:at]
+	lead := looseLead.FindStringIndex(region)[1]
+	colon := strings.IndexByte(region[lead:], ':')
+	if colon < 0 {
+		if strings.Contains(region[:lead], "/") {
+			return 0, 0, false // scheme:/user@host: a user without a password
+		}
+		// What looked like a scheme was the user (u:PW@host).
+		lead = quoteLead.FindStringIndex(region)[1]
+		if colon = strings.IndexByte(region[lead:], ':'); colon < 0 {
+			return 0, 0, false
+		}
+	}
+	from = lead + colon + 1
+	return from, at, from < at
 }
 
 // unescapeKeyword is an unquoted key=value value as libpq and pgx read it:
@@ -126,10 +175,15 @@ const minFragment = 3
 // MaskURL returns raw as written with the secrets URLSecrets finds
 // replaced by mask, for a message that names the connection.
 func MaskURL(raw, mask string) string {
-	if !scheme.MatchString(raw) {
+	if isKeywordForm(raw) {
 		return keywordPassword.ReplaceAllString(raw, "${1}"+mask)
 	}
-	s := userinfo.ReplaceAllString(raw, "${1}:"+mask+"@")
+	s := raw
+	if userinfo.MatchString(raw) {
+		s = userinfo.ReplaceAllString(raw, "${1}:"+mask+"@")
+	} else if from, to, ok := looseUserinfo(raw); ok {
+		s = raw[:from] + mask + raw[to:]
+	}
 	return queryPassword.ReplaceAllStringFunc(s, func(m string) string {
 		sub := queryPassword.FindStringSubmatch(m)
 		return sub[1] + mask

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
+	"github.com/source-pluggy/source-pluggy/connector/secret"
 )
 
 // Changes is what the log says happened since a position, folded per
@@ -117,6 +118,13 @@ func CheckLocation(location string) error {
 			// Taken for a directory, it would be created under a name
 			// holding the password, and the events kept there.
 			return errors.New("is a PostgreSQL key=value connection string (host=… dbname=…), not shown as it holds a password; write it as a URL, postgres://USER:PASSWORD@HOST:PORT/DATABASE, or give a directory")
+		}
+		if len(secret.URLSecrets(location)) > 0 {
+			// A URL written wrong (postgres:/u:PASSWORD@host/db,
+			// u:PASSWORD@host/db): taken for a directory, it made
+			// folders named after it, password and all, and the
+			// receiver kept its events there.
+			return fmt.Errorf("%s reads as a PostgreSQL URL written wrong (USER:PASSWORD@HOST without postgres:// before it), not a directory; write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE, or give a directory", secret.MaskURL(location, "xxxxx"))
 		}
 		return nil
 	}
