@@ -31,8 +31,8 @@ import (
 // (a session advisory lock, like the directory's lock file) and it commits
 // one transaction at a time: the events of concurrent deliveries are
 // inserted together, in one transaction (eventlog.Group), which commits
-// (durably, with PostgreSQL's default synchronous_commit) before the next
-// takes a seq. The payload is kept as text, byte for byte as Pluggy sent
+// durably (synchronous_commit off is raised to local: connect) before the
+// next takes a seq. The payload is kept as text, byte for byte as Pluggy sent
 // it (compacted).
 
 const (
@@ -238,6 +238,18 @@ func (l *pgLog) connect(ctx context.Context, setup bool) error {
 	if _, err := conn.Exec(ctx, `SELECT setval(s, greatest(coalesce(pg_sequence_last_value(s), 0), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint), true)
 		FROM (SELECT pg_get_serial_sequence($1, 'seq')::regclass AS s) q WHERE has_sequence_privilege(s, 'UPDATE')`, pgTable); err != nil {
 		return fail("moving the sequence of "+pgTable+" past the clock", err)
+	}
+	// A commit stands for an event on disk only if it waits for its WAL
+	// to be flushed: with synchronous_commit off (a DBA's setting for the
+	// role, the database or the server, even the URL's), it returned
+	// first, the event was acknowledged, and a server crash then lost up
+	// to three wal_writer_delay of events Pluggy never delivers again.
+	// Raised to local, which waits for this server's disk and, unlike
+	// on, for no standby; any other setting waits at least as long. The
+	// comment keeps a pooler that balances statements (pgpool-II) from
+	// sending it to another server's session (ownSession).
+	if _, err := conn.Exec(ctx, `/*NO LOAD BALANCE*/ SELECT set_config('synchronous_commit', 'local', false) WHERE current_setting('synchronous_commit') = 'off'`); err != nil {
+		return fail("making its commits durable (synchronous_commit)", err)
 	}
 	l.conn = conn
 	return nil
