@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/source-pluggy/source-pluggy/connector/eventlog"
 	"github.com/source-pluggy/source-pluggy/connector/secret"
@@ -23,6 +24,14 @@ import (
 // ReadTimeout bounds reading one request, headers and body: Pluggy wants
 // its answer within 5 s, and its bodies are a few KB.
 const ReadTimeout = 10 * time.Second
+
+// MaxHeaderBytes bounds a request's line and headers: Pluggy's are a few
+// hundred bytes (the URL registered, its custom headers), and anyone may
+// send them, unauthenticated, up to net/http's default of 1 MB.
+const MaxHeaderBytes = 64 << 10
+
+// logShown is how much of a request's path or method a log line shows.
+const logShown = 256
 
 // DefaultMaxBody bounds one webhook body. A transactions/updated event
 // carries at most 400 ids (~16 KB); anything near this is not Pluggy's.
@@ -134,15 +143,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		rc.Logger.Warn("refused a webhook request that is not a POST", "remote", r.RemoteAddr, "path", secret.MaskPathTokens(r.URL.Path), "method", r.Method)
+		rc.Logger.Warn("refused a webhook request that is not a POST", append(requestAttrs(r), "method", shown(r.Method))...)
 		w.Header().Set("Allow", "POST")
 		reply(w, http.StatusMethodNotAllowed, "refused", "webhooks are POSTed")
 		return
 	}
-	// The path is logged with a segment that looks like a key masked: the
-	// URL registered with Pluggy may carry one (https://hooks.example/KEY,
-	// checked by the ingress in front), and the ingress passes it on.
-	log := rc.Logger.With("remote", r.RemoteAddr, "path", secret.MaskPathTokens(r.URL.Path))
+	log := rc.Logger.With(requestAttrs(r)...)
 	if match := rc.authentic(r.Header); !match.ok() {
 		reply(w, http.StatusUnauthorized, "refused", "missing or wrong authentication header")
 		// The log names the headers (never a value): a webhook
@@ -206,6 +212,35 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Info("appended a webhook event", "position", pos, "transactions", len(ev.TransactionIDs))
 		reply(w, http.StatusOK, "appended", "")
 	}
+}
+
+// requestAttrs are what a log line says of a request: the remote address
+// and the path, with a segment that looks like a key masked (the URL
+// registered with Pluggy may carry one, https://hooks.example/KEY, checked
+// by the ingress in front, which passes it on), then cut to its first
+// logShown bytes, and how long it was if it was cut: anyone may send a
+// path of up to MaxHeaderBytes, and every refusal is logged, so a 900 KB
+// path made a 900 KB line, which log shippers split or drop.
+func requestAttrs(r *http.Request) []any {
+	path := secret.MaskPathTokens(r.URL.Path)
+	attrs := []any{"remote", r.RemoteAddr, "path", shown(path)}
+	if len(path) > logShown {
+		attrs = append(attrs, "path_bytes", len(path))
+	}
+	return attrs
+}
+
+// shown is s cut to its first logShown bytes (whole characters), marked
+// with "…" where it was cut.
+func shown(s string) string {
+	if len(s) <= logShown {
+		return s
+	}
+	cut := logShown
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // authentic compares every configured header in constant time (over
@@ -272,6 +307,7 @@ func Serve(ctx context.Context, ln net.Listener, rc *Receiver) error {
 	srv := &http.Server{
 		Handler:           rc,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		// Pluggy wants a 2xx within 5 s: a request not read by ReadTimeout
 		// is no delivery it waits for, but a stalled client (a slowloris,
 		// a dead proxy connection), and it would hold a SIGTERM's shutdown
