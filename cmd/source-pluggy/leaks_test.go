@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/source-pluggy/source-pluggy/connector/pluggy/fake"
@@ -339,5 +340,28 @@ func TestSwappedClientKeysAreMasked(t *testing.T) {
 		if !strings.Contains(out, "clientId must be a UUID") {
 			t.Errorf("%s does not quote the answer:\n%s", args[0], out)
 		}
+	}
+}
+
+// TestWebhookServeLogMasksHeaderValues: the receiver's stderr log masks
+// the values of its --header flags wherever a line quotes them, as every
+// other output of the binary does. An authenticated request whose body
+// carries the token in a field (a gateway that copies the request's
+// headers into the body) was refused with a line quoting the field's
+// value, the token in clear: the receiver logged straight to stderr,
+// through no redactor.
+func TestWebhookServeLogMasksHeaderValues(t *testing.T) {
+	r := startReceiver(t, t.TempDir())
+	body := `{"event":"item/updated","eventId":"e1","itemId":"` + hookSecret + `"}`
+	if got := r.post(t, body, authHeader); got < 400 {
+		t.Fatalf("status %d, want a refusal", got)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.log(), "refused a webhook body"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the refusal was not logged:\n%s", r.log())
+		}
+	}
+	if strings.Contains(r.log(), hookSecret) || !strings.Contains(r.log(), "**********") {
+		t.Fatalf("the receiver's log shows the header value, or nothing masked:\n%s", r.log())
 	}
 }

@@ -236,7 +236,7 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "source-pluggy webhook serve: %v\n", err)
 		return source.ExitUsage
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "webhook-receiver")
+	logger := slog.New(slog.NewJSONHandler(serveRedactor(headers, dir).Writer(stderr), nil)).With("component", "webhook-receiver")
 	if retain > 0 && retain < minRetain {
 		logger.Warn("--retain is shorter than a day: Pluggy redelivers an event for about three hours, and one whose first delivery was pruned is appended again; a read that does not run within --retain finds its log_position pruned and reconciles every account, which misses a deletion among the pruned events of a row older than lookback_days", "retain", retainFlag)
 	}
@@ -290,6 +290,21 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	stats := lw.Stats()
 	logger.Info("stopped; every acknowledged event is in the log", "appended", stats.Appended, "commits", stats.Commits)
 	return source.ExitOK
+}
+
+// serveRedactor holds the receiver's secrets, the header values and the
+// password of a PostgreSQL --log, for its stderr log: the log's lines
+// quote what a request's body held (a value an event field refused) and
+// what the log's server answered, and were printed as they came, so a
+// sender (a gateway that wraps the request's headers into the body) or an
+// error quoting one put a secret in clear on stderr.
+func serveRedactor(headers []webhook.Header, log string) *secret.Redactor {
+	secrets := &secret.Redactor{}
+	for _, h := range headers {
+		secrets.Add(h.Value)
+	}
+	source.AddURLSecrets(secrets, log)
+	return secrets
 }
 
 // webhookClient opens the config at path and returns its connection. Webhooks

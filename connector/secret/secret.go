@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -284,4 +285,26 @@ func asciiJSON(s, hexFmt string) string {
 		}
 	}
 	return b.String()
+}
+
+// Writer returns w with every registered secret masked in what is written
+// to it, for a logger that prints straight to a stream (the webhook
+// receiver's stderr) rather than through messages the redactor already
+// scrubs. Each Write is masked on its own: a secret split across two
+// writes is not found, so w suits a writer given whole lines, as slog's
+// handlers write each record in one call.
+func (r *Redactor) Writer(w io.Writer) io.Writer { return redactingWriter{r: r, w: w} }
+
+type redactingWriter struct {
+	r *Redactor
+	w io.Writer
+}
+
+// Write writes p masked and reports p's length as written: the caller
+// counts the bytes it gave, not the mask's.
+func (rw redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(rw.w, rw.r.String(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
