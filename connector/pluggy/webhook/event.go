@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Event names the receiver accepts: the transaction events that drive the
@@ -160,7 +161,17 @@ func ParseTime(s string) (time.Time, bool) {
 // until the log's position passed it (and it passes only after a run that
 // read every account). The receiver answers it 422, naming the field, and
 // never appends it.
+//
+// Its eventId, which Pluggy also writes as a UUID, is not held to that
+// shape (a log's key need not be one), only refused where it could be no
+// id at all: more than maxEventID bytes, or holding a control character.
+// A PostgreSQL log refused both (a NUL, which a text column cannot hold;
+// a long one, past the limit of a unique key's index entry) and answered
+// 503, as if the database were failing, at each of Pluggy's deliveries.
 func CheckIDs(e Event) error {
+	if len(e.EventID) > maxEventID || strings.ContainsFunc(e.EventID, unicode.IsControl) {
+		return shapeErrorf("%s event: \"eventId\" %s (%d bytes) is not an event id: Pluggy's are UUIDs, and one of more than %d bytes or holding a control character is refused", e.Event, quoteShort(e.EventID), len(e.EventID), maxEventID)
+	}
 	switch field, bad := nonUUIDField(e); field {
 	case "":
 		return nil
@@ -170,6 +181,10 @@ func CheckIDs(e Event) error {
 		return shapeErrorf("%s event: %q %s is not a UUID", e.Event, field, quoteShort(bad[0]))
 	}
 }
+
+// maxEventID is the longest eventId the receiver takes: Pluggy's are 36
+// bytes.
+const maxEventID = 256
 
 // nonUUIDField is the first field of e holding ids that are not UUIDs, in
 // the order itemId, accountId, transactionIds, and those ids; "" and nil
