@@ -63,6 +63,10 @@ func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
 		{"--postgres without a scheme", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", "u:" + pw + "@127.0.0.1:1/db"}, 1},
 		{"--postgres in quotes", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", `"postgres://u:` + pw + `@127.0.0.1:1/db"`}, 1},
 		{"--postgres with a third slash", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", "postgres:///u:" + pw + "@127.0.0.1:1/db"}, 1},
+		// A parameter named as a user may take for the password's:
+		// pgx does not read it as one, and the message quoted it.
+		{"--postgres with PGPASSWORD in the query", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", "postgres://u@127.0.0.1:" + st.ClosedPort(t) + "/db?connect_timeout=5&PGPASSWORD=" + pw}, 1},
+		{"--postgres with pwd=", []string{"read", "--config", e.config(nil), "--catalog", cat, "--no-records", "--postgres", "host=127.0.0.1 port=" + st.ClosedPort(t) + " user=u pwd=" + pw + " dbname=db"}, 1},
 		{"webhook_log with a mistyped scheme", []string{"read", "--config", e.config(map[string]any{"webhook_log": "postgres:/u:" + pw + "@127.0.0.1:1/db"}), "--catalog", e.catalog(true, "transactions")}, 1},
 		{"webhook serve --log with a mistyped scheme", []string{"webhook", "serve", "--listen", "127.0.0.1:0", "--log", "postgres//u:" + pw + "@127.0.0.1:1/db", "--header", "X-A=b"}, 2},
 	} {

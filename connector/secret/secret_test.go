@@ -109,6 +109,10 @@ func TestURLSecrets(t *testing.T) {
 		{"//u:Pg5ecret@h/db", []string{"Pg5ecret"}, "//u:xxxxx@h/db"},
 		{"u:Pg5ecret@h/db?sslpassword=SslKeyPass", []string{"Pg5ecret", "SslKeyPass"}, "u:xxxxx@h/db?sslpassword=xxxxx"},
 		{`"postgres://u:Pg5ecret@h/db"`, []string{"Pg5ecret"}, `"postgres://u:xxxxx@h/db"`},
+		// Names a user takes for the password's (pgx reads them as
+		// server settings and connects without a password).
+		{"postgres://u@h/db?PGPASSWORD=Pg5ecret&pwd=Pw2", []string{"Pg5ecret", "Pw2"}, "postgres://u@h/db?PGPASSWORD=xxxxx&pwd=xxxxx"},
+		{"host=h user=u pass=Pg5ecret passfile=/p", []string{"Pg5ecret"}, "host=h user=u pass=xxxxx passfile=/p"},
 		{"postgres:/u@h/db", nil, "postgres:/u@h/db"},
 		{"host=h:5432 user=bob@corp", nil, "host=h:5432 user=bob@corp"},
 		{"postgres://u@h:5432/db", nil, "postgres://u@h:5432/db"},

@@ -6,6 +6,14 @@ import (
 	"strings"
 )
 
+// passwordKey names a parameter whose value is a password: password and
+// sslpassword, which pgx reads, and the names a user may take for them
+// (pgpassword, after the PGPASSWORD variable; pass, passwd, pwd). pgx reads
+// none of the latter: it sends them to the server as settings and connects
+// without a password, and the message saying the server refused it quoted
+// the connection string, the password in clear.
+const passwordKey = `(?:ssl|pg)?(?:password|passwd|pass|pwd)`
+
 var (
 	// scheme starts a URL (postgres://, https://); a connection string
 	// without one is PostgreSQL's key=value form.
@@ -15,16 +23,17 @@ var (
 	// why such a URL may not parse).
 	userinfo = regexp.MustCompile(`^(\s*[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*):(.*)@`)
 	// queryPassword is a password or sslpassword parameter in a URL's
-	// query. Its value runs to the next & or #: a space in it does not end
-	// it, it only makes the URL unparseable.
-	queryPassword = regexp.MustCompile(`(?i)([?&;]\s*(?:ssl)?password\s*=\s*)([^&#]*)`)
+	// query, or one a user took for it (see passwordKey). Its value runs
+	// to the next & or #: a space in it does not end it, it only makes
+	// the URL unparseable.
+	queryPassword = regexp.MustCompile(`(?i)([?&;]\s*` + passwordKey + `\s*=\s*)([^&#]*)`)
 	// keywordPassword is a password or sslpassword in PostgreSQL's
 	// key=value form: quoted, to the closing quote or, when there is none,
 	// to the end (the parser's "unterminated quoted string" reads it all as
 	// the value); or unquoted, to the next space that no backslash escapes
 	// (libpq and pgx read password=Secr3t\ Tail as one value, and the
 	// tail was printed in clear).
-	keywordPassword = regexp.MustCompile(`(?i)((?:^|\s)(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*(?:'|\\?$)|(?:[^\s'\\]|\\[\s\S])(?:[^\s\\]|\\[\s\S])*\\?)`)
+	keywordPassword = regexp.MustCompile(`(?i)((?:^|\s)` + passwordKey + `\s*=\s*)('(?:[^'\\]|\\.)*(?:'|\\?$)|(?:[^\s'\\]|\\[\s\S])(?:[^\s\\]|\\[\s\S])*\\?)`)
 	// keywordLead starts PostgreSQL's key=value form (host=h ...).
 	keywordLead = regexp.MustCompile(`^\s*[A-Za-z_][A-Za-z0-9_]*\s*=`)
 	// looseLead is what may stand before the user of a URL written wrong
