@@ -99,3 +99,31 @@ func TestWebhookHealthzFollowsPostgresAppends(t *testing.T) {
 		t.Fatalf("the table holds %v, want [pg-health-1 pg-health-2] (no probe row)", rows)
 	}
 }
+
+// TestWebhookHealthzProbeTakesNoEventsKey: /healthz's probe, after a
+// failed append, inserts a row under an event_id of its own and rolls it
+// back. That id was one an event could carry ("healthz probe, rolled
+// back"): once an event with it was in the table, every probe hit the
+// unique key, and /healthz answered 503 until an event was appended, which
+// a readiness probe taking the receiver out of its Service kept from
+// coming. The probe's id now holds a control character, which the
+// receiver refuses in an eventId.
+func TestWebhookHealthzProbeTakesNoEventsKey(t *testing.T) {
+	admin, role, url := pgTableMadeForReceiver(t)
+	r := startReceiver(t, url)
+	item := `"itemId":"a5c763cb-0952-457b-9936-630f79c5b016"`
+	if got := r.post(t, `{"event":"item/updated","eventId":"healthz probe, rolled back",`+item+`}`, authHeader); got != http.StatusOK {
+		t.Fatalf("an event: %d", got)
+	}
+	pgtest.Exec(t, admin, `REVOKE INSERT ON pluggy.webhook_events FROM `+role)
+	if got := r.post(t, deletedEvent("probe-2", uuidOf("probe-2")), authHeader); got != http.StatusServiceUnavailable {
+		t.Fatalf("an append the database refuses: %d, want 503", got)
+	}
+	pgtest.Exec(t, admin, `GRANT INSERT ON pluggy.webhook_events TO `+role)
+	resp, err := http.Get(r.url + "/healthz")
+	st.Must(t, err, "GET /healthz")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz once the database takes appends again: %d, want 200\n%s", resp.StatusCode, r.log())
+	}
+}

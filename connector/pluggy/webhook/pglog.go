@@ -505,10 +505,13 @@ var errProbe = errors.New("probe rolled back")
 // probe inserts a row and rolls it back: whether an append would succeed
 // now, without one. The row takes a seq that no row will have, as a
 // failed INSERT does; a reader's position is the last seq it read, and
-// only the order of seqs matters to it.
+// only the order of seqs matters to it. Its event_id holds a control
+// character, which no event's may (CheckIDs): one an event could carry
+// was, once an event had it, a key every probe hit, and /healthz failed
+// until an event was appended.
 func (l *pgLog) probe(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, l.conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO `+pgTable+` (event_id, received_at, payload) VALUES ('healthz probe, rolled back', now(), '{}')`); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO `+pgTable+` (event_id, received_at, payload) VALUES (E'\x01healthz probe, rolled back', now(), '{}')`); err != nil {
 			return err
 		}
 		return errProbe
