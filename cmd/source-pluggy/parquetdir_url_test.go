@@ -14,7 +14,9 @@ import (
 // config_error naming the flag and the fix, its password masked, before
 // any call. It was taken for a relative path: the read made folders named
 // after the URL in the working directory ("postgres:/u:PASSWORD@host…"),
-// wrote every stream there and exited 0.
+// wrote every stream there and exited 0; so it did with a URL written
+// wrong (postgres:/u:PASSWORD@host/db, u:PASSWORD@host/db), which has no
+// "://", folders named after the password.
 func TestParquetDirURLIsRefused(t *testing.T) {
 	e := newEnv(t, fake.Options{Items: 1, TransactionsPerAccount: 5})
 	cfg, cat := e.config(nil), e.catalog(true, "accounts")
@@ -22,9 +24,12 @@ func TestParquetDirURLIsRefused(t *testing.T) {
 	for _, c := range []struct{ dir, fix string }{
 		{"postgres://u:" + pw + "@127.0.0.1:5432/bank", "give the URL to --postgres instead"},
 		{"s3://bucket/warehouse", "give a local directory"},
+		// Written wrong: no "://", yet a password.
+		{"postgres:/u:" + pw + "@127.0.0.1:5432/bank", "give the URL to --postgres instead"},
+		{"u:" + pw + "@127.0.0.1:5432/bank", "give a local directory"},
 	} {
-		scheme, _, _ := strings.Cut(c.dir, ":")
-		t.Run(scheme, func(t *testing.T) {
+		name, _, _ := strings.Cut(c.dir, "@")
+		t.Run(strings.ReplaceAll(name, pw, "PW"), func(t *testing.T) {
 			wd := t.TempDir()
 			t.Chdir(wd)
 			before := e.fake.Stats().Total

@@ -74,13 +74,14 @@ func (f *Flags) Open(streams []source.Stream) (source.Sink, error) {
 		}
 		return nil, nil
 	}
-	if m := urlScheme.FindStringSubmatch(f.dir); m != nil {
+	if urlScheme.MatchString(f.dir) || len(secret.URLSecrets(f.dir)) > 0 {
 		// A URL here made folders named after it, "postgres:/user:PASSWORD@host…",
 		// and the read wrote there and exited 0: the PostgreSQL URL meant for
 		// --postgres (or an s3:// the user took for a destination) was taken
-		// for a relative path.
+		// for a relative path. So did one written wrong, with a password
+		// but no "://" (postgres:/u:PASSWORD@host/db, u:PASSWORD@host/db).
 		fix := "give a local directory (the files can be copied to object storage from there)"
-		if strings.HasPrefix(strings.ToLower(m[1]), "postgres") {
+		if strings.HasPrefix(strings.ToLower(strings.TrimLeft(f.dir, " \t\"'")), "postgres") {
 			fix = "to write to PostgreSQL, give the URL to --postgres instead"
 		}
 		return nil, source.ConfigErrorf("--parquet-dir %s is a URL, not a directory: the Parquet files are written to a local directory only, and this would make folders named after the URL here (with any password in it); %s. Nothing was read", secret.MaskURL(f.dir, "xxxxx"), fix)
