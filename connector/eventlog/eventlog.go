@@ -479,13 +479,19 @@ func (w *Writer) Len() int {
 	return len(w.keys)
 }
 
+// startSegment begins segment n: its file, made durable by an fsync of
+// the directory. If that fsync fails the file is removed again: left,
+// unbegun, its name refused every later try to begin it (O_EXCL), and
+// every append failed until a restart, though the disk was well again.
 func (w *Writer) startSegment(n uint64) error {
-	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(n)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	name := filepath.Join(w.dir, segmentName(n))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating log segment %d: %w", n, err)
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := w.syncDir(); err != nil {
 		f.Close()
+		_ = os.Remove(name)
 		return err
 	}
 	if w.f != nil {
@@ -806,6 +812,19 @@ func (w *Writer) Close() error {
 	}
 	w.broken = errors.New("the event log is closed")
 	return err
+}
+
+// syncDir fsyncs the writer's directory through w.fsync.
+func (w *Writer) syncDir() error {
+	d, err := os.Open(w.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := w.fsync(d); err != nil {
+		return fmt.Errorf("syncing the log directory: %w", err)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

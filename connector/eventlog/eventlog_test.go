@@ -235,7 +235,7 @@ func TestAReaderOfATakenBackLineLosesNoLaterLine(t *testing.T) {
 				allow()
 			}
 			w, err := OpenWith(dir, idKey, Options{fsync: func(f *os.File) error {
-				if !fail {
+				if fi, err := f.Stat(); !fail || err == nil && fi.IsDir() {
 					return f.Sync()
 				}
 				fail = false
@@ -269,6 +269,51 @@ func TestAReaderOfATakenBackLineLosesNoLaterLine(t *testing.T) {
 				t.Fatalf("read on from %v, past the line taken back: lines %q, error %v; want the acknowledged line or ErrPositionGone", read, after, err)
 			}
 		})
+	}
+}
+
+// TestASegmentNotBegunIsBegunByTheNextTry: a segment is begun (after
+// lines were taken back, or at the size limit) by creating its file and
+// fsyncing the directory. A directory whose fsync failed (the disk's
+// trouble that failed the append) left the file there, unbegun, and every
+// later try to begin it was refused (the name exists): every append failed
+// until the receiver was restarted, once the disk was well again too, and
+// /healthz, whose probe writes a file of its own, answered 200. The file
+// is removed with the failure, and the next append begins it.
+func TestASegmentNotBegunIsBegunByTheNextTry(t *testing.T) {
+	dir := t.TempDir()
+	failSegment, failDir := true, true
+	w, err := OpenWith(dir, idKey, Options{fsync: func(f *os.File) error {
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			if failDir && !failSegment {
+				failDir = false
+				return errors.New("injected EIO on the directory")
+			}
+			return f.Sync()
+		}
+		if failSegment {
+			failSegment = false
+			return errors.New("injected EIO on the segment")
+		}
+		return f.Sync()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Append([]byte(`{"id":"a"}`)); err == nil {
+		t.Fatal("an append whose fsync failed succeeded")
+	}
+	if failDir {
+		t.Fatal("no segment was begun after the failed append (the directory was not synced)")
+	}
+	for _, id := range []string{"b", "c"} {
+		if _, err := w.Append([]byte(`{"id":"` + id + `"}`)); err != nil {
+			t.Fatalf("append %s once the disk is well again: %v", id, err)
+		}
+	}
+	if ids, _ := readAll(t, dir, Position{}); !slices.Equal(ids, []string{"b", "c"}) {
+		t.Fatalf("the log holds %v, want [b c]", ids)
 	}
 }
 
