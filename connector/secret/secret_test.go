@@ -277,3 +277,24 @@ func TestAddWhileMasking(t *testing.T) {
 	close(done)
 	wg.Wait()
 }
+
+// TestEndsInPassword: a connection string cut inside its password (a
+// password with a space, unquoted on a command line) is told from one
+// that ends elsewhere.
+func TestEndsInPassword(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"postgres://u:Secr3t":                     true,
+		"postgres://u@h/db?password=Secr3t":       true,
+		"host=h password=Secr3t":                  true,
+		"host=h password='Secr3t":                 true,
+		"postgres://u:Secr3t@h/db":                false,
+		"postgres://u@h/db?password=Secr3t&a=b":   false,
+		"host=h password=Secr3t dbname=db":        false,
+		"host=h password='Secr3t Tail' dbname=db": false,
+		"/var/lib/events":                         false,
+	} {
+		if got := EndsInPassword(raw); got != want {
+			t.Errorf("EndsInPassword(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}

@@ -285,3 +285,27 @@ func looksLikeToken(s string) bool {
 // characters, 64 bits of hex or 96 of base64, the shortest key a service
 // hands out; names in an API's path are shorter or plain words.
 const minPathToken = 16
+
+// userinfoOpen is a URL whose userinfo has a password begun but no @
+// ending it: scheme://user:PASS with the rest of the password (after a
+// space) and the host somewhere else.
+var userinfoOpen = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:[^@]*$`)
+
+// EndsInPassword reports whether the connection string raw ends inside a
+// password: a URL's userinfo with no @ after its password
+// (postgres://u:Secr3t), or a password parameter that is its last
+// (…?password=Secr3t, host=h password=Secr3t). A password with a space,
+// given unquoted on a command line, is split there into two arguments, and
+// the next argument, an unexpected one, is the rest of the password.
+func EndsInPassword(raw string) bool {
+	if userinfoOpen.MatchString(raw) {
+		return true
+	}
+	s := strings.TrimRight(raw, " \t")
+	re := queryPassword
+	if isKeywordForm(raw) {
+		re = keywordPassword
+	}
+	ms := re.FindAllStringIndex(s, -1)
+	return len(ms) > 0 && ms[len(ms)-1][1] == len(s)
+}

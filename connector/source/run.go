@@ -267,8 +267,22 @@ func (r *Runner) usage(out io.Writer) {
 // among them, and a URL with a password may stray there too. When
 // --postgres was given and the argument is such a piece, it says to quote
 // the connection string.
+//
+// When a flag's value ends inside a password (--postgres
+// postgres://u:Secr3t Tail@host/db, unquoted: the shell splits it at the
+// space), the argument is the rest of the password, and it is not quoted:
+// the message names the flag instead.
 func UnexpectedArgument(fs *pflag.FlagSet) string {
 	arg := fs.Arg(0)
+	cut := ""
+	fs.Visit(func(f *pflag.Flag) {
+		if cut == "" && secret.EndsInPassword(f.Value.String()) {
+			cut = f.Name
+		}
+	})
+	if cut != "" {
+		return fmt.Sprintf("unexpected argument after --%s, not shown: the value of --%s ends inside a password, and this may be the rest of it; a value with a space in it must be quoted (--%s '…'), or the space percent-encoded (%%20) in a URL", cut, cut, cut)
+	}
 	msg := fmt.Sprintf("unexpected argument %q", secret.MaskURL(arg, "xxxxx"))
 	if pg := fs.Lookup("postgres"); pg != nil && pg.Changed && strings.Contains(arg, "=") && !strings.Contains(arg, "://") {
 		msg += "; a key=value connection string (--postgres 'host=… user=… password=… dbname=…') is one argument: put it in quotes"
