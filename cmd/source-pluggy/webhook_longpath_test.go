@@ -20,7 +20,8 @@ import (
 // past 256 KB) and which cost the receiver's disk as much as the sender's
 // bandwidth. The receiver takes headers up to 64 KiB (431 past them), and
 // logs the first 256 bytes of a path or method, saying how long it was; a
-// key in the path is masked before it is cut.
+// key in the path is masked before it is cut. So it does an ignored
+// event's name and eventId.
 func TestWebhookHugeRequestLineIsNotLoggedWhole(t *testing.T) {
 	r := startReceiver(t, filepath.Join(t.TempDir(), "log"))
 	addr := strings.TrimPrefix(r.url, "http://")
@@ -37,6 +38,14 @@ func TestWebhookHugeRequestLineIsNotLoggedWhole(t *testing.T) {
 	huge := "POST /pluggy HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("p", 200<<10) + "\r\nConnection: close\r\n\r\n"
 	if got := rawStatus(t, addr, huge); got != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("a request with 200 KB of headers: %d, want 431", got)
+	}
+	// An event of a kind the receiver does not act on is acknowledged
+	// and logged with its name and eventId, which no check bounds but the
+	// body's size: the sender's, authenticated, but a line of 1 MB all
+	// the same.
+	ignored := `{"event":"` + strings.Repeat("e", 20000) + `","eventId":"` + strings.Repeat("i", 20000) + `"}`
+	if got := r.post(t, ignored, authHeader); got != http.StatusOK {
+		t.Errorf("an event of another kind: %d, want 200", got)
 	}
 	time.Sleep(100 * time.Millisecond) // the refusals' lines
 	for _, line := range strings.Split(r.log(), "\n") {

@@ -177,7 +177,9 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, err := Parse(body)
 	if errors.Is(err, ErrUnused) {
-		log.Info("acknowledged a webhook event source-pluggy does not act on; not appended", "event", ev.Event, "eventId", ev.EventID)
+		// Its name and id are the sender's, bounded by nothing but the
+		// body's size: cut as a path is.
+		log.Info("acknowledged a webhook event source-pluggy does not act on; not appended", "event", shown(ev.Event), "eventId", shown(ev.EventID))
 		reply(w, http.StatusOK, "ignored", "")
 		return
 	}
