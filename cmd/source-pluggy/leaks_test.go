@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -89,10 +90,10 @@ func TestSecretsInMalformedInputsAreMasked(t *testing.T) {
 // TestSecretsEchoedInOtherSpellingsAreMasked: an API front end that
 // answers the token request with its body echoed, re-encoded by another
 // JSON library than Go's (JavaScript's leaves <, > and & alone, PHP's
-// escapes / and non-ASCII, Python's escapes non-ASCII), or in base64 or
-// hex (a debugging front end's dump), does not get the
-// client secret printed: the secrets are registered in those spellings
-// too. A secret of letters and digits is spelt the same everywhere; these
+// escapes / and non-ASCII, Python's escapes non-ASCII), in base64 or hex
+// (a debugging front end's dump), or HTML-escaped (an error page quoting
+// the value or the JSON body), does not get the client secret printed:
+// the secrets are registered in those spellings too. A secret of letters and digits is spelt the same everywhere; these
 // have the characters encoders disagree on.
 func TestSecretsEchoedInOtherSpellingsAreMasked(t *testing.T) {
 	bin := st.Build(t, "source-pluggy")
@@ -102,6 +103,12 @@ func TestSecretsEchoedInOtherSpellingsAreMasked(t *testing.T) {
 		"Python":     func(s string) string { return asciiOnly(jsonNoHTML(s)) },
 		"base64":     func(s string) string { return `"` + base64.StdEncoding.EncodeToString([]byte(s)) + `"` },
 		"hex":        func(s string) string { return `"` + hex.EncodeToString([]byte(s)) + `"` },
+		// An HTML error page quoting the value, or the JSON body.
+		"HTML": func(s string) string { return `"` + html.EscapeString(s) + `"` },
+		"HTML of JSON": func(s string) string {
+			j := jsonNoHTML(s)
+			return `"` + html.EscapeString(j[1:len(j)-1]) + `"`
+		},
 	}
 	for _, secret := range []string{`Xs3cr/t+"k‹é>&`, `gk"<x>0123`, "naïve/😀\\pw"} {
 		for name, encode := range styles {

@@ -155,7 +155,8 @@ func sortByLengthDesc(v []string) {
 // a JSON string as Go writes it (HTML characters escaped), as JavaScript's
 // JSON.stringify does (not escaped), with "/" escaped as PHP does, and
 // ASCII-only as Python's json.dumps does; and inside a Go-quoted string
-// (%q, strconv.Quote and its ASCII-only form); in base64 (base64Forms);
+// (%q, strconv.Quote and its ASCII-only form); inside an HTML page, alone
+// or in its JSON (htmlForms); in base64 (base64Forms);
 // and in hex, lower- and upper-case, from minBase64 bytes too.
 // A spelling no encoder here makes is not masked: a secret is best kept to
 // letters and digits.
@@ -178,6 +179,10 @@ func forms(s string) []string {
 	for _, f := range jsonForms {
 		out = append(out, f, strings.ReplaceAll(f, "/", `\/`))
 	}
+	// In an HTML page (a proxy's or a framework's error page quoting the
+	// request), as written and as its JSON body holds it.
+	out = append(out, htmlForms(s)...)
+	out = append(out, htmlForms(jsonForms[0])...)
 	out = append(out, base64Forms(s)...)
 	if len(s) >= minBase64 {
 		// A body or header dumped in hex by a debugging front end ("body
@@ -185,6 +190,28 @@ func forms(s string) []string {
 		// are the same wherever it sits in the dump.
 		h := hex.EncodeToString([]byte(s))
 		out = append(out, h, strings.ToUpper(h))
+	}
+	return out
+}
+
+// htmlEscapers write text inside an HTML page as Go's html.EscapeString,
+// Python's html.escape and PHP's htmlspecialchars do: they differ only in
+// how they write the quotes.
+var htmlEscapers = []*strings.Replacer{
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;"),
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;"),
+	strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#039;"),
+}
+
+// htmlForms returns s as each of htmlEscapers writes it, none when s has
+// nothing HTML escapes.
+func htmlForms(s string) []string {
+	if !strings.ContainsAny(s, `&<>"'`) {
+		return nil
+	}
+	out := make([]string, 0, len(htmlEscapers))
+	for _, r := range htmlEscapers {
+		out = append(out, r.Replace(s))
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/url"
 	"slices"
 	"strconv"
@@ -44,7 +45,9 @@ func TestRedactsWhatServersEcho(t *testing.T) {
 	goJSON := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	php := func(s string) string { return strings.ReplaceAll(js(s), "/", `\/`) }
 	python := func(s string) string { return `"` + asciiJSON(s, "%04x") + `"` }
-	for _, secret := range []string{`Xs3cr/t+"k‹é>&`, `gk"<x>`, "tab\there\U0001F600\x7f", `ab/c"d`, "a b%2f"} {
+	pyHTML := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#x27;").Replace
+	phpHTML := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#039;").Replace
+	for _, secret := range []string{`Xs3cr/t+"k‹é>&`, `gk"<x>`, `wh&k'<ey>"9`, "tab\there\U0001F600\x7f", `ab/c"d`, "a b%2f"} {
 		var r Redactor
 		r.Add(secret)
 		spellings := map[string]string{
@@ -53,6 +56,8 @@ func TestRedactsWhatServersEcho(t *testing.T) {
 			"%q": fmt.Sprintf("%q", secret), "%+q": fmt.Sprintf("%+q", secret), "strconv.Quote": strconv.Quote(secret),
 			"query": url.QueryEscape(secret), "query lower hex": lowerHex(url.QueryEscape(secret)),
 			"path": url.PathEscape(secret), "URL path": (&url.URL{Scheme: "http", Host: "h", Path: "/x/" + secret}).String(),
+			"html.EscapeString": html.EscapeString(secret), "html.EscapeString of JSON": html.EscapeString(js(secret)),
+			"Python html.escape": pyHTML(secret), "PHP htmlspecialchars": phpHTML(js(secret)),
 		}
 		for how, text := range spellings {
 			msg := `HTTP 422: {"clientSecret":` + text + `}`
