@@ -383,3 +383,26 @@ func TestWebhookServeLogMasksHeaderValues(t *testing.T) {
 		t.Fatalf("the receiver's log shows the header value, or nothing masked:\n%s", r.log())
 	}
 }
+
+// TestWebhookServeLogMasksAQuotedHeaderValue: a token holding a quote or
+// a backslash, quoted by Go in the refusal's error (%q) and that again
+// escaped by the JSON log line, is masked too. Before, the redactor knew
+// the value escaped once either way, not twice.
+func TestWebhookServeLogMasksAQuotedHeaderValue(t *testing.T) {
+	const token = `Zq"9\x/é<>&Tok-quoted-7c2`
+	r := startReceiverArgs(t, t.TempDir(), "--header", "X-Hook-Token="+token)
+	item, err := json.Marshal(token)
+	st.Must(t, err, "marshal")
+	body := `{"event":"item/updated","eventId":"e1","itemId":` + string(item) + `}`
+	if got := r.post(t, body, map[string]string{"X-Hook-Token": token}); got < 400 {
+		t.Fatalf("status %d, want a refusal", got)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.log(), "refused a webhook body"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the refusal was not logged:\n%s", r.log())
+		}
+	}
+	if strings.Contains(r.log(), "Tok-quoted-7c2") || !strings.Contains(r.log(), "**********") {
+		t.Fatalf("the receiver's log shows the header value, or nothing masked:\n%s", r.log())
+	}
+}

@@ -155,30 +155,32 @@ func sortByLengthDesc(v []string) {
 // a JSON string as Go writes it (HTML characters escaped), as JavaScript's
 // JSON.stringify does (not escaped), with "/" escaped as PHP does, and
 // ASCII-only as Python's json.dumps does; and inside a Go-quoted string
-// (%q, strconv.Quote and its ASCII-only form); inside an HTML page, alone
+// (%q, strconv.Quote and its ASCII-only form); escaped twice, a Go-quoted
+// form inside a JSON string (an error quoting it, in a JSON log line) and
+// the JSON form Go-quoted (a JSON body an error quotes); inside an HTML page, alone
 // or in its JSON (htmlForms); in base64 (base64Forms);
 // and in hex, lower- and upper-case, from minBase64 bytes too.
 // A spelling no encoder here makes is not masked: a secret is best kept to
 // letters and digits.
 func forms(s string) []string {
-	inner := func(q string) string { return q[1 : len(q)-1] }
-	var plainJSON bytes.Buffer
-	enc := json.NewEncoder(&plainJSON)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	jsonForms := []string{inner(string(bytes.TrimSpace(plainJSON.Bytes())))}
-	if b, err := json.Marshal(s); err == nil {
-		jsonForms = append(jsonForms, inner(string(b)))
-	}
-	jsonForms = append(jsonForms, asciiJSON(s, "%04x"), asciiJSON(s, "%04X"))
-	out := []string{s, url.QueryEscape(s), url.PathEscape(s), (&url.URL{Path: s}).EscapedPath(),
-		inner(strconv.Quote(s)), inner(strconv.QuoteToASCII(s))}
+	goForms := []string{inner(strconv.Quote(s)), inner(strconv.QuoteToASCII(s))}
+	jsonForms := append(jsonStrings(s), asciiJSON(s, "%04x"), asciiJSON(s, "%04X"))
+	out := []string{s, url.QueryEscape(s), url.PathEscape(s), (&url.URL{Path: s}).EscapedPath()}
 	for _, f := range out[1:4] {
 		out = append(out, lowerHex(f))
 	}
+	out = append(out, goForms...)
 	for _, f := range jsonForms {
 		out = append(out, f, strings.ReplaceAll(f, "/", `\/`))
 	}
+	// Escaped twice: an error that quotes the value with %q, logged by a
+	// JSON log line (the webhook receiver's "itemId \"Zq\\\"9\" is not a
+	// UUID"), and a JSON body quoted with %q. A value without a quote, a
+	// backslash or a control character has no new spelling here.
+	for _, f := range goForms {
+		out = append(out, jsonStrings(f)...)
+	}
+	out = append(out, inner(strconv.Quote(jsonForms[0])))
 	// In an HTML page (a proxy's or a framework's error page quoting the
 	// request), as written and as its JSON body holds it.
 	out = append(out, htmlForms(s)...)
@@ -190,6 +192,24 @@ func forms(s string) []string {
 		// are the same wherever it sits in the dump.
 		h := hex.EncodeToString([]byte(s))
 		out = append(out, h, strings.ToUpper(h))
+	}
+	return out
+}
+
+// inner is a quoted string without its quotes.
+func inner(q string) string { return q[1 : len(q)-1] }
+
+// jsonStrings are s inside a JSON string as encoders write it: with <, >
+// and & as they are (Go's json.Encoder without HTML escaping, slog's JSON
+// handler, most other languages) and as encoding/json.Marshal escapes them.
+func jsonStrings(s string) []string {
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	out := []string{inner(string(bytes.TrimSpace(plain.Bytes())))}
+	if b, err := json.Marshal(s); err == nil {
+		out = append(out, inner(string(b)))
 	}
 	return out
 }

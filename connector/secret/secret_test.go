@@ -58,6 +58,8 @@ func TestRedactsWhatServersEcho(t *testing.T) {
 			"path": url.PathEscape(secret), "URL path": (&url.URL{Scheme: "http", Host: "h", Path: "/x/" + secret}).String(),
 			"html.EscapeString": html.EscapeString(secret), "html.EscapeString of JSON": html.EscapeString(js(secret)),
 			"Python html.escape": pyHTML(secret), "PHP htmlspecialchars": phpHTML(js(secret)),
+			"%q in a JSON log line": js(fmt.Sprintf("%q", secret)), "%+q in a JSON log line": goJSON(fmt.Sprintf("%+q", secret)),
+			"JSON body quoted with %q": strconv.Quote(js(secret)),
 		}
 		for how, text := range spellings {
 			msg := `HTTP 422: {"clientSecret":` + text + `}`
