@@ -629,6 +629,21 @@ func TestSingerFlagsWithoutTheTapName(t *testing.T) {
 	if code != source.ExitUsage || strings.Contains(string(stderr), "ln -s") || !strings.Contains(string(stderr), "source-pluggy read --config") {
 		t.Errorf("--config before read: exit %d, want a usage error saying to put read first:\n%s", code, stderr)
 	}
+	// A flag and its value in one argument (quoted so in a config) are
+	// quoted by the flag's name alone: the hint printed a password in
+	// clear. "-" and "--" are no flags, and get no Singer hint.
+	for _, arg := range []string{"--config postgres://u:Secr3tPw@h/db", "--config\tpostgres://u:Secr3tPw@h/db"} {
+		_, stderr, code := st.Exec(t, e.bin, arg, "--discover")
+		if code != source.ExitUsage || strings.Contains(string(stderr), "Secr3tPw") || !strings.Contains(string(stderr), "source-pluggy singer --config ...") {
+			t.Errorf("%q: exit %d, want a usage error naming --config alone, no password:\n%s", arg, code, stderr)
+		}
+	}
+	for _, arg := range []string{"-", "--"} {
+		_, stderr, code := st.Exec(t, e.bin, arg)
+		if code != source.ExitUsage || strings.Contains(string(stderr), "Singer tap's command line") {
+			t.Errorf("%q: exit %d, want a usage error without the Singer hint:\n%s", arg, code, stderr)
+		}
+	}
 }
 
 // TestSingerTombstonesCarrySDCDeletedAt: in Singer mode a tombstone carries

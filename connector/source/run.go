@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/pflag"
 
@@ -188,7 +189,7 @@ func (r *Runner) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stderr, "%s: unknown command %q\n", r.Source.Name(), secrets.String(cmd))
 	if hint := r.flagsFirstHint(args); hint != "" {
-		fmt.Fprintln(stderr, hint)
+		fmt.Fprintln(stderr, secrets.String(hint))
 	}
 	fmt.Fprintln(stderr)
 	r.usage(stderr)
@@ -205,13 +206,13 @@ var protocolCommands = []string{"spec", "check", "discover", "read"}
 // name or after the command that runs it. It quotes the first flag's name
 // only: a value may hold a password (a URL). Without it the binary
 // answered a Meltano run pointed at it with "unknown command "--config""
-// alone. "" when args do not begin with a flag.
+// alone. "" when args do not begin with a flag ("-" and "--" are none).
 func (r *Runner) flagsFirstHint(args []string) string {
-	if !strings.HasPrefix(args[0], "-") {
+	flag, ok := flagName(args[0])
+	if !ok {
 		return ""
 	}
 	name := r.Source.Name()
-	flag, _, _ := strings.Cut(args[0], "=")
 	commands := slices.Clone(protocolCommands)
 	for _, c := range r.Extra {
 		if c.Name != "" {
@@ -230,6 +231,19 @@ func (r *Runner) flagsFirstHint(args []string) string {
 		}
 	}
 	return ""
+}
+
+// flagName returns the name of the flag arg begins, cut at the first "="
+// or blank: a flag and its value given as one argument ("--postgres
+// postgres://u:PASSWORD@h/db", quoted in a config) must not be quoted
+// whole. ok is false for an arg that is no flag, "-" and "--" included.
+func flagName(arg string) (name string, ok bool) {
+	name, _, _ = strings.Cut(arg, "=")
+	if i := strings.IndexFunc(name, unicode.IsSpace); i >= 0 {
+		name = name[:i]
+	}
+	bare := strings.TrimLeft(name, "-")
+	return name, strings.HasPrefix(name, "-") && bare != "" && len(name)-len(bare) <= 2
 }
 
 // recoverCrash, deferred, turns a panic into an ERROR trace and exit 1, and
