@@ -121,6 +121,10 @@ func TestURLSecrets(t *testing.T) {
 		{"postgres://u@h/db?PGPASSWORD=Pg5ecret&pwd=Pw2", []string{"Pg5ecret", "Pw2"}, "postgres://u@h/db?PGPASSWORD=xxxxx&pwd=xxxxx"},
 		{"host=h user=u pass=Pg5ecret passfile=/p", []string{"Pg5ecret"}, "host=h user=u pass=xxxxx passfile=/p"},
 		{"postgres:/u@h/db", nil, "postgres:/u@h/db"},
+		// Paths holding ':' and '@' are no URL: the user would hold a /.
+		{"/data/team:x@2026", nil, "/data/team:x@2026"},
+		{"/backups/run:2026@snap/out", nil, "/backups/run:2026@snap/out"},
+		{"./out/run 10:30@host", nil, "./out/run 10:30@host"},
 		{"host=h:5432 user=bob@corp", nil, "host=h:5432 user=bob@corp"},
 		{"postgres://u@h:5432/db", nil, "postgres://u@h:5432/db"},
 		{"https://api.pluggy.ai", nil, "https://api.pluggy.ai"},

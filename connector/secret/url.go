@@ -39,8 +39,8 @@ var (
 	// looseLead is what may stand before the user of a URL written wrong
 	// (see looseUserinfo): spaces, a quote or bracket around the URL, a
 	// scheme whose "://" is mistyped (postgres:/, postgres:, postgres ://,
-	// postgres:///) and slashes.
-	looseLead = regexp.MustCompile(`^\s*["'<(\[]*\s*(?:[A-Za-z][A-Za-z0-9+.-]*\s*:)?/*`)
+	// postgres:///, postgres//) and slashes.
+	looseLead = regexp.MustCompile(`^\s*["'<(\[]*\s*(?:[A-Za-z][A-Za-z0-9+.-]*\s*(?::|//))?/*`)
 	// quoteLead is looseLead without the scheme.
 	quoteLead = regexp.MustCompile(`^\s*["'<(\[]*\s*/*`)
 )
@@ -110,7 +110,9 @@ func isKeywordForm(raw string) bool {
 // ("postgres://u:PW@h"). A parser reads none of them as a URL and quotes
 // them back in its error, and pgx masks only what it takes for a password
 // there; each was printed in clear. The password runs from the colon after
-// the user to the last @, as in a URL (see userinfo).
+// the user to the last @, as in a URL (see userinfo). A user holding a /,
+// ? or # is a path's, not a URL's (/data/team:x@2026, ./run 10:30@host):
+// none.
 func looseUserinfo(raw string) (from, to int, ok bool) {
 	at := strings.LastIndexByte(raw, '@')
 	if at < 0 {
@@ -128,6 +130,13 @@ func looseUserinfo(raw string) (from, to int, ok bool) {
 		if colon = strings.IndexByte(region[lead:], ':'); colon < 0 {
 			return 0, 0, false
 		}
+	}
+	if strings.ContainsAny(region[lead:lead+colon], "/?#") {
+		// A URL's user holds none of them, a path does: taking the name
+		// after a ':' in /backups/run:2026@snap for a password refused
+		// that directory (--parquet-dir, a webhook log) and masked 2026
+		// in every line after.
+		return 0, 0, false
 	}
 	from = lead + colon + 1
 	return from, at, from < at

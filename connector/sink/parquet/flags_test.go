@@ -56,6 +56,16 @@ func TestFlags(t *testing.T) {
 		t.Error(err)
 	}
 
+	// A directory whose name holds ':' and '@' is no URL written wrong
+	// (its "user" holds a /): it was refused as one.
+	odd := filepath.Join(t.TempDir(), "team:x@2026")
+	open, _ = parseFlags(t, "--parquet-dir", odd)
+	if s, err := open(streams); err != nil {
+		t.Errorf("--parquet-dir %s: %v, want it taken as a directory", odd, err)
+	} else if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+
 	t.Setenv(RowsPerFileEnv, "10")
 	open, _ = parseFlags(t, "--parquet-dir", dir)
 	if s, err := open(streams); err != nil || s.(*Sinks).opts.RowsPerFile != 10 || s.(*Sinks).opts.Compression != Zstd {
