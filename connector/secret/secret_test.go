@@ -303,6 +303,13 @@ func TestEndsInPassword(t *testing.T) {
 		"host=h password=Secr3t dbname=db":        false,
 		"host=h password='Secr3t Tail' dbname=db": false,
 		"/var/lib/events":                         false,
+		// Written wrong (see looseUserinfo), cut in the password.
+		"postgres:/u:Secr3t":   true,
+		"postgresql//u:Secr3t": true,
+		"u:Secr3t":             true,
+		"postgres:/u@h/db":     false,
+		"/data/team:x":         false,
+		"warehouse":            false,
 	} {
 		if got := EndsInPassword(raw); got != want {
 			t.Errorf("EndsInPassword(%q) = %v, want %v", raw, got, want)

@@ -306,9 +306,18 @@ var userinfoOpen = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:[
 // (…?password=Secr3t, host=h password=Secr3t). A password with a space,
 // given unquoted on a command line, is split there into two arguments, and
 // the next argument, an unexpected one, is the rest of the password.
+//
+// So does a URL written wrong (postgres:/u:Secr3t, u:Secr3t; see
+// looseUserinfo) with no @ yet: the stray argument, Tail@host/db, was
+// quoted, the rest of its password in clear.
 func EndsInPassword(raw string) bool {
 	if userinfoOpen.MatchString(raw) {
 		return true
+	}
+	if !strings.Contains(raw, "@") && !isKeywordForm(raw) {
+		if _, _, ok := looseUserinfo(raw + "@"); ok {
+			return true
+		}
 	}
 	s := strings.TrimRight(raw, " \t")
 	re := queryPassword
