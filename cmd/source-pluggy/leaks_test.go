@@ -406,3 +406,32 @@ func TestWebhookServeLogMasksAQuotedHeaderValue(t *testing.T) {
 		t.Fatalf("the receiver's log shows the header value, or nothing masked:\n%s", r.log())
 	}
 }
+
+// TestWebhookServeLogMasksAHeaderValueItCuts: a value the receiver's log
+// shows cut (an id a refusal quotes, its first 40 bytes; an ignored
+// event's name or eventId, their first 256) is masked before it
+// is cut. Cut first, a --header value in it longer than what was shown
+// lost its end, the redactor found it no more, and its first bytes went
+// to stderr in clear.
+func TestWebhookServeLogMasksAHeaderValueItCuts(t *testing.T) {
+	const token = "Tok-0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOP"
+	r := startReceiverArgs(t, t.TempDir(), "--header", "X-Hook-Token="+token)
+	h := map[string]string{"X-Hook-Token": token}
+	pad := strings.Repeat("e", 230)
+	for _, body := range []string{
+		`{"event":"item/updated","eventId":"e1","itemId":"` + token + `"}`,
+		`{"event":"transactions/deleted","eventId":"e2","itemId":"` + uuidOf("i") + `","accountId":"` + uuidOf("a") + `","transactionIds":["` + token + `"]}`,
+		`{"event":"connector/status_updated","eventId":"` + pad + token + `"}`,
+		`{"event":"` + pad + token + `","eventId":"e3"}`,
+	} {
+		r.post(t, body, h)
+	}
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(r.log(), "refused a webhook body") < 2 || strings.Count(r.log(), "does not act on") < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not every request was logged:\n%s", r.log())
+		}
+	}
+	if strings.Contains(r.log(), token[:10]) {
+		t.Fatalf("the receiver's log shows the start of the header value:\n%s", r.log())
+	}
+}

@@ -236,7 +236,8 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "source-pluggy webhook serve: %v\n", err)
 		return source.ExitUsage
 	}
-	logger := slog.New(slog.NewJSONHandler(serveRedactor(headers, dir).Writer(stderr), nil)).With("component", "webhook-receiver")
+	secrets := serveRedactor(headers, dir)
+	logger := slog.New(slog.NewJSONHandler(secrets.Writer(stderr), nil)).With("component", "webhook-receiver")
 	if retain > 0 && retain < minRetain {
 		logger.Warn("--retain is shorter than a day: Pluggy redelivers an event for about three hours, and one whose first delivery was pruned is appended again; a read that does not run within --retain finds its log_position pruned and reconciles every account, which misses a deletion among the pruned events of a row older than lookback_days", "retain", retainFlag)
 	}
@@ -270,7 +271,7 @@ func webhookServe(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		attrs = append(attrs, "retain", retainFlag)
 	}
 	logger.Info("listening", attrs...)
-	rc := &webhook.Receiver{Log: lw, Headers: headers, MaxBody: maxBody, Logger: logger, Now: time.Now}
+	rc := &webhook.Receiver{Log: lw, Headers: headers, MaxBody: maxBody, Logger: logger, Now: time.Now, Secrets: secrets}
 	pruning := make(chan struct{})
 	pctx, stopPruning := context.WithCancel(ctx)
 	go func() {

@@ -168,17 +168,26 @@ func ParseTime(s string) (time.Time, bool) {
 // A PostgreSQL log refused both (a NUL, which a text column cannot hold;
 // a long one, past the limit of a unique key's index entry) and answered
 // 503, as if the database were failing, at each of Pluggy's deliveries.
-func CheckIDs(e Event) error {
+func CheckIDs(e Event) error { return checkIDs(e, func(s string) string { return s }) }
+
+// checkIDs is CheckIDs with what its error quotes of the event passed
+// through mask first: the error shows an id cut, and a secret cut with
+// it is no longer found by a redactor (Receiver.Secrets).
+func checkIDs(e Event, mask func(string) string) error {
 	if len(e.EventID) > maxEventID || strings.ContainsFunc(e.EventID, unicode.IsControl) {
-		return shapeErrorf("%s event: \"eventId\" %s (%d bytes) is not an event id: Pluggy's are UUIDs, and one of more than %d bytes or holding a control character is refused", e.Event, quoteShort(e.EventID), len(e.EventID), maxEventID)
+		return shapeErrorf("%s event: \"eventId\" %s (%d bytes) is not an event id: Pluggy's are UUIDs, and one of more than %d bytes or holding a control character is refused", mask(e.Event), quoteShort(mask(e.EventID)), len(e.EventID), maxEventID)
 	}
 	switch field, bad := nonUUIDField(e); field {
 	case "":
 		return nil
 	case "transactionIds":
-		return shapeErrorf("%s event: \"transactionIds\" holds %d ids that are not UUIDs: %s", e.Event, len(bad), ShortList(bad))
+		shown := make([]string, len(bad))
+		for i, id := range bad {
+			shown[i] = mask(id)
+		}
+		return shapeErrorf("%s event: \"transactionIds\" holds %d ids that are not UUIDs: %s", mask(e.Event), len(bad), ShortList(shown))
 	default:
-		return shapeErrorf("%s event: %q %s is not a UUID", e.Event, field, quoteShort(bad[0]))
+		return shapeErrorf("%s event: %q %s is not a UUID", mask(e.Event), field, quoteShort(mask(bad[0])))
 	}
 }
 

@@ -94,6 +94,12 @@ type Receiver struct {
 	MaxBody int64
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Secrets are masked in what a log line shows cut (a path, an
+	// ignored event's name and eventId, an id a refusal quotes) before
+	// it is cut: cut first, a secret longer than what is shown lost its
+	// end, the stderr redactor no longer found it, and its start was
+	// printed in clear. Nil masks nothing.
+	Secrets *secret.Redactor
 
 	// failure is set, and failed closed, once an append's commit
 	// panicked (eventlog.PanicError): the log takes no more events, and
@@ -143,12 +149,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		rc.Logger.Warn("refused a webhook request that is not a POST", append(requestAttrs(r), "method", shown(r.Method))...)
+		rc.Logger.Warn("refused a webhook request that is not a POST", append(rc.requestAttrs(r), "method", rc.shown(r.Method))...)
 		w.Header().Set("Allow", "POST")
 		reply(w, http.StatusMethodNotAllowed, "refused", "webhooks are POSTed")
 		return
 	}
-	log := rc.Logger.With(requestAttrs(r)...)
+	log := rc.Logger.With(rc.requestAttrs(r)...)
 	if match := rc.authentic(r.Header); !match.ok() {
 		reply(w, http.StatusUnauthorized, "refused", "missing or wrong authentication header")
 		// The log names the headers (never a value): a webhook
@@ -179,12 +185,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, ErrUnused) {
 		// Its name and id are the sender's, bounded by nothing but the
 		// body's size: cut as a path is.
-		log.Info("acknowledged a webhook event source-pluggy does not act on; not appended", "event", shown(ev.Event), "eventId", shown(ev.EventID))
+		log.Info("acknowledged a webhook event source-pluggy does not act on; not appended", "event", rc.shown(ev.Event), "eventId", rc.shown(ev.EventID))
 		reply(w, http.StatusOK, "ignored", "")
 		return
 	}
 	if err == nil {
-		err = CheckIDs(ev)
+		err = checkIDs(ev, rc.Secrets.String)
 	}
 	if err != nil {
 		var se *ShapeError
@@ -223,14 +229,18 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // logShown bytes, and how long it was if it was cut: anyone may send a
 // path of up to MaxHeaderBytes, and every refusal is logged, so a 900 KB
 // path made a 900 KB line, which log shippers split or drop.
-func requestAttrs(r *http.Request) []any {
-	path := secret.MaskPathTokens(r.URL.Path)
+func (rc *Receiver) requestAttrs(r *http.Request) []any {
+	path := rc.Secrets.String(secret.MaskPathTokens(r.URL.Path))
 	attrs := []any{"remote", r.RemoteAddr, "path", shown(path)}
 	if len(path) > logShown {
 		attrs = append(attrs, "path_bytes", len(path))
 	}
 	return attrs
 }
+
+// shown is s with rc's secrets masked (Secrets says why first), as shown
+// below.
+func (rc *Receiver) shown(s string) string { return shown(rc.Secrets.String(s)) }
 
 // shown is s cut to its first logShown bytes (whole characters), marked
 // with "…" where it was cut.
