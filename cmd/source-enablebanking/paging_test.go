@@ -195,6 +195,33 @@ func TestBankKeepingUnder90DaysIsReadFromWhatItKeeps(t *testing.T) {
 	}
 }
 
+// TestNarrowedCallsAreCounted: the bank counts a refused transactions
+// call against the daily limit like an answered one, and a first sync
+// narrowed to 30 days makes four. The ledger counted the answered one
+// alone, so a second run that day called the account again, drew a 429
+// and blamed "other calls" for it; now it knows the limit spent and skips
+// the account without calling.
+func TestNarrowedCallsAreCounted(t *testing.T) {
+	e := newEnv(t, fake.Options{Sessions: 1, TransactionsPerAccount: 60})
+	uids := e.accounts()
+	e.fake.LimitHistory(uids[0], 45)
+	cat := e.catalog(true, "transactions")
+	over := map[string]any{"start_date": "2000-01-01"}
+	r1 := e.run(cat, over)
+	st.Succeeded(t, r1)
+	if s := e.fake.Stats(); s.Chains != len(uids)+3 {
+		t.Fatalf("first sync: %d chains, want %d (the short account asked from 2000-01-01, 90, 60 and 30 days back)", s.Chains, len(uids)+3)
+	}
+	e.fake.ResetStats()
+	r2 := e.run(cat, over, "--state", r1.StateFile(t))
+	if s := e.fake.Stats(); s.Chains != len(uids)-1 {
+		t.Errorf("second run the same day: %d chains, want %d (the short account's limit is spent)", s.Chains, len(uids)-1)
+	}
+	if r2.Warned("ASPSP_RATE_LIMIT_EXCEEDED") || !r2.Warned(e.fake.IdentificationHash(uids[0]), "daily limit") {
+		t.Error("the short account: want it skipped with the daily-limit WARN, not called into a 429")
+	}
+}
+
 // TestBankGrantingFullHistoryOnceLosesNoRow: a bank that serves its full
 // history only on the first transactions call after consent and the last
 // 90 days afterwards, clipping an older date_from without a word (the

@@ -399,6 +399,11 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 			return err
 		})
 		if fallback, ok := c.narrower(from); ok && err != nil && page == 0 && refusedWindow(err) {
+			// The refused call reached the bank, which counts it against
+			// the daily limit as one answered: the ledger counts it too,
+			// or a narrowed first sync (up to four calls) left it
+			// thinking three were left and the next run drew a 429.
+			c.quotas.spend(a.Key, quota.Transactions)
 			c.env.Log.Warn("the bank refused transactions from date_from with a blanket 400 ASPSP_ERROR, as banks that keep less history do (Danske: about 90 days); asking again from "+fallback.Format(time.DateOnly)+": the account's older rows are not read",
 				"account", a.Key, "uid", a.UID, "date_from", from.Format(time.DateOnly))
 			from, page = fallback, -1
