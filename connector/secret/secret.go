@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,7 +111,31 @@ const minSubstring = 6
 
 // maskAlone returns s with each occurrence of w that no letter or digit
 // touches on either side replaced by Mask.
-func maskAlone(s, w string) string {
+func maskAlone(s, w string) string { return maskAloneWith(s, w, Mask) }
+
+// MaskText returns s with each of secrets replaced by mask, by the rule
+// String follows: one of minSubstring bytes or more wherever it occurs, a
+// shorter one only where it stands alone, the longest first. For a message
+// masked with another mask than the redactor's (xxxxx in a connection
+// string's): replaced wherever it occurred, a password "a" made "cannot
+// parse" read "cxxxxxnnot pxxxxxrse".
+func MaskText(s string, secrets []string, mask string) string {
+	sorted := slices.Clone(secrets)
+	sortByLengthDesc(sorted)
+	for _, w := range sorted {
+		switch {
+		case w == "":
+		case len(w) < minSubstring:
+			s = maskAloneWith(s, w, mask)
+		default:
+			s = strings.ReplaceAll(s, w, mask)
+		}
+	}
+	return s
+}
+
+// maskAloneWith is maskAlone with mask in place of Mask.
+func maskAloneWith(s, w, mask string) string {
 	var b strings.Builder
 	from := 0
 	for i := 0; ; {
@@ -121,7 +146,7 @@ func maskAlone(s, w string) string {
 		at, end := i+j, i+j+len(w)
 		if (at == 0 || !isWordByte(s[at-1])) && (end == len(s) || !isWordByte(s[end])) {
 			b.WriteString(s[from:at])
-			b.WriteString(Mask)
+			b.WriteString(mask)
 			from = end
 			i = end
 			continue

@@ -694,14 +694,11 @@ func (d *Destination) mask(s string) string { return Mask(d.opts.URL, s) }
 
 // Mask returns s with the secrets of the connection string raw (its
 // password, as written and decoded, and an sslpassword) replaced by xxxxx:
-// for the text of an error about connecting with it.
+// for the text of an error about connecting with it. A short password
+// ("a") is masked only where it stands alone (see secret.MaskText), not in
+// every word that holds it.
 func Mask(raw, s string) string {
-	secrets := secret.URLSecrets(raw)
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // a secret inside another is masked whole
-	for _, pw := range secrets {
-		s = strings.ReplaceAll(s, pw, "xxxxx")
-	}
-	return s
+	return secret.MaskText(s, secret.URLSecrets(raw), "xxxxx")
 }
 
 // MaskURL returns raw, a URL or key=value string, with its secrets replaced

@@ -45,3 +45,19 @@ func TestUnparseableURLShowsNoPieceOfThePassword(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskLeavesWordsHoldingAShortPassword: a short password ("a") is
+// masked where it stands alone, as the redactor masks it, not inside every
+// word of the message: the refusal of --postgres postgres:/u:a@host/db read
+// "cxxxxxnnot pxxxxxrse … fxxxxxiled".
+func TestMaskLeavesWordsHoldingAShortPassword(t *testing.T) {
+	for _, c := range []struct{ raw, msg, want string }{
+		{"postgres:/u:a@127.0.0.1:1/db", "cannot parse `postgres:/u:a@127.0.0.1:1/db`: failed", "cannot parse `postgres:/u:xxxxx@127.0.0.1:1/db`: failed"},
+		{"postgres://u:pass@h/db", "password authentication failed: pass", "password authentication failed: xxxxx"},
+		{"postgres://u:Pg5ecret@h/db", "user=u password=Pg5ecretX", "user=u password=xxxxxX"},
+	} {
+		if got := Mask(c.raw, c.msg); got != c.want {
+			t.Errorf("Mask(%q, %q) = %q, want %q", c.raw, c.msg, got, c.want)
+		}
+	}
+}
