@@ -114,6 +114,8 @@ func TestURLSecrets(t *testing.T) {
 		{"postgres//u:Pg5ecret@h/db", []string{"Pg5ecret"}, "postgres//u:xxxxx@h/db"},
 		{"postgres:///u:Pg5:ecret@h/db", []string{"Pg5:ecret", "Pg5", "ecret"}, "postgres:///u:xxxxx@h/db"},
 		{"//u:Pg5ecret@h/db", []string{"Pg5ecret"}, "//u:xxxxx@h/db"},
+		{"postgres: //u:Pg5ecret@h/db", []string{"Pg5ecret"}, "postgres: //u:xxxxx@h/db"},
+		{"postgres:// u:Pg5ecret@h/db", []string{"Pg5ecret"}, "postgres:// u:xxxxx@h/db"},
 		{"u:Pg5ecret@h/db?sslpassword=SslKeyPass", []string{"Pg5ecret", "SslKeyPass"}, "u:xxxxx@h/db?sslpassword=xxxxx"},
 		{`"postgres://u:Pg5ecret@h/db"`, []string{"Pg5ecret"}, `"postgres://u:xxxxx@h/db"`},
 		// Names a user takes for the password's (pgx reads them as

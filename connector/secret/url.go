@@ -39,8 +39,8 @@ var (
 	// looseLead is what may stand before the user of a URL written wrong
 	// (see looseUserinfo): spaces, a quote or bracket around the URL, a
 	// scheme whose "://" is mistyped (postgres:/, postgres:, postgres ://,
-	// postgres:///, postgres//) and slashes.
-	looseLead = regexp.MustCompile(`^\s*["'<(\[]*\s*(?:[A-Za-z][A-Za-z0-9+.-]*\s*(?::|//))?/*`)
+	// postgres:///, postgres//, postgres: //) and slashes.
+	looseLead = regexp.MustCompile(`^\s*["'<(\[]*\s*(?:[A-Za-z][A-Za-z0-9+.-]*\s*(?::|//))?\s*/*\s*`)
 	// quoteLead is looseLead without the scheme.
 	quoteLead = regexp.MustCompile(`^\s*["'<(\[]*\s*/*`)
 )
