@@ -175,6 +175,11 @@ func TestBankKeepingUnder90DaysIsReadFromWhatItKeeps(t *testing.T) {
 			if !r.Warned(e.fake.IdentificationHash(short), "400 ASPSP_ERROR") {
 				t.Error("no WARN naming the account whose window was narrowed")
 			}
+			// The same refusal is what an outage answers: the WARN does
+			// not tell the user it was the bank's history.
+			if !r.Warned(e.fake.IdentificationHash(short), "an outage") {
+				t.Error("the narrowing WARN does not say an outage answers the same")
+			}
 			cutoff := e.fake.Now().AddDate(0, 0, -c.wantWindow).Format("2006-01-02")
 			want := 0
 			for _, raw := range e.fake.Booked(short) {

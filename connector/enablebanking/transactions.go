@@ -404,7 +404,7 @@ func (c *conn) fetchTransactions(ctx context.Context, a accountRef, from time.Ti
 			// or a narrowed first sync (up to four calls) left it
 			// thinking three were left and the next run drew a 429.
 			c.quotas.spend(a.Key, quota.Transactions)
-			c.env.Log.Warn("the bank refused transactions from date_from with a blanket 400 ASPSP_ERROR, as banks that keep less history do (Danske: about 90 days); asking again from "+fallback.Format(time.DateOnly)+": the account's older rows are not read",
+			c.env.Log.Warn("the bank refused transactions from date_from with a blanket 400 ASPSP_ERROR, which a bank keeping less history answers a longer window (Danske: about 90 days), and an outage any; asking again from "+fallback.Format(time.DateOnly)+": if the bank answers, the account's older rows are not read",
 				"account", a.Key, "uid", a.UID, "date_from", from.Format(time.DateOnly))
 			from, page = fallback, -1
 			q.Set("date_from", from.Format(time.DateOnly))
