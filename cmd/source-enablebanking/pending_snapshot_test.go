@@ -132,18 +132,9 @@ func TestPendingSnapshotKeptWholeBesideATransactionsSnapshot(t *testing.T) {
 	}
 }
 
-// twoWithPending returns two accounts of the fake with at least two
-// pending rows each: one whose row books, one whose limit is spent.
+// twoWithPending names two accounts of the fake with at least two
+// pending rows each: one whose row books, one whose daily limit is spent.
 func (e *env) twoWithPending() (booker, spent string) {
 	e.t.Helper()
-	var with []string
-	for _, a := range e.accounts() {
-		if len(e.fake.Pending(a)) >= 2 {
-			with = append(with, a)
-		}
-	}
-	if len(with) < 2 {
-		e.t.Fatalf("the fake gave %d accounts with pending rows, the test needs 2", len(with))
-	}
-	return with[0], with[1]
+	return st.TwoWithPending(e.t, e.accounts(), func(a string) int { return len(e.fake.Pending(a)) })
 }

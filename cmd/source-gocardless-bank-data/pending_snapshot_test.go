@@ -69,16 +69,7 @@ func TestPendingSnapshotReplacedButForFailedAccounts(t *testing.T) {
 	if n := pgCount(t, conn, `SELECT count(*) FROM gocardless.transactions WHERE "internalTransactionId" = $1`, booked); n != 1 {
 		t.Fatalf("the booked row %s is in transactions %d times, want 1", booked, n)
 	}
-	rows, err := conn.Query(context.Background(), `SELECT account_id || ' ' || pending_key FROM gocardless.pending_transactions`)
-	st.Must(t, err, "query")
-	var inPG []string
-	for rows.Next() {
-		var k string
-		st.Must(t, rows.Scan(&k), "scan")
-		inPG = append(inPG, k)
-	}
-	st.Must(t, rows.Err(), "rows")
-	st.CheckKeySet(t, "PostgreSQL", inPG, want)
+	st.CheckKeySet(t, "PostgreSQL", pgtest.Rows(t, conn, `SELECT account_id || ' ' || pending_key FROM gocardless.pending_transactions`), want)
 
 	files := st.NewestRunFiles(t, dir, "pending_transactions", parquet.MetaRunStart)
 	var inParquet []string
@@ -139,17 +130,8 @@ func TestPendingSnapshotKeptWholeBesideATransactionsSnapshot(t *testing.T) {
 }
 
 // twoWithPending names two accounts of the fake with at least two
-// pending rows each: one whose row books, one whose quota is spent.
+// pending rows each: one whose row books, one whose daily limit is spent.
 func (e *env) twoWithPending() (booker, spent string) {
 	e.t.Helper()
-	var with []string
-	for _, a := range e.accounts() {
-		if len(e.fake.Pending(a)) >= 2 {
-			with = append(with, a)
-		}
-	}
-	if len(with) < 2 {
-		e.t.Fatalf("the fake gave %d accounts with pending rows, the test needs 2", len(with))
-	}
-	return with[0], with[1]
+	return st.TwoWithPending(e.t, e.accounts(), func(a string) int { return len(e.fake.Pending(a)) })
 }

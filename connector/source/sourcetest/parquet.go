@@ -211,3 +211,20 @@ func CheckKeySet(t testing.TB, where string, got []string, want map[string]bool)
 		}
 	}
 }
+
+// TwoWithPending returns the first two of accounts whose fake holds at
+// least two pending rows (pending counts them): a partial-snapshot test
+// books a row in one and spends the other's daily limit.
+func TwoWithPending(t testing.TB, accounts []string, pending func(account string) int) (booker, spent string) {
+	t.Helper()
+	var with []string
+	for _, a := range accounts {
+		if pending(a) >= 2 {
+			with = append(with, a)
+		}
+	}
+	if len(with) < 2 {
+		t.Fatalf("the fake gave %d accounts with pending rows, the test needs 2", len(with))
+	}
+	return with[0], with[1]
+}
